@@ -1,0 +1,56 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// A system-library target: a module map and a shim header over a Debian `-dev` package.
+func systemLibrary(_ name: String, pkgConfig: String? = nil, apt: String) -> Target {
+    .systemLibrary(name: name, pkgConfig: pkgConfig, providers: [.apt([apt])])
+}
+
+let package = Package(
+    name: "torpor",
+    products: [
+        .executable(name: "torpor-ingest", targets: ["torpor-ingest"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // C libraries, each used only through the typed Swift module named beside it.
+        systemLibrary("CLibvirt", pkgConfig: "libvirt", apt: "libvirt-dev"),      // TorporVirt
+        systemLibrary("CCSV", apt: "libcsv-dev"),                                 // TorporCSV
+        systemLibrary("CZlib", pkgConfig: "zlib", apt: "zlib1g-dev"),             // TorporGzip
+        systemLibrary("CCrypto", pkgConfig: "libcrypto", apt: "libssl-dev"),      // TorporHash
+        systemLibrary("COpenBLAS", pkgConfig: "openblas", apt: "libopenblas-dev"), // TorporForecast (next issues)
+        systemLibrary("CICal", pkgConfig: "libical", apt: "libical-dev"),         // TorporIngest's calendar reader (next issue)
+
+        .target(name: "TorporCore"),
+        .target(name: "TorporCSV", dependencies: ["CCSV"]),
+        .target(name: "TorporGzip", dependencies: ["CZlib"]),
+        .target(name: "TorporHash", dependencies: ["CCrypto"]),
+        .target(name: "TorporVirt", dependencies: ["CLibvirt"]),
+        .target(name: "TorporStore", dependencies: [
+            "TorporCore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        .target(name: "TorporIngest", dependencies: [
+            "TorporCore", "TorporStore", "TorporCSV", "TorporGzip", "TorporHash", "TorporVirt",
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "torpor-ingest", dependencies: [
+            "TorporIngest", "TorporStore", "TorporCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .testTarget(name: "TorporCoreTests", dependencies: ["TorporCore"]),
+        .testTarget(name: "TorporCSVTests", dependencies: ["TorporCSV", "TorporGzip"]),
+        .testTarget(name: "TorporHashTests", dependencies: ["TorporHash"]),
+        .testTarget(name: "TorporVirtTests", dependencies: ["TorporVirt"]),
+        .testTarget(name: "TorporStoreTests", dependencies: ["TorporStore", "TorporCore"]),
+        .testTarget(name: "TorporIngestTests", dependencies: ["TorporIngest", "TorporStore", "TorporCore", "torpor-ingest"]),
+    ]
+)

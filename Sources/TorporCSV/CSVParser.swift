@@ -1,0 +1,133 @@
+import CCSV
+
+/// One parsed record. Its fields point into the parser's buffer and are valid only inside the record handler.
+public struct CSVRecord {
+    fileprivate let bytes: UnsafePointer<UInt8>
+    fileprivate let ends: UnsafeBufferPointer<Int>
+
+    /// Number of fields.
+    public var count: Int { ends.count }
+
+    /// The bytes of field `index` (without its terminating NUL, which is present at `field(index).endIndex`).
+    public func field(_ index: Int) -> UnsafeBufferPointer<UInt8> {
+        let start = index == 0 ? 0 : ends[index - 1] + 1
+        return UnsafeBufferPointer(start: bytes + start, count: ends[index] - start)
+    }
+
+    /// Field `index` as a NUL-terminated C string, for `strtod` and friends.
+    public func cString(_ index: Int) -> UnsafePointer<CChar> {
+        let start = index == 0 ? 0 : ends[index - 1] + 1
+        return UnsafeRawPointer(bytes + start).assumingMemoryBound(to: CChar.self)
+    }
+
+    public func string(_ index: Int) -> String { String(decoding: field(index), as: UTF8.self) }
+}
+
+/// An error of the CSV layer: libcsv's own, or one thrown by a record handler, with the record number.
+public struct CSVError: Error, CustomStringConvertible {
+    /// 1-based number of the record (the line, unless quoted fields span lines).
+    public let record: Int
+    public let message: String
+    public var description: String { "record \(record): \(message)" }
+}
+
+/// A streaming CSV parser over libcsv (`csv_init`, `csv_parse`, `csv_fini`, `csv_free`): bytes go in by chunks,
+/// records come out to a handler, and memory stays flat whatever the input size.
+/// Leading and trailing spaces and tabs of unquoted fields are trimmed (libcsv's default), so `;` + tab
+/// separated files read with `;` as the delimiter. Empty lines are skipped.
+public final class CSVParser {
+    private var parser = csv_parser()
+    private var fieldBytes: [UInt8] = []
+    private var fieldEnds: [Int] = []
+    private var handler: ((CSVRecord) throws -> Void)?
+    private var failure: Error?
+    /// Records delivered so far.
+    public private(set) var recordCount = 0
+
+    public init(delimiter: UInt8) {
+        csv_init(&parser, 0)
+        csv_set_delim(&parser, delimiter)
+        if delimiter == UInt8(CSV_TAB) {
+            csv_set_space_func(&parser) { $0 == UInt8(CSV_SPACE) ? 1 : 0 }
+        }
+        fieldBytes.reserveCapacity(4096)
+        fieldEnds.reserveCapacity(64)
+    }
+
+    deinit { csv_free(&parser) }
+
+    /// Parses a chunk, calling `onRecord` for every complete record in it. The first error thrown by the
+    /// handler stops delivery and is rethrown, wrapped with its record number.
+    public func parse(_ chunk: UnsafeRawBufferPointer, onRecord: (CSVRecord) throws -> Void) throws {
+        try withoutActuallyEscaping(onRecord) { handler in
+            self.handler = handler
+            defer { self.handler = nil }
+            let me = Unmanaged.passUnretained(self).toOpaque()
+            let used = csv_parse(&parser, chunk.baseAddress, chunk.count, fieldCallback, recordCallback, me)
+            try rethrowFailure()
+            if used != chunk.count {
+                throw CSVError(record: recordCount + 1, message: String(cString: csv_strerror(csv_error(&parser))))
+            }
+        }
+    }
+
+    /// Flushes the last record when the input does not end with a line break.
+    public func finish(onRecord: (CSVRecord) throws -> Void) throws {
+        try withoutActuallyEscaping(onRecord) { handler in
+            self.handler = handler
+            defer { self.handler = nil }
+            let me = Unmanaged.passUnretained(self).toOpaque()
+            csv_fini(&parser, fieldCallback, recordCallback, me)
+            try rethrowFailure()
+        }
+    }
+
+    private func rethrowFailure() throws {
+        guard let failure else { return }
+        self.failure = nil
+        throw failure
+    }
+
+    fileprivate func appendField(_ bytes: UnsafeRawPointer?, _ count: Int) {
+        if let bytes, count > 0 {
+            fieldBytes.append(contentsOf: UnsafeRawBufferPointer(start: bytes, count: count))
+        }
+        fieldEnds.append(fieldBytes.count)
+        fieldBytes.append(0)
+    }
+
+    fileprivate func endRecord() {
+        defer {
+            fieldBytes.removeAll(keepingCapacity: true)
+            fieldEnds.removeAll(keepingCapacity: true)
+        }
+        guard failure == nil, let handler else { return }
+        recordCount += 1
+        do {
+            try fieldBytes.withUnsafeBufferPointer { bytes in
+                try fieldEnds.withUnsafeBufferPointer { ends in
+                    try handler(CSVRecord(bytes: bytes.baseAddress!, ends: ends))
+                }
+            }
+        } catch let error as CSVError {
+            failure = error
+        } catch {
+            failure = CSVRecordError(record: recordCount, underlying: error)
+        }
+    }
+}
+
+/// An error thrown by a record handler, with the number of the record it was thrown for.
+public struct CSVRecordError: Error, CustomStringConvertible {
+    public let record: Int
+    public let underlying: Error
+    public var description: String { "record \(record): \(underlying)" }
+}
+
+private func fieldCallback(_ bytes: UnsafeMutableRawPointer?, _ count: Int, _ context: UnsafeMutableRawPointer?) {
+    Unmanaged<CSVParser>.fromOpaque(context!).takeUnretainedValue().appendField(bytes, count)
+}
+
+private func recordCallback(_ terminator: Int32, _ context: UnsafeMutableRawPointer?) {
+    Unmanaged<CSVParser>.fromOpaque(context!).takeUnretainedValue().endRecord()
+}

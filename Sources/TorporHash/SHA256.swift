@@ -1,0 +1,61 @@
+import CCrypto
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A streaming SHA-256 digest over OpenSSL's EVP interface (`EVP_DigestInit_ex`, `EVP_DigestUpdate`, `EVP_DigestFinal_ex`).
+public final class SHA256 {
+    private let context: OpaquePointer
+
+    public init() {
+        guard let context = EVP_MD_CTX_new() else { fatalError("EVP_MD_CTX_new: out of memory") }
+        self.context = context
+        EVP_DigestInit_ex(context, EVP_sha256(), nil)
+    }
+
+    deinit { EVP_MD_CTX_free(context) }
+
+    public func update(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+        EVP_DigestUpdate(context, base, bytes.count)
+    }
+
+    public func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
+
+    /// The digest as 64 lower-case hex digits; the object must not be used afterwards.
+    public func finalizeHex() -> String {
+        var digest = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        EVP_DigestFinal_ex(context, &digest, &length)
+        return digest.map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
+    }
+
+    /// The SHA-256 of a whole file's raw bytes, read in 1 MiB chunks.
+    public static func hexDigest(ofFile path: String) throws(HashError) -> String {
+        guard let file = fopen(path, "rb") else {
+            throw HashError(path: path, message: String(cString: strerror(errno)))
+        }
+        defer { fclose(file) }
+        let hash = SHA256()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let n = fread(buffer.baseAddress, 1, buffer.count, file)
+            if n > 0 { hash.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) }
+            if n < buffer.count {
+                if ferror(file) != 0 { throw HashError(path: path, message: "read error: \(String(cString: strerror(errno)))") }
+                break
+            }
+        }
+        return hash.finalizeHex()
+    }
+}
+
+public struct HashError: Error, CustomStringConvertible {
+    public let path: String
+    public let message: String
+    public var description: String { "\(path): \(message)" }
+}

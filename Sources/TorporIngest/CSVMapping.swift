@@ -1,0 +1,212 @@
+import Foundation
+import TorporCore
+import Yams
+
+/// How the columns of a CSV file become samples: a small YAML file (see `sample-data/mappings/`) or flags.
+public struct CSVMapping: Codable, Equatable, Sendable {
+    public enum Layout: String, Codable, Sendable {
+        /// One sample per row: `vm, metric, time, value` columns.
+        case long
+        /// One row per time, one column per metric of one VM (the VM from a column, the file name or a fixed name).
+        case wideMetrics = "wide-metrics"
+        /// One row per time, one column per VM of one metric.
+        case wideVMs = "wide-vms"
+    }
+
+    public var layout: Layout
+    /// `auto` (default), `,`, `;`, `tab`.
+    public var delimiter: String?
+    /// Whether the first row names the columns (default true). Without it, columns are named `1`, `2`, …
+    public var header: Bool?
+    public var time: TimeSpec
+    /// wide-metrics: where the VM name comes from.
+    public var vm: NameSpec?
+    /// wide-metrics: the columns to store and the metric each becomes.
+    public var metrics: [MetricColumn]?
+    /// wide-vms: the one metric of the file.
+    public var metric: MetricSpec?
+    /// wide-vms: the columns that are VMs (default: every column except the time column).
+    public var vmColumns: [String]?
+    /// wide-vms: prefix added to VM column names.
+    public var vmPrefix: String?
+    /// long: the column names (default `vm`, `metric`, `value`; the time column is `time.column`, default `time`).
+    public var columns: LongColumns?
+    /// long: the source unit of each metric name; known metrics default to their canonical unit.
+    public var units: [String: String]?
+
+    public struct TimeSpec: Codable, Equatable, Sendable {
+        public var column: String?
+        public var format: TimeFormat
+        /// epoch and offset: `s`, `ms`, `us` or `auto` (by magnitude, the default for epoch).
+        public var unit: TimeUnit?
+        /// offset: the time that offset 0 stands for (ISO-8601).
+        public var base: String?
+        /// implicit: the time of the first data row (ISO-8601).
+        public var start: String?
+        /// implicit: the step between rows, e.g. `300`, `5m`.
+        public var step: String?
+
+        public init(column: String? = nil, format: TimeFormat, unit: TimeUnit? = nil, base: String? = nil, start: String? = nil, step: String? = nil) {
+            self.column = column; self.format = format; self.unit = unit; self.base = base; self.start = start; self.step = step
+        }
+    }
+
+    public enum TimeFormat: String, Codable, Sendable {
+        /// A number: epoch seconds/ms/µs; otherwise ISO-8601.
+        case auto
+        case epoch, iso8601, offset, implicit
+    }
+
+    public enum TimeUnit: String, Codable, Sendable {
+        case s, ms, us, auto
+        var secondsPerUnit: Double? {
+            switch self {
+            case .s: 1
+            case .ms: 1e-3
+            case .us: 1e-6
+            case .auto: nil
+            }
+        }
+    }
+
+    public struct NameSpec: Codable, Equatable, Sendable {
+        /// A column holding the VM name.
+        public var column: String?
+        /// A fixed name.
+        public var name: String?
+        /// `filename`: the file's name without `.gz` and its extension.
+        public var from: String?
+        /// Prepended to a name taken from a column or the file name.
+        public var prefix: String?
+
+        public init(column: String? = nil, name: String? = nil, from: String? = nil, prefix: String? = nil) {
+            self.column = column; self.name = name; self.from = from; self.prefix = prefix
+        }
+    }
+
+    public struct MetricColumn: Codable, Equatable, Sendable {
+        public var column: String
+        public var metric: String
+        public var unit: String?
+        /// `[min, max]` in the source unit: values outside are the source's markers for bad readings,
+        /// counted and treated as missing.
+        public var valid: [Double]?
+
+        public init(column: String, metric: String, unit: String? = nil, valid: [Double]? = nil) {
+            self.column = column; self.metric = metric; self.unit = unit; self.valid = valid
+        }
+    }
+
+    public struct MetricSpec: Codable, Equatable, Sendable {
+        public var name: String
+        public var unit: String?
+
+        public init(name: String, unit: String? = nil) {
+            self.name = name; self.unit = unit
+        }
+    }
+
+    public struct LongColumns: Codable, Equatable, Sendable {
+        public var vm: String?
+        public var metric: String?
+        public var value: String?
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case layout, delimiter, header, time, vm, metrics, metric, units, columns
+        case vmColumns = "vm_columns"
+        case vmPrefix = "vm_prefix"
+    }
+
+    public init(layout: Layout, delimiter: String? = nil, header: Bool? = nil, time: TimeSpec, vm: NameSpec? = nil,
+                metrics: [MetricColumn]? = nil, metric: MetricSpec? = nil, vmColumns: [String]? = nil, vmPrefix: String? = nil,
+                columns: LongColumns? = nil, units: [String: String]? = nil) {
+        self.layout = layout; self.delimiter = delimiter; self.header = header; self.time = time; self.vm = vm
+        self.metrics = metrics; self.metric = metric; self.vmColumns = vmColumns; self.vmPrefix = vmPrefix
+        self.columns = columns; self.units = units
+    }
+
+    /// The mapping used without a file: long layout, columns `vm, metric, time, value`, time auto-detected.
+    public static let defaultLong = CSVMapping(layout: .long, time: TimeSpec(column: "time", format: .auto))
+
+    /// Reads a mapping file; errors name the file and, where YAML knows it, the line.
+    public static func load(path: String) throws(IngestError) -> CSVMapping {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw .badInput(source: path, line: nil, message: "cannot read the mapping file: \(error.localizedDescription)")
+        }
+        do {
+            let mapping = try YAMLDecoder().decode(CSVMapping.self, from: text)
+            try mapping.validate(source: path)
+            return mapping
+        } catch let error as IngestError {
+            throw error
+        } catch let error as YamlError {
+            throw .badInput(source: path, line: nil, message: "not valid YAML: \(error)")
+        } catch let error as DecodingError {
+            throw .badInput(source: path, line: nil, message: describe(error))
+        } catch {
+            throw .badInput(source: path, line: nil, message: "\(error)")
+        }
+    }
+
+    /// Checks the parts each layout and time format needs.
+    public func validate(source: String) throws(IngestError) {
+        func bad(_ message: String) -> IngestError { .badInput(source: source, line: nil, message: message) }
+        switch time.format {
+        case .implicit:
+            guard time.start.flatMap(UTC.parseISO8601) != nil else { throw bad("time format 'implicit' needs 'start' as an ISO-8601 time") }
+            guard let step = time.step.flatMap(DurationText.seconds), step > 0 else { throw bad("time format 'implicit' needs a positive 'step' such as 300 or 5m") }
+        case .offset:
+            guard time.base.flatMap(UTC.parseISO8601) != nil else { throw bad("time format 'offset' needs 'base' as an ISO-8601 time") }
+            guard time.column != nil else { throw bad("time format 'offset' needs the time 'column'") }
+        case .auto, .epoch, .iso8601:
+            if layout != .long { guard time.column != nil else { throw bad("time format '\(time.format.rawValue)' needs the time 'column'") } }
+        }
+        switch layout {
+        case .long:
+            break
+        case .wideMetrics:
+            guard let metrics, !metrics.isEmpty else { throw bad("layout 'wide-metrics' needs 'metrics': a list of {column, metric, unit}") }
+            guard let vm, [vm.column != nil, vm.name != nil, vm.from != nil].filter({ $0 }).count == 1 else {
+                throw bad("layout 'wide-metrics' needs exactly one of vm.column, vm.name or vm.from: filename")
+            }
+            if let from = vm.from, from != "filename" { throw bad("vm.from must be 'filename', not '\(from)'") }
+            for m in metrics where m.valid != nil {
+                guard let v = m.valid, v.count == 2, v[0] <= v[1] else { throw bad("metric column '\(m.column)': valid must be [min, max]") }
+            }
+        case .wideVMs:
+            guard metric != nil else { throw bad("layout 'wide-vms' needs 'metric': {name, unit}") }
+        }
+        if let delimiter, Self.delimiterByte(delimiter) == nil, delimiter != "auto" {
+            throw bad("delimiter must be auto, ',', ';' or tab, not '\(delimiter)'")
+        }
+    }
+
+    static func delimiterByte(_ text: String) -> UInt8? {
+        switch text {
+        case ",": UInt8(ascii: ",")
+        case ";": UInt8(ascii: ";")
+        case "tab", "\t", "\\t": 9
+        case "|": UInt8(ascii: "|")
+        default: nil
+        }
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let at = path(context)
+            return "missing '\(key.stringValue)'" + (at.isEmpty ? "" : " in '\(at)'")
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+            return "'\(path(context))': \(context.debugDescription)"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+}

@@ -1,0 +1,239 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import TorporCore
+import TorporCSV
+
+/// Turns the data rows of one CSV file into samples, following a mapping resolved against the file's header.
+final class CSVRowReader {
+    private enum Plan {
+        case long(vm: Int, metric: Int, value: Int)
+        case wideMetrics(vm: VMSource, columns: [(index: Int, metric: Int64, factor: Double, valid: ClosedRange<Double>)])
+        case wideVMs(columns: [(index: Int, vm: Int64)], metric: Int64, factor: Double)
+    }
+
+    private enum VMSource {
+        case fixed(Int64)
+        case column(Int, prefix: String)
+    }
+
+    private let header: [String]
+    private let plan: Plan
+    private var time: TimeReader
+    private var vmCache = NameCache()
+    private var metricCache: [String: (id: Int64, factor: Double)] = [:]
+    private let units: [String: String]
+
+    init(mapping: CSVMapping, header: [String], run: CSVFileRun) throws {
+        self.header = header
+        units = mapping.units ?? [:]
+        func column(_ name: String, _ role: String) throws -> Int {
+            if let i = header.firstIndex(of: name) { return i }
+            let folded = name.lowercased()
+            if let i = header.firstIndex(where: { $0.lowercased() == folded }) { return i }
+            var message = "the header has no \(role) column '\(name)'; its columns are: " + header.map { "'\($0)'" }.joined(separator: ", ")
+            if header.count == 1, let other = [";", ",", "\t"].first(where: { header[0].contains($0) }) {
+                message += ". The header has only one column but contains '\(other == "\t" ? "tab" : other)': wrong delimiter?"
+            }
+            throw run.fail(message, line: 1)
+        }
+        let timeIndex = try mapping.time.format == .implicit ? nil : column(mapping.time.column ?? "time", "time")
+        time = try TimeReader(spec: mapping.time, index: timeIndex, columnName: mapping.time.column ?? "time", source: run.path)
+        func binding(_ metric: String, _ unit: String?) throws -> MetricBinding {
+            switch MetricBinding.make(metric: metric, unit: unit) {
+            case .success(let b): return b
+            case .failure(let e): throw run.fail("\(e)", line: nil)
+            }
+        }
+        switch mapping.layout {
+        case .long:
+            let names = mapping.columns
+            plan = .long(vm: try column(names?.vm ?? "vm", "VM"), metric: try column(names?.metric ?? "metric", "metric"),
+                         value: try column(names?.value ?? "value", "value"))
+        case .wideMetrics:
+            let spec = mapping.vm!
+            let vm: VMSource
+            if let name = spec.name {
+                vm = .fixed(try run.vmID(name))
+            } else if let col = spec.column {
+                vm = .column(try column(col, "VM"), prefix: spec.prefix ?? "")
+            } else {
+                vm = .fixed(try run.vmID((spec.prefix ?? "") + CSVRowReader.stem(of: run.path)))
+            }
+            var columns: [(Int, Int64, Double, ClosedRange<Double>)] = []
+            for m in mapping.metrics! {
+                let b = try binding(m.metric, m.unit)
+                let valid = m.valid.map { $0[0]...$0[1] } ?? -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude
+                columns.append((try column(m.column, "metric"), try run.metricID(b), b.unit.factor, valid))
+            }
+            plan = .wideMetrics(vm: vm, columns: columns)
+        case .wideVMs:
+            let b = try binding(mapping.metric!.name, mapping.metric!.unit)
+            let names = mapping.vmColumns ?? header.enumerated().filter { $0.offset != timeIndex }.map(\.element)
+            guard !names.isEmpty else { throw run.fail("no VM columns besides the time column", line: 1) }
+            var columns: [(Int, Int64)] = []
+            for name in names {
+                columns.append((try column(name, "VM"), try run.vmID((mapping.vmPrefix ?? "") + name)))
+            }
+            plan = .wideVMs(columns: columns, metric: try run.metricID(b), factor: b.unit.factor)
+        }
+    }
+
+    /// The file name without directories, `.gz` and one extension: `2013-7/1.csv.gz` → `1`.
+    static func stem(of path: String) -> String {
+        var name = Substring(path.split(separator: "/").last ?? Substring(path))
+        if name.hasSuffix(".gz") { name = name.dropLast(3) }
+        if let dot = name.lastIndex(of: "."), dot != name.startIndex { name = name[..<dot] }
+        return String(name)
+    }
+
+    func read(_ record: CSVRecord, run: CSVFileRun) throws {
+        guard record.count == header.count else {
+            throw run.fail("\(record.count) field(s), but the header has \(header.count)")
+        }
+        let t = try time.read(record, run: run)
+        run.countRow()
+        switch plan {
+        case .long(let vmIndex, let metricIndex, let valueIndex):
+            let vm = try vmCache.id(record.field(vmIndex)) { try run.vmID($0) }
+            let metric = try metricID(record.string(metricIndex), run: run)
+            run.noteRow(series: vm << 24 | metric.id, time: t)
+            if let v = try value(record, valueIndex, run: run) { try run.emit(vm: vm, metric: metric.id, time: t, value: v * metric.factor) }
+        case .wideMetrics(let source, let columns):
+            let vm: Int64
+            switch source {
+            case .fixed(let id): vm = id
+            case .column(let i, let prefix): vm = try vmCache.id(record.field(i)) { try run.vmID(prefix + $0) }
+            }
+            run.noteRow(series: vm, time: t)
+            for c in columns {
+                guard let v = try value(record, c.index, run: run) else { continue }
+                if c.valid.contains(v) {
+                    try run.emit(vm: vm, metric: c.metric, time: t, value: v * c.factor)
+                } else {
+                    run.countOutOfRange()
+                }
+            }
+        case .wideVMs(let columns, let metric, let factor):
+            run.noteRow(series: 0, time: t)
+            for c in columns {
+                if let v = try value(record, c.index, run: run) { try run.emit(vm: c.vm, metric: metric, time: t, value: v * factor) }
+            }
+        }
+    }
+
+    private func metricID(_ name: String, run: CSVFileRun) throws -> (id: Int64, factor: Double) {
+        if let cached = metricCache[name] { return cached }
+        switch MetricBinding.make(metric: name, unit: units[name]) {
+        case .success(let b):
+            let entry = (try run.metricID(b), b.unit.factor)
+            metricCache[name] = entry
+            return entry
+        case .failure(let e):
+            throw run.fail("\(e) (add it to the mapping's 'units')")
+        }
+    }
+
+    /// The cell's number; nil when the cell is missing (empty, NaN, NA, null). Anything else is bad input.
+    private func value(_ record: CSVRecord, _ index: Int, run: CSVFileRun) throws -> Double? {
+        switch NumberCell(record, index) {
+        case .number(let v): return v
+        case .missing:
+            run.countMissing()
+            return nil
+        case .invalid:
+            throw run.fail("column '\(header[index])': '\(record.string(index))' is not a number")
+        }
+    }
+}
+
+/// A CSV cell read as a number.
+enum NumberCell {
+    case number(Double), missing, invalid
+
+    static let missingTokens: Set<String> = ["nan", "na", "n/a", "null", "none", "-"]
+
+    init(_ record: CSVRecord, _ index: Int) {
+        let field = record.field(index)
+        if field.isEmpty { self = .missing; return }
+        let start = record.cString(index)
+        var end: UnsafeMutablePointer<CChar>?
+        let v = strtod(start, &end)
+        if let end, UnsafePointer(end) == start + field.count {
+            self = v.isNaN ? .missing : v.isInfinite ? .invalid : .number(v)
+        } else {
+            self = NumberCell.missingTokens.contains(String(decoding: field, as: UTF8.self).lowercased()) ? .missing : .invalid
+        }
+    }
+}
+
+/// Remembers the id of the last name seen, so sorted files cost one comparison per row instead of a lookup.
+struct NameCache {
+    private var lastBytes: [UInt8] = []
+    private var lastID: Int64 = -1
+    private var ids: [String: Int64] = [:]
+
+    mutating func id(_ bytes: UnsafeBufferPointer<UInt8>, create: (String) throws -> Int64) rethrows -> Int64 {
+        if lastID >= 0, bytes.elementsEqual(lastBytes) { return lastID }
+        let name = String(decoding: bytes, as: UTF8.self)
+        let id = try ids[name] ?? create(name)
+        ids[name] = id
+        lastBytes = Array(bytes)
+        lastID = id
+        return id
+    }
+}
+
+/// Reads the time of a data row as the mapping says: epoch, ISO-8601, offset from a base, or implicit.
+struct TimeReader {
+    private let format: CSVMapping.TimeFormat
+    private let index: Int?
+    private let columnName: String
+    private var secondsPerUnit: Double?
+    private let base: EpochSeconds
+    private let step: Int64
+    private var dataRow: Int64 = 0
+
+    init(spec: CSVMapping.TimeSpec, index: Int?, columnName: String, source: String) throws {
+        format = spec.format
+        self.index = index
+        self.columnName = columnName
+        secondsPerUnit = (spec.unit ?? (spec.format == .offset ? .s : .auto)).secondsPerUnit
+        base = (spec.format == .offset ? spec.base : spec.start).flatMap(UTC.parseISO8601) ?? 0
+        step = spec.step.flatMap(DurationText.seconds) ?? 0
+    }
+
+    mutating func read(_ record: CSVRecord, run: CSVFileRun) throws -> EpochSeconds {
+        defer { dataRow += 1 }
+        let t: EpochSeconds
+        switch format {
+        case .implicit:
+            t = base + dataRow * step
+        case .iso8601:
+            t = try iso(record, run)
+        case .epoch, .offset:
+            t = base + (try number(record, run))
+        case .auto:
+            if case .number = NumberCell(record, index!) { t = try number(record, run) } else { t = try iso(record, run) }
+        }
+        try run.checkTime(t, column: columnName)
+        return t
+    }
+
+    private func iso(_ record: CSVRecord, _ run: CSVFileRun) throws -> EpochSeconds {
+        guard let t = UTC.parseISO8601(record.field(index!)) else {
+            throw run.fail("time '\(record.string(index!))' in column '\(columnName)' is not an ISO-8601 time (YYYY-MM-DD[ HH:MM[:SS]][Z|±HH:MM])")
+        }
+        return t
+    }
+
+    private mutating func number(_ record: CSVRecord, _ run: CSVFileRun) throws -> EpochSeconds {
+        guard case .number(let v) = NumberCell(record, index!) else {
+            throw run.fail("time '\(record.string(index!))' in column '\(columnName)' is not a number")
+        }
+        if secondsPerUnit == nil {   // auto: decided once per file from the first value's magnitude
+            secondsPerUnit = abs(v) >= 1e14 ? 1e-6 : abs(v) >= 1e11 ? 1e-3 : 1
+        }
+        return EpochSeconds((v * secondsPerUnit!).rounded(.down))
+    }
+}

@@ -1,0 +1,69 @@
+import GRDB
+import TorporCore
+
+/// How well one VM's history is covered by samples.
+public struct VMCoverage: Codable, Equatable, Sendable {
+    public var vm: String
+    public var hostURI: String?
+    public var vcpus: Int?
+    public var memoryBytes: Int64?
+    public var metrics: [String]
+    public var samples: Int
+    public var firstTime: EpochSeconds?
+    public var lastTime: EpochSeconds?
+    /// Intervals between consecutive sample times (any metric) longer than the gap threshold.
+    public var gaps: Int
+    /// Total seconds inside those gaps.
+    public var gapSeconds: Int64
+    public var sources: [String]
+}
+
+/// Per-VM coverage for `torpor-ingest status`.
+public enum CoverageRepository {
+    public static func coverage(gapThreshold: Int64, in db: Database) throws -> [VMCoverage] {
+        let vms = try VMRepository.all(in: db)
+        var result: [String: VMCoverage] = [:]
+        for vm in vms {
+            result[vm.name] = VMCoverage(vm: vm.name, hostURI: vm.hostURI, vcpus: vm.vcpus, memoryBytes: vm.memoryBytes,
+                                         metrics: [], samples: 0, firstTime: nil, lastTime: nil, gaps: 0, gapSeconds: 0, sources: [])
+        }
+        let names = Dictionary(uniqueKeysWithValues: vms.map { ($0.id, $0.name) })
+        for row in try Row.fetchAll(db, sql: """
+            SELECT s.vm_id, m.name, count(*) AS n, min(s.time) AS first, max(s.time) AS last
+            FROM sample s JOIN metric m ON m.id = s.metric_id GROUP BY s.vm_id, s.metric_id ORDER BY m.name
+            """) {
+            guard let name = names[row["vm_id"]] else { continue }
+            result[name]!.metrics.append(row["name"])
+            result[name]!.samples += row["n"] as Int
+            let first: Int64 = row["first"], last: Int64 = row["last"]
+            result[name]!.firstTime = min(result[name]!.firstTime ?? first, first)
+            result[name]!.lastTime = max(result[name]!.lastTime ?? last, last)
+        }
+        for row in try Row.fetchAll(db, sql: """
+            WITH t AS (SELECT DISTINCT vm_id, time FROM sample),
+                 d AS (SELECT vm_id, time - lag(time) OVER (PARTITION BY vm_id ORDER BY time) AS dt FROM t)
+            SELECT vm_id, sum(dt > ?1) AS gaps, sum(CASE WHEN dt > ?1 THEN dt ELSE 0 END) AS gap_seconds
+            FROM d GROUP BY vm_id
+            """, arguments: [gapThreshold]) {
+            guard let name = names[row["vm_id"]] else { continue }
+            result[name]!.gaps = row["gaps"] ?? 0
+            result[name]!.gapSeconds = row["gap_seconds"] ?? 0
+        }
+        for row in try Row.fetchAll(db, sql: """
+            SELECT DISTINCT sv.vm_id, s.location FROM source_vm sv JOIN source s ON s.id = sv.source_id ORDER BY s.location
+            """) {
+            guard let name = names[row["vm_id"]] else { continue }
+            result[name]!.sources.append(row["location"])
+        }
+        return result.values.sorted { $0.vm < $1.vm }
+    }
+
+    /// Occurrences per calendar category in the store, for status.
+    public static func eventsPerCategory(in db: Database) throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT category, count(*) AS n FROM event GROUP BY category") {
+            counts[row["category"]] = row["n"]
+        }
+        return counts
+    }
+}

@@ -1,0 +1,54 @@
+import GRDB
+import TorporCore
+
+/// What happened to one sample offered to the store.
+public enum SampleOutcome: Equatable {
+    case inserted
+    /// The store already had this (vm, metric, time) with the same value.
+    case duplicate
+    /// The store already had this (vm, metric, time) with another value, which it keeps (first value wins).
+    case conflict(kept: Double)
+}
+
+/// Inserts samples inside one write transaction with prepared statements. Deduplication rule: a sample's key is
+/// (vm, metric, time); the first value stored for a key wins, later ones are reported as duplicates or conflicts.
+public final class SampleWriter {
+    private let db: Database
+    private let insert: Statement
+    private let lookup: Statement
+    private var metricIDs: [String: Int64] = [:]
+
+    public init(db: Database) throws {
+        self.db = db
+        insert = try db.makeStatement(sql: "INSERT INTO sample (vm_id, metric_id, time, value) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+        lookup = try db.makeStatement(sql: "SELECT value FROM sample WHERE vm_id = ? AND metric_id = ? AND time = ?")
+    }
+
+    /// The id of a metric, registering it with its canonical unit on first use. A metric already stored
+    /// in another unit is an error: its values would not be comparable.
+    public func metricID(_ binding: MetricBinding) throws -> Int64 {
+        if let id = metricIDs[binding.metric] { return id }
+        let unit = binding.dimension.canonicalUnit
+        if let row = try Row.fetchOne(db, sql: "SELECT id, unit FROM metric WHERE name = ?", arguments: [binding.metric]) {
+            let storedUnit: String = row["unit"]
+            guard storedUnit == unit else {
+                throw StoreError(message: "metric '\(binding.metric)' is stored in \(storedUnit), not \(unit); map it to another metric name")
+            }
+            metricIDs[binding.metric] = row["id"]
+            return row["id"]
+        }
+        try db.execute(sql: "INSERT INTO metric (name, unit) VALUES (?, ?)", arguments: [binding.metric, unit])
+        metricIDs[binding.metric] = db.lastInsertedRowID
+        return db.lastInsertedRowID
+    }
+
+    /// Offers one sample; see the type's deduplication rule.
+    public func add(vm: Int64, metric: Int64, time: EpochSeconds, value: Double) throws -> SampleOutcome {
+        insert.setUncheckedArguments([vm, metric, time, value])
+        try insert.execute()
+        if db.changesCount == 1 { return .inserted }
+        lookup.setUncheckedArguments([vm, metric, time])
+        let kept = try Double.fetchOne(lookup) ?? value
+        return kept == value ? .duplicate : .conflict(kept: kept)
+    }
+}

@@ -1,0 +1,71 @@
+import GRDB
+
+/// The store's schema, as an ordered list of migrations. Never edit a released migration; add a new one.
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: vms, metrics, samples, sources, events") { db in
+            try db.execute(sql: """
+                CREATE TABLE vm (
+                    id INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL UNIQUE,
+                    host_uri TEXT,
+                    labels TEXT NOT NULL DEFAULT '{}',          -- JSON object of label → value
+                    vcpus INTEGER,                              -- allocated vCPUs, latest known
+                    memory_bytes INTEGER,                       -- allocated memory, latest known
+                    allocation_observed_at INTEGER,             -- time of the sample or inventory that set them
+                    created_at INTEGER NOT NULL
+                );
+                CREATE TABLE metric (
+                    id INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL UNIQUE,
+                    unit TEXT NOT NULL                          -- canonical unit of the stored values
+                );
+                CREATE TABLE sample (
+                    vm_id INTEGER NOT NULL REFERENCES vm(id),
+                    metric_id INTEGER NOT NULL REFERENCES metric(id),
+                    time INTEGER NOT NULL,                      -- Unix seconds, UTC
+                    value REAL NOT NULL,
+                    PRIMARY KEY (vm_id, metric_id, time)
+                ) WITHOUT ROWID;
+                CREATE TABLE source (
+                    id INTEGER PRIMARY KEY,
+                    kind TEXT NOT NULL,                         -- csv | prometheus | icalendar | libvirt
+                    location TEXT NOT NULL,                     -- path or URL
+                    content_sha256 TEXT NOT NULL,
+                    rows INTEGER NOT NULL,
+                    inserted INTEGER NOT NULL,                  -- samples or occurrences newly stored
+                    duplicates INTEGER NOT NULL,
+                    first_time INTEGER,
+                    last_time INTEGER,
+                    warnings TEXT NOT NULL DEFAULT '[]',        -- JSON array of strings
+                    report TEXT NOT NULL DEFAULT '{}',          -- JSON: the full ingest report
+                    ingested_at INTEGER NOT NULL
+                );
+                CREATE INDEX source_by_hash ON source(kind, content_sha256);
+                CREATE INDEX source_by_location ON source(location);
+                CREATE TABLE source_vm (
+                    source_id INTEGER NOT NULL REFERENCES source(id) ON DELETE CASCADE,
+                    vm_id INTEGER NOT NULL REFERENCES vm(id),
+                    samples INTEGER NOT NULL,
+                    first_time INTEGER NOT NULL,
+                    last_time INTEGER NOT NULL,
+                    PRIMARY KEY (source_id, vm_id)
+                );
+                CREATE TABLE event (
+                    id INTEGER PRIMARY KEY,
+                    source_id INTEGER NOT NULL REFERENCES source(id) ON DELETE CASCADE,
+                    uid TEXT NOT NULL,
+                    summary TEXT NOT NULL,
+                    category TEXT NOT NULL CHECK (category IN ('demand', 'keep-awake', 'freeze', 'holiday')),
+                    starts_at INTEGER NOT NULL,
+                    ends_at INTEGER NOT NULL CHECK (ends_at >= starts_at),
+                    targets TEXT NOT NULL DEFAULT '[]',         -- JSON array of VM names; empty with no selector = whole fleet
+                    selector TEXT                               -- label selector such as tier=gold, or NULL
+                );
+                CREATE INDEX event_by_time ON event(starts_at, ends_at);
+                """)
+        }
+        return migrator
+    }
+}

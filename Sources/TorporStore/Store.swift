@@ -1,0 +1,65 @@
+import Foundation
+import GRDB
+
+/// The one error type of the store, naming the database file.
+public struct StoreError: Error, CustomStringConvertible {
+    /// The database file, when the failure is about the file itself.
+    public let path: String?
+    public let message: String
+
+    public init(path: String? = nil, message: String) {
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String { path.map { "\($0): \(message)" } ?? message }
+}
+
+/// torpor's SQLite store (`torpor.db`, WAL): opened, migrated to the current schema, shared by every stage.
+public final class Store: Sendable {
+    /// File name used when neither `--db` nor `TORPOR_DB` names one.
+    public static let defaultFileName = "torpor.db"
+
+    public let path: String
+    public let pool: DatabasePool
+
+    /// Where the store lives: the `--db` flag, else `TORPOR_DB`, else `torpor.db` in the working directory.
+    public static func resolvePath(flag: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let flag, !flag.isEmpty { return flag }
+        if let env = environment["TORPOR_DB"], !env.isEmpty { return env }
+        return defaultFileName
+    }
+
+    /// Opens (creating if needed) and migrates the store. Refuses a store written by a newer torpor.
+    public init(path: String) throws(StoreError) {
+        self.path = path
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        configuration.busyMode = .timeout(30)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            let migrator = Schema.migrator
+            if try pool.read({ try migrator.hasBeenSuperseded($0) }) {
+                throw StoreError(path: path, message: "this store was written by a newer torpor (unknown schema migrations); upgrade torpor")
+            }
+            try migrator.migrate(pool)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(path: path, message: "cannot open the store: \(error)")
+        }
+    }
+
+    /// Runs `body` in one write transaction: everything it wrote is committed together, or nothing if it throws.
+    public func transaction<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.write(body)
+    }
+
+    /// Runs read-only `body` on a consistent snapshot.
+    public func read<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.read(body)
+    }
+}

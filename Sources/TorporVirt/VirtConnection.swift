@@ -1,0 +1,117 @@
+import CLibvirt
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A connection to one libvirt host (`virConnectOpen`), closed when released (`virConnectClose`).
+public final class VirtConnection {
+    let handle: virConnectPtr
+    /// The URI the connection was opened with.
+    public let uri: String
+
+    /// Opens `uri` read-write, e.g. `qemu:///system`, `qemu+ssh://host/system`, or `test:///path/node.xml`.
+    public init(uri: String) throws(VirtError) {
+        _ = silenceLibvirtErrors
+        self.uri = uri
+        handle = try checked("virConnectOpen(\(uri))", virConnectOpen(uri))
+    }
+
+    deinit { virConnectClose(handle) }
+
+    /// The host name libvirt reports for this host (`virConnectGetHostname`).
+    public func hostname() throws(VirtError) -> String {
+        let name = try checked("virConnectGetHostname(\(uri))", virConnectGetHostname(handle))
+        defer { free(name) }
+        return String(cString: name)
+    }
+
+    /// Every domain of the host, running or not (`virConnectListAllDomains`), sorted by name.
+    public func domains() throws(VirtError) -> [VirtDomain] {
+        var list: UnsafeMutablePointer<virDomainPtr?>?
+        let count = try checked("virConnectListAllDomains(\(uri))", virConnectListAllDomains(handle, &list, 0))
+        defer { free(list) }
+        return (0..<Int(count)).compactMap { list?[$0] }.map { VirtDomain(handle: $0, connection: self) }
+            .sorted { $0.name < $1.name }
+    }
+
+    /// The domain called `name` (`virDomainLookupByName`).
+    public func domain(named name: String) throws(VirtError) -> VirtDomain {
+        let handle = try checked("virDomainLookupByName(\(uri), \(name))", virDomainLookupByName(self.handle, name))
+        return VirtDomain(handle: handle, connection: self)
+    }
+
+    /// Statistics of every domain in one call (`virConnectGetAllDomainStats`).
+    public func allDomainStats(_ groups: DomainStatsGroups = .standard) throws(VirtError) -> [DomainStatsRecord] {
+        var records: UnsafeMutablePointer<virDomainStatsRecordPtr?>?
+        let count = try checked("virConnectGetAllDomainStats(\(uri))",
+                                virConnectGetAllDomainStats(handle, groups.rawValue, &records, 0))
+        defer { virDomainStatsRecordListFree(records) }
+        return (0..<Int(count)).compactMap { records?[$0]?.pointee }.map(DomainStatsRecord.init)
+    }
+}
+
+/// Which groups of statistics `allDomainStats` asks for (`VIR_DOMAIN_STATS_*`).
+public struct DomainStatsGroups: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let state = DomainStatsGroups(rawValue: VIR_DOMAIN_STATS_STATE.rawValue)
+    public static let cpuTotal = DomainStatsGroups(rawValue: VIR_DOMAIN_STATS_CPU_TOTAL.rawValue)
+    public static let balloon = DomainStatsGroups(rawValue: VIR_DOMAIN_STATS_BALLOON.rawValue)
+    public static let vcpu = DomainStatsGroups(rawValue: VIR_DOMAIN_STATS_VCPU.rawValue)
+    public static let interface = DomainStatsGroups(rawValue: VIR_DOMAIN_STATS_INTERFACE.rawValue)
+    public static let block = DomainStatsGroups(rawValue: VIR_DOMAIN_STATS_BLOCK.rawValue)
+    /// What demand collection needs: state, CPU time, vCPUs, memory balloon, network and block I/O.
+    public static let standard: DomainStatsGroups = [.state, .cpuTotal, .balloon, .vcpu, .interface, .block]
+}
+
+/// One domain's statistics: typed parameters such as `cpu.time`, `balloon.current`, `net.0.rx.bytes`.
+public struct DomainStatsRecord {
+    public let domainName: String
+    public let values: [String: TypedValue]
+
+    init(_ record: virDomainStatsRecord) {
+        domainName = record.dom.flatMap { virDomainGetName($0) }.map { String(cString: $0) } ?? ""
+        var values: [String: TypedValue] = [:]
+        for i in 0..<Int(record.nparams) {
+            let param = record.params[i]
+            values[typedParameterField(param)] = TypedValue(param)
+        }
+        self.values = values
+    }
+
+    /// A numeric parameter as a Double, whatever its integer or floating type.
+    public func number(_ field: String) -> Double? { values[field]?.number }
+}
+
+/// The value of a libvirt typed parameter (`virTypedParameter`).
+public enum TypedValue: Equatable, Sendable {
+    case int(Int64), uint(UInt64), double(Double), bool(Bool), string(String)
+
+    init(_ param: virTypedParameter) {
+        switch Int32(param.type) {
+        case Int32(VIR_TYPED_PARAM_INT.rawValue): self = .int(Int64(param.value.i))
+        case Int32(VIR_TYPED_PARAM_UINT.rawValue): self = .uint(UInt64(param.value.ui))
+        case Int32(VIR_TYPED_PARAM_LLONG.rawValue): self = .int(param.value.l)
+        case Int32(VIR_TYPED_PARAM_ULLONG.rawValue): self = .uint(param.value.ul)
+        case Int32(VIR_TYPED_PARAM_DOUBLE.rawValue): self = .double(param.value.d)
+        case Int32(VIR_TYPED_PARAM_BOOLEAN.rawValue): self = .bool(param.value.b != 0)
+        default: self = .string(param.value.s.map { String(cString: $0) } ?? "")
+        }
+    }
+
+    public var number: Double? {
+        switch self {
+        case .int(let v): Double(v)
+        case .uint(let v): Double(v)
+        case .double(let v): v
+        case .bool, .string: nil
+        }
+    }
+}
+
+private func typedParameterField(_ param: virTypedParameter) -> String {
+    withUnsafeBytes(of: param.field) { raw in
+        String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+    }
+}

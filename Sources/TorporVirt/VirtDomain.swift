@@ -1,0 +1,53 @@
+import CLibvirt
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A libvirt domain handle, released with `virDomainFree`. Keeps its connection alive.
+public final class VirtDomain {
+    let handle: virDomainPtr
+    let connection: VirtConnection
+    /// The domain's name (`virDomainGetName`).
+    public let name: String
+
+    init(handle: virDomainPtr, connection: VirtConnection) {
+        self.handle = handle
+        self.connection = connection
+        name = virDomainGetName(handle).map { String(cString: $0) } ?? ""
+    }
+
+    deinit { virDomainFree(handle) }
+
+    /// State, memory and vCPUs (`virDomainGetInfo`).
+    public func info() throws(VirtError) -> DomainInfo {
+        var info = virDomainInfo()
+        try checked("virDomainGetInfo(\(name))", virDomainGetInfo(handle, &info))
+        return DomainInfo(state: DomainState(rawValue: Int32(info.state)) ?? .unknown,
+                          maxMemoryKiB: UInt64(info.maxMem), memoryKiB: UInt64(info.memory),
+                          vcpus: Int(info.nrVirtCpu), cpuTimeNanoseconds: info.cpuTime)
+    }
+
+    /// The text of a `<metadata>` element in namespace `namespaceURI` (`virDomainGetMetadata`), or nil if absent.
+    public func metadata(namespaceURI: String) throws(VirtError) -> String? {
+        guard let xml = virDomainGetMetadata(handle, Int32(VIR_DOMAIN_METADATA_ELEMENT.rawValue), namespaceURI, 0) else {
+            let error = VirtError.last("virDomainGetMetadata(\(name), \(namespaceURI))")
+            if error.code == Int32(VIR_ERR_NO_DOMAIN_METADATA.rawValue) { return nil }
+            throw error
+        }
+        defer { free(xml) }
+        return String(cString: xml)
+    }
+}
+
+/// `virDomainState`.
+public enum DomainState: Int32, Sendable {
+    case unknown = 0, running = 1, blocked = 2, paused = 3, shuttingDown = 4, shutOff = 5, crashed = 6, suspended = 7
+}
+
+public struct DomainInfo: Equatable, Sendable {
+    public let state: DomainState
+    public let maxMemoryKiB: UInt64
+    public let memoryKiB: UInt64
+    public let vcpus: Int
+    public let cpuTimeNanoseconds: UInt64
+}

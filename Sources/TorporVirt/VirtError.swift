@@ -1,0 +1,44 @@
+import CLibvirt
+
+/// A libvirt failure: the error libvirt recorded (`virGetLastError`), with what torpor was doing and where.
+public struct VirtError: Error, CustomStringConvertible, Sendable {
+    /// libvirt's `virErrorNumber` (e.g. `VIR_ERR_NO_DOMAIN` = 42), or -1 when libvirt recorded none.
+    public let code: Int32
+    public let message: String
+    /// What torpor called, e.g. `virConnectOpen(test:///default)`.
+    public let operation: String
+
+    public var description: String { "\(operation): \(message)" }
+
+    /// Whether libvirt says the domain does not exist.
+    public var isNoDomain: Bool { code == Int32(VIR_ERR_NO_DOMAIN.rawValue) }
+
+    /// Reads and clears libvirt's last error of this thread.
+    static func last(_ operation: String) -> VirtError {
+        guard let error = virGetLastError() else {
+            return VirtError(code: -1, message: "libvirt reported a failure without an error message", operation: operation)
+        }
+        defer { virResetLastError() }
+        let message = error.pointee.message.map { String(cString: $0) } ?? "error \(error.pointee.code)"
+        return VirtError(code: error.pointee.code, message: message, operation: operation)
+    }
+}
+
+/// Every libvirt call that signals failure with a negative return goes through here.
+@discardableResult
+func checked(_ operation: @autoclosure () -> String, _ result: Int32) throws(VirtError) -> Int32 {
+    if result < 0 { throw VirtError.last(operation()) }
+    return result
+}
+
+/// Every libvirt call that signals failure with a null pointer goes through here.
+func checked<T>(_ operation: @autoclosure () -> String, _ result: T?) throws(VirtError) -> T {
+    guard let result else { throw VirtError.last(operation()) }
+    return result
+}
+
+/// libvirt prints errors to stderr by default; torpor reports them itself.
+let silenceLibvirtErrors: Void = {
+    torpor_virt_silence_errors()
+    _ = virInitialize()
+}()

@@ -1,0 +1,127 @@
+import ArgumentParser
+import Foundation
+import Logging
+import TorporCore
+import TorporIngest
+
+struct CSVCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "csv",
+        abstract: "Ingest CSV files (plain or gzip) of utilization samples.",
+        discussion: """
+            Without --mapping, files are long format with columns vm, metric, time, value. A mapping file (YAML, see
+            sample-data/mappings/) describes other layouts; the flags below override it.
+            Time formats: epoch (unit s, ms, us or auto by magnitude), iso8601 (UTC unless an offset is given),
+            offset (number of --time-unit from --base), implicit (--start + row × --step), auto (epoch if numeric).
+            Duplicate (vm, metric, time): the first stored value wins; repeats and conflicts are counted.
+            Each file is one transaction. With several files, every file is tried; the exit code is the worst.
+            """)
+
+    @OptionGroup var store: StoreOptions
+
+    @Option(help: "A mapping file (YAML).")
+    var mapping: String?
+
+    @Option(help: "long, wide-metrics or wide-vms (overrides the mapping).")
+    var layout: String?
+
+    @Option(help: "auto, ',', ';', tab.")
+    var delimiter: String?
+
+    @Option(help: "The VM all rows belong to (wide-metrics).")
+    var vm: String?
+
+    @Flag(help: "Take the VM name from the file name (wide-metrics).")
+    var vmFromFilename = false
+
+    @Option(help: "Prefix for VM names taken from the file name or columns.")
+    var vmPrefix: String?
+
+    @Option(help: "NAME[:UNIT]: the metric of a wide-vms file, or of the only value column of a wide-metrics mapping.")
+    var metric: String?
+
+    @Option(help: "The name of the time column.")
+    var timeColumn: String?
+
+    @Option(help: "auto, epoch, iso8601, offset or implicit.")
+    var timeFormat: String?
+
+    @Option(help: "s, ms, us or auto: the unit of epoch or offset times (Bitbrains' 'Timestamp [ms]' holds seconds).")
+    var timeUnit: String?
+
+    @Option(help: "offset format: the time of offset 0 (ISO-8601).")
+    var base: String?
+
+    @Option(help: "implicit format: the time of the first row (ISO-8601).")
+    var start: String?
+
+    @Option(help: "implicit format: the step between rows (300, 5m).")
+    var step: String?
+
+    @Flag(help: "Print one JSON report per file on stdout.")
+    var json = false
+
+    @Argument(help: "CSV files, plain or .gz.")
+    var files: [String]
+
+    func validate() throws {
+        guard !files.isEmpty else { throw ValidationError("give at least one CSV file") }
+        if let layout, CSVMapping.Layout(rawValue: layout) == nil { throw ValidationError("--layout must be long, wide-metrics or wide-vms") }
+        if let timeFormat, CSVMapping.TimeFormat(rawValue: timeFormat) == nil { throw ValidationError("--time-format must be auto, epoch, iso8601, offset or implicit") }
+        if let timeUnit, CSVMapping.TimeUnit(rawValue: timeUnit) == nil { throw ValidationError("--time-unit must be s, ms, us or auto") }
+        if vm != nil && vmFromFilename { throw ValidationError("--vm and --vm-from-filename exclude each other") }
+    }
+
+    /// The mapping file (or the default) with the flags applied.
+    func effectiveMapping() throws(IngestError) -> CSVMapping {
+        var m = try mapping.map { path throws(IngestError) in try CSVMapping.load(path: path) } ?? .defaultLong
+        if let layout { m.layout = CSVMapping.Layout(rawValue: layout)! }
+        if let delimiter { m.delimiter = delimiter }
+        if let vm { m.vm = .init(name: vm) }
+        if vmFromFilename { m.vm = .init(from: "filename", prefix: m.vm?.prefix) }
+        if let vmPrefix {
+            if m.layout == .wideVMs { m.vmPrefix = vmPrefix } else { m.vm = m.vm ?? .init(from: "filename"); m.vm!.prefix = vmPrefix }
+        }
+        if let metric {
+            let parts = metric.split(separator: ":", maxSplits: 1).map(String.init)
+            let spec = CSVMapping.MetricSpec(name: parts[0], unit: parts.count > 1 ? parts[1] : nil)
+            if m.layout == .wideMetrics {
+                guard let columns = m.metrics, columns.count == 1 else {
+                    throw .badInput(source: "--metric", line: nil, message: "applies to a wide-metrics mapping with exactly one metric column")
+                }
+                m.metrics = [.init(column: columns[0].column, metric: spec.name, unit: spec.unit)]
+            } else {
+                m.metric = spec
+            }
+        }
+        if let timeColumn { m.time.column = timeColumn }
+        if let timeFormat { m.time.format = CSVMapping.TimeFormat(rawValue: timeFormat)! }
+        if let timeUnit { m.time.unit = CSVMapping.TimeUnit(rawValue: timeUnit)! }
+        if let base { m.time.base = base }
+        if let start { m.time.start = start }
+        if let step { m.time.step = step }
+        return m
+    }
+
+    func run() throws {
+        let mapping: CSVMapping
+        do { mapping = try effectiveMapping() } catch { throw reportFailure(error) }
+        let ingester = CSVIngester(store: try store.openStore())
+        let logger = Logger(label: "torpor.ingest.csv")
+        let now = store.nowSeconds
+        var failed = false, badInput = false
+        for file in files {
+            let report: CSVIngestReport
+            do {
+                report = try ingester.ingest(path: file, mapping: mapping, now: now)
+            } catch {
+                if reportFailure(error) == ExitCode(2) { badInput = true } else { failed = true }
+                continue
+            }
+            print(json ? String(decoding: try JSONEncoder().encode(report), as: UTF8.self) : report.summary)
+            for warning in report.warnings { logger.warning("\(file): \(warning)") }
+        }
+        if failed { throw ExitCode(1) }   // a runtime failure outranks bad input
+        if badInput { throw ExitCode(2) }
+    }
+}

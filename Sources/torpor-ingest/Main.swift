@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import Logging
+import TorporCore
+import TorporIngest
+import TorporStore
+
+@main
+struct TorporIngestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "torpor-ingest",
+        abstract: "Bring VM utilization history and inventory into the torpor store.",
+        discussion: """
+            Sources:
+              csv        CSV files, plain or gzip: long (vm,metric,time,value) or wide (a column per metric or per VM)
+              inventory  the domains of a libvirt host: name, host, vCPUs, memory, labels
+            Then `status` shows what the store covers.
+
+            The store is --db, else $TORPOR_DB, else ./torpor.db. Every source is one transaction: a source with
+            bad input adds nothing. Ingesting the same content again adds nothing.
+
+            Exit codes: 0 ok; 1 runtime failure (store, libvirt); 2 bad input or usage (the message names the
+            file and line); 3 nothing to do.
+            """,
+        subcommands: [CSVCommand.self, InventoryCommand.self, StatusCommand.self])
+}
+
+/// Options every subcommand shares.
+struct StoreOptions: ParsableArguments {
+    @Option(help: "The store file (default: $TORPOR_DB, else ./torpor.db).")
+    var db: String?
+
+    @Option(help: "The current time, ISO-8601 or Unix seconds, to replay history (default: the clock).")
+    var now: String?
+
+    @Flag(name: .shortAndLong, help: "Log more.")
+    var verbose = false
+
+    func validate() throws {
+        if let now, Self.parseNow(now) == nil {
+            throw ValidationError("--now '\(now)' is neither an ISO-8601 time nor Unix seconds")
+        }
+    }
+
+    static func parseNow(_ text: String) -> EpochSeconds? {
+        Int64(text) ?? UTC.parseISO8601(text)
+    }
+
+    var nowSeconds: EpochSeconds {
+        now.flatMap(Self.parseNow) ?? EpochSeconds(Date().timeIntervalSince1970)
+    }
+
+    func openStore() throws -> Store {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = verbose ? .debug : .info
+            return handler
+        }
+        do {
+            return try Store(path: Store.resolvePath(flag: db))
+        } catch {
+            printError("\(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data(("torpor-ingest: " + message + "\n").utf8))
+}
+
+/// Prints an ingest error and gives its exit code: 2 for bad input, 1 for a runtime failure.
+func reportFailure(_ error: IngestError) -> ExitCode {
+    printError(error.description)
+    return ExitCode(error.isBadInput ? 2 : 1)
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import TorporCore
+import TorporStore
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show per-VM coverage: first and last sample, gaps, metrics and sources.")
+
+    @OptionGroup var store: StoreOptions
+
+    @Option(help: "An interval between samples longer than this is a gap (e.g. 15m, 1h).")
+    var gap = "15m"
+
+    @Flag(help: "Print JSON on stdout.")
+    var json = false
+
+    func validate() throws {
+        guard let seconds = DurationText.seconds(gap), seconds > 0 else { throw ValidationError("--gap '\(gap)' is not a duration such as 15m") }
+    }
+
+    struct Status: Codable {
+        var vms: [VMCoverage]
+        var sources: Int
+        var eventsPerCategory: [String: Int]
+    }
+
+    func run() throws {
+        let db = try store.openStore()
+        let status = try db.read { db in
+            Status(vms: try CoverageRepository.coverage(gapThreshold: DurationText.seconds(gap)!, in: db),
+                   sources: try SourceRepository.all(in: db).count,
+                   eventsPerCategory: try CoverageRepository.eventsPerCategory(in: db))
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(status), as: UTF8.self))
+            return
+        }
+        print(StatusTable.render(status.vms))
+        print("\(status.vms.count) VM(s), \(status.sources) source(s) ingested")
+        if !status.eventsPerCategory.isEmpty {
+            print("calendar occurrences: " + status.eventsPerCategory.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+    }
+}
+
+/// Plain-text table of coverage rows.
+enum StatusTable {
+    static func render(_ rows: [VMCoverage]) -> String {
+        let header = ["VM", "vCPU", "memory", "samples", "first", "last", "gaps", "gap time", "metrics", "sources"]
+        let table: [[String]] = [header] + rows.map(cells)
+        var widths = [Int](repeating: 0, count: header.count)
+        for row in table { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        let lines: [String] = table.map { row in
+            let padded: [String] = row.enumerated().map { i, cell in cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+            return padded.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private static func cells(_ r: VMCoverage) -> [String] {
+        let memory: String = r.memoryBytes.map { "\($0 / 1_048_576) MiB" } ?? "-"
+        let gapTime: String = r.gapSeconds > 0 ? DurationText.format(r.gapSeconds) : "-"
+        return [r.vm, r.vcpus.map(String.init) ?? "-", memory, "\(r.samples)",
+                r.firstTime.map(UTC.format) ?? "-", r.lastTime.map(UTC.format) ?? "-", "\(r.gaps)",
+                gapTime, "\(r.metrics.count)", "\(r.sources.count)"]
+    }
+}

@@ -1,0 +1,43 @@
+import Testing
+import TorporCore
+
+@Suite struct UTCTests {
+    @Test func epochOfKnownDates() {
+        #expect(UTC.epoch(year: 1970, month: 1, day: 1) == 0)
+        #expect(UTC.epoch(year: 2013, month: 7, day: 1) == 1_372_636_800)
+        #expect(UTC.epoch(year: 2000, month: 2, day: 29, hour: 12) == 951_825_600)
+    }
+
+    @Test func formatRoundTrips() {
+        for t: EpochSeconds in [0, 1_372_629_804, 951_825_600, 4_102_444_799] {
+            #expect(UTC.parseISO8601(UTC.format(t)) == t)
+        }
+        #expect(UTC.format(1_372_629_804) == "2013-06-30T22:03:24Z")
+    }
+
+    @Test func parsesTheFormsSourcesUse() {
+        #expect(UTC.parseISO8601("2014-02-14 14:30:00") == UTC.epoch(year: 2014, month: 2, day: 14, hour: 14, minute: 30))
+        #expect(UTC.parseISO8601("2014-02-14T14:30:00.250Z") == UTC.epoch(year: 2014, month: 2, day: 14, hour: 14, minute: 30))
+        #expect(UTC.parseISO8601("2014-02-14T16:30:00+02:00") == UTC.epoch(year: 2014, month: 2, day: 14, hour: 14, minute: 30))
+        #expect(UTC.parseISO8601("2014-02-14T09:30-0500") == UTC.epoch(year: 2014, month: 2, day: 14, hour: 14, minute: 30))
+        #expect(UTC.parseISO8601("2014-02-14") == UTC.epoch(year: 2014, month: 2, day: 14))
+    }
+
+    @Test func rejectsMalformedTimes() {
+        for text in ["", "2014-02-30", "2014-13-01 00:00:00", "2014-02-14 25:00:00", "14/02/2014", "2014-02-14 14:30:00 junk", "1372629804"] {
+            #expect(UTC.parseISO8601(text) == nil, "\(text)")
+        }
+    }
+
+    @Test func durations() {
+        #expect(DurationText.seconds("300") == 300)
+        #expect(DurationText.seconds("5m") == 300)
+        #expect(DurationText.seconds("5min") == 300)
+        #expect(DurationText.seconds("1h") == 3600)
+        #expect(DurationText.seconds("2d") == 172_800)
+        #expect(DurationText.seconds("h") == nil)
+        #expect(DurationText.seconds("5 parsecs") == nil)
+        #expect(DurationText.format(7200) == "2h")
+        #expect(DurationText.format(90) == "90s")
+    }
+}
