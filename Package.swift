@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "TorporCSVTests", dependencies: ["TorporCSV", "TorporGzip"]),
         .testTarget(name: "TorporHashTests", dependencies: ["TorporHash"]),
         .testTarget(name: "TorporVirtTests", dependencies: ["TorporVirt"]),
-        .testTarget(name: "TorporStoreTests", dependencies: ["TorporStore", "TorporCore"]),
-        .testTarget(name: "TorporIngestTests", dependencies: ["TorporIngest", "TorporStore", "TorporCore", "torpor-ingest"]),
+        .testTarget(name: "TorporStoreTests", dependencies: ["TorporStore", "TorporCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "TorporIngestTests", dependencies: ["TorporIngest", "TorporStore", "TorporCore", "torpor-ingest", .product(name: "GRDB", package: "GRDB.swift")]),
     ]
 )

@@ -76,8 +76,12 @@ final class CSVFileRun {
         self.report.layout = mapping.layout.rawValue
     }
 
-    func fail(_ message: String, line: Int? = nil) -> IngestError {
-        .badInput(source: path, line: line ?? self.line, message: message)
+    /// Bad input at the current line.
+    func fail(_ message: String) -> IngestError { fail(message, line: line) }
+
+    /// Bad input at `line`, or about the whole file when nil.
+    func fail(_ message: String, line: Int?) -> IngestError {
+        .badInput(source: path, line: line, message: message)
     }
 
     /// Streams the whole file through libcsv.

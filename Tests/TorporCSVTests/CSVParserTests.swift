@@ -1,0 +1,65 @@
+import Testing
+import TorporCSV
+
+/// Parses `text` fed in chunks of `chunk` bytes and returns the records as string arrays.
+func records(_ text: String, delimiter: UInt8 = UInt8(ascii: ","), chunk: Int = 4096) throws -> [[String]] {
+    let parser = CSVParser(delimiter: delimiter)
+    var out: [[String]] = []
+    let bytes = Array(text.utf8)
+    let collect: (CSVRecord) throws -> Void = { r in out.append((0..<r.count).map { r.string($0) }) }
+    for start in stride(from: 0, to: bytes.count, by: chunk) {
+        try bytes[start..<min(start + chunk, bytes.count)].withUnsafeBytes { try parser.parse($0, onRecord: collect) }
+    }
+    try parser.finish(onRecord: collect)
+    return out
+}
+
+@Suite struct CSVParserTests {
+    @Test func recordsSplitAcrossChunksComeOutWhole() throws {
+        let text = "time,value\n1,2.5\n2,3.25\n3,\"4\"\n"
+        let expected = [["time", "value"], ["1", "2.5"], ["2", "3.25"], ["3", "4"]]
+        for chunk in [1, 2, 3, 7, 1000] {
+            #expect(try records(text, chunk: chunk) == expected)
+        }
+    }
+
+    @Test func quotedFieldsCRLFAndNoFinalNewline() throws {
+        #expect(try records("a,\"b,c\",\"d \"\"q\"\"\"\r\n1,2,3") == [["a", "b,c", "d \"q\""], ["1", "2", "3"]])
+    }
+
+    @Test func semicolonPlusTabTrimsTheTab() throws {
+        #expect(try records("Timestamp [ms];\tCPU cores\n1372629804;\t2\n", delimiter: UInt8(ascii: ";"))
+                == [["Timestamp [ms]", "CPU cores"], ["1372629804", "2"]])
+    }
+
+    @Test func tabDelimitedKeepsEmptyFields() throws {
+        #expect(try records("a\tb\tc\n1\t\t3\n", delimiter: 9) == [["a", "b", "c"], ["1", "", "3"]])
+    }
+
+    @Test func emptyLinesAreSkipped() throws {
+        #expect(try records("a,b\n\n1,2\n\n") == [["a", "b"], ["1", "2"]])
+    }
+
+    @Test func fieldsAreNULTerminatedForCFunctions() throws {
+        let parser = CSVParser(delimiter: UInt8(ascii: ","))
+        var values: [Double] = []
+        try Array("1.5,2e3\n".utf8).withUnsafeBytes { bytes in
+            try parser.parse(bytes) { r in
+                for i in 0..<r.count { values.append(Double(String(cString: r.cString(i)))!) }
+            }
+        }
+        #expect(values == [1.5, 2000])
+    }
+
+    struct Boom: Error {}
+
+    @Test func handlerErrorsCarryTheRecordNumber() throws {
+        let parser = CSVParser(delimiter: UInt8(ascii: ","))
+        let error = #expect(throws: CSVRecordError.self) {
+            try Array("a\nb\nc\n".utf8).withUnsafeBytes { bytes in
+                try parser.parse(bytes) { r in if r.string(0) == "b" { throw Boom() } }
+            }
+        }
+        #expect(error?.record == 2)
+    }
+}

@@ -1,0 +1,210 @@
+import Foundation
+import Testing
+import TorporCore
+import TorporIngest
+import TorporStore
+
+let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
+
+@Suite struct CSVLayoutTests {
+    @Test func longLayoutWithOutOfOrderAndRepeatedTimes() throws {
+        let s = try Scratch()
+        let path = try s.write("long.csv", """
+            vm,metric,time,value
+            web-01,cpu_util,\(t0 + 300),20
+            web-01,cpu_util,\(t0),10
+            web-01,cpu_util,\(t0),10
+            web-01,cpu_util,\(t0 + 300),99
+            web-02,mem_used,\(t0),1024
+            web-02,cpu_util,\(t0),
+
+            """)
+        let r = try CSVIngester(store: s.store).ingest(path: path, mapping: .defaultLong, now: replayNow)
+        #expect(r.rows == 6)
+        #expect(r.inserted == 3)
+        #expect(r.duplicates == 1)
+        #expect(r.conflicts == 1)
+        #expect(r.missing == 1)
+        #expect(r.outOfOrder == 1)
+        #expect(r.vms == ["web-01", "web-02"])
+        #expect(r.firstTime == t0 && r.lastTime == t0 + 300)
+        #expect(try s.value(vm: "web-01", metric: "cpu_util", time: t0 + 300) == 20, "first value wins")
+        #expect(r.warnings.contains { $0.contains("line 5") && $0.contains("99") })
+    }
+
+    @Test func wideVMsWithISOTimesAndOffsets() throws {
+        let s = try Scratch()
+        let path = try s.write("wide.tsv", "timestamp\tweb-01\tweb-02\n2024-03-01T01:00:00+01:00\t5\t6\n2024-03-01 00:05:00\t7\tNaN\n")
+        let mapping = CSVMapping(layout: .wideVMs, time: .init(column: "timestamp", format: .iso8601), metric: .init(name: "cpu_util"), vmPrefix: "h1-")
+        let r = try CSVIngester(store: s.store).ingest(path: path, mapping: mapping, now: replayNow)
+        #expect(r.delimiter == "tab")
+        #expect(r.inserted == 3 && r.missing == 1)
+        #expect(try s.value(vm: "h1-web-01", metric: "cpu_util", time: t0) == 5)
+        #expect(try s.value(vm: "h1-web-02", metric: "cpu_util", time: t0) == 6)
+        #expect(try s.value(vm: "h1-web-01", metric: "cpu_util", time: t0 + 300) == 7)
+    }
+
+    @Test func implicitTimesWithoutHeaderAndEpochUnits() throws {
+        let s = try Scratch()
+        let implicit = try s.write("steps.csv", "0.5;10\n0.25;20\n")
+        let m1 = CSVMapping(layout: .wideMetrics, header: false, time: .init(format: .implicit, start: UTC.format(t0), step: "5m"),
+                            vm: .init(name: "batch-01"), metrics: [.init(column: "1", metric: "cpu_util", unit: "fraction"), .init(column: "2", metric: "mem_util")])
+        let r1 = try CSVIngester(store: s.store).ingest(path: implicit, mapping: m1, now: replayNow)
+        #expect(r1.rows == 2 && r1.inserted == 4)
+        #expect(try s.value(vm: "batch-01", metric: "cpu_util", time: t0 + 300) == 25)
+
+        let ms = try s.write("ms.csv", "time,cpu\n\((t0 + 60) * 1000),1\n\((t0 + 120) * 1000 + 999),2\n")
+        let m2 = CSVMapping(layout: .wideMetrics, time: .init(column: "time", format: .epoch), vm: .init(name: "ms-vm"), metrics: [.init(column: "cpu", metric: "cpu_util")])
+        let r2 = try CSVIngester(store: s.store).ingest(path: ms, mapping: m2, now: replayNow)
+        #expect(r2.firstTime == t0 + 60 && r2.lastTime == t0 + 120, "milliseconds detected by magnitude, truncated to the second")
+
+        let offsets = try s.write("offsets.csv", "t,cpu\n0,1\n300,2\n")
+        let m3 = CSVMapping(layout: .wideMetrics, time: .init(column: "t", format: .offset, base: UTC.format(t0)), vm: .init(from: "filename", prefix: "x-"), metrics: [.init(column: "cpu", metric: "cpu_util")])
+        let r3 = try CSVIngester(store: s.store).ingest(path: offsets, mapping: m3, now: replayNow)
+        #expect(r3.vms == ["x-offsets"] && r3.lastTime == t0 + 300)
+    }
+
+    @Test func sameContentElsewhereIsUnchangedAndOverlapsDeduplicate() throws {
+        let s = try Scratch()
+        let ingester = CSVIngester(store: s.store)
+        let a = try s.write("a.csv", "vm,metric,time,value\nv,cpu_util,\(t0),1\nv,cpu_util,\(t0 + 300),2\n")
+        let copy = try s.write("copy.csv", "vm,metric,time,value\nv,cpu_util,\(t0),1\nv,cpu_util,\(t0 + 300),2\n")
+        let overlap = try s.write("b.csv", "vm,metric,time,value\nv,cpu_util,\(t0 + 300),2\nv,cpu_util,\(t0 + 600),3\n")
+        #expect(try ingester.ingest(path: a, mapping: .defaultLong, now: replayNow).inserted == 2)
+        let again = try ingester.ingest(path: copy, mapping: .defaultLong, now: replayNow)
+        #expect(again.outcome == .unchanged)
+        let b = try ingester.ingest(path: overlap, mapping: .defaultLong, now: replayNow)
+        #expect(b.inserted == 1 && b.duplicates == 1)
+        #expect(try s.count() == 3)
+        #expect(try s.count("SELECT count(*) FROM source") == 2)
+    }
+
+    @Test func aBOMAndQuotedHeaderAreHandled() throws {
+        let s = try Scratch()
+        let path = try s.write("bom.csv", "\u{FEFF}\"vm\",\"metric\",\"time\",\"value\"\r\n\"a b\",cpu_util,2024-03-01T00:00:00Z,3\r\n")
+        let r = try CSVIngester(store: s.store).ingest(path: path, mapping: .defaultLong, now: replayNow)
+        #expect(r.vms == ["a b"] && r.inserted == 1)
+    }
+}
+
+/// Bad input: a clear error naming the file and line, and nothing from that source committed.
+@Suite struct CSVBadInputTests {
+    /// Ingests `text` and expects bad input at `line` with `fragment` in the message; checks nothing was stored.
+    func expectRejected(_ text: String, mapping: CSVMapping = .defaultLong, line: Int?, _ fragment: String,
+                        now: EpochSeconds = replayNow, name: String = "bad.csv") throws {
+        let s = try Scratch()
+        let path = try s.write(name, text)
+        try expectRejected(path: path, in: s, mapping: mapping, line: line, fragment, now: now)
+    }
+
+    func expectRejected(path: String, in s: Scratch, mapping: CSVMapping, line: Int?, _ fragment: String, now: EpochSeconds = replayNow) throws {
+        let error = #expect(throws: IngestError.self) {
+            _ = try CSVIngester(store: s.store).ingest(path: path, mapping: mapping, now: now)
+        }
+        guard case .badInput(let source, let errorLine, let message)? = error else {
+            Issue.record("expected bad input, got \(String(describing: error))")
+            return
+        }
+        #expect(source == path)
+        #expect(errorLine == line, "\(message)")
+        #expect(message.contains(fragment), "\(message)")
+        #expect(try s.count() == 0)
+        #expect(try s.count("SELECT count(*) FROM source") == 0)
+        #expect(try s.count("SELECT count(*) FROM vm") == 0)
+    }
+
+    @Test func unparseableRow() throws {
+        try expectRejected("vm,metric,time,value\nv,cpu_util,\(t0),1\nv,cpu_util,\(t0 + 300)\n", line: 3, "3 field(s), but the header has 4")
+    }
+
+    @Test func nonNumericValue() throws {
+        try expectRejected("vm,metric,time,value\nv,cpu_util,\(t0),1\nv,cpu_util,\(t0 + 300),12%\n", line: 3, "column 'value': '12%' is not a number")
+    }
+
+    @Test func infiniteValue() throws {
+        try expectRejected("vm,metric,time,value\nv,cpu_util,\(t0),inf\n", line: 2, "is not a number")
+    }
+
+    @Test func badTime() throws {
+        try expectRejected("vm,metric,time,value\nv,cpu_util,yesterday,1\n", line: 2, "'yesterday' in column 'time' is not an ISO-8601 time")
+    }
+
+    @Test func wrongDelimiterForced() throws {
+        var m = CSVMapping.defaultLong
+        m.delimiter = ","
+        try expectRejected("vm;metric;time;value\nv;cpu_util;\(t0);1\n", mapping: m, line: 1, "wrong delimiter")
+    }
+
+    @Test func wrongColumnNames() throws {
+        try expectRejected("host,metric,time,value\nv,cpu_util,\(t0),1\n", line: 1, "no VM column 'vm'; its columns are: 'host', 'metric', 'time', 'value'")
+    }
+
+    @Test func timesFarInTheFuture() throws {
+        let now = UTC.epoch(year: 2024, month: 1, day: 1)
+        try expectRejected("vm,metric,time,value\nv,cpu_util,\(now),1\nv,cpu_util,\(now + 400 * 86_400),1\n", line: 3, "after now", now: now)
+    }
+
+    @Test func aForcedTimeUnitIsObeyed() throws {
+        // Whatever the magnitude says, a forced unit wins (the mapping's author knows the source).
+        let s = try Scratch()
+        let path = try s.write("bb.csv", "Timestamp [ms];\tCPU usage [%]\n1372629804;\t1.5\n")
+        let m = CSVMapping(layout: .wideMetrics, time: .init(column: "Timestamp [ms]", format: .epoch, unit: .ms), vm: .init(name: "v"), metrics: [.init(column: "CPU usage [%]", metric: "cpu_util")])
+        let r = try CSVIngester(store: s.store).ingest(path: path, mapping: m, now: replayNow)
+        #expect(r.firstTime == 1_372_629, "the forced unit is obeyed")
+    }
+
+    @Test func truncatedGzip() throws {
+        let s = try Scratch()
+        let full = try Data(contentsOf: URL(fileURLWithPath: Paths.traces + "/bitbrains_rnd/2013-7/1.csv.gz"))
+        let path = s.dir + "/1.csv.gz"
+        try full.prefix(full.count * 2 / 3).write(to: URL(fileURLWithPath: path))
+        let m = try CSVMapping.load(path: Paths.mappings + "/bitbrains.yaml")
+        let error = #expect(throws: IngestError.self) { _ = try CSVIngester(store: s.store).ingest(path: path, mapping: m, now: replayNow) }
+        #expect(error?.isBadInput == true)
+        #expect(error?.description.contains("truncated") == true)
+        #expect(error?.description.hasPrefix(path + ":") == true)
+        #expect(try s.count() == 0)
+        #expect(try s.count("SELECT count(*) FROM source") == 0)
+    }
+
+    @Test func emptyFile() throws {
+        try expectRejected("", line: nil, "empty file")
+    }
+
+    @Test func unknownMetricNeedsAUnit() throws {
+        try expectRejected("vm,metric,time,value\nv,queue_depth,\(t0),1\n", line: 2, "add it to the mapping's 'units'")
+    }
+
+    @Test func missingFile() throws {
+        let s = try Scratch()
+        let error = #expect(throws: IngestError.self) { _ = try CSVIngester(store: s.store).ingest(path: s.dir + "/nope.csv", mapping: .defaultLong, now: replayNow) }
+        #expect(error?.description.contains("nope.csv") == true)
+    }
+}
+
+@Suite struct CSVMappingTests {
+    @Test func everySampleMappingLoads() throws {
+        for file in try Paths.files(in: Paths.mappings, suffix: ".yaml") {
+            _ = try CSVMapping.load(path: file)
+        }
+    }
+
+    @Test func badMappingsNameTheFileAndProblem() throws {
+        let s = try Scratch()
+        let cases: [(String, String)] = [
+            ("layout: sideways\ntime: {format: auto}\n", "layout"),
+            ("layout: wide-metrics\ntime: {column: t, format: epoch}\n", "needs 'metrics'"),
+            ("layout: long\ntime: {format: implicit, start: 2024-01-01}\n", "positive 'step'"),
+            ("layout: long\ntime: {format: auto}\ndelimiter: '#'\n", "delimiter must be"),
+            ("layout: [unclosed\n", "YAML"),
+            ("layout: long\n", "missing 'time'"),
+        ]
+        for (i, (text, fragment)) in cases.enumerated() {
+            let path = try s.write("m\(i).yaml", text)
+            let error = #expect(throws: IngestError.self) { _ = try CSVMapping.load(path: path) }
+            #expect(error?.isBadInput == true)
+            #expect(error?.description.hasPrefix(path) == true)
+            #expect(error?.description.contains(fragment) == true, "\(error?.description ?? "")")
+        }
+    }
+}

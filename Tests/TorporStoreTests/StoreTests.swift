@@ -1,0 +1,121 @@
+import Foundation
+import GRDB
+import Testing
+import TorporCore
+@testable import TorporStore
+
+func temporaryStorePath() -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-store-\(UUID().uuidString)")
+    try! FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir.appendingPathComponent("torpor.db").path
+}
+
+@Suite struct StoreTests {
+    @Test func pathComesFromFlagThenEnvironmentThenDefault() {
+        #expect(Store.resolvePath(flag: "/a.db", environment: ["TORPOR_DB": "/b.db"]) == "/a.db")
+        #expect(Store.resolvePath(flag: nil, environment: ["TORPOR_DB": "/b.db"]) == "/b.db")
+        #expect(Store.resolvePath(flag: nil, environment: [:]) == "torpor.db")
+    }
+
+    @Test func opensInWALModeWithTheSchema() throws {
+        let store = try Store(path: temporaryStorePath())
+        let (mode, tables) = try store.read { db in
+            (try String.fetchOne(db, sql: "PRAGMA journal_mode"),
+             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'grdb%' ORDER BY name"))
+        }
+        #expect(mode == "wal")
+        #expect(tables == ["event", "metric", "sample", "source", "source_vm", "vm"])
+    }
+
+    @Test func reopeningIsSafe() throws {
+        let path = temporaryStorePath()
+        _ = try Store(path: path)
+        _ = try Store(path: path)
+    }
+
+    @Test func aStoreFromANewerTorporIsRefused() throws {
+        let path = temporaryStorePath()
+        let store = try Store(path: path)
+        try store.transaction { db in
+            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: from the future')")
+        }
+        let error = #expect(throws: StoreError.self) { _ = try Store(path: path) }
+        #expect(error?.description.contains("newer torpor") == true)
+    }
+
+    @Test func firstValueWinsAndRepeatsAreClassified() throws {
+        let store = try Store(path: temporaryStorePath())
+        try store.transaction { db in
+            let writer = try SampleWriter(db: db)
+            let vm = try VMRepository.id(of: "web-01", in: db, now: 0)
+            #expect(try VMRepository.id(of: "web-01", in: db, now: 0) == vm)
+            let cpu = try writer.metricID(try MetricBinding.make(metric: "cpu_util", unit: nil).get())
+            #expect(try writer.add(vm: vm, metric: cpu, time: 100, value: 5) == .inserted)
+            #expect(try writer.add(vm: vm, metric: cpu, time: 100, value: 5) == .duplicate)
+            #expect(try writer.add(vm: vm, metric: cpu, time: 100, value: 7) == .conflict(kept: 5))
+            #expect(try writer.add(vm: vm, metric: cpu, time: 50, value: 1) == .inserted)
+        }
+        let values = try store.read { try Double.fetchAll($0, sql: "SELECT value FROM sample ORDER BY time") }
+        #expect(values == [1, 5])
+    }
+
+    @Test func aMetricKeepsOneCanonicalUnit() throws {
+        let store = try Store(path: temporaryStorePath())
+        try store.transaction { db in
+            _ = try SampleWriter(db: db).metricID(try MetricBinding.make(metric: "queue_depth", unit: "count").get())
+        }
+        #expect(throws: StoreError.self) {
+            try store.transaction { db in
+                _ = try SampleWriter(db: db).metricID(try MetricBinding.make(metric: "queue_depth", unit: "bytes").get())
+            }
+        }
+    }
+
+    @Test func aFailedTransactionLeavesNothing() throws {
+        struct Abort: Error {}
+        let store = try Store(path: temporaryStorePath())
+        #expect(throws: Abort.self) {
+            try store.transaction { db in
+                _ = try VMRepository.id(of: "web-01", in: db, now: 0)
+                throw Abort()
+            }
+        }
+        #expect(try store.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM vm") } == 0)
+    }
+
+    @Test func allocationKeepsTheLatestObservation() throws {
+        let store = try Store(path: temporaryStorePath())
+        let vms = try store.transaction { db -> [VMRecord] in
+            let vm = try VMRepository.id(of: "db-01", in: db, now: 0)
+            try VMRepository.setAllocation(vm: vm, vcpus: 4, memoryBytes: 8 << 30, observedAt: 200, in: db)
+            try VMRepository.setAllocation(vm: vm, vcpus: 2, memoryBytes: 4 << 30, observedAt: 100, in: db)   // older: ignored
+            try VMRepository.setPlacement(vm: vm, hostURI: "qemu+ssh://h1/system", labels: ["tier": "gold"], in: db)
+            return try VMRepository.all(in: db)
+        }
+        #expect(vms == [VMRecord(id: 1, name: "db-01", hostURI: "qemu+ssh://h1/system", labels: ["tier": "gold"], vcpus: 4, memoryBytes: 8 << 30)])
+    }
+
+    @Test func coverageCountsGapsAcrossMetrics() throws {
+        let store = try Store(path: temporaryStorePath())
+        try store.transaction { db in
+            let writer = try SampleWriter(db: db)
+            let vm = try VMRepository.id(of: "web-01", in: db, now: 0)
+            let cpu = try writer.metricID(try MetricBinding.make(metric: "cpu_util", unit: nil).get())
+            let mem = try writer.metricID(try MetricBinding.make(metric: "mem_used", unit: nil).get())
+            for t in stride(from: Int64(0), to: 3600, by: 300) { _ = try writer.add(vm: vm, metric: cpu, time: t, value: 1) }
+            // a 2-hour hole in cpu_util that mem_used does not fill, then both resume
+            for t in stride(from: Int64(10_800), to: 14_400, by: 300) {
+                _ = try writer.add(vm: vm, metric: cpu, time: t, value: 1)
+                _ = try writer.add(vm: vm, metric: mem, time: t, value: 1)
+            }
+        }
+        let coverage = try store.read { try CoverageRepository.coverage(gapThreshold: 900, in: $0) }
+        #expect(coverage.count == 1)
+        #expect(coverage[0].metrics == ["cpu_util", "mem_used"])
+        #expect(coverage[0].samples == 12 + 24)
+        #expect(coverage[0].firstTime == 0)
+        #expect(coverage[0].lastTime == 14_100)
+        #expect(coverage[0].gaps == 1)
+        #expect(coverage[0].gapSeconds == 10_800 - 3300)
+    }
+}

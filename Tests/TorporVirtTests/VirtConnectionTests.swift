@@ -1,0 +1,45 @@
+import Foundation
+import Testing
+import TorporVirt
+
+/// libvirt's in-process test driver: `test:///default` has one running domain called `test`.
+@Suite struct VirtConnectionTests {
+    @Test func listsTheDefaultTestDomain() throws {
+        let connection = try VirtConnection(uri: "test:///default")
+        let names = try connection.domains().map(\.name)
+        #expect(names == ["test"])
+        let info = try connection.domain(named: "test").info()
+        #expect(info.state == .running)
+        #expect(info.vcpus == 2)
+        #expect(info.maxMemoryKiB == 8_388_608)
+    }
+
+    /// The test driver implements only the `state` group of domain stats (CPU, block and network stats come
+    /// from the real libvirtd in the integration suite).
+    @Test func domainStatsCarryTypedParameters() throws {
+        let connection = try VirtConnection(uri: "test:///default")
+        let stats = try connection.allDomainStats()
+        #expect(stats.map(\.domainName) == ["test"])
+        let record = try #require(stats.first)
+        #expect(record.number("state.state") == 1)   // VIR_DOMAIN_RUNNING
+        #expect(record.values["state.reason"] == .int(0))
+    }
+
+    @Test func unknownDomainIsATypedError() throws {
+        let connection = try VirtConnection(uri: "test:///default")
+        let error = #expect(throws: VirtError.self) { _ = try connection.domain(named: "no-such-vm") }
+        #expect(error?.isNoDomain == true)
+        #expect(error?.description.contains("no-such-vm") == true)
+    }
+
+    @Test func badURIFailsWithLibvirtsMessage() {
+        let error = #expect(throws: VirtError.self) { _ = try VirtConnection(uri: "test:///nonexistent/node.xml") }
+        #expect(error?.operation == "virConnectOpen(test:///nonexistent/node.xml)")
+        #expect(error?.message.isEmpty == false)
+    }
+
+    @Test func metadataOfADomainWithoutItIsNil() throws {
+        let connection = try VirtConnection(uri: "test:///default")
+        #expect(try connection.domain(named: "test").metadata(namespaceURI: "http://torpor.dev/xmlns/1") == nil)
+    }
+}
