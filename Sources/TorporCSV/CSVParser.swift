@@ -2,7 +2,7 @@ import CCSV
 
 /// One parsed record. Its fields point into the parser's buffer and are valid only inside the record handler.
 public struct CSVRecord {
-    fileprivate let bytes: UnsafePointer<UInt8>
+    fileprivate let bytes: UnsafeMutablePointer<UInt8>
     fileprivate let ends: UnsafeBufferPointer<Int>
 
     /// Number of fields.
@@ -37,8 +37,13 @@ public struct CSVError: Error, CustomStringConvertible {
 /// separated files read with `;` as the delimiter. Empty lines are skipped.
 public final class CSVParser {
     private var parser = csv_parser()
-    private var fieldBytes: [UInt8] = []
-    private var fieldEnds: [Int] = []
+    /// The current record's fields, each followed by a NUL; grown by doubling, never shrunk.
+    private var fieldBytes: UnsafeMutablePointer<UInt8>
+    private var fieldBytesCount = 0
+    private var fieldBytesCapacity = 4096
+    private var fieldEnds: UnsafeMutablePointer<Int>
+    private var fieldCount = 0
+    private var fieldEndsCapacity = 64
     private var handler: ((CSVRecord) throws -> Void)?
     private var failure: Error?
     /// Records delivered so far.
@@ -50,11 +55,15 @@ public final class CSVParser {
         if delimiter == UInt8(CSV_TAB) {
             csv_set_space_func(&parser) { $0 == UInt8(CSV_SPACE) ? 1 : 0 }
         }
-        fieldBytes.reserveCapacity(4096)
-        fieldEnds.reserveCapacity(64)
+        fieldBytes = .allocate(capacity: fieldBytesCapacity)
+        fieldEnds = .allocate(capacity: fieldEndsCapacity)
     }
 
-    deinit { csv_free(&parser) }
+    deinit {
+        csv_free(&parser)
+        fieldBytes.deallocate()
+        fieldEnds.deallocate()
+    }
 
     /// Parses a chunk, calling `onRecord` for every complete record in it. The first error thrown by the
     /// handler stops delivery and is rethrown, wrapped with its record number.
@@ -89,26 +98,40 @@ public final class CSVParser {
     }
 
     fileprivate func appendField(_ bytes: UnsafeRawPointer?, _ count: Int) {
-        if let bytes, count > 0 {
-            fieldBytes.append(contentsOf: UnsafeRawBufferPointer(start: bytes, count: count))
+        if fieldBytesCount + count + 1 > fieldBytesCapacity {
+            fieldBytesCapacity = max(fieldBytesCapacity * 2, fieldBytesCount + count + 1)
+            fieldBytes = grow(fieldBytes, used: fieldBytesCount, to: fieldBytesCapacity)
         }
-        fieldEnds.append(fieldBytes.count)
-        fieldBytes.append(0)
+        if fieldCount == fieldEndsCapacity {
+            fieldEndsCapacity *= 2
+            fieldEnds = grow(fieldEnds, used: fieldCount, to: fieldEndsCapacity)
+        }
+        if let bytes, count > 0 {
+            (fieldBytes + fieldBytesCount).update(from: bytes.assumingMemoryBound(to: UInt8.self), count: count)
+        }
+        fieldBytesCount += count
+        fieldEnds[fieldCount] = fieldBytesCount
+        fieldCount += 1
+        fieldBytes[fieldBytesCount] = 0
+        fieldBytesCount += 1
+    }
+
+    private func grow<T>(_ old: UnsafeMutablePointer<T>, used: Int, to capacity: Int) -> UnsafeMutablePointer<T> {
+        let new = UnsafeMutablePointer<T>.allocate(capacity: capacity)
+        new.moveInitialize(from: old, count: used)
+        old.deallocate()
+        return new
     }
 
     fileprivate func endRecord() {
         defer {
-            fieldBytes.removeAll(keepingCapacity: true)
-            fieldEnds.removeAll(keepingCapacity: true)
+            fieldBytesCount = 0
+            fieldCount = 0
         }
         guard failure == nil, let handler else { return }
         recordCount += 1
         do {
-            try fieldBytes.withUnsafeBufferPointer { bytes in
-                try fieldEnds.withUnsafeBufferPointer { ends in
-                    try handler(CSVRecord(bytes: bytes.baseAddress!, ends: ends))
-                }
-            }
+            try handler(CSVRecord(bytes: fieldBytes, ends: UnsafeBufferPointer(start: fieldEnds, count: fieldCount)))
         } catch let error as CSVError {
             failure = error
         } catch {

@@ -58,7 +58,10 @@ final class CSVFileRun {
     private var rows: CSVRowReader?
     private var line = 0
     private var lastTimeOfSeries: [Int64: EpochSeconds] = [:]
+    private var currentSeries: (key: Int64, lastTime: EpochSeconds) = (-1, 0)
     private var contributions: [Int64: SourceVMContribution] = [:]
+    /// The contribution of the VM of the latest samples, kept out of the dictionary while that VM lasts.
+    private var current: (vm: Int64, contribution: SourceVMContribution)?
     private var allocation: [Int64: (time: EpochSeconds, vcpus: Int?, memory: Int64?)] = [:]
     private var vmNames: [Int64: String] = [:]
     private var metricNames: [Int64: String] = [:]
@@ -192,8 +195,12 @@ final class CSVFileRun {
 
     /// Notes one data row's time for a series, counting rows that go back in time.
     func noteRow(series: Int64, time: EpochSeconds) {
-        if let last = lastTimeOfSeries[series], time < last { report.outOfOrder += 1 }
-        lastTimeOfSeries[series] = time
+        if series != currentSeries.key {
+            if currentSeries.key >= 0 { lastTimeOfSeries[currentSeries.key] = currentSeries.lastTime }
+            currentSeries = (series, lastTimeOfSeries[series] ?? time)
+        }
+        if time < currentSeries.lastTime { report.outOfOrder += 1 }
+        currentSeries.lastTime = time
     }
 
     func countRow() { report.rows += 1 }
@@ -207,14 +214,13 @@ final class CSVFileRun {
         switch try writer.add(vm: vm, metric: metric, time: time, value: value) {
         case .inserted:
             report.inserted += 1
-            if var c = contributions[vm] {
-                c.samples += 1
-                c.firstTime = min(c.firstTime, time)
-                c.lastTime = max(c.lastTime, time)
-                contributions[vm] = c
-            } else {
-                contributions[vm] = SourceVMContribution(samples: 1, firstTime: time, lastTime: time)
+            if current?.vm != vm {
+                if let current { contributions[current.vm] = current.contribution }
+                current = (vm, contributions[vm] ?? SourceVMContribution(samples: 0, firstTime: time, lastTime: time))
             }
+            current!.contribution.samples += 1
+            current!.contribution.firstTime = min(current!.contribution.firstTime, time)
+            current!.contribution.lastTime = max(current!.contribution.lastTime, time)
         case .duplicate:
             report.duplicates += 1
         case .conflict(let kept):
@@ -237,6 +243,7 @@ final class CSVFileRun {
     }
 
     func commit(location: String) throws -> CSVIngestReport {
+        if let current { contributions[current.vm] = current.contribution }
         if report.conflicts > conflictExamples {
             report.warnings.append("\(report.conflicts - conflictExamples) more conflicting values (stored values kept)")
         }

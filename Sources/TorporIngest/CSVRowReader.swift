@@ -20,8 +20,8 @@ final class CSVRowReader {
     private let header: [String]
     private let plan: Plan
     private var time: TimeReader
-    private var vmCache = NameCache()
-    private var metricCache: [String: (id: Int64, factor: Double)] = [:]
+    private var vmCache = NameCache<Int64>()
+    private var metricCache = NameCache<(id: Int64, factor: Double)>()
     private let units: [String: String]
 
     init(mapping: CSVMapping, header: [String], run: CSVFileRun) throws {
@@ -95,15 +95,15 @@ final class CSVRowReader {
         run.countRow()
         switch plan {
         case .long(let vmIndex, let metricIndex, let valueIndex):
-            let vm = try vmCache.id(record.field(vmIndex)) { try run.vmID($0) }
-            let metric = try metricID(record.string(metricIndex), run: run)
+            let vm = try vmCache.value(record.field(vmIndex)) { try run.vmID($0) }
+            let metric = try metricCache.value(record.field(metricIndex)) { try metricID($0, run: run) }
             run.noteRow(series: vm << 24 | metric.id, time: t)
             if let v = try value(record, valueIndex, run: run) { try run.emit(vm: vm, metric: metric.id, time: t, value: v * metric.factor) }
         case .wideMetrics(let source, let columns):
             let vm: Int64
             switch source {
             case .fixed(let id): vm = id
-            case .column(let i, let prefix): vm = try vmCache.id(record.field(i)) { try run.vmID(prefix + $0) }
+            case .column(let i, let prefix): vm = try vmCache.value(record.field(i)) { try run.vmID(prefix + $0) }
             }
             run.noteRow(series: vm, time: t)
             for c in columns {
@@ -123,12 +123,9 @@ final class CSVRowReader {
     }
 
     private func metricID(_ name: String, run: CSVFileRun) throws -> (id: Int64, factor: Double) {
-        if let cached = metricCache[name] { return cached }
         switch MetricBinding.make(metric: name, unit: units[name]) {
         case .success(let b):
-            let entry = (try run.metricID(b), b.unit.factor)
-            metricCache[name] = entry
-            return entry
+            return (try run.metricID(b), b.unit.factor)
         case .failure(let e):
             throw run.fail("\(e) (add it to the mapping's 'units')")
         }
@@ -167,20 +164,23 @@ enum NumberCell {
     }
 }
 
-/// Remembers the id of the last name seen, so sorted files cost one comparison per row instead of a lookup.
-struct NameCache {
+/// Remembers what the last name seen maps to, so sorted files cost one comparison per row instead of a lookup.
+struct NameCache<Value> {
     private var lastBytes: [UInt8] = []
-    private var lastID: Int64 = -1
-    private var ids: [String: Int64] = [:]
+    private var last: Value?
+    private var values: [String: Value] = [:]
 
-    mutating func id(_ bytes: UnsafeBufferPointer<UInt8>, create: (String) throws -> Int64) rethrows -> Int64 {
-        if lastID >= 0, bytes.elementsEqual(lastBytes) { return lastID }
+    mutating func value(_ bytes: UnsafeBufferPointer<UInt8>, create: (String) throws -> Value) rethrows -> Value {
+        if let last, bytes.count == lastBytes.count,
+           bytes.count == 0 || memcmp(bytes.baseAddress!, lastBytes, bytes.count) == 0 {
+            return last
+        }
         let name = String(decoding: bytes, as: UTF8.self)
-        let id = try ids[name] ?? create(name)
-        ids[name] = id
+        let value = try values[name] ?? create(name)
+        values[name] = value
         lastBytes = Array(bytes)
-        lastID = id
-        return id
+        last = value
+        return value
     }
 }
 

@@ -1,4 +1,5 @@
 import GRDB
+import GRDBSQLite
 import TorporCore
 
 /// What happened to one sample offered to the store.
@@ -43,10 +44,20 @@ public final class SampleWriter {
     }
 
     /// Offers one sample; see the type's deduplication rule.
+    /// The insert binds and steps its prepared statement with SQLite's C API directly: this is the hot loop of
+    /// every ingest, and GRDB's argument boxing cost about a tenth of the ingest time.
     public func add(vm: Int64, metric: Int64, time: EpochSeconds, value: Double) throws -> SampleOutcome {
-        insert.setUncheckedArguments([vm, metric, time, value])
-        try insert.execute()
-        if db.changesCount == 1 { return .inserted }
+        let statement = insert.sqliteStatement
+        sqlite3_bind_int64(statement, 1, vm)
+        sqlite3_bind_int64(statement, 2, metric)
+        sqlite3_bind_int64(statement, 3, time)
+        sqlite3_bind_double(statement, 4, value)
+        let code = sqlite3_step(statement)
+        sqlite3_reset(statement)
+        guard code == SQLITE_DONE else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+        }
+        if sqlite3_changes(db.sqliteConnection) == 1 { return .inserted }
         lookup.setUncheckedArguments([vm, metric, time])
         let kept = try Double.fetchOne(lookup) ?? value
         return kept == value ? .duplicate : .conflict(kept: kept)

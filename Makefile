@@ -1,0 +1,48 @@
+# torpor — `make demo` and `make test` set up everything they need on a fresh Debian machine (run as root).
+
+SHELL := /bin/bash
+export PATH := /opt/swift/usr/bin:$(PATH)
+
+# The real public data the tests and benchmarks read (../shared/data beside the repository).
+TORPOR_SHARED_DATA ?= $(abspath $(CURDIR)/../shared/data)
+export TORPOR_SHARED_DATA
+
+# Debian packages the build, the tests and the demo need.
+DEBIAN_PACKAGES := libvirt-dev libvirt0 libvirt-clients libcsv-dev libical-dev libopenblas-dev \
+                   zlib1g-dev libssl-dev libsqlite3-dev sqlite3 gzip bc time
+# One release build with testing enabled serves the binaries, the tests and the benchmarks
+# (numeric code is 10-50x slower in debug builds).
+SWIFT_FLAGS := -c release -Xswiftc -enable-testing
+BIN = $(CURDIR)/.build/release
+
+.PHONY: all deps build test demo bench clean
+
+all: build
+
+## deps: install the Debian packages that are missing (apt-get update first).
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else echo "Debian packages: all present"; fi
+
+## build: the release build with tests.
+build: deps
+	swift build $(SWIFT_FLAGS) --build-tests
+
+## test: every test (unit, real traces, bad input) on the release build.
+test: build
+	@test -d "$(TORPOR_SHARED_DATA)/traces" || { echo "real data not found at $(TORPOR_SHARED_DATA): set TORPOR_SHARED_DATA"; exit 1; }
+	swift test $(SWIFT_FLAGS) --skip-build
+
+## demo: ingest sample-data/ into demo/torpor.db and show what the store covers.
+demo: build
+	BIN=$(BIN) ./sample-data/demo.sh
+
+## bench: benchmarks; results go to bench/RESULTS.md by hand, with the command that produced them.
+bench: build
+	BIN=$(BIN) ./bench/ingest-bench.sh
+
+clean:
+	rm -rf .build demo bench/out
