@@ -16,6 +16,13 @@ public struct VMCoverage: Codable, Equatable, Sendable {
     /// Total seconds inside those gaps.
     public var gapSeconds: Int64
     public var sources: [String]
+
+    public init(vm: String, hostURI: String?, vcpus: Int?, memoryBytes: Int64?, metrics: [String], samples: Int,
+                firstTime: EpochSeconds?, lastTime: EpochSeconds?, gaps: Int, gapSeconds: Int64, sources: [String]) {
+        self.vm = vm; self.hostURI = hostURI; self.vcpus = vcpus; self.memoryBytes = memoryBytes; self.metrics = metrics
+        self.samples = samples; self.firstTime = firstTime; self.lastTime = lastTime; self.gaps = gaps
+        self.gapSeconds = gapSeconds; self.sources = sources
+    }
 }
 
 /// Per-VM coverage for `torpor-ingest status`.

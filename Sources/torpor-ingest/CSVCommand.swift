@@ -107,7 +107,7 @@ struct CSVCommand: ParsableCommand {
         let mapping: CSVMapping
         do { mapping = try effectiveMapping() } catch { throw reportFailure(error) }
         let ingester = CSVIngester(store: try store.openStore())
-        let logger = Logger(label: "torpor.ingest.csv")
+        let logger = store.logger("torpor.ingest.csv")
         let now = store.nowSeconds
         var failed = false, badInput = false
         for file in files {

@@ -50,12 +50,15 @@ struct StoreOptions: ParsableArguments {
         now.flatMap(Self.parseNow) ?? EpochSeconds(Date().timeIntervalSince1970)
     }
 
+    /// A logger to stderr at the level the flags ask for.
+    func logger(_ label: String) -> Logger {
+        _ = loggingToStandardError
+        var logger = Logger(label: label)
+        logger.logLevel = verbose ? .debug : .info
+        return logger
+    }
+
     func openStore() throws -> Store {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = verbose ? .debug : .info
-            return handler
-        }
         do {
             return try Store(path: Store.resolvePath(flag: db))
         } catch {
@@ -64,6 +67,9 @@ struct StoreOptions: ParsableArguments {
         }
     }
 }
+
+/// Logs go to stderr; machine output stays alone on stdout. Bootstrapped once per process.
+let loggingToStandardError: Void = LoggingSystem.bootstrap(StreamLogHandler.standardError)
 
 func printError(_ message: String) {
     FileHandle.standardError.write(Data(("torpor-ingest: " + message + "\n").utf8))

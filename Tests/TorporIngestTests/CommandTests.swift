@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import Testing
+import TorporCore
+import TorporIngest
+@testable import torpor_ingest
+
+/// The executable's commands, tested by parsing arguments and running them in-process.
+@Suite struct CommandTests {
+    @Test func flagsOverrideTheMappingFile() throws {
+        let command = try CSVCommand.parse(["--mapping", Paths.mappings + "/nab-cpu.yaml", "--metric", "net_rx:bytes/5min",
+                                            "--vm", "edge-01", "--time-unit", "ms", "x.csv"])
+        let mapping = try command.effectiveMapping()
+        #expect(mapping.layout == .wideMetrics)
+        #expect(mapping.metrics == [.init(column: "value", metric: "net_rx", unit: "bytes/5min")])
+        #expect(mapping.vm == .init(name: "edge-01"))
+        #expect(mapping.time.unit == .ms)
+    }
+
+    @Test func withoutAMappingFilesAreLongFormat() throws {
+        #expect(try CSVCommand.parse(["a.csv"]).effectiveMapping() == .defaultLong)
+    }
+
+    @Test func invalidFlagsAreUsageErrors() {
+        #expect(throws: (any Error).self) { _ = try CSVCommand.parse(["--layout", "sideways", "a.csv"]) }
+        #expect(throws: (any Error).self) { _ = try CSVCommand.parse(["--vm", "a", "--vm-from-filename", "a.csv"]) }
+        #expect(throws: (any Error).self) { _ = try CSVCommand.parse([]) }
+        #expect(throws: (any Error).self) { _ = try StatusCommand.parse(["--gap", "soon"]) }
+        #expect(throws: (any Error).self) { _ = try StatusCommand.parse(["--now", "tomorrow"]) }
+    }
+
+    @Test func csvRunStoresGoodFilesAndExitsTwoForBadOnes() throws {
+        let s = try Scratch()
+        let good = try s.write("good.csv", "vm,metric,time,value\nweb-01,cpu_util,2024-03-01T00:00:00Z,12.5\n")
+        let bad = try s.write("bad.csv", "vm,metric,time,value\nweb-02,cpu_util,2024-03-01T00:00:00Z,twelve\n")
+        var command = try CSVCommand.parse(["--db", s.store.path, "--now", "2025-01-01T00:00:00Z", good, bad])
+        let error = #expect(throws: ExitCode.self) { try command.run() }
+        #expect(error == ExitCode(2))
+        #expect(try s.value(vm: "web-01", metric: "cpu_util", time: UTC.epoch(year: 2024, month: 3, day: 1)) == 12.5)
+        #expect(try s.count("SELECT count(*) FROM vm WHERE name = 'web-02'") == 0)
+
+        command = try CSVCommand.parse(["--db", s.store.path, "--now", "2025-01-01T00:00:00Z", good])
+        try command.run()   // the same file again: nothing to add, not an error
+        #expect(try s.count() == 1)
+    }
+
+    @Test func statusRunsOnAStore() throws {
+        let s = try Scratch()
+        _ = try CSVIngester(store: s.store).ingest(path: try s.write("a.csv", "vm,metric,time,value\nv,cpu_util,0,1\n"), mapping: .defaultLong, now: replayNow)
+        var command = try StatusCommand.parse(["--db", s.store.path, "--json"])
+        try command.run()
+    }
+
+    @Test func statusTableShowsCoverage() {
+        let table = StatusTable.render([
+            .init(vm: "web-01", hostURI: nil, vcpus: 2, memoryBytes: 4 << 30, metrics: ["cpu_util"], samples: 12,
+                  firstTime: 0, lastTime: 3300, gaps: 1, gapSeconds: 7200, sources: ["/a.csv"]),
+        ])
+        let lines = table.split(separator: "\n")
+        #expect(lines.count == 2)
+        #expect(lines[0].hasPrefix("VM"))
+        #expect(lines[1].contains("web-01") && lines[1].contains("4096 MiB") && lines[1].contains("2h") && lines[1].contains("1970-01-01T00:55:00Z"))
+    }
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The demo pipeline on sample-data/, against the embedded defaults: a SQLite file (demo/torpor.db) and libvirt's
+# test driver (sample-data/fleet.xml). `make demo` runs it after building; it prints what each stage does.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-.build/release}
+export TORPOR_DB=$PWD/demo/torpor.db
+# The end of the sample data: every stage replays history as if it were then.
+NOW=2013-09-30T00:00:00Z
+FLEET="test://$PWD/sample-data/fleet.xml"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+rm -rf demo && mkdir -p demo
+
+step "1. inventory: the VMs of the (test-driver) libvirt host, with their labels"
+"$BIN/torpor-ingest" inventory --now "$NOW" --uri "$FLEET"
+
+step "2. ingest: 5-minute utilization history of the Bitbrains VMs (gzip, ';'+tab separated)"
+"$BIN/torpor-ingest" csv --now "$NOW" --mapping sample-data/mappings/bitbrains.yaml sample-data/traces/bitbrains/*.csv.gz
+
+step "3. ingest: CloudWatch CPU of the NAB VMs (another year: they have no recent history)"
+"$BIN/torpor-ingest" csv --now "$NOW" --mapping sample-data/mappings/nab-cpu.yaml sample-data/traces/nab/*.csv
+
+step "4. ingest again: same content, nothing added (every stage is safe to run twice)"
+"$BIN/torpor-ingest" csv --now "$NOW" --mapping sample-data/mappings/bitbrains.yaml sample-data/traces/bitbrains/*.csv.gz
+
+step "5. bad input is refused with file and line, and nothing of it is stored"
+printf 'vm,metric,time,value\nweb-01,cpu_util,2013-09-29T10:00:00Z,12\nweb-01,cpu_util,2013-09-29T10:05:00Z,twelve\n' > demo/bad.csv
+if "$BIN/torpor-ingest" csv --now "$NOW" demo/bad.csv; then echo "expected a refusal"; exit 1; else echo "(exit code $?)"; fi
+
+step "6. status: what the store covers"
+"$BIN/torpor-ingest" status --now "$NOW"
+
+printf '\nThe store is %s. Training, planning and execution are the next stages (see README).\n' "$TORPOR_DB"
