@@ -24,7 +24,7 @@ final class CSVRowReader {
     private var metricCache = NameCache<(id: Int64, factor: Double)>()
     private let units: [String: String]
 
-    init(mapping: CSVMapping, header: [String], run: CSVFileRun) throws {
+    init(mapping: CSVMapping, header: [String], run: SampleSession) throws {
         self.header = header
         units = mapping.units ?? [:]
         func column(_ name: String, _ role: String) throws -> Int {
@@ -38,7 +38,7 @@ final class CSVRowReader {
             throw run.fail(message, line: 1)
         }
         let timeIndex = try mapping.time.format == .implicit ? nil : column(mapping.time.column ?? "time", "time")
-        time = try TimeReader(spec: mapping.time, index: timeIndex, columnName: mapping.time.column ?? "time", source: run.path)
+        time = try TimeReader(spec: mapping.time, index: timeIndex, columnName: mapping.time.column ?? "time", source: run.source)
         func binding(_ metric: String, _ unit: String?) throws -> MetricBinding {
             switch MetricBinding.make(metric: metric, unit: unit) {
             case .success(let b): return b
@@ -58,7 +58,7 @@ final class CSVRowReader {
             } else if let col = spec.column {
                 vm = .column(try column(col, "VM"), prefix: spec.prefix ?? "")
             } else {
-                vm = .fixed(try run.vmID((spec.prefix ?? "") + CSVRowReader.stem(of: run.path)))
+                vm = .fixed(try run.vmID((spec.prefix ?? "") + CSVRowReader.stem(of: run.source)))
             }
             var columns: [(Int, Int64, Double, ClosedRange<Double>)] = []
             for m in mapping.metrics! {
@@ -87,7 +87,7 @@ final class CSVRowReader {
         return String(name)
     }
 
-    func read(_ record: CSVRecord, run: CSVFileRun) throws {
+    func read(_ record: CSVRecord, run: SampleSession) throws {
         guard record.count == header.count else {
             throw run.fail("\(record.count) field(s), but the header has \(header.count)")
         }
@@ -122,7 +122,7 @@ final class CSVRowReader {
         }
     }
 
-    private func metricID(_ name: String, run: CSVFileRun) throws -> (id: Int64, factor: Double) {
+    private func metricID(_ name: String, run: SampleSession) throws -> (id: Int64, factor: Double) {
         switch MetricBinding.make(metric: name, unit: units[name]) {
         case .success(let b):
             return (try run.metricID(b), b.unit.factor)
@@ -132,7 +132,7 @@ final class CSVRowReader {
     }
 
     /// The cell's number; nil when the cell is missing (empty, NaN, NA, null). Anything else is bad input.
-    private func value(_ record: CSVRecord, _ index: Int, run: CSVFileRun) throws -> Double? {
+    private func value(_ record: CSVRecord, _ index: Int, run: SampleSession) throws -> Double? {
         switch NumberCell(record, index) {
         case .number(let v): return v
         case .missing:
@@ -203,7 +203,7 @@ struct TimeReader {
         step = spec.step.flatMap(DurationText.seconds) ?? 0
     }
 
-    mutating func read(_ record: CSVRecord, run: CSVFileRun) throws -> EpochSeconds {
+    mutating func read(_ record: CSVRecord, run: SampleSession) throws -> EpochSeconds {
         defer { dataRow += 1 }
         let t: EpochSeconds
         switch format {
@@ -216,18 +216,18 @@ struct TimeReader {
         case .auto:
             if case .number = NumberCell(record, index!) { t = try number(record, run) } else { t = try iso(record, run) }
         }
-        try run.checkTime(t, column: columnName)
+        try run.checkTime(t, what: "in column '\(columnName)'")
         return t
     }
 
-    private func iso(_ record: CSVRecord, _ run: CSVFileRun) throws -> EpochSeconds {
+    private func iso(_ record: CSVRecord, _ run: SampleSession) throws -> EpochSeconds {
         guard let t = UTC.parseISO8601(record.field(index!)) else {
             throw run.fail("time '\(record.string(index!))' in column '\(columnName)' is not an ISO-8601 time (YYYY-MM-DD[ HH:MM[:SS]][Z|±HH:MM])")
         }
         return t
     }
 
-    private mutating func number(_ record: CSVRecord, _ run: CSVFileRun) throws -> EpochSeconds {
+    private mutating func number(_ record: CSVRecord, _ run: SampleSession) throws -> EpochSeconds {
         guard case .number(let v) = NumberCell(record, index!) else {
             throw run.fail("time '\(record.string(index!))' in column '\(columnName)' is not a number")
         }

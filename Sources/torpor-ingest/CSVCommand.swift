@@ -111,7 +111,7 @@ struct CSVCommand: ParsableCommand {
         let now = store.nowSeconds
         var failed = false, badInput = false
         for file in files {
-            let report: CSVIngestReport
+            let report: IngestReport
             do {
                 report = try ingester.ingest(path: file, mapping: mapping, now: now)
             } catch {

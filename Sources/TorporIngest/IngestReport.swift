@@ -1,21 +1,26 @@
 import TorporCore
 
-/// What one CSV ingest did, printed for the operator and kept in the store's `source.report`.
-public struct CSVIngestReport: Codable, Equatable, Sendable {
+/// What ingesting one source (file, URL, host) did, printed for the operator and kept in the store's `source.report`.
+public struct IngestReport: Codable, Equatable, Sendable {
     public enum Outcome: String, Codable, Sendable {
         case ingested
         /// The same content was ingested before; nothing was added.
         case unchanged
     }
 
+    /// The path or URL.
     public var path: String
+    /// `csv`, `prometheus`, `icalendar`, `libvirt`.
+    public var kind: String
+    /// What was read, e.g. `wide-metrics`, `query_range`, `openmetrics`.
+    public var format = ""
     public var sha256: String
     public var outcome: Outcome = .ingested
     /// The id of the source record (the earlier one when unchanged).
     public var sourceID: Int64?
-    public var layout: String = ""
-    public var delimiter: String = ""
-    /// Data rows read (header excluded).
+    /// CSV only: the delimiter used.
+    public var delimiter: String?
+    /// Data rows (CSV, header excluded), series (Prometheus) or events (calendars) read.
     public var rows = 0
     /// Cells that held a value.
     public var values = 0
@@ -36,8 +41,9 @@ public struct CSVIngestReport: Codable, Equatable, Sendable {
     public var metrics: [String] = []
     public var warnings: [String] = []
 
-    public init(path: String, sha256: String) {
+    public init(path: String, kind: String, sha256: String) {
         self.path = path
+        self.kind = kind
         self.sha256 = sha256
     }
 

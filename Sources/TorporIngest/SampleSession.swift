@@ -1,0 +1,172 @@
+import Foundation
+import GRDB
+import TorporCore
+import TorporStore
+
+/// Ingests one source as one transaction: skipped when the same content was ingested before, otherwise `read`
+/// offers its samples to a `SampleSession` and everything is committed together, or nothing if it throws.
+enum SourceTransaction {
+    static func run(store: Store, kind: String, source: String, location: String, sha256: String, now: EpochSeconds,
+                    futureTolerance: Int64, read: (SampleSession) throws -> Void) throws(IngestError) -> IngestReport {
+        do {
+            return try store.transaction { db in
+                if let earlier = try SourceRepository.find(kind: kind, contentSHA256: sha256, in: db) {
+                    var report = IngestReport(path: source, kind: kind, sha256: sha256)
+                    report.outcome = .unchanged
+                    report.sourceID = earlier.id
+                    return report
+                }
+                let session = try SampleSession(source: source, kind: kind, sha256: sha256, db: db, now: now, futureTolerance: futureTolerance)
+                try read(session)
+                return try session.commit(location: location)
+            }
+        } catch let error as IngestError {
+            throw error
+        } catch let error as StoreError {
+            throw .badInput(source: source, line: nil, message: error.message)
+        } catch {
+            throw .failure(source: source, message: "store: \(error)")
+        }
+    }
+}
+
+/// The store side of ingesting one source, inside its transaction: VM and metric ids, time checks, deduplication
+/// outcomes, per-VM coverage, VM allocation from `vcpus` / `mem_capacity`, and the source record at the end.
+/// Readers (CSV, Prometheus, …) parse their format and call `emit`.
+final class SampleSession {
+    let source: String
+    let now: EpochSeconds
+    var report: IngestReport
+    /// The line being read, for error messages.
+    var line = 0
+
+    private let db: Database
+    private let writer: SampleWriter
+    private let latestAllowed: EpochSeconds
+    private var lastTimeOfSeries: [Int64: EpochSeconds] = [:]
+    private var currentSeries: (key: Int64, lastTime: EpochSeconds) = (-1, 0)
+    private var contributions: [Int64: SourceVMContribution] = [:]
+    /// The contribution of the VM of the latest samples, kept out of the dictionary while that VM lasts.
+    private var current: (vm: Int64, contribution: SourceVMContribution)?
+    private var allocation: [Int64: (time: EpochSeconds, vcpus: Int?, memory: Int64?)] = [:]
+    private var vmIDs: [String: Int64] = [:]
+    private var vmNames: [Int64: String] = [:]
+    private var metricNames: [Int64: String] = [:]
+    private var allocationMetrics: (vcpus: Int64?, memory: Int64?) = (nil, nil)
+    private var conflictExamples = 0
+
+    init(source: String, kind: String, sha256: String, db: Database, now: EpochSeconds, futureTolerance: Int64) throws {
+        self.source = source
+        self.db = db
+        self.now = now
+        latestAllowed = now + futureTolerance
+        report = IngestReport(path: source, kind: kind, sha256: sha256)
+        writer = try SampleWriter(db: db)
+    }
+
+    /// Bad input at the current line.
+    func fail(_ message: String) -> IngestError { fail(message, line: line) }
+
+    /// Bad input at `line`, or about the whole source when nil.
+    func fail(_ message: String, line: Int?) -> IngestError {
+        .badInput(source: source, line: line, message: message)
+    }
+
+    func vmID(_ name: String) throws -> Int64 {
+        if let id = vmIDs[name] { return id }
+        guard !name.isEmpty, name.utf8.count <= 255, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw fail("VM name '\(name)' is empty, too long or has control characters")
+        }
+        let id = try VMRepository.id(of: name, in: db, now: now)
+        vmIDs[name] = id
+        vmNames[id] = name
+        return id
+    }
+
+    func metricID(_ binding: MetricBinding) throws -> Int64 {
+        let id = try writer.metricID(binding)
+        metricNames[id] = binding.metric
+        if binding.metric == "vcpus" { allocationMetrics.vcpus = id }
+        if binding.metric == "mem_capacity" { allocationMetrics.memory = id }
+        return id
+    }
+
+    /// Refuses times after now + the tolerance (a wrong unit or clock) and before 1970.
+    func checkTime(_ time: EpochSeconds, what: String) throws {
+        if time > latestAllowed {
+            throw fail("time \(UTC.format(time)) \(what) is after now (\(UTC.format(now))) + \(DurationText.format(latestAllowed - now)): wrong time unit or clock? (set --now when replaying history)")
+        }
+        if time < 0 { throw fail("time \(time) \(what) is before 1970") }
+    }
+
+    /// Notes one row's time for a series, counting rows that go back in time.
+    func noteRow(series: Int64, time: EpochSeconds) {
+        if series != currentSeries.key {
+            if currentSeries.key >= 0 { lastTimeOfSeries[currentSeries.key] = currentSeries.lastTime }
+            currentSeries = (series, lastTimeOfSeries[series] ?? time)
+        }
+        if time < currentSeries.lastTime { report.outOfOrder += 1 }
+        currentSeries.lastTime = time
+    }
+
+    func countRow() { report.rows += 1 }
+
+    func countMissing() { report.missing += 1 }
+
+    func countOutOfRange() { report.outOfRange += 1 }
+
+    func warn(_ warning: String) { report.warnings.append(warning) }
+
+    /// Offers one sample (already in the metric's canonical unit) to the store.
+    func emit(vm: Int64, metric: Int64, time: EpochSeconds, value: Double) throws {
+        report.values += 1
+        switch try writer.add(vm: vm, metric: metric, time: time, value: value) {
+        case .inserted:
+            report.inserted += 1
+            if current?.vm != vm {
+                if let current { contributions[current.vm] = current.contribution }
+                current = (vm, contributions[vm] ?? SourceVMContribution(samples: 0, firstTime: time, lastTime: time))
+            }
+            current!.contribution.samples += 1
+            current!.contribution.firstTime = min(current!.contribution.firstTime, time)
+            current!.contribution.lastTime = max(current!.contribution.lastTime, time)
+        case .duplicate:
+            report.duplicates += 1
+        case .conflict(let kept):
+            report.conflicts += 1
+            if conflictExamples < 5 {
+                conflictExamples += 1
+                warn("line \(line): \(vmNames[vm] ?? "?") \(metricNames[metric] ?? "?") at \(UTC.format(time)): \(value) differs from the stored \(kept), which is kept")
+            }
+        }
+        report.firstTime = min(report.firstTime ?? time, time)
+        report.lastTime = max(report.lastTime ?? time, time)
+        if value > 0, metric == allocationMetrics.vcpus || metric == allocationMetrics.memory {
+            var a = allocation[vm] ?? (time: time, vcpus: nil, memory: nil)
+            if time >= a.time {
+                a.time = time
+                if metric == allocationMetrics.vcpus { a.vcpus = Int(value) } else { a.memory = Int64(value) }
+                allocation[vm] = a
+            }
+        }
+    }
+
+    /// Records VM allocations and the source with its report; returns the final report.
+    func commit(location: String) throws -> IngestReport {
+        if let current { contributions[current.vm] = current.contribution }
+        if report.conflicts > conflictExamples {
+            warn("\(report.conflicts - conflictExamples) more conflicting values (stored values kept)")
+        }
+        for (vm, a) in allocation {
+            try VMRepository.setAllocation(vm: vm, vcpus: a.vcpus, memoryBytes: a.memory, observedAt: a.time, in: db)
+        }
+        report.vms = Set(vmNames.values).sorted()
+        report.metrics = Set(metricNames.values).sorted()
+        let record = SourceRecord(kind: report.kind, location: location, contentSHA256: report.sha256, rows: report.rows,
+                                  inserted: report.inserted, duplicates: report.duplicates + report.conflicts,
+                                  firstTime: report.firstTime, lastTime: report.lastTime, warnings: report.warnings,
+                                  ingestedAt: now)
+        report.sourceID = try SourceRepository.insert(record, report: report, contributions: contributions, in: db)
+        return report
+    }
+}
