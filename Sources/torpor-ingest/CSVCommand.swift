@@ -107,21 +107,8 @@ struct CSVCommand: ParsableCommand {
         let mapping: CSVMapping
         do { mapping = try effectiveMapping() } catch { throw reportFailure(error) }
         let ingester = CSVIngester(store: try store.openStore())
-        let logger = store.logger("torpor.ingest.csv")
         let now = store.nowSeconds
-        var failed = false, badInput = false
-        for file in files {
-            let report: IngestReport
-            do {
-                report = try ingester.ingest(path: file, mapping: mapping, now: now)
-            } catch {
-                if reportFailure(error) == ExitCode(2) { badInput = true } else { failed = true }
-                continue
-            }
-            print(json ? String(decoding: try JSONEncoder().encode(report), as: UTF8.self) : report.summary)
-            for warning in report.warnings { logger.warning("\(file): \(warning)") }
-        }
-        if failed { throw ExitCode(1) }   // a runtime failure outranks bad input
-        if badInput { throw ExitCode(2) }
+        try runEach(files.map { file in { try ingester.ingest(path: file, mapping: mapping, now: now) } },
+                    json: json, logger: store.logger("torpor.ingest.csv"))
     }
 }

@@ -13,6 +13,7 @@ struct TorporIngestCommand: ParsableCommand {
         discussion: """
             Sources:
               csv        CSV files, plain or gzip: long (vm,metric,time,value) or wide (a column per metric or per VM)
+              prometheus query_range JSON, exposition / OpenMetrics files, or the live HTTP API
               inventory  the domains of a libvirt host: name, host, vCPUs, memory, labels
             Then `status` shows what the store covers.
 
@@ -22,7 +23,7 @@ struct TorporIngestCommand: ParsableCommand {
             Exit codes: 0 ok; 1 runtime failure (store, libvirt); 2 bad input or usage (the message names the
             file and line); 3 nothing to do.
             """,
-        subcommands: [CSVCommand.self, InventoryCommand.self, StatusCommand.self])
+        subcommands: [CSVCommand.self, PrometheusCommand.self, InventoryCommand.self, StatusCommand.self])
 }
 
 /// Options every subcommand shares.
@@ -73,6 +74,25 @@ let loggingToStandardError: Void = LoggingSystem.bootstrap(StreamLogHandler.stan
 
 func printError(_ message: String) {
     FileHandle.standardError.write(Data(("torpor-ingest: " + message + "\n").utf8))
+}
+
+/// Ingests each source in turn, printing its report (JSON or one line) and warnings. Every source is tried; the
+/// exit code is the worst: 1 if any runtime failure, else 2 if any bad input.
+func runEach(_ sources: [() throws -> IngestReport], json: Bool, logger: Logger) throws {
+    var failed = false, badInput = false
+    for ingest in sources {
+        let report: IngestReport
+        do {
+            report = try ingest()
+        } catch let error as IngestError {
+            if reportFailure(error) == ExitCode(2) { badInput = true } else { failed = true }
+            continue
+        }
+        print(json ? String(decoding: try JSONEncoder().encode(report), as: UTF8.self) : report.summary)
+        for warning in report.warnings { logger.warning("\(report.path): \(warning)") }
+    }
+    if failed { throw ExitCode(1) }
+    if badInput { throw ExitCode(2) }
 }
 
 /// Prints an ingest error and gives its exit code: 2 for bad input, 1 for a runtime failure.

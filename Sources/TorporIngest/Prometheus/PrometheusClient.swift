@@ -1,0 +1,86 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import TorporCore
+
+/// Reads `/api/v1/query_range` from a live Prometheus server. A range longer than the server's point limit per
+/// series (11,000) is split into chunks of at most `maxPointsPerChunk` steps, fetched in order.
+public struct PrometheusClient: Sendable {
+    public let baseURL: URL
+    public var timeout: TimeInterval = 30
+    public var maxPointsPerChunk = 10_000
+
+    public init(baseURL: URL) { self.baseURL = baseURL }
+
+    /// One chunk of a range query: its time span and the response body.
+    public struct Chunk: Sendable {
+        public let start: EpochSeconds
+        public let end: EpochSeconds
+        public let body: Data
+    }
+
+    /// Fetches `query` over [start, end] at `step` seconds, chunk by chunk. Every chunk must succeed: the caller gets
+    /// all of them or an error (never a partial range).
+    public func queryRange(_ query: String, start: EpochSeconds, end: EpochSeconds, step: Int64) throws(IngestError) -> [Chunk] {
+        let span = step * Int64(maxPointsPerChunk - 1)
+        var chunks: [Chunk] = []
+        var from = start
+        while from <= end {
+            let to = min(end, from + span)
+            chunks.append(Chunk(start: from, end: to, body: try get(query: query, start: from, end: to, step: step)))
+            from = to + step
+        }
+        return chunks
+    }
+
+    private func get(query: String, start: EpochSeconds, end: EpochSeconds, step: Int64) throws(IngestError) -> Data {
+        var components = URLComponents(url: baseURL.appendingPathComponent("api/v1/query_range"), resolvingAgainstBaseURL: false)!
+        components.queryItems = [
+            URLQueryItem(name: "query", value: query), URLQueryItem(name: "start", value: String(start)),
+            URLQueryItem(name: "end", value: String(end)), URLQueryItem(name: "step", value: String(step)),
+        ]
+        let url = components.url!
+        var request = URLRequest(url: url, timeoutInterval: timeout)
+        request.setValue("application/json", forHTTPHeaderField: "Accept")
+        let exchange = HTTPExchange()
+        exchange.run(request)
+        let source = baseURL.absoluteString
+        if let error = exchange.error {
+            throw .failure(source: source, message: "Prometheus did not answer \(query) [\(UTC.format(start)) … \(UTC.format(end))]: \(error.localizedDescription)")
+        }
+        guard let http = exchange.response as? HTTPURLResponse, let body = exchange.data else {
+            throw .failure(source: source, message: "no HTTP response for \(url)")
+        }
+        guard http.statusCode == 200 else {
+            let detail = (try? JSONSerialization.jsonObject(with: body) as? [String: Any])?["error"] as? String
+                ?? String(decoding: body.prefix(300), as: UTF8.self)
+            // 400 and 422 are the query's fault; anything else is the server's.
+            if http.statusCode == 400 || http.statusCode == 422 {
+                throw .badInput(source: source, line: nil, message: "Prometheus refused the query \(query): HTTP \(http.statusCode): \(detail)")
+            }
+            throw .failure(source: source, message: "Prometheus answered HTTP \(http.statusCode) for \(query): \(detail)")
+        }
+        return body
+    }
+}
+
+/// One blocking HTTP request over URLSession.
+private final class HTTPExchange: @unchecked Sendable {
+    var data: Data?
+    var response: URLResponse?
+    var error: Error?
+
+    func run(_ request: URLRequest) {
+        let done = DispatchSemaphore(value: 0)
+        let session = URLSession(configuration: .ephemeral)
+        session.dataTask(with: request) { data, response, error in
+            self.data = data
+            self.response = response
+            self.error = error
+            done.signal()
+        }.resume()
+        done.wait()
+        session.finishTasksAndInvalidate()
+    }
+}

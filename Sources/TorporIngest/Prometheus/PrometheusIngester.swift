@@ -1,0 +1,104 @@
+import Foundation
+import TorporCore
+import TorporHash
+import TorporStore
+
+/// Ingests Prometheus data: `/api/v1/query_range` JSON files, text exposition / OpenMetrics files, and the live
+/// HTTP API. One transaction per file or per query run; the same content twice adds nothing.
+public struct PrometheusIngester {
+    public let store: Store
+    public let mapping: PrometheusMapping
+    /// The VM of every series that carries none of the VM labels.
+    public var fixedVM: String?
+    /// The metric of series whose name the mapping does not know (e.g. `rate(...)` results have none).
+    public var fixedMetric: MetricBinding?
+    public var futureTolerance: Int64 = 86_400
+
+    public init(store: Store, mapping: PrometheusMapping = PrometheusMapping()) {
+        self.store = store
+        self.mapping = mapping
+    }
+
+    /// A file: JSON query results (detected by a leading `{` or `[`) or exposition text (OpenMetrics when it ends
+    /// with `# EOF`). Exposition samples without a timestamp are taken at `now` (the scrape time).
+    public func ingestFile(path: String, now: EpochSeconds) throws(IngestError) -> IngestReport {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw .badInput(source: path, line: nil, message: "cannot read: \(error.localizedDescription)")
+        }
+        let hash = SHA256()
+        hash.update(Array(data))
+        let isJSON = PrometheusIngester.looksLikeJSON(data)
+        return try SourceTransaction.run(store: store, kind: "prometheus", source: path,
+                                         location: URL(fileURLWithPath: path).standardizedFileURL.path, sha256: hash.finalizeHex(),
+                                         now: now, futureTolerance: futureTolerance) { session in
+            let writer = PrometheusSeriesWriter(session: session, mapping: mapping, fixedVM: fixedVM, fixedMetric: fixedMetric)
+            if isJSON {
+                session.report.format = "query_range"
+                for s in try QueryResultReader.series(from: data, fail: { session.fail($0, line: nil) }) {
+                    try writer.add(name: s.name, labels: s.labels, points: s.points)
+                }
+            } else {
+                try readExposition(data, session: session, writer: writer, now: now)
+            }
+            writer.finish()
+        }
+    }
+
+    /// JSON starts with `[`, or `{` followed by `"` or `}`; exposition text may start with `{label="…"}`.
+    static func looksLikeJSON(_ data: Data) -> Bool {
+        let significant = data.lazy.filter { ![9, 10, 13, 32].contains($0) }.prefix(2)
+        guard let first = significant.first else { return false }
+        if first == UInt8(ascii: "[") { return true }
+        return first == UInt8(ascii: "{") && [UInt8(ascii: "\""), UInt8(ascii: "}")].contains(significant.dropFirst().first ?? 0)
+    }
+
+    private func readExposition(_ data: Data, session: SampleSession, writer: PrometheusSeriesWriter, now: EpochSeconds) throws {
+        guard let text = String(data: data, encoding: .utf8) else { throw session.fail("not UTF-8 text", line: nil) }
+        var parser = ExpositionParser(format: ExpositionParser.detect(Substring(text)))
+        session.report.format = parser.format.rawValue
+        var skippedFamilies: [String: String] = [:]
+        do {
+            try parser.parse(text) { sample in
+                session.line = sample.line
+                if ["histogram", "summary", "gaugehistogram", "gauge_histogram"].contains(sample.type) {
+                    skippedFamilies[sample.family] = sample.type
+                    return
+                }
+                try writer.add(name: sample.name, labels: Dictionary(sample.labels, uniquingKeysWith: { a, _ in a }),
+                               points: [(sample.timestamp ?? Double(now), sample.value)])
+            }
+        } catch let error as ExpositionError {
+            throw session.fail(error.message, line: error.line)
+        }
+        parser.warnings.forEach(session.warn)
+        if !skippedFamilies.isEmpty {
+            session.warn("histograms and summaries are not demand signals and were skipped: " +
+                         skippedFamilies.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value))" }.joined(separator: ", "))
+        }
+    }
+
+    /// A live query over [now − range, now] at `step`, chunked within the server's point limit; all chunks are fetched
+    /// before anything is written, so a server that fails mid-way leaves nothing behind.
+    public func ingestQuery(client: PrometheusClient, query: String, range: Int64, step: Int64, now: EpochSeconds) throws(IngestError) -> IngestReport {
+        let end = now - now % step
+        let chunks = try client.queryRange(query, start: end - range, end: end, step: step)
+        let hash = SHA256()
+        hash.update(Array(query.utf8))
+        for chunk in chunks { hash.update(Array(chunk.body)) }
+        let source = "\(client.baseURL.absoluteString) query=\(query)"
+        return try SourceTransaction.run(store: store, kind: "prometheus", source: source, location: source,
+                                         sha256: hash.finalizeHex(), now: now, futureTolerance: futureTolerance) { session in
+            session.report.format = "query_range (\(chunks.count) chunk(s))"
+            // A query the mapping names decides the metric of all its series, whatever their names.
+            let byQuery = try mapping.metrics[query].map { try MetricBinding.make(metric: $0.metric, unit: $0.unit).get() }
+            let writer = PrometheusSeriesWriter(session: session, mapping: mapping, fixedVM: fixedVM, fixedMetric: byQuery ?? fixedMetric)
+            for chunk in chunks {
+                for s in try QueryResultReader.series(from: chunk.body, fail: { session.fail("chunk \(UTC.format(chunk.start)): \($0)", line: nil) }) {
+                    try writer.add(name: byQuery == nil ? s.name : nil, labels: s.labels, points: s.points)
+                }
+            }
+            writer.finish()
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+
+/// Reads `/api/v1/query_range` (and `/api/v1/query`) JSON: the full response with its `status` wrapper, or the bare
+/// `result` array. Matrix series carry `values: [[t, "v"], …]`, vector samples `value: [t, "v"]`.
+enum QueryResultReader {
+    struct Series {
+        var labels: [String: String]
+        var points: [(time: Double, value: Double)]
+        var name: String? { labels["__name__"] }
+    }
+
+    /// The series of a response body; `fail` builds the error for a message (with a position when known).
+    static func series(from data: Data, fail: (String) -> Error) throws -> [Series] {
+        let json: Any
+        do {
+            json = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+        } catch {
+            throw fail("not valid JSON: \(describe(error, in: data))")
+        }
+        let result: [Any]
+        if let array = json as? [Any] {
+            result = array
+        } else if let object = json as? [String: Any] {
+            guard let status = object["status"] as? String else { throw fail("a query response needs 'status' (or give the bare result array)") }
+            guard status == "success" else {
+                throw fail("Prometheus answered \(status): \(object["errorType"] as? String ?? "") \(object["error"] as? String ?? "")")
+            }
+            guard let body = object["data"] as? [String: Any], let type = body["resultType"] as? String else { throw fail("'data.resultType' is missing") }
+            guard type == "matrix" || type == "vector" else { throw fail("result type '\(type)' holds no series (expected matrix or vector)") }
+            guard let r = body["result"] as? [Any] else { throw fail("'data.result' is not an array") }
+            result = r
+        } else {
+            throw fail("expected a query response object or a result array")
+        }
+        return try result.enumerated().map { index, element in
+            let where_ = "result[\(index)]"
+            guard let series = element as? [String: Any] else { throw fail("\(where_) is not an object") }
+            let labelObject = series["metric"] as? [String: Any] ?? [:]
+            var labels: [String: String] = [:]
+            for (k, v) in labelObject {
+                guard let s = v as? String else { throw fail("\(where_).metric.\(k) is not a string") }
+                labels[k] = s
+            }
+            let rawPoints: [Any]
+            if let values = series["values"] as? [Any] {
+                rawPoints = values
+            } else if let value = series["value"] {
+                rawPoints = [value]
+            } else {
+                throw fail("\(where_) has neither 'values' nor 'value'")
+            }
+            let points = try rawPoints.enumerated().map { i, raw -> (time: Double, value: Double) in
+                guard let pair = raw as? [Any], pair.count == 2, let t = (pair[0] as? NSNumber)?.doubleValue else {
+                    throw fail("\(where_).values[\(i)] is not a [time, \"value\"] pair")
+                }
+                guard let text = pair[1] as? String, let v = ExpositionParser.float(text) else {
+                    throw fail("\(where_).values[\(i)]: value \(pair[1]) is not a number in a string")
+                }
+                return (t, v)
+            }
+            return Series(labels: labels, points: points)
+        }
+    }
+
+    /// JSONSerialization's error, with the line of its character offset when it gives one.
+    private static func describe(_ error: Error, in data: Data) -> String {
+        let info = (error as NSError).userInfo
+        let detail = info[NSDebugDescriptionErrorKey] as? String ?? "\(error)"
+        if let index = info["NSJSONSerializationErrorIndex"] as? Int, index <= data.count {
+            let line = data.prefix(index).reduce(1) { $0 + ($1 == 10 ? 1 : 0) }
+            return "\(detail) (line \(line))"
+        }
+        return detail
+    }
+}
