@@ -9,7 +9,7 @@ export TORPOR_SHARED_DATA
 
 # Debian packages the build, the tests and the demo need.
 DEBIAN_PACKAGES := libvirt-dev libvirt0 libvirt-clients libcsv-dev libical-dev libopenblas-dev \
-                   zlib1g-dev libssl-dev libsqlite3-dev sqlite3 gzip bc time
+                   zlib1g-dev libssl-dev libsqlite3-dev sqlite3 gzip bc time prometheus
 # One release build with testing enabled serves the binaries, the tests and the benchmarks
 # (numeric code is 10-50x slower in debug builds).
 SWIFT_FLAGS := -c release -Xswiftc -enable-testing

@@ -44,7 +44,7 @@ public struct PrometheusClient: Sendable {
         var request = URLRequest(url: url, timeoutInterval: timeout)
         request.setValue("application/json", forHTTPHeaderField: "Accept")
         let exchange = HTTPExchange()
-        exchange.run(request)
+        exchange.run(request, timeout: timeout)
         let source = baseURL.absoluteString
         if let error = exchange.error {
             throw .failure(source: source, message: "Prometheus did not answer \(query) [\(UTC.format(start)) … \(UTC.format(end))]: \(error.localizedDescription)")
@@ -71,9 +71,12 @@ private final class HTTPExchange: @unchecked Sendable {
     var response: URLResponse?
     var error: Error?
 
-    func run(_ request: URLRequest) {
+    func run(_ request: URLRequest, timeout: TimeInterval) {
         let done = DispatchSemaphore(value: 0)
-        let session = URLSession(configuration: .ephemeral)
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = timeout
+        configuration.timeoutIntervalForResource = timeout
+        let session = URLSession(configuration: configuration)
         session.dataTask(with: request) { data, response, error in
             self.data = data
             self.response = response

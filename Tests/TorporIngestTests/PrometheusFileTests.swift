@@ -1,0 +1,170 @@
+import Foundation
+import Testing
+import TorporCore
+@testable import TorporIngest
+import TorporStore
+
+private let prometheusData = Paths.sharedData + "/prometheus"
+
+/// Prometheus files from ../shared/data/prometheus: query results, exposition text, OpenMetrics, fuzz corpora.
+@Suite struct PrometheusFileTests {
+    func ingester(_ s: Scratch, vm: String? = nil, metric: String? = nil, labels: [String] = ["domain", "instance"]) -> PrometheusIngester {
+        var ingester = PrometheusIngester(store: s.store, mapping: PrometheusMapping(vmLabels: labels))
+        ingester.fixedVM = vm
+        ingester.fixedMetric = try? metric.map { try MetricBinding.make(metric: $0, unit: "raw").get() }
+        return ingester
+    }
+
+    @Test func aRealTwoDayUpDumpIsStoredPointForPoint() throws {
+        let s = try Scratch()
+        let dir = prometheusData + "/query_api/prometheus-api-client-python"
+        let files = try Paths.files(in: dir, suffix: ".json")
+        #expect(files.count == 8)
+        var expected: [String: [EpochSeconds: Double]] = [:]   // read independently: instance → time → value
+        for file in files {
+            let result = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as! [[String: Any]]
+            for series in result {
+                let instance = (series["metric"] as! [String: String])["instance"]!
+                for pair in series["values"] as! [[Any]] {
+                    let t = EpochSeconds(((pair[0] as! NSNumber).doubleValue).rounded(.down))
+                    if expected[instance, default: [:]][t] == nil { expected[instance, default: [:]][t] = Double(pair[1] as! String)! }
+                }
+            }
+            let report = try ingester(s, metric: "up").ingestFile(path: file, now: replayNow)
+            #expect(report.format == "query_range")
+            #expect(report.outcome == .ingested)
+        }
+        #expect(try s.count() == expected.values.map(\.count).reduce(0, +))
+        #expect(try s.count("SELECT count(*) FROM vm") == expected.count)
+        for (instance, points) in expected.prefix(3) {
+            for (t, v) in points.prefix(20) { #expect(try s.value(vm: instance, metric: "up", time: t) == v) }
+        }
+        // Again: same content, nothing added.
+        #expect(try ingester(s, metric: "up").ingestFile(path: files[0], now: replayNow).outcome == .unchanged)
+    }
+
+    @Test func nanIsMissingInfinityIsNotStoredAndUnlabelledSeriesNeedAVM() throws {
+        let s = try Scratch()
+        let dir = prometheusData + "/query_api/grafana_testdata/"
+        let nan = try ingester(s, vm: "grafana", metric: "requests_seen").ingestFile(path: dir + "range_nan.result.json", now: replayNow)
+        #expect(nan.missing == 3 && nan.inserted == 0)
+        let inf = try ingester(s, vm: "grafana", metric: "requests_seen").ingestFile(path: dir + "range_infinity.result.json", now: replayNow)
+        #expect(inf.outOfRange == 3 && inf.inserted == 0)
+        #expect(inf.warnings.contains { $0.contains("infinite") })
+        let unlabelled = try ingester(s, metric: "requests_seen").ingestFile(path: dir + "range_missing.result.json", now: replayNow)
+        #expect(unlabelled.inserted == 0)
+        #expect(unlabelled.warnings.contains { $0.contains("none of the VM labels") })
+        // The same file with a fixed VM: the gaps stay gaps (3 + 3 points, times from the file).
+        let s2 = try Scratch()
+        let fixed = try ingester(s2, vm: "grafana", metric: "requests_seen").ingestFile(path: dir + "range_missing.result.json", now: replayNow)
+        #expect(fixed.inserted > 0)
+        #expect(try s2.value(vm: "grafana", metric: "requests_seen", time: 1_641_889_533) == 21)
+        #expect(try s2.value(vm: "grafana", metric: "requests_seen", time: 1_641_889_535) == nil)
+    }
+
+    @Test func theAPIDocumentationExamples() throws {
+        let s = try Scratch()
+        let dir = prometheusData + "/query_api/prometheus_docs/"
+        let matrix = try ingester(s, labels: ["instance"]).ingestFile(path: dir + "api_md_query_range_example_matrix.json", now: replayNow)
+        #expect(matrix.inserted == 0, "'up' is not a torpor metric and not mapped")
+        #expect(matrix.warnings.contains { $0.contains("not mapped") && $0.contains("up") })
+        let mapped = PrometheusIngester(store: s.store, mapping: PrometheusMapping(vmLabels: ["instance"], metrics: ["up": .init(metric: "up", unit: "raw")]))
+        let again = try mapped.ingestFile(path: dir + "api_md_query_range_example_matrix.json", now: replayNow)
+        #expect(again.outcome == .unchanged, "same content: the first ingest recorded it, skipped series included")
+        let s2 = try Scratch()
+        let r = try PrometheusIngester(store: s2.store, mapping: PrometheusMapping(vmLabels: ["instance"], metrics: ["up": .init(metric: "up", unit: "raw")]))
+            .ingestFile(path: dir + "api_md_query_range_example_matrix.json", now: replayNow)
+        #expect(r.inserted == 6 && r.vms == ["localhost:9091", "localhost:9090"].sorted())
+        #expect(try s2.value(vm: "localhost:9090", metric: "up", time: 1_435_781_430) == 1)
+    }
+
+    @Test func libvirtExporterScrapesMapToVMs() throws {
+        let s = try Scratch()
+        let mapping = try PrometheusMapping.load(path: Paths.mappings + "/prometheus-libvirt.yaml")
+        let r = try PrometheusIngester(store: s.store, mapping: mapping)
+            .ingestFile(path: prometheusData + "/exposition/libvirt_exporter/inovex__README_sample_1.prom", now: replayNow)
+        #expect(r.format == "text")
+        #expect(r.vms.contains("instance-0001e06e"))
+        #expect(try s.value(vm: "instance-0001e06e", metric: "vcpus", time: replayNow) == 4)
+        #expect(try s.value(vm: "instance-0001e06e", metric: "mem_capacity", time: replayNow) == 1.7179869184e10)
+        let vm = try s.store.read { try VMRepository.all(in: $0) }.first { $0.name == "instance-0001e06e" }
+        #expect(vm?.vcpus == 4 && vm?.memoryBytes == 17_179_869_184)
+    }
+
+    /// Every valid exposition file parses; histograms and summaries are skipped with a warning.
+    @Test(arguments: try PrometheusFileTests.validExpositionFiles())
+    func validExpositionParses(_ file: String) throws {
+        let s = try Scratch()
+        let outcome = Result { try ingester(s, vm: "vm", metric: "m").ingestFile(path: file, now: replayNow) }
+        // Known refusals of valid-format files, each for a documented reason:
+        switch ((file as NSString).lastPathComponent, outcome) {
+        case (_, .success(let report)):
+            #expect(report.outcome == .ingested)
+        case ("from_test_parse_3.txt", .failure(let error)):
+            #expect("\(error)".contains(":4: time -1") && "\(error)".contains("before 1970"))
+        case ("family-switch.prom.txt", .failure(let error)):
+            #expect("\(error)".contains(":24: second TYPE line"))   // as prometheus/common's parser says
+        case (_, .failure(let error)):
+            Issue.record("\(error)")
+        }
+    }
+
+    static func validExpositionFiles() throws -> [String] {
+        let e = prometheusData + "/exposition"
+        return try Paths.files(in: e + "/prometheus_common_expfmt/valid", suffix: ".txt") + [e + "/prometheus_common_expfmt/text.txt"]
+            + Paths.files(in: e + "/prometheus_textparse", suffix: "") + Paths.files(in: e + "/node_exporter/textfile", suffix: ".prom")
+            + [e + "/node_exporter/e2e-output.txt", e + "/node_exporter/e2e-output-darwin.txt"]
+            + Paths.files(in: e + "/libvirt_exporter", suffix: ".prom")
+    }
+
+    /// prometheus/common's must-fail corpus: an error naming the file and line, nothing stored; the one input whose
+    /// only fault is a missing final line break is survived with a warning.
+    @Test(arguments: [
+        (0, nil), (1, 1), (2, 2), (3, 1), (4, 1), (5, 1), (6, 1), (7, 3), (8, 1), (9, 1), (10, 1), (11, 1), (12, 3), (13, 3),
+        (14, 3), (15, 2), (16, 2), (17, 1), (18, 1), (19, 3),
+    ] as [(Int, Int?)])
+    func mustFailInputs(_ index: Int, _ line: Int?) throws {
+        let s = try Scratch()
+        let file = prometheusData + "/exposition/prometheus_common_expfmt/parse_errors/from_test_parse_error_\(index).txt"
+        guard let line else {
+            let r = try ingester(s, vm: "vm", metric: "m").ingestFile(path: file, now: replayNow)
+            #expect(r.warnings.contains { $0.contains("no line break") })
+            return
+        }
+        let error = #expect(throws: IngestError.self) { _ = try ingester(s, vm: "vm", metric: "m").ingestFile(path: file, now: replayNow) }
+        #expect(error?.isBadInput == true)
+        #expect(error?.description.hasPrefix("\(file):\(line): ") == true, "\(String(describing: error))")
+        #expect(try s.count() == 0)
+        #expect(try s.count("SELECT count(*) FROM source") == 0)
+    }
+
+    @Test func openMetricsNeedsEOFAndNothingAfterIt() throws {
+        let s = try Scratch()
+        let after = try s.write("after.om", "# TYPE a gauge\na 1\n# EOF\nb 2\n# EOF\n")
+        let e = #expect(throws: IngestError.self) { _ = try ingester(s, vm: "v", metric: "m").ingestFile(path: after, now: replayNow) }
+        #expect(e?.description.contains(":4: content after '# EOF'") == true)
+    }
+
+    @Test func exemplarsAndEscapedLabelsInOpenMetrics() throws {
+        let s = try Scratch()
+        let path = try s.write("x.om", """
+            # TYPE cpu_util gauge
+            cpu_util{domain="web \\"01\\"\\\\x"} 12.5 1700000000.5 # {trace_id="a"} 1 1700000000
+            # EOF
+
+            """)
+        let r = try PrometheusIngester(store: s.store).ingestFile(path: path, now: replayNow)
+        #expect(r.format == "openmetrics")
+        #expect(try s.value(vm: "web \"01\"\\x", metric: "cpu_util", time: 1_700_000_000) == 12.5)
+    }
+
+    @Test func badJSONNamesItsLine() throws {
+        let s = try Scratch()
+        let path = try s.write("bad.json", "{\"status\": \"success\",\n \"data\": {\"resultType\": \"matrix\",\n \"result\": [}\n")
+        let e = #expect(throws: IngestError.self) { _ = try ingester(s).ingestFile(path: path, now: replayNow) }
+        #expect(e?.description.contains("not valid JSON") == true)
+        let error = try s.write("err.json", #"{"status":"error","errorType":"bad_data","error":"parse error at char 5"}"#)
+        let e2 = #expect(throws: IngestError.self) { _ = try ingester(s).ingestFile(path: error, now: replayNow) }
+        #expect(e2?.description.contains("parse error at char 5") == true)
+    }
+}

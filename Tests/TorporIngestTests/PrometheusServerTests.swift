@@ -1,0 +1,158 @@
+import Foundation
+import Testing
+import TorporCore
+@testable import TorporIngest
+import TorporStore
+
+/// A real Prometheus server on 127.0.0.1, backfilled with a real NAB series through
+/// `promtool tsdb create-blocks-from openmetrics`, queried through the live HTTP source.
+final class PrometheusServer {
+    let url: URL
+    let dir: String
+    private let process: Process
+
+    /// The series each test compares with: ec2_cpu_utilization_24ae8d (14 days at 5 minutes).
+    static let series = Paths.traces + "/nab/realAWSCloudwatch/ec2_cpu_utilization_24ae8d.csv"
+
+    init() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-prom-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
+        var openMetrics = "# TYPE cpu_util gauge\n"
+        for line in try sourceLines(Self.series).dropFirst() {
+            let parts = line.split(separator: ",")
+            openMetrics += "cpu_util{domain=\"nab-24ae8d\",job=\"libvirt\"} \(parts[1]) \(UTC.parseISO8601(String(parts[0]))!)\n"
+        }
+        openMetrics += "# EOF\n"
+        try openMetrics.write(toFile: dir + "/series.om", atomically: true, encoding: .utf8)
+        try Self.run("/usr/bin/promtool", ["tsdb", "create-blocks-from", "openmetrics", dir + "/series.om", dir + "/data"])
+        try "global: {scrape_interval: 1h}\n".write(toFile: dir + "/prometheus.yml", atomically: true, encoding: .utf8)
+        let port = try freePort()
+        url = URL(string: "http://127.0.0.1:\(port)")!
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
+        process.arguments = ["--config.file=\(dir)/prometheus.yml", "--storage.tsdb.path=\(dir)/data",
+                             "--storage.tsdb.retention.time=100y", "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn"]
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        try waitUntilReady()
+    }
+
+    deinit {
+        process.terminate()
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    private func waitUntilReady() throws {
+        for _ in 0..<100 {
+            if let data = try? Data(contentsOf: url.appendingPathComponent("-/ready")), String(decoding: data, as: UTF8.self).contains("Ready") { return }
+            guard process.isRunning else { throw ServerError("prometheus exited with status \(process.terminationStatus)") }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        throw ServerError("prometheus did not become ready at \(url)")
+    }
+
+    static func run(_ tool: String, _ arguments: [String]) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tool)
+        p.arguments = arguments
+        p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        try p.run()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw ServerError("\(tool) \(arguments.joined(separator: " ")) failed: \(p.terminationStatus)") }
+    }
+
+    struct ServerError: Error, CustomStringConvertible {
+        let description: String
+        init(_ d: String) { description = d }
+    }
+}
+
+/// A TCP port nobody listens on right now.
+func freePort() throws -> Int {
+    let listener = try Listener()
+    return listener.port
+}
+
+/// A socket that accepts connections into its backlog and never answers: a server that hangs.
+final class Listener {
+    let fd: Int32
+    let port: Int
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        guard bound == 0, listen(fd, 8) == 0 else { close(fd); throw PrometheusServer.ServerError("cannot listen on 127.0.0.1") }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        self.fd = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(fd) }
+}
+
+@Suite(.serialized) struct PrometheusServerTests {
+    static let end = UTC.epoch(year: 2014, month: 2, day: 28, hour: 14, minute: 25)
+
+    @Test func storedValuesEqualTheSourceAcrossChunks() throws {
+        let server = try PrometheusServer()
+        let s = try Scratch()
+        var client = PrometheusClient(baseURL: server.url)
+        client.maxPointsPerChunk = 1000   // 4,032 points → 5 chunks
+        let report = try PrometheusIngester(store: s.store)
+            .ingestQuery(client: client, query: "cpu_util", range: 14 * 86_400, step: 300, now: Self.end)
+        #expect(report.format == "query_range (5 chunk(s))")
+        var source: [EpochSeconds: Double] = [:]
+        for line in try sourceLines(PrometheusServer.series).dropFirst() {
+            let parts = line.split(separator: ",")
+            source[UTC.parseISO8601(String(parts[0]))!] = Double(parts[1])!
+        }
+        #expect(report.inserted == source.count, "every point once: no gap and no overlap at chunk boundaries")
+        #expect(report.duplicates == 0)
+        for (t, v) in source { #expect(try s.value(vm: "nab-24ae8d", metric: "cpu_util", time: t) == v) }
+
+        // The same query again: nothing to add.
+        #expect(try PrometheusIngester(store: s.store).ingestQuery(client: client, query: "cpu_util", range: 14 * 86_400, step: 300, now: Self.end).outcome == .unchanged)
+    }
+
+    @Test func aQueryTheServerRefusesIsBadInputAndStoresNothing() throws {
+        let server = try PrometheusServer()
+        let s = try Scratch()
+        let e = #expect(throws: IngestError.self) {
+            _ = try PrometheusIngester(store: s.store).ingestQuery(client: PrometheusClient(baseURL: server.url), query: "cpu_util{", range: 3600, step: 300, now: Self.end)
+        }
+        #expect(e?.isBadInput == true)
+        #expect(e?.description.contains("HTTP 400") == true)
+        #expect(try s.count() == 0)
+    }
+
+    @Test func aServerThatIsDownIsARuntimeFailure() throws {
+        let s = try Scratch()
+        let port = try freePort()
+        let e = #expect(throws: IngestError.self) {
+            _ = try PrometheusIngester(store: s.store).ingestQuery(client: PrometheusClient(baseURL: URL(string: "http://127.0.0.1:\(port)")!),
+                                                                    query: "cpu_util", range: 3600, step: 300, now: Self.end)
+        }
+        #expect(e?.isBadInput == false)
+        #expect(e?.description.contains("did not answer") == true)
+        #expect(try s.count("SELECT count(*) FROM source") == 0)
+    }
+
+    @Test func aServerThatHangsTimesOut() throws {
+        let hanging = try Listener()
+        let s = try Scratch()
+        var client = PrometheusClient(baseURL: URL(string: "http://127.0.0.1:\(hanging.port)")!)
+        client.timeout = 1
+        let e = #expect(throws: IngestError.self) {
+            _ = try PrometheusIngester(store: s.store).ingestQuery(client: client, query: "cpu_util", range: 3600, step: 300, now: Self.end)
+        }
+        #expect(e?.description.contains("did not answer") == true)
+        #expect(try s.count() == 0)
+    }
+}
