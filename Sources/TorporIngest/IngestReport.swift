@@ -54,7 +54,7 @@ public struct IngestReport: Codable, Equatable, Sendable {
             return "\(path): unchanged (same content as source #\(sourceID ?? 0)), nothing added"
         case .ingested:
             let range = firstTime.map { "\(UTC.format($0)) … \(UTC.format(lastTime ?? $0))" } ?? "no samples"
-            let noun = kind == "prometheus" ? "series" : kind == "icalendar" ? "events" : "rows"
+            let noun = ["prometheus": "series", "icalendar": "events", "libvirt": "domains"][kind] ?? "rows"
             var text = "\(path): \(rows) \(noun), \(inserted) samples stored for \(vms.count) VM(s) × \(metrics.count) metric(s), \(range)"
             var extras: [String] = []
             if duplicates > 0 { extras.append("\(duplicates) duplicates") }

@@ -151,6 +151,21 @@ final class SampleSession {
         }
     }
 
+    /// The raw counters of the previous libvirt collection on `host`, per domain.
+    func previousCounters(host: String) throws -> [String: CounterSnapshot] {
+        try CounterRepository.latest(host: host, in: db)
+    }
+
+    /// Keeps a libvirt domain's raw counters for the next collection.
+    func recordCounters(host: String, domain: String, snapshot: CounterSnapshot) throws {
+        try CounterRepository.save(host: host, domain: domain, snapshot: snapshot, in: db)
+    }
+
+    /// Records the host a VM runs on, keeping its labels.
+    func setPlacement(vm: Int64, host: String) throws {
+        try VMRepository.setHost(vm: vm, hostURI: host, in: db)
+    }
+
     /// Records VM allocations and the source with its report; returns the final report.
     func commit(location: String) throws -> IngestReport {
         if let current { contributions[current.vm] = current.contribution }

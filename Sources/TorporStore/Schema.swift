@@ -66,6 +66,17 @@ enum Schema {
                 CREATE INDEX event_by_time ON event(starts_at, ends_at);
                 """)
         }
+        migrator.registerMigration("v2: libvirt counters between collections") { db in
+            try db.execute(sql: """
+                CREATE TABLE libvirt_counter (
+                    host_uri TEXT NOT NULL,
+                    domain TEXT NOT NULL,
+                    collected_at INTEGER NOT NULL,          -- Unix seconds of the collection
+                    counters TEXT NOT NULL,                 -- JSON object: cpu.time, net.rx.bytes, … as raw cumulative values
+                    PRIMARY KEY (host_uri, domain)
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -35,6 +35,11 @@ public enum VMRepository {
         try db.execute(sql: "UPDATE vm SET host_uri = ?, labels = ? WHERE id = ?", arguments: [hostURI, json, vm])
     }
 
+    /// Records the host a VM runs on, keeping its labels.
+    public static func setHost(vm: Int64, hostURI: String, in db: Database) throws {
+        try db.execute(sql: "UPDATE vm SET host_uri = ? WHERE id = ?", arguments: [hostURI, vm])
+    }
+
     public static func all(in db: Database) throws -> [VMRecord] {
         try Row.fetchAll(db, sql: "SELECT id, name, host_uri, labels, vcpus, memory_bytes FROM vm ORDER BY name").map { row in
             let labelsJSON: String = row["labels"]

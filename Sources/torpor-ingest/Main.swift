@@ -12,18 +12,25 @@ struct TorporIngestCommand: ParsableCommand {
         abstract: "Bring VM utilization history and inventory into the torpor store.",
         discussion: """
             Sources:
-              csv        CSV files, plain or gzip: long (vm,metric,time,value) or wide (a column per metric or per VM)
-              prometheus query_range JSON, exposition / OpenMetrics files, or the live HTTP API
-              inventory  the domains of a libvirt host: name, host, vCPUs, memory, labels
+              csv         CSV files, plain or gzip: long (vm,metric,time,value),
+                          or wide (a column per metric, or per VM)
+              prometheus  query_range JSON, text exposition / OpenMetrics
+                          files, or the live HTTP API
+              libvirt     statistics of every domain of a libvirt host:
+                          CPU, memory, network and disk rates (every 5 min)
+              inventory   the domains of a libvirt host: name, host, vCPUs,
+                          memory, labels
             Then `status` shows what the store covers.
 
-            The store is --db, else $TORPOR_DB, else ./torpor.db. Every source is one transaction: a source with
-            bad input adds nothing. Ingesting the same content again adds nothing.
+            The store is --db, else $TORPOR_DB, else ./torpor.db. Every source
+            is one transaction: a source with bad input adds nothing.
+            Ingesting the same content again adds nothing.
 
-            Exit codes: 0 ok; 1 runtime failure (store, libvirt); 2 bad input or usage (the message names the
-            file and line); 3 nothing to do.
+            Exit codes: 0 ok; 1 runtime failure (store, libvirt, server);
+            2 bad input or usage (the message names the file and line);
+            3 nothing to do.
             """,
-        subcommands: [CSVCommand.self, PrometheusCommand.self, InventoryCommand.self, StatusCommand.self])
+        subcommands: [CSVCommand.self, PrometheusCommand.self, LibvirtCommand.self, InventoryCommand.self, StatusCommand.self])
 }
 
 /// Options every subcommand shares.

@@ -1,0 +1,125 @@
+import Foundation
+import TorporCore
+import TorporHash
+import TorporStore
+import TorporVirt
+
+/// One domain's raw statistics at one collection, reduced to what demand needs.
+public struct DomainSample: Equatable, Sendable {
+    public var domain: String
+    public var running: Bool
+    public var vcpus: Int?
+    /// Cumulative counters: `cpu.time` (ns), `net.rx.bytes`, `net.tx.bytes`, `block.rd.bytes`, `block.wr.bytes`
+    /// (summed over interfaces and disks).
+    public var counters: [String: Double]
+    /// Memory allocated and in use, bytes, when the balloon driver reports them.
+    public var memoryCapacity: Double?
+    public var memoryUsed: Double?
+
+    public init(domain: String, running: Bool, vcpus: Int?, counters: [String: Double], memoryCapacity: Double?, memoryUsed: Double?) {
+        self.domain = domain; self.running = running; self.vcpus = vcpus; self.counters = counters
+        self.memoryCapacity = memoryCapacity; self.memoryUsed = memoryUsed
+    }
+
+    /// Reads libvirt's typed parameters (`state.state`, `cpu.time`, `vcpu.current`, `balloon.*`, `net.N.*`, `block.N.*`).
+    public init(_ record: DomainStatsRecord) {
+        domain = record.domainName
+        running = record.number("state.state") == 1
+        vcpus = record.number("vcpu.current").map { Int($0) }
+        var counters: [String: Double] = [:]
+        if let cpu = record.number("cpu.time") { counters["cpu.time"] = cpu }
+        func sum(_ group: String, _ field: String) -> Double? {
+            guard let count = record.number("\(group).count"), count > 0 else { return nil }
+            return (0..<Int(count)).compactMap { record.number("\(group).\($0).\(field)") }.reduce(0, +)
+        }
+        for (key, group, field) in [("net.rx.bytes", "net", "rx.bytes"), ("net.tx.bytes", "net", "tx.bytes"),
+                                    ("block.rd.bytes", "block", "rd.bytes"), ("block.wr.bytes", "block", "wr.bytes")] {
+            if let v = sum(group, field) { counters[key] = v }
+        }
+        self.counters = counters
+        memoryCapacity = record.number("balloon.maximum").map { $0 * 1024 }
+        if let available = record.number("balloon.available"), let unused = record.number("balloon.unused") {
+            memoryUsed = (available - unused) * 1024
+        } else {
+            memoryUsed = record.number("balloon.rss").map { $0 * 1024 }
+        }
+    }
+}
+
+/// Rates between two collections of one domain: CPU utilization of its allocated vCPUs (percent), network and
+/// block I/O (bytes/s). A counter that went down (the domain restarted) gives no rate for that interval: missing, not
+/// zero. Nothing comes out of a first collection, an interval of zero, or a domain that is not running.
+public enum DomainRates {
+    public static func between(_ previous: CounterSnapshot, _ current: DomainSample, at now: EpochSeconds) -> (rates: [String: Double], resets: [String]) {
+        let seconds = Double(now - previous.collectedAt)
+        guard current.running, seconds > 0 else { return ([:], []) }
+        var rates: [String: Double] = [:]
+        var resets: [String] = []
+        let metricOf = ["net.rx.bytes": "net_rx", "net.tx.bytes": "net_tx", "block.rd.bytes": "disk_read", "block.wr.bytes": "disk_write"]
+        for (counter, value) in current.counters {
+            guard let before = previous.counters[counter] else { continue }
+            guard value >= before else { resets.append(counter); continue }
+            let perSecond = (value - before) / seconds
+            if counter == "cpu.time" {
+                guard let vcpus = current.vcpus, vcpus > 0 else { continue }
+                rates["cpu_util"] = min(100, perSecond / 1e9 / Double(vcpus) * 100)
+            } else if let metric = metricOf[counter] {
+                rates[metric] = perSecond
+            }
+        }
+        return (rates, resets)
+    }
+}
+
+/// `torpor-ingest libvirt --uri URI`: one collection of every domain's statistics (`virConnectGetAllDomainStats`),
+/// stored as rates computed from the previous collection's counters, which the store keeps between runs. Run it every
+/// 5 minutes; the first run only records counters.
+public struct DomainStatsIngester {
+    public let store: Store
+
+    public init(store: Store) { self.store = store }
+
+    public func collect(uri: String, now: EpochSeconds) throws(IngestError) -> IngestReport {
+        let samples: [DomainSample]
+        do {
+            samples = try VirtConnection(uri: uri).allDomainStats().map(DomainSample.init)
+        } catch {
+            throw .failure(source: uri, message: error.description)
+        }
+        return try ingest(samples, uri: uri, now: now)
+    }
+
+    /// Stores one collection of `samples` taken at `now` from host `uri`.
+    func ingest(_ samples: [DomainSample], uri: String, now: EpochSeconds) throws(IngestError) -> IngestReport {
+        let hash = SHA256()
+        hash.update(Array("\(uri) \(now) \(samples.map { "\($0)" }.joined())".utf8))
+        return try SourceTransaction.run(store: store, kind: "libvirt", source: uri, location: uri, sha256: hash.finalizeHex(),
+                                         now: now, futureTolerance: 0) { session in
+            session.report.format = "domain stats"
+            let previous = try session.previousCounters(host: uri)
+            var firstSeen: [String] = []
+            for sample in samples {
+                session.countRow()
+                let vm = try session.vmID(sample.domain)
+                if let vcpus = sample.vcpus { try emit(session, vm, "vcpus", Double(vcpus), now) }
+                if let capacity = sample.memoryCapacity { try emit(session, vm, "mem_capacity", capacity, now) }
+                if let used = sample.memoryUsed, sample.running { try emit(session, vm, "mem_used", used, now) }
+                if let before = previous[sample.domain] {
+                    let (rates, resets) = DomainRates.between(before, sample, at: now)
+                    for (metric, value) in rates.sorted(by: { $0.key < $1.key }) { try emit(session, vm, metric, value, now) }
+                    if !resets.isEmpty { session.warn("\(sample.domain): counters went down (restarted?): \(resets.sorted().joined(separator: ", ")); no rate this interval") }
+                } else if sample.running {
+                    firstSeen.append(sample.domain)
+                }
+                try session.recordCounters(host: uri, domain: sample.domain, snapshot: CounterSnapshot(collectedAt: now, counters: sample.counters))
+                try session.setPlacement(vm: vm, host: uri)
+            }
+            if !firstSeen.isEmpty { session.warn("first collection for \(firstSeen.count) domain(s): counters recorded, rates from the next run") }
+        }
+    }
+
+    private func emit(_ session: SampleSession, _ vm: Int64, _ metric: String, _ value: Double, _ now: EpochSeconds) throws {
+        let id = try session.metricID(try MetricBinding.make(metric: metric, unit: nil).get())
+        try session.emit(vm: vm, metric: id, time: now, value: value)
+    }
+}

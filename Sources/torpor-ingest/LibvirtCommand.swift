@@ -1,0 +1,29 @@
+import ArgumentParser
+import TorporIngest
+
+struct LibvirtCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "libvirt",
+        abstract: "Collect every domain's statistics from a libvirt host (run every 5 minutes).",
+        discussion: """
+            Stores, per domain: CPU utilization of its allocated vCPUs (percent), network receive/transmit and disk
+            read/write rates (bytes/s), vCPUs, memory allocated and in use. Rates come from the previous collection's
+            raw counters, kept in the store: the first run only records counters. A counter that went down (the
+            domain restarted) gives no rate for that interval. Domains that are not running give no utilization:
+            missing data, never zero.
+            """)
+
+    @OptionGroup var store: StoreOptions
+
+    @Option(help: "The libvirt URI, e.g. qemu:///system or qemu+ssh://host/system.")
+    var uri: String
+
+    @Flag(help: "Print the report as JSON on stdout.")
+    var json = false
+
+    func run() throws {
+        let ingester = DomainStatsIngester(store: try store.openStore())
+        let now = store.nowSeconds
+        try runEach([{ try ingester.collect(uri: uri, now: now) }], json: json, logger: store.logger("torpor.ingest.libvirt"))
+    }
+}
