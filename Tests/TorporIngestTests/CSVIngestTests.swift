@@ -184,7 +184,7 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
 
 @Suite struct CSVMappingTests {
     @Test func everySampleMappingLoads() throws {
-        for file in try Paths.files(in: Paths.mappings, suffix: ".yaml") {
+        for file in try Paths.files(in: Paths.mappings, suffix: ".yaml") where !file.contains("/prometheus-") {
             _ = try CSVMapping.load(path: file)
         }
     }
