@@ -16,14 +16,14 @@ rm -rf demo && mkdir -p demo
 step "1. inventory: the VMs of the (test-driver) libvirt host, with their labels"
 "$BIN/torpor-ingest" inventory --now "$NOW" --uri "$FLEET"
 
-step "2. ingest: 5-minute utilization history of the Bitbrains VMs (gzip, ';'+tab separated)"
-"$BIN/torpor-ingest" csv --now "$NOW" --mapping sample-data/mappings/bitbrains.yaml sample-data/traces/bitbrains/*.csv.gz
+step "2. ingest: 5-minute utilization history of the fleet (Bitbrains trace, gzip, ';'+tab separated)"
+"$BIN/torpor-ingest" csv --now "$NOW" --mapping sample-data/mappings/bitbrains.yaml --vm-prefix '' sample-data/traces/bitbrains/*.csv.gz
 
-step "3. ingest: CloudWatch CPU of the NAB VMs (another year: they have no recent history)"
-"$BIN/torpor-ingest" csv --now "$NOW" --mapping sample-data/mappings/nab-cpu.yaml sample-data/traces/nab/*.csv
+step "3. ingest: a Prometheus export of two VMs' CPU (overlaps the CSV: deduplicated, first value wins)"
+"$BIN/torpor-ingest" prometheus --now "$NOW" --vm-label domain --metric cpu_util:percent sample-data/prometheus/cpu-last-2-days.json
 
 step "4. ingest again: same content, nothing added (every stage is safe to run twice)"
-"$BIN/torpor-ingest" csv --now "$NOW" --mapping sample-data/mappings/bitbrains.yaml sample-data/traces/bitbrains/*.csv.gz
+"$BIN/torpor-ingest" csv --now "$NOW" --mapping sample-data/mappings/bitbrains.yaml --vm-prefix '' sample-data/traces/bitbrains/*.csv.gz
 
 step "5. bad input is refused with file and line, and nothing of it is stored"
 printf 'vm,metric,time,value\nweb-01,cpu_util,2013-09-29T10:00:00Z,12\nweb-01,cpu_util,2013-09-29T10:05:00Z,twelve\n' > demo/bad.csv

@@ -63,7 +63,7 @@ enum StatusTable {
 
     private static func cells(_ r: VMCoverage) -> [String] {
         let memory: String = r.memoryBytes.map { "\($0 / 1_048_576) MiB" } ?? "-"
-        let gapTime: String = r.gapSeconds > 0 ? DurationText.format(r.gapSeconds) : "-"
+        let gapTime: String = r.gapSeconds == 0 ? "-" : r.gapSeconds < 3600 ? "\(r.gapSeconds / 60)m" : String(format: "%.1fh", Double(r.gapSeconds) / 3600)
         return [r.vm, r.vcpus.map(String.init) ?? "-", memory, "\(r.samples)",
                 r.firstTime.map(UTC.format) ?? "-", r.lastTime.map(UTC.format) ?? "-", "\(r.gaps)",
                 gapTime, "\(r.metrics.count)", "\(r.sources.count)"]

@@ -59,6 +59,6 @@ import TorporIngest
         let lines = table.split(separator: "\n")
         #expect(lines.count == 2)
         #expect(lines[0].hasPrefix("VM"))
-        #expect(lines[1].contains("web-01") && lines[1].contains("4096 MiB") && lines[1].contains("2h") && lines[1].contains("1970-01-01T00:55:00Z"))
+        #expect(lines[1].contains("web-01") && lines[1].contains("4096 MiB") && lines[1].contains("2.0h") && lines[1].contains("1970-01-01T00:55:00Z"))
     }
 }
