@@ -28,20 +28,21 @@ let package = Package(
         systemLibrary("CZlib", pkgConfig: "zlib", apt: "zlib1g-dev"),             // TorporGzip
         systemLibrary("CCrypto", pkgConfig: "libcrypto", apt: "libssl-dev"),      // TorporHash
         systemLibrary("COpenBLAS", pkgConfig: "openblas", apt: "libopenblas-dev"), // TorporForecast (next issues)
-        systemLibrary("CICal", pkgConfig: "libical", apt: "libical-dev"),         // TorporIngest's calendar reader (next issue)
+        systemLibrary("CICal", pkgConfig: "libical", apt: "libical-dev"),         // TorporICal
 
         .target(name: "TorporCore"),
         .target(name: "TorporCSV", dependencies: ["CCSV"], swiftSettings: hotLoop),
         .target(name: "TorporGzip", dependencies: ["CZlib"]),
         .target(name: "TorporHash", dependencies: ["CCrypto"]),
         .target(name: "TorporVirt", dependencies: ["CLibvirt"]),
+        .target(name: "TorporICal", dependencies: ["CICal", "TorporCore"]),
         .target(name: "TorporStore", dependencies: [
             "TorporCore",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ], swiftSettings: hotLoop),
         .target(name: "TorporIngest", dependencies: [
-            "TorporCore", "TorporStore", "TorporCSV", "TorporGzip", "TorporHash", "TorporVirt",
+            "TorporCore", "TorporStore", "TorporCSV", "TorporGzip", "TorporHash", "TorporVirt", "TorporICal",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: hotLoop),
@@ -55,6 +56,7 @@ let package = Package(
         .testTarget(name: "TorporCSVTests", dependencies: ["TorporCSV", "TorporGzip"]),
         .testTarget(name: "TorporHashTests", dependencies: ["TorporHash"]),
         .testTarget(name: "TorporVirtTests", dependencies: ["TorporVirt"]),
+        .testTarget(name: "TorporICalTests", dependencies: ["TorporICal", "TorporCore"]),
         .testTarget(name: "TorporStoreTests", dependencies: ["TorporStore", "TorporCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TorporIngestTests", dependencies: ["TorporIngest", "TorporStore", "TorporCore", "torpor-ingest", .product(name: "GRDB", package: "GRDB.swift")]),
     ]

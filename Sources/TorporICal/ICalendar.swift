@@ -1,0 +1,350 @@
+import CICal
+import Foundation
+import TorporCore
+
+/// The one error type of the calendar module: the file, the 1-based line when known, and what is wrong.
+public struct ICalError: Error, CustomStringConvertible, Sendable {
+    public let source: String
+    public let line: Int?
+    public let message: String
+
+    public var description: String { line.map { "\(source):\($0): \(message)" } ?? "\(source): \(message)" }
+}
+
+/// One occurrence of a calendar event, in UTC.
+public struct CalendarOccurrence: Equatable, Sendable {
+    public var uid: String
+    public var summary: String
+    public var start: EpochSeconds
+    public var end: EpochSeconds
+    public var allDay: Bool
+    /// Every CATEGORIES value (comma-split, several properties allowed), as written.
+    public var categories: [String]
+    /// The event's `X-` properties, e.g. `X-TORPOR-VMS`, by upper-case name.
+    public var extensions: [String: String]
+    /// The original start of an instance moved by a RECURRENCE-ID override.
+    public var recurrenceID: EpochSeconds?
+}
+
+/// A parsed iCalendar file (libical's `icalparser_parse_string`), owning libical's component tree (`icalcomponent_free`).
+/// Structure errors are reported with their line before libical sees the text; libical's own complaints
+/// (`X-LIC-ERROR` properties, which it adds where it drops a property) are mapped back to the line they concern.
+public final class ICalendar {
+    public let source: String
+    /// Things survived: blank lines, unknown property names, zero-length events, events without occurrences.
+    public private(set) var warnings: [String]
+    private let root: OpaquePointer
+    private let content: ContentLines
+
+    /// The largest number of occurrences one event may expand to within a window.
+    public static let maxOccurrencesPerEvent = 100_000
+
+    public init(text: String, source: String) throws(ICalError) {
+        self.source = source
+        content = try ContentLines(text: text, source: source)
+        warnings = content.warnings
+        guard let root = icalparser_parse_string(text) else {
+            throw ICalError(source: source, line: nil, message: "libical could not parse the calendar")
+        }
+        self.root = root
+        try checkLibicalErrors()
+    }
+
+    public convenience init(path: String) throws(ICalError) {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw ICalError(source: path, line: nil, message: "cannot read: \(error.localizedDescription)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            let lines = data.split(separator: 10, omittingEmptySubsequences: false)
+            let bad = lines.firstIndex { String(data: Data($0), encoding: .utf8) == nil }.map { $0 + 1 }
+            throw ICalError(source: path, line: bad, message: "not UTF-8 text")
+        }
+        guard !text.contains("\u{0}") else {
+            let line = text.prefix { $0 != "\u{0}" }.reduce(1) { $1 == "\n" || $1 == "\r\n" ? $0 + 1 : $0 }
+            throw ICalError(source: path, line: line, message: "NUL character in the calendar")
+        }
+        try self.init(text: text, source: path)
+    }
+
+    deinit { icalcomponent_free(root) }
+
+    /// The VEVENTs of the file in document order: inside each VCALENDAR, or bare (libical wraps several top-level
+    /// components in an XROOT).
+    private var events: [OpaquePointer] {
+        let top = icalcomponent_isa(root) == ICAL_XROOT_COMPONENT ? children(of: root, ICAL_ANY_COMPONENT) : [root]
+        return top.flatMap { component -> [OpaquePointer] in
+            switch icalcomponent_isa(component) {
+            case ICAL_VCALENDAR_COMPONENT: children(of: component, ICAL_VEVENT_COMPONENT)
+            case ICAL_VEVENT_COMPONENT: [component]
+            default: []
+            }
+        }
+    }
+
+    /// Whether the file declares an iTIP METHOD (a message of requests and cancellations, e.g. RFC 2446's examples).
+    private var hasMethod: Bool { content.lines.contains { $0.name == "METHOD" } }
+
+    private func children(of component: OpaquePointer, _ kind: icalcomponent_kind) -> [OpaquePointer] {
+        var result: [OpaquePointer] = []
+        var child = icalcomponent_get_first_component(component, kind)
+        while let c = child {
+            result.append(c)
+            child = icalcomponent_get_next_component(component, kind)
+        }
+        return result
+    }
+
+    private func properties(of component: OpaquePointer, _ kind: icalproperty_kind) -> [OpaquePointer] {
+        var result: [OpaquePointer] = []
+        var property = icalcomponent_get_first_property(component, kind)
+        while let p = property {
+            result.append(p)
+            property = icalcomponent_get_next_property(component, kind)
+        }
+        return result
+    }
+
+    // MARK: libical's complaints
+
+    /// Turns libical's X-LIC-ERROR properties into errors (a date, time, duration or rule it could not read: the
+    /// event would silently change) or warnings (anything it could skip safely), with the line they concern.
+    private func checkLibicalErrors() throws(ICalError) {
+        var components = [root]
+        var index = 0
+        while index < components.count {
+            let component = components[index]
+            index += 1
+            components += children(of: component, ICAL_ANY_COMPONENT)
+            for property in properties(of: component, ICAL_XLICERROR_PROPERTY) {
+                let text = String(cString: icalproperty_get_xlicerror(property))
+                let line = lineOf(libicalError: text)
+                // A start, end, length or rule libical could not read would silently change the schedule: an error.
+                // An RDATE or EXDATE it dropped changes one instance: a warning, with the line, as for the rest.
+                let fatal = ["DTSTART", "DTEND", "DURATION", "RRULE", "RECURRENCE-ID", "TZOFFSETFROM", "TZOFFSETTO"]
+                    .contains { text.contains("in \($0) property") }
+                if fatal { throw ICalError(source: source, line: line, message: text) }
+                let warning = (line.map { "line \($0): " } ?? "") + text
+                if !warnings.contains(warning) { warnings.append(warning) }
+            }
+        }
+    }
+
+    /// The line of the property an X-LIC-ERROR text is about: `… in NAME property. Removing entire property: VALUE`
+    /// or `… property name: NAME` / `… begin tag: TEXT`.
+    private func lineOf(libicalError text: String) -> Int? {
+        let marker = text.range(of: " in ") ?? text.range(of: "No value for ")
+        if let marker, let propertyRange = text.range(of: " property", range: marker.upperBound..<text.endIndex) {
+            let name = String(text[marker.upperBound..<propertyRange.lowerBound])
+            let value = text.range(of: ": ", options: .backwards).map { String(text[$0.upperBound...]) }
+            return content.lines.first { $0.name == name && (value == nil || $0.value.contains(value!)) }?.line
+                ?? content.lines.first { $0.name == name }?.line
+        }
+        if let colon = text.range(of: ": ", options: .backwards) {
+            let fragment = String(text[colon.upperBound...])
+            return content.lines.first { $0.name == fragment.uppercased() || "\($0.name):\($0.value)".hasPrefix(fragment) }?.line
+        }
+        return nil
+    }
+
+    // MARK: expansion
+
+    /// Every occurrence of every VEVENT that overlaps [from, to), sorted by start, then UID. RRULE, RDATE and EXDATE
+    /// are expanded by `icalcomponent_foreach_recurrence`; RECURRENCE-ID overrides replace the instance they name
+    /// (and a cancelled override removes it). Times with a TZID follow that zone (VTIMEZONE of the file, else the
+    /// system's zoneinfo); floating times and all-day dates are read in `floatingZone` (IANA name, default UTC).
+    /// All-day events cover whole days: [start date 00:00, end date 00:00), one day when DTEND is absent.
+    public func occurrences(from: EpochSeconds, to: EpochSeconds, floatingZone: String = "UTC") throws(ICalError) -> [CalendarOccurrence] {
+        let zone: OpaquePointer? = floatingZone == "UTC" ? nil : icaltimezone_get_builtin_timezone(floatingZone)
+        if floatingZone != "UTC", zone == nil {
+            throw ICalError(source: source, line: nil, message: "unknown time zone '\(floatingZone)'")
+        }
+        var result: [CalendarOccurrence] = []
+        var overrides: [String: [OpaquePointer]] = [:]
+        var masters: [(OpaquePointer, Int)] = []
+        for (index, event) in events.enumerated() {
+            let lines = content.component("VEVENT", index: index)
+            do {
+                try validate(event, lines: lines)
+            } catch {
+                // An iTIP message (METHOD set) carries requests and cancellations, not a schedule: skip what is invalid.
+                guard hasMethod else { throw error }
+                warnings.append("\(error.line.map { "line \($0): " } ?? "")\(error.message): event skipped (iTIP message, METHOD is set)")
+                continue
+            }
+            if let uid = icalcomponent_get_uid(event), icaltime_is_null_time(icalcomponent_get_recurrenceid(event)) == 0 {
+                overrides[String(cString: uid), default: []].append(event)
+            } else {
+                masters.append((event, index))
+            }
+        }
+        for (master, index) in masters {
+            let uid = icalcomponent_get_uid(master).map { String(cString: $0) } ?? "event at line \(content.component("VEVENT", index: index)?.first?.line ?? 0)"
+            // An all-day master's instances are dates: an override names one by its date, whatever time and zone
+            // its RECURRENCE-ID was written with (Outlook writes DATE-TIME with a TZID).
+            let masterIsDate = icalcomponent_get_dtstart(master).is_date != 0
+            let replaced = Set((overrides[uid] ?? []).map { override -> EpochSeconds in
+                var id = recurrenceID(of: override)
+                if masterIsDate {
+                    (id.hour, id.minute, id.second, id.is_date, id.zone) = (0, 0, 0, 1, nil)
+                }
+                return epoch(id, floating: zone)
+            })
+            let instances = try expand(master, uid: uid, from: from, to: to, floating: zone)
+            if instances.isEmpty, properties(of: master, ICAL_RRULE_PROPERTY).isEmpty == false {
+                warnings.append("\(uid): no occurrence between \(UTC.format(from)) and \(UTC.format(to))")
+            }
+            for start in instances where !replaced.contains(start) {
+                result.append(occurrence(master, uid: uid, start: start, floating: zone, recurrenceID: nil))
+            }
+            for override in overrides[uid] ?? [] where icalcomponent_get_status(override) != ICAL_STATUS_CANCELLED {
+                let start = epoch(icalcomponent_get_dtstart(override), floating: zone)
+                let o = occurrence(override, uid: uid, start: start, floating: zone, recurrenceID: epoch(recurrenceID(of: override), floating: zone))
+                if o.end > from, o.start < to { result.append(o) }
+            }
+            overrides[uid] = nil
+        }
+        for (uid, orphans) in overrides {   // overrides of a master that is not in the file: each is an event of its own
+            for o in orphans where icalcomponent_get_status(o) != ICAL_STATUS_CANCELLED {
+                let occ = occurrence(o, uid: uid, start: epoch(icalcomponent_get_dtstart(o), floating: zone), floating: zone,
+                                     recurrenceID: epoch(recurrenceID(of: o), floating: zone))
+                if occ.end > from, occ.start < to { result.append(occ) }
+            }
+        }
+        // iTIP files repeat an event in several messages: identical occurrences count once.
+        var seen = Set<String>()
+        return result.sorted { ($0.start, $0.uid, $0.end) < ($1.start, $1.uid, $1.end) }
+            .filter { seen.insert("\($0.uid) \($0.start) \($0.end) \($0.summary)").inserted }
+    }
+
+    /// What libical accepts but a schedule cannot use: no DTSTART, end before start, a negative or absurd DURATION.
+    /// DTEND with DURATION (forbidden by RFC 5545, written by some exporters) is survived: DTEND wins.
+    private func validate(_ event: OpaquePointer, lines: ArraySlice<ContentLine>?) throws(ICalError) {
+        let begin = lines?.first?.line
+        func line(_ name: String) -> Int? { lines?.first { $0.name == name }?.line ?? begin }
+        guard icalcomponent_get_first_property(event, ICAL_DTSTART_PROPERTY) != nil else {
+            throw ICalError(source: source, line: begin, message: "VEVENT without DTSTART")
+        }
+        let hasEnd = icalcomponent_get_first_property(event, ICAL_DTEND_PROPERTY) != nil
+        let hasDuration = icalcomponent_get_first_property(event, ICAL_DURATION_PROPERTY) != nil
+        if hasEnd && hasDuration {
+            warnings.append("line \(line("DURATION") ?? 0): VEVENT with both DTEND and DURATION (RFC 5545 allows one): DTEND used")
+        }
+        if hasDuration {
+            if let text = lines?.first(where: { $0.name == "DURATION" })?.value, text.split(whereSeparator: { !$0.isNumber }).contains(where: { $0.count > 6 }) {
+                throw ICalError(source: source, line: line("DURATION"), message: "DURATION \(text) is out of range")
+            }
+            let d = icalcomponent_get_duration(event)
+            if d.is_neg != 0 || icaldurationtype_as_int(d) < 0 { throw ICalError(source: source, line: line("DURATION"), message: "negative DURATION") }
+        }
+        if hasEnd, duration(of: event) < 0 {
+            throw ICalError(source: source, line: line("DTEND"), message: "DTEND is before DTSTART")
+        }
+        if properties(of: event, ICAL_RRULE_PROPERTY).count > 1 {
+            warnings.append("line \(line("RRULE") ?? 0): more than one RRULE (deprecated by RFC 5545); all are expanded")
+        }
+    }
+
+    /// UTC starts of the instances of `event` overlapping [from, to).
+    private func expand(_ event: OpaquePointer, uid: String, from: EpochSeconds, to: EpochSeconds, floating: OpaquePointer?) throws(ICalError) -> [EpochSeconds] {
+        final class Collector {
+            var starts: [EpochSeconds] = []
+            var overflow = false
+        }
+        let collector = Collector()
+        let dtstart = icalcomponent_get_dtstart(event)
+        let isFloating = dtstart.zone == nil && icaltime_is_utc(dtstart) == 0 || dtstart.is_date != 0
+        // Instances of a floating or all-day event are computed as UTC by libical: widen the window by a day and shift.
+        let slack: EpochSeconds = isFloating ? 86_400 * 2 : 0
+        let duration = duration(of: event)
+        let windowStart = icaltime_from_timet_with_zone(time_t(from - duration - slack), 0, icaltimezone_get_utc_timezone())
+        let windowEnd = icaltime_from_timet_with_zone(time_t(to + slack), 0, icaltimezone_get_utc_timezone())
+        withExtendedLifetime(collector) {
+            icalcomponent_foreach_recurrence(event, windowStart, windowEnd, { _, span, data in
+                let collector = Unmanaged<Collector>.fromOpaque(data!).takeUnretainedValue()
+                guard collector.starts.count < ICalendar.maxOccurrencesPerEvent else { collector.overflow = true; return }
+                collector.starts.append(EpochSeconds(span!.pointee.start))
+            }, Unmanaged.passUnretained(collector).toOpaque())
+        }
+        if collector.overflow {
+            throw ICalError(source: source, line: nil, message: "\(uid) has more than \(ICalendar.maxOccurrencesPerEvent) occurrences in the window: narrow the window or fix the RRULE")
+        }
+        let shifted = isFloating ? collector.starts.map { $0 - offset(of: floating, atLocal: $0) } : collector.starts
+        return Array(Set(shifted)).sorted().filter { $0 + duration > from && $0 < to || (duration == 0 && $0 >= from && $0 < to) }
+    }
+
+    /// The event's length in seconds: DTEND − DTSTART, else DURATION, else one day for an all-day event, else 0.
+    private func duration(of event: OpaquePointer) -> Int64 {
+        let start = icalcomponent_get_dtstart(event)
+        if let end = dtend(of: event) {
+            return Int64(icaltime_as_timet_with_zone(end, end.zone) - icaltime_as_timet_with_zone(start, start.zone))
+        }
+        if icalcomponent_get_first_property(event, ICAL_DURATION_PROPERTY) != nil {
+            return Int64(icaldurationtype_as_int(icalcomponent_get_duration(event)))
+        }
+        return start.is_date != 0 ? 86_400 : 0
+    }
+
+    private func occurrence(_ event: OpaquePointer, uid: String, start: EpochSeconds, floating: OpaquePointer?, recurrenceID: EpochSeconds?) -> CalendarOccurrence {
+        var categories: [String] = []
+        for p in properties(of: event, ICAL_CATEGORIES_PROPERTY) {
+            if let value = icalproperty_get_categories(p) {
+                categories += String(cString: value).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            }
+        }
+        var extensions: [String: String] = [:]
+        for p in properties(of: event, ICAL_X_PROPERTY) {
+            if let name = icalproperty_get_x_name(p), let value = icalproperty_get_x(p) {
+                extensions[String(cString: name).uppercased()] = String(cString: value)
+            }
+        }
+        let allDay = icalcomponent_get_dtstart(event).is_date != 0
+        return CalendarOccurrence(uid: uid, summary: icalcomponent_get_summary(event).map { String(cString: $0) } ?? "",
+                                  start: start, end: start + duration(of: event), allDay: allDay,
+                                  categories: categories, extensions: extensions, recurrenceID: recurrenceID)
+    }
+
+    /// RECURRENCE-ID with its TZID resolved (libical's getter leaves it floating).
+    private func recurrenceID(of event: OpaquePointer) -> icaltimetype {
+        guard let property = icalcomponent_get_first_property(event, ICAL_RECURRENCEID_PROPERTY) else { return icaltime_null_time() }
+        return resolved(icalproperty_get_recurrenceid(property), property: property, in: event)
+    }
+
+    /// DTEND as written, with its TZID resolved (libical's `icalcomponent_get_dtend` prefers DTSTART + DURATION).
+    private func dtend(of event: OpaquePointer) -> icaltimetype? {
+        guard let property = icalcomponent_get_first_property(event, ICAL_DTEND_PROPERTY) else { return nil }
+        return resolved(icalproperty_get_dtend(property), property: property, in: event)
+    }
+
+    /// A property's time in the zone its TZID names: the file's VTIMEZONE, else the system's zoneinfo.
+    private func resolved(_ value: icaltimetype, property: OpaquePointer, in event: OpaquePointer) -> icaltimetype {
+        var time = value
+        guard time.zone == nil, icaltime_is_utc(time) == 0, time.is_date == 0,
+              let parameter = icalproperty_get_first_parameter(property, ICAL_TZID_PARAMETER),
+              let tzid = icalparameter_get_tzid(parameter) else { return time }
+        var zone: OpaquePointer?
+        var parent = icalcomponent_get_parent(event)
+        while let p = parent, zone == nil {
+            zone = icalcomponent_get_timezone(p, tzid)
+            parent = icalcomponent_get_parent(p)
+        }
+        if let z = zone ?? icaltimezone_get_builtin_timezone(tzid) { time = icaltime_set_timezone(&time, z) }
+        return time
+    }
+
+    /// A time as UTC seconds: with its zone, or as local time in `floating` when it has none.
+    private func epoch(_ time: icaltimetype, floating: OpaquePointer?) -> EpochSeconds {
+        let isFloating = time.zone == nil && icaltime_is_utc(time) == 0 || time.is_date != 0
+        let naive = EpochSeconds(icaltime_as_timet_with_zone(time, isFloating ? icaltimezone_get_utc_timezone() : time.zone))
+        return isFloating ? naive - offset(of: floating, atLocal: naive) : naive
+    }
+
+    /// The UTC offset of `zone` at a local wall-clock time given as if it were UTC seconds (0 for UTC).
+    private func offset(of zone: OpaquePointer?, atLocal local: EpochSeconds) -> EpochSeconds {
+        guard let zone else { return 0 }
+        var time = icaltime_from_timet_with_zone(time_t(local), 0, icaltimezone_get_utc_timezone())
+        time.zone = nil
+        var daylight: Int32 = 0
+        return EpochSeconds(icaltimezone_get_utc_offset(zone, &time, &daylight))
+    }
+}

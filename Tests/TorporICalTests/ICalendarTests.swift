@@ -1,0 +1,174 @@
+import Foundation
+import Testing
+import TorporCore
+import TorporICal
+
+let calendars: String = {
+    let shared = ProcessInfo.processInfo.environment["TORPOR_SHARED_DATA"]
+        ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("../shared/data").standardizedFileURL.path
+    return shared + "/calendars"
+}()
+
+let everything = (from: UTC.epoch(year: 1990, month: 1, day: 1), to: UTC.epoch(year: 2030, month: 1, day: 1))
+
+func expand(_ file: String, from: EpochSeconds = everything.from, to: EpochSeconds = everything.to, zone: String = "UTC") throws -> [CalendarOccurrence] {
+    try ICalendar(path: calendars + "/" + file).occurrences(from: from, to: to, floatingZone: zone)
+}
+
+func t(_ text: String) -> EpochSeconds { UTC.parseISO8601(text)! }
+
+/// Expected occurrences checked by hand against the files' text (libical's test data, python-recurring-ical-events,
+/// ical.js; licences in ../shared/data/calendars/LICENSES).
+@Suite(.serialized) struct RecurrenceTests {
+    @Test func dstCrossingKeepsTheLocalTime() throws {
+        // 08:15 America/Chicago, Mon/Tue/Thu/Fri: CST (UTC−6) until 2021-03-14, CDT (UTC−5) after.
+        let occ = try expand("recurrence/rie__issue_48_dst.ics", from: t("2021-03-11T00:00:00Z"), to: t("2021-03-17T00:00:00Z"))
+            .filter { $0.uid == "c4p6@google.com" }
+        #expect(occ.map(\.start) == [t("2021-03-11T14:15:00Z"), t("2021-03-12T14:15:00Z"), t("2021-03-15T13:15:00Z"), t("2021-03-16T13:15:00Z")])
+        #expect(occ.allSatisfy { $0.end - $0.start == 15 * 60 })
+    }
+
+    @Test func exdatesRemoveTheirInstances() throws {
+        // Same event: EXDATE 2020-11-26 and 2020-11-27 (Thanksgiving).
+        let week = try expand("recurrence/rie__issue_48_dst.ics", from: t("2020-11-23T00:00:00Z"), to: t("2020-11-30T00:00:00Z"))
+            .filter { $0.uid == "c4p6@google.com" }
+        #expect(week.map(\.start) == [t("2020-11-23T14:15:00Z"), t("2020-11-24T14:15:00Z")])
+        // Weekly Tuesday 16:15 Europe/Berlin until 2020-02-04, nine instances excluded by a folded EXDATE list in UTC.
+        let occ = try expand("recurrence/rie__issue_20_exdate_ignored.ics")
+        #expect(occ.map(\.start) == ["2019-10-29", "2019-11-12", "2019-12-10", "2020-01-07", "2020-01-14", "2020-01-21", "2020-01-28"]
+            .map { t($0 + "T15:15:00Z") })
+        // DTSTART 2024-06-09 03:00Z daily ×4, EXDATE;VALUE=DATE:20240611 removes the 11th.
+        #expect(try expand("recurrence/icaljs__samples_rdate_exdate.ics").map(\.start) == [t("2024-06-09T03:00:00Z"), t("2024-06-10T03:00:00Z"), t("2024-06-12T03:00:00Z")])
+    }
+
+    @Test func aMovedInstanceReplacesTheOneItNames() throws {
+        let occ = try expand("recurrence/rie__issue_62_moved_event_2.ics").filter { $0.summary == "Datetime" }
+        let moved = try #require(occ.first { $0.recurrenceID != nil })
+        #expect(moved.recurrenceID == t("2023-08-15T04:00:00Z") && moved.start == t("2023-08-14T04:00:00Z"))
+        #expect(!occ.contains { $0.start == t("2023-08-15T04:00:00Z") }, "the original instance is gone")
+        // Outlook: an all-day series overridden by a DATE-TIME RECURRENCE-ID with a Windows TZID.
+        let bins = try expand("recurrence/rie__issue_28_rrule_with_UTC_endinginZ.ics").filter { $0.summary == "Refuse black bin" }
+        #expect(bins.contains { $0.start == t("2020-04-17T00:00:00Z") && $0.allDay })
+        #expect(!bins.contains { $0.start == t("2020-04-16T00:00:00Z") })
+    }
+
+    @Test func durationAndAllDayEvents() throws {
+        // DTSTART;TZID=America/Los_Angeles:20120630T060000 with DURATION:P1D.
+        let long = try expand("recurrence/icaljs__samples_duration_instead_of_dtend.ics")
+        #expect(long.map(\.start) == [t("2012-06-30T13:00:00Z")] && long[0].end == t("2012-07-01T13:00:00Z"))
+        // All-day events cover whole days; read in a zone, days start at local midnight.
+        let holidays = try expand("real_world/rie__Germany.ics", from: t("2008-01-01T00:00:00Z"), to: t("2008-01-02T00:00:00Z"))
+        #expect(holidays.count == 1 && holidays[0].allDay && holidays[0].summary == "Germany: New Years Day")
+        #expect(holidays[0].end - holidays[0].start == 86_400)
+        let berlin = try expand("real_world/rie__Germany.ics", from: t("2007-12-31T00:00:00Z"), to: t("2008-01-02T00:00:00Z"), zone: "Europe/Berlin")
+        #expect(berlin.first?.start == t("2007-12-31T23:00:00Z"))
+    }
+
+    @Test func aLargeRealCalendarExpands() throws {
+        let cal = try ICalendar(path: calendars + "/real_world/rie__issue42.ics")
+        let occ = try cal.occurrences(from: t("2010-01-01T00:00:00Z"), to: t("2011-01-01T00:00:00Z"))
+        #expect(occ.count > 0)
+        #expect(zip(occ, occ.dropFirst()).allSatisfy { $0.start <= $1.start }, "sorted by start")
+        let all = try cal.occurrences(from: everything.from, to: everything.to)
+        #expect(all.count >= 4778 - 10, "every one of the 4,778 VEVENTs, plus recurrences (a few are overrides or outside)")
+    }
+
+    @Test func everyRealWorldAndRecurrenceFileExpands() throws {
+        for dir in ["real_world", "recurrence"] {
+            for file in try FileManager.default.contentsOfDirectory(atPath: calendars + "/" + dir).sorted() where file.hasSuffix(".ics") {
+                let occ = try expand(dir + "/" + file)
+                #expect(!occ.isEmpty, "\(file)")
+            }
+        }
+    }
+
+    @Test func theWindowIsHonoured() throws {
+        let occ = try expand("recurrence/rie__one_day_event_repeat_every_day.ics", from: t("2019-03-10T12:00:00Z"), to: t("2019-03-12T00:00:00Z"))
+        // Daily all-day events: the 10th overlaps the window's start, the 11th is inside, the 12th starts at its end.
+        #expect(occ.map(\.start) == [t("2019-03-10T00:00:00Z"), t("2019-03-11T00:00:00Z")])
+    }
+}
+
+/// ../shared/data/calendars/malformed: every file is refused with its file and line, or survived with a warning where
+/// the format allows it.
+@Suite(.serialized) struct MalformedCalendarTests {
+    /// File → the line of the error, or nil for a file that is survived (with the reason).
+    static let expected: [(String, Int?)] = [
+        ("ical__calendars_big_bad_calendar.ics", 1),            // BEGIN:VCALENDAR never closed
+        ("ical__calendars_bom_calendar.ics", nil),              // a BOM, an empty calendar: survived
+        ("ical__calendars_broken_dtstart.ics", 6),              // DTSTART:INVALID-DATE
+        ("ical__calendars_broken_ical.ics", nil),               // DTSTART;;VALUE=…: libical reads it
+        ("ical__calendars_empty.ics", nil),                     // no events
+        ("ical__calendars_fuzz_testcase_0_char_in_component_name.ics", 1),
+        ("ical__calendars_fuzz_testcase_invalid_month.ics", 1), // BEGIN:V never closed
+        ("ical__calendars_fuzz_testcase_vtimezone_lone_cr.ics", 3),
+        ("ical__calendars_invalid_duration.ics", 8),            // P999999999999999999W
+        ("ical__calendars_issue_104_broken_calendar.ics", 13),  // a line "X"
+        ("ical__calendars_issue_1081_invalid_rrule_freq.ics", 7),
+        ("ical__calendars_parsing_error_in_UTC_offset.ics", nil), // a VTIMEZONE only: nothing to schedule
+        ("ical__calendars_small_bad_calendar.ics", 1),
+        ("icaljs__samples_blank_line_mid.ics", nil),            // blank line: warning
+        ("icaljs__test_parser_newline_junk.ics", nil),          // blank lines: warnings
+        ("libical__crash.ics", 2),                              // not UTF-8
+        ("libical__issue250.ics", 1),
+        ("libical__issue251.ics", 13),
+        ("libical__recur-errors.ics", nil),                     // bare VEVENTs with odd rules, which libical expands
+        ("libical__restriction.ics", nil),                      // DTEND and DURATION: DTEND used, with a warning
+        ("libical__zday.ics", 30),                              // NUL character
+        ("rie__bad_rrule_missing_until_event.ics", 9),          // RRULE with UNTL=
+        ("rie__duplicated_rrule.ics", nil),                     // two RRULEs: both expanded, warning
+        ("rie__end_before_start_event.ics", 32),
+        ("rie__issue_117_until_before_dtstart.ics", nil),       // invalid property names skipped, warnings
+        ("rie__issue_132_swapped_start_and_end.ics", 5),
+        ("rie__zero_size_event.ics", nil),                      // a zero-length event is valid
+    ]
+
+    @Test func theCorpusIsCovered() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: calendars + "/malformed").filter { $0.hasSuffix(".ics") }
+        #expect(Set(files) == Set(Self.expected.map(\.0)))
+    }
+
+    @Test(arguments: MalformedCalendarTests.expected)
+    func refusedWithItsLineOrSurvived(_ file: String, _ line: Int?) throws {
+        let path = calendars + "/malformed/" + file
+        let outcome = Result { () throws(ICalError) -> ([CalendarOccurrence], [String]) in
+            let cal = try ICalendar(path: path)
+            return (try cal.occurrences(from: everything.from, to: everything.to), cal.warnings)
+        }
+        switch (outcome, line) {
+        case (.failure(let error), let line?):
+            #expect(error.source == path)
+            #expect(error.line == line, "\(error)")
+            #expect(!error.message.isEmpty)
+        case (.success(let (_, warnings)), nil):
+            if ["icaljs__samples_blank_line_mid.ics", "icaljs__test_parser_newline_junk.ics", "libical__restriction.ics",
+                "rie__duplicated_rrule.ics", "rie__issue_117_until_before_dtstart.ics"].contains(file) {
+                #expect(!warnings.isEmpty, "survived with a warning")
+            }
+        case (.failure(let error), nil):
+            Issue.record("expected to survive: \(error)")
+        case (.success, let line?):
+            Issue.record("expected an error at line \(line)")
+        }
+    }
+}
+
+@Suite struct BusinessCalendarTests {
+    /// sample-data/calendars/business.ics, expanded by hand for September 2013 (Europe/Amsterdam, CEST = UTC+2).
+    @Test func theDemoCalendar() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("sample-data/calendars/business.ics").path
+        let occ = try ICalendar(path: path).occurrences(from: t("2013-09-01T00:00:00Z"), to: t("2013-10-01T00:00:00Z"), floatingZone: "Europe/Amsterdam")
+        let campaigns = occ.filter { $0.uid == "weekly-campaign@demo.torpor" }
+        // Tuesdays 09:00–13:00 local; the 17th is cancelled (EXDATE), the 24th moved to Wednesday the 25th 10:00.
+        #expect(campaigns.map(\.start) == [t("2013-09-03T07:00:00Z"), t("2013-09-10T07:00:00Z"), t("2013-09-25T08:00:00Z")])
+        #expect(campaigns.allSatisfy { $0.categories == ["demand"] && $0.extensions["X-TORPOR-SELECTOR"] == "group=web" })
+        let backups = occ.filter { $0.uid == "nightly-backup@demo.torpor" }
+        #expect(backups.count == 30 && backups[0].start == t("2013-09-01T00:00:00Z") && backups[0].end - backups[0].start == 5400)
+        #expect(backups[0].extensions["X-TORPOR-VMS"] == "db-01,batch-01")
+        let freeze = try #require(occ.first { $0.categories == ["freeze"] })
+        #expect(freeze.start == t("2013-09-25T22:00:00Z") && freeze.end == t("2013-09-30T22:00:00Z") && freeze.allDay)
+        #expect(occ.contains { $0.summary == "Company offsite: office closed" && $0.start == t("2013-09-05T22:00:00Z") })
+    }
+}
