@@ -52,6 +52,9 @@ public struct IngestReport: Codable, Equatable, Sendable {
         switch outcome {
         case .unchanged:
             return "\(path): unchanged (same content as source #\(sourceID ?? 0)), nothing added"
+        case .ingested where kind == "icalendar":
+            let range = firstTime.map { "\(UTC.format($0)) … \(UTC.format(lastTime ?? $0))" } ?? "none in the window"
+            return "\(path): \(rows) occurrences, \(inserted) stored (\(format.isEmpty ? "no categories" : format)), \(range)"
         case .ingested:
             let range = firstTime.map { "\(UTC.format($0)) … \(UTC.format(lastTime ?? $0))" } ?? "no samples"
             let noun = ["prometheus": "series", "icalendar": "events", "libvirt": "domains"][kind] ?? "rows"

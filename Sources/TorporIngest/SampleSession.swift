@@ -54,6 +54,8 @@ final class SampleSession {
     private var metricNames: [Int64: String] = [:]
     private var allocationMetrics: (vcpus: Int64?, memory: Int64?) = (nil, nil)
     private var conflictExamples = 0
+    /// Calendar occurrences to store with the source record, replacing those of earlier ingests of the same location.
+    private var events: [EventRecord]?
 
     init(source: String, kind: String, sha256: String, db: Database, now: EpochSeconds, futureTolerance: Int64) throws {
         self.source = source
@@ -151,6 +153,12 @@ final class SampleSession {
         }
     }
 
+    /// Sets the occurrences a calendar source stores; they replace those of earlier ingests of the same location.
+    func replaceEvents(with occurrences: [EventRecord]) {
+        events = occurrences
+        report.inserted = occurrences.count
+    }
+
     /// The raw counters of the previous libvirt collection on `host`, per domain.
     func previousCounters(host: String) throws -> [String: CounterSnapshot] {
         try CounterRepository.latest(host: host, in: db)
@@ -181,7 +189,9 @@ final class SampleSession {
                                   inserted: report.inserted, duplicates: report.duplicates + report.conflicts,
                                   firstTime: report.firstTime, lastTime: report.lastTime, warnings: report.warnings,
                                   ingestedAt: now)
-        report.sourceID = try SourceRepository.insert(record, report: report, contributions: contributions, in: db)
+        let sourceID = try SourceRepository.insert(record, report: report, contributions: contributions, in: db)
+        if let events { try EventRepository.replace(location: location, with: events, source: sourceID, in: db) }
+        report.sourceID = sourceID
         return report
     }
 }

@@ -16,6 +16,8 @@ struct TorporIngestCommand: ParsableCommand {
                           or wide (a column per metric, or per VM)
               prometheus  query_range JSON, text exposition / OpenMetrics
                           files, or the live HTTP API
+              calendar    iCalendar files: demand, keep-awake, freeze, holiday
+                          events known ahead
               libvirt     statistics of every domain of a libvirt host:
                           CPU, memory, network and disk rates (every 5 min)
               inventory   the domains of a libvirt host: name, host, vCPUs,
@@ -30,7 +32,7 @@ struct TorporIngestCommand: ParsableCommand {
             2 bad input or usage (the message names the file and line);
             3 nothing to do.
             """,
-        subcommands: [CSVCommand.self, PrometheusCommand.self, LibvirtCommand.self, InventoryCommand.self, StatusCommand.self])
+        subcommands: [CSVCommand.self, PrometheusCommand.self, CalendarCommand.self, LibvirtCommand.self, InventoryCommand.self, StatusCommand.self])
 }
 
 /// Options every subcommand shares.

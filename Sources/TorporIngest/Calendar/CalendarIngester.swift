@@ -1,0 +1,117 @@
+import Foundation
+import TorporCore
+import TorporHash
+import TorporICal
+import TorporStore
+import Yams
+
+/// How calendar events become torpor events: which CATEGORIES mean which category, and the category of events that
+/// have none of them (e.g. a public-holiday calendar). A small YAML file or flags.
+public struct CalendarMapping: Codable, Equatable, Sendable {
+    /// CATEGORIES value (case-insensitive) → category, added to the built-in names.
+    public var categories: [String: EventRecord.Category]
+    /// The category of events none of whose CATEGORIES is known; nil skips them with a warning.
+    public var defaultCategory: EventRecord.Category?
+    /// The zone of floating times and all-day dates (IANA name).
+    public var zone: String
+
+    /// Built-in names: each category's own name, plus common words.
+    public static let builtIn: [String: EventRecord.Category] = [
+        "demand": .demand, "campaign": .demand, "launch": .demand, "sale": .demand, "promotion": .demand,
+        "keep-awake": .keepAwake, "keepawake": .keepAwake, "backup": .keepAwake, "maintenance": .keepAwake, "batch": .keepAwake,
+        "freeze": .freeze, "change-freeze": .freeze, "change freeze": .freeze,
+        "holiday": .holiday, "holidays": .holiday, "public holiday": .holiday, "bank holiday": .holiday,
+    ]
+
+    enum CodingKeys: String, CodingKey {
+        case categories
+        case defaultCategory = "default_category"
+        case zone
+    }
+
+    public init(categories: [String: EventRecord.Category] = [:], defaultCategory: EventRecord.Category? = nil, zone: String = "UTC") {
+        self.categories = categories
+        self.defaultCategory = defaultCategory
+        self.zone = zone
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        categories = try c.decodeIfPresent([String: EventRecord.Category].self, forKey: .categories) ?? [:]
+        defaultCategory = try c.decodeIfPresent(EventRecord.Category.self, forKey: .defaultCategory)
+        zone = try c.decodeIfPresent(String.self, forKey: .zone) ?? "UTC"
+    }
+
+    public static func load(path: String) throws(IngestError) -> CalendarMapping {
+        do {
+            return try YAMLDecoder().decode(CalendarMapping.self, from: String(contentsOfFile: path, encoding: .utf8))
+        } catch {
+            throw .badInput(source: path, line: nil, message: "not a valid calendar mapping (categories, default_category, zone): \(error)")
+        }
+    }
+
+    /// The category of an occurrence: its first CATEGORIES value the mapping or the built-in names know.
+    func category(of categories: [String]) -> EventRecord.Category? {
+        for value in categories {
+            let key = value.lowercased()
+            if let c = self.categories.first(where: { $0.key.lowercased() == key })?.value ?? CalendarMapping.builtIn[key] { return c }
+        }
+        return defaultCategory
+    }
+}
+
+/// Ingests an iCalendar file as occurrences over a window around `now`. Targets come from `X-TORPOR-VMS`
+/// (comma-separated VM names) or `X-TORPOR-SELECTOR` (a label selector such as `group=web`), else the whole fleet.
+/// Re-ingesting a calendar (edited or not, or with another window) replaces all its occurrences.
+public struct CalendarIngester {
+    public let store: Store
+    public let mapping: CalendarMapping
+
+    public init(store: Store, mapping: CalendarMapping = CalendarMapping()) {
+        self.store = store
+        self.mapping = mapping
+    }
+
+    public func ingest(path: String, from: EpochSeconds, to: EpochSeconds, now: EpochSeconds) throws(IngestError) -> IngestReport {
+        let occurrences: [CalendarOccurrence]
+        let calendarWarnings: [String]
+        do {
+            let calendar = try ICalendar(path: path)
+            occurrences = try calendar.occurrences(from: from, to: to, floatingZone: mapping.zone)
+            calendarWarnings = calendar.warnings
+        } catch {
+            throw .badInput(source: path, line: error.line, message: error.message)
+        }
+        let hash = SHA256()
+        do { hash.update(Array(try Data(contentsOf: URL(fileURLWithPath: path)))) } catch {
+            throw .badInput(source: path, line: nil, message: "cannot read: \(error.localizedDescription)")
+        }
+        // The window and the mapping are part of what was ingested: another window re-expands the calendar.
+        hash.update(Array("\(from) \(to) \(mapping)".utf8))
+        return try SourceTransaction.run(store: store, kind: "icalendar", source: path,
+                                         location: URL(fileURLWithPath: path).standardizedFileURL.path, sha256: hash.finalizeHex(),
+                                         now: now, futureTolerance: to - now) { session in
+            var events: [EventRecord] = []
+            var uncategorized: Set<String> = []
+            for o in occurrences {
+                session.countRow()
+                guard let category = mapping.category(of: o.categories) else {
+                    uncategorized.insert(o.categories.isEmpty ? "(none)" : o.categories.joined(separator: ","))
+                    continue
+                }
+                let targets = o.extensions["X-TORPOR-VMS"].map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } } ?? []
+                events.append(EventRecord(uid: o.uid, summary: o.summary, category: category, start: o.start, end: o.end,
+                                          targets: targets, selector: o.extensions["X-TORPOR-SELECTOR"]))
+                session.report.firstTime = min(session.report.firstTime ?? o.start, o.start)
+                session.report.lastTime = max(session.report.lastTime ?? o.end, o.end)
+            }
+            calendarWarnings.forEach(session.warn)
+            if !uncategorized.isEmpty {
+                session.warn("occurrences with no known category skipped (map them with categories or default_category): CATEGORIES \(uncategorized.sorted().prefix(10).joined(separator: "; "))")
+            }
+            let counts = Dictionary(grouping: events, by: \.category).mapValues(\.count)
+            session.report.format = EventRecord.Category.allCases.compactMap { c in counts[c].map { "\($0) \(c.rawValue)" } }.joined(separator: ", ")
+            session.replaceEvents(with: events)
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import GRDB
+import TorporCore
+
+/// A calendar occurrence as the planner reads it.
+public struct EventRecord: Codable, Equatable, Sendable {
+    public enum Category: String, Codable, CaseIterable, Sendable {
+        /// Expect load (campaigns, launches): raises the forecast.
+        case demand
+        /// The VM must run (backups, jobs): no hibernation.
+        case keepAwake = "keep-awake"
+        /// No actions at all.
+        case freeze
+        case holiday
+    }
+
+    public var uid: String
+    public var summary: String
+    public var category: Category
+    public var start: EpochSeconds
+    public var end: EpochSeconds
+    /// VM names; empty with no selector means the whole fleet.
+    public var targets: [String]
+    /// A label selector such as `group=web`.
+    public var selector: String?
+
+    public init(uid: String, summary: String, category: Category, start: EpochSeconds, end: EpochSeconds, targets: [String], selector: String?) {
+        self.uid = uid; self.summary = summary; self.category = category; self.start = start; self.end = end
+        self.targets = targets; self.selector = selector
+    }
+}
+
+/// Reads and writes the `event` table.
+public enum EventRepository {
+    /// Replaces every occurrence that earlier ingests of `location` stored with `events`, attributed to `source`.
+    public static func replace(location: String, with events: [EventRecord], source: Int64, in db: Database) throws {
+        try db.execute(sql: """
+            DELETE FROM event WHERE source_id IN (SELECT id FROM source WHERE location = ? AND kind = 'icalendar')
+            """, arguments: [location])
+        let insert = try db.makeStatement(sql: """
+            INSERT INTO event (source_id, uid, summary, category, starts_at, ends_at, targets, selector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        for e in events {
+            let targets = String(decoding: try JSONEncoder.sorted.encode(e.targets), as: UTF8.self)
+            try insert.execute(arguments: [source, e.uid, e.summary, e.category.rawValue, e.start, e.end, targets, e.selector])
+        }
+    }
+
+    /// Occurrences overlapping [from, to), by start.
+    public static func overlapping(from: EpochSeconds, to: EpochSeconds, in db: Database) throws -> [EventRecord] {
+        try Row.fetchAll(db, sql: """
+            SELECT uid, summary, category, starts_at, ends_at, targets, selector FROM event
+            WHERE ends_at > ? AND starts_at < ? ORDER BY starts_at, uid
+            """, arguments: [from, to]).map { row in
+            let targets: String = row["targets"]
+            return EventRecord(uid: row["uid"], summary: row["summary"], category: EventRecord.Category(rawValue: row["category"]) ?? .holiday,
+                               start: row["starts_at"], end: row["ends_at"],
+                               targets: (try? JSONDecoder().decode([String].self, from: Data(targets.utf8))) ?? [], selector: row["selector"])
+        }
+    }
+}

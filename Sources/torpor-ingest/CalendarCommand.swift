@@ -1,0 +1,68 @@
+import ArgumentParser
+import TorporCore
+import TorporIngest
+import TorporStore
+
+struct CalendarCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "calendar",
+        abstract: "Ingest iCalendar files: events known ahead, expanded into occurrences.",
+        discussion: """
+            Categories (from CATEGORIES, case-insensitive; a mapping adds names):
+              demand      expect load (campaign, launch, sale, promotion)
+              keep-awake  the VM must run (backup, maintenance, batch)
+              freeze      no actions at all (change-freeze)
+              holiday     (public holiday, bank holiday)
+            Targets: X-TORPOR-VMS (comma-separated VM names) or X-TORPOR-SELECTOR
+            (a label selector such as group=web), else the whole fleet.
+            Occurrences are expanded over [now - past, now + ahead): RRULE, RDATE,
+            EXDATE, moved and cancelled instances (RECURRENCE-ID), time zones.
+            Floating times and all-day dates are read in --zone.
+            Ingesting a calendar again replaces all its occurrences.
+            """)
+
+    @OptionGroup var store: StoreOptions
+
+    @Option(help: "A mapping file (YAML): categories, default_category, zone.")
+    var mapping: String?
+
+    @Option(help: "The category of events with no known category (demand, keep-awake, freeze, holiday).")
+    var defaultCategory: String?
+
+    @Option(help: "The zone of floating times and all-day dates, e.g. Europe/Amsterdam.")
+    var zone: String?
+
+    @Option(help: "How far back from --now to expand.")
+    var past = "30d"
+
+    @Option(help: "How far ahead of --now to expand.")
+    var ahead = "180d"
+
+    @Flag(help: "Print one JSON report per file on stdout.")
+    var json = false
+
+    @Argument(help: "iCalendar (.ics) files.")
+    var files: [String]
+
+    func validate() throws {
+        guard !files.isEmpty else { throw ValidationError("give at least one .ics file") }
+        if let defaultCategory, EventRecord.Category(rawValue: defaultCategory) == nil {
+            throw ValidationError("--default-category must be demand, keep-awake, freeze or holiday")
+        }
+        for (name, value) in [("--past", past), ("--ahead", ahead)] where DurationText.seconds(value) == nil {
+            throw ValidationError("\(name) '\(value)' is not a duration such as 30d")
+        }
+    }
+
+    func run() throws {
+        var m: CalendarMapping
+        do { m = try mapping.map { path throws(IngestError) in try CalendarMapping.load(path: path) } ?? CalendarMapping() } catch { throw reportFailure(error) }
+        if let defaultCategory { m.defaultCategory = EventRecord.Category(rawValue: defaultCategory) }
+        if let zone { m.zone = zone }
+        let ingester = CalendarIngester(store: try store.openStore(), mapping: m)
+        let now = store.nowSeconds
+        let from = now - DurationText.seconds(past)!, to = now + DurationText.seconds(ahead)!
+        try runEach(files.map { file in { try ingester.ingest(path: file, from: from, to: to, now: now) } },
+                    json: json, logger: store.logger("torpor.ingest.calendar"))
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+import TorporCore
+import TorporIngest
+import TorporStore
+
+@Suite struct CalendarIngestTests {
+    let now = UTC.epoch(year: 2013, month: 9, day: 30)
+    var business: String { Paths.repository + "/sample-data/calendars/business.ics" }
+
+    func events(_ s: Scratch) throws -> [EventRecord] {
+        try s.store.read { try EventRepository.overlapping(from: 0, to: .max, in: $0) }
+    }
+
+    @Test func categoriesTargetsAndSelectorsAreStored() throws {
+        let s = try Scratch()
+        let r = try CalendarIngester(store: s.store, mapping: CalendarMapping(zone: "Europe/Amsterdam"))
+            .ingest(path: business, from: now - 30 * 86_400, to: now + 7 * 86_400, now: now)
+        #expect(r.kind == "icalendar" && r.outcome == .ingested)
+        let all = try events(s)
+        #expect(all.count == r.inserted)
+        let campaign = try #require(all.first { $0.category == .demand })
+        #expect(campaign.selector == "group=web" && campaign.targets.isEmpty)
+        let backup = try #require(all.first { $0.category == .keepAwake })
+        #expect(backup.targets == ["db-01", "batch-01"] && backup.selector == nil)
+        let offsite = try #require(all.first { $0.category == .holiday })
+        #expect(offsite.targets.isEmpty && offsite.selector == nil, "no targets: the whole fleet")
+        #expect(all.contains { $0.category == .freeze && $0.start == UTC.parseISO8601("2013-09-25T22:00:00Z") })
+        let perCategory = try s.store.read { try CoverageRepository.eventsPerCategory(in: $0) }
+        #expect(perCategory["keep-awake"] == 37 && perCategory["demand"] == 4)
+    }
+
+    @Test func reIngestingAnEditedCalendarReplacesItsOccurrences() throws {
+        let s = try Scratch()
+        let path = try s.write("team.ics", Self.calendar(summary: "Launch", rule: "FREQ=DAILY;COUNT=5"))
+        let ingester = CalendarIngester(store: s.store)
+        _ = try ingester.ingest(path: path, from: now - 86_400 * 10, to: now + 86_400 * 10, now: now)
+        #expect(try events(s).count == 5)
+        #expect(try ingester.ingest(path: path, from: now - 86_400 * 10, to: now + 86_400 * 10, now: now).outcome == .unchanged)
+        try Self.calendar(summary: "Launch (shorter)", rule: "FREQ=DAILY;COUNT=2").write(toFile: path, atomically: true, encoding: .utf8)
+        _ = try ingester.ingest(path: path, from: now - 86_400 * 10, to: now + 86_400 * 10, now: now)
+        let after = try events(s)
+        #expect(after.count == 2 && after.allSatisfy { $0.summary == "Launch (shorter)" })
+    }
+
+    @Test func eventsWithoutAKnownCategoryAreSkippedOrDefaulted() throws {
+        let s = try Scratch()
+        let holidays = Paths.sharedData + "/calendars/real_world/rie__Germany.ics"
+        let window = (from: UTC.epoch(year: 2008, month: 1, day: 1), to: UTC.epoch(year: 2009, month: 1, day: 1))
+        let skipped = try CalendarIngester(store: s.store).ingest(path: holidays, from: window.from, to: window.to, now: window.to)
+        #expect(skipped.inserted == 0 && skipped.warnings.contains { $0.contains("no known category") })
+        let mapped = try CalendarIngester(store: s.store, mapping: CalendarMapping(defaultCategory: .holiday))
+            .ingest(path: holidays, from: window.from, to: window.to, now: window.to)
+        #expect(mapped.inserted == mapped.rows && mapped.inserted > 10)
+    }
+
+    @Test func aMalformedCalendarAddsNothing() throws {
+        let s = try Scratch()
+        let path = Paths.sharedData + "/calendars/malformed/rie__end_before_start_event.ics"
+        let e = #expect(throws: IngestError.self) { _ = try CalendarIngester(store: s.store).ingest(path: path, from: 0, to: now, now: now) }
+        #expect(e?.description.hasPrefix(path + ":32: ") == true)
+        #expect(try s.count("SELECT count(*) FROM source") == 0)
+        #expect(try events(s).isEmpty)
+    }
+
+    static func calendar(summary: String, rule: String) -> String {
+        """
+        BEGIN:VCALENDAR\r
+        VERSION:2.0\r
+        PRODID:-//torpor//test//EN\r
+        BEGIN:VEVENT\r
+        UID:launch@test\r
+        DTSTAMP:20130901T000000Z\r
+        SUMMARY:\(summary)\r
+        CATEGORIES:Launch\r
+        DTSTART:20130928T120000Z\r
+        DTEND:20130928T130000Z\r
+        RRULE:\(rule)\r
+        END:VEVENT\r
+        END:VCALENDAR\r
+
+        """
+    }
+}
