@@ -22,6 +22,12 @@ step "2. ingest: 5-minute utilization history of the fleet (Bitbrains trace, gzi
 step "3. ingest: a Prometheus export of two VMs' CPU (overlaps the CSV: deduplicated, first value wins)"
 "$BIN/torpor-ingest" prometheus --now "$NOW" --vm-label domain --metric cpu_util:percent sample-data/prometheus/cpu-last-2-days.json
 
+step "3b. calendar: campaigns, nightly backups, a quarter-close freeze and holidays (Europe/Amsterdam)"
+"$BIN/torpor-ingest" calendar --now "$NOW" --zone Europe/Amsterdam --past 35d --ahead 30d sample-data/calendars/business.ics
+
+step "3c. libvirt collector (every 5 min in production): the test driver gives domain state only"
+"$BIN/torpor-ingest" libvirt --now "$NOW" --uri "$FLEET"
+
 step "4. ingest again: same content, nothing added (every stage is safe to run twice)"
 "$BIN/torpor-ingest" csv --now "$NOW" --mapping sample-data/mappings/bitbrains.yaml --vm-prefix '' sample-data/traces/bitbrains/*.csv.gz
 
