@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 
 # The real public data the tests and benchmarks read (../shared/data beside the repository).
-TORPOR_SHARED_DATA ?= $(abspath $(CURDIR)/../shared/data)
+TORPOR_SHARED_DATA ?= $(firstword $(wildcard $(abspath $(CURDIR)/../shared/data) /work/shared/data) $(abspath $(CURDIR)/../shared/data))
 export TORPOR_SHARED_DATA
 
 # Debian packages the build, the tests and the demo need.
