@@ -85,22 +85,23 @@ public final class ICalendar {
     /// Whether the file declares an iTIP METHOD (a message of requests and cancellations, e.g. RFC 2446's examples).
     private var hasMethod: Bool { content.lines.contains { $0.name == "METHOD" } }
 
+    /// The sub-components of one kind (`icalcomponent_get_first_component` / `_next_component`).
     private func children(of component: OpaquePointer, _ kind: icalcomponent_kind) -> [OpaquePointer] {
-        var result: [OpaquePointer] = []
-        var child = icalcomponent_get_first_component(component, kind)
-        while let c = child {
-            result.append(c)
-            child = icalcomponent_get_next_component(component, kind)
-        }
-        return result
+        collect(first: icalcomponent_get_first_component(component, kind)) { icalcomponent_get_next_component(component, kind) }
     }
 
+    /// The properties of one kind (`icalcomponent_get_first_property` / `_next_property`).
     private func properties(of component: OpaquePointer, _ kind: icalproperty_kind) -> [OpaquePointer] {
+        collect(first: icalcomponent_get_first_property(component, kind)) { icalcomponent_get_next_property(component, kind) }
+    }
+
+    /// libical's iteration idiom: a first item, then `next()` until it returns NULL.
+    private func collect(first: OpaquePointer?, next: () -> OpaquePointer?) -> [OpaquePointer] {
         var result: [OpaquePointer] = []
-        var property = icalcomponent_get_first_property(component, kind)
-        while let p = property {
-            result.append(p)
-            property = icalcomponent_get_next_property(component, kind)
+        var item = first
+        while let i = item {
+            result.append(i)
+            item = next()
         }
         return result
     }

@@ -47,7 +47,7 @@ import TorporIngest
     @Test func statusRunsOnAStore() throws {
         let s = try Scratch()
         _ = try CSVIngester(store: s.store).ingest(path: try s.write("a.csv", "vm,metric,time,value\nv,cpu_util,0,1\n"), mapping: .defaultLong, now: replayNow)
-        var command = try StatusCommand.parse(["--db", s.store.path, "--json"])
+        let command = try StatusCommand.parse(["--db", s.store.path, "--json"])
         try command.run()
     }
 
