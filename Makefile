@@ -9,13 +9,14 @@ export TORPOR_SHARED_DATA
 
 # Debian packages the build, the tests and the demo need.
 DEBIAN_PACKAGES := libvirt-dev libvirt0 libvirt-clients libcsv-dev libical-dev libopenblas-dev \
-                   zlib1g-dev libssl-dev libsqlite3-dev sqlite3 gzip bc time prometheus
+                   zlib1g-dev libssl-dev libsqlite3-dev sqlite3 gzip bc time prometheus \
+                   libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils busybox-static cpio
 # One release build with testing enabled serves the binaries, the tests and the benchmarks
 # (numeric code is 10-50x slower in debug builds).
 SWIFT_FLAGS := -c release -Xswiftc -enable-testing
 BIN = $(CURDIR)/.build/release
 
-.PHONY: all deps build test demo bench clean
+.PHONY: all deps build integration test test-fast demo bench clean
 
 all: build
 
@@ -31,10 +32,19 @@ deps:
 build: deps
 	swift build $(SWIFT_FLAGS) --build-tests
 
-## test: every test (unit, real traces, bad input) on the release build.
-test: build
+## integration: a real libvirtd (started if not running) and the tiny guest the integration suite boots.
+integration: deps
+	./integration/start-libvirtd.sh
+	./integration/build-guest.sh >/dev/null
+
+## test: every test (unit, real traces, bad input, a real Prometheus, the real libvirtd) on the release build.
+test: build integration
 	@test -d "$(TORPOR_SHARED_DATA)/traces" || { echo "real data not found at $(TORPOR_SHARED_DATA): set TORPOR_SHARED_DATA"; exit 1; }
 	swift test $(SWIFT_FLAGS) --skip-build
+
+## test-fast: everything but the real-libvirtd suite.
+test-fast: build
+	swift test $(SWIFT_FLAGS) --skip-build --skip TorporIntegrationTests
 
 ## demo: ingest sample-data/ into demo/torpor.db and show what the store covers.
 demo: build
@@ -45,4 +55,4 @@ bench: build
 	BIN=$(BIN) ./bench/ingest-bench.sh
 
 clean:
-	rm -rf .build demo bench/out
+	rm -rf .build demo bench/out integration/guest

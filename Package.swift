@@ -58,6 +58,7 @@ let package = Package(
         .testTarget(name: "TorporVirtTests", dependencies: ["TorporVirt"]),
         .testTarget(name: "TorporICalTests", dependencies: ["TorporICal", "TorporCore"]),
         .testTarget(name: "TorporStoreTests", dependencies: ["TorporStore", "TorporCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "TorporIntegrationTests", dependencies: ["TorporIngest", "TorporStore", "TorporVirt", "TorporCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TorporIngestTests", dependencies: ["TorporIngest", "TorporStore", "TorporCore", "torpor-ingest", .product(name: "GRDB", package: "GRDB.swift")]),
     ]
 )

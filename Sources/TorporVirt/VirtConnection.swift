@@ -40,6 +40,12 @@ public final class VirtConnection {
         return VirtDomain(handle: handle, connection: self)
     }
 
+    /// Starts a transient domain from its XML description (`virDomainCreateXML`); it disappears when it stops.
+    public func createTransient(xml: String) throws(VirtError) -> VirtDomain {
+        let handle = try checked("virDomainCreateXML(\(uri))", virDomainCreateXML(self.handle, xml, 0))
+        return VirtDomain(handle: handle, connection: self)
+    }
+
     /// Statistics of every domain in one call (`virConnectGetAllDomainStats`).
     public func allDomainStats(_ groups: DomainStatsGroups = .standard) throws(VirtError) -> [DomainStatsRecord] {
         var records: UnsafeMutablePointer<virDomainStatsRecordPtr?>?

@@ -27,6 +27,11 @@ public final class VirtDomain {
                           vcpus: Int(info.nrVirtCpu), cpuTimeNanoseconds: info.cpuTime)
     }
 
+    /// Stops the domain at once, like pulling the plug (`virDomainDestroy`).
+    public func destroy() throws(VirtError) {
+        try checked("virDomainDestroy(\(name))", virDomainDestroy(handle))
+    }
+
     /// The text of a `<metadata>` element in namespace `namespaceURI` (`virDomainGetMetadata`), or nil if absent.
     public func metadata(namespaceURI: String) throws(VirtError) -> String? {
         guard let xml = virDomainGetMetadata(handle, Int32(VIR_DOMAIN_METADATA_ELEMENT.rawValue), namespaceURI, 0) else {

@@ -38,10 +38,12 @@ public struct DomainSample: Equatable, Sendable {
         }
         self.counters = counters
         memoryCapacity = record.number("balloon.maximum").map { $0 * 1024 }
+        // In use inside the guest, when its balloon driver reports it. (`balloon.rss` is the host process's resident
+        // memory, which includes QEMU itself: not the guest's use.)
         if let available = record.number("balloon.available"), let unused = record.number("balloon.unused") {
             memoryUsed = (available - unused) * 1024
         } else {
-            memoryUsed = record.number("balloon.rss").map { $0 * 1024 }
+            memoryUsed = nil
         }
     }
 }
