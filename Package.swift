@@ -36,6 +36,7 @@ let package = Package(
         .target(name: "TorporHash", dependencies: ["CCrypto"]),
         .target(name: "TorporVirt", dependencies: ["CLibvirt"]),
         .target(name: "TorporICal", dependencies: ["CICal", "TorporCore"]),
+        .target(name: "TorporStatePool", dependencies: ["TorporCore", "TorporStore", "TorporHash", "TorporGzip"], swiftSettings: hotLoop),
         .target(name: "TorporStore", dependencies: [
             "TorporCore",
             .product(name: "GRDB", package: "GRDB.swift"),
@@ -57,6 +58,7 @@ let package = Package(
         .testTarget(name: "TorporHashTests", dependencies: ["TorporHash"]),
         .testTarget(name: "TorporVirtTests", dependencies: ["TorporVirt"]),
         .testTarget(name: "TorporICalTests", dependencies: ["TorporICal", "TorporCore"]),
+        .testTarget(name: "TorporStatePoolTests", dependencies: ["TorporStatePool", "TorporStore", "TorporHash", "TorporCore"]),
         .testTarget(name: "TorporStoreTests", dependencies: ["TorporStore", "TorporCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TorporIntegrationTests", dependencies: ["TorporIngest", "TorporStore", "TorporVirt", "TorporCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TorporIngestTests", dependencies: ["TorporIngest", "TorporStore", "TorporCore", "torpor-ingest", .product(name: "GRDB", package: "GRDB.swift")]),

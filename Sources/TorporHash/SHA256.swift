@@ -22,15 +22,31 @@ public final class SHA256 {
 
     public func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
 
-    /// The digest as 64 lower-case hex digits; the object must not be used afterwards.
-    public func finalizeHex() -> String {
+    /// The 32-byte digest; the object must not be used afterwards.
+    public func finalize() -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0
         EVP_DigestFinal_ex(context, &digest, &length)
-        return digest.map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        return digest
+    }
+
+    /// The digest as 64 lower-case hex digits; the object must not be used afterwards.
+    public func finalizeHex() -> String { SHA256.hex(finalize()) }
+
+    /// The SHA-256 of one buffer.
+    public static func digest(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        let hash = SHA256()
+        hash.update(bytes)
+        return hash.finalize()
+    }
+
+    /// Lower-case hex of any bytes.
+    public static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The SHA-256 of a whole file's raw bytes, read in 1 MiB chunks.

@@ -77,6 +77,28 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v3: state pool manifests and chunks") { db in
+            try db.execute(sql: """
+                CREATE TABLE state_chunk (
+                    pool TEXT NOT NULL,                     -- the pool directory
+                    hash BLOB NOT NULL,                     -- SHA-256 of the chunk's bytes
+                    size INTEGER NOT NULL,
+                    PRIMARY KEY (pool, hash)
+                ) WITHOUT ROWID;
+                CREATE TABLE state_manifest (
+                    id INTEGER PRIMARY KEY,
+                    pool TEXT NOT NULL,
+                    vm TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    image_sha256 TEXT NOT NULL,
+                    image_bytes INTEGER NOT NULL,
+                    written_bytes INTEGER NOT NULL,         -- bytes of chunks this image added to the pool
+                    chunks BLOB NOT NULL,                   -- per chunk: 32-byte SHA-256 + 4-byte little-endian size
+                    disk_identity TEXT NOT NULL             -- the VM's disks when the image was taken (JSON)
+                );
+                CREATE INDEX state_manifest_by_vm ON state_manifest(pool, vm, created_at);
+                """)
+        }
         return migrator
     }
 }

@@ -1,0 +1,267 @@
+import Foundation
+import TorporCore
+import TorporGzip
+import TorporHash
+import TorporStore
+
+/// The one error type of the state pool.
+public struct StatePoolError: Error, CustomStringConvertible, Sendable {
+    public enum Kind: Sendable { case full, io, corrupt, refused, notFound }
+    public let kind: Kind
+    public let message: String
+    public var description: String { message }
+}
+
+/// What taking an image into the pool did.
+public struct TakeReport: Codable, Equatable, Sendable {
+    public var manifestID: Int64
+    public var imageBytes: Int64
+    public var chunks: Int
+    public var newChunks: Int
+    /// Bytes of new chunks written: what this hibernation cost the pool.
+    public var writtenBytes: Int64
+    public var seconds: Double
+}
+
+/// A host's pool of saved VM memory images: a content-addressed chunk store in a directory (chunks named by their
+/// SHA-256, written once), with one manifest per image in the torpor store. A VM that sleeps every night writes
+/// only the chunks that changed since its last image; VMs from one template share chunks.
+/// Capacity is pre-provisioned: an image that would not fit is refused before anything is written.
+public final class StatePool {
+    public let directory: String
+    public let capacityBytes: Int64
+    public let chunker: ContentDefinedChunker
+    let store: Store
+
+    public init(directory: String, capacityBytes: Int64, store: Store, chunker: ContentDefinedChunker = ContentDefinedChunker()) throws(StatePoolError) {
+        self.directory = URL(fileURLWithPath: directory).standardizedFileURL.path
+        self.capacityBytes = capacityBytes
+        self.store = store
+        self.chunker = chunker
+        do {
+            try PoolFiles.makeDirectory(self.directory + "/chunks")
+            try PoolFiles.makeDirectory(self.directory + "/tmp")
+        } catch {
+            throw StatePoolError(kind: .io, message: "state pool \(directory): \(error.message)")
+        }
+    }
+
+    private func chunkPath(_ hash: [UInt8]) -> String {
+        let hex = SHA256.hex(hash)
+        return "\(directory)/chunks/\(hex.prefix(2))/\(hex)"
+    }
+
+    /// Bytes the pool's chunks take.
+    public func usedBytes() throws -> Int64 { try store.read { try StateRepository.usage(pool: directory, in: $0).bytes } }
+
+    /// Takes a saved image into the pool: chunks it, writes the chunks the pool lacks, then records the manifest.
+    /// Chunks are durable before the manifest is recorded, so a manifest never points at a missing chunk; on any
+    /// failure (the pool is full, an I/O error) the chunks this call wrote are removed and nothing is recorded.
+    /// The image file itself is only read.
+    public func take(image path: String, vm: String, diskIdentity: String, now: EpochSeconds) throws(StatePoolError) -> TakeReport {
+        let started = Date()
+        let reader: CompressedFileReader
+        do { reader = try CompressedFileReader(path: path) } catch {
+            throw StatePoolError(kind: .notFound, message: "image \(path): \(error.message)")
+        }
+        let used: Int64
+        do { used = try usedBytes() } catch { throw StatePoolError(kind: .io, message: "store: \(error)") }
+        var chunks: [StateManifest.Chunk] = []
+        var newChunks: [StateManifest.Chunk] = []
+        var written: [String] = []
+        var writtenBytes: Int64 = 0
+        var imageBytes: Int64 = 0
+        let imageHash = SHA256()
+        var seenThisImage = Set<[UInt8]>()
+        // A window of at least maxSize bytes ahead of the cut point, refilled by 8 MiB reads.
+        let readSize = 8 << 20
+        var window = [UInt8](repeating: 0, count: readSize + chunker.maxSize)
+        var start = 0, end = 0, atEnd = false
+        func rollback() { written.forEach(PoolFiles.remove) }
+        do {
+            while true {
+                if !atEnd, end - start < chunker.maxSize {
+                    if start > 0 {   // slide what is left to the front
+                        window.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: $0.baseAddress! + start, byteCount: end - start) }
+                        end -= start
+                        start = 0
+                    }
+                    let n = try window.withUnsafeMutableBytes { try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[end...])) }
+                    if n == 0 { atEnd = true }
+                    end += n
+                    continue
+                }
+                if start == end { break }
+                try window.withUnsafeBytes { all in
+                    let pending = UnsafeRawBufferPointer(rebasing: all[start..<end])
+                    let length = chunker.cut(pending)
+                    let bytes = UnsafeRawBufferPointer(rebasing: pending[0..<length])
+                    imageHash.update(bytes)
+                    let hash = SHA256.digest(bytes)
+                    let chunk = StateManifest.Chunk(hash: hash, size: length)
+                    chunks.append(chunk)
+                    imageBytes += Int64(length)
+                    start += length
+                    guard seenThisImage.insert(hash).inserted else { return }
+                    if try store.read({ try StateRepository.hasChunk(pool: directory, hash: hash, in: $0) }) { return }
+                    guard used + writtenBytes + Int64(length) <= capacityBytes else {
+                        throw StatePoolError(kind: .full, message: "state pool \(directory) is full: \(used + writtenBytes) of \(capacityBytes) bytes used, the image of \(vm) needs more")
+                    }
+                    let target = chunkPath(hash)
+                    try PoolFiles.makeDirectory((target as NSString).deletingLastPathComponent)
+                    try PoolFiles.writeAtomically(bytes, to: target, temporaryDirectory: directory + "/tmp")
+                    written.append(target)
+                    newChunks.append(chunk)
+                    writtenBytes += Int64(length)
+                }
+            }
+            for dir in Set(written.map { ($0 as NSString).deletingLastPathComponent }) { PoolFiles.syncDirectory(dir) }
+            let manifest = StateManifest(pool: directory, vm: vm, createdAt: now, imageSHA256: imageHash.finalizeHex(), imageBytes: imageBytes,
+                                         writtenBytes: writtenBytes, chunks: chunks, diskIdentity: diskIdentity)
+            let id = try store.transaction { try StateRepository.insert(manifest, newChunks: newChunks, in: $0) }
+            return TakeReport(manifestID: id, imageBytes: imageBytes, chunks: chunks.count, newChunks: newChunks.count,
+                              writtenBytes: writtenBytes, seconds: Date().timeIntervalSince(started))
+        } catch let error as StatePoolError {
+            rollback()
+            throw error
+        } catch let error as PoolFiles.Failure {
+            rollback()
+            throw StatePoolError(kind: error.isNoSpace ? .full : .io, message: "state pool: \(error.message)")
+        } catch let error as GzipError {
+            rollback()
+            throw StatePoolError(kind: .io, message: "image \(path): \(error.message)")
+        } catch {
+            rollback()
+            throw StatePoolError(kind: .io, message: "state pool \(directory): \(error)")
+        }
+    }
+
+    /// The newest manifest of a VM in this pool.
+    public func latest(vm: String) throws(StatePoolError) -> StateManifest {
+        let manifests: [StateManifest]
+        do { manifests = try store.read { try StateRepository.manifests(pool: directory, vm: vm, in: $0) } } catch {
+            throw StatePoolError(kind: .io, message: "store: \(error)")
+        }
+        guard let first = manifests.first else { throw StatePoolError(kind: .notFound, message: "no saved state of \(vm) in \(directory)") }
+        return first
+    }
+
+    /// Rebuilds an image from its chunks into `path`, verifying every chunk's hash and the whole image's, and refusing
+    /// when the VM's disks are not those the image was taken with (memory and disk would disagree). The file appears
+    /// at `path` only when complete and verified.
+    public func materialize(_ manifest: StateManifest, to path: String, currentDiskIdentity: String) throws(StatePoolError) {
+        guard manifest.diskIdentity == currentDiskIdentity else {
+            throw StatePoolError(kind: .refused, message: "refusing to restore \(manifest.vm) from the pool: its disks changed since the image of \(UTC.format(manifest.createdAt)) was taken (then: \(manifest.diskIdentity); now: \(currentDiskIdentity))")
+        }
+        let temp = path + ".torpor-partial"
+        FileManager.default.createFile(atPath: temp, contents: nil)
+        guard let out = FileHandle(forWritingAtPath: temp) else { throw StatePoolError(kind: .io, message: "cannot write \(temp)") }
+        let whole = SHA256()
+        do {
+            for (index, chunk) in manifest.chunks.enumerated() {
+                guard let data = FileManager.default.contents(atPath: chunkPath(chunk.hash)) else {
+                    throw StatePoolError(kind: .corrupt, message: "chunk \(index) (\(SHA256.hex(chunk.hash))) of \(manifest.vm)'s image #\(manifest.id) is missing from \(directory)")
+                }
+                let ok = data.count == chunk.size && data.withUnsafeBytes { SHA256.digest($0) } == chunk.hash
+                guard ok else {
+                    throw StatePoolError(kind: .corrupt, message: "chunk \(index) (\(SHA256.hex(chunk.hash))) of \(manifest.vm)'s image #\(manifest.id) is corrupt in \(directory): refused")
+                }
+                data.withUnsafeBytes { whole.update($0) }
+                try out.write(contentsOf: data)
+            }
+            guard whole.finalizeHex() == manifest.imageSHA256 else {
+                throw StatePoolError(kind: .corrupt, message: "the rebuilt image of \(manifest.vm) does not match its recorded hash: refused")
+            }
+            try out.synchronize()
+            try out.close()
+            guard rename(temp, path) == 0 else { throw StatePoolError(kind: .io, message: "cannot move the image to \(path)") }
+        } catch let error as StatePoolError {
+            try? out.close()
+            PoolFiles.remove(temp)
+            throw error
+        } catch {
+            try? out.close()
+            PoolFiles.remove(temp)
+            throw StatePoolError(kind: .io, message: "writing \(path): \(error)")
+        }
+    }
+
+    /// What `verify` found.
+    public struct VerifyReport: Equatable, Sendable {
+        public var chunksChecked: Int
+        public var corrupt: [String]
+        public var missing: [String]
+    }
+
+    /// Re-hashes every chunk of the pool's index.
+    public func verify() throws -> VerifyReport {
+        let hashes = try store.read { db in
+            try StateRepository.manifests(pool: directory, in: db).flatMap(\.chunks) + StateRepository.unreferencedChunks(pool: directory, in: db)
+        }
+        var report = VerifyReport(chunksChecked: 0, corrupt: [], missing: [])
+        for chunk in Set(hashes) {
+            report.chunksChecked += 1
+            guard let data = FileManager.default.contents(atPath: chunkPath(chunk.hash)) else { report.missing.append(SHA256.hex(chunk.hash)); continue }
+            if data.withUnsafeBytes({ SHA256.digest($0) }) != chunk.hash { report.corrupt.append(SHA256.hex(chunk.hash)) }
+        }
+        return report
+    }
+
+    /// What `collectGarbage` removed.
+    public struct GarbageReport: Equatable, Sendable {
+        public var manifestsRemoved: Int
+        public var chunksRemoved: Int
+        public var bytesFreed: Int64
+    }
+
+    /// Keeps the newest `keepPerVM` images of each VM; removes older manifests, then every chunk no remaining manifest
+    /// references (index first, files after, so a crash in between leaves only unindexed files, removed next time),
+    /// and stray files in `tmp/` and `chunks/` that the index does not list.
+    public func collectGarbage(keepPerVM: Int) throws -> GarbageReport {
+        precondition(keepPerVM >= 1, "keep at least one image per VM")
+        let (removedManifests, orphans) = try store.transaction { db -> (Int, [StateManifest.Chunk]) in
+            let all = try StateRepository.manifests(pool: directory, in: db)
+            let old = Dictionary(grouping: all, by: \.vm).values.flatMap { $0.dropFirst(keepPerVM) }.map(\.id)
+            try StateRepository.deleteManifests(ids: old, in: db)
+            let orphans = try StateRepository.unreferencedChunks(pool: directory, in: db)
+            try StateRepository.deleteChunks(pool: directory, hashes: orphans.map(\.hash), in: db)
+            return (old.count, orphans)
+        }
+        for chunk in orphans { PoolFiles.remove(chunkPath(chunk.hash)) }
+        let indexed = try store.read { db in
+            Set(try StateRepository.manifests(pool: directory, in: db).flatMap(\.chunks).map { SHA256.hex($0.hash) })
+        }
+        let fm = FileManager.default
+        for name in (try? fm.contentsOfDirectory(atPath: directory + "/tmp")) ?? [] { PoolFiles.remove(directory + "/tmp/" + name) }
+        for prefix in (try? fm.contentsOfDirectory(atPath: directory + "/chunks")) ?? [] {
+            for name in (try? fm.contentsOfDirectory(atPath: "\(directory)/chunks/\(prefix)")) ?? [] where !indexed.contains(name) {
+                PoolFiles.remove("\(directory)/chunks/\(prefix)/\(name)")
+            }
+        }
+        return GarbageReport(manifestsRemoved: removedManifests, chunksRemoved: orphans.count, bytesFreed: orphans.reduce(0) { $0 + Int64($1.size) })
+    }
+
+    /// The pool at a glance, with what deduplication saves.
+    public struct Status: Codable, Equatable, Sendable {
+        public var images: Int
+        public var chunks: Int
+        public var storedBytes: Int64
+        /// Sum of the images' sizes: what the pool would hold without deduplication.
+        public var logicalBytes: Int64
+        /// Chunks used by images of more than one VM.
+        public var sharedAcrossVMs: Int
+        public var capacityBytes: Int64
+    }
+
+    public func status() throws -> Status {
+        try store.read { db in
+            let manifests = try StateRepository.manifests(pool: directory, in: db)
+            var owners: [[UInt8]: Set<String>] = [:]
+            for m in manifests { for c in m.chunks { owners[c.hash, default: []].insert(m.vm) } }
+            let usage = try StateRepository.usage(pool: directory, in: db)
+            return Status(images: manifests.count, chunks: usage.chunks, storedBytes: usage.bytes,
+                          logicalBytes: manifests.reduce(0) { $0 + $1.imageBytes },
+                          sharedAcrossVMs: owners.values.filter { $0.count > 1 }.count, capacityBytes: capacityBytes)
+        }
+    }
+}

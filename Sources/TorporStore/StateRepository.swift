@@ -1,0 +1,107 @@
+import Foundation
+import GRDB
+import TorporCore
+
+/// One saved memory image of a VM, as a list of content-addressed chunks in a state pool.
+public struct StateManifest: Equatable, Sendable {
+    public struct Chunk: Equatable, Hashable, Sendable {
+        public var hash: [UInt8]   // 32 bytes
+        public var size: Int
+
+        public init(hash: [UInt8], size: Int) {
+            self.hash = hash
+            self.size = size
+        }
+    }
+
+    public var id: Int64
+    public var pool: String
+    public var vm: String
+    public var createdAt: EpochSeconds
+    public var imageSHA256: String
+    public var imageBytes: Int64
+    public var writtenBytes: Int64
+    public var chunks: [Chunk]
+    public var diskIdentity: String
+
+    public init(id: Int64 = 0, pool: String, vm: String, createdAt: EpochSeconds, imageSHA256: String, imageBytes: Int64,
+                writtenBytes: Int64, chunks: [Chunk], diskIdentity: String) {
+        self.id = id; self.pool = pool; self.vm = vm; self.createdAt = createdAt; self.imageSHA256 = imageSHA256
+        self.imageBytes = imageBytes; self.writtenBytes = writtenBytes; self.chunks = chunks; self.diskIdentity = diskIdentity
+    }
+}
+
+/// Reads and writes the `state_chunk` and `state_manifest` tables: which chunks a pool holds, and which images they form.
+public enum StateRepository {
+    /// Whether the pool's index lists a chunk.
+    public static func hasChunk(pool: String, hash: [UInt8], in db: Database) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT 1 FROM state_chunk WHERE pool = ? AND hash = ?", arguments: [pool, Data(hash)]) ?? false
+    }
+
+    /// Records a manifest and the new chunks it brought; returns its id.
+    public static func insert(_ manifest: StateManifest, newChunks: [StateManifest.Chunk], in db: Database) throws -> Int64 {
+        for chunk in newChunks {
+            try db.execute(sql: "INSERT OR IGNORE INTO state_chunk (pool, hash, size) VALUES (?, ?, ?)",
+                           arguments: [manifest.pool, Data(chunk.hash), chunk.size])
+        }
+        try db.execute(sql: """
+            INSERT INTO state_manifest (pool, vm, created_at, image_sha256, image_bytes, written_bytes, chunks, disk_identity)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [manifest.pool, manifest.vm, manifest.createdAt, manifest.imageSHA256, manifest.imageBytes,
+                             manifest.writtenBytes, encode(manifest.chunks), manifest.diskIdentity])
+        return db.lastInsertedRowID
+    }
+
+    /// A pool's manifests, newest first, optionally of one VM.
+    public static func manifests(pool: String, vm: String? = nil, in db: Database) throws -> [StateManifest] {
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT * FROM state_manifest WHERE pool = ? AND (?2 IS NULL OR vm = ?2) ORDER BY created_at DESC, id DESC
+            """, arguments: [pool, vm])
+        return rows.map { row in
+            StateManifest(id: row["id"], pool: row["pool"], vm: row["vm"], createdAt: row["created_at"], imageSHA256: row["image_sha256"],
+                          imageBytes: row["image_bytes"], writtenBytes: row["written_bytes"], chunks: decode(row["chunks"]),
+                          diskIdentity: row["disk_identity"])
+        }
+    }
+
+    public static func deleteManifests(ids: [Int64], in db: Database) throws {
+        for id in ids { try db.execute(sql: "DELETE FROM state_manifest WHERE id = ?", arguments: [id]) }
+    }
+
+    /// Chunks of the pool's index that no manifest references.
+    public static func unreferencedChunks(pool: String, in db: Database) throws -> [StateManifest.Chunk] {
+        var referenced = Set<Data>()
+        for m in try manifests(pool: pool, in: db) { for c in m.chunks { referenced.insert(Data(c.hash)) } }
+        return try Row.fetchAll(db, sql: "SELECT hash, size FROM state_chunk WHERE pool = ?", arguments: [pool]).compactMap { row in
+            let hash: Data = row["hash"]
+            return referenced.contains(hash) ? nil : StateManifest.Chunk(hash: Array(hash), size: row["size"])
+        }
+    }
+
+    public static func deleteChunks(pool: String, hashes: [[UInt8]], in db: Database) throws {
+        for h in hashes { try db.execute(sql: "DELETE FROM state_chunk WHERE pool = ? AND hash = ?", arguments: [pool, Data(h)]) }
+    }
+
+    /// Bytes and number of the pool's chunks.
+    public static func usage(pool: String, in db: Database) throws -> (bytes: Int64, chunks: Int) {
+        let row = try Row.fetchOne(db, sql: "SELECT coalesce(sum(size), 0) AS bytes, count(*) AS n FROM state_chunk WHERE pool = ?", arguments: [pool])!
+        return (row["bytes"], row["n"])
+    }
+
+    static func encode(_ chunks: [StateManifest.Chunk]) -> Data {
+        var data = Data(capacity: chunks.count * 36)
+        for c in chunks {
+            data.append(contentsOf: c.hash)
+            withUnsafeBytes(of: UInt32(c.size).littleEndian) { data.append(contentsOf: $0) }
+        }
+        return data
+    }
+
+    static func decode(_ data: Data) -> [StateManifest.Chunk] {
+        let bytes = [UInt8](data)
+        return stride(from: 0, to: bytes.count - 35, by: 36).map { i in
+            let size = Int(bytes[i + 32]) | Int(bytes[i + 33]) << 8 | Int(bytes[i + 34]) << 16 | Int(bytes[i + 35]) << 24
+            return StateManifest.Chunk(hash: Array(bytes[i..<i + 32]), size: size)
+        }
+    }
+}

@@ -1,0 +1,206 @@
+import Foundation
+import Testing
+import TorporCore
+import TorporHash
+@testable import TorporStatePool
+import TorporStore
+
+/// Deterministic pseudo-random bytes (SplitMix64), so tests need no fixtures.
+func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
+    var state = seed
+    var out = [UInt8](repeating: 0, count: count)
+    for i in stride(from: 0, to: count, by: 8) {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        for k in 0..<min(8, count - i) { out[i + k] = UInt8(truncatingIfNeeded: z >> (8 * UInt64(k))) }
+    }
+    return out
+}
+
+struct PoolScratch {
+    let dir: String
+    let store: Store
+
+    init() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-pool-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        store = try Store(path: dir + "/torpor.db")
+    }
+
+    func image(_ name: String, _ bytes: [UInt8]) throws -> String {
+        let path = dir + "/" + name
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    func pool(_ capacity: Int64 = 1 << 30, at path: String? = nil) throws -> StatePool {
+        try StatePool(directory: path ?? dir + "/pool", capacityBytes: capacity, store: store, chunker: ContentDefinedChunker(averageSize: 16 * 1024))
+    }
+}
+
+@Suite struct ChunkerTests {
+    let chunker = ContentDefinedChunker(averageSize: 16 * 1024)
+
+    func hashes(_ bytes: [UInt8]) -> [[UInt8]] {
+        bytes.withUnsafeBytes { all in
+            var offset = 0
+            return chunker.chunks(of: all).map { length in
+                defer { offset += length }
+                return SHA256.digest(UnsafeRawBufferPointer(rebasing: all[offset..<offset + length]))
+            }
+        }
+    }
+
+    @Test func chunkSizesStayWithinBounds() {
+        let data = randomBytes(4 << 20, seed: 1)
+        let lengths = data.withUnsafeBytes { chunker.chunks(of: $0) }
+        #expect(lengths.reduce(0, +) == data.count)
+        #expect(lengths.dropLast().allSatisfy { $0 >= chunker.minSize && $0 <= chunker.maxSize })
+        let average = data.count / lengths.count
+        #expect(average > chunker.averageSize / 2 && average < chunker.averageSize * 2, "average \(average)")
+    }
+
+    @Test func boundariesSurviveInsertionsAndDeletions() {
+        let original = randomBytes(4 << 20, seed: 2)
+        var shifted = original
+        shifted.insert(contentsOf: randomBytes(100, seed: 3), at: 1_000_003)
+        shifted.removeSubrange(3_000_000..<3_000_777)
+        let before = Set(hashes(original)), after = hashes(shifted)
+        let kept = after.filter(before.contains).count
+        #expect(Double(kept) / Double(after.count) > 0.95, "\(kept) of \(after.count) chunks unchanged")
+    }
+
+    @Test func theSameContentGivesTheSameChunks() {
+        let data = randomBytes(1 << 20, seed: 4)
+        #expect(hashes(data) == hashes(data))
+    }
+}
+
+@Suite struct StatePoolTests {
+    @Test func anImageComesBackByteForByte() throws {
+        let s = try PoolScratch()
+        let bytes = randomBytes(3 << 20, seed: 5)
+        let pool = try s.pool()
+        let report = try pool.take(image: try s.image("web-01.save", bytes), vm: "web-01", diskIdentity: "vda:1", now: 100)
+        #expect(report.imageBytes == Int64(bytes.count) && report.writtenBytes == Int64(bytes.count))
+        let out = s.dir + "/restored.save"
+        try pool.materialize(try pool.latest(vm: "web-01"), to: out, currentDiskIdentity: "vda:1")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == Data(bytes))
+    }
+
+    @Test func aRepeatedHibernationWritesOnlyWhatChanged() throws {
+        let s = try PoolScratch()
+        let pool = try s.pool()
+        var bytes = randomBytes(4 << 20, seed: 6)
+        _ = try pool.take(image: try s.image("a", bytes), vm: "web-01", diskIdentity: "d", now: 100)
+        let fresh = randomBytes(256 * 1024, seed: 7)   // the guest wrote 256 KiB of new data
+        bytes.replaceSubrange(2_000_000..<2_000_000 + fresh.count, with: fresh)
+        let second = try pool.take(image: try s.image("b", bytes), vm: "web-01", diskIdentity: "d", now: 200)
+        #expect(second.writtenBytes <= Int64(fresh.count) + Int64(bytes.count) / 10, "wrote \(second.writtenBytes)")
+        #expect(second.writtenBytes >= Int64(fresh.count))
+        let out = s.dir + "/r"
+        try pool.materialize(try pool.latest(vm: "web-01"), to: out, currentDiskIdentity: "d")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == Data(bytes))
+    }
+
+    @Test func vmsFromOneTemplateShareChunks() throws {
+        let s = try PoolScratch()
+        let pool = try s.pool()
+        let template = randomBytes(2 << 20, seed: 8)
+        _ = try pool.take(image: try s.image("a", template), vm: "web-01", diskIdentity: "d1", now: 1)
+        let twin = try pool.take(image: try s.image("b", template), vm: "web-02", diskIdentity: "d2", now: 2)
+        #expect(twin.writtenBytes == 0)
+        let status = try pool.status()
+        #expect(status.images == 2 && status.logicalBytes == 2 * Int64(template.count) && status.storedBytes == Int64(template.count))
+        #expect(status.sharedAcrossVMs == status.chunks)
+    }
+
+    @Test func aCorruptChunkIsDetectedAndRefused() throws {
+        let s = try PoolScratch()
+        let pool = try s.pool()
+        _ = try pool.take(image: try s.image("a", randomBytes(1 << 20, seed: 9)), vm: "db-01", diskIdentity: "d", now: 1)
+        let manifest = try pool.latest(vm: "db-01")
+        let victim = s.dir + "/pool/chunks/" + String(SHA256.hex(manifest.chunks[3].hash).prefix(2)) + "/" + SHA256.hex(manifest.chunks[3].hash)
+        var data = try Data(contentsOf: URL(fileURLWithPath: victim))
+        data[10] ^= 0xFF
+        try data.write(to: URL(fileURLWithPath: victim))
+        let out = s.dir + "/restored"
+        let e = #expect(throws: StatePoolError.self) { try pool.materialize(manifest, to: out, currentDiskIdentity: "d") }
+        #expect(e?.kind == .corrupt && e?.message.contains("chunk 3") == true)
+        #expect(!FileManager.default.fileExists(atPath: out) && !FileManager.default.fileExists(atPath: out + ".torpor-partial"))
+        let verify = try pool.verify()
+        #expect(verify.corrupt == [SHA256.hex(manifest.chunks[3].hash)] && verify.missing.isEmpty)
+    }
+
+    @Test func aRestoreAfterADiskChangeIsRefused() throws {
+        let s = try PoolScratch()
+        let pool = try s.pool()
+        _ = try pool.take(image: try s.image("a", randomBytes(100_000, seed: 10)), vm: "db-01", diskIdentity: "vda=/var/lib/db.qcow2@sha:1", now: 1)
+        let e = #expect(throws: StatePoolError.self) {
+            try pool.materialize(try pool.latest(vm: "db-01"), to: s.dir + "/out", currentDiskIdentity: "vda=/var/lib/db.qcow2@sha:2")
+        }
+        #expect(e?.kind == .refused && e?.message.contains("disks changed") == true)
+    }
+
+    @Test func garbageCollectionNeverDeletesAReferencedChunk() throws {
+        let s = try PoolScratch()
+        let pool = try s.pool()
+        var bytes = randomBytes(2 << 20, seed: 11)
+        for night in 0..<4 {
+            bytes.replaceSubrange(night * 300_000..<night * 300_000 + 200_000, with: randomBytes(200_000, seed: 100 + UInt64(night)))
+            _ = try pool.take(image: try s.image("n\(night)", bytes), vm: "web-01", diskIdentity: "d", now: EpochSeconds(night))
+        }
+        _ = try pool.take(image: try s.image("other", randomBytes(500_000, seed: 12)), vm: "api-01", diskIdentity: "d", now: 9)
+        try Data("junk".utf8).write(to: URL(fileURLWithPath: s.dir + "/pool/tmp/leftover"))
+        let before = try pool.status()
+        let gc = try pool.collectGarbage(keepPerVM: 1)
+        #expect(gc.manifestsRemoved == 3 && gc.chunksRemoved > 0 && gc.bytesFreed > 0)
+        let after = try pool.status()
+        #expect(after.images == 2 && after.storedBytes == before.storedBytes - gc.bytesFreed)
+        #expect(try pool.verify() == StatePool.VerifyReport(chunksChecked: after.chunks, corrupt: [], missing: []))
+        try pool.materialize(try pool.latest(vm: "web-01"), to: s.dir + "/r", currentDiskIdentity: "d")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: s.dir + "/r")) == Data(bytes))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: s.dir + "/pool/tmp").isEmpty)
+    }
+
+    @Test func aPoolOverItsCapacityRefusesTheImageAndStaysConsistent() throws {
+        let s = try PoolScratch()
+        let pool = try s.pool(1 << 20)
+        let e = #expect(throws: StatePoolError.self) { _ = try pool.take(image: try s.image("big", randomBytes(3 << 20, seed: 13)), vm: "v", diskIdentity: "d", now: 1) }
+        #expect(e?.kind == .full)
+        #expect(try pool.status() == StatePool.Status(images: 0, chunks: 0, storedBytes: 0, logicalBytes: 0, sharedAcrossVMs: 0, capacityBytes: 1 << 20))
+        let files = FileManager.default.enumerator(atPath: s.dir + "/pool/chunks")?.allObjects.compactMap { $0 as? String }.filter { $0.count > 10 } ?? []
+        #expect(files.isEmpty, "the chunks written before the refusal were removed")
+    }
+
+    /// A real full disk: the pool on a 1 MiB tmpfs, an image of 3 MiB.
+    @Test func aFullDiskMidImageLeavesEverythingConsistent() throws {
+        let s = try PoolScratch()
+        let mountPoint = s.dir + "/small"
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        try run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mountPoint])
+        defer { try? run("/bin/umount", [mountPoint]) }
+        let pool = try s.pool(1 << 40, at: mountPoint + "/pool")   // capacity says yes: the disk says no
+        let image = try s.image("big", randomBytes(3 << 20, seed: 14))
+        let e = #expect(throws: StatePoolError.self) { _ = try pool.take(image: image, vm: "v", diskIdentity: "d", now: 1) }
+        #expect(e?.kind == .full, "\(String(describing: e))")
+        #expect(try pool.status().images == 0)
+        #expect(try pool.verify() == StatePool.VerifyReport(chunksChecked: 0, corrupt: [], missing: []))
+        #expect(FileManager.default.fileExists(atPath: image), "the saved image itself is untouched")
+        // Room made, the same image goes in whole.
+        let small = try pool.take(image: try s.image("little", randomBytes(300_000, seed: 15)), vm: "v", diskIdentity: "d", now: 2)
+        #expect(small.writtenBytes == 300_000)
+    }
+
+    func run(_ tool: String, _ arguments: [String]) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tool)
+        p.arguments = arguments
+        try p.run()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw StatePoolError(kind: .io, message: "\(tool) \(arguments) failed") }
+    }
+}
