@@ -51,8 +51,9 @@ demo: build
 	BIN=$(BIN) ./sample-data/demo.sh
 
 ## bench: benchmarks; results go to bench/RESULTS.md by hand, with the command that produced them.
-bench: build
+bench: build integration
 	BIN=$(BIN) ./bench/ingest-bench.sh
+	BIN=$(BIN) ./bench/statepool-bench.sh
 
 clean:
 	rm -rf .build demo bench/out integration/guest

@@ -53,6 +53,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        .executableTarget(name: "torpor-bench-statepool", dependencies: ["TorporStatePool", "TorporStore", "TorporHash"], path: "Sources/torpor-bench-statepool"),
+
         .testTarget(name: "TorporCoreTests", dependencies: ["TorporCore"]),
         .testTarget(name: "TorporCSVTests", dependencies: ["TorporCSV", "TorporGzip"]),
         .testTarget(name: "TorporHashTests", dependencies: ["TorporHash"]),
