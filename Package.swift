@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "TorporICalTests", dependencies: ["TorporICal", "TorporCore"]),
         .testTarget(name: "TorporStatePoolTests", dependencies: ["TorporStatePool", "TorporStore", "TorporHash", "TorporCore"]),
         .testTarget(name: "TorporStoreTests", dependencies: ["TorporStore", "TorporCore", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "TorporIntegrationTests", dependencies: ["TorporIngest", "TorporStore", "TorporVirt", "TorporCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "TorporIntegrationTests", dependencies: ["TorporIngest", "TorporStore", "TorporVirt", "TorporStatePool", "TorporCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TorporIngestTests", dependencies: ["TorporIngest", "TorporStore", "TorporCore", "torpor-ingest", .product(name: "GRDB", package: "GRDB.swift")]),
     ]
 )

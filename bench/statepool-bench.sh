@@ -32,7 +32,7 @@ torpor_mb_s=$(grep -o '"chunk_hash_mb_s": [0-9]*' "$OUT/statepool.json" | awk '{
   echo "| image ($((bytes / 1048576)) MiB) | MB/s (median of 3) |"
   echo "|---|---|"
   echo "| sha256sum | $sha_mb_s |"
-  echo "| torpor chunk (FastCDC, 64 KiB avg) + SHA-256 per chunk | $torpor_mb_s |"
+  echo "| torpor chunk (FastCDC, 16 KiB avg) + SHA-256 per chunk | $torpor_mb_s |"
   echo
   echo "torpor / sha256sum: **$(echo "$torpor_mb_s / $sha_mb_s" | bc -l | xargs printf '%.2f')×**"
   echo

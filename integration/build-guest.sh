@@ -16,12 +16,9 @@ if [ ! -s "$out/vmlinuz" ]; then
   cp "$work"/root/boot/vmlinuz-* "$out/vmlinuz"
   rm -rf "$work"
 fi
-if [ ! -s "$out/initramfs.cpio.gz" ]; then
-  root=$(mktemp -d)
-  mkdir -p "$root"/{bin,dev,proc,sys,tmp}
-  cp /bin/busybox "$root/bin/busybox"
-  for tool in sh echo sleep mount cat; do ln -sf busybox "$root/bin/$tool"; done
-  cat > "$root/init" <<'INIT'
+# The guest's init: a RAM counter on the serial console every second, and every FRESH_EVERY seconds FRESH_MIB of new
+# random bytes written over a file in RAM (so consecutive saved images differ by a known amount).
+init=$(cat <<'INIT'
 #!/bin/sh
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -30,9 +27,18 @@ n=0
 while true; do
   n=$((n + 1))
   echo "torpor-counter $n" > /dev/ttyS0
+  if [ $((n % 10)) -eq 0 ]; then dd if=/dev/urandom of=/tmp/fresh bs=1048576 count=4 2>/dev/null; fi
   sleep 1
 done
 INIT
+)
+if [ ! -s "$out/initramfs.cpio.gz" ] || [ "$(cat "$out/init" 2>/dev/null)" != "$init" ]; then
+  root=$(mktemp -d)
+  mkdir -p "$root"/{bin,dev,proc,sys,tmp}
+  cp /bin/busybox "$root/bin/busybox"
+  for tool in sh echo sleep mount cat dd; do ln -sf busybox "$root/bin/$tool"; done
+  printf '%s\n' "$init" > "$root/init"
+  printf '%s' "$init" > "$out/init"
   chmod +x "$root/init"
   (cd "$root" && find . | cpio -o -H newc 2>/dev/null | gzip -9 > "$OLDPWD/$out/initramfs.cpio.gz")
   rm -rf "$root"

@@ -11,7 +11,9 @@ public struct ContentDefinedChunker: Sendable {
     private let gear: [UInt64]
 
     /// `averageSize` must be a power of two between 1 KiB and 16 MiB; min is a quarter of it, max eight times.
-    public init(averageSize: Int = 64 * 1024) {
+    /// The default, 16 KiB, suits memory images: a guest's changes are scattered pages, and with the real guest of the
+    /// integration suite 16 KiB chunks wrote 9.4 MB for 4 MiB of new data where 64 KiB chunks wrote 15 MB.
+    public init(averageSize: Int = 16 * 1024) {
         precondition(averageSize >= 1024 && averageSize <= 1 << 24 && averageSize & (averageSize - 1) == 0,
                      "average chunk size must be a power of two between 1 KiB and 16 MiB")
         self.averageSize = averageSize

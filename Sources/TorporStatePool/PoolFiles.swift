@@ -3,9 +3,14 @@ import Foundation
 import Glibc
 #endif
 
-/// The file operations of the state pool, each through one function so errors carry the path and `errno`:
-/// a chunk is written to a temporary file, flushed to disk (`fsync`), then renamed into place, so a crash or a full
-/// disk never leaves a partial chunk under its final name.
+/// Linux `syncfs(2)`, which Glibc's Swift module does not export (it is a GNU extension).
+@_silgen_name("syncfs")
+private func linuxSyncfs(_ fd: Int32) -> Int32
+
+/// The file operations of the state pool, each through one function so errors carry the path and `errno`.
+/// Chunks are written to temporary files, flushed to disk together (`syncfs`, one call for the whole image instead of
+/// one `fsync` per chunk), then renamed into place, so a crash or a full disk never leaves a partial chunk under its
+/// final name.
 enum PoolFiles {
     struct Failure: Error {
         let path: String
@@ -14,9 +19,8 @@ enum PoolFiles {
         var isNoSpace: Bool { code == ENOSPC || code == EDQUOT }
     }
 
-    /// Writes `bytes` to `path` atomically and durably (temp file + fsync + rename).
-    static func writeAtomically(_ bytes: UnsafeRawBufferPointer, to path: String, temporaryDirectory: String) throws(Failure) {
-        let temp = temporaryDirectory + "/" + UUID().uuidString
+    /// Writes `bytes` to a new file at `temp` (not yet flushed: see `syncFilesystem`).
+    static func writeNew(_ bytes: UnsafeRawBufferPointer, to temp: String) throws(Failure) {
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw Failure(path: temp, code: errno) }
         var done = 0
@@ -30,9 +34,19 @@ enum PoolFiles {
             }
             done += n
         }
-        if fsync(fd) != 0 { let code = errno; close(fd); unlink(temp); throw Failure(path: temp, code: code) }
-        close(fd)
-        if rename(temp, path) != 0 { let code = errno; unlink(temp); throw Failure(path: path, code: code) }
+        if close(fd) != 0 { let code = errno; unlink(temp); throw Failure(path: temp, code: code) }
+    }
+
+    /// Flushes every file of the filesystem holding `path` to disk (`syncfs`).
+    static func syncFilesystem(_ path: String) throws(Failure) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw Failure(path: path, code: errno) }
+        defer { close(fd) }
+        if linuxSyncfs(fd) != 0 { throw Failure(path: path, code: errno) }
+    }
+
+    static func rename(_ from: String, to: String) throws(Failure) {
+        if Glibc.rename(from, to) != 0 { throw Failure(path: to, code: errno) }
     }
 
     /// Flushes a directory's entries (after renames into it).

@@ -65,9 +65,17 @@ public final class StatePool {
             throw StatePoolError(kind: .notFound, message: "image \(path): \(error.message)")
         }
         let used: Int64
-        do { used = try usedBytes() } catch { throw StatePoolError(kind: .io, message: "store: \(error)") }
+        let known: Set<[UInt8]>   // the chunks the pool holds, read once
+        do {
+            (used, known) = try store.read { db in
+                (try StateRepository.usage(pool: directory, in: db).bytes, try StateRepository.chunkHashes(pool: directory, in: db))
+            }
+        } catch {
+            throw StatePoolError(kind: .io, message: "store: \(error)")
+        }
         var chunks: [StateManifest.Chunk] = []
         var newChunks: [StateManifest.Chunk] = []
+        var pending: [(temp: String, target: String)] = []   // written, not yet flushed and renamed
         var written: [String] = []
         var writtenBytes: Int64 = 0
         var imageBytes: Int64 = 0
@@ -77,7 +85,10 @@ public final class StatePool {
         let readSize = 8 << 20
         var window = [UInt8](repeating: 0, count: readSize + chunker.maxSize)
         var start = 0, end = 0, atEnd = false
-        func rollback() { written.forEach(PoolFiles.remove) }
+        func rollback() {
+            pending.map(\.temp).forEach(PoolFiles.remove)
+            written.forEach(PoolFiles.remove)
+        }
         do {
             while true {
                 if !atEnd, end - start < chunker.maxSize {
@@ -93,28 +104,36 @@ public final class StatePool {
                 }
                 if start == end { break }
                 try window.withUnsafeBytes { all in
-                    let pending = UnsafeRawBufferPointer(rebasing: all[start..<end])
-                    let length = chunker.cut(pending)
-                    let bytes = UnsafeRawBufferPointer(rebasing: pending[0..<length])
+                    let ahead = UnsafeRawBufferPointer(rebasing: all[start..<end])
+                    let length = chunker.cut(ahead)
+                    let bytes = UnsafeRawBufferPointer(rebasing: ahead[0..<length])
                     imageHash.update(bytes)
                     let hash = SHA256.digest(bytes)
                     let chunk = StateManifest.Chunk(hash: hash, size: length)
                     chunks.append(chunk)
                     imageBytes += Int64(length)
                     start += length
-                    guard seenThisImage.insert(hash).inserted else { return }
-                    if try store.read({ try StateRepository.hasChunk(pool: directory, hash: hash, in: $0) }) { return }
+                    guard seenThisImage.insert(hash).inserted, !known.contains(hash) else { return }
                     guard used + writtenBytes + Int64(length) <= capacityBytes else {
                         throw StatePoolError(kind: .full, message: "state pool \(directory) is full: \(used + writtenBytes) of \(capacityBytes) bytes used, the image of \(vm) needs more")
                     }
-                    let target = chunkPath(hash)
-                    try PoolFiles.makeDirectory((target as NSString).deletingLastPathComponent)
-                    try PoolFiles.writeAtomically(bytes, to: target, temporaryDirectory: directory + "/tmp")
-                    written.append(target)
+                    let temp = directory + "/tmp/" + SHA256.hex(hash)
+                    try PoolFiles.writeNew(bytes, to: temp)
+                    pending.append((temp, chunkPath(hash)))
                     newChunks.append(chunk)
                     writtenBytes += Int64(length)
                 }
             }
+            // Durable first (one syncfs for all new chunks), then under their names, then the names durable.
+            if !pending.isEmpty { try PoolFiles.syncFilesystem(directory) }
+            var directories = Set<String>()
+            for (temp, target) in pending {
+                let parent = (target as NSString).deletingLastPathComponent
+                if directories.insert(parent).inserted { try PoolFiles.makeDirectory(parent) }
+                try PoolFiles.rename(temp, to: target)
+                written.append(target)
+            }
+            pending = []
             for dir in Set(written.map { ($0 as NSString).deletingLastPathComponent }) { PoolFiles.syncDirectory(dir) }
             let manifest = StateManifest(pool: directory, vm: vm, createdAt: now, imageSHA256: imageHash.finalizeHex(), imageBytes: imageBytes,
                                          writtenBytes: writtenBytes, chunks: chunks, diskIdentity: diskIdentity)

@@ -33,9 +33,9 @@ public struct StateManifest: Equatable, Sendable {
 
 /// Reads and writes the `state_chunk` and `state_manifest` tables: which chunks a pool holds, and which images they form.
 public enum StateRepository {
-    /// Whether the pool's index lists a chunk.
-    public static func hasChunk(pool: String, hash: [UInt8], in db: Database) throws -> Bool {
-        try Bool.fetchOne(db, sql: "SELECT 1 FROM state_chunk WHERE pool = ? AND hash = ?", arguments: [pool, Data(hash)]) ?? false
+    /// Every chunk hash the pool's index lists.
+    public static func chunkHashes(pool: String, in db: Database) throws -> Set<[UInt8]> {
+        Set(try Data.fetchAll(db, sql: "SELECT hash FROM state_chunk WHERE pool = ?", arguments: [pool]).map { [UInt8]($0) })
     }
 
     /// Records a manifest and the new chunks it brought; returns its id.

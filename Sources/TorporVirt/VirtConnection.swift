@@ -46,6 +46,17 @@ public final class VirtConnection {
         return VirtDomain(handle: handle, connection: self)
     }
 
+    /// Defines a persistent domain from its XML description (`virDomainDefineXML`), not started.
+    public func define(xml: String) throws(VirtError) -> VirtDomain {
+        let handle = try checked("virDomainDefineXML(\(uri))", virDomainDefineXML(self.handle, xml))
+        return VirtDomain(handle: handle, connection: self)
+    }
+
+    /// Starts a domain from a saved state file (`virDomainRestore`), e.g. an image rebuilt from the state pool.
+    public func restore(from path: String) throws(VirtError) {
+        try checked("virDomainRestore(\(uri), \(path))", virDomainRestore(handle, path))
+    }
+
     /// Statistics of every domain in one call (`virConnectGetAllDomainStats`).
     public func allDomainStats(_ groups: DomainStatsGroups = .standard) throws(VirtError) -> [DomainStatsRecord] {
         var records: UnsafeMutablePointer<virDomainStatsRecordPtr?>?

@@ -27,6 +27,31 @@ public final class VirtDomain {
                           vcpus: Int(info.nrVirtCpu), cpuTimeNanoseconds: info.cpuTime)
     }
 
+    /// Starts the domain (`virDomainCreate`); with a managed-save image, libvirt restores it instead of booting.
+    public func start() throws(VirtError) {
+        try checked("virDomainCreate(\(name))", virDomainCreate(handle))
+    }
+
+    /// Saves memory and device state to libvirt's managed-save image and stops the domain (`virDomainManagedSave`).
+    public func managedSave() throws(VirtError) {
+        try checked("virDomainManagedSave(\(name))", virDomainManagedSave(handle, 0))
+    }
+
+    /// Whether libvirt holds a managed-save image of the domain (`virDomainHasManagedSaveImage`).
+    public func hasManagedSaveImage() throws(VirtError) -> Bool {
+        try checked("virDomainHasManagedSaveImage(\(name))", virDomainHasManagedSaveImage(handle, 0)) == 1
+    }
+
+    /// Deletes libvirt's managed-save image (`virDomainManagedSaveRemove`).
+    public func removeManagedSaveImage() throws(VirtError) {
+        try checked("virDomainManagedSaveRemove(\(name))", virDomainManagedSaveRemove(handle, 0))
+    }
+
+    /// Removes a persistent domain's definition and its managed-save image (`virDomainUndefineFlags`).
+    public func undefine() throws(VirtError) {
+        try checked("virDomainUndefineFlags(\(name))", virDomainUndefineFlags(handle, UInt32(VIR_DOMAIN_UNDEFINE_MANAGED_SAVE.rawValue)))
+    }
+
     /// Stops the domain at once, like pulling the plug (`virDomainDestroy`).
     public func destroy() throws(VirtError) {
         try checked("virDomainDestroy(\(name))", virDomainDestroy(handle))

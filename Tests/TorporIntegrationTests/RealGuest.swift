@@ -10,44 +10,47 @@ final class RealGuest {
     let console: String
     let domain: VirtDomain
 
-    init(name: String = "torpor-it-\(UUID().uuidString.prefix(8).lowercased())", memoryMiB: Int = 128) throws {
-        let guest = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("integration/guest").path
+    let persistent: Bool
+
+    /// Boots the guest from integration/guest.xml.in: transient by default, or defined (persistent, as managed save
+    /// needs) and started.
+    init(name: String = "torpor-it-\(UUID().uuidString.prefix(8).lowercased())", persistent: Bool = false) throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let guest = repository.appendingPathComponent("integration/guest").path
         guard FileManager.default.fileExists(atPath: guest + "/vmlinuz") else {
             throw GuestError("no guest kernel at \(guest): run integration/build-guest.sh (make test does)")
         }
         self.name = name
+        self.persistent = persistent
         console = FileManager.default.temporaryDirectory.appendingPathComponent("\(name).console").path
         try? FileManager.default.removeItem(atPath: console)
-        let xml = """
-            <domain type='qemu'>
-              <name>\(name)</name>
-              <memory unit='MiB'>\(memoryMiB)</memory>
-              <vcpu>1</vcpu>
-              <os>
-                <type arch='x86_64' machine='pc'>hvm</type>
-                <kernel>\(guest)/vmlinuz</kernel>
-                <initrd>\(guest)/initramfs.cpio.gz</initrd>
-                <cmdline>console=ttyS0 quiet panic=-1</cmdline>
-              </os>
-              <devices>
-                <serial type='file'><source path='\(console)'/><target port='0'/></serial>
-              </devices>
-            </domain>
-            """
-        domain = try VirtConnection(uri: Self.uri).createTransient(xml: xml)
+        let xml = try String(contentsOf: repository.appendingPathComponent("integration/guest.xml.in"), encoding: .utf8)
+            .replacingOccurrences(of: "@GUEST@", with: guest).replacingOccurrences(of: "@NAME@", with: name)
+            .replacingOccurrences(of: "@CONSOLE@", with: console)
+        let connection = try VirtConnection(uri: Self.uri)
+        if persistent {
+            domain = try connection.define(xml: xml)
+            try domain.start()
+        } else {
+            domain = try connection.createTransient(xml: xml)
+        }
     }
 
-    deinit { try? domain.destroy() }
+    deinit {
+        try? domain.destroy()
+        if persistent { try? domain.undefine() }
+    }
+
+    /// Every counter value the guest printed, in order (the console file is appended across restores).
+    var counters: [Int] {
+        guard let text = try? String(contentsOfFile: console, encoding: .utf8) else { return [] }
+        return text.split(whereSeparator: \.isNewline).compactMap { line in
+            line.hasPrefix("torpor-counter ") ? Int(line.dropFirst("torpor-counter ".count)) : nil
+        }
+    }
 
     /// The last counter value the guest printed.
-    var counter: Int? {
-        guard let text = try? String(contentsOfFile: console, encoding: .utf8) else { return nil }
-        return text.split(whereSeparator: \.isNewline).reversed().lazy.compactMap { line -> Int? in
-            guard line.hasPrefix("torpor-counter ") else { return nil }
-            return Int(line.dropFirst("torpor-counter ".count))
-        }.first
-    }
+    var counter: Int? { counters.last }
 
     /// Waits until the guest has counted to at least `value`.
     func waitForCounter(atLeast value: Int, timeout: TimeInterval = 60) throws {
