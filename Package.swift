@@ -27,7 +27,7 @@ let package = Package(
         systemLibrary("CCSV", apt: "libcsv-dev"),                                 // TorporCSV
         systemLibrary("CZlib", pkgConfig: "zlib", apt: "zlib1g-dev"),             // TorporGzip
         systemLibrary("CCrypto", pkgConfig: "libcrypto", apt: "libssl-dev"),      // TorporHash
-        systemLibrary("COpenBLAS", pkgConfig: "openblas", apt: "libopenblas-dev"), // TorporForecast (next issues)
+        systemLibrary("COpenBLAS", pkgConfig: "openblas", apt: "libopenblas-dev"), // TorporForecast
         systemLibrary("CICal", pkgConfig: "libical", apt: "libical-dev"),         // TorporICal
 
         .target(name: "TorporCore"),
@@ -36,6 +36,7 @@ let package = Package(
         .target(name: "TorporHash", dependencies: ["CCrypto"]),
         .target(name: "TorporVirt", dependencies: ["CLibvirt"]),
         .target(name: "TorporICal", dependencies: ["CICal", "TorporCore"]),
+        .target(name: "TorporForecast", dependencies: ["COpenBLAS"], swiftSettings: hotLoop),
         .target(name: "TorporStatePool", dependencies: ["TorporCore", "TorporStore", "TorporHash", "TorporGzip"], swiftSettings: hotLoop),
         .target(name: "TorporStore", dependencies: [
             "TorporCore",
@@ -60,6 +61,7 @@ let package = Package(
         .testTarget(name: "TorporHashTests", dependencies: ["TorporHash"]),
         .testTarget(name: "TorporVirtTests", dependencies: ["TorporVirt"]),
         .testTarget(name: "TorporICalTests", dependencies: ["TorporICal", "TorporCore"]),
+        .testTarget(name: "TorporForecastTests", dependencies: ["TorporForecast"]),
         .testTarget(name: "TorporStatePoolTests", dependencies: ["TorporStatePool", "TorporStore", "TorporHash", "TorporCore"]),
         .testTarget(name: "TorporStoreTests", dependencies: ["TorporStore", "TorporCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TorporIntegrationTests", dependencies: ["TorporIngest", "TorporStore", "TorporVirt", "TorporStatePool", "TorporCore", .product(name: "GRDB", package: "GRDB.swift")]),

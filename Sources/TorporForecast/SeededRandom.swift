@@ -1,0 +1,19 @@
+/// A small deterministic generator (SplitMix64): the same seed gives the same weights and data order everywhere.
+public struct SeededRandom: RandomNumberGenerator {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [-bound, bound).
+    public mutating func uniform(_ bound: Float) -> Float {
+        Float(Double(next() >> 11) / Double(1 << 53)) * 2 * bound - bound
+    }
+}
