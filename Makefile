@@ -54,6 +54,7 @@ demo: build
 bench: build integration
 	BIN=$(BIN) ./bench/ingest-bench.sh
 	BIN=$(BIN) ./bench/statepool-bench.sh
+	BIN=$(BIN) ./bench/forecast-bench.sh
 
 clean:
-	rm -rf .build demo bench/out integration/guest
+	rm -rf .build demo bench/out integration/guest .venv-bench

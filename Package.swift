@@ -54,6 +54,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        .executableTarget(name: "torpor-bench-forecast", dependencies: ["TorporForecast"], path: "Sources/torpor-bench-forecast"),
         .executableTarget(name: "torpor-bench-statepool", dependencies: ["TorporStatePool", "TorporStore", "TorporHash"], path: "Sources/torpor-bench-statepool"),
 
         .testTarget(name: "TorporCoreTests", dependencies: ["TorporCore"]),

@@ -1,5 +1,12 @@
 import COpenBLAS
 
+/// `cblas_sgemm` alone (C = A·B), for benchmarks that compare the engine with the GEMM it is built on.
+public enum BenchGEMM {
+    public static func run(m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
+        BLAS.gemm(m: m, n: n, k: k, a, lda: k, b, ldb: n, beta: 0, c, ldc: n)
+    }
+}
+
 /// The one typed entry to OpenBLAS: every matrix product of the engine goes through `gemm`.
 public enum BLAS {
     /// How many threads OpenBLAS uses (`openblas_set_num_threads`).

@@ -15,6 +15,8 @@ public final class LSTMLayer {
     private(set) var steps = 0, batch = 0
     /// Activated gates per step (T·B × 4H); cell and hidden states with a zero initial block (T+1)·B × H.
     private var gates = Tensor(rows: 0, cols: 0), cells = Tensor(rows: 0, cols: 0), hidden = Tensor(rows: 0, cols: 0)
+    /// tanh of each step's cell state (T·B × H), kept from the forward pass for the backward one.
+    private var cellTanh = Tensor(rows: 0, cols: 0)
     private var gateGrads = Tensor(rows: 0, cols: 0), inputGrads = Tensor(rows: 0, cols: 0)
     private var hiddenGradNext = Tensor(rows: 0, cols: 0), cellGradNext = Tensor(rows: 0, cols: 0)
 
@@ -47,6 +49,7 @@ public final class LSTMLayer {
         gates = Tensor(rows: steps * batch, cols: 4 * h)
         cells = Tensor(rows: (steps + 1) * batch, cols: h)
         hidden = Tensor(rows: (steps + 1) * batch, cols: h)
+        cellTanh = Tensor(rows: steps * batch, cols: h)
         if training {
             gateGrads = Tensor(rows: steps * batch, cols: 4 * h)
             inputGrads = Tensor(rows: steps * batch, cols: inputSize)
@@ -69,19 +72,18 @@ public final class LSTMLayer {
             let g = gates.data + t * b * h4
             BLAS.gemm(m: b, n: h4, k: h, hidden.data + t * b * h, lda: h, recurrentWeights.data, ldb: h4, beta: 1, g, ldc: h4)
             let cPrev = cells.data + t * b * h, cNext = cells.data + (t + 1) * b * h, hNext = hidden.data + (t + 1) * b * h
+            let tanhNext = cellTanh.data + t * b * h
             let bias = self.bias.data
             for row in 0..<b {
-                let gr = g + row * h4, cp = cPrev + row * h, cn = cNext + row * h, hn = hNext + row * h
-                for j in 0..<h {
-                    let i = sigmoid(gr[j] + bias[j])
-                    let f = sigmoid(gr[h + j] + bias[h + j])
-                    let c = tanhf(gr[2 * h + j] + bias[2 * h + j])
-                    let o = sigmoid(gr[3 * h + j] + bias[3 * h + j])
-                    gr[j] = i; gr[h + j] = f; gr[2 * h + j] = c; gr[3 * h + j] = o
-                    let cell = f * cp[j] + i * c
-                    cn[j] = cell
-                    hn[j] = o * tanhf(cell)
-                }
+                // Separate passes over contiguous gate blocks: each is a simple loop the compiler vectorizes.
+                let gr = g + row * h4, cp = cPrev + row * h, cn = cNext + row * h, hn = hNext + row * h, tn = tanhNext + row * h
+                for j in 0..<2 * h { gr[j] = fastSigmoid(gr[j] + bias[j]) }
+                for j in 2 * h..<3 * h { gr[j] = fastTanh(gr[j] + bias[j]) }
+                for j in 3 * h..<h4 { gr[j] = fastSigmoid(gr[j] + bias[j]) }
+                let i = gr, f = gr + h, c = gr + 2 * h, o = gr + 3 * h
+                for j in 0..<h { cn[j] = f[j] * cp[j] + i[j] * c[j] }
+                for j in 0..<h { tn[j] = fastTanh(cn[j]) }
+                for j in 0..<h { hn[j] = o[j] * tn[j] }
             }
         }
     }
@@ -96,7 +98,7 @@ public final class LSTMLayer {
         cellGradNext.zero()
         for t in stride(from: steps - 1, through: 0, by: -1) {
             let g = gates.data + t * b * h4, dg = gateGrads.data + t * b * h4
-            let cPrev = cells.data + t * b * h, cNow = cells.data + (t + 1) * b * h
+            let cPrev = cells.data + t * b * h, tanhNow = cellTanh.data + t * b * h
             let dOut: UnsafePointer<Float>? = lastStepOnly ? (t == steps - 1 ? outputGrads : nil) : outputGrads + t * b * h
             let dhNext = hiddenGradNext.data, dcNext = cellGradNext.data
             for row in 0..<b {
@@ -105,7 +107,7 @@ public final class LSTMLayer {
                     let k = row * h + j
                     let dh = (dOut?[k] ?? 0) + dhNext[k]
                     let i = gr[j], f = gr[h + j], c = gr[2 * h + j], o = gr[3 * h + j]
-                    let tc = tanhf(cNow[k])
+                    let tc = tanhNow[k]
                     let dc = dh * o * (1 - tc * tc) + dcNext[k]
                     dgr[j] = dc * c * i * (1 - i)
                     dgr[h + j] = dc * cPrev[k] * f * (1 - f)
@@ -132,5 +134,3 @@ public final class LSTMLayer {
         return inputGrads.data
     }
 }
-
-@inline(__always) func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
