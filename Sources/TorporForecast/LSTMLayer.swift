@@ -101,19 +101,19 @@ public final class LSTMLayer {
             let cPrev = cells.data + t * b * h, tanhNow = cellTanh.data + t * b * h
             let dOut: UnsafePointer<Float>? = lastStepOnly ? (t == steps - 1 ? outputGrads : nil) : outputGrads + t * b * h
             let dhNext = hiddenGradNext.data, dcNext = cellGradNext.data
+            if let dOut { for k in 0..<b * h { dhNext[k] += dOut[k] } }   // dh = from above + from the next step
             for row in 0..<b {
                 let gr = g + row * h4, dgr = dg + row * h4
+                let i = gr, f = gr + h, c = gr + 2 * h, o = gr + 3 * h
+                let di = dgr, df = dgr + h, dcand = dgr + 2 * h, dout = dgr + 3 * h
+                let dh = dhNext + row * h, dcn = dcNext + row * h, tc = tanhNow + row * h, cp = cPrev + row * h
                 for j in 0..<h {
-                    let k = row * h + j
-                    let dh = (dOut?[k] ?? 0) + dhNext[k]
-                    let i = gr[j], f = gr[h + j], c = gr[2 * h + j], o = gr[3 * h + j]
-                    let tc = tanhNow[k]
-                    let dc = dh * o * (1 - tc * tc) + dcNext[k]
-                    dgr[j] = dc * c * i * (1 - i)
-                    dgr[h + j] = dc * cPrev[k] * f * (1 - f)
-                    dgr[2 * h + j] = dc * i * (1 - c * c)
-                    dgr[3 * h + j] = dh * tc * o * (1 - o)
-                    dcNext[k] = dc * f
+                    let dc = dh[j] * o[j] * (1 - tc[j] * tc[j]) + dcn[j]
+                    di[j] = dc * c[j] * i[j] * (1 - i[j])
+                    df[j] = dc * cp[j] * f[j] * (1 - f[j])
+                    dcand[j] = dc * i[j] * (1 - c[j] * c[j])
+                    dout[j] = dh[j] * tc[j] * o[j] * (1 - o[j])
+                    dcn[j] = dc * f[j]
                 }
             }
             if t > 0 {   // dLoss/dh of the previous step through the recurrent weights
