@@ -37,6 +37,7 @@ let package = Package(
         .target(name: "TorporVirt", dependencies: ["CLibvirt"]),
         .target(name: "TorporICal", dependencies: ["CICal", "TorporCore"]),
         .target(name: "TorporForecast", dependencies: ["COpenBLAS"], swiftSettings: hotLoop),
+        .target(name: "TorporTrain", dependencies: ["TorporCore", "TorporStore", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "TorporStatePool", dependencies: ["TorporCore", "TorporStore", "TorporHash", "TorporGzip"], swiftSettings: hotLoop),
         .target(name: "TorporStore", dependencies: [
             "TorporCore",
@@ -63,6 +64,7 @@ let package = Package(
         .testTarget(name: "TorporVirtTests", dependencies: ["TorporVirt"]),
         .testTarget(name: "TorporICalTests", dependencies: ["TorporICal", "TorporCore"]),
         .testTarget(name: "TorporForecastTests", dependencies: ["TorporForecast"]),
+        .testTarget(name: "TorporTrainTests", dependencies: ["TorporTrain", "TorporIngest", "TorporStore", "TorporCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TorporStatePoolTests", dependencies: ["TorporStatePool", "TorporStore", "TorporHash", "TorporCore"]),
         .testTarget(name: "TorporStoreTests", dependencies: ["TorporStore", "TorporCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TorporIntegrationTests", dependencies: ["TorporIngest", "TorporStore", "TorporVirt", "TorporStatePool", "TorporCore", .product(name: "GRDB", package: "GRDB.swift")]),

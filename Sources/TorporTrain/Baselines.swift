@@ -1,0 +1,74 @@
+/// Forecasts that a model must beat, each made from the history before a forecast's first step.
+/// All skip missing values: a baseline never reads a gap as zero.
+public enum Baseline: Equatable, Sendable, CaseIterable {
+    /// The same hour yesterday (for steps ahead beyond a day: the latest known day at that hour).
+    case seasonalNaiveDay
+    /// The same hour last week.
+    case seasonalNaiveWeek
+    /// The median of the history at the same hour of the week.
+    case hourOfWeekProfile
+    /// The mean of the history.
+    case mean
+
+    /// Forecasts `horizon` steps after `history` (hourly steps; `firstHourOfWeek` is the hour-of-week of history[0]).
+    /// NaN where the baseline has nothing to go on.
+    public func forecast(history: [Float], firstHourOfWeek: Int, horizon: Int) -> [Float] {
+        let n = history.count
+        switch self {
+        case .seasonalNaiveDay, .seasonalNaiveWeek:
+            let period = self == .seasonalNaiveDay ? 24 : 168
+            return (0..<horizon).map { k in
+                var t = n + k - period
+                while t >= n { t -= period }
+                while t >= 0 {
+                    if !history[t].isNaN { return history[t] }
+                    t -= period
+                }
+                return .nan
+            }
+        case .hourOfWeekProfile:
+            var byHour = [[Float]](repeating: [], count: 168)
+            for (i, v) in history.enumerated() where !v.isNaN { byHour[(firstHourOfWeek + i) % 168].append(v) }
+            return (0..<horizon).map { k in
+                let values = byHour[(firstHourOfWeek + n + k) % 168].sorted()
+                return values.isEmpty ? .nan : values[values.count / 2]
+            }
+        case .mean:
+            let known = history.filter { !$0.isNaN }
+            let m = known.isEmpty ? Float.nan : known.reduce(0, +) / Float(known.count)
+            return [Float](repeating: m, count: horizon)
+        }
+    }
+}
+
+/// Forecast quality on known actuals only (pairs where the actual or the forecast is NaN are skipped).
+public enum Evaluation {
+    /// The pinball (quantile) loss of a forecast of quantile `q`.
+    public static func pinball(forecast: [Float], actual: [Float], quantile q: Float) -> Double {
+        mean(zip(forecast, actual).map { f, a in
+            let u = Double(a - f)
+            return u >= 0 ? Double(q) * u : Double(q - 1) * u
+        }, forecast, actual)
+    }
+
+    /// The share of actuals at or under the forecast (a q90 forecast should cover about 90 %).
+    public static func coverage(forecast: [Float], actual: [Float]) -> Double {
+        mean(zip(forecast, actual).map { f, a in a <= f ? 1 : 0 }, forecast, actual)
+    }
+
+    /// Mean absolute error scaled by the in-sample mean absolute error of seasonal naive (`period` steps) on `history`:
+    /// below 1 beats seasonal naive.
+    public static func mase(forecast: [Float], actual: [Float], history: [Float], period: Int = 24) -> Double {
+        let naiveErrors = (period..<history.count).compactMap { i -> Double? in
+            history[i].isNaN || history[i - period].isNaN ? nil : Double(abs(history[i] - history[i - period]))
+        }
+        guard !naiveErrors.isEmpty else { return .nan }
+        let scale = naiveErrors.reduce(0, +) / Double(naiveErrors.count)
+        return mean(zip(forecast, actual).map { f, a in Double(abs(a - f)) }, forecast, actual) / scale
+    }
+
+    private static func mean(_ terms: [Double], _ forecast: [Float], _ actual: [Float]) -> Double {
+        let kept = zip(terms, zip(forecast, actual)).filter { !$0.1.0.isNaN && !$0.1.1.isNaN }.map(\.0)
+        return kept.isEmpty ? .nan : kept.reduce(0, +) / Double(kept.count)
+    }
+}

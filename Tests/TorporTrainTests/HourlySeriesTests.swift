@@ -1,0 +1,92 @@
+import Foundation
+import GRDB
+import Testing
+import TorporCore
+import TorporIngest
+import TorporStore
+import TorporTrain
+
+func scratchStore() throws -> (Store, String) {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-train-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return (try Store(path: dir + "/torpor.db"), dir)
+}
+
+@Suite struct HourlySeriesTests {
+    let t0 = UTC.epoch(year: 2013, month: 9, day: 2)
+
+    @Test func hoursTakeTheirMaximumAndMissingStaysMissing() throws {
+        let (store, dir) = try scratchStore()
+        var csv = "vm,metric,time,value\n"
+        for (minute, v) in [(0, 10.0), (5, 50.0), (55, 20.0)] { csv += "web-01,cpu_util,\(t0 + Int64(minute * 60)),\(v)\n" }
+        // hour 1: no sample at all
+        for minute in stride(from: 0, to: 60, by: 5) { csv += "web-01,cpu_util,\(t0 + 7200 + Int64(minute * 60)),5\n" }
+        csv += "web-01,vcpus,\(t0 + 7200 + 600),0\n"   // hour 2: the VM was absent for a while
+        for minute in stride(from: 0, to: 60, by: 5) { csv += "web-01,cpu_util,\(t0 + 10800 + Int64(minute * 60)),7\n" }
+        for minute in stride(from: 0, to: 60, by: 5) { csv += "web-01,cpu_util,\(t0 + 14400 + Int64(minute * 60)),9\n" }
+        try csv.write(toFile: dir + "/s.csv", atomically: true, encoding: .utf8)
+        _ = try CSVIngester(store: store).ingest(path: dir + "/s.csv", mapping: .defaultLong, now: t0 + 86_400)
+        let series = try store.read {
+            try HourlySeries.load(vm: "web-01", from: t0, to: t0 + 5 * 3600, excluded: [(t0 + 10800)...(t0 + 14399)], in: $0)
+        }
+        #expect(series.start == t0 && series.values.count == 5)
+        #expect(series.values[0] == 50, "the hour's maximum, not its mean")
+        #expect(series.values[1].isNaN, "a gap is missing")
+        #expect(series.values[2].isNaN, "an hour in which the VM was absent is missing")
+        #expect(series.values[3].isNaN, "an hour the VM was hibernated is missing")
+        #expect(series.values[4] == 9)
+        #expect(series.coverage == 0.4)
+    }
+
+    /// db-01 of the demo fleet (Bitbrains VM 41) is absent for long stretches: those hours are missing, not idle.
+    @Test func absentRowsOfARealTraceAreMissing() throws {
+        let (store, _) = try scratchStore()
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        var mapping = try CSVMapping.load(path: repo + "/sample-data/mappings/bitbrains.yaml")
+        mapping.vm?.prefix = ""
+        let report = try CSVIngester(store: store).ingest(path: repo + "/sample-data/traces/bitbrains/db-01.csv.gz", mapping: mapping, now: replay)
+        let (series, absentHours) = try store.read { db -> (HourlySeries, Set<EpochSeconds>) in
+            let s = try HourlySeries.load(vm: "db-01", from: report.firstTime!, to: report.lastTime! + 1, in: db)
+            let absent = Set(try SampleReader.samples(vm: "db-01", metric: "vcpus", from: 0, to: .max, in: db).filter { $0.value == 0 }.map { $0.time - $0.time % 3600 })
+            return (s, absent)
+        }
+        #expect(!absentHours.isEmpty)
+        for hour in absentHours { #expect(series.values[Int((hour - series.start) / 3600)].isNaN) }
+        #expect(series.values.contains { !$0.isNaN && $0 > 0 })
+    }
+
+    let replay = UTC.epoch(year: 2026, month: 1, day: 1)
+}
+
+@Suite struct BaselineTests {
+    /// Four weeks of a perfectly periodic daily pattern.
+    let periodic: [Float] = (0..<24 * 28).map { Float(($0 % 24) >= 9 && ($0 % 24) < 17 ? 60 : 5) }
+
+    @Test func seasonalBaselinesAreExactOnAPeriodicSeries() {
+        let history = Array(periodic[..<(24 * 21)]), actual = Array(periodic[(24 * 21)..<(24 * 22)])
+        for b in [Baseline.seasonalNaiveDay, .seasonalNaiveWeek, .hourOfWeekProfile] {
+            #expect(b.forecast(history: history, firstHourOfWeek: 0, horizon: 24) == actual, "\(b)")
+        }
+        let mean = Baseline.mean.forecast(history: history, firstHourOfWeek: 0, horizon: 24)
+        #expect(Evaluation.pinball(forecast: mean, actual: actual, quantile: 0.5) > 1)
+    }
+
+    @Test func gapsAreSkippedNotReadAsZero() {
+        var history = Array(periodic[..<(24 * 21)])
+        for i in (24 * 20)..<(24 * 21) { history[i] = .nan }   // the last day is missing
+        let forecast = Baseline.seasonalNaiveDay.forecast(history: history, firstHourOfWeek: 0, horizon: 24)
+        #expect(forecast == Array(periodic[(24 * 21)..<(24 * 22)]), "yesterday missing: the day before is used")
+        #expect(Baseline.mean.forecast(history: [.nan, 4, .nan, 6], firstHourOfWeek: 0, horizon: 1) == [5])
+        let nothing = Baseline.seasonalNaiveDay.forecast(history: [Float](repeating: .nan, count: 48), firstHourOfWeek: 0, horizon: 2)
+        #expect(nothing.allSatisfy { $0.isNaN })
+    }
+
+    @Test func evaluationMetrics() {
+        let actual: [Float] = [1, 2, 3, 4, .nan]
+        #expect(abs(Evaluation.pinball(forecast: [2, 2, 2, 2, 2], actual: actual, quantile: 0.9) - (0.1 + 0 + 0.9 + 1.8) / 4) < 1e-6)
+        #expect(Evaluation.coverage(forecast: [2, 2, 2, 2, 2], actual: actual) == 0.5)
+        let history: [Float] = (0..<96).map { Float($0 % 24) + ($0 / 24 == 2 ? 2 : 0) }
+        #expect(abs(Evaluation.mase(forecast: [1, 2], actual: [1, 2], history: history)) < 1e-12)
+        #expect(Evaluation.mase(forecast: [2, 3], actual: [1, 2], history: history) > 0)
+    }
+}
