@@ -37,7 +37,7 @@ struct CSVCommand: ParsableCommand {
     @Option(help: "Prefix for VM names taken from the file name or columns.")
     var vmPrefix: String?
 
-    @Option(help: "NAME[:UNIT]: the metric of a wide-vms file, or of the only value column of a wide-metrics mapping.")
+    @Option(help: "NAME[:UNIT]: the metric of a wide-vms file, or of the only value column of a wide-metrics mapping; NAME '{filename}' takes it from the file name.")
     var metric: String?
 
     @Option(help: "The name of the time column.")

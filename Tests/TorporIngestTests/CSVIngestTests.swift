@@ -3,6 +3,7 @@ import Testing
 import TorporCore
 import TorporIngest
 import TorporStore
+@testable import torpor_ingest
 
 let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
 
@@ -206,5 +207,17 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
             #expect(error?.description.hasPrefix(path) == true)
             #expect(error?.description.contains(fragment) == true, "\(error?.description ?? "")")
         }
+    }
+}
+
+@Suite struct CSVNamesFromFilesTests {
+    @Test func vmAndMetricFromTheFileName() throws {
+        let s = try Scratch()
+        try FileManager.default.createDirectory(atPath: s.dir + "/web-07", withIntermediateDirectories: true)
+        let path = try s.write("web-07/net_rx.csv", "timestamp,value\n2024-03-01 00:00:00,1.5\n")
+        let command = try CSVCommand.parse(["--mapping", Paths.mappings + "/nab-cpu.yaml", "--vm", "web-07", "--metric", "{filename}:KiB/s", path])
+        let r = try CSVIngester(store: s.store).ingest(path: path, mapping: try command.effectiveMapping(), now: replayNow)
+        #expect(r.metrics == ["net_rx"] && r.vms == ["web-07"])
+        #expect(try s.value(vm: "web-07", metric: "net_rx", time: UTC.epoch(year: 2024, month: 3, day: 1)) == 1536)
     }
 }

@@ -84,8 +84,12 @@ public struct CSVMapping: Codable, Equatable, Sendable {
         }
     }
 
+    /// A metric column's `metric` that takes the metric's name from the file name (without `.gz` and extension).
+    public static let metricFromFilename = "{filename}"
+
     public struct MetricColumn: Codable, Equatable, Sendable {
         public var column: String
+        /// The torpor metric, or `{filename}` for the file's name.
         public var metric: String
         public var unit: String?
         /// `[min, max]` in the source unit: values outside are the source's markers for bad readings,

@@ -62,7 +62,9 @@ final class CSVRowReader {
             }
             var columns: [(Int, Int64, Double, ClosedRange<Double>)] = []
             for m in mapping.metrics! {
-                let b = try binding(m.metric, m.unit)
+                // `{filename}`: the metric is named by the file (e.g. a folder per VM with cpu_util.csv, mem_used.csv).
+                let name = m.metric == CSVMapping.metricFromFilename ? CSVRowReader.stem(of: run.source).lowercased() : m.metric
+                let b = try binding(name, m.unit)
                 let valid = m.valid.map { $0[0]...$0[1] } ?? -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude
                 columns.append((try column(m.column, "metric"), try run.metricID(b), b.unit.factor, valid))
             }
