@@ -14,6 +14,7 @@ let package = Package(
     name: "torpor",
     products: [
         .executable(name: "torpor-ingest", targets: ["torpor-ingest"]),
+        .executable(name: "torpor-train", targets: ["torpor-train"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -37,7 +38,7 @@ let package = Package(
         .target(name: "TorporVirt", dependencies: ["CLibvirt"]),
         .target(name: "TorporICal", dependencies: ["CICal", "TorporCore"]),
         .target(name: "TorporForecast", dependencies: ["COpenBLAS"], swiftSettings: hotLoop),
-        .target(name: "TorporTrain", dependencies: ["TorporCore", "TorporStore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "TorporTrain", dependencies: ["TorporCore", "TorporStore", "TorporForecast", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "TorporStatePool", dependencies: ["TorporCore", "TorporStore", "TorporHash", "TorporGzip"], swiftSettings: hotLoop),
         .target(name: "TorporStore", dependencies: [
             "TorporCore",
@@ -55,6 +56,10 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        .executableTarget(name: "torpor-train", dependencies: [
+            "TorporTrain", "TorporStore", "TorporCore", "TorporForecast",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "torpor-bench-forecast", dependencies: ["TorporForecast"], path: "Sources/torpor-bench-forecast"),
         .executableTarget(name: "torpor-bench-statepool", dependencies: ["TorporStatePool", "TorporStore", "TorporHash"], path: "Sources/torpor-bench-statepool"),
 

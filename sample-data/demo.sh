@@ -38,4 +38,7 @@ if "$BIN/torpor-ingest" csv --now "$NOW" demo/bad.csv; then echo "expected a ref
 step "6. status: what the store covers"
 "$BIN/torpor-ingest" status --now "$NOW"
 
-printf '\nThe store is %s. Training, planning and execution are the next stages (see README).\n' "$TORPOR_DB"
+step "7. train: a quantile forecaster, promoted only if it beats the baselines on the held-out last week"
+"$BIN/torpor-train" --now "$NOW" --max-epochs 8
+
+printf '\nThe store is %s. Planning and execution are the next stages (see README).\n' "$TORPOR_DB"

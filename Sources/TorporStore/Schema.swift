@@ -99,6 +99,30 @@ enum Schema {
                 CREATE INDEX state_manifest_by_vm ON state_manifest(pool, vm, created_at);
                 """)
         }
+        migrator.registerMigration("v4: model registry") { db in
+            try db.execute(sql: """
+                CREATE TABLE model_run (
+                    id INTEGER PRIMARY KEY,
+                    created_at INTEGER NOT NULL,
+                    data_from INTEGER NOT NULL,
+                    data_to INTEGER NOT NULL,
+                    hyperparameters TEXT NOT NULL,          -- JSON
+                    metrics TEXT NOT NULL,                  -- JSON: validation pinball per quantile, model and baselines
+                    promoted INTEGER NOT NULL,
+                    reason TEXT NOT NULL,
+                    seconds REAL NOT NULL,
+                    model BLOB                              -- the model file (ModelFile), NULL when none was trained
+                );
+                CREATE TABLE model_vm (
+                    run_id INTEGER NOT NULL REFERENCES model_run(id) ON DELETE CASCADE,
+                    vm TEXT NOT NULL,
+                    predictable INTEGER NOT NULL,
+                    better TEXT NOT NULL,                   -- model, or the baseline that forecasts this VM better
+                    reason TEXT NOT NULL,
+                    PRIMARY KEY (run_id, vm)
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -1,0 +1,171 @@
+import Foundation
+import TorporCore
+import TorporForecast
+import TorporStore
+
+/// How a nightly training run is set up.
+public struct TrainingConfig: Sendable {
+    public var lookback = 168
+    public var horizon = 24
+    public var quantiles: [Float] = [0.5, 0.9, 0.99]
+    public var hiddenSize = 32
+    public var maxEpochs = 12
+    public var seed: UInt64 = 42
+    /// History read before `now`.
+    public var historyDays = 90
+    /// The most recent days, held out for validation (never trained on).
+    public var validationDays = 7
+    /// VMs with fewer days of known data are not predictable.
+    public var minimumDays = 3
+    /// Windows per epoch, at most (sampled with the seed): an epoch stays seconds long on large fleets.
+    public var windowsPerEpoch = 20_000
+
+    public init() {}
+}
+
+/// One global forecaster across VMs with per-VM scaling. Inputs per hour: demand / scale (0 where missing) and a
+/// present flag, the same hour six days earlier, hour-of-day and day-of-week encodings. Outputs: for each of the next
+/// `horizon` hours and each quantile, the change from the same hour the day before (a seasonal skip connection),
+/// trained with the masked pinball loss. Promotion: the model must beat the best baseline's pinball loss on the
+/// validation days **for every quantile**; otherwise the run is recorded with its reason and the planner keeps the
+/// previous promoted model (or the best baseline).
+public struct Trainer {
+    public let store: Store
+    public let config: TrainingConfig
+
+    public init(store: Store, config: TrainingConfig = TrainingConfig()) {
+        self.store = store
+        self.config = config
+    }
+
+    struct Window { var input: [Float]; var target: [Float]; var mask: [Float] }
+
+    func window(_ s: HourlySeries, end: Int, scale: Float) -> Window {
+        var input: [Float] = []
+        input.reserveCapacity(config.lookback * 7)
+        for h in end - config.lookback..<end {
+            let v = s.values[h], week = h >= 144 ? s.values[h - 144] : .nan
+            let t = s.time(of: h)
+            let hour = Float((t / 3600) % 24), day = Float(((t / 86_400) + 3) % 7)   // 1970-01-01 was a Thursday
+            input += [v.isNaN ? 0 : v / scale, v.isNaN ? 0 : 1, week.isNaN ? 0 : week / scale,
+                      sin(2 * .pi * hour / 24), cos(2 * .pi * hour / 24), sin(2 * .pi * day / 7), cos(2 * .pi * day / 7)]
+        }
+        var target: [Float] = [], mask: [Float] = []
+        for t in end..<end + config.horizon {
+            let ok = t < s.values.count && !s.values[t].isNaN && !s.values[t - 24].isNaN
+            target.append(ok ? (s.values[t] - s.values[t - 24]) / scale : 0)
+            mask.append(ok ? 1 : 0)
+        }
+        return Window(input: input, target: target, mask: mask)
+    }
+
+    /// Trains, evaluates against the baselines, and records the run (promoted or not) in the registry.
+    public func run(now: EpochSeconds, log: (String) -> Void = { _ in }) throws -> ModelRun {
+        let started = Date()
+        let from = now - Int64(config.historyDays) * 86_400
+        let vms = try store.read { try VMRepository.all(in: $0).map(\.name) }
+        var verdicts: [ModelRun.VMVerdict] = []
+        var train: [Window] = []
+        var validation: [(vm: String, series: HourlySeries, end: Int, scale: Float)] = []
+        var scales: [String: Float] = [:]
+        for vm in vms {
+            let s = try store.read { try HourlySeries.load(vm: vm, from: from, to: now, in: $0) }
+            let split = s.values.count - config.validationDays * 24
+            let knownTrain = split > 0 ? s.values[..<split].filter { !$0.isNaN } : []
+            guard knownTrain.count >= config.minimumDays * 24, split - config.horizon > config.lookback + 144 else {
+                verdicts.append(.init(vm: vm, predictable: false, better: "none", reason: "too little history (\(knownTrain.count) known hours before the validation days; \(config.minimumDays * 24) needed)"))
+                continue
+            }
+            let scale = max(1, knownTrain.sorted()[knownTrain.count * 99 / 100])
+            scales[vm] = scale
+            for end in stride(from: config.lookback + 144, through: split - config.horizon, by: 3) { train.append(window(s, end: end, scale: scale)) }
+            for end in stride(from: split, through: s.values.count - config.horizon, by: 24) { validation.append((vm, s, end, scale)) }
+        }
+        var hyper: [String: String] = ["lookback": "\(config.lookback)", "horizon": "\(config.horizon)", "hidden": "\(config.hiddenSize)",
+                                       "epochs": "\(config.maxEpochs)", "seed": "\(config.seed)",
+                                       "quantiles": config.quantiles.map { "\($0)" }.joined(separator: ",")]
+        guard !train.isEmpty, !validation.isEmpty else {
+            let run = ModelRun(createdAt: now, dataFrom: from, dataTo: now, hyperparameters: hyper, metrics: [:], promoted: false,
+                               reason: "no VM has enough history to train on", seconds: Date().timeIntervalSince(started), vms: verdicts)
+            return try record(run, model: nil)
+        }
+        let shape = ForecasterShape(inputSize: 7, hiddenSize: config.hiddenSize, layers: 1, horizon: config.horizon, quantiles: config.quantiles)
+        let model = Forecaster(shape: shape, seed: config.seed)
+        let optimizer = AdamW(for: model, learningRate: 3e-3)
+        var random = SeededRandom(seed: config.seed)
+        let batch = 32
+        hyper["windows"] = "\(train.count)"
+        for epoch in 1...config.maxEpochs {
+            train.shuffle(using: &random)
+            var total: Float = 0, batches = 0
+            for start in stride(from: 0, to: min(train.count, config.windowsPerEpoch) - batch + 1, by: batch) {
+                let chunk = train[start..<start + batch]
+                let x = chunk.flatMap(\.input), y = chunk.flatMap(\.target), m = chunk.flatMap(\.mask)
+                total += x.withUnsafeBufferPointer { xp in y.withUnsafeBufferPointer { yp in m.withUnsafeBufferPointer { mp in
+                    model.lossAndGradients(xp.baseAddress!, targets: yp.baseAddress!, mask: mp.baseAddress!, batch: batch, steps: config.lookback)
+                } } }
+                optimizer.update(model)
+                batches += 1
+            }
+            log("epoch \(epoch)/\(config.maxEpochs): training pinball loss \(batches > 0 ? total / Float(batches) : 0)")
+        }
+        // Validation: pinball per quantile in scaled units, model vs each baseline (a baseline's point forecast stands
+        // for every quantile), over the known hours of the held-out days.
+        let q = config.quantiles
+        var sums: [String: [Double]] = [:], counts: [String: Double] = [:], perVM: [String: [String: Double]] = [:]
+        for v in validation {
+            let w = window(v.series, end: v.end, scale: v.scale)
+            let out = model.predict(w.input, batch: 1, steps: config.lookback)
+            let history = Array(v.series.values[..<v.end])
+            let firstHourOfWeek = Int(((v.series.start / 3600) + 72) % 168)   // hours since Monday 00:00
+            var candidates: [String: [[Float]]] = [:]
+            candidates["model"] = (0..<config.horizon).map { k in
+                q.indices.map { j in (v.series.values[v.end + k - 24] / v.scale) + out[k * q.count + j] }
+            }
+            for b in [Baseline.seasonalNaiveDay, .seasonalNaiveWeek, .hourOfWeekProfile] {
+                let f = b.forecast(history: history, firstHourOfWeek: firstHourOfWeek, horizon: config.horizon)
+                candidates["\(b)"] = f.map { value in q.map { _ in value / v.scale } }
+            }
+            for k in 0..<config.horizon where v.end + k < v.series.values.count && !v.series.values[v.end + k].isNaN {
+                let actual = v.series.values[v.end + k] / v.scale
+                for (name, f) in candidates where !f[k].contains(where: \.isNaN) {
+                    for (j, tau) in q.enumerated() {
+                        let u = Double(actual - f[k][j])
+                        let loss = u >= 0 ? Double(tau) * u : Double(tau - 1) * u
+                        sums[name, default: [Double](repeating: 0, count: q.count)][j] += loss
+                        perVM[v.vm, default: [:]][name, default: 0] += loss
+                    }
+                    counts[name, default: 0] += 1
+                }
+            }
+        }
+        var metrics: [String: Double] = [:]
+        for (name, s) in sums { for (j, tau) in q.enumerated() { metrics["pinball q\(tau) \(name)"] = s[j] / max(1, counts[name] ?? 1) } }
+        let baselines = sums.keys.filter { $0 != "model" }
+        var failures: [String] = []
+        for tau in q {
+            let mine = metrics["pinball q\(tau) model"] ?? .infinity
+            let best = baselines.map { (name: $0, loss: metrics["pinball q\(tau) \($0)"]!) }.min { $0.loss < $1.loss }
+            if let best, mine >= best.loss { failures.append("q\(tau): \(String(format: "%.5f", mine)) ≥ \(best.name) \(String(format: "%.5f", best.loss))") }
+        }
+        for (vm, losses) in perVM.sorted(by: { $0.key < $1.key }) {
+            let best = losses.min { $0.value < $1.value }!
+            verdicts.append(.init(vm: vm, predictable: true, better: best.key,
+                                  reason: best.key == "model" ? "the model forecasts it best" : "\(best.key) forecasts it better than the model"))
+        }
+        let promoted = failures.isEmpty
+        let reason = promoted ? "beats the best baseline on every quantile over the last \(config.validationDays) days"
+                              : "not promoted: " + failures.joined(separator: "; ")
+        let scalesMetadata = Dictionary(uniqueKeysWithValues: scales.map { ("scale.\($0.key)", "\($0.value)") })
+        let blob = try ModelFile.encode(model, metadata: scalesMetadata.merging(["features": "demand,present,same_hour_6d_ago,hour_sin,hour_cos,dow_sin,dow_cos", "target": "change from the same hour yesterday / scale"]) { a, _ in a })
+        let run = ModelRun(createdAt: now, dataFrom: from, dataTo: now, hyperparameters: hyper, metrics: metrics, promoted: promoted,
+                           reason: reason, seconds: Date().timeIntervalSince(started), vms: verdicts.sorted { $0.vm < $1.vm })
+        return try record(run, model: blob)
+    }
+
+    private func record(_ run: ModelRun, model: Data?) throws -> ModelRun {
+        var run = run
+        run.id = try store.transaction { try ModelRegistry.insert(run, model: model, in: $0) }
+        return run
+    }
+}
