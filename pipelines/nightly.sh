@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The nightly job: ingest the other sources, then train. The run is recorded in the store's registry whether or not
+# it is promoted; a model that does not beat the baselines never reaches the planner.
+set -euo pipefail
+: "${TORPOR_BIN:=/usr/local/bin}"
+"$(dirname "$0")/ingest-sources.sh"
+exec "$TORPOR_BIN/torpor-train" train --threads "${TORPOR_TRAIN_THREADS:-2}"
