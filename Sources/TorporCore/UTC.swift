@@ -108,6 +108,11 @@ public enum UTC {
         return copy.withUTF8 { parseISO8601($0) }
     }
 
+    /// A time given on a command line (`--now`): Unix seconds or ISO-8601.
+    public static func parseInstant(_ text: String) -> EpochSeconds? {
+        Int64(text) ?? parseISO8601(text)
+    }
+
     public static func daysIn(month: Int, year: Int) -> Int {
         switch month {
         case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28

@@ -47,17 +47,13 @@ struct StoreOptions: ParsableArguments {
     var verbose = false
 
     func validate() throws {
-        if let now, Self.parseNow(now) == nil {
+        if let now, UTC.parseInstant(now) == nil {
             throw ValidationError("--now '\(now)' is neither an ISO-8601 time nor Unix seconds")
         }
     }
 
-    static func parseNow(_ text: String) -> EpochSeconds? {
-        Int64(text) ?? UTC.parseISO8601(text)
-    }
-
     var nowSeconds: EpochSeconds {
-        now.flatMap(Self.parseNow) ?? EpochSeconds(Date().timeIntervalSince1970)
+        now.flatMap(UTC.parseInstant) ?? EpochSeconds(Date().timeIntervalSince1970)
     }
 
     /// A logger to stderr at the level the flags ask for.

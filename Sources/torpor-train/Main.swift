@@ -32,10 +32,10 @@ struct Common: ParsableArguments {
     var now: String?
 
     func validate() throws {
-        if let now, Int64(now) == nil, UTC.parseISO8601(now) == nil { throw ValidationError("--now '\(now)' is neither an ISO-8601 time nor Unix seconds") }
+        if let now, UTC.parseInstant(now) == nil { throw ValidationError("--now '\(now)' is neither an ISO-8601 time nor Unix seconds") }
     }
 
-    var nowSeconds: EpochSeconds { now.flatMap { Int64($0) ?? UTC.parseISO8601($0) } ?? EpochSeconds(Date().timeIntervalSince1970) }
+    var nowSeconds: EpochSeconds { now.flatMap(UTC.parseInstant) ?? EpochSeconds(Date().timeIntervalSince1970) }
 
     func openStore() throws -> Store { try Store(path: Store.resolvePath(flag: db)) }
 }
