@@ -15,6 +15,7 @@ let package = Package(
     products: [
         .executable(name: "torpor-ingest", targets: ["torpor-ingest"]),
         .executable(name: "torpor-train", targets: ["torpor-train"]),
+        .executable(name: "torpor-plan", targets: ["torpor-plan"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -39,6 +40,8 @@ let package = Package(
         .target(name: "TorporICal", dependencies: ["CICal", "TorporCore"]),
         .target(name: "TorporForecast", dependencies: ["COpenBLAS"], swiftSettings: hotLoop),
         .target(name: "TorporTrain", dependencies: ["TorporCore", "TorporStore", "TorporForecast", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "TorporPlan", dependencies: ["TorporCore", "TorporStore", "TorporTrain", "TorporHash",
+                                                  .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Yams", package: "Yams")]),
         .target(name: "TorporStatePool", dependencies: ["TorporCore", "TorporStore", "TorporHash", "TorporGzip"], swiftSettings: hotLoop),
         .target(name: "TorporStore", dependencies: [
             "TorporCore",
@@ -50,6 +53,7 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: hotLoop),
+        .target(name: "TorporCommandLine", dependencies: ["TorporCore", "TorporStore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "torpor-ingest", dependencies: [
             "TorporIngest", "TorporStore", "TorporCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -57,7 +61,11 @@ let package = Package(
         ]),
 
         .executableTarget(name: "torpor-train", dependencies: [
-            "TorporTrain", "TorporStore", "TorporCore", "TorporForecast",
+            "TorporTrain", "TorporStore", "TorporCore", "TorporForecast", "TorporCommandLine",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "torpor-plan", dependencies: [
+            "TorporPlan", "TorporTrain", "TorporStore", "TorporCore", "TorporCommandLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "torpor-bench-forecast", dependencies: ["TorporForecast"], path: "Sources/torpor-bench-forecast"),
@@ -70,6 +78,8 @@ let package = Package(
         .testTarget(name: "TorporICalTests", dependencies: ["TorporICal", "TorporCore"]),
         .testTarget(name: "TorporForecastTests", dependencies: ["TorporForecast"]),
         .testTarget(name: "TorporTrainTests", dependencies: ["TorporTrain", "TorporIngest", "TorporStore", "TorporCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "TorporPlanTests", dependencies: ["TorporPlan", "TorporTrain", "TorporIngest", "TorporStore", "TorporCore", "torpor-plan",
+                                                       .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TorporStatePoolTests", dependencies: ["TorporStatePool", "TorporStore", "TorporHash", "TorporCore"]),
         .testTarget(name: "TorporStoreTests", dependencies: ["TorporStore", "TorporCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TorporIntegrationTests", dependencies: ["TorporIngest", "TorporStore", "TorporVirt", "TorporStatePool", "TorporCore", .product(name: "GRDB", package: "GRDB.swift")]),

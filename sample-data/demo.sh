@@ -8,6 +8,7 @@ export TORPOR_DB=$PWD/demo/torpor.db
 # The end of the sample data: every stage replays history as if it were then.
 NOW=2013-09-30T00:00:00Z
 FLEET="test://$PWD/sample-data/fleet.xml"
+NEXT_HOUR=2013-09-30T01:00:00Z
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -41,4 +42,21 @@ step "6. status: what the store covers"
 step "7. train: a quantile forecaster, promoted only if it beats the baselines on the held-out last week"
 "$BIN/torpor-train" --now "$NOW" --max-epochs 8
 
-printf '\nThe store is %s. Planning and execution are the next stages (see README).\n' "$TORPOR_DB"
+step "8. plan: forecast the next 24 h and write a plan for review (sample-data/policy.yaml)"
+rm -rf demo/plans
+"$BIN/torpor-plan" make --now "$NOW" --policy sample-data/policy.yaml --out demo/plans/plan-1.json
+
+step "9. review: the plan as text, and as a page with a chart per VM (demo/plan.html)"
+"$BIN/torpor-plan" show --now "$NOW" demo/plans/plan-1.json --html demo/plan.html
+
+step "10. a hand-edited plan is refused; the plan as written is approved (standing approval on)"
+sed 's/"hibernate"/"restore"/' demo/plans/plan-1.json > demo/plans/edited.json
+if "$BIN/torpor-plan" approve --now "$NOW" demo/plans/edited.json; then echo "expected a refusal"; exit 1; else echo "(exit code $?)"; fi
+"$BIN/torpor-plan" approve --now "$NOW" --by demo --standing demo/plans/plan-1.json
+
+step "11. an hour later: the next plan, what changed, and which actions carried their approval"
+"$BIN/torpor-plan" make --now "$NEXT_HOUR" --policy sample-data/policy.yaml --out demo/plans/plan-2.json
+"$BIN/torpor-plan" diff demo/plans/plan-1.json demo/plans/plan-2.json
+"$BIN/torpor-plan" list
+
+printf '\nThe store is %s; the review page is demo/plan.html. Execution is the next stage (see README).\n' "$TORPOR_DB"

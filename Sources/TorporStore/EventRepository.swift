@@ -30,6 +30,21 @@ public struct EventRecord: Codable, Equatable, Sendable {
     }
 }
 
+extension EventRecord {
+    /// Whether the event concerns `vm`: named in its targets, matched by its selector (`key=value[,key=value]`, every
+    /// pair must match the VM's labels), or neither given (the whole fleet).
+    public func applies(to vm: String, labels: [String: String]) -> Bool {
+        if targets.contains(vm) { return true }
+        if let selector {
+            return selector.split(separator: ",").allSatisfy { pair in
+                let kv = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                return kv.count == 2 && labels[kv[0]] == kv[1]
+            }
+        }
+        return targets.isEmpty
+    }
+}
+
 /// Reads and writes the `event` table.
 public enum EventRepository {
     /// Replaces every occurrence that earlier ingests of `location` stored with `events`, attributed to `source`.

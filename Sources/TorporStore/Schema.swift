@@ -123,6 +123,33 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v5: plans, approvals, settings") { db in
+            try db.execute(sql: """
+                CREATE TABLE plan (
+                    id TEXT PRIMARY KEY,                    -- SHA-256 of the plan's content (its inputs and actions)
+                    created_at INTEGER NOT NULL,            -- the planning run's --now
+                    valid_until INTEGER NOT NULL,           -- hibernations may start until then
+                    file_sha256 TEXT NOT NULL,              -- SHA-256 of the plan file's bytes as written
+                    body BLOB NOT NULL                      -- the plan file's bytes
+                );
+                CREATE INDEX plan_by_time ON plan(created_at);
+                CREATE TABLE approval (
+                    id INTEGER PRIMARY KEY,
+                    plan_id TEXT NOT NULL REFERENCES plan(id),
+                    approved_by TEXT NOT NULL,
+                    approved_at INTEGER NOT NULL,
+                    actions TEXT NOT NULL,                  -- JSON array of the approved action ids
+                    carried_from TEXT                       -- the plan whose approval a standing approval carried; NULL = a person
+                );
+                CREATE INDEX approval_by_plan ON approval(plan_id);
+                CREATE TABLE setting (
+                    key TEXT PRIMARY KEY,
+                    value TEXT NOT NULL,
+                    set_by TEXT NOT NULL,
+                    set_at INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

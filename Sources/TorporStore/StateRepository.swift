@@ -64,6 +64,14 @@ public enum StateRepository {
         }
     }
 
+    /// The bytes a new hibernation of `vm` is expected to add to its pool: the most written by any of its last five
+    /// hibernations (the first one writes the whole image). Nil before its first hibernation.
+    public static func expectedWrite(vm: String, in db: Database) throws -> Int64? {
+        try Int64.fetchOne(db, sql: """
+            SELECT max(written_bytes) FROM (SELECT written_bytes FROM state_manifest WHERE vm = ? ORDER BY created_at DESC LIMIT 5)
+            """, arguments: [vm])
+    }
+
     public static func deleteManifests(ids: [Int64], in db: Database) throws {
         for id in ids { try db.execute(sql: "DELETE FROM state_manifest WHERE id = ?", arguments: [id]) }
     }

@@ -72,3 +72,22 @@ public enum Evaluation {
         return kept.isEmpty ? .nan : kept.reduce(0, +) / Double(kept.count)
     }
 }
+
+extension Baseline {
+    /// The per-VM hour-of-week profile as quantiles: for each step ahead, the empirical quantiles of the history's
+    /// known values at the same hour of the week (linear interpolation); NaN for an hour the history never saw.
+    public static func hourOfWeekQuantiles(history: [Float], firstHourOfWeek: Int, horizon: Int, quantiles: [Float]) -> [[Float]] {
+        var byHour = [[Float]](repeating: [], count: 168)
+        for (i, v) in history.enumerated() where !v.isNaN { byHour[(firstHourOfWeek + i) % 168].append(v) }
+        for h in byHour.indices { byHour[h].sort() }
+        return (0..<horizon).map { k in
+            let values = byHour[(firstHourOfWeek + history.count + k) % 168]
+            return quantiles.map { q in
+                guard !values.isEmpty else { return .nan }
+                let position = q * Float(values.count - 1)
+                let lo = Int(position.rounded(.down)), hi = min(values.count - 1, lo + 1)
+                return values[lo] + (values[hi] - values[lo]) * (position - Float(lo))
+            }
+        }
+    }
+}

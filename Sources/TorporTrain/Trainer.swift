@@ -38,25 +38,8 @@ public struct Trainer {
         self.config = config
     }
 
-    struct Window { var input: [Float]; var target: [Float]; var mask: [Float] }
-
-    func window(_ s: HourlySeries, end: Int, scale: Float) -> Window {
-        var input: [Float] = []
-        input.reserveCapacity(config.lookback * 7)
-        for h in end - config.lookback..<end {
-            let v = s.values[h], week = h >= 144 ? s.values[h - 144] : .nan
-            let t = s.time(of: h)
-            let hour = Float((t / 3600) % 24), day = Float(((t / 86_400) + 3) % 7)   // 1970-01-01 was a Thursday
-            input += [v.isNaN ? 0 : v / scale, v.isNaN ? 0 : 1, week.isNaN ? 0 : week / scale,
-                      sin(2 * .pi * hour / 24), cos(2 * .pi * hour / 24), sin(2 * .pi * day / 7), cos(2 * .pi * day / 7)]
-        }
-        var target: [Float] = [], mask: [Float] = []
-        for t in end..<end + config.horizon {
-            let ok = t < s.values.count && !s.values[t].isNaN && !s.values[t - 24].isNaN
-            target.append(ok ? (s.values[t] - s.values[t - 24]) / scale : 0)
-            mask.append(ok ? 1 : 0)
-        }
-        return Window(input: input, target: target, mask: mask)
+    func window(_ s: HourlySeries, end: Int, scale: Float) -> ModelInput.Window {
+        ModelInput.window(s, end: end, scale: scale, lookback: config.lookback, horizon: config.horizon)
     }
 
     /// Trains, evaluates against the baselines, and records the run (promoted or not) in the registry.
@@ -65,7 +48,7 @@ public struct Trainer {
         let from = now - Int64(config.historyDays) * 86_400
         let vms = try store.read { try VMRepository.all(in: $0).map(\.name) }
         var verdicts: [ModelRun.VMVerdict] = []
-        var train: [Window] = []
+        var train: [ModelInput.Window] = []
         var validation: [(vm: String, series: HourlySeries, end: Int, scale: Float)] = []
         var scales: [String: Float] = [:]
         for vm in vms {
@@ -119,9 +102,8 @@ public struct Trainer {
             let history = Array(v.series.values[..<v.end])
             let firstHourOfWeek = Int(((v.series.start / 3600) + 72) % 168)   // hours since Monday 00:00
             var candidates: [String: [[Float]]] = [:]
-            candidates["model"] = (0..<config.horizon).map { k in
-                q.indices.map { j in (v.series.values[v.end + k - 24] / v.scale) + out[k * q.count + j] }
-            }
+            candidates["model"] = ModelInput.quantiles(out, series: v.series, end: v.end, scale: v.scale, quantiles: q.count)
+                .map { $0.map { $0 / v.scale } }
             for b in [Baseline.seasonalNaiveDay, .seasonalNaiveWeek, .hourOfWeekProfile] {
                 let f = b.forecast(history: history, firstHourOfWeek: firstHourOfWeek, horizon: config.horizon)
                 candidates["\(b)"] = f.map { value in q.map { _ in value / v.scale } }
@@ -157,7 +139,8 @@ public struct Trainer {
         let reason = promoted ? "beats the best baseline on every quantile over the last \(config.validationDays) days"
                               : "not promoted: " + failures.joined(separator: "; ")
         let scalesMetadata = Dictionary(uniqueKeysWithValues: scales.map { ("scale.\($0.key)", "\($0.value)") })
-        let blob = try ModelFile.encode(model, metadata: scalesMetadata.merging(["features": "demand,present,same_hour_6d_ago,hour_sin,hour_cos,dow_sin,dow_cos", "target": "change from the same hour yesterday / scale"]) { a, _ in a })
+        let blob = try ModelFile.encode(model, metadata: scalesMetadata.merging(["features": ModelInput.features, "target": ModelInput.target,
+                                                                                 "lookback": "\(config.lookback)"]) { a, _ in a })
         let run = ModelRun(createdAt: now, dataFrom: from, dataTo: now, hyperparameters: hyper, metrics: metrics, promoted: promoted,
                            reason: reason, seconds: Date().timeIntervalSince(started), vms: verdicts.sorted { $0.vm < $1.vm })
         return try record(run, model: blob)

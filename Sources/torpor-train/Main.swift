@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TorporCommandLine
 import TorporCore
 import TorporForecast
 import TorporStore
@@ -24,26 +25,11 @@ struct TorporTrainCommand: ParsableCommand {
         defaultSubcommand: Train.self)
 }
 
-struct Common: ParsableArguments {
-    @Option(help: "The store file (default: $TORPOR_DB, else ./torpor.db).")
-    var db: String?
-
-    @Option(help: "The current time, ISO-8601 or Unix seconds, to replay history (default: the clock).")
-    var now: String?
-
-    func validate() throws {
-        if let now, UTC.parseInstant(now) == nil { throw ValidationError("--now '\(now)' is neither an ISO-8601 time nor Unix seconds") }
-    }
-
-    var nowSeconds: EpochSeconds { now.flatMap(UTC.parseInstant) ?? EpochSeconds(Date().timeIntervalSince1970) }
-
-    func openStore() throws -> Store { try Store(path: Store.resolvePath(flag: db)) }
-}
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Train, evaluate and record a model (the nightly job).")
 
-    @OptionGroup var common: Common
+    @OptionGroup var common: StageOptions
     @Option(help: "Training epochs.") var maxEpochs = 12
     @Option(help: "Seed of initialization and data order.") var seed: UInt64 = 42
     @Option(help: "OpenBLAS threads.") var threads = 1
@@ -63,7 +49,7 @@ struct Train: ParsableCommand {
 
 struct List: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the registry's runs.")
-    @OptionGroup var common: Common
+    @OptionGroup var common: StageOptions
 
     func run() throws {
         for r in try common.openStore().read({ try ModelRegistry.runs(in: $0) }) {
@@ -74,7 +60,7 @@ struct List: ParsableCommand {
 
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show one run: metrics and per-VM verdicts.")
-    @OptionGroup var common: Common
+    @OptionGroup var common: StageOptions
     @Argument(help: "The run id.") var id: Int64
 
     func run() throws {

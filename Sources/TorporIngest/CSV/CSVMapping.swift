@@ -150,7 +150,7 @@ public struct CSVMapping: Codable, Equatable, Sendable {
         } catch let error as YamlError {
             throw .badInput(source: path, line: nil, message: "not valid YAML: \(error)")
         } catch let error as DecodingError {
-            throw .badInput(source: path, line: nil, message: describe(error))
+            throw .badInput(source: path, line: nil, message: error.summary)
         } catch {
             throw .badInput(source: path, line: nil, message: "\(error)")
         }
@@ -198,19 +198,5 @@ public struct CSVMapping: Codable, Equatable, Sendable {
         default: nil
         }
     }
-
-    private static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-        }
-        switch error {
-        case .keyNotFound(let key, let context):
-            let at = path(context)
-            return "missing '\(key.stringValue)'" + (at.isEmpty ? "" : " in '\(at)'")
-        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
-            return "'\(path(context))': \(context.debugDescription)"
-        @unknown default:
-            return "\(error)"
-        }
-    }
 }
+

@@ -1,0 +1,23 @@
+import ArgumentParser
+import Foundation
+import TorporCore
+import TorporStore
+
+/// The options every stage shares: where the store is, and the time to act as if it were (`--now`, for replay).
+public struct StageOptions: ParsableArguments {
+    @Option(help: "The store file (default: $TORPOR_DB, else ./torpor.db).")
+    public var db: String?
+
+    @Option(help: "The current time, ISO-8601 or Unix seconds, to replay history (default: the clock).")
+    public var now: String?
+
+    public init() {}
+
+    public func validate() throws {
+        if let now, UTC.parseInstant(now) == nil { throw ValidationError("--now '\(now)' is neither an ISO-8601 time nor Unix seconds") }
+    }
+
+    public var nowSeconds: EpochSeconds { now.flatMap(UTC.parseInstant) ?? EpochSeconds(Date().timeIntervalSince1970) }
+    public var storePath: String { Store.resolvePath(flag: db) }
+    public func openStore() throws -> Store { try Store(path: storePath) }
+}

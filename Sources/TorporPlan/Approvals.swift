@@ -1,0 +1,96 @@
+import Foundation
+import GRDB
+import TorporCore
+import TorporHash
+import TorporStore
+
+/// Approval of plans. Approving a hibernation approves its restore; restores are never blocked (not by a plan's
+/// expiry, a newer plan, or a missing approval). With a standing approval switched on, a new plan's hibernations that
+/// are unchanged from the last approved plan (same VM, host, start, and a restore with the same start and deadline)
+/// carry that approval; new or changed ones wait for a person.
+public enum Approvals {
+    static let standingKey = "standing_approval"
+
+    /// Records a plan just written (the same plan twice is recorded once), then carries a standing approval to it.
+    @discardableResult
+    public static func record(_ plan: Plan, bytes: Data, in store: Store) throws -> ApprovalRecord? {
+        try store.transaction { db in
+            try PlanRepository.insert(StoredPlan(id: plan.id, createdAt: plan.createdAt.seconds, validUntil: plan.validUntil.seconds,
+                                                 fileSHA256: digest(bytes), body: bytes), in: db)
+            return try carryStanding(to: plan, in: db)
+        }
+    }
+
+    /// Approves the hibernations of `plan` for the VMs selected (all, `only` these, or all `except` these) with their
+    /// restores. The file must be the one torpor-plan wrote and recorded, unmodified, and the plan still valid.
+    public static func approve(_ plan: Plan, bytes: Data, source: String, only: [String]?, except: [String], by who: String,
+                               now: EpochSeconds, in store: Store) throws -> ApprovalRecord {
+        try store.transaction { db in
+            guard let stored = try PlanRepository.plan(id: plan.id, in: db) else {
+                throw PlanError(.badInput, "\(source): plan \(plan.id.prefix(12)) is not one this store's torpor-plan recorded; approve the plan file it wrote")
+            }
+            guard stored.fileSHA256 == digest(bytes) else {
+                throw PlanError(.badInput, "\(source): the file differs from plan \(plan.id.prefix(12)) as torpor-plan wrote it (SHA-256 \(digest(bytes).prefix(12)) ≠ \(stored.fileSHA256.prefix(12))); approval refused")
+            }
+            guard now <= plan.validUntil.seconds else {
+                throw PlanError(.stale, "\(source): the plan expired at \(plan.validUntil.text); run torpor-plan for a new one (its restores run anyway)")
+            }
+            let hibernations = plan.actions.filter { $0.action == .hibernate }
+            let planned = Set(hibernations.map(\.vm))
+            let named = Set((only ?? []) + except)
+            let unknown = named.subtracting(Set(plan.actions.map(\.vm)).union(plan.skipped.map(\.vm)).union(plan.forecasts.map(\.vm)))
+            guard unknown.isEmpty else { throw PlanError(.badInput, "\(source): no VM named \(unknown.sorted().joined(separator: ", ")) in this plan") }
+            let chosen = hibernations.filter { (only?.contains($0.vm) ?? true) && !except.contains($0.vm) }
+            guard !chosen.isEmpty else {
+                throw PlanError(.stale, "\(source): nothing to approve: " + (planned.isEmpty ? "the plan has no hibernation" : "the selection leaves no hibernation"))
+            }
+            let ids = chosen.flatMap { [$0.id] + ($0.pairedWith.map { [$0] } ?? []) }
+            let record = ApprovalRecord(planID: plan.id, approvedBy: who, approvedAt: now, actions: ids)
+            try PlanRepository.insert(record, in: db)
+            return record
+        }
+    }
+
+    /// Switches the standing approval on or off.
+    public static func setStanding(_ on: Bool, by who: String, now: EpochSeconds, in store: Store) throws {
+        try store.transaction { try PlanRepository.set(standingKey, to: on ? "on" : "off", by: who, at: now, in: $0) }
+    }
+
+    public static func standing(in db: Database) throws -> Bool { try PlanRepository.setting(standingKey, in: db)?.value == "on" }
+
+    /// The approved action ids of a plan (a person's and carried approvals together).
+    public static func approvedActions(of planID: String, in db: Database) throws -> [String: ApprovalRecord] {
+        var result: [String: ApprovalRecord] = [:]
+        for a in try PlanRepository.approvals(of: planID, in: db) { for id in a.actions where result[id] == nil { result[id] = a } }
+        return result
+    }
+
+    /// How an action stands: approved (by whom), awaiting review, or needing no approval (a restore of a VM asleep now).
+    public static func status(of action: Plan.Action, approved: [String: ApprovalRecord]) -> String {
+        if let a = approved[action.id] {
+            return a.carriedFrom == nil ? "approved by \(a.approvedBy)" : "approved (standing, from plan \(a.carriedFrom!.prefix(12)))"
+        }
+        if action.action == .restore && action.pairedWith == nil { return "runs without approval (the VM is asleep)" }
+        return action.action == .restore ? "awaits its hibernation's approval" : "awaits review"
+    }
+
+    static func carryStanding(to plan: Plan, in db: Database) throws -> ApprovalRecord? {
+        guard try standing(in: db), try PlanRepository.approvals(of: plan.id, in: db).isEmpty,
+              let previous = try PlanRepository.latestApproved(upTo: plan.createdAt.seconds, excluding: plan.id, in: db),
+              let earlier = try? Plan.decode(previous.body, source: "plan \(previous.id)") else { return nil }
+        let approvedEarlier = try approvedActions(of: previous.id, in: db)
+        let signatures = Set(earlier.actions.filter { approvedEarlier[$0.id] != nil }.map(\.signature))
+        let carried = plan.actions.filter { a in
+            guard a.action == .hibernate, let restore = a.pairedWith.flatMap(plan.action) else { return false }
+            return signatures.contains(a.signature) && signatures.contains(restore.signature)
+        }
+        guard !carried.isEmpty else { return nil }
+        let setBy = try PlanRepository.setting(standingKey, in: db)?.setBy ?? "?"
+        let record = ApprovalRecord(planID: plan.id, approvedBy: "standing approval of \(setBy)", approvedAt: plan.createdAt.seconds,
+                                    actions: carried.flatMap { [$0.id, $0.pairedWith!] }, carriedFrom: previous.id)
+        try PlanRepository.insert(record, in: db)
+        return record
+    }
+
+    static func digest(_ bytes: Data) -> String { SHA256.hex(bytes.withUnsafeBytes { SHA256.digest($0) }) }
+}

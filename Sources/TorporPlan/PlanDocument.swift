@@ -1,0 +1,177 @@
+import Foundation
+import TorporCore
+import TorporHash
+
+/// A UTC time written as ISO-8601 text in plan files (`2013-09-30T01:00:00Z`), so a person can read them.
+public struct Instant: Codable, Comparable, Hashable, Sendable {
+    public var seconds: EpochSeconds
+    public init(_ seconds: EpochSeconds) { self.seconds = seconds }
+
+    public init(from decoder: Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let t = UTC.parseISO8601(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not an ISO-8601 time"))
+        }
+        seconds = t
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(UTC.format(seconds))
+    }
+
+    public static func < (a: Instant, b: Instant) -> Bool { a.seconds < b.seconds }
+    public var text: String { UTC.format(seconds) }
+}
+
+/// A hibernation schedule for review (`torpor-plan show`), approval and execution. The file is JSON with sorted keys;
+/// its layout is `schema` = `torpor-plan/1`, documented in `docs/plan-format.md`. `id` is the SHA-256 of the plan with
+/// an empty id, so the same inputs and `--now` always give the same id and the same bytes.
+public struct Plan: Codable, Equatable, Sendable {
+    public static let schema = "torpor-plan/1"
+
+    /// What the plan was made from: a different input gives a different plan id.
+    public struct Inputs: Codable, Equatable, Sendable {
+        /// The newest hour of demand data any VM has.
+        public var dataWatermark: Instant?
+        /// The promoted model's run (`model #N`), or the baseline that stood in for it.
+        public var model: String
+        public var policySHA256: String
+        public var horizonHours: Int
+    }
+
+    public enum Kind: String, Codable, Sendable { case hibernate, restore }
+
+    /// Why an action is in the plan.
+    public struct Rationale: Codable, Equatable, Sendable {
+        /// The forecast quantile the VM's tier decides by.
+        public var quantile: Double
+        /// The highest forecast of that quantile over the window (percent).
+        public var forecastPeak: Double
+        /// The highest forecast of the top quantile over the window: what could happen in a bad hour.
+        public var worstCase: Double
+        public var hibernateBelow: Double
+        public var restoreAbove: Double
+        /// Hours asleep, net of the save and restore times.
+        public var expectedVMHoursSaved: Double
+        /// low: even the top quantile stays under hibernate_below; medium: it crosses hibernate_below;
+        /// high: it crosses restore_above somewhere in the window.
+        public var risk: String
+        public var forecastSource: String
+        public var text: String
+    }
+
+    /// What an action holds while it lasts: state-pool bytes while asleep, host memory and vCPUs from the restore on.
+    public struct Reservations: Codable, Equatable, Sendable {
+        public var statePoolBytes: Int64?
+        public var memoryBytes: Int64?
+        public var vcpus: Int?
+    }
+
+    public struct Action: Codable, Equatable, Sendable {
+        /// `VM/kind/at`, unique in the plan.
+        public var id: String
+        public var vm: String
+        public var host: String
+        public var action: Kind
+        /// When to start.
+        public var at: Instant
+        /// A restore's deadline: the forecast demand onset, when the VM must run again.
+        public var deadline: Instant?
+        public var tier: String
+        /// The restore of a hibernation, the hibernation of a restore (nil: the VM was already asleep).
+        public var pairedWith: String?
+        /// What sets a restore's deadline: `demand` (the forecast crosses restore_above), `event` (a keep-awake, freeze
+        /// or demand event, or a pin), `missing` (the forecast is unknown from then: missing is not idle), or
+        /// `horizon-end` (no onset within the horizon; the next plan carries the VM forward).
+        public var deadlineCause: String?
+        public var rationale: Rationale
+        public var reservations: Reservations
+
+        public static func makeID(vm: String, kind: Kind, at: EpochSeconds) -> String { "\(vm)/\(kind.rawValue)/\(UTC.format(at))" }
+
+        /// What must stay the same for a standing approval to carry over: VM, host, kind and times, except that a restore
+        /// at the end of the horizon (which moves with every plan) is the same while it stays at the end.
+        public var signature: String {
+            deadlineCause == "horizon-end" ? "\(vm)|\(host)|\(action.rawValue)|horizon-end"
+                : "\(vm)|\(host)|\(action.rawValue)|\(at.seconds)|\(deadline?.seconds ?? -1)"
+        }
+    }
+
+    /// A VM the plan leaves running, and why.
+    public struct Skip: Codable, Equatable, Sendable {
+        public var vm: String
+        public var reason: String
+    }
+
+    /// The forecast a VM was planned on (per hour from `start`, per quantile), kept for review and charts.
+    public struct VMForecast: Codable, Equatable, Sendable {
+        public var vm: String
+        public var start: Instant
+        public var quantiles: [Double]
+        /// null where nothing is known (never read as idle).
+        public var values: [[Double?]]
+        public var tier: String
+        /// The quantile the tier decides by.
+        public var tierQuantile: Double
+        public var hibernateBelow: Double
+        public var restoreAbove: Double
+        public var source: String
+    }
+
+    public var schema: String
+    public var id: String
+    public var createdAt: Instant
+    public var validUntil: Instant
+    public var inputs: Inputs
+    /// By time, then VM.
+    public var actions: [Action]
+    public var skipped: [Skip]
+    /// By VM name.
+    public var forecasts: [VMForecast]
+
+    /// The plan file's bytes: sorted-key JSON, one layout for every writer.
+    public func encoded() -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        // Every field is a plain value: encoding cannot fail.
+        return try! encoder.encode(self) + Data("\n".utf8)
+    }
+
+    /// The plan with its id set from its content.
+    public func sealed() -> Plan {
+        var unsealed = self
+        unsealed.id = ""
+        var plan = self
+        plan.id = SHA256.hex(unsealed.encoded().withUnsafeBytes { SHA256.digest($0) })
+        return plan
+    }
+
+    /// Reads a plan file: checks the schema and that the content still matches its id (a hand-edited plan is refused).
+    public static func decode(_ data: Data, source: String) throws(PlanError) -> Plan {
+        let decoder = JSONDecoder()
+        let plan: Plan
+        do {
+            plan = try decoder.decode(Plan.self, from: data)
+        } catch let error as DecodingError {
+            throw PlanError(.badInput, "\(source): not a torpor plan: \(error.summary)")
+        } catch {
+            throw PlanError(.badInput, "\(source): not a torpor plan: \(error)")
+        }
+        guard plan.schema == schema else { throw PlanError(.badInput, "\(source): plan schema '\(plan.schema)' is not \(schema); use the torpor that wrote it") }
+        guard plan.sealed().id == plan.id else {
+            throw PlanError(.badInput, "\(source): the plan was modified after torpor-plan wrote it (its content no longer matches its id \(plan.id.prefix(12)))")
+        }
+        return plan
+    }
+
+    public static func load(path: String) throws(PlanError) -> (plan: Plan, bytes: Data) {
+        guard let data = FileManager.default.contents(atPath: path) else { throw PlanError(.badInput, "\(path): cannot read the plan file") }
+        return (try decode(data, source: path), data)
+    }
+
+    /// The action with `id`.
+    public func action(_ id: String) -> Action? { actions.first { $0.id == id } }
+
+    public func forecast(of vm: String) -> VMForecast? { forecasts.first { $0.vm == vm } }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import TorporCore
+import TorporStore
+
+/// The plan as text for review: a table of actions, then per VM what happens when and why, then what stays running.
+public enum PlanReport {
+    public static func text(_ plan: Plan, approved: [String: ApprovalRecord]) -> String {
+        var out = ["plan \(plan.id.prefix(12))  created \(plan.createdAt.text)  valid until \(plan.validUntil.text)",
+                   "inputs: data up to \(plan.inputs.dataWatermark?.text ?? "none"), \(plan.inputs.model), policy \(plan.inputs.policySHA256.prefix(12)), horizon \(plan.inputs.horizonHours) h",
+                   ""]
+        let rows = plan.actions.map { a in
+            [a.action.rawValue, a.vm, a.tier, a.at.text, a.deadline?.text ?? "-", String(format: "%.1f", a.rationale.expectedVMHoursSaved),
+             a.rationale.risk, Approvals.status(of: a, approved: approved)]
+        }
+        out += table(header: ["ACTION", "VM", "TIER", "AT", "DEADLINE", "VM-H SAVED", "RISK", "APPROVAL"], rows: rows)
+        let saved = plan.actions.filter { $0.action == .restore }.reduce(0) { $0 + $1.rationale.expectedVMHoursSaved }
+        out.append("\(plan.actions.filter { $0.action == .hibernate }.count) hibernations, \(plan.actions.filter { $0.action == .restore }.count) restores, \(String(format: "%.1f", saved)) VM-hours saved expected")
+        for vm in Set(plan.actions.map(\.vm)).sorted() {
+            out.append("")
+            let f = plan.forecast(of: vm)
+            out.append("\(vm)" + (f.map { " (tier \($0.tier): q\($0.tierQuantile) under \($0.hibernateBelow) % sleeps, restore at \($0.restoreAbove) %; forecast: \($0.source))" } ?? ""))
+            for a in plan.actions where a.vm == vm {
+                out.append("  \(a.at.text)  \(a.action.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0))  \(a.rationale.text)")
+                if let deadline = a.deadline { out.append("  \(String(repeating: " ", count: a.at.text.count))  \(String(repeating: " ", count: 9))  must run by \(deadline.text)") }
+                if let bytes = a.reservations.statePoolBytes { out.append("  \(String(repeating: " ", count: a.at.text.count + 11))  reserves \(ByteSize.format(bytes)) of state pool") }
+            }
+        }
+        if !plan.skipped.isEmpty {
+            out.append("")
+            out.append("left running:")
+            for s in plan.skipped { out.append("  \(s.vm): \(s.reason)") }
+        }
+        return out.joined(separator: "\n")
+    }
+
+    static func table(header: [String], rows: [[String]]) -> [String] {
+        let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max()! }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                .replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+        }
+        return [line(header)] + rows.map(line)
+    }
+
+    /// What changed from `old` to `new`, per VM: actions added, removed, or moved in time.
+    public static func diff(old: Plan, new: Plan) -> String {
+        var out = ["plan \(old.id.prefix(12)) (\(old.createdAt.text)) → \(new.id.prefix(12)) (\(new.createdAt.text))"]
+        func describe(_ a: Plan.Action) -> String {
+            "\(a.action.rawValue) at \(a.at.text)" + (a.deadline.map { " (deadline \($0.text), set by \(a.deadlineCause ?? "?"))" } ?? "")
+        }
+        var changes = 0
+        for vm in Set(old.actions.map(\.vm) + new.actions.map(\.vm)).sorted() {
+            let before = old.actions.filter { $0.vm == vm }, after = new.actions.filter { $0.vm == vm }
+            if before.map(\.signature) == after.map(\.signature) { continue }
+            out.append("\(vm):")
+            for a in before where !after.contains(where: { $0.signature == a.signature }) { out.append("  - \(describe(a))") }
+            for a in after where !before.contains(where: { $0.signature == a.signature }) { out.append("  + \(describe(a))  [\(a.rationale.risk) risk] \(a.rationale.text)") }
+            changes += 1
+        }
+        let oldSkips = Dictionary(uniqueKeysWithValues: old.skipped.map { ($0.vm, $0.reason) })
+        for s in new.skipped where oldSkips[s.vm] != s.reason && !new.actions.contains(where: { $0.vm == s.vm }) {
+            out.append("\(s.vm): left running: \(s.reason)")
+            changes += 1
+        }
+        if changes == 0 { out.append("no change in actions") }
+        if old.inputs != new.inputs {
+            if old.inputs.model != new.inputs.model { out.append("model: \(old.inputs.model) → \(new.inputs.model)") }
+            if old.inputs.policySHA256 != new.inputs.policySHA256 { out.append("policy changed: \(old.inputs.policySHA256.prefix(12)) → \(new.inputs.policySHA256.prefix(12))") }
+            if old.inputs.dataWatermark != new.inputs.dataWatermark { out.append("data up to \(old.inputs.dataWatermark?.text ?? "none") → \(new.inputs.dataWatermark?.text ?? "none")") }
+        }
+        return out.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,387 @@
+import Foundation
+import TorporCore
+import TorporStore
+import TorporTrain
+
+/// One VM as the planner sees it.
+public struct PlanningVM: Sendable {
+    public var name: String
+    public var host: String?
+    public var labels: [String: String]
+    public var vcpus: Int?
+    public var memoryBytes: Int64?
+    /// Hours of known demand in the history the forecast was made from.
+    public var knownHours: Int
+    public var forecast: QuantileForecast?
+    /// Set when the VM is asleep now (hibernated by torpor).
+    public var hibernatedSince: EpochSeconds?
+    /// Measured p95 save and restore times, when the executor has measured them.
+    public var saveSeconds: Int64?
+    public var restoreSeconds: Int64?
+    /// State-pool bytes one hibernation is expected to add (from earlier hibernations), else allocated memory counts.
+    public var stateBytes: Int64?
+    /// An operator's pin: no hibernation before this time.
+    public var pinnedUntil: EpochSeconds?
+    /// Set when the VM's newest demand data is older than the policy's `max_data_age`: the time data stops.
+    public var staleSince: EpochSeconds?
+
+    public init(name: String, host: String?, labels: [String: String] = [:], vcpus: Int? = nil, memoryBytes: Int64? = nil,
+                knownHours: Int, forecast: QuantileForecast?, hibernatedSince: EpochSeconds? = nil, saveSeconds: Int64? = nil,
+                restoreSeconds: Int64? = nil, stateBytes: Int64? = nil, pinnedUntil: EpochSeconds? = nil, staleSince: EpochSeconds? = nil) {
+        self.name = name; self.host = host; self.labels = labels; self.vcpus = vcpus; self.memoryBytes = memoryBytes
+        self.knownHours = knownHours; self.forecast = forecast; self.hibernatedSince = hibernatedSince; self.saveSeconds = saveSeconds
+        self.restoreSeconds = restoreSeconds; self.stateBytes = stateBytes; self.pinnedUntil = pinnedUntil
+        self.staleSince = staleSince
+    }
+}
+
+/// Everything a plan is made from. The same input gives the same plan, byte for byte.
+public struct PlanningInput: Sendable {
+    public var now: EpochSeconds
+    public var vms: [PlanningVM]
+    public var events: [EventRecord]
+    public var policy: Policy
+    public var policySHA256: String
+    public var model: String
+    public var dataWatermark: EpochSeconds?
+
+    public init(now: EpochSeconds, vms: [PlanningVM], events: [EventRecord], policy: Policy, policySHA256: String, model: String,
+                dataWatermark: EpochSeconds?) {
+        self.now = now; self.vms = vms; self.events = events; self.policy = policy; self.policySHA256 = policySHA256
+        self.model = model; self.dataWatermark = dataWatermark
+    }
+}
+
+/// Turns forecasts and the policy into a plan: hibernation windows per VM (the tier's quantile under
+/// `hibernate_below` for at least `min_idle`, longer than the break-even, clear of keep-awake, freeze and demand
+/// events and pins), within the fleet guardrails and host capacities, each with a restore scheduled to finish by the
+/// forecast demand onset; every VM already asleep gets a restore.
+public enum Planner {
+    public static func plan(_ input: PlanningInput) -> Plan {
+        Planning(input).run()
+    }
+}
+
+/// One planning run's working state.
+struct Planning {
+    let input: PlanningInput
+    let policy: Policy
+    let hour0: EpochSeconds
+    let hours: Int
+    let horizonEnd: EpochSeconds
+
+    /// A hibernation the planner would like to make.
+    struct Window {
+        var vm: PlanningVM
+        var settings: Policy.VMSettings
+        var tier: Policy.Tier
+        var start: EpochSeconds
+        var deadline: EpochSeconds
+        var firstHour: Int, idleEndHour: Int, endHour: Int
+        var saveSeconds: Int64, restoreSeconds: Int64
+        var stateBytes: Int64
+        var onset: String
+        var cause: String
+        var asleepAlready: Bool
+        var hours: Double { Double(deadline - start) / 3600 }
+        var key: String { "\(vm.name)@\(start)" }
+    }
+
+    init(_ input: PlanningInput) {
+        self.input = input
+        policy = input.policy
+        hour0 = input.now - ((input.now % 3600) + 3600) % 3600
+        hours = input.policy.horizonHours
+        horizonEnd = hour0 + Int64(hours) * 3600
+    }
+
+    func run() -> Plan {
+        var skipped: [Plan.Skip] = []
+        var candidates: [Window] = [], sleeping: [Window] = []
+        var forecasts: [Plan.VMForecast] = []
+        for vm in input.vms.sorted(by: { $0.name < $1.name }) {
+            let settings = policy.settings(vm: vm.name, labels: vm.labels)
+            let tier = policy.tiers[settings.tier]!
+            if let f = vm.forecast {
+                forecasts.append(.init(vm: vm.name, start: Instant(f.start), quantiles: f.quantiles.map { Double($0) },
+                                       values: f.values.map { $0.map { Self.rounded($0) } }, tier: settings.tier, tierQuantile: Self.quantileValue(tier.quantile),
+                                       hibernateBelow: settings.hibernateBelow, restoreAbove: settings.restoreAbove, source: f.source))
+            }
+            if vm.hibernatedSince != nil {
+                sleeping.append(wakeUp(vm, settings: settings, tier: tier))
+                continue
+            }
+            switch windows(vm, settings: settings, tier: tier) {
+            case .success(let found): candidates += found
+            case .failure(let reason): skipped.append(.init(vm: vm.name, reason: reason.message))
+            }
+        }
+        var accepted = admit(candidates, sleeping: sleeping, skipped: &skipped)
+        // Restores are scheduled per host; a window whose restore would have to start before its save ends is
+        // dropped and the host rescheduled without it.
+        var slots: [String: RestoreScheduler.Slot] = [:]
+        while true {
+            slots = schedule(accepted + sleeping)
+            let tooShort = accepted.filter { w in slots[w.key].map { $0.late || $0.start - (w.start + w.saveSeconds) < 0 } ?? true }
+            if tooShort.isEmpty { break }
+            for w in tooShort {
+                skipped.append(.init(vm: w.vm.name, reason: "the restore queue on \(w.vm.host ?? "?") leaves no time asleep in the \(DurationText.format(Int64(w.hours * 3600))) window from \(UTC.format(w.start))"))
+            }
+            let dropped = Set(tooShort.map(\.key))
+            accepted.removeAll { dropped.contains($0.key) }
+        }
+        var actions: [Plan.Action] = []
+        for w in sleeping + accepted {
+            actions += self.actions(for: w, slot: slots[w.key]!)
+        }
+        actions.sort { ($0.at, $0.vm, $0.action.rawValue) < ($1.at, $1.vm, $1.action.rawValue) }
+        let plan = Plan(schema: Plan.schema, id: "", createdAt: Instant(input.now), validUntil: Instant(input.now + policy.validFor),
+                        inputs: .init(dataWatermark: input.dataWatermark.map(Instant.init), model: input.model,
+                                      policySHA256: input.policySHA256, horizonHours: hours),
+                        actions: actions, skipped: Self.merged(skipped), forecasts: forecasts)
+        return plan.sealed()
+    }
+
+    // MARK: windows
+
+    struct Refusal: Error { var message: String }
+
+    /// The hours in which `vm` must run whatever the forecast says: keep-awake, freeze and demand events, and a pin.
+    func blockedHours(_ vm: PlanningVM) -> [String?] {
+        var blocked = [String?](repeating: nil, count: hours)
+        for e in input.events where e.category != .holiday && e.applies(to: vm.name, labels: vm.labels) {
+            for h in 0..<hours where e.start < hour0 + Int64(h + 1) * 3600 && e.end > hour0 + Int64(h) * 3600 {
+                blocked[h] = blocked[h] ?? "\(e.category.rawValue) event '\(e.summary)'"
+            }
+        }
+        if let pin = vm.pinnedUntil {
+            for h in 0..<hours where hour0 + Int64(h) * 3600 < pin { blocked[h] = blocked[h] ?? "pinned until \(UTC.format(pin))" }
+        }
+        return blocked
+    }
+
+    /// The tier's quantile per planning hour (NaN where unknown: never idle).
+    func tierSeries(_ vm: PlanningVM, quantile: Float) -> (tier: [Float], top: [Float])? {
+        guard let f = vm.forecast, let series = f.series(quantile: quantile) else { return nil }
+        let offset = Int((hour0 - f.start) / 3600)
+        let top = f.values.map { $0.last ?? .nan }
+        func at(_ s: [Float], _ h: Int) -> Float { h + offset >= 0 && h + offset < s.count ? s[h + offset] : .nan }
+        return ((0..<hours).map { at(series, $0) }, (0..<hours).map { at(top, $0) })
+    }
+
+    func windows(_ vm: PlanningVM, settings: Policy.VMSettings, tier: Policy.Tier) -> Result<[Window], Refusal> {
+        if let reason = settings.excluded { return .failure(.init(message: "excluded: \(reason)")) }
+        guard vm.host != nil else { return .failure(.init(message: "no host known (run torpor-ingest inventory)")) }
+        if let stale = vm.staleSince {
+            return .failure(.init(message: "no demand data since \(UTC.format(stale)) (missing is not idle; max_data_age \(DurationText.format(policy.maxDataAge)))"))
+        }
+        guard vm.knownHours >= policy.minHistoryHours else {
+            return .failure(.init(message: "not predictable: \(vm.knownHours) h of known history, \(policy.minHistoryHours) h needed"))
+        }
+        guard let (q, _) = tierSeries(vm, quantile: tier.quantile) else {
+            return .failure(.init(message: vm.forecast == nil ? "no forecast" : "the forecast has no q\(Self.quantileText(tier.quantile)) for tier \(settings.tier)"))
+        }
+        let blocked = blockedHours(vm)
+        func idle(_ h: Int) -> Bool { blocked[h] == nil && !q[h].isNaN && Double(q[h]) < settings.hibernateBelow }
+        func calm(_ h: Int) -> Bool { blocked[h] == nil && !q[h].isNaN && Double(q[h]) < settings.restoreAbove }
+        let save = vm.saveSeconds ?? policy.defaultSaveSeconds, restore = vm.restoreSeconds ?? policy.defaultRestoreSeconds
+        let breakEven = Int64((policy.breakEvenFactor * Double(save + restore)).rounded(.up))
+        var found: [Window] = [], longestIdle: Int64 = 0, blockers = Set<String>()
+        var h = 0
+        while h < hours {
+            if let b = blocked[h], !q[h].isNaN, Double(q[h]) < settings.hibernateBelow { blockers.insert(b) }
+            guard idle(h) else { h += 1; continue }
+            var idleEnd = h
+            while idleEnd < hours && idle(idleEnd) { idleEnd += 1 }
+            var end = idleEnd
+            while end < hours && calm(end) { end += 1 }
+            let start = max(input.now, hour0 + Int64(h) * 3600)
+            let idleSeconds = hour0 + Int64(idleEnd) * 3600 - start
+            let deadline = hour0 + Int64(end) * 3600
+            longestIdle = max(longestIdle, idleSeconds)
+            if idleSeconds >= settings.minIdle && deadline - start >= breakEven {
+                let (onset, cause) = Self.onset(at: end, hours: hours, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier)
+                found.append(Window(vm: vm, settings: settings, tier: tier, start: start, deadline: deadline, firstHour: h, idleEndHour: idleEnd,
+                                    endHour: end, saveSeconds: save, restoreSeconds: restore, stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0,
+                                    onset: onset, cause: cause, asleepAlready: false))
+            }
+            h = end
+        }
+        if !found.isEmpty { return .success(found) }
+        let known = q.filter { !$0.isNaN }
+        if known.isEmpty { return .failure(.init(message: "no forecast for the next \(hours) h (missing is not idle)")) }
+        if longestIdle == 0 {
+            if !blockers.isEmpty { return .failure(.init(message: "idle only while it must run: " + blockers.sorted().joined(separator: "; "))) }
+            return .failure(.init(message: "busy: q\(Self.quantileText(tier.quantile)) never under \(Self.percent(settings.hibernateBelow)) in the next \(hours) h (lowest \(Self.percent(known.min()!)))"))
+        }
+        if longestIdle < settings.minIdle {
+            return .failure(.init(message: "idle at most \(DurationText.format(longestIdle)), under min_idle \(DurationText.format(settings.minIdle))"
+                                  + (blockers.isEmpty ? "" : " (" + blockers.sorted().joined(separator: "; ") + ")")))
+        }
+        return .failure(.init(message: "no window longer than the break-even \(DurationText.format(breakEven)) (\(policy.breakEvenFactor)× save + restore)"))
+    }
+
+    /// A VM asleep now: restored by its demand onset, or by the end of the horizon at the latest.
+    func wakeUp(_ vm: PlanningVM, settings: Policy.VMSettings, tier: Policy.Tier) -> Window {
+        let q = tierSeries(vm, quantile: tier.quantile)?.tier ?? [Float](repeating: .nan, count: hours)
+        let blocked = blockedHours(vm)
+        var end = 0
+        while end < hours && blocked[end] == nil && !q[end].isNaN && Double(q[end]) < settings.restoreAbove { end += 1 }
+        let deadline = max(input.now, hour0 + Int64(end) * 3600)
+        let (onset, cause) = Self.onset(at: end, hours: hours, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier)
+        return Window(vm: vm, settings: settings, tier: tier, start: vm.hibernatedSince ?? input.now, deadline: deadline, firstHour: 0,
+                      idleEndHour: 0, endHour: end, saveSeconds: 0, restoreSeconds: vm.restoreSeconds ?? policy.defaultRestoreSeconds,
+                      stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0, onset: "asleep; " + onset, cause: cause, asleepAlready: true)
+    }
+
+    /// Why a sleep ends at hour `end`, in words and as the restore's deadline cause.
+    static func onset(at end: Int, hours: Int, deadline: EpochSeconds, blocked: [String?], q: [Float], settings: Policy.VMSettings,
+                      tier: Policy.Tier) -> (String, String) {
+        if end == hours { return ("no demand forecast within the horizon: restore at its end unless the next plan carries it forward", "horizon-end") }
+        if let b = blocked[end] { return ("the VM must run from \(UTC.format(deadline)): \(b)", "event") }
+        if q[end].isNaN { return ("the forecast is unknown from \(UTC.format(deadline)) (missing is not idle)", "missing") }
+        return ("demand returns at \(UTC.format(deadline)): q\(quantileText(tier.quantile)) \(percent(q[end])) ≥ \(percent(settings.restoreAbove))", "demand")
+    }
+
+    // MARK: guardrails and capacity
+
+    /// Admits candidate windows, the longest savings first, while every hour keeps the guardrails (share of a group and
+    /// of a host asleep, VMs running per group) and each host's state pool and memory hold. VMs asleep now count first.
+    func admit(_ candidates: [Window], sleeping: [Window], skipped: inout [Plan.Skip]) -> [Window] {
+        let groupOf: (PlanningVM) -> String? = { [policy] vm in vm.labels[policy.groupLabel] }
+        var groupSize: [String: Int] = [:], hostSize: [String: Int] = [:], hostMemory: [String: Int64] = [:]   // of every VM
+        for vm in input.vms {
+            if let g = groupOf(vm) { groupSize[g, default: 0] += 1 }
+            if let h = vm.host {
+                hostSize[h, default: 0] += 1
+                hostMemory[h, default: 0] += vm.memoryBytes ?? 0
+            }
+        }
+        var groupAsleep: [String: [Int]] = [:], hostAsleep: [String: [Int]] = [:]
+        var poolUsed: [String: [Int64]] = [:], memoryAsleep: [String: [Int64]] = [:]
+        func add(_ w: Window) {
+            let hostKey = w.vm.host ?? "?"
+            for h in w.firstHour..<max(w.firstHour, w.endHour) {
+                if let g = groupOf(w.vm) { groupAsleep[g, default: [Int](repeating: 0, count: hours)][h] += 1 }
+                hostAsleep[hostKey, default: [Int](repeating: 0, count: hours)][h] += 1
+                poolUsed[hostKey, default: [Int64](repeating: 0, count: hours)][h] += w.stateBytes
+                memoryAsleep[hostKey, default: [Int64](repeating: 0, count: hours)][h] += w.vm.memoryBytes ?? 0
+            }
+        }
+        sleeping.forEach(add)
+        var accepted: [Window] = []
+        let order = candidates.sorted { a, b in
+            a.hours * Double(a.vm.vcpus ?? 1) != b.hours * Double(b.vm.vcpus ?? 1)
+                ? a.hours * Double(a.vm.vcpus ?? 1) > b.hours * Double(b.vm.vcpus ?? 1) : (a.vm.name, a.start) < (b.vm.name, b.start)
+        }
+        for w in order {
+            let hostKey = w.vm.host ?? "?"
+            let hostPolicy = policy.host(hostKey)
+            let span = w.firstHour..<max(w.firstHour, w.endHour)
+            var refusal: String?
+            if let g = groupOf(w.vm), let size = groupSize[g], size > 1 {
+                let allowed = min(Int((policy.maxHibernatedShare * Double(size)).rounded(.down)), size - policy.minRunning)
+                if let h = span.first(where: { (groupAsleep[g]?[$0] ?? 0) + 1 > allowed }) {
+                    refusal = "guardrail: group \(policy.groupLabel)=\(g) may have \(max(0, allowed)) of \(size) asleep at once (share \(policy.maxHibernatedShare), \(policy.minRunning) running); full at \(UTC.format(hour0 + Int64(h) * 3600))"
+                }
+            }
+            if refusal == nil, let size = hostSize[hostKey] {
+                let allowed = Int((policy.maxHibernatedShare * Double(size)).rounded(.down))
+                if size > 1, let h = span.first(where: { (hostAsleep[hostKey]?[$0] ?? 0) + 1 > allowed }) {
+                    refusal = "guardrail: host \(hostKey) may have \(allowed) of \(size) VMs asleep at once; full at \(UTC.format(hour0 + Int64(h) * 3600))"
+                }
+            }
+            if refusal == nil, let capacity = hostPolicy.statePoolBytes,
+               let h = span.first(where: { (poolUsed[hostKey]?[$0] ?? 0) + w.stateBytes > capacity }) {
+                refusal = "state pool of \(hostKey) full at \(UTC.format(hour0 + Int64(h) * 3600)): \(ByteSize.format(w.stateBytes)) needed, \(ByteSize.format(capacity - (poolUsed[hostKey]?[h] ?? 0))) of \(ByteSize.format(capacity)) free"
+            }
+            if refusal == nil, let capacity = hostPolicy.memoryBytes, w.endHour < hours {
+                // From the restore on, the VM needs its memory back: the host must hold every VM not asleep then.
+                let runningThen = (hostMemory[hostKey] ?? 0) - (memoryAsleep[hostKey]?[w.endHour] ?? 0)
+                if runningThen > capacity {
+                    refusal = "host \(hostKey) memory: at the restore (\(UTC.format(w.deadline))) its VMs need \(ByteSize.format(runningThen)), more than its \(ByteSize.format(capacity)): the restore could not be guaranteed"
+                }
+            }
+            if let refusal {
+                skipped.append(.init(vm: w.vm.name, reason: "window from \(UTC.format(w.start)) refused: " + refusal))
+            } else {
+                accepted.append(w)
+                add(w)
+            }
+        }
+        return accepted
+    }
+
+    func schedule(_ windows: [Window]) -> [String: RestoreScheduler.Slot] {
+        var result: [String: RestoreScheduler.Slot] = [:]
+        for (host, group) in Dictionary(grouping: windows, by: { $0.vm.host ?? "?" }) {
+            let requests = group.map { w in
+                RestoreScheduler.Request(id: w.key, deadline: w.deadline, seconds: w.restoreSeconds, priority: w.tier.priority,
+                                         earliest: w.asleepAlready ? input.now : w.start + w.saveSeconds)
+            }
+            result.merge(RestoreScheduler.schedule(requests, concurrent: policy.host(host).concurrentRestores)) { a, _ in a }
+        }
+        return result
+    }
+
+    // MARK: actions
+
+    func actions(for w: Window, slot: RestoreScheduler.Slot) -> [Plan.Action] {
+        let vm = w.vm, host = vm.host ?? "?"
+        let series = tierSeries(vm, quantile: w.tier.quantile)
+        let span = w.firstHour..<max(w.firstHour, w.endHour)
+        let peak = span.compactMap { h in series.flatMap { $0.tier[h].isNaN ? nil : Double($0.tier[h]) } }.max() ?? .nan
+        let worst = span.compactMap { h in series.flatMap { $0.top[h].isNaN ? nil : Double($0.top[h]) } }.max() ?? .nan
+        let risk = slot.late ? "high" : worst >= w.settings.restoreAbove ? "high" : worst >= w.settings.hibernateBelow ? "medium" : "low"
+        let saved = max(0, Double(slot.start - (w.asleepAlready ? input.now : w.start + w.saveSeconds)) / 3600)
+        let quantile = Self.quantileValue(w.tier.quantile)
+        let restoreID = Plan.Action.makeID(vm: vm.name, kind: .restore, at: slot.start)
+        let hibernateID = Plan.Action.makeID(vm: vm.name, kind: .hibernate, at: w.start)
+        var queue = slot.queueingDelay > 0 ? "; starts \(DurationText.format(slot.queueingDelay)) earlier for the restore queue" : ""
+        if slot.late { queue += "; the restore queue may finish it after its deadline" }
+        let restore = Plan.Action(
+            id: restoreID, vm: vm.name, host: host, action: .restore, at: Instant(slot.start), deadline: Instant(w.deadline),
+            tier: w.settings.tier, pairedWith: w.asleepAlready ? nil : hibernateID, deadlineCause: w.cause,
+            rationale: .init(quantile: quantile, forecastPeak: Self.rounded(peak), worstCase: Self.rounded(worst),
+                             hibernateBelow: w.settings.hibernateBelow, restoreAbove: w.settings.restoreAbove,
+                             expectedVMHoursSaved: Self.rounded(saved), risk: risk, forecastSource: vm.forecast?.source ?? "none",
+                             text: w.onset + "; p95 restore \(DurationText.format(w.restoreSeconds))" + queue),
+            reservations: .init(statePoolBytes: nil, memoryBytes: vm.memoryBytes, vcpus: vm.vcpus))
+        guard !w.asleepAlready else { return [restore] }
+        let hibernate = Plan.Action(
+            id: hibernateID, vm: vm.name, host: host, action: .hibernate, at: Instant(w.start), deadline: nil,
+            tier: w.settings.tier, pairedWith: restoreID, deadlineCause: nil,
+            rationale: .init(quantile: quantile, forecastPeak: Self.rounded(peak), worstCase: Self.rounded(worst),
+                             hibernateBelow: w.settings.hibernateBelow, restoreAbove: w.settings.restoreAbove,
+                             expectedVMHoursSaved: Self.rounded(saved), risk: risk, forecastSource: vm.forecast?.source ?? "none",
+                             text: sleepText(w, series: series?.tier ?? [], worst: worst)),
+            reservations: .init(statePoolBytes: w.stateBytes, memoryBytes: nil, vcpus: nil))
+        return [hibernate, restore]
+    }
+
+    /// "q0.9 under 5.0 % for 6h from 01:00 (peak 1.2 %), then under 15.0 % for 2h (peak 9.0 %); top quantile peaks at …; <onset>"
+    func sleepText(_ w: Window, series: [Float], worst: Double) -> String {
+        func peak(_ r: Range<Int>) -> String { Self.percent(r.compactMap { series.indices.contains($0) && !series[$0].isNaN ? Double(series[$0]) : nil }.max() ?? .nan) }
+        let idleSeconds = hour0 + Int64(w.idleEndHour) * 3600 - w.start
+        var text = "q\(Self.quantileText(w.tier.quantile)) under \(Self.percent(w.settings.hibernateBelow)) for \(DurationText.format(idleSeconds)) from \(UTC.format(w.start)) (peak \(peak(w.firstHour..<w.idleEndHour)))"
+        if w.endHour > w.idleEndHour {
+            text += ", then under \(Self.percent(w.settings.restoreAbove)) for \(DurationText.format(Int64(w.endHour - w.idleEndHour) * 3600)) (peak \(peak(w.idleEndHour..<w.endHour)))"
+        }
+        return text + "; top quantile peaks at \(Self.percent(worst)); \(w.onset)"
+    }
+
+    static func quantileValue(_ q: Float) -> Double { (Double(q) * 10_000).rounded() / 10_000 }
+    static func quantileText(_ q: Float) -> String { "\(quantileValue(q))" }
+
+    static func rounded(_ v: Double) -> Double { v.isFinite ? (v * 100).rounded() / 100 : -1 }
+    static func rounded(_ v: Float) -> Double? { v.isFinite ? (Double(v) * 100).rounded() / 100 : nil }
+    static func percent(_ v: Double) -> String { v.isFinite ? String(format: "%.1f %%", v) : "unknown" }
+    static func percent(_ v: Float) -> String { percent(Double(v)) }
+
+    /// One line per VM: a VM refused several windows lists each reason once.
+    static func merged(_ skips: [Plan.Skip]) -> [Plan.Skip] {
+        var reasons: [String: [String]] = [:]
+        for s in skips where !(reasons[s.vm]?.contains(s.reason) ?? false) { reasons[s.vm, default: []].append(s.reason) }
+        return reasons.keys.sorted().map { Plan.Skip(vm: $0, reason: reasons[$0]!.joined(separator: "; ")) }
+    }
+}

@@ -1,0 +1,39 @@
+import Foundation
+import GRDB
+import TorporCore
+import TorporStore
+import TorporTrain
+
+/// Gathers a planning run's input from the store: every VM with its history, forecast, allocation, host and state-pool
+/// estimate, and the calendar events of the horizon.
+public enum PlanningInputs {
+    public static func load(store: Store, now: EpochSeconds, policy: Policy, policySHA256: String,
+                            forecaster: DemandForecaster) throws -> PlanningInput {
+        let hour0 = now - ((now % 3600) + 3600) % 3600
+        let from = hour0 - Int64(forecaster.historyHours) * 3600
+        let horizonEnd = hour0 + Int64(policy.horizonHours) * 3600
+        let (records, histories, events, stateBytes) = try store.read { db in
+            let records = try VMRepository.all(in: db)
+            let histories = try records.map { (vm: $0.name, series: try HourlySeries.load(vm: $0.name, from: from, to: hour0, in: db)) }
+            let stateBytes = try Dictionary(uniqueKeysWithValues: records.map { ($0.name, try StateRepository.expectedWrite(vm: $0.name, in: db)) })
+            return (records, histories, try EventRepository.overlapping(from: hour0, to: horizonEnd, in: db), stateBytes)
+        }
+        let forecasts = forecaster.forecast(histories)
+        var watermark: EpochSeconds?
+        var vms: [PlanningVM] = []
+        for (record, history) in zip(records, histories) {
+            let lastIndex = history.series.values.lastIndex { !$0.isNaN }
+            let lastKnown = lastIndex.map { history.series.time(of: $0) }
+            if let lastKnown { watermark = max(watermark ?? lastKnown, lastKnown) }
+            let fresh = lastKnown.map { hour0 - ($0 + 3600) <= policy.maxDataAge } ?? false
+            vms.append(PlanningVM(name: record.name, host: record.hostURI, labels: record.labels, vcpus: record.vcpus,
+                                  memoryBytes: record.memoryBytes,
+                                  knownHours: history.series.values.filter { !$0.isNaN }.count,
+                                  forecast: forecasts[record.name], stateBytes: stateBytes[record.name] ?? nil,
+                                  staleSince: fresh ? nil : (lastKnown.map { $0 + 3600 } ?? from)))
+        }
+        return PlanningInput(now: now, vms: vms, events: events, policy: policy, policySHA256: policySHA256,
+                             model: forecaster.run.map { "model #\($0.id)" } ?? "hour-of-week profile (no promoted model)",
+                             dataWatermark: watermark.map { $0 + 3600 })
+    }
+}

@@ -1,0 +1,265 @@
+import Foundation
+import TorporCore
+import TorporHash
+import Yams
+
+/// The planning policy: thresholds, SLA tiers, overrides per label group and per VM, fleet guardrails and host
+/// capacities. Read from YAML (see `sample-data/policy.yaml`, which documents every key); `Policy.embeddedDefault`
+/// applies when no file is given.
+public struct Policy: Equatable, Sendable {
+    /// What a VM is held to, after defaults, group overrides and VM overrides are applied in that order.
+    public struct VMSettings: Equatable, Sendable {
+        public var tier: String
+        /// Demand (percent of allocated vCPUs) under which a VM may sleep.
+        public var hibernateBelow: Double
+        /// Demand at which a sleeping VM must run again (the restore deadline is when the forecast crosses it).
+        public var restoreAbove: Double
+        /// The shortest idle stretch worth a hibernation.
+        public var minIdle: Int64
+        /// Why the VM is never hibernated, when it is excluded.
+        public var excluded: String?
+    }
+
+    /// An SLA tier: the forecast quantile that decides, and the restore priority (1 restores first).
+    public struct Tier: Equatable, Sendable, Codable {
+        public var quantile: Float
+        public var priority: Int
+    }
+
+    /// A host's limits: state-pool bytes for hibernated VMs, restores at once, memory and vCPUs for running VMs.
+    public struct Host: Equatable, Sendable {
+        public var statePoolBytes: Int64?
+        public var concurrentRestores: Int
+        public var memoryBytes: Int64?
+        public var vcpus: Int?
+    }
+
+    /// Settings that override others for VMs whose labels match (`match`) or that are named (`vms`).
+    public struct Override: Equatable, Sendable {
+        public var match: [String: String]
+        public var tier: String?
+        public var hibernateBelow: Double?
+        public var restoreAbove: Double?
+        public var minIdle: Int64?
+        public var exclude: String?
+    }
+
+    public var horizonHours: Int
+    /// How long after planning a hibernation of this plan may still start (restores are never bound by it).
+    public var validFor: Int64
+    /// A window must last at least this many times the VM's save + restore time.
+    public var breakEvenFactor: Double
+    public var defaultSaveSeconds: Int64
+    public var defaultRestoreSeconds: Int64
+    /// The label whose values form the guardrail groups.
+    public var groupLabel: String
+    /// At most this share of a group, and of a host's VMs, asleep at once.
+    public var maxHibernatedShare: Double
+    /// At least this many VMs of each group running at all times.
+    public var minRunning: Int
+    /// VMs with less known history than this are not planned.
+    public var minHistoryHours: Int
+    /// VMs whose newest data is older than this are not planned (missing is not idle).
+    public var maxDataAge: Int64
+    public var defaults: Override
+    public var tiers: [String: Tier]
+    public var groups: [Override]
+    public var vms: [String: Override]
+    public var hosts: [String: Host]
+    public var defaultHost: Host
+
+    /// The settings of one VM.
+    public func settings(vm: String, labels: [String: String]) -> VMSettings {
+        var s = VMSettings(tier: defaults.tier ?? "silver", hibernateBelow: defaults.hibernateBelow ?? 5,
+                           restoreAbove: defaults.restoreAbove ?? 15, minIdle: defaults.minIdle ?? 4 * 3600, excluded: nil)
+        func apply(_ o: Override) {
+            if let v = o.tier { s.tier = v }
+            if let v = o.hibernateBelow { s.hibernateBelow = v }
+            if let v = o.restoreAbove { s.restoreAbove = v }
+            if let v = o.minIdle { s.minIdle = v }
+            if let v = o.exclude { s.excluded = v }
+        }
+        for g in groups where g.match.allSatisfy({ labels[$0.key] == $0.value }) { apply(g) }
+        if let o = vms[vm] { apply(o) }
+        return s
+    }
+
+    /// A host's limits: listed under its URI, or under a pattern where `*` stands for any text (`qemu+ssh://kvm*/system`).
+    public func host(_ uri: String) -> Host {
+        if let exact = hosts[uri] { return exact }
+        return hosts.keys.sorted().first { Self.glob($0, matches: uri) }.flatMap { hosts[$0] } ?? defaultHost
+    }
+
+    static func glob(_ pattern: String, matches text: String) -> Bool {
+        let parts = pattern.split(separator: "*", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count > 1 else { return pattern == text }
+        guard text.hasPrefix(parts.first!), text.hasSuffix(parts.last!), text.count >= parts.first!.count + parts.last!.count else { return false }
+        var rest = Substring(text.dropFirst(parts.first!.count).dropLast(parts.last!.count))
+        for middle in parts.dropFirst().dropLast() where !middle.isEmpty {
+            guard let r = rest.range(of: middle) else { return false }
+            rest = rest[r.upperBound...]
+        }
+        return true
+    }
+
+    /// The policy that applies when no file is given: silver tier (q0.9) under 5 % for at least 4 h, restore at 15 %,
+    /// at most half of a group asleep, one VM of each group always running.
+    public static let embeddedDefault: Policy = try! parse(embeddedDefaultYAML, source: "the embedded default policy")
+
+    static let embeddedDefaultYAML = """
+        horizon: 24h
+        valid_for: 2h
+        break_even_factor: 2
+        default_save_seconds: 60
+        default_restore_seconds: 30
+        group_label: group
+        min_history: 3d
+        max_data_age: 6h
+        guardrails: {max_hibernated_share: 0.5, min_running: 1}
+        defaults: {tier: silver, hibernate_below: 5, restore_above: 15, min_idle: 4h}
+        tiers:
+          gold: {quantile: 0.99, priority: 1}
+          silver: {quantile: 0.9, priority: 2}
+          bronze: {quantile: 0.5, priority: 3}
+        host_defaults: {concurrent_restores: 2}
+        """
+
+    /// Reads a policy file (nil: the embedded default); errors name the file and the key at fault. The digest is the
+    /// SHA-256 of the file's bytes: it goes into each plan's inputs fingerprint.
+    public static func load(path: String?) throws(PlanError) -> (policy: Policy, sha256: String) {
+        guard let path else { return (embeddedDefault, SHA256.hex(Array(embeddedDefaultYAML.utf8).withUnsafeBytes { SHA256.digest($0) })) }
+        guard let data = FileManager.default.contents(atPath: path) else { throw PlanError(.badInput, "\(path): cannot read the policy file") }
+        return (try parse(String(decoding: data, as: UTF8.self), source: path), SHA256.hex(data.withUnsafeBytes { SHA256.digest($0) }))
+    }
+
+    public static func parse(_ text: String, source: String) throws(PlanError) -> Policy {
+        let file: PolicyFile
+        do {
+            file = try YAMLDecoder().decode(PolicyFile.self, from: text)
+        } catch let error as DecodingError {
+            throw PlanError(.badInput, "\(source): \(error.summary)")
+        } catch {
+            throw PlanError(.badInput, "\(source): not valid YAML: \(error)")
+        }
+        return try file.policy(source: source)
+    }
+}
+
+/// The YAML layout of a policy file (snake_case keys, durations like `4h`, sizes like `64GiB`).
+struct PolicyFile: Decodable {
+    struct Settings: Decodable {
+        var match: [String: String]?
+        var tier: String?
+        var hibernate_below: Double?
+        var restore_above: Double?
+        var min_idle: Text?
+        var exclude: Bool?
+        var reason: String?
+    }
+    struct Guardrails: Decodable { var max_hibernated_share: Double?; var min_running: Int? }
+    struct Host: Decodable { var state_pool: Text?; var concurrent_restores: Int?; var memory: Text?; var vcpus: Int? }
+    /// A scalar written as text or number.
+    struct Text: Decodable {
+        var value: String
+        init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let i = try? c.decode(Int64.self) { value = "\(i)" } else { value = try c.decode(String.self) }
+        }
+    }
+
+    var horizon: Text?
+    var valid_for: Text?
+    var break_even_factor: Double?
+    var default_save_seconds: Int64?
+    var default_restore_seconds: Int64?
+    var group_label: String?
+    var min_history: Text?
+    var max_data_age: Text?
+    var guardrails: Guardrails?
+    var defaults: Settings?
+    var tiers: [String: Policy.Tier]?
+    var groups: [Settings]?
+    var vms: [String: Settings]?
+    var hosts: [String: Host]?
+    var host_defaults: Host?
+
+    func policy(source: String) throws(PlanError) -> Policy {
+        func bad(_ key: String, _ message: String) -> PlanError { PlanError(.badInput, "\(source): '\(key)': \(message)") }
+        func duration(_ t: Text?, _ key: String, default value: Int64) throws(PlanError) -> Int64 {
+            guard let t else { return value }
+            guard let s = DurationText.seconds(t.value), s > 0 else { throw bad(key, "'\(t.value)' is not a duration such as 30m, 4h or 2d") }
+            return s
+        }
+        func bytes(_ t: Text?, _ key: String) throws(PlanError) -> Int64? {
+            guard let t else { return nil }
+            guard let b = ByteSize.parse(t.value) else { throw bad(key, "'\(t.value)' is not a size such as 512MiB, 64GiB or 2TB") }
+            return b
+        }
+        func override(_ s: Settings?, _ key: String) throws(PlanError) -> Policy.Override {
+            guard let s else { return Policy.Override(match: [:]) }
+            if let b = s.hibernate_below, !(0...100).contains(b) { throw bad("\(key).hibernate_below", "must be a percentage (0-100)") }
+            if let r = s.restore_above, !(0...100).contains(r) { throw bad("\(key).restore_above", "must be a percentage (0-100)") }
+            if let b = s.hibernate_below, let r = s.restore_above, b > r { throw bad(key, "hibernate_below (\(b)) is above restore_above (\(r))") }
+            if let t = s.tier, self.tiers?[t] == nil { throw bad("\(key).tier", "no tier '\(t)' under 'tiers'") }
+            return Policy.Override(match: s.match ?? [:], tier: s.tier, hibernateBelow: s.hibernate_below, restoreAbove: s.restore_above,
+                                   minIdle: s.min_idle == nil ? nil : try duration(s.min_idle, "\(key).min_idle", default: 0),
+                                   exclude: s.exclude == true ? (s.reason ?? "excluded by the policy") : nil)
+        }
+        func host(_ h: Host?, _ key: String) throws(PlanError) -> Policy.Host {
+            let concurrent = h?.concurrent_restores ?? 2
+            guard concurrent >= 1 else { throw bad("\(key).concurrent_restores", "must be at least 1") }
+            return Policy.Host(statePoolBytes: try bytes(h?.state_pool, "\(key).state_pool"), concurrentRestores: concurrent,
+                               memoryBytes: try bytes(h?.memory, "\(key).memory"), vcpus: h?.vcpus)
+        }
+        let tiers = self.tiers ?? [:]
+        guard !tiers.isEmpty else { throw bad("tiers", "at least one tier is needed, e.g. silver: {quantile: 0.9, priority: 2}") }
+        for (name, t) in tiers where !(t.quantile > 0 && t.quantile < 1) { throw bad("tiers.\(name).quantile", "must be between 0 and 1") }
+        let defaults = try override(self.defaults, "defaults")
+        let tierName = defaults.tier ?? "silver"
+        guard tiers[tierName] != nil else { throw bad("defaults.tier", "no tier '\(tierName)' under 'tiers'") }
+        var groups: [Policy.Override] = []
+        for (i, g) in (self.groups ?? []).enumerated() {
+            guard let match = g.match, !match.isEmpty else { throw bad("groups[\(i)].match", "a group needs labels to match, e.g. {group: web}") }
+            groups.append(try override(g, "groups[\(i)]"))
+        }
+        var vms: [String: Policy.Override] = [:]
+        for (name, v) in self.vms ?? [:] { vms[name] = try override(v, "vms.\(name)") }
+        var hosts: [String: Policy.Host] = [:]
+        for (uri, h) in self.hosts ?? [:] { hosts[uri] = try host(h, "hosts.\(uri)") }
+        let share = guardrails?.max_hibernated_share ?? 0.5
+        guard (0...1).contains(share) else { throw bad("guardrails.max_hibernated_share", "must be between 0 and 1") }
+        let factor = break_even_factor ?? 2
+        guard factor >= 1 else { throw bad("break_even_factor", "must be at least 1") }
+        let horizon = try duration(self.horizon, "horizon", default: 86_400)
+        guard horizon % 3600 == 0, horizon <= 7 * 86_400 else { throw bad("horizon", "must be whole hours, at most 7d") }
+        return Policy(horizonHours: Int(horizon / 3600), validFor: try duration(valid_for, "valid_for", default: 7200),
+                      breakEvenFactor: factor, defaultSaveSeconds: default_save_seconds ?? 60,
+                      defaultRestoreSeconds: default_restore_seconds ?? 30, groupLabel: group_label ?? "group",
+                      maxHibernatedShare: share, minRunning: max(0, guardrails?.min_running ?? 1),
+                      minHistoryHours: Int(try duration(min_history, "min_history", default: 3 * 86_400) / 3600),
+                      maxDataAge: try duration(max_data_age, "max_data_age", default: 6 * 3600),
+                      defaults: defaults, tiers: tiers, groups: groups, vms: vms, hosts: hosts,
+                      defaultHost: try host(host_defaults, "host_defaults"))
+    }
+}
+
+/// Sizes as operators write them: `1048576`, `512MiB`, `64GiB`, `2TB`.
+public enum ByteSize {
+    public static func parse(_ text: String) -> Int64? {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        let digits = t.prefix { $0.isNumber || $0 == "." }
+        guard let value = Double(digits), value >= 0 else { return nil }
+        let units: [String: Double] = ["": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+                                       "KiB": 1024, "MiB": 1_048_576, "GiB": 1_073_741_824, "TiB": 1_099_511_627_776]
+        guard let factor = units[t.dropFirst(digits.count).trimmingCharacters(in: .whitespaces)] else { return nil }
+        return Int64(value * factor)
+    }
+
+    /// `1.5 GiB`-style text for reports.
+    public static func format(_ bytes: Int64) -> String {
+        for (unit, size) in [("TiB", 1_099_511_627_776.0), ("GiB", 1_073_741_824.0), ("MiB", 1_048_576.0), ("KiB", 1024.0)] where Double(bytes) >= size {
+            return String(format: "%.1f", Double(bytes) / size) + " " + unit
+        }
+        return "\(bytes) B"
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import GRDB
+import TorporCore
+
+/// A plan as the store keeps it: the exact bytes of the file that `torpor-plan` wrote.
+public struct StoredPlan: Equatable, Sendable {
+    public var id: String
+    public var createdAt: EpochSeconds
+    public var validUntil: EpochSeconds
+    public var fileSHA256: String
+    public var body: Data
+
+    public init(id: String, createdAt: EpochSeconds, validUntil: EpochSeconds, fileSHA256: String, body: Data) {
+        self.id = id; self.createdAt = createdAt; self.validUntil = validUntil; self.fileSHA256 = fileSHA256; self.body = body
+    }
+}
+
+/// One approval of some actions of a plan.
+public struct ApprovalRecord: Equatable, Sendable {
+    public var planID: String
+    public var approvedBy: String
+    public var approvedAt: EpochSeconds
+    public var actions: [String]
+    /// The plan whose approval a standing approval carried over; nil when a person approved.
+    public var carriedFrom: String?
+
+    public init(planID: String, approvedBy: String, approvedAt: EpochSeconds, actions: [String], carriedFrom: String? = nil) {
+        self.planID = planID; self.approvedBy = approvedBy; self.approvedAt = approvedAt; self.actions = actions; self.carriedFrom = carriedFrom
+    }
+}
+
+/// Reads and writes the `plan`, `approval` and `setting` tables.
+public enum PlanRepository {
+    /// Records a plan; recording the same plan again (same id) changes nothing.
+    public static func insert(_ plan: StoredPlan, in db: Database) throws {
+        try db.execute(sql: "INSERT OR IGNORE INTO plan (id, created_at, valid_until, file_sha256, body) VALUES (?, ?, ?, ?, ?)",
+                       arguments: [plan.id, plan.createdAt, plan.validUntil, plan.fileSHA256, plan.body])
+    }
+
+    public static func plan(id: String, in db: Database) throws -> StoredPlan? {
+        try Row.fetchOne(db, sql: "SELECT * FROM plan WHERE id = ?", arguments: [id]).map(stored)
+    }
+
+    /// Plans created at or before `time`, newest first.
+    public static func plans(upTo time: EpochSeconds, in db: Database) throws -> [StoredPlan] {
+        try Row.fetchAll(db, sql: "SELECT * FROM plan WHERE created_at <= ? ORDER BY created_at DESC, id", arguments: [time]).map(stored)
+    }
+
+    public static func insert(_ approval: ApprovalRecord, in db: Database) throws {
+        try db.execute(sql: "INSERT INTO approval (plan_id, approved_by, approved_at, actions, carried_from) VALUES (?, ?, ?, ?, ?)",
+                       arguments: [approval.planID, approval.approvedBy, approval.approvedAt,
+                                   String(decoding: try JSONEncoder.sorted.encode(approval.actions), as: UTF8.self), approval.carriedFrom])
+    }
+
+    /// The approvals of a plan, oldest first.
+    public static func approvals(of planID: String, in db: Database) throws -> [ApprovalRecord] {
+        try Row.fetchAll(db, sql: "SELECT * FROM approval WHERE plan_id = ? ORDER BY id", arguments: [planID]).map { row in
+            let actions: String = row["actions"]
+            return ApprovalRecord(planID: row["plan_id"], approvedBy: row["approved_by"], approvedAt: row["approved_at"],
+                                  actions: (try? JSONDecoder().decode([String].self, from: Data(actions.utf8))) ?? [],
+                                  carriedFrom: row["carried_from"])
+        }
+    }
+
+    /// The newest plan created at or before `time` that has an approval, if any.
+    public static func latestApproved(upTo time: EpochSeconds, excluding: String? = nil, in db: Database) throws -> StoredPlan? {
+        try Row.fetchOne(db, sql: """
+            SELECT * FROM plan WHERE created_at <= ? AND id IS NOT ? AND id IN (SELECT plan_id FROM approval)
+            ORDER BY created_at DESC, id LIMIT 1
+            """, arguments: [time, excluding]).map(stored)
+    }
+
+    /// A setting's value and who set it.
+    public static func setting(_ key: String, in db: Database) throws -> (value: String, setBy: String)? {
+        try Row.fetchOne(db, sql: "SELECT value, set_by FROM setting WHERE key = ?", arguments: [key]).map { ($0["value"], $0["set_by"]) }
+    }
+
+    public static func set(_ key: String, to value: String, by who: String, at time: EpochSeconds, in db: Database) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO setting (key, value, set_by, set_at) VALUES (?, ?, ?, ?)", arguments: [key, value, who, time])
+    }
+
+    private static func stored(_ row: Row) -> StoredPlan {
+        StoredPlan(id: row["id"], createdAt: row["created_at"], validUntil: row["valid_until"], fileSHA256: row["file_sha256"], body: row["body"])
+    }
+}

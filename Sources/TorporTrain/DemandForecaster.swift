@@ -1,0 +1,99 @@
+import Foundation
+import GRDB
+import TorporCore
+import TorporForecast
+import TorporStore
+
+/// Quantile forecasts of one VM's hourly demand from `start` on.
+public struct QuantileForecast: Equatable, Sendable {
+    /// The start of the first forecast hour (the hour that holds the planning time).
+    public var start: EpochSeconds
+    public var quantiles: [Float]
+    /// Per hour, per quantile (ascending); NaN where nothing can be said (never read as idle).
+    public var values: [[Float]]
+    /// What made it: `model #N`, or the baseline that stands in.
+    public var source: String
+
+    public init(start: EpochSeconds, quantiles: [Float], values: [[Float]], source: String) {
+        self.start = start; self.quantiles = quantiles; self.values = values; self.source = source
+    }
+
+    /// The forecast of quantile `q` per hour (nil when `q` is not one of the forecast's quantiles).
+    public func series(quantile q: Float) -> [Float]? {
+        quantiles.firstIndex { abs($0 - q) < 1e-6 }.map { j in values.map { $0[j] } }
+    }
+}
+
+/// Forecasts the demand of VMs for the next hours with the registry's newest **promoted** model, for the VMs it
+/// forecasts better than the baselines; every other VM (no promoted model, the model lost on this VM, a VM newer than
+/// the model, yesterday's hour missing) gets the hour-of-week quantile profile of its own history.
+public struct DemandForecaster {
+    public let quantiles: [Float]
+    public let horizon: Int
+    /// The model's run, when one is promoted.
+    public let run: ModelRun?
+    let model: Forecaster?
+    let scales: [String: Float]
+    let lookback: Int
+
+    /// Loads the promoted model (if any) from `store`.
+    public init(store: Store, quantiles: [Float] = [0.5, 0.9, 0.99], horizon: Int = 24) throws {
+        self.quantiles = quantiles
+        self.horizon = horizon
+        if let promoted = try store.read({ try ModelRegistry.promoted(in: $0) }) {
+            let file = try ModelFile.decode(promoted.model, source: "model #\(promoted.run.id)")
+            let usable = file.model.shape.quantiles == quantiles && file.model.shape.horizon >= horizon
+                && file.metadata["features"] == ModelInput.features
+            run = usable ? promoted.run : nil
+            model = usable ? file.model : nil
+            var scales: [String: Float] = [:]
+            let modelWins = Set(promoted.run.vms.filter { $0.better == "model" }.map(\.vm))
+            for (key, value) in file.metadata where key.hasPrefix("scale.") {
+                let vm = String(key.dropFirst("scale.".count))
+                if modelWins.contains(vm), let scale = Float(value) { scales[vm] = scale }
+            }
+            self.scales = scales
+            lookback = Int(file.metadata["lookback"] ?? promoted.run.hyperparameters["lookback"] ?? "") ?? 168
+        } else {
+            run = nil; model = nil; scales = [:]; lookback = 168
+        }
+    }
+
+    /// How much history `forecast` wants before the first forecast hour.
+    public var historyHours: Int { max(28 * 24, lookback + 144) }
+
+    /// Forecasts each VM's next `horizon` hours from its history, which must end at the first forecast hour.
+    public func forecast(_ histories: [(vm: String, series: HourlySeries)]) -> [String: QuantileForecast] {
+        var result: [String: QuantileForecast] = [:]
+        var modelled: [(vm: String, series: HourlySeries, scale: Float)] = []
+        for (vm, series) in histories {
+            result[vm] = profile(series)
+            if let scale = scales[vm], series.values.count >= lookback + 144 { modelled.append((vm, series, scale)) }
+        }
+        guard let model, let run, !modelled.isEmpty else { return result }
+        let input = modelled.flatMap { ModelInput.window($0.series, end: $0.series.values.count, scale: $0.scale, lookback: lookback, horizon: horizon).input }
+        let output = model.predict(input, batch: modelled.count, steps: lookback)
+        let perVM = model.shape.outputs
+        for (i, m) in modelled.enumerated() {
+            let slice = output[i * perVM..<i * perVM + horizon * quantiles.count]
+            let fromModel = ModelInput.quantiles(slice, series: m.series, end: m.series.values.count, scale: m.scale, quantiles: quantiles.count)
+            guard var merged = result[m.vm] else { continue }
+            var used = 0
+            for k in 0..<horizon where !fromModel[k].contains(where: \.isNaN) {
+                merged.values[k] = fromModel[k].map { max(0, $0) }
+                used += 1
+            }
+            if used > 0 { merged.source = used == horizon ? "model #\(run.id)" : "model #\(run.id) (\(horizon - used) h from the hour-of-week profile)" }
+            result[m.vm] = merged
+        }
+        return result
+    }
+
+    /// The hour-of-week quantile profile of the series' history.
+    func profile(_ series: HourlySeries) -> QuantileForecast {
+        let firstHourOfWeek = Int(((series.start / 3600) + 72) % 168)   // hours since Monday 00:00 (1970-01-01 was a Thursday)
+        let values = Baseline.hourOfWeekQuantiles(history: series.values, firstHourOfWeek: firstHourOfWeek, horizon: horizon, quantiles: quantiles)
+        return QuantileForecast(start: series.start + Int64(series.values.count) * series.step, quantiles: quantiles, values: values,
+                                source: "hour-of-week profile")
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import TorporCore
+
+/// What the forecaster reads and predicts, shared by training and forecasting so the two never drift apart.
+/// Inputs per hour: demand / scale (0 where missing) and a present flag, the same hour six days earlier, hour-of-day
+/// and day-of-week encodings. Outputs per future hour and quantile: the change from the same hour the day before,
+/// divided by the VM's scale (a seasonal skip connection).
+public enum ModelInput {
+    /// The features, in order, as recorded in the model file.
+    public static let features = "demand,present,same_hour_6d_ago,hour_sin,hour_cos,dow_sin,dow_cos"
+    public static let target = "change from the same hour yesterday / scale"
+    public static let featureCount = 7
+
+    public struct Window { public var input: [Float]; public var target: [Float]; public var mask: [Float] }
+
+    /// The window of `lookback` hours before index `end` of `s`, with the targets of the `horizon` hours from `end`
+    /// (masked where the actual or the same hour yesterday is missing, or beyond the series).
+    public static func window(_ s: HourlySeries, end: Int, scale: Float, lookback: Int, horizon: Int) -> Window {
+        var input: [Float] = []
+        input.reserveCapacity(lookback * featureCount)
+        for h in end - lookback..<end {
+            let v = h >= 0 ? s.values[h] : .nan, week = h >= 144 ? s.values[h - 144] : .nan
+            let t = s.time(of: h)
+            let hour = Float((t / 3600) % 24), day = Float(((t / 86_400) + 3) % 7)   // 1970-01-01 was a Thursday
+            input += [v.isNaN ? 0 : v / scale, v.isNaN ? 0 : 1, week.isNaN ? 0 : week / scale,
+                      sin(2 * .pi * hour / 24), cos(2 * .pi * hour / 24), sin(2 * .pi * day / 7), cos(2 * .pi * day / 7)]
+        }
+        var target: [Float] = [], mask: [Float] = []
+        for t in end..<end + horizon {
+            let ok = t < s.values.count && t >= 24 && !s.values[t].isNaN && !s.values[t - 24].isNaN
+            target.append(ok ? (s.values[t] - s.values[t - 24]) / scale : 0)
+            mask.append(ok ? 1 : 0)
+        }
+        return Window(input: input, target: target, mask: mask)
+    }
+
+    /// Turns the model's outputs for a window ending at `end` into demand per future hour and quantile (in the
+    /// series' units), sorted so that quantiles never cross. NaN where the same hour yesterday is unknown.
+    public static func quantiles(_ output: ArraySlice<Float>, series s: HourlySeries, end: Int, scale: Float, quantiles count: Int) -> [[Float]] {
+        let horizon = output.count / count
+        return (0..<horizon).map { k in
+            let i = end + k - 24
+            let yesterday = i >= 0 && i < s.values.count ? s.values[i] : .nan
+            return (0..<count).map { j in yesterday + output[output.startIndex + k * count + j] * scale }.sorted()
+        }
+    }
+
+    public static func quantiles(_ output: [Float], series s: HourlySeries, end: Int, scale: Float, quantiles count: Int) -> [[Float]] {
+        quantiles(output[...], series: s, end: end, scale: scale, quantiles: count)
+    }
+}

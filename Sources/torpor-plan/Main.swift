@@ -1,0 +1,164 @@
+import ArgumentParser
+import Foundation
+import TorporCommandLine
+import TorporCore
+import TorporPlan
+import TorporStore
+import TorporTrain
+
+@main
+struct TorporPlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "torpor-plan",
+        abstract: "The hourly planning stage: forecast each VM's demand and write a hibernation plan for review.",
+        discussion: """
+            make     forecast (promoted model, else the hour-of-week profile) and write a plan file
+            show     the plan as a table and per-VM timelines, or --html FILE with a chart per VM
+            diff     what changed between two plans
+            approve  approve a plan's hibernations (with their restores); --standing carries
+                     approvals of unchanged actions to later plans
+            list     the plans in the store with their approvals
+
+            Approving a hibernation approves its restore. Restores are never blocked: not by a plan's
+            expiry, a newer plan, or a missing approval. A newer approved plan replaces only actions
+            that have not started.
+
+            Exit codes: 0 ok; 1 runtime failure; 2 bad input or usage (a modified plan file, a bad
+            policy: the message names the file and key); 3 nothing to do, or the plan expired.
+            """,
+        subcommands: [Make.self, Show.self, Diff.self, Approve.self, List.self],
+        defaultSubcommand: Make.self)
+}
+
+
+/// Runs `body`, mapping errors to the documented exit codes with the message on stderr.
+func exiting(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as PlanError {
+        FileHandle.standardError.write(Data("torpor-plan: \(error.message)\n".utf8))
+        throw ExitCode(error.kind == .badInput ? 2 : error.kind == .stale ? 3 : 1)
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        FileHandle.standardError.write(Data("torpor-plan: \(error)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+struct Make: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Forecast and write a plan (the hourly job).")
+    @OptionGroup var common: StageOptions
+    @Option(help: "The policy file (YAML; default: the embedded default, see sample-data/policy.yaml).") var policy: String?
+    @Option(help: "Where to write the plan (default: plans/plan-<time>.json beside the store).") var out: String?
+
+    func run() throws {
+        try exiting {
+            let (policy, policySHA) = try Policy.load(path: policy)
+            let store = try common.openStore()
+            let now = common.nowSeconds
+            let forecaster = try DemandForecaster(store: store, horizon: policy.horizonHours)
+            let input = try PlanningInputs.load(store: store, now: now, policy: policy, policySHA256: policySHA, forecaster: forecaster)
+            let plan = Planner.plan(input)
+            let bytes = plan.encoded()
+            let path = out ?? defaultPath(now: now)
+            try PlanFiles.write(bytes, to: path)
+            let carried = try Approvals.record(plan, bytes: bytes, in: store)
+            let hibernations = plan.actions.filter { $0.action == .hibernate }.count
+            print("plan \(plan.id.prefix(12)) written to \(path): \(hibernations) hibernations, \(plan.actions.count - hibernations) restores, \(plan.skipped.count) VMs left running")
+            if let carried { print("standing approval carried \(carried.actions.count / 2) unchanged hibernations from plan \(carried.carriedFrom!.prefix(12))") }
+            if hibernations > 0 && carried?.actions.count != 2 * hibernations {
+                print("review: torpor-plan show \(path)   approve: torpor-plan approve \(path)")
+            }
+        }
+    }
+
+    func defaultPath(now: EpochSeconds) -> String {
+        let dir = (common.storePath as NSString).deletingLastPathComponent
+        let stamp = UTC.format(now).replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ":", with: "")
+        return ((dir.isEmpty ? "." : dir) as NSString).appendingPathComponent("plans/plan-\(stamp).json")
+    }
+}
+
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show a plan: actions, per-VM timelines, VMs left running.")
+    @OptionGroup var common: StageOptions
+    @Argument(help: "The plan file.") var plan: String
+    @Option(help: "Also write a self-contained HTML page with a chart per VM.") var html: String?
+
+    func run() throws {
+        try exiting {
+            let (plan, _) = try Plan.load(path: plan)
+            let store = try common.openStore()
+            let approved = try store.read { try Approvals.approvedActions(of: plan.id, in: $0) }
+            print(PlanReport.text(plan, approved: approved))
+            if let html {
+                let hour0 = plan.createdAt.seconds - ((plan.createdAt.seconds % 3600) + 3600) % 3600
+                let historyStart = hour0 - 48 * 3600
+                let history = try store.read { db in
+                    try Dictionary(uniqueKeysWithValues: plan.forecasts.map { f in
+                        (f.vm, try HourlySeries.load(vm: f.vm, from: historyStart, to: hour0, in: db).values)
+                    })
+                }
+                try PlanFiles.write(Data(PlanPage.html(plan, approved: approved, history: history, historyStart: historyStart).utf8), to: html)
+                FileHandle.standardError.write(Data("torpor-plan: wrote \(html)\n".utf8))
+            }
+        }
+    }
+}
+
+struct Diff: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "What changed between two plans.")
+    @Argument(help: "The older plan file.") var old: String
+    @Argument(help: "The newer plan file.") var new: String
+
+    func run() throws {
+        try exiting { print(PlanReport.diff(old: try Plan.load(path: old).plan, new: try Plan.load(path: new).plan)) }
+    }
+}
+
+struct Approve: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Approve a plan's hibernations (and so their restores).")
+    @OptionGroup var common: StageOptions
+    @Argument(help: "The plan file, as torpor-plan wrote it.") var plan: String
+    @Option(help: "Approve only these VMs (comma-separated).") var only: String?
+    @Option(help: "Approve all but these VMs (comma-separated).") var except: String?
+    @Option(help: "Who approves (default: $SUDO_USER, else $USER).") var by: String?
+    @Flag(inversion: .prefixedNo, help: "Switch the standing approval on (or off): later plans carry the approval of unchanged actions.")
+    var standing: Bool?
+
+    func run() throws {
+        try exiting {
+            let (plan, bytes) = try Plan.load(path: plan)
+            let store = try common.openStore()
+            let env = ProcessInfo.processInfo.environment
+            let who = by ?? env["SUDO_USER"] ?? env["USER"] ?? "unknown"
+            func names(_ s: String?) -> [String]? { s.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } }
+            let record = try Approvals.approve(plan, bytes: bytes, source: self.plan, only: names(only), except: names(except) ?? [],
+                                               by: who, now: common.nowSeconds, in: store)
+            print("approved by \(who): " + record.actions.joined(separator: ", "))
+            if let standing {
+                try Approvals.setStanding(standing, by: who, now: common.nowSeconds, in: store)
+                print("standing approval \(standing ? "on: later plans carry the approval of unchanged actions" : "off")")
+            }
+        }
+    }
+}
+
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The plans in the store, newest first, with their approvals.")
+    @OptionGroup var common: StageOptions
+
+    func run() throws {
+        try exiting {
+            let store = try common.openStore()
+            try store.read { db in
+                for p in try PlanRepository.plans(upTo: .max, in: db) {
+                    let approvals = try PlanRepository.approvals(of: p.id, in: db)
+                    let who = approvals.map { "\($0.approvedBy) (\($0.actions.count) actions)" }.joined(separator: ", ")
+                    print("\(p.id.prefix(12))  created \(UTC.format(p.createdAt))  valid until \(UTC.format(p.validUntil))  \(approvals.isEmpty ? "not approved" : "approved: " + who)")
+                }
+            }
+        }
+    }
+}

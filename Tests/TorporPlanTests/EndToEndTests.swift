@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import GRDB
+import Testing
+import TorporCore
+import TorporIngest
+import TorporPlan
+import TorporStore
+import TorporTrain
+@testable import torpor_plan
+
+/// The sample data ingested and trained as `make demo` does, then planned, shown, approved and carried over through the
+/// torpor-plan commands, in-process.
+@Suite(.serialized) struct EndToEndTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let now = "2013-09-30T00:00:00Z"
+
+    /// A store with the demo fleet: inventory from the test driver, Bitbrains history, the business calendar, a model run.
+    static func demoStore() throws -> (dir: String, store: Store) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-plan-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let store = try Store(path: dir + "/torpor.db")
+        let now = UTC.parseISO8601(Self.now)!
+        _ = try InventoryIngester(store: store).ingest(uri: "test://" + repository + "/sample-data/fleet.xml", now: now)
+        var mapping = try CSVMapping.load(path: repository + "/sample-data/mappings/bitbrains.yaml")
+        mapping.vm?.prefix = ""
+        let traces = repository + "/sample-data/traces/bitbrains/"
+        for file in try FileManager.default.contentsOfDirectory(atPath: traces).filter({ $0.hasSuffix(".csv.gz") }).sorted() {
+            _ = try CSVIngester(store: store).ingest(path: traces + file, mapping: mapping, now: now)
+        }
+        _ = try CalendarIngester(store: store, mapping: CalendarMapping(zone: "Europe/Amsterdam"))
+            .ingest(path: repository + "/sample-data/calendars/business.ics", from: now - 35 * 86_400, to: now + 30 * 86_400, now: now)
+        var config = TrainingConfig()
+        config.maxEpochs = 2
+        _ = try Trainer(store: store, config: config).run(now: now)
+        return (dir, store)
+    }
+
+    @Test func planShowApproveTamperAndCarry() throws {
+        let (dir, store) = try Self.demoStore()
+        let policy = Self.repository + "/sample-data/policy.yaml"
+        let first = dir + "/plans/first.json"
+        try Make.parse(["--db", store.path, "--now", Self.now, "--policy", policy, "--out", first]).run()
+        let (plan, bytes) = try Plan.load(path: first)
+        // Schema: the documented top-level keys and per-action fields, and consistent pairs.
+        let json = try #require(try JSONSerialization.jsonObject(with: bytes) as? [String: Any])
+        #expect(Set(json.keys) == ["schema", "id", "createdAt", "validUntil", "inputs", "actions", "skipped", "forecasts"])
+        #expect(json["schema"] as? String == "torpor-plan/1")
+        #expect(!plan.actions.isEmpty, "the demo fleet has idle nights")
+        for a in plan.actions {
+            #expect(["hibernate", "restore"].contains(a.action.rawValue) && a.host == "test://" + Self.repository + "/sample-data/fleet.xml")
+            if a.action == .hibernate {
+                let r = try #require(a.pairedWith.flatMap(plan.action))
+                #expect(r.at >= a.at && r.deadline! >= r.at && r.pairedWith == a.id)
+                #expect(a.at.seconds >= plan.createdAt.seconds)
+            }
+        }
+        #expect(plan.skipped.contains { $0.vm == "db-01" && $0.reason.contains("excluded") })
+        // Same inputs, same --now: the same plan, byte for byte.
+        let again = dir + "/plans/again.json"
+        try Make.parse(["--db", store.path, "--now", Self.now, "--policy", policy, "--out", again]).run()
+        #expect(FileManager.default.contents(atPath: again) == bytes)
+
+        // Review: text and a page with one chart per planned VM.
+        try Show.parse(["--db", store.path, first, "--html", dir + "/plan.html"]).run()
+        let html = try String(contentsOfFile: dir + "/plan.html", encoding: .utf8)
+        #expect(html.components(separatedBy: "class=\"vm-chart planned\"").count - 1 == Set(plan.actions.map(\.vm)).count)
+        #expect(html.contains("<polygon") && !html.contains("<script"))
+        let text = PlanReport.text(plan, approved: [:])
+        #expect(text.contains("awaits review") && text.contains("left running:"))
+
+        // A tampered file is refused; the real one is approved.
+        let tampered = dir + "/plans/tampered.json"
+        var edited = plan
+        edited.actions[0].at = Instant(edited.actions[0].at.seconds - 3600)
+        try edited.sealed().encoded().write(to: URL(fileURLWithPath: tampered))   // even re-sealed: not the recorded plan
+        let refused = #expect(throws: ExitCode.self) { try Approve.parse(["--db", store.path, "--now", Self.now, tampered]).run() }
+        #expect(refused == ExitCode(2))
+        let moved = Instant(plan.actions[0].at.seconds - 3600).text
+        try String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: plan.actions[0].at.text, with: moved)
+            .write(toFile: tampered, atomically: true, encoding: .utf8)
+        #expect(throws: ExitCode.self) { try Approve.parse(["--db", store.path, "--now", Self.now, tampered]).run() }
+        #expect(try store.read { try PlanRepository.approvals(of: plan.id, in: $0) }.isEmpty)
+
+        let vms = Set(plan.actions.filter { $0.action == .hibernate }.map(\.vm)).sorted()
+        let excepted = vms.first!
+        try Approve.parse(["--db", store.path, "--now", Self.now, first, "--except", excepted, "--by", "alice", "--standing"]).run()
+        let approved = try store.read { try Approvals.approvedActions(of: plan.id, in: $0) }
+        for a in plan.actions where a.pairedWith != nil {
+            #expect((approved[a.id] != nil) == (a.vm != excepted), "\(a.id)")
+        }
+        // Expired: refused with exit code 3.
+        let late = #expect(throws: ExitCode.self) { try Approve.parse(["--db", store.path, "--now", "2013-09-30T05:00:00Z", first]).run() }
+        #expect(late == ExitCode(3))
+
+        // An hour later with the standing approval on: unchanged pairs carry their approval, others wait.
+        let later = dir + "/plans/later.json"
+        try Make.parse(["--db", store.path, "--now", "2013-09-30T01:00:00Z", "--policy", policy, "--out", later]).run()
+        let next = try Plan.load(path: later).plan
+        let carried = try store.read { try Approvals.approvedActions(of: next.id, in: $0) }
+        let earlierSignatures = Set(plan.actions.filter { approved[$0.id] != nil }.map(\.signature))
+        for a in next.actions where a.action == .hibernate {
+            let restore = next.action(a.pairedWith!)!
+            let unchanged = earlierSignatures.contains(a.signature) && earlierSignatures.contains(restore.signature)
+            #expect((carried[a.id] != nil) == unchanged, "\(a.id)")
+            if unchanged { #expect(carried[a.id]?.carriedFrom == plan.id) }
+        }
+        #expect(!next.actions.contains { $0.vm == excepted && carried[$0.id] != nil })
+        try Diff.parse([first, later]).run()
+    }
+}

@@ -1,0 +1,196 @@
+import Foundation
+import Testing
+import TorporCore
+import TorporPlan
+import TorporStore
+import TorporTrain
+
+/// The planner's decisions on crafted forecasts (hourly, from `now`): windows, events, guardrails, restore order and
+/// capacity. Forecasts give q0.5 = half, q0.9 = the value, q0.99 = the value + 1 (percent).
+@Suite struct PlannerTests {
+    static let now = UTC.epoch(year: 2024, month: 3, day: 4)   // a Monday, 00:00 UTC
+    static let host = "test:///default"
+
+    /// 24 hours: `idle` (0.5 %) over `idleHours`, busy (40 %) elsewhere.
+    static func hours(idle idleHours: Range<Int>, busy: Float = 40) -> [Float] {
+        (0..<24).map { idleHours.contains($0) ? 0.5 : busy }
+    }
+
+    static func vm(_ name: String, _ q90: [Float], labels: [String: String] = [:], memory: Int64 = 1 << 30, host: String? = host,
+                   hibernatedSince: EpochSeconds? = nil, save: Int64? = nil, restore: Int64? = nil) -> PlanningVM {
+        let forecast = QuantileForecast(start: now, quantiles: [0.5, 0.9, 0.99], values: q90.map { [$0 / 2, $0, $0 + 1] }, source: "crafted")
+        return PlanningVM(name: name, host: host, labels: labels, vcpus: 2, memoryBytes: memory, knownHours: 24 * 30, forecast: forecast,
+                          hibernatedSince: hibernatedSince, saveSeconds: save, restoreSeconds: restore)
+    }
+
+    static func policy(_ yaml: String = "", guardrails: String = "{max_hibernated_share: 1, min_running: 0}") throws -> Policy {
+        try Policy.parse("""
+            defaults: {tier: silver, hibernate_below: 5, restore_above: 15, min_idle: 4h}
+            tiers:
+              gold: {quantile: 0.99, priority: 1}
+              silver: {quantile: 0.9, priority: 2}
+              bronze: {quantile: 0.5, priority: 3}
+            guardrails: \(guardrails)
+            \(yaml)
+            """, source: "test policy")
+    }
+
+    static func plan(_ vms: [PlanningVM], events: [EventRecord] = [], policy: Policy? = nil, now: EpochSeconds = now) throws -> Plan {
+        Planner.plan(PlanningInput(now: now, vms: vms, events: events, policy: try policy ?? Self.policy(), policySHA256: "test",
+                                   model: "crafted", dataWatermark: now))
+    }
+
+    static func at(_ hour: Int) -> EpochSeconds { now + Int64(hour) * 3600 }
+
+    @Test func aLongIdleStretchBecomesAHibernationAndARestoreByTheOnset() throws {
+        let plan = try Self.plan([Self.vm("web-01", Self.hours(idle: 2..<9))])
+        let h = try #require(plan.actions.first { $0.action == .hibernate })
+        let r = try #require(plan.actions.first { $0.action == .restore })
+        #expect(h.at.seconds == Self.at(2))
+        #expect(r.deadline?.seconds == Self.at(9))
+        #expect(r.at.seconds == Self.at(9) - 30)   // the default restore time before the onset
+        #expect(h.pairedWith == r.id && r.pairedWith == h.id)
+        #expect(h.rationale.risk == "low" && h.rationale.forecastPeak == 0.5 && h.rationale.worstCase == 1.5)
+        #expect(abs(r.rationale.expectedVMHoursSaved - (7 - 90.0 / 3600)) < 0.01)
+        #expect(r.rationale.text.contains("demand returns at 2024-03-04T09:00:00Z"))
+    }
+
+    @Test func idleShorterThanMinIdleIsLeftRunning() throws {
+        let plan = try Self.plan([Self.vm("web-01", Self.hours(idle: 2..<5))])
+        #expect(plan.actions.isEmpty)
+        #expect(plan.skipped.first?.reason.contains("idle at most 3h, under min_idle 4h") == true)
+    }
+
+    @Test func theGreyZoneExtendsASleepButNeverStartsOne() throws {
+        // Under 5 % for 4 h, then 10 % (under restore_above 15) for 3 h: asleep 7 h; 10 % alone starts nothing.
+        var q = Self.hours(idle: 2..<6)
+        for h in 6..<9 { q[h] = 10 }
+        let plan = try Self.plan([Self.vm("web-01", q)])
+        #expect(plan.actions.first { $0.action == .restore }?.deadline?.seconds == Self.at(9))
+        let grey = try Self.plan([Self.vm("web-02", (0..<24).map { $0 < 12 ? 10 : 40 })])
+        #expect(grey.actions.isEmpty)
+    }
+
+    @Test func aWindowShorterThanTheBreakEvenIsLeftRunning() throws {
+        // Measured: save 1 h + restore 1 h; factor 2 → 4 h needed: a 4 h window with the default min_idle passes,
+        // the same with a 3 h min_idle and 3 h idle does not.
+        let ok = try Self.plan([Self.vm("a", Self.hours(idle: 2..<6), save: 3600, restore: 3600)])
+        #expect(ok.actions.count == 2)
+        let policy = try Self.policy("vms: {b: {min_idle: 3h}}")
+        let short = try Self.plan([Self.vm("b", Self.hours(idle: 2..<5), save: 3600, restore: 3600)], policy: policy)
+        #expect(short.actions.isEmpty)
+        #expect(short.skipped.first?.reason.contains("break-even 4h") == true)
+    }
+
+    @Test func keepAwakeAndFreezeEventsAreNeverSleptThrough() throws {
+        let keepAwake = EventRecord(uid: "backup", summary: "nightly backup", category: .keepAwake, start: Self.at(5), end: Self.at(6) + 1800,
+                                    targets: ["db-01"], selector: nil)
+        let freeze = EventRecord(uid: "freeze", summary: "quarter close", category: .freeze, start: Self.at(0), end: Self.at(24),
+                                 targets: [], selector: "group=finance")
+        let vms = [Self.vm("db-01", Self.hours(idle: 0..<16)), Self.vm("ledger", Self.hours(idle: 0..<16), labels: ["group": "finance"]),
+                   Self.vm("web-01", Self.hours(idle: 0..<16), labels: ["group": "web"])]
+        let plan = try Self.plan(vms, events: [keepAwake, freeze])
+        // db-01: 00-05 (5 h) then 07-16 (9 h) around the backup, which it is awake for.
+        let db = plan.actions.filter { $0.vm == "db-01" && $0.action == .restore }.compactMap(\.deadline?.seconds)
+        #expect(db == [Self.at(5), Self.at(16)])
+        let dbSleeps = plan.actions.filter { $0.vm == "db-01" && $0.action == .hibernate }.map(\.at.seconds)
+        #expect(dbSleeps == [Self.at(0), Self.at(7)])
+        #expect(plan.actions.first { $0.vm == "db-01" && $0.deadline?.seconds == Self.at(5) }?.rationale.text.contains("keep-awake event 'nightly backup'") == true)
+        // The freeze holds the finance group all day; the web VM (not in the selector) sleeps.
+        #expect(!plan.actions.contains { $0.vm == "ledger" })
+        #expect(plan.skipped.first { $0.vm == "ledger" }?.reason.contains("freeze event 'quarter close'") == true)
+        #expect(plan.actions.contains { $0.vm == "web-01" })
+    }
+
+    @Test func guardrailsLimitTheShareOfAGroupAsleepAndKeepSomeRunning() throws {
+        let policy = try Self.policy(guardrails: "{max_hibernated_share: 0.5, min_running: 1}")
+        let web = (1...4).map { Self.vm("web-0\($0)", Self.hours(idle: 0..<12), labels: ["group": "web"]) }
+        let plan = try Self.plan(web, policy: policy)
+        #expect(plan.actions.filter { $0.action == .hibernate }.count == 2)
+        #expect(plan.skipped.count == 2 && plan.skipped.allSatisfy { $0.reason.contains("guardrail: group group=web may have 2 of 4 asleep") })
+        // min_running wins over the share: of 3 with 2 running, only 1 may sleep.
+        let strict = try Self.plan(Array(web.prefix(3)), policy: try Self.policy(guardrails: "{max_hibernated_share: 1, min_running: 2}"))
+        #expect(strict.actions.filter { $0.action == .hibernate }.count == 1)
+        // Windows that do not overlap in time share the allowance.
+        let apart = [Self.vm("a", Self.hours(idle: 0..<6), labels: ["group": "g"]), Self.vm("b", Self.hours(idle: 10..<16), labels: ["group": "g"])]
+        #expect(try Self.plan(apart, policy: policy).actions.filter { $0.action == .hibernate }.count == 2)
+    }
+
+    @Test func aGoldRestoreGoesFirstAndMeetsItsDeadlineUnderAHostLimit() throws {
+        let policy = try Self.policy("""
+            hosts: {"test:///default": {concurrent_restores: 1}}
+            vms: {gold-vm: {tier: gold}, bronze-vm: {tier: bronze}}
+            """)
+        let q = Self.hours(idle: 1..<10)
+        let plan = try Self.plan([Self.vm("bronze-vm", q, restore: 600), Self.vm("gold-vm", q, restore: 600)], policy: policy)
+        let gold = try #require(plan.actions.first { $0.vm == "gold-vm" && $0.action == .restore })
+        let bronze = try #require(plan.actions.first { $0.vm == "bronze-vm" && $0.action == .restore })
+        #expect(gold.deadline == bronze.deadline)
+        #expect(gold.at.seconds + 600 <= bronze.at.seconds)           // one at a time, gold first
+        #expect(bronze.at.seconds + 600 <= bronze.deadline!.seconds)   // both finish by the deadline
+        #expect(gold.at.seconds == Self.at(10) - 1200)
+        #expect(gold.rationale.text.contains("starts 10m earlier for the restore queue"))
+    }
+
+    @Test func aHibernationThatDoesNotFitTheStatePoolIsLeftRunning() throws {
+        let policy = try Self.policy(#"hosts: {"test:///default": {state_pool: 1GiB}}"#)
+        let vms = [Self.vm("a", Self.hours(idle: 0..<12), memory: 768 << 20), Self.vm("b", Self.hours(idle: 0..<12), memory: 768 << 20)]
+        let plan = try Self.plan(vms, policy: policy)
+        #expect(plan.actions.filter { $0.action == .hibernate }.count == 1)
+        let refused = try #require(plan.skipped.first)
+        #expect(refused.reason.contains("state pool of test:///default full"))
+        #expect(plan.actions.first { $0.action == .hibernate }?.reservations.statePoolBytes == 768 << 20)
+    }
+
+    @Test func aVMAlreadyAsleepAlwaysGetsARestore() throws {
+        let since = Self.now - 7200
+        // Idle all horizon: restored at its end at the latest.
+        let idle = try Self.plan([Self.vm("a", Self.hours(idle: 0..<24), hibernatedSince: since)])
+        #expect(idle.actions.map(\.action) == [.restore])
+        #expect(idle.actions[0].deadline?.seconds == Self.at(24) && idle.actions[0].pairedWith == nil)
+        // No forecast at all (missing is not idle): restored now.
+        var unknown = Self.vm("b", [], hibernatedSince: since)
+        unknown.forecast = nil
+        let now = try Self.plan([unknown])
+        #expect(now.actions.map(\.action) == [.restore])
+        #expect(now.actions[0].at.seconds == Self.now && now.actions[0].deadline?.seconds == Self.now)
+        // Excluded, or with no host known, since it fell asleep: still restored.
+        let excluded = try Self.plan([Self.vm("c", Self.hours(idle: 0..<3), hibernatedSince: since)], policy: try Self.policy("vms: {c: {exclude: true}}"))
+        #expect(excluded.actions.map(\.action) == [.restore] && excluded.actions[0].deadline?.seconds == Self.at(3))
+    }
+
+    @Test func missingForecastHoursAreNotIdle() throws {
+        var q = Self.hours(idle: 0..<12)
+        for h in 4..<6 { q[h] = .nan }
+        let plan = try Self.plan([Self.vm("a", q)])
+        // 0-4 is 4 h (the minimum); the NaN hours end it; 6-12 is a second window.
+        let deadlines = plan.actions.filter { $0.action == .restore }.compactMap(\.deadline?.seconds)
+        #expect(deadlines == [Self.at(4), Self.at(12)])
+        #expect(plan.actions.first { $0.deadline?.seconds == Self.at(4) }?.rationale.text.contains("missing is not idle") == true)
+    }
+
+    @Test func thePlanIsDeterministicAndTamperingIsDetected() throws {
+        let vms = [Self.vm("a", Self.hours(idle: 2..<9)), Self.vm("b", Self.hours(idle: 0..<3))]
+        let one = try Self.plan(vms), two = try Self.plan(vms)
+        #expect(one.encoded() == two.encoded())
+        #expect(try Plan.decode(one.encoded(), source: "p.json") == one)
+        let tampered = String(decoding: one.encoded(), as: UTF8.self).replacingOccurrences(of: "2024-03-04T02:00:00Z", with: "2024-03-04T01:00:00Z")
+        #expect(throws: PlanError.self) { try Plan.decode(Data(tampered.utf8), source: "p.json") }
+        let other = try Self.plan(vms, now: Self.now + 60)
+        #expect(other.id != one.id)
+    }
+
+    @Test func restoreSchedulerPlacesBackwardsFromDeadlines() {
+        let slots = RestoreScheduler.schedule([
+            .init(id: "bronze", deadline: 10_000, seconds: 100, priority: 3, earliest: 0),
+            .init(id: "gold", deadline: 10_000, seconds: 100, priority: 1, earliest: 0),
+            .init(id: "silver", deadline: 10_050, seconds: 100, priority: 2, earliest: 0),
+            .init(id: "late", deadline: 500, seconds: 100, priority: 1, earliest: 450),
+        ], concurrent: 1)
+        #expect(slots["silver"]?.start == 9950)
+        #expect(slots["bronze"]?.start == 9850)   // behind silver's slot
+        #expect(slots["gold"]?.start == 9750)
+        #expect(slots["gold"]?.queueingDelay == 150)
+        #expect(slots["late"]?.late == true && slots["late"]?.start == 450)
+    }
+}
