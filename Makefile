@@ -55,6 +55,7 @@ bench: build integration
 	BIN=$(BIN) ./bench/ingest-bench.sh
 	BIN=$(BIN) ./bench/statepool-bench.sh
 	BIN=$(BIN) ./bench/forecast-bench.sh
+	BIN=$(BIN) ./bench/plan-bench.sh
 
 clean:
 	rm -rf .build demo bench/out integration/guest .venv-bench

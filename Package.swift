@@ -69,6 +69,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "torpor-bench-forecast", dependencies: ["TorporForecast"], path: "Sources/torpor-bench-forecast"),
+        .executableTarget(name: "torpor-bench-plan", dependencies: ["TorporIngest", "TorporStore", "TorporTrain", "TorporCore"], path: "Sources/torpor-bench-plan"),
         .executableTarget(name: "torpor-bench-statepool", dependencies: ["TorporStatePool", "TorporStore", "TorporHash"], path: "Sources/torpor-bench-statepool"),
 
         .testTarget(name: "TorporCoreTests", dependencies: ["TorporCore"]),
