@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "torpor-ingest", targets: ["torpor-ingest"]),
         .executable(name: "torpor-train", targets: ["torpor-train"]),
         .executable(name: "torpor-plan", targets: ["torpor-plan"]),
+        .executable(name: "torpor-execute", targets: ["torpor-execute"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -42,6 +43,8 @@ let package = Package(
         .target(name: "TorporTrain", dependencies: ["TorporCore", "TorporStore", "TorporForecast", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "TorporPlan", dependencies: ["TorporCore", "TorporStore", "TorporTrain", "TorporHash",
                                                   .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Yams", package: "Yams")]),
+        .target(name: "TorporExecute", dependencies: ["TorporCore", "TorporStore", "TorporPlan", "TorporVirt", "TorporStatePool",
+                                                     .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "TorporStatePool", dependencies: ["TorporCore", "TorporStore", "TorporHash", "TorporGzip"], swiftSettings: hotLoop),
         .target(name: "TorporStore", dependencies: [
             "TorporCore",
@@ -68,6 +71,10 @@ let package = Package(
             "TorporPlan", "TorporTrain", "TorporStore", "TorporCore", "TorporCommandLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "torpor-execute", dependencies: [
+            "TorporExecute", "TorporPlan", "TorporStore", "TorporCore", "TorporCommandLine",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "torpor-bench-forecast", dependencies: ["TorporForecast"], path: "Sources/torpor-bench-forecast"),
         .executableTarget(name: "torpor-bench-plan", dependencies: ["TorporIngest", "TorporStore", "TorporTrain", "TorporCore"], path: "Sources/torpor-bench-plan"),
         .executableTarget(name: "torpor-bench-statepool", dependencies: ["TorporStatePool", "TorporStore", "TorporHash"], path: "Sources/torpor-bench-statepool"),
@@ -81,6 +88,8 @@ let package = Package(
         .testTarget(name: "TorporTrainTests", dependencies: ["TorporTrain", "TorporIngest", "TorporStore", "TorporCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TorporPlanTests", dependencies: ["TorporPlan", "TorporTrain", "TorporIngest", "TorporStore", "TorporCore", "torpor-plan",
                                                        .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "TorporExecuteTests", dependencies: ["TorporExecute", "TorporPlan", "TorporVirt", "TorporStore", "TorporCore", "torpor-execute",
+                                                          .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TorporStatePoolTests", dependencies: ["TorporStatePool", "TorporStore", "TorporHash", "TorporCore"]),
         .testTarget(name: "TorporStoreTests", dependencies: ["TorporStore", "TorporCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TorporIntegrationTests", dependencies: ["TorporIngest", "TorporStore", "TorporVirt", "TorporStatePool", "TorporCore", .product(name: "GRDB", package: "GRDB.swift")]),

@@ -79,6 +79,8 @@ public struct Plan: Codable, Equatable, Sendable {
         /// A restore's deadline: the forecast demand onset, when the VM must run again.
         public var deadline: Instant?
         public var tier: String
+        /// The tier's restore priority: 1 restores first when restores queue.
+        public var priority: Int
         /// The restore of a hibernation, the hibernation of a restore (nil: the VM was already asleep).
         public var pairedWith: String?
         /// What sets a restore's deadline: `demand` (the forecast crosses restore_above), `event` (a keep-awake, freeze

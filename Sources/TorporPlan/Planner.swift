@@ -155,7 +155,7 @@ struct Planning {
             }
         }
         if let pin = vm.pinnedUntil {
-            for h in 0..<hours where hour0 + Int64(h) * 3600 < pin { blocked[h] = blocked[h] ?? "pinned until \(UTC.format(pin))" }
+            for h in 0..<hours where hour0 + Int64(h) * 3600 < pin { blocked[h] = blocked[h] ?? (pin == .max ? "pinned awake" : "pinned until \(UTC.format(pin))") }
         }
         return blocked
     }
@@ -341,7 +341,7 @@ struct Planning {
         if slot.late { queue += "; the restore queue may finish it after its deadline" }
         let restore = Plan.Action(
             id: restoreID, vm: vm.name, host: host, action: .restore, at: Instant(slot.start), deadline: Instant(w.deadline),
-            tier: w.settings.tier, pairedWith: w.asleepAlready ? nil : hibernateID, deadlineCause: w.cause,
+            tier: w.settings.tier, priority: w.tier.priority, pairedWith: w.asleepAlready ? nil : hibernateID, deadlineCause: w.cause,
             rationale: .init(quantile: quantile, forecastPeak: Self.rounded(peak), worstCase: Self.rounded(worst),
                              hibernateBelow: w.settings.hibernateBelow, restoreAbove: w.settings.restoreAbove,
                              expectedVMHoursSaved: Self.rounded(saved), risk: risk, forecastSource: vm.forecast?.source ?? "none",
@@ -350,7 +350,7 @@ struct Planning {
         guard !w.asleepAlready else { return [restore] }
         let hibernate = Plan.Action(
             id: hibernateID, vm: vm.name, host: host, action: .hibernate, at: Instant(w.start), deadline: nil,
-            tier: w.settings.tier, pairedWith: restoreID, deadlineCause: nil,
+            tier: w.settings.tier, priority: w.tier.priority, pairedWith: restoreID, deadlineCause: nil,
             rationale: .init(quantile: quantile, forecastPeak: Self.rounded(peak), worstCase: Self.rounded(worst),
                              hibernateBelow: w.settings.hibernateBelow, restoreAbove: w.settings.restoreAbove,
                              expectedVMHoursSaved: Self.rounded(saved), risk: risk, forecastSource: vm.forecast?.source ?? "none",

@@ -12,11 +12,17 @@ public enum PlanningInputs {
         let hour0 = now - ((now % 3600) + 3600) % 3600
         let from = hour0 - Int64(forecaster.historyHours) * 3600
         let horizonEnd = hour0 + Int64(policy.horizonHours) * 3600
-        let (records, histories, events, stateBytes) = try store.read { db in
+        let (records, histories, events, stateBytes, execution) = try store.read { db in
             let records = try VMRepository.all(in: db)
-            let histories = try records.map { (vm: $0.name, series: try HourlySeries.load(vm: $0.name, from: from, to: hour0, in: db)) }
+            // The VM's own hibernations are missing data, never idle.
+            let histories = try records.map { r in
+                (vm: r.name, series: try HourlySeries.load(vm: r.name, from: from, to: hour0,
+                                                          excluded: try JournalRepository.hibernatedIntervals(vm: r.name, now: now, in: db), in: db))
+            }
             let stateBytes = try Dictionary(uniqueKeysWithValues: records.map { ($0.name, try StateRepository.expectedWrite(vm: $0.name, in: db)) })
-            return (records, histories, try EventRepository.overlapping(from: hour0, to: horizonEnd, in: db), stateBytes)
+            let execution = (power: try JournalRepository.power(in: db), pins: try JournalRepository.pins(in: db),
+                             save: try JournalRepository.p95Seconds(kind: .hibernate, in: db), restore: try JournalRepository.p95Seconds(kind: .restore, in: db))
+            return (records, histories, try EventRepository.overlapping(from: hour0, to: horizonEnd, in: db), stateBytes, execution)
         }
         let forecasts = forecaster.forecast(histories)
         var watermark: EpochSeconds?
@@ -29,7 +35,12 @@ public enum PlanningInputs {
             vms.append(PlanningVM(name: record.name, host: record.hostURI, labels: record.labels, vcpus: record.vcpus,
                                   memoryBytes: record.memoryBytes,
                                   knownHours: history.series.values.filter { !$0.isNaN }.count,
-                                  forecast: forecasts[record.name], stateBytes: stateBytes[record.name] ?? nil,
+                                  forecast: forecasts[record.name],
+                                  hibernatedSince: execution.power[record.name].flatMap { $0.state == .hibernated ? $0.since : nil },
+                                  saveSeconds: execution.save[record.name].map { Int64($0.rounded(.up)) },
+                                  restoreSeconds: execution.restore[record.name].map { Int64($0.rounded(.up)) },
+                                  stateBytes: stateBytes[record.name] ?? nil,
+                                  pinnedUntil: execution.pins[record.name].map { $0.until ?? .max },
                                   staleSince: fresh ? nil : (lastKnown.map { $0 + 3600 } ?? from)))
         }
         return PlanningInput(now: now, vms: vms, events: events, policy: policy, policySHA256: policySHA256,

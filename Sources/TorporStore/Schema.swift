@@ -150,6 +150,40 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v6: execution journal, power state, pins") { db in
+            try db.execute(sql: """
+                CREATE TABLE journal (
+                    id INTEGER PRIMARY KEY,                 -- append-only: one row per step of an action
+                    action_id TEXT NOT NULL,                -- the plan's action id, or wake:VM:time for an operator's wake
+                    plan_id TEXT,                           -- NULL for operator and demand wakes
+                    vm TEXT NOT NULL,
+                    host TEXT NOT NULL,
+                    kind TEXT NOT NULL CHECK (kind IN ('hibernate', 'restore')),
+                    step TEXT NOT NULL CHECK (step IN ('intent', 'started', 'done', 'failed', 'skipped')),
+                    at INTEGER NOT NULL,                    -- Unix seconds of the step (the run's --now, plus elapsed time)
+                    detail TEXT NOT NULL DEFAULT '',
+                    seconds REAL,                           -- done: how long the save or restore took
+                    bytes INTEGER,                          -- done hibernations: the saved image's size
+                    deadline INTEGER,                       -- restores: when the VM had to run
+                    late INTEGER                            -- done restores: 1 when finished after the deadline (an SLA violation)
+                );
+                CREATE INDEX journal_by_action ON journal(action_id, id);
+                CREATE INDEX journal_by_vm ON journal(vm, id);
+                CREATE TABLE power (
+                    vm TEXT PRIMARY KEY,
+                    host TEXT NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('running', 'hibernated')),
+                    since INTEGER NOT NULL,
+                    action_id TEXT NOT NULL                 -- the action that set it
+                );
+                CREATE TABLE pin (
+                    vm TEXT PRIMARY KEY,
+                    until INTEGER,                          -- NULL: until unpinned
+                    pinned_by TEXT NOT NULL,
+                    pinned_at INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -52,7 +52,9 @@ public struct Trainer {
         var validation: [(vm: String, series: HourlySeries, end: Int, scale: Float)] = []
         var scales: [String: Float] = [:]
         for vm in vms {
-            let s = try store.read { try HourlySeries.load(vm: vm, from: from, to: now, in: $0) }
+            let s = try store.read { db in
+                try HourlySeries.load(vm: vm, from: from, to: now, excluded: try JournalRepository.hibernatedIntervals(vm: vm, now: now, in: db), in: db)
+            }
             let split = s.values.count - config.validationDays * 24
             let knownTrain = split > 0 ? s.values[..<split].filter { !$0.isNaN } : []
             guard knownTrain.count >= config.minimumDays * 24, split - config.horizon > config.lookback + 144 else {

@@ -57,6 +57,13 @@ public final class VirtConnection {
         try checked("virDomainRestore(\(uri), \(path))", virDomainRestore(handle, path))
     }
 
+    /// The host's free memory in bytes (`virNodeGetFreeMemory`).
+    public func freeMemoryBytes() throws(VirtError) -> UInt64 {
+        let bytes = virNodeGetFreeMemory(handle)
+        if bytes == 0, virGetLastError() != nil { throw VirtError.last("virNodeGetFreeMemory(\(uri))") }
+        return bytes
+    }
+
     /// Statistics of every domain in one call (`virConnectGetAllDomainStats`).
     public func allDomainStats(_ groups: DomainStatsGroups = .standard) throws(VirtError) -> [DomainStatsRecord] {
         var records: UnsafeMutablePointer<virDomainStatsRecordPtr?>?
@@ -132,3 +139,7 @@ private func typedParameterField(_ param: virTypedParameter) -> String {
         String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
     }
 }
+
+/// libvirt connections may be used from several threads at once (libvirt's thread-safety guarantee for
+/// `virConnectPtr` and the objects obtained from it); the executor runs restores in parallel on one connection.
+extension VirtConnection: @unchecked Sendable {}

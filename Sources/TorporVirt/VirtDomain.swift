@@ -57,6 +57,26 @@ public final class VirtDomain {
         try checked("virDomainDestroy(\(name))", virDomainDestroy(handle))
     }
 
+    /// Whether the domain is defined persistently (`virDomainIsPersistent`); managed save needs a persistent domain.
+    public func isPersistent() throws(VirtError) -> Bool {
+        try checked("virDomainIsPersistent(\(name))", virDomainIsPersistent(handle)) == 1
+    }
+
+    /// The background job running on the domain, such as a save still in progress (`virDomainGetJobInfo`).
+    public func job() throws(VirtError) -> DomainJob {
+        var info = virDomainJobInfo()
+        try checked("virDomainGetJobInfo(\(name))", virDomainGetJobInfo(handle, &info))
+        return DomainJob(active: info.type != Int32(VIR_DOMAIN_JOB_NONE.rawValue), elapsedMilliseconds: info.timeElapsed,
+                         processedBytes: info.dataProcessed, totalBytes: info.dataTotal)
+    }
+
+    /// The domain's XML description (`virDomainGetXMLDesc`).
+    public func xmlDescription() throws(VirtError) -> String {
+        let xml = try checked("virDomainGetXMLDesc(\(name))", virDomainGetXMLDesc(handle, 0))
+        defer { free(xml) }
+        return String(cString: xml)
+    }
+
     /// The text of a `<metadata>` element in namespace `namespaceURI` (`virDomainGetMetadata`), or nil if absent.
     public func metadata(namespaceURI: String) throws(VirtError) -> String? {
         guard let xml = virDomainGetMetadata(handle, Int32(VIR_DOMAIN_METADATA_ELEMENT.rawValue), namespaceURI, 0) else {
@@ -72,6 +92,14 @@ public final class VirtDomain {
 /// `virDomainState`.
 public enum DomainState: Int32, Sendable {
     case unknown = 0, running = 1, blocked = 2, paused = 3, shuttingDown = 4, shutOff = 5, crashed = 6, suspended = 7
+}
+
+/// A domain's background job (`virDomainJobInfo`).
+public struct DomainJob: Equatable, Sendable {
+    public let active: Bool
+    public let elapsedMilliseconds: UInt64
+    public let processedBytes: UInt64
+    public let totalBytes: UInt64
 }
 
 public struct DomainInfo: Equatable, Sendable {

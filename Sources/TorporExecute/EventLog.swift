@@ -1,0 +1,51 @@
+import Foundation
+import TorporCore
+
+/// One thing the executor did or decided, as a JSON line for alerting tools (`--event-log FILE`) and as text.
+public struct ExecutionEvent: Codable, Equatable, Sendable {
+    /// `hibernated`, `restored`, `failed`, `skipped`, `violation` (a restore finished after its deadline),
+    /// `reconciled`, `would-hibernate`, `would-restore` (dry run), `pinned`, `paused`, `resumed`.
+    public var event: String
+    public var time: String
+    public var vm: String?
+    public var host: String?
+    public var action: String?
+    public var detail: String
+    public var seconds: Double?
+
+    public init(event: String, time: EpochSeconds, vm: String? = nil, host: String? = nil, action: String? = nil, detail: String,
+                seconds: Double? = nil) {
+        self.event = event; self.time = UTC.format(time); self.vm = vm; self.host = host; self.action = action; self.detail = detail
+        self.seconds = seconds.map { ($0 * 1000).rounded() / 1000 }
+    }
+
+    public var text: String {
+        "\(time) \(event)" + (vm.map { " \($0)" } ?? "") + (seconds.map { String(format: " (%.1f s)", $0) } ?? "") + ": \(detail)"
+    }
+}
+
+/// Appends events to a JSON-lines file, each line written whole.
+final class EventLog: @unchecked Sendable {
+    let path: String?
+    private let lock = NSLock()
+    private(set) var events: [ExecutionEvent] = []
+
+    init(path: String?) { self.path = path }
+
+    func record(_ event: ExecutionEvent) {
+        lock.lock()
+        defer { lock.unlock() }
+        events.append(event)
+        FileHandle.standardError.write(Data(("torpor-execute: " + event.text + "\n").utf8))
+        guard let path else { return }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let line = try? encoder.encode(event) else { return }
+        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        if let handle = FileHandle(forWritingAtPath: path) {
+            handle.seekToEndOfFile()
+            handle.write(line + Data("\n".utf8))
+            try? handle.close()
+        }
+    }
+}

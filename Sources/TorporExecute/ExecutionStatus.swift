@@ -1,0 +1,47 @@
+import Foundation
+import GRDB
+import TorporCore
+import TorporPlan
+import TorporStore
+
+/// `torpor-execute status`: what is asleep and until when, what is due, pins, the switch, recent failures and violations.
+public enum ExecutionStatus {
+    public static func render(store: Store, now: EpochSeconds) throws -> String {
+        try store.read { db in
+            var out: [String] = []
+            out.append("at \(UTC.format(now)): hibernations \(try ExecutorSettings.paused(in: db) ? "PAUSED (restores continue)" : "enabled")")
+            let owed = try DueActions.owedRestores(now: now, in: db)
+            out.append("asleep: \(owed.count)")
+            for r in owed {
+                out.append("  \(r.vm) on \(r.host): restore \(r.at <= now ? "DUE NOW" : "at " + UTC.format(r.at)), deadline \(UTC.format(r.deadline)) (\(r.actionID))")
+            }
+            if let (plan, approved) = try DueActions.approvedPlan(now: now, in: db) {
+                let latest = try JournalRepository.latestSteps(in: db)
+                let pending = plan.actions.filter { $0.action == .hibernate && approved[$0.id] != nil && latest[$0.id] == nil }
+                out.append("approved plan \(plan.id.prefix(12)) (valid until \(plan.validUntil.text)\(now > plan.validUntil.seconds ? ", EXPIRED" : "")): \(pending.count) hibernations not yet started")
+                for a in pending { out.append("  \(a.vm): hibernate \(a.at.seconds <= now ? "due now" : "at " + a.at.text)") }
+            } else {
+                out.append("no approved plan")
+            }
+            let pins = try JournalRepository.pins(in: db)
+            if !pins.isEmpty {
+                out.append("pins:")
+                for p in pins.values.sorted(by: { $0.vm < $1.vm }) {
+                    out.append("  \(p.vm): by \(p.pinnedBy)" + (p.until.map { " until \(UTC.format($0))" } ?? " until unpinned"))
+                }
+            }
+            let recent = try JournalRepository.recent(limit: 200, in: db)
+            let failures = recent.filter { $0.step == .failed }.prefix(10)
+            if !failures.isEmpty {
+                out.append("recent failures:")
+                for f in failures { out.append("  \(UTC.format(f.at)) \(f.vm) \(f.kind.rawValue): \(f.detail)") }
+            }
+            let violations = recent.filter { $0.step == .done && $0.late == true }.prefix(10)
+            if !violations.isEmpty {
+                out.append("restores after their deadline (SLA violations):")
+                for v in violations { out.append("  \(v.vm): done \(UTC.format(v.at)), deadline \(v.deadline.map(UTC.format) ?? "?")") }
+            }
+            return out.joined(separator: "\n")
+        }
+    }
+}

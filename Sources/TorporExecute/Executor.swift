@@ -1,0 +1,378 @@
+import Foundation
+import GRDB
+import TorporCore
+import TorporPlan
+import TorporStatePool
+import TorporStore
+import TorporVirt
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How one executor run works.
+public struct ExecutionOptions: Sendable {
+    /// The run's time (`--now`); journal steps are stamped with it plus the time the run has taken.
+    public var now: EpochSeconds
+    /// The hosts this executor acts on (`--host`, repeatable); nil: every host in the plans.
+    public var hosts: Set<String>?
+    /// Decide and report, change nothing.
+    public var dryRun = false
+    /// Restores at once per host.
+    public var concurrentRestores = 2
+    /// A state pool to take each saved image into (delta snapshots) and to restore from when libvirt's image is gone.
+    public var pool: (directory: String, capacityBytes: Int64)?
+    /// Where libvirt keeps managed-save images (qemu:///system: /var/lib/libvirt/qemu/save).
+    public var managedSaveDirectory = "/var/lib/libvirt/qemu/save"
+    /// JSON lines of every event.
+    public var eventLog: String?
+
+    public init(now: EpochSeconds) { self.now = now }
+}
+
+/// Applies the due actions of the approved plan through libvirt, journaling every step before acting, after first
+/// reconciling what an interrupted run left unfinished. Restores come first and are never blocked (not by pause, expiry,
+/// a newer plan or a missing approval); hibernations need the newest approved plan, unexpired, and a pre-flight check.
+/// One failing VM never stops the others; a failed hibernation leaves the VM running.
+public final class Executor: @unchecked Sendable {
+    public let store: Store
+    let connect: @Sendable (String) throws -> VirtConnection
+    let load: LoadSource
+    let stepLimit: Int?
+    private var steps = 0
+    private let stepLock = NSLock()
+    private var connections: [String: VirtConnection] = [:]
+    private let connectionLock = NSLock()
+
+    /// `connect` opens a host's connection (tests pass the test driver's); `load` reads demand for the pre-flight check.
+    /// `TORPOR_EXECUTE_KILL_AFTER_STEP=N` makes the process kill itself with SIGKILL right after its N-th journal step
+    /// (the crash test).
+    public init(store: Store, load: LoadSource = SampledLoad(), connect: @escaping @Sendable (String) throws -> VirtConnection = { try VirtConnection(uri: $0) }) {
+        self.store = store
+        self.load = load
+        self.connect = connect
+        stepLimit = ProcessInfo.processInfo.environment["TORPOR_EXECUTE_KILL_AFTER_STEP"].flatMap(Int.init)
+    }
+
+    // MARK: the run
+
+    /// One pass: reconcile, owed restores, due hibernations.
+    @discardableResult
+    public func run(_ options: ExecutionOptions) throws -> [ExecutionEvent] {
+        let log = EventLog(path: options.eventLog)
+        let started = Date()
+        let clock: @Sendable () -> EpochSeconds = { options.now + EpochSeconds(Date().timeIntervalSince(started)) }
+        if !options.dryRun { try reconcile(options, log: log, clock: clock) }
+        try restoreOwed(options, log: log, clock: clock)
+        try hibernateDue(options, log: log, clock: clock)
+        return log.events
+    }
+
+    func connection(_ host: String) throws -> VirtConnection {
+        connectionLock.lock()
+        defer { connectionLock.unlock() }
+        if let c = connections[host] { return c }
+        let c = try connect(host)
+        connections[host] = c
+        return c
+    }
+
+    func journal(_ entry: JournalEntry, power: PowerRecord? = nil) throws {
+        try store.transaction { db in
+            try JournalRepository.append(entry, in: db)
+            if let power { try JournalRepository.setPower(power, in: db) }
+        }
+        stepLock.lock()
+        steps += 1
+        let reached = stepLimit == steps
+        stepLock.unlock()
+        if reached { kill(getpid(), SIGKILL) }
+    }
+
+    func covers(_ host: String, _ options: ExecutionOptions) -> Bool { options.hosts?.contains(host) ?? true }
+
+    // MARK: reconcile
+
+    /// Finishes what an interrupted run left at `intent` or `started`, from libvirt's actual state: a save job still
+    /// running is waited for; a VM shut off with its saved state is hibernated; a running VM after a restore is restored.
+    /// Hibernations whose VM still runs are left for the pass below, which may do them (once).
+    func reconcile(_ options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds) throws {
+        for entry in try store.read({ try JournalRepository.unfinished(in: $0) }) where covers(entry.host, options) {
+            do {
+                let domain = try connection(entry.host).domain(named: entry.vm)
+                var job = try domain.job()
+                let deadline = Date().addingTimeInterval(600)
+                while job.active && Date() < deadline {
+                    Thread.sleep(forTimeInterval: 0.5)
+                    job = try domain.job()
+                }
+                let state = try domain.info().state
+                let saved = try domain.hasManagedSaveImage()
+                var done = entry
+                done.at = clock()
+                switch (entry.kind, state, saved) {
+                case (.hibernate, .shutOff, true):
+                    done.step = .done
+                    done.detail = "reconciled: the save had completed (the VM is off with its saved state)"
+                    try journal(done, power: PowerRecord(vm: entry.vm, host: entry.host, state: .hibernated, since: entry.at, actionID: entry.actionID))
+                    log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
+                case (.restore, .running, _):
+                    done.step = .done
+                    done.detail = "reconciled: the VM runs"
+                    try journal(done, power: PowerRecord(vm: entry.vm, host: entry.host, state: .running, since: done.at, actionID: entry.actionID))
+                    log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
+                case (.hibernate, .running, _), (.hibernate, .paused, _):
+                    log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID,
+                                     detail: "the interrupted save did not happen; the VM runs (the action stays due while its plan allows)"))
+                case (.restore, _, _):
+                    // Still asleep: the owed-restore pass restores it.
+                    log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID,
+                                     detail: "the interrupted restore did not finish; restoring again"))
+                case (.hibernate, _, _):
+                    done.step = .failed
+                    done.detail = "reconciled: the VM is \(state) \(saved ? "with" : "without") a saved state after an interrupted save; not touched"
+                    try journal(done)
+                    log.record(.init(event: "failed", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
+                }
+            } catch {
+                log.record(.init(event: "failed", time: clock(), vm: entry.vm, host: entry.host, action: entry.actionID,
+                                 detail: "cannot reconcile: \(error)"))
+            }
+        }
+    }
+
+    // MARK: restores
+
+    func restoreOwed(_ options: ExecutionOptions, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws {
+        let owed = try store.read { try DueActions.owedRestores(now: options.now, in: $0) }
+            .filter { $0.at <= options.now && covers($0.host, options) }
+            .sorted { ($0.priority, $0.deadline, $0.vm) < ($1.priority, $1.deadline, $1.vm) }
+        if options.dryRun {
+            for r in owed { log.record(.init(event: "would-restore", time: options.now, vm: r.vm, host: r.host, action: r.actionID, detail: r.reason)) }
+            return
+        }
+        // In SLA order, at most `concurrentRestores` at once per host.
+        let limits = Dictionary(grouping: owed, by: \.host).mapValues { _ in DispatchSemaphore(value: max(1, options.concurrentRestores)) }
+        let group = DispatchGroup()
+        for r in owed {
+            let limit = limits[r.host]!
+            limit.wait()
+            group.enter()
+            DispatchQueue.global().async {
+                self.restore(r, options: options, log: log, clock: clock)
+                limit.signal()
+                group.leave()
+            }
+        }
+        group.wait()
+    }
+
+    /// Restores one VM: from libvirt's managed-save image when it has one, else rebuilt from the state pool (verified).
+    /// Never cold-boots a VM whose saved state is gone: that is reported for a person.
+    func restore(_ r: OwedRestore, options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds) {
+        let base = JournalEntry(actionID: r.actionID, planID: r.planID, vm: r.vm, host: r.host, kind: .restore, step: .intent, at: clock(),
+                                detail: r.reason, deadline: r.deadline)
+        do {
+            try journal(base)
+            let connection = try connection(r.host)
+            let domain = try connection.domain(named: r.vm)
+            let began = Date()
+            var started = base
+            started.step = .started
+            started.at = clock()
+            if try domain.info().state != .running {
+                if try domain.hasManagedSaveImage() {
+                    started.detail = "from libvirt's saved image"
+                    try journal(started)
+                    try domain.start()
+                } else if let pool = options.pool {
+                    started.detail = "from the state pool (libvirt's image is gone)"
+                    try journal(started)
+                    try restoreFromPool(domain, connection: connection, pool: pool, now: clock())
+                } else {
+                    throw ExecuteError(.runtime, "\(r.vm) on \(r.host) has no saved state (no managed-save image, no state pool): not cold-booted; start it by hand if its memory may be lost")
+                }
+            } else {
+                started.detail = "already running"
+                try journal(started)
+            }
+            guard try domain.info().state == .running else { throw ExecuteError(.runtime, "\(r.vm) on \(r.host) did not come back running") }
+            let seconds = Date().timeIntervalSince(began)
+            var done = started
+            done.step = .done
+            done.at = clock()
+            done.seconds = seconds
+            done.late = done.at > r.deadline
+            try journal(done, power: PowerRecord(vm: r.vm, host: r.host, state: .running, since: done.at, actionID: r.actionID))
+            log.record(.init(event: "restored", time: done.at, vm: r.vm, host: r.host, action: r.actionID, detail: r.reason, seconds: seconds))
+            if done.late == true {
+                log.record(.init(event: "violation", time: done.at, vm: r.vm, host: r.host, action: r.actionID,
+                                 detail: "restored \(done.at - r.deadline) s after its deadline \(UTC.format(r.deadline))"))
+            }
+        } catch {
+            var failed = base
+            failed.step = .failed
+            failed.at = clock()
+            failed.detail = "\(error)"
+            try? journal(failed)
+            log.record(.init(event: "failed", time: failed.at, vm: r.vm, host: r.host, action: r.actionID, detail: "restore: \(error)"))
+        }
+    }
+
+    func restoreFromPool(_ domain: VirtDomain, connection: VirtConnection, pool: (directory: String, capacityBytes: Int64), now: EpochSeconds) throws {
+        let statePool = try StatePool(directory: pool.directory, capacityBytes: pool.capacityBytes, store: store)
+        let manifest = try statePool.latest(vm: domain.name)
+        let image = pool.directory + "/restore-\(domain.name).save"
+        defer { try? FileManager.default.removeItem(atPath: image) }
+        try statePool.materialize(manifest, to: image, currentDiskIdentity: try Self.diskIdentity(domain))
+        try connection.restore(from: image)
+    }
+
+    /// The domain's disks as the state pool records them: each disk source path with its size, or `no disks`.
+    static func diskIdentity(_ domain: VirtDomain) throws -> String {
+        let xml = try domain.xmlDescription()
+        var disks: [String] = []
+        var rest = Substring(xml)
+        while let disk = rest.range(of: "<disk") {
+            let end = rest[disk.upperBound...].range(of: "</disk>")?.upperBound ?? rest.endIndex
+            let element = rest[disk.lowerBound..<end]
+            if let source = element.range(of: "<source file='") ?? element.range(of: "<source file=\"") {
+                let path = element[source.upperBound...].prefix { $0 != "'" && $0 != "\"" }
+                let size = (try? FileManager.default.attributesOfItem(atPath: String(path))[.size] as? Int64) ?? nil
+                disks.append("\(path):\(size.map(String.init) ?? "?")")
+            }
+            rest = rest[end...]
+        }
+        return disks.isEmpty ? "no disks" : disks.sorted().joined(separator: ",")
+    }
+
+    // MARK: hibernations
+
+    func hibernateDue(_ options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds) throws {
+        let (approved, paused, latest, power, pins) = try store.read { db in
+            (try DueActions.approvedPlan(now: options.now, in: db), try ExecutorSettings.paused(in: db), try JournalRepository.latestSteps(in: db),
+             try JournalRepository.power(in: db), try JournalRepository.pins(in: db))
+        }
+        guard let (plan, approvals) = approved else { return }
+        let due = plan.actions.filter { a in
+            a.action == .hibernate && a.at.seconds <= options.now && covers(a.host, options) && approvals[a.id] != nil
+                && [nil, .intent, .started].contains(latest[a.id]?.step)
+        }
+        guard !due.isEmpty else { return }
+        guard options.now <= plan.validUntil.seconds else {
+            for a in due { log.record(.init(event: "skipped", time: options.now, vm: a.vm, host: a.host, action: a.id, detail: "the plan expired at \(plan.validUntil.text): no new hibernations from it")) }
+            return
+        }
+        if paused {
+            for a in due { log.record(.init(event: "skipped", time: options.now, vm: a.vm, host: a.host, action: a.id, detail: "paused: no new hibernations until torpor-execute resume")) }
+            return
+        }
+        for a in due {
+            func skip(_ reason: String) { log.record(.init(event: "skipped", time: clock(), vm: a.vm, host: a.host, action: a.id, detail: reason)) }
+            if let pin = pins[a.vm], pin.until.map({ $0 > options.now }) ?? true { skip("pinned by \(pin.pinnedBy)" + (pin.until.map { " until \(UTC.format($0))" } ?? "")); continue }
+            if power[a.vm]?.state == .hibernated { skip("already hibernated"); continue }
+            guard let restore = a.pairedWith.flatMap(plan.action), restore.at.seconds > options.now else {
+                skip("its restore is already due: not worth sleeping"); continue
+            }
+            hibernate(a, plan: plan, options: options, log: log, clock: clock)
+        }
+    }
+
+    /// Hibernates one VM: pre-flight (state as the plan assumed, demand low now), then managed save, confirmed by the
+    /// VM being off with a saved image. On failure the VM is left (or put back) running.
+    func hibernate(_ a: Plan.Action, plan: Plan, options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds) {
+        let base = JournalEntry(actionID: a.id, planID: plan.id, vm: a.vm, host: a.host, kind: .hibernate, step: .intent, at: clock(), detail: a.rationale.text)
+        var domain: VirtDomain?
+        do {
+            let d = try connection(a.host).domain(named: a.vm)
+            domain = d
+            let state = try d.info().state
+            guard state == .running else {
+                var skipped = base
+                skipped.step = .skipped
+                skipped.detail = "the plan assumed the VM runs; it is \(state): not touched"
+                if !options.dryRun { try journal(skipped) }
+                log.record(.init(event: "skipped", time: clock(), vm: a.vm, host: a.host, action: a.id, detail: skipped.detail))
+                return
+            }
+            let demand = try load.demand(of: d)
+            guard demand < a.rationale.hibernateBelow else {
+                log.record(.init(event: "skipped", time: clock(), vm: a.vm, host: a.host, action: a.id,
+                                 detail: String(format: "busy now: %.1f %% ≥ hibernate_below %.1f %% (pre-flight)", demand, a.rationale.hibernateBelow)))
+                return
+            }
+            if options.dryRun {
+                log.record(.init(event: "would-hibernate", time: clock(), vm: a.vm, host: a.host, action: a.id,
+                                 detail: String(format: "demand now %.1f %%; ", demand) + a.rationale.text))
+                return
+            }
+            try journal(base)
+            var started = base
+            started.step = .started
+            started.at = clock()
+            started.detail = String(format: "managed save; demand now %.1f %%", demand)
+            try journal(started)
+            let began = Date()
+            try d.managedSave()
+            guard try d.info().state == .shutOff, try d.hasManagedSaveImage() else {
+                throw ExecuteError(.runtime, "the save returned but the VM is not off with a saved image")
+            }
+            let seconds = Date().timeIntervalSince(began)
+            var done = started
+            done.step = .done
+            done.at = clock()
+            done.seconds = seconds
+            let image = options.managedSaveDirectory + "/\(a.vm).save"
+            done.bytes = (try? FileManager.default.attributesOfItem(atPath: image)[.size] as? Int64) ?? nil
+            if let pool = options.pool, FileManager.default.fileExists(atPath: image) {
+                do {
+                    let report = try StatePool(directory: pool.directory, capacityBytes: pool.capacityBytes, store: store)
+                        .take(image: image, vm: a.vm, diskIdentity: try Self.diskIdentity(d), now: done.at)
+                    done.detail += "; state pool: \(report.newChunks) new of \(report.chunks) chunks, \(report.writtenBytes) bytes written"
+                } catch {
+                    done.detail += "; state pool: not taken (\(error)); libvirt's image stands"
+                }
+            }
+            try journal(done, power: PowerRecord(vm: a.vm, host: a.host, state: .hibernated, since: done.at, actionID: a.id))
+            log.record(.init(event: "hibernated", time: done.at, vm: a.vm, host: a.host, action: a.id, detail: done.detail, seconds: seconds))
+        } catch {
+            var failed = base
+            failed.step = .failed
+            failed.at = clock()
+            failed.detail = "\(error)"
+            // A failed hibernation leaves the VM running: libvirt keeps it running when a save fails; if it stopped
+            // anyway without a saved image, start it again.
+            if let d = domain, let state = try? d.info().state, state != .running, (try? d.hasManagedSaveImage()) != true, !options.dryRun {
+                failed.detail += (try? d.start()) != nil ? "; the VM was started again" : "; THE VM IS OFF and could not be started: start it by hand"
+            }
+            if !options.dryRun { try? journal(failed) }
+            log.record(.init(event: "failed", time: failed.at, vm: a.vm, host: a.host, action: a.id, detail: "hibernate: \(failed.detail)"))
+        }
+    }
+
+    // MARK: operator controls
+
+    /// Restores `vm` now, whatever the plans say (`torpor-execute wake`).
+    public func wake(vm: String, by who: String, options: ExecutionOptions) throws -> [ExecutionEvent] {
+        let log = EventLog(path: options.eventLog)
+        let started = Date()
+        let clock: @Sendable () -> EpochSeconds = { options.now + EpochSeconds(Date().timeIntervalSince(started)) }
+        let power = try store.read { try JournalRepository.power(in: $0)[vm] }
+        guard let power, power.state == .hibernated else {
+            throw ExecuteError(.nothingToDo, "\(vm) is not hibernated by torpor" + (power.map { " (running since \(UTC.format($0.since)))" } ?? ""))
+        }
+        restore(OwedRestore(vm: vm, host: power.host, actionID: "wake:\(vm):\(UTC.format(options.now))", planID: nil, at: options.now,
+                            deadline: options.now, priority: 0, reason: "woken by \(who)"), options: options, log: log, clock: clock)
+        return log.events
+    }
+}
+
+/// The executor's fleet-wide switch: `pause` stops new hibernations; restores continue.
+public enum ExecutorSettings {
+    static let pausedKey = "executor_paused"
+
+    public static func paused(in db: Database) throws -> Bool { try PlanRepository.setting(pausedKey, in: db)?.value == "on" }
+
+    public static func setPaused(_ on: Bool, by who: String, now: EpochSeconds, in store: Store) throws {
+        try store.transaction { try PlanRepository.set(pausedKey, to: on ? "on" : "off", by: who, at: now, in: $0) }
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import GRDB
+import TorporCore
+
+/// One step of one action in the execution journal.
+public struct JournalEntry: Equatable, Sendable {
+    public enum Kind: String, Sendable { case hibernate, restore }
+    public enum Step: String, Sendable { case intent, started, done, failed, skipped }
+
+    public var id: Int64
+    public var actionID: String
+    public var planID: String?
+    public var vm: String
+    public var host: String
+    public var kind: Kind
+    public var step: Step
+    public var at: EpochSeconds
+    public var detail: String
+    public var seconds: Double?
+    public var bytes: Int64?
+    public var deadline: EpochSeconds?
+    public var late: Bool?
+
+    public init(id: Int64 = 0, actionID: String, planID: String?, vm: String, host: String, kind: Kind, step: Step, at: EpochSeconds,
+                detail: String = "", seconds: Double? = nil, bytes: Int64? = nil, deadline: EpochSeconds? = nil, late: Bool? = nil) {
+        self.id = id; self.actionID = actionID; self.planID = planID; self.vm = vm; self.host = host; self.kind = kind; self.step = step
+        self.at = at; self.detail = detail; self.seconds = seconds; self.bytes = bytes; self.deadline = deadline; self.late = late
+    }
+}
+
+/// What torpor believes about a VM it acts on.
+public struct PowerRecord: Equatable, Sendable {
+    public enum State: String, Sendable { case running, hibernated }
+    public var vm: String
+    public var host: String
+    public var state: State
+    public var since: EpochSeconds
+    public var actionID: String
+
+    public init(vm: String, host: String, state: State, since: EpochSeconds, actionID: String) {
+        self.vm = vm; self.host = host; self.state = state; self.since = since; self.actionID = actionID
+    }
+}
+
+/// An operator's pin: no hibernation of the VM until `until` (nil: until unpinned).
+public struct PinRecord: Equatable, Sendable {
+    public var vm: String
+    public var until: EpochSeconds?
+    public var pinnedBy: String
+    public var pinnedAt: EpochSeconds
+
+    public init(vm: String, until: EpochSeconds?, pinnedBy: String, pinnedAt: EpochSeconds) {
+        self.vm = vm; self.until = until; self.pinnedBy = pinnedBy; self.pinnedAt = pinnedAt
+    }
+}
+
+/// Reads and writes the `journal`, `power` and `pin` tables.
+public enum JournalRepository {
+    public static func append(_ e: JournalEntry, in db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO journal (action_id, plan_id, vm, host, kind, step, at, detail, seconds, bytes, deadline, late)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [e.actionID, e.planID, e.vm, e.host, e.kind.rawValue, e.step.rawValue, e.at, e.detail, e.seconds, e.bytes,
+                             e.deadline, e.late])
+    }
+
+    /// The latest step of every action, by action id.
+    public static func latestSteps(in db: Database) throws -> [String: JournalEntry] {
+        let rows = try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE id IN (SELECT max(id) FROM journal GROUP BY action_id)")
+        return Dictionary(uniqueKeysWithValues: rows.map { let e = entry($0); return (e.actionID, e) })
+    }
+
+    /// Actions whose latest step is `intent` or `started`: a run stopped in the middle of them.
+    public static func unfinished(in db: Database) throws -> [JournalEntry] {
+        try latestSteps(in: db).values.filter { $0.step == .intent || $0.step == .started }.sorted { $0.id < $1.id }
+    }
+
+    /// Every step, newest first (at most `limit`).
+    public static func recent(limit: Int, vm: String? = nil, in db: Database) throws -> [JournalEntry] {
+        try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE (? IS NULL OR vm = ?) ORDER BY id DESC LIMIT ?", arguments: [vm, vm, limit]).map(entry)
+    }
+
+    /// Per VM, the 95th percentile of the seconds its last 50 completed saves or restores took (VMs without one are absent).
+    public static func p95Seconds(kind: JournalEntry.Kind, in db: Database) throws -> [String: Double] {
+        var byVM: [String: [Double]] = [:]
+        for row in try Row.fetchAll(db, sql: """
+            SELECT vm, seconds FROM journal WHERE kind = ? AND step = 'done' AND seconds IS NOT NULL ORDER BY id DESC
+            """, arguments: [kind.rawValue]) {
+            let vm: String = row["vm"]
+            if byVM[vm, default: []].count < 50 { byVM[vm, default: []].append(row["seconds"]) }
+        }
+        return byVM.mapValues { values in
+            let sorted = values.sorted()
+            return sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.95).rounded(.up)) - 1)]
+        }
+    }
+
+    /// The intervals a VM spent hibernated (from its done hibernations to the next done restore, or `now`): demand
+    /// in them is missing, not idle.
+    public static func hibernatedIntervals(vm: String, now: EpochSeconds, in db: Database) throws -> [ClosedRange<EpochSeconds>] {
+        var result: [ClosedRange<EpochSeconds>] = []
+        var asleep: EpochSeconds?
+        for row in try Row.fetchAll(db, sql: "SELECT kind, at FROM journal WHERE vm = ? AND step = 'done' ORDER BY id", arguments: [vm]) {
+            let kind: String = row["kind"], at: EpochSeconds = row["at"]
+            if kind == "hibernate" { asleep = asleep ?? at } else if let from = asleep { result.append(from...max(from, at)); asleep = nil }
+        }
+        if let from = asleep { result.append(from...max(from, now)) }
+        return result
+    }
+
+    public static func power(in db: Database) throws -> [String: PowerRecord] {
+        Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT * FROM power").map { row in
+            (row["vm"], PowerRecord(vm: row["vm"], host: row["host"], state: PowerRecord.State(rawValue: row["state"]) ?? .running,
+                                    since: row["since"], actionID: row["action_id"]))
+        })
+    }
+
+    public static func setPower(_ p: PowerRecord, in db: Database) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO power (vm, host, state, since, action_id) VALUES (?, ?, ?, ?, ?)",
+                       arguments: [p.vm, p.host, p.state.rawValue, p.since, p.actionID])
+    }
+
+    public static func pins(in db: Database) throws -> [String: PinRecord] {
+        Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT * FROM pin").map { row in
+            (row["vm"], PinRecord(vm: row["vm"], until: row["until"], pinnedBy: row["pinned_by"], pinnedAt: row["pinned_at"]))
+        })
+    }
+
+    public static func pin(_ p: PinRecord, in db: Database) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO pin (vm, until, pinned_by, pinned_at) VALUES (?, ?, ?, ?)",
+                       arguments: [p.vm, p.until, p.pinnedBy, p.pinnedAt])
+    }
+
+    public static func unpin(vm: String, in db: Database) throws {
+        try db.execute(sql: "DELETE FROM pin WHERE vm = ?", arguments: [vm])
+    }
+
+    private static func entry(_ row: Row) -> JournalEntry {
+        JournalEntry(id: row["id"], actionID: row["action_id"], planID: row["plan_id"], vm: row["vm"], host: row["host"],
+                     kind: JournalEntry.Kind(rawValue: row["kind"]) ?? .restore, step: JournalEntry.Step(rawValue: row["step"]) ?? .failed,
+                     at: row["at"], detail: row["detail"], seconds: row["seconds"], bytes: row["bytes"], deadline: row["deadline"],
+                     late: (row["late"] as Int64?).map { $0 != 0 })
+    }
+}

@@ -1,0 +1,198 @@
+import Foundation
+import GRDB
+import Testing
+import TorporCore
+import TorporExecute
+import TorporPlan
+import TorporStore
+import TorporTrain
+import TorporVirt
+
+/// The executor against libvirt's test driver (sample-data/fleet.xml: seven running domains). The test driver keeps
+/// its state inside one connection, so each test shares one connection between its runs; CPU load for the pre-flight
+/// check is injected (the test driver reports CPU time as wall-clock time).
+@Suite(.serialized) struct ExecutorTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let host = "test://" + repository + "/sample-data/fleet.xml"
+    static let now = UTC.epoch(year: 2024, month: 3, day: 4)
+
+    /// A store, the shared test-driver connection, and an executor over both.
+    struct Fixture {
+        let store: Store
+        let connection: VirtConnection
+        let dir: String
+
+        init() throws {
+            dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-exec-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            store = try Store(path: dir + "/torpor.db")
+            connection = try VirtConnection(uri: ExecutorTests.host)
+        }
+
+        func executor(load: [String: Double] = [:]) -> Executor {
+            let connection = self.connection
+            return Executor(store: store, load: FixedLoad(load, otherwise: 1), connect: { _ in connection })
+        }
+
+        func options(_ time: EpochSeconds, concurrent: Int = 2) -> ExecutionOptions {
+            var o = ExecutionOptions(now: time)
+            o.eventLog = dir + "/events.jsonl"
+            o.concurrentRestores = concurrent
+            return o
+        }
+
+        /// A plan made by the planner from crafted forecasts: each VM idle over `idle` hours (q0.9 0.5 %), busy after.
+        @discardableResult
+        func plan(_ idle: [String: Range<Int>], at time: EpochSeconds = ExecutorTests.now, approve: Bool = true, tiers: String = "",
+                  asleep: Set<String> = []) throws -> Plan {
+            let vms = idle.map { name, hours in
+                PlanningVM(name: name, host: ExecutorTests.host, vcpus: 1, memoryBytes: 1 << 30, knownHours: 720,
+                           forecast: QuantileForecast(start: time, quantiles: [0.5, 0.9, 0.99],
+                                                      values: (0..<24).map { hours.contains($0) ? [0.2, 0.5, 1] : [20, 40, 60] }, source: "crafted"),
+                           hibernatedSince: asleep.contains(name) ? time - 3600 : nil)
+            }
+            let policy = try Policy.parse("""
+                defaults: {tier: silver, hibernate_below: 5, restore_above: 15, min_idle: 2h}
+                tiers: {gold: {quantile: 0.99, priority: 1}, silver: {quantile: 0.9, priority: 2}, bronze: {quantile: 0.5, priority: 3}}
+                guardrails: {max_hibernated_share: 1, min_running: 0}
+                \(tiers)
+                """, source: "test")
+            let plan = Planner.plan(PlanningInput(now: time, vms: vms, events: [], policy: policy, policySHA256: "t", model: "crafted", dataWatermark: time))
+            let bytes = plan.encoded()
+            try Approvals.record(plan, bytes: bytes, in: store)
+            if approve { _ = try Approvals.approve(plan, bytes: bytes, source: "plan", only: nil, except: [], by: "test", now: time, in: store) }
+            return plan
+        }
+
+        func state(_ vm: String) throws -> DomainState { try connection.domain(named: vm).info().state }
+        func steps(_ vm: String) throws -> [String] {
+            try store.read { try JournalRepository.recent(limit: 100, vm: vm, in: $0) }.reversed().map { "\($0.kind.rawValue):\($0.step.rawValue)" }
+        }
+        func power(_ vm: String) throws -> PowerRecord.State? { try store.read { try JournalRepository.power(in: $0)[vm]?.state } }
+    }
+
+    static func at(_ hour: Int) -> EpochSeconds { now + Int64(hour) * 3600 }
+
+    @Test func aDueHibernationSavesTheVMAndItsRestoreBringsItBack() throws {
+        let f = try Fixture()
+        let plan = try f.plan(["web-01": 0..<6])
+        let restoreAt = plan.actions.first { $0.action == .restore }!.at.seconds
+        let events = try f.executor().run(f.options(Self.now))
+        #expect(events.map(\.event) == ["hibernated"])
+        #expect(try f.state("web-01") == .shutOff && f.connection.domain(named: "web-01").hasManagedSaveImage())
+        #expect(try f.power("web-01") == .hibernated)
+        #expect(try f.steps("web-01") == ["hibernate:intent", "hibernate:started", "hibernate:done"])
+        // Run again at once: nothing to do, nothing done twice.
+        #expect(try f.executor().run(f.options(Self.now + 60)).isEmpty)
+        // At the restore's start: restored, on time.
+        let restored = try f.executor().run(f.options(restoreAt))
+        #expect(restored.map(\.event) == ["restored"])
+        #expect(try f.state("web-01") == .running && f.power("web-01") == .running)
+        let journal = try f.store.read { try JournalRepository.recent(limit: 1, vm: "web-01", in: $0) }
+        #expect(journal.first?.step == .done && journal.first?.late == false && journal.first?.seconds != nil)
+        // The event log has one JSON line per event.
+        let lines = try String(contentsOfFile: f.dir + "/events.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2 && lines[0].contains("\"event\":\"hibernated\""))
+    }
+
+    @Test func aFailedSaveLeavesTheVMRunningAndTheOthersGoOn() throws {
+        let f = try Fixture()
+        // A transient domain: libvirt refuses its managed save.
+        let xml = "<domain type='test'><name>transient-01</name><memory>1048576</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>"
+        _ = try f.connection.createTransient(xml: xml)
+        try f.plan(["transient-01": 0..<6, "web-02": 0..<6])
+        let events = try f.executor().run(f.options(Self.now))
+        let failure = try #require(events.first { $0.vm == "transient-01" })
+        #expect(failure.event == "failed" && failure.detail.contains("virDomainManagedSave"))
+        #expect(try f.state("transient-01") == .running)
+        #expect(try f.steps("transient-01") == ["hibernate:intent", "hibernate:started", "hibernate:failed"])
+        #expect(try f.state("web-02") == .shutOff && f.power("web-02") == .hibernated)
+        #expect(try f.power("transient-01") == nil)
+    }
+
+    @Test func preflightStateAndPinsAreChecked() throws {
+        let f = try Fixture()
+        try f.plan(["api-01": 0..<6, "batch-01": 0..<6, "db-01": 0..<6, "legacy-01": 0..<6])
+        try f.connection.domain(named: "batch-01").destroy()   // a person shut it down after the plan
+        try f.store.transaction { try JournalRepository.pin(PinRecord(vm: "db-01", until: Self.at(3), pinnedBy: "alice", pinnedAt: Self.now), in: $0) }
+        let events = try f.executor(load: ["api-01": 60]).run(f.options(Self.now))
+        func detail(_ vm: String) -> String { events.first { $0.vm == vm }?.detail ?? "" }
+        #expect(detail("api-01").contains("busy now: 60.0 %"))
+        #expect(detail("batch-01").contains("it is shutOff: not touched"))
+        #expect(detail("db-01").contains("pinned by alice"))
+        #expect(events.first { $0.vm == "legacy-01" }?.event == "hibernated")
+        #expect(try f.state("api-01") == .running && f.state("db-01") == .running && f.state("batch-01") == .shutOff)
+        #expect(try f.steps("batch-01") == ["hibernate:skipped"])
+        #expect(try f.steps("api-01").isEmpty)   // busy is not final: a later run may still do it
+    }
+
+    @Test func restoresAreNeverBlockedByExpiryPauseOrAnUnapprovedNewerPlan() throws {
+        let f = try Fixture()
+        let plan = try f.plan(["web-01": 0..<10, "web-02": 0..<10])
+        try f.executor().run(f.options(Self.now))
+        #expect(try f.power("web-01") == .hibernated && f.power("web-02") == .hibernated)
+        try ExecutorSettings.setPaused(true, by: "ops", now: Self.now, in: f.store)
+        // Hours later the plan has long expired and new hibernations are paused; a newer plan (not approved) brings
+        // web-02's restore forward.
+        try f.plan(["web-02": 0..<0], at: Self.at(4), approve: false, asleep: ["web-02"])
+        let early = try f.executor().run(f.options(Self.at(4) + 30))
+        // Its new deadline (now) had passed when it finished: recorded as a violation.
+        #expect(early.map { "\($0.event) \($0.vm ?? "")" } == ["restored web-02", "violation web-02"])
+        // web-01 comes back at its planned restore, after expiry, while paused.
+        let restoreAt = plan.actions.first { $0.vm == "web-01" && $0.action == .restore }!.at.seconds
+        #expect(restoreAt > plan.validUntil.seconds)
+        #expect(try f.executor().run(f.options(restoreAt)).map(\.event) == ["restored"])
+        #expect(try f.state("web-01") == .running)
+    }
+
+    @Test func pausedAndExpiredAndUnapprovedPlansStartNoHibernation() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<6], approve: false)
+        #expect(try f.executor().run(f.options(Self.now)).isEmpty)
+        let plan = try f.plan(["web-01": 0..<6], at: Self.now + 60)
+        try ExecutorSettings.setPaused(true, by: "ops", now: Self.now, in: f.store)
+        #expect(try f.executor().run(f.options(Self.now + 60)).allSatisfy { $0.event == "skipped" && $0.detail.contains("paused") })
+        try ExecutorSettings.setPaused(false, by: "ops", now: Self.now, in: f.store)
+        let late = try f.executor().run(f.options(plan.validUntil.seconds + 1))
+        #expect(late.allSatisfy { $0.event == "skipped" && $0.detail.contains("expired") })
+        #expect(try f.state("web-01") == .running)
+    }
+
+    @Test func wakePinAndDryRun() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<10, "web-02": 0..<10])
+        let dry = try f.executor().run({ var o = f.options(Self.now); o.dryRun = true; return o }())
+        #expect(dry.map(\.event) == ["would-hibernate", "would-hibernate"])
+        #expect(try f.state("web-01") == .running && f.steps("web-01").isEmpty)
+        try f.executor().run(f.options(Self.now))
+        // wake: at once, whatever the plan says; waking a running VM is nothing to do.
+        #expect(try f.executor().wake(vm: "web-01", by: "bob", options: f.options(Self.at(1))).map(\.event) == ["restored"])
+        #expect(try f.state("web-01") == .running)
+        let error = #expect(throws: ExecuteError.self) { try f.executor().wake(vm: "web-01", by: "bob", options: f.options(Self.at(1))) }
+        #expect(error?.kind == .nothingToDo)
+        // A pin on a sleeping VM is owed a restore now.
+        try f.store.transaction { try JournalRepository.pin(PinRecord(vm: "web-02", until: nil, pinnedBy: "carol", pinnedAt: Self.at(2)), in: $0) }
+        #expect(try f.executor().run(f.options(Self.at(2))).map { "\($0.event) \($0.vm ?? "")" } == ["restored web-02"])
+    }
+
+    @Test func restoresDueTogetherRunInSLAOrder() throws {
+        let f = try Fixture()
+        try f.plan(["api-01": 0..<8, "ci-runner-01": 0..<8, "legacy-01": 0..<8],
+                   tiers: "vms: {api-01: {tier: gold}, ci-runner-01: {tier: bronze}, legacy-01: {tier: silver}}")
+        try f.executor().run(f.options(Self.now))
+        let events = try f.executor().run(f.options(Self.at(8), concurrent: 1))
+        #expect(events.map { $0.vm ?? "" } == ["api-01", "legacy-01", "ci-runner-01"])
+    }
+
+    @Test func oneExecutorPerHostSetAtATime() throws {
+        let f = try Fixture()
+        let path = ExecutionLock.path(store: f.store.path, hosts: [Self.host])
+        do {
+            let lock = try ExecutionLock(path: path)
+            let error = #expect(throws: ExecuteError.self) { _ = try ExecutionLock(path: path) }
+            #expect(error?.message.contains("pid \(ProcessInfo.processInfo.processIdentifier)") == true)
+            withExtendedLifetime(lock) {}
+        }
+        _ = try ExecutionLock(path: path)   // released with its holder
+    }
+}
