@@ -21,3 +21,19 @@ public struct StageOptions: ParsableArguments {
     public var storePath: String { Store.resolvePath(flag: db) }
     public func openStore() throws -> Store { try Store(path: storePath) }
 }
+
+/// Runs a command's body, mapping errors to the documented exit codes with the message on stderr, prefixed by the
+/// command's name: a `StageError` by its kind, anything else (store, libvirt) as a runtime failure.
+public func exitingOnError(_ command: String, _ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as StageError {
+        FileHandle.standardError.write(Data("\(command): \(error.message)\n".utf8))
+        throw ExitCode(error.exitCode)
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        FileHandle.standardError.write(Data("\(command): \(error)\n".utf8))
+        throw ExitCode(1)
+    }
+}

@@ -33,7 +33,7 @@ public enum Approvals {
                 throw PlanError(.badInput, "\(source): the file differs from plan \(plan.id.prefix(12)) as torpor-plan wrote it (SHA-256 \(digest(bytes).prefix(12)) ≠ \(stored.fileSHA256.prefix(12))); approval refused")
             }
             guard now <= plan.validUntil.seconds else {
-                throw PlanError(.stale, "\(source): the plan expired at \(plan.validUntil.text); run torpor-plan for a new one (its restores run anyway)")
+                throw PlanError(.nothingToDo, "\(source): the plan expired at \(plan.validUntil.text); run torpor-plan for a new one (its restores run anyway)")
             }
             let hibernations = plan.actions.filter { $0.action == .hibernate }
             let planned = Set(hibernations.map(\.vm))
@@ -42,7 +42,7 @@ public enum Approvals {
             guard unknown.isEmpty else { throw PlanError(.badInput, "\(source): no VM named \(unknown.sorted().joined(separator: ", ")) in this plan") }
             let chosen = hibernations.filter { (only?.contains($0.vm) ?? true) && !except.contains($0.vm) }
             guard !chosen.isEmpty else {
-                throw PlanError(.stale, "\(source): nothing to approve: " + (planned.isEmpty ? "the plan has no hibernation" : "the selection leaves no hibernation"))
+                throw PlanError(.nothingToDo, "\(source): nothing to approve: " + (planned.isEmpty ? "the plan has no hibernation" : "the selection leaves no hibernation"))
             }
             let ids = chosen.flatMap { [$0.id] + ($0.pairedWith.map { [$0] } ?? []) }
             let record = ApprovalRecord(planID: plan.id, approvedBy: who, approvedAt: now, actions: ids)

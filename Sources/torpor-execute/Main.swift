@@ -33,20 +33,6 @@ struct TorporExecuteCommand: ParsableCommand {
         defaultSubcommand: Run.self)
 }
 
-func exiting(_ body: () throws -> Void) throws {
-    do {
-        try body()
-    } catch let error as ExecuteError {
-        FileHandle.standardError.write(Data("torpor-execute: \(error.message)\n".utf8))
-        throw ExitCode(error.kind == .badInput ? 2 : error.kind == .nothingToDo ? 3 : 1)
-    } catch let error as ExitCode {
-        throw error
-    } catch {
-        FileHandle.standardError.write(Data("torpor-execute: \(error)\n".utf8))
-        throw ExitCode(1)
-    }
-}
-
 func operatorName(_ by: String?) -> String {
     let env = ProcessInfo.processInfo.environment
     return by ?? env["SUDO_USER"] ?? env["USER"] ?? "unknown"
@@ -86,7 +72,7 @@ struct Run: ParsableCommand {
     @Option(help: "Seconds between passes with --follow.") var interval = 60
 
     func run() throws {
-        try exiting {
+        try exitingOnError("torpor-execute") {
             let store = try common.openStore()
             let lock = try ExecutionLock(path: ExecutionLock.path(store: common.storePath, hosts: flags.hosts.isEmpty ? nil : Set(flags.hosts)))
             let executor = Executor(store: store, load: SampledLoad(interval: flags.loadInterval))
@@ -113,7 +99,7 @@ struct Wake: ParsableCommand {
     @Option(help: "Who wakes it (default: $SUDO_USER, else $USER).") var by: String?
 
     func run() throws {
-        try exiting {
+        try exitingOnError("torpor-execute") {
             let events = try Executor(store: try common.openStore()).wake(vm: vm, by: operatorName(by), options: flags.options(now: common.nowSeconds))
             if let failure = events.first(where: { $0.event == "failed" }) { throw ExecuteError(.runtime, failure.detail) }
         }
@@ -135,7 +121,7 @@ struct Pin: ParsableCommand {
     }
 
     func run() throws {
-        try exiting {
+        try exitingOnError("torpor-execute") {
             let store = try common.openStore()
             let now = common.nowSeconds
             let end = until.map { UTC.parseInstant($0) ?? now + DurationText.seconds($0)! }
@@ -155,7 +141,7 @@ struct Unpin: ParsableCommand {
     @Argument(help: "The VM.") var vm: String
 
     func run() throws {
-        try exiting {
+        try exitingOnError("torpor-execute") {
             try common.openStore().transaction { try JournalRepository.unpin(vm: vm, in: $0) }
             print("\(vm) unpinned")
         }
@@ -168,7 +154,7 @@ struct Pause: ParsableCommand {
     @Option(help: "Who pauses (default: $SUDO_USER, else $USER).") var by: String?
 
     func run() throws {
-        try exiting {
+        try exitingOnError("torpor-execute") {
             try ExecutorSettings.setPaused(true, by: operatorName(by), now: common.nowSeconds, in: try common.openStore())
             print("paused: no new hibernations; restores continue")
         }
@@ -181,7 +167,7 @@ struct Resume: ParsableCommand {
     @Option(help: "Who resumes (default: $SUDO_USER, else $USER).") var by: String?
 
     func run() throws {
-        try exiting {
+        try exitingOnError("torpor-execute") {
             try ExecutorSettings.setPaused(false, by: operatorName(by), now: common.nowSeconds, in: try common.openStore())
             print("resumed")
         }
@@ -193,6 +179,6 @@ struct Status: ParsableCommand {
     @OptionGroup var common: StageOptions
 
     func run() throws {
-        try exiting { print(try ExecutionStatus.render(store: try common.openStore(), now: common.nowSeconds)) }
+        try exitingOnError("torpor-execute") { print(try ExecutionStatus.render(store: try common.openStore(), now: common.nowSeconds)) }
     }
 }

@@ -30,22 +30,6 @@ struct TorporPlanCommand: ParsableCommand {
         defaultSubcommand: Make.self)
 }
 
-
-/// Runs `body`, mapping errors to the documented exit codes with the message on stderr.
-func exiting(_ body: () throws -> Void) throws {
-    do {
-        try body()
-    } catch let error as PlanError {
-        FileHandle.standardError.write(Data("torpor-plan: \(error.message)\n".utf8))
-        throw ExitCode(error.kind == .badInput ? 2 : error.kind == .stale ? 3 : 1)
-    } catch let error as ExitCode {
-        throw error
-    } catch {
-        FileHandle.standardError.write(Data("torpor-plan: \(error)\n".utf8))
-        throw ExitCode(1)
-    }
-}
-
 struct Make: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Forecast and write a plan (the hourly job).")
     @OptionGroup var common: StageOptions
@@ -53,7 +37,7 @@ struct Make: ParsableCommand {
     @Option(help: "Where to write the plan (default: plans/plan-<time>.json beside the store).") var out: String?
 
     func run() throws {
-        try exiting {
+        try exitingOnError("torpor-plan") {
             let (policy, policySHA) = try Policy.load(path: policy)
             let store = try common.openStore()
             let now = common.nowSeconds
@@ -87,7 +71,7 @@ struct Show: ParsableCommand {
     @Option(help: "Also write a self-contained HTML page with a chart per VM.") var html: String?
 
     func run() throws {
-        try exiting {
+        try exitingOnError("torpor-plan") {
             let (plan, _) = try Plan.load(path: plan)
             let store = try common.openStore()
             let approved = try store.read { try Approvals.approvedActions(of: plan.id, in: $0) }
@@ -113,7 +97,7 @@ struct Diff: ParsableCommand {
     @Argument(help: "The newer plan file.") var new: String
 
     func run() throws {
-        try exiting { print(PlanReport.diff(old: try Plan.load(path: old).plan, new: try Plan.load(path: new).plan)) }
+        try exitingOnError("torpor-plan") { print(PlanReport.diff(old: try Plan.load(path: old).plan, new: try Plan.load(path: new).plan)) }
     }
 }
 
@@ -128,7 +112,7 @@ struct Approve: ParsableCommand {
     var standing: Bool?
 
     func run() throws {
-        try exiting {
+        try exitingOnError("torpor-plan") {
             let (plan, bytes) = try Plan.load(path: plan)
             let store = try common.openStore()
             let env = ProcessInfo.processInfo.environment
@@ -150,7 +134,7 @@ struct List: ParsableCommand {
     @OptionGroup var common: StageOptions
 
     func run() throws {
-        try exiting {
+        try exitingOnError("torpor-plan") {
             let store = try common.openStore()
             try store.read { db in
                 for p in try PlanRepository.plans(upTo: .max, in: db) {
