@@ -38,6 +38,7 @@ public final class Executor: @unchecked Sendable {
     let connect: @Sendable (String) throws -> VirtConnection
     let load: LoadSource
     let stepLimit: Int?
+    let killDuringLibvirt: Double?
     private var steps = 0
     private let stepLock = NSLock()
     private var connections: [String: VirtConnection] = [:]
@@ -45,12 +46,13 @@ public final class Executor: @unchecked Sendable {
 
     /// `connect` opens a host's connection (tests pass the test driver's); `load` reads demand for the pre-flight check.
     /// `TORPOR_EXECUTE_KILL_AFTER_STEP=N` makes the process kill itself with SIGKILL right after its N-th journal step
-    /// (the crash test).
+    /// (the crash test); `TORPOR_EXECUTE_KILL_DURING_LIBVIRT_MS=T` kills it T ms into its first save or restore call.
     public init(store: Store, load: LoadSource = SampledLoad(), connect: @escaping @Sendable (String) throws -> VirtConnection = { try VirtConnection(uri: $0) }) {
         self.store = store
         self.load = load
         self.connect = connect
         stepLimit = ProcessInfo.processInfo.environment["TORPOR_EXECUTE_KILL_AFTER_STEP"].flatMap(Int.init)
+        killDuringLibvirt = ProcessInfo.processInfo.environment["TORPOR_EXECUTE_KILL_DURING_LIBVIRT_MS"].flatMap(Double.init)
     }
 
     // MARK: the run
@@ -88,6 +90,15 @@ public final class Executor: @unchecked Sendable {
         if reached { kill(getpid(), SIGKILL) }
     }
 
+    /// The crash test's second hook: a SIGKILL while libvirt works on a save or restore.
+    func crashDuringLibvirtCall() {
+        guard let ms = killDuringLibvirt else { return }
+        Thread.detachNewThread {
+            Thread.sleep(forTimeInterval: ms / 1000)
+            kill(getpid(), SIGKILL)
+        }
+    }
+
     func covers(_ host: String, _ options: ExecutionOptions) -> Bool { options.hosts?.contains(host) ?? true }
 
     // MARK: reconcile
@@ -99,11 +110,11 @@ public final class Executor: @unchecked Sendable {
         for entry in try store.read({ try JournalRepository.unfinished(in: $0) }) where covers(entry.host, options) {
             do {
                 let domain = try connection(entry.host).domain(named: entry.vm)
-                var job = try domain.job()
+                // A save or restore libvirtd is still doing for the dead run: wait for it (libvirt reports jobs of
+                // active domains only).
                 let deadline = Date().addingTimeInterval(600)
-                while job.active && Date() < deadline {
+                while Date() < deadline, try domain.info().state != .shutOff, try domain.job().active {
                     Thread.sleep(forTimeInterval: 0.5)
-                    job = try domain.job()
                 }
                 let state = try domain.info().state
                 let saved = try domain.hasManagedSaveImage()
@@ -183,6 +194,7 @@ public final class Executor: @unchecked Sendable {
                 if try domain.hasManagedSaveImage() {
                     started.detail = "from libvirt's saved image"
                     try journal(started)
+                    crashDuringLibvirtCall()
                     try domain.start()
                 } else if let pool = options.pool {
                     started.detail = "from the state pool (libvirt's image is gone)"
@@ -312,6 +324,7 @@ public final class Executor: @unchecked Sendable {
             started.detail = String(format: "managed save; demand now %.1f %%", demand)
             try journal(started)
             let began = Date()
+            crashDuringLibvirtCall()
             try d.managedSave()
             guard try d.info().state == .shutOff, try d.hasManagedSaveImage() else {
                 throw ExecuteError(.runtime, "the save returned but the VM is not off with a saved image")

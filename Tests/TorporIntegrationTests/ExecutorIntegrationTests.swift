@@ -1,0 +1,154 @@
+import Foundation
+import GRDB
+import Testing
+import TorporCore
+import TorporExecute
+import TorporPlan
+import TorporStore
+import TorporTrain
+import TorporVirt
+
+/// torpor-execute against the real libvirtd and the real guest, whose init keeps a counter in RAM: plans made by the
+/// planner, approved, executed; after every restore the counter continues from where it was, it does not restart at 1.
+/// Times are virtual (`now`); the guest and libvirt are real.
+@Suite(.serialized) struct ExecutorIntegrationTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let start = UTC.epoch(year: 2030, month: 1, day: 7)
+
+    struct Fixture {
+        let guest: RealGuest
+        let dir: String
+        let store: Store
+
+        init() throws {
+            guest = try RealGuest(persistent: true)
+            try guest.waitForCounter(atLeast: 3)
+            dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-it-exec-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            store = try Store(path: dir + "/torpor.db")
+        }
+
+        /// Plans the guest idle for `idleHours` from `now` (policy: sleep under 50 %, restore at 60 %, valid 2 h) and
+        /// approves it; returns the plan.
+        func plan(now: EpochSeconds, idleHours: Int) throws -> Plan {
+            let forecast = QuantileForecast(start: now, quantiles: [0.5, 0.9, 0.99],
+                                            values: (0..<24).map { $0 < idleHours ? [1, 2, 3] : [70, 80, 90] }, source: "crafted")
+            let policy = try Policy.parse("""
+                defaults: {tier: silver, hibernate_below: 50, restore_above: 60, min_idle: 1h}
+                tiers: {silver: {quantile: 0.9, priority: 2}}
+                guardrails: {max_hibernated_share: 1, min_running: 0}
+                """, source: "test")
+            let vm = PlanningVM(name: guest.name, host: RealGuest.uri, vcpus: 1, memoryBytes: 128 << 20, knownHours: 720, forecast: forecast)
+            let plan = Planner.plan(PlanningInput(now: now, vms: [vm], events: [], policy: policy, policySHA256: "t", model: "crafted", dataWatermark: now))
+            let bytes = plan.encoded()
+            try Approvals.record(plan, bytes: bytes, in: store)
+            _ = try Approvals.approve(plan, bytes: bytes, source: "plan", only: nil, except: [], by: "it", now: now, in: store)
+            return plan
+        }
+
+        func options(_ now: EpochSeconds) -> ExecutionOptions {
+            var o = ExecutionOptions(now: now)
+            o.pool = (dir + "/pool", 1 << 30)
+            return o
+        }
+
+        var executor: Executor { Executor(store: store, load: SampledLoad(interval: 1)) }
+
+        /// Asserts the guest is off with a saved state, and remembers its last counter.
+        func assertAsleep(_ comment: Comment) throws -> Int {
+            #expect(try guest.domain.info().state == .shutOff, comment)
+            #expect(try guest.domain.hasManagedSaveImage(), comment)
+            #expect(try store.read { try JournalRepository.power(in: $0)[guest.name]?.state } == .hibernated, comment)
+            return try #require(guest.counter)
+        }
+
+        /// Asserts the guest runs and counts on from `before` (its RAM survived), not from 1.
+        func assertContinues(from before: Int, _ comment: Comment) throws {
+            #expect(try guest.domain.info().state == .running, comment)
+            try guest.waitForCounter(atLeast: before + 2)
+            let printed = guest.counters
+            let next = printed[printed.lastIndex(of: before)! + 1]
+            #expect(next == before + 1, "\(comment): the counter continues from RAM (\(before) → \(next))")
+            #expect(try store.read { try JournalRepository.power(in: $0)[guest.name]?.state } == .running, comment)
+        }
+
+        /// The journal's steps of one action.
+        func steps(_ actionID: String) throws -> [JournalEntry.Step] {
+            try store.read { try JournalRepository.recent(limit: 1000, vm: guest.name, in: $0) }.reversed().filter { $0.actionID == actionID }.map(\.step)
+        }
+    }
+
+    @Test func hibernateThenRestoreAfterThePlanExpiredAndTheCounterContinues() throws {
+        let f = try Fixture()
+        let plan = try f.plan(now: Self.start, idleHours: 5)
+        let restore = try #require(plan.actions.first { $0.action == .restore })
+        #expect(restore.at.seconds > plan.validUntil.seconds, "the sleep outlasts the plan's validity")
+        let events = try f.executor.run(f.options(Self.start))
+        #expect(events.map(\.event) == ["hibernated"], "\(events.map(\.text))")
+        #expect(events.first?.detail.contains("state pool") == true)
+        let before = try f.assertAsleep("after the hibernation")
+        // Before its restore is due nothing happens, then the restore runs although the plan has expired.
+        #expect(try f.executor.run(f.options(restore.at.seconds - 600)).isEmpty)
+        #expect(try f.executor.run(f.options(restore.at.seconds)).map(\.event) == ["restored"])
+        try f.assertContinues(from: before, "restored after expiry")
+    }
+
+    @Test func wakeRestoresAtOnce() throws {
+        let f = try Fixture()
+        _ = try f.plan(now: Self.start, idleHours: 8)
+        try f.executor.run(f.options(Self.start))
+        let before = try f.assertAsleep("hibernated")
+        #expect(try f.executor.wake(vm: f.guest.name, by: "it", options: f.options(Self.start + 60)).map(\.event) == ["restored"])
+        try f.assertContinues(from: before, "woken")
+    }
+
+    /// The executor binary killed with SIGKILL at each journal step of a hibernation and of a restore in turn (and in
+    /// the middle of libvirt's save and restore), then run again: the VM is hibernated once, restored once, never
+    /// left off without its saved state, and its memory survives every time.
+    @Test func killedAtEveryStepAndRunAgainEveryInvariantHolds() throws {
+        let f = try Fixture()
+        let binary = Self.repository + "/.build/release/torpor-execute"
+        func execute(now: EpochSeconds, kill: (String, String)?) throws -> Int32 {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = ["run", "--db", f.store.path, "--now", UTC.format(now), "--load-interval", "0.5",
+                                 "--pool", f.dir + "/pool", "--pool-capacity", "1GiB"]
+            var environment = ProcessInfo.processInfo.environment
+            if let kill { environment[kill.0] = kill.1 }
+            process.environment = environment
+            let log = f.dir + "/execute.log"
+            if !FileManager.default.fileExists(atPath: log) { FileManager.default.createFile(atPath: log, contents: nil) }
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            handle.seekToEndOfFile()
+            handle.write(Data("--- run at \(UTC.format(now)) \(kill.map { "\($0.0)=\($0.1)" } ?? "")\n".utf8))
+            process.standardError = handle
+            process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+            try process.run()
+            process.waitUntilExit()
+            return process.terminationReason == .uncaughtSignal ? -process.terminationStatus : process.terminationStatus
+        }
+        let crashes: [(String, String)] = [("TORPOR_EXECUTE_KILL_AFTER_STEP", "1"), ("TORPOR_EXECUTE_KILL_AFTER_STEP", "2"),
+                                           ("TORPOR_EXECUTE_KILL_DURING_LIBVIRT_MS", "300"), ("TORPOR_EXECUTE_KILL_AFTER_STEP", "3")]
+        for (i, crash) in crashes.enumerated() {
+            let now = Self.start + Int64(i) * 86_400
+            let plan = try f.plan(now: now, idleHours: 3)
+            let hibernate = plan.actions.first { $0.action == .hibernate }!, restore = plan.actions.first { $0.action == .restore }!
+            let label = "\(crash.0)=\(crash.1)"
+            #expect(try execute(now: now, kill: crash) == -SIGKILL, "\(label): killed during the hibernation")
+            #expect(try f.guest.domain.info().state == .running || f.guest.domain.hasManagedSaveImage(), "\(label): never off without a saved state")
+            #expect(try execute(now: now, kill: nil) == 0, "\(label): the rerun")
+            let before = try f.assertAsleep("\(label): hibernated after the rerun")
+            let hibernateSteps = try f.steps(hibernate.id)
+            #expect(hibernateSteps.filter { $0 == .done }.count == 1, "\(label): hibernated exactly once: \(hibernateSteps)")
+            #expect(try execute(now: now + 600, kill: nil) == 0)
+            #expect(try f.steps(hibernate.id).filter { $0 == .done }.count == 1, "\(label): a later run does not hibernate it again")
+
+            #expect(try execute(now: restore.at.seconds, kill: crash) == -SIGKILL, "\(label): killed during the restore")
+            #expect(try f.guest.domain.info().state == .running || f.guest.domain.hasManagedSaveImage(), "\(label): never off without a saved state")
+            #expect(try execute(now: restore.at.seconds, kill: nil) == 0, "\(label): the rerun")
+            try f.assertContinues(from: before, "\(label): restored after the rerun")
+            let restoreSteps = try f.steps(restore.id)
+            #expect(restoreSteps.filter { $0 == .done }.count == 1, "\(label): restored exactly once: \(restoreSteps)")
+        }
+    }
+}
