@@ -56,6 +56,7 @@ bench: build integration
 	BIN=$(BIN) ./bench/statepool-bench.sh
 	BIN=$(BIN) ./bench/forecast-bench.sh
 	BIN=$(BIN) ./bench/plan-bench.sh
+	BIN=$(BIN) ./bench/execute-bench.sh
 
 clean:
 	rm -rf .build demo bench/out integration/guest .venv-bench
