@@ -72,7 +72,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "torpor-execute", dependencies: [
-            "TorporExecute", "TorporPlan", "TorporStore", "TorporCore", "TorporCommandLine",
+            "TorporExecute", "TorporPlan", "TorporStore", "TorporCore", "TorporCommandLine", "TorporStatePool",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "torpor-bench-forecast", dependencies: ["TorporForecast"], path: "Sources/torpor-bench-forecast"),

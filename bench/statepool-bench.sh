@@ -15,6 +15,7 @@ if [ ! -s "$IMAGE" ]; then
     virsh -q -c qemu:///system create "$OUT/guest.xml" >/dev/null
     sleep 15
     virsh -q -c qemu:///system save torpor-bench "$IMAGE" >/dev/null
+    touch "$IMAGE.real"   # a real libvirt save image: the restore latency below can use it
   else
     head -c $((256 << 20)) /dev/urandom > "$IMAGE"
   fi
@@ -39,3 +40,20 @@ torpor_mb_s=$(grep -o '"chunk_hash_mb_s": [0-9]*' "$OUT/statepool.json" | awk '{
   echo "take into a pool (chunk, hash, write new chunks with fsync), last round: \`$(tail -1 "$OUT/statepool.json")\`"
 } | tee "$OUT/statepool.md"
 rm -f "$OUT/sha.times" "$OUT/statepool.json"
+
+# Restore latency: `virsh restore` of libvirt's image against rebuilding it from the pool (verified) + `virsh restore`.
+if [ -e "$IMAGE.real" ]; then
+  URI=qemu:///system
+  for round in 1 2 3; do
+    v=$( { /usr/bin/time -f %e virsh -q -c $URI restore "$IMAGE" >/dev/null; } 2>&1 ); virsh -q -c $URI destroy torpor-bench >/dev/null
+    m=$("$BIN/torpor-bench-statepool" materialize "$OUT/pool" "$OUT/rebuilt.save")
+    r=$( { /usr/bin/time -f %e virsh -q -c $URI restore "$OUT/rebuilt.save" >/dev/null; } 2>&1 ); virsh -q -c $URI destroy torpor-bench >/dev/null
+    rm -f "$OUT/rebuilt.save"
+    echo "round $round: virsh restore ${v}s; from the pool: rebuild ${m}s + virsh restore ${r}s"
+    echo "$v $m $r" >> "$OUT/restore.rounds"
+  done
+  read -r v m r < <(sort -g -k1 "$OUT/restore.rounds" | sed -n 2p)
+  total=$(echo "$m + $r" | bc)
+  echo "restore latency (round with the median virsh time): virsh restore ${v}s; from the pool ${total}s (rebuild ${m}s + restore ${r}s): $(echo "scale=2; $total / $v" | bc)×" | tee -a "$OUT/statepool.md"
+  rm -f "$OUT/restore.rounds"
+fi

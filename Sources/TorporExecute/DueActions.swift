@@ -14,6 +14,8 @@ struct OwedRestore: Sendable {
     var deadline: EpochSeconds
     var priority: Int
     var reason: String
+    /// Rebuild the image from the state pool even if libvirt still has its own (`restore --from-pool`).
+    var fromPool = false
 }
 
 /// What the plans ask of the executor at `now`.

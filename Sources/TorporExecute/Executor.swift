@@ -191,15 +191,18 @@ public final class Executor: @unchecked Sendable {
             started.step = .started
             started.at = clock()
             if try domain.info().state != .running {
-                if try domain.hasManagedSaveImage() {
+                let libvirtImage = try domain.hasManagedSaveImage()
+                if libvirtImage && !r.fromPool {
                     started.detail = "from libvirt's saved image"
                     try journal(started)
                     crashDuringLibvirtCall()
                     try domain.start()
                 } else if let pool = options.pool {
-                    started.detail = "from the state pool (libvirt's image is gone)"
+                    started.detail = libvirtImage ? "from the state pool, as asked" : "from the state pool (libvirt's image is gone)"
                     try journal(started)
                     try restoreFromPool(domain, connection: connection, pool: pool, now: clock())
+                    // libvirt's own image is now older than the running VM: never restore it again.
+                    if libvirtImage { try domain.removeManagedSaveImage() }
                 } else {
                     throw ExecuteError(.runtime, "\(r.vm) on \(r.host) has no saved state (no managed-save image, no state pool): not cold-booted; start it by hand if its memory may be lost")
                 }
@@ -312,6 +315,15 @@ public final class Executor: @unchecked Sendable {
                                  detail: String(format: "busy now: %.1f %% ≥ hibernate_below %.1f %% (pre-flight)", demand, a.rationale.hibernateBelow)))
                 return
             }
+            if let pool = options.pool {
+                let used = try StatePool(directory: pool.directory, capacityBytes: pool.capacityBytes, store: store).usedBytes()
+                let expected = try store.read { try StateRepository.expectedWrite(vm: a.vm, in: $0) } ?? Int64(try d.info().maxMemoryKiB) * 1024
+                guard used + expected <= pool.capacityBytes else {
+                    log.record(.init(event: "skipped", time: clock(), vm: a.vm, host: a.host, action: a.id,
+                                     detail: "the state pool is too full: \(ByteSize.format(expected)) expected, \(ByteSize.format(pool.capacityBytes - used)) free"))
+                    return
+                }
+            }
             if options.dryRun {
                 log.record(.init(event: "would-hibernate", time: clock(), vm: a.vm, host: a.host, action: a.id,
                                  detail: String(format: "demand now %.1f %%; ", demand) + a.rationale.text))
@@ -364,17 +376,20 @@ public final class Executor: @unchecked Sendable {
 
     // MARK: operator controls
 
-    /// Restores `vm` now, whatever the plans say (`torpor-execute wake`).
-    public func wake(vm: String, by who: String, options: ExecutionOptions) throws -> [ExecutionEvent] {
+    /// Restores `vm` now, whatever the plans say (`torpor-execute wake`); `fromPool` rebuilds its image from the state
+    /// pool even when libvirt still has its own (`torpor-execute restore --from-pool`).
+    public func wake(vm: String, by who: String, fromPool: Bool = false, options: ExecutionOptions) throws -> [ExecutionEvent] {
         let log = EventLog(path: options.eventLog)
         let started = Date()
         let clock: @Sendable () -> EpochSeconds = { options.now + EpochSeconds(Date().timeIntervalSince(started)) }
         let power = try store.read { try JournalRepository.power(in: $0)[vm] }
+        if fromPool && options.pool == nil { throw ExecuteError(.badInput, "a restore from the state pool needs --pool DIR") }
         guard let power, power.state == .hibernated else {
             throw ExecuteError(.nothingToDo, "\(vm) is not hibernated by torpor" + (power.map { " (running since \(UTC.format($0.since)))" } ?? ""))
         }
         restore(OwedRestore(vm: vm, host: power.host, actionID: "wake:\(vm):\(UTC.format(options.now))", planID: nil, at: options.now,
-                            deadline: options.now, priority: 0, reason: "woken by \(who)"), options: options, log: log, clock: clock)
+                            deadline: options.now, priority: 0, reason: "woken by \(who)" + (fromPool ? " from the state pool" : ""),
+                            fromPool: fromPool), options: options, log: log, clock: clock)
         return log.events
     }
 }

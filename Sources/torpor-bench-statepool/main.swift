@@ -1,12 +1,21 @@
 // Benchmark of the state pool's ingest path: content-defined chunking + SHA-256 of an image, and taking it into a
 // fresh pool (chunking, hashing, writing new chunks durably), both as MB/s. Prints one JSON line.
 // usage: torpor-bench-statepool IMAGE POOL_DIR
+//        torpor-bench-statepool materialize POOL_DIR OUT   (rebuilds that image from the pool, verified; prints seconds)
 import Foundation
 import TorporHash
 import TorporStatePool
 import TorporStore
 
 let arguments = CommandLine.arguments
+if arguments.count == 4 && arguments[1] == "materialize" {
+    let store = try Store(path: arguments[2] + "/torpor.db")
+    let pool = try StatePool(directory: arguments[2] + "/pool", capacityBytes: 1 << 40, store: store)
+    let start = DispatchTime.now().uptimeNanoseconds
+    try pool.materialize(try pool.latest(vm: "bench"), to: arguments[3], currentDiskIdentity: "-")
+    print(String(format: "%.3f", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+    exit(0)
+}
 guard arguments.count == 3 else {
     FileHandle.standardError.write(Data("usage: torpor-bench-statepool IMAGE POOL_DIR\n".utf8))
     exit(2)

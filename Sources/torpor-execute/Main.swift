@@ -4,6 +4,7 @@ import TorporCommandLine
 import TorporCore
 import TorporExecute
 import TorporPlan
+import TorporStatePool
 import TorporStore
 
 @main
@@ -17,6 +18,9 @@ struct TorporExecuteCommand: ParsableCommand {
                      approval; a pin or a calendar demand/keep-awake event that is on wakes it too), then
                      hibernate the due actions of the newest approved, unexpired plan after a pre-flight check
             wake     restore a VM now, whatever the plans say
+            restore  --from-pool VM: restore a VM from the state pool (libvirt's image lost, or the VM moved);
+                     refused when its disks changed since the hibernation
+            pool     the state pool: status (with cross-VM sharing), verify, gc --keep N
             pin      keep a VM awake (no hibernation) until a time or until unpinned; wakes it if asleep
             unpin    remove a pin
             pause    no new hibernations fleet-wide (restores continue); resume undoes it
@@ -29,7 +33,7 @@ struct TorporExecuteCommand: ParsableCommand {
             Exit codes: 0 ok (failures of single VMs are reported, see status); 1 runtime failure (store,
             lock); 2 usage; 3 nothing to do.
             """,
-        subcommands: [Run.self, Wake.self, Pin.self, Unpin.self, Pause.self, Resume.self, Status.self],
+        subcommands: [Run.self, Wake.self, Restore.self, Pin.self, Unpin.self, Pause.self, Resume.self, Status.self, PoolCommand.self],
         defaultSubcommand: Run.self)
 }
 
@@ -102,6 +106,87 @@ struct Wake: ParsableCommand {
         try exitingOnError("torpor-execute") {
             let events = try Executor(store: try common.openStore()).wake(vm: vm, by: operatorName(by), options: flags.options(now: common.nowSeconds))
             if let failure = events.first(where: { $0.event == "failed" }) { throw ExecuteError(.runtime, failure.detail) }
+        }
+    }
+}
+
+struct Restore: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Restore a sleeping VM from the state pool (--from-pool), verified by hash.")
+    @OptionGroup var common: StageOptions
+    @OptionGroup var flags: ExecutionFlags
+    @Flag(help: "Rebuild the image from the state pool (required: the plain restore is `wake`).") var fromPool = false
+    @Argument(help: "The VM.") var vm: String
+    @Option(help: "Who restores it (default: $SUDO_USER, else $USER).") var by: String?
+
+    func validate() throws {
+        guard fromPool else { throw ValidationError("restore needs --from-pool; to restore from libvirt's image use `torpor-execute wake`") }
+        guard flags.pool != nil else { throw ValidationError("--from-pool needs --pool DIR") }
+    }
+
+    func run() throws {
+        try exitingOnError("torpor-execute") {
+            let events = try Executor(store: try common.openStore())
+                .wake(vm: vm, by: operatorName(by), fromPool: true, options: flags.options(now: common.nowSeconds))
+            if let failure = events.first(where: { $0.event == "failed" }) { throw ExecuteError(.runtime, failure.detail) }
+        }
+    }
+}
+
+struct PoolCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pool", abstract: "Look after a host's state pool.",
+                                                    subcommands: [PoolStatus.self, PoolVerify.self, PoolGC.self])
+}
+
+struct PoolOptions: ParsableArguments {
+    @OptionGroup var common: StageOptions
+    @Option(help: "The state pool directory.") var pool: String
+    @Option(help: "Its capacity, e.g. 500GiB.") var poolCapacity = "1TiB"
+
+    func validate() throws {
+        if ByteSize.parse(poolCapacity) == nil { throw ValidationError("--pool-capacity '\(poolCapacity)' is not a size such as 500GiB") }
+    }
+
+    func open() throws -> StatePool { try StatePool(directory: pool, capacityBytes: ByteSize.parse(poolCapacity)!, store: try common.openStore()) }
+}
+
+struct PoolStatus: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Images, chunks, bytes stored vs saved, chunks shared by VMs.")
+    @OptionGroup var options: PoolOptions
+
+    func run() throws {
+        try exitingOnError("torpor-execute") {
+            let s = try options.open().status()
+            print("\(options.pool): \(s.images) images, \(s.chunks) chunks, \(ByteSize.format(s.storedBytes)) stored of \(ByteSize.format(s.capacityBytes)) for \(ByteSize.format(s.logicalBytes)) of images"
+                  + String(format: " (%.1f× saved by deduplication)", Double(s.logicalBytes) / Double(max(1, s.storedBytes))))
+            print("chunks shared by several VMs: \(s.sharedAcrossVMs)")
+        }
+    }
+}
+
+struct PoolVerify: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "verify", abstract: "Re-hash every chunk; exit 1 if any is missing or damaged.")
+    @OptionGroup var options: PoolOptions
+
+    func run() throws {
+        try exitingOnError("torpor-execute") {
+            let report = try options.open().verify()
+            print("\(report.chunksChecked) chunks checked, \(report.corrupt.count) damaged, \(report.missing.count) missing")
+            for hash in report.corrupt { print("  damaged: \(hash)") }
+            for hash in report.missing { print("  missing: \(hash)") }
+            if !report.corrupt.isEmpty || !report.missing.isEmpty { throw ExecuteError(.runtime, "\(options.pool): the pool has missing or damaged chunks; the images that use them cannot be restored from the pool") }
+        }
+    }
+}
+
+struct PoolGC: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "gc", abstract: "Keep the newest N images per VM; remove unreferenced chunks.")
+    @OptionGroup var options: PoolOptions
+    @Option(help: "Images kept per VM.") var keep = 3
+
+    func run() throws {
+        try exitingOnError("torpor-execute") {
+            let report = try options.open().collectGarbage(keepPerVM: max(1, keep))
+            print("removed \(report.manifestsRemoved) images and \(report.chunksRemoved) chunks, freed \(ByteSize.format(report.bytesFreed))")
         }
     }
 }

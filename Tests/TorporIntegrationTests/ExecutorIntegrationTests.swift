@@ -102,6 +102,20 @@ import TorporVirt
         try f.assertContinues(from: before, "woken")
     }
 
+    @Test func restoreFromThePoolWhenAsked() throws {
+        let f = try Fixture()
+        _ = try f.plan(now: Self.start, idleHours: 8)
+        let events = try f.executor.run(f.options(Self.start))
+        #expect(events.first?.detail.contains("state pool") == true)
+        let before = try f.assertAsleep("hibernated into the pool")
+        let woken = try f.executor.wake(vm: f.guest.name, by: "it", fromPool: true, options: f.options(Self.start + 60))
+        #expect(woken.map(\.event) == ["restored"], "\(woken.map(\.text))")
+        try f.assertContinues(from: before, "restored from the pool")
+        #expect(try !f.guest.domain.hasManagedSaveImage(), "libvirt's older image is gone once the pool's copy runs")
+        let journal = try f.store.read { try JournalRepository.recent(limit: 2, vm: f.guest.name, in: $0) }
+        #expect(journal.last?.detail == "from the state pool, as asked")
+    }
+
     /// The executor binary killed with SIGKILL at each journal step of a hibernation and of a restore in turn (and in
     /// the middle of libvirt's save and restore), then run again: the VM is hibernated once, restored once, never
     /// left off without its saved state, and its memory survives every time.
