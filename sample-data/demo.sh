@@ -59,4 +59,10 @@ step "11. an hour later: the next plan, what changed, and which actions carried 
 "$BIN/torpor-plan" diff demo/plans/plan-1.json demo/plans/plan-2.json
 "$BIN/torpor-plan" list
 
-printf '\nThe store is %s; the review page is demo/plan.html. Execution is the next stage (see README).\n' "$TORPOR_DB"
+step "12. execute (dry run): what the executor would do now; its pre-flight check reads fresh CPU load from libvirt"
+echo "(libvirt's test driver reports CPU time as wall-clock time, so every domain looks busy (a full vCPU) and is refused:"
+echo " the check that keeps a busy VM from being hibernated. tests/integration do it on a real QEMU guest.)"
+"$BIN/torpor-execute" run --dry-run --now "$NOW" --load-interval 0.2 --event-log demo/events.jsonl || true
+"$BIN/torpor-execute" status --now "$NOW"
+
+printf '\nThe store is %s; the review page is demo/plan.html; executor events in demo/events.jsonl.\n' "$TORPOR_DB"
