@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "torpor-train", targets: ["torpor-train"]),
         .executable(name: "torpor-plan", targets: ["torpor-plan"]),
         .executable(name: "torpor-execute", targets: ["torpor-execute"]),
+        .executable(name: "torpor-backtest", targets: ["torpor-backtest"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -45,6 +46,7 @@ let package = Package(
                                                   .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Yams", package: "Yams")]),
         .target(name: "TorporExecute", dependencies: ["TorporCore", "TorporStore", "TorporPlan", "TorporVirt", "TorporStatePool",
                                                      .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "TorporBacktest", dependencies: ["TorporCore", "TorporStore", "TorporPlan", "TorporTrain"]),
         .target(name: "TorporStatePool", dependencies: ["TorporCore", "TorporStore", "TorporHash", "TorporGzip"], swiftSettings: hotLoop),
         .target(name: "TorporStore", dependencies: [
             "TorporCore",
@@ -75,6 +77,10 @@ let package = Package(
             "TorporExecute", "TorporPlan", "TorporStore", "TorporCore", "TorporCommandLine", "TorporStatePool",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "torpor-backtest", dependencies: [
+            "TorporBacktest", "TorporPlan", "TorporCore", "TorporCommandLine",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "torpor-bench-forecast", dependencies: ["TorporForecast"], path: "Sources/torpor-bench-forecast"),
         .executableTarget(name: "torpor-bench-plan", dependencies: ["TorporIngest", "TorporStore", "TorporTrain", "TorporCore"], path: "Sources/torpor-bench-plan"),
         .executableTarget(name: "torpor-bench-execute", dependencies: ["TorporPlan", "TorporStore", "TorporTrain", "TorporCore"], path: "Sources/torpor-bench-execute"),
@@ -91,6 +97,8 @@ let package = Package(
                                                        .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TorporExecuteTests", dependencies: ["TorporExecute", "TorporPlan", "TorporVirt", "TorporStore", "TorporCore", "torpor-execute",
                                                           .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "TorporBacktestTests", dependencies: ["TorporBacktest", "TorporPlan", "TorporStore", "TorporCore", "TorporIngest",
+                                                           .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TorporStatePoolTests", dependencies: ["TorporStatePool", "TorporStore", "TorporHash", "TorporCore"]),
         .testTarget(name: "TorporStoreTests", dependencies: ["TorporStore", "TorporCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TorporIntegrationTests", dependencies: ["TorporIngest", "TorporStore", "TorporVirt", "TorporStatePool", "TorporCore",

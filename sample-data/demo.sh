@@ -65,4 +65,7 @@ echo " the check that keeps a busy VM from being hibernated. tests/integration d
 "$BIN/torpor-execute" run --dry-run --now "$NOW" --load-interval 0.2 --event-log demo/events.jsonl || true
 "$BIN/torpor-execute" status --now "$NOW"
 
+step "13. backtest: the last 7 days replayed hour by hour through the planner, torpor against the alternatives"
+"$BIN/torpor-backtest" --now "$NOW" --days 7 --json demo/backtest.json
+
 printf '\nThe store is %s; the review page is demo/plan.html; executor events in demo/events.jsonl.\n' "$TORPOR_DB"

@@ -36,11 +36,12 @@ public struct DemandForecaster {
     let scales: [String: Float]
     let lookback: Int
 
-    /// Loads the promoted model (if any) from `store`.
-    public init(store: Store, quantiles: [Float] = [0.5, 0.9, 0.99], horizon: Int = 24) throws {
+    /// Loads the promoted model (if any) from `store`; with `trainedBefore`, only a model whose training data ended by
+    /// then (a backtest must not forecast with a model that saw the future).
+    public init(store: Store, quantiles: [Float] = [0.5, 0.9, 0.99], horizon: Int = 24, trainedBefore: EpochSeconds? = nil) throws {
         self.quantiles = quantiles
         self.horizon = horizon
-        if let promoted = try store.read({ try ModelRegistry.promoted(in: $0) }) {
+        if let promoted = try store.read({ try ModelRegistry.promoted(in: $0) }), promoted.run.dataTo <= trainedBefore ?? .max {
             let file = try ModelFile.decode(promoted.model, source: "model #\(promoted.run.id)")
             let usable = file.model.shape.quantiles == quantiles && file.model.shape.horizon >= horizon
                 && file.metadata["features"] == ModelInput.features

@@ -1,0 +1,211 @@
+import Foundation
+import TorporCore
+import TorporPlan
+import TorporStore
+import TorporTrain
+
+/// What decides when a VM sleeps in a replay.
+public enum Strategy: String, CaseIterable, Codable, Sendable {
+    /// torpor: the planner on the promoted model's forecast (trained before the replay), else the hour-of-week profile.
+    case torpor
+    /// The planner on a seasonal-naive forecast (the same hour yesterday, for every quantile).
+    case seasonalNaive = "seasonal-naive"
+    /// The planner on the actual future (perfect foresight): the most that can be captured.
+    case oracle
+    /// Hibernate after `min_idle` of measured demand under `hibernate_below`; restore when demand appears (late).
+    case reactive
+    /// A fixed schedule: asleep 19:00–07:00 UTC on weekdays and all weekend.
+    case officeHours = "office-hours"
+}
+
+/// The score of one strategy over the replay (one VM, or the fleet when summed).
+public struct Score: Codable, Equatable, Sendable {
+    /// Hours asleep while actual demand stayed under `restore_above`.
+    public var capturedHours = 0
+    /// Hours with actual demand at or over `restore_above`, and those of them spent asleep.
+    public var demandHours = 0
+    public var violatedHours = 0
+    /// Demand returning after an idle stretch, those that found the VM asleep, those preceded by a completed restore.
+    public var episodes = 0
+    public var missedEpisodes = 0
+    public var proactiveEpisodes = 0
+    public var hibernations = 0
+    /// Hours with a known demand (missing hours count nowhere: missing is not idle).
+    public var knownHours = 0
+
+    public static func + (a: Score, b: Score) -> Score {
+        Score(capturedHours: a.capturedHours + b.capturedHours, demandHours: a.demandHours + b.demandHours,
+              violatedHours: a.violatedHours + b.violatedHours, episodes: a.episodes + b.episodes,
+              missedEpisodes: a.missedEpisodes + b.missedEpisodes, proactiveEpisodes: a.proactiveEpisodes + b.proactiveEpisodes,
+              hibernations: a.hibernations + b.hibernations, knownHours: a.knownHours + b.knownHours)
+    }
+
+    public var violationShare: Double { demandHours == 0 ? 0 : Double(violatedHours) / Double(demandHours) }
+    public var missedEpisodeShare: Double { episodes == 0 ? 0 : Double(missedEpisodes) / Double(episodes) }
+    public var proactiveShare: Double { episodes == 0 ? 0 : Double(proactiveEpisodes) / Double(episodes) }
+}
+
+/// The replay's result: per strategy, the fleet's score and each VM's.
+public struct BacktestReport: Codable, Equatable, Sendable {
+    public var from: String
+    public var to: String
+    public var forecast: String
+    public var fleet: [String: Score]
+    public var vms: [String: [String: Score]]
+}
+
+/// Replays history hour by hour through the production planner (the same `Planner` and `DemandForecaster` code) and
+/// scores each strategy against what actually happened: every hour, each strategy decides from the data before that
+/// hour only; the VM is asleep from a planned hibernation's hour until its restore's deadline hour.
+public struct Backtest {
+    public let store: Store
+    public let policy: Policy
+    public let from: EpochSeconds
+    public let to: EpochSeconds
+
+    /// Replays [from, to), whole hours.
+    public init(store: Store, policy: Policy, from: EpochSeconds, to: EpochSeconds) {
+        self.store = store
+        self.policy = policy
+        self.from = from - ((from % 3600) + 3600) % 3600
+        self.to = to - ((to % 3600) + 3600) % 3600
+    }
+
+    public func run(_ strategies: [Strategy] = Strategy.allCases) throws -> BacktestReport {
+        let forecaster = try DemandForecaster(store: store, horizon: policy.horizonHours, trainedBefore: from)
+        let historyStart = from - Int64(forecaster.historyHours) * 3600
+        let end = to + Int64(policy.horizonHours) * 3600
+        let (records, series, events) = try store.read { db in
+            let records = try VMRepository.all(in: db)
+            return (records, try records.map { try HourlySeries.load(vm: $0.name, from: historyStart, to: end, in: db) },
+                    try EventRepository.overlapping(from: from, to: end, in: db))
+        }
+        let offset = Int((from - historyStart) / 3600), hours = Int((to - from) / 3600)
+        var fleet: [String: Score] = [:], perVM: [String: [String: Score]] = [:]
+        for strategy in strategies {
+            let asleep = try simulate(strategy, records: records, series: series, events: events, offset: offset, hours: hours, forecaster: forecaster)
+            for (i, r) in records.enumerated() {
+                let settings = policy.settings(vm: r.name, labels: r.labels)
+                let score = Self.score(actual: Array(series[i].values[offset..<offset + hours]), asleep: asleep[i], settings: settings)
+                perVM[r.name, default: [:]][strategy.rawValue] = score
+                fleet[strategy.rawValue] = (fleet[strategy.rawValue] ?? Score()) + score
+            }
+        }
+        return BacktestReport(from: UTC.format(from), to: UTC.format(to),
+                              forecast: forecaster.run.map { "model #\($0.id)" } ?? "hour-of-week profile (no model trained before \(UTC.format(from)))",
+                              fleet: fleet, vms: perVM)
+    }
+
+    /// Per VM, per replayed hour: asleep or not.
+    func simulate(_ strategy: Strategy, records: [VMRecord], series: [HourlySeries], events: [EventRecord], offset: Int, hours: Int,
+                  forecaster: DemandForecaster) throws -> [[Bool]] {
+        var asleep = [[Bool]](repeating: [Bool](repeating: false, count: hours), count: records.count)
+        switch strategy {
+        case .officeHours:
+            for i in records.indices {
+                for h in 0..<hours {
+                    let t = from + Int64(h) * 3600
+                    let hour = (t / 3600) % 24, weekday = ((t / 86_400) + 3) % 7   // 0 = Monday
+                    asleep[i][h] = weekday >= 5 || hour >= 19 || hour < 7
+                }
+            }
+        case .reactive:
+            for (i, r) in records.enumerated() {
+                let s = policy.settings(vm: r.name, labels: r.labels)
+                guard s.excluded == nil else { continue }
+                var quiet = 0, sleeping = false
+                for h in 0..<hours {
+                    let a = series[i].values[offset + h]
+                    asleep[i][h] = sleeping
+                    if sleeping {
+                        if !a.isNaN && Double(a) >= s.restoreAbove { sleeping = false; quiet = 0 }   // woken by the demand, late
+                    } else if !a.isNaN && Double(a) < s.hibernateBelow {
+                        quiet += 1
+                        if Int64(quiet) * 3600 >= s.minIdle { sleeping = true }
+                    } else {
+                        quiet = 0
+                    }
+                }
+            }
+        case .torpor, .seasonalNaive, .oracle:
+            var sleepingSince = [EpochSeconds?](repeating: nil, count: records.count)
+            var wakeAt = [EpochSeconds?](repeating: nil, count: records.count)
+            for h in 0..<hours {
+                let t = from + Int64(h) * 3600
+                let histories = records.indices.map { i in
+                    (vm: records[i].name, series: HourlySeries(start: series[i].start, step: 3600, values: Array(series[i].values[..<(offset + h)])))
+                }
+                let forecasts = strategy == .torpor ? forecaster.forecast(histories) : [:]
+                var vms: [PlanningVM] = []
+                for (i, r) in records.enumerated() {
+                    let history = histories[i].series.values
+                    let forecast: QuantileForecast
+                    switch strategy {
+                    case .oracle:
+                        forecast = QuantileForecast(start: t, quantiles: forecaster.quantiles,
+                                                    values: (0..<policy.horizonHours).map { k in
+                                                        let v = series[i].values[offset + h + k]
+                                                        return forecaster.quantiles.map { _ in v }
+                                                    }, source: "oracle")
+                    case .seasonalNaive:
+                        forecast = QuantileForecast(start: t, quantiles: forecaster.quantiles,
+                                                    values: (0..<policy.horizonHours).map { k in
+                                                        let j = history.count + k - 24 * (k / 24 + 1)
+                                                        let v = j >= 0 ? history[j] : .nan
+                                                        return forecaster.quantiles.map { _ in v }
+                                                    }, source: "seasonal naive")
+                    default:
+                        forecast = forecasts[r.name]!
+                    }
+                    let lastKnown = history.lastIndex { !$0.isNaN }.map { series[i].start + Int64($0) * 3600 }
+                    let fresh = lastKnown.map { t - ($0 + 3600) <= policy.maxDataAge } ?? false
+                    vms.append(PlanningVM(name: r.name, host: r.hostURI ?? "replay", labels: r.labels, vcpus: r.vcpus, memoryBytes: nil,
+                                          knownHours: history.filter { !$0.isNaN }.count, forecast: forecast, hibernatedSince: sleepingSince[i],
+                                          staleSince: fresh || sleepingSince[i] != nil ? nil : (lastKnown ?? t)))
+                }
+                let plan = Planner.plan(PlanningInput(now: t, vms: vms, events: events, policy: policy, policySHA256: "backtest",
+                                                      model: strategy.rawValue, dataWatermark: t))
+                for (i, r) in records.enumerated() {
+                    if sleepingSince[i] != nil {
+                        let restore = plan.actions.first { $0.vm == r.name && $0.action == .restore }
+                        wakeAt[i] = restore?.deadline?.seconds ?? t
+                        if wakeAt[i]! <= t { sleepingSince[i] = nil }
+                    } else if let h = plan.actions.first(where: { $0.vm == r.name && $0.action == .hibernate }), h.at.seconds < t + 3600 {
+                        sleepingSince[i] = t
+                        wakeAt[i] = plan.action(h.pairedWith ?? "")?.deadline?.seconds
+                        if let w = wakeAt[i], w <= t { sleepingSince[i] = nil }   // not worth an hour
+                    }
+                    asleep[i][h] = sleepingSince[i] != nil
+                }
+            }
+        }
+        return asleep
+    }
+
+    /// Scores one VM's sleep against its actual demand (hourly; missing hours are not scored).
+    static func score(actual: [Float], asleep: [Bool], settings: Policy.VMSettings) -> Score {
+        var s = Score()
+        var previousKnown: Float?, sleptSinceDemand = false
+        for (h, a) in actual.enumerated() {
+            if h > 0 && asleep[h] && !asleep[h - 1] { s.hibernations += 1 }
+            if h == 0 && asleep[0] { s.hibernations += 1 }
+            if asleep[h] { sleptSinceDemand = true }
+            guard !a.isNaN else { continue }
+            s.knownHours += 1
+            let demand = Double(a) >= settings.restoreAbove
+            if demand {
+                s.demandHours += 1
+                if asleep[h] { s.violatedHours += 1 }
+                if let p = previousKnown, Double(p) < settings.restoreAbove {
+                    s.episodes += 1
+                    if asleep[h] { s.missedEpisodes += 1 } else if sleptSinceDemand { s.proactiveEpisodes += 1 }
+                }
+                sleptSinceDemand = false
+            } else if asleep[h] {
+                s.capturedHours += 1
+            }
+            previousKnown = a
+        }
+        return s
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import GRDB
+import Testing
+import TorporBacktest
+import TorporCore
+import TorporPlan
+import TorporStore
+
+/// Replays of crafted hourly series with known answers.
+@Suite struct BacktestTests {
+    static let start = UTC.epoch(year: 2024, month: 1, day: 1)   // a Monday
+    static let replayFrom = start + 28 * 86_400
+    static let days = 35
+
+    /// A store with three VMs over 35 days: `periodic` (50 % from 08:00 to 18:00 UTC every day, 1 % otherwise),
+    /// `noise` (uniformly 0–60 % every hour, seeded), and `absent` (periodic, but no data on days 30–32).
+    static func store() throws -> Store {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-bt-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let store = try Store(path: dir + "/torpor.db")
+        var seed: UInt64 = 42
+        func noise() -> Double {   // a small LCG: the same series every run
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Double(seed >> 33) / Double(1 << 31) * 60
+        }
+        try store.transaction { db in
+            let writer = try SampleWriter(db: db)
+            let cpu = try writer.metricID(try MetricBinding.make(metric: "cpu_util", unit: "percent").get())
+            for name in ["periodic", "noise", "absent"] {
+                let vm = try VMRepository.id(of: name, in: db, now: start)
+                try VMRepository.setPlacement(vm: vm, hostURI: "test:///default", labels: [:], in: db)
+                for h in 0..<days * 24 {
+                    let t = start + Int64(h) * 3600, hour = h % 24, day = h / 24
+                    if name == "absent" && (30...32).contains(day) { continue }
+                    let value = name == "noise" ? noise() : (8..<18).contains(hour) ? 50 : 1
+                    _ = try writer.add(vm: vm, metric: cpu, time: t, value: value)
+                }
+            }
+        }
+        return store
+    }
+
+    static let policy = try! Policy.parse("""
+        defaults: {tier: silver, hibernate_below: 5, restore_above: 15, min_idle: 4h}
+        tiers: {silver: {quantile: 0.9, priority: 2}}
+        guardrails: {max_hibernated_share: 1, min_running: 0}
+        """, source: "test")
+
+    @Test func knownAnswers() throws {
+        let report = try Backtest(store: try Self.store(), policy: Self.policy, from: Self.replayFrom, to: Self.start + Int64(Self.days) * 86_400).run()
+        print(BacktestTable.render(report))
+        let periodic = try #require(report.vms["periodic"])
+        let torpor = try #require(periodic["torpor"]), oracle = try #require(periodic["oracle"])
+        // A perfectly periodic VM: torpor captures (nearly) what perfect foresight does, with no violation.
+        #expect(oracle.capturedHours >= 7 * 13)
+        #expect(Double(torpor.capturedHours) >= 0.9 * Double(oracle.capturedHours), "\(torpor.capturedHours) of \(oracle.capturedHours)")
+        #expect(torpor.violatedHours == 0 && torpor.missedEpisodes == 0)
+        #expect(torpor.proactiveEpisodes == torpor.episodes && torpor.episodes == 7)
+        // The reactive policy pays for every return of demand: it misses each episode.
+        #expect(periodic["reactive"]!.missedEpisodes == 7)
+        // A noisy VM: torpor hibernates little.
+        let noise = try #require(report.vms["noise"]?["torpor"])
+        #expect(Double(noise.capturedHours) < 0.05 * Double(noise.knownHours), "\(noise.capturedHours) of \(noise.knownHours)")
+        // Absent days count nowhere: neither idle nor captured.
+        let absent = try #require(report.vms["absent"]?["torpor"])
+        #expect(absent.knownHours == 4 * 24)
+        #expect(absent.violatedHours == 0)
+        #expect(report.vms["absent"]!["oracle"]!.capturedHours <= 4 * 14)
+    }
+}
