@@ -37,10 +37,12 @@ integration: deps
 	./integration/start-libvirtd.sh
 	./integration/build-guest.sh >/dev/null
 
-## test: every test (unit, real traces, bad input, a real Prometheus, the real libvirtd) on the release build.
+## test: every test (unit, real traces, bad input, a real Prometheus, the real libvirtd) on the release build, then the demo.
 test: build integration
 	@test -d "$(TORPOR_SHARED_DATA)/traces" || { echo "real data not found at $(TORPOR_SHARED_DATA): set TORPOR_SHARED_DATA"; exit 1; }
 	swift test $(SWIFT_FLAGS) --skip-build
+	@echo "demo: the whole pipeline on sample-data/ (log: .build/demo.log)"
+	@BIN=$(BIN) ./sample-data/demo.sh > .build/demo.log 2>&1 || { tail -40 .build/demo.log; echo "make demo failed"; exit 1; }
 
 ## test-fast: everything but the real-libvirtd suite.
 test-fast: build
