@@ -352,7 +352,7 @@ public final class Executor: @unchecked Sendable {
                 do {
                     let report = try StatePool(directory: pool.directory, capacityBytes: pool.capacityBytes, store: store)
                         .take(image: image, vm: a.vm, diskIdentity: try Self.diskIdentity(d), now: done.at)
-                    done.detail += "; state pool: \(report.newChunks) new of \(report.chunks) chunks, \(report.writtenBytes) bytes written"
+                    done.detail += "; state pool (after the save, \(String(format: "%.1f", report.seconds)) s): \(report.newChunks) new of \(report.chunks) chunks, \(report.writtenBytes) bytes written"
                 } catch {
                     done.detail += "; state pool: not taken (\(error)); libvirt's image stands"
                 }

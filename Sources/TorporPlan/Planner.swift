@@ -24,6 +24,8 @@ public struct PlanningVM: Sendable {
     public var pinnedUntil: EpochSeconds?
     /// Set when the VM's newest demand data is older than the policy's `max_data_age`: the time data stops.
     public var staleSince: EpochSeconds?
+    /// Set when the newest training run marked the VM not predictable: its reason.
+    public var notPredictable: String?
 
     public init(name: String, host: String?, labels: [String: String] = [:], vcpus: Int? = nil, memoryBytes: Int64? = nil,
                 knownHours: Int, forecast: QuantileForecast?, hibernatedSince: EpochSeconds? = nil, saveSeconds: Int64? = nil,
@@ -32,6 +34,7 @@ public struct PlanningVM: Sendable {
         self.knownHours = knownHours; self.forecast = forecast; self.hibernatedSince = hibernatedSince; self.saveSeconds = saveSeconds
         self.restoreSeconds = restoreSeconds; self.stateBytes = stateBytes; self.pinnedUntil = pinnedUntil
         self.staleSince = staleSince
+        notPredictable = nil
     }
 }
 
@@ -172,6 +175,7 @@ struct Planning {
     func windows(_ vm: PlanningVM, settings: Policy.VMSettings, tier: Policy.Tier) -> Result<[Window], Refusal> {
         if let reason = settings.excluded { return .failure(.init(message: "excluded: \(reason)")) }
         guard vm.host != nil else { return .failure(.init(message: "no host known (run torpor-ingest inventory)")) }
+        if let reason = vm.notPredictable { return .failure(.init(message: "not predictable (training run): \(reason)")) }
         if let stale = vm.staleSince {
             return .failure(.init(message: "no demand data since \(UTC.format(stale)) (missing is not idle; max_data_age \(DurationText.format(policy.maxDataAge)))"))
         }

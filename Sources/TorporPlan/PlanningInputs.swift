@@ -20,7 +20,8 @@ public enum PlanningInputs {
                                                           excluded: try JournalRepository.hibernatedIntervals(vm: r.name, now: now, in: db), in: db))
             }
             let stateBytes = try Dictionary(uniqueKeysWithValues: records.map { ($0.name, try StateRepository.expectedWrite(vm: $0.name, in: db)) })
-            let execution = (power: try JournalRepository.power(in: db), pins: try JournalRepository.pins(in: db),
+            let verdicts = Dictionary(uniqueKeysWithValues: (try ModelRegistry.runs(in: db).first?.vms ?? []).map { ($0.vm, $0) })
+            let execution = (verdicts: verdicts, power: try JournalRepository.power(in: db), pins: try JournalRepository.pins(in: db),
                              save: try JournalRepository.p95Seconds(kind: .hibernate, in: db), restore: try JournalRepository.p95Seconds(kind: .restore, in: db))
             return (records, histories, try EventRepository.overlapping(from: hour0, to: horizonEnd, in: db), stateBytes, execution)
         }
@@ -42,6 +43,7 @@ public enum PlanningInputs {
                                   stateBytes: stateBytes[record.name] ?? nil,
                                   pinnedUntil: execution.pins[record.name].map { $0.until ?? .max },
                                   staleSince: fresh ? nil : (lastKnown.map { $0 + 3600 } ?? from)))
+            if let verdict = execution.verdicts[record.name], !verdict.predictable { vms[vms.count - 1].notPredictable = verdict.reason }
         }
         return PlanningInput(now: now, vms: vms, events: events, policy: policy, policySHA256: policySHA256,
                              model: forecaster.run.map { "model #\($0.id)" } ?? "hour-of-week profile (no promoted model)",

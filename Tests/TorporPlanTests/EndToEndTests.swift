@@ -47,6 +47,13 @@ import TorporTrain
         #expect(Set(json.keys) == ["schema", "id", "createdAt", "validUntil", "inputs", "actions", "skipped", "forecasts"])
         #expect(json["schema"] as? String == "torpor-plan/1")
         #expect(!plan.actions.isEmpty, "the demo fleet has idle nights")
+        // Every action carries the fields docs/plan-format.md documents.
+        for action in try #require(json["actions"] as? [[String: Any]]) {
+            #expect(Set(action.keys).isSuperset(of: ["id", "vm", "host", "action", "at", "tier", "priority", "rationale", "reservations"]))
+            let rationale = try #require(action["rationale"] as? [String: Any])
+            #expect(Set(rationale.keys) == ["quantile", "forecastPeak", "worstCase", "hibernateBelow", "restoreAbove", "expectedVMHoursSaved",
+                                            "risk", "forecastSource", "text"])
+        }
         for a in plan.actions {
             #expect(["hibernate", "restore"].contains(a.action.rawValue) && a.host == "test://" + Self.repository + "/sample-data/fleet.xml")
             if a.action == .hibernate {

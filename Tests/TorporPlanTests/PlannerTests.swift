@@ -159,6 +159,14 @@ import TorporTrain
         #expect(excluded.actions.map(\.action) == [.restore] && excluded.actions[0].deadline?.seconds == Self.at(3))
     }
 
+    @Test func aVMTheTrainingRunMarkedNotPredictableIsLeftRunning() throws {
+        var vm = Self.vm("new-vm", Self.hours(idle: 0..<12))
+        vm.notPredictable = "too little history (20 known hours)"
+        let plan = try Self.plan([vm])
+        #expect(plan.actions.isEmpty)
+        #expect(plan.skipped.first?.reason == "not predictable (training run): too little history (20 known hours)")
+    }
+
     @Test func missingForecastHoursAreNotIdle() throws {
         var q = Self.hours(idle: 0..<12)
         for h in 4..<6 { q[h] = .nan }
