@@ -9,6 +9,7 @@ export TORPOR_DB=$PWD/demo/torpor.db
 NOW=2013-09-30T00:00:00Z
 FLEET="test://$PWD/sample-data/fleet.xml"
 NEXT_HOUR=2013-09-30T01:00:00Z
+TOMORROW=2013-10-01T01:00:00Z
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -59,13 +60,18 @@ step "11. an hour later: the next plan, what changed, and which actions carried 
 "$BIN/torpor-plan" diff demo/plans/plan-1.json demo/plans/plan-2.json
 "$BIN/torpor-plan" list
 
-step "12. execute (dry run): what the executor would do now; its pre-flight check reads fresh CPU load from libvirt"
-echo "(libvirt's test driver reports CPU time as wall-clock time, so every domain looks busy (a full vCPU) and is refused:"
-echo " the check that keeps a busy VM from being hibernated. tests/integration do it on a real QEMU guest.)"
-"$BIN/torpor-execute" run --dry-run --now "$NOW" --load-interval 0.2 --event-log demo/events.jsonl || true
-"$BIN/torpor-execute" status --now "$NOW"
+step "12. execute (dry run): the pre-flight check samples each VM's CPU load from libvirt right before hibernating"
+echo "(libvirt's test driver reports CPU time as wall-clock time: every domain looks busy, and the check refuses it)"
+"$BIN/torpor-execute" run --dry-run --now "$NOW" --load-interval 0.2 || true
 
-step "13. backtest: the last 7 days replayed hour by hour through the planner, torpor against the alternatives"
+step "13. execute: one executor follows a simulated clock over the next 25 hours (hourly passes), with the collector's"
+echo "    newest CPU sample as the pre-flight load; the test driver keeps state inside this one process"
+"$BIN/torpor-execute" run --follow --now "$NOW" --until "$TOMORROW" --interval 3600 --load-source store --load-max-age 1d \
+  --event-log demo/events.jsonl
+"$BIN/torpor-execute" status --now "$TOMORROW"
+echo "events (JSON lines) in demo/events.jsonl: $(wc -l < demo/events.jsonl)"
+
+step "14. backtest: the last 7 days replayed hour by hour through the planner, torpor against the alternatives"
 "$BIN/torpor-backtest" --now "$NOW" --days 7 --json demo/backtest.json
 
 printf '\nThe store is %s; the review page is demo/plan.html; executor events in demo/events.jsonl.\n' "$TORPOR_DB"

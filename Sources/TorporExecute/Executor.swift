@@ -297,6 +297,7 @@ public final class Executor: @unchecked Sendable {
     func hibernate(_ a: Plan.Action, plan: Plan, options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds) {
         let base = JournalEntry(actionID: a.id, planID: plan.id, vm: a.vm, host: a.host, kind: .hibernate, step: .intent, at: clock(), detail: a.rationale.text)
         var domain: VirtDomain?
+        var journaled = false   // before the intent, a failure (lookup, pre-flight) leaves the action due for a later run
         do {
             let d = try connection(a.host).domain(named: a.vm)
             domain = d
@@ -309,7 +310,7 @@ public final class Executor: @unchecked Sendable {
                 log.record(.init(event: "skipped", time: clock(), vm: a.vm, host: a.host, action: a.id, detail: skipped.detail))
                 return
             }
-            let demand = try load.demand(of: d)
+            let demand = try load.demand(of: d, at: options.now)
             guard demand < a.rationale.hibernateBelow else {
                 log.record(.init(event: "skipped", time: clock(), vm: a.vm, host: a.host, action: a.id,
                                  detail: String(format: "busy now: %.1f %% ≥ hibernate_below %.1f %% (pre-flight)", demand, a.rationale.hibernateBelow)))
@@ -330,6 +331,7 @@ public final class Executor: @unchecked Sendable {
                 return
             }
             try journal(base)
+            journaled = true
             var started = base
             started.step = .started
             started.at = clock()
@@ -369,7 +371,7 @@ public final class Executor: @unchecked Sendable {
             if let d = domain, let state = try? d.info().state, state != .running, (try? d.hasManagedSaveImage()) != true, !options.dryRun {
                 failed.detail += (try? d.start()) != nil ? "; the VM was started again" : "; THE VM IS OFF and could not be started: start it by hand"
             }
-            if !options.dryRun { try? journal(failed) }
+            if journaled { try? journal(failed) }
             log.record(.init(event: "failed", time: failed.at, vm: a.vm, host: a.host, action: a.id, detail: "hibernate: \(failed.detail)"))
         }
     }

@@ -1,10 +1,12 @@
 import Foundation
+import TorporCore
+import TorporStore
 import TorporVirt
 
 /// Where the pre-flight check reads a VM's demand right before a hibernation.
 public protocol LoadSource: Sendable {
-    /// The domain's CPU utilization now, in percent of its vCPUs.
-    func demand(of domain: VirtDomain) throws -> Double
+    /// The domain's CPU utilization at `now`, in percent of its vCPUs.
+    func demand(of domain: VirtDomain, at now: EpochSeconds) throws -> Double
 }
 
 /// Fresh libvirt statistics: the domain's CPU time twice, `interval` seconds apart.
@@ -13,7 +15,7 @@ public struct SampledLoad: LoadSource {
 
     public init(interval: Double = 3) { self.interval = interval }
 
-    public func demand(of domain: VirtDomain) throws -> Double {
+    public func demand(of domain: VirtDomain, at now: EpochSeconds) throws -> Double {
         let first = try domain.info()
         let started = Date()
         Thread.sleep(forTimeInterval: interval)
@@ -34,5 +36,25 @@ public struct FixedLoad: LoadSource {
         self.otherwise = otherwise
     }
 
-    public func demand(of domain: VirtDomain) throws -> Double { percent[domain.name] ?? otherwise }
+    public func demand(of domain: VirtDomain, at now: EpochSeconds) throws -> Double { percent[domain.name] ?? otherwise }
+}
+
+/// The newest CPU utilization the store holds for the VM (the 5-minute collector's), if it is at most `maxAge` old;
+/// older or none is refused: missing is not idle.
+public struct StoredLoad: LoadSource {
+    public let store: Store
+    public var maxAge: Int64
+
+    public init(store: Store, maxAge: Int64 = 600) {
+        self.store = store
+        self.maxAge = maxAge
+    }
+
+    public func demand(of domain: VirtDomain, at now: EpochSeconds) throws -> Double {
+        let latest = try store.read { try SampleReader.samples(vm: domain.name, metric: "cpu_util", from: now - maxAge, to: now + 1, in: $0) }.last
+        guard let latest else {
+            throw StageError(.runtime, "no CPU utilization of \(domain.name) in the store within \(DurationText.format(maxAge)) before \(UTC.format(now)) (missing is not idle)")
+        }
+        return latest.value
+    }
 }

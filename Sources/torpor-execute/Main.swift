@@ -50,10 +50,18 @@ struct ExecutionFlags: ParsableArguments {
     @Option(help: "Append every event as a JSON line to this file.") var eventLog: String?
     @Option(help: "Restores at once per host.") var concurrentRestores = 2
     @Option(help: "Seconds the pre-flight check samples a VM's CPU time over.") var loadInterval = 3.0
+    @Option(help: "Pre-flight load: 'sample' (fresh libvirt CPU time) or 'store' (the collector's newest sample).") var loadSource = "sample"
+    @Option(help: "With --load-source store: the oldest sample accepted, e.g. 10m.") var loadMaxAge = "10m"
 
     func validate() throws {
         if pool != nil, ByteSize.parse(poolCapacity) == nil { throw ValidationError("--pool-capacity '\(poolCapacity)' is not a size such as 500GiB") }
         if concurrentRestores < 1 { throw ValidationError("--concurrent-restores must be at least 1") }
+        if !["sample", "store"].contains(loadSource) { throw ValidationError("--load-source must be 'sample' or 'store', not '\(loadSource)'") }
+        if DurationText.seconds(loadMaxAge) == nil { throw ValidationError("--load-max-age '\(loadMaxAge)' is not a duration such as 10m") }
+    }
+
+    func load(store: Store) -> LoadSource {
+        loadSource == "store" ? StoredLoad(store: store, maxAge: DurationText.seconds(loadMaxAge)!) : SampledLoad(interval: loadInterval)
     }
 
     func options(now: EpochSeconds) -> ExecutionOptions {
@@ -74,21 +82,36 @@ struct Run: ParsableCommand {
     @Flag(help: "Decide and report; change nothing.") var dryRun = false
     @Flag(help: "Keep running, one pass every --interval.") var follow = false
     @Option(help: "Seconds between passes with --follow.") var interval = 60
+    @Option(help: "With --follow and --now: replay on a simulated clock until this time (no waiting between passes).") var until: String?
+
+    func validate() throws {
+        if let until {
+            guard UTC.parseInstant(until) != nil else { throw ValidationError("--until '\(until)' is not an ISO-8601 time") }
+            guard follow, common.now != nil else { throw ValidationError("--until needs --follow and --now (a simulated clock)") }
+        }
+    }
 
     func run() throws {
         try exitingOnError("torpor-execute") {
             let store = try common.openStore()
             let lock = try ExecutionLock(path: ExecutionLock.path(store: common.storePath, hosts: flags.hosts.isEmpty ? nil : Set(flags.hosts)))
-            let executor = Executor(store: store, load: SampledLoad(interval: flags.loadInterval))
+            // One executor, one connection per host for the whole run (libvirt's test driver keeps state per connection).
+            let executor = Executor(store: store, load: flags.load(store: store))
+            let end = until.flatMap(UTC.parseInstant)
             var now = common.nowSeconds
             while true {
                 var options = flags.options(now: now)
                 options.dryRun = dryRun
                 let events = try executor.run(options)
-                if events.isEmpty { print("\(UTC.format(now)): nothing due") }
+                if events.isEmpty && end == nil { print("\(UTC.format(now)): nothing due") }
                 guard follow else { break }
-                Thread.sleep(forTimeInterval: Double(interval))
-                now = common.now == nil ? EpochSeconds(Date().timeIntervalSince1970) : now + EpochSeconds(interval)
+                if let end {
+                    now += EpochSeconds(interval)
+                    if now > end { break }
+                } else {
+                    Thread.sleep(forTimeInterval: Double(interval))
+                    now = common.now == nil ? EpochSeconds(Date().timeIntervalSince1970) : now + EpochSeconds(interval)
+                }
             }
             withExtendedLifetime(lock) {}
         }

@@ -184,6 +184,27 @@ import TorporVirt
         #expect(events.map { $0.vm ?? "" } == ["api-01", "legacy-01", "ci-runner-01"])
     }
 
+    @Test func storedLoadReadsTheCollectorsNewestSampleAndRefusesStaleData() throws {
+        let f = try Fixture()
+        try f.store.transaction { db in
+            let writer = try SampleWriter(db: db)
+            let cpu = try writer.metricID(try MetricBinding.make(metric: "cpu_util", unit: "percent").get())
+            let vm = try VMRepository.id(of: "web-01", in: db, now: Self.now)
+            _ = try writer.add(vm: vm, metric: cpu, time: Self.now - 900, value: 40)
+            _ = try writer.add(vm: vm, metric: cpu, time: Self.now - 300, value: 3)
+        }
+        let domain = try f.connection.domain(named: "web-01")
+        #expect(try StoredLoad(store: f.store).demand(of: domain, at: Self.now) == 3)
+        #expect(throws: StageError.self) { try StoredLoad(store: f.store, maxAge: 120).demand(of: domain, at: Self.now) }
+        // Through the executor: stale load data stops the hibernation (reported; the VM keeps running and the action
+        // stays due for a run with fresh data).
+        try f.plan(["web-01": 0..<6])
+        let events = try Executor(store: f.store, load: StoredLoad(store: f.store, maxAge: 60), connect: { [connection = f.connection] _ in connection })
+            .run(f.options(Self.now))
+        #expect(events.first?.event == "failed" && events.first?.detail.contains("missing is not idle") == true)
+        #expect(try f.state("web-01") == .running && f.steps("web-01").isEmpty)
+    }
+
     @Test func oneExecutorPerHostSetAtATime() throws {
         let f = try Fixture()
         let path = ExecutionLock.path(store: f.store.path, hosts: [Self.host])
