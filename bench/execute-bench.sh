@@ -23,6 +23,9 @@ virsh -q -c $URI start $NAME >/dev/null
 sleep 10
 secs() { /usr/bin/time -f %e -o "$OUT/t" "$@" >/dev/null 2>>"$OUT/errors"; cat "$OUT/t"; }
 virsh_cycle() {
+  # The same guest age at the save as torpor's, whose pre-flight samples the guest for $LOAD_INTERVAL s first
+  # (the save takes longer the longer the guest has run since its restore).
+  sleep $LOAD_INTERVAL
   vs=$(secs virsh -q -c $URI managedsave $NAME); sleep 1
   vr=$(secs virsh -q -c $URI start $NAME); sleep 3
 }
@@ -44,5 +47,5 @@ ts=$(awk '{print $3}' "$OUT/rounds" | median); tr=$(awk '{print $4}' "$OUT/round
 hibernated=$(sqlite3 "$OUT/torpor.db" "SELECT count(*) FROM journal WHERE kind='hibernate' AND step='done'")
 restored=$(sqlite3 "$OUT/torpor.db" "SELECT count(*) FROM journal WHERE kind='restore' AND step='done'")
 echo "executor: $hibernated hibernations and $restored restores done of $ROUNDS each"
-echo "medians: virsh managedsave $vs s, torpor-execute hibernate $ts s (pre-flight sample $LOAD_INTERVAL s included): overhead $(echo "scale=1; 100 * ($ts - $vs) / $vs" | bc) %, without the sample $(echo "scale=1; 100 * ($ts - $LOAD_INTERVAL - $vs) / $vs" | bc) %"
-echo "medians: virsh start $vr s, torpor-execute restore $tr s: overhead $(echo "scale=1; 100 * ($tr - $vr) / $vr" | bc) %"
+echo "medians: virsh managedsave $vs s, torpor-execute hibernate $ts s (pre-flight sample $LOAD_INTERVAL s included): overhead $(printf '%.1f' "$(echo "scale=3; 100 * ($ts - $vs) / $vs" | bc)") %, without the sample $(printf '%.1f' "$(echo "scale=3; 100 * ($ts - $LOAD_INTERVAL - $vs) / $vs" | bc)") %"
+echo "medians: virsh start $vr s, torpor-execute restore $tr s: overhead $(printf '%.1f' "$(echo "scale=3; 100 * ($tr - $vr) / $vr" | bc)") %"
