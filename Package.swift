@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "TorporTrain", dependencies: ["TorporCore", "TorporStore", "TorporForecast", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "TorporPlan", dependencies: ["TorporCore", "TorporStore", "TorporTrain", "TorporHash",
                                                   .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Yams", package: "Yams")]),
-        .target(name: "TorporExecute", dependencies: ["TorporCore", "TorporStore", "TorporPlan", "TorporVirt", "TorporStatePool",
+        .target(name: "TorporExecute", dependencies: ["TorporCore", "TorporStore", "TorporPlan", "TorporVirt", "TorporStatePool", "TorporIngest",
                                                      .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "TorporBacktest", dependencies: ["TorporCore", "TorporStore", "TorporPlan", "TorporTrain"]),
         .target(name: "TorporStatePool", dependencies: ["TorporCore", "TorporStore", "TorporHash", "TorporGzip"], swiftSettings: hotLoop),
@@ -74,7 +74,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "torpor-execute", dependencies: [
-            "TorporExecute", "TorporPlan", "TorporStore", "TorporCore", "TorporCommandLine", "TorporStatePool",
+            "TorporExecute", "TorporPlan", "TorporStore", "TorporCore", "TorporCommandLine", "TorporStatePool", "TorporIngest",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "torpor-backtest", dependencies: [

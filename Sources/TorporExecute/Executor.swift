@@ -37,6 +37,7 @@ public final class Executor: @unchecked Sendable {
     public let store: Store
     let connect: @Sendable (String) throws -> VirtConnection
     let load: LoadSource
+    let demand: DemandSignal?
     let stepLimit: Int?
     let killDuringLibvirt: Double?
     private var steps = 0
@@ -47,9 +48,11 @@ public final class Executor: @unchecked Sendable {
     /// `connect` opens a host's connection (tests pass the test driver's); `load` reads demand for the pre-flight check.
     /// `TORPOR_EXECUTE_KILL_AFTER_STEP=N` makes the process kill itself with SIGKILL right after its N-th journal step
     /// (the crash test); `TORPOR_EXECUTE_KILL_DURING_LIBVIRT_MS=T` kills it T ms into its first save or restore call.
-    public init(store: Store, load: LoadSource = SampledLoad(), connect: @escaping @Sendable (String) throws -> VirtConnection = { try VirtConnection(uri: $0) }) {
+    public init(store: Store, load: LoadSource = SampledLoad(), demand: DemandSignal? = nil,
+                connect: @escaping @Sendable (String) throws -> VirtConnection = { try VirtConnection(uri: $0) }) {
         self.store = store
         self.load = load
+        self.demand = demand
         self.connect = connect
         stepLimit = ProcessInfo.processInfo.environment["TORPOR_EXECUTE_KILL_AFTER_STEP"].flatMap(Int.init)
         killDuringLibvirt = ProcessInfo.processInfo.environment["TORPOR_EXECUTE_KILL_DURING_LIBVIRT_MS"].flatMap(Double.init)
@@ -154,8 +157,25 @@ public final class Executor: @unchecked Sendable {
     // MARK: restores
 
     func restoreOwed(_ options: ExecutionOptions, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws {
+        let labels = try store.read { try VMRepository.all(in: $0) }.reduce(into: [String: [String: String]]()) { $0[$1.name] = $1.labels }
         let owed = try store.read { try DueActions.owedRestores(now: options.now, in: $0) }
-            .filter { $0.at <= options.now && covers($0.host, options) }
+            .filter { covers($0.host, options) }
+            .compactMap { r -> OwedRestore? in
+                if r.at <= options.now { return r }
+                // Not due yet: a live demand signal wakes it now.
+                do {
+                    guard let demand, let why = try demand.demand(vm: r.vm, labels: labels[r.vm] ?? [:], at: options.now) else { return nil }
+                    var now = r
+                    now.at = options.now
+                    now.actionID = "signal:\(r.vm):\(UTC.format(options.now))"
+                    now.planID = nil
+                    now.reason = why
+                    return now
+                } catch {
+                    log.record(.init(event: "failed", time: options.now, vm: r.vm, host: r.host, detail: "demand signal: \(error)"))
+                    return nil
+                }
+            }
             .sorted { ($0.priority, $0.deadline, $0.vm) < ($1.priority, $1.deadline, $1.vm) }
         if options.dryRun {
             for r in owed { log.record(.init(event: "would-restore", time: options.now, vm: r.vm, host: r.host, action: r.actionID, detail: r.reason)) }

@@ -3,6 +3,7 @@ import Foundation
 import TorporCommandLine
 import TorporCore
 import TorporExecute
+import TorporIngest
 import TorporPlan
 import TorporStatePool
 import TorporStore
@@ -52,12 +53,25 @@ struct ExecutionFlags: ParsableArguments {
     @Option(help: "Seconds the pre-flight check samples a VM's CPU time over.") var loadInterval = 3.0
     @Option(help: "Pre-flight load: 'sample' (fresh libvirt CPU time) or 'store' (the collector's newest sample).") var loadSource = "sample"
     @Option(help: "With --load-source store: the oldest sample accepted, e.g. 10m.") var loadMaxAge = "10m"
+    @Option(help: "Prometheus server for --wake-on signals.") var prometheus: String?
+    @Option(help: ArgumentHelp("Wake a sleeping VM when this Prometheus query answers above --wake-threshold: VM=QUERY or label=value=QUERY ($vm: the VM's name). Repeatable.", valueName: "selector=query"))
+    var wakeOn: [String] = []
+    @Option(help: "The value a --wake-on query must exceed.") var wakeThreshold = 0.0
 
     func validate() throws {
         if pool != nil, ByteSize.parse(poolCapacity) == nil { throw ValidationError("--pool-capacity '\(poolCapacity)' is not a size such as 500GiB") }
         if concurrentRestores < 1 { throw ValidationError("--concurrent-restores must be at least 1") }
         if !["sample", "store"].contains(loadSource) { throw ValidationError("--load-source must be 'sample' or 'store', not '\(loadSource)'") }
+        for rule in wakeOn where PrometheusDemandSignal.Rule.parse(rule) == nil { throw ValidationError("--wake-on '\(rule)' is not VM=QUERY or label=value=QUERY") }
+        if !wakeOn.isEmpty, prometheus.flatMap(URL.init(string:)) == nil { throw ValidationError("--wake-on needs --prometheus URL") }
         if DurationText.seconds(loadMaxAge) == nil { throw ValidationError("--load-max-age '\(loadMaxAge)' is not a duration such as 10m") }
+    }
+
+    /// The demand signal the flags describe, if any.
+    var demandSignal: DemandSignal? {
+        guard !wakeOn.isEmpty, let url = prometheus.flatMap(URL.init(string:)) else { return nil }
+        return PrometheusDemandSignal(client: PrometheusClient(baseURL: url), rules: wakeOn.compactMap(PrometheusDemandSignal.Rule.parse),
+                                      threshold: wakeThreshold)
     }
 
     func load(store: Store) -> LoadSource {
@@ -96,7 +110,7 @@ struct Run: ParsableCommand {
             let store = try common.openStore()
             let lock = try ExecutionLock(path: ExecutionLock.path(store: common.storePath, hosts: flags.hosts.isEmpty ? nil : Set(flags.hosts)))
             // One executor, one connection per host for the whole run (libvirt's test driver keeps state per connection).
-            let executor = Executor(store: store, load: flags.load(store: store))
+            let executor = Executor(store: store, load: flags.load(store: store), demand: flags.demandSignal)
             let end = until.flatMap(UTC.parseInstant)
             var now = common.nowSeconds
             while true {

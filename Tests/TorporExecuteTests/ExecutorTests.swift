@@ -175,6 +175,24 @@ import TorporVirt
         #expect(try f.executor().run(f.options(Self.at(2))).map { "\($0.event) \($0.vm ?? "")" } == ["restored web-02"])
     }
 
+    @Test func aDemandSignalWakesASleepingVMBeforeItsRestoreIsDue() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<10, "web-02": 0..<10])
+        try f.executor().run(f.options(Self.now))
+        let executor = Executor(store: f.store, load: FixedLoad(), demand: FixedDemandSignal(["web-02"]), connect: { [connection = f.connection] _ in connection })
+        let events = try executor.run(f.options(Self.at(2)))
+        #expect(events.map { "\($0.event) \($0.vm ?? "")" } == ["restored web-02"])
+        #expect(events.first?.detail == "wanted (test signal)")
+        #expect(try f.state("web-01") == .shutOff && f.state("web-02") == .running)
+    }
+
+    @Test func wakeOnRulesNameAVMOrALabelGroup() {
+        #expect(PrometheusDemandSignal.Rule.parse("web-01=sum(rate(lb_connections{backend=\"web-01\"}[1m]))")
+                == .init(selector: "web-01", query: "sum(rate(lb_connections{backend=\"web-01\"}[1m]))"))
+        #expect(PrometheusDemandSignal.Rule.parse("group=web=sum(lb_waiting{pool=\"$vm\"})") == .init(selector: "group=web", query: "sum(lb_waiting{pool=\"$vm\"})"))
+        #expect(PrometheusDemandSignal.Rule.parse("=up") == nil)
+    }
+
     @Test func restoresDueTogetherRunInSLAOrder() throws {
         let f = try Fixture()
         try f.plan(["api-01": 0..<8, "ci-runner-01": 0..<8, "legacy-01": 0..<8],

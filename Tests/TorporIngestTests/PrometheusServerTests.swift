@@ -121,6 +121,19 @@ final class Listener {
         #expect(try PrometheusIngester(store: s.store).ingestQuery(client: client, query: "cpu_util", range: 14 * 86_400, step: 300, now: Self.end).outcome == .unchanged)
     }
 
+    /// The instant query the executor's wake-on-demand signal uses.
+    @Test func instantQueriesGiveTheSeriesValueAtThatTime() throws {
+        let server = try PrometheusServer()
+        let client = PrometheusClient(baseURL: server.url)
+        let line = try sourceLines(PrometheusServer.series).dropFirst().last!.split(separator: ",")
+        let (time, value) = (UTC.parseISO8601(String(line[0]))!, Double(line[1])!)
+        #expect(try client.queryInstant(#"cpu_util{domain="nab-24ae8d"}"#, at: time) == [value])
+        #expect(try client.queryInstant("scalar(cpu_util) * 0 + 7", at: time) == [7])
+        #expect(try client.queryInstant(#"cpu_util{domain="absent"}"#, at: time).isEmpty)
+        let e = #expect(throws: IngestError.self) { _ = try client.queryInstant("cpu_util{", at: time) }
+        #expect(e?.isBadInput == true)
+    }
+
     @Test func aQueryTheServerRefusesIsBadInputAndStoresNothing() throws {
         let server = try PrometheusServer()
         let s = try Scratch()

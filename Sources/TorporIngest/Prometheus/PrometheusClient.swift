@@ -34,12 +34,31 @@ public struct PrometheusClient: Sendable {
         return chunks
     }
 
+    /// The values of an instant query at `time` (`/api/v1/query`): one per series of a vector, or the scalar.
+    /// NaN values are dropped.
+    public func queryInstant(_ query: String, at time: EpochSeconds) throws(IngestError) -> [Double] {
+        let body = try get(path: "api/v1/query", query: query, parameters: ["time": String(time)], what: "\(query) at \(UTC.format(time))")
+        guard let json = try? JSONSerialization.jsonObject(with: body) as? [String: Any], let data = json["data"] as? [String: Any] else {
+            throw .failure(source: baseURL.absoluteString, message: "not a Prometheus query answer for \(query)")
+        }
+        func number(_ pair: Any?) -> Double? { ((pair as? [Any])?.last as? String).flatMap(Double.init).flatMap { $0.isNaN ? nil : $0 } }
+        switch data["resultType"] as? String {
+        case "scalar": return number(data["result"]).map { [$0] } ?? []
+        case "vector": return (data["result"] as? [[String: Any]] ?? []).compactMap { number($0["value"]) }
+        default: throw .badInput(source: baseURL.absoluteString, line: nil, message: "the query \(query) must give a vector or a scalar")
+        }
+    }
+
     private func get(query: String, start: EpochSeconds, end: EpochSeconds, step: Int64) throws(IngestError) -> Data {
-        var components = URLComponents(url: baseURL.appendingPathComponent("api/v1/query_range"), resolvingAgainstBaseURL: false)!
-        components.queryItems = [
-            URLQueryItem(name: "query", value: query), URLQueryItem(name: "start", value: String(start)),
-            URLQueryItem(name: "end", value: String(end)), URLQueryItem(name: "step", value: String(step)),
-        ]
+        try get(path: "api/v1/query_range", query: query, parameters: ["start": String(start), "end": String(end), "step": String(step)],
+                what: "\(query) [\(UTC.format(start)) … \(UTC.format(end))]")
+    }
+
+    private func get(path: String, query: String, parameters: [String: String], what: String) throws(IngestError) -> Data {
+        var components = URLComponents(url: baseURL.appendingPathComponent(path), resolvingAgainstBaseURL: false)!
+        components.queryItems = [URLQueryItem(name: "query", value: query)] + parameters.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
+        // URLComponents leaves '+' as is, and servers read it as a space: "a + b" would reach Prometheus as "a   b".
+        components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
         let url = components.url!
         var request = URLRequest(url: url, timeoutInterval: timeout)
         request.setValue("application/json", forHTTPHeaderField: "Accept")
@@ -47,7 +66,7 @@ public struct PrometheusClient: Sendable {
         exchange.run(request, timeout: timeout)
         let source = baseURL.absoluteString
         if let error = exchange.error {
-            throw .failure(source: source, message: "Prometheus did not answer \(query) [\(UTC.format(start)) … \(UTC.format(end))]: \(error.localizedDescription)")
+            throw .failure(source: source, message: "Prometheus did not answer \(what): \(error.localizedDescription)")
         }
         guard let http = exchange.response as? HTTPURLResponse, let body = exchange.data else {
             throw .failure(source: source, message: "no HTTP response for \(url)")

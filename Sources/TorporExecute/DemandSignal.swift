@@ -1,0 +1,72 @@
+import Foundation
+import TorporCore
+import TorporIngest
+import TorporStore
+
+/// A live sign that a sleeping VM is wanted now (connection attempts at a load balancer in front of it, say): the
+/// executor restores the VM at once, whatever the plan says.
+public protocol DemandSignal: Sendable {
+    /// Why `vm` is wanted at `now`, or nil.
+    func demand(vm: String, labels: [String: String], at now: EpochSeconds) throws -> String?
+}
+
+/// Prometheus queries per VM or label group (`--wake-on VM=QUERY`, `--wake-on group=web=QUERY`): the VM is wanted when
+/// any value of the query's answer is above `threshold`. `$vm` in a query stands for the VM's name.
+public struct PrometheusDemandSignal: DemandSignal {
+    public struct Rule: Sendable, Equatable {
+        /// A VM name, or `label=value`.
+        public var selector: String
+        public var query: String
+
+        public init(selector: String, query: String) {
+            self.selector = selector
+            self.query = query
+        }
+
+        /// Parses `SELECTOR=QUERY`, where the selector is a VM name or `label=value`.
+        public static func parse(_ text: String) -> Rule? {
+            let parts = text.split(separator: "=", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+            guard parts.count >= 2, !parts[0].isEmpty else { return nil }
+            // label=value=QUERY has three parts unless the query itself has '=': prefer the label form when the
+            // middle part is a plain word.
+            if parts.count == 3, parts[1].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }), !parts[1].isEmpty {
+                return Rule(selector: parts[0] + "=" + parts[1], query: parts[2])
+            }
+            return Rule(selector: parts[0], query: parts.dropFirst().joined(separator: "="))
+        }
+
+        func matches(vm: String, labels: [String: String]) -> Bool {
+            let kv = selector.split(separator: "=", maxSplits: 1).map(String.init)
+            return kv.count == 2 ? labels[kv[0]] == kv[1] : selector == vm
+        }
+    }
+
+    public let client: PrometheusClient
+    public let rules: [Rule]
+    public let threshold: Double
+
+    public init(client: PrometheusClient, rules: [Rule], threshold: Double = 0) {
+        self.client = client
+        self.rules = rules
+        self.threshold = threshold
+    }
+
+    public func demand(vm: String, labels: [String: String], at now: EpochSeconds) throws -> String? {
+        for rule in rules where rule.matches(vm: vm, labels: labels) {
+            let query = rule.query.replacingOccurrences(of: "$vm", with: vm)
+            if let value = try client.queryInstant(query, at: now).max(), value > threshold {
+                return "demand signal: \(query) = \(value) > \(threshold)"
+            }
+        }
+        return nil
+    }
+}
+
+/// A fixed set of wanted VMs (tests).
+public struct FixedDemandSignal: DemandSignal {
+    public var wanted: Set<String>
+    public init(_ wanted: Set<String>) { self.wanted = wanted }
+    public func demand(vm: String, labels: [String: String], at now: EpochSeconds) throws -> String? {
+        wanted.contains(vm) ? "wanted (test signal)" : nil
+    }
+}
