@@ -7,3 +7,11 @@ static void torpor_virt_silent_error(void *userData, virErrorPtr error) { (void)
 
 /// Installs the silent error callback (Swift cannot pass a C function defined in a header as a pointer easily).
 static inline void torpor_virt_silence_errors(void) { virSetErrorFunc(NULL, torpor_virt_silent_error); }
+
+/// Registers a lifecycle-event callback for every domain of the connection (the VIR_DOMAIN_EVENT_CALLBACK cast is a
+/// macro Swift cannot use).
+static inline int torpor_virt_register_lifecycle(virConnectPtr conn, virConnectDomainEventCallback callback, void *opaque,
+                                                 virFreeCallback free_opaque) {
+    return virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(callback), opaque,
+                                            free_opaque);
+}

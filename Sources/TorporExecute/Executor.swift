@@ -396,6 +396,16 @@ public final class Executor: @unchecked Sendable {
         }
     }
 
+    /// Subscribes to the lifecycle events of every domain on `hosts` (all hosts of the store's VMs when nil), on the
+    /// executor's own connections: `--follow` runs a pass at once when a VM starts or stops outside the schedule.
+    /// A host that cannot be reached is skipped (its VMs are still handled by the passes).
+    public func watch(hosts: Set<String>?, _ handler: @escaping @Sendable (String, DomainLifecycleEvent) -> Void) throws -> [VirtEventSubscription] {
+        let all = try hosts ?? Set(store.read { try VMRepository.all(in: $0) }.compactMap(\.hostURI))
+        return all.sorted().compactMap { host in
+            try? connection(host).onLifecycleEvent { handler(host, $0) }
+        }
+    }
+
     // MARK: operator controls
 
     /// Restores `vm` now, whatever the plans say (`torpor-execute wake`); `fromPool` rebuilds its image from the state

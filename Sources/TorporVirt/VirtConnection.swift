@@ -12,6 +12,7 @@ public final class VirtConnection {
     /// Opens `uri` read-write, e.g. `qemu:///system`, `qemu+ssh://host/system`, or `test:///path/node.xml`.
     public init(uri: String) throws(VirtError) {
         _ = silenceLibvirtErrors
+        _ = VirtEventLoop.started
         self.uri = uri
         handle = try checked("virConnectOpen(\(uri))", virConnectOpen(uri))
     }

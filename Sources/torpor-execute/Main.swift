@@ -94,7 +94,7 @@ struct Run: ParsableCommand {
     @OptionGroup var common: StageOptions
     @OptionGroup var flags: ExecutionFlags
     @Flag(help: "Decide and report; change nothing.") var dryRun = false
-    @Flag(help: "Keep running, one pass every --interval.") var follow = false
+    @Flag(help: "Keep running: a pass every --interval, and at once when a domain starts or stops (libvirt events).") var follow = false
     @Option(help: "Seconds between passes with --follow.") var interval = 60
     @Option(help: "With --follow and --now: replay on a simulated clock until this time (no waiting between passes).") var until: String?
 
@@ -112,6 +112,10 @@ struct Run: ParsableCommand {
             // One executor, one connection per host for the whole run (libvirt's test driver keeps state per connection).
             let executor = Executor(store: store, load: flags.load(store: store), demand: flags.demandSignal)
             let end = until.flatMap(UTC.parseInstant)
+            // Following the clock, a domain starting or stopping outside the schedule triggers a pass at once.
+            let nudge = DispatchSemaphore(value: 0)
+            let subscriptions = follow && end == nil
+                ? try executor.watch(hosts: flags.hosts.isEmpty ? nil : Set(flags.hosts)) { _, _ in nudge.signal() } : []
             var now = common.nowSeconds
             while true {
                 var options = flags.options(now: now)
@@ -123,11 +127,12 @@ struct Run: ParsableCommand {
                     now += EpochSeconds(interval)
                     if now > end { break }
                 } else {
-                    Thread.sleep(forTimeInterval: Double(interval))
+                    _ = nudge.wait(timeout: .now() + .seconds(interval))
+                    while nudge.wait(timeout: .now()) == .success {}   // one pass for a burst of events
                     now = common.now == nil ? EpochSeconds(Date().timeIntervalSince1970) : now + EpochSeconds(interval)
                 }
             }
-            withExtendedLifetime(lock) {}
+            withExtendedLifetime((lock, subscriptions)) {}
         }
     }
 }

@@ -42,4 +42,29 @@ import TorporVirt
         let connection = try VirtConnection(uri: "test:///default")
         #expect(try connection.domain(named: "test").metadata(namespaceURI: "http://torpor.dev/xmlns/1") == nil)
     }
+
+    @Test func lifecycleEventsArriveUntilTheSubscriptionIsReleased() throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let connection = try VirtConnection(uri: "test://" + repository + "/sample-data/fleet.xml")
+        final class Seen: @unchecked Sendable {
+            let lock = NSLock()
+            var events: [DomainLifecycleEvent] = []
+            func add(_ e: DomainLifecycleEvent) { lock.lock(); events.append(e); lock.unlock() }
+            var all: [DomainLifecycleEvent] { lock.lock(); defer { lock.unlock() }; return events }
+        }
+        let seen = Seen()
+        var subscription: VirtEventSubscription? = try connection.onLifecycleEvent { seen.add($0) }
+        let domain = try connection.domain(named: "web-01")
+        try domain.managedSave()
+        try domain.start()
+        let deadline = Date().addingTimeInterval(10)
+        while seen.all.count < 2 && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(seen.all.map(\.domain) == ["web-01", "web-01"])
+        #expect(seen.all.map(\.kind) == [.stopped, .started])
+        withExtendedLifetime(subscription) {}
+        subscription = nil
+        try domain.destroy()
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(seen.all.count == 2, "no event after the subscription is released")
+    }
 }
