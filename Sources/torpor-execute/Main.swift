@@ -121,7 +121,8 @@ struct Run: ParsableCommand {
                 var options = flags.options(now: now)
                 options.dryRun = dryRun
                 let events = try executor.run(options)
-                if events.isEmpty && end == nil { print("\(UTC.format(now)): nothing due") }
+                // Written at once (not buffered): a log that `tail -f` or journald can follow.
+                if events.isEmpty && end == nil { FileHandle.standardOutput.write(Data("\(UTC.format(now)): nothing due\n".utf8)) }
                 guard follow else { break }
                 if let end {
                     now += EpochSeconds(interval)
