@@ -16,7 +16,7 @@ DEBIAN_PACKAGES := libvirt-dev libvirt0 libvirt-clients libcsv-dev libical-dev l
 SWIFT_FLAGS := -c release -Xswiftc -enable-testing
 BIN = $(CURDIR)/.build/release
 
-.PHONY: all deps build integration test test-fast demo bench clean
+.PHONY: all deps build integration test test-fast demo bench backtest clean
 
 all: build
 
@@ -59,6 +59,10 @@ bench: build integration
 	BIN=$(BIN) ./bench/forecast-bench.sh
 	BIN=$(BIN) ./bench/plan-bench.sh
 	BIN=$(BIN) ./bench/execute-bench.sh
+
+## backtest: torpor against the alternatives on the 50 Bitbrains VMs (results in bench/out/backtest/, README table).
+backtest: build
+	BIN=$(BIN) ./bench/backtest-bitbrains.sh
 
 clean:
 	rm -rf .build demo bench/out integration/guest .venv-bench

@@ -14,7 +14,7 @@ public enum Strategy: String, CaseIterable, Codable, Sendable {
     case oracle
     /// Hibernate after `min_idle` of measured demand under `hibernate_below`; restore when demand appears (late).
     case reactive
-    /// A fixed schedule: asleep 19:00–07:00 UTC on weekdays and all weekend.
+    /// A fixed schedule: asleep from 19:00 to 07:00 UTC (configurable) on weekdays and all weekend.
     case officeHours = "office-hours"
 }
 
@@ -52,6 +52,14 @@ public struct BacktestReport: Codable, Equatable, Sendable {
     public var forecast: String
     public var fleet: [String: Score]
     public var vms: [String: [String: Score]]
+    /// Per VM: the actual hourly demand (null = missing) and the hours torpor had it asleep, for charts.
+    public var timelines: [String: Timeline]
+
+    public struct Timeline: Codable, Equatable, Sendable {
+        public var demand: [Double?]
+        public var asleep: [Bool]
+        public var restoreAbove: Double
+    }
 }
 
 /// Replays history hour by hour through the production planner (the same `Planner` and `DemandForecaster` code) and
@@ -62,6 +70,9 @@ public struct Backtest {
     public let policy: Policy
     public let from: EpochSeconds
     public let to: EpochSeconds
+    /// The office-hours schedule: asleep from this hour (UTC) to `officeOpens` on weekdays, and all weekend.
+    public var officeCloses = 19
+    public var officeOpens = 7
 
     /// Replays [from, to), whole hours.
     public init(store: Store, policy: Policy, from: EpochSeconds, to: EpochSeconds) {
@@ -81,19 +92,23 @@ public struct Backtest {
                     try EventRepository.overlapping(from: from, to: end, in: db))
         }
         let offset = Int((from - historyStart) / 3600), hours = Int((to - from) / 3600)
-        var fleet: [String: Score] = [:], perVM: [String: [String: Score]] = [:]
+        var fleet: [String: Score] = [:], perVM: [String: [String: Score]] = [:], timelines: [String: BacktestReport.Timeline] = [:]
         for strategy in strategies {
             let asleep = try simulate(strategy, records: records, series: series, events: events, offset: offset, hours: hours, forecaster: forecaster)
             for (i, r) in records.enumerated() {
                 let settings = policy.settings(vm: r.name, labels: r.labels)
                 let score = Self.score(actual: Array(series[i].values[offset..<offset + hours]), asleep: asleep[i], settings: settings)
                 perVM[r.name, default: [:]][strategy.rawValue] = score
+                if strategy == .torpor {
+                    timelines[r.name] = .init(demand: series[i].values[offset..<offset + hours].map { $0.isNaN ? nil : Double($0) },
+                                              asleep: asleep[i], restoreAbove: settings.restoreAbove)
+                }
                 fleet[strategy.rawValue] = (fleet[strategy.rawValue] ?? Score()) + score
             }
         }
         return BacktestReport(from: UTC.format(from), to: UTC.format(to),
                               forecast: forecaster.run.map { "model #\($0.id)" } ?? "hour-of-week profile (no model trained before \(UTC.format(from)))",
-                              fleet: fleet, vms: perVM)
+                              fleet: fleet, vms: perVM, timelines: timelines)
     }
 
     /// Per VM, per replayed hour: asleep or not.
@@ -106,7 +121,7 @@ public struct Backtest {
                 for h in 0..<hours {
                     let t = from + Int64(h) * 3600
                     let hour = (t / 3600) % 24, weekday = ((t / 86_400) + 3) % 7   // 0 = Monday
-                    asleep[i][h] = weekday >= 5 || hour >= 19 || hour < 7
+                    asleep[i][h] = weekday >= 5 || hour >= officeCloses || hour < officeOpens
                 }
             }
         case .reactive:

@@ -236,7 +236,7 @@ public final class Executor: @unchecked Sendable {
             done.step = .done
             done.at = clock()
             done.seconds = seconds
-            done.late = done.at > r.deadline
+            done.late = r.planID != nil && done.at > r.deadline   // a plan's deadline; wakes and signals have none to miss
             try journal(done, power: PowerRecord(vm: r.vm, host: r.host, state: .running, since: done.at, actionID: r.actionID))
             log.record(.init(event: "restored", time: done.at, vm: r.vm, host: r.host, action: r.actionID, detail: r.reason, seconds: seconds))
             if done.late == true {

@@ -27,6 +27,8 @@ struct TorporBacktestCommand: ParsableCommand {
     @Option(help: "Start of the replay, ISO-8601 (default: --now minus --days).") var from: String?
     @Option(help: "Days replayed when --from is not given.") var days = 7
     @Option(help: "Also write the report as JSON to this file.") var json: String?
+    @Option(help: "Also write a page with the trade-off curves and per-VM timelines (runs the sweep).") var html: String?
+    @Flag(help: "Sweep each strategy's settings and compare them at equal violations (trade-off curves).") var sweep = false
 
     func validate() throws {
         if let from, UTC.parseInstant(from) == nil { throw ValidationError("--from '\(from)' is not an ISO-8601 time") }
@@ -41,10 +43,29 @@ struct TorporBacktestCommand: ParsableCommand {
             guard start < to else { throw StageError(.badInput, "--from \(UTC.format(start)) is not before --now \(UTC.format(to))") }
             let report = try Backtest(store: try common.openStore(), policy: policy, from: start, to: to).run()
             print(BacktestTable.render(report))
+            var points: [BacktestSweep.Point] = []
+            if sweep || html != nil {
+                points = try BacktestSweep(store: try common.openStore(), policy: policy, from: start, to: to).run { line in
+                    FileHandle.standardError.write(Data("torpor-backtest: \(line)\n".utf8))
+                }
+                print("\ntrade-off: the most idle VM-hours each strategy captures at or under a violation level")
+                print("violations ≤   " + Strategy.allCases.map { $0.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0) }.joined())
+                for limit in [0.0, 0.01, 0.02, 0.05, 0.10] {
+                    let best = BacktestSweep.capturedAt(violations: limit, points)
+                    print(String(format: "%5.0f %%       ", 100 * limit) + Strategy.allCases.map { s in
+                        (best[s.rawValue].map { "\($0.capturedHours)" } ?? "-").padding(toLength: 16, withPad: " ", startingAt: 0)
+                    }.joined())
+                }
+            }
             if let json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-                try encoder.encode(report).write(to: URL(fileURLWithPath: json))
+                struct Output: Encodable { var report: BacktestReport; var sweep: [BacktestSweep.Point] }
+                try encoder.encode(Output(report: report, sweep: points)).write(to: URL(fileURLWithPath: json))
+            }
+            if let html {
+                try Data(BacktestPage.html(report, sweep: points).utf8).write(to: URL(fileURLWithPath: html))
+                FileHandle.standardError.write(Data("torpor-backtest: wrote \(html)\n".utf8))
             }
         }
     }

@@ -1,0 +1,70 @@
+import Foundation
+import TorporCore
+import TorporPlan
+import TorporStore
+
+/// Trade-off curves: each strategy replayed at several settings, so that strategies are compared at equal violations
+/// rather than at one setting. The planner's strategies sweep `hibernate_below` and the decision quantile (the
+/// policy's defaults and every tier); reactive sweeps `hibernate_below` and `min_idle`; office hours its closing time.
+public struct BacktestSweep {
+    /// One setting's fleet score for one strategy.
+    public struct Point: Codable, Equatable, Sendable {
+        public var strategy: String
+        public var setting: String
+        public var capturedHours: Int
+        public var violationShare: Double
+        public var missedEpisodeShare: Double
+    }
+
+    public let store: Store
+    public let policy: Policy
+    public let from: EpochSeconds
+    public let to: EpochSeconds
+
+    public init(store: Store, policy: Policy, from: EpochSeconds, to: EpochSeconds) {
+        self.store = store; self.policy = policy; self.from = from; self.to = to
+    }
+
+    public func run(log: (String) -> Void = { _ in }) throws -> [Point] {
+        var points: [Point] = []
+        func add(_ strategy: Strategy, _ setting: String, _ report: BacktestReport) {
+            guard let s = report.fleet[strategy.rawValue] else { return }
+            points.append(Point(strategy: strategy.rawValue, setting: setting, capturedHours: s.capturedHours,
+                                violationShare: s.violationShare, missedEpisodeShare: s.missedEpisodeShare))
+        }
+        for below in [2.0, 5.0, 10.0] {
+            for q: Float in [0.5, 0.9, 0.99] {
+                var p = policy
+                p.defaults.hibernateBelow = below
+                for name in p.tiers.keys { p.tiers[name]!.quantile = q }
+                let report = try Backtest(store: store, policy: p, from: from, to: to).run([.torpor, .seasonalNaive])
+                add(.torpor, "hibernate_below \(below), q\(q)", report)
+                add(.seasonalNaive, "hibernate_below \(below)", report)   // its quantiles are all one value: q does not matter
+                log("swept hibernate_below \(below), q\(q)")
+            }
+            for idle in [2, 4, 8] {
+                var p = policy
+                p.defaults.hibernateBelow = below
+                p.defaults.minIdle = Int64(idle) * 3600
+                add(.reactive, "hibernate_below \(below), min_idle \(idle)h", try Backtest(store: store, policy: p, from: from, to: to).run([.reactive]))
+            }
+        }
+        for closes in [17, 19, 21] {
+            var b = Backtest(store: store, policy: policy, from: from, to: to)
+            b.officeCloses = closes
+            add(.officeHours, "asleep from \(closes):00", try b.run([.officeHours]))
+        }
+        // Seasonal naive gives the same plan for every q: keep one point per setting.
+        var seen = Set<String>()
+        return points.filter { seen.insert("\($0.strategy)|\($0.setting)").inserted }
+    }
+
+    /// For each strategy, the most idle VM-hours captured at or under `violations` (a share of demand hours).
+    public static func capturedAt(violations limit: Double, _ points: [Point]) -> [String: Point] {
+        var best: [String: Point] = [:]
+        for p in points where p.violationShare <= limit {
+            if best[p.strategy].map({ p.capturedHours > $0.capturedHours }) ?? true { best[p.strategy] = p }
+        }
+        return best
+    }
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The backtest on real traces: the 50 VMs of Bitbrains' Rnd trace (July–September 2013, 5-minute samples) ingested
+# through torpor-ingest, a model trained only on the data before the replay week, then the last week of September
+# replayed hour by hour for torpor and the alternatives, with the trade-off sweep. Writes bench/out/backtest/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-.build/release}
+DATA=${TORPOR_SHARED_DATA:-../shared/data}/traces/bitbrains_rnd
+OUT=bench/out/backtest
+FROM=${FROM:-2013-09-23T00:00:00Z}
+TO=${TO:-2013-09-30T00:00:00Z}
+mkdir -p "$OUT"
+export TORPOR_DB=$PWD/$OUT/torpor.db
+if [ ! -s "$TORPOR_DB" ]; then
+  for month in 2013-7 2013-8 2013-9; do
+    "$BIN/torpor-ingest" csv --now "$TO" --mapping sample-data/mappings/bitbrains.yaml "$DATA/$month"/*.csv.gz > /dev/null
+  done
+  /usr/bin/time -f "training: %e s, peak %M KiB" "$BIN/torpor-train" --now "$FROM" --threads 2 > "$OUT/train.txt"
+fi
+grep -E "PROMOTED|not promoted|^run" "$OUT/train.txt" | head -3
+"$BIN/torpor-backtest" --now "$TO" --from "$FROM" --sweep --json "$OUT/backtest.json" --html "$OUT/backtest.html" | tee "$OUT/backtest.txt"
