@@ -50,7 +50,7 @@ struct TorporBacktestCommand: ParsableCommand {
                 }
                 print("\ntrade-off: the most idle VM-hours each strategy captures at or under a violation level")
                 print("violations ≤   " + Strategy.allCases.map { $0.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0) }.joined())
-                for limit in [0.0, 0.01, 0.02, 0.05, 0.10] {
+                for limit in [0.01, 0.02, 0.05, 0.10, 0.15, 0.20] {
                     let best = BacktestSweep.capturedAt(violations: limit, points)
                     print(String(format: "%5.0f %%       ", 100 * limit) + Strategy.allCases.map { s in
                         (best[s.rawValue].map { "\($0.capturedHours)" } ?? "-").padding(toLength: 16, withPad: " ", startingAt: 0)
