@@ -21,7 +21,7 @@ struct TorporTrainCommand: ParsableCommand {
 
             Exit codes: 0 ok (promoted or not: see the report); 1 runtime failure; 2 usage.
             """,
-        subcommands: [Train.self, List.self, Show.self],
+        subcommands: [Train.self, List.self, Show.self, Forecast.self],
         defaultSubcommand: Train.self)
 }
 
@@ -33,12 +33,14 @@ struct Train: ParsableCommand {
     @Option(help: "Training epochs.") var maxEpochs = 12
     @Option(help: "Seed of initialization and data order.") var seed: UInt64 = 42
     @Option(help: "OpenBLAS threads.") var threads = 1
+    @Option(help: "Hold out one training window in N for early stopping (0: no early stopping, train every epoch).") var stoppingEvery = 0
 
     func run() throws {
         BLAS.setThreads(threads)
         var config = TrainingConfig()
         config.maxEpochs = maxEpochs
         config.seed = seed
+        config.stoppingEvery = stoppingEvery
         let progress = FileHandle.standardError
         let run = try Trainer(store: try common.openStore(), config: config).run(now: common.nowSeconds) { line in
             progress.write(Data(("torpor-train: " + line + "\n").utf8))
@@ -71,10 +73,37 @@ struct Show: ParsableCommand {
     }
 }
 
+struct Forecast: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print one VM's forecast for the next hours, as the planner would get it.")
+    @OptionGroup var common: StageOptions
+    @Option(help: "The VM.") var vm: String
+    @Option(help: "Hours ahead.") var horizon = 24
+
+    func run() throws {
+        let store = try common.openStore()
+        let now = common.nowSeconds
+        let hour0 = now - ((now % 3600) + 3600) % 3600
+        let forecaster = try DemandForecaster(store: store, horizon: horizon)
+        let series = try store.read { db in
+            guard try VMRepository.all(in: db).contains(where: { $0.name == vm }) else { throw ValidationError("no VM named '\(vm)' in the store") }
+            return try HourlySeries.load(vm: vm, from: hour0 - Int64(forecaster.historyHours) * 3600, to: hour0,
+                                         excluded: try JournalRepository.hibernatedIntervals(vm: vm, now: now, in: db), in: db)
+        }
+        guard let f = forecaster.forecast([(vm, series)])[vm] else { throw ValidationError("no forecast for \(vm)") }
+        print("\(vm): forecast from \(UTC.format(f.start)) by \(f.source); demand in % of allocated vCPUs")
+        print("hour (UTC)             " + f.quantiles.map { "q\($0)".padding(toLength: 8, withPad: " ", startingAt: 0) }.joined() + "  q\(f.quantiles.last!) as a bar")
+        for (k, values) in f.values.enumerated() {
+            let top = values.last ?? .nan
+            let bar = top.isNaN ? "(unknown)" : String(repeating: "█", count: Int((min(100, max(0, top)) / 2).rounded()))
+            print(UTC.format(f.start + Int64(k) * 3600) + "   " + values.map { ($0.isNaN ? "-" : String(format: "%.1f", $0)).padding(toLength: 8, withPad: " ", startingAt: 0) }.joined() + "  " + bar)
+        }
+    }
+}
+
 enum Report {
     static func render(_ r: ModelRun) -> String {
         var lines = ["run #\(r.id) at \(UTC.format(r.createdAt)), data \(UTC.format(r.dataFrom)) … \(UTC.format(r.dataTo)), \(String(format: "%.1f", r.seconds)) s",
-                     r.promoted ? "PROMOTED: \(r.reason)" : r.reason, "validation pinball loss (scaled units):"]
+                     r.promoted ? "PROMOTED: \(r.reason)" : r.reason, "validation (pinball loss in scaled units; coverage: share of actuals at or under the quantile):"]
         for (k, v) in r.metrics.sorted(by: { $0.key < $1.key }) { lines.append("  \(k): \(String(format: "%.5f", v))") }
         lines.append("VMs:")
         for v in r.vms { lines.append("  \(v.vm): \(v.predictable ? "predictable" : "NOT predictable"), \(v.reason)") }

@@ -30,6 +30,9 @@ import TorporTrain
         print("run #\(run.id): promoted \(run.promoted): \(run.reason)")
         for (k, v) in run.metrics.sorted(by: { $0.key < $1.key }) { print("  \(k): \(v)") }
         #expect(run.metrics["pinball q0.9 model"] != nil && run.metrics["pinball q0.9 seasonalNaiveDay"] != nil)
+        let coverage = try #require(run.metrics["coverage q0.9 model"])
+        #expect(coverage > 0.5 && coverage <= 1, "q0.9 covers \(coverage) of the validation actuals")
+        #expect(Int(run.hyperparameters["best_epoch"] ?? "") ?? 0 >= 1, "the kept weights are those of the best early-stopping epoch")
         let newVM = try #require(run.vms.first { $0.vm == "new-vm" })
         #expect(!newVM.predictable && newVM.reason.contains("too little history"))
         #expect(run.vms.filter(\.predictable).count == 7)
@@ -38,6 +41,19 @@ import TorporTrain
         if run.promoted {
             #expect(try store.read { try ModelRegistry.promoted(in: $0) }?.run.id == run.id)
         }
+    }
+
+    @Test func earlyStoppingKeepsTheBestEpochOnHeldOutWindows() throws {
+        var config = TrainingConfig()
+        config.maxEpochs = 6
+        config.stoppingEvery = 10
+        config.patience = 1
+        var lines: [String] = []
+        let run = try Trainer(store: try Self.demoStore(), config: config).run(now: Self.now) { lines.append($0) }
+        let best = try #require(Int(run.hyperparameters["best_epoch"] ?? ""))
+        let ran = lines.filter { $0.hasPrefix("epoch ") }.count
+        #expect(best >= 1 && best <= ran && ran <= 6)
+        #expect(ran == 6 || (lines.last?.contains("early stop: no better early-stopping loss since epoch \(best)") == true && ran == best + 1))
     }
 
     @Test func aCrippledModelIsNotPromoted() throws {
