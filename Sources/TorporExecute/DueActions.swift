@@ -23,7 +23,7 @@ enum DueActions {
     /// The newest approved plan, if any, with its approved action ids. Plans are read back from the store's copy,
     /// which `torpor-plan approve` checked against the file a person reviewed.
     static func approvedPlan(now: EpochSeconds, in db: Database) throws -> (plan: Plan, approved: [String: ApprovalRecord])? {
-        guard let stored = try PlanRepository.latestApproved(upTo: now, in: db) else { return nil }
+        guard let stored = try PlanRepository.latestApproved(upTo: now, in: db), !stored.body.isEmpty else { return nil }
         let plan = try Plan.decode(stored.body, source: "plan \(stored.id) in the store")
         return (plan, try Approvals.approvedActions(of: plan.id, in: db))
     }
@@ -39,7 +39,10 @@ enum DueActions {
         let latest = try JournalRepository.latestSteps(in: db)
         let labels = Dictionary(uniqueKeysWithValues: try VMRepository.all(in: db).map { ($0.name, $0.labels) })
         let happening = try EventRepository.overlapping(from: now, to: now + 1, in: db).filter { $0.category == .demand || $0.category == .keepAwake }
-        let plans = try PlanRepository.plans(upTo: now, in: db).compactMap { stored in
+        // Only plans made since the earliest sleeping VM fell asleep matter (less 8 days: the plan that put it to sleep
+        // was made before, within its validity).
+        let since = (power.map(\.since).min() ?? now) - 86_400 - 7 * 86_400
+        let plans = try PlanRepository.plans(upTo: now, since: since, in: db).filter { !$0.body.isEmpty }.compactMap { stored in
             (try? Plan.decode(stored.body, source: stored.id)).map { (plan: $0, approved: try? PlanRepository.approvals(of: stored.id, in: db).isEmpty == false) }
         }   // newest first
         var owed: [OwedRestore] = []

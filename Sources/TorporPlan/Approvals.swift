@@ -92,5 +92,17 @@ public enum Approvals {
         return record
     }
 
+    /// Empties the stored bodies of plans older than `retention` (hourly plans of large fleets add up), keeping every
+    /// plan a sleeping VM's restore may come from; ids, hashes and approvals stay. Returns how many were pruned.
+    public static func prune(olderThan retention: Int64, now: EpochSeconds, in store: Store) throws -> Int {
+        try store.transaction { db in
+            let latest = try JournalRepository.latestSteps(in: db)
+            let sleepers = try JournalRepository.power(in: db).values.filter { $0.state == .hibernated }
+            let keep = Set(sleepers.compactMap { latest[$0.actionID]?.planID })
+            let oldestSleep = sleepers.map(\.since).min() ?? now
+            return try PlanRepository.pruneBodies(before: min(now - retention, oldestSleep - 8 * 86_400), keep: keep, in: db)
+        }
+    }
+
     static func digest(_ bytes: Data) -> String { SHA256.hex(bytes.withUnsafeBytes { SHA256.digest($0) }) }
 }

@@ -41,9 +41,19 @@ public enum PlanRepository {
         try Row.fetchOne(db, sql: "SELECT * FROM plan WHERE id = ?", arguments: [id]).map(stored)
     }
 
-    /// Plans created at or before `time`, newest first.
-    public static func plans(upTo time: EpochSeconds, in db: Database) throws -> [StoredPlan] {
-        try Row.fetchAll(db, sql: "SELECT * FROM plan WHERE created_at <= ? ORDER BY created_at DESC, id", arguments: [time]).map(stored)
+    /// Plans created in [since, upTo], newest first.
+    public static func plans(upTo time: EpochSeconds, since: EpochSeconds = .min, in db: Database) throws -> [StoredPlan] {
+        try Row.fetchAll(db, sql: "SELECT * FROM plan WHERE created_at <= ? AND created_at >= ? ORDER BY created_at DESC, id",
+                         arguments: [time, since]).map(stored)
+    }
+
+    /// Empties the bodies of plans created before `before`, except `keep` (the plans sleeping VMs still depend on);
+    /// ids, hashes, times and approvals stay for the audit trail. Returns how many were pruned.
+    public static func pruneBodies(before: EpochSeconds, keep: Set<String>, in db: Database) throws -> Int {
+        let old = try String.fetchAll(db, sql: "SELECT id FROM plan WHERE created_at < ? AND length(body) > 0", arguments: [before])
+            .filter { !keep.contains($0) }
+        for id in old { try db.execute(sql: "UPDATE plan SET body = zeroblob(0) WHERE id = ?", arguments: [id]) }
+        return old.count
     }
 
     public static func insert(_ approval: ApprovalRecord, in db: Database) throws {

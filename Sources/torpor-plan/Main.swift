@@ -18,6 +18,7 @@ struct TorporPlanCommand: ParsableCommand {
             approve  approve a plan's hibernations (with their restores); --standing carries
                      approvals of unchanged actions to later plans
             list     the plans in the store with their approvals
+            prune    drop the stored bodies of old plans (ids, hashes and approvals stay)
 
             Approving a hibernation approves its restore. Restores are never blocked: not by a plan's
             expiry, a newer plan, or a missing approval. A newer approved plan replaces only actions
@@ -26,7 +27,7 @@ struct TorporPlanCommand: ParsableCommand {
             Exit codes: 0 ok; 1 runtime failure; 2 bad input or usage (a modified plan file, a bad
             policy: the message names the file and key); 3 nothing to do, or the plan expired.
             """,
-        subcommands: [Make.self, Show.self, Diff.self, Approve.self, List.self],
+        subcommands: [Make.self, Show.self, Diff.self, Approve.self, List.self, Prune.self],
         defaultSubcommand: Make.self)
 }
 
@@ -125,6 +126,23 @@ struct Approve: ParsableCommand {
                 try Approvals.setStanding(standing, by: who, now: common.nowSeconds, in: store)
                 print("standing approval \(standing ? "on: later plans carry the approval of unchanged actions" : "off")")
             }
+        }
+    }
+}
+
+struct Prune: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Drop the stored bodies of plans older than --keep (never those sleeping VMs depend on).")
+    @OptionGroup var common: StageOptions
+    @Option(help: "How long plans are kept whole, e.g. 7d.") var keep = "7d"
+
+    func validate() throws {
+        guard DurationText.seconds(keep) != nil else { throw ValidationError("--keep '\(keep)' is not a duration such as 7d") }
+    }
+
+    func run() throws {
+        try exitingOnError("torpor-plan") {
+            let pruned = try Approvals.prune(olderThan: DurationText.seconds(keep)!, now: common.nowSeconds, in: try common.openStore())
+            print("pruned the bodies of \(pruned) plans older than \(keep)")
         }
     }
 }

@@ -193,6 +193,18 @@ import TorporVirt
         #expect(PrometheusDemandSignal.Rule.parse("=up") == nil)
     }
 
+    @Test func pruningKeepsThePlansSleepingVMsDependOn() throws {
+        let f = try Fixture()
+        try f.plan(["api-01": 0..<2], at: Self.now - 30 * 86_400)   // an old plan nobody depends on
+        let plan = try f.plan(["web-01": 0..<10])
+        try f.executor().run(f.options(Self.now))
+        #expect(try Approvals.prune(olderThan: 0, now: Self.now + 3600, in: f.store) == 1)
+        let bodies = try f.store.read { try PlanRepository.plans(upTo: .max, in: $0) }.map { ($0.id, $0.body.isEmpty) }
+        #expect(bodies.first { $0.0 == plan.id }?.1 == false, "the sleeping VM's plan keeps its body")
+        let restoreAt = plan.actions.first { $0.action == .restore }!.at.seconds
+        #expect(try f.executor().run(f.options(restoreAt)).map(\.event) == ["restored"])
+    }
+
     @Test func restoresDueTogetherRunInSLAOrder() throws {
         let f = try Fixture()
         try f.plan(["api-01": 0..<8, "ci-runner-01": 0..<8, "legacy-01": 0..<8],
