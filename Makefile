@@ -59,10 +59,12 @@ bench: build integration
 	BIN=$(BIN) ./bench/forecast-bench.sh
 	BIN=$(BIN) ./bench/plan-bench.sh
 	BIN=$(BIN) ./bench/execute-bench.sh
+	BIN=$(BIN) ./bench/backtest-bitbrains.sh
 
-## backtest: torpor against the alternatives on the 50 Bitbrains VMs (results in bench/out/backtest/, README table).
+## backtest: torpor against the alternatives on the 50 Bitbrains VMs and NAB's CPU series (bench/out/, README tables).
 backtest: build
 	BIN=$(BIN) ./bench/backtest-bitbrains.sh
+	BIN=$(BIN) ./bench/backtest-nab.sh
 
 clean:
 	rm -rf .build demo bench/out integration/guest .venv-bench

@@ -6,7 +6,7 @@ import TorporStore
 
 /// Approval of plans. Approving a hibernation approves its restore; restores are never blocked (not by a plan's
 /// expiry, a newer plan, or a missing approval). With a standing approval switched on, a new plan's hibernations that
-/// are unchanged from the last approved plan (same VM, host, start, and a restore with the same start and deadline)
+/// are unchanged from the last approved plan (same VM, host, start, and a restore with the same deadline)
 /// carry that approval; new or changed ones wait for a person.
 public enum Approvals {
     static let standingKey = "standing_approval"

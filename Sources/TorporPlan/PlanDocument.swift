@@ -92,11 +92,15 @@ public struct Plan: Codable, Equatable, Sendable {
 
         public static func makeID(vm: String, kind: Kind, at: EpochSeconds) -> String { "\(vm)/\(kind.rawValue)/\(UTC.format(at))" }
 
-        /// What must stay the same for a standing approval to carry over: VM, host, kind and times, except that a restore
-        /// at the end of the horizon (which moves with every plan) is the same while it stays at the end.
+        /// What must stay the same for a standing approval to carry over: VM, host and kind; a hibernation's start; a
+        /// restore's deadline (its start moves with the restore queue and measured restore times), and a restore at the
+        /// end of the horizon (which moves with every plan) is the same while it stays at the end.
         public var signature: String {
-            deadlineCause == "horizon-end" ? "\(vm)|\(host)|\(action.rawValue)|horizon-end"
-                : "\(vm)|\(host)|\(action.rawValue)|\(at.seconds)|\(deadline?.seconds ?? -1)"
+            switch (action, deadlineCause) {
+            case (.restore, "horizon-end"): "\(vm)|\(host)|restore|horizon-end"
+            case (.restore, _): "\(vm)|\(host)|restore|\(deadline?.seconds ?? -1)"
+            case (.hibernate, _): "\(vm)|\(host)|hibernate|\(at.seconds)"
+            }
         }
     }
 
