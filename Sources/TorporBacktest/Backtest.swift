@@ -92,9 +92,11 @@ public struct Backtest {
                     try EventRepository.overlapping(from: from, to: end, in: db))
         }
         let offset = Int((from - historyStart) / 3600), hours = Int((to - from) / 3600)
+        let calendar = try store.read { try CalendarHours.load(vms: records, from: from, to: end, in: $0) }
         var fleet: [String: Score] = [:], perVM: [String: [String: Score]] = [:], timelines: [String: BacktestReport.Timeline] = [:]
         for strategy in strategies {
-            let asleep = try simulate(strategy, records: records, series: series, events: events, offset: offset, hours: hours, forecaster: forecaster)
+            let asleep = try simulate(strategy, records: records, series: series, events: events, calendar: calendar, offset: offset, hours: hours,
+                                      forecaster: forecaster)
             for (i, r) in records.enumerated() {
                 let settings = policy.settings(vm: r.name, labels: r.labels)
                 let score = Self.score(actual: Array(series[i].values[offset..<offset + hours]), asleep: asleep[i], settings: settings)
@@ -112,7 +114,8 @@ public struct Backtest {
     }
 
     /// Per VM, per replayed hour: asleep or not.
-    func simulate(_ strategy: Strategy, records: [VMRecord], series: [HourlySeries], events: [EventRecord], offset: Int, hours: Int,
+    func simulate(_ strategy: Strategy, records: [VMRecord], series: [HourlySeries], events: [EventRecord], calendar: CalendarHours,
+                  offset: Int, hours: Int,
                   forecaster: DemandForecaster) throws -> [[Bool]] {
         var asleep = [[Bool]](repeating: [Bool](repeating: false, count: hours), count: records.count)
         switch strategy {
@@ -150,7 +153,7 @@ public struct Backtest {
                 let histories = records.indices.map { i in
                     (vm: records[i].name, series: HourlySeries(start: series[i].start, step: 3600, values: Array(series[i].values[..<(offset + h)])))
                 }
-                let forecasts = strategy == .torpor ? forecaster.forecast(histories) : [:]
+                let forecasts = strategy == .torpor ? forecaster.forecast(histories, calendar: calendar) : [:]
                 var vms: [PlanningVM] = []
                 for (i, r) in records.enumerated() {
                     let history = histories[i].series.values

@@ -25,7 +25,8 @@ public enum PlanningInputs {
                              save: try JournalRepository.p95Seconds(kind: .hibernate, in: db), restore: try JournalRepository.p95Seconds(kind: .restore, in: db))
             return (records, histories, try EventRepository.overlapping(from: hour0, to: horizonEnd, in: db), stateBytes, execution)
         }
-        let forecasts = forecaster.forecast(histories)
+        let calendar = try store.read { try CalendarHours.load(vms: records, from: hour0, to: horizonEnd, in: $0) }
+        let forecasts = forecaster.forecast(histories, calendar: calendar)
         var watermark: EpochSeconds?
         var vms: [PlanningVM] = []
         for (record, history) in zip(records, histories) {

@@ -35,6 +35,8 @@ public struct DemandForecaster {
     let model: Forecaster?
     let scales: [String: Float]
     let lookback: Int
+    /// What calendar events add to the model's forecasts.
+    public let uplift: CalendarUplift
 
     /// Loads the promoted model (if any) from `store`; with `trainedBefore`, only a model whose training data ended by
     /// then (a backtest must not forecast with a model that saw the future).
@@ -55,16 +57,18 @@ public struct DemandForecaster {
             }
             self.scales = scales
             lookback = Int(file.metadata["lookback"] ?? promoted.run.hyperparameters["lookback"] ?? "") ?? 168
+            uplift = CalendarUplift(metadata: file.metadata)
         } else {
-            run = nil; model = nil; scales = [:]; lookback = 168
+            run = nil; model = nil; scales = [:]; lookback = 168; uplift = CalendarUplift()
         }
     }
 
     /// How much history `forecast` wants before the first forecast hour.
     public var historyHours: Int { max(28 * 24, lookback + 144) }
 
-    /// Forecasts each VM's next `horizon` hours from its history, which must end at the first forecast hour.
-    public func forecast(_ histories: [(vm: String, series: HourlySeries)]) -> [String: QuantileForecast] {
+    /// Forecasts each VM's next `horizon` hours from its history, which must end at the first forecast hour; the model's
+    /// forecasts rise (or fall) by the calendar uplift at the hours `calendar` has events on.
+    public func forecast(_ histories: [(vm: String, series: HourlySeries)], calendar: CalendarHours = CalendarHours()) -> [String: QuantileForecast] {
         var result: [String: QuantileForecast] = [:]
         var modelled: [(vm: String, series: HourlySeries, scale: Float)] = []
         for (vm, series) in histories {
@@ -81,7 +85,8 @@ public struct DemandForecaster {
             guard var merged = result[m.vm] else { continue }
             var used = 0
             for k in 0..<horizon where !fromModel[k].contains(where: \.isNaN) {
-                merged.values[k] = fromModel[k].map { max(0, $0) }
+                let hour = merged.start + Int64(k) * 3600
+                merged.values[k] = uplift.apply(fromModel[k].map { max(0, $0) }, categories: calendar.categories(vm: m.vm, hour: hour), scale: m.scale)
                 used += 1
             }
             if used > 0 { merged.source = used == horizon ? "model #\(run.id)" : "model #\(run.id) (\(horizon - used) h from the hour-of-week profile)" }

@@ -53,7 +53,10 @@ public struct Trainer {
     public func run(now: EpochSeconds, log: (String) -> Void = { _ in }) throws -> ModelRun {
         let started = Date()
         let from = now - Int64(config.historyDays) * 86_400
-        let vms = try store.read { try VMRepository.all(in: $0).map(\.name) }
+        let records = try store.read { try VMRepository.all(in: $0) }
+        let vms = records.map(\.name)
+        let calendar = try store.read { try CalendarHours.load(vms: records, from: from, to: now + Int64(config.horizon) * 3600, in: $0) }
+        var trained: [(vm: String, series: HourlySeries, split: Int, scale: Float)] = []
         var verdicts: [ModelRun.VMVerdict] = []
         var train: [ModelInput.Window] = [], stopping: [ModelInput.Window] = []
         var validation: [(vm: String, series: HourlySeries, end: Int, scale: Float)] = []
@@ -70,6 +73,7 @@ public struct Trainer {
             }
             let scale = max(1, knownTrain.sorted()[knownTrain.count * 99 / 100])
             scales[vm] = scale
+            trained.append((vm, s, split, scale))
             // One window in `stoppingEvery` (every n-th, so all periods are represented) is held out for early stopping.
             for (n, end) in stride(from: config.lookback + 144, through: split - config.horizon, by: 3).enumerated() {
                 if config.stoppingEvery > 0 && n % config.stoppingEvery == config.stoppingEvery / 2 { stopping.append(window(s, end: end, scale: scale)) } else { train.append(window(s, end: end, scale: scale)) }
@@ -116,6 +120,8 @@ public struct Trainer {
         }
         // The best epoch's weights.
         for (tensor, values) in zip(model.parameters, best.weights) { values.withUnsafeBufferPointer { tensor.data.update(from: $0.baseAddress!, count: values.count) } }
+        let uplift = calendarUplift(model, trained: trained, calendar: calendar)
+        hyper["calendar"] = uplift.values.keys.map(\.rawValue).sorted().joined(separator: ",")
         hyper["best_epoch"] = "\(best.epoch)"
         hyper["stopping_every"] = "\(config.stoppingEvery)"
         // Validation: pinball per quantile in scaled units, model vs each baseline (a baseline's point forecast stands
@@ -129,7 +135,8 @@ public struct Trainer {
             let history = Array(v.series.values[..<v.end])
             let firstHourOfWeek = Int(((v.series.start / 3600) + 72) % 168)   // hours since Monday 00:00
             var candidates: [String: [[Float]]] = [:]
-            candidates["model"] = ModelInput.quantiles(out, series: v.series, end: v.end, scale: v.scale, quantiles: q.count)
+            candidates["model"] = ModelInput.quantiles(out, series: v.series, end: v.end, scale: v.scale, quantiles: q.count).enumerated()
+                .map { k, f in uplift.apply(f, categories: calendar.categories(vm: v.vm, hour: v.series.time(of: v.end + k)), scale: v.scale) }
                 .map { $0.map { $0 / v.scale } }
             for b in [Baseline.seasonalNaiveDay, .seasonalNaiveWeek, .hourOfWeekProfile] {
                 let f = b.forecast(history: history, firstHourOfWeek: firstHourOfWeek, horizon: config.horizon)
@@ -173,10 +180,38 @@ public struct Trainer {
                               : "not promoted: " + failures.joined(separator: "; ")
         let scalesMetadata = Dictionary(uniqueKeysWithValues: scales.map { ("scale.\($0.key)", "\($0.value)") })
         let blob = try ModelFile.encode(model, metadata: scalesMetadata.merging(["features": ModelInput.features, "target": ModelInput.target,
-                                                                                 "lookback": "\(config.lookback)"]) { a, _ in a })
+                                                                                 "lookback": "\(config.lookback)"].merging(uplift.metadata) { a, _ in a }) { a, _ in a })
         let run = ModelRun(createdAt: now, dataFrom: from, dataTo: now, hyperparameters: hyper, metrics: metrics, promoted: promoted,
                            reason: reason, seconds: Date().timeIntervalSince(started), vms: verdicts.sorted { $0.vm < $1.vm })
         return try record(run, model: blob)
+    }
+
+    /// The calendar uplift, fitted on the model's residuals over the training days' hours when events were on.
+    func calendarUplift(_ model: Forecaster, trained: [(vm: String, series: HourlySeries, split: Int, scale: Float)],
+                        calendar: CalendarHours) -> CalendarUplift {
+        var refs: [(vm: String, series: HourlySeries, end: Int, scale: Float)] = []
+        for t in trained {
+            for end in stride(from: config.lookback + 144, through: t.split - config.horizon, by: 6)
+            where (0..<config.horizon).contains(where: { !calendar.categories(vm: t.vm, hour: t.series.time(of: end + $0)).isEmpty }) {
+                refs.append((t.vm, t.series, end, t.scale))
+            }
+        }
+        var samples: [(Set<EventRecord.Category>, [Float])] = []
+        for start in stride(from: 0, to: refs.count, by: 512) {
+            let chunk = refs[start..<min(refs.count, start + 512)]
+            let output = model.predict(chunk.flatMap { window($0.series, end: $0.end, scale: $0.scale).input }, batch: chunk.count, steps: config.lookback)
+            for (i, r) in chunk.enumerated() {
+                let slice = output[i * model.shape.outputs..<i * model.shape.outputs + config.horizon * config.quantiles.count]
+                let forecast = ModelInput.quantiles(slice, series: r.series, end: r.end, scale: r.scale, quantiles: config.quantiles.count)
+                for k in 0..<config.horizon {
+                    let categories = calendar.categories(vm: r.vm, hour: r.series.time(of: r.end + k))
+                    let actual = r.series.values[r.end + k]
+                    guard !categories.isEmpty, !actual.isNaN, !forecast[k].contains(where: \.isNaN) else { continue }
+                    samples.append((categories, forecast[k].map { (actual - $0) / r.scale }))
+                }
+            }
+        }
+        return CalendarUplift.fit(samples, quantiles: config.quantiles)
     }
 
     private func record(_ run: ModelRun, model: Data?) throws -> ModelRun {

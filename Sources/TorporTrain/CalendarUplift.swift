@@ -1,0 +1,78 @@
+import Foundation
+import GRDB
+import TorporCore
+import TorporStore
+
+/// Calendar events known ahead, per VM and hour: which categories (demand, keep-awake, freeze, holiday) are on.
+public struct CalendarHours: Sendable {
+    var byVM: [String: [EpochSeconds: Set<EventRecord.Category>]]
+
+    public init(_ byVM: [String: [EpochSeconds: Set<EventRecord.Category>]] = [:]) { self.byVM = byVM }
+
+    /// The events of the store overlapping [from, to), spread over the hours of the VMs they apply to.
+    public static func load(vms: [VMRecord], from: EpochSeconds, to: EpochSeconds, in db: Database) throws -> CalendarHours {
+        var byVM: [String: [EpochSeconds: Set<EventRecord.Category>]] = [:]
+        for e in try EventRepository.overlapping(from: from, to: to, in: db) {
+            let first = max(from, e.start - ((e.start % 3600) + 3600) % 3600)
+            for vm in vms where e.applies(to: vm.name, labels: vm.labels) {
+                var hour = first
+                while hour < min(e.end, to) {
+                    byVM[vm.name, default: [:]][hour, default: []].insert(e.category)
+                    hour += 3600
+                }
+            }
+        }
+        return CalendarHours(byVM)
+    }
+
+    /// The categories on during the hour that starts at `hour`.
+    public func categories(vm: String, hour: EpochSeconds) -> Set<EventRecord.Category> { byVM[vm]?[hour] ?? [] }
+}
+
+/// What calendar events do to a VM's demand beyond what the model forecasts: per category and quantile, the correction
+/// (in the VM's scaled units) that minimizes the pinball loss of the model's forecasts over the training hours when
+/// that category was on, i.e. the τ-quantile of the residuals there. Added to the model's forecast only at the hours
+/// an event is on, so a campaign next Tuesday raises next Tuesday's forecast and nothing else.
+public struct CalendarUplift: Equatable, Sendable {
+    /// Category → per quantile.
+    public var values: [EventRecord.Category: [Float]]
+
+    public init(_ values: [EventRecord.Category: [Float]] = [:]) { self.values = values }
+
+    /// Fits from `(categories on, residual per quantile)` of training hours; a category needs `minimumHours` of them.
+    public static func fit(_ samples: [(Set<EventRecord.Category>, [Float])], quantiles: [Float], minimumHours: Int = 12) -> CalendarUplift {
+        var uplift = CalendarUplift()
+        for category in EventRecord.Category.allCases {
+            let mine = samples.filter { $0.0.contains(category) }.map(\.1)
+            guard mine.count >= minimumHours else { continue }
+            uplift.values[category] = quantiles.indices.map { j in
+                let sorted = mine.map { $0[j] }.sorted()
+                return sorted[min(sorted.count - 1, Int((quantiles[j] * Float(sorted.count)).rounded(.down)))]
+            }
+        }
+        return uplift
+    }
+
+    /// The forecast of one hour (per quantile, in series units) with the uplift of the categories on, still sorted.
+    public func apply(_ forecast: [Float], categories: Set<EventRecord.Category>, scale: Float) -> [Float] {
+        guard !categories.isEmpty else { return forecast }
+        var result = forecast
+        for category in categories { if let u = values[category] { for j in result.indices { result[j] += u[j] * scale } } }
+        return result.map { max(0, $0) }.sorted()
+    }
+
+    /// As model-file metadata: `calendar.demand` = `0.12,0.31,0.52`.
+    public var metadata: [String: String] {
+        Dictionary(uniqueKeysWithValues: values.map { ("calendar.\($0.key.rawValue)", $0.value.map { "\($0)" }.joined(separator: ",")) })
+    }
+
+    public init(metadata: [String: String]) {
+        var values: [EventRecord.Category: [Float]] = [:]
+        for (key, text) in metadata where key.hasPrefix("calendar.") {
+            if let category = EventRecord.Category(rawValue: String(key.dropFirst("calendar.".count))) {
+                values[category] = text.split(separator: ",").compactMap { Float(String($0)) }
+            }
+        }
+        self.values = values
+    }
+}
