@@ -110,7 +110,8 @@ public struct Trainer {
             let stopLoss = stopping.isEmpty ? Float.nan
                 : model.loss(stopping.flatMap(\.input), targets: stopping.flatMap(\.target), mask: stopping.flatMap(\.mask),
                              batch: stopping.count, steps: config.lookback)
-            log("epoch \(epoch)/\(config.maxEpochs): training pinball loss \(batches > 0 ? total / Float(batches) : 0), early-stopping loss \(stopLoss)")
+            log("epoch \(epoch)/\(config.maxEpochs): training pinball loss \(batches > 0 ? total / Float(batches) : 0)"
+                + (stopping.isEmpty ? "" : ", early-stopping loss \(stopLoss)"))
             if stopLoss < best.loss || best.weights.isEmpty || stopping.isEmpty {
                 best = (stopLoss, epoch, model.parameters.map(\.values))
             } else if epoch - best.epoch >= config.patience {
@@ -128,7 +129,7 @@ public struct Trainer {
         // for every quantile), over the known hours of the held-out days.
         let q = config.quantiles
         var sums: [String: [Double]] = [:], counts: [String: Double] = [:], perVM: [String: [String: Double]] = [:]
-        var covered: [String: Double] = [:], coverageCount = 0.0
+        var covered: [String: Double] = [:], coverageCount = 0.0, mase: [String: [Double]] = [:]
         for v in validation {
             let w = window(v.series, end: v.end, scale: v.scale)
             let out = model.predict(w.input, batch: 1, steps: config.lookback)
@@ -138,9 +139,16 @@ public struct Trainer {
             candidates["model"] = ModelInput.quantiles(out, series: v.series, end: v.end, scale: v.scale, quantiles: q.count).enumerated()
                 .map { k, f in uplift.apply(f, categories: calendar.categories(vm: v.vm, hour: v.series.time(of: v.end + k)), scale: v.scale) }
                 .map { $0.map { $0 / v.scale } }
-            for b in [Baseline.seasonalNaiveDay, .seasonalNaiveWeek, .hourOfWeekProfile] {
+            for b in Baseline.allCases {
                 let f = b.forecast(history: history, firstHourOfWeek: firstHourOfWeek, horizon: config.horizon)
                 candidates["\(b)"] = f.map { value in q.map { _ in value / v.scale } }
+            }
+            // MASE of each candidate's median (or middle quantile) against seasonal naive's in-sample error.
+            let actuals = (0..<config.horizon).map { k in v.end + k < v.series.values.count ? v.series.values[v.end + k] / v.scale : .nan }
+            let middle = q.firstIndex { abs($0 - 0.5) < 1e-6 } ?? q.count / 2
+            for (name, f) in candidates {
+                let value = Evaluation.mase(forecast: f.map { $0[middle] }, actual: actuals, history: history.map { $0 / v.scale })
+                if value.isFinite { mase[name, default: []].append(value) }
             }
             for k in 0..<config.horizon where v.end + k < v.series.values.count && !v.series.values[v.end + k].isNaN {
                 let actual = v.series.values[v.end + k] / v.scale
@@ -161,9 +169,11 @@ public struct Trainer {
         }
         var metrics: [String: Double] = [:]
         for (name, s) in sums { for (j, tau) in q.enumerated() { metrics["pinball q\(tau) \(name)"] = s[j] / max(1, counts[name] ?? 1) } }
+        for (name, values) in mase where !values.isEmpty { metrics["mase \(name)"] = values.reduce(0, +) / Double(values.count) }
         // Coverage: the share of actuals at or under each quantile's forecast (q0.9 should cover about 90 %).
         for tau in q where coverageCount > 0 { metrics["coverage q\(tau) model"] = (covered["\(tau)"] ?? 0) / coverageCount }
-        let baselines = sums.keys.filter { $0 != "model" }
+        // The mean is reported, not a bar to clear: promotion is against the best of the seasonal and profile baselines.
+        let baselines = sums.keys.filter { $0 != "model" && $0 != "\(Baseline.mean)" }
         var failures: [String] = []
         for tau in q {
             let mine = metrics["pinball q\(tau) model"] ?? .infinity

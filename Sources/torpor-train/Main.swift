@@ -42,8 +42,17 @@ struct Train: ParsableCommand {
         config.seed = seed
         config.stoppingEvery = stoppingEvery
         let progress = FileHandle.standardError
+        let tty = isatty(STDERR_FILENO) == 1
         let run = try Trainer(store: try common.openStore(), config: config).run(now: common.nowSeconds) { line in
-            progress.write(Data(("torpor-train: " + line + "\n").utf8))
+            // On a terminal the epochs draw one progress bar; elsewhere (cron, logs) one line per epoch.
+            if tty, line.hasPrefix("epoch "), let slash = line.firstIndex(of: "/"), let colon = line.firstIndex(of: ":"),
+               let epoch = Int(line[line.index(line.startIndex, offsetBy: 6)..<slash]), let total = Int(line[line.index(after: slash)..<colon]) {
+                let done = 30 * epoch / max(1, total)
+                progress.write(Data(("\rtorpor-train [" + String(repeating: "#", count: done) + String(repeating: "-", count: 30 - done) + "] " + line
+                                     + (epoch == total ? "\n" : "")).utf8))
+            } else {
+                progress.write(Data(((tty ? "\n" : "") + "torpor-train: " + line + "\n").utf8))
+            }
         }
         print(Report.render(run))
     }
