@@ -78,8 +78,8 @@ public struct Backtest {
     public init(store: Store, policy: Policy, from: EpochSeconds, to: EpochSeconds) {
         self.store = store
         self.policy = policy
-        self.from = from - ((from % 3600) + 3600) % 3600
-        self.to = to - ((to % 3600) + 3600) % 3600
+        self.from = UTC.floor(from)
+        self.to = UTC.floor(to)
     }
 
     public func run(_ strategies: [Strategy] = Strategy.allCases) throws -> BacktestReport {

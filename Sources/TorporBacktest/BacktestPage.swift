@@ -1,4 +1,5 @@
 import Foundation
+import TorporCore
 
 /// The backtest as one self-contained HTML page: the fleet table, the trade-off curves (captured idle VM-hours against
 /// the share of demand hours spent asleep, one line per strategy), and per-VM timelines of actual demand with the
@@ -7,8 +8,8 @@ public enum BacktestPage {
     static let colors = ["torpor": "#1f5fa8", "seasonal-naive": "#d07010", "oracle": "#2a2", "reactive": "#b00", "office-hours": "#777"]
 
     public static func html(_ report: BacktestReport, sweep: [BacktestSweep.Point], timelines: Int = 6) -> String {
-        var body = "<h1>torpor backtest</h1><p>Replay \(report.from) … \(report.to); torpor's forecast: \(escape(report.forecast)).</p>"
-        body += "<pre>\(escape(BacktestTable.render(report)))</pre>"
+        var body = "<h1>torpor backtest</h1><p>Replay \(report.from) … \(report.to); torpor's forecast: \(report.forecast.htmlEscaped).</p>"
+        body += "<pre>\((BacktestTable.render(report)).htmlEscaped)</pre>"
         if !sweep.isEmpty {
             body += "<h2>Trade-off: captured idle VM-hours against violations</h2>" + curves(sweep)
             body += "<p><small>Each point is one setting (hover for it); further up and to the left is better. Violations: the share of demand hours (≥ restore_above) spent asleep.</small></p>"
@@ -19,7 +20,7 @@ public enum BacktestPage {
             return da != db ? da > db : a.key < b.key
         }.prefix(timelines)
         if !busiest.isEmpty { body += "<h2>Timelines (torpor)</h2>" }
-        for (vm, t) in busiest { body += "<h3>\(escape(vm))</h3>" + timeline(t) }
+        for (vm, t) in busiest { body += "<h3>\(vm.htmlEscaped)</h3>" + timeline(t) }
         return """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8"><title>torpor backtest</title>
@@ -56,7 +57,7 @@ public enum BacktestPage {
             for p in mine where p.capturedHours > best { frontier.append(p); best = p.capturedHours }
             svg += "<polyline class=\"curve\" data-strategy=\"\(strategy)\" points=\"\(frontier.map { String(format: "%.1f,%.1f", x($0.violationShare), y(Double($0.capturedHours))) }.joined(separator: " "))\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>"
             for p in mine {
-                svg += "<circle cx=\"\(x(p.violationShare))\" cy=\"\(y(Double(p.capturedHours)))\" r=\"4\" fill=\"\(color)\"><title>\(strategy): \(escape(p.setting)): \(p.capturedHours) VM-h, \(String(format: "%.1f", 100 * p.violationShare)) %</title></circle>"
+                svg += "<circle cx=\"\(x(p.violationShare))\" cy=\"\(y(Double(p.capturedHours)))\" r=\"4\" fill=\"\(color)\"><title>\(strategy): \(p.setting.htmlEscaped): \(p.capturedHours) VM-h, \(String(format: "%.1f", 100 * p.violationShare)) %</title></circle>"
             }
             svg += "<text x=\"\(width - right + 12)\" y=\"\(top + 16 + Double(n) * 18)\" font-size=\"12\" fill=\"\(color)\">■ \(strategy)</text>"
         }
@@ -82,10 +83,5 @@ public enum BacktestPage {
         flush()
         svg += "<line x1=\"0\" x2=\"\(width)\" y1=\"\(y(t.restoreAbove))\" y2=\"\(y(t.restoreAbove))\" stroke=\"#c22\" stroke-dasharray=\"6,3\"/>"
         return svg + "</svg>\n"
-    }
-
-    static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-            .replacingOccurrences(of: "\"", with: "&quot;")
     }
 }

@@ -32,6 +32,9 @@ public enum UTC {
     }
 
     /// `2013-07-01T00:00:00Z`
+    /// The start of the `step`-long interval (aligned to the epoch) that holds `t`, also for times before 1970.
+    public static func floor(_ t: EpochSeconds, to step: Int64 = 3600) -> EpochSeconds { t - ((t % step) + step) % step }
+
     public static func format(_ t: EpochSeconds) -> String {
         let dayNumber = t >= 0 ? t / 86_400 : (t - 86_399) / 86_400
         let secs = Int(t - dayNumber * 86_400)

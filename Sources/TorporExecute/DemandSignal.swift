@@ -61,12 +61,3 @@ public struct PrometheusDemandSignal: DemandSignal {
         return nil
     }
 }
-
-/// A fixed set of wanted VMs (tests).
-public struct FixedDemandSignal: DemandSignal {
-    public var wanted: Set<String>
-    public init(_ wanted: Set<String>) { self.wanted = wanted }
-    public func demand(vm: String, labels: [String: String], at now: EpochSeconds) throws -> String? {
-        wanted.contains(vm) ? "wanted (test signal)" : nil
-    }
-}

@@ -157,7 +157,8 @@ public final class Executor: @unchecked Sendable {
     // MARK: restores
 
     func restoreOwed(_ options: ExecutionOptions, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws {
-        let labels = try store.read { try VMRepository.all(in: $0) }.reduce(into: [String: [String: String]]()) { $0[$1.name] = $1.labels }
+        let labels = demand == nil ? [:]
+            : try store.read { try VMRepository.all(in: $0) }.reduce(into: [String: [String: String]]()) { $0[$1.name] = $1.labels }
         let owed = try store.read { try DueActions.owedRestores(now: options.now, in: $0) }
             .filter { covers($0.host, options) }
             .compactMap { r -> OwedRestore? in

@@ -26,19 +26,6 @@ public struct SampledLoad: LoadSource {
     }
 }
 
-/// A fixed demand per VM (tests, and the libvirt test driver, whose CPU time is wall-clock time).
-public struct FixedLoad: LoadSource {
-    public var percent: [String: Double]
-    public var otherwise: Double
-
-    public init(_ percent: [String: Double] = [:], otherwise: Double = 0) {
-        self.percent = percent
-        self.otherwise = otherwise
-    }
-
-    public func demand(of domain: VirtDomain, at now: EpochSeconds) throws -> Double { percent[domain.name] ?? otherwise }
-}
-
 /// The newest CPU utilization the store holds for the VM (the 5-minute collector's), if it is at most `maxAge` old;
 /// older or none is refused: missing is not idle.
 public struct StoredLoad: LoadSource {

@@ -1,4 +1,5 @@
 import CCrypto
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -50,6 +51,9 @@ public final class SHA256 {
     }
 
     /// The SHA-256 of a whole file's raw bytes, read in 1 MiB chunks.
+    /// The SHA-256 of `bytes` as lowercase hex.
+    public static func hexDigest(of bytes: some ContiguousBytes) -> String { hex(bytes.withUnsafeBytes { digest($0) }) }
+
     public static func hexDigest(ofFile path: String) throws(HashError) -> String {
         guard let file = fopen(path, "rb") else {
             throw HashError(path: path, message: String(cString: strerror(errno)))

@@ -16,7 +16,7 @@ public enum Approvals {
     public static func record(_ plan: Plan, bytes: Data, in store: Store) throws -> ApprovalRecord? {
         try store.transaction { db in
             try PlanRepository.insert(StoredPlan(id: plan.id, createdAt: plan.createdAt.seconds, validUntil: plan.validUntil.seconds,
-                                                 fileSHA256: digest(bytes), body: bytes), in: db)
+                                                 fileSHA256: SHA256.hexDigest(of: bytes), body: bytes), in: db)
             return try carryStanding(to: plan, in: db)
         }
     }
@@ -29,8 +29,8 @@ public enum Approvals {
             guard let stored = try PlanRepository.plan(id: plan.id, in: db) else {
                 throw PlanError(.badInput, "\(source): plan \(plan.id.prefix(12)) is not one this store's torpor-plan recorded; approve the plan file it wrote")
             }
-            guard stored.fileSHA256 == digest(bytes) else {
-                throw PlanError(.badInput, "\(source): the file differs from plan \(plan.id.prefix(12)) as torpor-plan wrote it (SHA-256 \(digest(bytes).prefix(12)) ≠ \(stored.fileSHA256.prefix(12))); approval refused")
+            guard stored.fileSHA256 == SHA256.hexDigest(of: bytes) else {
+                throw PlanError(.badInput, "\(source): the file differs from plan \(plan.id.prefix(12)) as torpor-plan wrote it (SHA-256 \(SHA256.hexDigest(of: bytes).prefix(12)) ≠ \(stored.fileSHA256.prefix(12))); approval refused")
             }
             guard now <= plan.validUntil.seconds else {
                 throw PlanError(.nothingToDo, "\(source): the plan expired at \(plan.validUntil.text); run torpor-plan for a new one (its restores run anyway)")
@@ -103,6 +103,4 @@ public enum Approvals {
             return try PlanRepository.pruneBodies(before: min(now - retention, oldestSleep - 8 * 86_400), keep: keep, in: db)
         }
     }
-
-    static func digest(_ bytes: Data) -> String { SHA256.hex(bytes.withUnsafeBytes { SHA256.digest($0) }) }
 }

@@ -149,7 +149,7 @@ public struct Plan: Codable, Equatable, Sendable {
         var unsealed = self
         unsealed.id = ""
         var plan = self
-        plan.id = SHA256.hex(unsealed.encoded().withUnsafeBytes { SHA256.digest($0) })
+        plan.id = SHA256.hexDigest(of: unsealed.encoded())
         return plan
     }
 

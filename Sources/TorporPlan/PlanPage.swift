@@ -9,30 +9,30 @@ public enum PlanPage {
     public static func html(_ plan: Plan, approved: [String: ApprovalRecord], history: [String: [Float]], historyStart: EpochSeconds) -> String {
         var body = """
             <h1>torpor plan <code>\(plan.id.prefix(12))</code></h1>
-            <p>Created \(plan.createdAt.text), hibernations valid until \(plan.validUntil.text). Data up to \(escape(plan.inputs.dataWatermark?.text ?? "none")); forecast: \(escape(plan.inputs.model)); policy <code>\(plan.inputs.policySHA256.prefix(12))</code>; horizon \(plan.inputs.horizonHours) h.</p>
+            <p>Created \(plan.createdAt.text), hibernations valid until \(plan.validUntil.text). Data up to \((plan.inputs.dataWatermark?.text ?? "none").htmlEscaped); forecast: \(plan.inputs.model.htmlEscaped); policy <code>\(plan.inputs.policySHA256.prefix(12))</code>; horizon \(plan.inputs.horizonHours) h.</p>
             <table><tr><th>action</th><th>VM</th><th>tier</th><th>at</th><th>deadline</th><th>VM-hours saved</th><th>risk</th><th>approval</th></tr>
             """
         for a in plan.actions {
-            body += "<tr class=\"\(a.action.rawValue)\"><td>\(a.action.rawValue)</td><td><a href=\"#vm-\(escape(a.vm))\">\(escape(a.vm))</a></td><td>\(escape(a.tier))</td><td>\(a.at.text)</td><td>\(a.deadline?.text ?? "")</td><td>\(String(format: "%.1f", a.rationale.expectedVMHoursSaved))</td><td class=\"risk-\(a.rationale.risk)\">\(a.rationale.risk)</td><td>\(escape(Approvals.status(of: a, approved: approved)))</td></tr>\n"
+            body += "<tr class=\"\(a.action.rawValue)\"><td>\(a.action.rawValue)</td><td><a href=\"#vm-\(a.vm.htmlEscaped)\">\(a.vm.htmlEscaped)</a></td><td>\(a.tier.htmlEscaped)</td><td>\(a.at.text)</td><td>\(a.deadline?.text ?? "")</td><td>\(String(format: "%.1f", a.rationale.expectedVMHoursSaved))</td><td class=\"risk-\(a.rationale.risk)\">\(a.rationale.risk)</td><td>\((Approvals.status(of: a, approved: approved)).htmlEscaped)</td></tr>\n"
         }
         body += "</table>\n"
         let planned = Set(plan.actions.map(\.vm))
         let skipped = Dictionary(uniqueKeysWithValues: plan.skipped.map { ($0.vm, $0.reason) })
         for f in plan.forecasts {
             let isPlanned = planned.contains(f.vm)
-            body += "<section id=\"vm-\(escape(f.vm))\"><h2>\(escape(f.vm)) <small>tier \(escape(f.tier)), q\(f.tierQuantile) decides; \(escape(f.source))</small></h2>\n"
+            body += "<section id=\"vm-\(f.vm.htmlEscaped)\"><h2>\(f.vm.htmlEscaped) <small>tier \(f.tier.htmlEscaped), q\(f.tierQuantile) decides; \(f.source.htmlEscaped)</small></h2>\n"
             body += chart(f, actions: plan.actions.filter { $0.vm == f.vm }, history: history[f.vm] ?? [], historyStart: historyStart,
                           now: plan.createdAt.seconds, planned: isPlanned)
             body += "<ul>"
             for a in plan.actions where a.vm == f.vm {
-                body += "<li><b>\(a.at.text) \(a.action.rawValue)</b>: \(escape(a.rationale.text))</li>"
+                body += "<li><b>\(a.at.text) \(a.action.rawValue)</b>: \(a.rationale.text.htmlEscaped)</li>"
             }
-            if let reason = skipped[f.vm] { body += "<li>left running: \(escape(reason))</li>" }
+            if let reason = skipped[f.vm] { body += "<li>left running: \(reason.htmlEscaped)</li>" }
             body += "</ul></section>\n"
         }
         let unforecast = plan.skipped.filter { s in !plan.forecasts.contains { $0.vm == s.vm } }
         if !unforecast.isEmpty {
-            body += "<h2>Left running without a forecast</h2><ul>" + unforecast.map { "<li>\(escape($0.vm)): \(escape($0.reason))</li>" }.joined() + "</ul>\n"
+            body += "<h2>Left running without a forecast</h2><ul>" + unforecast.map { "<li>\($0.vm.htmlEscaped): \($0.reason.htmlEscaped)</li>" }.joined() + "</ul>\n"
         }
         return """
             <!DOCTYPE html>
@@ -61,12 +61,12 @@ public enum PlanPage {
         func x(_ t: EpochSeconds) -> Double { left + (width - left - right) * Double(t - t0) / Double(max(1, t1 - t0)) }
         func y(_ v: Double) -> Double { top + (height - top - bottom) * (1 - min(v, yMax) / yMax) }
         func point(_ t: EpochSeconds, _ v: Double) -> String { String(format: "%.1f,%.1f", x(t), y(v)) }
-        var svg = "<svg class=\"vm-chart\(planned ? " planned" : "")\" data-vm=\"\(escape(f.vm))\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" width=\"100%\">"
+        var svg = "<svg class=\"vm-chart\(planned ? " planned" : "")\" data-vm=\"\(f.vm.htmlEscaped)\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" width=\"100%\">"
         svg += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(width - left - right)\" height=\"\(height - top - bottom)\" fill=\"#fafafa\" stroke=\"#ccc\"/>"
         for tick in stride(from: 0.0, through: yMax, by: yMax / 5) {
             svg += "<line x1=\"\(left)\" x2=\"\(width - right)\" y1=\"\(y(tick))\" y2=\"\(y(tick))\" stroke=\"#eee\"/><text x=\"\(left - 4)\" y=\"\(y(tick) + 4)\" font-size=\"10\" text-anchor=\"end\">\(Int(tick)) %</text>"
         }
-        var tick = t0 - ((t0 % 21_600) + 21_600) % 21_600 + 21_600
+        var tick = UTC.floor(t0, to: 21_600) + 21_600
         while tick < t1 {
             let label = UTC.format(tick)
             let text = tick % 86_400 == 0 ? String(label.prefix(10)) : String(label.dropFirst(11).prefix(5))
@@ -110,10 +110,5 @@ public enum PlanPage {
         svg += "<line x1=\"\(left)\" x2=\"\(width - right)\" y1=\"\(y(f.restoreAbove))\" y2=\"\(y(f.restoreAbove))\" stroke=\"#c22\" stroke-dasharray=\"6,3\"/>"
         svg += "<line x1=\"\(x(now))\" x2=\"\(x(now))\" y1=\"\(top)\" y2=\"\(height - bottom)\" stroke=\"#000\"/>"
         return svg + "</svg>\n"
-    }
-
-    static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 }

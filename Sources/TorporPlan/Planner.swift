@@ -93,7 +93,7 @@ struct Planning {
     init(_ input: PlanningInput) {
         self.input = input
         policy = input.policy
-        hour0 = input.now - ((input.now % 3600) + 3600) % 3600
+        hour0 = UTC.floor(input.now)
         hours = input.policy.horizonHours
         horizonEnd = hour0 + Int64(hours) * 3600
     }

@@ -9,7 +9,7 @@ import TorporTrain
 public enum PlanningInputs {
     public static func load(store: Store, now: EpochSeconds, policy: Policy, policySHA256: String,
                             forecaster: DemandForecaster) throws -> PlanningInput {
-        let hour0 = now - ((now % 3600) + 3600) % 3600
+        let hour0 = UTC.floor(now)
         let from = hour0 - Int64(forecaster.historyHours) * 3600
         let horizonEnd = hour0 + Int64(policy.horizonHours) * 3600
         let (records, histories, events, stateBytes, execution) = try store.read { db in
@@ -20,7 +20,7 @@ public enum PlanningInputs {
                                                           excluded: try JournalRepository.hibernatedIntervals(vm: r.name, now: now, in: db), in: db))
             }
             let stateBytes = try Dictionary(uniqueKeysWithValues: records.map { ($0.name, try StateRepository.expectedWrite(vm: $0.name, in: db)) })
-            let verdicts = Dictionary(uniqueKeysWithValues: (try ModelRegistry.runs(in: db).first?.vms ?? []).map { ($0.vm, $0) })
+            let verdicts = Dictionary(uniqueKeysWithValues: (try ModelRegistry.newest(in: db)?.vms ?? []).map { ($0.vm, $0) })
             let execution = (verdicts: verdicts, power: try JournalRepository.power(in: db), pins: try JournalRepository.pins(in: db),
                              save: try JournalRepository.p95Seconds(kind: .hibernate, in: db), restore: try JournalRepository.p95Seconds(kind: .restore, in: db))
             return (records, histories, try EventRepository.overlapping(from: hour0, to: horizonEnd, in: db), stateBytes, execution)

@@ -127,9 +127,9 @@ public struct Policy: Equatable, Sendable {
     /// Reads a policy file (nil: the embedded default); errors name the file and the key at fault. The digest is the
     /// SHA-256 of the file's bytes: it goes into each plan's inputs fingerprint.
     public static func load(path: String?) throws(PlanError) -> (policy: Policy, sha256: String) {
-        guard let path else { return (embeddedDefault, SHA256.hex(Array(embeddedDefaultYAML.utf8).withUnsafeBytes { SHA256.digest($0) })) }
+        guard let path else { return (embeddedDefault, SHA256.hexDigest(of: Array(embeddedDefaultYAML.utf8))) }
         guard let data = FileManager.default.contents(atPath: path) else { throw PlanError(.badInput, "\(path): cannot read the policy file") }
-        return (try parse(String(decoding: data, as: UTF8.self), source: path), SHA256.hex(data.withUnsafeBytes { SHA256.digest($0) }))
+        return (try parse(String(decoding: data, as: UTF8.self), source: path), SHA256.hexDigest(of: data))
     }
 
     public static func parse(_ text: String, source: String) throws(PlanError) -> Policy {

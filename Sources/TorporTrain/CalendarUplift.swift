@@ -13,7 +13,7 @@ public struct CalendarHours: Sendable {
     public static func load(vms: [VMRecord], from: EpochSeconds, to: EpochSeconds, in db: Database) throws -> CalendarHours {
         var byVM: [String: [EpochSeconds: Set<EventRecord.Category>]] = [:]
         for e in try EventRepository.overlapping(from: from, to: to, in: db) {
-            let first = max(from, e.start - ((e.start % 3600) + 3600) % 3600)
+            let first = max(from, UTC.floor(e.start))
             for vm in vms where e.applies(to: vm.name, labels: vm.labels) {
                 var hour = first
                 while hour < min(e.end, to) {

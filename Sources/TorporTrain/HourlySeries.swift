@@ -25,7 +25,7 @@ public struct HourlySeries: Equatable, Sendable {
     /// when it falls in one of `excluded` intervals (the VM's own hibernations): missing, never idle.
     public static func load(vm: String, metric: String = "cpu_util", from: EpochSeconds, to: EpochSeconds, step: Int64 = 3600,
                             excluded: [ClosedRange<EpochSeconds>] = [], in db: Database) throws -> HourlySeries {
-        let first = from - ((from % step) + step) % step
+        let first = UTC.floor(from, to: step)
         let count = Int((to - first + step - 1) / step)
         var values = [Float](repeating: .nan, count: max(0, count))
         func index(_ t: EpochSeconds) -> Int { Int((t - first) / step) }

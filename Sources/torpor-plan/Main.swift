@@ -78,7 +78,7 @@ struct Show: ParsableCommand {
             let approved = try store.read { try Approvals.approvedActions(of: plan.id, in: $0) }
             print(PlanReport.text(plan, approved: approved))
             if let html {
-                let hour0 = plan.createdAt.seconds - ((plan.createdAt.seconds % 3600) + 3600) % 3600
+                let hour0 = UTC.floor(plan.createdAt.seconds)
                 let historyStart = hour0 - 48 * 3600
                 let history = try store.read { db in
                     try Dictionary(uniqueKeysWithValues: plan.forecasts.map { f in

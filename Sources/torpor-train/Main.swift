@@ -91,7 +91,7 @@ struct Forecast: ParsableCommand {
     func run() throws {
         let store = try common.openStore()
         let now = common.nowSeconds
-        let hour0 = now - ((now % 3600) + 3600) % 3600
+        let hour0 = UTC.floor(now)
         let forecaster = try DemandForecaster(store: store, horizon: horizon)
         let series = try store.read { db in
             guard try VMRepository.all(in: db).contains(where: { $0.name == vm }) else { throw ValidationError("no VM named '\(vm)' in the store") }

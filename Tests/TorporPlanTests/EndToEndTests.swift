@@ -114,5 +114,11 @@ import TorporTrain
         }
         #expect(!next.actions.contains { $0.vm == excepted && carried[$0.id] != nil })
         try Diff.parse([first, later]).run()
+        // The diff names what moved: every VM whose actions differ, and no other.
+        let diff = PlanReport.diff(old: plan, new: next)
+        for vm in Set(plan.actions.map(\.vm) + next.actions.map(\.vm)) {
+            let changed = plan.actions.filter { $0.vm == vm }.map(\.signature) != next.actions.filter { $0.vm == vm }.map(\.signature)
+            #expect(diff.contains("\n\(vm):") == changed, "\(vm) in the diff: \(diff)")
+        }
     }
 }

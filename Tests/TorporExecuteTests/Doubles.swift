@@ -1,0 +1,25 @@
+import TorporCore
+import TorporExecute
+import TorporVirt
+
+/// A fixed pre-flight load per VM: the libvirt test driver reports CPU time as wall-clock time.
+struct FixedLoad: LoadSource {
+    var percent: [String: Double]
+    var otherwise: Double
+
+    init(_ percent: [String: Double] = [:], otherwise: Double = 0) {
+        self.percent = percent
+        self.otherwise = otherwise
+    }
+
+    func demand(of domain: VirtDomain, at now: EpochSeconds) throws -> Double { percent[domain.name] ?? otherwise }
+}
+
+/// A fixed set of VMs a demand signal wants.
+struct FixedDemandSignal: DemandSignal {
+    var wanted: Set<String>
+    init(_ wanted: Set<String>) { self.wanted = wanted }
+    func demand(vm: String, labels: [String: String], at now: EpochSeconds) throws -> String? {
+        wanted.contains(vm) ? "wanted (test signal)" : nil
+    }
+}
