@@ -78,7 +78,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "torpor-backtest", dependencies: [
-            "TorporBacktest", "TorporPlan", "TorporCore", "TorporCommandLine",
+            "TorporBacktest", "TorporPlan", "TorporCore", "TorporCommandLine", "TorporForecast",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "torpor-bench-forecast", dependencies: ["TorporForecast"], path: "Sources/torpor-bench-forecast"),

@@ -32,13 +32,22 @@ public struct Score: Codable, Equatable, Sendable {
     public var hibernations = 0
     /// Hours with a known demand (missing hours count nowhere: missing is not idle).
     public var knownHours = 0
+    /// Hours replayed (VM-hours, for churn per VM-day).
+    public var replayedHours = 0
+    /// Saved state written, estimated: the VM's allocated memory per hibernation (a libvirt save image holds the
+    /// guest's RAM; the state pool then stores only the chunks it has not seen).
+    public var stateBytes: Int64 = 0
 
     public static func + (a: Score, b: Score) -> Score {
         Score(capturedHours: a.capturedHours + b.capturedHours, demandHours: a.demandHours + b.demandHours,
               violatedHours: a.violatedHours + b.violatedHours, episodes: a.episodes + b.episodes,
               missedEpisodes: a.missedEpisodes + b.missedEpisodes, proactiveEpisodes: a.proactiveEpisodes + b.proactiveEpisodes,
-              hibernations: a.hibernations + b.hibernations, knownHours: a.knownHours + b.knownHours)
+              hibernations: a.hibernations + b.hibernations, knownHours: a.knownHours + b.knownHours,
+              replayedHours: a.replayedHours + b.replayedHours, stateBytes: a.stateBytes + b.stateBytes)
     }
+
+    /// Hibernate/restore cycles per VM-day replayed.
+    public var churnPerVMDay: Double { replayedHours == 0 ? 0 : Double(hibernations) / (Double(replayedHours) / 24) }
 
     public var violationShare: Double { demandHours == 0 ? 0 : Double(violatedHours) / Double(demandHours) }
     public var missedEpisodeShare: Double { episodes == 0 ? 0 : Double(missedEpisodes) / Double(episodes) }
@@ -67,12 +76,32 @@ public struct BacktestReport: Codable, Equatable, Sendable {
 /// hour only; the VM is asleep from a planned hibernation's hour until its restore's deadline hour.
 public struct Backtest {
     public let store: Store
-    public let policy: Policy
+    public var policy: Policy
     public let from: EpochSeconds
     public let to: EpochSeconds
     /// The office-hours schedule: asleep from this hour (UTC) to `officeOpens` on weekdays, and all weekend.
     public var officeCloses = 19
     public var officeOpens = 7
+    /// Walk-forward: every this many days, train on the data before that day only (nothing is recorded in the registry)
+    /// and forecast the following days with the new model if it is promoted, else keep the previous one, as the nightly
+    /// job does. nil: the newest promoted model trained before the replay serves the whole replay.
+    public var retrainEveryDays: Int?
+    public var training = TrainingConfig()
+    /// Progress of walk-forward training.
+    public var log: @Sendable (String) -> Void = { _ in }
+    /// torpor's forecasters, once `prepareForecasts` has run (a sweep replays many policies with the same models).
+    var prepared: (blocks: [ForecastBlock], label: String)?
+
+    /// Loads or trains torpor's forecasters now, so that every later `run` of this backtest (or of a copy) reuses them.
+    public mutating func prepareForecasts() throws { prepared = try forecastBlocks() }
+
+    /// The forecaster torpor uses from `start` on, and the verdicts of the training run it follows (VMs marked not
+    /// predictable are left running, as in production).
+    struct ForecastBlock {
+        let start: EpochSeconds
+        let forecaster: DemandForecaster
+        let notPredictable: [String: String]
+    }
 
     /// Replays [from, to), whole hours.
     public init(store: Store, policy: Policy, from: EpochSeconds, to: EpochSeconds) {
@@ -83,23 +112,26 @@ public struct Backtest {
     }
 
     public func run(_ strategies: [Strategy] = Strategy.allCases) throws -> BacktestReport {
-        let forecaster = try DemandForecaster(store: store, horizon: policy.horizonHours, trainedBefore: from)
-        let historyStart = from - Int64(forecaster.historyHours) * 3600
+        let (blocks, forecastLabel) = try prepared ?? forecastBlocks()
+        let historyStart = from - Int64(blocks.map(\.forecaster.historyHours).max()!) * 3600
         let end = to + Int64(policy.horizonHours) * 3600
-        let (records, series, events) = try store.read { db in
+        let (records, series, events, memory) = try store.read { db in
             let records = try VMRepository.all(in: db)
             return (records, try records.map { try HourlySeries.load(vm: $0.name, from: historyStart, to: end, in: db) },
-                    try EventRepository.overlapping(from: from, to: end, in: db))
+                    try EventRepository.overlapping(from: from, to: end, in: db),
+                    try records.map { r in try r.memoryBytes ?? SampleReader.samples(vm: r.name, metric: "mem_capacity", from: historyStart, to: end, in: db)
+                        .map { Int64($0.value) }.max() ?? 0 })
         }
         let offset = Int((from - historyStart) / 3600), hours = Int((to - from) / 3600)
         let calendar = try store.read { try CalendarHours.load(vms: records, from: from, to: end, in: $0) }
         var fleet: [String: Score] = [:], perVM: [String: [String: Score]] = [:], timelines: [String: BacktestReport.Timeline] = [:]
         for strategy in strategies {
             let asleep = try simulate(strategy, records: records, series: series, events: events, calendar: calendar, offset: offset, hours: hours,
-                                      forecaster: forecaster)
+                                      blocks: blocks)
             for (i, r) in records.enumerated() {
                 let settings = policy.settings(vm: r.name, labels: r.labels)
-                let score = Self.score(actual: Array(series[i].values[offset..<offset + hours]), asleep: asleep[i], settings: settings)
+                var score = Self.score(actual: Array(series[i].values[offset..<offset + hours]), asleep: asleep[i], settings: settings)
+                score.stateBytes = Int64(score.hibernations) * memory[i]
                 perVM[r.name, default: [:]][strategy.rawValue] = score
                 if strategy == .torpor {
                     timelines[r.name] = .init(demand: series[i].values[offset..<offset + hours].map { $0.isNaN ? nil : Double($0) },
@@ -108,15 +140,38 @@ public struct Backtest {
                 fleet[strategy.rawValue] = (fleet[strategy.rawValue] ?? Score()) + score
             }
         }
-        return BacktestReport(from: UTC.format(from), to: UTC.format(to),
-                              forecast: forecaster.run.map { "model #\($0.id)" } ?? "hour-of-week profile (no model trained before \(UTC.format(from)))",
-                              fleet: fleet, vms: perVM, timelines: timelines)
+        return BacktestReport(from: UTC.format(from), to: UTC.format(to), forecast: forecastLabel, fleet: fleet, vms: perVM, timelines: timelines)
+    }
+
+    /// torpor's forecasters over the replay, and how the report names them.
+    func forecastBlocks() throws -> ([ForecastBlock], String) {
+        func unpredictable(_ run: ModelRun?) -> [String: String] {
+            Dictionary(uniqueKeysWithValues: (run?.vms ?? []).filter { !$0.predictable }.map { ($0.vm, $0.reason) })
+        }
+        var current = try DemandForecaster(store: store, horizon: policy.horizonHours, trainedBefore: from)
+        guard let days = retrainEveryDays else {
+            let newest = try store.read { try ModelRegistry.newest(trainedBefore: from, in: $0) }
+            return ([ForecastBlock(start: from, forecaster: current, notPredictable: unpredictable(newest))],
+                    current.run.map { "model #\($0.id)" } ?? "hour-of-week profile (no model trained before \(UTC.format(from)))")
+        }
+        var blocks: [ForecastBlock] = [], promoted = 0
+        for start in stride(from: from, to: to, by: EpochSeconds.Stride(max(1, days) * 86_400)) {
+            log("training on the data before \(UTC.format(start))")
+            let trained = try Trainer(store: store, config: training).train(now: start)
+            if trained.run.promoted, let model = trained.model {
+                current = try DemandForecaster(promoted: (trained.run, model), horizon: policy.horizonHours)
+                promoted += 1
+            }
+            log("  \(trained.run.reason)")
+            blocks.append(ForecastBlock(start: start, forecaster: current, notPredictable: unpredictable(trained.run)))
+        }
+        return (blocks, "walk-forward: retrained every \(days) d on the data before each block (\(promoted) of \(blocks.count) runs promoted)")
     }
 
     /// Per VM, per replayed hour: asleep or not.
     func simulate(_ strategy: Strategy, records: [VMRecord], series: [HourlySeries], events: [EventRecord], calendar: CalendarHours,
-                  offset: Int, hours: Int,
-                  forecaster: DemandForecaster) throws -> [[Bool]] {
+                  offset: Int, hours: Int, blocks: [ForecastBlock]) throws -> [[Bool]] {
+        let quantiles = blocks[0].forecaster.quantiles
         var asleep = [[Bool]](repeating: [Bool](repeating: false, count: hours), count: records.count)
         switch strategy {
         case .officeHours:
@@ -151,26 +206,27 @@ public struct Backtest {
             for h in 0..<hours {
                 let t = from + Int64(h) * 3600
                 let histories = records.indices.map { i in
-                    (vm: records[i].name, series: HourlySeries(start: series[i].start, step: 3600, values: Array(series[i].values[..<(offset + h)])))
+                    (vm: records[i].name, series: series[i].prefix(offset + h))
                 }
-                let forecasts = strategy == .torpor ? forecaster.forecast(histories, calendar: calendar) : [:]
+                let block = blocks.last { $0.start <= t } ?? blocks[0]
+                let forecasts = strategy == .torpor ? block.forecaster.forecast(histories, calendar: calendar) : [:]
                 var vms: [PlanningVM] = []
                 for (i, r) in records.enumerated() {
                     let history = histories[i].series.values
                     let forecast: QuantileForecast
                     switch strategy {
                     case .oracle:
-                        forecast = QuantileForecast(start: t, quantiles: forecaster.quantiles,
+                        forecast = QuantileForecast(start: t, quantiles: quantiles,
                                                     values: (0..<policy.horizonHours).map { k in
                                                         let v = series[i].values[offset + h + k]
-                                                        return forecaster.quantiles.map { _ in v }
+                                                        return quantiles.map { _ in v }
                                                     }, source: "oracle")
                     case .seasonalNaive:
-                        forecast = QuantileForecast(start: t, quantiles: forecaster.quantiles,
+                        forecast = QuantileForecast(start: t, quantiles: quantiles,
                                                     values: (0..<policy.horizonHours).map { k in
                                                         let j = history.count + k - 24 * (k / 24 + 1)
                                                         let v = j >= 0 ? history[j] : .nan
-                                                        return forecaster.quantiles.map { _ in v }
+                                                        return quantiles.map { _ in v }
                                                     }, source: "seasonal naive")
                     default:
                         forecast = forecasts[r.name]!
@@ -180,6 +236,7 @@ public struct Backtest {
                     vms.append(PlanningVM(name: r.name, host: r.hostURI ?? "replay", labels: r.labels, vcpus: r.vcpus, memoryBytes: nil,
                                           knownHours: history.filter { !$0.isNaN }.count, forecast: forecast, hibernatedSince: sleepingSince[i],
                                           staleSince: fresh || sleepingSince[i] != nil ? nil : (lastKnown ?? t)))
+                    if strategy == .torpor { vms[vms.count - 1].notPredictable = block.notPredictable[r.name] }
                 }
                 let plan = Planner.plan(PlanningInput(now: t, vms: vms, events: events, policy: policy, policySHA256: "backtest",
                                                       model: strategy.rawValue, dataWatermark: t))
@@ -202,7 +259,7 @@ public struct Backtest {
 
     /// Scores one VM's sleep against its actual demand (hourly; missing hours are not scored).
     static func score(actual: [Float], asleep: [Bool], settings: Policy.VMSettings) -> Score {
-        var s = Score()
+        var s = Score(replayedHours: actual.count)
         var previousKnown: Float?, sleptSinceDemand = false
         for (h, a) in actual.enumerated() {
             if h > 0 && asleep[h] && !asleep[h - 1] { s.hibernations += 1 }

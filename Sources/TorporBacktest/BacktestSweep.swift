@@ -16,16 +16,19 @@ public struct BacktestSweep {
         public var missedEpisodeShare: Double
     }
 
-    public let store: Store
-    public let policy: Policy
-    public let from: EpochSeconds
-    public let to: EpochSeconds
+    /// The replay every setting varies (its policy, period and prepared forecasters).
+    public let base: Backtest
 
-    public init(store: Store, policy: Policy, from: EpochSeconds, to: EpochSeconds) {
-        self.store = store; self.policy = policy; self.from = from; self.to = to
-    }
+    public init(_ base: Backtest) { self.base = base }
 
     public func run(log: (String) -> Void = { _ in }) throws -> [Point] {
+        let policy = base.policy
+        func replay(_ p: Policy, _ strategies: [Strategy], officeCloses: Int? = nil) throws -> BacktestReport {
+            var b = base
+            b.policy = p
+            if let officeCloses { b.officeCloses = officeCloses }
+            return try b.run(strategies)
+        }
         var points: [Point] = []
         func add(_ strategy: Strategy, _ setting: String, _ report: BacktestReport) {
             guard let s = report.fleet[strategy.rawValue] else { return }
@@ -37,7 +40,7 @@ public struct BacktestSweep {
                 var p = policy
                 p.defaults.hibernateBelow = below
                 for name in p.tiers.keys { p.tiers[name]!.quantile = q }
-                let report = try Backtest(store: store, policy: p, from: from, to: to).run([.torpor, .seasonalNaive])
+                let report = try replay(p, [.torpor, .seasonalNaive])
                 add(.torpor, "hibernate_below \(below), q\(q)", report)
                 add(.seasonalNaive, "hibernate_below \(below)", report)   // its quantiles are all one value: q does not matter
                 log("swept hibernate_below \(below), q\(q)")
@@ -46,13 +49,11 @@ public struct BacktestSweep {
                 var p = policy
                 p.defaults.hibernateBelow = below
                 p.defaults.minIdle = Int64(idle) * 3600
-                add(.reactive, "hibernate_below \(below), min_idle \(idle)h", try Backtest(store: store, policy: p, from: from, to: to).run([.reactive]))
+                add(.reactive, "hibernate_below \(below), min_idle \(idle)h", try replay(p, [.reactive]))
             }
         }
         for closes in [17, 19, 21] {
-            var b = Backtest(store: store, policy: policy, from: from, to: to)
-            b.officeCloses = closes
-            add(.officeHours, "asleep from \(closes):00", try b.run([.officeHours]))
+            add(.officeHours, "asleep from \(closes):00", try replay(policy, [.officeHours], officeCloses: closes))
         }
         // Seasonal naive gives the same plan for every q: keep one point per setting.
         var seen = Set<String>()

@@ -5,7 +5,8 @@ public enum Baseline: Equatable, Sendable, CaseIterable {
     case seasonalNaiveDay
     /// The same hour last week.
     case seasonalNaiveWeek
-    /// The median of the history at the same hour of the week.
+    /// The median of the history at the same hour of the week (as a point forecast; the trainer evaluates the profile
+    /// with its quantiles, `hourOfWeekQuantiles`, which is what the planner falls back to).
     case hourOfWeekProfile
     /// The mean of the history.
     case mean
@@ -82,12 +83,22 @@ extension Baseline {
         for h in byHour.indices { byHour[h].sort() }
         return (0..<horizon).map { k in
             let values = byHour[(firstHourOfWeek + history.count + k) % 168]
-            return quantiles.map { q in
-                guard !values.isEmpty else { return .nan }
-                let position = q * Float(values.count - 1)
-                let lo = Int(position.rounded(.down)), hi = min(values.count - 1, lo + 1)
-                return values[lo] + (values[hi] - values[lo]) * (position - Float(lo))
-            }
+            return quantiles.map { empiricalQuantile(sorted: values, $0) }
         }
+    }
+
+    /// The empirical quantiles of all the history's known values, whatever the hour: the forecast without skill that
+    /// a forecast must beat to say anything about *when* demand comes.
+    public static func overallQuantiles(history: [Float], quantiles: [Float]) -> [Float] {
+        let values = history.filter { !$0.isNaN }.sorted()
+        return quantiles.map { empiricalQuantile(sorted: values, $0) }
+    }
+
+    /// Quantile `q` of sorted values with linear interpolation; NaN when there are none.
+    static func empiricalQuantile(sorted values: [Float], _ q: Float) -> Float {
+        guard !values.isEmpty else { return .nan }
+        let position = q * Float(values.count - 1)
+        let lo = Int(position.rounded(.down)), hi = min(values.count - 1, lo + 1)
+        return values[lo] + (values[hi] - values[lo]) * (position - Float(lo))
     }
 }

@@ -35,19 +35,26 @@ public struct DemandForecaster {
     let model: Forecaster?
     let scales: [String: Float]
     let lookback: Int
+    let modelInput: ModelInput
     /// What calendar events add to the model's forecasts.
     public let uplift: CalendarUplift
 
     /// Loads the promoted model (if any) from `store`; with `trainedBefore`, only a model whose training data ended by
     /// then (a backtest must not forecast with a model that saw the future).
-    public init(store: Store, quantiles: [Float] = [0.5, 0.9, 0.99], horizon: Int = 24, trainedBefore: EpochSeconds? = nil) throws {
+    public init(store: Store, quantiles: [Float] = [0.5, 0.9, 0.99], horizon: Int = 24, trainedBefore: EpochSeconds = .max) throws {
+        try self.init(promoted: try store.read { try ModelRegistry.promoted(trainedBefore: trainedBefore, in: $0) }, quantiles: quantiles, horizon: horizon)
+    }
+
+    /// Forecasts with `promoted` (a promoted run and its model file), or with the profile alone when nil.
+    public init(promoted: (run: ModelRun, model: Data)?, quantiles: [Float] = [0.5, 0.9, 0.99], horizon: Int = 24) throws {
         self.quantiles = quantiles
         self.horizon = horizon
-        if let promoted = try store.read({ try ModelRegistry.promoted(in: $0) }), promoted.run.dataTo <= trainedBefore ?? .max {
+        if let promoted {
             let file = try ModelFile.decode(promoted.model, source: "model #\(promoted.run.id)")
-            let usable = file.model.shape.quantiles == quantiles && file.model.shape.horizon >= horizon
-                && file.metadata["features"] == ModelInput.features
+            let input = ModelInput(features: file.metadata["features"] ?? "")
+            let usable = file.model.shape.quantiles == quantiles && file.model.shape.horizon >= horizon && input != nil
             run = usable ? promoted.run : nil
+            modelInput = input ?? ModelInput(usesContext: false)
             model = usable ? file.model : nil
             var scales: [String: Float] = [:]
             let modelWins = Set(promoted.run.vms.filter { $0.better == "model" }.map(\.vm))
@@ -59,7 +66,7 @@ public struct DemandForecaster {
             lookback = Int(file.metadata["lookback"] ?? promoted.run.hyperparameters["lookback"] ?? "") ?? 168
             uplift = CalendarUplift(metadata: file.metadata)
         } else {
-            run = nil; model = nil; scales = [:]; lookback = 168; uplift = CalendarUplift()
+            run = nil; model = nil; scales = [:]; lookback = 168; uplift = CalendarUplift(); modelInput = ModelInput(usesContext: false)
         }
     }
 
@@ -76,7 +83,7 @@ public struct DemandForecaster {
             if let scale = scales[vm], series.values.count >= lookback + 144 { modelled.append((vm, series, scale)) }
         }
         guard let model, let run, !modelled.isEmpty else { return result }
-        let input = modelled.flatMap { ModelInput.window($0.series, end: $0.series.values.count, scale: $0.scale, lookback: lookback, horizon: horizon).input }
+        let input = modelled.flatMap { modelInput.window($0.series, end: $0.series.values.count, scale: $0.scale, lookback: lookback, horizon: horizon).input }
         let output = model.predict(input, batch: modelled.count, steps: lookback)
         let perVM = model.shape.outputs
         for (i, m) in modelled.enumerated() {

@@ -3,18 +3,27 @@ import GRDB
 import TorporCore
 import TorporStore
 
-/// One VM's demand on a regular grid of steps (hourly by default), NaN where it is missing.
+/// One VM's demand on a regular grid of steps (hourly by default), NaN where it is missing, with the VM's other
+/// resource use on the same grid as context for the model.
 public struct HourlySeries: Equatable, Sendable {
     /// The start of the first step (aligned to the step).
     public var start: EpochSeconds
     public var step: Int64
     /// Demand per step; NaN = missing (a gap, or the VM absent or hibernated), never zero.
     public var values: [Float]
+    /// Resource use beside the demand, one series per `contextNames` entry (each as long as `values`, or empty when the
+    /// VM has none of it), NaN where missing: memory in use as a share of the allocation (0–1), and network and disk
+    /// traffic on a fixed log scale, log10(1 + bytes/s) / 9 (1 GB/s ≈ 1), so no per-VM scale is needed.
+    public var context: [[Float]]
 
-    public init(start: EpochSeconds, step: Int64, values: [Float]) {
+    /// What `context` holds, in order.
+    public static let contextNames = ["memory", "network", "disk"]
+
+    public init(start: EpochSeconds, step: Int64, values: [Float], context: [[Float]] = []) {
         self.start = start
         self.step = step
         self.values = values
+        self.context = context.isEmpty ? Self.contextNames.map { _ in [] } : context
     }
 
     public func time(of index: Int) -> EpochSeconds { start + Int64(index) * step }
@@ -22,29 +31,62 @@ public struct HourlySeries: Equatable, Sendable {
     /// Builds the series of `vm` over [from, to) from the store. Each step's demand is the **maximum** of its samples
     /// of `metric` (the mean would hide the spikes that matter). A step is missing when it has no sample, and also when
     /// any sample of the step shows the VM absent (`vcpus` or `mem_capacity` of 0, as Bitbrains records absence) or
-    /// when it falls in one of `excluded` intervals (the VM's own hibernations): missing, never idle.
+    /// when it falls in one of `excluded` intervals (the VM's own hibernations): missing, never idle. The context
+    /// (memory, network, disk) is the maximum per step too, missing at the same steps.
     public static func load(vm: String, metric: String = "cpu_util", from: EpochSeconds, to: EpochSeconds, step: Int64 = 3600,
                             excluded: [ClosedRange<EpochSeconds>] = [], in db: Database) throws -> HourlySeries {
         let first = UTC.floor(from, to: step)
-        let count = Int((to - first + step - 1) / step)
-        var values = [Float](repeating: .nan, count: max(0, count))
+        let count = max(0, Int((to - first + step - 1) / step))
         func index(_ t: EpochSeconds) -> Int { Int((t - first) / step) }
-        for s in try SampleReader.samples(vm: vm, metric: metric, from: first, to: to, in: db) {
-            let i = index(s.time)
-            values[i] = values[i].isNaN ? Float(s.value) : max(values[i], Float(s.value))
+        func maxPerStep(_ metric: String) throws -> [Float] {
+            var values = [Float](repeating: .nan, count: count)
+            for s in try SampleReader.samples(vm: vm, metric: metric, from: first, to: to, in: db) {
+                let i = index(s.time)
+                values[i] = values[i].isNaN ? Float(s.value) : max(values[i], Float(s.value))
+            }
+            return values
         }
-        var absent = Set<Int>()
+        var values = try maxPerStep(metric)
+        var missing = Set<Int>()
         for allocation in ["vcpus", "mem_capacity"] {
             for s in try SampleReader.samples(vm: vm, metric: allocation, from: first, to: to, in: db) where s.value == 0 {
-                absent.insert(index(s.time))
+                missing.insert(index(s.time))
             }
         }
-        for i in absent { values[i] = .nan }
         for range in excluded {
-            let lo = max(0, index(range.lowerBound)), hi = min(values.count - 1, index(range.upperBound))
-            if lo <= hi { for i in lo...hi { values[i] = .nan } }
+            let lo = max(0, index(range.lowerBound)), hi = min(count - 1, index(range.upperBound))
+            if lo <= hi { missing.formUnion(lo...hi) }
         }
-        return HourlySeries(start: first, step: step, values: values)
+        for i in missing { values[i] = .nan }
+        var context = [try memoryShare(maxPerStep), try traffic(maxPerStep("net_rx"), maxPerStep("net_tx")),
+                       try traffic(maxPerStep("disk_read"), maxPerStep("disk_write"))]
+        for c in context.indices {
+            for i in missing { context[c][i] = .nan }
+            if context[c].allSatisfy(\.isNaN) { context[c] = [] }
+        }
+        return HourlySeries(start: first, step: step, values: values, context: context)
+    }
+
+    /// Memory in use per step as a share of the allocation: `mem_util` where the source gives it, else
+    /// `mem_used / mem_capacity`.
+    private static func memoryShare(_ maxPerStep: (String) throws -> [Float]) throws -> [Float] {
+        let util = try maxPerStep("mem_util"), used = try maxPerStep("mem_used"), capacity = try maxPerStep("mem_capacity")
+        return util.indices.map { i in
+            if !util[i].isNaN { return min(1.5, util[i] / 100) }
+            return capacity[i] > 0 && !used[i].isNaN ? min(1.5, used[i] / capacity[i]) : .nan
+        }
+    }
+
+    /// Two directions of traffic (bytes/s) per step on the fixed log scale; missing only when both are.
+    private static func traffic(_ a: [Float], _ b: [Float]) -> [Float] {
+        zip(a, b).map { x, y in
+            x.isNaN && y.isNaN ? .nan : log10(1 + max(0, (x.isNaN ? 0 : x) + (y.isNaN ? 0 : y))) / 9
+        }
+    }
+
+    /// The first `count` steps (the history up to a replayed hour).
+    public func prefix(_ count: Int) -> HourlySeries {
+        HourlySeries(start: start, step: step, values: Array(values.prefix(count)), context: context.map { Array($0.prefix(count)) })
     }
 
     /// Share of steps that hold a value.

@@ -2,28 +2,47 @@ import Foundation
 import TorporCore
 
 /// What the forecaster reads and predicts, shared by training and forecasting so the two never drift apart.
-/// Inputs per hour: demand / scale (0 where missing) and a present flag, the same hour six days earlier, hour-of-day
-/// and day-of-week encodings. Outputs per future hour and quantile: the change from the same hour the day before,
-/// divided by the VM's scale (a seasonal skip connection).
-public enum ModelInput {
+/// Inputs per hour: demand / scale (0 where missing) and a present flag, the same hour six days earlier, optionally the
+/// VM's memory, network and disk use (`HourlySeries.context`, 0 where missing), hour-of-day and day-of-week encodings.
+/// Outputs per future hour and quantile: the change from the same hour the day before, divided by the VM's scale (a
+/// seasonal skip connection).
+public struct ModelInput: Equatable, Sendable {
+    /// Whether memory, network and disk use are inputs.
+    public let usesContext: Bool
+
+    public init(usesContext: Bool) { self.usesContext = usesContext }
+
+    /// The input set a model file records in its `features`; nil for one this version cannot build.
+    public init?(features: String) {
+        guard let match = [true, false].first(where: { ModelInput(usesContext: $0).features == features }) else { return nil }
+        usesContext = match
+    }
+
     /// The features, in order, as recorded in the model file.
-    public static let features = "demand,present,same_hour_6d_ago,hour_sin,hour_cos,dow_sin,dow_cos"
+    public var features: String {
+        "demand,present,same_hour_6d_ago," + (usesContext ? HourlySeries.contextNames.joined(separator: ",") + "," : "")
+            + "hour_sin,hour_cos,dow_sin,dow_cos"
+    }
+    public var featureCount: Int { usesContext ? 7 + HourlySeries.contextNames.count : 7 }
     public static let target = "change from the same hour yesterday / scale"
-    public static let featureCount = 7
 
     public struct Window { public var input: [Float]; public var target: [Float]; public var mask: [Float] }
 
     /// The window of `lookback` hours before index `end` of `s`, with the targets of the `horizon` hours from `end`
     /// (masked where the actual or the same hour yesterday is missing, or beyond the series).
-    public static func window(_ s: HourlySeries, end: Int, scale: Float, lookback: Int, horizon: Int) -> Window {
+    public func window(_ s: HourlySeries, end: Int, scale: Float, lookback: Int, horizon: Int) -> Window {
         var input: [Float] = []
         input.reserveCapacity(lookback * featureCount)
         for h in end - lookback..<end {
             let v = h >= 0 ? s.values[h] : .nan, week = h >= 144 ? s.values[h - 144] : .nan
             let t = s.time(of: h)
             let hour = Float((t / 3600) % 24), day = Float(((t / 86_400) + 3) % 7)   // 1970-01-01 was a Thursday
-            input += [v.isNaN ? 0 : v / scale, v.isNaN ? 0 : 1, week.isNaN ? 0 : week / scale,
-                      sin(2 * .pi * hour / 24), cos(2 * .pi * hour / 24), sin(2 * .pi * day / 7), cos(2 * .pi * day / 7)]
+            input += [v.isNaN ? 0 : v / scale, v.isNaN ? 0 : 1, week.isNaN ? 0 : week / scale]
+            for c in usesContext ? s.context : [] {
+                let x = h >= 0 && h < c.count ? c[h] : .nan
+                input.append(x.isNaN ? 0 : x)
+            }
+            input += [sin(2 * .pi * hour / 24), cos(2 * .pi * hour / 24), sin(2 * .pi * day / 7), cos(2 * .pi * day / 7)]
         }
         var target: [Float] = [], mask: [Float] = []
         for t in end..<end + horizon {

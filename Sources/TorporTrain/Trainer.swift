@@ -26,12 +26,19 @@ public struct TrainingConfig: Sendable {
     public var stoppingEvery = 0
     /// Epochs without a better early-stopping loss before training stops (the best epoch's weights are kept).
     public var patience = 3
+    /// A VM is not predictable ("no skill") when neither the model nor a baseline beats its overall quantiles on the
+    /// validation days, unless the overall quantiles already miss by less than this (mean pinball, in demand units:
+    /// a VM whose demand moves by less than about a point of CPU is as good as constant, and quiet VMs stay plannable).
+    public var noSkillFloor = 1.0
+    /// The inputs; memory, network and disk use are off by default: on the 50 Bitbrains VMs they cost the model its
+    /// q0.5 edge over seasonal naive (bench/RESULTS.md).
+    public var input = ModelInput(usesContext: false)
 
     public init() {}
 }
 
-/// One global forecaster across VMs with per-VM scaling. Inputs per hour: demand / scale (0 where missing) and a
-/// present flag, the same hour six days earlier, hour-of-day and day-of-week encodings. Outputs: for each of the next
+/// One global forecaster across VMs with per-VM scaling. Inputs per hour: see `ModelInput` (demand, the same hour six
+/// days earlier, memory, network and disk use, time encodings). Outputs: for each of the next
 /// `horizon` hours and each quantile, the change from the same hour the day before (a seasonal skip connection),
 /// trained with the masked pinball loss. Promotion: the model must beat the best baseline's pinball loss on the
 /// validation days **for every quantile**; otherwise the run is recorded with its reason and the planner keeps the
@@ -46,11 +53,20 @@ public struct Trainer {
     }
 
     func window(_ s: HourlySeries, end: Int, scale: Float) -> ModelInput.Window {
-        ModelInput.window(s, end: end, scale: scale, lookback: config.lookback, horizon: config.horizon)
+        config.input.window(s, end: end, scale: scale, lookback: config.lookback, horizon: config.horizon)
     }
 
     /// Trains, evaluates against the baselines, and records the run (promoted or not) in the registry.
     public func run(now: EpochSeconds, log: (String) -> Void = { _ in }) throws -> ModelRun {
+        let trained = try train(now: now, log: log)
+        var run = trained.run
+        run.id = try store.transaction { try ModelRegistry.insert(run, model: trained.model, in: $0) }
+        return run
+    }
+
+    /// Trains and evaluates on the data before `now`, without recording anything (a backtest's walk-forward): the run
+    /// (id 0) and its model file, nil when no VM had enough history.
+    public func train(now: EpochSeconds, log: (String) -> Void = { _ in }) throws -> (run: ModelRun, model: Data?) {
         let started = Date()
         let from = now - Int64(config.historyDays) * 86_400
         let records = try store.read { try VMRepository.all(in: $0) }
@@ -82,13 +98,13 @@ public struct Trainer {
         }
         var hyper: [String: String] = ["lookback": "\(config.lookback)", "horizon": "\(config.horizon)", "hidden": "\(config.hiddenSize)",
                                        "epochs": "\(config.maxEpochs)", "seed": "\(config.seed)",
-                                       "quantiles": config.quantiles.map { "\($0)" }.joined(separator: ",")]
+                                       "quantiles": config.quantiles.map { "\($0)" }.joined(separator: ","), "features": config.input.features]
         guard !train.isEmpty, !validation.isEmpty else {
             let run = ModelRun(createdAt: now, dataFrom: from, dataTo: now, hyperparameters: hyper, metrics: [:], promoted: false,
                                reason: "no VM has enough history to train on", seconds: Date().timeIntervalSince(started), vms: verdicts)
-            return try record(run, model: nil)
+            return (run, nil)
         }
-        let shape = ForecasterShape(inputSize: 7, hiddenSize: config.hiddenSize, layers: 1, horizon: config.horizon, quantiles: config.quantiles)
+        let shape = ForecasterShape(inputSize: config.input.featureCount, hiddenSize: config.hiddenSize, layers: 1, horizon: config.horizon, quantiles: config.quantiles)
         let model = Forecaster(shape: shape, seed: config.seed)
         let optimizer = AdamW(for: model, learningRate: 3e-3)
         var random = SeededRandom(seed: config.seed)
@@ -130,6 +146,7 @@ public struct Trainer {
         let q = config.quantiles
         var sums: [String: [Double]] = [:], counts: [String: Double] = [:], perVM: [String: [String: Double]] = [:]
         var covered: [String: Double] = [:], coverageCount = 0.0, mase: [String: [Double]] = [:]
+        var perVMCounts: [String: [String: Double]] = [:]
         for v in validation {
             let w = window(v.series, end: v.end, scale: v.scale)
             let out = model.predict(w.input, batch: 1, steps: config.lookback)
@@ -139,10 +156,14 @@ public struct Trainer {
             candidates["model"] = ModelInput.quantiles(out, series: v.series, end: v.end, scale: v.scale, quantiles: q.count).enumerated()
                 .map { k, f in uplift.apply(f, categories: calendar.categories(vm: v.vm, hour: v.series.time(of: v.end + k)), scale: v.scale) }
                 .map { $0.map { $0 / v.scale } }
-            for b in Baseline.allCases {
+            for b in Baseline.allCases where b != .hourOfWeekProfile {
                 let f = b.forecast(history: history, firstHourOfWeek: firstHourOfWeek, horizon: config.horizon)
                 candidates["\(b)"] = f.map { value in q.map { _ in value / v.scale } }
             }
+            candidates["\(Baseline.hourOfWeekProfile)"] = Baseline.hourOfWeekQuantiles(history: history, firstHourOfWeek: firstHourOfWeek,
+                                                                                      horizon: config.horizon, quantiles: q).map { $0.map { $0 / v.scale } }
+            let overall = Baseline.overallQuantiles(history: history, quantiles: q).map { $0 / v.scale }
+            candidates[Self.noSkill] = [[Float]](repeating: overall, count: config.horizon)
             // MASE of each candidate's median (or middle quantile) against seasonal naive's in-sample error.
             let actuals = (0..<config.horizon).map { k in v.end + k < v.series.values.count ? v.series.values[v.end + k] / v.scale : .nan }
             let middle = q.firstIndex { abs($0 - 0.5) < 1e-6 } ?? q.count / 2
@@ -157,9 +178,10 @@ public struct Trainer {
                         let u = Double(actual - f[k][j])
                         let loss = u >= 0 ? Double(tau) * u : Double(tau - 1) * u
                         sums[name, default: [Double](repeating: 0, count: q.count)][j] += loss
-                        perVM[v.vm, default: [:]][name, default: 0] += loss
+                        perVM[v.vm, default: [:]][name, default: 0] += loss * Double(v.scale)
                     }
                     counts[name, default: 0] += 1
+                    perVMCounts[v.vm, default: [:]][name, default: 0] += Double(q.count)
                 }
                 if let f = candidates["model"]?[k], !f.contains(where: \.isNaN) {
                     for (j, tau) in q.enumerated() where actual <= f[j] { covered["\(tau)", default: 0] += 1 }
@@ -172,29 +194,46 @@ public struct Trainer {
         for (name, values) in mase where !values.isEmpty { metrics["mase \(name)"] = values.reduce(0, +) / Double(values.count) }
         // Coverage: the share of actuals at or under each quantile's forecast (q0.9 should cover about 90 %).
         for tau in q where coverageCount > 0 { metrics["coverage q\(tau) model"] = (covered["\(tau)"] ?? 0) / coverageCount }
-        // The mean is reported, not a bar to clear: promotion is against the best of the seasonal and profile baselines.
-        let baselines = sums.keys.filter { $0 != "model" && $0 != "\(Baseline.mean)" }
+        // The mean and the overall quantiles are reported, not bars to clear: promotion is against the best of the
+        // seasonal and profile baselines.
+        let references: Set<String> = ["\(Baseline.mean)", Self.noSkill]
+        let baselines = sums.keys.filter { $0 != "model" && !references.contains($0) }
         var failures: [String] = []
         for tau in q {
             let mine = metrics["pinball q\(tau) model"] ?? .infinity
             let best = baselines.map { (name: $0, loss: metrics["pinball q\(tau) \($0)"]!) }.min { $0.loss < $1.loss }
             if let best, mine >= best.loss { failures.append("q\(tau): \(String(format: "%.5f", mine)) ≥ \(best.name) \(String(format: "%.5f", best.loss))") }
         }
-        for (vm, losses) in perVM.sorted(by: { $0.key < $1.key }) {
-            let best = losses.min { $0.value < $1.value }!
-            verdicts.append(.init(vm: vm, predictable: true, better: best.key,
-                                  reason: best.key == "model" ? "the model forecasts it best" : "\(best.key) forecasts it better than the model"))
+        for (vm, sums) in perVM.sorted(by: { $0.key < $1.key }) {
+            // Mean pinball per hour and quantile, in the VM's demand units.
+            let losses = sums.reduce(into: [String: Double]()) { $0[$1.key] = $1.value / max(1, perVMCounts[vm]?[$1.key] ?? 1) }
+            guard let best = losses.filter({ !references.contains($0.key) }).min(by: { $0.value < $1.value }) else { continue }
+            let reference = losses[Self.noSkill] ?? .infinity
+            if best.value >= reference && reference >= config.noSkillFloor {
+                verdicts.append(.init(vm: vm, predictable: false, better: best.key,
+                                      reason: "no skill: no forecast beats its overall quantiles (pinball \(String(format: "%.3g", best.value)) of \(best.key) ≥ \(String(format: "%.3g", reference)))"))
+            } else {
+                verdicts.append(.init(vm: vm, predictable: true, better: best.key,
+                                      reason: best.key == "model" ? "the model forecasts it best" : "\(best.key) forecasts it better than the model"))
+            }
+        }
+        for t in trained where perVM[t.vm] == nil {
+            verdicts.append(.init(vm: t.vm, predictable: false, better: "none",
+                                  reason: "no known hours in the last \(config.validationDays) days: its forecasts cannot be judged"))
         }
         let promoted = failures.isEmpty
         let reason = promoted ? "beats the best baseline on every quantile over the last \(config.validationDays) days"
                               : "not promoted: " + failures.joined(separator: "; ")
         let scalesMetadata = Dictionary(uniqueKeysWithValues: scales.map { ("scale.\($0.key)", "\($0.value)") })
-        let blob = try ModelFile.encode(model, metadata: scalesMetadata.merging(["features": ModelInput.features, "target": ModelInput.target,
+        let blob = try ModelFile.encode(model, metadata: scalesMetadata.merging(["features": config.input.features, "target": ModelInput.target,
                                                                                  "lookback": "\(config.lookback)"].merging(uplift.metadata) { a, _ in a }) { a, _ in a })
         let run = ModelRun(createdAt: now, dataFrom: from, dataTo: now, hyperparameters: hyper, metrics: metrics, promoted: promoted,
                            reason: reason, seconds: Date().timeIntervalSince(started), vms: verdicts.sorted { $0.vm < $1.vm })
-        return try record(run, model: blob)
+        return (run, blob)
     }
+
+    /// The forecast without skill: the VM's overall quantiles, whatever the hour.
+    static let noSkill = "overallQuantiles"
 
     /// The calendar uplift, fitted on the model's residuals over the training days' hours when events were on.
     func calendarUplift(_ model: Forecaster, trained: [(vm: String, series: HourlySeries, split: Int, scale: Float)],
@@ -224,9 +263,4 @@ public struct Trainer {
         return CalendarUplift.fit(samples, quantiles: config.quantiles)
     }
 
-    private func record(_ run: ModelRun, model: Data?) throws -> ModelRun {
-        var run = run
-        run.id = try store.transaction { try ModelRegistry.insert(run, model: model, in: $0) }
-        return run
-    }
 }

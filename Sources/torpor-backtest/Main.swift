@@ -3,6 +3,7 @@ import Foundation
 import TorporBacktest
 import TorporCommandLine
 import TorporCore
+import TorporForecast
 import TorporPlan
 
 @main
@@ -29,10 +30,13 @@ struct TorporBacktestCommand: ParsableCommand {
     @Option(help: "Also write the report as JSON to this file.") var json: String?
     @Option(help: "Also write a page with the trade-off curves and per-VM timelines (runs the sweep).") var html: String?
     @Flag(help: "Sweep each strategy's settings and compare them at equal violations (trade-off curves).") var sweep = false
+    @Option(help: "Walk forward: retrain every N days on the data before each block (nothing is recorded); default: the newest promoted model trained before --from.") var retrainEvery: Int?
+    @Option(help: "OpenBLAS threads for walk-forward training.") var threads = 1
 
     func validate() throws {
         if let from, UTC.parseInstant(from) == nil { throw ValidationError("--from '\(from)' is not an ISO-8601 time") }
         if days < 1 { throw ValidationError("--days must be at least 1") }
+        if let retrainEvery, retrainEvery < 1 { throw ValidationError("--retrain-every must be at least 1 (days)") }
     }
 
     func run() throws {
@@ -41,11 +45,16 @@ struct TorporBacktestCommand: ParsableCommand {
             let to = common.nowSeconds
             let start = from.flatMap(UTC.parseInstant) ?? to - Int64(days) * 86_400
             guard start < to else { throw StageError(.badInput, "--from \(UTC.format(start)) is not before --now \(UTC.format(to))") }
-            let report = try Backtest(store: try common.openStore(), policy: policy, from: start, to: to).run()
+            BLAS.setThreads(threads)
+            var backtest = Backtest(store: try common.openStore(), policy: policy, from: start, to: to)
+            backtest.retrainEveryDays = retrainEvery
+            backtest.log = { FileHandle.standardError.write(Data("torpor-backtest: \($0)\n".utf8)) }
+            try backtest.prepareForecasts()
+            let report = try backtest.run()
             print(BacktestTable.render(report))
             var points: [BacktestSweep.Point] = []
             if sweep || html != nil {
-                points = try BacktestSweep(store: try common.openStore(), policy: policy, from: start, to: to).run { line in
+                points = try BacktestSweep(backtest).run { line in
                     FileHandle.standardError.write(Data("torpor-backtest: \(line)\n".utf8))
                 }
                 print("\ntrade-off: the most idle VM-hours each strategy captures at or under a violation level")

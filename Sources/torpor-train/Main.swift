@@ -34,6 +34,17 @@ struct Train: ParsableCommand {
     @Option(help: "Seed of initialization and data order.") var seed: UInt64 = 42
     @Option(help: "OpenBLAS threads.") var threads = 1
     @Option(help: "Hold out one training window in N for early stopping (0: no early stopping, train every epoch).") var stoppingEvery = 0
+    @Flag(help: "Memory, network and disk use as extra inputs where the store has them.") var context = false
+    @Option(help: "Hours of history the model reads per forecast.") var lookback = 168
+    @Option(help: "LSTM hidden size.") var hidden = 32
+    @Option(help: "Days of history read before --now.") var historyDays = 90
+    @Option(help: "The most recent days, held out for validation and promotion.") var validationDays = 7
+
+    func validate() throws {
+        if lookback < 24 || hidden < 1 || maxEpochs < 1 || historyDays < 1 || validationDays < 1 || validationDays >= historyDays {
+            throw ValidationError("--lookback must be at least 24, --hidden, --max-epochs and --history-days at least 1, and --validation-days between 1 and --history-days")
+        }
+    }
 
     func run() throws {
         BLAS.setThreads(threads)
@@ -41,6 +52,11 @@ struct Train: ParsableCommand {
         config.maxEpochs = maxEpochs
         config.seed = seed
         config.stoppingEvery = stoppingEvery
+        config.input = ModelInput(usesContext: context)
+        config.lookback = lookback
+        config.hiddenSize = hidden
+        config.historyDays = historyDays
+        config.validationDays = validationDays
         let progress = FileHandle.standardError
         let tty = isatty(STDERR_FILENO) == 1
         let run = try Trainer(store: try common.openStore(), config: config).run(now: common.nowSeconds) { line in
