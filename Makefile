@@ -65,6 +65,7 @@ bench: build integration
 backtest: build
 	BIN=$(BIN) ./bench/backtest-bitbrains.sh
 	BIN=$(BIN) ./bench/backtest-nab.sh
+	BIN=$(BIN) ./bench/backtest-walkforward.sh
 
 clean:
 	rm -rf .build demo bench/out integration/guest .venv-bench

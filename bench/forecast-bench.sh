@@ -2,7 +2,9 @@
 # Forecast engine benchmark: training samples/s of torpor's LSTM vs PyTorch's CPU LSTM at the reference shapes
 # (../shared/bench/pytorch_lstm_reference.py: input 16, hidden 64, 1-2 layers, seq 168/288, batch 64/256, 24 outputs,
 # Adam), same run, alternating torpor and both PyTorch paths (oneDNN, --native); 1 thread (the figure that counts) and
-# 2 threads. Also torpor's GFLOP/s against cblas_sgemm at the model's own GEMM shapes, and inference for 10,000 VMs.
+# 2 threads. Also torpor's GFLOP/s against cblas_sgemm at the model's own GEMM shapes (per configuration: the time
+# cblas_sgemm alone takes for exactly one training step's GEMMs, so "share of sgemm" = torpor's samples/s over that
+# bound), and inference for 10,000 VMs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.build/release}
@@ -36,14 +38,18 @@ for line in open(sys.argv[1]):
     rows.setdefault((d['mode'], d['threads'], d['layers'], d['seq'], d['batch']), {})[impl] = d
 for mode in ('train', 'infer'):
     print(f"\n### {mode}ing samples/s\n")
-    print("| threads | layers | seq | batch | torpor | PyTorch oneDNN | PyTorch native | torpor / best PyTorch | torpor GFLOP/s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    share = mode == 'train'
+    print("| threads | layers | seq | batch | torpor | PyTorch oneDNN | PyTorch native | torpor / best PyTorch | torpor GFLOP/s |"
+          + (" sgemm alone, same GEMMs | share of sgemm |" if share else ""))
+    print("|---|---|---|---|---|---|---|---|---|" + ("---|---|" if share else ""))
     for key in sorted(k for k in rows if k[0] == mode):
         r = rows[key]; t = r['torpor']['samples_per_s']
         a = r.get('torch', {}).get('samples_per_s'); b = r.get('torchnative', {}).get('samples_per_s')
         best = max(x for x in (a, b) if x) if (a or b) else None
         ratio = f"**{t / best:.2f}×**" if best else "-"
-        print(f"| {key[1]} | {key[2]} | {key[3]} | {key[4]} | {t:.0f} | {a or '-'} | {b or '-'} | {ratio} | {r['torpor']['eff_gflops']} |")
+        bound = r['torpor'].get('sgemm_bound_samples_per_s')
+        extra = f" {bound:.0f} | **{100 * t / bound:.0f} %** |" if share and bound else ""
+        print(f"| {key[1]} | {key[2]} | {key[3]} | {key[4]} | {t:.0f} | {a or '-'} | {b or '-'} | {ratio} | {r['torpor']['eff_gflops']} |" + extra)
 print("\n### cblas_sgemm alone at the model's shapes (GFLOP/s)\n")
 print("| threads | shape | GFLOP/s |\n|---|---|---|")
 for (threads, shape), g in sorted(sgemm.items()): print(f"| {threads} | {shape} | {g} |")

@@ -117,7 +117,8 @@ public struct Backtest {
         let end = to + Int64(policy.horizonHours) * 3600
         let (records, series, events, memory) = try store.read { db in
             let records = try VMRepository.all(in: db)
-            return (records, try records.map { try HourlySeries.load(vm: $0.name, from: historyStart, to: end, in: db) },
+            let context = blocks.contains { $0.forecaster.needsContext }
+            return (records, try records.map { try HourlySeries.load(vm: $0.name, from: historyStart, to: end, context: context, in: db) },
                     try EventRepository.overlapping(from: from, to: end, in: db),
                     try records.map { r in try r.memoryBytes ?? SampleReader.samples(vm: r.name, metric: "mem_capacity", from: historyStart, to: end, in: db)
                         .map { Int64($0.value) }.max() ?? 0 })

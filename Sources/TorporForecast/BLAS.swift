@@ -1,9 +1,11 @@
 import COpenBLAS
 
-/// `cblas_sgemm` alone (C = A·B), for benchmarks that compare the engine with the GEMM it is built on.
+/// `cblas_sgemm` alone (C = op(A)·op(B) + beta·C, densely stored), for benchmarks that compare the engine with the
+/// GEMM it is built on.
 public enum BenchGEMM {
-    public static func run(m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
-        BLAS.gemm(m: m, n: n, k: k, a, lda: k, b, ldb: n, beta: 0, c, ldc: n)
+    public static func run(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, beta: Float = 0,
+                           _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
+        BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, a, lda: transA ? m : k, b, ldb: transB ? k : n, beta: beta, c, ldc: n)
     }
 }
 

@@ -17,7 +17,8 @@ public enum PlanningInputs {
             // The VM's own hibernations are missing data, never idle.
             let histories = try records.map { r in
                 (vm: r.name, series: try HourlySeries.load(vm: r.name, from: from, to: hour0,
-                                                          excluded: try JournalRepository.hibernatedIntervals(vm: r.name, now: now, in: db), in: db))
+                                                          excluded: try JournalRepository.hibernatedIntervals(vm: r.name, now: now, in: db),
+                                                          context: forecaster.needsContext, in: db))
             }
             let stateBytes = try Dictionary(uniqueKeysWithValues: records.map { ($0.name, try StateRepository.expectedWrite(vm: $0.name, in: db)) })
             let verdicts = Dictionary(uniqueKeysWithValues: (try ModelRegistry.newest(in: db)?.vms ?? []).map { ($0.vm, $0) })

@@ -70,6 +70,9 @@ public struct DemandForecaster {
         }
     }
 
+    /// Whether `forecast` reads the histories' context (memory, network, disk): load it only then.
+    public var needsContext: Bool { model != nil && modelInput.usesContext }
+
     /// How much history `forecast` wants before the first forecast hour.
     public var historyHours: Int { max(28 * 24, lookback + 144) }
 

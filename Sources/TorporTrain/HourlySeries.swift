@@ -31,10 +31,10 @@ public struct HourlySeries: Equatable, Sendable {
     /// Builds the series of `vm` over [from, to) from the store. Each step's demand is the **maximum** of its samples
     /// of `metric` (the mean would hide the spikes that matter). A step is missing when it has no sample, and also when
     /// any sample of the step shows the VM absent (`vcpus` or `mem_capacity` of 0, as Bitbrains records absence) or
-    /// when it falls in one of `excluded` intervals (the VM's own hibernations): missing, never idle. The context
-    /// (memory, network, disk) is the maximum per step too, missing at the same steps.
+    /// when it falls in one of `excluded` intervals (the VM's own hibernations): missing, never idle. With `context`,
+    /// memory, network and disk use are loaded too (the maximum per step, missing at the same steps).
     public static func load(vm: String, metric: String = "cpu_util", from: EpochSeconds, to: EpochSeconds, step: Int64 = 3600,
-                            excluded: [ClosedRange<EpochSeconds>] = [], in db: Database) throws -> HourlySeries {
+                            excluded: [ClosedRange<EpochSeconds>] = [], context withContext: Bool = false, in db: Database) throws -> HourlySeries {
         let first = UTC.floor(from, to: step)
         let count = max(0, Int((to - first + step - 1) / step))
         func index(_ t: EpochSeconds) -> Int { Int((t - first) / step) }
@@ -58,6 +58,7 @@ public struct HourlySeries: Equatable, Sendable {
             if lo <= hi { missing.formUnion(lo...hi) }
         }
         for i in missing { values[i] = .nan }
+        guard withContext else { return HourlySeries(start: first, step: step, values: values) }
         var context = [try memoryShare(maxPerStep), try traffic(maxPerStep("net_rx"), maxPerStep("net_tx")),
                        try traffic(maxPerStep("disk_read"), maxPerStep("disk_write"))]
         for c in context.indices {

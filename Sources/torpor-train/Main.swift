@@ -109,12 +109,14 @@ struct Forecast: ParsableCommand {
         let now = common.nowSeconds
         let hour0 = UTC.floor(now)
         let forecaster = try DemandForecaster(store: store, horizon: horizon)
-        let series = try store.read { db in
-            guard try VMRepository.all(in: db).contains(where: { $0.name == vm }) else { throw ValidationError("no VM named '\(vm)' in the store") }
-            return try HourlySeries.load(vm: vm, from: hour0 - Int64(forecaster.historyHours) * 3600, to: hour0,
-                                         excluded: try JournalRepository.hibernatedIntervals(vm: vm, now: now, in: db), in: db)
+        let (series, calendar) = try store.read { db in
+            guard let record = try VMRepository.all(in: db).first(where: { $0.name == vm }) else { throw ValidationError("no VM named '\(vm)' in the store") }
+            return (try HourlySeries.load(vm: vm, from: hour0 - Int64(forecaster.historyHours) * 3600, to: hour0,
+                                          excluded: try JournalRepository.hibernatedIntervals(vm: vm, now: now, in: db),
+                                          context: forecaster.needsContext, in: db),
+                    try CalendarHours.load(vms: [record], from: hour0, to: hour0 + Int64(horizon) * 3600, in: db))
         }
-        guard let f = forecaster.forecast([(vm, series)])[vm] else { throw ValidationError("no forecast for \(vm)") }
+        guard let f = forecaster.forecast([(vm, series)], calendar: calendar)[vm] else { throw ValidationError("no forecast for \(vm)") }
         print("\(vm): forecast from \(UTC.format(f.start)) by \(f.source); demand in % of allocated vCPUs")
         print("hour (UTC)             " + f.quantiles.map { "q\($0)".padding(toLength: 8, withPad: " ", startingAt: 0) }.joined() + "  q\(f.quantiles.last!) as a bar")
         for (k, values) in f.values.enumerated() {

@@ -67,4 +67,24 @@ import TorporStore
         #expect(absent.violatedHours == 0)
         #expect(report.vms["absent"]!["oracle"]!.capturedHours <= 4 * 14)
     }
+
+    /// Walk-forward: a model trained every 3 days on the data before each block only, nothing written to the
+    /// registry, and the runs' verdicts obeyed: the white-noise VM has no skill and is never put to sleep.
+    @Test func walkForwardRetrainsWithoutRecordingAndObeysVerdicts() throws {
+        let store = try Self.store()
+        var backtest = Backtest(store: store, policy: Self.policy, from: Self.replayFrom, to: Self.start + Int64(Self.days) * 86_400)
+        backtest.retrainEveryDays = 3
+        backtest.training.maxEpochs = 3
+        backtest.training.hiddenSize = 8
+        try backtest.prepareForecasts()
+        let report = try backtest.run()
+        print(BacktestTable.render(report))
+        #expect(report.forecast.hasPrefix("walk-forward: retrained every 3 d") && report.forecast.hasSuffix("of 3 runs promoted)"), "\(report.forecast)")
+        #expect(try store.read { try ModelRegistry.runs(in: $0) }.isEmpty, "a backtest records nothing")
+        let periodic = try #require(report.vms["periodic"]?["torpor"]), oracle = try #require(report.vms["periodic"]?["oracle"])
+        #expect(Double(periodic.capturedHours) >= 0.9 * Double(oracle.capturedHours) && periodic.violatedHours == 0)
+        let noise = try #require(report.vms["noise"]?["torpor"])
+        #expect(noise.hibernations == 0 && noise.capturedHours == 0)
+        #expect(periodic.churnPerVMDay > 0 && periodic.replayedHours == 7 * 24)
+    }
 }

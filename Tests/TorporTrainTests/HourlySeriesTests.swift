@@ -55,6 +55,38 @@ func scratchStore() throws -> (Store, String) {
         #expect(series.values.contains { !$0.isNaN && $0 > 0 })
     }
 
+    /// Memory, network and disk use beside the demand: the share of the allocation, traffic on the fixed log scale
+    /// (both directions added), missing where the VM was absent, and empty for a resource the VM never reported.
+    @Test func contextIsLoadedOnRequestAndMissingWhereTheVMWasAbsent() throws {
+        let (store, dir) = try scratchStore()
+        var csv = "vm,metric,time,value\n"
+        for h in 0..<3 {
+            let t = t0 + Int64(h) * 3600
+            csv += "web-01,cpu_util,\(t),10\nweb-01,mem_used,\(t),\(1 << 30)\nweb-01,mem_capacity,\(t),\(h == 2 ? 0 : 4 << 30)\n"
+            csv += "web-01,net_rx,\(t),999\nweb-01,net_tx,\(t + 60),0\n"
+        }
+        try csv.write(toFile: dir + "/s.csv", atomically: true, encoding: .utf8)
+        _ = try CSVIngester(store: store).ingest(path: dir + "/s.csv", mapping: .defaultLong, now: t0 + 86_400)
+        let (plain, series) = try store.read {
+            (try HourlySeries.load(vm: "web-01", from: t0, to: t0 + 3 * 3600, in: $0),
+             try HourlySeries.load(vm: "web-01", from: t0, to: t0 + 3 * 3600, context: true, in: $0))
+        }
+        #expect(plain.context == [[], [], []], "not loaded unless asked")
+        #expect(series.values[0] == 10 && series.values[2].isNaN)
+        let memory = series.context[0], network = series.context[1], disk = series.context[2]
+        #expect(memory[0] == 0.25 && memory[1] == 0.25 && memory[2].isNaN)
+        #expect(abs(network[0] - 3.0 / 9) < 1e-6, "log10(1 + 999 B/s) / 9")
+        #expect(network[2].isNaN, "missing where the VM was absent")
+        #expect(disk.isEmpty, "no disk metric at all")
+        // The model's window reads them only when its input set says so (0 where missing).
+        let with = ModelInput(usesContext: true).window(series, end: 3, scale: 10, lookback: 3, horizon: 1)
+        let without = ModelInput(usesContext: false).window(series, end: 3, scale: 10, lookback: 3, horizon: 1)
+        #expect(with.input.count == 3 * 10 && without.input.count == 3 * 7)
+        #expect(Array(with.input[3..<6]) == [0.25, Float(3.0 / 9), 0] && Array(with.input[23..<26]) == [0, 0, 0])
+        #expect(ModelInput(features: ModelInput(usesContext: true).features) == ModelInput(usesContext: true))
+        #expect(ModelInput(features: "demand,something_else") == nil)
+    }
+
     let replay = UTC.epoch(year: 2026, month: 1, day: 1)
 }
 
