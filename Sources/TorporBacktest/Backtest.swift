@@ -204,10 +204,13 @@ public struct Backtest {
         case .torpor, .seasonalNaive, .oracle:
             var sleepingSince = [EpochSeconds?](repeating: nil, count: records.count)
             var wakeAt = [EpochSeconds?](repeating: nil, count: records.count)
+            // What production would know: a sleeping VM reports nothing, so its hours asleep are missing in the history
+            // the planner reads later (the journal's hibernated intervals). The oracle keeps everything.
+            var seen = series
             for h in 0..<hours {
                 let t = from + Int64(h) * 3600
                 let histories = records.indices.map { i in
-                    (vm: records[i].name, series: series[i].prefix(offset + h))
+                    (vm: records[i].name, series: seen[i].prefix(offset + h))
                 }
                 let block = blocks.last { $0.start <= t } ?? blocks[0]
                 let forecasts = strategy == .torpor ? block.forecaster.forecast(histories, calendar: calendar) : [:]
@@ -252,6 +255,12 @@ public struct Backtest {
                         if let w = wakeAt[i], w <= t { sleepingSince[i] = nil }   // not worth an hour
                     }
                     asleep[i][h] = sleepingSince[i] != nil
+                    guard asleep[i][h], strategy != .oracle else { continue }
+                    seen[i].values[offset + h] = .nan
+                    // A demand signal (`torpor-execute --wake-on`) wakes it when demand comes, late like the reactive
+                    // policy: that hour counts as asleep.
+                    let actual = series[i].values[offset + h]
+                    if !actual.isNaN && Double(actual) >= policy.settings(vm: r.name, labels: r.labels).restoreAbove { sleepingSince[i] = nil }
                 }
             }
         }

@@ -13,7 +13,8 @@ import TorporStore
     static let days = 35
 
     /// A store with three VMs over 35 days: `periodic` (50 % from 08:00 to 18:00 UTC every day, 1 % otherwise),
-    /// `noise` (uniformly 0–60 % every hour, seeded), and `absent` (periodic, but no data on days 30–32).
+    /// `noise` (uniformly 0–60 % every hour, seeded), `absent` (periodic, but no data on days 30–32) and `burst`
+    /// (periodic, plus demand at 02:00 on day 30).
     static func store() throws -> Store {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-bt-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -26,13 +27,14 @@ import TorporStore
         try store.transaction { db in
             let writer = try SampleWriter(db: db)
             let cpu = try writer.metricID(try MetricBinding.make(metric: "cpu_util", unit: "percent").get())
-            for name in ["periodic", "noise", "absent"] {
+            for name in ["periodic", "noise", "absent", "burst"] {
                 let vm = try VMRepository.id(of: name, in: db, now: start)
                 try VMRepository.setPlacement(vm: vm, hostURI: "test:///default", labels: [:], in: db)
                 for h in 0..<days * 24 {
                     let t = start + Int64(h) * 3600, hour = h % 24, day = h / 24
                     if name == "absent" && (30...32).contains(day) { continue }
-                    let value = name == "noise" ? noise() : (8..<18).contains(hour) ? 50 : 1
+                    var value = name == "noise" ? noise() : (8..<18).contains(hour) ? 50 : 1
+                    if name == "burst" && day == 30 && hour == 2 { value = 50 }   // demand no forecast foresaw
                     _ = try writer.add(vm: vm, metric: cpu, time: t, value: value)
                 }
             }
@@ -61,6 +63,13 @@ import TorporStore
         // A noisy VM: torpor hibernates little.
         let noise = try #require(report.vms["noise"]?["torpor"])
         #expect(Double(noise.capturedHours) < 0.05 * Double(noise.knownHours), "\(noise.capturedHours) of \(noise.knownHours)")
+        // Unforeseen demand while asleep: that hour is violated (a missed episode), and the demand signal wakes the VM
+        // for the next hour instead of leaving it asleep until the planned restore at 08:00.
+        let burst = try #require(report.vms["burst"]?["torpor"])
+        #expect(burst.violatedHours == 1 && burst.missedEpisodes == 1)
+        let hour = Int((Self.start + 30 * 86_400 + 2 * 3600 - Self.replayFrom) / 3600)
+        let asleep = try #require(report.timelines["burst"]?.asleep)
+        #expect(asleep[hour] && !asleep[hour + 1])
         // Absent days count nowhere: neither idle nor captured.
         let absent = try #require(report.vms["absent"]?["torpor"])
         #expect(absent.knownHours == 4 * 24)
