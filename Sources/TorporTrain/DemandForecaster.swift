@@ -26,7 +26,7 @@ public struct QuantileForecast: Equatable, Sendable {
 
 /// Forecasts the demand of VMs for the next hours with the registry's newest **promoted** model, for the VMs it
 /// forecasts better than the baselines; every other VM (no promoted model, the model lost on this VM, a VM newer than
-/// the model, yesterday's hour missing) gets the hour-of-week quantile profile of its own history.
+/// the model, the hour unknown all week) gets the hour-of-week quantile profile of its own history.
 public struct DemandForecaster {
     public let quantiles: [Float]
     public let horizon: Int
@@ -52,7 +52,9 @@ public struct DemandForecaster {
         if let promoted {
             let file = try ModelFile.decode(promoted.model, source: "model #\(promoted.run.id)")
             let input = ModelInput(features: file.metadata["features"] ?? "")
+            // A model file of an older input set or target definition is not used (the nightly run replaces it).
             let usable = file.model.shape.quantiles == quantiles && file.model.shape.horizon >= horizon && input != nil
+                && file.metadata["target"] == ModelInput.target
             run = usable ? promoted.run : nil
             modelInput = input ?? ModelInput(usesContext: false)
             model = usable ? file.model : nil

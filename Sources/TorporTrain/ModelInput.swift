@@ -4,8 +4,8 @@ import TorporCore
 /// What the forecaster reads and predicts, shared by training and forecasting so the two never drift apart.
 /// Inputs per hour: demand / scale (0 where missing) and a present flag, the same hour six days earlier, optionally the
 /// VM's memory, network and disk use (`HourlySeries.context`, 0 where missing), hour-of-day and day-of-week encodings.
-/// Outputs per future hour and quantile: the change from the same hour the day before, divided by the VM's scale (a
-/// seasonal skip connection).
+/// Outputs per future hour and quantile: the change from the same hour the day before (or the latest earlier day with a
+/// value, up to a week back), divided by the VM's scale (a seasonal skip connection).
 public struct ModelInput: Equatable, Sendable {
     /// Whether memory, network and disk use are inputs.
     public let usesContext: Bool
@@ -24,7 +24,7 @@ public struct ModelInput: Equatable, Sendable {
             + "hour_sin,hour_cos,dow_sin,dow_cos"
     }
     public var featureCount: Int { usesContext ? 7 + HourlySeries.contextNames.count : 7 }
-    public static let target = "change from the same hour yesterday / scale"
+    public static let target = "change from the same hour on the latest known day within a week / scale"
 
     public struct Window { public var input: [Float]; public var target: [Float]; public var mask: [Float] }
 
@@ -46,21 +46,33 @@ public struct ModelInput: Equatable, Sendable {
         }
         var target: [Float] = [], mask: [Float] = []
         for t in end..<end + horizon {
-            let ok = t < s.values.count && t >= 24 && !s.values[t].isNaN && !s.values[t - 24].isNaN
-            target.append(ok ? (s.values[t] - s.values[t - 24]) / scale : 0)
+            let base = Self.base(s.values, t)
+            let ok = t < s.values.count && !s.values[t].isNaN && !base.isNaN
+            target.append(ok ? (s.values[t] - base) / scale : 0)
             mask.append(ok ? 1 : 0)
         }
         return Window(input: input, target: target, mask: mask)
     }
 
+    /// What the outputs are a change from at step `t`: the value at the same hour on the most recent earlier day that
+    /// has one, up to a week back. Yesterday in the common case; after a night the VM slept through (missing, as its
+    /// hibernations are) the night before, so that a sleep does not blind the model the next day. NaN if none.
+    static func base(_ values: [Float], _ t: Int) -> Float {
+        var i = t - 24
+        while i >= 0 && i >= t - 168 {
+            if i < values.count && !values[i].isNaN { return values[i] }
+            i -= 24
+        }
+        return .nan
+    }
+
     /// Turns the model's outputs for a window ending at `end` into demand per future hour and quantile (in the
-    /// series' units), sorted so that quantiles never cross. NaN where the same hour yesterday is unknown.
+    /// series' units), sorted so that quantiles never cross. NaN where the same hour is unknown all week.
     public static func quantiles(_ output: ArraySlice<Float>, series s: HourlySeries, end: Int, scale: Float, quantiles count: Int) -> [[Float]] {
         let horizon = output.count / count
         return (0..<horizon).map { k in
-            let i = end + k - 24
-            let yesterday = i >= 0 && i < s.values.count ? s.values[i] : .nan
-            return (0..<count).map { j in yesterday + output[output.startIndex + k * count + j] * scale }.sorted()
+            let base = Self.base(s.values, end + k)
+            return (0..<count).map { j in base + output[output.startIndex + k * count + j] * scale }.sorted()
         }
     }
 

@@ -39,7 +39,7 @@ public struct TrainingConfig: Sendable {
 
 /// One global forecaster across VMs with per-VM scaling. Inputs per hour: see `ModelInput` (demand, the same hour six
 /// days earlier, memory, network and disk use, time encodings). Outputs: for each of the next
-/// `horizon` hours and each quantile, the change from the same hour the day before (a seasonal skip connection),
+/// `horizon` hours and each quantile, the change from the same hour the day before (`ModelInput.base`: a seasonal skip connection),
 /// trained with the masked pinball loss. Promotion: the model must beat the best baseline's pinball loss on the
 /// validation days **for every quantile**; otherwise the run is recorded with its reason and the planner keeps the
 /// previous promoted model (or the best baseline).

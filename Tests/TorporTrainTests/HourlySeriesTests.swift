@@ -4,7 +4,7 @@ import Testing
 import TorporCore
 import TorporIngest
 import TorporStore
-import TorporTrain
+@testable import TorporTrain
 
 func scratchStore() throws -> (Store, String) {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-train-\(UUID().uuidString)").path
@@ -85,6 +85,24 @@ func scratchStore() throws -> (Store, String) {
         #expect(Array(with.input[3..<6]) == [0.25, Float(3.0 / 9), 0] && Array(with.input[23..<26]) == [0, 0, 0])
         #expect(ModelInput(features: ModelInput(usesContext: true).features) == ModelInput(usesContext: true))
         #expect(ModelInput(features: "demand,something_else") == nil)
+    }
+
+    /// The model's outputs are changes from the same hour on the latest earlier day with a value: a night the VM slept
+    /// through (missing) leaves the next day's forecast anchored on the night before, not unknown.
+    @Test func forecastsAreAnchoredOnTheLatestKnownDayAtThatHour() {
+        var values = [Float](repeating: .nan, count: 24 * 10)
+        values[2] = 4            // day 0, 02:00
+        values[24 + 3] = 7       // day 1, 03:00
+        #expect(ModelInput.base(values, 2 * 24 + 2) == 4, "two days back when yesterday is missing")
+        #expect(ModelInput.base(values, 2 * 24 + 3) == 7, "yesterday when known")
+        #expect(ModelInput.base(values, 9 * 24 + 2).isNaN, "nothing within a week")
+        let out = ModelInput.quantiles([1, 2, 1, 2], series: HourlySeries(start: t0, step: 3600, values: Array(values[..<(2 * 24 + 2)])),
+                                       end: 2 * 24 + 2, scale: 10, quantiles: 2)
+        #expect(out[0] == [14, 24] && out[1] == [17, 27])
+        var known = values
+        known[2 * 24 + 2] = 9
+        let w = ModelInput(usesContext: false).window(HourlySeries(start: t0, step: 3600, values: known), end: 2 * 24 + 2, scale: 1, lookback: 24, horizon: 2)
+        #expect(w.target == [5, 0] && w.mask == [1, 0])
     }
 
     let replay = UTC.epoch(year: 2026, month: 1, day: 1)
