@@ -12,4 +12,4 @@ DB=bench/out/backtest/torpor.db
 [ -s "$DB" ] || BIN=$BIN ./bench/backtest-bitbrains.sh > /dev/null
 mkdir -p "$OUT"
 TORPOR_DB=$PWD/$DB "$BIN/torpor-backtest" --now "$TO" --from "$FROM" --retrain-every 7 --threads 2 --policy bench/backtest-policy.yaml \
-  --sweep --json "$OUT/backtest.json" --html "$OUT/backtest.html" | tee "$OUT/backtest.txt"
+  --sweep --json "$OUT/backtest.json" --html "$OUT/backtest.html" --svg docs/backtest-bitbrains-walkforward.svg | tee "$OUT/backtest.txt"

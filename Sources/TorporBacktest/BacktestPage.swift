@@ -33,7 +33,8 @@ public enum BacktestPage {
             """
     }
 
-    static func curves(_ points: [BacktestSweep.Point]) -> String {
+    /// The trade-off curves alone, as an SVG document (the frontier of each strategy; a point per setting).
+    public static func curves(_ points: [BacktestSweep.Point]) -> String {
         let width = 900.0, height = 420.0, left = 60.0, bottom = 40.0, top = 10.0, right = 160.0
         let maxX = max(0.05, (points.map(\.violationShare).max() ?? 0) * 1.05)
         let maxY = Double(max(1, points.map(\.capturedHours).max() ?? 1)) * 1.05

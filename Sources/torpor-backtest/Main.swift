@@ -30,6 +30,7 @@ struct TorporBacktestCommand: ParsableCommand {
     @Option(help: "Also write the report as JSON to this file.") var json: String?
     @Option(help: "Also write a page with the trade-off curves and per-VM timelines (runs the sweep).") var html: String?
     @Flag(help: "Sweep each strategy's settings and compare them at equal violations (trade-off curves).") var sweep = false
+    @Option(help: "Also write the trade-off curves alone as an SVG file (runs the sweep).") var svg: String?
     @Option(help: "Walk forward: retrain every N days on the data before each block (nothing is recorded); default: the newest promoted model trained before --from.") var retrainEvery: Int?
     @Option(help: "OpenBLAS threads for walk-forward training.") var threads = 1
 
@@ -53,7 +54,7 @@ struct TorporBacktestCommand: ParsableCommand {
             let report = try backtest.run()
             print(BacktestTable.render(report))
             var points: [BacktestSweep.Point] = []
-            if sweep || html != nil {
+            if sweep || html != nil || svg != nil {
                 points = try BacktestSweep(backtest).run { line in
                     FileHandle.standardError.write(Data("torpor-backtest: \(line)\n".utf8))
                 }
@@ -71,6 +72,10 @@ struct TorporBacktestCommand: ParsableCommand {
                 encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
                 struct Output: Encodable { var report: BacktestReport; var sweep: [BacktestSweep.Point] }
                 try encoder.encode(Output(report: report, sweep: points)).write(to: URL(fileURLWithPath: json))
+            }
+            if let svg {
+                try Data(BacktestPage.curves(points).utf8).write(to: URL(fileURLWithPath: svg))
+                FileHandle.standardError.write(Data("torpor-backtest: wrote \(svg)\n".utf8))
             }
             if let html {
                 try Data(BacktestPage.html(report, sweep: points).utf8).write(to: URL(fileURLWithPath: html))
