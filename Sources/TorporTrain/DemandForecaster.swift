@@ -25,7 +25,7 @@ public struct QuantileForecast: Equatable, Sendable {
 }
 
 /// Forecasts the demand of VMs for the next hours with the registry's newest **promoted** model, for the VMs it
-/// forecasts better than the baselines; every other VM (no promoted model, the model lost on this VM, a VM newer than
+/// forecasts better than the baselines and at the quantiles it was promoted for; every other VM (no promoted model, the model lost on this VM, a VM newer than
 /// the model, the hour unknown all week) gets the hour-of-week quantile profile of its own history.
 public struct DemandForecaster {
     public let quantiles: [Float]
@@ -36,6 +36,9 @@ public struct DemandForecaster {
     let scales: [String: Float]
     let lookback: Int
     let modelInput: ModelInput
+    /// The indices of the quantiles the model serves (those it forecast better than the best baseline); the
+    /// hour-of-week profile serves the others.
+    let servedQuantiles: Set<Int>
     /// What calendar events add to the model's forecasts.
     public let uplift: CalendarUplift
 
@@ -53,8 +56,10 @@ public struct DemandForecaster {
             let file = try ModelFile.decode(promoted.model, source: "model #\(promoted.run.id)")
             let input = ModelInput(features: file.metadata["features"] ?? "")
             // A model file of an older input set or target definition is not used (the nightly run replaces it).
+            let served = (file.metadata["served_quantiles"] ?? "").split(separator: ",").compactMap { Float($0) }
             let usable = file.model.shape.quantiles == quantiles && file.model.shape.horizon >= horizon && input != nil
-                && file.metadata["target"] == ModelInput.target
+                && file.metadata["target"] == ModelInput.target && !served.isEmpty
+            servedQuantiles = usable ? Set(quantiles.indices.filter { j in served.contains { abs($0 - quantiles[j]) < 1e-6 } }) : []
             run = usable ? promoted.run : nil
             modelInput = input ?? ModelInput(usesContext: false)
             model = usable ? file.model : nil
@@ -68,7 +73,7 @@ public struct DemandForecaster {
             lookback = Int(file.metadata["lookback"] ?? promoted.run.hyperparameters["lookback"] ?? "") ?? 168
             uplift = CalendarUplift(metadata: file.metadata)
         } else {
-            run = nil; model = nil; scales = [:]; lookback = 168; uplift = CalendarUplift(); modelInput = ModelInput(usesContext: false)
+            run = nil; model = nil; scales = [:]; lookback = 168; uplift = CalendarUplift(); modelInput = ModelInput(usesContext: false); servedQuantiles = []
         }
     }
 
@@ -98,10 +103,18 @@ public struct DemandForecaster {
             var used = 0
             for k in 0..<horizon where !fromModel[k].contains(where: \.isNaN) {
                 let hour = merged.start + Int64(k) * 3600
-                merged.values[k] = uplift.apply(fromModel[k].map { max(0, $0) }, categories: calendar.categories(vm: m.vm, hour: hour), scale: m.scale)
+                let model = uplift.apply(fromModel[k].map { max(0, $0) }, categories: calendar.categories(vm: m.vm, hour: hour), scale: m.scale)
+                let profile = merged.values[k]
+                // Quantiles the model does not serve come from the profile (the model's where the profile never saw
+                // this hour of the week), sorted so that they never cross.
+                merged.values[k] = quantiles.indices.map { j in servedQuantiles.contains(j) || profile[j].isNaN ? model[j] : profile[j] }.sorted()
                 used += 1
             }
-            if used > 0 { merged.source = used == horizon ? "model #\(run.id)" : "model #\(run.id) (\(horizon - used) h from the hour-of-week profile)" }
+            if used > 0 {
+                let partial = servedQuantiles.count < quantiles.count
+                    ? " for " + servedQuantiles.sorted().map { "q\(quantiles[$0])" }.joined(separator: ", ") + ", the profile for the others" : ""
+                merged.source = "model #\(run.id)" + partial + (used == horizon ? "" : " (\(horizon - used) h from the hour-of-week profile)")
+            }
             result[m.vm] = merged
         }
         return result

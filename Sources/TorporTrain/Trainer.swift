@@ -41,8 +41,8 @@ public struct TrainingConfig: Sendable {
 /// days earlier, memory, network and disk use, time encodings). Outputs: for each of the next
 /// `horizon` hours and each quantile, the change from the same hour the day before (`ModelInput.base`: a seasonal skip connection),
 /// trained with the masked pinball loss. Promotion: the model must beat the best baseline's pinball loss on the
-/// validation days **for every quantile**; otherwise the run is recorded with its reason and the planner keeps the
-/// previous promoted model (or the best baseline).
+/// validation days, **per quantile**: it serves the quantiles where it does, the hour-of-week profile the others; a
+/// model that wins none is not promoted and the planner keeps the previous promoted model (or the profile).
 public struct Trainer {
     public let store: Store
     public let config: TrainingConfig
@@ -199,11 +199,15 @@ public struct Trainer {
         // seasonal and profile baselines.
         let references: Set<String> = ["\(Baseline.mean)", Self.noSkill]
         let baselines = sums.keys.filter { $0 != "model" && !references.contains($0) }
-        var failures: [String] = []
+        var failures: [String] = [], served: [Float] = []
         for tau in q {
             let mine = metrics["pinball q\(tau) model"] ?? .infinity
             let best = baselines.map { (name: $0, loss: metrics["pinball q\(tau) \($0)"]!) }.min { $0.loss < $1.loss }
-            if let best, mine >= best.loss { failures.append("q\(tau): \(String(format: "%.5f", mine)) ≥ \(best.name) \(String(format: "%.5f", best.loss))") }
+            if let best, mine >= best.loss {
+                failures.append("q\(tau): \(String(format: "%.5f", mine)) ≥ \(best.name) \(String(format: "%.5f", best.loss))")
+            } else if mine.isFinite {
+                served.append(tau)
+            }
         }
         for (vm, sums) in perVM.sorted(by: { $0.key < $1.key }) {
             // Mean pinball per hour and quantile, in the VM's demand units.
@@ -222,11 +226,16 @@ public struct Trainer {
             verdicts.append(.init(vm: t.vm, predictable: false, better: "none",
                                   reason: "no known hours in the last \(config.validationDays) days: its forecasts cannot be judged"))
         }
-        let promoted = failures.isEmpty
-        let reason = promoted ? "beats the best baseline on every quantile over the last \(config.validationDays) days"
-                              : "not promoted: " + failures.joined(separator: "; ")
+        // Promotion is per quantile: the model serves the quantiles it forecasts better than the best baseline, and
+        // the hour-of-week profile keeps the others.
+        let promoted = !served.isEmpty
+        let servedText = served.map { "q\($0)" }.joined(separator: ", ")
+        let reason = failures.isEmpty ? "beats the best baseline on every quantile over the last \(config.validationDays) days"
+            : promoted ? "promoted for \(servedText) only (the profile keeps the others): " + failures.joined(separator: "; ")
+            : "not promoted: " + failures.joined(separator: "; ")
+        hyper["served_quantiles"] = served.map { "\($0)" }.joined(separator: ",")
         let scalesMetadata = Dictionary(uniqueKeysWithValues: scales.map { ("scale.\($0.key)", "\($0.value)") })
-        let blob = try ModelFile.encode(model, metadata: scalesMetadata.merging(["features": config.input.features, "target": ModelInput.target,
+        let blob = try ModelFile.encode(model, metadata: scalesMetadata.merging(["features": config.input.features, "target": ModelInput.target, "served_quantiles": hyper["served_quantiles"]!,
                                                                                  "lookback": "\(config.lookback)"].merging(uplift.metadata) { a, _ in a }) { a, _ in a })
         let run = ModelRun(createdAt: now, dataFrom: from, dataTo: now, hyperparameters: hyper, metrics: metrics, promoted: promoted,
                            reason: reason, seconds: Date().timeIntervalSince(started), vms: verdicts.sorted { $0.vm < $1.vm })

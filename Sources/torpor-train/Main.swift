@@ -15,8 +15,9 @@ struct TorporTrainCommand: ParsableCommand {
             Reads hourly demand (the max of each hour's samples; gaps, absent VMs and hibernations are missing)
             over the last 90 days, holds out the last 7, trains one global LSTM (per-VM scaling), and records the
             run in the store's registry with its validation pinball loss per quantile next to the baselines
-            (seasonal naive day and week, hour-of-week profile). It is promoted only if it beats the best
-            baseline on every quantile; otherwise the planner keeps the previous promoted model. VMs with less
+            (seasonal naive day and week, hour-of-week profile). It is promoted per quantile: it serves
+            the quantiles where it beats the best baseline (the profile the others); if none, the planner keeps
+            the previous promoted model. VMs with less
             than 3 days of history are marked not predictable.
 
             Exit codes: 0 ok (promoted or not: see the report); 1 runtime failure; 2 usage.
