@@ -153,6 +153,7 @@ import TorporStore
             if q >= 0.9 { #expect(model < best, "q\(q): model \(model) vs best baseline \(best)") }
         }
         #expect(run.promoted == !won.isEmpty, "\(run.reason)")
+        #expect(run.promoted, "promoted for the quantiles it wins on the held-back days: \(run.reason)")
         #expect(run.hyperparameters["served_quantiles"] == won.map { "\($0)" }.joined(separator: ","))
         let forecaster = try DemandForecaster(store: store)
         #expect((forecaster.run != nil) == run.promoted, "the planner forecasts with the model only when it is promoted")
