@@ -18,42 +18,6 @@ public enum Strategy: String, CaseIterable, Codable, Sendable {
     case officeHours = "office-hours"
 }
 
-/// The score of one strategy over the replay (one VM, or the fleet when summed).
-public struct Score: Codable, Equatable, Sendable {
-    /// Hours asleep while actual demand stayed under `restore_above`.
-    public var capturedHours = 0
-    /// Hours with actual demand at or over `restore_above`, and those of them spent asleep.
-    public var demandHours = 0
-    public var violatedHours = 0
-    /// Demand returning after an idle stretch, those that found the VM asleep, those preceded by a completed restore.
-    public var episodes = 0
-    public var missedEpisodes = 0
-    public var proactiveEpisodes = 0
-    public var hibernations = 0
-    /// Hours with a known demand (missing hours count nowhere: missing is not idle).
-    public var knownHours = 0
-    /// Hours replayed (VM-hours, for churn per VM-day).
-    public var replayedHours = 0
-    /// Saved state written, estimated: the VM's allocated memory per hibernation (a libvirt save image holds the
-    /// guest's RAM; the state pool then stores only the chunks it has not seen).
-    public var stateBytes: Int64 = 0
-
-    public static func + (a: Score, b: Score) -> Score {
-        Score(capturedHours: a.capturedHours + b.capturedHours, demandHours: a.demandHours + b.demandHours,
-              violatedHours: a.violatedHours + b.violatedHours, episodes: a.episodes + b.episodes,
-              missedEpisodes: a.missedEpisodes + b.missedEpisodes, proactiveEpisodes: a.proactiveEpisodes + b.proactiveEpisodes,
-              hibernations: a.hibernations + b.hibernations, knownHours: a.knownHours + b.knownHours,
-              replayedHours: a.replayedHours + b.replayedHours, stateBytes: a.stateBytes + b.stateBytes)
-    }
-
-    /// Hibernate/restore cycles per VM-day replayed.
-    public var churnPerVMDay: Double { replayedHours == 0 ? 0 : Double(hibernations) / (Double(replayedHours) / 24) }
-
-    public var violationShare: Double { demandHours == 0 ? 0 : Double(violatedHours) / Double(demandHours) }
-    public var missedEpisodeShare: Double { episodes == 0 ? 0 : Double(missedEpisodes) / Double(episodes) }
-    public var proactiveShare: Double { episodes == 0 ? 0 : Double(proactiveEpisodes) / Double(episodes) }
-}
-
 /// The replay's result: per strategy, the fleet's score and each VM's.
 public struct BacktestReport: Codable, Equatable, Sendable {
     public var from: String
@@ -61,7 +25,7 @@ public struct BacktestReport: Codable, Equatable, Sendable {
     public var forecast: String
     public var fleet: [String: Score]
     public var vms: [String: [String: Score]]
-    /// Per VM: the actual hourly demand (null = missing) and the hours torpor had it asleep, for charts.
+    /// Per VM: the actual hourly demand (null = missing) and the hours torpor had it asleep (for any part of the hour), for charts.
     public var timelines: [String: Timeline]
 
     public struct Timeline: Codable, Equatable, Sendable {
@@ -73,7 +37,8 @@ public struct BacktestReport: Codable, Equatable, Sendable {
 
 /// Replays history hour by hour through the production planner (the same `Planner` and `DemandForecaster` code) and
 /// scores each strategy against what actually happened: every hour, each strategy decides from the data before that
-/// hour only; the VM is asleep from a planned hibernation's hour until its restore's deadline hour.
+/// hour only; the VM is asleep from a planned hibernation until its restore's deadline, or until demand wakes it.
+/// Scored at the resolution of the source's samples, paying each restore's time (measured p95, else the policy's default).
 public struct Backtest {
     public let store: Store
     public var policy: Policy
@@ -115,33 +80,51 @@ public struct Backtest {
         let (blocks, forecastLabel) = try prepared ?? forecastBlocks()
         let historyStart = from - Int64(blocks.map(\.forecaster.historyHours).max()!) * 3600
         let end = to + Int64(policy.horizonHours) * 3600
-        let (records, series, events, memory) = try store.read { db in
+        let (records, series, samples, events, memory, restoreP95) = try store.read { db in
             let records = try VMRepository.all(in: db)
             let context = blocks.contains { $0.forecaster.needsContext }
             return (records, try records.map { try HourlySeries.load(vm: $0.name, from: historyStart, to: end, context: context, in: db) },
+                    try records.map { try SampleReader.samples(vm: $0.name, metric: "cpu_util", from: from, to: to, in: db) },
                     try EventRepository.overlapping(from: from, to: end, in: db),
                     try records.map { r in try r.memoryBytes ?? SampleReader.samples(vm: r.name, metric: "mem_capacity", from: historyStart, to: end, in: db)
-                        .map { Int64($0.value) }.max() ?? 0 })
+                        .map { Int64($0.value) }.max() ?? 0 },
+                    try JournalRepository.p95Seconds(kind: .restore, in: db))
         }
         let offset = Int((from - historyStart) / 3600), hours = Int((to - from) / 3600)
         let calendar = try store.read { try CalendarHours.load(vms: records, from: from, to: end, in: $0) }
+        let replay = Replay(records: records, series: series, demand: records.indices.map { DemandSamples(samples[$0], knownIn: series[$0]) },
+                            restoreSeconds: records.map { r in restoreP95[r.name].map { Int64($0.rounded(.up)) } },
+                            events: events, calendar: calendar, offset: offset, hours: hours)
         var fleet: [String: Score] = [:], perVM: [String: [String: Score]] = [:], timelines: [String: BacktestReport.Timeline] = [:]
         for strategy in strategies {
-            let asleep = try simulate(strategy, records: records, series: series, events: events, calendar: calendar, offset: offset, hours: hours,
-                                      blocks: blocks)
+            let asleep = try simulate(strategy, replay, blocks: blocks)
             for (i, r) in records.enumerated() {
                 let settings = policy.settings(vm: r.name, labels: r.labels)
-                var score = Self.score(actual: Array(series[i].values[offset..<offset + hours]), asleep: asleep[i], settings: settings)
+                var score = Score.of(replay.demand[i], asleep: asleep[i], restoreAbove: settings.restoreAbove, replayedHours: hours)
                 score.stateBytes = Int64(score.hibernations) * memory[i]
                 perVM[r.name, default: [:]][strategy.rawValue] = score
                 if strategy == .torpor {
                     timelines[r.name] = .init(demand: series[i].values[offset..<offset + hours].map { $0.isNaN ? nil : Double($0) },
-                                              asleep: asleep[i], restoreAbove: settings.restoreAbove)
+                                              asleep: (0..<hours).map { h in asleep[i].contains { $0.overlaps(hourAt: from + Int64(h) * 3600) } },
+                                              restoreAbove: settings.restoreAbove)
                 }
                 fleet[strategy.rawValue] = (fleet[strategy.rawValue] ?? Score()) + score
             }
         }
         return BacktestReport(from: UTC.format(from), to: UTC.format(to), forecast: forecastLabel, fleet: fleet, vms: perVM, timelines: timelines)
+    }
+
+    /// What every strategy replays: the VMs, their hourly series (history before `from` at `offset`), their demand at the
+    /// source's resolution over the replay, and their restore times (measured p95, nil: the policy's default).
+    struct Replay {
+        let records: [VMRecord]
+        let series: [HourlySeries]
+        let demand: [DemandSamples]
+        let restoreSeconds: [Int64?]
+        let events: [EventRecord]
+        let calendar: CalendarHours
+        let offset: Int
+        let hours: Int
     }
 
     /// torpor's forecasters over the replay, and how the report names them.
@@ -169,62 +152,67 @@ public struct Backtest {
         return (blocks, "walk-forward: retrained every \(days) d on the data before each block (\(promoted) of \(blocks.count) runs promoted)")
     }
 
-    /// Per VM, per replayed hour: asleep or not.
-    func simulate(_ strategy: Strategy, records: [VMRecord], series: [HourlySeries], events: [EventRecord], calendar: CalendarHours,
-                  offset: Int, hours: Int, blocks: [ForecastBlock]) throws -> [[Bool]] {
-        let quantiles = blocks[0].forecaster.quantiles
-        var asleep = [[Bool]](repeating: [Bool](repeating: false, count: hours), count: records.count)
+    /// Per VM, the stretches it was asleep or restoring, by time. Sleeping VMs are woken by their demand, paying the
+    /// restore time: the reactive policy always, the planner's strategies when demand comes before the planned restore
+    /// (as a demand signal, `torpor-execute --wake-on`, would wake them). The office-hours schedule does not wake.
+    func simulate(_ strategy: Strategy, _ replay: Replay, blocks: [ForecastBlock]) throws -> [[Downtime]] {
+        let records = replay.records, hours = replay.hours, offset = replay.offset
+        let restoreSeconds = replay.restoreSeconds.map { $0 ?? policy.defaultRestoreSeconds }
+        var asleep = [[Downtime]](repeating: [], count: records.count)
         switch strategy {
         case .officeHours:
             for i in records.indices {
                 for h in 0..<hours {
                     let t = from + Int64(h) * 3600
                     let hour = (t / 3600) % 24, weekday = ((t / 86_400) + 3) % 7   // 0 = Monday
-                    asleep[i][h] = weekday >= 5 || hour >= officeCloses || hour < officeOpens
+                    guard weekday >= 5 || hour >= officeCloses || hour < officeOpens else { continue }
+                    if asleep[i].last?.end == t { asleep[i][asleep[i].count - 1].end = t + 3600 } else { asleep[i].append(Downtime(start: t, end: t + 3600)) }
                 }
             }
         case .reactive:
             for (i, r) in records.enumerated() {
-                let s = policy.settings(vm: r.name, labels: r.labels)
+                let s = policy.settings(vm: r.name, labels: r.labels), demand = replay.demand[i]
                 guard s.excluded == nil else { continue }
-                var quiet = 0, sleeping = false
-                for h in 0..<hours {
-                    let a = series[i].values[offset + h]
-                    asleep[i][h] = sleeping
-                    if sleeping {
-                        if !a.isNaN && Double(a) >= s.restoreAbove { sleeping = false; quiet = 0 }   // woken by the demand, late
-                    } else if !a.isNaN && Double(a) < s.hibernateBelow {
-                        quiet += 1
-                        if Int64(quiet) * 3600 >= s.minIdle { sleeping = true }
-                    } else {
+                var quiet: Int64 = 0, sleepingSince: EpochSeconds?
+                for k in demand.times.indices {
+                    let t = demand.times[k], v = demand.values[k], next = demand.end(of: k)
+                    if let since = sleepingSince {
+                        guard v >= s.restoreAbove else { continue }
+                        asleep[i].append(Downtime(start: since, end: t + restoreSeconds[i]))   // woken by the demand, late
+                        sleepingSince = nil
                         quiet = 0
+                        continue
                     }
+                    if !demand.continues(k) { quiet = 0 }   // a gap in the data restarts the count: missing is not idle
+                    guard v < s.hibernateBelow else { quiet = 0; continue }
+                    quiet += next - t
+                    if quiet >= s.minIdle { sleepingSince = next }
                 }
+                if let since = sleepingSince, since < to { asleep[i].append(Downtime(start: since, end: to)) }
             }
         case .torpor, .seasonalNaive, .oracle:
-            var sleepingSince = [EpochSeconds?](repeating: nil, count: records.count)
-            var wakeAt = [EpochSeconds?](repeating: nil, count: records.count)
+            let quantiles = blocks[0].forecaster.quantiles
+            // The stretch each VM is asleep in now, and when its planned restore finishes (nil: not planned yet).
+            var sleeping = [(start: EpochSeconds, wake: EpochSeconds?)?](repeating: nil, count: records.count)
             // What production would know: a sleeping VM reports nothing, so its hours asleep are missing in the history
             // the planner reads later (the journal's hibernated intervals). The oracle keeps everything.
-            var seen = series
+            var seen = replay.series
             for h in 0..<hours {
                 let t = from + Int64(h) * 3600
                 let histories = records.indices.map { i in
                     (vm: records[i].name, series: seen[i].prefix(offset + h))
                 }
                 let block = blocks.last { $0.start <= t } ?? blocks[0]
-                let forecasts = strategy == .torpor ? block.forecaster.forecast(histories, calendar: calendar) : [:]
+                let forecasts = strategy == .torpor ? block.forecaster.forecast(histories, calendar: replay.calendar) : [:]
                 var vms: [PlanningVM] = []
                 for (i, r) in records.enumerated() {
-                    let history = histories[i].series.values
+                    let history = histories[i].series.values, actual = replay.series[i].values
                     let forecast: QuantileForecast
                     switch strategy {
                     case .oracle:
                         forecast = QuantileForecast(start: t, quantiles: quantiles,
-                                                    values: (0..<policy.horizonHours).map { k in
-                                                        let v = series[i].values[offset + h + k]
-                                                        return quantiles.map { _ in v }
-                                                    }, source: "oracle")
+                                                    values: (0..<policy.horizonHours).map { k in quantiles.map { _ in actual[offset + h + k] } },
+                                                    source: "oracle")
                     case .seasonalNaive:
                         forecast = QuantileForecast(start: t, quantiles: quantiles,
                                                     values: (0..<policy.horizonHours).map { k in
@@ -235,62 +223,46 @@ public struct Backtest {
                     default:
                         forecast = forecasts[r.name]!
                     }
-                    let lastKnown = history.lastIndex { !$0.isNaN }.map { series[i].start + Int64($0) * 3600 }
+                    let lastKnown = history.lastIndex { !$0.isNaN }.map { replay.series[i].start + Int64($0) * 3600 }
                     let fresh = lastKnown.map { t - ($0 + 3600) <= policy.maxDataAge } ?? false
                     vms.append(PlanningVM(name: r.name, host: r.hostURI ?? "replay", labels: r.labels, vcpus: r.vcpus, memoryBytes: nil,
-                                          knownHours: history.filter { !$0.isNaN }.count, forecast: forecast, hibernatedSince: sleepingSince[i],
-                                          staleSince: fresh || sleepingSince[i] != nil ? nil : (lastKnown ?? t)))
+                                          knownHours: history.filter { !$0.isNaN }.count, forecast: forecast, hibernatedSince: sleeping[i]?.start,
+                                          restoreSeconds: replay.restoreSeconds[i],
+                                          staleSince: fresh || sleeping[i] != nil ? nil : (lastKnown ?? t)))
                     if strategy == .torpor { vms[vms.count - 1].notPredictable = block.notPredictable[r.name] }
                 }
-                let plan = Planner.plan(PlanningInput(now: t, vms: vms, events: events, policy: policy, policySHA256: "backtest",
+                let plan = Planner.plan(PlanningInput(now: t, vms: vms, events: replay.events, policy: policy, policySHA256: "backtest",
                                                       model: strategy.rawValue, dataWatermark: t))
                 for (i, r) in records.enumerated() {
-                    if sleepingSince[i] != nil {
-                        let restore = plan.actions.first { $0.vm == r.name && $0.action == .restore }
-                        wakeAt[i] = restore?.deadline?.seconds ?? t
-                        if wakeAt[i]! <= t { sleepingSince[i] = nil }
-                    } else if let h = plan.actions.first(where: { $0.vm == r.name && $0.action == .hibernate }), h.at.seconds < t + 3600 {
-                        sleepingSince[i] = t
-                        wakeAt[i] = plan.action(h.pairedWith ?? "")?.deadline?.seconds
-                        if let w = wakeAt[i], w <= t { sleepingSince[i] = nil }   // not worth an hour
+                    let settings = policy.settings(vm: r.name, labels: r.labels), hourEnd = t + 3600
+                    if sleeping[i] != nil {
+                        sleeping[i]!.wake = plan.actions.first { $0.vm == r.name && $0.action == .restore }?.deadline?.seconds ?? t
+                    } else if let hibernate = plan.actions.first(where: { $0.vm == r.name && $0.action == .hibernate }), hibernate.at.seconds < hourEnd {
+                        let wake = plan.action(hibernate.pairedWith ?? "")?.deadline?.seconds
+                        // The executor's pre-flight: it hibernates only while the VM's demand is under hibernate_below,
+                        // and tries again on its next passes while the hour lasts.
+                        if let start = replay.demand[i].firstCalm(from: max(hibernate.at.seconds, asleep[i].last?.end ?? t),
+                                                                  to: min(hourEnd, wake ?? .max), threshold: settings.hibernateBelow) {
+                            sleeping[i] = (start, wake)
+                        }
                     }
-                    asleep[i][h] = sleepingSince[i] != nil
-                    guard asleep[i][h], strategy != .oracle else { continue }
-                    seen[i].values[offset + h] = .nan
-                    // A demand signal (`torpor-execute --wake-on`) wakes it when demand comes, late like the reactive
-                    // policy: that hour counts as asleep.
-                    let actual = series[i].values[offset + h]
-                    if !actual.isNaN && Double(actual) >= policy.settings(vm: r.name, labels: r.labels).restoreAbove { sleepingSince[i] = nil }
+                    guard let current = sleeping[i] else { continue }
+                    let planned = current.wake ?? .max
+                    var end: EpochSeconds?
+                    if let demand = replay.demand[i].firstDemand(from: max(current.start, t), to: min(planned, hourEnd), threshold: settings.restoreAbove) {
+                        end = min(planned, demand + restoreSeconds[i])   // woken by the demand, late
+                    } else if planned < hourEnd {
+                        end = planned
+                    }
+                    if let end {
+                        if end > current.start { asleep[i].append(Downtime(start: current.start, end: end)) }
+                        sleeping[i] = nil
+                    }
+                    if strategy != .oracle && (end ?? hourEnd) > t { seen[i].values[offset + h] = .nan }
                 }
             }
+            for i in records.indices { if let current = sleeping[i] { asleep[i].append(Downtime(start: current.start, end: to)) } }
         }
         return asleep
-    }
-
-    /// Scores one VM's sleep against its actual demand (hourly; missing hours are not scored).
-    static func score(actual: [Float], asleep: [Bool], settings: Policy.VMSettings) -> Score {
-        var s = Score(replayedHours: actual.count)
-        var previousKnown: Float?, sleptSinceDemand = false
-        for (h, a) in actual.enumerated() {
-            if h > 0 && asleep[h] && !asleep[h - 1] { s.hibernations += 1 }
-            if h == 0 && asleep[0] { s.hibernations += 1 }
-            if asleep[h] { sleptSinceDemand = true }
-            guard !a.isNaN else { continue }
-            s.knownHours += 1
-            let demand = Double(a) >= settings.restoreAbove
-            if demand {
-                s.demandHours += 1
-                if asleep[h] { s.violatedHours += 1 }
-                if let p = previousKnown, Double(p) < settings.restoreAbove {
-                    s.episodes += 1
-                    if asleep[h] { s.missedEpisodes += 1 } else if sleptSinceDemand { s.proactiveEpisodes += 1 }
-                }
-                sleptSinceDemand = false
-            } else if asleep[h] {
-                s.capturedHours += 1
-            }
-            previousKnown = a
-        }
-        return s
     }
 }

@@ -12,7 +12,7 @@ public enum BacktestPage {
         body += "<pre>\((BacktestTable.render(report)).htmlEscaped)</pre>"
         if !sweep.isEmpty {
             body += "<h2>Trade-off: captured idle VM-hours against violations</h2>" + curves(sweep)
-            body += "<p><small>Each point is one setting (hover for it); further up and to the left is better. Violations: the share of demand hours (≥ restore_above) spent asleep.</small></p>"
+            body += "<p><small>Each point is one setting (hover for it); further up and to the left is better. Violations: the share of demand intervals (samples ≥ restore_above) that found the VM asleep or still restoring.</small></p>"
         }
         let busiest = report.timelines.sorted { a, b in
             let da = a.value.demand.compactMap { $0 }.filter { $0 >= a.value.restoreAbove }.count
@@ -36,29 +36,29 @@ public enum BacktestPage {
     /// The trade-off curves alone, as an SVG document (the frontier of each strategy; a point per setting).
     public static func curves(_ points: [BacktestSweep.Point]) -> String {
         let width = 900.0, height = 420.0, left = 60.0, bottom = 40.0, top = 10.0, right = 160.0
-        let maxX = max(0.05, (points.map(\.violationShare).max() ?? 0) * 1.05)
-        let maxY = Double(max(1, points.map(\.capturedHours).max() ?? 1)) * 1.05
+        let maxX = max(0.01, (points.map(\.violationShare).max() ?? 0) * 1.05)
+        let maxY = max(1, points.map(\.capturedHours).max() ?? 1) * 1.05
         func x(_ v: Double) -> Double { left + (width - left - right) * v / maxX }
         func y(_ v: Double) -> Double { top + (height - top - bottom) * (1 - v / maxY) }
         var svg = "<svg class=\"curves\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" width=\"100%\">"
         svg += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(width - left - right)\" height=\"\(height - top - bottom)\" fill=\"#fafafa\" stroke=\"#ccc\"/>"
         for i in 0...5 {
             let vx = maxX * Double(i) / 5, vy = maxY * Double(i) / 5
-            svg += "<text x=\"\(x(vx))\" y=\"\(height - bottom + 16)\" font-size=\"11\" text-anchor=\"middle\">\(String(format: "%.1f", 100 * vx)) %</text>"
+            svg += "<text x=\"\(x(vx))\" y=\"\(height - bottom + 16)\" font-size=\"11\" text-anchor=\"middle\">\(String(format: maxX < 0.05 ? "%.2f" : "%.1f", 100 * vx)) %</text>"
             svg += "<text x=\"\(left - 6)\" y=\"\(y(vy) + 4)\" font-size=\"11\" text-anchor=\"end\">\(Int(vy))</text>"
         }
-        svg += "<text x=\"\((left + width - right) / 2)\" y=\"\(height - 4)\" font-size=\"12\" text-anchor=\"middle\">demand hours spent asleep</text>"
+        svg += "<text x=\"\((left + width - right) / 2)\" y=\"\(height - 4)\" font-size=\"12\" text-anchor=\"middle\">demand intervals asleep or restoring</text>"
         svg += "<text x=\"14\" y=\"\(height / 2)\" font-size=\"12\" transform=\"rotate(-90 14 \(height / 2))\" text-anchor=\"middle\">captured idle VM-hours</text>"
         for (n, strategy) in Strategy.allCases.map(\.rawValue).enumerated() {
             let mine = points.filter { $0.strategy == strategy }.sorted { ($0.violationShare, $0.capturedHours) < ($1.violationShare, $1.capturedHours) }
             guard !mine.isEmpty else { continue }
             let color = colors[strategy] ?? "#000"
             // The frontier: the most captured at or under each violation level.
-            var best = -1, frontier: [BacktestSweep.Point] = []
+            var best = -1.0, frontier: [BacktestSweep.Point] = []
             for p in mine where p.capturedHours > best { frontier.append(p); best = p.capturedHours }
-            svg += "<polyline class=\"curve\" data-strategy=\"\(strategy)\" points=\"\(frontier.map { String(format: "%.1f,%.1f", x($0.violationShare), y(Double($0.capturedHours))) }.joined(separator: " "))\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>"
+            svg += "<polyline class=\"curve\" data-strategy=\"\(strategy)\" points=\"\(frontier.map { String(format: "%.1f,%.1f", x($0.violationShare), y($0.capturedHours)) }.joined(separator: " "))\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>"
             for p in mine {
-                svg += "<circle cx=\"\(x(p.violationShare))\" cy=\"\(y(Double(p.capturedHours)))\" r=\"4\" fill=\"\(color)\"><title>\(strategy): \(p.setting.htmlEscaped): \(p.capturedHours) VM-h, \(String(format: "%.1f", 100 * p.violationShare)) %</title></circle>"
+                svg += "<circle cx=\"\(x(p.violationShare))\" cy=\"\(y(p.capturedHours))\" r=\"4\" fill=\"\(color)\"><title>\(strategy): \(p.setting.htmlEscaped): \(String(format: "%.0f VM-h, %.2f %%", p.capturedHours, 100 * p.violationShare))</title></circle>"
             }
             svg += "<text x=\"\(width - right + 12)\" y=\"\(top + 16 + Double(n) * 18)\" font-size=\"12\" fill=\"\(color)\">■ \(strategy)</text>"
         }

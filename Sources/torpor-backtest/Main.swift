@@ -63,7 +63,7 @@ struct TorporBacktestCommand: ParsableCommand {
                 for limit in [0.01, 0.02, 0.05, 0.10, 0.15, 0.20] {
                     let best = BacktestSweep.capturedAt(violations: limit, points)
                     print(String(format: "%5.0f %%       ", 100 * limit) + Strategy.allCases.map { s in
-                        (best[s.rawValue].map { "\($0.capturedHours)" } ?? "-").padding(toLength: 16, withPad: " ", startingAt: 0)
+                        (best[s.rawValue].map { String(format: "%.0f", $0.capturedHours) } ?? "-").padding(toLength: 16, withPad: " ", startingAt: 0)
                     }.joined())
                 }
             }

@@ -1,0 +1,144 @@
+import TorporCore
+import TorporTrain
+
+/// The score of one strategy over the replay (one VM, or the fleet when summed), at the resolution of the source's own
+/// samples: each sample stands for the interval until the next one (5 minutes for Bitbrains and CloudWatch).
+public struct Score: Codable, Equatable, Sendable {
+    /// Time asleep (hibernating, hibernated or restoring) during intervals whose demand stayed under `restore_above`.
+    public var capturedHours = 0.0
+    /// Intervals with demand at or over `restore_above`, and those of them that overlap a time asleep or restoring.
+    public var demandIntervals = 0
+    public var violatedIntervals = 0
+    /// The part of the demand intervals spent asleep or restoring.
+    public var missedDemandMinutes = 0.0
+    /// Demand returning after an idle stretch (an hour or more of known intervals under `restore_above`), those whose
+    /// first interval found the VM asleep or restoring, and those preceded by a completed restore.
+    public var episodes = 0
+    public var missedEpisodes = 0
+    public var proactiveEpisodes = 0
+    public var hibernations = 0
+    /// Time covered by known samples (missing time counts nowhere: missing is not idle).
+    public var knownHours = 0.0
+    /// Hours replayed (VM-hours, for churn per VM-day).
+    public var replayedHours = 0
+    /// Saved state written, estimated: the VM's allocated memory per hibernation (a libvirt save image holds the
+    /// guest's RAM; the state pool then stores only the chunks it has not seen).
+    public var stateBytes: Int64 = 0
+
+    public static func + (a: Score, b: Score) -> Score {
+        Score(capturedHours: a.capturedHours + b.capturedHours, demandIntervals: a.demandIntervals + b.demandIntervals,
+              violatedIntervals: a.violatedIntervals + b.violatedIntervals, missedDemandMinutes: a.missedDemandMinutes + b.missedDemandMinutes,
+              episodes: a.episodes + b.episodes, missedEpisodes: a.missedEpisodes + b.missedEpisodes,
+              proactiveEpisodes: a.proactiveEpisodes + b.proactiveEpisodes, hibernations: a.hibernations + b.hibernations,
+              knownHours: a.knownHours + b.knownHours, replayedHours: a.replayedHours + b.replayedHours, stateBytes: a.stateBytes + b.stateBytes)
+    }
+
+    /// Hibernate/restore cycles per VM-day replayed.
+    public var churnPerVMDay: Double { replayedHours == 0 ? 0 : Double(hibernations) / (Double(replayedHours) / 24) }
+
+    /// The share of demand intervals that fell while the VM was asleep or still restoring.
+    public var violationShare: Double { demandIntervals == 0 ? 0 : Double(violatedIntervals) / Double(demandIntervals) }
+    public var missedEpisodeShare: Double { episodes == 0 ? 0 : Double(missedEpisodes) / Double(episodes) }
+    public var proactiveShare: Double { episodes == 0 ? 0 : Double(proactiveEpisodes) / Double(episodes) }
+
+    /// How long demand has to stay away before its return counts as an episode.
+    static let idleStretch: Int64 = 3600
+
+    /// Scores one VM's time asleep against its actual demand.
+    static func of(_ demand: DemandSamples, asleep: [Downtime], restoreAbove: Double, replayedHours: Int) -> Score {
+        var s = Score(hibernations: asleep.count, replayedHours: replayedHours)
+        var d = 0   // the first stretch asleep that may overlap the current interval
+        var quiet: Int64 = 0, lastDemandEnd = EpochSeconds.min
+        for k in demand.times.indices {
+            let a = demand.times[k], b = demand.end(of: k)
+            while d < asleep.count && asleep[d].end <= a { d += 1 }
+            var down: Int64 = 0
+            for e in asleep[d...] {
+                guard e.start < b else { break }
+                down += min(b, e.end) - max(a, e.start)
+            }
+            s.knownHours += Double(b - a) / 3600
+            guard demand.values[k] >= restoreAbove else {
+                quiet += b - a
+                s.capturedHours += Double(down) / 3600
+                continue
+            }
+            s.demandIntervals += 1
+            if down > 0 {
+                s.violatedIntervals += 1
+                s.missedDemandMinutes += Double(down) / 60
+            }
+            if quiet >= idleStretch {
+                s.episodes += 1
+                if down > 0 { s.missedEpisodes += 1 } else if d > 0 && asleep[d - 1].end > lastDemandEnd { s.proactiveEpisodes += 1 }
+            }
+            quiet = 0
+            lastDemandEnd = b
+        }
+        return s
+    }
+}
+
+/// A stretch during which a VM did not serve: from the start of its hibernation until its restore had finished.
+public struct Downtime: Codable, Equatable, Sendable {
+    public var start: EpochSeconds
+    public var end: EpochSeconds
+
+    func overlaps(hourAt t: EpochSeconds) -> Bool { start < t + 3600 && end > t }
+}
+
+/// One VM's actual demand at the source's own resolution, by time. Each sample stands for [time, time + interval)
+/// (cut short where the next sample comes sooner), `interval` being the VM's median sample spacing.
+struct DemandSamples {
+    var times: [EpochSeconds]
+    var values: [Double]
+    var interval: Int64
+
+    /// The samples, without those in steps `hourly` marks missing (the VM absent there, as the series records it).
+    init(_ samples: [(time: EpochSeconds, value: Double)], knownIn hourly: HourlySeries) {
+        let kept = samples.filter { s in
+            let i = Int((s.time - hourly.start) / hourly.step)
+            return s.time >= hourly.start && i < hourly.values.count && !hourly.values[i].isNaN
+        }
+        times = kept.map(\.time)
+        values = kept.map(\.value)
+        let gaps = zip(times.dropFirst(), times).map { $0 - $1 }.filter { $0 > 0 }.sorted()
+        interval = gaps.isEmpty ? 3600 : gaps[gaps.count / 2]
+    }
+
+    /// Whether sample `k` follows the one before without a gap (sources jitter by a few seconds).
+    func continues(_ k: Int) -> Bool { k > 0 && times[k] - times[k - 1] <= interval + interval / 2 }
+
+    func end(of k: Int) -> EpochSeconds { k + 1 < times.count ? min(times[k] + interval, times[k + 1]) : times[k] + interval }
+
+    /// The first sample in [from, to) at or over `threshold`.
+    func firstDemand(from: EpochSeconds, to: EpochSeconds, threshold: Double) -> EpochSeconds? {
+        var k = firstIndex(atOrAfter: from)
+        while k < times.count && times[k] < to {
+            if values[k] >= threshold { return times[k] }
+            k += 1
+        }
+        return nil
+    }
+
+    /// The first moment in [from, to) at which the demand is known and under `threshold`: `from` itself if the sample
+    /// covering it is, else the start of the first later sample that is (a gap is not idle).
+    func firstCalm(from: EpochSeconds, to: EpochSeconds, threshold: Double) -> EpochSeconds? {
+        var k = firstIndex(atOrAfter: from)
+        if k > 0 && from < end(of: k - 1) && values[k - 1] < threshold { return from }
+        while k < times.count && times[k] < to {
+            if values[k] < threshold { return times[k] }
+            k += 1
+        }
+        return nil
+    }
+
+    private func firstIndex(atOrAfter t: EpochSeconds) -> Int {
+        var lo = 0, hi = times.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if times[mid] < t { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+}
