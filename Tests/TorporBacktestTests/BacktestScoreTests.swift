@@ -1,0 +1,71 @@
+import Testing
+@testable import TorporBacktest
+import TorporCore
+import TorporTrain
+
+/// Scoring at the source's resolution: 5-minute samples, restore time paid, gaps never idle.
+@Suite struct BacktestScoreTests {
+    static let day = UTC.epoch(year: 2024, month: 1, day: 1)
+
+    /// One day of 5-minute samples at 1 %, with `busy` minutes-of-day ranges at 50 % and `gaps` left out.
+    static func samples(busy: [Range<Int>] = [], gaps: [Range<Int>] = [], jitter: Bool = false) -> DemandSamples {
+        var raw: [(time: EpochSeconds, value: Double)] = []
+        for minute in stride(from: 0, to: 24 * 60, by: 5) where !gaps.contains(where: { $0.contains(minute) }) {
+            let t = day + Int64(minute) * 60 + (jitter && minute % 30 == 5 ? 1 : 0)
+            raw.append((t, busy.contains { $0.contains(minute) } ? 50 : 1))
+        }
+        let hourly = HourlySeries(start: day, step: 3600, values: [Float](repeating: 1, count: 24))
+        return DemandSamples(raw, knownIn: hourly)
+    }
+
+    static func at(_ hour: Int, _ minute: Int = 0, _ second: Int = 0) -> EpochSeconds { day + Int64(hour * 3600 + minute * 60 + second) }
+
+    @Test func intervalsFollowTheSamplesAndGapsAreNotIdle() {
+        let demand = Self.samples(gaps: [120..<150], jitter: true)
+        #expect(demand.interval == 300)
+        #expect(demand.continues(1) && demand.continues(2), "a second of jitter is not a gap")
+        let afterGap = demand.times.firstIndex { $0 >= Self.at(2, 30) }!
+        #expect(!demand.continues(afterGap))
+        #expect(demand.end(of: afterGap - 1) == Self.at(1, 55) + 300, "the last sample before the gap stands for one interval only")
+        #expect(demand.end(of: 1) == Self.at(0, 10), "cut where the next sample starts")
+    }
+
+    @Test func firstCalmIsThePreflightOfTheExecutor() {
+        let demand = Self.samples(busy: [18 * 60..<18 * 60 + 10], gaps: [20 * 60..<21 * 60])
+        // Busy at 18:00: the executor tries again and hibernates at 18:10, the first calm sample.
+        #expect(demand.firstCalm(from: Self.at(18), to: Self.at(19), threshold: 5) == Self.at(18, 10))
+        // Calm already: at once, even inside a sample.
+        #expect(demand.firstCalm(from: Self.at(17, 2), to: Self.at(18), threshold: 5) == Self.at(17, 2))
+        // No data: never (missing is not idle).
+        #expect(demand.firstCalm(from: Self.at(20), to: Self.at(21), threshold: 5) == nil)
+        #expect(demand.firstDemand(from: Self.at(17), to: Self.at(19), threshold: 15) == Self.at(18))
+        #expect(demand.firstDemand(from: Self.at(18, 10), to: Self.at(19), threshold: 15) == nil)
+    }
+
+    @Test func scoresIntervalsMinutesAndEpisodes() {
+        // Demand 10:00–10:10 and 14:00–15:00; otherwise 1 %.
+        let demand = Self.samples(busy: [600..<610, 840..<900])
+        let asleep = [
+            Downtime(start: Self.at(0), end: Self.at(10, 0, 30)),   // woken by the demand at 10:00, 30 s of restore
+            Downtime(start: Self.at(12), end: Self.at(14)),          // restored just before the demand at 14:00
+        ]
+        let s = Score.of(demand, asleep: asleep, restoreAbove: 15, replayedHours: 24)
+        #expect(s.demandIntervals == 2 + 12)
+        #expect(s.violatedIntervals == 1 && abs(s.missedDemandMinutes - 0.5) < 1e-9)
+        #expect(s.episodes == 2 && s.missedEpisodes == 1 && s.proactiveEpisodes == 1)
+        #expect(abs(s.capturedHours - 12) < 1e-9, "10 h before the first demand and 2 h before the second: \(s.capturedHours)")
+        #expect(s.hibernations == 2 && abs(s.knownHours - 24) < 1e-9)
+        // Demand after less than an hour without is not a new episode.
+        let flicker = Self.samples(busy: [600..<610, 640..<650])
+        #expect(Score.of(flicker, asleep: [], restoreAbove: 15, replayedHours: 24).episodes == 1)
+    }
+
+    @Test func absentHoursAreNotScored() {
+        var raw: [(time: EpochSeconds, value: Double)] = []
+        for minute in stride(from: 0, to: 120, by: 5) { raw.append((Self.day + Int64(minute) * 60, 1)) }
+        let hourly = HourlySeries(start: Self.day, step: 3600, values: [1, .nan])   // hour 1: the VM absent
+        let demand = DemandSamples(raw, knownIn: hourly)
+        let s = Score.of(demand, asleep: [Downtime(start: Self.at(0), end: Self.at(2))], restoreAbove: 15, replayedHours: 2)
+        #expect(abs(s.capturedHours - 1) < 1e-9 && abs(s.knownHours - 1) < 1e-9)
+    }
+}
