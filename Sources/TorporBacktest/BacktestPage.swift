@@ -2,7 +2,7 @@ import Foundation
 import TorporCore
 
 /// The backtest as one self-contained HTML page: the fleet table, the trade-off curves (captured idle VM-hours against
-/// the share of demand hours spent asleep, one line per strategy), and per-VM timelines of actual demand with the
+/// the share of demand intervals that found the VM asleep or restoring, one line per strategy), and per-VM timelines of actual demand with the
 /// hours torpor had the VM asleep.
 public enum BacktestPage {
     static let colors = ["torpor": "#1f5fa8", "seasonal-naive": "#d07010", "oracle": "#2a2", "reactive": "#b00", "office-hours": "#777"]

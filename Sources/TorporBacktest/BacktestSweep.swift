@@ -57,7 +57,7 @@ public struct BacktestSweep {
         return points
     }
 
-    /// For each strategy, the most idle VM-hours captured at or under `violations` (a share of demand hours).
+    /// For each strategy, the most idle VM-hours captured at or under `violations` (a share of demand intervals).
     public static func capturedAt(violations limit: Double, _ points: [Point]) -> [String: Point] {
         var best: [String: Point] = [:]
         for p in points where p.violationShare <= limit {
