@@ -2,8 +2,8 @@ import Foundation
 import TorporCore
 
 /// The backtest as one self-contained HTML page: the fleet table, the trade-off curves (captured idle VM-hours against
-/// the share of demand intervals that found the VM asleep or restoring, one line per strategy), and per-VM timelines of actual demand with the
-/// hours torpor had the VM asleep.
+/// the share of demand intervals that found the VM asleep or restoring, one line per strategy), each VM's scores, and
+/// per-VM timelines of actual demand with the hours torpor had the VM asleep.
 public enum BacktestPage {
     static let colors = ["torpor": "#1f5fa8", "seasonal-naive": "#d07010", "oracle": "#2a2", "reactive": "#b00", "office-hours": "#777"]
 
@@ -14,6 +14,7 @@ public enum BacktestPage {
             body += "<h2>Trade-off: captured idle VM-hours against violations</h2>" + curves(sweep)
             body += "<p><small>Each point is one setting (hover for it); further up and to the left is better. Violations: the share of demand intervals (samples ≥ restore_above) that found the VM asleep or still restoring.</small></p>"
         }
+        body += "<h2>Per VM</h2><pre>\(BacktestTable.perVM(report).htmlEscaped)</pre>"
         let busiest = report.timelines.sorted { a, b in
             let da = a.value.demand.compactMap { $0 }.filter { $0 >= a.value.restoreAbove }.count
             let db = b.value.demand.compactMap { $0 }.filter { $0 >= b.value.restoreAbove }.count

@@ -25,4 +25,24 @@ public enum BacktestTable {
         out.append("per VM-day: hibernate/restore cycles; state written: allocated memory per hibernation (an estimate, before the pool's dedup).")
         return out.joined(separator: "\n")
     }
+
+    /// Per VM, torpor beside the reactive timeout and the oracle: captured idle VM-hours, violated demand intervals and
+    /// missed demand episodes; the VMs where torpor falls furthest short of the oracle first (where hours are left).
+    public static func perVM(_ r: BacktestReport) -> String {
+        let columns = [Strategy.torpor, .reactive, .oracle]
+        var out = ["per VM, furthest short of the oracle first: captured idle VM-h / violated demand intervals / missed episodes",
+                   "vm".padding(toLength: 24, withPad: " ", startingAt: 0)
+                   + columns.map { $0.rawValue.padding(toLength: 22, withPad: " ", startingAt: 0) }.joined() + "demand intervals  episodes"]
+        func shortfall(_ scores: [String: Score]) -> Double {
+            (scores[Strategy.oracle.rawValue]?.capturedHours ?? 0) - (scores[Strategy.torpor.rawValue]?.capturedHours ?? 0)
+        }
+        for (vm, scores) in r.vms.sorted(by: { a, b in shortfall(a.value) != shortfall(b.value) ? shortfall(a.value) > shortfall(b.value) : a.key < b.key }) {
+            let any = scores.values.first ?? Score()
+            out.append(vm.padding(toLength: 24, withPad: " ", startingAt: 0) + columns.map { strategy in
+                (scores[strategy.rawValue].map { String(format: "%6.0f %5d %4d", $0.capturedHours, $0.violatedIntervals, $0.missedEpisodes) } ?? "-")
+                    .padding(toLength: 22, withPad: " ", startingAt: 0)
+            }.joined() + String(format: "%16d  %8d", any.demandIntervals, any.episodes))
+        }
+        return out.joined(separator: "\n")
+    }
 }

@@ -35,6 +35,7 @@ struct TorporBacktestCommand: ParsableCommand {
     @Option(help: "Also write the trade-off curves alone as an SVG file (runs the sweep).") var svg: String?
     @Option(help: "Walk forward: retrain every N days on the data before each block (nothing is recorded); default: the newest promoted model trained before --from.") var retrainEvery: Int?
     @Option(help: "OpenBLAS threads for walk-forward training.") var threads = 1
+    @Flag(help: "Also print each VM's scores: torpor, the reactive timeout and the oracle, furthest short of the oracle first.") var perVm = false
 
     func validate() throws {
         if let from, UTC.parseInstant(from) == nil { throw ValidationError("--from '\(from)' is not an ISO-8601 time") }
@@ -55,6 +56,7 @@ struct TorporBacktestCommand: ParsableCommand {
             try backtest.prepareForecasts()
             let report = try backtest.run()
             print(BacktestTable.render(report))
+            if perVm { print("\n" + BacktestTable.perVM(report)) }
             var points: [BacktestSweep.Point] = []
             if sweep || html != nil || svg != nil {
                 points = try BacktestSweep(backtest).run { line in

@@ -62,6 +62,13 @@ import TorporStore
         let reactive = try #require(periodic["reactive"])
         #expect(reactive.missedEpisodes == 7 && reactive.violatedIntervals == 7)
         #expect(abs(reactive.missedDemandMinutes - 7 * 0.5) < 1e-9, "\(reactive.missedDemandMinutes)")
+        // The per-VM table: every VM once, furthest short of the oracle first, each with its own scores.
+        let rows = BacktestTable.perVM(report).split(separator: "\n").dropFirst(2)
+        let shortfall = { (vm: String) in report.vms[vm]!["oracle"]!.capturedHours - report.vms[vm]!["torpor"]!.capturedHours }
+        #expect(rows.map { String($0.prefix { $0 != " " }) } == report.vms.keys.sorted { shortfall($0) != shortfall($1) ? shortfall($0) > shortfall($1) : $0 < $1 })
+        let periodicRow = try #require(rows.first { $0.hasPrefix("periodic ") })
+        #expect(periodicRow.contains(String(format: "%6.0f %5d %4d", torpor.capturedHours, 0, 0))
+                && periodicRow.contains(String(format: "%6.0f %5d %4d", reactive.capturedHours, 7, 7)), "\(periodicRow)")
         // A noisy VM: torpor hibernates little.
         let noise = try #require(report.vms["noise"]?["torpor"])
         #expect(noise.capturedHours < 0.05 * noise.knownHours, "\(noise.capturedHours) of \(noise.knownHours)")
