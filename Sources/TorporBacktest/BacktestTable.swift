@@ -33,15 +33,16 @@ public enum BacktestTable {
         var out = ["per VM, furthest short of the oracle first: captured idle VM-h / violated demand intervals / missed episodes",
                    "vm".padding(toLength: 24, withPad: " ", startingAt: 0)
                    + columns.map { $0.rawValue.padding(toLength: 22, withPad: " ", startingAt: 0) }.joined() + "demand intervals  episodes"]
-        func shortfall(_ scores: [String: Score]) -> Double {
-            (scores[Strategy.oracle.rawValue]?.capturedHours ?? 0) - (scores[Strategy.torpor.rawValue]?.capturedHours ?? 0)
+        let rows = r.vms.map { vm, scores in
+            (vm: vm, scores: scores, shortfall: (scores[Strategy.oracle.rawValue]?.capturedHours ?? 0) - (scores[Strategy.torpor.rawValue]?.capturedHours ?? 0))
         }
-        for (vm, scores) in r.vms.sorted(by: { a, b in shortfall(a.value) != shortfall(b.value) ? shortfall(a.value) > shortfall(b.value) : a.key < b.key }) {
-            let any = scores.values.first ?? Score()
+        for (vm, scores, _) in rows.sorted(by: { $0.shortfall != $1.shortfall ? $0.shortfall > $1.shortfall : $0.vm < $1.vm }) {
+            // Demand intervals and episodes are the actual demand's: the same under every strategy.
+            let demand = scores[Strategy.torpor.rawValue] ?? scores.values.first ?? Score()
             out.append(vm.padding(toLength: 24, withPad: " ", startingAt: 0) + columns.map { strategy in
                 (scores[strategy.rawValue].map { String(format: "%6.0f %5d %4d", $0.capturedHours, $0.violatedIntervals, $0.missedEpisodes) } ?? "-")
                     .padding(toLength: 22, withPad: " ", startingAt: 0)
-            }.joined() + String(format: "%16d  %8d", any.demandIntervals, any.episodes))
+            }.joined() + String(format: "%16d  %8d", demand.demandIntervals, demand.episodes))
         }
         return out.joined(separator: "\n")
     }
