@@ -239,12 +239,14 @@ public struct Backtest {
                         sleeping[i]!.wake = plan.actions.first { $0.vm == r.name && $0.action == .restore }?.deadline?.seconds ?? t
                     } else if let hibernate = plan.actions.first(where: { $0.vm == r.name && $0.action == .hibernate }), hibernate.at.seconds < hourEnd {
                         let wake = plan.action(hibernate.pairedWith ?? "")?.deadline?.seconds
-                        // The executor's pre-flight: it hibernates only while the VM's demand is under hibernate_below,
-                        // and tries again on its next passes while the hour lasts.
-                        if let start = replay.demand[i].firstCalm(from: max(hibernate.at.seconds, asleep[i].last?.end ?? t),
-                                                                  to: min(hourEnd, wake ?? .max), threshold: settings.hibernateBelow) {
-                            sleeping[i] = (start, wake)
-                        }
+                        // The executor's pre-flight: it hibernates only while the VM's demand is under hibernate_below
+                        // (under the idle timeout: has stayed under it for min_idle since the VM last woke), and tries
+                        // again on its next passes while the hour lasts.
+                        let demand = replay.demand[i], from = max(hibernate.at.seconds, asleep[i].last?.end ?? t), until = min(hourEnd, wake ?? .max)
+                        let start = hibernate.afterIdleSeconds.map { demand.firstIdle(for: $0, from: from, to: until, threshold: settings.hibernateBelow,
+                                                                                      countingFrom: asleep[i].last?.end ?? .min) }
+                            ?? demand.firstCalm(from: from, to: until, threshold: settings.hibernateBelow)
+                        if let start { sleeping[i] = (start, wake) }
                     }
                     guard let current = sleeping[i] else { continue }
                     let planned = current.wake ?? .max

@@ -1,4 +1,5 @@
 import TorporCore
+import TorporStore
 import TorporTrain
 
 /// The score of one strategy over the replay (one VM, or the fleet when summed), at the resolution of the source's own
@@ -87,58 +88,12 @@ public struct Downtime: Codable, Equatable, Sendable {
     func overlaps(hourAt t: EpochSeconds) -> Bool { start < t + 3600 && end > t }
 }
 
-/// One VM's actual demand at the source's own resolution, by time. Each sample stands for [time, time + interval)
-/// (cut short where the next sample comes sooner), `interval` being the VM's median sample spacing.
-struct DemandSamples {
-    var times: [EpochSeconds]
-    var values: [Double]
-    var interval: Int64
-
+extension DemandSamples {
     /// The samples, without those in steps `hourly` marks missing (the VM absent there, as the series records it).
     init(_ samples: [(time: EpochSeconds, value: Double)], knownIn hourly: HourlySeries) {
-        let kept = samples.filter { s in
+        self.init(samples.filter { s in
             let i = Int((s.time - hourly.start) / hourly.step)
             return s.time >= hourly.start && i < hourly.values.count && !hourly.values[i].isNaN
-        }
-        times = kept.map(\.time)
-        values = kept.map(\.value)
-        let gaps = zip(times.dropFirst(), times).map { $0 - $1 }.filter { $0 > 0 }.sorted()
-        interval = gaps.isEmpty ? 3600 : gaps[gaps.count / 2]
-    }
-
-    /// Whether sample `k` follows the one before without a gap (sources jitter by a few seconds).
-    func continues(_ k: Int) -> Bool { k > 0 && times[k] - times[k - 1] <= interval + interval / 2 }
-
-    func end(of k: Int) -> EpochSeconds { k + 1 < times.count ? min(times[k] + interval, times[k + 1]) : times[k] + interval }
-
-    /// The first sample in [from, to) at or over `threshold`.
-    func firstDemand(from: EpochSeconds, to: EpochSeconds, threshold: Double) -> EpochSeconds? {
-        var k = firstIndex(atOrAfter: from)
-        while k < times.count && times[k] < to {
-            if values[k] >= threshold { return times[k] }
-            k += 1
-        }
-        return nil
-    }
-
-    /// The first moment in [from, to) at which the demand is known and under `threshold`: `from` itself if the sample
-    /// covering it is, else the start of the first later sample that is (a gap is not idle).
-    func firstCalm(from: EpochSeconds, to: EpochSeconds, threshold: Double) -> EpochSeconds? {
-        var k = firstIndex(atOrAfter: from)
-        if k > 0 && from < end(of: k - 1) && values[k - 1] < threshold { return from }
-        while k < times.count && times[k] < to {
-            if values[k] < threshold { return times[k] }
-            k += 1
-        }
-        return nil
-    }
-
-    private func firstIndex(atOrAfter t: EpochSeconds) -> Int {
-        var lo = 0, hi = times.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if times[mid] < t { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
+        })
     }
 }

@@ -5,7 +5,8 @@ import TorporStore
 
 /// Trade-off curves: each strategy replayed at several settings, so that strategies are compared at equal violations
 /// rather than at one setting. Every strategy but office hours sweeps `hibernate_below` and `min_idle` (the policy's
-/// defaults); torpor also the decision quantile of every tier; office hours sweeps its closing time.
+/// defaults); torpor also the decision quantile of every tier and the idle timeout (off and on); office hours sweeps
+/// its closing time.
 public struct BacktestSweep {
     /// One setting's fleet score for one strategy.
     public struct Point: Codable, Equatable, Sendable {
@@ -44,8 +45,11 @@ public struct BacktestSweep {
                 for q: Float in [0.5, 0.9, 0.99] {
                     for name in p.tiers.keys { p.tiers[name]!.quantile = q }
                     let report = try replay(p, q == 0.5 ? [.torpor, .seasonalNaive] : [.torpor])
-                    add(.torpor, setting + ", q\(q)", report)
+                    add(.torpor, setting + ", q\(q)" + (p.defaults.idleTimeout == true ? ", idle timeout" : ""), report)
                     add(.seasonalNaive, setting, report)   // its quantiles are all one value: q does not matter
+                    var other = p
+                    other.defaults.idleTimeout = !(p.defaults.idleTimeout ?? false)
+                    add(.torpor, setting + ", q\(q)" + (other.defaults.idleTimeout! ? ", idle timeout" : ""), try replay(other, [.torpor]))
                 }
                 add(.reactive, setting, try replay(p, [.reactive]))
                 log("swept " + setting)

@@ -309,8 +309,25 @@ public final class Executor: @unchecked Sendable {
             guard let restore = a.pairedWith.flatMap(plan.action), restore.at.seconds > options.now else {
                 skip("its restore is already due: not worth sleeping"); continue
             }
+            if let seconds = a.afterIdleSeconds,
+               let unmet = try idleTimeoutUnmet(a, seconds: seconds, wokeAt: power[a.vm]?.state == .running ? power[a.vm]?.since : nil, now: options.now) {
+                skip(unmet); continue   // still due: a later pass tries again
+            }
             hibernate(a, plan: plan, options: options, log: log, clock: clock)
         }
+    }
+
+    /// Why a hibernation under the idle timeout may not happen yet, or nil when the VM's stored CPU utilization (the
+    /// 5-minute collector's) has stayed under `hibernate_below` for `seconds` without a gap, since its last wake at the
+    /// earliest, up to a sample no older than `StoredLoad`'s limit (missing is not idle).
+    func idleTimeoutUnmet(_ a: Plan.Action, seconds: Int64, wokeAt: EpochSeconds?, now: EpochSeconds) throws -> String? {
+        let maxAge = StoredLoad(store: store).maxAge
+        let samples = DemandSamples(try store.read { try SampleReader.samples(vm: a.vm, metric: "cpu_util", from: now - seconds - maxAge, to: now + 1, in: $0) })
+        guard let newest = samples.times.last, now - newest <= maxAge else {
+            return "idle timeout: no CPU utilization of the VM in the store within \(DurationText.format(maxAge)) (missing is not idle)"
+        }
+        guard samples.firstIdle(for: seconds, from: newest, to: now + 1, threshold: a.rationale.hibernateBelow, countingFrom: wokeAt ?? .min) == nil else { return nil }
+        return String(format: "idle timeout: demand has not stayed under %.1f %% for ", a.rationale.hibernateBelow) + DurationText.format(seconds) + " yet"
     }
 
     /// Hibernates one VM: pre-flight (state as the plan assumed, demand low now), then managed save, confirmed by the

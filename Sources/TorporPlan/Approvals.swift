@@ -82,7 +82,10 @@ public enum Approvals {
         let signatures = Set(earlier.actions.filter { approvedEarlier[$0.id] != nil }.map(\.signature))
         let carried = plan.actions.filter { a in
             guard a.action == .hibernate, let restore = a.pairedWith.flatMap(plan.action) else { return false }
-            return signatures.contains(a.signature) && signatures.contains(restore.signature)
+            guard signatures.contains(a.signature) && signatures.contains(restore.signature) else { return false }
+            // An idle-timeout window starts at each plan's hour: its approval carries when it starts no earlier (it may
+            // shrink, never grow).
+            return a.afterIdleSeconds == nil || earlier.actions.contains { approvedEarlier[$0.id] != nil && $0.signature == a.signature && $0.at <= a.at }
         }
         guard !carried.isEmpty else { return nil }
         let setBy = try PlanRepository.setting(standingKey, in: db)?.setBy ?? "?"

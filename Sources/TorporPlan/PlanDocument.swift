@@ -85,21 +85,26 @@ public struct Plan: Codable, Equatable, Sendable {
         public var pairedWith: String?
         /// What sets a restore's deadline: `demand` (the forecast crosses restore_above), `event` (a keep-awake, freeze
         /// or demand event, or a pin), `missing` (the forecast is unknown from then: missing is not idle), or
-        /// `horizon-end` (no onset within the horizon; the next plan carries the VM forward).
+        /// `horizon-end` (no onset within the horizon; the next plan carries the VM forward), or `window` (an idle-timeout
+        /// sleep ends where the forecast's own window begins; a newer plan keeps the VM asleep into it).
         public var deadlineCause: String?
         public var rationale: Rationale
         public var reservations: Reservations
+        /// A hibernation under the idle timeout (policy `idle_timeout`): it happens only once the VM's measured demand
+        /// has stayed under `hibernate_below` for this many seconds, at any time from `at` until its restore is due.
+        public var afterIdleSeconds: Int64?
 
         public static func makeID(vm: String, kind: Kind, at: EpochSeconds) -> String { "\(vm)/\(kind.rawValue)/\(UTC.format(at))" }
 
-        /// What must stay the same for a standing approval to carry over: VM, host and kind; a hibernation's start; a
+        /// What must stay the same for a standing approval to carry over: VM, host and kind; a hibernation's start (under
+        /// the idle timeout: its idle time; a start no earlier is checked apart, since each hourly plan moves it); a
         /// restore's deadline (its start moves with the restore queue and measured restore times), and a restore at the
         /// end of the horizon (which moves with every plan) is the same while it stays at the end.
         public var signature: String {
             switch (action, deadlineCause) {
             case (.restore, "horizon-end"): "\(vm)|\(host)|restore|horizon-end"
             case (.restore, _): "\(vm)|\(host)|restore|\(deadline?.seconds ?? -1)"
-            case (.hibernate, _): "\(vm)|\(host)|hibernate|\(at.seconds)"
+            case (.hibernate, _): afterIdleSeconds.map { "\(vm)|\(host)|hibernate-after-idle|\($0)" } ?? "\(vm)|\(host)|hibernate|\(at.seconds)"
             }
         }
     }

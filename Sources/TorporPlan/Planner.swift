@@ -86,6 +86,8 @@ struct Planning {
         var onset: String
         var cause: String
         var asleepAlready: Bool
+        /// Under the idle timeout: sleep only once measured demand has stayed under hibernate_below this long.
+        var afterIdle: Int64? = nil
         var hours: Double { Double(deadline - start) / 3600 }
         var key: String { "\(vm.name)@\(start)" }
     }
@@ -175,7 +177,7 @@ struct Planning {
     func windows(_ vm: PlanningVM, settings: Policy.VMSettings, tier: Policy.Tier) -> Result<[Window], Refusal> {
         if let reason = settings.excluded { return .failure(.init(message: "excluded: \(reason)")) }
         guard vm.host != nil else { return .failure(.init(message: "no host known (run torpor-ingest inventory)")) }
-        if let reason = vm.notPredictable { return .failure(.init(message: "not predictable (training run): \(reason)")) }
+        if let reason = vm.notPredictable, !settings.idleTimeout { return .failure(.init(message: "not predictable (training run): \(reason)")) }
         if let stale = vm.staleSince {
             return .failure(.init(message: "no demand data since \(UTC.format(stale)) (missing is not idle; max_data_age \(DurationText.format(policy.maxDataAge)))"))
         }
@@ -203,7 +205,7 @@ struct Planning {
             let idleSeconds = hour0 + Int64(idleEnd) * 3600 - start
             let deadline = hour0 + Int64(end) * 3600
             longestIdle = max(longestIdle, idleSeconds)
-            if idleSeconds >= settings.minIdle && deadline - start >= breakEven {
+            if vm.notPredictable == nil && idleSeconds >= settings.minIdle && deadline - start >= breakEven {
                 let (onset, cause) = Self.onset(at: end, hours: hours, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier)
                 found.append(Window(vm: vm, settings: settings, tier: tier, start: start, deadline: deadline, firstHour: h, idleEndHour: idleEnd,
                                     endHour: end, saveSeconds: save, restoreSeconds: restore, stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0,
@@ -211,7 +213,13 @@ struct Planning {
             }
             h = end
         }
+        if settings.idleTimeout {
+            found += idleTimeoutWindows(vm, settings: settings, tier: tier, planned: found, q: q, blocked: blocked, breakEven: breakEven)
+        }
         if !found.isEmpty { return .success(found) }
+        if let reason = vm.notPredictable {
+            return .failure(.init(message: "not predictable (training run): \(reason); no stretch the forecast calls calm for the idle timeout"))
+        }
         let known = q.filter { !$0.isNaN }
         if known.isEmpty { return .failure(.init(message: "no forecast for the next \(hours) h (missing is not idle)")) }
         if longestIdle == 0 {
@@ -223,6 +231,35 @@ struct Planning {
                                   + (blockers.isEmpty ? "" : " (" + blockers.sorted().joined(separator: "; ") + ")")))
         }
         return .failure(.init(message: "no window longer than the break-even \(DurationText.format(breakEven)) (\(policy.breakEvenFactor)× save + restore)"))
+    }
+
+    /// The idle timeout's windows (policy `idle_timeout`): each stretch of forecast-calm hours (the tier's quantile under
+    /// restore_above), up to the forecast window in it if there is one, longer than the break-even. The VM sleeps there
+    /// only once its measured demand has stayed under hibernate_below for min_idle; it is restored by the stretch's end
+    /// (by the forecast window's start, where the next plan keeps it asleep into that window).
+    func idleTimeoutWindows(_ vm: PlanningVM, settings: Policy.VMSettings, tier: Policy.Tier, planned: [Window], q: [Float], blocked: [String?],
+                            breakEven: Int64) -> [Window] {
+        func calm(_ h: Int) -> Bool { blocked[h] == nil && !q[h].isNaN && Double(q[h]) < settings.restoreAbove }
+        var found: [Window] = []
+        var h = 0
+        while h < hours {
+            guard calm(h) else { h += 1; continue }
+            var stretchEnd = h
+            while stretchEnd < hours && calm(stretchEnd) { stretchEnd += 1 }
+            let window = planned.first { (h..<stretchEnd).contains($0.firstHour) }
+            let end = window?.firstHour ?? stretchEnd
+            let start = max(input.now, hour0 + Int64(h) * 3600), deadline = hour0 + Int64(end) * 3600
+            if deadline - start >= breakEven {
+                let (onset, cause) = window.map { _ in ("the forecast window from \(UTC.format(deadline)) takes over (a newer plan keeps the VM asleep into it)", "window") }
+                    ?? Self.onset(at: end, hours: hours, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier)
+                found.append(Window(vm: vm, settings: settings, tier: tier, start: start, deadline: deadline, firstHour: h, idleEndHour: h,
+                                    endHour: end, saveSeconds: vm.saveSeconds ?? policy.defaultSaveSeconds,
+                                    restoreSeconds: vm.restoreSeconds ?? policy.defaultRestoreSeconds, stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0,
+                                    onset: onset, cause: cause, asleepAlready: false, afterIdle: settings.minIdle))
+            }
+            h = stretchEnd
+        }
+        return found
     }
 
     /// A VM asleep now: restored by its demand onset, or by the end of the horizon at the latest.
@@ -275,6 +312,7 @@ struct Planning {
         sleeping.forEach(add)
         var accepted: [Window] = []
         let order = candidates.sorted { a, b in
+            (a.afterIdle == nil) != (b.afterIdle == nil) ? a.afterIdle == nil :   // forecast windows first
             a.hours * Double(a.vm.vcpus ?? 1) != b.hours * Double(b.vm.vcpus ?? 1)
                 ? a.hours * Double(a.vm.vcpus ?? 1) > b.hours * Double(b.vm.vcpus ?? 1) : (a.vm.name, a.start) < (b.vm.name, b.start)
         }
@@ -359,13 +397,18 @@ struct Planning {
                              hibernateBelow: w.settings.hibernateBelow, restoreAbove: w.settings.restoreAbove,
                              expectedVMHoursSaved: Self.rounded(saved), risk: risk, forecastSource: vm.forecast?.source ?? "none",
                              text: sleepText(w, series: series?.tier ?? [], worst: worst)),
-            reservations: .init(statePoolBytes: w.stateBytes, memoryBytes: nil, vcpus: nil))
+            reservations: .init(statePoolBytes: w.stateBytes, memoryBytes: nil, vcpus: nil), afterIdleSeconds: w.afterIdle)
         return [hibernate, restore]
     }
 
     /// "q0.9 under 5.0 % for 6h from 01:00 (peak 1.2 %), then under 15.0 % for 2h (peak 9.0 %); top quantile peaks at …; <onset>"
     func sleepText(_ w: Window, series: [Float], worst: Double) -> String {
         func peak(_ r: Range<Int>) -> String { Self.percent(r.compactMap { series.indices.contains($0) && !series[$0].isNaN ? Double(series[$0]) : nil }.max() ?? .nan) }
+        if let afterIdle = w.afterIdle {
+            return "idle timeout: once measured demand has stayed under \(Self.percent(w.settings.hibernateBelow)) for \(DurationText.format(afterIdle)); "
+                + "q\(Self.quantileText(w.tier.quantile)) under \(Self.percent(w.settings.restoreAbove)) from \(UTC.format(w.start)) for \(DurationText.format(w.deadline - w.start)) (peak \(peak(w.firstHour..<w.endHour)))"
+                + "; top quantile peaks at \(Self.percent(worst)); \(w.onset)"
+        }
         let idleSeconds = hour0 + Int64(w.idleEndHour) * 3600 - w.start
         var text = "q\(Self.quantileText(w.tier.quantile)) under \(Self.percent(w.settings.hibernateBelow)) for \(DurationText.format(idleSeconds)) from \(UTC.format(w.start)) (peak \(peak(w.firstHour..<w.idleEndHour)))"
         if w.endHour > w.idleEndHour {

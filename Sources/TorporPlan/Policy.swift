@@ -16,6 +16,9 @@ public struct Policy: Equatable, Sendable {
         public var restoreAbove: Double
         /// The shortest idle stretch worth a hibernation.
         public var minIdle: Int64
+        /// Also sleep in hours the forecast calls calm (under `restore_above`) but not idle, and on VMs the training run
+        /// marked not predictable, once the VM's measured demand has stayed under `hibernate_below` for `minIdle`.
+        public var idleTimeout: Bool
         /// Why the VM is never hibernated, when it is excluded.
         public var excluded: String?
     }
@@ -41,6 +44,7 @@ public struct Policy: Equatable, Sendable {
         public var hibernateBelow: Double?
         public var restoreAbove: Double?
         public var minIdle: Int64?
+        public var idleTimeout: Bool?
         public var exclude: String?
     }
 
@@ -71,12 +75,14 @@ public struct Policy: Equatable, Sendable {
     /// The settings of one VM.
     public func settings(vm: String, labels: [String: String]) -> VMSettings {
         var s = VMSettings(tier: defaults.tier ?? "silver", hibernateBelow: defaults.hibernateBelow ?? 5,
-                           restoreAbove: defaults.restoreAbove ?? 15, minIdle: defaults.minIdle ?? 4 * 3600, excluded: nil)
+                           restoreAbove: defaults.restoreAbove ?? 15, minIdle: defaults.minIdle ?? 4 * 3600,
+                           idleTimeout: defaults.idleTimeout ?? false, excluded: nil)
         func apply(_ o: Override) {
             if let v = o.tier { s.tier = v }
             if let v = o.hibernateBelow { s.hibernateBelow = v }
             if let v = o.restoreAbove { s.restoreAbove = v }
             if let v = o.minIdle { s.minIdle = v }
+            if let v = o.idleTimeout { s.idleTimeout = v }
             if let v = o.exclude { s.excluded = v }
         }
         for g in groups where g.match.allSatisfy({ labels[$0.key] == $0.value }) { apply(g) }
@@ -141,6 +147,7 @@ public struct Policy: Equatable, Sendable {
         } catch {
             throw PlanError(.badInput, "\(source): not valid YAML: \(error)")
         }
+        try PolicyFile.rejectUnknownKeys(text, source: source)
         return try file.policy(source: source)
     }
 }
@@ -153,6 +160,7 @@ struct PolicyFile: Decodable {
         var hibernate_below: Double?
         var restore_above: Double?
         var min_idle: Text?
+        var idle_timeout: Bool?
         var exclude: Bool?
         var reason: String?
     }
@@ -183,6 +191,36 @@ struct PolicyFile: Decodable {
     var hosts: [String: Host]?
     var host_defaults: Host?
 
+    /// The keys each part of the file may hold: any other is refused, with its line, rather than ignored (a misspelt
+    /// key would otherwise leave a default in force unnoticed).
+    static let keys: [String: Set<String>] = [
+        "": ["horizon", "valid_for", "break_even_factor", "default_save_seconds", "default_restore_seconds", "group_label", "min_history",
+             "max_data_age", "guardrails", "defaults", "tiers", "groups", "vms", "hosts", "host_defaults"],
+        "settings": ["match", "tier", "hibernate_below", "restore_above", "min_idle", "idle_timeout", "exclude", "reason"],
+        "guardrails": ["max_hibernated_share", "min_running"],
+        "tier": ["quantile", "priority"],
+        "host": ["state_pool", "concurrent_restores", "memory", "vcpus"],
+    ]
+
+    static func rejectUnknownKeys(_ text: String, source: String) throws(PlanError) {
+        guard let root = try? Yams.compose(yaml: text) else { return }   // parse errors are the decoder's
+        func check(_ node: Node?, _ kind: String, _ path: String) throws(PlanError) {
+            for (key, _) in node?.mapping ?? [:] where !keys[kind]!.contains(key.string ?? "") {
+                let name = (path.isEmpty ? "" : path + ".") + (key.string ?? "?")
+                throw PlanError(.badInput, "\(source):\(key.mark.map { "\($0.line)" } ?? "?"): '\(name)': unknown key; expected one of "
+                                + keys[kind]!.sorted().joined(separator: ", "))
+            }
+        }
+        try check(root, "", "")
+        try check(root["defaults"], "settings", "defaults")
+        try check(root["guardrails"], "guardrails", "guardrails")
+        try check(root["host_defaults"], "host", "host_defaults")
+        for (i, group) in (root["groups"]?.sequence ?? []).enumerated() { try check(group, "settings", "groups[\(i)]") }
+        for (part, kind) in [("tiers", "tier"), ("vms", "settings"), ("hosts", "host")] {
+            for (name, value) in root[part]?.mapping ?? [:] { try check(value, kind, "\(part).\(name.string ?? "?")") }
+        }
+    }
+
     func policy(source: String) throws(PlanError) -> Policy {
         func bad(_ key: String, _ message: String) -> PlanError { PlanError(.badInput, "\(source): '\(key)': \(message)") }
         func duration(_ t: Text?, _ key: String, default value: Int64) throws(PlanError) -> Int64 {
@@ -202,7 +240,7 @@ struct PolicyFile: Decodable {
             if let b = s.hibernate_below, let r = s.restore_above, b > r { throw bad(key, "hibernate_below (\(b)) is above restore_above (\(r))") }
             if let t = s.tier, self.tiers?[t] == nil { throw bad("\(key).tier", "no tier '\(t)' under 'tiers'") }
             return Policy.Override(match: s.match ?? [:], tier: s.tier, hibernateBelow: s.hibernate_below, restoreAbove: s.restore_above,
-                                   minIdle: s.min_idle == nil ? nil : try duration(s.min_idle, "\(key).min_idle", default: 0),
+                                   minIdle: s.min_idle == nil ? nil : try duration(s.min_idle, "\(key).min_idle", default: 0), idleTimeout: s.idle_timeout,
                                    exclude: s.exclude == true ? (s.reason ?? "excluded by the policy") : nil)
         }
         func host(_ h: Host?, _ key: String) throws(PlanError) -> Policy.Host {

@@ -1,6 +1,7 @@
 import Testing
 @testable import TorporBacktest
 import TorporCore
+import TorporStore
 import TorporTrain
 
 /// Scoring at the source's resolution: 5-minute samples, restore time paid, gaps never idle.

@@ -14,7 +14,8 @@ import TorporStore
 
     /// A store with three VMs over 35 days: `periodic` (50 % from 08:00 to 18:00 UTC every day, 1 % otherwise),
     /// `noise` (uniformly 0–60 % every hour, seeded), `absent` (periodic, but no data on days 30–32) and `burst`
-    /// (periodic, plus demand at 02:00 on day 30).
+    /// (periodic, plus demand at 02:00 on day 30) and `grey` (periodic by day; its nights alternate between 1 % and 12 %,
+    /// so that its forecast calls them calm but never idle).
     static func store() throws -> Store {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-bt-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -27,7 +28,7 @@ import TorporStore
         try store.transaction { db in
             let writer = try SampleWriter(db: db)
             let cpu = try writer.metricID(try MetricBinding.make(metric: "cpu_util", unit: "percent").get())
-            for name in ["periodic", "noise", "absent", "burst"] {
+            for name in ["periodic", "noise", "absent", "burst", "grey"] {
                 let vm = try VMRepository.id(of: name, in: db, now: start)
                 try VMRepository.setPlacement(vm: vm, hostURI: "test:///default", labels: [:], in: db)
                 for h in 0..<days * 24 {
@@ -35,6 +36,7 @@ import TorporStore
                     if name == "absent" && (30...32).contains(day) { continue }
                     var value = name == "noise" ? noise() : (8..<18).contains(hour) ? 50 : 1
                     if name == "burst" && day == 30 && hour == 2 { value = 50 }   // demand no forecast foresaw
+                    if name == "grey" && value == 1 && (hour >= 18 ? day : day - 1) % 2 == 0 { value = 12 }   // night by its evening
                     _ = try writer.add(vm: vm, metric: cpu, time: t, value: value)
                 }
             }
@@ -84,6 +86,25 @@ import TorporStore
         #expect(absent.knownHours == 4 * 24)
         #expect(absent.violatedIntervals == 0)
         #expect(report.vms["absent"]!["oracle"]!.capturedHours <= 4 * 14)
+    }
+
+    /// The idle timeout: the grey VM's forecast never says idle, so torpor leaves it running; with `idle_timeout` it
+    /// sleeps on its quiet nights once 4 h of measured demand stayed under 5 % (from 22:00, or 04:00 when the replay
+    /// starts at midnight), never on the others, and the forecast restores it by 08:00: nothing violated.
+    @Test func theIdleTimeoutSleepsACalmVMOnlyAfterMinIdleOfMeasuredQuiet() throws {
+        let store = try Self.store(), to = Self.start + Int64(Self.days) * 86_400
+        let off = try Backtest(store: store, policy: Self.policy, from: Self.replayFrom, to: to).run([.torpor])
+        #expect(off.vms["grey"]?["torpor"]?.hibernations == 0)
+        var policy = Self.policy
+        policy.defaults.idleTimeout = true
+        let on = try Backtest(store: store, policy: policy, from: Self.replayFrom, to: to).run([.torpor])
+        let grey = try #require(on.vms["grey"]?["torpor"])
+        // Quiet nights in the replay: the one ending on day 28 (from 04:00) and three whole ones (22:00-08:00, the
+        // restore finishing at 08:00), each woken before the day's demand.
+        #expect(abs(grey.capturedHours - (4 + 3 * 10)) < 0.01, "\(grey.capturedHours)")
+        #expect(grey.hibernations == 4 && grey.violatedIntervals == 0 && grey.missedEpisodes == 0 && grey.proactiveEpisodes == 4)
+        let periodic = try #require(on.vms["periodic"]?["torpor"]), noise = try #require(on.vms["noise"]?["torpor"])
+        #expect(periodic.violatedIntervals == 0 && noise.capturedHours < 0.05 * noise.knownHours)
     }
 
     /// Walk-forward: a model trained every 3 days on the data before each block only, nothing written to the

@@ -42,17 +42,18 @@ import TorporVirt
         }
 
         /// A plan made by the planner from crafted forecasts: each VM idle over `idle` hours (q0.9 0.5 %), busy after.
+        /// `idleLoad`: the forecast quantiles over those hours; `idleTimeout`: the policy's `idle_timeout`.
         @discardableResult
         func plan(_ idle: [String: Range<Int>], at time: EpochSeconds = ExecutorTests.now, approve: Bool = true, tiers: String = "",
-                  asleep: Set<String> = []) throws -> Plan {
+                  asleep: Set<String> = [], idleLoad: [Float] = [0.2, 0.5, 1], idleTimeout: Bool = false) throws -> Plan {
             let vms = idle.map { name, hours in
                 PlanningVM(name: name, host: ExecutorTests.host, vcpus: 1, memoryBytes: 1 << 30, knownHours: 720,
                            forecast: QuantileForecast(start: time, quantiles: [0.5, 0.9, 0.99],
-                                                      values: (0..<24).map { hours.contains($0) ? [0.2, 0.5, 1] : [20, 40, 60] }, source: "crafted"),
+                                                      values: (0..<24).map { hours.contains($0) ? idleLoad : [20, 40, 60] }, source: "crafted"),
                            hibernatedSince: asleep.contains(name) ? time - 3600 : nil)
             }
             let policy = try Policy.parse("""
-                defaults: {tier: silver, hibernate_below: 5, restore_above: 15, min_idle: 2h}
+                defaults: {tier: silver, hibernate_below: 5, restore_above: 15, min_idle: 2h, idle_timeout: \(idleTimeout)}
                 tiers: {gold: {quantile: 0.99, priority: 1}, silver: {quantile: 0.9, priority: 2}, bronze: {quantile: 0.5, priority: 3}}
                 guardrails: {max_hibernated_share: 1, min_running: 0}
                 \(tiers)
@@ -62,6 +63,16 @@ import TorporVirt
             try Approvals.record(plan, bytes: bytes, in: store)
             if approve { _ = try Approvals.approve(plan, bytes: bytes, source: "plan", only: nil, except: [], by: "test", now: time, in: store) }
             return plan
+        }
+
+        /// Writes CPU utilization samples as the 5-minute collector would.
+        func cpu(_ vm: String, _ samples: [(time: EpochSeconds, value: Double)]) throws {
+            try store.transaction { db in
+                let writer = try SampleWriter(db: db)
+                let cpu = try writer.metricID(try MetricBinding.make(metric: "cpu_util", unit: "percent").get())
+                let id = try VMRepository.id(of: vm, in: db, now: ExecutorTests.now)
+                for s in samples { _ = try writer.add(vm: id, metric: cpu, time: s.time, value: s.value) }
+            }
         }
 
         func state(_ vm: String) throws -> DomainState { try connection.domain(named: vm).info().state }
@@ -216,13 +227,7 @@ import TorporVirt
 
     @Test func storedLoadReadsTheCollectorsNewestSampleAndRefusesStaleData() throws {
         let f = try Fixture()
-        try f.store.transaction { db in
-            let writer = try SampleWriter(db: db)
-            let cpu = try writer.metricID(try MetricBinding.make(metric: "cpu_util", unit: "percent").get())
-            let vm = try VMRepository.id(of: "web-01", in: db, now: Self.now)
-            _ = try writer.add(vm: vm, metric: cpu, time: Self.now - 900, value: 40)
-            _ = try writer.add(vm: vm, metric: cpu, time: Self.now - 300, value: 3)
-        }
+        try f.cpu("web-01", [(Self.now - 900, 40), (Self.now - 300, 3)])
         let domain = try f.connection.domain(named: "web-01")
         #expect(try StoredLoad(store: f.store).demand(of: domain, at: Self.now) == 3)
         #expect(throws: StageError.self) { try StoredLoad(store: f.store, maxAge: 120).demand(of: domain, at: Self.now) }
@@ -233,6 +238,33 @@ import TorporVirt
             .run(f.options(Self.now))
         #expect(events.first?.event == "failed" && events.first?.detail.contains("missing is not idle") == true)
         #expect(try f.state("web-01") == .running && f.steps("web-01").isEmpty)
+    }
+
+    @Test func anIdleTimeoutHibernationWaitsUntilTheStoredDemandHasStayedLowForMinIdle() throws {
+        let f = try Fixture()
+        // Forecast calm (q0.9 at 10 %: under restore_above, over hibernate_below) for 8 h: only the idle timeout sleeps it.
+        let plan = try f.plan(["web-01": 0..<8], idleLoad: [6, 10, 12], idleTimeout: true)
+        let hibernation = try #require(plan.actions.first { $0.action == .hibernate })
+        #expect(hibernation.afterIdleSeconds == 7200 && hibernation.rationale.text.hasPrefix("idle timeout"))
+        func every5min(_ from: EpochSeconds, _ to: EpochSeconds, _ value: Double) -> [(time: EpochSeconds, value: Double)] {
+            stride(from: from, through: to, by: 300).map { ($0, value) }
+        }
+        // No samples: missing is not idle. The action stays due.
+        var events = try f.executor().run(f.options(Self.now))
+        #expect(events.map(\.event) == ["skipped"] && events[0].detail.contains("missing is not idle"))
+        // Two hours of samples, but one at 30 % an hour ago: calm since 55 min only.
+        try f.cpu("web-01", every5min(Self.now - 7200, Self.now, 2) .map { $0.time == Self.now - 3600 ? ($0.time, 30) : $0 })
+        events = try f.executor().run(f.options(Self.now + 60))
+        #expect(events.map(\.event) == ["skipped"] && events[0].detail.contains("has not stayed under 5.0 % for 2h"))
+        #expect(try f.state("web-01") == .running && f.steps("web-01").isEmpty)
+        // Still under 5 % until two hours after the busy sample: hibernated by the same action.
+        try f.cpu("web-01", every5min(Self.now + 300, Self.now + 3600, 2))
+        events = try f.executor().run(f.options(Self.now + 3660))
+        #expect(events.map(\.event) == ["skipped"] && events[0].detail.contains("has not stayed"), "\(events)")
+        try f.cpu("web-01", every5min(Self.now + 3900, Self.now + 3900, 2))
+        events = try f.executor().run(f.options(Self.now + 3960))
+        #expect(events.map(\.event) == ["hibernated"] && events[0].action == hibernation.id, "\(events)")
+        #expect(try f.state("web-01") == .shutOff && f.power("web-01") == .hibernated)
     }
 
     @Test func oneExecutorPerHostSetAtATime() throws {

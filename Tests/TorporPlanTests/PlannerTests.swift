@@ -167,6 +167,42 @@ import TorporTrain
         #expect(plan.skipped.first?.reason == "not predictable (training run): too little history (20 known hours)")
     }
 
+    @Test func theIdleTimeoutSleepsInCalmHoursOnlyOnceMeasuredDemandHasStayedLow() throws {
+        // 10 % (calm, not idle) for 8 h, then 0.5 % for 5 h, then busy: without the idle timeout one forecast window
+        // (8-13); with it, also the calm hours before it as an idle-timeout window (its measured demand decides),
+        // restored when the forecast window takes over (a newer plan keeps it asleep into that window).
+        var q = Self.hours(idle: 8..<13)
+        for h in 0..<8 { q[h] = 10 }
+        let off = try Self.plan([Self.vm("web-01", q)])
+        #expect(off.actions.filter { $0.action == .hibernate }.map(\.at.seconds) == [Self.at(8)])
+        #expect(off.actions.allSatisfy { $0.afterIdleSeconds == nil })
+        let plan = try Self.plan([Self.vm("web-01", q)], policy: Self.policy("vms: {web-01: {idle_timeout: true}}"))
+        let hibernations = plan.actions.filter { $0.action == .hibernate }
+        #expect(hibernations.map(\.at.seconds) == [Self.at(0), Self.at(8)])
+        #expect(hibernations.map(\.afterIdleSeconds) == [4 * 3600, nil])
+        let restore = try #require(plan.action(hibernations[0].pairedWith!))
+        #expect(restore.deadline?.seconds == Self.at(8) && restore.deadlineCause == "window")
+        #expect(hibernations[0].rationale.text.hasPrefix("idle timeout: once measured demand has stayed under 5.0 % for 4h; q0.9 under 15.0 %"))
+        // Busy hours are never an idle-timeout window.
+        let busy = try Self.plan([Self.vm("web-02", (0..<24).map { _ in 40 })], policy: Self.policy("vms: {web-02: {idle_timeout: true}}"))
+        #expect(busy.actions.isEmpty)
+    }
+
+    @Test func aVMWithoutForecastSkillSleepsOnlyUnderTheIdleTimeout() throws {
+        var vm = Self.vm("batch-01", Self.hours(idle: 0..<12))
+        vm.notPredictable = "no skill: no forecast beats its overall quantiles"
+        let plan = try Self.plan([vm], policy: Self.policy("vms: {batch-01: {idle_timeout: true}}"))
+        let hibernation = try #require(plan.actions.first { $0.action == .hibernate })
+        #expect(plan.actions.filter { $0.action == .hibernate }.count == 1 && hibernation.afterIdleSeconds == 4 * 3600)
+        #expect(plan.action(hibernation.pairedWith!)?.deadline?.seconds == Self.at(12))
+        // Busy all day by the forecast: left running, saying why.
+        var busy = Self.vm("batch-02", (0..<24).map { _ in 40 })
+        busy.notPredictable = "no skill"
+        let none = try Self.plan([busy], policy: Self.policy("vms: {batch-02: {idle_timeout: true}}"))
+        #expect(none.actions.isEmpty)
+        #expect(none.skipped.first?.reason == "not predictable (training run): no skill; no stretch the forecast calls calm for the idle timeout")
+    }
+
     @Test func missingForecastHoursAreNotIdle() throws {
         var q = Self.hours(idle: 0..<12)
         for h in 4..<6 { q[h] = .nan }

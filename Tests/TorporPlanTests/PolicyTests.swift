@@ -14,7 +14,7 @@ import Testing
         #expect(sample.settings(vm: "db-01", labels: [:]).excluded != nil)
         let d = Policy.embeddedDefault
         #expect(d.horizonHours == 24 && d.defaultHost.concurrentRestores == 2)
-        #expect(d.settings(vm: "x", labels: [:]) == .init(tier: "silver", hibernateBelow: 5, restoreAbove: 15, minIdle: 4 * 3600, excluded: nil))
+        #expect(d.settings(vm: "x", labels: [:]) == .init(tier: "silver", hibernateBelow: 5, restoreAbove: 15, minIdle: 4 * 3600, idleTimeout: false, excluded: nil))
     }
 
     @Test func overridesApplyDefaultsThenGroupsThenVMs() throws {
@@ -23,10 +23,11 @@ import Testing
             tiers: {silver: {quantile: 0.9, priority: 2}, gold: {quantile: 0.99, priority: 1}}
             groups:
               - {match: {group: web}, hibernate_below: 3, tier: gold}
-            vms: {web-02: {min_idle: 8h}}
+            vms: {web-02: {min_idle: 8h}, batch-01: {idle_timeout: true}}
             hosts: {"qemu+ssh://kvm1/system": {state_pool: 64GiB, concurrent_restores: 4, memory: 256GiB}}
             """, source: "p.yaml")
-        #expect(p.settings(vm: "web-02", labels: ["group": "web"]) == .init(tier: "gold", hibernateBelow: 3, restoreAbove: 15, minIdle: 8 * 3600, excluded: nil))
+        #expect(p.settings(vm: "web-02", labels: ["group": "web"]) == .init(tier: "gold", hibernateBelow: 3, restoreAbove: 15, minIdle: 8 * 3600, idleTimeout: false, excluded: nil))
+        #expect(p.settings(vm: "batch-01", labels: [:]).idleTimeout)
         #expect(p.host("qemu+ssh://kvm1/system") == .init(statePoolBytes: 64 << 30, concurrentRestores: 4, memoryBytes: 256 << 30, vcpus: nil))
     }
 
@@ -38,6 +39,10 @@ import Testing
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\nhosts: {h: {state_pool: lots}}", "'hosts.h.state_pool': 'lots' is not a size"),
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\nguardrails: {max_hibernated_share: 2}", "max_hibernated_share': must be between 0 and 1"),
         ("tiers: [1, 2]", "p.yaml: 'tiers'"),
+        ("tiers: {silver: {quantile: 0.9, priority: 2}}\ndefaults:\n  idle_timout: true", "p.yaml:3: 'defaults.idle_timout': unknown key; expected one of exclude, hibernate_below, idle_timeout"),
+        ("tiers: {silver: {quantile: 0.9, priority: 2}}\nvms: {a: {min_idel: 2h}}", "'vms.a.min_idel': unknown key"),
+        ("tiers: {silver: {quantile: 0.9, priority: 2, sla: x}}", "'tiers.silver.sla': unknown key"),
+        ("tiers: {silver: {quantile: 0.9, priority: 2}}\nguardrail: {min_running: 2}", "p.yaml:2: 'guardrail': unknown key"),
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\ngroups: [{tier: silver}]", "'groups[0].match'"),
     ])
     func badPoliciesAreRefusedNamingTheKey(yaml: String, message: String) {

@@ -1,0 +1,73 @@
+import TorporCore
+
+/// One VM's measured demand at the source's own resolution, by time. Each sample stands for [time, time + interval)
+/// (cut short where the next sample comes sooner), `interval` being the VM's median sample spacing. What the executor's
+/// idle timeout reads, and what the backtest scores against.
+public struct DemandSamples: Sendable {
+    public var times: [EpochSeconds]
+    public var values: [Double]
+    public var interval: Int64
+
+    /// Samples by time.
+    public init(_ samples: [(time: EpochSeconds, value: Double)]) {
+        times = samples.map(\.time)
+        values = samples.map(\.value)
+        let gaps = zip(times.dropFirst(), times).map { $0 - $1 }.filter { $0 > 0 }.sorted()
+        interval = gaps.isEmpty ? 3600 : gaps[gaps.count / 2]
+    }
+
+    /// Whether sample `k` follows the one before without a gap (sources jitter by a few seconds).
+    public func continues(_ k: Int) -> Bool { k > 0 && times[k] - times[k - 1] <= interval + interval / 2 }
+
+    public func end(of k: Int) -> EpochSeconds { k + 1 < times.count ? min(times[k] + interval, times[k + 1]) : times[k] + interval }
+
+    /// The first sample in [from, to) at or over `threshold`.
+    public func firstDemand(from: EpochSeconds, to: EpochSeconds, threshold: Double) -> EpochSeconds? {
+        var k = firstIndex(atOrAfter: from)
+        while k < times.count && times[k] < to {
+            if values[k] >= threshold { return times[k] }
+            k += 1
+        }
+        return nil
+    }
+
+    /// The first moment in [from, to) at which the demand is known and under `threshold`: `from` itself if the sample
+    /// covering it is, else the start of the first later sample that is (a gap is not idle).
+    public func firstCalm(from: EpochSeconds, to: EpochSeconds, threshold: Double) -> EpochSeconds? {
+        var k = firstIndex(atOrAfter: from)
+        if k > 0 && from < end(of: k - 1) && values[k - 1] < threshold { return from }
+        while k < times.count && times[k] < to {
+            if values[k] < threshold { return times[k] }
+            k += 1
+        }
+        return nil
+    }
+
+    /// The idle timeout: the first moment in [from, to) by which the demand has stayed under `threshold` for `duration`,
+    /// counted from `origin` at the earliest (a VM's wake: it reported nothing while asleep) and restarted by every
+    /// sample at or over the threshold and every gap in the data (missing is not idle).
+    public func firstIdle(for duration: Int64, from: EpochSeconds, to: EpochSeconds, threshold: Double, countingFrom origin: EpochSeconds = .min) -> EpochSeconds? {
+        var k = max(0, firstIndex(atOrAfter: max(origin, from - duration)) - 1)
+        var calmSince: EpochSeconds?
+        while k < times.count && times[k] < to {
+            if values[k] >= threshold || end(of: k) <= origin {
+                calmSince = nil
+            } else {
+                if calmSince == nil || !continues(k) { calmSince = max(times[k], origin) }
+                let moment = max(from, calmSince! + duration)
+                if moment < end(of: k) && moment < to { return moment }
+            }
+            k += 1
+        }
+        return nil
+    }
+
+    private func firstIndex(atOrAfter t: EpochSeconds) -> Int {
+        var lo = 0, hi = times.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if times[mid] < t { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+}

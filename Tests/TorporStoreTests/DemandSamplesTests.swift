@@ -1,0 +1,33 @@
+import Testing
+import TorporCore
+import TorporStore
+
+/// The idle timeout's rule on measured samples, shared by the executor and the backtest.
+@Suite struct DemandSamplesTests {
+    static let t0 = UTC.epoch(year: 2024, month: 3, day: 4)
+
+    /// 5-minute samples over `minutes`, at 2 % except where `busy` or missing where `gaps` (minutes from t0).
+    static func samples(_ minutes: Range<Int>, busy: [Int] = [], gaps: Range<Int> = 0..<0) -> DemandSamples {
+        DemandSamples(stride(from: minutes.lowerBound, to: minutes.upperBound, by: 5).filter { !gaps.contains($0) }
+            .map { (t0 + Int64($0) * 60, busy.contains($0) ? 30 : 2) })
+    }
+
+    static func at(_ minute: Int) -> EpochSeconds { t0 + Int64(minute) * 60 }
+
+    @Test func theVMSleepsOnceItsDemandHasStayedLowForTheWholeTimeout() {
+        let d = Self.samples(0..<600)
+        #expect(d.firstIdle(for: 7200, from: Self.at(0), to: Self.at(600), threshold: 5) == Self.at(120))
+        // Already calm for long enough at `from`: then.
+        #expect(d.firstIdle(for: 7200, from: Self.at(300), to: Self.at(600), threshold: 5) == Self.at(300))
+        // Not before `to`.
+        #expect(d.firstIdle(for: 7200, from: Self.at(0), to: Self.at(100), threshold: 5) == nil)
+    }
+
+    @Test func aBusySampleAGapOrAWakeRestartsTheCount() {
+        #expect(Self.samples(0..<600, busy: [60]).firstIdle(for: 7200, from: Self.at(0), to: Self.at(600), threshold: 5) == Self.at(185))
+        #expect(Self.samples(0..<600, gaps: 60..<90).firstIdle(for: 7200, from: Self.at(0), to: Self.at(600), threshold: 5) == Self.at(210))
+        #expect(Self.samples(0..<600).firstIdle(for: 7200, from: Self.at(0), to: Self.at(600), threshold: 5, countingFrom: Self.at(100)) == Self.at(220))
+        // The data ends: the last sample covers its interval only (missing is not idle).
+        #expect(Self.samples(0..<100).firstIdle(for: 7200, from: Self.at(0), to: Self.at(600), threshold: 5) == nil)
+    }
+}
