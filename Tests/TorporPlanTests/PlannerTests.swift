@@ -203,6 +203,25 @@ import TorporTrain
         #expect(none.skipped.first?.reason == "not predictable (training run): no skill; no stretch the forecast calls calm for the idle timeout")
     }
 
+    @Test func aStandingApprovalCarriesAnIdleTimeoutWindowOnlyIfItStartsNoEarlier() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-carry-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let store = try Store(path: dir + "/torpor.db")
+        let policy = try Self.policy("vms: {web-01: {idle_timeout: true}}")
+        func plan(calmFrom first: Int, at hour: Int) throws -> (Plan, carried: Bool) {
+            let plan = try Self.plan([Self.vm("web-01", (0..<24).map { (first..<8).contains($0) ? 10 : 40 })], policy: policy, now: Self.at(hour))
+            return (plan, try Approvals.record(plan, bytes: plan.encoded(), in: store) != nil)
+        }
+        let (approved, _) = try plan(calmFrom: 3, at: 0)
+        #expect(approved.actions.first?.afterIdleSeconds == 4 * 3600 && approved.actions.first?.at.seconds == Self.at(3))
+        _ = try Approvals.approve(approved, bytes: approved.encoded(), source: "plan", only: nil, except: [], by: "alice", now: Self.at(0), in: store)
+        try Approvals.setStanding(true, by: "alice", now: Self.at(0), in: store)
+        // An hour later the same window, now starting at 03:00 still: carried. Then one that starts earlier (01:00): a
+        // wider permission than approved, so it waits for a person.
+        #expect(try plan(calmFrom: 3, at: 1).carried)
+        #expect(try !plan(calmFrom: 1, at: 1).carried)
+    }
+
     @Test func missingForecastHoursAreNotIdle() throws {
         var q = Self.hours(idle: 0..<12)
         for h in 4..<6 { q[h] = .nan }
