@@ -94,6 +94,9 @@ public struct Plan: Codable, Equatable, Sendable {
         /// has stayed under `hibernate_below` for this many seconds, at any time from `at` until its restore is due.
         public var afterIdleSeconds: Int64?
 
+        /// The action as a person reads it: `hibernate`, `restore`, or `hibernate after 4h idle` (idle timeout).
+        public var what: String { afterIdleSeconds.map { "hibernate after \(DurationText.format($0)) idle" } ?? action.rawValue }
+
         public static func makeID(vm: String, kind: Kind, at: EpochSeconds) -> String { "\(vm)/\(kind.rawValue)/\(UTC.format(at))" }
 
         /// What must stay the same for a standing approval to carry over: VM, host and kind; a hibernation's start (under

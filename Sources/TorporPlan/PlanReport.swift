@@ -9,7 +9,7 @@ public enum PlanReport {
                    "inputs: data up to \(plan.inputs.dataWatermark?.text ?? "none"), \(plan.inputs.model), policy \(plan.inputs.policySHA256.prefix(12)), horizon \(plan.inputs.horizonHours) h",
                    ""]
         let rows = plan.actions.map { a in
-            [a.action.rawValue, a.vm, a.tier, a.at.text, a.deadline?.text ?? "-", String(format: "%.1f", a.rationale.expectedVMHoursSaved),
+            [a.what, a.vm, a.tier, a.at.text, a.deadline?.text ?? "-", String(format: "%.1f", a.rationale.expectedVMHoursSaved),
              a.rationale.risk, Approvals.status(of: a, approved: approved)]
         }
         out += table(header: ["ACTION", "VM", "TIER", "AT", "DEADLINE", "VM-H SAVED", "RISK", "APPROVAL"], rows: rows)
@@ -46,7 +46,7 @@ public enum PlanReport {
     public static func diff(old: Plan, new: Plan) -> String {
         var out = ["plan \(old.id.prefix(12)) (\(old.createdAt.text)) → \(new.id.prefix(12)) (\(new.createdAt.text))"]
         func describe(_ a: Plan.Action) -> String {
-            "\(a.action.rawValue) at \(a.at.text)" + (a.deadline.map { " (deadline \($0.text), set by \(a.deadlineCause ?? "?"))" } ?? "")
+            "\(a.what) at \(a.at.text)" + (a.deadline.map { " (deadline \($0.text), set by \(a.deadlineCause ?? "?"))" } ?? "")
         }
         var changes = 0
         for vm in Set(old.actions.map(\.vm) + new.actions.map(\.vm)).sorted() {

@@ -189,7 +189,7 @@ struct Planning {
         }
         let blocked = blockedHours(vm)
         func idle(_ h: Int) -> Bool { blocked[h] == nil && !q[h].isNaN && Double(q[h]) < settings.hibernateBelow }
-        func calm(_ h: Int) -> Bool { blocked[h] == nil && !q[h].isNaN && Double(q[h]) < settings.restoreAbove }
+        let calm = sleepGoesOn(vm, settings: settings, q: q, blocked: blocked)
         let save = vm.saveSeconds ?? policy.defaultSaveSeconds, restore = vm.restoreSeconds ?? policy.defaultRestoreSeconds
         let breakEven = Int64((policy.breakEvenFactor * Double(save + restore)).rounded(.up))
         var found: [Window] = [], longestIdle: Int64 = 0, blockers = Set<String>()
@@ -239,7 +239,7 @@ struct Planning {
     /// (by the forecast window's start, where the next plan keeps it asleep into that window).
     func idleTimeoutWindows(_ vm: PlanningVM, settings: Policy.VMSettings, tier: Policy.Tier, planned: [Window], q: [Float], blocked: [String?],
                             breakEven: Int64) -> [Window] {
-        func calm(_ h: Int) -> Bool { blocked[h] == nil && !q[h].isNaN && Double(q[h]) < settings.restoreAbove }
+        let calm = sleepGoesOn(vm, settings: settings, q: q, blocked: blocked)
         var found: [Window] = []
         var h = 0
         while h < hours {
@@ -262,12 +262,21 @@ struct Planning {
         return found
     }
 
+    /// Whether a sleep may go on through hour `h`: nothing blocks it and the tier's quantile is known and under
+    /// restore_above (missing is not idle). A VM without forecast skill under the idle timeout is not judged by its
+    /// forecast: it sleeps until something blocks it or the horizon ends, and a demand signal or an operator wakes it.
+    func sleepGoesOn(_ vm: PlanningVM, settings: Policy.VMSettings, q: [Float], blocked: [String?]) -> (Int) -> Bool {
+        let forecastUnused = vm.notPredictable != nil && settings.idleTimeout
+        return { h in blocked[h] == nil && (forecastUnused || (!q[h].isNaN && Double(q[h]) < settings.restoreAbove)) }
+    }
+
     /// A VM asleep now: restored by its demand onset, or by the end of the horizon at the latest.
     func wakeUp(_ vm: PlanningVM, settings: Policy.VMSettings, tier: Policy.Tier) -> Window {
         let q = tierSeries(vm, quantile: tier.quantile)?.tier ?? [Float](repeating: .nan, count: hours)
         let blocked = blockedHours(vm)
+        let goesOn = sleepGoesOn(vm, settings: settings, q: q, blocked: blocked)
         var end = 0
-        while end < hours && blocked[end] == nil && !q[end].isNaN && Double(q[end]) < settings.restoreAbove { end += 1 }
+        while end < hours && goesOn(end) { end += 1 }
         let deadline = max(input.now, hour0 + Int64(end) * 3600)
         let (onset, cause) = Self.onset(at: end, hours: hours, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier)
         return Window(vm: vm, settings: settings, tier: tier, start: vm.hibernatedSince ?? input.now, deadline: deadline, firstHour: 0,
@@ -375,7 +384,9 @@ struct Planning {
         let peak = span.compactMap { h in series.flatMap { $0.tier[h].isNaN ? nil : Double($0.tier[h]) } }.max() ?? .nan
         let worst = span.compactMap { h in series.flatMap { $0.top[h].isNaN ? nil : Double($0.top[h]) } }.max() ?? .nan
         let risk = slot.late ? "high" : worst >= w.settings.restoreAbove ? "high" : worst >= w.settings.hibernateBelow ? "medium" : "low"
-        let saved = max(0, Double(slot.start - (w.asleepAlready ? input.now : w.start + w.saveSeconds)) / 3600)
+        // Under the idle timeout the sleep waits for min_idle of measured quiet: counted from min_idle into the window
+        // (an underestimate when the VM was quiet already).
+        let saved = max(0, Double(slot.start - (w.asleepAlready ? input.now : w.start + w.saveSeconds + (w.afterIdle ?? 0))) / 3600)
         let quantile = Self.quantileValue(w.tier.quantile)
         let restoreID = Plan.Action.makeID(vm: vm.name, kind: .restore, at: slot.start)
         let hibernateID = Plan.Action.makeID(vm: vm.name, kind: .hibernate, at: w.start)
@@ -405,8 +416,11 @@ struct Planning {
     func sleepText(_ w: Window, series: [Float], worst: Double) -> String {
         func peak(_ r: Range<Int>) -> String { Self.percent(r.compactMap { series.indices.contains($0) && !series[$0].isNaN ? Double(series[$0]) : nil }.max() ?? .nan) }
         if let afterIdle = w.afterIdle {
-            return "idle timeout: once measured demand has stayed under \(Self.percent(w.settings.hibernateBelow)) for \(DurationText.format(afterIdle)); "
-                + "q\(Self.quantileText(w.tier.quantile)) under \(Self.percent(w.settings.restoreAbove)) from \(UTC.format(w.start)) for \(DurationText.format(w.deadline - w.start)) (peak \(peak(w.firstHour..<w.endHour)))"
+            let timeout = "idle timeout: once measured demand has stayed under \(Self.percent(w.settings.hibernateBelow)) for \(DurationText.format(afterIdle)); "
+            if let reason = w.vm.notPredictable {
+                return timeout + "not predictable (\(reason)): its forecast is not used, a demand signal (torpor-execute --wake-on) or an operator wakes it; \(w.onset)"
+            }
+            return timeout + "q\(Self.quantileText(w.tier.quantile)) under \(Self.percent(w.settings.restoreAbove)) from \(UTC.format(w.start)) for \(DurationText.format(w.deadline - w.start)) (peak \(peak(w.firstHour..<w.endHour)))"
                 + "; top quantile peaks at \(Self.percent(worst)); \(w.onset)"
         }
         let idleSeconds = hour0 + Int64(w.idleEndHour) * 3600 - w.start

@@ -188,19 +188,26 @@ import TorporTrain
         #expect(busy.actions.isEmpty)
     }
 
-    @Test func aVMWithoutForecastSkillSleepsOnlyUnderTheIdleTimeout() throws {
-        var vm = Self.vm("batch-01", Self.hours(idle: 0..<12))
-        vm.notPredictable = "no skill: no forecast beats its overall quantiles"
-        let plan = try Self.plan([vm], policy: Self.policy("vms: {batch-01: {idle_timeout: true}}"))
+    @Test func aVMWithoutForecastSkillSleepsOnlyUnderTheIdleTimeoutAndNotByItsForecast() throws {
+        var vm = Self.vm("batch-01", (0..<24).map { _ in 40 })   // its forecast, without skill, says busy all day
+        vm.notPredictable = "no skill"
+        let off = try Self.plan([vm])
+        #expect(off.actions.isEmpty && off.skipped.first?.reason == "not predictable (training run): no skill")
+        let policy = try Self.policy("vms: {batch-01: {idle_timeout: true}}")
+        let plan = try Self.plan([vm], policy: policy)
         let hibernation = try #require(plan.actions.first { $0.action == .hibernate })
-        #expect(plan.actions.filter { $0.action == .hibernate }.count == 1 && hibernation.afterIdleSeconds == 4 * 3600)
-        #expect(plan.action(hibernation.pairedWith!)?.deadline?.seconds == Self.at(12))
-        // Busy all day by the forecast: left running, saying why.
-        var busy = Self.vm("batch-02", (0..<24).map { _ in 40 })
-        busy.notPredictable = "no skill"
-        let none = try Self.plan([busy], policy: Self.policy("vms: {batch-02: {idle_timeout: true}}"))
-        #expect(none.actions.isEmpty)
-        #expect(none.skipped.first?.reason == "not predictable (training run): no skill; no stretch the forecast calls calm for the idle timeout")
+        #expect(plan.actions.count == 2 && hibernation.afterIdleSeconds == 4 * 3600 && hibernation.at.seconds == Self.now)
+        #expect(hibernation.rationale.text.contains("not predictable (no skill): its forecast is not used, a demand signal"))
+        let restore = try #require(plan.action(hibernation.pairedWith!))
+        #expect(restore.deadline?.seconds == Self.at(24) && restore.deadlineCause == "horizon-end")
+        // What must run still ends its sleep: a keep-awake event from 10:00 to 12:00.
+        let backup = EventRecord(uid: "b", summary: "backup", category: .keepAwake, start: Self.at(10), end: Self.at(12), targets: ["batch-01"], selector: nil)
+        let around = try Self.plan([vm], events: [backup], policy: policy)
+        #expect(around.actions.filter { $0.action == .restore }.map { [$0.deadline!.seconds, $0.deadlineCause == "event" ? 1 : 0] }
+                == [[Self.at(10), 1], [Self.at(24), 0]])
+        // Asleep already: its restore is at the horizon's end too (each hourly plan carries it forward).
+        vm.hibernatedSince = Self.now - 3600
+        #expect(try Self.plan([vm], policy: policy).actions.map(\.deadline?.seconds) == [Self.at(24)])
     }
 
     @Test func aStandingApprovalCarriesAnIdleTimeoutWindowOnlyIfItStartsNoEarlier() throws {
