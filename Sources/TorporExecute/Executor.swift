@@ -311,7 +311,8 @@ public final class Executor: @unchecked Sendable {
             }
             if let seconds = a.afterIdleSeconds,
                let unmet = try idleTimeoutUnmet(a, seconds: seconds, wokeAt: power[a.vm]?.state == .running ? power[a.vm]?.since : nil, now: options.now) {
-                skip(unmet); continue   // still due: a later pass tries again
+                // Still due: a later pass checks again.
+                log.record(.init(event: "waiting", time: clock(), vm: a.vm, host: a.host, action: a.id, detail: unmet)); continue
             }
             hibernate(a, plan: plan, options: options, log: log, clock: clock)
         }

@@ -251,16 +251,16 @@ import TorporVirt
         }
         // No samples: missing is not idle. The action stays due.
         var events = try f.executor().run(f.options(Self.now))
-        #expect(events.map(\.event) == ["skipped"] && events[0].detail.contains("missing is not idle"))
+        #expect(events.map(\.event) == ["waiting"] && events[0].detail.contains("missing is not idle"))
         // Two hours of samples, but one at 30 % an hour ago: calm since 55 min only.
         try f.cpu("web-01", every5min(Self.now - 7200, Self.now, 2) .map { $0.time == Self.now - 3600 ? ($0.time, 30) : $0 })
         events = try f.executor().run(f.options(Self.now + 60))
-        #expect(events.map(\.event) == ["skipped"] && events[0].detail.contains("has not stayed under 5.0 % for 2h"))
+        #expect(events.map(\.event) == ["waiting"] && events[0].detail.contains("has not stayed under 5.0 % for 2h"))
         #expect(try f.state("web-01") == .running && f.steps("web-01").isEmpty)
         // Still under 5 % until two hours after the busy sample: hibernated by the same action.
         try f.cpu("web-01", every5min(Self.now + 300, Self.now + 3600, 2))
         events = try f.executor().run(f.options(Self.now + 3660))
-        #expect(events.map(\.event) == ["skipped"] && events[0].detail.contains("has not stayed"), "\(events)")
+        #expect(events.map(\.event) == ["waiting"] && events[0].detail.contains("has not stayed"), "\(events)")
         try f.cpu("web-01", every5min(Self.now + 3900, Self.now + 3900, 2))
         events = try f.executor().run(f.options(Self.now + 3960))
         #expect(events.map(\.event) == ["hibernated"] && events[0].action == hibernation.id, "\(events)")
