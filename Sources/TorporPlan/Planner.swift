@@ -383,7 +383,8 @@ struct Planning {
         let span = w.firstHour..<max(w.firstHour, w.endHour)
         let peak = span.compactMap { h in series.flatMap { $0.tier[h].isNaN ? nil : Double($0.tier[h]) } }.max() ?? .nan
         let worst = span.compactMap { h in series.flatMap { $0.top[h].isNaN ? nil : Double($0.top[h]) } }.max() ?? .nan
-        let risk = slot.late ? "high" : worst >= w.settings.restoreAbove ? "high" : worst >= w.settings.hibernateBelow ? "medium" : "low"
+        // A VM without forecast skill may see demand at any time: high, whatever its (unused) forecast says.
+        let risk = slot.late || vm.notPredictable != nil ? "high" : worst >= w.settings.restoreAbove ? "high" : worst >= w.settings.hibernateBelow ? "medium" : "low"
         // Under the idle timeout the sleep waits for min_idle of measured quiet: counted from min_idle into the window
         // (an underestimate when the VM was quiet already).
         let saved = max(0, Double(slot.start - (w.asleepAlready ? input.now : w.start + w.saveSeconds + (w.afterIdle ?? 0))) / 3600)

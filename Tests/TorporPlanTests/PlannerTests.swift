@@ -198,6 +198,7 @@ import TorporTrain
         let hibernation = try #require(plan.actions.first { $0.action == .hibernate })
         #expect(plan.actions.count == 2 && hibernation.afterIdleSeconds == 4 * 3600 && hibernation.at.seconds == Self.now)
         #expect(hibernation.rationale.text.contains("not predictable (no skill): its forecast is not used, a demand signal"))
+        #expect(hibernation.rationale.risk == "high")
         let restore = try #require(plan.action(hibernation.pairedWith!))
         #expect(restore.deadline?.seconds == Self.at(24) && restore.deadlineCause == "horizon-end")
         // What must run still ends its sleep: a keep-awake event from 10:00 to 12:00.
