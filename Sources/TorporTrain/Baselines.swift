@@ -87,6 +87,25 @@ extension Baseline {
         }
     }
 
+    /// How far the series' recent level sits from its hour-of-week profile: the median, over the last `hours` known hours
+    /// of the last week, of each value less the profile's median at its hour of the week, the profile made from the
+    /// history before that week. nil with less than a week of history before it, or fewer than `hours` / 2 known hours
+    /// in it (a VM asleep or absent says nothing about its level: missing is not idle).
+    public static func recentLevelShift(history: [Float], firstHourOfWeek: Int, hours: Int = 24) -> Float? {
+        let weekStart = history.count - 168
+        guard weekStart >= 168 else { return nil }
+        let reference = hourOfWeekQuantiles(history: Array(history[..<weekStart]), firstHourOfWeek: firstHourOfWeek, horizon: 168, quantiles: [0.5])
+        var residuals: [Float] = []
+        var i = history.count - 1
+        while i >= weekStart && residuals.count < hours {
+            let value = history[i], typical = reference[i - weekStart][0]
+            if !value.isNaN && !typical.isNaN { residuals.append(value - typical) }
+            i -= 1
+        }
+        guard residuals.count >= hours / 2 else { return nil }
+        return residuals.sorted()[residuals.count / 2]
+    }
+
     /// The empirical quantiles of all the history's known values, whatever the hour: the forecast without skill that
     /// a forecast must beat to say anything about *when* demand comes.
     public static func overallQuantiles(history: [Float], quantiles: [Float]) -> [Float] {

@@ -120,11 +120,17 @@ public struct DemandForecaster {
         return result
     }
 
-    /// The hour-of-week quantile profile of the series' history.
+    /// The hour-of-week quantile profile of the series' history, moved by the VM's recent level where it has left the
+    /// profile by a point or more (`Baseline.recentLevelShift`, never below zero): a VM whose load changed is forecast
+    /// at its new level within a day, not weeks later.
     func profile(_ series: HourlySeries) -> QuantileForecast {
         let firstHourOfWeek = Int(((series.start / 3600) + 72) % 168)   // hours since Monday 00:00 (1970-01-01 was a Thursday)
-        let values = Baseline.hourOfWeekQuantiles(history: series.values, firstHourOfWeek: firstHourOfWeek, horizon: horizon, quantiles: quantiles)
-        return QuantileForecast(start: series.start + Int64(series.values.count) * series.step, quantiles: quantiles, values: values,
-                                source: "hour-of-week profile")
+        var values = Baseline.hourOfWeekQuantiles(history: series.values, firstHourOfWeek: firstHourOfWeek, horizon: horizon, quantiles: quantiles)
+        var source = "hour-of-week profile"
+        if let shift = Baseline.recentLevelShift(history: series.values, firstHourOfWeek: firstHourOfWeek), abs(shift) >= 1 {
+            values = values.map { $0.map { $0.isNaN ? $0 : max(0, $0 + shift) } }
+            source += String(format: ", level %+.1f", shift)
+        }
+        return QuantileForecast(start: series.start + Int64(series.values.count) * series.step, quantiles: quantiles, values: values, source: source)
     }
 }
