@@ -320,9 +320,9 @@ public final class Executor: @unchecked Sendable {
 
     /// Why a hibernation under the idle timeout may not happen yet, or nil when the VM's stored CPU utilization (the
     /// 5-minute collector's) has stayed under `hibernate_below` for `seconds` without a gap, since its last wake at the
-    /// earliest, up to a sample no older than `StoredLoad`'s limit (missing is not idle).
+    /// earliest, up to a sample no older than the stored load's limit (`--load-max-age`, else 10 min; missing is not idle).
     func idleTimeoutUnmet(_ a: Plan.Action, seconds: Int64, wokeAt: EpochSeconds?, now: EpochSeconds) throws -> String? {
-        let maxAge = StoredLoad(store: store).maxAge
+        let maxAge = (load as? StoredLoad)?.maxAge ?? StoredLoad(store: store).maxAge   // --load-max-age, when the store is the load source
         let samples = DemandSamples(try store.read { try SampleReader.samples(vm: a.vm, metric: "cpu_util", from: now - seconds - maxAge, to: now + 1, in: $0) })
         guard let newest = samples.times.last, now - newest <= maxAge else {
             return "idle timeout: no CPU utilization of the VM in the store within \(DurationText.format(maxAge)) (missing is not idle)"
