@@ -6,7 +6,7 @@ public enum Baseline: Equatable, Sendable, CaseIterable {
     /// The same hour last week.
     case seasonalNaiveWeek
     /// The median of the history at the same hour of the week (as a point forecast; the trainer evaluates the profile
-    /// with its quantiles, `hourOfWeekQuantiles`, which is what the planner falls back to).
+    /// with its quantiles, `hourOfWeekQuantiles`; the planner falls back to those moved by `recentLevelShift`).
     case hourOfWeekProfile
     /// The mean of the history.
     case mean
