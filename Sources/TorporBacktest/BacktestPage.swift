@@ -50,18 +50,35 @@ public enum BacktestPage {
         }
         svg += "<text x=\"\((left + width - right) / 2)\" y=\"\(height - 4)\" font-size=\"12\" text-anchor=\"middle\">demand intervals asleep or restoring</text>"
         svg += "<text x=\"14\" y=\"\(height / 2)\" font-size=\"12\" transform=\"rotate(-90 14 \(height / 2))\" text-anchor=\"middle\">captured idle VM-hours</text>"
-        for (n, strategy) in Strategy.allCases.map(\.rawValue).enumerated() {
+        // The frontier of `points` (sorted by violations): the most captured at or under each violation level.
+        func frontier(_ points: [BacktestSweep.Point]) -> String {
+            var best = -1.0, line: [String] = []
+            for p in points where p.capturedHours > best {
+                line.append(String(format: "%.1f,%.1f", x(p.violationShare), y(p.capturedHours)))
+                best = p.capturedHours
+            }
+            return line.joined(separator: " ")
+        }
+        var legend = 0
+        func label(_ text: String, _ color: String) {
+            svg += "<text x=\"\(width - right + 12)\" y=\"\(top + 16 + Double(legend) * 18)\" font-size=\"12\" fill=\"\(color)\">\(text)</text>"
+            legend += 1
+        }
+        for strategy in Strategy.allCases.map(\.rawValue) {
             let mine = points.filter { $0.strategy == strategy }.sorted { ($0.violationShare, $0.capturedHours) < ($1.violationShare, $1.capturedHours) }
             guard !mine.isEmpty else { continue }
             let color = colors[strategy] ?? "#000"
-            // The frontier: the most captured at or under each violation level.
-            var best = -1.0, frontier: [BacktestSweep.Point] = []
-            for p in mine where p.capturedHours > best { frontier.append(p); best = p.capturedHours }
-            svg += "<polyline class=\"curve\" data-strategy=\"\(strategy)\" points=\"\(frontier.map { String(format: "%.1f,%.1f", x($0.violationShare), y($0.capturedHours)) }.joined(separator: " "))\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>"
+            svg += "<polyline class=\"curve\" data-strategy=\"\(strategy)\" points=\"\(frontier(mine))\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>"
             for p in mine {
                 svg += "<circle cx=\"\(x(p.violationShare))\" cy=\"\(y(p.capturedHours))\" r=\"4\" fill=\"\(color)\"><title>\(strategy): \(p.setting.htmlEscaped): \(String(format: "%.0f VM-h, %.2f %%", p.capturedHours, 100 * p.violationShare))</title></circle>"
             }
-            svg += "<text x=\"\(width - right + 12)\" y=\"\(top + 16 + Double(n) * 18)\" font-size=\"12\" fill=\"\(color)\">■ \(strategy)</text>"
+            label("■ \(strategy)", color)
+            // torpor's settings without the idle timeout, dashed: what the opt-in adds.
+            let plain = mine.filter { !$0.setting.contains("idle timeout") }
+            if strategy == Strategy.torpor.rawValue && !plain.isEmpty && plain.count < mine.count {
+                svg += "<polyline class=\"curve\" data-strategy=\"torpor, idle timeout off\" points=\"\(frontier(plain))\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.5\" stroke-dasharray=\"5 4\"/>"
+                label("- - idle timeout off", color)
+            }
         }
         return svg + "</svg>\n"
     }

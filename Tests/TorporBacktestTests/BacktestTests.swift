@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 import Testing
-import TorporBacktest
+@testable import TorporBacktest
 import TorporCore
 import TorporPlan
 import TorporStore
@@ -105,6 +105,21 @@ import TorporStore
         #expect(grey.hibernations == 4 && grey.violatedIntervals == 0 && grey.missedEpisodes == 0 && grey.proactiveEpisodes == 4)
         let periodic = try #require(on.vms["periodic"]?["torpor"]), noise = try #require(on.vms["noise"]?["torpor"])
         #expect(periodic.violatedIntervals == 0 && noise.capturedHours < 0.05 * noise.knownHours)
+    }
+
+    /// The curves: one frontier per strategy, and torpor's without the idle timeout dashed when both were swept.
+    @Test func theCurvesShowWhatTheIdleTimeoutAdds() {
+        func point(_ strategy: String, _ setting: String, _ captured: Double, _ violations: Double) -> BacktestSweep.Point {
+            .init(strategy: strategy, setting: setting, capturedHours: captured, violationShare: violations, missedEpisodeShare: 0)
+        }
+        let swept = [point("torpor", "q0.9", 100, 0.001), point("torpor", "q0.9, idle timeout", 150, 0.002), point("torpor", "q0.5", 120, 0.004),
+                     point("reactive", "min_idle 4h", 90, 0.01)]
+        let svg = BacktestPage.curves(swept)
+        #expect(svg.components(separatedBy: "<polyline").count - 1 == 3)
+        let dashed = svg.components(separatedBy: "data-strategy=\"torpor, idle timeout off\" points=\"").dropFirst().first ?? ""
+        #expect(dashed.prefix { $0 != "\"" }.split(separator: " ").count == 2, "the frontier of the two points without the idle timeout")
+        #expect(svg.contains("- - idle timeout off"))
+        #expect(!BacktestPage.curves(swept.filter { !$0.setting.contains("idle") }).contains("idle timeout off"))
     }
 
     /// Walk-forward: a model trained every 3 days on the data before each block only, nothing written to the
