@@ -79,13 +79,13 @@ public enum Approvals {
               let previous = try PlanRepository.latestApproved(upTo: plan.createdAt.seconds, excluding: plan.id, in: db),
               let earlier = try? Plan.decode(previous.body, source: "plan \(previous.id)") else { return nil }
         let approvedEarlier = try approvedActions(of: previous.id, in: db)
-        let signatures = Set(earlier.actions.filter { approvedEarlier[$0.id] != nil }.map(\.signature))
+        // The earliest approved start per signature: an idle-timeout window starts at each plan's hour, and its approval
+        // carries when it starts no earlier (it may shrink, never grow).
+        let approvedStart = Dictionary(earlier.actions.filter { approvedEarlier[$0.id] != nil }.map { ($0.signature, $0.at) }, uniquingKeysWith: min)
         let carried = plan.actions.filter { a in
-            guard a.action == .hibernate, let restore = a.pairedWith.flatMap(plan.action) else { return false }
-            guard signatures.contains(a.signature) && signatures.contains(restore.signature) else { return false }
-            // An idle-timeout window starts at each plan's hour: its approval carries when it starts no earlier (it may
-            // shrink, never grow).
-            return a.afterIdleSeconds == nil || earlier.actions.contains { approvedEarlier[$0.id] != nil && $0.signature == a.signature && $0.at <= a.at }
+            guard a.action == .hibernate, let restore = a.pairedWith.flatMap(plan.action),
+                  let start = approvedStart[a.signature], approvedStart[restore.signature] != nil else { return false }
+            return a.afterIdleSeconds == nil || start <= a.at
         }
         guard !carried.isEmpty else { return nil }
         let setBy = try PlanRepository.setting(standingKey, in: db)?.setBy ?? "?"
