@@ -194,6 +194,9 @@ public struct Backtest {
             let quantiles = blocks[0].forecaster.quantiles
             // The stretch each VM is asleep in now, and when its planned restore finishes (nil: not planned yet).
             var sleeping = [(start: EpochSeconds, wake: EpochSeconds?)?](repeating: nil, count: records.count)
+            // When each VM came back, if its demand woke it before the planned restore (what a demand signal's wake
+            // leaves in the journal); nil once it sleeps again.
+            var wokenEarly = [EpochSeconds?](repeating: nil, count: records.count)
             // What production would know: a sleeping VM reports nothing, so its hours asleep are missing in the history
             // the planner reads later (the journal's hibernated intervals). The oracle keeps everything.
             var seen = replay.series
@@ -230,6 +233,7 @@ public struct Backtest {
                                           restoreSeconds: replay.restoreSeconds[i],
                                           staleSince: fresh || sleeping[i] != nil ? nil : (lastKnown ?? t)))
                     if strategy == .torpor { vms[vms.count - 1].notPredictable = block.notPredictable[r.name] }
+                    vms[vms.count - 1].wokenEarlyAt = wokenEarly[i]
                 }
                 let plan = Planner.plan(PlanningInput(now: t, vms: vms, events: replay.events, policy: policy, policySHA256: "backtest",
                                                       model: strategy.rawValue, dataWatermark: t))
@@ -246,13 +250,15 @@ public struct Backtest {
                         let start = hibernate.afterIdleSeconds.map { demand.firstIdle(for: $0, from: from, to: until, threshold: settings.hibernateBelow,
                                                                                       countingFrom: asleep[i].last?.end ?? .min) }
                             ?? demand.firstCalm(from: from, to: until, threshold: settings.hibernateBelow)
-                        if let start { sleeping[i] = (start, wake) }
+                        if let start { sleeping[i] = (start, wake); wokenEarly[i] = nil }
                     }
                     guard let current = sleeping[i] else { continue }
                     let planned = current.wake ?? .max
                     var end: EpochSeconds?
                     if let demand = replay.demand[i].firstDemand(from: max(current.start, t), to: min(planned, hourEnd), threshold: settings.restoreAbove) {
-                        end = min(planned, demand + restoreSeconds[i])   // woken by the demand, late
+                        let woken = demand + restoreSeconds[i]   // woken by the demand, late
+                        if woken < planned { wokenEarly[i] = woken }
+                        end = min(planned, woken)
                     } else if planned < hourEnd {
                         end = planned
                     }

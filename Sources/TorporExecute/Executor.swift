@@ -168,7 +168,7 @@ public final class Executor: @unchecked Sendable {
                     guard let demand, let why = try demand.demand(vm: r.vm, labels: labels[r.vm] ?? [:], at: options.now) else { return nil }
                     var now = r
                     now.at = options.now
-                    now.actionID = "signal:\(r.vm):\(UTC.format(options.now))"
+                    now.actionID = UnplannedWake.signal.actionID(vm: r.vm, at: options.now)
                     now.planID = nil
                     now.reason = why
                     return now
@@ -438,7 +438,7 @@ public final class Executor: @unchecked Sendable {
         guard let power, power.state == .hibernated else {
             throw ExecuteError(.nothingToDo, "\(vm) is not hibernated by torpor" + (power.map { " (running since \(UTC.format($0.since)))" } ?? ""))
         }
-        restore(OwedRestore(vm: vm, host: power.host, actionID: "wake:\(vm):\(UTC.format(options.now))", planID: nil, at: options.now,
+        restore(OwedRestore(vm: vm, host: power.host, actionID: UnplannedWake.wake.actionID(vm: vm, at: options.now), planID: nil, at: options.now,
                             deadline: options.now, priority: 0, reason: "woken by \(who)" + (fromPool ? " from the state pool" : ""),
                             fromPool: fromPool), options: options, log: log, clock: clock)
         return log.events

@@ -26,6 +26,9 @@ public struct PlanningVM: Sendable {
     public var staleSince: EpochSeconds?
     /// Set when the newest training run marked the VM not predictable: its reason.
     public var notPredictable: String?
+    /// Set when the VM runs because a demand signal or an operator woke it before its planned restore: when it came
+    /// back. Its forecast was wrong then, so its next hibernation waits for `min_idle` of measured quiet since.
+    public var wokenEarlyAt: EpochSeconds?
 
     public init(name: String, host: String?, labels: [String: String] = [:], vcpus: Int? = nil, memoryBytes: Int64? = nil,
                 knownHours: Int, forecast: QuantileForecast?, hibernatedSince: EpochSeconds? = nil, saveSeconds: Int64? = nil,
@@ -35,6 +38,7 @@ public struct PlanningVM: Sendable {
         self.restoreSeconds = restoreSeconds; self.stateBytes = stateBytes; self.pinnedUntil = pinnedUntil
         self.staleSince = staleSince
         notPredictable = nil
+        wokenEarlyAt = nil
     }
 }
 
@@ -88,6 +92,8 @@ struct Planning {
         var asleepAlready: Bool
         /// Under the idle timeout: sleep only once measured demand has stayed under hibernate_below this long.
         var afterIdle: Int64? = nil
+        /// An idle-timeout window: forecast-calm hours only, no forecast-idle ones.
+        var idleTimeout: Bool { afterIdle != nil && idleEndHour == firstHour }
         var hours: Double { Double(deadline - start) / 3600 }
         var key: String { "\(vm.name)@\(start)" }
     }
@@ -209,7 +215,7 @@ struct Planning {
                 let (onset, cause) = Self.onset(at: end, hours: hours, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier)
                 found.append(Window(vm: vm, settings: settings, tier: tier, start: start, deadline: deadline, firstHour: h, idleEndHour: idleEnd,
                                     endHour: end, saveSeconds: save, restoreSeconds: restore, stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0,
-                                    onset: onset, cause: cause, asleepAlready: false))
+                                    onset: onset, cause: cause, asleepAlready: false, afterIdle: vm.wokenEarlyAt.map { _ in settings.minIdle }))
             }
             h = end
         }
@@ -321,7 +327,7 @@ struct Planning {
         sleeping.forEach(add)
         var accepted: [Window] = []
         let order = candidates.sorted { a, b in
-            (a.afterIdle == nil) != (b.afterIdle == nil) ? a.afterIdle == nil :   // forecast windows first
+            a.idleTimeout != b.idleTimeout ? !a.idleTimeout :   // forecast windows first
             a.hours * Double(a.vm.vcpus ?? 1) != b.hours * Double(b.vm.vcpus ?? 1)
                 ? a.hours * Double(a.vm.vcpus ?? 1) > b.hours * Double(b.vm.vcpus ?? 1) : (a.vm.name, a.start) < (b.vm.name, b.start)
         }
@@ -416,16 +422,19 @@ struct Planning {
     /// "q0.9 under 5.0 % for 6h from 01:00 (peak 1.2 %), then under 15.0 % for 2h (peak 9.0 %); top quantile peaks at …; <onset>"
     func sleepText(_ w: Window, series: [Float], worst: Double) -> String {
         func peak(_ r: Range<Int>) -> String { Self.percent(r.compactMap { series.indices.contains($0) && !series[$0].isNaN ? Double(series[$0]) : nil }.max() ?? .nan) }
-        if let afterIdle = w.afterIdle {
-            let timeout = "idle timeout: once measured demand has stayed under \(Self.percent(w.settings.hibernateBelow)) for \(DurationText.format(afterIdle)); "
+        let idleSeconds = hour0 + Int64(w.idleEndHour) * 3600 - w.start
+        let wait = w.afterIdle.map { "once measured demand has stayed under \(Self.percent(w.settings.hibernateBelow)) for \(DurationText.format($0))" }
+        if let wait, w.idleTimeout {
+            let timeout = "idle timeout: " + wait + "; "
             if let reason = w.vm.notPredictable {
                 return timeout + "not predictable (\(reason)): its forecast is not used, a demand signal (torpor-execute --wake-on) or an operator wakes it; \(w.onset)"
             }
             return timeout + "q\(Self.quantileText(w.tier.quantile)) under \(Self.percent(w.settings.restoreAbove)) from \(UTC.format(w.start)) for \(DurationText.format(w.deadline - w.start)) (peak \(peak(w.firstHour..<w.endHour)))"
                 + "; top quantile peaks at \(Self.percent(worst)); \(w.onset)"
         }
-        let idleSeconds = hour0 + Int64(w.idleEndHour) * 3600 - w.start
-        var text = "q\(Self.quantileText(w.tier.quantile)) under \(Self.percent(w.settings.hibernateBelow)) for \(DurationText.format(idleSeconds)) from \(UTC.format(w.start)) (peak \(peak(w.firstHour..<w.idleEndHour)))"
+        var text = (w.vm.wokenEarlyAt.map { "woken before its planned restore, running since \(UTC.format($0)) (its forecast was wrong then): " } ?? "")
+            + (wait.map { "only " + $0 + " since; " } ?? "")
+            + "q\(Self.quantileText(w.tier.quantile)) under \(Self.percent(w.settings.hibernateBelow)) for \(DurationText.format(idleSeconds)) from \(UTC.format(w.start)) (peak \(peak(w.firstHour..<w.idleEndHour)))"
         if w.endHour > w.idleEndHour {
             text += ", then under \(Self.percent(w.settings.restoreAbove)) for \(DurationText.format(Int64(w.endHour - w.idleEndHour) * 3600)) (peak \(peak(w.idleEndHour..<w.endHour)))"
         }

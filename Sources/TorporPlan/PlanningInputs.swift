@@ -46,6 +46,7 @@ public enum PlanningInputs {
                                   pinnedUntil: execution.pins[record.name].map { $0.until ?? .max },
                                   staleSince: fresh ? nil : (lastKnown.map { $0 + 3600 } ?? from)))
             if let verdict = execution.verdicts[record.name], !verdict.predictable { vms[vms.count - 1].notPredictable = verdict.reason }
+            vms[vms.count - 1].wokenEarlyAt = execution.power[record.name]?.wokenEarlyAt
         }
         return PlanningInput(now: now, vms: vms, events: events, policy: policy, policySHA256: policySHA256,
                              model: forecaster.run.map { "model #\($0.id)" } ?? "hour-of-week profile (no promoted model)",

@@ -40,6 +40,20 @@ public struct PowerRecord: Equatable, Sendable {
     public init(vm: String, host: String, state: State, since: EpochSeconds, actionID: String) {
         self.vm = vm; self.host = host; self.state = state; self.since = since; self.actionID = actionID
     }
+
+    /// When the VM came back, if it runs because something woke it before its plan's restore (a demand signal or an
+    /// operator): evidence that it was wanted while its forecast said otherwise.
+    public var wokenEarlyAt: EpochSeconds? {
+        state == .running && UnplannedWake.allCases.contains { actionID.hasPrefix($0.rawValue + ":") } ? since : nil
+    }
+}
+
+/// A restore no plan scheduled, as the journal names it: `signal:VM:TIME` (a demand signal woke the VM) or
+/// `wake:VM:TIME` (an operator did).
+public enum UnplannedWake: String, CaseIterable, Sendable {
+    case signal, wake
+
+    public func actionID(vm: String, at: EpochSeconds) -> String { "\(rawValue):\(vm):\(UTC.format(at))" }
 }
 
 /// An operator's pin: no hibernation of the VM until `until` (nil: until unpinned).

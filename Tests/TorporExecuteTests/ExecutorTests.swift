@@ -99,6 +99,7 @@ import TorporVirt
         let restored = try f.executor().run(f.options(restoreAt))
         #expect(restored.map(\.event) == ["restored"])
         #expect(try f.state("web-01") == .running && f.power("web-01") == .running)
+        #expect(try f.store.read { try JournalRepository.power(in: $0)["web-01"]?.wokenEarlyAt } == nil)   // the plan's restore: not early
         let journal = try f.store.read { try JournalRepository.recent(limit: 1, vm: "web-01", in: $0) }
         #expect(journal.first?.step == .done && journal.first?.late == false && journal.first?.seconds != nil)
         // The event log has one JSON line per event.
@@ -179,6 +180,8 @@ import TorporVirt
         // wake: at once, whatever the plan says; waking a running VM is nothing to do.
         #expect(try f.executor().wake(vm: "web-01", by: "bob", options: f.options(Self.at(1))).map(\.event) == ["restored"])
         #expect(try f.state("web-01") == .running)
+        let woken = try f.store.read { try JournalRepository.power(in: $0)["web-01"]?.wokenEarlyAt }
+        #expect(woken.map { (Self.at(1)..<Self.at(1) + 60).contains($0) } == true)   // an operator's wake, before its planned restore
         let error = #expect(throws: ExecuteError.self) { try f.executor().wake(vm: "web-01", by: "bob", options: f.options(Self.at(1))) }
         #expect(error?.kind == .nothingToDo)
         // A pin on a sleeping VM is owed a restore now.
@@ -195,6 +198,13 @@ import TorporVirt
         #expect(events.map { "\($0.event) \($0.vm ?? "")" } == ["restored web-02"])
         #expect(events.first?.detail == "wanted (test signal)")
         #expect(try f.state("web-01") == .shutOff && f.state("web-02") == .running)
+        // The next plan knows web-02 was wanted while its forecast said otherwise: it sleeps again only after min_idle
+        // of measured quiet (the planner's rule); web-01, still asleep, is not affected.
+        try f.cpu("web-01", []); try f.cpu("web-02", [])
+        let inputs = try PlanningInputs.load(store: f.store, now: Self.at(3), policy: .embeddedDefault, policySHA256: "t",
+                                             forecaster: try DemandForecaster(store: f.store))
+        let woken = Dictionary(uniqueKeysWithValues: inputs.vms.map { ($0.name, $0.wokenEarlyAt) })
+        #expect((woken["web-02"] ?? nil).map { UTC.format($0) } == events.first?.time && woken["web-01"] == .some(nil))
     }
 
     @Test func wakeOnRulesNameAVMOrALabelGroup() {

@@ -211,6 +211,25 @@ import TorporTrain
         #expect(try Self.plan([vm], policy: policy).actions.map(\.deadline?.seconds) == [Self.at(24)])
     }
 
+    @Test func aVMWokenBeforeItsPlannedRestoreSleepsAgainOnlyAfterMinIdleOfMeasuredQuiet() throws {
+        // The forecast calls 02:00-09:00 idle again; the VM came back at 23:30 because a demand signal (or an
+        // operator) woke it: its forecast was wrong then, so the executor hibernates it only once its measured
+        // demand has stayed under hibernate_below for min_idle since it came back.
+        var vm = Self.vm("web-01", Self.hours(idle: 2..<9))
+        let trusted = try #require(try Self.plan([vm]).actions.first { $0.action == .hibernate })
+        #expect(trusted.afterIdleSeconds == nil && trusted.what == "hibernate")
+        vm.wokenEarlyAt = Self.now - 1800
+        let plan = try Self.plan([vm])
+        let h = try #require(plan.actions.first { $0.action == .hibernate })
+        #expect(h.at.seconds == Self.at(2) && h.afterIdleSeconds == 4 * 3600 && h.what == "hibernate after 4h idle")
+        #expect(h.rationale.text.hasPrefix("woken before its planned restore, running since 2024-03-03T23:30:00Z (its forecast was wrong then): "
+                                           + "only once measured demand has stayed under 5.0 % for 4h since; q0.9 under 5.0 % for 7h from 2024-03-04T02:00:00Z"))
+        // Its restore is the forecast's, and the savings count from min_idle into the window.
+        let r = try #require(plan.action(h.pairedWith!))
+        #expect(r.deadline?.seconds == Self.at(9) && r.deadlineCause == "demand")
+        #expect(abs(r.rationale.expectedVMHoursSaved - (3 - 90.0 / 3600)) < 0.01)
+    }
+
     @Test func aStandingApprovalCarriesAnIdleTimeoutWindowOnlyIfItStartsNoEarlier() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-carry-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
