@@ -19,9 +19,14 @@ public enum ExecutionStatus {
                 let latest = try JournalRepository.latestSteps(in: db)
                 let pending = plan.actions.filter { $0.action == .hibernate && approved[$0.id] != nil && latest[$0.id] == nil }
                 out.append("approved plan \(plan.id.prefix(12)) (valid until \(plan.validUntil.text)\(now > plan.validUntil.seconds ? ", EXPIRED" : "")): \(pending.count) hibernations not yet started")
-                for a in pending { out.append("  \(a.vm): hibernate \(a.at.seconds <= now ? "due now" : "at " + a.at.text)") }
+                for a in pending { out.append("  \(a.vm): \(a.what) \(a.at.seconds <= now ? "due now" : "from " + a.at.text)") }
             } else {
                 out.append("no approved plan")
+            }
+            let woken = try JournalRepository.power(in: db).values.filter { $0.wokenEarlyAt != nil }.sorted { $0.vm < $1.vm }
+            if !woken.isEmpty {
+                out.append("woken before their planned restore (the next sleep waits for min_idle of measured quiet):")
+                for p in woken { out.append("  \(p.vm) on \(p.host): running since \(UTC.format(p.since)) (\(p.actionID))") }
             }
             let pins = try JournalRepository.pins(in: db)
             if !pins.isEmpty {

@@ -27,7 +27,7 @@ public struct PlanningVM: Sendable {
     /// Set when the newest training run marked the VM not predictable: its reason.
     public var notPredictable: String?
     /// Set when the VM runs because a demand signal or an operator woke it before its planned restore: when it came
-    /// back. Its forecast was wrong then, so its next hibernation waits for `min_idle` of measured quiet since.
+    /// back. Its forecast was wrong then, so for a day its next hibernation waits for `min_idle` of measured quiet since.
     public var wokenEarlyAt: EpochSeconds?
 
     public init(name: String, host: String?, labels: [String: String] = [:], vcpus: Int? = nil, memoryBytes: Int64? = nil,
@@ -215,7 +215,7 @@ struct Planning {
                 let (onset, cause) = Self.onset(at: end, hours: hours, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier)
                 found.append(Window(vm: vm, settings: settings, tier: tier, start: start, deadline: deadline, firstHour: h, idleEndHour: idleEnd,
                                     endHour: end, saveSeconds: save, restoreSeconds: restore, stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0,
-                                    onset: onset, cause: cause, asleepAlready: false, afterIdle: vm.wokenEarlyAt.map { _ in settings.minIdle }))
+                                    onset: onset, cause: cause, asleepAlready: false, afterIdle: distrusted(vm) ? settings.minIdle : nil))
             }
             h = end
         }
@@ -266,6 +266,16 @@ struct Planning {
             h = stretchEnd
         }
         return found
+    }
+
+    /// How long a VM woken before its planned restore is not trusted to its forecast: the forecast that was wrong is the
+    /// day's; a day later the forecast has seen a day of the VM's own demand since.
+    static let distrustAfterEarlyWake: Int64 = 86_400
+
+    /// Whether the VM's forecast was proven wrong lately (a demand signal or an operator woke it before its planned
+    /// restore, under `distrustAfterEarlyWake` ago): its next hibernation then waits for min_idle of measured quiet.
+    func distrusted(_ vm: PlanningVM) -> Bool {
+        vm.wokenEarlyAt.map { input.now - $0 < Self.distrustAfterEarlyWake } ?? false
     }
 
     /// Whether a sleep may go on through hour `h`: nothing blocks it and the tier's quantile is known and under
@@ -432,8 +442,8 @@ struct Planning {
             return timeout + "q\(Self.quantileText(w.tier.quantile)) under \(Self.percent(w.settings.restoreAbove)) from \(UTC.format(w.start)) for \(DurationText.format(w.deadline - w.start)) (peak \(peak(w.firstHour..<w.endHour)))"
                 + "; top quantile peaks at \(Self.percent(worst)); \(w.onset)"
         }
-        var text = (w.vm.wokenEarlyAt.map { "woken before its planned restore, running since \(UTC.format($0)) (its forecast was wrong then): " } ?? "")
-            + (wait.map { "only " + $0 + " since; " } ?? "")
+        let distrust = w.afterIdle == nil ? "" : w.vm.wokenEarlyAt.map { "woken before its planned restore, running since \(UTC.format($0)) (its forecast was wrong then): " } ?? ""
+        var text = distrust + (wait.map { "only " + $0 + " since; " } ?? "")
             + "q\(Self.quantileText(w.tier.quantile)) under \(Self.percent(w.settings.hibernateBelow)) for \(DurationText.format(idleSeconds)) from \(UTC.format(w.start)) (peak \(peak(w.firstHour..<w.idleEndHour)))"
         if w.endHour > w.idleEndHour {
             text += ", then under \(Self.percent(w.settings.restoreAbove)) for \(DurationText.format(Int64(w.endHour - w.idleEndHour) * 3600)) (peak \(peak(w.idleEndHour..<w.endHour)))"

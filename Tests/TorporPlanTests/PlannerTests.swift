@@ -228,6 +228,10 @@ import TorporTrain
         let r = try #require(plan.action(h.pairedWith!))
         #expect(r.deadline?.seconds == Self.at(9) && r.deadlineCause == "demand")
         #expect(abs(r.rationale.expectedVMHoursSaved - (3 - 90.0 / 3600)) < 0.01)
+        // A day after the wake the forecast, which has seen that day, is trusted again.
+        vm.wokenEarlyAt = Self.now - 86_400
+        let later = try #require(try Self.plan([vm]).actions.first { $0.action == .hibernate })
+        #expect(later.afterIdleSeconds == nil && later.rationale.text == trusted.rationale.text)
     }
 
     @Test func aStandingApprovalCarriesAnIdleTimeoutWindowOnlyIfItStartsNoEarlier() throws {
