@@ -23,9 +23,10 @@ public enum ExecutionStatus {
             } else {
                 out.append("no approved plan")
             }
-            let woken = try JournalRepository.power(in: db).values.filter { $0.wokenEarlyAt != nil }.sorted { $0.vm < $1.vm }
+            let woken = try JournalRepository.power(in: db).values
+                .filter { $0.wokenEarlyAt.map { now - $0 < Planner.distrustAfterEarlyWake } ?? false }.sorted { $0.vm < $1.vm }
             if !woken.isEmpty {
-                out.append("woken before their planned restore (the next sleep waits for min_idle of measured quiet):")
+                out.append("woken before their planned restore within a day (the next sleep waits for min_idle of measured quiet):")
                 for p in woken { out.append("  \(p.vm) on \(p.host): running since \(UTC.format(p.since)) (\(p.actionID))") }
             }
             let pins = try JournalRepository.pins(in: db)

@@ -64,6 +64,10 @@ public struct PlanningInput: Sendable {
 /// events and pins), within the fleet guardrails and host capacities, each with a restore scheduled to finish by the
 /// forecast demand onset; every VM already asleep gets a restore.
 public enum Planner {
+    /// How long a VM woken before its planned restore is not trusted to its forecast: the forecast that was wrong is the
+    /// day's; a day later the forecast has seen a day of the VM's own demand since.
+    public static let distrustAfterEarlyWake: Int64 = 86_400
+
     public static func plan(_ input: PlanningInput) -> Plan {
         Planning(input).run()
     }
@@ -268,14 +272,10 @@ struct Planning {
         return found
     }
 
-    /// How long a VM woken before its planned restore is not trusted to its forecast: the forecast that was wrong is the
-    /// day's; a day later the forecast has seen a day of the VM's own demand since.
-    static let distrustAfterEarlyWake: Int64 = 86_400
-
     /// Whether the VM's forecast was proven wrong lately (a demand signal or an operator woke it before its planned
     /// restore, under `distrustAfterEarlyWake` ago): its next hibernation then waits for min_idle of measured quiet.
     func distrusted(_ vm: PlanningVM) -> Bool {
-        vm.wokenEarlyAt.map { input.now - $0 < Self.distrustAfterEarlyWake } ?? false
+        vm.wokenEarlyAt.map { input.now - $0 < Planner.distrustAfterEarlyWake } ?? false
     }
 
     /// Whether a sleep may go on through hour `h`: nothing blocks it and the tier's quantile is known and under
