@@ -44,6 +44,10 @@ public final class Executor: @unchecked Sendable {
     private let stepLock = NSLock()
     private var connections: [String: VirtConnection] = [:]
     private let connectionLock = NSLock()
+    /// The reason last logged per waiting action: a long wait is logged when it starts and when its reason changes, not
+    /// on every pass of `--follow`.
+    private var waitingLogged: [String: String] = [:]
+    private let waitingLock = NSLock()
 
     /// `connect` opens a host's connection (tests pass the test driver's); `load` reads demand for the pre-flight check.
     /// `TORPOR_EXECUTE_KILL_AFTER_STEP=N` makes the process kill itself with SIGKILL right after its N-th journal step
@@ -312,7 +316,10 @@ public final class Executor: @unchecked Sendable {
             if let seconds = a.afterIdleSeconds,
                let unmet = try idleTimeoutUnmet(a, seconds: seconds, wokeAt: power[a.vm]?.state == .running ? power[a.vm]?.since : nil, now: options.now) {
                 // Still due: a later pass checks again.
-                log.record(.init(event: "waiting", time: clock(), vm: a.vm, host: a.host, action: a.id, detail: unmet)); continue
+                if waitingLock.withLock({ waitingLogged.updateValue(unmet, forKey: a.id) != unmet }) {
+                    log.record(.init(event: "waiting", time: clock(), vm: a.vm, host: a.host, action: a.id, detail: unmet))
+                }
+                continue
             }
             hibernate(a, plan: plan, options: options, log: log, clock: clock)
         }
@@ -325,10 +332,10 @@ public final class Executor: @unchecked Sendable {
         let maxAge = (load as? StoredLoad)?.maxAge ?? StoredLoad(store: store).maxAge   // --load-max-age, when the store is the load source
         let samples = DemandSamples(try store.read { try SampleReader.samples(vm: a.vm, metric: "cpu_util", from: now - seconds - maxAge, to: now + 1, in: $0) })
         guard let newest = samples.times.last, now - newest <= maxAge else {
-            return "idle timeout: no CPU utilization of the VM in the store within \(DurationText.format(maxAge)) (missing is not idle)"
+            return "\(a.what): no CPU utilization of the VM in the store within \(DurationText.format(maxAge)) (missing is not idle)"
         }
         guard samples.firstIdle(for: seconds, from: newest, to: now + 1, threshold: a.rationale.hibernateBelow, countingFrom: wokeAt ?? .min) == nil else { return nil }
-        return String(format: "idle timeout: demand has not stayed under %.1f %% for ", a.rationale.hibernateBelow) + DurationText.format(seconds) + " yet"
+        return a.what + String(format: ": demand has not stayed under %.1f %% for ", a.rationale.hibernateBelow) + DurationText.format(seconds) + " yet"
     }
 
     /// Hibernates one VM: pre-flight (state as the plan assumed, demand low now), then managed save, confirmed by the

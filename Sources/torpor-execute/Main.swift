@@ -122,7 +122,7 @@ struct Run: ParsableCommand {
                 options.dryRun = dryRun
                 let events = try executor.run(options)
                 // Written at once (not buffered): a log that `tail -f` or journald can follow.
-                if events.isEmpty && end == nil { FileHandle.standardOutput.write(Data("\(UTC.format(now)): nothing due\n".utf8)) }
+                if events.isEmpty && end == nil { FileHandle.standardOutput.write(Data("\(UTC.format(now)): nothing done\n".utf8)) }
                 guard follow else { break }
                 if let end {
                     now += EpochSeconds(interval)
