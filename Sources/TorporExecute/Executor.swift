@@ -44,8 +44,8 @@ public final class Executor: @unchecked Sendable {
     private let stepLock = NSLock()
     private var connections: [String: VirtConnection] = [:]
     private let connectionLock = NSLock()
-    /// The reason last logged per waiting action: a long wait is logged when it starts and when its reason changes, not
-    /// on every pass of `--follow`.
+    /// The reason last logged per VM whose due hibernation waits: a long wait is logged when it starts and when its reason
+    /// changes, not on every pass of `--follow` (nor for every hourly plan that moves its action).
     private var waitingLogged: [String: String] = [:]
     private let waitingLock = NSLock()
 
@@ -297,6 +297,8 @@ public final class Executor: @unchecked Sendable {
             a.action == .hibernate && a.at.seconds <= options.now && covers(a.host, options) && approvals[a.id] != nil
                 && [nil, .intent, .started].contains(latest[a.id]?.step)
         }
+        let dueVMs = Set(due.map(\.vm))
+        waitingLock.withLock { waitingLogged = waitingLogged.filter { dueVMs.contains($0.key) } }
         guard !due.isEmpty else { return }
         guard options.now <= plan.validUntil.seconds else {
             for a in due { log.record(.init(event: "skipped", time: options.now, vm: a.vm, host: a.host, action: a.id, detail: "the plan expired at \(plan.validUntil.text): no new hibernations from it")) }
@@ -316,7 +318,7 @@ public final class Executor: @unchecked Sendable {
             if let seconds = a.afterIdleSeconds,
                let unmet = try idleTimeoutUnmet(a, seconds: seconds, wokeAt: power[a.vm]?.state == .running ? power[a.vm]?.since : nil, now: options.now) {
                 // Still due: a later pass checks again.
-                if waitingLock.withLock({ waitingLogged.updateValue(unmet, forKey: a.id) != unmet }) {
+                if waitingLock.withLock({ waitingLogged.updateValue(unmet, forKey: a.vm) != unmet }) {
                     log.record(.init(event: "waiting", time: clock(), vm: a.vm, host: a.host, action: a.id, detail: unmet))
                 }
                 continue

@@ -94,7 +94,8 @@ struct Planning {
         var onset: String
         var cause: String
         var asleepAlready: Bool
-        /// Under the idle timeout: sleep only once measured demand has stayed under hibernate_below this long.
+        /// Under the idle timeout, or for a VM woken early: sleep only once measured demand has stayed under
+        /// hibernate_below this long.
         var afterIdle: Int64? = nil
         /// An idle-timeout window: forecast-calm hours only, no forecast-idle ones.
         var idleTimeout: Bool { afterIdle != nil && idleEndHour == firstHour }
