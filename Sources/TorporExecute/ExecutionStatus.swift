@@ -23,6 +23,11 @@ public enum ExecutionStatus {
             } else {
                 out.append("no approved plan")
             }
+            let waiting = try JournalRepository.waiting(in: db).values.sorted { $0.vm < $1.vm }
+            if !waiting.isEmpty {
+                out.append("waiting for measured quiet:")
+                for w in waiting { out.append("  \(w.vm): since \(UTC.format(w.since)): \(w.reason)") }
+            }
             let woken = try JournalRepository.power(in: db).values
                 .filter { $0.wokenEarlyAt.map { now - $0 < Planner.distrustAfterEarlyWake } ?? false }.sorted { $0.vm < $1.vm }
             if !woken.isEmpty {

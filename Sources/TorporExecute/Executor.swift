@@ -44,10 +44,6 @@ public final class Executor: @unchecked Sendable {
     private let stepLock = NSLock()
     private var connections: [String: VirtConnection] = [:]
     private let connectionLock = NSLock()
-    /// The reason last logged per VM whose due hibernation waits: a long wait is logged when it starts and when its reason
-    /// changes, not on every pass of `--follow` (nor for every hourly plan that moves its action).
-    private var waitingLogged: [String: String] = [:]
-    private let waitingLock = NSLock()
 
     /// `connect` opens a host's connection (tests pass the test driver's); `load` reads demand for the pre-flight check.
     /// `TORPOR_EXECUTE_KILL_AFTER_STEP=N` makes the process kill itself with SIGKILL right after its N-th journal step
@@ -287,7 +283,17 @@ public final class Executor: @unchecked Sendable {
 
     // MARK: hibernations
 
+    /// Starts the due hibernations, and records in the store which VMs wait for measured quiet: a wait is logged when it
+    /// starts and when its reason changes, not on every run (nor for every hourly plan that moves its action).
     func hibernateDue(_ options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds) throws {
+        let logged = try store.read { try JournalRepository.waiting(in: $0) }
+        var waits: [String: WaitRecord] = [:]
+        try startDueHibernations(options, log: log, clock: clock, logged: logged, waits: &waits)
+        if !options.dryRun && waits != logged { try store.transaction { try JournalRepository.setWaiting(waits, in: $0) } }
+    }
+
+    func startDueHibernations(_ options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds, logged: [String: WaitRecord],
+                              waits: inout [String: WaitRecord]) throws {
         let (approved, paused, latest, power, pins) = try store.read { db in
             (try DueActions.approvedPlan(now: options.now, in: db), try ExecutorSettings.paused(in: db), try JournalRepository.latestSteps(in: db),
              try JournalRepository.power(in: db), try JournalRepository.pins(in: db))
@@ -297,8 +303,6 @@ public final class Executor: @unchecked Sendable {
             a.action == .hibernate && a.at.seconds <= options.now && covers(a.host, options) && approvals[a.id] != nil
                 && [nil, .intent, .started].contains(latest[a.id]?.step)
         }
-        let dueVMs = Set(due.map(\.vm))
-        waitingLock.withLock { waitingLogged = waitingLogged.filter { dueVMs.contains($0.key) } }
         guard !due.isEmpty else { return }
         guard options.now <= plan.validUntil.seconds else {
             for a in due { log.record(.init(event: "skipped", time: options.now, vm: a.vm, host: a.host, action: a.id, detail: "the plan expired at \(plan.validUntil.text): no new hibernations from it")) }
@@ -318,7 +322,10 @@ public final class Executor: @unchecked Sendable {
             if let seconds = a.afterIdleSeconds,
                let unmet = try idleTimeoutUnmet(a, seconds: seconds, wokeAt: power[a.vm]?.state == .running ? power[a.vm]?.since : nil, now: options.now) {
                 // Still due: a later pass checks again.
-                if waitingLock.withLock({ waitingLogged.updateValue(unmet, forKey: a.vm) != unmet }) {
+                if let same = logged[a.vm], same.reason == unmet, !options.dryRun {
+                    waits[a.vm] = same
+                } else {
+                    waits[a.vm] = WaitRecord(vm: a.vm, reason: unmet, since: options.now)
                     log.record(.init(event: "waiting", time: clock(), vm: a.vm, host: a.host, action: a.id, detail: unmet))
                 }
                 continue

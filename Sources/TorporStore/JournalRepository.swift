@@ -68,7 +68,18 @@ public struct PinRecord: Equatable, Sendable {
     }
 }
 
-/// Reads and writes the `journal`, `power` and `pin` tables.
+/// A VM whose due hibernation waits for its measured demand to stay quiet long enough (`hibernate after … idle`).
+public struct WaitRecord: Equatable, Sendable {
+    public var vm: String
+    public var reason: String
+    public var since: EpochSeconds
+
+    public init(vm: String, reason: String, since: EpochSeconds) {
+        self.vm = vm; self.reason = reason; self.since = since
+    }
+}
+
+/// Reads and writes the `journal`, `power`, `pin` and `waiting` tables.
 public enum JournalRepository {
     public static func append(_ e: JournalEntry, in db: Database) throws {
         try db.execute(sql: """
@@ -132,6 +143,21 @@ public enum JournalRepository {
     public static func setPower(_ p: PowerRecord, in db: Database) throws {
         try db.execute(sql: "INSERT OR REPLACE INTO power (vm, host, state, since, action_id) VALUES (?, ?, ?, ?, ?)",
                        arguments: [p.vm, p.host, p.state.rawValue, p.since, p.actionID])
+    }
+
+    /// The VMs whose due hibernation waits, by VM.
+    public static func waiting(in db: Database) throws -> [String: WaitRecord] {
+        Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT * FROM waiting").map { row in
+            (row["vm"], WaitRecord(vm: row["vm"], reason: row["reason"], since: row["since"]))
+        })
+    }
+
+    /// Replaces the waiting VMs with `waits`: a VM not in it no longer waits.
+    public static func setWaiting(_ waits: [String: WaitRecord], in db: Database) throws {
+        try db.execute(sql: "DELETE FROM waiting")
+        for w in waits.values {
+            try db.execute(sql: "INSERT INTO waiting (vm, reason, since) VALUES (?, ?, ?)", arguments: [w.vm, w.reason, w.since])
+        }
     }
 
     public static func pins(in db: Database) throws -> [String: PinRecord] {

@@ -184,6 +184,15 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v7: hibernations waiting for measured quiet") { db in
+            try db.execute(sql: """
+                CREATE TABLE waiting (
+                    vm TEXT PRIMARY KEY,                    -- a VM whose due `hibernate after … idle` waits
+                    reason TEXT NOT NULL,                   -- why, as last logged
+                    since INTEGER NOT NULL                  -- since when, for that reason
+                );
+                """)
+        }
         return migrator
     }
 }
