@@ -23,10 +23,10 @@ public enum ExecutionStatus {
             } else {
                 out.append("no approved plan")
             }
-            let waiting = try JournalRepository.waiting(in: db).values.sorted { $0.vm < $1.vm }
-            if !waiting.isEmpty {
-                out.append("waiting for measured quiet:")
-                for w in waiting { out.append("  \(w.vm): since \(UTC.format(w.since)): \(w.reason)") }
+            let held = try JournalRepository.held(in: db).values.sorted { $0.vm < $1.vm }
+            if !held.isEmpty {
+                out.append("hibernations held back on the last run:")
+                for h in held { out.append("  \(h.vm): \(h.event) since \(UTC.format(h.since)): \(h.reason)") }
             }
             let woken = try JournalRepository.power(in: db).values
                 .filter { $0.wokenEarlyAt.map { now - $0 < Planner.distrustAfterEarlyWake } ?? false }.sorted { $0.vm < $1.vm }

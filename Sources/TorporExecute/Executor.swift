@@ -283,17 +283,26 @@ public final class Executor: @unchecked Sendable {
 
     // MARK: hibernations
 
-    /// Starts the due hibernations, and records in the store which VMs wait for measured quiet: a wait is logged when it
-    /// starts and when its reason changes, not on every run (nor for every hourly plan that moves its action).
+    /// Starts the due hibernations, and records in the store which are held back (`waiting` or `skipped`): a hold is
+    /// logged when it starts and when its reason changes, not on every run (nor for every hourly plan that moves its
+    /// action); a dry run logs every one.
     func hibernateDue(_ options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds) throws {
-        let logged = try store.read { try JournalRepository.waiting(in: $0) }
-        var waits: [String: WaitRecord] = [:]
-        try startDueHibernations(options, log: log, clock: clock, logged: logged, waits: &waits)
-        if !options.dryRun && waits != logged { try store.transaction { try JournalRepository.setWaiting(waits, in: $0) } }
+        let logged = try store.read { try JournalRepository.held(in: $0) }
+        var held: [String: HeldHibernation] = [:]
+        func hold(_ a: Plan.Action, _ event: String, _ reason: String) {
+            if let same = logged[a.vm], same.event == event, same.reason == reason, !options.dryRun {
+                held[a.vm] = same
+            } else {
+                held[a.vm] = HeldHibernation(vm: a.vm, event: event, reason: reason, since: options.now)
+                log.record(.init(event: event, time: clock(), vm: a.vm, host: a.host, action: a.id, detail: reason))
+            }
+        }
+        try startDueHibernations(options, log: log, clock: clock, hold: hold)
+        if !options.dryRun && held != logged { try store.transaction { try JournalRepository.setHeld(held, in: $0) } }
     }
 
-    func startDueHibernations(_ options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds, logged: [String: WaitRecord],
-                              waits: inout [String: WaitRecord]) throws {
+    func startDueHibernations(_ options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds,
+                              hold: (Plan.Action, _ event: String, _ reason: String) -> Void) throws {
         let (approved, paused, latest, power, pins) = try store.read { db in
             (try DueActions.approvedPlan(now: options.now, in: db), try ExecutorSettings.paused(in: db), try JournalRepository.latestSteps(in: db),
              try JournalRepository.power(in: db), try JournalRepository.pins(in: db))
@@ -305,15 +314,15 @@ public final class Executor: @unchecked Sendable {
         }
         guard !due.isEmpty else { return }
         guard options.now <= plan.validUntil.seconds else {
-            for a in due { log.record(.init(event: "skipped", time: options.now, vm: a.vm, host: a.host, action: a.id, detail: "the plan expired at \(plan.validUntil.text): no new hibernations from it")) }
+            for a in due { hold(a, "skipped", "the plan expired at \(plan.validUntil.text): no new hibernations from it") }
             return
         }
         if paused {
-            for a in due { log.record(.init(event: "skipped", time: options.now, vm: a.vm, host: a.host, action: a.id, detail: "paused: no new hibernations until torpor-execute resume")) }
+            for a in due { hold(a, "skipped", "paused: no new hibernations until torpor-execute resume") }
             return
         }
         for a in due {
-            func skip(_ reason: String) { log.record(.init(event: "skipped", time: clock(), vm: a.vm, host: a.host, action: a.id, detail: reason)) }
+            func skip(_ reason: String) { hold(a, "skipped", reason) }
             if let pin = pins[a.vm], pin.until.map({ $0 > options.now }) ?? true { skip("pinned by \(pin.pinnedBy)" + (pin.until.map { " until \(UTC.format($0))" } ?? "")); continue }
             if power[a.vm]?.state == .hibernated { skip("already hibernated"); continue }
             guard let restore = a.pairedWith.flatMap(plan.action), restore.at.seconds > options.now else {
@@ -321,13 +330,7 @@ public final class Executor: @unchecked Sendable {
             }
             if let seconds = a.afterIdleSeconds,
                let unmet = try idleTimeoutUnmet(a, seconds: seconds, wokeAt: power[a.vm]?.state == .running ? power[a.vm]?.since : nil, now: options.now) {
-                // Still due: a later pass checks again.
-                if let same = logged[a.vm], same.reason == unmet, !options.dryRun {
-                    waits[a.vm] = same
-                } else {
-                    waits[a.vm] = WaitRecord(vm: a.vm, reason: unmet, since: options.now)
-                    log.record(.init(event: "waiting", time: clock(), vm: a.vm, host: a.host, action: a.id, detail: unmet))
-                }
+                hold(a, "waiting", unmet)   // still due: a later pass checks again
                 continue
             }
             hibernate(a, plan: plan, options: options, log: log, clock: clock)

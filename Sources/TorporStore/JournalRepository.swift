@@ -68,18 +68,20 @@ public struct PinRecord: Equatable, Sendable {
     }
 }
 
-/// A VM whose due hibernation waits for its measured demand to stay quiet long enough (`hibernate after … idle`).
-public struct WaitRecord: Equatable, Sendable {
+/// A VM whose due hibernation did not start on the executor's last run: `waiting` (for its measured demand to stay quiet
+/// long enough, `hibernate after … idle`) or `skipped` (paused, the plan expired, pinned, ...), why, and since when.
+public struct HeldHibernation: Equatable, Sendable {
     public var vm: String
+    public var event: String
     public var reason: String
     public var since: EpochSeconds
 
-    public init(vm: String, reason: String, since: EpochSeconds) {
-        self.vm = vm; self.reason = reason; self.since = since
+    public init(vm: String, event: String, reason: String, since: EpochSeconds) {
+        self.vm = vm; self.event = event; self.reason = reason; self.since = since
     }
 }
 
-/// Reads and writes the `journal`, `power`, `pin` and `waiting` tables.
+/// Reads and writes the `journal`, `power`, `pin` and `held` tables.
 public enum JournalRepository {
     public static func append(_ e: JournalEntry, in db: Database) throws {
         try db.execute(sql: """
@@ -145,18 +147,18 @@ public enum JournalRepository {
                        arguments: [p.vm, p.host, p.state.rawValue, p.since, p.actionID])
     }
 
-    /// The VMs whose due hibernation waits, by VM.
-    public static func waiting(in db: Database) throws -> [String: WaitRecord] {
-        Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT * FROM waiting").map { row in
-            (row["vm"], WaitRecord(vm: row["vm"], reason: row["reason"], since: row["since"]))
+    /// The VMs whose due hibernation the executor's last run held back, by VM.
+    public static func held(in db: Database) throws -> [String: HeldHibernation] {
+        Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT * FROM held").map { row in
+            (row["vm"], HeldHibernation(vm: row["vm"], event: row["event"], reason: row["reason"], since: row["since"]))
         })
     }
 
-    /// Replaces the waiting VMs with `waits`: a VM not in it no longer waits.
-    public static func setWaiting(_ waits: [String: WaitRecord], in db: Database) throws {
-        try db.execute(sql: "DELETE FROM waiting")
-        for w in waits.values {
-            try db.execute(sql: "INSERT INTO waiting (vm, reason, since) VALUES (?, ?, ?)", arguments: [w.vm, w.reason, w.since])
+    /// Replaces the held-back hibernations with `held`: a VM not in it is no longer held back.
+    public static func setHeld(_ held: [String: HeldHibernation], in db: Database) throws {
+        try db.execute(sql: "DELETE FROM held")
+        for h in held.values {
+            try db.execute(sql: "INSERT INTO held (vm, event, reason, since) VALUES (?, ?, ?, ?)", arguments: [h.vm, h.event, h.reason, h.since])
         }
     }
 

@@ -184,10 +184,11 @@ enum Schema {
                 );
                 """)
         }
-        migrator.registerMigration("v7: hibernations waiting for measured quiet") { db in
+        migrator.registerMigration("v7: due hibernations held back") { db in
             try db.execute(sql: """
-                CREATE TABLE waiting (
-                    vm TEXT PRIMARY KEY,                    -- a VM whose due `hibernate after … idle` waits
+                CREATE TABLE held (
+                    vm TEXT PRIMARY KEY,                    -- a VM whose due hibernation did not start on the last run
+                    event TEXT NOT NULL CHECK (event IN ('waiting', 'skipped')),
                     reason TEXT NOT NULL,                   -- why, as last logged
                     since INTEGER NOT NULL                  -- since when, for that reason
                 );

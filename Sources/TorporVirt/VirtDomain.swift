@@ -62,10 +62,16 @@ public final class VirtDomain {
         try checked("virDomainIsPersistent(\(name))", virDomainIsPersistent(handle)) == 1
     }
 
-    /// The background job running on the domain, such as a save still in progress (`virDomainGetJobInfo`).
+    /// The background job running on the domain, such as a save still in progress (`virDomainGetJobInfo`). libvirt
+    /// reports jobs of running domains only: a domain that is not running, or no longer (a save that finished between
+    /// two calls stops it), has none.
     public func job() throws(VirtError) -> DomainJob {
         var info = virDomainJobInfo()
-        try checked("virDomainGetJobInfo(\(name))", virDomainGetJobInfo(handle, &info))
+        guard virDomainGetJobInfo(handle, &info) >= 0 else {
+            let error = VirtError.last("virDomainGetJobInfo(\(name))")
+            if virDomainIsActive(handle) == 0 { return DomainJob(active: false, elapsedMilliseconds: 0, processedBytes: 0, totalBytes: 0) }
+            throw error
+        }
         return DomainJob(active: info.type != Int32(VIR_DOMAIN_JOB_NONE.rawValue), elapsedMilliseconds: info.timeElapsed,
                          processedBytes: info.dataProcessed, totalBytes: info.dataTotal)
     }
