@@ -287,18 +287,18 @@ public final class Executor: @unchecked Sendable {
     /// logged when it starts and when its reason changes, not on every run (nor for every hourly plan that moves its
     /// action); a dry run logs every one.
     func hibernateDue(_ options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds) throws {
-        let logged = try store.read { try JournalRepository.held(in: $0) }
+        let logged = try store.read { try JournalRepository.held(in: $0) }.filter { covers($0.value.host, options) }
         var held: [String: HeldHibernation] = [:]
         func hold(_ a: Plan.Action, _ event: String, _ reason: String) {
             if let same = logged[a.vm], same.event == event, same.reason == reason, !options.dryRun {
                 held[a.vm] = same
             } else {
-                held[a.vm] = HeldHibernation(vm: a.vm, event: event, reason: reason, since: options.now)
+                held[a.vm] = HeldHibernation(vm: a.vm, host: a.host, event: event, reason: reason, since: options.now)
                 log.record(.init(event: event, time: clock(), vm: a.vm, host: a.host, action: a.id, detail: reason))
             }
         }
         try startDueHibernations(options, log: log, clock: clock, hold: hold)
-        if !options.dryRun && held != logged { try store.transaction { try JournalRepository.setHeld(held, in: $0) } }
+        if !options.dryRun && held != logged { try store.transaction { try JournalRepository.setHeld(held, hosts: options.hosts, in: $0) } }
     }
 
     func startDueHibernations(_ options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds,

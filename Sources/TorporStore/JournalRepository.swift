@@ -72,12 +72,13 @@ public struct PinRecord: Equatable, Sendable {
 /// long enough, `hibernate after … idle`) or `skipped` (paused, the plan expired, pinned, ...), why, and since when.
 public struct HeldHibernation: Equatable, Sendable {
     public var vm: String
+    public var host: String
     public var event: String
     public var reason: String
     public var since: EpochSeconds
 
-    public init(vm: String, event: String, reason: String, since: EpochSeconds) {
-        self.vm = vm; self.event = event; self.reason = reason; self.since = since
+    public init(vm: String, host: String, event: String, reason: String, since: EpochSeconds) {
+        self.vm = vm; self.host = host; self.event = event; self.reason = reason; self.since = since
     }
 }
 
@@ -150,15 +151,21 @@ public enum JournalRepository {
     /// The VMs whose due hibernation the executor's last run held back, by VM.
     public static func held(in db: Database) throws -> [String: HeldHibernation] {
         Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT * FROM held").map { row in
-            (row["vm"], HeldHibernation(vm: row["vm"], event: row["event"], reason: row["reason"], since: row["since"]))
+            (row["vm"], HeldHibernation(vm: row["vm"], host: row["host"], event: row["event"], reason: row["reason"], since: row["since"]))
         })
     }
 
-    /// Replaces the held-back hibernations with `held`: a VM not in it is no longer held back.
-    public static func setHeld(_ held: [String: HeldHibernation], in db: Database) throws {
-        try db.execute(sql: "DELETE FROM held")
+    /// Replaces the held-back hibernations on `hosts` (nil: every host; an executor runs per host set) with `held`: a VM
+    /// there not in it is no longer held back.
+    public static func setHeld(_ held: [String: HeldHibernation], hosts: Set<String>?, in db: Database) throws {
+        if let hosts {
+            for host in hosts { try db.execute(sql: "DELETE FROM held WHERE host = ?", arguments: [host]) }
+        } else {
+            try db.execute(sql: "DELETE FROM held")
+        }
         for h in held.values {
-            try db.execute(sql: "INSERT INTO held (vm, event, reason, since) VALUES (?, ?, ?, ?)", arguments: [h.vm, h.event, h.reason, h.since])
+            try db.execute(sql: "INSERT OR REPLACE INTO held (vm, host, event, reason, since) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [h.vm, h.host, h.event, h.reason, h.since])
         }
     }
 

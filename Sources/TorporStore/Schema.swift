@@ -188,6 +188,7 @@ enum Schema {
             try db.execute(sql: """
                 CREATE TABLE held (
                     vm TEXT PRIMARY KEY,                    -- a VM whose due hibernation did not start on the last run
+                    host TEXT NOT NULL,
                     event TEXT NOT NULL CHECK (event IN ('waiting', 'skipped')),
                     reason TEXT NOT NULL,                   -- why, as last logged
                     since INTEGER NOT NULL                  -- since when, for that reason

@@ -27,6 +27,17 @@ func temporaryStorePath() -> String {
         #expect(tables == ["approval", "event", "held", "journal", "libvirt_counter", "metric", "model_run", "model_vm", "pin", "plan", "power", "sample", "setting", "source", "source_vm", "state_chunk", "state_manifest", "vm"])
     }
 
+    @Test func heldHibernationsAreReplacedPerHostSet() throws {
+        let store = try Store(path: temporaryStorePath())
+        func held(_ vm: String, _ host: String) -> HeldHibernation { HeldHibernation(vm: vm, host: host, event: "waiting", reason: "quiet", since: 0) }
+        try store.transaction { try JournalRepository.setHeld(["a1": held("a1", "A"), "b1": held("b1", "B")], hosts: nil, in: $0) }
+        // An executor for host A replaces A's holds only: B's stay for B's executor.
+        try store.transaction { try JournalRepository.setHeld(["a2": held("a2", "A")], hosts: ["A"], in: $0) }
+        #expect(try store.read { try JournalRepository.held(in: $0) }.keys.sorted() == ["a2", "b1"])
+        try store.transaction { try JournalRepository.setHeld([:], hosts: nil, in: $0) }
+        #expect(try store.read { try JournalRepository.held(in: $0) }.isEmpty)
+    }
+
     @Test func reopeningIsSafe() throws {
         let path = temporaryStorePath()
         _ = try Store(path: path)
