@@ -303,7 +303,7 @@ struct Resume: ParsableCommand {
 }
 
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Sleeping VMs, due actions, pins, recent failures and violations.")
+    static let configuration = CommandConfiguration(abstract: "Sleeping VMs, due actions, held-back hibernations, VMs woken early, pins, recent failures and violations.")
     @OptionGroup var common: StageOptions
 
     func run() throws {
