@@ -25,7 +25,8 @@ struct TorporExecuteCommand: ParsableCommand {
             pin      keep a VM awake (no hibernation) until a time or until unpinned; wakes it if asleep
             unpin    remove a pin
             pause    no new hibernations fleet-wide (restores continue); resume undoes it
-            status   sleeping VMs, due actions, pins, recent failures and SLA violations
+            status   sleeping VMs, due actions, held-back hibernations, VMs woken early, pins,
+                     recent failures and SLA violations
 
             Every step is journaled in the store before it is taken; a run killed at any point and run again
             finishes or rolls forward each action once. One executor per host set at a time (a lock beside
