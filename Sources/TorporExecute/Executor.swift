@@ -289,12 +289,14 @@ public final class Executor: @unchecked Sendable {
     func hibernateDue(_ options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds) throws {
         let logged = try store.read { try JournalRepository.held(in: $0) }.filter { covers($0.value.host, options) }
         var held: [String: HeldHibernation] = [:]
-        func hold(_ a: Plan.Action, _ event: String, _ reason: String) {
+        /// `reason` says why (what status shows, and what makes a hold the same as the last run's); `detail`, logged
+        /// when the hold is new, may add what changes from run to run (the load measured now).
+        func hold(_ a: Plan.Action, _ event: String, _ reason: String, _ detail: String?) {
             if let same = logged[a.vm], same.event == event, same.reason == reason, !options.dryRun {
                 held[a.vm] = same
             } else {
                 held[a.vm] = HeldHibernation(vm: a.vm, host: a.host, event: event, reason: reason, since: options.now)
-                log.record(.init(event: event, time: clock(), vm: a.vm, host: a.host, action: a.id, detail: reason))
+                log.record(.init(event: event, time: clock(), vm: a.vm, host: a.host, action: a.id, detail: detail ?? reason))
             }
         }
         try startDueHibernations(options, log: log, clock: clock, hold: hold)
@@ -302,7 +304,7 @@ public final class Executor: @unchecked Sendable {
     }
 
     func startDueHibernations(_ options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds,
-                              hold: (Plan.Action, _ event: String, _ reason: String) -> Void) throws {
+                              hold: (Plan.Action, _ event: String, _ reason: String, _ detail: String?) -> Void) throws {
         let (approved, paused, latest, power, pins) = try store.read { db in
             (try DueActions.approvedPlan(now: options.now, in: db), try ExecutorSettings.paused(in: db), try JournalRepository.latestSteps(in: db),
              try JournalRepository.power(in: db), try JournalRepository.pins(in: db))
@@ -314,15 +316,15 @@ public final class Executor: @unchecked Sendable {
         }
         guard !due.isEmpty else { return }
         guard options.now <= plan.validUntil.seconds else {
-            for a in due { hold(a, "skipped", "the plan expired at \(plan.validUntil.text): no new hibernations from it") }
+            for a in due { hold(a, "skipped", "the plan expired at \(plan.validUntil.text): no new hibernations from it", nil) }
             return
         }
         if paused {
-            for a in due { hold(a, "skipped", "paused: no new hibernations until torpor-execute resume") }
+            for a in due { hold(a, "skipped", "paused: no new hibernations until torpor-execute resume", nil) }
             return
         }
         for a in due {
-            func skip(_ reason: String) { hold(a, "skipped", reason) }
+            func skip(_ reason: String) { hold(a, "skipped", reason, nil) }
             if let pin = pins[a.vm], pin.until.map({ $0 > options.now }) ?? true { skip("pinned by \(pin.pinnedBy)" + (pin.until.map { " until \(UTC.format($0))" } ?? "")); continue }
             if power[a.vm]?.state == .hibernated { skip("already hibernated"); continue }
             guard let restore = a.pairedWith.flatMap(plan.action), restore.at.seconds > options.now else {
@@ -330,10 +332,10 @@ public final class Executor: @unchecked Sendable {
             }
             if let seconds = a.afterIdleSeconds,
                let unmet = try idleTimeoutUnmet(a, seconds: seconds, wokeAt: power[a.vm]?.state == .running ? power[a.vm]?.since : nil, now: options.now) {
-                hold(a, "waiting", unmet)   // still due: a later pass checks again
+                hold(a, "waiting", unmet, nil)   // still due: a later pass checks again
                 continue
             }
-            hibernate(a, plan: plan, options: options, log: log, clock: clock)
+            hibernate(a, plan: plan, options: options, log: log, clock: clock, hold: hold)
         }
     }
 
@@ -352,7 +354,9 @@ public final class Executor: @unchecked Sendable {
 
     /// Hibernates one VM: pre-flight (state as the plan assumed, demand low now), then managed save, confirmed by the
     /// VM being off with a saved image. On failure the VM is left (or put back) running.
-    func hibernate(_ a: Plan.Action, plan: Plan, options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds) {
+    /// A pre-flight that finds the VM busy or the state pool too full holds it back (`hold`): logged once per reason.
+    func hibernate(_ a: Plan.Action, plan: Plan, options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds,
+                   hold: (Plan.Action, _ event: String, _ reason: String, _ detail: String?) -> Void) {
         let base = JournalEntry(actionID: a.id, planID: plan.id, vm: a.vm, host: a.host, kind: .hibernate, step: .intent, at: clock(), detail: a.rationale.text)
         var domain: VirtDomain?
         var journaled = false   // before the intent, a failure (lookup, pre-flight) leaves the action due for a later run
@@ -370,16 +374,16 @@ public final class Executor: @unchecked Sendable {
             }
             let demand = try load.demand(of: d, at: options.now)
             guard demand < a.rationale.hibernateBelow else {
-                log.record(.init(event: "skipped", time: clock(), vm: a.vm, host: a.host, action: a.id,
-                                 detail: String(format: "busy now: %.1f %% ≥ hibernate_below %.1f %% (pre-flight)", demand, a.rationale.hibernateBelow)))
+                hold(a, "skipped", String(format: "busy at the pre-flight (≥ hibernate_below %.1f %%)", a.rationale.hibernateBelow),
+                     String(format: "busy now: %.1f %% ≥ hibernate_below %.1f %% (pre-flight)", demand, a.rationale.hibernateBelow))
                 return
             }
             if let pool = options.pool {
                 let used = try StatePool(directory: pool.directory, capacityBytes: pool.capacityBytes, store: store).usedBytes()
                 let expected = try store.read { try StateRepository.expectedWrite(vm: a.vm, in: $0) } ?? Int64(try d.info().maxMemoryKiB) * 1024
                 guard used + expected <= pool.capacityBytes else {
-                    log.record(.init(event: "skipped", time: clock(), vm: a.vm, host: a.host, action: a.id,
-                                     detail: "the state pool is too full: \(ByteSize.format(expected)) expected, \(ByteSize.format(pool.capacityBytes - used)) free"))
+                    hold(a, "skipped", "the state pool is too full",
+                         "the state pool is too full: \(ByteSize.format(expected)) expected, \(ByteSize.format(pool.capacityBytes - used)) free")
                     return
                 }
             }

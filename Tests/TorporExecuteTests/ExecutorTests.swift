@@ -139,6 +139,10 @@ import TorporVirt
         // while a save may just have finished).
         #expect(try f.connection.domain(named: "batch-01").job().active == false)
         #expect(try f.steps("api-01").isEmpty)   // busy is not final: a later run may still do it
+        // Still busy on the next run: the same hold is not logged again; status shows it, since when.
+        #expect(try f.executor(load: ["api-01": 70]).run(f.options(Self.now + 120)).allSatisfy { $0.vm != "api-01" })
+        #expect(try ExecutionStatus.render(store: f.store, now: Self.now + 120).contains(
+            "  api-01: skipped since \(UTC.format(Self.now)): busy at the pre-flight (≥ hibernate_below 5.0 %)"))
     }
 
     @Test func restoresAreNeverBlockedByExpiryPauseOrAnUnapprovedNewerPlan() throws {
