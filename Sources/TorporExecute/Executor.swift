@@ -283,6 +283,10 @@ public final class Executor: @unchecked Sendable {
 
     // MARK: hibernations
 
+    /// Records that a due hibernation did not start: the action, `waiting` or `skipped`, why (what makes a hold the same
+    /// as the last run's), and optionally what to log instead of the reason when the hold is new.
+    typealias Hold = (Plan.Action, _ event: String, _ reason: String, _ detail: String?) -> Void
+
     /// Starts the due hibernations, and records in the store which are held back (`waiting` or `skipped`): a hold is
     /// logged when it starts and when its reason changes, not on every run (nor for every hourly plan that moves its
     /// action); a dry run logs every one.
@@ -303,8 +307,7 @@ public final class Executor: @unchecked Sendable {
         if !options.dryRun && held != logged { try store.transaction { try JournalRepository.setHeld(held, hosts: options.hosts, in: $0) } }
     }
 
-    func startDueHibernations(_ options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds,
-                              hold: (Plan.Action, _ event: String, _ reason: String, _ detail: String?) -> Void) throws {
+    func startDueHibernations(_ options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds, hold: Hold) throws {
         let (approved, paused, latest, power, pins) = try store.read { db in
             (try DueActions.approvedPlan(now: options.now, in: db), try ExecutorSettings.paused(in: db), try JournalRepository.latestSteps(in: db),
              try JournalRepository.power(in: db), try JournalRepository.pins(in: db))
@@ -355,8 +358,7 @@ public final class Executor: @unchecked Sendable {
     /// Hibernates one VM: pre-flight (state as the plan assumed, demand low now), then managed save, confirmed by the
     /// VM being off with a saved image. On failure the VM is left (or put back) running.
     /// A pre-flight that finds the VM busy or the state pool too full holds it back (`hold`): logged once per reason.
-    func hibernate(_ a: Plan.Action, plan: Plan, options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds,
-                   hold: (Plan.Action, _ event: String, _ reason: String, _ detail: String?) -> Void) {
+    func hibernate(_ a: Plan.Action, plan: Plan, options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds, hold: Hold) {
         let base = JournalEntry(actionID: a.id, planID: plan.id, vm: a.vm, host: a.host, kind: .hibernate, step: .intent, at: clock(), detail: a.rationale.text)
         var domain: VirtDomain?
         var journaled = false   // before the intent, a failure (lookup, pre-flight) leaves the action due for a later run

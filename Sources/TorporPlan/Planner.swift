@@ -225,7 +225,8 @@ struct Planning {
             h = end
         }
         if settings.idleTimeout {
-            found += idleTimeoutWindows(vm, settings: settings, tier: tier, planned: found, q: q, blocked: blocked, breakEven: breakEven)
+            found += idleTimeoutWindows(vm, settings: settings, tier: tier, planned: found, q: q, blocked: blocked, calm: calm,
+                                        save: save, restore: restore, breakEven: breakEven)
         }
         if !found.isEmpty { return .success(found) }
         if let reason = vm.notPredictable {
@@ -249,8 +250,7 @@ struct Planning {
     /// only once its measured demand has stayed under hibernate_below for min_idle; it is restored by the stretch's end
     /// (by the forecast window's start, where the next plan keeps it asleep into that window).
     func idleTimeoutWindows(_ vm: PlanningVM, settings: Policy.VMSettings, tier: Policy.Tier, planned: [Window], q: [Float], blocked: [String?],
-                            breakEven: Int64) -> [Window] {
-        let calm = sleepGoesOn(vm, settings: settings, q: q, blocked: blocked)
+                            calm: (Int) -> Bool, save: Int64, restore: Int64, breakEven: Int64) -> [Window] {
         var found: [Window] = []
         var h = 0
         while h < hours {
@@ -264,8 +264,7 @@ struct Planning {
                 let (onset, cause) = window.map { _ in ("the forecast window from \(UTC.format(deadline)) takes over (a newer plan keeps the VM asleep into it)", "window") }
                     ?? Self.onset(at: end, hours: hours, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier)
                 found.append(Window(vm: vm, settings: settings, tier: tier, start: start, deadline: deadline, firstHour: h, idleEndHour: h,
-                                    endHour: end, saveSeconds: vm.saveSeconds ?? policy.defaultSaveSeconds,
-                                    restoreSeconds: vm.restoreSeconds ?? policy.defaultRestoreSeconds, stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0,
+                                    endHour: end, saveSeconds: save, restoreSeconds: restore, stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0,
                                     onset: onset, cause: cause, asleepAlready: false, afterIdle: settings.minIdle))
             }
             h = stretchEnd
@@ -443,7 +442,7 @@ struct Planning {
             return timeout + "q\(Self.quantileText(w.tier.quantile)) under \(Self.percent(w.settings.restoreAbove)) from \(UTC.format(w.start)) for \(DurationText.format(w.deadline - w.start)) (peak \(peak(w.firstHour..<w.endHour)))"
                 + "; top quantile peaks at \(Self.percent(worst)); \(w.onset)"
         }
-        let distrust = w.afterIdle == nil ? "" : w.vm.wokenEarlyAt.map { "woken before its planned restore, running since \(UTC.format($0)) (its forecast was wrong then): " } ?? ""
+        let distrust = distrusted(w.vm) ? "woken before its planned restore, running since \(UTC.format(w.vm.wokenEarlyAt!)) (its forecast was wrong then): " : ""
         var text = distrust + (wait.map { "only " + $0 + " since; " } ?? "")
             + "q\(Self.quantileText(w.tier.quantile)) under \(Self.percent(w.settings.hibernateBelow)) for \(DurationText.format(idleSeconds)) from \(UTC.format(w.start)) (peak \(peak(w.firstHour..<w.idleEndHour)))"
         if w.endHour > w.idleEndHour {
