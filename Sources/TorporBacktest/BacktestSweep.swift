@@ -2,6 +2,7 @@ import Foundation
 import TorporCore
 import TorporPlan
 import TorporStore
+import TorporTrain
 
 /// Trade-off curves: each strategy replayed at several settings, so that strategies are compared at equal violations
 /// rather than at one setting. Every strategy but office hours sweeps `hibernate_below` and `min_idle` (the policy's
@@ -42,9 +43,9 @@ public struct BacktestSweep {
                 p.defaults.hibernateBelow = below
                 p.defaults.minIdle = Int64(idle) * 3600
                 let setting = "hibernate_below \(below), min_idle \(idle)h"
-                for q: Float in [0.5, 0.9, 0.99] {
+                for q in QuantileForecast.standardQuantiles {
                     for name in p.tiers.keys { p.tiers[name]!.quantile = q }
-                    let report = try replay(p, q == 0.5 ? [.torpor, .seasonalNaive] : [.torpor])
+                    let report = try replay(p, q == QuantileForecast.standardQuantiles[0] ? [.torpor, .seasonalNaive] : [.torpor])
                     add(.torpor, setting + ", q\(q)" + (p.defaults.idleTimeout == true ? ", idle timeout" : ""), report)
                     add(.seasonalNaive, setting, report)   // its quantiles are all one value: q does not matter
                     var other = p

@@ -188,12 +188,9 @@ struct Planning {
     func windows(_ vm: PlanningVM, settings: Policy.VMSettings, tier: Policy.Tier) -> Result<[Window], Refusal> {
         if let reason = settings.excluded { return .failure(.init(message: "excluded: \(reason)")) }
         guard vm.host != nil else { return .failure(.init(message: "no host known (run torpor-ingest inventory)")) }
-        if let reason = vm.notPredictable, !settings.idleTimeout { return .failure(.init(message: "not predictable (training run): \(reason)")) }
+        if let reason = unjudged(vm), !settings.idleTimeout { return .failure(.init(message: reason)) }
         if let stale = vm.staleSince {
             return .failure(.init(message: "no demand data since \(UTC.format(stale)) (missing is not idle; max_data_age \(DurationText.format(policy.maxDataAge)))"))
-        }
-        guard vm.knownHours >= policy.minHistoryHours else {
-            return .failure(.init(message: "not predictable: \(vm.knownHours) h of known history, \(policy.minHistoryHours) h needed"))
         }
         guard let (q, _) = tierSeries(vm, quantile: tier.quantile) else {
             return .failure(.init(message: vm.forecast == nil ? "no forecast" : "the forecast has no q\(Self.quantileText(tier.quantile)) for tier \(settings.tier)"))
@@ -216,7 +213,7 @@ struct Planning {
             let idleSeconds = hour0 + Int64(idleEnd) * 3600 - start
             let deadline = hour0 + Int64(end) * 3600
             longestIdle = max(longestIdle, idleSeconds)
-            if vm.notPredictable == nil && idleSeconds >= settings.minIdle && deadline - start >= breakEven {
+            if unjudged(vm) == nil && idleSeconds >= settings.minIdle && deadline - start >= breakEven {
                 let (onset, cause) = Self.onset(at: end, hours: hours, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier)
                 found.append(Window(vm: vm, settings: settings, tier: tier, start: start, deadline: deadline, firstHour: h, idleEndHour: idleEnd,
                                     endHour: end, saveSeconds: save, restoreSeconds: restore, stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0,
@@ -229,8 +226,8 @@ struct Planning {
                                         save: save, restore: restore, breakEven: breakEven)
         }
         if !found.isEmpty { return .success(found) }
-        if let reason = vm.notPredictable {
-            return .failure(.init(message: "not predictable (training run): \(reason); no stretch the forecast calls calm for the idle timeout"))
+        if let reason = unjudged(vm) {
+            return .failure(.init(message: reason + "; no stretch the idle timeout could sleep through"))
         }
         let known = q.filter { !$0.isNaN }
         if known.isEmpty { return .failure(.init(message: "no forecast for the next \(hours) h (missing is not idle)")) }
@@ -272,6 +269,14 @@ struct Planning {
         return found
     }
 
+    /// Why the VM's forecast cannot be judged, if it cannot: the training run marked it not predictable, or it has
+    /// less known history than `min_history` (newer than the model). Such a VM sleeps only under the idle timeout.
+    func unjudged(_ vm: PlanningVM) -> String? {
+        if let reason = vm.notPredictable { return "not predictable (training run): \(reason)" }
+        if vm.knownHours < policy.minHistoryHours { return "not predictable: \(vm.knownHours) h of known history, \(policy.minHistoryHours) h needed" }
+        return nil
+    }
+
     /// Whether the VM's forecast was proven wrong lately (a demand signal or an operator woke it before its planned
     /// restore, under `distrustAfterEarlyWake` ago): its next hibernation then waits for min_idle of measured quiet.
     func distrusted(_ vm: PlanningVM) -> Bool {
@@ -279,11 +284,14 @@ struct Planning {
     }
 
     /// Whether a sleep may go on through hour `h`: nothing blocks it and the tier's quantile is known and under
-    /// restore_above (missing is not idle). A VM without forecast skill under the idle timeout is not judged by its
-    /// forecast: it sleeps until something blocks it or the horizon ends, and a demand signal or an operator wakes it.
+    /// restore_above (missing is not idle). Under the idle timeout, where the forecast has nothing to say (a VM without
+    /// forecast skill or too new to judge, an hour it does not know) the sleep goes on as the idle timeout's does: it
+    /// starts only on measured quiet, and a demand signal or an operator wakes it.
     func sleepGoesOn(_ vm: PlanningVM, settings: Policy.VMSettings, q: [Float], blocked: [String?]) -> (Int) -> Bool {
-        let forecastUnused = vm.notPredictable != nil && settings.idleTimeout
-        return { h in blocked[h] == nil && (forecastUnused || (!q[h].isNaN && Double(q[h]) < settings.restoreAbove)) }
+        let forecastUnused = unjudged(vm) != nil && settings.idleTimeout
+        return { h in
+            blocked[h] == nil && (forecastUnused || (q[h].isNaN ? settings.idleTimeout : Double(q[h]) < settings.restoreAbove))
+        }
     }
 
     /// A VM asleep now: restored by its demand onset, or by the end of the horizon at the latest.
@@ -399,8 +407,10 @@ struct Planning {
         let span = w.firstHour..<max(w.firstHour, w.endHour)
         let peak = span.compactMap { h in series.flatMap { $0.tier[h].isNaN ? nil : Double($0.tier[h]) } }.max() ?? .nan
         let worst = span.compactMap { h in series.flatMap { $0.top[h].isNaN ? nil : Double($0.top[h]) } }.max() ?? .nan
-        // A VM without forecast skill may see demand at any time: high, whatever its (unused) forecast says.
-        let risk = slot.late || vm.notPredictable != nil ? "high" : worst >= w.settings.restoreAbove ? "high" : worst >= w.settings.hibernateBelow ? "medium" : "low"
+        // A VM whose forecast cannot be judged, or asleep through hours its forecast does not know, may see demand at any time.
+        let unknown = span.contains { h in series.map { $0.tier[h].isNaN } ?? true }
+        let risk = slot.late || unjudged(vm) != nil || unknown ? "high"
+            : worst >= w.settings.restoreAbove ? "high" : worst >= w.settings.hibernateBelow ? "medium" : "low"
         // Under the idle timeout the sleep waits for min_idle of measured quiet: counted from min_idle into the window
         // (an underestimate when the VM was quiet already).
         let saved = max(0, Double(slot.start - (w.asleepAlready ? input.now : w.start + w.saveSeconds + (w.afterIdle ?? 0))) / 3600)
@@ -431,16 +441,21 @@ struct Planning {
 
     /// "q0.9 under 5.0 % for 6h from 01:00 (peak 1.2 %), then under 15.0 % for 2h (peak 9.0 %); top quantile peaks at …; <onset>"
     func sleepText(_ w: Window, series: [Float], worst: Double) -> String {
-        func peak(_ r: Range<Int>) -> String { Self.percent(r.compactMap { series.indices.contains($0) && !series[$0].isNaN ? Double(series[$0]) : nil }.max() ?? .nan) }
+        func known(_ h: Int) -> Bool { series.indices.contains(h) && !series[h].isNaN }
+        func peak(_ r: Range<Int>) -> String { Self.percent(r.compactMap { known($0) ? Double(series[$0]) : nil }.max() ?? .nan) }
+        let unknownHours = (w.firstHour..<max(w.firstHour, w.endHour)).filter { !known($0) }.count
+        let unjudged = unjudged(w.vm)
+        let onset = (unknownHours == 0 || unjudged != nil ? "" : "the forecast does not know \(unknownHours) h of it "
+            + "(missing is not idle: asleep there only as the idle timeout is, woken by a demand signal or an operator); ") + w.onset
         let idleSeconds = hour0 + Int64(w.idleEndHour) * 3600 - w.start
         let wait = w.afterIdle.map { "once measured demand has stayed under \(Self.percent(w.settings.hibernateBelow)) for \(DurationText.format($0))" }
         if let wait, w.idleTimeout {
             let timeout = "idle timeout: " + wait + "; "
-            if let reason = w.vm.notPredictable {
-                return timeout + "not predictable (\(reason)): its forecast is not used, a demand signal (torpor-execute --wake-on) or an operator wakes it; \(w.onset)"
+            if let unjudged {
+                return timeout + unjudged + ": its forecast is not used, a demand signal (torpor-execute --wake-on) or an operator wakes it; \(onset)"
             }
             return timeout + "q\(Self.quantileText(w.tier.quantile)) under \(Self.percent(w.settings.restoreAbove)) from \(UTC.format(w.start)) for \(DurationText.format(w.deadline - w.start)) (peak \(peak(w.firstHour..<w.endHour)))"
-                + "; top quantile peaks at \(Self.percent(worst)); \(w.onset)"
+                + "; top quantile peaks at \(Self.percent(worst)); \(onset)"
         }
         let distrust = distrusted(w.vm) ? "woken before its planned restore, running since \(UTC.format(w.vm.wokenEarlyAt!)) (its forecast was wrong then): " : ""
         var text = distrust + (wait.map { "only " + $0 + " since; " } ?? "")
@@ -448,7 +463,7 @@ struct Planning {
         if w.endHour > w.idleEndHour {
             text += ", then under \(Self.percent(w.settings.restoreAbove)) for \(DurationText.format(Int64(w.endHour - w.idleEndHour) * 3600)) (peak \(peak(w.idleEndHour..<w.endHour)))"
         }
-        return text + "; top quantile peaks at \(Self.percent(worst)); \(w.onset)"
+        return text + "; top quantile peaks at \(Self.percent(worst)); \(onset)"
     }
 
     static func quantileValue(_ q: Float) -> Double { (Double(q) * 10_000).rounded() / 10_000 }

@@ -1,6 +1,7 @@
 import Foundation
 import TorporCore
 import TorporHash
+import TorporTrain
 import Yams
 
 /// The planning policy: thresholds, SLA tiers, overrides per label group and per VM, fleet guardrails and host
@@ -251,7 +252,10 @@ struct PolicyFile: Decodable {
         }
         let tiers = self.tiers ?? [:]
         guard !tiers.isEmpty else { throw bad("tiers", "at least one tier is needed, e.g. silver: {quantile: 0.9, priority: 2}") }
-        for (name, t) in tiers where !(t.quantile > 0 && t.quantile < 1) { throw bad("tiers.\(name).quantile", "must be between 0 and 1") }
+        let forecast = QuantileForecast.standardQuantiles
+        for (name, t) in tiers.sorted(by: { $0.key < $1.key }) where !forecast.contains(where: { abs($0 - t.quantile) < 1e-6 }) {
+            throw bad("tiers.\(name).quantile", "\(t.quantile) is not a quantile torpor forecasts (" + forecast.map { "\($0)" }.joined(separator: ", ") + ")")
+        }
         let defaults = try override(self.defaults, "defaults")
         let tierName = defaults.tier ?? "silver"
         guard tiers[tierName] != nil else { throw bad("defaults.tier", "no tier '\(tierName)' under 'tiers'") }

@@ -18,6 +18,10 @@ public struct QuantileForecast: Equatable, Sendable {
         self.start = start; self.quantiles = quantiles; self.values = values; self.source = source
     }
 
+    /// The quantiles torpor forecasts, trains its model for and a policy's tiers choose from: 0.25 for VMs whose owners
+    /// accept the most risk, 0.5, 0.9 and 0.99 for the usual bronze, silver and gold tiers.
+    public static let standardQuantiles: [Float] = [0.1, 0.25, 0.5, 0.9, 0.99]
+
     /// The forecast of quantile `q` per hour (nil when `q` is not one of the forecast's quantiles).
     public func series(quantile q: Float) -> [Float]? {
         quantiles.firstIndex { abs($0 - q) < 1e-6 }.map { j in values.map { $0[j] } }
@@ -36,20 +40,24 @@ public struct DemandForecaster {
     let scales: [String: Float]
     let lookback: Int
     let modelInput: ModelInput
-    /// The indices of the quantiles the model serves (those it forecast better than the best baseline); the
+    /// For each of `quantiles`, the model's output column (nil where the model has no such quantile).
+    let modelColumns: [Int?]
+    /// For each of `quantiles`, whether the model serves it (it forecast it better than the best baseline); the
     /// hour-of-week profile serves the others.
-    let servedQuantiles: Set<Int>
+    let served: [Bool]
     /// What calendar events add to the model's forecasts.
     public let uplift: CalendarUplift
 
     /// Loads the promoted model (if any) from `store`; with `trainedBefore`, only a model whose training data ended by
     /// then (a backtest must not forecast with a model that saw the future).
-    public init(store: Store, quantiles: [Float] = [0.5, 0.9, 0.99], horizon: Int = 24, trainedBefore: EpochSeconds = .max) throws {
+    public init(store: Store, quantiles: [Float] = QuantileForecast.standardQuantiles, horizon: Int = 24, trainedBefore: EpochSeconds = .max) throws {
         try self.init(promoted: try store.read { try ModelRegistry.promoted(trainedBefore: trainedBefore, in: $0) }, quantiles: quantiles, horizon: horizon)
     }
 
     /// Forecasts with `promoted` (a promoted run and its model file), or with the profile alone when nil.
-    public init(promoted: (run: ModelRun, model: Data)?, quantiles: [Float] = [0.5, 0.9, 0.99], horizon: Int = 24) throws {
+    /// A model trained for other quantiles serves the ones it shares with `quantiles` (after an upgrade adds a
+    /// quantile, yesterday's model goes on serving until the nightly run replaces it).
+    public init(promoted: (run: ModelRun, model: Data)?, quantiles: [Float] = QuantileForecast.standardQuantiles, horizon: Int = 24) throws {
         self.quantiles = quantiles
         self.horizon = horizon
         if let promoted {
@@ -57,9 +65,12 @@ public struct DemandForecaster {
             let input = ModelInput(features: file.metadata["features"] ?? "")
             // A model file of an older input set or target definition is not used (the nightly run replaces it).
             let served = (file.metadata["served_quantiles"] ?? "").split(separator: ",").compactMap { Float($0) }
-            let usable = file.model.shape.quantiles == quantiles && file.model.shape.horizon >= horizon && input != nil
-                && file.metadata["target"] == ModelInput.target && !served.isEmpty
-            servedQuantiles = usable ? Set(quantiles.indices.filter { j in served.contains { abs($0 - quantiles[j]) < 1e-6 } }) : []
+            let columns = quantiles.map { q in file.model.shape.quantiles.firstIndex { abs($0 - q) < 1e-6 } }
+            let serves = quantiles.indices.map { j in columns[j] != nil && served.contains { abs($0 - quantiles[j]) < 1e-6 } }
+            let usable = file.model.shape.horizon >= horizon && input != nil && file.metadata["target"] == ModelInput.target
+                && serves.contains(true)
+            modelColumns = usable ? columns : quantiles.map { _ in nil }
+            self.served = usable ? serves : quantiles.map { _ in false }
             run = usable ? promoted.run : nil
             modelInput = input ?? ModelInput(usesContext: false)
             model = usable ? file.model : nil
@@ -73,7 +84,8 @@ public struct DemandForecaster {
             lookback = Int(file.metadata["lookback"] ?? promoted.run.hyperparameters["lookback"] ?? "") ?? 168
             uplift = CalendarUplift(metadata: file.metadata)
         } else {
-            run = nil; model = nil; scales = [:]; lookback = 168; uplift = CalendarUplift(); modelInput = ModelInput(usesContext: false); servedQuantiles = []
+            run = nil; model = nil; scales = [:]; lookback = 168; uplift = CalendarUplift(); modelInput = ModelInput(usesContext: false)
+            modelColumns = quantiles.map { _ in nil }; served = quantiles.map { _ in false }
         }
     }
 
@@ -97,27 +109,40 @@ public struct DemandForecaster {
         let output = model.predict(input, batch: modelled.count, steps: lookback)
         let perVM = model.shape.outputs
         for (i, m) in modelled.enumerated() {
-            let slice = output[i * perVM..<i * perVM + horizon * quantiles.count]
-            let fromModel = ModelInput.quantiles(slice, series: m.series, end: m.series.values.count, scale: m.scale, quantiles: quantiles.count)
+            let modelQuantiles = model.shape.quantiles
+            let slice = output[i * perVM..<i * perVM + horizon * modelQuantiles.count]
+            let fromModel = ModelInput.quantiles(slice, series: m.series, end: m.series.values.count, scale: m.scale, quantiles: modelQuantiles.count)
             guard var merged = result[m.vm] else { continue }
             var used = 0
             for k in 0..<horizon where !fromModel[k].contains(where: \.isNaN) {
                 let hour = merged.start + Int64(k) * 3600
                 let model = uplift.apply(fromModel[k].map { max(0, $0) }, categories: calendar.categories(vm: m.vm, hour: hour), scale: m.scale)
-                let profile = merged.values[k]
-                // Quantiles the model does not serve come from the profile (the model's where the profile never saw
-                // this hour of the week), sorted so that they never cross.
-                merged.values[k] = quantiles.indices.map { j in servedQuantiles.contains(j) || profile[j].isNaN ? model[j] : profile[j] }.sorted()
+                merged.values[k] = merge(model: model, profile: merged.values[k])
                 used += 1
             }
             if used > 0 {
-                let partial = servedQuantiles.count < quantiles.count
-                    ? " for " + servedQuantiles.sorted().map { "q\(quantiles[$0])" }.joined(separator: ", ") + ", the profile for the others" : ""
+                let partial = served.contains(false)
+                    ? " for " + quantiles.indices.filter { served[$0] }.map { "q\(quantiles[$0])" }.joined(separator: ", ") + ", the profile for the others" : ""
                 merged.source = "model #\(run.id)" + partial + (used == horizon ? "" : " (\(horizon - used) h from the hour-of-week profile)")
             }
             result[m.vm] = merged
         }
         return result
+    }
+
+    /// One hour's quantiles from the model's outputs (`model`, in its own quantiles' order) and the profile's: the model's
+    /// where it serves them, and where the profile never saw this hour of the week; the profile's elsewhere, kept
+    /// between the model's served values on either side so that quantiles never cross (the promoted model's stand).
+    func merge(model: [Float], profile: [Float]) -> [Float] {
+        var values = quantiles.indices.map { j -> Float in
+            if served[j] || profile[j].isNaN { return modelColumns[j].map { model[$0] } ?? profile[j] }
+            return profile[j]
+        }
+        for j in quantiles.indices where !served[j] && !values[j].isNaN {
+            if let below = quantiles.indices[..<j].last(where: { served[$0] }) { values[j] = max(values[j], values[below]) }
+            if let above = quantiles.indices[(j + 1)...].first(where: { served[$0] }) { values[j] = min(values[j], values[above]) }
+        }
+        return values
     }
 
     /// The hour-of-week quantile profile of the series' history, moved by the VM's recent level where it has left the

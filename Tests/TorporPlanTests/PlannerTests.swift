@@ -197,7 +197,7 @@ import TorporTrain
         let plan = try Self.plan([vm], policy: policy)
         let hibernation = try #require(plan.actions.first { $0.action == .hibernate })
         #expect(plan.actions.count == 2 && hibernation.afterIdleSeconds == 4 * 3600 && hibernation.at.seconds == Self.now)
-        #expect(hibernation.rationale.text.contains("not predictable (no skill): its forecast is not used, a demand signal"))
+        #expect(hibernation.rationale.text.contains("not predictable (training run): no skill: its forecast is not used, a demand signal"))
         #expect(hibernation.rationale.risk == "high")
         let restore = try #require(plan.action(hibernation.pairedWith!))
         #expect(restore.deadline?.seconds == Self.at(24) && restore.deadlineCause == "horizon-end")
@@ -261,6 +261,34 @@ import TorporTrain
         let deadlines = plan.actions.filter { $0.action == .restore }.compactMap(\.deadline?.seconds)
         #expect(deadlines == [Self.at(4), Self.at(12)])
         #expect(plan.actions.first { $0.deadline?.seconds == Self.at(4) }?.rationale.text.contains("missing is not idle") == true)
+    }
+
+    @Test func underTheIdleTimeoutHoursTheForecastDoesNotKnowAreSleptOnlyOnMeasuredQuietAndNeverEndASleep() throws {
+        // Idle 0-6, unknown 6-10 (say the VM slept through those hours last week), busy from 10.
+        var q = Self.hours(idle: 0..<6)
+        for h in 6..<10 { q[h] = .nan }
+        let policy = try Self.policy("vms: {web-01: {idle_timeout: true}}")
+        // Without the idle timeout the unknown hours end the sleep (missing is not idle).
+        let off = try Self.plan([Self.vm("web-01", q)])
+        #expect(off.actions.filter { $0.action == .restore }.map { [$0.deadline!.seconds, $0.deadlineCause == "missing" ? 1 : 0] } == [[Self.at(6), 1]])
+        // With it the forecast window sleeps on through them to the forecast demand, at high risk, and says why.
+        let on = try Self.plan([Self.vm("web-01", q)], policy: policy)
+        let h = try #require(on.actions.first { $0.action == .hibernate })
+        let r = try #require(on.action(h.pairedWith!))
+        #expect(h.at.seconds == Self.now && h.afterIdleSeconds == nil && r.deadline?.seconds == Self.at(10) && r.deadlineCause == "demand")
+        #expect(h.rationale.risk == "high")
+        #expect(h.rationale.text.contains("the forecast does not know 4 h of it (missing is not idle: asleep there only as the idle timeout is"))
+        // Hours it does not know at all: an idle-timeout window (measured quiet first), never a forecast window.
+        let unknown = (0..<24).map { $0 < 8 ? Float.nan : 40 }
+        #expect(try Self.plan([Self.vm("web-02", unknown)]).actions.isEmpty)
+        let timeout = try Self.plan([Self.vm("web-02", unknown)], policy: Self.policy("vms: {web-02: {idle_timeout: true}}"))
+        let t = try #require(timeout.actions.first { $0.action == .hibernate })
+        #expect(t.afterIdleSeconds == 4 * 3600 && t.at.seconds == Self.now && timeout.action(t.pairedWith!)?.deadline?.seconds == Self.at(8))
+        // Asleep already: kept asleep through them, restored for the forecast demand.
+        var asleep = Self.vm("web-02", unknown)
+        asleep.hibernatedSince = Self.now - 3600
+        #expect(try Self.plan([asleep]).actions.map(\.deadline?.seconds) == [Self.now])
+        #expect(try Self.plan([asleep], policy: Self.policy("vms: {web-02: {idle_timeout: true}}")).actions.map(\.deadline?.seconds) == [Self.at(8)])
     }
 
     @Test func thePlanIsDeterministicAndTamperingIsDetected() throws {

@@ -33,7 +33,8 @@ import Testing
 
     @Test(arguments: [
         ("defaults: {min_idle: soon}\ntiers: {silver: {quantile: 0.9, priority: 2}}", "'defaults.min_idle': 'soon' is not a duration"),
-        ("tiers: {silver: {quantile: 1.5, priority: 2}}", "'tiers.silver.quantile': must be between 0 and 1"),
+        ("tiers: {silver: {quantile: 1.5, priority: 2}}", "'tiers.silver.quantile': 1.5 is not a quantile torpor forecasts (0.1, 0.25, 0.5, 0.9, 0.99)"),
+        ("tiers: {silver: {quantile: 0.95, priority: 2}}", "'tiers.silver.quantile': 0.95 is not a quantile torpor forecasts"),
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\nvms: {a: {tier: platinum}}", "'vms.a.tier': no tier 'platinum'"),
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\ndefaults: {hibernate_below: 20, restore_above: 10}", "hibernate_below (20.0) is above restore_above (10.0)"),
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\nhosts: {h: {state_pool: lots}}", "'hosts.h.state_pool': 'lots' is not a size"),

@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+import TorporCore
+import TorporForecast
+import TorporStore
+@testable import TorporTrain
+
+/// How the planner's forecast merges a promoted model with the hour-of-week profile when the model was trained for
+/// fewer quantiles than the planner offers (the usual model, or one trained before a quantile was added).
+@Suite struct DemandForecasterTests {
+    static let monday = UTC.epoch(year: 2024, month: 1, day: 1)
+
+    /// A forecaster of `quantiles` with a promoted (untrained, seeded) model for q0.5, q0.9 and q0.99 that serves
+    /// `served` and forecasts "vm-1" best.
+    static func forecaster(served: [Float], quantiles: [Float] = QuantileForecast.standardQuantiles) throws -> DemandForecaster {
+        let input = ModelInput(usesContext: false)
+        let model = Forecaster(shape: ForecasterShape(inputSize: input.featureCount, hiddenSize: 4, layers: 1, horizon: 24,
+                                                      quantiles: [0.5, 0.9, 0.99]), seed: 7)
+        let blob = try ModelFile.encode(model, metadata: ["features": input.features, "target": ModelInput.target, "lookback": "168",
+                                                          "served_quantiles": served.map { "\($0)" }.joined(separator: ","), "scale.vm-1": "10"])
+        let run = ModelRun(id: 1, createdAt: monday, dataFrom: monday, dataTo: monday, hyperparameters: [:], metrics: [:], promoted: true,
+                           reason: "test", seconds: 0, vms: [.init(vm: "vm-1", predictable: true, better: "model", reason: "test")])
+        return try DemandForecaster(promoted: (run, blob), quantiles: quantiles)
+    }
+
+    /// Four weeks of a daily cycle (5 % at night, 30 % by day) with some noise between weeks.
+    static let history = HourlySeries(start: monday, step: 3600, values: (0..<28 * 24).map { h in
+        ((8..<18).contains(h % 24) ? 30 : 5) + Float((h * 7919) % 11)
+    })
+
+    @Test func theModelServesItsPromotedQuantilesAndTheProfileTheLowerOnesWithoutCrossing() throws {
+        let forecaster = try Self.forecaster(served: [0.9, 0.99])
+        #expect(forecaster.quantiles == QuantileForecast.standardQuantiles)
+        let forecast = try #require(forecaster.forecast([("vm-1", Self.history)])["vm-1"])
+        #expect(forecast.source == "model #1 for q0.9, q0.99, the profile for the others")
+        let profile = forecaster.profile(Self.history)
+        // The same model asked for its own three quantiles only: its served values are the merged forecast's.
+        let alone = try #require(try Self.forecaster(served: [0.9, 0.99], quantiles: [0.5, 0.9, 0.99]).forecast([("vm-1", Self.history)])["vm-1"])
+        for k in 0..<24 {
+            let v = forecast.values[k]
+            #expect(v == v.sorted(), "hour \(k): \(v)")
+            #expect(Array(v[3...]) == Array(alone.values[k][1...]), "hour \(k): q0.9 and q0.99 are the model's")
+            for j in 0..<3 {   // q0.1, q0.25, q0.5: the profile's, held under the model's q0.9
+                #expect(v[j] == min(profile.values[k][j], v[3]), "hour \(k), q\(forecast.quantiles[j])")
+            }
+        }
+    }
+
+    @Test func aModelWithoutAQuantileLeavesItToTheProfileAndOneServingNoneIsNotUsed() throws {
+        let all = try Self.forecaster(served: [0.5, 0.9, 0.99])
+        let forecast = try #require(all.forecast([("vm-1", Self.history)])["vm-1"])
+        #expect(forecast.source == "model #1 for q0.5, q0.9, q0.99, the profile for the others")
+        let profile = all.profile(Self.history)
+        for k in 0..<24 {
+            #expect(forecast.values[k][0] == min(profile.values[k][0], forecast.values[k][2]))
+            #expect(forecast.values[k][1] == min(profile.values[k][1], forecast.values[k][2]))
+        }
+        let none = try Self.forecaster(served: [0.25])   // a quantile the model does not have: nothing served
+        #expect(none.run == nil)
+        #expect(none.forecast([("vm-1", Self.history)])["vm-1"]?.source.hasPrefix("hour-of-week profile") == true)
+    }
+}
