@@ -89,8 +89,10 @@ extension Baseline {
 
     /// How far the series' recent level sits from its hour-of-week profile: the median, over the last `hours` known hours
     /// of the last week, of each value less the profile's median at its hour of the week, the profile made from the
-    /// history before that week. nil with less than a week of history before it, or fewer than `hours` / 2 known hours
-    /// in it (a VM asleep or absent says nothing about its level: missing is not idle).
+    /// history before that week. nil with less than a week of history before it, or fewer than `hours` / 4 known hours
+    /// in it (a VM asleep or absent says nothing about its level: missing is not idle). A few hours suffice: a VM that
+    /// slept most of the week was awake mostly when its forecast restored it, and how it ran then is its level (on the
+    /// Bitbrains walk-forward, requiring 12 left such VMs restored for weeks for demand they no longer had).
     public static func recentLevelShift(history: [Float], firstHourOfWeek: Int, hours: Int = 24) -> Float? {
         let weekStart = history.count - 168
         guard weekStart >= 168 else { return nil }
@@ -102,7 +104,7 @@ extension Baseline {
             if !value.isNaN && !typical.isNaN { residuals.append(value - typical) }
             i -= 1
         }
-        guard residuals.count >= hours / 2 else { return nil }
+        guard residuals.count >= hours / 4 else { return nil }
         return residuals.sorted()[residuals.count / 2]
     }
 

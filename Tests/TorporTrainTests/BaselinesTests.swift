@@ -28,10 +28,13 @@ import TorporCore
         let steady = Self.series { $0 >= 8 && $0 < 18 ? 40 : 30 }
         #expect(Baseline.recentLevelShift(history: steady.values, firstHourOfWeek: 0) == 0)
         #expect((try DemandForecaster(promoted: nil)).profile(steady).source == "hour-of-week profile")
-        // Asleep (or absent) most of the last week: no level is known, none is assumed (missing is not idle).
+        // Asleep (or absent) almost all of the last week: no level is known, none is assumed (missing is not idle).
         var asleep = Self.series { _ in 2 }
-        for h in asleep.values.count - 168..<asleep.values.count - 8 { asleep.values[h] = .nan }
+        for h in asleep.values.count - 168..<asleep.values.count - 5 { asleep.values[h] = .nan }
         #expect(Baseline.recentLevelShift(history: asleep.values, firstHourOfWeek: 0) == nil)
+        // Awake 8 hours of it (say, when its forecast restored it): those hours are its level.
+        asleep.values[asleep.values.count - 30] = 2; asleep.values[asleep.values.count - 40] = 2; asleep.values[asleep.values.count - 50] = 2
+        #expect(Baseline.recentLevelShift(history: asleep.values, firstHourOfWeek: 0).map { $0 < -20 } == true)
         // Less than two weeks of history: nothing to compare with.
         #expect(Baseline.recentLevelShift(history: Array(steady.values.suffix(300)), firstHourOfWeek: 0) == nil)
     }
