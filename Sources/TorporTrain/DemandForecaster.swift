@@ -18,8 +18,9 @@ public struct QuantileForecast: Equatable, Sendable {
         self.start = start; self.quantiles = quantiles; self.values = values; self.source = source
     }
 
-    /// The quantiles torpor forecasts, trains its model for and a policy's tiers choose from: 0.25 for VMs whose owners
-    /// accept the most risk, 0.5, 0.9 and 0.99 for the usual bronze, silver and gold tiers.
+    /// The quantiles torpor forecasts and a policy's tiers choose from: 0.1 and 0.25 for VMs whose owners take the most
+    /// risk (the hour-of-week profile serves them: the model is trained for `TrainingConfig.quantiles`), 0.5, 0.9 and
+    /// 0.99 for the usual bronze, silver and gold tiers.
     public static let standardQuantiles: [Float] = [0.1, 0.25, 0.5, 0.9, 0.99]
 
     /// The forecast of quantile `q` per hour (nil when `q` is not one of the forecast's quantiles).
@@ -116,7 +117,7 @@ public struct DemandForecaster {
             var used = 0
             for k in 0..<horizon where !fromModel[k].contains(where: \.isNaN) {
                 let hour = merged.start + Int64(k) * 3600
-                let model = uplift.apply(fromModel[k].map { max(0, $0) }, categories: calendar.categories(vm: m.vm, hour: hour), scale: m.scale)
+                let model = uplift.apply(fromModel[k].map { max(0, $0) }, categories: calendar.categories(vm: m.vm, hour: hour), scale: m.scale).sorted()
                 merged.values[k] = merge(model: model, profile: merged.values[k])
                 used += 1
             }

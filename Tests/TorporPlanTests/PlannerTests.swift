@@ -291,6 +291,18 @@ import TorporTrain
         #expect(try Self.plan([asleep], policy: Self.policy("vms: {web-02: {idle_timeout: true}}")).actions.map(\.deadline?.seconds) == [Self.at(8)])
     }
 
+    @Test func aVMNewerThanMinHistorySleepsOnlyUnderTheIdleTimeoutAndNotByItsForecast() throws {
+        var vm = Self.vm("new-01", Self.hours(idle: 0..<12))   // its forecast, from 20 hours of history, calls it idle
+        vm.knownHours = 20
+        let off = try Self.plan([vm])
+        #expect(off.actions.isEmpty && off.skipped.first?.reason == "not predictable: 20 h of known history, 72 h needed")
+        let plan = try Self.plan([vm], policy: Self.policy("vms: {new-01: {idle_timeout: true}}"))
+        let h = try #require(plan.actions.first { $0.action == .hibernate })
+        #expect(h.afterIdleSeconds == 4 * 3600 && h.rationale.risk == "high")
+        #expect(h.rationale.text.contains("not predictable: 20 h of known history, 72 h needed: its forecast is not used"))
+        #expect(plan.action(h.pairedWith!)?.deadlineCause == "horizon-end")
+    }
+
     @Test func thePlanIsDeterministicAndTamperingIsDetected() throws {
         let vms = [Self.vm("a", Self.hours(idle: 2..<9)), Self.vm("b", Self.hours(idle: 0..<3))]
         let one = try Self.plan(vms), two = try Self.plan(vms)
