@@ -8,8 +8,8 @@ public struct TrainingConfig: Sendable {
     public var lookback = 168
     public var horizon = 24
     /// The model's quantiles: the usual tiers'. The hour-of-week profile serves the lower ones the planner offers
-    /// (`QuantileForecast.standardQuantiles`): trained for q0.1 and q0.25 too, the model lost them to the profile by a
-    /// factor of 2–3 on the 50 Bitbrains VMs and its q0.5 fell behind seasonal naive (bench/RESULTS.md).
+    /// (`QuantileForecast.standardQuantiles`): trained for q0.1 and q0.25 too, the model lost them to the baselines every
+    /// week (by up to 2.5×) on the 50 Bitbrains VMs and its q0.5 fell behind seasonal naive (bench/RESULTS.md).
     public var quantiles: [Float] = [0.5, 0.9, 0.99]
     public var hiddenSize = 32
     public var maxEpochs = 12
