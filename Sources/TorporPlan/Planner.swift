@@ -213,11 +213,14 @@ struct Planning {
             let idleSeconds = hour0 + Int64(idleEnd) * 3600 - start
             let deadline = hour0 + Int64(end) * 3600
             longestIdle = max(longestIdle, idleSeconds)
-            if unjudged(vm) == nil && idleSeconds >= settings.minIdle && deadline - start >= breakEven {
-                let (onset, cause) = Self.onset(at: end, hours: hours, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier)
-                found.append(Window(vm: vm, settings: settings, tier: tier, start: start, deadline: deadline, firstHour: h, idleEndHour: idleEnd,
-                                    endHour: end, saveSeconds: save, restoreSeconds: restore, stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0,
-                                    onset: onset, cause: cause, asleepAlready: false, afterIdle: distrusted(vm) ? settings.minIdle : nil))
+            let limit = limited(start: start, deadline: deadline, end: end, settings: settings)
+            if unjudged(vm) == nil && idleSeconds >= settings.minIdle && limit.deadline - start >= breakEven {
+                let (onset, cause) = limit.onset
+                    ?? Self.onset(at: end, hours: hours, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier)
+                found.append(Window(vm: vm, settings: settings, tier: tier, start: start, deadline: limit.deadline, firstHour: h,
+                                    idleEndHour: min(idleEnd, limit.end), endHour: limit.end, saveSeconds: save, restoreSeconds: restore,
+                                    stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0, onset: onset, cause: cause, asleepAlready: false,
+                                    afterIdle: distrusted(vm) ? settings.minIdle : nil))
             }
             h = end
         }
@@ -257,11 +260,13 @@ struct Planning {
             let window = planned.first { (h..<stretchEnd).contains($0.firstHour) }
             let end = window?.firstHour ?? stretchEnd
             let start = max(input.now, hour0 + Int64(h) * 3600), deadline = hour0 + Int64(end) * 3600
-            if deadline - start >= breakEven {
-                let (onset, cause) = window.map { _ in ("the forecast window from \(UTC.format(deadline)) takes over (a newer plan keeps the VM asleep into it)", "window") }
+            let limit = limited(start: start, deadline: deadline, end: end, settings: settings)
+            if limit.deadline - start >= breakEven {
+                let (onset, cause) = limit.onset
+                    ?? window.map { _ in ("the forecast window from \(UTC.format(deadline)) takes over (a newer plan keeps the VM asleep into it)", "window") }
                     ?? Self.onset(at: end, hours: hours, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier)
-                found.append(Window(vm: vm, settings: settings, tier: tier, start: start, deadline: deadline, firstHour: h, idleEndHour: h,
-                                    endHour: end, saveSeconds: save, restoreSeconds: restore, stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0,
+                found.append(Window(vm: vm, settings: settings, tier: tier, start: start, deadline: limit.deadline, firstHour: h, idleEndHour: h,
+                                    endHour: limit.end, saveSeconds: save, restoreSeconds: restore, stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0,
                                     onset: onset, cause: cause, asleepAlready: false, afterIdle: settings.minIdle))
             }
             h = stretchEnd
@@ -301,11 +306,23 @@ struct Planning {
         let goesOn = sleepGoesOn(vm, settings: settings, q: q, blocked: blocked)
         var end = 0
         while end < hours && goesOn(end) { end += 1 }
-        let deadline = max(input.now, hour0 + Int64(end) * 3600)
-        let (onset, cause) = Self.onset(at: end, hours: hours, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier)
-        return Window(vm: vm, settings: settings, tier: tier, start: vm.hibernatedSince ?? input.now, deadline: deadline, firstHour: 0,
-                      idleEndHour: 0, endHour: end, saveSeconds: 0, restoreSeconds: vm.restoreSeconds ?? policy.defaultRestoreSeconds,
+        let start = vm.hibernatedSince ?? input.now
+        let limit = limited(start: start, deadline: max(input.now, hour0 + Int64(end) * 3600), end: end, settings: settings)
+        let (onset, cause) = limit.onset
+            ?? Self.onset(at: end, hours: hours, deadline: limit.deadline, blocked: blocked, q: q, settings: settings, tier: tier)
+        return Window(vm: vm, settings: settings, tier: tier, start: start, deadline: limit.deadline, firstHour: 0,
+                      idleEndHour: 0, endHour: limit.end, saveSeconds: 0, restoreSeconds: vm.restoreSeconds ?? policy.defaultRestoreSeconds,
                       stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0, onset: "asleep; " + onset, cause: cause, asleepAlready: true)
+    }
+
+    /// A sleep from `start` until `deadline` (through hour `end`) held to the VM's `max_sleep`: the deadline and end hour
+    /// it keeps, and why it ends, in words and as the restore's deadline cause, when the limit comes first.
+    func limited(start: EpochSeconds, deadline: EpochSeconds, end: Int, settings: Policy.VMSettings)
+        -> (deadline: EpochSeconds, end: Int, onset: (String, String)?) {
+        guard let limit = settings.maxSleep, start + limit < deadline else { return (deadline, end, nil) }
+        let capped = max(input.now, start + limit)
+        return (capped, min(end, max(0, Int((capped - hour0 + 3599) / 3600))),
+                ("max_sleep \(DurationText.format(limit)) reached at \(UTC.format(capped)) (asleep from \(UTC.format(start)))", "max-sleep"))
     }
 
     /// Why a sleep ends at hour `end`, in words and as the restore's deadline cause.

@@ -22,6 +22,9 @@ public struct Policy: Equatable, Sendable {
         public var idleTimeout: Bool
         /// Why the VM is never hibernated, when it is excluded.
         public var excluded: String?
+        /// The longest a sleep may last before the VM is restored whatever its forecast says (nil: no limit): a
+        /// backstop for VMs that only a demand signal would wake (under the idle timeout).
+        public var maxSleep: Int64? = nil
     }
 
     /// An SLA tier: the forecast quantile that decides, and the restore priority (1 restores first).
@@ -47,6 +50,7 @@ public struct Policy: Equatable, Sendable {
         public var minIdle: Int64?
         public var idleTimeout: Bool?
         public var exclude: String?
+        public var maxSleep: Int64? = nil
     }
 
     public var horizonHours: Int
@@ -85,6 +89,7 @@ public struct Policy: Equatable, Sendable {
             if let v = o.minIdle { s.minIdle = v }
             if let v = o.idleTimeout { s.idleTimeout = v }
             if let v = o.exclude { s.excluded = v }
+            if let v = o.maxSleep { s.maxSleep = v }
         }
         for g in groups where g.match.allSatisfy({ labels[$0.key] == $0.value }) { apply(g) }
         if let o = vms[vm] { apply(o) }
@@ -162,6 +167,7 @@ struct PolicyFile: Decodable {
         var restore_above: Double?
         var min_idle: Text?
         var idle_timeout: Bool?
+        var max_sleep: Text?
         var exclude: Bool?
         var reason: String?
     }
@@ -197,7 +203,7 @@ struct PolicyFile: Decodable {
     static let keys: [String: Set<String>] = [
         "": ["horizon", "valid_for", "break_even_factor", "default_save_seconds", "default_restore_seconds", "group_label", "min_history",
              "max_data_age", "guardrails", "defaults", "tiers", "groups", "vms", "hosts", "host_defaults"],
-        "settings": ["match", "tier", "hibernate_below", "restore_above", "min_idle", "idle_timeout", "exclude", "reason"],
+        "settings": ["match", "tier", "hibernate_below", "restore_above", "min_idle", "idle_timeout", "max_sleep", "exclude", "reason"],
         "guardrails": ["max_hibernated_share", "min_running"],
         "tier": ["quantile", "priority"],
         "host": ["state_pool", "concurrent_restores", "memory", "vcpus"],
@@ -242,7 +248,8 @@ struct PolicyFile: Decodable {
             if let t = s.tier, self.tiers?[t] == nil { throw bad("\(key).tier", "no tier '\(t)' under 'tiers'") }
             return Policy.Override(match: s.match ?? [:], tier: s.tier, hibernateBelow: s.hibernate_below, restoreAbove: s.restore_above,
                                    minIdle: s.min_idle == nil ? nil : try duration(s.min_idle, "\(key).min_idle", default: 0), idleTimeout: s.idle_timeout,
-                                   exclude: s.exclude == true ? (s.reason ?? "excluded by the policy") : nil)
+                                   exclude: s.exclude == true ? (s.reason ?? "excluded by the policy") : nil,
+                                   maxSleep: s.max_sleep == nil ? nil : try duration(s.max_sleep, "\(key).max_sleep", default: 0))
         }
         func host(_ h: Host?, _ key: String) throws(PlanError) -> Policy.Host {
             let concurrent = h?.concurrent_restores ?? 2

@@ -291,6 +291,24 @@ import TorporTrain
         #expect(try Self.plan([asleep], policy: Self.policy("vms: {web-02: {idle_timeout: true}}")).actions.map(\.deadline?.seconds) == [Self.at(8)])
     }
 
+    @Test func maxSleepRestoresAVMWhateverItsForecastSays() throws {
+        let policy = try Self.policy("vms: {web-01: {idle_timeout: true, max_sleep: 7d}}")
+        let unknown = (0..<24).map { _ in Float.nan }   // nothing known, so nothing would end the sleep but a signal
+        var vm = Self.vm("web-01", unknown)
+        vm.hibernatedSince = Self.now - 7 * 86_400 + 2 * 3600
+        #expect(try Self.plan([vm], policy: Self.policy("vms: {web-01: {idle_timeout: true}}")).actions.map(\.deadlineCause) == ["horizon-end"])
+        let restore = try #require(try Self.plan([vm], policy: policy).actions.first)
+        #expect(restore.deadline?.seconds == Self.at(2) && restore.deadlineCause == "max-sleep")
+        #expect(restore.rationale.text.hasPrefix("asleep; max_sleep 1w reached at 2024-03-04T02:00:00Z (asleep from 2024-02-26T02:00:00Z)"))
+        // Past it already: restored now.
+        vm.hibernatedSince = Self.now - 8 * 86_400
+        #expect(try Self.plan([vm], policy: policy).actions.map(\.deadline?.seconds) == [Self.now])
+        // A new sleep is held to it too: idle 0-12, max_sleep 6h.
+        let short = try Self.plan([Self.vm("web-02", Self.hours(idle: 0..<12))], policy: Self.policy("vms: {web-02: {max_sleep: 6h}}"))
+        let r = try #require(short.actions.first { $0.action == .restore })
+        #expect(r.deadline?.seconds == Self.at(6) && r.deadlineCause == "max-sleep")
+    }
+
     @Test func aVMNewerThanMinHistorySleepsOnlyUnderTheIdleTimeoutAndNotByItsForecast() throws {
         var vm = Self.vm("new-01", Self.hours(idle: 0..<12))   // its forecast, from 20 hours of history, calls it idle
         vm.knownHours = 20

@@ -23,11 +23,12 @@ import Testing
             tiers: {silver: {quantile: 0.9, priority: 2}, gold: {quantile: 0.99, priority: 1}}
             groups:
               - {match: {group: web}, hibernate_below: 3, tier: gold}
-            vms: {web-02: {min_idle: 8h}, batch-01: {idle_timeout: true}}
+            vms: {web-02: {min_idle: 8h}, batch-01: {idle_timeout: true, max_sleep: 3d}}
             hosts: {"qemu+ssh://kvm1/system": {state_pool: 64GiB, concurrent_restores: 4, memory: 256GiB}}
             """, source: "p.yaml")
         #expect(p.settings(vm: "web-02", labels: ["group": "web"]) == .init(tier: "gold", hibernateBelow: 3, restoreAbove: 15, minIdle: 8 * 3600, idleTimeout: false, excluded: nil))
-        #expect(p.settings(vm: "batch-01", labels: [:]).idleTimeout)
+        #expect(p.settings(vm: "batch-01", labels: [:]).idleTimeout && p.settings(vm: "batch-01", labels: [:]).maxSleep == 3 * 86_400)
+        #expect(p.settings(vm: "web-02", labels: [:]).maxSleep == nil)
         #expect(p.host("qemu+ssh://kvm1/system") == .init(statePoolBytes: 64 << 30, concurrentRestores: 4, memoryBytes: 256 << 30, vcpus: nil))
     }
 
@@ -35,6 +36,7 @@ import Testing
         ("defaults: {min_idle: soon}\ntiers: {silver: {quantile: 0.9, priority: 2}}", "'defaults.min_idle': 'soon' is not a duration"),
         ("tiers: {silver: {quantile: 1.5, priority: 2}}", "'tiers.silver.quantile': 1.5 is not a quantile torpor forecasts (0.1, 0.25, 0.5, 0.9, 0.99)"),
         ("tiers: {silver: {quantile: 0.95, priority: 2}}", "'tiers.silver.quantile': 0.95 is not a quantile torpor forecasts"),
+        ("tiers: {silver: {quantile: 0.9, priority: 2}}\nvms: {a: {max_sleep: forever}}", "'vms.a.max_sleep': 'forever' is not a duration"),
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\nvms: {a: {tier: platinum}}", "'vms.a.tier': no tier 'platinum'"),
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\ndefaults: {hibernate_below: 20, restore_above: 10}", "hibernate_below (20.0) is above restore_above (10.0)"),
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\nhosts: {h: {state_pool: lots}}", "'hosts.h.state_pool': 'lots' is not a size"),
