@@ -283,8 +283,9 @@ public final class Executor: @unchecked Sendable {
 
     // MARK: hibernations
 
-    /// Records that a due hibernation did not start: the action, `waiting` or `skipped`, why (what makes a hold the same
-    /// as the last run's), and optionally what to log instead of the reason when the hold is new.
+    /// Records that a due hibernation did not start: the action, `waiting` or `skipped`, why (what status shows and what
+    /// makes a hold the same as the last run's), and optionally what to log instead of the reason when the hold is new
+    /// (with what changes from run to run, such as the load measured now).
     typealias Hold = (Plan.Action, _ event: String, _ reason: String, _ detail: String?) -> Void
 
     /// Starts the due hibernations, and records in the store which are held back (`waiting` or `skipped`): a hold is
@@ -293,8 +294,6 @@ public final class Executor: @unchecked Sendable {
     func hibernateDue(_ options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds) throws {
         let logged = try store.read { try JournalRepository.held(in: $0) }.filter { covers($0.value.host, options) }
         var held: [String: HeldHibernation] = [:]
-        /// `reason` says why (what status shows, and what makes a hold the same as the last run's); `detail`, logged
-        /// when the hold is new, may add what changes from run to run (the load measured now).
         func hold(_ a: Plan.Action, _ event: String, _ reason: String, _ detail: String?) {
             if let same = logged[a.vm], same.event == event, same.reason == reason, !options.dryRun {
                 held[a.vm] = same

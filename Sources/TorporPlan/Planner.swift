@@ -68,6 +68,11 @@ public enum Planner {
     /// day's; a day later the forecast has seen a day of the VM's own demand since.
     public static let distrustAfterEarlyWake: Int64 = 86_400
 
+    /// Whether a VM woken before its planned restore at `wokenEarlyAt` is still not trusted to its forecast at `now`.
+    public static func distrusts(wokenEarlyAt: EpochSeconds?, now: EpochSeconds) -> Bool {
+        wokenEarlyAt.map { now - $0 < distrustAfterEarlyWake } ?? false
+    }
+
     public static func plan(_ input: PlanningInput) -> Plan {
         Planning(input).run()
     }
@@ -285,7 +290,7 @@ struct Planning {
     /// Whether the VM's forecast was proven wrong lately (a demand signal or an operator woke it before its planned
     /// restore, under `distrustAfterEarlyWake` ago): its next hibernation then waits for min_idle of measured quiet.
     func distrusted(_ vm: PlanningVM) -> Bool {
-        vm.wokenEarlyAt.map { input.now - $0 < Planner.distrustAfterEarlyWake } ?? false
+        Planner.distrusts(wokenEarlyAt: vm.wokenEarlyAt, now: input.now)
     }
 
     /// Whether a sleep may go on through hour `h`: nothing blocks it and the tier's quantile is known and under

@@ -17,8 +17,9 @@ public struct Policy: Equatable, Sendable {
         public var restoreAbove: Double
         /// The shortest idle stretch worth a hibernation.
         public var minIdle: Int64
-        /// Also sleep in hours the forecast calls calm (under `restore_above`) but not idle, and on VMs the training run
-        /// marked not predictable, once the VM's measured demand has stayed under `hibernate_below` for `minIdle`.
+        /// Also sleep in hours the forecast calls calm (under `restore_above`) but not idle or does not know, and on VMs
+        /// whose forecast cannot be judged (not predictable, newer than `min_history`), once the VM's measured demand
+        /// has stayed under `hibernate_below` for `minIdle`.
         public var idleTimeout: Bool
         /// Why the VM is never hibernated, when it is excluded.
         public var excluded: String?
