@@ -8,7 +8,8 @@ import TorporTrain
 public enum Strategy: String, CaseIterable, Codable, Sendable {
     /// torpor: the planner on the promoted model's forecast (trained before the replay), else the hour-of-week profile.
     case torpor
-    /// The planner on a seasonal-naive forecast (the same hour yesterday, for every quantile).
+    /// The planner on a seasonal-naive forecast (`Baseline.seasonalNaiveDay`, for every quantile): the same hour
+    /// yesterday, or the latest known day at that hour when it is missing (as when the VM slept through it).
     case seasonalNaive = "seasonal-naive"
     /// The planner on the actual future (perfect foresight): the most that can be captured.
     case oracle
@@ -218,11 +219,9 @@ public struct Backtest {
                                                     source: "oracle")
                     case .seasonalNaive:
                         forecast = QuantileForecast(start: t, quantiles: quantiles,
-                                                    values: (0..<policy.horizonHours).map { k in
-                                                        let j = history.count + k - 24 * (k / 24 + 1)
-                                                        let v = j >= 0 ? history[j] : .nan
-                                                        return quantiles.map { _ in v }
-                                                    }, source: "seasonal naive")
+                                                    values: Baseline.seasonalNaiveDay.forecast(history: history, firstHourOfWeek: histories[i].series.firstHourOfWeek,
+                                                                                               horizon: policy.horizonHours).map { v in quantiles.map { _ in v } },
+                                                    source: "seasonal naive")
                     default:
                         forecast = forecasts[r.name]!
                     }

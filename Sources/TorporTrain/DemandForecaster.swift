@@ -150,7 +150,7 @@ public struct DemandForecaster {
     /// profile by a point or more (`Baseline.recentLevelShift`, never below zero): a VM whose load changed is forecast
     /// at its new level within a day, not weeks later.
     func profile(_ series: HourlySeries) -> QuantileForecast {
-        let firstHourOfWeek = Int(((series.start / 3600) + 72) % 168)   // hours since Monday 00:00 (1970-01-01 was a Thursday)
+        let firstHourOfWeek = series.firstHourOfWeek
         var values = Baseline.hourOfWeekQuantiles(history: series.values, firstHourOfWeek: firstHourOfWeek, horizon: horizon, quantiles: quantiles)
         var source = "hour-of-week profile"
         if let shift = Baseline.recentLevelShift(history: series.values, firstHourOfWeek: firstHourOfWeek), abs(shift) >= 1 {

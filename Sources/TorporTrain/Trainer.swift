@@ -155,7 +155,7 @@ public struct Trainer {
             let w = window(v.series, end: v.end, scale: v.scale)
             let out = model.predict(w.input, batch: 1, steps: config.lookback)
             let history = Array(v.series.values[..<v.end])
-            let firstHourOfWeek = Int(((v.series.start / 3600) + 72) % 168)   // hours since Monday 00:00
+            let firstHourOfWeek = v.series.firstHourOfWeek
             var candidates: [String: [[Float]]] = [:]
             candidates["model"] = ModelInput.quantiles(out, series: v.series, end: v.end, scale: v.scale, quantiles: q.count).enumerated()
                 .map { k, f in uplift.apply(f, categories: calendar.categories(vm: v.vm, hour: v.series.time(of: v.end + k)), scale: v.scale) }

@@ -64,6 +64,11 @@ import TorporStore
         let reactive = try #require(periodic["reactive"])
         #expect(reactive.missedEpisodes == 7 && reactive.violatedIntervals == 7)
         #expect(abs(reactive.missedDemandMinutes - 7 * 0.5) < 1e-9, "\(reactive.missedDemandMinutes)")
+        // Seasonal naive reads the latest known day at each hour: a night it slept through (missing in what it has
+        // seen) does not keep it awake the next night, so it sleeps every night, like torpor, not every other one.
+        let naive = try #require(periodic["seasonal-naive"])
+        #expect(naive.capturedHours >= 0.9 * oracle.capturedHours, "\(naive.capturedHours) of \(oracle.capturedHours)")
+        #expect(naive.violatedIntervals == 0 && naive.hibernations == torpor.hibernations, "\(naive.hibernations) vs \(torpor.hibernations)")
         // The per-VM table: every VM once, furthest short of the oracle first, each with its own scores.
         let rows = BacktestTable.perVM(report).split(separator: "\n").dropFirst(2)
         let shortfall = { (vm: String) in report.vms[vm]!["oracle"]!.capturedHours - report.vms[vm]!["torpor"]!.capturedHours }
