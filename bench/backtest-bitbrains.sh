@@ -18,4 +18,4 @@ if [ ! -s "$TORPOR_DB" ]; then
   /usr/bin/time -f "training: %e s, peak %M KiB" "$BIN/torpor-train" --now "$FROM" --threads 2 > "$OUT/train.txt"
 fi
 grep -E "PROMOTED|not promoted|^run" "$OUT/train.txt" | head -3
-"$BIN/torpor-backtest" --now "$TO" --from "$FROM" --policy bench/backtest-policy.yaml --sweep --json "$OUT/backtest.json" --html "$OUT/backtest.html" --svg docs/backtest-bitbrains.svg | tee "$OUT/backtest.txt"
+"$BIN/torpor-backtest" --now "$TO" --from "$FROM" --policy bench/backtest-policy.yaml --sweep --threads 2 --json "$OUT/backtest.json" --html "$OUT/backtest.html" --svg docs/backtest-bitbrains.svg | tee "$OUT/backtest.txt"

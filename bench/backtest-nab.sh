@@ -13,5 +13,5 @@ export TORPOR_DB=$PWD/$OUT/torpor.db
 rm -f "$TORPOR_DB" "$TORPOR_DB-wal" "$TORPOR_DB-shm"
 "$BIN/torpor-ingest" csv --now 2014-03-01T00:00:00Z --mapping sample-data/mappings/nab-cpu.yaml \
   "$DATA"/ec2_cpu_utilization_{24ae8d,53ea38,5f5533,fe7f93}.csv "$DATA"/rds_cpu_utilization_cc0c53.csv > /dev/null
-"$BIN/torpor-backtest" --now 2014-02-28T14:00:00Z --from 2014-02-24T14:00:00Z --policy bench/backtest-policy.yaml --sweep \
+"$BIN/torpor-backtest" --now 2014-02-28T14:00:00Z --from 2014-02-24T14:00:00Z --policy bench/backtest-policy.yaml --sweep --threads 2 \
   --json "$OUT/backtest.json" --html "$OUT/backtest.html" --svg docs/backtest-nab.svg 2>/dev/null | tee "$OUT/backtest.txt"

@@ -128,6 +128,15 @@ public struct Backtest {
         let hours: Int
     }
 
+    /// This backtest with its own copies of the prepared forecasters, to replay on another thread.
+    func withOwnForecasters() -> Backtest {
+        var twin = self
+        twin.prepared = prepared.map { p in
+            (p.blocks.map { ForecastBlock(start: $0.start, forecaster: $0.forecaster.copy(), notPredictable: $0.notPredictable) }, p.label)
+        }
+        return twin
+    }
+
     /// torpor's forecasters over the replay, and how the report names them.
     func forecastBlocks() throws -> ([ForecastBlock], String) {
         func unpredictable(_ run: ModelRun?) -> [String: String] {

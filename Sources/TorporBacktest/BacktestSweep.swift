@@ -23,43 +23,74 @@ public struct BacktestSweep {
 
     public init(_ base: Backtest) { self.base = base }
 
-    public func run(log: (String) -> Void = { _ in }) throws -> [Point] {
+    /// One replay of the sweep: a policy, the strategies replayed with it, and the points it gives (each strategy's
+    /// fleet score under a setting's name).
+    struct Replay {
+        var policy: Policy
+        var officeCloses: Int?
+        var points: [(strategy: Strategy, setting: String)]
+        var strategies: [Strategy] { points.map(\.strategy).reduce(into: []) { if !$0.contains($1) { $0.append($1) } } }
+    }
+
+    /// Every replay of the sweep, in the order of its points.
+    func replays() -> [Replay] {
         let policy = base.policy
-        func replay(_ p: Policy, _ strategies: [Strategy], officeCloses: Int? = nil) throws -> BacktestReport {
-            var b = base
-            b.policy = p
-            if let officeCloses { b.officeCloses = officeCloses }
-            return try b.run(strategies)
-        }
-        var points: [Point] = []
-        func add(_ strategy: Strategy, _ setting: String, _ report: BacktestReport) {
-            guard let s = report.fleet[strategy.rawValue] else { return }
-            points.append(Point(strategy: strategy.rawValue, setting: setting, capturedHours: s.capturedHours,
-                                violationShare: s.violationShare, missedEpisodeShare: s.missedEpisodeShare))
-        }
+        var replays: [Replay] = []
         for below in [2.0, 5.0, 10.0] {
             for idle in [2, 4, 8] {
                 var p = policy
                 p.defaults.hibernateBelow = below
                 p.defaults.minIdle = Int64(idle) * 3600
                 let setting = "hibernate_below \(below), min_idle \(idle)h"
+                func torpor(_ p: Policy, _ q: Float) -> String { setting + ", q\(q)" + (p.defaults.idleTimeout == true ? ", idle timeout" : "") }
                 for q in QuantileForecast.standardQuantiles {
                     for name in p.tiers.keys { p.tiers[name]!.quantile = q }
-                    let report = try replay(p, q == QuantileForecast.standardQuantiles[0] ? [.torpor, .seasonalNaive] : [.torpor])
-                    add(.torpor, setting + ", q\(q)" + (p.defaults.idleTimeout == true ? ", idle timeout" : ""), report)
-                    add(.seasonalNaive, setting, report)   // its quantiles are all one value: q does not matter
+                    // Seasonal naive's quantiles are all one value: q does not matter, it is replayed once.
+                    let naive = q == QuantileForecast.standardQuantiles[0] ? [(Strategy.seasonalNaive, setting)] : []
+                    replays.append(Replay(policy: p, points: [(.torpor, torpor(p, q))] + naive))
                     var other = p
                     other.defaults.idleTimeout = !(p.defaults.idleTimeout ?? false)
-                    add(.torpor, setting + ", q\(q)" + (other.defaults.idleTimeout! ? ", idle timeout" : ""), try replay(other, [.torpor]))
+                    replays.append(Replay(policy: other, points: [(.torpor, torpor(other, q))]))
                 }
-                add(.reactive, setting, try replay(p, [.reactive]))
-                log("swept " + setting)
+                replays.append(Replay(policy: p, points: [(.reactive, setting)]))
             }
         }
         for closes in [17, 19, 21] {
-            add(.officeHours, "asleep from \(closes):00", try replay(policy, [.officeHours], officeCloses: closes))
+            replays.append(Replay(policy: policy, officeCloses: closes, points: [(.officeHours, "asleep from \(closes):00")]))
         }
-        return points
+        return replays
+    }
+
+    /// Runs every replay, `workers` at a time (each worker on its own copy of the forecasters); the points come in the
+    /// same order whatever `workers` is.
+    public func run(workers: Int = 1, log: @escaping @Sendable (String) -> Void = { _ in }) throws -> [Point] {
+        try run(replays(), workers: workers, log: log)
+    }
+
+    func run(_ replays: [Replay], workers: Int, log: @escaping @Sendable (String) -> Void = { _ in }) throws -> [Point] {
+        // Each worker uses only its own backtest (its own forecasters), which nobody else touches while the sweep runs.
+        nonisolated(unsafe) let backtests = (0..<max(1, min(workers, replays.count))).map { $0 == 0 ? base : base.withOwnForecasters() }
+        let progress = SweepProgress(count: replays.count), officeCloses = base.officeCloses
+        let work: @Sendable (Int) -> Void = { worker in
+            var b = backtests[worker]
+            while let j = progress.next() {
+                let replay = replays[j]
+                b.policy = replay.policy
+                b.officeCloses = replay.officeCloses ?? officeCloses
+                let result = Result { () throws -> [Point] in
+                    let report = try b.run(replay.strategies)
+                    return replay.points.compactMap { strategy, setting in
+                        report.fleet[strategy.rawValue].map { s in
+                            Point(strategy: strategy.rawValue, setting: setting, capturedHours: s.capturedHours,
+                                  violationShare: s.violationShare, missedEpisodeShare: s.missedEpisodeShare)
+                        }
+                    }
+                }
+                log("swept \(progress.finish(j, result)) of \(replays.count): " + replay.points.map { "\($0.strategy.rawValue) \($0.setting)" }.joined(separator: "; "))
+            }
+        }
+        if backtests.count == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: backtests.count, execute: work) }
+        return try progress.results.flatMap { try $0!.get() }
     }
 
     /// For each strategy, the most idle VM-hours captured at or under `violations` (a share of demand intervals).
@@ -69,5 +100,32 @@ public struct BacktestSweep {
             if best[p.strategy].map({ p.capturedHours > $0.capturedHours }) ?? true { best[p.strategy] = p }
         }
         return best
+    }
+}
+
+/// The sweep's shared state between workers: the next replay to take and each replay's result.
+private final class SweepProgress: @unchecked Sendable {
+    private let lock = NSLock()
+    private var taken = 0, finished = 0
+    private(set) var results: [Result<[BacktestSweep.Point], Error>?]
+
+    init(count: Int) { results = Array(repeating: nil, count: count) }
+
+    /// The index of the next replay nobody has taken, nil when all are taken.
+    func next() -> Int? {
+        lock.withLock {
+            guard taken < results.count else { return nil }
+            defer { taken += 1 }
+            return taken
+        }
+    }
+
+    /// Records replay `j`'s result; returns how many replays have finished.
+    func finish(_ j: Int, _ result: Result<[BacktestSweep.Point], Error>) -> Int {
+        lock.withLock {
+            results[j] = result
+            finished += 1
+            return finished
+        }
     }
 }

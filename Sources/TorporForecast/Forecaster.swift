@@ -46,6 +46,14 @@ public final class Forecaster {
         for i in 0..<headBias.count { headBias.data[i] = random.uniform(bound) }
     }
 
+    /// A forecaster with the same weights and its own workspaces: `predict` is not safe to call from two threads at
+    /// once on one forecaster, but is on two copies.
+    public func copy() -> Forecaster {
+        let twin = Forecaster(shape: shape, seed: 0)
+        for (mine, theirs) in zip(parameters, twin.parameters) { theirs.copy(from: mine) }
+        return twin
+    }
+
     /// Every parameter tensor, in the fixed order serialization and the optimizer use.
     public var parameters: [Tensor] { layers.flatMap(\.parameters) + [headWeights, headBias] }
     var gradients: [Tensor] { layers.flatMap(\.gradients) + [headWeightsGrad, headBiasGrad] }

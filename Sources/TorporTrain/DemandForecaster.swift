@@ -37,7 +37,7 @@ public struct DemandForecaster {
     public let horizon: Int
     /// The model's run, when one is promoted.
     public let run: ModelRun?
-    let model: Forecaster?
+    private(set) var model: Forecaster?
     let scales: [String: Float]
     let lookback: Int
     let modelInput: ModelInput
@@ -88,6 +88,13 @@ public struct DemandForecaster {
             run = nil; model = nil; scales = [:]; lookback = 168; uplift = CalendarUplift(); modelInput = ModelInput(usesContext: false)
             modelColumns = quantiles.map { _ in nil }; served = quantiles.map { _ in false }
         }
+    }
+
+    /// The same forecaster with its own copy of the model, for use on another thread.
+    public func copy() -> DemandForecaster {
+        var twin = self
+        twin.model = model?.copy()
+        return twin
     }
 
     /// Whether `forecast` reads the histories' context (memory, network, disk): load it only then.

@@ -34,7 +34,7 @@ struct TorporBacktestCommand: ParsableCommand {
     @Flag(help: "Sweep each strategy's settings and compare them at equal violations (trade-off curves).") var sweep = false
     @Option(help: "Also write the trade-off curves alone as an SVG file (runs the sweep).") var svg: String?
     @Option(help: "Walk forward: retrain every N days on the data before each block (nothing is recorded); default: the newest promoted model trained before --from.") var retrainEvery: Int?
-    @Option(help: "OpenBLAS threads for walk-forward training.") var threads = 1
+    @Option(help: "Threads: OpenBLAS's for walk-forward training, then the sweep's replays run this many at a time.") var threads = 1
     @Flag(help: "Also print each VM's scores: torpor, the reactive timeout and the oracle, furthest short of the oracle first.") var perVm = false
 
     func validate() throws {
@@ -59,7 +59,8 @@ struct TorporBacktestCommand: ParsableCommand {
             if perVm { print("\n" + BacktestTable.perVM(report)) }
             var points: [BacktestSweep.Point] = []
             if sweep || html != nil || svg != nil {
-                points = try BacktestSweep(backtest).run { line in
+                BLAS.setThreads(1)   // the sweep's workers each forecast on one thread
+                points = try BacktestSweep(backtest).run(workers: threads) { line in
                     FileHandle.standardError.write(Data("torpor-backtest: \(line)\n".utf8))
                 }
                 let swept = Strategy.allCases.filter { s in points.contains { $0.strategy == s.rawValue } }

@@ -145,5 +145,14 @@ import TorporStore
         let noise = try #require(report.vms["noise"]?["torpor"])
         #expect(noise.hibernations == 0 && noise.capturedHours == 0)
         #expect(periodic.churnPerVMDay > 0 && periodic.replayedHours == 7 * 24)
+        // The sweep gives the same points in the same order whether its replays run one or two at a time (each worker
+        // forecasting with its own copy of the models): per setting of hibernate_below × min_idle, torpor at five
+        // quantiles with the idle timeout off and on, seasonal naive and the reactive timeout; office hours thrice.
+        let sweep = BacktestSweep(backtest), points = sweep.replays().flatMap(\.points)
+        #expect(points.count == 9 * (10 + 2) + 3 && points.filter { $0.strategy == .torpor }.count == 90)
+        let firstSetting = Array(sweep.replays().prefix(11))   // hibernate_below 2 %, min_idle 2 h (the whole sweep takes a minute)
+        let serial = try sweep.run(firstSetting, workers: 1), parallel = try sweep.run(firstSetting, workers: 2)
+        #expect(serial.count == 12 && Set(serial.map(\.setting)).count == 11)
+        #expect(parallel == serial)
     }
 }

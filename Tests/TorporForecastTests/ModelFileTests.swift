@@ -29,6 +29,23 @@ import Testing
         #expect(a.map(\.bitPattern) == b.map(\.bitPattern))
     }
 
+    /// A copy predicts bit for bit what the original does, from two threads at once, and owns its weights.
+    @Test func aCopyPredictsTheSameOnAnotherThread() {
+        let (model, input) = trained(seed: 3)
+        let twin = model.copy()
+        let expected = model.predict(input, batch: 5, steps: 7).map(\.bitPattern)
+        let outputs = PredictionsPerThread()
+        nonisolated(unsafe) let forecasters = [model, twin]   // each thread uses only its own
+        DispatchQueue.concurrentPerform(iterations: 2) { i in
+            let forecaster = forecasters[i]
+            for _ in 0..<50 { outputs.record(forecaster.predict(input, batch: 5, steps: 7).map(\.bitPattern)) }
+        }
+        #expect(outputs.all.allSatisfy { $0 == expected })
+        #expect(outputs.all.count == 100)
+        twin.parameters[0].data[0] += 1
+        #expect(model.parameters[0].data[0] != twin.parameters[0].data[0])
+    }
+
     @Test func theSameSeedTrainsTheSameWeights() {
         let (a, _) = trained(seed: 9), (b, _) = trained(seed: 9), (c, _) = trained(seed: 10)
         #expect(a.parameters.map(\.values) == b.parameters.map(\.values))
@@ -57,4 +74,12 @@ import Testing
             for (x, y) in zip(one, all[b * 8..<(b + 1) * 8]) { #expect(abs(x - y) < 1e-5) }
         }
     }
+}
+
+/// Predictions collected from several threads.
+private final class PredictionsPerThread: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var all: [[UInt32]] = []
+
+    func record(_ prediction: [UInt32]) { lock.withLock { all.append(prediction) } }
 }
