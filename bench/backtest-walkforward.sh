@@ -5,6 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.build/release}
+# OpenBLAS's kernels pinned (Haswell: AVX2 and FMA) so that the trained models, hence the numbers, are the same on any
+# x86-64 machine: left to itself OpenBLAS picks kernels by CPU model, and on a virtual CPU it does not recognise (this
+# machine kind's "Intel(R) Xeon(R) Processor") falls back to its oldest (Prescott, SSE3); float sums then differ.
+export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}
 OUT=bench/out/backtest-walk
 FROM=${FROM:-2013-09-02T00:00:00Z}
 TO=${TO:-2013-09-30T00:00:00Z}

@@ -1,4 +1,5 @@
 import COpenBLAS
+import Foundation
 
 /// `cblas_sgemm` alone (C = op(A)·op(B) + beta·C, densely stored), for benchmarks that compare the engine with the
 /// GEMM it is built on.
@@ -13,6 +14,19 @@ public enum BenchGEMM {
 public enum BLAS {
     /// How many threads OpenBLAS uses (`openblas_set_num_threads`).
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
+
+    /// The kernels OpenBLAS chose for this CPU (`openblas_get_corename`), e.g. "Haswell"; `OPENBLAS_CORETYPE` forces them.
+    public static var coreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
+
+    /// A warning when OpenBLAS runs its oldest kernels (Prescott, SSE3) on a CPU that has AVX2, nil otherwise: OpenBLAS
+    /// before 0.3.25 (Debian 12 has 0.3.21) does not recognise recent Intel models and falls back to them
+    /// (OpenMathLib/OpenBLAS#4267). `cpuFlags`: the text of /proc/cpuinfo.
+    public static func slowKernelWarning(core: String = coreName,
+                                         cpuFlags: String? = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) -> String? {
+        guard core.lowercased() == "prescott", let flags = cpuFlags, flags.split(whereSeparator: \.isWhitespace).contains("avx2") else { return nil }
+        return "OpenBLAS runs its oldest kernels (Prescott, SSE3) on this CPU, which has AVX2: it does not know the CPU model; "
+            + "set OPENBLAS_CORETYPE=Haswell in the environment for its AVX2 kernels (see the README, \"Forecast engine\")"
+    }
 
     /// C = alpha · op(A) · op(B) + beta · C, row-major, over raw storage (`cblas_sgemm`).
     /// op(A) is m×k, op(B) is k×n, C is m×n; `lda`, `ldb`, `ldc` are the row strides as stored.

@@ -60,6 +60,7 @@ struct Train: ParsableCommand {
         config.validationDays = validationDays
         let progress = FileHandle.standardError
         let tty = isatty(STDERR_FILENO) == 1
+        if let warning = BLAS.slowKernelWarning() { progress.write(Data("torpor-train: warning: \(warning)\n".utf8)) }
         let run = try Trainer(store: try common.openStore(), config: config).run(now: common.nowSeconds) { line in
             // On a terminal the epochs draw one progress bar; elsewhere (cron, logs) one line per epoch.
             if tty, line.hasPrefix("epoch "), let slash = line.firstIndex(of: "/"), let colon = line.firstIndex(of: ":"),

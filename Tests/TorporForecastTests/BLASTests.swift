@@ -1,0 +1,14 @@
+import Testing
+@testable import TorporForecast
+
+@Suite struct BLASTests {
+    /// The warning names the fix where OpenBLAS fell back to Prescott on a CPU with AVX2, and is quiet otherwise.
+    @Test func slowKernelsAreReportedOnlyWhereFasterOnesExist() {
+        let avx2 = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n", old = "processor\t: 0\nflags\t\t: fpu sse2 sse3\n"
+        #expect(BLAS.slowKernelWarning(core: "Prescott", cpuFlags: avx2)?.contains("OPENBLAS_CORETYPE=Haswell") == true)
+        #expect(BLAS.slowKernelWarning(core: "Prescott", cpuFlags: old) == nil)
+        #expect(BLAS.slowKernelWarning(core: "Haswell", cpuFlags: avx2) == nil)
+        #expect(BLAS.slowKernelWarning(core: "Prescott", cpuFlags: nil) == nil)
+        #expect(BLAS.coreName != "unknown" && !BLAS.coreName.isEmpty)
+    }
+}
