@@ -23,9 +23,11 @@ public enum BLAS {
     /// (OpenMathLib/OpenBLAS#4267). `cpuFlags`: the text of /proc/cpuinfo.
     public static func slowKernelWarning(core: String = coreName,
                                          cpuFlags: String? = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) -> String? {
-        guard core.lowercased() == "prescott", let flags = cpuFlags, flags.split(whereSeparator: \.isWhitespace).contains("avx2") else { return nil }
-        return "OpenBLAS runs its oldest kernels (Prescott, SSE3) on this CPU, which has AVX2: it does not know the CPU model; "
-            + "set OPENBLAS_CORETYPE=Haswell in the environment for its AVX2 kernels (see the README, \"Forecast engine\")"
+        let features = Set((cpuFlags ?? "").split(whereSeparator: \.isWhitespace))
+        guard core.lowercased() == "prescott", features.contains("avx2") else { return nil }
+        let (fix, kind) = features.contains("avx512f") ? ("SkylakeX", "AVX-512") : ("Haswell", "AVX2")
+        return "OpenBLAS runs its oldest kernels (Prescott, SSE3) on this CPU, which has \(kind): it does not know the CPU model; "
+            + "set OPENBLAS_CORETYPE=\(fix) in the environment for its \(kind) kernels (see the README, \"Forecast engine\")"
     }
 
     /// C = alpha · op(A) · op(B) + beta · C, row-major, over raw storage (`cblas_sgemm`).

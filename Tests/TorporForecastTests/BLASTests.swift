@@ -6,6 +6,7 @@ import Testing
     @Test func slowKernelsAreReportedOnlyWhereFasterOnesExist() {
         let avx2 = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n", old = "processor\t: 0\nflags\t\t: fpu sse2 sse3\n"
         #expect(BLAS.slowKernelWarning(core: "Prescott", cpuFlags: avx2)?.contains("OPENBLAS_CORETYPE=Haswell") == true)
+        #expect(BLAS.slowKernelWarning(core: "Prescott", cpuFlags: avx2 + "flags\t\t: fpu avx2 avx512f\n")?.contains("OPENBLAS_CORETYPE=SkylakeX") == true)
         #expect(BLAS.slowKernelWarning(core: "Prescott", cpuFlags: old) == nil)
         #expect(BLAS.slowKernelWarning(core: "Haswell", cpuFlags: avx2) == nil)
         #expect(BLAS.slowKernelWarning(core: "Prescott", cpuFlags: nil) == nil)
