@@ -20,11 +20,12 @@ public enum BLAS {
 
     /// A warning when OpenBLAS runs its oldest kernels (Prescott, SSE3) on a CPU that has AVX2, nil otherwise: OpenBLAS
     /// before 0.3.25 (Debian 12 has 0.3.21) does not recognise recent Intel models and falls back to them
-    /// (OpenMathLib/OpenBLAS#4267). `cpuFlags`: the text of /proc/cpuinfo.
+    /// (OpenMathLib/OpenBLAS#4267). `cpuInfo` gives the text of /proc/cpuinfo; it is read only when the core is Prescott.
     public static func slowKernelWarning(core: String = coreName,
-                                         cpuFlags: String? = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) -> String? {
-        let features = Set((cpuFlags ?? "").split(whereSeparator: \.isWhitespace))
-        guard core.lowercased() == "prescott", features.contains("avx2") else { return nil }
+                                         cpuInfo: () -> String? = { try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) }) -> String? {
+        guard core.lowercased() == "prescott" else { return nil }
+        let features = Set((cpuInfo() ?? "").split(whereSeparator: \.isWhitespace))
+        guard features.contains("avx2") else { return nil }
         let (fix, kind) = features.contains("avx512f") ? ("SkylakeX", "AVX-512") : ("Haswell", "AVX2")
         return "OpenBLAS runs its oldest kernels (Prescott, SSE3) on this CPU, which has \(kind): it does not know the CPU model; "
             + "set OPENBLAS_CORETYPE=\(fix) in the environment for its \(kind) kernels (see the README, \"Forecast engine\")"
