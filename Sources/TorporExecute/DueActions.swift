@@ -14,6 +14,8 @@ struct OwedRestore: Sendable {
     var deadline: EpochSeconds
     var priority: Int
     var reason: String
+    /// A plan's restore: what set its deadline (`demand`: the forecast); nil for a restore no plan scheduled.
+    var cause: String? = nil
     /// Rebuild the image from the state pool even if libvirt still has its own (`restore --from-pool`).
     var fromPool = false
 }
@@ -67,7 +69,7 @@ enum DueActions {
             } else if let chosen {
                 owed.append(.init(vm: p.vm, host: p.host, actionID: chosen.id, planID: plans.first { $0.plan.action(chosen.id) == chosen }?.plan.id,
                                   at: chosen.at.seconds, deadline: chosen.deadline?.seconds ?? chosen.at.seconds, priority: chosen.priority,
-                                  reason: chosen.rationale.text))
+                                  reason: chosen.rationale.text, cause: chosen.deadlineCause))
             } else {
                 owed.append(.init(vm: p.vm, host: p.host, actionID: "safety:\(p.vm):\(UTC.format(now))", planID: nil, at: now, deadline: now,
                                   priority: 1, reason: "no plan holds a restore for this sleeping VM: restored now"))

@@ -93,6 +93,12 @@ public struct Plan: Codable, Equatable, Sendable {
         /// A hibernation under the idle timeout (policy `idle_timeout`): it happens only once the VM's measured demand
         /// has stayed under `hibernate_below` for this many seconds, at any time from `at` until its restore is due.
         public var afterIdleSeconds: Int64?
+        /// A hibernation's quiet threshold when it is not `hibernate_below`: `restore_above` for a VM that a restore for
+        /// forecast demand brought back to no demand (it sleeps again as it slept before that restore).
+        public var quietBelow: Double?
+
+        /// The measured demand a hibernation waits to be under: at its pre-flight, and for `afterIdleSeconds`.
+        public var quietThreshold: Double { quietBelow ?? rationale.hibernateBelow }
 
         /// The action as a person reads it: `hibernate`, `restore`, or `hibernate after 4h idle` (idle timeout).
         public var what: String { afterIdleSeconds.map { "hibernate after \(DurationText.format($0)) idle" } ?? action.rawValue }
@@ -107,7 +113,8 @@ public struct Plan: Codable, Equatable, Sendable {
             switch (action, deadlineCause) {
             case (.restore, "horizon-end"): "\(vm)|\(host)|restore|horizon-end"
             case (.restore, _): "\(vm)|\(host)|restore|\(deadline?.seconds ?? -1)"
-            case (.hibernate, _): afterIdleSeconds.map { "\(vm)|\(host)|hibernate-after-idle|\($0)" } ?? "\(vm)|\(host)|hibernate|\(at.seconds)"
+            case (.hibernate, _): afterIdleSeconds.map { "\(vm)|\(host)|hibernate-after-idle|\($0)" + (quietBelow.map { "|under \($0)" } ?? "") }
+                ?? "\(vm)|\(host)|hibernate|\(at.seconds)"
             }
         }
     }

@@ -29,6 +29,13 @@ public struct PlanningVM: Sendable {
     /// Set when the VM runs because a demand signal or an operator woke it before its planned restore: when it came
     /// back. Its forecast was wrong then, so for a day its next hibernation waits for `min_idle` of measured quiet since.
     public var wokenEarlyAt: EpochSeconds?
+    /// Set when the VM's latest restore was a plan's for forecast demand (deadline cause `demand`) that did not come: its
+    /// measured demand stayed under `restore_above` for `min_idle` from that restore (this is when that was over), and has
+    /// reached it at no time since while it ran. Under the idle timeout its forecast is then not used until something
+    /// else wakes it: it sleeps again once measured demand has stayed under `restore_above` for `min_idle` (as it slept
+    /// before the restore), and a demand signal, an event, an operator or `max_sleep` ends that sleep. While it sleeps
+    /// its forecast learns nothing new about it.
+    public var unmetRestoreAt: EpochSeconds?
 
     public init(name: String, host: String?, labels: [String: String] = [:], vcpus: Int? = nil, memoryBytes: Int64? = nil,
                 knownHours: Int, forecast: QuantileForecast?, hibernatedSince: EpochSeconds? = nil, saveSeconds: Int64? = nil,
@@ -39,6 +46,7 @@ public struct PlanningVM: Sendable {
         self.staleSince = staleSince
         notPredictable = nil
         wokenEarlyAt = nil
+        unmetRestoreAt = nil
     }
 }
 
@@ -100,8 +108,10 @@ struct Planning {
         var cause: String
         var asleepAlready: Bool
         /// Under the idle timeout, or for a VM woken early: sleep only once measured demand has stayed under
-        /// hibernate_below this long.
+        /// hibernate_below (or `quietBelow`) this long.
         var afterIdle: Int64? = nil
+        /// The quiet threshold when it is not hibernate_below: restore_above, after a restore for demand that did not come.
+        var quietBelow: Double? = nil
         /// An idle-timeout window: forecast-calm hours only, no forecast-idle ones.
         var idleTimeout: Bool { afterIdle != nil && idleEndHour == firstHour }
         var hours: Double { Double(deadline - start) / 3600 }
@@ -193,7 +203,7 @@ struct Planning {
     func windows(_ vm: PlanningVM, settings: Policy.VMSettings, tier: Policy.Tier) -> Result<[Window], Refusal> {
         if let reason = settings.excluded { return .failure(.init(message: "excluded: \(reason)")) }
         guard vm.host != nil else { return .failure(.init(message: "no host known (run torpor-ingest inventory)")) }
-        if let reason = unjudged(vm), !settings.idleTimeout { return .failure(.init(message: reason)) }
+        if let reason = unjudged(vm, settings: settings), !settings.idleTimeout { return .failure(.init(message: reason)) }
         if let stale = vm.staleSince {
             return .failure(.init(message: "no demand data since \(UTC.format(stale)) (missing is not idle; max_data_age \(DurationText.format(policy.maxDataAge)))"))
         }
@@ -219,7 +229,7 @@ struct Planning {
             let deadline = hour0 + Int64(end) * 3600
             longestIdle = max(longestIdle, idleSeconds)
             let limit = limited(start: start, deadline: deadline, end: end, settings: settings)
-            if unjudged(vm) == nil && idleSeconds >= settings.minIdle && limit.deadline - start >= breakEven {
+            if unjudged(vm, settings: settings) == nil && idleSeconds >= settings.minIdle && limit.deadline - start >= breakEven {
                 let (onset, cause) = limit.onset
                     ?? Self.onset(at: end, hours: hours, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier)
                 found.append(Window(vm: vm, settings: settings, tier: tier, start: start, deadline: limit.deadline, firstHour: h,
@@ -234,7 +244,7 @@ struct Planning {
                                         save: save, restore: restore, breakEven: breakEven)
         }
         if !found.isEmpty { return .success(found) }
-        if let reason = unjudged(vm) {
+        if let reason = unjudged(vm, settings: settings) {
             return .failure(.init(message: reason + "; no stretch the idle timeout could sleep through"))
         }
         let known = q.filter { !$0.isNaN }
@@ -272,7 +282,8 @@ struct Planning {
                     ?? Self.onset(at: end, hours: hours, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier)
                 found.append(Window(vm: vm, settings: settings, tier: tier, start: start, deadline: limit.deadline, firstHour: h, idleEndHour: h,
                                     endHour: limit.end, saveSeconds: save, restoreSeconds: restore, stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0,
-                                    onset: onset, cause: cause, asleepAlready: false, afterIdle: settings.minIdle))
+                                    onset: onset, cause: cause, asleepAlready: false, afterIdle: settings.minIdle,
+                                    quietBelow: vm.unmetRestoreAt == nil ? nil : settings.restoreAbove))
             }
             h = stretchEnd
         }
@@ -280,10 +291,15 @@ struct Planning {
     }
 
     /// Why the VM's forecast cannot be judged, if it cannot: the training run marked it not predictable, or it has
-    /// less known history than `min_history` (newer than the model). Such a VM sleeps only under the idle timeout.
-    func unjudged(_ vm: PlanningVM) -> String? {
+    /// less known history than `min_history` (newer than the model); under the idle timeout also when its latest restore
+    /// was for forecast demand that did not come. Such a VM sleeps only under the idle timeout.
+    func unjudged(_ vm: PlanningVM, settings: Policy.VMSettings) -> String? {
         if let reason = vm.notPredictable { return "not predictable (training run): \(reason)" }
         if vm.knownHours < policy.minHistoryHours { return "not predictable: \(vm.knownHours) h of known history, \(policy.minHistoryHours) h needed" }
+        if settings.idleTimeout, let at = vm.unmetRestoreAt {
+            return "restored for forecast demand that did not come (measured demand under \(Self.percent(settings.restoreAbove)) for "
+                + "\(DurationText.format(settings.minIdle)) after the restore, until \(UTC.format(at)), and not over it since)"
+        }
         return nil
     }
 
@@ -298,7 +314,7 @@ struct Planning {
     /// forecast skill or too new to judge, an hour it does not know) the sleep goes on as the idle timeout's does: it
     /// starts only on measured quiet, and a demand signal or an operator wakes it.
     func sleepGoesOn(_ vm: PlanningVM, settings: Policy.VMSettings, q: [Float], blocked: [String?]) -> (Int) -> Bool {
-        let forecastUnused = unjudged(vm) != nil && settings.idleTimeout
+        let forecastUnused = unjudged(vm, settings: settings) != nil && settings.idleTimeout
         return { h in
             blocked[h] == nil && (forecastUnused || (q[h].isNaN ? settings.idleTimeout : Double(q[h]) < settings.restoreAbove))
         }
@@ -431,7 +447,7 @@ struct Planning {
         let worst = span.compactMap { h in series.flatMap { $0.top[h].isNaN ? nil : Double($0.top[h]) } }.max() ?? .nan
         // A VM whose forecast cannot be judged, or asleep through hours its forecast does not know, may see demand at any time.
         let unknown = span.contains { h in series.map { $0.tier[h].isNaN } ?? true }
-        let risk = slot.late || unjudged(vm) != nil || unknown ? "high"
+        let risk = slot.late || unjudged(vm, settings: w.settings) != nil || unknown ? "high"
             : worst >= w.settings.restoreAbove ? "high" : worst >= w.settings.hibernateBelow ? "medium" : "low"
         // Under the idle timeout the sleep waits for min_idle of measured quiet: counted from min_idle into the window
         // (an underestimate when the VM was quiet already).
@@ -457,7 +473,8 @@ struct Planning {
                              hibernateBelow: w.settings.hibernateBelow, restoreAbove: w.settings.restoreAbove,
                              expectedVMHoursSaved: Self.rounded(saved), risk: risk, forecastSource: vm.forecast?.source ?? "none",
                              text: sleepText(w, series: series?.tier ?? [], worst: worst)),
-            reservations: .init(statePoolBytes: w.stateBytes, memoryBytes: nil, vcpus: nil), afterIdleSeconds: w.afterIdle)
+            reservations: .init(statePoolBytes: w.stateBytes, memoryBytes: nil, vcpus: nil), afterIdleSeconds: w.afterIdle,
+            quietBelow: w.quietBelow)
         return [hibernate, restore]
     }
 
@@ -466,11 +483,11 @@ struct Planning {
         func known(_ h: Int) -> Bool { series.indices.contains(h) && !series[h].isNaN }
         func peak(_ r: Range<Int>) -> String { Self.percent(r.compactMap { known($0) ? Double(series[$0]) : nil }.max() ?? .nan) }
         let unknownHours = (w.firstHour..<max(w.firstHour, w.endHour)).filter { !known($0) }.count
-        let unjudged = unjudged(w.vm)
+        let unjudged = unjudged(w.vm, settings: w.settings)
         let onset = (unknownHours == 0 || unjudged != nil ? "" : "the forecast does not know \(unknownHours) h of it "
             + "(missing is not idle: asleep there only as the idle timeout is, woken by a demand signal or an operator); ") + w.onset
         let idleSeconds = hour0 + Int64(w.idleEndHour) * 3600 - w.start
-        let wait = w.afterIdle.map { "once measured demand has stayed under \(Self.percent(w.settings.hibernateBelow)) for \(DurationText.format($0))" }
+        let wait = w.afterIdle.map { "once measured demand has stayed under \(Self.percent(w.quietBelow ?? w.settings.hibernateBelow)) for \(DurationText.format($0))" }
         if let wait, w.idleTimeout {
             let timeout = "idle timeout: " + wait + "; "
             if let unjudged {

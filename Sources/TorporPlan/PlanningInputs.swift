@@ -22,8 +22,10 @@ public enum PlanningInputs {
             }
             let stateBytes = try Dictionary(uniqueKeysWithValues: records.map { ($0.name, try StateRepository.expectedWrite(vm: $0.name, in: db)) })
             let verdicts = Dictionary(uniqueKeysWithValues: (try ModelRegistry.newest(in: db)?.vms ?? []).map { ($0.vm, $0) })
-            let execution = (verdicts: verdicts, power: try JournalRepository.power(in: db), pins: try JournalRepository.pins(in: db),
-                             save: try JournalRepository.p95Seconds(kind: .hibernate, in: db), restore: try JournalRepository.p95Seconds(kind: .restore, in: db))
+            let power = try JournalRepository.power(in: db)
+            let execution = (verdicts: verdicts, power: power, pins: try JournalRepository.pins(in: db),
+                             save: try JournalRepository.p95Seconds(kind: .hibernate, in: db), restore: try JournalRepository.p95Seconds(kind: .restore, in: db),
+                             unmetRestores: try unmetRestores(records: records, power: power, now: now, policy: policy, in: db))
             return (records, histories, try EventRepository.overlapping(from: hour0, to: horizonEnd, in: db), stateBytes, execution)
         }
         let calendar = try store.read { try CalendarHours.load(vms: records, from: hour0, to: horizonEnd, in: $0) }
@@ -47,9 +49,26 @@ public enum PlanningInputs {
                                   staleSince: fresh ? nil : (lastKnown.map { $0 + 3600 } ?? from)))
             if let verdict = execution.verdicts[record.name], !verdict.predictable { vms[vms.count - 1].notPredictable = verdict.reason }
             vms[vms.count - 1].wokenEarlyAt = execution.power[record.name]?.wokenEarlyAt
+            vms[vms.count - 1].unmetRestoreAt = execution.unmetRestores[record.name]
         }
         return PlanningInput(now: now, vms: vms, events: events, policy: policy, policySHA256: policySHA256,
                              model: forecaster.run.map { "model #\($0.id)" } ?? "hour-of-week profile (no promoted model)",
                              dataWatermark: watermark.map { $0 + 3600 })
+    }
+
+    /// The VMs under the idle timeout whose latest restore was a plan's for forecast demand that did not come
+    /// (`PlanningVM.unmetRestoreAt`), judged on their stored CPU utilization up to now, or up to the sleep they are in.
+    static func unmetRestores(records: [VMRecord], power: [String: PowerRecord], now: EpochSeconds, policy: Policy,
+                              in db: Database) throws -> [String: EpochSeconds] {
+        let restores = try JournalRepository.latestRestores(in: db)
+        var result: [String: EpochSeconds] = [:]
+        for record in records {
+            let settings = policy.settings(vm: record.name, labels: record.labels)
+            guard settings.idleTimeout, let restore = restores[record.name], restore.cause == "demand" else { continue }
+            let until = power[record.name].flatMap { $0.state == .hibernated && $0.since > restore.at ? $0.since : nil } ?? now
+            let samples = DemandSamples(try SampleReader.samples(vm: record.name, metric: "cpu_util", from: restore.at - 3600, to: until, in: db))
+            result[record.name] = samples.noDemand(after: restore.at, for: settings.minIdle, until: until, threshold: settings.restoreAbove)
+        }
+        return result
     }
 }

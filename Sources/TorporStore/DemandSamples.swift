@@ -62,6 +62,14 @@ public struct DemandSamples: Sendable {
         return nil
     }
 
+    /// When a restore at `restore` proved to have come for no demand: the demand stayed under `threshold` for `duration`
+    /// from it (counted from the first sample after it, within one interval; a gap is not calm), and no sample from the
+    /// restore until `until` reached the threshold. nil when either is not so, or not known yet at `until`.
+    public func noDemand(after restore: EpochSeconds, for duration: Int64, until: EpochSeconds, threshold: Double) -> EpochSeconds? {
+        guard firstDemand(from: restore, to: until, threshold: threshold) == nil else { return nil }
+        return firstIdle(for: duration, from: restore, to: min(until, restore + duration + interval) + 1, threshold: threshold, countingFrom: restore)
+    }
+
     private func firstIndex(atOrAfter t: EpochSeconds) -> Int {
         var lo = 0, hi = times.count
         while lo < hi {

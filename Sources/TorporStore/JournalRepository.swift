@@ -20,11 +20,16 @@ public struct JournalEntry: Equatable, Sendable {
     public var bytes: Int64?
     public var deadline: EpochSeconds?
     public var late: Bool?
+    /// A plan's restore: what set its deadline (the plan's `deadlineCause`: `demand` when the forecast crossed
+    /// restore_above); nil for hibernations and unplanned restores.
+    public var cause: String?
 
     public init(id: Int64 = 0, actionID: String, planID: String?, vm: String, host: String, kind: Kind, step: Step, at: EpochSeconds,
-                detail: String = "", seconds: Double? = nil, bytes: Int64? = nil, deadline: EpochSeconds? = nil, late: Bool? = nil) {
+                detail: String = "", seconds: Double? = nil, bytes: Int64? = nil, deadline: EpochSeconds? = nil, late: Bool? = nil,
+                cause: String? = nil) {
         self.id = id; self.actionID = actionID; self.planID = planID; self.vm = vm; self.host = host; self.kind = kind; self.step = step
         self.at = at; self.detail = detail; self.seconds = seconds; self.bytes = bytes; self.deadline = deadline; self.late = late
+        self.cause = cause
     }
 }
 
@@ -86,10 +91,10 @@ public struct HeldHibernation: Equatable, Sendable {
 public enum JournalRepository {
     public static func append(_ e: JournalEntry, in db: Database) throws {
         try db.execute(sql: """
-            INSERT INTO journal (action_id, plan_id, vm, host, kind, step, at, detail, seconds, bytes, deadline, late)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO journal (action_id, plan_id, vm, host, kind, step, at, detail, seconds, bytes, deadline, late, cause)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [e.actionID, e.planID, e.vm, e.host, e.kind.rawValue, e.step.rawValue, e.at, e.detail, e.seconds, e.bytes,
-                             e.deadline, e.late])
+                             e.deadline, e.late, e.cause])
     }
 
     /// The latest step of every action, by action id.
@@ -134,6 +139,13 @@ public enum JournalRepository {
         }
         if let from = asleep { result.append(from...max(from, now)) }
         return result
+    }
+
+    /// Every VM's latest completed restore, by VM.
+    public static func latestRestores(in db: Database) throws -> [String: JournalEntry] {
+        Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: """
+            SELECT * FROM journal WHERE id IN (SELECT max(id) FROM journal WHERE kind = 'restore' AND step = 'done' GROUP BY vm)
+            """).map { row in (row["vm"], entry(row)) })
     }
 
     public static func power(in db: Database) throws -> [String: PowerRecord] {
@@ -188,6 +200,6 @@ public enum JournalRepository {
         JournalEntry(id: row["id"], actionID: row["action_id"], planID: row["plan_id"], vm: row["vm"], host: row["host"],
                      kind: JournalEntry.Kind(rawValue: row["kind"]) ?? .restore, step: JournalEntry.Step(rawValue: row["step"]) ?? .failed,
                      at: row["at"], detail: row["detail"], seconds: row["seconds"], bytes: row["bytes"], deadline: row["deadline"],
-                     late: (row["late"] as Int64?).map { $0 != 0 })
+                     late: (row["late"] as Int64?).map { $0 != 0 }, cause: row["cause"])
     }
 }

@@ -45,12 +45,15 @@ import TorporVirt
         /// `idleLoad`: the forecast quantiles over those hours; `idleTimeout`: the policy's `idle_timeout`.
         @discardableResult
         func plan(_ idle: [String: Range<Int>], at time: EpochSeconds = ExecutorTests.now, approve: Bool = true, tiers: String = "",
-                  asleep: Set<String> = [], idleLoad: [Float] = [0.2, 0.5, 1], idleTimeout: Bool = false) throws -> Plan {
+                  asleep: Set<String> = [], idleLoad: [Float] = [0.2, 0.5, 1], idleTimeout: Bool = false,
+                  unmetRestore: [String: EpochSeconds] = [:]) throws -> Plan {
             let vms = idle.map { name, hours in
-                PlanningVM(name: name, host: ExecutorTests.host, vcpus: 1, memoryBytes: 1 << 30, knownHours: 720,
-                           forecast: QuantileForecast(start: time, quantiles: [0.5, 0.9, 0.99],
-                                                      values: (0..<24).map { hours.contains($0) ? idleLoad : [20, 40, 60] }, source: "crafted"),
-                           hibernatedSince: asleep.contains(name) ? time - 3600 : nil)
+                var vm = PlanningVM(name: name, host: ExecutorTests.host, vcpus: 1, memoryBytes: 1 << 30, knownHours: 720,
+                                    forecast: QuantileForecast(start: time, quantiles: [0.5, 0.9, 0.99],
+                                                               values: (0..<24).map { hours.contains($0) ? idleLoad : [20, 40, 60] }, source: "crafted"),
+                                    hibernatedSince: asleep.contains(name) ? time - 3600 : nil)
+                vm.unmetRestoreAt = unmetRestore[name]
+                return vm
             }
             let policy = try Policy.parse("""
                 defaults: {tier: silver, hibernate_below: 5, restore_above: 15, min_idle: 2h, idle_timeout: \(idleTimeout)}
@@ -293,6 +296,35 @@ import TorporVirt
         #expect(events.map(\.event) == ["hibernated"] && events[0].action == hibernation.id, "\(events)")
         #expect(try f.state("web-01") == .shutOff && f.power("web-01") == .hibernated)
         #expect(try f.store.read { try JournalRepository.held(in: $0) }.isEmpty)
+    }
+
+    @Test func aRestoreForForecastDemandThatDidNotComeLetsTheVMSleepAgainUnderRestoreAbove() throws {
+        let f = try Fixture()
+        let plan = try f.plan(["web-01": 0..<3], idleTimeout: true)
+        #expect(try f.executor().run(f.options(Self.now)).map(\.event) == ["hibernated"])
+        let restoreAt = try #require(plan.actions.first { $0.action == .restore }).at.seconds
+        #expect(try f.executor().run(f.options(restoreAt)).map(\.event) == ["restored"])
+        let restored = try #require(try f.store.read { try JournalRepository.latestRestores(in: $0)["web-01"] })
+        #expect(restored.cause == "demand" && restored.step == .done)   // the forecast's demand set its deadline
+        // It runs at 12 % for two hours: over hibernate_below, under restore_above. The demand did not come.
+        try f.cpu("web-01", stride(from: restoreAt, through: restoreAt + 7500, by: 300).map { ($0, 12) })
+        let policy = try Policy.parse("""
+            defaults: {tier: silver, hibernate_below: 5, restore_above: 15, min_idle: 2h, idle_timeout: true}
+            tiers: {silver: {quantile: 0.9, priority: 2}}
+            """, source: "test")
+        func unmet(_ policy: Policy, now: EpochSeconds) throws -> EpochSeconds? {
+            try PlanningInputs.load(store: f.store, now: now, policy: policy, policySHA256: "t", forecaster: try DemandForecaster(store: f.store))
+                .vms.first { $0.name == "web-01" }?.unmetRestoreAt
+        }
+        #expect(try unmet(policy, now: restoreAt + 3600) == nil)   // not known an hour on
+        #expect(try unmet(policy, now: restoreAt + 7600) == restored.at + 7200)
+        #expect(try unmet(.embeddedDefault, now: restoreAt + 7600) == nil)   // without the idle timeout it is not looked at
+        // The plan made on it: the executor hibernates the VM at 12 % (under restore_above for 2 h since it came back).
+        let again = try f.plan(["web-01": 0..<0], at: restoreAt + 7600, idleTimeout: true, unmetRestore: ["web-01": restored.at + 7200])
+        #expect(again.actions.first?.quietBelow == 15)
+        #expect(try f.executor(load: ["web-01": 12]).run(f.options(restoreAt + 7600)).map(\.event) == ["hibernated"])
+        // Asleep, it is judged on what came before that sleep: the evidence stands while it sleeps.
+        #expect(try unmet(policy, now: restoreAt + 4 * 3600) == restored.at + 7200)
     }
 
     @Test func oneExecutorPerHostSetAtATime() throws {

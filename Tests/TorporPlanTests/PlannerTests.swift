@@ -321,6 +321,36 @@ import TorporTrain
         #expect(plan.action(h.pairedWith!)?.deadlineCause == "horizon-end")
     }
 
+    @Test func underTheIdleTimeoutAVMRestoredForDemandThatDidNotComeSleepsAgainAsItSleptAndOnlyDemandEndsThatSleep() throws {
+        // Its forecast says demand from 06:00 on all day (q0.9 40 %): the forecast that restored it, and was wrong.
+        var vm = Self.vm("web-01", Self.hours(idle: 0..<6))
+        vm.unmetRestoreAt = Self.now - 1800
+        let policy = try Self.policy("vms: {web-01: {idle_timeout: true}}")
+        // Awake: the forecast is not used; it sleeps once measured demand has stayed under restore_above (not
+        // hibernate_below) for min_idle, and only a demand signal, an event or an operator ends that sleep.
+        let plan = try Self.plan([vm], policy: policy)
+        let h = try #require(plan.actions.first { $0.action == .hibernate })
+        #expect(h.at.seconds == Self.now && h.afterIdleSeconds == 4 * 3600 && h.quietBelow == 15 && h.quietThreshold == 15)
+        #expect(h.rationale.risk == "high" && h.signature == "web-01|\(Self.host)|hibernate-after-idle|14400|under 15.0")
+        #expect(h.rationale.text.hasPrefix("idle timeout: once measured demand has stayed under 15.0 % for 4h; restored for forecast demand that "
+                                           + "did not come (measured demand under 15.0 % for 4h after the restore, until 2024-03-03T23:30:00Z, "
+                                           + "and not over it since): its forecast is not used"), "\(h.rationale.text)")
+        #expect(plan.action(h.pairedWith!)?.deadlineCause == "horizon-end")
+        // Asleep again: kept asleep through the forecast demand.
+        vm.hibernatedSince = Self.now - 3600
+        #expect(try Self.plan([vm], policy: policy).actions.map(\.deadlineCause) == ["horizon-end"])
+        // Without that evidence the forecast restores it for 06:00, and sleeps it by its forecast window.
+        var trusted = vm
+        trusted.unmetRestoreAt = nil
+        #expect(try Self.plan([trusted], policy: policy).actions.map(\.deadline?.seconds) == [Self.at(6)])
+        trusted.hibernatedSince = nil
+        let normal = try #require(try Self.plan([trusted], policy: policy).actions.first { $0.action == .hibernate })
+        #expect(normal.quietBelow == nil && normal.quietThreshold == 5 && normal.afterIdleSeconds == nil)
+        // Without the idle timeout the evidence changes nothing: the forecast decides.
+        vm.hibernatedSince = nil
+        #expect(try Self.plan([vm]) == Self.plan([trusted]))
+    }
+
     @Test func thePlanIsDeterministicAndTamperingIsDetected() throws {
         let vms = [Self.vm("a", Self.hours(idle: 2..<9)), Self.vm("b", Self.hours(idle: 0..<3))]
         let one = try Self.plan(vms), two = try Self.plan(vms)
