@@ -244,12 +244,8 @@ public struct Backtest {
                                           staleSince: fresh || sleeping[i] != nil ? nil : (lastKnown ?? t)))
                     if strategy == .torpor { vms[vms.count - 1].notPredictable = block.notPredictable[r.name] }
                     vms[vms.count - 1].wokenEarlyAt = wokenEarly[i]
-                    let settings = policy.settings(vm: r.name, labels: r.labels)
-                    if settings.idleTimeout, let restore = lastRestore[i], restore.cause == "demand" {
-                        let until = sleeping[i].map { $0.start > restore.at ? $0.start : t } ?? t
-                        vms[vms.count - 1].unmetRestoreAt = replay.demand[i].noDemand(after: restore.at, for: settings.minIdle, until: until,
-                                                                                       threshold: settings.restoreAbove)
-                    }
+                    vms[vms.count - 1].unmetRestoreAt = PlanningInputs.unmetRestore(lastRestore[i], asleepSince: sleeping[i]?.start, now: t,
+                                                                                     settings: policy.settings(vm: r.name, labels: r.labels)) { _, _ in replay.demand[i] }
                 }
                 let plan = Planner.plan(PlanningInput(now: t, vms: vms, events: replay.events, policy: policy, policySHA256: "backtest",
                                                       model: strategy.rawValue, dataWatermark: t))

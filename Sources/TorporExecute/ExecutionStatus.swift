@@ -29,7 +29,7 @@ public enum ExecutionStatus {
                 for h in held { out.append("  \(h.vm): \(h.event) since \(UTC.format(h.since)): \(h.reason)") }
             }
             let woken = try JournalRepository.power(in: db).values
-                .filter { Planner.distrusts(wokenEarlyAt: $0.wokenEarlyAt, now: now) }.sorted { $0.vm < $1.vm }
+                .filter { Planner.distrusts(provenWrongAt: $0.wokenEarlyAt, now: now) }.sorted { $0.vm < $1.vm }
             if !woken.isEmpty {
                 out.append("woken before their planned restore within a day (the next sleep waits for min_idle of measured quiet):")
                 for p in woken { out.append("  \(p.vm) on \(p.host): running since \(UTC.format(p.since)) (\(p.actionID))") }

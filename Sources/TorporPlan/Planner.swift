@@ -31,10 +31,10 @@ public struct PlanningVM: Sendable {
     public var wokenEarlyAt: EpochSeconds?
     /// Set when the VM's latest restore was a plan's for forecast demand (deadline cause `demand`) that did not come: its
     /// measured demand stayed under `restore_above` for `min_idle` from that restore (this is when that was over), and has
-    /// reached it at no time since while it ran. Under the idle timeout its forecast is then not used until something
-    /// else wakes it: it sleeps again once measured demand has stayed under `restore_above` for `min_idle` (as it slept
-    /// before the restore), and a demand signal, an event, an operator or `max_sleep` ends that sleep. While it sleeps
-    /// its forecast learns nothing new about it.
+    /// reached it at no time since while it ran (`PlanningInputs.unmetRestore`). Under the idle timeout its forecast is
+    /// then not used for a day (`Planner.distrustPeriod`): it sleeps again once measured demand has stayed under
+    /// `restore_above` for `min_idle` (as it slept before that restore), and only a demand signal, an event, an
+    /// operator or `max_sleep` ends that sleep within the day; after it the forecast, which has seen those hours, decides again.
     public var unmetRestoreAt: EpochSeconds?
 
     public init(name: String, host: String?, labels: [String: String] = [:], vcpus: Int? = nil, memoryBytes: Int64? = nil,
@@ -72,13 +72,13 @@ public struct PlanningInput: Sendable {
 /// events and pins), within the fleet guardrails and host capacities, each with a restore scheduled to finish by the
 /// forecast demand onset; every VM already asleep gets a restore.
 public enum Planner {
-    /// How long a VM woken before its planned restore is not trusted to its forecast: the forecast that was wrong is the
-    /// day's; a day later the forecast has seen a day of the VM's own demand since.
-    public static let distrustAfterEarlyWake: Int64 = 86_400
+    /// How long a VM whose forecast was proven wrong (woken before its planned restore, or restored for demand that did
+    /// not come) is not trusted to it: the forecast that was wrong is the day's; a day later it has seen the VM since.
+    public static let distrustPeriod: Int64 = 86_400
 
-    /// Whether a VM woken before its planned restore at `wokenEarlyAt` is still not trusted to its forecast at `now`.
-    public static func distrusts(wokenEarlyAt: EpochSeconds?, now: EpochSeconds) -> Bool {
-        wokenEarlyAt.map { now - $0 < distrustAfterEarlyWake } ?? false
+    /// Whether a VM whose forecast was proven wrong at `provenWrongAt` is still not trusted to it at `now`.
+    public static func distrusts(provenWrongAt: EpochSeconds?, now: EpochSeconds) -> Bool {
+        provenWrongAt.map { now - $0 < distrustPeriod } ?? false
     }
 
     public static func plan(_ input: PlanningInput) -> Plan {
@@ -283,30 +283,43 @@ struct Planning {
                 found.append(Window(vm: vm, settings: settings, tier: tier, start: start, deadline: limit.deadline, firstHour: h, idleEndHour: h,
                                     endHour: limit.end, saveSeconds: save, restoreSeconds: restore, stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0,
                                     onset: onset, cause: cause, asleepAlready: false, afterIdle: settings.minIdle,
-                                    quietBelow: vm.unmetRestoreAt == nil ? nil : settings.restoreAbove))
+                                    quietBelow: unmetRestore(vm, settings: settings) == nil ? nil : settings.restoreAbove))
             }
             h = stretchEnd
         }
         return found
     }
 
-    /// Why the VM's forecast cannot be judged, if it cannot: the training run marked it not predictable, or it has
-    /// less known history than `min_history` (newer than the model); under the idle timeout also when its latest restore
-    /// was for forecast demand that did not come. Such a VM sleeps only under the idle timeout.
+    /// Why the VM's forecast cannot be judged, if it cannot: under the idle timeout, its latest restore was for forecast
+    /// demand that did not come, less than `distrustPeriod` ago; the training run marked it not predictable, or it has
+    /// less known history than `min_history` (newer than the model). Such a VM sleeps only under the idle timeout.
     func unjudged(_ vm: PlanningVM, settings: Policy.VMSettings) -> String? {
+        if let at = unmetRestore(vm, settings: settings) {
+            return "restored for forecast demand that did not come (measured demand under \(Self.percent(settings.restoreAbove)) for "
+                + "\(DurationText.format(settings.minIdle)) after the restore, until \(UTC.format(at)), and not over it since; "
+                + "its forecast is trusted again from \(UTC.format(at + Planner.distrustPeriod)))"
+        }
+        return notPredictable(vm)
+    }
+
+    /// Why the VM's forecast can never be judged, if it cannot: the training run marked it not predictable, or it has
+    /// less known history than `min_history`.
+    func notPredictable(_ vm: PlanningVM) -> String? {
         if let reason = vm.notPredictable { return "not predictable (training run): \(reason)" }
         if vm.knownHours < policy.minHistoryHours { return "not predictable: \(vm.knownHours) h of known history, \(policy.minHistoryHours) h needed" }
-        if settings.idleTimeout, let at = vm.unmetRestoreAt {
-            return "restored for forecast demand that did not come (measured demand under \(Self.percent(settings.restoreAbove)) for "
-                + "\(DurationText.format(settings.minIdle)) after the restore, until \(UTC.format(at)), and not over it since)"
-        }
         return nil
     }
 
+    /// Under the idle timeout, when the VM's latest restore proved, less than `distrustPeriod` ago, to be for forecast
+    /// demand that did not come (`PlanningVM.unmetRestoreAt`): it sleeps again as it slept, under restore_above.
+    func unmetRestore(_ vm: PlanningVM, settings: Policy.VMSettings) -> EpochSeconds? {
+        settings.idleTimeout && Planner.distrusts(provenWrongAt: vm.unmetRestoreAt, now: input.now) ? vm.unmetRestoreAt : nil
+    }
+
     /// Whether the VM's forecast was proven wrong lately (a demand signal or an operator woke it before its planned
-    /// restore, under `distrustAfterEarlyWake` ago): its next hibernation then waits for min_idle of measured quiet.
+    /// restore, under `distrustPeriod` ago): its next hibernation then waits for min_idle of measured quiet.
     func distrusted(_ vm: PlanningVM) -> Bool {
-        Planner.distrusts(wokenEarlyAt: vm.wokenEarlyAt, now: input.now)
+        Planner.distrusts(provenWrongAt: vm.wokenEarlyAt, now: input.now)
     }
 
     /// Whether a sleep may go on through hour `h`: nothing blocks it and the tier's quantile is known and under
@@ -314,10 +327,19 @@ struct Planning {
     /// forecast skill or too new to judge, an hour it does not know) the sleep goes on as the idle timeout's does: it
     /// starts only on measured quiet, and a demand signal or an operator wakes it.
     func sleepGoesOn(_ vm: PlanningVM, settings: Policy.VMSettings, q: [Float], blocked: [String?]) -> (Int) -> Bool {
-        let forecastUnused = unjudged(vm, settings: settings) != nil && settings.idleTimeout
-        return { h in
-            blocked[h] == nil && (forecastUnused || (q[h].isNaN ? settings.idleTimeout : Double(q[h]) < settings.restoreAbove))
+        let unusedUntil = forecastUnusedUntil(vm, settings: settings)
+        return { [hour0] h in
+            blocked[h] == nil && (hour0 + Int64(h) * 3600 < unusedUntil
+                                  || (q[h].isNaN ? settings.idleTimeout : Double(q[h]) < settings.restoreAbove))
         }
+    }
+
+    /// Until when the VM's forecast is not used under the idle timeout: for good if it cannot be judged (not predictable,
+    /// too new), for `distrustPeriod` after a restore for demand that did not come; never without the idle timeout.
+    func forecastUnusedUntil(_ vm: PlanningVM, settings: Policy.VMSettings) -> EpochSeconds {
+        guard settings.idleTimeout else { return .min }
+        if notPredictable(vm) != nil { return .max }
+        return unmetRestore(vm, settings: settings).map { $0 + Planner.distrustPeriod } ?? .min
     }
 
     /// A VM asleep now: restored by its demand onset, or by the end of the horizon at the latest.
@@ -331,9 +353,10 @@ struct Planning {
         let limit = limited(start: start, deadline: max(input.now, hour0 + Int64(end) * 3600), end: end, settings: settings)
         let (onset, cause) = limit.onset
             ?? Self.onset(at: end, hours: hours, deadline: limit.deadline, blocked: blocked, q: q, settings: settings, tier: tier)
+        let unused = settings.idleTimeout ? unjudged(vm, settings: settings).map { $0 + ": its forecast is not used, a demand signal or an operator wakes it; " } : nil
         return Window(vm: vm, settings: settings, tier: tier, start: start, deadline: limit.deadline, firstHour: 0,
                       idleEndHour: 0, endHour: limit.end, saveSeconds: 0, restoreSeconds: vm.restoreSeconds ?? policy.defaultRestoreSeconds,
-                      stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0, onset: "asleep; " + onset, cause: cause, asleepAlready: true)
+                      stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0, onset: "asleep; " + (unused ?? "") + onset, cause: cause, asleepAlready: true)
     }
 
     /// A sleep from `start` until `deadline` (through hour `end`) held to the VM's `max_sleep`: the deadline and end hour

@@ -57,18 +57,29 @@ public enum PlanningInputs {
     }
 
     /// The VMs under the idle timeout whose latest restore was a plan's for forecast demand that did not come
-    /// (`PlanningVM.unmetRestoreAt`), judged on their stored CPU utilization up to now, or up to the sleep they are in.
+    /// (`PlanningVM.unmetRestoreAt`), judged on their stored CPU utilization.
     static func unmetRestores(records: [VMRecord], power: [String: PowerRecord], now: EpochSeconds, policy: Policy,
                               in db: Database) throws -> [String: EpochSeconds] {
         let restores = try JournalRepository.latestRestores(in: db)
         var result: [String: EpochSeconds] = [:]
         for record in records {
-            let settings = policy.settings(vm: record.name, labels: record.labels)
-            guard settings.idleTimeout, let restore = restores[record.name], restore.cause == "demand" else { continue }
-            let until = power[record.name].flatMap { $0.state == .hibernated && $0.since > restore.at ? $0.since : nil } ?? now
-            let samples = DemandSamples(try SampleReader.samples(vm: record.name, metric: "cpu_util", from: restore.at - 3600, to: until, in: db))
-            result[record.name] = samples.noDemand(after: restore.at, for: settings.minIdle, until: until, threshold: settings.restoreAbove)
+            let state = power[record.name]
+            result[record.name] = try unmetRestore(restores[record.name].map { ($0.at, $0.cause) }, asleepSince: state?.state == .hibernated ? state?.since : nil,
+                                                   now: now, settings: policy.settings(vm: record.name, labels: record.labels)) { from, until in
+                DemandSamples(try SampleReader.samples(vm: record.name, metric: "cpu_util", from: from, to: until, in: db))
+            }
         }
         return result
+    }
+
+    /// `PlanningVM.unmetRestoreAt` of a VM under the idle timeout whose latest restore was `restore` (when, and its plan's
+    /// deadline cause; nil cause: no plan's), judged on its measured demand (`samples(from, until)`) up to now, or up to
+    /// the sleep it is in (a sleeping VM reports nothing). The backtest replays with the same rule.
+    public static func unmetRestore(_ restore: (at: EpochSeconds, cause: String?)?, asleepSince: EpochSeconds?, now: EpochSeconds,
+                                    settings: Policy.VMSettings,
+                                    samples: (_ from: EpochSeconds, _ until: EpochSeconds) throws -> DemandSamples) rethrows -> EpochSeconds? {
+        guard settings.idleTimeout, let restore, restore.cause == "demand" else { return nil }
+        let until = asleepSince.map { $0 > restore.at ? $0 : now } ?? now
+        return try samples(restore.at - 3600, until).noDemand(after: restore.at, for: settings.minIdle, until: until, threshold: settings.restoreAbove)
     }
 }

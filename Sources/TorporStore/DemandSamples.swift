@@ -62,12 +62,18 @@ public struct DemandSamples: Sendable {
         return nil
     }
 
-    /// When a restore at `restore` proved to have come for no demand: the demand stayed under `threshold` for `duration`
-    /// from it (counted from the first sample after it, within one interval; a gap is not calm), and no sample from the
-    /// restore until `until` reached the threshold. nil when either is not so, or not known yet at `until`.
+    /// When a restore at `restore` proved to have come for no demand, judged on the samples before `until`: the demand
+    /// stayed under `threshold` for `duration` from it (counted from the first sample after it, which may come up to two
+    /// intervals late: a collector needs two readings of a restored VM for a rate; a later gap is not calm), and no
+    /// sample reached the threshold since. nil when either is not so, or not known yet at `until`.
     public func noDemand(after restore: EpochSeconds, for duration: Int64, until: EpochSeconds, threshold: Double) -> EpochSeconds? {
-        guard firstDemand(from: restore, to: until, threshold: threshold) == nil else { return nil }
-        return firstIdle(for: duration, from: restore, to: min(until, restore + duration + interval) + 1, threshold: threshold, countingFrom: restore)
+        var known = self
+        let count = firstIndex(atOrAfter: until)
+        known.times.removeLast(times.count - count)
+        known.values.removeLast(values.count - count)
+        guard known.firstDemand(from: restore, to: until, threshold: threshold) == nil else { return nil }
+        return known.firstIdle(for: duration, from: restore, to: min(until, restore + duration + 2 * interval) + 1, threshold: threshold,
+                               countingFrom: restore)
     }
 
     private func firstIndex(atOrAfter t: EpochSeconds) -> Int {

@@ -221,7 +221,7 @@ import TorporVirt
         let status = try ExecutionStatus.render(store: f.store, now: Self.at(3))
         #expect(status.contains("woken before their planned restore within a day (the next sleep waits for min_idle of measured quiet):\n  web-02 on \(Self.host): running since \(events.first!.time) (signal:web-02:"))
         #expect(status.contains("asleep: 1\n  web-01 on \(Self.host): restore at "))
-        #expect(try !ExecutionStatus.render(store: f.store, now: Self.at(2) + Planner.distrustAfterEarlyWake + 60).contains("woken before"))
+        #expect(try !ExecutionStatus.render(store: f.store, now: Self.at(2) + Planner.distrustPeriod + 60).contains("woken before"))
     }
 
     @Test func wakeOnRulesNameAVMOrALabelGroup() {
@@ -321,10 +321,18 @@ import TorporVirt
         #expect(try unmet(.embeddedDefault, now: restoreAt + 7600) == nil)   // without the idle timeout it is not looked at
         // The plan made on it: the executor hibernates the VM at 12 % (under restore_above for 2 h since it came back).
         let again = try f.plan(["web-01": 0..<0], at: restoreAt + 7600, idleTimeout: true, unmetRestore: ["web-01": restored.at + 7200])
-        #expect(again.actions.first?.quietBelow == 15)
-        #expect(try f.executor(load: ["web-01": 12]).run(f.options(restoreAt + 7600)).map(\.event) == ["hibernated"])
+        #expect(again.actions.first?.quietBelow == 15 && again.actions.first?.what == "hibernate after 2h under 15.0 %")
+        // Its pre-flight holds it at restore_above: skipped at 16 %, hibernated at 12 %.
+        let busy = try f.executor(load: ["web-01": 16]).run(f.options(restoreAt + 7600))
+        #expect(busy.map(\.event) == ["skipped"] && busy[0].detail == "busy now: 16.0 % ≥ restore_above 15.0 % (pre-flight)", "\(busy)")
+        #expect(try f.executor(load: ["web-01": 12]).run(f.options(restoreAt + 7660)).map(\.event) == ["hibernated"])
         // Asleep, it is judged on what came before that sleep: the evidence stands while it sleeps.
+        try f.cpu("web-01", [(restoreAt + 9000, 40)])
         #expect(try unmet(policy, now: restoreAt + 4 * 3600) == restored.at + 7200)
+        // A restore no plan made (here an operator's wake) has no cause: the evidence is gone.
+        #expect(try f.executor().wake(vm: "web-01", by: "bob", options: f.options(restoreAt + 5 * 3600)).map(\.event) == ["restored"])
+        #expect(try f.store.read { try JournalRepository.latestRestores(in: $0)["web-01"] }?.cause == nil)
+        #expect(try unmet(policy, now: restoreAt + 8 * 3600) == nil)
     }
 
     @Test func oneExecutorPerHostSetAtATime() throws {

@@ -321,7 +321,7 @@ import TorporTrain
         #expect(plan.action(h.pairedWith!)?.deadlineCause == "horizon-end")
     }
 
-    @Test func underTheIdleTimeoutAVMRestoredForDemandThatDidNotComeSleepsAgainAsItSleptAndOnlyDemandEndsThatSleep() throws {
+    @Test func underTheIdleTimeoutAVMRestoredForDemandThatDidNotComeSleepsAgainAsItSleptAndForADayOnlyDemandEndsThatSleep() throws {
         // Its forecast says demand from 06:00 on all day (q0.9 40 %): the forecast that restored it, and was wrong.
         var vm = Self.vm("web-01", Self.hours(idle: 0..<6))
         vm.unmetRestoreAt = Self.now - 1800
@@ -332,13 +332,24 @@ import TorporTrain
         let h = try #require(plan.actions.first { $0.action == .hibernate })
         #expect(h.at.seconds == Self.now && h.afterIdleSeconds == 4 * 3600 && h.quietBelow == 15 && h.quietThreshold == 15)
         #expect(h.rationale.risk == "high" && h.signature == "web-01|\(Self.host)|hibernate-after-idle|14400|under 15.0")
+        #expect(h.what == "hibernate after 4h under 15.0 %")
         #expect(h.rationale.text.hasPrefix("idle timeout: once measured demand has stayed under 15.0 % for 4h; restored for forecast demand that "
                                            + "did not come (measured demand under 15.0 % for 4h after the restore, until 2024-03-03T23:30:00Z, "
-                                           + "and not over it since): its forecast is not used"), "\(h.rationale.text)")
+                                           + "and not over it since; its forecast is trusted again from 2024-03-04T23:30:00Z): its forecast is not used"),
+                "\(h.rationale.text)")
         #expect(plan.action(h.pairedWith!)?.deadlineCause == "horizon-end")
-        // Asleep again: kept asleep through the forecast demand.
+        // Asleep again: kept asleep through the forecast demand, and the restore says why.
         vm.hibernatedSince = Self.now - 3600
-        #expect(try Self.plan([vm], policy: policy).actions.map(\.deadlineCause) == ["horizon-end"])
+        let asleep = try #require(try Self.plan([vm], policy: policy).actions.first)
+        #expect(asleep.deadlineCause == "horizon-end" && asleep.rationale.text.hasPrefix("asleep; restored for forecast demand that did not come"))
+        // A day after that evidence the forecast decides again, from the hour the day is over: restored for its demand
+        // at 08:00 (evidence from 08:00 yesterday), not at 06:00 (the trusted forecast) nor at the horizon's end.
+        vm.unmetRestoreAt = Self.at(8) - Planner.distrustPeriod
+        let expiring = try #require(try Self.plan([vm], policy: policy).actions.first)
+        #expect(expiring.deadline?.seconds == Self.at(8) && expiring.deadlineCause == "demand")
+        vm.unmetRestoreAt = Self.now - Planner.distrustPeriod
+        #expect(try Self.plan([vm], policy: policy).actions.map(\.deadline?.seconds) == [Self.at(6)])
+        vm.unmetRestoreAt = Self.now - 1800
         // Without that evidence the forecast restores it for 06:00, and sleeps it by its forecast window.
         var trusted = vm
         trusted.unmetRestoreAt = nil
