@@ -86,7 +86,8 @@ public struct Plan: Codable, Equatable, Sendable {
         /// What sets a restore's deadline: `demand` (the forecast crosses restore_above), `event` (a keep-awake, freeze
         /// or demand event, or a pin), `missing` (the forecast is unknown from then: missing is not idle), or
         /// `horizon-end` (no onset within the horizon; the next plan carries the VM forward), or `window` (an idle-timeout
-        /// sleep ends where the forecast's own window begins; a newer plan keeps the VM asleep into it).
+        /// sleep ends where the forecast's own window begins; a newer plan keeps the VM asleep into it), or `max-sleep`
+        /// (the policy's `max_sleep` since the VM went to sleep).
         public var deadlineCause: String?
         public var rationale: Rationale
         public var reservations: Reservations
