@@ -294,12 +294,10 @@ struct Planning {
     /// demand that did not come, less than `distrustPeriod` ago; the training run marked it not predictable, or it has
     /// less known history than `min_history` (newer than the model). Such a VM sleeps only under the idle timeout.
     func unjudged(_ vm: PlanningVM, settings: Policy.VMSettings) -> String? {
-        if let at = unmetRestore(vm, settings: settings) {
-            return "restored for forecast demand that did not come (measured demand under \(Self.percent(settings.restoreAbove)) for "
-                + "\(DurationText.format(settings.minIdle)) after the restore, until \(UTC.format(at)), and not over it since; "
-                + "its forecast is trusted again from \(UTC.format(at + Planner.distrustPeriod)))"
-        }
-        return notPredictable(vm)
+        guard let at = unmetRestore(vm, settings: settings) else { return notPredictable(vm) }
+        return "restored for forecast demand that did not come (measured demand under \(Self.percent(settings.restoreAbove)) for "
+            + "\(DurationText.format(settings.minIdle)) after the restore, until \(UTC.format(at)), and not over it since; "
+            + (notPredictable(vm).map { "and " + $0 + ")" } ?? "its forecast is trusted again from \(UTC.format(at + Planner.distrustPeriod)))")
     }
 
     /// Why the VM's forecast can never be judged, if it cannot: the training run marked it not predictable, or it has
@@ -329,7 +327,7 @@ struct Planning {
     func sleepGoesOn(_ vm: PlanningVM, settings: Policy.VMSettings, q: [Float], blocked: [String?]) -> (Int) -> Bool {
         let unusedUntil = forecastUnusedUntil(vm, settings: settings)
         return { [hour0] h in
-            blocked[h] == nil && (hour0 + Int64(h) * 3600 < unusedUntil
+            blocked[h] == nil && (hour0 + Int64(h + 1) * 3600 <= unusedUntil
                                   || (q[h].isNaN ? settings.idleTimeout : Double(q[h]) < settings.restoreAbove))
         }
     }

@@ -78,7 +78,9 @@ public enum PlanningInputs {
     public static func unmetRestore(_ restore: (at: EpochSeconds, cause: String?)?, asleepSince: EpochSeconds?, now: EpochSeconds,
                                     settings: Policy.VMSettings,
                                     samples: (_ from: EpochSeconds, _ until: EpochSeconds) throws -> DemandSamples) rethrows -> EpochSeconds? {
-        guard settings.idleTimeout, let restore, restore.cause == "demand" else { return nil }
+        // Evidence is at most min_idle and an hour after the restore, and the planner sets it aside a day later.
+        guard settings.idleTimeout, let restore, restore.cause == "demand",
+              now < restore.at + settings.minIdle + 3600 + Planner.distrustPeriod else { return nil }
         let until = asleepSince.map { $0 > restore.at ? $0 : now } ?? now
         return try samples(restore.at - 3600, until).noDemand(after: restore.at, for: settings.minIdle, until: until, threshold: settings.restoreAbove)
     }

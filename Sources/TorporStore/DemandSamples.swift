@@ -67,10 +67,10 @@ public struct DemandSamples: Sendable {
     /// intervals late: a collector needs two readings of a restored VM for a rate; a later gap is not calm), and no
     /// sample reached the threshold since. nil when either is not so, or not known yet at `until`.
     public func noDemand(after restore: EpochSeconds, for duration: Int64, until: EpochSeconds, threshold: Double) -> EpochSeconds? {
-        var known = self
-        let count = firstIndex(atOrAfter: until)
-        known.times.removeLast(times.count - count)
-        known.values.removeLast(values.count - count)
+        var known = self   // what production has: the samples from the restore (none while asleep) until `until`
+        let first = firstIndex(atOrAfter: restore), count = max(first, firstIndex(atOrAfter: until))
+        known.times = Array(times[first..<count])
+        known.values = Array(values[first..<count])
         guard known.firstDemand(from: restore, to: until, threshold: threshold) == nil else { return nil }
         return known.firstIdle(for: duration, from: restore, to: min(until, restore + duration + 2 * interval) + 1, threshold: threshold,
                                countingFrom: restore)

@@ -316,11 +316,13 @@ import TorporVirt
             try PlanningInputs.load(store: f.store, now: now, policy: policy, policySHA256: "t", forecaster: try DemandForecaster(store: f.store))
                 .vms.first { $0.name == "web-01" }?.unmetRestoreAt
         }
+        // Counted from the first sample from the restore on (none while it slept).
+        let proof = try #require(stride(from: restoreAt, through: restoreAt + 7500, by: 300).first { $0 >= restored.at }) + 7200
         #expect(try unmet(policy, now: restoreAt + 3600) == nil)   // not known an hour on
-        #expect(try unmet(policy, now: restoreAt + 7600) == restored.at + 7200)
+        #expect(try unmet(policy, now: restoreAt + 7600) == proof)
         #expect(try unmet(.embeddedDefault, now: restoreAt + 7600) == nil)   // without the idle timeout it is not looked at
         // The plan made on it: the executor hibernates the VM at 12 % (under restore_above for 2 h since it came back).
-        let again = try f.plan(["web-01": 0..<0], at: restoreAt + 7600, idleTimeout: true, unmetRestore: ["web-01": restored.at + 7200])
+        let again = try f.plan(["web-01": 0..<0], at: restoreAt + 7600, idleTimeout: true, unmetRestore: ["web-01": proof])
         #expect(again.actions.first?.quietBelow == 15 && again.actions.first?.what == "hibernate after 2h under 15.0 %")
         // Its pre-flight holds it at restore_above: skipped at 16 %, hibernated at 12 %.
         let busy = try f.executor(load: ["web-01": 16]).run(f.options(restoreAt + 7600))
@@ -328,7 +330,7 @@ import TorporVirt
         #expect(try f.executor(load: ["web-01": 12]).run(f.options(restoreAt + 7660)).map(\.event) == ["hibernated"])
         // Asleep, it is judged on what came before that sleep: the evidence stands while it sleeps.
         try f.cpu("web-01", [(restoreAt + 9000, 40)])
-        #expect(try unmet(policy, now: restoreAt + 4 * 3600) == restored.at + 7200)
+        #expect(try unmet(policy, now: restoreAt + 4 * 3600) == proof)
         // A restore no plan made (here an operator's wake) has no cause: the evidence is gone.
         #expect(try f.executor().wake(vm: "web-01", by: "bob", options: f.options(restoreAt + 5 * 3600)).map(\.event) == ["restored"])
         #expect(try f.store.read { try JournalRepository.latestRestores(in: $0)["web-01"] }?.cause == nil)

@@ -324,7 +324,7 @@ import TorporTrain
     @Test func underTheIdleTimeoutAVMRestoredForDemandThatDidNotComeSleepsAgainAsItSleptAndForADayOnlyDemandEndsThatSleep() throws {
         // Its forecast says demand from 06:00 on all day (q0.9 40 %): the forecast that restored it, and was wrong.
         var vm = Self.vm("web-01", Self.hours(idle: 0..<6))
-        vm.unmetRestoreAt = Self.now - 1800
+        vm.unmetRestoreAt = Self.now   // the evidence: the whole horizon is within the day
         let policy = try Self.policy("vms: {web-01: {idle_timeout: true}}")
         // Awake: the forecast is not used; it sleeps once measured demand has stayed under restore_above (not
         // hibernate_below) for min_idle, and only a demand signal, an event or an operator ends that sleep.
@@ -334,8 +334,8 @@ import TorporTrain
         #expect(h.rationale.risk == "high" && h.signature == "web-01|\(Self.host)|hibernate-after-idle|14400|under 15.0")
         #expect(h.what == "hibernate after 4h under 15.0 %")
         #expect(h.rationale.text.hasPrefix("idle timeout: once measured demand has stayed under 15.0 % for 4h; restored for forecast demand that "
-                                           + "did not come (measured demand under 15.0 % for 4h after the restore, until 2024-03-03T23:30:00Z, "
-                                           + "and not over it since; its forecast is trusted again from 2024-03-04T23:30:00Z): its forecast is not used"),
+                                           + "did not come (measured demand under 15.0 % for 4h after the restore, until 2024-03-04T00:00:00Z, "
+                                           + "and not over it since; its forecast is trusted again from 2024-03-05T00:00:00Z): its forecast is not used"),
                 "\(h.rationale.text)")
         #expect(plan.action(h.pairedWith!)?.deadlineCause == "horizon-end")
         // Asleep again: kept asleep through the forecast demand, and the restore says why.
@@ -347,9 +347,24 @@ import TorporTrain
         vm.unmetRestoreAt = Self.at(8) - Planner.distrustPeriod
         let expiring = try #require(try Self.plan([vm], policy: policy).actions.first)
         #expect(expiring.deadline?.seconds == Self.at(8) && expiring.deadlineCause == "demand")
+        // The hour the day ends in is the forecast's: evidence from 08:30 yesterday, restored for its demand at 08:00.
+        vm.unmetRestoreAt = Self.at(8) + 1800 - Planner.distrustPeriod
+        #expect(try Self.plan([vm], policy: policy).actions.map(\.deadline?.seconds) == [Self.at(8)])
         vm.unmetRestoreAt = Self.now - Planner.distrustPeriod
         #expect(try Self.plan([vm], policy: policy).actions.map(\.deadline?.seconds) == [Self.at(6)])
+        // Awake a day after the evidence: trusted, its forecast window and hibernate_below again.
+        vm.hibernatedSince = nil
+        let awake = try #require(try Self.plan([vm], policy: policy).actions.first { $0.action == .hibernate })
+        #expect(awake.quietBelow == nil && awake.afterIdleSeconds == nil && awake.at.seconds == Self.now)
+        // Not predictable as well: never trusted again, and the text says both.
         vm.unmetRestoreAt = Self.now - 1800
+        vm.notPredictable = "no skill"
+        let both = try #require(try Self.plan([vm], policy: policy).actions.first { $0.action == .hibernate })
+        #expect(both.quietBelow == 15 && both.rationale.text.contains("and not over it since; and not predictable (training run): no skill)"))
+        #expect(try Self.plan([vm], policy: policy).action(both.pairedWith!)?.deadlineCause == "horizon-end")
+        vm.notPredictable = nil
+        vm.unmetRestoreAt = Self.now
+        vm.hibernatedSince = Self.now - 3600
         // Without that evidence the forecast restores it for 06:00, and sleeps it by its forecast window.
         var trusted = vm
         trusted.unmetRestoreAt = nil

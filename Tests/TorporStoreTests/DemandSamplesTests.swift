@@ -32,16 +32,20 @@ import TorporStore
     }
 
     @Test func aRestoreForDemandThatDidNotComeIsProvenByMinIdleUnderTheThresholdAndUndoneByDemandSince() {
-        // Restored at minute 2, 2 % since: proven two hours on (the threshold here is restore_above, 15 %).
-        #expect(Self.samples(0..<600).noDemand(after: Self.at(2), for: 7200, until: Self.at(600), threshold: 15) == Self.at(122))
+        // Restored at minute 0, 2 % since: proven two hours on (the threshold here is restore_above, 15 %).
+        #expect(Self.samples(0..<600).noDemand(after: Self.at(0), for: 7200, until: Self.at(600), threshold: 15) == Self.at(120))
         // The collector's first sample after the restore comes up to two intervals later (its first rate needs two
         // readings of the restored VM): counted from it. Later than that, the time between proves nothing.
         func firstSample(at minute: Int) -> DemandSamples { DemandSamples(stride(from: minute, to: 600, by: 5).map { (Self.at($0), 2.0) }) }
         #expect(firstSample(at: 3).noDemand(after: Self.at(0), for: 7200, until: Self.at(600), threshold: 15) == Self.at(123))
         #expect(firstSample(at: 8).noDemand(after: Self.at(0), for: 7200, until: Self.at(600), threshold: 15) == Self.at(128))
         #expect(firstSample(at: 12).noDemand(after: Self.at(0), for: 7200, until: Self.at(600), threshold: 15) == nil)
-        // Judged on the samples before `until` only: one at `until` is the future.
-        #expect(Self.samples(0..<600, busy: [125]).noDemand(after: Self.at(0), for: 7200, until: Self.at(125), threshold: 15) == Self.at(120))
+        // Judged on the samples from the restore (a sample from before it is not counted: production has none while
+        // the VM slept) and before `until` (one at `until` is the future).
+        #expect(Self.samples(0..<600).noDemand(after: Self.at(2), for: 7200, until: Self.at(600), threshold: 15) == Self.at(125))
+        #expect(Self.samples(0..<600, busy: [125]).noDemand(after: Self.at(5), for: 7200, until: Self.at(125), threshold: 15) == nil)
+        #expect(Self.samples(0..<600, busy: [125]).noDemand(after: Self.at(5), for: 7200, until: Self.at(126), threshold: 15) == nil)
+        #expect(Self.samples(0..<600, busy: [130]).noDemand(after: Self.at(5), for: 7200, until: Self.at(126), threshold: 15) == Self.at(125))
         // Known once a sample covers two hours on, not before; demand at minute 300 undoes it once it is seen, not before.
         #expect(Self.samples(0..<600).noDemand(after: Self.at(0), for: 7200, until: Self.at(120), threshold: 15) == nil)
         #expect(Self.samples(0..<600).noDemand(after: Self.at(0), for: 7200, until: Self.at(121), threshold: 15) == Self.at(120))
