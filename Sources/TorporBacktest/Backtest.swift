@@ -212,6 +212,7 @@ public struct Backtest {
             // What production would know: a sleeping VM reports nothing, so its hours asleep are missing in the history
             // the planner reads later (the journal's hibernated intervals). The oracle keeps everything.
             var seen = replay.series
+            let settings = records.map { policy.settings(vm: $0.name, labels: $0.labels) }
             for h in 0..<hours {
                 let t = from + Int64(h) * 3600
                 let histories = records.indices.map { i in
@@ -245,12 +246,12 @@ public struct Backtest {
                     if strategy == .torpor { vms[vms.count - 1].notPredictable = block.notPredictable[r.name] }
                     vms[vms.count - 1].wokenEarlyAt = wokenEarly[i]
                     vms[vms.count - 1].unmetRestoreAt = PlanningInputs.unmetRestore(lastRestore[i], asleepSince: sleeping[i]?.start, now: t,
-                                                                                     settings: policy.settings(vm: r.name, labels: r.labels)) { _, _ in replay.demand[i] }
+                                                                                     settings: settings[i]) { _, _ in replay.demand[i] }
                 }
                 let plan = Planner.plan(PlanningInput(now: t, vms: vms, events: replay.events, policy: policy, policySHA256: "backtest",
                                                       model: strategy.rawValue, dataWatermark: t))
                 for (i, r) in records.enumerated() {
-                    let settings = policy.settings(vm: r.name, labels: r.labels), hourEnd = t + 3600
+                    let hourEnd = t + 3600
                     if sleeping[i] != nil {
                         let restore = plan.actions.first { $0.vm == r.name && $0.action == .restore }
                         sleeping[i]!.wake = restore?.deadline?.seconds ?? t
@@ -269,7 +270,7 @@ public struct Backtest {
                     guard let current = sleeping[i] else { continue }
                     let planned = current.wake ?? .max
                     var end: EpochSeconds?
-                    if let demand = replay.demand[i].firstDemand(from: max(current.start, t), to: min(planned, hourEnd), threshold: settings.restoreAbove) {
+                    if let demand = replay.demand[i].firstDemand(from: max(current.start, t), to: min(planned, hourEnd), threshold: settings[i].restoreAbove) {
                         let woken = demand + restoreSeconds[i]   // woken by the demand, late
                         if woken < planned { wokenEarly[i] = woken }
                         end = min(planned, woken)

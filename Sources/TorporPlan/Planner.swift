@@ -112,6 +112,8 @@ struct Planning {
         var afterIdle: Int64? = nil
         /// The quiet threshold when it is not hibernate_below: restore_above, after a restore for demand that did not come.
         var quietBelow: Double? = nil
+        /// The measured demand the sleep waits to be under (`Plan.Action.quietThreshold`).
+        var quietThreshold: Double { quietBelow ?? settings.hibernateBelow }
         /// An idle-timeout window: forecast-calm hours only, no forecast-idle ones.
         var idleTimeout: Bool { afterIdle != nil && idleEndHour == firstHour }
         var hours: Double { Double(deadline - start) / 3600 }
@@ -508,7 +510,7 @@ struct Planning {
         let onset = (unknownHours == 0 || unjudged != nil ? "" : "the forecast does not know \(unknownHours) h of it "
             + "(missing is not idle: asleep there only as the idle timeout is, woken by a demand signal or an operator); ") + w.onset
         let idleSeconds = hour0 + Int64(w.idleEndHour) * 3600 - w.start
-        let wait = w.afterIdle.map { "once measured demand has stayed under \(Self.percent(w.quietBelow ?? w.settings.hibernateBelow)) for \(DurationText.format($0))" }
+        let wait = w.afterIdle.map { "once measured demand has stayed under \(Self.percent(w.quietThreshold)) for \(DurationText.format($0))" }
         if let wait, w.idleTimeout {
             let timeout = "idle timeout: " + wait + "; "
             if let unjudged {

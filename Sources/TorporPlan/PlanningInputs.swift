@@ -73,8 +73,8 @@ public enum PlanningInputs {
     }
 
     /// `PlanningVM.unmetRestoreAt` of a VM under the idle timeout whose latest restore was `restore` (when, and its plan's
-    /// deadline cause; nil cause: no plan's), judged on its measured demand (`samples(from, until)`) up to now, or up to
-    /// the sleep it is in (a sleeping VM reports nothing). The backtest replays with the same rule.
+    /// deadline cause; nil cause: no plan's), judged on its measured demand (`samples(from, until)`, from the restore) up
+    /// to now, or up to the sleep it is in (a sleeping VM reports nothing). The backtest replays with the same rule.
     public static func unmetRestore(_ restore: (at: EpochSeconds, cause: String?)?, asleepSince: EpochSeconds?, now: EpochSeconds,
                                     settings: Policy.VMSettings,
                                     samples: (_ from: EpochSeconds, _ until: EpochSeconds) throws -> DemandSamples) rethrows -> EpochSeconds? {
@@ -82,6 +82,6 @@ public enum PlanningInputs {
         guard settings.idleTimeout, let restore, restore.cause == "demand",
               now < restore.at + settings.minIdle + 3600 + Planner.distrustPeriod else { return nil }
         let until = asleepSince.map { $0 > restore.at ? $0 : now } ?? now
-        return try samples(restore.at - 3600, until).noDemand(after: restore.at, for: settings.minIdle, until: until, threshold: settings.restoreAbove)
+        return try samples(restore.at, until).noDemand(after: restore.at, for: settings.minIdle, until: until, threshold: settings.restoreAbove)
     }
 }

@@ -197,7 +197,11 @@ enum Schema {
         }
         migrator.registerMigration("v8: the cause of a plan's restore") { db in
             // demand, event, missing, horizon-end, window or max-sleep (the plan's deadline cause); NULL otherwise.
-            try db.execute(sql: "ALTER TABLE journal ADD COLUMN cause TEXT")
+            try db.execute(sql: """
+                ALTER TABLE journal ADD COLUMN cause TEXT;
+                -- each plan reads every VM's latest done restore
+                CREATE INDEX journal_done_restores ON journal(vm, id) WHERE kind = 'restore' AND step = 'done';
+                """)
         }
         return migrator
     }
