@@ -202,10 +202,10 @@ public struct Backtest {
             }
         case .torpor, .seasonalNaive, .oracle:
             let quantiles = blocks[0].forecaster.quantiles
-            // The stretch each VM is asleep in now, when its planned restore finishes (nil: not planned yet) and why.
-            var sleeping = [(start: EpochSeconds, wake: EpochSeconds?, cause: String?)?](repeating: nil, count: records.count)
-            // Each VM's latest restore and its plan's deadline cause (nil: its demand woke it), as the journal keeps them.
-            var lastRestore = [(at: EpochSeconds, cause: String?)?](repeating: nil, count: records.count)
+            // The stretch each VM is asleep in now, and when its planned restore finishes (nil: not planned yet).
+            var sleeping = [(start: EpochSeconds, wake: EpochSeconds?)?](repeating: nil, count: records.count)
+            // The hours each VM's plans called for demand in while it ran (`Planner.demandCalls`), as the store keeps them.
+            var demandCalls = [[EpochSeconds]](repeating: [], count: records.count)
             // When each VM came back, if its demand woke it before the planned restore (what a demand signal's wake
             // leaves in the journal); nil once it sleeps again.
             var wokenEarly = [EpochSeconds?](repeating: nil, count: records.count)
@@ -213,6 +213,7 @@ public struct Backtest {
             // the planner reads later (the journal's hibernated intervals). The oracle keeps everything.
             var seen = replay.series
             let settings = records.map { policy.settings(vm: $0.name, labels: $0.labels) }
+            let index = Dictionary(uniqueKeysWithValues: records.enumerated().map { ($1.name, $0) })
             for h in 0..<hours {
                 let t = from + Int64(h) * 3600
                 let histories = records.indices.map { i in
@@ -245,27 +246,27 @@ public struct Backtest {
                                           staleSince: fresh || sleeping[i] != nil ? nil : (lastKnown ?? t)))
                     if strategy == .torpor { vms[vms.count - 1].notPredictable = block.notPredictable[r.name] }
                     vms[vms.count - 1].wokenEarlyAt = wokenEarly[i]
-                    vms[vms.count - 1].unmetRestoreAt = PlanningInputs.unmetRestore(lastRestore[i], asleepSince: sleeping[i]?.start, now: t,
-                                                                                     settings: settings[i]) { _, _ in replay.demand[i] }
+                    vms[vms.count - 1].unmetDemandAt = PlanningInputs.unmetDemand(calls: demandCalls[i], asleepSince: sleeping[i]?.start, now: t,
+                                                                                  settings: settings[i]) { _, _ in replay.demand[i] }
                 }
-                let plan = Planner.plan(PlanningInput(now: t, vms: vms, events: replay.events, policy: policy, policySHA256: "backtest",
-                                                      model: strategy.rawValue, dataWatermark: t))
+                let input = PlanningInput(now: t, vms: vms, events: replay.events, policy: policy, policySHA256: "backtest",
+                                          model: strategy.rawValue, dataWatermark: t)
+                let plan = Planner.plan(input)
+                for name in Planner.demandCalls(input) { demandCalls[index[name]!].append(t) }
                 for (i, r) in records.enumerated() {
                     let hourEnd = t + 3600
                     if sleeping[i] != nil {
-                        let restore = plan.actions.first { $0.vm == r.name && $0.action == .restore }
-                        sleeping[i]!.wake = restore?.deadline?.seconds ?? t
-                        sleeping[i]!.cause = restore?.deadlineCause
+                        sleeping[i]!.wake = plan.actions.first { $0.vm == r.name && $0.action == .restore }?.deadline?.seconds ?? t
                     } else if let hibernate = plan.actions.first(where: { $0.vm == r.name && $0.action == .hibernate }), hibernate.at.seconds < hourEnd {
-                        let restore = plan.action(hibernate.pairedWith ?? ""), wake = restore?.deadline?.seconds
+                        let wake = plan.action(hibernate.pairedWith ?? "")?.deadline?.seconds
                         // The executor's pre-flight: it hibernates only while the VM's demand is under hibernate_below
-                        // or the action's own quiet threshold (under the idle timeout: has stayed under it for min_idle
-                        // since the VM last woke), and tries again on its next passes while the hour lasts.
+                        // (under the idle timeout: has stayed under it for min_idle since the VM last woke), and tries
+                        // again on its next passes while the hour lasts.
                         let demand = replay.demand[i], from = max(hibernate.at.seconds, asleep[i].last?.end ?? t), until = min(hourEnd, wake ?? .max)
-                        let start = hibernate.afterIdleSeconds.map { demand.firstIdle(for: $0, from: from, to: until, threshold: hibernate.quietThreshold,
+                        let start = hibernate.afterIdleSeconds.map { demand.firstIdle(for: $0, from: from, to: until, threshold: settings[i].hibernateBelow,
                                                                                       countingFrom: asleep[i].last?.end ?? .min) }
-                            ?? demand.firstCalm(from: from, to: until, threshold: hibernate.quietThreshold)
-                        if let start { sleeping[i] = (start, wake, restore?.deadlineCause); wokenEarly[i] = nil }
+                            ?? demand.firstCalm(from: from, to: until, threshold: settings[i].hibernateBelow)
+                        if let start { sleeping[i] = (start, wake); wokenEarly[i] = nil }
                     }
                     guard let current = sleeping[i] else { continue }
                     let planned = current.wake ?? .max
@@ -274,10 +275,8 @@ public struct Backtest {
                         let woken = demand + restoreSeconds[i]   // woken by the demand, late
                         if woken < planned { wokenEarly[i] = woken }
                         end = min(planned, woken)
-                        lastRestore[i] = (end!, woken < planned ? nil : current.cause)
-                    } else if planned < hourEnd {
+                    } else if planned <= hourEnd {
                         end = planned
-                        lastRestore[i] = (planned, current.cause)
                     }
                     if let end {
                         if end > current.start { asleep[i].append(Downtime(start: current.start, end: end)) }

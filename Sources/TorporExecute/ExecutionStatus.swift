@@ -50,7 +50,7 @@ public enum ExecutionStatus {
             let violations = recent.filter { $0.step == .done && $0.late == true }.prefix(10)
             if !violations.isEmpty {
                 out.append("restores after their deadline (SLA violations):")
-                for v in violations { out.append("  \(v.vm): done \(UTC.format(v.at)), deadline \(v.deadline.map(UTC.format) ?? "?")") }
+                for v in violations { out.append("  \(v.vm): done \(UTC.format(v.at)), deadline \(v.deadline.map(UTC.format) ?? "?")" + (v.cause.map { " (\($0))" } ?? "")) }
             }
             return out.joined(separator: "\n")
         }

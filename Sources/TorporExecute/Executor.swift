@@ -342,17 +342,16 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// Why a hibernation under the idle timeout may not happen yet, or nil when the VM's stored CPU utilization (the
-    /// 5-minute collector's) has stayed under the action's quiet threshold (`hibernate_below`, or its `quietBelow`) for
-    /// `seconds` without a gap, since its last wake at the earliest, up to a sample no older than the stored load's limit
-    /// (`--load-max-age`, else 10 min; missing is not idle).
+    /// 5-minute collector's) has stayed under `hibernate_below` for `seconds` without a gap, since its last wake at the
+    /// earliest, up to a sample no older than the stored load's limit (`--load-max-age`, else 10 min; missing is not idle).
     func idleTimeoutUnmet(_ a: Plan.Action, seconds: Int64, wokeAt: EpochSeconds?, now: EpochSeconds) throws -> String? {
         let maxAge = (load as? StoredLoad)?.maxAge ?? StoredLoad(store: store).maxAge   // --load-max-age, when the store is the load source
         let samples = DemandSamples(try store.read { try SampleReader.samples(vm: a.vm, metric: "cpu_util", from: now - seconds - maxAge, to: now + 1, in: $0) })
         guard let newest = samples.times.last, now - newest <= maxAge else {
             return "\(a.what): no CPU utilization of the VM in the store within \(DurationText.format(maxAge)) (missing is not idle)"
         }
-        guard samples.firstIdle(for: seconds, from: newest, to: now + 1, threshold: a.quietThreshold, countingFrom: wokeAt ?? .min) == nil else { return nil }
-        return a.what + String(format: ": demand has not stayed under %.1f %% for ", a.quietThreshold) + DurationText.format(seconds) + " yet"
+        guard samples.firstIdle(for: seconds, from: newest, to: now + 1, threshold: a.rationale.hibernateBelow, countingFrom: wokeAt ?? .min) == nil else { return nil }
+        return a.what + String(format: ": demand has not stayed under %.1f %% for ", a.rationale.hibernateBelow) + DurationText.format(seconds) + " yet"
     }
 
     /// Hibernates one VM: pre-flight (state as the plan assumed, demand low now), then managed save, confirmed by the
@@ -375,10 +374,9 @@ public final class Executor: @unchecked Sendable {
                 return
             }
             let demand = try load.demand(of: d, at: options.now)
-            guard demand < a.quietThreshold else {
-                let name = a.quietBelow == nil ? "hibernate_below" : "restore_above"
-                hold(a, "skipped", String(format: "busy at the pre-flight (≥ \(name) %.1f %%)", a.quietThreshold),
-                     String(format: "busy now: %.1f %% ≥ \(name) %.1f %% (pre-flight)", demand, a.quietThreshold))
+            guard demand < a.rationale.hibernateBelow else {
+                hold(a, "skipped", String(format: "busy at the pre-flight (≥ hibernate_below %.1f %%)", a.rationale.hibernateBelow),
+                     String(format: "busy now: %.1f %% ≥ hibernate_below %.1f %% (pre-flight)", demand, a.rationale.hibernateBelow))
                 return
             }
             if let pool = options.pool {

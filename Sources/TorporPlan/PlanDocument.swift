@@ -92,22 +92,12 @@ public struct Plan: Codable, Equatable, Sendable {
         public var rationale: Rationale
         public var reservations: Reservations
         /// A hibernation under the idle timeout (policy `idle_timeout`), or of a VM woken early: it happens only once the
-        /// VM's measured demand has stayed under `quietThreshold` for this many seconds, at any time from `at` until its
+        /// VM's measured demand has stayed under `hibernate_below` for this many seconds, at any time from `at` until its
         /// restore is due.
         public var afterIdleSeconds: Int64?
-        /// A hibernation's quiet threshold when it is not `hibernate_below`: `restore_above` for a VM that a restore for
-        /// forecast demand brought back to no demand (it sleeps again as it slept before that restore).
-        public var quietBelow: Double?
 
-        /// The measured demand a hibernation waits to be under: at its pre-flight, and for `afterIdleSeconds`.
-        public var quietThreshold: Double { quietBelow ?? rationale.hibernateBelow }
-
-        /// The action as a person reads it: `hibernate`, `restore`, `hibernate after 4h idle` (idle timeout), or
-        /// `hibernate after 4h under 15.0 %` (a `quietBelow` wait).
-        public var what: String {
-            guard let seconds = afterIdleSeconds else { return action.rawValue }
-            return "hibernate after \(DurationText.format(seconds)) " + (quietBelow.map { String(format: "under %.1f %%", $0) } ?? "idle")
-        }
+        /// The action as a person reads it: `hibernate`, `restore`, or `hibernate after 4h idle` (idle timeout).
+        public var what: String { afterIdleSeconds.map { "hibernate after \(DurationText.format($0)) idle" } ?? action.rawValue }
 
         public static func makeID(vm: String, kind: Kind, at: EpochSeconds) -> String { "\(vm)/\(kind.rawValue)/\(UTC.format(at))" }
 
@@ -119,8 +109,7 @@ public struct Plan: Codable, Equatable, Sendable {
             switch (action, deadlineCause) {
             case (.restore, "horizon-end"): "\(vm)|\(host)|restore|horizon-end"
             case (.restore, _): "\(vm)|\(host)|restore|\(deadline?.seconds ?? -1)"
-            case (.hibernate, _): afterIdleSeconds.map { "\(vm)|\(host)|hibernate-after-idle|\($0)" + (quietBelow.map { "|under \($0)" } ?? "") }
-                ?? "\(vm)|\(host)|hibernate|\(at.seconds)"
+            case (.hibernate, _): afterIdleSeconds.map { "\(vm)|\(host)|hibernate-after-idle|\($0)" } ?? "\(vm)|\(host)|hibernate|\(at.seconds)"
             }
         }
     }

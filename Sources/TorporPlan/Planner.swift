@@ -29,13 +29,14 @@ public struct PlanningVM: Sendable {
     /// Set when the VM runs because a demand signal or an operator woke it before its planned restore: when it came
     /// back. Its forecast was wrong then, so for a day its next hibernation waits for `min_idle` of measured quiet since.
     public var wokenEarlyAt: EpochSeconds?
-    /// Set when the VM's latest restore was a plan's for forecast demand (deadline cause `demand`) that did not come: its
-    /// measured demand stayed under `restore_above` for `min_idle` from that restore (this is when that was over), and has
-    /// reached it at no time since while it ran (`PlanningInputs.unmetRestore`). Under the idle timeout its forecast is
-    /// then not used for a day (`Planner.distrustPeriod`): it sleeps again once measured demand has stayed under
-    /// `restore_above` for `min_idle` (as it slept before that restore), and only a demand signal, an event, an
-    /// operator or `max_sleep` ends that sleep within the day; after it the forecast, which has seen those hours, decides again.
-    public var unmetRestoreAt: EpochSeconds?
+    /// Set when forecast demand did not come: from an hour the plans' forecast called for demand in (the tier's quantile
+    /// at or over `restore_above`) while the VM ran, its measured demand stayed under `restore_above` for `min_idle`
+    /// (this is when that was over), and has reached it at no time since while it ran (`PlanningInputs.unmetDemand`).
+    /// Under the idle timeout its forecast is then not used for a day (`Planner.distrustPeriod`), as for a VM without
+    /// forecast skill: it sleeps once measured demand has stayed under `hibernate_below` for `min_idle`, and only a demand
+    /// signal, an event, an operator or `max_sleep` ends that sleep within the day; after it the forecast, which has
+    /// seen those hours, decides again.
+    public var unmetDemandAt: EpochSeconds?
 
     public init(name: String, host: String?, labels: [String: String] = [:], vcpus: Int? = nil, memoryBytes: Int64? = nil,
                 knownHours: Int, forecast: QuantileForecast?, hibernatedSince: EpochSeconds? = nil, saveSeconds: Int64? = nil,
@@ -46,7 +47,7 @@ public struct PlanningVM: Sendable {
         self.staleSince = staleSince
         notPredictable = nil
         wokenEarlyAt = nil
-        unmetRestoreAt = nil
+        unmetDemandAt = nil
     }
 }
 
@@ -72,8 +73,8 @@ public struct PlanningInput: Sendable {
 /// events and pins), within the fleet guardrails and host capacities, each with a restore scheduled to finish by the
 /// forecast demand onset; every VM already asleep gets a restore.
 public enum Planner {
-    /// How long a VM whose forecast was proven wrong (woken before its planned restore, or restored for demand that did
-    /// not come) is not trusted to it: the forecast that was wrong is the day's; a day later it has seen the VM since.
+    /// How long a VM whose forecast was proven wrong (woken before its planned restore, or running through forecast
+    /// demand that did not come) is not trusted to it: the forecast that was wrong is the day's; a day later it has seen the VM since.
     public static let distrustPeriod: Int64 = 86_400
 
     /// Whether a VM whose forecast was proven wrong at `provenWrongAt` is still not trusted to it at `now`.
@@ -83,6 +84,18 @@ public enum Planner {
 
     public static func plan(_ input: PlanningInput) -> Plan {
         Planning(input).run()
+    }
+
+    /// The VMs running now whose forecast calls for demand in the hour that holds `input.now` (the tier's quantile at or
+    /// over `restore_above`): the plan's calls that `PlanningInputs.unmetDemand` later judges against measured demand.
+    public static func demandCalls(_ input: PlanningInput) -> [String] {
+        let planning = Planning(input)
+        return input.vms.filter { vm in
+            let settings = input.policy.settings(vm: vm.name, labels: vm.labels)
+            guard vm.hibernatedSince == nil, settings.excluded == nil,
+                  let q = planning.tierSeries(vm, quantile: input.policy.tiers[settings.tier]!.quantile)?.tier.first else { return false }
+            return !q.isNaN && Double(q) >= settings.restoreAbove
+        }.map(\.name)
     }
 }
 
@@ -108,12 +121,8 @@ struct Planning {
         var cause: String
         var asleepAlready: Bool
         /// Under the idle timeout, or for a VM woken early: sleep only once measured demand has stayed under
-        /// hibernate_below (or `quietBelow`) this long.
+        /// hibernate_below this long.
         var afterIdle: Int64? = nil
-        /// The quiet threshold when it is not hibernate_below: restore_above, after a restore for demand that did not come.
-        var quietBelow: Double? = nil
-        /// The measured demand the sleep waits to be under (`Plan.Action.quietThreshold`).
-        var quietThreshold: Double { quietBelow ?? settings.hibernateBelow }
         /// An idle-timeout window: forecast-calm hours only, no forecast-idle ones.
         var idleTimeout: Bool { afterIdle != nil && idleEndHour == firstHour }
         var hours: Double { Double(deadline - start) / 3600 }
@@ -284,21 +293,20 @@ struct Planning {
                     ?? Self.onset(at: end, hours: hours, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier)
                 found.append(Window(vm: vm, settings: settings, tier: tier, start: start, deadline: limit.deadline, firstHour: h, idleEndHour: h,
                                     endHour: limit.end, saveSeconds: save, restoreSeconds: restore, stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0,
-                                    onset: onset, cause: cause, asleepAlready: false, afterIdle: settings.minIdle,
-                                    quietBelow: unmetRestore(vm, settings: settings) == nil ? nil : settings.restoreAbove))
+                                    onset: onset, cause: cause, asleepAlready: false, afterIdle: settings.minIdle))
             }
             h = stretchEnd
         }
         return found
     }
 
-    /// Why the VM's forecast cannot be judged, if it cannot: under the idle timeout, its latest restore was for forecast
-    /// demand that did not come, less than `distrustPeriod` ago; the training run marked it not predictable, or it has
-    /// less known history than `min_history` (newer than the model). Such a VM sleeps only under the idle timeout.
+    /// Why the VM's forecast cannot be judged, if it cannot: under the idle timeout, forecast demand did not come less
+    /// than `distrustPeriod` ago; the training run marked it not predictable, or it has less known history than
+    /// `min_history` (newer than the model). Such a VM sleeps only under the idle timeout.
     func unjudged(_ vm: PlanningVM, settings: Policy.VMSettings) -> String? {
-        guard let at = unmetRestore(vm, settings: settings) else { return notPredictable(vm) }
-        return "restored for forecast demand that did not come (measured demand under \(Self.percent(settings.restoreAbove)) for "
-            + "\(DurationText.format(settings.minIdle)) after the restore, until \(UTC.format(at)), and not over it since; "
+        guard let at = unmetDemand(vm, settings: settings) else { return notPredictable(vm) }
+        return "forecast demand did not come (measured demand under \(Self.percent(settings.restoreAbove)) for "
+            + "\(DurationText.format(settings.minIdle)) from an hour its forecast called for demand in, until \(UTC.format(at)), and not over it since; "
             + (notPredictable(vm).map { "and " + $0 + ")" } ?? "its forecast is trusted again from \(UTC.format(at + Planner.distrustPeriod)))")
     }
 
@@ -310,10 +318,9 @@ struct Planning {
         return nil
     }
 
-    /// Under the idle timeout, when the VM's latest restore proved, less than `distrustPeriod` ago, to be for forecast
-    /// demand that did not come (`PlanningVM.unmetRestoreAt`): it sleeps again as it slept, under restore_above.
-    func unmetRestore(_ vm: PlanningVM, settings: Policy.VMSettings) -> EpochSeconds? {
-        settings.idleTimeout && Planner.distrusts(provenWrongAt: vm.unmetRestoreAt, now: input.now) ? vm.unmetRestoreAt : nil
+    /// Under the idle timeout, when forecast demand did not come less than `distrustPeriod` ago (`PlanningVM.unmetDemandAt`).
+    func unmetDemand(_ vm: PlanningVM, settings: Policy.VMSettings) -> EpochSeconds? {
+        settings.idleTimeout && Planner.distrusts(provenWrongAt: vm.unmetDemandAt, now: input.now) ? vm.unmetDemandAt : nil
     }
 
     /// Whether the VM's forecast was proven wrong lately (a demand signal or an operator woke it before its planned
@@ -335,11 +342,11 @@ struct Planning {
     }
 
     /// Until when the VM's forecast is not used under the idle timeout: for good if it cannot be judged (not predictable,
-    /// too new), for `distrustPeriod` after a restore for demand that did not come; never without the idle timeout.
+    /// too new), for `distrustPeriod` after forecast demand that did not come; never without the idle timeout.
     func forecastUnusedUntil(_ vm: PlanningVM, settings: Policy.VMSettings) -> EpochSeconds {
         guard settings.idleTimeout else { return .min }
         if notPredictable(vm) != nil { return .max }
-        return unmetRestore(vm, settings: settings).map { $0 + Planner.distrustPeriod } ?? .min
+        return unmetDemand(vm, settings: settings).map { $0 + Planner.distrustPeriod } ?? .min
     }
 
     /// A VM asleep now: restored by its demand onset, or by the end of the horizon at the latest.
@@ -496,8 +503,7 @@ struct Planning {
                              hibernateBelow: w.settings.hibernateBelow, restoreAbove: w.settings.restoreAbove,
                              expectedVMHoursSaved: Self.rounded(saved), risk: risk, forecastSource: vm.forecast?.source ?? "none",
                              text: sleepText(w, series: series?.tier ?? [], worst: worst)),
-            reservations: .init(statePoolBytes: w.stateBytes, memoryBytes: nil, vcpus: nil), afterIdleSeconds: w.afterIdle,
-            quietBelow: w.quietBelow)
+            reservations: .init(statePoolBytes: w.stateBytes, memoryBytes: nil, vcpus: nil), afterIdleSeconds: w.afterIdle)
         return [hibernate, restore]
     }
 
@@ -510,7 +516,7 @@ struct Planning {
         let onset = (unknownHours == 0 || unjudged != nil ? "" : "the forecast does not know \(unknownHours) h of it "
             + "(missing is not idle: asleep there only as the idle timeout is, woken by a demand signal or an operator); ") + w.onset
         let idleSeconds = hour0 + Int64(w.idleEndHour) * 3600 - w.start
-        let wait = w.afterIdle.map { "once measured demand has stayed under \(Self.percent(w.quietThreshold)) for \(DurationText.format($0))" }
+        let wait = w.afterIdle.map { "once measured demand has stayed under \(Self.percent(w.settings.hibernateBelow)) for \(DurationText.format($0))" }
         if let wait, w.idleTimeout {
             let timeout = "idle timeout: " + wait + "; "
             if let unjudged {

@@ -25,7 +25,7 @@ public enum PlanningInputs {
             let power = try JournalRepository.power(in: db)
             let execution = (verdicts: verdicts, power: power, pins: try JournalRepository.pins(in: db),
                              save: try JournalRepository.p95Seconds(kind: .hibernate, in: db), restore: try JournalRepository.p95Seconds(kind: .restore, in: db),
-                             unmetRestores: try unmetRestores(records: records, power: power, now: now, policy: policy, in: db))
+                             unmetDemands: try unmetDemands(records: records, power: power, now: now, policy: policy, in: db))
             return (records, histories, try EventRepository.overlapping(from: hour0, to: horizonEnd, in: db), stateBytes, execution)
         }
         let calendar = try store.read { try CalendarHours.load(vms: records, from: hour0, to: horizonEnd, in: $0) }
@@ -49,39 +49,52 @@ public enum PlanningInputs {
                                   staleSince: fresh ? nil : (lastKnown.map { $0 + 3600 } ?? from)))
             if let verdict = execution.verdicts[record.name], !verdict.predictable { vms[vms.count - 1].notPredictable = verdict.reason }
             vms[vms.count - 1].wokenEarlyAt = execution.power[record.name]?.wokenEarlyAt
-            vms[vms.count - 1].unmetRestoreAt = execution.unmetRestores[record.name]
+            vms[vms.count - 1].unmetDemandAt = execution.unmetDemands[record.name]
         }
         return PlanningInput(now: now, vms: vms, events: events, policy: policy, policySHA256: policySHA256,
                              model: forecaster.run.map { "model #\($0.id)" } ?? "hour-of-week profile (no promoted model)",
                              dataWatermark: watermark.map { $0 + 3600 })
     }
 
-    /// The VMs under the idle timeout whose latest restore was a plan's for forecast demand that did not come
-    /// (`PlanningVM.unmetRestoreAt`), judged on their stored CPU utilization.
-    static func unmetRestores(records: [VMRecord], power: [String: PowerRecord], now: EpochSeconds, policy: Policy,
-                              in db: Database) throws -> [String: EpochSeconds] {
-        let restores = try JournalRepository.latestRestores(in: db)
+    /// How long the hours the forecast called for demand in are kept (`DemandCallRepository`): longer than any
+    /// evidence the planner still uses (`unmetDemand` looks back a day, `min_idle` and an hour).
+    public static let demandCallsKept: Int64 = 7 * 86_400
+
+    /// Records the calls for demand of the plan made from `input` (`Planner.demandCalls`) for the hour of `input.now`;
+    /// recording them twice keeps them once.
+    public static func recordDemandCalls(of input: PlanningInput, in store: Store) throws {
+        try store.transaction { db in
+            try DemandCallRepository.record(Planner.demandCalls(input), hour: UTC.floor(input.now), keep: demandCallsKept, in: db)
+        }
+    }
+
+    /// The VMs under the idle timeout whose forecast demand did not come (`PlanningVM.unmetDemandAt`), judged on the
+    /// recorded demand calls and their stored CPU utilization.
+    static func unmetDemands(records: [VMRecord], power: [String: PowerRecord], now: EpochSeconds, policy: Policy,
+                             in db: Database) throws -> [String: EpochSeconds] {
+        let calls = try DemandCallRepository.calls(from: now - demandCallsKept, to: now, in: db)
         var result: [String: EpochSeconds] = [:]
         for record in records {
             let state = power[record.name]
-            result[record.name] = try unmetRestore(restores[record.name].map { ($0.at, $0.cause) }, asleepSince: state?.state == .hibernated ? state?.since : nil,
-                                                   now: now, settings: policy.settings(vm: record.name, labels: record.labels)) { from, until in
+            result[record.name] = try unmetDemand(calls: calls[record.name] ?? [], asleepSince: state?.state == .hibernated ? state?.since : nil,
+                                                  now: now, settings: policy.settings(vm: record.name, labels: record.labels)) { from, until in
                 DemandSamples(try SampleReader.samples(vm: record.name, metric: "cpu_util", from: from, to: until, in: db))
             }
         }
         return result
     }
 
-    /// `PlanningVM.unmetRestoreAt` of a VM under the idle timeout whose latest restore was `restore` (when, and its plan's
-    /// deadline cause; nil cause: no plan's), judged on its measured demand (`samples(from, until)`, from the restore) up
-    /// to now, or up to the sleep it is in (a sleeping VM reports nothing). The backtest replays with the same rule.
-    public static func unmetRestore(_ restore: (at: EpochSeconds, cause: String?)?, asleepSince: EpochSeconds?, now: EpochSeconds,
-                                    settings: Policy.VMSettings,
-                                    samples: (_ from: EpochSeconds, _ until: EpochSeconds) throws -> DemandSamples) rethrows -> EpochSeconds? {
-        // Evidence is at most min_idle and an hour after the restore, and the planner sets it aside a day later.
-        guard settings.idleTimeout, let restore, restore.cause == "demand",
-              now < restore.at + settings.minIdle + 3600 + Planner.distrustPeriod else { return nil }
-        let until = asleepSince.map { $0 > restore.at ? $0 : now } ?? now
-        return try samples(restore.at, until).noDemand(after: restore.at, for: settings.minIdle, until: until, threshold: settings.restoreAbove)
+    /// `PlanningVM.unmetDemandAt` of a VM under the idle timeout: from the hours its plans' forecast called for demand in
+    /// while it ran (`calls`, ascending; `Planner.demandCalls`), the first whose evidence its measured demand
+    /// (`samples(from, until)`) gives, up to now or up to the sleep it is in (a sleeping VM reports nothing). The
+    /// backtest replays with the same rule.
+    public static func unmetDemand(calls: [EpochSeconds], asleepSince: EpochSeconds?, now: EpochSeconds, settings: Policy.VMSettings,
+                                   samples: (_ from: EpochSeconds, _ until: EpochSeconds) throws -> DemandSamples) rethrows -> EpochSeconds? {
+        // Evidence is at most min_idle and an hour after its call, and the planner sets it aside a day later.
+        let until = asleepSince ?? now
+        let judged = calls.drop { $0 + settings.minIdle + 3600 + Planner.distrustPeriod <= now }.prefix { $0 < until }
+        guard settings.idleTimeout, let first = judged.first else { return nil }
+        let demand = try samples(first, until)
+        return judged.lazy.compactMap { demand.noDemand(after: $0, for: settings.minIdle, until: until, threshold: settings.restoreAbove) }.first
     }
 }

@@ -62,18 +62,19 @@ public struct DemandSamples: Sendable {
         return nil
     }
 
-    /// When a restore at `restore` proved to have come for no demand, judged on the samples before `until`: the demand
-    /// stayed under `threshold` for `duration` from it (counted from the first sample after it, which may come up to two
-    /// intervals late: a collector needs two readings of a restored VM for a rate; a later gap is not calm), and no
-    /// sample reached the threshold since. nil when either is not so, or not known yet at `until`.
-    public func noDemand(after restore: EpochSeconds, for duration: Int64, until: EpochSeconds, threshold: Double) -> EpochSeconds? {
-        var known = self   // what production has: the samples from the restore (none while asleep) until `until`
-        let first = firstIndex(atOrAfter: restore), count = max(first, firstIndex(atOrAfter: until))
+    /// When demand expected from `start` (an hour the forecast called for demand in) proved not to come, judged on the
+    /// samples before `until`: the demand stayed under `threshold` for `duration` from it (counted from the first sample
+    /// after it, which may come up to two intervals late: a collector needs two readings of a just restored VM for a
+    /// rate; a later gap is not calm), and no sample reached the threshold since. nil when either is not so, or not
+    /// known yet at `until`.
+    public func noDemand(after start: EpochSeconds, for duration: Int64, until: EpochSeconds, threshold: Double) -> EpochSeconds? {
+        var known = self   // what production has: the samples from `start` (none while asleep) until `until`
+        let first = firstIndex(atOrAfter: start), count = max(first, firstIndex(atOrAfter: until))
         known.times = Array(times[first..<count])
         known.values = Array(values[first..<count])
-        guard known.firstDemand(from: restore, to: until, threshold: threshold) == nil else { return nil }
-        return known.firstIdle(for: duration, from: restore, to: min(until, restore + duration + 2 * interval) + 1, threshold: threshold,
-                               countingFrom: restore)
+        guard known.firstDemand(from: start, to: until, threshold: threshold) == nil else { return nil }
+        return known.firstIdle(for: duration, from: start, to: min(until, start + duration + 2 * interval) + 1, threshold: threshold,
+                               countingFrom: start)
     }
 
     private func firstIndex(atOrAfter t: EpochSeconds) -> Int {

@@ -141,13 +141,6 @@ public enum JournalRepository {
         return result
     }
 
-    /// Every VM's latest completed restore, by VM.
-    public static func latestRestores(in db: Database) throws -> [String: JournalEntry] {
-        Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: """
-            SELECT * FROM journal WHERE id IN (SELECT max(id) FROM journal WHERE kind = 'restore' AND step = 'done' GROUP BY vm)
-            """).map { row in (row["vm"], entry(row)) })
-    }
-
     public static func power(in db: Database) throws -> [String: PowerRecord] {
         Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT * FROM power").map { row in
             (row["vm"], PowerRecord(vm: row["vm"], host: row["host"], state: PowerRecord.State(rawValue: row["state"]) ?? .running,

@@ -203,6 +203,17 @@ enum Schema {
                 CREATE INDEX journal_done_restores ON journal(vm, id) WHERE kind = 'restore' AND step = 'done';
                 """)
         }
+        migrator.registerMigration("v9: hours the forecast called for demand in") { db in
+            try db.execute(sql: """
+                DROP INDEX IF EXISTS journal_done_restores;   -- the restores' causes no longer decide anything (v8 had it only lately)
+                CREATE TABLE demand_call (
+                    vm TEXT NOT NULL,
+                    hour INTEGER NOT NULL,              -- start of an hour a plan's forecast called for demand in while the VM ran
+                    PRIMARY KEY (vm, hour)
+                ) WITHOUT ROWID;
+                CREATE INDEX demand_call_by_hour ON demand_call(hour);
+                """)
+        }
         return migrator
     }
 }

@@ -45,6 +45,7 @@ struct Make: ParsableCommand {
             let forecaster = try DemandForecaster(store: store, horizon: policy.horizonHours)
             let input = try PlanningInputs.load(store: store, now: now, policy: policy, policySHA256: policySHA, forecaster: forecaster)
             let plan = Planner.plan(input)
+            try PlanningInputs.recordDemandCalls(of: input, in: store)
             let bytes = plan.encoded()
             let path = out ?? defaultPath(now: now)
             try PlanFiles.write(bytes, to: path)

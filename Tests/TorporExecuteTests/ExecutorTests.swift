@@ -41,18 +41,19 @@ import TorporVirt
             return o
         }
 
-        /// A plan made by the planner from crafted forecasts: each VM idle over `idle` hours (q0.9 0.5 %), busy after.
+        /// A plan made by the planner from crafted forecasts (each VM idle over `idle` hours, q0.9 0.5 %, busy after) and
+        /// recorded with its calls for demand.
         /// `idleLoad`: the forecast quantiles over those hours; `idleTimeout`: the policy's `idle_timeout`.
         @discardableResult
         func plan(_ idle: [String: Range<Int>], at time: EpochSeconds = ExecutorTests.now, approve: Bool = true, tiers: String = "",
                   asleep: Set<String> = [], idleLoad: [Float] = [0.2, 0.5, 1], idleTimeout: Bool = false,
-                  unmetRestore: [String: EpochSeconds] = [:]) throws -> Plan {
+                  unmetDemand: [String: EpochSeconds] = [:]) throws -> Plan {
             let vms = idle.map { name, hours in
                 var vm = PlanningVM(name: name, host: ExecutorTests.host, vcpus: 1, memoryBytes: 1 << 30, knownHours: 720,
                                     forecast: QuantileForecast(start: time, quantiles: [0.5, 0.9, 0.99],
                                                                values: (0..<24).map { hours.contains($0) ? idleLoad : [20, 40, 60] }, source: "crafted"),
                                     hibernatedSince: asleep.contains(name) ? time - 3600 : nil)
-                vm.unmetRestoreAt = unmetRestore[name]
+                vm.unmetDemandAt = unmetDemand[name]
                 return vm
             }
             let policy = try Policy.parse("""
@@ -61,7 +62,9 @@ import TorporVirt
                 guardrails: {max_hibernated_share: 1, min_running: 0}
                 \(tiers)
                 """, source: "test")
-            let plan = Planner.plan(PlanningInput(now: time, vms: vms, events: [], policy: policy, policySHA256: "t", model: "crafted", dataWatermark: time))
+            let input = PlanningInput(now: time, vms: vms, events: [], policy: policy, policySHA256: "t", model: "crafted", dataWatermark: time)
+            let plan = Planner.plan(input)
+            try PlanningInputs.recordDemandCalls(of: input, in: store)   // as torpor-plan make does
             let bytes = plan.encoded()
             try Approvals.record(plan, bytes: bytes, in: store)
             if approve { _ = try Approvals.approve(plan, bytes: bytes, source: "plan", only: nil, except: [], by: "test", now: time, in: store) }
@@ -298,43 +301,51 @@ import TorporVirt
         #expect(try f.store.read { try JournalRepository.held(in: $0) }.isEmpty)
     }
 
-    @Test func aRestoreForForecastDemandThatDidNotComeLetsTheVMSleepAgainUnderRestoreAbove() throws {
+    @Test func forecastDemandThatDidNotComeIsFoundFromThePlansCallsAndTheStoredSamples() throws {
         let f = try Fixture()
         let plan = try f.plan(["web-01": 0..<3], idleTimeout: true)
         #expect(try f.executor().run(f.options(Self.now)).map(\.event) == ["hibernated"])
         let restoreAt = try #require(plan.actions.first { $0.action == .restore }).at.seconds
         #expect(try f.executor().run(f.options(restoreAt)).map(\.event) == ["restored"])
-        let restored = try #require(try f.store.read { try JournalRepository.latestRestores(in: $0)["web-01"] })
-        #expect(restored.cause == "demand" && restored.step == .done)   // the forecast's demand set its deadline
+        let restored = try #require(try f.store.read { try JournalRepository.recent(limit: 1, vm: "web-01", in: $0) }.first)
+        #expect(restored.cause == "demand" && restored.step == .done)   // the journal keeps why the restore was due
+        // The plan for 03:00 finds it running and calls for demand in that hour (q0.9 40 %); asleep before, no call.
+        let calls = { try f.store.read { try DemandCallRepository.calls(from: .min, to: .max, in: $0) }["web-01"] ?? [] }
+        #expect(try calls().isEmpty)
+        try f.plan(["web-01": 0..<0], at: Self.at(3), approve: false, idleTimeout: true)
+        try f.plan(["web-01": 0..<0], at: Self.at(3) + 600, approve: false, idleTimeout: true)   // planned twice: one call
+        #expect(try calls() == [Self.at(3)])
         // It runs at 12 % for two hours: over hibernate_below, under restore_above. The demand did not come.
-        try f.cpu("web-01", stride(from: restoreAt, through: restoreAt + 7500, by: 300).map { ($0, 12) })
+        try f.cpu("web-01", stride(from: restoreAt, through: Self.at(5) + 300, by: 300).map { ($0, 12) })
         let policy = try Policy.parse("""
             defaults: {tier: silver, hibernate_below: 5, restore_above: 15, min_idle: 2h, idle_timeout: true}
             tiers: {silver: {quantile: 0.9, priority: 2}}
             """, source: "test")
         func unmet(_ policy: Policy, now: EpochSeconds) throws -> EpochSeconds? {
             try PlanningInputs.load(store: f.store, now: now, policy: policy, policySHA256: "t", forecaster: try DemandForecaster(store: f.store))
-                .vms.first { $0.name == "web-01" }?.unmetRestoreAt
+                .vms.first { $0.name == "web-01" }?.unmetDemandAt
         }
-        // Counted from the first sample from the restore on (none while it slept).
-        let proof = try #require(stride(from: restoreAt, through: restoreAt + 7500, by: 300).first { $0 >= restored.at }) + 7200
-        #expect(try unmet(policy, now: restoreAt + 3600) == nil)   // not known an hour on
-        #expect(try unmet(policy, now: restoreAt + 7600) == proof)
-        #expect(try unmet(.embeddedDefault, now: restoreAt + 7600) == nil)   // without the idle timeout it is not looked at
-        // The plan made on it: the executor hibernates the VM at 12 % (under restore_above for 2 h since it came back).
-        let again = try f.plan(["web-01": 0..<0], at: restoreAt + 7600, idleTimeout: true, unmetRestore: ["web-01": proof])
-        #expect(again.actions.first?.quietBelow == 15 && again.actions.first?.what == "hibernate after 2h under 15.0 %")
-        // Its pre-flight holds it at restore_above: skipped at 16 %, hibernated at 12 %.
-        let busy = try f.executor(load: ["web-01": 16]).run(f.options(restoreAt + 7600))
-        #expect(busy.map(\.event) == ["skipped"] && busy[0].detail == "busy now: 16.0 % ≥ restore_above 15.0 % (pre-flight)", "\(busy)")
-        #expect(try f.executor(load: ["web-01": 12]).run(f.options(restoreAt + 7660)).map(\.event) == ["hibernated"])
+        // Counted from the first sample in the called hour.
+        let proof = try #require(stride(from: restoreAt, through: Self.at(4), by: 300).first { $0 >= Self.at(3) }) + 7200
+        #expect(try unmet(policy, now: Self.at(4)) == nil)   // not known an hour on
+        #expect(try unmet(policy, now: Self.at(5) + 360) == proof)
+        #expect(try unmet(.embeddedDefault, now: Self.at(5) + 360) == nil)   // without the idle timeout it is not looked at
+        // The plan made on it sleeps the VM by the idle timeout, its forecast unused: restored at the horizon's end.
+        let again = try f.plan(["web-01": 0..<0], at: Self.at(5) + 360, idleTimeout: true, unmetDemand: ["web-01": proof])
+        let h = try #require(again.actions.first { $0.action == .hibernate })
+        #expect(h.what == "hibernate after 2h idle" && again.action(h.pairedWith!)?.deadlineCause == "horizon-end")
+        // At 12 % it waits; after two hours at 2 % it sleeps.
+        #expect(try f.executor().run(f.options(Self.at(5) + 360)).map(\.event) == ["waiting"])
+        try f.cpu("web-01", stride(from: Self.at(5) + 600, through: Self.at(7) + 900, by: 300).map { ($0, 2) })
+        let sleep = try f.plan(["web-01": 0..<0], at: Self.at(7) + 960, idleTimeout: true, unmetDemand: ["web-01": proof])
+        #expect(try f.executor().run(f.options(Self.at(7) + 960)).map(\.event) == ["hibernated"], "\(sleep.actions)")
         // Asleep, it is judged on what came before that sleep: the evidence stands while it sleeps.
-        try f.cpu("web-01", [(restoreAt + 9000, 40)])
-        #expect(try unmet(policy, now: restoreAt + 4 * 3600) == proof)
-        // A restore no plan made (here an operator's wake) has no cause: the evidence is gone.
-        #expect(try f.executor().wake(vm: "web-01", by: "bob", options: f.options(restoreAt + 5 * 3600)).map(\.event) == ["restored"])
-        #expect(try f.store.read { try JournalRepository.latestRestores(in: $0)["web-01"] }?.cause == nil)
-        #expect(try unmet(policy, now: restoreAt + 8 * 3600) == nil)
+        try f.cpu("web-01", [(Self.at(8), 40)])
+        #expect(try unmet(policy, now: Self.at(9)) == proof)
+        // Awake again, demand undoes it.
+        #expect(try f.executor().wake(vm: "web-01", by: "bob", options: f.options(Self.at(9))).map(\.event) == ["restored"])
+        try f.cpu("web-01", [(Self.at(9) + 300, 3), (Self.at(9) + 600, 30)])
+        #expect(try unmet(policy, now: Self.at(10)) == nil)
     }
 
     @Test func oneExecutorPerHostSetAtATime() throws {

@@ -321,60 +321,110 @@ import TorporTrain
         #expect(plan.action(h.pairedWith!)?.deadlineCause == "horizon-end")
     }
 
-    @Test func underTheIdleTimeoutAVMRestoredForDemandThatDidNotComeSleepsAgainAsItSleptAndForADayOnlyDemandEndsThatSleep() throws {
-        // Its forecast says demand from 06:00 on all day (q0.9 40 %): the forecast that restored it, and was wrong.
+    @Test func underTheIdleTimeoutAVMWhoseForecastDemandDidNotComeSleepsByTheIdleTimeoutAndForADayOnlyDemandEndsThatSleep() throws {
+        // Its forecast says demand from 06:00 on all day (q0.9 40 %): the forecast that called for demand, and was wrong.
         var vm = Self.vm("web-01", Self.hours(idle: 0..<6))
-        vm.unmetRestoreAt = Self.now   // the evidence: the whole horizon is within the day
+        vm.unmetDemandAt = Self.now   // the evidence: the whole horizon is within the day
         let policy = try Self.policy("vms: {web-01: {idle_timeout: true}}")
-        // Awake: the forecast is not used; it sleeps once measured demand has stayed under restore_above (not
-        // hibernate_below) for min_idle, and only a demand signal, an event or an operator ends that sleep.
+        // Awake: the forecast is not used; it sleeps once measured demand has stayed under hibernate_below for
+        // min_idle, as the idle timeout does, and only a demand signal, an event or an operator ends that sleep.
         let plan = try Self.plan([vm], policy: policy)
         let h = try #require(plan.actions.first { $0.action == .hibernate })
-        #expect(h.at.seconds == Self.now && h.afterIdleSeconds == 4 * 3600 && h.quietBelow == 15 && h.quietThreshold == 15)
-        #expect(h.rationale.risk == "high" && h.signature == "web-01|\(Self.host)|hibernate-after-idle|14400|under 15.0")
-        #expect(h.what == "hibernate after 4h under 15.0 %")
-        #expect(h.rationale.text.hasPrefix("idle timeout: once measured demand has stayed under 15.0 % for 4h; restored for forecast demand that "
-                                           + "did not come (measured demand under 15.0 % for 4h after the restore, until 2024-03-04T00:00:00Z, "
-                                           + "and not over it since; its forecast is trusted again from 2024-03-05T00:00:00Z): its forecast is not used"),
-                "\(h.rationale.text)")
+        #expect(h.at.seconds == Self.now && h.afterIdleSeconds == 4 * 3600 && h.what == "hibernate after 4h idle")
+        #expect(h.rationale.risk == "high" && h.signature == "web-01|\(Self.host)|hibernate-after-idle|14400")
+        #expect(h.rationale.text.hasPrefix("idle timeout: once measured demand has stayed under 5.0 % for 4h; forecast demand did not come "
+                                           + "(measured demand under 15.0 % for 4h from an hour its forecast called for demand in, until "
+                                           + "2024-03-04T00:00:00Z, and not over it since; its forecast is trusted again from 2024-03-05T00:00:00Z): "
+                                           + "its forecast is not used"), "\(h.rationale.text)")
         #expect(plan.action(h.pairedWith!)?.deadlineCause == "horizon-end")
-        // Asleep again: kept asleep through the forecast demand, and the restore says why.
+        // Asleep: kept asleep through the forecast demand, and the restore says why.
         vm.hibernatedSince = Self.now - 3600
         let asleep = try #require(try Self.plan([vm], policy: policy).actions.first)
-        #expect(asleep.deadlineCause == "horizon-end" && asleep.rationale.text.hasPrefix("asleep; restored for forecast demand that did not come"))
+        #expect(asleep.deadlineCause == "horizon-end" && asleep.rationale.text.hasPrefix("asleep; forecast demand did not come"))
         // A day after that evidence the forecast decides again, from the hour the day is over: restored for its demand
         // at 08:00 (evidence from 08:00 yesterday), not at 06:00 (the trusted forecast) nor at the horizon's end.
-        vm.unmetRestoreAt = Self.at(8) - Planner.distrustPeriod
+        vm.unmetDemandAt = Self.at(8) - Planner.distrustPeriod
         let expiring = try #require(try Self.plan([vm], policy: policy).actions.first)
         #expect(expiring.deadline?.seconds == Self.at(8) && expiring.deadlineCause == "demand")
         // The hour the day ends in is the forecast's: evidence from 08:30 yesterday, restored for its demand at 08:00.
-        vm.unmetRestoreAt = Self.at(8) + 1800 - Planner.distrustPeriod
+        vm.unmetDemandAt = Self.at(8) + 1800 - Planner.distrustPeriod
         #expect(try Self.plan([vm], policy: policy).actions.map(\.deadline?.seconds) == [Self.at(8)])
-        vm.unmetRestoreAt = Self.now - Planner.distrustPeriod
+        vm.unmetDemandAt = Self.now - Planner.distrustPeriod
         #expect(try Self.plan([vm], policy: policy).actions.map(\.deadline?.seconds) == [Self.at(6)])
-        // Awake a day after the evidence: trusted, its forecast window and hibernate_below again.
+        // Awake a day after the evidence: trusted, its forecast window again.
         vm.hibernatedSince = nil
         let awake = try #require(try Self.plan([vm], policy: policy).actions.first { $0.action == .hibernate })
-        #expect(awake.quietBelow == nil && awake.afterIdleSeconds == nil && awake.at.seconds == Self.now)
+        #expect(awake.afterIdleSeconds == nil && awake.at.seconds == Self.now)
         // Not predictable as well: never trusted again, and the text says both.
-        vm.unmetRestoreAt = Self.now - 1800
+        vm.unmetDemandAt = Self.now - 1800
         vm.notPredictable = "no skill"
         let both = try #require(try Self.plan([vm], policy: policy).actions.first { $0.action == .hibernate })
-        #expect(both.quietBelow == 15 && both.rationale.text.contains("and not over it since; and not predictable (training run): no skill)"))
+        #expect(both.afterIdleSeconds == 4 * 3600 && both.rationale.text.contains("and not over it since; and not predictable (training run): no skill)"))
         #expect(try Self.plan([vm], policy: policy).action(both.pairedWith!)?.deadlineCause == "horizon-end")
         vm.notPredictable = nil
-        vm.unmetRestoreAt = Self.now
+        vm.unmetDemandAt = Self.now
         vm.hibernatedSince = Self.now - 3600
         // Without that evidence the forecast restores it for 06:00, and sleeps it by its forecast window.
         var trusted = vm
-        trusted.unmetRestoreAt = nil
+        trusted.unmetDemandAt = nil
         #expect(try Self.plan([trusted], policy: policy).actions.map(\.deadline?.seconds) == [Self.at(6)])
         trusted.hibernatedSince = nil
         let normal = try #require(try Self.plan([trusted], policy: policy).actions.first { $0.action == .hibernate })
-        #expect(normal.quietBelow == nil && normal.quietThreshold == 5 && normal.afterIdleSeconds == nil)
+        #expect(normal.afterIdleSeconds == nil)
         // Without the idle timeout the evidence changes nothing: the forecast decides.
         vm.hibernatedSince = nil
         #expect(try Self.plan([vm]) == Self.plan([trusted]))
+    }
+
+    @Test func aPlanCallsForDemandForTheRunningVMsWhoseForecastPutsTheHourAtOrOverRestoreAbove() throws {
+        // q0.9 of the hour that holds now: 40 % (busy from the start), 2 % (idle 0-6), unknown, or asleep.
+        let busy = Self.vm("busy", Self.hours(idle: 3..<6)), idle = Self.vm("idle", Self.hours(idle: 0..<6))
+        var asleep = Self.vm("asleep", Self.hours(idle: 3..<6))
+        asleep.hibernatedSince = Self.now - 3600
+        var unknown = Self.vm("unknown", Self.hours(idle: 3..<6))
+        unknown.forecast = nil
+        let vms = [busy, idle, asleep, unknown, Self.vm("excluded", Self.hours(idle: 3..<6))]
+        let input = PlanningInput(now: Self.now + 1800, vms: vms, events: [], policy: try Self.policy("vms: {excluded: {exclude: true}}"),
+                                  policySHA256: "x", model: "m", dataWatermark: nil)
+        #expect(Planner.demandCalls(input) == ["busy"])
+        // At restore_above exactly it is a call; under it, none.
+        let at40 = try Self.policy("vms: {busy: {restore_above: 40}}"), over = try Self.policy("vms: {busy: {restore_above: 40.5}}")
+        #expect(Planner.demandCalls(PlanningInput(now: Self.now, vms: [busy], events: [], policy: at40, policySHA256: "x", model: "m", dataWatermark: nil)) == ["busy"])
+        #expect(Planner.demandCalls(PlanningInput(now: Self.now, vms: [busy], events: [], policy: over, policySHA256: "x", model: "m", dataWatermark: nil)).isEmpty)
+    }
+
+    @Test func forecastDemandThatDidNotComeIsJudgedFromTheFirstCallItsSamplesProve() throws {
+        let settings = try Self.policy("vms: {web-01: {idle_timeout: true}}").settings(vm: "web-01", labels: [:])   // min_idle 4h
+        func samples(_ values: [(Int, Double)]) -> DemandSamples {   // 5-minute samples from `now`, by minute
+            DemandSamples(values.map { (time: Self.now + Int64($0.0) * 60, value: $0.1) })
+        }
+        func quiet(_ minutes: StrideTo<Int>, _ value: Double = 12) -> [(Int, Double)] { minutes.map { ($0, value) } }
+        func unmet(_ calls: [Int], _ s: DemandSamples, hours now: Int, asleepSince: Int? = nil) -> EpochSeconds? {
+            PlanningInputs.unmetDemand(calls: calls.map(Self.at), asleepSince: asleepSince.map(Self.at), now: Self.at(now), settings: settings) { _, _ in s }
+        }
+        // Called for 00:00 and 01:00, 12 % since: proven four hours after the first call, once the sample that closes
+        // those hours is in.
+        let calm = samples(quiet(stride(from: 0, to: 600, by: 5)))
+        #expect(unmet([0, 1], calm, hours: 4) == nil)
+        #expect(unmet([0, 1], calm, hours: 5) == Self.at(4))
+        // Demand at 00:30 undoes the first call; the second proves it an hour later.
+        let busyOnce = samples(quiet(stride(from: 0, to: 600, by: 5)).map { $0.0 == 30 ? (30, 20) : $0 })
+        #expect(unmet([0, 1], busyOnce, hours: 5) == nil)
+        #expect(unmet([0, 1], busyOnce, hours: 6) == Self.at(5))
+        // A gap after the first call: the count does not bridge it, a call after it does.
+        let gap = samples(quiet(stride(from: 0, to: 60, by: 5)) + quiet(stride(from: 120, to: 600, by: 5)))
+        #expect(unmet([0], gap, hours: 8) == nil)
+        #expect(unmet([0, 2], gap, hours: 8) == Self.at(6))
+        // Demand since the evidence undoes it; asleep, only what came before the sleep counts.
+        let later = samples(quiet(stride(from: 0, to: 420, by: 5)) + [(420, 30)])
+        #expect(unmet([0], later, hours: 8) == nil)
+        #expect(unmet([0], later, hours: 8, asleepSince: 5) == Self.at(4))
+        // A call made while it slept (none: calls are made while it runs) or after the sleep began is not judged.
+        #expect(unmet([6], later, hours: 8, asleepSince: 5) == nil)
+        // Calls older than a day, min_idle and an hour are set aside; without the idle timeout nothing is judged.
+        #expect(unmet([0], calm, hours: 29) == nil && unmet([0], calm, hours: 28) == Self.at(4))
+        let off = try Self.policy().settings(vm: "web-01", labels: [:])
+        #expect(PlanningInputs.unmetDemand(calls: [Self.now], asleepSince: nil, now: Self.at(5), settings: off) { _, _ in calm } == nil)
     }
 
     @Test func thePlanIsDeterministicAndTamperingIsDetected() throws {
