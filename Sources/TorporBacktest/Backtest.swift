@@ -246,8 +246,11 @@ public struct Backtest {
                                           staleSince: fresh || sleeping[i] != nil ? nil : (lastKnown ?? t)))
                     if strategy == .torpor { vms[vms.count - 1].notPredictable = block.notPredictable[r.name] }
                     vms[vms.count - 1].wokenEarlyAt = wokenEarly[i]
+                    demandCalls[i].removeAll { $0 < PlanningInputs.oldestJudged(now: t, settings: settings[i]) }
                     vms[vms.count - 1].unmetDemandAt = PlanningInputs.unmetDemand(calls: demandCalls[i], asleepSince: sleeping[i]?.start, now: t,
-                                                                                  settings: settings[i]) { _, _ in replay.demand[i] }
+                                                                                  settings: settings[i]) { from, until in
+                        replay.demand[i].slice(from: from, to: until, excluding: asleep[i].map { $0.start..<$0.end })
+                    }
                 }
                 let input = PlanningInput(now: t, vms: vms, events: replay.events, policy: policy, policySHA256: "backtest",
                                           model: strategy.rawValue, dataWatermark: t)

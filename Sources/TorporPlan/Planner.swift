@@ -86,14 +86,18 @@ public enum Planner {
         Planning(input).run()
     }
 
-    /// The VMs running now whose forecast calls for demand in the hour that holds `input.now` (the tier's quantile at or
-    /// over `restore_above`): the plan's calls that `PlanningInputs.unmetDemand` later judges against measured demand.
+    /// The VMs running now whose forecast calls for demand in the hour that holds `input.now`: its median (or the tier's
+    /// quantile, when that is lower) at or over `restore_above`, so that demand was expected at least as likely as not.
+    /// A cautious tier's high quantile is over `restore_above` in many hours demand usually does not come; those are not
+    /// calls. The plan's calls are what `PlanningInputs.unmetDemand` later judges against measured demand.
     public static func demandCalls(_ input: PlanningInput) -> [String] {
         let planning = Planning(input)
         return input.vms.filter { vm in
             let settings = input.policy.settings(vm: vm.name, labels: vm.labels)
+            let tierQuantile = input.policy.tiers[settings.tier]!.quantile
             guard vm.hibernatedSince == nil, settings.excluded == nil,
-                  let q = planning.tierSeries(vm, quantile: input.policy.tiers[settings.tier]!.quantile)?.tier.first else { return false }
+                  let q = (planning.tierSeries(vm, quantile: min(tierQuantile, 0.5)) ?? planning.tierSeries(vm, quantile: tierQuantile))?.tier.first
+            else { return false }
             return !q.isNaN && Double(q) >= settings.restoreAbove
         }.map(\.name)
     }

@@ -60,14 +60,6 @@ public enum PlanningInputs {
     /// evidence the planner still uses (`unmetDemand` looks back a day, `min_idle` and an hour).
     public static let demandCallsKept: Int64 = 7 * 86_400
 
-    /// Records the calls for demand of the plan made from `input` (`Planner.demandCalls`) for the hour of `input.now`;
-    /// recording them twice keeps them once.
-    public static func recordDemandCalls(of input: PlanningInput, in store: Store) throws {
-        try store.transaction { db in
-            try DemandCallRepository.record(Planner.demandCalls(input), hour: UTC.floor(input.now), keep: demandCallsKept, in: db)
-        }
-    }
-
     /// The VMs under the idle timeout whose forecast demand did not come (`PlanningVM.unmetDemandAt`), judged on the
     /// recorded demand calls and their stored CPU utilization.
     static func unmetDemands(records: [VMRecord], power: [String: PowerRecord], now: EpochSeconds, policy: Policy,
@@ -85,16 +77,22 @@ public enum PlanningInputs {
     }
 
     /// `PlanningVM.unmetDemandAt` of a VM under the idle timeout: from the hours its plans' forecast called for demand in
-    /// while it ran (`calls`, ascending; `Planner.demandCalls`), the first whose evidence its measured demand
-    /// (`samples(from, until)`) gives, up to now or up to the sleep it is in (a sleeping VM reports nothing). The
-    /// backtest replays with the same rule.
+    /// while it ran (`calls`, ascending; `Planner.demandCalls`), the first evidence its measured demand
+    /// (`samples(from, until)`) gives that the planner still uses (less than `Planner.distrustPeriod` old), judged up to
+    /// now or up to the sleep it is in (a sleeping VM reports nothing). The backtest replays with the same rule.
     public static func unmetDemand(calls: [EpochSeconds], asleepSince: EpochSeconds?, now: EpochSeconds, settings: Policy.VMSettings,
                                    samples: (_ from: EpochSeconds, _ until: EpochSeconds) throws -> DemandSamples) rethrows -> EpochSeconds? {
-        // Evidence is at most min_idle and an hour after its call, and the planner sets it aside a day later.
         let until = asleepSince ?? now
-        let judged = calls.drop { $0 + settings.minIdle + 3600 + Planner.distrustPeriod <= now }.prefix { $0 < until }
+        let judged = calls.drop { $0 < oldestJudged(now: now, settings: settings) }.prefix { $0 < until }
         guard settings.idleTimeout, let first = judged.first else { return nil }
         let demand = try samples(first, until)
-        return judged.lazy.compactMap { demand.noDemand(after: $0, for: settings.minIdle, until: until, threshold: settings.restoreAbove) }.first
+        return judged.lazy.compactMap { demand.noDemand(after: $0, for: settings.minIdle, until: until, threshold: settings.restoreAbove) }
+            .first { Planner.distrusts(provenWrongAt: $0, now: now) }
+    }
+
+    /// The oldest call whose evidence could still be in use at `now`: evidence comes `min_idle` after its call (plus up
+    /// to two sample intervals, an hour each at most) and is set aside `Planner.distrustPeriod` later.
+    public static func oldestJudged(now: EpochSeconds, settings: Policy.VMSettings) -> EpochSeconds {
+        now - Planner.distrustPeriod - settings.minIdle - 2 * 3600
     }
 }

@@ -77,6 +77,18 @@ public struct DemandSamples: Sendable {
                                countingFrom: start)
     }
 
+    /// The samples in [from, to) outside `spans` (sorted by start), keeping the interval: what production has of a VM
+    /// that slept in those spans, since a sleeping VM reports nothing.
+    public func slice(from: EpochSeconds, to: EpochSeconds, excluding spans: [Range<EpochSeconds>]) -> DemandSamples {
+        var result = self
+        let first = firstIndex(atOrAfter: from), count = max(first, firstIndex(atOrAfter: to))
+        let relevant = spans.drop { $0.upperBound <= from }.prefix { $0.lowerBound < to }
+        let kept = (first..<count).filter { k in !relevant.contains { $0.contains(times[k]) } }
+        result.times = kept.map { times[$0] }
+        result.values = kept.map { values[$0] }
+        return result
+    }
+
     private func firstIndex(atOrAfter t: EpochSeconds) -> Int {
         var lo = 0, hi = times.count
         while lo < hi {

@@ -199,13 +199,11 @@ enum Schema {
             // demand, event, missing, horizon-end, window or max-sleep (the plan's deadline cause); NULL otherwise.
             try db.execute(sql: """
                 ALTER TABLE journal ADD COLUMN cause TEXT;
-                -- each plan reads every VM's latest done restore
-                CREATE INDEX journal_done_restores ON journal(vm, id) WHERE kind = 'restore' AND step = 'done';
                 """)
         }
         migrator.registerMigration("v9: hours the forecast called for demand in") { db in
             try db.execute(sql: """
-                DROP INDEX IF EXISTS journal_done_restores;   -- the restores' causes no longer decide anything (v8 had it only lately)
+                DROP INDEX IF EXISTS journal_done_restores;   -- an unreleased v8 had it; the restores' causes no longer decide anything
                 CREATE TABLE demand_call (
                     vm TEXT NOT NULL,
                     hour INTEGER NOT NULL,              -- start of an hour a plan's forecast called for demand in while the VM ran

@@ -45,11 +45,10 @@ struct Make: ParsableCommand {
             let forecaster = try DemandForecaster(store: store, horizon: policy.horizonHours)
             let input = try PlanningInputs.load(store: store, now: now, policy: policy, policySHA256: policySHA, forecaster: forecaster)
             let plan = Planner.plan(input)
-            try PlanningInputs.recordDemandCalls(of: input, in: store)
             let bytes = plan.encoded()
             let path = out ?? defaultPath(now: now)
             try PlanFiles.write(bytes, to: path)
-            let carried = try Approvals.record(plan, bytes: bytes, in: store)
+            let carried = try Approvals.record(plan, bytes: bytes, demandCalls: Planner.demandCalls(input), in: store)
             let hibernations = plan.actions.filter { $0.action == .hibernate }.count
             print("plan \(plan.id.prefix(12)) written to \(path): \(hibernations) hibernations, \(plan.actions.count - hibernations) restores, \(plan.skipped.count) VMs left running")
             if let carried { print("standing approval carried \(carried.actions.count / 2) unchanged hibernations from plan \(carried.carriedFrom!.prefix(12))") }

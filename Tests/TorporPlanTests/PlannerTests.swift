@@ -241,7 +241,7 @@ import TorporTrain
         let policy = try Self.policy("vms: {web-01: {idle_timeout: true}}")
         func plan(calmFrom first: Int, at hour: Int) throws -> (Plan, carried: Bool) {
             let plan = try Self.plan([Self.vm("web-01", (0..<24).map { (first..<8).contains($0) ? 10 : 40 })], policy: policy, now: Self.at(hour))
-            return (plan, try Approvals.record(plan, bytes: plan.encoded(), in: store) != nil)
+            return (plan, try Approvals.record(plan, bytes: plan.encoded(), demandCalls: [], in: store) != nil)
         }
         let (approved, _) = try plan(calmFrom: 3, at: 0)
         #expect(approved.actions.first?.afterIdleSeconds == 4 * 3600 && approved.actions.first?.at.seconds == Self.at(3))
@@ -376,21 +376,32 @@ import TorporTrain
         #expect(try Self.plan([vm]) == Self.plan([trusted]))
     }
 
-    @Test func aPlanCallsForDemandForTheRunningVMsWhoseForecastPutsTheHourAtOrOverRestoreAbove() throws {
-        // q0.9 of the hour that holds now: 40 % (busy from the start), 2 % (idle 0-6), unknown, or asleep.
+    @Test func aPlanCallsForDemandForTheRunningVMsWhoseForecastExpectsItAtLeastAsLikelyAsNot() throws {
+        // The hour that holds now: busy (q0.5 20 %, q0.9 40 %), idle (q0.5 0.25 %), unknown, asleep, or excluded.
         let busy = Self.vm("busy", Self.hours(idle: 3..<6)), idle = Self.vm("idle", Self.hours(idle: 0..<6))
         var asleep = Self.vm("asleep", Self.hours(idle: 3..<6))
         asleep.hibernatedSince = Self.now - 3600
         var unknown = Self.vm("unknown", Self.hours(idle: 3..<6))
         unknown.forecast = nil
         let vms = [busy, idle, asleep, unknown, Self.vm("excluded", Self.hours(idle: 3..<6))]
-        let input = PlanningInput(now: Self.now + 1800, vms: vms, events: [], policy: try Self.policy("vms: {excluded: {exclude: true}}"),
-                                  policySHA256: "x", model: "m", dataWatermark: nil)
-        #expect(Planner.demandCalls(input) == ["busy"])
-        // At restore_above exactly it is a call; under it, none.
-        let at40 = try Self.policy("vms: {busy: {restore_above: 40}}"), over = try Self.policy("vms: {busy: {restore_above: 40.5}}")
-        #expect(Planner.demandCalls(PlanningInput(now: Self.now, vms: [busy], events: [], policy: at40, policySHA256: "x", model: "m", dataWatermark: nil)) == ["busy"])
-        #expect(Planner.demandCalls(PlanningInput(now: Self.now, vms: [busy], events: [], policy: over, policySHA256: "x", model: "m", dataWatermark: nil)).isEmpty)
+        func calls(_ vms: [PlanningVM], _ policy: Policy, now: EpochSeconds = Self.now) -> [String] {
+            Planner.demandCalls(PlanningInput(now: now, vms: vms, events: [], policy: policy, policySHA256: "x", model: "m", dataWatermark: nil))
+        }
+        #expect(calls(vms, try Self.policy("vms: {excluded: {exclude: true}}"), now: Self.now + 1800) == ["busy"])
+        // The median decides for a cautious tier (silver q0.9 40 %, gold q0.99 41 %): at restore_above exactly a call;
+        // over the median, none.
+        #expect(calls([busy], try Self.policy("vms: {busy: {restore_above: 20}}")) == ["busy"])
+        #expect(calls([busy], try Self.policy("vms: {busy: {restore_above: 30}}")).isEmpty)
+        #expect(calls([busy], try Self.policy("vms: {busy: {restore_above: 30, tier: gold}}")).isEmpty)
+        // A bold tier's own quantile decides when it is under the median: q0.1 10 % is no call at 15 %.
+        var bold = busy
+        bold.forecast = QuantileForecast(start: Self.now, quantiles: [0.1, 0.5, 0.9], values: (0..<24).map { _ in [10, 20, 40] }, source: "crafted")
+        let boldTier = try Policy.parse("""
+            defaults: {tier: bold, hibernate_below: 5, restore_above: 15, min_idle: 4h}
+            tiers: {bold: {quantile: 0.1, priority: 1}}
+            """, source: "test policy")
+        #expect(calls([bold], boldTier).isEmpty)
+        #expect(calls([bold], try Self.policy()) == ["busy"])
     }
 
     @Test func forecastDemandThatDidNotComeIsJudgedFromTheFirstCallItsSamplesProve() throws {
@@ -421,8 +432,10 @@ import TorporTrain
         #expect(unmet([0], later, hours: 8, asleepSince: 5) == Self.at(4))
         // A call made while it slept (none: calls are made while it runs) or after the sleep began is not judged.
         #expect(unmet([6], later, hours: 8, asleepSince: 5) == nil)
-        // Calls older than a day, min_idle and an hour are set aside; without the idle timeout nothing is judged.
-        #expect(unmet([0], calm, hours: 29) == nil && unmet([0], calm, hours: 28) == Self.at(4))
+        // Evidence a day old is set aside, and the next call's, still in use, stands in; without the idle timeout
+        // nothing is judged.
+        #expect(unmet([0], calm, hours: 28) == nil && unmet([0], calm, hours: 27) == Self.at(4))
+        #expect(unmet([0, 1], calm, hours: 28) == Self.at(5))
         let off = try Self.policy().settings(vm: "web-01", labels: [:])
         #expect(PlanningInputs.unmetDemand(calls: [Self.now], asleepSince: nil, now: Self.at(5), settings: off) { _, _ in calm } == nil)
     }

@@ -14,6 +14,16 @@ import TorporStore
 
     static func at(_ minute: Int) -> EpochSeconds { t0 + Int64(minute) * 60 }
 
+    @Test func aSliceKeepsWhatProductionHasOfAVMThatSlept() {
+        let d = Self.samples(0..<600)
+        let slice = d.slice(from: Self.at(30), to: Self.at(300), excluding: [Self.at(0)..<Self.at(40), Self.at(100)..<Self.at(200), Self.at(400)..<Self.at(500)])
+        #expect(slice.times == (stride(from: 40, to: 100, by: 5).map(Self.at) + stride(from: 200, to: 300, by: 5).map(Self.at)))
+        #expect(slice.interval == 300 && slice.values.allSatisfy { $0 == 2 })
+        // Its sleep breaks the quiet a demand call's evidence needs: not proven across it.
+        #expect(d.noDemand(after: Self.at(60), for: 7200, until: Self.at(300), threshold: 15) == Self.at(180))
+        #expect(slice.noDemand(after: Self.at(60), for: 7200, until: Self.at(300), threshold: 15) == nil)
+    }
+
     @Test func theVMSleepsOnceItsDemandHasStayedLowForTheWholeTimeout() {
         let d = Self.samples(0..<600)
         #expect(d.firstIdle(for: 7200, from: Self.at(0), to: Self.at(600), threshold: 5) == Self.at(120))
