@@ -44,6 +44,37 @@ func temporaryStorePath() -> String {
         _ = try Store(path: path)
     }
 
+    @Test func aStoreAtV8IsMigratedWithOrWithoutTheRestoreIndexAnUnreleasedV8Had() throws {
+        for withIndex in [true, false] {
+            let path = temporaryStorePath()
+            let old = try DatabaseQueue(path: path)
+            try Schema.migrator.migrate(old, upTo: "v8: the cause of a plan's restore")
+            if withIndex {
+                try old.write { try $0.execute(sql: "CREATE INDEX journal_done_restores ON journal(vm, id) WHERE kind = 'restore' AND step = 'done'") }
+            }
+            try old.close()
+            let store = try Store(path: path)
+            let (indexes, calls) = try store.read { db in
+                (try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'journal_done_restores'"),
+                 try DemandCallRepository.calls(from: .min, to: .max, in: db))
+            }
+            #expect(indexes.isEmpty && calls.isEmpty, "with the index: \(withIndex)")
+        }
+    }
+
+    @Test func demandCallsAreKeptOnceAndForAWeek() throws {
+        let store = try Store(path: temporaryStorePath())
+        let hour: EpochSeconds = 1_700_000_000 / 3600 * 3600
+        try store.transaction { db in
+            try DemandCallRepository.record(["a", "b"], hour: hour, keep: 7 * 86_400, in: db)
+            try DemandCallRepository.record(["a"], hour: hour, keep: 7 * 86_400, in: db)   // again: once
+            try DemandCallRepository.record(["a"], hour: hour + 8 * 86_400, keep: 7 * 86_400, in: db)   // forgets the first hour
+        }
+        let calls = try store.read { try DemandCallRepository.calls(from: .min, to: .max, in: $0) }
+        #expect(calls == ["a": [hour + 8 * 86_400]])
+        #expect(try store.read { try DemandCallRepository.calls(from: hour, to: hour + 8 * 86_400, in: $0) }.isEmpty)
+    }
+
     @Test func aStoreFromANewerTorporIsRefused() throws {
         let path = temporaryStorePath()
         let store = try Store(path: path)
