@@ -86,6 +86,15 @@ public enum Planner {
         Planning(input).run()
     }
 
+    /// The VMs whose forecast the plan sets aside under the idle timeout because forecast demand did not come, and until
+    /// when (`PlanningVM.unmetDemandAt`), by name: what the hourly job reports beside the plan.
+    public static func forecastsSetAside(_ input: PlanningInput) -> [(vm: String, until: EpochSeconds)] {
+        let planning = Planning(input)
+        return input.vms.sorted { $0.name < $1.name }.compactMap { vm in
+            planning.unmetDemand(vm, settings: input.policy.settings(vm: vm.name, labels: vm.labels)).map { (vm.name, $0 + distrustPeriod) }
+        }
+    }
+
     /// The VMs running now whose forecast calls for demand in the hour that holds `input.now`: its median (or the tier's
     /// quantile, when that is lower) at or over `restore_above`, so that demand was expected at least as likely as not.
     /// A cautious tier's high quantile is over `restore_above` in many hours demand usually does not come; those are not

@@ -374,6 +374,17 @@ import TorporTrain
         // Without the idle timeout the evidence changes nothing: the forecast decides.
         vm.hibernatedSince = nil
         #expect(try Self.plan([vm]) == Self.plan([trusted]))
+        // The hourly job names the VMs whose forecast is set aside, and until when; not those without the idle timeout,
+        // nor evidence a day old.
+        func setAside(_ vms: [PlanningVM], _ policy: Policy) -> [String] {
+            Planner.forecastsSetAside(PlanningInput(now: Self.now, vms: vms, events: [], policy: policy, policySHA256: "x", model: "m", dataWatermark: nil))
+                .map { "\($0.vm) \(UTC.format($0.until))" }
+        }
+        var old = vm
+        old.name = "web-02"
+        old.unmetDemandAt = Self.now - Planner.distrustPeriod
+        #expect(setAside([vm, trusted, old], try Self.policy("vms: {web-01: {idle_timeout: true}, web-02: {idle_timeout: true}}")) == ["web-01 2024-03-05T00:00:00Z"])
+        #expect(setAside([vm], try Self.policy()).isEmpty)
     }
 
     @Test func aPlanCallsForDemandForTheRunningVMsWhoseForecastExpectsItAtLeastAsLikelyAsNot() throws {
