@@ -29,8 +29,8 @@ public struct PlanningVM: Sendable {
     /// Set when the VM runs because a demand signal or an operator woke it before its planned restore: when it came
     /// back. Its forecast was wrong then, so for a day its next hibernation waits for `min_idle` of measured quiet since.
     public var wokenEarlyAt: EpochSeconds?
-    /// Set when forecast demand did not come: from an hour the plans' forecast called for demand in (the tier's quantile
-    /// at or over `restore_above`) while the VM ran, its measured demand stayed under `restore_above` for `min_idle`
+    /// Set when forecast demand did not come: from an hour the plans' forecast called for demand in while the VM ran
+    /// (`Planner.demandCalls`), its measured demand stayed under `restore_above` for `min_idle`
     /// (this is when that was over), and has reached it at no time since while it ran (`PlanningInputs.unmetDemand`).
     /// Under the idle timeout its forecast is then not used for a day (`Planner.distrustPeriod`), as for a VM without
     /// forecast skill: it sleeps once measured demand has stayed under `hibernate_below` for `min_idle`, and only a demand

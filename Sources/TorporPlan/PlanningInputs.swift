@@ -57,19 +57,22 @@ public enum PlanningInputs {
     }
 
     /// How long the hours the forecast called for demand in are kept (`DemandCallRepository`): longer than any
-    /// evidence the planner still uses (`unmetDemand` looks back a day, `min_idle` and an hour).
+    /// evidence the planner still uses looks back (`oldestJudged`: a day, `min_idle` and two hours).
     public static let demandCallsKept: Int64 = 7 * 86_400
 
     /// The VMs under the idle timeout whose forecast demand did not come (`PlanningVM.unmetDemandAt`), judged on the
     /// recorded demand calls and their stored CPU utilization.
     static func unmetDemands(records: [VMRecord], power: [String: PowerRecord], now: EpochSeconds, policy: Policy,
                              in db: Database) throws -> [String: EpochSeconds] {
-        let calls = try DemandCallRepository.calls(from: now - demandCallsKept, to: now, in: db)
+        let settings = records.map { policy.settings(vm: $0.name, labels: $0.labels) }
+        // Only the calls whose evidence could still be in use, and none when no VM is under the idle timeout.
+        guard let oldest = settings.filter(\.idleTimeout).map({ oldestJudged(now: now, settings: $0) }).min() else { return [:] }
+        let calls = try DemandCallRepository.calls(from: oldest, to: now, in: db)
         var result: [String: EpochSeconds] = [:]
-        for record in records {
+        for (record, settings) in zip(records, settings) {
             let state = power[record.name]
             result[record.name] = try unmetDemand(calls: calls[record.name] ?? [], asleepSince: state?.state == .hibernated ? state?.since : nil,
-                                                  now: now, settings: policy.settings(vm: record.name, labels: record.labels)) { from, until in
+                                                  now: now, settings: settings) { from, until in
                 DemandSamples(try SampleReader.samples(vm: record.name, metric: "cpu_util", from: from, to: until, in: db))
             }
         }

@@ -19,8 +19,8 @@ public struct Policy: Equatable, Sendable {
         public var minIdle: Int64
         /// Also sleep in hours the forecast calls calm (under `restore_above`) but not idle or does not know, and on VMs
         /// whose forecast cannot be judged (not predictable, newer than `min_history`), once the VM's measured demand
-        /// has stayed under `hibernate_below` for `minIdle` (under `restore_above`, for a day after a restore for forecast
-        /// demand that did not come).
+        /// has stayed under `hibernate_below` for `minIdle`; for a day after forecast demand did not come, the VM's forecast
+        /// is not used at all (`PlanningVM.unmetDemandAt`).
         public var idleTimeout: Bool
         /// Why the VM is never hibernated, when it is excluded.
         public var excluded: String?

@@ -1,8 +1,8 @@
 import GRDB
 import TorporCore
 
-/// The hours a plan's forecast called for demand in (the tier's quantile at or over `restore_above`) while the VM ran:
-/// the planner later judges them against measured demand (forecast demand that did not come).
+/// The hours a plan's forecast called for demand in while the VM ran (`Planner.demandCalls`): the planner later judges
+/// them against measured demand (forecast demand that did not come).
 public enum DemandCallRepository {
     /// Records that the plan for the hour starting at `hour` called for demand in it for `vms` (again: once), and forgets
     /// calls more than `keep` seconds older than it.

@@ -68,10 +68,7 @@ public struct DemandSamples: Sendable {
     /// rate; a later gap is not calm), and no sample reached the threshold since. nil when either is not so, or not
     /// known yet at `until`.
     public func noDemand(after start: EpochSeconds, for duration: Int64, until: EpochSeconds, threshold: Double) -> EpochSeconds? {
-        var known = self   // what production has: the samples from `start` (none while asleep) until `until`
-        let first = firstIndex(atOrAfter: start), count = max(first, firstIndex(atOrAfter: until))
-        known.times = Array(times[first..<count])
-        known.values = Array(values[first..<count])
+        let known = slice(from: start, to: until, excluding: [])   // what production has: from `start` (none while asleep) until `until`
         guard known.firstDemand(from: start, to: until, threshold: threshold) == nil else { return nil }
         return known.firstIdle(for: duration, from: start, to: min(until, start + duration + 2 * interval) + 1, threshold: threshold,
                                countingFrom: start)
