@@ -205,7 +205,7 @@ public struct Backtest {
             // The stretch each VM is asleep in now, and when its planned restore finishes (nil: not planned yet).
             var sleeping = [(start: EpochSeconds, wake: EpochSeconds?)?](repeating: nil, count: records.count)
             // The hours each VM's plans called for demand in while it ran (`Planner.demandCalls`), as the store keeps them.
-            var demandCalls = [[EpochSeconds]](repeating: [], count: records.count)
+            var demandCalls = [[DemandCall]](repeating: [], count: records.count)
             // When each VM came back, if its demand woke it before the planned restore (what a demand signal's wake
             // leaves in the journal); nil once it sleeps again.
             var wokenEarly = [EpochSeconds?](repeating: nil, count: records.count)
@@ -246,16 +246,16 @@ public struct Backtest {
                                           staleSince: fresh || sleeping[i] != nil ? nil : (lastKnown ?? t)))
                     if strategy == .torpor { vms[vms.count - 1].notPredictable = block.notPredictable[r.name] }
                     vms[vms.count - 1].wokenEarlyAt = wokenEarly[i]
-                    demandCalls[i].removeAll { $0 < PlanningInputs.oldestJudged(now: t, settings: settings[i]) }
-                    vms[vms.count - 1].unmetDemandAt = PlanningInputs.unmetDemand(calls: demandCalls[i], asleepSince: sleeping[i]?.start, now: t,
-                                                                                  settings: settings[i]) { from, until in
+                    demandCalls[i].removeAll { $0.hour < PlanningInputs.oldestJudged(now: t, settings: settings[i]) }
+                    vms[vms.count - 1].unmetDemandAt = PlanningInputs.unmetDemand(calls: demandCalls[i], asleepSince: sleeping[i]?.start, now: t, settings: settings[i],
+                                                                                  quantile: Planner.callQuantile(policy, settings[i])) { from, until in
                         replay.demand[i].slice(from: from, to: until, excluding: asleep[i].map { $0.start..<$0.end })
                     }
                 }
                 let input = PlanningInput(now: t, vms: vms, events: replay.events, policy: policy, policySHA256: "backtest",
                                           model: strategy.rawValue, dataWatermark: t)
                 let plan = Planner.plan(input)
-                for name in Planner.demandCalls(input) { demandCalls[index[name]!].append(t) }
+                for (name, call) in Planner.demandCalls(input) { demandCalls[index[name]!].append(call) }
                 for (i, r) in records.enumerated() {
                     let hourEnd = t + 3600
                     if sleeping[i] != nil {

@@ -95,20 +95,28 @@ public enum Planner {
         }
     }
 
-    /// The VMs running now whose forecast calls for demand in the hour that holds `input.now`: its median (or the tier's
-    /// quantile, when that is lower) at or over `restore_above`, so that demand was expected at least as likely as not.
-    /// A cautious tier's high quantile is over `restore_above` in many hours demand usually does not come; those are not
-    /// calls. The plan's calls are what `PlanningInputs.unmetDemand` later judges against measured demand.
-    public static func demandCalls(_ input: PlanningInput) -> [String] {
+    /// The VMs running now whose forecast calls for demand in the hour that holds `input.now`, with what it claimed: its
+    /// median (or the tier's quantile, when that is lower: `callQuantile`) at or over `restore_above`, so that demand was
+    /// expected at least as likely as not. A cautious tier's high quantile is over `restore_above` in many hours demand
+    /// usually does not come; those are not calls. The plan's calls are what `PlanningInputs.unmetDemand` later judges
+    /// against measured demand.
+    public static func demandCalls(_ input: PlanningInput) -> [String: DemandCall] {
         let planning = Planning(input)
-        return input.vms.filter { vm in
+        var calls: [String: DemandCall] = [:]
+        for vm in input.vms {
             let settings = input.policy.settings(vm: vm.name, labels: vm.labels)
-            let tierQuantile = input.policy.tiers[settings.tier]!.quantile
-            guard vm.hibernatedSince == nil, settings.excluded == nil,
-                  let q = (planning.tierSeries(vm, quantile: min(tierQuantile, 0.5)) ?? planning.tierSeries(vm, quantile: tierQuantile))?.tier.first
-            else { return false }
-            return !q.isNaN && Double(q) >= settings.restoreAbove
-        }.map(\.name)
+            let quantile = callQuantile(input.policy, settings)
+            guard vm.hibernatedSince == nil, settings.excluded == nil, let forecast = planning.tierSeries(vm, quantile: quantile)?.tier.first,
+                  !forecast.isNaN, Double(forecast) >= settings.restoreAbove
+            else { continue }
+            calls[vm.name] = DemandCall(hour: planning.hour0, quantile: quantile, forecast: forecast)
+        }
+        return calls
+    }
+
+    /// The quantile a VM's demand calls are made at: its median, or its tier's quantile when that is lower.
+    public static func callQuantile(_ policy: Policy, _ settings: Policy.VMSettings) -> Float {
+        min(policy.tiers[settings.tier]!.quantile, 0.5)
     }
 }
 

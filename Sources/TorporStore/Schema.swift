@@ -212,6 +212,21 @@ enum Schema {
                 CREATE INDEX demand_call_by_hour ON demand_call(hour);
                 """)
         }
+        migrator.registerMigration("v10: what each demand call claimed") { db in
+            // v9's calls did not say what they claimed, so a trial policy's could count for another; they are given up
+            // (a week at most; without them a forecast is trusted, as before any evidence).
+            try db.execute(sql: """
+                DROP TABLE demand_call;
+                CREATE TABLE demand_call (
+                    vm TEXT NOT NULL,
+                    hour INTEGER NOT NULL,              -- start of an hour a plan's forecast called for demand in while the VM ran
+                    quantile REAL NOT NULL,             -- the forecast quantile that called it
+                    forecast REAL NOT NULL,             -- its value for that hour (at or over the VM's restore_above then)
+                    PRIMARY KEY (vm, hour, quantile)
+                ) WITHOUT ROWID;
+                CREATE INDEX demand_call_by_hour ON demand_call(hour);
+                """)
+        }
         return migrator
     }
 }

@@ -22,6 +22,6 @@ let policy = try Policy.parse("""
 let vm = PlanningVM(name: arguments[3], host: arguments[2], vcpus: 1, memoryBytes: 128 << 20, knownHours: 720, forecast: forecast)
 let plan = Planner.plan(PlanningInput(now: now, vms: [vm], events: [], policy: policy, policySHA256: "bench", model: "crafted", dataWatermark: now))
 let bytes = plan.encoded()
-try Approvals.record(plan, bytes: bytes, demandCalls: [], in: store)
+try Approvals.record(plan, bytes: bytes, demandCalls: [:], in: store)
 _ = try Approvals.approve(plan, bytes: bytes, source: "bench plan", only: nil, except: [], by: "bench", now: now, in: store)
 print(plan.actions.first { $0.action == .restore }!.at.text)

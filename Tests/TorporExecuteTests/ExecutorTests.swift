@@ -315,7 +315,7 @@ import TorporVirt
         #expect(try calls().isEmpty)
         try f.plan(["web-01": 0..<0], at: Self.at(3), approve: false, idleTimeout: true)
         try f.plan(["web-01": 0..<0], at: Self.at(3) + 600, approve: false, idleTimeout: true)   // planned twice: one call
-        #expect(try calls() == [Self.at(3)])
+        #expect(try calls() == [DemandCall(hour: Self.at(3), quantile: 0.5, forecast: 20)])
         // It runs at 12 % for two hours: over hibernate_below, under restore_above. The demand did not come.
         try f.cpu("web-01", stride(from: restoreAt, through: Self.at(5) + 300, by: 300).map { ($0, 12) })
         let policy = try Policy.parse("""

@@ -41,7 +41,7 @@ import TorporVirt
             let vm = PlanningVM(name: guest.name, host: RealGuest.uri, vcpus: 1, memoryBytes: 128 << 20, knownHours: 720, forecast: forecast)
             let plan = Planner.plan(PlanningInput(now: now, vms: [vm], events: [], policy: policy, policySHA256: "t", model: "crafted", dataWatermark: now))
             let bytes = plan.encoded()
-            try Approvals.record(plan, bytes: bytes, demandCalls: [], in: store)
+            try Approvals.record(plan, bytes: bytes, demandCalls: [:], in: store)
             _ = try Approvals.approve(plan, bytes: bytes, source: "plan", only: nil, except: [], by: "it", now: now, in: store)
             return plan
         }

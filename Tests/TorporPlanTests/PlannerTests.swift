@@ -241,7 +241,7 @@ import TorporTrain
         let policy = try Self.policy("vms: {web-01: {idle_timeout: true}}")
         func plan(calmFrom first: Int, at hour: Int) throws -> (Plan, carried: Bool) {
             let plan = try Self.plan([Self.vm("web-01", (0..<24).map { (first..<8).contains($0) ? 10 : 40 })], policy: policy, now: Self.at(hour))
-            return (plan, try Approvals.record(plan, bytes: plan.encoded(), demandCalls: [], in: store) != nil)
+            return (plan, try Approvals.record(plan, bytes: plan.encoded(), demandCalls: [:], in: store) != nil)
         }
         let (approved, _) = try plan(calmFrom: 3, at: 0)
         #expect(approved.actions.first?.afterIdleSeconds == 4 * 3600 && approved.actions.first?.at.seconds == Self.at(3))
@@ -396,9 +396,12 @@ import TorporTrain
         unknown.forecast = nil
         let vms = [busy, idle, asleep, unknown, Self.vm("excluded", Self.hours(idle: 3..<6))]
         func calls(_ vms: [PlanningVM], _ policy: Policy, now: EpochSeconds = Self.now) -> [String] {
-            Planner.demandCalls(PlanningInput(now: now, vms: vms, events: [], policy: policy, policySHA256: "x", model: "m", dataWatermark: nil))
+            Planner.demandCalls(PlanningInput(now: now, vms: vms, events: [], policy: policy, policySHA256: "x", model: "m", dataWatermark: nil)).keys.sorted()
         }
         #expect(calls(vms, try Self.policy("vms: {excluded: {exclude: true}}"), now: Self.now + 1800) == ["busy"])
+        // Each call says what it claimed: the quantile and its forecast for the hour.
+        #expect(Planner.demandCalls(PlanningInput(now: Self.now + 1800, vms: [busy], events: [], policy: try Self.policy(), policySHA256: "x", model: "m",
+                                                  dataWatermark: nil)) == ["busy": DemandCall(hour: Self.now, quantile: 0.5, forecast: 20)])
         // The median decides for a cautious tier (silver q0.9 40 %, gold q0.99 41 %): at restore_above exactly a call;
         // over the median, none.
         #expect(calls([busy], try Self.policy("vms: {busy: {restore_above: 20}}")) == ["busy"])
@@ -421,14 +424,19 @@ import TorporTrain
             DemandSamples(values.map { (time: Self.now + Int64($0.0) * 60, value: $0.1) })
         }
         func quiet(_ minutes: StrideTo<Int>, _ value: Double = 12) -> [(Int, Double)] { minutes.map { ($0, value) } }
-        func unmet(_ calls: [Int], _ s: DemandSamples, hours now: Int, asleepSince: Int? = nil) -> EpochSeconds? {
-            PlanningInputs.unmetDemand(calls: calls.map(Self.at), asleepSince: asleepSince.map(Self.at), now: Self.at(now), settings: settings) { _, _ in s }
+        func unmet(_ calls: [Int], _ s: DemandSamples, hours now: Int, asleepSince: Int? = nil, claim: (Float, Float) = (0.5, 20)) -> EpochSeconds? {
+            PlanningInputs.unmetDemand(calls: calls.map { DemandCall(hour: Self.at($0), quantile: claim.0, forecast: claim.1) }, asleepSince: asleepSince.map(Self.at),
+                                       now: Self.at(now), settings: settings, quantile: 0.5) { _, _ in s }
         }
         // Called for 00:00 and 01:00, 12 % since: proven four hours after the first call, once the sample that closes
         // those hours is in.
         let calm = samples(quiet(stride(from: 0, to: 600, by: 5)))
         #expect(unmet([0, 1], calm, hours: 4) == nil)
         #expect(unmet([0, 1], calm, hours: 5) == Self.at(4))
+        // Calls that claimed less than this policy's do (a trial policy's): under restore_above, or at a higher
+        // quantile than the median, are not judged; the median at restore_above exactly is.
+        #expect(unmet([0, 1], calm, hours: 5, claim: (0.5, 14)) == nil && unmet([0, 1], calm, hours: 5, claim: (0.9, 40)) == nil)
+        #expect(unmet([0, 1], calm, hours: 5, claim: (0.5, 15)) == Self.at(4) && unmet([0, 1], calm, hours: 5, claim: (0.1, 15)) == Self.at(4))
         // Demand at 00:30 undoes the first call; the second proves it an hour later.
         let busyOnce = samples(quiet(stride(from: 0, to: 600, by: 5)).map { $0.0 == 30 ? (30, 20) : $0 })
         #expect(unmet([0, 1], busyOnce, hours: 5) == nil)
@@ -448,7 +456,8 @@ import TorporTrain
         #expect(unmet([0], calm, hours: 28) == nil && unmet([0], calm, hours: 27) == Self.at(4))
         #expect(unmet([0, 1], calm, hours: 28) == Self.at(5))
         let off = try Self.policy().settings(vm: "web-01", labels: [:])
-        #expect(PlanningInputs.unmetDemand(calls: [Self.now], asleepSince: nil, now: Self.at(5), settings: off) { _, _ in calm } == nil)
+        #expect(PlanningInputs.unmetDemand(calls: [DemandCall(hour: Self.now, quantile: 0.5, forecast: 20)], asleepSince: nil, now: Self.at(5),
+                                           settings: off, quantile: 0.5) { _, _ in calm } == nil)
     }
 
     @Test func thePlanIsDeterministicAndTamperingIsDetected() throws {

@@ -62,17 +62,40 @@ func temporaryStorePath() -> String {
         }
     }
 
-    @Test func demandCallsAreKeptOnceAndForAWeek() throws {
+    @Test func demandCallsAreKeptOnceWithTheirHighestForecastAndForAWeek() throws {
         let store = try Store(path: temporaryStorePath())
         let hour: EpochSeconds = 1_700_000_000 / 3600 * 3600
+        func call(_ at: EpochSeconds, _ q: Float, _ forecast: Float) -> DemandCall { DemandCall(hour: at, quantile: q, forecast: forecast) }
         try store.transaction { db in
-            try DemandCallRepository.record(["a", "b"], hour: hour, keep: 7 * 86_400, in: db)
-            try DemandCallRepository.record(["a"], hour: hour, keep: 7 * 86_400, in: db)   // again: once
-            try DemandCallRepository.record(["a"], hour: hour + 8 * 86_400, keep: 7 * 86_400, in: db)   // forgets the first hour
+            try DemandCallRepository.record(["a": call(hour, 0.5, 20), "b": call(hour, 0.5, 16)], hour: hour, keep: 7 * 86_400, in: db)
+            try DemandCallRepository.record(["a": call(hour, 0.5, 18)], hour: hour, keep: 7 * 86_400, in: db)   // again: once, at 20
+            try DemandCallRepository.record(["a": call(hour, 0.1, 15)], hour: hour, keep: 7 * 86_400, in: db)   // another quantile's
         }
-        let calls = try store.read { try DemandCallRepository.calls(from: .min, to: .max, in: $0) }
-        #expect(calls == ["a": [hour + 8 * 86_400]])
+        #expect(try store.read { try DemandCallRepository.calls(from: .min, to: .max, in: $0) }
+                == ["a": [call(hour, 0.1, 15), call(hour, 0.5, 20)], "b": [call(hour, 0.5, 16)]])
+        try store.transaction { try DemandCallRepository.record(["a": call(hour + 8 * 86_400, 0.5, 30)], hour: hour + 8 * 86_400, keep: 7 * 86_400, in: $0) }
+        #expect(try store.read { try DemandCallRepository.calls(from: .min, to: .max, in: $0) } == ["a": [call(hour + 8 * 86_400, 0.5, 30)]],
+                "the first hour's calls are forgotten")
         #expect(try store.read { try DemandCallRepository.calls(from: hour, to: hour + 8 * 86_400, in: $0) }.isEmpty)
+    }
+
+    @Test func aV9StoreGivesUpItsDemandCallsWhichDidNotSayWhatTheyClaimed() throws {
+        let path = temporaryStorePath()
+        let old = try DatabaseQueue(path: path)
+        try Schema.migrator.migrate(old, upTo: "v9: hours the forecast called for demand in")
+        try old.write { try $0.execute(sql: "INSERT INTO demand_call (vm, hour) VALUES ('a', 3600)") }
+        try old.close()
+        let store = try Store(path: path)
+        #expect(try store.read { try DemandCallRepository.calls(from: .min, to: .max, in: $0) }.isEmpty)
+        try store.transaction { try DemandCallRepository.record(["a": DemandCall(hour: 3600, quantile: 0.5, forecast: 20)], hour: 3600, keep: 86_400, in: $0) }
+        #expect(try store.read { try DemandCallRepository.calls(from: .min, to: .max, in: $0) }["a"]?.count == 1)
+    }
+
+    @Test func aCallClaimsWhatACallAtTheSameOrAHigherQuantileForAtMostItsForecastClaims() {
+        let call = DemandCall(hour: 0, quantile: 0.5, forecast: 20)
+        #expect(call.claims(demandAtLeast: 15, quantile: 0.5) && call.claims(demandAtLeast: 20, quantile: 0.9))
+        #expect(!call.claims(demandAtLeast: 25, quantile: 0.5), "a trial policy's call at restore_above 20 says nothing of 25")
+        #expect(!call.claims(demandAtLeast: 15, quantile: 0.1), "the median at 20 says nothing of q0.1")
     }
 
     @Test func aStoreFromANewerTorporIsRefused() throws {
