@@ -6,7 +6,8 @@ import TorporStore
 
 /// `torpor-execute status`: what is asleep and until when, what is due, pins, the switch, recent failures and violations.
 public enum ExecutionStatus {
-    public static func render(store: Store, now: EpochSeconds) throws -> String {
+    /// The status at `now`; with the policy torpor-plan uses, also the VMs whose forecast it sets aside.
+    public static func render(store: Store, now: EpochSeconds, policy: Policy? = nil) throws -> String {
         try store.read { db in
             var out: [String] = []
             out.append("at \(UTC.format(now)): hibernations \(try ExecutorSettings.paused(in: db) ? "PAUSED (restores continue)" : "enabled")")
@@ -33,6 +34,13 @@ public enum ExecutionStatus {
             if !woken.isEmpty {
                 out.append("woken before their planned restore within a day (the next sleep waits for min_idle of measured quiet):")
                 for p in woken { out.append("  \(p.vm) on \(p.host): running since \(UTC.format(p.since)) (\(p.actionID))") }
+            }
+            if let policy {
+                let setAside = try PlanningInputs.forecastsSetAside(now: now, policy: policy, in: db)
+                if !setAside.isEmpty {
+                    out.append("forecast set aside (forecast demand did not come; idle timeout only, a demand signal or an operator wakes them):")
+                    for s in setAside { out.append("  \(s.vm) until \(UTC.format(s.until))") }
+                }
             }
             let pins = try JournalRepository.pins(in: db)
             if !pins.isEmpty {

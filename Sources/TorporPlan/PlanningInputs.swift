@@ -56,6 +56,13 @@ public enum PlanningInputs {
                              dataWatermark: watermark.map { $0 + 3600 })
     }
 
+    /// The VMs whose forecast is set aside now under the idle timeout because forecast demand did not come, and until
+    /// when, by name (`Planner.forecastsSetAside` of the plan made now): what `torpor-execute status` lists.
+    public static func forecastsSetAside(now: EpochSeconds, policy: Policy, in db: Database) throws -> [(vm: String, until: EpochSeconds)] {
+        try unmetDemands(records: try VMRepository.all(in: db), power: try JournalRepository.power(in: db), now: now, policy: policy, in: db)
+            .map { (vm: $0.key, until: $0.value + Planner.distrustPeriod) }.sorted { $0.vm < $1.vm }
+    }
+
     /// How long the hours the forecast called for demand in are kept (`DemandCallRepository`): longer than any
     /// evidence the planner still uses looks back (`oldestJudged`: a day, `min_idle` and two hours).
     public static let demandCallsKept: Int64 = 7 * 86_400

@@ -306,8 +306,13 @@ struct Resume: ParsableCommand {
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Sleeping VMs, due actions, held-back hibernations, VMs woken early, pins, recent failures and violations.")
     @OptionGroup var common: StageOptions
+    @Option(help: "The policy file torpor-plan uses: also list the VMs whose forecast it sets aside (forecast demand did not come, idle timeout).")
+    var policy: String?
 
     func run() throws {
-        try exitingOnError("torpor-execute") { print(try ExecutionStatus.render(store: try common.openStore(), now: common.nowSeconds)) }
+        try exitingOnError("torpor-execute") {
+            let policy = try self.policy.map { try Policy.load(path: $0).0 }
+            print(try ExecutionStatus.render(store: try common.openStore(), now: common.nowSeconds, policy: policy))
+        }
     }
 }

@@ -331,6 +331,11 @@ import TorporVirt
         #expect(try unmet(policy, now: Self.at(4)) == nil)   // not known an hour on
         #expect(try unmet(policy, now: Self.at(5) + 360) == proof)
         #expect(try unmet(.embeddedDefault, now: Self.at(5) + 360) == nil)   // without the idle timeout it is not looked at
+        // torpor-execute status lists it with the policy that sets its forecast aside, not without one or under another.
+        let line = "  web-01 until \(UTC.format(proof + Planner.distrustPeriod))"
+        #expect(try ExecutionStatus.render(store: f.store, now: Self.at(5) + 360, policy: policy).contains("forecast set aside (forecast demand did not come; idle timeout only, a demand signal or an operator wakes them):\n" + line))
+        #expect(try !ExecutionStatus.render(store: f.store, now: Self.at(5) + 360).contains("forecast set aside"))
+        #expect(try !ExecutionStatus.render(store: f.store, now: Self.at(5) + 360, policy: .embeddedDefault).contains("forecast set aside"))
         // The plan made on it sleeps the VM by the idle timeout, its forecast unused: restored at the horizon's end.
         let again = try f.plan(["web-01": 0..<0], at: Self.at(5) + 360, idleTimeout: true, unmetDemand: ["web-01": proof])
         let h = try #require(again.actions.first { $0.action == .hibernate })
