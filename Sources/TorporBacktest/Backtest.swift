@@ -204,7 +204,7 @@ public struct Backtest {
             let quantiles = blocks[0].forecaster.quantiles
             // The stretch each VM is asleep in now, and when its planned restore finishes (nil: not planned yet).
             var sleeping = [(start: EpochSeconds, wake: EpochSeconds?)?](repeating: nil, count: records.count)
-            // The hours each VM's plans called for demand in while it ran (`Planner.demandCalls`), as the store keeps them.
+            // The calls for demand each VM's plans made while it ran (`Planner.demandCalls`), as the store keeps them.
             var demandCalls = [[DemandCall]](repeating: [], count: records.count)
             // When each VM came back, if its demand woke it before the planned restore (what a demand signal's wake
             // leaves in the journal); nil once it sleeps again.
@@ -248,7 +248,7 @@ public struct Backtest {
                     vms[vms.count - 1].wokenEarlyAt = wokenEarly[i]
                     demandCalls[i].removeAll { $0.hour < PlanningInputs.oldestJudged(now: t, settings: settings[i]) }
                     vms[vms.count - 1].unmetDemandAt = PlanningInputs.unmetDemand(calls: demandCalls[i], asleepSince: sleeping[i]?.start, now: t, settings: settings[i],
-                                                                                  quantile: Planner.callQuantile(policy, settings[i])) { from, until in
+                                                                                  callQuantile: Planner.callQuantile(policy, settings[i])) { from, until in
                         replay.demand[i].slice(from: from, to: until, excluding: asleep[i].map { $0.start..<$0.end })
                     }
                 }

@@ -4,7 +4,8 @@ import TorporCore
 import TorporPlan
 import TorporStore
 
-/// `torpor-execute status`: what is asleep and until when, what is due, pins, the switch, recent failures and violations.
+/// `torpor-execute status`: what is asleep and until when, what is due, pins, the switch, VMs woken early or whose
+/// forecast is set aside, recent failures and violations.
 public enum ExecutionStatus {
     /// The status at `now`; with the policy torpor-plan uses, also the VMs whose forecast it sets aside.
     public static func render(store: Store, now: EpochSeconds, policy: Policy? = nil) throws -> String {
@@ -38,7 +39,7 @@ public enum ExecutionStatus {
             if let policy {
                 let setAside = try PlanningInputs.forecastsSetAside(now: now, policy: policy, in: db)
                 if !setAside.isEmpty {
-                    out.append("forecast set aside (forecast demand did not come; idle timeout only, a demand signal or an operator wakes them):")
+                    out.append(Planner.setAsideHeading + ":")
                     for s in setAside { out.append("  \(s.vm) until \(UTC.format(s.until))") }
                 }
             }

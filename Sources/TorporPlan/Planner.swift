@@ -30,7 +30,8 @@ public struct PlanningVM: Sendable {
     /// back. Its forecast was wrong then, so for a day its next hibernation waits for `min_idle` of measured quiet since.
     public var wokenEarlyAt: EpochSeconds?
     /// Set when forecast demand did not come: from an hour the plans' forecast called for demand in while the VM ran
-    /// (`Planner.demandCalls`), its measured demand stayed under `restore_above` for `min_idle`
+    /// (`Planner.demandCalls`; a call that claimed at least what the current policy's would), its measured demand
+    /// stayed under `restore_above` for `min_idle`
     /// (this is when that was over), and has reached it at no time since while it ran (`PlanningInputs.unmetDemand`).
     /// Under the idle timeout its forecast is then not used for a day (`Planner.distrustPeriod`), as for a VM without
     /// forecast skill: it sleeps once measured demand has stayed under `hibernate_below` for `min_idle`, and only a demand
@@ -94,6 +95,9 @@ public enum Planner {
             planning.unmetDemand(vm, settings: input.policy.settings(vm: vm.name, labels: vm.labels)).map { (vm.name, $0 + distrustPeriod) }
         }
     }
+
+    /// What introduces a list of the VMs whose forecast is set aside, wherever one is shown.
+    public static let setAsideHeading = "forecast set aside (forecast demand did not come; idle timeout only, a demand signal or an operator wakes them)"
 
     /// The VMs running now whose forecast calls for demand in the hour that holds `input.now`, with what it claimed: its
     /// median (or the tier's quantile, when that is lower: `callQuantile`) at or over `restore_above`, so that demand was

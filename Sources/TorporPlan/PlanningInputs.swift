@@ -79,7 +79,7 @@ public enum PlanningInputs {
         for (record, settings) in zip(records, settings) {
             let state = power[record.name]
             result[record.name] = try unmetDemand(calls: calls[record.name] ?? [], asleepSince: state?.state == .hibernated ? state?.since : nil,
-                                                  now: now, settings: settings, quantile: Planner.callQuantile(policy, settings)) { from, until in
+                                                  now: now, settings: settings, callQuantile: Planner.callQuantile(policy, settings)) { from, until in
                 DemandSamples(try SampleReader.samples(vm: record.name, metric: "cpu_util", from: from, to: until, in: db))
             }
         }
@@ -87,16 +87,17 @@ public enum PlanningInputs {
     }
 
     /// `PlanningVM.unmetDemandAt` of a VM under the idle timeout: from the hours its plans' forecast called for demand in
-    /// while it ran (`calls`, by ascending hour; `Planner.demandCalls`), those that claimed what its policy's calls claim
-    /// now (`quantile`, `Planner.callQuantile`, at or over `restore_above`: a trial policy's weaker calls do not count),
+    /// while it ran (`calls`, by ascending hour; `Planner.demandCalls`), those that claimed at least what its policy's
+    /// calls claim now (`callQuantile`, `Planner.callQuantile`, at or over `restore_above`: a trial policy's weaker calls
+    /// do not count),
     /// the first evidence its measured demand (`samples(from, until)`) gives that the planner still uses (less than
     /// `Planner.distrustPeriod` old), judged up to now or up to the sleep it is in (a sleeping VM reports nothing). The
     /// backtest replays with the same rule.
-    public static func unmetDemand(calls: [DemandCall], asleepSince: EpochSeconds?, now: EpochSeconds, settings: Policy.VMSettings, quantile: Float,
+    public static func unmetDemand(calls: [DemandCall], asleepSince: EpochSeconds?, now: EpochSeconds, settings: Policy.VMSettings, callQuantile: Float,
                                    samples: (_ from: EpochSeconds, _ until: EpochSeconds) throws -> DemandSamples) rethrows -> EpochSeconds? {
         let until = asleepSince ?? now, oldest = oldestJudged(now: now, settings: settings)
-        let judged = calls.filter { $0.hour >= oldest && $0.hour < until && $0.claims(demandAtLeast: settings.restoreAbove, quantile: quantile) }.map(\.hour)
-        guard settings.idleTimeout, let first = judged.first else { return nil }
+        let judged = calls.filter { $0.hour >= oldest && $0.hour < until && $0.claims(demandAtLeast: settings.restoreAbove, quantile: callQuantile) }.map(\.hour)
+        guard settings.idleTimeout, settings.excluded == nil, let first = judged.first else { return nil }
         let demand = try samples(first, until)
         return judged.lazy.compactMap { demand.noDemand(after: $0, for: settings.minIdle, until: until, threshold: settings.restoreAbove) }
             .first { Planner.distrusts(provenWrongAt: $0, now: now) }

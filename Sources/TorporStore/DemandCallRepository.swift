@@ -23,8 +23,8 @@ public struct DemandCall: Equatable, Sendable {
 /// The hours a plan's forecast called for demand in while the VM ran: the planner later judges them against measured
 /// demand (forecast demand that did not come).
 public enum DemandCallRepository {
-    /// Records the calls of the plan for the hour starting at `hour`, per VM (again: once; a call at the same quantile
-    /// keeps the highest forecast), and forgets calls more than `keep` seconds older than that hour.
+    /// Records the calls of the plan for the hour starting at `hour` (each call's own `hour`), per VM (again: once; a
+    /// call at the same quantile keeps the highest forecast), and forgets calls more than `keep` seconds older than `hour`.
     public static func record(_ calls: [String: DemandCall], hour: EpochSeconds, keep: Int64, in db: Database) throws {
         for (vm, call) in calls.sorted(by: { $0.key < $1.key }) {
             try db.execute(sql: """

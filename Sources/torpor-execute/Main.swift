@@ -304,14 +304,14 @@ struct Resume: ParsableCommand {
 }
 
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Sleeping VMs, due actions, held-back hibernations, VMs woken early, pins, recent failures and violations.")
+    static let configuration = CommandConfiguration(abstract: "Sleeping VMs, due actions, held-back hibernations, VMs woken early or whose forecast is set aside, pins, recent failures and violations.")
     @OptionGroup var common: StageOptions
     @Option(help: "The policy file torpor-plan uses: also list the VMs whose forecast it sets aside (forecast demand did not come, idle timeout).")
     var policy: String?
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let policy = try self.policy.map { try Policy.load(path: $0).0 }
+            let policy = try self.policy.map { try Policy.load(path: $0).policy }
             print(try ExecutionStatus.render(store: try common.openStore(), now: common.nowSeconds, policy: policy))
         }
     }

@@ -53,8 +53,7 @@ struct Make: ParsableCommand {
             print("plan \(plan.id.prefix(12)) written to \(path): \(hibernations) hibernations, \(plan.actions.count - hibernations) restores, \(plan.skipped.count) VMs left running")
             let setAside = Planner.forecastsSetAside(input)
             if !setAside.isEmpty {
-                print("forecast set aside (forecast demand did not come; idle timeout only, a demand signal or an operator wakes them): "
-                      + setAside.map { "\($0.vm) until \(UTC.format($0.until))" }.joined(separator: ", "))
+                print(Planner.setAsideHeading + ": " + setAside.map { "\($0.vm) until \(UTC.format($0.until))" }.joined(separator: ", "))
             }
             if let carried { print("standing approval carried \(carried.actions.count / 2) unchanged hibernations from plan \(carried.carriedFrom!.prefix(12))") }
             if hibernations > 0 && carried?.actions.count != 2 * hibernations {

@@ -336,6 +336,17 @@ import TorporVirt
         #expect(try ExecutionStatus.render(store: f.store, now: Self.at(5) + 360, policy: policy).contains("forecast set aside (forecast demand did not come; idle timeout only, a demand signal or an operator wakes them):\n" + line))
         #expect(try !ExecutionStatus.render(store: f.store, now: Self.at(5) + 360).contains("forecast set aside"))
         #expect(try !ExecutionStatus.render(store: f.store, now: Self.at(5) + 360, policy: .embeddedDefault).contains("forecast set aside"))
+        // A policy whose calls claim more (demand at 25 %) does not judge the stored call (the median at 20 %), nor does
+        // one that excludes the VM.
+        for trial in ["restore_above: 25", "exclude: true"] {
+            let other = try Policy.parse("""
+                defaults: {tier: silver, hibernate_below: 5, restore_above: 15, min_idle: 2h, idle_timeout: true}
+                tiers: {silver: {quantile: 0.9, priority: 2}}
+                vms: {web-01: {\(trial)}}
+                """, source: "test")
+            #expect(try unmet(other, now: Self.at(5) + 360) == nil, "\(trial)")
+            #expect(try !ExecutionStatus.render(store: f.store, now: Self.at(5) + 360, policy: other).contains("forecast set aside"), "\(trial)")
+        }
         // The plan made on it sleeps the VM by the idle timeout, its forecast unused: restored at the horizon's end.
         let again = try f.plan(["web-01": 0..<0], at: Self.at(5) + 360, idleTimeout: true, unmetDemand: ["web-01": proof])
         let h = try #require(again.actions.first { $0.action == .hibernate })

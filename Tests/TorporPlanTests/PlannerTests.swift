@@ -426,7 +426,7 @@ import TorporTrain
         func quiet(_ minutes: StrideTo<Int>, _ value: Double = 12) -> [(Int, Double)] { minutes.map { ($0, value) } }
         func unmet(_ calls: [Int], _ s: DemandSamples, hours now: Int, asleepSince: Int? = nil, claim: (Float, Float) = (0.5, 20)) -> EpochSeconds? {
             PlanningInputs.unmetDemand(calls: calls.map { DemandCall(hour: Self.at($0), quantile: claim.0, forecast: claim.1) }, asleepSince: asleepSince.map(Self.at),
-                                       now: Self.at(now), settings: settings, quantile: 0.5) { _, _ in s }
+                                       now: Self.at(now), settings: settings, callQuantile: 0.5) { _, _ in s }
         }
         // Called for 00:00 and 01:00, 12 % since: proven four hours after the first call, once the sample that closes
         // those hours is in.
@@ -437,6 +437,17 @@ import TorporTrain
         // quantile than the median, are not judged; the median at restore_above exactly is.
         #expect(unmet([0, 1], calm, hours: 5, claim: (0.5, 14)) == nil && unmet([0, 1], calm, hours: 5, claim: (0.9, 40)) == nil)
         #expect(unmet([0, 1], calm, hours: 5, claim: (0.5, 15)) == Self.at(4) && unmet([0, 1], calm, hours: 5, claim: (0.1, 15)) == Self.at(4))
+        // Among mixed calls, judging starts from the first that claims: a weak call at 00:00, a trial's, does not count;
+        // the call at 01:00 proves it an hour later.
+        let mixed = [DemandCall(hour: Self.at(0), quantile: 0.5, forecast: 12), DemandCall(hour: Self.at(1), quantile: 0.9, forecast: 40),
+                     DemandCall(hour: Self.at(1), quantile: 0.5, forecast: 20)]
+        func unmetMixed(hours now: Int) -> EpochSeconds? {
+            PlanningInputs.unmetDemand(calls: mixed, asleepSince: nil, now: Self.at(now), settings: settings, callQuantile: 0.5) { _, _ in calm }
+        }
+        #expect(unmetMixed(hours: 5) == nil && unmetMixed(hours: 6) == Self.at(5))
+        var excluded = settings
+        excluded.excluded = "never"
+        #expect(PlanningInputs.unmetDemand(calls: mixed, asleepSince: nil, now: Self.at(6), settings: excluded, callQuantile: 0.5) { _, _ in calm } == nil)
         // Demand at 00:30 undoes the first call; the second proves it an hour later.
         let busyOnce = samples(quiet(stride(from: 0, to: 600, by: 5)).map { $0.0 == 30 ? (30, 20) : $0 })
         #expect(unmet([0, 1], busyOnce, hours: 5) == nil)
@@ -457,7 +468,7 @@ import TorporTrain
         #expect(unmet([0, 1], calm, hours: 28) == Self.at(5))
         let off = try Self.policy().settings(vm: "web-01", labels: [:])
         #expect(PlanningInputs.unmetDemand(calls: [DemandCall(hour: Self.now, quantile: 0.5, forecast: 20)], asleepSince: nil, now: Self.at(5),
-                                           settings: off, quantile: 0.5) { _, _ in calm } == nil)
+                                           settings: off, callQuantile: 0.5) { _, _ in calm } == nil)
     }
 
     @Test func thePlanIsDeterministicAndTamperingIsDetected() throws {

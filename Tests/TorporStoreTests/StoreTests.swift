@@ -67,8 +67,9 @@ func temporaryStorePath() -> String {
         let hour: EpochSeconds = 1_700_000_000 / 3600 * 3600
         func call(_ at: EpochSeconds, _ q: Float, _ forecast: Float) -> DemandCall { DemandCall(hour: at, quantile: q, forecast: forecast) }
         try store.transaction { db in
-            try DemandCallRepository.record(["a": call(hour, 0.5, 20), "b": call(hour, 0.5, 16)], hour: hour, keep: 7 * 86_400, in: db)
-            try DemandCallRepository.record(["a": call(hour, 0.5, 18)], hour: hour, keep: 7 * 86_400, in: db)   // again: once, at 20
+            try DemandCallRepository.record(["a": call(hour, 0.5, 18), "b": call(hour, 0.5, 16)], hour: hour, keep: 7 * 86_400, in: db)
+            try DemandCallRepository.record(["a": call(hour, 0.5, 20)], hour: hour, keep: 7 * 86_400, in: db)   // again: once, at 20
+            try DemandCallRepository.record(["a": call(hour, 0.5, 19)], hour: hour, keep: 7 * 86_400, in: db)   // and still at 20
             try DemandCallRepository.record(["a": call(hour, 0.1, 15)], hour: hour, keep: 7 * 86_400, in: db)   // another quantile's
         }
         #expect(try store.read { try DemandCallRepository.calls(from: .min, to: .max, in: $0) }
