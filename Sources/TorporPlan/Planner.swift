@@ -30,9 +30,9 @@ public struct PlanningVM: Sendable {
     /// back. Its forecast was wrong then, so for a day its next hibernation waits for `min_idle` of measured quiet since.
     public var wokenEarlyAt: EpochSeconds?
     /// Set when forecast demand did not come: from an hour the plans' forecast called for demand in while the VM ran
-    /// (`Planner.demandCalls`; a call that claimed at least what the current policy's would), its measured demand
-    /// stayed under `restore_above` for `min_idle`
-    /// (this is when that was over), and has reached it at no time since while it ran (`PlanningInputs.unmetDemand`).
+    /// (`Planner.demandCalls`; a call that claimed at least what the current policy's would), its measured demand stayed
+    /// under `restore_above` for `min_idle` (this is when that was over), and has reached it at no time since while it
+    /// ran (`PlanningInputs.unmetDemand`).
     /// Under the idle timeout its forecast is then not used for a day (`Planner.distrustPeriod`), as for a VM without
     /// forecast skill: it sleeps once measured demand has stayed under `hibernate_below` for `min_idle`, and only a demand
     /// signal, an event, an operator or `max_sleep` ends that sleep within the day; after it the forecast, which has
@@ -91,9 +91,15 @@ public enum Planner {
     /// when (`PlanningVM.unmetDemandAt`), by name: what the hourly job reports beside the plan.
     public static func forecastsSetAside(_ input: PlanningInput) -> [(vm: String, until: EpochSeconds)] {
         let planning = Planning(input)
-        return input.vms.sorted { $0.name < $1.name }.compactMap { vm in
-            planning.unmetDemand(vm, settings: input.policy.settings(vm: vm.name, labels: vm.labels)).map { (vm.name, $0 + distrustPeriod) }
-        }
+        return setAside(unmetDemandAt: Dictionary(uniqueKeysWithValues: input.vms.compactMap { vm in
+            planning.unmetDemand(vm, settings: input.policy.settings(vm: vm.name, labels: vm.labels)).map { (vm.name, $0) }
+        }))
+    }
+
+    /// The VMs whose forecast demand did not come at `unmetDemandAt` (still in use), with when their forecast is used
+    /// again, by name.
+    public static func setAside(unmetDemandAt: [String: EpochSeconds]) -> [(vm: String, until: EpochSeconds)] {
+        unmetDemandAt.map { (vm: $0.key, until: $0.value + distrustPeriod) }.sorted { $0.vm < $1.vm }
     }
 
     /// What introduces a list of the VMs whose forecast is set aside, wherever one is shown.

@@ -59,8 +59,8 @@ public enum PlanningInputs {
     /// The VMs whose forecast is set aside now under the idle timeout because forecast demand did not come, and until
     /// when, by name (`Planner.forecastsSetAside` of the plan made now): what `torpor-execute status` lists.
     public static func forecastsSetAside(now: EpochSeconds, policy: Policy, in db: Database) throws -> [(vm: String, until: EpochSeconds)] {
-        try unmetDemands(records: try VMRepository.all(in: db), power: try JournalRepository.power(in: db), now: now, policy: policy, in: db)
-            .map { (vm: $0.key, until: $0.value + Planner.distrustPeriod) }.sorted { $0.vm < $1.vm }
+        Planner.setAside(unmetDemandAt: try unmetDemands(records: try VMRepository.all(in: db), power: try JournalRepository.power(in: db),
+                                                         now: now, policy: policy, in: db))
     }
 
     /// How long the hours the forecast called for demand in are kept (`DemandCallRepository`): longer than any
@@ -89,15 +89,15 @@ public enum PlanningInputs {
     /// `PlanningVM.unmetDemandAt` of a VM under the idle timeout: from the hours its plans' forecast called for demand in
     /// while it ran (`calls`, by ascending hour; `Planner.demandCalls`), those that claimed at least what its policy's
     /// calls claim now (`callQuantile`, `Planner.callQuantile`, at or over `restore_above`: a trial policy's weaker calls
-    /// do not count),
-    /// the first evidence its measured demand (`samples(from, until)`) gives that the planner still uses (less than
-    /// `Planner.distrustPeriod` old), judged up to now or up to the sleep it is in (a sleeping VM reports nothing). The
-    /// backtest replays with the same rule.
+    /// do not count), the first evidence its measured demand (`samples(from, until)`) gives that the planner still uses
+    /// (less than `Planner.distrustPeriod` old), judged up to now or up to the sleep it is in (a sleeping VM reports
+    /// nothing). The backtest replays with the same rule.
     public static func unmetDemand(calls: [DemandCall], asleepSince: EpochSeconds?, now: EpochSeconds, settings: Policy.VMSettings, callQuantile: Float,
                                    samples: (_ from: EpochSeconds, _ until: EpochSeconds) throws -> DemandSamples) rethrows -> EpochSeconds? {
+        guard settings.idleTimeout, settings.excluded == nil else { return nil }
         let until = asleepSince ?? now, oldest = oldestJudged(now: now, settings: settings)
         let judged = calls.filter { $0.hour >= oldest && $0.hour < until && $0.claims(demandAtLeast: settings.restoreAbove, quantile: callQuantile) }.map(\.hour)
-        guard settings.idleTimeout, settings.excluded == nil, let first = judged.first else { return nil }
+        guard let first = judged.first else { return nil }
         let demand = try samples(first, until)
         return judged.lazy.compactMap { demand.noDemand(after: $0, for: settings.minIdle, until: until, threshold: settings.restoreAbove) }
             .first { Planner.distrusts(provenWrongAt: $0, now: now) }
