@@ -35,7 +35,13 @@ struct Make: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Forecast and write a plan (the hourly job).")
     @OptionGroup var common: StageOptions
     @Option(help: "The policy file (YAML; default: the embedded default, see sample-data/policy.yaml).") var policy: String?
-    @Option(help: "Where to write the plan (default: plans/plan-<time>.json beside the store).") var out: String?
+    @Option(help: "Where to write the plan (default: plans/plan-<time>.json beside the store; plans/dry-run-<time>.json with --dry-run).")
+    var out: String?
+    @Flag(help: """
+        Write the plan file but record nothing in the store: the plan cannot be approved, carries no standing approval \
+        and leaves no demand calls. For trial policies and replays of past hours against a production store.
+        """)
+    var dryRun = false
 
     func run() throws {
         try exitingOnError("torpor-plan") {
@@ -48,7 +54,7 @@ struct Make: ParsableCommand {
             let bytes = plan.encoded()
             let path = out ?? defaultPath(now: now)
             try PlanFiles.write(bytes, to: path)
-            let carried = try Approvals.record(plan, bytes: bytes, demandCalls: Planner.demandCalls(input), in: store)
+            let carried = dryRun ? nil : try Approvals.record(plan, bytes: bytes, demandCalls: Planner.demandCalls(input), in: store)
             let hibernations = plan.actions.filter { $0.action == .hibernate }.count
             print("plan \(plan.id.prefix(12)) written to \(path): \(hibernations) hibernations, \(plan.actions.count - hibernations) restores, \(plan.skipped.count) VMs left running")
             let setAside = Planner.forecastsSetAside(input)
@@ -56,7 +62,9 @@ struct Make: ParsableCommand {
                 print(Planner.setAsideHeading + ": " + setAside.map { "\($0.vm) until \(UTC.format($0.until))" }.joined(separator: ", "))
             }
             if let carried { print("standing approval carried \(carried.actions.count / 2) unchanged hibernations from plan \(carried.carriedFrom!.prefix(12))") }
-            if hibernations > 0 && carried?.actions.count != 2 * hibernations {
+            if dryRun {
+                print("dry run: nothing recorded in the store; this plan cannot be approved (review: torpor-plan show \(path))")
+            } else if hibernations > 0 && carried?.actions.count != 2 * hibernations {
                 print("review: torpor-plan show \(path)   approve: torpor-plan approve \(path)")
             }
         }
@@ -65,7 +73,7 @@ struct Make: ParsableCommand {
     func defaultPath(now: EpochSeconds) -> String {
         let dir = (common.storePath as NSString).deletingLastPathComponent
         let stamp = UTC.format(now).replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ":", with: "")
-        return ((dir.isEmpty ? "." : dir) as NSString).appendingPathComponent("plans/plan-\(stamp).json")
+        return ((dir.isEmpty ? "." : dir) as NSString).appendingPathComponent("plans/\(dryRun ? "dry-run" : "plan")-\(stamp).json")
     }
 }
 

@@ -100,11 +100,35 @@ import TorporTrain
         let late = #expect(throws: ExitCode.self) { try Approve.parse(["--db", store.path, "--now", "2013-09-30T05:00:00Z", first]).run() }
         #expect(late == ExitCode(3))
 
-        // An hour later with the standing approval on: unchanged pairs carry their approval, others wait.
+        // An hour later, a dry run first: the plan file is written (by default beside the production plans, under its own
+        // name) but nothing is recorded: no plan, no carried approval, no demand call; it cannot be approved.
+        let hour = UTC.parseISO8601("2013-09-30T01:00:00Z")!
+        func recorded() throws -> (plans: Int, approvals: Int, calls: [String: [DemandCall]]) {
+            try store.read { db in
+                (try Int.fetchOne(db, sql: "SELECT count(*) FROM plan")!, try Int.fetchOne(db, sql: "SELECT count(*) FROM approval")!,
+                 try DemandCallRepository.calls(from: hour, to: hour + 3600, in: db))
+            }
+        }
+        let before = try recorded()
+        try Make.parse(["--db", store.path, "--now", "2013-09-30T01:00:00Z", "--policy", policy, "--dry-run"]).run()
+        let dryRun = dir + "/plans/dry-run-20130930T010000Z.json"
+        let trial = try Plan.load(path: dryRun)
+        let after = try recorded()
+        #expect(after.plans == before.plans && after.approvals == before.approvals && after.calls == before.calls && after.calls.isEmpty)
+        #expect(try store.read { try PlanRepository.plan(id: trial.plan.id, in: $0) } == nil)
+        let unrecorded = #expect(throws: ExitCode.self) { try Approve.parse(["--db", store.path, "--now", "2013-09-30T01:00:00Z", dryRun]).run() }
+        #expect(unrecorded == ExitCode(2))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/plans/plan-20130930T010000Z.json"))
+
+        // The same hour planned for real: the same plan, byte for byte, now recorded with its demand calls; with the
+        // standing approval on, unchanged pairs carry their approval, others wait.
         let later = dir + "/plans/later.json"
         try Make.parse(["--db", store.path, "--now", "2013-09-30T01:00:00Z", "--policy", policy, "--out", later]).run()
+        #expect(FileManager.default.contents(atPath: later) == trial.bytes)
+        #expect(try recorded().plans == before.plans + 1 && !(try recorded().calls.isEmpty))
         let next = try Plan.load(path: later).plan
         let carried = try store.read { try Approvals.approvedActions(of: next.id, in: $0) }
+        #expect(!carried.isEmpty, "the recorded plan carries what the dry run did not")
         let earlierSignatures = Set(plan.actions.filter { approved[$0.id] != nil }.map(\.signature))
         for a in next.actions where a.action == .hibernate {
             let restore = next.action(a.pairedWith!)!
