@@ -89,7 +89,7 @@ public struct Backtest {
                     try EventRepository.overlapping(from: from, to: end, in: db),
                     try records.map { r in try r.memoryBytes ?? SampleReader.samples(vm: r.name, metric: "mem_capacity", from: historyStart, to: end, in: db)
                         .map { Int64($0.value) }.max() ?? 0 },
-                    try JournalRepository.p95Seconds(kind: .restore, in: db))
+                    try JournalRepository.p95Seconds(kind: .restore, vms: records.map(\.name), in: db))
         }
         let offset = Int((from - historyStart) / 3600), hours = Int((to - from) / 3600)
         let calendar = try store.read { try CalendarHours.load(vms: records, from: from, to: end, in: $0) }

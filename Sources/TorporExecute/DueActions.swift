@@ -38,7 +38,7 @@ enum DueActions {
         let power = try JournalRepository.power(in: db).values.filter { $0.state == .hibernated }
         guard !power.isEmpty else { return [] }
         let pins = try JournalRepository.pins(in: db)
-        let latest = try JournalRepository.latestSteps(in: db)
+        let latest = try JournalRepository.latestSteps(of: power.map(\.actionID), in: db)
         let labels = Dictionary(uniqueKeysWithValues: try VMRepository.all(in: db).map { ($0.name, $0.labels) })
         let happening = try EventRepository.overlapping(from: now, to: now + 1, in: db).filter { $0.category == .demand || $0.category == .keepAwake }
         // Only plans made since the earliest sleeping VM fell asleep matter (less 8 days: the plan that put it to sleep

@@ -18,7 +18,7 @@ public enum ExecutionStatus {
                 out.append("  \(r.vm) on \(r.host): restore \(r.at <= now ? "DUE NOW" : "at " + UTC.format(r.at)), deadline \(UTC.format(r.deadline)) (\(r.actionID))")
             }
             if let (plan, approved) = try DueActions.approvedPlan(now: now, in: db) {
-                let latest = try JournalRepository.latestSteps(in: db)
+                let latest = try JournalRepository.latestSteps(of: plan.actions.map(\.id), in: db)
                 let pending = plan.actions.filter { $0.action == .hibernate && approved[$0.id] != nil && latest[$0.id] == nil }
                 out.append("approved plan \(plan.id.prefix(12)) (valid until \(plan.validUntil.text)\(now > plan.validUntil.seconds ? ", EXPIRED" : "")): \(pending.count) hibernations not yet started")
                 for a in pending { out.append("  \(a.vm): \(a.what) \(a.at.seconds <= now ? "due now" : "from " + a.at.text)") }

@@ -308,8 +308,9 @@ public final class Executor: @unchecked Sendable {
 
     func startDueHibernations(_ options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds, hold: Hold) throws {
         let (approved, paused, latest, power, pins) = try store.read { db in
-            (try DueActions.approvedPlan(now: options.now, in: db), try ExecutorSettings.paused(in: db), try JournalRepository.latestSteps(in: db),
-             try JournalRepository.power(in: db), try JournalRepository.pins(in: db))
+            let approved = try DueActions.approvedPlan(now: options.now, in: db)
+            return (approved, try ExecutorSettings.paused(in: db), try JournalRepository.latestSteps(of: approved?.plan.actions.map(\.id) ?? [], in: db),
+                    try JournalRepository.power(in: db), try JournalRepository.pins(in: db))
         }
         guard let (plan, approvals) = approved else { return }
         let due = plan.actions.filter { a in

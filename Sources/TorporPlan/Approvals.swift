@@ -101,8 +101,8 @@ public enum Approvals {
     /// plan a sleeping VM's restore may come from; ids, hashes and approvals stay. Returns how many were pruned.
     public static func prune(olderThan retention: Int64, now: EpochSeconds, in store: Store) throws -> Int {
         try store.transaction { db in
-            let latest = try JournalRepository.latestSteps(in: db)
             let sleepers = try JournalRepository.power(in: db).values.filter { $0.state == .hibernated }
+            let latest = try JournalRepository.latestSteps(of: sleepers.map(\.actionID), in: db)
             let keep = Set(sleepers.compactMap { latest[$0.actionID]?.planID })
             let oldestSleep = sleepers.map(\.since).min() ?? now
             return try PlanRepository.pruneBodies(before: min(now - retention, oldestSleep - 8 * 86_400), keep: keep, in: db)

@@ -17,14 +17,15 @@ public enum PlanningInputs {
             // The VM's own hibernations are missing data, never idle.
             let histories = try records.map { r in
                 (vm: r.name, series: try HourlySeries.load(vm: r.name, from: from, to: hour0,
-                                                          excluded: try JournalRepository.hibernatedIntervals(vm: r.name, now: now, in: db),
+                                                          excluded: try JournalRepository.hibernatedIntervals(vm: r.name, from: from, now: now, in: db),
                                                           context: forecaster.needsContext, in: db))
             }
             let stateBytes = try Dictionary(uniqueKeysWithValues: records.map { ($0.name, try StateRepository.expectedWrite(vm: $0.name, in: db)) })
             let verdicts = Dictionary(uniqueKeysWithValues: (try ModelRegistry.newest(in: db)?.vms ?? []).map { ($0.vm, $0) })
             let power = try JournalRepository.power(in: db)
             let execution = (verdicts: verdicts, power: power, pins: try JournalRepository.pins(in: db),
-                             save: try JournalRepository.p95Seconds(kind: .hibernate, in: db), restore: try JournalRepository.p95Seconds(kind: .restore, in: db),
+                             save: try JournalRepository.p95Seconds(kind: .hibernate, vms: records.map(\.name), in: db),
+                             restore: try JournalRepository.p95Seconds(kind: .restore, vms: records.map(\.name), in: db),
                              unmetDemands: try unmetDemands(records: records, power: power, now: now, policy: policy, in: db))
             return (records, histories, try EventRepository.overlapping(from: hour0, to: horizonEnd, in: db), stateBytes, execution)
         }

@@ -95,17 +95,28 @@ public enum JournalRepository {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [e.actionID, e.planID, e.vm, e.host, e.kind.rawValue, e.step.rawValue, e.at, e.detail, e.seconds, e.bytes,
                              e.deadline, e.late, e.cause])
+        if e.step == .intent || e.step == .started {
+            try db.execute(sql: "INSERT OR REPLACE INTO journal_open (action_id, id) VALUES (?, ?)", arguments: [e.actionID, db.lastInsertedRowID])
+        } else {
+            try db.execute(sql: "DELETE FROM journal_open WHERE action_id = ?", arguments: [e.actionID])
+        }
     }
 
-    /// The latest step of every action, by action id.
-    public static func latestSteps(in db: Database) throws -> [String: JournalEntry] {
-        let rows = try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE id IN (SELECT max(id) FROM journal GROUP BY action_id)")
-        return Dictionary(uniqueKeysWithValues: rows.map { let e = entry($0); return (e.actionID, e) })
+    /// The latest step of each of these actions that has one, by action id (one indexed look-up each, however long the
+    /// journal).
+    public static func latestSteps(of actionIDs: some Sequence<String>, in db: Database) throws -> [String: JournalEntry] {
+        let statement = try db.cachedStatement(sql: "SELECT * FROM journal WHERE action_id = ? ORDER BY id DESC LIMIT 1")
+        var result: [String: JournalEntry] = [:]
+        for id in Set(actionIDs) {
+            if let row = try Row.fetchOne(statement, arguments: [id]) { result[id] = entry(row) }
+        }
+        return result
     }
 
-    /// Actions whose latest step is `intent` or `started`: a run stopped in the middle of them.
+    /// Actions whose latest step is `intent` or `started`: a run stopped in the middle of them (kept in `journal_open`
+    /// as steps are appended).
     public static func unfinished(in db: Database) throws -> [JournalEntry] {
-        try latestSteps(in: db).values.filter { $0.step == .intent || $0.step == .started }.sorted { $0.id < $1.id }
+        try Row.fetchAll(db, sql: "SELECT journal.* FROM journal_open JOIN journal ON journal.id = journal_open.id ORDER BY journal.id").map(entry)
     }
 
     /// Every step, newest first (at most `limit`).
@@ -113,27 +124,32 @@ public enum JournalRepository {
         try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE (? IS NULL OR vm = ?) ORDER BY id DESC LIMIT ?", arguments: [vm, vm, limit]).map(entry)
     }
 
-    /// Per VM, the 95th percentile of the seconds its last 50 completed saves or restores took (VMs without one are absent).
-    public static func p95Seconds(kind: JournalEntry.Kind, in db: Database) throws -> [String: Double] {
-        var byVM: [String: [Double]] = [:]
-        for row in try Row.fetchAll(db, sql: """
-            SELECT vm, seconds FROM journal WHERE kind = ? AND step = 'done' AND seconds IS NOT NULL ORDER BY id DESC
-            """, arguments: [kind.rawValue]) {
-            let vm: String = row["vm"]
-            if byVM[vm, default: []].count < 50 { byVM[vm, default: []].append(row["seconds"]) }
+    /// Per VM of `vms`, the 95th percentile of the seconds its last 50 completed saves or restores took (VMs without one
+    /// are absent). Reads at most about 100 rows per VM, however long the journal.
+    public static func p95Seconds(kind: JournalEntry.Kind, vms: some Sequence<String>, in db: Database) throws -> [String: Double] {
+        let statement = try db.cachedStatement(sql: """
+            SELECT seconds FROM journal WHERE vm = ? AND step = 'done' AND kind = ? AND seconds IS NOT NULL ORDER BY at DESC, id DESC LIMIT 50
+            """)
+        var result: [String: Double] = [:]
+        for vm in Set(vms) {
+            let sorted = try Double.fetchAll(statement, arguments: [vm, kind.rawValue]).sorted()
+            if !sorted.isEmpty { result[vm] = sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.95).rounded(.up)) - 1)] }
         }
-        return byVM.mapValues { values in
-            let sorted = values.sorted()
-            return sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.95).rounded(.up)) - 1)]
-        }
+        return result
     }
 
-    /// The intervals a VM spent hibernated (from its done hibernations to the next done restore, or `now`): demand
-    /// in them is missing, not idle.
-    public static func hibernatedIntervals(vm: String, now: EpochSeconds, in db: Database) throws -> [ClosedRange<EpochSeconds>] {
+    /// The intervals a VM spent hibernated that reach `from` or later (from its done hibernations to the next done
+    /// restore, or `now`): demand in them is missing, not idle. Reads the VM's steps since `from` and the one before.
+    public static func hibernatedIntervals(vm: String, from: EpochSeconds, now: EpochSeconds, in db: Database) throws -> [ClosedRange<EpochSeconds>] {
         var result: [ClosedRange<EpochSeconds>] = []
         var asleep: EpochSeconds?
-        for row in try Row.fetchAll(db, sql: "SELECT kind, at FROM journal WHERE vm = ? AND step = 'done' ORDER BY id", arguments: [vm]) {
+        if let before = try Row.fetchOne(db, sql: """
+            SELECT kind, at FROM journal WHERE vm = ? AND step = 'done' AND at < ? ORDER BY at DESC, id DESC LIMIT 1
+            """, arguments: [vm, from]), before["kind"] as String == "hibernate" {
+            asleep = before["at"]
+        }
+        for row in try Row.fetchAll(db, sql: "SELECT kind, at FROM journal WHERE vm = ? AND step = 'done' AND at >= ? ORDER BY at, id",
+                                    arguments: [vm, from]) {
             let kind: String = row["kind"], at: EpochSeconds = row["at"]
             if kind == "hibernate" { asleep = asleep ?? at } else if let from = asleep { result.append(from...max(from, at)); asleep = nil }
         }

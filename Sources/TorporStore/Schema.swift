@@ -225,6 +225,20 @@ enum Schema {
                 CREATE INDEX demand_call_by_hour ON demand_call(hour);
                 """)
         }
+        migrator.registerMigration("v11: the journal read in bounded steps") { db in
+            // The executor's every pass and every plan read the journal, which only grows: the actions a run may have
+            // stopped in are kept apart, and each VM's completed steps are found by time.
+            try db.execute(sql: """
+                CREATE TABLE journal_open (
+                    action_id TEXT PRIMARY KEY,         -- an action whose latest step is intent or started
+                    id INTEGER NOT NULL                 -- that step's journal row
+                ) WITHOUT ROWID;
+                INSERT INTO journal_open (action_id, id)
+                    SELECT action_id, id FROM journal
+                    WHERE id IN (SELECT max(id) FROM journal GROUP BY action_id) AND step IN ('intent', 'started');
+                CREATE INDEX journal_done_by_vm ON journal(vm, at) WHERE step = 'done';
+                """)
+        }
         return migrator
     }
 }

@@ -24,7 +24,7 @@ func temporaryStorePath() -> String {
              try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'grdb%' ORDER BY name"))
         }
         #expect(mode == "wal")
-        #expect(tables == ["approval", "demand_call", "event", "held", "journal", "libvirt_counter", "metric", "model_run", "model_vm", "pin", "plan", "power", "sample", "setting", "source", "source_vm", "state_chunk", "state_manifest", "vm"])
+        #expect(tables == ["approval", "demand_call", "event", "held", "journal", "journal_open", "libvirt_counter", "metric", "model_run", "model_vm", "pin", "plan", "power", "sample", "setting", "source", "source_vm", "state_chunk", "state_manifest", "vm"])
     }
 
     @Test func heldHibernationsAreReplacedPerHostSet() throws {

@@ -1,0 +1,109 @@
+import Foundation
+import GRDB
+import Testing
+import TorporCore
+@testable import TorporStore
+
+/// The journal only grows: what the executor's passes and the plans read of it must not grow with it.
+@Suite struct JournalRepositoryTests {
+    static let day: EpochSeconds = 86_400
+
+    static func step(_ action: String, _ vm: String, _ kind: JournalEntry.Kind, _ step: JournalEntry.Step, at: EpochSeconds,
+                     seconds: Double? = nil) -> JournalEntry {
+        JournalEntry(actionID: action, planID: "p", vm: vm, host: "h", kind: kind, step: step, at: at, seconds: seconds)
+    }
+
+    /// Every step of an action that finished: intent, started, done.
+    static func finished(_ action: String, _ vm: String, _ kind: JournalEntry.Kind, at: EpochSeconds, seconds: Double = 10) -> [JournalEntry] {
+        [step(action, vm, kind, .intent, at: at), step(action, vm, kind, .started, at: at), step(action, vm, kind, .done, at: at, seconds: seconds)]
+    }
+
+    @Test func unfinishedActionsAreTheOnesWhoseLatestStepIsIntentOrStarted() throws {
+        let store = try Store(path: temporaryStorePath())
+        try store.transaction { db in
+            for e in Self.finished("h1", "a", .hibernate, at: 100) + [Self.step("h2", "b", .hibernate, .intent, at: 200),
+                                                                    Self.step("r1", "a", .restore, .intent, at: 300),
+                                                                    Self.step("r1", "a", .restore, .started, at: 301)] {
+                try JournalRepository.append(e, in: db)
+            }
+        }
+        #expect(try store.read { try JournalRepository.unfinished(in: $0) }.map { "\($0.actionID) \($0.step)" } == ["h2 intent", "r1 started"])
+        try store.transaction { try JournalRepository.append(Self.step("r1", "a", .restore, .done, at: 330, seconds: 30), in: $0) }
+        try store.transaction { try JournalRepository.append(Self.step("h2", "b", .hibernate, .failed, at: 210), in: $0) }
+        #expect(try store.read { try JournalRepository.unfinished(in: $0) }.isEmpty)
+        let latest = try store.read { try JournalRepository.latestSteps(of: ["h1", "r1", "h2", "nothing"], in: $0) }
+        #expect(latest.mapValues(\.step) == ["h1": .done, "r1": .done, "h2": .failed])
+        #expect(latest["r1"]?.seconds == 30)
+    }
+
+    @Test func aV10StoreKnowsWhichActionsARunStoppedIn() throws {
+        let path = temporaryStorePath()
+        let old = try DatabaseQueue(path: path)
+        try Schema.migrator.migrate(old, upTo: "v10: what each demand call claimed")
+        try old.write { db in
+            for (action, step) in [("h1", "intent"), ("h1", "started"), ("h1", "done"), ("h2", "intent"), ("r1", "intent"), ("r1", "started"),
+                                   ("h3", "intent"), ("h3", "skipped")] {
+                try db.execute(sql: "INSERT INTO journal (action_id, vm, host, kind, step, at) VALUES (?, 'a', 'h', 'hibernate', ?, 0)",
+                               arguments: [action, step])
+            }
+        }
+        try old.close()
+        let store = try Store(path: path)
+        #expect(try store.read { try JournalRepository.unfinished(in: $0) }.map { "\($0.actionID) \($0.step)" } == ["h2 intent", "r1 started"])
+    }
+
+    @Test func theP95OfTheLast50StepsAndTheSleepsSinceAGivenTime() throws {
+        let store = try Store(path: temporaryStorePath())
+        try store.transaction { db in
+            // 60 restores of VM a: the first ten took 100 s, the last 50 took 1…50 s.
+            for i in 0..<60 {
+                for e in Self.finished("r\(i)", "a", .restore, at: EpochSeconds(i) * 1000, seconds: i < 10 ? 100 : Double(i - 9)) {
+                    try JournalRepository.append(e, in: db)
+                }
+            }
+            // VM b: asleep on days 1–2 and from day 5 on, not yet restored.
+            for e in Self.finished("h1", "b", .hibernate, at: 1 * Self.day) + Self.finished("r1", "b", .restore, at: 2 * Self.day)
+                + Self.finished("h2", "b", .hibernate, at: 5 * Self.day) {
+                try JournalRepository.append(e, in: db)
+            }
+        }
+        let p95 = try store.read { try JournalRepository.p95Seconds(kind: .restore, vms: ["a", "b", "c"], in: $0) }
+        #expect(p95 == ["a": 48, "b": 10], "the 48th of the last 50 (1…50 s); the ten 100 s restores are older")
+        #expect(try store.read { try JournalRepository.p95Seconds(kind: .hibernate, vms: ["a"], in: $0) }.isEmpty)
+
+        func intervals(from: EpochSeconds) throws -> [ClosedRange<EpochSeconds>] {
+            try store.read { try JournalRepository.hibernatedIntervals(vm: "b", from: from, now: 7 * Self.day, in: $0) }
+        }
+        #expect(try intervals(from: 0) == [1 * Self.day...2 * Self.day, 5 * Self.day...7 * Self.day])
+        #expect(try intervals(from: Self.day + 3600) == [1 * Self.day...2 * Self.day, 5 * Self.day...7 * Self.day],
+                "a sleep that began before from and ends after it")
+        #expect(try intervals(from: 3 * Self.day) == [5 * Self.day...7 * Self.day])
+        #expect(try intervals(from: 6 * Self.day) == [5 * Self.day...7 * Self.day], "asleep since before from, still asleep")
+    }
+
+    /// What the executor's passes and the plans ask of the journal is answered by indexed look-ups: no statement scans
+    /// the whole journal, however long it is.
+    @Test func noReadScansTheWholeJournal() throws {
+        let store = try Store(path: temporaryStorePath())
+        try store.transaction { db in
+            for i in 0..<20 { for e in Self.finished("h\(i)", "vm\(i % 4)", .hibernate, at: EpochSeconds(i) * 3600) { try JournalRepository.append(e, in: db) } }
+        }
+        try store.read { db in
+            var statements: [String] = []
+            db.trace(options: .statement) { event in
+                if case .statement(let s) = event { statements.append(s.sql) }
+            }
+            _ = try JournalRepository.unfinished(in: db)
+            _ = try JournalRepository.latestSteps(of: ["h1", "h2"], in: db)
+            _ = try JournalRepository.p95Seconds(kind: .hibernate, vms: ["vm1", "vm2"], in: db)
+            _ = try JournalRepository.hibernatedIntervals(vm: "vm1", from: 3600, now: 86_400, in: db)
+            db.trace(options: .statement, nil)
+            #expect(statements.count >= 5)
+            for sql in Set(statements) {
+                let arguments = StatementArguments(Array(repeating: "x", count: sql.filter { $0 == "?" }.count))!
+                let plan = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { $0["detail"] as String }
+                #expect(!plan.contains { $0.hasPrefix("SCAN journal") && !$0.hasPrefix("SCAN journal_open") }, "\(sql): \(plan)")
+            }
+        }
+    }
+}
