@@ -19,7 +19,8 @@ public struct StageOptions: ParsableArguments {
 
     public var nowSeconds: EpochSeconds { now.flatMap(UTC.parseInstant) ?? EpochSeconds(Date().timeIntervalSince1970) }
     public var storePath: String { Store.resolvePath(flag: db) }
-    public func openStore() throws -> Store { try Store(path: storePath) }
+    /// The store, migrated to this torpor's schema (or, with `migrating` false, refused if it would need that).
+    public func openStore(migrating: Bool = true) throws -> Store { try Store(path: storePath, migrating: migrating) }
 }
 
 /// Runs a command's body, mapping errors to the documented exit codes with the message on stderr, prefixed by the

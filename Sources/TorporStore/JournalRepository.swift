@@ -125,7 +125,8 @@ public enum JournalRepository {
     }
 
     /// Per VM of `vms`, the 95th percentile of the seconds its last 50 completed saves or restores took (VMs without one
-    /// are absent). Reads at most about 100 rows per VM, however long the journal.
+    /// are absent). Reads the VM's latest done steps until 50 of that kind (typically about 100 rows), however long the
+    /// journal; the latest by time.
     public static func p95Seconds(kind: JournalEntry.Kind, vms: some Sequence<String>, in db: Database) throws -> [String: Double] {
         let statement = try db.cachedStatement(sql: """
             SELECT seconds FROM journal WHERE vm = ? AND step = 'done' AND kind = ? AND seconds IS NOT NULL ORDER BY at DESC, id DESC LIMIT 50
@@ -138,9 +139,11 @@ public enum JournalRepository {
         return result
     }
 
-    /// The intervals a VM spent hibernated that reach `from` or later (from its done hibernations to the next done
-    /// restore, or `now`): demand in them is missing, not idle. Reads the VM's steps since `from` and the one before.
+    /// The intervals a VM spent hibernated that reach the hour of `from` or later (from its done hibernations to the
+    /// next done restore, or `now`): demand in them is missing, not idle. Reads the VM's done steps since that hour, by
+    /// time, and the one before it (a sleep under way then starts at the latest done hibernation before it).
     public static func hibernatedIntervals(vm: String, from: EpochSeconds, now: EpochSeconds, in db: Database) throws -> [ClosedRange<EpochSeconds>] {
+        let from = UTC.floor(from)
         var result: [ClosedRange<EpochSeconds>] = []
         var asleep: EpochSeconds?
         if let before = try Row.fetchOne(db, sql: """

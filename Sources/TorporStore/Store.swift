@@ -30,8 +30,9 @@ public final class Store: Sendable {
         return defaultFileName
     }
 
-    /// Opens (creating if needed) and migrates the store. Refuses a store written by a newer torpor.
-    public init(path: String) throws(StoreError) {
+    /// Opens (creating if needed) and migrates the store. Refuses a store written by a newer torpor; with `migrating`
+    /// false (a stage that must record nothing), also one this torpor would have to migrate.
+    public init(path: String, migrating: Bool = true) throws(StoreError) {
         self.path = path
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
@@ -44,6 +45,12 @@ public final class Store: Sendable {
             let migrator = Schema.migrator
             if try pool.read({ try migrator.hasBeenSuperseded($0) }) {
                 throw StoreError(path: path, message: "this store was written by a newer torpor (unknown schema migrations); upgrade torpor")
+            }
+            if !migrating {
+                guard try pool.read({ try migrator.hasCompletedMigrations($0) }) else {
+                    throw StoreError(path: path, message: "this store's schema is older than this torpor's, and a dry run does not migrate it: run this torpor's stages (or an older torpor) against it first")
+                }
+                return
             }
             try migrator.migrate(pool)
         } catch let error as StoreError {

@@ -38,15 +38,15 @@ struct Make: ParsableCommand {
     @Option(help: "Where to write the plan (default: plans/plan-<time>.json beside the store; plans/dry-run-<time>.json with --dry-run).")
     var out: String?
     @Flag(help: """
-        Write the plan file but record nothing in the store: the plan cannot be approved, carries no standing approval \
-        and leaves no demand calls. For trial policies and replays of past hours against a production store.
+        Write the plan file but record nothing in the store (nor migrate it): the plan cannot be approved, carries no \
+        standing approval and leaves no demand calls. For trial policies and replays of past hours against a production store.
         """)
     var dryRun = false
 
     func run() throws {
         try exitingOnError("torpor-plan") {
             let (policy, policySHA) = try Policy.load(path: policy)
-            let store = try common.openStore()
+            let store = try common.openStore(migrating: !dryRun)
             let now = common.nowSeconds
             let forecaster = try DemandForecaster(store: store, horizon: policy.horizonHours)
             let input = try PlanningInputs.load(store: store, now: now, policy: policy, policySHA256: policySHA, forecaster: forecaster)

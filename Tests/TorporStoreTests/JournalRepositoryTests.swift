@@ -77,6 +77,8 @@ import TorporCore
         #expect(try intervals(from: 0) == [1 * Self.day...2 * Self.day, 5 * Self.day...7 * Self.day])
         #expect(try intervals(from: Self.day + 3600) == [1 * Self.day...2 * Self.day, 5 * Self.day...7 * Self.day],
                 "a sleep that began before from and ends after it")
+        #expect(try intervals(from: 2 * Self.day + 1800) == [1 * Self.day...2 * Self.day, 5 * Self.day...7 * Self.day],
+                "from the hour of from: the hour the restore ended in is the first of the history")
         #expect(try intervals(from: 3 * Self.day) == [5 * Self.day...7 * Self.day])
         #expect(try intervals(from: 6 * Self.day) == [5 * Self.day...7 * Self.day], "asleep since before from, still asleep")
     }
@@ -103,6 +105,9 @@ import TorporCore
                 let arguments = StatementArguments(Array(repeating: "x", count: sql.filter { $0 == "?" }.count))!
                 let plan = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { $0["detail"] as String }
                 #expect(!plan.contains { $0.hasPrefix("SCAN journal") && !$0.hasPrefix("SCAN journal_open") }, "\(sql): \(plan)")
+                if sql.contains("step = 'done'") {   // by the done steps' index, in its order: only the rows needed
+                    #expect(plan.contains { $0.contains("USING INDEX journal_done_by_vm") } && !plan.contains { $0.contains("TEMP B-TREE") }, "\(sql): \(plan)")
+                }
             }
         }
     }

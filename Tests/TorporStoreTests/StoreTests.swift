@@ -92,6 +92,19 @@ func temporaryStorePath() -> String {
         #expect(try store.read { try DemandCallRepository.calls(from: .min, to: .max, in: $0) }["a"]?.count == 1)
     }
 
+    @Test func aStoreThatWouldNeedMigratingIsRefusedWithoutMigrating() throws {
+        let path = temporaryStorePath()
+        let old = try DatabaseQueue(path: path)
+        try Schema.migrator.migrate(old, upTo: "v10: what each demand call claimed")
+        try old.close()
+        let error = #expect(throws: StoreError.self) { _ = try Store(path: path, migrating: false) }
+        #expect(error?.description.contains("older than this torpor's") == true)
+        let applied = try DatabaseQueue(path: path).read { try Schema.migrator.appliedIdentifiers($0) }
+        #expect(!applied.contains("v11: the journal read in bounded steps"), "left as it was")
+        _ = try Store(path: path)
+        #expect(try Store(path: path, migrating: false).read { try Int.fetchOne($0, sql: "SELECT count(*) FROM journal_open") } == 0)
+    }
+
     @Test func aCallClaimsWhatACallAtTheSameOrAHigherQuantileForAtMostItsForecastClaims() {
         let call = DemandCall(hour: 0, quantile: 0.5, forecast: 20)
         #expect(call.claims(demandAtLeast: 15, quantile: 0.5) && call.claims(demandAtLeast: 20, quantile: 0.9))
