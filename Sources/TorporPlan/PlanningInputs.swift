@@ -14,11 +14,8 @@ public enum PlanningInputs {
         let horizonEnd = hour0 + Int64(policy.horizonHours) * 3600
         let (records, histories, events, stateBytes, execution) = try store.read { db in
             let records = try VMRepository.all(in: db)
-            // The VM's own hibernations are missing data, never idle.
             let histories = try records.map { r in
-                (vm: r.name, series: try HourlySeries.load(vm: r.name, from: from, to: hour0,
-                                                          excluded: try JournalRepository.hibernatedIntervals(vm: r.name, from: from, now: now, in: db),
-                                                          context: forecaster.needsContext, in: db))
+                (vm: r.name, series: try HourlySeries.loadExcludingSleeps(vm: r.name, from: from, to: hour0, now: now, context: forecaster.needsContext, in: db))
             }
             let stateBytes = try Dictionary(uniqueKeysWithValues: records.map { ($0.name, try StateRepository.expectedWrite(vm: $0.name, in: db)) })
             let verdicts = Dictionary(uniqueKeysWithValues: (try ModelRegistry.newest(in: db)?.vms ?? []).map { ($0.vm, $0) })

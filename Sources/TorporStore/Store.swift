@@ -34,6 +34,9 @@ public final class Store: Sendable {
     /// false (a stage that must record nothing), also one this torpor would have to migrate.
     public init(path: String, migrating: Bool = true) throws(StoreError) {
         self.path = path
+        guard migrating || FileManager.default.fileExists(atPath: path) else {
+            throw StoreError(path: path, message: "no store here, and a dry run does not create one")
+        }
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(30)

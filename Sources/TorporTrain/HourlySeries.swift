@@ -71,6 +71,14 @@ public struct HourlySeries: Equatable, Sendable {
         return HourlySeries(start: first, step: step, values: values, context: context)
     }
 
+    /// The series of `vm` over [from, to) as production knows it: the hours the VM slept (the journal's hibernations, up
+    /// to `now`) are missing, never idle.
+    public static func loadExcludingSleeps(vm: String, from: EpochSeconds, to: EpochSeconds, now: EpochSeconds, context: Bool,
+                                           in db: Database) throws -> HourlySeries {
+        try load(vm: vm, from: from, to: to, excluded: try JournalRepository.hibernatedIntervals(vm: vm, from: from, now: now, in: db),
+                 context: context, in: db)
+    }
+
     /// Memory in use per step as a share of the allocation: `mem_util` where the source gives it, else
     /// `mem_used / mem_capacity`.
     private static func memoryShare(_ maxPerStep: (String) throws -> [Float]) throws -> [Float] {

@@ -82,8 +82,7 @@ public struct Trainer {
         var scales: [String: Float] = [:]
         for vm in vms {
             let s = try store.read { db in
-                try HourlySeries.load(vm: vm, from: from, to: now, excluded: try JournalRepository.hibernatedIntervals(vm: vm, from: from, now: now, in: db),
-                                      context: config.input.usesContext, in: db)
+                try HourlySeries.loadExcludingSleeps(vm: vm, from: from, to: now, now: now, context: config.input.usesContext, in: db)
             }
             let split = s.values.count - config.validationDays * 24
             let knownTrain = split > 0 ? s.values[..<split].filter { !$0.isNaN } : []

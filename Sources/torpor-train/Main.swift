@@ -113,10 +113,8 @@ struct Forecast: ParsableCommand {
         let forecaster = try DemandForecaster(store: store, horizon: horizon)
         let (series, calendar) = try store.read { db in
             guard let record = try VMRepository.all(in: db).first(where: { $0.name == vm }) else { throw ValidationError("no VM named '\(vm)' in the store") }
-            let from = hour0 - Int64(forecaster.historyHours) * 3600
-            return (try HourlySeries.load(vm: vm, from: from, to: hour0,
-                                          excluded: try JournalRepository.hibernatedIntervals(vm: vm, from: from, now: now, in: db),
-                                          context: forecaster.needsContext, in: db),
+            return (try HourlySeries.loadExcludingSleeps(vm: vm, from: hour0 - Int64(forecaster.historyHours) * 3600, to: hour0, now: now,
+                                                         context: forecaster.needsContext, in: db),
                     try CalendarHours.load(vms: [record], from: hour0, to: hour0 + Int64(horizon) * 3600, in: db))
         }
         guard let f = forecaster.forecast([(vm, series)], calendar: calendar)[vm] else { throw ValidationError("no forecast for \(vm)") }

@@ -97,6 +97,8 @@ func temporaryStorePath() -> String {
         let old = try DatabaseQueue(path: path)
         try Schema.migrator.migrate(old, upTo: "v10: what each demand call claimed")
         try old.close()
+        let missing = #expect(throws: StoreError.self) { _ = try Store(path: path + ".absent", migrating: false) }
+        #expect(missing?.description.contains("no store here") == true && !FileManager.default.fileExists(atPath: path + ".absent"))
         let error = #expect(throws: StoreError.self) { _ = try Store(path: path, migrating: false) }
         #expect(error?.description.contains("older than this torpor's") == true)
         let applied = try DatabaseQueue(path: path).read { try Schema.migrator.appliedIdentifiers($0) }
