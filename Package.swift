@@ -60,7 +60,7 @@ let package = Package(
         ], swiftSettings: hotLoop),
         .target(name: "TorporCommandLine", dependencies: ["TorporCore", "TorporStore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "torpor-ingest", dependencies: [
-            "TorporIngest", "TorporStore", "TorporCore",
+            "TorporIngest", "TorporStore", "TorporCore", "TorporCommandLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -19,8 +19,11 @@ public struct StageOptions: ParsableArguments {
 
     public var nowSeconds: EpochSeconds { now.flatMap(UTC.parseInstant) ?? EpochSeconds(Date().timeIntervalSince1970) }
     public var storePath: String { Store.resolvePath(flag: db) }
-    /// The store, migrated to this torpor's schema (or, with `migrating` false, refused if it would need that).
-    public func openStore(migrating: Bool = true) throws -> Store { try Store(path: storePath, migrating: migrating) }
+    /// The store, migrated to this torpor's schema (or, with `migrating` false, refused if it would need that); with
+    /// `creating` false, refused when missing (a stage that acts on what others recorded).
+    public func openStore(migrating: Bool = true, creating: Bool = true) throws -> Store {
+        try Store(path: storePath, migrating: migrating, creating: creating)
+    }
 }
 
 /// Runs a command's body, mapping errors to the documented exit codes with the message on stderr, prefixed by the
@@ -36,5 +39,22 @@ public func exitingOnError(_ command: String, _ body: () throws -> Void) throws 
     } catch {
         FileHandle.standardError.write(Data("\(command): \(error)\n".utf8))
         throw ExitCode(1)
+    }
+}
+
+/// A torpor tool's root command: usage errors (an unknown option, a bad `--now`, a missing argument) exit 2, the
+/// documented code for bad input, instead of ArgumentParser's 64.
+public protocol TorporTool: ParsableCommand {}
+
+extension TorporTool {
+    public static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(2)
+        }
     }
 }

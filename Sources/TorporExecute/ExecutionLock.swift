@@ -1,38 +1,35 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
+import TorporCore
 
-/// Keeps two executors off the same hosts: an exclusive `flock` on a lock file beside the store, one per host set.
-/// The kernel drops the lock when its holder dies, even by SIGKILL, so a lock left by a dead executor is never in the
-/// way; the file holds the holder's pid only for the message.
+/// Keeps two executors off the same hosts, with `flock`s on files beside the store: an executor of every host holds
+/// the store's lock alone; an executor of some hosts (`--host`) holds it shared, and each of its hosts' locks alone.
+/// So executors of different hosts run side by side, and never two on one host (an executor reconciles and acts on
+/// every VM of the hosts it covers). Locks die with their holder, even by SIGKILL.
 public final class ExecutionLock {
-    let descriptor: Int32
-    public let path: String
+    let locks: [FileLock]
 
-    public init(path: String) throws(ExecuteError) {
-        self.path = path
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ExecuteError(.runtime, "\(path): cannot open the lock file: \(String(cString: strerror(errno)))") }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
-            close(fd)
-            throw ExecuteError(.runtime, "another torpor-execute (pid \(holder)) works on these hosts (\(path)); try again when it ends")
+    /// Takes the locks for `hosts` (every host: nil) of the store at `store`, or throws at once if another executor
+    /// holds one.
+    public init(store: String, hosts: Set<String>?) throws(ExecuteError) {
+        var locks: [FileLock] = []
+        do {
+            locks.append(try FileLock(path: store + ".execute.lock", shared: hosts != nil, wait: false))
+            for host in (hosts ?? []).sorted() {
+                locks.append(try FileLock(path: Self.path(store: store, host: host), wait: false))
+            }
+        } catch {
+            switch error {
+            case .held(let path, let holder):
+                throw ExecuteError(.runtime, "another torpor-execute\(holder.map { " (pid \($0))" } ?? "") works on these hosts (\(path)); try again when it ends")
+            case .cannotOpen:
+                throw ExecuteError(.runtime, "\(error)")
+            }
         }
-        descriptor = fd
-        let pid = "\(getpid())\n"
-        _ = ftruncate(fd, 0)
-        _ = pid.withCString { pwrite(fd, $0, strlen($0), 0) }
+        self.locks = locks
     }
 
-    deinit {
-        flock(descriptor, LOCK_UN)
-        close(descriptor)
-    }
-
-    /// The lock file for a set of hosts (all hosts: `nil`), beside the store.
-    public static func path(store: String, hosts: Set<String>?) -> String {
-        let tag = hosts.map { $0.sorted().joined(separator: ",").map { $0.isLetter || $0.isNumber ? $0 : "_" } }.map { "-" + String($0) } ?? ""
-        return store + ".execute\(tag).lock"
+    /// The lock file of one host, beside the store.
+    static func path(store: String, host: String) -> String {
+        store + ".execute-" + String(host.map { $0.isLetter || $0.isNumber ? $0 : "_" }) + ".lock"
     }
 }

@@ -66,8 +66,8 @@ public final class Executor: @unchecked Sendable {
         let log = EventLog(path: options.eventLog)
         let started = Date()
         let clock: @Sendable () -> EpochSeconds = { options.now + EpochSeconds(Date().timeIntervalSince(started)) }
-        if !options.dryRun { try reconcile(options, log: log, clock: clock) }
-        try restoreOwed(options, log: log, clock: clock)
+        let interrupted = options.dryRun ? [:] : try reconcile(options, log: log, clock: clock)
+        try restoreOwed(options, interrupted: interrupted, log: log, clock: clock)
         try hibernateDue(options, log: log, clock: clock)
         return log.events
     }
@@ -107,9 +107,12 @@ public final class Executor: @unchecked Sendable {
     // MARK: reconcile
 
     /// Finishes what an interrupted run left at `intent` or `started`, from libvirt's actual state: a save job still
-    /// running is waited for; a VM shut off with its saved state is hibernated; a running VM after a restore is restored.
-    /// Hibernations whose VM still runs are left for the pass below, which may do them (once).
-    func reconcile(_ options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds) throws {
+    /// running is waited for; a VM shut off with its saved state is hibernated (its image then taken into the pool);
+    /// a running VM after a restore is restored. Hibernations whose VM still runs are left for the pass below, which
+    /// may do them (once); one whose VM is still paused (a save libvirtd has not finished) stays open for the next run.
+    /// Returns the restores still unfinished, by VM: the pass below finishes them now, whoever started them.
+    func reconcile(_ options: ExecutionOptions, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws -> [String: JournalEntry] {
+        var interrupted: [String: JournalEntry] = [:]
         for entry in try store.read({ try JournalRepository.unfinished(in: $0) }) where covers(entry.host, options) {
             do {
                 let domain = try connection(entry.host).domain(named: entry.vm)
@@ -125,20 +128,21 @@ public final class Executor: @unchecked Sendable {
                 done.at = clock()
                 switch (entry.kind, state, saved) {
                 case (.hibernate, .shutOff, true):
-                    done.step = .done
                     done.detail = "reconciled: the save had completed (the VM is off with its saved state)"
-                    try journal(done, power: PowerRecord(vm: entry.vm, host: entry.host, state: .hibernated, since: entry.at, actionID: entry.actionID))
-                    log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
+                    try finishHibernation(done, since: entry.at, domain: domain, seconds: nil, options: options, log: log, clock: clock, event: "reconciled")
                 case (.restore, .running, _):
                     done.step = .done
                     done.detail = "reconciled: the VM runs"
                     try journal(done, power: PowerRecord(vm: entry.vm, host: entry.host, state: .running, since: done.at, actionID: entry.actionID))
                     log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
-                case (.hibernate, .running, _), (.hibernate, .paused, _):
+                case (.hibernate, .running, _):
                     log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID,
                                      detail: "the interrupted save did not happen; the VM runs (the action stays due while its plan allows)"))
+                case (.hibernate, .paused, _):
+                    log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID,
+                                     detail: "the VM is still paused (a save libvirtd has not finished?): left open for the next run"))
                 case (.restore, _, _):
-                    // Still asleep: the owed-restore pass restores it.
+                    interrupted[entry.vm] = entry
                     log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID,
                                      detail: "the interrupted restore did not finish; restoring again"))
                 case (.hibernate, _, _):
@@ -152,15 +156,29 @@ public final class Executor: @unchecked Sendable {
                                  detail: "cannot reconcile: \(error)"))
             }
         }
+        return interrupted
     }
 
     // MARK: restores
 
-    func restoreOwed(_ options: ExecutionOptions, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws {
+    /// Restores every sleeping VM whose restore is due, and at once those whose restore a killed run left unfinished
+    /// (`interrupted`, by VM: an operator's wake too).
+    func restoreOwed(_ options: ExecutionOptions, interrupted: [String: JournalEntry] = [:], log: EventLog,
+                     clock: @escaping @Sendable () -> EpochSeconds) throws {
         let labels = demand == nil ? [:]
             : try store.read { try VMRepository.all(in: $0) }.reduce(into: [String: [String: String]]()) { $0[$1.name] = $1.labels }
-        let owed = try store.read { try DueActions.owedRestores(now: options.now, in: $0) }
-            .filter { covers($0.host, options) }
+        var planned = try store.read { try DueActions.owedRestores(now: options.now, in: $0) }.filter { covers($0.host, options) }
+        for (vm, entry) in interrupted.sorted(by: { $0.key < $1.key }) {
+            let resumed = OwedRestore(vm: vm, host: entry.host, actionID: entry.actionID, planID: entry.planID, at: options.now,
+                                      deadline: entry.deadline ?? options.now, priority: 0, reason: "finishing an interrupted restore (\(entry.detail))",
+                                      cause: entry.cause)
+            if let i = planned.firstIndex(where: { $0.vm == vm }) {
+                if planned[i].at > options.now { planned[i] = resumed }
+            } else {
+                planned.append(resumed)
+            }
+        }
+        let owed = planned
             .compactMap { r -> OwedRestore? in
                 if r.at <= options.now { return r }
                 // Not due yet: a live demand signal wakes it now.
@@ -198,30 +216,42 @@ public final class Executor: @unchecked Sendable {
         group.wait()
     }
 
-    /// Restores one VM: from libvirt's managed-save image when it has one, else rebuilt from the state pool (verified).
-    /// Never cold-boots a VM whose saved state is gone: that is reported for a person.
+    /// Restores one VM: from libvirt's managed-save image when it has one, else rebuilt from the state pool (verified):
+    /// the image of this sleep only. Never cold-boots a VM whose saved state is gone: that is reported for a person.
+    /// Restores are never blocked, not even by the store: a step the journal cannot take is logged and the restore goes
+    /// on (repeating a restore is safe; the next run records what this one could not).
     func restore(_ r: OwedRestore, options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds) {
         let base = JournalEntry(actionID: r.actionID, planID: r.planID, vm: r.vm, host: r.host, kind: .restore, step: .intent, at: clock(),
                                 detail: r.reason, deadline: r.deadline, cause: r.cause)
+        var journalFailure: String?
+        func step(_ entry: JournalEntry) {
+            do { try journal(entry) } catch {
+                guard journalFailure == nil else { return }
+                journalFailure = "\(error)"
+                log.record(.init(event: "failed", time: clock(), vm: r.vm, host: r.host, action: r.actionID,
+                                 detail: "the journal cannot record the restore (\(error)); restoring anyway"))
+            }
+        }
         do {
-            try journal(base)
+            step(base)
             let connection = try connection(r.host)
             let domain = try connection.domain(named: r.vm)
             let began = Date()
             var started = base
             started.step = .started
             started.at = clock()
+            var measured = true
             if try domain.info().state != .running {
                 let libvirtImage = try domain.hasManagedSaveImage()
                 if libvirtImage && !r.fromPool {
                     started.detail = "from libvirt's saved image"
-                    try journal(started)
+                    step(started)
                     crashDuringLibvirtCall()
                     try domain.start()
                 } else if let pool = options.pool {
                     started.detail = libvirtImage ? "from the state pool, as asked" : "from the state pool (libvirt's image is gone)"
-                    try journal(started)
-                    try restoreFromPool(domain, connection: connection, pool: pool, now: clock())
+                    step(started)
+                    try restoreFromPool(domain, connection: connection, pool: pool)
                     // libvirt's own image is now older than the running VM: never restore it again.
                     if libvirtImage { try domain.removeManagedSaveImage() }
                 } else {
@@ -229,17 +259,24 @@ public final class Executor: @unchecked Sendable {
                 }
             } else {
                 started.detail = "already running"
-                try journal(started)
+                measured = false   // not a restore time: the planner's p95 must not learn from it
+                step(started)
             }
             guard try domain.info().state == .running else { throw ExecuteError(.runtime, "\(r.vm) on \(r.host) did not come back running") }
             let seconds = Date().timeIntervalSince(began)
             var done = started
             done.step = .done
             done.at = clock()
-            done.seconds = seconds
+            done.seconds = measured ? seconds : nil
             done.late = r.planID != nil && done.at > r.deadline   // a plan's deadline; wakes and signals have none to miss
-            try journal(done, power: PowerRecord(vm: r.vm, host: r.host, state: .running, since: done.at, actionID: r.actionID))
-            log.record(.init(event: "restored", time: done.at, vm: r.vm, host: r.host, action: r.actionID, detail: r.reason, seconds: seconds))
+            do {
+                try journal(done, power: PowerRecord(vm: r.vm, host: r.host, state: .running, since: done.at, actionID: r.actionID))
+            } catch {
+                log.record(.init(event: "failed", time: done.at, vm: r.vm, host: r.host, action: r.actionID,
+                                 detail: "the VM runs, but the journal cannot record it (\(error)); the next run records it"))
+            }
+            log.record(.init(event: "restored", time: done.at, vm: r.vm, host: r.host, action: r.actionID,
+                             detail: measured ? r.reason : "already running; " + r.reason, seconds: done.seconds))
             if done.late == true {
                 log.record(.init(event: "violation", time: done.at, vm: r.vm, host: r.host, action: r.actionID,
                                  detail: "restored \(done.at - r.deadline) s after its deadline \(UTC.format(r.deadline))"))
@@ -254,31 +291,26 @@ public final class Executor: @unchecked Sendable {
         }
     }
 
-    func restoreFromPool(_ domain: VirtDomain, connection: VirtConnection, pool: (directory: String, capacityBytes: Int64), now: EpochSeconds) throws {
+    /// Rebuilds the image of the VM's current sleep from the pool and restores it. Refused when the sleep's image never
+    /// reached the pool (an older image's memory would not match the disks) or the disks changed since it was taken.
+    func restoreFromPool(_ domain: VirtDomain, connection: VirtConnection, pool: (directory: String, capacityBytes: Int64)) throws {
         let statePool = try StatePool(directory: pool.directory, capacityBytes: pool.capacityBytes, store: store)
-        let manifest = try statePool.latest(vm: domain.name)
+        let sleep = try store.read { try JournalRepository.power(in: $0)[domain.name] }
+        guard let sleep, sleep.state == .hibernated, let id = sleep.manifestID else {
+            throw ExecuteError(.runtime, "the state pool \(pool.directory) has no image of \(domain.name)'s current sleep"
+                               + (sleep.map { " (asleep since \(UTC.format($0.since)))" } ?? "")
+                               + ": refused (an older image's memory would not match its disks); start it by hand if libvirt's image is lost")
+        }
+        let manifest = try statePool.manifest(id: id)
         let image = pool.directory + "/restore-\(domain.name).save"
         defer { try? FileManager.default.removeItem(atPath: image) }
-        try statePool.materialize(manifest, to: image, currentDiskIdentity: try Self.diskIdentity(domain))
+        try statePool.materialize(manifest, to: image, currentDiskIdentity: try Self.diskIdentity(domain, withTimes: DiskIdentity.hasTimes(manifest.diskIdentity)))
         try connection.restore(from: image)
     }
 
-    /// The domain's disks as the state pool records them: each disk source path with its size, or `no disks`.
-    static func diskIdentity(_ domain: VirtDomain) throws -> String {
-        let xml = try domain.xmlDescription()
-        var disks: [String] = []
-        var rest = Substring(xml)
-        while let disk = rest.range(of: "<disk") {
-            let end = rest[disk.upperBound...].range(of: "</disk>")?.upperBound ?? rest.endIndex
-            let element = rest[disk.lowerBound..<end]
-            if let source = element.range(of: "<source file='") ?? element.range(of: "<source file=\"") {
-                let path = element[source.upperBound...].prefix { $0 != "'" && $0 != "\"" }
-                let size = (try? FileManager.default.attributesOfItem(atPath: String(path))[.size] as? Int64) ?? nil
-                disks.append("\(path):\(size.map(String.init) ?? "?")")
-            }
-            rest = rest[end...]
-        }
-        return disks.isEmpty ? "no disks" : disks.sorted().joined(separator: ",")
+    /// The domain's disks as the state pool records them (`DiskIdentity`).
+    static func diskIdentity(_ domain: VirtDomain, withTimes: Bool = true) throws -> String {
+        DiskIdentity.of(xml: try domain.xmlDescription(), withTimes: withTimes)
     }
 
     // MARK: hibernations
@@ -291,7 +323,7 @@ public final class Executor: @unchecked Sendable {
     /// Starts the due hibernations, and records in the store which are held back (`waiting` or `skipped`): a hold is
     /// logged when it starts and when its reason changes, not on every run (nor for every hourly plan that moves its
     /// action); a dry run logs every one.
-    func hibernateDue(_ options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds) throws {
+    func hibernateDue(_ options: ExecutionOptions, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws {
         let logged = try store.read { try JournalRepository.held(in: $0) }.filter { covers($0.value.host, options) }
         var held: [String: HeldHibernation] = [:]
         func hold(_ a: Plan.Action, _ event: String, _ reason: String, _ detail: String?) {
@@ -306,7 +338,7 @@ public final class Executor: @unchecked Sendable {
         if !options.dryRun && held != logged { try store.transaction { try JournalRepository.setHeld(held, hosts: options.hosts, in: $0) } }
     }
 
-    func startDueHibernations(_ options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds, hold: Hold) throws {
+    func startDueHibernations(_ options: ExecutionOptions, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds, hold: Hold) throws {
         let (approved, paused, latest, power, pins) = try store.read { db in
             let approved = try DueActions.approvedPlan(now: options.now, in: db)
             return (approved, try ExecutorSettings.paused(in: db), try JournalRepository.latestSteps(of: approved?.plan.actions.map(\.id) ?? [], in: db),
@@ -328,6 +360,7 @@ public final class Executor: @unchecked Sendable {
         }
         for a in due {
             func skip(_ reason: String) { hold(a, "skipped", reason, nil) }
+            let reopened = [.intent, .started].contains(latest[a.id]?.step)
             if let pin = pins[a.vm], pin.until.map({ $0 > options.now }) ?? true { skip("pinned by \(pin.pinnedBy)" + (pin.until.map { " until \(UTC.format($0))" } ?? "")); continue }
             if power[a.vm]?.state == .hibernated { skip("already hibernated"); continue }
             guard let restore = a.pairedWith.flatMap(plan.action), restore.at.seconds > options.now else {
@@ -338,7 +371,7 @@ public final class Executor: @unchecked Sendable {
                 hold(a, "waiting", unmet, nil)   // still due: a later pass checks again
                 continue
             }
-            hibernate(a, plan: plan, options: options, log: log, clock: clock, hold: hold)
+            hibernate(a, plan: plan, reopened: reopened, options: options, log: log, clock: clock, hold: hold)
         }
     }
 
@@ -356,17 +389,28 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// Hibernates one VM: pre-flight (state as the plan assumed, demand low now), then managed save, confirmed by the
-    /// VM being off with a saved image. On failure the VM is left (or put back) running.
+    /// VM being off with a saved image; then its image goes into the state pool. On failure the VM is left (or put
+    /// back) running; when libvirt shows it saved after all, it is hibernated; when libvirt cannot tell (paused, not
+    /// answering), the action stays open for the next run to reconcile, never closed as failed while its VM may sleep.
     /// A pre-flight that finds the VM busy or the state pool too full holds it back (`hold`): logged once per reason.
-    func hibernate(_ a: Plan.Action, plan: Plan, options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds, hold: Hold) {
+    /// `reopened`: an interrupted run left this action open (its VM, if not running, is left for reconciling).
+    func hibernate(_ a: Plan.Action, plan: Plan, reopened: Bool, options: ExecutionOptions, log: EventLog,
+                   clock: @escaping @Sendable () -> EpochSeconds, hold: Hold) {
         let base = JournalEntry(actionID: a.id, planID: plan.id, vm: a.vm, host: a.host, kind: .hibernate, step: .intent, at: clock(), detail: a.rationale.text)
         var domain: VirtDomain?
         var journaled = false   // before the intent, a failure (lookup, pre-flight) leaves the action due for a later run
+        var started = base
+        let began = Date()
         do {
             let d = try connection(a.host).domain(named: a.vm)
             domain = d
             let state = try d.info().state
             guard state == .running else {
+                if reopened {
+                    log.record(.init(event: "skipped", time: clock(), vm: a.vm, host: a.host, action: a.id,
+                                     detail: "the VM is \(state) after an interrupted save: left open for the next run to reconcile"))
+                    return
+                }
                 var skipped = base
                 skipped.step = .skipped
                 skipped.detail = "the plan assumed the VM runs; it is \(state): not touched"
@@ -396,47 +440,89 @@ public final class Executor: @unchecked Sendable {
             }
             try journal(base)
             journaled = true
-            var started = base
             started.step = .started
             started.at = clock()
             started.detail = String(format: "managed save; demand now %.1f %%", demand)
             try journal(started)
-            let began = Date()
             crashDuringLibvirtCall()
             try d.managedSave()
             guard try d.info().state == .shutOff, try d.hasManagedSaveImage() else {
                 throw ExecuteError(.runtime, "the save returned but the VM is not off with a saved image")
             }
-            let seconds = Date().timeIntervalSince(began)
-            var done = started
-            done.step = .done
-            done.at = clock()
-            done.seconds = seconds
-            let image = options.managedSaveDirectory + "/\(a.vm).save"
-            done.bytes = (try? FileManager.default.attributesOfItem(atPath: image)[.size] as? Int64) ?? nil
-            if let pool = options.pool, FileManager.default.fileExists(atPath: image) {
-                do {
-                    let report = try StatePool(directory: pool.directory, capacityBytes: pool.capacityBytes, store: store)
-                        .take(image: image, vm: a.vm, diskIdentity: try Self.diskIdentity(d), now: done.at)
-                    done.detail += "; state pool (after the save, \(String(format: "%.1f", report.seconds)) s): \(report.newChunks) new of \(report.chunks) chunks, \(report.writtenBytes) bytes written"
-                } catch {
-                    done.detail += "; state pool: not taken (\(error)); libvirt's image stands"
-                }
-            }
-            try journal(done, power: PowerRecord(vm: a.vm, host: a.host, state: .hibernated, since: done.at, actionID: a.id))
-            log.record(.init(event: "hibernated", time: done.at, vm: a.vm, host: a.host, action: a.id, detail: done.detail, seconds: seconds))
+            try finishHibernation(started, since: nil, domain: d, seconds: Date().timeIntervalSince(began), options: options, log: log, clock: clock)
         } catch {
             var failed = base
             failed.step = .failed
             failed.at = clock()
             failed.detail = "\(error)"
-            // A failed hibernation leaves the VM running: libvirt keeps it running when a save fails; if it stopped
-            // anyway without a saved image, start it again.
-            if let d = domain, let state = try? d.info().state, state != .running, (try? d.hasManagedSaveImage()) != true, !options.dryRun {
-                failed.detail += (try? d.start()) != nil ? "; the VM was started again" : "; THE VM IS OFF and could not be started: start it by hand"
+            guard journaled, let d = domain else {
+                log.record(.init(event: "failed", time: failed.at, vm: a.vm, host: a.host, action: a.id, detail: "hibernate: \(failed.detail)"))
+                return
             }
-            if journaled { try? journal(failed) }
+            // What libvirt shows decides; a failed hibernation leaves the VM running.
+            switch (try? d.info().state, try? d.hasManagedSaveImage()) {
+            case (.running?, _):
+                try? journal(failed)
+            case (.shutOff?, true?):
+                // Saved after all (the error came after the save, or from the store): the VM sleeps and is owed its restore.
+                var saved = started
+                saved.detail += "; saved despite: \(error)"
+                do {
+                    try finishHibernation(saved, since: nil, domain: d, seconds: Date().timeIntervalSince(began), options: options, log: log, clock: clock)
+                    return
+                } catch {
+                    failed.detail += "; the VM is off with its saved state but the journal cannot record it (\(error)): left open for the next run to reconcile"
+                }
+            case (.shutOff?, false?):
+                // Stopped without a saved image: start it again.
+                failed.detail += (try? d.start()) != nil ? "; the VM was started again" : "; THE VM IS OFF and could not be started: start it by hand"
+                try? journal(failed)
+            default:
+                // Paused (a save still running?) or libvirt not answering: closing the action could leave a saved VM
+                // with no restore owed. The next run reconciles it from libvirt's state.
+                failed.detail += "; libvirt cannot tell whether the VM was saved: left open for the next run to reconcile"
+            }
             log.record(.init(event: "failed", time: failed.at, vm: a.vm, host: a.host, action: a.id, detail: "hibernate: \(failed.detail)"))
+        }
+    }
+
+    /// Records a completed save (`entry` becomes its `done` step; `since`: when the sleep began, else now) with the
+    /// VM's power state, then takes its image into the state pool. `event` names the log entry (`hibernated`, or
+    /// `reconciled` for a save a killed run left). The VM is recorded asleep before the pool copy, which may take
+    /// minutes: an operator's wake works meanwhile.
+    func finishHibernation(_ entry: JournalEntry, since: EpochSeconds?, domain: VirtDomain, seconds: Double?, options: ExecutionOptions,
+                           log: EventLog, clock: @escaping @Sendable () -> EpochSeconds, event: String = "hibernated") throws {
+        var done = entry
+        done.step = .done
+        done.at = clock()
+        done.seconds = seconds
+        let image = options.managedSaveDirectory + "/\(entry.vm).save"
+        done.bytes = (try? FileManager.default.attributesOfItem(atPath: image)[.size] as? Int64) ?? nil
+        try journal(done, power: PowerRecord(vm: entry.vm, host: entry.host, state: .hibernated, since: since ?? done.at, actionID: entry.actionID))
+        log.record(.init(event: event, time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail, seconds: seconds))
+        takeIntoPool(image: image, of: done, domain: domain, options: options, log: log, clock: clock)
+    }
+
+    /// Takes a sleeping VM's saved image into the state pool and links it to the sleep (`pooled`); when it cannot,
+    /// says why (`not-pooled`): then only libvirt's image holds this sleep.
+    func takeIntoPool(image: String, of sleep: JournalEntry, domain: VirtDomain, options: ExecutionOptions, log: EventLog,
+                      clock: @escaping @Sendable () -> EpochSeconds) {
+        guard let pool = options.pool else { return }
+        func record(_ event: String, _ detail: String) {
+            log.record(.init(event: event, time: clock(), vm: sleep.vm, host: sleep.host, action: sleep.actionID, detail: detail))
+        }
+        guard FileManager.default.fileExists(atPath: image) else {
+            record("not-pooled", "libvirt's image is not at \(image) (see --managed-save-directory): not taken into the state pool; libvirt's image stands")
+            return
+        }
+        do {
+            let report = try StatePool(directory: pool.directory, capacityBytes: pool.capacityBytes, store: store)
+                .take(image: image, vm: sleep.vm, diskIdentity: try Self.diskIdentity(domain), now: sleep.at)
+            let linked = try store.transaction { try JournalRepository.linkManifest(report.manifestID, vm: sleep.vm, actionID: sleep.actionID, in: $0) }
+            record("pooled", "state pool image #\(report.manifestID) (\(String(format: "%.1f", report.seconds)) s): \(report.newChunks) new of \(report.chunks) chunks, \(report.writtenBytes) bytes written"
+                   + (linked ? "" : "; the VM was woken meanwhile: not this sleep's image"))
+        } catch {
+            record("not-pooled", "state pool: not taken (\(error)); libvirt's image stands")
         }
     }
 
@@ -453,17 +539,25 @@ public final class Executor: @unchecked Sendable {
     // MARK: operator controls
 
     /// Restores `vm` now, whatever the plans say (`torpor-execute wake`); `fromPool` rebuilds its image from the state
-    /// pool even when libvirt still has its own (`torpor-execute restore --from-pool`).
+    /// pool even when libvirt still has its own (`torpor-execute restore --from-pool`). libvirt has the last word: a VM
+    /// it holds off with a saved image is woken even where torpor's record says it runs (a save a run could not record).
     public func wake(vm: String, by who: String, fromPool: Bool = false, options: ExecutionOptions) throws -> [ExecutionEvent] {
         let log = EventLog(path: options.eventLog)
         let started = Date()
         let clock: @Sendable () -> EpochSeconds = { options.now + EpochSeconds(Date().timeIntervalSince(started)) }
-        let power = try store.read { try JournalRepository.power(in: $0)[vm] }
         if fromPool && options.pool == nil { throw ExecuteError(.badInput, "a restore from the state pool needs --pool DIR") }
-        guard let power, power.state == .hibernated else {
-            throw ExecuteError(.nothingToDo, "\(vm) is not hibernated by torpor" + (power.map { " (running since \(UTC.format($0.since)))" } ?? ""))
+        let (power, known) = try store.read { (try JournalRepository.power(in: $0)[vm], try VMRepository.all(in: $0).first { $0.name == vm }) }
+        guard let host = power?.host ?? known?.hostURI else {
+            throw ExecuteError(.badInput, "no VM named \(vm) in the store \(store.path) (torpor never acted on it and no inventory lists it with a host)")
         }
-        restore(OwedRestore(vm: vm, host: power.host, actionID: UnplannedWake.wake.actionID(vm: vm, at: options.now), planID: nil, at: options.now,
+        if power?.state != .hibernated {
+            let domain = try connection(host).domain(named: vm)
+            let state = try domain.info().state
+            guard state == .shutOff, try domain.hasManagedSaveImage(), !fromPool else {
+                throw ExecuteError(.nothingToDo, "\(vm) is not asleep: libvirt says it is \(state)" + (power.map { "; torpor has it running since \(UTC.format($0.since))" } ?? ""))
+            }
+        }
+        restore(OwedRestore(vm: vm, host: host, actionID: UnplannedWake.wake.actionID(vm: vm, at: options.now), planID: nil, at: options.now,
                             deadline: options.now, priority: 0, reason: "woken by \(who)" + (fromPool ? " from the state pool" : ""),
                             fromPool: fromPool), options: options, log: log, clock: clock)
         return log.events

@@ -1,11 +1,22 @@
 import Foundation
 import GRDB
 import TorporCore
+import TorporHash
 import TorporStore
 
 /// Ingests one source as one transaction: skipped when the same content was ingested before, otherwise `read`
 /// offers its samples to a `SampleSession` and everything is committed together, or nothing if it throws.
 enum SourceTransaction {
+    /// What makes a source the same as one ingested before: its content's SHA-256 and how it was read (`readWith`:
+    /// the mapping and flags, and the file's name where it names the VM or metric). The same bytes read for another VM
+    /// or with a corrected mapping are a new source, not "unchanged".
+    static func identity(contentSHA256: String, readWith settings: some Encodable, fileName: String? = nil) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let how = (try? encoder.encode(settings)).map { String(decoding: $0, as: UTF8.self) } ?? "\(settings)"
+        return SHA256.hexDigest(of: Data((contentSHA256 + "\n" + how + "\n" + (fileName ?? "")).utf8))
+    }
+
     static func run(store: Store, kind: String, source: String, location: String, sha256: String, now: EpochSeconds,
                     futureTolerance: Int64, read: (SampleSession) throws -> Void) throws(IngestError) -> IngestReport {
         do {

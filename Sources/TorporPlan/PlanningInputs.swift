@@ -18,7 +18,7 @@ public enum PlanningInputs {
                 (vm: r.name, series: try HourlySeries.loadExcludingSleeps(vm: r.name, from: from, to: hour0, now: now, context: forecaster.needsContext, in: db))
             }
             let stateBytes = try Dictionary(uniqueKeysWithValues: records.map { ($0.name, try StateRepository.expectedWrite(vm: $0.name, in: db)) })
-            let verdicts = Dictionary(uniqueKeysWithValues: (try ModelRegistry.newest(in: db)?.vms ?? []).map { ($0.vm, $0) })
+            let verdicts = Dictionary(uniqueKeysWithValues: (try ModelRegistry.newest(trainedBefore: now, in: db)?.vms ?? []).map { ($0.vm, $0) })
             let power = try JournalRepository.power(in: db)
             let execution = (verdicts: verdicts, power: power, pins: try JournalRepository.pins(in: db),
                              save: try JournalRepository.p95Seconds(kind: .hibernate, vms: records.map(\.name), in: db),

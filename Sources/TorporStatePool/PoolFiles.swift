@@ -62,4 +62,18 @@ enum PoolFiles {
     }
 
     static func remove(_ path: String) { unlink(path) }
+
+    /// The pool's key as the file at `path` records it; a pool without one records `default` there first (a pool
+    /// that cannot be written, such as a read-only mount, is known by `default`).
+    static func poolKey(_ path: String, default key: String) throws(Failure) -> String {
+        if let recorded = try? String(contentsOfFile: path, encoding: .utf8) {
+            let line = recorded.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !line.isEmpty else { throw Failure(path: path, code: EINVAL) }
+            return line
+        }
+        let temp = path + ".\(getpid()).new"
+        let written = FileManager.default.createFile(atPath: temp, contents: Data((key + "\n").utf8))
+        if !written || Glibc.rename(temp, path) != 0 { remove(temp) }
+        return key
+    }
 }

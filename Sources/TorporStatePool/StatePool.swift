@@ -27,8 +27,14 @@ public struct TakeReport: Codable, Equatable, Sendable {
 /// SHA-256, written once), with one manifest per image in the torpor store. A VM that sleeps every night writes
 /// only the chunks that changed since its last image; VMs from one template share chunks.
 /// Capacity is pre-provisioned: an image that would not fit is refused before anything is written.
+/// The store knows the pool by a key the directory keeps (its file `POOL`: the path it was first opened by), so the
+/// same pool reached by another path (a symlink, a new mount point) is still the same pool. Taking images and
+/// collecting garbage hold the pool's lock (`lock`); restores need none (collection keeps every image they may use).
 public final class StatePool {
+    /// The pool's directory, as given (standardized).
     public let directory: String
+    /// The pool's name in the store.
+    public let key: String
     public let capacityBytes: Int64
     public let chunker: ContentDefinedChunker
     let store: Store
@@ -41,8 +47,17 @@ public final class StatePool {
         do {
             try PoolFiles.makeDirectory(self.directory + "/chunks")
             try PoolFiles.makeDirectory(self.directory + "/tmp")
+            key = try PoolFiles.poolKey(self.directory + "/POOL", default: self.directory)
         } catch {
             throw StatePoolError(kind: .io, message: "state pool \(directory): \(error.message)")
+        }
+    }
+
+    /// The pool's lock, held while an image is taken or garbage collected (a collection never sees a take's chunks
+    /// before their manifest, nor empties `tmp/` under it).
+    func lock() throws(StatePoolError) -> FileLock {
+        do { return try FileLock(path: directory + "/lock", wait: true) } catch {
+            throw StatePoolError(kind: .io, message: "state pool \(directory): \(error)")
         }
     }
 
@@ -52,13 +67,15 @@ public final class StatePool {
     }
 
     /// Bytes the pool's chunks take.
-    public func usedBytes() throws -> Int64 { try store.read { try StateRepository.usage(pool: directory, in: $0).bytes } }
+    public func usedBytes() throws -> Int64 { try store.read { try StateRepository.usage(pool: key, in: $0).bytes } }
 
     /// Takes a saved image into the pool: chunks it, writes the chunks the pool lacks, then records the manifest.
     /// Chunks are durable before the manifest is recorded, so a manifest never points at a missing chunk; on any
     /// failure (the pool is full, an I/O error) the chunks this call wrote are removed and nothing is recorded.
     /// The image file itself is only read.
     public func take(image path: String, vm: String, diskIdentity: String, now: EpochSeconds) throws(StatePoolError) -> TakeReport {
+        let held = try lock()
+        defer { withExtendedLifetime(held) {} }
         let started = Date()
         let reader: CompressedFileReader
         do { reader = try CompressedFileReader(path: path) } catch {
@@ -68,7 +85,7 @@ public final class StatePool {
         let known: Set<[UInt8]>   // the chunks the pool holds, read once
         do {
             (used, known) = try store.read { db in
-                (try StateRepository.usage(pool: directory, in: db).bytes, try StateRepository.chunkHashes(pool: directory, in: db))
+                (try StateRepository.usage(pool: key, in: db).bytes, try StateRepository.chunkHashes(pool: key, in: db))
             }
         } catch {
             throw StatePoolError(kind: .io, message: "store: \(error)")
@@ -135,7 +152,7 @@ public final class StatePool {
             }
             pending = []
             for dir in Set(written.map { ($0 as NSString).deletingLastPathComponent }) { PoolFiles.syncDirectory(dir) }
-            let manifest = StateManifest(pool: directory, vm: vm, createdAt: now, imageSHA256: imageHash.finalizeHex(), imageBytes: imageBytes,
+            let manifest = StateManifest(pool: key, vm: vm, createdAt: now, imageSHA256: imageHash.finalizeHex(), imageBytes: imageBytes,
                                          writtenBytes: writtenBytes, chunks: chunks, diskIdentity: diskIdentity)
             let id = try store.transaction { try StateRepository.insert(manifest, newChunks: newChunks, in: $0) }
             return TakeReport(manifestID: id, imageBytes: imageBytes, chunks: chunks.count, newChunks: newChunks.count,
@@ -158,11 +175,21 @@ public final class StatePool {
     /// The newest manifest of a VM in this pool.
     public func latest(vm: String) throws(StatePoolError) -> StateManifest {
         let manifests: [StateManifest]
-        do { manifests = try store.read { try StateRepository.manifests(pool: directory, vm: vm, in: $0) } } catch {
+        do { manifests = try store.read { try StateRepository.manifests(pool: key, vm: vm, in: $0) } } catch {
             throw StatePoolError(kind: .io, message: "store: \(error)")
         }
         guard let first = manifests.first else { throw StatePoolError(kind: .notFound, message: "no saved state of \(vm) in \(directory)") }
         return first
+    }
+
+    /// One manifest of this pool, by id.
+    public func manifest(id: Int64) throws(StatePoolError) -> StateManifest {
+        let found: StateManifest?
+        do { found = try store.read { try StateRepository.manifest(id: id, pool: key, in: $0) } } catch {
+            throw StatePoolError(kind: .io, message: "store: \(error)")
+        }
+        guard let found else { throw StatePoolError(kind: .notFound, message: "image #\(id) is not in the state pool \(directory)") }
+        return found
     }
 
     /// Rebuilds an image from its chunks into `path`, verifying every chunk's hash and the whole image's, and refusing
@@ -215,7 +242,7 @@ public final class StatePool {
     /// Re-hashes every chunk of the pool's index.
     public func verify() throws -> VerifyReport {
         let hashes = try store.read { db in
-            try StateRepository.manifests(pool: directory, in: db).flatMap(\.chunks) + StateRepository.unreferencedChunks(pool: directory, in: db)
+            try StateRepository.manifests(pool: key, in: db).flatMap(\.chunks) + StateRepository.unreferencedChunks(pool: key, in: db)
         }
         var report = VerifyReport(chunksChecked: 0, corrupt: [], missing: [])
         for chunk in Set(hashes) {
@@ -231,33 +258,42 @@ public final class StatePool {
         public var manifestsRemoved: Int
         public var chunksRemoved: Int
         public var bytesFreed: Int64
+        /// Files in `chunks/` the store does not index, left because it indexes nothing of this pool (another store's?).
+        public var straysLeft: Int = 0
     }
 
-    /// Keeps the newest `keepPerVM` images of each VM; removes older manifests, then every chunk no remaining manifest
-    /// references (index first, files after, so a crash in between leaves only unindexed files, removed next time),
-    /// and stray files in `tmp/` and `chunks/` that the index does not list.
+    /// Keeps the newest `keepPerVM` images of each VM, and every image a sleeping VM will be restored from; removes
+    /// older manifests, then every chunk no remaining manifest references (index first, files after, so a crash in
+    /// between leaves only unindexed files, removed next time), and stray files in `tmp/` and `chunks/` that the index
+    /// does not list, unless the store indexes nothing of this pool (then the files are another store's, or the store
+    /// is the wrong one: they are left and counted). Holds the pool's lock.
     public func collectGarbage(keepPerVM: Int) throws -> GarbageReport {
         precondition(keepPerVM >= 1, "keep at least one image per VM")
-        let (removedManifests, orphans) = try store.transaction { db -> (Int, [StateManifest.Chunk]) in
-            let all = try StateRepository.manifests(pool: directory, in: db)
-            let old = Dictionary(grouping: all, by: \.vm).values.flatMap { $0.dropFirst(keepPerVM) }.map(\.id)
+        let held = try lock()
+        defer { withExtendedLifetime(held) {} }
+        let (removedManifests, orphans, known) = try store.transaction { db -> (Int, [StateManifest.Chunk], Bool) in
+            let known = try StateRepository.usage(pool: key, in: db).chunks > 0
+            let inUse = try StateRepository.manifestIDsInUse(in: db)
+            let all = try StateRepository.manifests(pool: key, in: db)
+            let old = Dictionary(grouping: all, by: \.vm).values.flatMap { $0.dropFirst(keepPerVM) }.map(\.id).filter { !inUse.contains($0) }
             try StateRepository.deleteManifests(ids: old, in: db)
-            let orphans = try StateRepository.unreferencedChunks(pool: directory, in: db)
-            try StateRepository.deleteChunks(pool: directory, hashes: orphans.map(\.hash), in: db)
-            return (old.count, orphans)
+            let orphans = try StateRepository.unreferencedChunks(pool: key, in: db)
+            try StateRepository.deleteChunks(pool: key, hashes: orphans.map(\.hash), in: db)
+            return (old.count, orphans, known)
         }
         for chunk in orphans { PoolFiles.remove(chunkPath(chunk.hash)) }
         let indexed = try store.read { db in
-            Set(try StateRepository.manifests(pool: directory, in: db).flatMap(\.chunks).map { SHA256.hex($0.hash) })
+            Set(try StateRepository.manifests(pool: key, in: db).flatMap(\.chunks).map { SHA256.hex($0.hash) })
         }
+        var report = GarbageReport(manifestsRemoved: removedManifests, chunksRemoved: orphans.count, bytesFreed: orphans.reduce(0) { $0 + Int64($1.size) })
         let fm = FileManager.default
         for name in (try? fm.contentsOfDirectory(atPath: directory + "/tmp")) ?? [] { PoolFiles.remove(directory + "/tmp/" + name) }
         for prefix in (try? fm.contentsOfDirectory(atPath: directory + "/chunks")) ?? [] {
             for name in (try? fm.contentsOfDirectory(atPath: "\(directory)/chunks/\(prefix)")) ?? [] where !indexed.contains(name) {
-                PoolFiles.remove("\(directory)/chunks/\(prefix)/\(name)")
+                if known { PoolFiles.remove("\(directory)/chunks/\(prefix)/\(name)") } else { report.straysLeft += 1 }
             }
         }
-        return GarbageReport(manifestsRemoved: removedManifests, chunksRemoved: orphans.count, bytesFreed: orphans.reduce(0) { $0 + Int64($1.size) })
+        return report
     }
 
     /// The pool at a glance, with what deduplication saves.
@@ -274,10 +310,10 @@ public final class StatePool {
 
     public func status() throws -> Status {
         try store.read { db in
-            let manifests = try StateRepository.manifests(pool: directory, in: db)
+            let manifests = try StateRepository.manifests(pool: key, in: db)
             var owners: [[UInt8]: Set<String>] = [:]
             for m in manifests { for c in m.chunks { owners[c.hash, default: []].insert(m.vm) } }
-            let usage = try StateRepository.usage(pool: directory, in: db)
+            let usage = try StateRepository.usage(pool: key, in: db)
             return Status(images: manifests.count, chunks: usage.chunks, storedBytes: usage.bytes,
                           logicalBytes: manifests.reduce(0) { $0 + $1.imageBytes },
                           sharedAcrossVMs: owners.values.filter { $0.count > 1 }.count, capacityBytes: capacityBytes)

@@ -41,9 +41,11 @@ public struct PowerRecord: Equatable, Sendable {
     public var state: State
     public var since: EpochSeconds
     public var actionID: String
+    /// Hibernated: the state pool image of this sleep, once taken (nil: only libvirt's image holds it).
+    public var manifestID: Int64?
 
-    public init(vm: String, host: String, state: State, since: EpochSeconds, actionID: String) {
-        self.vm = vm; self.host = host; self.state = state; self.since = since; self.actionID = actionID
+    public init(vm: String, host: String, state: State, since: EpochSeconds, actionID: String, manifestID: Int64? = nil) {
+        self.vm = vm; self.host = host; self.state = state; self.since = since; self.actionID = actionID; self.manifestID = manifestID
     }
 
     /// When the VM came back, if it runs because something woke it before its plan's restore (a demand signal or an
@@ -163,13 +165,22 @@ public enum JournalRepository {
     public static func power(in db: Database) throws -> [String: PowerRecord] {
         Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT * FROM power").map { row in
             (row["vm"], PowerRecord(vm: row["vm"], host: row["host"], state: PowerRecord.State(rawValue: row["state"]) ?? .running,
-                                    since: row["since"], actionID: row["action_id"]))
+                                    since: row["since"], actionID: row["action_id"], manifestID: row["manifest_id"]))
         })
     }
 
     public static func setPower(_ p: PowerRecord, in db: Database) throws {
-        try db.execute(sql: "INSERT OR REPLACE INTO power (vm, host, state, since, action_id) VALUES (?, ?, ?, ?, ?)",
-                       arguments: [p.vm, p.host, p.state.rawValue, p.since, p.actionID])
+        try db.execute(sql: "INSERT OR REPLACE INTO power (vm, host, state, since, action_id, manifest_id) VALUES (?, ?, ?, ?, ?, ?)",
+                       arguments: [p.vm, p.host, p.state.rawValue, p.since, p.actionID, p.manifestID])
+    }
+
+    /// Records the state pool image of the sleep `actionID` began, if the VM still sleeps that sleep; false otherwise
+    /// (it was woken meanwhile: the image stays in the pool, linked to no sleep).
+    @discardableResult
+    public static func linkManifest(_ manifestID: Int64, vm: String, actionID: String, in db: Database) throws -> Bool {
+        try db.execute(sql: "UPDATE power SET manifest_id = ? WHERE vm = ? AND action_id = ? AND state = 'hibernated'",
+                       arguments: [manifestID, vm, actionID])
+        return db.changesCount > 0
     }
 
     /// The VMs whose due hibernation the executor's last run held back, by VM.

@@ -58,18 +58,19 @@ public enum ModelRegistry {
             .map { try run($0, in: db) }
     }
 
-    /// The newest run (without its model blob), if any; with `trainedBefore`, the newest whose data ended by then.
+    /// The newest run (without its model blob), if any: the one whose data ends latest, by `trainedBefore` (a replay at
+    /// an earlier `--now` never uses a model trained on data after it), the latest recorded among equals.
     public static func newest(trainedBefore: EpochSeconds = .max, in db: Database) throws -> ModelRun? {
         try Row.fetchOne(db, sql: """
             SELECT id, created_at, data_from, data_to, hyperparameters, metrics, promoted, reason, seconds FROM model_run
-            WHERE data_to <= ? ORDER BY id DESC LIMIT 1
+            WHERE data_to <= ? ORDER BY data_to DESC, id DESC LIMIT 1
             """, arguments: [trainedBefore])
             .map { try run($0, in: db) }
     }
 
-    /// The newest promoted run and its model file, if any; with `trainedBefore`, the newest whose data ended by then.
+    /// The newest promoted run and its model file, if any, as `newest` chooses.
     public static func promoted(trainedBefore: EpochSeconds = .max, in db: Database) throws -> (run: ModelRun, model: Data)? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM model_run WHERE promoted = 1 AND model IS NOT NULL AND data_to <= ? ORDER BY id DESC LIMIT 1",
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM model_run WHERE promoted = 1 AND model IS NOT NULL AND data_to <= ? ORDER BY data_to DESC, id DESC LIMIT 1",
                                          arguments: [trainedBefore]) else { return nil }
         return (try run(row, in: db), row["model"])
     }

@@ -239,6 +239,16 @@ enum Schema {
                 CREATE INDEX journal_done_by_vm ON journal(vm, at) WHERE step = 'done';
                 """)
         }
+        migrator.registerMigration("v12: the state pool image of each sleep") { db in
+            // A restore from the pool takes the image of the VM's current sleep, never an older one (its memory would
+            // not match the disks). Sleeps recorded before kept their image under the same time as the power record.
+            try db.execute(sql: """
+                ALTER TABLE power ADD COLUMN manifest_id INTEGER;   -- hibernated: the state pool image of this sleep
+                UPDATE power SET manifest_id =
+                    (SELECT max(m.id) FROM state_manifest m WHERE m.vm = power.vm AND m.created_at = power.since)
+                    WHERE state = 'hibernated';
+                """)
+        }
         return migrator
     }
 }

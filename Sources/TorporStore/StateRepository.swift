@@ -52,23 +52,34 @@ public enum StateRepository {
         return db.lastInsertedRowID
     }
 
-    /// A pool's manifests, newest first, optionally of one VM.
+    /// A pool's manifests, newest (last taken) first, optionally of one VM. By the order they were taken, not by their
+    /// time: a replay at an earlier `--now` does not make an older image look newer.
     public static func manifests(pool: String, vm: String? = nil, in db: Database) throws -> [StateManifest] {
-        let rows = try Row.fetchAll(db, sql: """
-            SELECT * FROM state_manifest WHERE pool = ? AND (?2 IS NULL OR vm = ?2) ORDER BY created_at DESC, id DESC
-            """, arguments: [pool, vm])
-        return rows.map { row in
-            StateManifest(id: row["id"], pool: row["pool"], vm: row["vm"], createdAt: row["created_at"], imageSHA256: row["image_sha256"],
-                          imageBytes: row["image_bytes"], writtenBytes: row["written_bytes"], chunks: decode(row["chunks"]),
-                          diskIdentity: row["disk_identity"])
-        }
+        try Row.fetchAll(db, sql: "SELECT * FROM state_manifest WHERE pool = ? AND (?2 IS NULL OR vm = ?2) ORDER BY id DESC",
+                         arguments: [pool, vm]).map(manifest)
+    }
+
+    /// One manifest of a pool, by id.
+    public static func manifest(id: Int64, pool: String, in db: Database) throws -> StateManifest? {
+        try Row.fetchOne(db, sql: "SELECT * FROM state_manifest WHERE id = ? AND pool = ?", arguments: [id, pool]).map(manifest)
+    }
+
+    /// The images sleeping VMs will be restored from: never collected.
+    public static func manifestIDsInUse(in db: Database) throws -> Set<Int64> {
+        Set(try Int64.fetchAll(db, sql: "SELECT manifest_id FROM power WHERE state = 'hibernated' AND manifest_id IS NOT NULL"))
+    }
+
+    static func manifest(_ row: Row) -> StateManifest {
+        StateManifest(id: row["id"], pool: row["pool"], vm: row["vm"], createdAt: row["created_at"], imageSHA256: row["image_sha256"],
+                      imageBytes: row["image_bytes"], writtenBytes: row["written_bytes"], chunks: decode(row["chunks"]),
+                      diskIdentity: row["disk_identity"])
     }
 
     /// The bytes a new hibernation of `vm` is expected to add to its pool: the most written by any of its last five
     /// hibernations (the first one writes the whole image). Nil before its first hibernation.
     public static func expectedWrite(vm: String, in db: Database) throws -> Int64? {
         try Int64.fetchOne(db, sql: """
-            SELECT max(written_bytes) FROM (SELECT written_bytes FROM state_manifest WHERE vm = ? ORDER BY created_at DESC LIMIT 5)
+            SELECT max(written_bytes) FROM (SELECT written_bytes FROM state_manifest WHERE vm = ? ORDER BY id DESC LIMIT 5)
             """, arguments: [vm])
     }
 

@@ -30,12 +30,14 @@ public final class Store: Sendable {
         return defaultFileName
     }
 
-    /// Opens (creating if needed) and migrates the store. Refuses a store written by a newer torpor; with `migrating`
-    /// false (a stage that must record nothing), also one this torpor would have to migrate.
-    public init(path: String, migrating: Bool = true) throws(StoreError) {
+    /// Opens (creating if needed, unless `creating` is false) and migrates the store. Refuses a store written by a
+    /// newer torpor; with `migrating` false (a stage that must record nothing), also one this torpor would have to
+    /// migrate, and a missing one.
+    public init(path: String, migrating: Bool = true, creating: Bool = true) throws(StoreError) {
         self.path = path
-        guard migrating || FileManager.default.fileExists(atPath: path) else {
-            throw StoreError(path: path, message: "no store here, and a dry run does not create one")
+        guard (migrating && creating) || FileManager.default.fileExists(atPath: path) else {
+            throw StoreError(path: path, message: migrating ? "no store here: is --db or TORPOR_DB set to the store the other stages write?"
+                                                            : "no store here, and a dry run does not create one")
         }
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true

@@ -7,7 +7,7 @@ import TorporForecast
 import TorporPlan
 
 @main
-struct TorporBacktestCommand: ParsableCommand {
+struct TorporBacktestCommand: TorporTool {
     static let configuration = CommandConfiguration(
         commandName: "torpor-backtest",
         abstract: "Replay history through the planner and score torpor against the alternatives.",

@@ -9,7 +9,7 @@ import TorporStatePool
 import TorporStore
 
 @main
-struct TorporExecuteCommand: ParsableCommand {
+struct TorporExecuteCommand: TorporTool {
     static let configuration = CommandConfiguration(
         commandName: "torpor-execute",
         abstract: "Apply the approved plan's due actions through libvirt, crash-safe, never leaving a VM asleep.",
@@ -29,8 +29,9 @@ struct TorporExecuteCommand: ParsableCommand {
                      recent failures and SLA violations
 
             Every step is journaled in the store before it is taken; a run killed at any point and run again
-            finishes or rolls forward each action once. One executor per host set at a time (a lock beside
-            the store, released by the kernel if the holder dies).
+            finishes or rolls forward each action once. One executor per host at a time: an executor of every
+            host excludes all others, executors of different --host sets run side by side (locks beside the
+            store, released by the kernel if the holder dies).
 
             Exit codes: 0 ok (failures of single VMs are reported, see status); 1 runtime failure (store,
             lock); 2 usage; 3 nothing to do.
@@ -108,8 +109,8 @@ struct Run: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let store = try common.openStore()
-            let lock = try ExecutionLock(path: ExecutionLock.path(store: common.storePath, hosts: flags.hosts.isEmpty ? nil : Set(flags.hosts)))
+            let store = try common.openStore(creating: false)
+            let lock = try ExecutionLock(store: common.storePath, hosts: flags.hosts.isEmpty ? nil : Set(flags.hosts))
             // One executor, one connection per host for the whole run (libvirt's test driver keeps state per connection).
             let executor = Executor(store: store, load: flags.load(store: store), demand: flags.demandSignal)
             let end = until.flatMap(UTC.parseInstant)
@@ -148,7 +149,7 @@ struct Wake: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let events = try Executor(store: try common.openStore()).wake(vm: vm, by: operatorName(by), options: flags.options(now: common.nowSeconds))
+            let events = try Executor(store: try common.openStore(creating: false)).wake(vm: vm, by: operatorName(by), options: flags.options(now: common.nowSeconds))
             if let failure = events.first(where: { $0.event == "failed" }) { throw ExecuteError(.runtime, failure.detail) }
         }
     }
@@ -169,7 +170,7 @@ struct Restore: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let events = try Executor(store: try common.openStore())
+            let events = try Executor(store: try common.openStore(creating: false))
                 .wake(vm: vm, by: operatorName(by), fromPool: true, options: flags.options(now: common.nowSeconds))
             if let failure = events.first(where: { $0.event == "failed" }) { throw ExecuteError(.runtime, failure.detail) }
         }
@@ -190,7 +191,7 @@ struct PoolOptions: ParsableArguments {
         if ByteSize.parse(poolCapacity) == nil { throw ValidationError("--pool-capacity '\(poolCapacity)' is not a size such as 500GiB") }
     }
 
-    func open() throws -> StatePool { try StatePool(directory: pool, capacityBytes: ByteSize.parse(poolCapacity)!, store: try common.openStore()) }
+    func open() throws -> StatePool { try StatePool(directory: pool, capacityBytes: ByteSize.parse(poolCapacity)!, store: try common.openStore(creating: false)) }
 }
 
 struct PoolStatus: ParsableCommand {
@@ -223,7 +224,7 @@ struct PoolVerify: ParsableCommand {
 }
 
 struct PoolGC: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "gc", abstract: "Keep the newest N images per VM; remove unreferenced chunks.")
+    static let configuration = CommandConfiguration(commandName: "gc", abstract: "Keep the newest N images per VM and every sleeping VM's; remove unreferenced chunks.")
     @OptionGroup var options: PoolOptions
     @Option(help: "Images kept per VM.") var keep = 3
 
@@ -231,6 +232,9 @@ struct PoolGC: ParsableCommand {
         try exitingOnError("torpor-execute") {
             let report = try options.open().collectGarbage(keepPerVM: max(1, keep))
             print("removed \(report.manifestsRemoved) images and \(report.chunksRemoved) chunks, freed \(ByteSize.format(report.bytesFreed))")
+            if report.straysLeft > 0 {
+                FileHandle.standardError.write(Data("torpor-execute: \(report.straysLeft) chunk files in \(options.pool) are not in the store \(options.common.storePath), which indexes nothing of this pool: left (is --db the store that wrote this pool?)\n".utf8))
+            }
         }
     }
 }
@@ -251,9 +255,13 @@ struct Pin: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let store = try common.openStore()
+            let store = try common.openStore(creating: false)
             let now = common.nowSeconds
             let end = until.map { UTC.parseInstant($0) ?? now + DurationText.seconds($0)! }
+            if let end, end <= now { throw ExecuteError(.badInput, "--until \(UTC.format(end)) is not after now (\(UTC.format(now))): nothing to pin") }
+            guard try store.read({ try VMRepository.all(in: $0) }).contains(where: { $0.name == vm }) else {
+                throw ExecuteError(.badInput, "no VM named \(vm) in the store \(store.path): nothing to pin")
+            }
             try store.transaction { try JournalRepository.pin(PinRecord(vm: vm, until: end, pinnedBy: operatorName(by), pinnedAt: now), in: $0) }
             print("\(vm) pinned awake" + (end.map { " until \(UTC.format($0))" } ?? " until unpinned"))
             if try store.read({ try JournalRepository.power(in: $0)[vm] })?.state == .hibernated {
@@ -271,7 +279,7 @@ struct Unpin: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            try common.openStore().transaction { try JournalRepository.unpin(vm: vm, in: $0) }
+            try common.openStore(creating: false).transaction { try JournalRepository.unpin(vm: vm, in: $0) }
             print("\(vm) unpinned")
         }
     }
@@ -284,7 +292,7 @@ struct Pause: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            try ExecutorSettings.setPaused(true, by: operatorName(by), now: common.nowSeconds, in: try common.openStore())
+            try ExecutorSettings.setPaused(true, by: operatorName(by), now: common.nowSeconds, in: try common.openStore(creating: false))
             print("paused: no new hibernations; restores continue")
         }
     }
@@ -297,7 +305,7 @@ struct Resume: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            try ExecutorSettings.setPaused(false, by: operatorName(by), now: common.nowSeconds, in: try common.openStore())
+            try ExecutorSettings.setPaused(false, by: operatorName(by), now: common.nowSeconds, in: try common.openStore(creating: false))
             print("resumed")
         }
     }
@@ -312,7 +320,7 @@ struct Status: ParsableCommand {
     func run() throws {
         try exitingOnError("torpor-execute") {
             let policy = try self.policy.map { try Policy.load(path: $0).policy }
-            print(try ExecutionStatus.render(store: try common.openStore(), now: common.nowSeconds, policy: policy))
+            print(try ExecutionStatus.render(store: try common.openStore(creating: false), now: common.nowSeconds, policy: policy))
         }
     }
 }

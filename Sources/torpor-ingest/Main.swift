@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
 import Logging
+import TorporCommandLine
 import TorporCore
 import TorporIngest
 import TorporStore
 
 @main
-struct TorporIngestCommand: ParsableCommand {
+struct TorporIngestCommand: TorporTool {
     static let configuration = CommandConfiguration(
         commandName: "torpor-ingest",
         abstract: "Bring VM utilization history and inventory into the torpor store.",

@@ -7,7 +7,7 @@ import TorporStore
 import TorporTrain
 
 @main
-struct TorporPlanCommand: ParsableCommand {
+struct TorporPlanCommand: TorporTool {
     static let configuration = CommandConfiguration(
         commandName: "torpor-plan",
         abstract: "The hourly planning stage: forecast each VM's demand and write a hibernation plan for review.",
@@ -48,7 +48,7 @@ struct Make: ParsableCommand {
             let (policy, policySHA) = try Policy.load(path: policy)
             let store = try common.openStore(migrating: !dryRun)
             let now = common.nowSeconds
-            let forecaster = try DemandForecaster(store: store, horizon: policy.horizonHours)
+            let forecaster = try DemandForecaster(store: store, horizon: policy.horizonHours, trainedBefore: now)
             let input = try PlanningInputs.load(store: store, now: now, policy: policy, policySHA256: policySHA, forecaster: forecaster)
             let plan = Planner.plan(input)
             let bytes = plan.encoded()

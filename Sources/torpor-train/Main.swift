@@ -7,7 +7,7 @@ import TorporStore
 import TorporTrain
 
 @main
-struct TorporTrainCommand: ParsableCommand {
+struct TorporTrainCommand: TorporTool {
     static let configuration = CommandConfiguration(
         commandName: "torpor-train",
         abstract: "The nightly training stage: a quantile forecaster of every VM's demand, promoted only if it beats the baselines.",
@@ -110,7 +110,7 @@ struct Forecast: ParsableCommand {
         let store = try common.openStore()
         let now = common.nowSeconds
         let hour0 = UTC.floor(now)
-        let forecaster = try DemandForecaster(store: store, horizon: horizon)
+        let forecaster = try DemandForecaster(store: store, horizon: horizon, trainedBefore: now)
         let (series, calendar) = try store.read { db in
             guard let record = try VMRepository.all(in: db).first(where: { $0.name == vm }) else { throw ValidationError("no VM named '\(vm)' in the store") }
             return (try HourlySeries.loadExcludingSleeps(vm: vm, from: hour0 - Int64(forecaster.historyHours) * 3600, to: hour0, now: now,

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import Testing
 import TorporCore
-import TorporExecute
+@testable import TorporExecute
 import TorporPlan
 import TorporStore
 import TorporTrain
@@ -226,6 +226,39 @@ import TorporVirt
         #expect(try !ExecutionStatus.render(store: f.store, now: Self.at(2) + Planner.distrustPeriod + 60).contains("woken before"))
     }
 
+    /// A restore a killed run (or a killed `wake`) left unfinished is finished by the next run at once; a VM found
+    /// already running is not a restore time the planner learns from; `wake` asks libvirt, not only torpor's record.
+    @Test func interruptedRestoresResumeAndWakeFollowsLibvirt() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<10, "web-02": 0..<10])
+        #expect(try f.executor().run(f.options(Self.now)).map(\.event) == ["hibernated", "hibernated"])
+        // An operator's wake killed after its intent: the next run finishes it, hours before the plan's restore.
+        let wake = UnplannedWake.wake.actionID(vm: "web-01", at: Self.at(1))
+        try f.executor().journal(JournalEntry(actionID: wake, planID: nil, vm: "web-01", host: Self.host, kind: .restore, step: .intent, at: Self.at(1),
+                                              detail: "woken by bob", deadline: Self.at(1)))
+        let resumed = try f.executor().run(f.options(Self.at(2)))
+        #expect(resumed.map { "\($0.event) \($0.vm ?? "")" } == ["reconciled web-01", "restored web-01"], "\(resumed.map(\.text))")
+        #expect(try f.state("web-01") == .running && f.power("web-01") == .running)
+        #expect(try f.store.read { try JournalRepository.latestSteps(of: [wake], in: $0) }[wake]?.step == .done)
+        // web-02 started by hand: its restore finds it running; that took no restore time.
+        try f.connection.domain(named: "web-02").start()
+        let restoreAt = try #require(f.store.read { try DueActions.owedRestores(now: Self.at(2), in: $0) }.first { $0.vm == "web-02" }).at
+        let found = try f.executor().run(f.options(restoreAt))
+        #expect(found.map(\.event) == ["restored"] && found.first?.seconds == nil && found.first?.detail.hasPrefix("already running") == true)
+        #expect(try f.store.read { try JournalRepository.p95Seconds(kind: .restore, vms: ["web-02"], in: $0) }["web-02"] == nil)
+        // wake: an unknown VM is bad input; a VM saved outside torpor's record is woken (libvirt has the last word).
+        let unknown = #expect(throws: ExecuteError.self) { try f.executor().wake(vm: "no-such-vm", by: "bob", options: f.options(Self.at(3))) }
+        #expect(unknown?.kind == .badInput && unknown?.message.contains("no VM named no-such-vm") == true)
+        try f.store.transaction { db in
+            try VMRepository.setPlacement(vm: try VMRepository.id(of: "api-01", in: db, now: Self.now), hostURI: Self.host, labels: [:], in: db)
+        }
+        try f.connection.domain(named: "api-01").managedSave()
+        #expect(try f.executor().wake(vm: "api-01", by: "bob", options: f.options(Self.at(3))).map(\.event) == ["restored"])
+        #expect(try f.state("api-01") == .running)
+        let running = #expect(throws: ExecuteError.self) { try f.executor().wake(vm: "api-01", by: "bob", options: f.options(Self.at(3))) }
+        #expect(running?.kind == .nothingToDo && running?.message.contains("libvirt says it is running") == true)
+    }
+
     @Test func wakeOnRulesNameAVMOrALabelGroup() {
         #expect(PrometheusDemandSignal.Rule.parse("web-01=sum(rate(lb_connections{backend=\"web-01\"}[1m]))")
                 == .init(selector: "web-01", query: "sum(rate(lb_connections{backend=\"web-01\"}[1m]))"))
@@ -365,15 +398,27 @@ import TorporVirt
         #expect(try unmet(policy, now: Self.at(10)) == nil)
     }
 
-    @Test func oneExecutorPerHostSetAtATime() throws {
+    @Test func oneExecutorPerHostAtATime() throws {
         let f = try Fixture()
-        let path = ExecutionLock.path(store: f.store.path, hosts: [Self.host])
+        let me = "pid \(ProcessInfo.processInfo.processIdentifier)"
         do {
-            let lock = try ExecutionLock(path: path)
-            let error = #expect(throws: ExecuteError.self) { _ = try ExecutionLock(path: path) }
-            #expect(error?.message.contains("pid \(ProcessInfo.processInfo.processIdentifier)") == true)
-            withExtendedLifetime(lock) {}
+            let lock = try ExecutionLock(store: f.store.path, hosts: [Self.host])
+            // The same host, alone or among others, and every host: refused; the message names the holder.
+            for hosts: Set<String>? in [[Self.host], [Self.host, "qemu+ssh://other/system"], nil] {
+                let error = #expect(throws: ExecuteError.self, "\(String(describing: hosts))") { _ = try ExecutionLock(store: f.store.path, hosts: hosts) }
+                #expect(error?.message.contains("works on these hosts") == true)
+                if hosts?.count == 1 { #expect(error?.message.contains(me) == true) }
+            }
+            // Another host: side by side.
+            let other = try ExecutionLock(store: f.store.path, hosts: ["qemu+ssh://other/system"])
+            withExtendedLifetime((lock, other)) {}
         }
-        _ = try ExecutionLock(path: path)   // released with its holder
+        do {
+            let all = try ExecutionLock(store: f.store.path, hosts: nil)   // released with their holders
+            let error = #expect(throws: ExecuteError.self) { _ = try ExecutionLock(store: f.store.path, hosts: ["qemu+ssh://other/system"]) }
+            #expect(error?.message.contains(me) == true, "an executor of every host holds them all")
+            withExtendedLifetime(all) {}
+        }
+        _ = try ExecutionLock(store: f.store.path, hosts: [Self.host])
     }
 }

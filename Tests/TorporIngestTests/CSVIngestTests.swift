@@ -80,6 +80,25 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
         #expect(try s.count("SELECT count(*) FROM source") == 2)
     }
 
+    /// The same bytes are the same source only when read the same way: two idle VMs' identical files, each named by
+    /// its file, are two VMs; a corrected mapping reads the file again.
+    @Test func theSameBytesReadAnotherWayAreANewSource() throws {
+        let s = try Scratch()
+        let ingester = CSVIngester(store: s.store)
+        let text = "timestamp,value\n\(t0),0\n\(t0 + 300),0\n"
+        var byFile = CSVMapping(layout: .wideMetrics, time: .init(column: "timestamp", format: .epoch), metrics: [.init(column: "value", metric: "cpu_util", unit: "percent")])
+        byFile.vm = .init(from: "filename")
+        for name in ["idle-a.csv", "idle-b.csv"] {
+            #expect(try ingester.ingest(path: try s.write(name, text), mapping: byFile, now: replayNow).inserted == 2, "\(name)")
+        }
+        #expect(try s.value(vm: "idle-b", metric: "cpu_util", time: t0) == 0)
+        #expect(try ingester.ingest(path: s.dir + "/idle-a.csv", mapping: byFile, now: replayNow).outcome == .unchanged)
+        byFile.vm?.prefix = "dc1-"
+        let corrected = try ingester.ingest(path: s.dir + "/idle-a.csv", mapping: byFile, now: replayNow)
+        #expect(corrected.outcome != .unchanged && corrected.inserted == 2)
+        #expect(try s.value(vm: "dc1-idle-a", metric: "cpu_util", time: t0 + 300) == 0)
+    }
+
     @Test func aBOMAndQuotedHeaderAreHandled() throws {
         let s = try Scratch()
         let path = try s.write("bom.csv", "\u{FEFF}\"vm\",\"metric\",\"time\",\"value\"\r\n\"a b\",cpu_util,2024-03-01T00:00:00Z,3\r\n")

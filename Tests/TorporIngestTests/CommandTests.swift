@@ -29,6 +29,32 @@ import TorporIngest
         #expect(throws: (any Error).self) { _ = try StatusCommand.parse(["--now", "tomorrow"]) }
     }
 
+    /// Every tool, run as an operator runs it: a usage error exits 2 (the documented code for bad input), naming what
+    /// is wrong; help exits 0.
+    @Test func everyToolExitsTwoOnAUsageError() throws {
+        let release = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/.build/release/"
+        func run(_ tool: String, _ arguments: [String]) throws -> (status: Int32, stderr: String) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: release + tool)
+            process.arguments = arguments
+            let err = Pipe()
+            process.standardError = err
+            process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+            try process.run()
+            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return (process.terminationStatus, text)
+        }
+        for (tool, arguments, named) in [("torpor-ingest", ["csv", "--now", "garbage", "a.csv"], "garbage"), ("torpor-train", ["train", "--bogus"], "--bogus"),
+                                         ("torpor-plan", ["make", "--now", "garbage"], "garbage"), ("torpor-execute", ["pin", "web-01", "--until", "soon"], "soon"),
+                                         ("torpor-backtest", ["--days", "0"], "days")] {
+            let (status, stderr) = try run(tool, arguments)
+            #expect(status == 2, "\(tool) \(arguments): exit \(status)")
+            #expect(stderr.contains(named), "\(tool): \(stderr)")
+        }
+        #expect(try run("torpor-plan", ["--help"]).status == 0)
+    }
+
     @Test func csvRunStoresGoodFilesAndExitsTwoForBadOnes() throws {
         let s = try Scratch()
         let good = try s.write("good.csv", "vm,metric,time,value\nweb-01,cpu_util,2024-03-01T00:00:00Z,12.5\n")

@@ -84,8 +84,8 @@ import TorporVirt
         let restore = try #require(plan.actions.first { $0.action == .restore })
         #expect(restore.at.seconds > plan.validUntil.seconds, "the sleep outlasts the plan's validity")
         let events = try f.executor.run(f.options(Self.start))
-        #expect(events.map(\.event) == ["hibernated"], "\(events.map(\.text))")
-        #expect(events.first?.detail.contains("state pool") == true)
+        #expect(events.map(\.event) == ["hibernated", "pooled"], "\(events.map(\.text))")
+        #expect(events.last?.detail.contains("state pool image") == true)
         let before = try f.assertAsleep("after the hibernation")
         // Before its restore is due nothing happens, then the restore runs although the plan has expired.
         #expect(try f.executor.run(f.options(restore.at.seconds - 600)).isEmpty)
@@ -106,14 +106,28 @@ import TorporVirt
         let f = try Fixture()
         _ = try f.plan(now: Self.start, idleHours: 8)
         let events = try f.executor.run(f.options(Self.start))
-        #expect(events.first?.detail.contains("state pool") == true)
+        #expect(events.map(\.event) == ["hibernated", "pooled"], "\(events.map(\.text))")
         let before = try f.assertAsleep("hibernated into the pool")
+        #expect(try f.store.read { try JournalRepository.power(in: $0)[f.guest.name]?.manifestID } != nil, "the sleep knows its pool image")
         let woken = try f.executor.wake(vm: f.guest.name, by: "it", fromPool: true, options: f.options(Self.start + 60))
         #expect(woken.map(\.event) == ["restored"], "\(woken.map(\.text))")
         try f.assertContinues(from: before, "restored from the pool")
         #expect(try !f.guest.domain.hasManagedSaveImage(), "libvirt's older image is gone once the pool's copy runs")
         let journal = try f.store.read { try JournalRepository.recent(limit: 2, vm: f.guest.name, in: $0) }
         #expect(journal.last?.detail == "from the state pool, as asked")
+        // Asleep again with its image in libvirt only: the pool's image is of the earlier sleep, whose memory would not
+        // match the disks now. Refused; the VM keeps its saved state, and wakes from it.
+        _ = try f.plan(now: Self.start + 3600, idleHours: 8)
+        var withoutPool = f.options(Self.start + 3600)
+        withoutPool.pool = nil
+        #expect(try f.executor.run(withoutPool).map(\.event) == ["hibernated"])
+        let again = try f.assertAsleep("asleep again, libvirt's image only")
+        let refused = try f.executor.wake(vm: f.guest.name, by: "it", fromPool: true, options: f.options(Self.start + 3700))
+        #expect(refused.map(\.event) == ["failed"] && refused.first?.detail.contains("no image of \(f.guest.name)'s current sleep") == true,
+                "\(refused.map(\.text))")
+        #expect(try f.guest.domain.info().state == .shutOff && f.guest.domain.hasManagedSaveImage())
+        #expect(try f.executor.wake(vm: f.guest.name, by: "it", options: f.options(Self.start + 3800)).map(\.event) == ["restored"])
+        try f.assertContinues(from: again, "woken from libvirt's image")
     }
 
     /// The executor binary killed with SIGKILL at each journal step of a hibernation and of a restore in turn (and in

@@ -36,6 +36,36 @@ import TorporTrain
         return (dir, store)
     }
 
+    /// The jobs' shared environment file, as each cron line reads it (bash, `set -a; . torpor.env`): every variable it
+    /// assigns is set, with its whole value, and bash has nothing to say about it (a line it cannot parse would stop it
+    /// there, and the jobs would run without the policy, calendars and state pool below it).
+    @Test func thePipelinesEnvironmentFileIsReadWhole() throws {
+        let file = Self.repository + "/pipelines/torpor.env"
+        let names = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n")
+            .compactMap { $0.firstMatch(of: /^([A-Z_]+)=/).map { String($0.1) } }
+        #expect(names.contains("TORPOR_STATE_POOL_CAPACITY") && names.contains("TORPOR_NOTIFY"))
+        let bash = Process()
+        bash.executableURL = URL(fileURLWithPath: "/bin/bash")
+        bash.arguments = ["-c", "set -a; . \"$0\"; set +a; for n in \"$@\"; do printf '%s=%s\\n' \"$n\" \"${!n-UNSET}\"; done", file] + names
+        bash.environment = ["PATH": "/usr/bin:/bin"]
+        let out = Pipe(), err = Pipe()
+        bash.standardOutput = out
+        bash.standardError = err
+        try bash.run()
+        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let complaints = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        bash.waitUntilExit()
+        #expect(complaints.isEmpty, "bash: \(complaints)")
+        let values = Dictionary(uniqueKeysWithValues: printed.split(separator: "\n").map { line in
+            let parts = line.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            return (String(parts[0]), String(parts[1]))
+        })
+        for name in names { #expect(values[name] != "UNSET", "\(name) is not set") }
+        #expect(values["TORPOR_PROMETHEUS_QUERY"] == "100 * rate(libvirt_domain_info_cpu_time_seconds_total[5m]) / libvirt_domain_info_virtual_cpus")
+        #expect(values["TORPOR_NOTIFY"] == "logger -t torpor-plan")
+        #expect(values["TORPOR_STATE_POOL"] == "/var/lib/torpor/pool")
+    }
+
     @Test func planShowApproveTamperAndCarry() throws {
         let (dir, store) = try Self.demoStore()
         let policy = Self.repository + "/sample-data/policy.yaml"

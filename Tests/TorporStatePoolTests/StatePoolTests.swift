@@ -166,6 +166,41 @@ struct PoolScratch {
         #expect(try FileManager.default.contentsOfDirectory(atPath: s.dir + "/pool/tmp").isEmpty)
     }
 
+    /// What a sleeping VM will be restored from survives collection; the pool reached by another path (a symlink) is
+    /// the same pool; a store that indexes nothing of a pool (the wrong `--db`) removes none of its files.
+    @Test func collectionKeepsSleepingVMsImagesAndNeverTrustsAStrangersIndex() throws {
+        let s = try PoolScratch()
+        let pool = try s.pool()
+        var ids: [Int64] = []
+        for night in 0..<3 {
+            ids.append(try pool.take(image: try s.image("n\(night)", randomBytes(300_000, seed: 40 + UInt64(night))), vm: "web-01", diskIdentity: "d",
+                                     now: EpochSeconds(1000 - night)).manifestID)   // a replay: older --now, taken later
+        }
+        #expect(try pool.latest(vm: "web-01").id == ids[2], "newest by the order taken, not by --now")
+        // web-01 sleeps on its first image (say the later ones were taken while it was briefly woken).
+        try s.store.transaction { db in
+            try JournalRepository.setPower(PowerRecord(vm: "web-01", host: "h", state: .hibernated, since: 1000, actionID: "a1"), in: db)
+            #expect(try JournalRepository.linkManifest(ids[0], vm: "web-01", actionID: "a1", in: db))
+            #expect(try !JournalRepository.linkManifest(ids[1], vm: "web-01", actionID: "another sleep", in: db))
+        }
+        try FileManager.default.createSymbolicLink(atPath: s.dir + "/pool-link", withDestinationPath: s.dir + "/pool")
+        let linked = try s.pool(at: s.dir + "/pool-link")
+        #expect(linked.key == pool.key)
+        let gc = try linked.collectGarbage(keepPerVM: 1)
+        #expect(gc.manifestsRemoved == 1 && gc.straysLeft == 0)
+        #expect(try Set(s.store.read { try StateRepository.manifests(pool: pool.key, in: $0) }.map(\.id)) == [ids[0], ids[2]])
+        #expect(try pool.verify().missing.isEmpty)
+        try pool.materialize(try pool.manifest(id: ids[0]), to: s.dir + "/r", currentDiskIdentity: "d")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: s.dir + "/r")) == Data(randomBytes(300_000, seed: 40)))
+        // The wrong store: it knows nothing of this pool, so every chunk file looks stray; none is removed.
+        let chunkFiles = { try FileManager.default.subpathsOfDirectory(atPath: s.dir + "/pool/chunks").filter { $0.count > 3 }.count }
+        let files = try chunkFiles()
+        let stranger = try StatePool(directory: s.dir + "/pool", capacityBytes: 1 << 30, store: try Store(path: s.dir + "/other.db"))
+        let strangers = try stranger.collectGarbage(keepPerVM: 1)
+        #expect(strangers.straysLeft == files && strangers.chunksRemoved == 0)
+        #expect(try chunkFiles() == files && pool.verify().missing.isEmpty)
+    }
+
     @Test func aPoolOverItsCapacityRefusesTheImageAndStaysConsistent() throws {
         let s = try PoolScratch()
         let pool = try s.pool(1 << 20)

@@ -107,6 +107,46 @@ func temporaryStorePath() -> String {
         #expect(try Store(path: path, migrating: false).read { try Int.fetchOne($0, sql: "SELECT count(*) FROM journal_open") } == 0)
     }
 
+    @Test func aV11StoreLinksEachSleepToTheImageTakenWithItAndAStoreNeedNotBeCreated() throws {
+        let path = temporaryStorePath()
+        let missing = #expect(throws: StoreError.self) { _ = try Store(path: path, creating: false) }
+        #expect(missing?.description.contains("TORPOR_DB") == true && !FileManager.default.fileExists(atPath: path))
+        let old = try DatabaseQueue(path: path)
+        try Schema.migrator.migrate(old, upTo: "v11: the journal read in bounded steps")
+        try old.write { db in
+            for (vm, created) in [("a", 100), ("a", 200), ("b", 50), ("c", 70)] {
+                try db.execute(sql: """
+                    INSERT INTO state_manifest (pool, vm, created_at, image_sha256, image_bytes, written_bytes, chunks, disk_identity)
+                    VALUES ('/p', ?, ?, 'h', 1, 1, x'', 'd')
+                    """, arguments: [vm, created])
+            }
+            // a sleeps since its second image; b since a time no image has (reconciled); c runs.
+            for (vm, state, since) in [("a", "hibernated", 200), ("b", "hibernated", 60), ("c", "running", 70)] {
+                try db.execute(sql: "INSERT INTO power (vm, host, state, since, action_id) VALUES (?, 'h', ?, ?, 'x')", arguments: [vm, state, since])
+            }
+        }
+        try old.close()
+        let power = try Store(path: path, creating: false).read { try JournalRepository.power(in: $0) }
+        #expect(power["a"]?.manifestID == 2 && power["b"]?.manifestID == nil && power["c"]?.manifestID == nil)
+    }
+
+    /// A replay at an earlier `--now` never uses a model trained on later data; the run whose data ends latest serves,
+    /// even when an earlier period was trained after it.
+    @Test func theNewestModelIsTheOneWhoseDataEndsLatestByThen() throws {
+        let store = try Store(path: temporaryStorePath())
+        for (dataTo, promoted) in [(300, true), (100, true), (200, false)] {
+            let run = ModelRun(createdAt: 400, dataFrom: 0, dataTo: EpochSeconds(dataTo), hyperparameters: [:], metrics: [:], promoted: promoted,
+                               reason: "", seconds: 1, vms: [])
+            _ = try store.transaction { try ModelRegistry.insert(run, model: Data([1]), in: $0) }
+        }
+        let chosen = try store.read { db in
+            [try ModelRegistry.newest(in: db)?.dataTo, try ModelRegistry.promoted(in: db)?.run.dataTo,
+             try ModelRegistry.newest(trainedBefore: 250, in: db)?.dataTo, try ModelRegistry.promoted(trainedBefore: 250, in: db)?.run.dataTo,
+             try ModelRegistry.newest(trainedBefore: 99, in: db)?.dataTo]
+        }
+        #expect(chosen == [300, 300, 200, 100, nil])
+    }
+
     @Test func aCallClaimsWhatACallAtTheSameOrAHigherQuantileForAtMostItsForecastClaims() {
         let call = DemandCall(hour: 0, quantile: 0.5, forecast: 20)
         #expect(call.claims(demandAtLeast: 15, quantile: 0.5) && call.claims(demandAtLeast: 20, quantile: 0.9))

@@ -6,7 +6,7 @@ import TorporHash
 import TorporStore
 
 /// Ingests CSV files (plain or gzip) into the store, one transaction per file: a file with bad input adds nothing.
-/// Re-ingesting a file with the same content adds nothing; overlapping files deduplicate by (vm, metric, time),
+/// Re-ingesting a file with the same content, read the same way, adds nothing; overlapping files deduplicate by (vm, metric, time),
 /// the first stored value winning (see `SampleWriter`).
 public struct CSVIngester {
     public let store: Store
@@ -17,10 +17,13 @@ public struct CSVIngester {
 
     public func ingest(path: String, mapping: CSVMapping, now: EpochSeconds) throws(IngestError) -> IngestReport {
         try mapping.validate(source: path)
-        let sha256: String
-        do { sha256 = try SHA256.hexDigest(ofFile: path) } catch {
+        let content: String
+        do { content = try SHA256.hexDigest(ofFile: path) } catch {
             throw .badInput(source: path, line: nil, message: "cannot read: \(error.message)")
         }
+        let namedByFile = mapping.vm?.from == "filename" || (mapping.metrics ?? []).contains { $0.metric == CSVMapping.metricFromFilename }
+        let sha256 = SourceTransaction.identity(contentSHA256: content, readWith: mapping,
+                                                fileName: namedByFile ? URL(fileURLWithPath: path).lastPathComponent : nil)
         return try SourceTransaction.run(store: store, kind: "csv", source: path, location: URL(fileURLWithPath: path).standardizedFileURL.path,
                                          sha256: sha256, now: now, futureTolerance: futureTolerance) { session in
             session.report.format = mapping.layout.rawValue

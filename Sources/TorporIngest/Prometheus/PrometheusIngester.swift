@@ -26,11 +26,11 @@ public struct PrometheusIngester {
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw .badInput(source: path, line: nil, message: "cannot read: \(error.localizedDescription)")
         }
-        let hash = SHA256()
-        hash.update(Array(data))
         let isJSON = PrometheusIngester.looksLikeJSON(data)
+        let sha256 = SourceTransaction.identity(contentSHA256: SHA256.hexDigest(of: data), readWith: mapping,
+                                                fileName: "\(fixedVM ?? "") \(fixedMetric.map { "\($0)" } ?? "")")
         return try SourceTransaction.run(store: store, kind: "prometheus", source: path,
-                                         location: URL(fileURLWithPath: path).standardizedFileURL.path, sha256: hash.finalizeHex(),
+                                         location: URL(fileURLWithPath: path).standardizedFileURL.path, sha256: sha256,
                                          now: now, futureTolerance: futureTolerance) { session in
             let writer = PrometheusSeriesWriter(session: session, mapping: mapping, fixedVM: fixedVM, fixedMetric: fixedMetric)
             if isJSON {
