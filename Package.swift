@@ -35,6 +35,7 @@ let package = Package(
         systemLibrary("CICal", pkgConfig: "libical", apt: "libical-dev"),         // TorporICal
 
         .target(name: "TorporCore"),
+        .target(name: "TorporYAML", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "TorporCSV", dependencies: ["CCSV"], swiftSettings: hotLoop),
         .target(name: "TorporGzip", dependencies: ["CZlib"]),
         .target(name: "TorporHash", dependencies: ["CCrypto"]),
@@ -42,7 +43,7 @@ let package = Package(
         .target(name: "TorporICal", dependencies: ["CICal", "TorporCore"]),
         .target(name: "TorporForecast", dependencies: ["COpenBLAS"], swiftSettings: hotLoop),
         .target(name: "TorporTrain", dependencies: ["TorporCore", "TorporStore", "TorporForecast", .product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "TorporPlan", dependencies: ["TorporCore", "TorporStore", "TorporTrain", "TorporHash",
+        .target(name: "TorporPlan", dependencies: ["TorporCore", "TorporStore", "TorporTrain", "TorporHash", "TorporYAML",
                                                   .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Yams", package: "Yams")]),
         .target(name: "TorporExecute", dependencies: ["TorporCore", "TorporStore", "TorporPlan", "TorporVirt", "TorporStatePool", "TorporIngest",
                                                      .product(name: "GRDB", package: "GRDB.swift")]),
@@ -54,7 +55,7 @@ let package = Package(
             .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ], swiftSettings: hotLoop),
         .target(name: "TorporIngest", dependencies: [
-            "TorporCore", "TorporStore", "TorporCSV", "TorporGzip", "TorporHash", "TorporVirt", "TorporICal",
+            "TorporCore", "TorporStore", "TorporCSV", "TorporGzip", "TorporHash", "TorporVirt", "TorporICal", "TorporYAML",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: hotLoop),

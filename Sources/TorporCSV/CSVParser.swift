@@ -80,11 +80,18 @@ public final class CSVParser {
         }
     }
 
-    /// Flushes the last record when the input does not end with a line break.
+    /// Flushes the last record when the input does not end with a line break; a last field whose quote is never
+    /// closed (a truncated file) is an error.
     public func finish(onRecord: (CSVRecord) throws -> Void) throws {
         try withoutActuallyEscaping(onRecord) { handler in
             self.handler = handler
             defer { self.handler = nil }
+            // libcsv's CSV_STRICT_FINI only works with CSV_STRICT, which would also refuse stray quotes inside fields that
+            // torpor reads today; so the parser's own state says it: inside a quoted field whose closing quote never came
+            // (pstate FIELD_BEGUN, 2 in libcsv.c, with `quoted` set).
+            if parser.quoted != 0 && parser.pstate == 2 {
+                throw CSVError(record: recordCount + 1, message: "a quoted field is never closed: the file ends inside it (truncated?)")
+            }
             let me = Unmanaged.passUnretained(self).toOpaque()
             csv_fini(&parser, fieldCallback, recordCallback, me)
             try rethrowFailure()

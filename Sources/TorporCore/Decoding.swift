@@ -10,7 +10,9 @@ extension DecodingError {
             let at = path(context)
             return "missing '\(key.stringValue)'" + (at.isEmpty ? "" : " in '\(at)'")
         case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
-            return "'\(path(context))': \(context.debugDescription)"
+            // The YAML parser's own account (line, column, what it found) when it has one, not only "not valid YAML".
+            let cause = context.underlyingError.map { "\($0)".split(separator: "\n").first.map { ": " + $0 } ?? "" } ?? ""
+            return "'\(path(context))': \(context.debugDescription)\(cause)"
         @unknown default:
             return "\(self)"
         }

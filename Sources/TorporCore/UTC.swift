@@ -113,7 +113,17 @@ public enum UTC {
 
     /// A time given on a command line (`--now`): Unix seconds or ISO-8601.
     public static func parseInstant(_ text: String) -> EpochSeconds? {
-        Int64(text) ?? parseISO8601(text)
+        (Int64(text) ?? parseISO8601(text)).flatMap { instants.contains($0) ? $0 : nil }
+    }
+
+    /// The instants torpor accepts, in any input: years 1 to 9999 (far beyond, arithmetic on them would overflow).
+    public static let instants: ClosedRange<EpochSeconds> = -62_135_596_800...253_402_300_799
+
+    /// Seconds read as a number (CSV cells, Prometheus timestamps) as an instant, rounded down; nil when not finite or
+    /// outside `instants` (a time 1e30 is bad input, not a crash).
+    public static func instant(seconds: Double) -> EpochSeconds? {
+        guard seconds.isFinite, seconds >= Double(instants.lowerBound), seconds < Double(instants.upperBound) + 1 else { return nil }
+        return EpochSeconds(seconds.rounded(.down))
     }
 
     public static func daysIn(month: Int, year: Int) -> Int {
@@ -140,7 +150,9 @@ public enum DurationText {
         case "w": factor = 604_800
         default: return nil
         }
-        return value * factor
+        let (seconds, overflow) = value.multipliedReportingOverflow(by: factor)
+        guard !overflow, seconds <= 100 * 366 * 86_400 else { return nil }   // a century: more is a typo, and would overflow times
+        return seconds
     }
 
     /// `5m`, `1h30m`-free short form used in reports: the largest whole unit.

@@ -43,6 +43,7 @@ public final class Executor: @unchecked Sendable {
     private var steps = 0
     private let stepLock = NSLock()
     private var connections: [String: VirtConnection] = [:]
+    private var hostLocks: [String: NSLock] = [:]
     private let connectionLock = NSLock()
 
     /// `connect` opens a host's connection (tests pass the test driver's); `load` reads demand for the pre-flight check.
@@ -66,18 +67,30 @@ public final class Executor: @unchecked Sendable {
         let log = EventLog(path: options.eventLog)
         let started = Date()
         let clock: @Sendable () -> EpochSeconds = { options.now + EpochSeconds(Date().timeIntervalSince(started)) }
-        let interrupted = options.dryRun ? [:] : try reconcile(options, log: log, clock: clock)
-        try restoreOwed(options, interrupted: interrupted, log: log, clock: clock)
-        try hibernateDue(options, log: log, clock: clock)
+        let reconciled = options.dryRun ? Reconciled() : try reconcile(options, log: log, clock: clock)
+        try restoreOwed(options, interrupted: reconciled.interrupted, busy: reconciled.busy, log: log, clock: clock)
+        try hibernateDue(options, busy: reconciled.busy, log: log, clock: clock)
         return log.events
     }
 
+    /// The run's connection to `host`, opened once. Each host connects under its own lock: a host that does not answer
+    /// holds up only its own VMs.
     func connection(_ host: String) throws -> VirtConnection {
         connectionLock.lock()
-        defer { connectionLock.unlock() }
-        if let c = connections[host] { return c }
+        if let c = connections[host] { connectionLock.unlock(); return c }
+        let hostLock = hostLocks[host] ?? NSLock()
+        hostLocks[host] = hostLock
+        connectionLock.unlock()
+        hostLock.lock()
+        defer { hostLock.unlock() }
+        connectionLock.lock()
+        let opened = connections[host]
+        connectionLock.unlock()
+        if let opened { return opened }
         let c = try connect(host)
+        connectionLock.lock()
         connections[host] = c
+        connectionLock.unlock()
         return c
     }
 
@@ -110,17 +123,30 @@ public final class Executor: @unchecked Sendable {
     /// running is waited for; a VM shut off with its saved state is hibernated (its image then taken into the pool);
     /// a running VM after a restore is restored. Hibernations whose VM still runs are left for the pass below, which
     /// may do them (once); one whose VM is still paused (a save libvirtd has not finished) stays open for the next run.
-    /// Returns the restores still unfinished, by VM: the pass below finishes them now, whoever started them.
-    func reconcile(_ options: ExecutionOptions, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws -> [String: JournalEntry] {
+    /// What reconciling found for the pass below.
+    struct Reconciled {
+        /// Restores still unfinished, by VM: finished now, whoever started them.
         var interrupted: [String: JournalEntry] = [:]
+        /// VMs libvirtd is still saving or restoring for a dead run: left alone this pass, their actions open.
+        var busy: Set<String> = []
+    }
+
+    func reconcile(_ options: ExecutionOptions, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws -> Reconciled {
+        var found = Reconciled()
         for entry in try store.read({ try JournalRepository.unfinished(in: $0) }) where covers(entry.host, options) {
             do {
                 let domain = try connection(entry.host).domain(named: entry.vm)
-                // A save or restore libvirtd is still doing for the dead run: wait for it (libvirt reports jobs of
-                // active domains only).
-                let deadline = Date().addingTimeInterval(600)
+                // A save or restore libvirtd is still doing for the dead run: wait for it a while (libvirt reports jobs
+                // of active domains only); one still going is left for the next run, not raced.
+                let deadline = Date().addingTimeInterval(60)
                 while Date() < deadline, try domain.info().state != .shutOff, try domain.job().active {
                     Thread.sleep(forTimeInterval: 0.5)
+                }
+                if try domain.info().state != .shutOff, try domain.job().active {
+                    found.busy.insert(entry.vm)
+                    log.record(.init(event: "reconciled", time: clock(), vm: entry.vm, host: entry.host, action: entry.actionID,
+                                     detail: "libvirtd is still working on the interrupted \(entry.kind.rawValue): left open for the next run"))
+                    continue
                 }
                 let state = try domain.info().state
                 let saved = try domain.hasManagedSaveImage()
@@ -142,7 +168,7 @@ public final class Executor: @unchecked Sendable {
                     log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID,
                                      detail: "the VM is still paused (a save libvirtd has not finished?): left open for the next run"))
                 case (.restore, _, _):
-                    interrupted[entry.vm] = entry
+                    found.interrupted[entry.vm] = entry
                     log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID,
                                      detail: "the interrupted restore did not finish; restoring again"))
                 case (.hibernate, _, _):
@@ -156,18 +182,18 @@ public final class Executor: @unchecked Sendable {
                                  detail: "cannot reconcile: \(error)"))
             }
         }
-        return interrupted
+        return found
     }
 
     // MARK: restores
 
     /// Restores every sleeping VM whose restore is due, and at once those whose restore a killed run left unfinished
-    /// (`interrupted`, by VM: an operator's wake too).
-    func restoreOwed(_ options: ExecutionOptions, interrupted: [String: JournalEntry] = [:], log: EventLog,
+    /// (`interrupted`, by VM: an operator's wake too); not those libvirtd is still working on (`busy`).
+    func restoreOwed(_ options: ExecutionOptions, interrupted: [String: JournalEntry] = [:], busy: Set<String> = [], log: EventLog,
                      clock: @escaping @Sendable () -> EpochSeconds) throws {
         let labels = demand == nil ? [:]
             : try store.read { try VMRepository.all(in: $0) }.reduce(into: [String: [String: String]]()) { $0[$1.name] = $1.labels }
-        var planned = try store.read { try DueActions.owedRestores(now: options.now, in: $0) }.filter { covers($0.host, options) }
+        var planned = try store.read { try DueActions.owedRestores(now: options.now, in: $0) }.filter { covers($0.host, options) && !busy.contains($0.vm) }
         for (vm, entry) in interrupted.sorted(by: { $0.key < $1.key }) {
             let resumed = OwedRestore(vm: vm, host: entry.host, actionID: entry.actionID, planID: entry.planID, at: options.now,
                                       deadline: entry.deadline ?? options.now, priority: 0, reason: "finishing an interrupted restore (\(entry.detail))",
@@ -200,16 +226,24 @@ public final class Executor: @unchecked Sendable {
             for r in owed { log.record(.init(event: "would-restore", time: options.now, vm: r.vm, host: r.host, action: r.actionID, detail: r.reason)) }
             return
         }
-        // In SLA order, at most `concurrentRestores` at once per host.
-        let limits = Dictionary(grouping: owed, by: \.host).mapValues { _ in DispatchSemaphore(value: max(1, options.concurrentRestores)) }
+        // Per host in SLA order, at most `concurrentRestores` at once; hosts side by side, so that a host that does not
+        // answer delays only its own restores.
         let group = DispatchGroup()
-        for r in owed {
-            let limit = limits[r.host]!
-            limit.wait()
+        for (_, restores) in Dictionary(grouping: owed, by: \.host) {
             group.enter()
             DispatchQueue.global().async {
-                self.restore(r, options: options, log: log, clock: clock)
-                limit.signal()
+                let limit = DispatchSemaphore(value: max(1, options.concurrentRestores))
+                let running = DispatchGroup()
+                for r in restores {
+                    limit.wait()
+                    running.enter()
+                    DispatchQueue.global().async {
+                        self.restore(r, options: options, log: log, clock: clock)
+                        limit.signal()
+                        running.leave()
+                    }
+                }
+                running.wait()
                 group.leave()
             }
         }
@@ -323,7 +357,7 @@ public final class Executor: @unchecked Sendable {
     /// Starts the due hibernations, and records in the store which are held back (`waiting` or `skipped`): a hold is
     /// logged when it starts and when its reason changes, not on every run (nor for every hourly plan that moves its
     /// action); a dry run logs every one.
-    func hibernateDue(_ options: ExecutionOptions, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws {
+    func hibernateDue(_ options: ExecutionOptions, busy: Set<String> = [], log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws {
         let logged = try store.read { try JournalRepository.held(in: $0) }.filter { covers($0.value.host, options) }
         var held: [String: HeldHibernation] = [:]
         func hold(_ a: Plan.Action, _ event: String, _ reason: String, _ detail: String?) {
@@ -334,11 +368,11 @@ public final class Executor: @unchecked Sendable {
                 log.record(.init(event: event, time: clock(), vm: a.vm, host: a.host, action: a.id, detail: detail ?? reason))
             }
         }
-        try startDueHibernations(options, log: log, clock: clock, hold: hold)
+        try startDueHibernations(options, busy: busy, log: log, clock: clock, hold: hold)
         if !options.dryRun && held != logged { try store.transaction { try JournalRepository.setHeld(held, hosts: options.hosts, in: $0) } }
     }
 
-    func startDueHibernations(_ options: ExecutionOptions, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds, hold: Hold) throws {
+    func startDueHibernations(_ options: ExecutionOptions, busy: Set<String>, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds, hold: Hold) throws {
         let (approved, paused, latest, power, pins) = try store.read { db in
             let approved = try DueActions.approvedPlan(now: options.now, in: db)
             return (approved, try ExecutorSettings.paused(in: db), try JournalRepository.latestSteps(of: approved?.plan.actions.map(\.id) ?? [], in: db),
@@ -346,7 +380,7 @@ public final class Executor: @unchecked Sendable {
         }
         guard let (plan, approvals) = approved else { return }
         let due = plan.actions.filter { a in
-            a.action == .hibernate && a.at.seconds <= options.now && covers(a.host, options) && approvals[a.id] != nil
+            a.action == .hibernate && a.at.seconds <= options.now && covers(a.host, options) && approvals[a.id] != nil && !busy.contains(a.vm)
                 && [nil, .intent, .started].contains(latest[a.id]?.step)
         }
         guard !due.isEmpty else { return }

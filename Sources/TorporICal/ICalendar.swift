@@ -226,6 +226,22 @@ public final class ICalendar {
         guard icalcomponent_get_first_property(event, ICAL_DTSTART_PROPERTY) != nil else {
             throw ICalError(source: source, line: begin, message: "VEVENT without DTSTART")
         }
+        // libical rolls an impossible date or time over (day 99 becomes a later month, hour 25 the next day): refused.
+        // A TZID neither the file nor zoneinfo knows leaves the time floating: said, with what it is read in.
+        for property in lines ?? [] where ["DTSTART", "DTEND", "RDATE", "EXDATE", "RECURRENCE-ID"].contains(property.name) {
+            if let tzid = property.parameters.split(separator: ";").first(where: { $0.uppercased().hasPrefix("TZID=") })?
+                .dropFirst(5).trimmingCharacters(in: CharacterSet(charactersIn: "\"")),
+               icalcomponent_get_timezone(root, tzid) == nil, icaltimezone_get_builtin_timezone(tzid) == nil {
+                let warning = "line \(property.line): unknown TZID '\(tzid)' (no VTIMEZONE in the file, not a zoneinfo name): its time is read in the calendar's zone"
+                if !warnings.contains(warning) { warnings.append(warning) }
+            }
+            for item in property.value.split(separator: ",") {
+                let time = item.split(separator: "/").first.map(String.init) ?? ""   // an RDATE period: its start
+                if let problem = Self.outOfRange(time) {
+                    throw ICalError(source: source, line: property.line, message: "\(property.name) \(time): \(problem)")
+                }
+            }
+        }
         let hasEnd = icalcomponent_get_first_property(event, ICAL_DTEND_PROPERTY) != nil
         let hasDuration = icalcomponent_get_first_property(event, ICAL_DURATION_PROPERTY) != nil
         if hasEnd && hasDuration {
@@ -244,6 +260,21 @@ public final class ICalendar {
         if properties(of: event, ICAL_RRULE_PROPERTY).count > 1 {
             warnings.append("line \(line("RRULE") ?? 0): more than one RRULE (deprecated by RFC 5545); all are expanded")
         }
+    }
+
+    /// What is impossible in a DATE (`YYYYMMDD`) or DATE-TIME (`YYYYMMDDTHHMMSS[Z]`) value, if anything; text of
+    /// another shape is left to libical's own checks.
+    static func outOfRange(_ value: String) -> String? {
+        let digits = value.filter(\.isNumber)
+        guard digits.count == 8 || digits.count == 14 else { return nil }
+        func field(_ from: Int, _ length: Int) -> Int { Int(String(digits.dropFirst(from).prefix(length)))! }
+        let (year, month, day) = (field(0, 4), field(4, 2), field(6, 2))
+        guard (1...12).contains(month) else { return "month \(month) does not exist" }
+        guard (1...UTC.daysIn(month: month, year: year)).contains(day) else { return "day \(day) does not exist in \(year)-\(String(format: "%02d", month))" }
+        guard digits.count == 14 else { return nil }
+        let (hour, minute, second) = (field(8, 2), field(10, 2), field(12, 2))
+        guard hour < 24, minute < 60, second <= 60 else { return String(format: "%02d:%02d:%02d is not a time of day", hour, minute, second) }
+        return nil
     }
 
     /// UTC starts of the instances of `event` overlapping [from, to).

@@ -80,9 +80,12 @@ final class SampleSession {
     /// Bad input at the current line.
     func fail(_ message: String) -> IngestError { fail(message, line: line) }
 
-    /// Bad input at `line`, or about the whole source when nil.
+    /// Bad input at `line`, or about the whole source when nil. A message quoting the input is cut short: a field that
+    /// swallowed the rest of the file (an unclosed quote) must not come back as megabytes of error.
     func fail(_ message: String, line: Int?) -> IngestError {
-        .badInput(source: source, line: line, message: message)
+        let limit = 400
+        let shown = message.count <= limit ? message : message.prefix(limit) + "… (\(message.count - limit) more characters)"
+        return .badInput(source: source, line: line, message: shown)
     }
 
     func vmID(_ name: String) throws -> Int64 {
@@ -132,6 +135,8 @@ final class SampleSession {
 
     /// Offers one sample (already in the metric's canonical unit) to the store.
     func emit(vm: Int64, metric: Int64, time: EpochSeconds, value: Double) throws {
+        // A finite value can overflow its unit's conversion (1e306 GiB): bad input, as an infinite cell is.
+        guard value.isFinite else { throw fail("\(metricNames[metric] ?? "a value") of \(vmNames[vm] ?? "?") at \(UTC.format(time)) overflows once converted to its canonical unit") }
         report.values += 1
         switch try writer.add(vm: vm, metric: metric, time: time, value: value) {
         case .inserted:

@@ -28,12 +28,7 @@ public enum Approvals {
     public static func approve(_ plan: Plan, bytes: Data, source: String, only: [String]?, except: [String], by who: String,
                                now: EpochSeconds, in store: Store) throws -> ApprovalRecord {
         try store.transaction { db in
-            guard let stored = try PlanRepository.plan(id: plan.id, in: db) else {
-                throw PlanError(.badInput, "\(source): plan \(plan.id.prefix(12)) is not one this store's torpor-plan recorded; approve the plan file it wrote")
-            }
-            guard stored.fileSHA256 == SHA256.hexDigest(of: bytes) else {
-                throw PlanError(.badInput, "\(source): the file differs from plan \(plan.id.prefix(12)) as torpor-plan wrote it (SHA-256 \(SHA256.hexDigest(of: bytes).prefix(12)) ≠ \(stored.fileSHA256.prefix(12))); approval refused")
-            }
+            if let problem = try notRecorded(plan, bytes: bytes, in: db) { throw PlanError(.badInput, "\(source): \(problem); approval refused") }
             guard now <= plan.validUntil.seconds else {
                 throw PlanError(.nothingToDo, "\(source): the plan expired at \(plan.validUntil.text); run torpor-plan for a new one (its restores run anyway)")
             }
@@ -46,11 +41,26 @@ public enum Approvals {
             guard !chosen.isEmpty else {
                 throw PlanError(.nothingToDo, "\(source): nothing to approve: " + (planned.isEmpty ? "the plan has no hibernation" : "the selection leaves no hibernation"))
             }
-            let ids = chosen.flatMap { [$0.id] + ($0.pairedWith.map { [$0] } ?? []) }
+            // Approving again what is approved records nothing (safe to run twice): the record holds only what is new.
+            let already = try approvedActions(of: plan.id, in: db)
+            let ids = chosen.flatMap { [$0.id] + ($0.pairedWith.map { [$0] } ?? []) }.filter { already[$0] == nil }
             let record = ApprovalRecord(planID: plan.id, approvedBy: who, approvedAt: now, actions: ids)
-            try PlanRepository.insert(record, in: db)
+            if !ids.isEmpty { try PlanRepository.insert(record, in: db) }
             return record
         }
+    }
+
+    /// Why `bytes` is not the plan file this store's torpor-plan recorded, or nil when it is: only that file can be
+    /// approved, and a review of any other (a dry run's, another store's, an edited one, even re-sealed) says so.
+    public static func notRecorded(_ plan: Plan, bytes: Data, in db: Database) throws -> String? {
+        guard let stored = try PlanRepository.plan(id: plan.id, in: db) else {
+            return "plan \(plan.id.prefix(12)) is not one this store's torpor-plan recorded (a dry run's plans never are, nor another store's)"
+        }
+        let sha = SHA256.hexDigest(of: bytes)
+        guard stored.fileSHA256 == sha else {
+            return "the file differs from plan \(plan.id.prefix(12)) as torpor-plan wrote it (SHA-256 \(sha.prefix(12)) ≠ \(stored.fileSHA256.prefix(12)))"
+        }
+        return nil
     }
 
     /// Switches the standing approval on or off.

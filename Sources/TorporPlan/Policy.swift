@@ -2,6 +2,7 @@ import Foundation
 import TorporCore
 import TorporHash
 import TorporTrain
+import TorporYAML
 import Yams
 
 /// The planning policy: thresholds, SLA tiers, overrides per label group and per VM, fleet guardrails and host
@@ -96,6 +97,17 @@ public struct Policy: Equatable, Sendable {
         for g in groups where g.match.allSatisfy({ labels[$0.key] == $0.value }) { apply(g) }
         if let o = vms[vm] { apply(o) }
         return s
+    }
+
+    /// The parts of the policy that apply to none of `vms` (name, labels): a VM named under `vms` that does not exist, a
+    /// group whose labels match no VM. Each is likely a typo that leaves a VM under the defaults (an exclusion that
+    /// excludes nothing), so the planner reports them.
+    public func unmatched(vms: [(name: String, labels: [String: String])]) -> [String] {
+        let names = Set(vms.map(\.name))
+        return self.vms.keys.sorted().filter { !names.contains($0) }.map { "vms.\($0): no VM of that name in the store" }
+            + groups.enumerated().filter { _, g in !vms.contains { vm in g.match.allSatisfy { vm.labels[$0.key] == $0.value } } }.map { i, g in
+                "groups[\(i)] (match " + g.match.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + "): matches no VM in the store"
+            }
     }
 
     /// A host's limits: listed under its URI, or under a pattern where `*` stands for any text (`qemu+ssh://kvm*/system`).
@@ -200,34 +212,20 @@ struct PolicyFile: Decodable {
     var hosts: [String: Host]?
     var host_defaults: Host?
 
-    /// The keys each part of the file may hold: any other is refused, with its line, rather than ignored (a misspelt
-    /// key would otherwise leave a default in force unnoticed).
-    static let keys: [String: Set<String>] = [
-        "": ["horizon", "valid_for", "break_even_factor", "default_save_seconds", "default_restore_seconds", "group_label", "min_history",
-             "max_data_age", "guardrails", "defaults", "tiers", "groups", "vms", "hosts", "host_defaults"],
-        "settings": ["match", "tier", "hibernate_below", "restore_above", "min_idle", "idle_timeout", "max_sleep", "exclude", "reason"],
-        "guardrails": ["max_hibernated_share", "min_running"],
-        "tier": ["quantile", "priority"],
-        "host": ["state_pool", "concurrent_restores", "memory", "vcpus"],
-    ]
+    /// The keys each part of the file may hold: any other is refused, with its line, rather than ignored.
+    static let shape: YAMLShape = {
+        let settings = YAMLShape.flat("match", "tier", "hibernate_below", "restore_above", "min_idle", "idle_timeout", "max_sleep", "exclude", "reason")
+        let host = YAMLShape.flat("state_pool", "concurrent_restores", "memory", "vcpus")
+        return .keys(["horizon": .any, "valid_for": .any, "break_even_factor": .any, "default_save_seconds": .any, "default_restore_seconds": .any,
+                      "group_label": .any, "min_history": .any, "max_data_age": .any, "guardrails": .flat("max_hibernated_share", "min_running"),
+                      "defaults": settings, "tiers": .named(.flat("quantile", "priority")), "groups": .list(settings), "vms": .named(settings),
+                      "hosts": .named(host), "host_defaults": host])
+    }()
 
     static func rejectUnknownKeys(_ text: String, source: String) throws(PlanError) {
-        guard let root = try? Yams.compose(yaml: text) else { return }   // parse errors are the decoder's
-        func check(_ node: Node?, _ kind: String, _ path: String) throws(PlanError) {
-            for (key, _) in node?.mapping ?? [:] where !keys[kind]!.contains(key.string ?? "") {
-                let name = (path.isEmpty ? "" : path + ".") + (key.string ?? "?")
-                throw PlanError(.badInput, "\(source):\(key.mark.map { "\($0.line)" } ?? "?"): '\(name)': unknown key; expected one of "
-                                + keys[kind]!.sorted().joined(separator: ", "))
-            }
-        }
-        try check(root, "", "")
-        try check(root["defaults"], "settings", "defaults")
-        try check(root["guardrails"], "guardrails", "guardrails")
-        try check(root["host_defaults"], "host", "host_defaults")
-        for (i, group) in (root["groups"]?.sequence ?? []).enumerated() { try check(group, "settings", "groups[\(i)]") }
-        for (part, kind) in [("tiers", "tier"), ("vms", "settings"), ("hosts", "host")] {
-            for (name, value) in root[part]?.mapping ?? [:] { try check(value, kind, "\(part).\(name.string ?? "?")") }
-        }
+        guard let unknown = shape.firstUnknownKey(in: text) else { return }
+        throw PlanError(.badInput, "\(source):\(unknown.line.map { "\($0)" } ?? "?"): '\(unknown.path)': unknown key; expected one of "
+                        + unknown.expected.joined(separator: ", "))
     }
 
     func policy(source: String) throws(PlanError) -> Policy {
@@ -256,6 +254,7 @@ struct PolicyFile: Decodable {
         func host(_ h: Host?, _ key: String) throws(PlanError) -> Policy.Host {
             let concurrent = h?.concurrent_restores ?? 2
             guard concurrent >= 1 else { throw bad("\(key).concurrent_restores", "must be at least 1") }
+            if let v = h?.vcpus, v < 1 { throw bad("\(key).vcpus", "must be at least 1") }
             return Policy.Host(statePoolBytes: try bytes(h?.state_pool, "\(key).state_pool"), concurrentRestores: concurrent,
                                memoryBytes: try bytes(h?.memory, "\(key).memory"), vcpus: h?.vcpus)
         }
@@ -277,10 +276,28 @@ struct PolicyFile: Decodable {
         for (name, v) in self.vms ?? [:] { vms[name] = try override(v, "vms.\(name)") }
         var hosts: [String: Policy.Host] = [:]
         for (uri, h) in self.hosts ?? [:] { hosts[uri] = try host(h, "hosts.\(uri)") }
+        // Settings merge (defaults, then groups, then the VM): each part must also hold over the defaults it overrides.
+        let base = Policy.Override(match: [:], hibernateBelow: defaults.hibernateBelow ?? 5, restoreAbove: defaults.restoreAbove ?? 15)
+        let parts: [(String, Policy.Override)] = [("defaults", defaults)] + groups.enumerated().map { ("groups[\($0.offset)]", $0.element) }
+            + vms.sorted(by: { $0.key < $1.key }).map { ("vms.\($0.key)", $0.value) }
+        for (key, o) in parts {
+            let below = o.hibernateBelow ?? base.hibernateBelow!, above = o.restoreAbove ?? base.restoreAbove!
+            guard below <= above else {
+                throw bad(key, "hibernate_below (\(below)) would be above restore_above (\(above)) for its VMs"
+                          + (o.hibernateBelow == nil || o.restoreAbove == nil ? " (one of them from defaults)" : ""))
+            }
+        }
+        for (key, t) in tiers.sorted(by: { $0.key < $1.key }) where t.priority < 1 {
+            throw bad("tiers.\(key).priority", "must be at least 1 (1 restores first)")
+        }
         let share = guardrails?.max_hibernated_share ?? 0.5
         guard (0...1).contains(share) else { throw bad("guardrails.max_hibernated_share", "must be between 0 and 1") }
+        if let n = guardrails?.min_running, n < 0 { throw bad("guardrails.min_running", "must be 0 or more") }
         let factor = break_even_factor ?? 2
-        guard factor >= 1 else { throw bad("break_even_factor", "must be at least 1") }
+        guard factor >= 1, factor.isFinite else { throw bad("break_even_factor", "must be a number of at least 1") }
+        for (key, value) in [("default_save_seconds", default_save_seconds), ("default_restore_seconds", default_restore_seconds)] {
+            if let value, !(1...86_400).contains(value) { throw bad(key, "must be between 1 and 86400 seconds, not \(value)") }
+        }
         let horizon = try duration(self.horizon, "horizon", default: 86_400)
         guard horizon % 3600 == 0, horizon <= 7 * 86_400 else { throw bad("horizon", "must be whole hours, at most 7d") }
         return Policy(horizonHours: Int(horizon / 3600), validFor: try duration(valid_for, "valid_for", default: 7200),
@@ -302,7 +319,7 @@ public enum ByteSize {
         guard let value = Double(digits), value >= 0 else { return nil }
         let units: [String: Double] = ["": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
                                        "KiB": 1024, "MiB": 1_048_576, "GiB": 1_073_741_824, "TiB": 1_099_511_627_776]
-        guard let factor = units[t.dropFirst(digits.count).trimmingCharacters(in: .whitespaces)] else { return nil }
+        guard let factor = units[t.dropFirst(digits.count).trimmingCharacters(in: .whitespaces)], value * factor < 0x1p62 else { return nil }
         return Int64(value * factor)
     }
 

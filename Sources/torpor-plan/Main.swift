@@ -61,6 +61,10 @@ struct Make: ParsableCommand {
             if !setAside.isEmpty {
                 print(Planner.setAsideHeading + ": " + setAside.map { "\($0.vm) until \(UTC.format($0.until))" }.joined(separator: ", "))
             }
+            let records = try store.read { try VMRepository.all(in: $0) }
+            for part in policy.unmatched(vms: records.map { ($0.name, $0.labels) }) {
+                print("policy \(self.policy ?? "(embedded default)"): \(part) (a misspelt name or label leaves its VMs under the defaults)")
+            }
             if let carried { print("standing approval carried \(carried.actions.count / 2) unchanged hibernations from plan \(carried.carriedFrom!.prefix(12))") }
             if dryRun {
                 print("dry run: nothing recorded in the store; this plan cannot be approved (review: torpor-plan show \(path))")
@@ -85,9 +89,13 @@ struct Show: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-plan") {
-            let (plan, _) = try Plan.load(path: plan)
+            let (plan, bytes) = try Plan.load(path: plan)
             let store = try common.openStore()
-            let approved = try store.read { try Approvals.approvedActions(of: plan.id, in: $0) }
+            let (approved, notRecorded) = try store.read { (try Approvals.approvedActions(of: plan.id, in: $0), try Approvals.notRecorded(plan, bytes: bytes, in: $0)) }
+            if let notRecorded { print("NOT THE RECORDED PLAN: \(notRecorded); it cannot be approved") }
+            if common.nowSeconds > plan.validUntil.seconds {
+                print("EXPIRED at \(plan.validUntil.text): its hibernations can no longer be approved or started (its restores run anyway)")
+            }
             print(PlanReport.text(plan, approved: approved))
             if let html {
                 let hour0 = UTC.floor(plan.createdAt.seconds)
@@ -133,7 +141,7 @@ struct Approve: ParsableCommand {
             func names(_ s: String?) -> [String]? { s.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } }
             let record = try Approvals.approve(plan, bytes: bytes, source: self.plan, only: names(only), except: names(except) ?? [],
                                                by: who, now: common.nowSeconds, in: store)
-            print("approved by \(who): " + record.actions.joined(separator: ", "))
+            print(record.actions.isEmpty ? "already approved: nothing new recorded" : "approved by \(who): " + record.actions.joined(separator: ", "))
             if let standing {
                 try Approvals.setStanding(standing, by: who, now: common.nowSeconds, in: store)
                 print("standing approval \(standing ? "on: later plans carry the approval of unchanged actions" : "off")")

@@ -27,6 +27,13 @@ func records(_ text: String, delimiter: UInt8 = UInt8(ascii: ","), chunk: Int = 
         #expect(try records("a,\"b,c\",\"d \"\"q\"\"\"\r\n1,2,3") == [["a", "b,c", "d \"q\""], ["1", "2", "3"]])
     }
 
+    /// A file that ends inside a quoted field was cut short: an error naming the record, not a field.
+    @Test func aQuoteNeverClosedAtTheEndIsAnError() throws {
+        let error = #expect(throws: CSVError.self) { _ = try records("vm,value\nweb-01,\"1") }
+        #expect(error?.record == 2 && error?.message.contains("never closed") == true)
+        #expect(try records("vm,value\nweb-01,\"1\"") == [["vm", "value"], ["web-01", "1"]])
+    }
+
     @Test func semicolonPlusTabTrimsTheTab() throws {
         #expect(try records("Timestamp [ms];\tCPU cores\n1372629804;\t2\n", delimiter: UInt8(ascii: ";"))
                 == [["Timestamp [ms]", "CPU cores"], ["1372629804", "2"]])

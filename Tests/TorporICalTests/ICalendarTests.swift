@@ -156,6 +156,24 @@ func t(_ text: String) -> EpochSeconds { UTC.parseISO8601(text)! }
 
 @Suite struct BusinessCalendarTests {
     /// sample-data/calendars/business.ics, expanded by hand for September 2013 (Europe/Amsterdam, CEST = UTC+2).
+    /// Dates libical would roll over are refused with their line; a TZID nobody knows is said, not silently floating.
+    @Test func impossibleDatesAreRefusedAndUnknownZonesSaid() throws {
+        func calendar(_ start: String) -> String {
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTAMP:20131001T000000Z\r\n\(start)\r\nDURATION:PT1H\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        }
+        for (start, problem) in [("DTSTART:20131099T090000Z", "day 99 does not exist in 2013-10"), ("DTSTART:20131001T250000Z", "25:00:00 is not a time of day"),
+                                 ("DTSTART;VALUE=DATE:20131301", "month 13 does not exist"), ("DTSTART:20130229T090000Z", "day 29 does not exist in 2013-02")] {
+            let error = #expect(throws: ICalError.self) { try ICalendar(text: calendar(start), source: "c.ics").occurrences(from: everything.from, to: everything.to) }
+            #expect(error?.line == 7 && error?.message.contains(problem) == true, "\(start): \(String(describing: error))")
+        }
+        let unknown = try ICalendar(text: calendar("DTSTART;TZID=Europe/Amsterdm:20131001T090000"), source: "c.ics")
+        let occurrences = try unknown.occurrences(from: everything.from, to: everything.to)
+        #expect(occurrences.map(\.start) == [t("2013-10-01T09:00:00Z")])
+        #expect(unknown.warnings.contains { $0.contains("line 7: unknown TZID 'Europe/Amsterdm'") }, "\(unknown.warnings)")
+        let known = try ICalendar(text: calendar("DTSTART;TZID=Europe/Amsterdam:20131001T090000"), source: "c.ics")
+        #expect(try known.occurrences(from: everything.from, to: everything.to).map(\.start) == [t("2013-10-01T07:00:00Z")] && known.warnings.isEmpty)
+    }
+
     @Test func theDemoCalendar() throws {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("sample-data/calendars/business.ics").path

@@ -133,6 +133,11 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
         #expect(try s.count("SELECT count(*) FROM vm") == 0)
     }
 
+    @Test func aTimeFarOutOfRangeIsBadInputNotACrash() throws {
+        try expectRejected("vm,metric,time,value\nweb-01,cpu_util,1e30,5\n", line: 2, "out of range")
+        try expectRejected("vm,metric,time,value\nweb-01,cpu_util,-1e30,5\n", line: 2, "out of range")
+    }
+
     @Test func unparseableRow() throws {
         try expectRejected("vm,metric,time,value\nv,cpu_util,\(t0),1\nv,cpu_util,\(t0 + 300)\n", line: 3, "3 field(s), but the header has 4")
     }
@@ -218,6 +223,12 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
             ("layout: long\ntime: {format: auto}\ndelimiter: '#'\n", "delimiter must be"),
             ("layout: [unclosed\n", "YAML"),
             ("layout: long\n", "missing 'time'"),
+            // A misspelt key is refused with its line (it would leave the default in force: marker values let in).
+            ("layout: wide-metrics\ntime: {column: t, format: epoch}\nvm: {name: a}\nmetrics:\n  - {column: v, metric: cpu_util, vaild: [0, 100]}\n",
+             ":5: 'metrics[0].vaild': unknown key; expected one of column, metric, unit, valid"),
+            ("layout: long\ntime: {format: auto}\ndelimeter: ';'\n", ":3: 'delimeter': unknown key"),
+            // Duplicate keys: the YAML parser's own account, not only "not valid YAML".
+            ("layout: long\nlayout: long\ntime: {format: auto}\n", "duplicate"),
         ]
         for (i, (text, fragment)) in cases.enumerated() {
             let path = try s.write("m\(i).yaml", text)

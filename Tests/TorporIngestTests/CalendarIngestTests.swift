@@ -43,6 +43,20 @@ import TorporStore
         #expect(after.count == 2 && after.allSatisfy { $0.summary == "Launch (shorter)" })
     }
 
+    /// An event with several known categories is each of them: a holiday that is also a maintenance window keeps its
+    /// VMs awake, whichever category is written first.
+    @Test func anEventWithSeveralCategoriesIsEachOfThem() throws {
+        let s = try Scratch()
+        let path = s.dir + "/both.ics"
+        try Self.calendar(summary: "Holiday maintenance", rule: "COUNT=1;FREQ=DAILY")
+            .replacingOccurrences(of: "CATEGORIES:Launch", with: "CATEGORIES:holiday,Holiday\r\nCATEGORIES:maintenance")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let now = UTC.epoch(year: 2013, month: 9, day: 27)
+        let r = try CalendarIngester(store: s.store).ingest(path: path, from: now, to: now + 86_400 * 3, now: now)
+        #expect(r.inserted == 2)
+        #expect(try events(s).map(\.category).sorted { $0.rawValue < $1.rawValue } == [.holiday, .keepAwake])
+    }
+
     @Test func eventsWithoutAKnownCategoryAreSkippedOrDefaulted() throws {
         let s = try Scratch()
         let holidays = Paths.sharedData + "/calendars/real_world/rie__Germany.ics"

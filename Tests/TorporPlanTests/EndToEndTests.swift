@@ -118,6 +118,13 @@ import TorporTrain
             .write(toFile: tampered, atomically: true, encoding: .utf8)
         #expect(throws: ExitCode.self) { try Approve.parse(["--db", store.path, "--now", Self.now, tampered]).run() }
         #expect(try store.read { try PlanRepository.approvals(of: plan.id, in: $0) }.isEmpty)
+        // What `show` says of each: the re-sealed edit was never recorded, the edited text differs, the real one is it.
+        let resealed = edited.sealed()
+        let notes = try store.read { db in
+            [try Approvals.notRecorded(resealed, bytes: resealed.encoded(), in: db), try Approvals.notRecorded(plan, bytes: Data(contentsOf: URL(fileURLWithPath: tampered)), in: db),
+             try Approvals.notRecorded(plan, bytes: bytes, in: db)]
+        }
+        #expect(notes[0]?.contains("not one this store's torpor-plan recorded") == true && notes[1]?.contains("the file differs") == true && notes[2] == nil)
 
         let vms = Set(plan.actions.filter { $0.action == .hibernate }.map(\.vm)).sorted()
         let excepted = vms.first!
@@ -126,6 +133,9 @@ import TorporTrain
         for a in plan.actions where a.pairedWith != nil {
             #expect((approved[a.id] != nil) == (a.vm != excepted), "\(a.id)")
         }
+        // Approved again: nothing new is recorded (safe to run twice).
+        try Approve.parse(["--db", store.path, "--now", Self.now, first, "--except", excepted, "--by", "alice"]).run()
+        #expect(try store.read { try PlanRepository.approvals(of: plan.id, in: $0) }.count == 1)
         // Expired: refused with exit code 3.
         let late = #expect(throws: ExitCode.self) { try Approve.parse(["--db", store.path, "--now", "2013-09-30T05:00:00Z", first]).run() }
         #expect(late == ExitCode(3))

@@ -47,10 +47,35 @@ import Testing
         ("tiers: {silver: {quantile: 0.9, priority: 2, sla: x}}", "'tiers.silver.sla': unknown key"),
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\nguardrail: {min_running: 2}", "p.yaml:2: 'guardrail': unknown key"),
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\ngroups: [{tier: silver}]", "'groups[0].match'"),
+        // Parts that only conflict once merged over the defaults; values that would make a plan miss its own deadlines.
+        ("tiers: {silver: {quantile: 0.9, priority: 2}}\ndefaults: {hibernate_below: 20}", "'defaults': hibernate_below (20.0) would be above restore_above (15.0) for its VMs (one of them from defaults)"),
+        ("tiers: {silver: {quantile: 0.9, priority: 2}}\ngroups: [{match: {group: web}, restore_above: 2}]", "'groups[0]': hibernate_below (5.0) would be above restore_above (2.0)"),
+        ("tiers: {silver: {quantile: 0.9, priority: 2}}\nvms: {a: {hibernate_below: 30}}", "'vms.a': hibernate_below (30.0) would be above restore_above (15.0)"),
+        ("tiers: {silver: {quantile: 0.9, priority: 2}}\ndefault_restore_seconds: -30", "'default_restore_seconds': must be between 1 and 86400 seconds, not -30"),
+        ("tiers: {silver: {quantile: 0.9, priority: 2}}\ndefault_save_seconds: 0", "'default_save_seconds': must be between 1"),
+        ("tiers: {silver: {quantile: 0.9, priority: -1}}", "'tiers.silver.priority': must be at least 1"),
+        ("tiers: {silver: {quantile: 0.9, priority: 2}}\nguardrails: {min_running: -3}", "'guardrails.min_running': must be 0 or more"),
+        ("tiers: {silver: {quantile: 0.9, priority: 2}}\nbreak_even_factor: .inf", "'break_even_factor': must be a number of at least 1"),
+        ("tiers: {silver: {quantile: 0.9, priority: 2}}\nhost_defaults: {state_pool: 99999999999999999999TiB}", "'host_defaults.state_pool': '99999999999999999999TiB' is not a size"),
+        ("tiers: {silver: {quantile: 0.9, priority: 2}}\nvalid_for: 99999999999999w", "'valid_for': '99999999999999w' is not a duration"),
+        ("tiers: {silver: {quantile: 0.9, priority: 2}}\nhosts: {h: {vcpus: -2}}", "'hosts.h.vcpus': must be at least 1"),
     ])
     func badPoliciesAreRefusedNamingTheKey(yaml: String, message: String) {
         let error = #expect(throws: PlanError.self) { try Policy.parse(yaml, source: "p.yaml") }
         #expect(error?.kind == .badInput)
         #expect(error?.message.contains(message) == true, "\(error?.message ?? "")")
+    }
+
+    /// A VM named under `vms` that the store does not have, or a group matching no VM, is reported: a misspelt name
+    /// would leave its VM under the defaults (an exclusion that excludes nothing).
+    @Test func partsThatApplyToNoVMAreReported() throws {
+        let policy = try Policy.parse("""
+            tiers: {silver: {quantile: 0.9, priority: 2}, gold: {quantile: 0.99, priority: 1}}
+            groups: [{match: {tier: glod}, tier: gold}, {match: {group: web}, tier: gold}]
+            vms: {db01: {exclude: true}, web-01: {tier: silver}}
+            """, source: "p.yaml")
+        let fleet = [(name: "db-01", labels: ["group": "db"]), (name: "web-01", labels: ["group": "web"])]
+        #expect(policy.unmatched(vms: fleet) == ["vms.db01: no VM of that name in the store", "groups[0] (match tier: glod): matches no VM in the store"])
+        #expect(Policy.embeddedDefault.unmatched(vms: fleet).isEmpty)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TorporYAML
 import TorporCore
 import Yams
 
@@ -133,6 +134,13 @@ public struct CSVMapping: Codable, Equatable, Sendable {
     /// The mapping used without a file: long layout, columns `vm, metric, time, value`, time auto-detected.
     public static let defaultLong = CSVMapping(layout: .long, time: TimeSpec(column: "time", format: .auto))
 
+    /// The keys a mapping file may hold (a misspelt `valid` would otherwise let marker values in unnoticed).
+    static let shape = YAMLShape.keys([
+        "layout": .any, "delimiter": .any, "header": .any, "time": .flat("column", "format", "unit", "base", "start", "step"),
+        "vm": .flat("column", "name", "from", "prefix"), "metrics": .list(.flat("column", "metric", "unit", "valid")),
+        "metric": .flat("name", "unit"), "vm_columns": .any, "vm_prefix": .any, "columns": .flat("vm", "metric", "value"), "units": .any,
+    ])
+
     /// Reads a mapping file; errors name the file and, where YAML knows it, the line.
     public static func load(path: String) throws(IngestError) -> CSVMapping {
         let text: String
@@ -143,6 +151,9 @@ public struct CSVMapping: Codable, Equatable, Sendable {
         }
         do {
             let mapping = try YAMLDecoder().decode(CSVMapping.self, from: text)
+            if let unknown = shape.firstUnknownKey(in: text) {
+                throw IngestError.badInput(source: path, line: unknown.line, message: "'\(unknown.path)': unknown key; expected one of " + unknown.expected.joined(separator: ", "))
+            }
             try mapping.validate(source: path)
             return mapping
         } catch let error as IngestError {

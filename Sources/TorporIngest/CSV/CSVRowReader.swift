@@ -236,6 +236,9 @@ struct TimeReader {
         if secondsPerUnit == nil {   // auto: decided once per file from the first value's magnitude
             secondsPerUnit = abs(v) >= 1e14 ? 1e-6 : abs(v) >= 1e11 ? 1e-3 : 1
         }
-        return EpochSeconds((v * secondsPerUnit!).rounded(.down))
+        guard let time = UTC.instant(seconds: v * secondsPerUnit!) else {
+            throw run.fail("time '\(record.string(index!))' in column '\(columnName)' is out of range (years 1 to 9999)")
+        }
+        return time
     }
 }

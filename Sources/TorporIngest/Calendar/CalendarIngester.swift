@@ -50,13 +50,15 @@ public struct CalendarMapping: Codable, Equatable, Sendable {
         }
     }
 
-    /// The category of an occurrence: its first CATEGORIES value the mapping or the built-in names know.
-    func category(of categories: [String]) -> EventRecord.Category? {
-        for value in categories {
+    /// The categories of an occurrence: every CATEGORIES value the mapping or the built-in names know, each once (an
+    /// event that is both a holiday and a maintenance window is both); the default category when none is known.
+    func categories(of values: [String]) -> [EventRecord.Category] {
+        var found: [EventRecord.Category] = []
+        for value in values {
             let key = value.lowercased()
-            if let c = self.categories.first(where: { $0.key.lowercased() == key })?.value ?? CalendarMapping.builtIn[key] { return c }
+            if let c = self.categories.first(where: { $0.key.lowercased() == key })?.value ?? CalendarMapping.builtIn[key], !found.contains(c) { found.append(c) }
         }
-        return defaultCategory
+        return found.isEmpty ? defaultCategory.map { [$0] } ?? [] : found
     }
 }
 
@@ -95,13 +97,16 @@ public struct CalendarIngester {
             var uncategorized: Set<String> = []
             for o in occurrences {
                 session.countRow()
-                guard let category = mapping.category(of: o.categories) else {
+                let categories = mapping.categories(of: o.categories)
+                guard !categories.isEmpty else {
                     uncategorized.insert(o.categories.isEmpty ? "(none)" : o.categories.joined(separator: ","))
                     continue
                 }
                 let targets = o.extensions["X-TORPOR-VMS"].map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } } ?? []
-                events.append(EventRecord(uid: o.uid, summary: o.summary, category: category, start: o.start, end: o.end,
-                                          targets: targets, selector: o.extensions["X-TORPOR-SELECTOR"]))
+                for category in categories {
+                    events.append(EventRecord(uid: o.uid, summary: o.summary, category: category, start: o.start, end: o.end,
+                                              targets: targets, selector: o.extensions["X-TORPOR-SELECTOR"]))
+                }
                 session.report.firstTime = min(session.report.firstTime ?? o.start, o.start)
                 session.report.lastTime = max(session.report.lastTime ?? o.end, o.end)
             }

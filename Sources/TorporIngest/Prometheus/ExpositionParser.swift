@@ -51,7 +51,8 @@ struct ExpositionParser {
 
     /// Parses a whole document, calling `onSample` for each sample in order.
     mutating func parse(_ text: String, onSample: (ExpositionSample) throws -> Void) throws {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // "\r\n" is one Character in Swift: split on either, or a CRLF file is one long line.
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
         if lines.last == "" {
             lines.removeLast()
         } else if !text.isEmpty {

@@ -113,7 +113,9 @@ final class PrometheusSeriesWriter {
             return
         }
         for point in points {
-            let time = EpochSeconds(point.time.rounded(.down))
+            guard let time = UTC.instant(seconds: point.time) else {
+                throw session.fail("time \(point.time) of series \(name ?? "") \(PrometheusSeriesWriter.describe(labels)) is out of range (years 1 to 9999)")
+            }
             try session.checkTime(time, what: "of series \(name ?? "") \(PrometheusSeriesWriter.describe(labels))")
             session.noteRow(series: vm << 24 | metric.id, time: time)
             if point.value.isNaN {
