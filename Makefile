@@ -48,7 +48,7 @@ test: build integration
 test-fast: build
 	swift test $(SWIFT_FLAGS) --skip-build --skip TorporIntegrationTests
 
-## demo: ingest sample-data/ into demo/torpor.db and show what the store covers.
+## demo: the whole pipeline on sample-data/ (ingest, train, plan, show, approve, execute, backtest) into demo/.
 demo: build
 	BIN=$(BIN) ./sample-data/demo.sh
 

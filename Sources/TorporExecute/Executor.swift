@@ -69,6 +69,7 @@ public final class Executor: @unchecked Sendable {
         let clock: @Sendable () -> EpochSeconds = { options.now + EpochSeconds(Date().timeIntervalSince(started)) }
         let reconciled = options.dryRun ? Reconciled() : try reconcile(options, log: log, clock: clock)
         try restoreOwed(options, interrupted: reconciled.interrupted, busy: reconciled.busy, log: log, clock: clock)
+        if !options.dryRun { try poolUnpooledSleeps(options, busy: reconciled.busy, log: log, clock: clock) }
         try hibernateDue(options, busy: reconciled.busy, log: log, clock: clock)
         return log.events
     }
@@ -119,10 +120,6 @@ public final class Executor: @unchecked Sendable {
 
     // MARK: reconcile
 
-    /// Finishes what an interrupted run left at `intent` or `started`, from libvirt's actual state: a save job still
-    /// running is waited for; a VM shut off with its saved state is hibernated (its image then taken into the pool);
-    /// a running VM after a restore is restored. Hibernations whose VM still runs are left for the pass below, which
-    /// may do them (once); one whose VM is still paused (a save libvirtd has not finished) stays open for the next run.
     /// What reconciling found for the pass below.
     struct Reconciled {
         /// Restores still unfinished, by VM: finished now, whoever started them.
@@ -131,6 +128,11 @@ public final class Executor: @unchecked Sendable {
         var busy: Set<String> = []
     }
 
+    /// Finishes what an interrupted run left at `intent` or `started`, from libvirt's actual state: a save or restore
+    /// job libvirtd still runs is waited for a minute, then left open (`busy`); a VM shut off with its saved state is
+    /// hibernated (its image goes into the pool after the restores, `poolUnpooledSleeps`); a VM left paused is resumed
+    /// (the save failed); a running VM after a restore is restored. Hibernations whose VM still runs are left for the
+    /// pass below, which may do them (once). Unfinished restores are returned: the pass finishes them now.
     func reconcile(_ options: ExecutionOptions, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws -> Reconciled {
         var found = Reconciled()
         for entry in try store.read({ try JournalRepository.unfinished(in: $0) }) where covers(entry.host, options) {
@@ -139,10 +141,10 @@ public final class Executor: @unchecked Sendable {
                 // A save or restore libvirtd is still doing for the dead run: wait for it a while (libvirt reports jobs
                 // of active domains only); one still going is left for the next run, not raced.
                 let deadline = Date().addingTimeInterval(60)
-                while Date() < deadline, try domain.info().state != .shutOff, try domain.job().active {
+                while Date() < deadline, try domain.info().state != .shutOff, Self.hasJob(domain) {
                     Thread.sleep(forTimeInterval: 0.5)
                 }
-                if try domain.info().state != .shutOff, try domain.job().active {
+                if try domain.info().state != .shutOff, Self.hasJob(domain) {
                     found.busy.insert(entry.vm)
                     log.record(.init(event: "reconciled", time: clock(), vm: entry.vm, host: entry.host, action: entry.actionID,
                                      detail: "libvirtd is still working on the interrupted \(entry.kind.rawValue): left open for the next run"))
@@ -155,7 +157,8 @@ public final class Executor: @unchecked Sendable {
                 switch (entry.kind, state, saved) {
                 case (.hibernate, .shutOff, true):
                     done.detail = "reconciled: the save had completed (the VM is off with its saved state)"
-                    try finishHibernation(done, since: entry.at, domain: domain, seconds: nil, options: options, log: log, clock: clock, event: "reconciled")
+                    try finishHibernation(done, since: entry.at, domain: domain, seconds: nil, options: options, log: log, clock: clock, event: "reconciled",
+                                          pooling: false)
                 case (.restore, .running, _):
                     done.step = .done
                     done.detail = "reconciled: the VM runs"
@@ -165,8 +168,12 @@ public final class Executor: @unchecked Sendable {
                     log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID,
                                      detail: "the interrupted save did not happen; the VM runs (the action stays due while its plan allows)"))
                 case (.hibernate, .paused, _):
-                    log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID,
-                                     detail: "the VM is still paused (a save libvirtd has not finished?): left open for the next run"))
+                    // No job runs (see above): the save failed and left the VM paused. A failed hibernation leaves it running.
+                    try domain.resume()
+                    done.step = .failed
+                    done.detail = "reconciled: the interrupted save left the VM paused; resumed"
+                    try journal(done)
+                    log.record(.init(event: "failed", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
                 case (.restore, _, _):
                     found.interrupted[entry.vm] = entry
                     log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID,
@@ -198,8 +205,9 @@ public final class Executor: @unchecked Sendable {
             let resumed = OwedRestore(vm: vm, host: entry.host, actionID: entry.actionID, planID: entry.planID, at: options.now,
                                       deadline: entry.deadline ?? options.now, priority: 0, reason: "finishing an interrupted restore (\(entry.detail))",
                                       cause: entry.cause)
+            // The interrupted entry is finished under its own action (whatever restore is owed now), so it is closed.
             if let i = planned.firstIndex(where: { $0.vm == vm }) {
-                if planned[i].at > options.now { planned[i] = resumed }
+                planned[i] = resumed
             } else {
                 planned.append(resumed)
             }
@@ -231,7 +239,8 @@ public final class Executor: @unchecked Sendable {
         let group = DispatchGroup()
         for (_, restores) in Dictionary(grouping: owed, by: \.host) {
             group.enter()
-            DispatchQueue.global().async {
+            // A thread of its own per host (it waits on its restores: not a pool worker the restores may need).
+            Thread.detachNewThread {
                 let limit = DispatchSemaphore(value: max(1, options.concurrentRestores))
                 let running = DispatchGroup()
                 for r in restores {
@@ -302,7 +311,7 @@ public final class Executor: @unchecked Sendable {
             done.step = .done
             done.at = clock()
             done.seconds = measured ? seconds : nil
-            done.late = r.planID != nil && done.at > r.deadline   // a plan's deadline; wakes and signals have none to miss
+            done.late = measured && r.planID != nil && done.at > r.deadline   // a plan's deadline; wakes and signals have none to miss; found running: not late by torpor
             do {
                 try journal(done, power: PowerRecord(vm: r.vm, host: r.host, state: .running, since: done.at, actionID: r.actionID))
             } catch {
@@ -341,6 +350,9 @@ public final class Executor: @unchecked Sendable {
         try statePool.materialize(manifest, to: image, currentDiskIdentity: try Self.diskIdentity(domain, withTimes: DiskIdentity.hasTimes(manifest.diskIdentity)))
         try connection.restore(from: image)
     }
+
+    /// Whether libvirtd runs a job (a save, a restore) on the domain; a driver that cannot tell (the test driver) has none.
+    static func hasJob(_ domain: VirtDomain) -> Bool { (try? domain.job().active) ?? false }
 
     /// The domain's disks as the state pool records them (`DiskIdentity`).
     static func diskIdentity(_ domain: VirtDomain, withTimes: Bool = true) throws -> String {
@@ -511,9 +523,13 @@ public final class Executor: @unchecked Sendable {
                 // Stopped without a saved image: start it again.
                 failed.detail += (try? d.start()) != nil ? "; the VM was started again" : "; THE VM IS OFF and could not be started: start it by hand"
                 try? journal(failed)
+            case (.paused?, _) where !Self.hasJob(d):
+                // Paused with no save running: the save failed and left it so; running again.
+                failed.detail += (try? d.resume()) != nil ? "; the VM was left paused: resumed" : "; THE VM IS PAUSED and could not be resumed: resume it by hand"
+                try? journal(failed)
             default:
-                // Paused (a save still running?) or libvirt not answering: closing the action could leave a saved VM
-                // with no restore owed. The next run reconciles it from libvirt's state.
+                // A save still running, or libvirt not answering: closing the action could leave a saved VM with no
+                // restore owed. The next run reconciles it from libvirt's state.
                 failed.detail += "; libvirt cannot tell whether the VM was saved: left open for the next run to reconcile"
             }
             log.record(.init(event: "failed", time: failed.at, vm: a.vm, host: a.host, action: a.id, detail: "hibernate: \(failed.detail)"))
@@ -525,7 +541,7 @@ public final class Executor: @unchecked Sendable {
     /// `reconciled` for a save a killed run left). The VM is recorded asleep before the pool copy, which may take
     /// minutes: an operator's wake works meanwhile.
     func finishHibernation(_ entry: JournalEntry, since: EpochSeconds?, domain: VirtDomain, seconds: Double?, options: ExecutionOptions,
-                           log: EventLog, clock: @escaping @Sendable () -> EpochSeconds, event: String = "hibernated") throws {
+                           log: EventLog, clock: @escaping @Sendable () -> EpochSeconds, event: String = "hibernated", pooling: Bool = true) throws {
         var done = entry
         done.step = .done
         done.at = clock()
@@ -534,7 +550,33 @@ public final class Executor: @unchecked Sendable {
         done.bytes = (try? FileManager.default.attributesOfItem(atPath: image)[.size] as? Int64) ?? nil
         try journal(done, power: PowerRecord(vm: entry.vm, host: entry.host, state: .hibernated, since: since ?? done.at, actionID: entry.actionID))
         log.record(.init(event: event, time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail, seconds: seconds))
-        takeIntoPool(image: image, of: done, domain: domain, options: options, log: log, clock: clock)
+        if pooling { takeIntoPool(image: image, of: done, domain: domain, options: options, log: log, clock: clock) }
+    }
+
+    /// Takes into the pool the image of every sleep that is not there yet and could be: a save a killed run left
+    /// (reconciled), a copy a killed run did not finish, one the pool's lock or room held back before. Only images
+    /// libvirt keeps here (`managedSaveDirectory`) and that fit the pool are tried; run after the restores, so that no
+    /// copy delays them.
+    func poolUnpooledSleeps(_ options: ExecutionOptions, busy: Set<String>, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws {
+        guard let pool = options.pool else { return }
+        let sleeps = try store.read { try JournalRepository.power(in: $0) }.values
+            .filter { $0.state == .hibernated && $0.manifestID == nil && covers($0.host, options) && !busy.contains($0.vm) }
+            .sorted { $0.vm < $1.vm }
+        for sleep in sleeps {
+            let image = options.managedSaveDirectory + "/\(sleep.vm).save"
+            guard let size = (try? FileManager.default.attributesOfItem(atPath: image)[.size] as? Int64) ?? nil else { continue }
+            let used = try StatePool(directory: pool.directory, capacityBytes: pool.capacityBytes, store: store).usedBytes()
+            let expected = try store.read { try StateRepository.expectedWrite(vm: sleep.vm, in: $0) } ?? size
+            guard used + expected <= pool.capacityBytes else { continue }
+            do {
+                let domain = try connection(sleep.host).domain(named: sleep.vm)
+                guard try domain.info().state == .shutOff, try domain.hasManagedSaveImage() else { continue }
+                let entry = JournalEntry(actionID: sleep.actionID, planID: nil, vm: sleep.vm, host: sleep.host, kind: .hibernate, step: .done, at: sleep.since)
+                takeIntoPool(image: image, of: entry, domain: domain, options: options, log: log, clock: clock)
+            } catch {
+                log.record(.init(event: "not-pooled", time: clock(), vm: sleep.vm, host: sleep.host, action: sleep.actionID, detail: "state pool: \(error)"))
+            }
+        }
     }
 
     /// Takes a sleeping VM's saved image into the state pool and links it to the sleep (`pooled`); when it cannot,
@@ -587,6 +629,12 @@ public final class Executor: @unchecked Sendable {
         if power?.state != .hibernated {
             let domain = try connection(host).domain(named: vm)
             let state = try domain.info().state
+            if state == .paused, !fromPool, !Self.hasJob(domain) {
+                // Left paused (a save that failed, say): running again is what a wake means.
+                try domain.resume()
+                log.record(.init(event: "restored", time: clock(), vm: vm, host: host, detail: "woken by \(who): it was paused; resumed"))
+                return log.events
+            }
             guard state == .shutOff, try domain.hasManagedSaveImage(), !fromPool else {
                 throw ExecuteError(.nothingToDo, "\(vm) is not asleep: libvirt says it is \(state)" + (power.map { "; torpor has it running since \(UTC.format($0.since))" } ?? ""))
             }

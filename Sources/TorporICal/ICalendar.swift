@@ -235,7 +235,7 @@ public final class ICalendar {
                 let warning = "line \(property.line): unknown TZID '\(tzid)' (no VTIMEZONE in the file, not a zoneinfo name): its time is read in the calendar's zone"
                 if !warnings.contains(warning) { warnings.append(warning) }
             }
-            for item in property.value.split(separator: ",") {
+            for item in property.value.split(separator: ",") where property.name != "EXDATE" {   // a bad EXDATE stays a warning
                 let time = item.split(separator: "/").first.map(String.init) ?? ""   // an RDATE period: its start
                 if let problem = Self.outOfRange(time) {
                     throw ICalError(source: source, line: property.line, message: "\(property.name) \(time): \(problem)")
@@ -265,9 +265,9 @@ public final class ICalendar {
     /// What is impossible in a DATE (`YYYYMMDD`) or DATE-TIME (`YYYYMMDDTHHMMSS[Z]`) value, if anything; text of
     /// another shape is left to libical's own checks.
     static func outOfRange(_ value: String) -> String? {
-        let digits = value.filter(\.isNumber)
+        let digits = Array(value.utf8.filter { (48...57).contains($0) }.map { Int($0 - 48) })   // ASCII digits only
         guard digits.count == 8 || digits.count == 14 else { return nil }
-        func field(_ from: Int, _ length: Int) -> Int { Int(String(digits.dropFirst(from).prefix(length)))! }
+        func field(_ from: Int, _ length: Int) -> Int { digits[from..<from + length].reduce(0) { $0 * 10 + $1 } }
         let (year, month, day) = (field(0, 4), field(4, 2), field(6, 2))
         guard (1...12).contains(month) else { return "month \(month) does not exist" }
         guard (1...UTC.daysIn(month: month, year: year)).contains(day) else { return "day \(day) does not exist in \(year)-\(String(format: "%02d", month))" }

@@ -77,6 +77,11 @@ final class SampleSession {
         writer = try SampleWriter(db: db)
     }
 
+    /// The VMs the store knows, with their labels (to check what a source names against).
+    func knownVMs() throws -> [(name: String, labels: [String: String])] {
+        try VMRepository.all(in: db).map { ($0.name, $0.labels) }
+    }
+
     /// Bad input at the current line.
     func fail(_ message: String) -> IngestError { fail(message, line: line) }
 

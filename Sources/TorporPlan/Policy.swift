@@ -46,6 +46,9 @@ public struct Policy: Equatable, Sendable {
 
     /// Settings that override others for VMs whose labels match (`match`) or that are named (`vms`).
     public struct Override: Equatable, Sendable {
+        /// Whether a VM with `labels` is one this group's settings apply to.
+        func matches(_ labels: [String: String]) -> Bool { match.allSatisfy { labels[$0.key] == $0.value } }
+
         public var match: [String: String]
         public var tier: String?
         public var hibernateBelow: Double?
@@ -94,7 +97,7 @@ public struct Policy: Equatable, Sendable {
             if let v = o.exclude { s.excluded = v }
             if let v = o.maxSleep { s.maxSleep = v }
         }
-        for g in groups where g.match.allSatisfy({ labels[$0.key] == $0.value }) { apply(g) }
+        for g in groups where g.matches(labels) { apply(g) }
         if let o = vms[vm] { apply(o) }
         return s
     }
@@ -105,9 +108,19 @@ public struct Policy: Equatable, Sendable {
     public func unmatched(vms: [(name: String, labels: [String: String])]) -> [String] {
         let names = Set(vms.map(\.name))
         return self.vms.keys.sorted().filter { !names.contains($0) }.map { "vms.\($0): no VM of that name in the store" }
-            + groups.enumerated().filter { _, g in !vms.contains { vm in g.match.allSatisfy { vm.labels[$0.key] == $0.value } } }.map { i, g in
+            + groups.enumerated().filter { _, g in !vms.contains { g.matches($0.labels) } }.map { i, g in
                 "groups[\(i)] (match " + g.match.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + "): matches no VM in the store"
             }
+    }
+
+    /// The VMs whose settings, once defaults, groups and their own are merged, would put `hibernate_below` above
+    /// `restore_above` (each part alone may be fine: a group lowers one, the VM raises the other).
+    public func conflicts(vms: [(name: String, labels: [String: String])]) -> [String] {
+        vms.compactMap { vm in
+            let s = settings(vm: vm.name, labels: vm.labels)
+            return s.hibernateBelow > s.restoreAbove
+                ? "\(vm.name): hibernate_below \(s.hibernateBelow) is above restore_above \(s.restoreAbove) once defaults, groups and vms are merged" : nil
+        }
     }
 
     /// A host's limits: listed under its URI, or under a pattern where `*` stands for any text (`qemu+ssh://kvm*/system`).

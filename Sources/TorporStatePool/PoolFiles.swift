@@ -71,9 +71,12 @@ enum PoolFiles {
             guard !line.isEmpty else { throw Failure(path: path, code: EINVAL) }
             return line
         }
+        // Written aside, then linked into place: of two processes creating it at once, one wins and both read its key.
         let temp = path + ".\(getpid()).new"
-        let written = FileManager.default.createFile(atPath: temp, contents: Data((key + "\n").utf8))
-        if !written || Glibc.rename(temp, path) != 0 { remove(temp) }
-        return key
+        guard FileManager.default.createFile(atPath: temp, contents: Data((key + "\n").utf8)) else { return key }
+        _ = link(temp, path)
+        remove(temp)
+        guard let recorded = try? String(contentsOfFile: path, encoding: .utf8) else { return key }
+        return recorded.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

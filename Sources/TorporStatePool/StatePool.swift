@@ -6,7 +6,7 @@ import TorporStore
 
 /// The one error type of the state pool.
 public struct StatePoolError: Error, CustomStringConvertible, Sendable {
-    public enum Kind: Sendable { case full, io, corrupt, refused, notFound }
+    public enum Kind: Sendable { case full, io, corrupt, refused, notFound, busy }
     public let kind: Kind
     public let message: String
     public var description: String { message }
@@ -47,16 +47,25 @@ public final class StatePool {
         do {
             try PoolFiles.makeDirectory(self.directory + "/chunks")
             try PoolFiles.makeDirectory(self.directory + "/tmp")
-            key = try PoolFiles.poolKey(self.directory + "/POOL", default: self.directory)
+            // A pool first opened by this torpor: the name the store already files this directory under (a pool from
+            // before the POOL file, reached now through another path), else the path it is opened by.
+            let here = URL(fileURLWithPath: self.directory).resolvingSymlinksInPath().path
+            let known = (try? store.read { try StateRepository.poolNames(in: $0) }) ?? []
+            let adopted = known.first { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path == here }
+            key = try PoolFiles.poolKey(self.directory + "/POOL", default: adopted ?? self.directory)
         } catch {
             throw StatePoolError(kind: .io, message: "state pool \(directory): \(error.message)")
         }
     }
 
     /// The pool's lock, held while an image is taken or garbage collected (a collection never sees a take's chunks
-    /// before their manifest, nor empties `tmp/` under it).
-    func lock() throws(StatePoolError) -> FileLock {
-        do { return try FileLock(path: directory + "/lock", wait: true) } catch {
+    /// before their manifest, nor empties `tmp/` under it). A take does not wait for it (the executor's pass must not
+    /// stall behind a collection: the image is taken on a later pass); a collection does.
+    func lock(wait: Bool) throws(StatePoolError) -> FileLock {
+        do { return try FileLock(path: directory + "/lock", wait: wait) } catch {
+            if case .held = error {
+                throw StatePoolError(kind: .busy, message: "state pool \(directory) is busy (another process holds its lock, a garbage collection?): try later")
+            }
             throw StatePoolError(kind: .io, message: "state pool \(directory): \(error)")
         }
     }
@@ -74,7 +83,7 @@ public final class StatePool {
     /// failure (the pool is full, an I/O error) the chunks this call wrote are removed and nothing is recorded.
     /// The image file itself is only read.
     public func take(image path: String, vm: String, diskIdentity: String, now: EpochSeconds) throws(StatePoolError) -> TakeReport {
-        let held = try lock()
+        let held = try lock(wait: false)
         defer { withExtendedLifetime(held) {} }
         let started = Date()
         let reader: CompressedFileReader
@@ -269,7 +278,7 @@ public final class StatePool {
     /// is the wrong one: they are left and counted). Holds the pool's lock.
     public func collectGarbage(keepPerVM: Int) throws -> GarbageReport {
         precondition(keepPerVM >= 1, "keep at least one image per VM")
-        let held = try lock()
+        let held = try lock(wait: true)
         defer { withExtendedLifetime(held) {} }
         let (removedManifests, orphans, known) = try store.transaction { db -> (Int, [StateManifest.Chunk], Bool) in
             let known = try StateRepository.usage(pool: key, in: db).chunks > 0
@@ -282,9 +291,8 @@ public final class StatePool {
             return (old.count, orphans, known)
         }
         for chunk in orphans { PoolFiles.remove(chunkPath(chunk.hash)) }
-        let indexed = try store.read { db in
-            Set(try StateRepository.manifests(pool: key, in: db).flatMap(\.chunks).map { SHA256.hex($0.hash) })
-        }
+        // A file any image of the store uses is no stray, whatever pool name that image is filed under.
+        let indexed = try store.read { db in Set(try StateRepository.referencedChunkHashes(in: db).map(SHA256.hex)) }
         var report = GarbageReport(manifestsRemoved: removedManifests, chunksRemoved: orphans.count, bytesFreed: orphans.reduce(0) { $0 + Int64($1.size) })
         let fm = FileManager.default
         for name in (try? fm.contentsOfDirectory(atPath: directory + "/tmp")) ?? [] { PoolFiles.remove(directory + "/tmp/" + name) }

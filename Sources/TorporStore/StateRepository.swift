@@ -64,6 +64,18 @@ public enum StateRepository {
         try Row.fetchOne(db, sql: "SELECT * FROM state_manifest WHERE id = ? AND pool = ?", arguments: [id, pool]).map(manifest)
     }
 
+    /// The names pools are filed under in this store.
+    public static func poolNames(in db: Database) throws -> [String] {
+        try String.fetchAll(db, sql: "SELECT DISTINCT pool FROM state_chunk UNION SELECT DISTINCT pool FROM state_manifest")
+    }
+
+    /// Every chunk any image of the store uses, whatever its pool.
+    public static func referencedChunkHashes(in db: Database) throws -> Set<[UInt8]> {
+        var hashes = Set<[UInt8]>()
+        for data in try Data.fetchAll(db, sql: "SELECT chunks FROM state_manifest") { for c in decode(data) { hashes.insert(c.hash) } }
+        return hashes
+    }
+
     /// The images sleeping VMs will be restored from: never collected.
     public static func manifestIDsInUse(in db: Database) throws -> Set<Int64> {
         Set(try Int64.fetchAll(db, sql: "SELECT manifest_id FROM power WHERE state = 'hibernated' AND manifest_id IS NOT NULL"))

@@ -32,6 +32,16 @@ public final class VirtDomain {
         try checked("virDomainCreate(\(name))", virDomainCreate(handle))
     }
 
+    /// Pauses a running domain (`virDomainSuspend`).
+    public func suspend() throws(VirtError) {
+        try checked("virDomainSuspend(\(name))", virDomainSuspend(handle))
+    }
+
+    /// Resumes a paused domain (`virDomainResume`).
+    public func resume() throws(VirtError) {
+        try checked("virDomainResume(\(name))", virDomainResume(handle))
+    }
+
     /// Saves memory and device state to libvirt's managed-save image and stops the domain (`virDomainManagedSave`).
     public func managedSave() throws(VirtError) {
         try checked("virDomainManagedSave(\(name))", virDomainManagedSave(handle, 0))

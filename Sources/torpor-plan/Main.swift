@@ -48,6 +48,9 @@ struct Make: ParsableCommand {
             let (policy, policySHA) = try Policy.load(path: policy)
             let store = try common.openStore(migrating: !dryRun)
             let now = common.nowSeconds
+            let records = try store.read { try VMRepository.all(in: $0) }.map { (name: $0.name, labels: $0.labels) }
+            let conflicts = policy.conflicts(vms: records)
+            if !conflicts.isEmpty { throw PlanError(.badInput, "\(self.policy ?? "the embedded default policy"): " + conflicts.joined(separator: "; ")) }
             let forecaster = try DemandForecaster(store: store, horizon: policy.horizonHours, trainedBefore: now)
             let input = try PlanningInputs.load(store: store, now: now, policy: policy, policySHA256: policySHA, forecaster: forecaster)
             let plan = Planner.plan(input)
@@ -61,8 +64,7 @@ struct Make: ParsableCommand {
             if !setAside.isEmpty {
                 print(Planner.setAsideHeading + ": " + setAside.map { "\($0.vm) until \(UTC.format($0.until))" }.joined(separator: ", "))
             }
-            let records = try store.read { try VMRepository.all(in: $0) }
-            for part in policy.unmatched(vms: records.map { ($0.name, $0.labels) }) {
+            for part in policy.unmatched(vms: records) {
                 print("policy \(self.policy ?? "(embedded default)"): \(part) (a misspelt name or label leaves its VMs under the defaults)")
             }
             if let carried { print("standing approval carried \(carried.actions.count / 2) unchanged hibernations from plan \(carried.carriedFrom!.prefix(12))") }

@@ -4,6 +4,7 @@ import Testing
 import TorporCore
 @testable import TorporExecute
 import TorporPlan
+import TorporStatePool
 import TorporStore
 import TorporTrain
 import TorporVirt
@@ -11,6 +12,9 @@ import TorporVirt
 /// The executor against libvirt's test driver (sample-data/fleet.xml: seven running domains). The test driver keeps
 /// its state inside one connection, so each test shares one connection between its runs; CPU load for the pre-flight
 /// check is injected (the test driver reports CPU time as wall-clock time).
+/// Bytes standing for a saved image (the test driver writes none).
+let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }
+
 @Suite(.serialized) struct ExecutorTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     static let host = "test://" + repository + "/sample-data/fleet.xml"
@@ -257,6 +261,45 @@ import TorporVirt
         #expect(try f.state("api-01") == .running)
         let running = #expect(throws: ExecuteError.self) { try f.executor().wake(vm: "api-01", by: "bob", options: f.options(Self.at(3))) }
         #expect(running?.kind == .nothingToDo && running?.message.contains("libvirt says it is running") == true)
+    }
+
+    /// A save a killed run left the VM paused after (no job running): the next run resumes it and closes the action as
+    /// failed; `wake` resumes a paused VM too. A sleep whose image the pool's lock kept out is taken on a later pass.
+    @Test func aPausedVMIsResumedAndAnUnpooledSleepIsTakenLater() throws {
+        let f = try Fixture()
+        let plan = try f.plan(["web-01": 0..<10, "web-02": 0..<10])
+        let hibernate = try #require(plan.actions.first { $0.vm == "web-01" && $0.action == .hibernate })
+        for step in [JournalEntry.Step.intent, .started] {
+            try f.executor().journal(JournalEntry(actionID: hibernate.id, planID: plan.id, vm: "web-01", host: Self.host, kind: .hibernate, step: step, at: Self.now))
+        }
+        try f.connection.domain(named: "web-01").suspend()
+        try f.connection.domain(named: "api-01").suspend()
+        // web-02 hibernates into a pool whose lock another process holds: recorded asleep, its image not taken.
+        var options = f.options(Self.now)
+        try FileManager.default.createDirectory(atPath: f.dir + "/save", withIntermediateDirectories: true)
+        try Data(randomImage).write(to: URL(fileURLWithPath: f.dir + "/save/web-02.save"))
+        options.pool = (f.dir + "/pool", 1 << 40)
+        options.managedSaveDirectory = f.dir + "/save"
+        _ = try StatePool(directory: f.dir + "/pool", capacityBytes: 1 << 40, store: f.store)
+        let events: [ExecutionEvent]
+        do {
+            let held = try FileLock(path: f.dir + "/pool/lock", wait: false)
+            events = try f.executor().run(options)
+            withExtendedLifetime(held) {}
+        }
+        #expect(events.map { "\($0.event) \($0.vm ?? "")" } == ["failed web-01", "hibernated web-02", "not-pooled web-02"], "\(events.map(\.text))")
+        #expect(try f.state("web-01") == .running && f.steps("web-01").last == "hibernate:failed")
+        #expect(try f.state("web-02") == .shutOff && f.store.read { try JournalRepository.power(in: $0)["web-02"]?.manifestID } == nil)
+        // The next pass takes it, linked to the sleep.
+        options.now = Self.now + 120
+        #expect(try f.executor().run(options).map(\.event) == ["pooled"])
+        #expect(try f.store.read { try JournalRepository.power(in: $0)["web-02"]?.manifestID } != nil)
+        // wake: a VM left paused (torpor never slept it) runs again.
+        try f.store.transaction { db in
+            try VMRepository.setPlacement(vm: try VMRepository.id(of: "api-01", in: db, now: Self.now), hostURI: Self.host, labels: [:], in: db)
+        }
+        #expect(try f.executor().wake(vm: "api-01", by: "bob", options: f.options(Self.now + 180)).map(\.event) == ["restored"])
+        #expect(try f.state("api-01") == .running)
     }
 
     @Test func wakeOnRulesNameAVMOrALabelGroup() {

@@ -166,6 +166,8 @@ func t(_ text: String) -> EpochSeconds { UTC.parseISO8601(text)! }
             let error = #expect(throws: ICalError.self) { try ICalendar(text: calendar(start), source: "c.ics").occurrences(from: everything.from, to: everything.to) }
             #expect(error?.line == 7 && error?.message.contains(problem) == true, "\(start): \(String(describing: error))")
         }
+        // Digits that are not ASCII are not read as a date (nor crash the check): libical's own error stands.
+        #expect(throws: ICalError.self) { try ICalendar(text: calendar("DTSTART:2013100\u{0661}T090000Z"), source: "c.ics").occurrences(from: everything.from, to: everything.to) }
         let unknown = try ICalendar(text: calendar("DTSTART;TZID=Europe/Amsterdm:20131001T090000"), source: "c.ics")
         let occurrences = try unknown.occurrences(from: everything.from, to: everything.to)
         #expect(occurrences.map(\.start) == [t("2013-10-01T09:00:00Z")])

@@ -55,6 +55,11 @@ import TorporStore
         let r = try CalendarIngester(store: s.store).ingest(path: path, from: now, to: now + 86_400 * 3, now: now)
         #expect(r.inserted == 2)
         #expect(try events(s).map(\.category).sorted { $0.rawValue < $1.rawValue } == [.holiday, .keepAwake])
+        // Aimed at a VM the store does not know: stored, and said.
+        try Self.calendar(summary: "Backup", rule: "COUNT=1;FREQ=DAILY").replacingOccurrences(of: "CATEGORIES:Launch", with: "CATEGORIES:backup\r\nX-TORPOR-VMS:db01")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let aimed = try CalendarIngester(store: s.store).ingest(path: path, from: now, to: now + 86_400 * 3, now: now)
+        #expect(aimed.inserted == 1 && aimed.warnings.contains { $0.contains("match no VM in the store") && $0.contains("VMs db01") }, "\(aimed.warnings)")
     }
 
     @Test func eventsWithoutAKnownCategoryAreSkippedOrDefaulted() throws {

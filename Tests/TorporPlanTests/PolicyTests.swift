@@ -78,4 +78,16 @@ import Testing
         #expect(policy.unmatched(vms: fleet) == ["vms.db01: no VM of that name in the store", "groups[0] (match tier: glod): matches no VM in the store"])
         #expect(Policy.embeddedDefault.unmatched(vms: fleet).isEmpty)
     }
+
+    /// Each part may be fine over the defaults and still conflict with another: a group lowers restore_above, a VM of
+    /// it raises hibernate_below. torpor-plan make refuses the policy, naming the VM.
+    @Test func thresholdsThatConflictOnlyOnceGroupAndVMAreMergedAreFound() throws {
+        let policy = try Policy.parse("""
+            tiers: {silver: {quantile: 0.9, priority: 2}}
+            groups: [{match: {group: web}, restore_above: 8}]
+            vms: {web-01: {hibernate_below: 10}, db-01: {hibernate_below: 10}}
+            """, source: "p.yaml")
+        let fleet = [(name: "db-01", labels: ["group": "db"]), (name: "web-01", labels: ["group": "web"]), (name: "web-02", labels: ["group": "web"])]
+        #expect(policy.conflicts(vms: fleet) == ["web-01: hibernate_below 10.0 is above restore_above 8.0 once defaults, groups and vms are merged"])
+    }
 }

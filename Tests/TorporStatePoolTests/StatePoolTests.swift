@@ -199,6 +199,14 @@ struct PoolScratch {
         let strangers = try stranger.collectGarbage(keepPerVM: 1)
         #expect(strangers.straysLeft == files && strangers.chunksRemoved == 0)
         #expect(try chunkFiles() == files && pool.verify().missing.isEmpty)
+        // A pool from before the POOL file, reached now through the symlink: it keeps the name the store files it under.
+        try FileManager.default.removeItem(atPath: s.dir + "/pool/POOL")
+        #expect(try s.pool(at: s.dir + "/pool-link").key == pool.key)
+        // A take does not wait for the pool's lock (a collection holds it): busy, nothing written.
+        let held = try FileLock(path: s.dir + "/pool/lock", wait: false)
+        let busy = #expect(throws: StatePoolError.self) { _ = try pool.take(image: try s.image("n9", randomBytes(1000, seed: 9)), vm: "web-01", diskIdentity: "d", now: 1) }
+        #expect(busy?.kind == .busy)
+        withExtendedLifetime(held) {}
     }
 
     @Test func aPoolOverItsCapacityRefusesTheImageAndStaysConsistent() throws {

@@ -111,6 +111,13 @@ public struct CalendarIngester {
                 session.report.lastTime = max(session.report.lastTime ?? o.end, o.end)
             }
             calendarWarnings.forEach(session.warn)
+            // An event whose targets or selector match no VM protects nothing: likely a misspelt name or label.
+            let fleet = try session.knownVMs()
+            let aimless = Set(events.filter { e in (!e.targets.isEmpty || e.selector != nil) && !fleet.contains { e.applies(to: $0.name, labels: $0.labels) } }
+                .map { "'\($0.summary)' (" + ($0.selector.map { "selector \($0)" } ?? "VMs " + $0.targets.joined(separator: ",")) + ")" })
+            if !aimless.isEmpty {
+                session.warn("events whose targets match no VM in the store (a misspelt name or label?): \(aimless.sorted().prefix(10).joined(separator: "; "))")
+            }
             if !uncategorized.isEmpty {
                 session.warn("occurrences with no known category skipped (map them with categories or default_category): CATEGORIES \(uncategorized.sorted().prefix(10).joined(separator: "; "))")
             }

@@ -47,7 +47,8 @@ public struct PrometheusIngester {
 
     /// JSON starts with `[`, or `{` followed by `"` or `}`; exposition text may start with `{label="…"}`.
     static func looksLikeJSON(_ data: Data) -> Bool {
-        let significant = data.lazy.filter { ![9, 10, 13, 32].contains($0) }.prefix(2)
+        let body = data.starts(with: [0xEF, 0xBB, 0xBF]) ? data.dropFirst(3) : data[...]   // a UTF-8 BOM is not content
+        let significant = body.lazy.filter { ![9, 10, 13, 32].contains($0) }.prefix(2)
         guard let first = significant.first else { return false }
         if first == UInt8(ascii: "[") { return true }
         return first == UInt8(ascii: "{") && [UInt8(ascii: "\""), UInt8(ascii: "}")].contains(significant.dropFirst().first ?? 0)

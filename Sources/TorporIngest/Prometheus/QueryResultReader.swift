@@ -13,7 +13,7 @@ enum QueryResultReader {
     static func series(from data: Data, fail: (String) -> Error) throws -> [Series] {
         let json: Any
         do {
-            json = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+            json = try JSONSerialization.jsonObject(with: data.starts(with: [0xEF, 0xBB, 0xBF]) ? data.dropFirst(3) : data, options: [.fragmentsAllowed])
         } catch {
             throw fail("not valid JSON: \(describe(error, in: data))")
         }
