@@ -351,8 +351,11 @@ public final class Executor: @unchecked Sendable {
         try connection.restore(from: image)
     }
 
-    /// Whether libvirtd runs a job (a save, a restore) on the domain; a driver that cannot tell (the test driver) has none.
-    static func hasJob(_ domain: VirtDomain) -> Bool { (try? domain.job().active) ?? false }
+    /// Whether libvirtd may be running a job (a save, a restore) on the domain: a driver without job queries (the test
+    /// driver) runs none; any other failure to ask counts as a job (the action is then left open, not resumed over).
+    static func hasJob(_ domain: VirtDomain) -> Bool {
+        do { return try domain.job().active } catch { return !error.isUnsupported }
+    }
 
     /// The domain's disks as the state pool records them (`DiskIdentity`).
     static func diskIdentity(_ domain: VirtDomain, withTimes: Bool = true) throws -> String {
@@ -523,9 +526,10 @@ public final class Executor: @unchecked Sendable {
                 // Stopped without a saved image: start it again.
                 failed.detail += (try? d.start()) != nil ? "; the VM was started again" : "; THE VM IS OFF and could not be started: start it by hand"
                 try? journal(failed)
-            case (.paused?, _) where !Self.hasJob(d):
-                // Paused with no save running: the save failed and left it so; running again.
-                failed.detail += (try? d.resume()) != nil ? "; the VM was left paused: resumed" : "; THE VM IS PAUSED and could not be resumed: resume it by hand"
+            case (.paused?, _) where !Self.hasJob(d) && (try? d.resume()) != nil:
+                // Paused with no save running: the save failed and left it so; running again. (A resume that fails
+                // leaves the action open: the next run reconciles from libvirt's state.)
+                failed.detail += "; the VM was left paused: resumed"
                 try? journal(failed)
             default:
                 // A save still running, or libvirt not answering: closing the action could leave a saved VM with no
@@ -548,57 +552,62 @@ public final class Executor: @unchecked Sendable {
         done.seconds = seconds
         let image = options.managedSaveDirectory + "/\(entry.vm).save"
         done.bytes = (try? FileManager.default.attributesOfItem(atPath: image)[.size] as? Int64) ?? nil
-        try journal(done, power: PowerRecord(vm: entry.vm, host: entry.host, state: .hibernated, since: since ?? done.at, actionID: entry.actionID))
+        // The disks as the save left them: the pool image is taken with this identity, however late the copy.
+        let disks = options.pool == nil ? nil : try? Self.diskIdentity(domain)
+        let sleep = PowerRecord(vm: entry.vm, host: entry.host, state: .hibernated, since: since ?? done.at, actionID: entry.actionID, diskIdentity: disks)
+        try journal(done, power: sleep)
         log.record(.init(event: event, time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail, seconds: seconds))
-        if pooling { takeIntoPool(image: image, of: done, domain: domain, options: options, log: log, clock: clock) }
+        if pooling { takeIntoPool(image: image, of: sleep, domain: domain, options: options, log: log, clock: clock) }
     }
 
-    /// Takes into the pool the image of every sleep that is not there yet and could be: a save a killed run left
-    /// (reconciled), a copy a killed run did not finish, one the pool's lock or room held back before. Only images
-    /// libvirt keeps here (`managedSaveDirectory`) and that fit the pool are tried; run after the restores, so that no
-    /// copy delays them.
+    /// Takes into the pool the image of every sleep that is not there yet and was not refused: a save a killed run
+    /// left (reconciled), a copy a killed run did not finish, one the pool's lock held back (a garbage collection). Only
+    /// images libvirt keeps here (`managedSaveDirectory`) are tried; run after the restores.
     func poolUnpooledSleeps(_ options: ExecutionOptions, busy: Set<String>, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws {
-        guard let pool = options.pool else { return }
+        guard options.pool != nil else { return }
         let sleeps = try store.read { try JournalRepository.power(in: $0) }.values
-            .filter { $0.state == .hibernated && $0.manifestID == nil && covers($0.host, options) && !busy.contains($0.vm) }
+            .filter { $0.state == .hibernated && $0.manifestID == nil && $0.poolRefused == nil && covers($0.host, options) && !busy.contains($0.vm) }
             .sorted { $0.vm < $1.vm }
         for sleep in sleeps {
             let image = options.managedSaveDirectory + "/\(sleep.vm).save"
-            guard let size = (try? FileManager.default.attributesOfItem(atPath: image)[.size] as? Int64) ?? nil else { continue }
-            let used = try StatePool(directory: pool.directory, capacityBytes: pool.capacityBytes, store: store).usedBytes()
-            let expected = try store.read { try StateRepository.expectedWrite(vm: sleep.vm, in: $0) } ?? size
-            guard used + expected <= pool.capacityBytes else { continue }
+            guard FileManager.default.fileExists(atPath: image) else { continue }
             do {
                 let domain = try connection(sleep.host).domain(named: sleep.vm)
                 guard try domain.info().state == .shutOff, try domain.hasManagedSaveImage() else { continue }
-                let entry = JournalEntry(actionID: sleep.actionID, planID: nil, vm: sleep.vm, host: sleep.host, kind: .hibernate, step: .done, at: sleep.since)
-                takeIntoPool(image: image, of: entry, domain: domain, options: options, log: log, clock: clock)
+                takeIntoPool(image: image, of: sleep, domain: domain, options: options, log: log, clock: clock)
             } catch {
                 log.record(.init(event: "not-pooled", time: clock(), vm: sleep.vm, host: sleep.host, action: sleep.actionID, detail: "state pool: \(error)"))
             }
         }
     }
 
-    /// Takes a sleeping VM's saved image into the state pool and links it to the sleep (`pooled`); when it cannot,
-    /// says why (`not-pooled`): then only libvirt's image holds this sleep.
-    func takeIntoPool(image: String, of sleep: JournalEntry, domain: VirtDomain, options: ExecutionOptions, log: EventLog,
+    /// Takes a sleeping VM's saved image into the state pool and links it to the sleep (`pooled`); when it cannot, says
+    /// why (`not-pooled`) and, unless the pool was only busy, records the refusal so that no later pass reads the whole
+    /// image again: then only libvirt's image holds this sleep.
+    func takeIntoPool(image: String, of sleep: PowerRecord, domain: VirtDomain, options: ExecutionOptions, log: EventLog,
                       clock: @escaping @Sendable () -> EpochSeconds) {
         guard let pool = options.pool else { return }
-        func record(_ event: String, _ detail: String) {
-            log.record(.init(event: event, time: clock(), vm: sleep.vm, host: sleep.host, action: sleep.actionID, detail: detail))
+        func notPooled(_ why: String, final: Bool) {
+            if final { try? store.transaction { try JournalRepository.refusePool(why, vm: sleep.vm, actionID: sleep.actionID, in: $0) } }
+            log.record(.init(event: "not-pooled", time: clock(), vm: sleep.vm, host: sleep.host, action: sleep.actionID,
+                             detail: why + (final ? "; libvirt's image stands" : "; taken on a later pass")))
         }
         guard FileManager.default.fileExists(atPath: image) else {
-            record("not-pooled", "libvirt's image is not at \(image) (see --managed-save-directory): not taken into the state pool; libvirt's image stands")
+            notPooled("libvirt's image is not at \(image) (see --managed-save-directory): not taken into the state pool", final: true)
             return
         }
         do {
+            let disks = try sleep.diskIdentity ?? Self.diskIdentity(domain)
             let report = try StatePool(directory: pool.directory, capacityBytes: pool.capacityBytes, store: store)
-                .take(image: image, vm: sleep.vm, diskIdentity: try Self.diskIdentity(domain), now: sleep.at)
+                .take(image: image, vm: sleep.vm, diskIdentity: disks, now: sleep.since)
             let linked = try store.transaction { try JournalRepository.linkManifest(report.manifestID, vm: sleep.vm, actionID: sleep.actionID, in: $0) }
-            record("pooled", "state pool image #\(report.manifestID) (\(String(format: "%.1f", report.seconds)) s): \(report.newChunks) new of \(report.chunks) chunks, \(report.writtenBytes) bytes written"
-                   + (linked ? "" : "; the VM was woken meanwhile: not this sleep's image"))
+            log.record(.init(event: "pooled", time: clock(), vm: sleep.vm, host: sleep.host, action: sleep.actionID,
+                             detail: "state pool image #\(report.manifestID) (\(String(format: "%.1f", report.seconds)) s): \(report.newChunks) new of \(report.chunks) chunks, \(report.writtenBytes) bytes written"
+                                + (linked ? "" : "; the VM was woken meanwhile: not this sleep's image")))
+        } catch let error as StatePoolError where error.kind == .busy {
+            notPooled("state pool: \(error)", final: false)
         } catch {
-            record("not-pooled", "state pool: not taken (\(error)); libvirt's image stands")
+            notPooled("state pool: not taken (\(error))", final: true)
         }
     }
 

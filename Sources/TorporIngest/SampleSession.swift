@@ -63,6 +63,8 @@ final class SampleSession {
     private var vmIDs: [String: Int64] = [:]
     private var vmNames: [Int64: String] = [:]
     private var metricNames: [Int64: String] = [:]
+    /// Metrics of a physical dimension (percent, bytes, counts, rates, seconds): a negative value is bad input.
+    private var nonNegative: Set<Int64> = []
     private var allocationMetrics: (vcpus: Int64?, memory: Int64?) = (nil, nil)
     private var conflictExamples = 0
     /// Calendar occurrences to store with the source record, replacing those of earlier ingests of the same location.
@@ -107,6 +109,7 @@ final class SampleSession {
     func metricID(_ binding: MetricBinding) throws -> Int64 {
         let id = try writer.metricID(binding)
         metricNames[id] = binding.metric
+        if binding.dimension != .raw { nonNegative.insert(id) }
         if binding.metric == "vcpus" { allocationMetrics.vcpus = id }
         if binding.metric == "mem_capacity" { allocationMetrics.memory = id }
         return id
@@ -142,6 +145,9 @@ final class SampleSession {
     func emit(vm: Int64, metric: Int64, time: EpochSeconds, value: Double) throws {
         // A finite value can overflow its unit's conversion (1e306 GiB): bad input, as an infinite cell is.
         guard value.isFinite else { throw fail("\(metricNames[metric] ?? "a value") of \(vmNames[vm] ?? "?") at \(UTC.format(time)) overflows once converted to its canonical unit") }
+        guard value >= 0 || !nonNegative.contains(metric) else {
+            throw fail("\(metricNames[metric] ?? "a value") of \(vmNames[vm] ?? "?") at \(UTC.format(time)) is negative (\(value)); a source's marker for a bad reading belongs in the mapping's `valid` range")
+        }
         report.values += 1
         switch try writer.add(vm: vm, metric: metric, time: time, value: value) {
         case .inserted:

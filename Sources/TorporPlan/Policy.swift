@@ -114,11 +114,12 @@ public struct Policy: Equatable, Sendable {
     }
 
     /// The VMs whose settings, once defaults, groups and their own are merged, would put `hibernate_below` above
-    /// `restore_above` (each part alone may be fine: a group lowers one, the VM raises the other).
+    /// `restore_above` (each part alone may be fine: a group lowers one, the VM raises the other); excluded VMs are
+    /// never planned and do not count.
     public func conflicts(vms: [(name: String, labels: [String: String])]) -> [String] {
         vms.compactMap { vm in
             let s = settings(vm: vm.name, labels: vm.labels)
-            return s.hibernateBelow > s.restoreAbove
+            return s.excluded == nil && s.hibernateBelow > s.restoreAbove
                 ? "\(vm.name): hibernate_below \(s.hibernateBelow) is above restore_above \(s.restoreAbove) once defaults, groups and vms are merged" : nil
         }
     }

@@ -49,12 +49,17 @@ public final class StatePool {
             try PoolFiles.makeDirectory(self.directory + "/tmp")
             // A pool first opened by this torpor: the name the store already files this directory under (a pool from
             // before the POOL file, reached now through another path), else the path it is opened by.
-            let here = URL(fileURLWithPath: self.directory).resolvingSymlinksInPath().path
-            let known = (try? store.read { try StateRepository.poolNames(in: $0) }) ?? []
-            let adopted = known.first { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path == here }
-            key = try PoolFiles.poolKey(self.directory + "/POOL", default: adopted ?? self.directory)
-        } catch {
+            let marker = self.directory + "/POOL"
+            var adopted: String?
+            if !FileManager.default.fileExists(atPath: marker) {
+                let here = URL(fileURLWithPath: self.directory).resolvingSymlinksInPath().path
+                adopted = try store.read { try StateRepository.poolNames(in: $0) }.first { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path == here }
+            }
+            key = try PoolFiles.poolKey(marker, default: adopted ?? self.directory)
+        } catch let error as PoolFiles.Failure {
             throw StatePoolError(kind: .io, message: "state pool \(directory): \(error.message)")
+        } catch {
+            throw StatePoolError(kind: .io, message: "state pool \(directory): store: \(error)")
         }
     }
 
@@ -194,7 +199,7 @@ public final class StatePool {
     /// One manifest of this pool, by id.
     public func manifest(id: Int64) throws(StatePoolError) -> StateManifest {
         let found: StateManifest?
-        do { found = try store.read { try StateRepository.manifest(id: id, pool: key, in: $0) } } catch {
+        do { found = try store.read { try StateRepository.manifest(id: id, in: $0) } } catch {
             throw StatePoolError(kind: .io, message: "store: \(error)")
         }
         guard let found else { throw StatePoolError(kind: .notFound, message: "image #\(id) is not in the state pool \(directory)") }
@@ -290,9 +295,10 @@ public final class StatePool {
             try StateRepository.deleteChunks(pool: key, hashes: orphans.map(\.hash), in: db)
             return (old.count, orphans, known)
         }
-        for chunk in orphans { PoolFiles.remove(chunkPath(chunk.hash)) }
-        // A file any image of the store uses is no stray, whatever pool name that image is filed under.
-        let indexed = try store.read { db in Set(try StateRepository.referencedChunkHashes(in: db).map(SHA256.hex)) }
+        // A file any image of the store uses stays, whatever pool name that image is filed under.
+        let used = try store.read { try StateRepository.referencedChunkHashes(in: $0) }
+        for chunk in orphans where !used.contains(chunk.hash) { PoolFiles.remove(chunkPath(chunk.hash)) }
+        let indexed = Set(used.map(SHA256.hex))
         var report = GarbageReport(manifestsRemoved: removedManifests, chunksRemoved: orphans.count, bytesFreed: orphans.reduce(0) { $0 + Int64($1.size) })
         let fm = FileManager.default
         for name in (try? fm.contentsOfDirectory(atPath: directory + "/tmp")) ?? [] { PoolFiles.remove(directory + "/tmp/" + name) }

@@ -43,9 +43,15 @@ public struct PowerRecord: Equatable, Sendable {
     public var actionID: String
     /// Hibernated: the state pool image of this sleep, once taken (nil: only libvirt's image holds it).
     public var manifestID: Int64?
+    /// Hibernated: the disks' identity when the save completed (what the pool image must be taken with).
+    public var diskIdentity: String?
+    /// Hibernated: why the pool refused this sleep's image (it is not tried again).
+    public var poolRefused: String?
 
-    public init(vm: String, host: String, state: State, since: EpochSeconds, actionID: String, manifestID: Int64? = nil) {
+    public init(vm: String, host: String, state: State, since: EpochSeconds, actionID: String, manifestID: Int64? = nil,
+                diskIdentity: String? = nil, poolRefused: String? = nil) {
         self.vm = vm; self.host = host; self.state = state; self.since = since; self.actionID = actionID; self.manifestID = manifestID
+        self.diskIdentity = diskIdentity; self.poolRefused = poolRefused
     }
 
     /// When the VM came back, if it runs because something woke it before its plan's restore (a demand signal or an
@@ -165,13 +171,21 @@ public enum JournalRepository {
     public static func power(in db: Database) throws -> [String: PowerRecord] {
         Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT * FROM power").map { row in
             (row["vm"], PowerRecord(vm: row["vm"], host: row["host"], state: PowerRecord.State(rawValue: row["state"]) ?? .running,
-                                    since: row["since"], actionID: row["action_id"], manifestID: row["manifest_id"]))
+                                    since: row["since"], actionID: row["action_id"], manifestID: row["manifest_id"],
+                                    diskIdentity: row["disk_identity"], poolRefused: row["pool_refused"]))
         })
     }
 
     public static func setPower(_ p: PowerRecord, in db: Database) throws {
-        try db.execute(sql: "INSERT OR REPLACE INTO power (vm, host, state, since, action_id, manifest_id) VALUES (?, ?, ?, ?, ?, ?)",
-                       arguments: [p.vm, p.host, p.state.rawValue, p.since, p.actionID, p.manifestID])
+        try db.execute(sql: """
+            INSERT OR REPLACE INTO power (vm, host, state, since, action_id, manifest_id, disk_identity, pool_refused) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [p.vm, p.host, p.state.rawValue, p.since, p.actionID, p.manifestID, p.diskIdentity, p.poolRefused])
+    }
+
+    /// Records why the pool refused the image of the sleep `actionID` began (if the VM still sleeps it).
+    public static func refusePool(_ reason: String, vm: String, actionID: String, in db: Database) throws {
+        try db.execute(sql: "UPDATE power SET pool_refused = ? WHERE vm = ? AND action_id = ? AND state = 'hibernated'",
+                       arguments: [reason, vm, actionID])
     }
 
     /// Records the state pool image of the sleep `actionID` began, if the VM still sleeps that sleep; false otherwise

@@ -249,6 +249,14 @@ enum Schema {
                     WHERE state = 'hibernated';
                 """)
         }
+        migrator.registerMigration("v13: how a sleep's pool image is taken") { db in
+            // The disks' identity at the save (a copy taken later must not vouch for disks changed since), and why the
+            // pool refused the image (not retried: each try reads the whole image).
+            try db.execute(sql: """
+                ALTER TABLE power ADD COLUMN disk_identity TEXT;   -- hibernated: the disks when the save completed
+                ALTER TABLE power ADD COLUMN pool_refused TEXT;    -- hibernated: why the image is not in the pool, if it never will be
+                """)
+        }
         return migrator
     }
 }

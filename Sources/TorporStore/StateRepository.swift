@@ -59,14 +59,18 @@ public enum StateRepository {
                          arguments: [pool, vm]).map(manifest)
     }
 
-    /// One manifest of a pool, by id.
-    public static func manifest(id: Int64, pool: String, in db: Database) throws -> StateManifest? {
-        try Row.fetchOne(db, sql: "SELECT * FROM state_manifest WHERE id = ? AND pool = ?", arguments: [id, pool]).map(manifest)
+    /// One manifest, by id (whatever name its pool is filed under: its chunks are verified where they are read).
+    public static func manifest(id: Int64, in db: Database) throws -> StateManifest? {
+        try Row.fetchOne(db, sql: "SELECT * FROM state_manifest WHERE id = ?", arguments: [id]).map(manifest)
     }
 
-    /// The names pools are filed under in this store.
+    /// The names pools are filed under in this store, the one of the newest image first.
     public static func poolNames(in db: Database) throws -> [String] {
-        try String.fetchAll(db, sql: "SELECT DISTINCT pool FROM state_chunk UNION SELECT DISTINCT pool FROM state_manifest")
+        try String.fetchAll(db, sql: """
+            SELECT pool FROM (SELECT pool, max(id) AS newest FROM state_manifest GROUP BY pool
+                              UNION ALL SELECT pool, 0 FROM state_chunk GROUP BY pool)
+            GROUP BY pool ORDER BY max(newest) DESC, pool
+            """)
     }
 
     /// Every chunk any image of the store uses, whatever its pool.

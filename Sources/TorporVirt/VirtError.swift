@@ -13,6 +13,9 @@ public struct VirtError: Error, CustomStringConvertible, Sendable {
     /// Whether libvirt says the domain does not exist.
     public var isNoDomain: Bool { code == Int32(VIR_ERR_NO_DOMAIN.rawValue) }
 
+    /// Whether the driver does not offer the call (the test driver's job queries, say).
+    public var isUnsupported: Bool { code == Int32(VIR_ERR_NO_SUPPORT.rawValue) }
+
     /// Reads and clears libvirt's last error of this thread.
     static func last(_ operation: String) -> VirtError {
         guard let error = virGetLastError() else {

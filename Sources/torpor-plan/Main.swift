@@ -48,8 +48,10 @@ struct Make: ParsableCommand {
             let (policy, policySHA) = try Policy.load(path: policy)
             let store = try common.openStore(migrating: !dryRun)
             let now = common.nowSeconds
-            let records = try store.read { try VMRepository.all(in: $0) }.map { (name: $0.name, labels: $0.labels) }
-            let conflicts = policy.conflicts(vms: records)
+            let all = try store.read { try VMRepository.all(in: $0) }
+            let records = all.map { (name: $0.name, labels: $0.labels) }
+            let hosted = Set(all.filter { $0.hostURI != nil }.map(\.name))
+            let conflicts = policy.conflicts(vms: records.filter { vm in hosted.contains(vm.name) })   // VMs a plan may act on
             if !conflicts.isEmpty { throw PlanError(.badInput, "\(self.policy ?? "the embedded default policy"): " + conflicts.joined(separator: "; ")) }
             let forecaster = try DemandForecaster(store: store, horizon: policy.horizonHours, trainedBefore: now)
             let input = try PlanningInputs.load(store: store, now: now, policy: policy, policySHA256: policySHA, forecaster: forecaster)

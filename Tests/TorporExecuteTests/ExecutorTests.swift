@@ -267,7 +267,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
     /// failed; `wake` resumes a paused VM too. A sleep whose image the pool's lock kept out is taken on a later pass.
     @Test func aPausedVMIsResumedAndAnUnpooledSleepIsTakenLater() throws {
         let f = try Fixture()
-        let plan = try f.plan(["web-01": 0..<10, "web-02": 0..<10])
+        let plan = try f.plan(["web-01": 0..<10, "web-02": 0..<10, "batch-01": 0..<10])
         let hibernate = try #require(plan.actions.first { $0.vm == "web-01" && $0.action == .hibernate })
         for step in [JournalEntry.Step.intent, .started] {
             try f.executor().journal(JournalEntry(actionID: hibernate.id, planID: plan.id, vm: "web-01", host: Self.host, kind: .hibernate, step: step, at: Self.now))
@@ -287,13 +287,21 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
             events = try f.executor().run(options)
             withExtendedLifetime(held) {}
         }
-        #expect(events.map { "\($0.event) \($0.vm ?? "")" } == ["failed web-01", "hibernated web-02", "not-pooled web-02"], "\(events.map(\.text))")
+        #expect(events.map { "\($0.event) \($0.vm ?? "")" }.sorted()
+                == ["failed web-01", "hibernated batch-01", "hibernated web-02", "not-pooled batch-01", "not-pooled web-02"], "\(events.map(\.text))")
+        // batch-01's image is not where libvirt keeps images here: refused for good; web-02's pool was only busy.
+        let sleeps = try f.store.read { try JournalRepository.power(in: $0) }
+        #expect(sleeps["batch-01"]?.poolRefused?.contains("not at") == true && sleeps["web-02"]?.poolRefused == nil)
+        #expect(sleeps["web-02"]?.diskIdentity != nil, "the disks as the save left them")
+        try Data(randomImage).write(to: URL(fileURLWithPath: f.dir + "/save/batch-01.save"))
         #expect(try f.state("web-01") == .running && f.steps("web-01").last == "hibernate:failed")
         #expect(try f.state("web-02") == .shutOff && f.store.read { try JournalRepository.power(in: $0)["web-02"]?.manifestID } == nil)
         // The next pass takes it, linked to the sleep.
         options.now = Self.now + 120
-        #expect(try f.executor().run(options).map(\.event) == ["pooled"])
+        #expect(try f.executor().run(options).map { "\($0.event) \($0.vm ?? "")" } == ["pooled web-02"], "a refused image is not read again")
         #expect(try f.store.read { try JournalRepository.power(in: $0)["web-02"]?.manifestID } != nil)
+        options.now = Self.now + 240
+        #expect(try f.executor().run(options).isEmpty, "taken once")
         // wake: a VM left paused (torpor never slept it) runs again.
         try f.store.transaction { db in
             try VMRepository.setPlacement(vm: try VMRepository.id(of: "api-01", in: db, now: Self.now), hostURI: Self.host, labels: [:], in: db)

@@ -133,6 +133,15 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
         #expect(try s.count("SELECT count(*) FROM vm") == 0)
     }
 
+    @Test func aNegativeValueOfAPhysicalMetricIsBadInput() throws {
+        try expectRejected("vm,metric,time,value\nweb-01,cpu_util,\(t0),5\nweb-01,cpu_util,\(t0 + 300),-50\n", line: 3, "is negative (-50.0)")
+    }
+
+    @Test func epochTimesInTwoUnitsAreBadInput() throws {
+        try expectRejected("vm,metric,time,value\nweb-01,cpu_util,1380448800000,12\nweb-01,cpu_util,1380448900,13\n", line: 3,
+                           "reads as seconds, the file's first time as milliseconds")
+    }
+
     @Test func aTimeFarOutOfRangeIsBadInputNotACrash() throws {
         try expectRejected("vm,metric,time,value\nweb-01,cpu_util,1e30,5\n", line: 2, "out of range")
         try expectRejected("vm,metric,time,value\nweb-01,cpu_util,-1e30,5\n", line: 2, "out of range")

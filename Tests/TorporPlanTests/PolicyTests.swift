@@ -85,9 +85,10 @@ import Testing
         let policy = try Policy.parse("""
             tiers: {silver: {quantile: 0.9, priority: 2}}
             groups: [{match: {group: web}, restore_above: 8}]
-            vms: {web-01: {hibernate_below: 10}, db-01: {hibernate_below: 10}}
+            vms: {web-01: {hibernate_below: 10}, db-01: {hibernate_below: 10}, web-03: {hibernate_below: 10, exclude: true}}
             """, source: "p.yaml")
-        let fleet = [(name: "db-01", labels: ["group": "db"]), (name: "web-01", labels: ["group": "web"]), (name: "web-02", labels: ["group": "web"])]
+        let fleet = [(name: "db-01", labels: ["group": "db"]), (name: "web-01", labels: ["group": "web"]), (name: "web-02", labels: ["group": "web"]),
+                     (name: "web-03", labels: ["group": "web"])]
         #expect(policy.conflicts(vms: fleet) == ["web-01: hibernate_below 10.0 is above restore_above 8.0 once defaults, groups and vms are merged"])
     }
 }

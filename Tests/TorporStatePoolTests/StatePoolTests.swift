@@ -202,6 +202,18 @@ struct PoolScratch {
         // A pool from before the POOL file, reached now through the symlink: it keeps the name the store files it under.
         try FileManager.default.removeItem(atPath: s.dir + "/pool/POOL")
         #expect(try s.pool(at: s.dir + "/pool-link").key == pool.key)
+        // The same directory filed under a second name (a POOL rewritten): collecting under it never removes a file an
+        // image filed under the first name uses.
+        try "renamed\n".write(toFile: s.dir + "/pool/POOL", atomically: true, encoding: .utf8)
+        let renamed = try s.pool()
+        #expect(renamed.key == "renamed")
+        _ = try renamed.take(image: try s.image("r1", randomBytes(300_000, seed: 40)), vm: "web-09", diskIdentity: "d", now: 2000)
+        _ = try renamed.take(image: try s.image("r2", randomBytes(300_000, seed: 77)), vm: "web-09", diskIdentity: "d", now: 2001)
+        #expect(try renamed.collectGarbage(keepPerVM: 1).manifestsRemoved == 1)
+        try pool.materialize(try pool.manifest(id: ids[0]), to: s.dir + "/r0", currentDiskIdentity: "d")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: s.dir + "/r0")) == Data(randomBytes(300_000, seed: 40)))
+        try FileManager.default.removeItem(atPath: s.dir + "/pool/POOL")
+        try "\(pool.key)\n".write(toFile: s.dir + "/pool/POOL", atomically: true, encoding: .utf8)
         // A take does not wait for the pool's lock (a collection holds it): busy, nothing written.
         let held = try FileLock(path: s.dir + "/pool/lock", wait: false)
         let busy = #expect(throws: StatePoolError.self) { _ = try pool.take(image: try s.image("n9", randomBytes(1000, seed: 9)), vm: "web-01", diskIdentity: "d", now: 1) }

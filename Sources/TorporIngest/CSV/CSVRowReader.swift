@@ -192,6 +192,8 @@ struct TimeReader {
     private let index: Int?
     private let columnName: String
     private var secondsPerUnit: Double?
+    /// The unit is read from the values (`unit: auto`, the default for epoch times).
+    private let autoUnit: Bool
     private let base: EpochSeconds
     private let step: Int64
     private var dataRow: Int64 = 0
@@ -201,6 +203,7 @@ struct TimeReader {
         self.index = index
         self.columnName = columnName
         secondsPerUnit = (spec.unit ?? (spec.format == .offset ? .s : .auto)).secondsPerUnit
+        autoUnit = secondsPerUnit == nil
         base = (spec.format == .offset ? spec.base : spec.start).flatMap(UTC.parseISO8601) ?? 0
         step = spec.step.flatMap(DurationText.seconds) ?? 0
     }
@@ -233,8 +236,15 @@ struct TimeReader {
         guard case .number(let v) = NumberCell(record, index!) else {
             throw run.fail("time '\(record.string(index!))' in column '\(columnName)' is not a number")
         }
-        if secondsPerUnit == nil {   // auto: decided once per file from the first value's magnitude
-            secondsPerUnit = abs(v) >= 1e14 ? 1e-6 : abs(v) >= 1e11 ? 1e-3 : 1
+        // auto: decided from the first value's magnitude; a later value of another magnitude is bad input (a file
+        // mixing seconds and milliseconds would otherwise put rows in 1970).
+        let implied = abs(v) >= 1e14 ? 1e-6 : abs(v) >= 1e11 ? 1e-3 : 1.0
+        if autoUnit {
+            if secondsPerUnit == nil { secondsPerUnit = implied }
+            guard implied == secondsPerUnit else {
+                func name(_ unit: Double) -> String { unit == 1 ? "seconds" : unit == 1e-3 ? "milliseconds" : "microseconds" }
+                throw run.fail("time '\(record.string(index!))' in column '\(columnName)' reads as \(name(implied)), the file's first time as \(name(secondsPerUnit!)) (set time.unit)")
+            }
         }
         guard let time = UTC.instant(seconds: v * secondsPerUnit!) else {
             throw run.fail("time '\(record.string(index!))' in column '\(columnName)' is out of range (years 1 to 9999)")
