@@ -1,9 +1,14 @@
 import CCSV
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One parsed record. Its fields point into the parser's buffer and are valid only inside the record handler.
 public struct CSVRecord {
     fileprivate let bytes: UnsafeMutablePointer<UInt8>
     fileprivate let ends: UnsafeBufferPointer<Int>
+    /// The 1-based line of the input the record starts on (blank lines and line breaks inside quoted fields counted).
+    public let line: Int
 
     /// Number of fields.
     public var count: Int { ends.count }
@@ -23,18 +28,18 @@ public struct CSVRecord {
     public func string(_ index: Int) -> String { String(decoding: field(index), as: UTF8.self) }
 }
 
-/// An error of the CSV layer: libcsv's own, or one thrown by a record handler, with the record number.
+/// An error of the CSV layer (libcsv's own), with the line of the input it is on.
 public struct CSVError: Error, CustomStringConvertible {
-    /// 1-based number of the record (the line, unless quoted fields span lines).
-    public let record: Int
+    /// The 1-based line of the input.
+    public let line: Int
     public let message: String
-    public var description: String { "record \(record): \(message)" }
+    public var description: String { "line \(line): \(message)" }
 }
 
 /// A streaming CSV parser over libcsv (`csv_init`, `csv_parse`, `csv_fini`, `csv_free`): bytes go in by chunks,
 /// records come out to a handler, and memory stays flat whatever the input size.
 /// Leading and trailing spaces and tabs of unquoted fields are trimmed (libcsv's default), so `;` + tab
-/// separated files read with `;` as the delimiter. Empty lines are skipped.
+/// separated files read with `;` as the delimiter. Empty lines are skipped (but counted: each record knows its line).
 public final class CSVParser {
     private var parser = csv_parser()
     /// The current record's fields, each followed by a NUL; grown by doubling, never shrunk.
@@ -44,13 +49,19 @@ public final class CSVParser {
     private var fieldEnds: UnsafeMutablePointer<Int>
     private var fieldCount = 0
     private var fieldEndsCapacity = 64
+    /// Line breaks inside the current record's fields (quoted): lines of the input libcsv does not report.
+    private var fieldNewlines = 0
     private var handler: ((CSVRecord) throws -> Void)?
     private var failure: Error?
-    /// Records delivered so far.
-    public private(set) var recordCount = 0
+    /// Line breaks (`\n`) read so far: libcsv reports those outside quoted fields (`CSV_REPALL_NL`), a blank line's
+    /// too; those inside are counted in the fields.
+    private var newlinesRead = 0
+
+    /// The 1-based line of the input being read.
+    public var line: Int { newlinesRead + 1 }
 
     public init(delimiter: UInt8) {
-        csv_init(&parser, 0)
+        csv_init(&parser, UInt8(CSV_REPALL_NL))
         csv_set_delim(&parser, delimiter)
         if delimiter == UInt8(CSV_TAB) {
             csv_set_space_func(&parser) { $0 == UInt8(CSV_SPACE) ? 1 : 0 }
@@ -66,7 +77,7 @@ public final class CSVParser {
     }
 
     /// Parses a chunk, calling `onRecord` for every complete record in it. The first error thrown by the
-    /// handler stops delivery and is rethrown, wrapped with its record number.
+    /// handler stops delivery and is rethrown, wrapped with its record's line.
     public func parse(_ chunk: UnsafeRawBufferPointer, onRecord: (CSVRecord) throws -> Void) throws {
         try withoutActuallyEscaping(onRecord) { handler in
             self.handler = handler
@@ -74,9 +85,7 @@ public final class CSVParser {
             let me = Unmanaged.passUnretained(self).toOpaque()
             let used = csv_parse(&parser, chunk.baseAddress, chunk.count, fieldCallback, recordCallback, me)
             try rethrowFailure()
-            if used != chunk.count {
-                throw CSVError(record: recordCount + 1, message: String(cString: csv_strerror(csv_error(&parser))))
-            }
+            if used != chunk.count { throw CSVError(line: line, message: String(cString: csv_strerror(csv_error(&parser)))) }
         }
     }
 
@@ -90,7 +99,7 @@ public final class CSVParser {
             // torpor reads today; so the parser's own state says it: inside a quoted field whose closing quote never came
             // (pstate FIELD_BEGUN, 2 in libcsv.c, with `quoted` set).
             if parser.quoted != 0 && parser.pstate == 2 {
-                throw CSVError(record: recordCount + 1, message: "a quoted field is never closed: the file ends inside it (truncated?)")
+                throw CSVError(line: line, message: "a quoted field is never closed: the file ends inside it (truncated?)")
             }
             let me = Unmanaged.passUnretained(self).toOpaque()
             csv_fini(&parser, fieldCallback, recordCallback, me)
@@ -115,6 +124,12 @@ public final class CSVParser {
         }
         if let bytes, count > 0 {
             (fieldBytes + fieldBytesCount).update(from: bytes.assumingMemoryBound(to: UInt8.self), count: count)
+            var rest = UnsafeRawPointer(bytes), left = count
+            while let newline = memchr(rest, 10, left) {
+                fieldNewlines += 1
+                left -= UnsafeRawPointer(newline) - rest + 1
+                rest = UnsafeRawPointer(newline) + 1
+            }
         }
         fieldBytesCount += count
         fieldEnds[fieldCount] = fieldBytesCount
@@ -130,28 +145,32 @@ public final class CSVParser {
         return new
     }
 
-    fileprivate func endRecord() {
+    /// The end of a record, or a line break outside one (`terminator`: the byte that ended it, -1 at the end of input).
+    fileprivate func endRecord(terminator: Int32) {
         defer {
             fieldBytesCount = 0
             fieldCount = 0
+            newlinesRead += fieldNewlines + (terminator == 10 ? 1 : 0)
+            fieldNewlines = 0
         }
-        guard failure == nil, let handler else { return }
-        recordCount += 1
+        // No field: a blank line, or the `\n` of a `\r\n` whose `\r` ended the record.
+        guard fieldCount > 0, failure == nil, let handler else { return }
+        let record = CSVRecord(bytes: fieldBytes, ends: UnsafeBufferPointer(start: fieldEnds, count: fieldCount), line: line)
         do {
-            try handler(CSVRecord(bytes: fieldBytes, ends: UnsafeBufferPointer(start: fieldEnds, count: fieldCount)))
+            try handler(record)
         } catch let error as CSVError {
             failure = error
         } catch {
-            failure = CSVRecordError(record: recordCount, underlying: error)
+            failure = CSVRecordError(line: record.line, underlying: error)
         }
     }
 }
 
-/// An error thrown by a record handler, with the number of the record it was thrown for.
+/// An error thrown by a record handler, with the line of the record it was thrown for.
 public struct CSVRecordError: Error, CustomStringConvertible {
-    public let record: Int
+    public let line: Int
     public let underlying: Error
-    public var description: String { "record \(record): \(underlying)" }
+    public var description: String { "line \(line): \(underlying)" }
 }
 
 private func fieldCallback(_ bytes: UnsafeMutableRawPointer?, _ count: Int, _ context: UnsafeMutableRawPointer?) {
@@ -159,5 +178,5 @@ private func fieldCallback(_ bytes: UnsafeMutableRawPointer?, _ count: Int, _ co
 }
 
 private func recordCallback(_ terminator: Int32, _ context: UnsafeMutableRawPointer?) {
-    Unmanaged<CSVParser>.fromOpaque(context!).takeUnretainedValue().endRecord()
+    Unmanaged<CSVParser>.fromOpaque(context!).takeUnretainedValue().endRecord(terminator: terminator)
 }

@@ -74,11 +74,12 @@ public final class Executor: @unchecked Sendable {
         return log.events
     }
 
-    /// The run's connection to `host`, opened once. Each host connects under its own lock: a host that does not answer
-    /// holds up only its own VMs.
+    /// The run's connection to `host`, opened once and opened again once closed (libvirtd restarted, the link dropped,
+    /// keepalive gave the host up): a `--follow` executor outlives its connections. Each host connects under its own
+    /// lock: a host that does not answer holds up only its own VMs.
     func connection(_ host: String) throws -> VirtConnection {
         connectionLock.lock()
-        if let c = connections[host] { connectionLock.unlock(); return c }
+        if let c = connections[host], c.isAlive { connectionLock.unlock(); return c }
         let hostLock = hostLocks[host] ?? NSLock()
         hostLocks[host] = hostLock
         connectionLock.unlock()
@@ -87,7 +88,7 @@ public final class Executor: @unchecked Sendable {
         connectionLock.lock()
         let opened = connections[host]
         connectionLock.unlock()
-        if let opened { return opened }
+        if let opened, opened.isAlive { return opened }
         let c = try connect(host)
         connectionLock.lock()
         connections[host] = c
@@ -283,8 +284,20 @@ public final class Executor: @unchecked Sendable {
             var started = base
             started.step = .started
             started.at = clock()
-            var measured = true
-            if try domain.info().state != .running {
+            // Why no restore time was measured: the VM needed no restore (the planner's p95 must not learn from it).
+            var unmeasured: String?
+            let state = try domain.info().state
+            if state == .paused {
+                // Held paused with its memory (started paused by hand, a restore that stopped half-way): resuming
+                // restores it; a VM libvirt is still saving is left to the save, and restored on the next pass.
+                guard !Self.hasJob(domain) else {
+                    throw ExecuteError(.runtime, "\(r.vm) on \(r.host) is paused with a libvirt job running (a save?): restored on a later pass")
+                }
+                unmeasured = "it was paused; resumed"
+                started.detail = unmeasured!
+                step(started)
+                try domain.resume()
+            } else if state != .running {
                 let libvirtImage = try domain.hasManagedSaveImage()
                 if libvirtImage && !r.fromPool {
                     started.detail = "from libvirt's saved image"
@@ -301,8 +314,8 @@ public final class Executor: @unchecked Sendable {
                     throw ExecuteError(.runtime, "\(r.vm) on \(r.host) has no saved state (no managed-save image, no state pool): not cold-booted; start it by hand if its memory may be lost")
                 }
             } else {
-                started.detail = "already running"
-                measured = false   // not a restore time: the planner's p95 must not learn from it
+                unmeasured = "already running"
+                started.detail = unmeasured!
                 step(started)
             }
             guard try domain.info().state == .running else { throw ExecuteError(.runtime, "\(r.vm) on \(r.host) did not come back running") }
@@ -310,8 +323,8 @@ public final class Executor: @unchecked Sendable {
             var done = started
             done.step = .done
             done.at = clock()
-            done.seconds = measured ? seconds : nil
-            done.late = measured && r.planID != nil && done.at > r.deadline   // a plan's deadline; wakes and signals have none to miss; found running: not late by torpor
+            done.seconds = unmeasured == nil ? seconds : nil
+            done.late = unmeasured == nil && r.planID != nil && done.at > r.deadline   // a plan's deadline; wakes and signals have none to miss; found running: not late by torpor
             do {
                 try journal(done, power: PowerRecord(vm: r.vm, host: r.host, state: .running, since: done.at, actionID: r.actionID))
             } catch {
@@ -319,7 +332,7 @@ public final class Executor: @unchecked Sendable {
                                  detail: "the VM runs, but the journal cannot record it (\(error)); the next run records it"))
             }
             log.record(.init(event: "restored", time: done.at, vm: r.vm, host: r.host, action: r.actionID,
-                             detail: measured ? r.reason : "already running; " + r.reason, seconds: done.seconds))
+                             detail: (unmeasured.map { "\($0); " } ?? "") + r.reason, seconds: done.seconds))
             if done.late == true {
                 log.record(.init(event: "violation", time: done.at, vm: r.vm, host: r.host, action: r.actionID,
                                  detail: "restored \(done.at - r.deadline) s after its deadline \(UTC.format(r.deadline))"))
@@ -404,7 +417,7 @@ public final class Executor: @unchecked Sendable {
             return
         }
         if paused {
-            for a in due { hold(a, "skipped", "paused: no new hibernations until torpor-execute resume", nil) }
+            for a in due { hold(a, "skipped", ExecutorSettings.pausedHold, nil) }
             return
         }
         for a in due {
@@ -661,7 +674,14 @@ public enum ExecutorSettings {
 
     public static func paused(in db: Database) throws -> Bool { try PlanRepository.setting(pausedKey, in: db)?.value == "on" }
 
+    /// Why a run held a due hibernation back while paused.
+    static let pausedHold = "paused: no new hibernations until torpor-execute resume"
+
+    /// Switches the pause; resuming also forgets the holds the pause caused (status no longer lists them).
     public static func setPaused(_ on: Bool, by who: String, now: EpochSeconds, in store: Store) throws {
-        try store.transaction { try PlanRepository.set(pausedKey, to: on ? "on" : "off", by: who, at: now, in: $0) }
+        try store.transaction { db in
+            try PlanRepository.set(pausedKey, to: on ? "on" : "off", by: who, at: now, in: db)
+            if !on { try JournalRepository.setHeld(try JournalRepository.held(in: db).filter { $0.value.reason != pausedHold }, hosts: nil, in: db) }
+        }
     }
 }

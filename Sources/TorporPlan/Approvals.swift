@@ -29,6 +29,9 @@ public enum Approvals {
                                now: EpochSeconds, in store: Store) throws -> ApprovalRecord {
         try store.transaction { db in
             if let problem = try notRecorded(plan, bytes: bytes, in: db) { throw PlanError(.badInput, "\(source): \(problem); approval refused") }
+            guard now >= plan.createdAt.seconds else {
+                throw PlanError(.badInput, "\(source): an approval at \(UTC.format(now)) would come before the plan was made (\(plan.createdAt.text)): check --now")
+            }
             guard now <= plan.validUntil.seconds else {
                 throw PlanError(.nothingToDo, "\(source): the plan expired at \(plan.validUntil.text); run torpor-plan for a new one (its restores run anyway)")
             }

@@ -15,19 +15,24 @@ public struct VMCoverage: Codable, Equatable, Sendable {
     public var gaps: Int
     /// Total seconds inside those gaps.
     public var gapSeconds: Int64
+    /// Seconds from the last sample to the status's `now` when longer than the gap threshold: a collector that
+    /// stopped, a VM asleep or gone (nil when its samples are current).
+    public var silentSeconds: Int64?
     public var sources: [String]
 
     public init(vm: String, hostURI: String?, vcpus: Int?, memoryBytes: Int64?, metrics: [String], samples: Int,
-                firstTime: EpochSeconds?, lastTime: EpochSeconds?, gaps: Int, gapSeconds: Int64, sources: [String]) {
+                firstTime: EpochSeconds?, lastTime: EpochSeconds?, gaps: Int, gapSeconds: Int64, silentSeconds: Int64? = nil, sources: [String]) {
         self.vm = vm; self.hostURI = hostURI; self.vcpus = vcpus; self.memoryBytes = memoryBytes; self.metrics = metrics
         self.samples = samples; self.firstTime = firstTime; self.lastTime = lastTime; self.gaps = gaps
-        self.gapSeconds = gapSeconds; self.sources = sources
+        self.gapSeconds = gapSeconds; self.silentSeconds = silentSeconds; self.sources = sources
     }
 }
 
 /// Per-VM coverage for `torpor-ingest status`.
 public enum CoverageRepository {
-    public static func coverage(gapThreshold: Int64, in db: Database) throws -> [VMCoverage] {
+    /// Each VM's coverage by the samples up to `now` (a replay sees the store as it was then); a silence up to `now`
+    /// longer than `gapThreshold` is reported apart from the gaps between samples.
+    public static func coverage(gapThreshold: Int64, upTo now: EpochSeconds, in db: Database) throws -> [VMCoverage] {
         let vms = try VMRepository.all(in: db)
         var result: [String: VMCoverage] = [:]
         for vm in vms {
@@ -37,8 +42,8 @@ public enum CoverageRepository {
         let names = Dictionary(uniqueKeysWithValues: vms.map { ($0.id, $0.name) })
         for row in try Row.fetchAll(db, sql: """
             SELECT s.vm_id, m.name, count(*) AS n, min(s.time) AS first, max(s.time) AS last
-            FROM sample s JOIN metric m ON m.id = s.metric_id GROUP BY s.vm_id, s.metric_id ORDER BY m.name
-            """) {
+            FROM sample s JOIN metric m ON m.id = s.metric_id WHERE s.time <= ? GROUP BY s.vm_id, s.metric_id ORDER BY m.name
+            """, arguments: [now]) {
             guard let name = names[row["vm_id"]] else { continue }
             result[name]!.metrics.append(row["name"])
             result[name]!.samples += row["n"] as Int
@@ -47,11 +52,11 @@ public enum CoverageRepository {
             result[name]!.lastTime = max(result[name]!.lastTime ?? last, last)
         }
         for row in try Row.fetchAll(db, sql: """
-            WITH t AS (SELECT DISTINCT vm_id, time FROM sample),
+            WITH t AS (SELECT DISTINCT vm_id, time FROM sample WHERE time <= ?2),
                  d AS (SELECT vm_id, time - lag(time) OVER (PARTITION BY vm_id ORDER BY time) AS dt FROM t)
             SELECT vm_id, sum(dt > ?1) AS gaps, sum(CASE WHEN dt > ?1 THEN dt ELSE 0 END) AS gap_seconds
             FROM d GROUP BY vm_id
-            """, arguments: [gapThreshold]) {
+            """, arguments: [gapThreshold, now]) {
             guard let name = names[row["vm_id"]] else { continue }
             result[name]!.gaps = row["gaps"] ?? 0
             result[name]!.gapSeconds = row["gap_seconds"] ?? 0
@@ -61,6 +66,9 @@ public enum CoverageRepository {
             """) {
             guard let name = names[row["vm_id"]] else { continue }
             result[name]!.sources.append(row["location"])
+        }
+        for (name, vm) in result {
+            if let last = vm.lastTime, now - last > gapThreshold { result[name]!.silentSeconds = now - last }
         }
         return result.values.sorted { $0.vm < $1.vm }
     }

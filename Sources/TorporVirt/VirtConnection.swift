@@ -9,15 +9,36 @@ public final class VirtConnection {
     /// The URI the connection was opened with.
     public let uri: String
 
-    /// Opens `uri` read-write, e.g. `qemu:///system`, `qemu+ssh://host/system`, or `test:///path/node.xml`.
-    public init(uri: String) throws(VirtError) {
+    /// How a connection notices a host that stopped answering: after `interval` seconds without traffic it sends a
+    /// keepalive message, and after `count` unanswered ones in a row it closes the connection, so that a call waiting on
+    /// that host fails with libvirt's error instead of hanging the run (`virConnectSetKeepAlive`).
+    public struct KeepAlive: Sendable {
+        public var interval: Int32
+        public var count: UInt32
+        public init(interval: Int32, count: UInt32) { self.interval = interval; self.count = count }
+        /// 5 s × 5: a host gone silent is given up within about half a minute (virsh's own default is 5 s × 6).
+        /// libvirtd answers keepalives from its event loop, so a long save or restore never trips it.
+        public static let standard = KeepAlive(interval: 5, count: 5)
+    }
+
+    /// Opens `uri` read-write, e.g. `qemu:///system`, `qemu+ssh://host/system`, or `test:///path/node.xml`; a connection
+    /// through libvirt's remote protocol (every `qemu://` one, local or not) keeps `keepAlive`. Drivers that run inside
+    /// this process (`test://`) have no peer to lose and none.
+    public init(uri: String, keepAlive: KeepAlive = .standard) throws(VirtError) {
         _ = silenceLibvirtErrors
         _ = VirtEventLoop.started
         self.uri = uri
         handle = try checked("virConnectOpen(\(uri))", virConnectOpen(uri))
+        // -1 where the driver has no keepalive (in-process drivers), 1 where the daemon does not speak it: the
+        // connection still works, as before keepalive existed.
+        if virConnectSetKeepAlive(handle, keepAlive.interval, keepAlive.count) < 0 { virResetLastError() }
     }
 
     deinit { virConnectClose(handle) }
+
+    /// Whether the connection still reaches its host (`virConnectIsAlive`): false once the daemon restarted, the link
+    /// dropped or keepalive gave the host up. A closed connection never comes back: open a new one.
+    public var isAlive: Bool { virConnectIsAlive(handle) == 1 }
 
     /// The host name libvirt reports for this host (`virConnectGetHostname`).
     public func hostname() throws(VirtError) -> String {

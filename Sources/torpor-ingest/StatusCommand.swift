@@ -6,7 +6,7 @@ import TorporStore
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show per-VM coverage: first and last sample, gaps, metrics and sources.")
+        abstract: "Show per-VM coverage up to --now: first and last sample, gaps, silence since the last sample, metrics and sources.")
 
     @OptionGroup var store: StoreOptions
 
@@ -29,7 +29,7 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         let db = try store.openStore()
         let status = try db.read { db in
-            Status(vms: try CoverageRepository.coverage(gapThreshold: DurationText.seconds(gap)!, in: db),
+            Status(vms: try CoverageRepository.coverage(gapThreshold: DurationText.seconds(gap)!, upTo: store.nowSeconds, in: db),
                    sources: try SourceRepository.all(in: db).count,
                    eventsPerCategory: try CoverageRepository.eventsPerCategory(in: db))
         }
@@ -50,7 +50,7 @@ struct StatusCommand: ParsableCommand {
 /// Plain-text table of coverage rows.
 enum StatusTable {
     static func render(_ rows: [VMCoverage]) -> String {
-        let header = ["VM", "vCPU", "memory", "samples", "first", "last", "gaps", "gap time", "metrics", "sources"]
+        let header = ["VM", "vCPU", "memory", "samples", "first", "last", "gaps", "gap time", "silent", "metrics", "sources"]
         let table: [[String]] = [header] + rows.map(cells)
         var widths = [Int](repeating: 0, count: header.count)
         for row in table { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
@@ -63,9 +63,13 @@ enum StatusTable {
 
     private static func cells(_ r: VMCoverage) -> [String] {
         let memory: String = r.memoryBytes.map { "\($0 / 1_048_576) MiB" } ?? "-"
-        let gapTime: String = r.gapSeconds == 0 ? "-" : r.gapSeconds < 3600 ? "\(r.gapSeconds / 60)m" : String(format: "%.1fh", Double(r.gapSeconds) / 3600)
         return [r.vm, r.vcpus.map(String.init) ?? "-", memory, "\(r.samples)",
                 r.firstTime.map(UTC.format) ?? "-", r.lastTime.map(UTC.format) ?? "-", "\(r.gaps)",
-                gapTime, "\(r.metrics.count)", "\(r.sources.count)"]
+                duration(r.gapSeconds), duration(r.silentSeconds ?? 0), "\(r.metrics.count)", "\(r.sources.count)"]
+    }
+
+    private static func duration(_ seconds: Int64) -> String {
+        seconds == 0 ? "-" : seconds < 3600 ? "\(seconds / 60)m" : seconds < 172_800 ? String(format: "%.1fh", Double(seconds) / 3600)
+            : String(format: "%.1fd", Double(seconds) / 86_400)
     }
 }

@@ -30,7 +30,7 @@ func records(_ text: String, delimiter: UInt8 = UInt8(ascii: ","), chunk: Int = 
     /// A file that ends inside a quoted field was cut short: an error naming the record, not a field.
     @Test func aQuoteNeverClosedAtTheEndIsAnError() throws {
         let error = #expect(throws: CSVError.self) { _ = try records("vm,value\nweb-01,\"1") }
-        #expect(error?.record == 2 && error?.message.contains("never closed") == true)
+        #expect(error?.line == 2 && error?.message.contains("never closed") == true)
         #expect(try records("vm,value\nweb-01,\"1\"") == [["vm", "value"], ["web-01", "1"]])
     }
 
@@ -60,13 +60,30 @@ func records(_ text: String, delimiter: UInt8 = UInt8(ascii: ","), chunk: Int = 
 
     struct Boom: Error {}
 
-    @Test func handlerErrorsCarryTheRecordNumber() throws {
+    @Test func handlerErrorsCarryTheRecordsLine() throws {
         let parser = CSVParser(delimiter: UInt8(ascii: ","))
         let error = #expect(throws: CSVRecordError.self) {
             try Array("a\nb\nc\n".utf8).withUnsafeBytes { bytes in
                 try parser.parse(bytes) { r in if r.string(0) == "b" { throw Boom() } }
             }
         }
-        #expect(error?.record == 2)
+        #expect(error?.line == 2)
+    }
+
+    /// Error messages name lines of the file as an editor shows them: blank lines and line breaks inside quoted fields
+    /// count, however the input is cut into chunks.
+    @Test func recordsKnowTheLineTheyStartOn() throws {
+        let text = "a,b\n\n\n1,\"two\nlines\"\r\n\n3,4\n5,6"
+        for chunk in [1, 2, 5, 4096] {
+            let parser = CSVParser(delimiter: UInt8(ascii: ","))
+            var lines: [Int] = []
+            let collect: (CSVRecord) throws -> Void = { lines.append($0.line) }
+            let bytes = Array(text.utf8)
+            for start in stride(from: 0, to: bytes.count, by: chunk) {
+                try bytes[start..<min(start + chunk, bytes.count)].withUnsafeBytes { try parser.parse($0, onRecord: collect) }
+            }
+            try parser.finish(onRecord: collect)
+            #expect(lines == [1, 4, 7, 8], "chunks of \(chunk)")
+        }
     }
 }

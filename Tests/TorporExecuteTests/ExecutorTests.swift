@@ -183,7 +183,10 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(paused.map(\.event) == ["skipped"] && paused[0].detail.contains("paused"))
         // The next run, still paused: the same hold is not logged again.
         #expect(try f.executor().run(f.options(Self.now + 180)).isEmpty)
+        #expect(try ExecutionStatus.render(store: f.store, now: Self.now + 180).contains("web-01: skipped since"))
+        // Resumed: status no longer lists the pause's hold as if it still held the VM back.
         try ExecutorSettings.setPaused(false, by: "ops", now: Self.now, in: f.store)
+        #expect(try !ExecutionStatus.render(store: f.store, now: Self.now + 240).contains("held back"))
         let late = try f.executor().run(f.options(plan.validUntil.seconds + 1))
         #expect(late.map(\.event) == ["skipped"] && late[0].detail.contains("expired"))
         #expect(try f.state("web-01") == .running)
@@ -308,6 +311,23 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         }
         #expect(try f.executor().wake(vm: "api-01", by: "bob", options: f.options(Self.now + 180)).map(\.event) == ["restored"])
         #expect(try f.state("api-01") == .running)
+    }
+
+    /// A sleeping VM found paused (started paused by hand, a restore that stopped half-way) has its memory: its restore
+    /// resumes it, with no restore time for the planner to learn from; never "no saved state".
+    @Test func aSleepingVMFoundPausedIsResumedByItsRestore() throws {
+        let f = try Fixture()
+        let plan = try f.plan(["web-01": 0..<6])
+        #expect(try f.executor().run(f.options(Self.now)).map(\.event) == ["hibernated"])
+        let domain = try f.connection.domain(named: "web-01")
+        try domain.start()
+        try domain.suspend()
+        let restoreAt = try #require(plan.actions.first { $0.action == .restore }).at.seconds
+        let restored = try f.executor().run(f.options(restoreAt))
+        #expect(restored.map(\.event) == ["restored"] && restored.first?.seconds == nil, "\(restored.map(\.text))")
+        #expect(restored.first?.detail.hasPrefix("it was paused; resumed") == true)
+        #expect(try f.state("web-01") == .running && f.power("web-01") == .running)
+        #expect(try f.store.read { try JournalRepository.p95Seconds(kind: .restore, vms: ["web-01"], in: $0) }["web-01"] == nil)
     }
 
     @Test func wakeOnRulesNameAVMOrALabelGroup() {

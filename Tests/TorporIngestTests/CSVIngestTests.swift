@@ -151,6 +151,10 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
         try expectRejected("vm,metric,time,value\nv,cpu_util,\(t0),1\nv,cpu_util,\(t0 + 300)\n", line: 3, "3 field(s), but the header has 4")
     }
 
+    @Test func theLineNamedCountsBlankLines() throws {
+        try expectRejected("vm,metric,time,value\n\nv,cpu_util,\(t0),1\n\n\nv,cpu_util,\(t0 + 300),12%\n", line: 6, "'12%' is not a number")
+    }
+
     @Test func nonNumericValue() throws {
         try expectRejected("vm,metric,time,value\nv,cpu_util,\(t0),1\nv,cpu_util,\(t0 + 300),12%\n", line: 3, "column 'value': '12%' is not a number")
     }
@@ -171,6 +175,15 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
 
     @Test func wrongColumnNames() throws {
         try expectRejected("host,metric,time,value\nv,cpu_util,\(t0),1\n", line: 1, "no VM column 'vm'; its columns are: 'host', 'metric', 'time', 'value'")
+    }
+
+    @Test func aColumnNamedTwiceIsAmbiguous() throws {
+        try expectRejected("vm,metric,time,value,value\nv,cpu_util,\(t0),1,2\n", line: 1, "2 columns named 'value' (columns 4, 5)")
+        // Duplicates among the columns a wide file's VMs come from: two VMs' data would be merged into one.
+        var m = CSVMapping.defaultLong
+        m.layout = .wideVMs
+        m.metric = .init(name: "cpu_util", unit: "percent")
+        try expectRejected("time,web-01,web-01\n\(t0),1,2\n", mapping: m, line: 1, "2 columns named 'web-01' (columns 2, 3)")
     }
 
     @Test func timesFarInTheFuture() throws {

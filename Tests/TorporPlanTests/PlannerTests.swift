@@ -234,6 +234,20 @@ import TorporTrain
         #expect(later.afterIdleSeconds == nil && later.rationale.text == trusted.rationale.text)
     }
 
+    @Test func anApprovalBeforeThePlanWasMadeIsRefused() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-approve-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let store = try Store(path: dir + "/torpor.db")
+        let plan = try Self.plan([Self.vm("web-01", Self.hours(idle: 2..<9))])
+        try Approvals.record(plan, bytes: plan.encoded(), demandCalls: [:], in: store)
+        let early = #expect(throws: PlanError.self) {
+            try Approvals.approve(plan, bytes: plan.encoded(), source: "plan", only: nil, except: [], by: "alice", now: Self.now - 3600, in: store)
+        }
+        #expect(early?.kind == .badInput && early?.message.contains("before the plan was made") == true)
+        #expect(try store.read { try PlanRepository.approvals(of: plan.id, in: $0) }.isEmpty)
+        #expect(try !Approvals.approve(plan, bytes: plan.encoded(), source: "plan", only: nil, except: [], by: "alice", now: Self.now, in: store).actions.isEmpty)
+    }
+
     @Test func aStandingApprovalCarriesAnIdleTimeoutWindowOnlyIfItStartsNoEarlier() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-carry-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

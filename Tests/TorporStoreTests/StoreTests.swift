@@ -230,7 +230,7 @@ func temporaryStorePath() -> String {
                 _ = try writer.add(vm: vm, metric: mem, time: t, value: 1)
             }
         }
-        let coverage = try store.read { try CoverageRepository.coverage(gapThreshold: 900, in: $0) }
+        let coverage = try store.read { try CoverageRepository.coverage(gapThreshold: 900, upTo: 14_400, in: $0) }
         #expect(coverage.count == 1)
         #expect(coverage[0].metrics == ["cpu_util", "mem_used"])
         #expect(coverage[0].samples == 12 + 24)
@@ -238,5 +238,9 @@ func temporaryStorePath() -> String {
         #expect(coverage[0].lastTime == 14_100)
         #expect(coverage[0].gaps == 1)
         #expect(coverage[0].gapSeconds == 10_800 - 3300)
+        #expect(coverage[0].silentSeconds == nil, "the last sample is 5 minutes old")
+        // Replayed at 02:00 the store is as it was then: the hole not yet closed is a silence, not a gap.
+        let then = try store.read { try CoverageRepository.coverage(gapThreshold: 900, upTo: 7200, in: $0) }
+        #expect(then[0].samples == 12 && then[0].lastTime == 3300 && then[0].gaps == 0 && then[0].silentSeconds == 7200 - 3300)
     }
 }

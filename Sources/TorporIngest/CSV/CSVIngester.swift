@@ -56,7 +56,7 @@ final class CSVFileReader {
         while true {
             let count: Int
             do { count = try reader.read(into: buffer) } catch {
-                throw IngestError.badInput(source: path, line: parser.map { $0.recordCount + 1 }, message: error.message)
+                throw IngestError.badInput(source: path, line: parser?.line, message: error.message)
             }
             if count == 0 { break }
             var chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
@@ -79,7 +79,7 @@ final class CSVFileReader {
 
     private func unwrap(_ error: Error, parser: CSVParser) -> Error {
         if let error = error as? CSVRecordError { return error.underlying }
-        if let error = error as? CSVError { return fail("CSV syntax: \(error.message)", line: error.record) }
+        if let error = error as? CSVError { return fail("CSV syntax: \(error.message)", line: error.line) }
         return error
     }
 
@@ -110,7 +110,7 @@ final class CSVFileReader {
     private func name(_ byte: UInt8) -> String { byte == 9 ? "tab" : String(UnicodeScalar(byte)) }
 
     private func handle(_ record: CSVRecord) throws {
-        session.line += 1
+        session.line = record.line
         if let rows {
             try rows.read(record, run: session)
             return

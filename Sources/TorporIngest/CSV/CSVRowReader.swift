@@ -28,9 +28,14 @@ final class CSVRowReader {
         self.header = header
         units = mapping.units ?? [:]
         func column(_ name: String, _ role: String) throws -> Int {
-            if let i = header.firstIndex(of: name) { return i }
-            let folded = name.lowercased()
-            if let i = header.firstIndex(where: { $0.lowercased() == folded }) { return i }
+            var matches = header.indices.filter { header[$0] == name }
+            if matches.isEmpty { matches = header.indices.filter { header[$0].lowercased() == name.lowercased() } }
+            // Two columns of one name: reading either would be a guess (two VMs' columns merged into one VM, say).
+            guard matches.count < 2 else {
+                throw run.fail("the header has \(matches.count) columns named '\(name)' (columns \(matches.map { String($0 + 1) }.joined(separator: ", "))): "
+                               + "which one is the \(role) column is ambiguous; rename them in the file or map them by position (`header: false`)", line: 1)
+            }
+            if let i = matches.first { return i }
             var message = "the header has no \(role) column '\(name)'; its columns are: " + header.map { "'\($0)'" }.joined(separator: ", ")
             if header.count == 1, let other = [";", ",", "\t"].first(where: { header[0].contains($0) }) {
                 message += ". The header has only one column but contains '\(other == "\t" ? "tab" : other)': wrong delimiter?"
