@@ -53,9 +53,11 @@ public final class CSVParser {
     private var fieldNewlines = 0
     private var handler: ((CSVRecord) throws -> Void)?
     private var failure: Error?
-    /// Line breaks (`\n`) read so far: libcsv reports those outside quoted fields (`CSV_REPALL_NL`), a blank line's
-    /// too; those inside are counted in the fields.
+    /// Line breaks read so far (`\n`, `\r\n` or a lone `\r`): libcsv reports those outside quoted fields
+    /// (`CSV_REPALL_NL`), a blank line's too; those inside are counted in the fields.
     private var newlinesRead = 0
+    /// Whether the last thing libcsv reported was a `\r` ending a line: a `\n` right after it is the same line break.
+    private var afterCarriageReturn = false
 
     /// The 1-based line of the input being read.
     public var line: Int { newlinesRead + 1 }
@@ -114,6 +116,7 @@ public final class CSVParser {
     }
 
     fileprivate func appendField(_ bytes: UnsafeRawPointer?, _ count: Int) {
+        afterCarriageReturn = false
         if fieldBytesCount + count + 1 > fieldBytesCapacity {
             fieldBytesCapacity = max(fieldBytesCapacity * 2, fieldBytesCount + count + 1)
             fieldBytes = grow(fieldBytes, used: fieldBytesCount, to: fieldBytesCapacity)
@@ -150,7 +153,9 @@ public final class CSVParser {
         defer {
             fieldBytesCount = 0
             fieldCount = 0
-            newlinesRead += fieldNewlines + (terminator == 10 ? 1 : 0)
+            let crlf = terminator == 10 && afterCarriageReturn && fieldCount == 0
+            newlinesRead += fieldNewlines + ((terminator == 10 && !crlf) || terminator == 13 ? 1 : 0)
+            afterCarriageReturn = terminator == 13
             fieldNewlines = 0
         }
         // No field: a blank line, or the `\n` of a `\r\n` whose `\r` ended the record.

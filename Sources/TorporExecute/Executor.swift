@@ -43,6 +43,9 @@ public final class Executor: @unchecked Sendable {
     private var steps = 0
     private let stepLock = NSLock()
     private var connections: [String: VirtConnection] = [:]
+    /// Hosts whose connection failed in this pass, and why: their other VMs fail at once instead of each waiting for
+    /// the same timeout (a host that is down can take minutes to refuse).
+    private var unreachable: [String: Error] = [:]
     private var hostLocks: [String: NSLock] = [:]
     private let connectionLock = NSLock()
 
@@ -50,7 +53,7 @@ public final class Executor: @unchecked Sendable {
     /// `TORPOR_EXECUTE_KILL_AFTER_STEP=N` makes the process kill itself with SIGKILL right after its N-th journal step
     /// (the crash test); `TORPOR_EXECUTE_KILL_DURING_LIBVIRT_MS=T` kills it T ms into its first save or restore call.
     public init(store: Store, load: LoadSource = SampledLoad(), demand: DemandSignal? = nil,
-                connect: @escaping @Sendable (String) throws -> VirtConnection = { try VirtConnection(uri: $0) }) {
+                connect: @escaping @Sendable (String) throws -> VirtConnection = { try VirtConnection.open(uri: $0) }) {
         self.store = store
         self.load = load
         self.demand = demand
@@ -67,6 +70,7 @@ public final class Executor: @unchecked Sendable {
         let log = EventLog(path: options.eventLog)
         let started = Date()
         let clock: @Sendable () -> EpochSeconds = { options.now + EpochSeconds(Date().timeIntervalSince(started)) }
+        connectionLock.withLock { unreachable = [:] }   // each pass tries every host again
         let reconciled = options.dryRun ? Reconciled() : try reconcile(options, log: log, clock: clock)
         try restoreOwed(options, interrupted: reconciled.interrupted, busy: reconciled.busy, log: log, clock: clock)
         if !options.dryRun { try poolUnpooledSleeps(options, busy: reconciled.busy, log: log, clock: clock) }
@@ -76,7 +80,7 @@ public final class Executor: @unchecked Sendable {
 
     /// The run's connection to `host`, opened once and opened again once closed (libvirtd restarted, the link dropped,
     /// keepalive gave the host up): a `--follow` executor outlives its connections. Each host connects under its own
-    /// lock: a host that does not answer holds up only its own VMs.
+    /// lock: a host that does not answer holds up only its own VMs, and only once a pass.
     func connection(_ host: String) throws -> VirtConnection {
         connectionLock.lock()
         if let c = connections[host], c.isAlive { connectionLock.unlock(); return c }
@@ -85,15 +89,17 @@ public final class Executor: @unchecked Sendable {
         connectionLock.unlock()
         hostLock.lock()
         defer { hostLock.unlock() }
-        connectionLock.lock()
-        let opened = connections[host]
-        connectionLock.unlock()
+        let (opened, failure) = connectionLock.withLock { (connections[host], unreachable[host]) }
         if let opened, opened.isAlive { return opened }
-        let c = try connect(host)
-        connectionLock.lock()
-        connections[host] = c
-        connectionLock.unlock()
-        return c
+        if let failure { throw ExecuteError(.runtime, "\(host) could not be reached earlier in this pass: \(failure)") }
+        do {
+            let c = try connect(host)
+            connectionLock.withLock { connections[host] = c }
+            return c
+        } catch {
+            connectionLock.withLock { unreachable[host] = error }
+            throw error
+        }
     }
 
     func journal(_ entry: JournalEntry, power: PowerRecord? = nil) throws {
@@ -162,7 +168,7 @@ public final class Executor: @unchecked Sendable {
                                           pooling: false)
                 case (.restore, .running, _):
                     done.step = .done
-                    done.detail = "reconciled: the VM runs"
+                    done.detail = "reconciled: the VM runs" + (saved ? Self.dropStaleImage(domain) : "")
                     try journal(done, power: PowerRecord(vm: entry.vm, host: entry.host, state: .running, since: done.at, actionID: entry.actionID))
                     log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
                 case (.hibernate, .running, _):
@@ -293,10 +299,10 @@ public final class Executor: @unchecked Sendable {
                 guard !Self.hasJob(domain) else {
                     throw ExecuteError(.runtime, "\(r.vm) on \(r.host) is paused with a libvirt job running (a save?): restored on a later pass")
                 }
-                unmeasured = "it was paused; resumed"
-                started.detail = unmeasured!
+                started.detail = "it was paused"
                 step(started)
                 try domain.resume()
+                unmeasured = "it was paused; resumed" + Self.dropStaleImage(domain)
             } else if state != .running {
                 let libvirtImage = try domain.hasManagedSaveImage()
                 if libvirtImage && !r.fromPool {
@@ -314,9 +320,9 @@ public final class Executor: @unchecked Sendable {
                     throw ExecuteError(.runtime, "\(r.vm) on \(r.host) has no saved state (no managed-save image, no state pool): not cold-booted; start it by hand if its memory may be lost")
                 }
             } else {
-                unmeasured = "already running"
-                started.detail = unmeasured!
+                started.detail = "already running"
                 step(started)
+                unmeasured = "already running" + Self.dropStaleImage(domain)
             }
             guard try domain.info().state == .running else { throw ExecuteError(.runtime, "\(r.vm) on \(r.host) did not come back running") }
             let seconds = Date().timeIntervalSince(began)
@@ -324,7 +330,9 @@ public final class Executor: @unchecked Sendable {
             done.step = .done
             done.at = clock()
             done.seconds = unmeasured == nil ? seconds : nil
-            done.late = unmeasured == nil && r.planID != nil && done.at > r.deadline   // a plan's deadline; wakes and signals have none to miss; found running: not late by torpor
+            // A plan's deadline (wakes and signals have none to miss); a VM found running was not kept from its demand by
+            // torpor, one found paused was.
+            done.late = state != .running && r.planID != nil && done.at > r.deadline
             do {
                 try journal(done, power: PowerRecord(vm: r.vm, host: r.host, state: .running, since: done.at, actionID: r.actionID))
             } catch {
@@ -344,6 +352,19 @@ public final class Executor: @unchecked Sendable {
             failed.detail = "\(error)"
             try? journal(failed)
             log.record(.init(event: "failed", time: failed.at, vm: r.vm, host: r.host, action: r.actionID, detail: "restore: \(error)"))
+        }
+    }
+
+    /// A VM that runs must not keep a libvirt managed-save image: it is older than the VM's memory (a pool restore
+    /// interrupted before it removed libvirt's image), and a start after a shutdown would load it over newer disks.
+    /// Removes it; returns what was done, or what a person must do, to append to the record ("" when there was none).
+    static func dropStaleImage(_ domain: VirtDomain) -> String {
+        do {
+            guard try domain.hasManagedSaveImage() else { return "" }
+            try domain.removeManagedSaveImage()
+            return "; libvirt's older saved image of it removed"
+        } catch {
+            return "; libvirt may hold an older saved image of it (\(error)): remove it by hand (virsh managedsave-remove) before the VM next starts"
         }
     }
 

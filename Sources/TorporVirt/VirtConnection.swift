@@ -1,4 +1,5 @@
 import CLibvirt
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,6 +33,35 @@ public final class VirtConnection {
         // -1 where the driver has no keepalive (in-process drivers), 1 where the daemon does not speak it: the
         // connection still works, as before keepalive existed.
         if virConnectSetKeepAlive(handle, keepAlive.interval, keepAlive.count) < 0 { virResetLastError() }
+    }
+
+    /// Opens `uri` as `init` does, giving up after `seconds`: libvirt's open has no timeout of its own, and a host that
+    /// is down (a TCP connect waits minutes) or a daemon that accepts but never answers would hold the caller forever.
+    /// An open that answers after the caller gave up is closed when it does. 30 s by default: longer than an ssh
+    /// handshake to a loaded host, far shorter than a TCP connect to one that is down.
+    public static func open(uri: String, keepAlive: KeepAlive = .standard, within seconds: Double = 30) throws(VirtError) -> VirtConnection {
+        final class Attempt: @unchecked Sendable {
+            let lock = NSLock()
+            var result: Result<VirtConnection, VirtError>?
+            var abandoned = false
+        }
+        let attempt = Attempt(), finished = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            let result: Result<VirtConnection, VirtError>
+            do throws(VirtError) { result = .success(try VirtConnection(uri: uri, keepAlive: keepAlive)) } catch { result = .failure(error) }
+            // Abandoned: the connection is released (closed) with this thread's last reference.
+            attempt.lock.withLock { if !attempt.abandoned { attempt.result = result } }
+            finished.signal()
+        }
+        _ = finished.wait(timeout: .now() + seconds)
+        let result = attempt.lock.withLock { () -> Result<VirtConnection, VirtError>? in
+            if attempt.result == nil { attempt.abandoned = true }
+            return attempt.result
+        }
+        guard let result else {
+            throw VirtError(code: -1, message: "no answer within \(Int(seconds)) s (host down, unreachable, or its libvirtd stuck)", operation: "virConnectOpen(\(uri))")
+        }
+        return try result.get()
     }
 
     deinit { virConnectClose(handle) }

@@ -65,7 +65,7 @@ enum StatusTable {
         let memory: String = r.memoryBytes.map { "\($0 / 1_048_576) MiB" } ?? "-"
         return [r.vm, r.vcpus.map(String.init) ?? "-", memory, "\(r.samples)",
                 r.firstTime.map(UTC.format) ?? "-", r.lastTime.map(UTC.format) ?? "-", "\(r.gaps)",
-                duration(r.gapSeconds), duration(r.silentSeconds ?? 0), "\(r.metrics.count)", "\(r.sources.count)"]
+                duration(r.gapSeconds), r.lastTime == nil ? "no samples" : duration(r.silentSeconds ?? 0), "\(r.metrics.count)", "\(r.sources.count)"]
     }
 
     private static func duration(_ seconds: Int64) -> String {

@@ -85,5 +85,10 @@ func records(_ text: String, delimiter: UInt8 = UInt8(ascii: ","), chunk: Int = 
             try parser.finish(onRecord: collect)
             #expect(lines == [1, 4, 7, 8], "chunks of \(chunk)")
         }
+        // Old Mac line ends (a lone CR) count as line breaks too; CRLF once.
+        let parser = CSVParser(delimiter: UInt8(ascii: ","))
+        var lines: [Int] = []
+        try Array("a,b\r1,2\r\r3,4\r\n5,6\n".utf8).withUnsafeBytes { try parser.parse($0) { lines.append($0.line) } }
+        #expect(lines == [1, 2, 4, 5])
     }
 }

@@ -330,6 +330,32 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.store.read { try JournalRepository.p95Seconds(kind: .restore, vms: ["web-01"], in: $0) }["web-01"] == nil)
     }
 
+    /// A host that cannot be reached fails its VMs' restores once a pass, not once per VM (a host that is down can take
+    /// minutes to refuse each connection); the next pass tries it again.
+    @Test func anUnreachableHostIsTriedOnceAPass() throws {
+        let f = try Fixture()
+        let plan = try f.plan(["web-01": 0..<6, "web-02": 0..<6])
+        #expect(try f.executor().run(f.options(Self.now)).map(\.event) == ["hibernated", "hibernated"])
+        let restoreAt = try #require(plan.actions.first { $0.action == .restore }).at.seconds
+        final class Attempts: @unchecked Sendable {
+            private let lock = NSLock()
+            private var n = 0
+            func add() { lock.withLock { n += 1 } }
+            var count: Int { lock.withLock { n } }
+        }
+        struct HostDown: Error {}
+        let attempts = Attempts()
+        let down = Executor(store: f.store, load: FixedLoad([:], otherwise: 1), connect: { _ in attempts.add(); throw HostDown() })
+        let first = try down.run(f.options(restoreAt))
+        #expect(first.map(\.event) == ["failed", "failed"] && attempts.count == 1, "\(first.map(\.text))")
+        #expect(first.contains { $0.detail.contains("could not be reached earlier in this pass") })
+        _ = try down.run(f.options(restoreAt + 60))
+        #expect(attempts.count == 2, "the next pass tries again")
+        #expect(try f.power("web-01") == .hibernated && f.power("web-02") == .hibernated)
+        let back = try f.executor().run(f.options(restoreAt + 120))
+        #expect(back.filter { $0.event == "restored" }.count == 2 && back.contains { $0.event == "violation" }, "back, and late: \(back.map(\.text))")
+    }
+
     @Test func wakeOnRulesNameAVMOrALabelGroup() {
         #expect(PrometheusDemandSignal.Rule.parse("web-01=sum(rate(lb_connections{backend=\"web-01\"}[1m]))")
                 == .init(selector: "web-01", query: "sum(rate(lb_connections{backend=\"web-01\"}[1m]))"))

@@ -175,6 +175,7 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
 
     @Test func wrongColumnNames() throws {
         try expectRejected("host,metric,time,value\nv,cpu_util,\(t0),1\n", line: 1, "no VM column 'vm'; its columns are: 'host', 'metric', 'time', 'value'")
+        try expectRejected("\n\nhost,metric,time,value\nv,cpu_util,\(t0),1\n", line: 3, "no VM column 'vm'")   // the header's own line, after blank lines
     }
 
     @Test func aColumnNamedTwiceIsAmbiguous() throws {

@@ -177,6 +177,14 @@ private let prometheusData = Paths.sharedData + "/prometheus"
         #expect(try s.count("SELECT count(*) FROM vm WHERE name = 'web-02'") == 0)
     }
 
+    @Test func aFileWithoutSamplesSaysSo() throws {
+        let s = try Scratch()
+        for (name, text) in [("empty.prom", ""), ("comments.prom", "# HELP cpu_util CPU\n# TYPE cpu_util gauge\n")] {
+            let r = try PrometheusIngester(store: s.store).ingestFile(path: try s.write(name, text), now: replayNow)
+            #expect(r.rows == 0 && r.warnings.contains { $0.contains("no samples") }, "\(name): \(r.warnings)")
+        }
+    }
+
     @Test func badJSONNamesItsLine() throws {
         let s = try Scratch()
         let path = try s.write("bad.json", "{\"status\": \"success\",\n \"data\": {\"resultType\": \"matrix\",\n \"result\": [}\n")

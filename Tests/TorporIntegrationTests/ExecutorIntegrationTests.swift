@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import Testing
 import TorporCore
-import TorporExecute
+@testable import TorporExecute
 import TorporPlan
 import TorporStore
 import TorporTrain
@@ -128,6 +128,29 @@ import TorporVirt
         #expect(try f.guest.domain.info().state == .shutOff && f.guest.domain.hasManagedSaveImage())
         #expect(try f.executor.wake(vm: f.guest.name, by: "it", options: f.options(Self.start + 3800)).map(\.event) == ["restored"])
         try f.assertContinues(from: again, "woken from libvirt's image")
+    }
+
+    /// A pool restore killed after its VM came back but before libvirt's own image was removed leaves the VM running
+    /// beside an image older than its memory (a start after a shutdown would load it over newer disks): the pass that
+    /// finishes the restore removes it.
+    @Test func aStaleLibvirtImageBesideARunningVMIsRemoved() throws {
+        let f = try Fixture()
+        _ = try f.plan(now: Self.start, idleHours: 8)
+        #expect(try f.executor.run(f.options(Self.start)).map(\.event) == ["hibernated", "pooled"])
+        let before = try f.assertAsleep("hibernated")
+        let copy = f.dir + "/copy.save"
+        try FileManager.default.copyItem(atPath: f.options(Self.start).managedSaveDirectory + "/\(f.guest.name).save", toPath: copy)
+        try VirtConnection(uri: RealGuest.uri).restore(from: copy)   // as the pool restore does, from its rebuilt image
+        #expect(try f.guest.domain.info().state == .running && f.guest.domain.hasManagedSaveImage(), "running beside libvirt's image")
+        let wake = UnplannedWake.wake.actionID(vm: f.guest.name, at: Self.start + 60)
+        for step in [JournalEntry.Step.intent, .started] {
+            try f.executor.journal(JournalEntry(actionID: wake, planID: nil, vm: f.guest.name, host: RealGuest.uri, kind: .restore, step: step,
+                                                at: Self.start + 60, detail: "from the state pool, as asked", deadline: Self.start + 60))
+        }
+        let finished = try f.executor.run(f.options(Self.start + 120))
+        #expect(finished.contains { $0.event == "reconciled" && $0.detail.contains("older saved image of it removed") }, "\(finished.map(\.text))")
+        #expect(try !f.guest.domain.hasManagedSaveImage())
+        try f.assertContinues(from: before, "restored from the copy")
     }
 
     /// The executor binary killed with SIGKILL at each journal step of a hibernation and of a restore in turn (and in

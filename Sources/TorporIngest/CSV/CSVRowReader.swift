@@ -33,14 +33,14 @@ final class CSVRowReader {
             // Two columns of one name: reading either would be a guess (two VMs' columns merged into one VM, say).
             guard matches.count < 2 else {
                 throw run.fail("the header has \(matches.count) columns named '\(name)' (columns \(matches.map { String($0 + 1) }.joined(separator: ", "))): "
-                               + "which one is the \(role) column is ambiguous; rename them in the file or map them by position (`header: false`)", line: 1)
+                               + "which one is the \(role) column is ambiguous; rename them in the file or map them by position (`header: false`)")
             }
             if let i = matches.first { return i }
             var message = "the header has no \(role) column '\(name)'; its columns are: " + header.map { "'\($0)'" }.joined(separator: ", ")
             if header.count == 1, let other = [";", ",", "\t"].first(where: { header[0].contains($0) }) {
                 message += ". The header has only one column but contains '\(other == "\t" ? "tab" : other)': wrong delimiter?"
             }
-            throw run.fail(message, line: 1)
+            throw run.fail(message)   // the header's line
         }
         let timeIndex = try mapping.time.format == .implicit ? nil : column(mapping.time.column ?? "time", "time")
         time = try TimeReader(spec: mapping.time, index: timeIndex, columnName: mapping.time.column ?? "time", source: run.source)
@@ -77,7 +77,7 @@ final class CSVRowReader {
         case .wideVMs:
             let b = try binding(mapping.metric!.name, mapping.metric!.unit)
             let names = mapping.vmColumns ?? header.enumerated().filter { $0.offset != timeIndex }.map(\.element)
-            guard !names.isEmpty else { throw run.fail("no VM columns besides the time column", line: 1) }
+            guard !names.isEmpty else { throw run.fail("no VM columns besides the time column") }
             var columns: [(Int, Int64)] = []
             for name in names {
                 columns.append((try column(name, "VM"), try run.vmID((mapping.vmPrefix ?? "") + name)))

@@ -84,7 +84,7 @@ public struct DomainStatsIngester {
     public func collect(uri: String, now: EpochSeconds) throws(IngestError) -> IngestReport {
         let samples: [DomainSample]
         do {
-            samples = try VirtConnection(uri: uri).allDomainStats().map(DomainSample.init)
+            samples = try VirtConnection.open(uri: uri).allDomainStats().map(DomainSample.init)
         } catch {
             throw .failure(source: uri, message: error.description)
         }

@@ -23,7 +23,7 @@ public struct InventoryIngester {
     public func ingest(uri: String, now: EpochSeconds) throws(IngestError) -> [InventoryEntry] {
         let entries: [InventoryEntry]
         do {
-            let connection = try VirtConnection(uri: uri)
+            let connection = try VirtConnection.open(uri: uri)
             entries = try connection.domains().map { domain throws(VirtError) in
                 let info = try domain.info()
                 let labels = try domain.metadata(namespaceURI: Self.labelsNamespace).map(Self.parseLabels) ?? [:]

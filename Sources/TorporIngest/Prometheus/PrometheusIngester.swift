@@ -73,6 +73,7 @@ public struct PrometheusIngester {
             throw session.fail(error.message, line: error.line)
         }
         parser.warnings.forEach(session.warn)
+        if session.report.rows == 0 && skippedFamilies.isEmpty { session.warn("no samples: the file is empty or has only comments") }
         if !skippedFamilies.isEmpty {
             session.warn("histograms and summaries are not demand signals and were skipped: " +
                          skippedFamilies.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value))" }.joined(separator: ", "))
