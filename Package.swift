@@ -75,7 +75,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "torpor-execute", dependencies: [
-            "TorporExecute", "TorporPlan", "TorporStore", "TorporCore", "TorporCommandLine", "TorporStatePool", "TorporIngest",
+            "TorporExecute", "TorporPlan", "TorporStore", "TorporCore", "TorporCommandLine", "TorporStatePool", "TorporIngest", "TorporVirt",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "torpor-backtest", dependencies: [

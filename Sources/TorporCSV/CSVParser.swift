@@ -127,18 +127,22 @@ public final class CSVParser {
         }
         if let bytes, count > 0 {
             (fieldBytes + fieldBytesCount).update(from: bytes.assumingMemoryBound(to: UInt8.self), count: count)
-            var rest = UnsafeRawPointer(bytes), left = count
-            while let newline = memchr(rest, 10, left) {
-                fieldNewlines += 1
-                left -= UnsafeRawPointer(newline) - rest + 1
-                rest = UnsafeRawPointer(newline) + 1
-            }
+            fieldNewlines += Self.lineBreaks(in: UnsafeRawBufferPointer(start: bytes, count: count))
         }
         fieldBytesCount += count
         fieldEnds[fieldCount] = fieldBytesCount
         fieldCount += 1
         fieldBytes[fieldBytesCount] = 0
         fieldBytesCount += 1
+    }
+
+    /// Line breaks inside a (quoted) field: `\n`, `\r\n` or a lone `\r`, each once.
+    private static func lineBreaks(in field: UnsafeRawBufferPointer) -> Int {
+        // Most fields have none: two fast scans decide.
+        guard memchr(field.baseAddress!, 10, field.count) != nil || memchr(field.baseAddress!, 13, field.count) != nil else { return 0 }
+        var breaks = 0
+        for i in field.indices where field[i] == 10 || (field[i] == 13 && (i + 1 == field.count || field[i + 1] != 10)) { breaks += 1 }
+        return breaks
     }
 
     private func grow<T>(_ old: UnsafeMutablePointer<T>, used: Int, to capacity: Int) -> UnsafeMutablePointer<T> {
@@ -153,7 +157,7 @@ public final class CSVParser {
         defer {
             fieldBytesCount = 0
             fieldCount = 0
-            let crlf = terminator == 10 && afterCarriageReturn && fieldCount == 0
+            let crlf = terminator == 10 && afterCarriageReturn   // a field in between would have reset it
             newlinesRead += fieldNewlines + ((terminator == 10 && !crlf) || terminator == 13 ? 1 : 0)
             afterCarriageReturn = terminator == 13
             fieldNewlines = 0

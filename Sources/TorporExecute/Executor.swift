@@ -43,11 +43,16 @@ public final class Executor: @unchecked Sendable {
     private var steps = 0
     private let stepLock = NSLock()
     private var connections: [String: VirtConnection] = [:]
-    /// Hosts whose connection failed in this pass, and why: their other VMs fail at once instead of each waiting for
-    /// the same timeout (a host that is down can take minutes to refuse).
+    /// Hosts whose connection failed slowly in this pass (no answer for seconds), and why: their other VMs fail at once
+    /// instead of each waiting for the same timeout. A quick refusal (libvirtd restarting) is not remembered.
     private var unreachable: [String: Error] = [:]
+    /// How long a failed connection must have taken to be remembered in `unreachable`.
+    var slowRefusalSeconds: TimeInterval = 5
     private var hostLocks: [String: NSLock] = [:]
     private let connectionLock = NSLock()
+    /// What `watch` asked to hear of, and its subscriptions by host (renewed with the connection).
+    private var lifecycleHandler: (@Sendable (String, DomainLifecycleEvent) -> Void)?
+    private var subscriptions: [String: VirtEventSubscription] = [:]
 
     /// `connect` opens a host's connection (tests pass the test driver's); `load` reads demand for the pre-flight check.
     /// `TORPOR_EXECUTE_KILL_AFTER_STEP=N` makes the process kill itself with SIGKILL right after its N-th journal step
@@ -70,7 +75,7 @@ public final class Executor: @unchecked Sendable {
         let log = EventLog(path: options.eventLog)
         let started = Date()
         let clock: @Sendable () -> EpochSeconds = { options.now + EpochSeconds(Date().timeIntervalSince(started)) }
-        connectionLock.withLock { unreachable = [:] }   // each pass tries every host again
+        forgetUnreachableHosts()
         let reconciled = options.dryRun ? Reconciled() : try reconcile(options, log: log, clock: clock)
         try restoreOwed(options, interrupted: reconciled.interrupted, busy: reconciled.busy, log: log, clock: clock)
         if !options.dryRun { try poolUnpooledSleeps(options, busy: reconciled.busy, log: log, clock: clock) }
@@ -81,6 +86,9 @@ public final class Executor: @unchecked Sendable {
     /// The run's connection to `host`, opened once and opened again once closed (libvirtd restarted, the link dropped,
     /// keepalive gave the host up): a `--follow` executor outlives its connections. Each host connects under its own
     /// lock: a host that does not answer holds up only its own VMs, and only once a pass.
+    /// Each pass (and each operator command) tries every host again.
+    private func forgetUnreachableHosts() { connectionLock.withLock { unreachable = [:] } }
+
     func connection(_ host: String) throws -> VirtConnection {
         connectionLock.lock()
         if let c = connections[host], c.isAlive { connectionLock.unlock(); return c }
@@ -92,12 +100,14 @@ public final class Executor: @unchecked Sendable {
         let (opened, failure) = connectionLock.withLock { (connections[host], unreachable[host]) }
         if let opened, opened.isAlive { return opened }
         if let failure { throw ExecuteError(.runtime, "\(host) could not be reached earlier in this pass: \(failure)") }
+        let began = Date()
         do {
             let c = try connect(host)
-            connectionLock.withLock { connections[host] = c }
+            let handler = connectionLock.withLock { connections[host] = c; return lifecycleHandler }
+            if let handler { subscribe(host, on: c, handler) }
             return c
         } catch {
-            connectionLock.withLock { unreachable[host] = error }
+            if Date().timeIntervalSince(began) >= slowRefusalSeconds { connectionLock.withLock { unreachable[host] = error } }
             throw error
         }
     }
@@ -360,7 +370,8 @@ public final class Executor: @unchecked Sendable {
     /// Removes it; returns what was done, or what a person must do, to append to the record ("" when there was none).
     static func dropStaleImage(_ domain: VirtDomain) -> String {
         do {
-            guard try domain.hasManagedSaveImage() else { return "" }
+            // A save someone else started (libvirt-guests at shutdown) writes the image now: not touched.
+            guard try domain.hasManagedSaveImage(), !hasJob(domain) else { return "" }
             try domain.removeManagedSaveImage()
             return "; libvirt's older saved image of it removed"
         } catch {
@@ -646,13 +657,22 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// Subscribes to the lifecycle events of every domain on `hosts` (all hosts of the store's VMs when nil), on the
-    /// executor's own connections: `--follow` runs a pass at once when a VM starts or stops outside the schedule.
-    /// A host that cannot be reached is skipped (its VMs are still handled by the passes).
-    public func watch(hosts: Set<String>?, _ handler: @escaping @Sendable (String, DomainLifecycleEvent) -> Void) throws -> [VirtEventSubscription] {
+    /// executor's own connections, for as long as the executor lives: `--follow` runs a pass at once when a VM starts or
+    /// stops outside the schedule. A host that cannot be reached now is subscribed when a pass connects to it, and a
+    /// connection opened again (libvirtd restarted) is subscribed again.
+    public func watch(hosts: Set<String>?, _ handler: @escaping @Sendable (String, DomainLifecycleEvent) -> Void) throws {
         let all = try hosts ?? Set(store.read { try VMRepository.all(in: $0) }.compactMap(\.hostURI))
-        return all.sorted().compactMap { host in
-            try? connection(host).onLifecycleEvent { handler(host, $0) }
+        connectionLock.withLock { lifecycleHandler = handler }
+        for host in all.sorted() {
+            guard let c = try? connection(host) else { continue }
+            // Opened before `watch` (no subscription yet) or just now (subscribed by `connection`).
+            if connectionLock.withLock({ subscriptions[host]?.connection !== c }) { subscribe(host, on: c, handler) }
         }
+    }
+
+    private func subscribe(_ host: String, on connection: VirtConnection, _ handler: @escaping @Sendable (String, DomainLifecycleEvent) -> Void) {
+        let subscription = try? connection.onLifecycleEvent { handler(host, $0) }
+        connectionLock.withLock { subscriptions[host] = subscription }   // the old one, on a closed connection, is released
     }
 
     // MARK: operator controls
@@ -664,6 +684,7 @@ public final class Executor: @unchecked Sendable {
         let log = EventLog(path: options.eventLog)
         let started = Date()
         let clock: @Sendable () -> EpochSeconds = { options.now + EpochSeconds(Date().timeIntervalSince(started)) }
+        forgetUnreachableHosts()
         if fromPool && options.pool == nil { throw ExecuteError(.badInput, "a restore from the state pool needs --pool DIR") }
         let (power, known) = try store.read { (try JournalRepository.power(in: $0)[vm], try VMRepository.all(in: $0).first { $0.name == vm }) }
         guard let host = power?.host ?? known?.hostURI else {
@@ -675,7 +696,7 @@ public final class Executor: @unchecked Sendable {
             if state == .paused, !fromPool, !Self.hasJob(domain) {
                 // Left paused (a save that failed, say): running again is what a wake means.
                 try domain.resume()
-                log.record(.init(event: "restored", time: clock(), vm: vm, host: host, detail: "woken by \(who): it was paused; resumed"))
+                log.record(.init(event: "restored", time: clock(), vm: vm, host: host, detail: "woken by \(who): it was paused; resumed" + Self.dropStaleImage(domain)))
                 return log.events
             }
             guard state == .shutOff, try domain.hasManagedSaveImage(), !fromPool else {

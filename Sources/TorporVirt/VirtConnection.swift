@@ -37,31 +37,21 @@ public final class VirtConnection {
 
     /// Opens `uri` as `init` does, giving up after `seconds`: libvirt's open has no timeout of its own, and a host that
     /// is down (a TCP connect waits minutes) or a daemon that accepts but never answers would hold the caller forever.
-    /// An open that answers after the caller gave up is closed when it does. 30 s by default: longer than an ssh
-    /// handshake to a loaded host, far shorter than a TCP connect to one that is down.
+    /// The open goes on after the caller gave up, one per URI however often it is asked for: the next `open` of the URI
+    /// waits on it rather than starting another (no thread or socket piles up behind a host that never answers), and
+    /// takes its connection if it came late (a host that answers in 35 s is reached on the second try). 30 s by
+    /// default: longer than an ssh handshake to a loaded host, far shorter than a TCP connect to one that is down.
     public static func open(uri: String, keepAlive: KeepAlive = .standard, within seconds: Double = 30) throws(VirtError) -> VirtConnection {
-        final class Attempt: @unchecked Sendable {
-            let lock = NSLock()
-            var result: Result<VirtConnection, VirtError>?
-            var abandoned = false
-        }
-        let attempt = Attempt(), finished = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            let result: Result<VirtConnection, VirtError>
-            do throws(VirtError) { result = .success(try VirtConnection(uri: uri, keepAlive: keepAlive)) } catch { result = .failure(error) }
-            // Abandoned: the connection is released (closed) with this thread's last reference.
-            attempt.lock.withLock { if !attempt.abandoned { attempt.result = result } }
-            finished.signal()
-        }
-        _ = finished.wait(timeout: .now() + seconds)
-        let result = attempt.lock.withLock { () -> Result<VirtConnection, VirtError>? in
-            if attempt.result == nil { attempt.abandoned = true }
-            return attempt.result
-        }
-        guard let result else {
+        let attempt = PendingOpen.for(uri: uri) { VirtConnection.opened(uri: uri, keepAlive: keepAlive) }
+        guard attempt.finished.wait(timeout: .now() + seconds) == .success else {
             throw VirtError(code: -1, message: "no answer within \(Int(seconds)) s (host down, unreachable, or its libvirtd stuck)", operation: "virConnectOpen(\(uri))")
         }
-        return try result.get()
+        PendingOpen.taken(attempt, uri: uri)
+        return try attempt.result!.get()
+    }
+
+    private static func opened(uri: String, keepAlive: KeepAlive) -> Result<VirtConnection, VirtError> {
+        do throws(VirtError) { return .success(try VirtConnection(uri: uri, keepAlive: keepAlive)) } catch { return .failure(error) }
     }
 
     deinit { virConnectClose(handle) }
@@ -195,3 +185,35 @@ private func typedParameterField(_ param: virTypedParameter) -> String {
 /// libvirt connections may be used from several threads at once (libvirt's thread-safety guarantee for
 /// `virConnectPtr` and the objects obtained from it); the executor runs restores in parallel on one connection.
 extension VirtConnection: @unchecked Sendable {}
+
+/// An open that runs on a thread of its own, shared by every caller of `VirtConnection.open` for its URI until one
+/// takes its result.
+private final class PendingOpen: @unchecked Sendable {
+    /// Entered while the open runs: every caller waits on it, each with its own timeout.
+    let finished = DispatchGroup()
+    /// Set before `finished` is left.
+    var result: Result<VirtConnection, VirtError>?
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var byURI: [String: PendingOpen] = [:]
+
+    /// The open of `uri` still running or not yet taken, else a new one started with `body`.
+    static func `for`(uri: String, _ body: @escaping @Sendable () -> Result<VirtConnection, VirtError>) -> PendingOpen {
+        lock.withLock {
+            if let pending = byURI[uri] { return pending }
+            let attempt = PendingOpen()
+            attempt.finished.enter()
+            byURI[uri] = attempt
+            Thread.detachNewThread {
+                attempt.result = body()
+                attempt.finished.leave()
+            }
+            return attempt
+        }
+    }
+
+    /// A finished open's result is taken: the next open of the URI starts afresh.
+    static func taken(_ attempt: PendingOpen, uri: String) {
+        lock.withLock { if byURI[uri] === attempt { byURI[uri] = nil } }
+    }
+}

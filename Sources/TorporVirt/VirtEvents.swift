@@ -29,7 +29,8 @@ enum VirtEventLoop {
 
 /// A registered lifecycle-event callback; deregistered (`virConnectDomainEventDeregisterAny`) when released.
 public final class VirtEventSubscription {
-    let connection: VirtConnection
+    /// The connection it listens on.
+    public let connection: VirtConnection
     let callbackID: Int32
 
     init(connection: VirtConnection, callbackID: Int32) {
@@ -37,7 +38,8 @@ public final class VirtEventSubscription {
         self.callbackID = callbackID
     }
 
-    deinit { virConnectDomainEventDeregisterAny(connection.handle, callbackID) }
+    /// On a connection that has closed meanwhile, deregistering fails harmlessly: the error is not left behind.
+    deinit { if virConnectDomainEventDeregisterAny(connection.handle, callbackID) < 0 { virResetLastError() } }
 }
 
 /// The Swift handler behind a C callback's opaque pointer.

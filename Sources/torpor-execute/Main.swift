@@ -7,6 +7,7 @@ import TorporIngest
 import TorporPlan
 import TorporStatePool
 import TorporStore
+import TorporVirt
 
 @main
 struct TorporExecuteCommand: TorporTool {
@@ -59,6 +60,8 @@ struct ExecutionFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Wake a sleeping VM when this Prometheus query answers above --wake-threshold: VM=QUERY or label=value=QUERY ($vm: the VM's name). Repeatable.", valueName: "selector=query"))
     var wakeOn: [String] = []
     @Option(help: "The value a --wake-on query must exceed.") var wakeThreshold = 0.0
+    @Option(help: "Seconds a libvirt host may take to answer a new connection; an open given up on goes on, and a later pass takes it.")
+    var connectTimeout = 30.0
 
     func validate() throws {
         if pool != nil, ByteSize.parse(poolCapacity) == nil { throw ValidationError("--pool-capacity '\(poolCapacity)' is not a size such as 500GiB") }
@@ -66,7 +69,14 @@ struct ExecutionFlags: ParsableArguments {
         if !["sample", "store"].contains(loadSource) { throw ValidationError("--load-source must be 'sample' or 'store', not '\(loadSource)'") }
         for rule in wakeOn where PrometheusDemandSignal.Rule.parse(rule) == nil { throw ValidationError("--wake-on '\(rule)' is not VM=QUERY or label=value=QUERY") }
         if !wakeOn.isEmpty, prometheus.flatMap(URL.init(string:)) == nil { throw ValidationError("--wake-on needs --prometheus URL") }
+        if !(connectTimeout > 0) { throw ValidationError("--connect-timeout must be a number of seconds above 0") }
         if DurationText.seconds(loadMaxAge) == nil { throw ValidationError("--load-max-age '\(loadMaxAge)' is not a duration such as 10m") }
+    }
+
+    /// How the executor opens a host's connection.
+    var connect: @Sendable (String) throws -> VirtConnection {
+        let seconds = connectTimeout
+        return { try VirtConnection.open(uri: $0, within: seconds) }
     }
 
     /// The demand signal the flags describe, if any.
@@ -112,12 +122,11 @@ struct Run: ParsableCommand {
             let store = try common.openStore(creating: false)
             let lock = try ExecutionLock(store: common.storePath, hosts: flags.hosts.isEmpty ? nil : Set(flags.hosts))
             // One executor, one connection per host for the whole run (libvirt's test driver keeps state per connection).
-            let executor = Executor(store: store, load: flags.load(store: store), demand: flags.demandSignal)
+            let executor = Executor(store: store, load: flags.load(store: store), demand: flags.demandSignal, connect: flags.connect)
             let end = until.flatMap(UTC.parseInstant)
             // Following the clock, a domain starting or stopping outside the schedule triggers a pass at once.
             let nudge = DispatchSemaphore(value: 0)
-            let subscriptions = follow && end == nil
-                ? try executor.watch(hosts: flags.hosts.isEmpty ? nil : Set(flags.hosts)) { _, _ in nudge.signal() } : []
+            if follow && end == nil { try executor.watch(hosts: flags.hosts.isEmpty ? nil : Set(flags.hosts)) { _, _ in nudge.signal() } }
             var now = common.nowSeconds
             while true {
                 var options = flags.options(now: now)
@@ -135,7 +144,7 @@ struct Run: ParsableCommand {
                     now = common.now == nil ? EpochSeconds(Date().timeIntervalSince1970) : now + EpochSeconds(interval)
                 }
             }
-            withExtendedLifetime((lock, subscriptions)) {}
+            withExtendedLifetime(lock) {}
         }
     }
 }
@@ -149,7 +158,7 @@ struct Wake: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let events = try Executor(store: try common.openStore(creating: false)).wake(vm: vm, by: operatorName(by), options: flags.options(now: common.nowSeconds))
+            let events = try Executor(store: try common.openStore(creating: false), connect: flags.connect).wake(vm: vm, by: operatorName(by), options: flags.options(now: common.nowSeconds))
             if let failure = events.first(where: { $0.event == "failed" }) { throw ExecuteError(.runtime, failure.detail) }
         }
     }
@@ -170,7 +179,7 @@ struct Restore: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let events = try Executor(store: try common.openStore(creating: false))
+            let events = try Executor(store: try common.openStore(creating: false), connect: flags.connect)
                 .wake(vm: vm, by: operatorName(by), fromPool: true, options: flags.options(now: common.nowSeconds))
             if let failure = events.first(where: { $0.event == "failed" }) { throw ExecuteError(.runtime, failure.detail) }
         }
@@ -265,7 +274,7 @@ struct Pin: ParsableCommand {
             try store.transaction { try JournalRepository.pin(PinRecord(vm: vm, until: end, pinnedBy: operatorName(by), pinnedAt: now), in: $0) }
             print("\(vm) pinned awake" + (end.map { " until \(UTC.format($0))" } ?? " until unpinned"))
             if try store.read({ try JournalRepository.power(in: $0)[vm] })?.state == .hibernated {
-                let events = try Executor(store: store).wake(vm: vm, by: operatorName(by) + " (pin)", options: flags.options(now: now))
+                let events = try Executor(store: store, connect: flags.connect).wake(vm: vm, by: operatorName(by) + " (pin)", options: flags.options(now: now))
                 if let failure = events.first(where: { $0.event == "failed" }) { throw ExecuteError(.runtime, failure.detail) }
             }
         }

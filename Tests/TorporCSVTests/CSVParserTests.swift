@@ -85,10 +85,18 @@ func records(_ text: String, delimiter: UInt8 = UInt8(ascii: ","), chunk: Int = 
             try parser.finish(onRecord: collect)
             #expect(lines == [1, 4, 7, 8], "chunks of \(chunk)")
         }
-        // Old Mac line ends (a lone CR) count as line breaks too; CRLF once.
-        let parser = CSVParser(delimiter: UInt8(ascii: ","))
-        var lines: [Int] = []
-        try Array("a,b\r1,2\r\r3,4\r\n5,6\n".utf8).withUnsafeBytes { try parser.parse($0) { lines.append($0.line) } }
-        #expect(lines == [1, 2, 4, 5])
+        // Old Mac line ends (a lone CR) count as line breaks too, inside quoted fields as well; CRLF once, even split
+        // between two chunks.
+        let oldMac = Array("a,b\r1,2\r\r3,\"x\ry\"\r\n5,6\n7,8".utf8)
+        for chunk in [1, 2, 3, 4096] {
+            let parser = CSVParser(delimiter: UInt8(ascii: ","))
+            var lines: [Int] = []
+            let collect: (CSVRecord) throws -> Void = { lines.append($0.line) }
+            for start in stride(from: 0, to: oldMac.count, by: chunk) {
+                try oldMac[start..<min(start + chunk, oldMac.count)].withUnsafeBytes { try parser.parse($0, onRecord: collect) }
+            }
+            try parser.finish(onRecord: collect)
+            #expect(lines == [1, 2, 4, 6, 7], "chunks of \(chunk)")
+        }
     }
 }

@@ -331,7 +331,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
     }
 
     /// A host that cannot be reached fails its VMs' restores once a pass, not once per VM (a host that is down can take
-    /// minutes to refuse each connection); the next pass tries it again.
+    /// minutes to refuse each connection); the next pass tries it again. A quick refusal is tried again at once.
     @Test func anUnreachableHostIsTriedOnceAPass() throws {
         let f = try Fixture()
         let plan = try f.plan(["web-01": 0..<6, "web-02": 0..<6])
@@ -346,12 +346,16 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         struct HostDown: Error {}
         let attempts = Attempts()
         let down = Executor(store: f.store, load: FixedLoad([:], otherwise: 1), connect: { _ in attempts.add(); throw HostDown() })
+        down.slowRefusalSeconds = 0   // as if each refusal had taken a TCP timeout
         let first = try down.run(f.options(restoreAt))
         #expect(first.map(\.event) == ["failed", "failed"] && attempts.count == 1, "\(first.map(\.text))")
         #expect(first.contains { $0.detail.contains("could not be reached earlier in this pass") })
         _ = try down.run(f.options(restoreAt + 60))
         #expect(attempts.count == 2, "the next pass tries again")
         #expect(try f.power("web-01") == .hibernated && f.power("web-02") == .hibernated)
+        down.slowRefusalSeconds = 60
+        _ = try down.run(f.options(restoreAt + 90))
+        #expect(attempts.count == 4, "a quick refusal (libvirtd restarting) is not remembered: each restore tries")
         let back = try f.executor().run(f.options(restoreAt + 120))
         #expect(back.filter { $0.event == "restored" }.count == 2 && back.contains { $0.event == "violation" }, "back, and late: \(back.map(\.text))")
     }

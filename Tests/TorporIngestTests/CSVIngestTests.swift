@@ -105,6 +105,16 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
         let r = try CSVIngester(store: s.store).ingest(path: path, mapping: .defaultLong, now: replayNow)
         #expect(r.vms == ["a b"] && r.inserted == 1)
     }
+
+    @Test func blankFirstLinesAndOldMacLineEnds() throws {
+        let s = try Scratch()
+        let blank = try s.write("blank.csv", "\n\nvm;metric;time;value\nv;cpu_util;2024-03-01T00:00:00Z;3\n")
+        let r = try CSVIngester(store: s.store).ingest(path: blank, mapping: .defaultLong, now: replayNow)
+        #expect(r.delimiter == ";" && r.inserted == 1, "the delimiter of the first line that is not blank")
+        let mac = try s.write("mac.csv", "vm,metric,time,value\rw,cpu_util,2024-03-01T00:00:00Z,3\rw,cpu_util,2024-03-01T00:05:00Z,x\r")
+        let e = #expect(throws: IngestError.self) { _ = try CSVIngester(store: s.store).ingest(path: mac, mapping: .defaultLong, now: replayNow) }
+        #expect(e?.description.contains("mac.csv:3:") == true, "\(String(describing: e))")
+    }
 }
 
 /// Bad input: a clear error naming the file and line, and nothing from that source committed.

@@ -8,37 +8,29 @@ import TorporVirt
 /// fails once the connection's keepalive gives up, it does not hang the run (and every other host's restores behind the
 /// run's end); an executor that outlives a connection (`--follow`) opens a new one.
 @Suite(.serialized) struct KeepAliveIntegrationTests {
-    /// The connection goes through libvirt's ext transport: a process of ours carries the bytes to the real libvirtd
-    /// (virt-ssh-helper, as on the far end of qemu+ssh). Stopping that process is a host gone silent (lost network, a
-    /// frozen machine); killing it is a dropped link (libvirtd restarted, say).
-    struct Carrier {
-        let dir: String
-        let uri: String
+    static let quickKeepAlive = VirtConnection.KeepAlive(interval: 1, count: 2)
 
-        init() throws {
-            dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-it-keepalive-\(UUID().uuidString)").path
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            let script = dir + "/carrier.sh"
-            try "#!/bin/sh\necho $$ > \(dir)/carrier.pid\nexec virt-ssh-helper \(RealGuest.uri)\n".write(toFile: script, atomically: true, encoding: .utf8)
-            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script)
-            uri = "qemu+ext:///system?command=\(script)"
+    /// An open given up on goes on: asked again, the URI's one attempt is waited on (no second carrier, no thread or
+    /// socket piling up behind a host that never answers), and its connection, come late, is taken.
+    @Test func aLateOpenIsTakenByTheNextAndOneRunsPerHost() throws {
+        let carrier = try SocketCarrier(delay: 3)
+        for _ in 0..<2 {
+            let error = #expect(throws: VirtError.self) { _ = try VirtConnection.open(uri: carrier.uri, within: 1) }
+            #expect(error?.message.hasPrefix("no answer within 1 s") == true)
         }
-
-        /// The process carrying the newest connection.
-        func pid() throws -> Int32 {
-            try #require(Int32(try String(contentsOfFile: dir + "/carrier.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
-        }
-
-        static let quickKeepAlive = VirtConnection.KeepAlive(interval: 1, count: 2)
+        let late = try VirtConnection.open(uri: carrier.uri, within: 30)
+        let hostname = try late.hostname()
+        #expect(late.isAlive && !hostname.isEmpty)
+        #expect(carrier.starts == 1, "one attempt, however often asked")
+        _ = try VirtConnection.open(uri: carrier.uri, within: 30)
+        #expect(carrier.starts == 2, "once taken, the next open starts afresh")
     }
 
     @Test func aCallToAHostGoneSilentFailsInsteadOfHanging() throws {
-        let carrier = try Carrier()
-        let connection = try VirtConnection(uri: carrier.uri, keepAlive: Carrier.quickKeepAlive)
+        let carrier = try SocketCarrier()
+        let connection = try VirtConnection(uri: carrier.uri, keepAlive: Self.quickKeepAlive)
         _ = try connection.hostname()   // answers while the carrier carries
-        let pid = try carrier.pid()
-        kill(pid, SIGSTOP)
-        defer { kill(pid, SIGCONT) }
+        carrier.freeze()
 
         let finished = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var outcome: Result<Int, VirtError>?
@@ -50,12 +42,12 @@ import TorporVirt
         let bound = 120
         guard finished.wait(timeout: .now() + .seconds(bound)) == .success else {
             Issue.record("the call to a silent host still hangs after \(bound) s: keepalive did not close the connection")
-            kill(pid, SIGCONT)
+            carrier.cut()
             finished.wait()
             return
         }
         guard case .failure(let error) = try #require(outcome) else {
-            Issue.record("a host whose carrier is stopped answered: \(String(describing: outcome))")
+            Issue.record("a host whose carrier is frozen answered: \(String(describing: outcome))")
             return
         }
         #expect(error.operation.hasPrefix("virConnectListAllDomains"), "the failure names the call: \(error)")
@@ -63,18 +55,55 @@ import TorporVirt
     }
 
     @Test func anExecutorOpensANewConnectionOnceItsConnectionClosed() throws {
-        let carrier = try Carrier()
+        let carrier = try SocketCarrier()
         let store = try Store(path: carrier.dir + "/torpor.db")
-        let executor = Executor(store: store, load: SampledLoad(interval: 1), connect: { try VirtConnection(uri: $0, keepAlive: Carrier.quickKeepAlive) })
+        let executor = Executor(store: store, load: SampledLoad(interval: 1), connect: { try VirtConnection(uri: $0, keepAlive: Self.quickKeepAlive) })
         let first = try executor.connection(carrier.uri)
         let name = try first.hostname()
         #expect(try executor.connection(carrier.uri) === first, "opened once while it lives")
-        kill(try carrier.pid(), SIGKILL)   // the link drops
+        carrier.cut()   // the link drops
         let deadline = Date().addingTimeInterval(60)
         while first.isAlive && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
         #expect(!first.isAlive, "libvirt noticed the dropped link")
         let second = try executor.connection(carrier.uri)
         #expect(second !== first)
         #expect(try second.hostname() == name)
+    }
+
+    /// `--follow` hears lifecycle events on the executor's connections; once a connection was opened again, on the new
+    /// one (a domain defined and undefined through another connection is the event).
+    @Test func lifecycleEventsAreHeardAgainOnTheReopenedConnection() throws {
+        let carrier = try SocketCarrier()
+        let store = try Store(path: carrier.dir + "/torpor.db")
+        let executor = Executor(store: store, load: SampledLoad(interval: 1), connect: { try VirtConnection.open(uri: $0, keepAlive: Self.quickKeepAlive) })
+        final class Heard: @unchecked Sendable {
+            private let lock = NSLock()
+            private var domains: [String] = []
+            func add(_ domain: String) { lock.withLock { domains.append(domain) } }
+            func contains(_ domain: String) -> Bool { lock.withLock { domains.contains(domain) } }
+        }
+        let heard = Heard()
+        try executor.watch(hosts: [carrier.uri]) { _, event in heard.add(event.domain) }
+        let other = try VirtConnection(uri: RealGuest.uri)
+        func defineAndUndefine(_ name: String) throws {
+            let xml = "<domain type='qemu'><name>\(name)</name><memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os></domain>"
+            try other.define(xml: xml).undefine()
+        }
+        func waitToHear(_ name: String) -> Bool {
+            let deadline = Date().addingTimeInterval(30)
+            while !heard.contains(name) && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+            return heard.contains(name)
+        }
+        let before = "torpor-it-event-\(UUID().uuidString.prefix(8).lowercased())"
+        try defineAndUndefine(before)
+        #expect(waitToHear(before), "heard on the first connection")
+        let first = try executor.connection(carrier.uri)
+        carrier.cut()
+        let deadline = Date().addingTimeInterval(60)
+        while first.isAlive && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        _ = try executor.connection(carrier.uri)   // the next pass opens it again
+        let after = "torpor-it-event-\(UUID().uuidString.prefix(8).lowercased())"
+        try defineAndUndefine(after)
+        #expect(waitToHear(after), "heard on the reopened connection")
     }
 }

@@ -83,10 +83,12 @@ final class CSVFileReader {
         return error
     }
 
-    /// The delimiter from the mapping, or the most frequent of `,` `;` tab `|` on the first line (`;` wins over tab,
-    /// which libcsv trims as space: Bitbrains separates with `;` + tab).
+    /// The delimiter from the mapping, or the most frequent of `,` `;` tab `|` on the first line that is not blank (`;`
+    /// wins over tab, which libcsv trims as space: Bitbrains separates with `;` + tab).
     private func chooseDelimiter(firstBytes: UnsafeRawBufferPointer) throws -> UInt8 {
-        let firstLine = firstBytes.prefix { $0 != 10 }
+        let blank = firstBytes.prefix { $0 == 10 || $0 == 13 }
+        let firstLine = firstBytes.dropFirst(blank.count).prefix { $0 != 10 && $0 != 13 }
+        let firstLineNumber = 1 + blank.filter { $0 == 10 }.count
         var counts: [UInt8: Int] = [44: 0, 59: 0, 9: 0, 124: 0]
         var quoted = false
         for byte in firstLine {
@@ -97,7 +99,7 @@ final class CSVFileReader {
         if let forced = mapping.delimiter, forced != "auto" {
             chosen = CSVMapping.delimiterByte(forced)!
             if counts[chosen]! == 0, counts[detected]! > 0 {
-                throw fail("the first line has no '\(name(chosen))' but \(counts[detected]!) '\(name(detected))': wrong delimiter? (use delimiter: auto or '\(name(detected))')", line: 1)
+                throw fail("the first line has no '\(name(chosen))' but \(counts[detected]!) '\(name(detected))': wrong delimiter? (use delimiter: auto or '\(name(detected))')", line: firstLineNumber)
             }
         } else {
             chosen = counts[detected]! > 0 ? detected : 44
