@@ -107,7 +107,9 @@ public final class Executor: @unchecked Sendable {
             if let handler { subscribe(host, on: c, handler) }
             return c
         } catch {
-            if Date().timeIntervalSince(began) >= slowRefusalSeconds { connectionLock.withLock { unreachable[host] = error } }
+            if Date().timeIntervalSince(began) >= slowRefusalSeconds || (error as? VirtError)?.isNoAnswer == true {
+                connectionLock.withLock { unreachable[host] = error }
+            }
             throw error
         }
     }
@@ -370,8 +372,12 @@ public final class Executor: @unchecked Sendable {
     /// Removes it; returns what was done, or what a person must do, to append to the record ("" when there was none).
     static func dropStaleImage(_ domain: VirtDomain) -> String {
         do {
-            // A save someone else started (libvirt-guests at shutdown) writes the image now: not touched.
-            guard try domain.hasManagedSaveImage(), !hasJob(domain) else { return "" }
+            guard try domain.hasManagedSaveImage() else { return "" }
+            // A save someone else started (libvirt-guests at shutdown) may be writing the image now: not touched.
+            guard !hasJob(domain) else {
+                return "; libvirt holds a saved image of it that may be older than its memory, not removed while a libvirt job runs on it "
+                    + "(or its jobs cannot be read): once none runs, remove it (virsh managedsave-remove) unless a save has just written it"
+            }
             try domain.removeManagedSaveImage()
             return "; libvirt's older saved image of it removed"
         } catch {

@@ -44,7 +44,9 @@ public final class VirtConnection {
     public static func open(uri: String, keepAlive: KeepAlive = .standard, within seconds: Double = 30) throws(VirtError) -> VirtConnection {
         let attempt = PendingOpen.for(uri: uri) { VirtConnection.opened(uri: uri, keepAlive: keepAlive) }
         guard attempt.finished.wait(timeout: .now() + seconds) == .success else {
-            throw VirtError(code: -1, message: "no answer within \(Int(seconds)) s (host down, unreachable, or its libvirtd stuck)", operation: "virConnectOpen(\(uri))")
+            attempt.givenUp()
+            throw VirtError(code: VirtError.noAnswerCode, message: "no answer within \(Int(seconds)) s (host down, unreachable, or its libvirtd stuck)",
+                            operation: "virConnectOpen(\(uri))")
         }
         PendingOpen.taken(attempt, uri: uri)
         return try attempt.result!.get()
@@ -193,6 +195,19 @@ private final class PendingOpen: @unchecked Sendable {
     let finished = DispatchGroup()
     /// Set before `finished` is left.
     var result: Result<VirtConnection, VirtError>?
+    /// Whether a caller stopped waiting for it (its result, when it comes, is late).
+    private var abandoned = false
+
+    /// A caller stopped waiting.
+    func givenUp() { Self.lock.withLock { abandoned = true } }
+
+    /// Late and no longer worth handing over: a failure from long ago (the host may be back) or a connection that has
+    /// closed since. Called under `lock`.
+    private var stale: Bool {
+        guard abandoned, finished.wait(timeout: .now()) == .success else { return false }
+        if case .success(let connection) = result { return !connection.isAlive }
+        return true
+    }
 
     private static let lock = NSLock()
     nonisolated(unsafe) private static var byURI: [String: PendingOpen] = [:]
@@ -200,7 +215,7 @@ private final class PendingOpen: @unchecked Sendable {
     /// The open of `uri` still running or not yet taken, else a new one started with `body`.
     static func `for`(uri: String, _ body: @escaping @Sendable () -> Result<VirtConnection, VirtError>) -> PendingOpen {
         lock.withLock {
-            if let pending = byURI[uri] { return pending }
+            if let pending = byURI[uri], !pending.stale { return pending }
             let attempt = PendingOpen()
             attempt.finished.enter()
             byURI[uri] = attempt

@@ -16,6 +16,12 @@ public struct VirtError: Error, CustomStringConvertible, Sendable {
     /// Whether the driver does not offer the call (the test driver's job queries, say).
     public var isUnsupported: Bool { code == Int32(VIR_ERR_NO_SUPPORT.rawValue) }
 
+    /// torpor's own code for a host that did not answer in time (`VirtConnection.open(uri:within:)`); not libvirt's.
+    static let noAnswerCode: Int32 = -2
+
+    /// Whether the host did not answer in time, as opposed to refusing.
+    public var isNoAnswer: Bool { code == Self.noAnswerCode }
+
     /// Reads and clears libvirt's last error of this thread.
     static func last(_ operation: String) -> VirtError {
         guard let error = virGetLastError() else {

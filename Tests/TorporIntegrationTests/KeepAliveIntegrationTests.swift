@@ -14,6 +14,7 @@ import TorporVirt
     /// socket piling up behind a host that never answers), and its connection, come late, is taken.
     @Test func aLateOpenIsTakenByTheNextAndOneRunsPerHost() throws {
         let carrier = try SocketCarrier(delay: 3)
+        defer { carrier.stop() }
         for _ in 0..<2 {
             let error = #expect(throws: VirtError.self) { _ = try VirtConnection.open(uri: carrier.uri, within: 1) }
             #expect(error?.message.hasPrefix("no answer within 1 s") == true)
@@ -26,8 +27,21 @@ import TorporVirt
         #expect(carrier.starts == 2, "once taken, the next open starts afresh")
     }
 
+    /// A late failure is not handed to the next caller (the host may be back by then): it opens afresh.
+    @Test func aLateFailureIsNotHandedOver() throws {
+        let carrier = try SocketCarrier(upstream: "/nonexistent/libvirt-sock", delay: 2)
+        defer { carrier.stop() }
+        let first = #expect(throws: VirtError.self) { _ = try VirtConnection.open(uri: carrier.uri, within: 1) }
+        #expect(first?.isNoAnswer == true)
+        Thread.sleep(forTimeInterval: 3)   // the attempt has failed meanwhile
+        let second = #expect(throws: VirtError.self) { _ = try VirtConnection.open(uri: carrier.uri, within: 30) }
+        #expect(second?.isNoAnswer == false, "\(String(describing: second))")
+        #expect(carrier.starts == 2, "a fresh attempt, not the stale failure")
+    }
+
     @Test func aCallToAHostGoneSilentFailsInsteadOfHanging() throws {
         let carrier = try SocketCarrier()
+        defer { carrier.stop() }
         let connection = try VirtConnection(uri: carrier.uri, keepAlive: Self.quickKeepAlive)
         _ = try connection.hostname()   // answers while the carrier carries
         carrier.freeze()
@@ -56,6 +70,7 @@ import TorporVirt
 
     @Test func anExecutorOpensANewConnectionOnceItsConnectionClosed() throws {
         let carrier = try SocketCarrier()
+        defer { carrier.stop() }
         let store = try Store(path: carrier.dir + "/torpor.db")
         let executor = Executor(store: store, load: SampledLoad(interval: 1), connect: { try VirtConnection(uri: $0, keepAlive: Self.quickKeepAlive) })
         let first = try executor.connection(carrier.uri)
@@ -74,6 +89,7 @@ import TorporVirt
     /// one (a domain defined and undefined through another connection is the event).
     @Test func lifecycleEventsAreHeardAgainOnTheReopenedConnection() throws {
         let carrier = try SocketCarrier()
+        defer { carrier.stop() }
         let store = try Store(path: carrier.dir + "/torpor.db")
         let executor = Executor(store: store, load: SampledLoad(interval: 1), connect: { try VirtConnection.open(uri: $0, keepAlive: Self.quickKeepAlive) })
         final class Heard: @unchecked Sendable {

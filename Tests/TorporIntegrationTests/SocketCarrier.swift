@@ -8,6 +8,7 @@ import Glibc
 /// network, a frozen machine), `cut` closes every carried connection (a dropped link, libvirtd restarted); `delay`
 /// holds each new connection that long before carrying (a host slow to answer). No process is forked: libvirt's own
 /// transports that run a command fork, and a fork beside OpenBLAS's threads busy in another test can deadlock.
+/// `stop` (at the end of each test) closes it all and ends its threads.
 final class SocketCarrier: @unchecked Sendable {
     let dir: String
     let path: String
@@ -19,6 +20,7 @@ final class SocketCarrier: @unchecked Sendable {
     private let listener: Int32
     private let lock = NSLock()
     private var frozen = false
+    private var stopped = false
     private var open: [Int32] = []
     private var accepted = 0
 
@@ -35,7 +37,10 @@ final class SocketCarrier: @unchecked Sendable {
         Thread.detachNewThread { [self] in acceptLoop() }
     }
 
-    deinit {
+    /// Stops accepting, closes every carried connection and ends the carrier's threads; removes its directory.
+    func stop() {
+        lock.withLock { stopped = true; frozen = false }
+        shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
         cut()
         try? FileManager.default.removeItem(atPath: dir)
@@ -55,7 +60,10 @@ final class SocketCarrier: @unchecked Sendable {
     private func acceptLoop() {
         while true {
             let client = accept(listener, nil, nil)
-            guard client >= 0 else { return }   // the listener closed
+            guard client >= 0, !lock.withLock({ stopped }) else {   // the listener closed
+                if client >= 0 { close(client) }
+                return
+            }
             lock.withLock { accepted += 1 }
             Thread.detachNewThread { [self] in carry(client) }
         }
@@ -69,8 +77,16 @@ final class SocketCarrier: @unchecked Sendable {
             return
         }
         lock.withLock { open += [client, server] }
-        Thread.detachNewThread { [self] in pump(from: server, to: client) }
+        let back = DispatchSemaphore(value: 0)
+        Thread.detachNewThread { [self] in
+            pump(from: server, to: client)
+            back.signal()
+        }
         pump(from: client, to: server)
+        back.wait()
+        lock.withLock { open.removeAll { $0 == client || $0 == server } }
+        close(client)
+        close(server)
     }
 
     /// Copies bytes until either side ends; while frozen, what arrives is held back, never delivered.
@@ -80,7 +96,8 @@ final class SocketCarrier: @unchecked Sendable {
             let count = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
             guard count > 0 else { break }
             while lock.withLock({ frozen }) { Thread.sleep(forTimeInterval: 0.05) }
-            let written = buffer.withUnsafeBytes { write(target, $0.baseAddress, count) }
+            // MSG_NOSIGNAL: a peer gone is an error here, not a SIGPIPE that would end the test process.
+            let written = buffer.withUnsafeBytes { send(target, $0.baseAddress, count, Int32(MSG_NOSIGNAL)) }
             guard written == count else { break }
         }
         shutdown(source, Int32(SHUT_RDWR))
