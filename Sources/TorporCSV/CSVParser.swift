@@ -136,12 +136,12 @@ public final class CSVParser {
         fieldBytesCount += 1
     }
 
-    /// Line breaks inside a (quoted) field: `\n`, `\r\n` or a lone `\r`, each once.
-    private static func lineBreaks(in field: UnsafeRawBufferPointer) -> Int {
+    /// Line breaks in `bytes` (a quoted field, blank lines): `\n`, `\r\n` or a lone `\r`, each once.
+    public static func lineBreaks(in bytes: UnsafeRawBufferPointer) -> Int {
         // Most fields have none: two fast scans decide.
-        guard memchr(field.baseAddress!, 10, field.count) != nil || memchr(field.baseAddress!, 13, field.count) != nil else { return 0 }
+        guard let base = bytes.baseAddress, memchr(base, 10, bytes.count) != nil || memchr(base, 13, bytes.count) != nil else { return 0 }
         var breaks = 0
-        for i in field.indices where field[i] == 10 || (field[i] == 13 && (i + 1 == field.count || field[i + 1] != 10)) { breaks += 1 }
+        for i in bytes.indices where bytes[i] == 10 || (bytes[i] == 13 && (i + 1 == bytes.count || bytes[i + 1] != 10)) { breaks += 1 }
         return breaks
     }
 

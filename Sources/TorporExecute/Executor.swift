@@ -83,12 +83,12 @@ public final class Executor: @unchecked Sendable {
         return log.events
     }
 
-    /// The run's connection to `host`, opened once and opened again once closed (libvirtd restarted, the link dropped,
-    /// keepalive gave the host up): a `--follow` executor outlives its connections. Each host connects under its own
-    /// lock: a host that does not answer holds up only its own VMs, and only once a pass.
     /// Each pass (and each operator command) tries every host again.
     private func forgetUnreachableHosts() { connectionLock.withLock { unreachable = [:] } }
 
+    /// The run's connection to `host`, opened once and opened again once closed (libvirtd restarted, the link dropped,
+    /// keepalive gave the host up): a `--follow` executor outlives its connections. Each host connects under its own
+    /// lock: a host that does not answer holds up only its own VMs, and only once a pass.
     func connection(_ host: String) throws -> VirtConnection {
         connectionLock.lock()
         if let c = connections[host], c.isAlive { connectionLock.unlock(); return c }

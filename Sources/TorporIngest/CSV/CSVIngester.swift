@@ -88,8 +88,7 @@ final class CSVFileReader {
     private func chooseDelimiter(firstBytes: UnsafeRawBufferPointer) throws -> UInt8 {
         let blank = firstBytes.prefix { $0 == 10 || $0 == 13 }
         let firstLine = firstBytes.dropFirst(blank.count).prefix { $0 != 10 && $0 != 13 }
-        let breaks = Array(blank)
-        let firstLineNumber = 1 + breaks.indices.filter { breaks[$0] == 10 || ($0 + 1 == breaks.count || breaks[$0 + 1] != 10) }.count
+        let firstLineNumber = 1 + CSVParser.lineBreaks(in: UnsafeRawBufferPointer(rebasing: firstBytes[..<blank.count]))
         var counts: [UInt8: Int] = [44: 0, 59: 0, 9: 0, 124: 0]
         var quoted = false
         for byte in firstLine {
