@@ -18,6 +18,8 @@ struct OwedRestore: Sendable {
     var cause: String? = nil
     /// Rebuild the image from the state pool even if libvirt still has its own (`restore --from-pool`).
     var fromPool = false
+    /// Asked by a person (`wake`): a VM libvirt paused for a fault is resumed, not left for a person.
+    var byPerson = false
 }
 
 /// What the plans ask of the executor at `now`.

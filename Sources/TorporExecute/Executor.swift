@@ -187,10 +187,15 @@ public final class Executor: @unchecked Sendable {
                     log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID,
                                      detail: "the interrupted save did not happen; the VM runs (the action stays due while its plan allows)"))
                 case (.hibernate, .paused, _):
-                    // No job runs (see above): the save failed and left the VM paused. A failed hibernation leaves it running.
-                    try domain.resume()
+                    // No job runs (see above): the save failed and left the VM paused. A failed hibernation leaves it
+                    // running, unless libvirt paused it for a fault.
                     done.step = .failed
-                    done.detail = "reconciled: the interrupted save left the VM paused; resumed"
+                    if let why = Self.pauseNeedsPerson(domain) {
+                        done.detail = "reconciled: the interrupted save left the VM paused (\(why)): not resumed, for a person to look at"
+                    } else {
+                        try domain.resume()
+                        done.detail = "reconciled: the interrupted save left the VM paused; resumed"
+                    }
                     try journal(done)
                     log.record(.init(event: "failed", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
                 case (.restore, _, _):
@@ -307,9 +312,14 @@ public final class Executor: @unchecked Sendable {
             let state = try domain.info().state
             if state == .paused {
                 // Held paused with its memory (started paused by hand, a restore that stopped half-way): resuming
-                // restores it; a VM libvirt is still saving is left to the save, and restored on the next pass.
+                // restores it; a VM libvirt is still saving is left to the save, and restored on the next pass; one
+                // paused for a fault is left to a person (whose wake resumes it).
                 guard !Self.hasJob(domain) else {
                     throw ExecuteError(.runtime, "\(r.vm) on \(r.host) is paused with a libvirt job running (a save?): restored on a later pass")
+                }
+                if !r.byPerson, let why = Self.pauseNeedsPerson(domain) {
+                    throw ExecuteError(.runtime, "\(r.vm) on \(r.host) is paused (\(why)): not resumed; a person must look, "
+                                       + "then `torpor-execute wake \(r.vm)` or `virsh resume`")
                 }
                 started.detail = "it was paused"
                 step(started)
@@ -406,6 +416,27 @@ public final class Executor: @unchecked Sendable {
     /// driver) runs none; any other failure to ask counts as a job (the action is then left open, not resumed over).
     static func hasJob(_ domain: VirtDomain) -> Bool {
         do { return try domain.job().active } catch { return !error.isUnsupported }
+    }
+
+    /// Why a paused VM is left to a person instead of resumed, or nil when torpor may resume it (`resumable`). A reason
+    /// libvirt cannot give counts as one for a person.
+    static func pauseNeedsPerson(_ domain: VirtDomain) -> String? {
+        do {
+            let reason = try domain.pauseReason()
+            return resumable(reason) ? nil : "libvirt paused it \(reason.map { "\($0)" } ?? "")"
+        } catch {
+            return "libvirt cannot tell why it is paused (\(error))"
+        }
+    }
+
+    /// Whether torpor may resume a VM paused for `reason` (nil: not paused): paused by hand, by a save or a start that
+    /// stopped half-way. Not one libvirt paused on a disk I/O error (full or failed storage), by its watchdog or after a
+    /// guest crash, nor for a migration, dump or snapshot: resuming it could damage its disks or race that work.
+    static func resumable(_ reason: PauseReason?) -> Bool {
+        switch reason {
+        case nil, .unknown?, .user?, .save?, .startingUp?, .fromSnapshot?, .apiError?: true
+        default: false
+        }
     }
 
     /// The domain's disks as the state pool records them (`DiskIdentity`).
@@ -559,7 +590,8 @@ public final class Executor: @unchecked Sendable {
                 log.record(.init(event: "failed", time: failed.at, vm: a.vm, host: a.host, action: a.id, detail: "hibernate: \(failed.detail)"))
                 return
             }
-            // What libvirt shows decides; a failed hibernation leaves the VM running.
+            // What libvirt shows decides; a failed hibernation leaves the VM running (not one libvirt paused for a fault).
+            let pauseFault = Self.pauseNeedsPerson(d)
             switch (try? d.info().state, try? d.hasManagedSaveImage()) {
             case (.running?, _):
                 try? journal(failed)
@@ -576,6 +608,9 @@ public final class Executor: @unchecked Sendable {
             case (.shutOff?, false?):
                 // Stopped without a saved image: start it again.
                 failed.detail += (try? d.start()) != nil ? "; the VM was started again" : "; THE VM IS OFF and could not be started: start it by hand"
+                try? journal(failed)
+            case (.paused?, _) where !Self.hasJob(d) && pauseFault != nil:
+                failed.detail += "; the VM is paused (\(pauseFault ?? "")): not resumed, for a person to look at"
                 try? journal(failed)
             case (.paused?, _) where !Self.hasJob(d) && (try? d.resume()) != nil:
                 // Paused with no save running: the save failed and left it so; running again. (A resume that fails
@@ -700,9 +735,11 @@ public final class Executor: @unchecked Sendable {
             let domain = try connection(host).domain(named: vm)
             let state = try domain.info().state
             if state == .paused, !fromPool, !Self.hasJob(domain) {
-                // Left paused (a save that failed, say): running again is what a wake means.
+                // Left paused (a save that failed, say; a fault too: a person asks): running again is what a wake means.
+                let why = Self.pauseNeedsPerson(domain).map { " (\($0))" } ?? ""
                 try domain.resume()
-                log.record(.init(event: "restored", time: clock(), vm: vm, host: host, detail: "woken by \(who): it was paused; resumed" + Self.dropStaleImage(domain)))
+                log.record(.init(event: "restored", time: clock(), vm: vm, host: host,
+                                 detail: "woken by \(who): it was paused\(why); resumed" + Self.dropStaleImage(domain)))
                 return log.events
             }
             guard state == .shutOff, try domain.hasManagedSaveImage(), !fromPool else {
@@ -711,7 +748,7 @@ public final class Executor: @unchecked Sendable {
         }
         restore(OwedRestore(vm: vm, host: host, actionID: UnplannedWake.wake.actionID(vm: vm, at: options.now), planID: nil, at: options.now,
                             deadline: options.now, priority: 0, reason: "woken by \(who)" + (fromPool ? " from the state pool" : ""),
-                            fromPool: fromPool), options: options, log: log, clock: clock)
+                            fromPool: fromPool, byPerson: true), options: options, log: log, clock: clock)
         return log.events
     }
 }

@@ -27,6 +27,14 @@ public final class VirtDomain {
                           vcpus: Int(info.nrVirtCpu), cpuTimeNanoseconds: info.cpuTime)
     }
 
+    /// Why a paused domain is paused (`virDomainGetState`'s reason); nil when it is not paused.
+    public func pauseReason() throws(VirtError) -> PauseReason? {
+        var state: Int32 = 0
+        var reason: Int32 = 0
+        try checked("virDomainGetState(\(name))", virDomainGetState(handle, &state, &reason, 0))
+        return state == Int32(VIR_DOMAIN_PAUSED.rawValue) ? PauseReason(code: reason) : nil
+    }
+
     /// Starts the domain (`virDomainCreate`); with a managed-save image, libvirt restores it instead of booting.
     public func start() throws(VirtError) {
         try checked("virDomainCreate(\(name))", virDomainCreate(handle))
@@ -108,6 +116,41 @@ public final class VirtDomain {
 /// `virDomainState`.
 public enum DomainState: Int32, Sendable {
     case unknown = 0, running = 1, blocked = 2, paused = 3, shuttingDown = 4, shutOff = 5, crashed = 6, suspended = 7
+}
+
+/// Why libvirt shows a domain paused (`virDomainPausedReason`).
+public enum PauseReason: Equatable, Sendable, CustomStringConvertible {
+    case unknown, user, migration, save, dump, ioError, watchdog, fromSnapshot, shuttingDown, snapshot, crashed, startingUp
+    case postcopy, postcopyFailed, apiError
+    /// A reason this libvirt's header does not name.
+    case other(Int32)
+
+    init(code: Int32) {
+        let known: [PauseReason] = [.unknown, .user, .migration, .save, .dump, .ioError, .watchdog, .fromSnapshot, .shuttingDown, .snapshot,
+                                    .crashed, .startingUp, .postcopy, .postcopyFailed, .apiError]
+        self = known.indices.contains(Int(code)) ? known[Int(code)] : .other(code)
+    }
+
+    public var description: String {
+        switch self {
+        case .unknown: "for a reason libvirt does not know"
+        case .user: "by request"
+        case .migration: "for a migration"
+        case .save: "for a save"
+        case .dump: "for a core dump"
+        case .ioError: "after a disk I/O error"
+        case .watchdog: "by its watchdog"
+        case .fromSnapshot: "after a snapshot was loaded"
+        case .shuttingDown: "while shutting down"
+        case .snapshot: "for a snapshot"
+        case .crashed: "after the guest crashed"
+        case .startingUp: "while starting"
+        case .postcopy: "for a post-copy migration"
+        case .postcopyFailed: "after a failed post-copy migration"
+        case .apiError: "after a libvirt call failed"
+        case .other(let code): "for reason \(code)"
+        }
+    }
 }
 
 /// A domain's background job (`virDomainJobInfo`).

@@ -330,6 +330,17 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.store.read { try JournalRepository.p95Seconds(kind: .restore, vms: ["web-01"], in: $0) }["web-01"] == nil)
     }
 
+    /// torpor resumes a VM paused by hand or by a save or start that stopped half-way, never one libvirt paused for a
+    /// fault (a disk I/O error, its watchdog, a guest crash) or for a migration, dump or snapshot. (The test driver
+    /// pauses only "by request" or "unknown", which the test above resumes; the faults are libvirt's reasons.)
+    @Test func aVMPausedForAFaultIsNotResumable() {
+        let resumable: [PauseReason?] = [nil, .unknown, .user, .save, .startingUp, .fromSnapshot, .apiError]
+        let forAPerson: [PauseReason] = [.ioError, .watchdog, .crashed, .migration, .postcopy, .postcopyFailed, .dump, .snapshot, .shuttingDown,
+                                          .other(99)]
+        #expect(resumable.allSatisfy(Executor.resumable))
+        #expect(!forAPerson.contains(where: Executor.resumable))
+    }
+
     /// A host that cannot be reached fails its VMs' restores once a pass, not once per VM (a host that is down can take
     /// minutes to refuse each connection); the next pass tries it again. A quick refusal is tried again at once.
     @Test func anUnreachableHostIsTriedOnceAPass() throws {

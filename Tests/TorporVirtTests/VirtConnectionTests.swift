@@ -25,6 +25,25 @@ import TorporVirt
         #expect(record.values["state.reason"] == .int(0))
     }
 
+    /// Why a domain is paused: none while it runs, "by request" after a suspend, "unknown" for one defined paused.
+    @Test func pauseReasonComesFromLibvirtsState() throws {
+        let connection = try VirtConnection(uri: "test:///default")
+        let domain = try connection.domain(named: "test")
+        #expect(try domain.pauseReason() == nil)
+        try domain.suspend()
+        #expect(try domain.pauseReason() == .user)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-paused-\(UUID().uuidString).xml")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try """
+            <node><domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
+              <name>held</name><memory>1024</memory><vcpu>1</vcpu><os><type>hvm</type></os><test:runstate>3</test:runstate>
+            </domain></node>
+            """.write(to: file, atomically: true, encoding: .utf8)
+        let held = try VirtConnection(uri: "test://" + file.path).domain(named: "held")
+        #expect(try held.info().state == .paused && held.pauseReason() == .unknown)
+        #expect(PauseReason.ioError.description == "after a disk I/O error" && "\(PauseReason.other(99))" == "for reason 99")
+    }
+
     @Test func unknownDomainIsATypedError() throws {
         let connection = try VirtConnection(uri: "test:///default")
         let error = #expect(throws: VirtError.self) { _ = try connection.domain(named: "no-such-vm") }
