@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(name: "TorporTrainTests", dependencies: ["TorporTrain", "TorporIngest", "TorporStore", "TorporCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TorporPlanTests", dependencies: ["TorporPlan", "TorporTrain", "TorporIngest", "TorporStore", "TorporCore", "torpor-plan",
                                                        .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "TorporExecuteTests", dependencies: ["TorporExecute", "TorporPlan", "TorporVirt", "TorporStore", "TorporStatePool", "TorporCore", "torpor-execute",
+        .testTarget(name: "TorporExecuteTests", dependencies: ["TorporExecute", "TorporIngest", "TorporPlan", "TorporVirt", "TorporStore", "TorporStatePool", "TorporCore", "torpor-execute",
                                                           .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TorporBacktestTests", dependencies: ["TorporBacktest", "TorporPlan", "TorporStore", "TorporCore", "TorporIngest",
                                                            .product(name: "GRDB", package: "GRDB.swift")]),

@@ -475,6 +475,11 @@ public final class Executor: @unchecked Sendable {
             return (approved, try ExecutorSettings.paused(in: db), try JournalRepository.latestSteps(of: approved?.plan.actions.map(\.id) ?? [], in: db),
                     try JournalRepository.power(in: db), try JournalRepository.pins(in: db))
         }
+        // Events the plan may not have known (ingested since it was made): none may fall in a sleep that starts now.
+        let (events, labels) = try store.read { db in
+            (try EventRepository.overlapping(from: options.now, to: options.now + 8 * 86_400, in: db).filter { $0.category != .holiday },
+             Dictionary(try VMRepository.all(in: db).map { ($0.name, $0.labels) }, uniquingKeysWith: { a, _ in a }))
+        }
         guard let (plan, approvals) = approved else { return }
         let due = plan.actions.filter { a in
             a.action == .hibernate && a.at.seconds <= options.now && covers(a.host, options) && approvals[a.id] != nil && !busy.contains(a.vm)
@@ -496,6 +501,12 @@ public final class Executor: @unchecked Sendable {
             if power[a.vm]?.state == .hibernated { skip("already hibernated"); continue }
             guard let restore = a.pairedWith.flatMap(plan.action), restore.at.seconds > options.now else {
                 skip("its restore is already due: not worth sleeping"); continue
+            }
+            let wake = restore.deadline?.seconds ?? restore.at.seconds
+            if let e = events.first(where: { $0.applies(to: a.vm, labels: labels[a.vm] ?? [:]) && $0.overlaps(from: options.now, to: wake) }) {
+                skip("calendar: \(e.category.rawValue) event '\(e.summary)' at \(UTC.format(e.start)) falls in the sleep (until "
+                     + "\(UTC.format(wake))): not hibernated (a newer plan accounts for it)")
+                continue
             }
             if let seconds = a.afterIdleSeconds,
                let unmet = try idleTimeoutUnmet(a, seconds: seconds, wokeAt: power[a.vm]?.state == .running ? power[a.vm]?.since : nil, now: options.now) {

@@ -201,7 +201,7 @@ public final class ICalendar {
             for override in overrides[uid] ?? [] where icalcomponent_get_status(override) != ICAL_STATUS_CANCELLED {
                 let start = epoch(icalcomponent_get_dtstart(override), floating: zone)
                 let o = occurrence(override, uid: uid, start: start, floating: zone, recurrenceID: epoch(recurrenceID(of: override), floating: zone))
-                if o.end > from, o.start < to { result.append(o) }
+                if EventSpan.overlaps(start: o.start, end: o.end, from: from, to: to) { result.append(o) }
             }
             overrides[uid] = nil
         }
@@ -209,7 +209,7 @@ public final class ICalendar {
             for o in orphans where icalcomponent_get_status(o) != ICAL_STATUS_CANCELLED {
                 let occ = occurrence(o, uid: uid, start: epoch(icalcomponent_get_dtstart(o), floating: zone), floating: zone,
                                      recurrenceID: epoch(recurrenceID(of: o), floating: zone))
-                if occ.end > from, occ.start < to { result.append(occ) }
+                if EventSpan.overlaps(start: occ.start, end: occ.end, from: from, to: to) { result.append(occ) }
             }
         }
         // iTIP files repeat an event in several messages: identical occurrences count once.
@@ -302,7 +302,7 @@ public final class ICalendar {
             throw ICalError(source: source, line: nil, message: "\(uid) has more than \(ICalendar.maxOccurrencesPerEvent) occurrences in the window: narrow the window or fix the RRULE")
         }
         let shifted = isFloating ? collector.starts.map { $0 - offset(of: floating, atLocal: $0) } : collector.starts
-        return Array(Set(shifted)).sorted().filter { $0 + duration > from && $0 < to || (duration == 0 && $0 >= from && $0 < to) }
+        return Array(Set(shifted)).sorted().filter { EventSpan.overlaps(start: $0, end: $0 + duration, from: from, to: to) }
     }
 
     /// The event's length in seconds: DTEND − DTSTART, else DURATION, else one day for an all-day event, else 0.

@@ -24,11 +24,16 @@ public enum Approvals {
     }
 
     /// Approves the hibernations of `plan` for the VMs selected (all, `only` these, or all `except` these) with their
-    /// restores. The file must be the one torpor-plan wrote and recorded, unmodified, and the plan still valid.
+    /// restores. The file must be the one torpor-plan wrote and recorded, unmodified, the plan still valid, and the
+    /// newest plan made by `now` (a newer one knows newer data, events and pins) unless `evenIfSuperseded`.
     public static func approve(_ plan: Plan, bytes: Data, source: String, only: [String]?, except: [String], by who: String,
-                               now: EpochSeconds, in store: Store) throws -> ApprovalRecord {
+                               now: EpochSeconds, evenIfSuperseded: Bool = false, in store: Store) throws -> ApprovalRecord {
         try store.transaction { db in
             if let problem = try notRecorded(plan, bytes: bytes, in: db) { throw PlanError(.badInput, "\(source): \(problem); approval refused") }
+            if !evenIfSuperseded, let newer = try PlanRepository.plans(upTo: now, since: plan.createdAt.seconds + 1, in: db).first {
+                throw PlanError(.badInput, "\(source): plan \(newer.id.prefix(12)) was made since (\(UTC.format(newer.createdAt))) from newer data, events "
+                                + "and pins: review and approve that one (torpor-plan list), or pass --superseded to approve this one anyway; approval refused")
+            }
             guard now >= plan.createdAt.seconds else {
                 throw PlanError(.badInput, "\(source): an approval at \(UTC.format(now)) would come before the plan was made (\(plan.createdAt.text)): check --now")
             }

@@ -147,6 +147,8 @@ struct Planning {
         var deadline: EpochSeconds
         var firstHour: Int, idleEndHour: Int, endHour: Int
         var saveSeconds: Int64, restoreSeconds: Int64
+        /// The shortest this sleep may be, from its start to its restore's end (`break_even_factor` × save + restore).
+        var breakEven: Int64 = 0
         var stateBytes: Int64
         var onset: String
         var cause: String
@@ -190,18 +192,27 @@ struct Planning {
             }
         }
         var accepted = admit(candidates, sleeping: sleeping, skipped: &skipped)
-        // Restores are scheduled per host; a window whose restore would have to start before its save ends is
-        // dropped and the host rescheduled without it.
+        // Restores are scheduled per host. A window whose restore would have to start before its save ends, or so early
+        // that the sleep no longer pays its break-even, is dropped and the host rescheduled without it; so is the
+        // least-priority window of a host where the new restores would make a sleeping VM's restore late.
         var slots: [String: RestoreScheduler.Slot] = [:]
+        let sleepersAlone = schedule(sleeping)
         while true {
             slots = schedule(accepted + sleeping)
-            let tooShort = accepted.filter { w in slots[w.key].map { $0.late || $0.start - (w.start + w.saveSeconds) < 0 } ?? true }
-            if tooShort.isEmpty { break }
-            for w in tooShort {
-                skipped.append(.init(vm: w.vm.name, reason: "the restore queue on \(w.vm.host ?? "?") leaves no time asleep in the \(DurationText.format(Int64(w.hours * 3600))) window from \(UTC.format(w.start))"))
+            var dropped = accepted.filter { w in
+                slots[w.key].map { $0.late || $0.start - (w.start + w.saveSeconds) < 0 || $0.start + w.restoreSeconds - w.start < w.breakEven } ?? true
             }
-            let dropped = Set(tooShort.map(\.key))
-            accepted.removeAll { dropped.contains($0.key) }
+            for w in dropped {
+                skipped.append(.init(vm: w.vm.name, reason: "the restore queue on \(w.vm.host ?? "?") leaves too little time asleep in the \(DurationText.format(Int64(w.hours * 3600))) window from \(UTC.format(w.start))"))
+            }
+            if dropped.isEmpty, let sleeper = sleeping.first(where: { slots[$0.key]?.late == true && sleepersAlone[$0.key]?.late == false }),
+               let yielding = accepted.filter({ $0.vm.host == sleeper.vm.host }).max(by: { ($0.tier.priority, -$0.hours) < ($1.tier.priority, -$1.hours) }) {
+                dropped = [yielding]
+                skipped.append(.init(vm: yielding.vm.name, reason: "window from \(UTC.format(yielding.start)) refused: its restore would make the restore of \(sleeper.vm.name), asleep now, late on \(yielding.vm.host ?? "?")"))
+            }
+            if dropped.isEmpty { break }
+            let keys = Set(dropped.map(\.key))
+            accepted.removeAll { keys.contains($0.key) }
         }
         var actions: [Plan.Action] = []
         for w in sleeping + accepted {
@@ -223,7 +234,7 @@ struct Planning {
     func blockedHours(_ vm: PlanningVM) -> [String?] {
         var blocked = [String?](repeating: nil, count: hours)
         for e in input.events where e.category != .holiday && e.applies(to: vm.name, labels: vm.labels) {
-            for h in 0..<hours where e.start < hour0 + Int64(h + 1) * 3600 && e.end > hour0 + Int64(h) * 3600 {
+            for h in 0..<hours where e.overlaps(from: hour0 + Int64(h) * 3600, to: hour0 + Int64(h + 1) * 3600) {
                 blocked[h] = blocked[h] ?? "\(e.category.rawValue) event '\(e.summary)'"
             }
         }
@@ -271,14 +282,16 @@ struct Planning {
             let deadline = hour0 + Int64(end) * 3600
             longestIdle = max(longestIdle, idleSeconds)
             let limit = limited(start: start, deadline: deadline, end: end, settings: settings)
-            if unjudged(vm, settings: settings) == nil && idleSeconds >= settings.minIdle && limit.deadline - start >= breakEven {
-                let (onset, cause) = limit.onset
-                    ?? Self.onset(at: end, hours: hours, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier)
-                found.append(Window(vm: vm, settings: settings, tier: tier, start: start, deadline: limit.deadline, firstHour: h,
-                                    idleEndHour: min(idleEnd, limit.end), endHour: limit.end, saveSeconds: save, restoreSeconds: restore,
-                                    stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0, onset: onset, cause: cause, asleepAlready: false,
-                                    afterIdle: distrusted(vm) ? settings.minIdle : nil))
+            guard unjudged(vm, settings: settings) == nil && idleSeconds >= settings.minIdle && limit.deadline - start >= breakEven else {
+                h = idleEnd   // a longer idle stretch may follow in the calm hours after this one
+                continue
             }
+            let (onset, cause) = limit.onset
+                ?? Self.onset(at: end, hours: hours, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier)
+            found.append(Window(vm: vm, settings: settings, tier: tier, start: start, deadline: limit.deadline, firstHour: h,
+                                idleEndHour: min(idleEnd, limit.end), endHour: limit.end, saveSeconds: save, restoreSeconds: restore, breakEven: breakEven,
+                                stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0, onset: onset, cause: cause, asleepAlready: false,
+                                afterIdle: distrusted(vm) ? settings.minIdle : nil))
             h = end
         }
         if settings.idleTimeout {
@@ -323,7 +336,7 @@ struct Planning {
                     ?? window.map { _ in ("the forecast window from \(UTC.format(deadline)) takes over (a newer plan keeps the VM asleep into it)", "window") }
                     ?? Self.onset(at: end, hours: hours, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier)
                 found.append(Window(vm: vm, settings: settings, tier: tier, start: start, deadline: limit.deadline, firstHour: h, idleEndHour: h,
-                                    endHour: limit.end, saveSeconds: save, restoreSeconds: restore, stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0,
+                                    endHour: limit.end, saveSeconds: save, restoreSeconds: restore, breakEven: breakEven, stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0,
                                     onset: onset, cause: cause, asleepAlready: false, afterIdle: settings.minIdle))
             }
             h = stretchEnd
@@ -419,26 +432,35 @@ struct Planning {
     // MARK: guardrails and capacity
 
     /// Admits candidate windows, the longest savings first, while every hour keeps the guardrails (share of a group and
-    /// of a host asleep, VMs running per group) and each host's state pool and memory hold. VMs asleep now count first.
+    /// of a host asleep, VMs running per group) and each host's state pool, memory and vCPUs hold. VMs asleep now count
+    /// first. The guardrails count the VMs known to run (data fresh) or asleep: a VM without fresh data (shut off,
+    /// gone, or its collector stopped) is no VM running. Memory and vCPUs count every VM with data in the history.
     func admit(_ candidates: [Window], sleeping: [Window], skipped: inout [Plan.Skip]) -> [Window] {
         let groupOf: (PlanningVM) -> String? = { [policy] vm in vm.labels[policy.groupLabel] }
-        var groupSize: [String: Int] = [:], hostSize: [String: Int] = [:], hostMemory: [String: Int64] = [:]   // of every VM
+        var groupSize: [String: Int] = [:], hostSize: [String: Int] = [:]
+        var hostMemory: [String: Int64] = [:], hostVCPUs: [String: Int] = [:]
         for vm in input.vms {
-            if let g = groupOf(vm) { groupSize[g, default: 0] += 1 }
-            if let h = vm.host {
-                hostSize[h, default: 0] += 1
+            let asleep = vm.hibernatedSince != nil
+            if asleep || vm.staleSince == nil {
+                if let g = groupOf(vm) { groupSize[g, default: 0] += 1 }
+                if let h = vm.host { hostSize[h, default: 0] += 1 }
+            }
+            if let h = vm.host, asleep || vm.knownHours > 0 {
                 hostMemory[h, default: 0] += vm.memoryBytes ?? 0
+                hostVCPUs[h, default: 0] += vm.vcpus ?? 0
             }
         }
         var groupAsleep: [String: [Int]] = [:], hostAsleep: [String: [Int]] = [:]
-        var poolUsed: [String: [Int64]] = [:], memoryAsleep: [String: [Int64]] = [:]
+        // Per hour, and one more for the horizon's end, when every restore of the plan is done.
+        var poolUsed: [String: [Int64]] = [:], memoryAsleep: [String: [Int64]] = [:], vcpusAsleep: [String: [Int]] = [:]
         func add(_ w: Window) {
             let hostKey = w.vm.host ?? "?"
             for h in w.firstHour..<max(w.firstHour, w.endHour) {
                 if let g = groupOf(w.vm) { groupAsleep[g, default: [Int](repeating: 0, count: hours)][h] += 1 }
                 hostAsleep[hostKey, default: [Int](repeating: 0, count: hours)][h] += 1
                 poolUsed[hostKey, default: [Int64](repeating: 0, count: hours)][h] += w.stateBytes
-                memoryAsleep[hostKey, default: [Int64](repeating: 0, count: hours)][h] += w.vm.memoryBytes ?? 0
+                memoryAsleep[hostKey, default: [Int64](repeating: 0, count: hours + 1)][h] += w.vm.memoryBytes ?? 0
+                vcpusAsleep[hostKey, default: [Int](repeating: 0, count: hours + 1)][h] += w.vm.vcpus ?? 0
             }
         }
         sleeping.forEach(add)
@@ -469,11 +491,18 @@ struct Planning {
                let h = span.first(where: { (poolUsed[hostKey]?[$0] ?? 0) + w.stateBytes > capacity }) {
                 refusal = "state pool of \(hostKey) full at \(UTC.format(hour0 + Int64(h) * 3600)): \(ByteSize.format(w.stateBytes)) needed, \(ByteSize.format(capacity - (poolUsed[hostKey]?[h] ?? 0))) of \(ByteSize.format(capacity)) free"
             }
-            if refusal == nil, let capacity = hostPolicy.memoryBytes, w.endHour < hours {
-                // From the restore on, the VM needs its memory back: the host must hold every VM not asleep then.
+            // From the restore on (at the horizon's end too), the VM needs its memory and vCPUs back: the host must hold
+            // every VM not asleep then.
+            if refusal == nil, let capacity = hostPolicy.memoryBytes {
                 let runningThen = (hostMemory[hostKey] ?? 0) - (memoryAsleep[hostKey]?[w.endHour] ?? 0)
                 if runningThen > capacity {
                     refusal = "host \(hostKey) memory: at the restore (\(UTC.format(w.deadline))) its VMs need \(ByteSize.format(runningThen)), more than its \(ByteSize.format(capacity)): the restore could not be guaranteed"
+                }
+            }
+            if refusal == nil, let capacity = hostPolicy.vcpus {
+                let runningThen = (hostVCPUs[hostKey] ?? 0) - (vcpusAsleep[hostKey]?[w.endHour] ?? 0)
+                if runningThen > capacity {
+                    refusal = "host \(hostKey) vCPUs: at the restore (\(UTC.format(w.deadline))) its VMs need \(runningThen), more than its \(capacity): the restore could not be guaranteed"
                 }
             }
             if let refusal {
@@ -490,7 +519,8 @@ struct Planning {
         var result: [String: RestoreScheduler.Slot] = [:]
         for (host, group) in Dictionary(grouping: windows, by: { $0.vm.host ?? "?" }) {
             let requests = group.map { w in
-                RestoreScheduler.Request(id: w.key, deadline: w.deadline, seconds: w.restoreSeconds, priority: w.tier.priority,
+                // Planned one executor interval early: the pass that starts it may come that much after its slot.
+                RestoreScheduler.Request(id: w.key, deadline: w.deadline - policy.executeEvery, seconds: w.restoreSeconds, priority: w.tier.priority,
                                          earliest: w.asleepAlready ? input.now : w.start + w.saveSeconds)
             }
             result.merge(RestoreScheduler.schedule(requests, concurrent: policy.host(host).concurrentRestores)) { a, _ in a }
@@ -524,7 +554,7 @@ struct Planning {
             rationale: .init(quantile: quantile, forecastPeak: Self.rounded(peak), worstCase: Self.rounded(worst),
                              hibernateBelow: w.settings.hibernateBelow, restoreAbove: w.settings.restoreAbove,
                              expectedVMHoursSaved: Self.rounded(saved), risk: risk, forecastSource: vm.forecast?.source ?? "none",
-                             text: w.onset + "; p95 restore \(DurationText.format(w.restoreSeconds))" + queue),
+                             text: w.onset + "; p95 restore \(DurationText.format(w.restoreSeconds)) + execute_every \(DurationText.format(policy.executeEvery))" + queue),
             reservations: .init(statePoolBytes: nil, memoryBytes: vm.memoryBytes, vcpus: vm.vcpus))
         guard !w.asleepAlready else { return [restore] }
         let hibernate = Plan.Action(

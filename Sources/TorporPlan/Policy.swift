@@ -62,6 +62,9 @@ public struct Policy: Equatable, Sendable {
     public var horizonHours: Int
     /// How long after planning a hibernation of this plan may still start (restores are never bound by it).
     public var validFor: Int64
+    /// How often torpor-execute runs (its cron or timer interval): restores are planned to start this much earlier, so
+    /// that the pass that starts one comes in time.
+    public var executeEvery: Int64
     /// A window must last at least this many times the VM's save + restore time.
     public var breakEvenFactor: Double
     public var defaultSaveSeconds: Int64
@@ -149,6 +152,7 @@ public struct Policy: Equatable, Sendable {
     static let embeddedDefaultYAML = """
         horizon: 24h
         valid_for: 2h
+        execute_every: 2m
         break_even_factor: 2
         default_save_seconds: 60
         default_restore_seconds: 30
@@ -212,6 +216,7 @@ struct PolicyFile: Decodable {
 
     var horizon: Text?
     var valid_for: Text?
+    var execute_every: Text?
     var break_even_factor: Double?
     var default_save_seconds: Int64?
     var default_restore_seconds: Int64?
@@ -230,7 +235,7 @@ struct PolicyFile: Decodable {
     static let shape: YAMLShape = {
         let settings = YAMLShape.flat("match", "tier", "hibernate_below", "restore_above", "min_idle", "idle_timeout", "max_sleep", "exclude", "reason")
         let host = YAMLShape.flat("state_pool", "concurrent_restores", "memory", "vcpus")
-        return .keys(["horizon": .any, "valid_for": .any, "break_even_factor": .any, "default_save_seconds": .any, "default_restore_seconds": .any,
+        return .keys(["horizon": .any, "valid_for": .any, "execute_every": .any, "break_even_factor": .any, "default_save_seconds": .any, "default_restore_seconds": .any,
                       "group_label": .any, "min_history": .any, "max_data_age": .any, "guardrails": .flat("max_hibernated_share", "min_running"),
                       "defaults": settings, "tiers": .named(.flat("quantile", "priority")), "groups": .list(settings), "vms": .named(settings),
                       "hosts": .named(host), "host_defaults": host])
@@ -315,6 +320,7 @@ struct PolicyFile: Decodable {
         let horizon = try duration(self.horizon, "horizon", default: 86_400)
         guard horizon % 3600 == 0, horizon <= 7 * 86_400 else { throw bad("horizon", "must be whole hours, at most 7d") }
         return Policy(horizonHours: Int(horizon / 3600), validFor: try duration(valid_for, "valid_for", default: 7200),
+                      executeEvery: try duration(execute_every, "execute_every", default: 120),
                       breakEvenFactor: factor, defaultSaveSeconds: default_save_seconds ?? 60,
                       defaultRestoreSeconds: default_restore_seconds ?? 30, groupLabel: group_label ?? "group",
                       maxHibernatedShare: share, minRunning: max(0, guardrails?.min_running ?? 1),

@@ -31,6 +31,11 @@ public struct EventRecord: Codable, Equatable, Sendable {
 }
 
 extension EventRecord {
+    /// Whether the occurrence falls in [from, to) (`EventSpan`: one without duration counts at its start).
+    public func overlaps(from: EpochSeconds, to: EpochSeconds) -> Bool {
+        EventSpan.overlaps(start: start, end: end, from: from, to: to)
+    }
+
     /// Whether the event concerns `vm`: named in its targets, matched by its selector (`key=value[,key=value]`, every
     /// pair must match the VM's labels), or neither given (the whole fleet).
     public func applies(to vm: String, labels: [String: String]) -> Bool {
@@ -61,11 +66,11 @@ public enum EventRepository {
         }
     }
 
-    /// Occurrences overlapping [from, to), by start.
+    /// Occurrences overlapping [from, to) (`EventRecord.overlaps`), by start.
     public static func overlapping(from: EpochSeconds, to: EpochSeconds, in db: Database) throws -> [EventRecord] {
         try Row.fetchAll(db, sql: """
             SELECT uid, summary, category, starts_at, ends_at, targets, selector FROM event
-            WHERE ends_at > ? AND starts_at < ? ORDER BY starts_at, uid
+            WHERE max(ends_at, starts_at + 1) > ? AND starts_at < ? ORDER BY starts_at, uid
             """, arguments: [from, to]).map { row in
             let targets: String = row["targets"]
             return EventRecord(uid: row["uid"], summary: row["summary"], category: EventRecord.Category(rawValue: row["category"]) ?? .holiday,

@@ -16,7 +16,7 @@ public struct CalendarHours: Sendable {
             let first = max(from, UTC.floor(e.start))
             for vm in vms where e.applies(to: vm.name, labels: vm.labels) {
                 var hour = first
-                while hour < min(e.end, to) {
+                while hour < min(EventSpan.end(start: e.start, end: e.end), to) {
                     byVM[vm.name, default: [:]][hour, default: []].insert(e.category)
                     hour += 3600
                 }

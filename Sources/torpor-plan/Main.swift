@@ -135,6 +135,8 @@ struct Approve: ParsableCommand {
     @Option(help: "Who approves (default: $SUDO_USER, else $USER).") var by: String?
     @Flag(inversion: .prefixedNo, help: "Switch the standing approval on (or off): later plans carry the approval of unchanged actions.")
     var standing: Bool?
+    @Flag(help: "Approve this plan even though a newer one was made since (which knows newer data, events and pins).")
+    var superseded = false
 
     func run() throws {
         try exitingOnError("torpor-plan") {
@@ -144,7 +146,7 @@ struct Approve: ParsableCommand {
             let who = by ?? env["SUDO_USER"] ?? env["USER"] ?? "unknown"
             func names(_ s: String?) -> [String]? { s.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } }
             let record = try Approvals.approve(plan, bytes: bytes, source: self.plan, only: names(only), except: names(except) ?? [],
-                                               by: who, now: common.nowSeconds, in: store)
+                                               by: who, now: common.nowSeconds, evenIfSuperseded: superseded, in: store)
             print(record.actions.isEmpty ? "already approved: nothing new recorded" : "approved by \(who): " + record.actions.joined(separator: ", "))
             if let standing {
                 try Approvals.setStanding(standing, by: who, now: common.nowSeconds, in: store)

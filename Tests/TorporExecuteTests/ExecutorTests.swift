@@ -3,6 +3,7 @@ import GRDB
 import Testing
 import TorporCore
 @testable import TorporExecute
+import TorporIngest
 import TorporPlan
 import TorporStatePool
 import TorporStore
@@ -330,6 +331,23 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.store.read { try JournalRepository.p95Seconds(kind: .restore, vms: ["web-01"], in: $0) }["web-01"] == nil)
     }
 
+    /// A calendar event the approved plan did not know (ingested since) holds a hibernation whose sleep it falls in; an
+    /// event without duration ("dump at 03:00", a DTSTART alone) counts too.
+    @Test func anEventIngestedAfterThePlanHoldsTheHibernation() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<6, "web-02": 0..<6])
+        let ics = f.dir + "/ops.ics"
+        try """
+            BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//torpor test//EN\r\nBEGIN:VEVENT\r\nUID:dump-1\r\nDTSTAMP:20240301T000000Z\r
+            DTSTART:20240304T030000Z\r\nSUMMARY:db dump\r\nCATEGORIES:backup\r\nX-TORPOR-VMS:web-01\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n
+            """.write(toFile: ics, atomically: true, encoding: .utf8)
+        _ = try CalendarIngester(store: f.store).ingest(path: ics, from: Self.now - 86_400, to: Self.now + 86_400, now: Self.now)
+        let events = try f.executor().run(f.options(Self.now))
+        #expect(events.map { "\($0.event) \($0.vm ?? "")" }.sorted() == ["hibernated web-02", "skipped web-01"], "\(events.map(\.text))")
+        #expect(events.first { $0.vm == "web-01" }?.detail.contains("calendar: keep-awake event 'db dump' at 2024-03-04T03:00:00Z falls in the sleep") == true)
+        #expect(try f.state("web-01") == .running)
+    }
+
     /// torpor resumes a VM paused by hand or by a save or start that stopped half-way, never one libvirt paused for a
     /// fault (a disk I/O error, its watchdog, a guest crash) or for a migration, dump or snapshot. (The test driver
     /// pauses only "by request" or "unknown", which the test above resumes; the faults are libvirt's reasons.)
@@ -367,7 +385,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         down.slowRefusalSeconds = 60
         _ = try down.run(f.options(restoreAt + 90))
         #expect(attempts.count == 4, "a quick refusal (libvirtd restarting) is not remembered: each restore tries")
-        let back = try f.executor().run(f.options(restoreAt + 120))
+        let back = try f.executor().run(f.options(restoreAt + 240))
         #expect(back.filter { $0.event == "restored" }.count == 2 && back.contains { $0.event == "violation" }, "back, and late: \(back.map(\.text))")
     }
 

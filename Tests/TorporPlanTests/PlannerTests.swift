@@ -48,10 +48,10 @@ import TorporTrain
         let r = try #require(plan.actions.first { $0.action == .restore })
         #expect(h.at.seconds == Self.at(2))
         #expect(r.deadline?.seconds == Self.at(9))
-        #expect(r.at.seconds == Self.at(9) - 30)   // the default restore time before the onset
+        #expect(r.at.seconds == Self.at(9) - 30 - 120)   // the default restore time and execute_every before the onset
         #expect(h.pairedWith == r.id && r.pairedWith == h.id)
         #expect(h.rationale.risk == "low" && h.rationale.forecastPeak == 0.5 && h.rationale.worstCase == 1.5)
-        #expect(abs(r.rationale.expectedVMHoursSaved - (7 - 90.0 / 3600)) < 0.01)
+        #expect(abs(r.rationale.expectedVMHoursSaved - (7 - 210.0 / 3600)) < 0.01)
         #expect(r.rationale.text.contains("demand returns at 2024-03-04T09:00:00Z"))
     }
 
@@ -59,6 +59,16 @@ import TorporTrain
         let plan = try Self.plan([Self.vm("web-01", Self.hours(idle: 2..<5))])
         #expect(plan.actions.isEmpty)
         #expect(plan.skipped.first?.reason.contains("idle at most 3h, under min_idle 4h") == true)
+    }
+
+    /// An idle stretch too short for min_idle does not hide a long one after it in the same calm hours.
+    @Test func aLongIdleStretchAfterAShortOneIsPlanned() throws {
+        var q = Self.hours(idle: 1..<2)   // idle 1 h, calm (10 %) 2 h, idle 8 h, busy
+        for h in 2..<4 { q[h] = 10 }
+        for h in 4..<12 { q[h] = 0.5 }
+        let plan = try Self.plan([Self.vm("web-01", q)])
+        #expect(plan.actions.filter { $0.action == .hibernate }.map(\.at.seconds) == [Self.at(4)])
+        #expect(plan.actions.first { $0.action == .restore }?.deadline?.seconds == Self.at(12))
     }
 
     @Test func theGreyZoneExtendsASleepButNeverStartsOne() throws {
@@ -72,10 +82,13 @@ import TorporTrain
     }
 
     @Test func aWindowShorterThanTheBreakEvenIsLeftRunning() throws {
-        // Measured: save 1 h + restore 1 h; factor 2 → 4 h needed: a 4 h window with the default min_idle passes,
-        // the same with a 3 h min_idle and 3 h idle does not.
-        let ok = try Self.plan([Self.vm("a", Self.hours(idle: 2..<6), save: 3600, restore: 3600)])
+        // Measured: save 1 h + restore 1 h; factor 2 → 4 h needed, from the sleep's start to its restore's end: a 5 h
+        // window with the default min_idle passes (a 4 h one would end 2 min short: its restore starts execute_every
+        // early), the same with a 3 h min_idle and 3 h idle does not.
+        let ok = try Self.plan([Self.vm("a", Self.hours(idle: 2..<7), save: 3600, restore: 3600)])
         #expect(ok.actions.count == 2)
+        let atBreakEven = try Self.plan([Self.vm("a", Self.hours(idle: 2..<6), save: 3600, restore: 3600)])
+        #expect(atBreakEven.actions.isEmpty && atBreakEven.skipped.first?.reason.contains("leaves too little time asleep") == true)
         let policy = try Self.policy("vms: {b: {min_idle: 3h}}")
         let short = try Self.plan([Self.vm("b", Self.hours(idle: 2..<5), save: 3600, restore: 3600)], policy: policy)
         #expect(short.actions.isEmpty)
@@ -96,6 +109,11 @@ import TorporTrain
         let dbSleeps = plan.actions.filter { $0.vm == "db-01" && $0.action == .hibernate }.map(\.at.seconds)
         #expect(dbSleeps == [Self.at(0), Self.at(7)])
         #expect(plan.actions.first { $0.vm == "db-01" && $0.deadline?.seconds == Self.at(5) }?.rationale.text.contains("keep-awake event 'nightly backup'") == true)
+        // An event without duration ("backup at 10:00", a DTSTART alone) keeps its hour awake too.
+        let point = EventRecord(uid: "dump", summary: "db dump", category: .keepAwake, start: Self.at(10), end: Self.at(10), targets: ["db-01"], selector: nil)
+        let withPoint = try Self.plan(vms, events: [keepAwake, freeze, point])
+        // (07-10 is then 3 h, under min_idle: db-01 sleeps 00-05 and 11-16.)
+        #expect(withPoint.actions.filter { $0.vm == "db-01" && $0.action == .hibernate }.map(\.at.seconds) == [Self.at(0), Self.at(11)])
         // The freeze holds the finance group all day; the web VM (not in the selector) sleeps.
         #expect(!plan.actions.contains { $0.vm == "ledger" })
         #expect(plan.skipped.first { $0.vm == "ledger" }?.reason.contains("freeze event 'quarter close'") == true)
@@ -116,6 +134,46 @@ import TorporTrain
         #expect(try Self.plan(apart, policy: policy).actions.filter { $0.action == .hibernate }.count == 2)
     }
 
+    /// The guardrails count the VMs known to run (fresh data) or asleep: a VM without data (shut off, gone) is not one
+    /// of a group's running VMs.
+    @Test func guardrailsDoNotCountVMsWithoutData() throws {
+        let policy = try Self.policy(guardrails: "{max_hibernated_share: 1, min_running: 1}")
+        let live = ["a", "b"].map { Self.vm($0, Self.hours(idle: 0..<12), labels: ["group": "x"]) }
+        let ghosts = ["old-1", "old-2"].map { name -> PlanningVM in
+            var vm = Self.vm(name, [], labels: ["group": "x"])
+            vm.forecast = nil
+            vm.knownHours = 0
+            vm.staleSince = Self.now - 30 * 86_400
+            return vm
+        }
+        let plan = try Self.plan(live + ghosts, policy: policy)
+        #expect(plan.actions.filter { $0.action == .hibernate }.count == 1, "one of the two live VMs keeps running")
+        #expect(plan.skipped.contains { $0.reason.contains("may have 1 of 2 asleep") })
+    }
+
+    /// A restore needs the host's memory and vCPUs back, at the horizon's end too.
+    @Test func hostMemoryAndVCPUsHoldAtEveryRestore() throws {
+        let vms = ["a", "b"].map { Self.vm($0, Self.hours(idle: 0..<24)) }   // asleep to the horizon's end; 1 GiB, 2 vCPUs each
+        let memory = try Self.plan(vms, policy: try Self.policy(#"hosts: {"test:///default": {memory: 1536MiB}}"#))
+        #expect(memory.actions.isEmpty && memory.skipped.allSatisfy { $0.reason.contains("memory: at the restore") })
+        let vcpus = try Self.plan(vms, policy: try Self.policy(#"hosts: {"test:///default": {vcpus: 3}}"#))
+        #expect(vcpus.actions.isEmpty && vcpus.skipped.allSatisfy { $0.reason.contains("vCPUs: at the restore") })
+        #expect(try Self.plan(vms, policy: try Self.policy(#"hosts: {"test:///default": {memory: 2GiB, vcpus: 4}}"#)).actions.count == 4)
+    }
+
+    /// A new hibernation whose restore would queue a sleeping VM's restore past its deadline is refused.
+    @Test func aNewSleepNeverMakesASleepersRestoreLate() throws {
+        let policy = try Self.policy("""
+            hosts: {"test:///default": {concurrent_restores: 1}}
+            vms: {asleep: {tier: gold}, new: {tier: bronze, min_idle: 2h}}
+            """)
+        // Both are due back by 03:00 on one restore lane: the sleeper's 2 h restore fits alone, not after the new VM's 1 h.
+        let sleeper = Self.vm("asleep", Self.hours(idle: 0..<3), hibernatedSince: Self.now - 3600, restore: 2 * 3600)
+        let plan = try Self.plan([sleeper, Self.vm("new", Self.hours(idle: 0..<3), restore: 3600)], policy: policy)
+        #expect(plan.actions.map(\.vm) == ["asleep"], "\(plan.actions.map { "\($0.vm) \($0.action)" })")
+        #expect(plan.skipped.first { $0.vm == "new" }?.reason.contains("would make the restore of asleep, asleep now, late") == true)
+    }
+
     @Test func aGoldRestoreGoesFirstAndMeetsItsDeadlineUnderAHostLimit() throws {
         let policy = try Self.policy("""
             hosts: {"test:///default": {concurrent_restores: 1}}
@@ -128,7 +186,7 @@ import TorporTrain
         #expect(gold.deadline == bronze.deadline)
         #expect(gold.at.seconds + 600 <= bronze.at.seconds)           // one at a time, gold first
         #expect(bronze.at.seconds + 600 <= bronze.deadline!.seconds)   // both finish by the deadline
-        #expect(gold.at.seconds == Self.at(10) - 1200)
+        #expect(gold.at.seconds == Self.at(10) - 1200 - 120)
         #expect(gold.rationale.text.contains("starts 10m earlier for the restore queue"))
     }
 
@@ -227,7 +285,7 @@ import TorporTrain
         // Its restore is the forecast's, and the savings count from min_idle into the window.
         let r = try #require(plan.action(h.pairedWith!))
         #expect(r.deadline?.seconds == Self.at(9) && r.deadlineCause == "demand")
-        #expect(abs(r.rationale.expectedVMHoursSaved - (3 - 90.0 / 3600)) < 0.01)
+        #expect(abs(r.rationale.expectedVMHoursSaved - (3 - 210.0 / 3600)) < 0.01)
         // A day after the wake the forecast, which has seen that day, is trusted again.
         vm.wokenEarlyAt = Self.now - 86_400
         let later = try #require(try Self.plan([vm]).actions.first { $0.action == .hibernate })
@@ -246,6 +304,25 @@ import TorporTrain
         #expect(early?.kind == .badInput && early?.message.contains("before the plan was made") == true)
         #expect(try store.read { try PlanRepository.approvals(of: plan.id, in: $0) }.isEmpty)
         #expect(try !Approvals.approve(plan, bytes: plan.encoded(), source: "plan", only: nil, except: [], by: "alice", now: Self.now, in: store).actions.isEmpty)
+    }
+
+    /// A plan a newer one has replaced (which knows newer data, events and pins) is approved only when asked.
+    @Test func approvingASupersededPlanIsRefusedUnlessAsked() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-superseded-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let store = try Store(path: dir + "/torpor.db")
+        let old = try Self.plan([Self.vm("web-01", Self.hours(idle: 2..<9))])
+        let newer = try Self.plan([Self.vm("web-01", Self.hours(idle: 3..<9))], now: Self.now + 3600)
+        for p in [old, newer] { try Approvals.record(p, bytes: p.encoded(), demandCalls: [:], in: store) }
+        let refused = #expect(throws: PlanError.self) {
+            try Approvals.approve(old, bytes: old.encoded(), source: "old.json", only: nil, except: [], by: "alice", now: Self.now + 5400, in: store)
+        }
+        #expect(refused?.message.contains("plan \(newer.id.prefix(12)) was made since (2024-03-04T01:00:00Z)") == true)
+        #expect(try store.read { try PlanRepository.approvals(of: old.id, in: $0) }.isEmpty)
+        // The newest is approved; the older one too when asked for.
+        #expect(try !Approvals.approve(newer, bytes: newer.encoded(), source: "n", only: nil, except: [], by: "alice", now: Self.now + 5400, in: store).actions.isEmpty)
+        #expect(try !Approvals.approve(old, bytes: old.encoded(), source: "old.json", only: nil, except: [], by: "alice", now: Self.now + 5400,
+                                       evenIfSuperseded: true, in: store).actions.isEmpty)
     }
 
     @Test func aStandingApprovalCarriesAnIdleTimeoutWindowOnlyIfItStartsNoEarlier() throws {
