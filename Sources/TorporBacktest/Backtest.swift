@@ -11,7 +11,8 @@ public enum Strategy: String, CaseIterable, Codable, Sendable {
     /// The planner on a seasonal-naive forecast (`Baseline.seasonalNaiveDay`, for every quantile): the same hour
     /// yesterday, or the latest known day at that hour when it is missing (as when the VM slept through it).
     case seasonalNaive = "seasonal-naive"
-    /// The planner on the actual future (perfect foresight): the most that can be captured.
+    /// Perfect foresight: every run of known samples without demand (under `restore_above`) longer than the break-even
+    /// asleep, back exactly as demand returns: the most any strategy can capture without a violation.
     case oracle
     /// Hibernate after `min_idle` of measured demand under `hibernate_below`; restore when demand appears (late).
     case reactive
@@ -84,8 +85,10 @@ public struct Backtest {
         let (records, series, samples, events, memory, restoreP95) = try store.read { db in
             let records = try VMRepository.all(in: db)
             let context = blocks.contains { $0.forecaster.needsContext }
+            // The samples before `from` too, as production's store has them: a VM quiet at `from` has been since before
+            // it, for the strategies that count measured quiet (scores count [from, to) only).
             return (records, try records.map { try HourlySeries.load(vm: $0.name, from: historyStart, to: end, context: context, in: db) },
-                    try records.map { try SampleReader.samples(vm: $0.name, metric: "cpu_util", from: from, to: to, in: db) },
+                    try records.map { try SampleReader.samples(vm: $0.name, metric: "cpu_util", from: from - Self.warmup, to: to, in: db) },
                     try EventRepository.overlapping(from: from, to: end, in: db),
                     try records.map { r in try r.memoryBytes ?? SampleReader.samples(vm: r.name, metric: "mem_capacity", from: historyStart, to: end, in: db)
                         .map { Int64($0.value) }.max() ?? 0 },
@@ -101,7 +104,8 @@ public struct Backtest {
             let asleep = try simulate(strategy, replay, blocks: blocks)
             for (i, r) in records.enumerated() {
                 let settings = policy.settings(vm: r.name, labels: r.labels)
-                var score = Score.of(replay.demand[i], asleep: asleep[i], restoreAbove: settings.restoreAbove, replayedHours: hours)
+                var score = Score.of(replay.demand[i].slice(from: from, to: to, excluding: []), asleep: asleep[i], restoreAbove: settings.restoreAbove,
+                                     replayedHours: hours)
                 score.stateBytes = Int64(score.hibernations) * memory[i]
                 perVM[r.name, default: [:]][strategy.rawValue] = score
                 if strategy == .torpor {
@@ -115,8 +119,12 @@ public struct Backtest {
         return BacktestReport(from: UTC.format(from), to: UTC.format(to), forecast: forecastLabel, fleet: fleet, vms: perVM, timelines: timelines)
     }
 
+    /// How far before `from` the replay reads each VM's samples (the longest measured quiet a strategy counts).
+    static let warmup: Int64 = 2 * 86_400
+
     /// What every strategy replays: the VMs, their hourly series (history before `from` at `offset`), their demand at the
-    /// source's resolution over the replay, and their restore times (measured p95, nil: the policy's default).
+    /// source's resolution over the replay (and `warmup` before it), and their restore times (measured p95, nil: the
+    /// policy's default).
     struct Replay {
         let records: [VMRecord]
         let series: [HourlySeries]
@@ -179,6 +187,24 @@ public struct Backtest {
                     if asleep[i].last?.end == t { asleep[i][asleep[i].count - 1].end = t + 3600 } else { asleep[i].append(Downtime(start: t, end: t + 3600)) }
                 }
             }
+        case .oracle:
+            for (i, r) in records.enumerated() where policy.settings(vm: r.name, labels: r.labels).excluded == nil {
+                let restoreAbove = policy.settings(vm: r.name, labels: r.labels).restoreAbove
+                let breakEven = Int64((policy.breakEvenFactor * Double(policy.defaultSaveSeconds + restoreSeconds[i])).rounded(.up))
+                let demand = replay.demand[i].slice(from: from, to: to, excluding: [])
+                var run: Downtime?   // the current run of known samples without demand
+                func close() {
+                    if let r = run, r.end - r.start > breakEven { asleep[i].append(r) }
+                    run = nil
+                }
+                for k in demand.times.indices {
+                    if !demand.continues(k) || demand.values[k] >= restoreAbove { close() }   // a gap is not idle
+                    guard demand.values[k] < restoreAbove else { continue }
+                    if run == nil { run = Downtime(start: demand.times[k], end: demand.times[k]) }
+                    run!.end = demand.end(of: k)
+                }
+                close()
+            }
         case .reactive:
             for (i, r) in records.enumerated() {
                 let s = policy.settings(vm: r.name, labels: r.labels), demand = replay.demand[i]
@@ -188,7 +214,7 @@ public struct Backtest {
                     let t = demand.times[k], v = demand.values[k], next = demand.end(of: k)
                     if let since = sleepingSince {
                         guard v >= s.restoreAbove else { continue }
-                        asleep[i].append(Downtime(start: since, end: t + restoreSeconds[i]))   // woken by the demand, late
+                        if t + restoreSeconds[i] > from { asleep[i].append(Downtime(start: since, end: t + restoreSeconds[i])) }   // woken by the demand, late
                         sleepingSince = nil
                         quiet = 0
                         continue
@@ -196,11 +222,11 @@ public struct Backtest {
                     if !demand.continues(k) { quiet = 0 }   // a gap in the data restarts the count: missing is not idle
                     guard v < s.hibernateBelow else { quiet = 0; continue }
                     quiet += next - t
-                    if quiet >= s.minIdle { sleepingSince = next }
+                    if quiet >= s.minIdle { sleepingSince = max(next, from) }   // quiet since before `from`: asleep at it
                 }
                 if let since = sleepingSince, since < to { asleep[i].append(Downtime(start: since, end: to)) }
             }
-        case .torpor, .seasonalNaive, .oracle:
+        case .torpor, .seasonalNaive:
             let quantiles = blocks[0].forecaster.quantiles
             // The stretch each VM is asleep in now, and when its planned restore finishes (nil: not planned yet).
             var sleeping = [(start: EpochSeconds, wake: EpochSeconds?)?](repeating: nil, count: records.count)
@@ -210,7 +236,7 @@ public struct Backtest {
             // leaves in the journal); nil once it sleeps again.
             var wokenEarly = [EpochSeconds?](repeating: nil, count: records.count)
             // What production would know: a sleeping VM reports nothing, so its hours asleep are missing in the history
-            // the planner reads later (the journal's hibernated intervals). The oracle keeps everything.
+            // the planner reads later (the journal's hibernated intervals).
             var seen = replay.series
             let settings = records.map { policy.settings(vm: $0.name, labels: $0.labels) }
             let index = Dictionary(uniqueKeysWithValues: records.enumerated().map { ($1.name, $0) })
@@ -223,13 +249,9 @@ public struct Backtest {
                 let forecasts = strategy == .torpor ? block.forecaster.forecast(histories, calendar: replay.calendar) : [:]
                 var vms: [PlanningVM] = []
                 for (i, r) in records.enumerated() {
-                    let history = histories[i].series.values, actual = replay.series[i].values
+                    let history = histories[i].series.values
                     let forecast: QuantileForecast
                     switch strategy {
-                    case .oracle:
-                        forecast = QuantileForecast(start: t, quantiles: quantiles,
-                                                    values: (0..<policy.horizonHours).map { k in quantiles.map { _ in actual[offset + h + k] } },
-                                                    source: "oracle")
                     case .seasonalNaive:
                         forecast = QuantileForecast(start: t, quantiles: quantiles,
                                                     values: Baseline.seasonalNaiveDay.forecast(history: history, firstHourOfWeek: histories[i].series.firstHourOfWeek,
@@ -258,10 +280,15 @@ public struct Backtest {
                 for (name, call) in Planner.demandCalls(input) { demandCalls[index[name]!].append(call) }
                 for (i, r) in records.enumerated() {
                     let hourEnd = t + 3600
+                    // When a restore has the VM back: by its deadline, or its restore time after it starts when the queue or
+                    // a deadline already here (demand forecast in this hour) makes it late.
+                    func back(_ restore: Plan.Action?) -> EpochSeconds? {
+                        restore.map { max($0.deadline?.seconds ?? $0.at.seconds, $0.at.seconds + restoreSeconds[i]) }
+                    }
                     if sleeping[i] != nil {
-                        sleeping[i]!.wake = plan.actions.first { $0.vm == r.name && $0.action == .restore }?.deadline?.seconds ?? t
+                        sleeping[i]!.wake = back(plan.actions.first { $0.vm == r.name && $0.action == .restore }) ?? t + restoreSeconds[i]
                     } else if let hibernate = plan.actions.first(where: { $0.vm == r.name && $0.action == .hibernate }), hibernate.at.seconds < hourEnd {
-                        let wake = plan.action(hibernate.pairedWith ?? "")?.deadline?.seconds
+                        let wake = back(plan.action(hibernate.pairedWith ?? ""))
                         // The executor's pre-flight: it hibernates only while the VM's demand is under hibernate_below
                         // (under the idle timeout: has stayed under it for min_idle since the VM last woke), and tries
                         // again on its next passes while the hour lasts.
@@ -285,7 +312,7 @@ public struct Backtest {
                         if end > current.start { asleep[i].append(Downtime(start: current.start, end: end)) }
                         sleeping[i] = nil
                     }
-                    if strategy != .oracle && (end ?? hourEnd) > t { seen[i].values[offset + h] = .nan }
+                    if (end ?? hourEnd) > t { seen[i].values[offset + h] = .nan }
                 }
             }
             for i in records.indices { if let current = sleeping[i] { asleep[i].append(Downtime(start: current.start, end: to)) } }

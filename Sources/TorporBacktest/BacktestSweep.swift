@@ -6,8 +6,8 @@ import TorporTrain
 
 /// Trade-off curves: each strategy replayed at several settings, so that strategies are compared at equal violations
 /// rather than at one setting. Every strategy but office hours sweeps `hibernate_below` and `min_idle` (the policy's
-/// defaults); torpor also the decision quantile of every tier and the idle timeout (off and on); office hours sweeps
-/// its closing time.
+/// defaults) over the same values; the planner's strategies also the idle timeout (off and on), and torpor the decision
+/// quantile of every tier (seasonal naive's quantiles are one value); office hours sweeps its closing time.
 public struct BacktestSweep {
     /// One setting's fleet score for one strategy.
     public struct Point: Codable, Equatable, Sendable {
@@ -37,7 +37,7 @@ public struct BacktestSweep {
         let policy = base.policy
         var replays: [Replay] = []
         for below in [2.0, 5.0, 10.0] {
-            for idle in [2, 4, 8] {
+            for idle in [2, 4, 8, 24] {
                 var p = policy
                 p.defaults.hibernateBelow = below
                 p.defaults.minIdle = Int64(idle) * 3600
@@ -45,12 +45,13 @@ public struct BacktestSweep {
                 func torpor(_ p: Policy, _ q: Float) -> String { setting + ", q\(q)" + (p.defaults.idleTimeout == true ? ", idle timeout" : "") }
                 for q in QuantileForecast.standardQuantiles {
                     for name in p.tiers.keys { p.tiers[name]!.quantile = q }
-                    // Seasonal naive's quantiles are all one value: q does not matter, it is replayed once.
-                    let naive = q == QuantileForecast.standardQuantiles[0] ? [(Strategy.seasonalNaive, setting)] : []
-                    replays.append(Replay(policy: p, points: [(.torpor, torpor(p, q))] + naive))
+                    // Seasonal naive's quantiles are all one value: q does not matter, it is replayed once each way.
                     var other = p
                     other.defaults.idleTimeout = !(p.defaults.idleTimeout ?? false)
-                    replays.append(Replay(policy: other, points: [(.torpor, torpor(other, q))]))
+                    for policy in [p, other] {
+                        let naive = q == QuantileForecast.standardQuantiles[0] ? [(Strategy.seasonalNaive, torpor(policy, q).replacingOccurrences(of: ", q\(q)", with: ""))] : []
+                        replays.append(Replay(policy: policy, points: [(.torpor, torpor(policy, q))] + naive))
+                    }
                 }
                 replays.append(Replay(policy: p, points: [(.reactive, setting)]))
             }

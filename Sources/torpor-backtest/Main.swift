@@ -14,9 +14,10 @@ struct TorporBacktestCommand: TorporTool {
         discussion: """
             Walks hour by hour over the replay period (default: the 7 days before --now). Each hour every
             strategy decides from the data before that hour only, through the production planner and policy:
-            torpor (the promoted model if it was trained before the period, else the hour-of-week profile),
-            seasonal naive, and the oracle (the actual future); plus a reactive idle-timeout policy and a fixed
-            office-hours schedule. Scored against the actual demand at the resolution of its samples, every
+            torpor (the promoted model if it was trained before the period, else the hour-of-week profile) and
+            seasonal naive; a reactive idle-timeout policy and a fixed office-hours schedule; and the oracle
+            (perfect foresight: every known stretch without demand longer than the break-even asleep, back
+            exactly as demand returns: the most any strategy can capture without a violation). Scored against the actual demand at the resolution of its samples, every
             restore paying its time (measured p95, else default_restore_seconds): captured idle VM-hours (and
             their share of the oracle's), demand intervals that found the VM asleep or still restoring, minutes
             of demand missed, demand episodes missed or preceded by a restore, hibernations per VM-day, state
