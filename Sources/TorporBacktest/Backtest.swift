@@ -54,6 +54,8 @@ public struct Backtest {
     /// job does. nil: the newest promoted model trained before the replay serves the whole replay.
     public var retrainEveryDays: Int?
     public var training = TrainingConfig()
+    /// The clock of the hour-of-week profile, for torpor's forecasts and the walk-forward's training (`WeekClock`).
+    public var clock = WeekClock.utc
     /// Progress of walk-forward training.
     public var log: @Sendable (String) -> Void = { _ in }
     /// torpor's forecasters, once `prepareForecasts` has run (a sweep replays many policies with the same models).
@@ -92,7 +94,7 @@ public struct Backtest {
                     try EventRepository.overlapping(from: from, to: end, in: db),
                     try records.map { r in try r.memoryBytes ?? SampleReader.samples(vm: r.name, metric: "mem_capacity", from: historyStart, to: end, in: db)
                         .map { Int64($0.value) }.max() ?? 0 },
-                    try JournalRepository.p95Seconds(kind: .restore, vms: records.map(\.name), in: db))
+                    try JournalRepository.p95Seconds(kind: .restore, vms: records.map(\.name), upTo: from, in: db))
         }
         let offset = Int((from - historyStart) / 3600), hours = Int((to - from) / 3600)
         let calendar = try store.read { try CalendarHours.load(vms: records, from: from, to: end, in: $0) }
@@ -151,6 +153,9 @@ public struct Backtest {
             Dictionary(uniqueKeysWithValues: (run?.vms ?? []).filter { !$0.predictable }.map { ($0.vm, $0.reason) })
         }
         var current = try DemandForecaster(store: store, horizon: policy.horizonHours, trainedBefore: from)
+        current.clock = clock
+        var training = self.training
+        training.clock = clock
         guard let days = retrainEveryDays else {
             let newest = try store.read { try ModelRegistry.newest(trainedBefore: from, in: $0) }
             return ([ForecastBlock(start: from, forecaster: current, notPredictable: unpredictable(newest))],
@@ -162,6 +167,7 @@ public struct Backtest {
             let trained = try Trainer(store: store, config: training).train(now: start)
             if trained.run.promoted, let model = trained.model {
                 current = try DemandForecaster(promoted: (trained.run, model), horizon: policy.horizonHours)
+                current.clock = clock
                 promoted += 1
             }
             log("  \(trained.run.reason)")
@@ -254,7 +260,7 @@ public struct Backtest {
                     switch strategy {
                     case .seasonalNaive:
                         forecast = QuantileForecast(start: t, quantiles: quantiles,
-                                                    values: Baseline.seasonalNaiveDay.forecast(history: history, firstHourOfWeek: histories[i].series.firstHourOfWeek,
+                                                    values: Baseline.seasonalNaiveDay.forecast(history: history, hoursOfWeek: [],
                                                                                                horizon: policy.horizonHours).map { v in quantiles.map { _ in v } },
                                                     source: "seasonal naive")
                     default:

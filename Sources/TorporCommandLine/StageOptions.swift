@@ -58,3 +58,21 @@ extension TorporTool {
         }
     }
 }
+
+/// The time zone whose week the fleet keeps (`WeekClock`), for the stages that forecast: train, plan and backtest read
+/// the same `$TORPOR_ZONE` (pipelines/torpor.env).
+public struct WeekOptions: ParsableArguments {
+    @Option(help: "The time zone whose office hours the fleet's demand follows, e.g. Europe/Amsterdam: the hour-of-week profile keeps local time across daylight-saving changes (default: $TORPOR_ZONE, else UTC).")
+    public var zone: String?
+
+    public init() {}
+
+    var name: String { zone ?? ProcessInfo.processInfo.environment["TORPOR_ZONE"].flatMap { $0.isEmpty ? nil : $0 } ?? "UTC" }
+
+    public func validate() throws {
+        guard WeekClock(zone: name) == nil else { return }
+        throw ValidationError("\(zone == nil ? "TORPOR_ZONE" : "--zone") '\(name)' is not a time zone this system knows (an IANA name such as Europe/Amsterdam)")
+    }
+
+    public var clock: WeekClock { WeekClock(zone: name) ?? .utc }
+}

@@ -33,7 +33,8 @@ enum DueActions {
     }
 
     /// The restore each sleeping VM is owed. Restores are never blocked: the restore paired with the VM's hibernation
-    /// holds unless a newer **approved** plan moved it; any newer plan (approved or not) may only bring it earlier.
+    /// holds unless a newer plan's **approved** restore of it moved it; any newer plan (approved or not) may only bring
+    /// it earlier.
     /// A pinned VM, one whose demand or keep-awake event is on (an early campaign), or one no plan has a restore for,
     /// is owed one now.
     static func owedRestores(now: EpochSeconds, in db: Database) throws -> [OwedRestore] {
@@ -47,7 +48,7 @@ enum DueActions {
         // was made before, within its validity).
         let since = (power.map(\.since).min() ?? now) - 86_400 - 7 * 86_400
         let plans = try PlanRepository.plans(upTo: now, since: since, in: db).filter { !$0.body.isEmpty }.compactMap { stored in
-            (try? Plan.decode(stored.body, source: stored.id)).map { (plan: $0, approved: try? PlanRepository.approvals(of: stored.id, in: db).isEmpty == false) }
+            (try? Plan.decode(stored.body, source: stored.id)).map { (plan: $0, approved: (try? Approvals.approvedActions(of: stored.id, in: db)).map { Set($0.keys) } ?? []) }
         }   // newest first
         var owed: [OwedRestore] = []
         for p in power.sorted(by: { $0.vm < $1.vm }) {
@@ -58,7 +59,7 @@ enum DueActions {
             }
             let newer = plans.filter { $0.plan.createdAt >= (sleepPlan?.createdAt ?? Instant(p.since)) }
             let paired = sleepPlan.flatMap { plan in plan.action(plan.action(p.actionID)?.pairedWith ?? "") }
-            let approvedNewer = newer.first { $0.approved == true && restore(in: $0.plan) != nil }.flatMap { restore(in: $0.plan) }
+            let approvedNewer = newer.compactMap { p in restore(in: p.plan).flatMap { p.approved.contains($0.id) ? $0 : nil } }.first
             let newestAny = newer.first { restore(in: $0.plan) != nil }.flatMap { restore(in: $0.plan) }
             var chosen = approvedNewer ?? paired
             if let n = newestAny, chosen == nil || n.at < chosen!.at { chosen = n }

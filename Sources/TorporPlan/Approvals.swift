@@ -45,13 +45,17 @@ public enum Approvals {
             let named = Set((only ?? []) + except)
             let unknown = named.subtracting(Set(plan.actions.map(\.vm)).union(plan.skipped.map(\.vm)).union(plan.forecasts.map(\.vm)))
             guard unknown.isEmpty else { throw PlanError(.badInput, "\(source): no VM named \(unknown.sorted().joined(separator: ", ")) in this plan") }
-            let chosen = hibernations.filter { (only?.contains($0.vm) ?? true) && !except.contains($0.vm) }
-            guard !chosen.isEmpty else {
-                throw PlanError(.nothingToDo, "\(source): nothing to approve: " + (planned.isEmpty ? "the plan has no hibernation" : "the selection leaves no hibernation"))
+            func selected(_ a: Plan.Action) -> Bool { (only?.contains(a.vm) ?? true) && !except.contains(a.vm) }
+            let chosen = hibernations.filter(selected)
+            // The restores of VMs asleep now: approving one lets it move the VM's restore later (extend a sleep past the
+            // horizon of the plan that began it); unapproved, a newer plan may only bring a restore earlier.
+            let moved = plan.actions.filter { $0.action == .restore && $0.pairedWith == nil && selected($0) }
+            guard !chosen.isEmpty || !moved.isEmpty else {
+                throw PlanError(.nothingToDo, "\(source): nothing to approve: " + (planned.isEmpty ? "the plan has no hibernation and no VM asleep" : "the selection leaves no hibernation"))
             }
             // Approving again what is approved records nothing (safe to run twice): the record holds only what is new.
             let already = try approvedActions(of: plan.id, in: db)
-            let ids = chosen.flatMap { [$0.id] + ($0.pairedWith.map { [$0] } ?? []) }.filter { already[$0] == nil }
+            let ids = (chosen.flatMap { [$0.id] + ($0.pairedWith.map { [$0] } ?? []) } + moved.map(\.id)).filter { already[$0] == nil }
             let record = ApprovalRecord(planID: plan.id, approvedBy: who, approvedAt: now, actions: ids)
             if !ids.isEmpty { try PlanRepository.insert(record, in: db) }
             return record
@@ -99,12 +103,16 @@ public enum Approvals {
               let previous = try PlanRepository.latestApproved(upTo: plan.createdAt.seconds, excluding: plan.id, in: db),
               let earlier = try? Plan.decode(previous.body, source: "plan \(previous.id)") else { return nil }
         let approvedEarlier = try approvedActions(of: previous.id, in: db)
-        // The earliest approved start per signature: an idle-timeout window starts at each plan's hour, and its approval
-        // carries when it starts no earlier (it may shrink, never grow).
-        let approvedStart = Dictionary(earlier.actions.filter { approvedEarlier[$0.id] != nil }.map { ($0.signature, $0.at) }, uniquingKeysWith: min)
+        // The earliest approved start per sleep, a hibernation's signature with its own restore's (two approved sleeps
+        // do not make one across the hours between them): an idle-timeout window starts at each plan's hour, and its
+        // approval carries when it starts no earlier (it may shrink, never grow).
+        func sleep(_ hibernation: Plan.Action, in plan: Plan) -> String? {
+            hibernation.pairedWith.flatMap(plan.action).map { hibernation.signature + " until " + $0.signature }
+        }
+        let approvedStart = Dictionary(earlier.actions.filter { $0.action == .hibernate && approvedEarlier[$0.id] != nil }
+            .compactMap { h in sleep(h, in: earlier).map { ($0, h.at) } }, uniquingKeysWith: min)
         let carried = plan.actions.filter { a in
-            guard a.action == .hibernate, let restore = a.pairedWith.flatMap(plan.action),
-                  let start = approvedStart[a.signature], approvedStart[restore.signature] != nil else { return false }
+            guard a.action == .hibernate, let start = sleep(a, in: plan).flatMap({ approvedStart[$0] }) else { return false }
             return a.afterIdleSeconds == nil || start <= a.at
         }
         guard !carried.isEmpty else { return nil }

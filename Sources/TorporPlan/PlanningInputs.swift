@@ -19,10 +19,11 @@ public enum PlanningInputs {
             }
             let stateBytes = try Dictionary(uniqueKeysWithValues: records.map { ($0.name, try StateRepository.expectedWrite(vm: $0.name, in: db)) })
             let verdicts = Dictionary(uniqueKeysWithValues: (try ModelRegistry.newest(trainedBefore: now, in: db)?.vms ?? []).map { ($0.vm, $0) })
-            let power = try JournalRepository.power(in: db)
-            let execution = (verdicts: verdicts, power: power, pins: try JournalRepository.pins(in: db),
-                             save: try JournalRepository.p95Seconds(kind: .hibernate, vms: records.map(\.name), in: db),
-                             restore: try JournalRepository.p95Seconds(kind: .restore, vms: records.map(\.name), in: db),
+            // What the executor had done by `now` (a replay's --now does not see later sleeps, pins or restore times).
+            let power = try JournalRepository.power(at: now, in: db)
+            let execution = (verdicts: verdicts, power: power, pins: try JournalRepository.pins(madeBy: now, in: db),
+                             save: try JournalRepository.p95Seconds(kind: .hibernate, vms: records.map(\.name), upTo: now, in: db),
+                             restore: try JournalRepository.p95Seconds(kind: .restore, vms: records.map(\.name), upTo: now, in: db),
                              unmetDemands: try unmetDemands(records: records, power: power, now: now, policy: policy, in: db))
             return (records, histories, try EventRepository.overlapping(from: hour0, to: horizonEnd, in: db), stateBytes, execution)
         }

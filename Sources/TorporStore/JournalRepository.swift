@@ -135,13 +135,14 @@ public enum JournalRepository {
     /// Per VM of `vms`, the 95th percentile of the seconds its last 50 completed saves or restores took (VMs without one
     /// are absent). Reads the VM's latest done steps until 50 of that kind (typically about 100 rows), however long the
     /// journal; the latest by time.
-    public static func p95Seconds(kind: JournalEntry.Kind, vms: some Sequence<String>, in db: Database) throws -> [String: Double] {
+    public static func p95Seconds(kind: JournalEntry.Kind, vms: some Sequence<String>, upTo time: EpochSeconds = .max,
+                                  in db: Database) throws -> [String: Double] {
         let statement = try db.cachedStatement(sql: """
-            SELECT seconds FROM journal WHERE vm = ? AND step = 'done' AND kind = ? AND seconds IS NOT NULL ORDER BY at DESC, id DESC LIMIT 50
+            SELECT seconds FROM journal WHERE vm = ? AND step = 'done' AND kind = ? AND seconds IS NOT NULL AND at <= ? ORDER BY at DESC, id DESC LIMIT 50
             """)
         var result: [String: Double] = [:]
         for vm in Set(vms) {
-            let sorted = try Double.fetchAll(statement, arguments: [vm, kind.rawValue]).sorted()
+            let sorted = try Double.fetchAll(statement, arguments: [vm, kind.rawValue, time]).sorted()
             if !sorted.isEmpty { result[vm] = sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.95).rounded(.up)) - 1)] }
         }
         return result
@@ -174,6 +175,22 @@ public enum JournalRepository {
                                     since: row["since"], actionID: row["action_id"], manifestID: row["manifest_id"],
                                     diskIdentity: row["disk_identity"], poolRefused: row["pool_refused"]))
         })
+    }
+
+    /// The power records as they stood at `time` (a replay's `--now`): one written later is replaced by what the journal
+    /// held then, the VM's last finished hibernation or restore by `time`, or dropped when there was none.
+    public static func power(at time: EpochSeconds, in db: Database) throws -> [String: PowerRecord] {
+        var result = try power(in: db)
+        let statement = try db.cachedStatement(sql: """
+            SELECT action_id, host, kind, at FROM journal WHERE vm = ? AND step = 'done' AND at <= ? ORDER BY at DESC, id DESC LIMIT 1
+            """)
+        for (vm, record) in result where record.since > time {
+            result[vm] = try Row.fetchOne(statement, arguments: [vm, time]).map { row in
+                PowerRecord(vm: vm, host: row["host"], state: row["kind"] == JournalEntry.Kind.hibernate.rawValue ? .hibernated : .running,
+                            since: row["at"], actionID: row["action_id"])
+            }
+        }
+        return result
     }
 
     public static func setPower(_ p: PowerRecord, in db: Database) throws {
@@ -218,8 +235,9 @@ public enum JournalRepository {
         }
     }
 
-    public static func pins(in db: Database) throws -> [String: PinRecord] {
-        Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT * FROM pin").map { row in
+    /// The pins in force, made by `time` (a replay's `--now`: not one made after it).
+    public static func pins(madeBy time: EpochSeconds = .max, in db: Database) throws -> [String: PinRecord] {
+        Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT * FROM pin WHERE pinned_at <= ?", arguments: [time]).map { row in
             (row["vm"], PinRecord(vm: row["vm"], until: row["until"], pinnedBy: row["pinned_by"], pinnedAt: row["pinned_at"]))
         })
     }

@@ -11,9 +11,9 @@ public enum Baseline: Equatable, Sendable, CaseIterable {
     /// The mean of the history.
     case mean
 
-    /// Forecasts `horizon` steps after `history` (hourly steps; `firstHourOfWeek` is the hour-of-week of history[0]).
-    /// NaN where the baseline has nothing to go on.
-    public func forecast(history: [Float], firstHourOfWeek: Int, horizon: Int) -> [Float] {
+    /// Forecasts `horizon` steps after `history` (hourly steps; `hoursOfWeek`: the hour of the week of each step of
+    /// the history and the horizon, `WeekClock`). NaN where the baseline has nothing to go on.
+    public func forecast(history: [Float], hoursOfWeek: [Int], horizon: Int) -> [Float] {
         let n = history.count
         switch self {
         case .seasonalNaiveDay, .seasonalNaiveWeek:
@@ -29,9 +29,9 @@ public enum Baseline: Equatable, Sendable, CaseIterable {
             }
         case .hourOfWeekProfile:
             var byHour = [[Float]](repeating: [], count: 168)
-            for (i, v) in history.enumerated() where !v.isNaN { byHour[(firstHourOfWeek + i) % 168].append(v) }
+            for (i, v) in history.enumerated() where !v.isNaN { byHour[hoursOfWeek[i]].append(v) }
             return (0..<horizon).map { k in
-                let values = byHour[(firstHourOfWeek + n + k) % 168].sorted()
+                let values = byHour[hoursOfWeek[n + k]].sorted()
                 return values.isEmpty ? .nan : values[values.count / 2]
             }
         case .mean:
@@ -77,12 +77,13 @@ public enum Evaluation {
 extension Baseline {
     /// The per-VM hour-of-week profile as quantiles: for each step ahead, the empirical quantiles of the history's
     /// known values at the same hour of the week (linear interpolation); NaN for an hour the history never saw.
-    public static func hourOfWeekQuantiles(history: [Float], firstHourOfWeek: Int, horizon: Int, quantiles: [Float]) -> [[Float]] {
+    /// `hoursOfWeek`: the hour of the week of each step of the history and the horizon (`WeekClock`).
+    public static func hourOfWeekQuantiles(history: some Collection<Float>, hoursOfWeek: [Int], horizon: Int, quantiles: [Float]) -> [[Float]] {
         var byHour = [[Float]](repeating: [], count: 168)
-        for (i, v) in history.enumerated() where !v.isNaN { byHour[(firstHourOfWeek + i) % 168].append(v) }
+        for (i, v) in history.enumerated() where !v.isNaN { byHour[hoursOfWeek[i]].append(v) }
         for h in byHour.indices { byHour[h].sort() }
         return (0..<horizon).map { k in
-            let values = byHour[(firstHourOfWeek + history.count + k) % 168]
+            let values = byHour[hoursOfWeek[history.count + k]]
             return quantiles.map { empiricalQuantile(sorted: values, $0) }
         }
     }
@@ -93,10 +94,10 @@ extension Baseline {
     /// in it (a VM asleep or absent says nothing about its level: missing is not idle). A few hours suffice: a VM that
     /// slept most of the week was awake mostly when its forecast restored it, and how it ran then is its level (on the
     /// Bitbrains walk-forward, requiring 12 left such VMs restored for weeks for demand they no longer had).
-    public static func recentLevelShift(history: [Float], firstHourOfWeek: Int, hours: Int = 24) -> Float? {
+    public static func recentLevelShift(history: [Float], hoursOfWeek: [Int], hours: Int = 24) -> Float? {
         let weekStart = history.count - 168
         guard weekStart >= 168 else { return nil }
-        let reference = hourOfWeekQuantiles(history: Array(history[..<weekStart]), firstHourOfWeek: firstHourOfWeek, horizon: 168, quantiles: [0.5])
+        let reference = hourOfWeekQuantiles(history: history[..<weekStart], hoursOfWeek: hoursOfWeek, horizon: 168, quantiles: [0.5])
         var residuals: [Float] = []
         var i = history.count - 1
         while i >= weekStart && residuals.count < hours {

@@ -48,6 +48,8 @@ public struct DemandForecaster {
     let served: [Bool]
     /// What calendar events add to the model's forecasts.
     public let uplift: CalendarUplift
+    /// The clock of the hour-of-week profile (`WeekClock`: the zone whose office hours the fleet keeps).
+    public var clock = WeekClock.utc
 
     /// Loads the promoted model (if any) from `store`; with `trainedBefore`, only a model whose training data ended by
     /// then (a backtest must not forecast with a model that saw the future).
@@ -157,10 +159,10 @@ public struct DemandForecaster {
     /// profile by a point or more (`Baseline.recentLevelShift`, never below zero): a VM whose load changed is forecast
     /// at its new level within a day, not weeks later.
     func profile(_ series: HourlySeries) -> QuantileForecast {
-        let firstHourOfWeek = series.firstHourOfWeek
-        var values = Baseline.hourOfWeekQuantiles(history: series.values, firstHourOfWeek: firstHourOfWeek, horizon: horizon, quantiles: quantiles)
-        var source = "hour-of-week profile"
-        if let shift = Baseline.recentLevelShift(history: series.values, firstHourOfWeek: firstHourOfWeek), abs(shift) >= 1 {
+        let hoursOfWeek = series.hoursOfWeek(clock, beyond: horizon)
+        var values = Baseline.hourOfWeekQuantiles(history: series.values, hoursOfWeek: hoursOfWeek, horizon: horizon, quantiles: quantiles)
+        var source = "hour-of-week profile" + (clock == .utc ? "" : " (\(clock.zone))")
+        if let shift = Baseline.recentLevelShift(history: series.values, hoursOfWeek: hoursOfWeek), abs(shift) >= 1 {
             values = values.map { $0.map { $0.isNaN ? $0 : max(0, $0 + shift) } }
             source += String(format: ", level %+.1f", shift)
         }

@@ -28,8 +28,10 @@ public struct HourlySeries: Equatable, Sendable {
 
     public func time(of index: Int) -> EpochSeconds { start + Int64(index) * step }
 
-    /// The hour of the week of the first step, in hours since Monday 00:00 UTC (1970-01-01 was a Thursday).
-    public var firstHourOfWeek: Int { Int(((start / 3600) + 72) % 168) }
+    /// The hour of the week of each step and of `beyond` steps after the series, on `clock` (`WeekClock`).
+    public func hoursOfWeek(_ clock: WeekClock, beyond: Int = 0) -> [Int] {
+        clock.hoursOfWeek(from: start, count: values.count + beyond)
+    }
 
     /// Builds the series of `vm` over [from, to) from the store. Each step's demand is the **maximum** of its samples
     /// of `metric` (the mean would hide the spikes that matter). A step is missing when it has no sample, and also when

@@ -36,6 +36,8 @@ public struct TrainingConfig: Sendable {
     /// The inputs; memory, network and disk use are off by default: on the 50 Bitbrains VMs they cost the model its
     /// q0.5 edge over seasonal naive (bench/RESULTS.md).
     public var input = ModelInput(usesContext: false)
+    /// The clock of the hour-of-week profile the model is measured against (`WeekClock`; the planner's `--zone`).
+    public var clock = WeekClock.utc
 
     public init() {}
 }
@@ -144,6 +146,7 @@ public struct Trainer {
         hyper["calendar"] = uplift.values.keys.map(\.rawValue).sorted().joined(separator: ",")
         hyper["best_epoch"] = "\(best.epoch)"
         hyper["stopping_every"] = "\(config.stoppingEvery)"
+        hyper["week_clock"] = config.clock.zone
         // Validation: pinball per quantile in scaled units, model vs each baseline (a baseline's point forecast stands
         // for every quantile), over the known hours of the held-out days.
         let q = config.quantiles
@@ -154,16 +157,16 @@ public struct Trainer {
             let w = window(v.series, end: v.end, scale: v.scale)
             let out = model.predict(w.input, batch: 1, steps: config.lookback)
             let history = Array(v.series.values[..<v.end])
-            let firstHourOfWeek = v.series.firstHourOfWeek
+            let hoursOfWeek = config.clock.hoursOfWeek(from: v.series.start, count: v.end + config.horizon)
             var candidates: [String: [[Float]]] = [:]
             candidates["model"] = ModelInput.quantiles(out, series: v.series, end: v.end, scale: v.scale, quantiles: q.count).enumerated()
                 .map { k, f in uplift.apply(f, categories: calendar.categories(vm: v.vm, hour: v.series.time(of: v.end + k)), scale: v.scale) }
                 .map { $0.map { $0 / v.scale } }
             for b in Baseline.allCases where b != .hourOfWeekProfile {
-                let f = b.forecast(history: history, firstHourOfWeek: firstHourOfWeek, horizon: config.horizon)
+                let f = b.forecast(history: history, hoursOfWeek: hoursOfWeek, horizon: config.horizon)
                 candidates["\(b)"] = f.map { value in q.map { _ in value / v.scale } }
             }
-            candidates["\(Baseline.hourOfWeekProfile)"] = Baseline.hourOfWeekQuantiles(history: history, firstHourOfWeek: firstHourOfWeek,
+            candidates["\(Baseline.hourOfWeekProfile)"] = Baseline.hourOfWeekQuantiles(history: history, hoursOfWeek: hoursOfWeek,
                                                                                       horizon: config.horizon, quantiles: q).map { $0.map { $0 / v.scale } }
             let overall = Baseline.overallQuantiles(history: history, quantiles: q).map { $0 / v.scale }
             candidates[Self.noSkill] = [[Float]](repeating: overall, count: config.horizon)

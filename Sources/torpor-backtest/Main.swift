@@ -27,6 +27,7 @@ struct TorporBacktestCommand: TorporTool {
             """)
 
     @OptionGroup var common: StageOptions
+    @OptionGroup var week: WeekOptions
     @Option(help: "The policy file (default: the embedded default).") var policy: String?
     @Option(help: "Start of the replay, ISO-8601 (default: --now minus --days).") var from: String?
     @Option(help: "Days replayed when --from is not given.") var days = 7
@@ -53,6 +54,7 @@ struct TorporBacktestCommand: TorporTool {
             BLAS.setThreads(threads)
             var backtest = Backtest(store: try common.openStore(), policy: policy, from: start, to: to)
             backtest.retrainEveryDays = retrainEvery
+            backtest.clock = week.clock
             backtest.log = { FileHandle.standardError.write(Data("torpor-backtest: \($0)\n".utf8)) }
             try backtest.prepareForecasts()
             let report = try backtest.run()

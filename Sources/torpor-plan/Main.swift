@@ -34,6 +34,7 @@ struct TorporPlanCommand: TorporTool {
 struct Make: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Forecast and write a plan (the hourly job).")
     @OptionGroup var common: StageOptions
+    @OptionGroup var week: WeekOptions
     @Option(help: "The policy file (YAML; default: the embedded default, see sample-data/policy.yaml).") var policy: String?
     @Option(help: "Where to write the plan (default: plans/plan-<time>.json beside the store; plans/dry-run-<time>.json with --dry-run).")
     var out: String?
@@ -53,7 +54,8 @@ struct Make: ParsableCommand {
             let hosted = Set(all.filter { $0.hostURI != nil }.map(\.name))
             let conflicts = policy.conflicts(vms: records.filter { vm in hosted.contains(vm.name) })   // VMs a plan may act on
             if !conflicts.isEmpty { throw PlanError(.badInput, "\(self.policy ?? "the embedded default policy"): " + conflicts.joined(separator: "; ")) }
-            let forecaster = try DemandForecaster(store: store, horizon: policy.horizonHours, trainedBefore: now)
+            var forecaster = try DemandForecaster(store: store, horizon: policy.horizonHours, trainedBefore: now)
+            forecaster.clock = week.clock
             let input = try PlanningInputs.load(store: store, now: now, policy: policy, policySHA256: policySHA, forecaster: forecaster)
             let plan = Planner.plan(input)
             let bytes = plan.encoded()

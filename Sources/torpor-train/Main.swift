@@ -31,6 +31,7 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Train, evaluate and record a model (the nightly job).")
 
     @OptionGroup var common: StageOptions
+    @OptionGroup var week: WeekOptions
     @Option(help: "Training epochs.") var maxEpochs = 12
     @Option(help: "Seed of initialization and data order.") var seed: UInt64 = 42
     @Option(help: "OpenBLAS threads.") var threads = 1
@@ -58,6 +59,7 @@ struct Train: ParsableCommand {
         config.hiddenSize = hidden
         config.historyDays = historyDays
         config.validationDays = validationDays
+        config.clock = week.clock
         let progress = FileHandle.standardError
         let tty = isatty(STDERR_FILENO) == 1
         if let warning = BLAS.slowKernelWarning() { progress.write(Data("torpor-train: warning: \(warning)\n".utf8)) }
@@ -103,6 +105,7 @@ struct Show: ParsableCommand {
 struct Forecast: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print one VM's forecast for the next hours, as the planner would get it.")
     @OptionGroup var common: StageOptions
+    @OptionGroup var week: WeekOptions
     @Option(help: "The VM.") var vm: String
     @Option(help: "Hours ahead.") var horizon = 24
 
@@ -110,7 +113,8 @@ struct Forecast: ParsableCommand {
         let store = try common.openStore()
         let now = common.nowSeconds
         let hour0 = UTC.floor(now)
-        let forecaster = try DemandForecaster(store: store, horizon: horizon, trainedBefore: now)
+        var forecaster = try DemandForecaster(store: store, horizon: horizon, trainedBefore: now)
+        forecaster.clock = week.clock
         let (series, calendar) = try store.read { db in
             guard let record = try VMRepository.all(in: db).first(where: { $0.name == vm }) else { throw ValidationError("no VM named '\(vm)' in the store") }
             return (try HourlySeries.loadExcludingSleeps(vm: vm, from: hour0 - Int64(forecaster.historyHours) * 3600, to: hour0, now: now,

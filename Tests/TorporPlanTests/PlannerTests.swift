@@ -344,6 +344,24 @@ import TorporTrain
         #expect(try !plan(calmFrom: 1, at: 1).carried)
     }
 
+    /// Two approved sleeps (02-06 and 09-13) do not carry one sleep from 02:00 to 13:00: the hours between were
+    /// approved awake.
+    @Test func aStandingApprovalCarriesOnlyASleepApprovedAsOne() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-pairs-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let store = try Store(path: dir + "/torpor.db")
+        let two = try Self.plan([Self.vm("web-01", (0..<24).map { (2..<6).contains($0) || (9..<13).contains($0) ? 0.5 : 40 })])
+        #expect(two.actions.filter { $0.action == .hibernate }.count == 2)
+        try Approvals.record(two, bytes: two.encoded(), demandCalls: [:], in: store)
+        _ = try Approvals.approve(two, bytes: two.encoded(), source: "plan", only: nil, except: [], by: "alice", now: Self.now, in: store)
+        try Approvals.setStanding(true, by: "alice", now: Self.now, in: store)
+        let one = try Self.plan([Self.vm("web-01", Self.hours(idle: 2..<13))], now: Self.now + 60)
+        #expect(one.actions.first { $0.action == .hibernate }?.at.seconds == Self.at(2))
+        #expect(try Approvals.record(one, bytes: one.encoded(), demandCalls: [:], in: store) == nil, "waits for a person")
+        let same = try Self.plan([Self.vm("web-01", (0..<24).map { (2..<6).contains($0) || (9..<13).contains($0) ? 0.5 : 40 })], now: Self.now + 120)
+        #expect(try Approvals.record(same, bytes: same.encoded(), demandCalls: [:], in: store)?.actions.count == 4, "the same two sleeps carry")
+    }
+
     @Test func missingForecastHoursAreNotIdle() throws {
         var q = Self.hours(idle: 0..<12)
         for h in 4..<6 { q[h] = .nan }

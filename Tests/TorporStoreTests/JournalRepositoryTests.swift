@@ -36,6 +36,27 @@ import TorporCore
         #expect(latest["r1"]?.seconds == 30)
     }
 
+    /// A replay's --now sees the power states, pins and restore times as they were then, not later ones.
+    @Test func powerPinsAndRestoreTimesAsTheyStoodAtATime() throws {
+        let store = try Store(path: temporaryStorePath())
+        try store.transaction { db in
+            for e in Self.finished("h1", "a", .hibernate, at: 100) + Self.finished("r1", "a", .restore, at: 500, seconds: 40) {
+                try JournalRepository.append(e, in: db)
+            }
+            try JournalRepository.setPower(PowerRecord(vm: "a", host: "h", state: .running, since: 500, actionID: "r1"), in: db)
+            try JournalRepository.setPower(PowerRecord(vm: "b", host: "h", state: .hibernated, since: 900, actionID: "h9"), in: db)
+            try JournalRepository.pin(PinRecord(vm: "a", until: nil, pinnedBy: "ops", pinnedAt: 600), in: db)
+        }
+        let (then, pinsThen, p95Then, now) = try store.read { db in
+            (try JournalRepository.power(at: 300, in: db), try JournalRepository.pins(madeBy: 300, in: db),
+             try JournalRepository.p95Seconds(kind: .restore, vms: ["a"], upTo: 300, in: db), try JournalRepository.power(at: 1000, in: db))
+        }
+        #expect(then["a"]?.state == .hibernated && then["a"]?.since == 100 && then["a"]?.actionID == "h1")
+        #expect(then["b"] == nil, "b's sleep began after 300 and nothing before it")
+        #expect(pinsThen.isEmpty && p95Then.isEmpty)
+        #expect(now["a"]?.state == .running && now["b"]?.state == .hibernated)
+    }
+
     @Test func aV10StoreKnowsWhichActionsARunStoppedIn() throws {
         let path = temporaryStorePath()
         let old = try DatabaseQueue(path: path)

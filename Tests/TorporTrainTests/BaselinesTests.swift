@@ -6,6 +6,7 @@ import TorporCore
 /// changed within days instead of weeks.
 @Suite struct BaselinesTests {
     static let monday = UTC.epoch(year: 2024, month: 1, day: 1)
+    static let week = WeekClock.utc.hoursOfWeek(from: monday, count: 24 * 60)
 
     /// Four weeks: busy (40 %) in working hours and 30 % at night, then `lastDay` for the last 24 hours.
     static func series(lastDay: (Int) -> Float) -> HourlySeries {
@@ -17,25 +18,46 @@ import TorporCore
 
     @Test func aVMThatWentQuietIsForecastAtItsNewLevel() throws {
         let quiet = Self.series { _ in 2 }
-        let shift = Baseline.recentLevelShift(history: quiet.values, firstHourOfWeek: 0)
+        let shift = Baseline.recentLevelShift(history: quiet.values, hoursOfWeek: Self.week)
         #expect(shift.map { abs($0 + 28) < 0.01 } == true, "\(String(describing: shift))")   // 2 less the night's 30, mostly
         let forecast = (try DemandForecaster(promoted: nil)).profile(quiet)
         #expect(forecast.source == "hour-of-week profile, level -28.0")
         #expect(forecast.values[0].allSatisfy { $0 == 2 } && forecast.values[10].allSatisfy { $0 == 12 })
     }
 
+    /// Office hours in Amsterdam (08:00–18:00 local) over the spring daylight-saving change of 2013-03-31: on the
+    /// clock of that zone the profile expects the Monday after at 06:00 UTC (08:00 CEST); on UTC's, three weeks of
+    /// 07:00 UTC outvote the one since and it expects the demand an hour late.
+    @Test func theProfileKeepsLocalOfficeHoursAcrossADaylightSavingChange() throws {
+        let amsterdam = try #require(WeekClock(zone: "Europe/Amsterdam"))
+        let start = UTC.epoch(year: 2013, month: 3, day: 11)   // a Monday, 00:00 UTC
+        let count = 28 * 24   // to Monday 2013-04-08 00:00 UTC
+        let local = amsterdam.hoursOfWeek(from: start, count: count)
+        let series = HourlySeries(start: start, step: 3600, values: local.map { h in (h % 24 >= 8 && h % 24 < 18 && h < 120) ? 60 : 2 })
+        var byZone = try DemandForecaster(promoted: nil)
+        byZone.clock = amsterdam
+        let onLocal = byZone.profile(series), onUTC = try DemandForecaster(promoted: nil).profile(series)
+        let median = 2   // q0.5 among the standard quantiles 0.1, 0.25, 0.5, 0.9, 0.99
+        #expect(onLocal.values[6][median] == 60 && onLocal.values[5][median] == 2 && onLocal.values[16][median] == 2, "busy 06-16 UTC")
+        #expect(onUTC.values[6][median] == 2 && onUTC.values[7][median] == 60, "an hour late on UTC's clock")
+        #expect(onLocal.source == "hour-of-week profile (Europe/Amsterdam)")
+        // The clock itself: 00:00 UTC was 01:00 CET before the change and 02:00 CEST after it.
+        #expect(local[0] == 1 && amsterdam.hoursOfWeek(from: UTC.epoch(year: 2013, month: 4, day: 1), count: 1) == [2])
+        #expect(WeekClock(zone: "Mars/Olympus") == nil && WeekClock.utc.hoursOfWeek(from: start, count: 2) == [0, 1])
+    }
+
     @Test func anUnchangedVMKeepsItsProfileAndMissingHoursSayNothing() throws {
         let steady = Self.series { $0 >= 8 && $0 < 18 ? 40 : 30 }
-        #expect(Baseline.recentLevelShift(history: steady.values, firstHourOfWeek: 0) == 0)
+        #expect(Baseline.recentLevelShift(history: steady.values, hoursOfWeek: Self.week) == 0)
         #expect((try DemandForecaster(promoted: nil)).profile(steady).source == "hour-of-week profile")
         // Asleep (or absent) almost all of the last week: no level is known, none is assumed (missing is not idle).
         var asleep = Self.series { _ in 2 }
         for h in asleep.values.count - 168..<asleep.values.count - 5 { asleep.values[h] = .nan }
-        #expect(Baseline.recentLevelShift(history: asleep.values, firstHourOfWeek: 0) == nil)
+        #expect(Baseline.recentLevelShift(history: asleep.values, hoursOfWeek: Self.week) == nil)
         // Awake 8 hours of it (say, when its forecast restored it): those hours are its level.
         asleep.values[asleep.values.count - 30] = 2; asleep.values[asleep.values.count - 40] = 2; asleep.values[asleep.values.count - 50] = 2
-        #expect(Baseline.recentLevelShift(history: asleep.values, firstHourOfWeek: 0).map { $0 < -20 } == true)
+        #expect(Baseline.recentLevelShift(history: asleep.values, hoursOfWeek: Self.week).map { $0 < -20 } == true)
         // Less than two weeks of history: nothing to compare with.
-        #expect(Baseline.recentLevelShift(history: Array(steady.values.suffix(300)), firstHourOfWeek: 0) == nil)
+        #expect(Baseline.recentLevelShift(history: Array(steady.values.suffix(300)), hoursOfWeek: Self.week) == nil)
     }
 }

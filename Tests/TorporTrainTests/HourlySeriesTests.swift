@@ -109,25 +109,27 @@ func scratchStore() throws -> (Store, String) {
 }
 
 @Suite struct BaselineTests {
+    /// The hours of the week of a series that starts on a Monday at 00:00 UTC.
+    let week = WeekClock.utc.hoursOfWeek(from: UTC.epoch(year: 2024, month: 1, day: 1), count: 24 * 60)
     /// Four weeks of a perfectly periodic daily pattern.
     let periodic: [Float] = (0..<24 * 28).map { Float(($0 % 24) >= 9 && ($0 % 24) < 17 ? 60 : 5) }
 
     @Test func seasonalBaselinesAreExactOnAPeriodicSeries() {
         let history = Array(periodic[..<(24 * 21)]), actual = Array(periodic[(24 * 21)..<(24 * 22)])
         for b in [Baseline.seasonalNaiveDay, .seasonalNaiveWeek, .hourOfWeekProfile] {
-            #expect(b.forecast(history: history, firstHourOfWeek: 0, horizon: 24) == actual, "\(b)")
+            #expect(b.forecast(history: history, hoursOfWeek: week, horizon: 24) == actual, "\(b)")
         }
-        let mean = Baseline.mean.forecast(history: history, firstHourOfWeek: 0, horizon: 24)
+        let mean = Baseline.mean.forecast(history: history, hoursOfWeek: week, horizon: 24)
         #expect(Evaluation.pinball(forecast: mean, actual: actual, quantile: 0.5) > 1)
     }
 
     @Test func gapsAreSkippedNotReadAsZero() {
         var history = Array(periodic[..<(24 * 21)])
         for i in (24 * 20)..<(24 * 21) { history[i] = .nan }   // the last day is missing
-        let forecast = Baseline.seasonalNaiveDay.forecast(history: history, firstHourOfWeek: 0, horizon: 24)
+        let forecast = Baseline.seasonalNaiveDay.forecast(history: history, hoursOfWeek: week, horizon: 24)
         #expect(forecast == Array(periodic[(24 * 21)..<(24 * 22)]), "yesterday missing: the day before is used")
-        #expect(Baseline.mean.forecast(history: [.nan, 4, .nan, 6], firstHourOfWeek: 0, horizon: 1) == [5])
-        let nothing = Baseline.seasonalNaiveDay.forecast(history: [Float](repeating: .nan, count: 48), firstHourOfWeek: 0, horizon: 2)
+        #expect(Baseline.mean.forecast(history: [.nan, 4, .nan, 6], hoursOfWeek: week, horizon: 1) == [5])
+        let nothing = Baseline.seasonalNaiveDay.forecast(history: [Float](repeating: .nan, count: 48), hoursOfWeek: week, horizon: 2)
         #expect(nothing.allSatisfy { $0.isNaN })
     }
 

@@ -1,0 +1,36 @@
+import Foundation
+
+/// The clock a fleet's weekly rhythm follows: the hour of the week (0 = Monday 00:00) of each hourly step, in a time
+/// zone. Office hours keep their local time across daylight-saving changes, where in UTC they move by an hour twice a
+/// year (and an hour-of-week profile of the weeks before would then expect them an hour late for weeks).
+public struct WeekClock: Equatable, Sendable {
+    /// The IANA zone name, or "UTC".
+    public let zone: String
+    private let timeZone: TimeZone?
+
+    public static let utc = WeekClock(utc: ())
+
+    private init(utc: Void) {
+        zone = "UTC"
+        timeZone = nil
+    }
+
+    /// nil for a zone the system's zoneinfo does not know.
+    public init?(zone: String) {
+        guard zone != "UTC" else { self = .utc; return }
+        guard let timeZone = TimeZone(identifier: zone) else { return nil }
+        self.zone = zone
+        self.timeZone = timeZone
+    }
+
+    /// The hour of the week of each of `count` hourly steps from `start`.
+    public func hoursOfWeek(from start: EpochSeconds, count: Int) -> [Int] {
+        (0..<max(0, count)).map { i in
+            let t = start + Int64(i) * 3600
+            let local = t + Int64(timeZone?.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(t))) ?? 0)
+            return Int((((local / 3600) + 72) % 168 + 168) % 168)   // 1970-01-01 was a Thursday
+        }
+    }
+
+    public static func == (a: WeekClock, b: WeekClock) -> Bool { a.zone == b.zone }
+}
