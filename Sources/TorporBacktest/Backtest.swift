@@ -16,7 +16,7 @@ public enum Strategy: String, CaseIterable, Codable, Sendable {
     case oracle
     /// Hibernate after `min_idle` of measured demand under `hibernate_below`; restore when demand appears (late).
     case reactive
-    /// A fixed schedule: asleep from 19:00 to 07:00 UTC (configurable) on weekdays and all weekend.
+    /// A fixed schedule: asleep from 19:00 to 07:00 (configurable; on the fleet's clock, `--zone`) on weekdays and all weekend.
     case officeHours = "office-hours"
 }
 
@@ -46,7 +46,7 @@ public struct Backtest {
     public var policy: Policy
     public let from: EpochSeconds
     public let to: EpochSeconds
-    /// The office-hours schedule: asleep from this hour (UTC) to `officeOpens` on weekdays, and all weekend.
+    /// The office-hours schedule: asleep from this hour (on `clock`) to `officeOpens` on weekdays, and all weekend.
     public var officeCloses = 19
     public var officeOpens = 7
     /// Walk-forward: every this many days, train on the data before that day only (nothing is recorded in the registry)
@@ -185,10 +185,12 @@ public struct Backtest {
         var asleep = [[Downtime]](repeating: [], count: records.count)
         switch strategy {
         case .officeHours:
-            for i in records.indices {
+            // On the fleet's clock (`clock`), as torpor's profile; never for a VM the policy excludes.
+            let week = clock.hoursOfWeek(from: from, count: hours)
+            for (i, r) in records.enumerated() where policy.settings(vm: r.name, labels: r.labels).excluded == nil {
                 for h in 0..<hours {
                     let t = from + Int64(h) * 3600
-                    let hour = (t / 3600) % 24, weekday = ((t / 86_400) + 3) % 7   // 0 = Monday
+                    let hour = week[h] % 24, weekday = week[h] / 24   // 0 = Monday
                     guard weekday >= 5 || hour >= officeCloses || hour < officeOpens else { continue }
                     if asleep[i].last?.end == t { asleep[i][asleep[i].count - 1].end = t + 3600 } else { asleep[i].append(Downtime(start: t, end: t + 3600)) }
                 }
@@ -302,7 +304,9 @@ public struct Backtest {
                         let start = hibernate.afterIdleSeconds.map { demand.firstIdle(for: $0, from: from, to: until, threshold: settings[i].hibernateBelow,
                                                                                       countingFrom: asleep[i].last?.end ?? .min) }
                             ?? demand.firstCalm(from: from, to: until, threshold: settings[i].hibernateBelow)
-                        if let start { sleeping[i] = (start, wake); wokenEarly[i] = nil }
+                        // As the executor: no sleep once its restore is due ("not worth sleeping").
+                        let restoreAt = plan.action(hibernate.pairedWith ?? "")?.at.seconds ?? .max
+                        if let start, start < restoreAt { sleeping[i] = (start, wake); wokenEarly[i] = nil }
                     }
                     guard let current = sleeping[i] else { continue }
                     let planned = current.wake ?? .max

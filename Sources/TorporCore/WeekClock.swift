@@ -23,12 +23,18 @@ public struct WeekClock: Equatable, Sendable {
         self.timeZone = timeZone
     }
 
-    /// The hour of the week of each of `count` hourly steps from `start`.
+    /// The hour of the week of each of `count` hourly steps from `start` (the zone's offset is looked up again only
+    /// at its daylight-saving transitions: forecasts of large fleets ask for many).
     public func hoursOfWeek(from start: EpochSeconds, count: Int) -> [Int] {
-        (0..<max(0, count)).map { i in
+        var offset: Int64 = 0, offsetUntil = EpochSeconds.min
+        return (0..<max(0, count)).map { i in
             let t = start + Int64(i) * 3600
-            let local = t + Int64(timeZone?.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(t))) ?? 0)
-            return Int((((local / 3600) + 72) % 168 + 168) % 168)   // 1970-01-01 was a Thursday
+            if let timeZone, t >= offsetUntil {
+                let date = Date(timeIntervalSince1970: TimeInterval(t))
+                offset = Int64(timeZone.secondsFromGMT(for: date))
+                offsetUntil = timeZone.nextDaylightSavingTimeTransition(after: date).map { EpochSeconds($0.timeIntervalSince1970) } ?? .max
+            }
+            return Int(((((t + offset) / 3600) + 72) % 168 + 168) % 168)   // 1970-01-01 was a Thursday
         }
     }
 

@@ -24,10 +24,11 @@ struct OwedRestore: Sendable {
 
 /// What the plans ask of the executor at `now`.
 enum DueActions {
-    /// The newest approved plan, if any, with its approved action ids. Plans are read back from the store's copy,
+    /// The newest plan with an approved hibernation, if any (`Approvals.latestHibernating`), with its approved action
+    /// ids. Plans are read back from the store's copy,
     /// which `torpor-plan approve` checked against the file a person reviewed.
     static func approvedPlan(now: EpochSeconds, in db: Database) throws -> (plan: Plan, approved: [String: ApprovalRecord])? {
-        guard let stored = try PlanRepository.latestApproved(upTo: now, in: db), !stored.body.isEmpty else { return nil }
+        guard let stored = try Approvals.latestHibernating(upTo: now, in: db), !stored.body.isEmpty else { return nil }
         let plan = try Plan.decode(stored.body, source: "plan \(stored.id) in the store")
         return (plan, try Approvals.approvedActions(of: plan.id, in: db))
     }

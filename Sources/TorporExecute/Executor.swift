@@ -228,7 +228,7 @@ public final class Executor: @unchecked Sendable {
         for (vm, entry) in interrupted.sorted(by: { $0.key < $1.key }) {
             let resumed = OwedRestore(vm: vm, host: entry.host, actionID: entry.actionID, planID: entry.planID, at: options.now,
                                       deadline: entry.deadline ?? options.now, priority: 0, reason: "finishing an interrupted restore (\(entry.detail))",
-                                      cause: entry.cause)
+                                      cause: entry.cause, byPerson: entry.actionID.hasPrefix(UnplannedWake.wake.rawValue + ":"))
             // The interrupted entry is finished under its own action (whatever restore is owed now), so it is closed.
             if let i = planned.firstIndex(where: { $0.vm == vm }) {
                 planned[i] = resumed

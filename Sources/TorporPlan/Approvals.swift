@@ -82,6 +82,13 @@ public enum Approvals {
 
     public static func standing(in db: Database) throws -> Bool { try PlanRepository.setting(standingKey, in: db)?.value == "on" }
 
+    /// The newest plan made by `time` with an approved hibernation (not `excluding`): where the executor takes its
+    /// hibernations from and what a standing approval carries from. A plan approved only for its restores (a sleep
+    /// extended) replaces neither.
+    public static func latestHibernating(upTo time: EpochSeconds, excluding: String? = nil, in db: Database) throws -> StoredPlan? {
+        try PlanRepository.latestApproved(upTo: time, excluding: excluding, approving: { Plan.Action.id($0, isOf: .hibernate) }, in: db)
+    }
+
     /// The approved action ids of a plan (a person's and carried approvals together).
     public static func approvedActions(of planID: String, in db: Database) throws -> [String: ApprovalRecord] {
         var result: [String: ApprovalRecord] = [:]
@@ -94,13 +101,13 @@ public enum Approvals {
         if let a = approved[action.id] {
             return a.carriedFrom == nil ? "approved by \(a.approvedBy)" : "approved (standing, from plan \(a.carriedFrom!.prefix(12)))"
         }
-        if action.action == .restore && action.pairedWith == nil { return "runs without approval (the VM is asleep)" }
+        if action.action == .restore && action.pairedWith == nil { return "brings the sleeping VM's restore earlier without approval; later once approved" }
         return action.action == .restore ? "awaits its hibernation's approval" : "awaits review"
     }
 
     static func carryStanding(to plan: Plan, in db: Database) throws -> ApprovalRecord? {
         guard try standing(in: db), try PlanRepository.approvals(of: plan.id, in: db).isEmpty,
-              let previous = try PlanRepository.latestApproved(upTo: plan.createdAt.seconds, excluding: plan.id, in: db),
+              let previous = try latestHibernating(upTo: plan.createdAt.seconds, excluding: plan.id, in: db),
               let earlier = try? Plan.decode(previous.body, source: "plan \(previous.id)") else { return nil }
         let approvedEarlier = try approvedActions(of: previous.id, in: db)
         // The earliest approved start per sleep, a hibernation's signature with its own restore's (two approved sleeps
@@ -115,10 +122,14 @@ public enum Approvals {
             guard a.action == .hibernate, let start = sleep(a, in: plan).flatMap({ approvedStart[$0] }) else { return false }
             return a.afterIdleSeconds == nil || start <= a.at
         }
-        guard !carried.isEmpty else { return nil }
+        // A sleeping VM's restore unchanged from an approved one (the same deadline, or still at the horizon's end, or
+        // at the start of the forecast window approved after it): its sleep goes on as approved.
+        let approvedRestores = Set(earlier.actions.filter { $0.action == .restore && approvedEarlier[$0.id] != nil }.map(\.signature))
+        let moved = plan.actions.filter { $0.action == .restore && $0.pairedWith == nil && approvedRestores.contains($0.signature) }
+        guard !carried.isEmpty || !moved.isEmpty else { return nil }
         let setBy = try PlanRepository.setting(standingKey, in: db)?.setBy ?? "?"
         let record = ApprovalRecord(planID: plan.id, approvedBy: "standing approval of \(setBy)", approvedAt: plan.createdAt.seconds,
-                                    actions: carried.flatMap { [$0.id, $0.pairedWith!] }, carriedFrom: previous.id)
+                                    actions: carried.flatMap { [$0.id, $0.pairedWith!] } + moved.map(\.id), carriedFrom: previous.id)
         try PlanRepository.insert(record, in: db)
         return record
     }

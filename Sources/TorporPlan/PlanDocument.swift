@@ -86,7 +86,7 @@ public struct Plan: Codable, Equatable, Sendable {
         /// What sets a restore's deadline: `demand` (the forecast crosses restore_above), `event` (a keep-awake, freeze
         /// or demand event, or a pin), `missing` (the forecast is unknown from then: missing is not idle), or
         /// `horizon-end` (no onset within the horizon; the next plan carries the VM forward), or `window` (an idle-timeout
-        /// sleep ends where the forecast's own window begins; a newer plan keeps the VM asleep into it), or `max-sleep`
+        /// sleep ends where the forecast's own window begins; a newer plan, approved, keeps the VM asleep into it), or `max-sleep`
         /// (the policy's `max_sleep` since the VM went to sleep).
         public var deadlineCause: String?
         public var rationale: Rationale
@@ -100,6 +100,12 @@ public struct Plan: Codable, Equatable, Sendable {
         public var what: String { afterIdleSeconds.map { "hibernate after \(DurationText.format($0)) idle" } ?? action.rawValue }
 
         public static func makeID(vm: String, kind: Kind, at: EpochSeconds) -> String { "\(vm)/\(kind.rawValue)/\(UTC.format(at))" }
+
+        /// Whether `id` is one `makeID` gives an action of `kind` (`VM/KIND/TIME`; a libvirt name has no `/`).
+        public static func id(_ id: String, isOf kind: Kind) -> Bool {
+            let parts = id.split(separator: "/")
+            return parts.count >= 3 && parts[parts.count - 2] == kind.rawValue
+        }
 
         /// What must stay the same for a standing approval to carry over: VM, host and kind; a hibernation's start (under
         /// the idle timeout: its idle time; a start no earlier is checked apart, since each hourly plan moves it); a

@@ -333,7 +333,7 @@ struct Planning {
             let limit = limited(start: start, deadline: deadline, end: end, settings: settings)
             if limit.deadline - start >= breakEven {
                 let (onset, cause) = limit.onset
-                    ?? window.map { _ in ("the forecast window from \(UTC.format(deadline)) takes over (a newer plan keeps the VM asleep into it)", "window") }
+                    ?? window.map { _ in ("the forecast window from \(UTC.format(deadline)) takes over (a newer plan, approved, keeps the VM asleep into it)", "window") }
                     ?? Self.onset(at: end, hours: hours, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier)
                 found.append(Window(vm: vm, settings: settings, tier: tier, start: start, deadline: limit.deadline, firstHour: h, idleEndHour: h,
                                     endHour: limit.end, saveSeconds: save, restoreSeconds: restore, breakEven: breakEven, stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0,
@@ -423,7 +423,7 @@ struct Planning {
     /// Why a sleep ends at hour `end`, in words and as the restore's deadline cause.
     static func onset(at end: Int, hours: Int, deadline: EpochSeconds, blocked: [String?], q: [Float], settings: Policy.VMSettings,
                       tier: Policy.Tier) -> (String, String) {
-        if end == hours { return ("no demand forecast within the horizon: restore at its end unless the next plan carries it forward", "horizon-end") }
+        if end == hours { return ("no demand forecast within the horizon: restore at its end unless a newer approved plan carries it forward", "horizon-end") }
         if let b = blocked[end] { return ("the VM must run from \(UTC.format(deadline)): \(b)", "event") }
         if q[end].isNaN { return ("the forecast is unknown from \(UTC.format(deadline)) (missing is not idle)", "missing") }
         return ("demand returns at \(UTC.format(deadline)): q\(quantileText(tier.quantile)) \(percent(q[end])) ≥ \(percent(settings.restoreAbove))", "demand")
@@ -433,19 +433,22 @@ struct Planning {
 
     /// Admits candidate windows, the longest savings first, while every hour keeps the guardrails (share of a group and
     /// of a host asleep, VMs running per group) and each host's state pool, memory and vCPUs hold. VMs asleep now count
-    /// first. The guardrails count the VMs known to run (data fresh) or asleep: a VM without fresh data (shut off,
-    /// gone, or its collector stopped) is no VM running. Memory and vCPUs count every VM with data in the history.
+    /// first. The guardrails' shares count the VMs known to run (data fresh) or asleep: a VM without fresh data (shut
+    /// off, gone, or its collector stopped) is no VM running (a group or host of one VM in all is exempt, as before).
+    /// Memory and vCPUs count every VM placed on the host: one without data may run all the same.
     func admit(_ candidates: [Window], sleeping: [Window], skipped: inout [Plan.Skip]) -> [Window] {
         let groupOf: (PlanningVM) -> String? = { [policy] vm in vm.labels[policy.groupLabel] }
-        var groupSize: [String: Int] = [:], hostSize: [String: Int] = [:]
+        var groupSize: [String: Int] = [:], hostSize: [String: Int] = [:], groupAll: [String: Int] = [:], hostAll: [String: Int] = [:]
         var hostMemory: [String: Int64] = [:], hostVCPUs: [String: Int] = [:]
         for vm in input.vms {
-            let asleep = vm.hibernatedSince != nil
-            if asleep || vm.staleSince == nil {
-                if let g = groupOf(vm) { groupSize[g, default: 0] += 1 }
-                if let h = vm.host { hostSize[h, default: 0] += 1 }
+            let counted = vm.hibernatedSince != nil || vm.staleSince == nil
+            if let g = groupOf(vm) {
+                groupAll[g, default: 0] += 1
+                if counted { groupSize[g, default: 0] += 1 }
             }
-            if let h = vm.host, asleep || vm.knownHours > 0 {
+            if let h = vm.host {
+                hostAll[h, default: 0] += 1
+                if counted { hostSize[h, default: 0] += 1 }
                 hostMemory[h, default: 0] += vm.memoryBytes ?? 0
                 hostVCPUs[h, default: 0] += vm.vcpus ?? 0
             }
@@ -475,7 +478,7 @@ struct Planning {
             let hostPolicy = policy.host(hostKey)
             let span = w.firstHour..<max(w.firstHour, w.endHour)
             var refusal: String?
-            if let g = groupOf(w.vm), let size = groupSize[g], size > 1 {
+            if let g = groupOf(w.vm), let size = groupSize[g], groupAll[g, default: 0] > 1 {
                 let allowed = min(Int((policy.maxHibernatedShare * Double(size)).rounded(.down)), size - policy.minRunning)
                 if let h = span.first(where: { (groupAsleep[g]?[$0] ?? 0) + 1 > allowed }) {
                     refusal = "guardrail: group \(policy.groupLabel)=\(g) may have \(max(0, allowed)) of \(size) asleep at once (share \(policy.maxHibernatedShare), \(policy.minRunning) running); full at \(UTC.format(hour0 + Int64(h) * 3600))"
@@ -483,7 +486,7 @@ struct Planning {
             }
             if refusal == nil, let size = hostSize[hostKey] {
                 let allowed = Int((policy.maxHibernatedShare * Double(size)).rounded(.down))
-                if size > 1, let h = span.first(where: { (hostAsleep[hostKey]?[$0] ?? 0) + 1 > allowed }) {
+                if hostAll[hostKey, default: 0] > 1, let h = span.first(where: { (hostAsleep[hostKey]?[$0] ?? 0) + 1 > allowed }) {
                     refusal = "guardrail: host \(hostKey) may have \(allowed) of \(size) VMs asleep at once; full at \(UTC.format(hour0 + Int64(h) * 3600))"
                 }
             }

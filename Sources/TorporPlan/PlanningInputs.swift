@@ -7,7 +7,10 @@ import TorporTrain
 /// Gathers a planning run's input from the store: every VM with its history, forecast, allocation, host and state-pool
 /// estimate, and the calendar events of the horizon.
 public enum PlanningInputs {
-    public static func load(store: Store, now: EpochSeconds, policy: Policy, policySHA256: String,
+    /// What a plan at `now` is made from. `replaying` (a past `--now`): the executor's records as they stood then (its
+    /// sleeps, pins and restore times), not today's; a live run reads them as they are (a pass may have acted since
+    /// the run's clock was read).
+    public static func load(store: Store, now: EpochSeconds, replaying: Bool = false, policy: Policy, policySHA256: String,
                             forecaster: DemandForecaster) throws -> PlanningInput {
         let hour0 = UTC.floor(now)
         let from = hour0 - Int64(forecaster.historyHours) * 3600
@@ -19,11 +22,12 @@ public enum PlanningInputs {
             }
             let stateBytes = try Dictionary(uniqueKeysWithValues: records.map { ($0.name, try StateRepository.expectedWrite(vm: $0.name, in: db)) })
             let verdicts = Dictionary(uniqueKeysWithValues: (try ModelRegistry.newest(trainedBefore: now, in: db)?.vms ?? []).map { ($0.vm, $0) })
-            // What the executor had done by `now` (a replay's --now does not see later sleeps, pins or restore times).
-            let power = try JournalRepository.power(at: now, in: db)
-            let execution = (verdicts: verdicts, power: power, pins: try JournalRepository.pins(madeBy: now, in: db),
-                             save: try JournalRepository.p95Seconds(kind: .hibernate, vms: records.map(\.name), upTo: now, in: db),
-                             restore: try JournalRepository.p95Seconds(kind: .restore, vms: records.map(\.name), upTo: now, in: db),
+            // A replay does not see later sleeps, pins or restore times.
+            let asOf = replaying ? now : .max
+            let power = replaying ? try JournalRepository.power(at: now, in: db) : try JournalRepository.power(in: db)
+            let execution = (verdicts: verdicts, power: power, pins: try JournalRepository.pins(madeBy: asOf, in: db),
+                             save: try JournalRepository.p95Seconds(kind: .hibernate, vms: records.map(\.name), upTo: asOf, in: db),
+                             restore: try JournalRepository.p95Seconds(kind: .restore, vms: records.map(\.name), upTo: asOf, in: db),
                              unmetDemands: try unmetDemands(records: records, power: power, now: now, policy: policy, in: db))
             return (records, histories, try EventRepository.overlapping(from: hour0, to: horizonEnd, in: db), stateBytes, execution)
         }

@@ -70,8 +70,8 @@ public enum EventRepository {
     public static func overlapping(from: EpochSeconds, to: EpochSeconds, in db: Database) throws -> [EventRecord] {
         try Row.fetchAll(db, sql: """
             SELECT uid, summary, category, starts_at, ends_at, targets, selector FROM event
-            WHERE max(ends_at, starts_at + 1) > ? AND starts_at < ? ORDER BY starts_at, uid
-            """, arguments: [from, to]).map { row in
+            WHERE (CASE WHEN ends_at > starts_at THEN ends_at ELSE starts_at + ? END) > ? AND starts_at < ? ORDER BY starts_at, uid
+            """, arguments: [EventSpan.pointCover, from, to]).map { row in
             let targets: String = row["targets"]
             return EventRecord(uid: row["uid"], summary: row["summary"], category: EventRecord.Category(rawValue: row["category"]) ?? .holiday,
                                start: row["starts_at"], end: row["ends_at"],

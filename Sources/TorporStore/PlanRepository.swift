@@ -72,12 +72,19 @@ public enum PlanRepository {
         }
     }
 
-    /// The newest plan created at or before `time` that has an approval, if any.
-    public static func latestApproved(upTo time: EpochSeconds, excluding: String? = nil, in db: Database) throws -> StoredPlan? {
-        try Row.fetchOne(db, sql: """
-            SELECT * FROM plan WHERE created_at <= ? AND id IS NOT ? AND id IN (SELECT plan_id FROM approval)
-            ORDER BY created_at DESC, id LIMIT 1
-            """, arguments: [time, excluding]).map(stored)
+    /// The newest plan created at or before `time` with an approval of an action id `approving` accepts, if any.
+    public static func latestApproved(upTo time: EpochSeconds, excluding: String? = nil, approving: (String) -> Bool = { _ in true },
+                                      in db: Database) throws -> StoredPlan? {
+        let approvals = try Row.fetchCursor(db, sql: """
+            SELECT p.id AS id, a.actions AS actions FROM plan p JOIN approval a ON a.plan_id = p.id
+            WHERE p.created_at <= ? AND p.id IS NOT ? ORDER BY p.created_at DESC, p.id
+            """, arguments: [time, excluding])
+        while let row = try approvals.next() {
+            let actions: String = row["actions"]
+            guard ((try? JSONDecoder().decode([String].self, from: Data(actions.utf8))) ?? []).contains(where: approving) else { continue }
+            return try plan(id: row["id"], in: db)
+        }
+        return nil
     }
 
     /// A setting's value and who set it.

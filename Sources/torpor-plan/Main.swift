@@ -56,7 +56,8 @@ struct Make: ParsableCommand {
             if !conflicts.isEmpty { throw PlanError(.badInput, "\(self.policy ?? "the embedded default policy"): " + conflicts.joined(separator: "; ")) }
             var forecaster = try DemandForecaster(store: store, horizon: policy.horizonHours, trainedBefore: now)
             forecaster.clock = week.clock
-            let input = try PlanningInputs.load(store: store, now: now, policy: policy, policySHA256: policySHA, forecaster: forecaster)
+            let input = try PlanningInputs.load(store: store, now: now, replaying: common.now != nil, policy: policy, policySHA256: policySHA,
+                                                forecaster: forecaster)
             let plan = Planner.plan(input)
             let bytes = plan.encoded()
             let path = out ?? defaultPath(now: now)

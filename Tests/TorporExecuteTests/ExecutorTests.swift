@@ -175,18 +175,20 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
     }
 
     /// A newer plan moves a sleeping VM's restore later only once a person approved that restore (a plan without a
-    /// hibernation can be approved for it); unapproved, it may only bring it earlier.
+    /// hibernation can be approved for it); unapproved, it may only bring it earlier. Approved for restores only, it
+    /// does not replace the plan the executor takes hibernations from.
     @Test func aSleepIsExtendedOnlyByAnApprovedRestore() throws {
         let f = try Fixture()
-        let plan = try f.plan(["web-01": 0..<4])
+        let plan = try f.plan(["web-01": 0..<4, "web-02": 1..<8])
         try f.executor().run(f.options(Self.now))
         let newer = try f.plan(["web-01": 0..<10], at: Self.at(1), approve: false, asleep: ["web-01"])
         #expect(newer.actions.map(\.action) == [.restore])
         func owed() throws -> EpochSeconds? { try f.store.read { try DueActions.owedRestores(now: Self.at(2), in: $0) }.first?.deadline }
         #expect(try owed() == plan.actions.first { $0.action == .restore }?.deadline?.seconds && owed() == Self.at(4))
-        let record = try Approvals.approve(newer, bytes: newer.encoded(), source: "newer", only: nil, except: [], by: "ops", now: Self.at(2), in: f.store)
+        let record = try Approvals.approve(newer, bytes: newer.encoded(), source: "newer", only: nil, except: [], by: "ops", now: Self.at(1) + 600, in: f.store)
         #expect(record.actions == newer.actions.map(\.id))
         #expect(try owed() == Self.at(11))
+        #expect(try f.executor().run(f.options(Self.at(1) + 900)).map { "\($0.event) \($0.vm ?? "")" } == ["hibernated web-02"])
     }
 
     @Test func pausedAndExpiredAndUnapprovedPlansStartNoHibernation() throws {

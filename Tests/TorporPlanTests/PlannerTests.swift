@@ -360,6 +360,17 @@ import TorporTrain
         #expect(try Approvals.record(one, bytes: one.encoded(), demandCalls: [:], in: store) == nil, "waits for a person")
         let same = try Self.plan([Self.vm("web-01", (0..<24).map { (2..<6).contains($0) || (9..<13).contains($0) ? 0.5 : 40 })], now: Self.now + 120)
         #expect(try Approvals.record(same, bytes: same.encoded(), demandCalls: [:], in: store)?.actions.count == 4, "the same two sleeps carry")
+        // A sleeping VM's restore still at the horizon's end is carried (its sleep goes on as approved); one the
+        // forecast now puts elsewhere waits for a person.
+        let idle = [Float](repeating: 0.5, count: 48)
+        let allDay = try Self.plan([Self.vm("db-01", idle)], now: Self.now + 180)
+        try Approvals.record(allDay, bytes: allDay.encoded(), demandCalls: [:], in: store)
+        _ = try Approvals.approve(allDay, bytes: allDay.encoded(), source: "plan", only: nil, except: [], by: "alice", now: Self.now + 180, in: store)
+        let asleep = try Self.plan([Self.vm("db-01", idle, hibernatedSince: Self.now + 180)], now: Self.now + 3600)
+        #expect(asleep.actions.map(\.deadlineCause) == ["horizon-end"])
+        #expect(try Approvals.record(asleep, bytes: asleep.encoded(), demandCalls: [:], in: store)?.actions == asleep.actions.map(\.id))
+        let woken = try Self.plan([Self.vm("db-01", Self.hours(idle: 0..<10), hibernatedSince: Self.now + 180)], now: Self.now + 7200)
+        #expect(try Approvals.record(woken, bytes: woken.encoded(), demandCalls: [:], in: store) == nil)
     }
 
     @Test func missingForecastHoursAreNotIdle() throws {
