@@ -205,7 +205,13 @@ struct Planning {
             for w in dropped {
                 skipped.append(.init(vm: w.vm.name, reason: "the restore queue on \(w.vm.host ?? "?") leaves too little time asleep in the \(DurationText.format(Int64(w.hours * 3600))) window from \(UTC.format(w.start))"))
             }
-            if dropped.isEmpty, let sleeper = sleeping.first(where: { slots[$0.key]?.late == true && sleepersAlone[$0.key]?.late == false }),
+            // A sleeper is harmed when it is late and queues longer than it would without the new windows (one late
+            // already alone, its restore longer than the time left, must not be made later still).
+            func harmed(_ w: Window) -> Bool {
+                guard let slot = slots[w.key], slot.late, let alone = sleepersAlone[w.key] else { return false }
+                return !alone.late || slot.queueingDelay > alone.queueingDelay
+            }
+            if dropped.isEmpty, let sleeper = sleeping.first(where: harmed),
                let yielding = accepted.filter({ $0.vm.host == sleeper.vm.host }).max(by: { ($0.tier.priority, -$0.hours) < ($1.tier.priority, -$1.hours) }) {
                 dropped = [yielding]
                 skipped.append(.init(vm: yielding.vm.name, reason: "window from \(UTC.format(yielding.start)) refused: its restore would make the restore of \(sleeper.vm.name), asleep now, late on \(yielding.vm.host ?? "?")"))

@@ -172,6 +172,12 @@ import TorporTrain
         let plan = try Self.plan([sleeper, Self.vm("new", Self.hours(idle: 0..<3), restore: 3600)], policy: policy)
         #expect(plan.actions.map(\.vm) == ["asleep"], "\(plan.actions.map { "\($0.vm) \($0.action)" })")
         #expect(plan.skipped.first { $0.vm == "new" }?.reason.contains("would make the restore of asleep, asleep now, late") == true)
+        // A sleeper late already alone (its 4 h restore due by 03:00) is not made later still.
+        let late = Self.vm("asleep", Self.hours(idle: 0..<3), hibernatedSince: Self.now - 3600, restore: 4 * 3600)
+        let lateAlone = try Self.plan([late], policy: policy)
+        #expect(lateAlone.actions.first?.rationale.text.contains("the restore queue may finish it after its deadline") == true)
+        let withNew = try Self.plan([late, Self.vm("new", Self.hours(idle: 0..<3), restore: 3600)], policy: policy)
+        #expect(withNew.actions.map(\.vm) == ["asleep"], "\(withNew.actions.map { "\($0.vm) \($0.action)" })")
     }
 
     @Test func aGoldRestoreGoesFirstAndMeetsItsDeadlineUnderAHostLimit() throws {
