@@ -98,7 +98,8 @@ public struct Backtest {
         }
         let offset = Int((from - historyStart) / 3600), hours = Int((to - from) / 3600)
         let calendar = try store.read { try CalendarHours.load(vms: records, from: from, to: end, in: $0) }
-        let replay = Replay(records: records, series: series, demand: records.indices.map { DemandSamples(samples[$0], knownIn: series[$0]) },
+        let demand = records.indices.map { DemandSamples(samples[$0], knownIn: series[$0]) }
+        let replay = Replay(records: records, series: series, demand: demand, scored: demand.map { $0.slice(from: from, to: to, excluding: []) },
                             restoreSeconds: records.map { r in restoreP95[r.name].map { Int64($0.rounded(.up)) } },
                             events: events, calendar: calendar, offset: offset, hours: hours)
         var fleet: [String: Score] = [:], perVM: [String: [String: Score]] = [:], timelines: [String: BacktestReport.Timeline] = [:]
@@ -106,8 +107,7 @@ public struct Backtest {
             let asleep = try simulate(strategy, replay, blocks: blocks)
             for (i, r) in records.enumerated() {
                 let settings = policy.settings(vm: r.name, labels: r.labels)
-                var score = Score.of(replay.demand[i].slice(from: from, to: to, excluding: []), asleep: asleep[i], restoreAbove: settings.restoreAbove,
-                                     replayedHours: hours)
+                var score = Score.of(replay.scored[i], asleep: asleep[i], restoreAbove: settings.restoreAbove, replayedHours: hours)
                 score.stateBytes = Int64(score.hibernations) * memory[i]
                 perVM[r.name, default: [:]][strategy.rawValue] = score
                 if strategy == .torpor {
@@ -131,6 +131,8 @@ public struct Backtest {
         let records: [VMRecord]
         let series: [HourlySeries]
         let demand: [DemandSamples]
+        /// `demand` over [from, to) only: what is scored.
+        let scored: [DemandSamples]
         let restoreSeconds: [Int64?]
         let events: [EventRecord]
         let calendar: CalendarHours
@@ -196,10 +198,11 @@ public struct Backtest {
                 }
             }
         case .oracle:
-            for (i, r) in records.enumerated() where policy.settings(vm: r.name, labels: r.labels).excluded == nil {
-                let restoreAbove = policy.settings(vm: r.name, labels: r.labels).restoreAbove
+            for (i, r) in records.enumerated() {
+                let settings = policy.settings(vm: r.name, labels: r.labels), restoreAbove = settings.restoreAbove
+                guard settings.excluded == nil else { continue }
                 let breakEven = Int64((policy.breakEvenFactor * Double(policy.defaultSaveSeconds + restoreSeconds[i])).rounded(.up))
-                let demand = replay.demand[i].slice(from: from, to: to, excluding: [])
+                let demand = replay.scored[i]
                 var run: Downtime?   // the current run of known samples without demand
                 func close() {
                     if let r = run, r.end - r.start > breakEven { asleep[i].append(r) }

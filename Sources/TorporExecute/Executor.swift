@@ -475,11 +475,6 @@ public final class Executor: @unchecked Sendable {
             return (approved, try ExecutorSettings.paused(in: db), try JournalRepository.latestSteps(of: approved?.plan.actions.map(\.id) ?? [], in: db),
                     try JournalRepository.power(in: db), try JournalRepository.pins(in: db))
         }
-        // Events the plan may not have known (ingested since it was made): none may fall in a sleep that starts now.
-        let (events, labels) = try store.read { db in
-            (try EventRepository.overlapping(from: options.now, to: options.now + 8 * 86_400, in: db).filter { $0.category != .holiday },
-             Dictionary(try VMRepository.all(in: db).map { ($0.name, $0.labels) }, uniquingKeysWith: { a, _ in a }))
-        }
         guard let (plan, approvals) = approved else { return }
         let due = plan.actions.filter { a in
             a.action == .hibernate && a.at.seconds <= options.now && covers(a.host, options) && approvals[a.id] != nil && !busy.contains(a.vm)
@@ -493,6 +488,11 @@ public final class Executor: @unchecked Sendable {
         if paused {
             for a in due { hold(a, "skipped", ExecutorSettings.pausedHold, nil) }
             return
+        }
+        // Events the plan may not have known (ingested since it was made): none may fall in a sleep that starts now.
+        let (events, labels) = try store.read { db in
+            (try EventRepository.overlapping(from: options.now, to: options.now + 8 * 86_400, in: db).filter { $0.category != .holiday },
+             Dictionary(try VMRepository.all(in: db).map { ($0.name, $0.labels) }, uniquingKeysWith: { a, _ in a }))
         }
         for a in due {
             func skip(_ reason: String) { hold(a, "skipped", reason, nil) }

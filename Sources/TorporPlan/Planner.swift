@@ -445,7 +445,7 @@ struct Planning {
     func admit(_ candidates: [Window], sleeping: [Window], skipped: inout [Plan.Skip]) -> [Window] {
         let groupOf: (PlanningVM) -> String? = { [policy] vm in vm.labels[policy.groupLabel] }
         var groupSize: [String: Int] = [:], hostSize: [String: Int] = [:], groupAll: [String: Int] = [:], hostAll: [String: Int] = [:]
-        var hostMemory: [String: Int64] = [:], hostVCPUs: [String: Int] = [:]
+        var hostMemory: [String: Int64] = [:], hostVCPUs: [String: Int64] = [:]
         for vm in input.vms {
             let counted = vm.hibernatedSince != nil || vm.staleSince == nil
             if let g = groupOf(vm) {
@@ -456,12 +456,12 @@ struct Planning {
                 hostAll[h, default: 0] += 1
                 if counted { hostSize[h, default: 0] += 1 }
                 hostMemory[h, default: 0] += vm.memoryBytes ?? 0
-                hostVCPUs[h, default: 0] += vm.vcpus ?? 0
+                hostVCPUs[h, default: 0] += Int64(vm.vcpus ?? 0)
             }
         }
         var groupAsleep: [String: [Int]] = [:], hostAsleep: [String: [Int]] = [:]
         // Per hour, and one more for the horizon's end, when every restore of the plan is done.
-        var poolUsed: [String: [Int64]] = [:], memoryAsleep: [String: [Int64]] = [:], vcpusAsleep: [String: [Int]] = [:]
+        var poolUsed: [String: [Int64]] = [:], memoryAsleep: [String: [Int64]] = [:], vcpusAsleep: [String: [Int64]] = [:]
         func add(_ w: Window) {
             let hostKey = w.vm.host ?? "?"
             for h in w.firstHour..<max(w.firstHour, w.endHour) {
@@ -469,7 +469,7 @@ struct Planning {
                 hostAsleep[hostKey, default: [Int](repeating: 0, count: hours)][h] += 1
                 poolUsed[hostKey, default: [Int64](repeating: 0, count: hours)][h] += w.stateBytes
                 memoryAsleep[hostKey, default: [Int64](repeating: 0, count: hours + 1)][h] += w.vm.memoryBytes ?? 0
-                vcpusAsleep[hostKey, default: [Int](repeating: 0, count: hours + 1)][h] += w.vm.vcpus ?? 0
+                vcpusAsleep[hostKey, default: [Int64](repeating: 0, count: hours + 1)][h] += Int64(w.vm.vcpus ?? 0)
             }
         }
         sleeping.forEach(add)
@@ -502,16 +502,15 @@ struct Planning {
             }
             // From the restore on (at the horizon's end too), the VM needs its memory and vCPUs back: the host must hold
             // every VM not asleep then.
-            if refusal == nil, let capacity = hostPolicy.memoryBytes {
-                let runningThen = (hostMemory[hostKey] ?? 0) - (memoryAsleep[hostKey]?[w.endHour] ?? 0)
+            let resources: [(name: String, capacity: Int64?, total: [String: Int64], asleep: [String: [Int64]], text: (Int64) -> String)] = [
+                ("memory", hostPolicy.memoryBytes, hostMemory, memoryAsleep, ByteSize.format),
+                ("vCPUs", hostPolicy.vcpus.map(Int64.init), hostVCPUs, vcpusAsleep, { "\($0)" }),
+            ]
+            for r in resources where refusal == nil {
+                guard let capacity = r.capacity else { continue }
+                let runningThen = (r.total[hostKey] ?? 0) - (r.asleep[hostKey]?[w.endHour] ?? 0)
                 if runningThen > capacity {
-                    refusal = "host \(hostKey) memory: at the restore (\(UTC.format(w.deadline))) its VMs need \(ByteSize.format(runningThen)), more than its \(ByteSize.format(capacity)): the restore could not be guaranteed"
-                }
-            }
-            if refusal == nil, let capacity = hostPolicy.vcpus {
-                let runningThen = (hostVCPUs[hostKey] ?? 0) - (vcpusAsleep[hostKey]?[w.endHour] ?? 0)
-                if runningThen > capacity {
-                    refusal = "host \(hostKey) vCPUs: at the restore (\(UTC.format(w.deadline))) its VMs need \(runningThen), more than its \(capacity): the restore could not be guaranteed"
+                    refusal = "host \(hostKey) \(r.name): at the restore (\(UTC.format(w.deadline))) its VMs need \(r.text(runningThen)), more than its \(r.text(capacity)): the restore could not be guaranteed"
                 }
             }
             if let refusal {

@@ -31,7 +31,7 @@ public struct EventRecord: Codable, Equatable, Sendable {
 }
 
 extension EventRecord {
-    /// Whether the occurrence falls in [from, to) (`EventSpan`: one without duration counts at its start).
+    /// Whether the occurrence falls in [from, to) (`EventSpan`: one without duration covers the hour from its start).
     public func overlaps(from: EpochSeconds, to: EpochSeconds) -> Bool {
         EventSpan.overlaps(start: start, end: end, from: from, to: to)
     }
