@@ -32,10 +32,15 @@ public struct ExecutionOptions: Sendable {
 /// Applies the due actions of the approved plan through libvirt, journaling every step before acting, after first
 /// reconciling what an interrupted run left unfinished. Restores come first and are never blocked (not by pause, expiry,
 /// a newer plan or a missing approval); hibernations need the newest approved plan, unexpired, and a pre-flight check.
-/// One failing VM never stops the others; a failed hibernation leaves the VM running.
+/// One failing VM never stops the others, one host that does not answer never holds up the others; a failed
+/// hibernation leaves the VM running.
 public final class Executor: @unchecked Sendable {
     public let store: Store
     let connect: @Sendable (String) throws -> VirtConnection
+    /// Keeps other executors off a host while a pass works on it (nil: this process alone runs executors on the store).
+    let locks: HostLocks?
+    /// Hosts a pass of this executor still works on: a later pass leaves them to it.
+    private var hostsInPass: Set<String> = []
     let load: LoadSource
     let demand: DemandSignal?
     let stepLimit: Int?
@@ -57,9 +62,11 @@ public final class Executor: @unchecked Sendable {
     /// `connect` opens a host's connection (tests pass the test driver's); `load` reads demand for the pre-flight check.
     /// `TORPOR_EXECUTE_KILL_AFTER_STEP=N` makes the process kill itself with SIGKILL right after its N-th journal step
     /// (the crash test); `TORPOR_EXECUTE_KILL_DURING_LIBVIRT_MS=T` kills it T ms into its first save or restore call.
-    public init(store: Store, load: LoadSource = SampledLoad(), demand: DemandSignal? = nil,
+    /// `locks`: taken per host by `run` (the command-line executor passes the store's).
+    public init(store: Store, load: LoadSource = SampledLoad(), demand: DemandSignal? = nil, locks: HostLocks? = nil,
                 connect: @escaping @Sendable (String) throws -> VirtConnection = { try VirtConnection.open(uri: $0) }) {
         self.store = store
+        self.locks = locks
         self.load = load
         self.demand = demand
         self.connect = connect
@@ -69,18 +76,66 @@ public final class Executor: @unchecked Sendable {
 
     // MARK: the run
 
-    /// One pass: reconcile, owed restores, due hibernations.
+    /// One pass over every host of `options.hosts` (nil: every host the store knows), each host on a thread of its own
+    /// and under its lock: reconcile, owed restores, pooling, due hibernations. A host another executor (or a pass of
+    /// this one) still works on is skipped, said in a `skipped` event. Returns when every host is done, or after
+    /// `waitAtMost` seconds: a host still going then keeps its thread and its lock until it ends, and later passes
+    /// leave it alone. A host's failure does not stop the others; the first (by host) is thrown once all are done.
     @discardableResult
-    public func run(_ options: ExecutionOptions) throws -> [ExecutionEvent] {
+    public func run(_ options: ExecutionOptions, waitAtMost: TimeInterval? = nil) throws -> [ExecutionEvent] {
         let log = EventLog(path: options.eventLog)
         let started = Date()
         let clock: @Sendable () -> EpochSeconds = { options.now + EpochSeconds(Date().timeIntervalSince(started)) }
         forgetUnreachableHosts()
+        let hosts = try options.hosts ?? knownHosts(now: options.now)
+        let failures = HostFailures()
+        let group = DispatchGroup()
+        for host in hosts.sorted() {
+            group.enter()
+            Thread.detachNewThread {
+                defer { group.leave() }
+                do { try self.pass(on: host, options, log: log, clock: clock) } catch { failures.add(host, error) }
+            }
+        }
+        if let waitAtMost { _ = group.wait(timeout: .now() + waitAtMost) } else { group.wait() }
+        if let failure = failures.first { throw failure }
+        return log.events
+    }
+
+    /// Every host the store has a VM, a sleep, an unfinished action or an approved action on.
+    func knownHosts(now: EpochSeconds) throws -> Set<String> {
+        try store.read { db in
+            var hosts = Set(try VMRepository.all(in: db).compactMap(\.hostURI))
+            hosts.formUnion(try JournalRepository.power(in: db).values.map(\.host))
+            hosts.formUnion(try JournalRepository.unfinished(in: db).map(\.host))
+            hosts.formUnion(try DueActions.approvedPlan(now: now, in: db)?.plan.actions.map(\.host) ?? [])
+            return hosts
+        }
+    }
+
+    /// One host's part of a pass, under its lock (none for a dry run: it changes nothing).
+    func pass(on host: String, _ options: ExecutionOptions, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws {
+        guard connectionLock.withLock({ hostsInPass.insert(host).inserted }) else {
+            log.record(.init(event: "skipped", time: clock(), host: host, detail: "\(host): an earlier pass still works on this host; its VMs are left to it"))
+            return
+        }
+        defer { _ = connectionLock.withLock { hostsInPass.remove(host) } }
+        var lock: FileLock?
+        if let locks, !options.dryRun {
+            do { lock = try locks.take(host) } catch {
+                let holder = if case .held(_, let pid?) = error { " (pid \(pid))" } else { "" }
+                log.record(.init(event: "skipped", time: clock(), host: host,
+                                 detail: "\(host): another torpor-execute\(holder) still works on this host (a long save or restore, or a libvirtd that does not answer); its VMs are left to it"))
+                return
+            }
+        }
+        defer { withExtendedLifetime(lock) {} }
+        var options = options
+        options.hosts = [host]
         let reconciled = options.dryRun ? Reconciled() : try reconcile(options, log: log, clock: clock)
         try restoreOwed(options, interrupted: reconciled.interrupted, busy: reconciled.busy, log: log, clock: clock)
         if !options.dryRun { try poolUnpooledSleeps(options, busy: reconciled.busy, log: log, clock: clock) }
         try hibernateDue(options, busy: reconciled.busy, log: log, clock: clock)
-        return log.events
     }
 
     /// Each pass (and each operator command) tries every host again.
@@ -258,29 +313,21 @@ public final class Executor: @unchecked Sendable {
             for r in owed { log.record(.init(event: "would-restore", time: options.now, vm: r.vm, host: r.host, action: r.actionID, detail: r.reason)) }
             return
         }
-        // Per host in SLA order, at most `concurrentRestores` at once; hosts side by side, so that a host that does not
-        // answer delays only its own restores.
-        let group = DispatchGroup()
+        // In SLA order, at most `concurrentRestores` at once per host (a pass covers one host).
         for (_, restores) in Dictionary(grouping: owed, by: \.host) {
-            group.enter()
-            // A thread of its own per host (it waits on its restores: not a pool worker the restores may need).
-            Thread.detachNewThread {
-                let limit = DispatchSemaphore(value: max(1, options.concurrentRestores))
-                let running = DispatchGroup()
-                for r in restores {
-                    limit.wait()
-                    running.enter()
-                    DispatchQueue.global().async {
-                        self.restore(r, options: options, log: log, clock: clock)
-                        limit.signal()
-                        running.leave()
-                    }
+            let limit = DispatchSemaphore(value: max(1, options.concurrentRestores))
+            let running = DispatchGroup()
+            for r in restores {
+                limit.wait()
+                running.enter()
+                DispatchQueue.global().async {
+                    self.restore(r, options: options, log: log, clock: clock)
+                    limit.signal()
+                    running.leave()
                 }
-                running.wait()
-                group.leave()
             }
+            running.wait()
         }
-        group.wait()
     }
 
     /// Restores one VM: from libvirt's managed-save image when it has one, else rebuilt from the state pool (verified):
@@ -780,4 +827,15 @@ public enum ExecutorSettings {
             if !on { try JournalRepository.setHeld(try JournalRepository.held(in: db).filter { $0.value.reason != pausedHold }, hosts: nil, in: db) }
         }
     }
+}
+
+/// The failures of a pass's hosts, gathered from their threads.
+private final class HostFailures: @unchecked Sendable {
+    private let lock = NSLock()
+    private var failures: [(host: String, error: Error)] = []
+
+    func add(_ host: String, _ error: Error) { lock.withLock { failures.append((host, error)) } }
+
+    /// The failure of the first host by name.
+    var first: Error? { lock.withLock { failures.min { $0.host < $1.host }?.error } }
 }

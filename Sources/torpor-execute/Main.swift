@@ -120,9 +120,10 @@ struct Run: ParsableCommand {
     func run() throws {
         try exitingOnError("torpor-execute") {
             let store = try common.openStore(creating: false)
-            let lock = try ExecutionLock(store: common.storePath, hosts: flags.hosts.isEmpty ? nil : Set(flags.hosts))
-            // One executor, one connection per host for the whole run (libvirt's test driver keeps state per connection).
-            let executor = Executor(store: store, load: flags.load(store: store), demand: flags.demandSignal, connect: flags.connect)
+            // One executor, one connection per host for the whole run (libvirt's test driver keeps state per connection);
+            // each host's lock is held while a pass works on it.
+            let executor = Executor(store: store, load: flags.load(store: store), demand: flags.demandSignal,
+                                    locks: HostLocks(store: common.storePath), connect: flags.connect)
             let end = until.flatMap(UTC.parseInstant)
             // Following the clock, a domain starting or stopping outside the schedule triggers a pass at once.
             let nudge = DispatchSemaphore(value: 0)
@@ -131,7 +132,9 @@ struct Run: ParsableCommand {
             while true {
                 var options = flags.options(now: now)
                 options.dryRun = dryRun
-                let events = try executor.run(options)
+                // Following the wall clock, a pass waits for its hosts one interval at most: a host that does not answer
+                // is left to its thread (and skipped by the passes after) while the others are served.
+                let events = try executor.run(options, waitAtMost: follow && end == nil ? TimeInterval(interval) : nil)
                 // Written at once (not buffered): a log that `tail -f` or journald can follow.
                 if events.isEmpty && end == nil { FileHandle.standardOutput.write(Data("\(UTC.format(now)): nothing done\n".utf8)) }
                 guard follow else { break }
@@ -144,7 +147,6 @@ struct Run: ParsableCommand {
                     now = common.now == nil ? EpochSeconds(Date().timeIntervalSince1970) : now + EpochSeconds(interval)
                 }
             }
-            withExtendedLifetime(lock) {}
         }
     }
 }

@@ -545,27 +545,56 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try unmet(policy, now: Self.at(10)) == nil)
     }
 
-    @Test func oneExecutorPerHostAtATime() throws {
+    @Test func aHostHeldUpHoldsUpOnlyItselfAndNeverTwoExecutorsWorkOnOneHost() throws {
         let f = try Fixture()
         let me = "pid \(ProcessInfo.processInfo.processIdentifier)"
+        let stuck = "qemu+ssh://stuck/system"
+        let locks = HostLocks(store: f.store.path)
         do {
-            let lock = try ExecutionLock(store: f.store.path, hosts: [Self.host])
-            // The same host, alone or among others, and every host: refused; the message names the holder.
-            for hosts: Set<String>? in [[Self.host], [Self.host, "qemu+ssh://other/system"], nil] {
-                let error = #expect(throws: ExecuteError.self, "\(String(describing: hosts))") { _ = try ExecutionLock(store: f.store.path, hosts: hosts) }
-                #expect(error?.message.contains("works on these hosts") == true)
-                if hosts?.count == 1 { #expect(error?.message.contains(me) == true) }
-            }
-            // Another host: side by side.
-            let other = try ExecutionLock(store: f.store.path, hosts: ["qemu+ssh://other/system"])
-            withExtendedLifetime((lock, other)) {}
+            let held = try locks.take(Self.host)
+            let error = #expect(throws: FileLock.Failure.self) { _ = try locks.take(Self.host) }
+            #expect(error.map { "\($0)" }?.contains(me) == true, "the message names the holder")
+            let other = try locks.take(stuck)   // another host: side by side
+            withExtendedLifetime((held, other)) {}
         }
-        do {
-            let all = try ExecutionLock(store: f.store.path, hosts: nil)   // released with their holders
-            let error = #expect(throws: ExecuteError.self) { _ = try ExecutionLock(store: f.store.path, hosts: ["qemu+ssh://other/system"]) }
-            #expect(error?.message.contains(me) == true, "an executor of every host holds them all")
-            withExtendedLifetime(all) {}
+        _ = try locks.take(Self.host)   // released with its holder
+
+        // web-01 sleeps on the test host; db-09 sleeps on a host whose libvirtd takes the connection and never answers
+        // (until `release`), its restore owed at once (no plan holds one).
+        let plan = try f.plan(["web-01": 0..<6])
+        #expect(try f.executor().run(f.options(Self.now)).map(\.event) == ["hibernated"])
+        try f.store.transaction { try JournalRepository.setPower(PowerRecord(vm: "db-09", host: stuck, state: .hibernated, since: Self.now, actionID: "by-hand"), in: $0) }
+        final class Gate: @unchecked Sendable {
+            private let lock = NSLock()
+            private var open = false
+            func release() { lock.withLock { open = true } }
+            func wait() { while !lock.withLock({ open }) { Thread.sleep(forTimeInterval: 0.01) } }
         }
-        _ = try ExecutionLock(store: f.store.path, hosts: [Self.host])
+        struct HostDown: Error {}
+        let gate = Gate(), connection = f.connection
+        let connect: @Sendable (String) throws -> VirtConnection = { host in
+            guard host == stuck else { return connection }
+            gate.wait()
+            throw HostDown()
+        }
+        let first = Executor(store: f.store, load: FixedLoad([:], otherwise: 1), locks: locks, connect: connect)
+        let restoreAt = try #require(plan.actions.first { $0.action == .restore }).at.seconds
+        // The run is held up on the stuck host: web-01 comes back all the same, and the run returns after its wait.
+        #expect(try first.run(f.options(restoreAt), waitAtMost: 2).map { "\($0.event) \($0.vm ?? "")" } == ["restored web-01"])
+        #expect(try f.state("web-01") == .running)
+        // A later pass of the same executor, and another executor, leave the held host alone and say so.
+        let again = try first.run(f.options(restoreAt + 60), waitAtMost: 2)
+        #expect(again.map(\.event) == ["skipped"] && again.first?.host == stuck && again.first?.detail.contains("an earlier pass") == true,
+                "\(again.map(\.text))")
+        let second = Executor(store: f.store, load: FixedLoad([:], otherwise: 1), locks: locks, connect: connect)
+        let other = try second.run(f.options(restoreAt + 120))
+        #expect(other.map(\.event) == ["skipped"] && other.first?.detail.contains(me) == true, "\(other.map(\.text))")
+        // Its libvirtd answers at last (a refusal): the held pass ends, its lock with it, and the next run serves the host.
+        gate.release()
+        let deadline = Date().addingTimeInterval(10)
+        while (try? locks.take(stuck)) == nil, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        let served = try second.run(f.options(restoreAt + 180))
+        #expect(served.map { "\($0.event) \($0.vm ?? "")" } == ["failed db-09"], "\(served.map(\.text))")
+        #expect(try f.power("db-09") == .hibernated, "never closed while the host cannot tell")
     }
 }

@@ -130,6 +130,48 @@ import TorporVirt
         try f.assertContinues(from: again, "woken from libvirt's image")
     }
 
+    /// A host held up for good: the guest's QEMU stopped (SIGSTOP), so libvirtd still answers keepalives but its save
+    /// waits on QEMU for ever, which no timeout ends. The run held there serves the other host (libvirt's test driver)
+    /// all the same, the next run skips only the held host, and once QEMU answers the save completes as usual.
+    @Test func aHostWhoseQEMUStopsAnsweringHoldsUpOnlyItself() throws {
+        let f = try Fixture()
+        let testHost = "test://" + Self.repository + "/sample-data/fleet.xml"
+        let test = try VirtConnection(uri: testHost)
+        try test.domain(named: "web-01").managedSave()
+        try f.store.transaction { try JournalRepository.setPower(PowerRecord(vm: "web-01", host: testHost, state: .hibernated, since: Self.start, actionID: "by-hand"), in: $0) }
+        let plan = try f.plan(now: Self.start, idleHours: 5)
+        let pidText = try String(contentsOfFile: "/run/libvirt/qemu/\(f.guest.name).pid", encoding: .utf8)
+        let qemu = try #require(pid_t(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
+        kill(qemu, SIGSTOP)
+        defer { kill(qemu, SIGCONT) }
+        let locks = HostLocks(store: f.store.path)
+        let connect: @Sendable (String) throws -> VirtConnection = { $0 == testHost ? test : try VirtConnection.open(uri: $0) }
+        final class Outcome: @unchecked Sendable { var events: [ExecutionEvent] = []; var error: Error? }
+        let outcome = Outcome(), done = DispatchSemaphore(value: 0)
+        let held = Executor(store: f.store, load: SampledLoad(interval: 1), locks: locks, connect: connect)
+        let options = f.options(Self.start)
+        Thread.detachNewThread {
+            do { outcome.events = try held.run(options) } catch { outcome.error = error }
+            done.signal()
+        }
+        // web-01, on the other host, comes back while the run is held up on the guest's.
+        let deadline = Date().addingTimeInterval(30)
+        while try test.domain(named: "web-01").info().state != .running, Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        #expect(try test.domain(named: "web-01").info().state == .running)
+        #expect(done.wait(timeout: .now() + 3) == .timedOut, "the run is held up on the guest's host")
+        // The next cron run leaves the held host alone, names the holder and ends.
+        let next = try Executor(store: f.store, load: SampledLoad(interval: 1), locks: locks, connect: connect).run(f.options(Self.start + 120))
+        #expect(next.map(\.event) == ["skipped"] && next.first?.host == RealGuest.uri, "\(next.map(\.text))")
+        // QEMU answers again: the held save completes, the guest sleeps with its state and comes back counting on.
+        kill(qemu, SIGCONT)
+        #expect(done.wait(timeout: .now() + 180) == .success, "the held run ends once QEMU answers")
+        #expect(outcome.error == nil && outcome.events.map(\.event).contains("hibernated"), "\(outcome.events.map(\.text))")
+        let before = try f.assertAsleep("saved once QEMU answered")
+        let restore = try #require(plan.actions.first { $0.action == .restore })
+        #expect(try f.executor.run(f.options(restore.at.seconds)).map(\.event) == ["restored"])
+        try f.assertContinues(from: before, "restored after the held save")
+    }
+
     /// A pool restore killed after its VM came back but before libvirt's own image was removed leaves the VM running
     /// beside an image older than its memory (a start after a shutdown would load it over newer disks): the pass that
     /// finishes the restore removes it.
