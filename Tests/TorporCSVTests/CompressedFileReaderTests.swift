@@ -50,6 +50,44 @@ import TorporGzip
         #expect(error?.description.contains("truncated") == true)
     }
 
+    @Test func joinedMembersAndZeroPaddingReadWholeAndTrailingJunkIsAnError() throws {
+        let first = String(repeating: "1372629804;\t2;\t5851.9989\n", count: 3000), second = "1372630104;\t3;\t1.5\n"
+        try first.write(toFile: dir + "/a.csv", atomically: true, encoding: .utf8)
+        try second.write(toFile: dir + "/b.csv", atomically: true, encoding: .utf8)
+        try gzip(dir + "/a.csv")
+        try gzip(dir + "/b.csv")
+        let a = try Data(contentsOf: URL(fileURLWithPath: dir + "/a.csv.gz")), b = try Data(contentsOf: URL(fileURLWithPath: dir + "/b.csv.gz"))
+        func file(_ name: String, _ data: Data) throws -> String {
+            try data.write(to: URL(fileURLWithPath: dir + "/" + name))
+            return dir + "/" + name
+        }
+        // `cat a.gz b.gz`: both members, as gzip -d gives them; zero padding (a tape or block device) after the last.
+        #expect(try readAll(file("joined.gz", a + b)) == Array((first + second).utf8))
+        #expect(try readAll(file("padded.gz", a + Data(count: 1000))) == Array(first.utf8))
+        // Anything else after the last member (a second member whose header is damaged, a half-written append): an
+        // error naming where, not rows silently dropped.
+        var damaged = b
+        damaged[0] = 0x20
+        for (name, data) in [("damaged.gz", a + damaged), ("junk.gz", a + Data("x\n".utf8))] {
+            let error = #expect(throws: GzipError.self, "\(name)") { _ = try readAll(file(name, data)) }
+            #expect(error?.description.contains("\(name): data after the end of the gzip stream at compressed byte \(a.count)") == true, "\(error.map { "\($0)" } ?? "")")
+        }
+        // A corrupt byte inside a member: an error with the position.
+        var corrupt = a
+        corrupt[a.count / 2] ^= 0xff
+        let error = #expect(throws: GzipError.self) { _ = try readAll(file("corrupt.gz", corrupt)) }
+        #expect(error?.description.contains("corrupt.gz: corrupt gzip data after") == true || error?.description.contains("corrupt.gz: truncated") == true,
+                "\(error.map { "\($0)" } ?? "")")
+    }
+
+    @Test func shortAndEmptyFilesArePlain() throws {
+        for text in ["", "x", "\u{1f}"] {
+            let path = dir + "/s\(text.utf8.count).csv"
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            #expect(try readAll(path) == Array(text.utf8))
+        }
+    }
+
     @Test func missingFileNamesThePath() {
         let error = #expect(throws: GzipError.self) { _ = try CompressedFileReader(path: "/nonexistent/x.csv.gz") }
         #expect(error?.path == "/nonexistent/x.csv.gz")
