@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The executor job (every few minutes): reconcile, restore what is due (never blocked), then hibernate the due
-# actions of the newest approved plan. One executor per host set at a time (the second one exits with code 1).
+# The executor job (every few minutes from cron; the systemd unit runs it with --follow): reconcile, restore what is
+# due (never blocked), then hibernate the due actions of the newest approved plan. Never two executors on one VM: a run
+# held up on one VM (a save whose QEMU stopped answering) lingers, and the next runs serve every other VM.
+# Extra arguments go to `torpor-execute run` (e.g. --follow --interval 120).
 set -euo pipefail
 : "${TORPOR_BIN:=/usr/local/bin}"
 args=(run --event-log "${TORPOR_EVENT_LOG:-/var/log/torpor/events.jsonl}")
 [ -n "${TORPOR_LIBVIRT_URI:-}" ] && args+=(--host "$TORPOR_LIBVIRT_URI")
 [ -n "${TORPOR_STATE_POOL:-}" ] && args+=(--pool "$TORPOR_STATE_POOL" --pool-capacity "${TORPOR_STATE_POOL_CAPACITY:-1TiB}")
-exec "$TORPOR_BIN/torpor-execute" "${args[@]}"
+exec "$TORPOR_BIN/torpor-execute" "${args[@]}" "$@"

@@ -28,14 +28,17 @@ public struct ExecutionEvent: Codable, Equatable, Sendable {
 final class EventLog: @unchecked Sendable {
     let path: String?
     private let lock = NSLock()
-    private(set) var events: [ExecutionEvent] = []
+    private var recorded: [ExecutionEvent] = []
+
+    /// What was recorded so far (a host's thread may still record after a pass returned).
+    var events: [ExecutionEvent] { lock.withLock { recorded } }
 
     init(path: String?) { self.path = path }
 
     func record(_ event: ExecutionEvent) {
         lock.lock()
         defer { lock.unlock() }
-        events.append(event)
+        recorded.append(event)
         FileHandle.standardError.write(Data(("torpor-execute: " + event.text + "\n").utf8))
         guard let path else { return }
         let encoder = JSONEncoder()

@@ -37,10 +37,13 @@ public struct ExecutionOptions: Sendable {
 public final class Executor: @unchecked Sendable {
     public let store: Store
     let connect: @Sendable (String) throws -> VirtConnection
-    /// Keeps other executors off a host while a pass works on it (nil: this process alone runs executors on the store).
-    let locks: HostLocks?
-    /// Hosts a pass of this executor still works on: a later pass leaves them to it.
-    private var hostsInPass: Set<String> = []
+    /// Keeps other executors off a VM while this one acts on it (nil: this process alone runs executors on the store).
+    let locks: VMLocks?
+    /// VMs a pass of this executor acts on now: a later pass leaves them to it.
+    private var vmsInAction: Set<String> = []
+    /// State-pool bytes promised to this executor's hibernations whose image is not in the pool yet (hosts check the
+    /// pool's room side by side).
+    private var poolReserved: Int64 = 0
     let load: LoadSource
     let demand: DemandSignal?
     let stepLimit: Int?
@@ -62,8 +65,8 @@ public final class Executor: @unchecked Sendable {
     /// `connect` opens a host's connection (tests pass the test driver's); `load` reads demand for the pre-flight check.
     /// `TORPOR_EXECUTE_KILL_AFTER_STEP=N` makes the process kill itself with SIGKILL right after its N-th journal step
     /// (the crash test); `TORPOR_EXECUTE_KILL_DURING_LIBVIRT_MS=T` kills it T ms into its first save or restore call.
-    /// `locks`: taken per host by `run` (the command-line executor passes the store's).
-    public init(store: Store, load: LoadSource = SampledLoad(), demand: DemandSignal? = nil, locks: HostLocks? = nil,
+    /// `locks`: taken per VM for each action (the command-line executor passes the store's).
+    public init(store: Store, load: LoadSource = SampledLoad(), demand: DemandSignal? = nil, locks: VMLocks? = nil,
                 connect: @escaping @Sendable (String) throws -> VirtConnection = { try VirtConnection.open(uri: $0) }) {
         self.store = store
         self.locks = locks
@@ -76,11 +79,11 @@ public final class Executor: @unchecked Sendable {
 
     // MARK: the run
 
-    /// One pass over every host of `options.hosts` (nil: every host the store knows), each host on a thread of its own
-    /// and under its lock: reconcile, owed restores, pooling, due hibernations. A host another executor (or a pass of
-    /// this one) still works on is skipped, said in a `skipped` event. Returns when every host is done, or after
-    /// `waitAtMost` seconds: a host still going then keeps its thread and its lock until it ends, and later passes
-    /// leave it alone. A host's failure does not stop the others; the first (by host) is thrown once all are done.
+    /// One pass over every host of `options.hosts` (nil: every host the store knows), each host on a thread of its own:
+    /// reconcile, owed restores, pooling, due hibernations, each VM under its lock (`claim`). Returns when every host
+    /// is done, or after `waitAtMost` seconds: a host still going then goes on in its thread, and later passes leave
+    /// the VM it acts on alone. A host's failure does not stop the others; it is logged (`failed`) and the first (by
+    /// host) is thrown once all are done.
     @discardableResult
     public func run(_ options: ExecutionOptions, waitAtMost: TimeInterval? = nil) throws -> [ExecutionEvent] {
         let log = EventLog(path: options.eventLog)
@@ -94,7 +97,10 @@ public final class Executor: @unchecked Sendable {
             group.enter()
             Thread.detachNewThread {
                 defer { group.leave() }
-                do { try self.pass(on: host, options, log: log, clock: clock) } catch { failures.add(host, error) }
+                do { try self.pass(on: host, options, log: log, clock: clock) } catch {
+                    failures.add(host, error)
+                    log.record(.init(event: "failed", time: clock(), host: host, detail: "\(host): the pass stopped: \(error)"))
+                }
             }
         }
         if let waitAtMost { _ = group.wait(timeout: .now() + waitAtMost) } else { group.wait() }
@@ -108,28 +114,14 @@ public final class Executor: @unchecked Sendable {
             var hosts = Set(try VMRepository.all(in: db).compactMap(\.hostURI))
             hosts.formUnion(try JournalRepository.power(in: db).values.map(\.host))
             hosts.formUnion(try JournalRepository.unfinished(in: db).map(\.host))
-            hosts.formUnion(try DueActions.approvedPlan(now: now, in: db)?.plan.actions.map(\.host) ?? [])
+            // A plan that cannot be read stops no host's restores: its hosts' own passes report it.
+            hosts.formUnion((try? DueActions.approvedPlan(now: now, in: db))??.plan.actions.map(\.host) ?? [])
             return hosts
         }
     }
 
-    /// One host's part of a pass, under its lock (none for a dry run: it changes nothing).
+    /// One host's part of a pass.
     func pass(on host: String, _ options: ExecutionOptions, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws {
-        guard connectionLock.withLock({ hostsInPass.insert(host).inserted }) else {
-            log.record(.init(event: "skipped", time: clock(), host: host, detail: "\(host): an earlier pass still works on this host; its VMs are left to it"))
-            return
-        }
-        defer { _ = connectionLock.withLock { hostsInPass.remove(host) } }
-        var lock: FileLock?
-        if let locks, !options.dryRun {
-            do { lock = try locks.take(host) } catch {
-                let holder = if case .held(_, let pid?) = error { " (pid \(pid))" } else { "" }
-                log.record(.init(event: "skipped", time: clock(), host: host,
-                                 detail: "\(host): another torpor-execute\(holder) still works on this host (a long save or restore, or a libvirtd that does not answer); its VMs are left to it"))
-                return
-            }
-        }
-        defer { withExtendedLifetime(lock) {} }
         var options = options
         options.hosts = [host]
         let reconciled = options.dryRun ? Reconciled() : try reconcile(options, log: log, clock: clock)
@@ -192,6 +184,28 @@ public final class Executor: @unchecked Sendable {
 
     func covers(_ host: String, _ options: ExecutionOptions) -> Bool { options.hosts?.contains(host) ?? true }
 
+    /// Runs `body` holding `vm` (no other pass of this executor, and with `locks` no other executor, acts on it
+    /// meanwhile; a dry run changes nothing and takes no lock file). When it cannot, `refused` hears why, and whether
+    /// the lock file itself failed (`broken`) rather than someone else holding it.
+    func exclusively(_ vm: String, _ options: ExecutionOptions, refused: (_ why: String, _ broken: Bool) throws -> Void,
+                     _ body: () throws -> Void) rethrows {
+        guard connectionLock.withLock({ vmsInAction.insert(vm).inserted }) else {
+            return try refused("an earlier pass of this executor still acts on \(vm); left to it", false)
+        }
+        defer { _ = connectionLock.withLock { vmsInAction.remove(vm) } }
+        guard let locks, !options.dryRun else { return try body() }
+        let lock: FileLock
+        do { lock = try locks.take(vm) } catch {
+            switch error {
+            case .held(_, let pid):
+                return try refused("another torpor-execute\(pid.map { " (pid \($0))" } ?? "") still acts on \(vm) (a long save or restore, "
+                                   + "or a libvirtd or QEMU that does not answer); left to it", false)
+            case .cannotOpen: return try refused("\(error)", true)
+            }
+        }
+        try withExtendedLifetime(lock) { try body() }
+    }
+
     // MARK: reconcile
 
     /// What reconciling found for the pass below.
@@ -210,65 +224,80 @@ public final class Executor: @unchecked Sendable {
     func reconcile(_ options: ExecutionOptions, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws -> Reconciled {
         var found = Reconciled()
         for entry in try store.read({ try JournalRepository.unfinished(in: $0) }) where covers(entry.host, options) {
-            do {
-                let domain = try connection(entry.host).domain(named: entry.vm)
-                // A save or restore libvirtd is still doing for the dead run: wait for it a while (libvirt reports jobs
-                // of active domains only); one still going is left for the next run, not raced.
-                let deadline = Date().addingTimeInterval(60)
-                while Date() < deadline, try domain.info().state != .shutOff, Self.hasJob(domain) {
-                    Thread.sleep(forTimeInterval: 0.5)
-                }
-                if try domain.info().state != .shutOff, Self.hasJob(domain) {
-                    found.busy.insert(entry.vm)
-                    log.record(.init(event: "reconciled", time: clock(), vm: entry.vm, host: entry.host, action: entry.actionID,
-                                     detail: "libvirtd is still working on the interrupted \(entry.kind.rawValue): left open for the next run"))
-                    continue
-                }
-                let state = try domain.info().state
-                let saved = try domain.hasManagedSaveImage()
-                var done = entry
-                done.at = clock()
-                switch (entry.kind, state, saved) {
-                case (.hibernate, .shutOff, true):
-                    done.detail = "reconciled: the save had completed (the VM is off with its saved state)"
-                    try finishHibernation(done, since: entry.at, domain: domain, seconds: nil, options: options, log: log, clock: clock, event: "reconciled",
-                                          pooling: false)
-                case (.restore, .running, _):
-                    done.step = .done
-                    done.detail = "reconciled: the VM runs" + (saved ? Self.dropStaleImage(domain) : "")
-                    try journal(done, power: PowerRecord(vm: entry.vm, host: entry.host, state: .running, since: done.at, actionID: entry.actionID))
-                    log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
-                case (.hibernate, .running, _):
-                    log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID,
-                                     detail: "the interrupted save did not happen; the VM runs (the action stays due while its plan allows)"))
-                case (.hibernate, .paused, _):
-                    // No job runs (see above): the save failed and left the VM paused. A failed hibernation leaves it
-                    // running, unless libvirt paused it for a fault.
-                    done.step = .failed
-                    if let why = Self.pauseNeedsPerson(domain) {
-                        done.detail = "reconciled: the interrupted save left the VM paused (\(why)): not resumed, for a person to look at"
-                    } else {
-                        try domain.resume()
-                        done.detail = "reconciled: the interrupted save left the VM paused; resumed"
-                    }
-                    try journal(done)
-                    log.record(.init(event: "failed", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
-                case (.restore, _, _):
-                    found.interrupted[entry.vm] = entry
-                    log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID,
-                                     detail: "the interrupted restore did not finish; restoring again"))
-                case (.hibernate, _, _):
-                    done.step = .failed
-                    done.detail = "reconciled: the VM is \(state) \(saved ? "with" : "without") a saved state after an interrupted save; not touched"
-                    try journal(done)
-                    log.record(.init(event: "failed", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
-                }
-            } catch {
-                log.record(.init(event: "failed", time: clock(), vm: entry.vm, host: entry.host, action: entry.actionID,
-                                 detail: "cannot reconcile: \(error)"))
+            exclusively(entry.vm, options, refused: { why, broken in
+                found.busy.insert(entry.vm)
+                log.record(.init(event: broken ? "failed" : "skipped", time: clock(), vm: entry.vm, host: entry.host, action: entry.actionID,
+                                 detail: "the interrupted \(entry.kind.rawValue) is not reconciled: \(why)"))
+            }) {
+                reconcile(entry, into: &found, options: options, log: log, clock: clock)
             }
         }
         return found
+    }
+
+    /// Reconciles one unfinished entry, holding its VM (`reconcile`).
+    private func reconcile(_ entry: JournalEntry, into found: inout Reconciled, options: ExecutionOptions, log: EventLog,
+                           clock: @escaping @Sendable () -> EpochSeconds) {
+        do {
+            // Finished by another executor since it was read: nothing left to do.
+            let latest = try store.read { try JournalRepository.latestSteps(of: [entry.actionID], in: $0)[entry.actionID] }
+            guard let latest, [.intent, .started].contains(latest.step) else { return }
+            let domain = try connection(entry.host).domain(named: entry.vm)
+            // A save or restore libvirtd is still doing for the dead run: wait for it a while (libvirt reports jobs
+            // of active domains only); one still going is left for the next run, not raced.
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline, try domain.info().state != .shutOff, Self.hasJob(domain) {
+                Thread.sleep(forTimeInterval: 0.5)
+            }
+            if try domain.info().state != .shutOff, Self.hasJob(domain) {
+                found.busy.insert(entry.vm)
+                log.record(.init(event: "reconciled", time: clock(), vm: entry.vm, host: entry.host, action: entry.actionID,
+                                 detail: "libvirtd is still working on the interrupted \(entry.kind.rawValue): left open for the next run"))
+                return
+            }
+            let state = try domain.info().state
+            let saved = try domain.hasManagedSaveImage()
+            var done = entry
+            done.at = clock()
+            switch (entry.kind, state, saved) {
+            case (.hibernate, .shutOff, true):
+                done.detail = "reconciled: the save had completed (the VM is off with its saved state)"
+                try finishHibernation(done, since: entry.at, domain: domain, seconds: nil, options: options, log: log, clock: clock, event: "reconciled",
+                                      pooling: false)
+            case (.restore, .running, _):
+                done.step = .done
+                done.detail = "reconciled: the VM runs" + (saved ? Self.dropStaleImage(domain) : "")
+                try journal(done, power: PowerRecord(vm: entry.vm, host: entry.host, state: .running, since: done.at, actionID: entry.actionID))
+                log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
+            case (.hibernate, .running, _):
+                log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID,
+                                 detail: "the interrupted save did not happen; the VM runs (the action stays due while its plan allows)"))
+            case (.hibernate, .paused, _):
+                // No job runs (see above): the save failed and left the VM paused. A failed hibernation leaves it
+                // running, unless libvirt paused it for a fault.
+                done.step = .failed
+                if let why = Self.pauseNeedsPerson(domain) {
+                    done.detail = "reconciled: the interrupted save left the VM paused (\(why)): not resumed, for a person to look at"
+                } else {
+                    try domain.resume()
+                    done.detail = "reconciled: the interrupted save left the VM paused; resumed"
+                }
+                try journal(done)
+                log.record(.init(event: "failed", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
+            case (.restore, _, _):
+                found.interrupted[entry.vm] = entry
+                log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID,
+                                 detail: "the interrupted restore did not finish; restoring again"))
+            case (.hibernate, _, _):
+                done.step = .failed
+                done.detail = "reconciled: the VM is \(state) \(saved ? "with" : "without") a saved state after an interrupted save; not touched"
+                try journal(done)
+                log.record(.init(event: "failed", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
+            }
+        } catch {
+            log.record(.init(event: "failed", time: clock(), vm: entry.vm, host: entry.host, action: entry.actionID,
+                             detail: "cannot reconcile: \(error)"))
+        }
     }
 
     // MARK: restores
@@ -321,7 +350,9 @@ public final class Executor: @unchecked Sendable {
                 limit.wait()
                 running.enter()
                 DispatchQueue.global().async {
-                    self.restore(r, options: options, log: log, clock: clock)
+                    self.exclusively(r.vm, options, refused: { why, broken in
+                        log.record(.init(event: broken ? "failed" : "skipped", time: clock(), vm: r.vm, host: r.host, action: r.actionID, detail: "restore: \(why)"))
+                    }) { self.restore(r, options: options, log: log, clock: clock) }
                     limit.signal()
                     running.leave()
                 }
@@ -560,7 +591,18 @@ public final class Executor: @unchecked Sendable {
                 hold(a, "waiting", unmet, nil)   // still due: a later pass checks again
                 continue
             }
-            hibernate(a, plan: plan, reopened: reopened, options: options, log: log, clock: clock, hold: hold)
+            try exclusively(a.vm, options, refused: { why, broken in
+                if broken {
+                    log.record(.init(event: "failed", time: clock(), vm: a.vm, host: a.host, action: a.id, detail: "hibernate: \(why)"))
+                } else {
+                    hold(a, "skipped", "another torpor-execute acts on the VM", why)
+                }
+            }) {
+                // Done by another executor since this pass read the journal: nothing left to do.
+                let step = try store.read { try JournalRepository.latestSteps(of: [a.id], in: $0)[a.id]?.step }
+                guard step == latest[a.id]?.step else { return }
+                hibernate(a, plan: plan, reopened: reopened, options: options, log: log, clock: clock, hold: hold)
+            }
         }
     }
 
@@ -590,6 +632,8 @@ public final class Executor: @unchecked Sendable {
         var journaled = false   // before the intent, a failure (lookup, pre-flight) leaves the action due for a later run
         var started = base
         let began = Date()
+        var reserved: Int64 = 0
+        defer { connectionLock.withLock { poolReserved -= reserved } }
         do {
             let d = try connection(a.host).domain(named: a.vm)
             domain = d
@@ -616,9 +660,14 @@ public final class Executor: @unchecked Sendable {
             if let pool = options.pool {
                 let used = try StatePool(directory: pool.directory, capacityBytes: pool.capacityBytes, store: store).usedBytes()
                 let expected = try store.read { try StateRepository.expectedWrite(vm: a.vm, in: $0) } ?? Int64(try d.info().maxMemoryKiB) * 1024
-                guard used + expected <= pool.capacityBytes else {
+                let free = connectionLock.withLock { () -> Int64 in
+                    let free = pool.capacityBytes - used - poolReserved
+                    if expected <= free { poolReserved += expected; reserved = expected }
+                    return free
+                }
+                guard reserved > 0 || expected == 0 else {
                     hold(a, "skipped", "the state pool is too full",
-                         "the state pool is too full: \(ByteSize.format(expected)) expected, \(ByteSize.format(pool.capacityBytes - used)) free")
+                         "the state pool is too full: \(ByteSize.format(expected)) expected, \(ByteSize.format(free)) free")
                     return
                 }
             }
@@ -715,12 +764,17 @@ public final class Executor: @unchecked Sendable {
         for sleep in sleeps {
             let image = options.managedSaveDirectory + "/\(sleep.vm).save"
             guard FileManager.default.fileExists(atPath: image) else { continue }
-            do {
-                let domain = try connection(sleep.host).domain(named: sleep.vm)
-                guard try domain.info().state == .shutOff, try domain.hasManagedSaveImage() else { continue }
-                takeIntoPool(image: image, of: sleep, domain: domain, options: options, log: log, clock: clock)
-            } catch {
-                log.record(.init(event: "not-pooled", time: clock(), vm: sleep.vm, host: sleep.host, action: sleep.actionID, detail: "state pool: \(error)"))
+            // A VM another executor acts on is taken on a later pass.
+            exclusively(sleep.vm, options, refused: { _, _ in }) {
+                do {
+                    // The same sleep, still not pooled (another executor may have restored or pooled it since).
+                    guard let now = try store.read({ try JournalRepository.power(in: $0)[sleep.vm] }), now == sleep else { return }
+                    let domain = try connection(sleep.host).domain(named: sleep.vm)
+                    guard try domain.info().state == .shutOff, try domain.hasManagedSaveImage() else { return }
+                    takeIntoPool(image: image, of: sleep, domain: domain, options: options, log: log, clock: clock)
+                } catch {
+                    log.record(.init(event: "not-pooled", time: clock(), vm: sleep.vm, host: sleep.host, action: sleep.actionID, detail: "state pool: \(error)"))
+                }
             }
         }
     }

@@ -30,12 +30,13 @@ struct TorporExecuteCommand: TorporTool {
                      recent failures and SLA violations
 
             Every step is journaled in the store before it is taken; a run killed at any point and run again
-            finishes or rolls forward each action once. One executor per host at a time: an executor of every
-            host excludes all others, executors of different --host sets run side by side (locks beside the
-            store, released by the kernel if the holder dies).
+            finishes or rolls forward each action once. Each host on a thread of its own, and never two
+            executors on one VM (a lock per VM beside the store, released by the kernel if the holder dies):
+            a run held up on one VM (a save whose QEMU stopped answering) holds up nothing else, and the next
+            run serves every other VM, saying `skipped` for the held one.
 
-            Exit codes: 0 ok (failures of single VMs are reported, see status); 1 runtime failure (store,
-            lock); 2 usage; 3 nothing to do.
+            Exit codes: 0 ok (failures of single VMs are reported, see status); 1 runtime failure (store);
+            2 usage; 3 nothing to do.
             """,
         subcommands: [Run.self, Wake.self, Restore.self, Pin.self, Unpin.self, Pause.self, Resume.self, Status.self, PoolCommand.self],
         defaultSubcommand: Run.self)
@@ -121,9 +122,9 @@ struct Run: ParsableCommand {
         try exitingOnError("torpor-execute") {
             let store = try common.openStore(creating: false)
             // One executor, one connection per host for the whole run (libvirt's test driver keeps state per connection);
-            // each host's lock is held while a pass works on it.
+            // a VM's lock is held while the executor acts on it.
             let executor = Executor(store: store, load: flags.load(store: store), demand: flags.demandSignal,
-                                    locks: HostLocks(store: common.storePath), connect: flags.connect)
+                                    locks: VMLocks(store: common.storePath), connect: flags.connect)
             let end = until.flatMap(UTC.parseInstant)
             // Following the clock, a domain starting or stopping outside the schedule triggers a pass at once.
             let nudge = DispatchSemaphore(value: 0)
@@ -132,8 +133,8 @@ struct Run: ParsableCommand {
             while true {
                 var options = flags.options(now: now)
                 options.dryRun = dryRun
-                // Following the wall clock, a pass waits for its hosts one interval at most: a host that does not answer
-                // is left to its thread (and skipped by the passes after) while the others are served.
+                // Following the wall clock, a pass waits for its hosts one interval at most: a host held up on a VM is
+                // left to its thread (the passes after skip that VM) while everything else is served.
                 let events = try executor.run(options, waitAtMost: follow && end == nil ? TimeInterval(interval) : nil)
                 // Written at once (not buffered): a log that `tail -f` or journald can follow.
                 if events.isEmpty && end == nil { FileHandle.standardOutput.write(Data("\(UTC.format(now)): nothing done\n".utf8)) }

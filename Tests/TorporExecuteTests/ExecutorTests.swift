@@ -545,24 +545,40 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try unmet(policy, now: Self.at(10)) == nil)
     }
 
-    @Test func aHostHeldUpHoldsUpOnlyItselfAndNeverTwoExecutorsWorkOnOneHost() throws {
+    @Test func aVMHeldUpHoldsUpOnlyItselfAndNeverTwoExecutorsActOnOneVM() throws {
         let f = try Fixture()
         let me = "pid \(ProcessInfo.processInfo.processIdentifier)"
         let stuck = "qemu+ssh://stuck/system"
-        let locks = HostLocks(store: f.store.path)
+        let locks = VMLocks(store: f.store.path)
         do {
-            let held = try locks.take(Self.host)
-            let error = #expect(throws: FileLock.Failure.self) { _ = try locks.take(Self.host) }
+            let held = try locks.take("web-01")
+            let error = #expect(throws: FileLock.Failure.self) { _ = try locks.take("web-01") }
             #expect(error.map { "\($0)" }?.contains(me) == true, "the message names the holder")
-            let other = try locks.take(stuck)   // another host: side by side
+            let other = try locks.take("web-02")   // another VM: side by side
             withExtendedLifetime((held, other)) {}
         }
-        _ = try locks.take(Self.host)   // released with its holder
+        _ = try locks.take("web-01")   // released with its holder
+        #expect(Set(["a/b", "a_b", "a_2Fb", "a b", "../x"].map(VMLocks.fileName)).count == 5, "two names never share a lock file")
 
-        // web-01 sleeps on the test host; db-09 sleeps on a host whose libvirtd takes the connection and never answers
-        // (until `release`), its restore owed at once (no plan holds one).
-        let plan = try f.plan(["web-01": 0..<6])
-        #expect(try f.executor().run(f.options(Self.now)).map(\.event) == ["hibernated"])
+        // Another executor acts on web-02: this one restores web-01 and leaves web-02 to it, then restores it once free.
+        let plan = try f.plan(["web-01": 0..<6, "web-02": 0..<6])
+        #expect(try f.executor().run(f.options(Self.now)).map(\.event) == ["hibernated", "hibernated"])
+        let restoreAt = try #require(plan.actions.first { $0.action == .restore }).at.seconds
+        let executor = Executor(store: f.store, load: FixedLoad([:], otherwise: 1), locks: locks, connect: { [connection = f.connection] _ in connection })
+        do {
+            let other = try locks.take("web-02")
+            let events = try executor.run(f.options(restoreAt))
+            #expect(events.map { "\($0.event) \($0.vm ?? "")" } == ["restored web-01", "skipped web-02"], "\(events.map(\.text))")
+            #expect(events.last?.detail.contains(me) == true)
+            #expect(try f.power("web-02") == .hibernated)
+            withExtendedLifetime(other) {}
+        }
+        #expect(try executor.run(f.options(restoreAt + 30)).map { "\($0.event) \($0.vm ?? "")" } == ["restored web-02"])
+
+        // A host held up: web-01 sleeps again on the test host; db-09 sleeps on a host whose libvirtd takes the
+        // connection and never answers (until `release`), its restore owed at once (no plan holds one).
+        let later = try f.plan(["web-01": 0..<6], at: Self.at(24))
+        #expect(try f.executor().run(f.options(Self.at(24))).map(\.event) == ["hibernated"])
         try f.store.transaction { try JournalRepository.setPower(PowerRecord(vm: "db-09", host: stuck, state: .hibernated, since: Self.now, actionID: "by-hand"), in: $0) }
         final class Gate: @unchecked Sendable {
             private let lock = NSLock()
@@ -578,22 +594,22 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
             throw HostDown()
         }
         let first = Executor(store: f.store, load: FixedLoad([:], otherwise: 1), locks: locks, connect: connect)
-        let restoreAt = try #require(plan.actions.first { $0.action == .restore }).at.seconds
+        let wakeAt = try #require(later.actions.first { $0.action == .restore }).at.seconds
         // The run is held up on the stuck host: web-01 comes back all the same, and the run returns after its wait.
-        #expect(try first.run(f.options(restoreAt), waitAtMost: 2).map { "\($0.event) \($0.vm ?? "")" } == ["restored web-01"])
+        #expect(try first.run(f.options(wakeAt), waitAtMost: 5).map { "\($0.event) \($0.vm ?? "")" } == ["restored web-01"])
         #expect(try f.state("web-01") == .running)
-        // A later pass of the same executor, and another executor, leave the held host alone and say so.
-        let again = try first.run(f.options(restoreAt + 60), waitAtMost: 2)
-        #expect(again.map(\.event) == ["skipped"] && again.first?.host == stuck && again.first?.detail.contains("an earlier pass") == true,
+        // A later pass of the same executor, and another executor, leave the held VM alone and say so.
+        let again = try first.run(f.options(wakeAt + 60), waitAtMost: 5)
+        #expect(again.map { "\($0.event) \($0.vm ?? "")" } == ["skipped db-09"] && again.first?.detail.contains("an earlier pass") == true,
                 "\(again.map(\.text))")
         let second = Executor(store: f.store, load: FixedLoad([:], otherwise: 1), locks: locks, connect: connect)
-        let other = try second.run(f.options(restoreAt + 120))
-        #expect(other.map(\.event) == ["skipped"] && other.first?.detail.contains(me) == true, "\(other.map(\.text))")
-        // Its libvirtd answers at last (a refusal): the held pass ends, its lock with it, and the next run serves the host.
+        let other = try second.run(f.options(wakeAt + 120))
+        #expect(other.map { "\($0.event) \($0.vm ?? "")" } == ["skipped db-09"] && other.first?.detail.contains(me) == true, "\(other.map(\.text))")
+        // Its libvirtd answers at last (a refusal): the held restore ends, its lock with it, and the next run serves it.
         gate.release()
         let deadline = Date().addingTimeInterval(10)
-        while (try? locks.take(stuck)) == nil, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        let served = try second.run(f.options(restoreAt + 180))
+        while (try? locks.take("db-09")) == nil, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        let served = try second.run(f.options(wakeAt + 180))
         #expect(served.map { "\($0.event) \($0.vm ?? "")" } == ["failed db-09"], "\(served.map(\.text))")
         #expect(try f.power("db-09") == .hibernated, "never closed while the host cannot tell")
     }

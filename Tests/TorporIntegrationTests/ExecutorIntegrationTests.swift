@@ -130,21 +130,24 @@ import TorporVirt
         try f.assertContinues(from: again, "woken from libvirt's image")
     }
 
-    /// A host held up for good: the guest's QEMU stopped (SIGSTOP), so libvirtd still answers keepalives but its save
+    /// A VM held up for good: the guest's QEMU stopped (SIGSTOP), so libvirtd still answers keepalives but its save
     /// waits on QEMU for ever, which no timeout ends. The run held there serves the other host (libvirt's test driver)
-    /// all the same, the next run skips only the held host, and once QEMU answers the save completes as usual.
-    @Test func aHostWhoseQEMUStopsAnsweringHoldsUpOnlyItself() throws {
+    /// all the same; the next run restores a second real guest on the same host and skips only the held VM; once QEMU
+    /// answers, the save completes as usual.
+    @Test func aVMWhoseQEMUStopsAnsweringHoldsUpOnlyItself() throws {
         let f = try Fixture()
         let testHost = "test://" + Self.repository + "/sample-data/fleet.xml"
         let test = try VirtConnection(uri: testHost)
         try test.domain(named: "web-01").managedSave()
         try f.store.transaction { try JournalRepository.setPower(PowerRecord(vm: "web-01", host: testHost, state: .hibernated, since: Self.start, actionID: "by-hand"), in: $0) }
         let plan = try f.plan(now: Self.start, idleHours: 5)
+        let neighbour = try RealGuest(persistent: true)
+        try neighbour.waitForCounter(atLeast: 2)
         let pidText = try String(contentsOfFile: "/run/libvirt/qemu/\(f.guest.name).pid", encoding: .utf8)
         let qemu = try #require(pid_t(pidText.trimmingCharacters(in: .whitespacesAndNewlines)))
         kill(qemu, SIGSTOP)
         defer { kill(qemu, SIGCONT) }
-        let locks = HostLocks(store: f.store.path)
+        let locks = VMLocks(store: f.store.path)
         let connect: @Sendable (String) throws -> VirtConnection = { $0 == testHost ? test : try VirtConnection.open(uri: $0) }
         final class Outcome: @unchecked Sendable { var events: [ExecutionEvent] = []; var error: Error? }
         let outcome = Outcome(), done = DispatchSemaphore(value: 0)
@@ -158,10 +161,17 @@ import TorporVirt
         let deadline = Date().addingTimeInterval(30)
         while try test.domain(named: "web-01").info().state != .running, Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
         #expect(try test.domain(named: "web-01").info().state == .running)
-        #expect(done.wait(timeout: .now() + 3) == .timedOut, "the run is held up on the guest's host")
-        // The next cron run leaves the held host alone, names the holder and ends.
+        #expect(done.wait(timeout: .now() + 3) == .timedOut, "the run is held up on the guest's save")
+        // Meanwhile the neighbour, on the same host, is put to sleep by hand (its restore owed at once): the next cron
+        // run restores it, leaves the held VM alone naming the holder, and ends.
+        let counted = try #require(neighbour.counter)
+        try neighbour.domain.managedSave()
+        try f.store.transaction { try JournalRepository.setPower(PowerRecord(vm: neighbour.name, host: RealGuest.uri, state: .hibernated, since: Self.start, actionID: "by-hand"), in: $0) }
         let next = try Executor(store: f.store, load: SampledLoad(interval: 1), locks: locks, connect: connect).run(f.options(Self.start + 120))
-        #expect(next.map(\.event) == ["skipped"] && next.first?.host == RealGuest.uri, "\(next.map(\.text))")
+        #expect(next.map { "\($0.event) \($0.vm ?? "")" } == ["skipped \(f.guest.name)", "restored \(neighbour.name)"], "\(next.map(\.text))")
+        #expect(next.first?.detail.contains("pid \(ProcessInfo.processInfo.processIdentifier)") == true)
+        #expect(try neighbour.domain.info().state == .running)
+        try neighbour.waitForCounter(atLeast: counted + 2)
         // QEMU answers again: the held save completes, the guest sleeps with its state and comes back counting on.
         kill(qemu, SIGCONT)
         #expect(done.wait(timeout: .now() + 180) == .success, "the held run ends once QEMU answers")

@@ -1,0 +1,30 @@
+import Foundation
+import TorporCore
+
+/// Keeps two executors off one VM: a `flock` per VM on a file in a folder beside the store, held while an executor
+/// reconciles, restores, pools or hibernates that VM and let go as soon as it is done. So executors of different hosts
+/// run side by side, and so do a new run and an earlier one held up on one VM (a save whose QEMU stopped answering,
+/// which no timeout ends): the new run serves every other VM, on that host too. Locks die with their holder, even by
+/// SIGKILL.
+public struct VMLocks: Sendable {
+    /// The store the locks' folder sits beside.
+    public let store: String
+
+    public init(store: String) { self.store = store }
+
+    /// Takes `vm`'s lock, or throws `.held` at once (naming the holder's pid) when another executor holds it.
+    func take(_ vm: String) throws(FileLock.Failure) -> FileLock {
+        let folder = store + ".execute-locks"
+        if !FileManager.default.fileExists(atPath: folder) { try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        return try FileLock(path: folder + "/" + Self.fileName(vm), wait: false)
+    }
+
+    /// A VM's lock file name: its name with anything but letters, digits, '-' and '.' spelled as `_XX` (hex), so that
+    /// two names never share a file.
+    static func fileName(_ vm: String) -> String {
+        vm.utf8.map { b in
+            let c = Character(Unicode.Scalar(b))
+            return (c.isASCII && (c.isLetter || c.isNumber || c == "-" || c == ".")) ? String(c) : String(format: "_%02X", b)
+        }.joined() + ".lock"
+    }
+}
