@@ -211,8 +211,7 @@ struct Planning {
                 guard let slot = slots[w.key], slot.late, let alone = sleepersAlone[w.key] else { return false }
                 return !alone.late || slot.queueingDelay > alone.queueingDelay
             }
-            if dropped.isEmpty, let sleeper = sleeping.first(where: harmed),
-               let yielding = accepted.filter({ $0.vm.host == sleeper.vm.host }).max(by: { ($0.tier.priority, -$0.hours) < ($1.tier.priority, -$1.hours) }) {
+            if dropped.isEmpty, let sleeper = sleeping.first(where: harmed), let yielding = culprit(sleeper, accepted + sleeping, slots: slots) {
                 dropped = [yielding]
                 skipped.append(.init(vm: yielding.vm.name, reason: "window from \(UTC.format(yielding.start)) refused: its restore would make the restore of \(sleeper.vm.name), asleep now, late on \(yielding.vm.host ?? "?")"))
             }
@@ -521,6 +520,17 @@ struct Planning {
             }
         }
         return accepted
+    }
+
+    /// The new window to refuse for a sleeper its host's new restores make late: the least-priority (then shortest) of
+    /// those whose restore alone queues it (without it, it queues less), else of every new window on the host (it is
+    /// late through several together).
+    func culprit(_ sleeper: Window, _ windows: [Window], slots: [String: RestoreScheduler.Slot]) -> Window? {
+        let host = windows.filter { $0.vm.host == sleeper.vm.host }
+        let new = host.filter { !$0.asleepAlready }
+        let queued = slots[sleeper.key]?.queueingDelay ?? 0
+        let alone = new.filter { w in (schedule(host.filter { $0.key != w.key })[sleeper.key]?.queueingDelay ?? 0) < queued }
+        return (alone.isEmpty ? new : alone).max { ($0.tier.priority, -$0.hours) < ($1.tier.priority, -$1.hours) }
     }
 
     func schedule(_ windows: [Window]) -> [String: RestoreScheduler.Slot] {

@@ -172,6 +172,15 @@ import TorporTrain
         let plan = try Self.plan([sleeper, Self.vm("new", Self.hours(idle: 0..<3), restore: 3600)], policy: policy)
         #expect(plan.actions.map(\.vm) == ["asleep"], "\(plan.actions.map { "\($0.vm) \($0.action)" })")
         #expect(plan.skipped.first { $0.vm == "new" }?.reason.contains("would make the restore of asleep, asleep now, late") == true)
+        // The window refused is the one whose restore queues the sleeper, not one due back hours later (less priority,
+        // shorter: refused before, in vain).
+        let twoNew = try Self.plan([sleeper, Self.vm("new", Self.hours(idle: 0..<3), restore: 3600), Self.vm("later", Self.hours(idle: 8..<14), restore: 600)],
+                                   policy: try Self.policy("""
+                                       hosts: {"test:///default": {concurrent_restores: 1}}
+                                       vms: {asleep: {tier: gold}, new: {tier: silver, min_idle: 2h}, later: {tier: bronze, min_idle: 2h}}
+                                       """))
+        #expect(Set(twoNew.actions.map(\.vm)) == ["asleep", "later"], "\(twoNew.actions.map { "\($0.vm) \($0.action)" }) \(twoNew.skipped)")
+        #expect(twoNew.skipped.first { $0.vm == "new" }?.reason.contains("would make the restore of asleep, asleep now, late") == true)
         // A sleeper late already alone (its 4 h restore due by 03:00) is not made later still.
         let late = Self.vm("asleep", Self.hours(idle: 0..<3), hibernatedSince: Self.now - 3600, restore: 4 * 3600)
         let lateAlone = try Self.plan([late], policy: policy)
