@@ -90,14 +90,15 @@ public final class Executor: @unchecked Sendable {
         let started = Date()
         let clock: @Sendable () -> EpochSeconds = { options.now + EpochSeconds(Date().timeIntervalSince(started)) }
         forgetUnreachableHosts()
-        let hosts = try options.hosts ?? knownHosts(now: options.now)
+        let fleet = FleetReads(store: store, now: options.now)
+        let hosts = try options.hosts ?? knownHosts(approved: try? fleet.approved.get())
         let failures = HostFailures()
         let group = DispatchGroup()
         for host in hosts.sorted() {
             group.enter()
             Thread.detachNewThread {
                 defer { group.leave() }
-                do { try self.pass(on: host, options, log: log, clock: clock) } catch {
+                do { try self.pass(on: host, options, fleet: fleet, log: log, clock: clock) } catch {
                     failures.add(host, error)
                     log.record(.init(event: "failed", time: clock(), host: host, detail: "\(host): the pass stopped: \(error)"))
                 }
@@ -108,26 +109,42 @@ public final class Executor: @unchecked Sendable {
         return log.events
     }
 
-    /// Every host the store has a VM, a sleep, an unfinished action or an approved action on.
-    func knownHosts(now: EpochSeconds) throws -> Set<String> {
+    /// What every host's part of a pass reads of the whole fleet, read once at the pass's start (the restores owed
+    /// come from every plan since the earliest sleep, large for a large fleet). Each is its own result: a plan that
+    /// cannot be decoded stops hibernations, never restores.
+    struct FleetReads: @unchecked Sendable {
+        /// Every restore owed now, on every host (one a reconciled save makes owed is restored on the next pass).
+        let owed: Result<[OwedRestore], Error>
+        /// The plan hibernations are taken from, with its approvals.
+        let approved: Result<(plan: Plan, approved: [String: ApprovalRecord])?, Error>
+
+        init(store: Store, now: EpochSeconds) {
+            owed = Result { try store.read { try DueActions.owedRestores(now: now, in: $0) } }
+            approved = Result { try store.read { try DueActions.approvedPlan(now: now, in: $0) } }
+        }
+    }
+
+    /// Every host the store has a VM, a sleep, an unfinished action or a held-back hibernation on (a host gone from the
+    /// fleet gets a pass that clears those), or `approved` an action on.
+    func knownHosts(approved: (plan: Plan, approved: [String: ApprovalRecord])??) throws -> Set<String> {
         try store.read { db in
             var hosts = Set(try VMRepository.all(in: db).compactMap(\.hostURI))
             hosts.formUnion(try JournalRepository.power(in: db).values.map(\.host))
             hosts.formUnion(try JournalRepository.unfinished(in: db).map(\.host))
-            // A plan that cannot be read stops no host's restores: its hosts' own passes report it.
-            hosts.formUnion((try? DueActions.approvedPlan(now: now, in: db))??.plan.actions.map(\.host) ?? [])
+            hosts.formUnion(try JournalRepository.held(in: db).values.map(\.host))
+            hosts.formUnion(approved??.plan.actions.map(\.host) ?? [])
             return hosts
         }
     }
 
     /// One host's part of a pass.
-    func pass(on host: String, _ options: ExecutionOptions, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws {
+    func pass(on host: String, _ options: ExecutionOptions, fleet: FleetReads, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws {
         var options = options
         options.hosts = [host]
         let reconciled = options.dryRun ? Reconciled() : try reconcile(options, log: log, clock: clock)
-        try restoreOwed(options, interrupted: reconciled.interrupted, busy: reconciled.busy, log: log, clock: clock)
+        try restoreOwed(options, owed: try fleet.owed.get(), interrupted: reconciled.interrupted, busy: reconciled.busy, log: log, clock: clock)
         if !options.dryRun { try poolUnpooledSleeps(options, busy: reconciled.busy, log: log, clock: clock) }
-        try hibernateDue(options, busy: reconciled.busy, log: log, clock: clock)
+        try hibernateDue(options, approved: try fleet.approved.get(), busy: reconciled.busy, log: log, clock: clock)
     }
 
     /// Each pass (and each operator command) tries every host again.
@@ -185,16 +202,17 @@ public final class Executor: @unchecked Sendable {
     func covers(_ host: String, _ options: ExecutionOptions) -> Bool { options.hosts?.contains(host) ?? true }
 
     /// Runs `body` holding `vm` (no other pass of this executor, and with `locks` no other executor, acts on it
-    /// meanwhile; a dry run changes nothing and takes no lock file). When it cannot, `refused` hears why, and whether
-    /// the lock file itself failed (`broken`) rather than someone else holding it.
+    /// meanwhile; a dry run changes nothing and only looks whether another holds it: held for its whole length, the
+    /// lock would keep a real executor from a restore). When it cannot, `refused` hears why, and whether the lock file
+    /// itself failed (`broken`) rather than someone else holding it.
     func exclusively(_ vm: String, _ options: ExecutionOptions, refused: (_ why: String, _ broken: Bool) throws -> Void,
                      _ body: () throws -> Void) rethrows {
         guard connectionLock.withLock({ vmsInAction.insert(vm).inserted }) else {
             return try refused("an earlier pass of this executor still acts on \(vm); left to it", false)
         }
         defer { _ = connectionLock.withLock { vmsInAction.remove(vm) } }
-        guard let locks, !options.dryRun else { return try body() }
-        let lock: FileLock
+        guard let locks else { return try body() }
+        var lock: FileLock?
         do { lock = try locks.take(vm) } catch {
             switch error {
             case .held(_, let pid):
@@ -203,6 +221,7 @@ public final class Executor: @unchecked Sendable {
             case .cannotOpen: return try refused("\(error)", true)
             }
         }
+        if options.dryRun { lock = nil }
         try withExtendedLifetime(lock) { try body() }
     }
 
@@ -304,11 +323,11 @@ public final class Executor: @unchecked Sendable {
 
     /// Restores every sleeping VM whose restore is due, and at once those whose restore a killed run left unfinished
     /// (`interrupted`, by VM: an operator's wake too); not those libvirtd is still working on (`busy`).
-    func restoreOwed(_ options: ExecutionOptions, interrupted: [String: JournalEntry] = [:], busy: Set<String> = [], log: EventLog,
-                     clock: @escaping @Sendable () -> EpochSeconds) throws {
+    func restoreOwed(_ options: ExecutionOptions, owed all: [OwedRestore], interrupted: [String: JournalEntry] = [:], busy: Set<String> = [],
+                     log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws {
         let labels = demand == nil ? [:]
             : try store.read { try VMRepository.all(in: $0) }.reduce(into: [String: [String: String]]()) { $0[$1.name] = $1.labels }
-        var planned = try store.read { try DueActions.owedRestores(now: options.now, in: $0) }.filter { covers($0.host, options) && !busy.contains($0.vm) }
+        var planned = all.filter { covers($0.host, options) && !busy.contains($0.vm) }
         for (vm, entry) in interrupted.sorted(by: { $0.key < $1.key }) {
             let resumed = OwedRestore(vm: vm, host: entry.host, actionID: entry.actionID, planID: entry.planID, at: options.now,
                                       deadline: entry.deadline ?? options.now, priority: 0, reason: "finishing an interrupted restore (\(entry.detail))",
@@ -338,8 +357,21 @@ public final class Executor: @unchecked Sendable {
                 }
             }
             .sorted { ($0.priority, $0.deadline, $0.vm) < ($1.priority, $1.deadline, $1.vm) }
+        /// `body` holding the VM while it still sleeps (the restores owed were read at the pass's start: this pass's
+        /// reconciling, or another executor, may have brought it back since), else said why not.
+        @Sendable func claimed(_ r: OwedRestore, _ body: () -> Void) {
+            exclusively(r.vm, options, refused: { why, broken in
+                log.record(.init(event: broken ? "failed" : "skipped", time: clock(), vm: r.vm, host: r.host, action: r.actionID, detail: "restore: \(why)"))
+            }) {
+                // A store that cannot answer blocks no restore (`restore`): only a record saying it runs skips it.
+                if (try? store.read { try JournalRepository.power(of: r.vm, in: $0) })??.state == .running { return }
+                body()
+            }
+        }
         if options.dryRun {
-            for r in owed { log.record(.init(event: "would-restore", time: options.now, vm: r.vm, host: r.host, action: r.actionID, detail: r.reason)) }
+            for r in owed {
+                claimed(r) { log.record(.init(event: "would-restore", time: options.now, vm: r.vm, host: r.host, action: r.actionID, detail: r.reason)) }
+            }
             return
         }
         // In SLA order, at most `concurrentRestores` at once per host (a pass covers one host).
@@ -350,9 +382,7 @@ public final class Executor: @unchecked Sendable {
                 limit.wait()
                 running.enter()
                 DispatchQueue.global().async {
-                    self.exclusively(r.vm, options, refused: { why, broken in
-                        log.record(.init(event: broken ? "failed" : "skipped", time: clock(), vm: r.vm, host: r.host, action: r.actionID, detail: "restore: \(why)"))
-                    }) { self.restore(r, options: options, log: log, clock: clock) }
+                    claimed(r) { self.restore(r, options: options, log: log, clock: clock) }
                     limit.signal()
                     running.leave()
                 }
@@ -532,7 +562,8 @@ public final class Executor: @unchecked Sendable {
     /// Starts the due hibernations, and records in the store which are held back (`waiting` or `skipped`): a hold is
     /// logged when it starts and when its reason changes, not on every run (nor for every hourly plan that moves its
     /// action); a dry run logs every one.
-    func hibernateDue(_ options: ExecutionOptions, busy: Set<String> = [], log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws {
+    func hibernateDue(_ options: ExecutionOptions, approved: (plan: Plan, approved: [String: ApprovalRecord])?, busy: Set<String> = [], log: EventLog,
+                      clock: @escaping @Sendable () -> EpochSeconds) throws {
         let logged = try store.read { try JournalRepository.held(in: $0) }.filter { covers($0.value.host, options) }
         var held: [String: HeldHibernation] = [:]
         func hold(_ a: Plan.Action, _ event: String, _ reason: String, _ detail: String?) {
@@ -543,15 +574,16 @@ public final class Executor: @unchecked Sendable {
                 log.record(.init(event: event, time: clock(), vm: a.vm, host: a.host, action: a.id, detail: detail ?? reason))
             }
         }
-        try startDueHibernations(options, busy: busy, log: log, clock: clock, hold: hold)
+        try startDueHibernations(options, approved: approved, busy: busy, log: log, clock: clock, hold: hold)
         if !options.dryRun && held != logged { try store.transaction { try JournalRepository.setHeld(held, hosts: options.hosts, in: $0) } }
     }
 
-    func startDueHibernations(_ options: ExecutionOptions, busy: Set<String>, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds, hold: Hold) throws {
-        let (approved, paused, latest, power, pins) = try store.read { db in
-            let approved = try DueActions.approvedPlan(now: options.now, in: db)
-            return (approved, try ExecutorSettings.paused(in: db), try JournalRepository.latestSteps(of: approved?.plan.actions.map(\.id) ?? [], in: db),
-                    try JournalRepository.power(in: db), try JournalRepository.pins(in: db))
+    func startDueHibernations(_ options: ExecutionOptions, approved: (plan: Plan, approved: [String: ApprovalRecord])?, busy: Set<String>,
+                              log: EventLog, clock: @escaping @Sendable () -> EpochSeconds, hold: Hold) throws {
+        let mine = approved?.plan.actions.filter { covers($0.host, options) } ?? []
+        let (paused, latest, power, pins) = try store.read { db in
+            (try ExecutorSettings.paused(in: db), try JournalRepository.latestSteps(of: mine.map(\.id), in: db),
+             try JournalRepository.power(in: db), try JournalRepository.pins(in: db))
         }
         guard let (plan, approvals) = approved else { return }
         let due = plan.actions.filter { a in
@@ -768,7 +800,7 @@ public final class Executor: @unchecked Sendable {
             exclusively(sleep.vm, options, refused: { _, _ in }) {
                 do {
                     // The same sleep, still not pooled (another executor may have restored or pooled it since).
-                    guard let now = try store.read({ try JournalRepository.power(in: $0)[sleep.vm] }), now == sleep else { return }
+                    guard let now = try store.read({ try JournalRepository.power(of: sleep.vm, in: $0) }), now == sleep else { return }
                     let domain = try connection(sleep.host).domain(named: sleep.vm)
                     guard try domain.info().state == .shutOff, try domain.hasManagedSaveImage() else { return }
                     takeIntoPool(image: image, of: sleep, domain: domain, options: options, log: log, clock: clock)

@@ -170,11 +170,18 @@ public enum JournalRepository {
     }
 
     public static func power(in db: Database) throws -> [String: PowerRecord] {
-        Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT * FROM power").map { row in
-            (row["vm"], PowerRecord(vm: row["vm"], host: row["host"], state: PowerRecord.State(rawValue: row["state"]) ?? .running,
-                                    since: row["since"], actionID: row["action_id"], manifestID: row["manifest_id"],
-                                    diskIdentity: row["disk_identity"], poolRefused: row["pool_refused"]))
-        })
+        Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT * FROM power").map { row in (row["vm"], powerRecord(row)) })
+    }
+
+    /// One VM's power record.
+    public static func power(of vm: String, in db: Database) throws -> PowerRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM power WHERE vm = ?", arguments: [vm]).map(powerRecord)
+    }
+
+    private static func powerRecord(_ row: Row) -> PowerRecord {
+        PowerRecord(vm: row["vm"], host: row["host"], state: PowerRecord.State(rawValue: row["state"]) ?? .running,
+                    since: row["since"], actionID: row["action_id"], manifestID: row["manifest_id"],
+                    diskIdentity: row["disk_identity"], poolRefused: row["pool_refused"])
     }
 
     /// The power records as they stood at `time` (a replay's `--now`): one written later is replaced by what the journal

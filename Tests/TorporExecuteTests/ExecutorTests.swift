@@ -567,6 +567,11 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         let executor = Executor(store: f.store, load: FixedLoad([:], otherwise: 1), locks: locks, connect: { [connection = f.connection] _ in connection })
         do {
             let other = try locks.take("web-02")
+            // A dry run says the same, and holds no lock once it has looked.
+            var dry = f.options(restoreAt)
+            dry.dryRun = true
+            #expect(try executor.run(dry).map { "\($0.event) \($0.vm ?? "")" } == ["would-restore web-01", "skipped web-02"])
+            _ = try locks.take("web-01")
             let events = try executor.run(f.options(restoreAt))
             #expect(events.map { "\($0.event) \($0.vm ?? "")" } == ["restored web-01", "skipped web-02"], "\(events.map(\.text))")
             #expect(events.last?.detail.contains(me) == true)
