@@ -59,6 +59,7 @@ bench: build integration
 	BIN=$(BIN) ./bench/forecast-bench.sh
 	BIN=$(BIN) ./bench/plan-bench.sh
 	BIN=$(BIN) ./bench/execute-bench.sh
+	BIN=$(BIN) ./bench/execute-scale.sh
 	BIN=$(BIN) ./bench/backtest-bitbrains.sh
 
 ## backtest: torpor against the alternatives on the 50 Bitbrains VMs and NAB's CPU series (bench/out/, README tables).

@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "TorporTrain", dependencies: ["TorporCore", "TorporStore", "TorporForecast", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "TorporPlan", dependencies: ["TorporCore", "TorporStore", "TorporTrain", "TorporHash", "TorporYAML",
                                                   .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Yams", package: "Yams")]),
-        .target(name: "TorporExecute", dependencies: ["TorporCore", "TorporStore", "TorporPlan", "TorporVirt", "TorporStatePool", "TorporIngest",
+        .target(name: "TorporExecute", dependencies: ["TorporCore", "TorporStore", "TorporPlan", "TorporVirt", "TorporStatePool", "TorporIngest", "TorporHash",
                                                      .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "TorporBacktest", dependencies: ["TorporCore", "TorporStore", "TorporPlan", "TorporTrain"]),
         .target(name: "TorporStatePool", dependencies: ["TorporCore", "TorporStore", "TorporHash", "TorporGzip"], swiftSettings: hotLoop),

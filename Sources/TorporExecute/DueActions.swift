@@ -48,32 +48,37 @@ enum DueActions {
         // Only plans made since the earliest sleeping VM fell asleep matter (less 8 days: the plan that put it to sleep
         // was made before, within its validity).
         let since = (power.map(\.since).min() ?? now) - 86_400 - 7 * 86_400
-        let plans = try PlanRepository.plans(upTo: now, since: since, in: db).filter { !$0.body.isEmpty }.compactMap { stored in
-            (try? Plan.decode(stored.body, source: stored.id)).map { (plan: $0, approved: (try? Approvals.approvedActions(of: stored.id, in: db)).map { Set($0.keys) } ?? []) }
-        }   // newest first
+        // Newest first; each read and decoded only when a sleeping VM's restore is looked for in it (usually the newest
+        // plan and the newest approved ones answer for every VM).
+        let plans = try PlanRepository.planTimes(upTo: now, since: since, in: db).map { header in
+            PlanActions(id: header.id, createdAt: header.createdAt, approved: (try? Approvals.approvedActions(of: header.id, in: db)).map { Set($0.keys) } ?? []) {
+                try? PlanRepository.plan(id: header.id, in: db)?.body
+            }
+        }
+        let plansByID = Dictionary(plans.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var owed: [OwedRestore] = []
         for p in power.sorted(by: { $0.vm < $1.vm }) {
-            let sleepPlanID = latest[p.actionID]?.planID
-            let sleepPlan = plans.first { $0.plan.id == sleepPlanID }?.plan
-            func restore(in plan: Plan) -> Plan.Action? {
-                plan.actions.first { $0.vm == p.vm && $0.action == .restore && ($0.pairedWith == nil || $0.pairedWith == p.actionID) }
+            let sleepPlan = latest[p.actionID]?.planID.flatMap { plansByID[$0] }
+            func restore(in plan: PlanActions) -> Plan.Action? {
+                plan.restores[p.vm]?.first { $0.pairedWith == nil || $0.pairedWith == p.actionID }
             }
-            let newer = plans.filter { $0.plan.createdAt >= (sleepPlan?.createdAt ?? Instant(p.since)) }
-            let paired = sleepPlan.flatMap { plan in plan.action(plan.action(p.actionID)?.pairedWith ?? "") }
-            let approvedNewer = newer.compactMap { p in restore(in: p.plan).flatMap { p.approved.contains($0.id) ? $0 : nil } }.first
-            let newestAny = newer.first { restore(in: $0.plan) != nil }.flatMap { restore(in: $0.plan) }
+            let newer = plans.filter { $0.createdAt >= sleepPlan?.createdAt ?? p.since }
+            let paired = sleepPlan.flatMap { plan in plan.actions[plan.actions[p.actionID]?.pairedWith ?? ""].map { (action: $0, plan: plan.id) } }
+            let approvedNewer = newer.lazy.filter { $0.approvesRestore(of: p.vm) }
+                .compactMap { plan in restore(in: plan).flatMap { plan.approved.contains($0.id) ? (action: $0, plan: plan.id) : nil } }.first
+            let newestAny = newer.lazy.compactMap { plan in restore(in: plan).map { (action: $0, plan: plan.id) } }.first
             var chosen = approvedNewer ?? paired
-            if let n = newestAny, chosen == nil || n.at < chosen!.at { chosen = n }
+            if let n = newestAny, chosen == nil || n.action.at < chosen!.action.at { chosen = n }
             if let pin = pins[p.vm], pin.until.map({ $0 > now }) ?? true {
                 owed.append(.init(vm: p.vm, host: p.host, actionID: "pin:\(p.vm):\(UTC.format(now))", planID: nil, at: now, deadline: now,
-                                  priority: chosen?.priority ?? 1, reason: "pinned by \(pin.pinnedBy): keep awake"))
+                                  priority: chosen?.action.priority ?? 1, reason: "pinned by \(pin.pinnedBy): keep awake"))
             } else if let event = happening.first(where: { $0.applies(to: p.vm, labels: labels[p.vm] ?? [:]) }) {
                 owed.append(.init(vm: p.vm, host: p.host, actionID: "event:\(p.vm):\(UTC.format(now))", planID: nil, at: now, deadline: now,
-                                  priority: chosen?.priority ?? 1, reason: "calendar: \(event.category.rawValue) event '\(event.summary)' is on"))
-            } else if let chosen {
-                owed.append(.init(vm: p.vm, host: p.host, actionID: chosen.id, planID: plans.first { $0.plan.action(chosen.id) == chosen }?.plan.id,
-                                  at: chosen.at.seconds, deadline: chosen.deadline?.seconds ?? chosen.at.seconds, priority: chosen.priority,
-                                  reason: chosen.rationale.text, cause: chosen.deadlineCause))
+                                  priority: chosen?.action.priority ?? 1, reason: "calendar: \(event.category.rawValue) event '\(event.summary)' is on"))
+            } else if let (action, planID) = chosen {
+                owed.append(.init(vm: p.vm, host: p.host, actionID: action.id, planID: planID,
+                                  at: action.at.seconds, deadline: action.deadline?.seconds ?? action.at.seconds, priority: action.priority,
+                                  reason: action.rationale.text, cause: action.deadlineCause))
             } else {
                 owed.append(.init(vm: p.vm, host: p.host, actionID: "safety:\(p.vm):\(UTC.format(now))", planID: nil, at: now, deadline: now,
                                   priority: 1, reason: "no plan holds a restore for this sleeping VM: restored now"))
@@ -81,4 +86,42 @@ enum DueActions {
         }
         return owed
     }
+}
+
+/// A stored plan as the search for owed restores reads it: when it was made, its approved actions, and (read and
+/// decoded on first use) its actions by id and restores by VM. Its forecasts (most of a large fleet's plan) are not
+/// decoded, nor its seal checked again: the store's copy was checked when the plan was recorded, and the executor looks
+/// through the plans since the earliest sleep on every pass.
+final class PlanActions {
+    let id: String
+    let createdAt: EpochSeconds
+    let approved: Set<String>
+    private let body: () -> Data?
+
+    init(id: String, createdAt: EpochSeconds, approved: Set<String>, body: @escaping () -> Data?) {
+        self.id = id; self.createdAt = createdAt; self.approved = approved; self.body = body
+    }
+
+    private struct Body: Decodable {
+        var schema: String
+        var actions: [Plan.Action]
+    }
+
+    /// Empty for a plan of another schema, or one that cannot be read (it holds no restore anyone is owed).
+    private lazy var content: (actions: [String: Plan.Action], restores: [String: [Plan.Action]]) = {
+        guard let data = body(), let decoded = try? JSONDecoder().decode(Body.self, from: data), decoded.schema == Plan.schema else { return ([:], [:]) }
+        return (Dictionary(decoded.actions.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }),
+                Dictionary(grouping: decoded.actions.filter { $0.action == .restore }, by: \.vm))
+    }()
+
+    var actions: [String: Plan.Action] { content.actions }
+    var restores: [String: [Plan.Action]] { content.restores }
+
+    /// The VMs whose restore this plan has approved (action ids are `VM/kind/at`, the time without '/'): known without
+    /// reading the plan.
+    private lazy var approvedRestores: Set<String> = Set(approved.compactMap { id in
+        id.range(of: "/" + Plan.Kind.restore.rawValue + "/", options: .backwards).map { String(id[..<$0.lowerBound]) }
+    })
+
+    func approvesRestore(of vm: String) -> Bool { approvedRestores.contains(vm) }
 }

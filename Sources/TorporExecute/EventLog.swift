@@ -44,11 +44,11 @@ final class EventLog: @unchecked Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         guard let line = try? encoder.encode(event) else { return }
-        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
-        if let handle = FileHandle(forWritingAtPath: path) {
-            handle.seekToEndOfFile()
-            handle.write(line + Data("\n".utf8))
-            try? handle.close()
-        }
+        // O_APPEND: each line lands whole at the end, even with another executor writing the same file.
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let data = line + Data("\n".utf8)
+        _ = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     }
 }

@@ -204,8 +204,9 @@ public final class Executor: @unchecked Sendable {
     /// Runs `body` holding `vm` (no other pass of this executor, and with `locks` no other executor, acts on it
     /// meanwhile; a dry run changes nothing and only looks whether another holds it: held for its whole length, the
     /// lock would keep a real executor from a restore). When it cannot, `refused` hears why, and whether the lock file
-    /// itself failed (`broken`) rather than someone else holding it.
-    func exclusively(_ vm: String, _ options: ExecutionOptions, refused: (_ why: String, _ broken: Bool) throws -> Void,
+    /// itself failed (`broken`) rather than someone else holding it; with `evenIfBroken` (restores: never blocked, and
+    /// safe to repeat) `body` then runs all the same.
+    func exclusively(_ vm: String, _ options: ExecutionOptions, evenIfBroken: Bool = false, refused: (_ why: String, _ broken: Bool) throws -> Void,
                      _ body: () throws -> Void) rethrows {
         guard connectionLock.withLock({ vmsInAction.insert(vm).inserted }) else {
             return try refused("an earlier pass of this executor still acts on \(vm); left to it", false)
@@ -218,7 +219,9 @@ public final class Executor: @unchecked Sendable {
             case .held(_, let pid):
                 return try refused("another torpor-execute\(pid.map { " (pid \($0))" } ?? "") still acts on \(vm) (a long save or restore, "
                                    + "or a libvirtd or QEMU that does not answer); left to it", false)
-            case .cannotOpen: return try refused("\(error)", true)
+            case .cannotOpen:
+                try refused("\(error)", true)
+                return evenIfBroken ? try body() : ()
             }
         }
         if options.dryRun { lock = nil }
@@ -360,11 +363,14 @@ public final class Executor: @unchecked Sendable {
         /// `body` holding the VM while it still sleeps (the restores owed were read at the pass's start: this pass's
         /// reconciling, or another executor, may have brought it back since), else said why not.
         @Sendable func claimed(_ r: OwedRestore, _ body: () -> Void) {
-            exclusively(r.vm, options, refused: { why, broken in
-                log.record(.init(event: broken ? "failed" : "skipped", time: clock(), vm: r.vm, host: r.host, action: r.actionID, detail: "restore: \(why)"))
+            exclusively(r.vm, options, evenIfBroken: true, refused: { why, broken in
+                log.record(.init(event: broken ? "failed" : "skipped", time: clock(), vm: r.vm, host: r.host, action: r.actionID,
+                                 detail: "restore: \(why)" + (broken ? "; restoring without the lock" : "")))
             }) {
-                // A store that cannot answer blocks no restore (`restore`): only a record saying it runs skips it.
-                if (try? store.read { try JournalRepository.power(of: r.vm, in: $0) })??.state == .running { return }
+                // A store that cannot answer blocks no restore (`restore`): only a record saying it runs skips it. An
+                // unfinished restore reconciling handed over is finished whatever the record says (a wake's VM may be
+                // recorded running while libvirt has it saved).
+                if interrupted[r.vm] == nil, (try? store.read { try JournalRepository.power(of: r.vm, in: $0) })??.state == .running { return }
                 body()
             }
         }
@@ -875,6 +881,19 @@ public final class Executor: @unchecked Sendable {
         guard let host = power?.host ?? known?.hostURI else {
             throw ExecuteError(.badInput, "no VM named \(vm) in the store \(store.path) (torpor never acted on it and no inventory lists it with a host)")
         }
+        // Never beside an executor acting on it (a restore from the pool writes a file another would write too).
+        var events: [ExecutionEvent] = []
+        try exclusively(vm, options, evenIfBroken: true, refused: { why, broken in
+            if !broken { throw ExecuteError(.runtime, "\(vm): \(why); try again when it is done") }
+        }) {
+            events = try wake(vm, host: host, recorded: power, by: who, fromPool: fromPool, options: options, log: log, clock: clock)
+        }
+        return events
+    }
+
+    /// `wake`, holding the VM.
+    private func wake(_ vm: String, host: String, recorded power: PowerRecord?, by who: String, fromPool: Bool, options: ExecutionOptions, log: EventLog,
+                      clock: @escaping @Sendable () -> EpochSeconds) throws -> [ExecutionEvent] {
         if power?.state != .hibernated {
             let domain = try connection(host).domain(named: vm)
             let state = try domain.info().state

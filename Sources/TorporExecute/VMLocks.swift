@@ -1,5 +1,6 @@
 import Foundation
 import TorporCore
+import TorporHash
 
 /// Keeps two executors off one VM: a `flock` per VM on a file in a folder beside the store, held while an executor
 /// reconciles, restores, pools or hibernates that VM and let go as soon as it is done. So executors of different hosts
@@ -20,11 +21,13 @@ public struct VMLocks: Sendable {
     }
 
     /// A VM's lock file name: its name with anything but letters, digits, '-' and '.' spelled as `_XX` (hex), so that
-    /// two names never share a file.
+    /// two names never share a file; a name too long for a file name (255 bytes) is cut and followed by its SHA-256.
     static func fileName(_ vm: String) -> String {
-        vm.utf8.map { b in
+        let spelled = vm.utf8.map { b in
             let c = Character(Unicode.Scalar(b))
             return (c.isASCII && (c.isLetter || c.isNumber || c == "-" || c == ".")) ? String(c) : String(format: "_%02X", b)
-        }.joined() + ".lock"
+        }.joined()
+        guard spelled.utf8.count > 180 else { return spelled + ".lock" }
+        return String(spelled.prefix(100)) + "~" + SHA256.hexDigest(of: Data(vm.utf8)) + ".lock"
     }
 }

@@ -134,8 +134,13 @@ struct Run: ParsableCommand {
                 var options = flags.options(now: now)
                 options.dryRun = dryRun
                 // Following the wall clock, a pass waits for its hosts one interval at most: a host held up on a VM is
-                // left to its thread (the passes after skip that VM) while everything else is served.
-                let events = try executor.run(options, waitAtMost: follow && end == nil ? TimeInterval(interval) : nil)
+                // left to its thread (the passes after skip that VM) while everything else is served. A failed pass
+                // does not end a follower (its hosts' threads may still be restoring): the next pass tries again.
+                let passStarted = Date()
+                var events: [ExecutionEvent] = []
+                do { events = try executor.run(options, waitAtMost: follow && end == nil ? TimeInterval(interval) : nil) } catch where follow {
+                    FileHandle.standardError.write(Data("torpor-execute: \(UTC.format(now)): the pass failed: \(error)\n".utf8))
+                }
                 // Written at once (not buffered): a log that `tail -f` or journald can follow.
                 if events.isEmpty && end == nil { FileHandle.standardOutput.write(Data("\(UTC.format(now)): nothing done\n".utf8)) }
                 guard follow else { break }
@@ -143,7 +148,8 @@ struct Run: ParsableCommand {
                     now += EpochSeconds(interval)
                     if now > end { break }
                 } else {
-                    _ = nudge.wait(timeout: .now() + .seconds(interval))
+                    // The rest of the interval (a pass that took it all starts the next at once).
+                    _ = nudge.wait(timeout: .now() + max(0, TimeInterval(interval) - Date().timeIntervalSince(passStarted)))
                     while nudge.wait(timeout: .now()) == .success {}   // one pass for a burst of events
                     now = common.now == nil ? EpochSeconds(Date().timeIntervalSince1970) : now + EpochSeconds(interval)
                 }
@@ -161,7 +167,7 @@ struct Wake: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let events = try Executor(store: try common.openStore(creating: false), connect: flags.connect).wake(vm: vm, by: operatorName(by), options: flags.options(now: common.nowSeconds))
+            let events = try Executor(store: try common.openStore(creating: false), locks: VMLocks(store: common.storePath), connect: flags.connect).wake(vm: vm, by: operatorName(by), options: flags.options(now: common.nowSeconds))
             if let failure = events.first(where: { $0.event == "failed" }) { throw ExecuteError(.runtime, failure.detail) }
         }
     }
@@ -182,7 +188,7 @@ struct Restore: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let events = try Executor(store: try common.openStore(creating: false), connect: flags.connect)
+            let events = try Executor(store: try common.openStore(creating: false), locks: VMLocks(store: common.storePath), connect: flags.connect)
                 .wake(vm: vm, by: operatorName(by), fromPool: true, options: flags.options(now: common.nowSeconds))
             if let failure = events.first(where: { $0.event == "failed" }) { throw ExecuteError(.runtime, failure.detail) }
         }
@@ -277,7 +283,7 @@ struct Pin: ParsableCommand {
             try store.transaction { try JournalRepository.pin(PinRecord(vm: vm, until: end, pinnedBy: operatorName(by), pinnedAt: now), in: $0) }
             print("\(vm) pinned awake" + (end.map { " until \(UTC.format($0))" } ?? " until unpinned"))
             if try store.read({ try JournalRepository.power(in: $0)[vm] })?.state == .hibernated {
-                let events = try Executor(store: store, connect: flags.connect).wake(vm: vm, by: operatorName(by) + " (pin)", options: flags.options(now: now))
+                let events = try Executor(store: store, locks: VMLocks(store: common.storePath), connect: flags.connect).wake(vm: vm, by: operatorName(by) + " (pin)", options: flags.options(now: now))
                 if let failure = events.first(where: { $0.event == "failed" }) { throw ExecuteError(.runtime, failure.detail) }
             }
         }

@@ -545,6 +545,21 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try unmet(policy, now: Self.at(10)) == nil)
     }
 
+    /// A wake killed after its intent, for a VM torpor has running but libvirt has saved (what `wake` is for): the
+    /// next pass finishes it, whatever the power record says.
+    @Test func anInterruptedWakeOfAVMRecordedRunningIsFinished() throws {
+        let f = try Fixture()
+        try f.connection.domain(named: "legacy-01").managedSave()
+        try f.store.transaction { db in
+            try JournalRepository.setPower(PowerRecord(vm: "legacy-01", host: Self.host, state: .running, since: Self.now - 3600, actionID: "earlier"), in: db)
+            try JournalRepository.append(JournalEntry(actionID: UnplannedWake.wake.actionID(vm: "legacy-01", at: Self.now), planID: nil, vm: "legacy-01",
+                                                      host: Self.host, kind: .restore, step: .intent, at: Self.now, detail: "woken by bob", deadline: Self.now), in: db)
+        }
+        let events = try f.executor().run(f.options(Self.now + 60))
+        #expect(events.contains { $0.event == "restored" && $0.vm == "legacy-01" }, "\(events.map(\.text))")
+        #expect(try f.state("legacy-01") == .running)
+    }
+
     @Test func aVMHeldUpHoldsUpOnlyItselfAndNeverTwoExecutorsActOnOneVM() throws {
         let f = try Fixture()
         let me = "pid \(ProcessInfo.processInfo.processIdentifier)"
@@ -558,7 +573,10 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
             withExtendedLifetime((held, other)) {}
         }
         _ = try locks.take("web-01")   // released with its holder
-        #expect(Set(["a/b", "a_b", "a_2Fb", "a b", "../x"].map(VMLocks.fileName)).count == 5, "two names never share a lock file")
+        let long = String(repeating: "仮想", count: 40)   // 240 bytes, 720 spelled out
+        #expect(Set(["a/b", "a_b", "a_2Fb", "a b", "../x", long, long + "x"].map(VMLocks.fileName)).count == 7, "two names never share a lock file")
+        #expect(VMLocks.fileName(long).utf8.count < 255)
+        _ = try locks.take(long)
 
         // Another executor acts on web-02: this one restores web-01 and leaves web-02 to it, then restores it once free.
         let plan = try f.plan(["web-01": 0..<6, "web-02": 0..<6])
