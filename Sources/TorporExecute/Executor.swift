@@ -80,7 +80,8 @@ public final class Executor: @unchecked Sendable {
     // MARK: the run
 
     /// One pass over every host of `options.hosts` (nil: every host the store knows), each host on a thread of its own:
-    /// reconcile, owed restores, pooling, due hibernations, each VM under its lock (`claim`). Returns when every host
+    /// reconcile, owed restores, due hibernations, each VM under its lock (`exclusively`), and the sleeps' images into
+    /// the state pool (before the hibernations, what earlier passes left; after, the new ones). Returns when every host
     /// is done, or after `waitAtMost` seconds: a host still going then goes on in its thread, and later passes leave
     /// the VM it acts on alone. A host's failure does not stop the others; it is logged (`failed`) and the first (by
     /// host) is thrown once all are done.
@@ -145,6 +146,8 @@ public final class Executor: @unchecked Sendable {
         try restoreOwed(options, owed: try fleet.owed.get(), interrupted: reconciled.interrupted, busy: reconciled.busy, log: log, clock: clock)
         if !options.dryRun { try poolUnpooledSleeps(options, busy: reconciled.busy, log: log, clock: clock) }
         try hibernateDue(options, approved: try fleet.approved.get(), busy: reconciled.busy, log: log, clock: clock)
+        // This pass's new sleeps, outside their VMs' locks: a restore due meanwhile does not wait for a long copy.
+        if !options.dryRun { try poolUnpooledSleeps(options, busy: reconciled.busy, log: log, clock: clock) }
     }
 
     /// Each pass (and each operator command) tries every host again.
@@ -284,8 +287,7 @@ public final class Executor: @unchecked Sendable {
             switch (entry.kind, state, saved) {
             case (.hibernate, .shutOff, true):
                 done.detail = "reconciled: the save had completed (the VM is off with its saved state)"
-                try finishHibernation(done, since: entry.at, domain: domain, seconds: nil, options: options, log: log, clock: clock, event: "reconciled",
-                                      pooling: false)
+                try finishHibernation(done, since: entry.at, domain: domain, seconds: nil, options: options, log: log, clock: clock, event: "reconciled")
             case (.restore, .running, _):
                 done.step = .done
                 done.detail = "reconciled: the VM runs" + (saved ? Self.dropStaleImage(domain) : "")
@@ -613,9 +615,9 @@ public final class Executor: @unchecked Sendable {
         for a in due {
             func skip(_ reason: String) { hold(a, "skipped", reason, nil) }
             let reopened = [.intent, .started].contains(latest[a.id]?.step)
-            if let pin = pins[a.vm], pin.until.map({ $0 > options.now }) ?? true { skip("pinned by \(pin.pinnedBy)" + (pin.until.map { " until \(UTC.format($0))" } ?? "")); continue }
             if power[a.vm]?.state == .hibernated { skip("already hibernated"); continue }
-            guard let restore = a.pairedWith.flatMap(plan.action), restore.at.seconds > options.now else {
+            // The pass's time as it goes on (the saves before this one may have taken minutes).
+            guard let restore = a.pairedWith.flatMap(plan.action), restore.at.seconds > clock() else {
                 skip("its restore is already due: not worth sleeping"); continue
             }
             let wake = restore.deadline?.seconds ?? restore.at.seconds
@@ -636,9 +638,14 @@ public final class Executor: @unchecked Sendable {
                     hold(a, "skipped", "another torpor-execute acts on the VM", why)
                 }
             }) {
-                // Done by another executor since this pass read the journal: nothing left to do.
-                let step = try store.read { try JournalRepository.latestSteps(of: [a.id], in: $0)[a.id]?.step }
+                // Read again now (the saves before this one may have taken minutes): done by another executor since
+                // this pass read the journal, nothing left to do; paused or pinned meanwhile, held.
+                let (step, pin, pausedNow) = try store.read { db in
+                    (try JournalRepository.latestSteps(of: [a.id], in: db)[a.id]?.step, try JournalRepository.pins(in: db)[a.vm], try ExecutorSettings.paused(in: db))
+                }
                 guard step == latest[a.id]?.step else { return }
+                if pausedNow { return skip(ExecutorSettings.pausedHold) }
+                if let pin, pin.until.map({ $0 > clock() }) ?? true { return skip("pinned by \(pin.pinnedBy)" + (pin.until.map { " until \(UTC.format($0))" } ?? "")) }
                 hibernate(a, plan: plan, reopened: reopened, options: options, log: log, clock: clock, hold: hold)
             }
         }
@@ -772,11 +779,11 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// Records a completed save (`entry` becomes its `done` step; `since`: when the sleep began, else now) with the
-    /// VM's power state, then takes its image into the state pool. `event` names the log entry (`hibernated`, or
-    /// `reconciled` for a save a killed run left). The VM is recorded asleep before the pool copy, which may take
-    /// minutes: an operator's wake works meanwhile.
+    /// VM's power state. `event` names the log entry (`hibernated`, or `reconciled` for a save a killed run left). Its
+    /// image goes into the state pool at the pass's end (`poolUnpooledSleeps`), outside the VM's lock: the copy may take
+    /// minutes, and a restore or an operator's wake works meanwhile.
     func finishHibernation(_ entry: JournalEntry, since: EpochSeconds?, domain: VirtDomain, seconds: Double?, options: ExecutionOptions,
-                           log: EventLog, clock: @escaping @Sendable () -> EpochSeconds, event: String = "hibernated", pooling: Bool = true) throws {
+                           log: EventLog, clock: @escaping @Sendable () -> EpochSeconds, event: String = "hibernated") throws {
         var done = entry
         done.step = .done
         done.at = clock()
@@ -788,12 +795,12 @@ public final class Executor: @unchecked Sendable {
         let sleep = PowerRecord(vm: entry.vm, host: entry.host, state: .hibernated, since: since ?? done.at, actionID: entry.actionID, diskIdentity: disks)
         try journal(done, power: sleep)
         log.record(.init(event: event, time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail, seconds: seconds))
-        if pooling { takeIntoPool(image: image, of: sleep, domain: domain, options: options, log: log, clock: clock) }
     }
 
-    /// Takes into the pool the image of every sleep that is not there yet and was not refused: a save a killed run
-    /// left (reconciled), a copy a killed run did not finish, one the pool's lock held back (a garbage collection). Only
-    /// images libvirt keeps here (`managedSaveDirectory`) are tried; run after the restores.
+    /// Takes into the pool the image of every sleep that is not there yet and was not refused: this pass's new sleeps,
+    /// a save a killed run left (reconciled), a copy a killed run did not finish, one the pool's lock held back (a
+    /// garbage collection). A sleep whose VM libvirt holds saved but whose image is not in `managedSaveDirectory` is
+    /// refused once, saying so; run after the restores.
     func poolUnpooledSleeps(_ options: ExecutionOptions, busy: Set<String>, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws {
         guard options.pool != nil else { return }
         let sleeps = try store.read { try JournalRepository.power(in: $0) }.values
@@ -801,18 +808,16 @@ public final class Executor: @unchecked Sendable {
             .sorted { $0.vm < $1.vm }
         for sleep in sleeps {
             let image = options.managedSaveDirectory + "/\(sleep.vm).save"
-            guard FileManager.default.fileExists(atPath: image) else { continue }
-            // A VM another executor acts on is taken on a later pass.
-            exclusively(sleep.vm, options, refused: { _, _ in }) {
-                do {
-                    // The same sleep, still not pooled (another executor may have restored or pooled it since).
-                    guard let now = try store.read({ try JournalRepository.power(of: sleep.vm, in: $0) }), now == sleep else { return }
-                    let domain = try connection(sleep.host).domain(named: sleep.vm)
-                    guard try domain.info().state == .shutOff, try domain.hasManagedSaveImage() else { return }
-                    takeIntoPool(image: image, of: sleep, domain: domain, options: options, log: log, clock: clock)
-                } catch {
-                    log.record(.init(event: "not-pooled", time: clock(), vm: sleep.vm, host: sleep.host, action: sleep.actionID, detail: "state pool: \(error)"))
-                }
+            // Not under the VM's lock: a copy of many GiB must not hold back its restore. The pool's own lock keeps two
+            // copies apart, and a VM restored during the copy keeps its record (`linkManifest`).
+            do {
+                // The same sleep, still not pooled (another executor may have restored or pooled it since).
+                guard let now = try store.read({ try JournalRepository.power(of: sleep.vm, in: $0) }), now == sleep else { continue }
+                let domain = try connection(sleep.host).domain(named: sleep.vm)
+                guard try domain.info().state == .shutOff, try domain.hasManagedSaveImage() else { continue }
+                takeIntoPool(image: image, of: sleep, domain: domain, options: options, log: log, clock: clock)
+            } catch {
+                log.record(.init(event: "not-pooled", time: clock(), vm: sleep.vm, host: sleep.host, action: sleep.actionID, detail: "state pool: \(error)"))
             }
         }
     }
