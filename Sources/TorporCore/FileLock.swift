@@ -36,8 +36,11 @@ public final class FileLock {
             result = flock(fd, (shared ? LOCK_SH : LOCK_EX) | (wait ? 0 : LOCK_NB))
         } while result != 0 && errno == EINTR
         guard result == 0 else {
-            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            let failure = errno
             close(fd)
+            // Only "someone holds it" is held; any other failure (ENOLCK on a network file system) is the file's.
+            guard failure == EWOULDBLOCK else { throw .cannotOpen(path: path, reason: "flock: " + String(cString: strerror(failure))) }
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
             throw .held(path: path, holder: holder.flatMap { $0.isEmpty ? nil : $0 })
         }
         descriptor = fd

@@ -41,9 +41,11 @@ public final class Executor: @unchecked Sendable {
     let locks: VMLocks?
     /// VMs a pass of this executor acts on now: a later pass leaves them to it.
     private var vmsInAction: Set<String> = []
-    /// State-pool bytes promised to this executor's hibernations whose image is not in the pool yet (hosts check the
-    /// pool's room side by side).
-    private var poolReserved: Int64 = 0
+    /// State-pool bytes promised to this executor's hibernations, by VM, from the pre-flight until the image's copy
+    /// ends (hosts check the pool's room side by side, and copies come at a pass's end).
+    private var poolReservations: [String: Int64] = [:]
+    /// VMs whose image a thread of this executor copies into the pool now.
+    private var vmsPooling: Set<String> = []
     let load: LoadSource
     let demand: DemandSignal?
     let stepLimit: Int?
@@ -249,10 +251,12 @@ public final class Executor: @unchecked Sendable {
     func reconcile(_ options: ExecutionOptions, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws -> Reconciled {
         var found = Reconciled()
         for entry in try store.read({ try JournalRepository.unfinished(in: $0) }) where covers(entry.host, options) {
-            exclusively(entry.vm, options, refused: { why, broken in
-                found.busy.insert(entry.vm)
+            // A lock file that cannot be used holds up no restore: reconciled without it (as a restore would be).
+            exclusively(entry.vm, options, evenIfBroken: true, refused: { why, broken in
+                if !broken { found.busy.insert(entry.vm) }
                 log.record(.init(event: broken ? "failed" : "skipped", time: clock(), vm: entry.vm, host: entry.host, action: entry.actionID,
-                                 detail: "the interrupted \(entry.kind.rawValue) is not reconciled: \(why)"))
+                                 detail: broken ? "the interrupted \(entry.kind.rawValue) is reconciled without its VM's lock: \(why)"
+                                     : "the interrupted \(entry.kind.rawValue) is not reconciled: \(why)"))
             }) {
                 reconcile(entry, into: &found, options: options, log: log, clock: clock)
             }
@@ -612,9 +616,15 @@ public final class Executor: @unchecked Sendable {
             (try EventRepository.overlapping(from: options.now, to: options.now + 8 * 86_400, in: db).filter { $0.category != .holiday },
              Dictionary(try VMRepository.all(in: db).map { ($0.name, $0.labels) }, uniquingKeysWith: { a, _ in a }))
         }
+        /// Why a pin in force at `time` holds the VM, if it does.
+        func pinned(_ pin: PinRecord?, at time: EpochSeconds) -> String? {
+            guard let pin, pin.until.map({ $0 > time }) ?? true else { return nil }
+            return "pinned by \(pin.pinnedBy)" + (pin.until.map { " until \(UTC.format($0))" } ?? "")
+        }
         for a in due {
             func skip(_ reason: String) { hold(a, "skipped", reason, nil) }
             let reopened = [.intent, .started].contains(latest[a.id]?.step)
+            if let why = pinned(pins[a.vm], at: options.now) { skip(why); continue }
             if power[a.vm]?.state == .hibernated { skip("already hibernated"); continue }
             // The pass's time as it goes on (the saves before this one may have taken minutes).
             guard let restore = a.pairedWith.flatMap(plan.action), restore.at.seconds > clock() else {
@@ -645,7 +655,7 @@ public final class Executor: @unchecked Sendable {
                 }
                 guard step == latest[a.id]?.step else { return }
                 if pausedNow { return skip(ExecutorSettings.pausedHold) }
-                if let pin, pin.until.map({ $0 > clock() }) ?? true { return skip("pinned by \(pin.pinnedBy)" + (pin.until.map { " until \(UTC.format($0))" } ?? "")) }
+                if let why = pinned(pin, at: clock()) { return skip(why) }
                 hibernate(a, plan: plan, reopened: reopened, options: options, log: log, clock: clock, hold: hold)
             }
         }
@@ -677,8 +687,9 @@ public final class Executor: @unchecked Sendable {
         var journaled = false   // before the intent, a failure (lookup, pre-flight) leaves the action due for a later run
         var started = base
         let began = Date()
-        var reserved: Int64 = 0
-        defer { connectionLock.withLock { poolReserved -= reserved } }
+        var reserved: Int64 = 0, keepsItsRoom = false
+        // Room reserved for an image that was not made is given back; a saved one's is held until its copy ends.
+        defer { if !keepsItsRoom { releasePoolRoom(a.vm) } }
         do {
             let d = try connection(a.host).domain(named: a.vm)
             domain = d
@@ -706,8 +717,8 @@ public final class Executor: @unchecked Sendable {
                 let used = try StatePool(directory: pool.directory, capacityBytes: pool.capacityBytes, store: store).usedBytes()
                 let expected = try store.read { try StateRepository.expectedWrite(vm: a.vm, in: $0) } ?? Int64(try d.info().maxMemoryKiB) * 1024
                 let free = connectionLock.withLock { () -> Int64 in
-                    let free = pool.capacityBytes - used - poolReserved
-                    if expected <= free { poolReserved += expected; reserved = expected }
+                    let free = pool.capacityBytes - used - poolReservations.values.reduce(0, +)
+                    if expected <= free { poolReservations[a.vm] = expected; reserved = expected }
                     return free
                 }
                 guard reserved > 0 || expected == 0 else {
@@ -733,6 +744,7 @@ public final class Executor: @unchecked Sendable {
                 throw ExecuteError(.runtime, "the save returned but the VM is not off with a saved image")
             }
             try finishHibernation(started, since: nil, domain: d, seconds: Date().timeIntervalSince(began), options: options, log: log, clock: clock)
+            keepsItsRoom = true
         } catch {
             var failed = base
             failed.step = .failed
@@ -753,6 +765,7 @@ public final class Executor: @unchecked Sendable {
                 saved.detail += "; saved despite: \(error)"
                 do {
                     try finishHibernation(saved, since: nil, domain: d, seconds: Date().timeIntervalSince(began), options: options, log: log, clock: clock)
+                    keepsItsRoom = true
                     return
                 } catch {
                     failed.detail += "; the VM is off with its saved state but the journal cannot record it (\(error)): left open for the next run to reconcile"
@@ -810,12 +823,16 @@ public final class Executor: @unchecked Sendable {
             let image = options.managedSaveDirectory + "/\(sleep.vm).save"
             // Not under the VM's lock: a copy of many GiB must not hold back its restore. The pool's own lock keeps two
             // copies apart, and a VM restored during the copy keeps its record (`linkManifest`).
+            // Copied by another thread of this executor now (a pass before this one): left to it.
+            guard connectionLock.withLock({ vmsPooling.insert(sleep.vm).inserted }) else { continue }
+            defer { _ = connectionLock.withLock { vmsPooling.remove(sleep.vm) } }
             do {
                 // The same sleep, still not pooled (another executor may have restored or pooled it since).
-                guard let now = try store.read({ try JournalRepository.power(of: sleep.vm, in: $0) }), now == sleep else { continue }
+                guard let now = try store.read({ try JournalRepository.power(of: sleep.vm, in: $0) }), now == sleep else { releasePoolRoom(sleep.vm); continue }
                 let domain = try connection(sleep.host).domain(named: sleep.vm)
-                guard try domain.info().state == .shutOff, try domain.hasManagedSaveImage() else { continue }
-                takeIntoPool(image: image, of: sleep, domain: domain, options: options, log: log, clock: clock)
+                guard try domain.info().state == .shutOff, try domain.hasManagedSaveImage() else { releasePoolRoom(sleep.vm); continue }
+                // The pool's lock held: the others wait for a later pass too (said once, not once per sleep).
+                if !takeIntoPool(image: image, of: sleep, domain: domain, options: options, log: log, clock: clock) { break }
             } catch {
                 log.record(.init(event: "not-pooled", time: clock(), vm: sleep.vm, host: sleep.host, action: sleep.actionID, detail: "state pool: \(error)"))
             }
@@ -825,9 +842,14 @@ public final class Executor: @unchecked Sendable {
     /// Takes a sleeping VM's saved image into the state pool and links it to the sleep (`pooled`); when it cannot, says
     /// why (`not-pooled`) and, unless the pool was only busy, records the refusal so that no later pass reads the whole
     /// image again: then only libvirt's image holds this sleep.
+    /// Returns false when the pool's lock was held (another copy, a garbage collection): the copies after it wait for
+    /// a later pass.
+    @discardableResult
     func takeIntoPool(image: String, of sleep: PowerRecord, domain: VirtDomain, options: ExecutionOptions, log: EventLog,
-                      clock: @escaping @Sendable () -> EpochSeconds) {
-        guard let pool = options.pool else { return }
+                      clock: @escaping @Sendable () -> EpochSeconds) -> Bool {
+        var copyEnded = true   // the image is in the pool or refused for good: its reserved room is given back
+        defer { if copyEnded { releasePoolRoom(sleep.vm) } }
+        guard let pool = options.pool else { return true }
         func notPooled(_ why: String, final: Bool) {
             if final { try? store.transaction { try JournalRepository.refusePool(why, vm: sleep.vm, actionID: sleep.actionID, in: $0) } }
             log.record(.init(event: "not-pooled", time: clock(), vm: sleep.vm, host: sleep.host, action: sleep.actionID,
@@ -835,7 +857,7 @@ public final class Executor: @unchecked Sendable {
         }
         guard FileManager.default.fileExists(atPath: image) else {
             notPooled("libvirt's image is not at \(image) (see --managed-save-directory): not taken into the state pool", final: true)
-            return
+            return true
         }
         do {
             let disks = try sleep.diskIdentity ?? Self.diskIdentity(domain)
@@ -847,10 +869,16 @@ public final class Executor: @unchecked Sendable {
                                 + (linked ? "" : "; the VM was woken meanwhile: not this sleep's image")))
         } catch let error as StatePoolError where error.kind == .busy {
             notPooled("state pool: \(error)", final: false)
+            copyEnded = false
+            return false
         } catch {
             notPooled("state pool: not taken (\(error))", final: true)
         }
+        return true
     }
+
+    /// Gives back the pool room reserved for `vm`'s image.
+    func releasePoolRoom(_ vm: String) { _ = connectionLock.withLock { poolReservations.removeValue(forKey: vm) } }
 
     /// Subscribes to the lifecycle events of every domain on `hosts` (all hosts of the store's VMs when nil), on the
     /// executor's own connections, for as long as the executor lives: `--follow` runs a pass at once when a VM starts or

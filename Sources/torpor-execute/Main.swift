@@ -138,11 +138,13 @@ struct Run: ParsableCommand {
                 // does not end a follower (its hosts' threads may still be restoring): the next pass tries again.
                 let passStarted = Date()
                 var events: [ExecutionEvent] = []
-                do { events = try executor.run(options, waitAtMost: follow && end == nil ? TimeInterval(interval) : nil) } catch where follow {
+                var failed = false
+                do { events = try executor.run(options, waitAtMost: follow && end == nil ? TimeInterval(interval) : nil) } catch where follow && end == nil {
                     FileHandle.standardError.write(Data("torpor-execute: \(UTC.format(now)): the pass failed: \(error)\n".utf8))
+                    failed = true
                 }
                 // Written at once (not buffered): a log that `tail -f` or journald can follow.
-                if events.isEmpty && end == nil { FileHandle.standardOutput.write(Data("\(UTC.format(now)): nothing done\n".utf8)) }
+                if events.isEmpty && !failed && end == nil { FileHandle.standardOutput.write(Data("\(UTC.format(now)): nothing done\n".utf8)) }
                 guard follow else { break }
                 if let end {
                     now += EpochSeconds(interval)

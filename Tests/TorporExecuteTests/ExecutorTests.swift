@@ -545,6 +545,19 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try unmet(policy, now: Self.at(10)) == nil)
     }
 
+    /// The pool's room is checked with the images not copied yet counted: they are copied at the pass's end.
+    @Test func theStatePoolsRoomCountsTheImagesStillToBeCopied() throws {
+        let f = try Fixture()
+        try f.plan(["api-01": 0..<6, "web-01": 0..<6])   // 2 GiB of memory each
+        var options = f.options(Self.now)
+        options.pool = (f.dir + "/pool", 3 << 30)
+        options.managedSaveDirectory = f.dir + "/save"   // the test driver writes no image: each copy is refused, said once
+        let events = try f.executor().run(options)
+        #expect(events.map { "\($0.event) \($0.vm ?? "")" } == ["hibernated api-01", "skipped web-01", "not-pooled api-01"], "\(events.map(\.text))")
+        #expect(events.first { $0.vm == "web-01" }?.detail.contains("the state pool is too full") == true)
+        #expect(try f.state("web-01") == .running)
+    }
+
     /// A wake killed after its intent, for a VM torpor has running but libvirt has saved (what `wake` is for): the
     /// next pass finishes it, whatever the power record says.
     @Test func anInterruptedWakeOfAVMRecordedRunningIsFinished() throws {
