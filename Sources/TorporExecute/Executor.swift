@@ -603,6 +603,8 @@ public final class Executor: @unchecked Sendable {
                 && [nil, .intent, .started].contains(latest[a.id]?.step)
         }
         guard !due.isEmpty else { return }
+        // Each due hibernation's paired restore, found by id (a large fleet's plan holds thousands of each).
+        let restores = Dictionary(plan.actions.filter { $0.action == .restore }.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         guard options.now <= plan.validUntil.seconds else {
             for a in due { hold(a, "skipped", "the plan expired at \(plan.validUntil.text): no new hibernations from it", nil) }
             return
@@ -627,7 +629,7 @@ public final class Executor: @unchecked Sendable {
             if let why = pinned(pins[a.vm], at: options.now) { skip(why); continue }
             if power[a.vm]?.state == .hibernated { skip("already hibernated"); continue }
             // The pass's time as it goes on (the saves before this one may have taken minutes).
-            guard let restore = a.pairedWith.flatMap(plan.action), restore.at.seconds > clock() else {
+            guard let restore = a.pairedWith.flatMap({ restores[$0] }), restore.at.seconds > clock() else {
                 skip("its restore is already due: not worth sleeping"); continue
             }
             let wake = restore.deadline?.seconds ?? restore.at.seconds
