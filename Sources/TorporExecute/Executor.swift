@@ -386,21 +386,19 @@ public final class Executor: @unchecked Sendable {
             }
             return
         }
-        // In SLA order, at most `concurrentRestores` at once per host (a pass covers one host).
-        for (_, restores) in Dictionary(grouping: owed, by: \.host) {
-            let limit = DispatchSemaphore(value: max(1, options.concurrentRestores))
-            let running = DispatchGroup()
-            for r in restores {
-                limit.wait()
-                running.enter()
-                DispatchQueue.global().async {
-                    claimed(r) { self.restore(r, options: options, log: log, clock: clock) }
-                    limit.signal()
-                    running.leave()
-                }
+        // In SLA order, at most `concurrentRestores` at once (a pass covers one host).
+        let limit = DispatchSemaphore(value: max(1, options.concurrentRestores))
+        let running = DispatchGroup()
+        for r in owed {
+            limit.wait()
+            running.enter()
+            DispatchQueue.global().async {
+                claimed(r) { self.restore(r, options: options, log: log, clock: clock) }
+                limit.signal()
+                running.leave()
             }
-            running.wait()
         }
+        running.wait()
     }
 
     /// Restores one VM: from libvirt's managed-save image when it has one, else rebuilt from the state pool (verified):
