@@ -66,7 +66,8 @@ public final class Executor: @unchecked Sendable {
 
     /// `connect` opens a host's connection (tests pass the test driver's); `load` reads demand for the pre-flight check.
     /// `TORPOR_EXECUTE_KILL_AFTER_STEP=N` makes the process kill itself with SIGKILL right after its N-th journal step
-    /// (the crash test); `TORPOR_EXECUTE_KILL_DURING_LIBVIRT_MS=T` kills it T ms into its first save or restore call.
+    /// (the crash test); `TORPOR_EXECUTE_KILL_DURING_LIBVIRT_MS=T` kills it T ms into its first save or restore call
+    /// (or as that call returns, when it is quicker).
     /// `locks`: taken per VM for each action (the command-line executor passes the store's).
     public init(store: Store, load: LoadSource = SampledLoad(), demand: DemandSignal? = nil, locks: VMLocks? = nil,
                 connect: @escaping @Sendable (String) throws -> VirtConnection = { try VirtConnection.open(uri: $0) }) {
@@ -195,13 +196,17 @@ public final class Executor: @unchecked Sendable {
         if reached { kill(getpid(), SIGKILL) }
     }
 
-    /// The crash test's second hook: a SIGKILL while libvirt works on a save or restore.
-    func crashDuringLibvirtCall() {
-        guard let ms = killDuringLibvirt else { return }
+    /// The crash test's second hook: runs libvirt's save or restore `call` and kills the process with SIGKILL
+    /// `killDuringLibvirt` ms into it, or, when the call is over sooner (a small guest restores in a fraction of a
+    /// second), the moment it returns, before anything of its outcome is journaled: the kill always comes.
+    func crashDuringLibvirtCall(_ call: () throws -> Void) rethrows {
+        guard let ms = killDuringLibvirt else { return try call() }
         Thread.detachNewThread {
             Thread.sleep(forTimeInterval: ms / 1000)
             kill(getpid(), SIGKILL)
         }
+        defer { kill(getpid(), SIGKILL) }
+        try call()
     }
 
     func covers(_ host: String, _ options: ExecutionOptions) -> Bool { options.hosts?.contains(host) ?? true }
@@ -448,8 +453,7 @@ public final class Executor: @unchecked Sendable {
                 if libvirtImage && !r.fromPool {
                     started.detail = "from libvirt's saved image"
                     step(started)
-                    crashDuringLibvirtCall()
-                    try domain.start()
+                    try crashDuringLibvirtCall { try domain.start() }
                 } else if let pool = options.pool {
                     started.detail = libvirtImage ? "from the state pool, as asked" : "from the state pool (libvirt's image is gone)"
                     step(started)
@@ -738,8 +742,7 @@ public final class Executor: @unchecked Sendable {
             started.at = clock()
             started.detail = String(format: "managed save; demand now %.1f %%", demand)
             try journal(started)
-            crashDuringLibvirtCall()
-            try d.managedSave()
+            try crashDuringLibvirtCall { try d.managedSave() }
             guard try d.info().state == .shutOff, try d.hasManagedSaveImage() else {
                 throw ExecuteError(.runtime, "the save returned but the VM is not off with a saved image")
             }
