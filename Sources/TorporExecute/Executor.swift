@@ -117,7 +117,7 @@ public final class Executor: @unchecked Sendable {
     /// come from every plan since the earliest sleep, large for a large fleet). Each is its own result: a plan that
     /// cannot be decoded stops hibernations, never restores.
     struct FleetReads: @unchecked Sendable {
-        /// Every restore owed now, on every host (one a reconciled save makes owed is restored on the next pass).
+        /// Every restore owed now, on every host (one a reconciled save makes owed is looked up after the reconcile).
         let owed: Result<[OwedRestore], Error>
         /// The plan hibernations are taken from, with its approvals.
         let approved: Result<(plan: Plan, approved: [String: ApprovalRecord])?, Error>
@@ -146,7 +146,13 @@ public final class Executor: @unchecked Sendable {
         var options = options
         options.hosts = [host]
         let reconciled = options.dryRun ? Reconciled() : try reconcile(options, log: log, clock: clock)
-        try restoreOwed(options, owed: try fleet.owed.get(), interrupted: reconciled.interrupted, busy: reconciled.busy, log: log, clock: clock)
+        var owed = try fleet.owed.get()
+        let newSleeps = reconciled.saved.subtracting(owed.map(\.vm))
+        if !newSleeps.isEmpty {
+            // A save reconciling finished: its restore may be due already (the killed run's sleep ran on meanwhile).
+            owed += try store.read { try DueActions.owedRestores(now: options.now, in: $0) }.filter { newSleeps.contains($0.vm) }
+        }
+        try restoreOwed(options, owed: owed, interrupted: reconciled.interrupted, busy: reconciled.busy, log: log, clock: clock)
         if !options.dryRun { try poolUnpooledSleeps(options, busy: reconciled.busy, log: log, clock: clock) }
         try hibernateDue(options, approved: try fleet.approved.get(), busy: reconciled.busy, log: log, clock: clock)
         // This pass's new sleeps, outside their VMs' locks: a restore due meanwhile does not wait for a long copy.
@@ -246,6 +252,8 @@ public final class Executor: @unchecked Sendable {
         var interrupted: [String: JournalEntry] = [:]
         /// VMs libvirtd is still saving or restoring for a dead run: left alone this pass, their actions open.
         var busy: Set<String> = []
+        /// VMs whose interrupted save had completed: asleep now, so owed a restore the pass's start did not see.
+        var saved: Set<String> = []
     }
 
     /// Finishes what an interrupted run left at `intent` or `started`, from libvirt's actual state: a save or restore
@@ -297,6 +305,7 @@ public final class Executor: @unchecked Sendable {
             case (.hibernate, .shutOff, true):
                 done.detail = "reconciled: the save had completed (the VM is off with its saved state)"
                 try finishHibernation(done, since: entry.at, domain: domain, seconds: nil, options: options, log: log, clock: clock, event: "reconciled")
+                found.saved.insert(entry.vm)
             case (.restore, .running, _):
                 done.step = .done
                 done.detail = "reconciled: the VM runs" + (saved ? Self.dropStaleImage(domain) : "")
@@ -391,13 +400,14 @@ public final class Executor: @unchecked Sendable {
             }
             return
         }
-        // In SLA order, at most `concurrentRestores` at once (a pass covers one host).
+        // In SLA order, at most `concurrentRestores` at once (a pass covers one host), each on a thread of its own: not
+        // on GCD's shared pool, whose width follows the cores and which workers stuck on a silent host would use up.
         let limit = DispatchSemaphore(value: max(1, options.concurrentRestores))
         let running = DispatchGroup()
         for r in owed {
             limit.wait()
             running.enter()
-            DispatchQueue.global().async {
+            Thread.detachNewThread {
                 claimed(r) { self.restore(r, options: options, log: log, clock: clock) }
                 limit.signal()
                 running.leave()

@@ -8,10 +8,15 @@ import TorporHash
 /// which no timeout ends): the new run serves every other VM, on that host too. Locks die with their holder, even by
 /// SIGKILL.
 public struct VMLocks: Sendable {
-    /// The store the locks' folder sits beside.
+    /// The store the locks' folder sits beside, its path with symbolic links resolved: one store reached by two paths
+    /// has one folder of locks.
     public let store: String
 
-    public init(store: String) { self.store = store }
+    public init(store: String) {
+        guard let resolved = realpath(store, nil) else { self.store = store; return }
+        defer { free(resolved) }
+        self.store = String(cString: resolved)
+    }
 
     /// Takes `vm`'s lock, or throws `.held` at once (naming the holder's pid) when another executor holds it.
     func take(_ vm: String) throws(FileLock.Failure) -> FileLock {
