@@ -150,7 +150,13 @@ public final class Executor: @unchecked Sendable {
         let newSleeps = reconciled.saved.subtracting(owed.map(\.vm))
         if !newSleeps.isEmpty {
             // A save reconciling finished: its restore may be due already (the killed run's sleep ran on meanwhile).
-            owed += try store.read { try DueActions.owedRestores(now: options.now, in: $0) }.filter { newSleeps.contains($0.vm) }
+            // Read again; if that fails, the restores read at the start still run, and the next pass finds these.
+            do {
+                owed += try store.read { try DueActions.owedRestores(now: options.now, in: $0) }.filter { newSleeps.contains($0.vm) }
+            } catch {
+                log.record(.init(event: "failed", time: clock(), host: host,
+                                 detail: "the restores owed the sleeps reconciling finished cannot be read (\(error)): looked for on the next pass"))
+            }
         }
         try restoreOwed(options, owed: owed, interrupted: reconciled.interrupted, busy: reconciled.busy, log: log, clock: clock)
         if !options.dryRun { try poolUnpooledSleeps(options, busy: reconciled.busy, log: log, clock: clock) }

@@ -196,6 +196,16 @@ final class SampleSession {
         try CounterRepository.save(host: host, domain: domain, snapshot: snapshot, in: db)
     }
 
+    /// `VMRepository.claim`.
+    func claim(vm: Int64, uuid: String, host: String, running: Bool) throws -> DomainClaim {
+        try VMRepository.claim(vm: vm, uuid: uuid, host: host, running: running, in: db)
+    }
+
+    /// `VMRepository.releaseNames`.
+    func releaseNames(host: String, listed: Set<String>) throws {
+        try VMRepository.releaseNames(host: host, listed: listed, in: db)
+    }
+
     /// Records the host a VM runs on, keeping its labels.
     func setPlacement(vm: Int64, host: String) throws {
         try VMRepository.setHost(vm: vm, hostURI: host, in: db)

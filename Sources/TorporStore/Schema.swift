@@ -257,6 +257,11 @@ enum Schema {
                 ALTER TABLE power ADD COLUMN pool_refused TEXT;    -- hibernated: why the image is not in the pool, if it never will be
                 """)
         }
+        migrator.registerMigration("v14: the libvirt domain behind each VM name") { db in
+            // A VM's name is its key across the fleet: a second domain of the same name on another host (another UUID)
+            // must not mix its samples into the first's, nor draw the executor to the wrong one.
+            try db.execute(sql: "ALTER TABLE vm ADD COLUMN libvirt_uuid TEXT")   // NULL: not seen on libvirt, or gone from its host
+        }
         return migrator
     }
 }

@@ -12,6 +12,34 @@ public struct VMRecord: Codable, Equatable, Sendable {
     public var memoryBytes: Int64?
 }
 
+/// What ingest makes of a libvirt domain found under a VM's name (`VMRepository.claim`).
+public enum DomainClaim: Equatable, Sendable {
+    /// The VM's domain: its readings are the VM's, and it is where the VM is.
+    case holds
+    /// The VM's own domain, defined but not running on a host other than the VM's (a migration left it behind):
+    /// its readings are not the VM's.
+    case idleCopy
+    /// Another domain holds the name.
+    case clash(NameClash)
+}
+
+/// A libvirt domain whose name another host's domain holds in the store.
+public struct NameClash: Equatable, Sendable, CustomStringConvertible {
+    public let name: String
+    public let host: String
+    public let uuid: String
+    public let recordedHost: String
+    /// nil: recorded before torpor kept UUIDs.
+    public let recordedUUID: String?
+
+    public var description: String {
+        "\(name) on \(host) (uuid \(uuid)) is not \(name) on \(recordedHost) (\(recordedUUID.map { "uuid " + $0 } ?? "uuid not recorded yet")), "
+            + "which holds the name: VM names must be unique across the fleet; its libvirt readings are not stored and torpor "
+            + "leaves it alone. Rename the domain on \(host); if \(recordedHost)'s is gone, that host's next collection or "
+            + "inventory lets go of the name, or `torpor-ingest release \(name)` if the host is gone for good"
+    }
+}
+
 /// Reads and writes the `vm` table.
 public enum VMRepository {
     /// The id of VM `name`, creating the row when it is new.
@@ -38,6 +66,43 @@ public enum VMRepository {
     /// Records the host a VM runs on, keeping its labels.
     public static func setHost(vm: Int64, hostURI: String, in db: Database) throws {
         try db.execute(sql: "UPDATE vm SET host_uri = ? WHERE id = ?", arguments: [hostURI, vm])
+    }
+
+    /// What ingest makes of libvirt domain `uuid` found on `host` under VM `vm`'s name (recording the UUID when the
+    /// domain holds the name). On the host on record, or for a name no host holds, the domain holds it (the first, one
+    /// redefined on its host, one that took over a released name: the VM rebuilt, its history goes on). On another host,
+    /// the VM's own domain holds it when it runs there (a migration: the caller moves the VM), and is the copy a
+    /// migration left behind when it does not; another domain there is a clash (names are the fleet's keys: its samples
+    /// would mix with the VM's, and the executor would act on the wrong domain). A VM recorded on a host before UUIDs
+    /// were kept is that host's until it lists or lets go of the name.
+    public static func claim(vm: Int64, uuid: String, host: String, running: Bool, in db: Database) throws -> DomainClaim {
+        guard let row = try Row.fetchOne(db, sql: "SELECT name, host_uri, libvirt_uuid FROM vm WHERE id = ?", arguments: [vm]) else { return .holds }
+        let recordedUUID: String? = row["libvirt_uuid"], recordedHost: String? = row["host_uri"]
+        if let recordedHost, recordedHost != host {
+            guard recordedUUID == uuid else {
+                return .clash(NameClash(name: row["name"], host: host, uuid: uuid, recordedHost: recordedHost, recordedUUID: recordedUUID))
+            }
+            return running ? .holds : .idleCopy
+        }
+        if recordedUUID != uuid { try db.execute(sql: "UPDATE vm SET libvirt_uuid = ? WHERE id = ?", arguments: [uuid, vm]) }
+        return .holds
+    }
+
+    /// Lets go of the names of the VMs on record on `host` that it no longer has (every domain it has is `listed`, at
+    /// least one: a host that lists none may be one that answered wrongly). Such a VM has no host until a domain of its
+    /// name is found again, on any host.
+    public static func releaseNames(host: String, listed: Set<String>, in db: Database) throws {
+        guard !listed.isEmpty else { return }
+        let held = try String.fetchAll(db, sql: "SELECT name FROM vm WHERE host_uri = ?", arguments: [host])
+        for name in held where !listed.contains(name) { try release(name, in: db) }
+    }
+
+    /// Lets go of VM `name`'s domain and host (an operator's `torpor-ingest release`, for a host gone for good); false
+    /// if no VM has that name.
+    @discardableResult
+    public static func release(_ name: String, in db: Database) throws -> Bool {
+        try db.execute(sql: "UPDATE vm SET libvirt_uuid = NULL, host_uri = NULL WHERE name = ?", arguments: [name])
+        return db.changesCount > 0
     }
 
     public static func all(in db: Database) throws -> [VMRecord] {

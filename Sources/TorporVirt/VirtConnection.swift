@@ -136,10 +136,13 @@ public struct DomainStatsGroups: OptionSet, Sendable {
 /// One domain's statistics: typed parameters such as `cpu.time`, `balloon.current`, `net.0.rx.bytes`.
 public struct DomainStatsRecord {
     public let domainName: String
+    /// The domain's UUID (empty if libvirt cannot say).
+    public let domainUUID: String
     public let values: [String: TypedValue]
 
     init(_ record: virDomainStatsRecord) {
         domainName = record.dom.flatMap { virDomainGetName($0) }.map { String(cString: $0) } ?? ""
+        domainUUID = record.dom.map(VirtDomain.uuid(of:)) ?? ""
         var values: [String: TypedValue] = [:]
         for i in 0..<Int(record.nparams) {
             let param = record.params[i]

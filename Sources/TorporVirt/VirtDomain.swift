@@ -9,11 +9,22 @@ public final class VirtDomain {
     let connection: VirtConnection
     /// The domain's name (`virDomainGetName`).
     public let name: String
+    /// The domain's UUID (`virDomainGetUUIDString`): what tells two domains of one name on two hosts apart, and stays
+    /// with a domain a migration moves.
+    public let uuid: String
 
     init(handle: virDomainPtr, connection: VirtConnection) {
         self.handle = handle
         self.connection = connection
         name = virDomainGetName(handle).map { String(cString: $0) } ?? ""
+        uuid = Self.uuid(of: handle)
+    }
+
+    /// `virDomainGetUUIDString` of a domain handle; empty if libvirt cannot say.
+    static func uuid(of handle: virDomainPtr) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(VIR_UUID_STRING_BUFLEN))
+        guard virDomainGetUUIDString(handle, &buffer) == 0 else { return "" }
+        return String(cString: buffer)
     }
 
     deinit { virDomainFree(handle) }

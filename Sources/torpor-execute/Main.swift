@@ -286,9 +286,9 @@ struct Pin: ParsableCommand {
             print("\(vm) pinned awake" + (end.map { " until \(UTC.format($0))" } ?? " until unpinned"))
             if try store.read({ try JournalRepository.power(in: $0)[vm] })?.state == .hibernated {
                 let events = try Executor(store: store, locks: VMLocks(store: common.storePath), connect: flags.connect).wake(vm: vm, by: operatorName(by) + " (pin)", options: flags.options(now: now))
-                if let failure = events.first(where: { $0.event == "failed" }) {
+                if !events.contains(where: { $0.event == "restored" }), let failure = events.first(where: { $0.event == "failed" }) {
                     throw ExecuteError(.runtime, "\(vm) is pinned but not woken now (\(failure.detail)); "
-                                       + "a pinned sleeper is owed its restore: the executor's next pass wakes it")
+                                       + "a pinned sleeper is owed its restore: the executor's next pass tries again")
                 }
             }
         }

@@ -14,12 +14,14 @@ struct InventoryCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let entries = try InventoryIngester(store: try store.openStore()).ingest(uri: uri, now: store.nowSeconds)
-            for e in entries {
+            let registered = try InventoryIngester(store: try store.openStore()).ingest(uri: uri, now: store.nowSeconds)
+            for e in registered.entries {
                 let labels = e.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
                 print("\(e.name)\t\(e.state)\t\(e.vcpus) vCPU\t\(e.memoryBytes / 1_048_576) MiB\t\(labels)")
             }
-            print("\(entries.count) VM(s) registered from \(uri)")
+            print("\(registered.entries.count) VM(s) registered from \(uri)")
+            let logger = store.logger("torpor.ingest.inventory")
+            for clash in registered.clashes { logger.warning("\(uri): \(clash)") }
         } catch let error as IngestError {
             throw reportFailure(error)
         }

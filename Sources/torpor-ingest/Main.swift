@@ -33,7 +33,7 @@ struct TorporIngestCommand: TorporTool {
             2 bad input or usage (the message names the file and line);
             3 nothing to do.
             """,
-        subcommands: [CSVCommand.self, PrometheusCommand.self, CalendarCommand.self, LibvirtCommand.self, InventoryCommand.self, StatusCommand.self])
+        subcommands: [CSVCommand.self, PrometheusCommand.self, CalendarCommand.self, LibvirtCommand.self, InventoryCommand.self, ReleaseCommand.self, StatusCommand.self])
 }
 
 /// Options every subcommand shares.

@@ -45,6 +45,90 @@ import TorporStore
         #expect(try s.value(vm: "a", metric: "cpu_util", time: t0 + 600) == 10)
     }
 
+    /// Two hosts' domains of one name (other UUIDs): the first holds the name; the second's readings are left out with a
+    /// warning naming both, never mixed in. A migration (the same UUID running elsewhere) moves the VM, and the copy left
+    /// shut off behind it is ignored; a domain redefined on its host keeps the name; once the holder's host no longer
+    /// lists it, another domain may take the name; a host listing nothing lets go of nothing.
+    @Test func aNameAnotherHostsDomainHoldsIsNotMixedIn() throws {
+        let s = try Scratch()
+        let ingester = DomainStatsIngester(store: s.store)
+        let a = "qemu+ssh://a/system", b = "qemu+ssh://b/system"
+        func web(_ uuid: String, cpuSeconds: Double, running: Bool = true, name: String = "web-01") -> DomainSample {
+            var d = sample(name, running: running, cpuSeconds: cpuSeconds, rx: 0, wr: 0)
+            d.uuid = uuid
+            return d
+        }
+        func host() throws -> String? { try s.store.read { try VMRepository.all(in: $0) }.first { $0.name == "web-01" }?.hostURI }
+        func clashes(_ r: IngestReport) -> [String] { r.warnings.filter { $0.contains("unique across the fleet") } }
+        _ = try ingester.ingest([web("uuid-a", cpuSeconds: 1000)], uri: a, now: t0)
+        _ = try ingester.ingest([web("uuid-a", cpuSeconds: 1030)], uri: a, now: t0 + 300)
+        #expect(try s.value(vm: "web-01", metric: "cpu_util", time: t0 + 300) == 5)
+        // Host b has a web-01 of its own, busy: not stored, and said.
+        _ = try ingester.ingest([web("uuid-b", cpuSeconds: 9000)], uri: b, now: t0 + 301)
+        let clash = try ingester.ingest([web("uuid-b", cpuSeconds: 9600)], uri: b, now: t0 + 601)
+        #expect(clashes(clash).first?.hasPrefix("web-01 on \(b) (uuid uuid-b) is not web-01 on \(a) (uuid uuid-a)") == true, "\(clash.warnings)")
+        #expect(try s.value(vm: "web-01", metric: "cpu_util", time: t0 + 601) == nil && s.value(vm: "web-01", metric: "vcpus", time: t0 + 601) == nil)
+        #expect(try host() == a)
+        // Migrated from a to b (b's own web-01 renamed meanwhile): the same domain, running on b, is the VM; the copy
+        // left shut off on a says nothing of it and does not move it back.
+        _ = try ingester.ingest([web("uuid-a", cpuSeconds: 1060)], uri: b, now: t0 + 900)
+        #expect(try host() == b)
+        _ = try ingester.ingest([web("uuid-a", cpuSeconds: 1060, running: false)], uri: a, now: t0 + 1000)
+        #expect(try host() == b && s.value(vm: "web-01", metric: "vcpus", time: t0 + 1000) == nil)
+        // Redefined on b (a new UUID on the host on record): still web-01.
+        let redefined = try ingester.ingest([web("uuid-c", cpuSeconds: 10)], uri: b, now: t0 + 1200)
+        #expect(try clashes(redefined).isEmpty && s.value(vm: "web-01", metric: "vcpus", time: t0 + 1200) == 2)
+        // a's next web-01 is another domain: left out while b has web-01, even when b answers with no domain at all.
+        #expect(try clashes(ingester.ingest([web("uuid-d", cpuSeconds: 10)], uri: a, now: t0 + 1500)).count == 1)
+        _ = try ingester.ingest([], uri: b, now: t0 + 1600)
+        #expect(try clashes(ingester.ingest([web("uuid-d", cpuSeconds: 10)], uri: a, now: t0 + 1700)).count == 1)
+        // b lists its domains without web-01 (undefined): the name is free, and a's takes it over.
+        _ = try ingester.ingest([web("uuid-e", cpuSeconds: 10, name: "db-01")], uri: b, now: t0 + 1800)
+        #expect(try host() == nil)
+        let taken = try ingester.ingest([web("uuid-d", cpuSeconds: 10)], uri: a, now: t0 + 2100)
+        #expect(try clashes(taken).isEmpty && host() == a)
+        // An operator lets go of a dead host's VM.
+        #expect(try s.store.transaction { try VMRepository.release("web-01", in: $0) } && host() == nil)
+        #expect(try !s.store.transaction { try VMRepository.release("no-such-vm", in: $0) })
+    }
+
+    /// A VM recorded on its host before torpor kept UUIDs stays that host's: another host's domain of its name is a
+    /// clash until the recorded host lists the VM (taking its UUID) or lets it go.
+    @Test func aVMRecordedBeforeUUIDsStaysItsHosts() throws {
+        let s = try Scratch()
+        try s.store.transaction { db in
+            try VMRepository.setHost(vm: try VMRepository.id(of: "web-01", in: db, now: t0), hostURI: "h1", in: db)
+        }
+        var other = sample("web-01", cpuSeconds: 10, rx: 0, wr: 0), own = other
+        other.uuid = "uuid-2"
+        own.uuid = "uuid-1"
+        let refused = try DomainStatsIngester(store: s.store).ingest([other], uri: "h2", now: t0)
+        #expect(refused.warnings.contains { $0.contains("is not web-01 on h1 (uuid not recorded yet)") }, "\(refused.warnings)")
+        _ = try DomainStatsIngester(store: s.store).ingest([own], uri: "h1", now: t0 + 300)
+        let still = try DomainStatsIngester(store: s.store).ingest([other], uri: "h2", now: t0 + 600)
+        #expect(still.warnings.contains { $0.contains("is not web-01 on h1 (uuid uuid-1)") })
+    }
+
+    /// The same through `torpor-ingest inventory`, on two test-driver hosts whose web-01 are different domains.
+    @Test func theInventoryLeavesOutADomainWhoseNameAnotherHostsHolds() throws {
+        let s = try Scratch()
+        func node(_ uuid: String, _ name: String) -> String {
+            "<node><domain type='test'><name>\(name)</name><uuid>\(uuid)</uuid><memory unit='KiB'>1048576</memory><vcpu>1</vcpu>"
+                + "<os><type>hvm</type></os></domain></node>"
+        }
+        let a = "test://" + (try s.write("a.xml", node("6f1c1a52-3c0e-4d8a-9d4e-1a2b3c4d5e6f", "web-01")))
+        let b = "test://" + (try s.write("b.xml", "<node>" + [("7a2d2b63-4d1f-4e9b-8e5f-2b3c4d5e6f70", "web-01"), ("8b3e3c74-5e20-4fac-9f60-3c4d5e6f7081", "db-01")]
+            .map { node($0.0, $0.1).dropFirst(6).dropLast(7) }.joined() + "</node>"))
+        let ingester = InventoryIngester(store: s.store)
+        let first = try ingester.ingest(uri: a, now: t0)
+        #expect(first.entries.map(\.name) == ["web-01"] && first.clashes.isEmpty)
+        let second = try ingester.ingest(uri: b, now: t0 + 60)
+        #expect(second.entries.map(\.name) == ["db-01"])
+        #expect(second.clashes.map(\.description).first?.contains("web-01 on \(b) (uuid 7a2d2b63-4d1f-4e9b-8e5f-2b3c4d5e6f70) is not web-01 on \(a)") == true)
+        let vms = try s.store.read { try VMRepository.all(in: $0) }
+        #expect(vms.first { $0.name == "web-01" }?.hostURI == a && vms.first { $0.name == "db-01" }?.hostURI == b)
+    }
+
     @Test func ratesClampCPUAtOneHundredPercent() {
         let previous = CounterSnapshot(collectedAt: 0, counters: ["cpu.time": 0])
         let current = DomainSample(domain: "x", running: true, vcpus: 1, counters: ["cpu.time": 400e9], memoryCapacity: nil, memoryUsed: nil)

@@ -7,6 +7,8 @@ import TorporVirt
 /// One domain's raw statistics at one collection, reduced to what demand needs.
 public struct DomainSample: Equatable, Sendable {
     public var domain: String
+    /// libvirt's UUID of the domain (nil: not known, as in a sample made by hand).
+    public var uuid: String?
     public var running: Bool
     public var vcpus: Int?
     /// Cumulative counters: `cpu.time` (ns), `net.rx.bytes`, `net.tx.bytes`, `block.rd.bytes`, `block.wr.bytes`
@@ -16,14 +18,15 @@ public struct DomainSample: Equatable, Sendable {
     public var memoryCapacity: Double?
     public var memoryUsed: Double?
 
-    public init(domain: String, running: Bool, vcpus: Int?, counters: [String: Double], memoryCapacity: Double?, memoryUsed: Double?) {
-        self.domain = domain; self.running = running; self.vcpus = vcpus; self.counters = counters
+    public init(domain: String, uuid: String? = nil, running: Bool, vcpus: Int?, counters: [String: Double], memoryCapacity: Double?, memoryUsed: Double?) {
+        self.domain = domain; self.uuid = uuid; self.running = running; self.vcpus = vcpus; self.counters = counters
         self.memoryCapacity = memoryCapacity; self.memoryUsed = memoryUsed
     }
 
     /// Reads libvirt's typed parameters (`state.state`, `cpu.time`, `vcpu.current`, `balloon.*`, `net.N.*`, `block.N.*`).
     public init(_ record: DomainStatsRecord) {
         domain = record.domainName
+        uuid = record.domainUUID.isEmpty ? nil : record.domainUUID
         running = record.number("state.state") == 1
         vcpus = record.number("vcpu.current").map { Int($0) }
         var counters: [String: Double] = [:]
@@ -103,6 +106,13 @@ public struct DomainStatsIngester {
             for sample in samples {
                 session.countRow()
                 let vm = try session.vmID(sample.domain)
+                if let uuid = sample.uuid {
+                    switch try session.claim(vm: vm, uuid: uuid, host: uri, running: sample.running) {
+                    case .holds: break
+                    case .idleCopy: continue
+                    case .clash(let clash): session.warn("\(clash)"); continue
+                    }
+                }
                 if let vcpus = sample.vcpus { try emit(session, vm, "vcpus", Double(vcpus), now) }
                 if let capacity = sample.memoryCapacity { try emit(session, vm, "mem_capacity", capacity, now) }
                 if let used = sample.memoryUsed, sample.running { try emit(session, vm, "mem_used", used, now) }
@@ -116,6 +126,7 @@ public struct DomainStatsIngester {
                 try session.recordCounters(host: uri, domain: sample.domain, snapshot: CounterSnapshot(collectedAt: now, counters: sample.counters))
                 try session.setPlacement(vm: vm, host: uri)
             }
+            if samples.allSatisfy({ $0.uuid != nil }) { try session.releaseNames(host: uri, listed: Set(samples.map(\.domain))) }
             if !firstSeen.isEmpty { session.warn("first collection for \(firstSeen.count) domain(s): counters recorded, rates from the next run") }
         }
     }

@@ -5,6 +5,7 @@ import TorporVirt
 /// One VM found on a libvirt host.
 public struct InventoryEntry: Codable, Equatable, Sendable {
     public var name: String
+    public var uuid: String
     public var state: String
     public var vcpus: Int
     public var memoryBytes: Int64
@@ -20,31 +21,49 @@ public struct InventoryIngester {
 
     public init(store: Store) { self.store = store }
 
-    public func ingest(uri: String, now: EpochSeconds) throws(IngestError) -> [InventoryEntry] {
-        let entries: [InventoryEntry]
+    /// The VMs registered, and the domains left out because another host's domain holds their name (a VM's copy a
+    /// migration left behind is left out silently).
+    public struct Registered: Sendable {
+        public var entries: [InventoryEntry]
+        public var clashes: [NameClash]
+    }
+
+    public func ingest(uri: String, now: EpochSeconds) throws(IngestError) -> Registered {
+        let entries: [(entry: InventoryEntry, running: Bool)]
         do {
             let connection = try VirtConnection.open(uri: uri)
             entries = try connection.domains().map { domain throws(VirtError) in
                 let info = try domain.info()
                 let labels = try domain.metadata(namespaceURI: Self.labelsNamespace).map(Self.parseLabels) ?? [:]
-                return InventoryEntry(name: domain.name, state: "\(info.state)", vcpus: info.vcpus,
-                                      memoryBytes: Int64(info.maxMemoryKiB) * 1024, labels: labels)
+                return (InventoryEntry(name: domain.name, uuid: domain.uuid, state: "\(info.state)", vcpus: info.vcpus,
+                                       memoryBytes: Int64(info.maxMemoryKiB) * 1024, labels: labels), info.state == .running)
             }
         } catch {
             throw .failure(source: uri, message: error.description)
         }
+        var registered = Registered(entries: [], clashes: [])
         do {
             try store.transaction { db in
-                for entry in entries {
+                registered = Registered(entries: [], clashes: [])
+                for (entry, running) in entries {
                     let id = try VMRepository.id(of: entry.name, in: db, now: now)
+                    if !entry.uuid.isEmpty {
+                        switch try VMRepository.claim(vm: id, uuid: entry.uuid, host: uri, running: running, in: db) {
+                        case .holds: break
+                        case .idleCopy: continue
+                        case .clash(let clash): registered.clashes.append(clash); continue
+                        }
+                    }
+                    registered.entries.append(entry)
                     try VMRepository.setAllocation(vm: id, vcpus: entry.vcpus, memoryBytes: entry.memoryBytes, observedAt: now, in: db)
                     try VMRepository.setPlacement(vm: id, hostURI: uri, labels: entry.labels, in: db)
                 }
+                if entries.allSatisfy({ !$0.entry.uuid.isEmpty }) { try VMRepository.releaseNames(host: uri, listed: Set(entries.map(\.entry.name)), in: db) }
             }
         } catch {
             throw .failure(source: uri, message: "store: \(error)")
         }
-        return entries
+        return registered
     }
 
     /// `key=value` pairs from the text content of a metadata element.

@@ -1,0 +1,24 @@
+import ArgumentParser
+import Foundation
+import TorporStore
+
+struct ReleaseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "release",
+        abstract: "Let go of a VM's libvirt domain and host, for a host gone for good: the next domain found under its name, on any host, takes it over (with its history).",
+        discussion: "A host's own collections and inventories let go of the VMs it no longer has; this is for the names a dead host holds.")
+
+    @OptionGroup var store: StoreOptions
+
+    @Argument(help: "The VM.")
+    var vm: String
+
+    func run() throws {
+        let released = try store.openStore().transaction { try VMRepository.release(vm, in: $0) }
+        guard released else {
+            printError("no VM named \(vm) in the store: nothing to release")
+            throw ExitCode(2)
+        }
+        print("\(vm) released: the next domain found under its name takes it over")
+    }
+}
