@@ -71,7 +71,7 @@ echo "    newest CPU sample as the pre-flight load; the test driver keeps state 
 "$BIN/torpor-execute" status --now "$TOMORROW"
 echo "events (JSON lines) in demo/events.jsonl: $(wc -l < demo/events.jsonl)"
 
-step "14. backtest: the last 7 days replayed through the planner (planned hourly, scored per sample), torpor against the alternatives"
-"$BIN/torpor-backtest" --now "$NOW" --days 7 --json demo/backtest.json
+step "14. backtest: the last 7 days replayed through the planner with the plans' policy (planned hourly, scored per sample), torpor against the alternatives"
+"$BIN/torpor-backtest" --now "$NOW" --days 7 --policy sample-data/policy.yaml --json demo/backtest.json
 
 printf '\nThe store is %s; the review page is demo/plan.html; executor events in demo/events.jsonl.\n' "$TORPOR_DB"

@@ -50,6 +50,9 @@ public struct DemandForecaster {
     public let uplift: CalendarUplift
     /// The clock of the hour-of-week profile (`WeekClock`: the zone whose office hours the fleet keeps).
     public var clock = WeekClock.utc
+    /// The zone of the profile the model was measured against when it was promoted (its run's `week_clock`), if a
+    /// model serves: the quantiles it serves were chosen against that profile, so `clock` should be the same.
+    public var trainedClockZone: String? { run?.hyperparameters["week_clock"] }
 
     /// Loads the promoted model (if any) from `store`; with `trainedBefore`, only a model whose training data ended by
     /// then (a backtest must not forecast with a model that saw the future).

@@ -56,6 +56,11 @@ struct Make: ParsableCommand {
             if !conflicts.isEmpty { throw PlanError(.badInput, "\(self.policy ?? "the embedded default policy"): " + conflicts.joined(separator: "; ")) }
             var forecaster = try DemandForecaster(store: store, horizon: policy.horizonHours, trainedBefore: now)
             forecaster.clock = week.clock
+            if let trained = forecaster.trainedClockZone, trained != week.clock.zone {
+                FileHandle.standardError.write(Data(("torpor-plan: warning: the model was trained and promoted against the hour-of-week profile "
+                    + "on \(trained), this plan uses \(week.clock.zone): the quantiles it serves were chosen on the other clock "
+                    + "(plan with --zone \(trained), or train with --zone \(week.clock.zone))\n").utf8))
+            }
             let input = try PlanningInputs.load(store: store, now: now, replaying: common.now != nil, policy: policy, policySHA256: policySHA,
                                                 forecaster: forecaster)
             let plan = Planner.plan(input)

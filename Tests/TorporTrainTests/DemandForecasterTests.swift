@@ -12,13 +12,13 @@ import TorporStore
 
     /// A forecaster of `quantiles` with a promoted (untrained, seeded) model for q0.5, q0.9 and q0.99 that serves
     /// `served` and forecasts "vm-1" best.
-    static func forecaster(served: [Float], quantiles: [Float] = QuantileForecast.standardQuantiles) throws -> DemandForecaster {
+    static func forecaster(served: [Float], quantiles: [Float] = QuantileForecast.standardQuantiles, hyperparameters: [String: String] = [:]) throws -> DemandForecaster {
         let input = ModelInput(usesContext: false)
         let model = Forecaster(shape: ForecasterShape(inputSize: input.featureCount, hiddenSize: 4, layers: 1, horizon: 24,
                                                       quantiles: [0.5, 0.9, 0.99]), seed: 7)
         let blob = try ModelFile.encode(model, metadata: ["features": input.features, "target": ModelInput.target, "lookback": "168",
                                                           "served_quantiles": served.map { "\($0)" }.joined(separator: ","), "scale.vm-1": "10"])
-        let run = ModelRun(id: 1, createdAt: monday, dataFrom: monday, dataTo: monday, hyperparameters: [:], metrics: [:], promoted: true,
+        let run = ModelRun(id: 1, createdAt: monday, dataFrom: monday, dataTo: monday, hyperparameters: hyperparameters, metrics: [:], promoted: true,
                            reason: "test", seconds: 0, vms: [.init(vm: "vm-1", predictable: true, better: "model", reason: "test")])
         return try DemandForecaster(promoted: (run, blob), quantiles: quantiles)
     }
@@ -27,6 +27,13 @@ import TorporStore
     static let history = HourlySeries(start: monday, step: 3600, values: (0..<28 * 24).map { h in
         ((8..<18).contains(h % 24) ? 30 : 5) + Float((h * 7919) % 11)
     })
+
+    /// The zone of the profile a serving model was promoted against, for torpor-plan to warn when its own differs.
+    @Test func theModelsWeekClockIsKnown() throws {
+        #expect(try Self.forecaster(served: [0.9], hyperparameters: ["week_clock": "Europe/Berlin"]).trainedClockZone == "Europe/Berlin")
+        #expect(try Self.forecaster(served: [], hyperparameters: ["week_clock": "Europe/Berlin"]).trainedClockZone == nil, "no model serves")
+        #expect(try DemandForecaster(promoted: nil).trainedClockZone == nil)
+    }
 
     @Test func theModelServesItsPromotedQuantilesAndTheProfileTheLowerOnesWithoutCrossing() throws {
         let forecaster = try Self.forecaster(served: [0.9, 0.99])
