@@ -21,8 +21,8 @@ public struct StageOptions: ParsableArguments {
     public var storePath: String { Store.resolvePath(flag: db) }
     /// The store, migrated to this torpor's schema (or, with `migrating` false, refused if it would need that); with
     /// `creating` false, refused when missing (a stage that acts on what others recorded).
-    public func openStore(migrating: Bool = true, creating: Bool = true) throws -> Store {
-        try Store(path: storePath, migrating: migrating, creating: creating)
+    public func openStore(migrating: Bool = true, creating: Bool = true, tolerateNewerSchema: Bool = false) throws -> Store {
+        try Store(path: storePath, migrating: migrating, creating: creating, tolerateNewerSchema: tolerateNewerSchema)
     }
 }
 

@@ -627,6 +627,10 @@ public final class Executor: @unchecked Sendable {
             for a in due { hold(a, "skipped", "the plan expired at \(plan.validUntil.text): no new hibernations from it", nil) }
             return
         }
+        if store.isNewerSchema {
+            for a in due { hold(a, "skipped", ExecutorSettings.newerSchemaHold, nil) }
+            return
+        }
         if paused {
             for a in due { hold(a, "skipped", ExecutorSettings.pausedHold, nil) }
             return
@@ -973,6 +977,9 @@ public enum ExecutorSettings {
     static let pausedKey = "executor_paused"
 
     public static func paused(in db: Database) throws -> Bool { try PlanRepository.setting(pausedKey, in: db)?.value == "on" }
+
+    /// Why a run held a due hibernation back on a store a newer torpor has migrated (a rollback): restores go on.
+    static let newerSchemaHold = "the store was written by a newer torpor: this one only restores (no new hibernations until torpor is upgraded again)"
 
     /// Why a run held a due hibernation back while paused.
     static let pausedHold = "paused: no new hibernations until torpor-execute resume"

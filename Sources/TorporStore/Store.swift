@@ -22,6 +22,9 @@ public final class Store: Sendable {
 
     public let path: String
     public let pool: DatabasePool
+    /// Opened with `tolerateNewerSchema` although a newer torpor has migrated it: not migrated, and only what must
+    /// never be blocked (restores, wakes) should write to it.
+    public let isNewerSchema: Bool
 
     /// Where the store lives: the `--db` flag, else `TORPOR_DB`, else `torpor.db` in the working directory.
     public static func resolvePath(flag: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
@@ -31,9 +34,10 @@ public final class Store: Sendable {
     }
 
     /// Opens (creating if needed, unless `creating` is false) and migrates the store. Refuses a store written by a
-    /// newer torpor; with `migrating` false (a stage that must record nothing), also one this torpor would have to
-    /// migrate, and a missing one.
-    public init(path: String, migrating: Bool = true, creating: Bool = true) throws(StoreError) {
+    /// newer torpor, unless `tolerateNewerSchema` (the executor: a rollback to an older torpor must not leave sleeping
+    /// VMs without their restores; `isNewerSchema` then tells); with `migrating` false (a stage that must record
+    /// nothing), also one this torpor would have to migrate, and a missing one.
+    public init(path: String, migrating: Bool = true, creating: Bool = true, tolerateNewerSchema: Bool = false) throws(StoreError) {
         self.path = path
         guard (migrating && creating) || FileManager.default.fileExists(atPath: path) else {
             throw StoreError(path: path, message: migrating ? "no store here: is --db or TORPOR_DB set to the store the other stages write?"
@@ -48,8 +52,12 @@ public final class Store: Sendable {
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             let migrator = Schema.migrator
-            if try pool.read({ try migrator.hasBeenSuperseded($0) }) {
-                throw StoreError(path: path, message: "this store was written by a newer torpor (unknown schema migrations); upgrade torpor")
+            isNewerSchema = try pool.read({ try migrator.hasBeenSuperseded($0) })
+            if isNewerSchema {
+                guard tolerateNewerSchema else {
+                    throw StoreError(path: path, message: "this store was written by a newer torpor (unknown schema migrations); upgrade torpor")
+                }
+                return
             }
             if !migrating {
                 guard try pool.read({ try migrator.hasCompletedMigrations($0) }) else {

@@ -42,6 +42,17 @@ struct TorporExecuteCommand: TorporTool {
         defaultSubcommand: Run.self)
 }
 
+/// The store for the commands that restore, wake or hold hibernations back (run, wake, restore, pin, pause, status):
+/// opened even when a newer torpor has migrated it, so that a rollback never leaves sleeping VMs without their restores
+/// (the executor then starts no hibernation), with a warning.
+func restoringStore(_ common: StageOptions) throws -> Store {
+    let store = try common.openStore(creating: false, tolerateNewerSchema: true)
+    if store.isNewerSchema {
+        FileHandle.standardError.write(Data("torpor-execute: warning: \(store.path) was written by a newer torpor: restores and wakes only, no new hibernations; upgrade torpor\n".utf8))
+    }
+    return store
+}
+
 func operatorName(_ by: String?) -> String {
     let env = ProcessInfo.processInfo.environment
     return by ?? env["SUDO_USER"] ?? env["USER"] ?? "unknown"
@@ -120,7 +131,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let store = try common.openStore(creating: false)
+            let store = try restoringStore(common)
             // One executor, one connection per host for the whole run (libvirt's test driver keeps state per connection);
             // a VM's lock is held while the executor acts on it.
             let executor = Executor(store: store, load: flags.load(store: store), demand: flags.demandSignal,
@@ -169,7 +180,7 @@ struct Wake: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let events = try Executor(store: try common.openStore(creating: false), locks: VMLocks(store: common.storePath), connect: flags.connect).wake(vm: vm, by: operatorName(by), options: flags.options(now: common.nowSeconds))
+            let events = try Executor(store: try restoringStore(common), locks: VMLocks(store: common.storePath), connect: flags.connect).wake(vm: vm, by: operatorName(by), options: flags.options(now: common.nowSeconds))
             if let failure = events.first(where: { $0.event == "failed" }) { throw ExecuteError(.runtime, failure.detail) }
         }
     }
@@ -190,7 +201,7 @@ struct Restore: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let events = try Executor(store: try common.openStore(creating: false), locks: VMLocks(store: common.storePath), connect: flags.connect)
+            let events = try Executor(store: try restoringStore(common), locks: VMLocks(store: common.storePath), connect: flags.connect)
                 .wake(vm: vm, by: operatorName(by), fromPool: true, options: flags.options(now: common.nowSeconds))
             if let failure = events.first(where: { $0.event == "failed" }) { throw ExecuteError(.runtime, failure.detail) }
         }
@@ -275,7 +286,7 @@ struct Pin: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let store = try common.openStore(creating: false)
+            let store = try restoringStore(common)
             let now = common.nowSeconds
             let end = until.map { UTC.parseInstant($0) ?? now + DurationText.seconds($0)! }
             if let end, end <= now { throw ExecuteError(.badInput, "--until \(UTC.format(end)) is not after now (\(UTC.format(now))): nothing to pin") }
@@ -315,7 +326,7 @@ struct Pause: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            try ExecutorSettings.setPaused(true, by: operatorName(by), now: common.nowSeconds, in: try common.openStore(creating: false))
+            try ExecutorSettings.setPaused(true, by: operatorName(by), now: common.nowSeconds, in: try restoringStore(common))
             print("paused: no new hibernations; restores continue")
         }
     }
@@ -343,7 +354,7 @@ struct Status: ParsableCommand {
     func run() throws {
         try exitingOnError("torpor-execute") {
             let policy = try self.policy.map { try Policy.load(path: $0).policy }
-            print(try ExecutionStatus.render(store: try common.openStore(creating: false), now: common.nowSeconds, policy: policy))
+            print(try ExecutionStatus.render(store: try restoringStore(common), now: common.nowSeconds, policy: policy))
         }
     }
 }

@@ -349,6 +349,28 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.steps("web-01") == ["hibernate:intent", "hibernate:started", "hibernate:done", "restore:intent", "restore:started", "restore:done"])
     }
 
+    /// A rollback to an older torpor after a newer one migrated the store: the other stages refuse it, but the
+    /// executor still restores (a sleeping VM is never left without its way back) and starts no hibernation.
+    @Test func aStoreANewerTorporMigratedStillGetsItsRestores() throws {
+        let f = try Fixture()
+        let plan = try f.plan(["web-01": 0..<6, "web-02": 1..<9])
+        #expect(try f.executor().run(f.options(Self.now)).map { "\($0.event) \($0.vm ?? "")" } == ["hibernated web-01"])
+        try f.store.transaction { try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: from a newer torpor')") }
+        let refused = #expect(throws: StoreError.self) { _ = try Store(path: f.store.path) }
+        #expect(refused?.message.contains("written by a newer torpor") == true)
+        let newer = try Store(path: f.store.path, tolerateNewerSchema: true)
+        #expect(newer.isNewerSchema)
+        let connection = f.connection
+        let executor = Executor(store: newer, load: FixedLoad([:], otherwise: 1), connect: { _ in connection })
+        let held = try executor.run(f.options(Self.at(1)))
+        #expect(held.map { "\($0.event) \($0.vm ?? "")" } == ["skipped web-02"] && held.first?.detail == ExecutorSettings.newerSchemaHold, "\(held.map(\.text))")
+        #expect(try f.state("web-02") == .running)
+        let restoreAt = try #require(plan.actions.first { $0.vm == "web-01" && $0.action == .restore }).at.seconds
+        let restored = try executor.run(f.options(restoreAt))
+        #expect(restored.filter { $0.vm == "web-01" }.map(\.event) == ["restored"], "\(restored.map(\.text))")
+        #expect(try f.state("web-01") == .running && f.power("web-01") == .running)
+    }
+
     /// A sleeping VM found paused (started paused by hand, a restore that stopped half-way) has its memory: its restore
     /// resumes it, with no restore time for the planner to learn from; never "no saved state".
     @Test func aSleepingVMFoundPausedIsResumedByItsRestore() throws {
