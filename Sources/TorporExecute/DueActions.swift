@@ -37,9 +37,9 @@ enum DueActions {
     /// holds unless a newer plan's **approved** restore of it moved it; any newer plan (approved or not) may only bring
     /// it earlier.
     /// A pinned VM, one whose demand or keep-awake event is on (an early campaign), or one no plan has a restore for,
-    /// is owed one now.
-    static func owedRestores(now: EpochSeconds, in db: Database) throws -> [OwedRestore] {
-        let power = try JournalRepository.power(in: db).values.filter { $0.state == .hibernated }
+    /// is owed one now. `replaying` (a `--now` in the past): the power records as they stood then.
+    static func owedRestores(now: EpochSeconds, replaying: Bool = false, in db: Database) throws -> [OwedRestore] {
+        let power = try (replaying ? JournalRepository.power(at: now, in: db) : JournalRepository.power(in: db)).values.filter { $0.state == .hibernated }
         guard !power.isEmpty else { return [] }
         let pins = try JournalRepository.pins(in: db)
         let latest = try JournalRepository.latestSteps(of: power.map(\.actionID), in: db)

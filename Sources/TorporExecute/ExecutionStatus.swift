@@ -7,12 +7,13 @@ import TorporStore
 /// `torpor-execute status`: what is asleep and until when, what is due, pins, the switch, VMs woken early or whose
 /// forecast is set aside, recent failures and violations.
 public enum ExecutionStatus {
-    /// The status at `now`; with the policy torpor-plan uses, also the VMs whose forecast it sets aside.
-    public static func render(store: Store, now: EpochSeconds, policy: Policy? = nil) throws -> String {
+    /// The status at `now`; with the policy torpor-plan uses, also the VMs whose forecast it sets aside. `replaying` (a
+    /// `--now` given): what was asleep then, from the journal, not what is asleep now.
+    public static func render(store: Store, now: EpochSeconds, replaying: Bool = false, policy: Policy? = nil) throws -> String {
         try store.read { db in
             var out: [String] = []
             out.append("at \(UTC.format(now)): hibernations \(try ExecutorSettings.paused(in: db) ? "PAUSED (restores continue)" : "enabled")")
-            let owed = try DueActions.owedRestores(now: now, in: db)
+            let owed = try DueActions.owedRestores(now: now, replaying: replaying, in: db)
             out.append("asleep: \(owed.count)")
             for r in owed {
                 out.append("  \(r.vm) on \(r.host): restore \(r.at <= now ? "DUE NOW" : "at " + UTC.format(r.at)), deadline \(UTC.format(r.deadline)) (\(r.actionID))")
@@ -30,7 +31,7 @@ public enum ExecutionStatus {
                 out.append("hibernations held back on the last run:")
                 for h in held { out.append("  \(h.vm): \(h.event) since \(UTC.format(h.since)): \(h.reason)") }
             }
-            let woken = try JournalRepository.power(in: db).values
+            let woken = try (replaying ? JournalRepository.power(at: now, in: db) : JournalRepository.power(in: db)).values
                 .filter { Planner.distrusts(provenWrongAt: $0.wokenEarlyAt, now: now) }.sorted { $0.vm < $1.vm }
             if !woken.isEmpty {
                 out.append("woken before their planned restore within a day (the next sleep waits for min_idle of measured quiet):")

@@ -354,7 +354,7 @@ struct Status: ParsableCommand {
     func run() throws {
         try exitingOnError("torpor-execute") {
             let policy = try self.policy.map { try Policy.load(path: $0).policy }
-            print(try ExecutionStatus.render(store: try restoringStore(common), now: common.nowSeconds, policy: policy))
+            print(try ExecutionStatus.render(store: try restoringStore(common), now: common.nowSeconds, replaying: common.now != nil, policy: policy))
         }
     }
 }

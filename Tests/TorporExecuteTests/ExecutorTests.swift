@@ -112,6 +112,9 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.store.read { try JournalRepository.power(in: $0)["web-01"]?.wokenEarlyAt } == nil)   // the plan's restore: not early
         let journal = try f.store.read { try JournalRepository.recent(limit: 1, vm: "web-01", in: $0) }
         #expect(journal.first?.step == .done && journal.first?.late == false && journal.first?.seconds != nil)
+        // Status replayed at an hour it slept through says it slept then; without replaying, what is so now.
+        #expect(try ExecutionStatus.render(store: f.store, now: Self.at(1), replaying: true).contains("asleep: 1\n  web-01 on"))
+        #expect(try ExecutionStatus.render(store: f.store, now: Self.at(1)).contains("asleep: 0"))
         // The event log has one JSON line per event.
         let lines = try String(contentsOfFile: f.dir + "/events.jsonl", encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 2 && lines[0].contains("\"event\":\"hibernated\""))
