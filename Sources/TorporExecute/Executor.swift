@@ -159,6 +159,12 @@ public final class Executor: @unchecked Sendable {
             }
         }
         try restoreOwed(options, owed: owed, interrupted: reconciled.interrupted, busy: reconciled.busy, log: log, clock: clock)
+        // A store a newer torpor has migrated (a rollback, or this process older than the stages upgraded around it):
+        // restores only. Its due hibernations are held back, when its plan can be read; nothing goes into the pool.
+        guard try !store.writtenByNewerTorpor() else {
+            if let approved = try? fleet.approved.get() { try hibernateDue(options, approved: approved, busy: reconciled.busy, log: log, clock: clock) }
+            return
+        }
         if !options.dryRun { try poolUnpooledSleeps(options, busy: reconciled.busy, log: log, clock: clock) }
         try hibernateDue(options, approved: try fleet.approved.get(), busy: reconciled.busy, log: log, clock: clock)
         // This pass's new sleeps, outside their VMs' locks: a restore due meanwhile does not wait for a long copy.
@@ -627,7 +633,7 @@ public final class Executor: @unchecked Sendable {
             for a in due { hold(a, "skipped", "the plan expired at \(plan.validUntil.text): no new hibernations from it", nil) }
             return
         }
-        if store.isNewerSchema {
+        if try store.writtenByNewerTorpor() {
             for a in due { hold(a, "skipped", ExecutorSettings.newerSchemaHold, nil) }
             return
         }

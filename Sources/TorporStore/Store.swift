@@ -22,9 +22,6 @@ public final class Store: Sendable {
 
     public let path: String
     public let pool: DatabasePool
-    /// Opened with `tolerateNewerSchema` although a newer torpor has migrated it: not migrated, and only what must
-    /// never be blocked (restores, wakes) should write to it.
-    public let isNewerSchema: Bool
 
     /// Where the store lives: the `--db` flag, else `TORPOR_DB`, else `torpor.db` in the working directory.
     public static func resolvePath(flag: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
@@ -35,7 +32,7 @@ public final class Store: Sendable {
 
     /// Opens (creating if needed, unless `creating` is false) and migrates the store. Refuses a store written by a
     /// newer torpor, unless `tolerateNewerSchema` (the executor: a rollback to an older torpor must not leave sleeping
-    /// VMs without their restores; `isNewerSchema` then tells); with `migrating` false (a stage that must record
+    /// VMs without their restores; `writtenByNewerTorpor` then tells); with `migrating` false (a stage that must record
     /// nothing), also one this torpor would have to migrate, and a missing one.
     public init(path: String, migrating: Bool = true, creating: Bool = true, tolerateNewerSchema: Bool = false) throws(StoreError) {
         self.path = path
@@ -52,8 +49,7 @@ public final class Store: Sendable {
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             let migrator = Schema.migrator
-            isNewerSchema = try pool.read({ try migrator.hasBeenSuperseded($0) })
-            if isNewerSchema {
+            if try pool.read({ try migrator.hasBeenSuperseded($0) }) {
                 guard tolerateNewerSchema else {
                     throw StoreError(path: path, message: "this store was written by a newer torpor (unknown schema migrations); upgrade torpor")
                 }
@@ -71,6 +67,13 @@ public final class Store: Sendable {
         } catch {
             throw StoreError(path: path, message: "cannot open the store: \(error)")
         }
+    }
+
+    /// Whether a newer torpor has migrated the store (it may have since it was opened: a long-running executor after an
+    /// upgrade of the other stages, or before a rollback of itself). Only what must never be blocked (restores, wakes,
+    /// pins, the pause) should write to such a store.
+    public func writtenByNewerTorpor() throws -> Bool {
+        try pool.read { try Schema.migrator.hasBeenSuperseded($0) }
     }
 
     /// Runs `body` in one write transaction: everything it wrote is committed together, or nothing if it throws.

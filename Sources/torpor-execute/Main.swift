@@ -42,12 +42,13 @@ struct TorporExecuteCommand: TorporTool {
         defaultSubcommand: Run.self)
 }
 
-/// The store for the commands that restore, wake or hold hibernations back (run, wake, restore, pin, pause, status):
+/// The store for the commands that restore, wake or hold hibernations back (run, wake, restore, pin, unpin, pause,
+/// resume, status):
 /// opened even when a newer torpor has migrated it, so that a rollback never leaves sleeping VMs without their restores
 /// (the executor then starts no hibernation), with a warning.
 func restoringStore(_ common: StageOptions) throws -> Store {
     let store = try common.openStore(creating: false, tolerateNewerSchema: true)
-    if store.isNewerSchema {
+    if try store.writtenByNewerTorpor() {
         FileHandle.standardError.write(Data("torpor-execute: warning: \(store.path) was written by a newer torpor: restores and wakes only, no new hibernations; upgrade torpor\n".utf8))
     }
     return store
@@ -313,7 +314,7 @@ struct Unpin: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            try common.openStore(creating: false).transaction { try JournalRepository.unpin(vm: vm, in: $0) }
+            try restoringStore(common).transaction { try JournalRepository.unpin(vm: vm, in: $0) }
             print("\(vm) unpinned")
         }
     }
@@ -339,7 +340,7 @@ struct Resume: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            try ExecutorSettings.setPaused(false, by: operatorName(by), now: common.nowSeconds, in: try common.openStore(creating: false))
+            try ExecutorSettings.setPaused(false, by: operatorName(by), now: common.nowSeconds, in: try restoringStore(common))
             print("resumed")
         }
     }
