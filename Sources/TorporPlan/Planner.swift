@@ -1,7 +1,6 @@
 import Foundation
 import TorporCore
 import TorporStore
-import TorporTrain
 
 /// One VM as the planner sees it.
 public struct PlanningVM: Sendable {

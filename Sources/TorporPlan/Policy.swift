@@ -1,7 +1,6 @@
 import Foundation
 import TorporCore
 import TorporHash
-import TorporTrain
 import TorporYAML
 import Yams
 

@@ -3,6 +3,7 @@ import Foundation
 import TorporCommandLine
 import TorporCore
 import TorporPlan
+import TorporPlanInput
 import TorporStore
 import TorporTrain
 

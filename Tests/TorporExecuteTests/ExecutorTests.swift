@@ -5,6 +5,7 @@ import TorporCore
 @testable import TorporExecute
 import TorporIngest
 import TorporPlan
+import TorporPlanInput
 import TorporStatePool
 import TorporStore
 import TorporTrain
