@@ -74,9 +74,11 @@ public enum CoverageRepository {
     }
 
     /// Occurrences per calendar category in the store, for status.
-    public static func eventsPerCategory(in db: Database) throws -> [String: Int] {
+    public static func eventsPerCategory(ingestedBy time: EpochSeconds = .max, in db: Database) throws -> [String: Int] {
         var counts: [String: Int] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT category, count(*) AS n FROM event GROUP BY category") {
+        for row in try Row.fetchAll(db, sql: """
+            SELECT e.category, count(*) AS n FROM event e JOIN source s ON s.id = e.source_id WHERE s.ingested_at <= ? GROUP BY e.category
+            """, arguments: [time]) {
             counts[row["category"]] = row["n"]
         }
         return counts

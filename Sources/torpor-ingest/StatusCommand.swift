@@ -29,9 +29,10 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         let db = try store.openStore()
         let status = try db.read { db in
+            // As the store stood at --now: the sources and calendar occurrences ingested by then.
             Status(vms: try CoverageRepository.coverage(gapThreshold: DurationText.seconds(gap)!, upTo: store.nowSeconds, in: db),
-                   sources: try SourceRepository.all(in: db).count,
-                   eventsPerCategory: try CoverageRepository.eventsPerCategory(in: db))
+                   sources: try SourceRepository.all(in: db).filter { $0.ingestedAt <= store.nowSeconds }.count,
+                   eventsPerCategory: try CoverageRepository.eventsPerCategory(ingestedBy: store.nowSeconds, in: db))
         }
         if json {
             let encoder = JSONEncoder()
