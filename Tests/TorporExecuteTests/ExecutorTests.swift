@@ -367,9 +367,15 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         let connection = f.connection
         // An executor that opened the store before (a long-running one) sees it too.
         let executor = Executor(store: f.store, load: FixedLoad([:], otherwise: 1), connect: { _ in connection })
-        let held = try executor.run(f.options(Self.at(1)))
+        // web-01's sleep has an image waiting for the state pool: nothing is copied into a newer torpor's pool.
+        var pooled = f.options(Self.at(1))
+        try FileManager.default.createDirectory(atPath: f.dir + "/save", withIntermediateDirectories: true)
+        try Data(randomImage).write(to: URL(fileURLWithPath: f.dir + "/save/web-01.save"))
+        pooled.pool = (f.dir + "/pool", 1 << 40)
+        pooled.managedSaveDirectory = f.dir + "/save"
+        let held = try executor.run(pooled)
         #expect(held.map { "\($0.event) \($0.vm ?? "")" } == ["skipped web-02"] && held.first?.detail == ExecutorSettings.newerSchemaHold, "\(held.map(\.text))")
-        #expect(try f.state("web-02") == .running)
+        #expect(try f.state("web-02") == .running && !FileManager.default.fileExists(atPath: f.dir + "/pool"))
         let restoreAt = try #require(plan.actions.first { $0.vm == "web-01" && $0.action == .restore }).at.seconds
         let restored = try executor.run(f.options(restoreAt))
         #expect(restored.filter { $0.vm == "web-01" }.map(\.event) == ["restored"], "\(restored.map(\.text))")
