@@ -294,15 +294,32 @@ struct Pin: ParsableCommand {
             guard try store.read({ try VMRepository.all(in: $0) }).contains(where: { $0.name == vm }) else {
                 throw ExecuteError(.badInput, "no VM named \(vm) in the store \(store.path): nothing to pin")
             }
-            try store.transaction { try JournalRepository.pin(PinRecord(vm: vm, until: end, pinnedBy: operatorName(by), pinnedAt: now), in: $0) }
-            print("\(vm) pinned awake" + (end.map { " until \(UTC.format($0))" } ?? " until unpinned"))
+            // A pin that cannot be recorded does not stop the wake: the VM comes back, and the failure is said after.
+            var unpinned: Error?
+            do {
+                try store.transaction { try JournalRepository.pin(PinRecord(vm: vm, until: end, pinnedBy: operatorName(by), pinnedAt: now), in: $0) }
+                print("\(vm) pinned awake" + (end.map { " until \(UTC.format($0))" } ?? " until unpinned"))
+            } catch {
+                unpinned = error
+            }
             if try store.read({ try JournalRepository.power(in: $0)[vm] })?.state == .hibernated {
-                let events = try Executor(store: store, locks: VMLocks(store: common.storePath), connect: flags.connect).wake(vm: vm, by: operatorName(by) + " (pin)", options: flags.options(now: now))
+                func notWoken(_ why: String) -> ExecuteError {
+                    ExecuteError(.runtime, unpinned.map { "\(vm) is neither pinned (\($0)) nor woken (\(why))" }
+                                 ?? "\(vm) is pinned but not woken now (\(why)); a pinned sleeper is owed its restore: the executor's next pass tries again")
+                }
+                var events: [ExecutionEvent] = []
+                do {
+                    events = try Executor(store: store, locks: VMLocks(store: common.storePath), connect: flags.connect).wake(vm: vm, by: operatorName(by) + " (pin)", options: flags.options(now: now))
+                } catch let error as ExecuteError where error.kind == .nothingToDo {
+                    print(error.message)   // libvirt has it running already
+                } catch {
+                    throw notWoken("\(error)")
+                }
                 if !events.contains(where: { $0.event == "restored" }), let failure = events.first(where: { $0.event == "failed" }) {
-                    throw ExecuteError(.runtime, "\(vm) is pinned but not woken now (\(failure.detail)); "
-                                       + "a pinned sleeper is owed its restore: the executor's next pass tries again")
+                    throw notWoken(failure.detail)
                 }
             }
+            if let unpinned { throw ExecuteError(.runtime, "\(vm) could not be pinned: \(unpinned)") }
         }
     }
 }
