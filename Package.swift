@@ -85,7 +85,7 @@ let package = Package(
         ]),
         .executableTarget(name: "torpor-bench-forecast", dependencies: ["TorporForecast"], path: "Sources/torpor-bench-forecast"),
         .executableTarget(name: "torpor-bench-plan", dependencies: ["TorporIngest", "TorporStore", "TorporTrain", "TorporCore"], path: "Sources/torpor-bench-plan"),
-        .executableTarget(name: "torpor-bench-execute", dependencies: ["TorporPlan", "TorporStore", "TorporTrain", "TorporCore"], path: "Sources/torpor-bench-execute"),
+        .executableTarget(name: "torpor-bench-execute", dependencies: ["TorporPlan", "TorporStore", "TorporCore"], path: "Sources/torpor-bench-execute"),
         .executableTarget(name: "torpor-bench-statepool", dependencies: ["TorporStatePool", "TorporStore", "TorporHash"], path: "Sources/torpor-bench-statepool"),
 
         .testTarget(name: "TorporCoreTests", dependencies: ["TorporCore"]),

@@ -15,7 +15,7 @@ public struct QuantileForecast: Equatable, Sendable {
     }
 
     /// The quantiles torpor forecasts and a policy's tiers choose from: 0.1 and 0.25 for VMs whose owners take the most
-    /// risk (the hour-of-week profile serves them: the model is trained for `TrainingConfig.quantiles`), 0.5, 0.9 and
+    /// risk (the hour-of-week profile serves them: the model is trained for TorporTrain's `TrainingConfig.quantiles`), 0.5, 0.9 and
     /// 0.99 for the usual bronze, silver and gold tiers.
     public static let standardQuantiles: [Float] = [0.1, 0.25, 0.5, 0.9, 0.99]
 

@@ -41,7 +41,7 @@ enum DueActions {
     static func owedRestores(now: EpochSeconds, replaying: Bool = false, in db: Database) throws -> [OwedRestore] {
         let power = try (replaying ? JournalRepository.power(at: now, in: db) : JournalRepository.power(in: db)).values.filter { $0.state == .hibernated }
         guard !power.isEmpty else { return [] }
-        let pins = try JournalRepository.pins(in: db)
+        let pins = try JournalRepository.pins(madeBy: replaying ? now : .max, in: db)
         let latest = try JournalRepository.latestSteps(of: power.map(\.actionID), in: db)
         let labels = Dictionary(uniqueKeysWithValues: try VMRepository.all(in: db).map { ($0.name, $0.labels) })
         let happening = try EventRepository.overlapping(from: now, to: now + 1, in: db).filter { $0.category == .demand || $0.category == .keepAwake }

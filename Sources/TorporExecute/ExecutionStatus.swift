@@ -44,7 +44,7 @@ public enum ExecutionStatus {
                     for s in setAside { out.append("  \(s.vm) until \(UTC.format(s.until))") }
                 }
             }
-            let pins = try JournalRepository.pins(in: db)
+            let pins = try JournalRepository.pins(madeBy: replaying ? now : .max, in: db)
             if !pins.isEmpty {
                 out.append("pins:")
                 for p in pins.values.sorted(by: { $0.vm < $1.vm }) {

@@ -73,12 +73,11 @@ public enum CoverageRepository {
         return result.values.sorted { $0.vm < $1.vm }
     }
 
-    /// Occurrences per calendar category in the store, for status.
-    public static func eventsPerCategory(ingestedBy time: EpochSeconds = .max, in db: Database) throws -> [String: Int] {
+    /// Occurrences per calendar category in the store, for status (as the store holds them now: a calendar ingested
+    /// again replaces its occurrences, so what was known at an earlier time is not kept).
+    public static func eventsPerCategory(in db: Database) throws -> [String: Int] {
         var counts: [String: Int] = [:]
-        for row in try Row.fetchAll(db, sql: """
-            SELECT e.category, count(*) AS n FROM event e JOIN source s ON s.id = e.source_id WHERE s.ingested_at <= ? GROUP BY e.category
-            """, arguments: [time]) {
+        for row in try Row.fetchAll(db, sql: "SELECT category, count(*) AS n FROM event GROUP BY category") {
             counts[row["category"]] = row["n"]
         }
         return counts

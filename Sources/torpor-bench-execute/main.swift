@@ -2,7 +2,6 @@ import Foundation
 import TorporCore
 import TorporPlan
 import TorporStore
-import TorporTrain
 
 // Writes and approves a plan that hibernates VM on HOST at NOW for 3 hours (crafted forecast), for the executor
 // benchmark; prints the restore's start time (ISO-8601).

@@ -302,7 +302,10 @@ struct Pin: ParsableCommand {
             } catch {
                 unpinned = error
             }
-            if try store.read({ try JournalRepository.power(in: $0)[vm] })?.state == .hibernated {
+            // Woken when torpor has it asleep, and when torpor has no record of it running (libvirt has the last word: a
+            // VM saved outside torpor is woken too; one that runs is left as it is).
+            let recorded = (try? store.read { try JournalRepository.power(in: $0)[vm] })?.state
+            if recorded != .running {
                 func notWoken(_ why: String) -> ExecuteError {
                     ExecuteError(.runtime, unpinned.map { "\(vm) is neither pinned (\($0)) nor woken (\(why))" }
                                  ?? "\(vm) is pinned but not woken now (\(why)); a pinned sleeper is owed its restore: the executor's next pass tries again")
@@ -311,7 +314,7 @@ struct Pin: ParsableCommand {
                 do {
                     events = try Executor(store: store, locks: VMLocks(store: common.storePath), connect: flags.connect).wake(vm: vm, by: operatorName(by) + " (pin)", options: flags.options(now: now))
                 } catch let error as ExecuteError where error.kind == .nothingToDo {
-                    print(error.message)   // libvirt has it running already
+                    if recorded == .hibernated { print(error.message) }   // not asleep after all: worth saying
                 } catch {
                     throw notWoken("\(error)")
                 }
@@ -319,7 +322,7 @@ struct Pin: ParsableCommand {
                     throw notWoken(failure.detail)
                 }
             }
-            if let unpinned { throw ExecuteError(.runtime, "\(vm) could not be pinned: \(unpinned)") }
+            if let unpinned { throw ExecuteError(.runtime, "\(vm) could not be pinned (\(unpinned)); it is awake") }
         }
     }
 }

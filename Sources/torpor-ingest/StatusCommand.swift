@@ -29,10 +29,11 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         let db = try store.openStore()
         let status = try db.read { db in
-            // As the store stood at --now: the sources and calendar occurrences ingested by then.
+            // The sources ingested by --now; the calendar occurrences the store holds now (a re-ingested calendar's
+            // replace its earlier ones).
             Status(vms: try CoverageRepository.coverage(gapThreshold: DurationText.seconds(gap)!, upTo: store.nowSeconds, in: db),
                    sources: try SourceRepository.all(in: db).filter { $0.ingestedAt <= store.nowSeconds }.count,
-                   eventsPerCategory: try CoverageRepository.eventsPerCategory(ingestedBy: store.nowSeconds, in: db))
+                   eventsPerCategory: try CoverageRepository.eventsPerCategory(in: db))
         }
         if json {
             let encoder = JSONEncoder()

@@ -116,6 +116,9 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         // Status replayed at an hour it slept through says it slept then; without replaying, what is so now.
         #expect(try ExecutionStatus.render(store: f.store, now: Self.at(1), replaying: true).contains("asleep: 1\n  web-01 on"))
         #expect(try ExecutionStatus.render(store: f.store, now: Self.at(1)).contains("asleep: 0"))
+        try f.store.transaction { try JournalRepository.pin(PinRecord(vm: "web-01", until: nil, pinnedBy: "bob", pinnedAt: restoreAt), in: $0) }
+        #expect(try !ExecutionStatus.render(store: f.store, now: Self.at(1), replaying: true).contains("bob"), "a later pin is not in the replay")
+        #expect(try ExecutionStatus.render(store: f.store, now: restoreAt).contains("web-01: by bob"))
         // The event log has one JSON line per event.
         let lines = try String(contentsOfFile: f.dir + "/events.jsonl", encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 2 && lines[0].contains("\"event\":\"hibernated\""))

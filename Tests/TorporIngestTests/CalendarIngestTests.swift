@@ -28,7 +28,6 @@ import TorporStore
         #expect(all.contains { $0.category == .freeze && $0.start == UTC.parseISO8601("2013-09-25T22:00:00Z") })
         let perCategory = try s.store.read { try CoverageRepository.eventsPerCategory(in: $0) }
         #expect(perCategory["keep-awake"] == 37 && perCategory["demand"] == 4)
-        #expect(try s.store.read { try CoverageRepository.eventsPerCategory(ingestedBy: now - 1, in: $0) }.isEmpty, "not known before it was ingested")
     }
 
     @Test func reIngestingAnEditedCalendarReplacesItsOccurrences() throws {
