@@ -99,7 +99,7 @@ let package = Package(
                                                        .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TorporExecuteTests", dependencies: ["TorporExecute", "TorporIngest", "TorporPlan", "TorporPlanInput", "TorporTrain", "TorporVirt", "TorporStore", "TorporStatePool", "TorporCore", "torpor-execute",
                                                           .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "TorporBacktestTests", dependencies: ["TorporBacktest", "TorporPlan", "TorporStore", "TorporCore", "TorporIngest",
+        .testTarget(name: "TorporBacktestTests", dependencies: ["TorporBacktest", "TorporPlan", "TorporTrain", "TorporStore", "TorporCore", "TorporIngest",
                                                            .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TorporStatePoolTests", dependencies: ["TorporStatePool", "TorporStore", "TorporHash", "TorporCore"]),
         .testTarget(name: "TorporStoreTests", dependencies: ["TorporStore", "TorporCore", .product(name: "GRDB", package: "GRDB.swift")]),

@@ -315,6 +315,9 @@ struct Pin: ParsableCommand {
                     events = try Executor(store: store, locks: VMLocks(store: common.storePath), connect: flags.connect).wake(vm: vm, by: operatorName(by) + " (pin)", options: flags.options(now: now))
                 } catch let error as ExecuteError where error.kind == .nothingToDo {
                     if recorded == .hibernated { print(error.message) }   // not asleep after all: worth saying
+                } catch where recorded == nil && unpinned == nil {
+                    // torpor never slept it: most likely running. The pin holds; say what could not be checked.
+                    FileHandle.standardError.write(Data("torpor-execute: warning: pinned, but libvirt could not say whether \(vm) is asleep: \(error)\n".utf8))
                 } catch {
                     throw notWoken("\(error)")
                 }
