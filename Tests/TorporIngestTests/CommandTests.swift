@@ -3,6 +3,7 @@ import Foundation
 import Testing
 import TorporCore
 import TorporIngest
+import TorporStore
 @testable import torpor_ingest
 
 /// The executable's commands, tested by parsing arguments and running them in-process.
@@ -68,6 +69,20 @@ import TorporIngest
         command = try CSVCommand.parse(["--db", s.store.path, "--now", "2025-01-01T00:00:00Z", good])
         try command.run()   // the same file again: nothing to add, not an error
         #expect(try s.count() == 1)
+    }
+
+    /// `release`: a known VM loses its domain and host; an unknown name is bad input (exit 2), and nothing changes.
+    @Test func releaseFreesAKnownVMsNameAndRefusesAnUnknownOne() throws {
+        let s = try Scratch()
+        try s.store.transaction { db in
+            try VMRepository.setHost(vm: try VMRepository.id(of: "web-01", in: db, now: replayNow), hostURI: "qemu+ssh://dead/system", in: db)
+        }
+        let unknown = #expect(throws: ExitCode.self) { var c = try ReleaseCommand.parse(["--db", s.store.path, "web-9"]); try c.run() }
+        #expect(unknown == ExitCode(2))
+        #expect(try s.store.read { try VMRepository.all(in: $0) }.first?.hostURI == "qemu+ssh://dead/system")
+        var command = try ReleaseCommand.parse(["--db", s.store.path, "web-01"])
+        try command.run()
+        #expect(try s.store.read { try VMRepository.all(in: $0) }.first?.hostURI == nil)
     }
 
     @Test func statusRunsOnAStore() throws {
