@@ -39,7 +39,7 @@ enum DueActions {
     /// A pinned VM, one whose demand or keep-awake event is on (an early campaign), or one no plan has a restore for,
     /// is owed one now. `replaying` (a `--now` in the past): the power records as they stood then.
     static func owedRestores(now: EpochSeconds, replaying: Bool = false, in db: Database) throws -> [OwedRestore] {
-        let power = try (replaying ? JournalRepository.power(at: now, in: db) : JournalRepository.power(in: db)).values.filter { $0.state == .hibernated }
+        let power = try JournalRepository.power(at: replaying ? now : .max, in: db).values.filter { $0.state == .hibernated }
         guard !power.isEmpty else { return [] }
         let pins = try JournalRepository.pins(madeBy: replaying ? now : .max, in: db)
         let latest = try JournalRepository.latestSteps(of: power.map(\.actionID), in: db)
@@ -69,7 +69,7 @@ enum DueActions {
             let newestAny = newer.lazy.compactMap { plan in restore(in: plan).map { (action: $0, plan: plan.id) } }.first
             var chosen = approvedNewer ?? paired
             if let n = newestAny, chosen == nil || n.action.at < chosen!.action.at { chosen = n }
-            if let pin = pins[p.vm], pin.until.map({ $0 > now }) ?? true {
+            if let pin = pins[p.vm], pin.holds(at: now) {
                 owed.append(.init(vm: p.vm, host: p.host, actionID: "pin:\(p.vm):\(UTC.format(now))", planID: nil, at: now, deadline: now,
                                   priority: chosen?.action.priority ?? 1, reason: "pinned by \(pin.pinnedBy): keep awake"))
             } else if let event = happening.first(where: { $0.applies(to: p.vm, labels: labels[p.vm] ?? [:]) }) {

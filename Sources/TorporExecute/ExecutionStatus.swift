@@ -31,7 +31,7 @@ public enum ExecutionStatus {
                 out.append("hibernations held back on the last run:")
                 for h in held { out.append("  \(h.vm): \(h.event) since \(UTC.format(h.since)): \(h.reason)") }
             }
-            let woken = try (replaying ? JournalRepository.power(at: now, in: db) : JournalRepository.power(in: db)).values
+            let woken = try JournalRepository.power(at: replaying ? now : .max, in: db).values
                 .filter { Planner.distrusts(provenWrongAt: $0.wokenEarlyAt, now: now) }.sorted { $0.vm < $1.vm }
             if !woken.isEmpty {
                 out.append("woken before their planned restore within a day (the next sleep waits for min_idle of measured quiet):")

@@ -161,14 +161,13 @@ public final class Executor: @unchecked Sendable {
         try restoreOwed(options, owed: owed, interrupted: reconciled.interrupted, busy: reconciled.busy, log: log, clock: clock)
         // A store a newer torpor has migrated (a rollback, or this process older than the stages upgraded around it):
         // restores only. Its due hibernations are held back, when its plan can be read; nothing goes into the pool.
-        guard try !store.writtenByNewerTorpor() else {
-            if let approved = try? fleet.approved.get() { try hibernateDue(options, approved: approved, busy: reconciled.busy, log: log, clock: clock) }
-            return
-        }
-        if !options.dryRun { try poolUnpooledSleeps(options, busy: reconciled.busy, log: log, clock: clock) }
-        try hibernateDue(options, approved: try fleet.approved.get(), busy: reconciled.busy, log: log, clock: clock)
+        let restoresOnly = try store.writtenByNewerTorpor()
+        let pooling = !options.dryRun && !restoresOnly
+        if pooling { try poolUnpooledSleeps(options, busy: reconciled.busy, log: log, clock: clock) }
+        if restoresOnly, case .failure = fleet.approved { return }
+        try hibernateDue(options, approved: try fleet.approved.get(), restoresOnly: restoresOnly, busy: reconciled.busy, log: log, clock: clock)
         // This pass's new sleeps, outside their VMs' locks: a restore due meanwhile does not wait for a long copy.
-        if !options.dryRun { try poolUnpooledSleeps(options, busy: reconciled.busy, log: log, clock: clock) }
+        if pooling { try poolUnpooledSleeps(options, busy: reconciled.busy, log: log, clock: clock) }
     }
 
     /// Each pass (and each operator command) tries every host again.
@@ -598,8 +597,9 @@ public final class Executor: @unchecked Sendable {
     /// Starts the due hibernations, and records in the store which are held back (`waiting` or `skipped`): a hold is
     /// logged when it starts and when its reason changes, not on every run (nor for every hourly plan that moves its
     /// action); a dry run logs every one.
-    func hibernateDue(_ options: ExecutionOptions, approved: (plan: Plan, approved: [String: ApprovalRecord])?, busy: Set<String> = [], log: EventLog,
-                      clock: @escaping @Sendable () -> EpochSeconds) throws {
+    /// `restoresOnly` (a store a newer torpor migrated): every due one is held back.
+    func hibernateDue(_ options: ExecutionOptions, approved: (plan: Plan, approved: [String: ApprovalRecord])?, restoresOnly: Bool = false,
+                      busy: Set<String> = [], log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws {
         let logged = try store.read { try JournalRepository.held(in: $0) }.filter { covers($0.value.host, options) }
         var held: [String: HeldHibernation] = [:]
         func hold(_ a: Plan.Action, _ event: String, _ reason: String, _ detail: String?) {
@@ -610,12 +610,12 @@ public final class Executor: @unchecked Sendable {
                 log.record(.init(event: event, time: clock(), vm: a.vm, host: a.host, action: a.id, detail: detail ?? reason))
             }
         }
-        try startDueHibernations(options, approved: approved, busy: busy, log: log, clock: clock, hold: hold)
+        try startDueHibernations(options, approved: approved, restoresOnly: restoresOnly, busy: busy, log: log, clock: clock, hold: hold)
         if !options.dryRun && held != logged { try store.transaction { try JournalRepository.setHeld(held, hosts: options.hosts, in: $0) } }
     }
 
-    func startDueHibernations(_ options: ExecutionOptions, approved: (plan: Plan, approved: [String: ApprovalRecord])?, busy: Set<String>,
-                              log: EventLog, clock: @escaping @Sendable () -> EpochSeconds, hold: Hold) throws {
+    func startDueHibernations(_ options: ExecutionOptions, approved: (plan: Plan, approved: [String: ApprovalRecord])?, restoresOnly: Bool,
+                              busy: Set<String>, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds, hold: Hold) throws {
         let mine = approved?.plan.actions.filter { covers($0.host, options) } ?? []
         let (paused, latest, power, pins) = try store.read { db in
             (try ExecutorSettings.paused(in: db), try JournalRepository.latestSteps(of: mine.map(\.id), in: db),
@@ -633,7 +633,7 @@ public final class Executor: @unchecked Sendable {
             for a in due { hold(a, "skipped", "the plan expired at \(plan.validUntil.text): no new hibernations from it", nil) }
             return
         }
-        if try store.writtenByNewerTorpor() {
+        if restoresOnly {
             for a in due { hold(a, "skipped", ExecutorSettings.newerSchemaHold, nil) }
             return
         }
@@ -648,7 +648,7 @@ public final class Executor: @unchecked Sendable {
         }
         /// Why a pin in force at `time` holds the VM, if it does.
         func pinned(_ pin: PinRecord?, at time: EpochSeconds) -> String? {
-            guard let pin, pin.until.map({ $0 > time }) ?? true else { return nil }
+            guard let pin, pin.holds(at: time) else { return nil }
             return "pinned by \(pin.pinnedBy)" + (pin.until.map { " until \(UTC.format($0))" } ?? "")
         }
         for a in due {

@@ -196,14 +196,9 @@ final class SampleSession {
         try CounterRepository.save(host: host, domain: domain, snapshot: snapshot, in: db)
     }
 
-    /// `VMRepository.claim`.
-    func claim(vm: Int64, uuid: String, host: String, running: Bool) throws -> DomainClaim {
-        try VMRepository.claim(vm: vm, uuid: uuid, host: host, running: running, in: db)
-    }
-
-    /// `VMRepository.releaseNames`.
-    func releaseNames(host: String, listed: Set<String>) throws {
-        try VMRepository.releaseNames(host: host, listed: listed, in: db)
+    /// `VMRepository.claimListing`.
+    func claimListing(host: String, _ domains: [(vm: Int64, name: String, uuid: String?, running: Bool)]) throws -> [Int64: DomainClaim] {
+        try VMRepository.claimListing(host: host, domains, in: db)
     }
 
     /// Records the host a VM runs on, keeping its labels.

@@ -26,7 +26,7 @@ extension PlanningInputs {
             let verdicts = Dictionary(uniqueKeysWithValues: (try ModelRegistry.newest(trainedBefore: now, in: db)?.vms ?? []).map { ($0.vm, $0) })
             // A replay does not see later sleeps, pins or restore times.
             let asOf = replaying ? now : .max
-            let power = replaying ? try JournalRepository.power(at: now, in: db) : try JournalRepository.power(in: db)
+            let power = try JournalRepository.power(at: asOf, in: db)
             let execution = (verdicts: verdicts, power: power, pins: try JournalRepository.pins(madeBy: asOf, in: db),
                              save: try JournalRepository.p95Seconds(kind: .hibernate, vms: records.map(\.name), upTo: asOf, in: db),
                              restore: try JournalRepository.p95Seconds(kind: .restore, vms: records.map(\.name), upTo: asOf, in: db),

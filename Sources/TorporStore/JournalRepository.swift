@@ -79,6 +79,9 @@ public struct PinRecord: Equatable, Sendable {
     public init(vm: String, until: EpochSeconds?, pinnedBy: String, pinnedAt: EpochSeconds) {
         self.vm = vm; self.until = until; self.pinnedBy = pinnedBy; self.pinnedAt = pinnedAt
     }
+
+    /// Whether the pin is in force at `time` (one without `until` holds until unpinned).
+    public func holds(at time: EpochSeconds) -> Bool { until.map { $0 > time } ?? true }
 }
 
 /// A VM whose due hibernation did not start on the executor's last run: `waiting` (for its measured demand to stay quiet
@@ -185,7 +188,8 @@ public enum JournalRepository {
     }
 
     /// The power records as they stood at `time` (a replay's `--now`): one written later is replaced by what the journal
-    /// held then, the VM's last finished hibernation or restore by `time`, or dropped when there was none.
+    /// held then, the VM's last finished hibernation or restore by `time`, or dropped when there was none (`.max`: as
+    /// they are).
     public static func power(at time: EpochSeconds, in db: Database) throws -> [String: PowerRecord] {
         var result = try power(in: db)
         let statement = try db.cachedStatement(sql: """

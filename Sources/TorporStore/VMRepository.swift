@@ -75,7 +75,7 @@ public enum VMRepository {
     /// migration left behind when it does not; another domain there is a clash (names are the fleet's keys: its samples
     /// would mix with the VM's, and the executor would act on the wrong domain). A VM recorded on a host before UUIDs
     /// were kept is that host's until it lists or lets go of the name.
-    public static func claim(vm: Int64, uuid: String, host: String, running: Bool, in db: Database) throws -> DomainClaim {
+    static func claim(vm: Int64, uuid: String, host: String, running: Bool, in db: Database) throws -> DomainClaim {
         guard let row = try Row.fetchOne(db, sql: "SELECT name, host_uri, libvirt_uuid FROM vm WHERE id = ?", arguments: [vm]) else { return .holds }
         let recordedUUID: String? = row["libvirt_uuid"], recordedHost: String? = row["host_uri"]
         if let recordedHost, recordedHost != host {
@@ -88,10 +88,23 @@ public enum VMRepository {
         return .holds
     }
 
+    /// What a host's collection or inventory makes of its listing (every domain it has, with the id of the VM of its
+    /// name): `claim` for each domain whose UUID is known (one without is not checked: it holds), then, when every UUID
+    /// is known, `releaseNames` of the VMs the host no longer lists. By VM id.
+    public static func claimListing(host: String, _ domains: [(vm: Int64, name: String, uuid: String?, running: Bool)],
+                                    in db: Database) throws -> [Int64: DomainClaim] {
+        var claims: [Int64: DomainClaim] = [:]
+        for d in domains {
+            claims[d.vm] = try d.uuid.map { try claim(vm: d.vm, uuid: $0, host: host, running: d.running, in: db) } ?? .holds
+        }
+        if domains.allSatisfy({ $0.uuid != nil }) { try releaseNames(host: host, listed: Set(domains.map(\.name)), in: db) }
+        return claims
+    }
+
     /// Lets go of the names of the VMs on record on `host` that it no longer has (every domain it has is `listed`, at
     /// least one: a host that lists none may be one that answered wrongly). Such a VM has no host until a domain of its
     /// name is found again, on any host.
-    public static func releaseNames(host: String, listed: Set<String>, in db: Database) throws {
+    static func releaseNames(host: String, listed: Set<String>, in db: Database) throws {
         guard !listed.isEmpty else { return }
         let held = try String.fetchAll(db, sql: "SELECT name FROM vm WHERE host_uri = ?", arguments: [host])
         for name in held where !listed.contains(name) { try release(name, in: db) }

@@ -92,6 +92,11 @@ struct ExecutionFlags: ParsableArguments {
         return { try VirtConnection.open(uri: $0, within: seconds) }
     }
 
+    /// The executor of an operator's command (wake, restore, pin): the store's VM locks, these flags' connections.
+    func operatorExecutor(store: Store) -> Executor {
+        Executor(store: store, locks: VMLocks(store: store.path), connect: connect)
+    }
+
     /// The demand signal the flags describe, if any.
     var demandSignal: DemandSignal? {
         guard !wakeOn.isEmpty, let url = prometheus.flatMap(URL.init(string:)) else { return nil }
@@ -181,7 +186,7 @@ struct Wake: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let events = try Executor(store: try restoringStore(common), locks: VMLocks(store: common.storePath), connect: flags.connect).wake(vm: vm, by: operatorName(by), options: flags.options(now: common.nowSeconds))
+            let events = try flags.operatorExecutor(store: try restoringStore(common)).wake(vm: vm, by: operatorName(by), options: flags.options(now: common.nowSeconds))
             if let failure = events.first(where: { $0.event == "failed" }) { throw ExecuteError(.runtime, failure.detail) }
         }
     }
@@ -202,7 +207,7 @@ struct Restore: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let events = try Executor(store: try restoringStore(common), locks: VMLocks(store: common.storePath), connect: flags.connect)
+            let events = try flags.operatorExecutor(store: try restoringStore(common))
                 .wake(vm: vm, by: operatorName(by), fromPool: true, options: flags.options(now: common.nowSeconds))
             if let failure = events.first(where: { $0.event == "failed" }) { throw ExecuteError(.runtime, failure.detail) }
         }
@@ -312,7 +317,7 @@ struct Pin: ParsableCommand {
                 }
                 var events: [ExecutionEvent] = []
                 do {
-                    events = try Executor(store: store, locks: VMLocks(store: common.storePath), connect: flags.connect).wake(vm: vm, by: operatorName(by) + " (pin)", options: flags.options(now: now))
+                    events = try flags.operatorExecutor(store: store).wake(vm: vm, by: operatorName(by) + " (pin)", options: flags.options(now: now))
                 } catch let error as ExecuteError where error.kind == .nothingToDo {
                     if recorded == .hibernated { print(error.message) }   // not asleep after all: worth saying
                 } catch where recorded == nil && unpinned == nil {

@@ -103,15 +103,14 @@ public struct DomainStatsIngester {
             session.report.format = "domain stats"
             let previous = try session.previousCounters(host: uri)
             var firstSeen: [String] = []
-            for sample in samples {
+            let vms = try samples.map { try session.vmID($0.domain) }
+            let claims = try session.claimListing(host: uri, zip(vms, samples).map { (vm: $0, name: $1.domain, uuid: $1.uuid, running: $1.running) })
+            for (vm, sample) in zip(vms, samples) {
                 session.countRow()
-                let vm = try session.vmID(sample.domain)
-                if let uuid = sample.uuid {
-                    switch try session.claim(vm: vm, uuid: uuid, host: uri, running: sample.running) {
-                    case .holds: break
-                    case .idleCopy: continue
-                    case .clash(let clash): session.warn("\(clash)"); continue
-                    }
+                switch claims[vm] ?? .holds {
+                case .holds: break
+                case .idleCopy: continue
+                case .clash(let clash): session.warn("\(clash)"); continue
                 }
                 if let vcpus = sample.vcpus { try emit(session, vm, "vcpus", Double(vcpus), now) }
                 if let capacity = sample.memoryCapacity { try emit(session, vm, "mem_capacity", capacity, now) }
@@ -126,7 +125,6 @@ public struct DomainStatsIngester {
                 try session.recordCounters(host: uri, domain: sample.domain, snapshot: CounterSnapshot(collectedAt: now, counters: sample.counters))
                 try session.setPlacement(vm: vm, host: uri)
             }
-            if samples.allSatisfy({ $0.uuid != nil }) { try session.releaseNames(host: uri, listed: Set(samples.map(\.domain))) }
             if !firstSeen.isEmpty { session.warn("first collection for \(firstSeen.count) domain(s): counters recorded, rates from the next run") }
         }
     }

@@ -45,20 +45,20 @@ public struct InventoryIngester {
         do {
             try store.transaction { db in
                 registered = Registered(entries: [], clashes: [])
-                for (entry, running) in entries {
-                    let id = try VMRepository.id(of: entry.name, in: db, now: now)
-                    if !entry.uuid.isEmpty {
-                        switch try VMRepository.claim(vm: id, uuid: entry.uuid, host: uri, running: running, in: db) {
-                        case .holds: break
-                        case .idleCopy: continue
-                        case .clash(let clash): registered.clashes.append(clash); continue
-                        }
+                let ids = try entries.map { try VMRepository.id(of: $0.entry.name, in: db, now: now) }
+                let claims = try VMRepository.claimListing(host: uri, zip(ids, entries).map {
+                    (vm: $0, name: $1.entry.name, uuid: $1.entry.uuid.isEmpty ? nil : $1.entry.uuid, running: $1.running)
+                }, in: db)
+                for (id, (entry, _)) in zip(ids, entries) {
+                    switch claims[id] ?? .holds {
+                    case .holds: break
+                    case .idleCopy: continue
+                    case .clash(let clash): registered.clashes.append(clash); continue
                     }
                     registered.entries.append(entry)
                     try VMRepository.setAllocation(vm: id, vcpus: entry.vcpus, memoryBytes: entry.memoryBytes, observedAt: now, in: db)
                     try VMRepository.setPlacement(vm: id, hostURI: uri, labels: entry.labels, in: db)
                 }
-                if entries.allSatisfy({ !$0.entry.uuid.isEmpty }) { try VMRepository.releaseNames(host: uri, listed: Set(entries.map(\.entry.name)), in: db) }
             }
         } catch {
             throw .failure(source: uri, message: "store: \(error)")
