@@ -37,6 +37,10 @@ public struct PlanningVM: Sendable {
     /// signal, an event, an operator or `max_sleep` ends that sleep within the day; after it the forecast, which has
     /// seen those hours, decides again.
     public var unmetDemandAt: EpochSeconds?
+    /// Known hours (measured while it ran) in the history the forecast was made from since the newest whose demand
+    /// reached `restore_above` (`Planner.quietHours`), all of them when none did. Under the idle timeout a VM quiet for
+    /// `Planner.dormancyPeriod` of them is dormant: its forecast's demand ends no sleep until measured demand returns.
+    public var quietHours: Int
 
     public init(name: String, host: String?, labels: [String: String] = [:], vcpus: Int? = nil, memoryBytes: Int64? = nil,
                 knownHours: Int, forecast: QuantileForecast?, hibernatedSince: EpochSeconds? = nil, saveSeconds: Int64? = nil,
@@ -48,6 +52,7 @@ public struct PlanningVM: Sendable {
         notPredictable = nil
         wokenEarlyAt = nil
         unmetDemandAt = nil
+        quietHours = 0
     }
 }
 
@@ -76,6 +81,16 @@ public enum Planner {
     /// How long a VM whose forecast was proven wrong (woken before its planned restore, or running through forecast
     /// demand that did not come) is not trusted to it: the forecast that was wrong is the day's; a day later it has seen the VM since.
     public static let distrustPeriod: Int64 = 86_400
+
+    /// How long a VM under the idle timeout may go without measured demand (hours measured while it ran, missing ones
+    /// not counted) before its forecast's calls for demand are no longer believed (`PlanningVM.quietHours`): more than a
+    /// week, so that a VM busy on one day of each week is still restored for it.
+    public static let dormancyPeriod: Int64 = 8 * 86_400
+
+    /// The known hours of an hourly history since the newest at or over `threshold`, all of them when none is.
+    public static func quietHours(_ values: some BidirectionalCollection<Float>, threshold: Double) -> Int {
+        values.reversed().prefix { $0.isNaN || Double($0) < threshold }.filter { !$0.isNaN }.count
+    }
 
     /// Whether a VM whose forecast was proven wrong at `provenWrongAt` is still not trusted to it at `now`.
     public static func distrusts(provenWrongAt: EpochSeconds?, now: EpochSeconds) -> Bool {
@@ -366,6 +381,15 @@ struct Planning {
         return nil
     }
 
+    /// Under the idle timeout, why the VM is dormant, if it is: no measured demand over `restore_above` for
+    /// `Planner.dormancyPeriod` of data measured while it ran (`PlanningVM.quietHours`). Its forecast's demand then ends no sleep: the forecast still
+    /// says when it is idle, but a VM quiet that long is woken by its demand (a demand signal), an event or an operator.
+    func dormant(_ vm: PlanningVM, settings: Policy.VMSettings) -> String? {
+        guard settings.idleTimeout, Int64(vm.quietHours) * 3600 >= Planner.dormancyPeriod else { return nil }
+        return "dormant (no measured demand over \(Self.percent(settings.restoreAbove)) in its last \(vm.quietHours) h of data): the forecast's demand "
+            + "ends no sleep until demand returns, a demand signal or an operator wakes it; "
+    }
+
     /// Under the idle timeout, when forecast demand did not come less than `distrustPeriod` ago (`PlanningVM.unmetDemandAt`).
     func unmetDemand(_ vm: PlanningVM, settings: Policy.VMSettings) -> EpochSeconds? {
         settings.idleTimeout && Planner.distrusts(provenWrongAt: vm.unmetDemandAt, now: input.now) ? vm.unmetDemandAt : nil
@@ -382,9 +406,9 @@ struct Planning {
     /// forecast skill or too new to judge, an hour it does not know) the sleep goes on as the idle timeout's does: it
     /// starts only on measured quiet, and a demand signal or an operator wakes it.
     func sleepGoesOn(_ vm: PlanningVM, settings: Policy.VMSettings, q: [Float], blocked: [String?]) -> (Int) -> Bool {
-        let unusedUntil = forecastUnusedUntil(vm, settings: settings)
+        let unusedUntil = forecastUnusedUntil(vm, settings: settings), dormant = dormant(vm, settings: settings) != nil
         return { [hour0] h in
-            blocked[h] == nil && (hour0 + Int64(h + 1) * 3600 <= unusedUntil
+            blocked[h] == nil && (dormant || hour0 + Int64(h + 1) * 3600 <= unusedUntil
                                   || (q[h].isNaN ? settings.idleTimeout : Double(q[h]) < settings.restoreAbove))
         }
     }
@@ -408,7 +432,7 @@ struct Planning {
         let limit = limited(start: start, deadline: max(input.now, hour0 + Int64(end) * 3600), end: end, settings: settings)
         let (onset, cause) = limit.onset
             ?? Self.onset(at: end, hours: hours, deadline: limit.deadline, blocked: blocked, q: q, settings: settings, tier: tier)
-        let unused = settings.idleTimeout ? unjudged(vm, settings: settings).map { $0 + ": its forecast is not used, a demand signal or an operator wakes it; " } : nil
+        let unused = settings.idleTimeout ? unjudged(vm, settings: settings).map { $0 + ": its forecast is not used, a demand signal or an operator wakes it; " } ?? dormant(vm, settings: settings) : nil
         return Window(vm: vm, settings: settings, tier: tier, start: start, deadline: limit.deadline, firstHour: 0,
                       idleEndHour: 0, endHour: limit.end, saveSeconds: 0, restoreSeconds: vm.restoreSeconds ?? policy.defaultRestoreSeconds,
                       stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0, onset: "asleep; " + (unused ?? "") + onset, cause: cause, asleepAlready: true)
@@ -592,7 +616,8 @@ struct Planning {
         let unknownHours = (w.firstHour..<max(w.firstHour, w.endHour)).filter { !known($0) }.count
         let unjudged = unjudged(w.vm, settings: w.settings)
         let onset = (unknownHours == 0 || unjudged != nil ? "" : "the forecast does not know \(unknownHours) h of it "
-            + "(missing is not idle: asleep there only as the idle timeout is, woken by a demand signal or an operator); ") + w.onset
+            + "(missing is not idle: asleep there only as the idle timeout is, woken by a demand signal or an operator); ")
+            + (unjudged == nil ? dormant(w.vm, settings: w.settings) ?? "" : "") + w.onset
         let idleSeconds = hour0 + Int64(w.idleEndHour) * 3600 - w.start
         let wait = w.afterIdle.map { "once measured demand has stayed under \(Self.percent(w.settings.hibernateBelow)) for \(DurationText.format($0))" }
         if let wait, w.idleTimeout {
@@ -600,7 +625,8 @@ struct Planning {
             if let unjudged {
                 return timeout + unjudged + ": its forecast is not used, a demand signal (torpor-execute --wake-on) or an operator wakes it; \(onset)"
             }
-            return timeout + "q\(Self.quantileText(w.tier.quantile)) under \(Self.percent(w.settings.restoreAbove)) from \(UTC.format(w.start)) for \(DurationText.format(w.deadline - w.start)) (peak \(peak(w.firstHour..<w.endHour)))"
+            let calm = dormant(w.vm, settings: w.settings) == nil ? "under \(Self.percent(w.settings.restoreAbove)) " : ""
+            return timeout + "q\(Self.quantileText(w.tier.quantile)) \(calm)from \(UTC.format(w.start)) for \(DurationText.format(w.deadline - w.start)) (peak \(peak(w.firstHour..<w.endHour)))"
                 + "; top quantile peaks at \(Self.percent(worst)); \(onset)"
         }
         let distrust = distrusted(w.vm) ? "woken before its planned restore, running since \(UTC.format(w.vm.wokenEarlyAt!)) (its forecast was wrong then): " : ""

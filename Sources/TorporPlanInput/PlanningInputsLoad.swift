@@ -55,6 +55,7 @@ extension PlanningInputs {
             if let verdict = execution.verdicts[record.name], !verdict.predictable { vms[vms.count - 1].notPredictable = verdict.reason }
             vms[vms.count - 1].wokenEarlyAt = execution.power[record.name]?.wokenEarlyAt
             vms[vms.count - 1].unmetDemandAt = execution.unmetDemands[record.name]
+            vms[vms.count - 1].quietHours = Planner.quietHours(history.series.values, threshold: policy.settings(vm: record.name, labels: record.labels).restoreAbove)
         }
         return PlanningInput(now: now, vms: vms, events: events, policy: policy, policySHA256: policySHA256,
                              model: forecaster.run.map { "model #\($0.id)" } ?? "hour-of-week profile (no promoted model)",

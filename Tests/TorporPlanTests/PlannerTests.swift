@@ -522,6 +522,46 @@ import TorporTrain
         #expect(setAside([vm], try Self.policy()).isEmpty)
     }
 
+    @Test func underTheIdleTimeoutADormantVMIsSleptThroughItsForecastDemandButStillByItsForecastIdle() throws {
+        // Its forecast says idle until 06:00, then demand all day (q0.9 40 %); its data measured while it ran has had no
+        // demand for the dormancy period.
+        var vm = Self.vm("web-01", Self.hours(idle: 0..<6))
+        vm.quietHours = Int(Planner.dormancyPeriod / 3600)
+        let policy = try Self.policy("vms: {web-01: {idle_timeout: true}}")
+        // Awake: the forecast's idle still starts a sleep at once (no wait for measured quiet), but its demand ends none:
+        // restored at the horizon's end (each hourly plan carries it on), the risk high.
+        let plan = try Self.plan([vm], policy: policy)
+        let h = try #require(plan.actions.first { $0.action == .hibernate })
+        #expect(h.at.seconds == Self.now && h.afterIdleSeconds == nil && h.rationale.risk == "high")
+        #expect(h.rationale.text.contains("dormant (no measured demand over 15.0 % in its last 192 h of data): the forecast's demand ends no sleep "
+                                          + "until demand returns, a demand signal or an operator wakes it; "), "\(h.rationale.text)")
+        #expect(plan.action(h.pairedWith!)?.deadlineCause == "horizon-end")
+        // Asleep: not restored for the forecast demand at 06:00.
+        vm.hibernatedSince = Self.now - 3600
+        let asleep = try #require(try Self.plan([vm], policy: policy).actions.first)
+        #expect(asleep.deadline?.seconds == Self.at(24) && asleep.rationale.text.hasPrefix("asleep; dormant (no measured demand"))
+        // An hour of data less, or measured demand since, and the forecast restores it for 06:00 again.
+        vm.quietHours -= 1
+        #expect(try Self.plan([vm], policy: policy).actions.map(\.deadline?.seconds) == [Self.at(6)])
+        // What must run still ends its sleep: a keep-awake event from 10:00.
+        vm.quietHours += 1
+        let backup = EventRecord(uid: "b", summary: "backup", category: .keepAwake, start: Self.at(10), end: Self.at(12), targets: ["web-01"], selector: nil)
+        #expect(try Self.plan([vm], events: [backup], policy: policy).actions.map(\.deadlineCause) == ["event"])
+        // Without the idle timeout (no demand signal assumed), the forecast decides whatever the quiet.
+        var trusted = vm
+        trusted.quietHours = 0
+        #expect(try Self.plan([vm]) == Self.plan([trusted]))
+    }
+
+    @Test func quietHoursCountTheKnownHoursSinceTheNewestDemandOnly() {
+        let nan = Float.nan
+        // Missing hours (asleep, or no data) are not quiet: only the known ones count.
+        #expect(Planner.quietHours([20, 3, nan, nan, 4, 1], threshold: 15) == 3)
+        #expect(Planner.quietHours([3, nan, 4], threshold: 15) == 2)
+        #expect(Planner.quietHours([3, 15], threshold: 15) == 0)
+        #expect(Planner.quietHours([Float](), threshold: 15) == 0)
+    }
+
     @Test func aPlanCallsForDemandForTheRunningVMsWhoseForecastExpectsItAtLeastAsLikelyAsNot() throws {
         // The hour that holds now: busy (q0.5 20 %, q0.9 40 %), idle (q0.5 0.25 %), unknown, asleep, or excluded.
         let busy = Self.vm("busy", Self.hours(idle: 3..<6)), idle = Self.vm("idle", Self.hours(idle: 0..<6))
