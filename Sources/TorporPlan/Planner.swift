@@ -39,7 +39,7 @@ public struct PlanningVM: Sendable {
     public var unmetDemandAt: EpochSeconds?
     /// Known hours (measured while it ran) in the history the forecast was made from since the newest whose demand
     /// reached `restore_above` (`Planner.quietHours`), all of them when none did. Under the idle timeout a VM quiet for
-    /// `Planner.dormancyPeriod` of them is dormant: its forecast's demand ends no sleep until measured demand returns.
+    /// `Planner.dormancyHours` of them is dormant: its forecast's demand ends no sleep until measured demand returns.
     public var quietHours: Int
 
     public init(name: String, host: String?, labels: [String: String] = [:], vcpus: Int? = nil, memoryBytes: Int64? = nil,
@@ -82,10 +82,14 @@ public enum Planner {
     /// demand that did not come) is not trusted to it: the forecast that was wrong is the day's; a day later it has seen the VM since.
     public static let distrustPeriod: Int64 = 86_400
 
-    /// How long a VM under the idle timeout may go without measured demand (hours measured while it ran, missing ones
-    /// not counted) before its forecast's calls for demand are no longer believed (`PlanningVM.quietHours`): more than a
-    /// week, so that a VM busy on one day of each week is still restored for it.
-    public static let dormancyPeriod: Int64 = 8 * 86_400
+    /// How many hours a VM under the idle timeout may go without measured demand (hours measured while it ran, missing
+    /// ones not counted) before its forecast's calls for demand at tier quantile `quantile` are no longer believed
+    /// (`PlanningVM.quietHours`): a week and a day, so that a VM busy on one day of each week is still restored for it,
+    /// and long enough that demand as rare as the tier's risk (one hour in 1 / (1 − quantile)) would most likely have
+    /// shown itself: 3 / (1 − quantile) hours (the rule of three; q0.99: 300 h).
+    public static func dormancyHours(quantile: Float) -> Int {
+        max(8 * 24, Int((3 / (1 - Planning.quantileValue(quantile))).rounded(.up)))
+    }
 
     /// The known hours of an hourly history since the newest at or over `threshold`, all of them when none is.
     public static func quietHours(_ values: some BidirectionalCollection<Float>, threshold: Double) -> Int {
@@ -109,6 +113,17 @@ public enum Planner {
             planning.unmetDemand(vm, settings: input.policy.settings(vm: vm.name, labels: vm.labels)).map { (vm.name, $0) }
         }))
     }
+
+    /// The dormant VMs (idle timeout only: no measured demand for `dormancyHours`, `PlanningVM.quietHours`), by name:
+    /// their forecast's demand wakes them no more, so the hourly job names them (they need a demand signal).
+    public static func dormantVMs(_ input: PlanningInput) -> [String] {
+        let planning = Planning(input)
+        return input.vms.filter { planning.dormant($0, settings: input.policy.settings(vm: $0.name, labels: $0.labels)) != nil }.map(\.name).sorted()
+    }
+
+    /// What introduces a list of the dormant VMs, wherever one is shown.
+    public static let dormantHeading = "dormant (idle timeout; no measured demand over restore_above in their last \(dormancyHours(quantile: 0.5)) h of data, more at a cautious tier: "
+        + "their forecast's demand wakes them no more, a demand signal or an operator does)"
 
     /// The VMs whose forecast demand did not come at `unmetDemandAt` (still in use), with when their forecast is used
     /// again, by name.
@@ -382,10 +397,12 @@ struct Planning {
     }
 
     /// Under the idle timeout, why the VM is dormant, if it is: no measured demand over `restore_above` for
-    /// `Planner.dormancyPeriod` of data measured while it ran (`PlanningVM.quietHours`). Its forecast's demand then ends no sleep: the forecast still
-    /// says when it is idle, but a VM quiet that long is woken by its demand (a demand signal), an event or an operator.
+    /// `Planner.dormancyHours` of data measured while it ran (`PlanningVM.quietHours`). Its forecast's demand then ends
+    /// no sleep: the forecast still says when it is idle, but a VM quiet that long is woken by its demand (a demand
+    /// signal), an event or an operator.
     func dormant(_ vm: PlanningVM, settings: Policy.VMSettings) -> String? {
-        guard settings.idleTimeout, Int64(vm.quietHours) * 3600 >= Planner.dormancyPeriod else { return nil }
+        guard settings.idleTimeout, settings.excluded == nil,
+              vm.quietHours >= Planner.dormancyHours(quantile: policy.tiers[settings.tier]!.quantile) else { return nil }
         return "dormant (no measured demand over \(Self.percent(settings.restoreAbove)) in its last \(vm.quietHours) h of data): the forecast's demand "
             + "ends no sleep until demand returns, a demand signal or an operator wakes it; "
     }
@@ -404,7 +421,8 @@ struct Planning {
     /// Whether a sleep may go on through hour `h`: nothing blocks it and the tier's quantile is known and under
     /// restore_above (missing is not idle). Under the idle timeout, where the forecast has nothing to say (a VM without
     /// forecast skill or too new to judge, an hour it does not know) the sleep goes on as the idle timeout's does: it
-    /// starts only on measured quiet, and a demand signal or an operator wakes it.
+    /// starts only on measured quiet, and a demand signal or an operator wakes it. A dormant VM's sleep goes on through
+    /// every hour nothing blocks: its forecast's demand ends none.
     func sleepGoesOn(_ vm: PlanningVM, settings: Policy.VMSettings, q: [Float], blocked: [String?]) -> (Int) -> Bool {
         let unusedUntil = forecastUnusedUntil(vm, settings: settings), dormant = dormant(vm, settings: settings) != nil
         return { [hour0] h in

@@ -292,45 +292,11 @@ struct Pin: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let store = try restoringStore(common)
             let now = common.nowSeconds
             let end = until.map { UTC.parseInstant($0) ?? now + DurationText.seconds($0)! }
-            if let end, end <= now { throw ExecuteError(.badInput, "--until \(UTC.format(end)) is not after now (\(UTC.format(now))): nothing to pin") }
-            guard try store.read({ try VMRepository.all(in: $0) }).contains(where: { $0.name == vm }) else {
-                throw ExecuteError(.badInput, "no VM named \(vm) in the store \(store.path): nothing to pin")
-            }
-            // A pin that cannot be recorded does not stop the wake: the VM comes back, and the failure is said after.
-            var unpinned: Error?
-            do {
-                try store.transaction { try JournalRepository.pin(PinRecord(vm: vm, until: end, pinnedBy: operatorName(by), pinnedAt: now), in: $0) }
-                print("\(vm) pinned awake" + (end.map { " until \(UTC.format($0))" } ?? " until unpinned"))
-            } catch {
-                unpinned = error
-            }
-            // Woken when torpor has it asleep, and when torpor has no record of it running (libvirt has the last word: a
-            // VM saved outside torpor is woken too; one that runs is left as it is).
-            let recorded = (try? store.read { try JournalRepository.power(in: $0)[vm] })?.state
-            if recorded != .running {
-                func notWoken(_ why: String) -> ExecuteError {
-                    ExecuteError(.runtime, unpinned.map { "\(vm) is neither pinned (\($0)) nor woken (\(why))" }
-                                 ?? "\(vm) is pinned but not woken now (\(why)); a pinned sleeper is owed its restore: the executor's next pass tries again")
-                }
-                var events: [ExecutionEvent] = []
-                do {
-                    events = try flags.operatorExecutor(store: store).wake(vm: vm, by: operatorName(by) + " (pin)", options: flags.options(now: now))
-                } catch let error as ExecuteError where error.kind == .nothingToDo {
-                    if recorded == .hibernated { print(error.message) }   // not asleep after all: worth saying
-                } catch where recorded == nil && unpinned == nil {
-                    // torpor never slept it: most likely running. The pin holds; say what could not be checked.
-                    FileHandle.standardError.write(Data("torpor-execute: warning: pinned, but libvirt could not say whether \(vm) is asleep: \(error)\n".utf8))
-                } catch {
-                    throw notWoken("\(error)")
-                }
-                if !events.contains(where: { $0.event == "restored" }), let failure = events.first(where: { $0.event == "failed" }) {
-                    throw notWoken(failure.detail)
-                }
-            }
-            if let unpinned { throw ExecuteError(.runtime, "\(vm) could not be pinned (\(unpinned)); it is awake") }
+            let outcome = try flags.operatorExecutor(store: try restoringStore(common)).pin(vm: vm, until: end, by: operatorName(by), options: flags.options(now: now))
+            outcome.said.forEach { print($0) }
+            for warning in outcome.warnings { FileHandle.standardError.write(Data("torpor-execute: warning: \(warning)\n".utf8)) }
         }
     }
 }

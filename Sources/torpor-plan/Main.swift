@@ -75,6 +75,8 @@ struct Make: ParsableCommand {
             if !setAside.isEmpty {
                 print(Planner.setAsideHeading + ": " + setAside.map { "\($0.vm) until \(UTC.format($0.until))" }.joined(separator: ", "))
             }
+            let dormant = Planner.dormantVMs(input)
+            if !dormant.isEmpty { print(Planner.dormantHeading + ": " + dormant.joined(separator: ", ")) }
             for part in policy.unmatched(vms: records) {
                 print("policy \(self.policy ?? "(embedded default)"): \(part) (a misspelt name or label leaves its VMs under the defaults)")
             }

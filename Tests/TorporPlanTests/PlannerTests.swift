@@ -526,7 +526,8 @@ import TorporTrain
         // Its forecast says idle until 06:00, then demand all day (q0.9 40 %); its data measured while it ran has had no
         // demand for the dormancy period.
         var vm = Self.vm("web-01", Self.hours(idle: 0..<6))
-        vm.quietHours = Int(Planner.dormancyPeriod / 3600)
+        vm.quietHours = Planner.dormancyHours(quantile: 0.9)
+        #expect(vm.quietHours == 192 && Planner.dormancyHours(quantile: 0.99) == 300)
         let policy = try Self.policy("vms: {web-01: {idle_timeout: true}}")
         // Awake: the forecast's idle still starts a sleep at once (no wait for measured quiet), but its demand ends none:
         // restored at the horizon's end (each hourly plan carries it on), the risk high.
@@ -551,6 +552,18 @@ import TorporTrain
         var trusted = vm
         trusted.quietHours = 0
         #expect(try Self.plan([vm]) == Self.plan([trusted]))
+        // The hourly job names the dormant VMs (they need a demand signal); not those without the idle timeout.
+        func dormant(_ vms: [PlanningVM], _ policy: Policy) -> [String] {
+            Planner.dormantVMs(PlanningInput(now: Self.now, vms: vms, events: [], policy: policy, policySHA256: "x", model: "m", dataWatermark: nil))
+        }
+        trusted.name = "web-02"
+        #expect(dormant([vm, trusted], try Self.policy("vms: {web-01: {idle_timeout: true}, web-02: {idle_timeout: true}}")) == ["web-01"])
+        #expect(dormant([vm], try Self.policy()).isEmpty)
+        // A cautious tier believes its forecast longer: q0.99 after 300 quiet hours, not 192.
+        let gold = try Self.policy("vms: {web-01: {idle_timeout: true, tier: gold}}")
+        #expect(dormant([vm], gold).isEmpty)
+        vm.quietHours = 300
+        #expect(dormant([vm], gold) == ["web-01"])
     }
 
     @Test func quietHoursCountTheKnownHoursSinceTheNewestDemandOnly() {

@@ -1,0 +1,56 @@
+import Foundation
+import TorporCore
+import TorporStore
+
+/// What `Executor.pin` did, for the operator to read.
+public struct PinOutcome: Sendable {
+    /// What to say: the pin.
+    public var said: [String] = []
+    /// What could not be checked: whether a VM torpor never slept is asleep, when libvirt could not be asked.
+    public var warnings: [String] = []
+}
+
+extension Executor {
+    /// Pins `vm` awake until `until` (nil: until unpinned; `torpor-execute pin`) and wakes it when torpor has it asleep
+    /// or has no record of it running (libvirt has the last word: a VM saved outside torpor is woken too; one that runs
+    /// is left as it is). A pin that cannot be recorded does not stop the wake: the VM comes back, then that failure is
+    /// thrown. Throws when the VM is unknown or the wake fails, saying whether the pin holds.
+    public func pin(vm: String, until: EpochSeconds?, by who: String, options: ExecutionOptions) throws -> PinOutcome {
+        let now = options.now
+        if let until, until <= now { throw ExecuteError(.badInput, "the pin's end \(UTC.format(until)) is not after now (\(UTC.format(now))): nothing to pin") }
+        guard try store.read({ try VMRepository.all(in: $0) }).contains(where: { $0.name == vm }) else {
+            throw ExecuteError(.badInput, "no VM named \(vm) in the store \(store.path): nothing to pin")
+        }
+        var outcome = PinOutcome()
+        var unpinned: Error?
+        do {
+            try store.transaction { try JournalRepository.pin(PinRecord(vm: vm, until: until, pinnedBy: who, pinnedAt: now), in: $0) }
+            outcome.said.append("\(vm) pinned awake" + (until.map { " until \(UTC.format($0))" } ?? " until unpinned"))
+        } catch {
+            unpinned = error
+        }
+        let recorded = (try? store.read { try JournalRepository.power(in: $0)[vm] })?.state
+        if recorded != .running {
+            func notWoken(_ why: String) -> ExecuteError {
+                ExecuteError(.runtime, unpinned.map { "\(vm) is neither pinned (\($0)) nor woken (\(why))" }
+                             ?? "\(vm) is pinned but not woken now (\(why)); a pinned sleeper is owed its restore: the executor's next pass tries again")
+            }
+            var events: [ExecutionEvent] = []
+            do {
+                events = try wake(vm: vm, by: who + " (pin)", options: options)
+            } catch let error as ExecuteError where error.kind == .nothingToDo {
+                // libvirt runs it: nothing to wake.
+            } catch where recorded == nil && unpinned == nil {
+                // torpor never slept it: most likely running. The pin holds; say what could not be checked.
+                outcome.warnings.append("pinned, but libvirt could not say whether \(vm) is asleep: \(error)")
+            } catch {
+                throw notWoken("\(error)")
+            }
+            if !events.contains(where: { $0.event == "restored" }), let failure = events.first(where: { $0.event == "failed" }) {
+                throw notWoken(failure.detail)
+            }
+        }
+        if let unpinned { throw ExecuteError(.runtime, "\(vm) could not be pinned (\(unpinned)); it is awake") }
+        return outcome
+    }
+}
