@@ -279,7 +279,8 @@ public struct Backtest {
                                           staleSince: fresh || sleeping[i] != nil ? nil : (lastKnown ?? t)))
                     if strategy == .torpor { vms[vms.count - 1].notPredictable = block.notPredictable[r.name] }
                     vms[vms.count - 1].wokenEarlyAt = wokenEarly[i]
-                    vms[vms.count - 1].quietHours = Planner.quietHours(history, threshold: settings[i].restoreAbove)
+                    // Over the history production's planner reads (`historyHours` before the hour), not all the replay has.
+                    vms[vms.count - 1].quietHours = Planner.quietHours(history.suffix(block.forecaster.historyHours), threshold: settings[i].restoreAbove)
                     demandCalls[i].removeAll { $0.hour < PlanningInputs.oldestJudged(now: t, settings: settings[i]) }
                     vms[vms.count - 1].unmetDemandAt = PlanningInputs.unmetDemand(calls: demandCalls[i], asleepSince: sleeping[i]?.start, now: t, settings: settings[i],
                                                                                   callQuantile: Planner.callQuantile(policy, settings[i])) { from, until in

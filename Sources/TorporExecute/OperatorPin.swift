@@ -29,7 +29,14 @@ extension Executor {
         } catch {
             unpinned = error
         }
-        let recorded = (try? store.read { try JournalRepository.power(in: $0)[vm] })?.state
+        // What torpor has of it: when that cannot be read, the wake is tried all the same and its failure is one.
+        let recorded: PowerRecord.State?, known: Bool
+        do {
+            recorded = try store.read { try JournalRepository.power(in: $0)[vm] }?.state
+            known = true
+        } catch {
+            (recorded, known) = (nil, false)
+        }
         if recorded != .running {
             func notWoken(_ why: String) -> ExecuteError {
                 ExecuteError(.runtime, unpinned.map { "\(vm) is neither pinned (\($0)) nor woken (\(why))" }
@@ -40,7 +47,7 @@ extension Executor {
                 events = try wake(vm: vm, by: who + " (pin)", options: options)
             } catch let error as ExecuteError where error.kind == .nothingToDo {
                 // libvirt runs it: nothing to wake.
-            } catch where recorded == nil && unpinned == nil {
+            } catch where known && recorded == nil && unpinned == nil {
                 // torpor never slept it: most likely running. The pin holds; say what could not be checked.
                 outcome.warnings.append("pinned, but libvirt could not say whether \(vm) is asleep: \(error)")
             } catch {

@@ -87,7 +87,9 @@ public struct Plan: Codable, Equatable, Sendable {
         /// or demand event, or a pin), `missing` (the forecast is unknown from then: missing is not idle), or
         /// `horizon-end` (no onset within the horizon; the next plan carries the VM forward), or `window` (an idle-timeout
         /// sleep ends where the forecast's own window begins; a newer plan, approved, keeps the VM asleep into it), or `max-sleep`
-        /// (the policy's `max_sleep` since the VM went to sleep).
+        /// (the policy's `max_sleep` since the VM went to sleep), or `dormant` (at the horizon's end as `horizon-end`, for a
+        /// VM under the idle timeout slept through its forecast's demand: no measured demand for long; its own signature,
+        /// so that a standing approval does not carry the first such sleep).
         public var deadlineCause: String?
         public var rationale: Rationale
         public var reservations: Reservations
@@ -113,7 +115,7 @@ public struct Plan: Codable, Equatable, Sendable {
         /// end of the horizon (which moves with every plan) is the same while it stays at the end.
         public var signature: String {
             switch (action, deadlineCause) {
-            case (.restore, "horizon-end"): "\(vm)|\(host)|restore|horizon-end"
+            case (.restore, "horizon-end"), (.restore, "dormant"): "\(vm)|\(host)|restore|\(deadlineCause!)"
             case (.restore, _): "\(vm)|\(host)|restore|\(deadline?.seconds ?? -1)"
             case (.hibernate, _): afterIdleSeconds.map { "\(vm)|\(host)|hibernate-after-idle|\($0)" } ?? "\(vm)|\(host)|hibernate|\(at.seconds)"
             }

@@ -118,7 +118,12 @@ public enum Planner {
     /// their forecast's demand wakes them no more, so the hourly job names them (they need a demand signal).
     public static func dormantVMs(_ input: PlanningInput) -> [String] {
         let planning = Planning(input)
-        return input.vms.filter { planning.dormant($0, settings: input.policy.settings(vm: $0.name, labels: $0.labels)) != nil }.map(\.name).sorted()
+        return input.vms.filter { vm in
+            let settings = input.policy.settings(vm: vm.name, labels: vm.labels)
+            // Not those whose forecast is not used at all (listed apart or skipped), nor those not planned.
+            return planning.dormant(vm, settings: settings) != nil && planning.unjudged(vm, settings: settings) == nil
+                && vm.host != nil && (vm.hibernatedSince != nil || vm.staleSince == nil)
+        }.map(\.name).sorted()
     }
 
     /// What introduces a list of the dormant VMs, wherever one is shown.
@@ -321,7 +326,8 @@ struct Planning {
                 continue
             }
             let (onset, cause) = limit.onset
-                ?? Self.onset(at: end, hours: hours, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier)
+                ?? Self.onset(at: end, hours: hours, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier,
+                                dormant: dormant(vm, settings: settings) != nil)
             found.append(Window(vm: vm, settings: settings, tier: tier, start: start, deadline: limit.deadline, firstHour: h,
                                 idleEndHour: min(idleEnd, limit.end), endHour: limit.end, saveSeconds: save, restoreSeconds: restore, breakEven: breakEven,
                                 stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0, onset: onset, cause: cause, asleepAlready: false,
@@ -368,7 +374,8 @@ struct Planning {
             if limit.deadline - start >= breakEven {
                 let (onset, cause) = limit.onset
                     ?? window.map { _ in ("the forecast window from \(UTC.format(deadline)) takes over (a newer plan, approved, keeps the VM asleep into it)", "window") }
-                    ?? Self.onset(at: end, hours: hours, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier)
+                    ?? Self.onset(at: end, hours: hours, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier,
+                                dormant: dormant(vm, settings: settings) != nil)
                 found.append(Window(vm: vm, settings: settings, tier: tier, start: start, deadline: limit.deadline, firstHour: h, idleEndHour: h,
                                     endHour: limit.end, saveSeconds: save, restoreSeconds: restore, breakEven: breakEven, stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0,
                                     onset: onset, cause: cause, asleepAlready: false, afterIdle: settings.minIdle))
@@ -401,7 +408,9 @@ struct Planning {
     /// no sleep: the forecast still says when it is idle, but a VM quiet that long is woken by its demand (a demand
     /// signal), an event or an operator.
     func dormant(_ vm: PlanningVM, settings: Policy.VMSettings) -> String? {
-        guard settings.idleTimeout, settings.excluded == nil,
+        // Woken before its planned restore (by its demand, say) within the day: the hour it came back in is missing from
+        // the history (it slept part of it), so the demand that woke it is not among the known hours; it is not dormant.
+        guard settings.idleTimeout, settings.excluded == nil, !distrusted(vm),
               vm.quietHours >= Planner.dormancyHours(quantile: policy.tiers[settings.tier]!.quantile) else { return nil }
         return "dormant (no measured demand over \(Self.percent(settings.restoreAbove)) in its last \(vm.quietHours) h of data): the forecast's demand "
             + "ends no sleep until demand returns, a demand signal or an operator wakes it; "
@@ -449,7 +458,8 @@ struct Planning {
         let start = vm.hibernatedSince ?? input.now
         let limit = limited(start: start, deadline: max(input.now, hour0 + Int64(end) * 3600), end: end, settings: settings)
         let (onset, cause) = limit.onset
-            ?? Self.onset(at: end, hours: hours, deadline: limit.deadline, blocked: blocked, q: q, settings: settings, tier: tier)
+            ?? Self.onset(at: end, hours: hours, deadline: limit.deadline, blocked: blocked, q: q, settings: settings, tier: tier,
+                        dormant: dormant(vm, settings: settings) != nil)
         let unused = settings.idleTimeout ? unjudged(vm, settings: settings).map { $0 + ": its forecast is not used, a demand signal or an operator wakes it; " } ?? dormant(vm, settings: settings) : nil
         return Window(vm: vm, settings: settings, tier: tier, start: start, deadline: limit.deadline, firstHour: 0,
                       idleEndHour: 0, endHour: limit.end, saveSeconds: 0, restoreSeconds: vm.restoreSeconds ?? policy.defaultRestoreSeconds,
@@ -468,7 +478,10 @@ struct Planning {
 
     /// Why a sleep ends at hour `end`, in words and as the restore's deadline cause.
     static func onset(at end: Int, hours: Int, deadline: EpochSeconds, blocked: [String?], q: [Float], settings: Policy.VMSettings,
-                      tier: Policy.Tier) -> (String, String) {
+                      tier: Policy.Tier, dormant: Bool) -> (String, String) {
+        if end == hours && dormant {
+            return ("restore at the horizon's end unless a newer approved plan carries it forward (dormant: its forecast's demand ends no sleep)", "dormant")
+        }
         if end == hours { return ("no demand forecast within the horizon: restore at its end unless a newer approved plan carries it forward", "horizon-end") }
         if let b = blocked[end] { return ("the VM must run from \(UTC.format(deadline)): \(b)", "event") }
         if q[end].isNaN { return ("the forecast is unknown from \(UTC.format(deadline)) (missing is not idle)", "missing") }
@@ -651,7 +664,8 @@ struct Planning {
         var text = distrust + (wait.map { "only " + $0 + " since; " } ?? "")
             + "q\(Self.quantileText(w.tier.quantile)) under \(Self.percent(w.settings.hibernateBelow)) for \(DurationText.format(idleSeconds)) from \(UTC.format(w.start)) (peak \(peak(w.firstHour..<w.idleEndHour)))"
         if w.endHour > w.idleEndHour {
-            text += ", then under \(Self.percent(w.settings.restoreAbove)) for \(DurationText.format(Int64(w.endHour - w.idleEndHour) * 3600)) (peak \(peak(w.idleEndHour..<w.endHour)))"
+            let calm = dormant(w.vm, settings: w.settings) == nil ? "under \(Self.percent(w.settings.restoreAbove)) " : "asleep through its forecast's demand (dormant) "
+            text += ", then \(calm)for \(DurationText.format(Int64(w.endHour - w.idleEndHour) * 3600)) (peak \(peak(w.idleEndHour..<w.endHour)))"
         }
         return text + "; top quantile peaks at \(Self.percent(worst)); \(onset)"
     }

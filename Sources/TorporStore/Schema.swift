@@ -196,7 +196,7 @@ enum Schema {
                 """)
         }
         migrator.registerMigration("v8: the cause of a plan's restore") { db in
-            // demand, event, missing, horizon-end, window or max-sleep (the plan's deadline cause); NULL otherwise.
+            // demand, event, missing, horizon-end, dormant, window or max-sleep (the plan's deadline cause); NULL otherwise.
             try db.execute(sql: "ALTER TABLE journal ADD COLUMN cause TEXT")
         }
         migrator.registerMigration("v9: hours the forecast called for demand in") { db in

@@ -536,11 +536,20 @@ import TorporTrain
         #expect(h.at.seconds == Self.now && h.afterIdleSeconds == nil && h.rationale.risk == "high")
         #expect(h.rationale.text.contains("dormant (no measured demand over 15.0 % in its last 192 h of data): the forecast's demand ends no sleep "
                                           + "until demand returns, a demand signal or an operator wakes it; "), "\(h.rationale.text)")
-        #expect(plan.action(h.pairedWith!)?.deadlineCause == "horizon-end")
+        #expect(h.rationale.text.contains(", then asleep through its forecast's demand (dormant) for 18h (peak 40.0 %)"), "\(h.rationale.text)")
+        // Its restore has a cause of its own: a standing approval of a sleep until the horizon's end does not carry it.
+        let restore = try #require(plan.action(h.pairedWith!))
+        #expect(restore.deadlineCause == "dormant" && restore.signature == "web-01|\(Self.host)|restore|dormant")
+        #expect(restore.rationale.text.contains("restore at the horizon's end unless a newer approved plan carries it forward (dormant"))
         // Asleep: not restored for the forecast demand at 06:00.
         vm.hibernatedSince = Self.now - 3600
         let asleep = try #require(try Self.plan([vm], policy: policy).actions.first)
         #expect(asleep.deadline?.seconds == Self.at(24) && asleep.rationale.text.hasPrefix("asleep; dormant (no measured demand"))
+        #expect(asleep.deadlineCause == "dormant")
+        // Woken before its planned restore within the day (its demand, in an hour the history misses): not dormant.
+        vm.wokenEarlyAt = Self.now - 1800
+        #expect(try Self.plan([vm], policy: policy).actions.map(\.deadline?.seconds) == [Self.at(6)])
+        vm.wokenEarlyAt = nil
         // An hour of data less, or measured demand since, and the forecast restores it for 06:00 again.
         vm.quietHours -= 1
         #expect(try Self.plan([vm], policy: policy).actions.map(\.deadline?.seconds) == [Self.at(6)])
@@ -559,6 +568,12 @@ import TorporTrain
         trusted.name = "web-02"
         #expect(dormant([vm, trusted], try Self.policy("vms: {web-01: {idle_timeout: true}, web-02: {idle_timeout: true}}")) == ["web-01"])
         #expect(dormant([vm], try Self.policy()).isEmpty)
+        // Nor those whose forecast is not used at all (not predictable: listed as such), nor those not planned (no fresh data).
+        var unpredictable = vm, stale = vm
+        unpredictable.notPredictable = "no skill"
+        stale.hibernatedSince = nil
+        stale.staleSince = Self.now - 86_400
+        #expect(dormant([unpredictable], policy).isEmpty && dormant([stale], policy).isEmpty)
         // A cautious tier believes its forecast longer: q0.99 after 300 quiet hours, not 192.
         let gold = try Self.policy("vms: {web-01: {idle_timeout: true, tier: gold}}")
         #expect(dormant([vm], gold).isEmpty)
