@@ -284,6 +284,21 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(unchecked.warnings.first?.hasPrefix("pinned, but libvirt could not say whether api-01 is asleep: ") == true)
     }
 
+    /// The planner's input counts each VM's quiet hours (`PlanningVM.quietHours`, what makes it dormant) from its stored
+    /// samples: the known hours since the newest hour whose highest sample reached its `restore_above`.
+    @Test func planningInputsCountQuietHoursFromTheStoredSamples() throws {
+        let f = try Fixture()
+        let start = Self.now - 240 * 3600
+        // web-01: demand (a 20 % sample) 140 hours ago, then 139 known hours; web-02: 12 %, under restore_above, and
+        // ten hours without a sample (not counted).
+        try f.cpu("web-01", (0..<240).map { (time: start + Int64($0) * 3600 + 60, value: $0 == 100 ? 20 : 1) })
+        try f.cpu("web-02", (0..<240).filter { !(50..<60).contains($0) }.map { (time: start + Int64($0) * 3600 + 60, value: $0 == 200 ? 12 : 1) })
+        let inputs = try PlanningInputs.load(store: f.store, now: Self.now, policy: .embeddedDefault, policySHA256: "t",
+                                             forecaster: try DemandForecaster(store: f.store))
+        let quiet = Dictionary(uniqueKeysWithValues: inputs.vms.map { ($0.name, $0.quietHours) })
+        #expect(quiet["web-01"] == 139 && quiet["web-02"] == 230, "\(quiet)")
+    }
+
     @Test func aDemandSignalWakesASleepingVMBeforeItsRestoreIsDue() throws {
         let f = try Fixture()
         try f.plan(["web-01": 0..<10, "web-02": 0..<10])
