@@ -4,10 +4,10 @@ import TorporStore
 
 /// What `Executor.pin` did, for the operator to read.
 public struct PinOutcome: Sendable {
-    /// What to say: the pin.
-    public var said: [String] = []
+    /// The pin, in words.
+    public var pinned: String
     /// What could not be checked: whether a VM torpor never slept is asleep, when libvirt could not be asked.
-    public var warnings: [String] = []
+    public var warning: String?
 }
 
 extension Executor {
@@ -21,11 +21,10 @@ extension Executor {
         guard try store.read({ try VMRepository.all(in: $0) }).contains(where: { $0.name == vm }) else {
             throw ExecuteError(.badInput, "no VM named \(vm) in the store \(store.path): nothing to pin")
         }
-        var outcome = PinOutcome()
+        var outcome = PinOutcome(pinned: "\(vm) pinned awake" + (until.map { " until \(UTC.format($0))" } ?? " until unpinned"))
         var unpinned: Error?
         do {
             try store.transaction { try JournalRepository.pin(PinRecord(vm: vm, until: until, pinnedBy: who, pinnedAt: now), in: $0) }
-            outcome.said.append("\(vm) pinned awake" + (until.map { " until \(UTC.format($0))" } ?? " until unpinned"))
         } catch {
             unpinned = error
         }
@@ -49,7 +48,7 @@ extension Executor {
                 // libvirt runs it: nothing to wake.
             } catch where known && recorded == nil && unpinned == nil {
                 // torpor never slept it: most likely running. The pin holds; say what could not be checked.
-                outcome.warnings.append("pinned, but libvirt could not say whether \(vm) is asleep: \(error)")
+                outcome.warning = "pinned, but libvirt could not say whether \(vm) is asleep: \(error)"
             } catch {
                 throw notWoken("\(error)")
             }

@@ -326,8 +326,7 @@ struct Planning {
                 continue
             }
             let (onset, cause) = limit.onset
-                ?? Self.onset(at: end, hours: hours, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier,
-                                dormant: dormant(vm, settings: settings) != nil)
+                ?? onset(vm, at: end, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier)
             found.append(Window(vm: vm, settings: settings, tier: tier, start: start, deadline: limit.deadline, firstHour: h,
                                 idleEndHour: min(idleEnd, limit.end), endHour: limit.end, saveSeconds: save, restoreSeconds: restore, breakEven: breakEven,
                                 stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0, onset: onset, cause: cause, asleepAlready: false,
@@ -374,8 +373,7 @@ struct Planning {
             if limit.deadline - start >= breakEven {
                 let (onset, cause) = limit.onset
                     ?? window.map { _ in ("the forecast window from \(UTC.format(deadline)) takes over (a newer plan, approved, keeps the VM asleep into it)", "window") }
-                    ?? Self.onset(at: end, hours: hours, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier,
-                                dormant: dormant(vm, settings: settings) != nil)
+                    ?? onset(vm, at: end, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier)
                 found.append(Window(vm: vm, settings: settings, tier: tier, start: start, deadline: limit.deadline, firstHour: h, idleEndHour: h,
                                     endHour: limit.end, saveSeconds: save, restoreSeconds: restore, breakEven: breakEven, stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0,
                                     onset: onset, cause: cause, asleepAlready: false, afterIdle: settings.minIdle))
@@ -458,8 +456,7 @@ struct Planning {
         let start = vm.hibernatedSince ?? input.now
         let limit = limited(start: start, deadline: max(input.now, hour0 + Int64(end) * 3600), end: end, settings: settings)
         let (onset, cause) = limit.onset
-            ?? Self.onset(at: end, hours: hours, deadline: limit.deadline, blocked: blocked, q: q, settings: settings, tier: tier,
-                        dormant: dormant(vm, settings: settings) != nil)
+            ?? onset(vm, at: end, deadline: limit.deadline, blocked: blocked, q: q, settings: settings, tier: tier)
         let unused = settings.idleTimeout ? unjudged(vm, settings: settings).map { $0 + ": its forecast is not used, a demand signal or an operator wakes it; " } ?? dormant(vm, settings: settings) : nil
         return Window(vm: vm, settings: settings, tier: tier, start: start, deadline: limit.deadline, firstHour: 0,
                       idleEndHour: 0, endHour: limit.end, saveSeconds: 0, restoreSeconds: vm.restoreSeconds ?? policy.defaultRestoreSeconds,
@@ -476,16 +473,16 @@ struct Planning {
                 ("max_sleep \(DurationText.format(limit)) reached at \(UTC.format(capped)) (asleep from \(UTC.format(start)))", "max-sleep"))
     }
 
-    /// Why a sleep ends at hour `end`, in words and as the restore's deadline cause.
-    static func onset(at end: Int, hours: Int, deadline: EpochSeconds, blocked: [String?], q: [Float], settings: Policy.VMSettings,
-                      tier: Policy.Tier, dormant: Bool) -> (String, String) {
-        if end == hours && dormant {
+    /// Why `vm`'s sleep ends at hour `end`, in words and as the restore's deadline cause.
+    func onset(_ vm: PlanningVM, at end: Int, deadline: EpochSeconds, blocked: [String?], q: [Float], settings: Policy.VMSettings,
+               tier: Policy.Tier) -> (String, String) {
+        if end == hours && dormant(vm, settings: settings) != nil {
             return ("restore at the horizon's end unless a newer approved plan carries it forward (dormant: its forecast's demand ends no sleep)", "dormant")
         }
         if end == hours { return ("no demand forecast within the horizon: restore at its end unless a newer approved plan carries it forward", "horizon-end") }
         if let b = blocked[end] { return ("the VM must run from \(UTC.format(deadline)): \(b)", "event") }
         if q[end].isNaN { return ("the forecast is unknown from \(UTC.format(deadline)) (missing is not idle)", "missing") }
-        return ("demand returns at \(UTC.format(deadline)): q\(quantileText(tier.quantile)) \(percent(q[end])) ≥ \(percent(settings.restoreAbove))", "demand")
+        return ("demand returns at \(UTC.format(deadline)): q\(Self.quantileText(tier.quantile)) \(Self.percent(q[end])) ≥ \(Self.percent(settings.restoreAbove))", "demand")
     }
 
     // MARK: guardrails and capacity

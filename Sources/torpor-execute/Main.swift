@@ -295,8 +295,8 @@ struct Pin: ParsableCommand {
             let now = common.nowSeconds
             let end = until.map { UTC.parseInstant($0) ?? now + DurationText.seconds($0)! }
             let outcome = try flags.operatorExecutor(store: try restoringStore(common)).pin(vm: vm, until: end, by: operatorName(by), options: flags.options(now: now))
-            outcome.said.forEach { print($0) }
-            for warning in outcome.warnings { FileHandle.standardError.write(Data("torpor-execute: warning: \(warning)\n".utf8)) }
+            print(outcome.pinned)
+            if let warning = outcome.warning { FileHandle.standardError.write(Data("torpor-execute: warning: \(warning)\n".utf8)) }
         }
     }
 }

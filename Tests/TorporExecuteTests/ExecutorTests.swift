@@ -249,11 +249,11 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         try f.plan(["web-01": 0..<10, "web-02": 0..<10])
         try f.executor().run(f.options(Self.now))
         let pinned = try f.executor().pin(vm: "web-01", until: Self.at(5), by: "carol", options: f.options(Self.at(1)))
-        #expect(pinned.said == ["web-01 pinned awake until \(UTC.format(Self.at(5)))"] && pinned.warnings.isEmpty)
+        #expect(pinned.pinned == "web-01 pinned awake until \(UTC.format(Self.at(5)))" && pinned.warning == nil)
         #expect(try f.state("web-01") == .running && f.power("web-01") == .running)
         #expect(try f.store.read { try JournalRepository.pins(in: $0) }["web-01"]?.holds(at: Self.at(4)) == true)
         // Running by torpor's record: pinned again, not woken.
-        #expect(try f.executor().pin(vm: "web-01", until: nil, by: "carol", options: f.options(Self.at(1))).said == ["web-01 pinned awake until unpinned"])
+        #expect(try f.executor().pin(vm: "web-01", until: nil, by: "carol", options: f.options(Self.at(1))).pinned == "web-01 pinned awake until unpinned")
         // Bad input: an unknown VM, an end not after now; nothing is pinned.
         let unknown = #expect(throws: ExecuteError.self) { try f.executor().pin(vm: "no-such-vm", until: nil, by: "carol", options: f.options(Self.at(1))) }
         #expect(unknown?.kind == .badInput && unknown?.message.contains("no VM named no-such-vm") == true)
@@ -268,20 +268,20 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         // Asleep by torpor's record but started by hand: pinned, and its record mended (the restore finds it running).
         try f.connection.domain(named: "web-02").start()
         let found = try f.executor().pin(vm: "web-02", until: nil, by: "carol", options: f.options(Self.at(2)))
-        #expect(found.said == ["web-02 pinned awake until unpinned"])
+        #expect(found.pinned == "web-02 pinned awake until unpinned" && found.warning == nil)
         #expect(try f.power("web-02") == .running)
         // Running without a record of torpor's (never slept): pinned, nothing to wake.
         try f.store.transaction { db in
             try VMRepository.setPlacement(vm: try VMRepository.id(of: "db-01", in: db, now: Self.now), hostURI: Self.host, labels: [:], in: db)
         }
-        #expect(try f.executor().pin(vm: "db-01", until: nil, by: "carol", options: f.options(Self.at(2))).said == ["db-01 pinned awake until unpinned"])
+        #expect(try f.executor().pin(vm: "db-01", until: nil, by: "carol", options: f.options(Self.at(2))).pinned == "db-01 pinned awake until unpinned")
         // A VM torpor never slept whose host cannot be asked: pinned, with a warning.
         try f.store.transaction { db in
             try VMRepository.setPlacement(vm: try VMRepository.id(of: "api-01", in: db, now: Self.now), hostURI: Self.host, labels: [:], in: db)
         }
         let unchecked = try cut.pin(vm: "api-01", until: nil, by: "carol", options: f.options(Self.at(2)))
-        #expect(unchecked.said == ["api-01 pinned awake until unpinned"] && unchecked.warnings.count == 1)
-        #expect(unchecked.warnings.first?.hasPrefix("pinned, but libvirt could not say whether api-01 is asleep: ") == true)
+        #expect(unchecked.pinned == "api-01 pinned awake until unpinned" && unchecked.warning != nil)
+        #expect(unchecked.warning?.hasPrefix("pinned, but libvirt could not say whether api-01 is asleep: ") == true)
     }
 
     /// The planner's input counts each VM's quiet hours (`PlanningVM.quietHours`, what makes it dormant) from its stored
