@@ -280,8 +280,11 @@ public struct Backtest {
                     if strategy == .torpor { vms[vms.count - 1].notPredictable = block.notPredictable[r.name] }
                     vms[vms.count - 1].wokenEarlyAt = wokenEarly[i]
                     // Over the history production's planner reads (`historyHours` before the hour), not all the replay has.
-                    vms[vms.count - 1].quietHours = Planner.quietHours(history.suffix(block.forecaster.historyHours), threshold: settings[i].restoreAbove)
-                    demandCalls[i].removeAll { $0.hour < PlanningInputs.oldestJudged(now: t, settings: settings[i]) }
+                    let read = Array(history.suffix(block.forecaster.historyHours))
+                    vms[vms.count - 1].quietHours = Planner.quietHours(read, threshold: settings[i].restoreAbove)
+                    demandCalls[i].removeAll { $0.hour < t - PlanningInputs.demandCallsKept }
+                    vms[vms.count - 1].falseAlarms = PlanningInputs.falseAlarms(calls: demandCalls[i], quantile: policy.tiers[settings[i].tier]!.quantile,
+                                                                                threshold: settings[i].restoreAbove, history: read, start: t - Int64(read.count) * 3600)
                     vms[vms.count - 1].unmetDemandAt = PlanningInputs.unmetDemand(calls: demandCalls[i], asleepSince: sleeping[i]?.start, now: t, settings: settings[i],
                                                                                   callQuantile: Planner.callQuantile(policy, settings[i])) { from, until in
                         replay.demand[i].slice(from: from, to: until, excluding: asleep[i].map { $0.start..<$0.end })
@@ -290,7 +293,7 @@ public struct Backtest {
                 let input = PlanningInput(now: t, vms: vms, events: replay.events, policy: policy, policySHA256: "backtest",
                                           model: strategy.rawValue, dataWatermark: t)
                 let plan = Planner.plan(input)
-                for (name, call) in Planner.demandCalls(input) { demandCalls[index[name]!].append(call) }
+                for (name, calls) in Planner.demandCalls(input) { demandCalls[index[name]!] += calls }
                 for (i, r) in records.enumerated() {
                     let hourEnd = t + 3600
                     // When a restore has the VM back: by its deadline, or its restore time after it starts when the queue or

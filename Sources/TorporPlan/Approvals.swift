@@ -14,7 +14,7 @@ public enum Approvals {
     /// Records a plan just written (the same plan twice is recorded once) with its calls for demand (`Planner.demandCalls`
     /// of its input, for the hour it was made in), then carries a standing approval to it.
     @discardableResult
-    public static func record(_ plan: Plan, bytes: Data, demandCalls: [String: DemandCall], in store: Store) throws -> ApprovalRecord? {
+    public static func record(_ plan: Plan, bytes: Data, demandCalls: [String: [DemandCall]], in store: Store) throws -> ApprovalRecord? {
         try store.transaction { db in
             try PlanRepository.insert(StoredPlan(id: plan.id, createdAt: plan.createdAt.seconds, validUntil: plan.validUntil.seconds,
                                                  fileSHA256: SHA256.hexDigest(of: bytes), body: bytes), in: db)

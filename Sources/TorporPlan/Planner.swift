@@ -41,6 +41,10 @@ public struct PlanningVM: Sendable {
     /// reached `restore_above` (`Planner.quietHours`), all of them when none did. Under the idle timeout a VM quiet for
     /// `Planner.dormancyHours` of them is dormant: its forecast's demand ends no sleep until measured demand returns.
     public var quietHours: Int
+    /// Known hours (measured while it ran, in the same history) since the newest whose demand reached `restore_above`
+    /// in which its plans' forecast, at its tier's quantile, called for demand there (`PlanningInputs.falseAlarms`):
+    /// each a call that did not come true. Under the idle timeout a VM with `Planner.falseAlarmLimit` of them is dormant.
+    public var falseAlarms: Int
 
     public init(name: String, host: String?, labels: [String: String] = [:], vcpus: Int? = nil, memoryBytes: Int64? = nil,
                 knownHours: Int, forecast: QuantileForecast?, hibernatedSince: EpochSeconds? = nil, saveSeconds: Int64? = nil,
@@ -53,6 +57,7 @@ public struct PlanningVM: Sendable {
         wokenEarlyAt = nil
         unmetDemandAt = nil
         quietHours = 0
+        falseAlarms = 0
     }
 }
 
@@ -88,7 +93,16 @@ public enum Planner {
     /// and long enough that demand as rare as the tier's risk (one hour in 1 / (1 − quantile)) would most likely have
     /// shown itself: 3 / (1 − quantile) hours (the rule of three; q0.99: 300 h).
     public static func dormancyHours(quantile: Float) -> Int {
-        max(8 * 24, Int((3 / (1 - Planning.quantileValue(quantile))).rounded(.up)))
+        max(8 * 24, falseAlarmLimit(quantile: quantile))
+    }
+
+    /// How many of its forecast's calls for demand at tier quantile `quantile` may go unanswered by a VM under the idle
+    /// timeout since its last measured demand (`PlanningVM.falseAlarms`) before they are no longer believed: a call at
+    /// quantile q says demand comes with a chance of 1 − q at least, and after 3 / (1 − q) calls in a row without it
+    /// (the rule of three; q0.5: 6, q0.9: 30, q0.99: 300) that chance is most likely lower for this VM now.
+    public static func falseAlarmLimit(quantile: Float) -> Int {
+        let tenThousandths = (Double(quantile) * 10_000).rounded()   // exact: 3 / (1 − 0.9) is 30, not 30.000000000000004
+        return Int((30_000 / (10_000 - tenThousandths)).rounded(.up))
     }
 
     /// The known hours of an hourly history since the newest at or over `threshold`, all of them when none is.
@@ -114,7 +128,8 @@ public enum Planner {
         }))
     }
 
-    /// The dormant VMs (idle timeout only: no measured demand for `dormancyHours`, `PlanningVM.quietHours`), by name:
+    /// The dormant VMs (idle timeout only: no measured demand for `dormancyHours`, `PlanningVM.quietHours`, or in
+    /// `falseAlarmLimit` hours its forecast called for it in, `PlanningVM.falseAlarms`), by name:
     /// their forecast's demand wakes them no more, so the hourly job names them (they need a demand signal).
     public static func dormantVMs(_ input: PlanningInput) -> [String] {
         let planning = Planning(input)
@@ -127,7 +142,8 @@ public enum Planner {
     }
 
     /// What introduces a list of the dormant VMs, wherever one is shown.
-    public static let dormantHeading = "dormant (idle timeout; no measured demand over restore_above in their last \(dormancyHours(quantile: 0.5)) h of data, more at a cautious tier: "
+    public static let dormantHeading = "dormant (idle timeout; no measured demand over restore_above in their last \(dormancyHours(quantile: 0.5)) h of data, "
+        + "or in \(falseAlarmLimit(quantile: 0.5)) h their forecast called for it in at q0.5, \(falseAlarmLimit(quantile: 0.9)) at q0.9; more at a cautious tier: "
         + "their forecast's demand wakes them no more, a demand signal or an operator does)"
 
     /// The VMs whose forecast demand did not come at `unmetDemandAt` (still in use), with when their forecast is used
@@ -139,21 +155,22 @@ public enum Planner {
     /// What introduces a list of the VMs whose forecast is set aside, wherever one is shown.
     public static let setAsideHeading = "forecast set aside (forecast demand did not come; idle timeout only, a demand signal or an operator wakes them)"
 
-    /// The VMs running now whose forecast calls for demand in the hour that holds `input.now`, with what it claimed: its
-    /// median (or the tier's quantile, when that is lower: `callQuantile`) at or over `restore_above`, so that demand was
-    /// expected at least as likely as not. A cautious tier's high quantile is over `restore_above` in many hours demand
-    /// usually does not come; those are not calls. The plan's calls are what `PlanningInputs.unmetDemand` later judges
-    /// against measured demand.
-    public static func demandCalls(_ input: PlanningInput) -> [String: DemandCall] {
+    /// The VMs running now whose forecast calls for demand in the hour that holds `input.now`, with what each call
+    /// claimed: at or over `restore_above` at its median (or the tier's quantile, when that is lower: `callQuantile`), so
+    /// that demand was expected at least as likely as not, and at the tier's quantile. A cautious tier's high quantile
+    /// is over `restore_above` in many hours demand usually does not come: `PlanningInputs.unmetDemand` judges only the
+    /// median's calls against measured demand, `PlanningInputs.falseAlarms` counts the tier's that did not come true.
+    public static func demandCalls(_ input: PlanningInput) -> [String: [DemandCall]] {
         let planning = Planning(input)
-        var calls: [String: DemandCall] = [:]
+        var calls: [String: [DemandCall]] = [:]
         for vm in input.vms {
             let settings = input.policy.settings(vm: vm.name, labels: vm.labels)
-            let quantile = callQuantile(input.policy, settings)
-            guard vm.hibernatedSince == nil, settings.excluded == nil, let forecast = planning.tierSeries(vm, quantile: quantile)?.tier.first,
-                  !forecast.isNaN, Double(forecast) >= settings.restoreAbove
-            else { continue }
-            calls[vm.name] = DemandCall(hour: planning.hour0, quantile: quantile, forecast: forecast)
+            guard vm.hibernatedSince == nil, settings.excluded == nil else { continue }
+            for quantile in Set([callQuantile(input.policy, settings), input.policy.tiers[settings.tier]!.quantile]).sorted() {
+                guard let forecast = planning.tierSeries(vm, quantile: quantile)?.tier.first, !forecast.isNaN,
+                      Double(forecast) >= settings.restoreAbove else { continue }
+                calls[vm.name, default: []].append(DemandCall(hour: planning.hour0, quantile: quantile, forecast: forecast))
+            }
         }
         return calls
     }
@@ -402,16 +419,24 @@ struct Planning {
     }
 
     /// Under the idle timeout, why the VM is dormant, if it is: no measured demand over `restore_above` for
-    /// `Planner.dormancyHours` of data measured while it ran (`PlanningVM.quietHours`). Its forecast's demand then ends
+    /// `Planner.dormancyHours` of data measured while it ran (`PlanningVM.quietHours`), or `Planner.falseAlarmLimit` of
+    /// its forecast's calls for demand since the last it had (`PlanningVM.falseAlarms`). Its forecast's demand then ends
     /// no sleep: the forecast still says when it is idle, but a VM quiet that long is woken by its demand (a demand
     /// signal), an event or an operator.
     func dormant(_ vm: PlanningVM, settings: Policy.VMSettings) -> String? {
         // Woken before its planned restore (by its demand, say) within the day: the hour it came back in is missing from
         // the history (it slept part of it), so the demand that woke it is not among the known hours; it is not dormant.
-        guard settings.idleTimeout, settings.excluded == nil, !distrusted(vm),
-              vm.quietHours >= Planner.dormancyHours(quantile: policy.tiers[settings.tier]!.quantile) else { return nil }
-        return "dormant (no measured demand over \(Self.percent(settings.restoreAbove)) in its last \(vm.quietHours) h of data): the forecast's demand "
-            + "ends no sleep until demand returns, a demand signal or an operator wakes it; "
+        guard settings.idleTimeout, settings.excluded == nil, !distrusted(vm) else { return nil }
+        let quantile = policy.tiers[settings.tier]!.quantile, calm = "no measured demand over \(Self.percent(settings.restoreAbove))"
+        let why: String
+        if vm.quietHours >= Planner.dormancyHours(quantile: quantile) {
+            why = "\(calm) in its last \(vm.quietHours) h of data"
+        } else if vm.falseAlarms >= Planner.falseAlarmLimit(quantile: quantile) {
+            why = "\(calm) in \(vm.falseAlarms) h of data its forecast called for it in at q\(Self.quantileText(quantile))"
+        } else {
+            return nil
+        }
+        return "dormant (\(why)): the forecast's demand ends no sleep until demand returns, a demand signal or an operator wakes it; "
     }
 
     /// Under the idle timeout, when forecast demand did not come less than `distrustPeriod` ago (`PlanningVM.unmetDemandAt`).

@@ -13,9 +13,10 @@ public enum PlanningInputs {
                                                          now: now, policy: policy, in: db))
     }
 
-    /// How long the hours the forecast called for demand in are kept (`DemandCallRepository`): longer than any
-    /// evidence the planner still uses looks back (`oldestJudged`: a day, `min_idle` and two hours).
-    public static let demandCallsKept: Int64 = 7 * 86_400
+    /// How long the hours the forecast called for demand in are kept (`DemandCallRepository`): as long as the history
+    /// the planner reads (four weeks: `DemandForecaster.historyHours`), where `falseAlarms` counts them, and longer than
+    /// `unmetDemand` looks back (`oldestJudged`: a day, `min_idle` and two hours).
+    public static let demandCallsKept: Int64 = 28 * 86_400
 
     /// The VMs under the idle timeout whose forecast demand did not come (`PlanningVM.unmetDemandAt`), judged on the
     /// recorded demand calls and their stored CPU utilization.
@@ -51,6 +52,16 @@ public enum PlanningInputs {
         let demand = try samples(first, until)
         return judged.lazy.compactMap { demand.noDemand(after: $0, for: settings.minIdle, until: until, threshold: settings.restoreAbove) }
             .first { Planner.distrusts(provenWrongAt: $0, now: now) }
+    }
+
+    /// `PlanningVM.falseAlarms` of a VM: the hours its plans' forecast called for demand in at `quantile` (its tier's) or
+    /// a lower one (`calls`; `Planner.demandCalls`) after the newest hour of its hourly `history` (from `start`) at or
+    /// over `threshold`, and known there (measured while it ran: a call made in an hour it then slept through, or whose
+    /// data is missing, is not counted; missing is not idle).
+    public static func falseAlarms(calls: [DemandCall], quantile: Float, threshold: Double, history: [Float], start: EpochSeconds) -> Int {
+        let newest = history.lastIndex { !$0.isNaN && Double($0) >= threshold } ?? -1
+        let hours = Set(calls.filter { $0.hour >= start && $0.claims(demandAtLeast: threshold, quantile: quantile) }.map { Int(($0.hour - start) / 3600) })
+        return hours.filter { $0 > newest && $0 < history.count && !history[$0].isNaN }.count
     }
 
     /// The oldest call whose evidence could still be in use at `now`: evidence comes `min_idle` after its call (plus up

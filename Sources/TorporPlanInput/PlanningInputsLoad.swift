@@ -30,7 +30,8 @@ extension PlanningInputs {
             let execution = (verdicts: verdicts, power: power, pins: try JournalRepository.pins(madeBy: asOf, in: db),
                              save: try JournalRepository.p95Seconds(kind: .hibernate, vms: records.map(\.name), upTo: asOf, in: db),
                              restore: try JournalRepository.p95Seconds(kind: .restore, vms: records.map(\.name), upTo: asOf, in: db),
-                             unmetDemands: try unmetDemands(records: records, power: power, now: now, policy: policy, in: db))
+                             unmetDemands: try unmetDemands(records: records, power: power, now: now, policy: policy, in: db),
+                             calls: try DemandCallRepository.calls(from: from, to: hour0, in: db))
             return (records, histories, try EventRepository.overlapping(from: hour0, to: horizonEnd, in: db), stateBytes, execution)
         }
         let calendar = try store.read { try CalendarHours.load(vms: records, from: hour0, to: horizonEnd, in: $0) }
@@ -55,7 +56,10 @@ extension PlanningInputs {
             if let verdict = execution.verdicts[record.name], !verdict.predictable { vms[vms.count - 1].notPredictable = verdict.reason }
             vms[vms.count - 1].wokenEarlyAt = execution.power[record.name]?.wokenEarlyAt
             vms[vms.count - 1].unmetDemandAt = execution.unmetDemands[record.name]
-            vms[vms.count - 1].quietHours = Planner.quietHours(history.series.values, threshold: policy.settings(vm: record.name, labels: record.labels).restoreAbove)
+            let settings = policy.settings(vm: record.name, labels: record.labels)
+            vms[vms.count - 1].quietHours = Planner.quietHours(history.series.values, threshold: settings.restoreAbove)
+            vms[vms.count - 1].falseAlarms = falseAlarms(calls: execution.calls[record.name] ?? [], quantile: policy.tiers[settings.tier]!.quantile,
+                                                         threshold: settings.restoreAbove, history: history.series.values, start: history.series.start)
         }
         return PlanningInput(now: now, vms: vms, events: events, policy: policy, policySHA256: policySHA256,
                              model: forecaster.run.map { "model #\($0.id)" } ?? "hour-of-week profile (no promoted model)",

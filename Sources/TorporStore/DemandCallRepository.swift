@@ -23,10 +23,10 @@ public struct DemandCall: Equatable, Sendable {
 /// The hours a plan's forecast called for demand in while the VM ran: the planner later judges them against measured
 /// demand (forecast demand that did not come).
 public enum DemandCallRepository {
-    /// Records the calls of the plan for the hour starting at `hour` (each call's own `hour`), per VM (again: once; a
+    /// Records the calls of the plan for the hour starting at `hour` (each call's own `hour`), per VM and quantile (again: once; a
     /// call at the same quantile keeps the highest forecast), and forgets calls more than `keep` seconds older than `hour`.
-    public static func record(_ calls: [String: DemandCall], hour: EpochSeconds, keep: Int64, in db: Database) throws {
-        for (vm, call) in calls.sorted(by: { $0.key < $1.key }) {
+    public static func record(_ calls: [String: [DemandCall]], hour: EpochSeconds, keep: Int64, in db: Database) throws {
+        for (vm, call) in calls.sorted(by: { $0.key < $1.key }).flatMap({ vm, calls in calls.map { (vm, $0) } }) {
             try db.execute(sql: """
                 INSERT INTO demand_call (vm, hour, quantile, forecast) VALUES (?, ?, ?, ?)
                 ON CONFLICT (vm, hour, quantile) DO UPDATE SET forecast = max(forecast, excluded.forecast)

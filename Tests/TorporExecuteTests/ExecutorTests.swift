@@ -299,6 +299,31 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(quiet["web-01"] == 139 && quiet["web-02"] == 230, "\(quiet)")
     }
 
+    @Test func planningInputsCountFalseAlarmsFromTheStoredCallsAndSamples() throws {
+        let f = try Fixture()
+        let start = Self.now - 240 * 3600
+        func hour(_ h: Int) -> EpochSeconds { start + Int64(h) * 3600 }
+        // web-01: demand (20 %) in hour 100, quiet since; web-02: quiet, no sample in hours 50..<60.
+        try f.cpu("web-01", (0..<240).map { (time: hour($0) + 60, value: $0 == 100 ? 20 : 1) })
+        try f.cpu("web-02", (0..<240).filter { !(50..<60).contains($0) }.map { (time: hour($0) + 60, value: 1) })
+        // Calls as the hourly plans recorded them (silver: q0.9 and its median). web-01's in hour 100 came true, those
+        // after it did not (hour 160 twice: median and tier, one hour); a q0.99 call claims less than silver's q0.9 does.
+        try f.store.transaction { db in
+            for h in [90, 100, 150, 160, 170, 180] {
+                let calls = h == 160 ? [DemandCall(hour: hour(h), quantile: 0.5, forecast: 20), DemandCall(hour: hour(h), quantile: 0.9, forecast: 30)]
+                    : [DemandCall(hour: hour(h), quantile: h == 180 ? 0.99 : 0.9, forecast: 30)]
+                try DemandCallRepository.record(["web-01": calls, "web-02": h == 150 ? [DemandCall(hour: hour(55), quantile: 0.9, forecast: 30)] : []],
+                                                hour: hour(h), keep: PlanningInputs.demandCallsKept, in: db)
+            }
+            try DemandCallRepository.record(["web-02": [DemandCall(hour: hour(200), quantile: 0.9, forecast: 30)]], hour: hour(200),
+                                            keep: PlanningInputs.demandCallsKept, in: db)
+        }
+        let inputs = try PlanningInputs.load(store: f.store, now: Self.now, policy: .embeddedDefault, policySHA256: "t",
+                                             forecaster: try DemandForecaster(store: f.store))
+        let alarms = Dictionary(uniqueKeysWithValues: inputs.vms.map { ($0.name, $0.falseAlarms) })
+        #expect(alarms["web-01"] == 3 && alarms["web-02"] == 1, "\(alarms)")   // web-02's call in hour 55 has no data: not counted
+    }
+
     @Test func aDemandSignalWakesASleepingVMBeforeItsRestoreIsDue() throws {
         let f = try Fixture()
         try f.plan(["web-01": 0..<10, "web-02": 0..<10])

@@ -590,7 +590,48 @@ import TorporTrain
         #expect(Planner.quietHours([Float](), threshold: 15) == 0)
     }
 
-    @Test func aPlanCallsForDemandForTheRunningVMsWhoseForecastExpectsItAtLeastAsLikelyAsNot() throws {
+    @Test func underTheIdleTimeoutAVMWhoseForecastCalledForDemandInVainThreeTimesItsOddsIsDormant() throws {
+        // Its forecast says idle until 06:00, then demand all day (q0.9 40 %); measured demand 48 known hours ago, and its
+        // forecast called for demand in 30 of those hours (a call at q0.9 expects demand one time in ten at least).
+        var vm = Self.vm("web-01", Self.hours(idle: 0..<6), hibernatedSince: Self.now - 3600)
+        vm.quietHours = 48
+        vm.falseAlarms = Planner.falseAlarmLimit(quantile: 0.9)
+        #expect(vm.falseAlarms == 30 && Planner.falseAlarmLimit(quantile: 0.5) == 6 && Planner.falseAlarmLimit(quantile: 0.99) == 300)
+        let policy = try Self.policy("vms: {web-01: {idle_timeout: true}}")
+        let asleep = try #require(try Self.plan([vm], policy: policy).actions.first)
+        #expect(asleep.deadline?.seconds == Self.at(24) && asleep.deadlineCause == "dormant")
+        #expect(asleep.rationale.text.contains("dormant (no measured demand over 15.0 % in 30 h of data its forecast called for it in at q0.9): "),
+                "\(asleep.rationale.text)")
+        // One call fewer, or a gold VM (q0.99: 300 calls), and the forecast restores it for 06:00.
+        vm.falseAlarms -= 1
+        #expect(try Self.plan([vm], policy: policy).actions.map(\.deadline?.seconds) == [Self.at(6)])
+        vm.falseAlarms += 1
+        #expect(try Self.plan([vm], policy: try Self.policy("vms: {web-01: {idle_timeout: true, tier: gold}}")).actions.map(\.deadline?.seconds) == [Self.at(6)])
+        // Without the idle timeout (no demand signal assumed), the forecast decides whatever its calls.
+        #expect(try Self.plan([vm]).actions.map(\.deadline?.seconds) == [Self.at(6)])
+        #expect(Planner.dormantVMs(PlanningInput(now: Self.now, vms: [vm], events: [], policy: policy, policySHA256: "x", model: "m", dataWatermark: nil)) == ["web-01"])
+    }
+
+    @Test func falseAlarmsCountTheKnownHoursSinceTheNewestDemandTheForecastCalledForDemandIn() {
+        let start = Self.now - 10 * 3600
+        func call(_ h: Int, _ q: Float = 0.9, _ forecast: Float = 40) -> DemandCall { DemandCall(hour: start + Int64(h) * 3600, quantile: q, forecast: forecast) }
+        // Calls before the history, before and in the hour of its demand (2), in 3, in 4 twice (median and tier: one
+        // hour), in an hour it slept (6), at q0.99 (7: claims less than q0.9 does), under restore_above (8), in 9, and in
+        // the hour that holds now (10: not known yet).
+        let calls = [call(-1), call(1), call(2), call(3), call(4, 0.5, 20), call(4), call(6), call(7, 0.99, 41), call(8, 0.9, 10), call(9), call(10)]
+        let history: [Float] = [1, 1, 20, 1, 1, 1, .nan, 1, 1, 1]
+        func alarms(_ quantile: Float, _ history: [Float]) -> Int {
+            PlanningInputs.falseAlarms(calls: calls, quantile: quantile, threshold: 15, history: history, start: start)
+        }
+        #expect(alarms(0.9, history) == 3)
+        #expect(alarms(0.99, history) == 4)
+        var quiet = history
+        quiet[2] = 1
+        #expect(alarms(0.9, quiet) == 5)
+        #expect(alarms(0.5, quiet) == 1)
+    }
+
+    @Test func aPlanCallsForDemandForTheRunningVMsWhoseForecastExpectsItAtTheMedianAndAtTheirTiersQuantile() throws {
         // The hour that holds now: busy (q0.5 20 %, q0.9 40 %), idle (q0.5 0.25 %), unknown, asleep, or excluded.
         let busy = Self.vm("busy", Self.hours(idle: 3..<6)), idle = Self.vm("idle", Self.hours(idle: 0..<6))
         var asleep = Self.vm("asleep", Self.hours(idle: 3..<6))
@@ -598,19 +639,23 @@ import TorporTrain
         var unknown = Self.vm("unknown", Self.hours(idle: 3..<6))
         unknown.forecast = nil
         let vms = [busy, idle, asleep, unknown, Self.vm("excluded", Self.hours(idle: 3..<6))]
-        func calls(_ vms: [PlanningVM], _ policy: Policy, now: EpochSeconds = Self.now) -> [String] {
-            Planner.demandCalls(PlanningInput(now: now, vms: vms, events: [], policy: policy, policySHA256: "x", model: "m", dataWatermark: nil)).keys.sorted()
+        // Per VM that called, the quantiles it called at.
+        func calls(_ vms: [PlanningVM], _ policy: Policy, now: EpochSeconds = Self.now) -> [String: [Float]] {
+            Planner.demandCalls(PlanningInput(now: now, vms: vms, events: [], policy: policy, policySHA256: "x", model: "m", dataWatermark: nil))
+                .mapValues { $0.map(\.quantile) }
         }
-        #expect(calls(vms, try Self.policy("vms: {excluded: {exclude: true}}"), now: Self.now + 1800) == ["busy"])
-        // Each call says what it claimed: the quantile and its forecast for the hour.
+        #expect(calls(vms, try Self.policy("vms: {excluded: {exclude: true}}"), now: Self.now + 1800) == ["busy": [0.5, 0.9]])
+        // Each call says what it claimed: the quantile and its forecast for the hour; the median's and the tier's (silver q0.9).
         #expect(Planner.demandCalls(PlanningInput(now: Self.now + 1800, vms: [busy], events: [], policy: try Self.policy(), policySHA256: "x", model: "m",
-                                                  dataWatermark: nil)) == ["busy": DemandCall(hour: Self.now, quantile: 0.5, forecast: 20)])
-        // The median decides for a cautious tier (silver q0.9 40 %, gold q0.99 41 %): at restore_above exactly a call;
-        // over the median, none.
-        #expect(calls([busy], try Self.policy("vms: {busy: {restore_above: 20}}")) == ["busy"])
-        #expect(calls([busy], try Self.policy("vms: {busy: {restore_above: 30}}")).isEmpty)
-        #expect(calls([busy], try Self.policy("vms: {busy: {restore_above: 30, tier: gold}}")).isEmpty)
-        // A bold tier's own quantile decides when it is under the median: q0.1 10 % is no call at 15 %.
+                                                  dataWatermark: nil))
+                == ["busy": [DemandCall(hour: Self.now, quantile: 0.5, forecast: 20), DemandCall(hour: Self.now, quantile: 0.9, forecast: 40)]])
+        // At restore_above exactly a call; over the median, only the cautious tier's quantile calls (silver q0.9 40 %,
+        // gold q0.99 41 %), and over that, nothing.
+        #expect(calls([busy], try Self.policy("vms: {busy: {restore_above: 20}}")) == ["busy": [0.5, 0.9]])
+        #expect(calls([busy], try Self.policy("vms: {busy: {restore_above: 30}}")) == ["busy": [0.9]])
+        #expect(calls([busy], try Self.policy("vms: {busy: {restore_above: 30, tier: gold}}")) == ["busy": [0.99]])
+        #expect(calls([busy], try Self.policy("vms: {busy: {restore_above: 45}}")).isEmpty)
+        // A bold tier's own quantile is both when it is under the median: q0.1 10 % is no call at 15 %.
         var bold = busy
         bold.forecast = QuantileForecast(start: Self.now, quantiles: [0.1, 0.5, 0.9], values: (0..<24).map { _ in [10, 20, 40] }, source: "crafted")
         let boldTier = try Policy.parse("""
@@ -618,7 +663,7 @@ import TorporTrain
             tiers: {bold: {quantile: 0.1, priority: 1}}
             """, source: "test policy")
         #expect(calls([bold], boldTier).isEmpty)
-        #expect(calls([bold], try Self.policy()) == ["busy"])
+        #expect(calls([bold], try Self.policy()) == ["busy": [0.5, 0.9]])
     }
 
     @Test func forecastDemandThatDidNotComeIsJudgedFromTheFirstCallItsSamplesProve() throws {

@@ -67,14 +67,14 @@ func temporaryStorePath() -> String {
         let hour: EpochSeconds = 1_700_000_000 / 3600 * 3600
         func call(_ at: EpochSeconds, _ q: Float, _ forecast: Float) -> DemandCall { DemandCall(hour: at, quantile: q, forecast: forecast) }
         try store.transaction { db in
-            try DemandCallRepository.record(["a": call(hour, 0.5, 18), "b": call(hour, 0.5, 16)], hour: hour, keep: 7 * 86_400, in: db)
-            try DemandCallRepository.record(["a": call(hour, 0.5, 20)], hour: hour, keep: 7 * 86_400, in: db)   // again: once, at 20
-            try DemandCallRepository.record(["a": call(hour, 0.5, 19)], hour: hour, keep: 7 * 86_400, in: db)   // and still at 20
-            try DemandCallRepository.record(["a": call(hour, 0.1, 15)], hour: hour, keep: 7 * 86_400, in: db)   // another quantile's
+            try DemandCallRepository.record(["a": [call(hour, 0.5, 18)], "b": [call(hour, 0.5, 16)]], hour: hour, keep: 7 * 86_400, in: db)
+            try DemandCallRepository.record(["a": [call(hour, 0.5, 20)]], hour: hour, keep: 7 * 86_400, in: db)   // again: once, at 20
+            try DemandCallRepository.record(["a": [call(hour, 0.5, 19)]], hour: hour, keep: 7 * 86_400, in: db)   // and still at 20
+            try DemandCallRepository.record(["a": [call(hour, 0.1, 15)]], hour: hour, keep: 7 * 86_400, in: db)   // another quantile's
         }
         #expect(try store.read { try DemandCallRepository.calls(from: .min, to: .max, in: $0) }
                 == ["a": [call(hour, 0.1, 15), call(hour, 0.5, 20)], "b": [call(hour, 0.5, 16)]])
-        try store.transaction { try DemandCallRepository.record(["a": call(hour + 8 * 86_400, 0.5, 30)], hour: hour + 8 * 86_400, keep: 7 * 86_400, in: $0) }
+        try store.transaction { try DemandCallRepository.record(["a": [call(hour + 8 * 86_400, 0.5, 30)]], hour: hour + 8 * 86_400, keep: 7 * 86_400, in: $0) }
         #expect(try store.read { try DemandCallRepository.calls(from: .min, to: .max, in: $0) } == ["a": [call(hour + 8 * 86_400, 0.5, 30)]],
                 "the first hour's calls are forgotten")
         #expect(try store.read { try DemandCallRepository.calls(from: hour, to: hour + 8 * 86_400, in: $0) }.isEmpty)
@@ -88,7 +88,7 @@ func temporaryStorePath() -> String {
         try old.close()
         let store = try Store(path: path)
         #expect(try store.read { try DemandCallRepository.calls(from: .min, to: .max, in: $0) }.isEmpty)
-        try store.transaction { try DemandCallRepository.record(["a": DemandCall(hour: 3600, quantile: 0.5, forecast: 20)], hour: 3600, keep: 86_400, in: $0) }
+        try store.transaction { try DemandCallRepository.record(["a": [DemandCall(hour: 3600, quantile: 0.5, forecast: 20)]], hour: 3600, keep: 86_400, in: $0) }
         #expect(try store.read { try DemandCallRepository.calls(from: .min, to: .max, in: $0) }["a"]?.count == 1)
     }
 
