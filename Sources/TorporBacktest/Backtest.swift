@@ -282,6 +282,7 @@ public struct Backtest {
                     // Over the history production's planner reads (`historyHours` before the hour), not all the replay has.
                     let read = Array(history.suffix(block.forecaster.historyHours))
                     vms[vms.count - 1].quietHours = Planner.quietHours(read, threshold: settings[i].restoreAbove)
+                    vms[vms.count - 1].idleHours = Planner.quietHours(read, threshold: settings[i].hibernateBelow)
                     demandCalls[i].removeAll { $0.hour < t - PlanningInputs.demandCallsKept }
                     vms[vms.count - 1].falseAlarms = PlanningInputs.falseAlarms(calls: demandCalls[i], quantile: policy.tiers[settings[i].tier]!.quantile,
                                                                                 threshold: settings[i].restoreAbove, history: read, start: t - Int64(read.count) * 3600)

@@ -45,6 +45,11 @@ public struct PlanningVM: Sendable {
     /// in which its plans' forecast, at its tier's quantile, called for demand there (`PlanningInputs.falseAlarms`):
     /// each a call that did not come true. Under the idle timeout a VM with `Planner.falseAlarmLimit` of them is dormant.
     public var falseAlarms: Int
+    /// Known hours (measured while it ran, in the same history) since the newest whose demand reached `hibernate_below`
+    /// (`Planner.quietHours` at that threshold), all of them when none did. Under the idle timeout, once they make
+    /// `min_idle` the VM's next sleep waits only `Planner.idleCarriedWait` of measured quiet since it last woke: the
+    /// quiet it slept from counts (its sleeps do not, nor break it).
+    public var idleHours: Int
 
     public init(name: String, host: String?, labels: [String: String] = [:], vcpus: Int? = nil, memoryBytes: Int64? = nil,
                 knownHours: Int, forecast: QuantileForecast?, hibernatedSince: EpochSeconds? = nil, saveSeconds: Int64? = nil,
@@ -58,6 +63,7 @@ public struct PlanningVM: Sendable {
         unmetDemandAt = nil
         quietHours = 0
         falseAlarms = 0
+        idleHours = 0
     }
 }
 
@@ -104,6 +110,12 @@ public enum Planner {
         let tenThousandths = (Double(quantile) * 10_000).rounded()   // exact: 3 / (1 − 0.9) is 30, not 30.000000000000004
         return Int((30_000 / (10_000 - tenThousandths)).rounded(.up))
     }
+
+    /// What a VM under the idle timeout whose measured quiet since its last demand already makes `min_idle`
+    /// (`PlanningVM.idleHours`) waits after a wake before it sleeps again: an hour of measured quiet since it woke (a
+    /// plan's step), instead of `min_idle` once more. A restore for forecast demand that did not come then costs the
+    /// hours the forecast named and one, not `min_idle`.
+    public static let idleCarriedWait: Int64 = 3600
 
     /// The known hours of an hourly history since the newest at or over `threshold`, all of them when none is.
     public static func quietHours(_ values: some BidirectionalCollection<Float>, threshold: Double) -> Int {
@@ -393,11 +405,19 @@ struct Planning {
                     ?? onset(vm, at: end, deadline: deadline, blocked: blocked, q: q, settings: settings, tier: tier)
                 found.append(Window(vm: vm, settings: settings, tier: tier, start: start, deadline: limit.deadline, firstHour: h, idleEndHour: h,
                                     endHour: limit.end, saveSeconds: save, restoreSeconds: restore, breakEven: breakEven, stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0,
-                                    onset: onset, cause: cause, asleepAlready: false, afterIdle: settings.minIdle))
+                                    onset: onset, cause: cause, asleepAlready: false, afterIdle: idleTimeoutWait(vm, settings: settings)))
             }
             h = stretchEnd
         }
         return found
+    }
+
+    /// How long an idle-timeout sleep waits for measured quiet since the VM last woke: `min_idle`, or
+    /// `Planner.idleCarriedWait` when its known hours under `hibernate_below` since its last demand (`PlanningVM.idleHours`,
+    /// its sleeps not counted) already make `min_idle`, unless it was woken early within the day (the demand that woke it
+    /// is in an hour its history misses).
+    func idleTimeoutWait(_ vm: PlanningVM, settings: Policy.VMSettings) -> Int64 {
+        !distrusted(vm) && Int64(vm.idleHours) * 3600 >= settings.minIdle ? min(settings.minIdle, Planner.idleCarriedWait) : settings.minIdle
     }
 
     /// Why the VM's forecast cannot be judged, if it cannot: under the idle timeout, forecast demand did not come less
@@ -672,7 +692,9 @@ struct Planning {
             + "(missing is not idle: asleep there only as the idle timeout is, woken by a demand signal or an operator); ")
             + (unjudged == nil ? dormant(w.vm, settings: w.settings) ?? "" : "") + w.onset
         let idleSeconds = hour0 + Int64(w.idleEndHour) * 3600 - w.start
-        let wait = w.afterIdle.map { "once measured demand has stayed under \(Self.percent(w.settings.hibernateBelow)) for \(DurationText.format($0))" }
+        let carried = w.idleTimeout && (w.afterIdle ?? 0) < w.settings.minIdle
+            ? " since it last woke (\(w.vm.idleHours) h of its data under it since its last demand, its sleeps not counted, make min_idle \(DurationText.format(w.settings.minIdle)))" : ""
+        let wait = w.afterIdle.map { "once measured demand has stayed under \(Self.percent(w.settings.hibernateBelow)) for \(DurationText.format($0))" + carried }
         if let wait, w.idleTimeout {
             let timeout = "idle timeout: " + wait + "; "
             if let unjudged {

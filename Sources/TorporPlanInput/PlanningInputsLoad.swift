@@ -58,6 +58,7 @@ extension PlanningInputs {
             vms[vms.count - 1].unmetDemandAt = execution.unmetDemands[record.name]
             let settings = policy.settings(vm: record.name, labels: record.labels)
             vms[vms.count - 1].quietHours = Planner.quietHours(history.series.values, threshold: settings.restoreAbove)
+            vms[vms.count - 1].idleHours = Planner.quietHours(history.series.values, threshold: settings.hibernateBelow)
             vms[vms.count - 1].falseAlarms = falseAlarms(calls: execution.calls[record.name] ?? [], quantile: policy.tiers[settings.tier]!.quantile,
                                                          threshold: settings.restoreAbove, history: history.series.values, start: history.series.start)
         }

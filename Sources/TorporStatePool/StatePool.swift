@@ -214,8 +214,9 @@ public final class StatePool {
             throw StatePoolError(kind: .refused, message: "refusing to restore \(manifest.vm) from the pool: its disks changed since the image of \(UTC.format(manifest.createdAt)) was taken (then: \(manifest.diskIdentity); now: \(currentDiskIdentity))")
         }
         let temp = path + ".torpor-partial"
-        FileManager.default.createFile(atPath: temp, contents: nil)
-        guard let out = FileHandle(forWritingAtPath: temp) else { throw StatePoolError(kind: .io, message: "cannot write \(temp)") }
+        guard FileManager.default.createFile(atPath: temp, contents: nil), let out = FileHandle(forWritingAtPath: temp) else {
+            throw StatePoolError(kind: .io, message: "cannot write \(temp)")
+        }
         let whole = SHA256()
         do {
             for (index, chunk) in manifest.chunks.enumerated() {

@@ -286,7 +286,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
 
     /// The planner's input counts each VM's quiet hours (`PlanningVM.quietHours`, what makes it dormant) from its stored
     /// samples: the known hours since the newest hour whose highest sample reached its `restore_above`.
-    @Test func planningInputsCountQuietHoursFromTheStoredSamples() throws {
+    @Test func planningInputsCountQuietAndIdleHoursFromTheStoredSamples() throws {
         let f = try Fixture()
         let start = Self.now - 240 * 3600
         // web-01: demand (a 20 % sample) 140 hours ago, then 139 known hours; web-02: 12 %, under restore_above, and
@@ -297,6 +297,9 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
                                              forecaster: try DemandForecaster(store: f.store))
         let quiet = Dictionary(uniqueKeysWithValues: inputs.vms.map { ($0.name, $0.quietHours) })
         #expect(quiet["web-01"] == 139 && quiet["web-02"] == 230, "\(quiet)")
+        // Under hibernate_below (5 %): web-02's 12 % in hour 200 ends its idle hours.
+        let idle = Dictionary(uniqueKeysWithValues: inputs.vms.map { ($0.name, $0.idleHours) })
+        #expect(idle["web-01"] == 139 && idle["web-02"] == 39, "\(idle)")
     }
 
     @Test func planningInputsCountFalseAlarmsFromTheStoredCallsAndSamples() throws {

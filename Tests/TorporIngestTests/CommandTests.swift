@@ -77,10 +77,10 @@ import TorporStore
         try s.store.transaction { db in
             try VMRepository.setHost(vm: try VMRepository.id(of: "web-01", in: db, now: replayNow), hostURI: "qemu+ssh://dead/system", in: db)
         }
-        let unknown = #expect(throws: ExitCode.self) { var c = try ReleaseCommand.parse(["--db", s.store.path, "web-9"]); try c.run() }
+        let unknown = #expect(throws: ExitCode.self) { let c = try ReleaseCommand.parse(["--db", s.store.path, "web-9"]); try c.run() }
         #expect(unknown == ExitCode(2))
         #expect(try s.store.read { try VMRepository.all(in: $0) }.first?.hostURI == "qemu+ssh://dead/system")
-        var command = try ReleaseCommand.parse(["--db", s.store.path, "web-01"])
+        let command = try ReleaseCommand.parse(["--db", s.store.path, "web-01"])
         try command.run()
         #expect(try s.store.read { try VMRepository.all(in: $0) }.first?.hostURI == nil)
     }

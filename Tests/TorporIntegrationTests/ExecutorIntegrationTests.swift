@@ -221,7 +221,7 @@ import TorporVirt
             if let kill { environment[kill.0] = kill.1 }
             process.environment = environment
             let log = f.dir + "/execute.log"
-            if !FileManager.default.fileExists(atPath: log) { FileManager.default.createFile(atPath: log, contents: nil) }
+            if !FileManager.default.fileExists(atPath: log) { _ = FileManager.default.createFile(atPath: log, contents: nil) }
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
             handle.seekToEndOfFile()
             handle.write(Data("--- run at \(UTC.format(now)) \(kill.map { "\($0.0)=\($0.1)" } ?? "")\n".utf8))

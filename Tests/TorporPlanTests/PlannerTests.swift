@@ -261,6 +261,33 @@ import TorporTrain
         #expect(busy.actions.isEmpty)
     }
 
+    @Test func underTheIdleTimeoutAVMWhoseMeasuredQuietAlreadyMakesMinIdleWaitsAnHourSinceItWoke() throws {
+        // Calm (10 %) until 08:00, then forecast idle: the idle-timeout window from now, min_idle 4h.
+        var q = Self.hours(idle: 8..<13)
+        for h in 0..<8 { q[h] = 10 }
+        var vm = Self.vm("web-01", q)
+        let policy = try Self.policy("vms: {web-01: {idle_timeout: true}}")
+        func wait(_ vm: PlanningVM) throws -> (Int64?, String) {
+            let h = try #require(try Self.plan([vm], policy: policy).actions.first { $0.action == .hibernate && $0.at.seconds == Self.now })
+            return (h.afterIdleSeconds, h.rationale.text)
+        }
+        // 3 known hours under hibernate_below since its last demand: it waits min_idle since it woke.
+        vm.idleHours = 3
+        #expect(try wait(vm).0 == 4 * 3600)
+        // 4 of them (its sleeps in between not counted), say before the sleep a forecast restore woke it from: an hour.
+        vm.idleHours = 4
+        let (carried, text) = try wait(vm)
+        #expect(carried == Planner.idleCarriedWait && carried == 3600)
+        #expect(text.hasPrefix("idle timeout: once measured demand has stayed under 5.0 % for 1h since it last woke (4 h of its data under it "
+                               + "since its last demand, its sleeps not counted, make min_idle 4h); q0.9 under 15.0 %"), "\(text)")
+        // Woken early within the day (its demand woke it, in an hour the history misses): min_idle again.
+        vm.wokenEarlyAt = Self.now - 1800
+        #expect(try Self.plan([vm], policy: policy).actions.first { $0.action == .hibernate }?.afterIdleSeconds == 4 * 3600)
+        // Without the idle timeout nothing waits.
+        vm.wokenEarlyAt = nil
+        #expect(try Self.plan([vm]).actions.allSatisfy { $0.afterIdleSeconds == nil })
+    }
+
     @Test func aVMWithoutForecastSkillSleepsOnlyUnderTheIdleTimeoutAndNotByItsForecast() throws {
         var vm = Self.vm("batch-01", (0..<24).map { _ in 40 })   // its forecast, without skill, says busy all day
         vm.notPredictable = "no skill"
