@@ -633,14 +633,14 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.executor().run(f.options(restoreAt)).map(\.event) == ["restored"])
         let restored = try #require(try f.store.read { try JournalRepository.recent(limit: 1, vm: "web-01", in: $0) }.first)
         #expect(restored.cause == "demand" && restored.step == .done)   // the journal keeps why the restore was due
-        // Asleep, its forecast busy (q0.5 20 %), it is not called for; the plan for 03:00 finds it running and calls for
-        // demand in that hour.
+        // Asleep, its forecast busy (q0.5 20 %, q0.9 40 %), it is not called for; the plan for 03:00 finds it running and
+        // calls for demand in that hour, at the median and at its tier's quantile.
         let calls = { try f.store.read { try DemandCallRepository.calls(from: .min, to: .max, in: $0) }["web-01"] ?? [] }
         try f.plan(["web-01": 0..<0], at: Self.at(2), approve: false, asleep: ["web-01"], idleTimeout: true)
         #expect(try calls().isEmpty)
         try f.plan(["web-01": 0..<0], at: Self.at(3), approve: false, idleTimeout: true)
-        try f.plan(["web-01": 0..<0], at: Self.at(3) + 600, approve: false, idleTimeout: true)   // planned twice: one call
-        #expect(try calls() == [DemandCall(hour: Self.at(3), quantile: 0.5, forecast: 20)])
+        try f.plan(["web-01": 0..<0], at: Self.at(3) + 600, approve: false, idleTimeout: true)   // planned twice: one call a quantile
+        #expect(try calls() == [DemandCall(hour: Self.at(3), quantile: 0.5, forecast: 20), DemandCall(hour: Self.at(3), quantile: 0.9, forecast: 40)])
         // It runs at 12 % for two hours: over hibernate_below, under restore_above. The demand did not come.
         try f.cpu("web-01", stride(from: restoreAt, through: Self.at(5) + 300, by: 300).map { ($0, 12) })
         let policy = try Policy.parse("""
