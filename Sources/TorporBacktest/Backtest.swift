@@ -282,10 +282,14 @@ public struct Backtest {
                     // Over the history production's planner reads (`historyHours` before the hour), not all the replay has.
                     let read = Array(history.suffix(block.forecaster.historyHours))
                     vms[vms.count - 1].quietHours = Planner.quietHours(read, threshold: settings[i].restoreAbove)
-                    vms[vms.count - 1].idleHours = Planner.quietHours(read, threshold: settings[i].hibernateBelow)
+                    let readStart = t - Int64(read.count) * 3600
+                    vms[vms.count - 1].idleHours = Planner.quietHours(read, threshold: settings[i].hibernateBelow) { k in
+                        let hour = readStart + Int64(k) * 3600
+                        return asleep[i].contains { $0.overlaps(hourAt: hour) } || sleeping[i].map { $0.start < hour + 3600 } == true
+                    }
                     demandCalls[i].removeAll { $0.hour < t - PlanningInputs.demandCallsKept }
                     vms[vms.count - 1].falseAlarms = PlanningInputs.falseAlarms(calls: demandCalls[i], quantile: policy.tiers[settings[i].tier]!.quantile,
-                                                                                threshold: settings[i].restoreAbove, history: read, start: t - Int64(read.count) * 3600)
+                                                                                threshold: settings[i].restoreAbove, history: read, start: readStart)
                     vms[vms.count - 1].unmetDemandAt = PlanningInputs.unmetDemand(calls: demandCalls[i], asleepSince: sleeping[i]?.start, now: t, settings: settings[i],
                                                                                   callQuantile: Planner.callQuantile(policy, settings[i])) { from, until in
                         replay.demand[i].slice(from: from, to: until, excluding: asleep[i].map { $0.start..<$0.end })

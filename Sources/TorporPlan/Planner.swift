@@ -45,8 +45,9 @@ public struct PlanningVM: Sendable {
     /// in which its plans' forecast, at its tier's quantile, called for demand there (`PlanningInputs.falseAlarms`):
     /// each a call that did not come true. Under the idle timeout a VM with `Planner.falseAlarmLimit` of them is dormant.
     public var falseAlarms: Int
-    /// Known hours (measured while it ran, in the same history) since the newest whose demand reached `hibernate_below`
-    /// (`Planner.quietHours` at that threshold), all of them when none did. Under the idle timeout, once they make
+    /// Known hours (measured while it ran, in the same history) since the newest whose demand reached `hibernate_below`,
+    /// or the newest missing hour it did not sleep in (`Planner.quietHours` at that threshold, with `slept`: a gap in the
+    /// data ends them), all of them when none did. Under the idle timeout, once they make
     /// `min_idle` the VM's next sleep waits only `Planner.idleCarriedWait` of measured quiet since it last woke: the
     /// quiet it slept from counts (its sleeps do not, nor break it).
     public var idleHours: Int
@@ -117,9 +118,21 @@ public enum Planner {
     /// hours the forecast named and one, not `min_idle`.
     public static let idleCarriedWait: Int64 = 3600
 
-    /// The known hours of an hourly history since the newest at or over `threshold`, all of them when none is.
-    public static func quietHours(_ values: some BidirectionalCollection<Float>, threshold: Double) -> Int {
-        values.reversed().prefix { $0.isNaN || Double($0) < threshold }.filter { !$0.isNaN }.count
+    /// The known hours of an hourly history since the newest at or over `threshold`, all of them when none is. With
+    /// `slept` (by index), only a missing hour the VM slept in is passed over; any other ends the count (a gap in the
+    /// data is not quiet: missing is not idle).
+    public static func quietHours(_ values: some BidirectionalCollection<Float>, threshold: Double, slept: ((Int) -> Bool)? = nil) -> Int {
+        let values = Array(values)
+        var count = 0
+        for i in values.indices.reversed() {
+            if values[i].isNaN {
+                if let slept, !slept(i) { break }
+                continue
+            }
+            if Double(values[i]) >= threshold { break }
+            count += 1
+        }
+        return count
     }
 
     /// Whether a VM whose forecast was proven wrong at `provenWrongAt` is still not trusted to it at `now`.

@@ -20,7 +20,8 @@ extension PlanningInputs {
         let (records, histories, events, stateBytes, execution) = try store.read { db in
             let records = try VMRepository.all(in: db)
             let histories = try records.map { r in
-                (vm: r.name, series: try HourlySeries.loadExcludingSleeps(vm: r.name, from: from, to: hour0, now: now, context: forecaster.needsContext, in: db))
+                (vm: r.name, series: try HourlySeries.loadExcludingSleeps(vm: r.name, from: from, to: hour0, now: now, context: forecaster.needsContext, in: db),
+                 sleeps: try JournalRepository.hibernatedIntervals(vm: r.name, from: from, now: now, in: db))
             }
             let stateBytes = try Dictionary(uniqueKeysWithValues: records.map { ($0.name, try StateRepository.expectedWrite(vm: $0.name, in: db)) })
             let verdicts = Dictionary(uniqueKeysWithValues: (try ModelRegistry.newest(trainedBefore: now, in: db)?.vms ?? []).map { ($0.vm, $0) })
@@ -35,7 +36,7 @@ extension PlanningInputs {
             return (records, histories, try EventRepository.overlapping(from: hour0, to: horizonEnd, in: db), stateBytes, execution)
         }
         let calendar = try store.read { try CalendarHours.load(vms: records, from: hour0, to: horizonEnd, in: $0) }
-        let forecasts = forecaster.forecast(histories, calendar: calendar)
+        let forecasts = forecaster.forecast(histories.map { (vm: $0.vm, series: $0.series) }, calendar: calendar)
         var watermark: EpochSeconds?
         var vms: [PlanningVM] = []
         for (record, history) in zip(records, histories) {
@@ -58,7 +59,10 @@ extension PlanningInputs {
             vms[vms.count - 1].unmetDemandAt = execution.unmetDemands[record.name]
             let settings = policy.settings(vm: record.name, labels: record.labels)
             vms[vms.count - 1].quietHours = Planner.quietHours(history.series.values, threshold: settings.restoreAbove)
-            vms[vms.count - 1].idleHours = Planner.quietHours(history.series.values, threshold: settings.hibernateBelow)
+            vms[vms.count - 1].idleHours = Planner.quietHours(history.series.values, threshold: settings.hibernateBelow) { i in
+                let hour = history.series.time(of: i)
+                return history.sleeps.contains { $0.lowerBound < hour + 3600 && $0.upperBound >= hour }
+            }
             vms[vms.count - 1].falseAlarms = falseAlarms(calls: execution.calls[record.name] ?? [], quantile: policy.tiers[settings.tier]!.quantile,
                                                          threshold: settings.restoreAbove, history: history.series.values, start: history.series.start)
         }

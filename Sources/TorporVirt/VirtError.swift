@@ -1,4 +1,5 @@
 import CLibvirt
+import Glibc
 
 /// A libvirt failure: the error libvirt recorded (`virGetLastError`), with what torpor was doing and where.
 public struct VirtError: Error, CustomStringConvertible, Sendable {
@@ -46,8 +47,11 @@ func checked<T>(_ operation: @autoclosure () -> String, _ result: T?) throws(Vir
     return result
 }
 
-/// libvirt prints errors to stderr by default; torpor reports them itself.
+/// libvirt prints errors to stderr by default; torpor reports them itself. A write to a connection whose peer went away
+/// (libvirtd restarted, a stream's other end closed) would raise SIGPIPE and end the process where libvirt does not
+/// suppress it: as libvirt asks of its clients, SIGPIPE is ignored, and the write fails with an error torpor reports.
 let silenceLibvirtErrors: Void = {
     torpor_virt_silence_errors()
+    signal(SIGPIPE, SIG_IGN)
     _ = virInitialize()
 }()

@@ -615,6 +615,11 @@ import TorporTrain
         #expect(Planner.quietHours([3, nan, 4], threshold: 15) == 2)
         #expect(Planner.quietHours([3, 15], threshold: 15) == 0)
         #expect(Planner.quietHours([Float](), threshold: 15) == 0)
+        // With the hours it slept in known, only those are passed over: a gap in the data ends the count.
+        let gapped: [Float] = [1, 1, .nan, 1, .nan, 1]
+        #expect(Planner.quietHours(gapped, threshold: 5) == 4)
+        #expect(Planner.quietHours(gapped, threshold: 5, slept: { $0 == 4 }) == 2)
+        #expect(Planner.quietHours(gapped, threshold: 5, slept: { $0 == 2 || $0 == 4 }) == 4)
     }
 
     @Test func underTheIdleTimeoutAVMWhoseForecastCalledForDemandInVainThreeTimesItsOddsIsDormant() throws {
