@@ -33,7 +33,8 @@ public struct PlanningVM: Sendable {
     /// under `restore_above` for `min_idle` (this is when that was over), and has reached it at no time since while it
     /// ran (`PlanningInputs.unmetDemand`).
     /// Under the idle timeout its forecast is then not used for a day (`Planner.distrustPeriod`), as for a VM without
-    /// forecast skill: it sleeps once measured demand has stayed under `hibernate_below` for `min_idle`, and only a demand
+    /// forecast skill: it sleeps once measured demand has stayed under `hibernate_below` for `min_idle` (or
+    /// `Planner.idleCarriedWait` since it woke, `PlanningVM.idleHours`), and only a demand
     /// signal, an event, an operator or `max_sleep` ends that sleep within the day; after it the forecast, which has
     /// seen those hours, decides again.
     public var unmetDemandAt: EpochSeconds?
@@ -706,7 +707,7 @@ struct Planning {
             + (unjudged == nil ? dormant(w.vm, settings: w.settings) ?? "" : "") + w.onset
         let idleSeconds = hour0 + Int64(w.idleEndHour) * 3600 - w.start
         let carried = w.idleTimeout && (w.afterIdle ?? 0) < w.settings.minIdle
-            ? " since it last woke (\(w.vm.idleHours) h of its data under it since its last demand, its sleeps not counted, make min_idle \(DurationText.format(w.settings.minIdle)))" : ""
+            ? " since it last woke (\(w.vm.idleHours) h of its data under it since it was last over it, its sleeps not counted, make min_idle \(DurationText.format(w.settings.minIdle)))" : ""
         let wait = w.afterIdle.map { "once measured demand has stayed under \(Self.percent(w.settings.hibernateBelow)) for \(DurationText.format($0))" + carried }
         if let wait, w.idleTimeout {
             let timeout = "idle timeout: " + wait + "; "

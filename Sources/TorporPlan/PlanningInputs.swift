@@ -14,7 +14,8 @@ public enum PlanningInputs {
     }
 
     /// How long the hours the forecast called for demand in are kept (`DemandCallRepository`): as long as the history
-    /// the planner reads (four weeks: `DemandForecaster.historyHours`), where `falseAlarms` counts them, and longer than
+    /// the planner reads with the default lookback (four weeks: `DemandForecaster.historyHours`; a longer lookback reads
+    /// more, where `falseAlarms` then finds fewer calls, the cautious side), and longer than
     /// `unmetDemand` looks back (`oldestJudged`: a day, `min_idle` and two hours).
     public static let demandCallsKept: Int64 = 28 * 86_400
 

@@ -279,7 +279,7 @@ import TorporTrain
         let (carried, text) = try wait(vm)
         #expect(carried == Planner.idleCarriedWait && carried == 3600)
         #expect(text.hasPrefix("idle timeout: once measured demand has stayed under 5.0 % for 1h since it last woke (4 h of its data under it "
-                               + "since its last demand, its sleeps not counted, make min_idle 4h); q0.9 under 15.0 %"), "\(text)")
+                               + "since it was last over it, its sleeps not counted, make min_idle 4h); q0.9 under 15.0 %"), "\(text)")
         // Woken early within the day (its demand woke it, in an hour the history misses): min_idle again.
         vm.wokenEarlyAt = Self.now - 1800
         #expect(try Self.plan([vm], policy: policy).actions.first { $0.action == .hibernate }?.afterIdleSeconds == 4 * 3600)
