@@ -283,10 +283,8 @@ public struct Backtest {
                     let read = Array(history.suffix(block.forecaster.historyHours))
                     vms[vms.count - 1].quietHours = Planner.quietHours(read, threshold: settings[i].restoreAbove)
                     let readStart = t - Int64(read.count) * 3600
-                    vms[vms.count - 1].idleHours = Planner.quietHours(read, threshold: settings[i].hibernateBelow) { k in
-                        let hour = readStart + Int64(k) * 3600
-                        return asleep[i].contains { $0.overlaps(hourAt: hour) } || sleeping[i].map { $0.start < hour + 3600 } == true
-                    }
+                    vms[vms.count - 1].idleHours = PlanningInputs.idleHours(history: read, start: readStart, threshold: settings[i].hibernateBelow,
+                                                                            sleeps: asleep[i].map { $0.start...$0.end } + (sleeping[i].map { [$0.start...t] } ?? []))
                     demandCalls[i].removeAll { $0.hour < t - PlanningInputs.demandCallsKept }
                     vms[vms.count - 1].falseAlarms = PlanningInputs.falseAlarms(calls: demandCalls[i], quantile: policy.tiers[settings[i].tier]!.quantile,
                                                                                 threshold: settings[i].restoreAbove, history: read, start: readStart)

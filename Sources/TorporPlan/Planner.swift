@@ -427,7 +427,7 @@ struct Planning {
     }
 
     /// How long an idle-timeout sleep waits for measured quiet since the VM last woke: `min_idle`, or
-    /// `Planner.idleCarriedWait` when its known hours under `hibernate_below` since its last demand (`PlanningVM.idleHours`,
+    /// `Planner.idleCarriedWait` when its known hours under `hibernate_below` since it was last over it (`PlanningVM.idleHours`,
     /// its sleeps not counted) already make `min_idle`, unless it was woken early within the day (the demand that woke it
     /// is in an hour its history misses).
     func idleTimeoutWait(_ vm: PlanningVM, settings: Policy.VMSettings) -> Int64 {

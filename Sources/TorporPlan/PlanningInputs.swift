@@ -65,6 +65,17 @@ public enum PlanningInputs {
         return hours.filter { $0 > newest && $0 < history.count && !history[$0].isNaN }.count
     }
 
+    /// `PlanningVM.idleHours` of a VM: the known hours of its hourly `history` (from `start`) since the newest at or over
+    /// `threshold` (its `hibernate_below`), passing over only the missing hours it slept in (`sleeps`, the journal's
+    /// hibernated intervals; each marks the hours it touches, as the history leaves them out): a gap in the data ends them.
+    public static func idleHours(history: [Float], start: EpochSeconds, threshold: Double, sleeps: [ClosedRange<EpochSeconds>]) -> Int {
+        let slept = Set(sleeps.flatMap { sleep -> ClosedRange<Int> in
+            let first = Int((max(sleep.lowerBound, start) - start) / 3600), last = Int((max(sleep.upperBound, start) - start) / 3600)
+            return first...last
+        })
+        return Planner.quietHours(history, threshold: threshold, slept: slept.contains)
+    }
+
     /// The oldest call whose evidence could still be in use at `now`: evidence comes `min_idle` after its call (plus up
     /// to two sample intervals, an hour each at most) and is set aside `Planner.distrustPeriod` later.
     public static func oldestJudged(now: EpochSeconds, settings: Policy.VMSettings) -> EpochSeconds {

@@ -20,8 +20,10 @@ extension PlanningInputs {
         let (records, histories, events, stateBytes, execution) = try store.read { db in
             let records = try VMRepository.all(in: db)
             let histories = try records.map { r in
-                (vm: r.name, series: try HourlySeries.loadExcludingSleeps(vm: r.name, from: from, to: hour0, now: now, context: forecaster.needsContext, in: db),
-                 sleeps: try JournalRepository.hibernatedIntervals(vm: r.name, from: from, now: now, in: db))
+                // Its hours asleep are left out of its history (a sleeping VM reports nothing), and told apart from gaps.
+                let sleeps = try JournalRepository.hibernatedIntervals(vm: r.name, from: from, now: now, in: db)
+                return (vm: r.name, series: try HourlySeries.load(vm: r.name, from: from, to: hour0, excluded: sleeps, context: forecaster.needsContext, in: db),
+                        sleeps: sleeps)
             }
             let stateBytes = try Dictionary(uniqueKeysWithValues: records.map { ($0.name, try StateRepository.expectedWrite(vm: $0.name, in: db)) })
             let verdicts = Dictionary(uniqueKeysWithValues: (try ModelRegistry.newest(trainedBefore: now, in: db)?.vms ?? []).map { ($0.vm, $0) })
@@ -59,10 +61,8 @@ extension PlanningInputs {
             vms[vms.count - 1].unmetDemandAt = execution.unmetDemands[record.name]
             let settings = policy.settings(vm: record.name, labels: record.labels)
             vms[vms.count - 1].quietHours = Planner.quietHours(history.series.values, threshold: settings.restoreAbove)
-            vms[vms.count - 1].idleHours = Planner.quietHours(history.series.values, threshold: settings.hibernateBelow) { i in
-                let hour = history.series.time(of: i)
-                return history.sleeps.contains { $0.lowerBound < hour + 3600 && $0.upperBound >= hour }
-            }
+            vms[vms.count - 1].idleHours = idleHours(history: history.series.values, start: history.series.start, threshold: settings.hibernateBelow,
+                                                     sleeps: history.sleeps)
             vms[vms.count - 1].falseAlarms = falseAlarms(calls: execution.calls[record.name] ?? [], quantile: policy.tiers[settings.tier]!.quantile,
                                                          threshold: settings.restoreAbove, history: history.series.values, start: history.series.start)
         }

@@ -620,6 +620,11 @@ import TorporTrain
         #expect(Planner.quietHours(gapped, threshold: 5) == 4)
         #expect(Planner.quietHours(gapped, threshold: 5, slept: { $0 == 4 }) == 2)
         #expect(Planner.quietHours(gapped, threshold: 5, slept: { $0 == 2 || $0 == 4 }) == 4)
+        // The same from the journal's hibernated intervals: a sleep marks every hour it touches.
+        let start = Self.now - 6 * 3600
+        #expect(PlanningInputs.idleHours(history: gapped, start: start, threshold: 5, sleeps: [(start + 4 * 3600 + 600)...(start + 4 * 3600 + 1200)]) == 2)
+        #expect(PlanningInputs.idleHours(history: gapped, start: start, threshold: 5, sleeps: [(start + 2 * 3600 + 1800)...(start + 4 * 3600)]) == 4)
+        #expect(PlanningInputs.idleHours(history: gapped, start: start, threshold: 5, sleeps: []) == 1)
     }
 
     @Test func underTheIdleTimeoutAVMWhoseForecastCalledForDemandInVainThreeTimesItsOddsIsDormant() throws {
