@@ -312,9 +312,16 @@ public struct Backtest {
                         // (under the idle timeout: has stayed under it for min_idle since the VM last woke), and tries
                         // again on its next passes while the hour lasts.
                         let demand = replay.demand[i], from = max(hibernate.at.seconds, asleep[i].last?.end ?? t), until = min(hourEnd, wake ?? .max)
-                        let start = hibernate.afterIdleSeconds.map { demand.firstIdle(for: $0, from: from, to: until, threshold: settings[i].hibernateBelow,
-                                                                                      countingFrom: asleep[i].last?.end ?? .min) }
-                            ?? demand.firstCalm(from: from, to: until, threshold: settings[i].hibernateBelow)
+                        let threshold = settings[i].hibernateBelow
+                        func idle(busy: Bool, from: EpochSeconds, to: EpochSeconds) -> EpochSeconds? {
+                            demand.firstIdle(for: hibernate.idleWait(busySincePlanHour: busy)!, from: from, to: to, threshold: threshold,
+                                             countingFrom: asleep[i].last?.end ?? .min)
+                        }
+                        // A carried wait holds until the VM is busy again since the plan's hour, min_idle from then.
+                        let busy = hibernate.afterIdleOnceBusySeconds == nil ? nil : demand.firstDemand(from: t, to: until, threshold: threshold)
+                        let start = hibernate.afterIdleSeconds.map { _ in
+                            idle(busy: false, from: from, to: busy ?? until) ?? busy.flatMap { idle(busy: true, from: max(from, $0), to: until) }
+                        } ?? demand.firstCalm(from: from, to: until, threshold: threshold)
                         // As the executor: no sleep once its restore is due ("not worth sleeping").
                         let restoreAt = plan.action(hibernate.pairedWith ?? "")?.at.seconds ?? .max
                         if let start, start < restoreAt { sleeping[i] = (start, wake); wokenEarly[i] = nil }

@@ -16,7 +16,8 @@ public enum ExecutionStatus {
             let owed = try DueActions.owedRestores(now: now, replaying: replaying, in: db)
             out.append("asleep: \(owed.count)")
             for r in owed {
-                out.append("  \(r.vm) on \(r.host): restore \(r.at <= now ? "DUE NOW" : "at " + UTC.format(r.at)), deadline \(UTC.format(r.deadline)) (\(r.actionID))")
+                out.append("  \(r.vm) on \(r.host): restore \(r.at <= now ? "DUE NOW" : "at " + UTC.format(r.at)), deadline \(UTC.format(r.deadline)) (\(r.actionID))"
+                           + (r.cause == "dormant" ? "; dormant: its forecast's demand wakes it no more, a demand signal or an operator does" : ""))
             }
             if let (plan, approved) = try DueActions.approvedPlan(now: now, in: db) {
                 let latest = try JournalRepository.latestSteps(of: plan.actions.map(\.id), in: db)

@@ -97,6 +97,18 @@ public struct Plan: Codable, Equatable, Sendable {
         /// VM's measured demand has stayed under `hibernate_below` for this many seconds, at any time from `at` until its
         /// restore is due.
         public var afterIdleSeconds: Int64?
+        /// Set when `afterIdleSeconds` is the carried wait (`Planner.idleCarriedWait`: the VM's measured quiet before
+        /// the plan's hour already made `min_idle`, `PlanningVM.idleHours`): the wait instead (`min_idle`) once its
+        /// stored demand has reached `hibernate_below` since that hour, which ends the quiet the plan counted on
+        /// (`idleWait`). A plan is valid for hours; the executor checks this at each pass.
+        public var afterIdleOnceBusySeconds: Int64? = nil
+
+        /// How long the VM's measured demand must stay under `hibernate_below` before this hibernation, given whether a
+        /// stored sample reached it since the plan's hour: `afterIdleSeconds`, or `afterIdleOnceBusySeconds` once the VM
+        /// was busy again. nil: not a hibernation that waits for measured quiet.
+        public func idleWait(busySincePlanHour busy: Bool) -> Int64? {
+            busy ? afterIdleOnceBusySeconds ?? afterIdleSeconds : afterIdleSeconds
+        }
 
         /// The action as a person reads it: `hibernate`, `restore`, or `hibernate after 4h idle` (idle timeout).
         public var what: String { afterIdleSeconds.map { "hibernate after \(DurationText.format($0)) idle" } ?? action.rawValue }

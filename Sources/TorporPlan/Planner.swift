@@ -44,8 +44,9 @@ public struct PlanningVM: Sendable {
     public var quietHours: Int
     /// Known hours (measured while it ran, in the same history) since the newest whose demand reached `restore_above`
     /// in which its plans' forecast, at its tier's quantile, called for demand there (`PlanningInputs.falseAlarms`):
-    /// each a call that did not come true. Under the idle timeout a VM with `Planner.falseAlarmLimit` of them is dormant.
-    public var falseAlarms: Int
+    /// each a call that did not come true. Under the idle timeout a VM with `Planner.falseAlarmLimit` of them, on
+    /// `Planner.falseAlarmDays` days at least, is dormant.
+    public var falseAlarms: FalseAlarms
     /// Known hours (measured while it ran, in the same history) since the newest whose demand reached `hibernate_below`,
     /// or the newest missing hour it did not sleep in (`Planner.quietHours` at that threshold, with `slept`: a gap in the
     /// data ends them), all of them when none did. Under the idle timeout, once they make
@@ -64,9 +65,19 @@ public struct PlanningVM: Sendable {
         wokenEarlyAt = nil
         unmetDemandAt = nil
         quietHours = 0
-        falseAlarms = 0
+        falseAlarms = FalseAlarms(hours: 0, days: 0)
         idleHours = 0
     }
+}
+
+/// A VM's forecast calls for demand that did not come true since its last measured demand (`PlanningVM.falseAlarms`).
+public struct FalseAlarms: Sendable, Equatable {
+    /// The known hours its forecast called for demand in.
+    public var hours: Int
+    /// The UTC days those hours fall on: a day's calls are not independent of each other (a holiday answers none).
+    public var days: Int
+
+    public init(hours: Int, days: Int) { self.hours = hours; self.days = days }
 }
 
 /// Everything a plan is made from. The same input gives the same plan, byte for byte.
@@ -113,6 +124,10 @@ public enum Planner {
         return Int((30_000 / (10_000 - tenThousandths)).rounded(.up))
     }
 
+    /// On how many days at least a VM's false alarms (`falseAlarmLimit` of them) must fall for it to be dormant: one
+    /// holiday (in any time zone: two UTC days at most), when the forecast expects a working day's demand, makes none.
+    public static let falseAlarmDays = 3
+
     /// What a VM under the idle timeout whose measured quiet since its last demand already makes `min_idle`
     /// (`PlanningVM.idleHours`) waits after a wake before it sleeps again: an hour of measured quiet since it woke (a
     /// plan's step), instead of `min_idle` once more. A restore for forecast demand that did not come then costs the
@@ -155,7 +170,7 @@ public enum Planner {
     }
 
     /// The dormant VMs (idle timeout only: no measured demand for `dormancyHours`, `PlanningVM.quietHours`, or in
-    /// `falseAlarmLimit` hours its forecast called for it in, `PlanningVM.falseAlarms`), by name:
+    /// `falseAlarmLimit` hours on `falseAlarmDays` days its forecast called for it in, `PlanningVM.falseAlarms`), by name:
     /// their forecast's demand wakes them no more, so the hourly job names them (they need a demand signal).
     public static func dormantVMs(_ input: PlanningInput) -> [String] {
         let planning = Planning(input)
@@ -169,7 +184,8 @@ public enum Planner {
 
     /// What introduces a list of the dormant VMs, wherever one is shown.
     public static let dormantHeading = "dormant (idle timeout; no measured demand over restore_above in their last \(dormancyHours(quantile: 0.5)) h of data, "
-        + "or in \(falseAlarmLimit(quantile: 0.5)) h their forecast called for it in at q0.5, \(falseAlarmLimit(quantile: 0.9)) at q0.9; more at a cautious tier: "
+        + "or in \(falseAlarmLimit(quantile: 0.5)) h their forecast called for it in at q0.5, \(falseAlarmLimit(quantile: 0.9)) at q0.9, more at a cautious tier, "
+        + "on \(falseAlarmDays) days at least: "
         + "their forecast's demand wakes them no more, a demand signal or an operator does)"
 
     /// The VMs whose forecast demand did not come at `unmetDemandAt` (still in use), with when their forecast is used
@@ -235,6 +251,8 @@ struct Planning {
         var afterIdle: Int64? = nil
         /// An idle-timeout window: forecast-calm hours only, no forecast-idle ones.
         var idleTimeout: Bool { afterIdle != nil && idleEndHour == firstHour }
+        /// An idle-timeout window whose wait is the carried one (`Planner.idleCarriedWait`), shorter than `min_idle`.
+        var carriedWait: Bool { idleTimeout && (afterIdle ?? 0) < settings.minIdle }
         var hours: Double { Double(deadline - start) / 3600 }
         var key: String { "\(vm.name)@\(start)" }
     }
@@ -465,8 +483,8 @@ struct Planning {
         let why: String
         if vm.quietHours >= Planner.dormancyHours(quantile: quantile) {
             why = "\(calm) in its last \(vm.quietHours) h of data"
-        } else if vm.falseAlarms >= Planner.falseAlarmLimit(quantile: quantile) {
-            why = "\(calm) in \(vm.falseAlarms) h of data its forecast called for it in at q\(Self.quantileText(quantile))"
+        } else if vm.falseAlarms.hours >= Planner.falseAlarmLimit(quantile: quantile) && vm.falseAlarms.days >= Planner.falseAlarmDays {
+            why = "\(calm) in \(vm.falseAlarms.hours) h of data on \(vm.falseAlarms.days) days its forecast called for it in at q\(Self.quantileText(quantile))"
         } else {
             return nil
         }
@@ -692,7 +710,8 @@ struct Planning {
                              hibernateBelow: w.settings.hibernateBelow, restoreAbove: w.settings.restoreAbove,
                              expectedVMHoursSaved: Self.rounded(saved), risk: risk, forecastSource: vm.forecast?.source ?? "none",
                              text: sleepText(w, series: series?.tier ?? [], worst: worst)),
-            reservations: .init(statePoolBytes: w.stateBytes, memoryBytes: nil, vcpus: nil), afterIdleSeconds: w.afterIdle)
+            reservations: .init(statePoolBytes: w.stateBytes, memoryBytes: nil, vcpus: nil), afterIdleSeconds: w.afterIdle,
+            afterIdleOnceBusySeconds: w.carriedWait ? w.settings.minIdle : nil)
         return [hibernate, restore]
     }
 
@@ -706,8 +725,9 @@ struct Planning {
             + "(missing is not idle: asleep there only as the idle timeout is, woken by a demand signal or an operator); ")
             + (unjudged == nil ? dormant(w.vm, settings: w.settings) ?? "" : "") + w.onset
         let idleSeconds = hour0 + Int64(w.idleEndHour) * 3600 - w.start
-        let carried = w.idleTimeout && (w.afterIdle ?? 0) < w.settings.minIdle
-            ? " since it last woke (\(w.vm.idleHours) h of its data under it since it was last over it, its sleeps not counted, make min_idle \(DurationText.format(w.settings.minIdle)))" : ""
+        let carried = w.carriedWait
+            ? " since it last woke (\(w.vm.idleHours) h of its data under it since it was last over it, its sleeps not counted, make min_idle "
+                + "\(DurationText.format(w.settings.minIdle)); once over it again before it sleeps, for \(DurationText.format(w.settings.minIdle)))" : ""
         let wait = w.afterIdle.map { "once measured demand has stayed under \(Self.percent(w.settings.hibernateBelow)) for \(DurationText.format($0))" + carried }
         if let wait, w.idleTimeout {
             let timeout = "idle timeout: " + wait + "; "

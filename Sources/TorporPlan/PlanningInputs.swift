@@ -59,10 +59,11 @@ public enum PlanningInputs {
     /// a lower one (`calls`; `Planner.demandCalls`) after the newest hour of its hourly `history` (from `start`) at or
     /// over `threshold`, and known there (measured while it ran: a call made in an hour it then slept through, or whose
     /// data is missing, is not counted; missing is not idle).
-    public static func falseAlarms(calls: [DemandCall], quantile: Float, threshold: Double, history: [Float], start: EpochSeconds) -> Int {
+    public static func falseAlarms(calls: [DemandCall], quantile: Float, threshold: Double, history: [Float], start: EpochSeconds) -> FalseAlarms {
         let newest = history.lastIndex { !$0.isNaN && Double($0) >= threshold } ?? -1
         let hours = Set(calls.filter { $0.hour >= start && $0.claims(demandAtLeast: threshold, quantile: quantile) }.map { Int(($0.hour - start) / 3600) })
-        return hours.filter { $0 > newest && $0 < history.count && !history[$0].isNaN }.count
+            .filter { $0 > newest && $0 < history.count && !history[$0].isNaN }
+        return FalseAlarms(hours: hours.count, days: Set(hours.map { UTC.floor(start + Int64($0) * 3600, to: 86_400) }).count)
     }
 
     /// `PlanningVM.idleHours` of a VM: the known hours of its hourly `history` (from `start`) since the newest at or over

@@ -53,13 +53,14 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         @discardableResult
         func plan(_ idle: [String: Range<Int>], at time: EpochSeconds = ExecutorTests.now, approve: Bool = true, tiers: String = "",
                   asleep: Set<String> = [], idleLoad: [Float] = [0.2, 0.5, 1], idleTimeout: Bool = false,
-                  unmetDemand: [String: EpochSeconds] = [:]) throws -> Plan {
+                  unmetDemand: [String: EpochSeconds] = [:], idleHours: [String: Int] = [:]) throws -> Plan {
             let vms = idle.map { name, hours in
                 var vm = PlanningVM(name: name, host: ExecutorTests.host, vcpus: 1, memoryBytes: 1 << 30, knownHours: 720,
                                     forecast: QuantileForecast(start: time, quantiles: [0.5, 0.9, 0.99],
                                                                values: (0..<24).map { hours.contains($0) ? idleLoad : [20, 40, 60] }, source: "crafted"),
                                     hibernatedSince: asleep.contains(name) ? time - 3600 : nil)
                 vm.unmetDemandAt = unmetDemand[name]
+                vm.idleHours = idleHours[name] ?? 0
                 return vm
             }
             let policy = try Policy.parse("""
@@ -326,7 +327,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         }
         let inputs = try PlanningInputs.load(store: f.store, now: Self.now, policy: .embeddedDefault, policySHA256: "t",
                                              forecaster: try DemandForecaster(store: f.store))
-        let alarms = Dictionary(uniqueKeysWithValues: inputs.vms.map { ($0.name, $0.falseAlarms) })
+        let alarms = Dictionary(uniqueKeysWithValues: inputs.vms.map { ($0.name, $0.falseAlarms.hours) })
         #expect(alarms["web-01"] == 3 && alarms["web-02"] == 1, "\(alarms)")   // web-02's call in hour 55 has no data: not counted
     }
 
@@ -626,6 +627,36 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(events.map(\.event) == ["hibernated"] && events[0].action == hibernation.id, "\(events)")
         #expect(try f.state("web-01") == .shutOff && f.power("web-01") == .hibernated)
         #expect(try f.store.read { try JournalRepository.held(in: $0) }.isEmpty)
+    }
+
+    @Test func aCarriedIdleWaitHoldsOnlyWhileTheVMStaysQuietSinceThePlansHour() throws {
+        func every5min(_ from: EpochSeconds, _ to: EpochSeconds, _ value: Double) -> [(time: EpochSeconds, value: Double)] {
+            stride(from: from, through: to, by: 300).map { ($0, value) }
+        }
+        // Quiet for 3 h before the plan (min_idle 2h), made at 00:30: its hibernation waits an hour of quiet, 2h once
+        // busy again since 00:00.
+        let f = try Fixture()
+        let plan = try f.plan(["web-01": 0..<8], at: Self.now + 1800, idleLoad: [6, 10, 12], idleTimeout: true, idleHours: ["web-01": 3])
+        let hibernation = try #require(plan.actions.first { $0.action == .hibernate })
+        #expect(hibernation.afterIdleSeconds == 3600 && hibernation.afterIdleOnceBusySeconds == 7200)
+        #expect(hibernation.rationale.text.contains("for 1h since it last woke (3 h of its data under it since it was last over it, its sleeps not counted, "
+                                                    + "make min_idle 2h; once over it again before it sleeps, for 2h)"), "\(hibernation.rationale.text)")
+        // Busy at 00:05 (before the plan was made, after its hour began): an hour of quiet since is not enough.
+        try f.cpu("web-01", every5min(Self.now - 3 * 3600, Self.now, 2) + [(Self.now + 300, 30)] + every5min(Self.now + 600, Self.now + 4500, 2))
+        var events = try f.executor().run(f.options(Self.now + 4560))
+        #expect(events.map(\.event) == ["waiting"], "\(events)")
+        #expect(events.first?.detail.contains("has not stayed under 5.0 % for 2h yet (it reached it since the plan's hour \(UTC.format(Self.now))") == true,
+                "\(events.first?.detail ?? "")")
+        #expect(try f.state("web-01") == .running)
+        // Two hours of quiet since: hibernated.
+        try f.cpu("web-01", every5min(Self.now + 4800, Self.now + 7800, 2))
+        events = try f.executor().run(f.options(Self.now + 7860))
+        #expect(events.map(\.event) == ["hibernated"], "\(events)")
+        // Without the busy sample, the first pass hibernates it after its hour of quiet.
+        let g = try Fixture()
+        _ = try g.plan(["web-01": 0..<8], at: Self.now + 1800, idleLoad: [6, 10, 12], idleTimeout: true, idleHours: ["web-01": 3])
+        try g.cpu("web-01", every5min(Self.now - 3 * 3600, Self.now + 1800, 2))
+        #expect(try g.executor().run(g.options(Self.now + 1860)).map(\.event) == ["hibernated"])
     }
 
     @Test func forecastDemandThatDidNotComeIsFoundFromThePlansCallsAndTheStoredSamples() throws {

@@ -279,7 +279,8 @@ import TorporTrain
         let (carried, text) = try wait(vm)
         #expect(carried == Planner.idleCarriedWait && carried == 3600)
         #expect(text.hasPrefix("idle timeout: once measured demand has stayed under 5.0 % for 1h since it last woke (4 h of its data under it "
-                               + "since it was last over it, its sleeps not counted, make min_idle 4h); q0.9 under 15.0 %"), "\(text)")
+                               + "since it was last over it, its sleeps not counted, make min_idle 4h; once over it again before it sleeps, for 4h); q0.9 under 15.0 %"),
+                "\(text)")
         // Woken early within the day (its demand woke it, in an hour the history misses): min_idle again.
         vm.wokenEarlyAt = Self.now - 1800
         #expect(try Self.plan([vm], policy: policy).actions.first { $0.action == .hibernate }?.afterIdleSeconds == 4 * 3600)
@@ -632,17 +633,20 @@ import TorporTrain
         // forecast called for demand in 30 of those hours (a call at q0.9 expects demand one time in ten at least).
         var vm = Self.vm("web-01", Self.hours(idle: 0..<6), hibernatedSince: Self.now - 3600)
         vm.quietHours = 48
-        vm.falseAlarms = Planner.falseAlarmLimit(quantile: 0.9)
-        #expect(vm.falseAlarms == 30 && Planner.falseAlarmLimit(quantile: 0.5) == 6 && Planner.falseAlarmLimit(quantile: 0.99) == 300)
+        vm.falseAlarms = FalseAlarms(hours: Planner.falseAlarmLimit(quantile: 0.9), days: 3)
+        #expect(vm.falseAlarms.hours == 30 && Planner.falseAlarmLimit(quantile: 0.5) == 6 && Planner.falseAlarmLimit(quantile: 0.99) == 300)
         let policy = try Self.policy("vms: {web-01: {idle_timeout: true}}")
         let asleep = try #require(try Self.plan([vm], policy: policy).actions.first)
         #expect(asleep.deadline?.seconds == Self.at(24) && asleep.deadlineCause == "dormant")
-        #expect(asleep.rationale.text.contains("dormant (no measured demand over 15.0 % in 30 h of data its forecast called for it in at q0.9): "),
+        #expect(asleep.rationale.text.contains("dormant (no measured demand over 15.0 % in 30 h of data on 3 days its forecast called for it in at q0.9): "),
                 "\(asleep.rationale.text)")
-        // One call fewer, or a gold VM (q0.99: 300 calls), and the forecast restores it for 06:00.
-        vm.falseAlarms -= 1
+        // One call fewer, the calls on two days (one holiday, say), or a gold VM (q0.99: 300 calls), and the forecast
+        // restores it for 06:00.
+        vm.falseAlarms.hours -= 1
         #expect(try Self.plan([vm], policy: policy).actions.map(\.deadline?.seconds) == [Self.at(6)])
-        vm.falseAlarms += 1
+        vm.falseAlarms = FalseAlarms(hours: 48, days: 2)
+        #expect(try Self.plan([vm], policy: policy).actions.map(\.deadline?.seconds) == [Self.at(6)])
+        vm.falseAlarms = FalseAlarms(hours: 30, days: 3)
         #expect(try Self.plan([vm], policy: try Self.policy("vms: {web-01: {idle_timeout: true, tier: gold}}")).actions.map(\.deadline?.seconds) == [Self.at(6)])
         // Without the idle timeout (no demand signal assumed), the forecast decides whatever its calls.
         #expect(try Self.plan([vm]).actions.map(\.deadline?.seconds) == [Self.at(6)])
@@ -658,7 +662,7 @@ import TorporTrain
         let calls = [call(-1), call(1), call(2), call(3), call(4, 0.5, 20), call(4), call(6), call(7, 0.99, 41), call(8, 0.9, 10), call(9), call(10)]
         let history: [Float] = [1, 1, 20, 1, 1, 1, .nan, 1, 1, 1]
         func alarms(_ quantile: Float, _ history: [Float]) -> Int {
-            PlanningInputs.falseAlarms(calls: calls, quantile: quantile, threshold: 15, history: history, start: start)
+            PlanningInputs.falseAlarms(calls: calls, quantile: quantile, threshold: 15, history: history, start: start).hours
         }
         #expect(alarms(0.9, history) == 3)
         #expect(alarms(0.99, history) == 4)
@@ -666,6 +670,16 @@ import TorporTrain
         quiet[2] = 1
         #expect(alarms(0.9, quiet) == 5)
         #expect(alarms(0.5, quiet) == 1)
+    }
+
+    @Test func falseAlarmsCountTheUTCDaysTheirHoursFallOn() {
+        // A history from 22:00 over three UTC days: calls at 22:00 and 23:00 (day 1), 00:00 (day 2) and, 24 h later, on day 3.
+        let start = UTC.epoch(year: 2026, month: 12, day: 1, hour: 22)
+        let calls = [0, 1, 2, 26].map { DemandCall(hour: start + Int64($0) * 3600, quantile: 0.9, forecast: 40) }
+        let history = [Float](repeating: 1, count: 30)
+        #expect(PlanningInputs.falseAlarms(calls: calls, quantile: 0.9, threshold: 15, history: history, start: start) == FalseAlarms(hours: 4, days: 3))
+        #expect(PlanningInputs.falseAlarms(calls: Array(calls.prefix(3)), quantile: 0.9, threshold: 15, history: history, start: start)
+                == FalseAlarms(hours: 3, days: 2))
     }
 
     @Test func aPlanCallsForDemandForTheRunningVMsWhoseForecastExpectsItAtTheMedianAndAtTheirTiersQuantile() throws {
