@@ -281,13 +281,13 @@ public struct Backtest {
                     vms[vms.count - 1].wokenEarlyAt = wokenEarly[i]
                     // Over the history production's planner reads (`historyHours` before the hour), not all the replay has.
                     let read = Array(history.suffix(block.forecaster.historyHours))
-                    vms[vms.count - 1].quietHours = Planner.quietHours(read, threshold: settings[i].restoreAbove)
-                    let readStart = t - Int64(read.count) * 3600
-                    vms[vms.count - 1].idleHours = PlanningInputs.idleHours(history: read, start: readStart, threshold: settings[i].hibernateBelow,
-                                                                            sleeps: asleep[i].map { $0.start...$0.end } + (sleeping[i].map { [$0.start...t] } ?? []))
+                    let measured = MeasuredHistory(values: read, start: t - Int64(read.count) * 3600,
+                                                   sleeps: asleep[i].map { $0.start...$0.end } + (sleeping[i].map { [$0.start...t] } ?? []))
+                    vms[vms.count - 1].quietHours = measured.quietHours(threshold: settings[i].restoreAbove)
+                    vms[vms.count - 1].idleHours = measured.quietHours(threshold: settings[i].hibernateBelow)
                     demandCalls[i].removeAll { $0.hour < t - PlanningInputs.demandCallsKept }
-                    vms[vms.count - 1].falseAlarms = PlanningInputs.falseAlarms(calls: demandCalls[i], quantile: policy.tiers[settings[i].tier]!.quantile,
-                                                                                threshold: settings[i].restoreAbove, history: read, start: readStart)
+                    vms[vms.count - 1].falseAlarms = measured.falseAlarms(calls: demandCalls[i], quantile: policy.tiers[settings[i].tier]!.quantile,
+                                                                          threshold: settings[i].restoreAbove)
                     vms[vms.count - 1].unmetDemandAt = PlanningInputs.unmetDemand(calls: demandCalls[i], asleepSince: sleeping[i]?.start, now: t, settings: settings[i],
                                                                                   callQuantile: Planner.callQuantile(policy, settings[i])) { from, until in
                         replay.demand[i].slice(from: from, to: until, excluding: asleep[i].map { $0.start..<$0.end })

@@ -39,16 +39,17 @@ public struct PlanningVM: Sendable {
     /// seen those hours, decides again.
     public var unmetDemandAt: EpochSeconds?
     /// Known hours (measured while it ran) in the history the forecast was made from since the newest whose demand
-    /// reached `restore_above` (`Planner.quietHours`), all of them when none did. Under the idle timeout a VM quiet for
+    /// reached `restore_above`, or the newest missing hour it did not sleep in (`MeasuredHistory.quietHours`: a gap in the
+    /// data ends them), all of them when none did. Under the idle timeout a VM quiet for
     /// `Planner.dormancyHours` of them is dormant: its forecast's demand ends no sleep until measured demand returns.
     public var quietHours: Int
-    /// Known hours (measured while it ran, in the same history) since the newest whose demand reached `restore_above`
-    /// in which its plans' forecast, at its tier's quantile, called for demand there (`PlanningInputs.falseAlarms`):
+    /// Known hours (measured while it ran, in the same history) of its quiet at `restore_above` (as `quietHours`)
+    /// in which its plans' forecast, at its tier's quantile, called for demand there (`MeasuredHistory.falseAlarms`):
     /// each a call that did not come true. Under the idle timeout a VM with `Planner.falseAlarmLimit` of them, on
     /// `Planner.falseAlarmDays` days at least, is dormant.
     public var falseAlarms: FalseAlarms
     /// Known hours (measured while it ran, in the same history) since the newest whose demand reached `hibernate_below`,
-    /// or the newest missing hour it did not sleep in (`Planner.quietHours` at that threshold, with `slept`: a gap in the
+    /// or the newest missing hour it did not sleep in (`MeasuredHistory.quietHours` at that threshold: a gap in the
     /// data ends them), all of them when none did. Under the idle timeout, once they make
     /// `min_idle` the VM's next sleep waits only `Planner.idleCarriedWait` of measured quiet since it last woke: the
     /// quiet it slept from counts (its sleeps do not, nor break it).
@@ -134,23 +135,6 @@ public enum Planner {
     /// hours the forecast named and one, not `min_idle`.
     public static let idleCarriedWait: Int64 = 3600
 
-    /// The known hours of an hourly history since the newest at or over `threshold`, all of them when none is. With
-    /// `slept` (by index), only a missing hour the VM slept in is passed over; any other ends the count (a gap in the
-    /// data is not quiet: missing is not idle).
-    public static func quietHours(_ values: some BidirectionalCollection<Float>, threshold: Double, slept: ((Int) -> Bool)? = nil) -> Int {
-        let values = Array(values)
-        var count = 0
-        for i in values.indices.reversed() {
-            if values[i].isNaN {
-                if let slept, !slept(i) { break }
-                continue
-            }
-            if Double(values[i]) >= threshold { break }
-            count += 1
-        }
-        return count
-    }
-
     /// Whether a VM whose forecast was proven wrong at `provenWrongAt` is still not trusted to it at `now`.
     public static func distrusts(provenWrongAt: EpochSeconds?, now: EpochSeconds) -> Bool {
         provenWrongAt.map { now - $0 < distrustPeriod } ?? false
@@ -201,7 +185,7 @@ public enum Planner {
     /// claimed: at or over `restore_above` at its median (or the tier's quantile, when that is lower: `callQuantile`), so
     /// that demand was expected at least as likely as not, and at the tier's quantile. A cautious tier's high quantile
     /// is over `restore_above` in many hours demand usually does not come: `PlanningInputs.unmetDemand` judges only the
-    /// median's calls against measured demand, `PlanningInputs.falseAlarms` counts the tier's that did not come true.
+    /// median's calls against measured demand, `MeasuredHistory.falseAlarms` counts the tier's that did not come true.
     public static func demandCalls(_ input: PlanningInput) -> [String: [DemandCall]] {
         let planning = Planning(input)
         var calls: [String: [DemandCall]] = [:]

@@ -55,28 +55,6 @@ public enum PlanningInputs {
             .first { Planner.distrusts(provenWrongAt: $0, now: now) }
     }
 
-    /// `PlanningVM.falseAlarms` of a VM: the hours its plans' forecast called for demand in at `quantile` (its tier's) or
-    /// a lower one (`calls`; `Planner.demandCalls`) after the newest hour of its hourly `history` (from `start`) at or
-    /// over `threshold`, and known there (measured while it ran: a call made in an hour it then slept through, or whose
-    /// data is missing, is not counted; missing is not idle).
-    public static func falseAlarms(calls: [DemandCall], quantile: Float, threshold: Double, history: [Float], start: EpochSeconds) -> FalseAlarms {
-        let newest = history.lastIndex { !$0.isNaN && Double($0) >= threshold } ?? -1
-        let hours = Set(calls.filter { $0.hour >= start && $0.claims(demandAtLeast: threshold, quantile: quantile) }.map { Int(($0.hour - start) / 3600) })
-            .filter { $0 > newest && $0 < history.count && !history[$0].isNaN }
-        return FalseAlarms(hours: hours.count, days: Set(hours.map { UTC.floor(start + Int64($0) * 3600, to: 86_400) }).count)
-    }
-
-    /// `PlanningVM.idleHours` of a VM: the known hours of its hourly `history` (from `start`) since the newest at or over
-    /// `threshold` (its `hibernate_below`), passing over only the missing hours it slept in (`sleeps`, the journal's
-    /// hibernated intervals; each marks the hours it touches, as the history leaves them out): a gap in the data ends them.
-    public static func idleHours(history: [Float], start: EpochSeconds, threshold: Double, sleeps: [ClosedRange<EpochSeconds>]) -> Int {
-        let slept = Set(sleeps.flatMap { sleep -> ClosedRange<Int> in
-            let first = Int((max(sleep.lowerBound, start) - start) / 3600), last = Int((max(sleep.upperBound, start) - start) / 3600)
-            return first...last
-        })
-        return Planner.quietHours(history, threshold: threshold, slept: slept.contains)
-    }
-
     /// The oldest call whose evidence could still be in use at `now`: evidence comes `min_idle` after its call (plus up
     /// to two sample intervals, an hour each at most) and is set aside `Planner.distrustPeriod` later.
     public static func oldestJudged(now: EpochSeconds, settings: Policy.VMSettings) -> EpochSeconds {

@@ -60,11 +60,11 @@ extension PlanningInputs {
             vms[vms.count - 1].wokenEarlyAt = execution.power[record.name]?.wokenEarlyAt
             vms[vms.count - 1].unmetDemandAt = execution.unmetDemands[record.name]
             let settings = policy.settings(vm: record.name, labels: record.labels)
-            vms[vms.count - 1].quietHours = Planner.quietHours(history.series.values, threshold: settings.restoreAbove)
-            vms[vms.count - 1].idleHours = idleHours(history: history.series.values, start: history.series.start, threshold: settings.hibernateBelow,
-                                                     sleeps: history.sleeps)
-            vms[vms.count - 1].falseAlarms = falseAlarms(calls: execution.calls[record.name] ?? [], quantile: policy.tiers[settings.tier]!.quantile,
-                                                         threshold: settings.restoreAbove, history: history.series.values, start: history.series.start)
+            let measured = MeasuredHistory(values: history.series.values, start: history.series.start, sleeps: history.sleeps)
+            vms[vms.count - 1].quietHours = measured.quietHours(threshold: settings.restoreAbove)
+            vms[vms.count - 1].idleHours = measured.quietHours(threshold: settings.hibernateBelow)
+            vms[vms.count - 1].falseAlarms = measured.falseAlarms(calls: execution.calls[record.name] ?? [], quantile: policy.tiers[settings.tier]!.quantile,
+                                                                  threshold: settings.restoreAbove)
         }
         return PlanningInput(now: now, vms: vms, events: events, policy: policy, policySHA256: policySHA256,
                              model: forecaster.run.map { "model #\($0.id)" } ?? "hour-of-week profile (no promoted model)",

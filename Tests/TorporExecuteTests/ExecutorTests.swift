@@ -53,14 +53,13 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         @discardableResult
         func plan(_ idle: [String: Range<Int>], at time: EpochSeconds = ExecutorTests.now, approve: Bool = true, tiers: String = "",
                   asleep: Set<String> = [], idleLoad: [Float] = [0.2, 0.5, 1], idleTimeout: Bool = false,
-                  unmetDemand: [String: EpochSeconds] = [:], idleHours: [String: Int] = [:]) throws -> Plan {
+                  vm adjust: (inout PlanningVM) -> Void = { _ in }) throws -> Plan {
             let vms = idle.map { name, hours in
                 var vm = PlanningVM(name: name, host: ExecutorTests.host, vcpus: 1, memoryBytes: 1 << 30, knownHours: 720,
                                     forecast: QuantileForecast(start: time, quantiles: [0.5, 0.9, 0.99],
                                                                values: (0..<24).map { hours.contains($0) ? idleLoad : [20, 40, 60] }, source: "crafted"),
                                     hibernatedSince: asleep.contains(name) ? time - 3600 : nil)
-                vm.unmetDemandAt = unmetDemand[name]
-                vm.idleHours = idleHours[name] ?? 0
+                adjust(&vm)   // what the store would have told the planner of it
                 return vm
             }
             let policy = try Policy.parse("""
@@ -286,18 +285,19 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
     }
 
     /// The planner's input counts each VM's quiet hours (`PlanningVM.quietHours`, what makes it dormant) from its stored
-    /// samples: the known hours since the newest hour whose highest sample reached its `restore_above`.
+    /// samples: the known hours since the newest hour whose highest sample reached its `restore_above`, or the newest
+    /// it has no sample in and did not sleep in.
     @Test func planningInputsCountQuietAndIdleHoursFromTheStoredSamples() throws {
         let f = try Fixture()
         let start = Self.now - 240 * 3600
         // web-01: demand (a 20 % sample) 140 hours ago, then 139 known hours; web-02: 12 %, under restore_above, and
-        // ten hours without a sample (not counted).
+        // ten hours without a sample 190 hours ago: a gap in the data, which may have held demand, ends its quiet.
         try f.cpu("web-01", (0..<240).map { (time: start + Int64($0) * 3600 + 60, value: $0 == 100 ? 20 : 1) })
         try f.cpu("web-02", (0..<240).filter { !(50..<60).contains($0) }.map { (time: start + Int64($0) * 3600 + 60, value: $0 == 200 ? 12 : 1) })
         let inputs = try PlanningInputs.load(store: f.store, now: Self.now, policy: .embeddedDefault, policySHA256: "t",
                                              forecaster: try DemandForecaster(store: f.store))
         let quiet = Dictionary(uniqueKeysWithValues: inputs.vms.map { ($0.name, $0.quietHours) })
-        #expect(quiet["web-01"] == 139 && quiet["web-02"] == 230, "\(quiet)")
+        #expect(quiet["web-01"] == 139 && quiet["web-02"] == 180, "\(quiet)")
         // Under hibernate_below (5 %): web-02's 12 % in hour 200 ends its idle hours; web-03's gap in the data ends its
         // (missing is not idle), where the hours a VM slept in do not.
         try f.cpu("web-03", (0..<240).filter { !(220..<230).contains($0) }.map { (time: start + Int64($0) * 3600 + 60, value: 1) })
@@ -629,6 +629,16 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.store.read { try JournalRepository.held(in: $0) }.isEmpty)
     }
 
+    @Test func statusMarksASleepingDormantVM() throws {
+        // Under the idle timeout, no measured demand in 200 known hours: its forecast's demand at 03:00 ends no sleep.
+        let f = try Fixture()
+        let plan = try f.plan(["web-01": 0..<3], idleTimeout: true) { $0.quietHours = 200 }
+        #expect(plan.actions.first { $0.action == .restore }?.deadlineCause == "dormant")
+        #expect(try f.executor().run(f.options(Self.now)).map(\.event) == ["hibernated"])
+        #expect(try ExecutionStatus.render(store: f.store, now: Self.now + 60).contains(
+            "; dormant: its forecast's demand wakes it no more, a demand signal or an operator does"))
+    }
+
     @Test func aCarriedIdleWaitHoldsOnlyWhileTheVMStaysQuietSinceThePlansHour() throws {
         func every5min(_ from: EpochSeconds, _ to: EpochSeconds, _ value: Double) -> [(time: EpochSeconds, value: Double)] {
             stride(from: from, through: to, by: 300).map { ($0, value) }
@@ -636,7 +646,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         // Quiet for 3 h before the plan (min_idle 2h), made at 00:30: its hibernation waits an hour of quiet, 2h once
         // busy again since 00:00.
         let f = try Fixture()
-        let plan = try f.plan(["web-01": 0..<8], at: Self.now + 1800, idleLoad: [6, 10, 12], idleTimeout: true, idleHours: ["web-01": 3])
+        let plan = try f.plan(["web-01": 0..<8], at: Self.now + 1800, idleLoad: [6, 10, 12], idleTimeout: true) { $0.idleHours = 3 }
         let hibernation = try #require(plan.actions.first { $0.action == .hibernate })
         #expect(hibernation.afterIdleSeconds == 3600 && hibernation.afterIdleOnceBusySeconds == 7200)
         #expect(hibernation.rationale.text.contains("for 1h since it last woke (3 h of its data under it since it was last over it, its sleeps not counted, "
@@ -654,7 +664,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(events.map(\.event) == ["hibernated"], "\(events)")
         // Without the busy sample, the first pass hibernates it after its hour of quiet.
         let g = try Fixture()
-        _ = try g.plan(["web-01": 0..<8], at: Self.now + 1800, idleLoad: [6, 10, 12], idleTimeout: true, idleHours: ["web-01": 3])
+        _ = try g.plan(["web-01": 0..<8], at: Self.now + 1800, idleLoad: [6, 10, 12], idleTimeout: true) { $0.idleHours = 3 }
         try g.cpu("web-01", every5min(Self.now - 3 * 3600, Self.now + 1800, 2))
         #expect(try g.executor().run(g.options(Self.now + 1860)).map(\.event) == ["hibernated"])
     }
@@ -707,13 +717,13 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
             #expect(try !ExecutionStatus.render(store: f.store, now: Self.at(5) + 360, policy: other).contains("forecast set aside"), "\(trial)")
         }
         // The plan made on it sleeps the VM by the idle timeout, its forecast unused: restored at the horizon's end.
-        let again = try f.plan(["web-01": 0..<0], at: Self.at(5) + 360, idleTimeout: true, unmetDemand: ["web-01": proof])
+        let again = try f.plan(["web-01": 0..<0], at: Self.at(5) + 360, idleTimeout: true) { $0.unmetDemandAt = proof }
         let h = try #require(again.actions.first { $0.action == .hibernate })
         #expect(h.what == "hibernate after 2h idle" && again.action(h.pairedWith!)?.deadlineCause == "horizon-end")
         // At 12 % it waits; after two hours at 2 % it sleeps.
         #expect(try f.executor().run(f.options(Self.at(5) + 360)).map(\.event) == ["waiting"])
         try f.cpu("web-01", stride(from: Self.at(5) + 600, through: Self.at(7) + 900, by: 300).map { ($0, 2) })
-        let sleep = try f.plan(["web-01": 0..<0], at: Self.at(7) + 960, idleTimeout: true, unmetDemand: ["web-01": proof])
+        let sleep = try f.plan(["web-01": 0..<0], at: Self.at(7) + 960, idleTimeout: true) { $0.unmetDemandAt = proof }
         #expect(try f.executor().run(f.options(Self.at(7) + 960)).map(\.event) == ["hibernated"], "\(sleep.actions)")
         // Asleep, and awake again, the evidence stands; demand after the wake undoes it.
         #expect(try unmet(policy, now: Self.at(9)) == proof)

@@ -609,23 +609,22 @@ import TorporTrain
         #expect(dormant([vm], gold) == ["web-01"])
     }
 
-    @Test func quietHoursCountTheKnownHoursSinceTheNewestDemandOnly() {
-        let nan = Float.nan
-        // Missing hours (asleep, or no data) are not quiet: only the known ones count.
-        #expect(Planner.quietHours([20, 3, nan, nan, 4, 1], threshold: 15) == 3)
-        #expect(Planner.quietHours([3, nan, 4], threshold: 15) == 2)
-        #expect(Planner.quietHours([3, 15], threshold: 15) == 0)
-        #expect(Planner.quietHours([Float](), threshold: 15) == 0)
-        // With the hours it slept in known, only those are passed over: a gap in the data ends the count.
+    @Test func quietHoursCountTheKnownHoursSinceTheNewestDemandOrGapOnly() {
+        let nan = Float.nan, start = Self.now - 6 * 3600
+        func quiet(_ values: [Float], _ threshold: Double, sleeps: [ClosedRange<EpochSeconds>] = []) -> Int {
+            MeasuredHistory(values: values, start: start, sleeps: sleeps).quietHours(threshold: threshold)
+        }
+        // Missing hours it slept in are not quiet: only the known ones count.
+        let asleep2and3 = [(start + 2 * 3600 + 600)...(start + 3 * 3600 + 1200)]
+        #expect(quiet([20, 3, nan, nan, 4, 1], 15, sleeps: asleep2and3) == 3)
+        #expect(quiet([3, 15], 15) == 0)
+        #expect(quiet([], 15) == 0)
+        // Any other missing hour (a gap in the data) ends the count: missing is not idle. A sleep marks every hour it touches.
         let gapped: [Float] = [1, 1, .nan, 1, .nan, 1]
-        #expect(Planner.quietHours(gapped, threshold: 5) == 4)
-        #expect(Planner.quietHours(gapped, threshold: 5, slept: { $0 == 4 }) == 2)
-        #expect(Planner.quietHours(gapped, threshold: 5, slept: { $0 == 2 || $0 == 4 }) == 4)
-        // The same from the journal's hibernated intervals: a sleep marks every hour it touches.
-        let start = Self.now - 6 * 3600
-        #expect(PlanningInputs.idleHours(history: gapped, start: start, threshold: 5, sleeps: [(start + 4 * 3600 + 600)...(start + 4 * 3600 + 1200)]) == 2)
-        #expect(PlanningInputs.idleHours(history: gapped, start: start, threshold: 5, sleeps: [(start + 2 * 3600 + 1800)...(start + 4 * 3600)]) == 4)
-        #expect(PlanningInputs.idleHours(history: gapped, start: start, threshold: 5, sleeps: []) == 1)
+        #expect(quiet(gapped, 5) == 1)
+        #expect(quiet(gapped, 5, sleeps: [(start + 4 * 3600 + 600)...(start + 4 * 3600 + 1200)]) == 2)
+        #expect(quiet(gapped, 5, sleeps: [(start + 2 * 3600 + 1800)...(start + 4 * 3600)]) == 4)
+        #expect(quiet([3, nan, 4], 15) == 1)
     }
 
     @Test func underTheIdleTimeoutAVMWhoseForecastCalledForDemandInVainThreeTimesItsOddsIsDormant() throws {
@@ -662,7 +661,8 @@ import TorporTrain
         let calls = [call(-1), call(1), call(2), call(3), call(4, 0.5, 20), call(4), call(6), call(7, 0.99, 41), call(8, 0.9, 10), call(9), call(10)]
         let history: [Float] = [1, 1, 20, 1, 1, 1, .nan, 1, 1, 1]
         func alarms(_ quantile: Float, _ history: [Float]) -> Int {
-            PlanningInputs.falseAlarms(calls: calls, quantile: quantile, threshold: 15, history: history, start: start).hours
+            MeasuredHistory(values: history, start: start, sleeps: [(start + 6 * 3600)...(start + 6 * 3600 + 600)])
+                .falseAlarms(calls: calls, quantile: quantile, threshold: 15).hours
         }
         #expect(alarms(0.9, history) == 3)
         #expect(alarms(0.99, history) == 4)
@@ -670,16 +670,19 @@ import TorporTrain
         quiet[2] = 1
         #expect(alarms(0.9, quiet) == 5)
         #expect(alarms(0.5, quiet) == 1)
+        // A gap in the data (missing in an hour it did not sleep in: 5) may have held demand: the calls before it are not counted.
+        var gapped = quiet
+        gapped[5] = .nan
+        #expect(alarms(0.9, gapped) == 1)
     }
 
     @Test func falseAlarmsCountTheUTCDaysTheirHoursFallOn() {
         // A history from 22:00 over three UTC days: calls at 22:00 and 23:00 (day 1), 00:00 (day 2) and, 24 h later, on day 3.
         let start = UTC.epoch(year: 2026, month: 12, day: 1, hour: 22)
         let calls = [0, 1, 2, 26].map { DemandCall(hour: start + Int64($0) * 3600, quantile: 0.9, forecast: 40) }
-        let history = [Float](repeating: 1, count: 30)
-        #expect(PlanningInputs.falseAlarms(calls: calls, quantile: 0.9, threshold: 15, history: history, start: start) == FalseAlarms(hours: 4, days: 3))
-        #expect(PlanningInputs.falseAlarms(calls: Array(calls.prefix(3)), quantile: 0.9, threshold: 15, history: history, start: start)
-                == FalseAlarms(hours: 3, days: 2))
+        let measured = MeasuredHistory(values: [Float](repeating: 1, count: 30), start: start, sleeps: [])
+        #expect(measured.falseAlarms(calls: calls, quantile: 0.9, threshold: 15) == FalseAlarms(hours: 4, days: 3))
+        #expect(measured.falseAlarms(calls: Array(calls.prefix(3)), quantile: 0.9, threshold: 15) == FalseAlarms(hours: 3, days: 2))
     }
 
     @Test func aPlanCallsForDemandForTheRunningVMsWhoseForecastExpectsItAtTheMedianAndAtTheirTiersQuantile() throws {

@@ -1,0 +1,43 @@
+import TorporCore
+import TorporStore
+
+/// A VM's hourly history (from `start`; missing hours NaN) with the hours it slept in, as the planner's quiet
+/// counters read it (`PlanningVM.quietHours`, `idleHours`, `falseAlarms`): only the known hours count, a missing hour
+/// it slept in is passed over, and any other missing hour ends the quiet (a gap in the data may have held demand:
+/// missing is not idle). The loader and the backtest both read it so.
+public struct MeasuredHistory: Sendable {
+    public let values: [Float]
+    public let start: EpochSeconds
+    let slept: Set<Int>
+
+    /// `sleeps`: the journal's hibernated intervals; each marks every hour it touches, as the history leaves them out.
+    public init(values: [Float], start: EpochSeconds, sleeps: [ClosedRange<EpochSeconds>]) {
+        self.values = values
+        self.start = start
+        slept = Set(sleeps.flatMap { sleep -> ClosedRange<Int> in
+            let first = Int((max(sleep.lowerBound, start) - start) / 3600), last = Int((max(sleep.upperBound, start) - start) / 3600)
+            return first...last
+        })
+    }
+
+    /// The index after the newest hour that ends the quiet at `threshold`: at or over it, or missing while the VM did
+    /// not sleep; 0 when none does.
+    func quietStart(threshold: Double) -> Int {
+        (values.indices.last { values[$0].isNaN ? !slept.contains($0) : Double(values[$0]) >= threshold } ?? -1) + 1
+    }
+
+    /// The known hours since the newest that ends the quiet at `threshold`, all of them when none does.
+    public func quietHours(threshold: Double) -> Int {
+        values[quietStart(threshold: threshold)...].filter { !$0.isNaN }.count
+    }
+
+    /// The known hours of the quiet at `threshold` (its `restore_above`) that its plans' forecast called for demand in
+    /// at `quantile` (its tier's) or a lower one (`calls`; `Planner.demandCalls`), and the UTC days they fall on: calls
+    /// that did not come true. A call made in an hour it then slept through, or whose data is missing, is not counted.
+    public func falseAlarms(calls: [DemandCall], quantile: Float, threshold: Double) -> FalseAlarms {
+        let from = quietStart(threshold: threshold)
+        let hours = Set(calls.filter { $0.hour >= start && $0.claims(demandAtLeast: threshold, quantile: quantile) }.map { Int(($0.hour - start) / 3600) })
+            .filter { $0 >= from && $0 < values.count && !values[$0].isNaN }
+        return FalseAlarms(hours: hours.count, days: Set(hours.map { UTC.floor(start + Int64($0) * 3600, to: 86_400) }).count)
+    }
+}
