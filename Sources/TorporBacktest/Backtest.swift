@@ -282,7 +282,7 @@ public struct Backtest {
                     // Over the history production's planner reads (`historyHours` before the hour), not all the replay has.
                     let read = Array(history.suffix(block.forecaster.historyHours))
                     let measured = MeasuredHistory(values: read, start: t - Int64(read.count) * 3600,
-                                                   sleeps: asleep[i].map { $0.start...$0.end } + (sleeping[i].map { [$0.start...t] } ?? []))
+                                                   sleeps: asleep[i].map { $0.start...$0.end } + (sleeping[i].map { [$0.start...t] } ?? []), clock: clock)
                     vms[vms.count - 1].quietHours = measured.quietHours(threshold: settings[i].restoreAbove)
                     vms[vms.count - 1].idleHours = measured.quietHours(threshold: settings[i].hibernateBelow)
                     demandCalls[i].removeAll { $0.hour < t - PlanningInputs.demandCallsKept }
@@ -314,11 +314,13 @@ public struct Backtest {
                         let demand = replay.demand[i], from = max(hibernate.at.seconds, asleep[i].last?.end ?? t), until = min(hourEnd, wake ?? .max)
                         let threshold = settings[i].hibernateBelow
                         func idle(busy: Bool, from: EpochSeconds, to: EpochSeconds) -> EpochSeconds? {
-                            demand.firstIdle(for: hibernate.idleWait(busySincePlanHour: busy)!, from: from, to: to, threshold: threshold,
+                            demand.firstIdle(for: hibernate.idleWait(busy: busy)!, from: from, to: to, threshold: threshold,
                                              countingFrom: asleep[i].last?.end ?? .min)
                         }
-                        // A carried wait holds until the VM is busy again since the plan's hour, min_idle from then.
-                        let busy = hibernate.afterIdleOnceBusySeconds == nil ? nil : demand.firstDemand(from: t, to: until, threshold: threshold)
+                        // A carried wait holds until the VM is busy again (measured while it ran), min_idle from then.
+                        let busyFrom = hibernate.busyCheckStart(planHour: t, wokeAt: asleep[i].last?.end)
+                        let busy = hibernate.afterIdleOnceBusySeconds == nil ? nil
+                            : demand.slice(from: busyFrom, to: until, excluding: asleep[i].map { $0.start..<$0.end }).firstDemand(from: busyFrom, to: until, threshold: threshold)
                         let start = hibernate.afterIdleSeconds.map { _ in
                             idle(busy: false, from: from, to: busy ?? until) ?? busy.flatMap { idle(busy: true, from: max(from, $0), to: until) }
                         } ?? demand.firstCalm(from: from, to: until, threshold: threshold)

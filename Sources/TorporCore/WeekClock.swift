@@ -38,5 +38,11 @@ public struct WeekClock: Equatable, Sendable {
         }
     }
 
+    /// The local day `t` falls on, in days since 1970-01-01 on this clock.
+    public func day(of t: EpochSeconds) -> Int64 {
+        let offset = timeZone.map { Int64($0.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(t)))) } ?? 0
+        return UTC.floor(t + offset, to: 86_400) / 86_400
+    }
+
     public static func == (a: WeekClock, b: WeekClock) -> Bool { a.zone == b.zone }
 }

@@ -695,22 +695,23 @@ public final class Executor: @unchecked Sendable {
     /// Why a hibernation under the idle timeout may not happen yet, or nil when the VM's stored CPU utilization (the
     /// 5-minute collector's) has stayed under `hibernate_below` for its wait without a gap, since its last wake at the
     /// earliest, up to a sample no older than the stored load's limit (`--load-max-age`, else 10 min; missing is not idle).
-    /// The wait is `Plan.Action.idleWait`: `min_idle` instead of a carried wait once a sample since the plan's hour
-    /// (`planHour`) reached `hibernate_below`.
+    /// The wait is `Plan.Action.idleWait`: `min_idle` instead of a carried wait once a sample since
+    /// `Plan.Action.busyCheckStart` (from the plan's hour, `planHour`) reached `hibernate_below`.
     func idleTimeoutUnmet(_ a: Plan.Action, planHour: EpochSeconds, wokeAt: EpochSeconds?, now: EpochSeconds) throws -> String? {
         let maxAge = (load as? StoredLoad)?.maxAge ?? StoredLoad(store: store).maxAge   // --load-max-age, when the store is the load source
-        let longest = max(a.afterIdleSeconds ?? 0, a.afterIdleOnceBusySeconds ?? 0)
+        let longest = max(a.afterIdleSeconds ?? 0, a.afterIdleOnceBusySeconds ?? 0), busyFrom = a.busyCheckStart(planHour: planHour, wokeAt: wokeAt)
         let samples = DemandSamples(try store.read {
-            try SampleReader.samples(vm: a.vm, metric: "cpu_util", from: min(planHour, now - longest - maxAge), to: now + 1, in: $0)
+            try SampleReader.samples(vm: a.vm, metric: "cpu_util", from: min(busyFrom, now - longest - maxAge), to: now + 1, in: $0)
         })
         guard let newest = samples.times.last, now - newest <= maxAge else {
             return "\(a.what): no CPU utilization of the VM in the store within \(DurationText.format(maxAge)) (missing is not idle)"
         }
-        let busy = a.afterIdleOnceBusySeconds != nil && samples.firstDemand(from: planHour, to: now + 1, threshold: a.rationale.hibernateBelow) != nil
-        let seconds = a.idleWait(busySincePlanHour: busy)!
+        let busy = a.afterIdleOnceBusySeconds != nil && samples.firstDemand(from: busyFrom, to: now + 1, threshold: a.rationale.hibernateBelow) != nil
+        let seconds = a.idleWait(busy: busy)!
         guard samples.firstIdle(for: seconds, from: newest, to: now + 1, threshold: a.rationale.hibernateBelow, countingFrom: wokeAt ?? .min) == nil else { return nil }
+        // Held reasons are logged once per reason: no time in it that changes with each plan.
         return a.what + String(format: ": demand has not stayed under %.1f %% for ", a.rationale.hibernateBelow) + DurationText.format(seconds) + " yet"
-            + (busy ? " (it reached it since the plan's hour \(UTC.format(planHour)), which ends the quiet the plan's shorter wait counted on)" : "")
+            + (busy ? " (it reached it again since the plan counted its quiet, which ends the shorter wait)" : "")
     }
 
     /// Hibernates one VM: pre-flight (state as the plan assumed, demand low now), then managed save, confirmed by the

@@ -9,11 +9,14 @@ public struct MeasuredHistory: Sendable {
     public let values: [Float]
     public let start: EpochSeconds
     let slept: Set<Int>
+    /// The fleet's clock (`DemandForecaster.clock`), whose local days `falseAlarms` counts.
+    let clock: WeekClock
 
     /// `sleeps`: the journal's hibernated intervals; each marks every hour it touches, as the history leaves them out.
-    public init(values: [Float], start: EpochSeconds, sleeps: [ClosedRange<EpochSeconds>]) {
+    public init(values: [Float], start: EpochSeconds, sleeps: [ClosedRange<EpochSeconds>], clock: WeekClock) {
         self.values = values
         self.start = start
+        self.clock = clock
         slept = Set(sleeps.flatMap { sleep -> ClosedRange<Int> in
             let first = Int((max(sleep.lowerBound, start) - start) / 3600), last = Int((max(sleep.upperBound, start) - start) / 3600)
             return first...last
@@ -32,12 +35,15 @@ public struct MeasuredHistory: Sendable {
     }
 
     /// The known hours of the quiet at `threshold` (its `restore_above`) that its plans' forecast called for demand in
-    /// at `quantile` (its tier's) or a lower one (`calls`; `Planner.demandCalls`), and the UTC days they fall on: calls
-    /// that did not come true. A call made in an hour it then slept through, or whose data is missing, is not counted.
+    /// at `quantile` (its tier's) or a lower one (`calls`; `Planner.demandCalls`): calls that did not come true; and
+    /// the whole local days of that quiet they fall on (after the day it began in, before the day that holds now: days
+    /// that held no demand at all). A call made in an hour it then slept through, or whose data is missing, is not counted.
     public func falseAlarms(calls: [DemandCall], quantile: Float, threshold: Double) -> FalseAlarms {
         let from = quietStart(threshold: threshold)
         let hours = Set(calls.filter { $0.hour >= start && $0.claims(demandAtLeast: threshold, quantile: quantile) }.map { Int(($0.hour - start) / 3600) })
             .filter { $0 >= from && $0 < values.count && !values[$0].isNaN }
-        return FalseAlarms(hours: hours.count, days: Set(hours.map { UTC.floor(start + Int64($0) * 3600, to: 86_400) }).count)
+        let began = clock.day(of: start + Int64(from - 1) * 3600), today = clock.day(of: start + Int64(values.count) * 3600)
+        let days = Set(hours.map { clock.day(of: start + Int64($0) * 3600) }).filter { $0 > began && $0 < today }
+        return FalseAlarms(hours: hours.count, days: days.count)
     }
 }

@@ -98,16 +98,24 @@ public struct Plan: Codable, Equatable, Sendable {
         /// restore is due.
         public var afterIdleSeconds: Int64?
         /// Set when `afterIdleSeconds` is the carried wait (`Planner.idleCarriedWait`: the VM's measured quiet before
-        /// the plan's hour already made `min_idle`, `PlanningVM.idleHours`): the wait instead (`min_idle`) once its
-        /// stored demand has reached `hibernate_below` since that hour, which ends the quiet the plan counted on
+        /// the plan's hour already made `min_idle`, `PlanningVM.idleHours`): the wait instead (`min_idle`) once a
+        /// stored sample since `busyCheckStart` reached `hibernate_below`, which ends the quiet the plan counted on
         /// (`idleWait`). A plan is valid for hours; the executor checks this at each pass.
         public var afterIdleOnceBusySeconds: Int64? = nil
 
         /// How long the VM's measured demand must stay under `hibernate_below` before this hibernation, given whether a
-        /// stored sample reached it since the plan's hour: `afterIdleSeconds`, or `afterIdleOnceBusySeconds` once the VM
-        /// was busy again. nil: not a hibernation that waits for measured quiet.
-        public func idleWait(busySincePlanHour busy: Bool) -> Int64? {
+        /// stored sample reached it since `busyCheckStart`: `afterIdleSeconds`, or `afterIdleOnceBusySeconds` once
+        /// the VM was busy again. nil: not a hibernation that waits for measured quiet.
+        public func idleWait(busy: Bool) -> Int64? {
             busy ? afterIdleOnceBusySeconds ?? afterIdleSeconds : afterIdleSeconds
+        }
+
+        /// From when a stored sample at or over `hibernate_below` ends a carried wait: the hour before the plan's
+        /// (`planHour`: a sample stored after the plan read its hour), or the VM's last wake (`wokeAt`), when that is
+        /// earlier and less than `min_idle` before the plan's hour (the hour it woke in is missing from the history the
+        /// plan counted the quiet in; a wake longer ago left `min_idle` of quiet since, whatever that hour held).
+        public func busyCheckStart(planHour: EpochSeconds, wokeAt: EpochSeconds?) -> EpochSeconds {
+            min(planHour - 3600, max(wokeAt ?? planHour, planHour - (afterIdleOnceBusySeconds ?? 0)))
         }
 
         /// The action as a person reads it: `hibernate`, `restore`, or `hibernate after 4h idle` (idle timeout).
@@ -129,7 +137,8 @@ public struct Plan: Codable, Equatable, Sendable {
             switch (action, deadlineCause) {
             case (.restore, "horizon-end"), (.restore, "dormant"): "\(vm)|\(host)|restore|\(deadlineCause!)"
             case (.restore, _): "\(vm)|\(host)|restore|\(deadline?.seconds ?? -1)"
-            case (.hibernate, _): afterIdleSeconds.map { "\(vm)|\(host)|hibernate-after-idle|\($0)" } ?? "\(vm)|\(host)|hibernate|\(at.seconds)"
+            case (.hibernate, _): afterIdleSeconds.map { "\(vm)|\(host)|hibernate-after-idle|\($0)" + (afterIdleOnceBusySeconds.map { "|once-busy|\($0)" } ?? "") }
+                ?? "\(vm)|\(host)|hibernate|\(at.seconds)"
             }
         }
     }

@@ -75,7 +75,8 @@ public struct PlanningVM: Sendable {
 public struct FalseAlarms: Sendable, Equatable {
     /// The known hours its forecast called for demand in.
     public var hours: Int
-    /// The UTC days those hours fall on: a day's calls are not independent of each other (a holiday answers none).
+    /// The whole days (on the fleet's clock) without demand those hours fall on: a day's calls are not independent of
+    /// each other, and a day its demand came late or left early in is no day without it.
     public var days: Int
 
     public init(hours: Int, days: Int) { self.hours = hours; self.days = days }
@@ -107,8 +108,8 @@ public enum Planner {
     /// demand that did not come) is not trusted to it: the forecast that was wrong is the day's; a day later it has seen the VM since.
     public static let distrustPeriod: Int64 = 86_400
 
-    /// How many hours a VM under the idle timeout may go without measured demand (hours measured while it ran, missing
-    /// ones not counted) before its forecast's calls for demand at tier quantile `quantile` are no longer believed
+    /// How many hours a VM under the idle timeout may go without measured demand (hours measured while it ran; hours it
+    /// slept not counted, a gap in the data starts the count again) before its forecast's calls for demand at tier quantile `quantile` are no longer believed
     /// (`PlanningVM.quietHours`): a week and a day, so that a VM busy on one day of each week is still restored for it,
     /// and long enough that demand as rare as the tier's risk (one hour in 1 / (1 − quantile)) would most likely have
     /// shown itself: 3 / (1 − quantile) hours (the rule of three; q0.99: 300 h).
@@ -119,14 +120,16 @@ public enum Planner {
     /// How many of its forecast's calls for demand at tier quantile `quantile` may go unanswered by a VM under the idle
     /// timeout since its last measured demand (`PlanningVM.falseAlarms`) before they are no longer believed: a call at
     /// quantile q says demand comes with a chance of 1 − q at least, and after 3 / (1 − q) calls in a row without it
-    /// (the rule of three; q0.5: 6, q0.9: 30, q0.99: 300) that chance is most likely lower for this VM now.
+    /// (the rule of three; q0.5: 6, q0.9: 30, q0.99: 300) that chance is most likely lower for this VM now, once they
+    /// also fall on `falseAlarmDays` whole days without demand (calls within a day are not independent trials).
     public static func falseAlarmLimit(quantile: Float) -> Int {
         let tenThousandths = (Double(quantile) * 10_000).rounded()   // exact: 3 / (1 − 0.9) is 30, not 30.000000000000004
         return Int((30_000 / (10_000 - tenThousandths)).rounded(.up))
     }
 
-    /// On how many days at least a VM's false alarms (`falseAlarmLimit` of them) must fall for it to be dormant: one
-    /// holiday (in any time zone: two UTC days at most), when the forecast expects a working day's demand, makes none.
+    /// On how many whole days without demand (`FalseAlarms.days`, on the fleet's clock) a VM's false alarms
+    /// (`falseAlarmLimit` of them) must fall for it to be dormant: a holiday, or two (Thanksgiving and the Friday after,
+    /// Good Friday and Easter Monday), when the forecast expects a working day's demand, makes none.
     public static let falseAlarmDays = 3
 
     /// What a VM under the idle timeout whose measured quiet since its last demand already makes `min_idle`
@@ -154,7 +157,7 @@ public enum Planner {
     }
 
     /// The dormant VMs (idle timeout only: no measured demand for `dormancyHours`, `PlanningVM.quietHours`, or in
-    /// `falseAlarmLimit` hours on `falseAlarmDays` days its forecast called for it in, `PlanningVM.falseAlarms`), by name:
+    /// `falseAlarmLimit` hours its forecast called for it in, on `falseAlarmDays` whole days without it, `PlanningVM.falseAlarms`), by name:
     /// their forecast's demand wakes them no more, so the hourly job names them (they need a demand signal).
     public static func dormantVMs(_ input: PlanningInput) -> [String] {
         let planning = Planning(input)
@@ -169,7 +172,7 @@ public enum Planner {
     /// What introduces a list of the dormant VMs, wherever one is shown.
     public static let dormantHeading = "dormant (idle timeout; no measured demand over restore_above in their last \(dormancyHours(quantile: 0.5)) h of data, "
         + "or in \(falseAlarmLimit(quantile: 0.5)) h their forecast called for it in at q0.5, \(falseAlarmLimit(quantile: 0.9)) at q0.9, more at a cautious tier, "
-        + "on \(falseAlarmDays) days at least: "
+        + "on \(falseAlarmDays) whole days without it at least: "
         + "their forecast's demand wakes them no more, a demand signal or an operator does)"
 
     /// The VMs whose forecast demand did not come at `unmetDemandAt` (still in use), with when their forecast is used
@@ -456,7 +459,8 @@ struct Planning {
 
     /// Under the idle timeout, why the VM is dormant, if it is: no measured demand over `restore_above` for
     /// `Planner.dormancyHours` of data measured while it ran (`PlanningVM.quietHours`), or `Planner.falseAlarmLimit` of
-    /// its forecast's calls for demand since the last it had (`PlanningVM.falseAlarms`). Its forecast's demand then ends
+    /// its forecast's calls for demand since the last it had, on `Planner.falseAlarmDays` whole days without it
+    /// (`PlanningVM.falseAlarms`). Its forecast's demand then ends
     /// no sleep: the forecast still says when it is idle, but a VM quiet that long is woken by its demand (a demand
     /// signal), an event or an operator.
     func dormant(_ vm: PlanningVM, settings: Policy.VMSettings) -> String? {
@@ -468,7 +472,8 @@ struct Planning {
         if vm.quietHours >= Planner.dormancyHours(quantile: quantile) {
             why = "\(calm) in its last \(vm.quietHours) h of data"
         } else if vm.falseAlarms.hours >= Planner.falseAlarmLimit(quantile: quantile) && vm.falseAlarms.days >= Planner.falseAlarmDays {
-            why = "\(calm) in \(vm.falseAlarms.hours) h of data on \(vm.falseAlarms.days) days its forecast called for it in at q\(Self.quantileText(quantile))"
+            why = "\(calm) in \(vm.falseAlarms.hours) h of data its forecast called for it in at q\(Self.quantileText(quantile)), "
+                + "on \(vm.falseAlarms.days) whole days without it"
         } else {
             return nil
         }

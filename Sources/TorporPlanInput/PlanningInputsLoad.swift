@@ -60,7 +60,7 @@ extension PlanningInputs {
             vms[vms.count - 1].wokenEarlyAt = execution.power[record.name]?.wokenEarlyAt
             vms[vms.count - 1].unmetDemandAt = execution.unmetDemands[record.name]
             let settings = policy.settings(vm: record.name, labels: record.labels)
-            let measured = MeasuredHistory(values: history.series.values, start: history.series.start, sleeps: history.sleeps)
+            let measured = MeasuredHistory(values: history.series.values, start: history.series.start, sleeps: history.sleeps, clock: forecaster.clock)
             vms[vms.count - 1].quietHours = measured.quietHours(threshold: settings.restoreAbove)
             vms[vms.count - 1].idleHours = measured.quietHours(threshold: settings.hibernateBelow)
             vms[vms.count - 1].falseAlarms = measured.falseAlarms(calls: execution.calls[record.name] ?? [], quantile: policy.tiers[settings.tier]!.quantile,

@@ -23,6 +23,16 @@ import TorporCore
         #expect(UTC.parseISO8601("2014-02-14") == UTC.epoch(year: 2014, month: 2, day: 14))
     }
 
+    @Test func aWeekClockTellsTheLocalDay() throws {
+        // 2026-11-27 06:00 UTC is still the 26th in Los Angeles (22:00 PST); 08:00 UTC is the 27th there.
+        let la = try #require(WeekClock(zone: "America/Los_Angeles"))
+        let day27 = UTC.days(year: 2026, month: 11, day: 27)
+        #expect(WeekClock.utc.day(of: UTC.epoch(year: 2026, month: 11, day: 27, hour: 6)) == day27)
+        #expect(la.day(of: UTC.epoch(year: 2026, month: 11, day: 27, hour: 6)) == day27 - 1)
+        #expect(la.day(of: UTC.epoch(year: 2026, month: 11, day: 27, hour: 8)) == day27)
+        #expect(WeekClock.utc.day(of: -1) == -1)
+    }
+
     @Test func rejectsMalformedTimes() {
         for text in ["", "2014-02-30", "2014-13-01 00:00:00", "2014-02-14 25:00:00", "14/02/2014", "2014-02-14 14:30:00 junk", "1372629804"] {
             #expect(UTC.parseISO8601(text) == nil, "\(text)")

@@ -269,6 +269,8 @@ import TorporTrain
         let policy = try Self.policy("vms: {web-01: {idle_timeout: true}}")
         func wait(_ vm: PlanningVM) throws -> (Int64?, String) {
             let h = try #require(try Self.plan([vm], policy: policy).actions.first { $0.action == .hibernate && $0.at.seconds == Self.now })
+            let onceBusy: Int64? = h.afterIdleSeconds == Planner.idleCarriedWait ? 4 * 3600 : nil   // min_idle, with a carried wait only
+            #expect(h.afterIdleOnceBusySeconds == onceBusy)
             return (h.afterIdleSeconds, h.rationale.text)
         }
         // 3 known hours under hibernate_below since its last demand: it waits min_idle since it woke.
@@ -283,7 +285,7 @@ import TorporTrain
                 "\(text)")
         // Woken early within the day (its demand woke it, in an hour the history misses): min_idle again.
         vm.wokenEarlyAt = Self.now - 1800
-        #expect(try Self.plan([vm], policy: policy).actions.first { $0.action == .hibernate }?.afterIdleSeconds == 4 * 3600)
+        #expect(try wait(vm).0 == 4 * 3600)
         // Without the idle timeout nothing waits.
         vm.wokenEarlyAt = nil
         #expect(try Self.plan([vm]).actions.allSatisfy { $0.afterIdleSeconds == nil })
@@ -612,7 +614,7 @@ import TorporTrain
     @Test func quietHoursCountTheKnownHoursSinceTheNewestDemandOrGapOnly() {
         let nan = Float.nan, start = Self.now - 6 * 3600
         func quiet(_ values: [Float], _ threshold: Double, sleeps: [ClosedRange<EpochSeconds>] = []) -> Int {
-            MeasuredHistory(values: values, start: start, sleeps: sleeps).quietHours(threshold: threshold)
+            MeasuredHistory(values: values, start: start, sleeps: sleeps, clock: .utc).quietHours(threshold: threshold)
         }
         // Missing hours it slept in are not quiet: only the known ones count.
         let asleep2and3 = [(start + 2 * 3600 + 600)...(start + 3 * 3600 + 1200)]
@@ -637,7 +639,8 @@ import TorporTrain
         let policy = try Self.policy("vms: {web-01: {idle_timeout: true}}")
         let asleep = try #require(try Self.plan([vm], policy: policy).actions.first)
         #expect(asleep.deadline?.seconds == Self.at(24) && asleep.deadlineCause == "dormant")
-        #expect(asleep.rationale.text.contains("dormant (no measured demand over 15.0 % in 30 h of data on 3 days its forecast called for it in at q0.9): "),
+        #expect(asleep.rationale.text.contains("dormant (no measured demand over 15.0 % in 30 h of data its forecast called for it in at q0.9, "
+                                               + "on 3 whole days without it): "),
                 "\(asleep.rationale.text)")
         // One call fewer, the calls on two days (one holiday, say), or a gold VM (q0.99: 300 calls), and the forecast
         // restores it for 06:00.
@@ -661,7 +664,7 @@ import TorporTrain
         let calls = [call(-1), call(1), call(2), call(3), call(4, 0.5, 20), call(4), call(6), call(7, 0.99, 41), call(8, 0.9, 10), call(9), call(10)]
         let history: [Float] = [1, 1, 20, 1, 1, 1, .nan, 1, 1, 1]
         func alarms(_ quantile: Float, _ history: [Float]) -> Int {
-            MeasuredHistory(values: history, start: start, sleeps: [(start + 6 * 3600)...(start + 6 * 3600 + 600)])
+            MeasuredHistory(values: history, start: start, sleeps: [(start + 6 * 3600)...(start + 6 * 3600 + 600)], clock: .utc)
                 .falseAlarms(calls: calls, quantile: quantile, threshold: 15).hours
         }
         #expect(alarms(0.9, history) == 3)
@@ -676,13 +679,30 @@ import TorporTrain
         #expect(alarms(0.9, gapped) == 1)
     }
 
-    @Test func falseAlarmsCountTheUTCDaysTheirHoursFallOn() {
-        // A history from 22:00 over three UTC days: calls at 22:00 and 23:00 (day 1), 00:00 (day 2) and, 24 h later, on day 3.
-        let start = UTC.epoch(year: 2026, month: 12, day: 1, hour: 22)
-        let calls = [0, 1, 2, 26].map { DemandCall(hour: start + Int64($0) * 3600, quantile: 0.9, forecast: 40) }
-        let measured = MeasuredHistory(values: [Float](repeating: 1, count: 30), start: start, sleeps: [])
-        #expect(measured.falseAlarms(calls: calls, quantile: 0.9, threshold: 15) == FalseAlarms(hours: 4, days: 3))
-        #expect(measured.falseAlarms(calls: Array(calls.prefix(3)), quantile: 0.9, threshold: 15) == FalseAlarms(hours: 3, days: 2))
+    @Test func falseAlarmsCountTheWholeLocalDaysWithoutDemandTheirHoursFallOn() throws {
+        // Office hours 09–17 in Los Angeles (17:00–01:00 UTC), its forecast calling for them every day: demand on
+        // Wednesday 25 November 2026, none on Thanksgiving and the Friday after, nor by 09:00 on Saturday 28th's plan.
+        let la = try #require(WeekClock(zone: "America/Los_Angeles"))
+        let start = UTC.epoch(year: 2026, month: 11, day: 25, hour: 8)   // Wednesday 00:00 PST
+        let now = UTC.epoch(year: 2026, month: 11, day: 28, hour: 17)   // Saturday 09:00 PST
+        let hours = Int((now - start) / 3600)
+        let office = (0..<hours).filter { (9..<17).contains($0 % 24) }
+        var values = [Float](repeating: 1, count: hours)
+        values[10] = 40   // Wednesday 10:00
+        let calls = office.map { DemandCall(hour: start + Int64($0) * 3600, quantile: 0.5, forecast: 40) }
+        func alarms(_ clock: WeekClock, _ values: [Float], _ calls: [DemandCall]) -> FalseAlarms {
+            MeasuredHistory(values: values, start: start, sleeps: [], clock: clock).falseAlarms(calls: calls, quantile: 0.5, threshold: 15)
+        }
+        // Thursday and Friday on Los Angeles' clock: two whole days without demand. On UTC's the calls fall on four
+        // days, Wednesday (its demand's) to Saturday (the day that holds now): two whole ones between.
+        #expect(alarms(la, values, calls) == FalseAlarms(hours: 22, days: 2))
+        #expect(alarms(.utc, values, calls).days == 2)
+        // A call on Saturday morning in Los Angeles is not a whole day yet: the day that holds now is not counted.
+        let saturday = calls + [DemandCall(hour: now - 3600, quantile: 0.5, forecast: 40)]
+        #expect(alarms(la, values, saturday) == FalseAlarms(hours: 23, days: 2))
+        // Demand on Thursday at 16:00 (a working day that ended early): only Friday is a whole day without it.
+        values[24 + 16] = 40
+        #expect(alarms(la, values, calls) == FalseAlarms(hours: 8, days: 1))
     }
 
     @Test func aPlanCallsForDemandForTheRunningVMsWhoseForecastExpectsItAtTheMedianAndAtTheirTiersQuantile() throws {
