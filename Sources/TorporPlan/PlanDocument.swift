@@ -110,12 +110,13 @@ public struct Plan: Codable, Equatable, Sendable {
             busy ? afterIdleOnceBusySeconds ?? afterIdleSeconds : afterIdleSeconds
         }
 
-        /// From when a stored sample at or over `hibernate_below` ends a carried wait: the hour before the plan's
-        /// (`planHour`: a sample stored after the plan read its hour), or the VM's last wake (`wokeAt`), when that is
-        /// earlier and less than `min_idle` before the plan's hour (the hour it woke in is missing from the history the
-        /// plan counted the quiet in; a wake longer ago left `min_idle` of quiet since, whatever that hour held).
+        /// From when a stored sample at or over `hibernate_below` ends a carried wait: the plan's hour (`planHour`; the
+        /// hours before it are in the history the plan counted the quiet in, by their hourly means), or the VM's last
+        /// wake (`wokeAt`), when that is earlier and less than `min_idle` before the plan's hour (the hour it woke in is
+        /// missing from that history; a wake longer ago left `min_idle` of quiet since, whatever that hour held).
         public func busyCheckStart(planHour: EpochSeconds, wokeAt: EpochSeconds?) -> EpochSeconds {
-            min(planHour - 3600, max(wokeAt ?? planHour, planHour - (afterIdleOnceBusySeconds ?? 0)))
+            guard let wokeAt, wokeAt < planHour, planHour - wokeAt < afterIdleOnceBusySeconds ?? 0 else { return planHour }
+            return wokeAt
         }
 
         /// The action as a person reads it: `hibernate`, `restore`, or `hibernate after 4h idle` (idle timeout).
