@@ -40,7 +40,7 @@ public enum ExecutionStatus {
                 for p in woken { out.append("  \(p.vm) on \(p.host): running since \(UTC.format(p.since)) (\(p.actionID))") }
             }
             if let policy {
-                let setAside = try PlanningInputs.forecastsSetAside(now: now, policy: policy, in: db)
+                let setAside = try PlanningInputs.forecastsSetAside(now: now, replaying: replaying, policy: policy, in: db)
                 if !setAside.isEmpty {
                     out.append(Planner.setAsideHeading + ":")
                     for s in setAside { out.append("  \(s.vm) until \(UTC.format(s.until))") }

@@ -8,8 +8,9 @@ import TorporStore
 public enum PlanningInputs {
     /// The VMs whose forecast is set aside now under the idle timeout because forecast demand did not come, and until
     /// when, by name (`Planner.forecastsSetAside` of the plan made now): what `torpor-execute status` lists.
-    public static func forecastsSetAside(now: EpochSeconds, policy: Policy, in db: Database) throws -> [(vm: String, until: EpochSeconds)] {
-        Planner.setAside(unmetDemandAt: try unmetDemands(records: try VMRepository.all(in: db), power: try JournalRepository.power(in: db),
+    /// `replaying` (a past `now`): judged on what was asleep then, not now.
+    public static func forecastsSetAside(now: EpochSeconds, replaying: Bool = false, policy: Policy, in db: Database) throws -> [(vm: String, until: EpochSeconds)] {
+        Planner.setAside(unmetDemandAt: try unmetDemands(records: try VMRepository.all(in: db), power: try JournalRepository.power(at: replaying ? now : .max, in: db),
                                                          now: now, policy: policy, in: db))
     }
 
