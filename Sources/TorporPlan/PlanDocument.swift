@@ -110,12 +110,13 @@ public struct Plan: Codable, Equatable, Sendable {
             busy ? afterIdleOnceBusySeconds ?? afterIdleSeconds : afterIdleSeconds
         }
 
-        /// From when a stored sample at or over `hibernate_below` ends a carried wait: the plan's hour (`planHour`; the
-        /// hours before it are in the history the plan counted the quiet in, by their hourly means), or the VM's last
-        /// wake (`wokeAt`), when that is earlier and less than `min_idle` before the plan's hour (the hour it woke in is
-        /// missing from that history; a wake longer ago left `min_idle` of quiet since, whatever that hour held).
+        /// From when a stored sample at or over `hibernate_below` ends a carried wait: the hour before the plan's
+        /// (`planHour`; a sample stored after the plan read that hour is not in its history, which holds each hour's
+        /// highest sample), or the VM's last wake (`wokeAt`), when that is earlier and less than `min_idle` before the
+        /// plan's hour (the hour it woke in is missing from that history; a wake longer ago left `min_idle` of quiet
+        /// since, whatever that hour held).
         public func busyCheckStart(planHour: EpochSeconds, wokeAt: EpochSeconds?) -> EpochSeconds {
-            guard let wokeAt, wokeAt < planHour, planHour - wokeAt < afterIdleOnceBusySeconds ?? 0 else { return planHour }
+            guard let wokeAt, wokeAt < planHour - 3600, planHour - wokeAt < afterIdleOnceBusySeconds ?? 0 else { return planHour - 3600 }
             return wokeAt
         }
 

@@ -291,17 +291,17 @@ import TorporTrain
         #expect(try Self.plan([vm]).actions.allSatisfy { $0.afterIdleSeconds == nil })
     }
 
-    @Test func aCarriedWaitEndsAtABusySampleFromThePlansHourOrARecentWake() throws {
+    @Test func aCarriedWaitEndsAtABusySampleFromTheHourBeforeThePlansOrARecentWake() throws {
         var vm = Self.vm("web-01", (0..<24).map { $0 < 8 ? 10 : 0.25 })
         vm.idleHours = 5
         let h = try #require(try Self.plan([vm], policy: try Self.policy("vms: {web-01: {idle_timeout: true}}")).actions.first { $0.action == .hibernate })
         #expect(h.idleWait(busy: false) == 3600 && h.idleWait(busy: true) == 4 * 3600)
-        // Not woken lately: from the plan's hour. Woken 90 min before it: from then (the history leaves that hour
-        // out). Woken 5 h before it (more than min_idle), or since: from the plan's hour again.
-        #expect(h.busyCheckStart(planHour: Self.now, wokeAt: nil) == Self.now)
+        // Not woken lately: from the hour before the plan's. Woken 90 min before it: from then (the history leaves
+        // that hour out). Woken 5 h before it (more than min_idle), or since: from the hour before again.
+        #expect(h.busyCheckStart(planHour: Self.now, wokeAt: nil) == Self.now - 3600)
         #expect(h.busyCheckStart(planHour: Self.now, wokeAt: Self.now - 5400) == Self.now - 5400)
-        #expect(h.busyCheckStart(planHour: Self.now, wokeAt: Self.now - 5 * 3600) == Self.now)
-        #expect(h.busyCheckStart(planHour: Self.now, wokeAt: Self.now + 600) == Self.now)
+        #expect(h.busyCheckStart(planHour: Self.now, wokeAt: Self.now - 5 * 3600) == Self.now - 3600)
+        #expect(h.busyCheckStart(planHour: Self.now, wokeAt: Self.now - 600) == Self.now - 3600)
     }
 
     @Test func aVMWithoutForecastSkillSleepsOnlyUnderTheIdleTimeoutAndNotByItsForecast() throws {
