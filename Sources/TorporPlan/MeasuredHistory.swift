@@ -17,9 +17,10 @@ public struct MeasuredHistory: Sendable {
         self.values = values
         self.start = start
         self.clock = clock
-        slept = Set(sleeps.flatMap { sleep -> ClosedRange<Int> in
-            let first = Int((max(sleep.lowerBound, start) - start) / 3600), last = Int((max(sleep.upperBound, start) - start) / 3600)
-            return first...last
+        // Only the sleeps that reach into the history: one that ended before it marks nothing.
+        slept = Set(sleeps.filter { $0.upperBound >= start && !values.isEmpty }.flatMap { sleep -> ClosedRange<Int> in
+            let first = Int((max(sleep.lowerBound, start) - start) / 3600), last = min(values.count - 1, Int((sleep.upperBound - start) / 3600))
+            return first...max(first, last)
         })
     }
 
@@ -42,7 +43,9 @@ public struct MeasuredHistory: Sendable {
         let from = quietStart(threshold: threshold)
         let hours = Set(calls.filter { $0.hour >= start && $0.claims(demandAtLeast: threshold, quantile: quantile) }.map { Int(($0.hour - start) / 3600) })
             .filter { $0 >= from && $0 < values.count && !values[$0].isNaN }
-        let began = clock.day(of: start + Int64(from - 1) * 3600), today = clock.day(of: start + Int64(values.count) * 3600)
+        // The day of the last second of the hour that ended the quiet (in a zone half an hour off, an hour spans two
+        // days: a counted day begins after the quiet did), and the day that holds now.
+        let began = clock.day(of: start + Int64(from) * 3600 - 1), today = clock.day(of: start + Int64(values.count) * 3600)
         let days = Set(hours.map { clock.day(of: start + Int64($0) * 3600) }).filter { $0 > began && $0 < today }
         return FalseAlarms(hours: hours.count, days: days.count)
     }

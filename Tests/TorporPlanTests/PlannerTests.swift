@@ -302,6 +302,8 @@ import TorporTrain
         #expect(h.busyCheckStart(planHour: Self.now, wokeAt: Self.now - 5400) == Self.now - 5400)
         #expect(h.busyCheckStart(planHour: Self.now, wokeAt: Self.now - 5 * 3600) == Self.now - 3600)
         #expect(h.busyCheckStart(planHour: Self.now, wokeAt: Self.now - 600) == Self.now - 3600)
+        // Woken on the hour 4 h before (min_idle): the history leaves that hour out, so only 3 whole hours are known since.
+        #expect(h.busyCheckStart(planHour: Self.now, wokeAt: Self.now - 4 * 3600) == Self.now - 4 * 3600)
     }
 
     @Test func aVMWithoutForecastSkillSleepsOnlyUnderTheIdleTimeoutAndNotByItsForecast() throws {
@@ -693,29 +695,39 @@ import TorporTrain
     }
 
     @Test func falseAlarmsCountTheWholeLocalDaysWithoutDemandTheirHoursFallOn() throws {
-        // Office hours 09–17 in Los Angeles (17:00–01:00 UTC), its forecast calling for them every day: demand on
-        // Wednesday 25 November 2026, none on Thanksgiving and the Friday after, nor by 09:00 on Saturday 28th's plan.
+        // Office hours 09–17 on weekdays in Los Angeles (17:00–01:00 UTC), its forecast calling for them: demand on
+        // Wednesday 25 November 2026 at 10:00, none on Thanksgiving and the Friday after, and the plan of Monday 30th
+        // at 09:00.
         let la = try #require(WeekClock(zone: "America/Los_Angeles"))
         let start = UTC.epoch(year: 2026, month: 11, day: 25, hour: 8)   // Wednesday 00:00 PST
-        let now = UTC.epoch(year: 2026, month: 11, day: 28, hour: 17)   // Saturday 09:00 PST
+        let now = UTC.epoch(year: 2026, month: 11, day: 30, hour: 17)   // Monday 09:00 PST
         let hours = Int((now - start) / 3600)
-        let office = (0..<hours).filter { (9..<17).contains($0 % 24) }
+        let office = (0..<hours).filter { [0, 1, 2, 5].contains($0 / 24) && (9..<17).contains($0 % 24) }
         var values = [Float](repeating: 1, count: hours)
-        values[10] = 40   // Wednesday 10:00
+        values[10] = 40
         let calls = office.map { DemandCall(hour: start + Int64($0) * 3600, quantile: 0.5, forecast: 40) }
         func alarms(_ clock: WeekClock, _ values: [Float], _ calls: [DemandCall]) -> FalseAlarms {
             MeasuredHistory(values: values, start: start, sleeps: [], clock: clock).falseAlarms(calls: calls, quantile: 0.5, threshold: 15)
         }
-        // Thursday and Friday on Los Angeles' clock: two whole days without demand. On UTC's the calls fall on four
-        // days, Wednesday (its demand's) to Saturday (the day that holds now): two whole ones between.
+        // On Los Angeles' clock Thursday and Friday are the whole days without demand its forecast called through: two,
+        // not dormant. On UTC's the same calls fall on Thursday, Friday and Saturday after Wednesday: three.
         #expect(alarms(la, values, calls) == FalseAlarms(hours: 22, days: 2))
-        #expect(alarms(.utc, values, calls).days == 2)
-        // A call on Saturday morning in Los Angeles is not a whole day yet: the day that holds now is not counted.
-        let saturday = calls + [DemandCall(hour: now - 3600, quantile: 0.5, forecast: 40)]
-        #expect(alarms(la, values, saturday) == FalseAlarms(hours: 23, days: 2))
+        #expect(alarms(.utc, values, calls) == FalseAlarms(hours: 22, days: 3))
+        // A call on Monday morning is not a whole day yet: the day that holds now is not counted.
+        let monday = calls + [DemandCall(hour: now - 3600, quantile: 0.5, forecast: 40)]
+        #expect(alarms(la, values, monday) == FalseAlarms(hours: 23, days: 2))
         // Demand on Thursday at 16:00 (a working day that ended early): only Friday is a whole day without it.
         values[24 + 16] = 40
         #expect(alarms(la, values, calls) == FalseAlarms(hours: 8, days: 1))
+        // A zone half an hour off (Adelaide, +10:30 in summer): demand in the hour that holds local midnight keeps the
+        // day it came on from counting.
+        let adelaide = try #require(WeekClock(zone: "Australia/Adelaide"))
+        let night = UTC.epoch(year: 2026, month: 11, day: 24, hour: 13)   // 23:30 local, the 24th
+        var quiet = [Float](repeating: 1, count: 4 * 24)
+        quiet[0] = 40   // 23:30–00:30 local: its demand came after midnight, on the 25th
+        let daily = (1..<quiet.count).filter { $0 % 24 == 12 }.map { DemandCall(hour: night + Int64($0) * 3600, quantile: 0.5, forecast: 40) }
+        #expect(MeasuredHistory(values: quiet, start: night, sleeps: [], clock: adelaide).falseAlarms(calls: daily, quantile: 0.5, threshold: 15)
+                == FalseAlarms(hours: 4, days: 2))   // the 26th and 27th; the 25th held demand, the 28th holds now
     }
 
     @Test func aPlanCallsForDemandForTheRunningVMsWhoseForecastExpectsItAtTheMedianAndAtTheirTiersQuantile() throws {
