@@ -17,8 +17,7 @@ public enum ExecutionStatus {
             out.append("asleep: \(owed.count)")
             for r in owed {
                 out.append("  \(r.vm) on \(r.host): restore \(r.at <= now ? "DUE NOW" : "at " + UTC.format(r.at)), deadline \(UTC.format(r.deadline)) (\(r.actionID))"
-                           + (r.cause == "dormant" ? "; dormant: its forecast's demand wakes it no more, its measured demand (a demand signal), an event, "
-                              + "an operator or max_sleep does (this restore, at the horizon's end, moves with each plan)" : ""))
+                           + (r.cause == "dormant" ? "; dormant: " + Planner.dormantWakes + " (this restore, at the horizon's end, moves with each plan)" : ""))
             }
             if let (plan, approved) = try DueActions.approvedPlan(now: now, in: db) {
                 let latest = try JournalRepository.latestSteps(of: plan.actions.map(\.id), in: db)

@@ -696,7 +696,7 @@ public final class Executor: @unchecked Sendable {
     /// 5-minute collector's) has stayed under `hibernate_below` for its wait without a gap, since its last wake at the
     /// earliest, up to a sample no older than the stored load's limit (`--load-max-age`, else 10 min; missing is not idle).
     /// The wait is `Plan.Action.idleWait`: `min_idle` instead of a carried wait once a sample since
-    /// `Plan.Action.busyCheckStart` (from the plan's hour, `planHour`) reached `hibernate_below`.
+    /// `Plan.Action.busyCheckStart` (from the hour before the plan's, `planHour`) reached `hibernate_below`.
     func idleTimeoutUnmet(_ a: Plan.Action, planHour: EpochSeconds, wokeAt: EpochSeconds?, now: EpochSeconds) throws -> String? {
         let maxAge = (load as? StoredLoad)?.maxAge ?? StoredLoad(store: store).maxAge   // --load-max-age, when the store is the load source
         let longest = max(a.afterIdleSeconds ?? 0, a.afterIdleOnceBusySeconds ?? 0), busyFrom = a.busyCheckStart(planHour: planHour, wokeAt: wokeAt)

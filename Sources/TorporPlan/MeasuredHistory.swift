@@ -18,7 +18,7 @@ public struct MeasuredHistory: Sendable {
         self.start = start
         self.clock = clock
         // Only the sleeps that reach into the history: one that ended before it marks nothing.
-        slept = Set(sleeps.filter { $0.upperBound >= start && !values.isEmpty }.flatMap { sleep -> ClosedRange<Int> in
+        slept = values.isEmpty ? [] : Set(sleeps.filter { $0.upperBound >= start }.flatMap { sleep -> ClosedRange<Int> in
             let first = Int((max(sleep.lowerBound, start) - start) / 3600), last = min(values.count - 1, Int((sleep.upperBound - start) / 3600))
             return first...max(first, last)
         })

@@ -172,8 +172,10 @@ public enum Planner {
     /// What introduces a list of the dormant VMs, wherever one is shown.
     public static let dormantHeading = "dormant (idle timeout; no measured demand over restore_above in their last \(dormancyHours(quantile: 0.5)) h of data, "
         + "or in \(falseAlarmLimit(quantile: 0.5)) h their forecast called for it in at q0.5, \(falseAlarmLimit(quantile: 0.9)) at q0.9, more at a cautious tier, "
-        + "on \(falseAlarmDays) whole days without it at least: "
-        + "their forecast's demand wakes them no more, a demand signal or an operator does)"
+        + "on \(falseAlarmDays) whole days without it at least: " + dormantWakes + ")"
+
+    /// How a dormant VM wakes, wherever one is shown.
+    public static let dormantWakes = "its forecast's demand wakes it no more, its measured demand (a demand signal), an event, an operator or max_sleep does"
 
     /// The VMs whose forecast demand did not come at `unmetDemandAt` (still in use), with when their forecast is used
     /// again, by name.

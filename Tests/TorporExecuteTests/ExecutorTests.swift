@@ -641,7 +641,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
             "; dormant: its forecast's demand wakes it no more, its measured demand (a demand signal), an event, an operator or max_sleep does"))
     }
 
-    @Test func aCarriedIdleWaitHoldsOnlyWhileTheVMStaysQuietSinceThePlansHour() throws {
+    @Test func aCarriedIdleWaitHoldsOnlyWhileTheVMStaysQuietSinceTheHourBeforeThePlans() throws {
         func every5min(_ from: EpochSeconds, _ to: EpochSeconds, _ value: Double) -> [(time: EpochSeconds, value: Double)] {
             stride(from: from, through: to, by: 300).map { ($0, value) }
         }
