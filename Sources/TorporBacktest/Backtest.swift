@@ -244,8 +244,9 @@ public struct Backtest {
             // The calls for demand each VM's plans made while it ran (`Planner.demandCalls`), as the store keeps them.
             var demandCalls = [[DemandCall]](repeating: [], count: records.count)
             // When each VM came back, if its demand woke it before the planned restore (what a demand signal's wake
-            // leaves in the journal); nil once it sleeps again.
+            // leaves in the journal); nil once it sleeps again. And the newest such wake, kept (the journal's).
             var wokenEarly = [EpochSeconds?](repeating: nil, count: records.count)
+            var lastUnplannedWake = [EpochSeconds?](repeating: nil, count: records.count)
             // What production would know: a sleeping VM reports nothing, so its hours asleep are missing in the history
             // the planner reads later (the journal's hibernated intervals).
             var seen = replay.series
@@ -282,7 +283,8 @@ public struct Backtest {
                     // Over the history production's planner reads (`historyHours` before the hour), not all the replay has.
                     let read = Array(history.suffix(block.forecaster.historyHours))
                     let measured = MeasuredHistory(values: read, start: t - Int64(read.count) * 3600,
-                                                   sleeps: asleep[i].map { $0.start...$0.end } + (sleeping[i].map { [$0.start...t] } ?? []), clock: clock)
+                                                   sleeps: asleep[i].map { $0.start...$0.end } + (sleeping[i].map { [$0.start...t] } ?? []),
+                                                   lastUnplannedWake: lastUnplannedWake[i], clock: clock)
                     vms[vms.count - 1].quietHours = measured.quietHours(threshold: settings[i].restoreAbove)
                     vms[vms.count - 1].idleHours = measured.quietHours(threshold: settings[i].hibernateBelow)
                     demandCalls[i].removeAll { $0.hour < t - PlanningInputs.demandCallsKept }
@@ -333,7 +335,7 @@ public struct Backtest {
                     var end: EpochSeconds?
                     if let demand = replay.demand[i].firstDemand(from: max(current.start, t), to: min(planned, hourEnd), threshold: settings[i].restoreAbove) {
                         let woken = demand + restoreSeconds[i]   // woken by the demand, late
-                        if woken < planned { wokenEarly[i] = woken }
+                        if woken < planned { wokenEarly[i] = woken; lastUnplannedWake[i] = woken }
                         end = min(planned, woken)
                     } else if planned <= hourEnd {
                         end = planned
@@ -342,7 +344,10 @@ public struct Backtest {
                         if end > current.start { asleep[i].append(Downtime(start: current.start, end: end)) }
                         sleeping[i] = nil
                     }
-                    if (end ?? hourEnd) > t { seen[i].values[offset + h] = .nan }
+                    // Every hour the sleep spent time in is missing (a late restore may finish in the next), as production's
+                    // history leaves them out.
+                    var hour = t, k = offset + h
+                    while hour < (end ?? hourEnd) && k < seen[i].values.count { seen[i].values[k] = .nan; hour += 3600; k += 1 }
                 }
             }
             for i in records.indices { if let current = sleeping[i] { asleep[i].append(Downtime(start: current.start, end: to)) } }

@@ -31,10 +31,16 @@ public enum UTC {
         days(year: year, month: month, day: day) * 86_400 + Int64(hour * 3600 + minute * 60 + second)
     }
 
-    /// `2013-07-01T00:00:00Z`
     /// The start of the `step`-long interval (aligned to the epoch) that holds `t`, also for times before 1970.
     public static func floor(_ t: EpochSeconds, to step: Int64 = 3600) -> EpochSeconds { t - ((t % step) + step) % step }
 
+    /// The starts of the first and the last `step`-long interval that `span` (a VM's sleep) spends time in: a span that
+    /// ends on a boundary does not reach the interval that begins there; one of no length marks its own.
+    public static func steps(touchedBy span: ClosedRange<EpochSeconds>, step: Int64 = 3600) -> ClosedRange<EpochSeconds> {
+        floor(span.lowerBound, to: step)...floor(max(span.lowerBound, span.upperBound - 1), to: step)
+    }
+
+    /// `2013-07-01T00:00:00Z`
     public static func format(_ t: EpochSeconds) -> String {
         let dayNumber = t >= 0 ? t / 86_400 : (t - 86_399) / 86_400
         let secs = Int(t - dayNumber * 86_400)

@@ -4,30 +4,38 @@ import TorporStore
 /// A VM's hourly history (from `start`; missing hours NaN) with the hours it slept in, as the planner's quiet
 /// counters read it (`PlanningVM.quietHours`, `idleHours`, `falseAlarms`): only the known hours count, a missing hour
 /// it slept in is passed over, and any other missing hour ends the quiet (a gap in the data may have held demand:
-/// missing is not idle). The loader and the backtest both read it so.
+/// missing is not idle), as does the hour something woke it in before its plan's restore (a demand signal or an
+/// operator: its demand came while it slept or restored, so the history leaves that hour out). The loader and the
+/// backtest both read it so.
 public struct MeasuredHistory: Sendable {
     public let values: [Float]
     public let start: EpochSeconds
     let slept: Set<Int>
+    /// The index of the hour of the newest unplanned wake (`UnplannedWake`) in the history or after it; nil: none.
+    let wokenEarly: Int?
     /// The fleet's clock (`DemandForecaster.clock`), whose local days `falseAlarms` counts.
     let clock: WeekClock
 
-    /// `sleeps`: the journal's hibernated intervals; each marks every hour it touches, as the history leaves them out.
-    public init(values: [Float], start: EpochSeconds, sleeps: [ClosedRange<EpochSeconds>], clock: WeekClock) {
+    /// `sleeps`: the journal's hibernated intervals; each marks every hour it spends time in (`UTC.steps(touchedBy:)`), as the
+    /// history leaves them out. `lastUnplannedWake`: when something last brought the VM back before its plan's restore
+    /// (the journal's `UnplannedWake` restores, `PlanningVM.wokenEarlyAt` while it still runs).
+    public init(values: [Float], start: EpochSeconds, sleeps: [ClosedRange<EpochSeconds>], lastUnplannedWake: EpochSeconds?, clock: WeekClock) {
         self.values = values
         self.start = start
         self.clock = clock
         // Only the sleeps that reach into the history: one that ended before it marks nothing.
-        slept = values.isEmpty ? [] : Set(sleeps.filter { $0.upperBound >= start }.flatMap { sleep -> ClosedRange<Int> in
-            let first = Int((max(sleep.lowerBound, start) - start) / 3600), last = min(values.count - 1, Int((sleep.upperBound - start) / 3600))
+        slept = values.isEmpty ? [] : Set(sleeps.map { UTC.steps(touchedBy: $0) }.filter { $0.upperBound >= start }.flatMap { hours -> ClosedRange<Int> in
+            let first = Int((max(hours.lowerBound, start) - start) / 3600), last = min(values.count - 1, Int((hours.upperBound - start) / 3600))
             return first...max(first, last)
         })
+        wokenEarly = lastUnplannedWake.flatMap { $0 >= start ? Int(($0 - start) / 3600) : nil }
     }
 
-    /// The index after the newest hour that ends the quiet at `threshold`: at or over it, or missing while the VM did
-    /// not sleep; 0 when none does.
+    /// The index after the newest hour that ends the quiet at `threshold`: at or over it, missing while the VM did not
+    /// sleep, or the hour of an unplanned wake (`values.count` when that is the hour that holds now); 0 when none does.
     func quietStart(threshold: Double) -> Int {
-        (values.indices.last { values[$0].isNaN ? !slept.contains($0) : Double(values[$0]) >= threshold } ?? -1) + 1
+        let measured = values.indices.last { values[$0].isNaN ? !slept.contains($0) : Double(values[$0]) >= threshold } ?? -1
+        return min(values.count, max(measured, wokenEarly ?? -1) + 1)
     }
 
     /// The known hours since the newest that ends the quiet at `threshold`, all of them when none does.

@@ -23,7 +23,7 @@ extension PlanningInputs {
                 // Its hours asleep are left out of its history (a sleeping VM reports nothing), and told apart from gaps.
                 let sleeps = try JournalRepository.hibernatedIntervals(vm: r.name, from: from, now: now, in: db)
                 return (vm: r.name, series: try HourlySeries.load(vm: r.name, from: from, to: hour0, excluded: sleeps, context: forecaster.needsContext, in: db),
-                        sleeps: sleeps)
+                        sleeps: sleeps, lastUnplannedWake: try JournalRepository.lastUnplannedWake(vm: r.name, from: from, now: now, in: db))
             }
             let stateBytes = try Dictionary(uniqueKeysWithValues: records.map { ($0.name, try StateRepository.expectedWrite(vm: $0.name, in: db)) })
             let verdicts = Dictionary(uniqueKeysWithValues: (try ModelRegistry.newest(trainedBefore: now, in: db)?.vms ?? []).map { ($0.vm, $0) })
@@ -60,7 +60,8 @@ extension PlanningInputs {
             vms[vms.count - 1].wokenEarlyAt = execution.power[record.name]?.wokenEarlyAt
             vms[vms.count - 1].unmetDemandAt = execution.unmetDemands[record.name]
             let settings = policy.settings(vm: record.name, labels: record.labels)
-            let measured = MeasuredHistory(values: history.series.values, start: history.series.start, sleeps: history.sleeps, clock: forecaster.clock)
+            let measured = MeasuredHistory(values: history.series.values, start: history.series.start, sleeps: history.sleeps,
+                                           lastUnplannedWake: history.lastUnplannedWake, clock: forecaster.clock)
             vms[vms.count - 1].quietHours = measured.quietHours(threshold: settings.restoreAbove)
             vms[vms.count - 1].idleHours = measured.quietHours(threshold: settings.hibernateBelow)
             vms[vms.count - 1].falseAlarms = measured.falseAlarms(calls: execution.calls[record.name] ?? [], quantile: policy.tiers[settings.tier]!.quantile,

@@ -34,6 +34,7 @@ public struct DemandSamples: Sendable {
     /// The first moment in [from, to) at which the demand is known and under `threshold`: `from` itself if the sample
     /// covering it is, else the start of the first later sample that is (a gap is not idle).
     public func firstCalm(from: EpochSeconds, to: EpochSeconds, threshold: Double) -> EpochSeconds? {
+        guard from < to else { return nil }
         var k = firstIndex(atOrAfter: from)
         if k > 0 && from < end(of: k - 1) && values[k - 1] < threshold { return from }
         while k < times.count && times[k] < to {

@@ -172,6 +172,15 @@ public enum JournalRepository {
         return result
     }
 
+    /// When something last brought `vm` back before its plan's restore (`UnplannedWake`: a demand signal or an operator),
+    /// at `from` or later and by `now`: the restore's finish. Its demand came while it slept, where the history has none.
+    public static func lastUnplannedWake(vm: String, from: EpochSeconds, now: EpochSeconds, in db: Database) throws -> EpochSeconds? {
+        let unplanned = UnplannedWake.allCases.map { _ in "action_id LIKE ?" }.joined(separator: " OR ")
+        return try EpochSeconds.fetchOne(db, sql: """
+            SELECT max(at) FROM journal WHERE vm = ? AND step = 'done' AND at >= ? AND at <= ? AND kind = 'restore' AND (\(unplanned))
+            """, arguments: StatementArguments([vm, from, now] as [any DatabaseValueConvertible] + UnplannedWake.allCases.map { $0.rawValue + ":%" }))
+    }
+
     public static func power(in db: Database) throws -> [String: PowerRecord] {
         Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT * FROM power").map { row in (row["vm"], powerRecord(row)) })
     }

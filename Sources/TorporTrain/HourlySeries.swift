@@ -36,7 +36,7 @@ public struct HourlySeries: Equatable, Sendable {
     /// Builds the series of `vm` over [from, to) from the store. Each step's demand is the **maximum** of its samples
     /// of `metric` (the mean would hide the spikes that matter). A step is missing when it has no sample, and also when
     /// any sample of the step shows the VM absent (`vcpus` or `mem_capacity` of 0, as Bitbrains records absence) or
-    /// when it falls in one of `excluded` intervals (the VM's own hibernations): missing, never idle. With `context`,
+    /// when one of `excluded` intervals (the VM's own hibernations) spends time in it: missing, never idle. With `context`,
     /// memory, network and disk use are loaded too (the maximum per step, missing at the same steps).
     public static func load(vm: String, metric: String = "cpu_util", from: EpochSeconds, to: EpochSeconds, step: Int64 = 3600,
                             excluded: [ClosedRange<EpochSeconds>] = [], context withContext: Bool = false, in db: Database) throws -> HourlySeries {
@@ -59,7 +59,8 @@ public struct HourlySeries: Equatable, Sendable {
             }
         }
         for range in excluded {
-            let lo = max(0, index(range.lowerBound)), hi = min(count - 1, index(range.upperBound))
+            let hours = UTC.steps(touchedBy: range, step: step)
+            let lo = max(0, index(hours.lowerBound)), hi = min(count - 1, index(hours.upperBound))
             if lo <= hi { missing.formUnion(lo...hi) }
         }
         for i in missing { values[i] = .nan }

@@ -37,6 +37,9 @@ import TorporTrain
         #expect(demand.firstCalm(from: Self.at(18), to: Self.at(19), threshold: 5) == Self.at(18, 10))
         // Calm already: at once, even inside a sample.
         #expect(demand.firstCalm(from: Self.at(17, 2), to: Self.at(18), threshold: 5) == Self.at(17, 2))
+        // Nothing in an empty span (the hour ended before the executor could try).
+        #expect(demand.firstCalm(from: Self.at(17, 2), to: Self.at(17, 2), threshold: 5) == nil)
+        #expect(demand.firstCalm(from: Self.at(17, 2), to: Self.at(17), threshold: 5) == nil)
         // No data: never (missing is not idle).
         #expect(demand.firstCalm(from: Self.at(20), to: Self.at(21), threshold: 5) == nil)
         #expect(demand.firstDemand(from: Self.at(17), to: Self.at(19), threshold: 15) == Self.at(18))

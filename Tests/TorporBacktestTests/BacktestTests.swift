@@ -14,8 +14,9 @@ import TorporStore
 
     /// A store with three VMs over 35 days: `periodic` (50 % from 08:00 to 18:00 UTC every day, 1 % otherwise),
     /// `noise` (uniformly 0–60 % every hour, seeded), `absent` (periodic, but no data on days 30–32) and `burst`
-    /// (periodic, plus demand at 02:00 on day 30) and `grey` (periodic by day; its nights alternate between 1 % and 12 %,
-    /// so that its forecast calls them calm but never idle).
+    /// (periodic, plus demand at 02:00 on day 30), `grey` (periodic by day; its nights alternate between 1 % and 12 %,
+    /// so that its forecast calls them calm but never idle) and `retired` (50 % from 08:00 to 18:00 on Wednesdays and
+    /// Thursdays until day 18, 1 % otherwise; then 1 % but for demand at 17:00 on day 30, a Wednesday).
     static func store() throws -> Store {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-bt-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -28,7 +29,7 @@ import TorporStore
         try store.transaction { db in
             let writer = try SampleWriter(db: db)
             let cpu = try writer.metricID(try MetricBinding.make(metric: "cpu_util", unit: "percent").get())
-            for name in ["periodic", "noise", "absent", "burst", "grey"] {
+            for name in ["periodic", "noise", "absent", "burst", "grey", "retired"] {
                 let vm = try VMRepository.id(of: name, in: db, now: start)
                 try VMRepository.setPlacement(vm: vm, hostURI: "test:///default", labels: [:], in: db)
                 for h in 0..<days * 24 {
@@ -37,6 +38,7 @@ import TorporStore
                     var value = name == "noise" ? noise() : (8..<18).contains(hour) ? 50 : 1
                     if name == "burst" && day == 30 && hour == 2 { value = 50 }   // demand no forecast foresaw
                     if name == "grey" && value == 1 && (hour >= 18 ? day : day - 1) % 2 == 0 { value = 12 }   // night by its evening
+                    if name == "retired" { value = day > 18 ? (day == 30 && hour == 17 ? 50 : 1) : [2, 3].contains(day % 7) && (8..<18).contains(hour) ? 50 : 1 }
                     _ = try writer.add(vm: vm, metric: cpu, time: t, value: value)
                 }
             }
@@ -134,6 +136,23 @@ import TorporStore
         #expect(grey.hibernations == 4 && grey.violatedIntervals == 0 && grey.missedEpisodes == 0 && grey.proactiveEpisodes == 4)
         let periodic = try #require(on.vms["periodic"]?["torpor"]), noise = try #require(on.vms["noise"]?["torpor"])
         #expect(periodic.violatedIntervals == 0 && noise.capturedHours < 0.05 * noise.knownHours)
+    }
+
+    /// Under the idle timeout a VM whose demand stopped is dormant (no measured demand in more than 8 days while its
+    /// forecast still calls for it): it sleeps through what its forecast calls for. The demand that wakes it ends its
+    /// dormancy, also once it sleeps again (its wake's hour is not in the history: production's journal has the wake):
+    /// the next morning, a Thursday, its forecast restores it.
+    @Test func theDemandThatWakesADormantVMEndsItsDormancy() throws {
+        var policy = Self.policy
+        policy.defaults.idleTimeout = true
+        let report = try Backtest(store: try Self.store(), policy: policy, from: Self.replayFrom, to: Self.start + Int64(Self.days) * 86_400).run([.torpor])
+        let asleep = try #require(report.timelines["retired"]?.asleep)
+        func at(day: Int, _ hour: Int) -> Int { Int((Self.start + Int64(day) * 86_400 + Int64(hour) * 3600 - Self.replayFrom) / 3600) }
+        #expect(asleep[at(day: 30, 9)], "dormant: asleep through its forecast's demand")
+        #expect(asleep[at(day: 30, 17)] && !asleep[at(day: 30, 18)], "woken by the demand at 17:00")
+        #expect(asleep[at(day: 31, 3)] && !asleep[at(day: 31, 12)], "its forecast believed again")
+        let retired = try #require(report.vms["retired"]?["torpor"])
+        #expect(retired.missedEpisodes == 1 && retired.violatedIntervals == 1)
     }
 
     /// The curves: one frontier per strategy, and torpor's without the idle timeout dashed when both were swept.

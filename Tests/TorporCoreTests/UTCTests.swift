@@ -15,6 +15,14 @@ import TorporCore
         #expect(UTC.format(1_372_629_804) == "2013-06-30T22:03:24Z")
     }
 
+    @Test func aSpanTouchesTheHoursItSpendsTimeIn() {
+        let t = UTC.epoch(year: 2026, month: 12, day: 4, hour: 7)
+        #expect(UTC.steps(touchedBy: (t + 600)...(t + 2 * 3600 + 1)) == t...(t + 2 * 3600))
+        #expect(UTC.steps(touchedBy: (t + 600)...(t + 2 * 3600)) == t...(t + 3600), "it ends as hour 2 begins")
+        #expect(UTC.steps(touchedBy: (t + 3600)...(t + 3600)) == (t + 3600)...(t + 3600), "an instant marks its own hour")
+        #expect(UTC.steps(touchedBy: (-3600 - 1)...(-10)) == -7200...(-3600), "before 1970 too")
+    }
+
     @Test func parsesTheFormsSourcesUse() {
         #expect(UTC.parseISO8601("2014-02-14 14:30:00") == UTC.epoch(year: 2014, month: 2, day: 14, hour: 14, minute: 30))
         #expect(UTC.parseISO8601("2014-02-14T14:30:00.250Z") == UTC.epoch(year: 2014, month: 2, day: 14, hour: 14, minute: 30))

@@ -628,20 +628,32 @@ import TorporTrain
 
     @Test func quietHoursCountTheKnownHoursSinceTheNewestDemandOrGapOnly() {
         let nan = Float.nan, start = Self.now - 6 * 3600
-        func quiet(_ values: [Float], _ threshold: Double, sleeps: [ClosedRange<EpochSeconds>] = []) -> Int {
-            MeasuredHistory(values: values, start: start, sleeps: sleeps, clock: .utc).quietHours(threshold: threshold)
+        func quiet(_ values: [Float], _ threshold: Double, sleeps: [ClosedRange<EpochSeconds>] = [], wake: EpochSeconds? = nil) -> Int {
+            MeasuredHistory(values: values, start: start, sleeps: sleeps, lastUnplannedWake: wake, clock: .utc).quietHours(threshold: threshold)
         }
         // Missing hours it slept in are not quiet: only the known ones count.
         let asleep2and3 = [(start + 2 * 3600 + 600)...(start + 3 * 3600 + 1200)]
         #expect(quiet([20, 3, nan, nan, 4, 1], 15, sleeps: asleep2and3) == 3)
         #expect(quiet([3, 15], 15) == 0)
         #expect(quiet([], 15) == 0)
-        // Any other missing hour (a gap in the data) ends the count: missing is not idle. A sleep marks every hour it touches.
+        // Any other missing hour (a gap in the data) ends the count: missing is not idle. A sleep marks every hour it
+        // spends time in: one that ends as hour 4 begins does not mark hour 4.
         let gapped: [Float] = [1, 1, .nan, 1, .nan, 1]
         #expect(quiet(gapped, 5) == 1)
         #expect(quiet(gapped, 5, sleeps: [(start + 4 * 3600 + 600)...(start + 4 * 3600 + 1200)]) == 2)
-        #expect(quiet(gapped, 5, sleeps: [(start + 2 * 3600 + 1800)...(start + 4 * 3600)]) == 4)
+        #expect(quiet(gapped, 5, sleeps: [(start + 2 * 3600 + 1800)...(start + 4 * 3600 + 1)]) == 4)
+        #expect(quiet(gapped, 5, sleeps: [(start + 2 * 3600 + 1800)...(start + 4 * 3600), (start + 4 * 3600 + 1200)...(start + 4 * 3600 + 1800)]) == 4)
+        #expect(quiet(gapped, 5, sleeps: [(start + 2 * 3600 + 1800)...(start + 4 * 3600)]) == 1)
         #expect(quiet([3, nan, 4], 15) == 1)
+        // Something woke it before its plan's restore (a demand signal, an operator) in hour 3: the quiet begins after
+        // that hour, whose demand came while it slept or restored, even once it sleeps again; in the hour that holds
+        // now, there is no quiet yet. A wake before the history is not in it.
+        let woken: [Float] = [1, 1, nan, nan, 1, 1]
+        let asleep2and3Again = [(start + 2 * 3600)...(start + 3 * 3600 + 600), (start + 5 * 3600 + 900)...(start + 6 * 3600)]
+        #expect(quiet(woken, 15, sleeps: asleep2and3Again) == 4)
+        #expect(quiet(woken, 15, sleeps: asleep2and3Again, wake: start + 3 * 3600 + 600) == 2)
+        #expect(quiet(woken, 15, sleeps: asleep2and3Again, wake: start + 6 * 3600 + 60) == 0)
+        #expect(quiet(woken, 15, sleeps: asleep2and3Again, wake: start - 60) == 4)
     }
 
     @Test func underTheIdleTimeoutAVMWhoseForecastCalledForDemandInVainThreeTimesItsOddsIsDormant() throws {
@@ -679,7 +691,7 @@ import TorporTrain
         let calls = [call(-1), call(1), call(2), call(3), call(4, 0.5, 20), call(4), call(6), call(7, 0.99, 41), call(8, 0.9, 10), call(9), call(10)]
         let history: [Float] = [1, 1, 20, 1, 1, 1, .nan, 1, 1, 1]
         func alarms(_ quantile: Float, _ history: [Float]) -> Int {
-            MeasuredHistory(values: history, start: start, sleeps: [(start + 6 * 3600)...(start + 6 * 3600 + 600)], clock: .utc)
+            MeasuredHistory(values: history, start: start, sleeps: [(start + 6 * 3600)...(start + 6 * 3600 + 600)], lastUnplannedWake: nil, clock: .utc)
                 .falseAlarms(calls: calls, quantile: quantile, threshold: 15).hours
         }
         #expect(alarms(0.9, history) == 3)
@@ -707,7 +719,7 @@ import TorporTrain
         values[10] = 40
         let calls = office.map { DemandCall(hour: start + Int64($0) * 3600, quantile: 0.5, forecast: 40) }
         func alarms(_ clock: WeekClock, _ values: [Float], _ calls: [DemandCall]) -> FalseAlarms {
-            MeasuredHistory(values: values, start: start, sleeps: [], clock: clock).falseAlarms(calls: calls, quantile: 0.5, threshold: 15)
+            MeasuredHistory(values: values, start: start, sleeps: [], lastUnplannedWake: nil, clock: clock).falseAlarms(calls: calls, quantile: 0.5, threshold: 15)
         }
         // On Los Angeles' clock Thursday and Friday are the whole days without demand its forecast called through: two,
         // not dormant. On UTC's the same calls fall on Thursday, Friday and Saturday after Wednesday: three.
@@ -726,7 +738,7 @@ import TorporTrain
         var quiet = [Float](repeating: 1, count: 4 * 24)
         quiet[0] = 40   // 23:30–00:30 local: its demand came after midnight, on the 25th
         let daily = (1..<quiet.count).filter { $0 % 24 == 12 }.map { DemandCall(hour: night + Int64($0) * 3600, quantile: 0.5, forecast: 40) }
-        #expect(MeasuredHistory(values: quiet, start: night, sleeps: [], clock: adelaide).falseAlarms(calls: daily, quantile: 0.5, threshold: 15)
+        #expect(MeasuredHistory(values: quiet, start: night, sleeps: [], lastUnplannedWake: nil, clock: adelaide).falseAlarms(calls: daily, quantile: 0.5, threshold: 15)
                 == FalseAlarms(hours: 4, days: 2))   // the 26th and 27th; the 25th held demand, the 28th holds now
     }
 

@@ -104,6 +104,27 @@ import TorporCore
         #expect(try intervals(from: 6 * Self.day) == [5 * Self.day...7 * Self.day], "asleep since before from, still asleep")
     }
 
+    /// The newest restore no plan scheduled (a demand signal's or an operator's) that finished in [from, now].
+    @Test func theLastUnplannedWakeIsTheNewestFinishedSignalOrOperatorRestore() throws {
+        let store = try Store(path: temporaryStorePath())
+        let signal = UnplannedWake.signal.actionID(vm: "c", at: 3 * Self.day), wake = UnplannedWake.wake.actionID(vm: "c", at: 4 * Self.day)
+        try store.transaction { db in
+            for e in Self.finished(signal, "c", .restore, at: 3 * Self.day) + Self.finished(wake, "c", .restore, at: 4 * Self.day)
+                + Self.finished("restore:c:planned", "c", .restore, at: 5 * Self.day)
+                + [Self.step(UnplannedWake.signal.actionID(vm: "c", at: 6 * Self.day), "c", .restore, .intent, at: 6 * Self.day)]
+                + Self.finished(UnplannedWake.signal.actionID(vm: "d", at: 6 * Self.day), "d", .restore, at: 6 * Self.day) {
+                try JournalRepository.append(e, in: db)
+            }
+        }
+        func last(from: EpochSeconds = 0, now: EpochSeconds) throws -> EpochSeconds? {
+            try store.read { try JournalRepository.lastUnplannedWake(vm: "c", from: from, now: now, in: $0) }
+        }
+        // The planned restore of day 5 and the unfinished signal of day 6 are not; day 6's is another VM's.
+        #expect(try last(now: 7 * Self.day) == 4 * Self.day)
+        #expect(try last(now: 4 * Self.day - 1) == 3 * Self.day, "a replay does not see later wakes")
+        #expect(try last(from: 4 * Self.day + 1, now: 7 * Self.day) == nil)
+    }
+
     /// What the executor's passes and the plans ask of the journal is answered by indexed look-ups: no statement scans
     /// the whole journal, however long it is.
     @Test func noReadScansTheWholeJournal() throws {
@@ -120,8 +141,9 @@ import TorporCore
             _ = try JournalRepository.latestSteps(of: ["h1", "h2"], in: db)
             _ = try JournalRepository.p95Seconds(kind: .hibernate, vms: ["vm1", "vm2"], in: db)
             _ = try JournalRepository.hibernatedIntervals(vm: "vm1", from: 3600, now: 86_400, in: db)
+            _ = try JournalRepository.lastUnplannedWake(vm: "vm1", from: 3600, now: 86_400, in: db)
             db.trace(options: .statement, nil)
-            #expect(statements.count >= 5)
+            #expect(statements.count >= 6)
             for sql in Set(statements) {
                 let arguments = StatementArguments(Array(repeating: "x", count: sql.filter { $0 == "?" }.count))!
                 let plan = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { $0["detail"] as String }

@@ -27,14 +27,14 @@ func scratchStore() throws -> (Store, String) {
         try csv.write(toFile: dir + "/s.csv", atomically: true, encoding: .utf8)
         _ = try CSVIngester(store: store).ingest(path: dir + "/s.csv", mapping: .defaultLong, now: t0 + 86_400)
         let series = try store.read {
-            try HourlySeries.load(vm: "web-01", from: t0, to: t0 + 5 * 3600, excluded: [(t0 + 10800)...(t0 + 14399)], in: $0)
+            try HourlySeries.load(vm: "web-01", from: t0, to: t0 + 5 * 3600, excluded: [(t0 + 10800)...(t0 + 14400)], in: $0)
         }
         #expect(series.start == t0 && series.values.count == 5)
         #expect(series.values[0] == 50, "the hour's maximum, not its mean")
         #expect(series.values[1].isNaN, "a gap is missing")
         #expect(series.values[2].isNaN, "an hour in which the VM was absent is missing")
         #expect(series.values[3].isNaN, "an hour the VM was hibernated is missing")
-        #expect(series.values[4] == 9)
+        #expect(series.values[4] == 9, "a sleep that ends as an hour begins leaves that hour known")
         #expect(series.coverage == 0.4)
     }
 
