@@ -7,7 +7,7 @@ import TorporTrain
 /// Trade-off curves: each strategy replayed at several settings, so that strategies are compared at equal violations
 /// rather than at one setting. Every strategy but office hours sweeps `hibernate_below` and `min_idle` (the policy's
 /// defaults) over the same values; the planner's strategies also the idle timeout (off and on), and torpor the decision
-/// quantile of every tier (seasonal naive's quantiles are one value); office hours sweeps its closing time.
+/// quantile of every tier (`quantiles`; seasonal naive's quantiles are one value); office hours sweeps its closing time.
 public struct BacktestSweep {
     /// One setting's fleet score for one strategy.
     public struct Point: Codable, Equatable, Sendable {
@@ -22,6 +22,10 @@ public struct BacktestSweep {
     public let base: Backtest
 
     public init(_ base: Backtest) { self.base = base }
+
+    /// The decision quantiles torpor is swept over: the forecast's own and q0.75 (interpolated), between the median and
+    /// q0.9, where the forecast's grid leaves the widest gap in violations.
+    public static let quantiles: [Float] = [0.1, 0.25, 0.5, 0.75, 0.9, 0.99]
 
     /// One replay of the sweep: a policy, the strategies replayed with it, and the points it gives (each strategy's
     /// fleet score under a setting's name).
@@ -43,13 +47,13 @@ public struct BacktestSweep {
                 p.defaults.minIdle = Int64(idle) * 3600
                 let setting = "hibernate_below \(below), min_idle \(idle)h"
                 func torpor(_ p: Policy, _ q: Float) -> String { setting + ", q\(q)" + (p.defaults.idleTimeout == true ? ", idle timeout" : "") }
-                for q in QuantileForecast.standardQuantiles {
+                for q in Self.quantiles {
                     for name in p.tiers.keys { p.tiers[name]!.quantile = q }
                     // Seasonal naive's quantiles are all one value: q does not matter, it is replayed once each way.
                     var other = p
                     other.defaults.idleTimeout = !(p.defaults.idleTimeout ?? false)
                     for policy in [p, other] {
-                        let naive = q == QuantileForecast.standardQuantiles[0] ? [(Strategy.seasonalNaive, torpor(policy, q).replacingOccurrences(of: ", q\(q)", with: ""))] : []
+                        let naive = q == Self.quantiles[0] ? [(Strategy.seasonalNaive, torpor(policy, q).replacingOccurrences(of: ", q\(q)", with: ""))] : []
                         replays.append(Replay(policy: policy, points: [(.torpor, torpor(policy, q))] + naive))
                     }
                 }

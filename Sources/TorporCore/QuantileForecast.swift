@@ -14,13 +14,30 @@ public struct QuantileForecast: Equatable, Sendable {
         self.start = start; self.quantiles = quantiles; self.values = values; self.source = source
     }
 
-    /// The quantiles torpor forecasts and a policy's tiers choose from: 0.1 and 0.25 for VMs whose owners take the most
-    /// risk (the hour-of-week profile serves them: the model is trained for TorporTrain's `TrainingConfig.quantiles`), 0.5, 0.9 and
-    /// 0.99 for the usual bronze, silver and gold tiers.
+    /// The quantiles torpor forecasts: 0.1 and 0.25 for VMs whose owners take the most risk (the hour-of-week profile
+    /// serves them: the model is trained for TorporTrain's `TrainingConfig.quantiles`), 0.5, 0.9 and 0.99 for the usual
+    /// bronze, silver and gold tiers. A tier may choose any quantile from the lowest to the highest (`series`).
     public static let standardQuantiles: [Float] = [0.1, 0.25, 0.5, 0.9, 0.99]
 
-    /// The forecast of quantile `q` per hour (nil when `q` is not one of the forecast's quantiles).
+    /// The forecast of quantile `q` per hour: one of the forecast's quantiles, or linearly interpolated between the two
+    /// around it (they are ascending each hour; NaN stays NaN); nil when `q` is outside them.
     public func series(quantile q: Float) -> [Float]? {
-        quantiles.firstIndex { abs($0 - q) < 1e-6 }.map { j in values.map { $0[j] } }
+        if let j = quantiles.firstIndex(where: { abs($0 - q) < 1e-6 }) { return values.map { $0[j] } }
+        guard let upper = quantiles.firstIndex(where: { $0 > q }), upper > 0 else { return nil }
+        let lower = upper - 1, weight = (q - quantiles[lower]) / (quantiles[upper] - quantiles[lower])
+        return values.map { $0[lower] + weight * ($0[upper] - $0[lower]) }
+    }
+
+    /// This forecast with quantile `q` among its own (interpolated by `series` when it is not one), so that a record of it
+    /// shows the quantile a tier decides by; nil when `q` is outside its quantiles.
+    public func including(quantile q: Float) -> QuantileForecast? {
+        guard let series = series(quantile: q) else { return nil }
+        guard !quantiles.contains(where: { abs($0 - q) < 1e-6 }) else { return self }
+        let j = quantiles.firstIndex { $0 > q }!
+        var with = self
+        with.quantiles.insert(q, at: j)
+        for h in values.indices { with.values[h].insert(series[h], at: j) }
+        with.source += ", q\(q) interpolated"
+        return with
     }
 }

@@ -261,8 +261,9 @@ struct Planning {
         for vm in input.vms.sorted(by: { $0.name < $1.name }) {
             let settings = policy.settings(vm: vm.name, labels: vm.labels)
             let tier = policy.tiers[settings.tier]!
-            if let f = vm.forecast {
-                forecasts.append(.init(vm: vm.name, start: Instant(f.start), quantiles: f.quantiles.map { Double($0) },
+            // The record shows the quantile the tier decides by, interpolated when the forecast does not have it.
+            if let f = vm.forecast.map({ $0.including(quantile: tier.quantile) ?? $0 }) {
+                forecasts.append(.init(vm: vm.name, start: Instant(f.start), quantiles: f.quantiles.map(Self.quantileValue),
                                        values: f.values.map { $0.map { Self.rounded($0) } }, tier: settings.tier, tierQuantile: Self.quantileValue(tier.quantile),
                                        hibernateBelow: settings.hibernateBelow, restoreAbove: settings.restoreAbove, source: f.source))
             }

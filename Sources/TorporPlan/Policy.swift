@@ -279,8 +279,9 @@ struct PolicyFile: Decodable {
         let tiers = self.tiers ?? [:]
         guard !tiers.isEmpty else { throw bad("tiers", "at least one tier is needed, e.g. silver: {quantile: 0.9, priority: 2}") }
         let forecast = QuantileForecast.standardQuantiles
-        for (name, t) in tiers.sorted(by: { $0.key < $1.key }) where !forecast.contains(where: { abs($0 - t.quantile) < 1e-6 }) {
-            throw bad("tiers.\(name).quantile", "\(t.quantile) is not a quantile torpor forecasts (" + forecast.map { "\($0)" }.joined(separator: ", ") + ")")
+        for (name, t) in tiers.sorted(by: { $0.key < $1.key }) where !(forecast.first! - 1e-6...forecast.last! + 1e-6).contains(t.quantile) {
+            throw bad("tiers.\(name).quantile", "\(t.quantile) is outside the quantiles torpor forecasts (" + forecast.map { "\($0)" }.joined(separator: ", ")
+                      + "; one between two of them is interpolated)")
         }
         let defaults = try override(self.defaults, "defaults")
         let tierName = defaults.tier ?? "silver"

@@ -55,6 +55,25 @@ import TorporTrain
         #expect(r.rationale.text.contains("demand returns at 2024-03-04T09:00:00Z"))
     }
 
+    /// A tier between two forecast quantiles decides by their linear interpolation, which the plan's record shows: at
+    /// q0.7, 16 % at q0.9 (8 % at the median) is 12 %, under restore_above (the grey zone: the sleep goes on); at q0.9
+    /// it is not.
+    @Test func aTierBetweenTwoForecastQuantilesDecidesByTheirInterpolation() throws {
+        var values = Self.hours(idle: 2..<9)
+        for h in 9..<12 { values[h] = 16 }
+        let vm = Self.vm("web-01", values)
+        let silver = try Self.plan([vm])
+        #expect(silver.actions.first { $0.action == .restore }?.deadline?.seconds == Self.at(9))
+        var policy = try Self.policy()
+        policy.tiers["silver"]!.quantile = 0.7
+        let bold = try Self.plan([vm], policy: policy)
+        let restore = try #require(bold.actions.first { $0.action == .restore })
+        #expect(restore.deadline?.seconds == Self.at(12) && restore.rationale.text.contains("q0.7"), "\(restore.rationale.text)")
+        let record = try #require(bold.forecasts.first)
+        #expect(record.quantiles == [0.5, 0.7, 0.9, 0.99] && record.tierQuantile == 0.7 && record.values[9][1] == 12, "\(record.quantiles) \(record.values[9])")
+        #expect(record.source == "crafted, q0.7 interpolated")
+    }
+
     @Test func idleShorterThanMinIdleIsLeftRunning() throws {
         let plan = try Self.plan([Self.vm("web-01", Self.hours(idle: 2..<5))])
         #expect(plan.actions.isEmpty)

@@ -34,8 +34,9 @@ import Testing
 
     @Test(arguments: [
         ("defaults: {min_idle: soon}\ntiers: {silver: {quantile: 0.9, priority: 2}}", "'defaults.min_idle': 'soon' is not a duration"),
-        ("tiers: {silver: {quantile: 1.5, priority: 2}}", "'tiers.silver.quantile': 1.5 is not a quantile torpor forecasts (0.1, 0.25, 0.5, 0.9, 0.99)"),
-        ("tiers: {silver: {quantile: 0.95, priority: 2}}", "'tiers.silver.quantile': 0.95 is not a quantile torpor forecasts"),
+        ("tiers: {silver: {quantile: 1.5, priority: 2}}", "'tiers.silver.quantile': 1.5 is outside the quantiles torpor forecasts (0.1, 0.25, 0.5, 0.9, 0.99; one between two of them is interpolated)"),
+        ("tiers: {silver: {quantile: 0.05, priority: 2}}", "'tiers.silver.quantile': 0.05 is outside the quantiles torpor forecasts"),
+        ("tiers: {silver: {quantile: 0.995, priority: 2}}", "'tiers.silver.quantile': 0.995 is outside the quantiles torpor forecasts"),
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\nvms: {a: {max_sleep: forever}}", "'vms.a.max_sleep': 'forever' is not a duration"),
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\nvms: {a: {tier: platinum}}", "'vms.a.tier': no tier 'platinum'"),
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\ndefaults: {hibernate_below: 20, restore_above: 10}", "hibernate_below (20.0) is above restore_above (10.0)"),
