@@ -239,8 +239,8 @@ public struct Backtest {
             }
         case .torpor, .seasonalNaive:
             let quantiles = blocks[0].forecaster.quantiles
-            // The stretch each VM is asleep in now, and when its planned restore finishes (nil: not planned yet).
-            var sleeping = [(start: EpochSeconds, wake: EpochSeconds?)?](repeating: nil, count: records.count)
+            // The stretch each VM is asleep in now, and when its planned restore starts and finishes (nil: not planned yet).
+            var sleeping = [(start: EpochSeconds, restore: EpochSeconds?, wake: EpochSeconds?)?](repeating: nil, count: records.count)
             // The calls for demand each VM's plans made while it ran (`Planner.demandCalls`), as the store keeps them.
             var demandCalls = [[DemandCall]](repeating: [], count: records.count)
             // When each VM came back, if its demand woke it before the planned restore (what a demand signal's wake
@@ -307,9 +307,11 @@ public struct Backtest {
                         restore.map { max($0.deadline?.seconds ?? $0.at.seconds, $0.at.seconds + restoreSeconds[i]) }
                     }
                     if sleeping[i] != nil {
-                        sleeping[i]!.wake = back(plan.actions.first { $0.vm == r.name && $0.action == .restore }) ?? t + restoreSeconds[i]
+                        let restore = plan.actions.first { $0.vm == r.name && $0.action == .restore }
+                        sleeping[i]!.restore = restore?.at.seconds ?? t
+                        sleeping[i]!.wake = back(restore) ?? t + restoreSeconds[i]
                     } else if let hibernate = plan.actions.first(where: { $0.vm == r.name && $0.action == .hibernate }), hibernate.at.seconds < hourEnd {
-                        let wake = back(plan.action(hibernate.pairedWith ?? ""))
+                        let restore = plan.action(hibernate.pairedWith ?? ""), wake = back(restore)
                         // The executor's pre-flight: it hibernates only while the VM's demand is under hibernate_below
                         // (under the idle timeout: has stayed under it for min_idle since the VM last woke), and tries
                         // again on its next passes while the hour lasts.
@@ -327,16 +329,19 @@ public struct Backtest {
                             idle(busy: false, from: from, to: busy ?? until) ?? busy.flatMap { idle(busy: true, from: max(from, $0), to: until) }
                         } ?? demand.firstCalm(from: from, to: until, threshold: threshold)
                         // As the executor: no sleep once its restore is due ("not worth sleeping").
-                        let restoreAt = plan.action(hibernate.pairedWith ?? "")?.at.seconds ?? .max
-                        if let start, start < restoreAt { sleeping[i] = (start, wake); wokenEarly[i] = nil }
+                        if let start, start < restore?.at.seconds ?? .max { sleeping[i] = (start, restore?.at.seconds, wake); wokenEarly[i] = nil }
                     }
                     guard let current = sleeping[i] else { continue }
                     let planned = current.wake ?? .max
                     var end: EpochSeconds?
-                    if let demand = replay.demand[i].firstDemand(from: max(current.start, t), to: min(planned, hourEnd), threshold: settings[i].restoreAbove) {
-                        let woken = demand + restoreSeconds[i]   // woken by the demand, late
-                        if woken < planned { wokenEarly[i] = woken; lastUnplannedWake[i] = woken }
-                        end = min(planned, woken)
+                    // Demand before the planned restore starts wakes the VM, late by the restore time (a demand signal's
+                    // restore, `signal:` in the journal); once the restore has started, the VM is back when it finishes.
+                    if let demand = replay.demand[i].firstDemand(from: max(current.start, t), to: min(current.restore ?? .max, planned, hourEnd),
+                                                                 threshold: settings[i].restoreAbove) {
+                        let woken = min(planned, demand + restoreSeconds[i])
+                        wokenEarly[i] = woken
+                        lastUnplannedWake[i] = woken
+                        end = woken
                     } else if planned <= hourEnd {
                         end = planned
                     }

@@ -23,8 +23,8 @@ public struct BacktestSweep {
 
     public init(_ base: Backtest) { self.base = base }
 
-    /// The decision quantiles torpor is swept over: the forecast's own and q0.75 (interpolated), between the median and
-    /// q0.9, where the forecast's grid leaves the widest gap in violations.
+    /// The decision quantiles torpor is swept over: the forecast's own and q0.75 (interpolated) in the widest step of
+    /// their grid, from the median to q0.9.
     public static let quantiles: [Float] = [0.1, 0.25, 0.5, 0.75, 0.9, 0.99]
 
     /// One replay of the sweep: a policy, the strategies replayed with it, and the points it gives (each strategy's

@@ -28,7 +28,8 @@ public struct MeasuredHistory: Sendable {
             let first = Int((max(hours.lowerBound, start) - start) / 3600), last = min(values.count - 1, Int((hours.upperBound - start) / 3600))
             return first...max(first, last)
         })
-        wokenEarly = lastUnplannedWake.flatMap { $0 >= start ? Int(($0 - start) / 3600) : nil }
+        // The hour its demand came in: the one the restore finished in, or the one before when it finished on the hour.
+        wokenEarly = lastUnplannedWake.flatMap { $0 > start ? Int(($0 - 1 - start) / 3600) : nil }
     }
 
     /// The index after the newest hour that ends the quiet at `threshold`: at or over it, missing while the VM did not

@@ -113,7 +113,7 @@ public struct Plan: Codable, Equatable, Sendable {
         /// From when a stored sample at or over `hibernate_below` ends a carried wait: the hour before the plan's
         /// (`planHour`; a sample stored after the plan read that hour is not in its history, which holds each hour's
         /// highest sample), or the VM's last wake (`wokeAt`), when that is earlier and less than `min_idle` before the
-        /// plan's hour (the hour it woke in is missing from that history; when the whole hours known after it already
+        /// plan's hour (the hour it woke in is missing from that history unless it woke on the hour; when the whole hours known after it already
         /// make `min_idle`, they left that much quiet since, whatever the wake's hour held).
         public func busyCheckStart(planHour: EpochSeconds, wokeAt: EpochSeconds?) -> EpochSeconds {
             guard let wokeAt, wokeAt < planHour - 3600, planHour - (UTC.floor(wokeAt) + 3600) < afterIdleOnceBusySeconds ?? 0 else { return planHour - 3600 }

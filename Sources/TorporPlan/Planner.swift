@@ -39,8 +39,9 @@ public struct PlanningVM: Sendable {
     /// seen those hours, decides again.
     public var unmetDemandAt: EpochSeconds?
     /// Known hours (measured while it ran) in the history the forecast was made from since the newest whose demand
-    /// reached `restore_above`, or the newest missing hour it did not sleep in (`MeasuredHistory.quietHours`: a gap in the
-    /// data ends them), all of them when none did. Under the idle timeout a VM quiet for
+    /// reached `restore_above`, the newest missing hour it did not sleep in (`MeasuredHistory.quietHours`: a gap in the
+    /// data ends them), or the hour of its last unplanned wake (a demand signal's or an operator's), all of them when
+    /// none did. Under the idle timeout a VM quiet for
     /// `Planner.dormancyHours` of them is dormant: its forecast's demand ends no sleep until measured demand returns.
     public var quietHours: Int
     /// Known hours (measured while it ran, in the same history) of its quiet at `restore_above` (as `quietHours`)
@@ -49,10 +50,10 @@ public struct PlanningVM: Sendable {
     /// `Planner.falseAlarmDays` days at least, is dormant.
     public var falseAlarms: FalseAlarms
     /// Known hours (measured while it ran, in the same history) since the newest whose demand reached `hibernate_below`,
-    /// or the newest missing hour it did not sleep in (`MeasuredHistory.quietHours` at that threshold: a gap in the
-    /// data ends them), all of them when none did. Under the idle timeout, once they make
-    /// `min_idle` the VM's next sleep waits only `Planner.idleCarriedWait` of measured quiet since it last woke: the
-    /// quiet it slept from counts (its sleeps do not, nor break it).
+    /// the newest missing hour it did not sleep in (`MeasuredHistory.quietHours` at that threshold: a gap in the data
+    /// ends them) or the hour of its last unplanned wake, all of them when none did. Under the idle timeout, once they
+    /// make `min_idle` the VM's next sleep waits only `Planner.idleCarriedWait` of measured quiet since it last woke: the
+    /// quiet it slept from counts (its sleeps do not, nor break it; a wake no plan scheduled does).
     public var idleHours: Int
 
     public init(name: String, host: String?, labels: [String: String] = [:], vcpus: Int? = nil, memoryBytes: Int64? = nil,
@@ -261,8 +262,7 @@ struct Planning {
         for vm in input.vms.sorted(by: { $0.name < $1.name }) {
             let settings = policy.settings(vm: vm.name, labels: vm.labels)
             let tier = policy.tiers[settings.tier]!
-            // The record shows the quantile the tier decides by, interpolated when the forecast does not have it.
-            if let f = vm.forecast.map({ $0.including(quantile: tier.quantile) ?? $0 }) {
+            if let f = vm.forecast.map({ Self.recorded($0, tier: tier) }) {
                 forecasts.append(.init(vm: vm.name, start: Instant(f.start), quantiles: f.quantiles.map(Self.quantileValue),
                                        values: f.values.map { $0.map { Self.rounded($0) } }, tier: settings.tier, tierQuantile: Self.quantileValue(tier.quantile),
                                        hibernateBelow: settings.hibernateBelow, restoreAbove: settings.restoreAbove, source: f.source))
@@ -691,7 +691,7 @@ struct Planning {
             tier: w.settings.tier, priority: w.tier.priority, pairedWith: w.asleepAlready ? nil : hibernateID, deadlineCause: w.cause,
             rationale: .init(quantile: quantile, forecastPeak: Self.rounded(peak), worstCase: Self.rounded(worst),
                              hibernateBelow: w.settings.hibernateBelow, restoreAbove: w.settings.restoreAbove,
-                             expectedVMHoursSaved: Self.rounded(saved), risk: risk, forecastSource: vm.forecast?.source ?? "none",
+                             expectedVMHoursSaved: Self.rounded(saved), risk: risk, forecastSource: vm.forecast.map { Self.recorded($0, tier: w.tier).source } ?? "none",
                              text: w.onset + "; p95 restore \(DurationText.format(w.restoreSeconds)) + execute_every \(DurationText.format(policy.executeEvery))" + queue),
             reservations: .init(statePoolBytes: nil, memoryBytes: vm.memoryBytes, vcpus: vm.vcpus))
         guard !w.asleepAlready else { return [restore] }
@@ -700,7 +700,7 @@ struct Planning {
             tier: w.settings.tier, priority: w.tier.priority, pairedWith: restoreID, deadlineCause: nil,
             rationale: .init(quantile: quantile, forecastPeak: Self.rounded(peak), worstCase: Self.rounded(worst),
                              hibernateBelow: w.settings.hibernateBelow, restoreAbove: w.settings.restoreAbove,
-                             expectedVMHoursSaved: Self.rounded(saved), risk: risk, forecastSource: vm.forecast?.source ?? "none",
+                             expectedVMHoursSaved: Self.rounded(saved), risk: risk, forecastSource: vm.forecast.map { Self.recorded($0, tier: w.tier).source } ?? "none",
                              text: sleepText(w, series: series?.tier ?? [], worst: worst)),
             reservations: .init(statePoolBytes: w.stateBytes, memoryBytes: nil, vcpus: nil), afterIdleSeconds: w.afterIdle,
             afterIdleOnceBusySeconds: w.carriedWait ? w.settings.minIdle : nil)
@@ -739,6 +739,10 @@ struct Planning {
         }
         return text + "; top quantile peaks at \(Self.percent(worst)); \(onset)"
     }
+
+    /// A VM's forecast as the plan records it: with the quantile its tier decides by, interpolated when the forecast
+    /// does not have it (`QuantileForecast.including`).
+    static func recorded(_ f: QuantileForecast, tier: Policy.Tier) -> QuantileForecast { f.including(quantile: tier.quantile) ?? f }
 
     static func quantileValue(_ q: Float) -> Double { (Double(q) * 10_000).rounded() / 10_000 }
     static func quantileText(_ q: Float) -> String { "\(quantileValue(q))" }

@@ -283,6 +283,9 @@ struct PolicyFile: Decodable {
             throw bad("tiers.\(name).quantile", "\(t.quantile) is outside the quantiles torpor forecasts (" + forecast.map { "\($0)" }.joined(separator: ", ")
                       + "; one between two of them is interpolated)")
         }
+        for (name, t) in tiers.sorted(by: { $0.key < $1.key }) where abs(Double(t.quantile) * 10_000 - (Double(t.quantile) * 10_000).rounded()) > 0.01 {
+            throw bad("tiers.\(name).quantile", "\(t.quantile) has more than 4 decimals")
+        }
         let defaults = try override(self.defaults, "defaults")
         let tierName = defaults.tier ?? "silver"
         guard tiers[tierName] != nil else { throw bad("defaults.tier", "no tier '\(tierName)' under 'tiers'") }

@@ -671,6 +671,7 @@ import TorporTrain
         let asleep2and3Again = [(start + 2 * 3600)...(start + 3 * 3600 + 600), (start + 5 * 3600 + 900)...(start + 6 * 3600)]
         #expect(quiet(woken, 15, sleeps: asleep2and3Again) == 4)
         #expect(quiet(woken, 15, sleeps: asleep2and3Again, wake: start + 3 * 3600 + 600) == 2)
+        #expect(quiet(woken, 15, sleeps: asleep2and3Again, wake: start + 4 * 3600) == 2, "back on the hour: its demand came in hour 3")
         #expect(quiet(woken, 15, sleeps: asleep2and3Again, wake: start + 6 * 3600 + 60) == 0)
         #expect(quiet(woken, 15, sleeps: asleep2and3Again, wake: start - 60) == 4)
     }

@@ -20,7 +20,7 @@ import Testing
     @Test func overridesApplyDefaultsThenGroupsThenVMs() throws {
         let p = try Policy.parse("""
             defaults: {tier: silver, hibernate_below: 5, restore_above: 15, min_idle: 4h}
-            tiers: {silver: {quantile: 0.9, priority: 2}, gold: {quantile: 0.99, priority: 1}}
+            tiers: {silver: {quantile: 0.9, priority: 2}, gold: {quantile: 0.99, priority: 1}, bold: {quantile: 0.75, priority: 3}}
             groups:
               - {match: {group: web}, hibernate_below: 3, tier: gold}
             vms: {web-02: {min_idle: 8h}, batch-01: {idle_timeout: true, max_sleep: 3d}}
@@ -30,6 +30,7 @@ import Testing
         #expect(p.settings(vm: "batch-01", labels: [:]).idleTimeout && p.settings(vm: "batch-01", labels: [:]).maxSleep == 3 * 86_400)
         #expect(p.settings(vm: "web-02", labels: [:]).maxSleep == nil)
         #expect(p.host("qemu+ssh://kvm1/system") == .init(statePoolBytes: 64 << 30, concurrentRestores: 4, memoryBytes: 256 << 30, vcpus: nil))
+        #expect(p.tiers["bold"]?.quantile == 0.75, "a quantile between two the forecast has")
     }
 
     @Test(arguments: [
@@ -37,6 +38,7 @@ import Testing
         ("tiers: {silver: {quantile: 1.5, priority: 2}}", "'tiers.silver.quantile': 1.5 is outside the quantiles torpor forecasts (0.1, 0.25, 0.5, 0.9, 0.99; one between two of them is interpolated)"),
         ("tiers: {silver: {quantile: 0.05, priority: 2}}", "'tiers.silver.quantile': 0.05 is outside the quantiles torpor forecasts"),
         ("tiers: {silver: {quantile: 0.995, priority: 2}}", "'tiers.silver.quantile': 0.995 is outside the quantiles torpor forecasts"),
+        ("tiers: {silver: {quantile: 0.90004, priority: 2}}", "'tiers.silver.quantile': 0.90004 has more than 4 decimals"),
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\nvms: {a: {max_sleep: forever}}", "'vms.a.max_sleep': 'forever' is not a duration"),
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\nvms: {a: {tier: platinum}}", "'vms.a.tier': no tier 'platinum'"),
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\ndefaults: {hibernate_below: 20, restore_above: 10}", "hibernate_below (20.0) is above restore_above (10.0)"),
