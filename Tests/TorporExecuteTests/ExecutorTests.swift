@@ -382,6 +382,8 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(resumed.map { "\($0.event) \($0.vm ?? "")" } == ["reconciled web-01", "restored web-01"], "\(resumed.map(\.text))")
         #expect(try f.state("web-01") == .running && f.power("web-01") == .running)
         #expect(try f.store.read { try JournalRepository.latestSteps(of: [wake], in: $0) }[wake]?.step == .done)
+        // Finished by the next run, the operator's wake is still one no plan scheduled: the planner's quiet ends there.
+        #expect(try f.store.read { try JournalRepository.lastUnplannedWake(vm: "web-01", from: Self.now, now: Self.at(3), in: $0) } == Self.at(2))
         // web-02 started by hand: its restore finds it running; that took no restore time.
         try f.connection.domain(named: "web-02").start()
         let restoreAt = try #require(f.store.read { try DueActions.owedRestores(now: Self.at(2), in: $0) }.first { $0.vm == "web-02" }).at

@@ -795,6 +795,13 @@ import TorporTrain
             """, source: "test policy")
         #expect(calls([bold], boldTier).isEmpty)
         #expect(calls([bold], try Self.policy()) == ["busy": [0.5, 0.9]])
+        // A tier between two forecast quantiles calls at its own, interpolated (q0.75: 20 + 0.625 × 20 = 32.5 %); its
+        // false alarms are then judged at that quantile (3 / (1 − 0.75) = 12 of them make a VM under the idle timeout dormant).
+        var between = try Self.policy()
+        between.tiers["silver"]!.quantile = 0.75
+        #expect(Planner.demandCalls(PlanningInput(now: Self.now, vms: [busy], events: [], policy: between, policySHA256: "x", model: "m", dataWatermark: nil))
+                == ["busy": [DemandCall(hour: Self.now, quantile: 0.5, forecast: 20), DemandCall(hour: Self.now, quantile: 0.75, forecast: 32.5)]])
+        #expect(Planner.falseAlarmLimit(quantile: 0.75) == 12 && Planner.falseAlarmLimit(quantile: 0.95) == 60)
     }
 
     @Test func forecastDemandThatDidNotComeIsJudgedFromTheFirstCallItsSamplesProve() throws {
