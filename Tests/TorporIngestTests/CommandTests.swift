@@ -33,10 +33,11 @@ import TorporStore
     /// Every tool, run as an operator runs it: a usage error exits 2 (the documented code for bad input), naming what
     /// is wrong; help exits 0.
     @Test func everyToolExitsTwoOnAUsageError() throws {
-        let release = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/.build/release/"
+        // The tools built with these tests sit beside the test bundle (whatever the configuration).
+        let tools = try #require(Bundle.main.executableURL).deletingLastPathComponent().path + "/"
         func run(_ tool: String, _ arguments: [String]) throws -> (status: Int32, stderr: String) {
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: release + tool)
+            process.executableURL = URL(fileURLWithPath: tools + tool)
             process.arguments = arguments
             let err = Pipe()
             process.standardError = err

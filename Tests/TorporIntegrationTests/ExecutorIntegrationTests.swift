@@ -211,7 +211,8 @@ import TorporVirt
     /// left off without its saved state, and its memory survives every time.
     @Test func killedAtEveryStepAndRunAgainEveryInvariantHolds() throws {
         let f = try Fixture()
-        let binary = Self.repository + "/.build/release/torpor-execute"
+        // Built with these tests, beside the test bundle (whatever the configuration).
+        let binary = try #require(Bundle.main.executableURL).deletingLastPathComponent().path + "/torpor-execute"
         func execute(now: EpochSeconds, kill: (String, String)?) throws -> Int32 {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: binary)
