@@ -243,9 +243,8 @@ public struct Backtest {
             var sleeping = [(start: EpochSeconds, restore: EpochSeconds?, wake: EpochSeconds?)?](repeating: nil, count: records.count)
             // The calls for demand each VM's plans made while it ran (`Planner.demandCalls`), as the store keeps them.
             var demandCalls = [[DemandCall]](repeating: [], count: records.count)
-            // When each VM came back, if its demand woke it before the planned restore (what a demand signal's wake
-            // leaves in the journal); nil once it sleeps again. And the newest such wake, kept (the journal's).
-            var wokenEarly = [EpochSeconds?](repeating: nil, count: records.count)
+            // When its demand last woke each VM before the planned restore (what a demand signal's wake leaves in the
+            // journal).
             var lastUnplannedWake = [EpochSeconds?](repeating: nil, count: records.count)
             // What production would know: a sleeping VM reports nothing, so its hours asleep are missing in the history
             // the planner reads later (the journal's hibernated intervals).
@@ -279,7 +278,8 @@ public struct Backtest {
                                           restoreSeconds: replay.restoreSeconds[i],
                                           staleSince: fresh || sleeping[i] != nil ? nil : (lastKnown ?? t)))
                     if strategy == .torpor { vms[vms.count - 1].notPredictable = block.notPredictable[r.name] }
-                    vms[vms.count - 1].wokenEarlyAt = wokenEarly[i]
+                    // Woken early: it runs since that wake (its last sleep ended there), as its power record says.
+                    vms[vms.count - 1].wokenEarlyAt = sleeping[i] == nil && asleep[i].last?.end == lastUnplannedWake[i] ? lastUnplannedWake[i] : nil
                     // Over the history production's planner reads (`historyHours` before the hour), not all the replay has.
                     let read = Array(history.suffix(block.forecaster.historyHours))
                     let measured = MeasuredHistory(values: read, start: t - Int64(read.count) * 3600,
@@ -329,7 +329,7 @@ public struct Backtest {
                             idle(busy: false, from: from, to: busy ?? until) ?? busy.flatMap { idle(busy: true, from: max(from, $0), to: until) }
                         } ?? demand.firstCalm(from: from, to: until, threshold: threshold)
                         // As the executor: no sleep once its restore is due ("not worth sleeping").
-                        if let start, start < restore?.at.seconds ?? .max { sleeping[i] = (start, restore?.at.seconds, wake); wokenEarly[i] = nil }
+                        if let start, start < restore?.at.seconds ?? .max { sleeping[i] = (start, restore?.at.seconds, wake) }
                     }
                     guard let current = sleeping[i] else { continue }
                     let planned = current.wake ?? .max
@@ -339,7 +339,6 @@ public struct Backtest {
                     if let demand = replay.demand[i].firstDemand(from: max(current.start, t), to: min(current.restore ?? .max, planned, hourEnd),
                                                                  threshold: settings[i].restoreAbove) {
                         let woken = min(planned, demand + restoreSeconds[i])
-                        wokenEarly[i] = woken
                         lastUnplannedWake[i] = woken
                         end = woken
                     } else if planned <= hourEnd {

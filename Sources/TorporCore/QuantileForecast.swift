@@ -31,9 +31,8 @@ public struct QuantileForecast: Equatable, Sendable {
     /// This forecast with quantile `q` among its own (interpolated by `series` when it is not one), so that a record of it
     /// shows the quantile a tier decides by; nil when `q` is outside its quantiles.
     public func including(quantile q: Float) -> QuantileForecast? {
-        guard let series = series(quantile: q) else { return nil }
         guard !quantiles.contains(where: { abs($0 - q) < 1e-6 }) else { return self }
-        let j = quantiles.firstIndex { $0 > q }!
+        guard let series = series(quantile: q), let j = quantiles.firstIndex(where: { $0 > q }) else { return nil }
         var with = self
         with.quantiles.insert(q, at: j)
         for h in values.indices { with.values[h].insert(series[h], at: j) }

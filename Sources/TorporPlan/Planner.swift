@@ -195,7 +195,7 @@ public enum Planner {
     public static func demandCalls(_ input: PlanningInput) -> [String: [DemandCall]] {
         let planning = Planning(input)
         var calls: [String: [DemandCall]] = [:]
-        for vm in input.vms {
+        for vm in planning.input.vms {
             let settings = input.policy.settings(vm: vm.name, labels: vm.labels)
             guard vm.hibernatedSince == nil, settings.excluded == nil else { continue }
             for quantile in Set([callQuantile(input.policy, settings), input.policy.tiers[settings.tier]!.quantile]).sorted() {
@@ -248,6 +248,13 @@ struct Planning {
     }
 
     init(_ input: PlanningInput) {
+        // Each VM's forecast with the quantile its tier decides by among its own (interpolated when it is not one,
+        // `QuantileForecast.including`): its windows, its demand calls and the plan's record read that column.
+        var input = input
+        for k in input.vms.indices {
+            let tier = input.policy.tiers[input.policy.settings(vm: input.vms[k].name, labels: input.vms[k].labels).tier]!
+            input.vms[k].forecast = input.vms[k].forecast.map { $0.including(quantile: tier.quantile) ?? $0 }
+        }
         self.input = input
         policy = input.policy
         hour0 = UTC.floor(input.now)
@@ -262,7 +269,7 @@ struct Planning {
         for vm in input.vms.sorted(by: { $0.name < $1.name }) {
             let settings = policy.settings(vm: vm.name, labels: vm.labels)
             let tier = policy.tiers[settings.tier]!
-            if let f = vm.forecast.map({ Self.recorded($0, tier: tier) }) {
+            if let f = vm.forecast {
                 forecasts.append(.init(vm: vm.name, start: Instant(f.start), quantiles: f.quantiles.map(Self.quantileValue),
                                        values: f.values.map { $0.map { Self.rounded($0) } }, tier: settings.tier, tierQuantile: Self.quantileValue(tier.quantile),
                                        hibernateBelow: settings.hibernateBelow, restoreAbove: settings.restoreAbove, source: f.source))
@@ -691,7 +698,7 @@ struct Planning {
             tier: w.settings.tier, priority: w.tier.priority, pairedWith: w.asleepAlready ? nil : hibernateID, deadlineCause: w.cause,
             rationale: .init(quantile: quantile, forecastPeak: Self.rounded(peak), worstCase: Self.rounded(worst),
                              hibernateBelow: w.settings.hibernateBelow, restoreAbove: w.settings.restoreAbove,
-                             expectedVMHoursSaved: Self.rounded(saved), risk: risk, forecastSource: vm.forecast.map { Self.recorded($0, tier: w.tier).source } ?? "none",
+                             expectedVMHoursSaved: Self.rounded(saved), risk: risk, forecastSource: vm.forecast?.source ?? "none",
                              text: w.onset + "; p95 restore \(DurationText.format(w.restoreSeconds)) + execute_every \(DurationText.format(policy.executeEvery))" + queue),
             reservations: .init(statePoolBytes: nil, memoryBytes: vm.memoryBytes, vcpus: vm.vcpus))
         guard !w.asleepAlready else { return [restore] }
@@ -700,7 +707,7 @@ struct Planning {
             tier: w.settings.tier, priority: w.tier.priority, pairedWith: restoreID, deadlineCause: nil,
             rationale: .init(quantile: quantile, forecastPeak: Self.rounded(peak), worstCase: Self.rounded(worst),
                              hibernateBelow: w.settings.hibernateBelow, restoreAbove: w.settings.restoreAbove,
-                             expectedVMHoursSaved: Self.rounded(saved), risk: risk, forecastSource: vm.forecast.map { Self.recorded($0, tier: w.tier).source } ?? "none",
+                             expectedVMHoursSaved: Self.rounded(saved), risk: risk, forecastSource: vm.forecast?.source ?? "none",
                              text: sleepText(w, series: series?.tier ?? [], worst: worst)),
             reservations: .init(statePoolBytes: w.stateBytes, memoryBytes: nil, vcpus: nil), afterIdleSeconds: w.afterIdle,
             afterIdleOnceBusySeconds: w.carriedWait ? w.settings.minIdle : nil)
@@ -739,10 +746,6 @@ struct Planning {
         }
         return text + "; top quantile peaks at \(Self.percent(worst)); \(onset)"
     }
-
-    /// A VM's forecast as the plan records it: with the quantile its tier decides by, interpolated when the forecast
-    /// does not have it (`QuantileForecast.including`).
-    static func recorded(_ f: QuantileForecast, tier: Policy.Tier) -> QuantileForecast { f.including(quantile: tier.quantile) ?? f }
 
     static func quantileValue(_ q: Float) -> Double { (Double(q) * 10_000).rounded() / 10_000 }
     static func quantileText(_ q: Float) -> String { "\(quantileValue(q))" }

@@ -279,12 +279,14 @@ struct PolicyFile: Decodable {
         let tiers = self.tiers ?? [:]
         guard !tiers.isEmpty else { throw bad("tiers", "at least one tier is needed, e.g. silver: {quantile: 0.9, priority: 2}") }
         let forecast = QuantileForecast.standardQuantiles
-        for (name, t) in tiers.sorted(by: { $0.key < $1.key }) where !(forecast.first! - 1e-6...forecast.last! + 1e-6).contains(t.quantile) {
-            throw bad("tiers.\(name).quantile", "\(t.quantile) is outside the quantiles torpor forecasts (" + forecast.map { "\($0)" }.joined(separator: ", ")
-                      + "; one between two of them is interpolated)")
-        }
-        for (name, t) in tiers.sorted(by: { $0.key < $1.key }) where abs(Double(t.quantile) * 10_000 - (Double(t.quantile) * 10_000).rounded()) > 0.01 {
-            throw bad("tiers.\(name).quantile", "\(t.quantile) has more than 4 decimals")
+        for (name, t) in tiers.sorted(by: { $0.key < $1.key }) {
+            guard (forecast.first! - 1e-6...forecast.last! + 1e-6).contains(t.quantile) else {
+                throw bad("tiers.\(name).quantile", "\(t.quantile) is outside the quantiles torpor forecasts (" + forecast.map { "\($0)" }.joined(separator: ", ")
+                          + "; one between two of them is interpolated)")
+            }
+            guard abs(Double(t.quantile) * 10_000 - (Double(t.quantile) * 10_000).rounded()) <= 0.01 else {
+                throw bad("tiers.\(name).quantile", "\(t.quantile) has more than 4 decimals")
+            }
         }
         let defaults = try override(self.defaults, "defaults")
         let tierName = defaults.tier ?? "silver"
