@@ -16,7 +16,7 @@ DEBIAN_PACKAGES := libvirt-dev libvirt0 libvirt-clients libcsv-dev libical-dev l
 SWIFT_FLAGS := -c release -Xswiftc -enable-testing
 BIN = $(CURDIR)/.build/release
 
-.PHONY: all deps build integration test test-fast demo bench backtest clean
+.PHONY: all deps build integration test test-fast demo install bench backtest clean
 
 all: build
 
@@ -51,6 +51,10 @@ test-fast: build
 ## demo: the whole pipeline on sample-data/ (ingest, train, plan, show, approve, execute, backtest) into demo/.
 demo: build
 	BIN=$(BIN) ./sample-data/demo.sh
+
+## install: the binaries, the jobs (pipelines/) and their directories on this machine (as root; DESTDIR=dir: under dir).
+install: build
+	./pipelines/install.sh $(BIN)
 
 ## bench: benchmarks; results go to bench/RESULTS.md by hand, with the command that produced them.
 bench: build integration

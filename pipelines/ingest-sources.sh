@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Ingest of the other sources, before training (nightly) and planning (hourly): the live Prometheus API over the
-# last day (deduplicated against what is stored) and the calendars (re-expanded around now, replacing their occurrences).
-set -euo pipefail
+# last day (deduplicated against what is stored) and the calendars (re-expanded around now: the occurrences from
+# $TORPOR_CALENDAR_PAST ago on are replaced, earlier ones stay for training). Each source is tried even when another
+# fails; the exit code is the first failure's.
+set -uo pipefail
 : "${TORPOR_BIN:=/usr/local/bin}"
+now=(); [ -z "${TORPOR_NOW:-}" ] || now=(--now "$TORPOR_NOW")   # a replay of the job at a past time
+status=0
 if [ -n "${TORPOR_PROMETHEUS_URL:-}" ]; then
-  "$TORPOR_BIN/torpor-ingest" prometheus --prometheus-url "$TORPOR_PROMETHEUS_URL" --query "$TORPOR_PROMETHEUS_QUERY" \
-    --metric cpu_util:percent --vm-label domain --range 1d --step 5m
+  "$TORPOR_BIN/torpor-ingest" prometheus "${now[@]}" --prometheus-url "$TORPOR_PROMETHEUS_URL" --query "$TORPOR_PROMETHEUS_QUERY" \
+    --metric cpu_util:percent --vm-label domain --range 1d --step 5m || status=$?
 fi
 if [ -n "${TORPOR_CALENDARS:-}" ]; then
   # shellcheck disable=SC2086
-  "$TORPOR_BIN/torpor-ingest" calendar --zone "${TORPOR_CALENDAR_ZONE:-UTC}" $TORPOR_CALENDARS
+  "$TORPOR_BIN/torpor-ingest" calendar "${now[@]}" --zone "${TORPOR_CALENDAR_ZONE:-UTC}" --past "${TORPOR_CALENDAR_PAST:-30d}" \
+    $TORPOR_CALENDARS || { s=$?; [ "$status" -ne 0 ] || status=$s; }
 fi
+exit "$status"

@@ -1,9 +1,23 @@
 #!/usr/bin/env bash
-# The nightly job: ingest the other sources, prune old plan bodies, then train. The run is recorded in the store's registry whether or not
-# it is promoted; a model that does not beat the baselines never reaches the planner.
-set -euo pipefail
+# The nightly job: ingest the other sources, prune old plan bodies, then train. The run is recorded in the store's
+# registry whether or not it is promoted; a model that does not beat the baselines never reaches the planner. A failed
+# step is reported to a person; training goes on after a failed ingest or prune (yesterday's model serves meanwhile).
+set -uo pipefail
 : "${TORPOR_BIN:=/usr/local/bin}"
-"$(dirname "$0")/ingest-sources.sh"
+here=$(dirname "$0")
+now=(); [ -z "${TORPOR_NOW:-}" ] || now=(--now "$TORPOR_NOW")   # a replay of the job at a past time
+status=0
+run() {   # run SUBJECT COMMAND...: runs it, its output to the log, and reports a failure
+  local output s
+  output=$("${@:2}" 2>&1); s=$?
+  printf '%s\n' "$output"
+  if [ "$s" -ne 0 ]; then
+    printf '%s\n' "$output" | "$here/notify.sh" "$1 failed (exit $s)"
+    [ "$status" -ne 0 ] || status=$s
+  fi
+}
+run "the nightly ingest" "$here/ingest-sources.sh"
 # Hourly plans of a large fleet add up: keep them whole for a week (ids, hashes and approvals stay for the audit).
-"$TORPOR_BIN/torpor-plan" prune --keep "${TORPOR_PLAN_RETENTION:-7d}"
-exec "$TORPOR_BIN/torpor-train" train --threads "${TORPOR_TRAIN_THREADS:-2}"
+run "the nightly plan pruning" "$TORPOR_BIN/torpor-plan" prune "${now[@]}" --keep "${TORPOR_PLAN_RETENTION:-7d}"
+run "the nightly training" "$TORPOR_BIN/torpor-train" train "${now[@]}" --threads "${TORPOR_TRAIN_THREADS:-2}"
+exit "$status"

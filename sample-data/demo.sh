@@ -43,6 +43,9 @@ step "6. status: what the store covers"
 step "7. train: a quantile forecaster, promoted only if it beats the baselines on the held-out last week"
 "$BIN/torpor-train" --now "$NOW" --max-epochs 8
 
+step "7b. one VM's forecast for the next hours, with q0.75 as a tier deciding by it reads it (between q0.5 and q0.9)"
+"$BIN/torpor-train" forecast --now "$NOW" --vm web-01 --horizon 8 --quantile 0.75
+
 step "8. plan: forecast the next 24 h and write a plan for review (sample-data/policy.yaml)"
 rm -rf demo/plans
 "$BIN/torpor-plan" make --now "$NOW" --policy sample-data/policy.yaml --out demo/plans/plan-1.json

@@ -19,11 +19,17 @@ public struct StageOptions: ParsableArguments {
 
     public var nowSeconds: EpochSeconds { now.flatMap(UTC.parseInstant) ?? EpochSeconds(Date().timeIntervalSince1970) }
     public var storePath: String { Store.resolvePath(flag: db) }
-    /// The store, migrated to this torpor's schema (or, with `migrating` false, refused if it would need that); with
-    /// `creating` false, refused when missing (a stage that acts on what others recorded).
-    public func openStore(migrating: Bool = true, creating: Bool = true, tolerateNewerSchema: Bool = false) throws -> Store {
-        try Store(path: storePath, migrating: migrating, creating: creating, tolerateNewerSchema: tolerateNewerSchema)
+    /// The store, migrated to this torpor's schema (or, with `migrating` false, refused if it would need that); refused
+    /// when missing (these stages act on what torpor-ingest recorded: a wrong `--db` must not look like an empty fleet).
+    public func openStore(migrating: Bool = true, tolerateNewerSchema: Bool = false) throws -> Store {
+        try Store(path: storePath, migrating: migrating, creating: false, tolerateNewerSchema: tolerateNewerSchema)
     }
+}
+
+/// Who a person's command is recorded as: `--by`, else the user behind sudo, else the user.
+public func operatorName(_ by: String?) -> String {
+    let env = ProcessInfo.processInfo.environment
+    return by ?? env["SUDO_USER"] ?? env["USER"] ?? "unknown"
 }
 
 /// Runs a command's body, mapping errors to the documented exit codes with the message on stderr, prefixed by the

@@ -8,6 +8,8 @@ import TorporStore
 public protocol DemandSignal: Sendable {
     /// Why `vm` is wanted at `now`, or nil.
     func demand(vm: String, labels: [String: String], at now: EpochSeconds) throws -> String?
+    /// The signal's parts that concern none of `vms` (a misspelt name wakes nothing), each said as an operator fixes it.
+    func unmatched(vms: [(name: String, labels: [String: String])]) -> [String]
 }
 
 /// Prometheus queries per VM or label group (`--wake-on VM=QUERY`, `--wake-on group=web=QUERY`): the VM is wanted when
@@ -28,8 +30,9 @@ public struct PrometheusDemandSignal: DemandSignal {
             let parts = text.split(separator: "=", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
             guard parts.count >= 2, !parts[0].isEmpty else { return nil }
             // label=value=QUERY has three parts unless the query itself has '=': prefer the label form when the
-            // middle part is a plain word.
-            if parts.count == 3, parts[1].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }), !parts[1].isEmpty {
+            // middle part is a plain word and the rest is not the end of an `==` (no query starts with '=').
+            if parts.count == 3, parts[1].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }), !parts[1].isEmpty,
+               !parts[2].hasPrefix("=") {
                 return Rule(selector: parts[0] + "=" + parts[1], query: parts[2])
             }
             return Rule(selector: parts[0], query: parts.dropFirst().joined(separator: "="))
@@ -49,6 +52,13 @@ public struct PrometheusDemandSignal: DemandSignal {
         self.client = client
         self.rules = rules
         self.threshold = threshold
+    }
+
+    public func unmatched(vms: [(name: String, labels: [String: String])]) -> [String] {
+        rules.filter { rule in !vms.contains { rule.matches(vm: $0.name, labels: $0.labels) } }.map { rule in
+            "--wake-on \(rule.selector)=\(rule.query): " + (rule.selector.contains("=") ? "no VM has the label \(rule.selector)" : "no VM is named \(rule.selector)")
+                + " (a misspelt rule wakes nothing)"
+        }
     }
 
     public func demand(vm: String, labels: [String: String], at now: EpochSeconds) throws -> String? {

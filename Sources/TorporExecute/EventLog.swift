@@ -46,9 +46,23 @@ final class EventLog: @unchecked Sendable {
         guard let line = try? encoder.encode(event) else { return }
         // O_APPEND: each line lands whole at the end, even with another executor writing the same file.
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return }
+        guard fd >= 0 else { return warn(String(cString: strerror(errno))) }
         defer { close(fd) }
         let data = line + Data("\n".utf8)
-        _ = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if written != data.count { warn(written < 0 ? String(cString: strerror(errno)) : "a short write") }
+    }
+
+    /// Says on stderr that the event above did not reach the log.
+    private func warn(_ problem: String) {
+        FileHandle.standardError.write(Data("torpor-execute: the event log \(path ?? "") was not written (\(problem)): the event is on stderr only\n".utf8))
+    }
+
+    /// Why the event log at `path` cannot be appended to, or nil (it is created when missing, as a pass would).
+    static func unwritable(_ path: String) -> String? {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return "cannot be opened for appending: " + String(cString: strerror(errno)) }
+        close(fd)
+        return nil
     }
 }

@@ -21,9 +21,14 @@ public enum ExecutionStatus {
             }
             if let (plan, approved) = try DueActions.approvedPlan(now: now, in: db) {
                 let latest = try JournalRepository.latestSteps(of: plan.actions.map(\.id), in: db)
-                let pending = plan.actions.filter { $0.action == .hibernate && approved[$0.id] != nil && latest[$0.id] == nil }
-                out.append("approved plan \(plan.id.prefix(12)) (valid until \(plan.validUntil.text)\(now > plan.validUntil.seconds ? ", EXPIRED" : "")): \(pending.count) hibernations not yet started")
-                for a in pending { out.append("  \(a.vm): \(a.what) \(a.at.seconds <= now ? "due now" : "from " + a.at.text)") }
+                // Only hibernations due while the plan is valid start under it: an expired plan starts none.
+                let pending = plan.actions.filter { $0.action == .hibernate && approved[$0.id] != nil && latest[$0.id] == nil && $0.at <= plan.validUntil }
+                if now > plan.validUntil.seconds {
+                    out.append("approved plan \(plan.id.prefix(12)) EXPIRED at \(plan.validUntil.text): it starts no hibernation (its restores run); the next approved plan's do")
+                } else {
+                    out.append("approved plan \(plan.id.prefix(12)) (valid until \(plan.validUntil.text)): \(pending.count) hibernations not yet started")
+                    for a in pending { out.append("  \(a.vm): \(a.what) \(a.at.seconds <= now ? "due now" : "from " + a.at.text)") }
+                }
             } else {
                 out.append("no approved plan")
             }

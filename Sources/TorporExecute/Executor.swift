@@ -128,6 +128,27 @@ public final class Executor: @unchecked Sendable {
         }
     }
 
+    /// What in `options` and the demand signal names nothing the store knows, each said as an operator fixes it: a
+    /// `--host` no VM, sleep or action is on (its VMs would never be restored: the inventory records each VM's host by
+    /// the URI it was read with), a demand signal's rule no VM matches, an event log that cannot be written. Passes
+    /// run all the same (restores are never blocked); the command reports these and fails.
+    public func misconfigurations(_ options: ExecutionOptions) throws -> [String] {
+        var problems: [String] = []
+        let known = try knownHosts(approved: try? store.read { try DueActions.approvedPlan(now: options.now, in: $0) })
+        if !known.isEmpty {
+            for host in (options.hosts ?? []).subtracting(known).sorted() {
+                problems.append("--host \(host): no VM of the store is on this host (it knows \(known.sorted().joined(separator: ", "))); "
+                                + "give the URI the inventory and collector read the host with")
+            }
+        }
+        if let demand {
+            let vms = try store.read { try VMRepository.all(in: $0) }.map { (name: $0.name, labels: $0.labels) }
+            problems += demand.unmatched(vms: vms)
+        }
+        if let path = options.eventLog, let problem = EventLog.unwritable(path) { problems.append("--event-log \(path): \(problem)") }
+        return problems
+    }
+
     /// Every host the store has a VM, a sleep, an unfinished action or a held-back hibernation on (a host gone from the
     /// fleet gets a pass that clears those), or `approved` an action on.
     func knownHosts(approved: (plan: Plan, approved: [String: ApprovalRecord])??) throws -> Set<String> {

@@ -49,7 +49,9 @@ final class SampleSession {
     let now: EpochSeconds
     var report: IngestReport
     /// The line being read, for error messages.
-    var line = 0
+    var line: Int?
+    /// Where the value being read is, in a source without lines (JSON: `result[0].values[5]`), for error messages.
+    var position: String?
 
     private let db: Database
     private let writer: SampleWriter
@@ -68,7 +70,7 @@ final class SampleSession {
     private var allocationMetrics: (vcpus: Int64?, memory: Int64?) = (nil, nil)
     private var conflictExamples = 0
     /// Calendar occurrences to store with the source record, replacing those of earlier ingests of the same location.
-    private var events: [EventRecord]?
+    private var events: (records: [EventRecord], from: EpochSeconds)?
 
     init(source: String, kind: String, sha256: String, db: Database, now: EpochSeconds, futureTolerance: Int64) throws {
         self.source = source
@@ -84,8 +86,8 @@ final class SampleSession {
         try VMRepository.all(in: db).map { ($0.name, $0.labels) }
     }
 
-    /// Bad input at the current line.
-    func fail(_ message: String) -> IngestError { fail(message, line: line) }
+    /// Bad input at the current line, or position.
+    func fail(_ message: String) -> IngestError { fail(line == nil ? position.map { "\($0): \(message)" } ?? message : message, line: line) }
 
     /// Bad input at `line`, or about the whole source when nil. A message quoting the input is cut short: a field that
     /// swallowed the rest of the file (an unclosed quote) must not come back as megabytes of error.
@@ -165,7 +167,7 @@ final class SampleSession {
             report.conflicts += 1
             if conflictExamples < 5 {
                 conflictExamples += 1
-                warn("line \(line): \(vmNames[vm] ?? "?") \(metricNames[metric] ?? "?") at \(UTC.format(time)): \(value) differs from the stored \(kept), which is kept")
+                warn((line.map { "line \($0): " } ?? position.map { "\($0): " } ?? "") + "\(vmNames[vm] ?? "?") \(metricNames[metric] ?? "?") at \(UTC.format(time)): \(value) differs from the stored \(kept), which is kept")
             }
         }
         report.firstTime = min(report.firstTime ?? time, time)
@@ -180,9 +182,10 @@ final class SampleSession {
         }
     }
 
-    /// Sets the occurrences a calendar source stores; they replace those of earlier ingests of the same location.
-    func replaceEvents(with occurrences: [EventRecord]) {
-        events = occurrences
+    /// Sets the occurrences a calendar source stores from `from` on; they replace those of earlier ingests of the same
+    /// location that reach `from` or later.
+    func replaceEvents(from: EpochSeconds, with occurrences: [EventRecord]) {
+        events = (occurrences, from)
         report.inserted = occurrences.count
     }
 
@@ -222,7 +225,7 @@ final class SampleSession {
                                   firstTime: report.firstTime, lastTime: report.lastTime, warnings: report.warnings,
                                   ingestedAt: now)
         let sourceID = try SourceRepository.insert(record, report: report, contributions: contributions, in: db)
-        if let events { try EventRepository.replace(location: location, with: events, source: sourceID, in: db) }
+        if let events { try EventRepository.replace(location: location, from: events.from, with: events.records, source: sourceID, in: db) }
         report.sourceID = sourceID
         return report
     }

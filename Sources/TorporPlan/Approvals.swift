@@ -80,6 +80,13 @@ public enum Approvals {
         try store.transaction { try PlanRepository.set(standingKey, to: on ? "on" : "off", by: who, at: now, in: $0) }
     }
 
+    /// The plan's hibernations no approval covers yet (neither a person's nor a carried one): what the hourly job's
+    /// notice asks a person to review.
+    public static func awaitingReview(_ plan: Plan, in db: Database) throws -> [Plan.Action] {
+        let approved = try approvedActions(of: plan.id, in: db)
+        return plan.actions.filter { $0.action == .hibernate && approved[$0.id] == nil }
+    }
+
     public static func standing(in db: Database) throws -> Bool { try PlanRepository.setting(standingKey, in: db)?.value == "on" }
 
     /// The newest plan made by `time` with an approved hibernation (not `excluding`): where the executor takes its
@@ -96,13 +103,16 @@ public enum Approvals {
         return result
     }
 
-    /// How an action stands: approved (by whom), awaiting review, or needing no approval (a restore of a VM asleep now).
-    public static func status(of action: Plan.Action, approved: [String: ApprovalRecord]) -> String {
+    /// How an action of `plan` stands: approved (by whom), awaiting review, or needing no approval (a restore of a VM
+    /// asleep now); a hibernation due after the plan expires is said to be started only by a later plan.
+    public static func status(of action: Plan.Action, in plan: Plan, approved: [String: ApprovalRecord]) -> String {
+        let late = action.action == .hibernate && action.at > plan.validUntil
+            ? "; due after the plan expires: a later plan (approved, or carried by the standing approval) starts it" : ""
         if let a = approved[action.id] {
-            return a.carriedFrom == nil ? "approved by \(a.approvedBy)" : "approved (standing, from plan \(a.carriedFrom!.prefix(12)))"
+            return (a.carriedFrom == nil ? "approved by \(a.approvedBy)" : "approved (standing, from plan \(a.carriedFrom!.prefix(12)))") + late
         }
         if action.action == .restore && action.pairedWith == nil { return "brings the sleeping VM's restore earlier without approval; later once approved" }
-        return action.action == .restore ? "awaits its hibernation's approval" : "awaits review"
+        return action.action == .restore ? "awaits its hibernation's approval" : "awaits review" + late
     }
 
     static func carryStanding(to plan: Plan, in db: Database) throws -> ApprovalRecord? {

@@ -13,7 +13,7 @@ public enum PlanPage {
             <table><tr><th>action</th><th>VM</th><th>tier</th><th>at</th><th>deadline</th><th>VM-hours saved</th><th>risk</th><th>approval</th></tr>
             """
         for a in plan.actions {
-            body += "<tr class=\"\(a.action.rawValue)\"><td>\(a.what)</td><td><a href=\"#vm-\(a.vm.htmlEscaped)\">\(a.vm.htmlEscaped)</a></td><td>\(a.tier.htmlEscaped)</td><td>\(a.at.text)</td><td>\(a.deadline?.text ?? "")</td><td>\(String(format: "%.1f", a.rationale.expectedVMHoursSaved))</td><td class=\"risk-\(a.rationale.risk)\">\(a.rationale.risk)</td><td>\((Approvals.status(of: a, approved: approved)).htmlEscaped)</td></tr>\n"
+            body += "<tr class=\"\(a.action.rawValue)\"><td>\(a.what)</td><td><a href=\"#vm-\(a.vm.htmlEscaped)\">\(a.vm.htmlEscaped)</a></td><td>\(a.tier.htmlEscaped)</td><td>\(a.at.text)</td><td>\(a.deadline?.text ?? "")</td><td>\(String(format: "%.1f", a.rationale.expectedVMHoursSaved))</td><td class=\"risk-\(a.rationale.risk)\">\(a.rationale.risk)</td><td>\((Approvals.status(of: a, in: plan, approved: approved)).htmlEscaped)</td></tr>\n"
         }
         body += "</table>\n"
         let planned = Set(plan.actions.map(\.vm))

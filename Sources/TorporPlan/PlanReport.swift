@@ -10,7 +10,7 @@ public enum PlanReport {
                    ""]
         let rows = plan.actions.map { a in
             [a.what, a.vm, a.tier, a.at.text, a.deadline?.text ?? "-", String(format: "%.1f", a.rationale.expectedVMHoursSaved),
-             a.rationale.risk, Approvals.status(of: a, approved: approved)]
+             a.rationale.risk, Approvals.status(of: a, in: plan, approved: approved)]
         }
         out += table(header: ["ACTION", "VM", "TIER", "AT", "DEADLINE", "VM-H SAVED", "RISK", "APPROVAL"], rows: rows)
         let saved = plan.actions.filter { $0.action == .restore }.reduce(0) { $0 + $1.rationale.expectedVMHoursSaved }

@@ -74,7 +74,7 @@ public enum CoverageRepository {
     }
 
     /// Occurrences per calendar category in the store, for status (as the store holds them now: a calendar ingested
-    /// again replaces its occurrences, so what was known at an earlier time is not kept).
+    /// again replaces its occurrences from its window's start on, so what was known of those earlier is not kept).
     public static func eventsPerCategory(in db: Database) throws -> [String: Int] {
         var counts: [String: Int] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT category, count(*) AS n FROM event GROUP BY category") {

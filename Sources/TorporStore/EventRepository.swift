@@ -52,11 +52,13 @@ extension EventRecord {
 
 /// Reads and writes the `event` table.
 public enum EventRepository {
-    /// Replaces every occurrence that earlier ingests of `location` stored with `events`, attributed to `source`.
-    public static func replace(location: String, with events: [EventRecord], source: Int64, in db: Database) throws {
+    /// Replaces the occurrences earlier ingests of `location` stored that reach `from` or later (`EventSpan`) with
+    /// `events`, attributed to `source`; those over before `from` stay, the history of events training learns from.
+    public static func replace(location: String, from: EpochSeconds, with events: [EventRecord], source: Int64, in db: Database) throws {
         try db.execute(sql: """
             DELETE FROM event WHERE source_id IN (SELECT id FROM source WHERE location = ? AND kind = 'icalendar')
-            """, arguments: [location])
+            AND (CASE WHEN ends_at > starts_at THEN ends_at ELSE starts_at + ? END) > ?
+            """, arguments: [location, EventSpan.pointCover, from])
         let insert = try db.makeStatement(sql: """
             INSERT INTO event (source_id, uid, summary, category, starts_at, ends_at, targets, selector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """)

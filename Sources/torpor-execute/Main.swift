@@ -47,16 +47,11 @@ struct TorporExecuteCommand: TorporTool {
 /// opened even when a newer torpor has migrated it, so that a rollback never leaves sleeping VMs without their restores
 /// (the executor then starts no hibernation), with a warning.
 func restoringStore(_ common: StageOptions) throws -> Store {
-    let store = try common.openStore(creating: false, tolerateNewerSchema: true)
+    let store = try common.openStore(tolerateNewerSchema: true)
     if try store.writtenByNewerTorpor() {
         FileHandle.standardError.write(Data("torpor-execute: warning: \(store.path) was written by a newer torpor: restores and wakes only, no new hibernations; upgrade torpor\n".utf8))
     }
     return store
-}
-
-func operatorName(_ by: String?) -> String {
-    let env = ProcessInfo.processInfo.environment
-    return by ?? env["SUDO_USER"] ?? env["USER"] ?? "unknown"
 }
 
 struct ExecutionFlags: ParsableArguments {
@@ -125,10 +120,11 @@ struct Run: ParsableCommand {
     @OptionGroup var flags: ExecutionFlags
     @Flag(help: "Decide and report; change nothing.") var dryRun = false
     @Flag(help: "Keep running: a pass every --interval, and at once when a domain starts or stops (libvirt events).") var follow = false
-    @Option(help: "Seconds between passes with --follow.") var interval = 60
+    @Option(help: "Seconds between passes with --follow (at least 1).") var interval = 60
     @Option(help: "With --follow and --now: replay on a simulated clock until this time (no waiting between passes).") var until: String?
 
     func validate() throws {
+        guard interval >= 1 else { throw ValidationError("--interval \(interval): give at least 1 second between passes") }
         if let until {
             guard UTC.parseInstant(until) != nil else { throw ValidationError("--until '\(until)' is not an ISO-8601 time") }
             guard follow, common.now != nil else { throw ValidationError("--until needs --follow and --now (a simulated clock)") }
@@ -147,9 +143,17 @@ struct Run: ParsableCommand {
             let nudge = DispatchSemaphore(value: 0)
             if follow && end == nil { try executor.watch(hosts: flags.hosts.isEmpty ? nil : Set(flags.hosts)) { _, _ in nudge.signal() } }
             var now = common.nowSeconds
+            // Flags that name nothing the store knows: said when found (again when they change), and a run that ends
+            // fails for them once its pass is done (restores are never blocked).
+            var problems: [String] = []
             while true {
                 var options = flags.options(now: now)
                 options.dryRun = dryRun
+                let found = (try? executor.misconfigurations(options)) ?? problems   // a store that cannot be read holds up no pass
+                if found != problems {
+                    for p in found { FileHandle.standardError.write(Data("torpor-execute: \(p)\n".utf8)) }
+                    problems = found
+                }
                 // Following the wall clock, a pass waits for its hosts one interval at most: a host held up on a VM is
                 // left to its thread (the passes after skip that VM) while everything else is served. A failed pass
                 // does not end a follower (its hosts' threads may still be restoring): the next pass tries again.
@@ -173,6 +177,7 @@ struct Run: ParsableCommand {
                     now = common.now == nil ? EpochSeconds(Date().timeIntervalSince1970) : now + EpochSeconds(interval)
                 }
             }
+            if !problems.isEmpty { throw ExecuteError(.badInput, "the pass ran, but: " + problems.joined(separator: "; ")) }
         }
     }
 }
@@ -228,7 +233,7 @@ struct PoolOptions: ParsableArguments {
         if ByteSize.parse(poolCapacity) == nil { throw ValidationError("--pool-capacity '\(poolCapacity)' is not a size such as 500GiB") }
     }
 
-    func open() throws -> StatePool { try StatePool(directory: pool, capacityBytes: ByteSize.parse(poolCapacity)!, store: try common.openStore(creating: false)) }
+    func open() throws -> StatePool { try StatePool(directory: pool, capacityBytes: ByteSize.parse(poolCapacity)!, store: try common.openStore()) }
 }
 
 struct PoolStatus: ParsableCommand {

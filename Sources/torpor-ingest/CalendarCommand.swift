@@ -18,7 +18,7 @@ struct CalendarCommand: ParsableCommand {
             Occurrences are expanded over [now - past, now + ahead): RRULE, RDATE,
             EXDATE, moved and cancelled instances (RECURRENCE-ID), time zones.
             Floating times and all-day dates are read in --zone.
-            Ingesting a calendar again replaces all its occurrences.
+            Ingesting a calendar again replaces its occurrences from now - past on; earlier ones stay.
             """)
 
     @OptionGroup var store: StoreOptions

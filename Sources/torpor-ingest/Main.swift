@@ -65,9 +65,10 @@ struct StoreOptions: ParsableArguments {
         return logger
     }
 
-    func openStore() throws -> Store {
+    /// The store, created when missing unless `creating` is false (a command that only reads or changes what is there).
+    func openStore(creating: Bool = true) throws -> Store {
         do {
-            return try Store(path: Store.resolvePath(flag: db))
+            return try Store(path: Store.resolvePath(flag: db), creating: creating)
         } catch {
             printError("\(error)")
             throw ExitCode(1)

@@ -14,7 +14,7 @@ struct ReleaseCommand: ParsableCommand {
     var vm: String
 
     func run() throws {
-        let released = try store.openStore().transaction { try VMRepository.release(vm, in: $0) }
+        let released = try store.openStore(creating: false).transaction { try VMRepository.release(vm, in: $0) }
         guard released else {
             printError("no VM named \(vm) in the store: nothing to release")
             throw ExitCode(2)

@@ -27,7 +27,7 @@ struct StatusCommand: ParsableCommand {
     }
 
     func run() throws {
-        let db = try store.openStore()
+        let db = try store.openStore(creating: false)
         let status = try db.read { db in
             // The sources ingested by --now; the calendar occurrences the store holds now (a re-ingested calendar's
             // replace its earlier ones).

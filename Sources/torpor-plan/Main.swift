@@ -18,6 +18,7 @@ struct TorporPlanCommand: TorporTool {
             diff     what changed between two plans
             approve  approve a plan's hibernations (with their restores); --standing carries
                      approvals of unchanged actions to later plans
+            standing on|off  switch the standing approval, approving nothing
             list     the plans in the store with their approvals
             prune    drop the stored bodies of old plans (ids, hashes and approvals stay)
 
@@ -28,7 +29,7 @@ struct TorporPlanCommand: TorporTool {
             Exit codes: 0 ok; 1 runtime failure; 2 bad input or usage (a modified plan file, a bad
             policy: the message names the file and key); 3 nothing to do, or the plan expired.
             """,
-        subcommands: [Make.self, Show.self, Diff.self, Approve.self, List.self, Prune.self],
+        subcommands: [Make.self, Show.self, Diff.self, Approve.self, Standing.self, List.self, Prune.self],
         defaultSubcommand: Make.self)
 }
 
@@ -80,11 +81,16 @@ struct Make: ParsableCommand {
             for part in policy.unmatched(vms: records) {
                 print("policy \(self.policy ?? "(embedded default)"): \(part) (a misspelt name or label leaves its VMs under the defaults)")
             }
-            if let carried { print("standing approval carried \(carried.actions.count / 2) unchanged hibernations from plan \(carried.carriedFrom!.prefix(12))") }
+            if let carried {
+                let ids = Set(carried.actions)
+                print("standing approval carried \(plan.actions.filter { $0.action == .hibernate && ids.contains($0.id) }.count) unchanged hibernations from plan \(carried.carriedFrom!.prefix(12))")
+            }
             if dryRun {
                 print("dry run: nothing recorded in the store; this plan cannot be approved (review: torpor-plan show \(path))")
-            } else if hibernations > 0 && carried?.actions.count != 2 * hibernations {
-                print("review: torpor-plan show \(path)   approve: torpor-plan approve \(path)")
+            } else {
+                // What the hourly job sends a notice for (a line that starts with "review:").
+                let awaiting = try store.read { try Approvals.awaitingReview(plan, in: $0) }.count
+                if awaiting > 0 { print("review: \(awaiting) hibernations await approval: torpor-plan show \(path)   approve: torpor-plan approve \(path)") }
             }
         }
     }
@@ -153,17 +159,36 @@ struct Approve: ParsableCommand {
         try exitingOnError("torpor-plan") {
             let (plan, bytes) = try Plan.load(path: plan)
             let store = try common.openStore()
-            let env = ProcessInfo.processInfo.environment
-            let who = by ?? env["SUDO_USER"] ?? env["USER"] ?? "unknown"
+            let who = operatorName(by)
             func names(_ s: String?) -> [String]? { s.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } }
+            // Switching the standing approval off is safe whatever becomes of this approval: it comes first.
+            if standing == false { try Standing.set(false, by: who, now: common.nowSeconds, in: store) }
             let record = try Approvals.approve(plan, bytes: bytes, source: self.plan, only: names(only), except: names(except) ?? [],
                                                by: who, now: common.nowSeconds, evenIfSuperseded: superseded, in: store)
             print(record.actions.isEmpty ? "already approved: nothing new recorded" : "approved by \(who): " + record.actions.joined(separator: ", "))
-            if let standing {
-                try Approvals.setStanding(standing, by: who, now: common.nowSeconds, in: store)
-                print("standing approval \(standing ? "on: later plans carry the approval of unchanged actions" : "off")")
-            }
+            if standing == true { try Standing.set(true, by: who, now: common.nowSeconds, in: store) }
         }
+    }
+}
+
+struct Standing: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Switch the standing approval on or off, approving nothing.")
+    @OptionGroup var common: StageOptions
+    @Argument(help: "on: later plans carry the approval of unchanged actions; off: every plan waits for a person.") var state: String
+    @Option(help: "Who switches it (default: $SUDO_USER, else $USER).") var by: String?
+
+    func validate() throws {
+        guard ["on", "off"].contains(state) else { throw ValidationError("standing '\(state)': give on or off") }
+    }
+
+    func run() throws {
+        try exitingOnError("torpor-plan") { try Self.set(state == "on", by: operatorName(by), now: common.nowSeconds, in: try common.openStore()) }
+    }
+
+    /// Records the switch and says so.
+    static func set(_ on: Bool, by who: String, now: EpochSeconds, in store: Store) throws {
+        try Approvals.setStanding(on, by: who, now: now, in: store)
+        print("standing approval \(on ? "on: later plans carry the approval of unchanged actions" : "off: every plan waits for a person") (by \(who))")
     }
 }
 

@@ -108,6 +108,8 @@ struct Forecast: ParsableCommand {
     @OptionGroup var week: WeekOptions
     @Option(help: "The VM.") var vm: String
     @Option(help: "Hours ahead.") var horizon = 24
+    @Option(help: "Also show this quantile, interpolated between the two around it as the planner does for a tier that decides by it (e.g. 0.75).")
+    var quantile: Float?
 
     func run() throws {
         let store = try common.openStore()
@@ -121,7 +123,13 @@ struct Forecast: ParsableCommand {
                                                          context: forecaster.needsContext, in: db),
                     try CalendarHours.load(vms: [record], from: hour0, to: hour0 + Int64(horizon) * 3600, in: db))
         }
-        guard let f = forecaster.forecast([(vm, series)], calendar: calendar)[vm] else { throw ValidationError("no forecast for \(vm)") }
+        guard var f = forecaster.forecast([(vm, series)], calendar: calendar)[vm] else { throw ValidationError("no forecast for \(vm)") }
+        if let q = quantile {
+            guard let with = f.including(quantile: q) else {
+                throw ValidationError("--quantile \(q) is outside the forecast's quantiles (\(f.quantiles.map { "\($0)" }.joined(separator: ", ")))")
+            }
+            f = with
+        }
         print("\(vm): forecast from \(UTC.format(f.start)) by \(f.source); demand in % of allocated vCPUs")
         print("hour (UTC)             " + f.quantiles.map { "q\($0)".padding(toLength: 8, withPad: " ", startingAt: 0) }.joined() + "  q\(f.quantiles.last!) as a bar")
         for (k, values) in f.values.enumerated() {

@@ -22,4 +22,7 @@ struct FixedDemandSignal: DemandSignal {
     func demand(vm: String, labels: [String: String], at now: EpochSeconds) throws -> String? {
         wanted.contains(vm) ? "wanted (test signal)" : nil
     }
+    func unmatched(vms: [(name: String, labels: [String: String])]) -> [String] {
+        wanted.filter { name in !vms.contains { $0.name == name } }.sorted().map { "no VM is named \($0)" }
+    }
 }

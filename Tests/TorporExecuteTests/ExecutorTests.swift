@@ -577,6 +577,34 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
                 == .init(selector: "web-01", query: "sum(rate(lb_connections{backend=\"web-01\"}[1m]))"))
         #expect(PrometheusDemandSignal.Rule.parse("group=web=sum(lb_waiting{pool=\"$vm\"})") == .init(selector: "group=web", query: "sum(lb_waiting{pool=\"$vm\"})"))
         #expect(PrometheusDemandSignal.Rule.parse("=up") == nil)
+        // A query with '==' is the VM form: no query starts with '='.
+        #expect(PrometheusDemandSignal.Rule.parse("web-01=lb_queue==1") == .init(selector: "web-01", query: "lb_queue==1"))
+    }
+
+    /// Flags that name nothing the store knows are found, each said as an operator fixes it: a host no VM is on (the
+    /// inventory read it by another URI: its VMs would never be restored), a wake-on rule that wakes nothing, an event
+    /// log that cannot be written. The pass still runs on what is right (restores are never blocked).
+    @Test func flagsThatNameNothingTheStoreKnowsAreFound() throws {
+        let f = try Fixture()
+        _ = try InventoryIngester(store: f.store).ingest(uri: Self.host, now: Self.now)
+        var o = f.options(Self.now)
+        o.hosts = [Self.host]
+        #expect(try f.executor().misconfigurations(o).isEmpty)
+        o.hosts = [Self.host, "qemu:///system"]
+        o.eventLog = f.dir + "/no-such-dir/events.jsonl"
+        let rules = ["web-01=up", "web-O1=up", "group=web=up", "group=wbe=up"].compactMap(PrometheusDemandSignal.Rule.parse)
+        let signal = PrometheusDemandSignal(client: PrometheusClient(baseURL: URL(string: "http://127.0.0.1:1")!), rules: rules)
+        let connection = f.connection
+        let executor = Executor(store: f.store, load: FixedLoad(otherwise: 1), demand: signal, connect: { _ in connection })
+        let problems = try executor.misconfigurations(o)
+        #expect(problems.count == 4, "\(problems)")
+        #expect(problems.first?.hasPrefix("--host qemu:///system: no VM of the store is on this host (it knows \(Self.host))") == true)
+        #expect(problems.contains { $0.hasPrefix("--wake-on web-O1=up: no VM is named web-O1") })
+        #expect(problems.contains { $0.hasPrefix("--wake-on group=wbe=up: no VM has the label group=wbe") })
+        #expect(problems.last?.hasPrefix("--event-log \(f.dir)/no-such-dir/events.jsonl: cannot be opened for appending") == true)
+        // The pass runs all the same on the host it knows: a due hibernation happens, and so would a restore.
+        try f.plan(["web-01": 0..<6])
+        #expect(try executor.run(o).map(\.event) == ["hibernated"])
     }
 
     @Test func pruningKeepsThePlansSleepingVMsDependOn() throws {

@@ -43,6 +43,21 @@ import TorporStore
         #expect(after.count == 2 && after.allSatisfy { $0.summary == "Launch (shorter)" })
     }
 
+    /// The hourly re-ingest expands a window from a day or a month back: the occurrences over before it stay as they
+    /// were known (the nightly training reads months of them); from its start on the file's occurrences replace them.
+    @Test func reIngestingKeepsTheOccurrencesOverBeforeItsWindow() throws {
+        let s = try Scratch()
+        let path = try s.write("team.ics", Self.calendar(summary: "Launch", rule: "FREQ=DAILY;COUNT=5"))   // 28 Sep … 2 Oct, 12:00
+        let ingester = CalendarIngester(store: s.store)
+        _ = try ingester.ingest(path: path, from: now - 86_400 * 10, to: now + 86_400 * 10, now: now)
+        try Self.calendar(summary: "Launch (edited)", rule: "FREQ=DAILY;COUNT=5").write(toFile: path, atomically: true, encoding: .utf8)
+        let later = now + 2 * 86_400
+        _ = try ingester.ingest(path: path, from: later - 86_400, to: later + 86_400 * 10, now: later)
+        let after = try events(s)
+        #expect(after.map(\.summary) == ["Launch", "Launch", "Launch", "Launch (edited)", "Launch (edited)"])
+        #expect(after.map(\.start) == (0..<5).map { UTC.epoch(year: 2013, month: 9, day: 28) + 12 * 3600 + Int64($0) * 86_400 })
+    }
+
     /// An event with several known categories is each of them: a holiday that is also a maintenance window keeps its
     /// VMs awake, whichever category is written first.
     @Test func anEventWithSeveralCategoriesIsEachOfThem() throws {

@@ -194,4 +194,23 @@ private let prometheusData = Paths.sharedData + "/prometheus"
         let e2 = #expect(throws: IngestError.self) { _ = try ingester(s).ingestFile(path: error, now: replayNow) }
         #expect(e2?.description.contains("parse error at char 5") == true)
     }
+
+    /// JSON has no lines to name: a value that is bad once read (negative, in the future) is named by where it is.
+    @Test func aBadValueInJSONIsNamedByItsPlace() throws {
+        let s = try Scratch()
+        func result(_ value: String, at time: EpochSeconds) -> String {
+            #"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"domain":"web-01"},"values":[[1700000000,"1"]]},"#
+                + #"{"metric":{"domain":"web-02"},"values":[[1700000000,"2"],[\#(time),"\#(value)"]]}]}}"#
+        }
+        var percent = ingester(s)
+        percent.fixedMetric = try MetricBinding.make(metric: "cpu_util", unit: "percent").get()
+        let negative = try s.write("neg.json", result("-3", at: 1_700_000_300))
+        let e = #expect(throws: IngestError.self) { _ = try percent.ingestFile(path: negative, now: replayNow) }
+        #expect(e?.description.hasPrefix(negative + ": result[1].values[1]: ") == true && e?.description.contains("is negative") == true, "\(String(describing: e))")
+        let future = try s.write("future.json", result("3", at: replayNow + 86_400 * 365))
+        let f = #expect(throws: IngestError.self) { _ = try percent.ingestFile(path: future, now: replayNow) }
+        #expect(f?.description.hasPrefix(future + ": result[1].values[1]: time ") == true && f?.description.contains("of series {domain=\"web-02\"}") == true,
+                "\(String(describing: f))")
+        #expect(try s.count() == 0, "nothing of either file is stored")
+    }
 }

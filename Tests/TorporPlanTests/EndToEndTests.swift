@@ -15,8 +15,9 @@ import TorporTrain
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     static let now = "2013-09-30T00:00:00Z"
 
-    /// A store with the demo fleet: inventory from the test driver, Bitbrains history, the business calendar, a model run.
-    static func demoStore() throws -> (dir: String, store: Store) {
+    /// A store with the demo fleet: inventory from the test driver, Bitbrains history, the business calendar, a model run
+    /// (unless not `trained`: the planner then forecasts by the hour-of-week profile).
+    static func demoStore(trained: Bool = true) throws -> (dir: String, store: Store) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-plan-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let store = try Store(path: dir + "/torpor.db")
@@ -30,6 +31,7 @@ import TorporTrain
         }
         _ = try CalendarIngester(store: store, mapping: CalendarMapping(zone: "Europe/Amsterdam"))
             .ingest(path: repository + "/sample-data/calendars/business.ics", from: now - 35 * 86_400, to: now + 30 * 86_400, now: now)
+        guard trained else { return (dir, store) }
         var config = TrainingConfig()
         config.maxEpochs = 2
         _ = try Trainer(store: store, config: config).run(now: now)
@@ -62,7 +64,7 @@ import TorporTrain
         })
         for name in names { #expect(values[name] != "UNSET", "\(name) is not set") }
         #expect(values["TORPOR_PROMETHEUS_QUERY"] == "100 * rate(libvirt_domain_info_cpu_time_seconds_total[5m]) / libvirt_domain_info_virtual_cpus")
-        #expect(values["TORPOR_NOTIFY"] == "logger -t torpor-plan")
+        #expect(values["TORPOR_NOTIFY"] == "logger -t torpor")
         #expect(values["TORPOR_STATE_POOL"] == "/var/lib/torpor/pool")
     }
 
@@ -177,6 +179,10 @@ import TorporTrain
             if unchanged { #expect(carried[a.id]?.carriedFrom == plan.id) }
         }
         #expect(!next.actions.contains { $0.vm == excepted && carried[$0.id] != nil })
+        // The hourly notice asks for what no approval covers: the hibernations not carried, and only those.
+        let awaiting = try store.read { try Approvals.awaitingReview(next, in: $0) }
+        #expect(Set(awaiting.map(\.id)) == Set(next.actions.filter { $0.action == .hibernate && carried[$0.id] == nil }.map(\.id)))
+        #expect(awaiting.contains { $0.vm == excepted } && awaiting.count < next.actions.filter { $0.action == .hibernate }.count)
         try Diff.parse([first, later]).run()
         // The diff names what moved: every VM whose actions differ, and no other.
         let diff = PlanReport.diff(old: plan, new: next)
@@ -184,5 +190,18 @@ import TorporTrain
             let changed = plan.actions.filter { $0.vm == vm }.map(\.signature) != next.actions.filter { $0.vm == vm }.map(\.signature)
             #expect(diff.contains("\n\(vm):") == changed, "\(vm) in the diff: \(diff)")
         }
+
+        // The standing approval goes off without approving anything: by `standing off`, or by `approve --no-standing`
+        // even when the approval itself is refused (an expired plan).
+        try Standing.parse(["--db", store.path, "--now", "2013-09-30T02:00:00Z", "off", "--by", "bob"]).run()
+        #expect(try store.read { try Approvals.standing(in: $0) } == false)
+        try Standing.parse(["--db", store.path, "--now", "2013-09-30T02:00:00Z", "on", "--by", "bob"]).run()
+        #expect(try store.read { try Approvals.standing(in: $0) } == true)
+        #expect(throws: ExitCode.self) { try Approve.parse(["--db", store.path, "--now", "2013-09-30T05:00:00Z", "--no-standing", first]).run() }
+        #expect(try store.read { try Approvals.standing(in: $0) } == false)
+        #expect(throws: (any Error).self) { _ = try Standing.parse(["maybe"]) }
+        // A stage pointed at a store that is not there refuses rather than planning an empty fleet.
+        #expect(throws: ExitCode.self) { try Make.parse(["--db", dir + "/missing.db", "--now", Self.now]).run() }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/missing.db"))
     }
 }

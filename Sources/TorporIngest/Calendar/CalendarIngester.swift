@@ -64,7 +64,8 @@ public struct CalendarMapping: Codable, Equatable, Sendable {
 
 /// Ingests an iCalendar file as occurrences over a window around `now`. Targets come from `X-TORPOR-VMS`
 /// (comma-separated VM names) or `X-TORPOR-SELECTOR` (a label selector such as `group=web`), else the whole fleet.
-/// Re-ingesting a calendar (edited or not, or with another window) replaces all its occurrences.
+/// Re-ingesting a calendar (edited or not, or with another window) replaces its occurrences from the window's start on;
+/// those over before it stay (the nightly training reads months of them).
 public struct CalendarIngester {
     public let store: Store
     public let mapping: CalendarMapping
@@ -123,7 +124,7 @@ public struct CalendarIngester {
             }
             let counts = Dictionary(grouping: events, by: \.category).mapValues(\.count)
             session.report.format = EventRecord.Category.allCases.compactMap { c in counts[c].map { "\($0) \(c.rawValue)" } }.joined(separator: ", ")
-            session.replaceEvents(with: events)
+            session.replaceEvents(from: from, with: events)
         }
     }
 }

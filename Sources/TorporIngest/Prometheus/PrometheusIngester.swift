@@ -35,8 +35,8 @@ public struct PrometheusIngester {
             let writer = PrometheusSeriesWriter(session: session, mapping: mapping, fixedVM: fixedVM, fixedMetric: fixedMetric)
             if isJSON {
                 session.report.format = "query_range"
-                for s in try QueryResultReader.series(from: data, fail: { session.fail($0, line: nil) }) {
-                    try writer.add(name: s.name, labels: s.labels, points: s.points)
+                for (i, s) in try QueryResultReader.series(from: data, fail: { session.fail($0, line: nil) }).enumerated() {
+                    try writer.add(name: s.name, labels: s.labels, points: s.points, position: "result[\(i)]")
                 }
             } else {
                 try readExposition(data, session: session, writer: writer, now: now)
@@ -96,8 +96,9 @@ public struct PrometheusIngester {
             let byQuery = try mapping.metrics[query].map { try MetricBinding.make(metric: $0.metric, unit: $0.unit).get() }
             let writer = PrometheusSeriesWriter(session: session, mapping: mapping, fixedVM: fixedVM, fixedMetric: byQuery ?? fixedMetric)
             for chunk in chunks {
-                for s in try QueryResultReader.series(from: chunk.body, fail: { session.fail("chunk \(UTC.format(chunk.start)): \($0)", line: nil) }) {
-                    try writer.add(name: byQuery == nil ? s.name : nil, labels: s.labels, points: s.points)
+                for (i, s) in try QueryResultReader.series(from: chunk.body, fail: { session.fail("chunk \(UTC.format(chunk.start)): \($0)", line: nil) }).enumerated() {
+                    try writer.add(name: byQuery == nil ? s.name : nil, labels: s.labels, points: s.points,
+                                   position: "chunk \(UTC.format(chunk.start)): result[\(i)]")
                 }
             }
             writer.finish()

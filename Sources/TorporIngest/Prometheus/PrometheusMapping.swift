@@ -100,8 +100,9 @@ final class PrometheusSeriesWriter {
         return try fixedVM.map { try session.vmID($0) }
     }
 
-    /// Stores one series' points (time in seconds, value). NaN is missing; ±Inf is counted and not stored.
-    func add(name: String?, labels: [String: String], points: [(time: Double, value: Double)]) throws {
+    /// Stores one series' points (time in seconds, value). NaN is missing; ±Inf is counted and not stored. `position`:
+    /// where the series is in a source without lines (JSON: `result[3]`), for error messages.
+    func add(name: String?, labels: [String: String], points: [(time: Double, value: Double)], position: String? = nil) throws {
         seriesCount += 1
         session.countRow()
         guard let metric = try metric(for: name) else {
@@ -112,11 +113,13 @@ final class PrometheusSeriesWriter {
             seriesWithoutVM += 1
             return
         }
-        for point in points {
+        let series = "series " + (name.map { $0 + " " } ?? "") + PrometheusSeriesWriter.describe(labels)
+        for (k, point) in points.enumerated() {
+            session.position = position.map { "\($0).values[\(k)]" }
             guard let time = UTC.instant(seconds: point.time) else {
-                throw session.fail("time \(point.time) of series \(name ?? "") \(PrometheusSeriesWriter.describe(labels)) is out of range (years 1 to 9999)")
+                throw session.fail("time \(point.time) of \(series) is out of range (years 1 to 9999)")
             }
-            try session.checkTime(time, what: "of series \(name ?? "") \(PrometheusSeriesWriter.describe(labels))")
+            try session.checkTime(time, what: "of \(series)")
             session.noteRow(series: vm << 24 | metric.id, time: time)
             if point.value.isNaN {
                 session.countMissing()

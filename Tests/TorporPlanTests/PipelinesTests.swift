@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+import TorporPlan
+import TorporStore
+
+/// The jobs of pipelines/ as cron runs them: installed by install.sh (under a DESTDIR) with the tools built beside these
+/// tests, on the demo fleet, replayed at the end of the sample data (`TORPOR_NOW`).
+@Suite struct PipelinesTests {
+    /// Runs `path` with `arguments` and only `environment`; its exit status and what it printed.
+    func run(_ path: String, _ arguments: [String] = [], environment: [String: String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.environment = environment
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text)
+    }
+
+    /// A failed ingest reaches a person and the hour is planned all the same; hibernations no approval covers are a
+    /// notice naming how many; a plan that cannot be made is a notice and a failed job.
+    @Test func theHourlyJobPlansAfterAFailedIngestAndTellsAPerson() throws {
+        let (dir, store) = try EndToEndTests.demoStore(trained: false)
+        let tools = try #require(Bundle.main.executableURL).deletingLastPathComponent().path
+        let root = dir + "/root", repository = EndToEndTests.repository
+        let install = try run(repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"])
+        #expect(install.status == 0, "\(install.output)")
+        for path in ["/usr/local/bin/torpor-plan", "/usr/local/lib/torpor/hourly.sh", "/usr/local/lib/torpor/notify.sh", "/etc/torpor/torpor.env",
+                     "/var/log/torpor", "/var/lib/torpor/plans", "/usr/local/lib/torpor/systemd/torpor-execute.service"] {
+            #expect(FileManager.default.fileExists(atPath: root + path), "\(path) installed")
+        }
+        #expect(try run(repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"]).output
+            .contains("kept \(root)/etc/torpor/torpor.env"), "installed again: the settings are kept")
+
+        let notices = dir + "/notices"
+        var environment = ["TORPOR_DB": store.path, "TORPOR_BIN": root + "/usr/local/bin", "TORPOR_PLANS": root + "/var/lib/torpor/plans",
+                           "TORPOR_POLICY": repository + "/sample-data/policy.yaml", "TORPOR_CALENDARS": dir + "/missing.ics",
+                           "TORPOR_NOTIFY": "cat >> '\(notices)'", "TORPOR_NOW": EndToEndTests.now, "PATH": "/usr/bin:/bin"]
+        let hourly = try run(root + "/usr/local/lib/torpor/hourly.sh", environment: environment)
+        #expect(hourly.status == 0, "\(hourly.output)")
+        let plans = try FileManager.default.contentsOfDirectory(atPath: root + "/var/lib/torpor/plans")
+        #expect(plans == ["plan-20130930T000000Z.json"])
+        let plan = try Plan.load(path: root + "/var/lib/torpor/plans/" + plans[0]).plan
+        let awaiting = try store.read { try Approvals.awaitingReview(plan, in: $0) }.count
+        #expect(awaiting > 0)
+        var told = try String(contentsOfFile: notices, encoding: .utf8)
+        #expect(told.contains("the hourly ingest failed; the plan is made from what is stored") && told.contains("missing.ics"), "\(told)")
+        #expect(told.contains("a plan awaits review") && told.contains("review: \(awaiting) hibernations await approval"), "\(told)")
+
+        environment["TORPOR_POLICY"] = dir + "/no-such-policy.yaml"
+        environment["TORPOR_CALENDARS"] = ""
+        environment["TORPOR_NOW"] = "2013-09-30T01:00:00Z"
+        let failed = try run(root + "/usr/local/lib/torpor/hourly.sh", environment: environment)
+        #expect(failed.status == 2)
+        told = try String(contentsOfFile: notices, encoding: .utf8)
+        #expect(told.contains("no plan this hour: torpor-plan failed (exit 2)") && told.contains("no-such-policy.yaml"), "\(told)")
+        #expect(told.components(separatedBy: "the hourly ingest failed").count == 2, "no calendar: the second ingest did not fail")
+    }
+}
