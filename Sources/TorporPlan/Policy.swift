@@ -250,7 +250,8 @@ struct PolicyFile: Decodable {
         func bad(_ key: String, _ message: String) -> PlanError { PlanError(.badInput, "\(source): '\(key)': \(message)") }
         func duration(_ t: Text?, _ key: String, default value: Int64) throws(PlanError) -> Int64 {
             guard let t else { return value }
-            guard let s = DurationText.seconds(t.value), s > 0 else { throw bad(key, "'\(t.value)' is not a duration such as 30m, 4h or 2d") }
+            guard let s = DurationText.seconds(t.value) else { throw bad(key, "'\(t.value)' is not a duration such as 30m, 4h or 2d") }
+            guard s > 0 else { throw bad(key, "'\(t.value)' is no time at all: give a duration such as 30m, 4h or 2d") }
             return s
         }
         func bytes(_ t: Text?, _ key: String) throws(PlanError) -> Int64? {

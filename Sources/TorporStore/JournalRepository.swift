@@ -267,8 +267,11 @@ public enum JournalRepository {
                        arguments: [p.vm, p.until, p.pinnedBy, p.pinnedAt])
     }
 
-    public static func unpin(vm: String, in db: Database) throws {
+    /// Removes `vm`'s pin; false if it had none.
+    @discardableResult
+    public static func unpin(vm: String, in db: Database) throws -> Bool {
         try db.execute(sql: "DELETE FROM pin WHERE vm = ?", arguments: [vm])
+        return db.changesCount > 0
     }
 
     private static func entry(_ row: Row) -> JournalEntry {

@@ -79,12 +79,13 @@ public enum PlanRepository {
         }
     }
 
-    /// The newest plan created at or before `time` with an approval of an action id `approving` accepts, if any.
+    /// The newest plan created at or before `time` with an approval of an action id `approving` accepts, if any; of two
+    /// made at the same time (two policies tried in one hour), the one approved last.
     public static func latestApproved(upTo time: EpochSeconds, excluding: String? = nil, approving: (String) -> Bool = { _ in true },
                                       in db: Database) throws -> StoredPlan? {
         let approvals = try Row.fetchCursor(db, sql: """
             SELECT p.id AS id, a.actions AS actions FROM plan p JOIN approval a ON a.plan_id = p.id
-            WHERE p.created_at <= ? AND p.id IS NOT ? ORDER BY p.created_at DESC, p.id
+            WHERE p.created_at <= ? AND p.id IS NOT ? ORDER BY p.created_at DESC, a.id DESC
             """, arguments: [time, excluding])
         while let row = try approvals.next() {
             let actions: String = row["actions"]

@@ -43,6 +43,14 @@ struct TorporBacktestCommand: TorporTool {
         if let from, UTC.parseInstant(from) == nil { throw ValidationError("--from '\(from)' is not an ISO-8601 time") }
         if days < 1 { throw ValidationError("--days must be at least 1") }
         if let retrainEvery, retrainEvery < 1 { throw ValidationError("--retrain-every must be at least 1 (days)") }
+        // Found before a replay of many minutes, not after it.
+        for (flag, path) in [("--json", json), ("--html", html), ("--svg", svg)] {
+            guard let path else { continue }
+            let dir = (path as NSString).deletingLastPathComponent
+            guard FileManager.default.isWritableFile(atPath: dir.isEmpty ? "." : dir) else {
+                throw ValidationError("\(flag) \(path): the directory \(dir.isEmpty ? "." : dir) does not exist or cannot be written")
+            }
+        }
     }
 
     func run() throws {
@@ -80,14 +88,14 @@ struct TorporBacktestCommand: TorporTool {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
                 struct Output: Encodable { var report: BacktestReport; var sweep: [BacktestSweep.Point] }
-                try encoder.encode(Output(report: report, sweep: points)).write(to: URL(fileURLWithPath: json))
+                try PlanFiles.write(encoder.encode(Output(report: report, sweep: points)), to: json)
             }
             if let svg {
-                try Data(BacktestPage.curves(points).utf8).write(to: URL(fileURLWithPath: svg))
+                try PlanFiles.write(Data(BacktestPage.curves(points).utf8), to: svg)
                 FileHandle.standardError.write(Data("torpor-backtest: wrote \(svg)\n".utf8))
             }
             if let html {
-                try Data(BacktestPage.html(report, sweep: points).utf8).write(to: URL(fileURLWithPath: html))
+                try PlanFiles.write(Data(BacktestPage.html(report, sweep: points).utf8), to: html)
                 FileHandle.standardError.write(Data("torpor-backtest: wrote \(html)\n".utf8))
             }
         }

@@ -313,7 +313,9 @@ struct Unpin: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            try restoringStore(common).transaction { try JournalRepository.unpin(vm: vm, in: $0) }
+            guard try restoringStore(common).transaction({ try JournalRepository.unpin(vm: vm, in: $0) }) else {
+                throw ExecuteError(.nothingToDo, "\(vm) has no pin: nothing to unpin (torpor-execute status lists the pins)")
+            }
             print("\(vm) unpinned")
         }
     }

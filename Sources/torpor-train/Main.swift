@@ -107,9 +107,13 @@ struct Forecast: ParsableCommand {
     @OptionGroup var common: StageOptions
     @OptionGroup var week: WeekOptions
     @Option(help: "The VM.") var vm: String
-    @Option(help: "Hours ahead.") var horizon = 24
+    @Option(help: "Hours ahead (1 to 168).") var horizon = 24
     @Option(help: "Also show this quantile, interpolated between the two around it as the planner does for a tier that decides by it (e.g. 0.75).")
     var quantile: Float?
+
+    func validate() throws {
+        guard (1...168).contains(horizon) else { throw ValidationError("--horizon \(horizon): give 1 to 168 hours") }
+    }
 
     func run() throws {
         let store = try common.openStore()

@@ -260,6 +260,8 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
             ("layout: wide-metrics\ntime: {column: t, format: epoch}\nvm: {name: a}\nmetrics:\n  - {column: v, metric: cpu_util, vaild: [0, 100]}\n",
              ":5: 'metrics[0].vaild': unknown key; expected one of column, metric, unit, valid"),
             ("layout: long\ntime: {format: auto}\ndelimeter: ';'\n", ":3: 'delimeter': unknown key"),
+            // A misspelt key that leaves a needed one missing is named, not the key it left missing.
+            ("layout: long\ntme: {format: auto}\n", ":2: 'tme': unknown key"),
             // Duplicate keys: the YAML parser's own account, not only "not valid YAML".
             ("layout: long\nlayout: long\ntime: {format: auto}\n", "duplicate"),
         ]

@@ -55,6 +55,20 @@ import TorporStore
             #expect(stderr.contains(named), "\(tool): \(stderr)")
         }
         #expect(try run("torpor-plan", ["--help"]).status == 0)
+        // Nothing to do where something specific was asked: exit 3, saying why.
+        let s = try Scratch()
+        let unpin = try run("torpor-execute", ["unpin", "web-01", "--db", s.store.path])
+        #expect(unpin.status == 3 && unpin.stderr.contains("web-01 has no pin"), "\(unpin)")
+        // Stages that read what torpor-ingest recorded refuse a store that is not there (a wrong --db), creating nothing.
+        for (tool, arguments) in [("torpor-train", ["list"]), ("torpor-plan", ["list"]), ("torpor-backtest", []), ("torpor-ingest", ["status"])] {
+            let missing = s.dir + "/missing.db"
+            let (status, stderr) = try run(tool, arguments + ["--db", missing])
+            #expect(status == 1 && stderr.contains("no store here"), "\(tool): \(status) \(stderr)")
+            #expect(!FileManager.default.fileExists(atPath: missing), "\(tool) created no store")
+        }
+        // A backtest finds a directory it cannot write before its replay, not after.
+        let unwritable = try run("torpor-backtest", ["--db", s.store.path, "--json", s.dir + "/no-such-dir/out.json"])
+        #expect(unwritable.status == 2 && unwritable.stderr.contains("--json \(s.dir)/no-such-dir/out.json: the directory"), "\(unwritable)")
     }
 
     @Test func csvRunStoresGoodFilesAndExitsTwoForBadOnes() throws {

@@ -404,6 +404,24 @@ import TorporTrain
                                        evenIfSuperseded: true, in: store).actions.isEmpty)
     }
 
+    /// Two plans made in the same hour (two policies tried): the executor follows the one approved last, whichever
+    /// sorts first.
+    @Test func ofTwoPlansMadeAtOnceTheOneApprovedLastIsFollowed() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-same-hour-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let store = try Store(path: dir + "/torpor.db")
+        let a = try Self.plan([Self.vm("web-01", Self.hours(idle: 2..<9))]), b = try Self.plan([Self.vm("web-01", Self.hours(idle: 3..<9))])
+        #expect(a.createdAt == b.createdAt && a.id != b.id)
+        for p in [a, b] { try Approvals.record(p, bytes: p.encoded(), demandCalls: [:], in: store) }
+        for (first, last) in [(a, b), (b, a)] {
+            for (p, minute) in [(first, Int64(60)), (last, 120)] {
+                _ = try Approvals.approve(p, bytes: p.encoded(), source: "p", only: nil, except: [], by: "alice", now: Self.now + minute, in: store)
+            }
+            #expect(try store.read { try Approvals.latestHibernating(upTo: Self.now + 180, in: $0) }?.id == last.id)
+            try store.transaction { try $0.execute(sql: "DELETE FROM approval") }
+        }
+    }
+
     @Test func aStandingApprovalCarriesAnIdleTimeoutWindowOnlyIfItStartsNoEarlier() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-carry-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -150,10 +150,11 @@ public struct CSVMapping: Codable, Equatable, Sendable {
             throw .badInput(source: path, line: nil, message: "cannot read the mapping file: \(error.localizedDescription)")
         }
         do {
-            let mapping = try YAMLDecoder().decode(CSVMapping.self, from: text)
+            // A misspelt key first: it is why a key the decoder needs is missing.
             if let unknown = shape.firstUnknownKey(in: text) {
                 throw IngestError.badInput(source: path, line: unknown.line, message: "'\(unknown.path)': unknown key; expected one of " + unknown.expected.joined(separator: ", "))
             }
+            let mapping = try YAMLDecoder().decode(CSVMapping.self, from: text)
             try mapping.validate(source: path)
             return mapping
         } catch let error as IngestError {
