@@ -2,13 +2,16 @@
 # The hourly job: ingest the other sources, write a plan for the next horizon, and tell a person when it has
 # hibernations awaiting review (those a standing approval carried need nobody). The plan goes to $TORPOR_PLANS.
 # A failed ingest is reported and planning goes on with what is stored (data too old leaves its VMs running); a
-# failed plan is reported and the job fails.
+# failed plan is reported and the job fails; so does a notice that could not be sent (the log says which).
 set -uo pipefail
 : "${TORPOR_BIN:=/usr/local/bin}" "${TORPOR_PLANS:=/var/lib/torpor/plans}"
 here=$(dirname "$0")
+unsent=0
+tell() {   # tell SUBJECT <BODY: a notice to a person (not in a pipeline: it notes a notice not sent)
+  "$here/notify.sh" "$1" || { echo "hourly.sh: the notice '$1' could not be sent (TORPOR_NOTIFY)" >&2; unsent=1; }; }
 now=(); [ -z "${TORPOR_NOW:-}" ] || now=(--now "$TORPOR_NOW")   # a replay of the job at a past time
 if ! ingest=$("$here/ingest-sources.sh" 2>&1); then
-  printf '%s\n' "$ingest" | "$here/notify.sh" "the hourly ingest failed; the plan is made from what is stored"
+  tell "the hourly ingest failed; the plan is made from what is stored" <<<"$ingest"
 fi
 printf '%s\n' "$ingest"
 at=now; [ -z "${TORPOR_NOW:-}" ] || { [[ $TORPOR_NOW =~ ^[0-9]+$ ]] && at="@$TORPOR_NOW" || at=$TORPOR_NOW; }
@@ -19,9 +22,10 @@ output=$("$TORPOR_BIN/torpor-plan" make "${now[@]}" "${policy[@]}" --out "$plan"
 status=$?
 printf '%s\n' "$output"
 if [ "$status" -ne 0 ]; then
-  printf '%s\n' "$output" | "$here/notify.sh" "no plan this hour: torpor-plan failed (exit $status)"
+  tell "no plan this hour: torpor-plan failed (exit $status)" <<<"$output"
   exit "$status"
 fi
 if grep -q '^review:' <<<"$output"; then
-  printf '%s\n' "$output" | "$here/notify.sh" "a plan awaits review"
+  tell "a plan awaits review" <<<"$output"
 fi
+exit "$unsent"

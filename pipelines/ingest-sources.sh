@@ -7,7 +7,10 @@ set -uo pipefail
 : "${TORPOR_BIN:=/usr/local/bin}"
 now=(); [ -z "${TORPOR_NOW:-}" ] || now=(--now "$TORPOR_NOW")   # a replay of the job at a past time
 status=0
-if [ -n "${TORPOR_PROMETHEUS_URL:-}" ]; then
+if [ -n "${TORPOR_PROMETHEUS_URL:-}" ] && [ -z "${TORPOR_PROMETHEUS_QUERY:-}" ]; then
+  echo "ingest-sources.sh: TORPOR_PROMETHEUS_URL is set but TORPOR_PROMETHEUS_QUERY is empty: Prometheus not ingested" >&2
+  status=2
+elif [ -n "${TORPOR_PROMETHEUS_URL:-}" ]; then
   "$TORPOR_BIN/torpor-ingest" prometheus "${now[@]}" --prometheus-url "$TORPOR_PROMETHEUS_URL" --query "$TORPOR_PROMETHEUS_QUERY" \
     --metric cpu_util:percent --vm-label domain --range 1d --step 5m || status=$?
 fi

@@ -4,7 +4,8 @@ import TorporCore
 /// One thing the executor did or decided, as a JSON line for alerting tools (`--event-log FILE`) and as text.
 public struct ExecutionEvent: Codable, Equatable, Sendable {
     /// `hibernated`, `restored`, `failed`, `skipped`, `violation` (a restore finished after its deadline),
-    /// `reconciled`, `would-hibernate`, `would-restore` (dry run), `pinned`, `paused`, `resumed`.
+    /// `reconciled`, `would-hibernate`, `would-restore` (dry run), `pinned`, `paused`, `resumed`, `misconfigured` (a flag that
+    /// names nothing the store knows).
     public var event: String
     public var time: String
     public var vm: String?
@@ -58,11 +59,12 @@ final class EventLog: @unchecked Sendable {
         FileHandle.standardError.write(Data("torpor-execute: the event log \(path ?? "") was not written (\(problem)): the event is on stderr only\n".utf8))
     }
 
-    /// Why the event log at `path` cannot be appended to, or nil (it is created when missing, as a pass would).
+    /// Why the event log at `path` cannot be appended to, or nil (a missing one is created by the first event, in a
+    /// directory that can be written). Creates nothing.
     static func unwritable(_ path: String) -> String? {
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return "cannot be opened for appending: " + String(cString: strerror(errno)) }
-        close(fd)
-        return nil
+        let exists = FileManager.default.fileExists(atPath: path)
+        let dir = (path as NSString).deletingLastPathComponent
+        guard access(exists ? path : (dir.isEmpty ? "." : dir), W_OK) != 0 else { return nil }
+        return "cannot be written (\(exists ? "the file" : "its directory \(dir.isEmpty ? "." : dir)"): \(String(cString: strerror(errno))))"
     }
 }

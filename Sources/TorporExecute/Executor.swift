@@ -134,7 +134,7 @@ public final class Executor: @unchecked Sendable {
     /// run all the same (restores are never blocked); the command reports these and fails.
     public func misconfigurations(_ options: ExecutionOptions) throws -> [String] {
         var problems: [String] = []
-        let known = try knownHosts(approved: try? store.read { try DueActions.approvedPlan(now: options.now, in: $0) })
+        let known = try knownHosts(approved: nil)   // an approved plan acts only on hosts its VMs are on
         if !known.isEmpty {
             for host in (options.hosts ?? []).subtracting(known).sorted() {
                 problems.append("--host \(host): no VM of the store is on this host (it knows \(known.sorted().joined(separator: ", "))); "
@@ -147,6 +147,13 @@ public final class Executor: @unchecked Sendable {
         }
         if let path = options.eventLog, let problem = EventLog.unwritable(path) { problems.append("--event-log \(path): \(problem)") }
         return problems
+    }
+
+    /// Records each of `problems` (`misconfigurations`) as a `misconfigured` event: on stderr, and in the event log an
+    /// alerting tool follows when it can be written.
+    public func report(misconfigurations problems: [String], _ options: ExecutionOptions) {
+        let log = EventLog(path: options.eventLog)
+        for p in problems { log.record(.init(event: "misconfigured", time: options.now, detail: p)) }
     }
 
     /// Every host the store has a VM, a sleep, an unfinished action or a held-back hibernation on (a host gone from the

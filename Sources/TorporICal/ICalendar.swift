@@ -289,7 +289,9 @@ public final class ICalendar {
         // Instances of a floating or all-day event are computed as UTC by libical: widen the window by a day and shift.
         let slack: EpochSeconds = isFloating ? 86_400 * 2 : 0
         let duration = duration(of: event)
-        let windowStart = icaltime_from_timet_with_zone(time_t(from - duration - slack), 0, icaltimezone_get_utc_timezone())
+        // An instance overlaps [from, to) when what it covers does (`EventSpan`: an hour for one without duration).
+        let covers = EventSpan.end(start: 0, end: duration)
+        let windowStart = icaltime_from_timet_with_zone(time_t(from - covers - slack), 0, icaltimezone_get_utc_timezone())
         let windowEnd = icaltime_from_timet_with_zone(time_t(to + slack), 0, icaltimezone_get_utc_timezone())
         withExtendedLifetime(collector) {
             icalcomponent_foreach_recurrence(event, windowStart, windowEnd, { _, span, data in

@@ -176,6 +176,8 @@ public struct Policy: Equatable, Sendable {
     }
 
     public static func parse(_ text: String, source: String) throws(PlanError) -> Policy {
+        // A misspelt key first: it is why a key the decoder needs is missing.
+        try PolicyFile.rejectUnknownKeys(text, source: source)
         let file: PolicyFile
         do {
             file = try YAMLDecoder().decode(PolicyFile.self, from: text)
@@ -184,7 +186,6 @@ public struct Policy: Equatable, Sendable {
         } catch {
             throw PlanError(.badInput, "\(source): not valid YAML: \(error)")
         }
-        try PolicyFile.rejectUnknownKeys(text, source: source)
         return try file.policy(source: source)
     }
 }

@@ -43,12 +43,17 @@ struct TorporBacktestCommand: TorporTool {
         if let from, UTC.parseInstant(from) == nil { throw ValidationError("--from '\(from)' is not an ISO-8601 time") }
         if days < 1 { throw ValidationError("--days must be at least 1") }
         if let retrainEvery, retrainEvery < 1 { throw ValidationError("--retrain-every must be at least 1 (days)") }
-        // Found before a replay of many minutes, not after it.
+        // Found before a replay of many minutes, not after it: the nearest directory there must be writable (the
+        // missing ones are created).
         for (flag, path) in [("--json", json), ("--html", html), ("--svg", svg)] {
             guard let path else { continue }
-            let dir = (path as NSString).deletingLastPathComponent
-            guard FileManager.default.isWritableFile(atPath: dir.isEmpty ? "." : dir) else {
-                throw ValidationError("\(flag) \(path): the directory \(dir.isEmpty ? "." : dir) does not exist or cannot be written")
+            var dir = (path as NSString).deletingLastPathComponent
+            while !dir.isEmpty && dir != "/" && !FileManager.default.fileExists(atPath: dir) { dir = (dir as NSString).deletingLastPathComponent }
+            let shown = dir.isEmpty ? "." : dir
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: shown, isDirectory: &isDirectory), isDirectory.boolValue,
+                  FileManager.default.isWritableFile(atPath: shown) else {
+                throw ValidationError("\(flag) \(path): \(shown) is not a directory this user can write")
             }
         }
     }

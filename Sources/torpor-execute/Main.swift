@@ -151,7 +151,7 @@ struct Run: ParsableCommand {
                 options.dryRun = dryRun
                 let found = (try? executor.misconfigurations(options)) ?? problems   // a store that cannot be read holds up no pass
                 if found != problems {
-                    for p in found { FileHandle.standardError.write(Data("torpor-execute: \(p)\n".utf8)) }
+                    executor.report(misconfigurations: found, options)
                     problems = found
                 }
                 // Following the wall clock, a pass waits for its hosts one interval at most: a host held up on a VM is

@@ -62,7 +62,10 @@ struct CalendarCommand: ParsableCommand {
         let ingester = CalendarIngester(store: try store.openStore(), mapping: m)
         let now = store.nowSeconds
         let from = now - DurationText.seconds(past)!, to = now + DurationText.seconds(ahead)!
-        try runEach(files.map { file in { try ingester.ingest(path: file, from: from, to: to, now: now) } },
-                    json: json, logger: store.logger("torpor.ingest.calendar"))
+        let logger = store.logger("torpor.ingest.calendar")
+        if to - now < 7 * 86_400 {
+            logger.warning("--ahead \(ahead) is shorter than the longest plan horizon (7d): a plan looking further does not know the events after it (keep-awake, freeze)")
+        }
+        try runEach(files.map { file in { try ingester.ingest(path: file, from: from, to: to, now: now) } }, json: json, logger: logger)
     }
 }

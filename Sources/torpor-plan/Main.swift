@@ -157,12 +157,12 @@ struct Approve: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-plan") {
-            let (plan, bytes) = try Plan.load(path: plan)
             let store = try common.openStore()
             let who = operatorName(by)
-            func names(_ s: String?) -> [String]? { s.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } }
             // Switching the standing approval off is safe whatever becomes of this approval: it comes first.
             if standing == false { try Standing.set(false, by: who, now: common.nowSeconds, in: store) }
+            let (plan, bytes) = try Plan.load(path: plan)
+            func names(_ s: String?) -> [String]? { s.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } }
             let record = try Approvals.approve(plan, bytes: bytes, source: self.plan, only: names(only), except: names(except) ?? [],
                                                by: who, now: common.nowSeconds, evenIfSuperseded: superseded, in: store)
             print(record.actions.isEmpty ? "already approved: nothing new recorded" : "approved by \(who): " + record.actions.joined(separator: ", "))

@@ -58,6 +58,33 @@ import TorporStore
         #expect(after.map(\.start) == (0..<5).map { UTC.epoch(year: 2013, month: 9, day: 28) + 12 * 3600 + Int64($0) * 86_400 })
     }
 
+    /// An event without duration covers the hour from its start: one that started in the hour before the window is
+    /// replaced by its own re-expansion, not lost.
+    @Test func reIngestingKeepsAnEventWithoutDurationJustBeforeItsWindow() throws {
+        let s = try Scratch()
+        let path = try s.write("backup.ics", """
+            BEGIN:VCALENDAR\r
+            VERSION:2.0\r
+            PRODID:-//torpor//test//EN\r
+            BEGIN:VEVENT\r
+            UID:backup@test\r
+            DTSTAMP:20130901T000000Z\r
+            SUMMARY:Backup\r
+            CATEGORIES:Backup\r
+            DTSTART:20130925T233000Z\r
+            RRULE:FREQ=DAILY;COUNT=5\r
+            END:VEVENT\r
+            END:VCALENDAR\r
+
+            """)
+        let ingester = CalendarIngester(store: s.store)
+        _ = try ingester.ingest(path: path, from: now - 86_400 * 10, to: now + 86_400 * 10, now: now)
+        #expect(try events(s).count == 5)
+        let later = now - 86_400, from = later - 86_400   // 28 Sep 00:00: the 27th's backup (23:30) still covers it
+        _ = try ingester.ingest(path: path, from: from, to: later + 86_400 * 10, now: later)
+        #expect(try events(s).map(\.start) == (0..<5).map { UTC.epoch(year: 2013, month: 9, day: 25, hour: 23, minute: 30) + Int64($0) * 86_400 })
+    }
+
     /// An event with several known categories is each of them: a holiday that is also a maintenance window keeps its
     /// VMs awake, whichever category is written first.
     @Test func anEventWithSeveralCategoriesIsEachOfThem() throws {

@@ -66,9 +66,10 @@ import TorporStore
             #expect(status == 1 && stderr.contains("no store here"), "\(tool): \(status) \(stderr)")
             #expect(!FileManager.default.fileExists(atPath: missing), "\(tool) created no store")
         }
-        // A backtest finds a directory it cannot write before its replay, not after.
-        let unwritable = try run("torpor-backtest", ["--db", s.store.path, "--json", s.dir + "/no-such-dir/out.json"])
-        #expect(unwritable.status == 2 && unwritable.stderr.contains("--json \(s.dir)/no-such-dir/out.json: the directory"), "\(unwritable)")
+        // A backtest finds a place it cannot write before its replay, not after (a missing directory is created).
+        let file = try s.write("file", "")
+        let unwritable = try run("torpor-backtest", ["--db", s.store.path, "--json", file + "/sub/out.json"])
+        #expect(unwritable.status == 2 && unwritable.stderr.contains("--json \(file)/sub/out.json: \(file) is not a directory this user can write"), "\(unwritable)")
     }
 
     @Test func csvRunStoresGoodFilesAndExitsTwoForBadOnes() throws {

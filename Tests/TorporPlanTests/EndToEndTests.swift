@@ -192,12 +192,16 @@ import TorporTrain
         }
 
         // The standing approval goes off without approving anything: by `standing off`, or by `approve --no-standing`
-        // even when the approval itself is refused (an expired plan).
+        // even when the approval itself is refused (the newest plan, expired: exit 3; a file that is not there).
         try Standing.parse(["--db", store.path, "--now", "2013-09-30T02:00:00Z", "off", "--by", "bob"]).run()
         #expect(try store.read { try Approvals.standing(in: $0) } == false)
         try Standing.parse(["--db", store.path, "--now", "2013-09-30T02:00:00Z", "on", "--by", "bob"]).run()
         #expect(try store.read { try Approvals.standing(in: $0) } == true)
-        #expect(throws: ExitCode.self) { try Approve.parse(["--db", store.path, "--now", "2013-09-30T05:00:00Z", "--no-standing", first]).run() }
+        let expired = #expect(throws: ExitCode.self) { try Approve.parse(["--db", store.path, "--now", "2013-09-30T05:00:00Z", "--no-standing", later]).run() }
+        #expect(expired == ExitCode(3))
+        #expect(try store.read { try Approvals.standing(in: $0) } == false)
+        try Standing.parse(["--db", store.path, "--now", "2013-09-30T05:00:00Z", "on"]).run()
+        #expect(throws: ExitCode.self) { try Approve.parse(["--db", store.path, "--now", "2013-09-30T05:00:00Z", "--no-standing", dir + "/plans/gone.json"]).run() }
         #expect(try store.read { try Approvals.standing(in: $0) } == false)
         #expect(throws: (any Error).self) { _ = try Standing.parse(["maybe"]) }
         // A stage pointed at a store that is not there refuses rather than planning an empty fleet.

@@ -48,6 +48,8 @@ import Testing
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\ndefaults:\n  idle_timout: true", "p.yaml:3: 'defaults.idle_timout': unknown key; expected one of exclude, hibernate_below, idle_timeout"),
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\nvms: {a: {min_idel: 2h}}", "'vms.a.min_idel': unknown key"),
         ("tiers: {silver: {quantile: 0.9, priority: 2, sla: x}}", "'tiers.silver.sla': unknown key"),
+        // A misspelt key that leaves a needed one missing is named, not the key it left missing.
+        ("tiers: {silver: {quantle: 0.9, priority: 2}}", "p.yaml:1: 'tiers.silver.quantle': unknown key"),
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\nguardrail: {min_running: 2}", "p.yaml:2: 'guardrail': unknown key"),
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\ngroups: [{tier: silver}]", "'groups[0].match'"),
         // Parts that only conflict once merged over the defaults; values that would make a plan miss its own deadlines.

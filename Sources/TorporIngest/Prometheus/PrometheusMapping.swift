@@ -105,6 +105,8 @@ final class PrometheusSeriesWriter {
     func add(name: String?, labels: [String: String], points: [(time: Double, value: Double)], position: String? = nil) throws {
         seriesCount += 1
         session.countRow()
+        session.position = position
+        defer { session.position = nil }
         guard let metric = try metric(for: name) else {
             skippedNames.insert(name ?? "(no metric name)")
             return
