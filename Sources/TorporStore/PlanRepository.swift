@@ -41,16 +41,20 @@ public enum PlanRepository {
         try Row.fetchOne(db, sql: "SELECT * FROM plan WHERE id = ?", arguments: [id]).map(stored)
     }
 
+    /// Newest first; of plans made in the same second, the one approved last first (as `latestApproved` takes it),
+    /// then those never approved.
+    private static let newestFirst = "ORDER BY created_at DESC, (SELECT max(a.id) FROM approval a WHERE a.plan_id = plan.id) DESC, id"
+
     /// The ids and times of the plans created in [since, upTo] whose body the store still holds, newest first (their
     /// bodies, large for a large fleet, are read one by one with `plan(id:)` when needed).
     public static func planTimes(upTo time: EpochSeconds, since: EpochSeconds, in db: Database) throws -> [(id: String, createdAt: EpochSeconds)] {
-        try Row.fetchAll(db, sql: "SELECT id, created_at FROM plan WHERE created_at <= ? AND created_at >= ? AND length(body) > 0 ORDER BY created_at DESC, id",
+        try Row.fetchAll(db, sql: "SELECT id, created_at FROM plan WHERE created_at <= ? AND created_at >= ? AND length(body) > 0 " + newestFirst,
                          arguments: [time, since]).map { (id: $0["id"], createdAt: $0["created_at"]) }
     }
 
     /// Plans created in [since, upTo], newest first.
     public static func plans(upTo time: EpochSeconds, since: EpochSeconds = .min, in db: Database) throws -> [StoredPlan] {
-        try Row.fetchAll(db, sql: "SELECT * FROM plan WHERE created_at <= ? AND created_at >= ? ORDER BY created_at DESC, id",
+        try Row.fetchAll(db, sql: "SELECT * FROM plan WHERE created_at <= ? AND created_at >= ? " + newestFirst,
                          arguments: [time, since]).map(stored)
     }
 

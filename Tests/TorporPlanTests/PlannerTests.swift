@@ -405,7 +405,7 @@ import TorporTrain
     }
 
     /// Two plans made in the same hour (two policies tried): the executor follows the one approved last, whichever
-    /// sorts first.
+    /// sorts first, for hibernations and for the restores it owes.
     @Test func ofTwoPlansMadeAtOnceTheOneApprovedLastIsFollowed() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-same-hour-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -418,6 +418,8 @@ import TorporTrain
                 _ = try Approvals.approve(p, bytes: p.encoded(), source: "p", only: nil, except: [], by: "alice", now: Self.now + minute, in: store)
             }
             #expect(try store.read { try Approvals.latestHibernating(upTo: Self.now + 180, in: $0) }?.id == last.id)
+            // The search for a sleeping VM's owed restore reads them in the same order.
+            #expect(try store.read { try PlanRepository.planTimes(upTo: Self.now + 180, since: .min, in: $0) }.first?.id == last.id)
             try store.transaction { try $0.execute(sql: "DELETE FROM approval") }
         }
     }
