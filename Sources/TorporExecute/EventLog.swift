@@ -62,9 +62,12 @@ final class EventLog: @unchecked Sendable {
     /// Why the event log at `path` cannot be appended to, or nil (a missing one is created by the first event, in a
     /// directory that can be written). Creates nothing.
     static func unwritable(_ path: String) -> String? {
-        let exists = FileManager.default.fileExists(atPath: path)
-        let dir = (path as NSString).deletingLastPathComponent
-        guard access(exists ? path : (dir.isEmpty ? "." : dir), W_OK) != 0 else { return nil }
-        return "cannot be written (\(exists ? "the file" : "its directory \(dir.isEmpty ? "." : dir)"): \(String(cString: strerror(errno))))"
+        var isDirectory: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        if exists && isDirectory.boolValue { return "is a directory: give a file in it (e.g. \(path)/events.jsonl)" }
+        let dir = (path as NSString).deletingLastPathComponent, checked = exists ? path : (dir.isEmpty ? "." : dir)
+        guard access(checked, W_OK) != 0 else { return nil }
+        let reason = String(cString: strerror(errno))
+        return "cannot be written (\(exists ? "the file" : "its directory \(checked)"): \(reason))"
     }
 }

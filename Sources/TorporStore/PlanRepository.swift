@@ -41,8 +41,8 @@ public enum PlanRepository {
         try Row.fetchOne(db, sql: "SELECT * FROM plan WHERE id = ?", arguments: [id]).map(stored)
     }
 
-    /// Newest first; of plans made in the same second, the one approved last first (as `latestApproved` takes it),
-    /// then those never approved.
+    /// Newest first; of plans made in the same second, the one with the latest approval first (`latestApproved` takes
+    /// the one approved last among those approving a hibernation), then those never approved.
     private static let newestFirst = "ORDER BY created_at DESC, (SELECT max(a.id) FROM approval a WHERE a.plan_id = plan.id) DESC, id"
 
     /// The ids and times of the plans created in [since, upTo] whose body the store still holds, newest first (their

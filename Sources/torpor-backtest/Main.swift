@@ -45,14 +45,17 @@ struct TorporBacktestCommand: TorporTool {
         if let retrainEvery, retrainEvery < 1 { throw ValidationError("--retrain-every must be at least 1 (days)") }
         // Found before a replay of many minutes, not after it: the nearest directory there must be writable (the
         // missing ones are created).
+        func isDirectory(_ path: String) -> Bool {
+            var directory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: path, isDirectory: &directory) && directory.boolValue
+        }
         for (flag, path) in [("--json", json), ("--html", html), ("--svg", svg)] {
             guard let path else { continue }
+            if isDirectory(path) { throw ValidationError("\(flag) \(path) is a directory: give a file") }
             var dir = (path as NSString).deletingLastPathComponent
             while !dir.isEmpty && dir != "/" && !FileManager.default.fileExists(atPath: dir) { dir = (dir as NSString).deletingLastPathComponent }
             let shown = dir.isEmpty ? "." : dir
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: shown, isDirectory: &isDirectory), isDirectory.boolValue,
-                  FileManager.default.isWritableFile(atPath: shown) else {
+            guard isDirectory(shown), FileManager.default.isWritableFile(atPath: shown) else {
                 throw ValidationError("\(flag) \(path): \(shown) is not a directory this user can write")
             }
         }

@@ -602,6 +602,8 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(problems.contains { $0.hasPrefix("--wake-on web-O1=up: no VM is named web-O1") })
         #expect(problems.contains { $0.hasPrefix("--wake-on group=wbe=up: no VM has the label group=wbe") })
         #expect(problems.last == "--event-log \(f.dir)/no-such-dir/events.jsonl: cannot be written (its directory \(f.dir)/no-such-dir: No such file or directory)")
+        o.eventLog = f.dir
+        #expect(try executor.misconfigurations(o).last == "--event-log \(f.dir): is a directory: give a file in it (e.g. \(f.dir)/events.jsonl)")
         // Each is an event in the log an alerting tool follows (when that log can be written).
         o.eventLog = f.dir + "/events.jsonl"
         executor.report(misconfigurations: Array(problems.prefix(1)), o)

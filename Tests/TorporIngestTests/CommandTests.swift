@@ -70,6 +70,8 @@ import TorporStore
         let file = try s.write("file", "")
         let unwritable = try run("torpor-backtest", ["--db", s.store.path, "--json", file + "/sub/out.json"])
         #expect(unwritable.status == 2 && unwritable.stderr.contains("--json \(file)/sub/out.json: \(file) is not a directory this user can write"), "\(unwritable)")
+        let directory = try run("torpor-backtest", ["--db", s.store.path, "--html", s.dir])
+        #expect(directory.status == 2 && directory.stderr.contains("--html \(s.dir) is a directory"), "\(directory)")
     }
 
     @Test func csvRunStoresGoodFilesAndExitsTwoForBadOnes() throws {
