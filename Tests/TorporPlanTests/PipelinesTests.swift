@@ -59,5 +59,18 @@ import TorporStore
         told = try String(contentsOfFile: notices, encoding: .utf8)
         #expect(told.contains("no plan this hour: torpor-plan failed (exit 2)") && told.contains("no-such-policy.yaml"), "\(told)")
         #expect(told.components(separatedBy: "the hourly ingest failed").count == 2, "no calendar: the second ingest did not fail")
+
+        // A Prometheus URL without its query: said, and the calendars are still tried; a notice that cannot be sent
+        // fails the job (exit 1) and says which, though the plan was made.
+        environment["TORPOR_POLICY"] = ""
+        environment["TORPOR_PROMETHEUS_URL"] = "http://127.0.0.1:1"
+        environment["TORPOR_CALENDARS"] = repository + "/sample-data/calendars/business.ics"
+        environment["TORPOR_NOTIFY"] = "false"
+        environment["TORPOR_NOW"] = "2013-09-30T02:00:00Z"
+        let unsent = try run(root + "/usr/local/lib/torpor/hourly.sh", environment: environment)
+        #expect(unsent.status == 1, "\(unsent.output)")
+        #expect(unsent.output.contains("TORPOR_PROMETHEUS_QUERY is empty") && unsent.output.contains("business.ics"), "\(unsent.output)")
+        #expect(unsent.output.contains("the notice 'the hourly ingest failed; the plan is made from what is stored' could not be sent"), "\(unsent.output)")
+        #expect(FileManager.default.fileExists(atPath: root + "/var/lib/torpor/plans/plan-20130930T020000Z.json"))
     }
 }
