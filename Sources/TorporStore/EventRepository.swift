@@ -52,13 +52,16 @@ extension EventRecord {
 
 /// Reads and writes the `event` table.
 public enum EventRepository {
+    /// The end of what an occurrence covers (`EventSpan.end`) in SQL: one without duration covers the hour from its start.
+    static let coveredEnd = "(CASE WHEN ends_at > starts_at THEN ends_at ELSE starts_at + \(EventSpan.pointCover) END)"
+
     /// Replaces the occurrences earlier ingests of `location` stored that reach `from` or later (`EventSpan`) with
     /// `events`, attributed to `source`; those over before `from` stay, the history of events training learns from.
     public static func replace(location: String, from: EpochSeconds, with events: [EventRecord], source: Int64, in db: Database) throws {
         try db.execute(sql: """
             DELETE FROM event WHERE source_id IN (SELECT id FROM source WHERE location = ? AND kind = 'icalendar')
-            AND (CASE WHEN ends_at > starts_at THEN ends_at ELSE starts_at + ? END) > ?
-            """, arguments: [location, EventSpan.pointCover, from])
+            AND \(coveredEnd) > ?
+            """, arguments: [location, from])
         let insert = try db.makeStatement(sql: """
             INSERT INTO event (source_id, uid, summary, category, starts_at, ends_at, targets, selector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """)
@@ -72,8 +75,8 @@ public enum EventRepository {
     public static func overlapping(from: EpochSeconds, to: EpochSeconds, in db: Database) throws -> [EventRecord] {
         try Row.fetchAll(db, sql: """
             SELECT uid, summary, category, starts_at, ends_at, targets, selector FROM event
-            WHERE (CASE WHEN ends_at > starts_at THEN ends_at ELSE starts_at + ? END) > ? AND starts_at < ? ORDER BY starts_at, uid
-            """, arguments: [EventSpan.pointCover, from, to]).map { row in
+            WHERE \(coveredEnd) > ? AND starts_at < ? ORDER BY starts_at, uid
+            """, arguments: [from, to]).map { row in
             let targets: String = row["targets"]
             return EventRecord(uid: row["uid"], summary: row["summary"], category: EventRecord.Category(rawValue: row["category"]) ?? .holiday,
                                start: row["starts_at"], end: row["ends_at"],
