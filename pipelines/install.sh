@@ -13,7 +13,7 @@ done
 install -d "$root/usr/local/bin" "$root/usr/local/lib/torpor" "$root/etc/torpor" \
   "$root/var/lib/torpor/plans" "$root/var/log/torpor"
 install -m 0755 "$bin"/torpor-{ingest,train,plan,execute,backtest} "$root/usr/local/bin/"
-install -m 0755 "$here"/{collect,ingest-sources,hourly,nightly,execute,notify}.sh "$root/usr/local/lib/torpor/"
+install -m 0755 "$here"/{collect,ingest-sources,hourly,nightly,execute,notify,watch}.sh "$root/usr/local/lib/torpor/"
 if [ -e "$root/etc/torpor/torpor.env" ]; then
   echo "kept $root/etc/torpor/torpor.env (the shipped one: $here/torpor.env)"
 else
@@ -28,5 +28,5 @@ next: edit /etc/torpor/torpor.env (policy, calendars, Prometheus, notify command
   (torpor-ingest inventory --uri qemu:///system), then either
   cp /usr/local/lib/torpor/cron /etc/cron.d/torpor, or
   cp /usr/local/lib/torpor/systemd/* /etc/systemd/system/ && systemctl daemon-reload &&
-  systemctl enable --now torpor-collect.timer torpor-hourly.timer torpor-nightly.timer torpor-execute.service
+  systemctl enable --now torpor-collect.timer torpor-hourly.timer torpor-nightly.timer torpor-watch.timer torpor-execute.service
 EOT

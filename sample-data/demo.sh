@@ -72,6 +72,8 @@ echo "    newest CPU sample as the pre-flight load; the test driver keeps state 
 "$BIN/torpor-execute" run --follow --now "$NOW" --until "$TOMORROW" --interval 3600 --load-source store --load-max-age 1d \
   --event-log demo/events.jsonl
 "$BIN/torpor-execute" status --now "$TOMORROW"
+echo "what needs a person (pipelines/watch.sh notifies on it every 5 minutes):"
+"$BIN/torpor-execute" check --now "$TOMORROW"
 echo "events (JSON lines) in demo/events.jsonl: $(wc -l < demo/events.jsonl)"
 
 step "14. backtest: the last 7 days replayed through the planner with the plans' policy (planned hourly, scored per sample), torpor against the alternatives"

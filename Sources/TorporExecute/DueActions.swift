@@ -20,6 +20,9 @@ struct OwedRestore: Sendable {
     var fromPool = false
     /// Asked by a person (`wake`): a VM libvirt paused for a fault is resumed, not left for a person.
     var byPerson = false
+    /// A restore owed at once (a pin, an event, no plan's restore): since when, for `ExecutionCheck` (its `deadline`
+    /// is each pass's now, so that doing it promptly is no violation).
+    var dueSince: EpochSeconds? = nil
 }
 
 /// What the plans ask of the executor at `now`.
@@ -71,17 +74,18 @@ enum DueActions {
             if let n = newestAny, chosen == nil || n.action.at < chosen!.action.at { chosen = n }
             if let pin = pins[p.vm], pin.holds(at: now) {
                 owed.append(.init(vm: p.vm, host: p.host, actionID: "pin:\(p.vm):\(UTC.format(now))", planID: nil, at: now, deadline: now,
-                                  priority: chosen?.action.priority ?? 1, reason: "pinned by \(pin.pinnedBy): keep awake"))
+                                  priority: chosen?.action.priority ?? 1, reason: "pinned by \(pin.pinnedBy): keep awake", dueSince: max(p.since, pin.pinnedAt)))
             } else if let event = happening.first(where: { $0.applies(to: p.vm, labels: labels[p.vm] ?? [:]) }) {
                 owed.append(.init(vm: p.vm, host: p.host, actionID: "event:\(p.vm):\(UTC.format(now))", planID: nil, at: now, deadline: now,
-                                  priority: chosen?.action.priority ?? 1, reason: "calendar: \(event.category.rawValue) event '\(event.summary)' is on"))
+                                  priority: chosen?.action.priority ?? 1, reason: "calendar: \(event.category.rawValue) event '\(event.summary)' is on",
+                                  dueSince: max(p.since, event.start)))
             } else if let (action, planID) = chosen {
                 owed.append(.init(vm: p.vm, host: p.host, actionID: action.id, planID: planID,
                                   at: action.at.seconds, deadline: action.deadline?.seconds ?? action.at.seconds, priority: action.priority,
                                   reason: action.rationale.text, cause: action.deadlineCause))
             } else {
                 owed.append(.init(vm: p.vm, host: p.host, actionID: "safety:\(p.vm):\(UTC.format(now))", planID: nil, at: now, deadline: now,
-                                  priority: 1, reason: "no plan holds a restore for this sleeping VM: restored now"))
+                                  priority: 1, reason: "no plan holds a restore for this sleeping VM: restored now", dueSince: p.since))
             }
         }
         return owed

@@ -28,6 +28,8 @@ struct TorporExecuteCommand: TorporTool {
             pause    no new hibernations fleet-wide (restores continue); resume undoes it
             status   sleeping VMs, due actions, held-back hibernations, VMs woken early, pins,
                      recent failures and SLA violations
+            check    what needs a person now (a VM asleep past its restore, a restore failing, an action
+                     left started): one line each and exit 4, else exit 0 (pipelines/watch.sh notifies on it)
 
             Every step is journaled in the store before it is taken; a run killed at any point and run again
             finishes or rolls forward each action once. Each host on a thread of its own, and never two
@@ -36,9 +38,9 @@ struct TorporExecuteCommand: TorporTool {
             run serves every other VM, saying `skipped` for the held one.
 
             Exit codes: 0 ok (failures of single VMs are reported, see status); 1 runtime failure (store);
-            2 usage; 3 nothing to do.
+            2 usage; 3 nothing to do; 4 check found what needs a person.
             """,
-        subcommands: [Run.self, Wake.self, Restore.self, Pin.self, Unpin.self, Pause.self, Resume.self, Status.self, PoolCommand.self],
+        subcommands: [Run.self, Wake.self, Restore.self, Pin.self, Unpin.self, Pause.self, Resume.self, Status.self, Check.self, PoolCommand.self],
         defaultSubcommand: Run.self)
 }
 
@@ -343,6 +345,28 @@ struct Resume: ParsableCommand {
         try exitingOnError("torpor-execute") {
             try ExecutorSettings.setPaused(false, by: operatorName(by), now: common.nowSeconds, in: try restoringStore(common))
             print("resumed")
+        }
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "What needs a person now: a VM asleep past its restore, a restore failing, an action left started (exit 4).")
+    @OptionGroup var common: StageOptions
+    @Option(help: "How long past its deadline a restore may still be under way, and an action may stay started, e.g. 10m.")
+    var grace = "10m"
+
+    func validate() throws {
+        if DurationText.seconds(grace) == nil { throw ValidationError("--grace '\(grace)' is not a duration such as 10m") }
+    }
+
+    func run() throws {
+        try exitingOnError("torpor-execute") {
+            let problems = try ExecutionCheck.problems(store: try restoringStore(common), now: common.nowSeconds,
+                                                       grace: DurationText.seconds(grace)!, replaying: common.now != nil)
+            guard !problems.isEmpty else { return print("ok at \(UTC.format(common.nowSeconds)): no VM asleep past its restore, no restore failing, no action left started") }
+            for p in problems { print(p.text) }
+            throw ExitCode(4)
         }
     }
 }

@@ -897,4 +897,38 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(served.map { "\($0.event) \($0.vm ?? "")" } == ["failed db-09"], "\(served.map(\.text))")
         #expect(try f.power("db-09") == .hibernated, "never closed while the host cannot tell")
     }
+
+    /// `check` names what needs a person, whatever the cause: a due restore whose last attempt failed (its host down),
+    /// a VM asleep past its restore's deadline, a pin on a sleeper no executor served, an action left started; the same
+    /// problem reads the same on the next check (a watch notifies once), and nothing is left once the executor catches up.
+    @Test func checkNamesWhatNeedsAPerson() throws {
+        let f = try Fixture()
+        let plan = try f.plan(["web-01": 0..<6, "web-02": 0..<6])
+        try f.executor().run(f.options(Self.now))
+        #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 60, grace: 600).isEmpty)
+        let restore = try #require(plan.actions.first { $0.vm == "web-01" && $0.action == .restore })
+        let deadline = try #require(restore.deadline).seconds
+        struct HostDown: Error {}
+        _ = try Executor(store: f.store, load: FixedLoad([:], otherwise: 1), connect: { _ in throw HostDown() }).run(f.options(restore.at.seconds))
+        let failing = try ExecutionCheck.problems(store: f.store, now: restore.at.seconds + 60, grace: 600)
+        #expect(failing.map(\.vm) == ["web-01", "web-02"] && failing.allSatisfy { $0.text.contains(": restore failing, deadline \(UTC.format(deadline)); its last restore failed at ") },
+                "\(failing)")
+        let overdue = try ExecutionCheck.problems(store: f.store, now: deadline + 601, grace: 600)
+        #expect(overdue.first?.text.hasPrefix("web-01 on \(Self.host): ASLEEP past its restore: deadline \(UTC.format(deadline)) (\(restore.id)); its last restore failed at ") == true,
+                "\(overdue)")
+        #expect(try ExecutionCheck.problems(store: f.store, now: deadline + 3600, grace: 600) == overdue, "the same words while nothing changes")
+        _ = try f.executor().run(f.options(deadline + 3600))
+        #expect(try ExecutionCheck.problems(store: f.store, now: deadline + 3660, grace: 600).isEmpty, "the executor caught up")
+        // Asleep again, then pinned while no executor runs: due at once from the pin; a save left started is said too.
+        let later = Self.at(24)
+        try f.plan(["web-01": 0..<6], at: later)
+        #expect(try f.executor().run(f.options(later)).map(\.event) == ["hibernated"])
+        try f.store.transaction { try JournalRepository.pin(PinRecord(vm: "web-01", until: nil, pinnedBy: "carol", pinnedAt: later + 600), in: $0) }
+        try f.executor().journal(JournalEntry(actionID: "stuck", planID: nil, vm: "web-02", host: Self.host, kind: .hibernate, step: .started, at: later + 600))
+        #expect(try ExecutionCheck.problems(store: f.store, now: later + 1200, grace: 600).isEmpty, "within the grace")
+        #expect(try ExecutionCheck.problems(store: f.store, now: later + 1201, grace: 600).map(\.text) == [
+            "web-01 on \(Self.host): ASLEEP past its restore: restore due since \(UTC.format(later + 600)) (pinned by carol: keep awake)",
+            "web-02 on \(Self.host): hibernate stuck started at \(UTC.format(later + 600)) and not finished (an executor stopped in it, or libvirt has not answered; the next run reconciles it)",
+        ])
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TorporCore
 import TorporPlan
 import TorporStore
 
@@ -23,18 +24,27 @@ import TorporStore
 
     /// A failed ingest reaches a person and the hour is planned all the same; hibernations no approval covers are a
     /// notice naming how many; a plan that cannot be made is a notice and a failed job.
-    @Test func theHourlyJobPlansAfterAFailedIngestAndTellsAPerson() throws {
+    /// The demo store, and torpor installed by install.sh under a DESTDIR in its folder (`root`), with the tools built
+    /// beside these tests.
+    func installed() throws -> (dir: String, store: Store, root: String) {
         let (dir, store) = try EndToEndTests.demoStore(trained: false)
         let tools = try #require(Bundle.main.executableURL).deletingLastPathComponent().path
         let root = dir + "/root", repository = EndToEndTests.repository
         let install = try run(repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"])
         #expect(install.status == 0, "\(install.output)")
-        for path in ["/usr/local/bin/torpor-plan", "/usr/local/lib/torpor/hourly.sh", "/usr/local/lib/torpor/notify.sh", "/etc/torpor/torpor.env",
-                     "/var/log/torpor", "/var/lib/torpor/plans", "/usr/local/lib/torpor/systemd/torpor-execute.service"] {
+        for path in ["/usr/local/bin/torpor-plan", "/usr/local/lib/torpor/hourly.sh", "/usr/local/lib/torpor/notify.sh", "/usr/local/lib/torpor/watch.sh",
+                     "/etc/torpor/torpor.env", "/var/log/torpor", "/var/lib/torpor/plans", "/usr/local/lib/torpor/systemd/torpor-execute.service",
+                     "/usr/local/lib/torpor/systemd/torpor-watch.timer"] {
             #expect(FileManager.default.fileExists(atPath: root + path), "\(path) installed")
         }
         #expect(try run(repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"]).output
             .contains("kept \(root)/etc/torpor/torpor.env"), "installed again: the settings are kept")
+        return (dir, store, root)
+    }
+
+    @Test func theHourlyJobPlansAfterAFailedIngestAndTellsAPerson() throws {
+        let (dir, store, root) = try installed()
+        let repository = EndToEndTests.repository
 
         let notices = dir + "/notices"
         var environment = ["TORPOR_DB": store.path, "TORPOR_BIN": root + "/usr/local/bin", "TORPOR_PLANS": root + "/var/lib/torpor/plans",
@@ -72,5 +82,38 @@ import TorporStore
         #expect(unsent.output.contains("TORPOR_PROMETHEUS_QUERY is empty") && unsent.output.contains("business.ics"), "\(unsent.output)")
         #expect(unsent.output.contains("the notice 'the hourly ingest failed; the plan is made from what is stored' could not be sent"), "\(unsent.output)")
         #expect(FileManager.default.fileExists(atPath: root + "/var/lib/torpor/plans/plan-20130930T020000Z.json"))
+    }
+
+    /// The watch tells a person of a VM left asleep past its restore (here: no executor ran since it slept, and no plan
+    /// holds its restore) once, again after the reminder's interval, and once when it clears; a check that cannot run
+    /// is told too.
+    @Test func theWatchTellsAPersonOfAVMLeftAsleep() throws {
+        let (dir, store, root) = try installed()
+        let vm = try #require(try store.read { try VMRepository.all(in: $0) }.first), since = UTC.parseISO8601(EndToEndTests.now)!
+        try store.transaction { try JournalRepository.setPower(PowerRecord(vm: vm.name, host: "test:///default", state: .hibernated, since: since, actionID: "a"), in: $0) }
+        let notices = dir + "/notices", state = dir + "/watch.last", watch = root + "/usr/local/lib/torpor/watch.sh"
+        var environment = ["TORPOR_DB": store.path, "TORPOR_BIN": root + "/usr/local/bin", "TORPOR_WATCH_STATE": state,
+                           "TORPOR_NOTIFY": "cat >> '\(notices)'", "TORPOR_NOW": UTC.format(since + 300), "PATH": "/usr/bin:/bin"]
+        func told() -> String { (try? String(contentsOfFile: notices, encoding: .utf8)) ?? "" }
+        #expect(try run(watch, environment: environment).status == 0 && told().isEmpty, "within the grace: nothing to tell")
+        environment["TORPOR_NOW"] = UTC.format(since + 1800)
+        let asleep = try run(watch, environment: environment)
+        #expect(asleep.status == 4 && asleep.output.contains("\(vm.name) on test:///default: ASLEEP past its restore: restore due since \(UTC.format(since))"),
+                "\(asleep.output)")
+        #expect(told().contains("needs a person: 1 (torpor-execute check)") && told().contains("no plan holds a restore"), "\(told())")
+        environment["TORPOR_NOW"] = UTC.format(since + 2100)
+        #expect(try run(watch, environment: environment).status == 4)
+        #expect(told().components(separatedBy: "needs a person").count == 2, "told once while nothing changes")
+        environment["TORPOR_WATCH_REMIND"] = "0"
+        _ = try run(watch, environment: environment)
+        #expect(told().components(separatedBy: "needs a person").count == 3, "reminded after the interval")
+        try store.transaction { try JournalRepository.setPower(PowerRecord(vm: vm.name, host: "test:///default", state: .running, since: since + 2000, actionID: "b"), in: $0) }
+        #expect(try run(watch, environment: environment).status == 0)
+        #expect(told().contains("all clear: nothing needs a person any more") && !FileManager.default.fileExists(atPath: state), "\(told())")
+        _ = try run(watch, environment: environment)
+        #expect(told().components(separatedBy: "all clear").count == 2, "the all clear once")
+        environment["TORPOR_DB"] = dir + "/no-such.db"
+        #expect(try run(watch, environment: environment).status == 1)
+        #expect(told().contains("torpor-execute check failed (exit 1): whether a VM needs a person is unknown") && told().contains("no-such.db"), "\(told())")
     }
 }

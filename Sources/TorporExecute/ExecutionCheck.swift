@@ -1,0 +1,43 @@
+import Foundation
+import TorporCore
+import TorporStore
+
+/// `torpor-execute check`: what needs a person now, whatever its cause (the executor stopped, crashing, or failing on a
+/// host): a VM asleep past its restore's deadline, a due restore whose last attempt failed, an action left started.
+/// A watch job (`pipelines/watch.sh`) notifies on it, so that a VM is not left asleep without anyone knowing.
+public enum ExecutionCheck {
+    /// One thing that needs a person, about one VM. `text` stays the same from one check to the next while nothing
+    /// changes (it names no `now`), so that a watch can tell a new problem from one it has already reported.
+    public struct Problem: Equatable, Sendable {
+        public var vm: String
+        public var text: String
+    }
+
+    /// The problems at `now`. `grace`: how long past its deadline a restore may still be under way (a pass every few
+    /// minutes, a restore's time) before it is overdue, and how long an action may stay started. `replaying` (a `--now`
+    /// given): what was asleep then, from the journal.
+    public static func problems(store: Store, now: EpochSeconds, grace: Int64, replaying: Bool = false) throws -> [Problem] {
+        try store.read { db in
+            var problems: [Problem] = []
+            let owed = try DueActions.owedRestores(now: now, replaying: replaying, in: db)
+            for r in owed where r.at <= now {
+                let last = try JournalRepository.recent(limit: 1, vm: r.vm, in: db).first
+                let failure = last.flatMap { $0.kind == .restore && $0.step == .failed ? $0 : nil }
+                let failed = failure.map { "; its last restore failed at \(UTC.format($0.at)): \($0.detail)" } ?? ""
+                let due = r.dueSince ?? r.deadline
+                if now > due + grace {
+                    let what = r.dueSince == nil ? "deadline \(UTC.format(r.deadline)) (\(r.actionID))" : "restore due since \(UTC.format(due)) (\(r.reason))"
+                    problems.append(Problem(vm: r.vm, text: "\(r.vm) on \(r.host): ASLEEP past its restore: \(what)" + failed))
+                } else if failure != nil {
+                    problems.append(Problem(vm: r.vm, text: "\(r.vm) on \(r.host): restore failing, deadline \(UTC.format(r.deadline))" + failed
+                                            + " (the executor tries again each pass)"))
+                }
+            }
+            for e in try JournalRepository.unfinished(in: db) where now > e.at + grace {
+                problems.append(Problem(vm: e.vm, text: "\(e.vm) on \(e.host): \(e.kind.rawValue) \(e.actionID) \(e.step.rawValue) at \(UTC.format(e.at)) and not "
+                                        + "finished (an executor stopped in it, or libvirt has not answered; the next run reconciles it)"))
+            }
+            return problems
+        }
+    }
+}
