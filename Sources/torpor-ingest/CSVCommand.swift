@@ -58,7 +58,7 @@ struct CSVCommand: ParsableCommand {
     @Option(help: "implicit format: the step between rows (300, 5m).")
     var step: String?
 
-    @Flag(help: "Print one JSON report per file on stdout.")
+    @Flag(help: "Print one JSON report per file on stdout (a file that failed: its path, outcome bad-input or failed, line and error).")
     var json = false
 
     @Argument(help: "CSV files, plain or .gz.")

@@ -38,7 +38,7 @@ struct CalendarCommand: ParsableCommand {
     @Option(help: "How far ahead of --now to expand.")
     var ahead = "180d"
 
-    @Flag(help: "Print one JSON report per file on stdout.")
+    @Flag(help: "Print one JSON report per file on stdout (a file that failed: its path, outcome bad-input or failed, line and error).")
     var json = false
 
     @Argument(help: "iCalendar (.ics) files.")

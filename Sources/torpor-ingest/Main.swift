@@ -93,6 +93,7 @@ func runEach(_ sources: [() throws -> IngestReport], json: Bool, logger: Logger)
             report = try ingest()
         } catch let error as IngestError {
             if reportFailure(error) == ExitCode(2) { badInput = true } else { failed = true }
+            if json { print(String(decoding: try JSONEncoder().encode(error.report), as: UTF8.self)) }   // one line per source, failed ones too
             continue
         }
         print(json ? String(decoding: try JSONEncoder().encode(report), as: UTF8.self) : report.summary)

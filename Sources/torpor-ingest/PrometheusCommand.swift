@@ -49,7 +49,7 @@ struct PrometheusCommand: ParsableCommand {
     @Option(help: "Seconds to wait for each HTTP answer.")
     var timeout: Double = 30
 
-    @Flag(help: "Print one JSON report per source on stdout.")
+    @Flag(help: "Print one JSON report per source on stdout (a source that failed: its path, outcome bad-input or failed, line and error).")
     var json = false
 
     @Argument(help: "Files: .json query results, .prom / .txt exposition or OpenMetrics.")

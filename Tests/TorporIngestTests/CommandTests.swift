@@ -33,19 +33,9 @@ import TorporStore
     /// Every tool, run as an operator runs it: a usage error exits 2 (the documented code for bad input), naming what
     /// is wrong; help exits 0.
     @Test func everyToolExitsTwoOnAUsageError() throws {
-        // The tools built with these tests sit beside the test bundle (whatever the configuration).
-        let tools = try #require(Bundle.main.executableURL).deletingLastPathComponent().path + "/"
         func run(_ tool: String, _ arguments: [String]) throws -> (status: Int32, stderr: String) {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: tools + tool)
-            process.arguments = arguments
-            let err = Pipe()
-            process.standardError = err
-            process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-            try process.run()
-            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return (process.terminationStatus, text)
+            let result = try runTool(tool, arguments)
+            return (result.status, result.stderr)
         }
         for (tool, arguments, named) in [("torpor-ingest", ["csv", "--now", "garbage", "a.csv"], "garbage"), ("torpor-train", ["train", "--bogus"], "--bogus"),
                                          ("torpor-plan", ["make", "--now", "garbage"], "garbage"), ("torpor-execute", ["pin", "web-01", "--until", "soon"], "soon"),
@@ -87,6 +77,15 @@ import TorporStore
         command = try CSVCommand.parse(["--db", s.store.path, "--now", "2025-01-01T00:00:00Z", good])
         try command.run()   // the same file again: nothing to add, not an error
         #expect(try s.count() == 1)
+
+        // With --json, one line per file, the bad one's too (what failed, where, why), for a machine to read.
+        let json = try runTool("torpor-ingest", ["csv", "--db", s.store.path, "--now", "2025-01-01T00:00:00Z", "--json", good, bad])
+        #expect(json.status == 2 && json.stderr.contains("\(bad):2:"), "\(json)")
+        let lines = json.stdout.split(separator: "\n").map { Data($0.utf8) }
+        #expect(lines.count == 2, "\(json.stdout)")
+        #expect(try JSONDecoder().decode(IngestReport.self, from: lines[0]).outcome == .unchanged)
+        let failure = try JSONDecoder().decode(IngestError.Report.self, from: lines[1])
+        #expect(failure.path == bad && failure.outcome == "bad-input" && failure.line == 2 && failure.error.contains("twelve"), "\(failure)")
     }
 
     /// `release`: a known VM loses its domain and host; an unknown name is bad input (exit 2), and nothing changes.
