@@ -6,7 +6,9 @@ import Glibc
 /// The identity of a VM's disks that a state pool image is taken with: each file-backed disk's path, size and
 /// modification time, sorted; `no disks` without one. A restore from the pool is refused unless the disks still have
 /// that identity: a disk written since (the VM started outside torpor, say) would not match the memory image. Images
-/// taken by an older torpor recorded path and size only, and are compared on those.
+/// taken by an older torpor recorded path and size only, and are compared on those. A writable disk that is not a file
+/// (a block device, a storage pool's volume, a network disk) shows no change torpor can see: it is recorded as
+/// `unconfirmable:` with its source, and a restore from the pool is refused for it (`refusal`).
 enum DiskIdentity {
     static func of(xml: String, withTimes: Bool) -> String {
         var disks: [String] = []
@@ -21,6 +23,9 @@ enum DiskIdentity {
                 var entry = "\(path):\(known ? String(info.st_size) : "?")"
                 if withTimes { entry += " mtime=" + (known ? "\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)" : "?") }
                 disks.append(entry)
+            } else if let source = element.range(of: "<source "), !readOnly(element) {
+                let attributes = element[source.upperBound...].prefix { $0 != ">" }.trimmingCharacters(in: CharacterSet(charactersIn: " /"))
+                disks.append("unconfirmable:" + attributes.replacingOccurrences(of: ",", with: ";"))
             }
             rest = rest[end...]
         }
@@ -29,4 +34,19 @@ enum DiskIdentity {
 
     /// Whether an identity records the disks' modification times.
     static func hasTimes(_ identity: String) -> Bool { identity.contains(" mtime=") }
+
+    /// Why a restore from the pool may not trust the disks of `identity` (the VM's now), if it may not: a writable disk
+    /// whose changes since the image torpor cannot see.
+    static func refusal(_ identity: String) -> String? {
+        let unseen = identity.split(separator: ",").filter { $0.hasPrefix("unconfirmable:") }.map { $0.dropFirst("unconfirmable:".count) }
+        guard !unseen.isEmpty else { return nil }
+        return "its disk " + unseen.joined(separator: ", ") + " is not a file (a block device, a volume or a network disk): torpor cannot "
+            + "tell whether it was written since the image was taken (memory and disk would disagree); restore from libvirt's own image, "
+            + "or start the VM by hand"
+    }
+
+    /// A disk the guest cannot write: a CD-ROM, or one marked read-only.
+    private static func readOnly(_ element: Substring) -> Bool {
+        element.contains("<readonly/>") || element.contains("device='cdrom'") || element.contains("device=\"cdrom\"")
+    }
 }

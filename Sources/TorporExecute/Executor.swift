@@ -340,6 +340,15 @@ public final class Executor: @unchecked Sendable {
             let saved = try domain.hasManagedSaveImage()
             var done = entry
             done.at = clock()
+            // A hibernation left open while another action has acted on the VM since (a later sleep): that one's record
+            // stands; taking this one's "done" would put the VM's restore back to this older plan's.
+            if entry.kind == .hibernate, let power = try store.read({ try JournalRepository.power(of: entry.vm, in: $0) }),
+               power.actionID != entry.actionID, power.since >= entry.at {
+                done.step = .skipped
+                done.detail = "reconciled: closed; a later action (\(power.actionID)) has acted on the VM since (\(power.state.rawValue) since \(UTC.format(power.since)))"
+                try journal(done)
+                return log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
+            }
             switch (entry.kind, state, saved) {
             case (.hibernate, .shutOff, true):
                 done.detail = "reconciled: the save had completed (the VM is off with its saved state)"
@@ -350,9 +359,14 @@ public final class Executor: @unchecked Sendable {
                 done.detail = "reconciled: the VM runs" + (saved ? Self.dropStaleImage(domain) : "")
                 try journal(done, power: PowerRecord(vm: entry.vm, host: entry.host, state: .running, since: done.at, actionID: entry.actionID))
                 log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
-            case (.hibernate, .running, _):
+            case (.hibernate, .running, _) where try stillDue(entry, now: options.now):
                 log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID,
                                  detail: "the interrupted save did not happen; the VM runs (the action stays due while its plan allows)"))
+            case (.hibernate, .running, _):
+                done.step = .skipped
+                done.detail = "reconciled: the interrupted save did not happen and its plan no longer starts it; the VM runs"
+                try journal(done)
+                log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
             case (.hibernate, .paused, _):
                 // No job runs (see above): the save failed and left the VM paused. A failed hibernation leaves it
                 // running, unless libvirt paused it for a fault.
@@ -369,6 +383,13 @@ public final class Executor: @unchecked Sendable {
                 found.interrupted[entry.vm] = entry
                 log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID,
                                  detail: "the interrupted restore did not finish; restoring again"))
+            case (.hibernate, .shutOff, false):
+                // Stopped without a saved image (QEMU died in the save, say): a failed hibernation leaves the VM running.
+                done.step = .failed
+                done.detail = "reconciled: the interrupted save left the VM off without a saved state; "
+                    + ((try? domain.start()) != nil ? "started again" : "THE VM IS OFF and could not be started: start it by hand")
+                try journal(done)
+                log.record(.init(event: "failed", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
             case (.hibernate, _, _):
                 done.step = .failed
                 done.detail = "reconciled: the VM is \(state) \(saved ? "with" : "without") a saved state after an interrupted save; not touched"
@@ -379,6 +400,13 @@ public final class Executor: @unchecked Sendable {
             log.record(.init(event: "failed", time: clock(), vm: entry.vm, host: entry.host, action: entry.actionID,
                              detail: "cannot reconcile: \(error)"))
         }
+    }
+
+    /// Whether an interrupted hibernation may still be started by this run's hibernation pass: an approved action of
+    /// the newest approved plan, which has not expired. One that may not is closed by reconciling, not left open.
+    func stillDue(_ entry: JournalEntry, now: EpochSeconds) throws -> Bool {
+        guard let (plan, approved) = try store.read({ try DueActions.approvedPlan(now: now, in: $0) }) else { return false }
+        return plan.id == entry.planID && approved[entry.actionID] != nil && now <= plan.validUntil.seconds
     }
 
     // MARK: restores
@@ -577,9 +605,11 @@ public final class Executor: @unchecked Sendable {
                                + ": refused (an older image's memory would not match its disks); start it by hand if libvirt's image is lost")
         }
         let manifest = try statePool.manifest(id: id)
+        let disks = try Self.diskIdentity(domain, withTimes: DiskIdentity.hasTimes(manifest.diskIdentity))
+        if let why = DiskIdentity.refusal(disks) { throw ExecuteError(.runtime, "refusing to restore \(domain.name) from the pool: " + why) }
         let image = pool.directory + "/restore-\(domain.name).save"
         defer { try? FileManager.default.removeItem(atPath: image) }
-        try statePool.materialize(manifest, to: image, currentDiskIdentity: try Self.diskIdentity(domain, withTimes: DiskIdentity.hasTimes(manifest.diskIdentity)))
+        try statePool.materialize(manifest, to: image, currentDiskIdentity: disks)
         try connection.restore(from: image)
     }
 

@@ -75,6 +75,12 @@ public final class StatePool {
         }
     }
 
+    /// Removes every file in `tmp/`: chunks of a take that did not finish (killed before its rollback). Only under the
+    /// pool's lock, which every take and collection holds.
+    private func removeUnfinishedChunks() {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory + "/tmp")) ?? [] { PoolFiles.remove(directory + "/tmp/" + name) }
+    }
+
     private func chunkPath(_ hash: [UInt8]) -> String {
         let hex = SHA256.hex(hash)
         return "\(directory)/chunks/\(hex.prefix(2))/\(hex)"
@@ -90,6 +96,8 @@ public final class StatePool {
     public func take(image path: String, vm: String, diskIdentity: String, now: EpochSeconds) throws(StatePoolError) -> TakeReport {
         let held = try lock(wait: false)
         defer { withExtendedLifetime(held) {} }
+        // What a killed take left in tmp/ (each chunk's name is its hash: one left there would refuse this take's).
+        removeUnfinishedChunks()
         let started = Date()
         let reader: CompressedFileReader
         do { reader = try CompressedFileReader(path: path) } catch {
@@ -302,7 +310,7 @@ public final class StatePool {
         let indexed = Set(used.map(SHA256.hex))
         var report = GarbageReport(manifestsRemoved: removedManifests, chunksRemoved: orphans.count, bytesFreed: orphans.reduce(0) { $0 + Int64($1.size) })
         let fm = FileManager.default
-        for name in (try? fm.contentsOfDirectory(atPath: directory + "/tmp")) ?? [] { PoolFiles.remove(directory + "/tmp/" + name) }
+        removeUnfinishedChunks()
         for prefix in (try? fm.contentsOfDirectory(atPath: directory + "/chunks")) ?? [] {
             for name in (try? fm.contentsOfDirectory(atPath: "\(directory)/chunks/\(prefix)")) ?? [] where !indexed.contains(name) {
                 if known { PoolFiles.remove("\(directory)/chunks/\(prefix)/\(name)") } else { report.straysLeft += 1 }

@@ -931,4 +931,49 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
             "web-02 on \(Self.host): hibernate stuck started at \(UTC.format(later + 600)) and not finished (an executor stopped in it, or libvirt has not answered; the next run reconciles it)",
         ])
     }
+
+    /// Reconciling closes a hibernation a killed run left open once it can no longer be the VM's sleep: its plan no
+    /// longer starts it, or a later action has put the VM to sleep (taken as done, it would hand the VM's restore back
+    /// to its older plan's); one whose save left the VM off without a saved state starts the VM again.
+    @Test func reconcilingClosesStaleHibernationsAndStartsAVMLeftOff() throws {
+        let f = try Fixture()
+        try f.executor().journal(JournalEntry(actionID: "old/web-01", planID: "old", vm: "web-01", host: Self.host, kind: .hibernate, step: .started, at: Self.now - 600))
+        let plan = try f.plan(["web-01": 0..<6])
+        let sleep = try #require(plan.actions.first { $0.vm == "web-01" && $0.action == .hibernate })
+        let first = try f.executor().run(f.options(Self.now))
+        #expect(first.map { "\($0.event) \($0.vm ?? "")" } == ["reconciled web-01", "hibernated web-01"], "\(first.map(\.text))")
+        #expect(first[0].detail.contains("its plan no longer starts it"))
+        #expect(try f.steps("web-01") == ["hibernate:started", "hibernate:skipped", "hibernate:intent", "hibernate:started", "hibernate:done"])
+        // An older save left open while the VM now sleeps by the plan's action: closed, the plan's sleep stands.
+        try f.executor().journal(JournalEntry(actionID: "older/web-01", planID: nil, vm: "web-01", host: Self.host, kind: .hibernate, step: .intent, at: Self.now - 300))
+        let second = try f.executor().run(f.options(Self.now + 60))
+        #expect(second.map(\.event) == ["reconciled"] && second[0].detail.contains("a later action (\(sleep.id)) has acted on the VM since"), "\(second.map(\.text))")
+        #expect(try f.store.read { try JournalRepository.power(of: "web-01", in: $0) }?.actionID == sleep.id)
+        #expect(try f.store.read { try DueActions.owedRestores(now: Self.now + 60, in: $0) }.map(\.actionID) == [sleep.pairedWith])
+        // A save that stopped the VM without a saved state (its QEMU died) and a killed run: the VM runs again.
+        try f.executor().journal(JournalEntry(actionID: "lost/web-02", planID: nil, vm: "web-02", host: Self.host, kind: .hibernate, step: .started, at: Self.now))
+        try f.connection.domain(named: "web-02").destroy()
+        let third = try f.executor().run(f.options(Self.now + 120))
+        #expect(third.map { "\($0.event) \($0.vm ?? "")" } == ["failed web-02"] && third[0].detail.contains("off without a saved state; started again"),
+                "\(third.map(\.text))")
+        #expect(try f.state("web-02") == .running)
+    }
+
+    /// A writable disk that is not a file (LVM, a pool's volume, Ceph) shows torpor no change: a restore from the pool
+    /// is refused for it, naming it; read-only media and file disks are compared as before.
+    @Test func disksTorporCannotCheckRefuseARestoreFromThePool() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-disk-\(UUID().uuidString)").path
+        try Data("disk".utf8).write(to: URL(fileURLWithPath: file))
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        func domain(_ disks: String) -> String { "<domain><devices>\(disks)</devices></domain>" }
+        let fileDisk = "<disk type='file' device='disk'><source file='\(file)'/><target dev='vda'/></disk>"
+        let cdrom = "<disk type='block' device='cdrom'><source dev='/dev/sr0'/><readonly/></disk>"
+        let lvm = "<disk type='block' device='disk'><source dev='/dev/vg0/web'/><target dev='vdb'/></disk>"
+        let ceph = "<disk type='network' device='disk'><source protocol='rbd' name='pool/web'><host name='mon1'/></source></disk>"
+        let plain = DiskIdentity.of(xml: domain(fileDisk + cdrom), withTimes: true)
+        #expect(plain.hasPrefix(file + ":4 mtime=") && !plain.contains(",") && DiskIdentity.refusal(plain) == nil, "\(plain)")
+        let blocks = DiskIdentity.of(xml: domain(fileDisk + lvm + ceph), withTimes: true)
+        let why = try #require(DiskIdentity.refusal(blocks), "\(blocks)")
+        #expect(why.hasPrefix("its disk dev='/dev/vg0/web', protocol='rbd' name='pool/web' is not a file"), "\(why)")
+    }
 }

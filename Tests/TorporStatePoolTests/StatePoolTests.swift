@@ -91,6 +91,21 @@ struct PoolScratch {
         #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == Data(bytes))
     }
 
+    /// A take killed mid-copy leaves its new chunks in tmp/ under their hashes: the next take of the same image (a
+    /// later pass) clears them under the pool's lock instead of being refused by them.
+    @Test func aTakeKilledMidCopyDoesNotRefuseTheNextOne() throws {
+        let s = try PoolScratch()
+        let bytes = randomBytes(1 << 20, seed: 8)
+        let pool = try s.pool()
+        let first = bytes.withUnsafeBytes { all in SHA256.hex(SHA256.digest(UnsafeRawBufferPointer(rebasing: all[0..<pool.chunker.cut(all)]))) }
+        try Data("half a chunk".utf8).write(to: URL(fileURLWithPath: s.dir + "/pool/tmp/" + first))
+        _ = try pool.take(image: try s.image("web-01.save", bytes), vm: "web-01", diskIdentity: "d", now: 100)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: s.dir + "/pool/tmp").isEmpty)
+        let out = s.dir + "/restored.save"
+        try pool.materialize(try pool.latest(vm: "web-01"), to: out, currentDiskIdentity: "d")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == Data(bytes))
+    }
+
     @Test func aRepeatedHibernationWritesOnlyWhatChanged() throws {
         let s = try PoolScratch()
         let pool = try s.pool()
