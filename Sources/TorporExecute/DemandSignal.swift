@@ -12,6 +12,12 @@ public protocol DemandSignal: Sendable {
     func unmatched(vms: [(name: String, labels: [String: String])]) -> [String]
 }
 
+/// A demand signal's source failed as a whole (not answering, a server error), not one VM's question: asking it
+/// again in the same pass would fail the same way, after the same timeout.
+public struct DemandSignalUnavailable: Error, CustomStringConvertible {
+    public let description: String
+}
+
 /// Prometheus queries per VM or label group (`--wake-on VM=QUERY`, `--wake-on group=web=QUERY`): the VM is wanted when
 /// any value of the query's answer is above `threshold`. `$vm` in a query stands for the VM's name.
 public struct PrometheusDemandSignal: DemandSignal {
@@ -64,7 +70,12 @@ public struct PrometheusDemandSignal: DemandSignal {
     public func demand(vm: String, labels: [String: String], at now: EpochSeconds) throws -> String? {
         for rule in rules where rule.matches(vm: vm, labels: labels) {
             let query = rule.query.replacingOccurrences(of: "$vm", with: vm)
-            if let value = try client.queryInstant(query, at: now).max(), value > threshold {
+            let values: [Double]
+            do { values = try client.queryInstant(query, at: now) } catch {
+                guard error.isBadInput else { throw DemandSignalUnavailable(description: error.description) }
+                throw error
+            }
+            if let value = values.max(), value > threshold {
                 return "demand signal: \(query) = \(value) > \(threshold)"
             }
         }

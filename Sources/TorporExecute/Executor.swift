@@ -429,24 +429,8 @@ public final class Executor: @unchecked Sendable {
                 planned.append(resumed)
             }
         }
-        let owed = planned
-            .compactMap { r -> OwedRestore? in
-                if r.at <= options.now { return r }
-                // Not due yet: a live demand signal wakes it now.
-                do {
-                    guard let demand, let why = try demand.demand(vm: r.vm, labels: labels[r.vm] ?? [:], at: options.now) else { return nil }
-                    var now = r
-                    now.at = options.now
-                    now.actionID = UnplannedWake.signal.actionID(vm: r.vm, at: options.now)
-                    now.planID = nil
-                    now.reason = why
-                    return now
-                } catch {
-                    log.record(.init(event: "failed", time: options.now, vm: r.vm, host: r.host, detail: "demand signal: \(error)"))
-                    return nil
-                }
-            }
-            .sorted { ($0.priority, $0.deadline, $0.vm) < ($1.priority, $1.deadline, $1.vm) }
+        func slaOrder(_ a: OwedRestore, _ b: OwedRestore) -> Bool { (a.priority, a.deadline, a.vm) < (b.priority, b.deadline, b.vm) }
+        let due = planned.filter { $0.at <= options.now }.sorted(by: slaOrder)
         /// `body` holding the VM while it still sleeps (the restores owed were read at the pass's start: this pass's
         /// reconciling, or another executor, may have brought it back since), else said why not.
         @Sendable func claimed(_ r: OwedRestore, _ body: () -> Void) {
@@ -461,26 +445,57 @@ public final class Executor: @unchecked Sendable {
                 body()
             }
         }
-        if options.dryRun {
-            for r in owed {
-                claimed(r) { log.record(.init(event: "would-restore", time: options.now, vm: r.vm, host: r.host, action: r.actionID, detail: r.reason)) }
-            }
-            return
-        }
         // In SLA order, at most `concurrentRestores` at once (a pass covers one host), each on a thread of its own: not
         // on GCD's shared pool, whose width follows the cores and which workers stuck on a silent host would use up.
         let limit = DispatchSemaphore(value: max(1, options.concurrentRestores))
         let running = DispatchGroup()
-        for r in owed {
-            limit.wait()
-            running.enter()
-            Thread.detachNewThread {
-                claimed(r) { self.restore(r, options: options, log: log, clock: clock) }
-                limit.signal()
-                running.leave()
+        func start(_ restores: [OwedRestore]) {
+            for r in restores {
+                if options.dryRun {
+                    claimed(r) { log.record(.init(event: "would-restore", time: options.now, vm: r.vm, host: r.host, action: r.actionID, detail: r.reason)) }
+                    continue
+                }
+                limit.wait()
+                running.enter()
+                Thread.detachNewThread {
+                    claimed(r) { self.restore(r, options: options, log: log, clock: clock) }
+                    limit.signal()
+                    running.leave()
+                }
             }
         }
+        // The due restores first: asking the demand signal (a Prometheus that may not answer for its timeout) holds up
+        // none of them; the sleepers it wakes follow.
+        start(due)
+        start(signalled(planned.filter { $0.at > options.now }, labels: labels, options: options, log: log).sorted(by: slaOrder))
         running.wait()
+    }
+
+    /// The sleepers of `waiting` (restores not due yet) a live demand signal wants now, each as a restore due now. A
+    /// query the server fails (not answering, an HTTP error: not the query's own fault) ends the asking for this pass,
+    /// said once: each further question would wait out the same timeout.
+    func signalled(_ waiting: [OwedRestore], labels: [String: [String: String]], options: ExecutionOptions, log: EventLog) -> [OwedRestore] {
+        guard let demand else { return [] }
+        var woken: [OwedRestore] = []
+        for (i, r) in waiting.enumerated() {
+            do {
+                guard let why = try demand.demand(vm: r.vm, labels: labels[r.vm] ?? [:], at: options.now) else { continue }
+                var now = r
+                now.at = options.now
+                now.actionID = UnplannedWake.signal.actionID(vm: r.vm, at: options.now)
+                now.planID = nil
+                now.reason = why
+                woken.append(now)
+            } catch {
+                log.record(.init(event: "failed", time: options.now, vm: r.vm, host: r.host, detail: "demand signal: \(error)"))
+                if error is DemandSignalUnavailable, i + 1 < waiting.count {
+                    log.record(.init(event: "failed", time: options.now, detail: "demand signal: not asked for the \(waiting.count - i - 1) other "
+                                     + "sleepers this pass (the server failed; they sleep until their planned restore or the next pass)"))
+                    break
+                }
+            }
+        }
+        return woken
     }
 
     /// Restores one VM: from libvirt's managed-save image when it has one, else rebuilt from the state pool (verified):

@@ -976,4 +976,35 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         let why = try #require(DiskIdentity.refusal(blocks), "\(blocks)")
         #expect(why.hasPrefix("its disk dev='/dev/vg0/web', protocol='rbd' name='pool/web' is not a file"), "\(why)")
     }
+
+    /// A Prometheus that takes connections but never answers (`--wake-on`) holds up no due restore: those start first;
+    /// the first question it fails ends the asking for the pass, said once, instead of each sleeper waiting out the
+    /// timeout in turn.
+    @Test func aDemandSignalThatDoesNotAnswerHoldsUpNoDueRestore() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<10, "web-02": 0..<10, "batch-01": 0..<10])
+        #expect(try f.executor().run(f.options(Self.now)).count == 3)
+        try f.store.transaction { try JournalRepository.pin(PinRecord(vm: "web-01", until: nil, pinnedBy: "ops", pinnedAt: Self.at(1)), in: $0) }
+        // A listening socket nobody accepts from: the connection is made, the answer never comes.
+        let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(server) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        try withUnsafeMutablePointer(to: &address) { pointer in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                try #require(bind(server, $0, length) == 0 && listen(server, 8) == 0 && getsockname(server, $0, &length) == 0)
+            }
+        }
+        var client = PrometheusClient(baseURL: URL(string: "http://127.0.0.1:\(UInt16(bigEndian: address.sin_port))")!)
+        client.timeout = 1
+        let signal = PrometheusDemandSignal(client: client, rules: [.init(selector: "web-02", query: "up"), .init(selector: "batch-01", query: "up")])
+        let executor = Executor(store: f.store, load: FixedLoad(), demand: signal, connect: { [connection = f.connection] _ in connection })
+        let events = try executor.run(f.options(Self.at(1) + 60))
+        // The due restore is done while the first question waits out its timeout (it came second before).
+        #expect(events.map { "\($0.event) \($0.vm ?? "-")" } == ["restored web-01", "failed batch-01", "failed -"], "\(events.map(\.text))")
+        #expect(events[1].detail.contains("Prometheus did not answer") && events[2].detail.contains("not asked for the 1 other sleepers this pass"))
+        #expect(try f.state("web-01") == .running && f.state("web-02") == .shutOff)
+    }
 }
