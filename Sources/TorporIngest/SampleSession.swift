@@ -9,19 +9,29 @@ import TorporStore
 enum SourceTransaction {
     /// What makes a source the same as one ingested before: its content's SHA-256 and how it was read (`readWith`:
     /// the mapping and flags, and the file's name where it names the VM or metric). The same bytes read for another VM
-    /// or with a corrected mapping are a new source, not "unchanged".
-    static func identity(contentSHA256: String, readWith settings: some Encodable, fileName: String? = nil) -> String {
+    /// or with a corrected mapping are a new source, not "unchanged". `takenAt`: the time given to samples that have
+    /// none (exposition text without timestamps), so that the same text read at another time is a new source too.
+    static func identity(contentSHA256: String, readWith settings: some Encodable, fileName: String? = nil,
+                         takenAt: EpochSeconds? = nil) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let how = (try? encoder.encode(settings)).map { String(decoding: $0, as: UTF8.self) } ?? "\(settings)"
-        return SHA256.hexDigest(of: Data((contentSHA256 + "\n" + how + "\n" + (fileName ?? "")).utf8))
+        let when = takenAt.map { "\n\($0)" } ?? ""
+        return SHA256.hexDigest(of: Data((contentSHA256 + "\n" + how + "\n" + (fileName ?? "") + when).utf8))
     }
 
+    /// `replacesLocation`: what the source stores replaces what earlier ingests of `location` stored (calendars), so an
+    /// older ingest of the same identity may have lost its part since: the source is unchanged only when the latest
+    /// ingest of `location` had its identity. Samples are never replaced: any earlier ingest of the identity will do.
     static func run(store: Store, kind: String, source: String, location: String, sha256: String, now: EpochSeconds,
-                    futureTolerance: Int64, read: (SampleSession) throws -> Void) throws(IngestError) -> IngestReport {
+                    futureTolerance: Int64, replacesLocation: Bool = false,
+                    read: (SampleSession) throws -> Void) throws(IngestError) -> IngestReport {
         do {
             return try store.transaction { db in
-                if let earlier = try SourceRepository.find(kind: kind, contentSHA256: sha256, in: db) {
+                let earlier = try replacesLocation
+                    ? SourceRepository.latest(kind: kind, location: location, in: db).flatMap { $0.contentSHA256 == sha256 ? $0 : nil }
+                    : SourceRepository.find(kind: kind, contentSHA256: sha256, in: db)
+                if let earlier {
                     var report = IngestReport(path: source, kind: kind, sha256: sha256)
                     report.outcome = .unchanged
                     report.sourceID = earlier.id
@@ -68,6 +78,11 @@ final class SampleSession {
     /// Metrics of a physical dimension (percent, bytes, counts, rates, seconds): a negative value is bad input.
     private var nonNegative: Set<Int64> = []
     private var allocationMetrics: (vcpus: Int64?, memory: Int64?) = (nil, nil)
+    /// The largest `vcpus` and `mem_capacity` (bytes) a source may give: 2^20 vCPUs and 1 PiB, far beyond any VM (QEMU
+    /// allows some thousand vCPUs, the largest VMs have some TiB). More is a wrong unit or a corrupt reading, and would
+    /// not fit the integers the store keeps and the planner sums over a host.
+    static let largestVCPUs: Int64 = 1 << 20
+    static let largestMemoryBytes: Int64 = 1 << 50
     private var conflictExamples = 0
     /// Calendar occurrences to store with the source record, replacing those of earlier ingests of the same location.
     private var events: (records: [EventRecord], from: EpochSeconds)?
@@ -149,6 +164,12 @@ final class SampleSession {
         guard value.isFinite else { throw fail("\(metricNames[metric] ?? "a value") of \(vmNames[vm] ?? "?") at \(UTC.format(time)) overflows once converted to its canonical unit") }
         guard value >= 0 || !nonNegative.contains(metric) else {
             throw fail("\(metricNames[metric] ?? "a value") of \(vmNames[vm] ?? "?") at \(UTC.format(time)) is negative (\(value)); a source's marker for a bad reading belongs in the mapping's `valid` range")
+        }
+        if metric == allocationMetrics.vcpus || metric == allocationMetrics.memory {
+            let (largest, unit) = metric == allocationMetrics.vcpus ? (SampleSession.largestVCPUs, "vCPUs") : (SampleSession.largestMemoryBytes, "bytes")
+            guard value <= Double(largest) else {
+                throw fail("\(metricNames[metric] ?? "?") of \(vmNames[vm] ?? "?") at \(UTC.format(time)) is out of range (\(value); at most \(largest) \(unit)): a wrong unit or a corrupt reading?")
+            }
         }
         report.values += 1
         switch try writer.add(vm: vm, metric: metric, time: time, value: value) {

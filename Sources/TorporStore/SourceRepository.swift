@@ -45,6 +45,12 @@ public enum SourceRepository {
                          arguments: [kind, contentSHA256]).map(record)
     }
 
+    /// The latest ingest of `location` with this kind, if any.
+    public static func latest(kind: String, location: String, in db: Database) throws -> SourceRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM source WHERE kind = ? AND location = ? ORDER BY id DESC LIMIT 1",
+                         arguments: [kind, location]).map(record)
+    }
+
     /// Records an ingested source with its full report (any Encodable) and per-VM contributions; returns its id.
     public static func insert<Report: Encodable>(_ source: SourceRecord, report: Report,
                                                  contributions: [Int64: SourceVMContribution], in db: Database) throws -> Int64 {

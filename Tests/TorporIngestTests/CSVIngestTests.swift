@@ -147,6 +147,14 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
         try expectRejected("vm,metric,time,value\nweb-01,cpu_util,\(t0),5\nweb-01,cpu_util,\(t0 + 300),-50\n", line: 3, "is negative (-50.0)")
     }
 
+    /// A `vcpus` or `mem_capacity` no VM can have is bad input at its line, not a crash converting it to an integer.
+    @Test func anAllocationOutOfRangeIsBadInputNotACrash() throws {
+        try expectRejected("vm,metric,time,value\nweb-01,vcpus,\(t0),4\nweb-01,vcpus,\(t0 + 300),1e20\n", line: 3,
+                           "vcpus of web-01 at 2024-03-01T00:05:00Z is out of range (1e+20; at most 1048576 vCPUs)")
+        try expectRejected("vm,metric,time,value\nweb-01,mem_capacity,\(t0),9.3e18\n", line: 2,
+                           "mem_capacity of web-01 at 2024-03-01T00:00:00Z is out of range (9.3e+18; at most 1125899906842624 bytes)")
+    }
+
     @Test func epochTimesInTwoUnitsAreBadInput() throws {
         try expectRejected("vm,metric,time,value\nweb-01,cpu_util,1380448800000,12\nweb-01,cpu_util,1380448900,13\n", line: 3,
                            "reads as seconds, the file's first time as milliseconds")
@@ -211,6 +219,18 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
         #expect(r.firstTime == 1_372_629, "the forced unit is obeyed")
     }
 
+    /// `--start` (or `base`, `step`) given with a time format that does not read it is bad input naming it: epoch times
+    /// took it as their base, every sample shifted by it.
+    @Test func aTimeKeyOfAnotherFormatIsBadInput() throws {
+        let s = try Scratch()
+        let path = try s.write("epoch.csv", "vm,metric,time,value\nweb-01,cpu_util,\(t0),5\n")
+        let command = try CSVCommand.parse(["--time-format", "epoch", "--start", "1970-01-01T02:00:00Z", path])
+        try expectRejected(path: path, in: s, mapping: try command.effectiveMapping(), line: nil,
+                           "'time.start' (--start) is for time format 'implicit' only, not 'epoch'")
+        let offset = CSVMapping(layout: .long, time: .init(column: "time", format: .offset, base: UTC.format(t0), step: "5m"))
+        try expectRejected(path: path, in: s, mapping: offset, line: nil, "'time.step' (--step) is for time format 'implicit' only, not 'offset'")
+    }
+
     @Test func truncatedGzip() throws {
         let s = try Scratch()
         let full = try Data(contentsOf: URL(fileURLWithPath: Paths.traces + "/bitbrains_rnd/2013-7/1.csv.gz"))
@@ -254,6 +274,7 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
             ("layout: wide-metrics\ntime: {column: t, format: epoch}\n", "needs 'metrics'"),
             ("layout: long\ntime: {format: implicit, start: 2024-01-01}\n", "positive 'step'"),
             ("layout: long\ntime: {format: auto}\ndelimiter: '#'\n", "delimiter must be"),
+            ("layout: long\ntime: {format: epoch, start: '1970-01-01T02:00:00Z'}\n", "'time.start' (--start) is for time format 'implicit' only, not 'epoch'"),
             ("layout: [unclosed\n", "YAML"),
             ("layout: long\n", "missing 'time'"),
             // A misspelt key is refused with its line (it would leave the default in force: marker values let in).

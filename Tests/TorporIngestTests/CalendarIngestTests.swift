@@ -85,6 +85,29 @@ import TorporStore
         #expect(try events(s).map(\.start) == (0..<5).map { UTC.epoch(year: 2013, month: 9, day: 25, hour: 23, minute: 30) + Int64($0) * 86_400 })
     }
 
+    /// A re-run is "unchanged" only when what it would store is stored: an ingest of an earlier window in between
+    /// replaced the first one's occurrences, so the first window's re-run stores them again.
+    @Test func aWindowIngestedAgainAfterAnotherIsStoredAgain() throws {
+        let s = try Scratch()
+        let path = try s.write("weekly.ics", Self.calendar(summary: "Weekly launch", rule: "FREQ=WEEKLY"))   // Saturdays, 12:00
+        let ingester = CalendarIngester(store: s.store)
+        func ingest(at now: EpochSeconds) throws -> IngestReport {
+            try ingester.ingest(path: path, from: now - 30 * 86_400, to: now + 30 * 86_400, now: now)
+        }
+        func saturdays(from first: EpochSeconds) -> [EpochSeconds] { (0..<9).map { first + Int64($0) * 7 * 86_400 } }
+        let june = UTC.epoch(year: 2024, month: 6, day: 1), march = UTC.epoch(year: 2024, month: 3, day: 1)
+        let juneStarts = saturdays(from: UTC.epoch(year: 2024, month: 5, day: 4, hour: 12))     // 4 May … 29 June
+        let marchStarts = saturdays(from: UTC.epoch(year: 2024, month: 2, day: 3, hour: 12))    // 3 Feb … 30 March
+        _ = try ingest(at: june)
+        #expect(try events(s).map(\.start) == juneStarts)
+        _ = try ingest(at: march)
+        #expect(try events(s).map(\.start) == marchStarts, "from 31 Jan on, March's ingest replaced June's occurrences")
+        let again = try ingest(at: june)
+        #expect(again.outcome == .ingested && again.inserted == 9)
+        #expect(try events(s).map(\.start) == marchStarts + juneStarts)
+        #expect(try ingest(at: june).outcome == .unchanged, "the latest ingest's window once more: all stored")
+    }
+
     /// An event with several known categories is each of them: a holiday that is also a maintenance window keeps its
     /// VMs awake, whichever category is written first.
     @Test func anEventWithSeveralCategoriesIsEachOfThem() throws {

@@ -45,6 +45,34 @@ import TorporStore
         #expect(try s.value(vm: "a", metric: "cpu_util", time: t0 + 600) == 10)
     }
 
+    /// After a collector outage the counters give no rate averaged over the gap (a bursty VM would look calm), only the
+    /// next interval's base; a collection at a --now earlier than the stored counters' gives no rate and leaves them.
+    @Test func aGapGivesNoRateAndAnEarlierNowKeepsTheStoredCounters() throws {
+        let base = CounterSnapshot(collectedAt: 0, counters: ["cpu.time": 0])
+        let busy = DomainSample(domain: "x", running: true, vcpus: 1, counters: ["cpu.time": 450e9], memoryCapacity: nil, memoryUsed: nil)
+        #expect(DomainRates.between(base, busy, at: DomainRates.longestInterval).rates["cpu_util"] == 50)
+        #expect(DomainRates.between(base, busy, at: DomainRates.longestInterval + 1).rates.isEmpty)
+
+        let s = try Scratch()
+        let ingester = DomainStatsIngester(store: s.store)
+        _ = try ingester.ingest([sample("web-01", cpuSeconds: 1000, rx: 0, wr: 0)], uri: "h", now: t0)
+        // 6 h later: both vCPUs were busy for one hour of them, 16.7 % on average, which no sample may claim.
+        let back = t0 + 6 * 3600
+        let afterGap = try ingester.ingest([sample("web-01", cpuSeconds: 8200, rx: 0, wr: 0)], uri: "h", now: back)
+        #expect(try s.value(vm: "web-01", metric: "cpu_util", time: back) == nil, "a gap stays a gap")
+        #expect(afterGap.warnings.contains { $0.hasPrefix("1 domain(s) last collected more than 15m ago") }, "\(afterGap.warnings)")
+        _ = try ingester.ingest([sample("web-01", cpuSeconds: 8350, rx: 0, wr: 0)], uri: "h", now: back + 300)
+        #expect(try s.value(vm: "web-01", metric: "cpu_util", time: back + 300) == 25, "the next interval has its rate")
+        // Counters read later but stamped with an earlier --now: no rate, and the stored ones stay the base.
+        let replayed = try ingester.ingest([sample("web-01", cpuSeconds: 8450, rx: 0, wr: 0)], uri: "h", now: back + 200)
+        #expect(try s.value(vm: "web-01", metric: "cpu_util", time: back + 200) == nil)
+        #expect(replayed.warnings.contains { $0.contains("counters of a collection after --now") }, "\(replayed.warnings)")
+        let stored = try s.store.read { try CounterRepository.latest(host: "h", in: $0) }["web-01"]
+        #expect(stored == CounterSnapshot(collectedAt: back + 300, counters: sample("web-01", cpuSeconds: 8350, rx: 0, wr: 0).counters))
+        _ = try ingester.ingest([sample("web-01", cpuSeconds: 8410, rx: 0, wr: 0)], uri: "h", now: back + 600)
+        #expect(try s.value(vm: "web-01", metric: "cpu_util", time: back + 600) == 10)
+    }
+
     /// Two hosts' domains of one name (other UUIDs): the first holds the name; the second's readings are left out with a
     /// warning naming both, never mixed in. A migration (the same UUID running elsewhere) moves the VM, and the copy left
     /// shut off behind it is ignored; a domain redefined on its host keeps the name; once the holder's host no longer

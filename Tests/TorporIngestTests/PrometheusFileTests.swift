@@ -119,25 +119,53 @@ private let prometheusData = Paths.sharedData + "/prometheus"
             + Paths.files(in: e + "/libvirt_exporter", suffix: ".prom")
     }
 
-    /// prometheus/common's must-fail corpus: an error naming the file and line, nothing stored; the one input whose
-    /// only fault is a missing final line break is survived with a warning.
+    /// prometheus/common's must-fail corpus: an error naming the file and line, nothing stored. The first input's only
+    /// fault is a missing final line feed, which the text format requires: a truncated file.
     @Test(arguments: [
-        (0, nil), (1, 1), (2, 2), (3, 1), (4, 1), (5, 1), (6, 1), (7, 3), (8, 1), (9, 1), (10, 1), (11, 1), (12, 3), (13, 3),
+        (0, 1), (1, 1), (2, 2), (3, 1), (4, 1), (5, 1), (6, 1), (7, 3), (8, 1), (9, 1), (10, 1), (11, 1), (12, 3), (13, 3),
         (14, 3), (15, 2), (16, 2), (17, 1), (18, 1), (19, 3),
-    ] as [(Int, Int?)])
-    func mustFailInputs(_ index: Int, _ line: Int?) throws {
+    ] as [(Int, Int)])
+    func mustFailInputs(_ index: Int, _ line: Int) throws {
         let s = try Scratch()
         let file = prometheusData + "/exposition/prometheus_common_expfmt/parse_errors/from_test_parse_error_\(index).txt"
-        guard let line else {
-            let r = try ingester(s, vm: "vm", metric: "m").ingestFile(path: file, now: replayNow)
-            #expect(r.warnings.contains { $0.contains("no line break") })
-            return
-        }
         let error = #expect(throws: IngestError.self) { _ = try ingester(s, vm: "vm", metric: "m").ingestFile(path: file, now: replayNow) }
         #expect(error?.isBadInput == true)
         #expect(error?.description.hasPrefix("\(file):\(line): ") == true, "\(String(describing: error))")
         #expect(try s.count() == 0)
         #expect(try s.count("SELECT count(*) FROM source") == 0)
+    }
+
+    /// A text file cut inside its last line (`87.5` became `8`) is bad input naming that line, not a value of 8 %.
+    @Test func aTextFileWithoutItsFinalLineFeedIsTruncated() throws {
+        let s = try Scratch()
+        let whole = "# TYPE cpu gauge\ncpu{domain=\"a\"} 12.5\ncpu{domain=\"b\"} 87.5\n"
+        let cut = try s.write("cut.prom", String(whole.dropLast(4)))
+        let mapped = PrometheusIngester(store: s.store, mapping: PrometheusMapping(metrics: ["cpu": .init(metric: "cpu_util", unit: "percent")]))
+        let e = #expect(throws: IngestError.self) { _ = try mapped.ingestFile(path: cut, now: replayNow) }
+        #expect(e?.isBadInput == true && e?.description == "\(cut):3: the last line has no line feed, which the text format requires: the file is truncated?",
+                "\(String(describing: e))")
+        #expect(try s.count() == 0 && s.count("SELECT count(*) FROM source") == 0)
+        let r = try mapped.ingestFile(path: try s.write("whole.prom", whole), now: replayNow)
+        #expect(r.inserted == 2 && r.warnings.isEmpty)
+        #expect(try s.value(vm: "b", metric: "cpu_util", time: replayNow) == 87.5)
+    }
+
+    /// Samples without a timestamp are taken at --now: the 00:05 scrape of the same text is stored, not "unchanged";
+    /// the same text at the same now, or dated text at another now, adds nothing.
+    @Test func undatedTextAtAnotherNowIsAnotherScrape() throws {
+        let s = try Scratch()
+        let ingester = PrometheusIngester(store: s.store)
+        let midnight = UTC.epoch(year: 2025, month: 12, day: 31)
+        let undated = try s.write("scrape.prom", "cpu_util{domain=\"web-01\"} 42\n")
+        #expect(try ingester.ingestFile(path: undated, now: midnight).inserted == 1)
+        let next = try ingester.ingestFile(path: undated, now: midnight + 300)
+        #expect(next.outcome == .ingested && next.inserted == 1)
+        #expect(try s.value(vm: "web-01", metric: "cpu_util", time: midnight + 300) == 42)
+        #expect(try ingester.ingestFile(path: undated, now: midnight + 300).outcome == .unchanged)
+        let dated = try s.write("dated.prom", "cpu_util{domain=\"web-02\"} 7 \(midnight * 1000)\n")
+        #expect(try ingester.ingestFile(path: dated, now: midnight).inserted == 1)
+        #expect(try ingester.ingestFile(path: dated, now: midnight + 300).outcome == .unchanged)
+        #expect(try s.count() == 3)
     }
 
     @Test func openMetricsNeedsEOFAndNothingAfterIt() throws {
@@ -195,7 +223,8 @@ private let prometheusData = Paths.sharedData + "/prometheus"
         #expect(e2?.description.contains("parse error at char 5") == true)
     }
 
-    /// JSON has no lines to name: a value that is bad once read (negative, in the future) is named by where it is.
+    /// JSON has no lines to name: a value that is bad once read (negative, in the future, more vCPUs than any VM has)
+    /// is named by where it is.
     @Test func aBadValueInJSONIsNamedByItsPlace() throws {
         let s = try Scratch()
         func result(_ value: String, at time: EpochSeconds) -> String {
@@ -211,6 +240,12 @@ private let prometheusData = Paths.sharedData + "/prometheus"
         let f = #expect(throws: IngestError.self) { _ = try percent.ingestFile(path: future, now: replayNow) }
         #expect(f?.description.hasPrefix(future + ": result[1].values[1]: time ") == true && f?.description.contains("of series {domain=\"web-02\"}") == true,
                 "\(String(describing: f))")
-        #expect(try s.count() == 0, "nothing of either file is stored")
+        var vcpus = ingester(s)
+        vcpus.fixedMetric = try MetricBinding.make(metric: "vcpus", unit: "count").get()
+        let huge = try s.write("huge.json", result("1e20", at: 1_700_000_300))
+        let h = #expect(throws: IngestError.self) { _ = try vcpus.ingestFile(path: huge, now: replayNow) }
+        #expect(h?.description.hasPrefix(huge + ": result[1].values[1]: vcpus of web-02 ") == true && h?.description.contains("out of range (1e+20") == true,
+                "\(String(describing: h))")
+        #expect(try s.count() == 0, "nothing of these files is stored")
     }
 }

@@ -181,6 +181,12 @@ public struct CSVMapping: Codable, Equatable, Sendable {
         case .auto, .epoch, .iso8601:
             if layout != .long { guard time.column != nil else { throw bad("time format '\(time.format.rawValue)' needs the time 'column'") } }
         }
+        // A key the time format does not read is refused, not ignored: whoever gave it meant it to place the times.
+        let reads: [String] = time.format == .implicit ? ["start", "step"] : time.format == .offset ? ["base"] : []
+        for (key, value, format) in [("base", time.base, "offset"), ("start", time.start, "implicit"), ("step", time.step, "implicit")]
+        where value != nil && !reads.contains(key) {
+            throw bad("'time.\(key)' (--\(key)) is for time format '\(format)' only, not '\(time.format.rawValue)': remove it or change the format")
+        }
         switch layout {
         case .long:
             break

@@ -221,7 +221,9 @@ struct TimeReader {
             t = base + dataRow * step
         case .iso8601:
             t = try iso(record, run)
-        case .epoch, .offset:
+        case .epoch:
+            t = try number(record, run)
+        case .offset:
             t = base + (try number(record, run))
         case .auto:
             if case .number = NumberCell(record, index!) { t = try number(record, run) } else { t = try iso(record, run) }

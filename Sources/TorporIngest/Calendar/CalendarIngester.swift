@@ -91,9 +91,11 @@ public struct CalendarIngester {
         }
         // The window and the mapping are part of what was ingested: another window re-expands the calendar.
         hash.update(Array("\(from) \(to) \(mapping)".utf8))
+        // Each ingest replaces the occurrences earlier ones stored from its window's start on: an ingest of another
+        // window may have replaced those of an earlier one of this identity, so only the latest ingest of the file counts.
         return try SourceTransaction.run(store: store, kind: "icalendar", source: path,
                                          location: URL(fileURLWithPath: path).standardizedFileURL.path, sha256: hash.finalizeHex(),
-                                         now: now, futureTolerance: to - now) { session in
+                                         now: now, futureTolerance: to - now, replacesLocation: true) { session in
             var events: [EventRecord] = []
             var uncategorized: Set<String> = []
             for o in occurrences {

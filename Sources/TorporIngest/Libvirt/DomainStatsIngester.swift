@@ -53,11 +53,17 @@ public struct DomainSample: Equatable, Sendable {
 
 /// Rates between two collections of one domain: CPU utilization of its allocated vCPUs (percent), network and
 /// block I/O (bytes/s). A counter that went down (the domain restarted) gives no rate for that interval: missing, not
-/// zero. Nothing comes out of a first collection, an interval of zero, or a domain that is not running.
+/// zero. Nothing comes out of a first collection, an interval of zero or longer than `longestInterval`, or a domain
+/// that is not running.
 public enum DomainRates {
+    /// The longest interval a rate may average over: three 5-minute collections. After a longer gap (the collector was
+    /// down) one sample stamped now would hold the average of hours, a bursty VM looking calm: the gap stays a gap.
+    public static let longestInterval: Int64 = 15 * 60
+
     public static func between(_ previous: CounterSnapshot, _ current: DomainSample, at now: EpochSeconds) -> (rates: [String: Double], resets: [String]) {
-        let seconds = Double(now - previous.collectedAt)
-        guard current.running, seconds > 0 else { return ([:], []) }
+        let interval = now - previous.collectedAt
+        guard current.running, interval > 0, interval <= longestInterval else { return ([:], []) }
+        let seconds = Double(interval)
         var rates: [String: Double] = [:]
         var resets: [String] = []
         let metricOf = ["net.rx.bytes": "net_rx", "net.tx.bytes": "net_tx", "block.rd.bytes": "disk_read", "block.wr.bytes": "disk_write"]
@@ -102,7 +108,7 @@ public struct DomainStatsIngester {
                                          now: now, futureTolerance: 0) { session in
             session.report.format = "domain stats"
             let previous = try session.previousCounters(host: uri)
-            var firstSeen: [String] = []
+            var firstSeen: [String] = [], afterGap: [String] = [], collectedLater: [String] = []
             let vms = try samples.map { try session.vmID($0.domain) }
             let claims = try session.claimListing(host: uri, zip(vms, samples).map { (vm: $0, name: $1.domain, uuid: $1.uuid, running: $1.running) })
             for (vm, sample) in zip(vms, samples) {
@@ -115,17 +121,32 @@ public struct DomainStatsIngester {
                 if let vcpus = sample.vcpus { try emit(session, vm, "vcpus", Double(vcpus), now) }
                 if let capacity = sample.memoryCapacity { try emit(session, vm, "mem_capacity", capacity, now) }
                 if let used = sample.memoryUsed, sample.running { try emit(session, vm, "mem_used", used, now) }
-                if let before = previous[sample.domain] {
-                    let (rates, resets) = DomainRates.between(before, sample, at: now)
-                    for (metric, value) in rates.sorted(by: { $0.key < $1.key }) { try emit(session, vm, metric, value, now) }
-                    if !resets.isEmpty { session.warn("\(sample.domain): counters went down (restarted?): \(resets.sorted().joined(separator: ", ")); no rate this interval") }
-                } else if sample.running {
-                    firstSeen.append(sample.domain)
+                let before = previous[sample.domain]
+                if let before, before.collectedAt >= now {
+                    // The counters of this or a later collection stay: these, stamped with an earlier --now, would be
+                    // the next rate's base at the wrong time.
+                    if before.collectedAt > now { collectedLater.append(sample.domain) }
+                } else {
+                    if let before {
+                        if now - before.collectedAt > DomainRates.longestInterval { afterGap.append(sample.domain) }
+                        let (rates, resets) = DomainRates.between(before, sample, at: now)
+                        for (metric, value) in rates.sorted(by: { $0.key < $1.key }) { try emit(session, vm, metric, value, now) }
+                        if !resets.isEmpty { session.warn("\(sample.domain): counters went down (restarted?): \(resets.sorted().joined(separator: ", ")); no rate this interval") }
+                    } else if sample.running {
+                        firstSeen.append(sample.domain)
+                    }
+                    try session.recordCounters(host: uri, domain: sample.domain, snapshot: CounterSnapshot(collectedAt: now, counters: sample.counters))
                 }
-                try session.recordCounters(host: uri, domain: sample.domain, snapshot: CounterSnapshot(collectedAt: now, counters: sample.counters))
                 try session.setPlacement(vm: vm, host: uri)
             }
             if !firstSeen.isEmpty { session.warn("first collection for \(firstSeen.count) domain(s): counters recorded, rates from the next run") }
+            if !afterGap.isEmpty {
+                session.warn("\(afterGap.count) domain(s) last collected more than \(DurationText.format(DomainRates.longestInterval)) ago (collector down?): "
+                             + "no rate over the gap, counters recorded, rates from the next run")
+            }
+            if !collectedLater.isEmpty {
+                session.warn("\(collectedLater.count) domain(s) have counters of a collection after --now \(UTC.format(now)): kept, no rate")
+            }
         }
     }
 

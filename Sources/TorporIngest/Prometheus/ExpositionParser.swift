@@ -28,7 +28,8 @@ struct ExpositionError: Error {
 /// exemplars (OpenMetrics, ignored). Follows the reference parser's rules for what is an error: invalid names,
 /// bad escapes, unterminated label values, duplicate labels, `__name__` as a label, non-float values, non-integer
 /// text-format timestamps, spurious text after the timestamp, a second HELP or TYPE for a family, TYPE after the
-/// family's samples, unknown types, non-float `le` / `quantile` labels, anything after `# EOF`.
+/// family's samples, unknown types, non-float `le` / `quantile` labels, anything after `# EOF`; and, as the text format
+/// requires it, a last line without a line feed (a truncated file).
 struct ExpositionParser {
     enum Format: String { case text, openMetrics = "openmetrics" }
 
@@ -36,7 +37,6 @@ struct ExpositionParser {
                                           "unknown", "gaugehistogram", "gauge_histogram", "stateset", "info"]
 
     let format: Format
-    private(set) var warnings: [String] = []
     private var types: [String: String] = [:]
     private var helps: Set<String> = []
     private var familiesWithSamples: Set<String> = []
@@ -53,11 +53,8 @@ struct ExpositionParser {
     mutating func parse(_ text: String, onSample: (ExpositionSample) throws -> Void) throws {
         // "\r\n" is one Character in Swift: split on either, or a CRLF file is one long line.
         var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
-        if lines.last == "" {
-            lines.removeLast()
-        } else if !text.isEmpty {
-            warnings.append("line \(lines.count): the last line has no line break: the file may be truncated")
-        }
+        let endsWithLineFeed = lines.last == ""
+        if endsWithLineFeed { lines.removeLast() }
         var sawEOF = false
         for (index, raw) in lines.enumerated() {
             let number = index + 1
@@ -81,6 +78,10 @@ struct ExpositionParser {
         }
         if format == .openMetrics && !sawEOF {
             throw ExpositionError(line: lines.count, message: "OpenMetrics input must end with '# EOF'")
+        }
+        // The text format ends every line with a line feed: a last line without one was cut (`cpu 8` of `cpu 87.5`).
+        if format == .text && !endsWithLineFeed {
+            throw ExpositionError(line: lines.count, message: "the last line has no line feed, which the text format requires: the file is truncated?")
         }
     }
 

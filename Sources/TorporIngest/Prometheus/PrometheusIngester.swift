@@ -20,7 +20,8 @@ public struct PrometheusIngester {
     }
 
     /// A file: JSON query results (detected by a leading `{` or `[`) or exposition text (OpenMetrics when it ends
-    /// with `# EOF`). Exposition samples without a timestamp are taken at `now` (the scrape time).
+    /// with `# EOF`). Exposition samples without a timestamp are taken at `now` (the scrape time): such text ingested
+    /// again at another now is another scrape, not "unchanged".
     public func ingestFile(path: String, now: EpochSeconds) throws(IngestError) -> IngestReport {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
@@ -28,7 +29,8 @@ public struct PrometheusIngester {
         }
         let isJSON = PrometheusIngester.looksLikeJSON(data)
         let sha256 = SourceTransaction.identity(contentSHA256: SHA256.hexDigest(of: data), readWith: mapping,
-                                                fileName: "\(fixedVM ?? "") \(fixedMetric.map { "\($0)" } ?? "")")
+                                                fileName: "\(fixedVM ?? "") \(fixedMetric.map { "\($0)" } ?? "")",
+                                                takenAt: !isJSON && PrometheusIngester.hasUndatedSample(data) ? now : nil)
         return try SourceTransaction.run(store: store, kind: "prometheus", source: path,
                                          location: URL(fileURLWithPath: path).standardizedFileURL.path, sha256: sha256,
                                          now: now, futureTolerance: futureTolerance) { session in
@@ -43,6 +45,21 @@ public struct PrometheusIngester {
             }
             writer.finish()
         }
+    }
+
+    /// Whether exposition text has a sample without a timestamp, which is taken at `now`: the same text read at
+    /// another now (the next scrape of an unchanged textfile) is new data. Stops at the first such sample; text that
+    /// does not parse says no, its ingest fails anyway.
+    static func hasUndatedSample(_ data: Data) -> Bool {
+        struct Undated: Error {}
+        guard let text = String(data: data, encoding: .utf8) else { return false }
+        var parser = ExpositionParser(format: ExpositionParser.detect(Substring(text)))
+        do {
+            try parser.parse(text) { if $0.timestamp == nil { throw Undated() } }
+        } catch {
+            return error is Undated
+        }
+        return false
     }
 
     /// JSON starts with `[`, or `{` followed by `"` or `}`; exposition text may start with `{label="…"}`.
@@ -72,7 +89,6 @@ public struct PrometheusIngester {
         } catch let error as ExpositionError {
             throw session.fail(error.message, line: error.line)
         }
-        parser.warnings.forEach(session.warn)
         if session.report.rows == 0 && skippedFamilies.isEmpty { session.warn("no samples: the file is empty or has only comments") }
         if !skippedFamilies.isEmpty {
             session.warn("histograms and summaries are not demand signals and were skipped: " +
