@@ -774,7 +774,7 @@ public final class Executor: @unchecked Sendable {
         let maxAge = (load as? StoredLoad)?.maxAge ?? StoredLoad(store: store).maxAge   // --load-max-age, when the store is the load source
         let longest = max(a.afterIdleSeconds ?? 0, a.afterIdleOnceBusySeconds ?? 0), busyFrom = a.busyCheckStart(planHour: planHour, wokeAt: wokeAt)
         let samples = DemandSamples(try store.read {
-            try SampleReader.samples(vm: a.vm, metric: "cpu_util", from: min(busyFrom, now - longest - maxAge), to: now + 1, in: $0)
+            try SampleReader.presentSamples(vm: a.vm, metric: "cpu_util", from: min(busyFrom, now - longest - maxAge), to: now + 1, in: $0)
         })
         guard let newest = samples.times.last, now - newest <= maxAge else {
             return "\(a.what): no CPU utilization of the VM in the store within \(DurationText.format(maxAge)) (missing is not idle)"

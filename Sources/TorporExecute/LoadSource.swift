@@ -38,7 +38,7 @@ public struct StoredLoad: LoadSource {
     }
 
     public func demand(of domain: VirtDomain, at now: EpochSeconds) throws -> Double {
-        let latest = try store.read { try SampleReader.samples(vm: domain.name, metric: "cpu_util", from: now - maxAge, to: now + 1, in: $0) }.last
+        let latest = try store.read { try SampleReader.presentSamples(vm: domain.name, metric: "cpu_util", from: now - maxAge, to: now + 1, in: $0) }.last
         guard let latest else {
             throw StageError(.runtime, "no CPU utilization of \(domain.name) in the store within \(DurationText.format(maxAge)) before \(UTC.format(now)) (missing is not idle)")
         }

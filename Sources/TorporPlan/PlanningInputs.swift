@@ -33,7 +33,7 @@ public enum PlanningInputs {
             let state = power[record.name]
             result[record.name] = try unmetDemand(calls: calls[record.name] ?? [], asleepSince: state?.state == .hibernated ? state?.since : nil,
                                                   now: now, settings: settings, callQuantile: Planner.callQuantile(policy, settings)) { from, until in
-                DemandSamples(try SampleReader.samples(vm: record.name, metric: "cpu_util", from: from, to: until, in: db))
+                DemandSamples(try SampleReader.presentSamples(vm: record.name, metric: "cpu_util", from: from, to: until, in: db))
             }
         }
         return result

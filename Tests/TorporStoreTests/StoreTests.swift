@@ -180,6 +180,28 @@ func temporaryStorePath() -> String {
         #expect(values == [1, 5])
     }
 
+    /// A row that records the VM absent (0 vCPUs or 0 memory, as Bitbrains does) holds a 0 % CPU reading too: the
+    /// readers of raw demand (the planner's, the executor's pre-flight) leave it out, missing and never idle.
+    @Test func samplesAtTimesTheVMWasAbsentAreNotDemand() throws {
+        let store = try Store(path: temporaryStorePath())
+        try store.transaction { db in
+            let writer = try SampleWriter(db: db)
+            let vm = try VMRepository.id(of: "web-01", in: db, now: 0)
+            let cpu = try writer.metricID(try MetricBinding.make(metric: "cpu_util", unit: nil).get())
+            let vcpus = try writer.metricID(try MetricBinding.make(metric: "vcpus", unit: "count").get())
+            let memory = try writer.metricID(try MetricBinding.make(metric: "mem_capacity", unit: "bytes").get())
+            for (time, util, cores, bytes) in [(0, 40.0, 2.0, 4e9), (300, 0, 0, 0), (600, 0, 2, 0), (900, 3, 2, 4e9)] as [(EpochSeconds, Double, Double, Double)] {
+                _ = try writer.add(vm: vm, metric: cpu, time: time, value: util)
+                _ = try writer.add(vm: vm, metric: vcpus, time: time, value: cores)
+                _ = try writer.add(vm: vm, metric: memory, time: time, value: bytes)
+            }
+        }
+        let all = try store.read { try SampleReader.samples(vm: "web-01", metric: "cpu_util", from: 0, to: 1200, in: $0) }
+        let present = try store.read { try SampleReader.presentSamples(vm: "web-01", metric: "cpu_util", from: 0, to: 1200, in: $0) }
+        #expect(all.map(\.time) == [0, 300, 600, 900])
+        #expect(present.map(\.time) == [0, 900] && present.map(\.value) == [40, 3])
+    }
+
     @Test func aMetricKeepsOneCanonicalUnit() throws {
         let store = try Store(path: temporaryStorePath())
         try store.transaction { db in
