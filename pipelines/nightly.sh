@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The nightly job: ingest the other sources, prune old plan bodies, then train. The run is recorded in the store's
+# The nightly job: ingest the other sources, prune old plan bodies, collect the state pool's garbage, then train. The run is recorded in the store's
 # registry whether or not it is promoted; a model that does not beat the baselines never reaches the planner. A failed
 # step is reported to a person; training goes on after a failed ingest or prune (yesterday's model serves meanwhile).
 set -uo pipefail
@@ -19,5 +19,10 @@ run() {   # run SUBJECT COMMAND...: runs it, its output to the log, and reports 
 run "the nightly ingest" "$here/ingest-sources.sh"
 # Hourly plans of a large fleet add up: keep them whole for a week (ids, hashes and approvals stay for the audit).
 run "the nightly plan pruning" "$TORPOR_BIN/torpor-plan" prune "${now[@]}" --keep "${TORPOR_PLAN_RETENTION:-7d}"
+# The state pool keeps the newest images per VM and every sleeping VM's; without it, it fills until hibernations are held.
+if [ -n "${TORPOR_STATE_POOL:-}" ]; then
+  run "the nightly state pool garbage collection" "$TORPOR_BIN/torpor-execute" pool gc --pool "$TORPOR_STATE_POOL" \
+    --pool-capacity "${TORPOR_STATE_POOL_CAPACITY:-1TiB}" --keep "${TORPOR_STATE_POOL_KEEP:-3}"
+fi
 run "the nightly training" "$TORPOR_BIN/torpor-train" train "${now[@]}" --threads "${TORPOR_TRAIN_THREADS:-2}"
 exit "$status"

@@ -942,7 +942,16 @@ public final class Executor: @unchecked Sendable {
                 // The same sleep, still not pooled (another executor may have restored or pooled it since).
                 guard let now = try store.read({ try JournalRepository.power(of: sleep.vm, in: $0) }), now == sleep else { releasePoolRoom(sleep.vm); continue }
                 let domain = try connection(sleep.host).domain(named: sleep.vm)
-                guard try domain.info().state == .shutOff, try domain.hasManagedSaveImage() else { releasePoolRoom(sleep.vm); continue }
+                let state = try domain.info().state, saved = try domain.hasManagedSaveImage()
+                if state == .shutOff && !saved {
+                    // Off without its image: this sleep's saved state is gone before it reached the pool. Said now (once:
+                    // recorded as the pool's refusal), not first when its restore fails.
+                    let why = "libvirt holds no saved image of this sleep (the VM is off without one): nothing to take into the state pool; "
+                        + "its restore will fail, a person must look (the VM is never cold-booted silently)"
+                    try? store.transaction { try JournalRepository.refusePool(why, vm: sleep.vm, actionID: sleep.actionID, in: $0) }
+                    log.record(.init(event: "not-pooled", time: clock(), vm: sleep.vm, host: sleep.host, action: sleep.actionID, detail: why))
+                }
+                guard state == .shutOff, saved else { releasePoolRoom(sleep.vm); continue }
                 // The pool's lock held: the others wait for a later pass too (said once, not once per sleep).
                 if !takeIntoPool(image: image, of: sleep, domain: domain, options: options, log: log, clock: clock) { break }
             } catch {

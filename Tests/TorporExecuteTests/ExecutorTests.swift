@@ -442,6 +442,15 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.store.read { try JournalRepository.power(in: $0)["web-02"]?.manifestID } != nil)
         options.now = Self.now + 240
         #expect(try f.executor().run(options).isEmpty, "taken once")
+        // batch-01's image is lost before the pool had it (refused earlier; here as if never tried): said at once, once.
+        try f.store.transaction { db in try db.execute(sql: "UPDATE power SET pool_refused = NULL WHERE vm = 'batch-01'") }
+        try f.connection.domain(named: "batch-01").removeManagedSaveImage()
+        options.now = Self.now + 300
+        let lost = try f.executor().run(options)
+        #expect(lost.map { "\($0.event) \($0.vm ?? "")" } == ["not-pooled batch-01"] && lost[0].detail.contains("libvirt holds no saved image of this sleep"),
+                "\(lost.map(\.text))")
+        options.now = Self.now + 360
+        #expect(try f.executor().run(options).isEmpty, "said once")
         // wake: a VM left paused (torpor never slept it) runs again.
         try f.store.transaction { db in
             try VMRepository.setPlacement(vm: try VMRepository.id(of: "api-01", in: db, now: Self.now), hostURI: Self.host, labels: [:], in: db)
