@@ -110,12 +110,21 @@ public enum VMRepository {
         for name in held where !listed.contains(name) { try release(name, in: db) }
     }
 
-    /// Lets go of VM `name`'s domain and host (an operator's `torpor-ingest release`, for a host gone for good); false
-    /// if no VM has that name.
+    /// What `release` found.
+    public enum Release: Equatable, Sendable {
+        case released
+        /// The VM held no domain or host already (released before, or never placed).
+        case alreadyFree
+        case unknownVM
+    }
+
+    /// Lets go of VM `name`'s domain and host (an operator's `torpor-ingest release`, for a host gone for good).
     @discardableResult
-    public static func release(_ name: String, in db: Database) throws -> Bool {
-        try db.execute(sql: "UPDATE vm SET libvirt_uuid = NULL, host_uri = NULL WHERE name = ?", arguments: [name])
-        return db.changesCount > 0
+    public static func release(_ name: String, in db: Database) throws -> Release {
+        try db.execute(sql: "UPDATE vm SET libvirt_uuid = NULL, host_uri = NULL WHERE name = ? AND (libvirt_uuid IS NOT NULL OR host_uri IS NOT NULL)",
+                       arguments: [name])
+        if db.changesCount > 0 { return .released }
+        return try Bool.fetchOne(db, sql: "SELECT 1 FROM vm WHERE name = ?", arguments: [name]) == true ? .alreadyFree : .unknownVM
     }
 
     public static func all(in db: Database) throws -> [VMRecord] {

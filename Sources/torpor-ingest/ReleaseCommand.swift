@@ -14,11 +14,12 @@ struct ReleaseCommand: ParsableCommand {
     var vm: String
 
     func run() throws {
-        let released = try store.openStore(creating: false).transaction { try VMRepository.release(vm, in: $0) }
-        guard released else {
+        switch try store.openStore(creating: false).transaction({ try VMRepository.release(vm, in: $0) }) {
+        case .released: print("\(vm) released: the next domain found under its name takes it over")
+        case .alreadyFree: print("\(vm) holds no domain or host already: nothing to release")
+        case .unknownVM:
             printError("no VM named \(vm) in the store: nothing to release")
             throw ExitCode(2)
         }
-        print("\(vm) released: the next domain found under its name takes it over")
     }
 }

@@ -116,8 +116,9 @@ import TorporStore
         let taken = try ingester.ingest([web("uuid-d", cpuSeconds: 10)], uri: a, now: t0 + 2100)
         #expect(try clashes(taken).isEmpty && host() == a)
         // An operator lets go of a dead host's VM.
-        #expect(try s.store.transaction { try VMRepository.release("web-01", in: $0) } && host() == nil)
-        #expect(try !s.store.transaction { try VMRepository.release("no-such-vm", in: $0) })
+        #expect(try s.store.transaction { try VMRepository.release("web-01", in: $0) } == .released && host() == nil)
+        #expect(try s.store.transaction { try VMRepository.release("web-01", in: $0) } == .alreadyFree, "released twice: said so")
+        #expect(try s.store.transaction { try VMRepository.release("no-such-vm", in: $0) } == .unknownVM)
     }
 
     /// A VM recorded on its host before torpor kept UUIDs stays that host's: another host's domain of its name is a
