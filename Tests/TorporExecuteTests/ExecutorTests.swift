@@ -1016,4 +1016,21 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(events[1].detail.contains("Prometheus did not answer") && events[2].detail.contains("not asked for the 1 other sleepers this pass"))
         #expect(try f.state("web-01") == .running && f.state("web-02") == .shutOff)
     }
+
+    /// A pin of a VM recorded running while another executor holds it (its save may be past its own look at the pins)
+    /// says so: the pin holds, and should the VM sleep, the next pass wakes it.
+    @Test func aPinWhileAnotherExecutorActsOnTheVMSaysSo() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<10])
+        try f.executor().run(f.options(Self.now))
+        #expect(try f.executor().wake(vm: "web-01", by: "bob", options: f.options(Self.at(1))).map(\.event) == ["restored"])
+        let locks = VMLocks(store: f.store.path)
+        let pinning = Executor(store: f.store, load: FixedLoad(), locks: locks, connect: { [connection = f.connection] _ in connection })
+        let held = try locks.take("web-01")
+        let outcome = try pinning.pin(vm: "web-01", until: nil, by: "carol", options: f.options(Self.at(2)))
+        #expect(outcome.warning?.contains("acts on web-01 now (a save may be under way)") == true, "\(String(describing: outcome.warning))")
+        withExtendedLifetime(held) {}
+        let free = try pinning.pin(vm: "web-01", until: Self.at(5), by: "carol", options: f.options(Self.at(2)))
+        #expect(free.warning == nil && free.pinned == "web-01 pinned awake until \(UTC.format(Self.at(5)))")
+    }
 }
