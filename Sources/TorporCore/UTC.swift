@@ -51,7 +51,9 @@ public enum UTC {
 
     /// Parses ISO-8601 / RFC 3339 and the common SQL form: `YYYY-MM-DD`, then optionally `T` or a space,
     /// `HH:MM[:SS[.fraction]]`, then optionally `Z` or `±HH[:MM]`. Text without an offset is taken as UTC.
-    /// Fractions of a second are truncated. Returns nil for anything else, including out-of-range fields.
+    /// Fractions of a second are truncated. Returns nil for anything else, including out-of-range fields: hour 24
+    /// (`24:00` is the next day's `00:00` in ISO 8601, but the same day's to a writer of 1–24 hours: ambiguous) and
+    /// second 60 (a leap second would take the place of the next minute's first).
     public static func parseISO8601(_ text: UnsafeBufferPointer<UInt8>) -> EpochSeconds? {
         var i = 0
         let n = text.count
@@ -87,7 +89,7 @@ public enum UTC {
                     guard i > start else { return nil }
                 }
             }
-            guard hour <= 24, minute <= 59, second <= 60 else { return nil }   // 24:00 and leap seconds roll over
+            guard hour <= 23, minute <= 59, second <= 59 else { return nil }
         }
         var offset = 0
         if i < n {

@@ -152,9 +152,11 @@ public final class ICalendar {
 
     /// Every occurrence of every VEVENT that overlaps [from, to), sorted by start, then UID. RRULE, RDATE and EXDATE
     /// are expanded by `icalcomponent_foreach_recurrence`; RECURRENCE-ID overrides replace the instance they name
-    /// (and a cancelled override removes it). Times with a TZID follow that zone (VTIMEZONE of the file, else the
-    /// system's zoneinfo); floating times and all-day dates are read in `floatingZone` (IANA name, default UTC).
-    /// All-day events cover whole days: [start date 00:00, end date 00:00), one day when DTEND is absent.
+    /// (and a cancelled override removes it). A cancelled event (STATUS:CANCELLED, not an override) has no occurrences
+    /// of its own, counted in a warning; its overrides that are not cancelled themselves stand. Times with a TZID follow
+    /// that zone (VTIMEZONE of the file, else the system's zoneinfo); floating times and all-day dates are read in
+    /// `floatingZone` (IANA name, default UTC). All-day events cover whole days: [start date 00:00, end date 00:00),
+    /// one day when DTEND is absent. Days and weeks of a DURATION are days of the event's zone (RFC 5545: nominal).
     public func occurrences(from: EpochSeconds, to: EpochSeconds, floatingZone: String = "UTC") throws(ICalError) -> [CalendarOccurrence] {
         let zone: OpaquePointer? = floatingZone == "UTC" ? nil : icaltimezone_get_builtin_timezone(floatingZone)
         if floatingZone != "UTC", zone == nil {
@@ -179,24 +181,29 @@ public final class ICalendar {
                 masters.append((event, index))
             }
         }
+        var cancelled: [String] = []
         for (master, index) in masters {
             let uid = icalcomponent_get_uid(master).map { String(cString: $0) } ?? "event at line \(content.component("VEVENT", index: index)?.first?.line ?? 0)"
-            // An all-day master's instances are dates: an override names one by its date, whatever time and zone
-            // its RECURRENCE-ID was written with (Outlook writes DATE-TIME with a TZID).
-            let masterIsDate = icalcomponent_get_dtstart(master).is_date != 0
-            let replaced = Set((overrides[uid] ?? []).map { override -> EpochSeconds in
-                var id = recurrenceID(of: override)
-                if masterIsDate {
-                    (id.hour, id.minute, id.second, id.is_date, id.zone) = (0, 0, 0, 1, nil)
+            if icalcomponent_get_status(master) == ICAL_STATUS_CANCELLED {
+                cancelled.append(uid)
+            } else {
+                // An all-day master's instances are dates: an override names one by its date, whatever time and zone
+                // its RECURRENCE-ID was written with (Outlook writes DATE-TIME with a TZID).
+                let masterIsDate = icalcomponent_get_dtstart(master).is_date != 0
+                let replaced = Set((overrides[uid] ?? []).map { override -> EpochSeconds in
+                    var id = recurrenceID(of: override)
+                    if masterIsDate {
+                        (id.hour, id.minute, id.second, id.is_date, id.zone) = (0, 0, 0, 1, nil)
+                    }
+                    return epoch(id, floating: zone)
+                })
+                let instances = try expand(master, uid: uid, from: from, to: to, floating: zone)
+                if instances.isEmpty, properties(of: master, ICAL_RRULE_PROPERTY).isEmpty == false {
+                    warnings.append("\(uid): no occurrence between \(UTC.format(from)) and \(UTC.format(to))")
                 }
-                return epoch(id, floating: zone)
-            })
-            let instances = try expand(master, uid: uid, from: from, to: to, floating: zone)
-            if instances.isEmpty, properties(of: master, ICAL_RRULE_PROPERTY).isEmpty == false {
-                warnings.append("\(uid): no occurrence between \(UTC.format(from)) and \(UTC.format(to))")
-            }
-            for start in instances where !replaced.contains(start) {
-                result.append(occurrence(master, uid: uid, start: start, floating: zone, recurrenceID: nil))
+                for start in instances where !replaced.contains(start) {
+                    result.append(occurrence(master, uid: uid, start: start, floating: zone, recurrenceID: nil))
+                }
             }
             for override in overrides[uid] ?? [] where icalcomponent_get_status(override) != ICAL_STATUS_CANCELLED {
                 let start = epoch(icalcomponent_get_dtstart(override), floating: zone)
@@ -204,6 +211,9 @@ public final class ICalendar {
                 if EventSpan.overlaps(start: o.start, end: o.end, from: from, to: to) { result.append(o) }
             }
             overrides[uid] = nil
+        }
+        if !cancelled.isEmpty {
+            warnings.append("\(cancelled.count) cancelled event(s) (STATUS:CANCELLED) skipped: \(cancelled.prefix(10).joined(separator: ", "))\(cancelled.count > 10 ? ", …" : "")")
         }
         for (uid, orphans) in overrides {   // overrides of a master that is not in the file: each is an event of its own
             for o in orphans where icalcomponent_get_status(o) != ICAL_STATUS_CANCELLED {
@@ -254,7 +264,7 @@ public final class ICalendar {
             let d = icalcomponent_get_duration(event)
             if d.is_neg != 0 || icaldurationtype_as_int(d) < 0 { throw ICalError(source: source, line: line("DURATION"), message: "negative DURATION") }
         }
-        if hasEnd, duration(of: event) < 0 {
+        if hasEnd, length(of: event).days < 0 || length(of: event).seconds < 0 {
             throw ICalError(source: source, line: line("DTEND"), message: "DTEND is before DTSTART")
         }
         if properties(of: event, ICAL_RRULE_PROPERTY).count > 1 {
@@ -288,9 +298,10 @@ public final class ICalendar {
         let isFloating = dtstart.zone == nil && icaltime_is_utc(dtstart) == 0 || dtstart.is_date != 0
         // Instances of a floating or all-day event are computed as UTC by libical: widen the window by a day and shift.
         let slack: EpochSeconds = isFloating ? 86_400 * 2 : 0
-        let duration = duration(of: event)
-        // An instance overlaps [from, to) when what it covers does (`EventSpan`: an hour for one without duration).
-        let covers = EventSpan.end(start: 0, end: duration)
+        let length = length(of: event)
+        // An instance overlaps [from, to) when what it covers does (`EventSpan`: an hour for one without duration); its
+        // days may be a daylight-saving change longer than 24 hours each, a day in all at most.
+        let covers = EventSpan.end(start: 0, end: length.days * 86_400 + length.seconds) + (length.days > 0 ? 86_400 : 0)
         let windowStart = icaltime_from_timet_with_zone(time_t(from - covers - slack), 0, icaltimezone_get_utc_timezone())
         let windowEnd = icaltime_from_timet_with_zone(time_t(to + slack), 0, icaltimezone_get_utc_timezone())
         withExtendedLifetime(collector) {
@@ -304,19 +315,37 @@ public final class ICalendar {
             throw ICalError(source: source, line: nil, message: "\(uid) has more than \(ICalendar.maxOccurrencesPerEvent) occurrences in the window: narrow the window or fix the RRULE")
         }
         let shifted = isFloating ? collector.starts.map { $0 - offset(of: floating, atLocal: $0) } : collector.starts
-        return Array(Set(shifted)).sorted().filter { EventSpan.overlaps(start: $0, end: $0 + duration, from: from, to: to) }
+        return Array(Set(shifted)).sorted().filter { EventSpan.overlaps(start: $0, end: end(of: event, startingAt: $0, floating: floating), from: from, to: to) }
     }
 
-    /// The event's length in seconds: DTEND − DTSTART, else DURATION, else one day for an all-day event, else 0.
-    private func duration(of event: OpaquePointer) -> Int64 {
+    /// The event's length: whole days, counted on the calendar of its zone (DURATION's days and weeks, the dates from an
+    /// all-day DTSTART to its DTEND, or an all-day event's one day), then exact seconds (DTEND − DTSTART of date-times,
+    /// DURATION's hours, minutes and seconds); 0 when it has none.
+    private func length(of event: OpaquePointer) -> (days: Int64, seconds: Int64) {
         let start = icalcomponent_get_dtstart(event)
         if let end = dtend(of: event) {
-            return Int64(icaltime_as_timet_with_zone(end, end.zone) - icaltime_as_timet_with_zone(start, start.zone))
+            let seconds = Int64(icaltime_as_timet_with_zone(end, end.zone) - icaltime_as_timet_with_zone(start, start.zone))
+            return start.is_date != 0 && end.is_date != 0 ? (days: seconds / 86_400, seconds: 0) : (days: 0, seconds: seconds)
         }
         if icalcomponent_get_first_property(event, ICAL_DURATION_PROPERTY) != nil {
-            return Int64(icaldurationtype_as_int(icalcomponent_get_duration(event)))
+            let d = icalcomponent_get_duration(event)
+            let sign: Int64 = d.is_neg != 0 ? -1 : 1
+            return (days: sign * (Int64(d.weeks) * 7 + Int64(d.days)), seconds: sign * (Int64(d.hours) * 3600 + Int64(d.minutes) * 60 + Int64(d.seconds)))
         }
-        return start.is_date != 0 ? 86_400 : 0
+        return start.is_date != 0 ? (days: 1, seconds: 0) : (days: 0, seconds: 0)
+    }
+
+    /// The end of the instance of `event` that starts at `start`: its days added on the calendar of its zone (the same
+    /// local time that many days later, 23 or 25 hours across a daylight-saving change), then its exact seconds.
+    private func end(of event: OpaquePointer, startingAt start: EpochSeconds, floating: OpaquePointer?) -> EpochSeconds {
+        let length = length(of: event)
+        guard length.days != 0 else { return start + length.seconds }
+        let dtstart = icalcomponent_get_dtstart(event)
+        let isFloating = dtstart.zone == nil && icaltime_is_utc(dtstart) == 0 || dtstart.is_date != 0
+        let zone = (isFloating ? floating : dtstart.zone) ?? icaltimezone_get_utc_timezone()
+        var local = icaltime_from_timet_with_zone(time_t(start), 0, zone)
+        icaltime_adjust(&local, Int32(length.days), 0, 0, 0)
+        return EpochSeconds(icaltime_as_timet_with_zone(local, zone)) + length.seconds
     }
 
     private func occurrence(_ event: OpaquePointer, uid: String, start: EpochSeconds, floating: OpaquePointer?, recurrenceID: EpochSeconds?) -> CalendarOccurrence {
@@ -334,7 +363,7 @@ public final class ICalendar {
         }
         let allDay = icalcomponent_get_dtstart(event).is_date != 0
         return CalendarOccurrence(uid: uid, summary: icalcomponent_get_summary(event).map { String(cString: $0) } ?? "",
-                                  start: start, end: start + duration(of: event), allDay: allDay,
+                                  start: start, end: end(of: event, startingAt: start, floating: floating), allDay: allDay,
                                   categories: categories, extensions: extensions, recurrenceID: recurrenceID)
     }
 

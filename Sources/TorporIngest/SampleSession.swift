@@ -20,6 +20,12 @@ enum SourceTransaction {
         return SHA256.hexDigest(of: Data((contentSHA256 + "\n" + how + "\n" + (fileName ?? "") + when).utf8))
     }
 
+    /// The identity under which a source that held values back for being after `now` is recorded: the same content read
+    /// at a later now is read again (to store them), at the same now it is unchanged.
+    static func identity(_ sha256: String, heldBackAfter now: EpochSeconds) -> String {
+        SHA256.hexDigest(of: Data("\(sha256)\nheld back after \(now)".utf8))
+    }
+
     /// `replacesLocation`: what the source stores replaces what earlier ingests of `location` stored (calendars), so an
     /// older ingest of the same identity may have lost its part since: the source is unchanged only when the latest
     /// ingest of `location` had its identity. Samples are never replaced: any earlier ingest of the identity will do.
@@ -31,6 +37,7 @@ enum SourceTransaction {
                 let earlier = try replacesLocation
                     ? SourceRepository.latest(kind: kind, location: location, in: db).flatMap { $0.contentSHA256 == sha256 ? $0 : nil }
                     : SourceRepository.find(kind: kind, contentSHA256: sha256, in: db)
+                        ?? SourceRepository.find(kind: kind, contentSHA256: SourceTransaction.identity(sha256, heldBackAfter: now), in: db)
                 if let earlier {
                     var report = IngestReport(path: source, kind: kind, sha256: sha256)
                     report.outcome = .unchanged
@@ -83,6 +90,11 @@ final class SampleSession {
     /// not fit the integers the store keeps and the planner sums over a host.
     static let largestVCPUs: Int64 = 1 << 20
     static let largestMemoryBytes: Int64 = 1 << 50
+    /// How far after `now` a value may be and still be stored: the clock skew between the machine that wrote a source
+    /// and the one that ingests it. Later values (up to the source's future tolerance, beyond which they are bad input)
+    /// are held back: a replay at `--now` stores nothing of its future.
+    static let clockSkewAllowance: Int64 = 300
+    private var heldBack = 0
     private var conflictExamples = 0
     /// Calendar occurrences to store with the source record, replacing those of earlier ingests of the same location.
     private var events: (records: [EventRecord], from: EpochSeconds)?
@@ -172,6 +184,10 @@ final class SampleSession {
             }
         }
         report.values += 1
+        guard time <= now + SampleSession.clockSkewAllowance else {
+            heldBack += 1
+            return
+        }
         switch try writer.add(vm: vm, metric: metric, time: time, value: value) {
         case .inserted:
             report.inserted += 1
@@ -235,6 +251,11 @@ final class SampleSession {
         if let current { contributions[current.vm] = current.contribution }
         if report.conflicts > conflictExamples {
             warn("\(report.conflicts - conflictExamples) more conflicting values (stored values kept)")
+        }
+        if heldBack > 0 {
+            warn("\(heldBack) value(s) after --now \(UTC.format(now)) + \(DurationText.format(SampleSession.clockSkewAllowance)) of clock skew not stored; "
+                 + "an ingest at a later --now stores them")
+            report.sha256 = SourceTransaction.identity(report.sha256, heldBackAfter: now)
         }
         for (vm, a) in allocation {
             try VMRepository.setAllocation(vm: vm, vcpus: a.vcpus, memoryBytes: a.memory, observedAt: a.time, in: db)

@@ -17,7 +17,9 @@ struct PrometheusCommand: ParsableCommand {
             error gives an error and nothing is stored.
             A series' VM is the value of its first --vm-label (default: domain, then instance); its metric comes from
             the mapping (Prometheus metric name or query → torpor metric), else --metric, else a torpor metric of
-            the same name. Other series are skipped and listed in a warning.
+            the same name. Other series are skipped and listed in a warning. --metric is for a source of one metric
+            name: unmapped series of a second name are bad input. Two series landing on one VM and metric (a domain
+            name on two hosts) are bad input naming the label that tells them apart: their values would be merged.
             """)
 
     @OptionGroup var store: StoreOptions
@@ -31,7 +33,7 @@ struct PrometheusCommand: ParsableCommand {
     @Option(help: "The VM of series that carry none of the VM labels.")
     var vm: String?
 
-    @Option(help: "NAME[:UNIT]: the metric of series the mapping does not name.")
+    @Option(help: "NAME[:UNIT]: the metric of series the mapping does not name (a source of one metric name).")
     var metric: String?
 
     @Option(help: "The base URL of a Prometheus server, e.g. http://127.0.0.1:9090.")

@@ -6,7 +6,7 @@ import TorporStore
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show per-VM coverage up to --now: first and last sample, gaps, silence since the last sample, metrics and sources.")
+        abstract: "Show per-VM coverage up to --now: first and last sample, gaps and silence of the demand metric (cpu_util), metrics and sources.")
 
     @OptionGroup var store: StoreOptions
 
@@ -42,6 +42,7 @@ struct StatusCommand: ParsableCommand {
             return
         }
         print(StatusTable.render(status.vms))
+        print("gaps and silence: of \(CoverageRepository.demandMetric) samples (other metrics, such as vcpus, are written for a VM that is off too)")
         print("\(status.vms.count) VM(s), \(status.sources) source(s) ingested")
         if !status.eventsPerCategory.isEmpty {
             print("calendar occurrences: " + status.eventsPerCategory.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
@@ -65,9 +66,10 @@ enum StatusTable {
 
     private static func cells(_ r: VMCoverage) -> [String] {
         let memory: String = r.memoryBytes.map { "\($0 / 1_048_576) MiB" } ?? "-"
+        let silent: String = r.lastTime == nil ? "no samples" : r.lastDemandTime == nil ? "no \(CoverageRepository.demandMetric)" : duration(r.silentSeconds ?? 0)
         return [r.vm, r.vcpus.map(String.init) ?? "-", memory, "\(r.samples)",
                 r.firstTime.map(UTC.format) ?? "-", r.lastTime.map(UTC.format) ?? "-", "\(r.gaps)",
-                duration(r.gapSeconds), r.lastTime == nil ? "no samples" : duration(r.silentSeconds ?? 0), "\(r.metrics.count)", "\(r.sources.count)"]
+                duration(r.gapSeconds), silent, "\(r.metrics.count)", "\(r.sources.count)"]
     }
 
     private static func duration(_ seconds: Int64) -> String {

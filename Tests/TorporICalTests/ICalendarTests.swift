@@ -65,6 +65,32 @@ func t(_ text: String) -> EpochSeconds { UTC.parseISO8601(text)! }
         #expect(berlin.first?.start == t("2007-12-31T23:00:00Z"))
     }
 
+    /// Days and weeks of a DURATION are days of the event's zone (RFC 5545: nominal), so are an all-day event's: on
+    /// 2024-10-27 Europe/Amsterdam has 25 hours, and a freeze day ends at midnight, not an hour early. A cancelled event
+    /// (STATUS:CANCELLED, not an override) has no occurrences, and is counted in a warning.
+    @Test func nominalDaysAndCancelledEvents() throws {
+        func event(_ uid: String, _ properties: String) -> String {
+            "BEGIN:VEVENT\r\nUID:\(uid)\r\nDTSTAMP:20240901T000000Z\r\n\(properties)\r\nEND:VEVENT\r\n"
+        }
+        let text: String = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n"
+            + event("freeze", "SUMMARY:Freeze\r\nDTSTART;TZID=Europe/Amsterdam:20241027T000000\r\nDURATION:P1D")
+            + event("week", "SUMMARY:Week\r\nDTSTART;TZID=Europe/Amsterdam:20241021T120000\r\nDURATION:P1W")
+            + event("overnight", "SUMMARY:Overnight\r\nDTSTART;TZID=Europe/Amsterdam:20241026T233000\r\nDURATION:P1DT2H")
+            + event("allday", "SUMMARY:All day\r\nDTSTART;VALUE=DATE:20241027\r\nDTEND;VALUE=DATE:20241028")
+            + event("cancelled", "SUMMARY:Cancelled freeze\r\nSTATUS:CANCELLED\r\nDTSTART;TZID=Europe/Amsterdam:20241026T000000\r\nDURATION:P1D")
+            + "END:VCALENDAR\r\n"
+        let calendar = try ICalendar(text: text, source: "c.ics")
+        let occ = try calendar.occurrences(from: t("2024-10-01T00:00:00Z"), to: t("2024-11-01T00:00:00Z"), floatingZone: "Europe/Amsterdam")
+        let spans: [[String]] = occ.map { [$0.uid, UTC.format($0.start), UTC.format($0.end)] }
+        #expect(spans == [
+            ["week", "2024-10-21T10:00:00Z", "2024-10-28T11:00:00Z"],        // 12:00 CEST, a week later 12:00 CET
+            ["overnight", "2024-10-26T21:30:00Z", "2024-10-28T00:30:00Z"],   // the day first (23:30 CET), then 2 hours
+            ["allday", "2024-10-26T22:00:00Z", "2024-10-27T23:00:00Z"],
+            ["freeze", "2024-10-26T22:00:00Z", "2024-10-27T23:00:00Z"],
+        ])
+        #expect(calendar.warnings == ["1 cancelled event(s) (STATUS:CANCELLED) skipped: cancelled"])
+    }
+
     @Test func aLargeRealCalendarExpands() throws {
         let cal = try ICalendar(path: calendars + "/real_world/rie__issue42.ics")
         let occ = try cal.occurrences(from: t("2010-01-01T00:00:00Z"), to: t("2011-01-01T00:00:00Z"))

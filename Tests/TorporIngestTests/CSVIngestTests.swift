@@ -80,6 +80,32 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
         #expect(try s.count("SELECT count(*) FROM source") == 2)
     }
 
+    /// A replay at --now stores nothing of its future: values more than 5 minutes of clock skew after --now (up to a day,
+    /// beyond which they are bad input) are held back and counted; the same file is unchanged at the same --now, and
+    /// read again at a later one, which stores them.
+    @Test func valuesAfterNowAreHeldBackUntilALaterNow() throws {
+        let s = try Scratch()
+        let now = UTC.epoch(year: 2024, month: 1, day: 1, minute: 30)
+        let path = try s.write("day.csv", """
+            vm,metric,time,value
+            web-01,cpu_util,2024-01-01T00:00:00Z,10
+            web-01,cpu_util,2024-01-01T00:35:00Z,11
+            web-01,cpu_util,2024-01-01T00:40:00Z,12
+            web-01,cpu_util,2024-01-01T23:00:00Z,13
+
+            """)
+        let ingester = CSVIngester(store: s.store)
+        let r = try ingester.ingest(path: path, mapping: .defaultLong, now: now)
+        #expect(r.rows == 4 && r.inserted == 2 && r.lastTime == now + 300)
+        #expect(r.warnings == ["2 value(s) after --now 2024-01-01T00:30:00Z + 5m of clock skew not stored; an ingest at a later --now stores them"])
+        #expect(try s.value(vm: "web-01", metric: "cpu_util", time: UTC.epoch(year: 2024, month: 1, day: 1, hour: 23)) == nil)
+        #expect(try ingester.ingest(path: path, mapping: .defaultLong, now: now).outcome == .unchanged)
+        let later = try ingester.ingest(path: path, mapping: .defaultLong, now: UTC.epoch(year: 2024, month: 1, day: 2))
+        #expect(later.outcome == .ingested && later.inserted == 2 && later.duplicates == 2 && later.warnings.isEmpty)
+        #expect(try s.value(vm: "web-01", metric: "cpu_util", time: UTC.epoch(year: 2024, month: 1, day: 1, hour: 23)) == 13)
+        #expect(try ingester.ingest(path: path, mapping: .defaultLong, now: UTC.epoch(year: 2024, month: 1, day: 3)).outcome == .unchanged)
+    }
+
     /// The same bytes are the same source only when read the same way: two idle VMs' identical files, each named by
     /// its file, are two VMs; a corrected mapping reads the file again.
     @Test func theSameBytesReadAnotherWayAreANewSource() throws {
@@ -183,6 +209,15 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
 
     @Test func badTime() throws {
         try expectRejected("vm,metric,time,value\nv,cpu_util,yesterday,1\n", line: 2, "'yesterday' in column 'time' is not an ISO-8601 time")
+    }
+
+    /// Hour 24 and second 60 are bad input at their line: `24:30` rolled over into the next day, and `23:59:60` took the
+    /// place of the next day's 00:00, whose own value then counted as a conflict.
+    @Test func hour24AndSecond60AreBadInput() throws {
+        for time in ["2024-01-01 24:30:00", "2024-01-01 24:00:00", "2024-01-01T23:59:60Z"] {
+            try expectRejected("vm,metric,time,value\nv,cpu_util,2024-01-01 23:55:00,1\nv,cpu_util,\(time),2\nv,cpu_util,2024-01-02 00:00:00,3\n", line: 3,
+                               "time '\(time)' in column 'time' is not an ISO-8601 time (YYYY-MM-DD[ HH:MM[:SS]][Z|±HH:MM], hours 00–23, seconds 00–59)")
+        }
     }
 
     @Test func wrongDelimiterForced() throws {

@@ -138,6 +138,17 @@ import TorporStore
         #expect(mapped.inserted == mapped.rows && mapped.inserted > 10)
     }
 
+    /// A cancelled event (STATUS:CANCELLED on the event, not on an override) is not stored; the report counts it.
+    @Test func aCancelledEventIsNotStored() throws {
+        let s = try Scratch()
+        let path = try s.write("freeze.ics", Self.calendar(summary: "Freeze", rule: "FREQ=DAILY;COUNT=3")
+            .replacingOccurrences(of: "CATEGORIES:Launch", with: "CATEGORIES:freeze\r\nSTATUS:CANCELLED"))
+        let r = try CalendarIngester(store: s.store).ingest(path: path, from: now - 86_400 * 10, to: now + 86_400 * 10, now: now)
+        #expect(r.rows == 0 && r.inserted == 0)
+        #expect(r.warnings == ["1 cancelled event(s) (STATUS:CANCELLED) skipped: launch@test"])
+        #expect(try events(s).isEmpty)
+    }
+
     @Test func aMalformedCalendarAddsNothing() throws {
         let s = try Scratch()
         let path = Paths.sharedData + "/calendars/malformed/rie__end_before_start_event.ics"

@@ -265,4 +265,38 @@ func temporaryStorePath() -> String {
         let then = try store.read { try CoverageRepository.coverage(gapThreshold: 900, upTo: 7200, in: $0) }
         #expect(then[0].samples == 12 && then[0].lastTime == 3300 && then[0].gaps == 0 && then[0].silentSeconds == 7200 - 3300)
     }
+
+    /// Gaps and silence are of the demand metric: `vcpus` every 5 minutes for a day (the libvirt collector keeps writing
+    /// it for a shut-off domain) covers neither a day with one hour of `cpu_util` nor a 2-hour hole in it. The sources
+    /// listed are those that gave the VM samples by `now`.
+    @Test func coverageGapsAndSilenceAreOfTheDemandMetric() throws {
+        let store = try Store(path: temporaryStorePath())
+        try store.transaction { db in
+            let writer = try SampleWriter(db: db)
+            let vcpus = try writer.metricID(try MetricBinding.make(metric: "vcpus", unit: nil).get())
+            let cpu = try writer.metricID(try MetricBinding.make(metric: "cpu_util", unit: nil).get())
+            let off = try VMRepository.id(of: "off-01", in: db, now: 0)
+            let holed = try VMRepository.id(of: "holed-01", in: db, now: 0)
+            for t in stride(from: Int64(0), to: 86_400, by: 300) {
+                _ = try writer.add(vm: off, metric: vcpus, time: t, value: 2)
+                _ = try writer.add(vm: holed, metric: vcpus, time: t, value: 2)
+                if t < 3600 { _ = try writer.add(vm: off, metric: cpu, time: t, value: 1) }
+                if t < 3600 || t >= 7200 { _ = try writer.add(vm: holed, metric: cpu, time: t, value: 1) }
+            }
+            let today = SourceRecord(kind: "csv", location: "/today.csv", contentSHA256: "a", rows: 288, inserted: 300, duplicates: 0,
+                                     firstTime: 0, lastTime: 86_100, warnings: [], ingestedAt: 86_400)
+            var tomorrow = today
+            tomorrow.location = "/tomorrow.csv"
+            tomorrow.contentSHA256 = "b"
+            _ = try SourceRepository.insert(today, report: [String: String](), contributions: [off: SourceVMContribution(samples: 300, firstTime: 0, lastTime: 86_100)], in: db)
+            _ = try SourceRepository.insert(tomorrow, report: [String: String](), contributions: [off: SourceVMContribution(samples: 1, firstTime: 90_000, lastTime: 90_000)], in: db)
+        }
+        let coverage = try store.read { try CoverageRepository.coverage(gapThreshold: 900, upTo: 86_400, in: $0) }
+        let off = try #require(coverage.first { $0.vm == "off-01" })
+        #expect(off.lastTime == 86_100 && off.lastDemandTime == 3300)
+        #expect(off.gaps == 0 && off.silentSeconds == 86_400 - 3300, "a day of vcpus is not a day of demand read")
+        #expect(off.sources == ["/today.csv"], "the source of tomorrow's samples is not one of a replay at today's end")
+        let holed = try #require(coverage.first { $0.vm == "holed-01" })
+        #expect(holed.gaps == 1 && holed.gapSeconds == 7200 - 3300 && holed.lastDemandTime == 86_100 && holed.silentSeconds == nil)
+    }
 }

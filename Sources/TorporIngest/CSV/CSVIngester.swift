@@ -10,7 +10,8 @@ import TorporStore
 /// the first stored value winning (see `SampleWriter`).
 public struct CSVIngester {
     public let store: Store
-    /// Samples later than `now` + this are bad input (clock or unit errors).
+    /// Samples later than `now` + this are bad input (clock or unit errors); earlier ones more than a few minutes of clock
+    /// skew after `now` are not stored, and counted in a warning (a replay stores nothing of its future).
     public var futureTolerance: Int64 = 86_400
 
     public init(store: Store) { self.store = store }

@@ -234,7 +234,7 @@ struct TimeReader {
 
     private func iso(_ record: CSVRecord, _ run: SampleSession) throws -> EpochSeconds {
         guard let t = UTC.parseISO8601(record.field(index!)) else {
-            throw run.fail("time '\(record.string(index!))' in column '\(columnName)' is not an ISO-8601 time (YYYY-MM-DD[ HH:MM[:SS]][Z|±HH:MM])")
+            throw run.fail("time '\(record.string(index!))' in column '\(columnName)' is not an ISO-8601 time (YYYY-MM-DD[ HH:MM[:SS]][Z|±HH:MM], hours 00–23, seconds 00–59)")
         }
         return t
     }

@@ -10,8 +10,10 @@ public struct PrometheusIngester {
     public let mapping: PrometheusMapping
     /// The VM of every series that carries none of the VM labels.
     public var fixedVM: String?
-    /// The metric of series whose name the mapping does not know (e.g. `rate(...)` results have none).
+    /// The metric of series whose name the mapping does not know (e.g. `rate(...)` results have none), for a source
+    /// whose unmapped series carry one metric name: a second unmapped name is bad input (it would merge two metrics).
     public var fixedMetric: MetricBinding?
+    /// As `CSVIngester.futureTolerance`: later samples are bad input, those after `now` and its clock skew are not stored.
     public var futureTolerance: Int64 = 86_400
 
     public init(store: Store, mapping: PrometheusMapping = PrometheusMapping()) {

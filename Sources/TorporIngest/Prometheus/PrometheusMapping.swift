@@ -53,16 +53,23 @@ public struct PrometheusMapping: Codable, Equatable, Sendable {
 }
 
 /// Turns labelled Prometheus series into samples of a session, applying a mapping and, for files and queries
-/// without a metric name, a fixed metric. Series it cannot place are skipped and summarized in warnings.
+/// without a metric name, a fixed metric. Series it cannot place are skipped and summarized in warnings. Two series
+/// that would land on one VM and metric (a domain of that name on two hosts, two metric names mapped alike) are bad
+/// input: their values would be merged, the first stored winning.
 final class PrometheusSeriesWriter {
     let session: SampleSession
     let mapping: PrometheusMapping
     /// The VM of every series, when the source has no VM label (flag `--vm`).
     let fixedVM: String?
-    /// The metric of series whose name the mapping does not know (flag `--metric`).
+    /// The metric of series whose name the mapping does not know (flag `--metric`), for a source where those series
+    /// carry one metric name (or none): a second such name is bad input.
     let fixedMetric: MetricBinding?
 
-    private var bindings: [String: (id: Int64, factor: Double)?] = [:]
+    private var bindings: [String: (id: Int64, factor: Double, name: String)?] = [:]
+    /// The metric name `fixedMetric` was given to, and where it was first seen.
+    private var nameWithFixedMetric: (name: String?, position: String)?
+    /// The first series stored on each VM and metric (`vm << 24 | metric`): its labels with `__name__`, and where it is.
+    private var firstSeries: [Int64: (labels: [String: String], position: String)] = [:]
     private var skippedNames: Set<String> = []
     private var seriesWithoutVM = 0
     private var nonFinite = 0
@@ -75,29 +82,38 @@ final class PrometheusSeriesWriter {
         self.fixedMetric = fixedMetric
     }
 
-    /// The torpor metric of a Prometheus metric name: mapped, else the fixed metric, else a known torpor name.
-    private func metric(for name: String?) throws -> (id: Int64, factor: Double)? {
+    /// Where the series being read is: its line (exposition text) or its place (JSON: `result[3]`).
+    private var here: String { session.line.map { "line \($0)" } ?? session.position ?? "the source" }
+
+    /// The torpor metric of a Prometheus metric name: mapped, else the fixed metric, else a known torpor name. The fixed
+    /// metric goes to one name only: given to a second, it would merge two metrics into one (an exporter's info gauge
+    /// of 1 read as 1 % CPU).
+    private func metric(for name: String?) throws -> (id: Int64, factor: Double, name: String)? {
         let key = name ?? ""
         if let cached = bindings[key] { return cached }
         var binding: MetricBinding?
         if let name, let target = mapping.metrics[name] {
             binding = try MetricBinding.make(metric: target.metric, unit: target.unit).get()
         } else if let fixedMetric {
+            if let first = nameWithFixedMetric {
+                throw session.fail("--metric \(fixedMetric.metric) is for a source of one metric, but \(Self.describe(name: name)) and "
+                                   + "\(Self.describe(name: first.name)) (\(first.position)) both have no mapping: map each name to its metric "
+                                   + "(`metrics:` of a mapping file), or read a file or query of one metric")
+            }
+            nameWithFixedMetric = (name, here)
             binding = fixedMetric
         } else if let name, MetricKind.named(name) != nil {
             binding = try MetricBinding.make(metric: name, unit: nil).get()
         }
-        let resolved = try binding.map { (try session.metricID($0), $0.unit.factor) }
+        let resolved = try binding.map { (id: try session.metricID($0), factor: $0.unit.factor, name: $0.metric) }
         bindings[key] = resolved
         return resolved
     }
 
     /// The VM of a series, or nil when it has none of the VM labels and no fixed VM was given.
-    private func vm(for labels: [String: String]) throws -> Int64? {
-        if let label = mapping.vmLabels.first(where: { labels[$0] != nil }) {
-            return try session.vmID((mapping.vmPrefix ?? "") + labels[label]!)
-        }
-        return try fixedVM.map { try session.vmID($0) }
+    private func vm(for labels: [String: String]) throws -> (id: Int64, name: String)? {
+        let name = mapping.vmLabels.first(where: { labels[$0] != nil }).map { (mapping.vmPrefix ?? "") + labels[$0]! } ?? fixedVM
+        return try name.map { (id: try session.vmID($0), name: $0) }
     }
 
     /// Stores one series' points (time in seconds, value). NaN is missing; ±Inf is counted and not stored. `position`:
@@ -115,6 +131,15 @@ final class PrometheusSeriesWriter {
             seriesWithoutVM += 1
             return
         }
+        var identity = labels
+        if let name { identity["__name__"] = name }
+        if let first = firstSeries[vm.id << 24 | metric.id] {
+            guard first.labels == identity else {
+                throw seriesMergeError(identity, first: first, vm: vm.name, metric: metric.name)
+            }
+        } else {
+            firstSeries[vm.id << 24 | metric.id] = (identity, here)
+        }
         let series = "series " + (name.map { $0 + " " } ?? "") + PrometheusSeriesWriter.describe(labels)
         for (k, point) in points.enumerated() {
             session.position = position.map { "\($0).values[\(k)]" }
@@ -122,16 +147,26 @@ final class PrometheusSeriesWriter {
                 throw session.fail("time \(point.time) of \(series) is out of range (years 1 to 9999)")
             }
             try session.checkTime(time, what: "of \(series)")
-            session.noteRow(series: vm << 24 | metric.id, time: time)
+            session.noteRow(series: vm.id << 24 | metric.id, time: time)
             if point.value.isNaN {
                 session.countMissing()
             } else if point.value.isInfinite {
                 nonFinite += 1
                 session.countOutOfRange()
             } else {
-                try session.emit(vm: vm, metric: metric.id, time: time, value: point.value * metric.factor)
+                try session.emit(vm: vm.id, metric: metric.id, time: time, value: point.value * metric.factor)
             }
         }
+    }
+
+    /// Bad input: a series (`labels` with `__name__`) that lands on the VM and metric of an earlier, different one. The
+    /// label sets come last: a long message is cut short.
+    private func seriesMergeError(_ labels: [String: String], first: (labels: [String: String], position: String), vm: String, metric: String) -> IngestError {
+        let differing = Set(labels.keys).union(first.labels.keys).filter { labels[$0] != first.labels[$0] }.sorted()
+        return session.fail("this series and the one at \(first.position) both map to VM \(vm), metric \(metric), and differ in "
+                            + "\(differing.count == 1 ? "label" : "labels") \(differing.map { "'\($0)'" }.joined(separator: ", ")): their values "
+                            + "would be merged into one series. Give a mapping that tells them apart (vm_labels naming that label, another "
+                            + "metric per name) or select one of them in the query: \(Self.describe(labels)) and \(Self.describe(first.labels))")
     }
 
     /// Adds the summary warnings; call once after the last series.
@@ -145,6 +180,9 @@ final class PrometheusSeriesWriter {
         }
         if nonFinite > 0 { session.warn("\(nonFinite) infinite values not stored") }
     }
+
+    /// A metric name for messages, quoted; series without one say so.
+    static func describe(name: String?) -> String { name.map { "'\($0)'" } ?? "series without a metric name" }
 
     static func describe(_ labels: [String: String]) -> String {
         "{" + labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\($0.value)\"" }.joined(separator: ",") + "}"
