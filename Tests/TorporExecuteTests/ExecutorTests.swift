@@ -1024,13 +1024,18 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         try f.plan(["web-01": 0..<10])
         try f.executor().run(f.options(Self.now))
         #expect(try f.executor().wake(vm: "web-01", by: "bob", options: f.options(Self.at(1))).map(\.event) == ["restored"])
+        try f.store.transaction { db in
+            try VMRepository.setPlacement(vm: try VMRepository.id(of: "web-01", in: db, now: Self.now), hostURI: Self.host, labels: [:], in: db)
+        }
         let locks = VMLocks(store: f.store.path)
         let pinning = Executor(store: f.store, load: FixedLoad(), locks: locks, connect: { [connection = f.connection] _ in connection })
-        let held = try locks.take("web-01")
-        let outcome = try pinning.pin(vm: "web-01", until: nil, by: "carol", options: f.options(Self.at(2)))
-        #expect(outcome.warning?.contains("acts on web-01 now (a save may be under way)") == true, "\(String(describing: outcome.warning))")
-        withExtendedLifetime(held) {}
+        do {
+            let held = try locks.take("web-01")
+            let outcome = try pinning.pin(vm: "web-01", until: nil, by: "carol", options: f.options(Self.at(2)))
+            #expect(outcome.warning?.contains("acts on web-01 now (a save may be under way)") == true, "\(String(describing: outcome.warning))")
+            withExtendedLifetime(held) {}
+        }
         let free = try pinning.pin(vm: "web-01", until: Self.at(5), by: "carol", options: f.options(Self.at(2)))
-        #expect(free.warning == nil && free.pinned == "web-01 pinned awake until \(UTC.format(Self.at(5)))")
+        #expect(free.warning == nil && free.pinned == "web-01 pinned awake until \(UTC.format(Self.at(5)))", "\(String(describing: free.warning))")
     }
 }

@@ -93,8 +93,10 @@ struct ExpositionParser {
         let keyword = scanner.word()
         guard keyword == "HELP" || keyword == "TYPE" || keyword == "UNIT" else { return }   // an ordinary comment
         scanner.skipBlanks()
+        if scanner.atEnd { return }   // `# HELP` and nothing after it: an ordinary comment, as the reference parser reads it
         let quoted = scanner.peek == "\""
         let name = quoted ? (try scanner.quoted()) ?? "" : scanner.word()
+        if !quoted && scanner.atEnd && ExpositionParser.isMetricName(name) { return }   // `# HELP name` and nothing after: a comment too
         guard quoted ? !name.isEmpty : ExpositionParser.isMetricName(name) else {
             throw ExpositionError(line: line, message: "invalid metric name '\(name)' in # \(keyword)")
         }
