@@ -828,7 +828,7 @@ public final class Executor: @unchecked Sendable {
             }
             if let pool = options.pool {
                 let used = try StatePool(directory: pool.directory, capacityBytes: pool.capacityBytes, store: store).usedBytes()
-                let expected = try store.read { try StateRepository.expectedWrite(vm: a.vm, in: $0) } ?? Int64(try d.info().maxMemoryKiB) * 1024
+                let expected = try store.read { try StateRepository.expectedWrite(vm: a.vm, upTo: options.now, in: $0) } ?? Int64(try d.info().maxMemoryKiB) * 1024
                 let free = connectionLock.withLock { () -> Int64 in
                     let free = pool.capacityBytes - used - poolReservations.values.reduce(0, +)
                     if expected <= free { poolReservations[a.vm] = expected; reserved = expected }

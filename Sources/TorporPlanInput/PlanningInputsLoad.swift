@@ -25,7 +25,7 @@ extension PlanningInputs {
                 return (vm: r.name, series: try HourlySeries.load(vm: r.name, from: from, to: hour0, excluded: sleeps, context: forecaster.needsContext, in: db),
                         sleeps: sleeps, lastUnplannedWake: try JournalRepository.lastUnplannedWake(vm: r.name, from: from, now: now, in: db))
             }
-            let stateBytes = try Dictionary(uniqueKeysWithValues: records.map { ($0.name, try StateRepository.expectedWrite(vm: $0.name, in: db)) })
+            let stateBytes = try Dictionary(uniqueKeysWithValues: records.map { ($0.name, try StateRepository.expectedWrite(vm: $0.name, upTo: now, in: db)) })
             let verdicts = Dictionary(uniqueKeysWithValues: (try ModelRegistry.newest(trainedBefore: now, in: db)?.vms ?? []).map { ($0.vm, $0) })
             // A replay does not see later sleeps, pins or restore times.
             let asOf = replaying ? now : .max

@@ -92,11 +92,11 @@ public enum StateRepository {
     }
 
     /// The bytes a new hibernation of `vm` is expected to add to its pool: the most written by any of its last five
-    /// hibernations (the first one writes the whole image). Nil before its first hibernation.
-    public static func expectedWrite(vm: String, in db: Database) throws -> Int64? {
+    /// hibernations taken by `time` (the first one writes the whole image). Nil before its first hibernation.
+    public static func expectedWrite(vm: String, upTo time: EpochSeconds = .max, in db: Database) throws -> Int64? {
         try Int64.fetchOne(db, sql: """
-            SELECT max(written_bytes) FROM (SELECT written_bytes FROM state_manifest WHERE vm = ? ORDER BY id DESC LIMIT 5)
-            """, arguments: [vm])
+            SELECT max(written_bytes) FROM (SELECT written_bytes FROM state_manifest WHERE vm = ? AND created_at <= ? ORDER BY id DESC LIMIT 5)
+            """, arguments: [vm, time])
     }
 
     public static func deleteManifests(ids: [Int64], in db: Database) throws {

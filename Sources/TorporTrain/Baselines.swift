@@ -109,6 +109,16 @@ extension Baseline {
         return residuals.sorted()[residuals.count / 2]
     }
 
+    /// The forecast production falls back to where the model has none (`DemandForecaster.profile`): the hour-of-week
+    /// quantile profile moved by the recent level (`recentLevelShift`) where that has left the profile by a point or more,
+    /// never below zero; and the shift applied. What the trainer holds the model to, so that it is promoted only for
+    /// beating the forecast it would replace.
+    public static func servedProfile(history: [Float], hoursOfWeek: [Int], horizon: Int, quantiles: [Float]) -> (values: [[Float]], shift: Float?) {
+        let values = hourOfWeekQuantiles(history: history, hoursOfWeek: hoursOfWeek, horizon: horizon, quantiles: quantiles)
+        guard let shift = recentLevelShift(history: history, hoursOfWeek: hoursOfWeek), abs(shift) >= 1 else { return (values, nil) }
+        return (values.map { $0.map { $0.isNaN ? $0 : max(0, $0 + shift) } }, shift)
+    }
+
     /// The empirical quantiles of all the history's known values, whatever the hour: the forecast without skill that
     /// a forecast must beat to say anything about *when* demand comes.
     public static func overallQuantiles(history: [Float], quantiles: [Float]) -> [Float] {

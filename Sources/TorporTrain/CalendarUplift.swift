@@ -57,7 +57,8 @@ public struct CalendarUplift: Equatable, Sendable {
     public func apply(_ forecast: [Float], categories: Set<EventRecord.Category>, scale: Float) -> [Float] {
         guard !categories.isEmpty else { return forecast }
         var result = forecast
-        for category in categories { if let u = values[category] { for j in result.indices { result[j] += u[j] * scale } } }
+        // In a fixed order: a float sum in a set's (per-process) order could differ in its last bit from run to run.
+        for category in categories.sorted(by: { $0.rawValue < $1.rawValue }) { if let u = values[category] { for j in result.indices { result[j] += u[j] * scale } } }
         return result.map { max(0, $0) }.sorted()
     }
 

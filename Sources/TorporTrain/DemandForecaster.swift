@@ -81,7 +81,11 @@ public struct DemandForecaster {
     public var needsContext: Bool { model != nil && modelInput.usesContext }
 
     /// How much history `forecast` wants before the first forecast hour.
-    public var historyHours: Int { max(28 * 24, lookback + 144) }
+    public var historyHours: Int { Self.historyHours(lookback: lookback) }
+
+    /// How much history a forecaster of `lookback` hours reads before the first forecast hour: four weeks for the
+    /// profile, or the lookback and the six days of lags before it.
+    public static func historyHours(lookback: Int) -> Int { max(28 * 24, lookback + 144) }
 
     /// Forecasts each VM's next `horizon` hours from its history, which must end at the first forecast hour; the model's
     /// forecasts rise (or fall) by the calendar uplift at the hours `calendar` has events on.
@@ -138,12 +142,8 @@ public struct DemandForecaster {
     /// at its new level within a day, not weeks later.
     func profile(_ series: HourlySeries) -> QuantileForecast {
         let hoursOfWeek = series.hoursOfWeek(clock, beyond: horizon)
-        var values = Baseline.hourOfWeekQuantiles(history: series.values, hoursOfWeek: hoursOfWeek, horizon: horizon, quantiles: quantiles)
-        var source = "hour-of-week profile" + (clock == .utc ? "" : " (\(clock.zone))")
-        if let shift = Baseline.recentLevelShift(history: series.values, hoursOfWeek: hoursOfWeek), abs(shift) >= 1 {
-            values = values.map { $0.map { $0.isNaN ? $0 : max(0, $0 + shift) } }
-            source += String(format: ", level %+.1f", shift)
-        }
+        let (values, shift) = Baseline.servedProfile(history: series.values, hoursOfWeek: hoursOfWeek, horizon: horizon, quantiles: quantiles)
+        let source = "hour-of-week profile" + (clock == .utc ? "" : " (\(clock.zone))") + (shift.map { String(format: ", level %+.1f", $0) } ?? "")
         return QuantileForecast(start: series.start + Int64(series.values.count) * series.step, quantiles: quantiles, values: values, source: source)
     }
 }

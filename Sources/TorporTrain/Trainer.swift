@@ -84,7 +84,8 @@ public struct Trainer {
         var scales: [String: Float] = [:]
         for vm in vms {
             let s = try store.read { db in
-                try HourlySeries.loadExcludingSleeps(vm: vm, from: from, to: now, now: now, context: config.input.usesContext, in: db)
+                // Whole hours only, as the planner reads them: an hour --now falls inside would end on part of its peak.
+                try HourlySeries.loadExcludingSleeps(vm: vm, from: from, to: UTC.floor(now), now: now, context: config.input.usesContext, in: db)
             }
             let split = s.values.count - config.validationDays * 24
             let knownTrain = split > 0 ? s.values[..<split].filter { !$0.isNaN } : []
@@ -148,7 +149,9 @@ public struct Trainer {
         hyper["stopping_every"] = "\(config.stoppingEvery)"
         hyper["week_clock"] = config.clock.zone
         // Validation: pinball per quantile in scaled units, model vs each baseline (a baseline's point forecast stands
-        // for every quantile), over the known hours of the held-out days.
+        // for every quantile), over the known hours of the held-out days where every candidate has a forecast: all are
+        // judged on the same hours. The model is judged as production serves it (the profile where it has no forecast),
+        // and the profile as production makes it (from the history the planner reads, moved by the recent level).
         let q = config.quantiles
         var sums: [String: [Double]] = [:], counts: [String: Double] = [:], perVM: [String: [String: Double]] = [:]
         var covered: [String: Double] = [:], coverageCount = 0.0, mase: [String: [Double]] = [:]
@@ -159,15 +162,17 @@ public struct Trainer {
             let history = Array(v.series.values[..<v.end])
             let hoursOfWeek = config.clock.hoursOfWeek(from: v.series.start, count: v.end + config.horizon)
             var candidates: [String: [[Float]]] = [:]
+            let read = min(history.count, DemandForecaster.historyHours(lookback: config.lookback))
+            let profile = Baseline.servedProfile(history: Array(history.suffix(read)), hoursOfWeek: Array(hoursOfWeek.suffix(read + config.horizon)),
+                                                 horizon: config.horizon, quantiles: q).values.map { $0.map { $0 / v.scale } }
             candidates["model"] = ModelInput.quantiles(out, series: v.series, end: v.end, scale: v.scale, quantiles: q.count).enumerated()
                 .map { k, f in uplift.apply(f, categories: calendar.categories(vm: v.vm, hour: v.series.time(of: v.end + k)), scale: v.scale) }
-                .map { $0.map { $0 / v.scale } }
+                .enumerated().map { k, f in f.contains(where: \.isNaN) ? profile[k] : f.map { $0 / v.scale } }
             for b in Baseline.allCases where b != .hourOfWeekProfile {
                 let f = b.forecast(history: history, hoursOfWeek: hoursOfWeek, horizon: config.horizon)
                 candidates["\(b)"] = f.map { value in q.map { _ in value / v.scale } }
             }
-            candidates["\(Baseline.hourOfWeekProfile)"] = Baseline.hourOfWeekQuantiles(history: history, hoursOfWeek: hoursOfWeek,
-                                                                                      horizon: config.horizon, quantiles: q).map { $0.map { $0 / v.scale } }
+            candidates["\(Baseline.hourOfWeekProfile)"] = profile
             let overall = Baseline.overallQuantiles(history: history, quantiles: q).map { $0 / v.scale }
             candidates[Self.noSkill] = [[Float]](repeating: overall, count: config.horizon)
             // MASE of each candidate's median (or middle quantile) against seasonal naive's in-sample error.
@@ -177,9 +182,10 @@ public struct Trainer {
                 let value = Evaluation.mase(forecast: f.map { $0[middle] }, actual: actuals, history: history.map { $0 / v.scale })
                 if value.isFinite { mase[name, default: []].append(value) }
             }
-            for k in 0..<config.horizon where v.end + k < v.series.values.count && !v.series.values[v.end + k].isNaN {
+            for k in 0..<config.horizon where v.end + k < v.series.values.count && !v.series.values[v.end + k].isNaN
+                && candidates.values.allSatisfy({ !$0[k].contains(where: \.isNaN) }) {
                 let actual = v.series.values[v.end + k] / v.scale
-                for (name, f) in candidates where !f[k].contains(where: \.isNaN) {
+                for (name, f) in candidates {
                     for (j, tau) in q.enumerated() {
                         let u = Double(actual - f[k][j])
                         let loss = u >= 0 ? Double(tau) * u : Double(tau - 1) * u

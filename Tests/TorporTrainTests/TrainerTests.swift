@@ -38,7 +38,11 @@ import TorporTrain
         // batch-01's bursts come at no hour its history foretells: no forecast beats its overall quantiles.
         let batch = try #require(run.vms.first { $0.vm == "batch-01" })
         #expect(!batch.predictable && batch.reason.hasPrefix("no skill"), "\(batch.reason)")
-        #expect(run.vms.filter(\.predictable).map(\.vm) == ["api-01", "ci-runner-01", "db-01", "legacy-01", "web-01", "web-02"])
+        // db-01 judged against the profile production would serve it (four weeks, moved by its recent level): nothing
+        // beats its overall quantiles over the validation days, so it is left running.
+        let db = try #require(run.vms.first { $0.vm == "db-01" })
+        #expect(!db.predictable && db.reason.hasPrefix("no skill"), "\(db.reason)")
+        #expect(run.vms.filter(\.predictable).map(\.vm) == ["api-01", "ci-runner-01", "legacy-01", "web-01", "web-02"])
         let runs = try store.read { try ModelRegistry.runs(in: $0) }
         #expect(runs.map(\.id) == [run.id])
         if run.promoted {
