@@ -59,6 +59,7 @@ public struct Score: Codable, Equatable, Sendable {
                 down += min(b, e.end) - max(a, e.start)
             }
             s.knownHours += Double(b - a) / 3600
+            if !demand.continues(k) { quiet = 0 }   // quiet is counted in known samples only: a gap is not idle
             guard demand.values[k] >= restoreAbove else {
                 quiet += b - a
                 s.capturedHours += Double(down) / 3600

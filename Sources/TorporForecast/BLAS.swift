@@ -15,6 +15,10 @@ public enum BLAS {
     /// How many threads OpenBLAS uses (`openblas_set_num_threads`).
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
 
+    /// How many threads OpenBLAS uses now: with its kernels, what the float sums of a product (a trained model's last
+    /// bits) depend on.
+    public static var threads: Int { Int(openblas_get_num_threads()) }
+
     /// The kernels OpenBLAS chose for this CPU (`openblas_get_corename`), e.g. "Haswell"; `OPENBLAS_CORETYPE` forces them.
     public static var coreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
 

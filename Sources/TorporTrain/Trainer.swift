@@ -148,6 +148,9 @@ public struct Trainer {
         hyper["best_epoch"] = "\(best.epoch)"
         hyper["stopping_every"] = "\(config.stoppingEvery)"
         hyper["week_clock"] = config.clock.zone
+        // A model trained on other kernels or another number of threads differs in its last bits (float sums in another
+        // order): what a replay must give to train the same model.
+        hyper["blas"] = "\(BLAS.coreName), \(BLAS.threads) threads"
         // Validation: pinball per quantile in scaled units, model vs each baseline (a baseline's point forecast stands
         // for every quantile), over the known hours of the held-out days where every candidate has a forecast: all are
         // judged on the same hours. The model is judged as production serves it (the profile where it has no forecast),

@@ -64,6 +64,18 @@ import TorporTrain
         #expect(Score.of(flicker, asleep: [], restoreAbove: 15, replayedHours: 24).episodes == 1)
     }
 
+    /// Quiet is counted in known samples only: forty minutes before a gap and thirty after it are not an hour without
+    /// demand (missing is not idle); seventy minutes without a gap are.
+    @Test func aGapEndsTheQuietBeforeAnEpisode() {
+        func samples(quiet minutes: [Int], demandAt last: Int) -> DemandSamples {
+            DemandSamples([(Self.day, 50)] + minutes.map { (Self.day + Int64($0) * 60, 1) } + [(Self.day + Int64(last) * 60, 50)])
+        }
+        let gap = samples(quiet: Array(stride(from: 5, to: 45, by: 5)) + Array(stride(from: 165, to: 195, by: 5)), demandAt: 195)
+        #expect(Score.of(gap, asleep: [], restoreAbove: 15, replayedHours: 4).episodes == 0)
+        let whole = samples(quiet: Array(stride(from: 5, to: 75, by: 5)), demandAt: 75)
+        #expect(Score.of(whole, asleep: [], restoreAbove: 15, replayedHours: 4).episodes == 1)
+    }
+
     @Test func absentHoursAreNotScored() {
         var raw: [(time: EpochSeconds, value: Double)] = []
         for minute in stride(from: 0, to: 120, by: 5) { raw.append((Self.day + Int64(minute) * 60, 1)) }

@@ -33,6 +33,7 @@ import TorporTrain
         let coverage = try #require(run.metrics["coverage q0.9 model"])
         #expect(coverage > 0.5 && coverage <= 1, "q0.9 covers \(coverage) of the validation actuals")
         #expect(Int(run.hyperparameters["best_epoch"] ?? "") ?? 0 >= 1, "the kept weights are those of the best early-stopping epoch")
+        #expect(run.hyperparameters["blas"]?.hasSuffix(" threads") == true, "the kernels and threads its float sums depend on are recorded")
         let newVM = try #require(run.vms.first { $0.vm == "new-vm" })
         #expect(!newVM.predictable && newVM.reason.contains("too little history"))
         // batch-01's bursts come at no hour its history foretells: no forecast beats its overall quantiles.
