@@ -20,7 +20,7 @@ if [ "$status" -eq 0 ]; then
   [ ! -e "$TORPOR_WATCH_STATE" ] || { tell "all clear: nothing needs a person any more"; rm -f "$TORPOR_WATCH_STATE"; }
   exit 0
 fi
-subject="needs a person: $(grep -c . <<<"$output") (torpor-execute check)"
+subject="needs a person: $(grep -vc '^torpor-execute: ' <<<"$output") (torpor-execute check)"   # its own warnings are not problems
 [ "$status" -eq 4 ] || subject="torpor-execute check failed (exit $status): whether a VM needs a person is unknown"
 if [ -e "$TORPOR_WATCH_STATE" ] && [ "$(cat "$TORPOR_WATCH_STATE")" = "$output" ] &&
    [ $(( $(date +%s) - $(stat -c %Y "$TORPOR_WATCH_STATE") )) -lt "$TORPOR_WATCH_REMIND" ]; then

@@ -8,7 +8,7 @@ import Glibc
 /// that identity: a disk written since (the VM started outside torpor, say) would not match the memory image. Images
 /// taken by an older torpor recorded path and size only, and are compared on those. A writable disk that is not a file
 /// (a block device, a storage pool's volume, a network disk) shows no change torpor can see: it is recorded as
-/// `unconfirmable:` with its source, and a restore from the pool is refused for it (`refusal`).
+/// `unconfirmable:` with its source, and the pool neither takes nor restores such a VM's images (`unconfirmable`).
 enum DiskIdentity {
     static func of(xml: String, withTimes: Bool) -> String {
         var disks: [String] = []
@@ -35,14 +35,14 @@ enum DiskIdentity {
     /// Whether an identity records the disks' modification times.
     static func hasTimes(_ identity: String) -> Bool { identity.contains(" mtime=") }
 
-    /// Why a restore from the pool may not trust the disks of `identity` (the VM's now), if it may not: a writable disk
-    /// whose changes since the image torpor cannot see.
-    static func refusal(_ identity: String) -> String? {
+    /// The writable disks of `identity` that are not files (a block device, a volume, a network disk), in words, if it
+    /// has any: torpor cannot see whether they were written since an image was taken, so the pool neither takes such a
+    /// VM's images nor restores one.
+    static func unconfirmable(_ identity: String) -> String? {
         let unseen = identity.split(separator: ",").filter { $0.hasPrefix("unconfirmable:") }.map { $0.dropFirst("unconfirmable:".count) }
         guard !unseen.isEmpty else { return nil }
         return "its disk " + unseen.joined(separator: ", ") + " is not a file (a block device, a volume or a network disk): torpor cannot "
-            + "tell whether it was written since the image was taken (memory and disk would disagree); restore from libvirt's own image, "
-            + "or start the VM by hand"
+            + "tell whether it was written since an image was taken"
     }
 
     /// A disk the guest cannot write: a CD-ROM, or one marked read-only.

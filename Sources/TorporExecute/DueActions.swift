@@ -30,6 +30,13 @@ enum DueActions {
     /// The newest plan with an approved hibernation, if any (`Approvals.latestHibernating`), with its approved action
     /// ids. Plans are read back from the store's copy,
     /// which `torpor-plan approve` checked against the file a person reviewed.
+    /// Whether an interrupted hibernation may still be started by a run's hibernation pass: an approved action of the
+    /// newest approved plan, which has not expired. One that may not is closed by reconciling, not left open.
+    static func stillDue(_ entry: JournalEntry, now: EpochSeconds, in db: Database) throws -> Bool {
+        guard let (plan, approved) = try approvedPlan(now: now, in: db) else { return false }
+        return plan.id == entry.planID && approved[entry.actionID] != nil && now <= plan.validUntil.seconds
+    }
+
     static func approvedPlan(now: EpochSeconds, in db: Database) throws -> (plan: Plan, approved: [String: ApprovalRecord])? {
         guard let stored = try Approvals.latestHibernating(upTo: now, in: db), !stored.body.isEmpty else { return nil }
         let plan = try Plan.decode(stored.body, source: "plan \(stored.id) in the store")

@@ -15,25 +15,30 @@ public enum ExecutionCheck {
 
     /// The problems at `now`. `grace`: how long past its deadline a restore may still be under way (a pass every few
     /// minutes, a restore's time) before it is overdue, and how long an action may stay started. `replaying` (a `--now`
-    /// given): what was asleep then, from the journal.
-    public static func problems(store: Store, now: EpochSeconds, grace: Int64, replaying: Bool = false) throws -> [Problem] {
+    /// given): what was asleep then, from the journal. `locks`: the executors' VM locks, to tell a save still under way
+    /// (its VM's lock held: a save that hangs) from one a killed run left open that the next pass may still do.
+    public static func problems(store: Store, now: EpochSeconds, grace: Int64, replaying: Bool = false, locks: VMLocks? = nil) throws -> [Problem] {
         try store.read { db in
             var problems: [Problem] = []
             let owed = try DueActions.owedRestores(now: now, replaying: replaying, in: db)
             for r in owed where r.at <= now {
                 let last = try JournalRepository.recent(limit: 1, vm: r.vm, in: db).first
                 let failure = last.flatMap { $0.kind == .restore && $0.step == .failed ? $0 : nil }
-                let failed = failure.map { "; its last restore failed at \(UTC.format($0.at)): \($0.detail)" } ?? ""
+                // No time in the words: a restore failing each pass reads the same (a watch tells it once, then reminds).
+                let failed = failure.map { "; its last restore failed: \($0.detail)" } ?? ""
                 let due = r.dueSince ?? r.deadline
                 if now > due + grace {
                     let what = r.dueSince == nil ? "deadline \(UTC.format(r.deadline)) (\(r.actionID))" : "restore due since \(UTC.format(due)) (\(r.reason))"
                     problems.append(Problem(vm: r.vm, text: "\(r.vm) on \(r.host): ASLEEP past its restore: \(what)" + failed))
                 } else if failure != nil {
-                    problems.append(Problem(vm: r.vm, text: "\(r.vm) on \(r.host): restore failing, deadline \(UTC.format(r.deadline))" + failed
-                                            + " (the executor tries again each pass)"))
+                    let when = r.dueSince.map { "due since \(UTC.format($0))" } ?? "deadline \(UTC.format(r.deadline))"
+                    problems.append(Problem(vm: r.vm, text: "\(r.vm) on \(r.host): restore failing, \(when)" + failed + " (the executor tries again each pass)"))
                 }
             }
             for e in try JournalRepository.unfinished(in: db) where now > e.at + grace {
+                // A hibernation a killed run left open, its plan still starting it, waits for a pass (busy, waiting for
+                // quiet, paused): not stuck unless an executor holds its VM that long (a save that hangs).
+                if e.kind == .hibernate, try DueActions.stillDue(e, now: now, in: db), !(locks?.heldByAnother(e.vm) ?? false) { continue }
                 problems.append(Problem(vm: e.vm, text: "\(e.vm) on \(e.host): \(e.kind.rawValue) \(e.actionID) \(e.step.rawValue) at \(UTC.format(e.at)) and not "
                                         + "finished (an executor stopped in it, or libvirt has not answered; the next run reconciles it)"))
             }

@@ -359,7 +359,7 @@ public final class Executor: @unchecked Sendable {
                 done.detail = "reconciled: the VM runs" + (saved ? Self.dropStaleImage(domain) : "")
                 try journal(done, power: PowerRecord(vm: entry.vm, host: entry.host, state: .running, since: done.at, actionID: entry.actionID))
                 log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
-            case (.hibernate, .running, _) where try stillDue(entry, now: options.now):
+            case (.hibernate, .running, _) where try store.read({ try DueActions.stillDue(entry, now: options.now, in: $0) }):
                 log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID,
                                  detail: "the interrupted save did not happen; the VM runs (the action stays due while its plan allows)"))
             case (.hibernate, .running, _):
@@ -383,8 +383,10 @@ public final class Executor: @unchecked Sendable {
                 found.interrupted[entry.vm] = entry
                 log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID,
                                  detail: "the interrupted restore did not finish; restoring again"))
-            case (.hibernate, .shutOff, false):
-                // Stopped without a saved image (QEMU died in the save, say): a failed hibernation leaves the VM running.
+            case (.hibernate, .shutOff, false) where entry.step == .started:
+                // Stopped without a saved image once the save was called (QEMU died in it, say): a failed hibernation
+                // leaves the VM running. (At `intent` the save was never called: a VM off then was shut down by another
+                // hand, and is not touched.)
                 done.step = .failed
                 done.detail = "reconciled: the interrupted save left the VM off without a saved state; "
                     + ((try? domain.start()) != nil ? "started again" : "THE VM IS OFF and could not be started: start it by hand")
@@ -400,13 +402,6 @@ public final class Executor: @unchecked Sendable {
             log.record(.init(event: "failed", time: clock(), vm: entry.vm, host: entry.host, action: entry.actionID,
                              detail: "cannot reconcile: \(error)"))
         }
-    }
-
-    /// Whether an interrupted hibernation may still be started by this run's hibernation pass: an approved action of
-    /// the newest approved plan, which has not expired. One that may not is closed by reconciling, not left open.
-    func stillDue(_ entry: JournalEntry, now: EpochSeconds) throws -> Bool {
-        guard let (plan, approved) = try store.read({ try DueActions.approvedPlan(now: now, in: $0) }) else { return false }
-        return plan.id == entry.planID && approved[entry.actionID] != nil && now <= plan.validUntil.seconds
     }
 
     // MARK: restores
@@ -621,7 +616,10 @@ public final class Executor: @unchecked Sendable {
         }
         let manifest = try statePool.manifest(id: id)
         let disks = try Self.diskIdentity(domain, withTimes: DiskIdentity.hasTimes(manifest.diskIdentity))
-        if let why = DiskIdentity.refusal(disks) { throw ExecuteError(.runtime, "refusing to restore \(domain.name) from the pool: " + why) }
+        if let unseen = DiskIdentity.unconfirmable(disks) {
+            throw ExecuteError(.runtime, "refusing to restore \(domain.name) from the pool: " + unseen + " (memory and disk would disagree); "
+                               + "restore from libvirt's own image, or start the VM by hand")
+        }
         let image = pool.directory + "/restore-\(domain.name).save"
         defer { try? FileManager.default.removeItem(atPath: image) }
         try statePool.materialize(manifest, to: image, currentDiskIdentity: disks)
@@ -826,7 +824,8 @@ public final class Executor: @unchecked Sendable {
                      String(format: "busy now: %.1f %% ≥ hibernate_below %.1f %% (pre-flight)", demand, a.rationale.hibernateBelow))
                 return
             }
-            if let pool = options.pool {
+            // No room is reserved for an image the pool would refuse (a disk torpor cannot check): libvirt's image holds it.
+            if let pool = options.pool, DiskIdentity.unconfirmable(try Self.diskIdentity(d)) == nil {
                 let used = try StatePool(directory: pool.directory, capacityBytes: pool.capacityBytes, store: store).usedBytes()
                 let expected = try store.read { try StateRepository.expectedWrite(vm: a.vm, upTo: options.now, in: $0) } ?? Int64(try d.info().maxMemoryKiB) * 1024
                 let free = connectionLock.withLock { () -> Int64 in
@@ -982,6 +981,10 @@ public final class Executor: @unchecked Sendable {
         }
         do {
             let disks = try sleep.diskIdentity ?? Self.diskIdentity(domain)
+            if let unseen = DiskIdentity.unconfirmable(disks) {
+                notPooled("not taken into the state pool: " + unseen + ", so an image of it could never be restored from the pool", final: true)
+                return true
+            }
             let report = try StatePool(directory: pool.directory, capacityBytes: pool.capacityBytes, store: store)
                 .take(image: image, vm: sleep.vm, diskIdentity: disks, now: sleep.since)
             let linked = try store.transaction { try JournalRepository.linkManifest(report.manifestID, vm: sleep.vm, actionID: sleep.actionID, in: $0) }

@@ -25,6 +25,14 @@ public struct VMLocks: Sendable {
         return try FileLock(path: folder + "/" + Self.fileName(vm), wait: false)
     }
 
+    /// Whether another process holds `vm`'s lock now (a lock that cannot be used counts as not held).
+    func heldByAnother(_ vm: String) -> Bool {
+        do { _ = try take(vm) } catch {
+            if case .held = error { return true }
+        }
+        return false
+    }
+
     /// A VM's lock file name: its name with anything but letters, digits, '-' and '.' spelled as `_XX` (hex), so that
     /// two names never share a file; a name too long for a file name (255 bytes) is cut and followed by its SHA-256.
     static func fileName(_ vm: String) -> String {

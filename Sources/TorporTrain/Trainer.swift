@@ -168,9 +168,10 @@ public struct Trainer {
             let read = min(history.count, DemandForecaster.historyHours(lookback: config.lookback))
             let profile = Baseline.servedProfile(history: Array(history.suffix(read)), hoursOfWeek: Array(hoursOfWeek.suffix(read + config.horizon)),
                                                  horizon: config.horizon, quantiles: q).values.map { $0.map { $0 / v.scale } }
+            // Where the model has no forecast, the profile (checked before the uplift: as production, not an uplift on nothing).
             candidates["model"] = ModelInput.quantiles(out, series: v.series, end: v.end, scale: v.scale, quantiles: q.count).enumerated()
-                .map { k, f in uplift.apply(f, categories: calendar.categories(vm: v.vm, hour: v.series.time(of: v.end + k)), scale: v.scale) }
-                .enumerated().map { k, f in f.contains(where: \.isNaN) ? profile[k] : f.map { $0 / v.scale } }
+                .map { k, f in f.contains(where: \.isNaN) ? profile[k]
+                    : uplift.apply(f, categories: calendar.categories(vm: v.vm, hour: v.series.time(of: v.end + k)), scale: v.scale).map { $0 / v.scale } }
             for b in Baseline.allCases where b != .hourOfWeekProfile {
                 let f = b.forecast(history: history, hoursOfWeek: hoursOfWeek, horizon: config.horizon)
                 candidates["\(b)"] = f.map { value in q.map { _ in value / v.scale } }

@@ -362,8 +362,8 @@ struct Check: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let problems = try ExecutionCheck.problems(store: try restoringStore(common), now: common.nowSeconds,
-                                                       grace: DurationText.seconds(grace)!, replaying: common.now != nil)
+            let problems = try ExecutionCheck.problems(store: try restoringStore(common), now: common.nowSeconds, grace: DurationText.seconds(grace)!,
+                                                       replaying: common.now != nil, locks: VMLocks(store: common.storePath))
             guard !problems.isEmpty else { return print("ok at \(UTC.format(common.nowSeconds)): no VM asleep past its restore, no restore failing, no action left started") }
             for p in problems { print(p.text) }
             throw ExitCode(4)

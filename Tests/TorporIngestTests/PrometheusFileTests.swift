@@ -58,9 +58,9 @@ private let prometheusData = Paths.sharedData + "/prometheus"
         let s2 = try Scratch()
         let path = dir + "range_missing.result.json"
         let merged = #expect(throws: IngestError.self) { _ = try ingester(s2, vm: "grafana", metric: "requests_seen").ingestFile(path: path, now: replayNow) }
-        let expected: String = "\(path): result[1]: this series and the one at result[0] both map to VM grafana, metric requests_seen, "
-            + "and differ in label 'job': their values would be merged into one series. Give a mapping that tells them apart "
-            + "(vm_labels naming that label, another metric per name) or select one of them in the query: "
+        let expected: String = "\(path): result[1]: this series and the one at result[0] both map to VM grafana, metric requests_seen, over the same "
+            + "time, and differ in label 'job': their values would be merged. Give a mapping that tells them apart "
+            + "(vm_labels naming that label, another metric per name) or select one in the query: "
             + "{__name__=\"go_goroutines\",job=\"other\"} and {__name__=\"go_goroutines\",job=\"prometheus\"}"
         #expect(merged?.description == expected, "\(String(describing: merged))")
         #expect(try s2.count() == 0 && s2.count("SELECT count(*) FROM vm") == 0)
@@ -85,8 +85,8 @@ private let prometheusData = Paths.sharedData + "/prometheus"
         byDomain.fixedMetric = percent
         let e = #expect(throws: IngestError.self) { _ = try byDomain.ingestFile(path: path, now: replayNow) }
         let expected: String = "\(path): result[1]: this series and the one at result[0] both map to VM web1, "
-            + "metric cpu_util, and differ in label 'instance': their values would be merged into one series. Give a mapping that "
-            + "tells them apart (vm_labels naming that label, another metric per name) or select one of them in the query: "
+            + "metric cpu_util, over the same time, and differ in label 'instance': their values would be merged. Give a mapping that "
+            + "tells them apart (vm_labels naming that label, another metric per name) or select one in the query: "
             + "{domain=\"web1\",instance=\"hostB\"} and {domain=\"web1\",instance=\"hostA\"}"
         #expect(e?.isBadInput == true && e?.description == expected, "\(String(describing: e))")
         #expect(try s.count() == 0 && s.count("SELECT count(*) FROM source") == 0 && s.count("SELECT count(*) FROM vm") == 0)
@@ -96,6 +96,13 @@ private let prometheusData = Paths.sharedData + "/prometheus"
         #expect(r.inserted == 4 && r.conflicts == 0)
         #expect(try s.value(vm: "hostA", metric: "cpu_util", time: 1_700_000_300) == 0)
         #expect(try s.value(vm: "hostB", metric: "cpu_util", time: 1_700_000_300) == 95)
+        // A VM that migrated from hostA to hostB within the query's range: one series after the other, one VM's.
+        let migrated = try s.write("migrated.json", #"{"status":"success","data":{"resultType":"matrix","result":["#
+            + #"{"metric":{"domain":"web2","instance":"hostA"},"values":[[1700000000,"3"],[1700000300,"4"]]},"#
+            + #"{"metric":{"domain":"web2","instance":"hostB"},"values":[[1700000600,"5"],[1700000900,"6"]]}]}}"#)
+        let moved = try byDomain.ingestFile(path: migrated, now: replayNow)
+        #expect(moved.inserted == 4 && moved.vms == ["web2"])
+        #expect(try s.value(vm: "web2", metric: "cpu_util", time: 1_700_000_000) == 3 && s.value(vm: "web2", metric: "cpu_util", time: 1_700_000_900) == 6)
     }
 
     /// `--metric` is for a source of one metric name: on a libvirt exporter's scrape, whose unmapped names are dozens

@@ -68,8 +68,10 @@ final class PrometheusSeriesWriter {
     private var bindings: [String: (id: Int64, factor: Double, name: String)?] = [:]
     /// The metric name `fixedMetric` was given to, and where it was first seen.
     private var nameWithFixedMetric: (name: String?, position: String)?
-    /// The first series stored on each VM and metric (`vm << 24 | metric`): its labels with `__name__`, and where it is.
-    private var firstSeries: [Int64: (labels: [String: String], position: String)] = [:]
+    /// The series stored on each VM and metric (`vm << 24 | metric`): their labels with `__name__`, where each is, and
+    /// the span of its times. Two with other labels whose spans overlap (a domain of one name on two hosts) would be
+    /// merged into one series; one after the other (a VM that migrated) they are one VM's.
+    private var seriesSeen: [Int64: [(labels: [String: String], position: String, span: ClosedRange<EpochSeconds>)]] = [:]
     private var skippedNames: Set<String> = []
     private var seriesWithoutVM = 0
     private var nonFinite = 0
@@ -133,18 +135,21 @@ final class PrometheusSeriesWriter {
         }
         var identity = labels
         if let name { identity["__name__"] = name }
-        if let first = firstSeries[vm.id << 24 | metric.id] {
-            guard first.labels == identity else {
-                throw seriesMergeError(identity, first: first, vm: vm.name, metric: metric.name)
-            }
-        } else {
-            firstSeries[vm.id << 24 | metric.id] = (identity, here)
+        let key = vm.id << 24 | metric.id, start = here
+        var span: ClosedRange<EpochSeconds>?
+        defer {
+            if let span { seriesSeen[key, default: []].append((identity, start, span)) }
         }
         let series = "series " + (name.map { $0 + " " } ?? "") + PrometheusSeriesWriter.describe(labels)
         for (k, point) in points.enumerated() {
             session.position = position.map { "\($0).values[\(k)]" }
             guard let time = UTC.instant(seconds: point.time) else {
                 throw session.fail("time \(point.time) of \(series) is out of range (years 1 to 9999)")
+            }
+            span = span.map { min($0.lowerBound, time)...max($0.upperBound, time) } ?? time...time
+            if let other = seriesSeen[key]?.first(where: { $0.labels != identity && $0.span.overlaps(span!) }) {
+                session.position = position
+                throw seriesMergeError(identity, first: (other.labels, other.position), vm: vm.name, metric: metric.name)
             }
             try session.checkTime(time, what: "of \(series)")
             session.noteRow(series: vm.id << 24 | metric.id, time: time)
@@ -163,10 +168,10 @@ final class PrometheusSeriesWriter {
     /// label sets come last: a long message is cut short.
     private func seriesMergeError(_ labels: [String: String], first: (labels: [String: String], position: String), vm: String, metric: String) -> IngestError {
         let differing = Set(labels.keys).union(first.labels.keys).filter { labels[$0] != first.labels[$0] }.sorted()
-        return session.fail("this series and the one at \(first.position) both map to VM \(vm), metric \(metric), and differ in "
+        return session.fail("this series and the one at \(first.position) both map to VM \(vm), metric \(metric), over the same time, and differ in "
                             + "\(differing.count == 1 ? "label" : "labels") \(differing.map { "'\($0)'" }.joined(separator: ", ")): their values "
-                            + "would be merged into one series. Give a mapping that tells them apart (vm_labels naming that label, another "
-                            + "metric per name) or select one of them in the query: \(Self.describe(labels)) and \(Self.describe(first.labels))")
+                            + "would be merged. Give a mapping that tells them apart (vm_labels naming that label, another "
+                            + "metric per name) or select one in the query: \(Self.describe(labels)) and \(Self.describe(first.labels))")
     }
 
     /// Adds the summary warnings; call once after the last series.
