@@ -3,7 +3,8 @@ import TorporCore
 import TorporStore
 
 /// `torpor-execute check`: what needs a person now, whatever its cause (the executor stopped, crashing, or failing on a
-/// host): a VM asleep past its restore's deadline, a due restore whose last attempt failed, an action left started.
+/// host): a VM asleep past its restore's deadline, a due restore whose last attempt failed, a sleep whose saved state is
+/// gone, an action left started.
 /// A watch job (`pipelines/watch.sh`) notifies on it, so that a VM is not left asleep without anyone knowing.
 public enum ExecutionCheck {
     /// One thing that needs a person, about one VM. `text` stays the same from one check to the next while nothing
@@ -34,6 +35,12 @@ public enum ExecutionCheck {
                     let when = r.dueSince.map { "due since \(UTC.format($0))" } ?? "deadline \(UTC.format(r.deadline))"
                     problems.append(Problem(vm: r.vm, text: "\(r.vm) on \(r.host): restore failing, \(when)" + failed + " (the executor tries again each pass)"))
                 }
+            }
+            // A sleep whose saved state is gone (libvirt's image lost before the pool had it): its restore will fail.
+            for p in try JournalRepository.power(at: replaying ? now : .max, in: db).values.sorted(by: { $0.vm < $1.vm })
+            where p.state == .hibernated && p.poolRefused?.hasPrefix(Executor.imageLost) == true && !problems.contains(where: { $0.vm == p.vm }) {
+                problems.append(Problem(vm: p.vm, text: "\(p.vm) on \(p.host): ASLEEP WITHOUT A SAVED STATE since \(UTC.format(p.since)): libvirt lost its "
+                                        + "image before the state pool had it; its restore will fail and torpor never cold-boots it: a person decides"))
             }
             for e in try JournalRepository.unfinished(in: db) where now > e.at + grace {
                 // A hibernation a killed run left open, its plan still starting it, waits for a pass (busy, waiting for

@@ -654,6 +654,9 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// The domain's disks as the state pool records them (`DiskIdentity`).
+    /// How a sleep's pool refusal begins when libvirt holds no image of it (`ExecutionCheck` reports such a sleep).
+    static let imageLost = "libvirt holds no saved image of this sleep"
+
     static func diskIdentity(_ domain: VirtDomain, withTimes: Bool = true) throws -> String {
         DiskIdentity.of(xml: try domain.xmlDescription(), withTimes: withTimes)
     }
@@ -945,7 +948,7 @@ public final class Executor: @unchecked Sendable {
                 if state == .shutOff && !saved {
                     // Off without its image: this sleep's saved state is gone before it reached the pool. Said now (once:
                     // recorded as the pool's refusal), not first when its restore fails.
-                    let why = "libvirt holds no saved image of this sleep (the VM is off without one): nothing to take into the state pool; "
+                    let why = Self.imageLost + " (the VM is off without one): nothing to take into the state pool; "
                         + "its restore will fail, a person must look (the VM is never cold-booted silently)"
                     try? store.transaction { try JournalRepository.refusePool(why, vm: sleep.vm, actionID: sleep.actionID, in: $0) }
                     log.record(.init(event: "not-pooled", time: clock(), vm: sleep.vm, host: sleep.host, action: sleep.actionID, detail: why))

@@ -451,6 +451,10 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
                 "\(lost.map(\.text))")
         options.now = Self.now + 360
         #expect(try f.executor().run(options).isEmpty, "said once")
+        // And `check` names it for a person long before its restore is due.
+        #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 360, grace: 600).map(\.text)
+                == ["batch-01 on \(Self.host): ASLEEP WITHOUT A SAVED STATE since \(UTC.format(Self.now)): libvirt lost its image before the state pool had it; "
+                    + "its restore will fail and torpor never cold-boots it: a person decides"])
         // wake: a VM left paused (torpor never slept it) runs again.
         try f.store.transaction { db in
             try VMRepository.setPlacement(vm: try VMRepository.id(of: "api-01", in: db, now: Self.now), hostURI: Self.host, labels: [:], in: db)
