@@ -653,10 +653,10 @@ public final class Executor: @unchecked Sendable {
         }
     }
 
-    /// The domain's disks as the state pool records them (`DiskIdentity`).
     /// How a sleep's pool refusal begins when libvirt holds no image of it (`ExecutionCheck` reports such a sleep).
     static let imageLost = "libvirt holds no saved image of this sleep"
 
+    /// The domain's disks as the state pool records them (`DiskIdentity`).
     static func diskIdentity(_ domain: VirtDomain, withTimes: Bool = true) throws -> String {
         DiskIdentity.of(xml: try domain.xmlDescription(), withTimes: withTimes)
     }

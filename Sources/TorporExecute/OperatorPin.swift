@@ -57,13 +57,8 @@ extension Executor {
             }
         }
         // Recorded running while another executor holds the VM: its save may be under way, past its own look at the pins.
-        if recorded == .running, let locks {
-            do { _ = try locks.take(vm) } catch {
-                if case .held(_, let holder) = error {
-                    outcome.warning = "another torpor-execute\(holder.map { " (\($0))" } ?? "") acts on \(vm) now (a save may be under way): "
-                        + "should it sleep, the executor's next pass wakes it (it is pinned)"
-                }
-            }
+        if recorded == .running, locks?.heldByAnother(vm) == true {
+            outcome.warning = "another torpor-execute acts on \(vm) now (a save may be under way): should it sleep, the executor's next pass wakes it (it is pinned)"
         }
         if let unpinned { throw ExecuteError(.runtime, "\(vm) could not be pinned (\(unpinned)); it is awake") }
         return outcome
