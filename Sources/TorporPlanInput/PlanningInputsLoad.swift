@@ -68,7 +68,8 @@ extension PlanningInputs {
                                                                   threshold: settings.restoreAbove)
         }
         return PlanningInput(now: now, vms: vms, events: events, policy: policy, policySHA256: policySHA256,
-                             model: forecaster.run.map { "model #\($0.id)" } ?? "hour-of-week profile (no promoted model)",
+                             model: forecaster.run.map { "model #\($0.id)" }
+                                 ?? "hour-of-week profile (\(forecaster.unservedBecause ?? "no promoted model"))",
                              dataWatermark: watermark.map { $0 + 3600 })
     }
 }

@@ -10,8 +10,11 @@ import TorporStore
 public struct DemandForecaster {
     public let quantiles: [Float]
     public let horizon: Int
-    /// The model's run, when one is promoted.
+    /// The model's run, when one is promoted and serves.
     public let run: ModelRun?
+    /// Why the promoted model does not serve (trained for an older input set, another target, a shorter horizon or
+    /// none of `quantiles`); nil when it serves or none is promoted.
+    public let unservedBecause: String?
     private(set) var model: Forecaster?
     let scales: [String: Float]
     let lookback: Int
@@ -44,12 +47,16 @@ public struct DemandForecaster {
         if let promoted {
             let file = try ModelFile.decode(promoted.model, source: "model #\(promoted.run.id)")
             let input = ModelInput(features: file.metadata["features"] ?? "")
-            // A model file of an older input set or target definition is not used (the nightly run replaces it).
             let served = (file.metadata["served_quantiles"] ?? "").split(separator: ",").compactMap { Float($0) }
             let columns = quantiles.map { q in file.model.shape.quantiles.firstIndex { abs($0 - q) < 1e-6 } }
             let serves = quantiles.indices.map { j in columns[j] != nil && served.contains { abs($0 - quantiles[j]) < 1e-6 } }
-            let usable = file.model.shape.horizon >= horizon && input != nil && file.metadata["target"] == ModelInput.target
-                && serves.contains(true)
+            // A model file of an older input set or target definition is not used (the nightly run replaces it).
+            let unserved = input == nil ? "its input set is of an older version; the nightly training replaces it"
+                : file.metadata["target"] != ModelInput.target ? "its target is of an older version; the nightly training replaces it"
+                : file.model.shape.horizon < horizon ? "it forecasts \(file.model.shape.horizon) hours, not \(horizon)"
+                : !serves.contains(true) ? "it serves none of the quantiles asked for" : nil
+            let usable = unserved == nil
+            unservedBecause = unserved.map { "model #\(promoted.run.id) unused: \($0)" }
             modelColumns = usable ? columns : quantiles.map { _ in nil }
             self.served = usable ? serves : quantiles.map { _ in false }
             run = usable ? promoted.run : nil
@@ -65,7 +72,8 @@ public struct DemandForecaster {
             lookback = Int(file.metadata["lookback"] ?? promoted.run.hyperparameters["lookback"] ?? "") ?? 168
             uplift = CalendarUplift(metadata: file.metadata)
         } else {
-            run = nil; model = nil; scales = [:]; lookback = 168; uplift = CalendarUplift(); modelInput = ModelInput(usesContext: false)
+            run = nil; unservedBecause = nil; model = nil; scales = [:]; lookback = 168; uplift = CalendarUplift()
+            modelInput = ModelInput(usesContext: false)
             modelColumns = quantiles.map { _ in nil }; served = quantiles.map { _ in false }
         }
     }

@@ -2,8 +2,9 @@ import Foundation
 import TorporCore
 
 /// What the forecaster reads and predicts, shared by training and forecasting so the two never drift apart.
-/// Inputs per hour: demand / scale (0 where missing) and a present flag, the same hour six days earlier, optionally the
-/// VM's memory, network and disk use (`HourlySeries.context`, 0 where missing), hour-of-day and day-of-week encodings.
+/// Inputs per hour: demand / scale, the same hour six days earlier / scale, optionally the VM's memory, network and disk
+/// use (`HourlySeries.context`), each followed by a present flag (a missing value reads 0 with its flag 0, so the model
+/// can tell a sleep or a gap from measured idleness), then hour-of-day and day-of-week encodings.
 /// Outputs per future hour and quantile: the change from the same hour the day before (or the latest earlier day with a
 /// value, up to a week back), divided by the VM's scale (a seasonal skip connection).
 public struct ModelInput: Equatable, Sendable {
@@ -20,10 +21,10 @@ public struct ModelInput: Equatable, Sendable {
 
     /// The features, in order, as recorded in the model file.
     public var features: String {
-        "demand,present,same_hour_6d_ago," + (usesContext ? HourlySeries.contextNames.joined(separator: ",") + "," : "")
+        (["demand", "same_hour_6d_ago"] + (usesContext ? HourlySeries.contextNames : [])).map { "\($0),\($0)_present," }.joined()
             + "hour_sin,hour_cos,dow_sin,dow_cos"
     }
-    public var featureCount: Int { usesContext ? 7 + HourlySeries.contextNames.count : 7 }
+    public var featureCount: Int { 2 * (usesContext ? 2 + HourlySeries.contextNames.count : 2) + 4 }
     public static let target = "change from the same hour on the latest known day within a week / scale"
 
     public struct Window { public var input: [Float]; public var target: [Float]; public var mask: [Float] }
@@ -37,10 +38,10 @@ public struct ModelInput: Equatable, Sendable {
             let v = h >= 0 ? s.values[h] : .nan, week = h >= 144 ? s.values[h - 144] : .nan
             let t = s.time(of: h)
             let hour = Float((t / 3600) % 24), day = Float(((t / 86_400) + 3) % 7)   // 1970-01-01 was a Thursday
-            input += [v.isNaN ? 0 : v / scale, v.isNaN ? 0 : 1, week.isNaN ? 0 : week / scale]
+            Self.append(v / scale, to: &input)
+            Self.append(week / scale, to: &input)
             for c in usesContext ? s.context : [] {
-                let x = h >= 0 && h < c.count ? c[h] : .nan
-                input.append(x.isNaN ? 0 : x)
+                Self.append(h >= 0 && h < c.count ? c[h] : .nan, to: &input)
             }
             input += [sin(2 * .pi * hour / 24), cos(2 * .pi * hour / 24), sin(2 * .pi * day / 7), cos(2 * .pi * day / 7)]
         }
@@ -52,6 +53,12 @@ public struct ModelInput: Equatable, Sendable {
             mask.append(ok ? 1 : 0)
         }
         return Window(input: input, target: target, mask: mask)
+    }
+
+    /// Appends a value and its present flag: `x, 1`, or `0, 0` where it is missing (never read as idle).
+    static func append(_ x: Float, to input: inout [Float]) {
+        input.append(x.isNaN ? 0 : x)
+        input.append(x.isNaN ? 0 : 1)
     }
 
     /// What the outputs are a change from at step `t`: the value at the same hour on the most recent earlier day that

@@ -11,12 +11,13 @@ import TorporStore
     static let monday = UTC.epoch(year: 2024, month: 1, day: 1)
 
     /// A forecaster of `quantiles` with a promoted (untrained, seeded) model for q0.5, q0.9 and q0.99 that serves
-    /// `served` and forecasts "vm-1" best.
-    static func forecaster(served: [Float], quantiles: [Float] = QuantileForecast.standardQuantiles, hyperparameters: [String: String] = [:]) throws -> DemandForecaster {
+    /// `served` and forecasts "vm-1" best (its input set recorded as `features`, this version's by default).
+    static func forecaster(served: [Float], quantiles: [Float] = QuantileForecast.standardQuantiles, hyperparameters: [String: String] = [:],
+                           features: String = ModelInput(usesContext: false).features) throws -> DemandForecaster {
         let input = ModelInput(usesContext: false)
         let model = Forecaster(shape: ForecasterShape(inputSize: input.featureCount, hiddenSize: 4, layers: 1, horizon: 24,
                                                       quantiles: [0.5, 0.9, 0.99]), seed: 7)
-        let blob = try ModelFile.encode(model, metadata: ["features": input.features, "target": ModelInput.target, "lookback": "168",
+        let blob = try ModelFile.encode(model, metadata: ["features": features, "target": ModelInput.target, "lookback": "168",
                                                           "served_quantiles": served.map { "\($0)" }.joined(separator: ","), "scale.vm-1": "10"])
         let run = ModelRun(id: 1, createdAt: monday, dataFrom: monday, dataTo: monday, hyperparameters: hyperparameters, metrics: [:], promoted: true,
                            reason: "test", seconds: 0, vms: [.init(vm: "vm-1", predictable: true, better: "model", reason: "test")])
@@ -64,6 +65,18 @@ import TorporStore
         }
         let none = try Self.forecaster(served: [0.25])   // a quantile the model does not have: nothing served
         #expect(none.run == nil)
+        #expect(none.unservedBecause == "model #1 unused: it serves none of the quantiles asked for")
         #expect(none.forecast([("vm-1", Self.history)])["vm-1"]?.source.hasPrefix("hour-of-week profile") == true)
+        #expect(all.unservedBecause == nil)
+    }
+
+    /// A model trained before the input set gained present flags for its lag and context features (they read a missing
+    /// hour as 0, the same as measured idleness) is not served after an upgrade, and the plan can say why.
+    @Test func aModelOfAnOlderInputSetIsNotServedAndSaysWhy() throws {
+        let older = try Self.forecaster(served: [0.9], features: "demand,present,same_hour_6d_ago,hour_sin,hour_cos,dow_sin,dow_cos")
+        #expect(older.run == nil)
+        #expect(older.unservedBecause == "model #1 unused: its input set is of an older version; the nightly training replaces it")
+        #expect(older.forecast([("vm-1", Self.history)])["vm-1"]?.source.hasPrefix("hour-of-week profile") == true)
+        #expect(try DemandForecaster(promoted: nil).unservedBecause == nil)
     }
 }

@@ -78,11 +78,17 @@ func scratchStore() throws -> (Store, String) {
         #expect(abs(network[0] - 3.0 / 9) < 1e-6, "log10(1 + 999 B/s) / 9")
         #expect(network[2].isNaN, "missing where the VM was absent")
         #expect(disk.isEmpty, "no disk metric at all")
-        // The model's window reads them only when its input set says so (0 where missing).
+        // The model's window reads them only when its input set says so; each value is followed by its present flag,
+        // so a missing one (0, flag 0) is not measured idleness (0, flag 1).
         let with = ModelInput(usesContext: true).window(series, end: 3, scale: 10, lookback: 3, horizon: 1)
         let without = ModelInput(usesContext: false).window(series, end: 3, scale: 10, lookback: 3, horizon: 1)
-        #expect(with.input.count == 3 * 10 && without.input.count == 3 * 7)
-        #expect(Array(with.input[3..<6]) == [0.25, Float(3.0 / 9), 0] && Array(with.input[23..<26]) == [0, 0, 0])
+        #expect(with.input.count == 3 * 14 && without.input.count == 3 * 8)
+        #expect(Array(with.input[0..<4]) == [1, 1, 0, 0], "demand 10 / scale 10, present; six days earlier: before the series")
+        #expect(Array(with.input[4..<10]) == [0.25, 1, Float(3.0 / 9), 1, 0, 0], "memory, network present; no disk metric")
+        #expect(Array(with.input[28..<38]) == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "hour 2: nothing known")
+        #expect(Array(without.input[0..<4]) == Array(with.input[0..<4]) && Array(without.input[4..<8]) == Array(with.input[10..<14]))
+        #expect(ModelInput(usesContext: true).features == "demand,demand_present,same_hour_6d_ago,same_hour_6d_ago_present,"
+            + "memory,memory_present,network,network_present,disk,disk_present,hour_sin,hour_cos,dow_sin,dow_cos")
         #expect(ModelInput(features: ModelInput(usesContext: true).features) == ModelInput(usesContext: true))
         #expect(ModelInput(features: "demand,something_else") == nil)
     }
