@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "TorporVirt", dependencies: ["CLibvirt"]),
         .target(name: "TorporICal", dependencies: ["CICal", "TorporCore"]),
         .target(name: "TorporForecast", dependencies: ["COpenBLAS"], swiftSettings: hotLoop),
-        .target(name: "TorporTrain", dependencies: ["TorporCore", "TorporStore", "TorporForecast", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "TorporTrain", dependencies: ["TorporCore", "TorporStore", "TorporForecast", "TorporHash", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "TorporPlan", dependencies: ["TorporCore", "TorporStore", "TorporHash", "TorporYAML",
                                                   .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Yams", package: "Yams")]),
         .target(name: "TorporPlanInput", dependencies: ["TorporCore", "TorporStore", "TorporPlan", "TorporTrain", .product(name: "GRDB", package: "GRDB.swift")]),

@@ -72,7 +72,8 @@ echo "    newest CPU sample as the pre-flight load; the test driver keeps state 
 "$BIN/torpor-execute" run --follow --now "$NOW" --until "$TOMORROW" --interval 3600 --load-source store --load-max-age 1d \
   --event-log demo/events.jsonl
 "$BIN/torpor-execute" status --now "$TOMORROW"
-echo "what needs a person (pipelines/watch.sh notifies on it every 5 minutes):"
+echo "what needs a person (pipelines/watch.sh notifies on it every 5 minutes), after the collector's latest collection:"
+"$BIN/torpor-ingest" libvirt --now "$TOMORROW" --uri "$FLEET" > /dev/null
 "$BIN/torpor-execute" check --now "$TOMORROW"
 echo "events (JSON lines) in demo/events.jsonl: $(wc -l < demo/events.jsonl)"
 

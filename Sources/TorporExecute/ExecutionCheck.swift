@@ -4,7 +4,7 @@ import TorporStore
 
 /// `torpor-execute check`: what needs a person now, whatever its cause (the executor stopped, crashing, or failing on a
 /// host): a VM asleep past its restore's deadline, a due restore whose last attempt failed, a sleep whose saved state is
-/// gone, an action left started.
+/// gone, an action left started, a host the libvirt collector has stopped collecting.
 /// A watch job (`pipelines/watch.sh`) notifies on it, so that a VM is not left asleep without anyone knowing.
 public enum ExecutionCheck {
     /// One thing that needs a person, about one VM. `text` stays the same from one check to the next while nothing
@@ -18,7 +18,11 @@ public enum ExecutionCheck {
     /// minutes, a restore's time) before it is overdue, and how long an action may stay started. `replaying` (a `--now`
     /// given): what was asleep then, from the journal. `locks`: the executors' VM locks, to tell a save still under way
     /// (its VM's lock held: a save that hangs) from one a killed run left open that the next pass may still do.
-    public static func problems(store: Store, now: EpochSeconds, grace: Int64, replaying: Bool = false, locks: VMLocks? = nil) throws -> [Problem] {
+    /// `collectorSilence`: how long a host that holds VMs may go without a libvirt collection (`torpor-ingest libvirt`,
+    /// every 5 minutes) before it is named: its VMs are then planned from stale data and kept running, so torpor
+    /// quietly stops saving there (0: not checked).
+    public static func problems(store: Store, now: EpochSeconds, grace: Int64, collectorSilence: Int64 = 30 * 60, replaying: Bool = false,
+                                locks: VMLocks? = nil) throws -> [Problem] {
         try store.read { db in
             var problems: [Problem] = []
             let owed = try DueActions.owedRestores(now: now, replaying: replaying, in: db)
@@ -48,6 +52,15 @@ public enum ExecutionCheck {
                 if e.kind == .hibernate, try DueActions.stillDue(e, now: now, in: db), !(locks?.heldByAnother(e.vm) ?? false) { continue }
                 problems.append(Problem(vm: e.vm, text: "\(e.vm) on \(e.host): \(e.kind.rawValue) \(e.actionID) \(e.step.rawValue) at \(UTC.format(e.at)) and not "
                                         + "finished (an executor stopped in it, or libvirt has not answered; the next run reconciles it)"))
+            }
+            if collectorSilence > 0 {
+                let vmsByHost = Dictionary(grouping: try VMRepository.all(in: db).compactMap(\.hostURI), by: { $0 }).mapValues(\.count)
+                for last in try SourceRepository.latestPerLocation(kind: "libvirt", by: now, in: db)
+                where now - last.ingestedAt > collectorSilence && vmsByHost[last.location] != nil {
+                    problems.append(Problem(vm: last.location, text: "\(last.location): NO COLLECTION since \(UTC.format(last.ingestedAt)): the libvirt collector "
+                                            + "(torpor-ingest libvirt) has stored none for over \(collectorSilence / 60) min; its \(vmsByHost[last.location]!) VMs "
+                                            + "are planned from stale data and kept running (see its log; `torpor-ingest release VM` for a host gone for good)"))
+                }
             }
             return problems
         }

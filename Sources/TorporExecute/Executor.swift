@@ -493,8 +493,8 @@ public final class Executor: @unchecked Sendable {
         return woken
     }
 
-    /// Restores one VM: from libvirt's managed-save image when it has one, else rebuilt from the state pool (verified):
-    /// the image of this sleep only. Never cold-boots a VM whose saved state is gone: that is reported for a person.
+    /// Restores one VM: from libvirt's managed-save image when it has one (from the state pool when that image does not
+    /// start), else rebuilt from the state pool (verified): the image of this sleep only. Never cold-boots a VM whose saved state is gone: that is reported for a person.
     /// Restores are never blocked, not even by the store: a step the journal cannot take is logged and the restore goes
     /// on (repeating a restore is safe; the next run records what this one could not).
     func restore(_ r: OwedRestore, options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds) {
@@ -519,6 +519,8 @@ public final class Executor: @unchecked Sendable {
             started.at = clock()
             // Why no restore time was measured: the VM needed no restore (the planner's p95 must not learn from it).
             var unmeasured: String?
+            // What a person should know of a restore that succeeded another way than planned.
+            var note: String?
             let state = try domain.info().state
             if state == .paused {
                 // Held paused with its memory (started paused by hand, a restore that stopped half-way): resuming
@@ -540,7 +542,22 @@ public final class Executor: @unchecked Sendable {
                 if libvirtImage && !r.fromPool {
                     started.detail = "from libvirt's saved image"
                     step(started)
-                    try crashDuringLibvirtCall { try domain.start() }
+                    do {
+                        try crashDuringLibvirtCall { try domain.start() }
+                    } catch let failure {
+                        // libvirt's image would not start (damaged, unreadable): the pool's copy of the same sleep is
+                        // the way back; libvirt's image is removed once that runs (else a start would try it again).
+                        guard let pool = options.pool, (try? domain.info().state) == .shutOff else { throw failure }
+                        started.detail = "from the state pool (libvirt's saved image did not start: \(failure))"
+                        step(started)
+                        do {
+                            try restoreFromPool(domain, connection: connection, pool: pool)
+                        } catch {
+                            throw ExecuteError(.runtime, "libvirt's saved image of \(r.vm) did not start (\(failure)), nor could the state pool restore it: \(error)")
+                        }
+                        if try domain.hasManagedSaveImage() { try domain.removeManagedSaveImage() }
+                        note = "libvirt's saved image did not start (\(failure)): restored from the state pool, the damaged image removed"
+                    }
                 } else if let pool = options.pool {
                     started.detail = libvirtImage ? "from the state pool, as asked" : "from the state pool (libvirt's image is gone)"
                     step(started)
@@ -571,7 +588,7 @@ public final class Executor: @unchecked Sendable {
                                  detail: "the VM runs, but the journal cannot record it (\(error)); the next run records it"))
             }
             log.record(.init(event: "restored", time: done.at, vm: r.vm, host: r.host, action: r.actionID,
-                             detail: (unmeasured.map { "\($0); " } ?? "") + r.reason, seconds: done.seconds))
+                             detail: ([unmeasured, note].compactMap { $0 }.map { "\($0); " }.joined()) + r.reason, seconds: done.seconds))
             if done.late == true {
                 log.record(.init(event: "violation", time: done.at, vm: r.vm, host: r.host, action: r.actionID,
                                  detail: "restored \(done.at - r.deadline) s after its deadline \(UTC.format(r.deadline))"))

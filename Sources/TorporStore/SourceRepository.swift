@@ -69,6 +69,13 @@ public enum SourceRepository {
         return id
     }
 
+    /// For each location of `kind`, its latest source ingested by `now` (a replay sees what had been ingested then).
+    public static func latestPerLocation(kind: String, by now: EpochSeconds, in db: Database) throws -> [SourceRecord] {
+        try Row.fetchAll(db, sql: """
+            SELECT * FROM source WHERE id IN (SELECT max(id) FROM source WHERE kind = ? AND ingested_at <= ? GROUP BY location) ORDER BY location
+            """, arguments: [kind, now]).map(record)
+    }
+
     public static func all(in db: Database) throws -> [SourceRecord] {
         try Row.fetchAll(db, sql: "SELECT * FROM source ORDER BY id").map(record)
     }

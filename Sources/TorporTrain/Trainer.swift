@@ -1,6 +1,7 @@
 import Foundation
 import TorporCore
 import TorporForecast
+import TorporHash
 import TorporStore
 
 /// How a nightly training run is set up.
@@ -61,32 +62,74 @@ public struct Trainer {
         config.input.window(s, end: end, scale: scale, lookback: config.lookback, horizon: config.horizon)
     }
 
-    /// Trains, evaluates against the baselines, and records the run (promoted or not) in the registry.
-    public func run(now: EpochSeconds, log: (String) -> Void = { _ in }) throws -> ModelRun {
-        let trained = try train(now: now, log: log)
+    /// Trains, evaluates against the baselines, and records the run (promoted or not) in the registry; `recorded` is
+    /// false when a run at the same `now` was already trained on the same data with the same settings (a second
+    /// nightly job, a retry): that run is returned and nothing is trained or recorded.
+    public func run(now: EpochSeconds, log: (String) -> Void = { _ in }) throws -> (run: ModelRun, recorded: Bool) {
+        let data = try load(now: now)
+        if let same = try store.read({ try ModelRegistry.runs(in: $0) })
+            .first(where: { $0.dataTo == now && $0.hyperparameters[Self.inputsKey] == data.fingerprint }) {
+            return (same, false)
+        }
+        let trained = try fit(data, now: now, log: log)
         var run = trained.run
         run.id = try store.transaction { try ModelRegistry.insert(run, model: trained.model, in: $0) }
-        return run
+        return (run, true)
     }
 
     /// Trains and evaluates on the data before `now`, without recording anything (a backtest's walk-forward): the run
     /// (id 0) and its model file, nil when no VM had enough history.
     public func train(now: EpochSeconds, log: (String) -> Void = { _ in }) throws -> (run: ModelRun, model: Data?) {
-        let started = Date()
+        try fit(try load(now: now), now: now, log: log)
+    }
+
+    /// What a run learns from: every VM's hourly history over the `historyDays` before `now` (whole hours only, as the
+    /// planner reads them: an hour `now` falls inside would end on part of its peak) and the calendar, with a
+    /// fingerprint of them and of everything else that shapes the model (the settings, the BLAS kernels and threads).
+    struct TrainingData {
+        var from: EpochSeconds
+        var series: [(vm: String, series: HourlySeries)]
+        var calendar: CalendarHours
+        var fingerprint: String
+    }
+
+    /// The hyperparameter under which a run records its `TrainingData.fingerprint`.
+    static let inputsKey = "inputs_sha256"
+
+    func load(now: EpochSeconds) throws -> TrainingData {
         let from = now - Int64(config.historyDays) * 86_400
         let records = try store.read { try VMRepository.all(in: $0) }
-        let vms = records.map(\.name)
         let calendar = try store.read { try CalendarHours.load(vms: records, from: from, to: now + Int64(config.horizon) * 3600, in: $0) }
+        let series = try records.map(\.name).map { vm in
+            (vm, try store.read { try HourlySeries.loadExcludingSleeps(vm: vm, from: from, to: UTC.floor(now), now: now, context: config.input.usesContext, in: $0) })
+        }
+        let hash = SHA256()
+        func add(_ text: String) { hash.update(Array((text + "\n").utf8)) }
+        func add(_ values: [Float]) { values.withUnsafeBytes { hash.update($0) } }
+        for setting in Mirror(reflecting: config).children {   // every setting, new ones too; a clock by its zone's name
+            add("\(setting.label ?? "") \((setting.value as? WeekClock)?.zone ?? "\(setting.value)")")
+        }
+        add("\(BLAS.coreName), \(BLAS.threads) threads")
+        for (vm, s) in series {
+            add("\(vm) \(s.start) \(s.step)")
+            add(s.values)
+            for c in s.context { add("\(c.count)"); add(c) }
+            for (hour, categories) in (calendar.byVM[vm] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                add("\(hour) " + categories.map(\.rawValue).sorted().joined(separator: ","))
+            }
+        }
+        return TrainingData(from: from, series: series, calendar: calendar, fingerprint: hash.finalizeHex())
+    }
+
+    func fit(_ data: TrainingData, now: EpochSeconds, log: (String) -> Void) throws -> (run: ModelRun, model: Data?) {
+        let started = Date()
+        let from = data.from, calendar = data.calendar
         var trained: [(vm: String, series: HourlySeries, split: Int, scale: Float)] = []
         var verdicts: [ModelRun.VMVerdict] = []
         var train: [ModelInput.Window] = [], stopping: [ModelInput.Window] = []
         var validation: [(vm: String, series: HourlySeries, end: Int, scale: Float)] = []
         var scales: [String: Float] = [:]
-        for vm in vms {
-            let s = try store.read { db in
-                // Whole hours only, as the planner reads them: an hour --now falls inside would end on part of its peak.
-                try HourlySeries.loadExcludingSleeps(vm: vm, from: from, to: UTC.floor(now), now: now, context: config.input.usesContext, in: db)
-            }
+        for (vm, s) in data.series {
             let split = s.values.count - config.validationDays * 24
             let knownTrain = split > 0 ? s.values[..<split].filter { !$0.isNaN } : []
             guard knownTrain.count >= config.minimumDays * 24, split - config.horizon > config.lookback + 144 else {
@@ -104,7 +147,8 @@ public struct Trainer {
         }
         var hyper: [String: String] = ["lookback": "\(config.lookback)", "horizon": "\(config.horizon)", "hidden": "\(config.hiddenSize)",
                                        "epochs": "\(config.maxEpochs)", "seed": "\(config.seed)",
-                                       "quantiles": config.quantiles.map { "\($0)" }.joined(separator: ","), "features": config.input.features]
+                                       "quantiles": config.quantiles.map { "\($0)" }.joined(separator: ","), "features": config.input.features,
+                                       Self.inputsKey: data.fingerprint]
         guard !train.isEmpty, !validation.isEmpty else {
             let run = ModelRun(createdAt: now, dataFrom: from, dataTo: now, hyperparameters: hyper, metrics: [:], promoted: false,
                                reason: "no VM has enough history to train on", seconds: Date().timeIntervalSince(started), vms: verdicts)

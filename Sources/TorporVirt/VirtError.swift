@@ -9,7 +9,17 @@ public struct VirtError: Error, CustomStringConvertible, Sendable {
     /// What torpor called, e.g. `virConnectOpen(test:///default)`.
     public let operation: String
 
-    public var description: String { "\(operation): \(message)" }
+    /// One line, the same each time the same failure recurs: QEMU's stderr, which libvirt passes on, has several lines,
+    /// each after a timestamp of its own (a journal entry, an event or a `check` line each; `check` tells a failure
+    /// that reads the same as the one it has already told).
+    public var description: String {
+        "\(operation): " + message.split(whereSeparator: \.isWhitespace).filter { !Self.isTimestamp($0) }.joined(separator: " ")
+    }
+
+    /// Whether a word is a timestamp such as QEMU puts before each of its lines, `2026-12-04T18:56:56.128896Z`.
+    static func isTimestamp(_ word: Substring) -> Bool {
+        word.count >= 20 && word.hasSuffix("Z") && word.dropFirst(10).first == "T" && word.allSatisfy { $0.isNumber || "-:.TZ".contains($0) }
+    }
 
     /// Whether libvirt says the domain does not exist.
     public var isNoDomain: Bool { code == Int32(VIR_ERR_NO_DOMAIN.rawValue) }

@@ -351,20 +351,28 @@ struct Resume: ParsableCommand {
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "What needs a person now: a VM asleep past its restore, a restore failing, an action left started (exit 4).")
+        abstract: "What needs a person now: a VM asleep past its restore, a restore failing, an action left started, a host no longer collected (exit 4).")
     @OptionGroup var common: StageOptions
     @Option(help: "How long past its deadline a restore may still be under way, and an action may stay started, e.g. 10m.")
     var grace = "10m"
+    @Option(help: "How long a host holding VMs may go without a libvirt collection before it is named, e.g. 30m (0: not checked).")
+    var collectorSilence = "30m"
 
     func validate() throws {
         if DurationText.seconds(grace) == nil { throw ValidationError("--grace '\(grace)' is not a duration such as 10m") }
+        if DurationText.seconds(collectorSilence) == nil {
+            throw ValidationError("--collector-silence '\(collectorSilence)' is not a duration such as 30m, or 0")
+        }
     }
 
     func run() throws {
         try exitingOnError("torpor-execute") {
             let problems = try ExecutionCheck.problems(store: try restoringStore(common), now: common.nowSeconds, grace: DurationText.seconds(grace)!,
+                                                       collectorSilence: DurationText.seconds(collectorSilence)!,
                                                        replaying: common.now != nil, locks: VMLocks(store: common.storePath))
-            guard !problems.isEmpty else { return print("ok at \(UTC.format(common.nowSeconds)): no VM asleep past its restore, no restore failing, no action left started") }
+            guard !problems.isEmpty else {
+                return print("ok at \(UTC.format(common.nowSeconds)): no VM asleep past its restore, no restore failing, no action left started, no host left uncollected")
+            }
             for p in problems { print(p.text) }
             throw ExitCode(4)
         }

@@ -18,7 +18,8 @@ struct TorporTrainCommand: TorporTool {
             (seasonal naive day and week, hour-of-week profile). It is promoted per quantile: it serves
             the quantiles where it beats the best baseline (the profile the others); if none, the planner keeps
             the previous promoted model. VMs with less
-            than 3 days of history are marked not predictable.
+            than 3 days of history are marked not predictable. Run again at the same --now on the same data
+            with the same settings (a retry), it trains nothing and records nothing new ("unchanged").
 
             Exit codes: 0 ok (promoted or not: see the report); 1 runtime failure; 2 usage.
             """,
@@ -63,7 +64,7 @@ struct Train: ParsableCommand {
         let progress = FileHandle.standardError
         let tty = isatty(STDERR_FILENO) == 1
         if let warning = BLAS.slowKernelWarning() { progress.write(Data("torpor-train: warning: \(warning)\n".utf8)) }
-        let run = try Trainer(store: try common.openStore(), config: config).run(now: common.nowSeconds) { line in
+        let (run, recorded) = try Trainer(store: try common.openStore(), config: config).run(now: common.nowSeconds) { line in
             // On a terminal the epochs draw one progress bar; elsewhere (cron, logs) one line per epoch.
             if tty, line.hasPrefix("epoch "), let slash = line.firstIndex(of: "/"), let colon = line.firstIndex(of: ":"),
                let epoch = Int(line[line.index(line.startIndex, offsetBy: 6)..<slash]), let total = Int(line[line.index(after: slash)..<colon]) {
@@ -73,6 +74,9 @@ struct Train: ParsableCommand {
             } else {
                 progress.write(Data(((tty ? "\n" : "") + "torpor-train: " + line + "\n").utf8))
             }
+        }
+        if !recorded {
+            print("unchanged: run #\(run.id) was trained at this --now on the same data with the same settings; nothing new recorded")
         }
         print(Report.render(run))
     }

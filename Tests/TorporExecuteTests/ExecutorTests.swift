@@ -948,6 +948,30 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         ])
     }
 
+    /// A host whose libvirt collections stop (the 5-minute collector failing, its host unreachable) is named once it has
+    /// had none for longer than the silence allowed: its VMs would be planned from stale data and kept running, torpor
+    /// saving nothing there without anyone knowing. A replay sees the collections made by then; a host let go of
+    /// (`torpor-ingest release` of its VMs) is not named.
+    @Test func checkNamesAHostTheCollectorNoLongerCollects() throws {
+        let f = try Fixture()
+        _ = try DomainStatsIngester(store: f.store).collect(uri: Self.host, now: Self.now)
+        let held = try f.store.read { try VMRepository.all(in: $0) }.filter { $0.hostURI == Self.host }.count
+        #expect(held > 0)
+        #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 1800, grace: 600).isEmpty, "within 30 min")
+        let silent = try ExecutionCheck.problems(store: f.store, now: Self.now + 1801, grace: 600)
+        #expect(silent.map(\.text) == ["\(Self.host): NO COLLECTION since \(UTC.format(Self.now)): the libvirt collector (torpor-ingest libvirt) has stored "
+                                       + "none for over 30 min; its \(held) VMs are planned from stale data and kept running (see its log; "
+                                       + "`torpor-ingest release VM` for a host gone for good)"])
+        #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 7200, grace: 600) == silent, "the same words while it lasts")
+        #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 7200, grace: 600, collectorSilence: 0).isEmpty, "not checked")
+        _ = try DomainStatsIngester(store: f.store).collect(uri: Self.host, now: Self.now + 7200)
+        #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 7260, grace: 600).isEmpty, "collected again")
+        #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 3600, grace: 600, replaying: true) == silent,
+                "a replay at a past now sees only the collections made by then")
+        try f.store.transaction { db in for vm in try VMRepository.all(in: db) { try VMRepository.release(vm.name, in: db) } }
+        #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 9999, grace: 600).isEmpty, "a host holding no VM any more")
+    }
+
     /// Reconciling closes a hibernation a killed run left open once it can no longer be the VM's sleep: its plan no
     /// longer starts it, or a later action has put the VM to sleep (taken as done, it would hand the VM's restore back
     /// to its older plan's); one whose save left the VM off without a saved state starts the VM again.

@@ -178,6 +178,8 @@ private let prometheusData = Paths.sharedData + "/prometheus"
             #expect(report.outcome == .ingested)
         case ("family-switch.prom.txt", .failure(let error)):
             #expect("\(error)".contains(":24: second TYPE line"))   // as prometheus/common's parser says
+        case ("from_test_parse_2.txt", .failure(let error)):   // `1234567890` ms is 1970: seconds of a cut OpenMetrics file?
+            #expect("\(error)".contains(":6: timestamp 1234567890 is 1970-01-15T06:56:07Z in milliseconds"), "\(error)")
         case (_, .failure(let error)):
             Issue.record("\(error)")
         }
@@ -220,6 +222,22 @@ private let prometheusData = Paths.sharedData + "/prometheus"
         let r = try mapped.ingestFile(path: try s.write("whole.prom", whole), now: replayNow)
         #expect(r.inserted == 2 && r.warnings.isEmpty)
         #expect(try s.value(vm: "b", metric: "cpu_util", time: replayNow) == 87.5)
+    }
+
+    /// An OpenMetrics file cut on a whole line has no `# EOF` and reads as the text format, whose timestamps are
+    /// milliseconds: its seconds would file the samples in January 1970. Bad input naming the line, nothing stored.
+    @Test func anOpenMetricsFileCutBeforeItsEOFIsNotFiledIn1970() throws {
+        let s = try Scratch()
+        let whole = "# TYPE cpu gauge\ncpu{domain=\"a\"} 12.5 \(replayNow - 60)\ncpu{domain=\"a\"} 87.5 \(replayNow)\n# EOF\n"
+        let cut = try s.write("cut.om", String(whole.dropLast("# EOF\n".count)))
+        let mapped = PrometheusIngester(store: s.store, mapping: PrometheusMapping(metrics: ["cpu": .init(metric: "cpu_util", unit: "percent")]))
+        let e = #expect(throws: IngestError.self) { _ = try mapped.ingestFile(path: cut, now: replayNow) }
+        #expect(e?.isBadInput == true && e?.description.hasPrefix("\(cut):2: timestamp \(replayNow - 60) is 1970-") == true
+                && e?.description.hasSuffix("if it is seconds, this is OpenMetrics cut before its '# EOF'") == true, "\(String(describing: e))")
+        #expect(try s.count() == 0 && s.count("SELECT count(*) FROM source") == 0)
+        let r = try mapped.ingestFile(path: try s.write("whole.om", whole), now: replayNow)
+        #expect(r.inserted == 2 && r.format == "openmetrics")
+        #expect(try s.value(vm: "a", metric: "cpu_util", time: replayNow) == 87.5)
     }
 
     /// Samples without a timestamp are taken at --now: the 00:05 scrape of the same text is stored, not "unchanged";
@@ -289,7 +307,7 @@ private let prometheusData = Paths.sharedData + "/prometheus"
         let s = try Scratch()
         let path = try s.write("bad.json", "{\"status\": \"success\",\n \"data\": {\"resultType\": \"matrix\",\n \"result\": [}\n")
         let e = #expect(throws: IngestError.self) { _ = try ingester(s).ingestFile(path: path, now: replayNow) }
-        #expect(e?.description.contains("not valid JSON") == true)
+        #expect(e?.description.contains("not valid JSON") == true && e?.description.contains("(line 3, column ") == true, "\(String(describing: e))")
         let error = try s.write("err.json", #"{"status":"error","errorType":"bad_data","error":"parse error at char 5"}"#)
         let e2 = #expect(throws: IngestError.self) { _ = try ingester(s).ingestFile(path: error, now: replayNow) }
         #expect(e2?.description.contains("parse error at char 5") == true)

@@ -130,6 +130,31 @@ import TorporVirt
         try f.assertContinues(from: again, "woken from libvirt's image")
     }
 
+    /// libvirt's own saved image damaged after the sleep reached the pool (a storage fault, a cut copy): libvirt's start
+    /// fails, and the pool's copy of the same sleep brings the VM back with its memory; the damaged image is removed
+    /// (a later start would try it again), and the restore says what happened.
+    @Test func aSleepWhoseLibvirtImageWillNotStartIsRestoredFromThePool() throws {
+        let f = try Fixture()
+        _ = try f.plan(now: Self.start, idleHours: 8)
+        let events = try f.executor.run(f.options(Self.start))
+        #expect(events.map(\.event) == ["hibernated", "pooled"], "\(events.map(\.text))")
+        let before = try f.assertAsleep("hibernated into the pool")
+        let image = f.options(Self.start).managedSaveDirectory + "/\(f.guest.name).save"
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: image)[.size] as? Int)
+        #expect(truncate(image, off_t(size / 2)) == 0, "libvirt's image cut in half")
+        let woken = try f.executor.wake(vm: f.guest.name, by: "it", options: f.options(Self.start + 60))
+        #expect(woken.map(\.event) == ["restored"], "\(woken.map(\.text))")
+        #expect(woken.first?.detail.hasPrefix("libvirt's saved image did not start (") == true
+                && woken.first?.detail.contains("restored from the state pool, the damaged image removed") == true, "\(woken.map(\.text))")
+        #expect(woken.first?.detail.contains("\n") == false && woken.first?.detail.contains(": qemu unexpectedly closed the monitor: qemu-system-x86_64: ") == true,
+                "QEMU's lines of error, passed on by libvirt, read as one line without their changing timestamps")
+        try f.assertContinues(from: before, "restored from the pool's copy")
+        #expect(try !f.guest.domain.hasManagedSaveImage())
+        let journal = try f.store.read { try JournalRepository.recent(limit: 1, vm: f.guest.name, in: $0) }
+        #expect(journal.first?.step == .done && journal.first?.detail.hasPrefix("from the state pool (libvirt's saved image did not start: ") == true,
+                "\(journal)")
+    }
+
     /// A VM held up for good: the guest's QEMU stopped (SIGSTOP), so libvirtd still answers keepalives but its save
     /// waits on QEMU for ever, which no timeout ends. The run held there serves the other host (libvirt's test driver)
     /// all the same; the next run restores a second real guest on the same host and skips only the held VM; once QEMU

@@ -34,7 +34,7 @@ import TorporTrain
         guard trained else { return (dir, store) }
         var config = TrainingConfig()
         config.maxEpochs = 2
-        _ = try Trainer(store: store, config: config).run(now: now)
+        _ = try Trainer(store: store, config: config).run(now: now).run
         return (dir, store)
     }
 

@@ -45,7 +45,7 @@ import TorporTrain
         var config = TrainingConfig()
         config.maxEpochs = 3
         config.hiddenSize = 16
-        let run = try Trainer(store: store, config: config).run(now: now)
+        let run = try Trainer(store: store, config: config).run(now: now).run
         #expect(run.hyperparameters["calendar"] == "demand")
         let blob = try #require(try store.read { try Data.fetchOne($0, sql: "SELECT model FROM model_run WHERE id = ?", arguments: [run.id]) })
         let uplift = CalendarUplift(metadata: try ModelFile.decode(blob, source: "run").metadata)

@@ -88,7 +88,7 @@ import TorporStore
         try ics.write(toFile: dir + "/campaigns.ics", atomically: true, encoding: .utf8)
         _ = try CalendarIngester(store: store).ingest(path: dir + "/campaigns.ics", from: from, to: Self.now, now: Self.now)
 
-        let run = try Trainer(store: store, config: config).run(now: Self.now)
+        let run = try Trainer(store: store, config: config).run(now: Self.now).run
         for (k, v) in run.metrics.sorted(by: { $0.key < $1.key }) { print("  \(k): \(v)") }
         #expect(run.promoted, "\(run.reason)")
         var won: [Float] = []
@@ -143,7 +143,7 @@ import TorporStore
         config.historyDays = 14
         config.validationDays = 3
         config.maxEpochs = 30
-        let run = try Trainer(store: store, config: config).run(now: now)
+        let run = try Trainer(store: store, config: config).run(now: now).run
         for (k, v) in run.metrics.sorted(by: { $0.key < $1.key }) where !k.contains("mean") { print("  \(k): \(v)") }
         #expect(Set(run.vms.map(\.vm)) == Set(series.map { "nab-" + $0 }), "every VM gets a verdict")
         let coverage = try #require(run.metrics["coverage q0.9 model"])

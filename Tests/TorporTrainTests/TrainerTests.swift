@@ -26,7 +26,7 @@ import TorporTrain
         let store = try Self.demoStore()
         var config = TrainingConfig()
         config.maxEpochs = 8
-        let run = try Trainer(store: store, config: config).run(now: Self.now)
+        let run = try Trainer(store: store, config: config).run(now: Self.now).run
         print("run #\(run.id): promoted \(run.promoted): \(run.reason)")
         for (k, v) in run.metrics.sorted(by: { $0.key < $1.key }) { print("  \(k): \(v)") }
         #expect(run.metrics["pinball q0.9 model"] != nil && run.metrics["pinball q0.9 seasonalNaiveDay"] != nil)
@@ -57,11 +57,36 @@ import TorporTrain
         config.stoppingEvery = 10
         config.patience = 1
         var lines: [String] = []
-        let run = try Trainer(store: try Self.demoStore(), config: config).run(now: Self.now) { lines.append($0) }
+        let run = try Trainer(store: try Self.demoStore(), config: config).run(now: Self.now) { lines.append($0) }.run
         let best = try #require(Int(run.hyperparameters["best_epoch"] ?? ""))
         let ran = lines.filter { $0.hasPrefix("epoch ") }.count
         #expect(best >= 1 && best <= ran && ran <= 6)
         #expect(ran == 6 || (lines.last?.contains("early stop: no better early-stopping loss since epoch \(best)") == true && ran == best + 1))
+    }
+
+    /// The nightly job run twice (a retry, a second cron line) trains nothing the second time: a run at the same
+    /// `--now` on the same data with the same settings is already in the registry. Other settings, or data that arrived
+    /// late for the same hours, are a new run.
+    @Test func aSecondRunOnTheSameDataAndSettingsRecordsNothing() throws {
+        let store = try Self.demoStore()
+        var config = TrainingConfig()
+        config.maxEpochs = 1
+        let first = try Trainer(store: store, config: config).run(now: Self.now)
+        var lines: [String] = []
+        let again = try Trainer(store: store, config: config).run(now: Self.now) { lines.append($0) }
+        #expect(first.recorded && !again.recorded && again.run.id == first.run.id)
+        #expect(lines.isEmpty, "no epoch trained")
+        config.seed = 43
+        let reseeded = try Trainer(store: store, config: config).run(now: Self.now)
+        #expect(reseeded.recorded && reseeded.run.id != first.run.id)
+        try store.transaction { db in   // a late sample for an hour before --now (a VM of its own: the others' hours are full)
+            let writer = try SampleWriter(db: db)
+            let cpu = try writer.metricID(try MetricBinding.make(metric: "cpu_util", unit: "percent").get())
+            _ = try writer.add(vm: try VMRepository.id(of: "late-vm", in: db, now: Self.now), metric: cpu, time: Self.now - 7200, value: 40)
+        }
+        let late = try Trainer(store: store, config: config).run(now: Self.now)
+        #expect(late.recorded && late.run.id != reseeded.run.id)
+        #expect(try store.read { try ModelRegistry.runs(in: $0) }.count == 3)
     }
 
     /// Three crafted VMs over 40 days: a daily cycle, white noise between 0 and 80 %, and noise under 1.5 %. Only the
@@ -90,7 +115,7 @@ import TorporTrain
         var config = TrainingConfig()
         config.maxEpochs = 3
         config.hiddenSize = 16
-        let run = try Trainer(store: store, config: config).run(now: start + Int64(days) * 86_400)
+        let run = try Trainer(store: store, config: config).run(now: start + Int64(days) * 86_400).run
         let verdicts = Dictionary(uniqueKeysWithValues: run.vms.map { ($0.vm, $0) })
         #expect(verdicts["noise"]?.predictable == false && verdicts["noise"]?.reason.hasPrefix("no skill") == true, "\(verdicts["noise"]!.reason)")
         #expect(verdicts["cycle"]?.predictable == true, "\(verdicts["cycle"]!.reason)")
@@ -103,7 +128,7 @@ import TorporTrain
         config.maxEpochs = 1
         config.hiddenSize = 1
         config.windowsPerEpoch = 64
-        let run = try Trainer(store: store, config: config).run(now: Self.now)
+        let run = try Trainer(store: store, config: config).run(now: Self.now).run
         #expect(!run.promoted)
         #expect(run.reason.hasPrefix("not promoted:"))
         #expect(try store.read { try ModelRegistry.promoted(in: $0) } == nil, "nothing reaches the planner")

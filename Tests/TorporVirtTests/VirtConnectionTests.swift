@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TorporVirt
+@testable import TorporVirt
 
 /// libvirt's in-process test driver: `test:///default` has one running domain called `test`.
 @Suite struct VirtConnectionTests {
@@ -92,5 +92,16 @@ import TorporVirt
         try domain.destroy()
         Thread.sleep(forTimeInterval: 0.5)
         #expect(seen.all.count == 2, "no event after the subscription is released")
+    }
+
+    /// libvirt passes QEMU's stderr on in its message, a timestamp before each line: the error reads as one line, the
+    /// same each time the failure recurs (a watch tells a failure once).
+    @Test func anErrorReadsAsOneLineWithoutQEMUsTimestamps() {
+        let message = "internal error: qemu unexpectedly closed the monitor: 2026-12-04T18:56:56.128896Z qemu-system-x86_64: error while "
+            + "loading state section id 3(ram)\n2026-12-04T18:56:56.129118Z qemu-system-x86_64: load of migration failed: Input/output error"
+        #expect(VirtError(code: 1, message: message, operation: "virDomainCreate(web)").description == "virDomainCreate(web): internal error: qemu "
+            + "unexpectedly closed the monitor: qemu-system-x86_64: error while loading state section id 3(ram) "
+            + "qemu-system-x86_64: load of migration failed: Input/output error")
+        #expect(VirtError(code: 1, message: "saved 2026-12-04 at 2026-12-04T18:00:00", operation: "x").description == "x: saved 2026-12-04 at 2026-12-04T18:00:00")
     }
 }

@@ -64,6 +64,13 @@ public struct PrometheusIngester {
         return false
     }
 
+    /// Whether a text-format time (its milliseconds read as seconds) is before 2000 but would be after it in seconds:
+    /// OpenMetrics' unit, so a cut OpenMetrics file (no `# EOF`, read as text) would file its samples in 1970.
+    static func readsAsSeconds(_ time: Double) -> Bool {
+        let y2000 = 946_684_800.0
+        return time < y2000 && time * 1000 >= y2000
+    }
+
     /// JSON starts with `[`, or `{` followed by `"` or `}`; exposition text may start with `{label="…"}`.
     static func looksLikeJSON(_ data: Data) -> Bool {
         let body = data.starts(with: [0xEF, 0xBB, 0xBF]) ? data.dropFirst(3) : data[...]   // a UTF-8 BOM is not content
@@ -76,7 +83,8 @@ public struct PrometheusIngester {
     private func readExposition(_ data: Data, session: SampleSession, writer: PrometheusSeriesWriter, now: EpochSeconds) throws {
         guard let text = String(data: data, encoding: .utf8) else { throw session.fail("not UTF-8 text", line: nil) }
         var parser = ExpositionParser(format: ExpositionParser.detect(Substring(text)))
-        session.report.format = parser.format.rawValue
+        let format = parser.format
+        session.report.format = format.rawValue
         var skippedFamilies: [String: String] = [:]
         do {
             try parser.parse(text) { sample in
@@ -84,6 +92,10 @@ public struct PrometheusIngester {
                 if ["histogram", "summary", "gaugehistogram", "gauge_histogram"].contains(sample.type) {
                     skippedFamilies[sample.family] = sample.type
                     return
+                }
+                if format == .text, let t = sample.timestamp, Self.readsAsSeconds(t) {
+                    throw ExpositionError(line: sample.line, message: "timestamp \(Int64(t * 1000)) is \(UTC.format(Int64(t.rounded(.down)))) in "
+                        + "milliseconds, the text format's unit; if it is seconds, this is OpenMetrics cut before its '# EOF'")
                 }
                 try writer.add(name: sample.name, labels: Dictionary(sample.labels, uniquingKeysWith: { a, _ in a }),
                                points: [(sample.timestamp ?? Double(now), sample.value)])

@@ -62,14 +62,17 @@ enum QueryResultReader {
         }
     }
 
-    /// JSONSerialization's error, with the line of its character offset when it gives one.
-    private static func describe(_ error: Error, in data: Data) -> String {
+    /// JSONSerialization's error, with the line and column of its offset when it gives one (as an error index, or on
+    /// Linux only in its text: "… around character 15.").
+    static func describe(_ error: Error, in data: Data) -> String {
         let info = (error as NSError).userInfo
         let detail = info[NSDebugDescriptionErrorKey] as? String ?? "\(error)"
-        if let index = info["NSJSONSerializationErrorIndex"] as? Int, index <= data.count {
-            let line = data.prefix(index).reduce(1) { $0 + ($1 == 10 ? 1 : 0) }
-            return "\(detail) (line \(line))"
-        }
-        return detail
+        let offset = info["NSJSONSerializationErrorIndex"] as? Int
+            ?? detail.range(of: "around character ").flatMap { Int(detail[$0.upperBound...].prefix { $0.isNumber }) }
+        guard let offset, offset <= data.count else { return detail }
+        let before = data.prefix(offset)
+        let line = before.reduce(1) { $0 + ($1 == 10 ? 1 : 0) }
+        let column = before.count - (before.lastIndex(of: 10).map { $0 - before.startIndex + 1 } ?? 0) + 1
+        return "\(detail) (line \(line), column \(column))"
     }
 }
