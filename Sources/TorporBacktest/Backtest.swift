@@ -161,7 +161,7 @@ public struct Backtest {
         guard let days = retrainEveryDays else {
             let newest = try store.read { try ModelRegistry.newest(trainedBefore: from, in: $0) }
             return ([ForecastBlock(start: from, forecaster: current, notPredictable: unpredictable(newest))],
-                    current.run.map { "model #\($0.id)" } ?? "hour-of-week profile (no model trained before \(UTC.format(from)))")
+                    current.run.map { "model #\($0.id)" } ?? "hour-of-week profile (\(current.unservedBecause ?? "no model trained before \(UTC.format(from))"))")
         }
         var blocks: [ForecastBlock] = [], promoted = 0
         for start in stride(from: from, to: to, by: EpochSeconds.Stride(max(1, days) * 86_400)) {

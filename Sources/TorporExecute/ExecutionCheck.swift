@@ -55,11 +55,11 @@ public enum ExecutionCheck {
             }
             if collectorSilence > 0 {
                 let vmsByHost = Dictionary(grouping: try VMRepository.all(in: db).compactMap(\.hostURI), by: { $0 }).mapValues(\.count)
-                for last in try SourceRepository.latestPerLocation(kind: "libvirt", by: now, in: db)
-                where now - last.ingestedAt > collectorSilence && vmsByHost[last.location] != nil {
-                    problems.append(Problem(vm: last.location, text: "\(last.location): NO COLLECTION since \(UTC.format(last.ingestedAt)): the libvirt collector "
-                                            + "(torpor-ingest libvirt) has stored none for over \(collectorSilence / 60) min; its \(vmsByHost[last.location]!) VMs "
-                                            + "are planned from stale data and kept running (see its log; `torpor-ingest release VM` for a host gone for good)"))
+                for (host, vms) in vmsByHost.sorted(by: { $0.key < $1.key }) {
+                    guard let last = try SourceRepository.lastIngested(kind: "libvirt", location: host, by: now, in: db), now - last > collectorSilence else { continue }
+                    problems.append(Problem(vm: host, text: "\(host): NO COLLECTION since \(UTC.format(last)): the libvirt collector (torpor-ingest libvirt) "
+                                            + "has stored none for over \(collectorSilence / 60) min; its \(vms) VMs are planned from stale data and kept "
+                                            + "running (see its log; `torpor-ingest release VM` for a host gone for good)"))
                 }
             }
             return problems

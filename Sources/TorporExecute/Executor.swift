@@ -547,16 +547,21 @@ public final class Executor: @unchecked Sendable {
                     } catch let failure {
                         // libvirt's image would not start (damaged, unreadable): the pool's copy of the same sleep is
                         // the way back; libvirt's image is removed once that runs (else a start would try it again).
-                        guard let pool = options.pool, (try? domain.info().state) == .shutOff else { throw failure }
-                        started.detail = "from the state pool (libvirt's saved image did not start: \(failure))"
+                        // Tried once per restore: a start that fails for another cause (a missing bridge or disk, no
+                        // memory) fails from the pool too, and rebuilding the image each pass would only load the host.
+                        guard let pool = options.pool, (try? domain.info().state) == .shutOff, !Self.hasJob(domain) else { throw failure }
+                        guard try !triedThePool(r) else {
+                            throw ExecuteError(.runtime, "\(failure) (the state pool was tried once for this restore and failed too; "
+                                               + "`torpor-execute restore --from-pool \(r.vm)` tries it again)")
+                        }
+                        started.detail = Self.poolAfterFailedStart + "\(failure))"
                         step(started)
                         do {
                             try restoreFromPool(domain, connection: connection, pool: pool)
                         } catch {
                             throw ExecuteError(.runtime, "libvirt's saved image of \(r.vm) did not start (\(failure)), nor could the state pool restore it: \(error)")
                         }
-                        if try domain.hasManagedSaveImage() { try domain.removeManagedSaveImage() }
-                        note = "libvirt's saved image did not start (\(failure)): restored from the state pool, the damaged image removed"
+                        note = "libvirt's saved image did not start (\(failure)): restored from the state pool" + Self.dropStaleImage(domain)
                     }
                 } else if let pool = options.pool {
                     started.detail = libvirtImage ? "from the state pool, as asked" : "from the state pool (libvirt's image is gone)"
@@ -601,6 +606,15 @@ public final class Executor: @unchecked Sendable {
             try? journal(failed)
             log.record(.init(event: "failed", time: failed.at, vm: r.vm, host: r.host, action: r.actionID, detail: "restore: \(error)"))
         }
+    }
+
+    /// How a restore's `started` step begins when libvirt's own image did not start and the pool's copy is tried.
+    static let poolAfterFailedStart = "from the state pool (libvirt's saved image did not start: "
+
+    /// Whether this restore has already tried the pool after libvirt's image did not start (its journal says so).
+    func triedThePool(_ r: OwedRestore) throws -> Bool {
+        try store.read { try JournalRepository.steps(of: r.actionID, in: $0) }
+            .contains { $0.step == .started && $0.detail.hasPrefix(Self.poolAfterFailedStart) }
     }
 
     /// A VM that runs must not keep a libvirt managed-save image: it is older than the VM's memory (a pool restore

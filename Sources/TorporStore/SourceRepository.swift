@@ -69,11 +69,11 @@ public enum SourceRepository {
         return id
     }
 
-    /// For each location of `kind`, its latest source ingested by `now` (a replay sees what had been ingested then).
-    public static func latestPerLocation(kind: String, by now: EpochSeconds, in db: Database) throws -> [SourceRecord] {
-        try Row.fetchAll(db, sql: """
-            SELECT * FROM source WHERE id IN (SELECT max(id) FROM source WHERE kind = ? AND ingested_at <= ? GROUP BY location) ORDER BY location
-            """, arguments: [kind, now]).map(record)
+    /// When a source of `kind` was last ingested from `location` by `now` (a replay sees what had been ingested then),
+    /// nil if never; by the time of ingest, not the order of rows (a replay at a past `--now` comes later).
+    public static func lastIngested(kind: String, location: String, by now: EpochSeconds, in db: Database) throws -> EpochSeconds? {
+        try EpochSeconds.fetchOne(db, sql: "SELECT max(ingested_at) FROM source WHERE location = ? AND kind = ? AND ingested_at <= ?",
+                                  arguments: [location, kind, now])
     }
 
     public static func all(in db: Database) throws -> [SourceRecord] {

@@ -50,9 +50,9 @@ public struct DemandForecaster {
             let served = (file.metadata["served_quantiles"] ?? "").split(separator: ",").compactMap { Float($0) }
             let columns = quantiles.map { q in file.model.shape.quantiles.firstIndex { abs($0 - q) < 1e-6 } }
             let serves = quantiles.indices.map { j in columns[j] != nil && served.contains { abs($0 - quantiles[j]) < 1e-6 } }
-            // A model file of an older input set or target definition is not used (the nightly run replaces it).
-            let unserved = input == nil ? "its input set is of an older version; the nightly training replaces it"
-                : file.metadata["target"] != ModelInput.target ? "its target is of an older version; the nightly training replaces it"
+            // A model file of another version's input set or target definition is not used (the nightly run replaces it).
+            let unserved = input == nil ? "its input set is not one this version reads (another torpor's); the next promoted model replaces it"
+                : file.metadata["target"] != ModelInput.target ? "its target is not one this version reads (another torpor's); the next promoted model replaces it"
                 : file.model.shape.horizon < horizon ? "it forecasts \(file.model.shape.horizon) hours, not \(horizon)"
                 : !serves.contains(true) ? "it serves none of the quantiles asked for" : nil
             let usable = unserved == nil

@@ -63,12 +63,12 @@ public struct Trainer {
     }
 
     /// Trains, evaluates against the baselines, and records the run (promoted or not) in the registry; `recorded` is
-    /// false when a run at the same `now` was already trained on the same data with the same settings (a second
-    /// nightly job, a retry): that run is returned and nothing is trained or recorded.
+    /// false when a run in the same hour as `now` (training reads whole hours) was already trained on the same data
+    /// with the same settings (a second nightly job, a retry): that run is returned and nothing is trained or recorded.
     public func run(now: EpochSeconds, log: (String) -> Void = { _ in }) throws -> (run: ModelRun, recorded: Bool) {
         let data = try load(now: now)
         if let same = try store.read({ try ModelRegistry.runs(in: $0) })
-            .first(where: { $0.dataTo == now && $0.hyperparameters[Self.inputsKey] == data.fingerprint }) {
+            .first(where: { UTC.floor($0.dataTo) == UTC.floor(now) && $0.hyperparameters[Self.inputsKey] == data.fingerprint }) {
             return (same, false)
         }
         let trained = try fit(data, now: now, log: log)
@@ -83,8 +83,8 @@ public struct Trainer {
         try fit(try load(now: now), now: now, log: log)
     }
 
-    /// What a run learns from: every VM's hourly history over the `historyDays` before `now` (whole hours only, as the
-    /// planner reads them: an hour `now` falls inside would end on part of its peak) and the calendar, with a
+    /// What a run learns from: every VM's hourly history over the `historyDays` before the hour `now` falls in (whole
+    /// hours only, as the planner reads them: an hour `now` falls inside would end on part of its peak) and the calendar, with a
     /// fingerprint of them and of everything else that shapes the model (the settings, the BLAS kernels and threads).
     struct TrainingData {
         var from: EpochSeconds
@@ -97,11 +97,12 @@ public struct Trainer {
     static let inputsKey = "inputs_sha256"
 
     func load(now: EpochSeconds) throws -> TrainingData {
-        let from = now - Int64(config.historyDays) * 86_400
+        let hour = UTC.floor(now)
+        let from = hour - Int64(config.historyDays) * 86_400
         let records = try store.read { try VMRepository.all(in: $0) }
-        let calendar = try store.read { try CalendarHours.load(vms: records, from: from, to: now + Int64(config.horizon) * 3600, in: $0) }
+        let calendar = try store.read { try CalendarHours.load(vms: records, from: from, to: hour + Int64(config.horizon) * 3600, in: $0) }
         let series = try records.map(\.name).map { vm in
-            (vm, try store.read { try HourlySeries.loadExcludingSleeps(vm: vm, from: from, to: UTC.floor(now), now: now, context: config.input.usesContext, in: $0) })
+            (vm, try store.read { try HourlySeries.loadExcludingSleeps(vm: vm, from: from, to: hour, now: now, context: config.input.usesContext, in: $0) })
         }
         let hash = SHA256()
         func add(_ text: String) { hash.update(Array((text + "\n").utf8)) }
@@ -110,6 +111,7 @@ public struct Trainer {
             add("\(setting.label ?? "") \((setting.value as? WeekClock)?.zone ?? "\(setting.value)")")
         }
         add("\(BLAS.coreName), \(BLAS.threads) threads")
+        add("features \(config.input.features); target \(ModelInput.target)")
         for (vm, s) in series {
             add("\(vm) \(s.start) \(s.step)")
             add(s.values)

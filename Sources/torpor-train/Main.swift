@@ -18,7 +18,7 @@ struct TorporTrainCommand: TorporTool {
             (seasonal naive day and week, hour-of-week profile). It is promoted per quantile: it serves
             the quantiles where it beats the best baseline (the profile the others); if none, the planner keeps
             the previous promoted model. VMs with less
-            than 3 days of history are marked not predictable. Run again at the same --now on the same data
+            than 3 days of history are marked not predictable. Run again within the same hour on the same data
             with the same settings (a retry), it trains nothing and records nothing new ("unchanged").
 
             Exit codes: 0 ok (promoted or not: see the report); 1 runtime failure; 2 usage.
@@ -76,7 +76,7 @@ struct Train: ParsableCommand {
             }
         }
         if !recorded {
-            print("unchanged: run #\(run.id) was trained at this --now on the same data with the same settings; nothing new recorded")
+            print("unchanged: run #\(run.id) was trained in this hour on the same data with the same settings; nothing new recorded")
         }
         print(Report.render(run))
     }

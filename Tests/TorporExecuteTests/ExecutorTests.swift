@@ -968,6 +968,8 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 7260, grace: 600).isEmpty, "collected again")
         #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 3600, grace: 600, replaying: true) == silent,
                 "a replay at a past now sees only the collections made by then")
+        _ = try DomainStatsIngester(store: f.store).collect(uri: Self.host, now: Self.now + 60)   // a replay at a past --now, ingested later
+        #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 7260, grace: 600).isEmpty, "the latest collection by its time, not by its row")
         try f.store.transaction { db in for vm in try VMRepository.all(in: db) { try VMRepository.release(vm.name, in: db) } }
         #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 9999, grace: 600).isEmpty, "a host holding no VM any more")
     }

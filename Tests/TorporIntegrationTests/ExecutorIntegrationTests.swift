@@ -145,7 +145,7 @@ import TorporVirt
         let woken = try f.executor.wake(vm: f.guest.name, by: "it", options: f.options(Self.start + 60))
         #expect(woken.map(\.event) == ["restored"], "\(woken.map(\.text))")
         #expect(woken.first?.detail.hasPrefix("libvirt's saved image did not start (") == true
-                && woken.first?.detail.contains("restored from the state pool, the damaged image removed") == true, "\(woken.map(\.text))")
+                && woken.first?.detail.contains("restored from the state pool; libvirt's older saved image of it removed") == true, "\(woken.map(\.text))")
         #expect(woken.first?.detail.contains("\n") == false && woken.first?.detail.contains(": qemu unexpectedly closed the monitor: qemu-system-x86_64: ") == true,
                 "QEMU's lines of error, passed on by libvirt, read as one line without their changing timestamps")
         try f.assertContinues(from: before, "restored from the pool's copy")
@@ -153,6 +153,34 @@ import TorporVirt
         let journal = try f.store.read { try JournalRepository.recent(limit: 1, vm: f.guest.name, in: $0) }
         #expect(journal.first?.step == .done && journal.first?.detail.hasPrefix("from the state pool (libvirt's saved image did not start: ") == true,
                 "\(journal)")
+    }
+
+    /// When the pool cannot restore the sleep either (here: its directory gone), the restore fails keeping the saved
+    /// state, and later passes do not rebuild the image again (a start failing for another cause would fail from the
+    /// pool too): tried once per restore; a person's `restore --from-pool` tries again.
+    @Test func aPoolThatCannotRestoreEitherIsTriedOncePerRestore() throws {
+        let f = try Fixture()
+        let plan = try f.plan(now: Self.start, idleHours: 5)
+        let restore = try #require(plan.actions.first { $0.action == .restore })
+        #expect(try f.executor.run(f.options(Self.start)).map(\.event) == ["hibernated", "pooled"])
+        let before = try f.assertAsleep("hibernated into the pool")
+        let image = f.options(Self.start).managedSaveDirectory + "/\(f.guest.name).save"
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: image)[.size] as? Int)
+        #expect(truncate(image, off_t(size / 2)) == 0, "libvirt's image cut in half")
+        let pool = f.dir + "/pool"
+        try FileManager.default.moveItem(atPath: pool, toPath: pool + ".away")
+        let first = try f.executor.run(f.options(restore.at.seconds))
+        #expect(first.map(\.event) == ["failed"] && first[0].detail.contains("did not start (") && first[0].detail.contains("nor could the state pool restore it"),
+                "\(first.map(\.text))")
+        let second = try f.executor.run(f.options(restore.at.seconds + 120))
+        #expect(second.map(\.event) == ["failed"] && second[0].detail.contains("the state pool was tried once for this restore and failed too"),
+                "\(second.map(\.text))")
+        #expect(try f.guest.domain.info().state == .shutOff && f.guest.domain.hasManagedSaveImage(), "the saved state is kept")
+        try? FileManager.default.removeItem(atPath: pool)
+        try FileManager.default.moveItem(atPath: pool + ".away", toPath: pool)
+        let woken = try f.executor.wake(vm: f.guest.name, by: "it", fromPool: true, options: f.options(restore.at.seconds + 240))
+        #expect(woken.map(\.event) == ["restored"], "\(woken.map(\.text))")
+        try f.assertContinues(from: before, "restored from the pool by a person")
     }
 
     /// A VM held up for good: the guest's QEMU stopped (SIGSTOP), so libvirtd still answers keepalives but its save

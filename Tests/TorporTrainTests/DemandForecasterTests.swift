@@ -75,7 +75,7 @@ import TorporStore
     @Test func aModelOfAnOlderInputSetIsNotServedAndSaysWhy() throws {
         let older = try Self.forecaster(served: [0.9], features: "demand,present,same_hour_6d_ago,hour_sin,hour_cos,dow_sin,dow_cos")
         #expect(older.run == nil)
-        #expect(older.unservedBecause == "model #1 unused: its input set is of an older version; the nightly training replaces it")
+        #expect(older.unservedBecause == "model #1 unused: its input set is not one this version reads (another torpor's); the next promoted model replaces it")
         #expect(older.forecast([("vm-1", Self.history)])["vm-1"]?.source.hasPrefix("hour-of-week profile") == true)
         #expect(try DemandForecaster(promoted: nil).unservedBecause == nil)
     }

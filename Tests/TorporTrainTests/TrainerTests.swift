@@ -79,10 +79,11 @@ import TorporTrain
         config.seed = 43
         let reseeded = try Trainer(store: store, config: config).run(now: Self.now)
         #expect(reseeded.recorded && reseeded.run.id != first.run.id)
-        try store.transaction { db in   // a late sample for an hour before --now (a VM of its own: the others' hours are full)
+        #expect(try Trainer(store: store, config: config).run(now: Self.now + 1800).recorded == false, "later in the same hour: the same whole hours")
+        try store.transaction { db in   // a late sample of a VM for an hour before --now, higher than its others: the hour's demand changes
             let writer = try SampleWriter(db: db)
             let cpu = try writer.metricID(try MetricBinding.make(metric: "cpu_util", unit: "percent").get())
-            _ = try writer.add(vm: try VMRepository.id(of: "late-vm", in: db, now: Self.now), metric: cpu, time: Self.now - 7200, value: 40)
+            _ = try writer.add(vm: try #require(try VMRepository.all(in: db).first).id, metric: cpu, time: Self.now - 7200 + 1, value: 99.9)
         }
         let late = try Trainer(store: store, config: config).run(now: Self.now)
         #expect(late.recorded && late.run.id != reseeded.run.id)

@@ -94,7 +94,7 @@ public struct PrometheusIngester {
                     return
                 }
                 if format == .text, let t = sample.timestamp, Self.readsAsSeconds(t) {
-                    throw ExpositionError(line: sample.line, message: "timestamp \(Int64(t * 1000)) is \(UTC.format(Int64(t.rounded(.down)))) in "
+                    throw ExpositionError(line: sample.line, message: "timestamp \(Int64((t * 1000).rounded())) is \(UTC.format(Int64(t.rounded(.down)))) in "
                         + "milliseconds, the text format's unit; if it is seconds, this is OpenMetrics cut before its '# EOF'")
                 }
                 try writer.add(name: sample.name, labels: Dictionary(sample.labels, uniquingKeysWith: { a, _ in a }),

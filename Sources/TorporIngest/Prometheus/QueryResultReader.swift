@@ -12,10 +12,11 @@ enum QueryResultReader {
     /// The series of a response body; `fail` builds the error for a message (with a position when known).
     static func series(from data: Data, fail: (String) -> Error) throws -> [Series] {
         let json: Any
+        let body = data.starts(with: [0xEF, 0xBB, 0xBF]) ? data.dropFirst(3) : data   // a UTF-8 BOM is not content
         do {
-            json = try JSONSerialization.jsonObject(with: data.starts(with: [0xEF, 0xBB, 0xBF]) ? data.dropFirst(3) : data, options: [.fragmentsAllowed])
+            json = try JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed])
         } catch {
-            throw fail("not valid JSON: \(describe(error, in: data))")
+            throw fail("not valid JSON: \(describe(error, in: body))")
         }
         let result: [Any]
         if let array = json as? [Any] {
