@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The nightly job: ingest the other sources, prune old plan bodies, collect the state pool's garbage, then train. The run is recorded in the store's
+# The nightly job: ingest the other sources, prune old plan bodies, collect the state pool's garbage (and verify it
+# once a week), then train. The run is recorded in the store's
 # registry whether or not it is promoted; a model that does not beat the baselines never reaches the planner. A failed
 # step is reported to a person; training goes on after a failed ingest or prune (yesterday's model serves meanwhile).
 set -uo pipefail
@@ -23,6 +24,13 @@ run "the nightly plan pruning" "$TORPOR_BIN/torpor-plan" prune "${now[@]}" --kee
 if [ -n "${TORPOR_STATE_POOL:-}" ]; then
   run "the nightly state pool garbage collection" "$TORPOR_BIN/torpor-execute" pool gc --pool "$TORPOR_STATE_POOL" \
     --pool-capacity "${TORPOR_STATE_POOL_CAPACITY:-1TiB}" --keep "${TORPOR_STATE_POOL_KEEP:-3}"
+  # Once a week (ISO weekday $TORPOR_STATE_POOL_VERIFY_DAY, 7 = Sunday; empty: never) every chunk is read and hashed
+  # again, so that a damaged image is found while its VM runs, not when a restore needs it.
+  at=${TORPOR_NOW:-now}; [[ "$at" =~ ^[0-9]+$ ]] && at="@$at"
+  if [ "$(date -u -d "$at" +%u)" = "${TORPOR_STATE_POOL_VERIFY_DAY-7}" ]; then
+    run "the weekly state pool verification" "$TORPOR_BIN/torpor-execute" pool verify --pool "$TORPOR_STATE_POOL" \
+      --pool-capacity "${TORPOR_STATE_POOL_CAPACITY:-1TiB}"
+  fi
 fi
 run "the nightly training" "$TORPOR_BIN/torpor-train" train "${now[@]}" --threads "${TORPOR_TRAIN_THREADS:-2}"
 exit "$status"

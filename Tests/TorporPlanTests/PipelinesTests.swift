@@ -117,8 +117,8 @@ import TorporStore
         #expect(told().contains("torpor-execute check failed (exit 1): whether a VM needs a person is unknown") && told().contains("no-such.db"), "\(told())")
     }
 
-    /// The nightly job collects the state pool's garbage (a pool never collected fills until hibernations are held back)
-    /// and goes on to train.
+    /// The nightly job collects the state pool's garbage (a pool never collected fills until hibernations are held back),
+    /// verifies it on its weekday only (it reads the whole pool), and goes on to train.
     @Test func theNightlyJobCollectsThePoolsGarbageThenTrains() throws {
         let (dir, _, root) = try installed()
         let empty = try Store(path: dir + "/empty.db")
@@ -129,5 +129,10 @@ import TorporStore
         #expect(nightly.output.contains("removed 0 images and 0 chunks, freed 0 B") && FileManager.default.fileExists(atPath: pool + "/POOL"), "\(nightly.output)")
         #expect(nightly.status == 0 && nightly.output.contains("no VM has enough history to train on"), "\(nightly.output)")
         #expect(!FileManager.default.fileExists(atPath: notices), "nothing failed: nobody is told")
+        #expect(!nightly.output.contains("chunks checked"), "2013-09-30 is a Monday: no verification on the default Sunday")
+        let monday = try run(root + "/usr/local/lib/torpor/nightly.sh", environment: [
+            "TORPOR_DB": empty.path, "TORPOR_BIN": root + "/usr/local/bin", "TORPOR_STATE_POOL": pool, "TORPOR_NOTIFY": "cat >> '\(notices)'",
+            "TORPOR_CALENDARS": "", "TORPOR_NOW": "\(UTC.parseISO8601(EndToEndTests.now)!)", "TORPOR_STATE_POOL_VERIFY_DAY": "1", "PATH": "/usr/bin:/bin"])
+        #expect(monday.status == 0 && monday.output.contains("0 chunks checked, 0 damaged, 0 missing"), "\(monday.output)")
     }
 }
