@@ -115,7 +115,8 @@ public final class StatePool {
         var chunks: [StateManifest.Chunk] = []
         var newChunks: [StateManifest.Chunk] = []
         var pending: [(temp: String, target: String)] = []   // written, not yet flushed and renamed
-        var written: [String] = []
+        var written: [String] = []   // renamed into place, and this take's own: a rollback removes them
+        var renamed: [String] = []
         var writtenBytes: Int64 = 0
         var imageBytes: Int64 = 0
         let imageHash = SHA256()
@@ -169,11 +170,15 @@ public final class StatePool {
             for (temp, target) in pending {
                 let parent = (target as NSString).deletingLastPathComponent
                 if directories.insert(parent).inserted { try PoolFiles.makeDirectory(parent) }
+                // A file already under that name is not this take's to remove (an image the store files under an
+                // older name of this directory uses it): renamed over with the same, checked content, and left.
+                let existed = FileManager.default.fileExists(atPath: target)
                 try PoolFiles.rename(temp, to: target)
-                written.append(target)
+                renamed.append(target)
+                if !existed { written.append(target) }
             }
             pending = []
-            for dir in Set(written.map { ($0 as NSString).deletingLastPathComponent }) { PoolFiles.syncDirectory(dir) }
+            for dir in Set(renamed.map { ($0 as NSString).deletingLastPathComponent }) { PoolFiles.syncDirectory(dir) }
             let manifest = StateManifest(pool: key, vm: vm, createdAt: now, imageSHA256: imageHash.finalizeHex(), imageBytes: imageBytes,
                                          writtenBytes: writtenBytes, chunks: chunks, diskIdentity: diskIdentity)
             let id = try store.transaction { try StateRepository.insert(manifest, newChunks: newChunks, in: $0) }

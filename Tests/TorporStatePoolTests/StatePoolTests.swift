@@ -236,6 +236,43 @@ struct PoolScratch {
         withExtendedLifetime(held) {}
     }
 
+    /// A directory the store knows under two names (an older name from before the pool kept its own, `POOL`): a take
+    /// under the new name writes chunks the older name's images already have there. When it fails part way, its
+    /// rollback removes only the files it created, never a chunk another image uses.
+    @Test func aFailedTakeRemovesNoChunkAnImageUnderAnotherNameUses() throws {
+        let s = try PoolScratch()
+        let older = try s.pool()
+        let first = randomBytes(1 << 20, seed: 21)
+        _ = try older.take(image: try s.image("a.save", first), vm: "a", diskIdentity: "d", now: 1)
+        let marker = s.dir + "/pool/POOL"
+        let olderName = try String(contentsOfFile: marker, encoding: .utf8)
+        try "another-name\n".write(toFile: marker, atomically: true, encoding: .utf8)
+        let renamed = try s.pool()
+        #expect(renamed.key == "another-name")
+        // Its next image starts as the first; a chunk of its new tail cannot be put in place (a file where its
+        // directory goes): the take fails after the first image's chunks were renamed over.
+        let second = first + randomBytes(1 << 20, seed: 22)
+        let firstChunks = Set(try older.latest(vm: "a").chunks.map(\.hash))
+        var offset = 0, blocked: String?
+        second.withUnsafeBytes { all in
+            for length in renamed.chunker.chunks(of: all) {
+                defer { offset += length }
+                let hash = SHA256.digest(UnsafeRawBufferPointer(rebasing: all[offset..<offset + length]))
+                let directory = s.dir + "/pool/chunks/" + SHA256.hex(hash).prefix(2)
+                if blocked == nil, !firstChunks.contains(hash), !FileManager.default.fileExists(atPath: directory) { blocked = directory }
+            }
+        }
+        let directory = try #require(blocked)
+        try Data("in the way".utf8).write(to: URL(fileURLWithPath: directory))
+        #expect(throws: StatePoolError.self) { _ = try renamed.take(image: try s.image("b.save", second), vm: "a", diskIdentity: "d", now: 2) }
+        try FileManager.default.removeItem(atPath: directory)
+        try olderName.write(toFile: marker, atomically: true, encoding: .utf8)
+        let back = try s.pool()
+        #expect(try back.verify().missing.isEmpty, "every chunk of the first image is still there")
+        try back.materialize(try back.latest(vm: "a"), to: s.dir + "/restored.save", currentDiskIdentity: "d")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: s.dir + "/restored.save")) == Data(first))
+    }
+
     @Test func aPoolOverItsCapacityRefusesTheImageAndStaysConsistent() throws {
         let s = try PoolScratch()
         let pool = try s.pool(1 << 20)
