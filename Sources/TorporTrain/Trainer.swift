@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import TorporCore
 import TorporForecast
 import TorporHash
@@ -67,14 +68,18 @@ public struct Trainer {
     /// with the same settings (a second nightly job, a retry): that run is returned and nothing is trained or recorded.
     public func run(now: EpochSeconds, log: (String) -> Void = { _ in }) throws -> (run: ModelRun, recorded: Bool) {
         let data = try load(now: now)
-        if let same = try store.read({ try ModelRegistry.runs(in: $0) })
-            .first(where: { UTC.floor($0.dataTo) == UTC.floor(now) && $0.hyperparameters[Self.inputsKey] == data.fingerprint }) {
-            return (same, false)
+        func same(in db: Database) throws -> ModelRun? {
+            try ModelRegistry.runs(in: db).first { UTC.floor($0.dataTo) == UTC.floor(now) && $0.hyperparameters[Self.inputsKey] == data.fingerprint }
         }
+        if let same = try store.read(same) { return (same, false) }
         let trained = try fit(data, now: now, log: log)
-        var run = trained.run
-        run.id = try store.transaction { try ModelRegistry.insert(run, model: trained.model, in: $0) }
-        return (run, true)
+        // Asked again when recording: a run started at the same time (two nightly jobs at once) may have recorded it.
+        return try store.transaction { db in
+            if let same = try same(in: db) { return (same, false) }
+            var run = trained.run
+            run.id = try ModelRegistry.insert(run, model: trained.model, in: db)
+            return (run, true)
+        }
     }
 
     /// Trains and evaluates on the data before `now`, without recording anything (a backtest's walk-forward): the run
