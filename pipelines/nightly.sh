@@ -24,10 +24,12 @@ run "the nightly plan pruning" "$TORPOR_BIN/torpor-plan" prune "${now[@]}" --kee
 if [ -n "${TORPOR_STATE_POOL:-}" ]; then
   run "the nightly state pool garbage collection" "$TORPOR_BIN/torpor-execute" pool gc --pool "$TORPOR_STATE_POOL" \
     --pool-capacity "${TORPOR_STATE_POOL_CAPACITY:-1TiB}" --keep "${TORPOR_STATE_POOL_KEEP:-3}"
-  # Once a week (ISO weekday $TORPOR_STATE_POOL_VERIFY_DAY, 7 = Sunday; empty: never) every chunk is read and hashed
-  # again, so that a damaged image is found while its VM runs, not when a restore needs it.
+  # Once a week (ISO weekday $TORPOR_STATE_POOL_VERIFY_DAY in UTC, 7 = Sunday; empty: never) every chunk is read and
+  # hashed again, so that a damaged image is found while its VM runs, not when a restore needs it.
   at=${TORPOR_NOW:-now}; [[ "$at" =~ ^[0-9]+$ ]] && at="@$at"
-  if [ "$(date -u -d "$at" +%u)" = "${TORPOR_STATE_POOL_VERIFY_DAY-7}" ]; then
+  if ! day=$(date -u -d "$at" +%u 2>&1); then
+    run "the weekly state pool verification" sh -c 'echo "nightly.sh: the weekday of $1 is unknown ($2)" >&2; exit 2' - "$at" "$day"
+  elif [ "$day" = "${TORPOR_STATE_POOL_VERIFY_DAY-7}" ]; then
     run "the weekly state pool verification" "$TORPOR_BIN/torpor-execute" pool verify --pool "$TORPOR_STATE_POOL" \
       --pool-capacity "${TORPOR_STATE_POOL_CAPACITY:-1TiB}"
   fi

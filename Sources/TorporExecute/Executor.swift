@@ -521,6 +521,8 @@ public final class Executor: @unchecked Sendable {
             var unmeasured: String?
             // What a person should know of a restore that succeeded another way than planned.
             var note: String?
+            // What became of libvirt's older image after a restore from the pool (`dropStaleImage`), for the journal too.
+            var dropped = ""
             let state = try domain.info().state
             if state == .paused {
                 // Held paused with its memory (started paused by hand, a restore that stopped half-way): resuming
@@ -547,28 +549,30 @@ public final class Executor: @unchecked Sendable {
                     } catch let failure {
                         // libvirt's image would not start (damaged, unreadable): the pool's copy of the same sleep is
                         // the way back; libvirt's image is removed once that runs (else a start would try it again).
-                        // Tried once per restore: a start that fails for another cause (a missing bridge or disk, no
+                        // Tried once per sleep: a start that fails for another cause (a missing bridge or disk, no
                         // memory) fails from the pool too, and rebuilding the image each pass would only load the host.
                         guard let pool = options.pool, (try? domain.info().state) == .shutOff, !Self.hasJob(domain) else { throw failure }
-                        guard try !triedThePool(r) else {
-                            throw ExecuteError(.runtime, "\(failure) (the state pool was tried once for this restore and failed too; "
-                                               + "`torpor-execute restore --from-pool \(r.vm)` tries it again)")
+                        guard try !poolFailedThisSleep(r.vm) else {
+                            throw ExecuteError(.runtime, "\(failure) (the state pool was tried once for this sleep and failed too; "
+                                               + "`torpor-execute restore --from-pool --pool \(pool.directory) \(r.vm)` tries it again)")
                         }
                         started.detail = Self.poolAfterFailedStart + "\(failure))"
                         step(started)
                         do {
                             try restoreFromPool(domain, connection: connection, pool: pool)
                         } catch {
-                            throw ExecuteError(.runtime, "libvirt's saved image of \(r.vm) did not start (\(failure)), nor could the state pool restore it: \(error)")
+                            throw ExecuteError(.runtime, "libvirt's saved image of \(r.vm) did not start (\(failure)), " + Self.poolAlsoFailed + ": \(error)")
                         }
-                        note = "libvirt's saved image did not start (\(failure)): restored from the state pool" + Self.dropStaleImage(domain)
+                        dropped = Self.dropStaleImage(domain)
+                        note = "libvirt's saved image did not start (\(failure)): restored from the state pool" + dropped
                     }
                 } else if let pool = options.pool {
                     started.detail = libvirtImage ? "from the state pool, as asked" : "from the state pool (libvirt's image is gone)"
                     step(started)
                     try restoreFromPool(domain, connection: connection, pool: pool)
                     // libvirt's own image is now older than the running VM: never restore it again.
-                    if libvirtImage { try domain.removeManagedSaveImage() }
+                    dropped = Self.dropStaleImage(domain)
+                    note = dropped.isEmpty ? nil : String(dropped.dropFirst(2))
                 } else {
                     throw ExecuteError(.runtime, "\(r.vm) on \(r.host) has no saved state (no managed-save image, no state pool): not cold-booted; start it by hand if its memory may be lost")
                 }
@@ -580,6 +584,7 @@ public final class Executor: @unchecked Sendable {
             guard try domain.info().state == .running else { throw ExecuteError(.runtime, "\(r.vm) on \(r.host) did not come back running") }
             let seconds = Date().timeIntervalSince(began)
             var done = started
+            done.detail += dropped
             done.step = .done
             done.at = clock()
             done.seconds = unmeasured == nil ? seconds : nil
@@ -610,11 +615,18 @@ public final class Executor: @unchecked Sendable {
 
     /// How a restore's `started` step begins when libvirt's own image did not start and the pool's copy is tried.
     static let poolAfterFailedStart = "from the state pool (libvirt's saved image did not start: "
+    /// What a failed restore says when the pool's copy failed too, after libvirt's image did not start.
+    static let poolAlsoFailed = "nor could the state pool restore it"
 
-    /// Whether this restore has already tried the pool after libvirt's image did not start (its journal says so).
-    func triedThePool(_ r: OwedRestore) throws -> Bool {
-        try store.read { try JournalRepository.steps(of: r.actionID, in: $0) }
-            .contains { $0.step == .started && $0.detail.hasPrefix(Self.poolAfterFailedStart) }
+    /// Whether a restore of `vm`'s current sleep has already tried the pool after libvirt's image did not start, and
+    /// failed (whatever restore it was: a plan's, a pin's, a demand signal's; one cut short by a killed run does not
+    /// count).
+    func poolFailedThisSleep(_ vm: String) throws -> Bool {
+        try store.read { db in
+            guard let sleep = try JournalRepository.power(of: vm, in: db), sleep.state == .hibernated else { return false }
+            return try JournalRepository.recent(limit: 500, vm: vm, in: db).prefix { $0.at >= sleep.since }
+                .contains { $0.kind == .restore && $0.step == .failed && $0.detail.contains(Self.poolAlsoFailed) }
+        }
     }
 
     /// A VM that runs must not keep a libvirt managed-save image: it is older than the VM's memory (a pool restore

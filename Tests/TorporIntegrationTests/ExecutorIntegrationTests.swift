@@ -157,8 +157,9 @@ import TorporVirt
 
     /// When the pool cannot restore the sleep either (here: its directory gone), the restore fails keeping the saved
     /// state, and later passes do not rebuild the image again (a start failing for another cause would fail from the
-    /// pool too): tried once per restore; a person's `restore --from-pool` tries again.
-    @Test func aPoolThatCannotRestoreEitherIsTriedOncePerRestore() throws {
+    /// pool too), nor does a restore of another kind (a pin's): tried once per sleep; a person's `restore --from-pool`
+    /// tries again.
+    @Test func aPoolThatCannotRestoreEitherIsTriedOncePerSleep() throws {
         let f = try Fixture()
         let plan = try f.plan(now: Self.start, idleHours: 5)
         let restore = try #require(plan.actions.first { $0.action == .restore })
@@ -173,8 +174,11 @@ import TorporVirt
         #expect(first.map(\.event) == ["failed"] && first[0].detail.contains("did not start (") && first[0].detail.contains("nor could the state pool restore it"),
                 "\(first.map(\.text))")
         let second = try f.executor.run(f.options(restore.at.seconds + 120))
-        #expect(second.map(\.event) == ["failed"] && second[0].detail.contains("the state pool was tried once for this restore and failed too"),
+        #expect(second.map(\.event) == ["failed"] && second[0].detail.contains("the state pool was tried once for this sleep and failed too"),
                 "\(second.map(\.text))")
+        try f.store.transaction { try JournalRepository.pin(PinRecord(vm: f.guest.name, until: nil, pinnedBy: "carol", pinnedAt: restore.at.seconds + 150), in: $0) }
+        let pinned = try f.executor.run(f.options(restore.at.seconds + 180))
+        #expect(pinned.map(\.event) == ["failed"] && pinned[0].detail.contains("tried once for this sleep"), "\(pinned.map(\.text))")
         #expect(try f.guest.domain.info().state == .shutOff && f.guest.domain.hasManagedSaveImage(), "the saved state is kept")
         try? FileManager.default.removeItem(atPath: pool)
         try FileManager.default.moveItem(atPath: pool + ".away", toPath: pool)
