@@ -124,11 +124,6 @@ public enum JournalRepository {
         return result
     }
 
-    /// Every step of one action, oldest first.
-    public static func steps(of actionID: String, in db: Database) throws -> [JournalEntry] {
-        try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE action_id = ? ORDER BY id", arguments: [actionID]).map(entry)
-    }
-
     /// Actions whose latest step is `intent` or `started`: a run stopped in the middle of them (kept in `journal_open`
     /// as steps are appended).
     public static func unfinished(in db: Database) throws -> [JournalEntry] {
