@@ -494,7 +494,8 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// Restores one VM: from libvirt's managed-save image when it has one (from the state pool when that image does not
-    /// start), else rebuilt from the state pool (verified): the image of this sleep only. Never cold-boots a VM whose saved state is gone: that is reported for a person.
+    /// start), else rebuilt from the state pool (verified): the image of this sleep only. Never cold-boots a VM whose
+    /// saved state is gone: that is reported for a person.
     /// Restores are never blocked, not even by the store: a step the journal cannot take is logged and the restore goes
     /// on (repeating a restore is safe; the next run records what this one could not).
     func restore(_ r: OwedRestore, options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds) {
@@ -552,7 +553,8 @@ public final class Executor: @unchecked Sendable {
                         // Tried once per sleep: a start that fails for another cause (a missing bridge or disk, no
                         // memory) fails from the pool too, and rebuilding the image each pass would only load the host.
                         guard let pool = options.pool, (try? domain.info().state) == .shutOff, !Self.hasJob(domain) else { throw failure }
-                        guard try !poolFailedThisSleep(r.vm) else {
+                        // A store that cannot answer blocks no restore: the pool is tried.
+                        guard !((try? poolFailedThisSleep(r.vm)) ?? false) else {
                             throw ExecuteError(.runtime, "\(failure) (the state pool was tried once for this sleep and failed too; "
                                                + "`torpor-execute restore --from-pool --pool \(pool.directory) \(r.vm)` tries it again)")
                         }
