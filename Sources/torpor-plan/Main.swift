@@ -58,6 +58,9 @@ struct Make: ParsableCommand {
             if !conflicts.isEmpty { throw PlanError(.badInput, "\(self.policy ?? "the embedded default policy"): " + conflicts.joined(separator: "; ")) }
             var forecaster = try DemandForecaster(store: store, horizon: policy.horizonHours, trainedBefore: now)
             forecaster.clock = week.clock
+            if let why = forecaster.unservedBecause {   // after an upgrade, until a new model is promoted
+                FileHandle.standardError.write(Data("torpor-plan: warning: \(why); the hour-of-week profile forecasts every VM\n".utf8))
+            }
             if let trained = forecaster.trainedClockZone, trained != week.clock.zone {
                 FileHandle.standardError.write(Data(("torpor-plan: warning: the model was trained and promoted against the hour-of-week profile "
                     + "on \(trained), this plan uses \(week.clock.zone): the quantiles it serves were chosen on the other clock "
