@@ -2,7 +2,7 @@
 # The nightly job: ingest the other sources, prune old plan bodies, collect the state pool's garbage (and verify it
 # once a week), then train. The run is recorded in the store's
 # registry whether or not it is promoted; a model that does not beat the baselines never reaches the planner. A failed
-# step is reported to a person; training goes on after a failed ingest or prune (yesterday's model serves meanwhile).
+# step is reported to a person; training goes on after any failed step before it (yesterday's model serves meanwhile).
 set -uo pipefail
 : "${TORPOR_BIN:=/usr/local/bin}"
 here=$(dirname "$0")

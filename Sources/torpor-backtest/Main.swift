@@ -14,7 +14,8 @@ struct TorporBacktestCommand: TorporTool {
         discussion: """
             Walks hour by hour over the replay period (default: the 7 days before --now). Each hour every
             strategy decides from the data before that hour only, through the production planner and policy:
-            torpor (the promoted model if it was trained before the period, else the hour-of-week profile) and
+            torpor (the promoted model if it was trained before the period and this version reads it, else the
+            hour-of-week profile) and
             seasonal naive; a reactive idle-timeout policy and a fixed office-hours schedule; and the oracle
             (perfect foresight: every known stretch without demand longer than the break-even asleep, back
             exactly as demand returns: the most any strategy can capture without a violation). Scored against the actual demand at the resolution of its samples, every

@@ -28,8 +28,9 @@ struct TorporExecuteCommand: TorporTool {
             pause    no new hibernations fleet-wide (restores continue); resume undoes it
             status   sleeping VMs, due actions, held-back hibernations, VMs woken early, pins,
                      recent failures and SLA violations
-            check    what needs a person now (a VM asleep past its restore, a restore failing, an action
-                     left started): one line each and exit 4, else exit 0 (pipelines/watch.sh notifies on it)
+            check    what needs a person now (a VM asleep past its restore, a restore failing, a sleep
+                     whose saved state is gone, an action left started, a host no longer collected): one
+                     line each and exit 4, else exit 0 (pipelines/watch.sh notifies on it)
 
             Every step is journaled in the store before it is taken; a run killed at any point and run again
             finishes or rolls forward each action once. Each host on a thread of its own, and never two
@@ -351,7 +352,7 @@ struct Resume: ParsableCommand {
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "What needs a person now: a VM asleep past its restore, a restore failing, an action left started, a host no longer collected (exit 4).")
+        abstract: "What needs a person now: a VM asleep past its restore, a restore failing, a lost saved state, an action left started, a host no longer collected (exit 4).")
     @OptionGroup var common: StageOptions
     @Option(help: "How long past its deadline a restore may still be under way, and an action may stay started, e.g. 10m.")
     var grace = "10m"
@@ -371,7 +372,7 @@ struct Check: ParsableCommand {
                                                        collectorSilence: DurationText.seconds(collectorSilence)!,
                                                        replaying: common.now != nil, locks: VMLocks(store: common.storePath))
             guard !problems.isEmpty else {
-                return print("ok at \(UTC.format(common.nowSeconds)): no VM asleep past its restore, no restore failing, no action left started, no host left uncollected")
+                return print("ok at \(UTC.format(common.nowSeconds)): no VM asleep past its restore, no restore failing, no saved state lost, no action left started, no host left uncollected")
             }
             for p in problems { print(p.text) }
             throw ExitCode(4)

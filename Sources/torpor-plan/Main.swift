@@ -13,7 +13,8 @@ struct TorporPlanCommand: TorporTool {
         commandName: "torpor-plan",
         abstract: "The hourly planning stage: forecast each VM's demand and write a hibernation plan for review.",
         discussion: """
-            make     forecast (promoted model, else the hour-of-week profile) and write a plan file
+            make     forecast (the promoted model if this version reads it, else the hour-of-week
+                     profile) and write a plan file
             show     the plan as a table and per-VM timelines, or --html FILE with a chart per VM
             diff     what changed between two plans
             approve  approve a plan's hibernations (with their restores); --standing carries
