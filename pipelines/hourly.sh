@@ -6,6 +6,7 @@
 set -uo pipefail
 : "${TORPOR_BIN:=/usr/local/bin}" "${TORPOR_PLANS:=/var/lib/torpor/plans}"
 here=$(dirname "$0")
+exec 9<"$0"; flock -n 9 || { echo "hourly.sh: its previous run still runs: this one is skipped" >&2; exit 0; }   # one at a time
 unsent=0
 tell() {   # tell SUBJECT <BODY: a notice to a person (not in a pipeline: it notes a notice not sent)
   "$here/notify.sh" "$1" || { echo "hourly.sh: the notice '$1' could not be sent (TORPOR_NOTIFY)" >&2; unsent=1; }; }
@@ -15,7 +16,15 @@ if ! ingest=$("$here/ingest-sources.sh" 2>&1); then
 fi
 printf '%s\n' "$ingest"
 at=now; [ -z "${TORPOR_NOW:-}" ] || { [[ $TORPOR_NOW =~ ^[0-9]+$ ]] && at="@$TORPOR_NOW" || at=$TORPOR_NOW; }
-plan="$TORPOR_PLANS/plan-$(date -u -d "$at" +%Y%m%dT%H%M%SZ).json"
+if ! stamp=$(date -u -d "$at" +%Y%m%dT%H%M%SZ 2>&1); then
+  tell "no plan this hour: the time $at cannot be read ($stamp)" <<<"TORPOR_NOW=${TORPOR_NOW:-}"
+  exit 2
+fi
+plan="$TORPOR_PLANS/plan-$stamp.json"
+if [ -e "$plan" ]; then   # the job run twice in one second, or a replay of an hour already planned: never over its file
+  tell "no plan this hour: $plan exists already (the job run twice, or a replay of a planned hour)" <<<"$plan"
+  exit 2
+fi
 policy=()
 [ -n "${TORPOR_POLICY:-}" ] && policy=(--policy "$TORPOR_POLICY")
 output=$("$TORPOR_BIN/torpor-plan" make "${now[@]}" "${policy[@]}" --out "$plan" 2>&1)

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The nightly job: ingest the other sources, prune old plan bodies, collect the state pool's garbage (and verify it
+# The nightly job: ingest the other sources, prune old plans (stored bodies and files), collect the state pool's garbage (and verify it
 # once a week), then train. The run is recorded in the store's
 # registry whether or not it is promoted; a model that does not beat the baselines never reaches the planner. A failed
 # step is reported to a person; training goes on after any failed step before it (yesterday's model serves meanwhile).
 set -uo pipefail
 : "${TORPOR_BIN:=/usr/local/bin}"
 here=$(dirname "$0")
+exec 9<"$0"; flock -n 9 || { echo "nightly.sh: its previous run still runs: this one is skipped" >&2; exit 0; }   # one at a time
 now=(); [ -z "${TORPOR_NOW:-}" ] || now=(--now "$TORPOR_NOW")   # a replay of the job at a past time
 status=0
 run() {   # run SUBJECT COMMAND...: runs it, its output to the log, and reports a failure
@@ -18,8 +19,10 @@ run() {   # run SUBJECT COMMAND...: runs it, its output to the log, and reports 
   fi
 }
 run "the nightly ingest" "$here/ingest-sources.sh"
-# Hourly plans of a large fleet add up: keep them whole for a week (ids, hashes and approvals stay for the audit).
-run "the nightly plan pruning" "$TORPOR_BIN/torpor-plan" prune "${now[@]}" --keep "${TORPOR_PLAN_RETENTION:-7d}"
+# Hourly plans of a large fleet add up: keep them whole for a week, in the store and as files (ids, hashes and
+# approvals stay for the audit; the plans sleeping VMs depend on stay whole).
+run "the nightly plan pruning" "$TORPOR_BIN/torpor-plan" prune "${now[@]}" --keep "${TORPOR_PLAN_RETENTION:-7d}" \
+  --plans "${TORPOR_PLANS:-/var/lib/torpor/plans}"
 # The state pool keeps the newest images per VM and every sleeping VM's; without it, it fills until hibernations are held.
 if [ -n "${TORPOR_STATE_POOL:-}" ]; then
   run "the nightly state pool garbage collection" "$TORPOR_BIN/torpor-execute" pool gc --pool "$TORPOR_STATE_POOL" \

@@ -4,7 +4,8 @@ import TorporStore
 
 /// `torpor-execute check`: what needs a person now, whatever its cause (the executor stopped, crashing, or failing on a
 /// host): a VM asleep past its restore's deadline, a due restore whose last attempt failed, a sleep whose saved state is
-/// gone, an action left started, a host the libvirt collector has stopped collecting.
+/// gone, a VM its restore booted without its memory, an action left started, a host the libvirt collector has stopped
+/// collecting.
 /// A watch job (`pipelines/watch.sh`) notifies on it, so that a VM is not left asleep without anyone knowing.
 public enum ExecutionCheck {
     /// One thing that needs a person, about one VM. `text` stays the same from one check to the next while nothing
@@ -45,6 +46,15 @@ public enum ExecutionCheck {
             where p.state == .hibernated && p.poolRefused?.hasPrefix(Executor.imageLost) == true && !problems.contains(where: { $0.vm == p.vm }) {
                 problems.append(Problem(vm: p.vm, text: "\(p.vm) on \(p.host): ASLEEP WITHOUT A SAVED STATE since \(UTC.format(p.since)): libvirt lost its "
                                         + "image before the state pool had it; its restore will fail and torpor never cold-boots it: a person decides"))
+            }
+            // A restore that brought a VM back without its memory (libvirt found its image gone or cut, and booted it):
+            // told for a day after.
+            for p in try JournalRepository.power(at: replaying ? now : .max, in: db).values.sorted(by: { $0.vm < $1.vm })
+            where p.state == .running && p.since <= now && now - p.since <= 86_400 {
+                guard let last = try JournalRepository.recent(limit: 1, vm: p.vm, in: db).first, last.kind == .restore, last.step == .done,
+                      last.detail.contains(Executor.bootedAfresh) else { continue }
+                problems.append(Problem(vm: p.vm, text: "\(p.vm) on \(p.host): \(Executor.bootedAfresh) by its restore at \(UTC.format(last.at)): "
+                                        + "libvirt found no complete saved image and booted it; the memory it slept with is lost (named for a day)"))
             }
             for e in try JournalRepository.unfinished(in: db) where now > e.at + grace {
                 // A hibernation a killed run left open, its plan still starting it, waits for a pass (busy, waiting for

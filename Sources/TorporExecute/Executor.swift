@@ -542,11 +542,19 @@ public final class Executor: @unchecked Sendable {
                 unmeasured = "it was paused; resumed" + Self.dropStaleImage(domain)
             } else if state != .running {
                 let libvirtImage = try domain.hasManagedSaveImage()
-                if libvirtImage && !r.fromPool {
+                // libvirt starts a VM whose image is gone or incomplete afresh, without its memory: a pooled sleep's
+                // image is looked at first, and the pool's copy brings the VM back instead.
+                let unusable = libvirtImage && !r.fromPool ? unusableLibvirtImage(of: r.vm, options: options) : nil
+                if libvirtImage && !r.fromPool && unusable == nil {
                     started.detail = "from libvirt's saved image"
                     step(started)
                     do {
                         try crashDuringLibvirtCall { try domain.start() }
+                        if try domain.bootedAfresh() == true {
+                            note = Self.bootedAfresh + ": libvirt found no complete saved image (gone, or cut by a save that stopped) "
+                                + "and booted it; the memory it slept with is lost"
+                            unmeasured = "booted"
+                        }
                     } catch let failure {
                         // libvirt's image would not start (damaged, unreadable): the pool's copy of the same sleep is
                         // the way back; libvirt's image is removed once that runs (else a start would try it again).
@@ -569,7 +577,8 @@ public final class Executor: @unchecked Sendable {
                         note = "libvirt's saved image did not start (\(failure)): restored from the state pool" + dropped
                     }
                 } else if let pool = options.pool {
-                    started.detail = libvirtImage ? "from the state pool, as asked" : "from the state pool (libvirt's image is gone)"
+                    started.detail = unusable.map { "from the state pool (\($0))" }
+                        ?? (libvirtImage ? "from the state pool, as asked" : "from the state pool (libvirt's image is gone)")
                     step(started)
                     try restoreFromPool(domain, connection: connection, pool: pool)
                     // libvirt's own image is now older than the running VM: never restore it again.
@@ -586,7 +595,7 @@ public final class Executor: @unchecked Sendable {
             guard try domain.info().state == .running else { throw ExecuteError(.runtime, "\(r.vm) on \(r.host) did not come back running") }
             let seconds = Date().timeIntervalSince(began)
             var done = started
-            done.detail += dropped
+            done.detail += dropped + (note.map { $0.hasPrefix(Self.bootedAfresh) ? "; " + $0 : "" } ?? "")
             done.step = .done
             done.at = clock()
             done.seconds = unmeasured == nil ? seconds : nil
@@ -601,6 +610,9 @@ public final class Executor: @unchecked Sendable {
             }
             log.record(.init(event: "restored", time: done.at, vm: r.vm, host: r.host, action: r.actionID,
                              detail: ([unmeasured, note].compactMap { $0 }.map { "\($0); " }.joined()) + r.reason, seconds: done.seconds))
+            if let note, note.hasPrefix(Self.bootedAfresh) {
+                log.record(.init(event: "failed", time: done.at, vm: r.vm, host: r.host, action: r.actionID, detail: "restore: " + note))
+            }
             if done.late == true {
                 log.record(.init(event: "violation", time: done.at, vm: r.vm, host: r.host, action: r.actionID,
                                  detail: "restored \(done.at - r.deadline) s after its deadline \(UTC.format(r.deadline))"))
@@ -613,6 +625,17 @@ public final class Executor: @unchecked Sendable {
             try? journal(failed)
             log.record(.init(event: "failed", time: failed.at, vm: r.vm, host: r.host, action: r.actionID, detail: "restore: \(error)"))
         }
+    }
+
+    /// How a restore that brought a VM back without its memory (libvirt booted it) is told, in the journal and the events.
+    static let bootedAfresh = "BOOTED AFRESH"
+
+    /// Why libvirt's image of `vm`'s sleep would not bring its memory back, when the state pool holds the sleep: gone or
+    /// incomplete (`VirtDomain.unusableManagedSaveImage`). Only a pooled sleep's image is looked at: its copy proved
+    /// `managedSaveDirectory` right (a wrong one must not send every restore to the pool).
+    func unusableLibvirtImage(of vm: String, options: ExecutionOptions) -> String? {
+        guard options.pool != nil, (try? store.read { try JournalRepository.power(of: vm, in: $0) })??.manifestID != nil else { return nil }
+        return VirtDomain.unusableManagedSaveImage(at: options.managedSaveDirectory + "/\(vm).save")
     }
 
     /// How a restore's `started` step begins when libvirt's own image did not start and the pool's copy is tried.

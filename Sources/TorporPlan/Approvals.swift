@@ -145,14 +145,16 @@ public enum Approvals {
     }
 
     /// Empties the stored bodies of plans older than `retention` (hourly plans of large fleets add up), keeping every
-    /// plan a sleeping VM's restore may come from; ids, hashes and approvals stay. Returns how many were pruned.
-    public static func prune(olderThan retention: Int64, now: EpochSeconds, in store: Store) throws -> Int {
+    /// plan a sleeping VM's restore may come from; ids, hashes and approvals stay. Returns how many were pruned, and
+    /// the time before which plans are no longer kept whole (so that their files can go too, `PlanFiles.prune`).
+    public static func prune(olderThan retention: Int64, now: EpochSeconds, in store: Store) throws -> (pruned: Int, before: EpochSeconds) {
         try store.transaction { db in
             let sleepers = try JournalRepository.power(in: db).values.filter { $0.state == .hibernated }
             let latest = try JournalRepository.latestSteps(of: sleepers.map(\.actionID), in: db)
             let keep = Set(sleepers.compactMap { latest[$0.actionID]?.planID })
-            let oldestSleep = sleepers.map(\.since).min() ?? now
-            return try PlanRepository.pruneBodies(before: min(now - retention, oldestSleep - 8 * 86_400), keep: keep, in: db)
+            // The plans since 8 days before the oldest sleep began: one of them made its restore.
+            let before = min(now - retention, (sleepers.map(\.since).min() ?? .max) - 8 * 86_400)
+            return (try PlanRepository.pruneBodies(before: before, keep: keep, in: db), before)
         }
     }
 }

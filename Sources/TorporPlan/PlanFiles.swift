@@ -1,6 +1,8 @@
 import Foundation
+import TorporCore
 
-/// Writes review and plan files whole or not at all: a temporary file beside the target, then a rename.
+/// Plan and review files: written whole or not at all (a temporary file beside the target, then a rename), named for
+/// the time the plan was made, and removed by that name once older than the plans kept whole.
 public enum PlanFiles {
     public static func write(_ data: Data, to path: String) throws(PlanError) {
         let url = URL(fileURLWithPath: path)
@@ -11,4 +13,42 @@ public enum PlanFiles {
             throw PlanError(.runtime, "\(path): cannot write: \(error.localizedDescription)")
         }
     }
+
+    /// The file name of a plan made at `time`: `plan-20131001T120000Z.json`, `dry-run-20131001T120000Z.json` for a dry
+    /// run (what `torpor-plan make` writes by default, and the hourly job).
+    public static func name(at time: EpochSeconds, dryRun: Bool) -> String {
+        "\(dryRun ? dryRunPrefix : planPrefix)\(UTC.format(time).filter { $0 != "-" && $0 != ":" }).json"
+    }
+
+    /// The time a file named by `name(at:dryRun:)` is named for; nil for any other name.
+    public static func time(named name: String) -> EpochSeconds? {
+        guard name.hasSuffix(".json"), let prefix = [planPrefix, dryRunPrefix].first(where: name.hasPrefix) else { return nil }
+        let stamp = Array(name.dropFirst(prefix.count).dropLast(5))
+        guard stamp.count == 16, stamp[8] == "T", stamp[15] == "Z" else { return nil }
+        let d = String(stamp[0..<8]), t = String(stamp[9..<15])
+        return UTC.parseISO8601("\(d.prefix(4))-\(d.dropFirst(4).prefix(2))-\(d.suffix(2))T\(t.prefix(2)):\(t.dropFirst(2).prefix(2)):\(t.suffix(2))Z")
+    }
+
+    /// Deletes the files in `directory` named for a plan made before `before` (`name(at:dryRun:)`); every other file
+    /// stays. Returns their names, sorted; a directory that does not exist holds none.
+    public static func prune(in directory: String, before: EpochSeconds) throws(PlanError) -> [String] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory)
+        } catch CocoaError.fileReadNoSuchFile {
+            return []
+        } catch {
+            throw PlanError(.runtime, "\(directory): cannot list the plan files: \(error.localizedDescription)")
+        }
+        let old = names.filter { time(named: $0).map { $0 < before } ?? false }.sorted()
+        for name in old {
+            let path = (directory as NSString).appendingPathComponent(name)
+            do { try FileManager.default.removeItem(atPath: path) } catch {
+                throw PlanError(.runtime, "\(path): cannot remove the old plan file: \(error.localizedDescription)")
+            }
+        }
+        return old
+    }
+
+    static let planPrefix = "plan-", dryRunPrefix = "dry-run-"
 }

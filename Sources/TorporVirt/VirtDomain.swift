@@ -1,4 +1,5 @@
 import CLibvirt
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -44,6 +45,28 @@ public final class VirtDomain {
         var reason: Int32 = 0
         try checked("virDomainGetState(\(name))", virDomainGetState(handle, &state, &reason, 0))
         return state == Int32(VIR_DOMAIN_PAUSED.rawValue) ? PauseReason(code: reason) : nil
+    }
+
+    /// Whether a running domain came to run by booting, not from saved memory (`virDomainGetState`'s reason is
+    /// `VIR_DOMAIN_RUNNING_BOOTED`): what a managed-save image libvirt found gone or incomplete at `start` leaves. nil
+    /// when it does not run, or when its driver cannot tell (the test driver calls every start a boot).
+    public func bootedAfresh() throws(VirtError) -> Bool? {
+        guard !connection.uri.hasPrefix("test:") else { return nil }
+        var state: Int32 = 0
+        var reason: Int32 = 0
+        try checked("virDomainGetState(\(name))", virDomainGetState(handle, &state, &reason, 0))
+        guard state == Int32(VIR_DOMAIN_RUNNING.rawValue) else { return nil }
+        return reason == Int32(VIR_DOMAIN_RUNNING_BOOTED.rawValue)
+    }
+
+    /// Why the managed-save image at `path` would not bring a domain's memory back, if it would not: it is not there
+    /// (or cannot be read), or a save that stopped left it incomplete (libvirt's header says so). libvirt's `start`
+    /// boots such a domain afresh instead of failing.
+    public static func unusableManagedSaveImage(at path: String) -> String? {
+        guard let file = FileHandle(forReadingAtPath: path) else { return "libvirt's saved image is not at \(path)" }
+        defer { try? file.close() }
+        let magic = (try? file.read(upToCount: 16)) ?? Data()
+        return magic == Data("LibvirtQemudPart".utf8) ? "libvirt's saved image at \(path) is incomplete (a save that stopped)" : nil
     }
 
     /// Starts the domain (`virDomainCreate`); with a managed-save image, libvirt restores it instead of booting.

@@ -100,9 +100,13 @@ struct Make: ParsableCommand {
     }
 
     func defaultPath(now: EpochSeconds) -> String {
-        let dir = (common.storePath as NSString).deletingLastPathComponent
-        let stamp = UTC.format(now).replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ":", with: "")
-        return ((dir.isEmpty ? "." : dir) as NSString).appendingPathComponent("plans/\(dryRun ? "dry-run" : "plan")-\(stamp).json")
+        (Self.plansDirectory(beside: common.storePath) as NSString).appendingPathComponent(PlanFiles.name(at: now, dryRun: dryRun))
+    }
+
+    /// Where plan files go by default: `plans/` beside the store.
+    static func plansDirectory(beside storePath: String) -> String {
+        let dir = (storePath as NSString).deletingLastPathComponent
+        return ((dir.isEmpty ? "." : dir) as NSString).appendingPathComponent("plans")
     }
 }
 
@@ -197,9 +201,15 @@ struct Standing: ParsableCommand {
 }
 
 struct Prune: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Drop the stored bodies of plans older than --keep (never those sleeping VMs depend on).")
+    static let configuration = CommandConfiguration(
+        abstract: "Drop the stored bodies and the files of plans older than --keep (never those sleeping VMs depend on).")
     @OptionGroup var common: StageOptions
     @Option(help: "How long plans are kept whole, e.g. 7d.") var keep = "7d"
+    @Option(help: """
+        The directory of plan files: those named plan-<time>.json or dry-run-<time>.json for a time the plans kept whole \
+        start after are removed, no other file (default: plans/ beside the store, where make writes).
+        """)
+    var plans: String?
 
     func validate() throws {
         guard DurationText.seconds(keep) != nil else { throw ValidationError("--keep '\(keep)' is not a duration such as 7d") }
@@ -207,8 +217,11 @@ struct Prune: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-plan") {
-            let pruned = try Approvals.prune(olderThan: DurationText.seconds(keep)!, now: common.nowSeconds, in: try common.openStore())
+            let (pruned, before) = try Approvals.prune(olderThan: DurationText.seconds(keep)!, now: common.nowSeconds, in: try common.openStore())
             print("pruned the bodies of \(pruned) plans older than \(keep)")
+            let directory = plans ?? Make.plansDirectory(beside: common.storePath)
+            let removed = try PlanFiles.prune(in: directory, before: before)
+            print("removed \(removed.count) plan files made before \(UTC.format(before)) from \(directory)")
         }
     }
 }

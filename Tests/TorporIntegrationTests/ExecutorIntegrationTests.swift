@@ -155,6 +155,48 @@ import TorporVirt
                 "\(journal)")
     }
 
+    /// libvirt's image of a pooled sleep left incomplete (a save the host's crash stopped: libvirt's header says so) or
+    /// gone: libvirt's start would boot the VM afresh, its memory lost, and call that a success. The pool's copy brings
+    /// it back instead, with its memory.
+    @Test func aPooledSleepWhoseLibvirtImageIsIncompleteIsRestoredFromThePool() throws {
+        let f = try Fixture()
+        _ = try f.plan(now: Self.start, idleHours: 8)
+        #expect(try f.executor.run(f.options(Self.start)).map(\.event) == ["hibernated", "pooled"])
+        let before = try f.assertAsleep("hibernated into the pool")
+        let image = f.options(Self.start).managedSaveDirectory + "/\(f.guest.name).save"
+        let file = try #require(FileHandle(forWritingAtPath: image))
+        try file.write(contentsOf: Data("LibvirtQemudPart".utf8))
+        try file.close()
+        let woken = try f.executor.wake(vm: f.guest.name, by: "it", options: f.options(Self.start + 60))
+        #expect(woken.map(\.event) == ["restored"], "\(woken.map(\.text))")
+        try f.assertContinues(from: before, "restored from the pool's copy, not booted afresh")
+        let journal = try f.store.read { try JournalRepository.recent(limit: 1, vm: f.guest.name, in: $0) }
+        #expect(journal.first?.detail.hasPrefix("from the state pool (libvirt's saved image at \(image) is incomplete (a save that stopped))") == true,
+                "\(journal)")
+        #expect(try !f.guest.domain.hasManagedSaveImage())
+    }
+
+    /// Without the pool's copy, a restore that libvirt turns into a boot (its image gone while it still records one) is
+    /// not a quiet success: the event log has a failure, and `check` names the VM for a day.
+    @Test func aRestoreLibvirtBootedAfreshIsToldAsMemoryLost() throws {
+        let f = try Fixture()
+        _ = try f.plan(now: Self.start, idleHours: 8)
+        var withoutPool = f.options(Self.start)
+        withoutPool.pool = nil
+        #expect(try f.executor.run(withoutPool).map(\.event) == ["hibernated"])
+        _ = try f.assertAsleep("hibernated, libvirt's image only")
+        try FileManager.default.removeItem(atPath: withoutPool.managedSaveDirectory + "/\(f.guest.name).save")
+        #expect(try f.guest.domain.hasManagedSaveImage(), "libvirt still records the image it no longer has")
+        withoutPool.now = Self.start + 60
+        let woken = try f.executor.wake(vm: f.guest.name, by: "it", options: withoutPool)
+        #expect(woken.map(\.event) == ["restored", "failed"] && woken[1].detail.hasPrefix("restore: BOOTED AFRESH: libvirt found no complete saved image"),
+                "\(woken.map(\.text))")
+        #expect(try f.guest.domain.info().state == .running)
+        let told = try ExecutionCheck.problems(store: f.store, now: Self.start + 3600, grace: 600).map(\.text)
+        #expect(told.count == 1 && told[0].contains("\(f.guest.name) on \(RealGuest.uri): BOOTED AFRESH by its restore at "), "\(told)")
+        #expect(try ExecutionCheck.problems(store: f.store, now: Self.start + 2 * 86_400, grace: 600).isEmpty, "named for a day")
+    }
+
     /// When the pool cannot restore the sleep either (here: its directory gone), the restore fails keeping the saved
     /// state, and later passes do not rebuild the image again (a start failing for another cause would fail from the
     /// pool too), nor does a restore of another kind (a pin's): tried once per sleep; a person's `restore --from-pool`

@@ -42,6 +42,18 @@ import TorporStore
         return (dir, store, root)
     }
 
+    /// install.sh refuses settings bash cannot read (cron's jobs would not run: each loads them with errors fatal), and
+    /// installs the logs' rotation.
+    @Test func installRefusesSettingsBashCannotRead() throws {
+        let (_, _, root) = try installed()
+        #expect(FileManager.default.fileExists(atPath: root + "/etc/logrotate.d/torpor"))
+        let env = root + "/etc/torpor/torpor.env"
+        try (String(contentsOfFile: env, encoding: .utf8) + "TORPOR_CALENDARS=/etc/torpor/a.ics /etc/torpor/b.ics\n").write(toFile: env, atomically: true, encoding: .utf8)
+        let tools = try #require(Bundle.main.executableURL).deletingLastPathComponent().path
+        let refused = try run(EndToEndTests.repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"])
+        #expect(refused.status == 2 && refused.output.contains("torpor.env cannot be read by bash") && refused.output.contains("b.ics"), "\(refused.output)")
+    }
+
     @Test func theHourlyJobPlansAfterAFailedIngestAndTellsAPerson() throws {
         let (dir, store, root) = try installed()
         let repository = EndToEndTests.repository
@@ -69,6 +81,16 @@ import TorporStore
         told = try String(contentsOfFile: notices, encoding: .utf8)
         #expect(told.contains("no plan this hour: torpor-plan failed (exit 2)") && told.contains("no-such-policy.yaml"), "\(told)")
         #expect(told.components(separatedBy: "the hourly ingest failed").count == 2, "no calendar: the second ingest did not fail")
+
+        // The same hour again (a replay of an hour already planned): its plan file is not written over.
+        environment["TORPOR_POLICY"] = repository + "/sample-data/policy.yaml"
+        environment["TORPOR_NOW"] = EndToEndTests.now
+        let planned = root + "/var/lib/torpor/plans/plan-20130930T000000Z.json"
+        let before = try Data(contentsOf: URL(fileURLWithPath: planned))
+        let again = try run(root + "/usr/local/lib/torpor/hourly.sh", environment: environment)
+        let after = try Data(contentsOf: URL(fileURLWithPath: planned))
+        #expect(again.status == 2 && after == before, "\(again.output)")
+        #expect(try String(contentsOfFile: notices, encoding: .utf8).contains("no plan this hour: \(planned) exists already"))
 
         // A Prometheus URL without its query: said, and the calendars are still tried; a notice that cannot be sent
         // fails the job (exit 1) and says which, though the plan was made.
@@ -122,17 +144,28 @@ import TorporStore
     @Test func theNightlyJobCollectsThePoolsGarbageThenTrains() throws {
         let (dir, _, root) = try installed()
         let empty = try Store(path: dir + "/empty.db")
-        let notices = dir + "/notices", pool = dir + "/pool"
+        let notices = dir + "/notices", pool = dir + "/pool", plans = dir + "/plans"
         let nightly = try run(root + "/usr/local/lib/torpor/nightly.sh", environment: [
             "TORPOR_DB": empty.path, "TORPOR_BIN": root + "/usr/local/bin", "TORPOR_STATE_POOL": pool, "TORPOR_NOTIFY": "cat >> '\(notices)'",
-            "TORPOR_CALENDARS": "", "TORPOR_NOW": EndToEndTests.now, "PATH": "/usr/bin:/bin"])
+            "TORPOR_CALENDARS": "", "TORPOR_NOW": EndToEndTests.now, "TORPOR_PLANS": plans, "PATH": "/usr/bin:/bin"])
         #expect(nightly.output.contains("removed 0 images and 0 chunks, freed 0 B") && FileManager.default.fileExists(atPath: pool + "/POOL"), "\(nightly.output)")
         #expect(nightly.status == 0 && nightly.output.contains("no VM has enough history to train on"), "\(nightly.output)")
         #expect(!FileManager.default.fileExists(atPath: notices), "nothing failed: nobody is told")
         #expect(!nightly.output.contains("chunks checked"), "2013-09-30 is a Monday: no verification on the default Sunday")
+        #expect(nightly.output.contains("removed 0 plan files made before 2013-09-23T00:00:00Z from \(plans)"), "\(nightly.output)")
         let monday = try run(root + "/usr/local/lib/torpor/nightly.sh", environment: [
             "TORPOR_DB": empty.path, "TORPOR_BIN": root + "/usr/local/bin", "TORPOR_STATE_POOL": pool, "TORPOR_NOTIFY": "cat >> '\(notices)'",
             "TORPOR_CALENDARS": "", "TORPOR_NOW": "\(UTC.parseISO8601(EndToEndTests.now)!)", "TORPOR_STATE_POOL_VERIFY_DAY": "1", "PATH": "/usr/bin:/bin"])
         #expect(monday.status == 0 && monday.output.contains("0 chunks checked, 0 damaged, 0 missing"), "\(monday.output)")
+
+        // Plan files older than the plans kept whole go, by the time in their name; no other file does.
+        try FileManager.default.createDirectory(atPath: plans, withIntermediateDirectories: true)
+        let names = ["plan-20130901T000200Z.json", "dry-run-20130922T235959Z.json", "plan-20130923T000000Z.json", "plan-20130929T230200Z.json",
+                     "mine.json", "plan-2013.json"]
+        for name in names { try Data("{}".utf8).write(to: URL(fileURLWithPath: plans + "/" + name)) }
+        let pruned = try run(root + "/usr/local/bin/torpor-plan", ["prune", "--db", empty.path, "--now", EndToEndTests.now, "--plans", plans],
+                             environment: ["PATH": "/usr/bin:/bin"])
+        #expect(pruned.status == 0 && pruned.output.contains("removed 2 plan files made before 2013-09-23T00:00:00Z"), "\(pruned.output)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: plans).sorted() == Array(names[2...]).sorted())
     }
 }
