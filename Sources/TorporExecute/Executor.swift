@@ -360,8 +360,12 @@ public final class Executor: @unchecked Sendable {
                 try journal(done, power: PowerRecord(vm: entry.vm, host: entry.host, state: .running, since: done.at, actionID: entry.actionID))
                 log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
             case (.hibernate, .running, _) where try store.read({ try DueActions.stillDue(entry, now: options.now, in: $0) }):
-                log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID,
-                                 detail: "the interrupted save did not happen; the VM runs (the action stays due while its plan allows)"))
+                // Back to `intent` (once): the save was not under way, so a VM found off later (a person shut it down
+                // while the action waited) is not taken for one a save left off, and started.
+                done.step = .intent
+                done.detail = "reconciled: the interrupted save did not happen; the VM runs (the action stays due while its plan allows)"
+                if entry.step == .started { try journal(done) }
+                log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
             case (.hibernate, .running, _):
                 done.step = .skipped
                 done.detail = "reconciled: the interrupted save did not happen and its plan no longer starts it; the VM runs"

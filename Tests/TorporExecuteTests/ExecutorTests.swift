@@ -1001,6 +1001,24 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.state("web-02") == .running)
     }
 
+    /// A hibernation a killed run left `started` whose VM still runs goes back to `intent` while it waits (busy here):
+    /// a VM a person then shuts down is not taken for one a save left off, and is not started.
+    @Test func aWaitingHibernationsVMShutDownByAPersonIsNotStarted() throws {
+        let f = try Fixture()
+        let plan = try f.plan(["web-01": 0..<6])
+        let sleep = try #require(plan.actions.first { $0.vm == "web-01" && $0.action == .hibernate })
+        try f.executor().journal(JournalEntry(actionID: sleep.id, planID: plan.id, vm: "web-01", host: Self.host, kind: .hibernate, step: .started, at: Self.now))
+        let held = try f.executor(load: ["web-01": 90]).run(f.options(Self.now + 60))
+        #expect(held.map(\.event) == ["reconciled", "skipped"] && held[0].detail.contains("the interrupted save did not happen"), "\(held.map(\.text))")
+        #expect(try f.steps("web-01") == ["hibernate:started", "hibernate:intent"])
+        _ = try f.executor(load: ["web-01": 90]).run(f.options(Self.now + 120))
+        #expect(try f.steps("web-01") == ["hibernate:started", "hibernate:intent"], "once, not every pass")
+        try f.connection.domain(named: "web-01").destroy()
+        let after = try f.executor(load: ["web-01": 90]).run(f.options(Self.now + 180))
+        #expect(after.map(\.event) == ["failed"] && after[0].detail.contains("not touched"), "\(after.map(\.text))")
+        #expect(try f.state("web-01") == .shutOff)
+    }
+
     /// A writable disk that is not a file (LVM, a pool's volume, Ceph) shows torpor no change: a restore from the pool
     /// is refused for it, naming it; read-only media and file disks are compared as before.
     @Test func disksTorporCannotCheckRefuseARestoreFromThePool() throws {

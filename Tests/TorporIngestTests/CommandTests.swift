@@ -39,6 +39,7 @@ import TorporStore
         }
         for (tool, arguments, named) in [("torpor-ingest", ["csv", "--now", "garbage", "a.csv"], "garbage"), ("torpor-train", ["train", "--bogus"], "--bogus"),
                                          ("torpor-plan", ["make", "--now", "garbage"], "garbage"), ("torpor-execute", ["pin", "web-01", "--until", "soon"], "soon"),
+                                         ("torpor-execute", ["run", "--load-interval", "0"], "--load-interval"),
                                          ("torpor-backtest", ["--days", "0"], "days")] {
             let (status, stderr) = try run(tool, arguments)
             #expect(status == 2, "\(tool) \(arguments): exit \(status)")
