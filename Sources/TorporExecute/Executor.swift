@@ -846,8 +846,10 @@ public final class Executor: @unchecked Sendable {
     func idleTimeoutUnmet(_ a: Plan.Action, planHour: EpochSeconds, wokeAt: EpochSeconds?, now: EpochSeconds) throws -> String? {
         let maxAge = (load as? StoredLoad)?.maxAge ?? StoredLoad(store: store).maxAge   // --load-max-age, when the store is the load source
         let longest = max(a.afterIdleSeconds ?? 0, a.afterIdleOnceBusySeconds ?? 0), busyFrom = a.busyCheckStart(planHour: planHour, wokeAt: wokeAt)
+        // A week read, though the wait is hours: the samples' usual spacing, what a gap is measured against, is the
+        // week's (a collector failing now and then must not widen it: missing is not idle).
         let samples = DemandSamples(try store.read {
-            try SampleReader.presentSamples(vm: a.vm, metric: "cpu_util", from: min(busyFrom, now - longest - maxAge), to: now + 1, in: $0)
+            try SampleReader.presentSamples(vm: a.vm, metric: "cpu_util", from: min(busyFrom, now - longest - maxAge, now - Self.spacingWindow), to: now + 1, in: $0)
         })
         guard let newest = samples.times.last, now - newest <= maxAge else {
             return "\(a.what): no CPU utilization of the VM in the store within \(DurationText.format(maxAge)) (missing is not idle)"
@@ -859,6 +861,9 @@ public final class Executor: @unchecked Sendable {
         return a.what + String(format: ": demand has not stayed under %.1f %% for ", a.rationale.hibernateBelow) + DurationText.format(seconds) + " yet"
             + (busy ? " (it reached it again since the plan counted its quiet, which ends the shorter wait)" : "")
     }
+
+    /// How far back the idle timeout reads a VM's samples to know their usual spacing (`DemandSamples.interval`).
+    static let spacingWindow: Int64 = 7 * 86_400
 
     /// Hibernates one VM: pre-flight (state as the plan assumed, demand low now), then managed save, confirmed by the
     /// VM being off with a saved image; then its image goes into the state pool. On failure the VM is left (or put

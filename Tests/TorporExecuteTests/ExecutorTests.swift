@@ -693,6 +693,20 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.store.read { try JournalRepository.held(in: $0) }.isEmpty)
     }
 
+    /// A collector failing now and then (samples 25 minutes apart for the last three hours) does not make its gaps
+    /// ordinary: what a gap is is measured against the week's usual spacing (5 minutes), so the wait is not met.
+    @Test func anIdleTimeoutDoesNotTakeSparseSamplesForContinuousQuiet() throws {
+        let f = try Fixture()
+        let plan = try f.plan(["web-01": 0..<8], idleLoad: [6, 10, 12], idleTimeout: true)
+        #expect(plan.actions.first { $0.action == .hibernate }?.afterIdleSeconds == 7200)
+        let usual = stride(from: Self.now - 3 * 86_400, through: Self.now - 3 * 86_400 + 7200, by: 300).map { (time: $0, value: 50.0) }
+        let sparse = (0...7).map { (time: Self.now - Int64($0) * 1500, value: 2.0) }.reversed()
+        try f.cpu("web-01", usual + sparse)
+        let events = try f.executor().run(f.options(Self.now + 60))
+        #expect(events.map(\.event) == ["waiting"] && events[0].detail.contains("has not stayed under 5.0 % for 2h"), "\(events.map(\.text))")
+        #expect(try f.state("web-01") == .running)
+    }
+
     @Test func statusMarksASleepingDormantVM() throws {
         // Under the idle timeout, no measured demand in 200 known hours: its forecast's demand at 03:00 ends no sleep.
         let f = try Fixture()
