@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The watch (every 5 minutes): `torpor-execute check` finds what needs a person, whatever its cause (the executor
 # stopped or failing, a host down, the collector stopped): a VM asleep past its restore, a restore failing, a sleep whose
-# saved state is gone, an action left started, a host no longer collected. A person is
-# told when that changes, again every $TORPOR_WATCH_REMIND seconds while it lasts (default: an hour), and once when it
-# clears; a check that cannot run (the store unreadable) is told too. The text last told is kept in $TORPOR_WATCH_STATE.
+# saved state is gone, a VM its restore booted without its memory, an action left started, a host no longer
+# collected. A person is told when that changes, again every $TORPOR_WATCH_REMIND seconds while it lasts (default: an
+# hour), and once when it clears; a check that cannot run (the store unreadable) is told too. The text last told is kept in $TORPOR_WATCH_STATE.
 # Exits as the check did (4: something needs a person), 1 when a notice could not be sent.
 set -uo pipefail
 : "${TORPOR_BIN:=/usr/local/bin}" "${TORPOR_WATCH_STATE:=/var/lib/torpor/watch.last}" "${TORPOR_WATCH_REMIND:=3600}"

@@ -833,7 +833,7 @@ public final class Executor: @unchecked Sendable {
                 guard step == latest[a.id]?.step else { return }
                 if pausedNow { return skip(ExecutorSettings.pausedHold) }
                 if let why = pinned(pin, at: clock()) { return skip(why) }
-                hibernate(a, plan: plan, reopened: reopened, options: options, log: log, clock: clock, hold: hold)
+                hibernate(a, plan: plan, labels: labels[a.vm] ?? [:], reopened: reopened, options: options, log: log, clock: clock, hold: hold)
             }
         }
     }
@@ -865,13 +865,13 @@ public final class Executor: @unchecked Sendable {
     /// How far back the idle timeout reads a VM's samples to know their usual spacing (`DemandSamples.interval`).
     static let spacingWindow: Int64 = 7 * 86_400
 
-    /// Hibernates one VM: pre-flight (state as the plan assumed, demand low now), then managed save, confirmed by the
+    /// Hibernates one VM: pre-flight (state as the plan assumed, demand low now, not wanted by the demand signal), then managed save, confirmed by the
     /// VM being off with a saved image; then its image goes into the state pool. On failure the VM is left (or put
     /// back) running; when libvirt shows it saved after all, it is hibernated; when libvirt cannot tell (paused, not
     /// answering), the action stays open for the next run to reconcile, never closed as failed while its VM may sleep.
     /// A pre-flight that finds the VM busy or the state pool too full holds it back (`hold`): logged once per reason.
     /// `reopened`: an interrupted run left this action open (its VM, if not running, is left for reconciling).
-    func hibernate(_ a: Plan.Action, plan: Plan, reopened: Bool, options: ExecutionOptions, log: EventLog,
+    func hibernate(_ a: Plan.Action, plan: Plan, labels: [String: String] = [:], reopened: Bool, options: ExecutionOptions, log: EventLog,
                    clock: @escaping @Sendable () -> EpochSeconds, hold: Hold) {
         let base = JournalEntry(actionID: a.id, planID: plan.id, vm: a.vm, host: a.host, kind: .hibernate, step: .intent, at: clock(), detail: a.rationale.text)
         var domain: VirtDomain?
@@ -903,6 +903,16 @@ public final class Executor: @unchecked Sendable {
                 hold(a, "skipped", String(format: "busy at the pre-flight (≥ hibernate_below %.1f %%)", a.rationale.hibernateBelow),
                      String(format: "busy now: %.1f %% ≥ hibernate_below %.1f %% (pre-flight)", demand, a.rationale.hibernateBelow))
                 return
+            }
+            // The live demand signal that would wake it (`--wake-on`) must not want it now, nor be unable to say.
+            if let signal = self.demand {
+                do {
+                    if let why = try signal.demand(vm: a.vm, labels: labels, at: options.now) {
+                        return hold(a, "skipped", "wanted by the demand signal at the pre-flight", "the demand signal wants it now: \(why)")
+                    }
+                } catch {
+                    return hold(a, "skipped", "the demand signal cannot say whether it is wanted (missing is not idle)", "demand signal: \(error)")
+                }
             }
             // No room is reserved for an image the pool would refuse (a disk torpor cannot check): libvirt's image holds it.
             if let pool = options.pool, DiskIdentity.unconfirmable(try Self.diskIdentity(d)) == nil {

@@ -29,7 +29,8 @@ struct TorporExecuteCommand: TorporTool {
             status   sleeping VMs, due actions, held-back hibernations, VMs woken early, pins,
                      recent failures and SLA violations
             check    what needs a person now (a VM asleep past its restore, a restore failing, a sleep
-                     whose saved state is gone, an action left started, a host no longer collected): one
+                     whose saved state is gone, a VM booted without its memory, an action left started,
+                     a host no longer collected): one
                      line each and exit 4, else exit 0 (pipelines/watch.sh notifies on it)
 
             Every step is journaled in the store before it is taken; a run killed at any point and run again
@@ -365,7 +366,7 @@ struct Resume: ParsableCommand {
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "What needs a person now: a VM asleep past its restore, a restore failing, a lost saved state, an action left started, a host no longer collected (exit 4).")
+        abstract: "What needs a person now: a VM asleep past its restore, a restore failing, a lost saved state or memory, an action left started, a host no longer collected (exit 4).")
     @OptionGroup var common: StageOptions
     @Option(help: "How long past its deadline a restore may still be under way, and an action may stay started, e.g. 10m.")
     var grace = "10m"

@@ -1,5 +1,5 @@
 import TorporCore
-import TorporExecute
+@testable import TorporExecute
 import TorporVirt
 
 /// A fixed pre-flight load per VM: the libvirt test driver reports CPU time as wall-clock time.
@@ -25,4 +25,12 @@ struct FixedDemandSignal: DemandSignal {
     func unmatched(vms: [(name: String, labels: [String: String])]) -> [String] {
         wanted.filter { name in !vms.contains { $0.name == name } }.sorted().map { "no VM is named \($0)" }
     }
+}
+
+/// A demand signal whose source does not answer.
+struct UnavailableDemandSignal: DemandSignal {
+    func demand(vm: String, labels: [String: String], at now: EpochSeconds) throws -> String? {
+        throw DemandSignalUnavailable(description: "the test signal does not answer")
+    }
+    func unmatched(vms: [(name: String, labels: [String: String])]) -> [String] { [] }
 }

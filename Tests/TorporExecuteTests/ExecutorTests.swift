@@ -333,6 +333,25 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(alarms["web-01"] == FalseAlarms(hours: 3, days: 2) && alarms["web-02"] == FalseAlarms(hours: 1, days: 1), "\(alarms)")
     }
 
+    /// The hibernation's pre-flight asks the demand signal that would wake the VM: one it wants now is not put to
+    /// sleep (to be woken on the next pass), nor is one the signal cannot answer for (missing is not idle).
+    @Test func aHibernationsPreFlightAsksTheDemandSignal() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<10, "web-02": 0..<10])
+        func executor(_ signal: any DemandSignal) -> Executor {
+            Executor(store: f.store, load: FixedLoad(), demand: signal, connect: { [connection = f.connection] _ in connection })
+        }
+        let wanted = try executor(FixedDemandSignal(["web-02"])).run(f.options(Self.now))
+        #expect(wanted.map { "\($0.event) \($0.vm ?? "")" }.sorted() == ["hibernated web-01", "skipped web-02"], "\(wanted.map(\.text))")
+        #expect(wanted.first { $0.vm == "web-02" }?.detail == "the demand signal wants it now: wanted (test signal)")
+        #expect(try f.state("web-02") == .running)
+        let unanswered = try executor(UnavailableDemandSignal()).run(f.options(Self.now + 60))
+        #expect(unanswered.map { "\($0.event) \($0.vm ?? "")" } == ["failed web-01", "skipped web-02"]
+                && unanswered[1].detail == "demand signal: the test signal does not answer", "\(unanswered.map(\.text))")
+        #expect(try f.state("web-02") == .running)
+        #expect(try executor(FixedDemandSignal([])).run(f.options(Self.now + 120)).map { "\($0.event) \($0.vm ?? "")" } == ["hibernated web-02"])
+    }
+
     @Test func aDemandSignalWakesASleepingVMBeforeItsRestoreIsDue() throws {
         let f = try Fixture()
         try f.plan(["web-01": 0..<10, "web-02": 0..<10])
@@ -621,9 +640,10 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         o.eventLog = f.dir + "/events.jsonl"
         executor.report(misconfigurations: Array(problems.prefix(1)), o)
         #expect(try String(contentsOfFile: f.dir + "/events.jsonl", encoding: .utf8).contains("\"event\":\"misconfigured\""))
-        // The pass runs all the same on the host it knows: a due hibernation happens, and so would a restore.
-        try f.plan(["web-01": 0..<6])
-        #expect(try executor.run(o).map(\.event) == ["hibernated"])
+        // The pass runs all the same on the host it knows: a due hibernation happens (of a VM no wake-on rule covers:
+        // the signal that would wake web-01 does not answer, so it stays up), and so would a restore.
+        try f.plan(["web-01": 0..<6, "batch-01": 0..<6])
+        #expect(try executor.run(o).map { "\($0.event) \($0.vm ?? "")" }.sorted() == ["hibernated batch-01", "skipped web-01"])
     }
 
     @Test func pruningKeepsThePlansSleepingVMsDependOn() throws {
