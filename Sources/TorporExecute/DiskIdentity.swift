@@ -8,7 +8,8 @@ import Glibc
 /// that identity: a disk written since (the VM started outside torpor, say) would not match the memory image. Images
 /// taken by an older torpor recorded path and size only, and are compared on those. A writable disk that is not a file
 /// (a block device, a storage pool's volume, a network disk) shows no change torpor can see: it is recorded as
-/// `unconfirmable:` with its source, and the pool neither takes nor restores such a VM's images (`unconfirmable`).
+/// `unconfirmable:` with its source, as is a writable file disk torpor cannot read the size and time of (a local path
+/// on another host, no permission), and the pool neither takes nor restores such a VM's images (`unconfirmable`).
 enum DiskIdentity {
     static func of(xml: String, withTimes: Bool) -> String {
         var disks: [String] = []
@@ -20,6 +21,12 @@ enum DiskIdentity {
                 let path = String(element[source.upperBound...].prefix { $0 != "'" && $0 != "\"" })
                 var info = stat()
                 let known = stat(path, &info) == 0
+                if !known && !readOnly(element) {
+                    // A writable disk torpor cannot read the size and time of would compare equal to itself unchanged.
+                    disks.append("unconfirmable:file='\(path)' cannot be read (\(String(cString: strerror(errno))))".replacingOccurrences(of: ",", with: ";"))
+                    rest = rest[end...]
+                    continue
+                }
                 var entry = "\(path):\(known ? String(info.st_size) : "?")"
                 if withTimes { entry += " mtime=" + (known ? "\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)" : "?") }
                 disks.append(entry)
@@ -41,8 +48,9 @@ enum DiskIdentity {
     static func unconfirmable(_ identity: String) -> String? {
         let unseen = identity.split(separator: ",").filter { $0.hasPrefix("unconfirmable:") }.map { $0.dropFirst("unconfirmable:".count) }
         guard !unseen.isEmpty else { return nil }
-        return "its disk " + unseen.joined(separator: ", ") + " is not a file (a block device, a volume or a network disk): torpor cannot "
-            + "tell whether it was written since an image was taken"
+        let files = unseen.filter { $0.hasPrefix("file=") }, others = unseen.filter { !$0.hasPrefix("file=") }
+        let words = (others.isEmpty ? [] : [others.joined(separator: ", ") + " is not a file (a block device, a volume or a network disk)"]) + files
+        return "its disk " + words.joined(separator: "; ") + ": torpor cannot tell whether it was written since an image was taken"
     }
 
     /// A disk the guest cannot write: a CD-ROM, or one marked read-only.

@@ -1069,6 +1069,10 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         let blocks = DiskIdentity.of(xml: domain(fileDisk + lvm + ceph), withTimes: true)
         let why = try #require(DiskIdentity.unconfirmable(blocks), "\(blocks)")
         #expect(why.hasPrefix("its disk dev='/dev/vg0/web', protocol='rbd' name='pool/web' is not a file"), "\(why)")
+        // A file disk torpor cannot read the size and time of (a path on another host) would compare equal to itself.
+        let gone = DiskIdentity.of(xml: domain(fileDisk.replacingOccurrences(of: file, with: file + ".gone") + cdrom), withTimes: true)
+        #expect(DiskIdentity.unconfirmable(gone) == "its disk file='\(file).gone' cannot be read (No such file or directory): torpor cannot tell "
+                + "whether it was written since an image was taken", "\(gone)")
     }
 
     /// A Prometheus that takes connections but never answers (`--wake-on`) holds up no due restore: those start first;
