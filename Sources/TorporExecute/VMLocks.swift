@@ -18,16 +18,26 @@ public struct VMLocks: Sendable {
         self.store = String(cString: resolved)
     }
 
-    /// Takes `vm`'s lock, or throws `.held` at once (naming the holder's pid) when another executor holds it.
-    func take(_ vm: String) throws(FileLock.Failure) -> FileLock {
+    /// Takes `vm`'s lock, or throws `.held` (naming the holder's pid) when another process holds it: at once, or after
+    /// trying again for `patience` seconds (an executor's: a probe, `heldByAnother`, holds it for an instant only).
+    func take(_ vm: String, patience: Double = 0.2) throws(FileLock.Failure) -> FileLock {
         let folder = store + ".execute-locks"
         if !FileManager.default.fileExists(atPath: folder) { try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
-        return try FileLock(path: folder + "/" + Self.fileName(vm), wait: false)
+        let giveUp = Date().addingTimeInterval(patience)
+        while true {
+            do {
+                return try FileLock(path: folder + "/" + Self.fileName(vm), wait: false)
+            } catch {
+                guard case .held = error, Date() < giveUp else { throw error }
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+        }
     }
 
-    /// Whether another process holds `vm`'s lock now (a lock that cannot be used counts as not held).
+    /// Whether another process holds `vm`'s lock now (a lock that cannot be used counts as not held). Takes it for an
+    /// instant to tell.
     func heldByAnother(_ vm: String) -> Bool {
-        do { _ = try take(vm) } catch {
+        do { _ = try take(vm, patience: 0) } catch {
             if case .held = error { return true }
         }
         return false
