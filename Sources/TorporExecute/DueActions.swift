@@ -57,28 +57,12 @@ enum DueActions {
         let happening = try EventRepository.overlapping(from: now, to: now + 1, in: db).filter { $0.category == .demand || $0.category == .keepAwake }
         // Only plans made since the earliest sleeping VM fell asleep matter (less 8 days: the plan that put it to sleep
         // was made before, within its validity).
-        let since = (power.map(\.since).min() ?? now) - 86_400 - 7 * 86_400
-        // Newest first; each read and decoded only when a sleeping VM's restore is looked for in it (usually the newest
-        // plan and the newest approved ones answer for every VM).
-        let plans = try PlanRepository.planTimes(upTo: now, since: since, in: db).map { header in
-            PlanActions(id: header.id, createdAt: header.createdAt, approved: (try? Approvals.approvedActions(of: header.id, in: db)).map { Set($0.keys) } ?? []) {
-                try? PlanRepository.plan(id: header.id, in: db)?.body
-            }
-        }
+        let plans = try plans(upTo: now, since: (power.map(\.since).min() ?? now) - 86_400 - 7 * 86_400, in: db)
         let plansByID = Dictionary(plans.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var owed: [OwedRestore] = []
         for p in power.sorted(by: { $0.vm < $1.vm }) {
             let sleepPlan = latest[p.actionID]?.planID.flatMap { plansByID[$0] }
-            func restore(in plan: PlanActions) -> Plan.Action? {
-                plan.restores[p.vm]?.first { $0.pairedWith == nil || $0.pairedWith == p.actionID }
-            }
-            let newer = plans.filter { $0.createdAt >= sleepPlan?.createdAt ?? p.since }
-            let paired = sleepPlan.flatMap { plan in plan.actions[plan.actions[p.actionID]?.pairedWith ?? ""].map { (action: $0, plan: plan.id) } }
-            let approvedNewer = newer.lazy.filter { $0.approvesRestore(of: p.vm) }
-                .compactMap { plan in restore(in: plan).flatMap { plan.approved.contains($0.id) ? (action: $0, plan: plan.id) : nil } }.first
-            let newestAny = newer.lazy.compactMap { plan in restore(in: plan).map { (action: $0, plan: plan.id) } }.first
-            var chosen = approvedNewer ?? paired
-            if let n = newestAny, chosen == nil || n.action.at < chosen!.action.at { chosen = n }
+            let chosen = restore(of: p.vm, asleepBy: p.actionID, sleepPlan: sleepPlan, newer: plans.filter { $0.createdAt >= sleepPlan?.createdAt ?? p.since })
             if let pin = pins[p.vm], pin.holds(at: now) {
                 owed.append(.init(vm: p.vm, host: p.host, actionID: "pin:\(p.vm):\(UTC.format(now))", planID: nil, at: now, deadline: now,
                                   priority: chosen?.action.priority ?? 1, reason: "pinned by \(pin.pinnedBy): keep awake", dueSince: max(p.since, pin.pinnedAt)))
@@ -96,6 +80,42 @@ enum DueActions {
             }
         }
         return owed
+    }
+}
+
+extension DueActions {
+    /// The plans made in [since, now], newest first; each read and decoded only when a VM's restore is looked for in it
+    /// (usually the newest plan and the newest approved ones answer for every VM).
+    static func plans(upTo now: EpochSeconds, since: EpochSeconds, in db: Database) throws -> [PlanActions] {
+        try PlanRepository.planTimes(upTo: now, since: since, in: db).map { header in
+            PlanActions(id: header.id, createdAt: header.createdAt, approved: (try? Approvals.approvedActions(of: header.id, in: db)).map { Set($0.keys) } ?? []) {
+                try? PlanRepository.plan(id: header.id, in: db)?.body
+            }
+        }
+    }
+
+    /// The restore a VM asleep by hibernation `actionID` is owed by the plans: the one paired with it in `sleepPlan`,
+    /// unless a newer plan's approved restore of it moved it; the newest of `newer` (newest first) with a restore of it
+    /// may only bring it earlier.
+    static func restore(of vm: String, asleepBy actionID: String, sleepPlan: PlanActions?, newer: [PlanActions]) -> (action: Plan.Action, plan: String)? {
+        func restore(in plan: PlanActions) -> Plan.Action? {
+            plan.restores[vm]?.first { $0.pairedWith == nil || $0.pairedWith == actionID }
+        }
+        let paired = sleepPlan.flatMap { plan in plan.actions[plan.actions[actionID]?.pairedWith ?? ""].map { (action: $0, plan: plan.id) } }
+        let approvedNewer = newer.lazy.filter { $0.approvesRestore(of: vm) }
+            .compactMap { plan in restore(in: plan).flatMap { plan.approved.contains($0.id) ? (action: $0, plan: plan.id) : nil } }.first
+        let newestAny = newer.lazy.compactMap { plan in restore(in: plan).map { (action: $0, plan: plan.id) } }.first
+        var chosen = approvedNewer ?? paired
+        if let n = newestAny, chosen == nil || n.action.at < chosen!.action.at { chosen = n }
+        return chosen
+    }
+
+    /// The restore `hibernation` (an approved action of `plan`) would be owed once its VM slept, when plans newer than
+    /// `plan` have been made since (a newer plan may bring it earlier: the hibernation's pre-flight asks); nil when none has.
+    static func restoreOnceAsleep(_ hibernation: Plan.Action, of plan: Plan, now: EpochSeconds, in db: Database) throws -> Plan.Action? {
+        let plans = try plans(upTo: now, since: plan.createdAt.seconds, in: db)
+        guard plans.contains(where: { $0.id != plan.id }) else { return nil }
+        return restore(of: hibernation.vm, asleepBy: hibernation.id, sleepPlan: plans.first { $0.id == plan.id }, newer: plans)?.action
     }
 }
 

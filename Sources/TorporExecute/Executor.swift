@@ -806,6 +806,11 @@ public final class Executor: @unchecked Sendable {
             guard let restore = a.pairedWith.flatMap({ restores[$0] }), restore.at.seconds > clock() else {
                 skip("its restore is already due: not worth sleeping"); continue
             }
+            // A plan made since may bring the restore earlier (its forecast sees demand sooner): once asleep the VM would
+            // be owed that one.
+            if let sooner = try store.read({ try DueActions.restoreOnceAsleep(a, of: plan, now: options.now, in: $0) }), sooner.at.seconds <= clock() {
+                skip("a newer plan brings its restore to \(sooner.at.text): not worth sleeping"); continue
+            }
             let wake = restore.deadline?.seconds ?? restore.at.seconds
             if let e = events.first(where: { $0.applies(to: a.vm, labels: labels[a.vm] ?? [:]) && $0.overlaps(from: options.now, to: wake) }) {
                 skip("calendar: \(e.category.rawValue) event '\(e.summary)' at \(UTC.format(e.start)) falls in the sleep (until "

@@ -333,6 +333,23 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(alarms["web-01"] == FalseAlarms(hours: 3, days: 2) && alarms["web-02"] == FalseAlarms(hours: 1, days: 1), "\(alarms)")
     }
 
+    /// A plan made since the approved one (approved or not) that holds the same hibernation with an earlier restore
+    /// would have the VM restored at once once asleep: a hibernation held until that restore is due does not start.
+    @Test func aHibernationANewerPlanWouldRestoreAtOnceDoesNotStart() throws {
+        let f = try Fixture()
+        let shortSleeps = "vms: {web-01: {min_idle: 1h}}"
+        let approved = try f.plan(["web-01": 1..<10], tiers: shortSleeps)
+        let hibernation = try #require(approved.actions.first { $0.action == .hibernate })
+        let newer = try f.plan(["web-01": 1..<2], at: Self.now + 600, approve: false, tiers: shortSleeps)
+        #expect(newer.actions.contains { $0.id == hibernation.id }, "the same hibernation, a sooner restore")
+        let restore = try #require(newer.actions.first { $0.action == .restore })
+        #expect(restore.at.seconds + 10 < approved.validUntil.seconds)
+        let events = try f.executor().run(f.options(restore.at.seconds + 10))
+        #expect(events.map(\.event) == ["skipped"] && events[0].detail == "a newer plan brings its restore to \(restore.at.text): not worth sleeping",
+                "\(events.map(\.text))")
+        #expect(try f.state("web-01") == .running)
+    }
+
     /// The hibernation's pre-flight asks the demand signal that would wake the VM: one it wants now is not put to
     /// sleep (to be woken on the next pass), nor is one the signal cannot answer for (missing is not idle).
     @Test func aHibernationsPreFlightAsksTheDemandSignal() throws {
