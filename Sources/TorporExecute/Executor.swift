@@ -296,12 +296,14 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// Finishes what an interrupted run left at `intent` or `started`, from libvirt's actual state: a save or restore
-    /// job libvirtd still runs is waited for a minute, then left open (`busy`); a VM shut off with its saved state is
+    /// job libvirtd still runs is waited for (a minute for all of them), then left open (`busy`); a VM shut off with its saved state is
     /// hibernated (its image goes into the pool after the restores, `poolUnpooledSleeps`); a VM left paused is resumed
     /// (the save failed); a running VM after a restore is restored. Hibernations whose VM still runs are left for the
     /// pass below, which may do them (once). Unfinished restores are returned: the pass finishes them now.
     func reconcile(_ options: ExecutionOptions, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws -> Reconciled {
         var found = Reconciled()
+        // One minute for the whole pass, not one per VM: N saves a dead run left would hold every restore N minutes.
+        let waitUntil = Date().addingTimeInterval(60)
         for entry in try store.read({ try JournalRepository.unfinished(in: $0) }) where covers(entry.host, options) {
             // A lock file that cannot be used holds up no restore: reconciled without it (as a restore would be).
             exclusively(entry.vm, options, evenIfBroken: true, refused: { why, broken in
@@ -310,23 +312,22 @@ public final class Executor: @unchecked Sendable {
                                  detail: broken ? "the interrupted \(entry.kind.rawValue) is reconciled without its VM's lock: \(why)"
                                      : "the interrupted \(entry.kind.rawValue) is not reconciled: \(why)"))
             }) {
-                reconcile(entry, into: &found, options: options, log: log, clock: clock)
+                reconcile(entry, into: &found, waitUntil: waitUntil, options: options, log: log, clock: clock)
             }
         }
         return found
     }
 
     /// Reconciles one unfinished entry, holding its VM (`reconcile`).
-    private func reconcile(_ entry: JournalEntry, into found: inout Reconciled, options: ExecutionOptions, log: EventLog,
+    private func reconcile(_ entry: JournalEntry, into found: inout Reconciled, waitUntil deadline: Date, options: ExecutionOptions, log: EventLog,
                            clock: @escaping @Sendable () -> EpochSeconds) {
         do {
             // Finished by another executor since it was read: nothing left to do.
             let latest = try store.read { try JournalRepository.latestSteps(of: [entry.actionID], in: $0)[entry.actionID] }
             guard let latest, [.intent, .started].contains(latest.step) else { return }
             let domain = try connection(entry.host).domain(named: entry.vm)
-            // A save or restore libvirtd is still doing for the dead run: wait for it a while (libvirt reports jobs
-            // of active domains only); one still going is left for the next run, not raced.
-            let deadline = Date().addingTimeInterval(60)
+            // A save or restore libvirtd is still doing for the dead run: wait for it until `deadline` (libvirt reports
+            // jobs of active domains only); one still going is left for the next run, not raced.
             while Date() < deadline, try domain.info().state != .shutOff, Self.hasJob(domain) {
                 Thread.sleep(forTimeInterval: 0.5)
             }
