@@ -6,7 +6,7 @@
 set -uo pipefail
 : "${TORPOR_BIN:=/usr/local/bin}" "${TORPOR_PLANS:=/var/lib/torpor/plans}"
 here=$(dirname "$0")
-exec 9<"$0"; flock -n 9 || { echo "hourly.sh: its previous run still runs: this one is skipped" >&2; exit 0; }   # one at a time
+. "$here/one-at-a-time.sh" hourly
 unsent=0
 tell() {   # tell SUBJECT <BODY: a notice to a person (not in a pipeline: it notes a notice not sent)
   "$here/notify.sh" "$1" || { echo "hourly.sh: the notice '$1' could not be sent (TORPOR_NOTIFY)" >&2; unsent=1; }; }

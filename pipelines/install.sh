@@ -14,7 +14,7 @@ done
 install -d "$root/usr/local/bin" "$root/usr/local/lib/torpor" "$root/etc/torpor" \
   "$root/var/lib/torpor/plans" "$root/var/log/torpor"
 install -m 0755 "$bin"/torpor-{ingest,train,plan,execute,backtest} "$root/usr/local/bin/"
-install -m 0755 "$here"/{collect,ingest-sources,hourly,nightly,execute,notify,watch}.sh "$root/usr/local/lib/torpor/"
+install -m 0755 "$here"/{collect,ingest-sources,hourly,nightly,execute,notify,watch,one-at-a-time}.sh "$root/usr/local/lib/torpor/"
 if [ -e "$root/etc/torpor/torpor.env" ]; then
   echo "kept $root/etc/torpor/torpor.env (the shipped one: $here/torpor.env)"
 else

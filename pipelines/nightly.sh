@@ -6,7 +6,7 @@
 set -uo pipefail
 : "${TORPOR_BIN:=/usr/local/bin}"
 here=$(dirname "$0")
-exec 9<"$0"; flock -n 9 || { echo "nightly.sh: its previous run still runs: this one is skipped" >&2; exit 0; }   # one at a time
+. "$here/one-at-a-time.sh" nightly
 now=(); [ -z "${TORPOR_NOW:-}" ] || now=(--now "$TORPOR_NOW")   # a replay of the job at a past time
 status=0
 run() {   # run SUBJECT COMMAND...: runs it, its output to the log, and reports a failure

@@ -8,8 +8,21 @@ import TorporStore
 public protocol DemandSignal: Sendable {
     /// Why `vm` is wanted at `now`, or nil.
     func demand(vm: String, labels: [String: String], at now: EpochSeconds) throws -> String?
+    /// Why the signal does not let `vm` be put to sleep at `now`: it is wanted, or a question about it had no answer
+    /// (missing is not idle); nil when it is not wanted.
+    func holdsSleep(vm: String, labels: [String: String], at now: EpochSeconds) throws -> String?
+    /// Whether the signal asks anything about `vm` (a rule names it or its label).
+    func covers(vm: String, labels: [String: String]) -> Bool
     /// The signal's parts that concern none of `vms` (a misspelt name wakes nothing), each said as an operator fixes it.
     func unmatched(vms: [(name: String, labels: [String: String])]) -> [String]
+}
+
+extension DemandSignal {
+    public func holdsSleep(vm: String, labels: [String: String], at now: EpochSeconds) throws -> String? {
+        try demand(vm: vm, labels: labels, at: now)
+    }
+
+    public func covers(vm: String, labels: [String: String]) -> Bool { true }
 }
 
 /// A demand signal's source failed as a whole (not answering, a server error), not one VM's question: asking it
@@ -68,6 +81,18 @@ public struct PrometheusDemandSignal: DemandSignal {
     }
 
     public func demand(vm: String, labels: [String: String], at now: EpochSeconds) throws -> String? {
+        try ask(vm: vm, labels: labels, at: now, noValueHolds: false)
+    }
+
+    public func holdsSleep(vm: String, labels: [String: String], at now: EpochSeconds) throws -> String? {
+        try ask(vm: vm, labels: labels, at: now, noValueHolds: true)
+    }
+
+    public func covers(vm: String, labels: [String: String]) -> Bool { rules.contains { $0.matches(vm: vm, labels: labels) } }
+
+    /// Asks each rule for `vm`: why it is wanted, or (`noValueHolds`) why a query's empty answer (its exporter down, a
+    /// series gone) does not let it sleep.
+    func ask(vm: String, labels: [String: String], at now: EpochSeconds, noValueHolds: Bool) throws -> String? {
         for rule in rules where rule.matches(vm: vm, labels: labels) {
             let query = rule.query.replacingOccurrences(of: "$vm", with: vm)
             let values: [Double]
@@ -78,6 +103,7 @@ public struct PrometheusDemandSignal: DemandSignal {
             if let value = values.max(), value > threshold {
                 return "demand signal: \(query) = \(value) > \(threshold)"
             }
+            if values.isEmpty && noValueHolds { return "demand signal: \(query) has no value now (missing is not idle)" }
         }
         return nil
     }

@@ -110,12 +110,16 @@ extension DueActions {
         return chosen
     }
 
-    /// The restore `hibernation` (an approved action of `plan`) would be owed once its VM slept, when plans newer than
-    /// `plan` have been made since (a newer plan may bring it earlier: the hibernation's pre-flight asks); nil when none has.
-    static func restoreOnceAsleep(_ hibernation: Plan.Action, of plan: Plan, now: EpochSeconds, in db: Database) throws -> Plan.Action? {
+    /// The restore each of `hibernations` (approved actions of `plan`) would be owed once its VM slept, by action id,
+    /// when plans newer than `plan` have been made since (a newer plan may bring it earlier: the hibernations'
+    /// pre-flight asks); empty when none has. Each plan is read once for all of them.
+    static func restoresOnceAsleep(_ hibernations: [Plan.Action], of plan: Plan, now: EpochSeconds, in db: Database) throws -> [String: Plan.Action] {
         let plans = try plans(upTo: now, since: plan.createdAt.seconds, in: db)
-        guard plans.contains(where: { $0.id != plan.id }) else { return nil }
-        return restore(of: hibernation.vm, asleepBy: hibernation.id, sleepPlan: plans.first { $0.id == plan.id }, newer: plans)?.action
+        guard plans.contains(where: { $0.id != plan.id }) else { return [:] }
+        let sleepPlan = plans.first { $0.id == plan.id }
+        return hibernations.reduce(into: [:]) { owed, h in
+            owed[h.id] = restore(of: h.vm, asleepBy: h.id, sleepPlan: sleepPlan, newer: plans)?.action
+        }
     }
 }
 

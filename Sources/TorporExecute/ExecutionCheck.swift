@@ -49,11 +49,13 @@ public enum ExecutionCheck {
             }
             // A restore that brought a VM back without its memory (libvirt found its image gone or cut, and booted it):
             // told for a day after.
+            // (Only VMs acted on within the day can have been; their newest steps, through the journal's index by VM.)
             for p in try JournalRepository.power(at: replaying ? now : .max, in: db).values.sorted(by: { $0.vm < $1.vm })
-            where p.state == .running && p.since <= now && now - p.since <= 86_400 {
-                guard let last = try JournalRepository.recent(limit: 1, vm: p.vm, in: db).first, last.kind == .restore, last.step == .done,
-                      last.detail.contains(Executor.bootedAfresh) else { continue }
-                problems.append(Problem(vm: p.vm, text: "\(p.vm) on \(p.host): \(Executor.bootedAfresh) by its restore at \(UTC.format(last.at)): "
+            where p.since <= now && now - p.since <= 86_400 {
+                guard let booted = try JournalRepository.recent(limit: 100, vm: p.vm, in: db).first(where: { e in
+                    e.at <= now && now - e.at <= 86_400 && e.kind == .restore && e.step == .done && e.detail.contains(Executor.bootedAfresh)
+                }) else { continue }
+                problems.append(Problem(vm: p.vm, text: "\(p.vm) on \(p.host): \(Executor.bootedAfresh) by its restore at \(UTC.format(booted.at)): "
                                         + "libvirt found no complete saved image and booted it; the memory it slept with is lost (named for a day)"))
             }
             for e in try JournalRepository.unfinished(in: db) where now > e.at + grace {

@@ -358,6 +358,7 @@ public final class Executor: @unchecked Sendable {
             case (.restore, .running, _):
                 done.step = .done
                 done.detail = "reconciled: the VM runs" + (saved ? Self.dropStaleImage(domain) : "")
+                    + (entry.detail == "from libvirt's saved image" ? Self.bootedAfresh(domain).map { "; " + $0 } ?? "" : "")
                 try journal(done, power: PowerRecord(vm: entry.vm, host: entry.host, state: .running, since: done.at, actionID: entry.actionID))
                 log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
             case (.hibernate, .running, _) where try store.read({ try DueActions.stillDue(entry, now: options.now, in: $0) }):
@@ -553,13 +554,10 @@ public final class Executor: @unchecked Sendable {
                 if libvirtImage && !r.fromPool && unusable == nil {
                     started.detail = "from libvirt's saved image"
                     step(started)
+                    var startedFromImage = false
                     do {
                         try crashDuringLibvirtCall { try domain.start() }
-                        if try domain.bootedAfresh() == true {
-                            note = Self.bootedAfresh + ": libvirt found no complete saved image (gone, or cut by a save that stopped) "
-                                + "and booted it; the memory it slept with is lost"
-                            unmeasured = "booted"
-                        }
+                        startedFromImage = true
                     } catch let failure {
                         // libvirt's image would not start (damaged, unreadable): the pool's copy of the same sleep is
                         // the way back; libvirt's image is removed once that runs (else a start would try it again).
@@ -581,11 +579,20 @@ public final class Executor: @unchecked Sendable {
                         dropped = Self.dropStaleImage(domain)
                         note = "libvirt's saved image did not start (\(failure)): restored from the state pool" + dropped
                     }
+                    if startedFromImage, let booted = Self.bootedAfresh(domain) {
+                        note = booted
+                        unmeasured = "booted"
+                    }
                 } else if let pool = options.pool {
                     started.detail = unusable.map { "from the state pool (\($0))" }
                         ?? (libvirtImage ? "from the state pool, as asked" : "from the state pool (libvirt's image is gone)")
                     step(started)
-                    try restoreFromPool(domain, connection: connection, pool: pool)
+                    do {
+                        try restoreFromPool(domain, connection: connection, pool: pool)
+                    } catch where unusable != nil {
+                        throw ExecuteError(.runtime, "\(unusable!): not started from it (libvirt would boot the VM afresh), and the state pool "
+                                           + "could not restore it: \(error)")
+                    }
                     // libvirt's own image is now older than the running VM: never restore it again.
                     dropped = Self.dropStaleImage(domain)
                     note = dropped.isEmpty ? nil : String(dropped.dropFirst(2))
@@ -634,6 +641,13 @@ public final class Executor: @unchecked Sendable {
 
     /// How a restore that brought a VM back without its memory (libvirt booted it) is told, in the journal and the events.
     static let bootedAfresh = "BOOTED AFRESH"
+
+    /// What to tell when `domain`, just started from libvirt's saved image, was booted instead (its memory lost); nil
+    /// when it was restored, or libvirt cannot say (a failed question fails no restore that happened).
+    static func bootedAfresh(_ domain: VirtDomain) -> String? {
+        guard (try? domain.bootedAfresh()) == true else { return nil }
+        return bootedAfresh + ": libvirt found no complete saved image (gone, or cut by a save that stopped) and booted it; the memory it slept with is lost"
+    }
 
     /// Why libvirt's image of `vm`'s sleep would not bring its memory back, when the state pool holds the sleep: gone or
     /// incomplete (`VirtDomain.unusableManagedSaveImage`). Only a pooled sleep's image is looked at: its copy proved
@@ -793,6 +807,8 @@ public final class Executor: @unchecked Sendable {
             (try EventRepository.overlapping(from: options.now, to: options.now + 8 * 86_400, in: db).filter { $0.category != .holiday },
              Dictionary(try VMRepository.all(in: db).map { ($0.name, $0.labels) }, uniquingKeysWith: { a, _ in a }))
         }
+        let restoresOnceAsleep = try store.read { try DueActions.restoresOnceAsleep(due, of: plan, now: options.now, in: $0) }
+        var signalDown: String?
         /// Why a pin in force at `time` holds the VM, if it does.
         func pinned(_ pin: PinRecord?, at time: EpochSeconds) -> String? {
             guard let pin, pin.holds(at: time) else { return nil }
@@ -809,7 +825,7 @@ public final class Executor: @unchecked Sendable {
             }
             // A plan made since may bring the restore earlier (its forecast sees demand sooner): once asleep the VM would
             // be owed that one.
-            if let sooner = try store.read({ try DueActions.restoreOnceAsleep(a, of: plan, now: options.now, in: $0) }), sooner.at.seconds <= clock() {
+            if let sooner = restoresOnceAsleep[a.id], sooner.at.seconds <= clock() {
                 skip("a newer plan brings its restore to \(sooner.at.text): not worth sleeping"); continue
             }
             let wake = restore.deadline?.seconds ?? restore.at.seconds
@@ -817,6 +833,21 @@ public final class Executor: @unchecked Sendable {
                 skip("calendar: \(e.category.rawValue) event '\(e.summary)' at \(UTC.format(e.start)) falls in the sleep (until "
                      + "\(UTC.format(wake))): not hibernated (a newer plan accounts for it)")
                 continue
+            }
+            // The live demand signal that would wake it (`--wake-on`) must not want it now, nor fail to answer (missing
+            // is not idle); a signal down is asked once a pass, not once per VM after its timeout.
+            if let signal = self.demand, signal.covers(vm: a.vm, labels: labels[a.vm] ?? [:]) {
+                if let signalDown { skip(signalDown); continue }
+                do {
+                    if let why = try signal.holdsSleep(vm: a.vm, labels: labels[a.vm] ?? [:], at: options.now) {
+                        hold(a, "skipped", "the demand signal holds it at the pre-flight", why)
+                        continue
+                    }
+                } catch {
+                    if error is DemandSignalUnavailable { signalDown = "demand signal: \(error) (asked once this pass)" }
+                    skip("demand signal: \(error)")
+                    continue
+                }
             }
             if a.afterIdleSeconds != nil,
                let unmet = try idleTimeoutUnmet(a, planHour: UTC.floor(plan.createdAt.seconds), wokeAt: power[a.vm]?.state == .running ? power[a.vm]?.since : nil,
@@ -839,7 +870,7 @@ public final class Executor: @unchecked Sendable {
                 guard step == latest[a.id]?.step else { return }
                 if pausedNow { return skip(ExecutorSettings.pausedHold) }
                 if let why = pinned(pin, at: clock()) { return skip(why) }
-                hibernate(a, plan: plan, labels: labels[a.vm] ?? [:], reopened: reopened, options: options, log: log, clock: clock, hold: hold)
+                hibernate(a, plan: plan, reopened: reopened, options: options, log: log, clock: clock, hold: hold)
             }
         }
     }
@@ -871,13 +902,13 @@ public final class Executor: @unchecked Sendable {
     /// How far back the idle timeout reads a VM's samples to know their usual spacing (`DemandSamples.interval`).
     static let spacingWindow: Int64 = 7 * 86_400
 
-    /// Hibernates one VM: pre-flight (state as the plan assumed, demand low now, not wanted by the demand signal), then managed save, confirmed by the
+    /// Hibernates one VM: pre-flight (state as the plan assumed, demand low now), then managed save, confirmed by the
     /// VM being off with a saved image; then its image goes into the state pool. On failure the VM is left (or put
     /// back) running; when libvirt shows it saved after all, it is hibernated; when libvirt cannot tell (paused, not
     /// answering), the action stays open for the next run to reconcile, never closed as failed while its VM may sleep.
     /// A pre-flight that finds the VM busy or the state pool too full holds it back (`hold`): logged once per reason.
     /// `reopened`: an interrupted run left this action open (its VM, if not running, is left for reconciling).
-    func hibernate(_ a: Plan.Action, plan: Plan, labels: [String: String] = [:], reopened: Bool, options: ExecutionOptions, log: EventLog,
+    func hibernate(_ a: Plan.Action, plan: Plan, reopened: Bool, options: ExecutionOptions, log: EventLog,
                    clock: @escaping @Sendable () -> EpochSeconds, hold: Hold) {
         let base = JournalEntry(actionID: a.id, planID: plan.id, vm: a.vm, host: a.host, kind: .hibernate, step: .intent, at: clock(), detail: a.rationale.text)
         var domain: VirtDomain?
@@ -910,16 +941,7 @@ public final class Executor: @unchecked Sendable {
                      String(format: "busy now: %.1f %% ≥ hibernate_below %.1f %% (pre-flight)", demand, a.rationale.hibernateBelow))
                 return
             }
-            // The live demand signal that would wake it (`--wake-on`) must not want it now, nor be unable to say.
-            if let signal = self.demand {
-                do {
-                    if let why = try signal.demand(vm: a.vm, labels: labels, at: options.now) {
-                        return hold(a, "skipped", "wanted by the demand signal at the pre-flight", "the demand signal wants it now: \(why)")
-                    }
-                } catch {
-                    return hold(a, "skipped", "the demand signal cannot say whether it is wanted (missing is not idle)", "demand signal: \(error)")
-                }
-            }
+
             // No room is reserved for an image the pool would refuse (a disk torpor cannot check): libvirt's image holds it.
             if let pool = options.pool, DiskIdentity.unconfirmable(try Self.diskIdentity(d)) == nil {
                 let used = try StatePool(directory: pool.directory, capacityBytes: pool.capacityBytes, store: store).usedBytes()

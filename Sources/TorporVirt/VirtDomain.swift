@@ -51,7 +51,9 @@ public final class VirtDomain {
     /// `VIR_DOMAIN_RUNNING_BOOTED`): what a managed-save image libvirt found gone or incomplete at `start` leaves. nil
     /// when it does not run, or when its driver cannot tell (the test driver calls every start a boot).
     public func bootedAfresh() throws(VirtError) -> Bool? {
-        guard !connection.uri.hasPrefix("test:") else { return nil }
+        // QEMU's driver calls a start from a saved image RUNNING_RESTORED; the test driver calls every start a boot, and
+        // others (libxl) a restore from a save too.
+        guard connection.uri.hasPrefix("qemu") else { return nil }
         var state: Int32 = 0
         var reason: Int32 = 0
         try checked("virDomainGetState(\(name))", virDomainGetState(handle, &state, &reason, 0))
@@ -59,15 +61,25 @@ public final class VirtDomain {
         return reason == Int32(VIR_DOMAIN_RUNNING_BOOTED.rawValue)
     }
 
-    /// Why the managed-save image at `path` would not bring a domain's memory back, if it would not: it is not there
-    /// (or cannot be read), or a save that stopped left it incomplete (libvirt's header says so). libvirt's `start`
-    /// boots such a domain afresh instead of failing.
+    /// Why QEMU's managed-save image at `path` would not bring a domain's memory back, if it would not: it is not there,
+    /// or it is shorter than its header or its header is not a finished save's (a save that stopped: libvirt marks it
+    /// partial until it ends). libvirt's `start` boots such a domain afresh instead of failing. nil too when the file
+    /// cannot be read (no permission): libvirt may still read it.
     public static func unusableManagedSaveImage(at path: String) -> String? {
-        guard let file = FileHandle(forReadingAtPath: path) else { return "libvirt's saved image is not at \(path)" }
+        guard let file = FileHandle(forReadingAtPath: path) else {
+            return access(path, F_OK) != 0 && errno == ENOENT ? "libvirt's saved image is not at \(path)" : nil
+        }
         defer { try? file.close() }
-        let magic = (try? file.read(upToCount: 16)) ?? Data()
-        return magic == Data("LibvirtQemudPart".utf8) ? "libvirt's saved image at \(path) is incomplete (a save that stopped)" : nil
+        let header = (try? file.read(upToCount: Self.saveHeaderBytes)) ?? Data()
+        guard header.count == Self.saveHeaderBytes, header.prefix(16) == Data("LibvirtQemudSave".utf8) else {
+            return "libvirt's saved image at \(path) is incomplete (" + (header.prefix(16) == Data("LibvirtQemudPart".utf8)
+                ? "a save that stopped" : "\(header.count < Self.saveHeaderBytes ? "\(header.count) bytes" : "not a finished save's header")") + ")"
+        }
+        return nil
     }
+
+    /// The size of the header QEMU's driver writes first in a saved image (magic, version, lengths, flags, unused words).
+    static let saveHeaderBytes = 16 + 5 * 4 + 15 * 4
 
     /// Starts the domain (`virDomainCreate`); with a managed-save image, libvirt restores it instead of booting.
     public func start() throws(VirtError) {

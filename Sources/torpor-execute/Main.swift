@@ -65,7 +65,7 @@ struct ExecutionFlags: ParsableArguments {
     @Option(help: "Where libvirt keeps managed-save images.") var managedSaveDirectory = "/var/lib/libvirt/qemu/save"
     @Option(help: "Append every event as a JSON line to this file.") var eventLog: String?
     @Option(help: "Restores at once per host.") var concurrentRestores = 2
-    @Option(help: "Seconds the pre-flight check samples a VM's CPU time over.") var loadInterval = 3.0
+    @Option(help: "Seconds the pre-flight check samples a VM's CPU time over (above 0, at most 300).") var loadInterval = 3.0
     @Option(help: "Pre-flight load: 'sample' (fresh libvirt CPU time) or 'store' (the collector's newest sample).") var loadSource = "sample"
     @Option(help: "With --load-source store: the oldest sample accepted, e.g. 10m.") var loadMaxAge = "10m"
     @Option(help: "Prometheus server for --wake-on signals.") var prometheus: String?

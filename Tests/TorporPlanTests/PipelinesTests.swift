@@ -167,5 +167,15 @@ import TorporStore
                              environment: ["PATH": "/usr/bin:/bin"])
         #expect(pruned.status == 0 && pruned.output.contains("removed 2 plan files made before 2013-09-23T00:00:00Z"), "\(pruned.output)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: plans).sorted() == Array(names[2...]).sorted())
+
+        // While a run holds the store's nightly lock (one that hangs), the next does nothing and tells a person.
+        let held = try FileLock(path: empty.path + ".nightly.lock", wait: false)
+        let skipped = try run(root + "/usr/local/lib/torpor/nightly.sh", environment: [
+            "TORPOR_DB": empty.path, "TORPOR_BIN": root + "/usr/local/bin", "TORPOR_NOTIFY": "cat >> '\(notices)'", "TORPOR_CALENDARS": "",
+            "TORPOR_NOW": EndToEndTests.now, "PATH": "/usr/bin:/bin"])
+        withExtendedLifetime(held) {}
+        #expect(skipped.status == 0 && skipped.output.contains("nightly.sh: its previous run still runs") && !skipped.output.contains("run #"),
+                "\(skipped.output)")
+        #expect(try String(contentsOfFile: notices, encoding: .utf8).contains("the nightly job is skipped: its previous run still runs"))
     }
 }

@@ -26,6 +26,27 @@ import Testing
     }
 
     /// Why a domain is paused: none while it runs, "by request" after a suspend, "unknown" for one defined paused.
+    /// A managed-save image libvirt would boot afresh from (gone, shorter than its header, or marked partial by a save
+    /// that stopped) is told apart from a finished one; the test driver cannot say whether a start booted.
+    @Test func anUnusableManagedSaveImageIsToldApart() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-save-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(VirtDomain.unusableManagedSaveImage(at: path) == "libvirt's saved image is not at \(path)")
+        func image(_ magic: String, bytes: Int) throws {
+            try (Data(magic.utf8) + Data(repeating: 0, count: max(0, bytes - magic.utf8.count))).prefix(bytes).write(to: URL(fileURLWithPath: path))
+        }
+        try image("", bytes: 0)
+        #expect(VirtDomain.unusableManagedSaveImage(at: path) == "libvirt's saved image at \(path) is incomplete (0 bytes)")
+        try image("LibvirtQemudPart", bytes: 4096)
+        #expect(VirtDomain.unusableManagedSaveImage(at: path) == "libvirt's saved image at \(path) is incomplete (a save that stopped)")
+        try image("LibvirtQemudSave", bytes: 50)
+        #expect(VirtDomain.unusableManagedSaveImage(at: path) == "libvirt's saved image at \(path) is incomplete (50 bytes)")
+        try image("LibvirtQemudSave", bytes: 4096)
+        #expect(VirtDomain.unusableManagedSaveImage(at: path) == nil)
+        let connection = try VirtConnection(uri: "test:///default")
+        #expect(try connection.domain(named: "test").bootedAfresh() == nil)
+    }
+
     @Test func pauseReasonComesFromLibvirtsState() throws {
         let connection = try VirtConnection(uri: "test:///default")
         let domain = try connection.domain(named: "test")
