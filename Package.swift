@@ -105,6 +105,7 @@ let package = Package(
         .testTarget(name: "TorporStoreTests", dependencies: ["TorporStore", "TorporCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TorporIntegrationTests", dependencies: ["TorporIngest", "TorporStore", "TorporVirt", "TorporStatePool", "TorporCore",
                                                               "TorporExecute", "TorporPlan", "TorporTrain", "TorporForecast", "torpor-execute", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "TorporIngestTests", dependencies: ["TorporIngest", "TorporStore", "TorporCore", "torpor-ingest", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "TorporIngestTests", dependencies: ["TorporIngest", "TorporStore", "TorporCore", "TorporExecute", "torpor-ingest",
+                                                         .product(name: "GRDB", package: "GRDB.swift")]),
     ]
 )

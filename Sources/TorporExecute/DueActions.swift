@@ -38,9 +38,11 @@ enum DueActions {
     }
 
     static func approvedPlan(now: EpochSeconds, in db: Database) throws -> (plan: Plan, approved: [String: ApprovalRecord])? {
-        guard let stored = try Approvals.latestHibernating(upTo: now, in: db), !stored.body.isEmpty else { return nil }
+        // Carried approvals count while the standing approval is on: switched off, a hibernation only carried does not start.
+        let carried = try Approvals.standing(in: db)
+        guard let stored = try Approvals.latestHibernating(upTo: now, carried: carried, in: db), !stored.body.isEmpty else { return nil }
         let plan = try Plan.decode(stored.body, source: "plan \(stored.id) in the store")
-        return (plan, try Approvals.approvedActions(of: plan.id, in: db))
+        return (plan, try Approvals.approvedActions(of: plan.id, carried: carried, in: db))
     }
 
     /// The restore each sleeping VM is owed. Restores are never blocked: the restore paired with the VM's hibernation
@@ -87,8 +89,10 @@ extension DueActions {
     /// The plans made in [since, now], newest first; each read and decoded only when a VM's restore is looked for in it
     /// (usually the newest plan and the newest approved ones answer for every VM).
     static func plans(upTo now: EpochSeconds, since: EpochSeconds, in db: Database) throws -> [PlanActions] {
-        try PlanRepository.planTimes(upTo: now, since: since, in: db).map { header in
-            PlanActions(id: header.id, createdAt: header.createdAt, approved: (try? Approvals.approvedActions(of: header.id, in: db)).map { Set($0.keys) } ?? []) {
+        let carried = try Approvals.standing(in: db)
+        return try PlanRepository.planTimes(upTo: now, since: since, in: db).map { header in
+            PlanActions(id: header.id, createdAt: header.createdAt,
+                        approved: (try? Approvals.approvedActions(of: header.id, carried: carried, in: db)).map { Set($0.keys) } ?? []) {
                 try? PlanRepository.plan(id: header.id, in: db)?.body
             }
         }
@@ -110,16 +114,26 @@ extension DueActions {
         return chosen
     }
 
-    /// The restore each of `hibernations` (approved actions of `plan`) would be owed once its VM slept, by action id,
-    /// when plans newer than `plan` have been made since (a newer plan may bring it earlier: the hibernations'
-    /// pre-flight asks); empty when none has. Each plan is read once for all of them.
-    static func restoresOnceAsleep(_ hibernations: [Plan.Action], of plan: Plan, now: EpochSeconds, in db: Database) throws -> [String: Plan.Action] {
+    /// What the plans made since `plan` say of its approved `hibernations`, which the hibernations' pre-flight asks;
+    /// each plan read once for all of them. Empty when none has been made.
+    struct SinceApproved {
+        /// By action id: the newest plan made since, when it no longer holds the hibernation (its forecast, data or
+        /// events changed): that plan is for a person to review, not this one to act on.
+        var droppedBy: [String: String] = [:]
+        /// By action id: the restore the VM would be owed once asleep (a newer plan may bring it earlier).
+        var restores: [String: Plan.Action] = [:]
+    }
+
+    static func sinceApproved(_ hibernations: [Plan.Action], of plan: Plan, now: EpochSeconds, in db: Database) throws -> SinceApproved {
         let plans = try plans(upTo: now, since: plan.createdAt.seconds, in: db)
-        guard plans.contains(where: { $0.id != plan.id }) else { return [:] }
+        guard let newest = plans.first(where: { $0.id != plan.id }) else { return SinceApproved() }
         let sleepPlan = plans.first { $0.id == plan.id }
-        return hibernations.reduce(into: [:]) { owed, h in
-            owed[h.id] = restore(of: h.vm, asleepBy: h.id, sleepPlan: sleepPlan, newer: plans)?.action
+        var said = SinceApproved()
+        for h in hibernations {
+            if newest.actions[h.id] == nil { said.droppedBy[h.id] = newest.id }
+            said.restores[h.id] = restore(of: h.vm, asleepBy: h.id, sleepPlan: sleepPlan, newer: plans)?.action
         }
+        return said
     }
 }
 

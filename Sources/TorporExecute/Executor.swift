@@ -807,7 +807,7 @@ public final class Executor: @unchecked Sendable {
             (try EventRepository.overlapping(from: options.now, to: options.now + 8 * 86_400, in: db).filter { $0.category != .holiday },
              Dictionary(try VMRepository.all(in: db).map { ($0.name, $0.labels) }, uniquingKeysWith: { a, _ in a }))
         }
-        let restoresOnceAsleep = try store.read { try DueActions.restoresOnceAsleep(due, of: plan, now: options.now, in: $0) }
+        let sinceApproved = try store.read { try DueActions.sinceApproved(due, of: plan, now: options.now, in: $0) }
         var signalDown: String?
         /// Why a pin in force at `time` holds the VM, if it does.
         func pinned(_ pin: PinRecord?, at time: EpochSeconds) -> String? {
@@ -823,9 +823,12 @@ public final class Executor: @unchecked Sendable {
             guard let restore = a.pairedWith.flatMap({ restores[$0] }), restore.at.seconds > clock() else {
                 skip("its restore is already due: not worth sleeping"); continue
             }
-            // A plan made since may bring the restore earlier (its forecast sees demand sooner): once asleep the VM would
-            // be owed that one.
-            if let sooner = restoresOnceAsleep[a.id], sooner.at.seconds <= clock() {
+            // The plans made since know newer data, events and pins: the newest must still hold the hibernation, and
+            // none may bring its restore to now (once asleep the VM would be owed that one).
+            if let newest = sinceApproved.droppedBy[a.id] {
+                skip("plan \(newest.prefix(12)), made since, no longer holds this hibernation: review that plan"); continue
+            }
+            if let sooner = sinceApproved.restores[a.id], sooner.at.seconds <= clock() {
                 skip("a newer plan brings its restore to \(sooner.at.text): not worth sleeping"); continue
             }
             let wake = restore.deadline?.seconds ?? restore.at.seconds

@@ -6,8 +6,9 @@ import TorporStore
 
 /// Approval of plans. Approving a hibernation approves its restore; restores are never blocked (not by a plan's
 /// expiry, a newer plan, or a missing approval). With a standing approval switched on, a new plan's hibernations that
-/// are unchanged from the last approved plan (same VM, host, start, and a restore with the same deadline)
-/// carry that approval; new or changed ones wait for a person.
+/// are unchanged from the last approved plan (same VM, host, start, and a restore with the same deadline; the same
+/// policy and horizon; that plan still valid, its approvals given since the standing approval was switched on) carry
+/// that approval; new or changed ones wait for a person. Switched off, carried approvals no longer count.
 public enum Approvals {
     static let standingKey = "standing_approval"
 
@@ -92,14 +93,16 @@ public enum Approvals {
     /// The newest plan made by `time` with an approved hibernation (not `excluding`): where the executor takes its
     /// hibernations from and what a standing approval carries from. A plan approved only for its restores (a sleep
     /// extended) replaces neither.
-    public static func latestHibernating(upTo time: EpochSeconds, excluding: String? = nil, in db: Database) throws -> StoredPlan? {
-        try PlanRepository.latestApproved(upTo: time, excluding: excluding, approving: { Plan.Action.id($0, isOf: .hibernate) }, in: db)
+    public static func latestHibernating(upTo time: EpochSeconds, excluding: String? = nil, carried: Bool = true, in db: Database) throws -> StoredPlan? {
+        try PlanRepository.latestApproved(upTo: time, excluding: excluding, carried: carried, approving: { Plan.Action.id($0, isOf: .hibernate) }, in: db)
     }
 
-    /// The approved action ids of a plan (a person's and carried approvals together).
-    public static func approvedActions(of planID: String, in db: Database) throws -> [String: ApprovalRecord] {
+    /// The approved action ids of a plan (a person's and carried approvals together; a person's only without `carried`).
+    public static func approvedActions(of planID: String, carried: Bool = true, in db: Database) throws -> [String: ApprovalRecord] {
         var result: [String: ApprovalRecord] = [:]
-        for a in try PlanRepository.approvals(of: planID, in: db) { for id in a.actions where result[id] == nil { result[id] = a } }
+        for a in try PlanRepository.approvals(of: planID, in: db) where carried || a.carriedFrom == nil {
+            for id in a.actions where result[id] == nil { result[id] = a }
+        }
         return result
     }
 
@@ -116,10 +119,16 @@ public enum Approvals {
     }
 
     static func carryStanding(to plan: Plan, in db: Database) throws -> ApprovalRecord? {
-        guard try standing(in: db), try PlanRepository.approvals(of: plan.id, in: db).isEmpty,
+        // From the last approved plan while it is still valid (not a day-old approval of a sleep the idle timeout or the
+        // horizon's end leaves without a time), made under the same policy and horizon (a longer horizon would carry a
+        // sleep as long as it), counting the approvals given since the standing approval was switched on only.
+        guard let switched = try PlanRepository.setting(standingKey, in: db), switched.value == "on",
+              try PlanRepository.approvals(of: plan.id, in: db).isEmpty,
               let previous = try latestHibernating(upTo: plan.createdAt.seconds, excluding: plan.id, in: db),
-              let earlier = try? Plan.decode(previous.body, source: "plan \(previous.id)") else { return nil }
-        let approvedEarlier = try approvedActions(of: previous.id, in: db)
+              previous.validUntil >= plan.createdAt.seconds,
+              let earlier = try? Plan.decode(previous.body, source: "plan \(previous.id)"),
+              earlier.inputs.policySHA256 == plan.inputs.policySHA256, earlier.inputs.horizonHours == plan.inputs.horizonHours else { return nil }
+        let approvedEarlier = try approvedActions(of: previous.id, in: db).filter { $0.value.approvedAt >= switched.setAt }
         // The earliest approved start per sleep, a hibernation's signature with its own restore's (two approved sleeps
         // do not make one across the hours between them): an idle-timeout window starts at each plan's hour, and its
         // approval carries when it starts no earlier (it may shrink, never grow).
@@ -137,8 +146,7 @@ public enum Approvals {
         let approvedRestores = Set(earlier.actions.filter { $0.action == .restore && approvedEarlier[$0.id] != nil }.map(\.signature))
         let moved = plan.actions.filter { $0.action == .restore && $0.pairedWith == nil && approvedRestores.contains($0.signature) }
         guard !carried.isEmpty || !moved.isEmpty else { return nil }
-        let setBy = try PlanRepository.setting(standingKey, in: db)?.setBy ?? "?"
-        let record = ApprovalRecord(planID: plan.id, approvedBy: "standing approval of \(setBy)", approvedAt: plan.createdAt.seconds,
+        let record = ApprovalRecord(planID: plan.id, approvedBy: "standing approval of \(switched.setBy)", approvedAt: plan.createdAt.seconds,
                                     actions: carried.flatMap { [$0.id, $0.pairedWith!] } + moved.map(\.id), carriedFrom: previous.id)
         try PlanRepository.insert(record, in: db)
         return record

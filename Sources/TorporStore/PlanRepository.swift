@@ -83,14 +83,15 @@ public enum PlanRepository {
         }
     }
 
-    /// The newest plan created at or before `time` with an approval of an action id `approving` accepts, if any; of two
-    /// made at the same time (two policies tried in one hour), the one approved last.
-    public static func latestApproved(upTo time: EpochSeconds, excluding: String? = nil, approving: (String) -> Bool = { _ in true },
+    /// The newest plan created at or before `time` with an approval of an action id `approving` accepts, if any (a
+    /// person's, or also a carried one with `carried`); of two made at the same time (two policies tried in one hour),
+    /// the one approved last.
+    public static func latestApproved(upTo time: EpochSeconds, excluding: String? = nil, carried: Bool = true, approving: (String) -> Bool = { _ in true },
                                       in db: Database) throws -> StoredPlan? {
         let approvals = try Row.fetchCursor(db, sql: """
             SELECT p.id AS id, a.actions AS actions FROM plan p JOIN approval a ON a.plan_id = p.id
-            WHERE p.created_at <= ? AND p.id IS NOT ? ORDER BY p.created_at DESC, a.id DESC
-            """, arguments: [time, excluding])
+            WHERE p.created_at <= ? AND p.id IS NOT ? AND (? OR a.carried_from IS NULL) ORDER BY p.created_at DESC, a.id DESC
+            """, arguments: [time, excluding, carried])
         while let row = try approvals.next() {
             let actions: String = row["actions"]
             guard ((try? JSONDecoder().decode([String].self, from: Data(actions.utf8))) ?? []).contains(where: approving) else { continue }
@@ -99,9 +100,9 @@ public enum PlanRepository {
         return nil
     }
 
-    /// A setting's value and who set it.
-    public static func setting(_ key: String, in db: Database) throws -> (value: String, setBy: String)? {
-        try Row.fetchOne(db, sql: "SELECT value, set_by FROM setting WHERE key = ?", arguments: [key]).map { ($0["value"], $0["set_by"]) }
+    /// A setting's value, who set it and when.
+    public static func setting(_ key: String, in db: Database) throws -> (value: String, setBy: String, setAt: EpochSeconds)? {
+        try Row.fetchOne(db, sql: "SELECT value, set_by, set_at FROM setting WHERE key = ?", arguments: [key]).map { ($0["value"], $0["set_by"], $0["set_at"]) }
     }
 
     public static func set(_ key: String, to value: String, by who: String, at time: EpochSeconds, in db: Database) throws {

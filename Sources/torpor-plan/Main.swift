@@ -182,7 +182,7 @@ struct Approve: ParsableCommand {
 struct Standing: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Switch the standing approval on or off, approving nothing.")
     @OptionGroup var common: StageOptions
-    @Argument(help: "on: later plans carry the approval of unchanged actions; off: every plan waits for a person.") var state: String
+    @Argument(help: "on: later plans carry the approval of unchanged actions; off: every plan waits for a person, and what it carried no longer counts.") var state: String
     @Option(help: "Who switches it (default: $SUDO_USER, else $USER).") var by: String?
 
     func validate() throws {
@@ -196,7 +196,7 @@ struct Standing: ParsableCommand {
     /// Records the switch and says so.
     static func set(_ on: Bool, by who: String, now: EpochSeconds, in store: Store) throws {
         try Approvals.setStanding(on, by: who, now: now, in: store)
-        print("standing approval \(on ? "on: later plans carry the approval of unchanged actions" : "off: every plan waits for a person") (by \(who))")
+        print("standing approval \(on ? "on: later plans carry the approval of unchanged actions" : "off: every plan waits for a person; hibernations it carried and not started do not start") (by \(who))")
     }
 }
 

@@ -52,7 +52,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         /// `idleLoad`: the forecast quantiles over those hours; `idleTimeout`: the policy's `idle_timeout`.
         @discardableResult
         func plan(_ idle: [String: Range<Int>], at time: EpochSeconds = ExecutorTests.now, approve: Bool = true, tiers: String = "",
-                  asleep: Set<String> = [], idleLoad: [Float] = [0.2, 0.5, 1], idleTimeout: Bool = false,
+                  asleep: Set<String> = [], idleLoad: [Float] = [0.2, 0.5, 1], idleTimeout: Bool = false, policySHA256: String = "t",
                   vm adjust: (inout PlanningVM) -> Void = { _ in }) throws -> Plan {
             let vms = idle.map { name, hours in
                 var vm = PlanningVM(name: name, host: ExecutorTests.host, vcpus: 1, memoryBytes: 1 << 30, knownHours: 720,
@@ -68,7 +68,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
                 guardrails: {max_hibernated_share: 1, min_running: 0}
                 \(tiers)
                 """, source: "test")
-            let input = PlanningInput(now: time, vms: vms, events: [], policy: policy, policySHA256: "t", model: "crafted", dataWatermark: time)
+            let input = PlanningInput(now: time, vms: vms, events: [], policy: policy, policySHA256: policySHA256, model: "crafted", dataWatermark: time)
             let plan = Planner.plan(input)
             let bytes = plan.encoded()
             try Approvals.record(plan, bytes: bytes, demandCalls: Planner.demandCalls(input), in: store)   // as torpor-plan make does
@@ -188,12 +188,14 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         let f = try Fixture()
         let plan = try f.plan(["web-01": 0..<4, "web-02": 1..<8])
         try f.executor().run(f.options(Self.now))
-        let newer = try f.plan(["web-01": 0..<10], at: Self.at(1), approve: false, asleep: ["web-01"])
-        #expect(newer.actions.map(\.action) == [.restore])
+        // The newer plan holds web-02's hibernation unchanged (else it would hold it back: a newer plan knows newer data).
+        let newer = try f.plan(["web-01": 0..<10, "web-02": 0..<7], at: Self.at(1), approve: false, asleep: ["web-01"])
+        let web01 = newer.actions.filter { $0.vm == "web-01" }
+        #expect(web01.map(\.action) == [.restore] && newer.actions.contains { $0.id == plan.actions.first { $0.vm == "web-02" && $0.action == .hibernate }?.id })
         func owed() throws -> EpochSeconds? { try f.store.read { try DueActions.owedRestores(now: Self.at(2), in: $0) }.first?.deadline }
         #expect(try owed() == plan.actions.first { $0.action == .restore }?.deadline?.seconds && owed() == Self.at(4))
-        let record = try Approvals.approve(newer, bytes: newer.encoded(), source: "newer", only: nil, except: [], by: "ops", now: Self.at(1) + 600, in: f.store)
-        #expect(record.actions == newer.actions.map(\.id))
+        let record = try Approvals.approve(newer, bytes: newer.encoded(), source: "newer", only: ["web-01"], except: [], by: "ops", now: Self.at(1) + 600, in: f.store)
+        #expect(record.actions == web01.map(\.id))
         #expect(try owed() == Self.at(11))
         #expect(try f.executor().run(f.options(Self.at(1) + 900)).map { "\($0.event) \($0.vm ?? "")" } == ["hibernated web-02"])
     }
@@ -348,6 +350,41 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(events.map(\.event) == ["skipped"] && events[0].detail == "a newer plan brings its restore to \(restore.at.text): not worth sleeping",
                 "\(events.map(\.text))")
         #expect(try f.state("web-01") == .running)
+    }
+
+    /// A standing approval carries only from the last approved plan while it is valid, under the same policy, and only
+    /// approvals given since it was switched on; switched off, what it carried no longer starts anything; and a
+    /// hibernation the newest plan no longer holds does not start from an older approved plan.
+    @Test func standingApprovalsCarryOnlyWhatAPersonStillStandsBy() throws {
+        let f = try Fixture()
+        func carried(_ plan: Plan) throws -> Bool { try !f.store.read { try Approvals.approvedActions(of: plan.id, in: $0) }.isEmpty }
+        try Approvals.setStanding(true, by: "ops", now: Self.now - 60, in: f.store)
+        let approved = try f.plan(["web-01": 1..<8])
+        #expect(try carried(try f.plan(["web-01": 1..<8], at: Self.now + 60, approve: false)), "unchanged: carried")
+        #expect(try !carried(try f.plan(["web-01": 1..<8], at: Self.now + 120, approve: false, policySHA256: "another")), "another policy: not carried")
+        // The same sleep planned again after the approved plan expired: not carried (a day-old approval would be).
+        let e = try Fixture()
+        try Approvals.setStanding(true, by: "ops", now: Self.now - 60, in: e.store)
+        let early = try e.plan(["web-01": 4..<10])
+        #expect(early.validUntil.seconds == Self.at(2))
+        let late = try e.plan(["web-01": 1..<7], at: Self.at(3), approve: false)
+        #expect(Set(late.actions.map(\.signature)) == Set(early.actions.map(\.signature)), "the same sleep")
+        #expect(try e.store.read { try Approvals.approvedActions(of: late.id, in: $0) }.isEmpty, "from an expired plan: not carried")
+        // Switched on after the person's approval: that approval is not carried.
+        let g = try Fixture()
+        _ = try g.plan(["web-01": 1..<8])
+        try Approvals.setStanding(true, by: "ops", now: Self.now + 30, in: g.store)
+        let again = try g.plan(["web-01": 0..<7], at: Self.at(1), approve: false)
+        #expect(try g.store.read { try Approvals.approvedActions(of: again.id, in: $0) }.isEmpty)
+        // Switched off: the carried approval of the plan at +60 s no longer counts; the person's of the first plan does,
+        // and the newest plan (+60 s) still holds its hibernation, so it starts from there.
+        try Approvals.setStanding(false, by: "ops", now: Self.now + 90, in: f.store)
+        let plans = try f.store.read { try DueActions.approvedPlan(now: Self.at(1), in: $0) }
+        #expect(plans?.plan.id == approved.id)
+        // A newer plan that no longer holds it (the VM busy in its forecast) holds it back.
+        _ = try f.plan(["web-01": 3..<8], at: Self.now + 1800, approve: false)
+        let held = try f.executor().run(f.options(Self.at(1)))
+        #expect(held.map(\.event) == ["skipped"] && held[0].detail.contains("made since, no longer holds this hibernation"), "\(held.map(\.text))")
     }
 
     /// The hibernation's pre-flight asks the demand signal that would wake the VM: one it wants now is not put to

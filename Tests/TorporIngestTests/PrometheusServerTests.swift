@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TorporCore
+import TorporExecute
 @testable import TorporIngest
 import TorporStore
 
@@ -132,6 +133,22 @@ final class Listener {
         #expect(try client.queryInstant(#"cpu_util{domain="absent"}"#, at: time).isEmpty)
         let e = #expect(throws: IngestError.self) { _ = try client.queryInstant("cpu_util{", at: time) }
         #expect(e?.isBadInput == true)
+    }
+
+    /// The executor's wake-on-demand signal against the server: a value over the threshold wants the VM; a query
+    /// with no series wants nothing, but lets no hibernation start (missing is not idle); a VM no rule covers is not asked.
+    @Test func theWakeOnSignalReadsTheServer() throws {
+        let server = try PrometheusServer()
+        let line = try sourceLines(PrometheusServer.series).dropFirst().last!.split(separator: ",")
+        let (time, value) = (UTC.parseISO8601(String(line[0]))!, Double(line[1])!)
+        let signal = PrometheusDemandSignal(client: PrometheusClient(baseURL: server.url),
+                                            rules: [.init(selector: "web-01", query: #"cpu_util{domain="nab-24ae8d"}"#),
+                                                    .init(selector: "web-02", query: #"cpu_util{domain="absent"}"#)], threshold: value - 1)
+        #expect(try signal.demand(vm: "web-01", labels: [:], at: time) == #"demand signal: cpu_util{domain="nab-24ae8d"} = \#(value) > \#(value - 1)"#)
+        #expect(try signal.holdsSleep(vm: "web-01", labels: [:], at: time) != nil)
+        #expect(try signal.demand(vm: "web-02", labels: [:], at: time) == nil)
+        #expect(try signal.holdsSleep(vm: "web-02", labels: [:], at: time) == #"demand signal: cpu_util{domain="absent"} has no value now (missing is not idle)"#)
+        #expect(!signal.covers(vm: "db-01", labels: [:]) && signal.covers(vm: "web-02", labels: [:]))
     }
 
     @Test func aQueryTheServerRefusesIsBadInputAndStoresNothing() throws {
