@@ -126,7 +126,8 @@ extension DueActions {
 
     static func sinceApproved(_ hibernations: [Plan.Action], of plan: Plan, now: EpochSeconds, in db: Database) throws -> SinceApproved {
         let plans = try plans(upTo: now, since: plan.createdAt.seconds, in: db)
-        guard let newest = plans.first(where: { $0.id != plan.id }) else { return SinceApproved() }
+        // Made later (of two made in the same second, two policies tried, neither is the newer).
+        guard let newest = plans.first(where: { $0.createdAt > plan.createdAt.seconds }) else { return SinceApproved() }
         let sleepPlan = plans.first { $0.id == plan.id }
         var said = SinceApproved()
         for h in hibernations {

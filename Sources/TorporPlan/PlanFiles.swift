@@ -20,10 +20,12 @@ public enum PlanFiles {
         "\(dryRun ? dryRunPrefix : planPrefix)\(UTC.format(time).filter { $0 != "-" && $0 != ":" }).json"
     }
 
-    /// The time a file named by `name(at:dryRun:)` is named for; nil for any other name.
+    /// The time a file named by `name(at:dryRun:)` is named for (also with `-` and a plan id's first 12 hex digits
+    /// before `.json`: two plans made in one second); nil for any other name.
     public static func time(named name: String) -> EpochSeconds? {
         guard name.hasSuffix(".json"), let prefix = [planPrefix, dryRunPrefix].first(where: name.hasPrefix) else { return nil }
-        let stamp = Array(name.dropFirst(prefix.count).dropLast(5))
+        var stamp = Array(name.dropFirst(prefix.count).dropLast(5))
+        if stamp.count == 29, stamp[16] == "-", stamp[17...].allSatisfy(\.isHexDigit) { stamp = Array(stamp.prefix(16)) }
         guard stamp.count == 16, stamp[8] == "T", stamp[15] == "Z" else { return nil }
         let d = String(stamp[0..<8]), t = String(stamp[9..<15])
         return UTC.parseISO8601("\(d.prefix(4))-\(d.dropFirst(4).prefix(2))-\(d.suffix(2))T\(t.prefix(2)):\(t.dropFirst(2).prefix(2)):\(t.suffix(2))Z")

@@ -71,7 +71,8 @@ struct Make: ParsableCommand {
                                                 forecaster: forecaster)
             let plan = Planner.plan(input)
             let bytes = plan.encoded()
-            let path = out ?? defaultPath(now: now)
+            // By default never over another plan's file (two made in one second, a replay of a planned hour).
+            let path = out ?? defaultPath(now: now, id: plan.id)
             try PlanFiles.write(bytes, to: path)
             let carried = dryRun ? nil : try Approvals.record(plan, bytes: bytes, demandCalls: Planner.demandCalls(input), in: store)
             let hibernations = plan.actions.filter { $0.action == .hibernate }.count
@@ -99,8 +100,10 @@ struct Make: ParsableCommand {
         }
     }
 
-    func defaultPath(now: EpochSeconds) -> String {
-        (Self.plansDirectory(beside: common.storePath) as NSString).appendingPathComponent(PlanFiles.name(at: now, dryRun: dryRun))
+    func defaultPath(now: EpochSeconds, id: String) -> String {
+        let path = (Self.plansDirectory(beside: common.storePath) as NSString).appendingPathComponent(PlanFiles.name(at: now, dryRun: dryRun))
+        guard FileManager.default.fileExists(atPath: path), (try? Plan.load(path: path).plan.id) != id else { return path }
+        return String(path.dropLast(5)) + "-\(id.prefix(12)).json"
     }
 
     /// Where plan files go by default: `plans/` beside the store.
@@ -174,6 +177,12 @@ struct Approve: ParsableCommand {
             let record = try Approvals.approve(plan, bytes: bytes, source: self.plan, only: names(only), except: names(except) ?? [],
                                                by: who, now: common.nowSeconds, evenIfSuperseded: superseded, in: store)
             print(record.actions.isEmpty ? "already approved: nothing new recorded" : "approved by \(who): " + record.actions.joined(separator: ", "))
+            // Approved although superseded: the executor follows the newest plan with an approved hibernation.
+            if let newest = try store.read({ try Approvals.latestHibernating(upTo: .max, carried: try Approvals.standing(in: $0), in: $0) }), newest.id != plan.id,
+               newest.createdAt > plan.createdAt.seconds {
+                FileHandle.standardError.write(Data(("torpor-plan: warning: plan \(newest.id.prefix(12)) (made \(UTC.format(newest.createdAt))) has approved "
+                    + "hibernations too and is newer: the executor takes hibernations from it, not from this one\n").utf8))
+            }
             if standing == true { try Standing.set(true, by: who, now: common.nowSeconds, in: store) }
         }
     }

@@ -204,6 +204,14 @@ import TorporTrain
         #expect(throws: ExitCode.self) { try Approve.parse(["--db", store.path, "--now", "2013-09-30T05:00:00Z", "--no-standing", dir + "/plans/gone.json"]).run() }
         #expect(try store.read { try Approvals.standing(in: $0) } == false)
         #expect(throws: (any Error).self) { _ = try Standing.parse(["maybe"]) }
+        // Two plans made in one second by default never share a file: the second's name has its id, and prune reads
+        // its time all the same.
+        let trialPolicy = dir + "/trial.yaml"
+        try (String(contentsOfFile: policy, encoding: .utf8) + "\n# a trial\n").write(toFile: trialPolicy, atomically: true, encoding: .utf8)
+        for p in [policy, trialPolicy, policy] { try Make.parse(["--db", store.path, "--now", "2013-09-30T06:00:00Z", "--policy", p]).run() }
+        let six = try FileManager.default.contentsOfDirectory(atPath: dir + "/plans").filter { $0.hasPrefix("plan-20130930T060000Z") }.sorted()
+        #expect(six.count == 2 && six.contains("plan-20130930T060000Z.json") && six.allSatisfy { PlanFiles.time(named: $0) == UTC.parseISO8601("2013-09-30T06:00:00Z") },
+                "the same plan again rewrites its own file: \(six)")
         // A stage pointed at a store that is not there refuses rather than planning an empty fleet.
         #expect(throws: ExitCode.self) { try Make.parse(["--db", dir + "/missing.db", "--now", Self.now]).run() }
         #expect(!FileManager.default.fileExists(atPath: dir + "/missing.db"))

@@ -415,7 +415,10 @@ import TorporTrain
         for p in [a, b] { try Approvals.record(p, bytes: p.encoded(), demandCalls: [:], in: store) }
         for (first, last) in [(a, b), (b, a)] {
             for (p, minute) in [(first, Int64(60)), (last, 120)] {
-                _ = try Approvals.approve(p, bytes: p.encoded(), source: "p", only: nil, except: [], by: "alice", now: Self.now + minute, in: store)
+                // Which of two made in one second is the newer cannot be told: each is approved as superseded.
+                #expect(throws: PlanError.self) { try Approvals.approve(p, bytes: p.encoded(), source: "p", only: nil, except: [], by: "alice", now: Self.now + minute, in: store) }
+                _ = try Approvals.approve(p, bytes: p.encoded(), source: "p", only: nil, except: [], by: "alice", now: Self.now + minute,
+                                          evenIfSuperseded: true, in: store)
             }
             #expect(try store.read { try Approvals.latestHibernating(upTo: Self.now + 180, in: $0) }?.id == last.id)
             // The search for a sleeping VM's owed restore reads them in the same order.
