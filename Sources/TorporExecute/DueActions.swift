@@ -38,11 +38,12 @@ enum DueActions {
     }
 
     static func approvedPlan(now: EpochSeconds, in db: Database) throws -> (plan: Plan, approved: [String: ApprovalRecord])? {
-        // Carried approvals count while the standing approval is on: switched off, a hibernation only carried does not start.
-        let carried = try Approvals.standing(in: db)
-        guard let stored = try Approvals.latestHibernating(upTo: now, carried: carried, in: db), !stored.body.isEmpty else { return nil }
+        // Carried approvals count while the standing approval is on, those carried since it was last switched on: switched
+        // off, a hibernation only carried does not start.
+        let carried = try Approvals.carriedInForce(in: db)
+        guard let stored = try Approvals.latestHibernating(upTo: now, carriedSince: carried, in: db), !stored.body.isEmpty else { return nil }
         let plan = try Plan.decode(stored.body, source: "plan \(stored.id) in the store")
-        return (plan, try Approvals.approvedActions(of: plan.id, carried: carried, in: db))
+        return (plan, try Approvals.approvedActions(of: plan.id, carriedSince: carried, in: db))
     }
 
     /// The restore each sleeping VM is owed. Restores are never blocked: the restore paired with the VM's hibernation
@@ -89,10 +90,10 @@ extension DueActions {
     /// The plans made in [since, now], newest first; each read and decoded only when a VM's restore is looked for in it
     /// (usually the newest plan and the newest approved ones answer for every VM).
     static func plans(upTo now: EpochSeconds, since: EpochSeconds, in db: Database) throws -> [PlanActions] {
-        let carried = try Approvals.standing(in: db)
-        return try PlanRepository.planTimes(upTo: now, since: since, in: db).map { header in
+        // Every approval of a restore counts, carried too: a sleep a standing approval extended keeps its restore.
+        try PlanRepository.planTimes(upTo: now, since: since, in: db).map { header in
             PlanActions(id: header.id, createdAt: header.createdAt,
-                        approved: (try? Approvals.approvedActions(of: header.id, carried: carried, in: db)).map { Set($0.keys) } ?? []) {
+                        approved: (try? Approvals.approvedActions(of: header.id, in: db)).map { Set($0.keys) } ?? []) {
                 try? PlanRepository.plan(id: header.id, in: db)?.body
             }
         }
@@ -117,8 +118,8 @@ extension DueActions {
     /// What the plans made since `plan` say of its approved `hibernations`, which the hibernations' pre-flight asks;
     /// each plan read once for all of them. Empty when none has been made.
     struct SinceApproved {
-        /// By action id: the newest plan made since, when it no longer holds the hibernation (its forecast, data or
-        /// events changed): that plan is for a person to review, not this one to act on.
+        /// By action id: the newest plan made since, when it no longer holds the hibernation (none with its signature:
+        /// its forecast, data or events changed): that plan is for a person to review, not this one to act on.
         var droppedBy: [String: String] = [:]
         /// By action id: the restore the VM would be owed once asleep (a newer plan may bring it earlier).
         var restores: [String: Plan.Action] = [:]
@@ -129,9 +130,11 @@ extension DueActions {
         // Made later (of two made in the same second, two policies tried, neither is the newer).
         guard let newest = plans.first(where: { $0.createdAt > plan.createdAt.seconds }) else { return SinceApproved() }
         let sleepPlan = plans.first { $0.id == plan.id }
+        // The same hibernation by its signature: an idle-timeout one's id has its plan's hour, its signature not.
+        let held = Set(newest.actions.values.filter { $0.action == .hibernate }.map(\.signature))
         var said = SinceApproved()
         for h in hibernations {
-            if newest.actions[h.id] == nil { said.droppedBy[h.id] = newest.id }
+            if !held.contains(h.signature) { said.droppedBy[h.id] = newest.id }
             said.restores[h.id] = restore(of: h.vm, asleepBy: h.id, sleepPlan: sleepPlan, newer: plans)?.action
         }
         return said

@@ -8,7 +8,8 @@ import TorporStore
 /// expiry, a newer plan, or a missing approval). With a standing approval switched on, a new plan's hibernations that
 /// are unchanged from the last approved plan (same VM, host, start, and a restore with the same deadline; the same
 /// policy and horizon; that plan still valid, its approvals given since the standing approval was switched on) carry
-/// that approval; new or changed ones wait for a person. Switched off, carried approvals no longer count.
+/// that approval; new or changed ones wait for a person. Carried approvals count for hibernations only while it is on,
+/// and only those carried since it was last switched on (`carriedInForce`); the restores they moved stand.
 public enum Approvals {
     static let standingKey = "standing_approval"
 
@@ -57,7 +58,8 @@ public enum Approvals {
                 throw PlanError(.nothingToDo, "\(source): nothing to approve: " + (planned.isEmpty ? "the plan has no hibernation and no VM asleep" : "the selection leaves no hibernation"))
             }
             // Approving again what is approved records nothing (safe to run twice): the record holds only what is new.
-            let already = try approvedActions(of: plan.id, in: db)
+            // A person's approval is recorded even of what a standing approval carried: that one may stop counting.
+            let already = try approvedActions(of: plan.id, carriedSince: nil, in: db)
             let ids = (chosen.flatMap { [$0.id] + ($0.pairedWith.map { [$0] } ?? []) } + moved.map(\.id)).filter { already[$0] == nil }
             let record = ApprovalRecord(planID: plan.id, approvedBy: who, approvedAt: now, actions: ids)
             if !ids.isEmpty { try PlanRepository.insert(record, in: db) }
@@ -78,15 +80,25 @@ public enum Approvals {
         return nil
     }
 
-    /// Switches the standing approval on or off.
+    /// Switches the standing approval on or off; switching it to what it is already changes nothing (not when it was
+    /// switched on, from which its carries count).
     public static func setStanding(_ on: Bool, by who: String, now: EpochSeconds, in store: Store) throws {
-        try store.transaction { try PlanRepository.set(standingKey, to: on ? "on" : "off", by: who, at: now, in: $0) }
+        try store.transaction { db in
+            guard try PlanRepository.setting(standingKey, in: db)?.value != (on ? "on" : "off") else { return }
+            try PlanRepository.set(standingKey, to: on ? "on" : "off", by: who, at: now, in: db)
+        }
+    }
+
+    /// Since when carried approvals count for hibernations: when the standing approval was last switched on; nil while
+    /// it is off (a hibernation only carried does not start).
+    public static func carriedInForce(in db: Database) throws -> EpochSeconds? {
+        try PlanRepository.setting(standingKey, in: db).flatMap { $0.value == "on" ? $0.setAt : nil }
     }
 
     /// The plan's hibernations no approval covers yet (neither a person's nor a carried one): what the hourly job's
     /// notice asks a person to review.
     public static func awaitingReview(_ plan: Plan, in db: Database) throws -> [Plan.Action] {
-        let approved = try approvedActions(of: plan.id, in: db)
+        let approved = try approvedActions(of: plan.id, carriedSince: try carriedInForce(in: db), in: db)
         return plan.actions.filter { $0.action == .hibernate && approved[$0.id] == nil }
     }
 
@@ -95,14 +107,16 @@ public enum Approvals {
     /// The newest plan made by `time` with an approved hibernation (not `excluding`): where the executor takes its
     /// hibernations from and what a standing approval carries from. A plan approved only for its restores (a sleep
     /// extended) replaces neither.
-    public static func latestHibernating(upTo time: EpochSeconds, excluding: String? = nil, carried: Bool = true, in db: Database) throws -> StoredPlan? {
-        try PlanRepository.latestApproved(upTo: time, excluding: excluding, carried: carried, approving: { Plan.Action.id($0, isOf: .hibernate) }, in: db)
+    public static func latestHibernating(upTo time: EpochSeconds, excluding: String? = nil, carriedSince: EpochSeconds? = .min,
+                                         in db: Database) throws -> StoredPlan? {
+        try PlanRepository.latestApproved(upTo: time, excluding: excluding, carriedSince: carriedSince, approving: { Plan.Action.id($0, isOf: .hibernate) }, in: db)
     }
 
-    /// The approved action ids of a plan (a person's and carried approvals together; a person's only without `carried`).
-    public static func approvedActions(of planID: String, carried: Bool = true, in db: Database) throws -> [String: ApprovalRecord] {
+    /// The approved action ids of a plan: a person's approvals, and carried ones recorded at or after `carriedSince`
+    /// (nil: none).
+    public static func approvedActions(of planID: String, carriedSince: EpochSeconds? = .min, in db: Database) throws -> [String: ApprovalRecord] {
         var result: [String: ApprovalRecord] = [:]
-        for a in try PlanRepository.approvals(of: planID, in: db) where carried || a.carriedFrom == nil {
+        for a in try PlanRepository.approvals(of: planID, in: db) where a.carriedFrom == nil || carriedSince.map({ a.approvedAt >= $0 }) == true {
             for id in a.actions where result[id] == nil { result[id] = a }
         }
         return result
@@ -126,7 +140,7 @@ public enum Approvals {
         // sleep as long as it), counting the approvals given since the standing approval was switched on only.
         guard let switched = try PlanRepository.setting(standingKey, in: db), switched.value == "on",
               try PlanRepository.approvals(of: plan.id, in: db).isEmpty,
-              let previous = try latestHibernating(upTo: plan.createdAt.seconds, excluding: plan.id, in: db),
+              let previous = try latestHibernating(upTo: plan.createdAt.seconds, excluding: plan.id, carriedSince: switched.setAt, in: db),
               previous.validUntil >= plan.createdAt.seconds,
               let earlier = try? Plan.decode(previous.body, source: "plan \(previous.id)"),
               earlier.inputs.policySHA256 == plan.inputs.policySHA256, earlier.inputs.horizonHours == plan.inputs.horizonHours else { return nil }

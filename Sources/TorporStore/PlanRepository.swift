@@ -84,14 +84,15 @@ public enum PlanRepository {
     }
 
     /// The newest plan created at or before `time` with an approval of an action id `approving` accepts, if any (a
-    /// person's, or also a carried one with `carried`); of two made at the same time (two policies tried in one hour),
-    /// the one approved last.
-    public static func latestApproved(upTo time: EpochSeconds, excluding: String? = nil, carried: Bool = true, approving: (String) -> Bool = { _ in true },
-                                      in db: Database) throws -> StoredPlan? {
+    /// person's, or a carried one recorded at or after `carriedSince`; nil: none carried); of two made at the same time
+    /// (two policies tried in one hour), the one approved last.
+    public static func latestApproved(upTo time: EpochSeconds, excluding: String? = nil, carriedSince: EpochSeconds? = .min,
+                                      approving: (String) -> Bool = { _ in true }, in db: Database) throws -> StoredPlan? {
         let approvals = try Row.fetchCursor(db, sql: """
             SELECT p.id AS id, a.actions AS actions FROM plan p JOIN approval a ON a.plan_id = p.id
-            WHERE p.created_at <= ? AND p.id IS NOT ? AND (? OR a.carried_from IS NULL) ORDER BY p.created_at DESC, a.id DESC
-            """, arguments: [time, excluding, carried])
+            WHERE p.created_at <= ? AND p.id IS NOT ? AND (a.carried_from IS NULL OR (? IS NOT NULL AND a.approved_at >= ?))
+            ORDER BY p.created_at DESC, a.id DESC
+            """, arguments: [time, excluding, carriedSince, carriedSince])
         while let row = try approvals.next() {
             let actions: String = row["actions"]
             guard ((try? JSONDecoder().decode([String].self, from: Data(actions.utf8))) ?? []).contains(where: approving) else { continue }

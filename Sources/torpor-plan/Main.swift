@@ -123,7 +123,9 @@ struct Show: ParsableCommand {
         try exitingOnError("torpor-plan") {
             let (plan, bytes) = try Plan.load(path: plan)
             let store = try common.openStore()
-            let (approved, notRecorded) = try store.read { (try Approvals.approvedActions(of: plan.id, in: $0), try Approvals.notRecorded(plan, bytes: bytes, in: $0)) }
+            let (approved, notRecorded) = try store.read {
+                (try Approvals.approvedActions(of: plan.id, carriedSince: try Approvals.carriedInForce(in: $0), in: $0), try Approvals.notRecorded(plan, bytes: bytes, in: $0))
+            }
             if let notRecorded { print("NOT THE RECORDED PLAN: \(notRecorded); it cannot be approved") }
             if common.nowSeconds > plan.validUntil.seconds {
                 print("EXPIRED at \(plan.validUntil.text): its hibernations can no longer be approved or started (its restores run anyway)")
@@ -169,21 +171,21 @@ struct Approve: ParsableCommand {
     func run() throws {
         try exitingOnError("torpor-plan") {
             let store = try common.openStore()
-            let who = operatorName(by)
+            let who = operatorName(by), now = common.nowSeconds   // one time for the approval and the switch
             // Switching the standing approval off is safe whatever becomes of this approval: it comes first.
-            if standing == false { try Standing.set(false, by: who, now: common.nowSeconds, in: store) }
+            if standing == false { try Standing.set(false, by: who, now: now, in: store) }
             let (plan, bytes) = try Plan.load(path: plan)
             func names(_ s: String?) -> [String]? { s.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } }
             let record = try Approvals.approve(plan, bytes: bytes, source: self.plan, only: names(only), except: names(except) ?? [],
-                                               by: who, now: common.nowSeconds, evenIfSuperseded: superseded, in: store)
+                                               by: who, now: now, evenIfSuperseded: superseded, in: store)
             print(record.actions.isEmpty ? "already approved: nothing new recorded" : "approved by \(who): " + record.actions.joined(separator: ", "))
             // Approved although superseded: the executor follows the newest plan with an approved hibernation.
-            if let newest = try store.read({ try Approvals.latestHibernating(upTo: .max, carried: try Approvals.standing(in: $0), in: $0) }), newest.id != plan.id,
+            if let newest = try store.read({ try Approvals.latestHibernating(upTo: .max, carriedSince: try Approvals.carriedInForce(in: $0), in: $0) }), newest.id != plan.id,
                newest.createdAt > plan.createdAt.seconds {
                 FileHandle.standardError.write(Data(("torpor-plan: warning: plan \(newest.id.prefix(12)) (made \(UTC.format(newest.createdAt))) has approved "
                     + "hibernations too and is newer: the executor takes hibernations from it, not from this one\n").utf8))
             }
-            if standing == true { try Standing.set(true, by: who, now: common.nowSeconds, in: store) }
+            if standing == true { try Standing.set(true, by: who, now: now, in: store) }
         }
     }
 }

@@ -387,6 +387,39 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(held.map(\.event) == ["skipped"] && held[0].detail.contains("made since, no longer holds this hibernation"), "\(held.map(\.text))")
     }
 
+    /// What a standing approval carried counts for hibernations only while it is on, and only what it carried since it
+    /// was last switched on (switching it on again while on changes nothing); a person's approval of a carried
+    /// hibernation is recorded all the same, and counts whatever the switch.
+    @Test func carriedApprovalsCountWhileTheStandingApprovalThatCarriedThemIsOn() throws {
+        let f = try Fixture()
+        try Approvals.setStanding(true, by: "ops", now: Self.now - 60, in: f.store)
+        let approved = try f.plan(["web-01": 1..<8])
+        let carried = try f.plan(["web-01": 0..<7], at: Self.at(1), approve: false)
+        func followed(_ t: EpochSeconds) throws -> String? { try f.store.read { try DueActions.approvedPlan(now: t, in: $0) }?.plan.id }
+        #expect(try followed(Self.at(1) + 60) == carried.id, "carried while on")
+        try Approvals.setStanding(true, by: "ops", now: Self.at(1) + 120, in: f.store)
+        #expect(try followed(Self.at(1) + 120) == carried.id, "switched on again while on: nothing changes")
+        try Approvals.setStanding(false, by: "ops", now: Self.at(1) + 180, in: f.store)
+        #expect(try followed(Self.at(1) + 180) == approved.id, "off: the person's approval only")
+        try Approvals.setStanding(true, by: "ops", now: Self.at(1) + 240, in: f.store)
+        #expect(try followed(Self.at(1) + 240) == approved.id, "on again: what was carried before does not come back")
+        let record = try Approvals.approve(carried, bytes: carried.encoded(), source: "carried", only: nil, except: [], by: "alice", now: Self.at(1) + 300, in: f.store)
+        let after = try followed(Self.at(1) + 300)
+        #expect(!record.actions.isEmpty && after == carried.id, "a person's approval of what was carried")
+    }
+
+    /// An idle-timeout hibernation waiting for its quiet is not held back by the next plan: that plan holds the same
+    /// sleep under another id (an idle-timeout hibernation's id has its plan's hour).
+    @Test func theNextPlanHoldsAWaitingIdleTimeoutHibernationByItsSignature() throws {
+        let f = try Fixture()
+        let plan = try f.plan(["web-01": 0..<8], idleLoad: [6, 10, 12], idleTimeout: true)
+        let next = try f.plan(["web-01": 0..<7], at: Self.at(1), approve: false, idleLoad: [6, 10, 12], idleTimeout: true)
+        let (a, b) = (plan.actions.first { $0.action == .hibernate }!, next.actions.first { $0.action == .hibernate }!)
+        #expect(a.id != b.id && a.signature == b.signature)
+        let events = try f.executor().run(f.options(Self.at(1) + 60))
+        #expect(events.map(\.event) == ["waiting"] && events[0].detail.contains("missing is not idle"), "\(events.map(\.text))")
+    }
+
     /// The hibernation's pre-flight asks the demand signal that would wake the VM: one it wants now is not put to
     /// sleep (to be woken on the next pass), nor is one the signal cannot answer for (missing is not idle).
     @Test func aHibernationsPreFlightAsksTheDemandSignal() throws {
