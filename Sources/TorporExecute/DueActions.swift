@@ -103,8 +103,13 @@ extension DueActions {
     /// unless a newer plan's approved restore of it moved it; the newest of `newer` (newest first) with a restore of it
     /// may only bring it earlier.
     static func restore(of vm: String, asleepBy actionID: String, sleepPlan: PlanActions?, newer: [PlanActions]) -> (action: Plan.Action, plan: String)? {
+        // A newer plan made before the sleep began holds the same hibernation under its own id when it is an idle-timeout
+        // one (its id has its plan's hour): its restore is this sleep's too.
+        let signature = sleepPlan?.actions[actionID]?.signature
         func restore(in plan: PlanActions) -> Plan.Action? {
-            plan.restores[vm]?.first { $0.pairedWith == nil || $0.pairedWith == actionID }
+            plan.restores[vm]?.first { r in
+                r.pairedWith == nil || r.pairedWith == actionID || (signature != nil && plan.actions[r.pairedWith!]?.signature == signature)
+            }
         }
         let paired = sleepPlan.flatMap { plan in plan.actions[plan.actions[actionID]?.pairedWith ?? ""].map { (action: $0, plan: plan.id) } }
         let approvedNewer = newer.lazy.filter { $0.approvesRestore(of: vm) }

@@ -113,10 +113,12 @@ public enum Approvals {
     }
 
     /// The approved action ids of a plan: a person's approvals, and carried ones recorded at or after `carriedSince`
-    /// (nil: none).
-    public static func approvedActions(of planID: String, carriedSince: EpochSeconds? = .min, in db: Database) throws -> [String: ApprovalRecord] {
+    /// (nil: none); with `since`, only approvals given from then on.
+    public static func approvedActions(of planID: String, carriedSince: EpochSeconds? = .min, since: EpochSeconds = .min,
+                                       in db: Database) throws -> [String: ApprovalRecord] {
         var result: [String: ApprovalRecord] = [:]
-        for a in try PlanRepository.approvals(of: planID, in: db) where a.carriedFrom == nil || carriedSince.map({ a.approvedAt >= $0 }) == true {
+        for a in try PlanRepository.approvals(of: planID, in: db)
+        where a.approvedAt >= since && (a.carriedFrom == nil || carriedSince.map({ a.approvedAt >= $0 }) == true) {
             for id in a.actions where result[id] == nil { result[id] = a }
         }
         return result
@@ -144,7 +146,7 @@ public enum Approvals {
               previous.validUntil >= plan.createdAt.seconds,
               let earlier = try? Plan.decode(previous.body, source: "plan \(previous.id)"),
               earlier.inputs.policySHA256 == plan.inputs.policySHA256, earlier.inputs.horizonHours == plan.inputs.horizonHours else { return nil }
-        let approvedEarlier = try approvedActions(of: previous.id, in: db).filter { $0.value.approvedAt >= switched.setAt }
+        let approvedEarlier = try approvedActions(of: previous.id, carriedSince: switched.setAt, since: switched.setAt, in: db)
         // The earliest approved start per sleep, a hibernation's signature with its own restore's (two approved sleeps
         // do not make one across the hours between them): an idle-timeout window starts at each plan's hour, and its
         // approval carries when it starts no earlier (it may shrink, never grow).
@@ -162,7 +164,8 @@ public enum Approvals {
         let approvedRestores = Set(earlier.actions.filter { $0.action == .restore && approvedEarlier[$0.id] != nil }.map(\.signature))
         let moved = plan.actions.filter { $0.action == .restore && $0.pairedWith == nil && approvedRestores.contains($0.signature) }
         guard !carried.isEmpty || !moved.isEmpty else { return nil }
-        let record = ApprovalRecord(planID: plan.id, approvedBy: "standing approval of \(switched.setBy)", approvedAt: plan.createdAt.seconds,
+        // Recorded no earlier than the switch it comes from (a plan whose making began before it), so that it counts.
+        let record = ApprovalRecord(planID: plan.id, approvedBy: "standing approval of \(switched.setBy)", approvedAt: max(plan.createdAt.seconds, switched.setAt),
                                     actions: carried.flatMap { [$0.id, $0.pairedWith!] } + moved.map(\.id), carriedFrom: previous.id)
         try PlanRepository.insert(record, in: db)
         return record

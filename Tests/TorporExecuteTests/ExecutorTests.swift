@@ -393,8 +393,8 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
     @Test func carriedApprovalsCountWhileTheStandingApprovalThatCarriedThemIsOn() throws {
         let f = try Fixture()
         try Approvals.setStanding(true, by: "ops", now: Self.now - 60, in: f.store)
-        let approved = try f.plan(["web-01": 1..<8])
-        let carried = try f.plan(["web-01": 0..<7], at: Self.at(1), approve: false)
+        let approved = try f.plan(["web-01": 3..<8])
+        let carried = try f.plan(["web-01": 2..<7], at: Self.at(1), approve: false)
         func followed(_ t: EpochSeconds) throws -> String? { try f.store.read { try DueActions.approvedPlan(now: t, in: $0) }?.plan.id }
         #expect(try followed(Self.at(1) + 60) == carried.id, "carried while on")
         try Approvals.setStanding(true, by: "ops", now: Self.at(1) + 120, in: f.store)
@@ -406,6 +406,9 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         let record = try Approvals.approve(carried, bytes: carried.encoded(), source: "carried", only: nil, except: [], by: "alice", now: Self.at(1) + 300, in: f.store)
         let after = try followed(Self.at(1) + 300)
         #expect(!record.actions.isEmpty && after == carried.id, "a person's approval of what was carried")
+        // ... which the next plan carries (the person's record, not the older carried one of the same ids).
+        let next = try f.plan(["web-01": 1..<6], at: Self.at(2), approve: false)
+        #expect(try !f.store.read { try Approvals.approvedActions(of: next.id, in: $0) }.isEmpty)
     }
 
     /// An idle-timeout hibernation waiting for its quiet is not held back by the next plan: that plan holds the same
@@ -418,6 +421,11 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(a.id != b.id && a.signature == b.signature)
         let events = try f.executor().run(f.options(Self.at(1) + 60))
         #expect(events.map(\.event) == ["waiting"] && events[0].detail.contains("missing is not idle"), "\(events.map(\.text))")
+        // A later plan with the same idle wait and an earlier restore: that restore is the sleep's (once asleep, owed).
+        let sooner = try f.plan(["web-01": 0..<4], at: Self.at(2), approve: false, idleLoad: [6, 10, 12], idleTimeout: true)
+        let soonerRestore = try #require(sooner.actions.first { $0.action == .restore })
+        let said = try f.store.read { try DueActions.sinceApproved([a], of: plan, now: Self.at(2) + 60, in: $0) }
+        #expect(said.droppedBy.isEmpty && said.restores[a.id]?.id == soonerRestore.id, "\(String(describing: said.restores[a.id]?.id))")
     }
 
     /// The hibernation's pre-flight asks the demand signal that would wake the VM: one it wants now is not put to
