@@ -411,6 +411,25 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try !f.store.read { try Approvals.approvedActions(of: next.id, in: $0) }.isEmpty)
     }
 
+    /// Switching the standing approval off withdraws carried approvals from hibernations only: a sleep a carried
+    /// restore extended (here still at the horizon's end, an hour later each plan) keeps that restore, not an older one.
+    @Test func restoresACarriedApprovalMovedStandWhenTheStandingApprovalGoesOff() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<4])
+        try f.executor().run(f.options(Self.now))
+        try Approvals.setStanding(true, by: "ops", now: Self.now, in: f.store)
+        // With web-02's hibernation beside it: a standing approval carries from the last plan with an approved one.
+        let extended = try f.plan(["web-01": 0..<24, "web-02": 2..<8], at: Self.at(1), asleep: ["web-01"])
+        let carried = try f.plan(["web-01": 0..<24, "web-02": 1..<7], at: Self.at(2), approve: false, asleep: ["web-01"])
+        let restore = try #require(carried.actions.first { $0.vm == "web-01" && $0.action == .restore })
+        #expect(restore.deadlineCause == "horizon-end" && extended.actions.first { $0.vm == "web-01" && $0.action == .restore }?.deadlineCause == "horizon-end")
+        #expect(try f.store.read { try Approvals.approvedActions(of: carried.id, in: $0)[restore.id]?.carriedFrom } == extended.id)
+        func owed() throws -> String? { try f.store.read { try DueActions.owedRestores(now: Self.at(3), in: $0) }.first?.actionID }
+        #expect(try owed() == restore.id)
+        try Approvals.setStanding(false, by: "ops", now: Self.at(2) + 600, in: f.store)
+        #expect(try owed() == restore.id, "the carried restore stands")
+    }
+
     /// An idle-timeout hibernation waiting for its quiet is not held back by the next plan: that plan holds the same
     /// sleep under another id (an idle-timeout hibernation's id has its plan's hour).
     @Test func theNextPlanHoldsAWaitingIdleTimeoutHibernationByItsSignature() throws {
