@@ -24,12 +24,11 @@ enum DiskIdentity {
                 if !known && !readOnly(element) {
                     // A writable disk torpor cannot read the size and time of would compare equal to itself unchanged.
                     disks.append("unconfirmable:file='\(path)' cannot be read (\(String(cString: strerror(errno))))".replacingOccurrences(of: ",", with: ";"))
-                    rest = rest[end...]
-                    continue
+                } else {
+                    var entry = "\(path):\(known ? String(info.st_size) : "?")"
+                    if withTimes { entry += " mtime=" + (known ? "\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)" : "?") }
+                    disks.append(entry)
                 }
-                var entry = "\(path):\(known ? String(info.st_size) : "?")"
-                if withTimes { entry += " mtime=" + (known ? "\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)" : "?") }
-                disks.append(entry)
             } else if let source = element.range(of: "<source "), !readOnly(element) {
                 let attributes = element[source.upperBound...].prefix { $0 != ">" }.trimmingCharacters(in: CharacterSet(charactersIn: " /"))
                 disks.append("unconfirmable:" + attributes.replacingOccurrences(of: ",", with: ";"))

@@ -548,51 +548,55 @@ public final class Executor: @unchecked Sendable {
                 unmeasured = "it was paused; resumed" + Self.dropStaleImage(domain)
             } else if state != .running {
                 let libvirtImage = try domain.hasManagedSaveImage()
-                // libvirt starts a VM whose image is gone or incomplete afresh, without its memory: a pooled sleep's
-                // image is looked at first, and the pool's copy brings the VM back instead.
-                let unusable = libvirtImage && !r.fromPool ? unusableLibvirtImage(of: r.vm, options: options) : nil
-                if libvirtImage && !r.fromPool && unusable == nil {
-                    started.detail = "from libvirt's saved image"
-                    step(started)
-                    var startedFromImage = false
-                    do {
-                        try crashDuringLibvirtCall { try domain.start() }
-                        startedFromImage = true
-                    } catch let failure {
-                        // libvirt's image would not start (damaged, unreadable): the pool's copy of the same sleep is
-                        // the way back; libvirt's image is removed once that runs (else a start would try it again).
-                        // Tried once per sleep: a start that fails for another cause (a missing bridge or disk, no
-                        // memory) fails from the pool too, and rebuilding the image each pass would only load the host.
-                        guard let pool = options.pool, (try? domain.info().state) == .shutOff, !Self.hasJob(domain) else { throw failure }
-                        // A store that cannot answer blocks no restore: the pool is tried.
-                        guard !((try? poolFailedThisSleep(r.vm)) ?? false) else {
-                            throw ExecuteError(.runtime, "\(failure) (the state pool was tried once for this sleep and failed too; "
-                                               + "`torpor-execute restore --from-pool --pool \(pool.directory) \(r.vm)` tries it again)")
-                        }
-                        started.detail = Self.poolAfterFailedStart + "\(failure))"
-                        step(started)
-                        do {
-                            try restoreFromPool(domain, connection: connection, pool: pool)
-                        } catch {
-                            throw ExecuteError(.runtime, "libvirt's saved image of \(r.vm) did not start (\(failure)), " + Self.poolAlsoFailed + ": \(error)")
-                        }
-                        dropped = Self.dropStaleImage(domain)
-                        note = "libvirt's saved image did not start (\(failure)): restored from the state pool" + dropped
+                /// The pool's copy of the same sleep instead of libvirt's image (`journaled` and `told`: why, for the
+                /// journal and for a person), libvirt's image removed once it runs (else a start would try it again).
+                /// Tried once per sleep: a start that fails for another cause (a missing bridge or disk, no memory)
+                /// fails from the pool too, and rebuilding the image each pass would only load the host. Without a pool
+                /// or while libvirt still works on the VM, `failure` is the restore's.
+                func fromPoolInstead(journaled: String, told: String, otherwise failure: Error) throws {
+                    guard let pool = options.pool, (try? domain.info().state) == .shutOff, !Self.hasJob(domain) else { throw failure }
+                    // A store that cannot answer blocks no restore: the pool is tried.
+                    guard !((try? poolFailedThisSleep(r.vm)) ?? false) else {
+                        throw ExecuteError(.runtime, "\(failure) (the state pool was tried once for this sleep and failed too; "
+                                           + "`torpor-execute restore --from-pool --pool \(pool.directory) \(r.vm)` tries it again)")
                     }
-                    if startedFromImage, let booted = Self.bootedAfresh(domain) {
-                        note = booted
-                        unmeasured = "booted"
-                    }
-                } else if let pool = options.pool {
-                    started.detail = unusable.map { "from the state pool (\($0))" }
-                        ?? (libvirtImage ? "from the state pool, as asked" : "from the state pool (libvirt's image is gone)")
+                    started.detail = "from the state pool (\(journaled))"
                     step(started)
                     do {
                         try restoreFromPool(domain, connection: connection, pool: pool)
-                    } catch where unusable != nil {
-                        throw ExecuteError(.runtime, "\(unusable!): not started from it (libvirt would boot the VM afresh), and the state pool "
-                                           + "could not restore it: \(error)")
+                    } catch {
+                        throw ExecuteError(.runtime, "\(told), " + Self.poolAlsoFailed + ": \(error)")
                     }
+                    dropped = Self.dropStaleImage(domain)
+                    note = "\(told): restored from the state pool" + dropped
+                }
+                if libvirtImage && !r.fromPool {
+                    // libvirt starts a VM whose image is gone or incomplete afresh, without its memory: a pooled sleep's
+                    // image is looked at first, and the pool's copy brings the VM back instead.
+                    if let unusable = unusableLibvirtImage(of: r.vm, options: options) {
+                        try fromPoolInstead(journaled: unusable, told: unusable + " (libvirt would boot the VM afresh)",
+                                            otherwise: ExecuteError(.runtime, unusable))
+                    } else {
+                        started.detail = "from libvirt's saved image"
+                        step(started)
+                        var startedFromImage = false
+                        do {
+                            try crashDuringLibvirtCall { try domain.start() }
+                            startedFromImage = true
+                        } catch let failure {
+                            // libvirt's image would not start (damaged, unreadable).
+                            try fromPoolInstead(journaled: "libvirt's saved image did not start: \(failure)",
+                                                told: "libvirt's saved image did not start (\(failure))", otherwise: failure)
+                        }
+                        if startedFromImage, let booted = Self.bootedAfresh(domain) {
+                            note = booted
+                            unmeasured = "booted"
+                        }
+                    }
+                } else if let pool = options.pool {
+                    started.detail = libvirtImage ? "from the state pool, as asked" : "from the state pool (libvirt's image is gone)"
+                    step(started)
+                    try restoreFromPool(domain, connection: connection, pool: pool)
                     // libvirt's own image is now older than the running VM: never restore it again.
                     dropped = Self.dropStaleImage(domain)
                     note = dropped.isEmpty ? nil : String(dropped.dropFirst(2))
@@ -657,13 +661,11 @@ public final class Executor: @unchecked Sendable {
         return VirtDomain.unusableManagedSaveImage(at: options.managedSaveDirectory + "/\(vm).save")
     }
 
-    /// How a restore's `started` step begins when libvirt's own image did not start and the pool's copy is tried.
-    static let poolAfterFailedStart = "from the state pool (libvirt's saved image did not start: "
-    /// What a failed restore says when the pool's copy failed too, after libvirt's image did not start.
+    /// What a failed restore says when the pool's copy failed too, after libvirt's image did not start or would not do.
     static let poolAlsoFailed = "nor could the state pool restore it"
 
-    /// Whether a restore of `vm`'s current sleep has already tried the pool after libvirt's image did not start, and
-    /// failed (whatever restore it was: a plan's, a pin's, a demand signal's; one cut short by a killed run does not
+    /// Whether a restore of `vm`'s current sleep has already tried the pool after libvirt's image did not start (or
+    /// would not do), and failed (whatever restore it was: a plan's, a pin's, a demand signal's; one cut short by a killed run does not
     /// count).
     func poolFailedThisSleep(_ vm: String) throws -> Bool {
         try store.read { db in
@@ -944,7 +946,6 @@ public final class Executor: @unchecked Sendable {
                      String(format: "busy now: %.1f %% ≥ hibernate_below %.1f %% (pre-flight)", demand, a.rationale.hibernateBelow))
                 return
             }
-
             // No room is reserved for an image the pool would refuse (a disk torpor cannot check): libvirt's image holds it.
             if let pool = options.pool, DiskIdentity.unconfirmable(try Self.diskIdentity(d)) == nil {
                 let used = try StatePool(directory: pool.directory, capacityBytes: pool.capacityBytes, store: store).usedBytes()

@@ -102,7 +102,7 @@ public enum Approvals {
         return plan.actions.filter { $0.action == .hibernate && approved[$0.id] == nil }
     }
 
-    public static func standing(in db: Database) throws -> Bool { try PlanRepository.setting(standingKey, in: db)?.value == "on" }
+    public static func standing(in db: Database) throws -> Bool { try carriedInForce(in: db) != nil }
 
     /// The newest plan made by `time` with an approved hibernation (not `excluding`): where the executor takes its
     /// hibernations from and what a standing approval carries from. A plan approved only for its restores (a sleep

@@ -198,7 +198,7 @@ struct Wake: ParsableCommand {
     func run() throws {
         try exitingOnError("torpor-execute") {
             let events = try flags.operatorExecutor(store: try restoringStore(common)).wake(vm: vm, by: operatorName(by), options: flags.options(now: common.nowSeconds))
-try requireRestored(events)
+            try requireRestored(events)
         }
     }
 }
@@ -231,7 +231,7 @@ struct Restore: ParsableCommand {
         try exitingOnError("torpor-execute") {
             let events = try flags.operatorExecutor(store: try restoringStore(common))
                 .wake(vm: vm, by: operatorName(by), fromPool: true, options: flags.options(now: common.nowSeconds))
-try requireRestored(events)
+            try requireRestored(events)
         }
     }
 }
