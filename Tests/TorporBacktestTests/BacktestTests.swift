@@ -5,6 +5,7 @@ import Testing
 import TorporCore
 import TorporPlan
 import TorporStore
+import TorporTestSupport
 
 /// Replays of crafted series with known answers (hourly samples here; the real traces in the bench are 5-minute).
 @Suite struct BacktestTests {
@@ -18,8 +19,7 @@ import TorporStore
     /// so that its forecast calls them calm but never idle) and `retired` (50 % from 08:00 to 18:00 on Wednesdays and
     /// Thursdays until day 18, 1 % otherwise; then 1 % but for demand at 17:00 on day 30, a Wednesday).
     static func store() throws -> Store {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-bt-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try ScratchDirectory.make("torpor-bt")
         let store = try Store(path: dir + "/torpor.db")
         var seed: UInt64 = 42
         func noise() -> Double {   // a small LCG: the same series every run

@@ -1,13 +1,10 @@
 import Foundation
 import Testing
 import TorporGzip
+import TorporTestSupport
 
 @Suite struct CompressedFileReaderTests {
-    let dir: String = {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-gz-\(UUID().uuidString)").path
-        try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }()
+    let dir = try! ScratchDirectory.make("torpor-gz")
 
     func readAll(_ path: String) throws -> [UInt8] {
         let reader = try CompressedFileReader(path: path)

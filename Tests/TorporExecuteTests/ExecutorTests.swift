@@ -8,6 +8,7 @@ import TorporPlan
 import TorporPlanInput
 import TorporStatePool
 import TorporStore
+import TorporTestSupport
 import TorporTrain
 import TorporVirt
 
@@ -29,8 +30,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         let dir: String
 
         init() throws {
-            dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-exec-\(UUID().uuidString)").path
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            dir = try ScratchDirectory.make("torpor-exec")
             store = try Store(path: dir + "/torpor.db")
             connection = try VirtConnection(uri: ExecutorTests.host)
         }

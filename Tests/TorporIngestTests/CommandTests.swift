@@ -4,6 +4,7 @@ import Testing
 import TorporCore
 import TorporIngest
 import TorporStore
+import TorporTestSupport
 @testable import torpor_ingest
 
 /// The executable's commands, tested by parsing arguments and running them in-process.

@@ -4,6 +4,7 @@ import TorporCore
 import TorporExecute
 @testable import TorporIngest
 import TorporStore
+import TorporTestSupport
 
 /// A real Prometheus server on 127.0.0.1, backfilled with a real NAB series through
 /// `promtool tsdb create-blocks-from openmetrics`, queried through the live HTTP source.
@@ -16,7 +17,7 @@ final class PrometheusServer {
     static let series = Paths.traces + "/nab/realAWSCloudwatch/ec2_cpu_utilization_24ae8d.csv"
 
     init() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-prom-\(UUID().uuidString)").path
+        dir = try ScratchDirectory.make("torpor-prom")
         try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
         var openMetrics = "# TYPE cpu_util gauge\n"
         for line in try sourceLines(Self.series).dropFirst() {

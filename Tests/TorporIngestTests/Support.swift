@@ -3,6 +3,7 @@ import GRDB
 import TorporCore
 import TorporIngest
 import TorporStore
+import TorporTestSupport
 
 /// Paths of the repository and of the shared real data (`TORPOR_SHARED_DATA`, else `../shared/data` beside the repository).
 enum Paths {
@@ -28,8 +29,7 @@ struct Scratch {
     let store: Store
 
     init() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-ingest-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        dir = try ScratchDirectory.make("torpor-ingest")
         store = try Store(path: dir + "/torpor.db")
     }
 
@@ -74,22 +74,4 @@ func sourceLines(_ path: String) throws -> [Substring] {
         data = try Data(contentsOf: URL(fileURLWithPath: path))
     }
     return String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).filter { !$0.isEmpty }
-}
-
-/// Runs one of the tools built with these tests (they sit beside the test bundle, whatever the configuration) as an
-/// operator does: its exit status, what it printed on stdout and on stderr.
-func runTool(_ tool: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let process = Process()
-    process.executableURL = Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent(tool)
-    process.arguments = arguments
-    let out = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-tool-\(UUID().uuidString)")
-    FileManager.default.createFile(atPath: out.path, contents: nil)
-    defer { try? FileManager.default.removeItem(at: out) }
-    let err = Pipe()
-    process.standardError = err
-    process.standardOutput = try FileHandle(forWritingTo: out)
-    try process.run()
-    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    return (process.terminationStatus, try String(contentsOf: out, encoding: .utf8), stderr)
 }

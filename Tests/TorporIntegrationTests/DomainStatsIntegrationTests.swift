@@ -4,14 +4,14 @@ import Testing
 import TorporCore
 import TorporIngest
 import TorporStore
+import TorporTestSupport
 
 /// torpor-ingest libvirt against the real libvirtd and a running QEMU guest.
 @Suite(.serialized) struct DomainStatsIntegrationTests {
     @Test func twoCollectionsGiveTheGuestsUtilization() throws {
         let guest = try RealGuest()
         try guest.waitForCounter(atLeast: 2)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-it-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try ScratchDirectory.make("torpor-it")
         let store = try Store(path: dir + "/torpor.db")
         let ingester = DomainStatsIngester(store: store)
         let t0 = EpochSeconds(Date().timeIntervalSince1970)

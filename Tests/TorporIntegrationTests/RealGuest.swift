@@ -39,6 +39,7 @@ final class RealGuest {
     deinit {
         try? domain.destroy()
         if persistent { try? domain.undefine() }
+        try? FileManager.default.removeItem(atPath: console)
     }
 
     /// Every counter value the guest printed, in order (the console file is appended across restores).

@@ -3,6 +3,7 @@ import Testing
 import TorporCore
 import TorporStatePool
 import TorporStore
+import TorporTestSupport
 import TorporVirt
 
 /// The state pool with the real guest: three hibernate/restore cycles through libvirt's managed save, each image
@@ -14,8 +15,7 @@ import TorporVirt
     @Test func repeatedHibernationsWriteOnlyWhatChangedAndThePoolRestores() throws {
         let guest = try RealGuest(persistent: true)
         try guest.waitForCounter(atLeast: 11)   // booted, and the first fresh data written
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-it-pool-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try ScratchDirectory.make("torpor-it-pool")
         let store = try Store(path: dir + "/torpor.db")
         let pool = try StatePool(directory: dir + "/pool", capacityBytes: 1 << 30, store: store)
         let image = "/var/lib/libvirt/qemu/save/\(guest.name).save"

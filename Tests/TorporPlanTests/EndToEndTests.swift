@@ -6,6 +6,7 @@ import TorporCore
 import TorporIngest
 import TorporPlan
 import TorporStore
+import TorporTestSupport
 import TorporTrain
 @testable import torpor_plan
 
@@ -18,8 +19,7 @@ import TorporTrain
     /// A store with the demo fleet: inventory from the test driver, Bitbrains history, the business calendar, a model run
     /// (unless not `trained`: the planner then forecasts by the hour-of-week profile).
     static func demoStore(trained: Bool = true) throws -> (dir: String, store: Store) {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-plan-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try ScratchDirectory.make("torpor-plan")
         let store = try Store(path: dir + "/torpor.db")
         let now = UTC.parseISO8601(Self.now)!
         _ = try InventoryIngester(store: store).ingest(uri: "test://" + repository + "/sample-data/fleet.xml", now: now)

@@ -3,6 +3,7 @@ import Testing
 import TorporCore
 import TorporPlan
 import TorporStore
+import TorporTestSupport
 import TorporTrain
 
 /// The planner's decisions on crafted forecasts (hourly, from `now`): windows, events, guardrails, restore order and
@@ -372,8 +373,7 @@ import TorporTrain
     }
 
     @Test func anApprovalBeforeThePlanWasMadeIsRefused() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-approve-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try ScratchDirectory.make("torpor-approve")
         let store = try Store(path: dir + "/torpor.db")
         let plan = try Self.plan([Self.vm("web-01", Self.hours(idle: 2..<9))])
         try Approvals.record(plan, bytes: plan.encoded(), demandCalls: [:], in: store)
@@ -387,8 +387,7 @@ import TorporTrain
 
     /// A plan a newer one has replaced (which knows newer data, events and pins) is approved only when asked.
     @Test func approvingASupersededPlanIsRefusedUnlessAsked() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-superseded-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try ScratchDirectory.make("torpor-superseded")
         let store = try Store(path: dir + "/torpor.db")
         let old = try Self.plan([Self.vm("web-01", Self.hours(idle: 2..<9))])
         let newer = try Self.plan([Self.vm("web-01", Self.hours(idle: 3..<9))], now: Self.now + 3600)
@@ -407,8 +406,7 @@ import TorporTrain
     /// Two plans made in the same hour (two policies tried): the executor follows the one approved last, whichever
     /// sorts first, for hibernations and for the restores it owes.
     @Test func ofTwoPlansMadeAtOnceTheOneApprovedLastIsFollowed() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-same-hour-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try ScratchDirectory.make("torpor-same-hour")
         let store = try Store(path: dir + "/torpor.db")
         let a = try Self.plan([Self.vm("web-01", Self.hours(idle: 2..<9))]), b = try Self.plan([Self.vm("web-01", Self.hours(idle: 3..<9))])
         #expect(a.createdAt == b.createdAt && a.id != b.id)
@@ -428,8 +426,7 @@ import TorporTrain
     }
 
     @Test func aStandingApprovalCarriesAnIdleTimeoutWindowOnlyIfItStartsNoEarlier() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-carry-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try ScratchDirectory.make("torpor-carry")
         let store = try Store(path: dir + "/torpor.db")
         let policy = try Self.policy("vms: {web-01: {idle_timeout: true}}")
         func plan(calmFrom first: Int, at hour: Int) throws -> (Plan, carried: Bool) {
@@ -449,8 +446,7 @@ import TorporTrain
     /// Two approved sleeps (02-06 and 09-13) do not carry one sleep from 02:00 to 13:00: the hours between were
     /// approved awake.
     @Test func aStandingApprovalCarriesOnlyASleepApprovedAsOne() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-pairs-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try ScratchDirectory.make("torpor-pairs")
         let store = try Store(path: dir + "/torpor.db")
         let two = try Self.plan([Self.vm("web-01", (0..<24).map { (2..<6).contains($0) || (9..<13).contains($0) ? 0.5 : 40 })])
         #expect(two.actions.filter { $0.action == .hibernate }.count == 2)

@@ -4,6 +4,7 @@ import TorporCore
 import TorporHash
 @testable import TorporStatePool
 import TorporStore
+import TorporTestSupport
 
 /// Deterministic pseudo-random bytes (SplitMix64), so tests need no fixtures.
 func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
@@ -25,8 +26,7 @@ struct PoolScratch {
     let store: Store
 
     init() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-pool-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        dir = try ScratchDirectory.make("torpor-pool")
         store = try Store(path: dir + "/torpor.db")
     }
 

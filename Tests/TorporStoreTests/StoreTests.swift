@@ -3,11 +3,10 @@ import GRDB
 import Testing
 import TorporCore
 @testable import TorporStore
+import TorporTestSupport
 
 func temporaryStorePath() -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-store-\(UUID().uuidString)")
-    try! FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    return dir.appendingPathComponent("torpor.db").path
+    try! ScratchDirectory.make("torpor-store") + "/torpor.db"
 }
 
 @Suite struct StoreTests {

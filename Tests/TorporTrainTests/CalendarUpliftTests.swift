@@ -5,6 +5,7 @@ import TorporCore
 import TorporForecast
 import TorporIngest
 import TorporStore
+import TorporTestSupport
 import TorporTrain
 
 /// Calendar events known ahead: a VM whose demand jumps during irregular campaigns (no weekly rhythm the model could
@@ -14,8 +15,7 @@ import TorporTrain
     static let days = 60
 
     @Test func campaignsTeachAnUpliftThatShiftsOnlyTheirHours() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-cal-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try ScratchDirectory.make("torpor-cal")
         let store = try Store(path: dir + "/torpor.db")
         var seed: UInt64 = 7
         func random(_ n: UInt64) -> UInt64 { seed = seed &* 6364136223846793005 &+ 1442695040888963407; return (seed >> 33) % n }

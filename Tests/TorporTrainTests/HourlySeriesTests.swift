@@ -4,11 +4,11 @@ import Testing
 import TorporCore
 import TorporIngest
 import TorporStore
+import TorporTestSupport
 @testable import TorporTrain
 
 func scratchStore() throws -> (Store, String) {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-train-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let dir = try ScratchDirectory.make("torpor-train")
     return (try Store(path: dir + "/torpor.db"), dir)
 }
 

@@ -1,0 +1,20 @@
+import Foundation
+
+/// Runs one of the tools built with these tests (they sit beside the test bundle, whatever the configuration) as an
+/// operator does: its exit status, what it printed on stdout and on stderr.
+public func runTool(_ tool: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    let process = Process()
+    process.executableURL = Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent(tool)
+    process.arguments = arguments
+    let dir = try ScratchDirectory.make("torpor-tool")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let out = URL(fileURLWithPath: dir + "/stdout")
+    FileManager.default.createFile(atPath: out.path, contents: nil)
+    let err = Pipe()
+    process.standardError = err
+    process.standardOutput = try FileHandle(forWritingTo: out)
+    try process.run()
+    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationStatus, try String(contentsOf: out, encoding: .utf8), stderr)
+}

@@ -1,0 +1,29 @@
+import Foundation
+
+/// Fresh directories for tests. Each lies under one directory of this test process, removed when the process exits;
+/// one a killed run left behind is removed by the next run.
+public enum ScratchDirectory {
+    /// Creates a new empty directory whose name starts with `prefix` and returns its path.
+    public static func make(_ prefix: String) throws -> String {
+        let path = root + "/\(prefix)-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    private static let rootPrefix = "torpor-tests-"
+
+    private static let root: String = {
+        let base = FileManager.default.temporaryDirectory.path
+        removeLeftovers(in: base)
+        atexit { try? FileManager.default.removeItem(atPath: ScratchDirectory.root) }
+        return base + "/\(rootPrefix)\(getpid())"
+    }()
+
+    /// Removes the directories of test processes that are no longer running.
+    private static func removeLeftovers(in base: String) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] where name.hasPrefix(rootPrefix) {
+            guard let pid = pid_t(name.dropFirst(rootPrefix.count)), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            try? FileManager.default.removeItem(atPath: base + "/" + name)
+        }
+    }
+}
