@@ -644,7 +644,7 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// How a restore that brought a VM back without its memory (libvirt booted it) is told, in the journal and the events.
-    static let bootedAfresh = "BOOTED AFRESH"
+    public static let bootedAfresh = "BOOTED AFRESH"
 
     /// What to tell when `domain`, just started from libvirt's saved image, was booted instead (its memory lost); nil
     /// when it was restored, or libvirt cannot say (a failed question fails no restore that happened).

@@ -203,8 +203,8 @@ struct Wake: ParsableCommand {
     }
 }
 
-/// A person's restore fails when the VM did not come back; a failure beside a restore that did (the journal could not
-/// record it, the VM booted without its memory) is a warning.
+/// A person's restore fails when the VM did not come back (exit 1), and needs a person when it came back without its
+/// memory (exit 4: libvirt booted it); a failure beside a restore that did (the journal could not record it) is a warning.
 func requireRestored(_ events: [ExecutionEvent]) throws {
     let failures = events.filter { $0.event == "failed" }
     guard events.contains(where: { $0.event == "restored" }) else {
@@ -212,6 +212,7 @@ func requireRestored(_ events: [ExecutionEvent]) throws {
         return
     }
     for failure in failures { FileHandle.standardError.write(Data("torpor-execute: warning: \(failure.detail)\n".utf8)) }
+    if failures.contains(where: { $0.detail.contains(Executor.bootedAfresh) }) { throw ExitCode(4) }
 }
 
 struct Restore: ParsableCommand {
