@@ -1045,12 +1045,13 @@ public final class Executor: @unchecked Sendable {
 
     /// Takes into the pool the image of every sleep that is not there yet and was not refused: this pass's new sleeps,
     /// a save a killed run left (reconciled), a copy a killed run did not finish, one the pool's lock held back (a
-    /// garbage collection). A sleep whose VM libvirt holds saved but whose image is not in `managedSaveDirectory` is
+    /// garbage collection), one whose copy failed in a way that may pass, once its wait is over. A sleep whose VM libvirt holds saved but whose image is not in `managedSaveDirectory` is
     /// refused once, saying so; run after the restores.
     func poolUnpooledSleeps(_ options: ExecutionOptions, busy: Set<String>, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws {
         guard options.pool != nil else { return }
         let sleeps = try store.read { try JournalRepository.power(in: $0) }.values
-            .filter { $0.state == .hibernated && $0.manifestID == nil && $0.poolRefused == nil && covers($0.host, options) && !busy.contains($0.vm) }
+            .filter { $0.state == .hibernated && $0.manifestID == nil && $0.poolRefused == nil && ($0.poolRetryAt ?? .min) <= clock()
+                && covers($0.host, options) && !busy.contains($0.vm) }
             .sorted { $0.vm < $1.vm }
         for sleep in sleeps {
             let image = options.managedSaveDirectory + "/\(sleep.vm).save"
@@ -1082,8 +1083,9 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// Takes a sleeping VM's saved image into the state pool and links it to the sleep (`pooled`); when it cannot, says
-    /// why (`not-pooled`) and, unless the pool was only busy, records the refusal so that no later pass reads the whole
-    /// image again: then only libvirt's image holds this sleep.
+    /// why (`not-pooled`). A failure that may pass (an I/O error, a full pool) is tried again after each of
+    /// `poolRetryDelays` in turn; any other, or one more, records the refusal, so that no later pass reads the whole
+    /// image again: then only libvirt's image holds this sleep. A busy pool is tried on the next pass.
     /// Returns false when the pool's lock was held (another copy, a garbage collection): the copies after it wait for
     /// a later pass.
     @discardableResult
@@ -1092,10 +1094,11 @@ public final class Executor: @unchecked Sendable {
         var copyEnded = true   // the image is in the pool or refused for good: its reserved room is given back
         defer { if copyEnded { releasePoolRoom(sleep.vm) } }
         guard let pool = options.pool else { return true }
-        func notPooled(_ why: String, final: Bool) {
+        func notPooled(_ why: String, final: Bool, retryAt: EpochSeconds? = nil) {
             if final { try? store.transaction { try JournalRepository.refusePool(why, vm: sleep.vm, actionID: sleep.actionID, in: $0) } }
+            if let retryAt { try? store.transaction { try JournalRepository.postponePool(vm: sleep.vm, actionID: sleep.actionID, retryAt: retryAt, in: $0) } }
             log.record(.init(event: "not-pooled", time: clock(), vm: sleep.vm, host: sleep.host, action: sleep.actionID,
-                             detail: why + (final ? "; libvirt's image stands" : "; taken on a later pass")))
+                             detail: why + (final ? "; libvirt's image stands" : retryAt.map { "; tried again from \(UTC.format($0))" } ?? "; taken on a later pass")))
         }
         guard FileManager.default.fileExists(atPath: image) else {
             notPooled("libvirt's image is not at \(image) (see --managed-save-directory): not taken into the state pool", final: true)
@@ -1117,11 +1120,17 @@ public final class Executor: @unchecked Sendable {
             notPooled("state pool: \(error)", final: false)
             copyEnded = false
             return false
+        } catch let error as StatePoolError where [StatePoolError.Kind.io, .full].contains(error.kind) && sleep.poolFailures < Self.poolRetryDelays.count {
+            notPooled("state pool: not taken (\(error))", final: false, retryAt: clock() + Self.poolRetryDelays[sleep.poolFailures])
         } catch {
-            notPooled("state pool: not taken (\(error))", final: true)
+            notPooled("state pool: not taken (\(error))" + (sleep.poolFailures > 0 ? ", tried \(sleep.poolFailures + 1) times" : ""), final: true)
         }
         return true
     }
+
+    /// How long a sleep's pool copy waits after each failure that may pass before it is tried again; after the last,
+    /// the pool refuses that sleep.
+    static let poolRetryDelays: [EpochSeconds] = [15 * 60, 3600, 4 * 3600]
 
     /// Gives back the pool room reserved for `vm`'s image.
     func releasePoolRoom(_ vm: String) { _ = connectionLock.withLock { poolReservations.removeValue(forKey: vm) } }

@@ -36,23 +36,14 @@ public final class CompressedFileReader {
         guard descriptor >= 0 else { throw GzipError(path: path, message: "cannot open: \(String(cString: strerror(errno)))") }
         inputCapacity = max(bufferSize, 64)
         input = .allocate(capacity: inputCapacity)
-        var gzip = false
-        do {
-            try fill(atLeast: 2)
-            gzip = inputEnd - inputStart >= 2 && input[inputStart] == 0x1f && input[inputStart + 1] == 0x8b
-        } catch {
-            close(descriptor)
-            input.deallocate()
-            throw error
-        }
-        guard gzip else { return }
+        // Every stored property is set from here: a throw runs `deinit`, which closes the file and frees the buffer.
+        try fill(atLeast: 2)
+        guard inputEnd - inputStart >= 2 && input[inputStart] == 0x1f && input[inputStart + 1] == 0x8b else { return }
         let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         stream.initialize(to: z_stream())
         // 15 + 16: a 32 KiB window, gzip headers and trailers (checked: CRC-32 and length).
         guard inflateInit2_(stream, 15 + 16, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             stream.deallocate()
-            close(descriptor)
-            input.deallocate()
             throw GzipError(path: path, message: "zlib cannot start inflating")
         }
         self.stream = stream

@@ -101,7 +101,7 @@ public final class StatePool {
         let started = Date()
         let reader: CompressedFileReader
         do { reader = try CompressedFileReader(path: path) } catch {
-            throw StatePoolError(kind: .notFound, message: "image \(path): \(error.message)")
+            throw StatePoolError(kind: access(path, F_OK) == 0 ? .io : .notFound, message: "image \(path): \(error.message)")   // there, unreadable
         }
         let used: Int64
         let known: Set<[UInt8]>   // the chunks the pool holds, read once

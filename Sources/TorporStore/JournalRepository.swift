@@ -47,11 +47,15 @@ public struct PowerRecord: Equatable, Sendable {
     public var diskIdentity: String?
     /// Hibernated: why the pool refused this sleep's image (it is not tried again).
     public var poolRefused: String?
+    /// Hibernated: copies of this sleep's image into the pool that failed in a way that may pass (a mount's blip, a full
+    /// pool), and the time before which it is not tried again.
+    public var poolFailures: Int
+    public var poolRetryAt: EpochSeconds?
 
     public init(vm: String, host: String, state: State, since: EpochSeconds, actionID: String, manifestID: Int64? = nil,
-                diskIdentity: String? = nil, poolRefused: String? = nil) {
+                diskIdentity: String? = nil, poolRefused: String? = nil, poolFailures: Int = 0, poolRetryAt: EpochSeconds? = nil) {
         self.vm = vm; self.host = host; self.state = state; self.since = since; self.actionID = actionID; self.manifestID = manifestID
-        self.diskIdentity = diskIdentity; self.poolRefused = poolRefused
+        self.diskIdentity = diskIdentity; self.poolRefused = poolRefused; self.poolFailures = poolFailures; self.poolRetryAt = poolRetryAt
     }
 
     /// When the VM came back, if it runs because something woke it before its plan's restore (a demand signal or an
@@ -193,7 +197,8 @@ public enum JournalRepository {
     private static func powerRecord(_ row: Row) -> PowerRecord {
         PowerRecord(vm: row["vm"], host: row["host"], state: PowerRecord.State(rawValue: row["state"]) ?? .running,
                     since: row["since"], actionID: row["action_id"], manifestID: row["manifest_id"],
-                    diskIdentity: row["disk_identity"], poolRefused: row["pool_refused"])
+                    diskIdentity: row["disk_identity"], poolRefused: row["pool_refused"], poolFailures: row["pool_failures"],
+                    poolRetryAt: row["pool_retry_at"])
     }
 
     /// The power records as they stood at `time` (a replay's `--now`): one written later is replaced by what the journal
@@ -215,8 +220,16 @@ public enum JournalRepository {
 
     public static func setPower(_ p: PowerRecord, in db: Database) throws {
         try db.execute(sql: """
-            INSERT OR REPLACE INTO power (vm, host, state, since, action_id, manifest_id, disk_identity, pool_refused) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [p.vm, p.host, p.state.rawValue, p.since, p.actionID, p.manifestID, p.diskIdentity, p.poolRefused])
+            INSERT OR REPLACE INTO power (vm, host, state, since, action_id, manifest_id, disk_identity, pool_refused, pool_failures, pool_retry_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [p.vm, p.host, p.state.rawValue, p.since, p.actionID, p.manifestID, p.diskIdentity, p.poolRefused, p.poolFailures, p.poolRetryAt])
+    }
+
+    /// Records a failed copy of the sleep `actionID` began into the pool, to be tried again from `retryAt` (if the VM
+    /// still sleeps it).
+    public static func postponePool(vm: String, actionID: String, retryAt: EpochSeconds, in db: Database) throws {
+        try db.execute(sql: "UPDATE power SET pool_failures = pool_failures + 1, pool_retry_at = ? WHERE vm = ? AND action_id = ? AND state = 'hibernated'",
+                       arguments: [retryAt, vm, actionID])
     }
 
     /// Records why the pool refused the image of the sleep `actionID` began (if the VM still sleeps it).

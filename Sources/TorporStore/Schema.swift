@@ -262,6 +262,12 @@ enum Schema {
             // must not mix its samples into the first's, nor draw the executor to the wrong one.
             try db.execute(sql: "ALTER TABLE vm ADD COLUMN libvirt_uuid TEXT")   // NULL: not seen on libvirt, or gone from its host
         }
+        migrator.registerMigration("v15: a sleep's pool copy tried again after a failure that may pass") { db in
+            try db.execute(sql: """
+                ALTER TABLE power ADD COLUMN pool_failures INTEGER NOT NULL DEFAULT 0;   -- hibernated: failed copies into the pool
+                ALTER TABLE power ADD COLUMN pool_retry_at INTEGER;                      -- hibernated: not tried again before
+                """)
+        }
         return migrator
     }
 }

@@ -89,4 +89,11 @@ import TorporTestSupport
         let error = #expect(throws: GzipError.self) { _ = try CompressedFileReader(path: "/nonexistent/x.csv.gz") }
         #expect(error?.path == "/nonexistent/x.csv.gz")
     }
+
+    /// A file that opens but cannot be read (a directory given as a file) is an error naming it; it crashed (the
+    /// failing init freed its buffer, then its deinit again).
+    @Test func anUnreadableFileNamesThePath() {
+        let error = #expect(throws: GzipError.self) { _ = try CompressedFileReader(path: dir) }
+        #expect(error?.path == dir && error?.message.contains("cannot read after byte 0: Is a directory") == true, "\(String(describing: error))")
+    }
 }

@@ -536,6 +536,40 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(running?.kind == .nothingToDo && running?.message.contains("libvirt says it is running") == true)
     }
 
+    /// A copy into the pool that fails in a way that may pass (here an I/O error: libvirt's image unreadable) is tried
+    /// again after 15 minutes, 1 hour and 4 hours, not on every pass, and refused for good after that; one that
+    /// succeeds on a retry is linked to the sleep.
+    @Test func aPoolCopyThatFailedIsTriedAgainLaterAFewTimes() throws {
+        let f = try Fixture()
+        _ = try f.plan(["web-01": 0..<20, "web-02": 0..<20])
+        var options = f.options(Self.now)
+        options.pool = (f.dir + "/pool", 1 << 40)
+        options.managedSaveDirectory = f.dir + "/save"
+        for vm in ["web-01", "web-02"] {   // a directory where the image should be: reading it fails
+            try FileManager.default.createDirectory(atPath: f.dir + "/save/\(vm).save", withIntermediateDirectories: true)
+        }
+        func pass(_ at: EpochSeconds) throws -> [String] {
+            options.now = at
+            return try f.executor().run(options).map { "\($0.event) \($0.vm ?? "")" }.sorted()
+        }
+        #expect(try pass(Self.now) == ["hibernated web-01", "hibernated web-02", "not-pooled web-01", "not-pooled web-02"])
+        let first = try f.store.read { try JournalRepository.power(of: "web-01", in: $0) }
+        #expect(first?.poolFailures == 1 && first?.poolRetryAt == Self.now + 900 && first?.poolRefused == nil, "\(String(describing: first))")
+        #expect(try pass(Self.now + 600).isEmpty, "not read again before its wait is over")
+        // web-02's image is readable now: its retry takes it.
+        try FileManager.default.removeItem(atPath: f.dir + "/save/web-02.save")
+        try Data(randomImage).write(to: URL(fileURLWithPath: f.dir + "/save/web-02.save"))
+        #expect(try pass(Self.now + 900) == ["not-pooled web-01", "pooled web-02"])
+        #expect(try f.store.read { try JournalRepository.power(of: "web-02", in: $0) }?.manifestID != nil)
+        #expect(try pass(Self.now + 900 + 3599).isEmpty)
+        #expect(try pass(Self.now + 900 + 3600) == ["not-pooled web-01"])
+        let last = Self.now + 900 + 3600 + 4 * 3600
+        #expect(try pass(last) == ["not-pooled web-01"])
+        let refused = try #require(try f.store.read { try JournalRepository.power(of: "web-01", in: $0) })
+        #expect(refused.poolRefused?.contains("tried 4 times") == true, "\(refused)")
+        #expect(try pass(last + 3600).isEmpty, "refused for good")
+    }
+
     /// A save a killed run left the VM paused after (no job running): the next run resumes it and closes the action as
     /// failed; `wake` resumes a paused VM too. A sleep whose image the pool's lock kept out is taken on a later pass.
     @Test func aPausedVMIsResumedAndAnUnpooledSleepIsTakenLater() throws {
