@@ -8,8 +8,10 @@ set -uo pipefail
 here=$(dirname "$0")
 . "$here/one-at-a-time.sh" hourly
 unsent=0
-tell() {   # tell SUBJECT <BODY: a notice to a person (not in a pipeline: it notes a notice not sent)
-  "$here/notify.sh" "$1" || { echo "hourly.sh: the notice '$1' could not be sent (TORPOR_NOTIFY)" >&2; unsent=1; }; }
+# tell SUBJECT <BODY: a notice to a person (not in a pipeline: it notes a notice not sent). Without the job's lock
+# (fd 9): a mailer it leaves in the background must not hold the next run off.
+tell() {
+  "$here/notify.sh" "$1" 9>&- || { echo "hourly.sh: the notice '$1' could not be sent (TORPOR_NOTIFY)" >&2; unsent=1; }; }
 now=(); [ -z "${TORPOR_NOW:-}" ] || now=(--now "$TORPOR_NOW")   # a replay of the job at a past time
 if ! ingest=$("$here/ingest-sources.sh" 2>&1); then
   tell "the hourly ingest failed; the plan is made from what is stored" <<<"$ingest"

@@ -14,7 +14,7 @@ run() {   # run SUBJECT COMMAND...: runs it, its output to the log, and reports 
   output=$("${@:2}" 2>&1); s=$?
   printf '%s\n' "$output"
   if [ "$s" -ne 0 ]; then
-    printf '%s\n' "$output" | "$here/notify.sh" "$1 failed (exit $s)" || echo "nightly.sh: the notice of it could not be sent (TORPOR_NOTIFY)" >&2
+    printf '%s\n' "$output" | "$here/notify.sh" "$1 failed (exit $s)" 9>&- || echo "nightly.sh: the notice of it could not be sent (TORPOR_NOTIFY)" >&2
     [ "$status" -ne 0 ] || status=$s
   fi
 }
