@@ -151,16 +151,13 @@ public struct Backtest {
 
     /// torpor's forecasters over the replay, and how the report names them.
     func forecastBlocks() throws -> ([ForecastBlock], String) {
-        func unpredictable(_ run: ModelRun?) -> [String: String] {
-            Dictionary(uniqueKeysWithValues: (run?.vms ?? []).filter { !$0.predictable }.map { ($0.vm, $0.reason) })
-        }
         var current = try DemandForecaster(store: store, horizon: policy.horizonHours, trainedBefore: from)
         current.clock = clock
         var training = self.training
         training.clock = clock
         guard let days = retrainEveryDays else {
             let newest = try store.read { try ModelRegistry.newest(trainedBefore: from, in: $0) }
-            return ([ForecastBlock(start: from, forecaster: current, notPredictable: unpredictable(newest))],
+            return ([ForecastBlock(start: from, forecaster: current, notPredictable: current.unpredictable(newest: newest))],
                     current.run.map { "model #\($0.id)" } ?? "hour-of-week profile (\(current.unservedBecause ?? "no model trained before \(UTC.format(from))"))")
         }
         var blocks: [ForecastBlock] = [], promoted = 0
@@ -173,7 +170,7 @@ public struct Backtest {
                 promoted += 1
             }
             log("  \(trained.run.reason)")
-            blocks.append(ForecastBlock(start: start, forecaster: current, notPredictable: unpredictable(trained.run)))
+            blocks.append(ForecastBlock(start: start, forecaster: current, notPredictable: current.unpredictable(newest: trained.run)))
         }
         return (blocks, "walk-forward: retrained every \(days) d on the data before each block (\(promoted) of \(blocks.count) runs promoted)")
     }

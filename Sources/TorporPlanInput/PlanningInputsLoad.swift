@@ -26,11 +26,11 @@ extension PlanningInputs {
                         sleeps: sleeps, lastUnplannedWake: try JournalRepository.lastUnplannedWake(vm: r.name, from: from, now: now, in: db))
             }
             let stateBytes = try Dictionary(uniqueKeysWithValues: records.map { ($0.name, try StateRepository.expectedWrite(vm: $0.name, upTo: now, in: db)) })
-            let verdicts = Dictionary(uniqueKeysWithValues: (try ModelRegistry.newest(trainedBefore: now, in: db)?.vms ?? []).map { ($0.vm, $0) })
+            let unpredictable = forecaster.unpredictable(newest: try ModelRegistry.newest(trainedBefore: now, in: db))
             // A replay does not see later sleeps, pins or restore times.
             let asOf = replaying ? now : .max
             let power = try JournalRepository.power(at: asOf, in: db)
-            let execution = (verdicts: verdicts, power: power, pins: try JournalRepository.pins(madeBy: asOf, in: db),
+            let execution = (unpredictable: unpredictable, power: power, pins: try JournalRepository.pins(madeBy: asOf, in: db),
                              save: try JournalRepository.p95Seconds(kind: .hibernate, vms: records.map(\.name), upTo: asOf, in: db),
                              restore: try JournalRepository.p95Seconds(kind: .restore, vms: records.map(\.name), upTo: asOf, in: db),
                              unmetDemands: try unmetDemands(records: records, power: power, now: now, policy: policy, in: db),
@@ -56,7 +56,7 @@ extension PlanningInputs {
                                   stateBytes: stateBytes[record.name] ?? nil,
                                   pinnedUntil: execution.pins[record.name].map { $0.until ?? .max },
                                   staleSince: fresh ? nil : (lastKnown.map { $0 + 3600 } ?? from)))
-            if let verdict = execution.verdicts[record.name], !verdict.predictable { vms[vms.count - 1].notPredictable = verdict.reason }
+            vms[vms.count - 1].notPredictable = execution.unpredictable[record.name]
             vms[vms.count - 1].wokenEarlyAt = execution.power[record.name]?.wokenEarlyAt
             vms[vms.count - 1].unmetDemandAt = execution.unmetDemands[record.name]
             let settings = policy.settings(vm: record.name, labels: record.labels)

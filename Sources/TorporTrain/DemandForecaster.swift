@@ -78,6 +78,19 @@ public struct DemandForecaster {
         }
     }
 
+    /// The VMs whose forecast has no skill, and why: for a VM the model serves, the verdict of the run whose model it
+    /// is; for the others, which the profile serves, that of `newest` (the newest training run, promoted or not), which
+    /// judged each VM on the forecast production would serve it.
+    public func unpredictable(newest: ModelRun?) -> [String: String] {
+        var result: [String: String] = [:]
+        for v in newest?.vms ?? [] where !v.predictable && !servesModel(v.vm) { result[v.vm] = v.reason }
+        for v in run?.vms ?? [] where !v.predictable && servesModel(v.vm) { result[v.vm] = v.reason }
+        return result
+    }
+
+    /// Whether the model forecasts `vm` (the profile serves every other VM, and the quantiles the model does not).
+    func servesModel(_ vm: String) -> Bool { model != nil && scales[vm] != nil }
+
     /// The same forecaster with its own copy of the model, for use on another thread.
     public func copy() -> DemandForecaster {
         var twin = self

@@ -140,7 +140,9 @@ public struct Trainer {
             let split = s.values.count - config.validationDays * 24
             let knownTrain = split > 0 ? s.values[..<split].filter { !$0.isNaN } : []
             guard knownTrain.count >= config.minimumDays * 24, split - config.horizon > config.lookback + 144 else {
-                verdicts.append(.init(vm: vm, predictable: false, better: "none", reason: "too little history (\(knownTrain.count) known hours before the validation days; \(config.minimumDays * 24) needed)"))
+                let needed = knownTrain.count < config.minimumDays * 24 ? "\(config.minimumDays * 24) needed"
+                    : "one training window needs more than \(config.lookback + 144 + config.horizon) hours"
+                verdicts.append(.init(vm: vm, predictable: false, better: "none", reason: "too little history (\(knownTrain.count) known hours before the validation days; \(needed))"))
                 continue
             }
             let scale = max(1, knownTrain.sorted()[knownTrain.count * 99 / 100])
@@ -207,9 +209,9 @@ public struct Trainer {
         // judged on the same hours. The model is judged as production serves it (the profile where it has no forecast),
         // and the profile as production makes it (from the history the planner reads, moved by the recent level).
         let q = config.quantiles
-        var sums: [String: [Double]] = [:], counts: [String: Double] = [:], perVM: [String: [String: Double]] = [:]
+        var sums: [String: [Double]] = [:], counts: [String: Double] = [:], perVM: [String: [String: [Double]]] = [:]
         var covered: [String: Double] = [:], coverageCount = 0.0, mase: [String: [Double]] = [:]
-        var perVMCounts: [String: [String: Double]] = [:]
+        var perVMHours: [String: Double] = [:]
         for v in validation {
             let w = window(v.series, end: v.end, scale: v.scale)
             let out = model.predict(w.input, batch: 1, steps: config.lookback)
@@ -240,15 +242,15 @@ public struct Trainer {
             for k in 0..<config.horizon where v.end + k < v.series.values.count && !v.series.values[v.end + k].isNaN
                 && candidates.values.allSatisfy({ !$0[k].contains(where: \.isNaN) }) {
                 let actual = v.series.values[v.end + k] / v.scale
+                perVMHours[v.vm, default: 0] += 1
                 for (name, f) in candidates {
                     for (j, tau) in q.enumerated() {
                         let u = Double(actual - f[k][j])
                         let loss = u >= 0 ? Double(tau) * u : Double(tau - 1) * u
                         sums[name, default: [Double](repeating: 0, count: q.count)][j] += loss
-                        perVM[v.vm, default: [:]][name, default: 0] += loss * Double(v.scale)
+                        perVM[v.vm, default: [:]][name, default: [Double](repeating: 0, count: q.count)][j] += loss * Double(v.scale)
                     }
                     counts[name, default: 0] += 1
-                    perVMCounts[v.vm, default: [:]][name, default: 0] += Double(q.count)
                 }
                 if let f = candidates["model"]?[k], !f.contains(where: \.isNaN) {
                     for (j, tau) in q.enumerated() where actual <= f[j] { covered["\(tau)", default: 0] += 1 }
@@ -275,26 +277,16 @@ public struct Trainer {
                 served.append(tau)
             }
         }
-        for (vm, sums) in perVM.sorted(by: { $0.key < $1.key }) {
-            // Mean pinball per hour and quantile, in the VM's demand units.
-            let losses = sums.reduce(into: [String: Double]()) { $0[$1.key] = $1.value / max(1, perVMCounts[vm]?[$1.key] ?? 1) }
-            guard let best = losses.filter({ !references.contains($0.key) }).min(by: { $0.value < $1.value }) else { continue }
-            let reference = losses[Self.noSkill] ?? .infinity
-            if best.value >= reference && reference >= config.noSkillFloor {
-                verdicts.append(.init(vm: vm, predictable: false, better: best.key,
-                                      reason: "no skill: no forecast beats its overall quantiles (pinball \(String(format: "%.3g", best.value)) of \(best.key) ≥ \(String(format: "%.3g", reference)))"))
-            } else {
-                verdicts.append(.init(vm: vm, predictable: true, better: best.key,
-                                      reason: best.key == "model" ? "the model forecasts it best" : "\(best.key) forecasts it better than the model"))
-            }
+        // Promotion is per quantile: the model serves the quantiles it forecasts better than the best baseline, and
+        // the hour-of-week profile keeps the others.
+        let promoted = !served.isEmpty
+        verdicts += perVM.sorted { $0.key < $1.key }.compactMap { vm, losses in
+            Self.verdict(vm: vm, losses: losses, hours: perVMHours[vm] ?? 0, quantiles: q, served: served, noSkillFloor: config.noSkillFloor)
         }
         for t in trained where perVM[t.vm] == nil {
             verdicts.append(.init(vm: t.vm, predictable: false, better: "none",
                                   reason: "no known hours in the last \(config.validationDays) days: its forecasts cannot be judged"))
         }
-        // Promotion is per quantile: the model serves the quantiles it forecasts better than the best baseline, and
-        // the hour-of-week profile keeps the others.
-        let promoted = !served.isEmpty
         let servedText = served.map { "q\($0)" }.joined(separator: ", ")
         let reason = failures.isEmpty ? "beats the best baseline on every quantile over the last \(config.validationDays) days"
             : promoted ? "promoted for \(servedText) only (the profile keeps the others): " + failures.joined(separator: "; ")
@@ -310,6 +302,27 @@ public struct Trainer {
 
     /// The forecast without skill: the VM's overall quantiles, whatever the hour.
     static let noSkill = "overallQuantiles"
+
+    /// A VM's verdict from its validation losses (`losses`: per candidate, the pinball loss summed per quantile over
+    /// `hours` in its demand units), judged on what production would serve it: the model (for the `served` quantiles,
+    /// the profile's others) where it beats the profile, else the profile. Another baseline that forecasts it better is
+    /// never served, so it neither vouches for the VM nor keeps the model from it.
+    static func verdict(vm: String, losses: [String: [Double]], hours: Double, quantiles: [Float], served: [Float], noSkillFloor: Double) -> ModelRun.VMVerdict? {
+        let profileName = "\(Baseline.hourOfWeekProfile)"
+        guard let profileSums = losses[profileName], let modelSums = losses["model"] else { return nil }
+        let perLoss = max(1, hours) * Double(quantiles.count)   // mean pinball per hour and quantile
+        let profile = profileSums.reduce(0, +) / perLoss
+        let model = quantiles.indices.map { served.contains(quantiles[$0]) ? modelSums[$0] : profileSums[$0] }.reduce(0, +) / perLoss
+        let best = !served.isEmpty && model < profile ? (name: "model", loss: model) : (name: profileName, loss: profile)
+        let reference = (losses[noSkill]?.reduce(0, +)).map { $0 / perLoss } ?? .infinity
+        if best.loss >= reference && reference >= noSkillFloor {
+            return .init(vm: vm, predictable: false, better: best.name,
+                         reason: "no skill: no forecast torpor serves beats its overall quantiles (pinball \(String(format: "%.3g", best.loss)) of \(best.name) ≥ \(String(format: "%.3g", reference)))")
+        }
+        return .init(vm: vm, predictable: true, better: best.name,
+                     reason: best.name == "model" ? "the model forecasts it best"
+                        : served.isEmpty ? "the profile serves it (no model promoted)" : "the profile forecasts it better than the model")
+    }
 
     /// The calendar uplift, fitted on the model's residuals over the training days' hours when events were on.
     func calendarUplift(_ model: Forecaster, trained: [(vm: String, series: HourlySeries, split: Int, scale: Float)],

@@ -47,6 +47,13 @@ struct Train: ParsableCommand {
         if lookback < 24 || hidden < 1 || maxEpochs < 1 || historyDays < 1 || validationDays < 1 || validationDays >= historyDays {
             throw ValidationError("--lookback must be at least 24, --hidden, --max-epochs and --history-days at least 1, and --validation-days between 1 and --history-days")
         }
+        // The days before the validation days must hold one training window: the lookback, the six days of lags before
+        // it and the horizon after (else every VM is refused as having too little history).
+        let before = (historyDays - validationDays) * 24, window = lookback + 144 + TrainingConfig().horizon
+        if before <= window {
+            throw ValidationError("--history-days \(historyDays) leaves \(before) hours before the \(validationDays) validation days; "
+                                  + "one training window needs more than \(window) (--lookback \(lookback), six days of lags, the \(TrainingConfig().horizon)-hour horizon)")
+        }
     }
 
     func run() throws {

@@ -41,6 +41,7 @@ import TorporTestSupport
         for (tool, arguments, named) in [("torpor-ingest", ["csv", "--now", "garbage", "a.csv"], "garbage"), ("torpor-train", ["train", "--bogus"], "--bogus"),
                                          ("torpor-plan", ["make", "--now", "garbage"], "garbage"), ("torpor-execute", ["pin", "web-01", "--until", "soon"], "soon"),
                                          ("torpor-execute", ["run", "--load-interval", "0"], "--load-interval"),
+                                         ("torpor-train", ["train", "--history-days", "14"], "--history-days 14 leaves 168 hours"),
                                          ("torpor-backtest", ["--days", "0"], "days")] {
             let (status, stderr) = try run(tool, arguments)
             #expect(status == 2, "\(tool) \(arguments): exit \(status)")

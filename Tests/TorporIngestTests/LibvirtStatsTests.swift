@@ -45,6 +45,21 @@ import TorporStore
         #expect(try s.value(vm: "a", metric: "cpu_util", time: t0 + 600) == 10)
     }
 
+    /// A domain paused at a collection (a save under way or failed, a suspend) and running at the next gives no rate for
+    /// that interval: its CPU time over the part it ran would read as a fifth of its demand (paused time read as idle).
+    @Test func anIntervalThatBeganPausedGivesNoRate() throws {
+        let s = try Scratch()
+        let ingester = DomainStatsIngester(store: s.store)
+        _ = try ingester.ingest([sample("web-01", cpuSeconds: 1000, rx: 0, wr: 0)], uri: "h", now: t0)
+        _ = try ingester.ingest([sample("web-01", running: false, cpuSeconds: 1030, rx: 0, wr: 0)], uri: "h", now: t0 + 300)
+        // Resumed 4 minutes later, both vCPUs busy for the last minute: 120 CPU-seconds, not 20 % of the interval.
+        let resumed = try ingester.ingest([sample("web-01", cpuSeconds: 1150, rx: 0, wr: 0)], uri: "h", now: t0 + 600)
+        #expect(try s.value(vm: "web-01", metric: "cpu_util", time: t0 + 600) == nil, "missing, not a fifth of its demand")
+        #expect(resumed.warnings.isEmpty, "\(resumed.warnings)")
+        _ = try ingester.ingest([sample("web-01", cpuSeconds: 1750, rx: 0, wr: 0)], uri: "h", now: t0 + 900)
+        #expect(try s.value(vm: "web-01", metric: "cpu_util", time: t0 + 900) == 100)
+    }
+
     /// After a collector outage the counters give no rate averaged over the gap (a bursty VM would look calm), only the
     /// next interval's base; a collection at a --now earlier than the stored counters' gives no rate and leaves them.
     @Test func aGapGivesNoRateAndAnEarlierNowKeepsTheStoredCounters() throws {

@@ -13,14 +13,15 @@ import TorporStore
     /// A forecaster of `quantiles` with a promoted (untrained, seeded) model for q0.5, q0.9 and q0.99 that serves
     /// `served` and forecasts "vm-1" best (its input set recorded as `features`, this version's by default).
     static func forecaster(served: [Float], quantiles: [Float] = QuantileForecast.standardQuantiles, hyperparameters: [String: String] = [:],
-                           features: String = ModelInput(usesContext: false).features) throws -> DemandForecaster {
+                           features: String = ModelInput(usesContext: false).features,
+                           verdicts: [ModelRun.VMVerdict] = [.init(vm: "vm-1", predictable: true, better: "model", reason: "test")]) throws -> DemandForecaster {
         let input = ModelInput(usesContext: false)
         let model = Forecaster(shape: ForecasterShape(inputSize: input.featureCount, hiddenSize: 4, layers: 1, horizon: 24,
                                                       quantiles: [0.5, 0.9, 0.99]), seed: 7)
         let blob = try ModelFile.encode(model, metadata: ["features": features, "target": ModelInput.target, "lookback": "168",
                                                           "served_quantiles": served.map { "\($0)" }.joined(separator: ","), "scale.vm-1": "10"])
         let run = ModelRun(id: 1, createdAt: monday, dataFrom: monday, dataTo: monday, hyperparameters: hyperparameters, metrics: [:], promoted: true,
-                           reason: "test", seconds: 0, vms: [.init(vm: "vm-1", predictable: true, better: "model", reason: "test")])
+                           reason: "test", seconds: 0, vms: verdicts)
         return try DemandForecaster(promoted: (run, blob), quantiles: quantiles)
     }
 
@@ -28,6 +29,20 @@ import TorporStore
     static let history = HourlySeries(start: monday, step: 3600, values: (0..<28 * 24).map { h in
         ((8..<18).contains(h % 24) ? 30 : 5) + Float((h * 7919) % 11)
     })
+
+    /// The verdict that keeps a VM running comes from the run whose forecast serves it: the promoted run's for a VM its
+    /// model forecasts, the newest run's (promoted or not) for the others, which the profile serves.
+    @Test func aVMsVerdictIsTheOneOfTheRunWhoseForecastServesIt() throws {
+        let forecaster = try Self.forecaster(served: [0.9], verdicts: [.init(vm: "vm-1", predictable: false, better: "model", reason: "no skill (promoted)"),
+                                                                      .init(vm: "vm-2", predictable: false, better: "hourOfWeekProfile", reason: "no skill (older)")])
+        let newest = ModelRun(id: 2, createdAt: Self.monday + 86_400, dataFrom: Self.monday, dataTo: Self.monday + 86_400, hyperparameters: [:], metrics: [:],
+                              promoted: false, reason: "not promoted", seconds: 0,
+                              vms: [.init(vm: "vm-1", predictable: true, better: "hourOfWeekProfile", reason: "the profile serves it (no model promoted)"),
+                                    .init(vm: "vm-2", predictable: true, better: "hourOfWeekProfile", reason: "the profile serves it (no model promoted)"),
+                                    .init(vm: "vm-3", predictable: false, better: "hourOfWeekProfile", reason: "no skill (newest)")])
+        #expect(forecaster.unpredictable(newest: newest) == ["vm-1": "no skill (promoted)", "vm-3": "no skill (newest)"])
+        #expect(try DemandForecaster(promoted: nil).unpredictable(newest: newest) == ["vm-3": "no skill (newest)"], "no model: the newest run's alone")
+    }
 
     /// The zone of the profile a serving model was promoted against, for torpor-plan to warn when its own differs.
     @Test func theModelsWeekClockIsKnown() throws {

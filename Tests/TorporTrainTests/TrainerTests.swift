@@ -4,7 +4,7 @@ import Testing
 import TorporCore
 import TorporIngest
 import TorporStore
-import TorporTrain
+@testable import TorporTrain
 
 /// The nightly run on the demo fleet (seven real Bitbrains VMs, 35 days), as `make demo` ingests it.
 @Suite(.serialized) struct TrainerTests {
@@ -36,14 +36,16 @@ import TorporTrain
         #expect(run.hyperparameters["blas"]?.hasSuffix(" threads") == true, "the kernels and threads its float sums depend on are recorded")
         let newVM = try #require(run.vms.first { $0.vm == "new-vm" })
         #expect(!newVM.predictable && newVM.reason.contains("too little history"))
-        // batch-01's bursts come at no hour its history foretells: no forecast beats its overall quantiles.
+        // batch-01's bursts come at no hour its history foretells: neither the model's three quantiles nor the profile
+        // beat its overall quantiles, but what production serves it (the profile's q0.5, the model's promoted q0.9 and
+        // q0.99) does: judged on that, it is predictable.
         let batch = try #require(run.vms.first { $0.vm == "batch-01" })
-        #expect(!batch.predictable && batch.reason.hasPrefix("no skill"), "\(batch.reason)")
+        #expect(batch.predictable && batch.better == "model", "\(batch.reason)")
         // db-01 judged against the profile production would serve it (four weeks, moved by its recent level): nothing
         // beats its overall quantiles over the validation days, so it is left running.
         let db = try #require(run.vms.first { $0.vm == "db-01" })
         #expect(!db.predictable && db.reason.hasPrefix("no skill"), "\(db.reason)")
-        #expect(run.vms.filter(\.predictable).map(\.vm) == ["api-01", "ci-runner-01", "legacy-01", "web-01", "web-02"])
+        #expect(run.vms.filter(\.predictable).map(\.vm) == ["api-01", "batch-01", "ci-runner-01", "legacy-01", "web-01", "web-02"])
         let runs = try store.read { try ModelRegistry.runs(in: $0) }
         #expect(runs.map(\.id) == [run.id])
         if run.promoted {
@@ -133,5 +135,23 @@ import TorporTrain
         #expect(!run.promoted)
         #expect(run.reason.hasPrefix("not promoted:"))
         #expect(try store.read { try ModelRegistry.promoted(in: $0) } == nil, "nothing reaches the planner")
+    }
+
+    /// A VM is judged on what production would serve it, the model or the profile: a seasonal-naive baseline that
+    /// forecasts it best is never served, so it neither vouches for the VM nor keeps the model from it.
+    @Test func aVMIsJudgedOnTheForecastProductionServesIt() throws {
+        let q: [Float] = [0.5, 0.9, 0.99]
+        // Mean pinball per hour and quantile: seasonal naive (day) 2.0, the model 2.8, overall quantiles 3.0, profile 3.5.
+        func losses(_ mean: Double) -> [Double] { [mean * 10, mean * 10, mean * 10] }
+        let sums = ["seasonalNaiveDay": losses(2.0), "model": losses(2.8), Trainer.noSkill: losses(3.0), "hourOfWeekProfile": losses(3.5)]
+        let served = try #require(Trainer.verdict(vm: "a", losses: sums, hours: 10, quantiles: q, served: q, noSkillFloor: 0))
+        #expect(served.predictable && served.better == "model", "the model is served it: \(served)")
+        // Without a promoted model the profile serves it, and has no skill there.
+        let profile = try #require(Trainer.verdict(vm: "a", losses: sums, hours: 10, quantiles: q, served: [], noSkillFloor: 0))
+        #expect(!profile.predictable && profile.better == "hourOfWeekProfile" && profile.reason.contains("no forecast torpor serves"), "\(profile)")
+        // Promoted for q0.99 only: the model as served is the profile's q0.5 and q0.9 and its own q0.99.
+        let mixed = try #require(Trainer.verdict(vm: "a", losses: ["model": [10, 10, 10], "hourOfWeekProfile": [40, 40, 50], Trainer.noSkill: losses(3.0)],
+                                                 hours: 10, quantiles: q, served: [0.99], noSkillFloor: 0))
+        #expect(!mixed.predictable && mixed.better == "model", "(40 + 40 + 10) / 30 = 3.0 is no better: \(mixed)")
     }
 }

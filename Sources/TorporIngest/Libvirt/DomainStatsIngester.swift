@@ -54,7 +54,7 @@ public struct DomainSample: Equatable, Sendable {
 /// Rates between two collections of one domain: CPU utilization of its allocated vCPUs (percent), network and
 /// block I/O (bytes/s). A counter that went down (the domain restarted) gives no rate for that interval: missing, not
 /// zero. Nothing comes out of a first collection, an interval of zero or longer than `longestInterval`, or a domain
-/// that is not running.
+/// that is not running now or was not at the previous collection (its counters are not kept).
 public enum DomainRates {
     /// The longest interval a rate may average over: three 5-minute collections. After a longer gap (the collector was
     /// down) one sample stamped now would hold the average of hours, a bursty VM looking calm: the gap stays a gap.
@@ -135,7 +135,11 @@ public struct DomainStatsIngester {
                     } else if sample.running {
                         firstSeen.append(sample.domain)
                     }
-                    try session.recordCounters(host: uri, domain: sample.domain, snapshot: CounterSnapshot(collectedAt: now, counters: sample.counters))
+                    // A domain not running (paused: a save under way or failed, a person's suspend; off) leaves no base:
+                    // a rate from its counters would spread a running stretch over the whole interval, paused time read as
+                    // idle. The next collection gives no rate, the one after does.
+                    try session.recordCounters(host: uri, domain: sample.domain,
+                                               snapshot: CounterSnapshot(collectedAt: now, counters: sample.running ? sample.counters : [:]))
                 }
                 try session.setPlacement(vm: vm, host: uri)
             }
