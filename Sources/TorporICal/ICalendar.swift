@@ -150,8 +150,9 @@ public final class ICalendar {
 
     // MARK: expansion
 
-    /// Every occurrence of every VEVENT that overlaps [from, to), sorted by start, then UID. RRULE, RDATE and EXDATE
-    /// are expanded by `icalcomponent_foreach_recurrence`; RECURRENCE-ID overrides replace the instance they name
+    /// Every occurrence of every VEVENT that overlaps [from, to), sorted by start, then UID. RRULE and EXDATE are
+    /// expanded by `icalcomponent_foreach_recurrence`, RDATE (in its TZID's zone; a period for as long as it says) and
+    /// EXDATE again (in its TZID's zone) here; RECURRENCE-ID overrides replace the instance they name
     /// (and a cancelled override removes it). A cancelled event (STATUS:CANCELLED, not an override) has no occurrences
     /// of its own, counted in a warning; its overrides that are not cancelled themselves stand. Times with a TZID follow
     /// that zone (VTIMEZONE of the file, else the system's zoneinfo); floating times and all-day dates are read in
@@ -201,8 +202,8 @@ public final class ICalendar {
                 if instances.isEmpty, properties(of: master, ICAL_RRULE_PROPERTY).isEmpty == false {
                     warnings.append("\(uid): no occurrence between \(UTC.format(from)) and \(UTC.format(to))")
                 }
-                for start in instances where !replaced.contains(start) {
-                    result.append(occurrence(master, uid: uid, start: start, floating: zone, recurrenceID: nil))
+                for instance in instances where !replaced.contains(instance.start) {
+                    result.append(occurrence(master, uid: uid, start: instance.start, end: instance.end, floating: zone, recurrenceID: nil))
                 }
             }
             for override in overrides[uid] ?? [] where icalcomponent_get_status(override) != ICAL_STATUS_CANCELLED {
@@ -287,8 +288,10 @@ public final class ICalendar {
         return nil
     }
 
-    /// UTC starts of the instances of `event` overlapping [from, to).
-    private func expand(_ event: OpaquePointer, uid: String, from: EpochSeconds, to: EpochSeconds, floating: OpaquePointer?) throws(ICalError) -> [EpochSeconds] {
+    /// The instances of `event` overlapping [from, to): UTC start and end. RRULE and EXDATE are expanded by libical;
+    /// RDATEs here, since libical's expansion reads an RDATE's time as UTC whatever its TZID and drops an RDATE period.
+    /// An RDATE period lasts as it says; every other instance as the event.
+    private func expand(_ event: OpaquePointer, uid: String, from: EpochSeconds, to: EpochSeconds, floating: OpaquePointer?) throws(ICalError) -> [(start: EpochSeconds, end: EpochSeconds)] {
         final class Collector {
             var starts: [EpochSeconds] = []
             var overflow = false
@@ -304,6 +307,9 @@ public final class ICalendar {
         let covers = EventSpan.end(start: 0, end: length.days * 86_400 + length.seconds) + (length.days > 0 ? 86_400 : 0)
         let windowStart = icaltime_from_timet_with_zone(time_t(from - covers - slack), 0, icaltimezone_get_utc_timezone())
         let windowEnd = icaltime_from_timet_with_zone(time_t(to + slack), 0, icaltimezone_get_utc_timezone())
+        // libical expands the event without its RDATEs (taken out for the call, put back after).
+        let rdates = properties(of: event, ICAL_RDATE_PROPERTY)
+        for p in rdates { icalcomponent_remove_property(event, p) }
         withExtendedLifetime(collector) {
             icalcomponent_foreach_recurrence(event, windowStart, windowEnd, { _, span, data in
                 let collector = Unmanaged<Collector>.fromOpaque(data!).takeUnretainedValue()
@@ -311,11 +317,45 @@ public final class ICalendar {
                 collector.starts.append(EpochSeconds(span!.pointee.start))
             }, Unmanaged.passUnretained(collector).toOpaque())
         }
+        for p in rdates { icalcomponent_add_property(event, p) }
         if collector.overflow {
             throw ICalError(source: source, line: nil, message: "\(uid) has more than \(ICalendar.maxOccurrencesPerEvent) occurrences in the window: narrow the window or fix the RRULE")
         }
         let shifted = isFloating ? collector.starts.map { $0 - offset(of: floating, atLocal: $0) } : collector.starts
-        return Array(Set(shifted)).sorted().filter { EventSpan.overlaps(start: $0, end: end(of: event, startingAt: $0, floating: floating), from: from, to: to) }
+        // EXDATEs in their TZID's zone remove RDATE instances (and any RRULE instance libical kept) alike.
+        let excluded = Set(properties(of: event, ICAL_EXDATE_PROPERTY).map { p in
+            epoch(instant(resolved(icalproperty_get_exdate(p), property: p, in: event), like: dtstart), floating: floating)
+        })
+        var instances = shifted.filter { !excluded.contains($0) }.map { (start: $0, end: end(of: event, startingAt: $0, floating: floating)) }
+        for p in rdates {
+            let value = icalproperty_get_rdate(p)
+            let period = icaltime_is_null_time(value.time) != 0
+            let start = epoch(instant(resolved(period ? value.period.start : value.time, property: p, in: event), like: dtstart), floating: floating)
+            guard !excluded.contains(start) else { continue }
+            var end = end(of: event, startingAt: start, floating: floating)
+            if period {
+                end = icaltime_is_null_time(value.period.end) == 0 ? epoch(resolved(value.period.end, property: p, in: event), floating: floating)
+                    : start + EpochSeconds(icaldurationtype_as_int(value.period.duration))
+            }
+            instances.append((start, end))
+        }
+        // One instance per start (an RDATE may repeat an RRULE's), the longest.
+        var byStart: [EpochSeconds: EpochSeconds] = [:]
+        for i in instances { byStart[i.start] = max(byStart[i.start] ?? i.end, i.end) }
+        return byStart.map { (start: $0.key, end: $0.value) }.sorted { $0.start < $1.start }
+            .filter { EventSpan.overlaps(start: $0.start, end: $0.end, from: from, to: to) }
+    }
+
+    /// A date given for an event of date-times (or the reverse) taken as the event's instances are: an all-day event's
+    /// instance is its date; a date-time event's, that date at DTSTART's time of day.
+    private func instant(_ value: icaltimetype, like dtstart: icaltimetype) -> icaltimetype {
+        var time = value
+        if dtstart.is_date != 0 {
+            (time.hour, time.minute, time.second, time.is_date, time.zone) = (0, 0, 0, 1, nil)
+        } else if time.is_date != 0 {
+            (time.hour, time.minute, time.second, time.is_date, time.zone) = (dtstart.hour, dtstart.minute, dtstart.second, 0, dtstart.zone)
+        }
+        return time
     }
 
     /// The event's length: whole days, counted on the calendar of its zone (DURATION's days and weeks, the dates from an
@@ -348,7 +388,8 @@ public final class ICalendar {
         return EpochSeconds(icaltime_as_timet_with_zone(local, zone)) + length.seconds
     }
 
-    private func occurrence(_ event: OpaquePointer, uid: String, start: EpochSeconds, floating: OpaquePointer?, recurrenceID: EpochSeconds?) -> CalendarOccurrence {
+    /// One occurrence of `event` from `start` (to `end`, or for the event's length).
+    private func occurrence(_ event: OpaquePointer, uid: String, start: EpochSeconds, end: EpochSeconds? = nil, floating: OpaquePointer?, recurrenceID: EpochSeconds?) -> CalendarOccurrence {
         var categories: [String] = []
         for p in properties(of: event, ICAL_CATEGORIES_PROPERTY) {
             if let value = icalproperty_get_categories(p) {
@@ -363,7 +404,7 @@ public final class ICalendar {
         }
         let allDay = icalcomponent_get_dtstart(event).is_date != 0
         return CalendarOccurrence(uid: uid, summary: icalcomponent_get_summary(event).map { String(cString: $0) } ?? "",
-                                  start: start, end: end(of: event, startingAt: start, floating: floating), allDay: allDay,
+                                  start: start, end: end ?? self.end(of: event, startingAt: start, floating: floating), allDay: allDay,
                                   categories: categories, extensions: extensions, recurrenceID: recurrenceID)
     }
 

@@ -42,6 +42,25 @@ func t(_ text: String) -> EpochSeconds { UTC.parseISO8601(text)! }
         #expect(try expand("recurrence/icaljs__samples_rdate_exdate.ics").map(\.start) == [t("2024-06-09T03:00:00Z"), t("2024-06-10T03:00:00Z"), t("2024-06-12T03:00:00Z")])
     }
 
+    /// RDATEs in their TZID's zone (libical's expansion read them as UTC), an RDATE period for as long as it says
+    /// (libical dropped it), an override naming an RDATE instance replacing it, EXDATEs with a TZID removing theirs.
+    @Test func rdatesKeepTheirZoneAndPeriods() throws {
+        // DTSTART 2012-10-02 10:00 America/Los_Angeles, 30 min, monthly on the first Tuesday; RDATE 10:00 LA on Nov 5,
+        // 10 and 30 (PST, UTC−8), the first moved by an override to Nov 6 20:00 LA; EXDATE 10:00 LA on Dec 4 2012,
+        // Feb 5 and Apr 2 2013; RDATE 2023-11-23 09:00Z and a period 2023-11-25 09:00Z–12:30Z.
+        func instances(_ from: String, _ to: String) throws -> [String] {
+            try expand("recurrence/icaljs__samples_recur_instances.ics", from: t(from), to: t(to))
+                .filter { $0.uid == "623c13c0-6c2b-45d6-a12b-c33ad61c4868" }.map { UTC.format($0.start) + "/" + UTC.format($0.end) }
+        }
+        #expect(try instances("2012-11-01T00:00:00Z", "2012-12-01T00:00:00Z")
+                == ["2012-11-06T18:00:00Z/2012-11-06T18:30:00Z", "2012-11-07T04:00:00Z/2012-11-07T04:30:00Z",
+                    "2012-11-10T18:00:00Z/2012-11-10T18:30:00Z", "2012-11-30T18:00:00Z/2012-11-30T18:30:00Z"])
+        #expect(try instances("2012-12-01T00:00:00Z", "2013-01-01T00:00:00Z").isEmpty, "Dec 4 excluded")
+        #expect(try instances("2013-03-25T00:00:00Z", "2013-04-10T00:00:00Z").isEmpty, "Apr 2 (PDT) excluded")
+        #expect(try instances("2023-11-20T00:00:00Z", "2023-11-27T00:00:00Z")
+                == ["2023-11-23T09:00:00Z/2023-11-23T09:30:00Z", "2023-11-25T09:00:00Z/2023-11-25T12:30:00Z"])
+    }
+
     @Test func aMovedInstanceReplacesTheOneItNames() throws {
         let occ = try expand("recurrence/rie__issue_62_moved_event_2.ics").filter { $0.summary == "Datetime" }
         let moved = try #require(occ.first { $0.recurrenceID != nil })
