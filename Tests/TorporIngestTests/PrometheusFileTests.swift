@@ -103,6 +103,15 @@ private let prometheusData = Paths.sharedData + "/prometheus"
         let moved = try byDomain.ingestFile(path: migrated, now: replayNow)
         #expect(moved.inserted == 4 && moved.vms == ["web2"])
         #expect(try s.value(vm: "web2", metric: "cpu_util", time: 1_700_000_000) == 3 && s.value(vm: "web2", metric: "cpu_util", time: 1_700_000_900) == 6)
+        // The same two hosts in exposition text with timestamps (a dump, a backfill), scraped seconds apart: each sample
+        // is a line of its own, and the series overlap as spans, not at any one time. Bad input too.
+        let dump = try s.write("two-hosts.prom", "# TYPE cpu_util gauge\n"
+            + "cpu_util{domain=\"web3\",instance=\"hostA\"} 0 1700000000000\ncpu_util{domain=\"web3\",instance=\"hostB\"} 92 1700000007000\n"
+            + "cpu_util{domain=\"web3\",instance=\"hostA\"} 0 1700000300000\ncpu_util{domain=\"web3\",instance=\"hostB\"} 95 1700000307000\n")
+        let interleaved = #expect(throws: IngestError.self) { _ = try byDomain.ingestFile(path: dump, now: replayNow) }
+        #expect(interleaved?.isBadInput == true && interleaved?.description.hasPrefix("\(dump):4: this series and the one at line 3 both map to VM web3, metric cpu_util") == true,
+                "\(String(describing: interleaved))")
+        #expect(try s.count("SELECT count(*) FROM vm WHERE name = 'web3'") == 0)
     }
 
     /// `--metric` is for a source of one metric name: on a libvirt exporter's scrape, whose unmapped names are dozens

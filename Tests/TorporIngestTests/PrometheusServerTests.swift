@@ -121,6 +121,12 @@ final class Listener {
 
         // The same query again: nothing to add.
         #expect(try PrometheusIngester(store: s.store).ingestQuery(client: client, query: "cpu_util", range: 14 * 86_400, step: 300, now: Self.end).outcome == .unchanged)
+        // The same answer read with a corrected mapping is not "unchanged": it is stored under the names it now gives.
+        let prefixed = PrometheusIngester(store: s.store, mapping: PrometheusMapping(vmPrefix: "edge-"))
+        let again = try prefixed.ingestQuery(client: client, query: "cpu_util", range: 14 * 86_400, step: 300, now: Self.end)
+        #expect(again.outcome != .unchanged && again.inserted == source.count, "\(again)")
+        let first = try #require(source.keys.min())
+        #expect(try s.value(vm: "edge-nab-24ae8d", metric: "cpu_util", time: first) == source[first])
     }
 
     /// The instant query the executor's wake-on-demand signal uses.

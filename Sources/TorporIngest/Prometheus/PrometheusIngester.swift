@@ -115,12 +115,15 @@ public struct PrometheusIngester {
     public func ingestQuery(client: PrometheusClient, query: String, range: Int64, step: Int64, now: EpochSeconds) throws(IngestError) -> IngestReport {
         let end = now - now % step
         let chunks = try client.queryRange(query, start: end - range, end: end, step: step)
-        let hash = SHA256()
-        hash.update(Array(query.utf8))
-        for chunk in chunks { hash.update(Array(chunk.body)) }
         let source = "\(client.baseURL.absoluteString) query=\(query)"
+        let hash = SHA256()
+        hash.update(Array(source.utf8))
+        for chunk in chunks { hash.update(Array(chunk.body)) }
+        // Read with another mapping or VM or metric flag (a corrected --vm-prefix), the same answer is a new source.
+        let sha256 = SourceTransaction.identity(contentSHA256: hash.finalizeHex(), readWith: mapping,
+                                                fileName: "\(fixedVM ?? "") \(fixedMetric.map { "\($0)" } ?? "")")
         return try SourceTransaction.run(store: store, kind: "prometheus", source: source, location: source,
-                                         sha256: hash.finalizeHex(), now: now, futureTolerance: futureTolerance) { session in
+                                         sha256: sha256, now: now, futureTolerance: futureTolerance) { session in
             session.report.format = "query_range (\(chunks.count) chunk(s))"
             // A query the mapping names decides the metric of all its series, whatever their names.
             let byQuery = try mapping.metrics[query].map { try MetricBinding.make(metric: $0.metric, unit: $0.unit).get() }

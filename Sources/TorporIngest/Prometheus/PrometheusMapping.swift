@@ -136,9 +136,14 @@ final class PrometheusSeriesWriter {
         var identity = labels
         if let name { identity["__name__"] = name }
         let key = vm.id << 24 | metric.id, start = here
-        var span: ClosedRange<EpochSeconds>?
+        // One entry per series, its span grown by every add of it: an exposition file gives each sample alone, and two
+        // hosts' series scraped at other seconds overlap only as spans.
+        let seen = seriesSeen[key]?.firstIndex { $0.labels == identity }
+        var span = seen.map { seriesSeen[key]![$0].span }
         defer {
-            if let span { seriesSeen[key, default: []].append((identity, start, span)) }
+            if let span {
+                if let seen { seriesSeen[key]![seen].span = span } else { seriesSeen[key, default: []].append((identity, start, span)) }
+            }
         }
         let series = "series " + (name.map { $0 + " " } ?? "") + PrometheusSeriesWriter.describe(labels)
         for (k, point) in points.enumerated() {
