@@ -245,9 +245,14 @@ struct List: ParsableCommand {
         try exitingOnError("torpor-plan") {
             let store = try common.openStore()
             try store.read { db in
+                let carriedSince = try Approvals.carriedInForce(in: db)
                 for p in try PlanRepository.plans(upTo: .max, in: db) {
                     let approvals = try PlanRepository.approvals(of: p.id, in: db)
-                    let who = approvals.map { "\($0.approvedBy) (\($0.actions.count) actions)" }.joined(separator: ", ")
+                    // A carried approval counts only while the standing approval is on, and only if carried since it was.
+                    let who = approvals.map { a -> String in
+                        let lapsed = a.carriedFrom != nil && carriedSince.map { a.approvedAt < $0 } ?? true
+                        return "\(a.approvedBy) (\(a.actions.count) actions\(lapsed ? ", not in force: the standing approval is off or was switched on since" : ""))"
+                    }.joined(separator: ", ")
                     print("\(p.id.prefix(12))  created \(UTC.format(p.createdAt))  valid until \(UTC.format(p.validUntil))  \(approvals.isEmpty ? "not approved" : "approved: " + who)")
                 }
             }

@@ -197,6 +197,13 @@ import TorporTrain
         #expect(try store.read { try Approvals.standing(in: $0) } == false)
         try Standing.parse(["--db", store.path, "--now", "2013-09-30T02:00:00Z", "on", "--by", "bob"]).run()
         #expect(try store.read { try Approvals.standing(in: $0) } == true)
+        // `list` says which carried approvals no longer count: those carried before the standing approval was switched on again.
+        let listed = try runTool("torpor-plan", ["list", "--db", store.path])
+        let carriedLine = try #require(listed.stdout.split(separator: "\n").first { $0.hasPrefix(next.id.prefix(12)) }, "\(listed)")
+        #expect(carriedLine.contains("approved: standing approval of alice (") && carriedLine.contains("actions, not in force: the standing approval is off or was switched on since)"),
+                "\(carriedLine)")
+        let personLine = try #require(listed.stdout.split(separator: "\n").first { $0.hasPrefix(plan.id.prefix(12)) })
+        #expect(personLine.contains("approved: alice (") && !personLine.contains("not in force"), "\(personLine)")
         let expired = #expect(throws: ExitCode.self) { try Approve.parse(["--db", store.path, "--now", "2013-09-30T05:00:00Z", "--no-standing", later]).run() }
         #expect(expired == ExitCode(3))
         #expect(try store.read { try Approvals.standing(in: $0) } == false)
