@@ -6,8 +6,11 @@ import TorporStore
 public struct PinOutcome: Sendable {
     /// The pin, in words.
     public var pinned: String
-    /// What could not be checked: whether a VM torpor never slept is asleep, when libvirt could not be asked.
+    /// What could not be checked (whether a VM torpor never slept is asleep, when libvirt could not be asked), or what
+    /// went wrong beside the wake (libvirt booted the VM afresh: `memoryLost`).
     public var warning: String?
+    /// The wake brought the VM back without its memory (libvirt found no complete saved image and booted it).
+    public var memoryLost = false
 }
 
 extension Executor {
@@ -54,6 +57,10 @@ extension Executor {
             }
             if !events.contains(where: { $0.event == "restored" }), let failure = events.first(where: { $0.event == "failed" }) {
                 throw notWoken(failure.detail)
+            }
+            if let booted = events.first(where: { $0.event == "failed" && $0.detail.contains(Self.bootedAfresh) }) {
+                outcome.warning = booted.detail
+                outcome.memoryLost = true
             }
         }
         // Recorded running while another executor holds the VM: its save may be under way, past its own look at the pins.

@@ -7,6 +7,9 @@ import Glibc
 public struct GzipError: Error, CustomStringConvertible {
     public let path: String
     public let message: String
+    /// The bytes were read but are not whole gzip data (truncated, corrupt, followed by junk): reading again gives the
+    /// same; otherwise the file could not be opened or read, which may pass.
+    public var corrupt = false
     public var description: String { "\(path): \(message)" }
 }
 
@@ -82,7 +85,7 @@ public final class CompressedFileReader {
             if inputStart == inputEnd {
                 try fill(atLeast: 1)
                 if inputStart == inputEnd {
-                    throw GzipError(path: path, message: "truncated gzip data: the file ends inside a compressed stream after \(offset) uncompressed bytes")
+                    throw GzipError(path: path, message: "truncated gzip data: the file ends inside a compressed stream after \(offset) uncompressed bytes", corrupt: true)
                 }
             }
             s.pointee.next_in = input + inputStart
@@ -97,7 +100,7 @@ public final class CompressedFileReader {
             case Z_STREAM_END: try nextMember(s)
             default:
                 let why = s.pointee.msg.map { String(cString: $0) } ?? "error \(result)"
-                throw GzipError(path: path, message: "corrupt gzip data after \(offset + produced) uncompressed bytes, near compressed byte \(fileOffset - (inputEnd - inputStart)) (zlib: \(why))")
+                throw GzipError(path: path, message: "corrupt gzip data after \(offset + produced) uncompressed bytes, near compressed byte \(fileOffset - (inputEnd - inputStart)) (zlib: \(why))", corrupt: true)
             }
             if produced > 0 { return produced }
         }
@@ -114,7 +117,7 @@ public final class CompressedFileReader {
         let at = fileOffset - (inputEnd - inputStart)
         while inputStart < inputEnd {
             guard input[inputStart] == 0 else {
-                throw GzipError(path: path, message: "data after the end of the gzip stream at compressed byte \(at) (after \(offset) uncompressed bytes) is not gzip: a damaged or wrongly joined file")
+                throw GzipError(path: path, message: "data after the end of the gzip stream at compressed byte \(at) (after \(offset) uncompressed bytes) is not gzip: a damaged or wrongly joined file", corrupt: true)
             }
             inputStart += 1
             if inputStart == inputEnd { try fill(atLeast: 1) }

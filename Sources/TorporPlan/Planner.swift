@@ -23,7 +23,8 @@ public struct PlanningVM: Sendable {
     public var pinnedUntil: EpochSeconds?
     /// Set when the VM's newest demand data is older than the policy's `max_data_age`: the time data stops.
     public var staleSince: EpochSeconds?
-    /// Set when the newest training run marked the VM not predictable: its reason.
+    /// Set when a training run marked the VM not predictable (`DemandForecaster.unpredictable`: the newest run, or the
+    /// one whose model serves it): the reason.
     public var notPredictable: String?
     /// Set when the VM runs because a demand signal or an operator woke it before its planned restore: when it came
     /// back. Its forecast was wrong then, so for a day its next hibernation waits for `min_idle` of measured quiet since.

@@ -192,7 +192,7 @@ public final class StatePool {
             throw StatePoolError(kind: error.isNoSpace ? .full : .io, message: "state pool: \(error.message)")
         } catch let error as GzipError {
             rollback()
-            throw StatePoolError(kind: .io, message: "image \(path): \(error.message)")
+            throw StatePoolError(kind: error.corrupt ? .corrupt : .io, message: "image \(path): \(error.message)")
         } catch {
             rollback()
             throw StatePoolError(kind: .io, message: "state pool \(directory): \(error)")

@@ -78,13 +78,20 @@ public struct DemandForecaster {
         }
     }
 
-    /// The VMs whose forecast has no skill, and why: for a VM the model serves, the verdict of the run whose model it
-    /// is; for the others, which the profile serves, that of `newest` (the newest training run, promoted or not), which
-    /// judged each VM on the forecast production would serve it.
+    /// The VMs whose forecast has no skill, and why: those the newest training run (`newest`, promoted or not) found
+    /// without skill or without recent data, those the run whose model serves them found so, and those the newest run
+    /// judged on its model where that model does not serve them now (unusable: the profile, never judged, serves them).
+    /// Either run's doubt keeps a VM running.
     public func unpredictable(newest: ModelRun?) -> [String: String] {
         var result: [String: String] = [:]
-        for v in newest?.vms ?? [] where !v.predictable && !servesModel(v.vm) { result[v.vm] = v.reason }
         for v in run?.vms ?? [] where !v.predictable && servesModel(v.vm) { result[v.vm] = v.reason }
+        for v in newest?.vms ?? [] {
+            if !v.predictable {
+                result[v.vm] = v.reason
+            } else if v.better == "model", !servesModel(v.vm), let newest {
+                result[v.vm] = "judged on model #\(newest.id), which does not serve it now" + (unservedBecause.map { " (\($0))" } ?? "")
+            }
+        }
         return result
     }
 

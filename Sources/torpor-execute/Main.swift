@@ -40,7 +40,8 @@ struct TorporExecuteCommand: TorporTool {
             run serves every other VM, saying `skipped` for the held one.
 
             Exit codes: 0 ok (failures of single VMs are reported, see status); 1 runtime failure (store);
-            2 usage; 3 nothing to do; 4 check found what needs a person.
+            2 usage; 3 nothing to do; 4 check found what needs a person, or wake or pin
+            brought a VM back without its memory (libvirt booted it).
             """,
         subcommands: [Run.self, Wake.self, Restore.self, Pin.self, Unpin.self, Pause.self, Resume.self, Status.self, Check.self, PoolCommand.self],
         defaultSubcommand: Run.self)
@@ -320,6 +321,7 @@ struct Pin: ParsableCommand {
             let outcome = try flags.operatorExecutor(store: try restoringStore(common)).pin(vm: vm, until: end, by: operatorName(by), options: flags.options(now: now))
             print(outcome.pinned)
             if let warning = outcome.warning { FileHandle.standardError.write(Data("torpor-execute: warning: \(warning)\n".utf8)) }
+            if outcome.memoryLost { throw ExitCode(4) }
         }
     }
 }

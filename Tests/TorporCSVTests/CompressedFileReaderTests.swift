@@ -45,6 +45,7 @@ import TorporTestSupport
         let error = #expect(throws: GzipError.self) { _ = try readAll(cut) }
         #expect(error?.description.contains("cut.csv.gz") == true)
         #expect(error?.description.contains("truncated") == true)
+        #expect(error?.corrupt == true, "the same again whatever is tried: a state pool copy of it is not retried")
     }
 
     @Test func joinedMembersAndZeroPaddingReadWholeAndTrailingJunkIsAnError() throws {
@@ -95,5 +96,6 @@ import TorporTestSupport
     @Test func anUnreadableFileNamesThePath() {
         let error = #expect(throws: GzipError.self) { _ = try CompressedFileReader(path: dir) }
         #expect(error?.path == dir && error?.message.contains("cannot read after byte 0: Is a directory") == true, "\(String(describing: error))")
+        #expect(error?.corrupt == false, "a read that failed may succeed later")
     }
 }

@@ -103,8 +103,15 @@ private let prometheusData = Paths.sharedData + "/prometheus"
         let moved = try byDomain.ingestFile(path: migrated, now: replayNow)
         #expect(moved.inserted == 4 && moved.vms == ["web2"])
         #expect(try s.value(vm: "web2", metric: "cpu_util", time: 1_700_000_000) == 3 && s.value(vm: "web2", metric: "cpu_util", time: 1_700_000_900) == 6)
+        // And back to hostA (an evacuation for maintenance), in one dump: hostA's two stretches do not cover hostB's.
+        let back = try s.write("back.prom", "# TYPE cpu_util gauge\n"
+            + (0..<3).map { "cpu_util{domain=\"web4\",instance=\"hostA\"} 1 \(1_700_000_000 + $0 * 300)000\n" }.joined()
+            + (3..<6).map { "cpu_util{domain=\"web4\",instance=\"hostB\"} 2 \(1_700_000_000 + $0 * 300)000\n" }.joined()
+            + (6..<9).map { "cpu_util{domain=\"web4\",instance=\"hostA\"} 3 \(1_700_000_000 + $0 * 300)000\n" }.joined())
+        let returned = try byDomain.ingestFile(path: back, now: replayNow)
+        #expect(returned.inserted == 9 && returned.vms == ["web4"], "\(returned)")
         // The same two hosts in exposition text with timestamps (a dump, a backfill), scraped seconds apart: each sample
-        // is a line of its own, and the series overlap as spans, not at any one time. Bad input too.
+        // is a line of its own, and the series overlap as stretches of time, not at any one time. Bad input too.
         let dump = try s.write("two-hosts.prom", "# TYPE cpu_util gauge\n"
             + "cpu_util{domain=\"web3\",instance=\"hostA\"} 0 1700000000000\ncpu_util{domain=\"web3\",instance=\"hostB\"} 92 1700000007000\n"
             + "cpu_util{domain=\"web3\",instance=\"hostA\"} 0 1700000300000\ncpu_util{domain=\"web3\",instance=\"hostB\"} 95 1700000307000\n")

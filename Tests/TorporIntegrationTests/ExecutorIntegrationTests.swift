@@ -194,6 +194,24 @@ import TorporVirt
         let told = try ExecutionCheck.problems(store: f.store, now: Self.start + 3600, grace: 600).map(\.text)
         #expect(told.count == 1 && told[0].contains("\(f.guest.name) on \(RealGuest.uri): BOOTED AFRESH by its restore at "), "\(told)")
         #expect(try ExecutionCheck.problems(store: f.store, now: Self.start + 2 * 86_400, grace: 600).isEmpty, "named for a day")
+        // The same through a pin, which wakes a sleeper: pinned, back, and told as memory lost (exit 4).
+        var later = withoutPool
+        later.now = Self.start + 3 * 86_400
+        _ = try f.plan(now: later.now, idleHours: 8)
+        // The guest booted a moment ago and is busy a while (the pre-flight holds its hibernation until it is quiet).
+        var slept = false
+        for _ in 0..<60 where !slept {
+            slept = try f.executor.run(later).contains { $0.event == "hibernated" }
+            if !slept { Thread.sleep(forTimeInterval: 1) }
+        }
+        #expect(slept)
+        try FileManager.default.removeItem(atPath: later.managedSaveDirectory + "/\(f.guest.name).save")
+        try f.store.transaction { db in   // known to the store, as the collector makes it (pin refuses a VM it does not know)
+            try VMRepository.setPlacement(vm: try VMRepository.id(of: f.guest.name, in: db, now: later.now), hostURI: RealGuest.uri, labels: [:], in: db)
+        }
+        let pinned = try runTool("torpor-execute", ["pin", f.guest.name, "--by", "it", "--db", f.store.path, "--now", UTC.format(later.now + 60)])
+        #expect(pinned.status == 4 && pinned.stdout.contains("pinned awake") && pinned.stderr.contains("warning: restore: BOOTED AFRESH"), "\(pinned)")
+        #expect(try f.guest.domain.info().state == .running)
     }
 
     /// When the pool cannot restore the sleep either (here: its directory gone), the restore fails keeping the saved

@@ -30,9 +30,10 @@ import TorporStore
         ((8..<18).contains(h % 24) ? 30 : 5) + Float((h * 7919) % 11)
     })
 
-    /// The verdict that keeps a VM running comes from the run whose forecast serves it: the promoted run's for a VM its
-    /// model forecasts, the newest run's (promoted or not) for the others, which the profile serves.
-    @Test func aVMsVerdictIsTheOneOfTheRunWhoseForecastServesIt() throws {
+    /// A VM is left running when the run whose model serves it found no skill, or the newest run (promoted or not) did,
+    /// or the newest run judged it on a model that does not serve it now; a VM the profile serves is not held back by
+    /// an older run's verdict on it.
+    @Test func eitherRunsDoubtKeepsAVMRunning() throws {
         let forecaster = try Self.forecaster(served: [0.9], verdicts: [.init(vm: "vm-1", predictable: false, better: "model", reason: "no skill (promoted)"),
                                                                       .init(vm: "vm-2", predictable: false, better: "hourOfWeekProfile", reason: "no skill (older)")])
         let newest = ModelRun(id: 2, createdAt: Self.monday + 86_400, dataFrom: Self.monday, dataTo: Self.monday + 86_400, hyperparameters: [:], metrics: [:],
@@ -41,7 +42,17 @@ import TorporStore
                                     .init(vm: "vm-2", predictable: true, better: "hourOfWeekProfile", reason: "the profile serves it (no model promoted)"),
                                     .init(vm: "vm-3", predictable: false, better: "hourOfWeekProfile", reason: "no skill (newest)")])
         #expect(forecaster.unpredictable(newest: newest) == ["vm-1": "no skill (promoted)", "vm-3": "no skill (newest)"])
+        // The model serves vm-1, which the newest run finds without recent data: left running all the same.
+        var stale = newest
+        stale.vms[0] = .init(vm: "vm-1", predictable: false, better: "none", reason: "no known hours in the last 7 days")
+        #expect(forecaster.unpredictable(newest: stale)["vm-1"] == "no known hours in the last 7 days")
         #expect(try DemandForecaster(promoted: nil).unpredictable(newest: newest) == ["vm-3": "no skill (newest)"], "no model: the newest run's alone")
+        // A model this version cannot serve (another input set): its run judged vm-1 on it, and the profile serves it now.
+        let unusable = try Self.forecaster(served: [0.9], features: "demand,present,same_hour_6d_ago,hour_sin,hour_cos,dow_sin,dow_cos")
+        let itsRun = ModelRun(id: 1, createdAt: Self.monday, dataFrom: Self.monday, dataTo: Self.monday, hyperparameters: [:], metrics: [:], promoted: true,
+                              reason: "test", seconds: 0, vms: [.init(vm: "vm-1", predictable: true, better: "model", reason: "test")])
+        let held = try #require(unusable.unpredictable(newest: itsRun)["vm-1"])
+        #expect(held.hasPrefix("judged on model #1, which does not serve it now (model #1 unused: its input set"), "\(held)")
     }
 
     /// The zone of the profile a serving model was promoted against, for torpor-plan to warn when its own differs.

@@ -68,10 +68,10 @@ final class PrometheusSeriesWriter {
     private var bindings: [String: (id: Int64, factor: Double, name: String)?] = [:]
     /// The metric name `fixedMetric` was given to, and where it was first seen.
     private var nameWithFixedMetric: (name: String?, position: String)?
-    /// The series stored on each VM and metric (`vm << 24 | metric`): their labels with `__name__`, where each is, and
-    /// the span of its times. Two with other labels whose spans overlap (a domain of one name on two hosts) would be
-    /// merged into one series; one after the other (a VM that migrated) they are one VM's.
-    private var seriesSeen: [Int64: [(labels: [String: String], position: String, span: ClosedRange<EpochSeconds>)]] = [:]
+    /// The series stored on each VM and metric (`vm << 24 | metric`): their labels with `__name__`, where each first is,
+    /// and their times. Two with other labels whose times overlap (a domain of one name on two hosts) would be merged into
+    /// one series; one after the other (a VM that migrated, and back) they are one VM's.
+    private var seriesSeen: [Int64: [(labels: [String: String], position: String, times: SeriesTimes)]] = [:]
     private var skippedNames: Set<String> = []
     private var seriesWithoutVM = 0
     private var nonFinite = 0
@@ -135,15 +135,15 @@ final class PrometheusSeriesWriter {
         }
         var identity = labels
         if let name { identity["__name__"] = name }
-        let key = vm.id << 24 | metric.id, start = here
-        // One entry per series, its span grown by every add of it: an exposition file gives each sample alone, and two
-        // hosts' series scraped at other seconds overlap only as spans.
-        let seen = seriesSeen[key]?.firstIndex { $0.labels == identity }
-        var span = seen.map { seriesSeen[key]![$0].span }
-        defer {
-            if let span {
-                if let seen { seriesSeen[key]![seen].span = span } else { seriesSeen[key, default: []].append((identity, start, span)) }
-            }
+        let key = vm.id << 24 | metric.id
+        // One entry per series, whose times grow with every add of it: an exposition file gives each sample alone, and
+        // two hosts' series scraped at other seconds meet only as stretches of time.
+        let seen: Int
+        if let index = seriesSeen[key]?.firstIndex(where: { $0.labels == identity }) {
+            seen = index
+        } else {
+            seriesSeen[key, default: []].append((identity, here, SeriesTimes()))
+            seen = seriesSeen[key]!.count - 1
         }
         let series = "series " + (name.map { $0 + " " } ?? "") + PrometheusSeriesWriter.describe(labels)
         for (k, point) in points.enumerated() {
@@ -151,8 +151,8 @@ final class PrometheusSeriesWriter {
             guard let time = UTC.instant(seconds: point.time) else {
                 throw session.fail("time \(point.time) of \(series) is out of range (years 1 to 9999)")
             }
-            span = span.map { min($0.lowerBound, time)...max($0.upperBound, time) } ?? time...time
-            if let other = seriesSeen[key]?.first(where: { $0.labels != identity && $0.span.overlaps(span!) }) {
+            let stretch = seriesSeen[key]![seen].times.add(time)
+            if let other = seriesSeen[key]!.first(where: { $0.labels != identity && $0.times.overlaps(stretch) }) {
                 session.position = position
                 throw seriesMergeError(identity, first: (other.labels, other.position), vm: vm.name, metric: metric.name)
             }
@@ -197,4 +197,33 @@ final class PrometheusSeriesWriter {
     static func describe(_ labels: [String: String]) -> String {
         "{" + labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\($0.value)\"" }.joined(separator: ",") + "}"
     }
+}
+
+/// A series' times as stretches: a sample within twice the series' closest spacing of the last stretch extends it, a
+/// later one starts another (a VM that left this host and came back is two stretches, not one over its time elsewhere).
+struct SeriesTimes {
+    private(set) var stretches: [ClosedRange<EpochSeconds>] = []
+    private var closest: EpochSeconds?
+
+    /// Adds `time`; returns the stretch that holds it.
+    mutating func add(_ time: EpochSeconds) -> ClosedRange<EpochSeconds> {
+        guard let last = stretches.last else {
+            stretches = [time...time]
+            return stretches[0]
+        }
+        if time < last.lowerBound {   // out of order: it widens the last stretch
+            stretches[stretches.count - 1] = time...last.upperBound
+        } else if time > last.upperBound {
+            let gap = time - last.upperBound
+            if closest.map({ gap <= 2 * $0 }) ?? true {
+                stretches[stretches.count - 1] = last.lowerBound...time
+                closest = min(closest ?? gap, gap)
+            } else {
+                stretches.append(time...time)
+            }
+        }
+        return stretches[stretches.count - 1]
+    }
+
+    func overlaps(_ range: ClosedRange<EpochSeconds>) -> Bool { stretches.contains { $0.overlaps(range) } }
 }
