@@ -136,7 +136,8 @@ final class SampleSession {
     }
 
     func metricID(_ binding: MetricBinding) throws -> Int64 {
-        let id = try writer.metricID(binding)
+        let id: Int64
+        do { id = try writer.metricID(binding) } catch let error as StoreError { throw fail(error.message) }   // where it is met
         metricNames[id] = binding.metric
         if binding.dimension != .raw { nonNegative.insert(id) }
         if binding.metric == "vcpus" { allocationMetrics.vcpus = id }

@@ -63,6 +63,20 @@ public struct Trainer {
         config.input.window(s, end: end, scale: scale, lookback: config.lookback, horizon: config.horizon)
     }
 
+    /// The model's mean loss over `windows`, 512 at a time (one batch of all of them needs a forward pass's workspace
+    /// for each), weighted by each chunk's known targets as one batch would be.
+    func meanLoss(_ model: Forecaster, _ windows: [ModelInput.Window]) -> Float {
+        var sum = 0.0, weight = 0.0
+        for start in stride(from: 0, to: windows.count, by: 512) {
+            let chunk = windows[start..<min(windows.count, start + 512)]
+            let mask = chunk.flatMap(\.mask), known = Double(mask.reduce(0, +))
+            guard known > 0 else { continue }
+            sum += Double(model.loss(chunk.flatMap(\.input), targets: chunk.flatMap(\.target), mask: mask, batch: chunk.count, steps: config.lookback)) * known
+            weight += known
+        }
+        return weight > 0 ? Float(sum / weight) : 0
+    }
+
     /// Trains, evaluates against the baselines, and records the run (promoted or not) in the registry; `recorded` is
     /// false when a run in the same hour as `now` (training reads whole hours) was already trained on the same data
     /// with the same settings (a second nightly job, a retry): that run is returned and nothing is trained or recorded.
@@ -133,7 +147,9 @@ public struct Trainer {
         let from = data.from, calendar = data.calendar
         var trained: [(vm: String, series: HourlySeries, split: Int, scale: Float)] = []
         var verdicts: [ModelRun.VMVerdict] = []
-        var train: [ModelInput.Window] = [], stopping: [ModelInput.Window] = []
+        // Training windows are built a batch at a time from where they end (all of them at once took about 3 MB per VM:
+        // gigabytes for a fleet of thousands); the early-stopping ones are few and built once.
+        var train: [(series: Int, end: Int)] = [], stopping: [ModelInput.Window] = []
         var validation: [(vm: String, series: HourlySeries, end: Int, scale: Float)] = []
         var scales: [String: Float] = [:]
         for (vm, s) in data.series {
@@ -150,7 +166,7 @@ public struct Trainer {
             trained.append((vm, s, split, scale))
             // One window in `stoppingEvery` (every n-th, so all periods are represented) is held out for early stopping.
             for (n, end) in stride(from: config.lookback + 144, through: split - config.horizon, by: 3).enumerated() {
-                if config.stoppingEvery > 0 && n % config.stoppingEvery == config.stoppingEvery / 2 { stopping.append(window(s, end: end, scale: scale)) } else { train.append(window(s, end: end, scale: scale)) }
+                if config.stoppingEvery > 0 && n % config.stoppingEvery == config.stoppingEvery / 2 { stopping.append(window(s, end: end, scale: scale)) } else { train.append((trained.count - 1, end)) }
             }
             for end in stride(from: split, through: s.values.count - config.horizon, by: 24) { validation.append((vm, s, end, scale)) }
         }
@@ -174,7 +190,7 @@ public struct Trainer {
             train.shuffle(using: &random)
             var total: Float = 0, batches = 0
             for start in stride(from: 0, to: min(train.count, config.windowsPerEpoch) - batch + 1, by: batch) {
-                let chunk = train[start..<start + batch]
+                let chunk = train[start..<start + batch].map { window(trained[$0.series].series, end: $0.end, scale: trained[$0.series].scale) }
                 let x = chunk.flatMap(\.input), y = chunk.flatMap(\.target), m = chunk.flatMap(\.mask)
                 total += x.withUnsafeBufferPointer { xp in y.withUnsafeBufferPointer { yp in m.withUnsafeBufferPointer { mp in
                     model.lossAndGradients(xp.baseAddress!, targets: yp.baseAddress!, mask: mp.baseAddress!, batch: batch, steps: config.lookback)
@@ -182,9 +198,7 @@ public struct Trainer {
                 optimizer.update(model)
                 batches += 1
             }
-            let stopLoss = stopping.isEmpty ? Float.nan
-                : model.loss(stopping.flatMap(\.input), targets: stopping.flatMap(\.target), mask: stopping.flatMap(\.mask),
-                             batch: stopping.count, steps: config.lookback)
+            let stopLoss = stopping.isEmpty ? Float.nan : meanLoss(model, stopping)
             log("epoch \(epoch)/\(config.maxEpochs): training pinball loss \(batches > 0 ? total / Float(batches) : 0)"
                 + (stopping.isEmpty ? "" : ", early-stopping loss \(stopLoss)"))
             if stopLoss < best.loss || best.weights.isEmpty || stopping.isEmpty {

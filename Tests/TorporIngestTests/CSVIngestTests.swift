@@ -288,6 +288,20 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
         try expectRejected("vm,metric,time,value\nv,queue_depth,\(t0),1\n", line: 2, "add it to the mapping's 'units'")
     }
 
+    /// A metric the store holds in another unit, met mid-file, is bad input at its line, nothing of the file stored.
+    @Test func aMetricStoredInAnotherUnitNamesItsLine() throws {
+        let s = try Scratch()
+        var counts = CSVMapping.defaultLong
+        counts.units = ["queue_depth": "count"]
+        _ = try CSVIngester(store: s.store).ingest(path: try s.write("a.csv", "vm,metric,time,value\nv,queue_depth,\(t0),1\n"), mapping: counts, now: replayNow)
+        var bytes = CSVMapping.defaultLong
+        bytes.units = ["queue_depth": "bytes"]
+        let path = try s.write("b.csv", "vm,metric,time,value\nv,cpu_util,\(t0),5\nv,queue_depth,\(t0),2\n")
+        let error = #expect(throws: IngestError.self) { _ = try CSVIngester(store: s.store).ingest(path: path, mapping: bytes, now: replayNow) }
+        #expect(error?.description.hasPrefix("\(path):3: metric 'queue_depth' is stored in count, not bytes") == true, "\(String(describing: error))")
+        #expect(try s.value(vm: "v", metric: "cpu_util", time: t0) == nil && s.count("SELECT count(*) FROM source") == 1, "nothing of the file stored")
+    }
+
     @Test func missingFile() throws {
         let s = try Scratch()
         let error = #expect(throws: IngestError.self) { _ = try CSVIngester(store: s.store).ingest(path: s.dir + "/nope.csv", mapping: .defaultLong, now: replayNow) }
