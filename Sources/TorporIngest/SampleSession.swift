@@ -95,6 +95,8 @@ final class SampleSession {
     /// are held back: a replay at `--now` stores nothing of its future.
     static let clockSkewAllowance: Int64 = 300
     private var heldBack = 0
+    /// The last line of a file a writer may be in the middle of, not read (`holdBack(unfinishedLine:)`).
+    private var unfinishedLine: (line: Int, changedSecondsAgo: Int)?
     private var conflictExamples = 0
     /// Calendar occurrences to store with the source record, replacing those of earlier ingests of the same location.
     private var events: (records: [EventRecord], from: EpochSeconds)?
@@ -248,6 +250,10 @@ final class SampleSession {
     }
 
     /// Records VM allocations and the source with its report; returns the final report.
+    /// Leaves the file's last line unread: it has no line end and the file changed `changedSecondsAgo` ago, so a writer
+    /// may be in the middle of it. Recorded as held back: an ingest at a later now reads the same content again.
+    func holdBack(unfinishedLine line: Int, changedSecondsAgo: Int) { unfinishedLine = (line, changedSecondsAgo) }
+
     func commit(location: String) throws -> IngestReport {
         if let current { contributions[current.vm] = current.contribution }
         if report.conflicts > conflictExamples {
@@ -256,6 +262,12 @@ final class SampleSession {
         if heldBack > 0 {
             warn("\(heldBack) value(s) after --now \(UTC.format(now)) + \(DurationText.format(SampleSession.clockSkewAllowance)) of clock skew not stored; "
                  + "an ingest at a later --now stores them")
+        }
+        if let unfinishedLine {
+            warn("line \(unfinishedLine.line) has no line end and the file changed \(unfinishedLine.changedSecondsAgo) s ago: a writer may be in the "
+                 + "middle of it (a cut value stored would be kept for good); not read, an ingest at a later --now reads it")
+        }
+        if heldBack > 0 || unfinishedLine != nil {
             report.sha256 = SourceTransaction.identity(report.sha256, heldBackAfter: now)
         }
         for (vm, a) in allocation {

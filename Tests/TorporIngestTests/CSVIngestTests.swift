@@ -288,6 +288,32 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
         try expectRejected("vm,metric,time,value\nv,queue_depth,\(t0),1\n", line: 2, "add it to the mapping's 'units'")
     }
 
+    /// A last line without a line end in a file changed a moment ago (a collector appending to it now) is left unread,
+    /// not stored cut ("8" of "87.5", kept for good as the first value); read once complete, or once the file has
+    /// settled without a line end.
+    @Test func aLastLineAWriterMayBeWritingIsLeftForALaterRun() throws {
+        let s = try Scratch()
+        let head = "vm,metric,time,value\nweb-01,cpu_util,\(t0),10\n"
+        let path = try s.write("growing.csv", head + "web-01,cpu_util,\(t0 + 300),8")
+        let cut = try CSVIngester(store: s.store).ingest(path: path, mapping: .defaultLong, now: replayNow)
+        #expect(cut.inserted == 1 && cut.warnings.contains { $0.hasPrefix("line 3 has no line end and the file changed") }, "\(cut.warnings)")
+        #expect(try s.value(vm: "web-01", metric: "cpu_util", time: t0 + 300) == nil)
+        _ = try s.write("growing.csv", head + "web-01,cpu_util,\(t0 + 300),87.5\n")
+        #expect(try CSVIngester(store: s.store).ingest(path: path, mapping: .defaultLong, now: replayNow).inserted == 1)
+        #expect(try s.value(vm: "web-01", metric: "cpu_util", time: t0 + 300) == 87.5)
+        // A file that ends without a line end and has not changed for a while is whole: its last line is read.
+        let settled = try s.write("settled.csv", "vm,metric,time,value\nweb-02,cpu_util,\(t0),4")
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-120)], ofItemAtPath: settled)
+        #expect(try CSVIngester(store: s.store).ingest(path: settled, mapping: .defaultLong, now: replayNow).inserted == 1)
+        // The same held-back content once it has settled, at a later --now: read again, its last line stored.
+        let stopped = try s.write("stopped.csv", "vm,metric,time,value\nweb-03,cpu_util,\(t0),6")
+        #expect(try CSVIngester(store: s.store).ingest(path: stopped, mapping: .defaultLong, now: replayNow).inserted == 0)
+        #expect(try CSVIngester(store: s.store).ingest(path: stopped, mapping: .defaultLong, now: replayNow).outcome == .unchanged)
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-120)], ofItemAtPath: stopped)
+        #expect(try CSVIngester(store: s.store).ingest(path: stopped, mapping: .defaultLong, now: replayNow + 3600).inserted == 1)
+        #expect(try s.value(vm: "web-03", metric: "cpu_util", time: t0) == 6)
+    }
+
     /// A metric the store holds in another unit, met mid-file, is bad input at its line, nothing of the file stored.
     @Test func aMetricStoredInAnotherUnitNamesItsLine() throws {
         let s = try Scratch()

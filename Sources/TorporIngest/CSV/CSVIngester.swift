@@ -54,12 +54,14 @@ final class CSVFileReader {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 18, alignment: 16)
         defer { buffer.deallocate() }
         var parser: CSVParser?
+        var lastByte: UInt8?
         while true {
             let count: Int
             do { count = try reader.read(into: buffer) } catch {
                 throw IngestError.badInput(source: path, line: parser?.line, message: error.message)
             }
             if count == 0 { break }
+            lastByte = buffer[count - 1]
             var chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
             if parser == nil {
                 if chunk.starts(with: [0xEF, 0xBB, 0xBF]) { chunk = UnsafeRawBufferPointer(rebasing: chunk[3...]) }
@@ -69,9 +71,25 @@ final class CSVFileReader {
             try parse(chunk, with: parser!)
         }
         guard let parser else { throw fail("empty file: no header and no data", line: nil) }
-        do { try parser.finish(onRecord: handle) } catch { throw unwrap(error, parser: parser) }
+        // A last line without a line end in a file changed a moment ago may be a record its writer is still writing
+        // ("8" of "87.5"): it is left for a later run rather than stored cut (the first value stored is kept).
+        if let lastByte, lastByte != 0x0A, lastByte != 0x0D, let age = Self.secondsSinceChange(path), age < Self.settlingSeconds {
+            session.holdBack(unfinishedLine: parser.line, changedSecondsAgo: age)
+            if rows == nil { throw fail("the header has no line end and the file changed \(age) s ago: a writer may be in the middle of it", line: 1) }
+        } else {
+            do { try parser.finish(onRecord: handle) } catch { throw unwrap(error, parser: parser) }
+        }
         if rows == nil { throw fail("empty file: no header and no data", line: nil) }
         if session.report.rows == 0 { session.warn("no data rows after the header") }
+    }
+
+    /// How recently a file must have changed for its unterminated last line to be left unread.
+    static let settlingSeconds = 60
+
+    /// Whole seconds since `path` last changed, by the wall clock (a writer works now, whatever `--now` replays).
+    static func secondsSinceChange(_ path: String) -> Int? {
+        guard let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date else { return nil }
+        return max(0, Int(Date().timeIntervalSince(modified)))
     }
 
     private func parse(_ chunk: UnsafeRawBufferPointer, with parser: CSVParser) throws {
