@@ -251,7 +251,7 @@ final class SampleSession {
 
     /// Records VM allocations and the source with its report; returns the final report.
     /// Leaves the file's last line unread: it has no line end and the file changed `changedSecondsAgo` ago, so a writer
-    /// may be in the middle of it. Recorded as held back: an ingest at a later now reads the same content again.
+    /// may be in the middle of it. The source is recorded so that any later ingest, at this now or another, reads it again.
     func holdBack(unfinishedLine line: Int, changedSecondsAgo: Int) { unfinishedLine = (line, changedSecondsAgo) }
 
     func commit(location: String) throws -> IngestReport {
@@ -265,9 +265,12 @@ final class SampleSession {
         }
         if let unfinishedLine {
             warn("line \(unfinishedLine.line) has no line end and the file changed \(unfinishedLine.changedSecondsAgo) s ago: a writer may be in the "
-                 + "middle of it (a cut value stored would be kept for good); not read, an ingest at a later --now reads it")
+                 + "middle of it (a cut value stored would be kept for good); not read, the next ingest of the file reads it")
         }
-        if heldBack > 0 || unfinishedLine != nil {
+        if unfinishedLine != nil {
+            // Recorded under an identity no later ingest matches, at this --now or another: read again until whole.
+            report.sha256 = SHA256.hexDigest(of: Data("\(report.sha256)\nan unfinished last line, read at \(Date().timeIntervalSince1970) \(UUID())".utf8))
+        } else if heldBack > 0 {
             report.sha256 = SourceTransaction.identity(report.sha256, heldBackAfter: now)
         }
         for (vm, a) in allocation {

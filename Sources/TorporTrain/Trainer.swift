@@ -63,12 +63,13 @@ public struct Trainer {
         config.input.window(s, end: end, scale: scale, lookback: config.lookback, horizon: config.horizon)
     }
 
-    /// The model's mean loss over `windows`, 512 at a time (one batch of all of them needs a forward pass's workspace
-    /// for each), weighted by each chunk's known targets as one batch would be.
-    func meanLoss(_ model: Forecaster, _ windows: [ModelInput.Window]) -> Float {
+    /// The model's mean loss over the windows ending at `ends`, built and run 512 at a time (one batch of all of them
+    /// needs a forward pass's workspace for each), weighted by each chunk's known targets as one batch would be: the
+    /// same up to float rounding (exactly the same up to 512 windows).
+    func meanLoss(_ model: Forecaster, _ ends: [(series: HourlySeries, end: Int, scale: Float)]) -> Float {
         var sum = 0.0, weight = 0.0
-        for start in stride(from: 0, to: windows.count, by: 512) {
-            let chunk = windows[start..<min(windows.count, start + 512)]
+        for start in stride(from: 0, to: ends.count, by: 512) {
+            let chunk = ends[start..<min(ends.count, start + 512)].map { window($0.series, end: $0.end, scale: $0.scale) }
             let mask = chunk.flatMap(\.mask), known = Double(mask.reduce(0, +))
             guard known > 0 else { continue }
             sum += Double(model.loss(chunk.flatMap(\.input), targets: chunk.flatMap(\.target), mask: mask, batch: chunk.count, steps: config.lookback)) * known
@@ -147,9 +148,9 @@ public struct Trainer {
         let from = data.from, calendar = data.calendar
         var trained: [(vm: String, series: HourlySeries, split: Int, scale: Float)] = []
         var verdicts: [ModelRun.VMVerdict] = []
-        // Training windows are built a batch at a time from where they end (all of them at once took about 3 MB per VM:
-        // gigabytes for a fleet of thousands); the early-stopping ones are few and built once.
-        var train: [(series: Int, end: Int)] = [], stopping: [ModelInput.Window] = []
+        // Windows are built a batch at a time from where they end (all of them at once took about 3 MB per VM: gigabytes
+        // for a fleet of thousands).
+        var train: [(series: Int, end: Int)] = [], stopping: [(series: Int, end: Int)] = []
         var validation: [(vm: String, series: HourlySeries, end: Int, scale: Float)] = []
         var scales: [String: Float] = [:]
         for (vm, s) in data.series {
@@ -166,7 +167,7 @@ public struct Trainer {
             trained.append((vm, s, split, scale))
             // One window in `stoppingEvery` (every n-th, so all periods are represented) is held out for early stopping.
             for (n, end) in stride(from: config.lookback + 144, through: split - config.horizon, by: 3).enumerated() {
-                if config.stoppingEvery > 0 && n % config.stoppingEvery == config.stoppingEvery / 2 { stopping.append(window(s, end: end, scale: scale)) } else { train.append((trained.count - 1, end)) }
+                if config.stoppingEvery > 0 && n % config.stoppingEvery == config.stoppingEvery / 2 { stopping.append((trained.count - 1, end)) } else { train.append((trained.count - 1, end)) }
             }
             for end in stride(from: split, through: s.values.count - config.horizon, by: 24) { validation.append((vm, s, end, scale)) }
         }
@@ -198,7 +199,7 @@ public struct Trainer {
                 optimizer.update(model)
                 batches += 1
             }
-            let stopLoss = stopping.isEmpty ? Float.nan : meanLoss(model, stopping)
+            let stopLoss = stopping.isEmpty ? Float.nan : meanLoss(model, stopping.map { (trained[$0.series].series, $0.end, trained[$0.series].scale) })
             log("epoch \(epoch)/\(config.maxEpochs): training pinball loss \(batches > 0 ? total / Float(batches) : 0)"
                 + (stopping.isEmpty ? "" : ", early-stopping loss \(stopLoss)"))
             if stopLoss < best.loss || best.weights.isEmpty || stopping.isEmpty {

@@ -305,13 +305,23 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
         let settled = try s.write("settled.csv", "vm,metric,time,value\nweb-02,cpu_util,\(t0),4")
         try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-120)], ofItemAtPath: settled)
         #expect(try CSVIngester(store: s.store).ingest(path: settled, mapping: .defaultLong, now: replayNow).inserted == 1)
-        // The same held-back content once it has settled, at a later --now: read again, its last line stored.
+        // The same content read again, at the same --now too (a replay is safe to run twice): held back while it is
+        // fresh, its last line stored once it has settled. Through a symbolic link, the age is the file's.
         let stopped = try s.write("stopped.csv", "vm,metric,time,value\nweb-03,cpu_util,\(t0),6")
-        #expect(try CSVIngester(store: s.store).ingest(path: stopped, mapping: .defaultLong, now: replayNow).inserted == 0)
-        #expect(try CSVIngester(store: s.store).ingest(path: stopped, mapping: .defaultLong, now: replayNow).outcome == .unchanged)
+        let link = s.dir + "/current.csv"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: stopped)
+        var linkTimes = [timeval(tv_sec: time(nil) - 3600, tv_usec: 0), timeval(tv_sec: time(nil) - 3600, tv_usec: 0)]
+        #expect(lutimes(link, &linkTimes) == 0, "the link itself an hour old, the file it names fresh")
+        #expect(try CSVIngester(store: s.store).ingest(path: link, mapping: .defaultLong, now: replayNow).inserted == 0)
+        let again = try CSVIngester(store: s.store).ingest(path: link, mapping: .defaultLong, now: replayNow)
+        #expect(again.outcome != .unchanged && again.inserted == 0)
         try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-120)], ofItemAtPath: stopped)
-        #expect(try CSVIngester(store: s.store).ingest(path: stopped, mapping: .defaultLong, now: replayNow + 3600).inserted == 1)
+        #expect(try CSVIngester(store: s.store).ingest(path: link, mapping: .defaultLong, now: replayNow).inserted == 1)
         #expect(try s.value(vm: "web-03", metric: "cpu_util", time: t0) == 6)
+        // A file that holds only the start of its header yet is not bad input: nothing whole to read, read again later.
+        let starting = try s.write("starting.csv", "vm,metr")
+        let early = try CSVIngester(store: s.store).ingest(path: starting, mapping: .defaultLong, now: replayNow)
+        #expect(early.inserted == 0 && early.warnings.contains { $0.hasPrefix("line 1 has no line end") }, "\(early.warnings)")
     }
 
     /// A metric the store holds in another unit, met mid-file, is bad input at its line, nothing of the file stored.

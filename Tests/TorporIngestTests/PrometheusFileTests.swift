@@ -110,13 +110,19 @@ private let prometheusData = Paths.sharedData + "/prometheus"
             + (6..<9).map { "cpu_util{domain=\"web4\",instance=\"hostA\"} 3 \(1_700_000_000 + $0 * 300)000\n" }.joined())
         let returned = try byDomain.ingestFile(path: back, now: replayNow)
         #expect(returned.inserted == 9 && returned.vms == ["web4"], "\(returned)")
+        // One sample on hostA before it left (no spacing of its own to go by), and a sample out of order: still one VM's.
+        let once = try s.write("once.prom", "# TYPE cpu_util gauge\n"
+            + "cpu_util{domain=\"web5\",instance=\"hostA\"} 1 1700000000000\n"
+            + (1..<4).map { "cpu_util{domain=\"web5\",instance=\"hostB\"} 2 \(1_700_000_000 + $0 * 300)000\n" }.joined()
+            + [6, 5, 7].map { "cpu_util{domain=\"web5\",instance=\"hostA\"} 3 \(1_700_000_000 + $0 * 300)000\n" }.joined())
+        #expect(try byDomain.ingestFile(path: once, now: replayNow).inserted == 7)
         // The same two hosts in exposition text with timestamps (a dump, a backfill), scraped seconds apart: each sample
         // is a line of its own, and the series overlap as stretches of time, not at any one time. Bad input too.
         let dump = try s.write("two-hosts.prom", "# TYPE cpu_util gauge\n"
             + "cpu_util{domain=\"web3\",instance=\"hostA\"} 0 1700000000000\ncpu_util{domain=\"web3\",instance=\"hostB\"} 92 1700000007000\n"
             + "cpu_util{domain=\"web3\",instance=\"hostA\"} 0 1700000300000\ncpu_util{domain=\"web3\",instance=\"hostB\"} 95 1700000307000\n")
         let interleaved = #expect(throws: IngestError.self) { _ = try byDomain.ingestFile(path: dump, now: replayNow) }
-        #expect(interleaved?.isBadInput == true && interleaved?.description.hasPrefix("\(dump):4: this series and the one at line 3 both map to VM web3, metric cpu_util") == true,
+        #expect(interleaved?.isBadInput == true && interleaved?.description.hasPrefix("\(dump):3: this series and the one at line 2 both map to VM web3, metric cpu_util") == true,
                 "\(String(describing: interleaved))")
         #expect(try s.count("SELECT count(*) FROM vm WHERE name = 'web3'") == 0)
     }

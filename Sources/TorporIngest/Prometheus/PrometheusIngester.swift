@@ -45,7 +45,7 @@ public struct PrometheusIngester {
             } else {
                 try readExposition(data, session: session, writer: writer, now: now)
             }
-            writer.finish()
+            try writer.finish()
         }
     }
 
@@ -134,7 +134,7 @@ public struct PrometheusIngester {
                                    position: "chunk \(UTC.format(chunk.start)): result[\(i)]")
                 }
             }
-            writer.finish()
+            try writer.finish()
         }
     }
 }

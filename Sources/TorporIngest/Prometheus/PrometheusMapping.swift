@@ -68,10 +68,19 @@ final class PrometheusSeriesWriter {
     private var bindings: [String: (id: Int64, factor: Double, name: String)?] = [:]
     /// The metric name `fixedMetric` was given to, and where it was first seen.
     private var nameWithFixedMetric: (name: String?, position: String)?
-    /// The series stored on each VM and metric (`vm << 24 | metric`): their labels with `__name__`, where each first is,
-    /// and their times. Two with other labels whose times overlap (a domain of one name on two hosts) would be merged into
-    /// one series; one after the other (a VM that migrated, and back) they are one VM's.
-    private var seriesSeen: [Int64: [(labels: [String: String], position: String, times: SeriesTimes)]] = [:]
+    /// The series stored on each VM and metric (`vm << 24 | metric`), in the order first met: their labels with
+    /// `__name__`, where each first is, and their times. Two with other labels whose stretches of time overlap (a domain
+    /// of one name on two hosts) would be merged into one series; one after the other (a VM that migrated, and back)
+    /// they are one VM's. Checked once all are read (`finish`): a series' stretches need all of its times.
+    private var seriesSeen: [Int64: [SeenSeries]] = [:]
+
+    private struct SeenSeries {
+        var labels: [String: String]
+        var vm: String, metric: String
+        /// Where it was first met: as said in messages, and the reader's line or place then.
+        var here: String, line: Int?, position: String?
+        var times: [EpochSeconds] = []
+    }
     private var skippedNames: Set<String> = []
     private var seriesWithoutVM = 0
     private var nonFinite = 0
@@ -142,7 +151,8 @@ final class PrometheusSeriesWriter {
         if let index = seriesSeen[key]?.firstIndex(where: { $0.labels == identity }) {
             seen = index
         } else {
-            seriesSeen[key, default: []].append((identity, here, SeriesTimes()))
+            seriesSeen[key, default: []].append(SeenSeries(labels: identity, vm: vm.name, metric: metric.name, here: here,
+                                                           line: session.line, position: session.position))
             seen = seriesSeen[key]!.count - 1
         }
         let series = "series " + (name.map { $0 + " " } ?? "") + PrometheusSeriesWriter.describe(labels)
@@ -151,11 +161,7 @@ final class PrometheusSeriesWriter {
             guard let time = UTC.instant(seconds: point.time) else {
                 throw session.fail("time \(point.time) of \(series) is out of range (years 1 to 9999)")
             }
-            let stretch = seriesSeen[key]![seen].times.add(time)
-            if let other = seriesSeen[key]!.first(where: { $0.labels != identity && $0.times.overlaps(stretch) }) {
-                session.position = position
-                throw seriesMergeError(identity, first: (other.labels, other.position), vm: vm.name, metric: metric.name)
-            }
+            seriesSeen[key]![seen].times.append(time)
             try session.checkTime(time, what: "of \(series)")
             session.noteRow(series: vm.id << 24 | metric.id, time: time)
             if point.value.isNaN {
@@ -179,8 +185,18 @@ final class PrometheusSeriesWriter {
                             + "metric per name) or select one in the query: \(Self.describe(labels)) and \(Self.describe(first.labels))")
     }
 
-    /// Adds the summary warnings; call once after the last series.
-    func finish() {
+    /// Checks that no two series of one VM and metric overlap in time, then adds the summary warnings; call once after
+    /// the last series.
+    func finish() throws {
+        for series in seriesSeen.values where series.count > 1 {
+            let stretches = series.map { Self.stretches(of: $0.times) }
+            for i in 1..<series.count {
+                for j in 0..<i where stretches[i].contains(where: { a in stretches[j].contains { $0.overlaps(a) } }) {
+                    (session.line, session.position) = (series[i].line, series[i].position)
+                    throw seriesMergeError(series[i].labels, first: (series[j].labels, series[j].here), vm: series[i].vm, metric: series[i].metric)
+                }
+            }
+        }
         if !skippedNames.isEmpty {
             let names = skippedNames.sorted()
             session.warn("\(names.count) metric name(s) not mapped, their series skipped: \(names.prefix(10).joined(separator: ", "))\(names.count > 10 ? ", …" : "")")
@@ -191,39 +207,28 @@ final class PrometheusSeriesWriter {
         if nonFinite > 0 { session.warn("\(nonFinite) infinite values not stored") }
     }
 
+    /// A series' times as stretches: sorted, a time within twice the series' closest spacing of the one before
+    /// continues a stretch, a later one starts another (a VM that left this host and came back has two stretches, not
+    /// one over its time elsewhere).
+    static func stretches(of times: [EpochSeconds]) -> [ClosedRange<EpochSeconds>] {
+        let sorted = Array(Set(times)).sorted()
+        guard let first = sorted.first else { return [] }
+        let closest = zip(sorted, sorted.dropFirst()).map { $1 - $0 }.min() ?? 0
+        var result = [first...first]
+        for t in sorted.dropFirst() {
+            if t - result[result.count - 1].upperBound <= 2 * closest {
+                result[result.count - 1] = result[result.count - 1].lowerBound...t
+            } else {
+                result.append(t...t)
+            }
+        }
+        return result
+    }
+
     /// A metric name for messages, quoted; series without one say so.
     static func describe(name: String?) -> String { name.map { "'\($0)'" } ?? "series without a metric name" }
 
     static func describe(_ labels: [String: String]) -> String {
         "{" + labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\($0.value)\"" }.joined(separator: ",") + "}"
     }
-}
-
-/// A series' times as stretches: a sample within twice the series' closest spacing of the last stretch extends it, a
-/// later one starts another (a VM that left this host and came back is two stretches, not one over its time elsewhere).
-struct SeriesTimes {
-    private(set) var stretches: [ClosedRange<EpochSeconds>] = []
-    private var closest: EpochSeconds?
-
-    /// Adds `time`; returns the stretch that holds it.
-    mutating func add(_ time: EpochSeconds) -> ClosedRange<EpochSeconds> {
-        guard let last = stretches.last else {
-            stretches = [time...time]
-            return stretches[0]
-        }
-        if time < last.lowerBound {   // out of order: it widens the last stretch
-            stretches[stretches.count - 1] = time...last.upperBound
-        } else if time > last.upperBound {
-            let gap = time - last.upperBound
-            if closest.map({ gap <= 2 * $0 }) ?? true {
-                stretches[stretches.count - 1] = last.lowerBound...time
-                closest = min(closest ?? gap, gap)
-            } else {
-                stretches.append(time...time)
-            }
-        }
-        return stretches[stretches.count - 1]
-    }
-
-    func overlaps(_ range: ClosedRange<EpochSeconds>) -> Bool { stretches.contains { $0.overlaps(range) } }
 }
