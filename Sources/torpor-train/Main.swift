@@ -36,7 +36,7 @@ struct Train: ParsableCommand {
     @Option(help: "Training epochs.") var maxEpochs = 12
     @Option(help: "Seed of initialization and data order.") var seed: UInt64 = 42
     @Option(help: "OpenBLAS threads.") var threads = 1
-    @Option(help: "Hold out one training window in N for early stopping (0: no early stopping, train every epoch).") var stoppingEvery = 0
+    @Option(help: "Hold out the last 1/N of each VM's training windows, by time, for early stopping (0: no early stopping, train every epoch).") var stoppingEvery = 0
     @Flag(help: "Memory, network and disk use as extra inputs where the store has them.") var context = false
     @Option(help: "Hours of history the model reads per forecast.") var lookback = 168
     @Option(help: "LSTM hidden size.") var hidden = 32

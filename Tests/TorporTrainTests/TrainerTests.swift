@@ -53,6 +53,16 @@ import TorporStore
         }
     }
 
+    /// Early stopping holds out the latest windows, and no window trained on has targets in their hours (every n-th
+    /// window, as once, shared 21 of its 24 target hours with its neighbours).
+    @Test func earlyStoppingHoldsOutTheLatestWindowsAndTrainsOnNoneOfTheirHours() {
+        let ends = Array(stride(from: 312, through: 2000, by: 3))
+        let (train, held) = Trainer.stoppingSplit(ends: ends, every: 10, horizon: 24)
+        #expect(held.count == ends.count / 10 && held == Array(ends.suffix(held.count)))
+        #expect(train.allSatisfy { $0 + 24 <= held[0] } && train.count == ends.count - held.count - 7, "the 7 windows whose targets reach into the held-out hours are dropped")
+        #expect(Trainer.stoppingSplit(ends: ends, every: 0, horizon: 24) == (ends, []))
+    }
+
     @Test func earlyStoppingKeepsTheBestEpochOnHeldOutWindows() throws {
         var config = TrainingConfig()
         config.maxEpochs = 6
