@@ -324,6 +324,23 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
         #expect(early.inserted == 0 && early.warnings.contains { $0.hasPrefix("line 1 has no line end") }, "\(early.warnings)")
     }
 
+    /// A source whose percent values are all at most 1 (a 0–1 fraction mapped as percent, a hundred times idler than it
+    /// is) is said; mapped as 'fraction', it is stored as percent without a word.
+    @Test func percentValuesThatLookLikeAFractionAreSaid() throws {
+        let s = try Scratch()
+        let rows = (0..<120).map { "web-0\($0 % 3),cpu_util,\(t0 + Int64($0) * 300),\(Double($0 % 10) / 10 + 0.05)\n" }.joined()
+        let path = try s.write("fraction.csv", "vm,metric,time,value\n" + rows)
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-120)], ofItemAtPath: path)
+        let asPercent = try CSVIngester(store: s.store).ingest(path: path, mapping: .defaultLong, now: replayNow)
+        #expect(asPercent.warnings.contains { $0.hasPrefix("all 120 values of cpu_util (3 VMs) are at most 0.95 %") }, "\(asPercent.warnings)")
+        let s2 = try Scratch()
+        var fraction = CSVMapping.defaultLong
+        fraction.units = ["cpu_util": "fraction"]
+        let asFraction = try CSVIngester(store: s2.store).ingest(path: path, mapping: fraction, now: replayNow)
+        #expect(asFraction.warnings.isEmpty, "\(asFraction.warnings)")
+        #expect(abs(try #require(try s2.value(vm: "web-01", metric: "cpu_util", time: t0 + 300)) - 15) < 1e-9)
+    }
+
     /// A metric the store holds in another unit, met mid-file, is bad input at its line, nothing of the file stored.
     @Test func aMetricStoredInAnotherUnitNamesItsLine() throws {
         let s = try Scratch()
