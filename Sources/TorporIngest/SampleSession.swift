@@ -259,7 +259,6 @@ final class SampleSession {
         try VMRepository.setHost(vm: vm, hostURI: host, in: db)
     }
 
-    /// Records VM allocations and the source with its report; returns the final report.
     /// How many percent values a source must give before all of them at most 1 is said to look like a fraction.
     static let fractionCheckValues = 100
 
@@ -267,6 +266,7 @@ final class SampleSession {
     /// may be in the middle of it. The source is recorded so that any later ingest, at this now or another, reads it again.
     func holdBack(unfinishedLine line: Int, changedSecondsAgo: Int) { unfinishedLine = (line, changedSecondsAgo) }
 
+    /// Records VM allocations and the source with its report; returns the final report.
     func commit(location: String) throws -> IngestReport {
         if let current { contributions[current.vm] = current.contribution }
         if report.conflicts > conflictExamples {
@@ -287,8 +287,6 @@ final class SampleSession {
         if let unfinishedLine {
             warn("line \(unfinishedLine.line) has no line end and the file changed \(unfinishedLine.changedSecondsAgo) s ago: a writer may be in the "
                  + "middle of it (a cut value stored would be kept for good); not read, the next ingest of the file reads it")
-        }
-        if unfinishedLine != nil {
             // Recorded under an identity no later ingest matches, at this --now or another: read again until whole.
             report.sha256 = SHA256.hexDigest(of: Data("\(report.sha256)\nan unfinished last line, read at \(Date().timeIntervalSince1970) \(UUID())".utf8))
         } else if heldBack > 0 {
