@@ -644,7 +644,12 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// How a restore that brought a VM back without its memory (libvirt booted it) is told, in the journal and the events.
-    public static let bootedAfresh = "BOOTED AFRESH"
+    static let bootedAfresh = "BOOTED AFRESH"
+
+    /// The failure among `events` that says a restore brought its VM back without its memory (libvirt booted it).
+    public static func memoryLost(in events: [ExecutionEvent]) -> ExecutionEvent? {
+        events.first { $0.event == "failed" && $0.detail.contains(bootedAfresh) }
+    }
 
     /// What to tell when `domain`, just started from libvirt's saved image, was booted instead (its memory lost); nil
     /// when it was restored, or libvirt cannot say (a failed question fails no restore that happened).

@@ -58,7 +58,7 @@ extension Executor {
             if !events.contains(where: { $0.event == "restored" }), let failure = events.first(where: { $0.event == "failed" }) {
                 throw notWoken(failure.detail)
             }
-            if let booted = events.first(where: { $0.event == "failed" && $0.detail.contains(Self.bootedAfresh) }) {
+            if let booted = Self.memoryLost(in: events) {
                 outcome.warning = booted.detail
                 outcome.memoryLost = true
             }

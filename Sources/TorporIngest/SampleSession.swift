@@ -84,9 +84,8 @@ final class SampleSession {
     private var metricNames: [Int64: String] = [:]
     /// Metrics of a physical dimension (percent, bytes, counts, rates, seconds): a negative value is bad input.
     private var nonNegative: Set<Int64> = []
-    /// Per percent metric: how many values the source gave, of which VMs, and the largest, to tell a 0–1 fraction read
-    /// as percent.
-    private var percentSeen: [Int64: (count: Int, vms: Set<Int64>, largest: Double)] = [:]
+    /// Per percent metric: how many values the source gave and the largest, to tell a 0–1 fraction read as percent.
+    private var percentSeen: [Int64: (count: Int, largest: Double)] = [:]
     private var allocationMetrics: (vcpus: Int64?, memory: Int64?) = (nil, nil)
     /// The largest `vcpus` and `mem_capacity` (bytes) a source may give: 2^20 vCPUs and 1 PiB, far beyond any VM (QEMU
     /// allows some thousand vCPUs, the largest VMs have some TiB). More is a wrong unit or a corrupt reading, and would
@@ -145,7 +144,7 @@ final class SampleSession {
         do { id = try writer.metricID(binding) } catch let error as StoreError { throw fail(error.message) }   // where it is met
         metricNames[id] = binding.metric
         if binding.dimension != .raw { nonNegative.insert(id) }
-        if binding.dimension == .percent, percentSeen[id] == nil { percentSeen[id] = (0, [], 0) }
+        if binding.dimension == .percent, percentSeen[id] == nil { percentSeen[id] = (0, 0) }
         if binding.metric == "vcpus" { allocationMetrics.vcpus = id }
         if binding.metric == "mem_capacity" { allocationMetrics.memory = id }
         return id
@@ -191,12 +190,7 @@ final class SampleSession {
             }
         }
         report.values += 1
-        if var seen = percentSeen[metric] {
-            seen.count += 1
-            seen.vms.insert(vm)
-            seen.largest = max(seen.largest, value)
-            percentSeen[metric] = seen
-        }
+        if let seen = percentSeen[metric] { percentSeen[metric] = (seen.count + 1, max(seen.largest, value)) }
         guard time <= now + SampleSession.clockSkewAllowance else {
             heldBack += 1
             return
@@ -276,12 +270,12 @@ final class SampleSession {
             warn("\(heldBack) value(s) after --now \(UTC.format(now)) + \(DurationText.format(SampleSession.clockSkewAllowance)) of clock skew not stored; "
                  + "an ingest at a later --now stores them")
         }
-        // Hundreds of percent values of several VMs, none above 1 (and not all 0): most likely a 0–1 fraction mapped as
-        // percent, which would read a hundred times idler than it is. Said, not refused: a quiet fleet can be that quiet
-        // (one VM alone often is, so one VM's file is not judged).
+        // Hundreds of percent values from a source of several VMs, none above 1 (and not all 0): most likely a 0–1
+        // fraction mapped as percent, which would read a hundred times idler than it is. Said, not refused: a quiet fleet
+        // can be that quiet (one VM alone often is, so one VM's file is not judged).
         for (metric, seen) in percentSeen.sorted(by: { $0.key < $1.key })
-        where seen.count >= Self.fractionCheckValues && seen.vms.count >= 3 && seen.largest > 0 && seen.largest <= 1 {
-            warn("all \(seen.count) values of \(metricNames[metric] ?? "?") (\(seen.vms.count) VMs) are at most \(String(format: "%.3g", seen.largest)) %: if the source gives a 0–1 fraction, "
+        where seen.count >= Self.fractionCheckValues && vmNames.count >= 3 && seen.largest > 0 && seen.largest <= 1 {
+            warn("all \(seen.count) values of \(metricNames[metric] ?? "?") (\(vmNames.count) VMs) are at most \(String(format: "%.3g", seen.largest)) %: if the source gives a 0–1 fraction, "
                  + "map its unit as 'fraction' (read as percent, it is a hundred times idler than it is)")
         }
         if let unfinishedLine {

@@ -64,13 +64,13 @@ public struct Trainer {
         config.input.window(s, end: end, scale: scale, lookback: config.lookback, horizon: config.horizon)
     }
 
-    /// The model's mean loss over the windows ending at `ends`, built and run 512 at a time (one batch of all of them
-    /// needs a forward pass's workspace for each), weighted by each chunk's known targets as one batch would be: the
-    /// same up to float rounding (exactly the same up to 512 windows).
-    func meanLoss(_ model: Forecaster, _ ends: [(series: HourlySeries, end: Int, scale: Float)]) -> Float {
+    /// The model's mean loss over `count` windows (`window(i)` builds the i-th), built and run 512 at a time (one batch
+    /// of all of them needs a forward pass's workspace for each), weighted by each chunk's known targets as one batch
+    /// would be: the same up to float rounding (exactly the same up to 512 windows).
+    func meanLoss(_ model: Forecaster, count: Int, window: (Int) -> ModelInput.Window) -> Float {
         var sum = 0.0, weight = 0.0
-        for start in stride(from: 0, to: ends.count, by: 512) {
-            let chunk = ends[start..<min(ends.count, start + 512)].map { window($0.series, end: $0.end, scale: $0.scale) }
+        for start in stride(from: 0, to: count, by: 512) {
+            let chunk = (start..<min(count, start + 512)).map(window)
             let mask = chunk.flatMap(\.mask), known = Double(mask.reduce(0, +))
             guard known > 0 else { continue }
             sum += Double(model.loss(chunk.flatMap(\.input), targets: chunk.flatMap(\.target), mask: mask, batch: chunk.count, steps: config.lookback)) * known
@@ -191,12 +191,13 @@ public struct Trainer {
         var random = SeededRandom(seed: config.seed)
         let batch = 32
         hyper["windows"] = "\(train.count)"
+        let windowAt = { (w: (series: Int, end: Int)) in self.window(trained[w.series].series, end: w.end, scale: trained[w.series].scale) }
         var best: (loss: Float, epoch: Int, weights: [[Float]]) = (.infinity, 0, [])
         for epoch in 1...config.maxEpochs {
             train.shuffle(using: &random)
             var total: Float = 0, batches = 0
             for start in stride(from: 0, to: min(train.count, config.windowsPerEpoch) - batch + 1, by: batch) {
-                let chunk = train[start..<start + batch].map { window(trained[$0.series].series, end: $0.end, scale: trained[$0.series].scale) }
+                let chunk = train[start..<start + batch].map(windowAt)
                 let x = chunk.flatMap(\.input), y = chunk.flatMap(\.target), m = chunk.flatMap(\.mask)
                 total += x.withUnsafeBufferPointer { xp in y.withUnsafeBufferPointer { yp in m.withUnsafeBufferPointer { mp in
                     model.lossAndGradients(xp.baseAddress!, targets: yp.baseAddress!, mask: mp.baseAddress!, batch: batch, steps: config.lookback)
@@ -204,7 +205,7 @@ public struct Trainer {
                 optimizer.update(model)
                 batches += 1
             }
-            let stopLoss = stopping.isEmpty ? Float.nan : meanLoss(model, stopping.map { (trained[$0.series].series, $0.end, trained[$0.series].scale) })
+            let stopLoss = stopping.isEmpty ? Float.nan : meanLoss(model, count: stopping.count) { windowAt(stopping[$0]) }
             log("epoch \(epoch)/\(config.maxEpochs): training pinball loss \(batches > 0 ? total / Float(batches) : 0)"
                 + (stopping.isEmpty ? "" : ", early-stopping loss \(stopLoss)"))
             if stopLoss < best.loss || best.weights.isEmpty || stopping.isEmpty {

@@ -213,7 +213,7 @@ func requireRestored(_ events: [ExecutionEvent]) throws {
         return
     }
     for failure in failures { FileHandle.standardError.write(Data("torpor-execute: warning: \(failure.detail)\n".utf8)) }
-    if failures.contains(where: { $0.detail.contains(Executor.bootedAfresh) }) { throw ExitCode(4) }
+    if Executor.memoryLost(in: events) != nil { throw ExitCode(4) }
 }
 
 struct Restore: ParsableCommand {

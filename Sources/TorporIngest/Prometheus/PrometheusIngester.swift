@@ -16,6 +16,9 @@ public struct PrometheusIngester {
     /// As `CSVIngester.futureTolerance`: later samples are bad input, those after `now` and its clock skew are not stored.
     public var futureTolerance: Int64 = 86_400
 
+    /// `fixedVM` and `fixedMetric` as a source's identity reads them: read with other flags, the same content is new.
+    private var flags: String { "\(fixedVM ?? "") \(fixedMetric.map { "\($0)" } ?? "")" }
+
     public init(store: Store, mapping: PrometheusMapping = PrometheusMapping()) {
         self.store = store
         self.mapping = mapping
@@ -31,7 +34,7 @@ public struct PrometheusIngester {
         }
         let isJSON = PrometheusIngester.looksLikeJSON(data)
         let sha256 = SourceTransaction.identity(contentSHA256: SHA256.hexDigest(of: data), readWith: mapping,
-                                                fileName: "\(fixedVM ?? "") \(fixedMetric.map { "\($0)" } ?? "")",
+                                                fileName: flags,
                                                 takenAt: !isJSON && PrometheusIngester.hasUndatedSample(data) ? now : nil)
         return try SourceTransaction.run(store: store, kind: "prometheus", source: path,
                                          location: URL(fileURLWithPath: path).standardizedFileURL.path, sha256: sha256,
@@ -121,7 +124,7 @@ public struct PrometheusIngester {
         for chunk in chunks { hash.update(Array(chunk.body)) }
         // Read with another mapping or VM or metric flag (a corrected --vm-prefix), the same answer is a new source.
         let sha256 = SourceTransaction.identity(contentSHA256: hash.finalizeHex(), readWith: mapping,
-                                                fileName: "\(fixedVM ?? "") \(fixedMetric.map { "\($0)" } ?? "")")
+                                                fileName: flags)
         return try SourceTransaction.run(store: store, kind: "prometheus", source: source, location: source,
                                          sha256: sha256, now: now, futureTolerance: futureTolerance) { session in
             session.report.format = "query_range (\(chunks.count) chunk(s))"
