@@ -153,7 +153,10 @@ public final class ICalendar {
     /// Every occurrence of every VEVENT that overlaps [from, to), sorted by start, then UID. RRULE and EXDATE are
     /// expanded by `icalcomponent_foreach_recurrence`, RDATE (in its TZID's zone; a period for as long as it says) and
     /// EXDATE again (in its TZID's zone) here; RECURRENCE-ID overrides replace the instance they name
-    /// (and a cancelled override removes it). A cancelled event (STATUS:CANCELLED, not an override) has no occurrences
+    /// (and a cancelled override removes it); one with RANGE=THISANDFUTURE also every later instance, moved by as much as
+    /// it moves its own, as long as it lasts, with its summary and properties (cancelled: every later instance is gone).
+    /// An override whose master is not in the file is an event of its own, its RRULE and RDATEs expanded.
+    /// A cancelled event (STATUS:CANCELLED, not an override) has no occurrences
     /// of its own, counted in a warning; its overrides that are not cancelled themselves stand. Times with a TZID follow
     /// that zone (VTIMEZONE of the file, else the system's zoneinfo); floating times and all-day dates are read in
     /// `floatingZone` (IANA name, default UTC). All-day events cover whole days: [start date 00:00, end date 00:00),
@@ -191,19 +194,32 @@ public final class ICalendar {
                 // An all-day master's instances are dates: an override names one by its date, whatever time and zone
                 // its RECURRENCE-ID was written with (Outlook writes DATE-TIME with a TZID).
                 let masterIsDate = icalcomponent_get_dtstart(master).is_date != 0
-                let replaced = Set((overrides[uid] ?? []).map { override -> EpochSeconds in
+                let named = (overrides[uid] ?? []).map { override -> (event: OpaquePointer, instance: EpochSeconds) in
                     var id = recurrenceID(of: override)
                     if masterIsDate {
                         (id.hour, id.minute, id.second, id.is_date, id.zone) = (0, 0, 0, 1, nil)
                     }
-                    return epoch(id, floating: zone)
-                })
-                let instances = try expand(master, uid: uid, from: from, to: to, floating: zone)
+                    return (override, epoch(id, floating: zone))
+                }
+                let replaced = Set(named.map(\.instance))
+                // THISANDFUTURE overrides, latest instance first: each later instance follows the latest before it.
+                let ranged = named.filter { appliesToLaterInstances($0.event) }.sorted { $0.instance > $1.instance }
+                    .map { (event: $0.event, instance: $0.instance, shift: epoch(icalcomponent_get_dtstart($0.event), floating: zone) - $0.instance) }
+                // A moved instance may move into the window from outside it: the master is expanded wider, then cut.
+                let reach = ranged.map { abs($0.shift) + EventSpan.end(start: 0, end: length(of: $0.event).days * 86_400 + length(of: $0.event).seconds) }.max() ?? 0
+                let instances = try expand(master, uid: uid, from: from - reach, to: to + reach, floating: zone)
                 if instances.isEmpty, properties(of: master, ICAL_RRULE_PROPERTY).isEmpty == false {
                     warnings.append("\(uid): no occurrence between \(UTC.format(from)) and \(UTC.format(to))")
                 }
                 for instance in instances where !replaced.contains(instance.start) {
-                    result.append(occurrence(master, uid: uid, start: instance.start, end: instance.end, floating: zone, recurrenceID: nil))
+                    let o: CalendarOccurrence
+                    if let r = ranged.first(where: { $0.instance < instance.start }) {
+                        guard icalcomponent_get_status(r.event) != ICAL_STATUS_CANCELLED else { continue }
+                        o = occurrence(r.event, uid: uid, start: instance.start + r.shift, floating: zone, recurrenceID: instance.start)
+                    } else {
+                        o = occurrence(master, uid: uid, start: instance.start, end: instance.end, floating: zone, recurrenceID: nil)
+                    }
+                    if EventSpan.overlaps(start: o.start, end: o.end, from: from, to: to) { result.append(o) }
                 }
             }
             for override in overrides[uid] ?? [] where icalcomponent_get_status(override) != ICAL_STATUS_CANCELLED {
@@ -216,11 +232,14 @@ public final class ICalendar {
         if !cancelled.isEmpty {
             warnings.append("\(cancelled.count) cancelled event(s) (STATUS:CANCELLED) skipped: \(cancelled.prefix(10).joined(separator: ", "))\(cancelled.count > 10 ? ", …" : "")")
         }
-        for (uid, orphans) in overrides {   // overrides of a master that is not in the file: each is an event of its own
+        // Overrides of a master that is not in the file: each is an event of its own, with its own RRULE and RDATEs (a
+        // THISANDFUTURE override carries the rest of the series: Lotus Notes writes its RDATEs there).
+        for (uid, orphans) in overrides {
             for o in orphans where icalcomponent_get_status(o) != ICAL_STATUS_CANCELLED {
-                let occ = occurrence(o, uid: uid, start: epoch(icalcomponent_get_dtstart(o), floating: zone), floating: zone,
-                                     recurrenceID: epoch(recurrenceID(of: o), floating: zone))
-                if EventSpan.overlaps(start: occ.start, end: occ.end, from: from, to: to) { result.append(occ) }
+                let id = epoch(recurrenceID(of: o), floating: zone)
+                for instance in try expand(o, uid: uid, from: from, to: to, floating: zone) {
+                    result.append(occurrence(o, uid: uid, start: instance.start, end: instance.end, floating: zone, recurrenceID: id))
+                }
             }
         }
         // iTIP files repeat an event in several messages: identical occurrences count once.
@@ -406,6 +425,13 @@ public final class ICalendar {
         return CalendarOccurrence(uid: uid, summary: icalcomponent_get_summary(event).map { String(cString: $0) } ?? "",
                                   start: start, end: end ?? self.end(of: event, startingAt: start, floating: floating), allDay: allDay,
                                   categories: categories, extensions: extensions, recurrenceID: recurrenceID)
+    }
+
+    /// Whether an override's RECURRENCE-ID says RANGE=THISANDFUTURE: it stands for the instance it names and every later one.
+    private func appliesToLaterInstances(_ event: OpaquePointer) -> Bool {
+        guard let property = icalcomponent_get_first_property(event, ICAL_RECURRENCEID_PROPERTY),
+              let range = icalproperty_get_first_parameter(property, ICAL_RANGE_PARAMETER) else { return false }
+        return icalparameter_get_range(range) == ICAL_RANGE_THISANDFUTURE
     }
 
     /// RECURRENCE-ID with its TZID resolved (libical's getter leaves it floating).

@@ -72,6 +72,47 @@ func t(_ text: String) -> EpochSeconds { UTC.parseISO8601(text)! }
         #expect(!bins.contains { $0.start == t("2020-04-16T00:00:00Z") })
     }
 
+    /// RANGE=THISANDFUTURE: the override stands for its instance and every later one (moved as much, as long, with its
+    /// summary), until a later one; a single override still replaces its one instance; a cancelled one ends the series.
+    /// An override whose master is not in the file has its own RDATEs (Lotus Notes writes the rest of the series there).
+    @Test func thisAndFutureOverridesMoveEveryLaterInstance() throws {
+        func event(_ uid: String, _ properties: String) -> String {
+            "BEGIN:VEVENT\r\nUID:\(uid)\r\nDTSTAMP:20240901T000000Z\r\n\(properties)\r\nEND:VEVENT\r\n"
+        }
+        let text: String = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n"
+            // Mondays 09:00–10:00 Berlin (CET, UTC+1) from 2024-11-04, six times.
+            + event("batch", "SUMMARY:Batch\r\nDTSTART;TZID=Europe/Berlin:20241104T090000\r\nDTEND;TZID=Europe/Berlin:20241104T100000\r\nRRULE:FREQ=WEEKLY;COUNT=6")
+            // From the third on: 11:00–13:00 (two hours later, twice as long), renamed.
+            + event("batch", "SUMMARY:Batch (late)\r\nRECURRENCE-ID;RANGE=THISANDFUTURE;TZID=Europe/Berlin:20241118T090000\r\n"
+                    + "DTSTART;TZID=Europe/Berlin:20241118T110000\r\nDTEND;TZID=Europe/Berlin:20241118T130000")
+            // The fifth alone: Tuesday 08:00–09:00.
+            + event("batch", "SUMMARY:Batch (moved)\r\nRECURRENCE-ID;TZID=Europe/Berlin:20241202T090000\r\n"
+                    + "DTSTART;TZID=Europe/Berlin:20241203T080000\r\nDTEND;TZID=Europe/Berlin:20241203T090000")
+            // Daily at 12:00Z, cancelled from the third day on.
+            + event("daily", "SUMMARY:Daily\r\nDTSTART:20241104T120000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=DAILY;COUNT=10")
+            + event("daily", "SUMMARY:Daily\r\nSTATUS:CANCELLED\r\nRECURRENCE-ID;RANGE=THISANDFUTURE:20241106T120000Z\r\nDTSTART:20241106T120000Z\r\nDURATION:PT1H")
+            + "END:VCALENDAR\r\n"
+        let calendar = try ICalendar(text: text, source: "c.ics")
+        let occ = try calendar.occurrences(from: t("2024-11-01T00:00:00Z"), to: t("2025-01-01T00:00:00Z"))
+        #expect(occ.filter { $0.uid == "batch" }.map { [$0.summary, UTC.format($0.start), UTC.format($0.end)] } == [
+            ["Batch", "2024-11-04T08:00:00Z", "2024-11-04T09:00:00Z"],
+            ["Batch", "2024-11-11T08:00:00Z", "2024-11-11T09:00:00Z"],
+            ["Batch (late)", "2024-11-18T10:00:00Z", "2024-11-18T12:00:00Z"],
+            ["Batch (late)", "2024-11-25T10:00:00Z", "2024-11-25T12:00:00Z"],
+            ["Batch (moved)", "2024-12-03T07:00:00Z", "2024-12-03T08:00:00Z"],
+            ["Batch (late)", "2024-12-09T10:00:00Z", "2024-12-09T12:00:00Z"],
+        ])
+        #expect(occ.filter { $0.uid == "daily" }.map(\.start) == [t("2024-11-04T12:00:00Z"), t("2024-11-05T12:00:00Z")])
+        // A window that only the moved instance reaches: 2024-11-25 11:00Z lies after the master's 09:00Z instance ends.
+        #expect(try calendar.occurrences(from: t("2024-11-25T11:00:00Z"), to: t("2024-11-25T11:30:00Z")).map(\.summary) == ["Batch (late)"])
+        // Lotus Notes: an override (no master in the file) whose RDATE periods are the series, 16:00–16:30 at UTC+1.
+        let lotus = try expand("recurrence/ical__calendars_issue_156_RDATE_with_PERIOD_TZID_khal_2.ics")
+        #expect(lotus.map { UTC.format($0.start) + "/" + UTC.format($0.end) } == [
+            "2021-11-01T15:00:00Z/2021-11-01T15:30:00Z", "2021-12-06T15:00:00Z/2021-12-06T15:30:00Z",
+            "2022-01-03T15:00:00Z/2022-01-03T15:30:00Z", "2022-02-07T15:00:00Z/2022-02-07T15:30:00Z",
+        ])
+    }
+
     @Test func durationAndAllDayEvents() throws {
         // DTSTART;TZID=America/Los_Angeles:20120630T060000 with DURATION:P1D.
         let long = try expand("recurrence/icaljs__samples_duration_instead_of_dtend.ics")
