@@ -10,6 +10,8 @@ public struct GzipError: Error, CustomStringConvertible {
     /// The bytes were read but are not whole gzip data (truncated, corrupt, followed by junk): reading again gives the
     /// same; otherwise the file could not be opened or read, which may pass.
     public var corrupt = false
+    /// The file ends inside a compressed stream: cut short, or still being written.
+    public var truncated = false
     public var description: String { "\(path): \(message)" }
 }
 
@@ -85,7 +87,7 @@ public final class CompressedFileReader {
             if inputStart == inputEnd {
                 try fill(atLeast: 1)
                 if inputStart == inputEnd {
-                    throw GzipError(path: path, message: "truncated gzip data: the file ends inside a compressed stream after \(offset) uncompressed bytes", corrupt: true)
+                    throw GzipError(path: path, message: "truncated gzip data: the file ends inside a compressed stream after \(offset) uncompressed bytes", corrupt: true, truncated: true)
                 }
             }
             s.pointee.next_in = input + inputStart

@@ -97,8 +97,8 @@ final class SampleSession {
     /// are held back: a replay at `--now` stores nothing of its future.
     static let clockSkewAllowance: Int64 = 300
     private var heldBack = 0
-    /// The last line of a file a writer may be in the middle of, not read (`holdBack(unfinishedLine:)`).
-    private var unfinishedLine: (line: Int, changedSecondsAgo: Int)?
+    /// Where a file a writer may be in the middle of was left unread (`holdBack(_:changedSecondsAgo:)`).
+    private var unfinished: (what: String, changedSecondsAgo: Int)?
     private var conflictExamples = 0
     /// Calendar occurrences to store with the source record, replacing those of earlier ingests of the same location.
     private var events: (records: [EventRecord], from: EpochSeconds)?
@@ -256,9 +256,10 @@ final class SampleSession {
     /// How many percent values a source must give before all of them at most 1 is said to look like a fraction.
     static let fractionCheckValues = 100
 
-    /// Leaves the file's last line unread: it has no line end and the file changed `changedSecondsAgo` ago, so a writer
-    /// may be in the middle of it. The source is recorded so that any later ingest, at this now or another, reads it again.
-    func holdBack(unfinishedLine line: Int, changedSecondsAgo: Int) { unfinishedLine = (line, changedSecondsAgo) }
+    /// Leaves the end of the file unread: `what` says where it ends (a last line without a line end, a gzip stream cut
+    /// short), and the file changed `changedSecondsAgo` ago, so a writer may be in the middle of it. The source is
+    /// recorded so that any later ingest, at this now or another, reads it again.
+    func holdBack(_ what: String, changedSecondsAgo: Int) { unfinished = (what, changedSecondsAgo) }
 
     /// Records VM allocations and the source with its report; returns the final report.
     func commit(location: String) throws -> IngestReport {
@@ -278,8 +279,8 @@ final class SampleSession {
             warn("all \(seen.count) values of \(metricNames[metric] ?? "?") (\(vmNames.count) VMs) are at most \(String(format: "%.3g", seen.largest)) %: if the source gives a 0–1 fraction, "
                  + "map its unit as 'fraction' (read as percent, it is a hundred times idler than it is)")
         }
-        if let unfinishedLine {
-            warn("line \(unfinishedLine.line) has no line end and the file changed \(unfinishedLine.changedSecondsAgo) s ago: a writer may be in the "
+        if let unfinished {
+            warn("\(unfinished.what) and the file changed \(unfinished.changedSecondsAgo) s ago: a writer may be in the "
                  + "middle of it (a cut value stored would be kept for good); not read, the next ingest of the file reads it")
             // Recorded under an identity no later ingest matches, at this --now or another: read again until whole.
             report.sha256 = SHA256.hexDigest(of: Data("\(report.sha256)\nan unfinished last line, read at \(Date().timeIntervalSince1970) \(UUID())".utf8))

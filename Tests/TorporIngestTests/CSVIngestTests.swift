@@ -266,11 +266,14 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
         try expectRejected(path: path, in: s, mapping: offset, line: nil, "'time.step' (--step) is for time format 'implicit' only, not 'offset'")
     }
 
+    /// A gzip file cut short that has not changed for a while is bad input; one changed a moment ago is a file its writer
+    /// is still compressing into: read up to its last whole line, the rest left for a later run, which reads it all.
     @Test func truncatedGzip() throws {
         let s = try Scratch()
         let full = try Data(contentsOf: URL(fileURLWithPath: Paths.traces + "/bitbrains_rnd/2013-7/1.csv.gz"))
         let path = s.dir + "/1.csv.gz"
         try full.prefix(full.count * 2 / 3).write(to: URL(fileURLWithPath: path))
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-120)], ofItemAtPath: path)
         let m = try CSVMapping.load(path: Paths.mappings + "/bitbrains.yaml")
         let error = #expect(throws: IngestError.self) { _ = try CSVIngester(store: s.store).ingest(path: path, mapping: m, now: replayNow) }
         #expect(error?.isBadInput == true)
@@ -278,6 +281,19 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
         #expect(error?.description.hasPrefix(path + ":") == true)
         #expect(try s.count() == 0)
         #expect(try s.count("SELECT count(*) FROM source") == 0)
+
+        try FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: path)
+        let partial = try CSVIngester(store: s.store).ingest(path: path, mapping: m, now: replayNow)
+        #expect(partial.inserted > 0 && partial.warnings.contains { $0.hasPrefix("the gzip data ends inside its compressed stream after ") }, "\(partial.warnings)")
+        try full.prefix(12).write(to: URL(fileURLWithPath: s.dir + "/2.csv.gz"))   // the gzip header, not a line yet
+        let starting = try CSVIngester(store: s.store).ingest(path: s.dir + "/2.csv.gz", mapping: m, now: replayNow)
+        #expect(starting.inserted == 0 && starting.warnings.contains { $0.hasPrefix("the gzip data ends inside its compressed stream before any line") }, "\(starting.warnings)")
+        try full.write(to: URL(fileURLWithPath: path))
+        let whole = try CSVIngester(store: s.store).ingest(path: path, mapping: m, now: replayNow)
+        #expect(whole.warnings.isEmpty && whole.duplicates == partial.inserted, "\(whole.warnings): what the cut read is read again, unchanged")
+        #expect(try s.count() == partial.inserted + whole.inserted && whole.inserted > 0)
+        let plain = try Scratch()
+        #expect(try s.count() == CSVIngester(store: plain.store).ingest(path: path, mapping: m, now: replayNow).inserted, "as much as the whole file read at once")
     }
 
     @Test func emptyFile() throws {
