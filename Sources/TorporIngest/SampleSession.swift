@@ -101,7 +101,7 @@ final class SampleSession {
     private var unfinished: (what: String, changedSecondsAgo: Int)?
     private var conflictExamples = 0
     /// Calendar occurrences to store with the source record, replacing those of earlier ingests of the same location.
-    private var events: (records: [EventRecord], from: EpochSeconds)?
+    private var events: (records: [EventRecord], from: EpochSeconds, to: EpochSeconds)?
 
     init(source: String, kind: String, sha256: String, db: Database, now: EpochSeconds, futureTolerance: Int64) throws {
         self.source = source
@@ -226,10 +226,10 @@ final class SampleSession {
         }
     }
 
-    /// Sets the occurrences a calendar source stores from `from` on; they replace those of earlier ingests of the same
-    /// location that reach `from` or later.
-    func replaceEvents(from: EpochSeconds, with occurrences: [EventRecord]) {
-        events = (occurrences, from)
+    /// Sets the occurrences a calendar source stores, those of [from, to); they replace those of earlier ingests of the
+    /// same location that reach `from` or later (`EventRepository.replace`).
+    func replaceEvents(from: EpochSeconds, to: EpochSeconds, with occurrences: [EventRecord]) {
+        events = (occurrences, from, to)
         report.inserted = occurrences.count
     }
 
@@ -297,7 +297,7 @@ final class SampleSession {
                                   firstTime: report.firstTime, lastTime: report.lastTime, warnings: report.warnings,
                                   ingestedAt: now)
         let sourceID = try SourceRepository.insert(record, report: report, contributions: contributions, in: db)
-        if let events { try EventRepository.replace(location: location, from: events.from, with: events.records, source: sourceID, in: db) }
+        if let events { try EventRepository.replace(location: location, from: events.from, to: events.to, with: events.records, source: sourceID, now: now, in: db) }
         report.sourceID = sourceID
         return report
     }

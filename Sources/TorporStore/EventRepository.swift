@@ -56,12 +56,16 @@ public enum EventRepository {
     static let coveredEnd = "(CASE WHEN ends_at > starts_at THEN ends_at ELSE starts_at + \(EventSpan.pointCover) END)"
 
     /// Replaces the occurrences earlier ingests of `location` stored that reach `from` or later (`EventSpan`) with
-    /// `events`, attributed to `source`; those over before `from` stay, the history of events training learns from.
-    public static func replace(location: String, from: EpochSeconds, with events: [EventRecord], source: Int64, in db: Database) throws {
+    /// `events` (those of [from, to)), attributed to `source`, ingested at `now`; those over before `from` stay, the
+    /// history of events training learns from. When an ingest at a later now has read the location (this one replays
+    /// history), those starting at `to` or later stay too: the later ingest knows them, this one did not look.
+    public static func replace(location: String, from: EpochSeconds, to: EpochSeconds, with events: [EventRecord], source: Int64,
+                               now: EpochSeconds, in db: Database) throws {
         try db.execute(sql: """
             DELETE FROM event WHERE source_id IN (SELECT id FROM source WHERE location = ? AND kind = 'icalendar')
             AND \(coveredEnd) > ?
-            """, arguments: [location, from])
+            AND (starts_at < ? OR NOT EXISTS (SELECT 1 FROM source WHERE location = ? AND kind = 'icalendar' AND ingested_at > ?))
+            """, arguments: [location, from, to, location, now])
         let insert = try db.makeStatement(sql: """
             INSERT INTO event (source_id, uid, summary, category, starts_at, ends_at, targets, selector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """)

@@ -65,7 +65,8 @@ public struct CalendarMapping: Codable, Equatable, Sendable {
 /// Ingests an iCalendar file as occurrences over a window around `now`. Targets come from `X-TORPOR-VMS`
 /// (comma-separated VM names) or `X-TORPOR-SELECTOR` (a label selector such as `group=web`), else the whole fleet.
 /// Re-ingesting a calendar (edited or not, or with another window) replaces its occurrences from the window's start on;
-/// those over before it stay (the nightly training reads months of them).
+/// those over before it stay (the nightly training reads months of them), and so do those after the window when an
+/// ingest at a later `now` has read the calendar (a replay of history leaves today's events as they are).
 public struct CalendarIngester {
     public let store: Store
     public let mapping: CalendarMapping
@@ -126,7 +127,7 @@ public struct CalendarIngester {
             }
             let counts = Dictionary(grouping: events, by: \.category).mapValues(\.count)
             session.report.format = EventRecord.Category.allCases.compactMap { c in counts[c].map { "\($0) \(c.rawValue)" } }.joined(separator: ", ")
-            session.replaceEvents(from: from, with: events)
+            session.replaceEvents(from: from, to: to, with: events)
         }
     }
 }
