@@ -157,6 +157,15 @@ private let prometheusData = Paths.sharedData + "/prometheus"
         #expect(try s.value(vm: "web-01", metric: "cpu_util", time: 1_700_003_600) == nil)
     }
 
+    /// A successful answer with warnings (Thanos or Mimir when a store did not answer) may be partial: stored, and said.
+    @Test func aPartialAnswerIsStoredAndSaid() throws {
+        let s = try Scratch()
+        let path = try s.write("partial.json", #"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"__name__":"cpu_util","domain":"web-01"},"values":[[1700000000,"5"]]}]},"warnings":["receive-1: context deadline exceeded"]}"#)
+        let r = try PrometheusIngester(store: s.store).ingestFile(path: path, now: 1_700_000_000)
+        #expect(r.inserted == 1 && r.warnings == ["Prometheus answered with 1 warning(s), so the answer may be partial (what it lacks is missing data, not idle; "
+            + "a later ingest over these times adds it): receive-1: context deadline exceeded"])
+    }
+
     @Test func theAPIDocumentationExamples() throws {
         let s = try Scratch()
         let dir = prometheusData + "/query_api/prometheus_docs/"

@@ -42,7 +42,9 @@ public struct PrometheusIngester {
             let writer = PrometheusSeriesWriter(session: session, mapping: mapping, fixedVM: fixedVM, fixedMetric: fixedMetric)
             if isJSON {
                 session.report.format = "query_range"
-                for (i, s) in try QueryResultReader.series(from: data, fail: { session.fail($0, line: nil) }).enumerated() {
+                let answer = try QueryResultReader.read(from: data, fail: { session.fail($0, line: nil) })
+                Self.warnPartial(answer.warnings, session: session)
+                for (i, s) in answer.series.enumerated() {
                     try writer.add(name: s.name, labels: s.labels, points: s.points, position: "result[\(i)]")
                 }
             } else {
@@ -50,6 +52,14 @@ public struct PrometheusIngester {
             }
             try writer.finish()
         }
+    }
+
+    /// Says that an answer came with warnings: it may be partial (a store or replica that did not answer). What it
+    /// lacks is missing, not idle; the next ingest over the same times stores what it brings besides.
+    static func warnPartial(_ warnings: [String], session: SampleSession) {
+        guard !warnings.isEmpty else { return }
+        session.warn("Prometheus answered with \(warnings.count) warning(s), so the answer may be partial (what it lacks is missing data, "
+                     + "not idle; a later ingest over these times adds it): " + warnings.prefix(3).joined(separator: "; ") + (warnings.count > 3 ? "; …" : ""))
     }
 
     /// Whether exposition text has a sample without a timestamp, which is taken at `now`: the same text read at
@@ -132,7 +142,9 @@ public struct PrometheusIngester {
             let byQuery = try mapping.metrics[query].map { try MetricBinding.make(metric: $0.metric, unit: $0.unit).get() }
             let writer = PrometheusSeriesWriter(session: session, mapping: mapping, fixedVM: fixedVM, fixedMetric: byQuery ?? fixedMetric)
             for chunk in chunks {
-                for (i, s) in try QueryResultReader.series(from: chunk.body, fail: { session.fail("chunk \(UTC.format(chunk.start)): \($0)", line: nil) }).enumerated() {
+                let answer = try QueryResultReader.read(from: chunk.body, fail: { session.fail("chunk \(UTC.format(chunk.start)): \($0)", line: nil) })
+                Self.warnPartial(answer.warnings.map { "chunk \(UTC.format(chunk.start)): \($0)" }, session: session)
+                for (i, s) in answer.series.enumerated() {
                     try writer.add(name: byQuery == nil ? s.name : nil, labels: s.labels, points: s.points,
                                    position: "chunk \(UTC.format(chunk.start)): result[\(i)]")
                 }

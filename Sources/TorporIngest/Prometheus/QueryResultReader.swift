@@ -9,8 +9,10 @@ enum QueryResultReader {
         var name: String? { labels["__name__"] }
     }
 
-    /// The series of a response body; `fail` builds the error for a message (with a position when known).
-    static func series(from data: Data, fail: (String) -> Error) throws -> [Series] {
+    /// The series of a response body, and the `warnings` a successful answer carries (Thanos, Cortex, Mimir and
+    /// Prometheus itself answer `success` with warnings when some of the data could not be read: a partial answer);
+    /// `fail` builds the error for a message (with a position when known).
+    static func read(from data: Data, fail: (String) -> Error) throws -> (series: [Series], warnings: [String]) {
         let json: Any
         let body = data.starts(with: [0xEF, 0xBB, 0xBF]) ? data.dropFirst(3) : data   // a UTF-8 BOM is not content
         do {
@@ -19,6 +21,7 @@ enum QueryResultReader {
             throw fail("not valid JSON: \(describe(error, in: body))")
         }
         let result: [Any]
+        var warnings: [String] = []
         if let array = json as? [Any] {
             result = array
         } else if let object = json as? [String: Any] {
@@ -30,10 +33,11 @@ enum QueryResultReader {
             guard type == "matrix" || type == "vector" else { throw fail("result type '\(type)' holds no series (expected matrix or vector)") }
             guard let r = body["result"] as? [Any] else { throw fail("'data.result' is not an array") }
             result = r
+            warnings = (object["warnings"] as? [Any] ?? []).map { "\($0)" }
         } else {
             throw fail("expected a query response object or a result array")
         }
-        return try result.enumerated().map { index, element in
+        let series = try result.enumerated().map { index, element in
             let where_ = "result[\(index)]"
             guard let series = element as? [String: Any] else { throw fail("\(where_) is not an object") }
             let labelObject = series["metric"] as? [String: Any] ?? [:]
@@ -61,6 +65,7 @@ enum QueryResultReader {
             }
             return Series(labels: labels, points: points)
         }
+        return (series, warnings)
     }
 
     /// JSONSerialization's error, with the line and column of its offset when it gives one (as an error index, or on
