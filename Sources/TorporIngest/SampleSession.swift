@@ -253,6 +253,9 @@ final class SampleSession {
         try VMRepository.setHost(vm: vm, hostURI: host, in: db)
     }
 
+    /// The largest percent value taken for measurement jitter around 100 rather than a sum over vCPUs.
+    static let largestPlausiblePercent = 150.0
+
     /// How many percent values a source must give before all of them at most 1 is said to look like a fraction.
     static let fractionCheckValues = 100
 
@@ -278,6 +281,12 @@ final class SampleSession {
         where seen.count >= Self.fractionCheckValues && vmNames.count >= 3 && seen.largest > 0 && seen.largest <= 1 {
             warn("all \(seen.count) values of \(metricNames[metric] ?? "?") (\(vmNames.count) VMs) are at most \(String(format: "%.3g", seen.largest)) %: if the source gives a 0–1 fraction, "
                  + "map its unit as 'fraction' (read as percent, it is a hundred times idler than it is)")
+        }
+        // Percent well over 100 (a little over is measurement jitter: Bitbrains reaches 106) is most likely a sum over
+        // vCPUs, 100 per vCPU: read as busier than it is (so kept awake more), and said.
+        for (metric, seen) in percentSeen.sorted(by: { $0.key < $1.key }) where seen.largest > Self.largestPlausiblePercent {
+            warn("values of \(metricNames[metric] ?? "?") reach \(String(format: "%.4g", seen.largest)) %, where 0–100 % of the VM is expected: if the source sums "
+                 + "its vCPUs (100 % each), divide by the vCPU count in the query or export (read as it is, the VM looks busier than it is)")
         }
         if let unfinished {
             warn("\(unfinished.what) and the file changed \(unfinished.changedSecondsAgo) s ago: a writer may be in the "

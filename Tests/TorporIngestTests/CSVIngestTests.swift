@@ -341,7 +341,7 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
     }
 
     /// A source whose percent values are all at most 1 (a 0–1 fraction mapped as percent, a hundred times idler than it
-    /// is) is said; mapped as 'fraction', it is stored as percent without a word.
+    /// is) is said; mapped as 'fraction', it is stored as percent without a word. So is one far over 100 (a vCPU sum).
     @Test func percentValuesThatLookLikeAFractionAreSaid() throws {
         let s = try Scratch()
         let rows = (0..<120).map { "web-0\($0 % 3),cpu_util,\(t0 + Int64($0) * 300),\(Double($0 % 10) / 10 + 0.05)\n" }.joined()
@@ -355,6 +355,10 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
         let asFraction = try CSVIngester(store: s2.store).ingest(path: path, mapping: fraction, now: replayNow)
         #expect(asFraction.warnings.isEmpty, "\(asFraction.warnings)")
         #expect(abs(try #require(try s2.value(vm: "web-01", metric: "cpu_util", time: t0 + 300)) - 15) < 1e-9)
+        // A sum over vCPUs (100 % each) reaches far over 100: said, and stored as it is.
+        let summed = try s.write("summed.csv", "vm,metric,time,value\nweb-09,cpu_util,\(t0),12\nweb-09,cpu_util,\(t0 + 300),380\n")
+        let sums = try CSVIngester(store: s.store).ingest(path: summed, mapping: .defaultLong, now: replayNow)
+        #expect(sums.inserted == 2 && sums.warnings.contains { $0.hasPrefix("values of cpu_util reach 380 %, where 0–100 % of the VM is expected") }, "\(sums.warnings)")
     }
 
     /// A metric the store holds in another unit, met mid-file, is bad input at its line, nothing of the file stored.

@@ -26,6 +26,7 @@ import TorporStore
             #expect(report.lastTime == times.max(), "\(file)")
             #expect(report.values == report.inserted + report.duplicates + report.conflicts)
             #expect(report.metrics.count == 10)
+            #expect(!report.warnings.contains { $0.contains("% of the VM is expected") || $0.contains("0–1 fraction") }, "\(file): up to 106 % is jitter")
             inserted += report.inserted
         }
         #expect(try scratch.count() == inserted)
@@ -79,6 +80,7 @@ import TorporStore
                 let report = try ingester.ingest(path: file, mapping: mapping, now: replayNow)
                 let lines = try sourceLines(file)
                 #expect(report.rows == lines.count - 1, "\(file)")
+                #expect(!report.warnings.contains { $0.contains("% of the VM is expected") || $0.contains("0–1 fraction") }, "\(file)")
                 if name.hasPrefix("nab") {
                     let times = lines.dropFirst().map { UTC.parseISO8601(String($0.prefix { $0 != "," }))! }
                     #expect(report.firstTime == times.min(), "\(file)")
