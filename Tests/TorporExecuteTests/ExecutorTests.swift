@@ -286,6 +286,24 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(unchecked.warning?.hasPrefix("pinned, but libvirt could not say whether api-01 is asleep: ") == true)
     }
 
+    /// A pin the store refuses to record does not stop the wake it asks for: the sleeper is back, then the failure is
+    /// told, saying it is awake and not pinned.
+    @Test func aPinThatCannotBeRecordedStillWakesTheSleeper() throws {
+        let f = try Fixture()
+        try f.store.transaction { db in
+            try VMRepository.setPlacement(vm: try VMRepository.id(of: "web-01", in: db, now: Self.now), hostURI: Self.host, labels: [:], in: db)
+        }
+        try f.plan(["web-01": 0..<10])
+        try f.executor().run(f.options(Self.now))
+        #expect(try f.state("web-01") == .shutOff)
+        try f.store.transaction { try $0.execute(sql: "CREATE TRIGGER refuse_pins BEFORE INSERT ON pin BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END") }
+        let failed = #expect(throws: ExecuteError.self) { try f.executor().pin(vm: "web-01", until: nil, by: "carol", options: f.options(Self.at(1))) }
+        #expect(failed?.kind == .runtime && failed?.message.hasPrefix("web-01 could not be pinned (") == true
+                && failed?.message.hasSuffix("); it is awake") == true, "\(String(describing: failed))")
+        #expect(try f.state("web-01") == .running && f.power("web-01") == .running)
+        #expect(try f.store.read { try JournalRepository.pins(in: $0) }["web-01"] == nil)
+    }
+
     /// The planner's input counts each VM's quiet hours (`PlanningVM.quietHours`, what makes it dormant) from its stored
     /// samples: the known hours since the newest hour whose highest sample reached its `restore_above`, or the newest
     /// it has no sample in and did not sleep in.

@@ -212,6 +212,22 @@ import TorporVirt
         let pinned = try runTool("torpor-execute", ["pin", f.guest.name, "--by", "it", "--db", f.store.path, "--now", UTC.format(later.now + 60)])
         #expect(pinned.status == 4 && pinned.stdout.contains("pinned awake") && pinned.stderr.contains("warning: restore: BOOTED AFRESH"), "\(pinned)")
         #expect(try f.guest.domain.info().state == .running)
+        // Once more with a store that refuses the pin: not pinned, awake, and the lost memory still told (exit 4).
+        #expect(try runTool("torpor-execute", ["unpin", f.guest.name, "--db", f.store.path, "--now", UTC.format(later.now + 120)]).status == 0)
+        later.now += 86_400
+        _ = try f.plan(now: later.now, idleHours: 8)
+        slept = false
+        for _ in 0..<60 where !slept {
+            slept = try f.executor.run(later).contains { $0.event == "hibernated" }
+            if !slept { Thread.sleep(forTimeInterval: 1) }
+        }
+        #expect(slept)
+        try FileManager.default.removeItem(atPath: later.managedSaveDirectory + "/\(f.guest.name).save")
+        try f.store.transaction { try $0.execute(sql: "CREATE TRIGGER refuse_pins BEFORE INSERT ON pin BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END") }
+        let unpinned = try runTool("torpor-execute", ["pin", f.guest.name, "--by", "it", "--db", f.store.path, "--now", UTC.format(later.now + 60)])
+        #expect(unpinned.status == 4 && unpinned.stderr.contains("could not be pinned (") && unpinned.stderr.contains("it is awake, without its memory (restore: BOOTED AFRESH"),
+                "\(unpinned)")
+        #expect(try f.guest.domain.info().state == .running)
     }
 
     /// When the pool cannot restore the sleep either (here: its directory gone), the restore fails keeping the saved
