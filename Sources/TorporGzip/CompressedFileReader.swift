@@ -117,6 +117,9 @@ public final class CompressedFileReader {
             return
         }
         let at = fileOffset - (inputEnd - inputStart)
+        if inputEnd - inputStart == 1, input[inputStart] == 0x1f {   // the first byte of a member being appended
+            throw GzipError(path: path, message: "truncated gzip data: the file ends inside a gzip header after \(offset) uncompressed bytes", corrupt: true, truncated: true)
+        }
         while inputStart < inputEnd {
             guard input[inputStart] == 0 else {
                 throw GzipError(path: path, message: "data after the end of the gzip stream at compressed byte \(at) (after \(offset) uncompressed bytes) is not gzip: a damaged or wrongly joined file", corrupt: true)

@@ -155,7 +155,8 @@ public final class ICalendar {
     /// EXDATE again (in its TZID's zone) here; RECURRENCE-ID overrides replace the instance they name
     /// (and a cancelled override removes it); one with RANGE=THISANDFUTURE also every later instance, moved by as much as
     /// it moves its own, as long as it lasts, with its summary and properties (cancelled: every later instance is gone).
-    /// An override whose master is not in the file is an event of its own, its RRULE and RDATEs expanded.
+    /// An override whose master is not in the file is an event of its own (with RANGE=THISANDFUTURE, its RRULE and
+    /// RDATEs expanded up to the next such override).
     /// A cancelled event (STATUS:CANCELLED, not an override) has no occurrences
     /// of its own, counted in a warning; its overrides that are not cancelled themselves stand. Times with a TZID follow
     /// that zone (VTIMEZONE of the file, else the system's zoneinfo); floating times and all-day dates are read in
@@ -203,10 +204,14 @@ public final class ICalendar {
                 }
                 let replaced = Set(named.map(\.instance))
                 // THISANDFUTURE overrides, latest instance first: each later instance follows the latest before it.
+                // Moved by as much wall-clock time as it moves its own instance, in the master's zone (a week later
+                // across a daylight-saving change, still at the same local hour).
+                let masterZone = self.zone(of: master, floating: zone)
                 let ranged = named.filter { appliesToLaterInstances($0.event) }.sorted { $0.instance > $1.instance }
-                    .map { (event: $0.event, instance: $0.instance, shift: epoch(icalcomponent_get_dtstart($0.event), floating: zone) - $0.instance) }
+                    .map { (event: $0.event, instance: $0.instance,
+                            shift: wallClock(epoch(icalcomponent_get_dtstart($0.event), floating: zone), in: masterZone) - wallClock($0.instance, in: masterZone)) }
                 // A moved instance may move into the window from outside it: the master is expanded wider, then cut.
-                let reach = ranged.map { abs($0.shift) + EventSpan.end(start: 0, end: length(of: $0.event).days * 86_400 + length(of: $0.event).seconds) }.max() ?? 0
+                let reach = ranged.map { abs($0.shift) + 3600 + EventSpan.end(start: 0, end: length(of: $0.event).days * 86_400 + length(of: $0.event).seconds) }.max() ?? 0
                 let instances = try expand(master, uid: uid, from: from - reach, to: to + reach, floating: zone)
                 if instances.isEmpty, properties(of: master, ICAL_RRULE_PROPERTY).isEmpty == false {
                     warnings.append("\(uid): no occurrence between \(UTC.format(from)) and \(UTC.format(to))")
@@ -215,7 +220,7 @@ public final class ICalendar {
                     let o: CalendarOccurrence
                     if let r = ranged.first(where: { $0.instance < instance.start }) {
                         guard icalcomponent_get_status(r.event) != ICAL_STATUS_CANCELLED else { continue }
-                        o = occurrence(r.event, uid: uid, start: instance.start + r.shift, floating: zone, recurrenceID: instance.start)
+                        o = occurrence(r.event, uid: uid, start: moved(instance.start, by: r.shift, in: masterZone), floating: zone, recurrenceID: instance.start)
                     } else {
                         o = occurrence(master, uid: uid, start: instance.start, end: instance.end, floating: zone, recurrenceID: nil)
                     }
@@ -232,13 +237,24 @@ public final class ICalendar {
         if !cancelled.isEmpty {
             warnings.append("\(cancelled.count) cancelled event(s) (STATUS:CANCELLED) skipped: \(cancelled.prefix(10).joined(separator: ", "))\(cancelled.count > 10 ? ", …" : "")")
         }
-        // Overrides of a master that is not in the file: each is an event of its own, with its own RRULE and RDATEs (a
-        // THISANDFUTURE override carries the rest of the series: Lotus Notes writes its RDATEs there).
+        // Overrides of a master that is not in the file: each is an event of its own. One with RANGE=THISANDFUTURE carries
+        // the rest of the series (Lotus Notes writes its RDATEs there): its RRULE and RDATEs are expanded, up to the next
+        // such override of the UID (cancelled or not), less the instances a single override names.
         for (uid, orphans) in overrides {
-            for o in orphans where icalcomponent_get_status(o) != ICAL_STATUS_CANCELLED {
-                let id = epoch(recurrenceID(of: o), floating: zone)
-                for instance in try expand(o, uid: uid, from: from, to: to, floating: zone) {
-                    result.append(occurrence(o, uid: uid, start: instance.start, end: instance.end, floating: zone, recurrenceID: id))
+            let named = orphans.map { (event: $0, instance: epoch(recurrenceID(of: $0), floating: zone), ranged: appliesToLaterInstances($0)) }
+            let single = Set(named.filter { !$0.ranged }.map(\.instance))
+            for o in named where icalcomponent_get_status(o.event) != ICAL_STATUS_CANCELLED {
+                let start = epoch(icalcomponent_get_dtstart(o.event), floating: zone)
+                guard o.ranged else {
+                    let occ = occurrence(o.event, uid: uid, start: start, floating: zone, recurrenceID: o.instance)
+                    if EventSpan.overlaps(start: occ.start, end: occ.end, from: from, to: to) { result.append(occ) }
+                    continue
+                }
+                let until = named.filter { $0.ranged && $0.instance > o.instance }.map(\.instance).min() ?? .max
+                for instance in try expand(o.event, uid: uid, from: from, to: to, floating: zone)
+                where instance.start < until && (instance.start == start || !single.contains(instance.start)) {
+                    result.append(occurrence(o.event, uid: uid, start: instance.start, end: instance.end, floating: zone,
+                                             recurrenceID: instance.start == start ? o.instance : nil))
                 }
             }
         }
@@ -399,12 +415,29 @@ public final class ICalendar {
     private func end(of event: OpaquePointer, startingAt start: EpochSeconds, floating: OpaquePointer?) -> EpochSeconds {
         let length = length(of: event)
         guard length.days != 0 else { return start + length.seconds }
+        return moved(start, by: length.days * 86_400, in: zone(of: event, floating: floating)) + length.seconds
+    }
+
+    /// The zone an event's times are counted in: its DTSTART's, or `floating` for a floating or all-day one (UTC when nil).
+    private func zone(of event: OpaquePointer, floating: OpaquePointer?) -> OpaquePointer {
         let dtstart = icalcomponent_get_dtstart(event)
         let isFloating = dtstart.zone == nil && icaltime_is_utc(dtstart) == 0 || dtstart.is_date != 0
-        let zone = (isFloating ? floating : dtstart.zone) ?? icaltimezone_get_utc_timezone()
-        var local = icaltime_from_timet_with_zone(time_t(start), 0, zone)
-        icaltime_adjust(&local, Int32(length.days), 0, 0, 0)
-        return EpochSeconds(icaltime_as_timet_with_zone(local, zone)) + length.seconds
+        return (isFloating ? floating : dtstart.zone) ?? icaltimezone_get_utc_timezone()
+    }
+
+    /// An instant's wall-clock time in `zone`, as seconds counted as if it were UTC.
+    private func wallClock(_ instant: EpochSeconds, in zone: OpaquePointer) -> EpochSeconds {
+        var local = icaltime_from_timet_with_zone(time_t(instant), 0, zone)
+        local.zone = nil
+        return EpochSeconds(icaltime_as_timet_with_zone(local, icaltimezone_get_utc_timezone()))
+    }
+
+    /// The instant `seconds` of wall-clock time after `instant` in `zone`: the same local time a day later is 23 or 25
+    /// hours later across a daylight-saving change.
+    private func moved(_ instant: EpochSeconds, by seconds: EpochSeconds, in zone: OpaquePointer) -> EpochSeconds {
+        var local = icaltime_from_timet_with_zone(time_t(instant), 0, zone)
+        icaltime_adjust(&local, Int32(seconds / 86_400), 0, 0, Int32(seconds % 86_400))
+        return EpochSeconds(icaltime_as_timet_with_zone(local, zone))
     }
 
     /// One occurrence of `event` from `start` (to `end`, or for the event's length).

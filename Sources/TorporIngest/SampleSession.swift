@@ -285,8 +285,10 @@ final class SampleSession {
         // Percent well over 100 (a little over is measurement jitter: Bitbrains reaches 106) is most likely a sum over
         // vCPUs, 100 per vCPU: read as busier than it is (so kept awake more), and said.
         for (metric, seen) in percentSeen.sorted(by: { $0.key < $1.key }) where seen.largest > Self.largestPlausiblePercent {
-            warn("values of \(metricNames[metric] ?? "?") reach \(String(format: "%.4g", seen.largest)) %, where 0–100 % of the VM is expected: if the source sums "
-                 + "its vCPUs (100 % each), divide by the vCPU count in the query or export (read as it is, the VM looks busier than it is)")
+            let name = metricNames[metric] ?? "?"
+            warn("values of \(name) reach \(String(format: "%.4g", seen.largest)) %, where 0–100 % of the VM is expected: "
+                 + (name == "cpu_util" ? "if the source sums its vCPUs (100 % each), divide by the vCPU count in the query or export (read as it is, the VM looks busier than it is)"
+                    : "a wrong unit or a bad reading?"))
         }
         if let unfinished {
             warn("\(unfinished.what) and the file changed \(unfinished.changedSecondsAgo) s ago: a writer may be in the "

@@ -91,6 +91,18 @@ func t(_ text: String) -> EpochSeconds { UTC.parseISO8601(text)! }
             // Daily at 12:00Z, cancelled from the third day on.
             + event("daily", "SUMMARY:Daily\r\nDTSTART:20241104T120000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=DAILY;COUNT=10")
             + event("daily", "SUMMARY:Daily\r\nSTATUS:CANCELLED\r\nRECURRENCE-ID;RANGE=THISANDFUTURE:20241106T120000Z\r\nDTSTART:20241106T120000Z\r\nDURATION:PT1H")
+            // Fridays 09:00 Berlin from 2025-03-07, moved from the first on to Mondays 09:00: across the change to
+            // summer time (30 March) still 09:00 local, not 10:00.
+            + event("weekly", "SUMMARY:Weekly\r\nDTSTART;TZID=Europe/Berlin:20250307T090000\r\nDURATION:PT1H\r\nRRULE:FREQ=WEEKLY;COUNT=4")
+            + event("weekly", "SUMMARY:Weekly\r\nRECURRENCE-ID;RANGE=THISANDFUTURE;TZID=Europe/Berlin:20250307T090000\r\n"
+                    + "DTSTART;TZID=Europe/Berlin:20250310T090000\r\nDURATION:PT1H")
+            // No master in the file: two updates of the rest of a series (the second from 3 January on, an hour later),
+            // and one instance moved alone (its RRULE a copy of the series', not a series of its own).
+            + event("notes", "SUMMARY:Notes\r\nRECURRENCE-ID;RANGE=THISANDFUTURE:20211101T150000Z\r\nDTSTART:20211101T150000Z\r\nDURATION:PT30M\r\n"
+                    + "RDATE:20211206T150000Z,20220103T150000Z,20220207T150000Z")
+            + event("notes", "SUMMARY:Notes\r\nRECURRENCE-ID;RANGE=THISANDFUTURE:20220103T150000Z\r\nDTSTART:20220103T160000Z\r\nDURATION:PT30M\r\n"
+                    + "RDATE:20220207T160000Z")
+            + event("notes", "SUMMARY:Notes\r\nRECURRENCE-ID:20211206T150000Z\r\nDTSTART:20211207T150000Z\r\nDURATION:PT30M\r\nRRULE:FREQ=MONTHLY;COUNT=3")
             + "END:VCALENDAR\r\n"
         let calendar = try ICalendar(text: text, source: "c.ics")
         let occ = try calendar.occurrences(from: t("2024-11-01T00:00:00Z"), to: t("2025-01-01T00:00:00Z"))
@@ -103,6 +115,10 @@ func t(_ text: String) -> EpochSeconds { UTC.parseISO8601(text)! }
             ["Batch (late)", "2024-12-09T10:00:00Z", "2024-12-09T12:00:00Z"],
         ])
         #expect(occ.filter { $0.uid == "daily" }.map(\.start) == [t("2024-11-04T12:00:00Z"), t("2024-11-05T12:00:00Z")])
+        let spring = try calendar.occurrences(from: t("2025-03-01T00:00:00Z"), to: t("2025-04-30T00:00:00Z")).filter { $0.uid == "weekly" }
+        #expect(spring.map(\.start) == [t("2025-03-10T08:00:00Z"), t("2025-03-17T08:00:00Z"), t("2025-03-24T08:00:00Z"), t("2025-03-31T07:00:00Z")])
+        let notes = try calendar.occurrences(from: t("2021-10-01T00:00:00Z"), to: t("2022-06-01T00:00:00Z")).filter { $0.uid == "notes" }
+        #expect(notes.map(\.start) == [t("2021-11-01T15:00:00Z"), t("2021-12-07T15:00:00Z"), t("2022-01-03T16:00:00Z"), t("2022-02-07T16:00:00Z")])
         // A window that only the moved instance reaches: 2024-11-25 11:00Z lies after the master's 09:00Z instance ends.
         #expect(try calendar.occurrences(from: t("2024-11-25T11:00:00Z"), to: t("2024-11-25T11:30:00Z")).map(\.summary) == ["Batch (late)"])
         // Lotus Notes: an override (no master in the file) whose RDATE periods are the series, 16:00–16:30 at UTC+1.

@@ -294,6 +294,10 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
         #expect(try s.count() == partial.inserted + whole.inserted && whole.inserted > 0)
         let plain = try Scratch()
         #expect(try s.count() == CSVIngester(store: plain.store).ingest(path: path, mapping: m, now: replayNow).inserted, "as much as the whole file read at once")
+        // A second member being appended, only its first byte written yet: read up to it, held back (not bad input).
+        try (full + Data([0x1f])).write(to: URL(fileURLWithPath: path))
+        let appending = try CSVIngester(store: s.store).ingest(path: path, mapping: m, now: replayNow)
+        #expect(appending.inserted == 0 && appending.warnings.contains { $0.hasPrefix("the gzip data ends inside its compressed stream after ") }, "\(appending.warnings)")
     }
 
     @Test func emptyFile() throws {

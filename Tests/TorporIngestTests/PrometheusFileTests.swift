@@ -157,13 +157,22 @@ private let prometheusData = Paths.sharedData + "/prometheus"
         #expect(try s.value(vm: "web-01", metric: "cpu_util", time: 1_700_003_600) == nil)
     }
 
-    /// A successful answer with warnings (Thanos or Mimir when a store did not answer) may be partial: stored, and said.
-    @Test func aPartialAnswerIsStoredAndSaid() throws {
+    /// A successful answer with warnings (Thanos or Mimir when a store did not answer) may be partial: an aggregate of
+    /// the series that answered reads lower than it is, and would be kept, so it is refused; PromQL's own annotations
+    /// are only said.
+    @Test func aPartialAnswerIsRefusedAndAnnotationsSaid() throws {
         let s = try Scratch()
-        let path = try s.write("partial.json", #"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"__name__":"cpu_util","domain":"web-01"},"values":[[1700000000,"5"]]}]},"warnings":["receive-1: context deadline exceeded"]}"#)
-        let r = try PrometheusIngester(store: s.store).ingestFile(path: path, now: 1_700_000_000)
-        #expect(r.inserted == 1 && r.warnings == ["Prometheus answered with 1 warning(s), so the answer may be partial (what it lacks is missing data, not idle; "
-            + "a later ingest over these times adds it): receive-1: context deadline exceeded"])
+        func answer(_ warnings: String) -> String {
+            #"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"__name__":"cpu_util","domain":"web-01"},"values":[[1700000000,"5"]]}]},"warnings":["# + warnings + "]}"
+        }
+        let partial = try s.write("partial.json", answer(#""receive-1: context deadline exceeded""#))
+        let error = #expect(throws: IngestError.self) { _ = try PrometheusIngester(store: s.store).ingestFile(path: partial, now: 1_700_000_000) }
+        #expect(error?.isBadInput == true && error?.description.contains("the answer may be partial (1 warning(s): receive-1: context deadline exceeded)") == true,
+                "\(String(describing: error))")
+        #expect(try s.count() == 0 && s.count("SELECT count(*) FROM source") == 0)
+        let annotated = try s.write("annotated.json", answer(#""PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"cpu_util\"""#))
+        let r = try PrometheusIngester(store: s.store).ingestFile(path: annotated, now: 1_700_000_000)
+        #expect(r.inserted == 1 && r.warnings == [#"Prometheus says: PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: "cpu_util""#], "\(r.warnings)")
     }
 
     @Test func theAPIDocumentationExamples() throws {

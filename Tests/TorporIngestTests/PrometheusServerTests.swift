@@ -97,6 +97,27 @@ final class Listener {
     }
 
     deinit { close(fd) }
+
+    /// Answers each of the next `count` requests with `body` (HTTP 200, JSON), on a thread of its own: a server that
+    /// says what a real one may (a Thanos partial answer) but the test's Prometheus does not.
+    func answer(_ count: Int, with body: String) {
+        let fd = self.fd
+        Thread.detachNewThread {
+            for _ in 0..<count {
+                let connection = accept(fd, nil, nil)
+                guard connection >= 0 else { return }
+                var request = [UInt8](repeating: 0, count: 65_536), received = 0
+                while received < request.count, !String(decoding: request[..<received], as: UTF8.self).contains("\r\n\r\n") {
+                    let n = request.withUnsafeMutableBytes { read(connection, $0.baseAddress! + received, $0.count - received) }
+                    if n <= 0 { break }
+                    received += n
+                }
+                let response = Array("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)".utf8)
+                _ = response.withUnsafeBytes { write(connection, $0.baseAddress!, $0.count) }
+                close(connection)
+            }
+        }
+    }
 }
 
 @Suite(.serialized) struct PrometheusServerTests {
@@ -179,6 +200,20 @@ final class Listener {
         #expect(e?.isBadInput == false)
         #expect(e?.description.contains("did not answer") == true)
         #expect(try s.count("SELECT count(*) FROM source") == 0)
+    }
+
+    /// A live answer that may be partial (Thanos: a store did not answer) is a failure, retried by the next run:
+    /// nothing stored, since an aggregate of the series that answered reads lower than it is and would be kept.
+    @Test func aPartialLiveAnswerIsAFailureAndStoresNothing() throws {
+        let server = try Listener()
+        server.answer(1, with: #"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"domain":"web-01"},"values":[[1393597200,"5"]]}]},"warnings":["No StoreAPIs matched for this query"]}"#)
+        let s = try Scratch()
+        let e = #expect(throws: IngestError.self) {
+            _ = try PrometheusIngester(store: s.store).ingestQuery(client: PrometheusClient(baseURL: URL(string: "http://127.0.0.1:\(server.port)")!), query: "cpu_util", range: 3600, step: 300, now: Self.end)
+        }
+        #expect(e?.isBadInput == false && e?.description.contains("the answer may be partial (1 warning(s): No StoreAPIs matched for this query)") == true
+                && e?.description.contains("the next run asks again") == true, "\(String(describing: e))")
+        #expect(try s.count() == 0 && s.count("SELECT count(*) FROM source") == 0)
     }
 
     @Test func aServerThatHangsTimesOut() throws {

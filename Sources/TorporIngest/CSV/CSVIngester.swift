@@ -55,13 +55,15 @@ final class CSVFileReader {
         defer { buffer.deallocate() }
         var parser: CSVParser?
         var lastByte: UInt8?
-        let age = Self.secondsSinceChange(path).flatMap { $0 < Self.settlingSeconds ? $0 : nil }
-        var streamCut = false   // a gzip stream that ends in a file changed a moment ago: its writer is still at it
+        // Seconds since the file changed, if that is under `settlingSeconds`: asked once the read is over (a writer
+        // may have added to the file while it was read).
+        func recentChange() -> Int? { Self.secondsSinceChange(path).flatMap { $0 < Self.settlingSeconds ? $0 : nil } }
+        var streamCut: Int?   // a gzip stream that ends in a file changed a moment ago (this many seconds): its writer is still at it
         while true {
             let count: Int
             do { count = try reader.read(into: buffer) } catch {
-                guard error.truncated, age != nil else { throw IngestError.badInput(source: path, line: parser?.line, message: error.message) }
-                streamCut = true
+                guard error.truncated, let age = recentChange() else { throw IngestError.badInput(source: path, line: parser?.line, message: error.message) }
+                streamCut = age
                 break
             }
             if count == 0 { break }
@@ -74,16 +76,16 @@ final class CSVFileReader {
             }
             try parse(chunk, with: parser!)
         }
-        if streamCut, parser == nil {   // not even a line decompressed yet: read on a later run
-            session.holdBack("the gzip data ends inside its compressed stream before any line", changedSecondsAgo: age!)
+        if let streamCut, parser == nil {   // not even a line decompressed yet: read on a later run
+            session.holdBack("the gzip data ends inside its compressed stream before any line", changedSecondsAgo: streamCut)
             return
         }
         guard let parser else { throw fail("empty file: no header and no data", line: nil) }
         // A last line without a line end in a file changed a moment ago may be a record its writer is still writing
         // ("8" of "87.5"): it is left for a later run rather than stored cut (the first value stored is kept).
         let unterminated = lastByte.map { $0 != 0x0A && $0 != 0x0D } ?? false
-        if let age, unterminated || streamCut {
-            session.holdBack(streamCut ? "the gzip data ends inside its compressed stream after \(reader.offset) bytes, "
+        if let age = streamCut ?? (unterminated ? recentChange() : nil) {
+            session.holdBack(streamCut != nil ? "the gzip data ends inside its compressed stream after \(reader.offset) bytes, "
                              + (unterminated ? "in line \(parser.line)," : "after line \(parser.line - 1),") : "line \(parser.line) has no line end",
                              changedSecondsAgo: age)
             if rows == nil { return }   // nothing whole yet (a header being written): read on a later run

@@ -43,7 +43,7 @@ public struct PrometheusIngester {
             if isJSON {
                 session.report.format = "query_range"
                 let answer = try QueryResultReader.read(from: data, fail: { session.fail($0, line: nil) })
-                Self.warnPartial(answer.warnings, session: session)
+                try Self.checkComplete(answer.warnings, session: session, live: false)
                 for (i, s) in answer.series.enumerated() {
                     try writer.add(name: s.name, labels: s.labels, points: s.points, position: "result[\(i)]")
                 }
@@ -54,12 +54,21 @@ public struct PrometheusIngester {
         }
     }
 
-    /// Says that an answer came with warnings: it may be partial (a store or replica that did not answer). What it
-    /// lacks is missing, not idle; the next ingest over the same times stores what it brings besides.
-    static func warnPartial(_ warnings: [String], session: SampleSession) {
-        guard !warnings.isEmpty else { return }
-        session.warn("Prometheus answered with \(warnings.count) warning(s), so the answer may be partial (what it lacks is missing data, "
-                     + "not idle; a later ingest over these times adds it): " + warnings.prefix(3).joined(separator: "; ") + (warnings.count > 3 ? "; …" : ""))
+    /// Checks the `warnings` of a successful answer. PromQL's own annotations ("PromQL info: …", "PromQL warning: …":
+    /// a query that may not mean what it says) are said. Any other warning is a partial answer (Thanos, Cortex or Mimir
+    /// when a store or replica did not answer): refused, nothing stored, since an aggregate over the series that did
+    /// answer reads lower than it is and the first value stored is kept: a file is bad input (export it again), a live
+    /// query a failure (tried again by the next run; until then the hours are missing, never idle).
+    static func checkComplete(_ warnings: [String], session: SampleSession, live: Bool, at position: String? = nil) throws {
+        let annotations = warnings.filter { $0.hasPrefix("PromQL info:") || $0.hasPrefix("PromQL warning:") }
+        if !annotations.isEmpty { session.warn((position.map { "\($0): " } ?? "") + "Prometheus says: " + annotations.joined(separator: "; ")) }
+        let partial = warnings.filter { !annotations.contains($0) }
+        guard !partial.isEmpty else { return }
+        let message = (position.map { "\($0): " } ?? "") + "the answer may be partial (\(partial.count) warning(s): "
+            + partial.prefix(3).joined(separator: "; ") + (partial.count > 3 ? "; …" : "")
+            + "): not stored, as an aggregate of the series that answered reads lower than it is"
+        if live { throw IngestError.failure(source: session.source, message: message + "; the next run asks again") }
+        throw session.fail(message + "; export the query again once the answer is whole", line: nil)
     }
 
     /// Whether exposition text has a sample without a timestamp, which is taken at `now`: the same text read at
@@ -143,7 +152,7 @@ public struct PrometheusIngester {
             let writer = PrometheusSeriesWriter(session: session, mapping: mapping, fixedVM: fixedVM, fixedMetric: byQuery ?? fixedMetric)
             for chunk in chunks {
                 let answer = try QueryResultReader.read(from: chunk.body, fail: { session.fail("chunk \(UTC.format(chunk.start)): \($0)", line: nil) })
-                Self.warnPartial(answer.warnings.map { "chunk \(UTC.format(chunk.start)): \($0)" }, session: session)
+                try Self.checkComplete(answer.warnings, session: session, live: true, at: "chunk \(UTC.format(chunk.start))")
                 for (i, s) in answer.series.enumerated() {
                     try writer.add(name: byQuery == nil ? s.name : nil, labels: s.labels, points: s.points,
                                    position: "chunk \(UTC.format(chunk.start)): result[\(i)]")
