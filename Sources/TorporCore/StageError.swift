@@ -8,6 +8,8 @@ public struct StageError: Error, CustomStringConvertible, Equatable, Sendable {
         case nothingToDo
         /// Anything else (store, model, libvirt, a lock held by another run): exit code 1.
         case runtime
+        /// Done as far as it could be, with something a person must look at (a VM woken without its memory): exit code 4.
+        case needsPerson
     }
 
     public let kind: Kind
@@ -25,6 +27,7 @@ public struct StageError: Error, CustomStringConvertible, Equatable, Sendable {
         case .badInput: 2
         case .nothingToDo: 3
         case .runtime: 1
+        case .needsPerson: 4
         }
     }
 }

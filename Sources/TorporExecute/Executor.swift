@@ -644,7 +644,7 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// How a restore that brought a VM back without its memory (libvirt booted it) is told, in the journal and the events.
-    public static let bootedAfresh = "BOOTED AFRESH"
+    static let bootedAfresh = "BOOTED AFRESH"
 
     /// The failure among `events` that says a restore brought its VM back without its memory (libvirt booted it).
     public static func memoryLost(in events: [ExecutionEvent]) -> ExecutionEvent? {

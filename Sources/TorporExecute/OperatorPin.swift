@@ -17,8 +17,8 @@ extension Executor {
     /// Pins `vm` awake until `until` (nil: until unpinned; `torpor-execute pin`) and wakes it when torpor has it asleep
     /// or has no record of it running (libvirt has the last word: a VM saved outside torpor is woken too; one that runs
     /// is left as it is). A pin that cannot be recorded does not stop the wake: the VM comes back, then that failure is
-    /// thrown (naming a memory lost by the wake, `Executor.bootedAfresh`). Throws when the VM is unknown or the wake
-    /// fails, saying whether the pin holds.
+    /// thrown (`needsPerson` when the wake lost the VM's memory, `Executor.bootedAfresh`). Throws when the VM is unknown
+    /// or the wake fails, saying whether the pin holds.
     public func pin(vm: String, until: EpochSeconds?, by who: String, options: ExecutionOptions) throws -> PinOutcome {
         let now = options.now
         if let until, until <= now { throw ExecuteError(.badInput, "the pin's end \(UTC.format(until)) is not after now (\(UTC.format(now))): nothing to pin") }
@@ -69,7 +69,9 @@ extension Executor {
             outcome.warning = "another torpor-execute acts on \(vm) now (a save may be under way): should it sleep, the executor's next pass wakes it (it is pinned)"
         }
         if let unpinned {
-            throw ExecuteError(.runtime, "\(vm) could not be pinned (\(unpinned)); it is awake" + (outcome.memoryLost ? ", without its memory (\(outcome.warning ?? ""))" : ""))
+            // Woken without its memory as well: that needs a person more than the pin does.
+            throw ExecuteError(outcome.memoryLost ? .needsPerson : .runtime,
+                               "\(vm) could not be pinned (\(unpinned)); it is awake" + (outcome.memoryLost ? ", without its memory (\(outcome.warning ?? ""))" : ""))
         }
         return outcome
     }

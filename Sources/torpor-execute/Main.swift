@@ -318,14 +318,7 @@ struct Pin: ParsableCommand {
         try exitingOnError("torpor-execute") {
             let now = common.nowSeconds
             let end = until.map { UTC.parseInstant($0) ?? now + DurationText.seconds($0)! }
-            let outcome: PinOutcome
-            do {
-                outcome = try flags.operatorExecutor(store: try restoringStore(common)).pin(vm: vm, until: end, by: operatorName(by), options: flags.options(now: now))
-            } catch let error as ExecuteError where error.message.contains(Executor.bootedAfresh) {
-                // Not pinned, and woken without its memory: that needs a person, as a wake's memory loss does.
-                FileHandle.standardError.write(Data("torpor-execute: \(error.message)\n".utf8))
-                throw ExitCode(4)
-            }
+            let outcome = try flags.operatorExecutor(store: try restoringStore(common)).pin(vm: vm, until: end, by: operatorName(by), options: flags.options(now: now))
             print(outcome.pinned)
             if let warning = outcome.warning { FileHandle.standardError.write(Data("torpor-execute: warning: \(warning)\n".utf8)) }
             if outcome.memoryLost { throw ExitCode(4) }
