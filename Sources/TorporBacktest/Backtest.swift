@@ -325,8 +325,10 @@ public struct Backtest {
                         let start = hibernate.afterIdleSeconds.map { _ in
                             idle(busy: false, from: from, to: busy ?? until) ?? busy.flatMap { idle(busy: true, from: max(from, $0), to: until) }
                         } ?? demand.firstCalm(from: from, to: until, threshold: threshold)
-                        // As the executor: no sleep once its restore is due ("not worth sleeping").
-                        if let start, start < restore?.at.seconds ?? .max { sleeping[i] = (start, restore?.at.seconds, wake) }
+                        // As the executor: no sleep once its restore is due, or too close to its deadline ("not worth sleeping").
+                        if let start, restore.map({ hibernate.notWorthStarting(at: start, restore: $0) == nil }) ?? true {
+                            sleeping[i] = (start, restore?.at.seconds, wake)
+                        }
                     }
                     guard let current = sleeping[i] else { continue }
                     let planned = current.wake ?? .max

@@ -65,7 +65,7 @@ enum DueActions {
         var owed: [OwedRestore] = []
         for p in power.sorted(by: { $0.vm < $1.vm }) {
             let sleepPlan = latest[p.actionID]?.planID.flatMap { plansByID[$0] }
-            let chosen = restore(of: p.vm, asleepBy: p.actionID, sleepPlan: sleepPlan, newer: plans.filter { $0.createdAt >= sleepPlan?.createdAt ?? p.since })
+            let chosen = restore(of: p.vm, asleepBy: p.actionID, since: p.since, sleepPlan: sleepPlan, newer: plans.filter { $0.createdAt >= sleepPlan?.createdAt ?? p.since })
             if let pin = pins[p.vm], pin.holds(at: now) {
                 owed.append(.init(vm: p.vm, host: p.host, actionID: "pin:\(p.vm):\(UTC.format(now))", planID: nil, at: now, deadline: now,
                                   priority: chosen?.action.priority ?? 1, reason: "pinned by \(pin.pinnedBy): keep awake", dueSince: max(p.since, pin.pinnedAt)))
@@ -99,16 +99,20 @@ extension DueActions {
         }
     }
 
-    /// The restore a VM asleep by hibernation `actionID` is owed by the plans: the one paired with it in `sleepPlan`,
-    /// unless a newer plan's approved restore of it moved it; the newest of `newer` (newest first) with a restore of it
-    /// may only bring it earlier.
-    static func restore(of vm: String, asleepBy actionID: String, sleepPlan: PlanActions?, newer: [PlanActions]) -> (action: Plan.Action, plan: String)? {
+    /// The restore a VM asleep by hibernation `actionID` since `asleepSince` is owed by the plans: the one paired with
+    /// it in `sleepPlan`, unless a newer plan's approved restore of it moved it; the newest of `newer` (newest first)
+    /// with a restore of it may only bring it earlier.
+    static func restore(of vm: String, asleepBy actionID: String, since asleepSince: EpochSeconds, sleepPlan: PlanActions?,
+                        newer: [PlanActions]) -> (action: Plan.Action, plan: String)? {
         // A newer plan made before the sleep began holds the same hibernation under its own id when it is an idle-timeout
-        // one (its id has its plan's hour): its restore is this sleep's too.
+        // one (its id has its plan's hour): its restore is this sleep's too, that of the window the sleep began in (the
+        // plan may hold another window of the VM later, after demand it foresees).
         let signature = sleepPlan?.actions[actionID]?.signature
         func restore(in plan: PlanActions) -> Plan.Action? {
             plan.restores[vm]?.first { r in
-                r.pairedWith == nil || r.pairedWith == actionID || (signature != nil && plan.actions[r.pairedWith!]?.signature == signature)
+                guard let paired = r.pairedWith, paired != actionID else { return true }
+                guard let signature, let h = plan.actions[paired], h.signature == signature else { return false }
+                return h.at.seconds <= asleepSince && asleepSince < r.at.seconds
             }
         }
         let paired = sleepPlan.flatMap { plan in plan.actions[plan.actions[actionID]?.pairedWith ?? ""].map { (action: $0, plan: plan.id) } }
@@ -135,12 +139,18 @@ extension DueActions {
         // Made later (of two made in the same second, two policies tried, neither is the newer).
         guard let newest = plans.first(where: { $0.createdAt > plan.createdAt.seconds }) else { return SinceApproved() }
         let sleepPlan = plans.first { $0.id == plan.id }
-        // The same hibernation by its signature: an idle-timeout one's id has its plan's hour, its signature not.
-        let held = Set(newest.actions.values.filter { $0.action == .hibernate }.map(\.signature))
+        // The same hibernation by its signature (an idle-timeout one's id has its plan's hour, its signature not), and
+        // an idle-timeout one in a window of the newest plan that holds now: one later the same day, after demand the
+        // newest plan foresees, does not let it sleep through that demand.
+        let held = Set(newest.actions.values.filter { h in
+            guard h.action == .hibernate else { return false }
+            guard h.afterIdleSeconds != nil else { return true }
+            return h.at.seconds <= now && now < (h.pairedWith.flatMap { newest.actions[$0] }?.at.seconds ?? .max)
+        }.map(\.signature))
         var said = SinceApproved()
         for h in hibernations {
             if !held.contains(h.signature) { said.droppedBy[h.id] = newest.id }
-            said.restores[h.id] = restore(of: h.vm, asleepBy: h.id, sleepPlan: sleepPlan, newer: plans)?.action
+            said.restores[h.id] = restore(of: h.vm, asleepBy: h.id, since: now, sleepPlan: sleepPlan, newer: plans)?.action
         }
         return said
     }

@@ -827,9 +827,8 @@ public final class Executor: @unchecked Sendable {
             if let why = pinned(pins[a.vm], at: options.now) { skip(why); continue }
             if power[a.vm]?.state == .hibernated { skip("already hibernated"); continue }
             // The pass's time as it goes on (the saves before this one may have taken minutes).
-            guard let restore = a.pairedWith.flatMap({ restores[$0] }), restore.at.seconds > clock() else {
-                skip("its restore is already due: not worth sleeping"); continue
-            }
+            guard let restore = a.pairedWith.flatMap({ restores[$0] }) else { skip("its restore is already due: not worth sleeping"); continue }
+            if let why = a.notWorthStarting(at: clock(), restore: restore) { skip(why); continue }
             // The plans made since know newer data, events and pins: the newest must still hold the hibernation, and
             // none may bring its restore to now (once asleep the VM would be owed that one).
             if let newest = sinceApproved.droppedBy[a.id] {

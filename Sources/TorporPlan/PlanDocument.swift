@@ -102,6 +102,10 @@ public struct Plan: Codable, Equatable, Sendable {
         /// stored sample since `busyCheckStart` reached `hibernate_below`, which ends the quiet the plan counted on
         /// (`idleWait`). A plan is valid for hours; the executor checks this at each pass.
         public var afterIdleOnceBusySeconds: Int64? = nil
+        /// A hibernation's break-even (`break_even_factor` × (save + restore)): the least time from its start to its
+        /// restore's deadline that pays for both. The executor starts it no later than that before the deadline (an
+        /// idle-timeout sleep may start any time in its window). nil in plans made before it was recorded.
+        public var breakEvenSeconds: Int64? = nil
 
         /// How long the VM's measured demand must stay under `hibernate_below` before this hibernation, given whether a
         /// stored sample reached it since `busyCheckStart`: `afterIdleSeconds`, or `afterIdleOnceBusySeconds` once
@@ -118,6 +122,19 @@ public struct Plan: Codable, Equatable, Sendable {
         public func busyCheckStart(planHour: EpochSeconds, wokeAt: EpochSeconds?) -> EpochSeconds {
             guard let wokeAt, wokeAt < planHour - 3600, planHour - (UTC.floor(wokeAt) + 3600) < afterIdleOnceBusySeconds ?? 0 else { return planHour - 3600 }
             return wokeAt
+        }
+
+        /// Why this hibernation is not worth starting at `time` before `restore`, its pair (the executor's pre-flight, and
+        /// the backtest's replay of it), nil when it is: its restore has started, or what is left of the sleep before
+        /// the restore's deadline no longer pays for the save and the restore (`breakEvenSeconds`; started late in its
+        /// window, a save of minutes would hold the VM past its deadline).
+        public func notWorthStarting(at time: EpochSeconds, restore: Action) -> String? {
+            guard restore.at.seconds > time else { return "its restore is already due: not worth sleeping" }
+            let deadline = restore.deadline ?? restore.at
+            if let breakEven = breakEvenSeconds, deadline.seconds - time < breakEven {
+                return "its restore's deadline \(deadline.text) is less than the break-even \(DurationText.format(breakEven)) away: not worth sleeping"
+            }
+            return nil
         }
 
         /// The action as a person reads it: `hibernate`, `restore`, or `hibernate after 4h idle` (idle timeout).

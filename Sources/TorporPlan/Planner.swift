@@ -711,7 +711,7 @@ struct Planning {
                              expectedVMHoursSaved: Self.rounded(saved), risk: risk, forecastSource: vm.forecast?.source ?? "none",
                              text: sleepText(w, series: series?.tier ?? [], worst: worst)),
             reservations: .init(statePoolBytes: w.stateBytes, memoryBytes: nil, vcpus: nil), afterIdleSeconds: w.afterIdle,
-            afterIdleOnceBusySeconds: w.carriedWait ? w.settings.minIdle : nil)
+            afterIdleOnceBusySeconds: w.carriedWait ? w.settings.minIdle : nil, breakEvenSeconds: w.breakEven)
         return [hibernate, restore]
     }
 

@@ -465,6 +465,36 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(said.droppedBy.isEmpty && said.restores[a.id]?.id == soonerRestore.id, "\(String(describing: said.restores[a.id]?.id))")
     }
 
+    /// An idle-timeout hibernation approved in one plan is not started while the newest plan foresees demand for the
+    /// VM now and holds its window only later (the same signature: an idle-timeout one's has no time); once that window
+    /// has begun, the newest plan holds it, and the restore owed is that window's.
+    @Test func aNewerPlansLaterIdleWindowDoesNotHoldTheHibernationNow() throws {
+        let f = try Fixture()
+        let plan = try f.plan(["web-01": 0..<8], idleLoad: [6, 10, 12], idleTimeout: true)
+        let later = try f.plan(["web-01": 2..<7], at: Self.at(1), approve: false, idleLoad: [6, 10, 12], idleTimeout: true)
+        let a = try #require(plan.actions.first { $0.action == .hibernate }), b = try #require(later.actions.first { $0.action == .hibernate })
+        #expect(a.signature == b.signature && b.at.seconds == Self.at(3))
+        let now = try f.store.read { try DueActions.sinceApproved([a], of: plan, now: Self.at(1) + 60, in: $0) }
+        #expect(now.droppedBy[a.id] == later.id, "the newest plan foresees demand until \(UTC.format(Self.at(3)))")
+        let events = try f.executor().run(f.options(Self.at(1) + 60))
+        #expect(events.map(\.event) == ["skipped"] && events[0].detail.contains("no longer holds this hibernation"), "\(events.map(\.text))")
+        let inWindow = try f.store.read { try DueActions.sinceApproved([a], of: plan, now: Self.at(3) + 60, in: $0) }
+        #expect(inWindow.droppedBy.isEmpty && inWindow.restores[a.id]?.id == b.pairedWith)
+    }
+
+    /// A hibernation started late in its window must still pay for its save and restore (the break-even its plan
+    /// records, 2 × (60 s + 30 s)): a few minutes before its restore's deadline it is not started.
+    @Test func aHibernationTooCloseToItsRestoresDeadlineIsNotStarted() throws {
+        let f = try Fixture()
+        let plan = try f.plan(["web-01": 0..<2])
+        let h = try #require(plan.actions.first { $0.action == .hibernate }), r = try #require(plan.actions.first { $0.action == .restore })
+        let deadline = try #require(r.deadline).seconds
+        #expect(h.breakEvenSeconds == 180 && r.at.seconds > deadline - 170)
+        let events = try f.executor().run(f.options(deadline - 170))
+        #expect(events.map(\.event) == ["skipped"] && events[0].detail.contains("is less than the break-even 3m away: not worth sleeping"), "\(events.map(\.text))")
+        #expect(try f.state("web-01") == .running)
+    }
+
     /// The hibernation's pre-flight asks the demand signal that would wake the VM: one it wants now is not put to
     /// sleep (to be woken on the next pass), nor is one the signal cannot answer for (missing is not idle).
     @Test func aHibernationsPreFlightAsksTheDemandSignal() throws {
