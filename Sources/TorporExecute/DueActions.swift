@@ -23,6 +23,8 @@ struct OwedRestore: Sendable {
     /// A restore owed at once (a pin, an event, no plan's restore): since when, for `ExecutionCheck` (its `deadline`
     /// is each pass's now, so that doing it promptly is no violation).
     var dueSince: EpochSeconds? = nil
+    /// A plan's restore: how many of its host's restores the plan's queue lets run at once (`Plan.Action.hostConcurrentRestores`).
+    var hostConcurrentRestores: Int? = nil
 }
 
 /// What the plans ask of the executor at `now`.
@@ -76,7 +78,7 @@ enum DueActions {
             } else if let (action, planID) = chosen {
                 owed.append(.init(vm: p.vm, host: p.host, actionID: action.id, planID: planID,
                                   at: action.at.seconds, deadline: action.deadline?.seconds ?? action.at.seconds, priority: action.priority,
-                                  reason: action.rationale.text, cause: action.deadlineCause))
+                                  reason: action.rationale.text, cause: action.deadlineCause, hostConcurrentRestores: action.hostConcurrentRestores))
             } else {
                 owed.append(.init(vm: p.vm, host: p.host, actionID: "safety:\(p.vm):\(UTC.format(now))", planID: nil, at: now, deadline: now,
                                   priority: 1, reason: "no plan holds a restore for this sleeping VM: restored now", dueSince: p.since))

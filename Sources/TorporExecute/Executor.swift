@@ -17,8 +17,9 @@ public struct ExecutionOptions: Sendable {
     public var hosts: Set<String>?
     /// Decide and report, change nothing.
     public var dryRun = false
-    /// Restores at once per host.
-    public var concurrentRestores = 2
+    /// Restores at once per host; nil: as many as the plans queued the host's restores for (the policy's
+    /// `concurrent_restores` of the host, `Plan.Action.hostConcurrentRestores`), else 2.
+    public var concurrentRestores: Int?
     /// A state pool to take each saved image into (delta snapshots) and to restore from when libvirt's image is gone.
     public var pool: (directory: String, capacityBytes: Int64)?
     /// Where libvirt keeps managed-save images (qemu:///system: /var/lib/libvirt/qemu/save).
@@ -446,9 +447,10 @@ public final class Executor: @unchecked Sendable {
                 body()
             }
         }
-        // In SLA order, at most `concurrentRestores` at once (a pass covers one host), each on a thread of its own: not
-        // on GCD's shared pool, whose width follows the cores and which workers stuck on a silent host would use up.
-        let limit = DispatchSemaphore(value: max(1, options.concurrentRestores))
+        // In SLA order, at most `concurrentRestores` at once (a pass covers one host; by default as many as the plans
+        // queued its restores for), each on a thread of its own: not on GCD's shared pool, whose width follows the cores
+        // and which workers stuck on a silent host would use up.
+        let limit = DispatchSemaphore(value: max(1, options.concurrentRestores ?? planned.compactMap(\.hostConcurrentRestores).max() ?? 2))
         let running = DispatchGroup()
         func start(_ restores: [OwedRestore]) {
             for r in restores {

@@ -106,6 +106,9 @@ public struct Plan: Codable, Equatable, Sendable {
         /// restore's deadline that pays for both. The executor starts it no later than that before the deadline (an
         /// idle-timeout sleep may start any time in its window). nil in plans made before it was recorded.
         public var breakEvenSeconds: Int64? = nil
+        /// A restore's host's `concurrent_restores`, under which the plan queued it: the executor runs that many of the
+        /// host's restores at once, else they start later than the plan's queue says. nil in plans made before it was recorded.
+        public var hostConcurrentRestores: Int? = nil
 
         /// How long the VM's measured demand must stay under `hibernate_below` before this hibernation, given whether a
         /// stored sample reached it since `busyCheckStart`: `afterIdleSeconds`, or `afterIdleOnceBusySeconds` once

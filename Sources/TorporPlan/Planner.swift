@@ -701,7 +701,8 @@ struct Planning {
                              hibernateBelow: w.settings.hibernateBelow, restoreAbove: w.settings.restoreAbove,
                              expectedVMHoursSaved: Self.rounded(saved), risk: risk, forecastSource: vm.forecast?.source ?? "none",
                              text: w.onset + "; p95 restore \(DurationText.format(w.restoreSeconds)) + execute_every \(DurationText.format(policy.executeEvery))" + queue),
-            reservations: .init(statePoolBytes: nil, memoryBytes: vm.memoryBytes, vcpus: vm.vcpus))
+            reservations: .init(statePoolBytes: nil, memoryBytes: vm.memoryBytes, vcpus: vm.vcpus),
+            hostConcurrentRestores: policy.host(host).concurrentRestores)
         guard !w.asleepAlready else { return [restore] }
         let hibernate = Plan.Action(
             id: hibernateID, vm: vm.name, host: host, action: .hibernate, at: Instant(w.start), deadline: nil,

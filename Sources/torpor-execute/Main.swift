@@ -65,7 +65,7 @@ struct ExecutionFlags: ParsableArguments {
     @Option(help: "The state pool's capacity, e.g. 500GiB.") var poolCapacity = "1TiB"
     @Option(help: "Where libvirt keeps managed-save images.") var managedSaveDirectory = "/var/lib/libvirt/qemu/save"
     @Option(help: "Append every event as a JSON line to this file.") var eventLog: String?
-    @Option(help: "Restores at once per host.") var concurrentRestores = 2
+    @Option(help: "Restores at once per host (default: the policy's concurrent_restores of the host, as the plan queued its restores; else 2).") var concurrentRestores: Int?
     @Option(help: "Seconds the pre-flight check samples a VM's CPU time over (above 0, at most 300).") var loadInterval = 3.0
     @Option(help: "Pre-flight load: 'sample' (fresh libvirt CPU time) or 'store' (the collector's newest sample).") var loadSource = "sample"
     @Option(help: "With --load-source store: the oldest sample accepted, e.g. 10m.") var loadMaxAge = "10m"
@@ -78,7 +78,7 @@ struct ExecutionFlags: ParsableArguments {
 
     func validate() throws {
         if pool != nil, ByteSize.parse(poolCapacity) == nil { throw ValidationError("--pool-capacity '\(poolCapacity)' is not a size such as 500GiB") }
-        if concurrentRestores < 1 { throw ValidationError("--concurrent-restores must be at least 1") }
+        if let concurrentRestores, concurrentRestores < 1 { throw ValidationError("--concurrent-restores must be at least 1") }
         if !["sample", "store"].contains(loadSource) { throw ValidationError("--load-source must be 'sample' or 'store', not '\(loadSource)'") }
         for rule in wakeOn where PrometheusDemandSignal.Rule.parse(rule) == nil { throw ValidationError("--wake-on '\(rule)' is not VM=QUERY or label=value=QUERY") }
         if !wakeOn.isEmpty, prometheus.flatMap(URL.init(string:)) == nil { throw ValidationError("--wake-on needs --prometheus URL") }

@@ -194,6 +194,8 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(web01.map(\.action) == [.restore] && newer.actions.contains { $0.id == plan.actions.first { $0.vm == "web-02" && $0.action == .hibernate }?.id })
         func owed() throws -> EpochSeconds? { try f.store.read { try DueActions.owedRestores(now: Self.at(2), in: $0) }.first?.deadline }
         #expect(try owed() == plan.actions.first { $0.action == .restore }?.deadline?.seconds && owed() == Self.at(4))
+        #expect(try f.store.read { try DueActions.owedRestores(now: Self.at(2), in: $0) }.first?.hostConcurrentRestores == 2,
+                "the host's concurrent_restores the plan queued it under, the executor's default")
         let record = try Approvals.approve(newer, bytes: newer.encoded(), source: "newer", only: ["web-01"], except: [], by: "ops", now: Self.at(1) + 600, in: f.store)
         #expect(record.actions == web01.map(\.id))
         #expect(try owed() == Self.at(11))

@@ -191,6 +191,7 @@ import TorporTrain
         let sleeper = Self.vm("asleep", Self.hours(idle: 0..<3), hibernatedSince: Self.now - 3600, restore: 2 * 3600)
         let plan = try Self.plan([sleeper, Self.vm("new", Self.hours(idle: 0..<3), restore: 3600)], policy: policy)
         #expect(plan.actions.map(\.vm) == ["asleep"], "\(plan.actions.map { "\($0.vm) \($0.action)" })")
+        #expect(plan.actions.allSatisfy { $0.hostConcurrentRestores == 1 }, "the lanes the queue assumed, for the executor")
         #expect(plan.skipped.first { $0.vm == "new" }?.reason.contains("would make the restore of asleep, asleep now, late") == true)
         // The window refused is the one whose restore queues the sleeper, not one due back hours later (less priority,
         // shorter: refused before, in vain).
