@@ -23,6 +23,10 @@ public struct PlanningVM: Sendable {
     public var pinnedUntil: EpochSeconds?
     /// Set when the VM's newest demand data is older than the policy's `max_data_age`: the time data stops.
     public var staleSince: EpochSeconds?
+    /// Set when the collector has seen the VM's domain since then without reading its demand (it keeps writing the
+    /// allocation of a shut-off or paused domain, no CPU counters; `PlanningInputs.seenNotRunning`): not running, so
+    /// neither hibernated nor counted as running by the guardrails, however fresh its data otherwise is.
+    public var notRunningSince: EpochSeconds? = nil
     /// Set when a training run marked the VM not predictable (`DemandForecaster.unpredictable`: the newest run, or the
     /// one whose model serves it): the reason.
     public var notPredictable: String?
@@ -167,7 +171,7 @@ public enum Planner {
             let settings = input.policy.settings(vm: vm.name, labels: vm.labels)
             // Not those whose forecast is not used at all (listed apart or skipped), nor those not planned.
             return planning.dormant(vm, settings: settings) != nil && planning.unjudged(vm, settings: settings) == nil
-                && vm.host != nil && (vm.hibernatedSince != nil || vm.staleSince == nil)
+                && vm.host != nil && (vm.hibernatedSince != nil || vm.staleSince == nil && vm.notRunningSince == nil)
         }.map(\.name).sorted()
     }
 
@@ -357,6 +361,9 @@ struct Planning {
         if let reason = unjudged(vm, settings: settings), !settings.idleTimeout { return .failure(.init(message: reason)) }
         if let stale = vm.staleSince {
             return .failure(.init(message: "no demand data since \(UTC.format(stale)) (missing is not idle; max_data_age \(DurationText.format(policy.maxDataAge)))"))
+        }
+        if let off = vm.notRunningSince {
+            return .failure(.init(message: "not running since \(UTC.format(off)) (the collector sees its domain without CPU counters): nothing to hibernate"))
         }
         guard let (q, _) = tierSeries(vm, quantile: tier.quantile) else {
             return .failure(.init(message: vm.forecast == nil ? "no forecast" : "the forecast has no q\(Self.quantileText(tier.quantile)) for tier \(settings.tier)"))
@@ -566,15 +573,15 @@ struct Planning {
 
     /// Admits candidate windows, the longest savings first, while every hour keeps the guardrails (share of a group and
     /// of a host asleep, VMs running per group) and each host's state pool, memory and vCPUs hold. VMs asleep now count
-    /// first. The guardrails' shares count the VMs known to run (data fresh) or asleep: a VM without fresh data (shut
-    /// off, gone, or its collector stopped) is no VM running (a group or host of one VM in all is exempt, as before).
+    /// first. The guardrails' shares count the VMs known to run (data fresh, not seen shut off) or asleep: a VM without
+    /// fresh data (shut off, gone, or its collector stopped) or seen not running is no VM running (a group or host of one VM in all is exempt, as before).
     /// Memory and vCPUs count every VM placed on the host: one without data may run all the same.
     func admit(_ candidates: [Window], sleeping: [Window], skipped: inout [Plan.Skip]) -> [Window] {
         let groupOf: (PlanningVM) -> String? = { [policy] vm in vm.labels[policy.groupLabel] }
         var groupSize: [String: Int] = [:], hostSize: [String: Int] = [:], groupAll: [String: Int] = [:], hostAll: [String: Int] = [:]
         var hostMemory: [String: Int64] = [:], hostVCPUs: [String: Int64] = [:]
         for vm in input.vms {
-            let counted = vm.hibernatedSince != nil || vm.staleSince == nil
+            let counted = vm.hibernatedSince != nil || vm.staleSince == nil && vm.notRunningSince == nil
             if let g = groupOf(vm) {
                 groupAll[g, default: 0] += 1
                 if counted { groupSize[g, default: 0] += 1 }

@@ -17,7 +17,7 @@ extension PlanningInputs {
         let hour0 = UTC.floor(now)
         let from = hour0 - Int64(forecaster.historyHours) * 3600
         let horizonEnd = hour0 + Int64(policy.horizonHours) * 3600
-        let (records, histories, events, stateBytes, execution) = try store.read { db in
+        let (records, histories, events, stateBytes, (execution, notRunning)) = try store.read { db in
             let records = try VMRepository.all(in: db)
             let histories = try records.map { r in
                 // Its hours asleep are left out of its history (a sleeping VM reports nothing), and told apart from gaps.
@@ -26,6 +26,7 @@ extension PlanningInputs {
                         sleeps: sleeps, lastUnplannedWake: try JournalRepository.lastUnplannedWake(vm: r.name, from: from, now: now, in: db))
             }
             let stateBytes = try Dictionary(uniqueKeysWithValues: records.map { ($0.name, try StateRepository.expectedWrite(vm: $0.name, upTo: now, in: db)) })
+            let notRunning = try Dictionary(uniqueKeysWithValues: records.map { ($0.name, try seenNotRunning(vm: $0.name, now: now, in: db)) })
             let unpredictable = forecaster.unpredictable(newest: try ModelRegistry.newest(trainedBefore: now, in: db))
             // A replay does not see later sleeps, pins or restore times.
             let asOf = replaying ? now : .max
@@ -35,7 +36,7 @@ extension PlanningInputs {
                              restore: try JournalRepository.p95Seconds(kind: .restore, vms: records.map(\.name), upTo: asOf, in: db),
                              unmetDemands: try unmetDemands(records: records, power: power, now: now, policy: policy, in: db),
                              calls: try DemandCallRepository.calls(from: from, to: hour0, in: db))
-            return (records, histories, try EventRepository.overlapping(from: hour0, to: horizonEnd, in: db), stateBytes, execution)
+            return (records, histories, try EventRepository.overlapping(from: hour0, to: horizonEnd, in: db), stateBytes, (execution, notRunning))
         }
         let calendar = try store.read { try CalendarHours.load(vms: records, from: hour0, to: horizonEnd, in: $0) }
         let forecasts = forecaster.forecast(histories.map { (vm: $0.vm, series: $0.series) }, calendar: calendar)
@@ -56,6 +57,7 @@ extension PlanningInputs {
                                   stateBytes: stateBytes[record.name] ?? nil,
                                   pinnedUntil: execution.pins[record.name].map { $0.until ?? .max },
                                   staleSince: fresh ? nil : (lastKnown.map { $0 + 3600 } ?? from)))
+            if execution.power[record.name]?.state != .hibernated { vms[vms.count - 1].notRunningSince = notRunning[record.name] ?? nil }
             vms[vms.count - 1].notPredictable = execution.unpredictable[record.name]
             vms[vms.count - 1].wokenEarlyAt = execution.power[record.name]?.wokenEarlyAt
             vms[vms.count - 1].unmetDemandAt = execution.unmetDemands[record.name]
@@ -71,5 +73,19 @@ extension PlanningInputs {
                              model: forecaster.run.map { "model #\($0.id)" }
                                  ?? "hour-of-week profile (\(forecaster.unservedBecause ?? "no promoted model"))",
                              dataWatermark: watermark.map { $0 + 3600 })
+    }
+
+    /// How long the collector must go on seeing a VM's domain (its allocation samples) past its newest demand sample
+    /// for the VM to count as not running: three 5-minute collections.
+    static let notRunningAfter: Int64 = 900
+
+    /// Since when `vm` is not running as the collector saw it by `now`: its newest demand (`cpu_util`) sample, when its
+    /// allocation (`vcpus`) samples went on more than `notRunningAfter` past it (the libvirt collector writes the
+    /// allocation of a shut-off or paused domain, no CPU counters); nil otherwise, and for a source without allocations.
+    static func seenNotRunning(vm: String, now: EpochSeconds, in db: Database) throws -> EpochSeconds? {
+        guard let seen = try SampleReader.newestTime(vm: vm, metric: "vcpus", upTo: now, in: db),
+              let demand = try SampleReader.newestTime(vm: vm, metric: "cpu_util", upTo: now, in: db),
+              seen - demand > notRunningAfter else { return nil }
+        return demand
     }
 }

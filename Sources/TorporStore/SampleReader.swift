@@ -11,6 +11,14 @@ public enum SampleReader {
             """, arguments: [vm, metric, from, to]).map { ($0["time"], $0["value"]) }
     }
 
+    /// The time of one VM's newest sample of `metric` at or before `time`; nil when it has none.
+    public static func newestTime(vm: String, metric: String, upTo time: EpochSeconds, in db: Database) throws -> EpochSeconds? {
+        try EpochSeconds.fetchOne(db, sql: """
+            SELECT max(s.time) FROM sample s JOIN vm ON vm.id = s.vm_id JOIN metric m ON m.id = s.metric_id
+            WHERE vm.name = ? AND m.name = ? AND s.time <= ?
+            """, arguments: [vm, metric, time])
+    }
+
     /// (time, value) of one VM's metric in [from, to), by time, at the times it was present: a sample at a time the
     /// source recorded the VM absent (`vcpus` or `mem_capacity` of 0, as Bitbrains records absence) is left out, missing
     /// and never idle. What the planner and the executor read raw demand with (`HourlySeries` masks such hours too).

@@ -76,11 +76,11 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
             return plan
         }
 
-        /// Writes CPU utilization samples as the 5-minute collector would.
-        func cpu(_ vm: String, _ samples: [(time: EpochSeconds, value: Double)]) throws {
+        /// Writes CPU utilization samples (or another metric's) as the 5-minute collector would.
+        func cpu(_ vm: String, _ samples: [(time: EpochSeconds, value: Double)], metric: String = "cpu_util", unit: String = "percent") throws {
             try store.transaction { db in
                 let writer = try SampleWriter(db: db)
-                let cpu = try writer.metricID(try MetricBinding.make(metric: "cpu_util", unit: "percent").get())
+                let cpu = try writer.metricID(try MetricBinding.make(metric: metric, unit: unit).get())
                 let id = try VMRepository.id(of: vm, in: db, now: ExecutorTests.now)
                 for s in samples { _ = try writer.add(vm: id, metric: cpu, time: s.time, value: s.value) }
             }
@@ -326,6 +326,39 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         let idle = Dictionary(uniqueKeysWithValues: try PlanningInputs.load(store: f.store, now: Self.now, policy: .embeddedDefault, policySHA256: "t",
                                                                             forecaster: try DemandForecaster(store: f.store)).vms.map { ($0.name, $0.idleHours) })
         #expect(idle["web-01"] == 139 && idle["web-02"] == 39 && idle["web-03"] == 10, "\(idle)")
+    }
+
+    /// A VM the collector sees shut off (it goes on writing the domain's allocation, no CPU counters) is not running,
+    /// however fresh its data is: not hibernated, and not counted as running towards its group's `min_running`.
+    @Test func aVMSeenShutOffIsNotCountedAsRunning() throws {
+        let f = try Fixture()
+        let times = (0..<(240 * 12)).map { Self.now - 240 * 3600 + Int64($0) * 300 }
+        let off = Self.now - 50 * 60
+        try f.cpu("db-1", times.map { ($0, 1) })
+        try f.cpu("db-2", times.filter { $0 < off }.map { ($0, 1) })
+        try f.store.transaction { db in
+            for vm in ["db-1", "db-2"] {
+                try VMRepository.setPlacement(vm: try VMRepository.id(of: vm, in: db, now: Self.now), hostURI: Self.host, labels: ["group": "db"], in: db)
+            }
+        }
+        for vm in ["db-1", "db-2"] { try f.cpu(vm, times.map { ($0, 2) }, metric: "vcpus", unit: "count") }
+        let policy = try Policy.parse("""
+            defaults: {tier: silver, hibernate_below: 5, restore_above: 15, min_idle: 2h}
+            tiers: {silver: {quantile: 0.9, priority: 2}}
+            guardrails: {max_hibernated_share: 1, min_running: 1}
+            """, source: "test")
+        func plan() throws -> (input: PlanningInput, plan: Plan) {
+            let input = try PlanningInputs.load(store: f.store, now: Self.now, policy: policy, policySHA256: "t", forecaster: try DemandForecaster(store: f.store))
+            return (input, Planner.plan(input))
+        }
+        let (input, made) = try plan()
+        #expect(input.vms.first { $0.name == "db-2" }?.notRunningSince == times.last { $0 < off } && input.vms.first { $0.name == "db-1" }?.notRunningSince == nil)
+        #expect(made.actions.isEmpty, "\(made.actions.map(\.id))")
+        #expect(made.skipped.first { $0.vm == "db-2" }?.reason.hasPrefix("not running since ") == true, "\(made.skipped)")
+        #expect(made.skipped.first { $0.vm == "db-1" }?.reason.contains("may have 0 of 1 asleep at once") == true, "\(made.skipped)")
+        // Running again (its CPU counters read once more): counted, and db-1 may sleep.
+        try f.cpu("db-2", times.filter { $0 >= off }.map { ($0, 1) })
+        #expect(try plan().plan.actions.contains { $0.vm == "db-1" && $0.action == .hibernate })
     }
 
     @Test func planningInputsCountFalseAlarmsFromTheStoredCallsAndSamples() throws {
