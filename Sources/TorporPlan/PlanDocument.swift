@@ -89,7 +89,8 @@ public struct Plan: Codable, Equatable, Sendable {
         /// sleep ends where the forecast's own window begins; a newer plan, approved, keeps the VM asleep into it), or `max-sleep`
         /// (the policy's `max_sleep` since the VM went to sleep), or `dormant` (at the horizon's end as `horizon-end`, for a
         /// VM under the idle timeout slept through its forecast's demand: no measured demand for long; its own signature,
-        /// so that a standing approval does not carry the first such sleep).
+        /// so that a standing approval does not carry the first such sleep), or `excluded` (the policy excludes a VM
+        /// asleep: restored at once).
         public var deadlineCause: String?
         public var rationale: Rationale
         public var reservations: Reservations

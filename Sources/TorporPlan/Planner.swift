@@ -530,21 +530,35 @@ struct Planning {
         return unmetDemand(vm, settings: settings).map { $0 + Planner.distrustPeriod } ?? .min
     }
 
-    /// A VM asleep now: restored by its demand onset, or by the end of the horizon at the latest.
+    /// A VM asleep now: restored by its demand onset, or by the end of the horizon at the latest; at once when nothing
+    /// would start its sleep now (`sleepEndsNow`).
     func wakeUp(_ vm: PlanningVM, settings: Policy.VMSettings, tier: Policy.Tier) -> Window {
         let q = tierSeries(vm, quantile: tier.quantile)?.tier ?? [Float](repeating: .nan, count: hours)
         let blocked = blockedHours(vm)
         let goesOn = sleepGoesOn(vm, settings: settings, q: q, blocked: blocked)
+        let endsNow = sleepEndsNow(vm, settings: settings)
         var end = 0
-        while end < hours && goesOn(end) { end += 1 }
+        while endsNow == nil && end < hours && goesOn(end) { end += 1 }
         let start = vm.hibernatedSince ?? input.now
         let limit = limited(start: start, deadline: max(input.now, hour0 + Int64(end) * 3600), end: end, settings: settings)
-        let (onset, cause) = limit.onset
+        let (onset, cause) = limit.onset ?? endsNow
             ?? onset(vm, at: end, deadline: limit.deadline, blocked: blocked, q: q, settings: settings, tier: tier)
         let unused = settings.idleTimeout ? unjudged(vm, settings: settings).map { $0 + ": its forecast is not used, a demand signal or an operator wakes it; " } ?? dormant(vm, settings: settings) : nil
         return Window(vm: vm, settings: settings, tier: tier, start: start, deadline: limit.deadline, firstHour: 0,
                       idleEndHour: 0, endHour: limit.end, saveSeconds: 0, restoreSeconds: vm.restoreSeconds ?? policy.defaultRestoreSeconds,
                       stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0, onset: "asleep; " + (unused ?? "") + onset, cause: cause, asleepAlready: true)
+    }
+
+    /// Why a VM asleep now is restored at once whatever its forecast says, in words and as the restore's deadline
+    /// cause: excluded by the policy since it fell asleep, or (without the idle timeout, which sleeps on measured
+    /// quiet) its forecast no longer judged fit to plan on (a training run marked it not predictable): a forecast
+    /// that starts no sleep keeps none going (missing is not idle).
+    func sleepEndsNow(_ vm: PlanningVM, settings: Policy.VMSettings) -> (String, String)? {
+        if let reason = settings.excluded { return ("excluded (\(reason)): restored now", "excluded") }
+        if !settings.idleTimeout, let reason = notPredictable(vm) {
+            return ("\(reason): its forecast no longer keeps it asleep (missing is not idle)", "missing")
+        }
+        return nil
     }
 
     /// A sleep from `start` until `deadline` (through hour `end`) held to the VM's `max_sleep`: the deadline and end hour
