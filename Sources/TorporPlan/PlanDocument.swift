@@ -59,6 +59,9 @@ public struct Plan: Codable, Equatable, Sendable {
         public var risk: String
         public var forecastSource: String
         public var text: String
+
+        /// `risk` in order: low 0, medium 1, high 2 (anything else counts as high).
+        public var riskRank: Int { ["low": 0, "medium": 1][risk] ?? 2 }
     }
 
     /// What an action holds while it lasts: state-pool bytes while asleep, host memory and vCPUs from the restore on.

@@ -464,6 +464,22 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try !f.store.read { try Approvals.approvedActions(of: next.id, in: $0) }.isEmpty)
     }
 
+    /// A standing approval does not carry a sleep unchanged but for a higher risk (its forecast's top quantile now
+    /// crosses hibernate_below): that one waits for a person, and `torpor-plan diff` says what rose.
+    @Test func aStandingApprovalDoesNotCarryARiskierSleep() throws {
+        let f = try Fixture()
+        try Approvals.setStanding(true, by: "ops", now: Self.now - 60, in: f.store)
+        _ = try f.plan(["web-01": 3..<8])
+        let same = try f.plan(["web-01": 2..<7], at: Self.at(1), approve: false)
+        #expect(try !f.store.read { try Approvals.approvedActions(of: same.id, in: $0) }.isEmpty, "unchanged: carried")
+        let riskier = try f.plan(["web-01": 1..<6], at: Self.at(2), approve: false, idleLoad: [0.2, 0.5, 8])
+        let sleep = try #require(riskier.actions.first { $0.action == .hibernate })
+        #expect(sleep.rationale.risk == "medium" && sleep.signature == same.actions.first { $0.action == .hibernate }?.signature)
+        #expect(try f.store.read { try Approvals.approvedActions(of: riskier.id, in: $0) }.isEmpty, "riskier: for a person")
+        let diff = PlanReport.diff(old: same, new: riskier)
+        #expect(diff.contains("web-01:\n  ! hibernate at ") && diff.contains(": risk low → medium: "), "\(diff)")
+    }
+
     /// Switching the standing approval off withdraws carried approvals from hibernations only: a sleep a carried
     /// restore extended (here still at the horizon's end, an hour later each plan) keeps that restore, not an older one.
     @Test func restoresACarriedApprovalMovedStandWhenTheStandingApprovalGoesOff() throws {
