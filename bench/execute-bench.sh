@@ -32,8 +32,8 @@ virsh_cycle() {
 torpor_cycle() {
   now=$(date -u -d "2030-01-01 + $round days" +%Y-%m-%dT%H:%M:%SZ)
   restore_at=$("$BIN/torpor-bench-execute" "$OUT/torpor.db" $URI $NAME "$now")
-  ts=$(secs "$BIN/torpor-execute" run --db "$OUT/torpor.db" --now "$now" --host $URI --load-interval $LOAD_INTERVAL); sleep 1
-  tr=$(secs "$BIN/torpor-execute" run --db "$OUT/torpor.db" --now "$restore_at" --host $URI); sleep 3
+  ts=$(secs "$BIN/torpor-execute" run --replay --db "$OUT/torpor.db" --now "$now" --host $URI --load-interval $LOAD_INTERVAL); sleep 1
+  tr=$(secs "$BIN/torpor-execute" run --replay --db "$OUT/torpor.db" --now "$restore_at" --host $URI); sleep 3
 }
 for round in $(seq 1 "$ROUNDS"); do
   # Alternate which goes first: the guest's state drifts between cycles.

@@ -69,7 +69,7 @@ echo "(libvirt's test driver reports CPU time as wall-clock time: every domain l
 
 step "13. execute: one executor follows a simulated clock over the next 25 hours (hourly passes), with the collector's"
 echo "    newest CPU sample as the pre-flight load; the test driver keeps state inside this one process"
-"$BIN/torpor-execute" run --follow --now "$NOW" --until "$TOMORROW" --interval 3600 --load-source store --load-max-age 1d \
+"$BIN/torpor-execute" run --replay --follow --now "$NOW" --until "$TOMORROW" --interval 3600 --load-source store --load-max-age 1d \
   --event-log demo/events.jsonl
 "$BIN/torpor-execute" status --now "$TOMORROW"
 echo "what needs a person (pipelines/watch.sh notifies on it every 5 minutes), after the collector's latest collection:"

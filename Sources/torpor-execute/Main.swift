@@ -129,9 +129,16 @@ struct Run: ParsableCommand {
     @Flag(help: "Keep running: a pass every --interval, and at once when a domain starts or stops (libvirt events).") var follow = false
     @Option(help: "Seconds between passes with --follow (at least 1).") var interval = 60
     @Option(help: "With --follow and --now: replay on a simulated clock until this time (no waiting between passes).") var until: String?
+    @Flag(help: "Allow a --now more than an hour from the clock without --dry-run: a replay on hosts set up for it (a test driver, a test guest).") var replay = false
 
     func validate() throws {
         guard interval >= 1 else { throw ValidationError("--interval \(interval): give at least 1 second between passes") }
+        // A run acts on the hosts' VMs as they are now: at another time it would save and restore real VMs on plans
+        // and samples of that time, and journal it then.
+        if let now = common.now.flatMap(UTC.parseInstant), !dryRun, !replay, abs(now - EpochSeconds(Date().timeIntervalSince1970)) > 3600 {
+            throw ValidationError("--now \(UTC.format(now)) is more than an hour from the clock: a run acts on the hosts' VMs as they are now; "
+                                  + "give --dry-run to see what it would have done, --replay on hosts set up for a replay, or replay history with torpor-backtest")
+        }
         if let until {
             guard UTC.parseInstant(until) != nil else { throw ValidationError("--until '\(until)' is not an ISO-8601 time") }
             guard follow, common.now != nil else { throw ValidationError("--until needs --follow and --now (a simulated clock)") }

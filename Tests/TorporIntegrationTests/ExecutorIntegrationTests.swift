@@ -348,7 +348,7 @@ import TorporVirt
         func execute(now: EpochSeconds, kill: (String, String)?) throws -> Int32 {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = ["run", "--db", f.store.path, "--now", UTC.format(now), "--load-interval", "0.5",
+            process.arguments = ["run", "--replay", "--db", f.store.path, "--now", UTC.format(now), "--load-interval", "0.5",
                                  "--pool", f.dir + "/pool", "--pool-capacity", "1GiB"]
             var environment = ProcessInfo.processInfo.environment
             if let kill { environment[kill.0] = kill.1 }
