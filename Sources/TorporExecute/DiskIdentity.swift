@@ -17,8 +17,9 @@ enum DiskIdentity {
         while let disk = rest.range(of: "<disk") {
             let end = rest[disk.upperBound...].range(of: "</disk>")?.upperBound ?? rest.endIndex
             let element = rest[disk.lowerBound..<end]
-            if let source = element.range(of: "<source file='") ?? element.range(of: "<source file=\"") {
-                let path = String(element[source.upperBound...].prefix { $0 != "'" && $0 != "\"" })
+            let source = ownSource(element)
+            if let file = source?.range(of: "file='") ?? source?.range(of: "file=\""), let source {
+                let path = String(source[file.upperBound...].prefix { $0 != "'" && $0 != "\"" })
                 var info = stat()
                 let known = stat(path, &info) == 0
                 if !known && !readOnly(element) {
@@ -29,13 +30,28 @@ enum DiskIdentity {
                     if withTimes { entry += " mtime=" + (known ? "\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)" : "?") }
                     disks.append(entry)
                 }
-            } else if let source = element.range(of: "<source "), !readOnly(element) {
-                let attributes = element[source.upperBound...].prefix { $0 != ">" }.trimmingCharacters(in: CharacterSet(charactersIn: " /"))
-                disks.append("unconfirmable:" + attributes.replacingOccurrences(of: ",", with: ";"))
+            } else if let source, !readOnly(element) {
+                disks.append("unconfirmable:" + source.trimmingCharacters(in: CharacterSet(charactersIn: " /")).replacingOccurrences(of: ",", with: ";"))
             }
             rest = rest[end...]
         }
         return disks.isEmpty ? "no disks" : disks.sorted().joined(separator: ",")
+    }
+
+    /// The attributes of a disk's own `<source>`: not one of its backing chain (`<backingStore>`, read-only files under
+    /// a block or network top volume, which never change) nor of a copy job (`<mirror>`). nil when it has none.
+    private static func ownSource(_ element: Substring) -> Substring? {
+        var own = element
+        for nested in ["backingStore", "mirror"] {
+            // Nested ones (a chain) sit inside each other: from the first opening to the last closing, or self-closed.
+            while let open = own.range(of: "<" + nested) {
+                let close = own.range(of: "</" + nested + ">", options: .backwards)?.upperBound
+                    ?? own[open.upperBound...].range(of: "/>")?.upperBound ?? own.endIndex
+                own = own[..<open.lowerBound] + own[max(close, open.upperBound)...]
+            }
+        }
+        guard let source = own.range(of: "<source ") else { return nil }
+        return own[source.upperBound...].prefix { $0 != ">" }
     }
 
     /// Whether an identity records the disks' modification times.

@@ -1121,6 +1121,7 @@ public final class Executor: @unchecked Sendable {
             let linked = try store.transaction { try JournalRepository.linkManifest(report.manifestID, vm: sleep.vm, actionID: sleep.actionID, in: $0) }
             log.record(.init(event: "pooled", time: clock(), vm: sleep.vm, host: sleep.host, action: sleep.actionID,
                              detail: "state pool image #\(report.manifestID) (\(String(format: "%.1f", report.seconds)) s): \(report.newChunks) new of \(report.chunks) chunks, \(report.writtenBytes) bytes written"
+                                + (report.rewrittenChunks > 0 ? "; \(report.rewrittenChunks) chunks the pool had lost written again (run torpor-execute pool verify)" : "")
                                 + (linked ? "" : "; the VM was woken meanwhile: not this sleep's image")))
         } catch let error as StatePoolError where error.kind == .busy {
             notPooled("state pool: \(error)", final: false)

@@ -63,6 +63,12 @@ enum PoolFiles {
 
     static func remove(_ path: String) { unlink(path) }
 
+    /// The size of the file at `path`; nil when there is none (or it cannot be asked).
+    static func size(of path: String) -> Int64? {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int64(info.st_size) : nil
+    }
+
     /// The pool's key as the file at `path` records it; a pool without one records `default` there first (a pool
     /// that cannot be written, such as a read-only mount, is known by `default`).
     static func poolKey(_ path: String, default key: String) throws(Failure) -> String {

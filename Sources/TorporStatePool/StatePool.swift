@@ -21,6 +21,9 @@ public struct TakeReport: Codable, Equatable, Sendable {
     /// Bytes of new chunks written: what this hibernation cost the pool.
     public var writtenBytes: Int64
     public var seconds: Double
+    /// Chunks the pool's index had whose file was missing or cut (removed by hand, lost by the filesystem, a pool
+    /// restored from an older copy): written again from this image (counted in `writtenBytes`).
+    public var rewrittenChunks = 0
 }
 
 /// A host's pool of saved VM memory images: a content-addressed chunk store in a directory (chunks named by their
@@ -45,8 +48,6 @@ public final class StatePool {
         self.store = store
         self.chunker = chunker
         do {
-            try PoolFiles.makeDirectory(self.directory + "/chunks")
-            try PoolFiles.makeDirectory(self.directory + "/tmp")
             // A pool first opened by this torpor: the name the store already files this directory under (a pool from
             // before the POOL file, reached now through another path), else the path it is opened by.
             let marker = self.directory + "/POOL"
@@ -54,10 +55,21 @@ public final class StatePool {
             if !FileManager.default.fileExists(atPath: marker) {
                 let here = URL(fileURLWithPath: self.directory).resolvingSymlinksInPath().path
                 adopted = try store.read { try StateRepository.poolNames(in: $0) }.first { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path == here }
+                // The store has images in a pool here, but the directory has neither its POOL file nor a chunk: its
+                // filesystem is not mounted (or the pool was removed). Not made afresh on whatever lies beneath.
+                let chunks = (try? FileManager.default.contentsOfDirectory(atPath: self.directory + "/chunks")) ?? []
+                if adopted != nil, chunks.isEmpty {
+                    throw StatePoolError(kind: .io, message: "state pool \(directory): the store holds images in a pool at this path, but the directory has "
+                                         + "neither its POOL file nor any chunk: is its filesystem mounted? (not made afresh here)")
+                }
             }
+            try PoolFiles.makeDirectory(self.directory + "/chunks")
+            try PoolFiles.makeDirectory(self.directory + "/tmp")
             key = try PoolFiles.poolKey(marker, default: adopted ?? self.directory)
         } catch let error as PoolFiles.Failure {
             throw StatePoolError(kind: .io, message: "state pool \(directory): \(error.message)")
+        } catch let error as StatePoolError {
+            throw error
         } catch {
             throw StatePoolError(kind: .io, message: "state pool \(directory): store: \(error)")
         }
@@ -118,6 +130,7 @@ public final class StatePool {
         var written: [String] = []   // renamed into place, and this take's own: a rollback removes them
         var renamed: [String] = []
         var writtenBytes: Int64 = 0
+        var rewritten = 0
         var imageBytes: Int64 = 0
         let imageHash = SHA256()
         var seenThisImage = Set<[UInt8]>()
@@ -153,14 +166,18 @@ public final class StatePool {
                     chunks.append(chunk)
                     imageBytes += Int64(length)
                     start += length
-                    guard seenThisImage.insert(hash).inserted, !known.contains(hash) else { return }
-                    guard used + writtenBytes + Int64(length) <= capacityBytes else {
+                    guard seenThisImage.insert(hash).inserted else { return }
+                    // A chunk the index has is taken as stored only when its file is there, whole: the index alone
+                    // must never stand for a saved state (a file lost is written again from this image).
+                    let isKnown = known.contains(hash)
+                    if isKnown, PoolFiles.size(of: chunkPath(hash)) == Int64(length) { return }
+                    guard isKnown || used + writtenBytes + Int64(length) <= capacityBytes else {
                         throw StatePoolError(kind: .full, message: "state pool \(directory) is full: \(used + writtenBytes) of \(capacityBytes) bytes used, the image of \(vm) needs more")
                     }
                     let temp = directory + "/tmp/" + SHA256.hex(hash)
                     try PoolFiles.writeNew(bytes, to: temp)
                     pending.append((temp, chunkPath(hash)))
-                    newChunks.append(chunk)
+                    if isKnown { rewritten += 1 } else { newChunks.append(chunk) }
                     writtenBytes += Int64(length)
                 }
             }
@@ -183,7 +200,7 @@ public final class StatePool {
                                          writtenBytes: writtenBytes, chunks: chunks, diskIdentity: diskIdentity)
             let id = try store.transaction { try StateRepository.insert(manifest, newChunks: newChunks, in: $0) }
             return TakeReport(manifestID: id, imageBytes: imageBytes, chunks: chunks.count, newChunks: newChunks.count,
-                              writtenBytes: writtenBytes, seconds: Date().timeIntervalSince(started))
+                              writtenBytes: writtenBytes, seconds: Date().timeIntervalSince(started), rewrittenChunks: rewritten)
         } catch let error as StatePoolError {
             rollback()
             throw error
@@ -309,6 +326,8 @@ public final class StatePool {
             try StateRepository.deleteChunks(pool: key, hashes: orphans.map(\.hash), in: db)
             return (old.count, orphans, known)
         }
+        // The index's deletions durable before the files go: a power loss must not bring back rows of chunks gone.
+        try store.makeDurable()
         // A file any image of the store uses stays, whatever pool name that image is filed under.
         let used = try store.read { try StateRepository.referencedChunkHashes(in: $0) }
         for chunk in orphans where !used.contains(chunk.hash) { PoolFiles.remove(chunkPath(chunk.hash)) }

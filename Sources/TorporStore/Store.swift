@@ -81,6 +81,12 @@ public final class Store: Sendable {
         try pool.write(body)
     }
 
+    /// Makes what was committed so far durable before a step that cannot be undone follows (the store syncs its
+    /// write-ahead log at checkpoints only: a power loss may take back the last commits): a full checkpoint.
+    public func makeDurable() throws {
+        try pool.writeWithoutTransaction { try $0.checkpoint(.full) }
+    }
+
     /// Runs read-only `body` on a consistent snapshot.
     public func read<T>(_ body: (Database) throws -> T) throws -> T {
         try pool.read(body)

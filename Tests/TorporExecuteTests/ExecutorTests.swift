@@ -1320,6 +1320,13 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         let gone = DiskIdentity.of(xml: domain(fileDisk.replacingOccurrences(of: file, with: file + ".gone") + cdrom), withTimes: true)
         #expect(DiskIdentity.unconfirmable(gone) == "its disk file='\(file).gone' cannot be read (No such file or directory): torpor cannot tell "
                 + "whether it was written since an image was taken", "\(gone)")
+        // A block volume over a file backing store, or a file disk mid-copy to a block device: the disk is its own
+        // source, not the read-only base file (which never changes) nor the mirror's target.
+        let overlay = "<disk type='block' device='disk'><source dev='/dev/vg0/top' index='2'/><backingStore type='file' index='1'><format type='qcow2'/>"
+            + "<source file='\(file)'/><backingStore/></backingStore><target dev='vda'/></disk>"
+        #expect(DiskIdentity.unconfirmable(DiskIdentity.of(xml: domain(overlay), withTimes: true))?.hasPrefix("its disk dev='/dev/vg0/top' index='2' is not a file") == true)
+        let mirrored = "<disk type='file' device='disk'><source file='\(file)'/><mirror type='block' job='copy'><source dev='/dev/vg0/copy'/></mirror><target dev='vda'/></disk>"
+        #expect(DiskIdentity.of(xml: domain(mirrored), withTimes: true).hasPrefix(file + ":4 mtime="))
     }
 
     /// A Prometheus that takes connections but never answers (`--wake-on`) holds up no due restore: those start first;

@@ -150,6 +150,40 @@ struct PoolScratch {
         #expect(verify.corrupt == [SHA256.hex(manifest.chunks[3].hash)] && verify.missing.isEmpty)
     }
 
+    /// A chunk the index has but whose file is gone (removed, lost by the filesystem, a pool restored from an older
+    /// copy) is not taken as stored: the next take of an image that has it writes it again, and says so.
+    @Test func aChunkTheIndexHasButTheDiskLostIsWrittenAgain() throws {
+        let s = try PoolScratch()
+        let pool = try s.pool()
+        let bytes = randomBytes(1 << 20, seed: 21)
+        _ = try pool.take(image: try s.image("a", bytes), vm: "db-01", diskIdentity: "d", now: 1)
+        let manifest = try pool.latest(vm: "db-01")
+        func path(_ chunk: StateManifest.Chunk) -> String { s.dir + "/pool/chunks/" + String(SHA256.hex(chunk.hash).prefix(2)) + "/" + SHA256.hex(chunk.hash) }
+        try FileManager.default.removeItem(atPath: path(manifest.chunks[2]))
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: path(manifest.chunks[5])))   // cut short
+        #expect(try pool.verify().missing.count + pool.verify().corrupt.count == 2)
+        let again = try pool.take(image: try s.image("b", bytes), vm: "db-01", diskIdentity: "d", now: 2)
+        #expect(again.rewrittenChunks == 2 && again.newChunks == 0 && again.writtenBytes == Int64(manifest.chunks[2].size + manifest.chunks[5].size))
+        #expect(try pool.verify().missing.isEmpty && pool.verify().corrupt.isEmpty)
+        try pool.materialize(try pool.latest(vm: "db-01"), to: s.dir + "/out", currentDiskIdentity: "d")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: s.dir + "/out")) == Data(bytes))
+    }
+
+    /// A pool the store holds images in, whose directory has neither its POOL file nor a chunk (its filesystem not
+    /// mounted), is refused rather than made afresh on what lies beneath: images taken there would vanish on mount.
+    @Test func aPoolWhoseFilesystemIsNotMountedIsNotMadeAfresh() throws {
+        let s = try PoolScratch()
+        _ = try s.pool().take(image: try s.image("a", randomBytes(200_000, seed: 22)), vm: "db-01", diskIdentity: "d", now: 1)
+        try FileManager.default.moveItem(atPath: s.dir + "/pool", toPath: s.dir + "/pool.mounted")
+        try FileManager.default.createDirectory(atPath: s.dir + "/pool", withIntermediateDirectories: false)   // the bare mount point
+        let e = #expect(throws: StatePoolError.self) { _ = try s.pool() }
+        #expect(e?.kind == .io && e?.message.contains("is its filesystem mounted?") == true, "\(String(describing: e))")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: s.dir + "/pool").isEmpty, "nothing made there")
+        try FileManager.default.removeItem(atPath: s.dir + "/pool")
+        try FileManager.default.moveItem(atPath: s.dir + "/pool.mounted", toPath: s.dir + "/pool")
+        #expect(try s.pool().verify().missing.isEmpty, "mounted again: the pool as it was")
+    }
+
     @Test func aRestoreAfterADiskChangeIsRefused() throws {
         let s = try PoolScratch()
         let pool = try s.pool()
