@@ -565,7 +565,7 @@ public final class Executor: @unchecked Sendable {
                     started.detail = "from the state pool (\(journaled))"
                     step(started)
                     do {
-                        try restoreFromPool(domain, connection: connection, pool: pool)
+                        try restoreFromPool(domain, connection: connection, pool: pool, fallback: options.managedSaveDirectory)
                     } catch {
                         throw ExecuteError(.runtime, "\(told), " + Self.poolAlsoFailed + ": \(error)")
                     }
@@ -598,7 +598,7 @@ public final class Executor: @unchecked Sendable {
                 } else if let pool = options.pool {
                     started.detail = libvirtImage ? "from the state pool, as asked" : "from the state pool (libvirt's image is gone)"
                     step(started)
-                    try restoreFromPool(domain, connection: connection, pool: pool)
+                    try restoreFromPool(domain, connection: connection, pool: pool, fallback: options.managedSaveDirectory)
                     // libvirt's own image is now older than the running VM: never restore it again.
                     dropped = Self.dropStaleImage(domain)
                     note = dropped.isEmpty ? nil : String(dropped.dropFirst(2))
@@ -702,7 +702,9 @@ public final class Executor: @unchecked Sendable {
 
     /// Rebuilds the image of the VM's current sleep from the pool and restores it. Refused when the sleep's image never
     /// reached the pool (an older image's memory would not match the disks) or the disks changed since it was taken.
-    func restoreFromPool(_ domain: VirtDomain, connection: VirtConnection, pool: (directory: String, capacityBytes: Int64)) throws {
+    /// The image is rebuilt in the pool's directory, else (that filesystem full or turned read-only) in `fallback`,
+    /// where libvirt keeps its own images.
+    func restoreFromPool(_ domain: VirtDomain, connection: VirtConnection, pool: (directory: String, capacityBytes: Int64), fallback: String) throws {
         let statePool = try StatePool(directory: pool.directory, capacityBytes: pool.capacityBytes, store: store)
         let sleep = try store.read { try JournalRepository.power(in: $0)[domain.name] }
         guard let sleep, sleep.state == .hibernated, let id = sleep.manifestID else {
@@ -716,10 +718,22 @@ public final class Executor: @unchecked Sendable {
             throw ExecuteError(.runtime, "refusing to restore \(domain.name) from the pool: " + unseen + " (memory and disk would disagree); "
                                + "restore from libvirt's own image, or start the VM by hand")
         }
-        let image = pool.directory + "/restore-\(domain.name).save"
-        defer { try? FileManager.default.removeItem(atPath: image) }
-        try statePool.materialize(manifest, to: image, currentDiskIdentity: disks)
-        try connection.restore(from: image)
+        var unwritable: [String] = []
+        for directory in [pool.directory, fallback] {
+            let image = directory + "/restore-\(domain.name).save"
+            let written: StatePoolError? = {
+                do throws(StatePoolError) { try statePool.materialize(manifest, to: image, currentDiskIdentity: disks); return nil } catch { return error }
+            }()
+            if let written {
+                guard written.kind == .io || written.kind == .full else { throw written }   // corrupt, refused: nowhere better
+                unwritable.append("\(written)")
+                continue
+            }
+            defer { try? FileManager.default.removeItem(atPath: image) }
+            try connection.restore(from: image)
+            return
+        }
+        throw ExecuteError(.runtime, "the state pool could not rebuild the image: " + unwritable.joined(separator: "; "))
     }
 
     /// Whether libvirtd may be running a job (a save, a restore) on the domain: a driver without job queries (the test

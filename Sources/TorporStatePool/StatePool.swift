@@ -305,6 +305,8 @@ public final class StatePool {
         public var bytesFreed: Int64
         /// Files in `chunks/` the store does not index, left because it indexes nothing of this pool (another store's?).
         public var straysLeft: Int = 0
+        /// Images restores rebuilt in the pool's directory and left (killed mid-restore), removed after a day.
+        public var leftoverImagesRemoved: Int = 0
     }
 
     /// Keeps the newest `keepPerVM` images of each VM, and every image a sleeping VM will be restored from; removes
@@ -335,6 +337,14 @@ public final class StatePool {
         var report = GarbageReport(manifestsRemoved: removedManifests, chunksRemoved: orphans.count, bytesFreed: orphans.reduce(0) { $0 + Int64($1.size) })
         let fm = FileManager.default
         removeUnfinishedChunks()
+        // Images a restore rebuilt here and did not remove (killed mid-restore): after a day no restore is on them.
+        for name in (try? fm.contentsOfDirectory(atPath: directory)) ?? [] where name.hasPrefix("restore-") && (name.hasSuffix(".save") || name.hasSuffix(".torpor-partial")) {
+            let path = directory + "/" + name
+            if let changed = (try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date, Date().timeIntervalSince(changed) > 86_400 {
+                PoolFiles.remove(path)
+                report.leftoverImagesRemoved += 1
+            }
+        }
         for prefix in (try? fm.contentsOfDirectory(atPath: directory + "/chunks")) ?? [] {
             for name in (try? fm.contentsOfDirectory(atPath: "\(directory)/chunks/\(prefix)")) ?? [] where !indexed.contains(name) {
                 if known { PoolFiles.remove("\(directory)/chunks/\(prefix)/\(name)") } else { report.straysLeft += 1 }

@@ -299,7 +299,8 @@ struct PoolGC: ParsableCommand {
     func run() throws {
         try exitingOnError("torpor-execute") {
             let report = try options.open().collectGarbage(keepPerVM: max(1, keep))
-            print("removed \(report.manifestsRemoved) images and \(report.chunksRemoved) chunks, freed \(ByteSize.format(report.bytesFreed))")
+            print("removed \(report.manifestsRemoved) images and \(report.chunksRemoved) chunks, freed \(ByteSize.format(report.bytesFreed))"
+                  + (report.leftoverImagesRemoved > 0 ? "; \(report.leftoverImagesRemoved) images left by interrupted restores removed" : ""))
             if report.straysLeft > 0 {
                 FileHandle.standardError.write(Data("torpor-execute: \(report.straysLeft) chunk files in \(options.pool) are not in the store \(options.common.storePath), which indexes nothing of this pool: left (is --db the store that wrote this pool?)\n".utf8))
             }

@@ -109,8 +109,15 @@ import TorporVirt
         #expect(events.map(\.event) == ["hibernated", "pooled"], "\(events.map(\.text))")
         let before = try f.assertAsleep("hibernated into the pool")
         #expect(try f.store.read { try JournalRepository.power(in: $0)[f.guest.name]?.manifestID } != nil, "the sleep knows its pool image")
-        let woken = try f.executor.wake(vm: f.guest.name, by: "it", fromPool: true, options: f.options(Self.start + 60))
+        // The pool's filesystem cannot take the rebuilt image (here a directory is in its way; a full or read-only
+        // filesystem alike): it is rebuilt beside libvirt's own images instead, and removed once restored.
+        let options = f.options(Self.start + 60)
+        let blocked = try #require(options.pool).directory + "/restore-\(f.guest.name).save.torpor-partial"
+        try FileManager.default.createDirectory(atPath: blocked, withIntermediateDirectories: false)
+        let woken = try f.executor.wake(vm: f.guest.name, by: "it", fromPool: true, options: options)
         #expect(woken.map(\.event) == ["restored"], "\(woken.map(\.text))")
+        #expect(!FileManager.default.fileExists(atPath: options.managedSaveDirectory + "/restore-\(f.guest.name).save"))
+        try FileManager.default.removeItem(atPath: blocked)
         try f.assertContinues(from: before, "restored from the pool")
         #expect(try !f.guest.domain.hasManagedSaveImage(), "libvirt's older image is gone once the pool's copy runs")
         let journal = try f.store.read { try JournalRepository.recent(limit: 2, vm: f.guest.name, in: $0) }

@@ -169,6 +169,18 @@ struct PoolScratch {
         #expect(try Data(contentsOf: URL(fileURLWithPath: s.dir + "/out")) == Data(bytes))
     }
 
+    /// An image a restore rebuilt in the pool's directory and left (the restore killed) is removed by a collection
+    /// once a day old, not before (a restore may be rebuilding it now).
+    @Test func collectionRemovesImagesInterruptedRestoresLeft() throws {
+        let s = try PoolScratch()
+        let pool = try s.pool()
+        let old = s.dir + "/pool/restore-db-01.save.torpor-partial", fresh = s.dir + "/pool/restore-web-01.save"
+        for path in [old, fresh] { try Data("partial".utf8).write(to: URL(fileURLWithPath: path)) }
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-2 * 86_400)], ofItemAtPath: old)
+        #expect(try pool.collectGarbage(keepPerVM: 1).leftoverImagesRemoved == 1)
+        #expect(!FileManager.default.fileExists(atPath: old) && FileManager.default.fileExists(atPath: fresh))
+    }
+
     /// A pool the store holds images in, whose directory has neither its POOL file nor a chunk (its filesystem not
     /// mounted), is refused rather than made afresh on what lies beneath: images taken there would vanish on mount.
     @Test func aPoolWhoseFilesystemIsNotMountedIsNotMadeAfresh() throws {
