@@ -107,15 +107,18 @@ extension DueActions {
     static func restore(of vm: String, asleepBy actionID: String, since asleepSince: EpochSeconds, sleepPlan: PlanActions?,
                         newer: [PlanActions]) -> (action: Plan.Action, plan: String)? {
         // A newer plan made before the sleep began holds the same hibernation under its own id when it is an idle-timeout
-        // one (its id has its plan's hour): its restore is this sleep's too, that of the window the sleep began in (the
-        // plan may hold another window of the VM later, after demand it foresees).
+        // one (its id has its plan's hour): its restore is this sleep's too, that of the window the sleep began in, the
+        // latest to begin by then (the plan may hold another window of the VM later, after demand it foresees; and a
+        // save that ended after its window's restore time is owed that restore, due at once).
         let signature = sleepPlan?.actions[actionID]?.signature
         func restore(in plan: PlanActions) -> Plan.Action? {
-            plan.restores[vm]?.first { r in
-                guard let paired = r.pairedWith, paired != actionID else { return true }
-                guard let signature, let h = plan.actions[paired], h.signature == signature else { return false }
-                return h.at.seconds <= asleepSince && asleepSince < r.at.seconds
-            }
+            let restores = plan.restores[vm] ?? []
+            if let own = restores.first(where: { $0.pairedWith == nil || $0.pairedWith == actionID }) { return own }
+            guard let signature else { return nil }
+            return restores.filter { r in
+                guard let h = r.pairedWith.flatMap({ plan.actions[$0] }) else { return false }
+                return h.signature == signature && h.at.seconds <= asleepSince
+            }.max { plan.actions[$0.pairedWith!]!.at < plan.actions[$1.pairedWith!]!.at }
         }
         let paired = sleepPlan.flatMap { plan in plan.actions[plan.actions[actionID]?.pairedWith ?? ""].map { (action: $0, plan: plan.id) } }
         let approvedNewer = newer.lazy.filter { $0.approvesRestore(of: vm) }

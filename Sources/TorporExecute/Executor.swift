@@ -720,7 +720,8 @@ public final class Executor: @unchecked Sendable {
         }
         var unwritable: [String] = []
         for directory in [pool.directory, fallback] {
-            let image = directory + "/restore-\(domain.name).save"
+            // A name libvirt never gives (its managed saves are `<domain>.save`: a VM named restore-db has one).
+            let image = directory + "/\(domain.name)" + StatePool.restoreImageSuffix
             let written: StatePoolError? = {
                 do throws(StatePoolError) { try statePool.materialize(manifest, to: image, currentDiskIdentity: disks); return nil } catch { return error }
             }()
@@ -847,11 +848,12 @@ public final class Executor: @unchecked Sendable {
             if let why = a.notWorthStarting(at: clock(), restore: restore) { skip(why); continue }
             // The plans made since know newer data, events and pins: the newest must still hold the hibernation, and
             // none may bring its restore to now (once asleep the VM would be owed that one).
+            if let sooner = sinceApproved.restores[a.id], sooner.at < restore.at, let why = a.notWorthStarting(at: clock(), restore: sooner) {
+                skip(sooner.at.seconds <= clock() ? "a newer plan brings its restore to \(sooner.at.text): not worth sleeping" : "a newer plan brings its restore earlier: " + why)
+                continue
+            }
             if let newest = sinceApproved.droppedBy[a.id] {
                 skip("plan \(newest.prefix(12)), made since, no longer holds this hibernation: review that plan"); continue
-            }
-            if let sooner = sinceApproved.restores[a.id], sooner.at.seconds <= clock() {
-                skip("a newer plan brings its restore to \(sooner.at.text): not worth sleeping"); continue
             }
             let wake = restore.deadline?.seconds ?? restore.at.seconds
             if let e = events.first(where: { $0.applies(to: a.vm, labels: labels[a.vm] ?? [:]) && $0.overlaps(from: options.now, to: wake) }) {

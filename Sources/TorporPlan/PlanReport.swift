@@ -56,7 +56,8 @@ public enum PlanReport {
             if before.map(\.signature) == after.map(\.signature) && riskier.isEmpty { continue }
             out.append("\(vm):")
             for a in riskier {
-                out.append("  ! \(describe(a)): risk \(before.first { $0.signature == a.signature }!.rationale.risk) → \(a.rationale.risk): \(a.rationale.text)")
+                let was = before.first { $0.signature == a.signature && $0.rationale.riskRank < a.rationale.riskRank }!
+                out.append("  ! \(describe(a)): risk \(was.rationale.risk) → \(a.rationale.risk): \(a.rationale.text)")
             }
             for a in before where !after.contains(where: { $0.signature == a.signature }) { out.append("  - \(describe(a))") }
             for a in after where !before.contains(where: { $0.signature == a.signature }) { out.append("  + \(describe(a))  [\(a.rationale.risk) risk] \(a.rationale.text)") }

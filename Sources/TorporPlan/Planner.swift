@@ -540,12 +540,15 @@ struct Planning {
         var end = 0
         while endsNow == nil && end < hours && goesOn(end) { end += 1 }
         let start = vm.hibernatedSince ?? input.now
-        let limit = limited(start: start, deadline: max(input.now, hour0 + Int64(end) * 3600), end: end, settings: settings)
+        let restoreSeconds = vm.restoreSeconds ?? policy.defaultRestoreSeconds
+        // Restored at once: by when the executor's next pass can have it back (a deadline it can meet, not a violation).
+        let soonest = input.now + restoreSeconds + policy.executeEvery
+        let limit = limited(start: start, deadline: endsNow != nil ? soonest : max(input.now, hour0 + Int64(end) * 3600), end: end, settings: settings)
         let (onset, cause) = limit.onset ?? endsNow
             ?? onset(vm, at: end, deadline: limit.deadline, blocked: blocked, q: q, settings: settings, tier: tier)
-        let unused = settings.idleTimeout ? unjudged(vm, settings: settings).map { $0 + ": its forecast is not used, a demand signal or an operator wakes it; " } ?? dormant(vm, settings: settings) : nil
+        let unused = settings.idleTimeout && endsNow == nil ? unjudged(vm, settings: settings).map { $0 + ": its forecast is not used, a demand signal or an operator wakes it; " } ?? dormant(vm, settings: settings) : nil
         return Window(vm: vm, settings: settings, tier: tier, start: start, deadline: limit.deadline, firstHour: 0,
-                      idleEndHour: 0, endHour: limit.end, saveSeconds: 0, restoreSeconds: vm.restoreSeconds ?? policy.defaultRestoreSeconds,
+                      idleEndHour: 0, endHour: limit.end, saveSeconds: 0, restoreSeconds: restoreSeconds,
                       stateBytes: vm.stateBytes ?? vm.memoryBytes ?? 0, onset: "asleep; " + (unused ?? "") + onset, cause: cause, asleepAlready: true)
     }
 

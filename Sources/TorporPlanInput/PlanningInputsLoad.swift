@@ -57,7 +57,12 @@ extension PlanningInputs {
                                   stateBytes: stateBytes[record.name] ?? nil,
                                   pinnedUntil: execution.pins[record.name].map { $0.until ?? .max },
                                   staleSince: fresh ? nil : (lastKnown.map { $0 + 3600 } ?? from)))
-            if execution.power[record.name]?.state != .hibernated { vms[vms.count - 1].notRunningSince = notRunning[record.name] ?? nil }
+            // Not while torpor has it asleep, nor once torpor has brought it back since (the collector reads a restored
+            // VM's CPU again only at its second pass after the start: until then its last demand is from before the sleep).
+            let power = execution.power[record.name]
+            if let off = notRunning[record.name] ?? nil, power?.state != .hibernated, !(power?.state == .running && power!.since >= off) {
+                vms[vms.count - 1].notRunningSince = off
+            }
             vms[vms.count - 1].notPredictable = execution.unpredictable[record.name]
             vms[vms.count - 1].wokenEarlyAt = execution.power[record.name]?.wokenEarlyAt
             vms[vms.count - 1].unmetDemandAt = execution.unmetDemands[record.name]

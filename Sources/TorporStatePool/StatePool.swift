@@ -60,7 +60,7 @@ public final class StatePool {
                 let chunks = (try? FileManager.default.contentsOfDirectory(atPath: self.directory + "/chunks")) ?? []
                 if adopted != nil, chunks.isEmpty {
                     throw StatePoolError(kind: .io, message: "state pool \(directory): the store holds images in a pool at this path, but the directory has "
-                                         + "neither its POOL file nor any chunk: is its filesystem mounted? (not made afresh here)")
+                                         + "neither its POOL file nor any chunk: is its filesystem mounted? (not made afresh here; a pool removed for good: give --pool a new directory)")
                 }
             }
             try PoolFiles.makeDirectory(self.directory + "/chunks")
@@ -129,7 +129,7 @@ public final class StatePool {
         var pending: [(temp: String, target: String)] = []   // written, not yet flushed and renamed
         var written: [String] = []   // renamed into place, and this take's own: a rollback removes them
         var renamed: [String] = []
-        var writtenBytes: Int64 = 0
+        var writtenBytes: Int64 = 0, rewrittenBytes: Int64 = 0
         var rewritten = 0
         var imageBytes: Int64 = 0
         let imageHash = SHA256()
@@ -177,7 +177,7 @@ public final class StatePool {
                     let temp = directory + "/tmp/" + SHA256.hex(hash)
                     try PoolFiles.writeNew(bytes, to: temp)
                     pending.append((temp, chunkPath(hash)))
-                    if isKnown { rewritten += 1 } else { newChunks.append(chunk) }
+                    if isKnown { rewritten += 1; rewrittenBytes += Int64(length) } else { newChunks.append(chunk) }
                     writtenBytes += Int64(length)
                 }
             }
@@ -196,8 +196,9 @@ public final class StatePool {
             }
             pending = []
             for dir in Set(renamed.map { ($0 as NSString).deletingLastPathComponent }) { PoolFiles.syncDirectory(dir) }
+            // What the image added to the pool (a chunk written again was counted by the image that first wrote it).
             let manifest = StateManifest(pool: key, vm: vm, createdAt: now, imageSHA256: imageHash.finalizeHex(), imageBytes: imageBytes,
-                                         writtenBytes: writtenBytes, chunks: chunks, diskIdentity: diskIdentity)
+                                         writtenBytes: writtenBytes - rewrittenBytes, chunks: chunks, diskIdentity: diskIdentity)
             let id = try store.transaction { try StateRepository.insert(manifest, newChunks: newChunks, in: $0) }
             return TakeReport(manifestID: id, imageBytes: imageBytes, chunks: chunks.count, newChunks: newChunks.count,
                               writtenBytes: writtenBytes, seconds: Date().timeIntervalSince(started), rewrittenChunks: rewritten)
@@ -318,7 +319,8 @@ public final class StatePool {
         precondition(keepPerVM >= 1, "keep at least one image per VM")
         let held = try lock(wait: true)
         defer { withExtendedLifetime(held) {} }
-        let (removedManifests, orphans, known) = try store.transaction { db -> (Int, [StateManifest.Chunk], Bool) in
+        // The index's deletions durable before the files go: a power loss must not bring back rows of chunks gone.
+        let (removedManifests, orphans, known) = try store.durableTransaction { db -> (Int, [StateManifest.Chunk], Bool) in
             let known = try StateRepository.usage(pool: key, in: db).chunks > 0
             let inUse = try StateRepository.manifestIDsInUse(in: db)
             let all = try StateRepository.manifests(pool: key, in: db)
@@ -328,8 +330,6 @@ public final class StatePool {
             try StateRepository.deleteChunks(pool: key, hashes: orphans.map(\.hash), in: db)
             return (old.count, orphans, known)
         }
-        // The index's deletions durable before the files go: a power loss must not bring back rows of chunks gone.
-        try store.makeDurable()
         // A file any image of the store uses stays, whatever pool name that image is filed under.
         let used = try store.read { try StateRepository.referencedChunkHashes(in: $0) }
         for chunk in orphans where !used.contains(chunk.hash) { PoolFiles.remove(chunkPath(chunk.hash)) }
@@ -338,7 +338,8 @@ public final class StatePool {
         let fm = FileManager.default
         removeUnfinishedChunks()
         // Images a restore rebuilt here and did not remove (killed mid-restore): after a day no restore is on them.
-        for name in (try? fm.contentsOfDirectory(atPath: directory)) ?? [] where name.hasPrefix("restore-") && (name.hasSuffix(".save") || name.hasSuffix(".torpor-partial")) {
+        for name in (try? fm.contentsOfDirectory(atPath: directory)) ?? []
+        where name.hasSuffix(Self.restoreImageSuffix) || name.hasSuffix(Self.restoreImageSuffix + ".torpor-partial") || name.hasPrefix("restore-") && name.hasSuffix(".save") {
             let path = directory + "/" + name
             if let changed = (try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date, Date().timeIntervalSince(changed) > 86_400 {
                 PoolFiles.remove(path)
@@ -352,6 +353,9 @@ public final class StatePool {
         }
         return report
     }
+
+    /// What ends the name of an image a restore rebuilds (`<vm>` + it): one libvirt never gives its own images.
+    public static let restoreImageSuffix = ".torpor-restore"
 
     /// The pool at a glance, with what deduplication saves.
     public struct Status: Codable, Equatable, Sendable {

@@ -81,10 +81,20 @@ public final class Store: Sendable {
         try pool.write(body)
     }
 
-    /// Makes what was committed so far durable before a step that cannot be undone follows (the store syncs its
-    /// write-ahead log at checkpoints only: a power loss may take back the last commits): a full checkpoint.
-    public func makeDurable() throws {
-        try pool.writeWithoutTransaction { try $0.checkpoint(.full) }
+    /// `transaction`, durable once it returns: for a change a step that cannot be undone follows (the store syncs its
+    /// write-ahead log at checkpoints only, so a power loss may take back the last commits; this one syncs it at its
+    /// commit, waiting on no reader).
+    public func durableTransaction<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            defer { try? db.execute(sql: "PRAGMA synchronous = NORMAL") }
+            var result: T?
+            try db.inTransaction {
+                result = try body(db)
+                return .commit
+            }
+            return result!
+        }
     }
 
     /// Runs read-only `body` on a consistent snapshot.

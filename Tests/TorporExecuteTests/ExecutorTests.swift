@@ -356,6 +356,12 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(made.actions.isEmpty, "\(made.actions.map(\.id))")
         #expect(made.skipped.first { $0.vm == "db-2" }?.reason.hasPrefix("not running since ") == true, "\(made.skipped)")
         #expect(made.skipped.first { $0.vm == "db-1" }?.reason.contains("may have 0 of 1 asleep at once") == true, "\(made.skipped)")
+        // Brought back by torpor since its last demand sample (the collector reads its CPU again only at its second
+        // pass after the start): running, not "seen not running".
+        try f.store.transaction { try $0.execute(sql: "INSERT OR REPLACE INTO power (vm, host, state, since, action_id) VALUES ('db-2', ?, 'running', ?, 'restore')",
+                                                 arguments: [Self.host, Self.now - 5 * 60]) }
+        #expect(try plan().input.vms.first { $0.name == "db-2" }?.notRunningSince == nil)
+        try f.store.transaction { try $0.execute(sql: "DELETE FROM power") }
         // Running again (its CPU counters read once more): counted, and db-1 may sleep.
         try f.cpu("db-2", times.filter { $0 >= off }.map { ($0, 1) })
         #expect(try plan().plan.actions.contains { $0.vm == "db-1" && $0.action == .hibernate })
@@ -531,6 +537,21 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(events.map(\.event) == ["skipped"] && events[0].detail.contains("no longer holds this hibernation"), "\(events.map(\.text))")
         let inWindow = try f.store.read { try DueActions.sinceApproved([a], of: plan, now: Self.at(3) + 60, in: $0) }
         #expect(inWindow.droppedBy.isEmpty && inWindow.restores[a.id]?.id == b.pairedWith)
+    }
+
+    /// A sleep whose save ended after the restore time of the window it began in (in a newer plan made before it) is
+    /// owed that window's restore, due at once, not the approved plan's later one.
+    @Test func aSleepIsOwedTheRestoreOfTheWindowItBeganIn() throws {
+        let f = try Fixture()
+        let plan = try f.plan(["web-01": 0..<8], idleLoad: [6, 10, 12], idleTimeout: true)
+        let newer = try f.plan(["web-01": 0..<2, "web-02": 0..<1], at: Self.at(1), approve: false, idleLoad: [6, 10, 12], idleTimeout: true)
+        let a = try #require(plan.actions.first { $0.action == .hibernate }), b = try #require(newer.actions.first { $0.vm == "web-01" && $0.action == .hibernate })
+        let windowRestore = try #require(newer.action(b.pairedWith!))
+        let owed = try f.store.read { db in   // plans are read from the store as they are searched
+            let plans = try DueActions.plans(upTo: Self.at(4), since: Self.now - 3600, in: db)
+            return DueActions.restore(of: "web-01", asleepBy: a.id, since: windowRestore.at.seconds + 60, sleepPlan: plans.first { $0.id == plan.id }, newer: plans)
+        }
+        #expect(owed?.action.id == windowRestore.id, "\(String(describing: owed?.action.id))")
     }
 
     /// A hibernation started late in its window must still pay for its save and restore (the break-even its plan

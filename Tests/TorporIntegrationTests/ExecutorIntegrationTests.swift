@@ -4,6 +4,7 @@ import Testing
 import TorporCore
 @testable import TorporExecute
 import TorporPlan
+import TorporStatePool
 import TorporStore
 import TorporTestSupport
 import TorporTrain
@@ -112,11 +113,13 @@ import TorporVirt
         // The pool's filesystem cannot take the rebuilt image (here a directory is in its way; a full or read-only
         // filesystem alike): it is rebuilt beside libvirt's own images instead, and removed once restored.
         let options = f.options(Self.start + 60)
-        let blocked = try #require(options.pool).directory + "/restore-\(f.guest.name).save.torpor-partial"
+        let blocked = try #require(options.pool).directory + "/\(f.guest.name)" + StatePool.restoreImageSuffix + ".torpor-partial"
         try FileManager.default.createDirectory(atPath: blocked, withIntermediateDirectories: false)
         let woken = try f.executor.wake(vm: f.guest.name, by: "it", fromPool: true, options: options)
         #expect(woken.map(\.event) == ["restored"], "\(woken.map(\.text))")
-        #expect(!FileManager.default.fileExists(atPath: options.managedSaveDirectory + "/restore-\(f.guest.name).save"))
+        #expect(!FileManager.default.fileExists(atPath: options.managedSaveDirectory + "/\(f.guest.name)" + StatePool.restoreImageSuffix))
+        let journaled = try f.store.read { try JournalRepository.recent(limit: 1, vm: f.guest.name, in: $0) }
+        #expect(journaled.first?.step == .done, "restored, the image rebuilt beside libvirt's")
         try FileManager.default.removeItem(atPath: blocked)
         try f.assertContinues(from: before, "restored from the pool")
         #expect(try !f.guest.domain.hasManagedSaveImage(), "libvirt's older image is gone once the pool's copy runs")

@@ -174,7 +174,7 @@ struct PoolScratch {
     @Test func collectionRemovesImagesInterruptedRestoresLeft() throws {
         let s = try PoolScratch()
         let pool = try s.pool()
-        let old = s.dir + "/pool/restore-db-01.save.torpor-partial", fresh = s.dir + "/pool/restore-web-01.save"
+        let old = s.dir + "/pool/db-01.torpor-restore.torpor-partial", fresh = s.dir + "/pool/web-01" + StatePool.restoreImageSuffix
         for path in [old, fresh] { try Data("partial".utf8).write(to: URL(fileURLWithPath: path)) }
         try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-2 * 86_400)], ofItemAtPath: old)
         #expect(try pool.collectGarbage(keepPerVM: 1).leftoverImagesRemoved == 1)
