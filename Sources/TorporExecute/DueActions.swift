@@ -113,7 +113,9 @@ extension DueActions {
         let signature = sleepPlan?.actions[actionID]?.signature
         func restore(in plan: PlanActions) -> Plan.Action? {
             let restores = plan.restores[vm] ?? []
-            if let own = restores.first(where: { $0.pairedWith == nil || $0.pairedWith == actionID }) { return own }
+            // A restore of the VM asleep (unpaired) is this sleep's when the plan was made during it: one made before
+            // was made during an earlier sleep.
+            if let own = restores.first(where: { $0.pairedWith == actionID || $0.pairedWith == nil && plan.createdAt >= asleepSince }) { return own }
             guard let signature else { return nil }
             return restores.filter { r in
                 guard let h = r.pairedWith.flatMap({ plan.actions[$0] }) else { return false }

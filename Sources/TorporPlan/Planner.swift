@@ -543,8 +543,8 @@ struct Planning {
         let restoreSeconds = vm.restoreSeconds ?? policy.defaultRestoreSeconds
         // Restored at once: by when the executor's next pass can have it back (a deadline it can meet, not a violation).
         let soonest = input.now + restoreSeconds + policy.executeEvery
-        let limit = limited(start: start, deadline: endsNow != nil ? soonest : max(input.now, hour0 + Int64(end) * 3600), end: end, settings: settings)
-        let (onset, cause) = limit.onset ?? endsNow
+        let limit = limited(start: start, deadline: endsNow != nil ? soonest : max(input.now, hour0 + Int64(end) * 3600), end: end, settings: settings, soonest: soonest)
+        let (onset, cause) = endsNow ?? limit.onset
             ?? onset(vm, at: end, deadline: limit.deadline, blocked: blocked, q: q, settings: settings, tier: tier)
         let unused = settings.idleTimeout && endsNow == nil ? unjudged(vm, settings: settings).map { $0 + ": its forecast is not used, a demand signal or an operator wakes it; " } ?? dormant(vm, settings: settings) : nil
         return Window(vm: vm, settings: settings, tier: tier, start: start, deadline: limit.deadline, firstHour: 0,
@@ -565,11 +565,12 @@ struct Planning {
     }
 
     /// A sleep from `start` until `deadline` (through hour `end`) held to the VM's `max_sleep`: the deadline and end hour
-    /// it keeps, and why it ends, in words and as the restore's deadline cause, when the limit comes first.
-    func limited(start: EpochSeconds, deadline: EpochSeconds, end: Int, settings: Policy.VMSettings)
+    /// it keeps, and why it ends, in words and as the restore's deadline cause, when the limit comes first. A limit
+    /// already past is met `soonest` (a VM asleep: by when the executor's next pass can have it back), else now.
+    func limited(start: EpochSeconds, deadline: EpochSeconds, end: Int, settings: Policy.VMSettings, soonest: EpochSeconds? = nil)
         -> (deadline: EpochSeconds, end: Int, onset: (String, String)?) {
         guard let limit = settings.maxSleep, start + limit < deadline else { return (deadline, end, nil) }
-        let capped = max(input.now, start + limit)
+        let capped = max(soonest ?? input.now, start + limit)
         return (capped, min(end, max(0, Int((capped - hour0 + 3599) / 3600))),
                 ("max_sleep \(DurationText.format(limit)) reached at \(UTC.format(capped)) (asleep from \(UTC.format(start)))", "max-sleep"))
     }

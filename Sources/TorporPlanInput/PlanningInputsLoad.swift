@@ -26,11 +26,16 @@ extension PlanningInputs {
                         sleeps: sleeps, lastUnplannedWake: try JournalRepository.lastUnplannedWake(vm: r.name, from: from, now: now, in: db))
             }
             let stateBytes = try Dictionary(uniqueKeysWithValues: records.map { ($0.name, try StateRepository.expectedWrite(vm: $0.name, upTo: now, in: db)) })
-            let notRunning = try Dictionary(uniqueKeysWithValues: records.map { ($0.name, try seenNotRunning(vm: $0.name, now: now, in: db)) })
             let unpredictable = forecaster.unpredictable(newest: try ModelRegistry.newest(trainedBefore: now, in: db))
             // A replay does not see later sleeps, pins or restore times.
             let asOf = replaying ? now : .max
             let power = try JournalRepository.power(at: asOf, in: db)
+            // Not while torpor has it asleep (the collector writes a saved domain's allocation too).
+            let notRunning = try Dictionary(uniqueKeysWithValues: records.compactMap { r -> (String, EpochSeconds)? in
+                guard power[r.name]?.state != .hibernated else { return nil }
+                let restoredAt = power[r.name].flatMap { $0.state == .running ? $0.since : nil }
+                return try seenNotRunning(vm: r.name, now: now, restoredAt: restoredAt, in: db).map { (r.name, $0) }
+            })
             let execution = (unpredictable: unpredictable, power: power, pins: try JournalRepository.pins(madeBy: asOf, in: db),
                              save: try JournalRepository.p95Seconds(kind: .hibernate, vms: records.map(\.name), upTo: asOf, in: db),
                              restore: try JournalRepository.p95Seconds(kind: .restore, vms: records.map(\.name), upTo: asOf, in: db),
@@ -57,12 +62,7 @@ extension PlanningInputs {
                                   stateBytes: stateBytes[record.name] ?? nil,
                                   pinnedUntil: execution.pins[record.name].map { $0.until ?? .max },
                                   staleSince: fresh ? nil : (lastKnown.map { $0 + 3600 } ?? from)))
-            // Not while torpor has it asleep, nor once torpor has brought it back since (the collector reads a restored
-            // VM's CPU again only at its second pass after the start: until then its last demand is from before the sleep).
-            let power = execution.power[record.name]
-            if let off = notRunning[record.name] ?? nil, power?.state != .hibernated, !(power?.state == .running && power!.since >= off) {
-                vms[vms.count - 1].notRunningSince = off
-            }
+            vms[vms.count - 1].notRunningSince = notRunning[record.name]
             vms[vms.count - 1].notPredictable = execution.unpredictable[record.name]
             vms[vms.count - 1].wokenEarlyAt = execution.power[record.name]?.wokenEarlyAt
             vms[vms.count - 1].unmetDemandAt = execution.unmetDemands[record.name]
@@ -87,10 +87,12 @@ extension PlanningInputs {
     /// Since when `vm` is not running as the collector saw it by `now`: its newest demand (`cpu_util`) sample, when its
     /// allocation (`vcpus`) samples went on more than `notRunningAfter` past it (the libvirt collector writes the
     /// allocation of a shut-off or paused domain, no CPU counters); nil otherwise, and for a source without allocations.
-    static func seenNotRunning(vm: String, now: EpochSeconds, in db: Database) throws -> EpochSeconds? {
+    /// A VM torpor brought back at `restoredAt`, after that sample, counts from then, with a collection more (the
+    /// collector reads a started VM's CPU at its second pass only): shut off again before that, it is seen so too.
+    static func seenNotRunning(vm: String, now: EpochSeconds, restoredAt: EpochSeconds?, in db: Database) throws -> EpochSeconds? {
         guard let seen = try SampleReader.newestTime(vm: vm, metric: "vcpus", upTo: now, in: db),
-              let demand = try SampleReader.newestTime(vm: vm, metric: "cpu_util", upTo: now, in: db),
-              seen - demand > notRunningAfter else { return nil }
-        return demand
+              let demand = try SampleReader.newestTime(vm: vm, metric: "cpu_util", upTo: now, in: db) else { return nil }
+        let since = max(demand, restoredAt ?? .min)
+        return seen - since > notRunningAfter + (since > demand ? 300 : 0) ? since : nil
     }
 }

@@ -171,8 +171,8 @@ public final class StatePool {
                     // must never stand for a saved state (a file lost is written again from this image).
                     let isKnown = known.contains(hash)
                     if isKnown, PoolFiles.size(of: chunkPath(hash)) == Int64(length) { return }
-                    guard isKnown || used + writtenBytes + Int64(length) <= capacityBytes else {
-                        throw StatePoolError(kind: .full, message: "state pool \(directory) is full: \(used + writtenBytes) of \(capacityBytes) bytes used, the image of \(vm) needs more")
+                    guard isKnown || used + writtenBytes - rewrittenBytes + Int64(length) <= capacityBytes else {
+                        throw StatePoolError(kind: .full, message: "state pool \(directory) is full: \(used + writtenBytes - rewrittenBytes) of \(capacityBytes) bytes used, the image of \(vm) needs more")
                     }
                     let temp = directory + "/tmp/" + SHA256.hex(hash)
                     try PoolFiles.writeNew(bytes, to: temp)

@@ -361,6 +361,10 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         try f.store.transaction { try $0.execute(sql: "INSERT OR REPLACE INTO power (vm, host, state, since, action_id) VALUES ('db-2', ?, 'running', ?, 'restore')",
                                                  arguments: [Self.host, Self.now - 5 * 60]) }
         #expect(try plan().input.vms.first { $0.name == "db-2" }?.notRunningSince == nil)
+        // ... unless it stopped again before the collector read its CPU: seen not running from the restore on.
+        let restored = Self.now - 40 * 60
+        try f.store.transaction { try $0.execute(sql: "UPDATE power SET since = ? WHERE vm = 'db-2'", arguments: [restored]) }
+        #expect(try plan().input.vms.first { $0.name == "db-2" }?.notRunningSince == restored)
         try f.store.transaction { try $0.execute(sql: "DELETE FROM power") }
         // Running again (its CPU counters read once more): counted, and db-1 may sleep.
         try f.cpu("db-2", times.filter { $0 >= off }.map { ($0, 1) })
