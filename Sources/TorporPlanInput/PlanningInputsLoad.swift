@@ -17,7 +17,7 @@ extension PlanningInputs {
         let hour0 = UTC.floor(now)
         let from = hour0 - Int64(forecaster.historyHours) * 3600
         let horizonEnd = hour0 + Int64(policy.horizonHours) * 3600
-        let (records, histories, events, stateBytes, (execution, notRunning)) = try store.read { db in
+        let (records, histories, events, stateBytes, execution) = try store.read { db in
             let records = try VMRepository.all(in: db)
             let histories = try records.map { r in
                 // Its hours asleep are left out of its history (a sleeping VM reports nothing), and told apart from gaps.
@@ -40,8 +40,8 @@ extension PlanningInputs {
                              save: try JournalRepository.p95Seconds(kind: .hibernate, vms: records.map(\.name), upTo: asOf, in: db),
                              restore: try JournalRepository.p95Seconds(kind: .restore, vms: records.map(\.name), upTo: asOf, in: db),
                              unmetDemands: try unmetDemands(records: records, power: power, now: now, policy: policy, in: db),
-                             calls: try DemandCallRepository.calls(from: from, to: hour0, in: db))
-            return (records, histories, try EventRepository.overlapping(from: hour0, to: horizonEnd, in: db), stateBytes, (execution, notRunning))
+                             calls: try DemandCallRepository.calls(from: from, to: hour0, in: db), notRunning: notRunning)
+            return (records, histories, try EventRepository.overlapping(from: hour0, to: horizonEnd, in: db), stateBytes, execution)
         }
         let calendar = try store.read { try CalendarHours.load(vms: records, from: hour0, to: horizonEnd, in: $0) }
         let forecasts = forecaster.forecast(histories.map { (vm: $0.vm, series: $0.series) }, calendar: calendar)
@@ -62,7 +62,7 @@ extension PlanningInputs {
                                   stateBytes: stateBytes[record.name] ?? nil,
                                   pinnedUntil: execution.pins[record.name].map { $0.until ?? .max },
                                   staleSince: fresh ? nil : (lastKnown.map { $0 + 3600 } ?? from)))
-            vms[vms.count - 1].notRunningSince = notRunning[record.name]
+            vms[vms.count - 1].notRunningSince = execution.notRunning[record.name]
             vms[vms.count - 1].notPredictable = execution.unpredictable[record.name]
             vms[vms.count - 1].wokenEarlyAt = execution.power[record.name]?.wokenEarlyAt
             vms[vms.count - 1].unmetDemandAt = execution.unmetDemands[record.name]
