@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Ingest of the other sources, before training (nightly) and planning (hourly): the live Prometheus API over the
+# Ingest of the other sources, before training (nightly) and planning (hourly): the libvirt host's inventory (labels
+# added or changed in a domain's metadata since, and VMs defined since: the policy's groups, exclusions and tiers go by
+# them), the live Prometheus API over the
 # last day (deduplicated against what is stored) and the calendars (re-expanded around now: the occurrences from
 # $TORPOR_CALENDAR_PAST ago on are replaced, earlier ones stay for training). Each source is tried even when another
 # fails; the exit code is the first failure's.
@@ -7,6 +9,9 @@ set -uo pipefail
 : "${TORPOR_BIN:=/usr/local/bin}"
 now=(); [ -z "${TORPOR_NOW:-}" ] || now=(--now "$TORPOR_NOW")   # a replay of the job at a past time
 status=0
+if [ -n "${TORPOR_LIBVIRT_URI:-}" ]; then
+  "$TORPOR_BIN/torpor-ingest" inventory "${now[@]}" --uri "$TORPOR_LIBVIRT_URI" > /dev/null || status=$?
+fi
 if [ -n "${TORPOR_PROMETHEUS_URL:-}" ] && [ -z "${TORPOR_PROMETHEUS_QUERY:-}" ]; then
   echo "ingest-sources.sh: TORPOR_PROMETHEUS_URL is set but TORPOR_PROMETHEUS_QUERY is empty: Prometheus not ingested" >&2
   status=2

@@ -140,6 +140,11 @@ public struct DomainStatsRecord {
     public let domainUUID: String
     public let values: [String: TypedValue]
 
+    /// A record as libvirt gives one: what a collection makes of a domain's statistics can be checked without a host.
+    public init(domainName: String, domainUUID: String, values: [String: TypedValue]) {
+        self.domainName = domainName; self.domainUUID = domainUUID; self.values = values
+    }
+
     init(_ record: virDomainStatsRecord) {
         domainName = record.dom.flatMap { virDomainGetName($0) }.map { String(cString: $0) } ?? ""
         domainUUID = record.dom.map(VirtDomain.uuid(of:)) ?? ""

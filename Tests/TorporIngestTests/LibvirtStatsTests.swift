@@ -3,6 +3,7 @@ import Testing
 import TorporCore
 @testable import TorporIngest
 import TorporStore
+import TorporVirt
 
 @Suite struct LibvirtStatsTests {
     let t0 = UTC.epoch(year: 2026, month: 1, day: 1)
@@ -39,6 +40,7 @@ import TorporStore
         let r = try ingester.ingest([sample("a", cpuSeconds: 3, rx: 10, wr: 0), sample("b", running: false, cpuSeconds: 10, rx: 0, wr: 0)], uri: "h", now: t0 + 300)
         #expect(r.warnings.contains { $0.contains("a: counters went down") })
         #expect(try s.value(vm: "a", metric: "cpu_util", time: t0 + 300) == nil, "missing, never zero")
+        #expect(try s.value(vm: "a", metric: "disk_write", time: t0 + 300) == nil, "nor a rate of a counter that did not go down (0 → 0)")
         #expect(try s.value(vm: "b", metric: "cpu_util", time: t0 + 300) == nil, "a VM that is off is missing data, not idle")
         // The counters after the restart are the base of the next interval.
         _ = try ingester.ingest([sample("a", cpuSeconds: 63, rx: 10, wr: 0)], uri: "h", now: t0 + 600)
@@ -171,6 +173,24 @@ import TorporStore
         #expect(second.clashes.map(\.description).first?.contains("web-01 on \(b) (uuid 7a2d2b63-4d1f-4e9b-8e5f-2b3c4d5e6f70) is not web-01 on \(a)") == true)
         let vms = try s.store.read { try VMRepository.all(in: $0) }
         #expect(vms.first { $0.name == "web-01" }?.hostURI == a && vms.first { $0.name == "db-01" }?.hostURI == b)
+    }
+
+    /// vCPUs plugged or unplugged between two collections give no utilization for that interval (divided by the new
+    /// count, 2 → 8 reads four times idler); a NIC whose traffic libvirt does not report makes the traffic missing, not
+    /// the other NICs' alone; a guest's balloon reporting more unused than available memory is no reading.
+    @Test func hotPluggedVCPUsUnreportedDevicesAndImpossibleBalloonsGiveNoValue() throws {
+        let previous = CounterSnapshot(collectedAt: 0, counters: ["cpu.time": 0, DomainRates.vcpuCount: 2])
+        let plugged = DomainSample(domain: "x", running: true, vcpus: 8, counters: ["cpu.time": 300e9, DomainRates.vcpuCount: 8], memoryCapacity: nil, memoryUsed: nil)
+        #expect(DomainRates.between(previous, plugged, at: 300).rates["cpu_util"] == nil)
+        let same = DomainSample(domain: "x", running: true, vcpus: 2, counters: ["cpu.time": 300e9, DomainRates.vcpuCount: 2], memoryCapacity: nil, memoryUsed: nil)
+        #expect(DomainRates.between(previous, same, at: 300).rates["cpu_util"] == 50)
+        let record = DomainStatsRecord(domainName: "x", domainUUID: "", values: [
+            "state.state": .int(1), "vcpu.current": .uint(2), "cpu.time": .uint(5),
+            "net.count": .uint(2), "net.0.rx.bytes": .uint(100), "net.0.tx.bytes": .uint(7), "net.1.tx.bytes": .uint(9),
+            "balloon.maximum": .uint(1024), "balloon.available": .uint(100), "balloon.unused": .uint(200)])
+        let sample = DomainSample(record)
+        #expect(sample.counters["net.rx.bytes"] == nil && sample.counters["net.tx.bytes"] == 16 && sample.counters[DomainRates.vcpuCount] == 2)
+        #expect(sample.memoryUsed == nil && sample.memoryCapacity == 1024 * 1024)
     }
 
     @Test func ratesClampCPUAtOneHundredPercent() {

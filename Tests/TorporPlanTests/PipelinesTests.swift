@@ -54,6 +54,18 @@ import TorporStore
         #expect(refused.status == 2 && refused.output.contains("torpor.env cannot be read by bash") && refused.output.contains("b.ics"), "\(refused.output)")
     }
 
+    /// The hourly and nightly ingest reads the host's inventory again: labels put in a domain's metadata since (here:
+    /// db-01's, gone from the store) and VMs defined since reach the store, which the policy's groups go by.
+    @Test func theScheduledIngestReadsTheInventoryAgain() throws {
+        let (_, store, root) = try installed()
+        try store.transaction { try $0.execute(sql: "UPDATE vm SET labels = '{}' WHERE name = 'db-01'") }
+        let environment = ["TORPOR_DB": store.path, "TORPOR_BIN": root + "/usr/local/bin", "PATH": "/usr/bin:/bin",
+                           "TORPOR_LIBVIRT_URI": "test://" + EndToEndTests.repository + "/sample-data/fleet.xml"]
+        let ingest = try run(root + "/usr/local/lib/torpor/ingest-sources.sh", environment: environment)
+        #expect(ingest.status == 0, "\(ingest.output)")
+        #expect(try store.read { try VMRepository.all(in: $0) }.first { $0.name == "db-01" }?.labels["group"] == "db")
+    }
+
     @Test func theHourlyJobPlansAfterAFailedIngestAndTellsAPerson() throws {
         let (dir, store, root) = try installed()
         let repository = EndToEndTests.repository

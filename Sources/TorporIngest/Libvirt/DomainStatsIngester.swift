@@ -31,9 +31,13 @@ public struct DomainSample: Equatable, Sendable {
         vcpus = record.number("vcpu.current").map { Int($0) }
         var counters: [String: Double] = [:]
         if let cpu = record.number("cpu.time") { counters["cpu.time"] = cpu }
+        if let vcpus { counters[DomainRates.vcpuCount] = Double(vcpus) }
+        // Over every device, or missing when one does not report it (libvirt gives no traffic of a user-mode or
+        // vhost-user NIC): a sum of the others would read that device's traffic as none.
         func sum(_ group: String, _ field: String) -> Double? {
             guard let count = record.number("\(group).count"), count > 0 else { return nil }
-            return (0..<Int(count)).compactMap { record.number("\(group).\($0).\(field)") }.reduce(0, +)
+            let values = (0..<Int(count)).map { record.number("\(group).\($0).\(field)") }
+            return values.contains(nil) ? nil : values.reduce(0) { $0 + $1! }
         }
         for (key, group, field) in [("net.rx.bytes", "net", "rx.bytes"), ("net.tx.bytes", "net", "tx.bytes"),
                                     ("block.rd.bytes", "block", "rd.bytes"), ("block.wr.bytes", "block", "wr.bytes")] {
@@ -43,7 +47,9 @@ public struct DomainSample: Equatable, Sendable {
         memoryCapacity = record.number("balloon.maximum").map { $0 * 1024 }
         // In use inside the guest, when its balloon driver reports it. (`balloon.rss` is the host process's resident
         // memory, which includes QEMU itself: not the guest's use.)
-        if let available = record.number("balloon.available"), let unused = record.number("balloon.unused") {
+        // A guest that reports more unused than available says nothing usable: missing (not a bad input that would
+        // refuse the whole host's collection).
+        if let available = record.number("balloon.available"), let unused = record.number("balloon.unused"), unused <= available {
             memoryUsed = (available - unused) * 1024
         } else {
             memoryUsed = nil
@@ -52,13 +58,16 @@ public struct DomainSample: Equatable, Sendable {
 }
 
 /// Rates between two collections of one domain: CPU utilization of its allocated vCPUs (percent), network and
-/// block I/O (bytes/s). A counter that went down (the domain restarted) gives no rate for that interval: missing, not
-/// zero. Nothing comes out of a first collection, an interval of zero or longer than `longestInterval`, or a domain
+/// block I/O (bytes/s). A counter that went down (the domain restarted) gives no rate of any counter for that interval
+/// (those that did not go down may have restarted too): missing, not zero. Nothing comes out of a first collection, an interval of zero or longer than `longestInterval`, or a domain
 /// that is not running now or was not at the previous collection (its counters are not kept).
 public enum DomainRates {
     /// The longest interval a rate may average over: three 5-minute collections. After a longer gap (the collector was
     /// down) one sample stamped now would hold the average of hours, a bursty VM looking calm: the gap stays a gap.
     public static let longestInterval: Int64 = 15 * 60
+
+    /// Kept with the counters (not a counter): the vCPUs the domain had at the collection.
+    public static let vcpuCount = "vcpu.current"
 
     public static func between(_ previous: CounterSnapshot, _ current: DomainSample, at now: EpochSeconds) -> (rates: [String: Double], resets: [String]) {
         let interval = now - previous.collectedAt
@@ -67,18 +76,19 @@ public enum DomainRates {
         var rates: [String: Double] = [:]
         var resets: [String] = []
         let metricOf = ["net.rx.bytes": "net_rx", "net.tx.bytes": "net_tx", "block.rd.bytes": "disk_read", "block.wr.bytes": "disk_write"]
-        for (counter, value) in current.counters {
+        for (counter, value) in current.counters where counter != vcpuCount {
             guard let before = previous.counters[counter] else { continue }
             guard value >= before else { resets.append(counter); continue }
             let perSecond = (value - before) / seconds
             if counter == "cpu.time" {
-                guard let vcpus = current.vcpus, vcpus > 0 else { continue }
+                // vCPUs plugged or unplugged in the interval: the time they ran is of neither count.
+                guard let vcpus = current.vcpus, vcpus > 0, previous.counters[vcpuCount].map({ Int($0) == vcpus }) ?? true else { continue }
                 rates["cpu_util"] = min(100, perSecond / 1e9 / Double(vcpus) * 100)
             } else if let metric = metricOf[counter] {
                 rates[metric] = perSecond
             }
         }
-        return (rates, resets)
+        return resets.isEmpty ? (rates, resets) : ([:], resets)
     }
 }
 
