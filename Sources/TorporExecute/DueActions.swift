@@ -117,10 +117,9 @@ extension DueActions {
             // was made during an earlier sleep.
             if let own = restores.first(where: { $0.pairedWith == actionID || $0.pairedWith == nil && plan.createdAt >= asleepSince }) { return own }
             guard let signature else { return nil }
-            return restores.filter { r in
-                guard let h = r.pairedWith.flatMap({ plan.actions[$0] }) else { return false }
-                return h.signature == signature && h.at.seconds <= asleepSince
-            }.max { plan.actions[$0.pairedWith!]!.at < plan.actions[$1.pairedWith!]!.at }
+            return restores.compactMap { r in r.pairedWith.flatMap { plan.actions[$0] }.map { (restore: r, hibernation: $0) } }
+                .filter { $0.hibernation.signature == signature && $0.hibernation.at.seconds <= asleepSince }
+                .max { $0.hibernation.at < $1.hibernation.at }?.restore
         }
         let paired = sleepPlan.flatMap { plan in plan.actions[plan.actions[actionID]?.pairedWith ?? ""].map { (action: $0, plan: plan.id) } }
         let approvedNewer = newer.lazy.filter { $0.approvesRestore(of: vm) }

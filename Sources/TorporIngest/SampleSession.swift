@@ -274,21 +274,22 @@ final class SampleSession {
             warn("\(heldBack) value(s) after --now \(UTC.format(now)) + \(DurationText.format(SampleSession.clockSkewAllowance)) of clock skew not stored; "
                  + "an ingest at a later --now stores them")
         }
-        // Hundreds of percent values from a source of several VMs, none above 1 (and not all 0): most likely a 0–1
-        // fraction mapped as percent, which would read a hundred times idler than it is. Said, not refused: a quiet fleet
-        // can be that quiet (one VM alone often is, so one VM's file is not judged).
-        for (metric, seen) in percentSeen.sorted(by: { $0.key < $1.key })
-        where seen.count >= Self.fractionCheckValues && vmNames.count >= 3 && seen.largest > 0 && seen.largest <= 1 {
-            warn("all \(seen.count) values of \(metricNames[metric] ?? "?") (\(vmNames.count) VMs) are at most \(String(format: "%.3g", seen.largest)) %: if the source gives a 0–1 fraction, "
-                 + "map its unit as 'fraction' (read as percent, it is a hundred times idler than it is)")
-        }
-        // Percent well over 100 (a little over is measurement jitter: Bitbrains reaches 106) is most likely a sum over
-        // vCPUs, 100 per vCPU: read as busier than it is (so kept awake more), and said.
-        for (metric, seen) in percentSeen.sorted(by: { $0.key < $1.key }) where seen.largest > Self.largestPlausiblePercent {
+        for (metric, seen) in percentSeen.sorted(by: { $0.key < $1.key }) {
             let name = metricNames[metric] ?? "?"
-            warn("values of \(name) reach \(String(format: "%.4g", seen.largest)) %, where 0–100 % of the VM is expected: "
-                 + (name == "cpu_util" ? "if the source sums its vCPUs (100 % each), divide by the vCPU count in the query or export (read as it is, the VM looks busier than it is)"
-                    : "a wrong unit or a bad reading?"))
+            // Hundreds of percent values from a source of several VMs, none above 1 (and not all 0): most likely a 0–1
+            // fraction mapped as percent, which would read a hundred times idler than it is. Said, not refused: a quiet
+            // fleet can be that quiet (one VM alone often is, so one VM's file is not judged).
+            if seen.count >= Self.fractionCheckValues && vmNames.count >= 3 && seen.largest > 0 && seen.largest <= 1 {
+                warn("all \(seen.count) values of \(name) (\(vmNames.count) VMs) are at most \(String(format: "%.3g", seen.largest)) %: if the source gives a 0–1 fraction, "
+                     + "map its unit as 'fraction' (read as percent, it is a hundred times idler than it is)")
+            }
+            // Percent well over 100 (a little over is measurement jitter: Bitbrains reaches 106) is most likely a sum
+            // over vCPUs, 100 per vCPU: read as busier than it is (so kept awake more), and said.
+            if seen.largest > Self.largestPlausiblePercent {
+                warn("values of \(name) reach \(String(format: "%.4g", seen.largest)) %, where 0–100 % of the VM is expected: "
+                     + (name == "cpu_util" ? "if the source sums its vCPUs (100 % each), divide by the vCPU count in the query or export (read as it is, the VM looks busier than it is)"
+                        : "a wrong unit or a bad reading?"))
+            }
         }
         if let unfinished {
             warn("\(unfinished.what) and the file changed \(unfinished.changedSecondsAgo) s ago: a writer may be in the "

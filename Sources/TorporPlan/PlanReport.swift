@@ -51,14 +51,13 @@ public enum PlanReport {
         var changes = 0
         for vm in Set(old.actions.map(\.vm) + new.actions.map(\.vm)).sorted() {
             let before = old.actions.filter { $0.vm == vm }, after = new.actions.filter { $0.vm == vm }
-            // The same actions at a higher risk (a standing approval does not carry them): said too.
-            let riskier = after.filter { a in a.action == .hibernate && before.contains { $0.signature == a.signature && $0.rationale.riskRank < a.rationale.riskRank } }
+            // The same actions at a higher risk (a standing approval does not carry them): said too, with the risk before.
+            let riskier = after.filter { $0.action == .hibernate }.compactMap { a in
+                before.first { $0.signature == a.signature && $0.rationale.riskRank < a.rationale.riskRank }.map { (now: a, was: $0) }
+            }
             if before.map(\.signature) == after.map(\.signature) && riskier.isEmpty { continue }
             out.append("\(vm):")
-            for a in riskier {
-                let was = before.first { $0.signature == a.signature && $0.rationale.riskRank < a.rationale.riskRank }!
-                out.append("  ! \(describe(a)): risk \(was.rationale.risk) → \(a.rationale.risk): \(a.rationale.text)")
-            }
+            for (a, was) in riskier { out.append("  ! \(describe(a)): risk \(was.rationale.risk) → \(a.rationale.risk): \(a.rationale.text)") }
             for a in before where !after.contains(where: { $0.signature == a.signature }) { out.append("  - \(describe(a))") }
             for a in after where !before.contains(where: { $0.signature == a.signature }) { out.append("  + \(describe(a))  [\(a.rationale.risk) risk] \(a.rationale.text)") }
             changes += 1

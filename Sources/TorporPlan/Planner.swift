@@ -27,6 +27,10 @@ public struct PlanningVM: Sendable {
     /// allocation of a shut-off or paused domain, no CPU counters; `PlanningInputs.seenNotRunning`): not running, so
     /// neither hibernated nor counted as running by the guardrails, however fresh its data otherwise is.
     public var notRunningSince: EpochSeconds? = nil
+
+    /// Known to run (data fresh, not seen shut off) or asleep: what the guardrails count, and whom the hourly job
+    /// may name as dormant. A VM without fresh data (shut off, gone, its collector stopped) is neither.
+    var knownRunningOrAsleep: Bool { hibernatedSince != nil || staleSince == nil && notRunningSince == nil }
     /// Set when a training run marked the VM not predictable (`DemandForecaster.unpredictable`: the newest run, or the
     /// one whose model serves it): the reason.
     public var notPredictable: String?
@@ -171,7 +175,7 @@ public enum Planner {
             let settings = input.policy.settings(vm: vm.name, labels: vm.labels)
             // Not those whose forecast is not used at all (listed apart or skipped), nor those not planned.
             return planning.dormant(vm, settings: settings) != nil && planning.unjudged(vm, settings: settings) == nil
-                && vm.host != nil && (vm.hibernatedSince != nil || vm.staleSince == nil && vm.notRunningSince == nil)
+                && vm.host != nil && vm.knownRunningOrAsleep
         }.map(\.name).sorted()
     }
 
@@ -599,7 +603,7 @@ struct Planning {
         var groupSize: [String: Int] = [:], hostSize: [String: Int] = [:], groupAll: [String: Int] = [:], hostAll: [String: Int] = [:]
         var hostMemory: [String: Int64] = [:], hostVCPUs: [String: Int64] = [:]
         for vm in input.vms {
-            let counted = vm.hibernatedSince != nil || vm.staleSince == nil && vm.notRunningSince == nil
+            let counted = vm.knownRunningOrAsleep
             if let g = groupOf(vm) {
                 groupAll[g, default: 0] += 1
                 if counted { groupSize[g, default: 0] += 1 }

@@ -80,9 +80,12 @@ extension PlanningInputs {
                              dataWatermark: watermark.map { $0 + 3600 })
     }
 
+    /// How often the libvirt collector runs (pipelines/collect.sh).
+    static let collectionInterval: Int64 = 300
+
     /// How long the collector must go on seeing a VM's domain (its allocation samples) past its newest demand sample
-    /// for the VM to count as not running: three 5-minute collections.
-    static let notRunningAfter: Int64 = 900
+    /// for the VM to count as not running: three collections.
+    static let notRunningAfter = 3 * collectionInterval
 
     /// Since when `vm` is not running as the collector saw it by `now`: its newest demand (`cpu_util`) sample, when its
     /// allocation (`vcpus`) samples went on more than `notRunningAfter` past it (the libvirt collector writes the
@@ -93,6 +96,6 @@ extension PlanningInputs {
         guard let seen = try SampleReader.newestTime(vm: vm, metric: "vcpus", upTo: now, in: db),
               let demand = try SampleReader.newestTime(vm: vm, metric: "cpu_util", upTo: now, in: db) else { return nil }
         let since = max(demand, restoredAt ?? .min)
-        return seen - since > notRunningAfter + (since > demand ? 300 : 0) ? since : nil
+        return seen - since > notRunningAfter + (since > demand ? collectionInterval : 0) ? since : nil
     }
 }

@@ -40,7 +40,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
             return Executor(store: store, load: FixedLoad(load, otherwise: 1), connect: { _ in connection })
         }
 
-        func options(_ time: EpochSeconds, concurrent: Int = 2) -> ExecutionOptions {
+        func options(_ time: EpochSeconds, concurrent: Int? = nil) -> ExecutionOptions {
             var o = ExecutionOptions(now: time)
             o.eventLog = dir + "/events.jsonl"
             o.concurrentRestores = concurrent
