@@ -47,6 +47,13 @@ public final class Executor: @unchecked Sendable {
     private var poolReservations: [String: Int64] = [:]
     /// VMs whose image a thread of this executor copies into the pool now.
     private var vmsPooling: Set<String> = []
+    /// VMs whose save this executor's guardrails let start and that is not over: asleep, for the guardrails
+    /// (`guardrailRefusal`).
+    var vmsSaving: Set<String> = []
+    /// What libvirt showed this run of the VMs the guardrails count (`partnerReading`).
+    var partnerReadings: [String: PartnerReading] = [:]
+    /// Guards `vmsSaving` and `partnerReadings`.
+    let guardrailLock = NSLock()
     let load: LoadSource
     let demand: DemandSignal?
     let stepLimit: Int?
@@ -95,6 +102,7 @@ public final class Executor: @unchecked Sendable {
         let started = Date()
         let clock: @Sendable () -> EpochSeconds = { options.now + EpochSeconds(Date().timeIntervalSince(started)) }
         forgetUnreachableHosts()
+        guardrailLock.withLock { partnerReadings = [:] }
         let fleet = FleetReads(store: store, now: options.now)
         let hosts = try options.hosts ?? knownHosts(approved: try? fleet.approved.get())
         let failures = HostFailures()
@@ -192,7 +200,12 @@ public final class Executor: @unchecked Sendable {
         // restores only. Its due hibernations are held back, when its plan can be read; nothing goes into the pool.
         let restoresOnly = try store.writtenByNewerTorpor()
         let pooling = !options.dryRun && !restoresOnly
-        if pooling { try poolUnpooledSleeps(options, busy: reconciled.busy, log: log, clock: clock) }
+        if pooling, options.pool != nil {
+            // Images a restore from the pool rebuilt beside libvirt's (the pool's directory full or read-only) and a
+            // killed run left: collected here, since the pool's garbage collection knows only its own directory.
+            StatePool.removeLeftoverImages(in: options.managedSaveDirectory)
+            try poolUnpooledSleeps(options, busy: reconciled.busy, log: log, clock: clock)
+        }
         if restoresOnly, case .failure = fleet.approved { return }
         try hibernateDue(options, approved: try fleet.approved.get(), restoresOnly: restoresOnly, busy: reconciled.busy, log: log, clock: clock)
         // This pass's new sleeps, outside their VMs' locks: a restore due meanwhile does not wait for a long copy.
@@ -846,14 +859,15 @@ public final class Executor: @unchecked Sendable {
             // The pass's time as it goes on (the saves before this one may have taken minutes).
             guard let restore = a.pairedWith.flatMap({ restores[$0] }) else { skip("its restore is already due: not worth sleeping"); continue }
             if let why = a.notWorthStarting(at: clock(), restore: restore) { skip(why); continue }
-            // The plans made since know newer data, events and pins: the newest must still hold the hibernation, and
-            // none may bring its restore to now (once asleep the VM would be owed that one).
+            // The plans made since know newer data, events and pins: the newest must still hold the hibernation (said
+            // first: between two of its windows, the earlier one's restore is gone by), and none may bring its restore
+            // to now (once asleep the VM would be owed that one).
+            if let newest = sinceApproved.droppedBy[a.id] {
+                skip("plan \(newest.prefix(12)), made since, no longer holds this hibernation: review that plan"); continue
+            }
             if let sooner = sinceApproved.restores[a.id], sooner.at < restore.at, let why = a.notWorthStarting(at: clock(), restore: sooner) {
                 skip(sooner.at.seconds <= clock() ? "a newer plan brings its restore to \(sooner.at.text): not worth sleeping" : "a newer plan brings its restore earlier: " + why)
                 continue
-            }
-            if let newest = sinceApproved.droppedBy[a.id] {
-                skip("plan \(newest.prefix(12)), made since, no longer holds this hibernation: review that plan"); continue
             }
             let wake = restore.deadline?.seconds ?? restore.at.seconds
             if let e = events.first(where: { $0.applies(to: a.vm, labels: labels[a.vm] ?? [:]) && $0.overlaps(from: options.now, to: wake) }) {
@@ -942,9 +956,11 @@ public final class Executor: @unchecked Sendable {
         var journaled = false   // before the intent, a failure (lookup, pre-flight) leaves the action due for a later run
         var started = base
         let began = Date()
-        var reserved: Int64 = 0, keepsItsRoom = false
+        var reserved: Int64 = 0, keepsItsRoom = false, claimed = false
         // Room reserved for an image that was not made is given back; a saved one's is held until its copy ends.
         defer { if !keepsItsRoom { releasePoolRoom(a.vm) } }
+        // Once the save is over, the journal counts the VM asleep, or it runs.
+        defer { if claimed { releaseGuardrailClaim(a.vm) } }
         do {
             let d = try connection(a.host).domain(named: a.vm)
             domain = d
@@ -962,6 +978,11 @@ public final class Executor: @unchecked Sendable {
                 log.record(.init(event: "skipped", time: clock(), vm: a.vm, host: a.host, action: a.id, detail: skipped.detail))
                 return
             }
+            if let why = try guardrailRefusal(claiming: a, plan: plan) {
+                hold(a, "skipped", why, nil)
+                return
+            }
+            claimed = true
             let demand = try load.demand(of: d, at: options.now)
             guard demand < a.rationale.hibernateBelow else {
                 hold(a, "skipped", String(format: "busy at the pre-flight (≥ hibernate_below %.1f %%)", a.rationale.hibernateBelow),

@@ -38,6 +38,29 @@ public struct Plan: Codable, Equatable, Sendable {
         public var model: String
         public var policySHA256: String
         public var horizonHours: Int
+        /// The fleet guardrails the plan's windows were admitted under, which the executor checks again at each
+        /// hibernation's pre-flight. nil in plans made before they were recorded.
+        public var guardrails: Guardrails? = nil
+    }
+
+    /// The policy's fleet guardrails (`group_label`, `guardrails`): how many VMs of a group, and of a host, may sleep at
+    /// once, out of those known to run or asleep.
+    public struct Guardrails: Codable, Equatable, Sendable {
+        /// The label whose values form the groups.
+        public var groupLabel: String
+        /// At most this share of a group, and of a host's VMs, asleep at once.
+        public var maxHibernatedShare: Double
+        /// At least this many VMs of each group running.
+        public var minRunning: Int
+
+        public init(groupLabel: String, maxHibernatedShare: Double, minRunning: Int) {
+            self.groupLabel = groupLabel; self.maxHibernatedShare = maxHibernatedShare; self.minRunning = minRunning
+        }
+
+        /// How many of a group's `size` VMs (known to run or asleep) may sleep at once.
+        public func groupAllows(size: Int) -> Int { min(hostAllows(size: size), size - minRunning) }
+        /// How many of a host's `size` VMs (known to run or asleep) may sleep at once.
+        public func hostAllows(size: Int) -> Int { Int((maxHibernatedShare * Double(size)).rounded(.down)) }
     }
 
     public enum Kind: String, Codable, Sendable { case hibernate, restore }

@@ -327,7 +327,7 @@ struct Planning {
         actions.sort { ($0.at, $0.vm, $0.action.rawValue) < ($1.at, $1.vm, $1.action.rawValue) }
         let plan = Plan(schema: Plan.schema, id: "", createdAt: Instant(input.now), validUntil: Instant(input.now + policy.validFor),
                         inputs: .init(dataWatermark: input.dataWatermark.map(Instant.init), model: input.model,
-                                      policySHA256: input.policySHA256, horizonHours: hours),
+                                      policySHA256: input.policySHA256, horizonHours: hours, guardrails: policy.guardrails),
                         actions: actions, skipped: Self.merged(skipped), forecasts: forecasts)
         return plan.sealed()
     }
@@ -641,13 +641,13 @@ struct Planning {
             let span = w.firstHour..<max(w.firstHour, w.endHour)
             var refusal: String?
             if let g = groupOf(w.vm), let size = groupSize[g], groupAll[g, default: 0] > 1 {
-                let allowed = min(Int((policy.maxHibernatedShare * Double(size)).rounded(.down)), size - policy.minRunning)
+                let allowed = policy.guardrails.groupAllows(size: size)
                 if let h = span.first(where: { (groupAsleep[g]?[$0] ?? 0) + 1 > allowed }) {
                     refusal = "guardrail: group \(policy.groupLabel)=\(g) may have \(max(0, allowed)) of \(size) asleep at once (share \(policy.maxHibernatedShare), \(policy.minRunning) running); full at \(UTC.format(hour0 + Int64(h) * 3600))"
                 }
             }
             if refusal == nil, let size = hostSize[hostKey] {
-                let allowed = Int((policy.maxHibernatedShare * Double(size)).rounded(.down))
+                let allowed = policy.guardrails.hostAllows(size: size)
                 if hostAll[hostKey, default: 0] > 1, let h = span.first(where: { (hostAsleep[hostKey]?[$0] ?? 0) + 1 > allowed }) {
                     refusal = "guardrail: host \(hostKey) may have \(allowed) of \(size) VMs asleep at once; full at \(UTC.format(hour0 + Int64(h) * 3600))"
                 }

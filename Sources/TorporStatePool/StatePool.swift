@@ -42,7 +42,11 @@ public final class StatePool {
     public let chunker: ContentDefinedChunker
     let store: Store
 
-    public init(directory: String, capacityBytes: Int64, store: Store, chunker: ContentDefinedChunker = ContentDefinedChunker()) throws(StatePoolError) {
+    /// `creating`: a directory with no pool yet becomes one (the executor's takes); false (`pool status`, `verify`,
+    /// `gc`) refuses it once the store holds images in another pool, so that a mistyped path neither reads as an
+    /// empty pool, leaving the real one uncollected, nor leaves one behind.
+    public init(directory: String, capacityBytes: Int64, store: Store, chunker: ContentDefinedChunker = ContentDefinedChunker(),
+                creating: Bool = true) throws(StatePoolError) {
         self.directory = URL(fileURLWithPath: directory).standardizedFileURL.path
         self.capacityBytes = capacityBytes
         self.store = store
@@ -54,13 +58,23 @@ public final class StatePool {
             var adopted: String?
             if !FileManager.default.fileExists(atPath: marker) {
                 let here = URL(fileURLWithPath: self.directory).resolvingSymlinksInPath().path
-                adopted = try store.read { try StateRepository.poolNames(in: $0) }.first { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path == here }
+                let known = try store.read { try StateRepository.poolNames(in: $0) }
+                adopted = known.first { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path == here }
                 // The store has images in a pool here, but the directory has neither its POOL file nor a chunk: its
                 // filesystem is not mounted (or the pool was removed). Not made afresh on whatever lies beneath.
                 let chunks = (try? FileManager.default.contentsOfDirectory(atPath: self.directory + "/chunks")) ?? []
                 if adopted != nil, chunks.isEmpty {
                     throw StatePoolError(kind: .io, message: "state pool \(directory): the store holds images in a pool at this path, but the directory has "
                                          + "neither its POOL file nor any chunk: is its filesystem mounted? (not made afresh here; a pool removed for good: give --pool a new directory)")
+                }
+                if !creating, let adopted {
+                    key = adopted
+                    return
+                }
+                // The store's images are in other pools (none yet: a fresh install, whose first take makes the pool).
+                if !creating, !known.isEmpty {
+                    throw StatePoolError(kind: .io, message: "state pool \(directory): no pool here (no POOL file); the store holds images in "
+                                         + known.sorted().joined(separator: ", ") + " (a mistyped path?)")
                 }
             }
             try PoolFiles.makeDirectory(self.directory + "/chunks")
@@ -285,16 +299,23 @@ public final class StatePool {
         public var missing: [String]
     }
 
-    /// Re-hashes every chunk of the pool's index.
+    /// Re-hashes every chunk of the pool's index. Without the pool's lock (takes go on meanwhile): a chunk whose file is
+    /// gone is missing only if the index still lists it afterwards (a garbage collection removes index rows first).
     public func verify() throws -> VerifyReport {
-        let hashes = try store.read { db in
-            try StateRepository.manifests(pool: key, in: db).flatMap(\.chunks) + StateRepository.unreferencedChunks(pool: key, in: db)
+        /// Every chunk the index lists in this pool.
+        func indexed() throws -> [StateManifest.Chunk] {
+            try store.read { db in try StateRepository.manifests(pool: key, in: db).flatMap(\.chunks) + StateRepository.unreferencedChunks(pool: key, in: db) }
         }
+        let hashes = try indexed()
         var report = VerifyReport(chunksChecked: 0, corrupt: [], missing: [])
         for chunk in Set(hashes) {
             report.chunksChecked += 1
             guard let data = FileManager.default.contents(atPath: chunkPath(chunk.hash)) else { report.missing.append(SHA256.hex(chunk.hash)); continue }
             if data.withUnsafeBytes({ SHA256.digest($0) }) != chunk.hash { report.corrupt.append(SHA256.hex(chunk.hash)) }
+        }
+        if !report.missing.isEmpty {
+            let stillIndexed = Set(try indexed().map { SHA256.hex($0.hash) })
+            report.missing.removeAll { !stillIndexed.contains($0) }
         }
         return report
     }
@@ -337,15 +358,7 @@ public final class StatePool {
         var report = GarbageReport(manifestsRemoved: removedManifests, chunksRemoved: orphans.count, bytesFreed: orphans.reduce(0) { $0 + Int64($1.size) })
         let fm = FileManager.default
         removeUnfinishedChunks()
-        // Images a restore rebuilt here and did not remove (killed mid-restore): after a day no restore is on them.
-        for name in (try? fm.contentsOfDirectory(atPath: directory)) ?? []
-        where name.hasSuffix(Self.restoreImageSuffix) || name.hasSuffix(Self.restoreImageSuffix + ".torpor-partial") || name.hasPrefix("restore-") && name.hasSuffix(".save") {
-            let path = directory + "/" + name
-            if let changed = (try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date, Date().timeIntervalSince(changed) > 86_400 {
-                PoolFiles.remove(path)
-                report.leftoverImagesRemoved += 1
-            }
-        }
+        report.leftoverImagesRemoved = Self.removeLeftoverImages(in: directory, olderNames: true)
         for prefix in (try? fm.contentsOfDirectory(atPath: directory + "/chunks")) ?? [] {
             for name in (try? fm.contentsOfDirectory(atPath: "\(directory)/chunks/\(prefix)")) ?? [] where !indexed.contains(name) {
                 if known { PoolFiles.remove("\(directory)/chunks/\(prefix)/\(name)") } else { report.straysLeft += 1 }
@@ -356,6 +369,24 @@ public final class StatePool {
 
     /// What ends the name of an image a restore rebuilds (`<vm>` + it): one libvirt never gives its own images.
     public static let restoreImageSuffix = ".torpor-restore"
+
+    /// Removes the images restores rebuilt in `directory` and did not remove (killed mid-restore), once a day old (no
+    /// restore is on them then); returns how many. `olderNames`: also `restore-*.save`, the name an earlier torpor gave
+    /// them in the pool's directory (never beside libvirt's images: a VM named restore-x has its managed save there).
+    @discardableResult
+    public static func removeLeftoverImages(in directory: String, olderNames: Bool = false) -> Int {
+        let fm = FileManager.default
+        var removed = 0
+        for name in (try? fm.contentsOfDirectory(atPath: directory)) ?? []
+        where name.hasSuffix(restoreImageSuffix) || name.hasSuffix(restoreImageSuffix + ".torpor-partial") || olderNames && name.hasPrefix("restore-") && name.hasSuffix(".save") {
+            let path = directory + "/" + name
+            if let changed = (try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date, Date().timeIntervalSince(changed) > 86_400 {
+                PoolFiles.remove(path)
+                removed += 1
+            }
+        }
+        return removed
+    }
 
     /// The pool at a glance, with what deduplication saves.
     public struct Status: Codable, Equatable, Sendable {

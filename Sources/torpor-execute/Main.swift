@@ -259,7 +259,10 @@ struct PoolOptions: ParsableArguments {
         if ByteSize.parse(poolCapacity) == nil { throw ValidationError("--pool-capacity '\(poolCapacity)' is not a size such as 500GiB") }
     }
 
-    func open() throws -> StatePool { try StatePool(directory: pool, capacityBytes: ByteSize.parse(poolCapacity)!, store: try common.openStore()) }
+    /// The pool at `--pool`, which must be one already (a mistyped path is no empty pool).
+    func open() throws -> StatePool {
+        try StatePool(directory: pool, capacityBytes: ByteSize.parse(poolCapacity)!, store: try common.openStore(), creating: false)
+    }
 }
 
 struct PoolStatus: ParsableCommand {

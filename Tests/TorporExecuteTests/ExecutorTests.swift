@@ -53,7 +53,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         @discardableResult
         func plan(_ idle: [String: Range<Int>], at time: EpochSeconds = ExecutorTests.now, approve: Bool = true, tiers: String = "",
                   asleep: Set<String> = [], idleLoad: [Float] = [0.2, 0.5, 1], idleTimeout: Bool = false, policySHA256: String = "t",
-                  vm adjust: (inout PlanningVM) -> Void = { _ in }) throws -> Plan {
+                  guardrails: String = "{max_hibernated_share: 1, min_running: 0}", vm adjust: (inout PlanningVM) -> Void = { _ in }) throws -> Plan {
             let vms = idle.map { name, hours in
                 var vm = PlanningVM(name: name, host: ExecutorTests.host, vcpus: 1, memoryBytes: 1 << 30, knownHours: 720,
                                     forecast: QuantileForecast(start: time, quantiles: [0.5, 0.9, 0.99],
@@ -65,7 +65,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
             let policy = try Policy.parse("""
                 defaults: {tier: silver, hibernate_below: 5, restore_above: 15, min_idle: 2h, idle_timeout: \(idleTimeout)}
                 tiers: {gold: {quantile: 0.99, priority: 1}, silver: {quantile: 0.9, priority: 2}, bronze: {quantile: 0.5, priority: 3}}
-                guardrails: {max_hibernated_share: 1, min_running: 0}
+                guardrails: \(guardrails)
                 \(tiers)
                 """, source: "test")
             let input = PlanningInput(now: time, vms: vms, events: [], policy: policy, policySHA256: policySHA256, model: "crafted", dataWatermark: time)
@@ -160,6 +160,33 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.executor(load: ["api-01": 70]).run(f.options(Self.now + 120)).allSatisfy { $0.vm != "api-01" })
         #expect(try ExecutionStatus.render(store: f.store, now: Self.now + 120).contains(
             "  api-01: skipped since \(UTC.format(Self.now)): busy at the pre-flight (≥ hibernate_below 5.0 %)"))
+    }
+
+    @Test func aPartnerDownSinceThePlanHoldsAHibernationItsGroupNoLongerAllows() throws {
+        let f = try Fixture()
+        _ = try InventoryIngester(store: f.store).ingest(uri: Self.host, now: Self.now)   // web-01 and web-02 are group=web
+        // One of the two may sleep, one must run: web-01 sleeps, web-02 is busy all day.
+        let plan = try f.plan(["web-01": 0..<6, "web-02": 0..<0], guardrails: "{max_hibernated_share: 0.5, min_running: 1}") { $0.labels = ["group": "web"] }
+        #expect(plan.inputs.guardrails == Plan.Guardrails(groupLabel: "group", maxHibernatedShare: 0.5, minRunning: 1))
+        #expect(plan.actions.map(\.vm) == ["web-01", "web-01"])
+        try f.connection.domain(named: "web-02").destroy()   // a person shut web-02 down after the plan was made
+        let held = try f.executor().run(f.options(Self.now))
+        #expect(held.map(\.event) == ["skipped"])
+        #expect(held.first?.detail == "guardrail at the pre-flight: group group=web (share 0.5, 1 running) may have 0 of 1 asleep at once, 0 asleep now; not running now: web-02 (shutOff)")
+        #expect(try f.state("web-01") == .running && f.steps("web-01").isEmpty)   // held, not closed: still due
+        // A host that does not answer: its VMs are not known to run (missing is not running).
+        try f.connection.domain(named: "web-02").start()
+        try f.store.transaction { try VMRepository.setHost(vm: try VMRepository.id(of: "web-02", in: $0, now: Self.now), hostURI: "test:///nowhere", in: $0) }
+        let connection = f.connection
+        let refusing = Executor(store: f.store, load: FixedLoad(otherwise: 1), connect: { uri in
+            guard uri == Self.host else { throw ExecuteError(.runtime, "\(uri): no answer") }
+            return connection
+        })
+        #expect(try refusing.run(f.options(Self.now + 120)).first?.detail.contains("web-02 (its host does not answer: test:///nowhere: no answer)") == true)
+        // web-02 back where libvirt runs it: web-01 sleeps.
+        try f.store.transaction { try VMRepository.setHost(vm: try VMRepository.id(of: "web-02", in: $0, now: Self.now), hostURI: Self.host, in: $0) }
+        #expect(try f.executor().run(f.options(Self.now + 240)).map(\.event) == ["hibernated"])
+        #expect(try f.state("web-01") == .shutOff && f.state("web-02") == .running)
     }
 
     @Test func restoresAreNeverBlockedByExpiryPauseOrAnUnapprovedNewerPlan() throws {
@@ -541,6 +568,20 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(events.map(\.event) == ["skipped"] && events[0].detail.contains("no longer holds this hibernation"), "\(events.map(\.text))")
         let inWindow = try f.store.read { try DueActions.sinceApproved([a], of: plan, now: Self.at(3) + 60, in: $0) }
         #expect(inWindow.droppedBy.isEmpty && inWindow.restores[a.id]?.id == b.pairedWith)
+    }
+
+    /// Between two windows of a plan made since, the earlier window's restore gone by: the hibernation is not held now,
+    /// and the pre-flight says so (not that a newer plan brings its restore to a time past).
+    @Test func aHibernationBetweenTwoWindowsOfANewerPlanIsNoLongerHeld() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<12], tiers: "valid_for: 8h", idleLoad: [6, 10, 12], idleTimeout: true)
+        let newer = try f.plan(["web-01": 0..<12], at: Self.at(1), approve: false, idleLoad: [6, 10, 12], idleTimeout: true) { vm in
+            for h in 4..<6 { vm.forecast!.values[h] = [20, 40, 60] }   // demand foreseen 05:00–07:00
+        }
+        #expect(newer.actions.filter { $0.action == .hibernate }.map(\.at.seconds) == [Self.at(1), Self.at(7)])
+        let between = try f.executor().run(f.options(Self.at(6)))
+        #expect(between.map(\.event) == ["skipped"] && between[0].detail == "plan \(newer.id.prefix(12)), made since, no longer holds this hibernation: review that plan",
+                "\(between.map(\.text))")
     }
 
     /// A sleep whose save ended after the restore time of the window it began in (in a newer plan made before it) is
@@ -1119,6 +1160,16 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(events.map { "\($0.event) \($0.vm ?? "")" } == ["hibernated api-01", "skipped web-01", "not-pooled api-01"], "\(events.map(\.text))")
         #expect(events.first { $0.vm == "web-01" }?.detail.contains("the state pool is too full") == true)
         #expect(try f.state("web-01") == .running)
+        // Images a killed restore from the pool left beside libvirt's are collected after a day; libvirt's own stay.
+        let save = f.dir + "/save/"
+        try FileManager.default.createDirectory(atPath: save, withIntermediateDirectories: true)
+        let left = ["db-01.torpor-restore": 2, "api-01.torpor-restore.torpor-partial": 2, "web-02.torpor-restore": 0, "restore-x.save": 2]
+        for (name, days) in left {
+            FileManager.default.createFile(atPath: save + name, contents: Data([1]))
+            try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -86_400 * Double(days) - 60)], ofItemAtPath: save + name)
+        }
+        _ = try f.executor().run(options)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: save).sorted() == ["restore-x.save", "web-02.torpor-restore"])
     }
 
     /// A wake killed after its intent, for a VM torpor has running but libvirt has saved (what `wake` is for): the

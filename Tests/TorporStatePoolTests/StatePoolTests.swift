@@ -196,6 +196,20 @@ struct PoolScratch {
         #expect(try s.pool().verify().missing.isEmpty, "mounted again: the pool as it was")
     }
 
+    @Test func aPersonsCommandOnAPathWithNoPoolIsRefusedAndMakesNone() throws {
+        let s = try PoolScratch()
+        // A fresh install: no image anywhere yet, the nightly collection makes the pool its first take fills.
+        #expect(try StatePool(directory: s.dir + "/pool", capacityBytes: 1 << 30, store: s.store, creating: false).status().images == 0)
+        _ = try s.pool().take(image: try s.image("a", randomBytes(200_000, seed: 23)), vm: "db-01", diskIdentity: "d", now: 1)
+        let e = #expect(throws: StatePoolError.self) {
+            _ = try StatePool(directory: s.dir + "/pol", capacityBytes: 1 << 30, store: s.store, creating: false)
+        }
+        #expect(e?.message == "state pool \(s.dir)/pol: no pool here (no POOL file); the store holds images in \(s.dir)/pool (a mistyped path?)")
+        #expect(!FileManager.default.fileExists(atPath: s.dir + "/pol"), "nothing made there")
+        let existing = try StatePool(directory: s.dir + "/pool", capacityBytes: 1 << 30, store: s.store, creating: false)
+        #expect(try existing.status().images == 1 && existing.verify().missing.isEmpty)
+    }
+
     @Test func aRestoreAfterADiskChangeIsRefused() throws {
         let s = try PoolScratch()
         let pool = try s.pool()
