@@ -92,10 +92,13 @@ extension PlanningInputs {
     /// allocation of a shut-off or paused domain, no CPU counters); nil otherwise, and for a source without allocations.
     /// A VM torpor brought back at `restoredAt`, after that sample, counts from then, with a collection more (the
     /// collector reads a started VM's CPU at its second pass only): shut off again before that, it is seen so too.
+    /// Seen at two collections since, at least: the first after a gap of the collector's gives no demand either (no
+    /// rate over a gap), of a VM that runs.
     static func seenNotRunning(vm: String, now: EpochSeconds, restoredAt: EpochSeconds?, in db: Database) throws -> EpochSeconds? {
         guard let seen = try SampleReader.newestTime(vm: vm, metric: "vcpus", upTo: now, in: db),
               let demand = try SampleReader.newestTime(vm: vm, metric: "cpu_util", upTo: now, in: db) else { return nil }
         let since = max(demand, restoredAt ?? .min)
-        return seen - since > notRunningAfter + (since > demand ? collectionInterval : 0) ? since : nil
+        guard seen - since > notRunningAfter + (since > demand ? collectionInterval : 0) else { return nil }
+        return try SampleReader.presentSamples(vm: vm, metric: "vcpus", from: since + 1, to: seen + 1, in: db).count >= 2 ? since : nil
     }
 }

@@ -396,6 +396,14 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         // Running again (its CPU counters read once more): counted, and db-1 may sleep.
         try f.cpu("db-2", times.filter { $0 >= off }.map { ($0, 1) })
         #expect(try plan().plan.actions.contains { $0.vm == "db-1" && $0.action == .hibernate })
+        // The first collection after the collector was down for an hour reads no demand (no rate over a gap) of a VM
+        // that runs: not seen not running; the next one without demand is.
+        let gapEnd = Self.now - 300
+        try f.cpu("db-3", times.filter { $0 < gapEnd - 3600 }.map { ($0, 1) })
+        try f.cpu("db-3", times.filter { $0 < gapEnd - 3600 }.map { ($0, 2) } + [(gapEnd, 2)], metric: "vcpus", unit: "count")
+        #expect(try plan().input.vms.first { $0.name == "db-3" }?.notRunningSince == nil)
+        try f.cpu("db-3", [(Self.now, 2)], metric: "vcpus", unit: "count")
+        #expect(try plan().input.vms.first { $0.name == "db-3" }?.notRunningSince == times.last { $0 < gapEnd - 3600 })
     }
 
     @Test func planningInputsCountFalseAlarmsFromTheStoredCallsAndSamples() throws {
