@@ -138,16 +138,19 @@ public struct DomainStatsRecord {
     public let domainName: String
     /// The domain's UUID (empty if libvirt cannot say).
     public let domainUUID: String
+    /// The running domain's ID (`virDomainGetID`), new at each start: nil for a domain not running.
+    public let domainID: UInt32?
     public let values: [String: TypedValue]
 
     /// A record as libvirt gives one: what a collection makes of a domain's statistics can be checked without a host.
-    public init(domainName: String, domainUUID: String, values: [String: TypedValue]) {
-        self.domainName = domainName; self.domainUUID = domainUUID; self.values = values
+    public init(domainName: String, domainUUID: String, domainID: UInt32? = nil, values: [String: TypedValue]) {
+        self.domainName = domainName; self.domainUUID = domainUUID; self.domainID = domainID; self.values = values
     }
 
     init(_ record: virDomainStatsRecord) {
         domainName = record.dom.flatMap { virDomainGetName($0) }.map { String(cString: $0) } ?? ""
         domainUUID = record.dom.map(VirtDomain.uuid(of:)) ?? ""
+        domainID = record.dom.map { virDomainGetID($0) }.flatMap { $0 == UInt32.max ? nil : $0 }
         var values: [String: TypedValue] = [:]
         for i in 0..<Int(record.nparams) {
             let param = record.params[i]

@@ -193,6 +193,20 @@ import TorporVirt
         #expect(sample.memoryUsed == nil && sample.memoryCapacity == 1024 * 1024)
     }
 
+    /// A domain stopped and started again within an interval has a new ID: its new CPU time, already above the old
+    /// domain's, is no rate (over less than the interval, it would read idler than the VM is).
+    @Test func aDomainRestartedWithinAnIntervalGivesNoRate() {
+        let record = { (id: UInt32?, cpu: UInt64) in
+            DomainSample(DomainStatsRecord(domainName: "x", domainUUID: "", domainID: id, values: ["state.state": .int(1), "vcpu.current": .uint(1), "cpu.time": .uint(cpu)]))
+        }
+        let old = record(7, 20_000_000_000)
+        #expect(old.counters[DomainRates.domainID] == 7)
+        let previous = CounterSnapshot(collectedAt: 0, counters: old.counters)
+        #expect(DomainRates.between(previous, record(8, 50_000_000_000), at: 300) == ([:], [DomainRates.domainID]))
+        #expect(DomainRates.between(previous, record(7, 50_000_000_000), at: 300).rates["cpu_util"] == 10)
+        #expect(DomainRates.between(previous, record(nil, 50_000_000_000), at: 300).rates["cpu_util"] == 10, "an ID libvirt cannot give: as before")
+    }
+
     @Test func ratesClampCPUAtOneHundredPercent() {
         let previous = CounterSnapshot(collectedAt: 0, counters: ["cpu.time": 0])
         let current = DomainSample(domain: "x", running: true, vcpus: 1, counters: ["cpu.time": 400e9], memoryCapacity: nil, memoryUsed: nil)

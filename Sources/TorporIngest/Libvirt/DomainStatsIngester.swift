@@ -32,6 +32,7 @@ public struct DomainSample: Equatable, Sendable {
         var counters: [String: Double] = [:]
         if let cpu = record.number("cpu.time") { counters["cpu.time"] = cpu }
         if let vcpus { counters[DomainRates.vcpuCount] = Double(vcpus) }
+        if let id = record.domainID, running { counters[DomainRates.domainID] = Double(id) }
         // Over every device, or missing when one does not report it (libvirt gives no traffic of a user-mode or
         // vhost-user NIC): a sum of the others would read that device's traffic as none.
         func sum(_ group: String, _ field: String) -> Double? {
@@ -58,8 +59,8 @@ public struct DomainSample: Equatable, Sendable {
 }
 
 /// Rates between two collections of one domain: CPU utilization of its allocated vCPUs (percent), network and
-/// block I/O (bytes/s). A counter that went down (the domain restarted) gives no rate of any counter for that interval
-/// (those that did not go down may have restarted too): missing, not zero. Nothing comes out of a first collection, an interval of zero or longer than `longestInterval`, or a domain
+/// block I/O (bytes/s). A counter that went down, or a new domain ID (the domain restarted), gives no rate of any counter
+/// for that interval (those that did not go down may have restarted too): missing, not zero. Nothing comes out of a first collection, an interval of zero or longer than `longestInterval`, or a domain
 /// that is not running now or was not at the previous collection (its counters are not kept).
 public enum DomainRates {
     /// The longest interval a rate may average over: three 5-minute collections. After a longer gap (the collector was
@@ -68,6 +69,9 @@ public enum DomainRates {
 
     /// Kept with the counters (not a counter): the vCPUs the domain had at the collection.
     public static let vcpuCount = "vcpu.current"
+    /// Kept with the counters (not a counter): the running domain's ID, new at each start. Another ID is a restart in
+    /// the interval, whose new counters may already be above the old ones (a rate too low, not a counter gone down).
+    public static let domainID = "domain.id"
 
     public static func between(_ previous: CounterSnapshot, _ current: DomainSample, at now: EpochSeconds) -> (rates: [String: Double], resets: [String]) {
         let interval = now - previous.collectedAt
@@ -76,7 +80,8 @@ public enum DomainRates {
         var rates: [String: Double] = [:]
         var resets: [String] = []
         let metricOf = ["net.rx.bytes": "net_rx", "net.tx.bytes": "net_tx", "block.rd.bytes": "disk_read", "block.wr.bytes": "disk_write"]
-        for (counter, value) in current.counters where counter != vcpuCount {
+        if let before = previous.counters[domainID], let now = current.counters[domainID], before != now { return ([:], [domainID]) }
+        for (counter, value) in current.counters where counter != vcpuCount && counter != domainID {
             guard let before = previous.counters[counter] else { continue }
             guard value >= before else { resets.append(counter); continue }
             let perSecond = (value - before) / seconds
@@ -141,7 +146,11 @@ public struct DomainStatsIngester {
                         if now - before.collectedAt > DomainRates.longestInterval { afterGap.append(sample.domain) }
                         let (rates, resets) = DomainRates.between(before, sample, at: now)
                         for (metric, value) in rates.sorted(by: { $0.key < $1.key }) { try emit(session, vm, metric, value, now) }
-                        if !resets.isEmpty { session.warn("\(sample.domain): counters went down (restarted?): \(resets.sorted().joined(separator: ", ")); no rate this interval") }
+                        if resets == [DomainRates.domainID] {
+                            session.warn("\(sample.domain): restarted since the last collection (a new domain ID); no rate this interval")
+                        } else if !resets.isEmpty {
+                            session.warn("\(sample.domain): counters went down (restarted?): \(resets.sorted().joined(separator: ", ")); no rate this interval")
+                        }
                     } else if sample.running {
                         firstSeen.append(sample.domain)
                     }
