@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The nightly job: ingest the other sources, prune old plans (stored bodies and files), collect the state pool's garbage (and verify it
+# The nightly job: ingest the other sources, prune old plans (stored bodies and files) and samples, collect the state pool's garbage (and verify it
 # once a week), then train. The run is recorded in the store's
 # registry whether or not it is promoted; a model that does not beat the baselines never reaches the planner. A failed
 # step is reported to a person; training goes on after any failed step before it (yesterday's model serves meanwhile).
@@ -23,6 +23,9 @@ run "the nightly ingest" "$here/ingest-sources.sh"
 # approvals stay for the audit; the plans sleeping VMs depend on stay whole).
 run "the nightly plan pruning" "$TORPOR_BIN/torpor-plan" prune "${now[@]}" --keep "${TORPOR_PLAN_RETENTION:-7d}" \
   --plans "${TORPOR_PLANS:-/var/lib/torpor/plans}"
+# Samples older than any stage reads (the planner 5 weeks, training --history-days, 90 days by default) go: every
+# collection adds a row per VM and metric, and the store would grow for ever.
+run "the nightly sample pruning" "$TORPOR_BIN/torpor-ingest" prune "${now[@]}" --keep "${TORPOR_SAMPLE_RETENTION:-180d}"
 # The state pool keeps the newest images per VM and every sleeping VM's; without it, it fills until hibernations are held.
 if [ -n "${TORPOR_STATE_POOL:-}" ]; then
   run "the nightly state pool garbage collection" "$TORPOR_BIN/torpor-execute" pool gc --pool "$TORPOR_STATE_POOL" \

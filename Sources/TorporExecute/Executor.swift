@@ -47,13 +47,16 @@ public final class Executor: @unchecked Sendable {
     private var poolReservations: [String: Int64] = [:]
     /// VMs whose image a thread of this executor copies into the pool now.
     private var vmsPooling: Set<String> = []
-    /// VMs whose save this executor's guardrails let start and that is not over: asleep, for the guardrails
-    /// (`guardrailRefusal`).
-    var vmsSaving: Set<String> = []
-    /// What libvirt showed this run of the VMs the guardrails count (`partnerReading`).
-    var partnerReadings: [String: PartnerReading] = [:]
-    /// Guards `vmsSaving` and `partnerReadings`.
+    /// The hosts this run acts on (`ExecutionOptions.hosts`; nil: every host): libvirt is asked about the guardrails'
+    /// VMs on these only.
+    var coveredHosts: Set<String>?
+    /// The VMs a dry run would have put to sleep: asleep, for the rest of its guardrails' counts.
+    var dryRunClaims: Set<String> = []
+    /// Held while the guardrails are counted and the intent journaled (`withGuardrailsCounted`); guards `dryRunClaims`.
     let guardrailLock = NSLock()
+    /// What libvirt showed this run of each host's domains, for the guardrails (`partnerNotRunning`).
+    var partnerStates: [String: Result<[String: DomainState], Error>] = [:]
+    let partnerLock = NSLock()
     let load: LoadSource
     let demand: DemandSignal?
     let stepLimit: Int?
@@ -102,7 +105,9 @@ public final class Executor: @unchecked Sendable {
         let started = Date()
         let clock: @Sendable () -> EpochSeconds = { options.now + EpochSeconds(Date().timeIntervalSince(started)) }
         forgetUnreachableHosts()
-        guardrailLock.withLock { partnerReadings = [:] }
+        guardrailLock.withLock { dryRunClaims = [] }
+        partnerLock.withLock { partnerStates = [:] }
+        coveredHosts = options.hosts
         let fleet = FleetReads(store: store, now: options.now)
         let hosts = try options.hosts ?? knownHosts(approved: try? fleet.approved.get())
         let failures = HostFailures()
@@ -840,10 +845,13 @@ public final class Executor: @unchecked Sendable {
             return
         }
         // Events the plan may not have known (ingested since it was made): none may fall in a sleep that starts now.
-        let (events, labels) = try store.read { db in
+        let (events, vms) = try store.read { db in
             (try EventRepository.overlapping(from: options.now, to: options.now + 8 * 86_400, in: db).filter { $0.category != .holiday },
-             Dictionary(try VMRepository.all(in: db).map { ($0.name, $0.labels) }, uniquingKeysWith: { a, _ in a }))
+             try VMRepository.all(in: db))
         }
+        let labels = Dictionary(vms.map { ($0.name, $0.labels) }, uniquingKeysWith: { a, _ in a })
+        // The guardrails the plan recorded, counted again at each pre-flight (plans from before they were recorded: not).
+        let members = plan.inputs.guardrails.map { GuardrailMembers(rails: $0, vms: vms) }
         let sinceApproved = try store.read { try DueActions.sinceApproved(due, of: plan, now: options.now, in: $0) }
         var signalDown: String?
         /// Why a pin in force at `time` holds the VM, if it does.
@@ -911,7 +919,7 @@ public final class Executor: @unchecked Sendable {
                 guard step == latest[a.id]?.step else { return }
                 if pausedNow { return skip(ExecutorSettings.pausedHold) }
                 if let why = pinned(pin, at: clock()) { return skip(why) }
-                hibernate(a, plan: plan, reopened: reopened, options: options, log: log, clock: clock, hold: hold)
+                hibernate(a, plan: plan, members: members, reopened: reopened, options: options, log: log, clock: clock, hold: hold)
             }
         }
     }
@@ -949,18 +957,16 @@ public final class Executor: @unchecked Sendable {
     /// answering), the action stays open for the next run to reconcile, never closed as failed while its VM may sleep.
     /// A pre-flight that finds the VM busy or the state pool too full holds it back (`hold`): logged once per reason.
     /// `reopened`: an interrupted run left this action open (its VM, if not running, is left for reconciling).
-    func hibernate(_ a: Plan.Action, plan: Plan, reopened: Bool, options: ExecutionOptions, log: EventLog,
+    func hibernate(_ a: Plan.Action, plan: Plan, members: GuardrailMembers?, reopened: Bool, options: ExecutionOptions, log: EventLog,
                    clock: @escaping @Sendable () -> EpochSeconds, hold: Hold) {
         let base = JournalEntry(actionID: a.id, planID: plan.id, vm: a.vm, host: a.host, kind: .hibernate, step: .intent, at: clock(), detail: a.rationale.text)
         var domain: VirtDomain?
         var journaled = false   // before the intent, a failure (lookup, pre-flight) leaves the action due for a later run
         var started = base
         let began = Date()
-        var reserved: Int64 = 0, keepsItsRoom = false, claimed = false
+        var reserved: Int64 = 0, keepsItsRoom = false
         // Room reserved for an image that was not made is given back; a saved one's is held until its copy ends.
         defer { if !keepsItsRoom { releasePoolRoom(a.vm) } }
-        // Once the save is over, the journal counts the VM asleep, or it runs.
-        defer { if claimed { releaseGuardrailClaim(a.vm) } }
         do {
             let d = try connection(a.host).domain(named: a.vm)
             domain = d
@@ -978,11 +984,6 @@ public final class Executor: @unchecked Sendable {
                 log.record(.init(event: "skipped", time: clock(), vm: a.vm, host: a.host, action: a.id, detail: skipped.detail))
                 return
             }
-            if let why = try guardrailRefusal(claiming: a, plan: plan) {
-                hold(a, "skipped", why, nil)
-                return
-            }
-            claimed = true
             let demand = try load.demand(of: d, at: options.now)
             guard demand < a.rationale.hibernateBelow else {
                 hold(a, "skipped", String(format: "busy at the pre-flight (≥ hibernate_below %.1f %%)", a.rationale.hibernateBelow),
@@ -1004,12 +1005,26 @@ public final class Executor: @unchecked Sendable {
                     return
                 }
             }
+            // The guardrails counted last, and the intent journaled before any other pre-flight counts: the VM is then
+            // asleep for them (being saved), whichever executor counts.
+            if let members {
+                _ = members.group(of: a.vm)?.partners.map { partnerNotRunning($0, host: members.host(of: $0)) }   // libvirt asked outside the count
+                _ = members.partners(on: a.host, besides: a.vm).map { partnerNotRunning($0, host: members.host(of: $0)) }
+            }
+            let refused = try withGuardrailsCounted { () -> String? in
+                if let members, let why = try guardrailRefusal(a, members: members) { return why }
+                if options.dryRun { dryRunClaims.insert(a.vm) } else { try journal(base) }
+                return nil
+            }
+            if let refused {
+                hold(a, "skipped", refused, nil)
+                return
+            }
             if options.dryRun {
                 log.record(.init(event: "would-hibernate", time: clock(), vm: a.vm, host: a.host, action: a.id,
                                  detail: String(format: "demand now %.1f %%; ", demand) + a.rationale.text))
                 return
             }
-            try journal(base)
             journaled = true
             started.step = .started
             started.at = clock()

@@ -4,80 +4,103 @@ import TorporPlan
 import TorporStore
 import TorporVirt
 
-/// What libvirt showed of a VM a hibernation's guardrails count, once per run (`Executor.guardrailRefusal`).
-struct PartnerReading: Sendable {
-    /// nil: running; else why it is not (shut off, paused, gone, its host not answering).
-    var notRunning: String?
+/// The VMs a pass's guardrails count, by group and by host, from the store's inventory read once a pass.
+struct GuardrailMembers {
+    let rails: Plan.Guardrails
+    private let groupOf: [String: String]
+    private let byGroup: [String: [String]]
+    private let byHost: [String: [String]]
+    private let hostOf: [String: String]
+
+    init(rails: Plan.Guardrails, vms: [VMRecord]) {
+        self.rails = rails
+        let groupOf = Dictionary(vms.compactMap { vm in vm.labels[rails.groupLabel].map { (vm.name, $0) } }, uniquingKeysWith: { a, _ in a })
+        self.groupOf = groupOf
+        byGroup = Dictionary(grouping: groupOf.keys.sorted(), by: { groupOf[$0]! })
+        byHost = Dictionary(grouping: vms, by: { $0.hostURI ?? "?" }).mapValues { $0.map(\.name) }
+        hostOf = Dictionary(vms.compactMap { vm in vm.hostURI.map { (vm.name, $0) } }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// `vm`'s group (its value of the group label) and its partners there; nil when it has no group.
+    func group(of vm: String) -> (name: String, partners: [String])? {
+        groupOf[vm].map { g in (g, byGroup[g, default: []].filter { $0 != vm }) }
+    }
+
+    /// The other VMs the store places on `host`.
+    func partners(on host: String, besides vm: String) -> [String] { byHost[host, default: []].filter { $0 != vm } }
+
+    /// Where the store places `vm`.
+    func host(of vm: String) -> String? { hostOf[vm] }
 }
 
 extension Executor {
-    /// Why the fleet guardrails the plan's windows were admitted under (`Plan.Inputs.guardrails`) no longer let `a`'s VM
-    /// sleep now, or nil when they do; then the VM counts as asleep for every other pre-flight of this executor until
-    /// `releaseGuardrailClaim`. The planner counted the group's and the host's VMs from the data it had; the pre-flight
-    /// counts them from what is so now: asleep are those the journal holds asleep or being saved (by any executor), running
-    /// those libvirt shows running, and a VM shut down, crashed or paused since the plan, gone, or on a host that does not
-    /// answer is neither (missing is not running). A group or a host of one VM is exempt, as in the plan. Plans made
-    /// before the guardrails were recorded are not checked.
-    func guardrailRefusal(claiming a: Plan.Action, plan: Plan) throws -> String? {
-        guard let rails = plan.inputs.guardrails else { return nil }
-        let (vms, power, saving) = try store.read { db in
-            (try VMRepository.all(in: db), try JournalRepository.power(in: db),
-             Set(try JournalRepository.unfinished(in: db).filter { $0.kind == .hibernate }.map(\.vm)))
+    /// Why the fleet guardrails the plan's windows were admitted under no longer let `a`'s VM sleep now, or nil when
+    /// they do. The planner counted the group's and the host's VMs from the data it had; this counts them from what is
+    /// so now: asleep are those the journal holds asleep or being saved (an intent journaled by any executor), running
+    /// those libvirt shows running (or blocked) on the hosts this executor covers, and a VM shut down, crashed or paused
+    /// since the plan, gone, or on a covered host libvirt does not answer for is neither (missing is not running). A VM
+    /// on a host another executor covers (`--host`) counts as the plan counted it, unless the journal has it asleep.
+    /// A group or a host of one VM is exempt, as in the plan. The caller holds `withGuardrailsCounted` from this count
+    /// until the hibernation's intent is journaled, so that two pre-flights never count without each other.
+    func guardrailRefusal(_ a: Plan.Action, members: GuardrailMembers) throws -> String? {
+        let rails = members.rails
+        let group = members.group(of: a.vm)
+        let hostPartners = members.partners(on: a.host, besides: a.vm)
+        let everyone = Set((group?.partners ?? []) + hostPartners)
+        let (hibernated, saving) = try store.read { db in
+            (try JournalRepository.hibernatedVMs(in: db), Set(try JournalRepository.unfinished(in: db).filter { $0.kind == .hibernate }.map(\.vm)))
         }
-        let group = vms.first { $0.name == a.vm }?.labels[rails.groupLabel]
-        let groupMembers = group.map { g in vms.filter { $0.labels[rails.groupLabel] == g } } ?? []
-        let hostMembers = vms.filter { ($0.hostURI ?? "?") == a.host }
-        func asleepByTheJournal(_ vm: String) -> Bool { power[vm]?.state == .hibernated || saving.contains(vm) }
-        // libvirt is asked outside the lock (a host that does not answer holds up no other pre-flight).
-        var readings: [String: PartnerReading] = [:]
-        for p in groupMembers + hostMembers where p.name != a.vm && !asleepByTheJournal(p.name) && readings[p.name] == nil {
-            readings[p.name] = partnerReading(p)
-        }
-        return guardrailLock.withLock { () -> String? in
-            func refusal(_ members: [VMRecord], allows: (Int) -> Int, what: String) -> String? {
-                let others = members.filter { $0.name != a.vm }
-                guard !others.isEmpty else { return nil }
-                var asleep = 0, running = 1, down: [String] = []
-                for p in others {
-                    if asleepByTheJournal(p.name) || vmsSaving.contains(p.name) { asleep += 1 }
-                    else if let why = readings[p.name]?.notRunning { down.append("\(p.name) (\(why))") }
-                    else { running += 1 }
-                }
-                let size = asleep + running, allowed = allows(size)
-                guard asleep + 1 > allowed else { return nil }
-                let named = down.count > 5 ? down.prefix(5).joined(separator: ", ") + " and \(down.count - 5) more" : down.joined(separator: ", ")
-                return "guardrail at the pre-flight: \(what) may have \(max(0, allowed)) of \(size) asleep at once, \(asleep) asleep now"
-                    + (down.isEmpty ? "" : "; not running now: " + named)
+        let asleep = everyone.filter { hibernated.contains($0) || saving.contains($0) || dryRunClaims.contains($0) }
+        func refusal(_ partners: [String], allows: (Int) -> Int, what: String) -> String? {
+            guard !partners.isEmpty else { return nil }
+            var sleeping = 0, running = 1, down: [String] = []
+            for p in partners {
+                if asleep.contains(p) { sleeping += 1 }
+                else if let why = partnerNotRunning(p, host: members.host(of: p)) { down.append("\(p) (\(why))") }
+                else { running += 1 }
             }
-            let why = group.flatMap { g in
-                refusal(groupMembers, allows: rails.groupAllows,
-                        what: "group \(rails.groupLabel)=\(g) (share \(rails.maxHibernatedShare), \(rails.minRunning) running)")
-            } ?? refusal(hostMembers, allows: rails.hostAllows, what: "host \(a.host)")
-            if why == nil { vmsSaving.insert(a.vm) }
-            return why
+            let size = sleeping + running, allowed = allows(size)
+            guard sleeping + 1 > allowed else { return nil }
+            let named = down.count > 5 ? down.prefix(5).joined(separator: ", ") + " and \(down.count - 5) more" : down.joined(separator: ", ")
+            return "guardrail at the pre-flight: \(what): of its \(size) VMs running or asleep, \(max(0, allowed)) may sleep at once and \(sleeping) do"
+                + (down.isEmpty ? "" : "; not running now: " + named)
+        }
+        return group.flatMap { g in
+            refusal(g.partners, allows: rails.groupAllows, what: "group \(rails.groupLabel)=\(g.name) (share \(rails.maxHibernatedShare), min_running \(rails.minRunning))")
+        } ?? refusal(hostPartners, allows: rails.hostAllows, what: "host \(a.host) (share \(rails.maxHibernatedShare))")
+    }
+
+    /// Runs `body` (the guardrails' count, then the intent journaled or the dry run's claim) with no other pre-flight
+    /// of this executor, nor with the store's `locks` of another, counting meanwhile.
+    func withGuardrailsCounted<T>(_ body: () throws -> T) throws -> T {
+        try guardrailLock.withLock {
+            let held = try locks?.take(VMLocks.guardrails, patience: 60)
+            defer { withExtendedLifetime(held) {} }
+            return try body()
         }
     }
 
-    /// Ends the claim `guardrailRefusal` made: the VM's save is over (the journal says how it ended) or did not start.
-    func releaseGuardrailClaim(_ vm: String) { _ = guardrailLock.withLock { vmsSaving.remove(vm) } }
-
-    /// What libvirt shows of `vm` now, read once a run.
-    func partnerReading(_ vm: VMRecord) -> PartnerReading {
-        if let known = guardrailLock.withLock({ partnerReadings[vm.name] }) { return known }
-        let reading: PartnerReading
-        if let host = vm.hostURI {
-            do {
-                let state = try connection(host).domain(named: vm.name).info().state
-                reading = PartnerReading(notRunning: state == .running ? nil : "\(state)")
-            } catch let error as VirtError where error.isNoDomain {
-                reading = PartnerReading(notRunning: "not on \(host)")
-            } catch {
-                reading = PartnerReading(notRunning: "its host does not answer: \(error)")
-            }
+    /// Why `vm` is not running as libvirt shows its host (read once a run, all its domains in one call), nil when it runs
+    /// or its host is not one this executor covers (the plan's count stands there).
+    func partnerNotRunning(_ vm: String, host: String?) -> String? {
+        guard let host else { return "no host known" }
+        guard coveredHosts?.contains(host) ?? true else { return nil }
+        let states = partnerLock.withLock { partnerStates[host] }
+        let reading: Result<[String: DomainState], Error>
+        if let states {
+            reading = states
         } else {
-            reading = PartnerReading(notRunning: "no host known")
+            reading = Result {
+                Dictionary(try connection(host).allDomainStats(.state).map { ($0.domainName, DomainState(rawValue: Int32($0.number("state.state") ?? 0)) ?? .unknown) },
+                           uniquingKeysWith: { a, _ in a })
+            }
+            partnerLock.withLock { partnerStates[host] = reading }
         }
-        guardrailLock.withLock { partnerReadings[vm.name] = reading }
-        return reading
+        switch reading {
+        case .failure(let error): return "libvirt on its host: \(error)"
+        case .success(let states):
+            guard let state = states[vm] else { return "not on \(host)" }
+            return [.running, .blocked].contains(state) ? nil : "\(state)"
+        }
     }
 }

@@ -18,6 +18,10 @@ public struct VMLocks: Sendable {
         self.store = String(cString: resolved)
     }
 
+    /// The lock held while an executor counts the fleet guardrails and journals a hibernation's intent (a name no VM
+    /// has: libvirt names have no '/').
+    static let guardrails = "/guardrails"
+
     /// Takes `vm`'s lock, or throws `.held` (naming the holder's pid) when another process holds it: at once, or after
     /// trying again for `patience` seconds (an executor's: a probe, `heldByAnother`, holds it for an instant only).
     func take(_ vm: String, patience: Double = 0.2) throws(FileLock.Failure) -> FileLock {

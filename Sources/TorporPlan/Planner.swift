@@ -643,7 +643,7 @@ struct Planning {
             if let g = groupOf(w.vm), let size = groupSize[g], groupAll[g, default: 0] > 1 {
                 let allowed = policy.guardrails.groupAllows(size: size)
                 if let h = span.first(where: { (groupAsleep[g]?[$0] ?? 0) + 1 > allowed }) {
-                    refusal = "guardrail: group \(policy.groupLabel)=\(g) may have \(max(0, allowed)) of \(size) asleep at once (share \(policy.maxHibernatedShare), \(policy.minRunning) running); full at \(UTC.format(hour0 + Int64(h) * 3600))"
+                    refusal = "guardrail: group \(policy.groupLabel)=\(g) may have \(max(0, allowed)) of \(size) asleep at once (share \(policy.maxHibernatedShare), min_running \(policy.minRunning)); full at \(UTC.format(hour0 + Int64(h) * 3600))"
                 }
             }
             if refusal == nil, let size = hostSize[hostKey] {

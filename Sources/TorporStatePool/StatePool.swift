@@ -74,7 +74,8 @@ public final class StatePool {
                 // The store's images are in other pools (none yet: a fresh install, whose first take makes the pool).
                 if !creating, !known.isEmpty {
                     throw StatePoolError(kind: .io, message: "state pool \(directory): no pool here (no POOL file); the store holds images in "
-                                         + known.sorted().joined(separator: ", ") + " (a mistyped path?)")
+                                         + known.sorted().joined(separator: ", ") + ": a mistyped path, or a pool moved here that the executor's first "
+                                         + "image will make (nothing to look after here until then)")
                 }
             }
             try PoolFiles.makeDirectory(self.directory + "/chunks")
@@ -107,10 +108,8 @@ public final class StatePool {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: directory + "/tmp")) ?? [] { PoolFiles.remove(directory + "/tmp/" + name) }
     }
 
-    private func chunkPath(_ hash: [UInt8]) -> String {
-        let hex = SHA256.hex(hash)
-        return "\(directory)/chunks/\(hex.prefix(2))/\(hex)"
-    }
+    private func chunkPath(_ hash: [UInt8]) -> String { chunkPath(hex: SHA256.hex(hash)) }
+    private func chunkPath(hex: String) -> String { "\(directory)/chunks/\(hex.prefix(2))/\(hex)" }
 
     /// Bytes the pool's chunks take.
     public func usedBytes() throws -> Int64 { try store.read { try StateRepository.usage(pool: key, in: $0).bytes } }
@@ -314,8 +313,11 @@ public final class StatePool {
             if data.withUnsafeBytes({ SHA256.digest($0) }) != chunk.hash { report.corrupt.append(SHA256.hex(chunk.hash)) }
         }
         if !report.missing.isEmpty {
+            // Still listed and still without its file (a take may have written it again since).
             let stillIndexed = Set(try indexed().map { SHA256.hex($0.hash) })
-            report.missing.removeAll { !stillIndexed.contains($0) }
+            report.missing.removeAll { hex in
+                !stillIndexed.contains(hex) || FileManager.default.fileExists(atPath: chunkPath(hex: hex))
+            }
         }
         return report
     }

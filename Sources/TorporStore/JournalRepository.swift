@@ -189,6 +189,11 @@ public enum JournalRepository {
         Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT * FROM power").map { row in (row["vm"], powerRecord(row)) })
     }
 
+    /// The VMs torpor holds asleep now (their power records say hibernated).
+    public static func hibernatedVMs(in db: Database) throws -> Set<String> {
+        Set(try String.fetchAll(db, sql: "SELECT vm FROM power WHERE state = ?", arguments: [PowerRecord.State.hibernated.rawValue]))
+    }
+
     /// One VM's power record.
     public static func power(of vm: String, in db: Database) throws -> PowerRecord? {
         try Row.fetchOne(db, sql: "SELECT * FROM power WHERE vm = ?", arguments: [vm]).map(powerRecord)

@@ -23,7 +23,8 @@ struct TorporIngestCommand: TorporTool {
                           CPU, memory, network and disk rates (every 5 min)
               inventory   the domains of a libvirt host: name, host, vCPUs,
                           memory, labels
-            Then `status` shows what the store covers.
+            Then `status` shows what the store covers; `prune` drops
+            samples older than the retention (nightly).
 
             The store is --db, else $TORPOR_DB, else ./torpor.db. Every source
             is one transaction: a source with bad input adds nothing.
@@ -33,7 +34,7 @@ struct TorporIngestCommand: TorporTool {
             2 bad input or usage (the message names the file and line);
             3 nothing to do.
             """,
-        subcommands: [CSVCommand.self, PrometheusCommand.self, CalendarCommand.self, LibvirtCommand.self, InventoryCommand.self, ReleaseCommand.self, StatusCommand.self])
+        subcommands: [CSVCommand.self, PrometheusCommand.self, CalendarCommand.self, LibvirtCommand.self, InventoryCommand.self, ReleaseCommand.self, PruneCommand.self, StatusCommand.self])
 }
 
 /// Options every subcommand shares.

@@ -172,7 +172,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         try f.connection.domain(named: "web-02").destroy()   // a person shut web-02 down after the plan was made
         let held = try f.executor().run(f.options(Self.now))
         #expect(held.map(\.event) == ["skipped"])
-        #expect(held.first?.detail == "guardrail at the pre-flight: group group=web (share 0.5, 1 running) may have 0 of 1 asleep at once, 0 asleep now; not running now: web-02 (shutOff)")
+        #expect(held.first?.detail == "guardrail at the pre-flight: group group=web (share 0.5, min_running 1): of its 1 VMs running or asleep, 0 may sleep at once and 0 do; not running now: web-02 (shutOff)")
         #expect(try f.state("web-01") == .running && f.steps("web-01").isEmpty)   // held, not closed: still due
         // A host that does not answer: its VMs are not known to run (missing is not running).
         try f.connection.domain(named: "web-02").start()
@@ -182,11 +182,43 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
             guard uri == Self.host else { throw ExecuteError(.runtime, "\(uri): no answer") }
             return connection
         })
-        #expect(try refusing.run(f.options(Self.now + 120)).first?.detail.contains("web-02 (its host does not answer: test:///nowhere: no answer)") == true)
+        #expect(try refusing.run(f.options(Self.now + 120)).first?.detail.contains("web-02 (libvirt on its host: test:///nowhere: no answer)") == true)
+        // On a host another executor covers (--host), web-02 counts as the plan counted it: running.
+        var mine = f.options(Self.now + 180)
+        mine.hosts = [Self.host]
+        mine.dryRun = true
+        #expect(try refusing.run(mine).map(\.event) == ["would-hibernate"])
         // web-02 back where libvirt runs it: web-01 sleeps.
         try f.store.transaction { try VMRepository.setHost(vm: try VMRepository.id(of: "web-02", in: $0, now: Self.now), hostURI: Self.host, in: $0) }
         #expect(try f.executor().run(f.options(Self.now + 240)).map(\.event) == ["hibernated"])
         #expect(try f.state("web-01") == .shutOff && f.state("web-02") == .running)
+    }
+
+    /// Two hibernations the plan admitted together, on two hosts, after a partner went down: the host passes run side
+    /// by side, and the guardrails let only one sleep, counting the other's save as soon as its intent is journaled;
+    /// a dry run counts what it would have put to sleep.
+    @Test func twoHostsPreFlightsCountEachOthersSleeps() throws {
+        let f = try Fixture()
+        let other = "test:///other"   // the fixture's connection stands for every host
+        try f.store.transaction { db in
+            for vm in ["web-01", "web-02", "api-01", "batch-01"] {
+                try VMRepository.setPlacement(vm: try VMRepository.id(of: vm, in: db, now: Self.now), hostURI: vm == "web-02" ? other : Self.host, labels: ["group": "g"], in: db)
+            }
+        }
+        try f.plan(["web-01": 0..<6, "web-02": 0..<6, "api-01": 0..<0, "batch-01": 0..<0], guardrails: "{max_hibernated_share: 0.5, min_running: 1}") { vm in
+            vm.labels = ["group": "g"]
+            if vm.name == "web-02" { vm.host = other }
+        }
+        try f.connection.domain(named: "api-01").destroy()   // 3 of the group left: one may sleep
+        var dry = f.options(Self.now)
+        dry.dryRun = true
+        let would = try f.executor().run(dry).map(\.event).sorted()
+        #expect(would == ["skipped", "would-hibernate"])
+        let events = try f.executor().run(f.options(Self.now))
+        #expect(events.map(\.event).sorted() == ["hibernated", "skipped"], "\(events.map(\.text))")
+        #expect(events.first { $0.event == "skipped" }?.detail.contains("of its 3 VMs running or asleep, 1 may sleep at once and 1 do; not running now: api-01 (shutOff)") == true,
+                "\(events.map(\.text))")
+        #expect(try [f.state("web-01"), f.state("web-02")].filter { $0 == .running }.count == 1)
     }
 
     @Test func restoresAreNeverBlockedByExpiryPauseOrAnUnapprovedNewerPlan() throws {

@@ -43,6 +43,8 @@ import TorporTestSupport
                                          ("torpor-execute", ["run", "--load-interval", "0"], "--load-interval"),
                                          ("torpor-execute", ["run", "--now", "2013-09-30T00:00:00Z"], "is more than an hour from the clock: a run acts on the hosts' VMs as they are now"),
                                          ("torpor-train", ["train", "--history-days", "14"], "--history-days 14 leaves 168 hours"),
+                                         ("torpor-ingest", ["prune", "--keep", "7d"], "--keep 7d is shorter than"),
+                                         ("torpor-ingest", ["prune", "--now", "2099-01-01T00:00:00Z"], "is ahead of the clock"),
                                          ("torpor-backtest", ["--days", "0"], "days")] {
             let (status, stderr) = try run(tool, arguments)
             #expect(status == 2, "\(tool) \(arguments): exit \(status)")
@@ -54,7 +56,7 @@ import TorporTestSupport
         let unpin = try run("torpor-execute", ["unpin", "web-01", "--db", s.store.path])
         #expect(unpin.status == 3 && unpin.stderr.contains("web-01 has no pin"), "\(unpin)")
         // Stages that read what torpor-ingest recorded refuse a store that is not there (a wrong --db), creating nothing.
-        for (tool, arguments) in [("torpor-train", ["list"]), ("torpor-plan", ["list"]), ("torpor-backtest", []), ("torpor-ingest", ["status"])] {
+        for (tool, arguments) in [("torpor-train", ["list"]), ("torpor-plan", ["list"]), ("torpor-backtest", []), ("torpor-ingest", ["status"]), ("torpor-ingest", ["prune"])] {
             let missing = s.dir + "/missing.db"
             let (status, stderr) = try run(tool, arguments + ["--db", missing])
             #expect(status == 1 && stderr.contains("no store here"), "\(tool): \(status) \(stderr)")

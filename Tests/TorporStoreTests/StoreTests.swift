@@ -163,6 +163,25 @@ func temporaryStorePath() -> String {
         #expect(error?.description.contains("newer torpor") == true)
     }
 
+    /// Pruning drops every VM's and metric's samples before the cut and none after, in batches; a second run drops nothing.
+    @Test func pruningDropsSamplesBeforeTheCutOnly() throws {
+        let store = try Store(path: temporaryStorePath())
+        try store.transaction { db in
+            let writer = try SampleWriter(db: db)
+            for name in ["a", "b", "c"] {
+                let vm = try VMRepository.id(of: name, in: db, now: 0)
+                for metric in ["cpu_util", "vcpus"] {
+                    let id = try writer.metricID(try MetricBinding.make(metric: metric, unit: nil).get())
+                    for t in stride(from: Int64(0), to: 1000, by: 100) { _ = try writer.add(vm: vm, metric: id, time: t, value: 1) }
+                }
+            }
+        }
+        #expect(try SampleRetention.prune(before: 500, in: store, batch: 2) == 3 * 2 * 5)
+        #expect(try store.read { try Int64.fetchAll($0, sql: "SELECT DISTINCT time FROM sample ORDER BY time") } == [500, 600, 700, 800, 900])
+        #expect(try store.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sample") } == 3 * 2 * 5)
+        #expect(try SampleRetention.prune(before: 500, in: store) == 0)
+    }
+
     @Test func firstValueWinsAndRepeatsAreClassified() throws {
         let store = try Store(path: temporaryStorePath())
         try store.transaction { db in

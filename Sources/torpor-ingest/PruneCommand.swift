@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+import TorporCore
+import TorporStore
+
+struct PruneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prune",
+        abstract: "Drop samples older than --keep before --now (the nightly job runs it): the store otherwise grows by every collection for ever.",
+        discussion: "At least 35d (what the planner reads); torpor-train reads --history-days (90 by default) of it: keep at least that.")
+
+    @OptionGroup var store: StoreOptions
+    @Option(help: "How long samples are kept, e.g. 180d.") var keep = "180d"
+
+    func validate() throws {
+        guard let seconds = DurationText.seconds(keep) else { throw ValidationError("--keep '\(keep)' is not a duration such as 180d") }
+        guard seconds >= SampleRetention.shortest else {
+            throw ValidationError("--keep \(keep) is shorter than \(DurationText.format(SampleRetention.shortest)), the history the planner reads")
+        }
+        // A --now ahead of the clock (a typo) would drop the newest history: refused.
+        let clock = EpochSeconds(Date().timeIntervalSince1970)
+        guard store.nowSeconds <= clock + 3600 else {
+            throw ValidationError("--now \(UTC.format(store.nowSeconds)) is ahead of the clock (\(UTC.format(clock))): nothing pruned")
+        }
+    }
+
+    func run() throws {
+        let before = store.nowSeconds - DurationText.seconds(keep)!
+        let opened = try store.openStore(creating: false)
+        do {
+            let removed = try SampleRetention.prune(before: before, in: opened)
+            print("removed \(removed) samples from before \(UTC.format(before)) (kept: \(keep))")
+        } catch {
+            printError("\(error)")
+            throw ExitCode(1)
+        }
+    }
+}
