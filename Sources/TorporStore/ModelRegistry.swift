@@ -58,6 +58,14 @@ public enum ModelRegistry {
             .map { try run($0, in: db) }
     }
 
+    /// The runs whose data ends in [from, to), newest first (without their model blobs).
+    public static func runs(dataEndingFrom from: EpochSeconds, to: EpochSeconds, in db: Database) throws -> [ModelRun] {
+        try Row.fetchAll(db, sql: """
+            SELECT id, created_at, data_from, data_to, hyperparameters, metrics, promoted, reason, seconds FROM model_run
+            WHERE data_to >= ? AND data_to < ? ORDER BY id DESC
+            """, arguments: [from, to]).map { try run($0, in: db) }
+    }
+
     /// The newest run (without its model blob), if any: the one whose data ends latest, by `trainedBefore` (a replay at
     /// an earlier `--now` never uses a model trained on data after it), the latest recorded among equals.
     public static func newest(trainedBefore: EpochSeconds = .max, in db: Database) throws -> ModelRun? {

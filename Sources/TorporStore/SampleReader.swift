@@ -11,6 +11,15 @@ public enum SampleReader {
             """, arguments: [vm, metric, from, to]).map { ($0["time"], $0["value"]) }
     }
 
+    /// The times of one VM's samples of `metric` in [from, to) whose value is `value` (found by SQLite: a VM's
+    /// allocation samples, written every collection, are read only where they say it was absent).
+    public static func times(vm: String, metric: String, from: EpochSeconds, to: EpochSeconds, equalTo value: Double, in db: Database) throws -> [EpochSeconds] {
+        try EpochSeconds.fetchAll(db, sql: """
+            SELECT s.time FROM sample s JOIN vm ON vm.id = s.vm_id JOIN metric m ON m.id = s.metric_id
+            WHERE vm.name = ? AND m.name = ? AND s.time >= ? AND s.time < ? AND s.value = ? ORDER BY s.time
+            """, arguments: [vm, metric, from, to, value])
+    }
+
     /// The time of one VM's newest sample of `metric` at or before `time`; nil when it has none.
     public static func newestTime(vm: String, metric: String, upTo time: EpochSeconds, in db: Database) throws -> EpochSeconds? {
         try EpochSeconds.fetchOne(db, sql: """

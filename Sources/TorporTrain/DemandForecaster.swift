@@ -34,18 +34,35 @@ public struct DemandForecaster {
 
     /// Loads the promoted model (if any) from `store`; with `trainedBefore`, only a model whose training data ended by
     /// then (a backtest must not forecast with a model that saw the future).
+    /// With `trainedBefore` (the planner's now), a model trained on data ending more than `maxModelAge` before it is not
+    /// served.
     public init(store: Store, quantiles: [Float] = QuantileForecast.standardQuantiles, horizon: Int = 24, trainedBefore: EpochSeconds = .max) throws {
-        try self.init(promoted: try store.read { try ModelRegistry.promoted(trainedBefore: trainedBefore, in: $0) }, quantiles: quantiles, horizon: horizon)
+        try self.init(promoted: try store.read { try ModelRegistry.promoted(trainedBefore: trainedBefore, in: $0) }, quantiles: quantiles, horizon: horizon,
+                      now: trainedBefore == .max ? nil : trainedBefore)
     }
+
+    /// The oldest a promoted model's data may be to be served: trained nightly, a model this old means every run since
+    /// failed or lost to the baselines, and the fleet may have changed since it was judged.
+    public static let maxModelAge: Int64 = 14 * 86_400
 
     /// Forecasts with `promoted` (a promoted run and its model file), or with the profile alone when nil.
     /// A model trained for other quantiles serves the ones it shares with `quantiles` (after an upgrade adds a
     /// quantile, yesterday's model goes on serving until the nightly run replaces it).
-    public init(promoted: (run: ModelRun, model: Data)?, quantiles: [Float] = QuantileForecast.standardQuantiles, horizon: Int = 24) throws {
+    /// `now`: a model older than `maxModelAge` then is not served (nil: not checked, as a backtest's own models).
+    public init(promoted: (run: ModelRun, model: Data)?, quantiles: [Float] = QuantileForecast.standardQuantiles, horizon: Int = 24,
+                now: EpochSeconds? = nil) throws {
         self.quantiles = quantiles
         self.horizon = horizon
-        if let promoted {
-            let file = try ModelFile.decode(promoted.model, source: "model #\(promoted.run.id)")
+        // A model file this torpor cannot read (another version's format, a damaged blob) is not served: the profile
+        // forecasts, and the VMs judged on it stay running (`unpredictable`), rather than no plan at all.
+        var undecodable: String?
+        let decoded = promoted.flatMap { promoted -> (model: Forecaster, metadata: [String: String])? in
+            do { return try ModelFile.decode(promoted.model, source: "model #\(promoted.run.id)") } catch {
+                undecodable = "model #\(promoted.run.id) unused: its file cannot be read (\(error)); the next promoted model replaces it"
+                return nil
+            }
+        }
+        if let promoted, let file = decoded {
             let input = ModelInput(features: file.metadata["features"] ?? "")
             let served = (file.metadata["served_quantiles"] ?? "").split(separator: ",").compactMap { Float($0) }
             let columns = quantiles.map { q in file.model.shape.quantiles.firstIndex { abs($0 - q) < 1e-6 } }
@@ -53,8 +70,10 @@ public struct DemandForecaster {
             // A model file of another version's input set or target definition is not used (the nightly run replaces it).
             let unserved = input == nil ? "its input set is not one this version reads (another torpor's); the next promoted model replaces it"
                 : file.metadata["target"] != ModelInput.target ? "its target is not one this version reads (another torpor's); the next promoted model replaces it"
-                : file.model.shape.horizon < horizon ? "it forecasts \(file.model.shape.horizon) hours, not \(horizon)"
-                : !serves.contains(true) ? "it serves none of the quantiles asked for" : nil
+                : !serves.contains(true) ? "it serves none of the quantiles asked for"
+                : now.map({ $0 - promoted.run.dataTo > Self.maxModelAge }) == true
+                    ? "trained on data up to \(UTC.format(promoted.run.dataTo)), more than \(DurationText.format(Self.maxModelAge)) old, and no model promoted since (torpor-train list says why)"
+                : nil
             let usable = unserved == nil
             unservedBecause = unserved.map { "model #\(promoted.run.id) unused: \($0)" }
             modelColumns = usable ? columns : quantiles.map { _ in nil }
@@ -72,7 +91,7 @@ public struct DemandForecaster {
             lookback = Int(file.metadata["lookback"] ?? promoted.run.hyperparameters["lookback"] ?? "") ?? 168
             uplift = CalendarUplift(metadata: file.metadata)
         } else {
-            run = nil; unservedBecause = nil; model = nil; scales = [:]; lookback = 168; uplift = CalendarUplift()
+            run = nil; unservedBecause = undecodable; model = nil; scales = [:]; lookback = 168; uplift = CalendarUplift()
             modelInput = ModelInput(usesContext: false)
             modelColumns = quantiles.map { _ in nil }; served = quantiles.map { _ in false }
         }
@@ -125,16 +144,18 @@ public struct DemandForecaster {
             if let scale = scales[vm], series.values.count >= lookback + 144 { modelled.append((vm, series, scale)) }
         }
         guard let model, let run, !modelled.isEmpty else { return result }
-        let input = modelled.flatMap { modelInput.window($0.series, end: $0.series.values.count, scale: $0.scale, lookback: lookback, horizon: horizon).input }
+        // A horizon longer than the model's: the model's hours, the profile's after them.
+        let modelHours = min(horizon, model.shape.horizon)
+        let input = modelled.flatMap { modelInput.window($0.series, end: $0.series.values.count, scale: $0.scale, lookback: lookback, horizon: modelHours).input }
         let output = model.predict(input, batch: modelled.count, steps: lookback)
         let perVM = model.shape.outputs
         for (i, m) in modelled.enumerated() {
             let modelQuantiles = model.shape.quantiles
-            let slice = output[i * perVM..<i * perVM + horizon * modelQuantiles.count]
+            let slice = output[i * perVM..<i * perVM + modelHours * modelQuantiles.count]
             let fromModel = ModelInput.quantiles(slice, series: m.series, end: m.series.values.count, scale: m.scale, quantiles: modelQuantiles.count)
             guard var merged = result[m.vm] else { continue }
             var used = 0
-            for k in 0..<horizon where !fromModel[k].contains(where: \.isNaN) {
+            for k in 0..<modelHours where !fromModel[k].contains(where: \.isNaN) {
                 let hour = merged.start + Int64(k) * 3600
                 let model = uplift.apply(fromModel[k].map { max(0, $0) }, categories: calendar.categories(vm: m.vm, hour: hour), scale: m.scale).sorted()
                 merged.values[k] = merge(model: model, profile: merged.values[k])

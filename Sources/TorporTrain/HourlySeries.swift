@@ -54,9 +54,7 @@ public struct HourlySeries: Equatable, Sendable {
         var values = try maxPerStep(metric)
         var missing = Set<Int>()
         for allocation in ["vcpus", "mem_capacity"] {
-            for s in try SampleReader.samples(vm: vm, metric: allocation, from: first, to: to, in: db) where s.value == 0 {
-                missing.insert(index(s.time))
-            }
+            for time in try SampleReader.times(vm: vm, metric: allocation, from: first, to: to, equalTo: 0, in: db) { missing.insert(index(time)) }
         }
         for range in excluded {
             let hours = UTC.steps(touchedBy: range, step: step)

@@ -85,7 +85,7 @@ public struct Trainer {
     public func run(now: EpochSeconds, log: (String) -> Void = { _ in }) throws -> (run: ModelRun, recorded: Bool) {
         let data = try load(now: now)
         func same(in db: Database) throws -> ModelRun? {
-            try ModelRegistry.runs(in: db).first { UTC.floor($0.dataTo) == UTC.floor(now) && $0.hyperparameters[Self.inputsKey] == data.fingerprint }
+            try ModelRegistry.runs(dataEndingFrom: UTC.floor(now), to: UTC.floor(now) + 3600, in: db).first { $0.hyperparameters[Self.inputsKey] == data.fingerprint }
         }
         if let same = try store.read(same) { return (same, false) }
         let trained = try fit(data, now: now, log: log)
@@ -193,18 +193,28 @@ public struct Trainer {
         hyper["windows"] = "\(train.count)"
         let windowAt = { (w: (series: Int, end: Int)) in self.window(trained[w.series].series, end: w.end, scale: trained[w.series].scale) }
         var best: (loss: Float, epoch: Int, weights: [[Float]]) = (.infinity, 0, [])
-        for epoch in 1...config.maxEpochs {
+        var steps = 0, divergedIn: Int?
+        epochs: for epoch in 1...config.maxEpochs {
             train.shuffle(using: &random)
             var total: Float = 0, batches = 0
             for start in stride(from: 0, to: min(train.count, config.windowsPerEpoch) - batch + 1, by: batch) {
                 let chunk = train[start..<start + batch].map(windowAt)
                 let x = chunk.flatMap(\.input), y = chunk.flatMap(\.target), m = chunk.flatMap(\.mask)
-                total += x.withUnsafeBufferPointer { xp in y.withUnsafeBufferPointer { yp in m.withUnsafeBufferPointer { mp in
+                let loss = x.withUnsafeBufferPointer { xp in y.withUnsafeBufferPointer { yp in m.withUnsafeBufferPointer { mp in
                     model.lossAndGradients(xp.baseAddress!, targets: yp.baseAddress!, mask: mp.baseAddress!, batch: batch, steps: config.lookback)
                 } } }
+                // A loss that is no number (an input out of float range, a step that blew up) would spread through every
+                // weight at the next update: training stops, and the model is not promoted.
+                guard loss.isFinite else {
+                    log("epoch \(epoch)/\(config.maxEpochs): the training loss is not finite (\(loss)): training stopped")
+                    divergedIn = epoch
+                    break epochs
+                }
+                total += loss
                 optimizer.update(model)
                 batches += 1
             }
+            steps += batches
             let stopLoss = stopping.isEmpty ? Float.nan : meanLoss(model, count: stopping.count) { windowAt(stopping[$0]) }
             log("epoch \(epoch)/\(config.maxEpochs): training pinball loss \(batches > 0 ? total / Float(batches) : 0)"
                 + (stopping.isEmpty ? "" : ", early-stopping loss \(stopLoss)"))
@@ -298,6 +308,13 @@ public struct Trainer {
                 served.append(tau)
             }
         }
+        // A model that took too few steps is its initial weights, or nearly: a fit by chance on the validation days is no
+        // skill (a new install's few VMs and weeks give fewer windows than one batch).
+        hyper["steps"] = "\(steps)"
+        let notTrained = divergedIn.map { "not promoted: training diverged in epoch \($0) (its loss was not a finite number)" }
+            ?? (steps >= Self.leastSteps ? nil
+                : "not promoted: \(train.count) training windows gave \(steps) gradient steps, fewer than \(Self.leastSteps) (more VMs or more history needed)")
+        if notTrained != nil { served = [] }
         // Promotion is per quantile: the model serves the quantiles it forecasts better than the best baseline, and
         // the hour-of-week profile keeps the others.
         let promoted = !served.isEmpty
@@ -309,9 +326,9 @@ public struct Trainer {
                                   reason: "no known hours in the last \(config.validationDays) days: its forecasts cannot be judged"))
         }
         let servedText = served.map { "q\($0)" }.joined(separator: ", ")
-        let reason = failures.isEmpty ? "beats the best baseline on every quantile over the last \(config.validationDays) days"
+        let reason = notTrained ?? (failures.isEmpty ? "beats the best baseline on every quantile over the last \(config.validationDays) days"
             : promoted ? "promoted for \(servedText) only (the profile keeps the others): " + failures.joined(separator: "; ")
-            : "not promoted: " + failures.joined(separator: "; ")
+            : "not promoted: " + failures.joined(separator: "; "))
         hyper["served_quantiles"] = served.map { "\($0)" }.joined(separator: ",")
         let scalesMetadata = Dictionary(uniqueKeysWithValues: scales.map { ("scale.\($0.key)", "\($0.value)") })
         let blob = try ModelFile.encode(model, metadata: scalesMetadata.merging(["features": config.input.features, "target": ModelInput.target, "served_quantiles": hyper["served_quantiles"]!,
@@ -328,6 +345,9 @@ public struct Trainer {
         let heldFrom = ends[ends.count - max(1, ends.count / every)]
         return (ends.filter { $0 + horizon <= heldFrom }, ends.filter { $0 >= heldFrom })
     }
+
+    /// The fewest gradient steps over all epochs for a model to be promoted.
+    static let leastSteps = 20
 
     /// The forecast without skill: the VM's overall quantiles, whatever the hour.
     static let noSkill = "overallQuantiles"

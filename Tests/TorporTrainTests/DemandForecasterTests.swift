@@ -96,6 +96,49 @@ import TorporStore
         #expect(all.unservedBecause == nil)
     }
 
+    /// A policy's horizon longer than the model's 24 hours: the model forecasts its hours, the profile the ones after.
+    @Test func aLongerHorizonThanTheModelsTakesTheProfileAfterIt() throws {
+        let day = try Self.forecaster(served: [0.5, 0.9, 0.99])
+        let input = ModelInput(usesContext: false)
+        let model = Forecaster(shape: ForecasterShape(inputSize: input.featureCount, hiddenSize: 4, layers: 1, horizon: 24, quantiles: [0.5, 0.9, 0.99]), seed: 7)
+        let blob = try ModelFile.encode(model, metadata: ["features": input.features, "target": ModelInput.target, "lookback": "168",
+                                                          "served_quantiles": "0.5,0.9,0.99", "scale.vm-1": "10"])
+        let run = ModelRun(id: 1, createdAt: Self.monday, dataFrom: Self.monday, dataTo: Self.monday, hyperparameters: [:], metrics: [:], promoted: true,
+                           reason: "test", seconds: 0, vms: [.init(vm: "vm-1", predictable: true, better: "model", reason: "test")])
+        let twoDays = try DemandForecaster(promoted: (run, blob), horizon: 48)
+        #expect(twoDays.unservedBecause == nil && twoDays.run != nil)
+        let long = try #require(twoDays.forecast([("vm-1", Self.history)])["vm-1"])
+        let short = try #require(day.forecast([("vm-1", Self.history)])["vm-1"])
+        #expect(long.values.count == 48 && long.source == "model #1 for q0.5, q0.9, q0.99, the profile for the others (24 h from the hour-of-week profile)")
+        #expect(Array(long.values[..<24]) == short.values, "the model's day as at a 24-hour horizon")
+        #expect(Array(long.values[24...]) == Array(twoDays.profile(Self.history).values[24...]))
+    }
+
+    /// A promoted model older than two weeks (every nightly run since failed or lost) is not served at planning.
+    @Test func aModelTooOldIsNotServed() throws {
+        let input = ModelInput(usesContext: false)
+        let model = Forecaster(shape: ForecasterShape(inputSize: input.featureCount, hiddenSize: 4, layers: 1, horizon: 24, quantiles: [0.5, 0.9, 0.99]), seed: 7)
+        let blob = try ModelFile.encode(model, metadata: ["features": input.features, "target": ModelInput.target, "lookback": "168",
+                                                          "served_quantiles": "0.9", "scale.vm-1": "10"])
+        let run = ModelRun(id: 4, createdAt: Self.monday, dataFrom: Self.monday, dataTo: Self.monday, hyperparameters: [:], metrics: [:], promoted: true,
+                           reason: "test", seconds: 0, vms: [.init(vm: "vm-1", predictable: true, better: "model", reason: "test")])
+        #expect(try DemandForecaster(promoted: (run, blob), now: Self.monday + 14 * 86_400).run != nil)
+        let old = try DemandForecaster(promoted: (run, blob), now: Self.monday + 14 * 86_400 + 1)
+        #expect(old.run == nil && old.unservedBecause == "model #4 unused: trained on data up to 2024-01-01T00:00:00Z, more than 2w old, and no model promoted since (torpor-train list says why)",
+                "\(String(describing: old.unservedBecause))")
+    }
+
+    /// A promoted model whose file cannot be read (another version's format, a damaged blob) is not served: the
+    /// profile forecasts, the VMs judged on it stay running, and the plan can say why (no planning stops).
+    @Test func anUnreadableModelIsNotServedAndItsVMsStayRunning() throws {
+        let run = ModelRun(id: 3, createdAt: Self.monday, dataFrom: Self.monday, dataTo: Self.monday, hyperparameters: [:], metrics: [:], promoted: true,
+                           reason: "test", seconds: 0, vms: [.init(vm: "vm-1", predictable: true, better: "model", reason: "test")])
+        let damaged = try DemandForecaster(promoted: (run, Data("not a model".utf8)))
+        #expect(damaged.run == nil && damaged.unservedBecause?.hasPrefix("model #3 unused: its file cannot be read (") == true, "\(String(describing: damaged.unservedBecause))")
+        #expect(damaged.forecast([("vm-1", Self.history)])["vm-1"]?.source.hasPrefix("hour-of-week profile") == true)
+        #expect(damaged.unpredictable(newest: run)["vm-1"]?.hasPrefix("judged on model #3, which does not serve it now (model #3 unused: its file cannot be read") == true)
+    }
+
     /// A model trained before the input set gained present flags for its lag and context features (they read a missing
     /// hour as 0, the same as measured idleness) is not served after an upgrade, and the plan can say why.
     @Test func aModelOfAnOlderInputSetIsNotServedAndSaysWhy() throws {

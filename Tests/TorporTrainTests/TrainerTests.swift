@@ -143,7 +143,9 @@ import TorporStore
         config.windowsPerEpoch = 64
         let run = try Trainer(store: store, config: config).run(now: Self.now).run
         #expect(!run.promoted)
-        #expect(run.reason.hasPrefix("not promoted:"))
+        // Two batches of 32 windows: its initial weights, nearly; whatever it scores, never served.
+        #expect(run.reason.hasPrefix("not promoted: ") && run.reason.hasSuffix(" training windows gave 2 gradient steps, fewer than 20 (more VMs or more history needed)"), "\(run.reason)")
+        #expect(run.hyperparameters["steps"] == "2" && run.hyperparameters["served_quantiles"] == "")
         #expect(try store.read { try ModelRegistry.promoted(in: $0) } == nil, "nothing reaches the planner")
     }
 
