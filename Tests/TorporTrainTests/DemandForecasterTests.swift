@@ -15,14 +15,19 @@ import TorporStore
     static func forecaster(served: [Float], quantiles: [Float] = QuantileForecast.standardQuantiles, hyperparameters: [String: String] = [:],
                            features: String = ModelInput(usesContext: false).features,
                            verdicts: [ModelRun.VMVerdict] = [.init(vm: "vm-1", predictable: true, better: "model", reason: "test")]) throws -> DemandForecaster {
+        try DemandForecaster(promoted: promoted(served: served, hyperparameters: hyperparameters, features: features, verdicts: verdicts), quantiles: quantiles)
+    }
+
+    /// A promoted run `id` of Monday's data and its (untrained, seeded) model file, as `forecaster` describes them.
+    static func promoted(id: Int64 = 1, served: [Float], hyperparameters: [String: String] = [:], features: String = ModelInput(usesContext: false).features,
+                         verdicts: [ModelRun.VMVerdict] = [.init(vm: "vm-1", predictable: true, better: "model", reason: "test")]) throws -> (run: ModelRun, model: Data) {
         let input = ModelInput(usesContext: false)
         let model = Forecaster(shape: ForecasterShape(inputSize: input.featureCount, hiddenSize: 4, layers: 1, horizon: 24,
                                                       quantiles: [0.5, 0.9, 0.99]), seed: 7)
         let blob = try ModelFile.encode(model, metadata: ["features": features, "target": ModelInput.target, "lookback": "168",
                                                           "served_quantiles": served.map { "\($0)" }.joined(separator: ","), "scale.vm-1": "10"])
-        let run = ModelRun(id: 1, createdAt: monday, dataFrom: monday, dataTo: monday, hyperparameters: hyperparameters, metrics: [:], promoted: true,
-                           reason: "test", seconds: 0, vms: verdicts)
-        return try DemandForecaster(promoted: (run, blob), quantiles: quantiles)
+        return (ModelRun(id: id, createdAt: monday, dataFrom: monday, dataTo: monday, hyperparameters: hyperparameters, metrics: [:], promoted: true,
+                         reason: "test", seconds: 0, vms: verdicts), blob)
     }
 
     /// Four weeks of a daily cycle (5 % at night, 30 % by day) with some noise between weeks.
@@ -99,13 +104,7 @@ import TorporStore
     /// A policy's horizon longer than the model's 24 hours: the model forecasts its hours, the profile the ones after.
     @Test func aLongerHorizonThanTheModelsTakesTheProfileAfterIt() throws {
         let day = try Self.forecaster(served: [0.5, 0.9, 0.99])
-        let input = ModelInput(usesContext: false)
-        let model = Forecaster(shape: ForecasterShape(inputSize: input.featureCount, hiddenSize: 4, layers: 1, horizon: 24, quantiles: [0.5, 0.9, 0.99]), seed: 7)
-        let blob = try ModelFile.encode(model, metadata: ["features": input.features, "target": ModelInput.target, "lookback": "168",
-                                                          "served_quantiles": "0.5,0.9,0.99", "scale.vm-1": "10"])
-        let run = ModelRun(id: 1, createdAt: Self.monday, dataFrom: Self.monday, dataTo: Self.monday, hyperparameters: [:], metrics: [:], promoted: true,
-                           reason: "test", seconds: 0, vms: [.init(vm: "vm-1", predictable: true, better: "model", reason: "test")])
-        let twoDays = try DemandForecaster(promoted: (run, blob), horizon: 48)
+        let twoDays = try DemandForecaster(promoted: Self.promoted(served: [0.5, 0.9, 0.99]), horizon: 48)
         #expect(twoDays.unservedBecause == nil && twoDays.run != nil)
         let long = try #require(twoDays.forecast([("vm-1", Self.history)])["vm-1"])
         let short = try #require(day.forecast([("vm-1", Self.history)])["vm-1"])
@@ -116,14 +115,9 @@ import TorporStore
 
     /// A promoted model older than two weeks (every nightly run since failed or lost) is not served at planning.
     @Test func aModelTooOldIsNotServed() throws {
-        let input = ModelInput(usesContext: false)
-        let model = Forecaster(shape: ForecasterShape(inputSize: input.featureCount, hiddenSize: 4, layers: 1, horizon: 24, quantiles: [0.5, 0.9, 0.99]), seed: 7)
-        let blob = try ModelFile.encode(model, metadata: ["features": input.features, "target": ModelInput.target, "lookback": "168",
-                                                          "served_quantiles": "0.9", "scale.vm-1": "10"])
-        let run = ModelRun(id: 4, createdAt: Self.monday, dataFrom: Self.monday, dataTo: Self.monday, hyperparameters: [:], metrics: [:], promoted: true,
-                           reason: "test", seconds: 0, vms: [.init(vm: "vm-1", predictable: true, better: "model", reason: "test")])
-        #expect(try DemandForecaster(promoted: (run, blob), now: Self.monday + 14 * 86_400).run != nil)
-        let old = try DemandForecaster(promoted: (run, blob), now: Self.monday + 14 * 86_400 + 1)
+        let promoted = try Self.promoted(id: 4, served: [0.9])
+        #expect(try DemandForecaster(promoted: promoted, now: Self.monday + 14 * 86_400).run != nil)
+        let old = try DemandForecaster(promoted: promoted, now: Self.monday + 14 * 86_400 + 1)
         #expect(old.run == nil && old.unservedBecause == "model #4 unused: trained on data up to 2024-01-01T00:00:00Z, more than 2w old, and no model promoted since (torpor-train list says why)",
                 "\(String(describing: old.unservedBecause))")
     }
@@ -131,8 +125,7 @@ import TorporStore
     /// A promoted model whose file cannot be read (another version's format, a damaged blob) is not served: the
     /// profile forecasts, the VMs judged on it stay running, and the plan can say why (no planning stops).
     @Test func anUnreadableModelIsNotServedAndItsVMsStayRunning() throws {
-        let run = ModelRun(id: 3, createdAt: Self.monday, dataFrom: Self.monday, dataTo: Self.monday, hyperparameters: [:], metrics: [:], promoted: true,
-                           reason: "test", seconds: 0, vms: [.init(vm: "vm-1", predictable: true, better: "model", reason: "test")])
+        let run = try Self.promoted(id: 3, served: [0.9]).run
         let damaged = try DemandForecaster(promoted: (run, Data("not a model".utf8)))
         #expect(damaged.run == nil && damaged.unservedBecause?.hasPrefix("model #3 unused: its file cannot be read (") == true, "\(String(describing: damaged.unservedBecause))")
         #expect(damaged.forecast([("vm-1", Self.history)])["vm-1"]?.source.hasPrefix("hour-of-week profile") == true)
