@@ -161,14 +161,17 @@ public struct Backtest {
                     current.run.map { "model #\($0.id)" } ?? "hour-of-week profile (\(current.unservedBecause ?? "no model trained before \(UTC.format(from))"))")
         }
         var blocks: [ForecastBlock] = [], promoted = 0
+        // The model serving each block, judged at its start as production judges it (one too old is not served).
+        var served = try store.read { try ModelRegistry.promoted(trainedBefore: from, in: $0) }
         for start in stride(from: from, to: to, by: EpochSeconds.Stride(max(1, days) * 86_400)) {
             log("training on the data before \(UTC.format(start))")
             let trained = try Trainer(store: store, config: training).train(now: start)
             if trained.run.promoted, let model = trained.model {
-                current = try DemandForecaster(promoted: (trained.run, model), horizon: policy.horizonHours)
-                current.clock = clock
+                served = (trained.run, model)
                 promoted += 1
             }
+            current = try DemandForecaster(promoted: served, horizon: policy.horizonHours, now: start)
+            current.clock = clock
             log("  \(trained.run.reason)")
             blocks.append(ForecastBlock(start: start, forecaster: current, notPredictable: current.unpredictable(newest: trained.run)))
         }

@@ -15,6 +15,8 @@ public struct ExecutionOptions: Sendable {
     public var now: EpochSeconds
     /// The hosts this executor acts on (`--host`, repeatable); nil: every host in the plans.
     public var hosts: Set<String>?
+    /// The hosts of the whole run, while a pass acts on one of them (`hosts`): the guardrails ask libvirt on these only.
+    var runHosts: Set<String>?
     /// Decide and report, change nothing.
     public var dryRun = false
     /// Restores at once per host; nil: as many as the plans queued the host's restores for (the policy's
@@ -47,15 +49,13 @@ public final class Executor: @unchecked Sendable {
     private var poolReservations: [String: Int64] = [:]
     /// VMs whose image a thread of this executor copies into the pool now.
     private var vmsPooling: Set<String> = []
-    /// The hosts this run acts on (`ExecutionOptions.hosts`; nil: every host): libvirt is asked about the guardrails'
-    /// VMs on these only.
-    var coveredHosts: Set<String>?
     /// The VMs a dry run would have put to sleep: asleep, for the rest of its guardrails' counts.
     var dryRunClaims: Set<String> = []
-    /// Held while the guardrails are counted and the intent journaled (`withGuardrailsCounted`); guards `dryRunClaims`.
+    /// Held while the guardrails are counted and the intent journaled (`withGuardrailsCounted`).
     let guardrailLock = NSLock()
-    /// What libvirt showed this run of each host's domains, for the guardrails (`partnerNotRunning`).
+    /// What libvirt showed this run of each host's domains, for the guardrails (`domainStates`).
     var partnerStates: [String: Result<[String: DomainState], Error>] = [:]
+    /// Guards `partnerStates` and `dryRunClaims` (held for an instant: never across a wait).
     let partnerLock = NSLock()
     let load: LoadSource
     let demand: DemandSignal?
@@ -105,9 +105,7 @@ public final class Executor: @unchecked Sendable {
         let started = Date()
         let clock: @Sendable () -> EpochSeconds = { options.now + EpochSeconds(Date().timeIntervalSince(started)) }
         forgetUnreachableHosts()
-        guardrailLock.withLock { dryRunClaims = [] }
-        partnerLock.withLock { partnerStates = [:] }
-        coveredHosts = options.hosts
+        partnerLock.withLock { partnerStates = [:]; dryRunClaims = [] }
         let fleet = FleetReads(store: store, now: options.now)
         let hosts = try options.hosts ?? knownHosts(approved: try? fleet.approved.get())
         let failures = HostFailures()
@@ -186,6 +184,7 @@ public final class Executor: @unchecked Sendable {
     /// One host's part of a pass.
     func pass(on host: String, _ options: ExecutionOptions, fleet: FleetReads, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws {
         var options = options
+        options.runHosts = options.hosts
         options.hosts = [host]
         let reconciled = options.dryRun ? Reconciled() : try reconcile(options, log: log, clock: clock)
         var owed = try fleet.owed.get()
@@ -855,10 +854,6 @@ public final class Executor: @unchecked Sendable {
         let sinceApproved = try store.read { try DueActions.sinceApproved(due, of: plan, now: options.now, in: $0) }
         var signalDown: String?
         /// Why a pin in force at `time` holds the VM, if it does.
-        func pinned(_ pin: PinRecord?, at time: EpochSeconds) -> String? {
-            guard let pin, pin.holds(at: time) else { return nil }
-            return "pinned by \(pin.pinnedBy)" + (pin.until.map { " until \(UTC.format($0))" } ?? "")
-        }
         for a in due {
             func skip(_ reason: String) { hold(a, "skipped", reason, nil) }
             let reopened = [.intent, .started].contains(latest[a.id]?.step)
@@ -922,6 +917,12 @@ public final class Executor: @unchecked Sendable {
                 hibernate(a, plan: plan, members: members, reopened: reopened, options: options, log: log, clock: clock, hold: hold)
             }
         }
+    }
+
+    /// Why a pin in force at `time` holds the VM, if it does.
+    func pinned(_ pin: PinRecord?, at time: EpochSeconds) -> String? {
+        guard let pin, pin.holds(at: time) else { return nil }
+        return "pinned by \(pin.pinnedBy)" + (pin.until.map { " until \(UTC.format($0))" } ?? "")
     }
 
     /// Why a hibernation under the idle timeout may not happen yet, or nil when the VM's stored CPU utilization (the
@@ -1007,13 +1008,14 @@ public final class Executor: @unchecked Sendable {
             }
             // The guardrails counted last, and the intent journaled before any other pre-flight counts: the VM is then
             // asleep for them (being saved), whichever executor counts.
-            if let members {
-                _ = members.group(of: a.vm)?.partners.map { partnerNotRunning($0, host: members.host(of: $0)) }   // libvirt asked outside the count
-                _ = members.partners(on: a.host, besides: a.vm).map { partnerNotRunning($0, host: members.host(of: $0)) }
-            }
+            let notRunning = members.map { partnersNotRunning(a, members: $0, covered: options.runHosts) } ?? [:]   // libvirt asked before the count
             let refused = try withGuardrailsCounted { () -> String? in
-                if let members, let why = try guardrailRefusal(a, members: members) { return why }
-                if options.dryRun { dryRunClaims.insert(a.vm) } else { try journal(base) }
+                // A pause or a pin made while the load was read (seconds) or the lock awaited holds it still.
+                let (pin, pausedNow) = try store.read { db in (try JournalRepository.pins(in: db)[a.vm], try ExecutorSettings.paused(in: db)) }
+                if pausedNow { return ExecutorSettings.pausedHold }
+                if let why = pinned(pin, at: clock()) { return why }
+                if let members, let why = try guardrailRefusal(a, members: members, notRunning: notRunning) { return why }
+                if options.dryRun { partnerLock.withLock { _ = dryRunClaims.insert(a.vm) } } else { try journal(base) }
                 return nil
             }
             if let refused {

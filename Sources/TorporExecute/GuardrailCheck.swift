@@ -11,6 +11,8 @@ struct GuardrailMembers {
     private let byGroup: [String: [String]]
     private let byHost: [String: [String]]
     private let hostOf: [String: String]
+    /// The VMs the plan counted neither running nor asleep.
+    private let notCounted: Set<String>
 
     init(rails: Plan.Guardrails, vms: [VMRecord]) {
         self.rails = rails
@@ -19,6 +21,7 @@ struct GuardrailMembers {
         byGroup = Dictionary(grouping: groupOf.keys.sorted(), by: { groupOf[$0]! })
         byHost = Dictionary(grouping: vms, by: { $0.hostURI ?? "?" }).mapValues { $0.map(\.name) }
         hostOf = Dictionary(vms.compactMap { vm in vm.hostURI.map { (vm.name, $0) } }, uniquingKeysWith: { a, _ in a })
+        notCounted = Set(rails.notRunning ?? [])
     }
 
     /// `vm`'s group (its value of the group label) and its partners there; nil when it has no group.
@@ -29,34 +32,58 @@ struct GuardrailMembers {
     /// The other VMs the store places on `host`.
     func partners(on host: String, besides vm: String) -> [String] { byHost[host, default: []].filter { $0 != vm } }
 
+    /// Every VM whose state `a`'s guardrails count.
+    func partners(of a: Plan.Action) -> Set<String> { Set((group(of: a.vm)?.partners ?? []) + partners(on: a.host, besides: a.vm)) }
+
     /// Where the store places `vm`.
     func host(of vm: String) -> String? { hostOf[vm] }
+
+    /// Whether the plan counted `vm` as running or asleep.
+    func planCounted(_ vm: String) -> Bool { !notCounted.contains(vm) }
 }
 
 extension Executor {
+    /// Why each VM `a`'s guardrails count is not running now, as far as libvirt or the plan tells (absent: running): on a
+    /// host this run covers (`covered`; nil: every host), what libvirt shows (running or blocked runs; shut down, crashed
+    /// or paused since the plan, gone, or its host not answering does not: missing is not running), each host's domains
+    /// read once a run in one call; on a host only another executor covers, as the plan counted it. Read before the
+    /// count, outside its lock.
+    func partnersNotRunning(_ a: Plan.Action, members: GuardrailMembers, covered: Set<String>?) -> [String: String] {
+        var result: [String: String] = [:]
+        for p in members.partners(of: a) {
+            guard let host = members.host(of: p) else { result[p] = "no host known"; continue }
+            guard covered?.contains(host) ?? true else {
+                if !members.planCounted(p) { result[p] = "not counted by the plan: no fresh data" }
+                continue
+            }
+            switch domainStates(on: host) {
+            case .failure(let error): result[p] = "libvirt on its host: \(error)"
+            case .success(let states):
+                guard let state = states[p] else { result[p] = "not on \(host)"; continue }
+                if ![.running, .blocked].contains(state) { result[p] = "\(state)" }
+            }
+        }
+        return result
+    }
+
     /// Why the fleet guardrails the plan's windows were admitted under no longer let `a`'s VM sleep now, or nil when
     /// they do. The planner counted the group's and the host's VMs from the data it had; this counts them from what is
-    /// so now: asleep are those the journal holds asleep or being saved (an intent journaled by any executor), running
-    /// those libvirt shows running (or blocked) on the hosts this executor covers, and a VM shut down, crashed or paused
-    /// since the plan, gone, or on a covered host libvirt does not answer for is neither (missing is not running). A VM
-    /// on a host another executor covers (`--host`) counts as the plan counted it, unless the journal has it asleep.
-    /// A group or a host of one VM is exempt, as in the plan. The caller holds `withGuardrailsCounted` from this count
-    /// until the hibernation's intent is journaled, so that two pre-flights never count without each other.
-    func guardrailRefusal(_ a: Plan.Action, members: GuardrailMembers) throws -> String? {
+    /// so now: asleep are those the journal holds asleep or being saved (an intent journaled by any executor) and those a
+    /// dry run would have put to sleep; the others run unless `notRunning` says why not (`partnersNotRunning`). A group
+    /// or a host of one VM is exempt, as in the plan. Called within `withGuardrailsCounted`, which the intent is
+    /// journaled in too, so that two pre-flights never count without each other.
+    func guardrailRefusal(_ a: Plan.Action, members: GuardrailMembers, notRunning: [String: String]) throws -> String? {
         let rails = members.rails
-        let group = members.group(of: a.vm)
-        let hostPartners = members.partners(on: a.host, besides: a.vm)
-        let everyone = Set((group?.partners ?? []) + hostPartners)
         let (hibernated, saving) = try store.read { db in
             (try JournalRepository.hibernatedVMs(in: db), Set(try JournalRepository.unfinished(in: db).filter { $0.kind == .hibernate }.map(\.vm)))
         }
-        let asleep = everyone.filter { hibernated.contains($0) || saving.contains($0) || dryRunClaims.contains($0) }
+        let claimed = partnerLock.withLock { dryRunClaims }
         func refusal(_ partners: [String], allows: (Int) -> Int, what: String) -> String? {
             guard !partners.isEmpty else { return nil }
             var sleeping = 0, running = 1, down: [String] = []
             for p in partners {
-                if asleep.contains(p) { sleeping += 1 }
-                else if let why = partnerNotRunning(p, host: members.host(of: p)) { down.append("\(p) (\(why))") }
+                if hibernated.contains(p) || saving.contains(p) || claimed.contains(p) { sleeping += 1 }
+                else if let why = notRunning[p] { down.append("\(p) (\(why))") }
                 else { running += 1 }
             }
             let size = sleeping + running, allowed = allows(size)
@@ -65,42 +92,33 @@ extension Executor {
             return "guardrail at the pre-flight: \(what): of its \(size) VMs running or asleep, \(max(0, allowed)) may sleep at once and \(sleeping) do"
                 + (down.isEmpty ? "" : "; not running now: " + named)
         }
-        return group.flatMap { g in
+        return members.group(of: a.vm).flatMap { g in
             refusal(g.partners, allows: rails.groupAllows, what: "group \(rails.groupLabel)=\(g.name) (share \(rails.maxHibernatedShare), min_running \(rails.minRunning))")
-        } ?? refusal(hostPartners, allows: rails.hostAllows, what: "host \(a.host) (share \(rails.maxHibernatedShare))")
+        } ?? refusal(members.partners(on: a.host, besides: a.vm), allows: rails.hostAllows, what: "host \(a.host) (share \(rails.maxHibernatedShare))")
     }
 
-    /// Runs `body` (the guardrails' count, then the intent journaled or the dry run's claim) with no other pre-flight
-    /// of this executor, nor with the store's `locks` of another, counting meanwhile.
-    func withGuardrailsCounted<T>(_ body: () throws -> T) throws -> T {
-        try guardrailLock.withLock {
-            let held = try locks?.take(VMLocks.guardrails, patience: 60)
-            defer { withExtendedLifetime(held) {} }
-            return try body()
+    /// Runs `body` (the guardrails' count, then the intent journaled or the dry run's claim; its result: why the
+    /// hibernation is held back, nil when it goes on) with no other pre-flight counting meanwhile: of this executor (a
+    /// lock taken after the wait below, held for that alone), nor of another on the store (the store's `locks`: a flock
+    /// beside it). An executor that holds that one for long holds this hibernation back for a later pass.
+    func withGuardrailsCounted(_ body: () throws -> String?) throws -> String? {
+        let held: FileLock?
+        do { held = try locks?.take(VMLocks.guardrails, patience: 10) } catch {
+            guard case .held = error else { throw error }
+            return "another executor is counting the guardrails (\(error)): tried again next pass"
         }
+        defer { withExtendedLifetime(held) {} }
+        return try guardrailLock.withLock(body)
     }
 
-    /// Why `vm` is not running as libvirt shows its host (read once a run, all its domains in one call), nil when it runs
-    /// or its host is not one this executor covers (the plan's count stands there).
-    func partnerNotRunning(_ vm: String, host: String?) -> String? {
-        guard let host else { return "no host known" }
-        guard coveredHosts?.contains(host) ?? true else { return nil }
-        let states = partnerLock.withLock { partnerStates[host] }
-        let reading: Result<[String: DomainState], Error>
-        if let states {
-            reading = states
-        } else {
-            reading = Result {
-                Dictionary(try connection(host).allDomainStats(.state).map { ($0.domainName, DomainState(rawValue: Int32($0.number("state.state") ?? 0)) ?? .unknown) },
-                           uniquingKeysWith: { a, _ in a })
-            }
-            partnerLock.withLock { partnerStates[host] = reading }
+    /// The domains' states of `host`, read from libvirt once a run (all of them in one call).
+    func domainStates(on host: String) -> Result<[String: DomainState], Error> {
+        if let known = partnerLock.withLock({ partnerStates[host] }) { return known }
+        let reading = Result {
+            Dictionary(try connection(host).allDomainStats(.state).map { ($0.domainName, DomainState(rawValue: Int32($0.number("state.state") ?? 0)) ?? .unknown) },
+                       uniquingKeysWith: { a, _ in a })
         }
-        switch reading {
-        case .failure(let error): return "libvirt on its host: \(error)"
-        case .success(let states):
-            guard let state = states[vm] else { return "not on \(host)" }
-            return [.running, .blocked].contains(state) ? nil : "\(state)"
-        }
+        partnerLock.withLock { partnerStates[host] = reading }
+        return reading
     }
 }

@@ -52,9 +52,12 @@ public struct Plan: Codable, Equatable, Sendable {
         public var maxHibernatedShare: Double
         /// At least this many VMs of each group running.
         public var minRunning: Int
+        /// The VMs the plan counted neither running nor asleep (no fresh data, seen not running), by name: what the
+        /// executor counts them as where it does not ask libvirt (a host another executor covers).
+        public var notRunning: [String]? = nil
 
-        public init(groupLabel: String, maxHibernatedShare: Double, minRunning: Int) {
-            self.groupLabel = groupLabel; self.maxHibernatedShare = maxHibernatedShare; self.minRunning = minRunning
+        public init(groupLabel: String, maxHibernatedShare: Double, minRunning: Int, notRunning: [String]? = nil) {
+            self.groupLabel = groupLabel; self.maxHibernatedShare = maxHibernatedShare; self.minRunning = minRunning; self.notRunning = notRunning
         }
 
         /// How many of a group's `size` VMs (known to run or asleep) may sleep at once.

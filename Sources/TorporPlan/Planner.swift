@@ -327,7 +327,8 @@ struct Planning {
         actions.sort { ($0.at, $0.vm, $0.action.rawValue) < ($1.at, $1.vm, $1.action.rawValue) }
         let plan = Plan(schema: Plan.schema, id: "", createdAt: Instant(input.now), validUntil: Instant(input.now + policy.validFor),
                         inputs: .init(dataWatermark: input.dataWatermark.map(Instant.init), model: input.model,
-                                      policySHA256: input.policySHA256, horizonHours: hours, guardrails: policy.guardrails),
+                                      policySHA256: input.policySHA256, horizonHours: hours,
+                                      guardrails: policy.guardrails(notRunning: input.vms.filter { !$0.knownRunningOrAsleep }.map(\.name).sorted())),
                         actions: actions, skipped: Self.merged(skipped), forecasts: forecasts)
         return plan.sealed()
     }
@@ -641,13 +642,13 @@ struct Planning {
             let span = w.firstHour..<max(w.firstHour, w.endHour)
             var refusal: String?
             if let g = groupOf(w.vm), let size = groupSize[g], groupAll[g, default: 0] > 1 {
-                let allowed = policy.guardrails.groupAllows(size: size)
+                let allowed = policy.guardrails().groupAllows(size: size)
                 if let h = span.first(where: { (groupAsleep[g]?[$0] ?? 0) + 1 > allowed }) {
                     refusal = "guardrail: group \(policy.groupLabel)=\(g) may have \(max(0, allowed)) of \(size) asleep at once (share \(policy.maxHibernatedShare), min_running \(policy.minRunning)); full at \(UTC.format(hour0 + Int64(h) * 3600))"
                 }
             }
             if refusal == nil, let size = hostSize[hostKey] {
-                let allowed = policy.guardrails.hostAllows(size: size)
+                let allowed = policy.guardrails().hostAllows(size: size)
                 if hostAll[hostKey, default: 0] > 1, let h = span.first(where: { (hostAsleep[hostKey]?[$0] ?? 0) + 1 > allowed }) {
                     refusal = "guardrail: host \(hostKey) may have \(allowed) of \(size) VMs asleep at once; full at \(UTC.format(hour0 + Int64(h) * 3600))"
                 }

@@ -99,6 +99,6 @@ extension PlanningInputs {
               let demand = try SampleReader.newestTime(vm: vm, metric: "cpu_util", upTo: now, in: db) else { return nil }
         let since = max(demand, restoredAt ?? .min)
         guard seen - since > notRunningAfter + (since > demand ? collectionInterval : 0) else { return nil }
-        return try SampleReader.presentSamples(vm: vm, metric: "vcpus", from: since + 1, to: seen + 1, in: db).count >= 2 ? since : nil
+        return try SampleReader.count(vm: vm, metric: "vcpus", from: since + 1, to: seen + 1, atMost: 2, in: db) >= 2 ? since : nil
     }
 }

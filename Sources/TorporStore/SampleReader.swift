@@ -11,6 +11,24 @@ public enum SampleReader {
             """, arguments: [vm, metric, from, to]).map { ($0["time"], $0["value"]) }
     }
 
+    /// The highest value of one VM's samples of `metric` in each step of `step` seconds from `from` (aligned by the
+    /// caller) up to `to`, by the step's index; steps without a sample are absent. SQLite groups them: a VM's month of
+    /// 5-minute samples comes back as its 720 hours, not 8,640 rows.
+    public static func maxPerStep(vm: String, metric: String, from: EpochSeconds, to: EpochSeconds, step: Int64, in db: Database) throws -> [(index: Int, value: Double)] {
+        try Row.fetchAll(db, sql: """
+            SELECT (s.time - ?) / ? AS i, max(s.value) AS v FROM sample s JOIN vm ON vm.id = s.vm_id JOIN metric m ON m.id = s.metric_id
+            WHERE vm.name = ? AND m.name = ? AND s.time >= ? AND s.time < ? GROUP BY i ORDER BY i
+            """, arguments: [from, step, vm, metric, from, to]).map { ($0["i"], $0["v"]) }
+    }
+
+    /// How many samples of `metric` one VM has in [from, to), counted up to `atMost`.
+    public static func count(vm: String, metric: String, from: EpochSeconds, to: EpochSeconds, atMost: Int, in db: Database) throws -> Int {
+        try Int.fetchOne(db, sql: """
+            SELECT count(*) FROM (SELECT 1 FROM sample s JOIN vm ON vm.id = s.vm_id JOIN metric m ON m.id = s.metric_id
+                                  WHERE vm.name = ? AND m.name = ? AND s.time >= ? AND s.time < ? LIMIT ?)
+            """, arguments: [vm, metric, from, to, atMost]) ?? 0
+    }
+
     /// The times of one VM's samples of `metric` in [from, to) whose value is `value` (found by SQLite: a VM's
     /// allocation samples, written every collection, are read only where they say it was absent).
     public static func times(vm: String, metric: String, from: EpochSeconds, to: EpochSeconds, equalTo value: Double, in db: Database) throws -> [EpochSeconds] {

@@ -45,9 +45,9 @@ public struct HourlySeries: Equatable, Sendable {
         func index(_ t: EpochSeconds) -> Int { Int((t - first) / step) }
         func maxPerStep(_ metric: String) throws -> [Float] {
             var values = [Float](repeating: .nan, count: count)
-            for s in try SampleReader.samples(vm: vm, metric: metric, from: first, to: to, in: db) {
-                let i = index(s.time)
-                values[i] = values[i].isNaN ? Float(s.value) : max(values[i], Float(s.value))
+            // A value beyond float range (a wrong unit, a corrupt source) is no reading: it would blow training up.
+            for s in try SampleReader.maxPerStep(vm: vm, metric: metric, from: first, to: to, step: step, in: db) where Float(s.value).isFinite {
+                values[s.index] = Float(s.value)
             }
             return values
         }

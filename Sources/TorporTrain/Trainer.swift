@@ -193,7 +193,7 @@ public struct Trainer {
         hyper["windows"] = "\(train.count)"
         let windowAt = { (w: (series: Int, end: Int)) in self.window(trained[w.series].series, end: w.end, scale: trained[w.series].scale) }
         var best: (loss: Float, epoch: Int, weights: [[Float]]) = (.infinity, 0, [])
-        var steps = 0, divergedIn: Int?
+        var steps = 0, stepsAtBest = 0, divergedIn: Int?
         epochs: for epoch in 1...config.maxEpochs {
             train.shuffle(using: &random)
             var total: Float = 0, batches = 0
@@ -220,6 +220,7 @@ public struct Trainer {
                 + (stopping.isEmpty ? "" : ", early-stopping loss \(stopLoss)"))
             if stopLoss < best.loss || best.weights.isEmpty || stopping.isEmpty {
                 best = (stopLoss, epoch, model.parameters.map(\.values))
+                stepsAtBest = steps
             } else if epoch - best.epoch >= config.patience {
                 log("early stop: no better early-stopping loss since epoch \(best.epoch)")
                 break
@@ -227,6 +228,8 @@ public struct Trainer {
         }
         // The best epoch's weights.
         for (tensor, values) in zip(model.parameters, best.weights) { values.withUnsafeBufferPointer { tensor.data.update(from: $0.baseAddress!, count: values.count) } }
+        // An update that blew a weight up after the last finite loss: diverged too.
+        if divergedIn == nil, !best.weights.allSatisfy({ $0.allSatisfy(\.isFinite) }) { divergedIn = best.epoch }
         let uplift = calendarUplift(model, trained: trained, calendar: calendar)
         hyper["calendar"] = uplift.values.keys.map(\.rawValue).sorted().joined(separator: ",")
         hyper["best_epoch"] = "\(best.epoch)"
@@ -310,10 +313,10 @@ public struct Trainer {
         }
         // A model that took too few steps is its initial weights, or nearly: a fit by chance on the validation days is no
         // skill (a new install's few VMs and weeks give fewer windows than one batch).
-        hyper["steps"] = "\(steps)"
+        hyper["steps"] = "\(stepsAtBest)"   // those the kept weights had
         let notTrained = divergedIn.map { "not promoted: training diverged in epoch \($0) (its loss was not a finite number)" }
-            ?? (steps >= Self.leastSteps ? nil
-                : "not promoted: \(train.count) training windows gave \(steps) gradient steps, fewer than \(Self.leastSteps) (more VMs or more history needed)")
+            ?? (stepsAtBest >= Self.leastSteps ? nil
+                : "not promoted: \(train.count) training windows gave \(stepsAtBest) gradient steps, fewer than \(Self.leastSteps) (more VMs or more history needed)")
         if notTrained != nil { served = [] }
         // Promotion is per quantile: the model serves the quantiles it forecasts better than the best baseline, and
         // the hour-of-week profile keeps the others.

@@ -15,6 +15,14 @@ import TorporVirt
 /// The executor against libvirt's test driver (sample-data/fleet.xml: seven running domains). The test driver keeps
 /// its state inside one connection, so each test shares one connection between its runs; CPU load for the pre-flight
 /// check is injected (the test driver reports CPU time as wall-clock time).
+/// Events several threads' executors return.
+final class EventsSeen: @unchecked Sendable {
+    private var events: [ExecutionEvent] = []
+    private let lock = NSLock()
+    func add(_ more: [ExecutionEvent]) { lock.withLock { events += more } }
+    var all: [ExecutionEvent] { lock.withLock { events } }
+}
+
 /// Bytes standing for a saved image (the test driver writes none).
 let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }
 
@@ -83,6 +91,23 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
                 let cpu = try writer.metricID(try MetricBinding.make(metric: metric, unit: unit).get())
                 let id = try VMRepository.id(of: vm, in: db, now: ExecutorTests.now)
                 for s in samples { _ = try writer.add(vm: id, metric: cpu, time: s.time, value: s.value) }
+            }
+        }
+
+        /// Places `vms` in group `g` of the store, each on `host(vm)`, and plans them so: those in `idle` idle for six hours,
+        /// the others busy, under `guardrails`; `adjust` as `plan`'s.
+        @discardableResult
+        func groupPlan(_ vms: [String], idle: Set<String>, host: (String) -> String, guardrails: String,
+                       vm adjust: (inout PlanningVM) -> Void = { _ in }) throws -> Plan {
+            try store.transaction { db in
+                for vm in vms {
+                    try VMRepository.setPlacement(vm: try VMRepository.id(of: vm, in: db, now: ExecutorTests.now), hostURI: host(vm), labels: ["group": "g"], in: db)
+                }
+            }
+            return try plan(Dictionary(uniqueKeysWithValues: vms.map { ($0, idle.contains($0) ? 0..<6 : 0..<0) }), guardrails: guardrails) { vm in
+                vm.labels = ["group": "g"]
+                vm.host = host(vm.name)
+                adjust(&vm)
             }
         }
 
@@ -167,7 +192,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         _ = try InventoryIngester(store: f.store).ingest(uri: Self.host, now: Self.now)   // web-01 and web-02 are group=web
         // One of the two may sleep, one must run: web-01 sleeps, web-02 is busy all day.
         let plan = try f.plan(["web-01": 0..<6, "web-02": 0..<0], guardrails: "{max_hibernated_share: 0.5, min_running: 1}") { $0.labels = ["group": "web"] }
-        #expect(plan.inputs.guardrails == Plan.Guardrails(groupLabel: "group", maxHibernatedShare: 0.5, minRunning: 1))
+        #expect(plan.inputs.guardrails == Plan.Guardrails(groupLabel: "group", maxHibernatedShare: 0.5, minRunning: 1, notRunning: []))
         #expect(plan.actions.map(\.vm) == ["web-01", "web-01"])
         try f.connection.domain(named: "web-02").destroy()   // a person shut web-02 down after the plan was made
         let held = try f.executor().run(f.options(Self.now))
@@ -194,21 +219,68 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.state("web-01") == .shutOff && f.state("web-02") == .running)
     }
 
+    /// A partner on a host only another executor covers counts as the plan counted it: one the plan left out (no
+    /// fresh data) is not running, so a crash of a covered partner since leaves the group under `min_running`: held.
+    @Test func aPartnerThePlanDidNotCountOnAnotherExecutorsHostIsNotRunning() throws {
+        let f = try Fixture()
+        let other = "test:///other"
+        let plan = try f.groupPlan(["web-01", "api-01", "web-02", "batch-01"], idle: ["web-01"], host: { ["web-02", "batch-01"].contains($0) ? other : Self.host },
+                                   guardrails: "{max_hibernated_share: 0.5, min_running: 2}") { vm in
+            if vm.name == "web-02" { vm.staleSince = Self.now - 7 * 3600 }
+        }
+        #expect(plan.inputs.guardrails?.notRunning == ["web-02"] && plan.actions.contains { $0.vm == "web-01" && $0.action == .hibernate })
+        try f.connection.domain(named: "api-01").destroy()
+        var mine = f.options(Self.now)
+        mine.hosts = [Self.host]
+        let events = try f.executor().run(mine)
+        #expect(events.map(\.detail) == ["guardrail at the pre-flight: group group=g (share 0.5, min_running 2): of its 2 VMs running or asleep, 0 may sleep at once and 0 do; "
+                                         + "not running now: api-01 (shutOff), web-02 (not counted by the plan: no fresh data)"], "\(events.map(\.text))")
+    }
+
+    /// Two executors on one store (two processes' worth: no lock in memory shared) count each other's sleeps through the
+    /// journal, under the store's lock: of two hibernations only one may sleep, only one does.
+    @Test func twoExecutorsOnOneStoreCountEachOthersSleeps() throws {
+        let f = try Fixture()
+        try f.groupPlan(["web-01", "web-02", "api-01", "batch-01"], idle: ["web-01", "web-02"], host: { $0 == "web-02" ? "test:///other" : Self.host },
+                        guardrails: "{max_hibernated_share: 0.5, min_running: 1}")
+        try f.connection.domain(named: "api-01").destroy()
+        let connection = f.connection, locks = VMLocks(store: f.store.path)
+        let events = EventsSeen()
+        let group = DispatchGroup()
+        for _ in 0..<2 {
+            group.enter()
+            Thread.detachNewThread {
+                defer { group.leave() }
+                let executor = Executor(store: f.store, load: FixedLoad(otherwise: 1), locks: locks, connect: { _ in connection })
+                events.add((try? executor.run(f.options(Self.now))) ?? [])
+            }
+        }
+        group.wait()
+        #expect(events.all.filter { $0.event == "hibernated" }.count == 1, "\(events.all.map(\.text))")
+        #expect(try [f.state("web-01"), f.state("web-02")].filter { $0 == .shutOff }.count == 1)
+    }
+
+    /// A host's share is counted again too: with its only partner shut down, a VM of no group may not sleep.
+    @Test func aHostsShareIsCountedAgainAtThePreFlight() throws {
+        let f = try Fixture()
+        try f.store.transaction { db in
+            for vm in ["api-01", "batch-01"] { try VMRepository.setPlacement(vm: try VMRepository.id(of: vm, in: db, now: Self.now), hostURI: Self.host, labels: [:], in: db) }
+        }
+        try f.plan(["api-01": 0..<6, "batch-01": 0..<0], guardrails: "{max_hibernated_share: 0.5, min_running: 0}")
+        try f.connection.domain(named: "batch-01").destroy()
+        let events = try f.executor().run(f.options(Self.now))
+        #expect(events.map(\.detail) == ["guardrail at the pre-flight: host \(Self.host) (share 0.5): of its 1 VMs running or asleep, 0 may sleep at once and 0 do; not running now: batch-01 (shutOff)"])
+        #expect(try f.state("api-01") == .running)
+    }
+
     /// Two hibernations the plan admitted together, on two hosts, after a partner went down: the host passes run side
     /// by side, and the guardrails let only one sleep, counting the other's save as soon as its intent is journaled;
     /// a dry run counts what it would have put to sleep.
     @Test func twoHostsPreFlightsCountEachOthersSleeps() throws {
         let f = try Fixture()
-        let other = "test:///other"   // the fixture's connection stands for every host
-        try f.store.transaction { db in
-            for vm in ["web-01", "web-02", "api-01", "batch-01"] {
-                try VMRepository.setPlacement(vm: try VMRepository.id(of: vm, in: db, now: Self.now), hostURI: vm == "web-02" ? other : Self.host, labels: ["group": "g"], in: db)
-            }
-        }
-        try f.plan(["web-01": 0..<6, "web-02": 0..<6, "api-01": 0..<0, "batch-01": 0..<0], guardrails: "{max_hibernated_share: 0.5, min_running: 1}") { vm in
-            vm.labels = ["group": "g"]
-            if vm.name == "web-02" { vm.host = other }
-        }
+        // The fixture's connection stands for every host.
+        try f.groupPlan(["web-01", "web-02", "api-01", "batch-01"], idle: ["web-01", "web-02"], host: { $0 == "web-02" ? "test:///other" : Self.host },
+                        guardrails: "{max_hibernated_share: 0.5, min_running: 1}")
         try f.connection.domain(named: "api-01").destroy()   // 3 of the group left: one may sleep
         var dry = f.options(Self.now)
         dry.dryRun = true

@@ -163,7 +163,7 @@ func temporaryStorePath() -> String {
         #expect(error?.description.contains("newer torpor") == true)
     }
 
-    /// Pruning drops every VM's and metric's samples before the cut and none after, in batches; a second run drops nothing.
+    /// Pruning drops every VM's and metric's samples before the cut and none after, a week at a time; a second run drops nothing.
     @Test func pruningDropsSamplesBeforeTheCutOnly() throws {
         let store = try Store(path: temporaryStorePath())
         try store.transaction { db in
@@ -172,14 +172,15 @@ func temporaryStorePath() -> String {
                 let vm = try VMRepository.id(of: name, in: db, now: 0)
                 for metric in ["cpu_util", "vcpus"] {
                     let id = try writer.metricID(try MetricBinding.make(metric: metric, unit: nil).get())
-                    for t in stride(from: Int64(0), to: 1000, by: 100) { _ = try writer.add(vm: vm, metric: id, time: t, value: 1) }
+                    for t in stride(from: Int64(0), to: 1000, by: 100) { _ = try writer.add(vm: vm, metric: id, time: t * 86_400, value: 1) }
                 }
             }
         }
-        #expect(try SampleRetention.prune(before: 500, in: store, batch: 2) == 3 * 2 * 5)
-        #expect(try store.read { try Int64.fetchAll($0, sql: "SELECT DISTINCT time FROM sample ORDER BY time") } == [500, 600, 700, 800, 900])
+        // Five hundred days, a week to a transaction.
+        #expect(try SampleRetention.prune(before: 500 * 86_400, in: store, pause: 0) == 3 * 2 * 5)
+        #expect(try store.read { try Int64.fetchAll($0, sql: "SELECT DISTINCT time / 86400 FROM sample ORDER BY time") } == [500, 600, 700, 800, 900])
         #expect(try store.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sample") } == 3 * 2 * 5)
-        #expect(try SampleRetention.prune(before: 500, in: store) == 0)
+        #expect(try SampleRetention.prune(before: 500 * 86_400, in: store, pause: 0) == 0)
     }
 
     @Test func firstValueWinsAndRepeatsAreClassified() throws {

@@ -24,18 +24,20 @@ func scratchStore() throws -> (Store, String) {
         csv += "web-01,vcpus,\(t0 + 7200 + 600),0\n"   // hour 2: the VM was absent for a while
         for minute in stride(from: 0, to: 60, by: 5) { csv += "web-01,cpu_util,\(t0 + 10800 + Int64(minute * 60)),7\n" }
         for minute in stride(from: 0, to: 60, by: 5) { csv += "web-01,cpu_util,\(t0 + 14400 + Int64(minute * 60)),9\n" }
+        csv += "web-01,cpu_util,\(t0 + 5 * 3600),1e39\n"   // hour 5: beyond float range, no reading
         try csv.write(toFile: dir + "/s.csv", atomically: true, encoding: .utf8)
         _ = try CSVIngester(store: store).ingest(path: dir + "/s.csv", mapping: .defaultLong, now: t0 + 86_400)
         let series = try store.read {
-            try HourlySeries.load(vm: "web-01", from: t0, to: t0 + 5 * 3600, excluded: [(t0 + 10800)...(t0 + 14400)], in: $0)
+            try HourlySeries.load(vm: "web-01", from: t0, to: t0 + 6 * 3600, excluded: [(t0 + 10800)...(t0 + 14400)], in: $0)
         }
-        #expect(series.start == t0 && series.values.count == 5)
+        #expect(series.start == t0 && series.values.count == 6)
+        #expect(series.values[5].isNaN, "a value beyond float range is no reading")
         #expect(series.values[0] == 50, "the hour's maximum, not its mean")
         #expect(series.values[1].isNaN, "a gap is missing")
         #expect(series.values[2].isNaN, "an hour in which the VM was absent is missing")
         #expect(series.values[3].isNaN, "an hour the VM was hibernated is missing")
         #expect(series.values[4] == 9, "a sleep that ends as an hour begins leaves that hour known")
-        #expect(series.coverage == 0.4)
+        #expect(series.coverage == 2.0 / 6)
     }
 
     /// db-01 of the demo fleet (Bitbrains VM 41) is absent for long stretches: those hours are missing, not idle.
