@@ -11,8 +11,8 @@ struct GuardrailMembers {
     private let byGroup: [String: [String]]
     private let byHost: [String: [String]]
     private let hostOf: [String: String]
-    /// The VMs the plan counted neither running nor asleep.
-    private let notCounted: Set<String>
+    /// The VMs the plan counted as running or asleep.
+    private let counted: Set<String>
 
     init(rails: Plan.Guardrails, vms: [VMRecord]) {
         self.rails = rails
@@ -21,7 +21,7 @@ struct GuardrailMembers {
         byGroup = Dictionary(grouping: groupOf.keys.sorted(), by: { groupOf[$0]! })
         byHost = Dictionary(grouping: vms, by: { $0.hostURI ?? "?" }).mapValues { $0.map(\.name) }
         hostOf = Dictionary(vms.compactMap { vm in vm.hostURI.map { (vm.name, $0) } }, uniquingKeysWith: { a, _ in a })
-        notCounted = Set(rails.notRunning ?? [])
+        counted = Set(rails.counted ?? [])
     }
 
     /// `vm`'s group (its value of the group label) and its partners there; nil when it has no group.
@@ -39,21 +39,21 @@ struct GuardrailMembers {
     func host(of vm: String) -> String? { hostOf[vm] }
 
     /// Whether the plan counted `vm` as running or asleep.
-    func planCounted(_ vm: String) -> Bool { !notCounted.contains(vm) }
+    func planCounted(_ vm: String) -> Bool { counted.contains(vm) }
 }
 
 extension Executor {
     /// Why each VM `a`'s guardrails count is not running now, as far as libvirt or the plan tells (absent: running): on a
     /// host this run covers (`covered`; nil: every host), what libvirt shows (running or blocked runs; shut down, crashed
     /// or paused since the plan, gone, or its host not answering does not: missing is not running), each host's domains
-    /// read once a run in one call; on a host only another executor covers, as the plan counted it. Read before the
-    /// count, outside its lock.
+    /// read once a run in one call; on a host only another executor covers, as the plan counted it (one it did not
+    /// know of, such as a VM defined since, does not run). Read before the count, outside its lock.
     func partnersNotRunning(_ a: Plan.Action, members: GuardrailMembers, covered: Set<String>?) -> [String: String] {
         var result: [String: String] = [:]
         for p in members.partners(of: a) {
             guard let host = members.host(of: p) else { result[p] = "no host known"; continue }
             guard covered?.contains(host) ?? true else {
-                if !members.planCounted(p) { result[p] = "not counted by the plan: no fresh data" }
+                if !members.planCounted(p) { result[p] = "not counted as running by the plan" }
                 continue
             }
             switch domainStates(on: host) {
@@ -105,7 +105,7 @@ extension Executor {
         let held: FileLock?
         do { held = try locks?.take(VMLocks.guardrails, patience: 10) } catch {
             guard case .held = error else { throw error }
-            return "another executor is counting the guardrails (\(error)): tried again next pass"
+            return "another executor, or another host's pass of this one, held the guardrails' count for over 10 s: tried again next pass"
         }
         defer { withExtendedLifetime(held) {} }
         return try guardrailLock.withLock(body)

@@ -52,12 +52,12 @@ public struct Plan: Codable, Equatable, Sendable {
         public var maxHibernatedShare: Double
         /// At least this many VMs of each group running.
         public var minRunning: Int
-        /// The VMs the plan counted neither running nor asleep (no fresh data, seen not running), by name: what the
-        /// executor counts them as where it does not ask libvirt (a host another executor covers).
-        public var notRunning: [String]? = nil
+        /// The VMs the plan counted as running or asleep (fresh data, not seen shut off; or asleep), by name: where the
+        /// executor does not ask libvirt (a host another executor covers), these run and every other VM does not.
+        public var counted: [String]? = nil
 
-        public init(groupLabel: String, maxHibernatedShare: Double, minRunning: Int, notRunning: [String]? = nil) {
-            self.groupLabel = groupLabel; self.maxHibernatedShare = maxHibernatedShare; self.minRunning = minRunning; self.notRunning = notRunning
+        public init(groupLabel: String, maxHibernatedShare: Double, minRunning: Int, counted: [String]? = nil) {
+            self.groupLabel = groupLabel; self.maxHibernatedShare = maxHibernatedShare; self.minRunning = minRunning; self.counted = counted
         }
 
         /// How many of a group's `size` VMs (known to run or asleep) may sleep at once.

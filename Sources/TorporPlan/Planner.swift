@@ -328,7 +328,7 @@ struct Planning {
         let plan = Plan(schema: Plan.schema, id: "", createdAt: Instant(input.now), validUntil: Instant(input.now + policy.validFor),
                         inputs: .init(dataWatermark: input.dataWatermark.map(Instant.init), model: input.model,
                                       policySHA256: input.policySHA256, horizonHours: hours,
-                                      guardrails: policy.guardrails(notRunning: input.vms.filter { !$0.knownRunningOrAsleep }.map(\.name).sorted())),
+                                      guardrails: policy.guardrails(counted: input.vms.filter(\.knownRunningOrAsleep).map(\.name).sorted())),
                         actions: actions, skipped: Self.merged(skipped), forecasts: forecasts)
         return plan.sealed()
     }

@@ -74,9 +74,9 @@ public struct Policy: Equatable, Sendable {
     public var maxHibernatedShare: Double
     /// At least this many VMs of each group running at all times.
     public var minRunning: Int
-    /// `groupLabel`, `maxHibernatedShare` and `minRunning`, as a plan records them with the VMs it did not count.
-    public func guardrails(notRunning: [String]? = nil) -> Plan.Guardrails {
-        .init(groupLabel: groupLabel, maxHibernatedShare: maxHibernatedShare, minRunning: minRunning, notRunning: notRunning)
+    /// `groupLabel`, `maxHibernatedShare` and `minRunning`, as a plan records them with the VMs it counted.
+    public func guardrails(counted: [String]? = nil) -> Plan.Guardrails {
+        .init(groupLabel: groupLabel, maxHibernatedShare: maxHibernatedShare, minRunning: minRunning, counted: counted)
     }
     /// VMs with less known history than this are not planned.
     public var minHistoryHours: Int

@@ -13,21 +13,28 @@ public enum SampleRetention {
     /// eight metrics), so that a collection, a plan or an executor's journal waits for an instant, never for the prune.
     public static let slice: Int64 = 7 * 86_400
 
-    /// Removes every sample older than `before`, VM by VM, a `slice` of its history to a transaction by the table's key,
-    /// pausing briefly between transactions so that other processes' writes get in. Returns how many samples went. Run
-    /// twice, the second removes nothing.
+    /// Removes every sample older than `before`, VM by VM, a `slice` of its history (from its oldest sample left) to a
+    /// transaction by the table's key, pausing between transactions as long as each took (at least `pause`), so that
+    /// other processes' writes get in. Returns how many samples went. Run twice, the second removes nothing.
     public static func prune(before: EpochSeconds, in store: Store, pause: TimeInterval = 0.002) throws -> Int {
         let (vms, metrics) = try store.read { db in
             (try Int64.fetchAll(db, sql: "SELECT id FROM vm ORDER BY id"), try Int64.fetchAll(db, sql: "SELECT id FROM metric ORDER BY id"))
         }
         var removed = 0
         for vm in vms {
-            let oldest = try store.read { db in
-                try metrics.compactMap { try EpochSeconds.fetchOne(db, sql: "SELECT min(time) FROM sample WHERE vm_id = ? AND metric_id = ?", arguments: [vm, $0]) }.min()
+            /// The VM's oldest sample at or after `time` (a stray sample years before the rest is no reason to step
+            /// through the years between).
+            func oldest(from time: EpochSeconds) throws -> EpochSeconds? {
+                try store.read { db in
+                    try metrics.compactMap {
+                        try EpochSeconds.fetchOne(db, sql: "SELECT min(time) FROM sample WHERE vm_id = ? AND metric_id = ? AND time >= ?", arguments: [vm, $0, time])
+                    }.min()
+                }
             }
-            guard var from = oldest, from < before else { continue }
-            while from < before {
+            var next = try oldest(from: .min)
+            while let from = next, from < before {
                 let to = min(before, from + slice)
+                let began = Date()
                 removed += try store.transaction { db in
                     var count = 0
                     let delete = try db.cachedStatement(sql: "DELETE FROM sample WHERE vm_id = ? AND metric_id = ? AND time >= ? AND time < ?")
@@ -37,8 +44,8 @@ public enum SampleRetention {
                     }
                     return count
                 }
-                from = to
-                Thread.sleep(forTimeInterval: pause)
+                Thread.sleep(forTimeInterval: max(pause, Date().timeIntervalSince(began)))
+                next = try oldest(from: to)
             }
         }
         return removed

@@ -192,7 +192,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         _ = try InventoryIngester(store: f.store).ingest(uri: Self.host, now: Self.now)   // web-01 and web-02 are group=web
         // One of the two may sleep, one must run: web-01 sleeps, web-02 is busy all day.
         let plan = try f.plan(["web-01": 0..<6, "web-02": 0..<0], guardrails: "{max_hibernated_share: 0.5, min_running: 1}") { $0.labels = ["group": "web"] }
-        #expect(plan.inputs.guardrails == Plan.Guardrails(groupLabel: "group", maxHibernatedShare: 0.5, minRunning: 1, notRunning: []))
+        #expect(plan.inputs.guardrails == Plan.Guardrails(groupLabel: "group", maxHibernatedShare: 0.5, minRunning: 1, counted: ["web-01", "web-02"]))
         #expect(plan.actions.map(\.vm) == ["web-01", "web-01"])
         try f.connection.domain(named: "web-02").destroy()   // a person shut web-02 down after the plan was made
         let held = try f.executor().run(f.options(Self.now))
@@ -228,13 +228,13 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
                                    guardrails: "{max_hibernated_share: 0.5, min_running: 2}") { vm in
             if vm.name == "web-02" { vm.staleSince = Self.now - 7 * 3600 }
         }
-        #expect(plan.inputs.guardrails?.notRunning == ["web-02"] && plan.actions.contains { $0.vm == "web-01" && $0.action == .hibernate })
+        #expect(plan.inputs.guardrails?.counted == ["api-01", "batch-01", "web-01"] && plan.actions.contains { $0.vm == "web-01" && $0.action == .hibernate })
         try f.connection.domain(named: "api-01").destroy()
         var mine = f.options(Self.now)
         mine.hosts = [Self.host]
         let events = try f.executor().run(mine)
         #expect(events.map(\.detail) == ["guardrail at the pre-flight: group group=g (share 0.5, min_running 2): of its 2 VMs running or asleep, 0 may sleep at once and 0 do; "
-                                         + "not running now: api-01 (shutOff), web-02 (not counted by the plan: no fresh data)"], "\(events.map(\.text))")
+                                         + "not running now: api-01 (shutOff), web-02 (not counted as running by the plan)"], "\(events.map(\.text))")
     }
 
     /// Two executors on one store (two processes' worth: no lock in memory shared) count each other's sleeps through the

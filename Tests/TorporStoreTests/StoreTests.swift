@@ -176,8 +176,12 @@ func temporaryStorePath() -> String {
                 }
             }
         }
+        // A stray sample long before the rest: the weeks between are skipped, not stepped through.
+        try store.transaction { db in
+            _ = try SampleWriter(db: db).add(vm: try VMRepository.id(of: "a", in: db, now: 0), metric: 1, time: -3_000_000_000, value: 1)
+        }
         // Five hundred days, a week to a transaction.
-        #expect(try SampleRetention.prune(before: 500 * 86_400, in: store, pause: 0) == 3 * 2 * 5)
+        #expect(try SampleRetention.prune(before: 500 * 86_400, in: store, pause: 0) == 3 * 2 * 5 + 1)
         #expect(try store.read { try Int64.fetchAll($0, sql: "SELECT DISTINCT time / 86400 FROM sample ORDER BY time") } == [500, 600, 700, 800, 900])
         #expect(try store.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sample") } == 3 * 2 * 5)
         #expect(try SampleRetention.prune(before: 500 * 86_400, in: store, pause: 0) == 0)
