@@ -76,6 +76,19 @@ public enum ModelRegistry {
             .map { try run($0, in: db) }
     }
 
+    /// What `demote` did.
+    public enum Demotion: Equatable, Sendable { case demoted, notPromoted, unknownRun }
+
+    /// Takes run `id`'s promotion back (a person's call: a model that planned badly), its reason extended with who, when
+    /// and why; the planner serves the newest promoted run before it, if any, else the profile.
+    public static func demote(id: Int64, by who: String, why: String, at time: EpochSeconds, in db: Database) throws -> Demotion {
+        guard let promoted = try Bool.fetchOne(db, sql: "SELECT promoted FROM model_run WHERE id = ?", arguments: [id]) else { return .unknownRun }
+        guard promoted else { return .notPromoted }
+        try db.execute(sql: "UPDATE model_run SET promoted = 0, reason = reason || ? WHERE id = ?",
+                       arguments: ["; demoted by \(who) at \(UTC.format(time)): \(why)", id])
+        return .demoted
+    }
+
     /// The newest promoted run and its model file, if any, as `newest` chooses.
     public static func promoted(trainedBefore: EpochSeconds = .max, in db: Database) throws -> (run: ModelRun, model: Data)? {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM model_run WHERE promoted = 1 AND model IS NOT NULL AND data_to <= ? ORDER BY data_to DESC, id DESC LIMIT 1",

@@ -23,7 +23,7 @@ struct TorporTrainCommand: TorporTool {
 
             Exit codes: 0 ok (promoted or not: see the report); 1 runtime failure; 2 usage.
             """,
-        subcommands: [Train.self, List.self, Show.self, Forecast.self],
+        subcommands: [Train.self, List.self, Show.self, Forecast.self, Demote.self],
         defaultSubcommand: Train.self)
 }
 
@@ -96,6 +96,32 @@ struct List: ParsableCommand {
     func run() throws {
         for r in try common.openStore().read({ try ModelRegistry.runs(in: $0) }) {
             print("#\(r.id)  \(UTC.format(r.createdAt))  \(r.promoted ? "promoted" : "not promoted")  \(String(format: "%.1f", r.seconds)) s  \(r.reason)")
+        }
+    }
+}
+
+struct Demote: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Take a promoted run's promotion back (a model that planned badly): the planner serves the newest promoted run before it, else the profile.",
+        discussion: "The VMs the newest run judged on its model that no serving model forecasts stay running until a newer run judges them. Exit 2 for an unknown run, 3 for one not promoted.")
+    @OptionGroup var common: StageOptions
+    @Argument(help: "The run id (torpor-train list).") var id: Int64
+    @Option(help: "Why (recorded in the run's reason).") var reason: String
+    @Option(help: "Who demotes it (default: $SUDO_USER, else $USER).") var by: String?
+
+    func run() throws {
+        try exitingOnError("torpor-train") {
+            let store = try common.openStore()
+            let now = common.nowSeconds
+            let outcome = try store.transaction { try ModelRegistry.demote(id: id, by: operatorName(by), why: reason, at: now, in: $0) }
+            switch outcome {
+            case .unknownRun: throw StageError(.badInput, "no run #\(id) in the registry (torpor-train list)")
+            case .notPromoted: throw StageError(.nothingToDo, "run #\(id) is not promoted: nothing to demote")
+            case .demoted:
+                let serving = try store.read { try ModelRegistry.promoted(trainedBefore: now, in: $0) }
+                print("run #\(id) demoted; the planner now serves " + (serving.map { "model #\($0.run.id) (when its data is at most two weeks old)" } ?? "the hour-of-week profile")
+                      + "; the VMs the newest run judged on run #\(id)'s model that no serving model forecasts stay running until a newer run judges them")
+            }
         }
     }
 }

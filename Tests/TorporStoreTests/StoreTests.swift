@@ -144,6 +144,13 @@ func temporaryStorePath() -> String {
              try ModelRegistry.newest(trainedBefore: 99, in: db)?.dataTo]
         }
         #expect(chosen == [300, 300, 200, 100, nil])
+        // A person takes the newest promotion back: the one before it serves; said once, the reason keeps who and why.
+        let newest = try #require(try store.read { try ModelRegistry.promoted(in: $0) }?.run)
+        #expect(try store.transaction { try ModelRegistry.demote(id: newest.id, by: "alice", why: "restored too late", at: 500, in: $0) } == .demoted)
+        #expect(try store.read { try ModelRegistry.promoted(in: $0) }?.run.dataTo == 100)
+        #expect(try store.read { try ModelRegistry.runs(in: $0) }.first { $0.id == newest.id }?.reason == "; demoted by alice at 1970-01-01T00:08:20Z: restored too late")
+        #expect(try store.transaction { try ModelRegistry.demote(id: newest.id, by: "alice", why: "again", at: 600, in: $0) } == .notPromoted)
+        #expect(try store.transaction { try ModelRegistry.demote(id: 99, by: "alice", why: "?", at: 600, in: $0) } == .unknownRun)
     }
 
     @Test func aCallClaimsWhatACallAtTheSameOrAHigherQuantileForAtMostItsForecastClaims() {
