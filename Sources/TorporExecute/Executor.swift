@@ -55,7 +55,11 @@ public final class Executor: @unchecked Sendable {
     let guardrailLock = NSLock()
     /// What libvirt showed this run of each host's domains, for the guardrails (`domainStates`).
     var partnerStates: [String: Result<[String: DomainState], Error>] = [:]
-    /// Guards `partnerStates` and `dryRunClaims` (held for an instant: never across a wait).
+    /// How long a pre-flight waits for another executor's guardrails count (`withGuardrailsCounted`).
+    var guardrailsPatience: Double = 10
+    /// Set in a run once that wait gave up: the run's other hibernations are held back at once.
+    var guardrailsLockBusy = false
+    /// Guards `partnerStates`, `dryRunClaims` and `guardrailsLockBusy` (held for an instant: never across a wait).
     let partnerLock = NSLock()
     let load: LoadSource
     let demand: DemandSignal?
@@ -105,7 +109,7 @@ public final class Executor: @unchecked Sendable {
         let started = Date()
         let clock: @Sendable () -> EpochSeconds = { options.now + EpochSeconds(Date().timeIntervalSince(started)) }
         forgetUnreachableHosts()
-        partnerLock.withLock { partnerStates = [:]; dryRunClaims = [] }
+        partnerLock.withLock { partnerStates = [:]; dryRunClaims = []; guardrailsLockBusy = false }
         let fleet = FleetReads(store: store, now: options.now)
         let hosts = try options.hosts ?? knownHosts(approved: try? fleet.approved.get())
         let failures = HostFailures()

@@ -100,12 +100,17 @@ extension Executor {
     /// Runs `body` (the guardrails' count, then the intent journaled or the dry run's claim; its result: why the
     /// hibernation is held back, nil when it goes on) with no other pre-flight counting meanwhile: of this executor (a
     /// lock taken after the wait below, held for that alone), nor of another on the store (the store's `locks`: a flock
-    /// beside it). An executor that holds that one for long holds this hibernation back for a later pass.
+    /// beside it). An executor that holds that one longer than `guardrailsPatience` holds this hibernation back for a
+    /// later pass, and the run's other hibernations at once (not each after its own wait).
     func withGuardrailsCounted(_ body: () throws -> String?) throws -> String? {
+        let busy = "another executor, or another host's pass of this one, held the guardrails' count for over "
+            + DurationText.format(Int64(guardrailsPatience.rounded(.up))) + ": tried again next pass"
+        if partnerLock.withLock({ guardrailsLockBusy }) { return busy }
         let held: FileLock?
-        do { held = try locks?.take(VMLocks.guardrails, patience: 10) } catch {
+        do { held = try locks?.take(VMLocks.guardrails, patience: guardrailsPatience) } catch {
             guard case .held = error else { throw error }
-            return "another executor, or another host's pass of this one, held the guardrails' count for over 10 s: tried again next pass"
+            partnerLock.withLock { guardrailsLockBusy = true }
+            return busy
         }
         defer { withExtendedLifetime(held) {} }
         return try guardrailLock.withLock(body)

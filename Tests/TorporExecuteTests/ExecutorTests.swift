@@ -260,6 +260,25 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try [f.state("web-01"), f.state("web-02")].filter { $0 == .shutOff }.count == 1)
     }
 
+    /// Another executor holding the guardrails' count too long holds the run's hibernations back to the next pass (the
+    /// first after its wait, the others at once); the VMs run, and sleep once it lets go.
+    @Test func aGuardrailsCountHeldElsewhereHoldsTheRunsHibernationsBack() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<6, "web-02": 0..<6])
+        let locks = VMLocks(store: f.store.path), connection = f.connection
+        let executor = Executor(store: f.store, load: FixedLoad(otherwise: 1), locks: locks, connect: { _ in connection })
+        executor.guardrailsPatience = 0.3
+        do {
+            let elsewhere = try locks.take(VMLocks.guardrails)   // as another process would hold it
+            defer { withExtendedLifetime(elsewhere) {} }
+            let events = try executor.run(f.options(Self.now))
+            #expect(events.map(\.detail) == Array(repeating: "another executor, or another host's pass of this one, held the guardrails' count for over 1s: tried again next pass", count: 2),
+                    "\(events.map(\.text))")
+            #expect(try f.state("web-01") == .running && f.state("web-02") == .running)
+        }
+        #expect(try executor.run(f.options(Self.now + 120)).map(\.event) == ["hibernated", "hibernated"], "let go: the next pass sleeps them")
+    }
+
     /// A host's share is counted again too: with its only partner shut down, a VM of no group may not sleep.
     @Test func aHostsShareIsCountedAgainAtThePreFlight() throws {
         let f = try Fixture()
