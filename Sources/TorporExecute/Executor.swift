@@ -857,7 +857,6 @@ public final class Executor: @unchecked Sendable {
         let members = plan.inputs.guardrails.map { GuardrailMembers(rails: $0, vms: vms) }
         let sinceApproved = try store.read { try DueActions.sinceApproved(due, of: plan, now: options.now, in: $0) }
         var signalDown: String?
-        /// Why a pin in force at `time` holds the VM, if it does.
         for a in due {
             func skip(_ reason: String) { hold(a, "skipped", reason, nil) }
             let reopened = [.intent, .started].contains(latest[a.id]?.step)
@@ -912,12 +911,11 @@ public final class Executor: @unchecked Sendable {
             }) {
                 // Read again now (the saves before this one may have taken minutes): done by another executor since
                 // this pass read the journal, nothing left to do; paused or pinned meanwhile, held.
-                let (step, pin, pausedNow) = try store.read { db in
-                    (try JournalRepository.latestSteps(of: [a.id], in: db)[a.id]?.step, try JournalRepository.pins(in: db)[a.vm], try ExecutorSettings.paused(in: db))
+                let (step, held) = try store.read { db in
+                    (try JournalRepository.latestSteps(of: [a.id], in: db)[a.id]?.step, try pausedOrPinned(a.vm, at: clock(), in: db))
                 }
                 guard step == latest[a.id]?.step else { return }
-                if pausedNow { return skip(ExecutorSettings.pausedHold) }
-                if let why = pinned(pin, at: clock()) { return skip(why) }
+                if let held { return skip(held) }
                 hibernate(a, plan: plan, members: members, reopened: reopened, options: options, log: log, clock: clock, hold: hold)
             }
         }
@@ -927,6 +925,13 @@ public final class Executor: @unchecked Sendable {
     func pinned(_ pin: PinRecord?, at time: EpochSeconds) -> String? {
         guard let pin, pin.holds(at: time) else { return nil }
         return "pinned by \(pin.pinnedBy)" + (pin.until.map { " until \(UTC.format($0))" } ?? "")
+    }
+
+    /// Why the executor's pause, or a pin of `vm` in force at `time`, holds a hibernation now (read from the store
+    /// again right before a save), if either does.
+    func pausedOrPinned(_ vm: String, at time: EpochSeconds, in db: Database) throws -> String? {
+        if try ExecutorSettings.paused(in: db) { return ExecutorSettings.pausedHold }
+        return pinned(try JournalRepository.pins(in: db)[vm], at: time)
     }
 
     /// Why a hibernation under the idle timeout may not happen yet, or nil when the VM's stored CPU utilization (the
@@ -1015,9 +1020,7 @@ public final class Executor: @unchecked Sendable {
             let notRunning = members.map { partnersNotRunning(a, members: $0, covered: options.runHosts) } ?? [:]   // libvirt asked before the count
             let refused = try withGuardrailsCounted { () -> String? in
                 // A pause or a pin made while the load was read (seconds) or the lock awaited holds it still.
-                let (pin, pausedNow) = try store.read { db in (try JournalRepository.pins(in: db)[a.vm], try ExecutorSettings.paused(in: db)) }
-                if pausedNow { return ExecutorSettings.pausedHold }
-                if let why = pinned(pin, at: clock()) { return why }
+                if let held = try store.read({ try pausedOrPinned(a.vm, at: clock(), in: $0) }) { return held }
                 if let members, let why = try guardrailRefusal(a, members: members, notRunning: notRunning) { return why }
                 if options.dryRun { partnerLock.withLock { _ = dryRunClaims.insert(a.vm) } } else { try journal(base) }
                 return nil

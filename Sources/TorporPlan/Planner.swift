@@ -630,6 +630,7 @@ struct Planning {
             }
         }
         sleeping.forEach(add)
+        let rails = policy.guardrails()
         var accepted: [Window] = []
         let order = candidates.sorted { a, b in
             a.idleTimeout != b.idleTimeout ? !a.idleTimeout :   // forecast windows first
@@ -642,13 +643,13 @@ struct Planning {
             let span = w.firstHour..<max(w.firstHour, w.endHour)
             var refusal: String?
             if let g = groupOf(w.vm), let size = groupSize[g], groupAll[g, default: 0] > 1 {
-                let allowed = policy.guardrails().groupAllows(size: size)
+                let allowed = rails.groupAllows(size: size)
                 if let h = span.first(where: { (groupAsleep[g]?[$0] ?? 0) + 1 > allowed }) {
                     refusal = "guardrail: group \(policy.groupLabel)=\(g) may have \(max(0, allowed)) of \(size) asleep at once (share \(policy.maxHibernatedShare), min_running \(policy.minRunning)); full at \(UTC.format(hour0 + Int64(h) * 3600))"
                 }
             }
             if refusal == nil, let size = hostSize[hostKey] {
-                let allowed = policy.guardrails().hostAllows(size: size)
+                let allowed = rails.hostAllows(size: size)
                 if hostAll[hostKey, default: 0] > 1, let h = span.first(where: { (hostAsleep[hostKey]?[$0] ?? 0) + 1 > allowed }) {
                     refusal = "guardrail: host \(hostKey) may have \(allowed) of \(size) VMs asleep at once; full at \(UTC.format(hour0 + Int64(h) * 3600))"
                 }

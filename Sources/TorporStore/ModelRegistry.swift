@@ -52,17 +52,19 @@ public enum ModelRegistry {
         return id
     }
 
+    /// The runs' rows without their model blobs (what `run` reads).
+    private static let runsWithoutModels = "SELECT id, created_at, data_from, data_to, hyperparameters, metrics, promoted, reason, seconds FROM model_run"
+
     /// Every run, newest first (without the model blobs).
     public static func runs(in db: Database) throws -> [ModelRun] {
-        try Row.fetchAll(db, sql: "SELECT id, created_at, data_from, data_to, hyperparameters, metrics, promoted, reason, seconds FROM model_run ORDER BY id DESC")
+        try Row.fetchAll(db, sql: "\(runsWithoutModels) ORDER BY id DESC")
             .map { try run($0, in: db) }
     }
 
     /// The runs whose data ends in [from, to), newest first (without their model blobs).
     public static func runs(dataEndingFrom from: EpochSeconds, to: EpochSeconds, in db: Database) throws -> [ModelRun] {
         try Row.fetchAll(db, sql: """
-            SELECT id, created_at, data_from, data_to, hyperparameters, metrics, promoted, reason, seconds FROM model_run
-            WHERE data_to >= ? AND data_to < ? ORDER BY id DESC
+            \(runsWithoutModels) WHERE data_to >= ? AND data_to < ? ORDER BY id DESC
             """, arguments: [from, to]).map { try run($0, in: db) }
     }
 
@@ -70,8 +72,7 @@ public enum ModelRegistry {
     /// an earlier `--now` never uses a model trained on data after it), the latest recorded among equals.
     public static func newest(trainedBefore: EpochSeconds = .max, in db: Database) throws -> ModelRun? {
         try Row.fetchOne(db, sql: """
-            SELECT id, created_at, data_from, data_to, hyperparameters, metrics, promoted, reason, seconds FROM model_run
-            WHERE data_to <= ? ORDER BY data_to DESC, id DESC LIMIT 1
+            \(runsWithoutModels) WHERE data_to <= ? ORDER BY data_to DESC, id DESC LIMIT 1
             """, arguments: [trainedBefore])
             .map { try run($0, in: db) }
     }

@@ -3,11 +3,13 @@ import TorporCore
 
 /// Reads samples back for training and planning.
 public enum SampleReader {
+    /// The samples of one VM (by name) and metric (by name) in [from, to): the four arguments, in that order.
+    private static let inRange = "FROM sample s JOIN vm ON vm.id = s.vm_id JOIN metric m ON m.id = s.metric_id WHERE vm.name = ? AND m.name = ? AND s.time >= ? AND s.time < ?"
+
     /// (time, value) of one VM's metric in [from, to), by time.
     public static func samples(vm: String, metric: String, from: EpochSeconds, to: EpochSeconds, in db: Database) throws -> [(time: EpochSeconds, value: Double)] {
         try Row.fetchAll(db, sql: """
-            SELECT s.time, s.value FROM sample s JOIN vm ON vm.id = s.vm_id JOIN metric m ON m.id = s.metric_id
-            WHERE vm.name = ? AND m.name = ? AND s.time >= ? AND s.time < ? ORDER BY s.time
+            SELECT s.time, s.value \(inRange) ORDER BY s.time
             """, arguments: [vm, metric, from, to]).map { ($0["time"], $0["value"]) }
     }
 
@@ -16,16 +18,14 @@ public enum SampleReader {
     /// 5-minute samples comes back as its 720 hours, not 8,640 rows.
     public static func maxPerStep(vm: String, metric: String, from: EpochSeconds, to: EpochSeconds, step: Int64, in db: Database) throws -> [(index: Int, value: Double)] {
         try Row.fetchAll(db, sql: """
-            SELECT (s.time - ?) / ? AS i, max(s.value) AS v FROM sample s JOIN vm ON vm.id = s.vm_id JOIN metric m ON m.id = s.metric_id
-            WHERE vm.name = ? AND m.name = ? AND s.time >= ? AND s.time < ? GROUP BY i ORDER BY i
+            SELECT (s.time - ?) / ? AS i, max(s.value) AS v \(inRange) GROUP BY i ORDER BY i
             """, arguments: [from, step, vm, metric, from, to]).map { ($0["i"], $0["v"]) }
     }
 
     /// How many samples of `metric` one VM has in [from, to), counted up to `atMost`.
     public static func count(vm: String, metric: String, from: EpochSeconds, to: EpochSeconds, atMost: Int, in db: Database) throws -> Int {
         try Int.fetchOne(db, sql: """
-            SELECT count(*) FROM (SELECT 1 FROM sample s JOIN vm ON vm.id = s.vm_id JOIN metric m ON m.id = s.metric_id
-                                  WHERE vm.name = ? AND m.name = ? AND s.time >= ? AND s.time < ? LIMIT ?)
+            SELECT count(*) FROM (SELECT 1 \(inRange) LIMIT ?)
             """, arguments: [vm, metric, from, to, atMost]) ?? 0
     }
 
@@ -33,8 +33,7 @@ public enum SampleReader {
     /// allocation samples, written every collection, are read only where they say it was absent).
     public static func times(vm: String, metric: String, from: EpochSeconds, to: EpochSeconds, equalTo value: Double, in db: Database) throws -> [EpochSeconds] {
         try EpochSeconds.fetchAll(db, sql: """
-            SELECT s.time FROM sample s JOIN vm ON vm.id = s.vm_id JOIN metric m ON m.id = s.metric_id
-            WHERE vm.name = ? AND m.name = ? AND s.time >= ? AND s.time < ? AND s.value = ? ORDER BY s.time
+            SELECT s.time \(inRange) AND s.value = ? ORDER BY s.time
             """, arguments: [vm, metric, from, to, value])
     }
 
@@ -51,8 +50,7 @@ public enum SampleReader {
     /// and never idle. What the planner and the executor read raw demand with (`HourlySeries` masks such hours too).
     public static func presentSamples(vm: String, metric: String, from: EpochSeconds, to: EpochSeconds, in db: Database) throws -> [(time: EpochSeconds, value: Double)] {
         try Row.fetchAll(db, sql: """
-            SELECT s.time, s.value FROM sample s JOIN vm ON vm.id = s.vm_id JOIN metric m ON m.id = s.metric_id
-            WHERE vm.name = ? AND m.name = ? AND s.time >= ? AND s.time < ?
+            SELECT s.time, s.value \(inRange)
               AND NOT EXISTS (SELECT 1 FROM sample a WHERE a.vm_id = s.vm_id AND a.time = s.time AND a.value = 0
                               AND a.metric_id IN (SELECT id FROM metric WHERE name IN ('vcpus', 'mem_capacity')))
             ORDER BY s.time

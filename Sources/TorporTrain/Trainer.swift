@@ -314,7 +314,7 @@ public struct Trainer {
         // A model that took too few steps is its initial weights, or nearly: a fit by chance on the validation days is no
         // skill (a new install's few VMs and weeks give fewer windows than one batch).
         hyper["steps"] = "\(stepsAtBest)"   // those the kept weights had
-        let notTrained = divergedIn.map { "not promoted: training diverged in epoch \($0) (its loss was not a finite number)" }
+        let notTrained = divergedIn.map { "not promoted: training diverged in epoch \($0) (its loss or a weight was not a finite number)" }
             ?? (stepsAtBest >= Self.leastSteps ? nil
                 : "not promoted: \(train.count) training windows gave \(stepsAtBest) gradient steps, fewer than \(Self.leastSteps) (more VMs or more history needed)")
         if notTrained != nil { served = [] }
@@ -349,7 +349,7 @@ public struct Trainer {
         return (ends.filter { $0 + horizon <= heldFrom }, ends.filter { $0 >= heldFrom })
     }
 
-    /// The fewest gradient steps over all epochs for a model to be promoted.
+    /// The fewest gradient steps the kept weights had (those up to the epoch kept) for a model to be promoted.
     static let leastSteps = 20
 
     /// The forecast without skill: the VM's overall quantiles, whatever the hour.
