@@ -266,6 +266,7 @@ final class SampleSession {
 
     /// Records VM allocations and the source with its report; returns the final report.
     func commit(location: String) throws -> IngestReport {
+        try writer.finish()
         if let current { contributions[current.vm] = current.contribution }
         if report.conflicts > conflictExamples {
             warn("\(report.conflicts - conflictExamples) more conflicting values (stored values kept)")

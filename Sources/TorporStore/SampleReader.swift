@@ -13,13 +13,26 @@ public enum SampleReader {
             """, arguments: [vm, metric, from, to]).map { ($0["time"], $0["value"]) }
     }
 
-    /// The highest value of one VM's samples of `metric` in each step of `step` seconds from `from` (aligned by the
-    /// caller) up to `to`, by the step's index; steps without a sample are absent. SQLite groups them: a VM's month of
-    /// 5-minute samples comes back as its 720 hours, not 8,640 rows.
-    public static func maxPerStep(vm: String, metric: String, from: EpochSeconds, to: EpochSeconds, step: Int64, in db: Database) throws -> [(index: Int, value: Double)] {
-        try Row.fetchAll(db, sql: """
-            SELECT (s.time - ?) / ? AS i, max(s.value) AS v \(inRange) GROUP BY i ORDER BY i
-            """, arguments: [from, step, vm, metric, from, to]).map { ($0["i"], $0["v"]) }
+    /// The highest and the lowest of one VM's samples of `metric` in each hour of [from, to) (`from` on the hour), by
+    /// the hour's index from `from`; hours without a sample are absent. Whole hours come from the hourly summary
+    /// (`SampleHours`): a VM's month of 5-minute samples is read as its 720 hours. A last part of an hour (a `to` off the
+    /// hour: nothing after it is read) and a VM not yet summed up are read from the samples.
+    public static func hourly(vm: String, metric: String, from: EpochSeconds, to: EpochSeconds, in db: Database) throws -> [(index: Int, high: Double, low: Double)] {
+        let summed = try Bool.fetchOne(db, sql: "SELECT hours_complete FROM vm WHERE name = ?", arguments: [vm]) ?? false
+        let summedUntil = summed ? max(from, UTC.floor(to)) : from
+        func read(_ sql: String, _ arguments: StatementArguments) throws -> [(index: Int, high: Double, low: Double)] {
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map { ($0["i"], $0["high"], $0["low"]) }
+        }
+        var hours = summedUntil > from ? try read("""
+            SELECT (h.hour - ?) / 3600 AS i, h.high, h.low FROM sample_hour h JOIN vm ON vm.id = h.vm_id JOIN metric m ON m.id = h.metric_id
+            WHERE vm.name = ? AND m.name = ? AND h.hour >= ? AND h.hour < ? ORDER BY h.hour
+            """, [from, vm, metric, from, summedUntil]) : []
+        if summedUntil < to {
+            hours += try read("""
+                SELECT (s.time - ?) / 3600 AS i, max(s.value) AS high, min(s.value) AS low \(inRange) GROUP BY i ORDER BY i
+                """, [from, vm, metric, summedUntil, to])
+        }
+        return hours
     }
 
     /// How many samples of `metric` one VM has in [from, to), counted up to `atMost`.
@@ -27,14 +40,6 @@ public enum SampleReader {
         try Int.fetchOne(db, sql: """
             SELECT count(*) FROM (SELECT 1 \(inRange) LIMIT ?)
             """, arguments: [vm, metric, from, to, atMost]) ?? 0
-    }
-
-    /// The times of one VM's samples of `metric` in [from, to) whose value is `value` (found by SQLite: a VM's
-    /// allocation samples, written every collection, are read only where they say it was absent).
-    public static func times(vm: String, metric: String, from: EpochSeconds, to: EpochSeconds, equalTo value: Double, in db: Database) throws -> [EpochSeconds] {
-        try EpochSeconds.fetchAll(db, sql: """
-            SELECT s.time \(inRange) AND s.value = ? ORDER BY s.time
-            """, arguments: [vm, metric, from, to, value])
     }
 
     /// The time of one VM's newest sample of `metric` at or before `time`; nil when it has none.

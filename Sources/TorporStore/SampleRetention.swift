@@ -15,13 +15,25 @@ public enum SampleRetention {
 
     /// Removes every sample older than `before`, VM by VM, a `slice` of its history (from its oldest sample left) to a
     /// transaction by the table's key, pausing between transactions as long as each took (at least `pause`), so that
-    /// other processes' writes get in. Returns how many samples went. Run twice, the second removes nothing.
-    public static func prune(before: EpochSeconds, in store: Store, pause: TimeInterval = 0.002) throws -> Int {
+    /// other processes' writes get in; the hourly summary follows (`SampleHours`). A VM whose samples were stored before
+    /// the summary existed is summed up first, in a transaction of its own. Returns how many samples went, and how many
+    /// VMs were summed up. Run twice, the second removes nothing.
+    public static func prune(before: EpochSeconds, in store: Store, pause: TimeInterval = 0.002) throws -> (removed: Int, summedUp: Int) {
         let (vms, metrics) = try store.read { db in
             (try Int64.fetchAll(db, sql: "SELECT id FROM vm ORDER BY id"), try Int64.fetchAll(db, sql: "SELECT id FROM metric ORDER BY id"))
         }
-        var removed = 0
+        var removed = 0, summedUp = 0
+        /// Runs `work` in a transaction, then pauses as long as it took.
+        func briefly<T>(_ work: (Database) throws -> T) throws -> T {
+            let began = Date()
+            defer { Thread.sleep(forTimeInterval: max(pause, Date().timeIntervalSince(began))) }
+            return try store.transaction(work)
+        }
         for vm in vms {
+            if try store.read({ try Bool.fetchOne($0, sql: "SELECT hours_complete = 0 FROM vm WHERE id = ?", arguments: [vm]) }) == true,
+               try briefly({ try SampleHours.complete(vm: vm, in: $0) }) {
+                summedUp += 1
+            }
             /// The VM's oldest sample at or after `time` (a stray sample years before the rest is no reason to step
             /// through the years between).
             func oldest(from time: EpochSeconds) throws -> EpochSeconds? {
@@ -34,20 +46,20 @@ public enum SampleRetention {
             var next = try oldest(from: .min)
             while let from = next, from < before {
                 let to = min(before, from + slice)
-                let began = Date()
-                removed += try store.transaction { db in
+                removed += try briefly { db in
                     var count = 0
                     let delete = try db.cachedStatement(sql: "DELETE FROM sample WHERE vm_id = ? AND metric_id = ? AND time >= ? AND time < ?")
                     for metric in metrics {
                         try delete.execute(arguments: [vm, metric, from, to])
+                        guard db.changesCount > 0 else { continue }
                         count += db.changesCount
+                        try SampleHours.refresh(vm: vm, metric: metric, from: from, through: to - 1, in: db)
                     }
                     return count
                 }
-                Thread.sleep(forTimeInterval: max(pause, Date().timeIntervalSince(began)))
                 next = try oldest(from: to)
             }
         }
-        return removed
+        return (removed, summedUp)
     }
 }

@@ -13,11 +13,15 @@ public enum SampleOutcome: Equatable {
 
 /// Inserts samples inside one write transaction with prepared statements. Deduplication rule: a sample's key is
 /// (vm, metric, time); the first value stored for a key wins, later ones are reported as duplicates or conflicts.
+/// `finish` sums up the hours they fall in (`SampleHours`) before the transaction commits.
 public final class SampleWriter {
     private let db: Database
     private let insert: Statement
     private let lookup: Statement
     private var metricIDs: [String: Int64] = [:]
+    /// Per (vm, metric), the first and last time of the samples added since `finish`.
+    private var added: [Series: ClosedRange<EpochSeconds>] = [:]
+    private struct Series: Hashable { let vm: Int64, metric: Int64 }
 
     public init(db: Database) throws {
         self.db = db
@@ -57,9 +61,22 @@ public final class SampleWriter {
         guard code == SQLITE_DONE else {
             throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
         }
-        if sqlite3_changes(db.sqliteConnection) == 1 { return .inserted }
+        if sqlite3_changes(db.sqliteConnection) == 1 {
+            let series = Series(vm: vm, metric: metric)
+            added[series] = added[series].map { min($0.lowerBound, time)...max($0.upperBound, time) } ?? time...time
+            return .inserted
+        }
         lookup.setUncheckedArguments([vm, metric, time])
         let kept = try Double.fetchOne(lookup) ?? value
         return kept == value ? .duplicate : .conflict(kept: kept)
+    }
+
+    /// Sums up the hours of the samples added since the last call (`SampleHours.refresh`). Call it before the
+    /// transaction commits: the planner and the trainer read whole hours from the summary only.
+    public func finish() throws {
+        for (series, span) in added {
+            try SampleHours.refresh(vm: series.vm, metric: series.metric, from: span.lowerBound, through: span.upperBound, in: db)
+        }
+        added = [:]
     }
 }

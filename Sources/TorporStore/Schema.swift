@@ -268,6 +268,24 @@ enum Schema {
                 ALTER TABLE power ADD COLUMN pool_retry_at INTEGER;                      -- hibernated: not tried again before
                 """)
         }
+        migrator.registerMigration("v16: each VM's samples summed up per hour") { db in
+            // The planner and the trainer read each hour's highest sample, and whether the VM was absent in it: from a
+            // 5-minute collector, twelve rows an hour per metric read on every plan. Whatever writes or deletes samples
+            // keeps the summary (`SampleHours`). A store's older samples are summed up VM by VM afterwards (the nightly
+            // prune), not here: one transaction over a large fleet's months would hold every executor's restores as long.
+            try db.execute(sql: """
+                CREATE TABLE sample_hour (
+                    vm_id INTEGER NOT NULL REFERENCES vm(id),
+                    metric_id INTEGER NOT NULL REFERENCES metric(id),
+                    hour INTEGER NOT NULL,                      -- Unix seconds, on the hour
+                    high REAL NOT NULL,                         -- the hour's highest sample
+                    low REAL NOT NULL,                          -- and its lowest
+                    PRIMARY KEY (vm_id, metric_id, hour)
+                ) WITHOUT ROWID;
+                ALTER TABLE vm ADD COLUMN hours_complete INTEGER NOT NULL DEFAULT 1;   -- 0: samples from before v16 not yet in sample_hour
+                UPDATE vm SET hours_complete = 0 WHERE EXISTS (SELECT 1 FROM sample WHERE sample.vm_id = vm.id);
+                """)
+        }
         return migrator
     }
 }

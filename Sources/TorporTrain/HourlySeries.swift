@@ -33,28 +33,30 @@ public struct HourlySeries: Equatable, Sendable {
         clock.hoursOfWeek(from: start, count: values.count + beyond)
     }
 
-    /// Builds the series of `vm` over [from, to) from the store. Each step's demand is the **maximum** of its samples
-    /// of `metric` (the mean would hide the spikes that matter). A step is missing when it has no sample, and also when
-    /// any sample of the step shows the VM absent (`vcpus` or `mem_capacity` of 0, as Bitbrains records absence) or
-    /// when one of `excluded` intervals (the VM's own hibernations) spends time in it: missing, never idle. With `context`,
-    /// memory, network and disk use are loaded too (the maximum per step, missing at the same steps).
-    public static func load(vm: String, metric: String = "cpu_util", from: EpochSeconds, to: EpochSeconds, step: Int64 = 3600,
+    /// Builds the hourly series of `vm` over [from, to) from the store (`SampleReader.hourly`). Each hour's demand is
+    /// the **maximum** of its samples of `metric` (the mean would hide the spikes that matter). An hour is missing when it
+    /// has no sample, and also when any sample of the hour shows the VM absent (`vcpus` or `mem_capacity` of 0, as
+    /// Bitbrains records absence) or when one of `excluded` intervals (the VM's own hibernations) spends time in it:
+    /// missing, never idle. With `context`, memory, network and disk use are loaded too (the maximum per hour, missing
+    /// at the same hours).
+    public static func load(vm: String, metric: String = "cpu_util", from: EpochSeconds, to: EpochSeconds,
                             excluded: [ClosedRange<EpochSeconds>] = [], context withContext: Bool = false, in db: Database) throws -> HourlySeries {
-        let first = UTC.floor(from, to: step)
+        let step: Int64 = 3600, first = UTC.floor(from, to: step)
         let count = max(0, Int((to - first + step - 1) / step))
         func index(_ t: EpochSeconds) -> Int { Int((t - first) / step) }
+        func hourly(_ metric: String) throws -> [(index: Int, high: Double, low: Double)] {
+            try SampleReader.hourly(vm: vm, metric: metric, from: first, to: to, in: db)
+        }
         func maxPerStep(_ metric: String) throws -> [Float] {
             var values = [Float](repeating: .nan, count: count)
             // A value beyond float range (a wrong unit, a corrupt source) is no reading: it would blow training up.
-            for s in try SampleReader.maxPerStep(vm: vm, metric: metric, from: first, to: to, step: step, in: db) where Float(s.value).isFinite {
-                values[s.index] = Float(s.value)
-            }
+            for h in try hourly(metric) where Float(h.high).isFinite { values[h.index] = Float(h.high) }
             return values
         }
         var values = try maxPerStep(metric)
         var missing = Set<Int>()
         for allocation in ["vcpus", "mem_capacity"] {
-            for time in try SampleReader.times(vm: vm, metric: allocation, from: first, to: to, equalTo: 0, in: db) { missing.insert(index(time)) }
+            for h in try hourly(allocation) where h.low == 0 { missing.insert(h.index) }
         }
         for range in excluded {
             let hours = UTC.steps(touchedBy: range, step: step)

@@ -28,8 +28,9 @@ struct PruneCommand: ParsableCommand {
         let before = store.nowSeconds - DurationText.seconds(keep)!
         let opened = try store.openStore(creating: false)
         do {
-            let removed = try SampleRetention.prune(before: before, in: opened)
+            let (removed, summedUp) = try SampleRetention.prune(before: before, in: opened)
             print("removed \(removed) samples from before \(UTC.format(before)) (kept: \(keep))")
+            if summedUp > 0 { print("summed up the hours of \(summedUp) VMs whose samples predate the hourly summary") }
         } catch {
             printError("\(error)")
             throw ExitCode(1)

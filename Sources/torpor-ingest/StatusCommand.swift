@@ -24,6 +24,8 @@ struct StatusCommand: ParsableCommand {
         var vms: [VMCoverage]
         var sources: Int
         var eventsPerCategory: [String: Int]
+        /// VMs whose samples from before the hourly summary the nightly prune has not summed up yet.
+        var vmsNotSummedUp: Int
     }
 
     func run() throws {
@@ -33,7 +35,7 @@ struct StatusCommand: ParsableCommand {
             // replace its earlier ones).
             Status(vms: try CoverageRepository.coverage(gapThreshold: DurationText.seconds(gap)!, upTo: store.nowSeconds, in: db),
                    sources: try SourceRepository.all(in: db).filter { $0.ingestedAt <= store.nowSeconds }.count,
-                   eventsPerCategory: try CoverageRepository.eventsPerCategory(in: db))
+                   eventsPerCategory: try CoverageRepository.eventsPerCategory(in: db), vmsNotSummedUp: try SampleHours.pendingVMs(in: db))
         }
         if json {
             let encoder = JSONEncoder()
@@ -46,6 +48,9 @@ struct StatusCommand: ParsableCommand {
         print("\(status.vms.count) VM(s), \(status.sources) source(s) ingested")
         if !status.eventsPerCategory.isEmpty {
             print("calendar occurrences: " + status.eventsPerCategory.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        if status.vmsNotSummedUp > 0 {
+            print("\(status.vmsNotSummedUp) VM(s) with samples from before the hourly summary: read from their samples (slower) until the nightly `torpor-ingest prune` sums them up")
         }
     }
 }

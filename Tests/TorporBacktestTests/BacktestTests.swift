@@ -42,6 +42,7 @@ import TorporTestSupport
                     _ = try writer.add(vm: vm, metric: cpu, time: t, value: value)
                 }
             }
+            try writer.finish()
         }
         return store
     }

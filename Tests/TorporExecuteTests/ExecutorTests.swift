@@ -91,6 +91,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
                 let cpu = try writer.metricID(try MetricBinding.make(metric: metric, unit: unit).get())
                 let id = try VMRepository.id(of: vm, in: db, now: ExecutorTests.now)
                 for s in samples { _ = try writer.add(vm: id, metric: cpu, time: s.time, value: s.value) }
+                try writer.finish()
             }
         }
 

@@ -23,7 +23,7 @@ func temporaryStorePath() -> String {
              try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'grdb%' ORDER BY name"))
         }
         #expect(mode == "wal")
-        #expect(tables == ["approval", "demand_call", "event", "held", "journal", "journal_open", "libvirt_counter", "metric", "model_run", "model_vm", "pin", "plan", "power", "sample", "setting", "source", "source_vm", "state_chunk", "state_manifest", "vm"])
+        #expect(tables == ["approval", "demand_call", "event", "held", "journal", "journal_open", "libvirt_counter", "metric", "model_run", "model_vm", "pin", "plan", "power", "sample", "sample_hour", "setting", "source", "source_vm", "state_chunk", "state_manifest", "vm"])
     }
 
     @Test func heldHibernationsAreReplacedPerHostSet() throws {
@@ -182,16 +182,83 @@ func temporaryStorePath() -> String {
                     for t in stride(from: Int64(0), to: 1000, by: 100) { _ = try writer.add(vm: vm, metric: id, time: t * 86_400, value: 1) }
                 }
             }
+            try writer.finish()
         }
         // A stray sample long before the rest: the weeks between are skipped, not stepped through.
         try store.transaction { db in
-            _ = try SampleWriter(db: db).add(vm: try VMRepository.id(of: "a", in: db, now: 0), metric: 1, time: -3_000_000_000, value: 1)
+            let writer = try SampleWriter(db: db)
+            _ = try writer.add(vm: try VMRepository.id(of: "a", in: db, now: 0), metric: 1, time: -3_000_000_000, value: 1)
+            try writer.finish()
         }
-        // Five hundred days, a week to a transaction.
-        #expect(try SampleRetention.prune(before: 500 * 86_400, in: store, pause: 0) == 3 * 2 * 5 + 1)
+        // Five hundred days, a week to a transaction; the hourly summary follows.
+        #expect(try SampleRetention.prune(before: 500 * 86_400, in: store, pause: 0) == (3 * 2 * 5 + 1, 0))
         #expect(try store.read { try Int64.fetchAll($0, sql: "SELECT DISTINCT time / 86400 FROM sample ORDER BY time") } == [500, 600, 700, 800, 900])
         #expect(try store.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sample") } == 3 * 2 * 5)
-        #expect(try SampleRetention.prune(before: 500 * 86_400, in: store, pause: 0) == 0)
+        #expect(try store.read { try Int64.fetchAll($0, sql: "SELECT DISTINCT hour / 86400 FROM sample_hour ORDER BY hour") } == [500, 600, 700, 800, 900])
+        #expect(try SampleRetention.prune(before: 500 * 86_400, in: store, pause: 0) == (0, 0))
+    }
+
+    /// The hourly summary holds each hour's highest and lowest sample as written (the first value of a key wins there
+    /// too); the planner's reader gives the same hours from it as from the samples, and a `to` inside an hour reads
+    /// nothing after it; a prune that cuts an hour sums up what is left of it.
+    @Test func theHourlySummaryFollowsTheSamples() throws {
+        let store = try Store(path: temporaryStorePath())
+        let day: EpochSeconds = 20_000 * 86_400
+        try store.transaction { db in
+            let writer = try SampleWriter(db: db)
+            let vm = try VMRepository.id(of: "web-01", in: db, now: day)
+            let cpu = try writer.metricID(try MetricBinding.make(metric: "cpu_util", unit: nil).get())
+            for (minute, value) in [(0, 4.0), (10, 9), (50, 2), (70, 30), (130, 5), (135, 7)] {
+                _ = try writer.add(vm: vm, metric: cpu, time: day + Int64(minute) * 60, value: value)
+            }
+            #expect(try writer.add(vm: vm, metric: cpu, time: day + 600, value: 99) == .conflict(kept: 9))
+            try writer.finish()
+        }
+        let hours = { (to: EpochSeconds) in
+            try store.read { try SampleReader.hourly(vm: "web-01", metric: "cpu_util", from: day, to: to, in: $0) }.map { [Double($0.index), $0.high, $0.low] }
+        }
+        #expect(try hours(day + 3 * 3600) == [[0, 9, 2], [1, 30, 30], [2, 7, 5]])
+        #expect(try hours(day + 2 * 3600 + 12 * 60) == [[0, 9, 2], [1, 30, 30], [2, 5, 5]], "nothing after a `to` inside an hour")
+        // Written again (a second source for the same hours): the summary keeps the first values and adds the new hour.
+        try store.transaction { db in
+            let writer = try SampleWriter(db: db)
+            let vm = try VMRepository.id(of: "web-01", in: db, now: day)
+            for (minute, value) in [(0, 50.0), (190, 1)] { _ = try writer.add(vm: vm, metric: 1, time: day + Int64(minute) * 60, value: value) }
+            try writer.finish()
+        }
+        #expect(try hours(day + 4 * 3600) == [[0, 9, 2], [1, 30, 30], [2, 7, 5], [3, 1, 1]])
+        // A prune up to minute 20 leaves the first hour's sample at minute 50 alone in it.
+        #expect(try SampleRetention.prune(before: day + 20 * 60, in: store, pause: 0).removed == 2)
+        #expect(try hours(day + 4 * 3600) == [[0, 2, 2], [1, 30, 30], [2, 7, 5], [3, 1, 1]])
+    }
+
+    /// A store from before the summary (v15) keeps its samples readable: a VM not yet summed up is read from its
+    /// samples, and the nightly prune sums it up once, in a transaction of its own; reads give the same hours throughout.
+    @Test func aStoreFromBeforeTheSummaryIsSummedUpByThePrune() throws {
+        let path = temporaryStorePath()
+        let day: EpochSeconds = 20_000 * 86_400
+        do {
+            let queue = try DatabaseQueue(path: path)
+            try Schema.migrator.migrate(queue, upTo: "v15: a sleep's pool copy tried again after a failure that may pass")
+            try queue.write { db in
+                try db.execute(sql: "INSERT INTO vm (id, name, created_at) VALUES (1, 'old-01', 0); INSERT INTO metric (id, name, unit) VALUES (1, 'cpu_util', 'percent')")
+                for (minute, value) in [(0, 4.0), (10, 9), (70, 30)] {
+                    try db.execute(sql: "INSERT INTO sample VALUES (1, 1, ?, ?)", arguments: [day + Int64(minute) * 60, value])
+                }
+            }
+        }
+        let store = try Store(path: path)
+        let read = {
+            try store.read { db in
+                (try Bool.fetchOne(db, sql: "SELECT hours_complete FROM vm WHERE id = 1"),
+                 try SampleReader.hourly(vm: "old-01", metric: "cpu_util", from: day, to: day + 7200, in: db).map { [$0.high, $0.low] })
+            }
+        }
+        #expect(try read() == (false, [[9, 4], [30, 30]]))
+        #expect(try SampleRetention.prune(before: day - 86_400, in: store, pause: 0) == (0, 1))
+        #expect(try read() == (true, [[9, 4], [30, 30]]))
+        #expect(try store.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sample_hour") } == 2)
+        #expect(try SampleRetention.prune(before: day - 86_400, in: store, pause: 0) == (0, 0))
     }
 
     @Test func firstValueWinsAndRepeatsAreClassified() throws {
@@ -205,6 +272,7 @@ func temporaryStorePath() -> String {
             #expect(try writer.add(vm: vm, metric: cpu, time: 100, value: 5) == .duplicate)
             #expect(try writer.add(vm: vm, metric: cpu, time: 100, value: 7) == .conflict(kept: 5))
             #expect(try writer.add(vm: vm, metric: cpu, time: 50, value: 1) == .inserted)
+            try writer.finish()
         }
         let values = try store.read { try Double.fetchAll($0, sql: "SELECT value FROM sample ORDER BY time") }
         #expect(values == [1, 5])
@@ -225,6 +293,7 @@ func temporaryStorePath() -> String {
                 _ = try writer.add(vm: vm, metric: vcpus, time: time, value: cores)
                 _ = try writer.add(vm: vm, metric: memory, time: time, value: bytes)
             }
+            try writer.finish()
         }
         let all = try store.read { try SampleReader.samples(vm: "web-01", metric: "cpu_util", from: 0, to: 1200, in: $0) }
         let present = try store.read { try SampleReader.presentSamples(vm: "web-01", metric: "cpu_util", from: 0, to: 1200, in: $0) }
@@ -281,6 +350,7 @@ func temporaryStorePath() -> String {
                 _ = try writer.add(vm: vm, metric: cpu, time: t, value: 1)
                 _ = try writer.add(vm: vm, metric: mem, time: t, value: 1)
             }
+            try writer.finish()
         }
         let coverage = try store.read { try CoverageRepository.coverage(gapThreshold: 900, upTo: 14_400, in: $0) }
         #expect(coverage.count == 1)
@@ -320,6 +390,7 @@ func temporaryStorePath() -> String {
             tomorrow.contentSHA256 = "b"
             _ = try SourceRepository.insert(today, report: [String: String](), contributions: [off: SourceVMContribution(samples: 300, firstTime: 0, lastTime: 86_100)], in: db)
             _ = try SourceRepository.insert(tomorrow, report: [String: String](), contributions: [off: SourceVMContribution(samples: 1, firstTime: 90_000, lastTime: 90_000)], in: db)
+            try writer.finish()
         }
         let coverage = try store.read { try CoverageRepository.coverage(gapThreshold: 900, upTo: 86_400, in: $0) }
         let off = try #require(coverage.first { $0.vm == "off-01" })

@@ -40,6 +40,7 @@ import TorporTrain
                 if campaignDays.contains(day) && (10..<14).contains(hour) { value += 50 }
                 _ = try writer.add(vm: vm, metric: cpu, time: Self.start + Int64(h) * 3600, value: value + Double(random(100)) / 50)
             }
+            try writer.finish()
         }
         _ = try CalendarIngester(store: store).ingest(path: dir + "/campaigns.ics", from: Self.start, to: now, now: now)
         var config = TrainingConfig()

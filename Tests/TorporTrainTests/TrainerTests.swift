@@ -96,6 +96,7 @@ import TorporStore
             let writer = try SampleWriter(db: db)
             let cpu = try writer.metricID(try MetricBinding.make(metric: "cpu_util", unit: "percent").get())
             _ = try writer.add(vm: try #require(try VMRepository.all(in: db).first).id, metric: cpu, time: Self.now - 7200 + 1, value: 99.9)
+            try writer.finish()
         }
         let late = try Trainer(store: store, config: config).run(now: Self.now)
         #expect(late.recorded && late.run.id != reseeded.run.id)
@@ -124,6 +125,7 @@ import TorporStore
                     _ = try writer.add(vm: id, metric: cpu, time: start + Int64(h) * 3600, value: value)
                 }
             }
+            try writer.finish()
         }
         var config = TrainingConfig()
         config.maxEpochs = 3
