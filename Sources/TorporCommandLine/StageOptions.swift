@@ -38,12 +38,12 @@ public func exitingOnError(_ command: String, _ body: () throws -> Void) throws 
     do {
         try body()
     } catch let error as StageError {
-        FileHandle.standardError.write(Data("\(command): \(error.message)\n".utf8))
+        StandardError.line("\(command): \(error.message)")
         throw ExitCode(error.exitCode)
     } catch let error as ExitCode {
         throw error
     } catch {
-        FileHandle.standardError.write(Data("\(command): \(error)\n".utf8))
+        StandardError.line("\(command): \(error)")
         throw ExitCode(1)
     }
 }
@@ -54,12 +54,13 @@ public protocol TorporTool: ParsableCommand {}
 
 extension TorporTool {
     public static func main() {
+        StandardError.surviveClosedPipes()
         do {
             var command = try parseAsRoot()
             try command.run()
         } catch {
             guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
-            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            StandardError.line(fullMessage(for: error))
             Foundation.exit(2)
         }
     }

@@ -40,7 +40,7 @@ final class EventLog: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         recorded.append(event)
-        FileHandle.standardError.write(Data(("torpor-execute: " + event.text + "\n").utf8))
+        StandardError.line("torpor-execute: " + event.text)
         guard let path else { return }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -56,7 +56,7 @@ final class EventLog: @unchecked Sendable {
 
     /// Says on stderr that the event above did not reach the log.
     private func warn(_ problem: String) {
-        FileHandle.standardError.write(Data("torpor-execute: the event log \(path ?? "") was not written (\(problem)): the event is on stderr only\n".utf8))
+        StandardError.line("torpor-execute: the event log \(path ?? "") was not written (\(problem)): the event is on stderr only")
     }
 
     /// Why the event log at `path` cannot be appended to, or nil (a missing one is created by the first event, in a

@@ -343,7 +343,7 @@ public final class StatePool {
         let held = try lock(wait: true)
         defer { withExtendedLifetime(held) {} }
         // The index's deletions durable before the files go: a power loss must not bring back rows of chunks gone.
-        let (removedManifests, orphans, known) = try store.durableTransaction { db -> (Int, [StateManifest.Chunk], Bool) in
+        let (removedManifests, orphans, known) = try store.transaction { db -> (Int, [StateManifest.Chunk], Bool) in
             let known = try StateRepository.usage(pool: key, in: db).chunks > 0
             let inUse = try StateRepository.manifestIDsInUse(in: db)
             let all = try StateRepository.manifests(pool: key, in: db)

@@ -36,15 +36,23 @@ public final class Store: Sendable {
     /// nothing), also one this torpor would have to migrate, and a missing one.
     public init(path: String, migrating: Bool = true, creating: Bool = true, tolerateNewerSchema: Bool = false) throws(StoreError) {
         self.path = path
-        guard (migrating && creating) || FileManager.default.fileExists(atPath: path) else {
-            throw StoreError(path: path, message: migrating ? "no store here: is --db or TORPOR_DB set to the store the other stages write?"
-                                                            : "no store here, and a dry run does not create one")
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
+        guard (migrating && creating) || (size ?? 0) > 0 else {
+            let what = size == nil ? "no store here" : "no store here (an empty file)"
+            throw StoreError(path: path, message: migrating ? "\(what): is --db or TORPOR_DB set to the store the other stages write?"
+                                                            : "\(what), and a dry run does not create one")
+        }
+        if (size ?? 0) > 0, let other = try Self.otherTables(path) {
+            throw StoreError(path: path, message: "not a torpor store (it holds \(other)): is --db or TORPOR_DB set to the store the other stages write?")
         }
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(30)
+        // Every commit is durable when it returns (the write-ahead log synced at each commit, not only at checkpoints):
+        // the executor's journal and sleep records, and the state pool's index, are followed by steps that cannot be
+        // undone; after a power loss a saved VM the store had forgotten would be owed no restore.
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
@@ -69,6 +77,22 @@ public final class Store: Sendable {
         }
     }
 
+    /// The tables of the SQLite file at `path`, in words, when it is not a torpor store (another program's database:
+    /// a wrong --db must neither look like an empty fleet nor get torpor's tables); nil when it is one. Read only.
+    static func otherTables(_ path: String) throws(StoreError) -> String? {
+        var configuration = Configuration()
+        configuration.readonly = true
+        do {
+            let tables = try DatabaseQueue(path: path, configuration: configuration).read { db in
+                try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            }
+            guard !tables.contains("grdb_migrations") || !tables.contains("sample") else { return nil }
+            return tables.isEmpty ? "no tables" : "the tables " + tables.prefix(5).joined(separator: ", ") + (tables.count > 5 ? ", …" : "")
+        } catch {
+            throw StoreError(path: path, message: "cannot open the store: \(error)")
+        }
+    }
+
     /// Whether a newer torpor has migrated the store (it may have since it was opened: a long-running executor after an
     /// upgrade of the other stages, or before a rollback of itself). Only what must never be blocked (restores, wakes,
     /// pins, the pause) should write to such a store.
@@ -76,25 +100,9 @@ public final class Store: Sendable {
         try pool.read { try Schema.migrator.hasBeenSuperseded($0) }
     }
 
-    /// Runs `body` in one write transaction: everything it wrote is committed together, or nothing if it throws.
+    /// Runs `body` in one write transaction: everything it wrote is committed together, durably, or nothing if it throws.
     public func transaction<T>(_ body: (Database) throws -> T) throws -> T {
         try pool.write(body)
-    }
-
-    /// `transaction`, durable once it returns: for a change a step that cannot be undone follows (the store syncs its
-    /// write-ahead log at checkpoints only, so a power loss may take back the last commits; this one syncs it at its
-    /// commit, waiting on no reader).
-    public func durableTransaction<T>(_ body: (Database) throws -> T) throws -> T {
-        try pool.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-            defer { try? db.execute(sql: "PRAGMA synchronous = NORMAL") }
-            var result: T?
-            try db.inTransaction {
-                result = try body(db)
-                return .commit
-            }
-            return result!
-        }
     }
 
     /// Runs read-only `body` on a consistent snapshot.

@@ -72,7 +72,7 @@ struct TorporBacktestCommand: TorporTool {
             var backtest = Backtest(store: try common.openStore(), policy: policy, from: start, to: to)
             backtest.retrainEveryDays = retrainEvery
             backtest.clock = week.clock
-            backtest.log = { FileHandle.standardError.write(Data("torpor-backtest: \($0)\n".utf8)) }
+            backtest.log = { StandardError.line("torpor-backtest: \($0)") }
             try backtest.prepareForecasts()
             let report = try backtest.run()
             print(BacktestTable.render(report))
@@ -81,7 +81,7 @@ struct TorporBacktestCommand: TorporTool {
             if sweep || html != nil || svg != nil {
                 BLAS.setThreads(1)   // the sweep's workers each forecast on one thread
                 points = try BacktestSweep(backtest).run(workers: threads) { line in
-                    FileHandle.standardError.write(Data("torpor-backtest: \(line)\n".utf8))
+                    StandardError.line("torpor-backtest: \(line)")
                 }
                 let swept = Strategy.allCases.filter { s in points.contains { $0.strategy == s.rawValue } }
                 print("\ntrade-off: the most idle VM-hours each strategy captures at or under a share of demand intervals violated")
@@ -101,11 +101,11 @@ struct TorporBacktestCommand: TorporTool {
             }
             if let svg {
                 try PlanFiles.write(Data(BacktestPage.curves(points).utf8), to: svg)
-                FileHandle.standardError.write(Data("torpor-backtest: wrote \(svg)\n".utf8))
+                StandardError.line("torpor-backtest: wrote \(svg)")
             }
             if let html {
                 try PlanFiles.write(Data(BacktestPage.html(report, sweep: points).utf8), to: html)
-                FileHandle.standardError.write(Data("torpor-backtest: wrote \(html)\n".utf8))
+                StandardError.line("torpor-backtest: wrote \(html)")
             }
         }
     }

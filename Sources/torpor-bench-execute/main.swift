@@ -8,7 +8,7 @@ import TorporStore
 // Usage: torpor-bench-execute STORE HOST VM NOW
 let arguments = CommandLine.arguments
 guard arguments.count == 5, let now = UTC.parseInstant(arguments[4]) else {
-    FileHandle.standardError.write(Data("usage: torpor-bench-execute STORE HOST VM NOW\n".utf8))
+    StandardError.line("usage: torpor-bench-execute STORE HOST VM NOW")
     exit(2)
 }
 let store = try Store(path: arguments[1])

@@ -13,7 +13,7 @@ import TorporTrain
 let arguments = CommandLine.arguments
 guard [4, 5].contains(arguments.count), let count = Int(arguments[2]), let now = UTC.parseInstant(arguments[3]),
       let every = arguments.count == 5 ? Int64(arguments[4]) : 3600, every > 0, 3600 % every == 0 else {
-    FileHandle.standardError.write(Data("usage: torpor-bench-plan STORE VMS NOW [SECONDS, a divisor of 3600]\n".utf8))
+    StandardError.line("usage: torpor-bench-plan STORE VMS NOW [SECONDS, a divisor of 3600]")
     exit(2)
 }
 let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path

@@ -54,7 +54,7 @@ struct TorporExecuteCommand: TorporTool {
 func restoringStore(_ common: StageOptions) throws -> Store {
     let store = try common.openStore(tolerateNewerSchema: true)
     if try store.writtenByNewerTorpor() {
-        FileHandle.standardError.write(Data("torpor-execute: warning: \(store.path) was written by a newer torpor: restores and wakes only, no new hibernations; upgrade torpor\n".utf8))
+        StandardError.line("torpor-execute: warning: \(store.path) was written by a newer torpor: restores and wakes only, no new hibernations; upgrade torpor")
     }
     return store
 }
@@ -175,11 +175,11 @@ struct Run: ParsableCommand {
                 var events: [ExecutionEvent] = []
                 var failed = false
                 do { events = try executor.run(options, waitAtMost: follow && end == nil ? TimeInterval(interval) : nil) } catch where follow && end == nil {
-                    FileHandle.standardError.write(Data("torpor-execute: \(UTC.format(now)): the pass failed: \(error)\n".utf8))
+                    StandardError.line("torpor-execute: \(UTC.format(now)): the pass failed: \(error)")
                     failed = true
                 }
                 // Written at once (not buffered): a log that `tail -f` or journald can follow.
-                if events.isEmpty && !failed && end == nil { FileHandle.standardOutput.write(Data("\(UTC.format(now)): nothing done\n".utf8)) }
+                if events.isEmpty && !failed && end == nil { try? FileHandle.standardOutput.write(contentsOf: Data("\(UTC.format(now)): nothing done\n".utf8)) }
                 guard follow else { break }
                 if let end {
                     now += EpochSeconds(interval)
@@ -219,7 +219,7 @@ func requireRestored(_ events: [ExecutionEvent]) throws {
         if let failure = failures.first { throw ExecuteError(.runtime, failure.detail) }
         return
     }
-    for failure in failures { FileHandle.standardError.write(Data("torpor-execute: warning: \(failure.detail)\n".utf8)) }
+    for failure in failures { StandardError.line("torpor-execute: warning: \(failure.detail)") }
     if Executor.memoryLost(in: events) != nil { throw ExitCode(4) }
 }
 
@@ -305,7 +305,7 @@ struct PoolGC: ParsableCommand {
             print("removed \(report.manifestsRemoved) images and \(report.chunksRemoved) chunks, freed \(ByteSize.format(report.bytesFreed))"
                   + (report.leftoverImagesRemoved > 0 ? "; \(report.leftoverImagesRemoved) images left by interrupted restores removed" : ""))
             if report.straysLeft > 0 {
-                FileHandle.standardError.write(Data("torpor-execute: \(report.straysLeft) chunk files in \(options.pool) are not in the store \(options.common.storePath), which indexes nothing of this pool: left (is --db the store that wrote this pool?)\n".utf8))
+                StandardError.line("torpor-execute: \(report.straysLeft) chunk files in \(options.pool) are not in the store \(options.common.storePath), which indexes nothing of this pool: left (is --db the store that wrote this pool?)")
             }
         }
     }
@@ -331,7 +331,7 @@ struct Pin: ParsableCommand {
             let end = until.map { UTC.parseInstant($0) ?? now + DurationText.seconds($0)! }
             let outcome = try flags.operatorExecutor(store: try restoringStore(common)).pin(vm: vm, until: end, by: operatorName(by), options: flags.options(now: now))
             print(outcome.pinned)
-            if let warning = outcome.warning { FileHandle.standardError.write(Data("torpor-execute: warning: \(warning)\n".utf8)) }
+            if let warning = outcome.warning { StandardError.line("torpor-execute: warning: \(warning)") }
             if outcome.memoryLost { throw ExitCode(4) }
         }
     }

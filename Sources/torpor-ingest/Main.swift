@@ -81,7 +81,7 @@ struct StoreOptions: ParsableArguments {
 let loggingToStandardError: Void = LoggingSystem.bootstrap(StreamLogHandler.standardError)
 
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data(("torpor-ingest: " + message + "\n").utf8))
+    StandardError.line("torpor-ingest: " + message)
 }
 
 /// Ingests each source in turn, printing its report (JSON or one line) and warnings. Every source is tried; the

@@ -60,12 +60,12 @@ struct Make: ParsableCommand {
             var forecaster = try DemandForecaster(store: store, horizon: policy.horizonHours, trainedBefore: now)
             forecaster.clock = week.clock
             if let why = forecaster.unservedBecause {   // after an upgrade, until a new model is promoted
-                FileHandle.standardError.write(Data("torpor-plan: warning: \(why); the hour-of-week profile forecasts every VM\n".utf8))
+                StandardError.line("torpor-plan: warning: \(why); the hour-of-week profile forecasts every VM")
             }
             if let trained = forecaster.trainedClockZone, trained != week.clock.zone {
-                FileHandle.standardError.write(Data(("torpor-plan: warning: the model was trained and promoted against the hour-of-week profile "
+                StandardError.line("torpor-plan: warning: the model was trained and promoted against the hour-of-week profile "
                     + "on \(trained), this plan uses \(week.clock.zone): the quantiles it serves were chosen on the other clock "
-                    + "(plan with --zone \(trained), or train with --zone \(week.clock.zone))\n").utf8))
+                    + "(plan with --zone \(trained), or train with --zone \(week.clock.zone))")
             }
             let input = try PlanningInputs.load(store: store, now: now, replaying: common.now != nil, policy: policy, policySHA256: policySHA,
                                                 forecaster: forecaster)
@@ -140,7 +140,7 @@ struct Show: ParsableCommand {
                     })
                 }
                 try PlanFiles.write(Data(PlanPage.html(plan, approved: approved, history: history, historyStart: historyStart).utf8), to: html)
-                FileHandle.standardError.write(Data("torpor-plan: wrote \(html)\n".utf8))
+                StandardError.line("torpor-plan: wrote \(html)")
             }
         }
     }
@@ -182,8 +182,8 @@ struct Approve: ParsableCommand {
             // Approved although superseded: the executor follows the newest plan with an approved hibernation.
             if let newest = try store.read({ try Approvals.latestHibernating(upTo: .max, carriedSince: try Approvals.carriedInForce(in: $0), in: $0) }), newest.id != plan.id,
                newest.createdAt > plan.createdAt.seconds {
-                FileHandle.standardError.write(Data(("torpor-plan: warning: plan \(newest.id.prefix(12)) (made \(UTC.format(newest.createdAt))) has approved "
-                    + "hibernations too and is newer: the executor takes hibernations from it, not from this one\n").utf8))
+                StandardError.line("torpor-plan: warning: plan \(newest.id.prefix(12)) (made \(UTC.format(newest.createdAt))) has approved "
+                    + "hibernations too and is newer: the executor takes hibernations from it, not from this one")
             }
             if standing == true { try Standing.set(true, by: who, now: now, in: store) }
         }

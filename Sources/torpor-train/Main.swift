@@ -164,7 +164,7 @@ struct Forecast: ParsableCommand {
                                                          context: forecaster.needsContext, in: db),
                     try CalendarHours.load(vms: [record], from: hour0, to: hour0 + Int64(horizon) * 3600, in: db))
         }
-        if let why = forecaster.unservedBecause { FileHandle.standardError.write(Data("torpor-train: warning: \(why)\n".utf8)) }
+        if let why = forecaster.unservedBecause { StandardError.line("torpor-train: warning: \(why)") }
         guard var f = forecaster.forecast([(vm, series)], calendar: calendar)[vm] else { throw ValidationError("no forecast for \(vm)") }
         if let q = quantile {
             guard let with = f.including(quantile: q) else {

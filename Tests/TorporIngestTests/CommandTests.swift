@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GRDB
 import Testing
 import TorporCore
 import TorporIngest
@@ -63,6 +64,16 @@ import TorporTestSupport
             #expect(status == 1 && stderr.contains("no store here"), "\(tool): \(status) \(stderr)")
             #expect(!FileManager.default.fileExists(atPath: missing), "\(tool) created no store")
         }
+        // A message that cannot be written (stderr on a full disk) is dropped: the command goes on and exits as it
+        // would have (it had crashed, which in the executor stopped every host's restores).
+        for (tool, command) in [("torpor-execute", "status"), ("torpor-ingest", "status"), ("torpor-plan", "list")] {
+            #expect(try runTool(tool, [command, "--db", s.dir + "/missing.db"], stderrTo: "/dev/full").status == 1, "\(tool)")
+        }
+        // Another program's database is no store: refused, not given torpor's tables.
+        let other = s.dir + "/other.db"
+        try DatabaseQueue(path: other).write { try $0.execute(sql: "CREATE TABLE users (id INTEGER)") }
+        let notAStore = try run("torpor-execute", ["check", "--db", other])
+        #expect(notAStore.status == 1 && notAStore.stderr.contains("not a torpor store (it holds the tables users)"), "\(notAStore)")
         // A backtest finds a place it cannot write before its replay, not after (a missing directory is created).
         let file = try s.write("file", "")
         let unwritable = try run("torpor-backtest", ["--db", s.store.path, "--json", file + "/sub/out.json"])

@@ -160,6 +160,24 @@ func temporaryStorePath() -> String {
         #expect(!call.claims(demandAtLeast: 15, quantile: 0.1), "the median at 20 says nothing of q0.1")
     }
 
+    /// A wrong --db must not look like an empty fleet: another program's database is refused and left as it was, an
+    /// empty file is no store for a command that does not create one (an ingest makes it one).
+    @Test func aFileThatIsNoTorporStoreIsRefusedAndLeftAlone() throws {
+        let other = temporaryStorePath()
+        try DatabaseQueue(path: other).write { try $0.execute(sql: "CREATE TABLE users (id INTEGER)") }
+        for creating in [false, true] {
+            let error = #expect(throws: StoreError.self) { _ = try Store(path: other, creating: creating) }
+            #expect(error?.description.contains("not a torpor store (it holds the tables users)") == true)
+        }
+        #expect(try DatabaseQueue(path: other).read { try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE type = 'table'") } == ["users"])
+        let empty = temporaryStorePath()
+        #expect(FileManager.default.createFile(atPath: empty, contents: Data()))
+        let error = #expect(throws: StoreError.self) { _ = try Store(path: empty, creating: false) }
+        #expect(error?.description.contains("no store here (an empty file)") == true)
+        #expect(try Store(path: empty).read { try Int.fetchOne($0, sql: "SELECT count(*) FROM vm") } == 0)
+        #expect(try Store(path: empty, creating: false).path == empty, "a store once created")
+    }
+
     @Test func aStoreFromANewerTorporIsRefused() throws {
         let path = temporaryStorePath()
         let store = try Store(path: path)
