@@ -57,6 +57,9 @@ public final class Executor: @unchecked Sendable {
     var partnerStates: [String: Result<[String: DomainState], Error>] = [:]
     /// How long a pre-flight waits for another executor's guardrails count (`withGuardrailsCounted`).
     var guardrailsPatience: Double = 10
+    /// How long after its start a pass still starts hibernations (seconds): what it read once (the plans made since the
+    /// approved one, calendar events) is that old by then; the rest wait for the next pass, which reads them again.
+    var hibernationsStartWithin: Int64 = 300
     /// Set in a run once that wait gave up: the run's other hibernations are held back at once.
     var guardrailsLockBusy = false
     /// Guards `partnerStates`, `dryRunClaims` and `guardrailsLockBusy` (held for an instant: never across a wait).
@@ -340,6 +343,9 @@ public final class Executor: @unchecked Sendable {
         return found
     }
 
+    /// How recent an interrupted action's last step must be for a pass to wait for its libvirt job (`reconcile`).
+    static let jobsWaitedForWithin: EpochSeconds = 5 * 60
+
     /// Reconciles one unfinished entry, holding its VM (`reconcile`).
     private func reconcile(_ entry: JournalEntry, into found: inout Reconciled, waitUntil deadline: Date, options: ExecutionOptions, log: EventLog,
                            clock: @escaping @Sendable () -> EpochSeconds) {
@@ -349,8 +355,11 @@ public final class Executor: @unchecked Sendable {
             guard let latest, [.intent, .started].contains(latest.step) else { return }
             let domain = try connection(entry.host).domain(named: entry.vm)
             // A save or restore libvirtd is still doing for the dead run: wait for it until `deadline` (libvirt reports
-            // jobs of active domains only); one still going is left for the next run, not raced.
-            while Date() < deadline, try domain.info().state != .shutOff, Self.hasJob(domain) {
+            // jobs of active domains only); one still going is left for the next run, not raced. Only for a run that
+            // died lately: a job older than that is hung or very slow, and waiting for it each pass would hold the
+            // host's restores that long every time.
+            let waitsUntil = clock() - entry.at < Self.jobsWaitedForWithin ? deadline : Date()
+            while Date() < waitsUntil, try domain.info().state != .shutOff, Self.hasJob(domain) {
                 Thread.sleep(forTimeInterval: 0.5)
             }
             if try domain.info().state != .shutOff, Self.hasJob(domain) {
@@ -835,8 +844,9 @@ public final class Executor: @unchecked Sendable {
         guard !due.isEmpty else { return }
         // Each due hibernation's paired restore, found by id (a large fleet's plan holds thousands of each).
         let restores = Dictionary(plan.actions.filter { $0.action == .restore }.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let expired = "the plan expired at \(plan.validUntil.text): no new hibernations from it"
         guard options.now <= plan.validUntil.seconds else {
-            for a in due { hold(a, "skipped", "the plan expired at \(plan.validUntil.text): no new hibernations from it", nil) }
+            for a in due { hold(a, "skipped", expired, nil) }
             return
         }
         if restoresOnly {
@@ -860,23 +870,30 @@ public final class Executor: @unchecked Sendable {
         for a in due {
             func skip(_ reason: String) { hold(a, "skipped", reason, nil) }
             let reopened = [.intent, .started].contains(latest[a.id]?.step)
-            if let why = pinned(pins[a.vm], at: options.now) { skip(why); continue }
+            // The pass's time as it goes on (the saves before this one may have taken minutes): each check below reads
+            // the time it is made at; what the pass read once at its start is too old after `hibernationsStartWithin`.
+            let now = clock()
+            if now - options.now > hibernationsStartWithin {
+                skip("the pass began over \(DurationText.format(hibernationsStartWithin)) ago: the next pass reads the plans again and starts it")
+                continue
+            }
+            guard now <= plan.validUntil.seconds else { skip(expired); continue }
+            if let why = pinned(pins[a.vm], at: now) { skip(why); continue }
             if power[a.vm]?.state == .hibernated { skip("already hibernated"); continue }
-            // The pass's time as it goes on (the saves before this one may have taken minutes).
             guard let restore = a.pairedWith.flatMap({ restores[$0] }) else { skip("its restore is already due: not worth sleeping"); continue }
-            if let why = a.notWorthStarting(at: clock(), restore: restore) { skip(why); continue }
+            if let why = a.notWorthStarting(at: now, restore: restore) { skip(why); continue }
             // The plans made since know newer data, events and pins: the newest must still hold the hibernation (said
             // first: between two of its windows, the earlier one's restore is gone by), and none may bring its restore
             // to now (once asleep the VM would be owed that one).
             if let newest = sinceApproved.droppedBy[a.id] {
                 skip("plan \(newest.prefix(12)), made since, no longer holds this hibernation: review that plan"); continue
             }
-            if let sooner = sinceApproved.restores[a.id], sooner.at < restore.at, let why = a.notWorthStarting(at: clock(), restore: sooner) {
-                skip(sooner.at.seconds <= clock() ? "a newer plan brings its restore to \(sooner.at.text): not worth sleeping" : "a newer plan brings its restore earlier: " + why)
+            if let sooner = sinceApproved.restores[a.id], sooner.at < restore.at, let why = a.notWorthStarting(at: now, restore: sooner) {
+                skip(sooner.at.seconds <= now ? "a newer plan brings its restore to \(sooner.at.text): not worth sleeping" : "a newer plan brings its restore earlier: " + why)
                 continue
             }
             let wake = restore.deadline?.seconds ?? restore.at.seconds
-            if let e = events.first(where: { $0.applies(to: a.vm, labels: labels[a.vm] ?? [:]) && $0.overlaps(from: options.now, to: wake) }) {
+            if let e = events.first(where: { $0.applies(to: a.vm, labels: labels[a.vm] ?? [:]) && $0.overlaps(from: now, to: wake) }) {
                 skip("calendar: \(e.category.rawValue) event '\(e.summary)' at \(UTC.format(e.start)) falls in the sleep (until "
                      + "\(UTC.format(wake))): not hibernated (a newer plan accounts for it)")
                 continue
@@ -886,7 +903,7 @@ public final class Executor: @unchecked Sendable {
             if let signal = self.demand, signal.covers(vm: a.vm, labels: labels[a.vm] ?? [:]) {
                 if let signalDown { skip(signalDown); continue }
                 do {
-                    if let why = try signal.holdsSleep(vm: a.vm, labels: labels[a.vm] ?? [:], at: options.now) {
+                    if let why = try signal.holdsSleep(vm: a.vm, labels: labels[a.vm] ?? [:], at: now) {
                         hold(a, "skipped", "the demand signal holds it at the pre-flight", why)
                         continue
                     }
@@ -898,7 +915,7 @@ public final class Executor: @unchecked Sendable {
             }
             if a.afterIdleSeconds != nil,
                let unmet = try idleTimeoutUnmet(a, planHour: UTC.floor(plan.createdAt.seconds), wokeAt: power[a.vm]?.state == .running ? power[a.vm]?.since : nil,
-                                                now: options.now) {
+                                                now: now) {
                 hold(a, "waiting", unmet, nil)   // still due: a later pass checks again
                 continue
             }
@@ -994,7 +1011,7 @@ public final class Executor: @unchecked Sendable {
                 log.record(.init(event: "skipped", time: clock(), vm: a.vm, host: a.host, action: a.id, detail: skipped.detail))
                 return
             }
-            let demand = try load.demand(of: d, at: options.now)
+            let demand = try load.demand(of: d, at: clock())
             guard demand < a.rationale.hibernateBelow else {
                 hold(a, "skipped", String(format: "busy at the pre-flight (≥ hibernate_below %.1f %%)", a.rationale.hibernateBelow),
                      String(format: "busy now: %.1f %% ≥ hibernate_below %.1f %% (pre-flight)", demand, a.rationale.hibernateBelow))
@@ -1205,15 +1222,19 @@ public final class Executor: @unchecked Sendable {
 
     /// Subscribes to the lifecycle events of every domain on `hosts` (all hosts of the store's VMs when nil), on the
     /// executor's own connections, for as long as the executor lives: `--follow` runs a pass at once when a VM starts or
-    /// stops outside the schedule. A host that cannot be reached now is subscribed when a pass connects to it, and a
+    /// stops outside the schedule. Each host is connected to in the background, all at once: `watch` returns at once,
+    /// so a host that does not answer delays no pass (its restores neither: a pass's own connection to it waits only
+    /// in that host's thread). A host that cannot be reached now is subscribed when a pass connects to it, and a
     /// connection opened again (libvirtd restarted) is subscribed again.
     public func watch(hosts: Set<String>?, _ handler: @escaping @Sendable (String, DomainLifecycleEvent) -> Void) throws {
         let all = try hosts ?? Set(store.read { try VMRepository.all(in: $0) }.compactMap(\.hostURI))
         connectionLock.withLock { lifecycleHandler = handler }
         for host in all.sorted() {
-            guard let c = try? connection(host) else { continue }
-            // Opened before `watch` (no subscription yet) or just now (subscribed by `connection`).
-            if connectionLock.withLock({ subscriptions[host]?.connection !== c }) { subscribe(host, on: c, handler) }
+            DispatchQueue.global().async { [self] in
+                guard let c = try? connection(host) else { return }
+                // Opened before `watch` (no subscription yet) or just now (subscribed by `connection`).
+                if connectionLock.withLock({ subscriptions[host]?.connection !== c }) { subscribe(host, on: c, handler) }
+            }
         }
     }
 

@@ -56,6 +56,9 @@ public final class Store: Sendable {
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
+            // GRDB puts its writer back to NORMAL when it sets up WAL mode, after `prepareDatabase`: set again on the
+            // one connection every write goes through.
+            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
             let migrator = Schema.migrator
             if try pool.read({ try migrator.hasBeenSuperseded($0) }) {
                 guard tolerateNewerSchema else {

@@ -150,6 +150,43 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(lines.count == 2 && lines[0].contains("\"event\":\"hibernated\""))
     }
 
+    /// `--follow`'s watch connects to each host in the background: a host that does not answer holds neither the
+    /// watch nor the pass that follows it (before, each such host delayed every host's restores by its timeout).
+    @Test func watchingAHostThatDoesNotAnswerDelaysNoPass() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<6])
+        final class Answer: @unchecked Sendable {
+            let semaphore = DispatchSemaphore(value: 0)
+            private let lock = NSLock()
+            private var given = false
+            var finished: Bool { lock.withLock { given } }
+            func wait() { _ = semaphore.wait(timeout: .now() + 30); lock.withLock { given = true } }
+        }
+        let silent = Answer(), connection = f.connection
+        let executor = Executor(store: f.store, load: FixedLoad(otherwise: 1), connect: { uri in
+            guard uri == Self.host else { silent.wait(); throw ExecuteError(.runtime, "\(uri): no answer") }
+            return connection
+        })
+        try executor.watch(hosts: [Self.host, "test:///silent"]) { _, _ in }
+        #expect(!silent.finished, "watch returned while the silent host was still being asked")
+        #expect(try executor.run(f.options(Self.now)).map(\.event) == ["hibernated"])
+        #expect(!silent.finished, "the pass did not wait for it either")
+        silent.semaphore.signal()
+    }
+
+    /// A pass that has run long starts no more hibernations (what it read once, such as the plans made since, is old
+    /// by then): they are held for the next pass, which starts them.
+    @Test func aPassThatRanLongLeavesItsHibernationsToTheNext() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<6])
+        let late = f.executor()
+        late.hibernationsStartWithin = -1
+        let held = try late.run(f.options(Self.now))
+        #expect(held.map(\.event) == ["skipped"] && held.first?.detail.contains("the pass began over") == true, "\(held)")
+        #expect(try f.state("web-01") == .running && f.steps("web-01").isEmpty)
+        #expect(try f.executor().run(f.options(Self.now + 60)).map(\.event) == ["hibernated"])
+    }
+
     @Test func aFailedSaveLeavesTheVMRunningAndTheOthersGoOn() throws {
         let f = try Fixture()
         // A transient domain: libvirt refuses its managed save.

@@ -100,6 +100,7 @@ import TorporVirt
         }
         let heard = Heard()
         try executor.watch(hosts: [carrier.uri]) { _, event in heard.add(event.domain) }
+        _ = try executor.connection(carrier.uri)   // waits for watch's own connection in the background: subscribed
         let other = try VirtConnection(uri: RealGuest.uri)
         func defineAndUndefine(_ name: String) throws {
             let xml = "<domain type='qemu'><name>\(name)</name><memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os></domain>"

@@ -23,6 +23,9 @@ func temporaryStorePath() -> String {
              try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'grdb%' ORDER BY name"))
         }
         #expect(mode == "wal")
+        // Every commit durable when it returns (2: FULL), on the writer's connection as on the readers'.
+        #expect(try store.transaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
+        #expect(try store.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
         #expect(tables == ["approval", "demand_call", "event", "held", "journal", "journal_open", "libvirt_counter", "metric", "model_run", "model_vm", "pin", "plan", "power", "sample", "sample_hour", "setting", "source", "source_vm", "state_chunk", "state_manifest", "vm"])
     }
 
