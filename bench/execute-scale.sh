@@ -9,7 +9,7 @@ BIN=${BIN:-.build/release}
 OUT=bench/out/execute-scale
 mkdir -p "$OUT"
 DB=$OUT/fleet.db
-rm -f "$DB" "$DB-wal" "$DB-shm"
+rm -f "$DB" "$DB-wal" "$DB-shm" "$OUT"/plan-*.json   # torpor-plan writes over no other plan's file
 "$BIN/torpor-bench-plan" "$DB" 10000 2013-09-30T00:00:00Z >/dev/null
 for h in 00 01 02 03 04 05 06 07 08 09 10 11; do
   "$BIN/torpor-plan" make --db "$DB" --now "2013-09-30T$h:00:00Z" --out "$OUT/plan-$h.json" >/dev/null 2>&1

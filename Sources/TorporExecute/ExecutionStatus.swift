@@ -54,7 +54,7 @@ public enum ExecutionStatus {
             if !pins.isEmpty {
                 out.append("pins:")
                 for p in pins.values.sorted(by: { $0.vm < $1.vm }) {
-                    out.append("  \(p.vm): by \(p.pinnedBy)" + (p.until.map { " until \(UTC.format($0))" } ?? " until unpinned"))
+                    out.append("  \(p.vm): by \(p.pinnedBy)" + (p.until.map { " until \(UTC.format($0))" + (p.holds(at: now) ? "" : " (expired: holds nothing)") } ?? " until unpinned"))
                 }
             }
             let recent = try JournalRepository.recent(limit: 200, in: db)

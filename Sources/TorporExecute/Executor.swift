@@ -735,7 +735,8 @@ public final class Executor: @unchecked Sendable {
     /// The image is rebuilt in the pool's directory, else (that filesystem full or turned read-only) in `fallback`,
     /// where libvirt keeps its own images.
     func restoreFromPool(_ domain: VirtDomain, connection: VirtConnection, pool: (directory: String, capacityBytes: Int64), fallback: String) throws {
-        let statePool = try StatePool(directory: pool.directory, capacityBytes: pool.capacityBytes, store: store)
+        // Not made afresh: a mistyped --pool must say so, not read as the real pool's missing chunks.
+        let statePool = try StatePool(directory: pool.directory, capacityBytes: pool.capacityBytes, store: store, creating: false)
         let sleep = try store.read { try JournalRepository.power(in: $0)[domain.name] }
         guard let sleep, sleep.state == .hibernated, let id = sleep.manifestID else {
             throw ExecuteError(.runtime, "the state pool \(pool.directory) has no image of \(domain.name)'s current sleep"

@@ -108,14 +108,18 @@ public struct Policy: Equatable, Sendable {
         return s
     }
 
-    /// The parts of the policy that apply to none of `vms` (name, labels): a VM named under `vms` that does not exist, a
-    /// group whose labels match no VM. Each is likely a typo that leaves a VM under the defaults (an exclusion that
-    /// excludes nothing), so the planner reports them.
-    public func unmatched(vms: [(name: String, labels: [String: String])]) -> [String] {
+    /// The parts of the policy that apply to none of `vms` (name, labels) or of their `hosts` (URIs): a VM named under
+    /// `vms` that does not exist, a group whose labels match no VM, a host URI or pattern no VM's host matches. Each is
+    /// likely a typo that leaves a VM under the defaults (an exclusion that excludes nothing, a host's limits that limit
+    /// nothing), so the planner reports them.
+    public func unmatched(vms: [(name: String, labels: [String: String])], hosts uris: Set<String> = []) -> [String] {
         let names = Set(vms.map(\.name))
         return self.vms.keys.sorted().filter { !names.contains($0) }.map { "vms.\($0): no VM of that name in the store" }
             + groups.enumerated().filter { _, g in !vms.contains { g.matches($0.labels) } }.map { i, g in
                 "groups[\(i)] (match " + g.match.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + "): matches no VM in the store"
+            }
+            + hosts.keys.sorted().filter { pattern in !uris.contains { $0 == pattern || Self.glob(pattern, matches: $0) } }.map {
+                "hosts.\($0): no VM in the store is on a host it matches"
             }
     }
 

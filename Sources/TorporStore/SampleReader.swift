@@ -20,8 +20,13 @@ public enum SampleReader {
     public static func hourly(vm: String, metric: String, from: EpochSeconds, to: EpochSeconds, in db: Database) throws -> [(index: Int, high: Double, low: Double)] {
         let summed = try Bool.fetchOne(db, sql: "SELECT hours_complete FROM vm WHERE name = ?", arguments: [vm]) ?? false
         let summedUntil = summed ? max(from, UTC.floor(to)) : from
+        // Read by column index from a cached statement: 10,000 VMs' months are millions of rows, and looking columns
+        // up by name cost the planner a third of its time.
         func read(_ sql: String, _ arguments: StatementArguments) throws -> [(index: Int, high: Double, low: Double)] {
-            try Row.fetchAll(db, sql: sql, arguments: arguments).map { ($0["i"], $0["high"], $0["low"]) }
+            var hours: [(index: Int, high: Double, low: Double)] = []
+            let rows = try Row.fetchCursor(try db.cachedStatement(sql: sql), arguments: arguments)
+            while let row = try rows.next() { hours.append((row[0], row[1], row[2])) }
+            return hours
         }
         var hours = summedUntil > from ? try read("""
             SELECT (h.hour - ?) / 3600 AS i, h.high, h.low FROM sample_hour h JOIN vm ON vm.id = h.vm_id JOIN metric m ON m.id = h.metric_id

@@ -47,6 +47,16 @@ struct Make: ParsableCommand {
         """)
     var dryRun = false
 
+    func validate() throws {
+        // A recorded plan from the future (a --now typo) would stand as the newest plan until then: every real plan's
+        // approval would be refused as superseded by it.
+        let clock = EpochSeconds(Date().timeIntervalSince1970)
+        guard dryRun || common.nowSeconds <= clock + 3600 else {
+            throw ValidationError("--now \(UTC.format(common.nowSeconds)) is ahead of the clock (\(UTC.format(clock))): a plan made then would be "
+                                  + "recorded as the newest until that time; plan ahead with --dry-run")
+        }
+    }
+
     func run() throws {
         try exitingOnError("torpor-plan") {
             let (policy, policySHA) = try Policy.load(path: policy)
@@ -71,8 +81,12 @@ struct Make: ParsableCommand {
                                                 forecaster: forecaster)
             let plan = Planner.plan(input)
             let bytes = plan.encoded()
-            // By default never over another plan's file (two made in one second, a replay of a planned hour).
+            // Never over another plan's file: by default another name (two made in one second, a replay of a planned
+            // hour); an --out that holds something else is refused (the hour's plan a notice pointed at, an approved one).
             let path = out ?? defaultPath(now: now, id: plan.id)
+            if let out, FileManager.default.fileExists(atPath: out), (try? Plan.load(path: out).plan.id) != plan.id {
+                throw PlanError(.badInput, "--out \(out) exists and holds another plan or file: not overwritten (give another path, or remove it first)")
+            }
             try PlanFiles.write(bytes, to: path)
             let carried = dryRun ? nil : try Approvals.record(plan, bytes: bytes, demandCalls: Planner.demandCalls(input), in: store)
             let hibernations = plan.actions.filter { $0.action == .hibernate }.count
@@ -83,8 +97,8 @@ struct Make: ParsableCommand {
             }
             let dormant = Planner.dormantVMs(input)
             if !dormant.isEmpty { print(Planner.dormantHeading + ": " + dormant.joined(separator: ", ")) }
-            for part in policy.unmatched(vms: records) {
-                print("policy \(self.policy ?? "(embedded default)"): \(part) (a misspelt name or label leaves its VMs under the defaults)")
+            for part in policy.unmatched(vms: records, hosts: Set(all.compactMap(\.hostURI))) {
+                print("policy \(self.policy ?? "(embedded default)"): \(part) (a misspelt name, label or host leaves its VMs under the defaults)")
             }
             if let carried {
                 let ids = Set(carried.actions)

@@ -145,6 +145,10 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         try f.store.transaction { try JournalRepository.pin(PinRecord(vm: "web-01", until: nil, pinnedBy: "bob", pinnedAt: restoreAt), in: $0) }
         #expect(try !ExecutionStatus.render(store: f.store, now: Self.at(1), replaying: true).contains("bob"), "a later pin is not in the replay")
         #expect(try ExecutionStatus.render(store: f.store, now: restoreAt).contains("web-01: by bob"))
+        try f.store.transaction { try JournalRepository.pin(PinRecord(vm: "web-02", until: restoreAt + 60, pinnedBy: "carol", pinnedAt: restoreAt), in: $0) }
+        let inForce = try ExecutionStatus.render(store: f.store, now: restoreAt)
+        #expect(inForce.contains("web-02: by carol until \(UTC.format(restoreAt + 60))") && !inForce.contains("expired"))
+        #expect(try ExecutionStatus.render(store: f.store, now: restoreAt + 120).contains("web-02: by carol until \(UTC.format(restoreAt + 60)) (expired: holds nothing)"))
         // The event log has one JSON line per event.
         let lines = try String(contentsOfFile: f.dir + "/events.jsonl", encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 2 && lines[0].contains("\"event\":\"hibernated\""))

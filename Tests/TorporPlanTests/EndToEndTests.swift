@@ -161,6 +161,14 @@ import TorporTrain
         let unrecorded = #expect(throws: ExitCode.self) { try Approve.parse(["--db", store.path, "--now", "2013-09-30T01:00:00Z", dryRun]).run() }
         #expect(unrecorded == ExitCode(2))
         #expect(!FileManager.default.fileExists(atPath: dir + "/plans/plan-20130930T010000Z.json"))
+        // An --out that holds another plan (the hour's, an approved one) is not overwritten, not even by a dry run; a
+        // recorded plan from the future is refused (it would stand as the newest until then).
+        let other = #expect(throws: ExitCode.self) {
+            try Make.parse(["--db", store.path, "--now", "2013-09-30T02:00:00Z", "--policy", policy, "--dry-run", "--out", dryRun]).run()
+        }
+        #expect(other == ExitCode(2) && FileManager.default.contents(atPath: dryRun) == trial.bytes)
+        #expect(throws: (any Error).self) { _ = try Make.parse(["--db", store.path, "--now", "2099-01-01T00:00:00Z", "--policy", policy]) }
+        _ = try Make.parse(["--db", store.path, "--now", "2099-01-01T00:00:00Z", "--policy", policy, "--dry-run"])
 
         // The same hour planned for real: the same plan, byte for byte, now recorded with its demand calls; with the
         // standing approval on, unchanged pairs carry their approval, others wait.

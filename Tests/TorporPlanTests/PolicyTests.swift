@@ -78,10 +78,13 @@ import Testing
             tiers: {silver: {quantile: 0.9, priority: 2}, gold: {quantile: 0.99, priority: 1}}
             groups: [{match: {tier: glod}, tier: gold}, {match: {group: web}, tier: gold}]
             vms: {db01: {exclude: true}, web-01: {tier: silver}}
+            hosts: {"qemu+ssh://kvm*/system": {state_pool: 1GiB}, "qemu+ssh://kmv-2/system": {state_pool: 1GiB}}
             """, source: "p.yaml")
         let fleet = [(name: "db-01", labels: ["group": "db"]), (name: "web-01", labels: ["group": "web"])]
-        #expect(policy.unmatched(vms: fleet) == ["vms.db01: no VM of that name in the store", "groups[0] (match tier: glod): matches no VM in the store"])
-        #expect(Policy.embeddedDefault.unmatched(vms: fleet).isEmpty)
+        #expect(policy.unmatched(vms: fleet, hosts: ["qemu+ssh://kvm-1/system"])
+                == ["vms.db01: no VM of that name in the store", "groups[0] (match tier: glod): matches no VM in the store",
+                    "hosts.qemu+ssh://kmv-2/system: no VM in the store is on a host it matches"])
+        #expect(Policy.embeddedDefault.unmatched(vms: fleet, hosts: ["test:///srv/torpor/sample-data/fleet.xml"]).isEmpty)
     }
 
     /// Each part may be fine over the defaults and still conflict with another: a group lowers restore_above, a VM of
