@@ -9,12 +9,34 @@ extension DecodingError {
         case .keyNotFound(let key, let context):
             let at = path(context)
             return "missing '\(key.stringValue)'" + (at.isEmpty ? "" : " in '\(at)'")
-        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+        case .typeMismatch(let type, let context):
+            // What was expected in words, not the decoder's type names ("Expected to decode Double but found Scalar").
+            let at = path(context)
+            return (at.isEmpty ? "the file" : "'\(at)'") + ": expected " + Self.described(type)
+        case .valueNotFound(_, let context), .dataCorrupted(let context):
             // The YAML parser's own account (line, column, what it found) when it has one, not only "not valid YAML".
             let cause = context.underlyingError.map { "\($0)".split(separator: "\n").first.map { ": " + $0 } ?? "" } ?? ""
             return "'\(path(context))': \(context.debugDescription)\(cause)"
         @unknown default:
             return "\(self)"
+        }
+    }
+
+    /// A decoded type in an operator's words.
+    static func described(_ type: Any.Type) -> String {
+        switch type {
+        case is Double.Type, is Float.Type: "a number"
+        case is Int.Type, is Int64.Type, is Int32.Type: "a whole number"
+        case is String.Type: "text"
+        case is Bool.Type: "true or false"
+        default:
+            // The YAML reader's own node types as well as Swift's collections.
+            switch "\(type)" {
+            case let name where name.hasPrefix("Array") || name.hasSuffix("Sequence"): "a list"
+            case let name where name.hasPrefix("Dictionary") || name.hasSuffix("Mapping"): "a mapping (key: value lines)"
+            case let name where name.hasSuffix("Scalar"): "a single value"
+            case let name: "a \(name)"
+            }
         }
     }
 }

@@ -1241,7 +1241,11 @@ public final class Executor: @unchecked Sendable {
 
     private func subscribe(_ host: String, on connection: VirtConnection, _ handler: @escaping @Sendable (String, DomainLifecycleEvent) -> Void) {
         let subscription = try? connection.onLifecycleEvent { handler(host, $0) }
-        connectionLock.withLock { subscriptions[host] = subscription }   // the old one, on a closed connection, is released
+        connectionLock.withLock {
+            // Kept only while its connection is the host's: one opened again meanwhile (by a pass) has its own, which a
+            // late subscription on the closed one must not replace. The old one, on a closed connection, is released.
+            if connections[host] === connection { subscriptions[host] = subscription }
+        }
     }
 
     // MARK: operator controls

@@ -37,13 +37,14 @@ public final class Store: Sendable {
     public init(path: String, migrating: Bool = true, creating: Bool = true, tolerateNewerSchema: Bool = false) throws(StoreError) {
         self.path = path
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
-        guard (migrating && creating) || (size ?? 0) > 0 else {
-            let what = size == nil ? "no store here" : "no store here (an empty file)"
+        let contents = (size ?? 0) > 0 ? try Self.contents(path) : .unmade
+        if case .other(let tables) = contents {
+            throw StoreError(path: path, message: "not a torpor store (it holds \(tables)): is --db or TORPOR_DB set to the store the other stages write?")
+        }
+        guard (migrating && creating) || contents == .store else {
+            let what = size == nil ? "no store here" : size == 0 ? "no store here (an empty file)" : "no store here (an empty database)"
             throw StoreError(path: path, message: migrating ? "\(what): is --db or TORPOR_DB set to the store the other stages write?"
                                                             : "\(what), and a dry run does not create one")
-        }
-        if (size ?? 0) > 0, let other = try Self.otherTables(path) {
-            throw StoreError(path: path, message: "not a torpor store (it holds \(other)): is --db or TORPOR_DB set to the store the other stages write?")
         }
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
@@ -80,17 +81,24 @@ public final class Store: Sendable {
         }
     }
 
-    /// The tables of the SQLite file at `path`, in words, when it is not a torpor store (another program's database:
-    /// a wrong --db must neither look like an empty fleet nor get torpor's tables); nil when it is one. Read only.
-    static func otherTables(_ path: String) throws(StoreError) -> String? {
+    /// What a SQLite file holds: a torpor store, nothing yet (no table, or only GRDB's list of migrations: a store
+    /// whose first creation stopped before its first migration, or is under way in another process), or another
+    /// program's tables, in words (a wrong --db must neither look like an empty fleet nor get torpor's tables).
+    enum Contents: Equatable { case store, unmade, other(String) }
+
+    /// What the file at `path` holds, read without changing it; a lock (a checkpoint, another stage migrating) is
+    /// waited out as the store's own connections wait.
+    static func contents(_ path: String) throws(StoreError) -> Contents {
         var configuration = Configuration()
         configuration.readonly = true
+        configuration.busyMode = .timeout(30)
         do {
             let tables = try DatabaseQueue(path: path, configuration: configuration).read { db in
                 try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
             }
-            guard !tables.contains("grdb_migrations") || !tables.contains("sample") else { return nil }
-            return tables.isEmpty ? "no tables" : "the tables " + tables.prefix(5).joined(separator: ", ") + (tables.count > 5 ? ", …" : "")
+            if tables.contains("grdb_migrations") && tables.contains("sample") { return .store }   // v1 makes its tables at once
+            if tables.allSatisfy({ $0 == "grdb_migrations" }) { return .unmade }
+            return .other("the tables " + tables.prefix(5).joined(separator: ", ") + (tables.count > 5 ? ", …" : ""))
         } catch {
             throw StoreError(path: path, message: "cannot open the store: \(error)")
         }

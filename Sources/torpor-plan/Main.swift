@@ -62,6 +62,10 @@ struct Make: ParsableCommand {
             let (policy, policySHA) = try Policy.load(path: policy)
             let store = try common.openStore(migrating: !dryRun)
             let now = common.nowSeconds
+            // Refused before the planning it would waste when it cannot be this plan (checked again once made).
+            if let out, FileManager.default.fileExists(atPath: out), (try? Plan.load(path: out).plan.createdAt.seconds) != now {
+                throw PlanError(.badInput, Self.outTaken(out))
+            }
             let all = try store.read { try VMRepository.all(in: $0) }
             let records = all.map { (name: $0.name, labels: $0.labels) }
             let hosted = Set(all.filter { $0.hostURI != nil }.map(\.name))
@@ -85,7 +89,7 @@ struct Make: ParsableCommand {
             // hour); an --out that holds something else is refused (the hour's plan a notice pointed at, an approved one).
             let path = out ?? defaultPath(now: now, id: plan.id)
             if let out, FileManager.default.fileExists(atPath: out), (try? Plan.load(path: out).plan.id) != plan.id {
-                throw PlanError(.badInput, "--out \(out) exists and holds another plan or file: not overwritten (give another path, or remove it first)")
+                throw PlanError(.badInput, Self.outTaken(out))
             }
             try PlanFiles.write(bytes, to: path)
             let carried = dryRun ? nil : try Approvals.record(plan, bytes: bytes, demandCalls: Planner.demandCalls(input), in: store)
@@ -112,6 +116,10 @@ struct Make: ParsableCommand {
                 if awaiting > 0 { print("review: \(awaiting) hibernations await approval: torpor-plan show \(path)   approve: torpor-plan approve \(path)") }
             }
         }
+    }
+
+    static func outTaken(_ out: String) -> String {
+        "--out \(out) exists and holds another plan or file: not overwritten (give another path, or remove it first)"
     }
 
     func defaultPath(now: EpochSeconds, id: String) -> String {

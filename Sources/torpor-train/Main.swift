@@ -68,18 +68,17 @@ struct Train: ParsableCommand {
         config.historyDays = historyDays
         config.validationDays = validationDays
         config.clock = week.clock
-        let progress = FileHandle.standardError
         let tty = isatty(STDERR_FILENO) == 1
-        if let warning = BLAS.slowKernelWarning() { progress.write(Data("torpor-train: warning: \(warning)\n".utf8)) }
+        if let warning = BLAS.slowKernelWarning() { StandardError.line("torpor-train: warning: \(warning)") }
         let (run, recorded) = try Trainer(store: try common.openStore(), config: config).run(now: common.nowSeconds) { line in
             // On a terminal the epochs draw one progress bar; elsewhere (cron, logs) one line per epoch.
             if tty, line.hasPrefix("epoch "), let slash = line.firstIndex(of: "/"), let colon = line.firstIndex(of: ":"),
                let epoch = Int(line[line.index(line.startIndex, offsetBy: 6)..<slash]), let total = Int(line[line.index(after: slash)..<colon]) {
                 let done = 30 * epoch / max(1, total)
-                progress.write(Data(("\rtorpor-train [" + String(repeating: "#", count: done) + String(repeating: "-", count: 30 - done) + "] " + line
-                                     + (epoch == total ? "\n" : "")).utf8))
+                StandardError.write("\rtorpor-train [" + String(repeating: "#", count: done) + String(repeating: "-", count: 30 - done) + "] " + line
+                                    + (epoch == total ? "\n" : ""))
             } else {
-                progress.write(Data(((tty ? "\n" : "") + "torpor-train: " + line + "\n").utf8))
+                StandardError.line((tty ? "\n" : "") + "torpor-train: " + line)
             }
         }
         if !recorded {

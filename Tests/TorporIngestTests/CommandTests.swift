@@ -66,7 +66,7 @@ import TorporTestSupport
         }
         // A message that cannot be written (stderr on a full disk) is dropped: the command goes on and exits as it
         // would have (it had crashed, which in the executor stopped every host's restores).
-        for (tool, command) in [("torpor-execute", "status"), ("torpor-ingest", "status"), ("torpor-plan", "list")] {
+        for (tool, command) in [("torpor-execute", "status"), ("torpor-ingest", "status"), ("torpor-plan", "list"), ("torpor-train", "list")] {
             #expect(try runTool(tool, [command, "--db", s.dir + "/missing.db"], stderrTo: "/dev/full").status == 1, "\(tool)")
         }
         // Another program's database is no store: refused, not given torpor's tables.

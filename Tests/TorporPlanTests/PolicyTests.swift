@@ -71,6 +71,15 @@ import Testing
         #expect(error?.message.contains(message) == true, "\(error?.message ?? "")")
     }
 
+    /// A value of the wrong kind is named by its key path and what was expected, in words, not the decoder's type names.
+    @Test func aValueOfTheWrongKindIsNamedInWords() {
+        for (yaml, said) in [("defaults: {hibernate_below: \"5%\"}", "p.yaml: 'defaults.hibernate_below': expected a number"),
+                             ("defaults: [1, 2]", "p.yaml: 'defaults': expected a mapping (key: value lines)")] {
+            let error = #expect(throws: PlanError.self) { _ = try Policy.parse(yaml, source: "p.yaml") }
+            #expect(error?.message.hasPrefix(said) == true, "\(error?.message ?? "")")
+        }
+    }
+
     /// A VM named under `vms` that the store does not have, or a group matching no VM, is reported: a misspelt name
     /// would leave its VM under the defaults (an exclusion that excludes nothing).
     @Test func partsThatApplyToNoVMAreReported() throws {

@@ -179,6 +179,13 @@ func temporaryStorePath() -> String {
         #expect(error?.description.contains("no store here (an empty file)") == true)
         #expect(try Store(path: empty).read { try Int.fetchOne($0, sql: "SELECT count(*) FROM vm") } == 0)
         #expect(try Store(path: empty, creating: false).path == empty, "a store once created")
+        // A store whose first creation stopped before its first migration (WAL set up, GRDB's list made, no table yet):
+        // no store for a reader, made one by a stage that creates.
+        let unmade = temporaryStorePath()
+        try DatabaseQueue(path: unmade).write { try $0.execute(sql: "PRAGMA journal_mode = WAL; CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)") }
+        let notYet = #expect(throws: StoreError.self) { _ = try Store(path: unmade, creating: false) }
+        #expect(notYet?.description.contains("no store here (an empty database)") == true, "\(String(describing: notYet))")
+        #expect(try Store(path: unmade).read { try Int.fetchOne($0, sql: "SELECT count(*) FROM vm") } == 0)
     }
 
     @Test func aStoreFromANewerTorporIsRefused() throws {
