@@ -266,6 +266,24 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
         try expectRejected(path: path, in: s, mapping: offset, line: nil, "'time.step' (--step) is for time format 'implicit' only, not 'offset'")
     }
 
+    /// A blank line in a file of implicit times (start + row × step) is bad input naming it: libcsv skips it, and every
+    /// later row had been stamped a step early (`10, , 30, 40` stored 30 and 40 at the second and third steps). A line
+    /// break inside a quoted field is no blank line, nor are blank lines after the last row.
+    @Test func aBlankLineInAFileOfImplicitTimesIsBadInput() throws {
+        let implicit = CSVMapping(layout: .wideMetrics, time: .init(format: .implicit, start: UTC.format(t0), step: "5m"),
+                                  vm: .init(name: "batch-01"), metrics: [.init(column: "value", metric: "cpu_util")])
+        try expectRejected("value\n10\n\n30\n40\n", mapping: implicit, line: 3, "line 3 is blank, in a file whose times are implicit")
+        try expectRejected("value\r\n10\r\n30\r\n\r\n\r\n40\r\n", mapping: implicit, line: 4, "line 4 is blank")
+        var headless = implicit
+        (headless.header, headless.metrics) = (false, [.init(column: "1", metric: "cpu_util")])
+        try expectRejected("\n10\n30\n", mapping: headless, line: 1, "line 1 is blank")
+        let s = try Scratch()
+        let quoted = try s.write("quoted.csv", "value,note\n10,\"first\n\nsecond\"\n30,x\n\n\n")
+        let r = try CSVIngester(store: s.store).ingest(path: quoted, mapping: implicit, now: replayNow)
+        #expect(r.rows == 2 && r.lastTime == t0 + 300)
+        #expect(try s.value(vm: "batch-01", metric: "cpu_util", time: t0 + 300) == 30)
+    }
+
     /// A flag or mapping key the layout does not read is bad input naming it, not ignored: `--vm`, `--vm-from-filename`
     /// and `--metric` on a long file had stored its rows under their own VMs and metrics, exit 0; a wide-metrics mapping's
     /// `vm_prefix` (its VM takes `vm.prefix`) and a prefix to a fixed VM name were dropped as silently.

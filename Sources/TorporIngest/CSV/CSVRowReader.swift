@@ -218,6 +218,13 @@ struct TimeReader {
         let t: EpochSeconds
         switch format {
         case .implicit:
+            // A row's time is its place among the rows: libcsv skips a blank line, so every later row would come a step
+            // early. A line break inside a quoted field is none.
+            if record.blankLinesBefore > 0 {
+                let blank = record.line - record.blankLinesBefore
+                throw run.fail("line \(blank) is blank, in a file whose times are implicit (start + row × step): every line is a row, "
+                               + "and without it each later row would be placed a step early. Write a missing row's values as NaN, or remove the line if it stands for no time", line: blank)
+            }
             t = base + dataRow * step
         case .iso8601:
             t = try iso(record, run)
