@@ -20,8 +20,9 @@ public struct CalendarOccurrence: Equatable, Sendable {
     public var allDay: Bool
     /// Every CATEGORIES value (comma-split, several properties allowed), as written.
     public var categories: [String]
-    /// The event's `X-` properties, e.g. `X-TORPOR-VMS`, by upper-case name.
-    public var extensions: [String: String]
+    /// The event's `X-` properties, e.g. `X-TORPOR-VMS`, by upper-case name: the value of each property of that name,
+    /// in the file's order (one given twice is two values, as CATEGORIES are).
+    public var extensions: [String: [String]]
     /// The original start of an instance moved by a RECURRENCE-ID override.
     public var recurrenceID: EpochSeconds?
 }
@@ -448,10 +449,10 @@ public final class ICalendar {
                 categories += String(cString: value).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             }
         }
-        var extensions: [String: String] = [:]
+        var extensions: [String: [String]] = [:]
         for p in properties(of: event, ICAL_X_PROPERTY) {
             if let name = icalproperty_get_x_name(p), let value = icalproperty_get_x(p) {
-                extensions[String(cString: name).uppercased()] = String(cString: value)
+                extensions[String(cString: name).uppercased(), default: []].append(String(cString: value))
             }
         }
         let allDay = icalcomponent_get_dtstart(event).is_date != 0

@@ -14,7 +14,8 @@ struct CalendarCommand: ParsableCommand {
               freeze      no actions at all (change-freeze)
               holiday     (public holiday, bank holiday)
             Targets: X-TORPOR-VMS (comma-separated VM names) or X-TORPOR-SELECTOR
-            (a label selector such as group=web), else the whole fleet.
+            (a label selector such as group=web), each such property counting,
+            else the whole fleet; a target matching no known VM is warned of.
             Occurrences are expanded over [now - past, now + ahead): RRULE, RDATE,
             EXDATE, moved and cancelled instances (RECURRENCE-ID), time zones.
             Floating times and all-day dates are read in --zone.

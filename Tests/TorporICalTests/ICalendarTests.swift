@@ -278,6 +278,17 @@ func t(_ text: String) -> EpochSeconds { UTC.parseISO8601(text)! }
         #expect(try known.occurrences(from: everything.from, to: everything.to).map(\.start) == [t("2013-10-01T07:00:00Z")] && known.warnings.isEmpty)
     }
 
+    /// An X- property given twice is two values, as CATEGORIES are (libical's last one alone had been kept: an event's
+    /// second X-TORPOR-VMS line had taken the first one's VMs out of its targets).
+    @Test func repeatedExtensionPropertiesAreEachKept() throws {
+        let text = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTAMP:20131001T000000Z\r\n"
+            + "DTSTART:20131001T090000Z\r\nDURATION:PT1H\r\nX-TORPOR-VMS:db-01\r\nX-TORPOR-SELECTOR:group=web\r\nX-TORPOR-VMS:batch-01,web-01\r\n"
+            + "X-TORPOR-SELECTOR:group=api\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        let occurrence = try #require(try ICalendar(text: text, source: "c.ics").occurrences(from: everything.from, to: everything.to).first)
+        #expect(occurrence.extensions["X-TORPOR-VMS"] == ["db-01", "batch-01,web-01"])
+        #expect(occurrence.extensions["X-TORPOR-SELECTOR"] == ["group=web", "group=api"])
+    }
+
     @Test func theDemoCalendar() throws {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("sample-data/calendars/business.ics").path
@@ -285,10 +296,10 @@ func t(_ text: String) -> EpochSeconds { UTC.parseISO8601(text)! }
         let campaigns = occ.filter { $0.uid == "weekly-campaign@demo.torpor" }
         // Tuesdays 09:00–13:00 local; the 17th is cancelled (EXDATE), the 24th moved to Wednesday the 25th 10:00.
         #expect(campaigns.map(\.start) == [t("2013-09-03T07:00:00Z"), t("2013-09-10T07:00:00Z"), t("2013-09-25T08:00:00Z")])
-        #expect(campaigns.allSatisfy { $0.categories == ["demand"] && $0.extensions["X-TORPOR-SELECTOR"] == "group=web" })
+        #expect(campaigns.allSatisfy { $0.categories == ["demand"] && $0.extensions["X-TORPOR-SELECTOR"] == ["group=web"] })
         let backups = occ.filter { $0.uid == "nightly-backup@demo.torpor" }
         #expect(backups.count == 30 && backups[0].start == t("2013-09-01T00:00:00Z") && backups[0].end - backups[0].start == 5400)
-        #expect(backups[0].extensions["X-TORPOR-VMS"] == "db-01,batch-01")
+        #expect(backups[0].extensions["X-TORPOR-VMS"] == ["db-01,batch-01"])
         let freeze = try #require(occ.first { $0.categories == ["freeze"] })
         #expect(freeze.start == t("2013-09-25T22:00:00Z") && freeze.end == t("2013-09-30T22:00:00Z") && freeze.allDay)
         #expect(occ.contains { $0.summary == "Company offsite: office closed" && $0.start == t("2013-09-05T22:00:00Z") })

@@ -63,7 +63,8 @@ public struct CalendarMapping: Codable, Equatable, Sendable {
 }
 
 /// Ingests an iCalendar file as occurrences over a window around `now`. Targets come from `X-TORPOR-VMS`
-/// (comma-separated VM names) or `X-TORPOR-SELECTOR` (a label selector such as `group=web`), else the whole fleet.
+/// (comma-separated VM names) or `X-TORPOR-SELECTOR` (a label selector such as `group=web`), each property of them
+/// (several: the VMs of any), else the whole fleet; each target that matches no VM the store knows is named in a warning.
 /// Re-ingesting a calendar (edited or not, or with another window) replaces its occurrences from the window's start on;
 /// those over before it stay (the nightly training reads months of them), and so do those after the window when an
 /// ingest at a later `now` has read the calendar (a replay of history leaves today's events as they are).
@@ -106,21 +107,30 @@ public struct CalendarIngester {
                     uncategorized.insert(o.categories.isEmpty ? "(none)" : o.categories.joined(separator: ","))
                     continue
                 }
-                let targets = o.extensions["X-TORPOR-VMS"].map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } } ?? []
+                // Every X-TORPOR-VMS and X-TORPOR-SELECTOR property counts (a second one names more VMs, not other ones).
+                var targets: [String] = []
+                for name in (o.extensions["X-TORPOR-VMS"] ?? []).flatMap({ $0.split(separator: ",") }) {
+                    let vm = name.trimmingCharacters(in: .whitespaces)
+                    if !vm.isEmpty, !targets.contains(vm) { targets.append(vm) }
+                }
+                let selector = o.extensions["X-TORPOR-SELECTOR"].map { $0.joined(separator: "|") }
                 for category in categories {
                     events.append(EventRecord(uid: o.uid, summary: o.summary, category: category, start: o.start, end: o.end,
-                                              targets: targets, selector: o.extensions["X-TORPOR-SELECTOR"]))
+                                              targets: targets, selector: selector))
                 }
                 session.report.firstTime = min(session.report.firstTime ?? o.start, o.start)
                 session.report.lastTime = max(session.report.lastTime ?? o.end, o.end)
             }
             calendarWarnings.forEach(session.warn)
-            // An event whose targets or selector match no VM protects nothing: likely a misspelt name or label.
+            // A target that matches no VM protects nothing: likely a misspelt name or label, even beside targets that match.
             let fleet = try session.knownVMs()
-            let aimless = Set(events.filter { e in (!e.targets.isEmpty || e.selector != nil) && !fleet.contains { e.applies(to: $0.name, labels: $0.labels) } }
-                .map { "'\($0.summary)' (" + ($0.selector.map { "selector \($0)" } ?? "VMs " + $0.targets.joined(separator: ",")) + ")" })
+            let names = Set(fleet.map(\.name))
+            let aimless = Set(events.flatMap { e in
+                e.targets.filter { !names.contains($0) }.map { "'\(e.summary)' (VM \($0))" }
+                    + e.selectors.filter { s in !fleet.contains { EventRecord.labels($0.labels, match: s) } }.map { "'\(e.summary)' (selector \($0))" }
+            })
             if !aimless.isEmpty {
-                session.warn("events whose targets match no VM in the store (a misspelt name or label?): \(aimless.sorted().prefix(10).joined(separator: "; "))")
+                session.warn("event targets that match no VM in the store (a misspelt name or label?): \(aimless.sorted().prefix(10).joined(separator: "; "))")
             }
             if !uncategorized.isEmpty {
                 session.warn("occurrences with no known category skipped (map them with categories or default_category): CATEGORIES \(uncategorized.sorted().prefix(10).joined(separator: "; "))")
