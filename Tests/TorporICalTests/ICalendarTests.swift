@@ -289,6 +289,28 @@ func t(_ text: String) -> EpochSeconds { UTC.parseISO8601(text)! }
         #expect(occurrence.extensions["X-TORPOR-SELECTOR"] == ["group=web", "group=api"])
     }
 
+    /// A DURATION that is not RFC 5545's grammar is refused with its line: libical read `PT1H30` as an hour and `PT90`
+    /// and `P` as no time at all. A VALARM's DURATION is the alarm's, not the event's.
+    @Test func aDurationOutsideTheGrammarIsRefused() throws {
+        func calendar(_ duration: String) -> String {
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTAMP:20131001T000000Z\r\n"
+                + "DTSTART:20131001T090000Z\r\nDURATION:\(duration)\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        }
+        for bad in ["PT1H30", "PT90", "P", "PT", "P1DT", "1H", "PT30M1H", "PT1H30S", "P1W2D", "P1T2H", "PT1,5H", "P1M"] {
+            let error = #expect(throws: ICalError.self, "\(bad)") { try ICalendar(text: calendar(bad), source: "c.ics").occurrences(from: everything.from, to: everything.to) }
+            // libical refuses some itself (its own words); those it reads somehow are torpor's to refuse.
+            let readByLibical = ["PT1H30", "PT90", "P", "PT1H30S", "P1W2D"].contains(bad)
+            #expect(error?.line == 8 && error?.message.contains(readByLibical ? "DURATION '\(bad)' is not an RFC 5545 duration" : "DURATION") == true,
+                    "\(bad): \(String(describing: error))")
+        }
+        for (good, seconds) in [("PT1H30M", 5400), ("+PT15M", 900), ("PT1H0M30S", 3630), ("PT0S", 0), ("P1D", 86_400), ("P1DT2H", 93_600), ("P2W", 1_209_600), ("PT45S", 45)] {
+            let occurrence = try #require(try ICalendar(text: calendar(good), source: "c.ics").occurrences(from: everything.from, to: everything.to).first, "\(good)")
+            #expect(occurrence.end - occurrence.start == EpochSeconds(seconds), "\(good)")
+        }
+        let alarm = calendar("PT1H").replacingOccurrences(of: "END:VEVENT", with: "BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:x\r\nTRIGGER:-PT5M\r\nREPEAT:1\r\nDURATION:PT5M\r\nEND:VALARM\r\nEND:VEVENT")
+        #expect(try ICalendar(text: alarm, source: "c.ics").occurrences(from: everything.from, to: everything.to).map { $0.end - $0.start } == [3600])
+    }
+
     @Test func theDemoCalendar() throws {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("sample-data/calendars/business.ics").path
