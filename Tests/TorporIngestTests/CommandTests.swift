@@ -120,6 +120,22 @@ import TorporTestSupport
         _ = try CalendarCommand.parse(["--past", "0", "a.ics"])
     }
 
+    /// A calendar read again with a mapping of several categories is "unchanged": the mapping's part of its identity had
+    /// been the dictionary's description, in another order in each process, so every hourly ingest replaced it again.
+    @Test func aCalendarWithACategoryMappingIsUnchangedInTheNextProcess() throws {
+        let s = try Scratch()
+        let mapping = try s.write("categories.yaml", "categories:\n" + ["release", "nightly", "audit", "outage", "launch-week", "patch", "drill", "sprint"]
+            .enumerated().map { "  \($1): \(["demand", "keep-awake", "freeze"][$0 % 3])\n" }.joined())
+        let calendar = try s.write("team.ics", CalendarIngestTests.calendar(summary: "Launch", rule: "FREQ=DAILY;COUNT=3"))
+        let arguments = ["calendar", "--db", s.store.path, "--now", "2013-09-30T00:00:00Z", "--mapping", mapping, "--json", calendar]
+        let first = try runTool("torpor-ingest", arguments)
+        #expect(first.status == 0, "\(first)")
+        for _ in 0..<3 {
+            let again = try runTool("torpor-ingest", arguments)
+            #expect(try JSONDecoder().decode(IngestReport.self, from: Data(again.stdout.utf8)).outcome == .unchanged, "\(again)")
+        }
+    }
+
     @Test func statusRunsOnAStore() throws {
         let s = try Scratch()
         _ = try CSVIngester(store: s.store).ingest(path: try s.write("a.csv", "vm,metric,time,value\nv,cpu_util,0,1\n"), mapping: .defaultLong, now: replayNow)

@@ -77,6 +77,12 @@ public struct CalendarIngester {
         self.mapping = mapping
     }
 
+    /// How a calendar was read, part of its source's identity.
+    private struct Window: Encodable {
+        let from: EpochSeconds, to: EpochSeconds
+        let mapping: CalendarMapping
+    }
+
     public func ingest(path: String, from: EpochSeconds, to: EpochSeconds, now: EpochSeconds) throws(IngestError) -> IngestReport {
         let occurrences: [CalendarOccurrence]
         let calendarWarnings: [String]
@@ -87,16 +93,17 @@ public struct CalendarIngester {
         } catch {
             throw .badInput(source: path, line: error.line, message: error.message)
         }
-        let hash = SHA256()
-        do { hash.update(Array(try Data(contentsOf: URL(fileURLWithPath: path)))) } catch {
-            throw .badInput(source: path, line: nil, message: "cannot read: \(error.localizedDescription)")
+        let content: String
+        do { content = try SHA256.hexDigest(ofFile: path) } catch {
+            throw .badInput(source: path, line: nil, message: "cannot read: \(error.message)")
         }
-        // The window and the mapping are part of what was ingested: another window re-expands the calendar.
-        hash.update(Array("\(from) \(to) \(mapping)".utf8))
+        // The window and the mapping are part of what was ingested: another window re-expands the calendar. As JSON
+        // with sorted keys: a dictionary's description (the mapping's categories) is in another order in each process.
+        let identity = SourceTransaction.identity(contentSHA256: content, readWith: Window(from: from, to: to, mapping: mapping))
         // Each ingest replaces the occurrences earlier ones stored from its window's start on: an ingest of another
         // window may have replaced those of an earlier one of this identity, so only the latest ingest of the file counts.
         return try SourceTransaction.run(store: store, kind: "icalendar", source: path,
-                                         location: URL(fileURLWithPath: path).standardizedFileURL.path, sha256: hash.finalizeHex(),
+                                         location: URL(fileURLWithPath: path).standardizedFileURL.path, sha256: identity,
                                          now: now, futureTolerance: to - now, replacesLocation: true) { session in
             var events: [EventRecord] = []
             var uncategorized: Set<String> = []
