@@ -152,9 +152,7 @@ public struct CSVMapping: Codable, Equatable, Sendable {
         }
         do {
             // A misspelt key first: it is why a key the decoder needs is missing.
-            if let unknown = shape.firstUnknownKey(in: text) {
-                throw IngestError.badInput(source: path, line: unknown.line, message: "'\(unknown.path)': unknown key; expected one of " + unknown.expected.joined(separator: ", "))
-            }
+            try shape.refuseUnknownKeys(in: text, source: path)
             let mapping = try YAMLDecoder().decode(CSVMapping.self, from: text)
             try mapping.validate(source: path)
             return mapping

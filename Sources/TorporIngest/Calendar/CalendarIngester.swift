@@ -3,6 +3,7 @@ import TorporCore
 import TorporHash
 import TorporICal
 import TorporStore
+import TorporYAML
 import Yams
 
 /// How calendar events become torpor events: which CATEGORIES mean which category, and the category of events that
@@ -42,9 +43,17 @@ public struct CalendarMapping: Codable, Equatable, Sendable {
         zone = try c.decodeIfPresent(String.self, forKey: .zone) ?? "UTC"
     }
 
+    /// The keys a mapping file may hold.
+    static let shape = YAMLShape.keys(["categories": .any, "default_category": .any, "zone": .any])
+
+    /// Reads a mapping file; a key it does not know is refused with its line.
     public static func load(path: String) throws(IngestError) -> CalendarMapping {
         do {
-            return try YAMLDecoder().decode(CalendarMapping.self, from: String(contentsOfFile: path, encoding: .utf8))
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            try shape.refuseUnknownKeys(in: text, source: path)
+            return try YAMLDecoder().decode(CalendarMapping.self, from: text)
+        } catch let error as IngestError {
+            throw error
         } catch {
             throw .badInput(source: path, line: nil, message: "not a valid calendar mapping (categories, default_category, zone): \(error)")
         }
