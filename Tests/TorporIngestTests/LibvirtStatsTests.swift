@@ -193,6 +193,22 @@ import TorporVirt
         #expect(sample.memoryUsed == nil && sample.memoryCapacity == 1024 * 1024)
     }
 
+    /// A domain undefined between the host's listing and its reading is left out and named, the others registered: its
+    /// "Domain not found" had failed the whole host's inventory.
+    @Test func aDomainGoneBeforeItIsReadIsLeftOut() throws {
+        let s = try Scratch()
+        let node = "<node>" + ["web-01", "web-02"].map {
+            "<domain type='test'><name>\($0)</name><memory unit='KiB'>1048576</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>"
+        }.joined() + "</node>"
+        let connection = try VirtConnection.open(uri: "test://" + (try s.write("node.xml", node)))
+        let listed = try connection.domains()
+        let gone = try connection.domain(named: "web-01")
+        if try gone.info().state == .running { try gone.destroy() }
+        try gone.undefine()
+        let read = try InventoryIngester.read(listed)
+        #expect(read.entries.map(\.entry.name) == ["web-02"] && read.vanished == ["web-01"])
+    }
+
     /// A domain stopped and started again within an interval has a new ID: its new CPU time, already above the old
     /// domain's, is no rate (over less than the interval, it would read idler than the VM is).
     @Test func aDomainRestartedWithinAnIntervalGivesNoRate() {
