@@ -9,6 +9,9 @@ public struct CSVRecord {
     fileprivate let ends: UnsafeBufferPointer<Int>
     /// The 1-based line of the input the record starts on (blank lines and line breaks inside quoted fields counted).
     public let line: Int
+    /// Blank lines (libcsv skips them) right before the record: `line - blankLinesBefore` is the first of them. Line
+    /// breaks inside a quoted field are none.
+    public let blankLinesBefore: Int
 
     /// Number of fields.
     public var count: Int { ends.count }
@@ -58,6 +61,8 @@ public final class CSVParser {
     private var newlinesRead = 0
     /// Whether the last thing libcsv reported was a `\r` ending a line: a `\n` right after it is the same line break.
     private var afterCarriageReturn = false
+    /// Blank lines since the last record.
+    private var blankLines = 0
 
     /// The 1-based line of the input being read.
     public var line: Int { newlinesRead + 1 }
@@ -154,17 +159,23 @@ public final class CSVParser {
 
     /// The end of a record, or a line break outside one (`terminator`: the byte that ended it, -1 at the end of input).
     fileprivate func endRecord(terminator: Int32) {
+        let crlf = terminator == 10 && afterCarriageReturn   // a field in between would have reset it
+        let lineBreak = (terminator == 10 && !crlf) || terminator == 13
         defer {
             fieldBytesCount = 0
             fieldCount = 0
-            let crlf = terminator == 10 && afterCarriageReturn   // a field in between would have reset it
-            newlinesRead += fieldNewlines + ((terminator == 10 && !crlf) || terminator == 13 ? 1 : 0)
+            newlinesRead += fieldNewlines + (lineBreak ? 1 : 0)
             afterCarriageReturn = terminator == 13
             fieldNewlines = 0
         }
         // No field: a blank line, or the `\n` of a `\r\n` whose `\r` ended the record.
-        guard fieldCount > 0, failure == nil, let handler else { return }
-        let record = CSVRecord(bytes: fieldBytes, ends: UnsafeBufferPointer(start: fieldEnds, count: fieldCount), line: line)
+        guard fieldCount > 0 else {
+            if lineBreak { blankLines += 1 }
+            return
+        }
+        defer { blankLines = 0 }
+        guard failure == nil, let handler else { return }
+        let record = CSVRecord(bytes: fieldBytes, ends: UnsafeBufferPointer(start: fieldEnds, count: fieldCount), line: line, blankLinesBefore: blankLines)
         do {
             try handler(record)
         } catch let error as CSVError {

@@ -93,6 +93,23 @@ struct ContentLines {
         return nil
     }
 
+    /// The lines of a component (`component(_:index:)`) that are its own: not its BEGIN and END, nor those of a
+    /// component inside it (a VEVENT's VALARM).
+    static func own(_ component: ArraySlice<ContentLine>) -> [ContentLine] {
+        var depth = 0
+        var result: [ContentLine] = []
+        for line in component {
+            if line.name == "BEGIN" {
+                depth += 1
+            } else if line.name == "END" {
+                depth -= 1
+            } else if depth == 1 {
+                result.append(line)
+            }
+        }
+        return result
+    }
+
     /// The lines of the n-th (0-based) component called `name`, from its BEGIN to its END.
     func component(_ name: String, index: Int) -> ArraySlice<ContentLine>? {
         var seen = -1

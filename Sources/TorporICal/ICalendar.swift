@@ -20,8 +20,9 @@ public struct CalendarOccurrence: Equatable, Sendable {
     public var allDay: Bool
     /// Every CATEGORIES value (comma-split, several properties allowed), as written.
     public var categories: [String]
-    /// The event's `X-` properties, e.g. `X-TORPOR-VMS`, by upper-case name.
-    public var extensions: [String: String]
+    /// The event's `X-` properties, e.g. `X-TORPOR-VMS`, by upper-case name: the value of each property of that name,
+    /// in the file's order (one given twice is two values, as CATEGORIES are).
+    public var extensions: [String: [String]]
     /// The original start of an instance moved by a RECURRENCE-ID override.
     public var recurrenceID: EpochSeconds?
 }
@@ -293,12 +294,22 @@ public final class ICalendar {
         if hasEnd && hasDuration {
             warnings.append("line \(line("DURATION") ?? 0): VEVENT with both DTEND and DURATION (RFC 5545 allows one): DTEND used")
         }
+        // The event's own DURATION (a VALARM's inside it is another's).
+        let duration = lines.map(ContentLines.own)?.first { $0.name == "DURATION" }
         if hasDuration {
-            if let text = lines?.first(where: { $0.name == "DURATION" })?.value, text.split(whereSeparator: { !$0.isNumber }).contains(where: { $0.count > 6 }) {
-                throw ICalError(source: source, line: line("DURATION"), message: "DURATION \(text) is out of range")
+            // libical reads what is not RFC 5545's grammar as it can: `PT1H30` as an hour, `PT90` and `P` as no time.
+            if let duration {
+                if !Self.isDuration(duration.value) {
+                    throw ICalError(source: source, line: duration.line, message: "DURATION '\(duration.value)' is not an RFC 5545 duration: P, then weeks "
+                                    + "alone (P2W), or days (P1D) and a time, or a time alone: T then hours, minutes and seconds in that order, "
+                                    + "each with its number, none left out between two given (PT1H30M, P1DT12H, PT1H0M30S)")
+                }
+                if duration.value.split(whereSeparator: { !$0.isNumber }).contains(where: { $0.count > 6 }) {
+                    throw ICalError(source: source, line: duration.line, message: "DURATION \(duration.value) is out of range")
+                }
             }
             let d = icalcomponent_get_duration(event)
-            if d.is_neg != 0 || icaldurationtype_as_int(d) < 0 { throw ICalError(source: source, line: line("DURATION"), message: "negative DURATION") }
+            if d.is_neg != 0 || icaldurationtype_as_int(d) < 0 { throw ICalError(source: source, line: duration?.line ?? begin, message: "negative DURATION") }
         }
         if hasEnd, length(of: event).days < 0 || length(of: event).seconds < 0 {
             throw ICalError(source: source, line: line("DTEND"), message: "DTEND is before DTSTART")
@@ -306,6 +317,30 @@ public final class ICalendar {
         if properties(of: event, ICAL_RRULE_PROPERTY).count > 1 {
             warnings.append("line \(line("RRULE") ?? 0): more than one RRULE (deprecated by RFC 5545); all are expanded")
         }
+    }
+
+    /// Whether `value` is a DURATION value of RFC 5545 (§3.3.6): `[+|-]P` then `nW`, or `nD` with an optional time, or a
+    /// time: `T` then `nH`, `nM`, `nS` in that order, at least one, and none skipped between two given (`dur-hour` is
+    /// followed by `dur-minute` only).
+    static func isDuration(_ value: String) -> Bool {
+        var rest = Substring(value)
+        if rest.first == "+" || rest.first == "-" { rest = rest.dropFirst() }
+        guard rest.first == "P" else { return false }
+        // The designators as written, each after its number (`T` after none).
+        var designators = ""
+        var digits = 0
+        for c in rest.dropFirst() {
+            if c.isASCII, c.isNumber {
+                digits += 1
+            } else if c == "T" ? digits == 0 : digits > 0 && "WDHMS".contains(c) {
+                designators.append(c)
+                digits = 0
+            } else {
+                return false
+            }
+        }
+        let times = ["H", "HM", "HMS", "M", "MS", "S"].map { "T" + $0 }
+        return digits == 0 && (["W", "D"] + times + times.map { "D" + $0 }).contains(designators)
     }
 
     /// What is impossible in a DATE (`YYYYMMDD`) or DATE-TIME (`YYYYMMDDTHHMMSS[Z]`) value, if anything; text of
@@ -448,10 +483,10 @@ public final class ICalendar {
                 categories += String(cString: value).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             }
         }
-        var extensions: [String: String] = [:]
+        var extensions: [String: [String]] = [:]
         for p in properties(of: event, ICAL_X_PROPERTY) {
             if let name = icalproperty_get_x_name(p), let value = icalproperty_get_x(p) {
-                extensions[String(cString: name).uppercased()] = String(cString: value)
+                extensions[String(cString: name).uppercased(), default: []].append(String(cString: value))
             }
         }
         let allDay = icalcomponent_get_dtstart(event).is_date != 0

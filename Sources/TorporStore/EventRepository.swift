@@ -21,7 +21,8 @@ public struct EventRecord: Codable, Equatable, Sendable {
     public var end: EpochSeconds
     /// VM names; empty with no selector means the whole fleet.
     public var targets: [String]
-    /// A label selector such as `group=web`.
+    /// A label selector such as `group=web`; several (`group=web|group=api`, one per `X-TORPOR-SELECTOR` property) target
+    /// the VMs any of them matches.
     public var selector: String?
 
     public init(uid: String, summary: String, category: Category, start: EpochSeconds, end: EpochSeconds, targets: [String], selector: String?) {
@@ -36,17 +37,25 @@ extension EventRecord {
         EventSpan.overlaps(start: start, end: end, from: from, to: to)
     }
 
-    /// Whether the event concerns `vm`: named in its targets, matched by its selector (`key=value[,key=value]`, every
-    /// pair must match the VM's labels), or neither given (the whole fleet).
+    /// Whether the event concerns `vm`: named in its targets, matched by one of its selectors, or neither given (the
+    /// whole fleet).
     public func applies(to vm: String, labels: [String: String]) -> Bool {
         if targets.contains(vm) { return true }
-        if let selector {
-            return selector.split(separator: ",").allSatisfy { pair in
-                let kv = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                return kv.count == 2 && labels[kv[0]] == kv[1]
-            }
-        }
+        if selector != nil { return selectors.contains { Self.labels(labels, match: $0) } }
         return targets.isEmpty
+    }
+
+    /// The selectors `selector` holds, separated by `|`: a VM that any of them matches is targeted.
+    public var selectors: [String] {
+        selector.map { $0.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
+    }
+
+    /// Whether a VM's labels match one selector, `key=value[,key=value]`: every pair.
+    public static func labels(_ labels: [String: String], match selector: String) -> Bool {
+        selector.split(separator: ",").allSatisfy { pair in
+            let kv = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            return kv.count == 2 && labels[kv[0]] == kv[1]
+        }
     }
 }
 

@@ -28,16 +28,16 @@ struct CSVCommand: ParsableCommand {
     @Option(help: "auto, ',', ';', tab.")
     var delimiter: String?
 
-    @Option(help: "The VM all rows belong to (wide-metrics).")
+    @Option(help: "The VM all rows belong to (wide-metrics; another layout refuses it).")
     var vm: String?
 
-    @Flag(help: "Take the VM name from the file name (wide-metrics).")
+    @Flag(help: "Take the VM name from the file name (wide-metrics; another layout refuses it).")
     var vmFromFilename = false
 
-    @Option(help: "Prefix for VM names taken from the file name or columns.")
+    @Option(help: "Prefix for VM names taken from the file name or columns (long: the vm column; wide-vms: the column names).")
     var vmPrefix: String?
 
-    @Option(help: "NAME[:UNIT]: the metric of a wide-vms file, or of the only value column of a wide-metrics mapping; NAME '{filename}' takes it from the file name.")
+    @Option(help: "NAME[:UNIT]: the metric of a wide-vms file, or of the only value column of a wide-metrics mapping (a long file names its own); NAME '{filename}' takes it from the file name.")
     var metric: String?
 
     @Option(help: "The name of the time column.")
@@ -80,7 +80,7 @@ struct CSVCommand: ParsableCommand {
         if let vm { m.vm = .init(name: vm) }
         if vmFromFilename { m.vm = .init(from: "filename", prefix: m.vm?.prefix) }
         if let vmPrefix {
-            if m.layout == .wideVMs { m.vmPrefix = vmPrefix } else { m.vm = m.vm ?? .init(from: "filename"); m.vm!.prefix = vmPrefix }
+            if m.layout == .wideMetrics { m.vm = m.vm ?? .init(from: "filename"); m.vm!.prefix = vmPrefix } else { m.vmPrefix = vmPrefix }
         }
         if let metric {
             let parts = metric.split(separator: ":", maxSplits: 1).map(String.init)

@@ -14,7 +14,8 @@ struct CalendarCommand: ParsableCommand {
               freeze      no actions at all (change-freeze)
               holiday     (public holiday, bank holiday)
             Targets: X-TORPOR-VMS (comma-separated VM names) or X-TORPOR-SELECTOR
-            (a label selector such as group=web), else the whole fleet.
+            (a label selector such as group=web), each such property counting,
+            else the whole fleet; a target matching no known VM is warned of.
             Occurrences are expanded over [now - past, now + ahead): RRULE, RDATE,
             EXDATE, moved and cancelled instances (RECURRENCE-ID), time zones.
             Floating times and all-day dates are read in --zone.
@@ -32,10 +33,10 @@ struct CalendarCommand: ParsableCommand {
     @Option(help: "The zone of floating times and all-day dates, e.g. Europe/Amsterdam.")
     var zone: String?
 
-    @Option(help: "How far back from --now to expand.")
+    @Option(help: "How far back from --now to expand (0: from --now on).")
     var past = "30d"
 
-    @Option(help: "How far ahead of --now to expand.")
+    @Option(help: "How far ahead of --now to expand (more than 0).")
     var ahead = "180d"
 
     @Flag(help: "Print one JSON report per file on stdout (a file that failed: its path, outcome bad-input or failed, line and error).")
@@ -51,6 +52,11 @@ struct CalendarCommand: ParsableCommand {
         }
         for (name, value) in [("--past", past), ("--ahead", ahead)] where DurationText.seconds(value) == nil {
             throw ValidationError("\(name) '\(value)' is not a duration such as 30d")
+        }
+        // An empty window would replace the calendar's upcoming occurrences with none. (`--past 0` is a window from
+        // --now on: what it replaces, it expands again.)
+        if DurationText.seconds(ahead) == 0 {
+            throw ValidationError("--ahead '\(ahead)' is no time at all: the calendar's upcoming events stored before would be replaced by none; give a duration such as 180d")
         }
     }
 

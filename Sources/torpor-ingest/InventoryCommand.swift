@@ -22,6 +22,9 @@ struct InventoryCommand: ParsableCommand {
             print("\(registered.entries.count) VM(s) registered from \(uri)")
             let logger = store.logger("torpor.ingest.inventory")
             for clash in registered.clashes { logger.warning("\(uri): \(clash)") }
+            for name in registered.vanished {
+                logger.warning("\(uri): \(name) was gone by the time it was read (undefined, stopped or migrated away?): not registered")
+            }
         } catch let error as IngestError {
             throw reportFailure(error)
         }

@@ -47,6 +47,25 @@ func records(_ text: String, delimiter: UInt8 = UInt8(ascii: ","), chunk: Int = 
         #expect(try records("a,b\n\n1,2\n\n") == [["a", "b"], ["1", "2"]])
     }
 
+    /// Each record says how many blank lines came right before it (LF, CRLF or CR alike); a quoted field's line breaks
+    /// are no blank lines.
+    @Test func blankLinesBeforeARecordAreCounted() throws {
+        let text = "a\n\n1\r\n\r\n\r\n2\r3\n\"x\n\ny\"\n4\n\n"
+        for chunk in [1, 2, 5, 1000] {
+            let parser = CSVParser(delimiter: UInt8(ascii: ","))
+            var seen: [(String, Int, Int)] = []
+            let collect: (CSVRecord) throws -> Void = { seen.append(($0.string(0), $0.line, $0.blankLinesBefore)) }
+            let bytes = Array(text.utf8)
+            for start in stride(from: 0, to: bytes.count, by: chunk) {
+                try bytes[start..<min(start + chunk, bytes.count)].withUnsafeBytes { try parser.parse($0, onRecord: collect) }
+            }
+            try parser.finish(onRecord: collect)
+            #expect(seen.map(\.0) == ["a", "1", "2", "3", "x\n\ny", "4"], "chunk \(chunk)")
+            #expect(seen.map(\.1) == [1, 3, 6, 7, 8, 11], "chunk \(chunk)")
+            #expect(seen.map(\.2) == [0, 1, 2, 0, 0, 0], "chunk \(chunk)")
+        }
+    }
+
     @Test func fieldsAreNULTerminatedForCFunctions() throws {
         let parser = CSVParser(delimiter: UInt8(ascii: ","))
         var values: [Double] = []

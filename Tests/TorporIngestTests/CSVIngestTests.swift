@@ -266,6 +266,55 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
         try expectRejected(path: path, in: s, mapping: offset, line: nil, "'time.step' (--step) is for time format 'implicit' only, not 'offset'")
     }
 
+    /// A blank line in a file of implicit times (start + row × step) is bad input naming it: libcsv skips it, and every
+    /// later row had been stamped a step early (`10, , 30, 40` stored 30 and 40 at the second and third steps). A line
+    /// break inside a quoted field is no blank line, nor are blank lines after the last row.
+    @Test func aBlankLineInAFileOfImplicitTimesIsBadInput() throws {
+        let implicit = CSVMapping(layout: .wideMetrics, time: .init(format: .implicit, start: UTC.format(t0), step: "5m"),
+                                  vm: .init(name: "batch-01"), metrics: [.init(column: "value", metric: "cpu_util")])
+        try expectRejected("value\n10\n\n30\n40\n", mapping: implicit, line: 3, "line 3 is blank, in a file whose times are implicit")
+        try expectRejected("value\r\n10\r\n30\r\n\r\n\r\n40\r\n", mapping: implicit, line: 4, "line 4 is blank")
+        var headless = implicit
+        (headless.header, headless.metrics) = (false, [.init(column: "1", metric: "cpu_util")])
+        try expectRejected("\n10\n30\n", mapping: headless, line: 1, "line 1 is blank")
+        let s = try Scratch()
+        let quoted = try s.write("quoted.csv", "value,note\n10,\"first\n\nsecond\"\n30,x\n\n\n")
+        let r = try CSVIngester(store: s.store).ingest(path: quoted, mapping: implicit, now: replayNow)
+        #expect(r.rows == 2 && r.lastTime == t0 + 300)
+        #expect(try s.value(vm: "batch-01", metric: "cpu_util", time: t0 + 300) == 30)
+    }
+
+    /// A flag or mapping key the layout does not read is bad input naming it, not ignored: `--vm`, `--vm-from-filename`
+    /// and `--metric` on a long file had stored its rows under their own VMs and metrics, exit 0; a wide-metrics mapping's
+    /// `vm_prefix` (its VM takes `vm.prefix`) and a prefix to a fixed VM name were dropped as silently.
+    @Test func aKeyTheLayoutDoesNotReadIsBadInput() throws {
+        let s = try Scratch()
+        let path = try s.write("long.csv", "vm,metric,time,value\nweb-01,cpu_util,\(t0),5\n")
+        for (flags, named) in [(["--vm", "db-01"], "'vm' (--vm, --vm-from-filename) is for layout 'wide-metrics' only, not 'long'"),
+                               (["--vm-from-filename"], "'vm' (--vm, --vm-from-filename) is for layout 'wide-metrics' only, not 'long'"),
+                               (["--metric", "mem_used:KiB"], "'metric' (--metric) is for layout 'wide-vms' only, not 'long'"),
+                               (["--layout", "wide-vms", "--metric", "cpu_util", "--vm", "db-01"], "'vm' (--vm, --vm-from-filename) is for layout 'wide-metrics' only, not 'wide-vms'"),
+                               (["--mapping", Paths.mappings + "/nab-cpu.yaml", "--vm", "db-01", "--vm-prefix", "dc1-"], "'vm.prefix' (--vm-prefix) is for a VM name taken from a column or the file name")] {
+            let command = try CSVCommand.parse(flags + [path])
+            try expectRejected(path: path, in: s, mapping: try command.effectiveMapping(), line: nil, named)
+        }
+        let mapping = try s.write("prefix.yaml", "layout: wide-metrics\ntime: {column: time, format: epoch}\nvm: {column: vm}\nvm_prefix: dc1-\nmetrics:\n  - {column: value, metric: cpu_util}\n")
+        let error = #expect(throws: IngestError.self) { _ = try CSVMapping.load(path: mapping) }
+        #expect(error?.isBadInput == true && error?.description.contains("'vm_prefix' (--vm-prefix) is for layout 'long' or 'wide-vms' only, not 'wide-metrics' (a wide-metrics file's VM takes vm.prefix)") == true,
+                "\(String(describing: error))")
+        let units = CSVMapping(layout: .wideVMs, time: .init(column: "time", format: .epoch), metric: .init(name: "cpu_util"), units: ["cpu_util": "fraction"])
+        try expectRejected(path: path, in: s, mapping: units, line: nil, "'units' is for layout 'long' only, not 'wide-vms'")
+    }
+
+    /// `--vm-prefix` on a long file prefixes the names of its `vm` column, as it does a wide-vms file's column names.
+    @Test func aVMPrefixOnALongFilePrefixesItsVMColumn() throws {
+        let s = try Scratch()
+        let path = try s.write("long.csv", "vm,metric,time,value\nweb-01,cpu_util,\(t0),5\n")
+        let r = try CSVIngester(store: s.store).ingest(path: path, mapping: try CSVCommand.parse(["--vm-prefix", "dc1-", path]).effectiveMapping(), now: replayNow)
+        #expect(r.vms == ["dc1-web-01"])
+        #expect(try s.value(vm: "dc1-web-01", metric: "cpu_util", time: t0) == 5)
+    }
+
     /// A gzip file cut short that has not changed for a while is bad input; one changed a moment ago is a file its writer
     /// is still compressing into: read up to its last whole line, the rest left for a later run, which reads it all.
     @Test func truncatedGzip() throws {

@@ -125,7 +125,7 @@ import TorporStore
         try Self.calendar(summary: "Backup", rule: "COUNT=1;FREQ=DAILY").replacingOccurrences(of: "CATEGORIES:Launch", with: "CATEGORIES:backup\r\nX-TORPOR-VMS:db01")
             .write(toFile: path, atomically: true, encoding: .utf8)
         let aimed = try CalendarIngester(store: s.store).ingest(path: path, from: now, to: now + 86_400 * 3, now: now)
-        #expect(aimed.inserted == 1 && aimed.warnings.contains { $0.contains("match no VM in the store") && $0.contains("VMs db01") }, "\(aimed.warnings)")
+        #expect(aimed.inserted == 1 && aimed.warnings.contains { $0.contains("match no VM in the store") && $0.contains("(VM db01)") }, "\(aimed.warnings)")
     }
 
     @Test func eventsWithoutAKnownCategoryAreSkippedOrDefaulted() throws {
@@ -148,6 +148,25 @@ import TorporStore
         #expect(r.rows == 0 && r.inserted == 0)
         #expect(r.warnings == ["1 cancelled event(s) (STATUS:CANCELLED) skipped: launch@test"])
         #expect(try events(s).isEmpty)
+    }
+
+    /// Every X-TORPOR-VMS and X-TORPOR-SELECTOR property targets its VMs (the last one alone had), and each target that
+    /// matches no VM the store knows is named, even beside one that does (a misspelt `bacth-01` protects nothing).
+    @Test func everyTargetPropertyCountsAndEachUnknownTargetIsNamed() throws {
+        let s = try Scratch()
+        try s.store.transaction { db in
+            _ = try VMRepository.id(of: "db-01", in: db, now: now)
+            try VMRepository.setPlacement(vm: try VMRepository.id(of: "web-01", in: db, now: now), hostURI: "test:///default", labels: ["group": "web"], in: db)
+        }
+        let path = try s.write("backup.ics", Self.calendar(summary: "Backup", rule: "FREQ=DAILY;COUNT=1")
+            .replacingOccurrences(of: "CATEGORIES:Launch", with: "CATEGORIES:backup\r\nX-TORPOR-VMS:db-01,bacth-01\r\nX-TORPOR-VMS:batch-02\r\n"
+                                  + "X-TORPOR-SELECTOR:group=web\r\nX-TORPOR-SELECTOR:group=wbe"))
+        let r = try CalendarIngester(store: s.store).ingest(path: path, from: now - 86_400 * 10, to: now + 86_400 * 10, now: now)
+        let backup = try #require(try events(s).first)
+        #expect(backup.targets == ["db-01", "bacth-01", "batch-02"] && backup.selector == "group=web|group=wbe")
+        #expect(backup.applies(to: "web-01", labels: ["group": "web"]) && !backup.applies(to: "web-02", labels: ["group": "api"]))
+        #expect(r.warnings == ["event targets that match no VM in the store (a misspelt name or label?): "
+                               + "'Backup' (VM bacth-01); 'Backup' (VM batch-02); 'Backup' (selector group=wbe)"], "\(r.warnings)")
     }
 
     @Test func aMalformedCalendarAddsNothing() throws {

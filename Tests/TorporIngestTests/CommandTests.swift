@@ -47,7 +47,8 @@ import TorporTestSupport
                                          ("torpor-ingest", ["prune", "--keep", "7d"], "--keep 7d is shorter than"),
                                          ("torpor-train", ["demote", "1"], "--reason"),
                                          ("torpor-ingest", ["prune", "--now", "2099-01-01T00:00:00Z"], "is ahead of the clock"),
-                                         ("torpor-backtest", ["--days", "0"], "days")] {
+                                         ("torpor-backtest", ["--days", "0"], "days"),
+                                         ("torpor-ingest", ["calendar", "--ahead", "0", "a.ics"], "--ahead '0' is no time at all")] {
             let (status, stderr) = try run(tool, arguments)
             #expect(status == 2, "\(tool) \(arguments): exit \(status)")
             #expect(stderr.contains(named), "\(tool): \(stderr)")
@@ -118,6 +119,32 @@ import TorporTestSupport
         let command = try ReleaseCommand.parse(["--db", s.store.path, "web-01"])
         try command.run()
         #expect(try s.store.read { try VMRepository.all(in: $0) }.first?.hostURI == nil)
+    }
+
+    /// `--ahead 0` is refused: an empty window had replaced the calendar's upcoming events with none (exit 0, a
+    /// warning). `--past 0` is a window from --now on.
+    @Test func anEmptyCalendarWindowIsRefused() throws {
+        for ahead in ["0", "0d", "0s"] {
+            let error = #expect(throws: (any Error).self) { _ = try CalendarCommand.parse(["--ahead", ahead, "a.ics"]) }
+            #expect(error.map { CalendarCommand.message(for: $0) }?.contains("--ahead '\(ahead)' is no time at all") == true)
+        }
+        _ = try CalendarCommand.parse(["--past", "0", "a.ics"])
+    }
+
+    /// A calendar read again with a mapping of several categories is "unchanged": the mapping's part of its identity had
+    /// been the dictionary's description, in another order in each process, so every hourly ingest replaced it again.
+    @Test func aCalendarWithACategoryMappingIsUnchangedInTheNextProcess() throws {
+        let s = try Scratch()
+        let mapping = try s.write("categories.yaml", "categories:\n" + ["release", "nightly", "audit", "outage", "launch-week", "patch", "drill", "sprint"]
+            .enumerated().map { "  \($1): \(["demand", "keep-awake", "freeze"][$0 % 3])\n" }.joined())
+        let calendar = try s.write("team.ics", CalendarIngestTests.calendar(summary: "Launch", rule: "FREQ=DAILY;COUNT=3"))
+        let arguments = ["calendar", "--db", s.store.path, "--now", "2013-09-30T00:00:00Z", "--mapping", mapping, "--json", calendar]
+        let first = try runTool("torpor-ingest", arguments)
+        #expect(first.status == 0, "\(first)")
+        for _ in 0..<3 {
+            let again = try runTool("torpor-ingest", arguments)
+            #expect(try JSONDecoder().decode(IngestReport.self, from: Data(again.stdout.utf8)).outcome == .unchanged, "\(again)")
+        }
     }
 
     @Test func statusRunsOnAStore() throws {

@@ -10,7 +10,8 @@ import TorporVirt
 
     func sample(_ name: String, running: Bool = true, cpuSeconds: Double, rx: Double, wr: Double) -> DomainSample {
         DomainSample(domain: name, running: running, vcpus: 2,
-                     counters: ["cpu.time": cpuSeconds * 1e9, "net.rx.bytes": rx, "net.tx.bytes": 0, "block.rd.bytes": 0, "block.wr.bytes": wr],
+                     counters: ["cpu.time": cpuSeconds * 1e9, "net.rx.bytes": rx, "net.tx.bytes": 0, "block.rd.bytes": 0, "block.wr.bytes": wr,
+                                DomainRates.netCount: 1, DomainRates.blockCount: 1],
                      memoryCapacity: 2 * 1_073_741_824, memoryUsed: 536_870_912)
     }
 
@@ -191,6 +192,48 @@ import TorporVirt
         let sample = DomainSample(record)
         #expect(sample.counters["net.rx.bytes"] == nil && sample.counters["net.tx.bytes"] == 16 && sample.counters[DomainRates.vcpuCount] == 2)
         #expect(sample.memoryUsed == nil && sample.memoryCapacity == 1024 * 1024)
+    }
+
+    /// An interface or disk unplugged or plugged between two collections gives no network or disk rate for that
+    /// interval: the sum over the devices had read the NIC that stayed, 4 MB/s, less the unplugged one's total, as
+    /// 0.67 MB/s. The other rates stand. Counters stored before the number of devices was kept give no such rate once.
+    @Test func devicesPluggedOrUnpluggedGiveNoRateOfTheirKind() {
+        func record(cpuSeconds: UInt64, received: [UInt64], written: [UInt64]) -> DomainSample {
+            var values: [String: TypedValue] = ["state.state": .int(1), "vcpu.current": .uint(1), "cpu.time": .uint(cpuSeconds * 1_000_000_000),
+                                                "net.count": .uint(UInt64(received.count)), "block.count": .uint(UInt64(written.count))]
+            for (i, bytes) in received.enumerated() { (values["net.\(i).rx.bytes"], values["net.\(i).tx.bytes"]) = (.uint(bytes), .uint(0)) }
+            for (i, bytes) in written.enumerated() { (values["block.\(i).wr.bytes"], values["block.\(i).rd.bytes"]) = (.uint(bytes), .uint(0)) }
+            return DomainSample(DomainStatsRecord(domainName: "x", domainUUID: "", values: values))
+        }
+        let previous = CounterSnapshot(collectedAt: 0, counters: record(cpuSeconds: 0, received: [1_000_000_000, 1_000_000_000], written: [0]).counters)
+        #expect(previous.counters[DomainRates.netCount] == 2 && previous.counters[DomainRates.blockCount] == 1)
+        let unplugged = DomainRates.between(previous, record(cpuSeconds: 30, received: [2_200_000_000], written: [3_000_000]), at: 300)
+        #expect(unplugged.rates["net_rx"] == nil && unplugged.rates["net_tx"] == nil && unplugged.resets.isEmpty, "\(unplugged)")
+        #expect(unplugged.rates["cpu_util"] == 10 && unplugged.rates["disk_write"] == 10_000, "\(unplugged)")
+        let plugged = DomainRates.between(previous, record(cpuSeconds: 30, received: [1_000_000_000, 1_000_000_000], written: [3_000_000, 0]), at: 300)
+        #expect(plugged.rates["disk_write"] == nil && plugged.rates["disk_read"] == nil && plugged.rates["net_rx"] == 0, "\(plugged)")
+        let same = DomainRates.between(previous, record(cpuSeconds: 30, received: [2_200_000_000, 1_000_000_000], written: [3_000_000]), at: 300)
+        #expect(same.rates["net_rx"] == 4_000_000 && same.rates["disk_write"] == 10_000)
+        var stored = previous.counters
+        (stored[DomainRates.netCount], stored[DomainRates.blockCount]) = (nil, nil)
+        let upgraded = DomainRates.between(CounterSnapshot(collectedAt: 0, counters: stored), record(cpuSeconds: 30, received: [2_200_000_000, 1_000_000_000], written: [3_000_000]), at: 300)
+        #expect(upgraded.rates == ["cpu_util": 10], "\(upgraded)")
+    }
+
+    /// A domain undefined between the host's listing and its reading is left out and named, the others registered: its
+    /// "Domain not found" had failed the whole host's inventory.
+    @Test func aDomainGoneBeforeItIsReadIsLeftOut() throws {
+        let s = try Scratch()
+        let node = "<node>" + ["web-01", "web-02"].map {
+            "<domain type='test'><name>\($0)</name><memory unit='KiB'>1048576</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>"
+        }.joined() + "</node>"
+        let connection = try VirtConnection.open(uri: "test://" + (try s.write("node.xml", node)))
+        let listed = try connection.domains()
+        let gone = try connection.domain(named: "web-01")
+        if try gone.info().state == .running { try gone.destroy() }
+        try gone.undefine()
+        let read = try InventoryIngester.read(listed)
+        #expect(read.entries.map(\.entry.name) == ["web-02"] && read.vanished == ["web-01"])
     }
 
     /// A domain stopped and started again within an interval has a new ID: its new CPU time, already above the old

@@ -129,6 +129,24 @@ private let prometheusData = Paths.sharedData + "/prometheus"
 
     /// `--metric` is for a source of one metric name: on a libvirt exporter's scrape, whose unmapped names are dozens
     /// (a block device's info gauge of 1 became 1 % CPU), it is bad input naming two of them, and nothing is stored.
+    /// A Prometheus or calendar mapping with a key torpor does not know is refused with its line, as a CSV mapping is:
+    /// `unti: fraction` had left cpu_util's unit percent (a 50 % CPU stored as 0.5 %), `vm_prefx` the names unprefixed.
+    @Test func aMisspeltMappingKeyIsRefusedWithItsLine() throws {
+        let s = try Scratch()
+        for (text, named) in [("vm_labels: [domain]\nmetrics:\n  cpu_ratio: {metric: cpu_util, unti: fraction}\n", ":3: 'metrics.cpu_ratio.unti': unknown key; expected one of metric, unit"),
+                              ("vm_prefx: dc1-\nvm_labels: [domain]\n", ":1: 'vm_prefx': unknown key; expected one of metrics, vm_labels, vm_prefix")] {
+            let path = try s.write("prometheus.yaml", text)
+            let error = #expect(throws: IngestError.self) { _ = try PrometheusMapping.load(path: path) }
+            #expect(error?.isBadInput == true && error?.description == path + named, "\(String(describing: error))")
+        }
+        let calendar = try s.write("calendar.yaml", "categories:\n  release: demand\ndefault_categroy: keep-awake\n")
+        let error = #expect(throws: IngestError.self) { _ = try CalendarMapping.load(path: calendar) }
+        #expect(error?.isBadInput == true && error?.description == calendar + ":3: 'default_categroy': unknown key; expected one of categories, default_category, zone",
+                "\(String(describing: error))")
+        #expect(try CalendarMapping.load(path: try s.write("good.yaml", "categories:\n  release: demand\ndefault_category: keep-awake\nzone: Europe/Amsterdam\n"))
+                == CalendarMapping(categories: ["release": .demand], defaultCategory: .keepAwake, zone: "Europe/Amsterdam"))
+    }
+
     @Test func theFixedMetricIsForASourceOfOneMetricName() throws {
         let s = try Scratch()
         let file = prometheusData + "/exposition/libvirt_exporter/inovex__README_sample_1.prom"

@@ -28,7 +28,8 @@ public struct CSVMapping: Codable, Equatable, Sendable {
     public var metric: MetricSpec?
     /// wide-vms: the columns that are VMs (default: every column except the time column).
     public var vmColumns: [String]?
-    /// wide-vms: prefix added to VM column names.
+    /// long and wide-vms: prefix added to the VM names read from the `vm` column (long) or the VM columns' names
+    /// (wide-vms). A wide-metrics file's VM takes `vm.prefix`.
     public var vmPrefix: String?
     /// long: the column names (default `vm`, `metric`, `value`; the time column is `time.column`, default `time`).
     public var columns: LongColumns?
@@ -151,9 +152,7 @@ public struct CSVMapping: Codable, Equatable, Sendable {
         }
         do {
             // A misspelt key first: it is why a key the decoder needs is missing.
-            if let unknown = shape.firstUnknownKey(in: text) {
-                throw IngestError.badInput(source: path, line: unknown.line, message: "'\(unknown.path)': unknown key; expected one of " + unknown.expected.joined(separator: ", "))
-            }
+            try shape.refuseUnknownKeys(in: text, source: path)
             let mapping = try YAMLDecoder().decode(CSVMapping.self, from: text)
             try mapping.validate(source: path)
             return mapping
@@ -181,11 +180,25 @@ public struct CSVMapping: Codable, Equatable, Sendable {
         case .auto, .epoch, .iso8601:
             if layout != .long { guard time.column != nil else { throw bad("time format '\(time.format.rawValue)' needs the time 'column'") } }
         }
-        // A key the time format does not read is refused, not ignored: whoever gave it meant it to place the times.
-        let reads: [String] = time.format == .implicit ? ["start", "step"] : time.format == .offset ? ["base"] : []
-        for (key, value, format) in [("base", time.base, "offset"), ("start", time.start, "implicit"), ("step", time.step, "implicit")]
-        where value != nil && !reads.contains(key) {
-            throw bad("'time.\(key)' (--\(key)) is for time format '\(format)' only, not '\(time.format.rawValue)': remove it or change the format")
+        // A key the time format or the layout does not read is refused, not ignored: whoever gave it meant it to place the
+        // times (`--start` with epoch times), or to name the VMs or metrics (`--vm` on a long file had stored its rows
+        // under their own VMs).
+        func unread(_ key: String, _ flags: String, by kind: String, _ readers: [String], not current: String, hint: String = "") -> IngestError {
+            bad("'\(key)'\(flags.isEmpty ? "" : " (\(flags))") is for \(kind) \(readers.map { "'\($0)'" }.joined(separator: " or ")) only, "
+                + "not '\(current)'\(hint): remove it or change the \(kind == "layout" ? "layout" : "format")")
+        }
+        for (key, value, format) in [("base", time.base, TimeFormat.offset), ("start", time.start, .implicit), ("step", time.step, .implicit)]
+        where value != nil && format != time.format {
+            throw unread("time.\(key)", "--\(key)", by: "time format", [format.rawValue], not: time.format.rawValue)
+        }
+        let layoutKeys: [(key: String, given: Bool, flags: String, readers: [Layout])] = [
+            ("vm", vm != nil, "--vm, --vm-from-filename", [.wideMetrics]), ("metrics", metrics != nil, "", [.wideMetrics]),
+            ("metric", metric != nil, "--metric", [.wideVMs]), ("vm_columns", vmColumns != nil, "", [.wideVMs]),
+            ("vm_prefix", vmPrefix != nil, "--vm-prefix", [.long, .wideVMs]), ("columns", columns != nil, "", [.long]), ("units", units != nil, "", [.long]),
+        ]
+        for k in layoutKeys where k.given && !k.readers.contains(layout) {
+            throw unread(k.key, k.flags, by: "layout", k.readers.map(\.rawValue), not: layout.rawValue,
+                         hint: k.key == "vm_prefix" ? " (a wide-metrics file's VM takes vm.prefix)" : "")
         }
         switch layout {
         case .long:
@@ -196,6 +209,9 @@ public struct CSVMapping: Codable, Equatable, Sendable {
                 throw bad("layout 'wide-metrics' needs exactly one of vm.column, vm.name or vm.from: filename")
             }
             if let from = vm.from, from != "filename" { throw bad("vm.from must be 'filename', not '\(from)'") }
+            if let name = vm.name, vm.prefix != nil {
+                throw bad("'vm.prefix' (--vm-prefix) is for a VM name taken from a column or the file name, not the fixed vm.name '\(name)': write the whole name")
+            }
             for m in metrics where m.valid != nil {
                 guard let v = m.valid, v.count == 2, v[0] <= v[1] else { throw bad("metric column '\(m.column)': valid must be [min, max]") }
             }

@@ -7,7 +7,7 @@ import TorporCSV
 /// Turns the data rows of one CSV file into samples, following a mapping resolved against the file's header.
 final class CSVRowReader {
     private enum Plan {
-        case long(vm: Int, metric: Int, value: Int)
+        case long(vm: Int, metric: Int, value: Int, vmPrefix: String)
         case wideMetrics(vm: VMSource, columns: [(index: Int, metric: Int64, factor: Double, valid: ClosedRange<Double>)])
         case wideVMs(columns: [(index: Int, vm: Int64)], metric: Int64, factor: Double)
     }
@@ -54,7 +54,7 @@ final class CSVRowReader {
         case .long:
             let names = mapping.columns
             plan = .long(vm: try column(names?.vm ?? "vm", "VM"), metric: try column(names?.metric ?? "metric", "metric"),
-                         value: try column(names?.value ?? "value", "value"))
+                         value: try column(names?.value ?? "value", "value"), vmPrefix: mapping.vmPrefix ?? "")
         case .wideMetrics:
             let spec = mapping.vm!
             let vm: VMSource
@@ -101,8 +101,8 @@ final class CSVRowReader {
         let t = try time.read(record, run: run)
         run.countRow()
         switch plan {
-        case .long(let vmIndex, let metricIndex, let valueIndex):
-            let vm = try vmCache.value(record.field(vmIndex)) { try run.vmID($0) }
+        case .long(let vmIndex, let metricIndex, let valueIndex, let prefix):
+            let vm = try vmCache.value(record.field(vmIndex)) { try run.vmID(prefix + $0) }
             let metric = try metricCache.value(record.field(metricIndex)) { try metricID($0, run: run) }
             run.noteRow(series: vm << 24 | metric.id, time: t)
             if let v = try value(record, valueIndex, run: run) { try run.emit(vm: vm, metric: metric.id, time: t, value: v * metric.factor) }
@@ -218,6 +218,13 @@ struct TimeReader {
         let t: EpochSeconds
         switch format {
         case .implicit:
+            // A row's time is its place among the rows: libcsv skips a blank line, so every later row would come a step
+            // early. A line break inside a quoted field is none.
+            if record.blankLinesBefore > 0 {
+                let blank = record.line - record.blankLinesBefore
+                throw run.fail("line \(blank) is blank, in a file whose times are implicit (start + row × step): every line is a row, "
+                               + "and without it each later row would be placed a step early. Write a missing row's values as NaN, or remove the line if it stands for no time", line: blank)
+            }
             t = base + dataRow * step
         case .iso8601:
             t = try iso(record, run)

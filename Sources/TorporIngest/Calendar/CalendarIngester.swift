@@ -3,6 +3,7 @@ import TorporCore
 import TorporHash
 import TorporICal
 import TorporStore
+import TorporYAML
 import Yams
 
 /// How calendar events become torpor events: which CATEGORIES mean which category, and the category of events that
@@ -42,9 +43,17 @@ public struct CalendarMapping: Codable, Equatable, Sendable {
         zone = try c.decodeIfPresent(String.self, forKey: .zone) ?? "UTC"
     }
 
+    /// The keys a mapping file may hold.
+    static let shape = YAMLShape.keys(["categories": .any, "default_category": .any, "zone": .any])
+
+    /// Reads a mapping file; a key it does not know is refused with its line.
     public static func load(path: String) throws(IngestError) -> CalendarMapping {
         do {
-            return try YAMLDecoder().decode(CalendarMapping.self, from: String(contentsOfFile: path, encoding: .utf8))
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            try shape.refuseUnknownKeys(in: text, source: path)
+            return try YAMLDecoder().decode(CalendarMapping.self, from: text)
+        } catch let error as IngestError {
+            throw error
         } catch {
             throw .badInput(source: path, line: nil, message: "not a valid calendar mapping (categories, default_category, zone): \(error)")
         }
@@ -63,7 +72,8 @@ public struct CalendarMapping: Codable, Equatable, Sendable {
 }
 
 /// Ingests an iCalendar file as occurrences over a window around `now`. Targets come from `X-TORPOR-VMS`
-/// (comma-separated VM names) or `X-TORPOR-SELECTOR` (a label selector such as `group=web`), else the whole fleet.
+/// (comma-separated VM names) or `X-TORPOR-SELECTOR` (a label selector such as `group=web`), each property of them
+/// (several: the VMs of any), else the whole fleet; each target that matches no VM the store knows is named in a warning.
 /// Re-ingesting a calendar (edited or not, or with another window) replaces its occurrences from the window's start on;
 /// those over before it stay (the nightly training reads months of them), and so do those after the window when an
 /// ingest at a later `now` has read the calendar (a replay of history leaves today's events as they are).
@@ -76,6 +86,12 @@ public struct CalendarIngester {
         self.mapping = mapping
     }
 
+    /// How a calendar was read, part of its source's identity.
+    private struct Window: Encodable {
+        let from: EpochSeconds, to: EpochSeconds
+        let mapping: CalendarMapping
+    }
+
     public func ingest(path: String, from: EpochSeconds, to: EpochSeconds, now: EpochSeconds) throws(IngestError) -> IngestReport {
         let occurrences: [CalendarOccurrence]
         let calendarWarnings: [String]
@@ -86,16 +102,17 @@ public struct CalendarIngester {
         } catch {
             throw .badInput(source: path, line: error.line, message: error.message)
         }
-        let hash = SHA256()
-        do { hash.update(Array(try Data(contentsOf: URL(fileURLWithPath: path)))) } catch {
-            throw .badInput(source: path, line: nil, message: "cannot read: \(error.localizedDescription)")
+        let content: String
+        do { content = try SHA256.hexDigest(ofFile: path) } catch {
+            throw .badInput(source: path, line: nil, message: "cannot read: \(error.message)")
         }
-        // The window and the mapping are part of what was ingested: another window re-expands the calendar.
-        hash.update(Array("\(from) \(to) \(mapping)".utf8))
+        // The window and the mapping are part of what was ingested: another window re-expands the calendar. As JSON
+        // with sorted keys: a dictionary's description (the mapping's categories) is in another order in each process.
+        let identity = SourceTransaction.identity(contentSHA256: content, readWith: Window(from: from, to: to, mapping: mapping))
         // Each ingest replaces the occurrences earlier ones stored from its window's start on: an ingest of another
         // window may have replaced those of an earlier one of this identity, so only the latest ingest of the file counts.
         return try SourceTransaction.run(store: store, kind: "icalendar", source: path,
-                                         location: URL(fileURLWithPath: path).standardizedFileURL.path, sha256: hash.finalizeHex(),
+                                         location: URL(fileURLWithPath: path).standardizedFileURL.path, sha256: identity,
                                          now: now, futureTolerance: to - now, replacesLocation: true) { session in
             var events: [EventRecord] = []
             var uncategorized: Set<String> = []
@@ -106,21 +123,30 @@ public struct CalendarIngester {
                     uncategorized.insert(o.categories.isEmpty ? "(none)" : o.categories.joined(separator: ","))
                     continue
                 }
-                let targets = o.extensions["X-TORPOR-VMS"].map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } } ?? []
+                // Every X-TORPOR-VMS and X-TORPOR-SELECTOR property counts (a second one names more VMs, not other ones).
+                var targets: [String] = []
+                for name in (o.extensions["X-TORPOR-VMS"] ?? []).flatMap({ $0.split(separator: ",") }) {
+                    let vm = name.trimmingCharacters(in: .whitespaces)
+                    if !vm.isEmpty, !targets.contains(vm) { targets.append(vm) }
+                }
+                let selector = o.extensions["X-TORPOR-SELECTOR"].map { $0.joined(separator: "|") }
                 for category in categories {
                     events.append(EventRecord(uid: o.uid, summary: o.summary, category: category, start: o.start, end: o.end,
-                                              targets: targets, selector: o.extensions["X-TORPOR-SELECTOR"]))
+                                              targets: targets, selector: selector))
                 }
                 session.report.firstTime = min(session.report.firstTime ?? o.start, o.start)
                 session.report.lastTime = max(session.report.lastTime ?? o.end, o.end)
             }
             calendarWarnings.forEach(session.warn)
-            // An event whose targets or selector match no VM protects nothing: likely a misspelt name or label.
+            // A target that matches no VM protects nothing: likely a misspelt name or label, even beside targets that match.
             let fleet = try session.knownVMs()
-            let aimless = Set(events.filter { e in (!e.targets.isEmpty || e.selector != nil) && !fleet.contains { e.applies(to: $0.name, labels: $0.labels) } }
-                .map { "'\($0.summary)' (" + ($0.selector.map { "selector \($0)" } ?? "VMs " + $0.targets.joined(separator: ",")) + ")" })
+            let names = Set(fleet.map(\.name))
+            let aimless = Set(events.flatMap { e in
+                e.targets.filter { !names.contains($0) }.map { "'\(e.summary)' (VM \($0))" }
+                    + e.selectors.filter { s in !fleet.contains { EventRecord.labels($0.labels, match: s) } }.map { "'\(e.summary)' (selector \($0))" }
+            })
             if !aimless.isEmpty {
-                session.warn("events whose targets match no VM in the store (a misspelt name or label?): \(aimless.sorted().prefix(10).joined(separator: "; "))")
+                session.warn("event targets that match no VM in the store (a misspelt name or label?): \(aimless.sorted().prefix(10).joined(separator: "; "))")
             }
             if !uncategorized.isEmpty {
                 session.warn("occurrences with no known category skipped (map them with categories or default_category): CATEGORIES \(uncategorized.sorted().prefix(10).joined(separator: "; "))")

@@ -12,7 +12,8 @@ public struct DomainSample: Equatable, Sendable {
     public var running: Bool
     public var vcpus: Int?
     /// Cumulative counters: `cpu.time` (ns), `net.rx.bytes`, `net.tx.bytes`, `block.rd.bytes`, `block.wr.bytes`
-    /// (summed over interfaces and disks).
+    /// (summed over interfaces and disks); with them, not counters, the vCPUs, the running domain's ID and the number of
+    /// interfaces and disks (`DomainRates`).
     public var counters: [String: Double]
     /// Memory allocated and in use, bytes, when the balloon driver reports them.
     public var memoryCapacity: Double?
@@ -44,6 +45,9 @@ public struct DomainSample: Equatable, Sendable {
                                     ("block.rd.bytes", "block", "rd.bytes"), ("block.wr.bytes", "block", "wr.bytes")] {
             if let v = sum(group, field) { counters[key] = v }
         }
+        for (key, group) in [(DomainRates.netCount, "net"), (DomainRates.blockCount, "block")] {
+            if let count = record.number("\(group).count") { counters[key] = count }
+        }
         self.counters = counters
         memoryCapacity = record.number("balloon.maximum").map { $0 * 1024 }
         // In use inside the guest, when its balloon driver reports it. (`balloon.rss` is the host process's resident
@@ -60,7 +64,8 @@ public struct DomainSample: Equatable, Sendable {
 
 /// Rates between two collections of one domain: CPU utilization of its allocated vCPUs (percent), network and
 /// block I/O (bytes/s). A counter that went down, or a new domain ID (the domain restarted), gives no rate of any counter
-/// for that interval (those that did not go down may have restarted too): missing, not zero. Nothing comes out of a first collection, an interval of zero or longer than `longestInterval`, or a domain
+/// for that interval (those that did not go down may have restarted too): missing, not zero. vCPUs plugged or unplugged
+/// in the interval give no utilization, interfaces or disks no network or disk rate. Nothing comes out of a first collection, an interval of zero or longer than `longestInterval`, or a domain
 /// that is not running now or was not at the previous collection (its counters are not kept).
 public enum DomainRates {
     /// The longest interval a rate may average over: three 5-minute collections. After a longer gap (the collector was
@@ -72,6 +77,14 @@ public enum DomainRates {
     /// Kept with the counters (not a counter): the running domain's ID, new at each start. Another ID is a restart in
     /// the interval, whose new counters may already be above the old ones (a rate too low, not a counter gone down).
     public static let domainID = "domain.id"
+    /// Kept with the counters (not counters): the domain's interfaces and disks at the collection. Another number is one
+    /// plugged or unplugged in the interval, and the sum over them moved by its counter's total: one unplugged would
+    /// read as traffic that stopped (too low a rate, not always a sum gone down). Counters stored before the numbers
+    /// were kept have none: no rate for that one interval, rather than one that may be too low.
+    public static let netCount = "net.count"
+    public static let blockCount = "block.count"
+    /// What is kept with the counters that is not a counter.
+    static let notCounters: Set<String> = [vcpuCount, domainID, netCount, blockCount]
 
     public static func between(_ previous: CounterSnapshot, _ current: DomainSample, at now: EpochSeconds) -> (rates: [String: Double], resets: [String]) {
         let interval = now - previous.collectedAt
@@ -81,8 +94,11 @@ public enum DomainRates {
         var resets: [String] = []
         let metricOf = ["net.rx.bytes": "net_rx", "net.tx.bytes": "net_tx", "block.rd.bytes": "disk_read", "block.wr.bytes": "disk_write"]
         if let before = previous.counters[domainID], let now = current.counters[domainID], before != now { return ([:], [domainID]) }
-        for (counter, value) in current.counters where counter != vcpuCount && counter != domainID {
+        for (counter, value) in current.counters where !notCounters.contains(counter) {
             guard let before = previous.counters[counter] else { continue }
+            // Devices plugged or unplugged in the interval: the sum is over other devices, whichever way it moved.
+            if let devices = counter.hasPrefix("net.") ? netCount : counter.hasPrefix("block.") ? blockCount : nil,
+               current.counters[devices] == nil || previous.counters[devices] != current.counters[devices] { continue }
             guard value >= before else { resets.append(counter); continue }
             let perSecond = (value - before) / seconds
             if counter == "cpu.time" {

@@ -21,30 +21,28 @@ public struct InventoryIngester {
 
     public init(store: Store) { self.store = store }
 
-    /// The VMs registered, and the domains left out because another host's domain holds their name (a VM's copy a
-    /// migration left behind is left out silently).
+    /// The VMs registered, the domains left out because another host's domain holds their name (a VM's copy a
+    /// migration left behind is left out silently), and those gone between the host's listing and their reading.
     public struct Registered: Sendable {
         public var entries: [InventoryEntry]
         public var clashes: [NameClash]
+        /// Domains the host listed that were gone when read (undefined, a transient one stopped, migrated away): left out,
+        /// as a domain the host no longer lists is.
+        public var vanished: [String]
     }
 
     public func ingest(uri: String, now: EpochSeconds) throws(IngestError) -> Registered {
         let entries: [(entry: InventoryEntry, running: Bool)]
+        let vanished: [String]
         do {
-            let connection = try VirtConnection.open(uri: uri)
-            entries = try connection.domains().map { domain throws(VirtError) in
-                let info = try domain.info()
-                let labels = try domain.metadata(namespaceURI: Self.labelsNamespace).map(Self.parseLabels) ?? [:]
-                return (InventoryEntry(name: domain.name, uuid: domain.uuid, state: "\(info.state)", vcpus: info.vcpus,
-                                       memoryBytes: Int64(info.maxMemoryKiB) * 1024, labels: labels), info.state == .running)
-            }
+            (entries, vanished) = try Self.read(try VirtConnection.open(uri: uri).domains())
         } catch {
             throw .failure(source: uri, message: error.description)
         }
-        var registered = Registered(entries: [], clashes: [])
+        var registered = Registered(entries: [], clashes: [], vanished: vanished)
         do {
             try store.transaction { db in
-                registered = Registered(entries: [], clashes: [])
+                registered = Registered(entries: [], clashes: [], vanished: vanished)
                 let ids = try entries.map { try VMRepository.id(of: $0.entry.name, in: db, now: now) }
                 let claims = try VMRepository.claimListing(host: uri, zip(ids, entries).map {
                     (vm: $0, name: $1.entry.name, uuid: $1.entry.uuid.isEmpty ? nil : $1.entry.uuid, running: $1.running)
@@ -64,6 +62,25 @@ public struct InventoryIngester {
             throw .failure(source: uri, message: "store: \(error)")
         }
         return registered
+    }
+
+    /// Each listed domain's entry, and whether it runs. One gone by the time it is read (libvirt: "Domain not found")
+    /// is named in `vanished`, not a failure of the whole host.
+    static func read(_ domains: [VirtDomain]) throws(VirtError) -> (entries: [(entry: InventoryEntry, running: Bool)], vanished: [String]) {
+        var entries: [(entry: InventoryEntry, running: Bool)] = []
+        var vanished: [String] = []
+        for domain in domains {
+            do throws(VirtError) {
+                let info = try domain.info()
+                let labels = try domain.metadata(namespaceURI: Self.labelsNamespace).map(Self.parseLabels) ?? [:]
+                entries.append((InventoryEntry(name: domain.name, uuid: domain.uuid, state: "\(info.state)", vcpus: info.vcpus,
+                                               memoryBytes: Int64(info.maxMemoryKiB) * 1024, labels: labels), info.state == .running))
+            } catch {
+                guard error.isNoDomain else { throw error }
+                vanished.append(domain.name)
+            }
+        }
+        return (entries, vanished)
     }
 
     /// `key=value` pairs from the text content of a metadata element.

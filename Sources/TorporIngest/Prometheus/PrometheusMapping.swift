@@ -1,5 +1,6 @@
 import Foundation
 import TorporCore
+import TorporYAML
 import Yams
 
 /// Which Prometheus series become which torpor samples: a small YAML file (see `sample-data/mappings/prometheus.yaml`)
@@ -33,9 +34,14 @@ public struct PrometheusMapping: Codable, Equatable, Sendable {
         self.metrics = metrics
     }
 
+    /// The keys a mapping file may hold (the keys of `metrics` are metric names or queries).
+    static let shape = YAMLShape.keys(["vm_labels": .any, "vm_prefix": .any, "metrics": .named(.flat("metric", "unit"))])
+
+    /// Reads a mapping file; a key it does not know is refused with its line.
     public static func load(path: String) throws(IngestError) -> PrometheusMapping {
         do {
             let text = try String(contentsOfFile: path, encoding: .utf8)
+            try shape.refuseUnknownKeys(in: text, source: path)
             let mapping = try YAMLDecoder().decode(PrometheusMapping.self, from: text)
             for (name, target) in mapping.metrics {
                 if case .failure(let e) = MetricBinding.make(metric: target.metric, unit: target.unit) {
