@@ -13,15 +13,19 @@ public enum SampleOutcome: Equatable {
 
 /// Inserts samples inside one write transaction with prepared statements. Deduplication rule: a sample's key is
 /// (vm, metric, time); the first value stored for a key wins, later ones are reported as duplicates or conflicts.
-/// `finish` sums up the hours they fall in (`SampleHours`) before the transaction commits.
+/// Each inserted sample raises its hour's highest and lowers its lowest in the hourly summary (`SampleHours`), gathered
+/// here and written by `finish` (and whenever many hours are gathered) before the transaction commits.
 public final class SampleWriter {
     private let db: Database
     private let insert: Statement
     private let lookup: Statement
     private var metricIDs: [String: Int64] = [:]
-    /// Per (vm, metric), the first and last time of the samples added since `finish`.
-    private var added: [Series: ClosedRange<EpochSeconds>] = [:]
-    private struct Series: Hashable { let vm: Int64, metric: Int64 }
+    /// The hours of the samples inserted since they were last written, with their highest and lowest.
+    private var hours: [SampleHours.Hour: SampleHours.Extremes] = [:]
+    /// The hour the latest samples fell in, kept out of `hours` while they do (a source gives a series' samples in a row).
+    private var current: (hour: SampleHours.Hour, extremes: SampleHours.Extremes)?
+    /// How many hours are gathered at most before they are written (memory stays bounded on any source).
+    var gatheredHours = 100_000
 
     public init(db: Database) throws {
         self.db = db
@@ -62,8 +66,7 @@ public final class SampleWriter {
             throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
         }
         if sqlite3_changes(db.sqliteConnection) == 1 {
-            let series = Series(vm: vm, metric: metric)
-            added[series] = added[series].map { min($0.lowerBound, time)...max($0.upperBound, time) } ?? time...time
+            try gather(SampleHours.Hour(vm: vm, metric: metric, start: UTC.floor(time)), value)
             return .inserted
         }
         lookup.setUncheckedArguments([vm, metric, time])
@@ -71,12 +74,22 @@ public final class SampleWriter {
         return kept == value ? .duplicate : .conflict(kept: kept)
     }
 
-    /// Sums up the hours of the samples added since the last call (`SampleHours.refresh`). Call it before the
+    /// Writes the hours the samples inserted since the last call fall in to the summary. Call it before the
     /// transaction commits: the planner and the trainer read whole hours from the summary only.
     public func finish() throws {
-        for (series, span) in added {
-            try SampleHours.refresh(vm: series.vm, metric: series.metric, from: span.lowerBound, through: span.upperBound, in: db)
+        if let current { hours[current.hour, default: current.extremes].widen(to: current.extremes) }
+        current = nil
+        try SampleHours.raise(hours, in: db)
+        hours = [:]
+    }
+
+    private func gather(_ hour: SampleHours.Hour, _ value: Double) throws {
+        if current?.hour == hour { return current!.extremes.widen(to: SampleHours.Extremes(high: value, low: value)) }
+        if let current { hours[current.hour, default: current.extremes].widen(to: current.extremes) }
+        current = (hour, SampleHours.Extremes(high: value, low: value))
+        if hours.count >= gatheredHours {
+            try SampleHours.raise(hours, in: db)
+            hours = [:]
         }
-        added = [:]
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import TorporCore
 
 /// The one error type of the store, naming the database file.
 public struct StoreError: Error, CustomStringConvertible {
@@ -73,7 +74,14 @@ public final class Store: Sendable {
                 }
                 return
             }
-            try migrator.migrate(pool)
+            // Two stages opening the store at once after an upgrade both migrated (GRDB picks what to apply before
+            // SQLite's lock is taken), and one failed ("table … already exists"): one migrates at a time, under a lock
+            // file beside the store (without it, where none can be made, as before).
+            if try !pool.read({ try migrator.hasCompletedMigrations($0) }) {
+                let migrating = try? FileLock(path: path + ".migrating", wait: true)
+                defer { withExtendedLifetime(migrating) {} }
+                try migrator.migrate(pool)
+            }
         } catch let error as StoreError {
             throw error
         } catch {

@@ -260,6 +260,61 @@ func temporaryStorePath() -> String {
         #expect(try hours(day + 4 * 3600) == [[0, 2, 2], [1, 30, 30], [2, 7, 5], [3, 1, 1]])
     }
 
+    /// Stages that open a store from an older torpor at once migrate it one after the other, all of them succeeding.
+    @Test func stagesOpeningAnOlderStoreAtOnceAllMigrateIt() throws {
+        let path = temporaryStorePath()
+        try Schema.migrator.migrate(try DatabaseQueue(path: path), upTo: "v15: a sleep's pool copy tried again after a failure that may pass")
+        let failures = Failures()
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in
+            do { _ = try Store(path: path) } catch { failures.add("\(error)") }
+        }
+        #expect(failures.all.isEmpty, "\(failures.all)")
+        #expect(try Store(path: path, migrating: false).read { try Schema.migrator.hasCompletedMigrations($0) })
+    }
+
+    final class Failures: @unchecked Sendable {
+        private let lock = NSLock()
+        private var errors: [String] = []
+        func add(_ error: String) { lock.withLock { errors.append(error) } }
+        var all: [String] { lock.withLock { errors } }
+    }
+
+    /// Samples in any order, written out a few hours at a time (as a large source is), give the summary SQLite's own
+    /// grouping of the samples gives.
+    @Test func theSummaryOfSamplesInAnyOrderIsTheirGrouping() throws {
+        let store = try Store(path: temporaryStorePath())
+        struct SplitMix: RandomNumberGenerator {   // the same samples each run
+            var state: UInt64
+            mutating func next() -> UInt64 {
+                state &+= 0x9E37_79B9_7F4A_7C15
+                var z = state
+                z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+                return z ^ (z >> 31)
+            }
+        }
+        var random = SplitMix(state: 7)
+        try store.transaction { db in
+            let writer = try SampleWriter(db: db)
+            writer.gatheredHours = 3
+            let vms = [try VMRepository.id(of: "a", in: db, now: 0), try VMRepository.id(of: "b", in: db, now: 0)]
+            let metrics = try ["cpu_util", "mem_used"].map { try writer.metricID(try MetricBinding.make(metric: $0, unit: nil).get()) }
+            for _ in 0..<2_000 {
+                _ = try writer.add(vm: vms[Int.random(in: 0...1, using: &random)], metric: metrics[Int.random(in: 0...1, using: &random)],
+                                   time: 300 * 3600 + Int64.random(in: 0..<(40 * 3600), using: &random), value: Double.random(in: 0...100, using: &random))
+            }
+            try writer.finish()
+        }
+        let (summary, grouped) = try store.read { db in
+            (try Row.fetchAll(db, sql: "SELECT vm_id, metric_id, hour, high, low FROM sample_hour ORDER BY 1, 2, 3"),
+             try Row.fetchAll(db, sql: """
+                SELECT vm_id, metric_id, time - ((time % 3600) + 3600) % 3600 AS hour, max(value) AS high, min(value) AS low
+                FROM sample GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+                """))
+        }
+        #expect(summary.count == 160 && summary == grouped)
+    }
+
     /// A store from before the summary (v15) keeps its samples readable: a VM not yet summed up is read from its
     /// samples, and the nightly prune sums it up once, in a transaction of its own; reads give the same hours throughout.
     @Test func aStoreFromBeforeTheSummaryIsSummedUpByThePrune() throws {
