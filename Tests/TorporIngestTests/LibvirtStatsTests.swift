@@ -15,6 +15,14 @@ import TorporVirt
                      memoryCapacity: 2 * 1_073_741_824, memoryUsed: 536_870_912)
     }
 
+    /// A collection's identity is the same in every process: its counters in name order, not a dictionary's.
+    @Test func aSamplesFingerprintListsItsCountersByName() {
+        var counters = [String: Double](minimumCapacity: 64)
+        for (name, value) in [("net.tx.bytes", 2.0), ("cpu.time", 1), ("block.rd.bytes", 3)] { counters[name] = value }
+        let sample = DomainSample(domain: "web-01", running: true, vcpus: 2, counters: counters, memoryCapacity: nil, memoryUsed: 5)
+        #expect(sample.fingerprint == "web-01 - true 2 block.rd.bytes=3.0 cpu.time=1.0 net.tx.bytes=2.0 - 5.0\n")
+    }
+
     @Test func ratesComeFromThePreviousCollectionsCounters() throws {
         let s = try Scratch()
         let ingester = DomainStatsIngester(store: s.store)

@@ -19,6 +19,14 @@ public struct DomainSample: Equatable, Sendable {
     public var memoryCapacity: Double?
     public var memoryUsed: Double?
 
+    /// The sample as text, the same in every process (counters by name: a dictionary's order is not): what makes a
+    /// collection the same source as one before it.
+    var fingerprint: String {
+        "\(domain) \(uuid ?? "-") \(running) \(vcpus.map(String.init) ?? "-") "
+            + counters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            + " \(memoryCapacity.map { "\($0)" } ?? "-") \(memoryUsed.map { "\($0)" } ?? "-")\n"
+    }
+
     public init(domain: String, uuid: String? = nil, running: Bool, vcpus: Int?, counters: [String: Double], memoryCapacity: Double?, memoryUsed: Double?) {
         self.domain = domain; self.uuid = uuid; self.running = running; self.vcpus = vcpus; self.counters = counters
         self.memoryCapacity = memoryCapacity; self.memoryUsed = memoryUsed
@@ -134,7 +142,7 @@ public struct DomainStatsIngester {
     /// Stores one collection of `samples` taken at `now` from host `uri`.
     func ingest(_ samples: [DomainSample], uri: String, now: EpochSeconds) throws(IngestError) -> IngestReport {
         let hash = SHA256()
-        hash.update(Array("\(uri) \(now) \(samples.map { "\($0)" }.joined())".utf8))
+        hash.update(Array("\(uri) \(now) \(samples.map(\.fingerprint).joined())".utf8))
         return try SourceTransaction.run(store: store, kind: "libvirt", source: uri, location: uri, sha256: hash.finalizeHex(),
                                          now: now, futureTolerance: 0) { session in
             session.report.format = "domain stats"
