@@ -36,10 +36,10 @@ final class EventLog: @unchecked Sendable {
 
     init(path: String?) { self.path = path }
 
+    /// Keeps `event` and writes it out. The writes are outside the lock: a stderr or event log that blocks (a stalled
+    /// journald, a hung network mount) holds up only the thread whose event it is, not every host's restores.
     func record(_ event: ExecutionEvent) {
-        lock.lock()
-        defer { lock.unlock() }
-        recorded.append(event)
+        lock.withLock { recorded.append(event) }
         StandardError.line("torpor-execute: " + event.text)
         guard let path else { return }
         let encoder = JSONEncoder()
