@@ -110,6 +110,7 @@ private let prometheusData = Paths.sharedData + "/prometheus"
             + (6..<9).map { "cpu_util{domain=\"web4\",instance=\"hostA\"} 3 \(1_700_000_000 + $0 * 300)000\n" }.joined())
         let returned = try byDomain.ingestFile(path: back, now: replayNow)
         #expect(returned.inserted == 9 && returned.vms == ["web4"], "\(returned)")
+        #expect(returned.rows == 2 && returned.summary.contains("2 series"), "a series of nine samples, each a line, is one: \(returned.summary)")
         // One sample on hostA before it left (no spacing of its own to go by), and a sample out of order: still one VM's.
         let once = try s.write("once.prom", "# TYPE cpu_util gauge\n"
             + "cpu_util{domain=\"web5\",instance=\"hostA\"} 1 1700000000000\n"

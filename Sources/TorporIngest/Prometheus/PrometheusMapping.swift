@@ -90,7 +90,8 @@ final class PrometheusSeriesWriter {
     private var skippedNames: Set<String> = []
     private var seriesWithoutVM = 0
     private var nonFinite = 0
-    private var seriesCount = 0
+    /// Every series met (name and labels): the report counts series, though an exposition file gives each sample alone.
+    private var seriesMet: Set<[String: String]> = []
 
     init(session: SampleSession, mapping: PrometheusMapping, fixedVM: String?, fixedMetric: MetricBinding?) {
         self.session = session
@@ -136,8 +137,9 @@ final class PrometheusSeriesWriter {
     /// Stores one series' points (time in seconds, value). NaN is missing; ±Inf is counted and not stored. `position`:
     /// where the series is in a source without lines (JSON: `result[3]`), for error messages.
     func add(name: String?, labels: [String: String], points: [(time: Double, value: Double)], position: String? = nil) throws {
-        seriesCount += 1
-        session.countRow()
+        var identity = labels
+        if let name { identity["__name__"] = name }
+        if seriesMet.insert(identity).inserted { session.countRow() }
         session.position = position
         defer { session.position = nil }
         guard let metric = try metric(for: name) else {
@@ -148,8 +150,6 @@ final class PrometheusSeriesWriter {
             seriesWithoutVM += 1
             return
         }
-        var identity = labels
-        if let name { identity["__name__"] = name }
         let key = vm.id << 24 | metric.id
         // One entry per series, whose times grow with every add of it: an exposition file gives each sample alone, and
         // two hosts' series scraped at other seconds meet only as stretches of time.
