@@ -57,8 +57,10 @@ public final class Executor: @unchecked Sendable {
     var partnerStates: [String: Result<[String: DomainState], Error>] = [:]
     /// How long a pre-flight waits for another executor's guardrails count (`withGuardrailsCounted`).
     var guardrailsPatience: Double = 10
-    /// How long after its start a pass still starts hibernations (seconds): what it read once (the plans made since the
-    /// approved one, calendar events) is that old by then; the rest wait for the next pass, which reads them again.
+    /// How long after a host's hibernations began a pass still starts them (seconds): what it read once for them (the
+    /// plans made since the approved one, calendar events, pins) is that old by then; the rest wait for the next pass,
+    /// which reads them again. Counted from the hibernations' start, not the pass's: restores and pool copies before
+    /// them must not use it up.
     var hibernationsStartWithin: Int64 = 300
     /// Set in a run once that wait gave up: the run's other hibernations are held back at once.
     var guardrailsLockBusy = false
@@ -832,6 +834,7 @@ public final class Executor: @unchecked Sendable {
 
     func startDueHibernations(_ options: ExecutionOptions, approved: (plan: Plan, approved: [String: ApprovalRecord])?, restoresOnly: Bool,
                               busy: Set<String>, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds, hold: Hold) throws {
+        let began = clock()
         let mine = approved?.plan.actions.filter { covers($0.host, options) } ?? []
         let (paused, latest, power, pins) = try store.read { db in
             (try ExecutorSettings.paused(in: db), try JournalRepository.latestSteps(of: mine.map(\.id), in: db),
@@ -872,10 +875,10 @@ public final class Executor: @unchecked Sendable {
             func skip(_ reason: String) { hold(a, "skipped", reason, nil) }
             let reopened = [.intent, .started].contains(latest[a.id]?.step)
             // The pass's time as it goes on (the saves before this one may have taken minutes): each check below reads
-            // the time it is made at; what the pass read once at its start is too old after `hibernationsStartWithin`.
+            // the time it is made at; what was read once for them is too old after `hibernationsStartWithin`.
             let now = clock()
-            if now - options.now > hibernationsStartWithin {
-                skip("the pass began over \(DurationText.format(hibernationsStartWithin)) ago: the next pass reads the plans again and starts it")
+            if now - began > hibernationsStartWithin {
+                skip("this pass's hibernations began over \(DurationText.format(hibernationsStartWithin)) ago: the next pass reads the plans again and starts it")
                 continue
             }
             guard now <= plan.validUntil.seconds else { skip(expired); continue }

@@ -186,7 +186,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         let late = f.executor()
         late.hibernationsStartWithin = -1
         let held = try late.run(f.options(Self.now))
-        #expect(held.map(\.event) == ["skipped"] && held.first?.detail.contains("the pass began over") == true, "\(held)")
+        #expect(held.map(\.event) == ["skipped"] && held.first?.detail.contains("hibernations began over") == true, "\(held)")
         #expect(try f.state("web-01") == .running && f.steps("web-01").isEmpty)
         #expect(try f.executor().run(f.options(Self.now + 60)).map(\.event) == ["hibernated"])
     }
