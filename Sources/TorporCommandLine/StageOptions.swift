@@ -26,6 +26,14 @@ public struct StageOptions: ParsableArguments {
     }
 }
 
+/// A `--now` more than an hour ahead of the clock, said as a usage error that begins with it and the clock and goes on
+/// with `consequence` (a typo there would drop the newest history, or record a plan as the newest until then); nil when
+/// it is not ahead.
+public func aheadOfTheClock(_ now: EpochSeconds, _ consequence: String) -> ValidationError? {
+    let clock = EpochSeconds(Date().timeIntervalSince1970)
+    return now > clock + 3600 ? ValidationError("--now \(UTC.format(now)) is ahead of the clock (\(UTC.format(clock))): " + consequence) : nil
+}
+
 /// Who a person's command is recorded as: `--by`, else the user behind sudo, else the user.
 public func operatorName(_ by: String?) -> String {
     let env = ProcessInfo.processInfo.environment

@@ -6,18 +6,17 @@ import TorporCore
 /// Each VM's samples summed up per hour (`sample_hour`: the highest and the lowest sample of each hour of each metric),
 /// so that the planner and the trainer read a VM's month of 5-minute samples as its 720 hours. Kept in the transaction
 /// that changes the samples: an insert widens its hour (`SampleWriter.finish`), a prune sums the hours it cut into up
-/// again from the samples left (`SampleRetention`). A VM
-/// whose samples were stored before the summary existed (`vm.hours_complete` = 0) is read from its samples until
-/// `complete` has summed it up.
+/// again from the samples left (`SampleRetention`). A VM whose samples were stored before the summary existed
+/// (`vm.hours_complete` = 0) is read from its samples until `complete` has summed it up.
 public enum SampleHours {
     /// One hour of one VM's metric.
-    public struct Hour: Hashable, Sendable {
-        public let vm: Int64, metric: Int64, start: EpochSeconds
+    struct Hour: Hashable, Sendable {
+        let vm: Int64, metric: Int64, start: EpochSeconds
     }
 
     /// The highest and the lowest sample of an hour.
-    public struct Extremes: Sendable {
-        public var high: Double, low: Double
+    struct Extremes: Sendable {
+        var high: Double, low: Double
 
         /// Takes in what `other` reached.
         mutating func widen(to other: Extremes) {
@@ -83,9 +82,7 @@ public enum SampleHours {
         while true {
             let code = sqlite3_step(statement)
             if code == SQLITE_DONE { break }
-            guard code == SQLITE_ROW else {
-                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-            }
+            guard code == SQLITE_ROW else { throw SampleWriter.failure(code, in: db) }
             let metric = sqlite3_column_int64(statement, 0), start = UTC.floor(sqlite3_column_int64(statement, 1))
             let value = sqlite3_column_double(statement, 2)
             if let h = hour, h.metric == metric, h.start == start {

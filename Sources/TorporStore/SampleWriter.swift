@@ -62,9 +62,7 @@ public final class SampleWriter {
         sqlite3_bind_double(statement, 4, value)
         let code = sqlite3_step(statement)
         sqlite3_reset(statement)
-        guard code == SQLITE_DONE else {
-            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-        }
+        guard code == SQLITE_DONE else { throw SampleWriter.failure(code, in: db) }
         if sqlite3_changes(db.sqliteConnection) == 1 {
             try gather(SampleHours.Hour(vm: vm, metric: metric, start: UTC.floor(time)), value)
             return .inserted
@@ -77,15 +75,25 @@ public final class SampleWriter {
     /// Writes the hours the samples inserted since the last call fall in to the summary. Call it before the
     /// transaction commits: the planner and the trainer read whole hours from the summary only.
     public func finish() throws {
-        if let current { hours[current.hour, default: current.extremes].widen(to: current.extremes) }
-        current = nil
+        settleCurrent()
         try SampleHours.raise(hours, in: db)
         hours = [:]
     }
 
+    /// The error of a statement step that returned `code` on `db`, with SQLite's message.
+    static func failure(_ code: Int32, in db: Database) -> DatabaseError {
+        DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+    }
+
+    /// Moves the current hour into `hours`.
+    private func settleCurrent() {
+        if let current { hours[current.hour, default: current.extremes].widen(to: current.extremes) }
+        current = nil
+    }
+
     private func gather(_ hour: SampleHours.Hour, _ value: Double) throws {
         if current?.hour == hour { return current!.extremes.widen(to: SampleHours.Extremes(high: value, low: value)) }
-        if let current { hours[current.hour, default: current.extremes].widen(to: current.extremes) }
+        settleCurrent()
         current = (hour, SampleHours.Extremes(high: value, low: value))
         if hours.count >= gatheredHours {
             try SampleHours.raise(hours, in: db)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TorporCommandLine
 import TorporCore
 import TorporStore
 
@@ -18,10 +19,7 @@ struct PruneCommand: ParsableCommand {
             throw ValidationError("--keep \(keep) is shorter than \(DurationText.format(SampleRetention.shortest)), the history the planner reads")
         }
         // A --now ahead of the clock (a typo) would drop the newest history: refused.
-        let clock = EpochSeconds(Date().timeIntervalSince1970)
-        guard store.nowSeconds <= clock + 3600 else {
-            throw ValidationError("--now \(UTC.format(store.nowSeconds)) is ahead of the clock (\(UTC.format(clock))): nothing pruned")
-        }
+        if let ahead = aheadOfTheClock(store.nowSeconds, "nothing pruned") { throw ahead }
     }
 
     func run() throws {

@@ -50,10 +50,8 @@ struct Make: ParsableCommand {
     func validate() throws {
         // A recorded plan from the future (a --now typo) would stand as the newest plan until then: every real plan's
         // approval would be refused as superseded by it.
-        let clock = EpochSeconds(Date().timeIntervalSince1970)
-        guard dryRun || common.nowSeconds <= clock + 3600 else {
-            throw ValidationError("--now \(UTC.format(common.nowSeconds)) is ahead of the clock (\(UTC.format(clock))): a plan made then would be "
-                                  + "recorded as the newest until that time; plan ahead with --dry-run")
+        if !dryRun, let ahead = aheadOfTheClock(common.nowSeconds, "a plan made then would be recorded as the newest until that time; plan ahead with --dry-run") {
+            throw ahead
         }
     }
 
