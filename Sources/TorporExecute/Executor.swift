@@ -584,15 +584,16 @@ public final class Executor: @unchecked Sendable {
                 let libvirtImage = try domain.hasManagedSaveImage()
                 /// The pool's copy of the same sleep instead of libvirt's image (`journaled` and `told`: why, for the
                 /// journal and for a person), libvirt's image removed once it runs (else a start would try it again).
-                /// Tried once per sleep: a start that fails for another cause (a missing bridge or disk, no memory)
-                /// fails from the pool too, and rebuilding the image each pass would only load the host. Without a pool
-                /// or while libvirt still works on the VM, `failure` is the restore's.
+                /// Tried again after each failure only once `poolRetry` allows: a start that fails for another cause (a
+                /// missing bridge or disk, no memory) fails from the pool too, and rebuilding the image each pass would
+                /// only load the host; a cause that passes (a full disk freed) does not keep the VM asleep. Without a
+                /// pool or while libvirt still works on the VM, `failure` is the restore's.
                 func fromPoolInstead(journaled: String, told: String, otherwise failure: Error) throws {
                     guard let pool = options.pool, (try? domain.info().state) == .shutOff, !Self.hasJob(domain) else { throw failure }
                     // A store that cannot answer blocks no restore: the pool is tried.
-                    guard !((try? poolFailedThisSleep(r.vm)) ?? false) else {
-                        throw ExecuteError(.runtime, "\(failure) (the state pool was tried once for this sleep and failed too; "
-                                           + "`torpor-execute restore --from-pool --pool \(pool.directory) \(r.vm)` tries it again)")
+                    if let retry = (try? poolRetry(r.vm)) ?? nil, clock() < retry.at {
+                        throw ExecuteError(.runtime, "\(failure) (the state pool failed too for this sleep, \(retry.failures == 1 ? "once" : "\(retry.failures) times"); tried again from "
+                                           + "\(UTC.format(retry.at)), or now by `torpor-execute restore --from-pool --pool \(pool.directory) \(r.vm)`)")
                     }
                     started.detail = "from the state pool (\(journaled))"
                     step(started)
@@ -703,14 +704,23 @@ public final class Executor: @unchecked Sendable {
     /// What a failed restore says when the pool's copy failed too, after libvirt's image did not start or would not do.
     static let poolAlsoFailed = "nor could the state pool restore it"
 
-    /// Whether a restore of `vm`'s current sleep has already tried the pool after libvirt's image did not start (or
-    /// would not do), and failed (whatever restore it was: a plan's, a pin's, a demand signal's; one cut short by a killed run does not
-    /// count).
-    func poolFailedThisSleep(_ vm: String) throws -> Bool {
+    /// How long a restore waits to try the state pool again after its first failure in a sleep; doubled with each
+    /// further failure, up to `poolRetryLongest`.
+    static let poolRetryFirst: Int64 = 15 * 60
+    static let poolRetryLongest: Int64 = 4 * 3600
+
+    /// When a restore may next try the pool for `vm`'s current sleep, after restores of it (whatever restore: a plan's, a
+    /// pin's, a demand signal's; one cut short by a killed run does not count) tried the pool when libvirt's image did not
+    /// start (or would not do) and failed `failures` times: `poolRetryFirst` after the latest failure, doubled with each
+    /// earlier one. nil when none failed in this sleep.
+    func poolRetry(_ vm: String) throws -> (failures: Int, at: EpochSeconds)? {
         try store.read { db in
-            guard let sleep = try JournalRepository.power(of: vm, in: db), sleep.state == .hibernated else { return false }
-            return try JournalRepository.recent(limit: 500, vm: vm, in: db).prefix { $0.at >= sleep.since }
-                .contains { $0.kind == .restore && $0.step == .failed && $0.detail.contains(Self.poolAlsoFailed) }
+            guard let sleep = try JournalRepository.power(of: vm, in: db), sleep.state == .hibernated else { return nil }
+            let failed = try JournalRepository.recent(limit: 500, vm: vm, in: db).prefix { $0.at >= sleep.since }
+                .filter { $0.kind == .restore && $0.step == .failed && $0.detail.contains(Self.poolAlsoFailed) }
+            guard let latest = failed.first else { return nil }
+            let wait = min(Self.poolRetryFirst << Int64(min(failed.count - 1, 16)), Self.poolRetryLongest)
+            return (failed.count, latest.at + wait)
         }
     }
 

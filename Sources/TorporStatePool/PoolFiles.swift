@@ -49,15 +49,28 @@ enum PoolFiles {
         if Glibc.rename(from, to) != 0 { throw Failure(path: to, code: errno) }
     }
 
-    /// Flushes a directory's entries (after renames into it).
-    static func syncDirectory(_ path: String) {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 { fsync(fd); close(fd) }
+    /// Flushes a directory's entries to disk (after renames or directories made in it): until then a power cut may
+    /// lose them, and with them files already flushed.
+    static func syncDirectory(_ path: String) throws(Failure) {
+        let fd = open(path.isEmpty ? "." : path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw Failure(path: path, code: errno) }
+        defer { close(fd) }
+        if fsync(fd) != 0 { throw Failure(path: path, code: errno) }
     }
 
+    /// Makes the directory `path` and its missing parents, each one made flushed into its parent (`syncDirectory`), so
+    /// that a chunk renamed into a new directory is not lost with the directory's entry.
     static func makeDirectory(_ path: String) throws(Failure) {
-        do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
-            throw Failure(path: path, code: (error as NSError).code == NSFileWriteOutOfSpaceError ? ENOSPC : EIO)
+        var missing: [String] = []
+        var isDirectory: ObjCBool = false
+        var next = path
+        while !next.isEmpty, next != "/", !FileManager.default.fileExists(atPath: next, isDirectory: &isDirectory) {
+            missing.append(next)
+            next = (next as NSString).deletingLastPathComponent
+        }
+        for directory in missing.reversed() {
+            if mkdir(directory, 0o755) != 0, errno != EEXIST { throw Failure(path: directory, code: errno) }
+            try syncDirectory((directory as NSString).deletingLastPathComponent)
         }
     }
 

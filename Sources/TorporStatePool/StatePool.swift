@@ -208,7 +208,7 @@ public final class StatePool {
                 if !existed { written.append(target) }
             }
             pending = []
-            for dir in Set(renamed.map { ($0 as NSString).deletingLastPathComponent }) { PoolFiles.syncDirectory(dir) }
+            for dir in Set(renamed.map { ($0 as NSString).deletingLastPathComponent }) { try PoolFiles.syncDirectory(dir) }
             // What the image added to the pool (a chunk written again was counted by the image that first wrote it).
             let manifest = StateManifest(pool: key, vm: vm, createdAt: now, imageSHA256: imageHash.finalizeHex(), imageBytes: imageBytes,
                                          writtenBytes: writtenBytes - rewrittenBytes, chunks: chunks, diskIdentity: diskIdentity)

@@ -241,10 +241,10 @@ import TorporVirt
     }
 
     /// When the pool cannot restore the sleep either (here: its directory gone), the restore fails keeping the saved
-    /// state, and later passes do not rebuild the image again (a start failing for another cause would fail from the
-    /// pool too), nor does a restore of another kind (a pin's): tried once per sleep; a person's `restore --from-pool`
-    /// tries again.
-    @Test func aPoolThatCannotRestoreEitherIsTriedOncePerSleep() throws {
+    /// state, and the passes of the next 15 min do not rebuild the image again (a start failing for another cause would
+    /// fail from the pool too), nor does a restore of another kind (a pin's); a pass after them tries the pool again,
+    /// and after a second failure the wait doubles; a person's `restore --from-pool` tries at once.
+    @Test func aPoolThatCannotRestoreEitherIsTriedAgainLessAndLessOften() throws {
         let f = try Fixture()
         let plan = try f.plan(now: Self.start, idleHours: 5)
         let restore = try #require(plan.actions.first { $0.action == .restore })
@@ -255,19 +255,33 @@ import TorporVirt
         #expect(truncate(image, off_t(size / 2)) == 0, "libvirt's image cut in half")
         let pool = f.dir + "/pool"
         try FileManager.default.moveItem(atPath: pool, toPath: pool + ".away")
-        let first = try f.executor.run(f.options(restore.at.seconds))
+        let t = restore.at.seconds
+        let first = try f.executor.run(f.options(t))
         #expect(first.map(\.event) == ["failed"] && first[0].detail.contains("did not start (") && first[0].detail.contains("nor could the state pool restore it"),
                 "\(first.map(\.text))")
-        let second = try f.executor.run(f.options(restore.at.seconds + 120))
-        #expect(second.map(\.event) == ["failed"] && second[0].detail.contains("the state pool was tried once for this sleep and failed too"),
+        // When the pool's latest failure was journaled (the executor's clock runs on from `now` while it works).
+        func latestPoolFailure() throws -> EpochSeconds {
+            try #require(try f.store.read { try JournalRepository.recent(limit: 50, vm: f.guest.name, in: $0) }
+                .first { $0.detail.contains("nor could the state pool restore it") }).at
+        }
+        let second = try f.executor.run(f.options(t + 120))
+        let firstRetry = UTC.format(try latestPoolFailure() + 900)
+        #expect(second.map(\.event) == ["failed"]
+                && second[0].detail.contains("the state pool failed too for this sleep, once; tried again from \(firstRetry)"),
                 "\(second.map(\.text))")
-        try f.store.transaction { try JournalRepository.pin(PinRecord(vm: f.guest.name, until: nil, pinnedBy: "carol", pinnedAt: restore.at.seconds + 150), in: $0) }
-        let pinned = try f.executor.run(f.options(restore.at.seconds + 180))
-        #expect(pinned.map(\.event) == ["failed"] && pinned[0].detail.contains("tried once for this sleep"), "\(pinned.map(\.text))")
+        try f.store.transaction { try JournalRepository.pin(PinRecord(vm: f.guest.name, until: nil, pinnedBy: "carol", pinnedAt: t + 150), in: $0) }
+        let pinned = try f.executor.run(f.options(t + 180))
+        #expect(pinned.map(\.event) == ["failed"] && pinned[0].detail.contains("the state pool failed too for this sleep"), "\(pinned.map(\.text))")
+        let again = try f.executor.run(f.options(try latestPoolFailure() + 900))
+        #expect(again.map(\.event) == ["failed"] && again[0].detail.contains("nor could the state pool restore it"), "\(again.map(\.text))")
+        let held = try f.executor.run(f.options(try latestPoolFailure() + 1700))
+        let secondRetry = UTC.format(try latestPoolFailure() + 1800)
+        #expect(held.map(\.event) == ["failed"] && held[0].detail.contains("2 times; tried again from \(secondRetry)"),
+                "\(held.map(\.text))")
         #expect(try f.guest.domain.info().state == .shutOff && f.guest.domain.hasManagedSaveImage(), "the saved state is kept")
         try? FileManager.default.removeItem(atPath: pool)
         try FileManager.default.moveItem(atPath: pool + ".away", toPath: pool)
-        let woken = try f.executor.wake(vm: f.guest.name, by: "it", fromPool: true, options: f.options(restore.at.seconds + 240))
+        let woken = try f.executor.wake(vm: f.guest.name, by: "it", fromPool: true, options: f.options(try latestPoolFailure() + 1750))
         #expect(woken.map(\.event) == ["restored"], "\(woken.map(\.text))")
         try f.assertContinues(from: before, "restored from the pool by a person")
     }

@@ -196,6 +196,20 @@ struct PoolScratch {
         #expect(try s.pool().verify().missing.isEmpty, "mounted again: the pool as it was")
     }
 
+    /// The pool makes its directories one level at a time, each flushed into its parent; one that cannot be made
+    /// (here: a file where a parent should be) is named with the cause.
+    @Test func directoriesAreMadeLevelByLevelAndAFailureNamesTheOne() throws {
+        let s = try PoolScratch()
+        try PoolFiles.makeDirectory(s.dir + "/a/b/c")
+        var isDirectory: ObjCBool = false
+        #expect(FileManager.default.fileExists(atPath: s.dir + "/a/b/c", isDirectory: &isDirectory) && isDirectory.boolValue)
+        try PoolFiles.makeDirectory(s.dir + "/a/b/c")   // already there: nothing to do
+        _ = try s.image("file", [1, 2, 3])
+        let e = #expect(throws: PoolFiles.Failure.self) { try PoolFiles.makeDirectory(s.dir + "/file/d/e") }
+        #expect(e?.message == "\(s.dir)/file/d: Not a directory", "\(String(describing: e))")
+        #expect(throws: PoolFiles.Failure.self) { try PoolFiles.syncDirectory(s.dir + "/none") }
+    }
+
     @Test func aPersonsCommandOnAPathWithNoPoolIsRefusedAndMakesNone() throws {
         let s = try PoolScratch()
         // A fresh install: no image anywhere yet, the nightly collection makes the pool its first take fills.
