@@ -16,13 +16,18 @@ public enum SampleRetention {
     /// Removes every sample older than `before`, VM by VM, a `slice` of its history (from its oldest sample left) to a
     /// transaction by the table's key, pausing between transactions as long as each took (at least `pause`), so that
     /// other processes' writes get in; the hourly summary follows (`SampleHours`). A VM whose samples were stored before
-    /// the summary existed is summed up first, in a transaction of its own. Returns how many samples went, and how many
-    /// VMs were summed up. Run twice, the second removes nothing.
-    public static func prune(before: EpochSeconds, in store: Store, pause: TimeInterval = 0.002) throws -> (removed: Int, summedUp: Int) {
+    /// the summary existed is summed up first, in a transaction of its own, while the prune has spent less than
+    /// `summingUpFor` seconds (the first prune after an upgrade would otherwise read a large fleet's whole history in
+    /// one night, holding up the training after it; the VMs left are read from their samples meanwhile). Returns how
+    /// many samples went, how many VMs were summed up and how many are left to sum up. Run twice, the second removes
+    /// nothing.
+    public static func prune(before: EpochSeconds, in store: Store, pause: TimeInterval = 0.002,
+                             summingUpFor: TimeInterval = .infinity) throws -> (removed: Int, summedUp: Int, leftToSumUp: Int) {
+        let began = Date()
         let (vms, metrics) = try store.read { db in
             (try Int64.fetchAll(db, sql: "SELECT id FROM vm ORDER BY id"), try Int64.fetchAll(db, sql: "SELECT id FROM metric ORDER BY id"))
         }
-        var removed = 0, summedUp = 0
+        var removed = 0, summedUp = 0, leftToSumUp = 0
         /// Runs `work` in a transaction, then pauses as long as it took.
         func briefly<T>(_ work: (Database) throws -> T) throws -> T {
             let began = Date()
@@ -30,9 +35,12 @@ public enum SampleRetention {
             return try store.transaction(work)
         }
         for vm in vms {
-            if try store.read({ try Bool.fetchOne($0, sql: "SELECT hours_complete = 0 FROM vm WHERE id = ?", arguments: [vm]) }) == true,
-               try briefly({ try SampleHours.complete(vm: vm, in: $0) }) {
-                summedUp += 1
+            if try store.read({ try Bool.fetchOne($0, sql: "SELECT hours_complete = 0 FROM vm WHERE id = ?", arguments: [vm]) }) == true {
+                if Date().timeIntervalSince(began) >= summingUpFor {
+                    leftToSumUp += 1
+                } else if try briefly({ try SampleHours.complete(vm: vm, in: $0) }) {
+                    summedUp += 1
+                }
             }
             /// The VM's oldest sample at or after `time` (a stray sample years before the rest is no reason to step
             /// through the years between).
@@ -60,6 +68,6 @@ public enum SampleRetention {
                 next = try oldest(from: to)
             }
         }
-        return (removed, summedUp)
+        return (removed, summedUp, leftToSumUp)
     }
 }

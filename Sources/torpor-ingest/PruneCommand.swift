@@ -12,12 +12,16 @@ struct PruneCommand: ParsableCommand {
 
     @OptionGroup var store: StoreOptions
     @Option(help: "How long samples are kept, e.g. 180d.") var keep = "180d"
+    @Option(help: ArgumentHelp("How long this prune may spend summing up VMs whose samples predate the hourly summary (once, after an upgrade), e.g. 20m.",
+                               discussion: "The VMs left wait for the next prune, read from their samples meanwhile, so that the first night after an upgrade does not hold up the training after it."))
+    var sumUpFor = "20m"
 
     func validate() throws {
         guard let seconds = DurationText.seconds(keep) else { throw ValidationError("--keep '\(keep)' is not a duration such as 180d") }
         guard seconds >= SampleRetention.shortest else {
             throw ValidationError("--keep \(keep) is shorter than \(DurationText.format(SampleRetention.shortest)), the history the planner reads")
         }
+        guard DurationText.seconds(sumUpFor) != nil else { throw ValidationError("--sum-up-for '\(sumUpFor)' is not a duration such as 20m") }
         // A --now ahead of the clock (a typo) would drop the newest history: refused.
         if let ahead = aheadOfTheClock(store.nowSeconds, "nothing pruned") { throw ahead }
     }
@@ -26,9 +30,10 @@ struct PruneCommand: ParsableCommand {
         let before = store.nowSeconds - DurationText.seconds(keep)!
         let opened = try store.openStore(creating: false)
         do {
-            let (removed, summedUp) = try SampleRetention.prune(before: before, in: opened)
+            let (removed, summedUp, left) = try SampleRetention.prune(before: before, in: opened, summingUpFor: TimeInterval(DurationText.seconds(sumUpFor)!))
             print("removed \(removed) samples from before \(UTC.format(before)) (kept: \(keep))")
             if summedUp > 0 { print("summed up the hours of \(summedUp) VMs whose samples predate the hourly summary") }
+            if left > 0 { print("\(left) VMs whose samples predate the hourly summary are left to sum up (after --sum-up-for \(sumUpFor)): the next prune goes on") }
         } catch {
             printError("\(error)")
             throw ExitCode(1)

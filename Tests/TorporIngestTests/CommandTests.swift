@@ -45,6 +45,7 @@ import TorporTestSupport
                                          ("torpor-execute", ["run", "--now", "2013-09-30T00:00:00Z"], "is more than an hour from the clock: a run acts on the hosts' VMs as they are now"),
                                          ("torpor-train", ["train", "--history-days", "14"], "--history-days 14 leaves 168 hours"),
                                          ("torpor-ingest", ["prune", "--keep", "7d"], "--keep 7d is shorter than"),
+                                         ("torpor-ingest", ["prune", "--sum-up-for", "soon"], "--sum-up-for 'soon' is not a duration such as 20m"),
                                          ("torpor-train", ["demote", "1"], "--reason"),
                                          ("torpor-ingest", ["prune", "--now", "2099-01-01T00:00:00Z"], "is ahead of the clock"),
                                          ("torpor-backtest", ["--days", "0"], "days"),
