@@ -47,12 +47,22 @@ public struct ModelInput: Equatable, Sendable {
         }
         var target: [Float] = [], mask: [Float] = []
         for t in end..<end + horizon {
-            let base = Self.base(s.values, t)
-            let ok = t < s.values.count && !s.values[t].isNaN && !base.isNaN
-            target.append(ok ? (s.values[t] - base) / scale : 0)
+            let ok = Self.targetKnown(s.values, t)
+            target.append(ok ? (s.values[t] - Self.base(s.values, t)) / scale : 0)
             mask.append(ok ? 1 : 0)
         }
         return Window(input: input, target: target, mask: mask)
+    }
+
+    /// Whether the target at step `t` is known: the actual and what it is a change from (`base`) are measured.
+    static func targetKnown(_ values: [Float], _ t: Int) -> Bool {
+        t < values.count && !values[t].isNaN && !base(values, t).isNaN
+    }
+
+    /// Whether a window ending at `end` has any known target among its `horizon` hours: one without teaches nothing
+    /// (its loss and gradient are zero), yet a step on it would still move the weights by the optimiser's momentum.
+    public static func hasKnownTarget(_ s: HourlySeries, end: Int, horizon: Int) -> Bool {
+        (end..<end + horizon).contains { targetKnown(s.values, $0) }
     }
 
     /// Appends a value and its present flag: `x, 1`, or `0, 0` where it is missing (never read as idle).

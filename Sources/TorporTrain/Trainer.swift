@@ -22,6 +22,9 @@ public struct TrainingConfig: Sendable {
     public var validationDays = 7
     /// VMs with fewer days of known data are not predictable.
     public var minimumDays = 3
+    /// VMs with fewer known hours in the validation days (the collector down, the VM asleep or absent) are not
+    /// predictable: a verdict on a handful of hours is one by chance.
+    public var minimumValidationHours = 24
     /// Windows per epoch, at most (sampled with the seed): an epoch stays seconds long on large fleets.
     public var windowsPerEpoch = 20_000
     /// The last one in this many of each VM's training windows, by time, is held out for early stopping (never trained
@@ -170,8 +173,11 @@ public struct Trainer {
             // on only if its targets end before the first held-out one's begin: a held-out window (every n-th, as once)
             // shares 165 of its 168 input hours and 21 of its 24 targets with its neighbours, and its loss only follows
             // the training loss.
-            let (fit, held) = Self.stoppingSplit(ends: Array(stride(from: config.lookback + 144, through: split - config.horizon, by: 3)),
-                                                 every: config.stoppingEvery, horizon: config.horizon)
+            // Only windows with a known target: a VM absent for weeks would otherwise fill batches with windows that
+            // teach nothing, and count as gradient steps towards `leastSteps`.
+            let ends = stride(from: config.lookback + 144, through: split - config.horizon, by: 3)
+                .filter { ModelInput.hasKnownTarget(s, end: $0, horizon: config.horizon) }
+            let (fit, held) = Self.stoppingSplit(ends: ends, every: config.stoppingEvery, horizon: config.horizon)
             train += fit.map { (trained.count - 1, $0) }
             stopping += held.map { (trained.count - 1, $0) }
             for end in stride(from: split, through: s.values.count - config.horizon, by: 24) { validation.append((vm, s, end, scale)) }
@@ -322,7 +328,8 @@ public struct Trainer {
         // the hour-of-week profile keeps the others.
         let promoted = !served.isEmpty
         verdicts += perVM.sorted { $0.key < $1.key }.compactMap { vm, losses in
-            Self.verdict(vm: vm, losses: losses, hours: perVMHours[vm] ?? 0, quantiles: q, served: served, noSkillFloor: config.noSkillFloor)
+            Self.verdict(vm: vm, losses: losses, hours: perVMHours[vm] ?? 0, quantiles: q, served: served, noSkillFloor: config.noSkillFloor,
+                         minimumHours: config.minimumValidationHours)
         }
         for t in trained where perVM[t.vm] == nil {
             verdicts.append(.init(vm: t.vm, predictable: false, better: "none",
@@ -359,9 +366,14 @@ public struct Trainer {
     /// `hours` in its demand units), judged on what production would serve it: the model (for the `served` quantiles,
     /// the profile's others) where it beats the profile, else the profile. Another baseline that forecasts it better is
     /// never served, so it neither vouches for the VM nor keeps the model from it.
-    static func verdict(vm: String, losses: [String: [Double]], hours: Double, quantiles: [Float], served: [Float], noSkillFloor: Double) -> ModelRun.VMVerdict? {
+    static func verdict(vm: String, losses: [String: [Double]], hours: Double, quantiles: [Float], served: [Float], noSkillFloor: Double,
+                        minimumHours: Int) -> ModelRun.VMVerdict? {
         let profileName = "\(Baseline.hourOfWeekProfile)"
         guard let profileSums = losses[profileName], let modelSums = losses["model"] else { return nil }
+        guard hours >= Double(minimumHours) else {
+            return .init(vm: vm, predictable: false, better: "none",
+                         reason: "its forecasts cannot be judged on \(Int(hours)) known hours of the validation days (\(minimumHours) needed)")
+        }
         let perLoss = max(1, hours) * Double(quantiles.count)   // mean pinball per hour and quantile
         let profile = profileSums.reduce(0, +) / perLoss
         let model = quantiles.indices.map { served.contains(quantiles[$0]) ? modelSums[$0] : profileSums[$0] }.reduce(0, +) / perLoss
