@@ -5,9 +5,10 @@ import TorporStore
 import TorporTrain
 
 /// Trade-off curves: each strategy replayed at several settings, so that strategies are compared at equal violations
-/// rather than at one setting. Every strategy but office hours sweeps `hibernate_below` and `min_idle` (the policy's
-/// defaults) over the same values; the planner's strategies also the idle timeout (off and on), and torpor the decision
-/// quantile of every tier (`quantiles`; seasonal naive's quantiles are one value); office hours sweeps its closing time.
+/// rather than at one setting. Every strategy but office hours sweeps `hibernate_below` (up to the policy's
+/// `restore_above`, its most aggressive value: `hibernateBelows`) and `min_idle` (the policy's defaults) over the same
+/// values; the planner's strategies also the idle timeout (off and on), and torpor the decision quantile of every tier
+/// (`quantiles`; seasonal naive's quantiles are one value); office hours sweeps its closing time.
 public struct BacktestSweep {
     /// One setting's fleet score for one strategy.
     public struct Point: Codable, Equatable, Sendable {
@@ -27,6 +28,12 @@ public struct BacktestSweep {
     /// their grid, from the median to q0.9.
     public static let quantiles: [Float] = [0.1, 0.25, 0.5, 0.75, 0.9, 0.99]
 
+    /// The values of `hibernate_below` swept under a policy that restores above `restoreAbove`: those of 2, 5 and 10
+    /// under it, and `restoreAbove` itself (no band between sleeping and waking: the thresholds' most aggressive setting).
+    static func hibernateBelows(restoreAbove: Double) -> [Double] {
+        [2.0, 5.0, 10.0].filter { $0 < restoreAbove } + [restoreAbove]
+    }
+
     /// One replay of the sweep: a policy, the strategies replayed with it, and the points it gives (each strategy's
     /// fleet score under a setting's name).
     struct Replay {
@@ -40,7 +47,7 @@ public struct BacktestSweep {
     func replays() -> [Replay] {
         let policy = base.policy
         var replays: [Replay] = []
-        for below in [2.0, 5.0, 10.0] {
+        for below in Self.hibernateBelows(restoreAbove: policy.defaultRestoreAbove) {
             for idle in [2, 4, 8, 24] {
                 var p = policy
                 p.defaults.hibernateBelow = below

@@ -89,10 +89,13 @@ public struct Policy: Equatable, Sendable {
     public var hosts: [String: Host]
     public var defaultHost: Host
 
+    /// The demand at which a sleeping VM must run again unless a group or the VM says otherwise.
+    public var defaultRestoreAbove: Double { defaults.restoreAbove ?? 15 }
+
     /// The settings of one VM.
     public func settings(vm: String, labels: [String: String]) -> VMSettings {
         var s = VMSettings(tier: defaults.tier ?? "silver", hibernateBelow: defaults.hibernateBelow ?? 5,
-                           restoreAbove: defaults.restoreAbove ?? 15, minIdle: defaults.minIdle ?? 4 * 3600,
+                           restoreAbove: defaultRestoreAbove, minIdle: defaults.minIdle ?? 4 * 3600,
                            idleTimeout: defaults.idleTimeout ?? false, excluded: nil)
         func apply(_ o: Override) {
             if let v = o.tier { s.tier = v }

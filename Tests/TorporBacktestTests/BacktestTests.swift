@@ -190,11 +190,15 @@ import TorporTestSupport
         #expect(noise.hibernations == 0 && noise.capturedHours == 0)
         #expect(periodic.churnPerVMDay > 0 && periodic.replayedHours == 7 * 24)
         // The sweep gives the same points in the same order whether its replays run one or two at a time (each worker
-        // forecasting with its own copy of the models): per setting of hibernate_below × min_idle, torpor at six
-        // quantiles (q0.75 interpolated) with the idle timeout off and on, seasonal naive with it off and on, and the reactive timeout (the
-        // same hibernate_below and min_idle values for each); office hours thrice.
+        // forecasting with its own copy of the models): per setting of hibernate_below (2, 5, 10 and the policy's
+        // restore_above, 15) × min_idle, torpor at six quantiles (q0.75 interpolated) with the idle timeout off and on,
+        // seasonal naive with it off and on, and the reactive timeout (the same hibernate_below and min_idle values for
+        // each); office hours thrice.
+        #expect(backtest.policy.defaultRestoreAbove == 15)
         let sweep = BacktestSweep(backtest), points = sweep.replays().flatMap(\.points)
-        #expect(points.count == 12 * (12 + 2 + 1) + 3 && points.filter { $0.strategy == .torpor }.count == 144)
+        #expect(points.count == 16 * (12 + 2 + 1) + 3 && points.filter { $0.strategy == .torpor }.count == 192)
+        #expect(points.contains { $0.strategy == .reactive && $0.setting == "hibernate_below 15.0, min_idle 2h" })
+        #expect(BacktestSweep.hibernateBelows(restoreAbove: 8) == [2, 5, 8] && BacktestSweep.hibernateBelows(restoreAbove: 10) == [2, 5, 10])
         #expect(points.contains { $0.strategy == .torpor && $0.setting == "hibernate_below 5.0, min_idle 8h, q0.75, idle timeout" })
         #expect(Set(points.filter { $0.strategy == .seasonalNaive }.map(\.setting)) == Set(points.filter { $0.strategy == .torpor && $0.setting.contains("q0.5") }
             .map { $0.setting.replacingOccurrences(of: ", q0.5", with: "") }), "seasonal naive at every setting torpor has, idle timeout off and on")
