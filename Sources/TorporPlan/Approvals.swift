@@ -81,10 +81,16 @@ public enum Approvals {
     }
 
     /// Switches the standing approval on or off; switching it to what it is already changes nothing (not when it was
-    /// switched on, from which its carries count).
+    /// switched on, from which its carries count). A switch at a `now` before the last one is refused: switched on so,
+    /// it would count again the carries its switch off had set aside.
     public static func setStanding(_ on: Bool, by who: String, now: EpochSeconds, in store: Store) throws {
         try store.transaction { db in
-            guard try PlanRepository.setting(standingKey, in: db)?.value != (on ? "on" : "off") else { return }
+            let last = try PlanRepository.setting(standingKey, in: db)
+            guard last?.value != (on ? "on" : "off") else { return }
+            if let last, now < last.setAt {
+                throw PlanError(.badInput, "the standing approval was switched \(last.value) at \(UTC.format(last.setAt)) by \(last.setBy): a switch at "
+                                + "\(UTC.format(now)), before it, is refused (check --now)")
+            }
             try PlanRepository.set(standingKey, to: on ? "on" : "off", by: who, at: now, in: db)
         }
     }
@@ -183,8 +189,10 @@ public enum Approvals {
             let sleepers = try JournalRepository.power(in: db).values.filter { $0.state == .hibernated }
             let latest = try JournalRepository.latestSteps(of: sleepers.map(\.actionID), in: db)
             let keep = Set(sleepers.compactMap { latest[$0.actionID]?.planID })
-            // The plans since 8 days before the oldest sleep began: one of them made its restore.
-            let before = min(now - retention, (sleepers.map(\.since).min() ?? .max) - 8 * 86_400)
+            // The plans since 8 days before the oldest sleep began: one of them made its restore; and every plan still
+            // valid (a --keep shorter than valid_for would empty the approved plan the executor follows).
+            let oldestValid = try EpochSeconds.fetchOne(db, sql: "SELECT min(created_at) FROM plan WHERE valid_until > ?", arguments: [now]) ?? .max
+            let before = min(now - retention, (sleepers.map(\.since).min() ?? .max) - 8 * 86_400, oldestValid)
             return (try PlanRepository.pruneBodies(before: before, keep: keep, in: db), before)
         }
     }

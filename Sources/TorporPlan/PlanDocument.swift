@@ -195,10 +195,12 @@ public struct Plan: Codable, Equatable, Sendable {
         }
     }
 
-    /// A VM the plan leaves running, and why.
+    /// A VM the plan leaves running, and why; or, for a VM the plan acts on, a window of it the plan did not take.
     public struct Skip: Codable, Equatable, Sendable {
         public var vm: String
         public var reason: String
+
+        public init(vm: String, reason: String) { self.vm = vm; self.reason = reason }
     }
 
     /// The forecast a VM was planned on (per hour from `start`, per quantile), kept for review and charts.
@@ -224,6 +226,10 @@ public struct Plan: Codable, Equatable, Sendable {
     /// By time, then VM.
     public var actions: [Action]
     public var skipped: [Skip]
+    /// The VMs the plan leaves running (it has no action for them), and why.
+    public var leftRunning: [Skip] { skipped.filter { s in !actions.contains { $0.vm == s.vm } } }
+    /// Why windows of VMs the plan acts on were not taken (a second window of a VM it hibernates, refused).
+    public var windowsNotTaken: [Skip] { skipped.filter { s in actions.contains { $0.vm == s.vm } } }
     /// By VM name.
     public var forecasts: [VMForecast]
 

@@ -25,10 +25,10 @@ public enum PlanReport {
                 if let bytes = a.reservations.statePoolBytes { out.append("  \(String(repeating: " ", count: a.at.text.count + 11))  reserves \(ByteSize.format(bytes)) of state pool") }
             }
         }
-        if !plan.skipped.isEmpty {
+        for (heading, skips) in [("left running:", plan.leftRunning), ("windows not taken:", plan.windowsNotTaken)] where !skips.isEmpty {
             out.append("")
-            out.append("left running:")
-            for s in plan.skipped { out.append("  \(s.vm): \(s.reason)") }
+            out.append(heading)
+            for s in skips { out.append("  \(s.vm): \(s.reason)") }
         }
         return out.joined(separator: "\n")
     }

@@ -715,7 +715,7 @@ struct Planning {
         let worst = span.compactMap { h in series.flatMap { $0.top[h].isNaN ? nil : Double($0.top[h]) } }.max() ?? .nan
         // A VM whose forecast cannot be judged, or asleep through hours its forecast does not know, may see demand at any time.
         let unknown = span.contains { h in series.map { $0.tier[h].isNaN } ?? true }
-        let risk = slot.late || unjudged(vm, settings: w.settings) != nil || unknown ? "high"
+        let risk = slot.late || unjudged(vm, settings: w.settings) != nil || unknown || thinHistory(vm) != nil ? "high"
             : worst >= w.settings.restoreAbove ? "high" : worst >= w.settings.hibernateBelow ? "medium" : "low"
         // Under the idle timeout the sleep waits for min_idle of measured quiet: counted from min_idle into the window
         // (an underestimate when the VM was quiet already).
@@ -747,6 +747,17 @@ struct Planning {
         return [hibernate, restore]
     }
 
+    /// Known history under which a VM's sleeps are high risk whatever its forecast: under two weeks, no hour of its
+    /// week has been seen twice, and the forecast's quantiles may rest on one value each (q0.1 = q0.99: a VM idle while
+    /// it was set up looks idle for sure the week it goes live).
+    static let thinHistoryHours = 14 * 24
+
+    /// Why `vm`'s history is too thin for a sleep to be anything but high risk (`thinHistoryHours`); nil when it is not.
+    func thinHistory(_ vm: PlanningVM) -> String? {
+        vm.knownHours < Self.thinHistoryHours
+            ? "\(vm.knownHours) h of known history, under two weeks (no hour of its week seen twice): high risk; " : nil
+    }
+
     /// "q0.9 under 5.0 % for 6h from 01:00 (peak 1.2 %), then under 15.0 % for 2h (peak 9.0 %); top quantile peaks at …; <onset>"
     func sleepText(_ w: Window, series: [Float], worst: Double) -> String {
         func known(_ h: Int) -> Bool { series.indices.contains(h) && !series[h].isNaN }
@@ -755,7 +766,7 @@ struct Planning {
         let unjudged = unjudged(w.vm, settings: w.settings)
         let onset = (unknownHours == 0 || unjudged != nil ? "" : "the forecast does not know \(unknownHours) h of it "
             + "(missing is not idle: asleep there only as the idle timeout is, woken by a demand signal or an operator); ")
-            + (unjudged == nil ? dormant(w.vm, settings: w.settings) ?? "" : "") + w.onset
+            + (unjudged == nil ? dormant(w.vm, settings: w.settings) ?? "" : "") + (thinHistory(w.vm) ?? "") + w.onset
         let idleSeconds = hour0 + Int64(w.idleEndHour) * 3600 - w.start
         let carried = w.carriedWait
             ? " since it last woke (\(w.vm.idleHours) h of its data under it since it was last over it, its sleeps not counted, make min_idle "

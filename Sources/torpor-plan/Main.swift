@@ -92,7 +92,7 @@ struct Make: ParsableCommand {
             try PlanFiles.write(bytes, to: path)
             let carried = dryRun ? nil : try Approvals.record(plan, bytes: bytes, demandCalls: Planner.demandCalls(input), in: store)
             let hibernations = plan.actions.filter { $0.action == .hibernate }.count
-            print("plan \(plan.id.prefix(12)) written to \(path): \(hibernations) hibernations, \(plan.actions.count - hibernations) restores, \(plan.skipped.count) VMs left running")
+            print("plan \(plan.id.prefix(12)) written to \(path): \(hibernations) hibernations, \(plan.actions.count - hibernations) restores, \(plan.leftRunning.count) VMs left running")
             let setAside = Planner.forecastsSetAside(input)
             if !setAside.isEmpty {
                 print(Planner.setAsideHeading + ": " + setAside.map { "\($0.vm) until \(UTC.format($0.until))" }.joined(separator: ", "))
@@ -218,6 +218,8 @@ struct Standing: ParsableCommand {
 
     func validate() throws {
         guard ["on", "off"].contains(state) else { throw ValidationError("standing '\(state)': give on or off") }
+        // Recorded ahead of the clock, the switch would refuse every switch before that time (`Approvals.setStanding`).
+        if let ahead = aheadOfTheClock(common.nowSeconds, "not switched") { throw ahead }
     }
 
     func run() throws {
@@ -244,6 +246,7 @@ struct Prune: ParsableCommand {
 
     func validate() throws {
         guard DurationText.seconds(keep) != nil else { throw ValidationError("--keep '\(keep)' is not a duration such as 7d") }
+        if let ahead = aheadOfTheClock(common.nowSeconds, "nothing pruned") { throw ahead }
     }
 
     func run() throws {

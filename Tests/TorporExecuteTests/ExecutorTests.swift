@@ -664,6 +664,12 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try followed(Self.at(1) + 120) == carried.id, "switched on again while on: nothing changes")
         try Approvals.setStanding(false, by: "ops", now: Self.at(1) + 180, in: f.store)
         #expect(try followed(Self.at(1) + 180) == approved.id, "off: the person's approval only")
+        // Switched on again at a --now before the switch off (one kept from a replay): refused, else what it carried
+        // before the switch off would count again.
+        let backDated = #expect(throws: PlanError.self) { try Approvals.setStanding(true, by: "ops", now: Self.at(1) + 150, in: f.store) }
+        #expect(backDated?.message == "the standing approval was switched off at \(UTC.format(Self.at(1) + 180)) by ops: a switch at "
+                + "\(UTC.format(Self.at(1) + 150)), before it, is refused (check --now)", "\(String(describing: backDated))")
+        #expect(try followed(Self.at(1) + 200) == approved.id, "still off")
         try Approvals.setStanding(true, by: "ops", now: Self.at(1) + 240, in: f.store)
         #expect(try followed(Self.at(1) + 240) == approved.id, "on again: what was carried before does not come back")
         let record = try Approvals.approve(carried, bytes: carried.encoded(), source: "carried", only: nil, except: [], by: "alice", now: Self.at(1) + 300, in: f.store)
@@ -1142,6 +1148,17 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(bodies.first { $0.0 == plan.id }?.1 == false, "the sleeping VM's plan keeps its body")
         let restoreAt = plan.actions.first { $0.action == .restore }!.at.seconds
         #expect(try f.executor().run(f.options(restoreAt)).map(\.event) == ["restored"])
+    }
+
+    /// A retention shorter than the plans' validity (`--keep 0`) keeps every plan still valid whole: emptied, the
+    /// approved plan the executor follows would stop its hibernations.
+    @Test func pruningKeepsThePlansStillValid() throws {
+        let f = try Fixture()
+        try f.plan(["api-01": 0..<2], at: Self.now - 30 * 86_400)
+        let plan = try f.plan(["web-01": 2..<10])
+        #expect(try Approvals.prune(olderThan: 0, now: Self.now + 600, in: f.store) == (1, Self.now))
+        #expect(try f.store.read { try DueActions.approvedPlan(now: Self.now + 600, in: $0) }?.plan.id == plan.id, "still followed")
+        #expect(try Approvals.prune(olderThan: 0, now: plan.validUntil.seconds, in: f.store).pruned == 1, "expired: pruned")
     }
 
     @Test func restoresDueTogetherRunInSLAOrder() throws {

@@ -850,6 +850,14 @@ import TorporTrain
         let calm = samples(quiet(stride(from: 0, to: 600, by: 5)))
         #expect(unmet([0, 1], calm, hours: 4) == nil)
         #expect(unmet([0, 1], calm, hours: 5) == Self.at(4))
+        // A call of the hour that holds now (its plan made at 04:02) is not judged within that hour, even where its
+        // samples already prove it (min_idle 30 min): a plan made again at 04:45 is the plan made at 04:02.
+        let short = try Self.policy("vms: {web-01: {idle_timeout: true, min_idle: 30m}}").settings(vm: "web-01", labels: [:])
+        func unmetShort(now: EpochSeconds) -> EpochSeconds? {
+            PlanningInputs.unmetDemand(calls: [DemandCall(hour: Self.at(4), quantile: 0.5, forecast: 20)], asleepSince: nil, now: now,
+                                       settings: short, callQuantile: 0.5) { _, _ in calm }
+        }
+        #expect(unmetShort(now: Self.at(4) + 45 * 60) == nil && unmetShort(now: Self.at(5)) == Self.at(4) + 30 * 60)
         // Calls that claimed less than this policy's do (a trial policy's): under restore_above, or at a higher
         // quantile than the median, are not judged; the median at restore_above exactly is.
         #expect(unmet([0, 1], calm, hours: 5, claim: (0.5, 14)) == nil && unmet([0, 1], calm, hours: 5, claim: (0.9, 40)) == nil)
@@ -886,6 +894,31 @@ import TorporTrain
         let off = try Self.policy().settings(vm: "web-01", labels: [:])
         #expect(PlanningInputs.unmetDemand(calls: [DemandCall(hour: Self.now, quantile: 0.5, forecast: 20)], asleepSince: nil, now: Self.at(5),
                                            settings: off, callQuantile: 0.5) { _, _ in calm } == nil)
+    }
+
+    /// A VM in its second week (past min_history, 3 days): however sure its forecast (the profile's lone value per hour
+    /// makes q0.1 = q0.99), its sleeps are high risk, said why, so that a standing approval never carries them and a
+    /// reviewer sees it; from two weeks on, its forecast decides.
+    @Test func aSleepOnUnderTwoWeeksOfHistoryIsHighRisk() throws {
+        var young = Self.vm("young", Self.hours(idle: 2..<9))
+        young.knownHours = 10 * 24
+        let plan = try Self.plan([young])
+        let hibernate = try #require(plan.actions.first { $0.action == .hibernate })
+        #expect(hibernate.rationale.risk == "high" && hibernate.rationale.text.contains("240 h of known history, under two weeks"), "\(hibernate.rationale)")
+        young.knownHours = 14 * 24
+        #expect(try Self.plan([young]).actions.first { $0.action == .hibernate }?.rationale.risk == "low")
+    }
+
+    /// A VM the plan hibernates whose other window was refused is not a VM left running: the count and the review
+    /// list only VMs without an action, and the refused window apart.
+    @Test func aRefusedWindowOfAVMThePlanActsOnIsNotAVMLeftRunning() throws {
+        var plan = try Self.plan([Self.vm("a", Self.hours(idle: 2..<9))])
+        #expect(plan.actions.contains { $0.vm == "a" && $0.action == .hibernate })
+        plan.skipped = [.init(vm: "a", reason: "window from 2013-09-30T14:00:00Z refused: guardrail"), .init(vm: "b", reason: "busy")]
+        #expect(plan.leftRunning == [.init(vm: "b", reason: "busy")])
+        #expect(plan.windowsNotTaken == [.init(vm: "a", reason: "window from 2013-09-30T14:00:00Z refused: guardrail")])
+        let text = PlanReport.text(plan, approved: [:])
+        #expect(text.hasSuffix("left running:\n  b: busy\n\nwindows not taken:\n  a: window from 2013-09-30T14:00:00Z refused: guardrail"), "\(text)")
     }
 
     @Test func thePlanIsDeterministicAndTamperingIsDetected() throws {
