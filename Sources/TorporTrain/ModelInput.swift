@@ -4,25 +4,35 @@ import TorporCore
 /// What the forecaster reads and predicts, shared by training and forecasting so the two never drift apart.
 /// Inputs per hour: demand / scale, the same hour six days earlier / scale, optionally the VM's memory, network and disk
 /// use (`HourlySeries.context`), each followed by a present flag (a missing value reads 0 with its flag 0, so the model
-/// can tell a sleep or a gap from measured idleness), then hour-of-day and day-of-week encodings.
+/// can tell a sleep or a gap from measured idleness), then hour-of-day and day-of-week encodings on the fleet's clock
+/// (`WeekClock`: local office hours keep their features across a daylight-saving change).
 /// Outputs per future hour and quantile: the change from the same hour the day before (or the latest earlier day with a
 /// value, up to a week back), divided by the VM's scale (a seasonal skip connection).
 public struct ModelInput: Equatable, Sendable {
     /// Whether memory, network and disk use are inputs.
     public let usesContext: Bool
+    /// The clock of the hour-of-day and day-of-week features.
+    public let clock: WeekClock
 
-    public init(usesContext: Bool) { self.usesContext = usesContext }
+    public init(usesContext: Bool, clock: WeekClock = .utc) { self.usesContext = usesContext; self.clock = clock }
 
-    /// The input set a model file records in its `features`; nil for one this version cannot build.
+    /// The input set a model file records in its `features`; nil for one this version cannot build (or a zone this
+    /// system does not know).
     public init?(features: String) {
-        guard let match = [true, false].first(where: { ModelInput(usesContext: $0).features == features }) else { return nil }
+        let parts = features.components(separatedBy: Self.clockMark)
+        guard parts.count <= 2, let clock = parts.count == 2 ? WeekClock(zone: parts[1]) : .utc,
+              let match = [true, false].first(where: { ModelInput(usesContext: $0).features == parts[0] }) else { return nil }
         usesContext = match
+        self.clock = clock
     }
 
-    /// The features, in order, as recorded in the model file.
+    /// How `features` names a clock other than UTC's (after the last feature).
+    static let clockMark = ";clock="
+
+    /// The features, in order, as recorded in the model file, with the clock when it is not UTC.
     public var features: String {
         (["demand", "same_hour_6d_ago"] + (usesContext ? HourlySeries.contextNames : [])).map { "\($0),\($0)_present," }.joined()
-            + "hour_sin,hour_cos,dow_sin,dow_cos"
+            + "hour_sin,hour_cos,dow_sin,dow_cos" + (clock == .utc ? "" : Self.clockMark + clock.zone)
     }
     public var featureCount: Int { 2 * (usesContext ? 2 + HourlySeries.contextNames.count : 2) + 4 }
     public static let target = "change from the same hour on the latest known day within a week / scale"
@@ -34,10 +44,11 @@ public struct ModelInput: Equatable, Sendable {
     public func window(_ s: HourlySeries, end: Int, scale: Float, lookback: Int, horizon: Int) -> Window {
         var input: [Float] = []
         input.reserveCapacity(lookback * featureCount)
+        let hoursOfWeek = clock.hoursOfWeek(from: s.time(of: end - lookback), count: lookback)
         for h in end - lookback..<end {
             let v = h >= 0 ? s.values[h] : .nan, week = h >= 144 ? s.values[h - 144] : .nan
-            let t = s.time(of: h)
-            let hour = Float((t / 3600) % 24), day = Float(((t / 86_400) + 3) % 7)   // 1970-01-01 was a Thursday
+            let hourOfWeek = hoursOfWeek[h - end + lookback]
+            let hour = Float(hourOfWeek % 24), day = Float(hourOfWeek / 24)   // Monday 0
             Self.append(v / scale, to: &input)
             Self.append(week / scale, to: &input)
             for c in usesContext ? s.context : [] {

@@ -64,8 +64,11 @@ public struct Trainer {
     }
 
     func window(_ s: HourlySeries, end: Int, scale: Float) -> ModelInput.Window {
-        config.input.window(s, end: end, scale: scale, lookback: config.lookback, horizon: config.horizon)
+        input.window(s, end: end, scale: scale, lookback: config.lookback, horizon: config.horizon)
     }
+
+    /// The model's inputs: the configured set, its time features on the fleet's clock (`config.clock`, the profile's).
+    var input: ModelInput { ModelInput(usesContext: config.input.usesContext, clock: config.clock) }
 
     /// The model's mean loss over `count` windows (`window(i)` builds the i-th), built and run 512 at a time (one batch
     /// of all of them needs a forward pass's workspace for each), weighted by each chunk's known targets as one batch
@@ -135,7 +138,7 @@ public struct Trainer {
             add("\(setting.label ?? "") \((setting.value as? WeekClock)?.zone ?? "\(setting.value)")")
         }
         add("\(BLAS.coreName), \(BLAS.threads) threads")
-        add("features \(config.input.features); target \(ModelInput.target)")
+        add("features \(input.features); target \(ModelInput.target)")
         for (vm, s) in series {
             add("\(vm) \(s.start) \(s.step)")
             add(s.values)
@@ -184,14 +187,14 @@ public struct Trainer {
         }
         var hyper: [String: String] = ["lookback": "\(config.lookback)", "horizon": "\(config.horizon)", "hidden": "\(config.hiddenSize)",
                                        "epochs": "\(config.maxEpochs)", "seed": "\(config.seed)",
-                                       "quantiles": config.quantiles.map { "\($0)" }.joined(separator: ","), "features": config.input.features,
+                                       "quantiles": config.quantiles.map { "\($0)" }.joined(separator: ","), "features": input.features,
                                        Self.inputsKey: data.fingerprint]
         guard !train.isEmpty, !validation.isEmpty else {
             let run = ModelRun(createdAt: now, dataFrom: from, dataTo: now, hyperparameters: hyper, metrics: [:], promoted: false,
                                reason: "no VM has enough history to train on", seconds: Date().timeIntervalSince(started), vms: verdicts)
             return (run, nil)
         }
-        let shape = ForecasterShape(inputSize: config.input.featureCount, hiddenSize: config.hiddenSize, layers: 1, horizon: config.horizon, quantiles: config.quantiles)
+        let shape = ForecasterShape(inputSize: input.featureCount, hiddenSize: config.hiddenSize, layers: 1, horizon: config.horizon, quantiles: config.quantiles)
         let model = Forecaster(shape: shape, seed: config.seed)
         let optimizer = AdamW(for: model, learningRate: 3e-3)
         var random = SeededRandom(seed: config.seed)
@@ -341,7 +344,7 @@ public struct Trainer {
             : "not promoted: " + failures.joined(separator: "; "))
         hyper["served_quantiles"] = served.map { "\($0)" }.joined(separator: ",")
         let scalesMetadata = Dictionary(uniqueKeysWithValues: scales.map { ("scale.\($0.key)", "\($0.value)") })
-        let blob = try ModelFile.encode(model, metadata: scalesMetadata.merging(["features": config.input.features, "target": ModelInput.target, "served_quantiles": hyper["served_quantiles"]!,
+        let blob = try ModelFile.encode(model, metadata: scalesMetadata.merging(["features": input.features, "target": ModelInput.target, "served_quantiles": hyper["served_quantiles"]!,
                                                                                  "lookback": "\(config.lookback)"].merging(uplift.metadata) { a, _ in a }) { a, _ in a })
         let run = ModelRun(createdAt: now, dataFrom: from, dataTo: now, hyperparameters: hyper, metrics: metrics, promoted: promoted,
                            reason: reason, seconds: Date().timeIntervalSince(started), vms: verdicts.sorted { $0.vm < $1.vm })

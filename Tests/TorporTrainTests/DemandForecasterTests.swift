@@ -141,4 +141,26 @@ import TorporStore
         #expect(older.forecast([("vm-1", Self.history)])["vm-1"]?.source.hasPrefix("hour-of-week profile") == true)
         #expect(try DemandForecaster(promoted: nil).unservedBecause == nil)
     }
+
+    /// The model's time features on the fleet's clock: in Amsterdam, Monday 2013-04-01 06:00 UTC is 08:00 (CEST), where
+    /// a week earlier 07:00 UTC was; on UTC's clock the features keep the UTC hour, as before (and its file names no
+    /// clock, so models trained before are served). The clock is recorded in the model file's features and read back.
+    @Test func theModelsTimeFeaturesAreOnTheFleetsClock() throws {
+        let amsterdam = try #require(WeekClock(zone: "Europe/Amsterdam"))
+        let start = UTC.epoch(year: 2013, month: 3, day: 18)   // a Monday
+        let series = HourlySeries(start: start, step: 3600, values: [Float](repeating: 1, count: 15 * 24))
+        func hourOfDay(_ input: ModelInput, at t: EpochSeconds) -> Int {
+            let end = Int((t - start) / 3600) + 1, width = input.featureCount
+            let features = input.window(series, end: end, scale: 1, lookback: 168, horizon: 24).input.suffix(width)
+            let (sine, cosine) = (features[features.endIndex - 4], features[features.endIndex - 3])
+            return (Int((atan2(sine, cosine) * 24 / (2 * .pi)).rounded()) + 24) % 24
+        }
+        let local = ModelInput(usesContext: false, clock: amsterdam), utc = ModelInput(usesContext: false)
+        let before = UTC.epoch(year: 2013, month: 3, day: 25, hour: 7), after = UTC.epoch(year: 2013, month: 4, day: 1, hour: 6)
+        #expect(hourOfDay(local, at: before) == 8 && hourOfDay(local, at: after) == 8)
+        #expect(hourOfDay(utc, at: before) == 7 && hourOfDay(utc, at: after) == 6)
+        #expect(local.features.hasSuffix("dow_cos;clock=Europe/Amsterdam") && utc.features.hasSuffix("dow_cos"))
+        #expect(ModelInput(features: local.features) == local && ModelInput(features: utc.features) == utc)
+        #expect(ModelInput(features: utc.features + ";clock=Mars/Olympus") == nil, "a zone this system does not know")
+    }
 }
