@@ -54,6 +54,8 @@ public struct Policy: Equatable, Sendable {
         public var restoreAbove: Double?
         public var minIdle: Int64?
         public var idleTimeout: Bool?
+        /// Why the VMs are excluded; "" when this override lifts an exclusion (`exclude: false` under a VM excluded by
+        /// its group); nil when it says nothing of it.
         public var exclude: String?
         public var maxSleep: Int64? = nil
     }
@@ -103,7 +105,7 @@ public struct Policy: Equatable, Sendable {
             if let v = o.restoreAbove { s.restoreAbove = v }
             if let v = o.minIdle { s.minIdle = v }
             if let v = o.idleTimeout { s.idleTimeout = v }
-            if let v = o.exclude { s.excluded = v }
+            if let v = o.exclude { s.excluded = v.isEmpty ? nil : v }
             if let v = o.maxSleep { s.maxSleep = v }
         }
         for g in groups where g.matches(labels) { apply(g) }
@@ -279,12 +281,12 @@ struct PolicyFile: Decodable {
             if let t = s.tier, self.tiers?[t] == nil { throw bad("\(key).tier", "no tier '\(t)' under 'tiers'") }
             return Policy.Override(match: s.match ?? [:], tier: s.tier, hibernateBelow: s.hibernate_below, restoreAbove: s.restore_above,
                                    minIdle: s.min_idle == nil ? nil : try duration(s.min_idle, "\(key).min_idle", default: 0), idleTimeout: s.idle_timeout,
-                                   exclude: s.exclude == true ? (s.reason ?? "excluded by the policy") : nil,
+                                   exclude: s.exclude.map { $0 ? (s.reason ?? "excluded by the policy") : "" },
                                    maxSleep: s.max_sleep == nil ? nil : try duration(s.max_sleep, "\(key).max_sleep", default: 0))
         }
         func host(_ h: Host?, _ key: String) throws(PlanError) -> Policy.Host {
             let concurrent = h?.concurrent_restores ?? 2
-            guard concurrent >= 1 else { throw bad("\(key).concurrent_restores", "must be at least 1") }
+            guard (1...1000).contains(concurrent) else { throw bad("\(key).concurrent_restores", "must be between 1 and 1000, not \(concurrent)") }
             if let v = h?.vcpus, v < 1 { throw bad("\(key).vcpus", "must be at least 1") }
             return Policy.Host(statePoolBytes: try bytes(h?.state_pool, "\(key).state_pool"), concurrentRestores: concurrent,
                                memoryBytes: try bytes(h?.memory, "\(key).memory"), vcpus: h?.vcpus)

@@ -34,7 +34,7 @@ public enum RestoreScheduler {
         let order = requests.sorted { a, b in
             a.deadline != b.deadline ? a.deadline > b.deadline : a.priority != b.priority ? a.priority > b.priority : a.id > b.id
         }
-        var freeUntil = [EpochSeconds](repeating: .max, count: max(1, concurrent))   // each slot is free before this time
+        var freeUntil = [EpochSeconds](repeating: .max, count: max(1, min(concurrent, requests.count)))   // each slot is free before this time
         var result: [String: Slot] = [:]
         for r in order {
             let best = freeUntil.indices.max { min(freeUntil[$0], r.deadline) < min(freeUntil[$1], r.deadline) }!

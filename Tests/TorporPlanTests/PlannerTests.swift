@@ -944,5 +944,10 @@ import TorporTrain
         #expect(slots["gold"]?.start == 9750)
         #expect(slots["gold"]?.queueingDelay == 150)
         #expect(slots["late"]?.late == true && slots["late"]?.start == 450)
+        // As many lanes as restores at most: a host allowed more at once schedules them as one allowed exactly that many.
+        let requests: [RestoreScheduler.Request] = [.init(id: "a", deadline: 10_000, seconds: 100, priority: 1, earliest: 0),
+                                                    .init(id: "b", deadline: 10_000, seconds: 100, priority: 2, earliest: 0)]
+        #expect(RestoreScheduler.schedule(requests, concurrent: .max) == RestoreScheduler.schedule(requests, concurrent: 2))
+        #expect(RestoreScheduler.schedule(requests, concurrent: 2)["b"]?.start == 9900)
     }
 }

@@ -64,6 +64,9 @@ import Testing
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\nhost_defaults: {state_pool: 99999999999999999999TiB}", "'host_defaults.state_pool': '99999999999999999999TiB' is not a size"),
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\nvalid_for: 99999999999999w", "'valid_for': '99999999999999w' is not a duration"),
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\nhosts: {h: {vcpus: -2}}", "'hosts.h.vcpus': must be at least 1"),
+        // "Unlimited" written as a huge number would have the planner allocate a lane per restore it could run.
+        ("tiers: {silver: {quantile: 0.9, priority: 2}}\nhost_defaults: {concurrent_restores: 1000000000000}",
+         "'host_defaults.concurrent_restores': must be between 1 and 1000, not 1000000000000"),
     ])
     func badPoliciesAreRefusedNamingTheKey(yaml: String, message: String) {
         let error = #expect(throws: PlanError.self) { try Policy.parse(yaml, source: "p.yaml") }
@@ -78,6 +81,19 @@ import Testing
             let error = #expect(throws: PlanError.self) { _ = try Policy.parse(yaml, source: "p.yaml") }
             #expect(error?.message.hasPrefix(said) == true, "\(error?.message ?? "")")
         }
+    }
+
+    /// The most specific setting wins for exclusion too: a VM's `exclude: false` lifts its group's `exclude: true`
+    /// (before, it read as "not set" and the VM stayed excluded without a word); saying nothing keeps the group's.
+    @Test func aVMsExcludeFalseLiftsItsGroupsExclusion() throws {
+        let policy = try Policy.parse("""
+            tiers: {silver: {quantile: 0.9, priority: 2}}
+            groups: [{match: {group: db}, exclude: true, reason: "databases stay up"}]
+            vms: {db-02: {exclude: false}, db-03: {tier: silver}}
+            """, source: "p.yaml")
+        #expect(policy.settings(vm: "db-01", labels: ["group": "db"]).excluded == "databases stay up")
+        #expect(policy.settings(vm: "db-02", labels: ["group": "db"]).excluded == nil)
+        #expect(policy.settings(vm: "db-03", labels: ["group": "db"]).excluded == "databases stay up")
     }
 
     /// A VM named under `vms` that the store does not have, or a group matching no VM, is reported: a misspelt name
