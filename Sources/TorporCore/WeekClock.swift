@@ -34,7 +34,7 @@ public struct WeekClock: Equatable, Sendable {
                 offset = Int64(timeZone.secondsFromGMT(for: date))
                 offsetUntil = timeZone.nextDaylightSavingTimeTransition(after: date).map { EpochSeconds($0.timeIntervalSince1970) } ?? .max
             }
-            return Int(((((t + offset) / 3600) + 72) % 168 + 168) % 168)   // 1970-01-01 was a Thursday
+            return Int(((UTC.floor(t + offset, to: 3600) / 3600 + 72) % 168 + 168) % 168)   // 1970-01-01 was a Thursday
         }
     }
 

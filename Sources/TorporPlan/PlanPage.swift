@@ -27,10 +27,10 @@ public enum PlanPage {
             for a in plan.actions where a.vm == f.vm {
                 body += "<li><b>\(a.at.text) \(a.what)</b>: \(a.rationale.text.htmlEscaped)</li>"
             }
-            if let reason = skipped[f.vm] { body += "<li>left running: \(reason.htmlEscaped)</li>" }
+            if let reason = skipped[f.vm] { body += "<li>\(isPlanned ? "window not taken" : "left running"): \(reason.htmlEscaped)</li>" }
             body += "</ul></section>\n"
         }
-        let unforecast = plan.skipped.filter { s in !plan.forecasts.contains { $0.vm == s.vm } }
+        let unforecast = plan.leftRunning.filter { s in !plan.forecasts.contains { $0.vm == s.vm } }
         if !unforecast.isEmpty {
             body += "<h2>Left running without a forecast</h2><ul>" + unforecast.map { "<li>\($0.vm.htmlEscaped): \($0.reason.htmlEscaped)</li>" }.joined() + "</ul>\n"
         }

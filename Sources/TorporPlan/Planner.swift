@@ -11,6 +11,9 @@ public struct PlanningVM: Sendable {
     public var memoryBytes: Int64?
     /// Hours of known demand in the history the forecast was made from.
     public var knownHours: Int
+    /// Hours from the first known hour of that history to its end, its sleeps and gaps included: how long the VM has
+    /// been seen, up to the history's length (nil: taken as `knownHours`).
+    public var historyHours: Int?
     public var forecast: QuantileForecast?
     /// Set when the VM is asleep now (hibernated by torpor).
     public var hibernatedSince: EpochSeconds?
@@ -752,10 +755,12 @@ struct Planning {
     /// it was set up looks idle for sure the week it goes live).
     static let thinHistoryHours = 14 * 24
 
-    /// Why `vm`'s history is too thin for a sleep to be anything but high risk (`thinHistoryHours`); nil when it is not.
+    /// Why `vm`'s history is too thin for a sleep to be anything but high risk (`thinHistoryHours`): seen for under two
+    /// weeks (not: asleep much of them, which leaves few known hours to a VM seen for weeks); nil when it is not.
     func thinHistory(_ vm: PlanningVM) -> String? {
-        vm.knownHours < Self.thinHistoryHours
-            ? "\(vm.knownHours) h of known history, under two weeks (no hour of its week seen twice): high risk; " : nil
+        let seen = vm.historyHours ?? vm.knownHours
+        return seen < Self.thinHistoryHours
+            ? "seen for \(seen) h, under two weeks (no hour of its week seen twice): high risk; " : nil
     }
 
     /// "q0.9 under 5.0 % for 6h from 01:00 (peak 1.2 %), then under 15.0 % for 2h (peak 9.0 %); top quantile peaks at …; <onset>"

@@ -44,13 +44,14 @@ public enum PlanningInputs {
     /// calls claim now (`callQuantile`, `Planner.callQuantile`, at or over `restore_above`: a trial policy's weaker calls
     /// do not count), the first evidence its measured demand (`samples(from, until)`) gives that the planner still uses
     /// (less than `Planner.distrustPeriod` old), judged up to now or up to the sleep it is in (a sleeping VM reports
-    /// nothing). The calls of the hour that holds `now` are not judged yet: a plan made again within the hour (a retry)
-    /// would otherwise judge the call its first making recorded, and differ from it. The backtest replays with the same rule.
+    /// nothing), and up to the start of the hour that holds `now` at the latest: a plan made again within the hour (a
+    /// retry) would otherwise judge the call its first making recorded, or samples that came since, and differ from it.
+    /// The backtest replays with the same rule.
     public static func unmetDemand(calls: [DemandCall], asleepSince: EpochSeconds?, now: EpochSeconds, settings: Policy.VMSettings, callQuantile: Float,
                                    samples: (_ from: EpochSeconds, _ until: EpochSeconds) throws -> DemandSamples) rethrows -> EpochSeconds? {
         guard settings.idleTimeout, settings.excluded == nil else { return nil }
-        let until = asleepSince ?? now, oldest = oldestJudged(now: now, settings: settings)
-        let judged = calls.filter { $0.hour >= oldest && $0.hour < min(until, UTC.floor(now)) && $0.claims(demandAtLeast: settings.restoreAbove, quantile: callQuantile) }.map(\.hour)
+        let until = min(asleepSince ?? now, UTC.floor(now)), oldest = oldestJudged(now: now, settings: settings)
+        let judged = calls.filter { $0.hour >= oldest && $0.hour < until && $0.claims(demandAtLeast: settings.restoreAbove, quantile: callQuantile) }.map(\.hour)
         guard let first = judged.first else { return nil }
         let demand = try samples(first, until)
         return judged.lazy.compactMap { demand.noDemand(after: $0, for: settings.minIdle, until: until, threshold: settings.restoreAbove) }

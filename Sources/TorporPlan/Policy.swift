@@ -54,9 +54,11 @@ public struct Policy: Equatable, Sendable {
         public var restoreAbove: Double?
         public var minIdle: Int64?
         public var idleTimeout: Bool?
-        /// Why the VMs are excluded; "" when this override lifts an exclusion (`exclude: false` under a VM excluded by
-        /// its group); nil when it says nothing of it.
-        public var exclude: String?
+        /// Whether the VMs are excluded (false: an exclusion of a group or the defaults is lifted); nil when it says
+        /// nothing of it.
+        public var exclude: Bool?
+        /// Why they are excluded (`reason`).
+        public var reason: String?
         public var maxSleep: Int64? = nil
     }
 
@@ -99,13 +101,17 @@ public struct Policy: Equatable, Sendable {
         var s = VMSettings(tier: defaults.tier ?? "silver", hibernateBelow: defaults.hibernateBelow ?? 5,
                            restoreAbove: defaultRestoreAbove, minIdle: defaults.minIdle ?? 4 * 3600,
                            idleTimeout: defaults.idleTimeout ?? false, excluded: nil)
+        func exclusion(_ o: Override) -> String? {
+            o.exclude == true ? (o.reason.flatMap { $0.isEmpty ? nil : $0 } ?? "excluded by the policy") : nil
+        }
+        s.excluded = exclusion(defaults)
         func apply(_ o: Override) {
             if let v = o.tier { s.tier = v }
             if let v = o.hibernateBelow { s.hibernateBelow = v }
             if let v = o.restoreAbove { s.restoreAbove = v }
             if let v = o.minIdle { s.minIdle = v }
             if let v = o.idleTimeout { s.idleTimeout = v }
-            if let v = o.exclude { s.excluded = v.isEmpty ? nil : v }
+            if o.exclude != nil { s.excluded = exclusion(o) }
             if let v = o.maxSleep { s.maxSleep = v }
         }
         for g in groups where g.matches(labels) { apply(g) }
@@ -281,7 +287,7 @@ struct PolicyFile: Decodable {
             if let t = s.tier, self.tiers?[t] == nil { throw bad("\(key).tier", "no tier '\(t)' under 'tiers'") }
             return Policy.Override(match: s.match ?? [:], tier: s.tier, hibernateBelow: s.hibernate_below, restoreAbove: s.restore_above,
                                    minIdle: s.min_idle == nil ? nil : try duration(s.min_idle, "\(key).min_idle", default: 0), idleTimeout: s.idle_timeout,
-                                   exclude: s.exclude.map { $0 ? (s.reason ?? "excluded by the policy") : "" },
+                                   exclude: s.exclude, reason: s.reason,
                                    maxSleep: s.max_sleep == nil ? nil : try duration(s.max_sleep, "\(key).max_sleep", default: 0))
         }
         func host(_ h: Host?, _ key: String) throws(PlanError) -> Policy.Host {

@@ -29,6 +29,12 @@ public struct ModelInput: Equatable, Sendable {
     /// How `features` names a clock other than UTC's (after the last feature).
     static let clockMark = ";clock="
 
+    /// The zone `features` names that this system's zoneinfo does not know, if it names one.
+    public static func unknownZone(in features: String) -> String? {
+        let parts = features.components(separatedBy: clockMark)
+        return parts.count == 2 && WeekClock(zone: parts[1]) == nil ? parts[1] : nil
+    }
+
     /// The features, in order, as recorded in the model file, with the clock when it is not UTC.
     public var features: String {
         (["demand", "same_hour_6d_ago"] + (usesContext ? HourlySeries.contextNames : [])).map { "\($0),\($0)_present," }.joined()

@@ -22,8 +22,8 @@ public struct TrainingConfig: Sendable {
     public var validationDays = 7
     /// VMs with fewer days of known data are not predictable.
     public var minimumDays = 3
-    /// VMs with fewer known hours in the validation days (the collector down, the VM asleep or absent) are not
-    /// predictable: a verdict on a handful of hours is one by chance.
+    /// VMs with fewer known hours in the validation days (the collector down, the VM absent) are not predictable: a
+    /// verdict on a handful of hours is one by chance. Hours torpor kept it asleep count with the known ones.
     public var minimumValidationHours = 24
     /// Windows per epoch, at most (sampled with the seed): an epoch stays seconds long on large fleets.
     public var windowsPerEpoch = 20_000
@@ -116,6 +116,8 @@ public struct Trainer {
     struct TrainingData {
         var from: EpochSeconds
         var series: [(vm: String, series: HourlySeries)]
+        /// Per VM, the hours of `series` it slept through (torpor's hibernations: missing, and why).
+        var slept: [String: Set<Int>] = [:]
         var calendar: CalendarHours
         var fingerprint: String
     }
@@ -128,8 +130,17 @@ public struct Trainer {
         let from = hour - Int64(config.historyDays) * 86_400
         let records = try store.read { try VMRepository.all(in: $0) }
         let calendar = try store.read { try CalendarHours.load(vms: records, from: from, to: hour + Int64(config.horizon) * 3600, in: $0) }
+        var slept: [String: Set<Int>] = [:]
         let series = try records.map(\.name).map { vm in
-            (vm, try store.read { try HourlySeries.loadExcludingSleeps(vm: vm, from: from, to: hour, now: now, context: config.input.usesContext, in: $0) })
+            try store.read { db in
+                let sleeps = try JournalRepository.hibernatedIntervals(vm: vm, from: from, now: now, in: db)
+                let s = try HourlySeries.load(vm: vm, from: from, to: hour, excluded: sleeps, context: config.input.usesContext, in: db)
+                slept[vm] = Set(sleeps.flatMap { sleep in
+                    stride(from: UTC.steps(touchedBy: sleep).lowerBound, through: UTC.steps(touchedBy: sleep).upperBound, by: 3600)
+                        .map { Int(($0 - s.start) / 3600) }.filter { s.values.indices.contains($0) }
+                })
+                return (vm, s)
+            }
         }
         let hash = SHA256()
         func add(_ text: String) { hash.update(Array((text + "\n").utf8)) }
@@ -147,7 +158,7 @@ public struct Trainer {
                 add("\(hour) " + categories.map(\.rawValue).sorted().joined(separator: ","))
             }
         }
-        return TrainingData(from: from, series: series, calendar: calendar, fingerprint: hash.finalizeHex())
+        return TrainingData(from: from, series: series, slept: slept, calendar: calendar, fingerprint: hash.finalizeHex())
     }
 
     func fit(_ data: TrainingData, now: EpochSeconds, log: (String) -> Void) throws -> (run: ModelRun, model: Data?) {
@@ -330,9 +341,12 @@ public struct Trainer {
         // Promotion is per quantile: the model serves the quantiles it forecasts better than the best baseline, and
         // the hour-of-week profile keeps the others.
         let promoted = !served.isEmpty
+        // Hours a VM slept through in the validation days stand with its known ones for the floor: one torpor keeps
+        // asleep most of the day is judged on the hours it ran, not set aside for being asleep.
+        let slept = Dictionary(uniqueKeysWithValues: trained.map { t in (t.vm, data.slept[t.vm]?.filter { $0 >= t.split }.count ?? 0) })
         verdicts += perVM.sorted { $0.key < $1.key }.compactMap { vm, losses in
             Self.verdict(vm: vm, losses: losses, hours: perVMHours[vm] ?? 0, quantiles: q, served: served, noSkillFloor: config.noSkillFloor,
-                         minimumHours: config.minimumValidationHours)
+                         minimumHours: config.minimumValidationHours, slept: slept[vm] ?? 0)
         }
         for t in trained where perVM[t.vm] == nil {
             verdicts.append(.init(vm: t.vm, predictable: false, better: "none",
@@ -370,12 +384,12 @@ public struct Trainer {
     /// the profile's others) where it beats the profile, else the profile. Another baseline that forecasts it better is
     /// never served, so it neither vouches for the VM nor keeps the model from it.
     static func verdict(vm: String, losses: [String: [Double]], hours: Double, quantiles: [Float], served: [Float], noSkillFloor: Double,
-                        minimumHours: Int) -> ModelRun.VMVerdict? {
+                        minimumHours: Int, slept: Int = 0) -> ModelRun.VMVerdict? {
         let profileName = "\(Baseline.hourOfWeekProfile)"
         guard let profileSums = losses[profileName], let modelSums = losses["model"] else { return nil }
-        guard hours >= Double(minimumHours) else {
+        guard hours + Double(slept) >= Double(minimumHours) else {
             return .init(vm: vm, predictable: false, better: "none",
-                         reason: "its forecasts cannot be judged on \(Int(hours)) known hours of the validation days (\(minimumHours) needed)")
+                         reason: "its forecasts cannot be judged on \(Int(hours)) known hours of the validation days (\(minimumHours) needed, known or asleep)")
         }
         let perLoss = max(1, hours) * Double(quantiles.count)   // mean pinball per hour and quantile
         let profile = profileSums.reduce(0, +) / perLoss

@@ -39,6 +39,10 @@ import TorporCore
         #expect(la.day(of: UTC.epoch(year: 2026, month: 11, day: 27, hour: 6)) == day27 - 1)
         #expect(la.day(of: UTC.epoch(year: 2026, month: 11, day: 27, hour: 8)) == day27)
         #expect(WeekClock.utc.day(of: -1) == -1)
+        // Before 1970 in a half-hour zone: 1969-12-31 14:00 UTC is 19:30 on Wednesday in Kolkata (+5:30), hour
+        // 2 × 24 + 19 of the week (not 20: the local time is before the epoch, and hours are floored, not truncated).
+        let kolkata = try #require(WeekClock(zone: "Asia/Kolkata"))
+        #expect(kolkata.hoursOfWeek(from: -10 * 3600, count: 2) == [67, 68])
     }
 
     @Test func rejectsMalformedTimes() {

@@ -1303,13 +1303,16 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         // Counted from the first sample in the called hour.
         let proof = try #require(stride(from: restoreAt, through: Self.at(4), by: 300).first { $0 >= Self.at(3) }) + 7200
         #expect(try unmet(policy, now: Self.at(4)) == nil)   // not known an hour on
-        #expect(try unmet(policy, now: Self.at(5) + 360) == proof)
-        #expect(try unmet(.embeddedDefault, now: Self.at(5) + 360) == nil)   // without the idle timeout it is not looked at
+        // Judged on the samples up to the hour a plan is made in: the plan of 05:06 reads them up to 05:00, before the
+        // proof; the plan of 06:06 has it.
+        #expect(try unmet(policy, now: Self.at(5) + 360) == nil)
+        #expect(try unmet(policy, now: Self.at(6) + 360) == proof)
+        #expect(try unmet(.embeddedDefault, now: Self.at(6) + 360) == nil)   // without the idle timeout it is not looked at
         // torpor-execute status lists it with the policy that sets its forecast aside, not without one or under another.
         let line = "  web-01 until \(UTC.format(proof + Planner.distrustPeriod))"
-        #expect(try ExecutionStatus.render(store: f.store, now: Self.at(5) + 360, policy: policy).contains("forecast set aside (forecast demand did not come; idle timeout only, a demand signal or an operator wakes them):\n" + line))
-        #expect(try !ExecutionStatus.render(store: f.store, now: Self.at(5) + 360).contains("forecast set aside"))
-        #expect(try !ExecutionStatus.render(store: f.store, now: Self.at(5) + 360, policy: .embeddedDefault).contains("forecast set aside"))
+        #expect(try ExecutionStatus.render(store: f.store, now: Self.at(6) + 360, policy: policy).contains("forecast set aside (forecast demand did not come; idle timeout only, a demand signal or an operator wakes them):\n" + line))
+        #expect(try !ExecutionStatus.render(store: f.store, now: Self.at(6) + 360).contains("forecast set aside"))
+        #expect(try !ExecutionStatus.render(store: f.store, now: Self.at(6) + 360, policy: .embeddedDefault).contains("forecast set aside"))
         // A policy whose calls claim more (demand at 25 %) does not judge the stored call (the median at 20 %), nor does
         // one that excludes the VM.
         for trial in ["restore_above: 25", "exclude: true"] {
@@ -1318,8 +1321,8 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
                 tiers: {silver: {quantile: 0.9, priority: 2}}
                 vms: {web-01: {\(trial)}}
                 """, source: "test")
-            #expect(try unmet(other, now: Self.at(5) + 360) == nil, "\(trial)")
-            #expect(try !ExecutionStatus.render(store: f.store, now: Self.at(5) + 360, policy: other).contains("forecast set aside"), "\(trial)")
+            #expect(try unmet(other, now: Self.at(6) + 360) == nil, "\(trial)")
+            #expect(try !ExecutionStatus.render(store: f.store, now: Self.at(6) + 360, policy: other).contains("forecast set aside"), "\(trial)")
         }
         // The plan made on it sleeps the VM by the idle timeout, its forecast unused: restored at the horizon's end.
         let again = try f.plan(["web-01": 0..<0], at: Self.at(5) + 360, idleTimeout: true) { $0.unmetDemandAt = proof }

@@ -84,7 +84,8 @@ import Testing
     }
 
     /// The most specific setting wins for exclusion too: a VM's `exclude: false` lifts its group's `exclude: true`
-    /// (before, it read as "not set" and the VM stayed excluded without a word); saying nothing keeps the group's.
+    /// (before, it read as "not set" and the VM stayed excluded without a word); saying nothing keeps the group's; the
+    /// defaults' `exclude: true` holds too (before, it was accepted and did nothing).
     @Test func aVMsExcludeFalseLiftsItsGroupsExclusion() throws {
         let policy = try Policy.parse("""
             tiers: {silver: {quantile: 0.9, priority: 2}}
@@ -94,6 +95,15 @@ import Testing
         #expect(policy.settings(vm: "db-01", labels: ["group": "db"]).excluded == "databases stay up")
         #expect(policy.settings(vm: "db-02", labels: ["group": "db"]).excluded == nil)
         #expect(policy.settings(vm: "db-03", labels: ["group": "db"]).excluded == "databases stay up")
+        // An empty reason excludes all the same; the defaults' exclusion holds for every VM nothing lifts it for.
+        let everything = try Policy.parse("""
+            tiers: {silver: {quantile: 0.9, priority: 2}}
+            defaults: {exclude: true, reason: "pilot: nothing sleeps unless named"}
+            vms: {web-01: {exclude: false}, db-01: {exclude: true, reason: ""}}
+            """, source: "p.yaml")
+        #expect(everything.settings(vm: "api-01", labels: [:]).excluded == "pilot: nothing sleeps unless named")
+        #expect(everything.settings(vm: "web-01", labels: [:]).excluded == nil)
+        #expect(everything.settings(vm: "db-01", labels: [:]).excluded == "excluded by the policy")
     }
 
     /// A VM named under `vms` that the store does not have, or a group matching no VM, is reported: a misspelt name

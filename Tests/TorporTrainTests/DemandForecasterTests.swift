@@ -162,5 +162,10 @@ import TorporStore
         #expect(local.features.hasSuffix("dow_cos;clock=Europe/Amsterdam") && utc.features.hasSuffix("dow_cos"))
         #expect(ModelInput(features: local.features) == local && ModelInput(features: utc.features) == utc)
         #expect(ModelInput(features: utc.features + ";clock=Mars/Olympus") == nil, "a zone this system does not know")
+        // A model trained on such a zone is not served, and the plan says why (not "another torpor's").
+        let martian = try Self.forecaster(served: [0.9], features: utc.features + ";clock=Mars/Olympus")
+        #expect(martian.run == nil && martian.unservedBecause == "model #1 unused: its clock's zone Mars/Olympus is not one this system's zoneinfo knows; "
+                + "install it, or train on a zone it knows (--zone)", "\(String(describing: martian.unservedBecause))")
+        #expect(ModelInput.unknownZone(in: local.features) == nil && ModelInput.unknownZone(in: utc.features) == nil)
     }
 }

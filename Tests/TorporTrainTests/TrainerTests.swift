@@ -44,7 +44,7 @@ import TorporStore
         // db-01's trace reads no CPU for most of its last week (rows of zero cores): 14 known hours are too few to judge
         // its forecasts on, so it is left running.
         let db = try #require(run.vms.first { $0.vm == "db-01" })
-        #expect(!db.predictable && db.reason == "its forecasts cannot be judged on 14 known hours of the validation days (24 needed)", "\(db.reason)")
+        #expect(!db.predictable && db.reason == "its forecasts cannot be judged on 14 known hours of the validation days (24 needed, known or asleep)", "\(db.reason)")
         #expect(run.vms.filter(\.predictable).map(\.vm) == ["api-01", "batch-01", "ci-runner-01", "legacy-01", "web-01", "web-02"])
         let runs = try store.read { try ModelRegistry.runs(in: $0) }
         #expect(runs.map(\.id) == [run.id])
@@ -169,7 +169,10 @@ import TorporStore
         #expect(!mixed.predictable && mixed.better == "model", "(40 + 40 + 10) / 30 = 3.0 is no better: \(mixed)")
         // Ten known hours where a day's are needed (the collector down, the VM asleep most of the week): not judged.
         let few = try #require(Trainer.verdict(vm: "a", losses: sums, hours: 10, quantiles: q, served: q, noSkillFloor: 0, minimumHours: 24))
-        #expect(!few.predictable && few.reason == "its forecasts cannot be judged on 10 known hours of the validation days (24 needed)", "\(few)")
+        #expect(!few.predictable && few.reason == "its forecasts cannot be judged on 10 known hours of the validation days (24 needed, known or asleep)", "\(few)")
+        // Asleep the rest of the week, by torpor: judged on the hours it ran.
+        let asleep = try #require(Trainer.verdict(vm: "a", losses: sums, hours: 10, quantiles: q, served: q, noSkillFloor: 0, minimumHours: 24, slept: 150))
+        #expect(asleep.predictable && asleep.better == "model", "\(asleep)")
     }
 
     /// A new install: one VM with ten days of hourly data in the 90 the trainer reads. Only the windows with a known
