@@ -4,8 +4,8 @@ import TorporStore
 
 /// `torpor-execute check`: what needs a person now, whatever its cause (the executor stopped, crashing, or failing on a
 /// host): a VM asleep past its restore's deadline, a due restore whose last attempt failed, a sleep whose saved state is
-/// gone, a VM its restore booted without its memory, an action left started, a host the libvirt collector has stopped
-/// collecting.
+/// gone, a VM its restore booted without its memory, a VM a failed hibernation left down (off, paused for a fault,
+/// booted afresh), an action left started, a host the libvirt collector has stopped collecting.
 /// A watch job (`pipelines/watch.sh`) notifies on it, so that a VM is not left asleep without anyone knowing.
 public enum ExecutionCheck {
     /// One thing that needs a person, about one VM. `text` stays the same from one check to the next while nothing
@@ -58,10 +58,21 @@ public enum ExecutionCheck {
                 problems.append(Problem(vm: p.vm, text: "\(p.vm) on \(p.host): \(Executor.bootedAfresh) by its restore at \(UTC.format(booted.at)): "
                                         + "libvirt found no complete saved image and booted it; the memory it slept with is lost (named for a day)"))
             }
+            // A hibernation that failed and left its VM down (off, paused for a fault, or booted afresh from a save
+            // cut short), while nothing has acted on the VM since: told for a day after.
+            var toldDown = Set<String>()
+            for e in try JournalRepository.failures(of: .hibernate, from: now - 86_400, to: now, in: db) where Executor.leftDown(e.detail) {
+                guard toldDown.insert(e.vm).inserted, !problems.contains(where: { $0.vm == e.vm }),
+                      try JournalRepository.recent(limit: 1, vm: e.vm, in: db).first?.id == e.id else { continue }
+                problems.append(Problem(vm: e.vm, text: "\(e.vm) on \(e.host): DOWN after its hibernation \(e.actionID) failed at \(UTC.format(e.at)): "
+                                        + "\(e.detail) (named for a day, or until torpor acts on it again)"))
+            }
             for e in try JournalRepository.unfinished(in: db) where now > e.at + grace {
-                // A hibernation a killed run left open, its plan still starting it, waits for a pass (busy, waiting for
-                // quiet, paused): not stuck unless an executor holds its VM that long (a save that hangs).
-                if e.kind == .hibernate, try DueActions.stillDue(e, now: now, in: db), !(locks?.heldByAnother(e.vm) ?? false) { continue }
+                // A hibernation waiting at `intent` (a pass put a killed run's back there, its VM running), its plan still
+                // starting it, waits for a pass (busy, waiting for quiet, paused): not stuck unless an executor holds its
+                // VM that long (a save that hangs). One still `started` past the grace is: no pass has reconciled it, and
+                // its save may have completed with no restore owed.
+                if e.kind == .hibernate, e.step == .intent, try DueActions.stillDue(e, now: now, in: db), !(locks?.heldByAnother(e.vm) ?? false) { continue }
                 problems.append(Problem(vm: e.vm, text: "\(e.vm) on \(e.host): \(e.kind.rawValue) \(e.actionID) \(e.step.rawValue) at \(UTC.format(e.at)) and not "
                                         + "finished (an executor stopped in it, or libvirt has not answered; the next run reconciles it)"))
             }

@@ -45,16 +45,19 @@ public final class Executor: @unchecked Sendable {
     /// VMs a pass of this executor acts on now: a later pass leaves them to it.
     private var vmsInAction: Set<String> = []
     /// State-pool bytes promised to this executor's hibernations, by VM, from the pre-flight until the image's copy
-    /// ends (hosts check the pool's room side by side, and copies come at a pass's end).
-    private var poolReservations: [String: Int64] = [:]
+    /// ends, or the VM is restored (hosts check the pool's room side by side, and copies come at a pass's end).
+    private(set) var poolReservations: [String: Int64] = [:]
     /// VMs whose image a thread of this executor copies into the pool now.
     private var vmsPooling: Set<String> = []
     /// The VMs a dry run would have put to sleep: asleep, for the rest of its guardrails' counts.
     var dryRunClaims: Set<String> = []
     /// Held while the guardrails are counted and the intent journaled (`withGuardrailsCounted`).
     let guardrailLock = NSLock()
-    /// What libvirt showed this run of each host's domains, for the guardrails (`domainStates`).
-    var partnerStates: [String: Result<[String: DomainState], Error>] = [:]
+    /// What libvirt showed this run of each host's domains, and when, for the guardrails (`domainStates`).
+    var partnerStates: [String: (at: Date, states: Result<[String: DomainState], Error>)] = [:]
+    /// How long a host's domains' states read for the guardrails serve (seconds): a host's pass may copy images into
+    /// the pool for minutes before its hibernations count partners another host's pass read.
+    var partnerStatesServeFor: TimeInterval = 60
     /// How long a pre-flight waits for another executor's guardrails count (`withGuardrailsCounted`).
     var guardrailsPatience: Double = 10
     /// How long after a host's hibernations began a pass still starts them (seconds): what it read once for them (the
@@ -384,7 +387,17 @@ public final class Executor: @unchecked Sendable {
                 return log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
             }
             switch (entry.kind, state, saved) {
-            case (.hibernate, .shutOff, true):
+            case (.hibernate, .shutOff, true) where entry.step == .started:
+                if let cut = VirtDomain.incompleteManagedSaveImage(at: options.managedSaveDirectory + "/\(entry.vm).save") {
+                    // Cut short (the host crashed in the save): its memory is lost, and no restore would bring it back.
+                    // A failed hibernation leaves the VM running: libvirt's start boots it afresh, and a person is told.
+                    done.step = .failed
+                    done.detail = "reconciled: the interrupted save left \(cut): the VM's memory is lost; "
+                        + ((try? domain.start()) != nil ? Self.bootedAfresh + ": started again without it" : Self.vmLeftOff)
+                    try journal(done)
+                    log.record(.init(event: "failed", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
+                    return
+                }
                 done.detail = "reconciled: the save had completed (the VM is off with its saved state)"
                 try finishHibernation(done, since: entry.at, domain: domain, seconds: nil, options: options, log: log, clock: clock, event: "reconciled")
                 found.saved.insert(entry.vm)
@@ -406,12 +419,12 @@ public final class Executor: @unchecked Sendable {
                 done.detail = "reconciled: the interrupted save did not happen and its plan no longer starts it; the VM runs"
                 try journal(done)
                 log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
-            case (.hibernate, .paused, _):
+            case (.hibernate, .paused, _) where entry.step == .started:
                 // No job runs (see above): the save failed and left the VM paused. A failed hibernation leaves it
                 // running, unless libvirt paused it for a fault.
                 done.step = .failed
                 if let why = Self.pauseNeedsPerson(domain) {
-                    done.detail = "reconciled: the interrupted save left the VM paused (\(why)): not resumed, for a person to look at"
+                    done.detail = "reconciled: the interrupted save left the VM paused (\(why)): not resumed, " + Self.forAPerson
                 } else {
                     try domain.resume()
                     done.detail = "reconciled: the interrupted save left the VM paused; resumed"
@@ -428,14 +441,23 @@ public final class Executor: @unchecked Sendable {
                 // hand, and is not touched.)
                 done.step = .failed
                 done.detail = "reconciled: the interrupted save left the VM off without a saved state; "
-                    + ((try? domain.start()) != nil ? "started again" : "THE VM IS OFF and could not be started: start it by hand")
+                    + ((try? domain.start()) != nil ? "started again" : Self.vmLeftOff)
+                try journal(done)
+                log.record(.init(event: "failed", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
+            case (.hibernate, _, _) where entry.step == .started:
+                done.step = .failed
+                done.detail = "reconciled: the VM is \(state) \(saved ? "with" : "without") a saved state after an interrupted save; not touched, " + Self.forAPerson
                 try journal(done)
                 log.record(.init(event: "failed", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
             case (.hibernate, _, _):
-                done.step = .failed
-                done.detail = "reconciled: the VM is \(state) \(saved ? "with" : "without") a saved state after an interrupted save; not touched"
+                // At `intent` torpor never called the save (a `started` one found running went back to it): the VM was
+                // paused, saved or shut down by another hand while the action waited. Not torpor's to resume, adopt or
+                // start; the action is closed.
+                done.step = .skipped
+                done.detail = "reconciled: the VM is \(state) \(saved ? "with" : "without") a saved state, and torpor's save was never called "
+                    + "(another hand's doing): not touched; the hibernation is closed"
                 try journal(done)
-                log.record(.init(event: "failed", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
+                log.record(.init(event: "reconciled", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
             }
         } catch {
             log.record(.init(event: "failed", time: clock(), vm: entry.vm, host: entry.host, action: entry.actionID,
@@ -653,6 +675,9 @@ public final class Executor: @unchecked Sendable {
             // A plan's deadline (wakes and signals have none to miss); a VM found running was not kept from its demand by
             // torpor, one found paused was.
             done.late = state != .running && r.planID != nil && done.at > r.deadline
+            // Awake: the room its image was expected to take in the pool is not needed (a `--follow` executor would
+            // otherwise keep it reserved for a copy that never comes).
+            releasePoolRoom(r.vm)
             do {
                 try journal(done, power: PowerRecord(vm: r.vm, host: r.host, state: .running, since: done.at, actionID: r.actionID))
             } catch {
@@ -680,6 +705,17 @@ public final class Executor: @unchecked Sendable {
 
     /// How a restore that brought a VM back without its memory (libvirt booted it) is told, in the journal and the events.
     static let bootedAfresh = "BOOTED AFRESH"
+
+    /// How a failed hibernation that left its VM off tells it (`check` names the VM for a day).
+    static let vmLeftOff = "THE VM IS OFF and could not be started: start it by hand"
+
+    /// How a failed hibernation that left its VM as it found it, paused or off, for a person tells it (`check` names it).
+    static let forAPerson = "for a person to look at"
+
+    /// Whether a failed hibernation's record says it left its VM down for a person: off, paused, or booted afresh.
+    static func leftDown(_ detail: String) -> Bool {
+        [vmLeftOff, forAPerson, bootedAfresh].contains { detail.contains($0) }
+    }
 
     /// The failure among `events` that says a restore brought its VM back without its memory (libvirt booted it).
     public static func memoryLost(in events: [ExecutionEvent]) -> ExecutionEvent? {
@@ -1103,10 +1139,10 @@ public final class Executor: @unchecked Sendable {
                 }
             case (.shutOff?, false?):
                 // Stopped without a saved image: start it again.
-                failed.detail += (try? d.start()) != nil ? "; the VM was started again" : "; THE VM IS OFF and could not be started: start it by hand"
+                failed.detail += (try? d.start()) != nil ? "; the VM was started again" : "; " + Self.vmLeftOff
                 try? journal(failed)
             case (.paused?, _) where !Self.hasJob(d) && pauseFault != nil:
-                failed.detail += "; the VM is paused (\(pauseFault ?? "")): not resumed, for a person to look at"
+                failed.detail += "; the VM is paused (\(pauseFault ?? "")): not resumed, " + Self.forAPerson
                 try? journal(failed)
             case (.paused?, _) where !Self.hasJob(d) && (try? d.resume()) != nil:
                 // Paused with no save running: the save failed and left it so; running again. (A resume that fails
@@ -1175,6 +1211,7 @@ public final class Executor: @unchecked Sendable {
                 // The pool's lock held: the others wait for a later pass too (said once, not once per sleep).
                 if !takeIntoPool(image: image, of: sleep, domain: domain, options: options, log: log, clock: clock) { break }
             } catch {
+                releasePoolRoom(sleep.vm)
                 log.record(.init(event: "not-pooled", time: clock(), vm: sleep.vm, host: sleep.host, action: sleep.actionID, detail: "state pool: \(error)"))
             }
         }
@@ -1233,6 +1270,9 @@ public final class Executor: @unchecked Sendable {
 
     /// Gives back the pool room reserved for `vm`'s image.
     func releasePoolRoom(_ vm: String) { _ = connectionLock.withLock { poolReservations.removeValue(forKey: vm) } }
+
+    /// Reserves `bytes` of the pool for `vm`'s image (a test's stand-in for a pre-flight).
+    func reservePoolRoom(_ bytes: Int64, for vm: String) { connectionLock.withLock { poolReservations[vm] = bytes } }
 
     /// Subscribes to the lifecycle events of every domain on `hosts` (all hosts of the store's VMs when nil), on the
     /// executor's own connections, for as long as the executor lives: `--follow` runs a pass at once when a VM starts or

@@ -116,14 +116,15 @@ extension Executor {
         return try guardrailLock.withLock(body)
     }
 
-    /// The domains' states of `host`, read from libvirt once a run (all of them in one call).
+    /// The domains' states of `host`, read from libvirt (all of them in one call) at most once every
+    /// `partnerStatesServeFor` seconds of a run.
     func domainStates(on host: String) -> Result<[String: DomainState], Error> {
-        if let known = partnerLock.withLock({ partnerStates[host] }) { return known }
+        if let known = partnerLock.withLock({ partnerStates[host] }), Date().timeIntervalSince(known.at) < partnerStatesServeFor { return known.states }
         let reading = Result {
             Dictionary(try connection(host).allDomainStats(.state).map { ($0.domainName, DomainState(rawValue: Int32($0.number("state.state") ?? 0)) ?? .unknown) },
                        uniquingKeysWith: { a, _ in a })
         }
-        partnerLock.withLock { partnerStates[host] = reading }
+        partnerLock.withLock { partnerStates[host] = (Date(), reading) }
         return reading
     }
 }

@@ -66,9 +66,16 @@ public final class VirtDomain {
     /// partial until it ends). libvirt's `start` boots such a domain afresh instead of failing. nil too when the file
     /// cannot be read (no permission): libvirt may still read it.
     public static func unusableManagedSaveImage(at path: String) -> String? {
-        guard let file = FileHandle(forReadingAtPath: path) else {
+        guard FileHandle(forReadingAtPath: path) != nil else {
             return access(path, F_OK) != 0 && errno == ENOENT ? "libvirt's saved image is not at \(path)" : nil
         }
+        return incompleteManagedSaveImage(at: path)
+    }
+
+    /// Why the managed-save image at `path` is incomplete (a save that stopped: libvirt's header still says so; or cut
+    /// inside its header), or nil when its header is a finished save's, or it cannot be read (gone, no permission).
+    public static func incompleteManagedSaveImage(at path: String) -> String? {
+        guard let file = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? file.close() }
         let header = (try? file.read(upToCount: Self.saveHeaderBytes)) ?? Data()
         guard header.count == Self.saveHeaderBytes, header.prefix(16) == Data("LibvirtQemudSave".utf8) else {

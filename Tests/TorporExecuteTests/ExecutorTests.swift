@@ -1342,6 +1342,19 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try unmet(policy, now: Self.at(10)) == nil)
     }
 
+    /// Room reserved in the pool for a sleep's image is given back when the VM is restored before its copy (a pool busy
+    /// with its garbage collection, say): a `--follow` executor would otherwise hold it for a copy that never comes,
+    /// and hold hibernations fleet-wide for a pool "too full" that is not.
+    @Test func aRestoredVMsPoolRoomIsGivenBack() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<6])
+        let executor = f.executor()
+        #expect(try executor.run(f.options(Self.now)).map(\.event) == ["hibernated"])
+        executor.reservePoolRoom(2 << 30, for: "web-01")
+        #expect(try executor.wake(vm: "web-01", by: "bob", options: f.options(Self.now + 60)).map(\.event) == ["restored"])
+        #expect(executor.poolReservations.isEmpty)
+    }
+
     /// The pool's room is checked with the images not copied yet counted: they are copied at the pass's end.
     @Test func theStatePoolsRoomCountsTheImagesStillToBeCopied() throws {
         let f = try Fixture()
@@ -1565,8 +1578,55 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.steps("web-01") == ["hibernate:started", "hibernate:intent"], "once, not every pass")
         try f.connection.domain(named: "web-01").destroy()
         let after = try f.executor(load: ["web-01": 90]).run(f.options(Self.now + 180))
-        #expect(after.map(\.event) == ["failed"] && after[0].detail.contains("not touched"), "\(after.map(\.text))")
+        #expect(after.map(\.event) == ["reconciled"] && after[0].detail.contains("torpor's save was never called (another hand's doing): not touched"),
+                "\(after.map(\.text))")
         #expect(try f.state("web-01") == .shutOff)
+        #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 240, grace: 600).isEmpty, "not torpor's outage to report")
+        // Paused by a person while such an action waits: not resumed (torpor's save never paused it), the action closed.
+        let g = try Fixture()
+        let again = try g.plan(["web-01": 0..<6])
+        let wait = try #require(again.actions.first { $0.vm == "web-01" && $0.action == .hibernate })
+        try g.executor().journal(JournalEntry(actionID: wait.id, planID: again.id, vm: "web-01", host: Self.host, kind: .hibernate, step: .started, at: Self.now))
+        _ = try g.executor(load: ["web-01": 90]).run(g.options(Self.now + 60))
+        try g.connection.domain(named: "web-01").suspend()
+        let paused = try g.executor(load: ["web-01": 90]).run(g.options(Self.now + 120))
+        #expect(paused.map(\.event) == ["reconciled"] && paused[0].detail.contains("the VM is paused without a saved state, and torpor's save was never called"),
+                "\(paused.map(\.text))")
+        #expect(try g.state("web-01") == .paused)
+    }
+
+    /// The guardrails' reading of a host's domains serves a minute, not the whole run: a pass that copied images into
+    /// the pool for minutes first counts partners as they are, not as another host's pass read them.
+    @Test func partnersStatesAreReadAgainOnceTheyAreAMinuteOld() throws {
+        let f = try Fixture()
+        let executor = f.executor()
+        func web01() -> DomainState? { try? executor.domainStates(on: Self.host).get()["web-01"] }
+        #expect(web01() == .running)
+        try f.connection.domain(named: "web-01").destroy()
+        #expect(web01() == .running, "read this minute: served")
+        executor.partnerStatesServeFor = 0
+        #expect(web01() == .shutOff, "older than it serves for: read again")
+    }
+
+    /// A hibernation that failed and left its VM down (off and not started again, paused for a fault, booted afresh)
+    /// is named by `check` for a day, or until torpor acts on the VM again: an outage torpor caused is not only a line
+    /// in the event log.
+    @Test func checkNamesAVMAFailedHibernationLeftDown() throws {
+        let f = try Fixture()
+        func failure(_ vm: String, _ detail: String, at: EpochSeconds) throws {
+            try f.executor().journal(JournalEntry(actionID: "sleep/\(vm)", planID: nil, vm: vm, host: Self.host, kind: .hibernate, step: .failed,
+                                                  at: at, detail: detail))
+        }
+        try failure("web-01", "save failed; " + Executor.vmLeftOff, at: Self.now)
+        try failure("web-02", "save failed; the VM was started again", at: Self.now)
+        try failure("db-01", "reconciled: the interrupted save left the VM paused (an I/O error): not resumed, " + Executor.forAPerson, at: Self.now)
+        let told = try ExecutionCheck.problems(store: f.store, now: Self.now + 600, grace: 600).map(\.text)
+        #expect(told.count == 2 && told.contains { $0.hasPrefix("web-01 on \(Self.host): DOWN after its hibernation sleep/web-01 failed at ") }
+                && told.contains { $0.hasPrefix("db-01 on \(Self.host): DOWN") }, "\(told)")
+        #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 86_400 + 601, grace: 600).isEmpty, "named for a day")
+        // A person wakes it through torpor: acted on again, no longer named.
+        try f.executor().journal(JournalEntry(actionID: "wake/web-01", planID: nil, vm: "web-01", host: Self.host, kind: .restore, step: .done, at: Self.now + 900))
+        #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 1200, grace: 600).map(\.vm) == ["db-01"])
     }
 
     /// A writable disk that is not a file (LVM, a pool's volume, Ceph) shows torpor no change: a restore from the pool
@@ -1651,13 +1711,17 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(free.warning == nil && free.pinned == "web-01 pinned awake until \(UTC.format(Self.at(5)))", "\(String(describing: free.warning))")
     }
 
-    /// A hibernation a killed run left open whose plan still starts it is not stuck (a pass may still do it), unless an
-    /// executor holds its VM past the grace (a save that hangs) or its plan no longer starts it (no executor has run since).
+    /// A hibernation waiting at `intent` whose plan still starts it is not stuck (a pass may still do it), unless an
+    /// executor holds its VM past the grace (a save that hangs) or its plan no longer starts it (no executor has run
+    /// since). One left `started` past the grace is stuck at once: no pass has reconciled it, and its save may have
+    /// completed with no restore owed.
     @Test func anOpenHibernationIsStuckOnlyWhenItsVMIsHeldOrItsPlanNoLongerStartsIt() throws {
         let f = try Fixture()
         let plan = try f.plan(["web-01": 0..<10])
         let sleep = try #require(plan.actions.first { $0.action == .hibernate })
         try f.executor().journal(JournalEntry(actionID: sleep.id, planID: plan.id, vm: "web-01", host: Self.host, kind: .hibernate, step: .started, at: Self.now))
+        #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 1200, grace: 600).map(\.vm) == ["web-01"], "started, unreconciled")
+        try f.executor().journal(JournalEntry(actionID: sleep.id, planID: plan.id, vm: "web-01", host: Self.host, kind: .hibernate, step: .intent, at: Self.now + 60))
         let locks = VMLocks(store: f.store.path)
         #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 1200, grace: 600, locks: locks).isEmpty)
         do {

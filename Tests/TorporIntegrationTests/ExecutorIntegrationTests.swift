@@ -55,6 +55,26 @@ import TorporVirt
 
         var executor: Executor { Executor(store: store, load: SampledLoad(interval: 1)) }
 
+        /// Plans the guest asleep for 8 h from `now` and hibernates it without the state pool (libvirt's image only);
+        /// returns the options it ran with.
+        func hibernatedWithoutPool(now: EpochSeconds) throws -> ExecutionOptions {
+            _ = try plan(now: now, idleHours: 8)
+            var withoutPool = options(now)
+            withoutPool.pool = nil
+            #expect(try executor.run(withoutPool).map(\.event) == ["hibernated"])
+            return withoutPool
+        }
+
+        /// Marks libvirt's saved image of the guest as a save that stopped, as a host's crash in the save leaves it (its
+        /// header's magic); returns its path.
+        func markSaveStopped(_ options: ExecutionOptions) throws -> String {
+            let image = options.managedSaveDirectory + "/\(guest.name).save"
+            let file = try #require(FileHandle(forWritingAtPath: image))
+            try file.write(contentsOf: Data("LibvirtQemudPart".utf8))
+            try file.close()
+            return image
+        }
+
         /// Asserts the guest is off with a saved state, and remembers its last counter.
         func assertAsleep(_ comment: Comment) throws -> Int {
             #expect(try guest.domain.info().state == .shutOff, comment)
@@ -173,10 +193,7 @@ import TorporVirt
         _ = try f.plan(now: Self.start, idleHours: 8)
         #expect(try f.executor.run(f.options(Self.start)).map(\.event) == ["hibernated", "pooled"])
         let before = try f.assertAsleep("hibernated into the pool")
-        let image = f.options(Self.start).managedSaveDirectory + "/\(f.guest.name).save"
-        let file = try #require(FileHandle(forWritingAtPath: image))
-        try file.write(contentsOf: Data("LibvirtQemudPart".utf8))
-        try file.close()
+        let image = try f.markSaveStopped(f.options(Self.start))
         let woken = try f.executor.wake(vm: f.guest.name, by: "it", options: f.options(Self.start + 60))
         #expect(woken.map(\.event) == ["restored"], "\(woken.map(\.text))")
         try f.assertContinues(from: before, "restored from the pool's copy, not booted afresh")
@@ -186,14 +203,37 @@ import TorporVirt
         #expect(try !f.guest.domain.hasManagedSaveImage())
     }
 
+    /// A save the host's crash cut short (libvirt's header still says the save stopped), the run that started it gone:
+    /// the next run reconciles it as a failed hibernation, not a sleep (the memory is lost: a restore at the planned
+    /// hour would only boot it then). The VM runs again at once (booted afresh), no restore is owed, and `check` names it.
+    @Test func aSaveCutShortIsReconciledAsAFailedHibernationAndTheVMRunsAgain() throws {
+        let f = try Fixture()
+        let withoutPool = try f.hibernatedWithoutPool(now: Self.start)
+        // As the killed run left it: the hibernation `started`, the VM off with an image whose header says the save stopped.
+        try f.store.transaction { db in
+            try db.execute(sql: "DELETE FROM journal WHERE vm = ? AND kind = 'hibernate' AND step = 'done'", arguments: [f.guest.name])
+            try db.execute(sql: "INSERT INTO journal_open (action_id, id) SELECT action_id, id FROM journal WHERE vm = ? AND kind = 'hibernate' AND step = 'started'",
+                           arguments: [f.guest.name])
+            try db.execute(sql: "DELETE FROM power WHERE vm = ?", arguments: [f.guest.name])
+        }
+        let image = try f.markSaveStopped(withoutPool)
+        var later = withoutPool
+        later.now = Self.start + 120
+        let events = try f.executor.run(later)
+        let failed = events.filter { $0.event == "failed" }
+        #expect(failed.count == 1 && failed[0].detail.contains("left libvirt's saved image at \(image) is incomplete (a save that stopped): the VM's memory is lost; BOOTED AFRESH"),
+                "\(events.map(\.text))")
+        #expect(try f.guest.domain.info().state == .running)
+        #expect(try f.store.read { try DueActions.owedRestores(now: later.now + 86_400, replaying: false, in: $0) }.isEmpty, "no restore owed")
+        let told = try ExecutionCheck.problems(store: f.store, now: later.now + 600, grace: 600).map(\.text)
+        #expect(told.count == 1 && told[0].hasPrefix("\(f.guest.name) on \(RealGuest.uri): DOWN after its hibernation "), "\(told)")
+    }
+
     /// Without the pool's copy, a restore that libvirt turns into a boot (its image gone while it still records one) is
     /// not a quiet success: the event log has a failure, and `check` names the VM for a day.
     @Test func aRestoreLibvirtBootedAfreshIsToldAsMemoryLost() throws {
         let f = try Fixture()
-        _ = try f.plan(now: Self.start, idleHours: 8)
-        var withoutPool = f.options(Self.start)
-        withoutPool.pool = nil
-        #expect(try f.executor.run(withoutPool).map(\.event) == ["hibernated"])
+        let withoutPool = try f.hibernatedWithoutPool(now: Self.start)
         _ = try f.assertAsleep("hibernated, libvirt's image only")
         try FileManager.default.removeItem(atPath: withoutPool.managedSaveDirectory + "/\(f.guest.name).save")
         #expect(try f.guest.domain.hasManagedSaveImage(), "libvirt still records the image it no longer has")
