@@ -80,7 +80,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "torpor-backtest", dependencies: [
-            "TorporBacktest", "TorporPlan", "TorporCore", "TorporCommandLine", "TorporForecast",
+            "TorporBacktest", "TorporPlan", "TorporCore", "TorporCommandLine", "TorporForecast", "TorporStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "torpor-bench-forecast", dependencies: ["TorporForecast"], path: "Sources/torpor-bench-forecast"),

@@ -134,6 +134,13 @@ public struct Policy: Equatable, Sendable {
             }
     }
 
+    /// Refuses the policy (`source`: how the user named it) when `conflicts(vms:)` finds any, naming them: a stage
+    /// that plans or replays does not go on with it.
+    public func refuseConflicts(vms: [(name: String, labels: [String: String])], source: String) throws(PlanError) {
+        let conflicts = conflicts(vms: vms)
+        if !conflicts.isEmpty { throw PlanError(.badInput, "\(source): " + conflicts.joined(separator: "; ")) }
+    }
+
     /// The VMs whose settings, once defaults, groups and their own are merged, would put `hibernate_below` above
     /// `restore_above` (each part alone may be fine: a group lowers one, the VM raises the other); excluded VMs are
     /// never planned and do not count.

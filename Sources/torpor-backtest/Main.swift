@@ -5,6 +5,7 @@ import TorporCommandLine
 import TorporCore
 import TorporForecast
 import TorporPlan
+import TorporStore
 
 @main
 struct TorporBacktestCommand: TorporTool {
@@ -69,7 +70,11 @@ struct TorporBacktestCommand: TorporTool {
             let start = from.flatMap(UTC.parseInstant) ?? to - Int64(days) * 86_400
             guard start < to else { throw StageError(.badInput, "--from \(UTC.format(start)) is not before --now \(UTC.format(to))") }
             BLAS.setThreads(threads)
-            var backtest = Backtest(store: try common.openStore(), policy: policy, from: start, to: to)
+            let store = try common.openStore()
+            // Refused as torpor-plan make refuses it: every VM is replayed.
+            try policy.refuseConflicts(vms: try store.read { try VMRepository.all(in: $0) }.map { (name: $0.name, labels: $0.labels) },
+                                       source: self.policy ?? "the embedded default policy")
+            var backtest = Backtest(store: store, policy: policy, from: start, to: to)
             backtest.retrainEveryDays = retrainEvery
             backtest.clock = week.clock
             backtest.log = { StandardError.line("torpor-backtest: \($0)") }

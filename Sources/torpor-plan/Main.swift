@@ -67,8 +67,8 @@ struct Make: ParsableCommand {
             let all = try store.read { try VMRepository.all(in: $0) }
             let records = all.map { (name: $0.name, labels: $0.labels) }
             let hosted = Set(all.filter { $0.hostURI != nil }.map(\.name))
-            let conflicts = policy.conflicts(vms: records.filter { vm in hosted.contains(vm.name) })   // VMs a plan may act on
-            if !conflicts.isEmpty { throw PlanError(.badInput, "\(self.policy ?? "the embedded default policy"): " + conflicts.joined(separator: "; ")) }
+            try policy.refuseConflicts(vms: records.filter { vm in hosted.contains(vm.name) },   // VMs a plan may act on
+                                       source: self.policy ?? "the embedded default policy")
             var forecaster = try DemandForecaster(store: store, horizon: policy.horizonHours, trainedBefore: now)
             forecaster.clock = week.clock
             if let why = forecaster.unservedBecause {   // after an upgrade, until a new model is promoted

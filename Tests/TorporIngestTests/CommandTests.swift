@@ -82,6 +82,18 @@ import TorporTestSupport
         #expect(unwritable.status == 2 && unwritable.stderr.contains("--json \(file)/sub/out.json: \(file) is not a directory this user can write"), "\(unwritable)")
         let directory = try run("torpor-backtest", ["--db", s.store.path, "--html", s.dir])
         #expect(directory.status == 2 && directory.stderr.contains("--html \(s.dir) is a directory"), "\(directory)")
+        // A policy torpor-plan make would refuse (once merged, a VM would sleep under a threshold above its wake-up one)
+        // is refused by the backtest too, not replayed.
+        try s.store.transaction { db in
+            try VMRepository.setPlacement(vm: try VMRepository.id(of: "web-01", in: db, now: 0), hostURI: "test:///default", labels: ["group": "db"], in: db)
+        }
+        let conflicting = try s.write("policy.yaml", """
+            tiers: {silver: {quantile: 0.9, priority: 2}}
+            groups: [{match: {group: db}, restore_above: 8}]
+            vms: {web-01: {hibernate_below: 10}}
+            """)
+        let refused = try run("torpor-backtest", ["--db", s.store.path, "--policy", conflicting])
+        #expect(refused.status == 2 && refused.stderr.contains("\(conflicting): web-01: hibernate_below 10.0 is above restore_above 8.0"), "\(refused)")
     }
 
     @Test func csvRunStoresGoodFilesAndExitsTwoForBadOnes() throws {
