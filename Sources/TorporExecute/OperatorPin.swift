@@ -32,10 +32,14 @@ extension Executor {
         } catch {
             unpinned = error
         }
-        // What torpor has of it: when that cannot be read, the wake is tried all the same and its failure is one.
+        // What torpor has of it: when that cannot be read, the wake is tried all the same and its failure is one. A save
+        // a killed run started may have completed without a record: libvirt is asked then too.
         let recorded: PowerRecord.State?, known: Bool
         do {
-            recorded = try store.read { try JournalRepository.power(in: $0)[vm] }?.state
+            recorded = try store.read { db in
+                let saving = try JournalRepository.unfinished(in: db).contains { $0.vm == vm && $0.kind == .hibernate && $0.step == .started }
+                return saving ? nil : try JournalRepository.power(of: vm, in: db)?.state
+            }
             known = true
         } catch {
             (recorded, known) = (nil, false)

@@ -1595,6 +1595,21 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try g.state("web-01") == .paused)
     }
 
+    /// A save a killed run started that completed without a record (the store could not write it): torpor still records
+    /// the VM running, but a pin asks libvirt, and wakes it.
+    @Test func aPinWakesAVMWhoseUnrecordedSaveCompleted() throws {
+        let f = try Fixture()
+        try f.store.transaction { db in
+            try VMRepository.setPlacement(vm: try VMRepository.id(of: "web-01", in: db, now: Self.now), hostURI: Self.host, labels: [:], in: db)
+            try JournalRepository.setPower(PowerRecord(vm: "web-01", host: Self.host, state: .running, since: Self.now - 3600, actionID: "earlier"), in: db)
+        }
+        try f.executor().journal(JournalEntry(actionID: "lost/web-01", planID: nil, vm: "web-01", host: Self.host, kind: .hibernate, step: .started, at: Self.now))
+        try f.connection.domain(named: "web-01").managedSave()
+        let outcome = try f.executor().pin(vm: "web-01", until: nil, by: "carol", options: f.options(Self.now + 60))
+        #expect(outcome.pinned == "web-01 pinned awake until unpinned" && outcome.warning == nil, "\(String(describing: outcome.warning))")
+        #expect(try f.state("web-01") == .running)
+    }
+
     /// The guardrails' reading of a host's domains serves a minute, not the whole run: a pass that copied images into
     /// the pool for minutes first counts partners as they are, not as another host's pass read them.
     @Test func partnersStatesAreReadAgainOnceTheyAreAMinuteOld() throws {
