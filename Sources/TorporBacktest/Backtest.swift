@@ -277,7 +277,7 @@ public struct Backtest {
                                           knownHours: history.filter { !$0.isNaN }.count, forecast: forecast, hibernatedSince: sleeping[i]?.start,
                                           restoreSeconds: replay.restoreSeconds[i],
                                           staleSince: fresh || sleeping[i] != nil ? nil : (lastKnown ?? t)))
-                    vms[vms.count - 1].historyHours = history.firstIndex { !$0.isNaN }.map { history.count - $0 } ?? 0
+                    vms[vms.count - 1].historyHours = PlanningVM.historyHours(of: history)
                     if strategy == .torpor { vms[vms.count - 1].notPredictable = block.notPredictable[r.name] }
                     // Woken early: it runs since that wake (its last sleep ended there), as its power record says.
                     vms[vms.count - 1].wokenEarlyAt = sleeping[i] == nil && asleep[i].last?.end == lastUnplannedWake[i] ? lastUnplannedWake[i] : nil

@@ -191,8 +191,8 @@ public enum Approvals {
             let keep = Set(sleepers.compactMap { latest[$0.actionID]?.planID })
             // The plans since 8 days before the oldest sleep began: one of them made its restore; and every plan still
             // valid (a --keep shorter than valid_for would empty the approved plan the executor follows).
-            let oldestValid = try EpochSeconds.fetchOne(db, sql: "SELECT min(created_at) FROM plan WHERE valid_until > ?", arguments: [now]) ?? .max
-            let before = min(now - retention, (sleepers.map(\.since).min() ?? .max) - 8 * 86_400, oldestValid)
+            let before = min(now - retention, (sleepers.map(\.since).min() ?? .max) - 8 * 86_400,
+                             try PlanRepository.oldestValid(at: now, in: db) ?? .max)
             return (try PlanRepository.pruneBodies(before: before, keep: keep, in: db), before)
         }
     }

@@ -12,8 +12,13 @@ public struct PlanningVM: Sendable {
     /// Hours of known demand in the history the forecast was made from.
     public var knownHours: Int
     /// Hours from the first known hour of that history to its end, its sleeps and gaps included: how long the VM has
-    /// been seen, up to the history's length (nil: taken as `knownHours`).
+    /// been seen, up to the history's length (nil: taken as `knownHours`; `historyHours(of:)`).
     public var historyHours: Int?
+
+    /// `historyHours` of an hourly history (missing hours NaN).
+    public static func historyHours(of history: [Float]) -> Int {
+        history.firstIndex { !$0.isNaN }.map { history.count - $0 } ?? 0
+    }
     public var forecast: QuantileForecast?
     /// Set when the VM is asleep now (hibernated by torpor).
     public var hibernatedSince: EpochSeconds?

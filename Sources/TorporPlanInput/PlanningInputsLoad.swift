@@ -62,7 +62,7 @@ extension PlanningInputs {
                                   stateBytes: stateBytes[record.name] ?? nil,
                                   pinnedUntil: execution.pins[record.name].map { $0.until ?? .max },
                                   staleSince: fresh ? nil : (lastKnown.map { $0 + 3600 } ?? from)))
-            vms[vms.count - 1].historyHours = history.series.values.firstIndex { !$0.isNaN }.map { history.series.values.count - $0 } ?? 0
+            vms[vms.count - 1].historyHours = PlanningVM.historyHours(of: history.series.values)
             vms[vms.count - 1].notRunningSince = execution.notRunning[record.name]
             vms[vms.count - 1].notPredictable = execution.unpredictable[record.name]
             vms[vms.count - 1].wokenEarlyAt = execution.power[record.name]?.wokenEarlyAt

@@ -58,6 +58,11 @@ public enum PlanRepository {
                          arguments: [time, since]).map(stored)
     }
 
+    /// When the oldest plan still valid at `time` was made; nil when none is.
+    public static func oldestValid(at time: EpochSeconds, in db: Database) throws -> EpochSeconds? {
+        try EpochSeconds.fetchOne(db, sql: "SELECT min(created_at) FROM plan WHERE valid_until > ?", arguments: [time])
+    }
+
     /// Empties the bodies of plans created before `before`, except `keep` (the plans sleeping VMs still depend on);
     /// ids, hashes, times and approvals stay for the audit trail. Returns how many were pruned.
     public static func pruneBodies(before: EpochSeconds, keep: Set<String>, in db: Database) throws -> Int {

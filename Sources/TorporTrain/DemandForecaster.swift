@@ -68,14 +68,15 @@ public struct DemandForecaster {
             let columns = quantiles.map { q in file.model.shape.quantiles.firstIndex { abs($0 - q) < 1e-6 } }
             let serves = quantiles.indices.map { j in columns[j] != nil && served.contains { abs($0 - quantiles[j]) < 1e-6 } }
             // A model file of another version's input set or target definition is not used (the nightly run replaces it).
-            let unknownZone = ModelInput.unknownZone(in: file.metadata["features"] ?? "")
-            let unserved = unknownZone.map { "its clock's zone \($0) is not one this system's zoneinfo knows; install it, or train on a zone it knows (--zone)" }
-                ?? (input == nil ? "its input set is not one this version reads (another torpor's); the next promoted model replaces it" : nil)
-                ?? (file.metadata["target"] != ModelInput.target ? "its target is not one this version reads (another torpor's); the next promoted model replaces it"
+            let unserved = input == nil
+                ? ModelInput.unknownZone(in: file.metadata["features"] ?? "").map {
+                    "its clock's zone \($0) is not one this system's zoneinfo knows; install it, or train on a zone it knows (--zone)"
+                } ?? "its input set is not one this version reads (another torpor's); the next promoted model replaces it"
+                : file.metadata["target"] != ModelInput.target ? "its target is not one this version reads (another torpor's); the next promoted model replaces it"
                 : !serves.contains(true) ? "it serves none of the quantiles asked for"
                 : now.map({ $0 - promoted.run.dataTo > Self.maxModelAge }) == true
                     ? "trained on data up to \(UTC.format(promoted.run.dataTo)), more than \(DurationText.format(Self.maxModelAge)) old, and no model promoted since (torpor-train list says why)"
-                : nil)
+                : nil
             let usable = unserved == nil
             unservedBecause = unserved.map { "model #\(promoted.run.id) unused: \($0)" }
             modelColumns = usable ? columns : quantiles.map { _ in nil }

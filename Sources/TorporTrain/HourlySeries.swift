@@ -43,7 +43,6 @@ public struct HourlySeries: Equatable, Sendable {
                             excluded: [ClosedRange<EpochSeconds>] = [], context withContext: Bool = false, in db: Database) throws -> HourlySeries {
         let step: Int64 = 3600, first = UTC.floor(from, to: step)
         let count = max(0, Int((to - first + step - 1) / step))
-        func index(_ t: EpochSeconds) -> Int { Int((t - first) / step) }
         func hourly(_ metric: String) throws -> [(index: Int, high: Double, low: Double)] {
             try SampleReader.hourly(vm: vm, metric: metric, from: first, to: to, in: db)
         }
@@ -58,11 +57,7 @@ public struct HourlySeries: Equatable, Sendable {
         for allocation in ["vcpus", "mem_capacity"] {
             for h in try hourly(allocation) where h.low == 0 { missing.insert(h.index) }
         }
-        for range in excluded {
-            let hours = UTC.steps(touchedBy: range, step: step)
-            let lo = max(0, index(hours.lowerBound)), hi = min(count - 1, index(hours.upperBound))
-            if lo <= hi { missing.formUnion(lo...hi) }
-        }
+        missing.formUnion(indices(touchedBy: excluded, first: first, count: count))
         for i in missing { values[i] = .nan }
         guard withContext else { return HourlySeries(start: first, step: step, values: values) }
         var context = [try memoryShare(maxPerStep), try traffic(maxPerStep("net_rx"), maxPerStep("net_tx")),
@@ -72,6 +67,17 @@ public struct HourlySeries: Equatable, Sendable {
             if context[c].allSatisfy(\.isNaN) { context[c] = [] }
         }
         return HourlySeries(start: first, step: step, values: values, context: context)
+    }
+
+    /// The indices of the `count` hours from `first` (on the hour) that `spans` (a VM's sleeps) spend time in.
+    public static func indices(touchedBy spans: [ClosedRange<EpochSeconds>], first: EpochSeconds, count: Int) -> Set<Int> {
+        var touched = Set<Int>()
+        for span in spans {
+            let hours = UTC.steps(touchedBy: span)
+            let lo = max(0, Int((hours.lowerBound - first) / 3600)), hi = min(count - 1, Int((hours.upperBound - first) / 3600))
+            if lo <= hi { touched.formUnion(lo...hi) }
+        }
+        return touched
     }
 
     /// The series of `vm` over [from, to) as production knows it: the hours the VM slept (the journal's hibernations, up

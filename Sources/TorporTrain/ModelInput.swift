@@ -19,9 +19,9 @@ public struct ModelInput: Equatable, Sendable {
     /// The input set a model file records in its `features`; nil for one this version cannot build (or a zone this
     /// system does not know).
     public init?(features: String) {
-        let parts = features.components(separatedBy: Self.clockMark)
-        guard parts.count <= 2, let clock = parts.count == 2 ? WeekClock(zone: parts[1]) : .utc,
-              let match = [true, false].first(where: { ModelInput(usesContext: $0).features == parts[0] }) else { return nil }
+        let (inputs, zone) = Self.split(features)
+        guard let clock = zone.map(WeekClock.init(zone:)) ?? .utc,
+              let match = [true, false].first(where: { ModelInput(usesContext: $0).features == inputs }) else { return nil }
         usesContext = match
         self.clock = clock
     }
@@ -29,10 +29,15 @@ public struct ModelInput: Equatable, Sendable {
     /// How `features` names a clock other than UTC's (after the last feature).
     static let clockMark = ";clock="
 
+    /// `features` without its clock, and the clock's zone when it names one.
+    static func split(_ features: String) -> (inputs: String, zone: String?) {
+        guard let mark = features.range(of: clockMark) else { return (features, nil) }
+        return (String(features[..<mark.lowerBound]), String(features[mark.upperBound...]))
+    }
+
     /// The zone `features` names that this system's zoneinfo does not know, if it names one.
     public static func unknownZone(in features: String) -> String? {
-        let parts = features.components(separatedBy: clockMark)
-        return parts.count == 2 && WeekClock(zone: parts[1]) == nil ? parts[1] : nil
+        split(features).zone.flatMap { WeekClock(zone: $0) == nil ? $0 : nil }
     }
 
     /// The features, in order, as recorded in the model file, with the clock when it is not UTC.

@@ -42,8 +42,12 @@ public struct TrainingConfig: Sendable {
     /// The inputs; memory, network and disk use are off by default: on the 50 Bitbrains VMs they cost the model its
     /// q0.5 edge over seasonal naive (bench/RESULTS.md).
     public var input = ModelInput(usesContext: false)
-    /// The clock of the hour-of-week profile the model is measured against (`WeekClock`; the planner's `--zone`).
-    public var clock = WeekClock.utc
+    /// The fleet's clock (`WeekClock`; the planner's `--zone`): that of the model's time features (`input`'s) and of the
+    /// hour-of-week profile the model is measured against.
+    public var clock: WeekClock {
+        get { input.clock }
+        set { input = ModelInput(usesContext: input.usesContext, clock: newValue) }
+    }
 
     public init() {}
 }
@@ -64,11 +68,8 @@ public struct Trainer {
     }
 
     func window(_ s: HourlySeries, end: Int, scale: Float) -> ModelInput.Window {
-        input.window(s, end: end, scale: scale, lookback: config.lookback, horizon: config.horizon)
+        config.input.window(s, end: end, scale: scale, lookback: config.lookback, horizon: config.horizon)
     }
-
-    /// The model's inputs: the configured set, its time features on the fleet's clock (`config.clock`, the profile's).
-    var input: ModelInput { ModelInput(usesContext: config.input.usesContext, clock: config.clock) }
 
     /// The model's mean loss over `count` windows (`window(i)` builds the i-th), built and run 512 at a time (one batch
     /// of all of them needs a forward pass's workspace for each), weighted by each chunk's known targets as one batch
@@ -135,21 +136,18 @@ public struct Trainer {
             try store.read { db in
                 let sleeps = try JournalRepository.hibernatedIntervals(vm: vm, from: from, now: now, in: db)
                 let s = try HourlySeries.load(vm: vm, from: from, to: hour, excluded: sleeps, context: config.input.usesContext, in: db)
-                slept[vm] = Set(sleeps.flatMap { sleep in
-                    stride(from: UTC.steps(touchedBy: sleep).lowerBound, through: UTC.steps(touchedBy: sleep).upperBound, by: 3600)
-                        .map { Int(($0 - s.start) / 3600) }.filter { s.values.indices.contains($0) }
-                })
+                slept[vm] = HourlySeries.indices(touchedBy: sleeps, first: s.start, count: s.values.count)
                 return (vm, s)
             }
         }
         let hash = SHA256()
         func add(_ text: String) { hash.update(Array((text + "\n").utf8)) }
         func add(_ values: [Float]) { values.withUnsafeBytes { hash.update($0) } }
-        for setting in Mirror(reflecting: config).children {   // every setting, new ones too; a clock by its zone's name
-            add("\(setting.label ?? "") \((setting.value as? WeekClock)?.zone ?? "\(setting.value)")")
+        for setting in Mirror(reflecting: config).children {   // every setting, new ones too; the inputs by their features (and clock)
+            add("\(setting.label ?? "") \((setting.value as? ModelInput)?.features ?? "\(setting.value)")")
         }
         add("\(BLAS.coreName), \(BLAS.threads) threads")
-        add("features \(input.features); target \(ModelInput.target)")
+        add("features \(config.input.features); target \(ModelInput.target)")
         for (vm, s) in series {
             add("\(vm) \(s.start) \(s.step)")
             add(s.values)
@@ -198,14 +196,14 @@ public struct Trainer {
         }
         var hyper: [String: String] = ["lookback": "\(config.lookback)", "horizon": "\(config.horizon)", "hidden": "\(config.hiddenSize)",
                                        "epochs": "\(config.maxEpochs)", "seed": "\(config.seed)",
-                                       "quantiles": config.quantiles.map { "\($0)" }.joined(separator: ","), "features": input.features,
+                                       "quantiles": config.quantiles.map { "\($0)" }.joined(separator: ","), "features": config.input.features,
                                        Self.inputsKey: data.fingerprint]
         guard !train.isEmpty, !validation.isEmpty else {
             let run = ModelRun(createdAt: now, dataFrom: from, dataTo: now, hyperparameters: hyper, metrics: [:], promoted: false,
                                reason: "no VM has enough history to train on", seconds: Date().timeIntervalSince(started), vms: verdicts)
             return (run, nil)
         }
-        let shape = ForecasterShape(inputSize: input.featureCount, hiddenSize: config.hiddenSize, layers: 1, horizon: config.horizon, quantiles: config.quantiles)
+        let shape = ForecasterShape(inputSize: config.input.featureCount, hiddenSize: config.hiddenSize, layers: 1, horizon: config.horizon, quantiles: config.quantiles)
         let model = Forecaster(shape: shape, seed: config.seed)
         let optimizer = AdamW(for: model, learningRate: 3e-3)
         var random = SeededRandom(seed: config.seed)
@@ -358,7 +356,7 @@ public struct Trainer {
             : "not promoted: " + failures.joined(separator: "; "))
         hyper["served_quantiles"] = served.map { "\($0)" }.joined(separator: ",")
         let scalesMetadata = Dictionary(uniqueKeysWithValues: scales.map { ("scale.\($0.key)", "\($0.value)") })
-        let blob = try ModelFile.encode(model, metadata: scalesMetadata.merging(["features": input.features, "target": ModelInput.target, "served_quantiles": hyper["served_quantiles"]!,
+        let blob = try ModelFile.encode(model, metadata: scalesMetadata.merging(["features": config.input.features, "target": ModelInput.target, "served_quantiles": hyper["served_quantiles"]!,
                                                                                  "lookback": "\(config.lookback)"].merging(uplift.metadata) { a, _ in a }) { a, _ in a })
         let run = ModelRun(createdAt: now, dataFrom: from, dataTo: now, hyperparameters: hyper, metrics: metrics, promoted: promoted,
                            reason: reason, seconds: Date().timeIntervalSince(started), vms: verdicts.sorted { $0.vm < $1.vm })

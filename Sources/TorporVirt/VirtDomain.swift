@@ -66,10 +66,7 @@ public final class VirtDomain {
     /// partial until it ends). libvirt's `start` boots such a domain afresh instead of failing. nil too when the file
     /// cannot be read (no permission): libvirt may still read it.
     public static func unusableManagedSaveImage(at path: String) -> String? {
-        guard FileHandle(forReadingAtPath: path) != nil else {
-            return access(path, F_OK) != 0 && errno == ENOENT ? "libvirt's saved image is not at \(path)" : nil
-        }
-        return incompleteManagedSaveImage(at: path)
+        access(path, F_OK) != 0 && errno == ENOENT ? "libvirt's saved image is not at \(path)" : incompleteManagedSaveImage(at: path)
     }
 
     /// Why the managed-save image at `path` is incomplete (a save that stopped: libvirt's header still says so; or cut

@@ -62,12 +62,11 @@ struct Train: ParsableCommand {
         config.maxEpochs = maxEpochs
         config.seed = seed
         config.stoppingEvery = stoppingEvery
-        config.input = ModelInput(usesContext: context)
+        config.input = ModelInput(usesContext: context, clock: week.clock)
         config.lookback = lookback
         config.hiddenSize = hidden
         config.historyDays = historyDays
         config.validationDays = validationDays
-        config.clock = week.clock
         let tty = isatty(STDERR_FILENO) == 1
         if let warning = BLAS.slowKernelWarning() { StandardError.line("torpor-train: warning: \(warning)") }
         let (run, recorded) = try Trainer(store: try common.openStore(), config: config).run(now: common.nowSeconds) { line in
