@@ -95,7 +95,7 @@ let package = Package(
         .testTarget(name: "TorporVirtTests", dependencies: ["TorporVirt"]),
         .testTarget(name: "TorporICalTests", dependencies: ["TorporICal", "TorporCore"]),
         .testTarget(name: "TorporForecastTests", dependencies: ["TorporForecast"]),
-        .testTarget(name: "TorporTrainTests", dependencies: ["TorporTestSupport", "TorporTrain", "TorporIngest", "TorporStore", "TorporCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "TorporTrainTests", dependencies: ["TorporTestSupport", "TorporTrain", "TorporForecast", "TorporIngest", "TorporStore", "TorporCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TorporPlanTests", dependencies: ["TorporTestSupport", "TorporPlan", "TorporPlanInput", "TorporTrain", "TorporIngest", "TorporStore", "TorporCore", "torpor-plan",
                                                        .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TorporExecuteTests", dependencies: ["TorporTestSupport", "TorporExecute", "TorporIngest", "TorporPlan", "TorporPlanInput", "TorporTrain", "TorporVirt", "TorporStore", "TorporStatePool", "TorporCore", "torpor-execute",

@@ -165,7 +165,7 @@ public struct Backtest {
         var served = try store.read { try ModelRegistry.promoted(trainedBefore: from, in: $0) }
         for start in stride(from: from, to: to, by: EpochSeconds.Stride(max(1, days) * 86_400)) {
             log("training on the data before \(UTC.format(start))")
-            let trained = try Trainer(store: store, config: training).train(now: start)
+            let trained = try Trainer(store: store, config: training).train(now: start, incumbent: served)
             if trained.run.promoted, let model = trained.model {
                 served = (trained.run, model)
                 promoted += 1

@@ -34,6 +34,22 @@ public struct BacktestSweep {
         [2.0, 5.0, 10.0].filter { $0 < restoreAbove } + [restoreAbove]
     }
 
+    /// `policy` with the defaults' `hibernate_below` at `below`; a group or VM that restores above less, and sets no
+    /// `hibernate_below` of its own, hibernates below its own `restore_above` instead (the most aggressive setting it
+    /// allows): a variant is never one that production would refuse (`Policy.conflicts`).
+    static func policy(_ policy: Policy, hibernatingBelow below: Double) -> Policy {
+        var p = policy
+        p.defaults.hibernateBelow = below
+        func capped(_ o: Policy.Override) -> Policy.Override {
+            var o = o
+            if o.hibernateBelow == nil, let above = o.restoreAbove, above < below { o.hibernateBelow = above }
+            return o
+        }
+        p.groups = p.groups.map(capped)
+        p.vms = p.vms.mapValues(capped)
+        return p
+    }
+
     /// One replay of the sweep: a policy, the strategies replayed with it, and the points it gives (each strategy's
     /// fleet score under a setting's name).
     struct Replay {
@@ -49,8 +65,7 @@ public struct BacktestSweep {
         var replays: [Replay] = []
         for below in Self.hibernateBelows(restoreAbove: policy.defaultRestoreAbove) {
             for idle in [2, 4, 8, 24] {
-                var p = policy
-                p.defaults.hibernateBelow = below
+                var p = Self.policy(policy, hibernatingBelow: below)
                 p.defaults.minIdle = Int64(idle) * 3600
                 let setting = "hibernate_below \(below), min_idle \(idle)h"
                 func torpor(_ p: Policy, _ q: Float) -> String { setting + ", q\(q)" + (p.defaults.idleTimeout == true ? ", idle timeout" : "") }

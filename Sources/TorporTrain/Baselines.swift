@@ -46,10 +46,13 @@ public enum Baseline: Equatable, Sendable, CaseIterable {
 public enum Evaluation {
     /// The pinball (quantile) loss of a forecast of quantile `q`.
     public static func pinball(forecast: [Float], actual: [Float], quantile q: Float) -> Double {
-        mean(zip(forecast, actual).map { f, a in
-            let u = Double(a - f)
-            return u >= 0 ? Double(q) * u : Double(q - 1) * u
-        }, forecast, actual)
+        mean(zip(forecast, actual).map { f, a in pinball(actual: a, forecast: f, quantile: q) }, forecast, actual)
+    }
+
+    /// The pinball loss of one forecast of quantile `q`.
+    public static func pinball(actual: Float, forecast: Float, quantile q: Float) -> Double {
+        let u = Double(actual - forecast)
+        return u >= 0 ? Double(q) * u : Double(q - 1) * u
     }
 
     /// The share of actuals at or under the forecast (a q90 forecast should cover about 90 %).

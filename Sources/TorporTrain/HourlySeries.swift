@@ -110,6 +110,11 @@ public struct HourlySeries: Equatable, Sendable {
         HourlySeries(start: start, step: step, values: Array(values.prefix(count)), context: context.map { Array($0.prefix(count)) })
     }
 
+    /// The steps after the first `count` (a history read from a later start).
+    public func dropFirst(_ count: Int) -> HourlySeries {
+        HourlySeries(start: time(of: count), step: step, values: Array(values.dropFirst(count)), context: context.map { Array($0.dropFirst(count)) })
+    }
+
     /// Share of steps that hold a value.
     public var coverage: Double {
         values.isEmpty ? 0 : Double(values.filter { !$0.isNaN }.count) / Double(values.count)

@@ -57,7 +57,8 @@ public struct TrainingConfig: Sendable {
 /// `horizon` hours and each quantile, the change from the same hour the day before (`ModelInput.base`: a seasonal skip connection),
 /// trained with the masked pinball loss. Promotion: the model must beat the best baseline's pinball loss on the
 /// validation days, **per quantile**: it serves the quantiles where it does, the hour-of-week profile the others; a
-/// model that wins none is not promoted and the planner keeps the previous promoted model (or the profile).
+/// model that wins none is not promoted and the planner keeps the previous promoted model (or the profile). Nor is one
+/// that would serve worse than the model serving now, on the validation hours after that model's data ended.
 public struct Trainer {
     public let store: Store
     public let config: TrainingConfig
@@ -95,7 +96,7 @@ public struct Trainer {
             try ModelRegistry.runs(dataEndingFrom: UTC.floor(now), to: UTC.floor(now) + 3600, in: db).first { $0.hyperparameters[Self.inputsKey] == data.fingerprint }
         }
         if let same = try store.read(same) { return (same, false) }
-        let trained = try fit(data, now: now, log: log)
+        let trained = try fit(data, now: now, incumbent: try store.read { try ModelRegistry.promoted(trainedBefore: now, in: $0) }, log: log)
         // Asked again when recording: a run started at the same time (two nightly jobs at once) may have recorded it.
         return try store.transaction { db in
             if let same = try same(in: db) { return (same, false) }
@@ -106,9 +107,10 @@ public struct Trainer {
     }
 
     /// Trains and evaluates on the data before `now`, without recording anything (a backtest's walk-forward): the run
-    /// (id 0) and its model file, nil when no VM had enough history.
-    public func train(now: EpochSeconds, log: (String) -> Void = { _ in }) throws -> (run: ModelRun, model: Data?) {
-        try fit(try load(now: now), now: now, log: log)
+    /// (id 0) and its model file, nil when no VM had enough history. `incumbent`: the model serving at `now` (a promoted
+    /// run and its file), which the new one must serve at least as well as to be promoted.
+    public func train(now: EpochSeconds, incumbent: (run: ModelRun, model: Data)? = nil, log: (String) -> Void = { _ in }) throws -> (run: ModelRun, model: Data?) {
+        try fit(try load(now: now), now: now, incumbent: incumbent, log: log)
     }
 
     /// What a run learns from: every VM's hourly history over the `historyDays` before the hour `now` falls in (whole
@@ -159,7 +161,7 @@ public struct Trainer {
         return TrainingData(from: from, series: series, slept: slept, calendar: calendar, fingerprint: hash.finalizeHex())
     }
 
-    func fit(_ data: TrainingData, now: EpochSeconds, log: (String) -> Void) throws -> (run: ModelRun, model: Data?) {
+    func fit(_ data: TrainingData, now: EpochSeconds, incumbent: (run: ModelRun, model: Data)?, log: (String) -> Void) throws -> (run: ModelRun, model: Data?) {
         let started = Date()
         let from = data.from, calendar = data.calendar
         var trained: [(vm: String, series: HourlySeries, split: Int, scale: Float)] = []
@@ -297,8 +299,7 @@ public struct Trainer {
                 perVMHours[v.vm, default: 0] += 1
                 for (name, f) in candidates {
                     for (j, tau) in q.enumerated() {
-                        let u = Double(actual - f[k][j])
-                        let loss = u >= 0 ? Double(tau) * u : Double(tau - 1) * u
+                        let loss = Evaluation.pinball(actual: actual, forecast: f[k][j], quantile: tau)
                         sums[name, default: [Double](repeating: 0, count: q.count)][j] += loss
                         perVM[v.vm, default: [:]][name, default: [Double](repeating: 0, count: q.count)][j] += loss * Double(v.scale)
                     }
@@ -336,28 +337,62 @@ public struct Trainer {
             ?? (stepsAtBest >= Self.leastSteps ? nil
                 : "not promoted: \(train.count) training windows gave \(stepsAtBest) gradient steps, fewer than \(Self.leastSteps) (more VMs or more history needed)")
         if notTrained != nil { served = [] }
-        // Promotion is per quantile: the model serves the quantiles it forecasts better than the best baseline, and
-        // the hour-of-week profile keeps the others.
-        let promoted = !served.isEmpty
         // Hours a VM slept through in the validation days stand with its known ones for the floor: one torpor keeps
         // asleep most of the day is judged on the hours it ran, not set aside for being asleep.
         let slept = Dictionary(uniqueKeysWithValues: trained.map { t in (t.vm, data.slept[t.vm]?.filter { $0 >= t.split }.count ?? 0) })
-        verdicts += perVM.sorted { $0.key < $1.key }.compactMap { vm, losses in
-            Self.verdict(vm: vm, losses: losses, hours: perVMHours[vm] ?? 0, quantiles: q, served: served, noSkillFloor: config.noSkillFloor,
-                         minimumHours: config.minimumValidationHours, slept: slept[vm] ?? 0)
+        func judged(_ served: [Float]) -> [ModelRun.VMVerdict] {
+            perVM.sorted { $0.key < $1.key }.compactMap { vm, losses in
+                Self.verdict(vm: vm, losses: losses, hours: perVMHours[vm] ?? 0, quantiles: q, served: served, noSkillFloor: config.noSkillFloor,
+                             minimumHours: config.minimumValidationHours, slept: slept[vm] ?? 0)
+            }
         }
+        var judgedVMs = judged(served)
+        let scalesMetadata = Dictionary(uniqueKeysWithValues: scales.map { ("scale.\($0.key)", "\($0.value)") })
+        func modelFile(serving served: [Float]) throws -> Data {
+            try ModelFile.encode(model, metadata: scalesMetadata.merging(["features": config.input.features, "target": ModelInput.target,
+                                                                          "served_quantiles": served.map { "\($0)" }.joined(separator: ","),
+                                                                          "lookback": "\(config.lookback)"].merging(uplift.metadata) { a, _ in a }) { a, _ in a })
+        }
+        // Against the model serving now (as production serves it; none when it no longer would: too old, another input
+        // set): the new one, as production would serve it (on the VMs it wins, for the quantiles it won), must do at
+        // least as well, or the serving one stays. The serving one trained on the validation days up to the end of its
+        // data: they are compared on the forecasts made after that.
+        var losesToServing: String?
+        var serving = try incumbent.map { try DemandForecaster(promoted: $0, quantiles: q, horizon: config.horizon, now: now) }
+        serving?.clock = config.clock
+        if !served.isEmpty, notTrained == nil, let serving, let servingRun = serving.run {
+            let since = UTC.floor(servingRun.dataTo)
+            let run = ModelRun(createdAt: now, dataFrom: from, dataTo: now, hyperparameters: hyper, metrics: [:], promoted: true, reason: "", seconds: 0, vms: judgedVMs)
+            var candidate = try DemandForecaster(promoted: (run, try modelFile(serving: served)), quantiles: q, horizon: config.horizon)
+            candidate.clock = config.clock
+            if let losses = Self.servedLosses(candidate, serving, windows: validation.filter { $0.series.time(of: $0.end) >= since }, calendar: calendar) {
+                let name = servingRun.id > 0 ? "model #\(servingRun.id)" : "the serving model"
+                metrics["vs serving: pinball of this model as served"] = losses.candidate
+                metrics["vs serving: pinball of the serving model"] = losses.serving
+                metrics["vs serving: hours compared"] = losses.hours
+                hyper["compared_with"] = name
+                if losses.candidate > losses.serving {
+                    losesToServing = "not promoted: it would serve worse than \(name), which keeps serving (mean pinball \(String(format: "%.5f", losses.candidate)) > "
+                        + "\(String(format: "%.5f", losses.serving)) over the \(Int(losses.hours)) validation hours after \(name)'s data ended)"
+                    served = []
+                    judgedVMs = judged(served)
+                }
+            }
+        }
+        // Promotion is per quantile: the model serves the quantiles it forecasts better than the best baseline, and
+        // the hour-of-week profile keeps the others.
+        let promoted = !served.isEmpty
+        verdicts += judgedVMs
         for t in trained where perVM[t.vm] == nil {
             verdicts.append(.init(vm: t.vm, predictable: false, better: "none",
                                   reason: "no known hours in the last \(config.validationDays) days: its forecasts cannot be judged"))
         }
         let servedText = served.map { "q\($0)" }.joined(separator: ", ")
-        let reason = notTrained ?? (failures.isEmpty ? "beats the best baseline on every quantile over the last \(config.validationDays) days"
+        let reason = notTrained ?? losesToServing ?? (failures.isEmpty ? "beats the best baseline on every quantile over the last \(config.validationDays) days"
             : promoted ? "promoted for \(servedText) only (the profile keeps the others): " + failures.joined(separator: "; ")
             : "not promoted: " + failures.joined(separator: "; "))
         hyper["served_quantiles"] = served.map { "\($0)" }.joined(separator: ",")
-        let scalesMetadata = Dictionary(uniqueKeysWithValues: scales.map { ("scale.\($0.key)", "\($0.value)") })
-        let blob = try ModelFile.encode(model, metadata: scalesMetadata.merging(["features": config.input.features, "target": ModelInput.target, "served_quantiles": hyper["served_quantiles"]!,
-                                                                                 "lookback": "\(config.lookback)"].merging(uplift.metadata) { a, _ in a }) { a, _ in a })
+        let blob = try modelFile(serving: served)
         let run = ModelRun(createdAt: now, dataFrom: from, dataTo: now, hyperparameters: hyper, metrics: metrics, promoted: promoted,
                            reason: reason, seconds: Date().timeIntervalSince(started), vms: verdicts.sorted { $0.vm < $1.vm })
         return (run, blob)
@@ -369,6 +404,33 @@ public struct Trainer {
         guard every > 0, !ends.isEmpty else { return (ends, []) }
         let heldFrom = ends[ends.count - max(1, ends.count / every)]
         return (ends.filter { $0 + horizon <= heldFrom }, ends.filter { $0 >= heldFrom })
+    }
+
+    /// The mean pinball loss per hour and quantile, in scaled units, of two forecasters as production serves them
+    /// (`DemandForecaster`: each from the history it reads), over the known hours the `windows` forecast where both have a
+    /// forecast; and the hours compared. Nil when there are none.
+    static func servedLosses(_ candidate: DemandForecaster, _ serving: DemandForecaster, windows: [(vm: String, series: HourlySeries, end: Int, scale: Float)],
+                             calendar: CalendarHours) -> (candidate: Double, serving: Double, hours: Double)? {
+        var sums = (candidate: 0.0, serving: 0.0), hours = 0.0
+        for v in windows {
+            func forecast(_ f: DemandForecaster) -> [[Float]]? {
+                let read = min(v.end, f.historyHours)
+                return f.forecast([(v.vm, v.series.prefix(v.end).dropFirst(v.end - read))], calendar: calendar)[v.vm]?.values
+            }
+            guard let a = forecast(candidate), let b = forecast(serving) else { continue }
+            for k in 0..<min(a.count, b.count) where v.end + k < v.series.values.count {
+                let actual = v.series.values[v.end + k]
+                guard !actual.isNaN, !a[k].contains(where: \.isNaN), !b[k].contains(where: \.isNaN) else { continue }
+                for (j, tau) in candidate.quantiles.enumerated() {
+                    sums.candidate += Evaluation.pinball(actual: actual / v.scale, forecast: a[k][j] / v.scale, quantile: tau)
+                    sums.serving += Evaluation.pinball(actual: actual / v.scale, forecast: b[k][j] / v.scale, quantile: tau)
+                }
+                hours += 1
+            }
+        }
+        guard hours > 0 else { return nil }
+        let per = hours * Double(candidate.quantiles.count)
+        return (sums.candidate / per, sums.serving / per, hours)
     }
 
     /// The fewest gradient steps the kept weights had (those up to the epoch kept) for a model to be promoted.

@@ -173,6 +173,29 @@ import TorporTestSupport
 
     /// Walk-forward: a model trained every 3 days on the data before each block only, nothing written to the
     /// registry, and the runs' verdicts obeyed: the white-noise VM has no skill and is never put to sleep.
+    /// The sweep's most aggressive `hibernate_below` is the defaults' `restore_above`; a group or VM that restores
+    /// above less is swept up to its own instead, never to a setting production would refuse.
+    @Test func theSweepNeverPutsAVMsHibernateBelowAboveItsRestoreAbove() throws {
+        let policy = try Policy.parse("""
+            defaults: {tier: silver, hibernate_below: 5, restore_above: 15, min_idle: 4h}
+            tiers: {silver: {quantile: 0.9, priority: 2}}
+            groups: [{match: {team: db}, restore_above: 10}, {match: {team: ci}, hibernate_below: 3, restore_above: 12}]
+            vms: {edge-01: {restore_above: 8}}
+            """, source: "test")
+        let vms: [(name: String, labels: [String: String])] = [("web-01", [:]), ("db-01", ["team": "db"]), ("ci-01", ["team": "ci"]), ("edge-01", [:]),
+                                                                ("edge-01b", ["team": "db"])]
+        let sweep = BacktestSweep(Backtest(store: try Self.store(), policy: policy, from: Self.replayFrom, to: Self.replayFrom + 86_400))
+        var seen: [String: Set<Double>] = [:]
+        for replay in sweep.replays() {
+            #expect(replay.policy.conflicts(vms: vms).isEmpty, "\(replay.points.map(\.setting))")
+            for vm in vms { seen[vm.name, default: []].insert(replay.policy.settings(vm: vm.name, labels: vm.labels).hibernateBelow) }
+        }
+        #expect(seen["web-01"] == [2, 5, 10, 15])
+        #expect(seen["db-01"] == [2, 5, 10] && seen["edge-01b"] == [2, 5, 10], "the group's own restore_above at the top")
+        #expect(seen["ci-01"] == [3], "a group's own hibernate_below is not swept")
+        #expect(seen["edge-01"] == [2, 5, 8])
+    }
+
     @Test func walkForwardRetrainsWithoutRecordingAndObeysVerdicts() throws {
         let store = try Self.store()
         var backtest = Backtest(store: store, policy: Self.policy, from: Self.replayFrom, to: Self.start + Int64(Self.days) * 86_400)

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 import TorporCore
+import TorporForecast
 import TorporIngest
 import TorporStore
 @testable import TorporTrain
@@ -149,6 +150,66 @@ import TorporStore
         #expect(run.reason.hasPrefix("not promoted: ") && run.reason.hasSuffix(" training windows gave 2 gradient steps, fewer than 20 (more VMs or more history needed)"), "\(run.reason)")
         #expect(run.hyperparameters["steps"] == "2" && run.hyperparameters["served_quantiles"] == "")
         #expect(try store.read { try ModelRegistry.promoted(in: $0) } == nil, "nothing reaches the planner")
+    }
+
+    /// A nightly model must serve at least as well as the model serving now, compared as production serves each, on the
+    /// validation hours after the serving one's data ended (it trained on those before). The same model serves exactly
+    /// as well, and the newer is promoted; an untrained one serves worse, and is replaced; one that trained on the
+    /// validation days themselves serves better, and keeps serving.
+    @Test func aNewModelMustServeAtLeastAsWellAsTheServingOne() throws {
+        let store = try Self.demoStore()
+        var config = TrainingConfig()
+        config.maxEpochs = 8
+        let trainer = Trainer(store: store, config: config)
+        let fresh = try trainer.train(now: Self.now)
+        try #require(fresh.run.promoted, "\(fresh.run.reason)")
+        let alone = fresh.run.metrics.keys.filter { $0.hasPrefix("vs serving") }
+        #expect(alone.isEmpty && fresh.run.hyperparameters["compared_with"] == nil, "nothing serving, nothing compared")
+        func asServing(_ run: ModelRun, id: Int64) -> ModelRun {
+            var r = run
+            r.id = id
+            r.dataTo = Self.now - 3 * 86_400   // as if trained three days ago
+            return r
+        }
+        /// A trained model served for all three quantiles on every VM it could be judged on, as if trained three days ago.
+        func servingEverywhere(_ trained: (run: ModelRun, model: Data?), id: Int64) throws -> (run: ModelRun, model: Data) {
+            var run = asServing(trained.run, id: id)
+            run.promoted = true
+            run.vms = run.vms.map { var v = $0; v.better = v.predictable ? "model" : v.better; return v }
+            let file = try ModelFile.decode(try #require(trained.model), source: "test")
+            return (run, try ModelFile.encode(file.model, metadata: file.metadata.merging(["served_quantiles": "0.5,0.9,0.99"]) { _, b in b }))
+        }
+        let same = try trainer.train(now: Self.now, incumbent: (asServing(fresh.run, id: 7), try #require(fresh.model))).run
+        let hours = try #require(same.metrics["vs serving: hours compared"])
+        #expect(hours > 24 && hours <= Double(3 * 24 * fresh.run.vms.count), "the last three validation days' known hours: \(hours)")
+        #expect(same.promoted && same.hyperparameters["compared_with"] == "model #7" && same.reason == fresh.run.reason)
+        #expect(same.metrics["vs serving: pinball of this model as served"] == same.metrics["vs serving: pinball of the serving model"],
+                "the same model, served the same way: \(same.metrics)")
+        // An untrained model (its initial weights, nearly) serving every VM: the new one replaces it.
+        var untrained = config
+        untrained.maxEpochs = 1
+        untrained.windowsPerEpoch = 32
+        let weak = try servingEverywhere(try Trainer(store: store, config: untrained).train(now: Self.now), id: 8)
+        let overWeak = try trainer.train(now: Self.now, incumbent: weak).run
+        let mine = try #require(overWeak.metrics["vs serving: pinball of this model as served"]), theirs = try #require(overWeak.metrics["vs serving: pinball of the serving model"])
+        #expect(overWeak.promoted && mine < theirs, "\(mine) against \(theirs)")
+        // A model that trained on the validation days too (one held out), served as if from three days ago: it knew those
+        // days, the new one did not; it keeps serving, and the new run says why and is judged on the profile.
+        var knowing = config
+        knowing.validationDays = 1
+        knowing.maxEpochs = 16
+        knowing.stoppingEvery = 0   // nothing held out: it fits every day up to the last
+        let knew = try Trainer(store: store, config: knowing).train(now: Self.now)
+        var strong = (run: asServing(knew.run, id: 0), model: try #require(knew.model))   // served where and for what the new one is
+        strong.run.promoted = true
+        strong.run.vms = fresh.run.vms
+        let file = try ModelFile.decode(strong.model, source: "test")
+        strong.model = try ModelFile.encode(file.model, metadata: file.metadata.merging(["served_quantiles": try #require(fresh.run.hyperparameters["served_quantiles"])]) { _, b in b })
+        let recorded = try store.transaction { try ModelRegistry.insert(strong.run, model: strong.model, in: $0) }
+        let loser = try trainer.run(now: Self.now).run
+        #expect(!loser.promoted && loser.reason.hasPrefix("not promoted: it would serve worse than model #\(recorded), which keeps serving"), "\(loser.reason)")
+        #expect(loser.hyperparameters["served_quantiles"] == "" && loser.vms.allSatisfy { $0.better != "model" }, "judged on the profile, as it serves")
+        #expect(try store.read { try ModelRegistry.promoted(in: $0) }?.run.id == recorded)
     }
 
     /// A VM is judged on what production would serve it, the model or the profile: a seasonal-naive baseline that
