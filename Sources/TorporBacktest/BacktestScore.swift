@@ -90,11 +90,12 @@ public struct Downtime: Codable, Equatable, Sendable {
 }
 
 extension DemandSamples {
-    /// The samples, without those in steps `hourly` marks missing (the VM absent there, as the series records it).
+    /// The samples, without those in steps `hourly` marks missing (the VM absent there, as the series records it); those
+    /// of hours missing only for their few samples (`HourlySeries.sparse`) are kept: real readings, where demand counts.
     init(_ samples: [(time: EpochSeconds, value: Double)], knownIn hourly: HourlySeries) {
         self.init(samples.filter { s in
             let i = Int((s.time - hourly.start) / hourly.step)
-            return s.time >= hourly.start && i < hourly.values.count && !hourly.values[i].isNaN
+            return s.time >= hourly.start && i < hourly.values.count && (!hourly.values[i].isNaN || hourly.sparse.contains(i))
         })
     }
 }

@@ -3,7 +3,8 @@ import GRDB
 import GRDBSQLite
 import TorporCore
 
-/// Each VM's samples summed up per hour (`sample_hour`: the highest and the lowest sample of each hour of each metric),
+/// Each VM's samples summed up per hour (`sample_hour`: the highest and the lowest sample of each hour of each metric,
+/// and how many samples it has),
 /// so that the planner and the trainer read a VM's month of 5-minute samples as its 720 hours. Kept in the transaction
 /// that changes the samples: an insert widens its hour (`SampleWriter.finish`), a prune sums the hours it cut into up
 /// again from the samples left (`SampleRetention`). A VM whose samples were stored before the summary existed
@@ -14,26 +15,29 @@ public enum SampleHours {
         let vm: Int64, metric: Int64, start: EpochSeconds
     }
 
-    /// The highest and the lowest sample of an hour.
+    /// The highest and the lowest sample of an hour, and how many samples it has.
     struct Extremes: Sendable {
-        var high: Double, low: Double
+        var high: Double, low: Double, samples: Int64 = 1
 
-        /// Takes in what `other` reached.
+        /// Takes in `other`'s samples (others than its own).
         mutating func widen(to other: Extremes) {
             high = max(high, other.high)
             low = min(low, other.low)
+            samples += other.samples
         }
     }
 
     /// Takes newly inserted samples' hours into the summary: each hour's highest raised, lowest lowered, to what they
-    /// reached (an hour not in it yet is added). Samples are never changed once stored, so inserting can only widen.
+    /// reached, and its count of samples raised by theirs (an hour not in it yet is added). Samples are never changed
+    /// once stored, so inserting can only widen.
     static func raise(_ hours: [Hour: Extremes], in db: Database) throws {
         let upsert = try db.cachedStatement(sql: """
-            INSERT INTO sample_hour (vm_id, metric_id, hour, high, low) VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT (vm_id, metric_id, hour) DO UPDATE SET high = max(high, excluded.high), low = min(low, excluded.low)
+            INSERT INTO sample_hour (vm_id, metric_id, hour, high, low, samples) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (vm_id, metric_id, hour) DO UPDATE SET high = max(high, excluded.high), low = min(low, excluded.low),
+                samples = samples + excluded.samples
             """)
         for (hour, extremes) in hours {
-            try upsert.execute(arguments: [hour.vm, hour.metric, hour.start, extremes.high, extremes.low])
+            try upsert.execute(arguments: [hour.vm, hour.metric, hour.start, extremes.high, extremes.low, extremes.samples])
         }
     }
 
@@ -70,11 +74,11 @@ public enum SampleHours {
     /// cost an ingest most of what the summary adds to it. Stepped with SQLite's own calls: this is every row an ingest
     /// wrote.
     private static func sumUp(_ query: Statement, arguments: StatementArguments, vm: Int64, in db: Database) throws {
-        let insert = try db.cachedStatement(sql: "INSERT INTO sample_hour (vm_id, metric_id, hour, high, low) VALUES (?, ?, ?, ?, ?)")
-        var hour: (metric: Int64, start: EpochSeconds, high: Double, low: Double)?
+        let insert = try db.cachedStatement(sql: "INSERT INTO sample_hour (vm_id, metric_id, hour, high, low, samples) VALUES (?, ?, ?, ?, ?, ?)")
+        var hour: (metric: Int64, start: EpochSeconds, extremes: Extremes)?
         func write() throws {
             guard let hour else { return }
-            try insert.execute(arguments: [vm, hour.metric, hour.start, hour.high, hour.low])
+            try insert.execute(arguments: [vm, hour.metric, hour.start, hour.extremes.high, hour.extremes.low, hour.extremes.samples])
         }
         query.setUncheckedArguments(arguments)
         let statement = query.sqliteStatement
@@ -85,11 +89,11 @@ public enum SampleHours {
             guard code == SQLITE_ROW else { throw SampleWriter.failure(code, in: db) }
             let metric = sqlite3_column_int64(statement, 0), start = UTC.floor(sqlite3_column_int64(statement, 1))
             let value = sqlite3_column_double(statement, 2)
-            if let h = hour, h.metric == metric, h.start == start {
-                hour = (metric, start, max(h.high, value), min(h.low, value))
+            if hour?.metric == metric, hour?.start == start {
+                hour!.extremes.widen(to: Extremes(high: value, low: value))
             } else {
                 try write()
-                hour = (metric, start, value, value)
+                hour = (metric, start, Extremes(high: value, low: value))
             }
         }
         try write()

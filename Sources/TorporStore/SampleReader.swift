@@ -13,28 +13,28 @@ public enum SampleReader {
             """, arguments: [vm, metric, from, to]).map { ($0["time"], $0["value"]) }
     }
 
-    /// The highest and the lowest of one VM's samples of `metric` in each hour of [from, to) (`from` on the hour), by
-    /// the hour's index from `from`; hours without a sample are absent. Whole hours come from the hourly summary
+    /// The highest and the lowest of one VM's samples of `metric` in each hour of [from, to) (`from` on the hour), and
+    /// how many there are, by the hour's index from `from`; hours without a sample are absent. Whole hours come from the hourly summary
     /// (`SampleHours`): a VM's month of 5-minute samples is read as its 720 hours. A last part of an hour (a `to` off the
     /// hour: nothing after it is read) and a VM not yet summed up are read from the samples.
-    public static func hourly(vm: String, metric: String, from: EpochSeconds, to: EpochSeconds, in db: Database) throws -> [(index: Int, high: Double, low: Double)] {
+    public static func hourly(vm: String, metric: String, from: EpochSeconds, to: EpochSeconds, in db: Database) throws -> [(index: Int, high: Double, low: Double, samples: Int)] {
         let summed = try Bool.fetchOne(db, sql: "SELECT hours_complete FROM vm WHERE name = ?", arguments: [vm]) ?? false
         let summedUntil = summed ? max(from, UTC.floor(to)) : from
         // Read by column index from a cached statement: 10,000 VMs' months are millions of rows, and looking columns
         // up by name cost the planner a third of its time.
-        func read(_ sql: String, _ arguments: StatementArguments) throws -> [(index: Int, high: Double, low: Double)] {
-            var hours: [(index: Int, high: Double, low: Double)] = []
+        func read(_ sql: String, _ arguments: StatementArguments) throws -> [(index: Int, high: Double, low: Double, samples: Int)] {
+            var hours: [(index: Int, high: Double, low: Double, samples: Int)] = []
             let rows = try Row.fetchCursor(try db.cachedStatement(sql: sql), arguments: arguments)
-            while let row = try rows.next() { hours.append((row[0], row[1], row[2])) }
+            while let row = try rows.next() { hours.append((row[0], row[1], row[2], row[3])) }
             return hours
         }
         var hours = summedUntil > from ? try read("""
-            SELECT (h.hour - ?) / 3600 AS i, h.high, h.low FROM sample_hour h JOIN vm ON vm.id = h.vm_id JOIN metric m ON m.id = h.metric_id
+            SELECT (h.hour - ?) / 3600 AS i, h.high, h.low, h.samples FROM sample_hour h JOIN vm ON vm.id = h.vm_id JOIN metric m ON m.id = h.metric_id
             WHERE vm.name = ? AND m.name = ? AND h.hour >= ? AND h.hour < ? ORDER BY h.hour
             """, [from, vm, metric, from, summedUntil]) : []
         if summedUntil < to {
             hours += try read("""
-                SELECT (s.time - ?) / 3600 AS i, max(s.value) AS high, min(s.value) AS low \(inRange) GROUP BY i ORDER BY i
+                SELECT (s.time - ?) / 3600 AS i, max(s.value) AS high, min(s.value) AS low, count(*) AS samples \(inRange) GROUP BY i ORDER BY i
                 """, [from, vm, metric, summedUntil, to])
         }
         return hours

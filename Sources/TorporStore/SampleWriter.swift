@@ -87,7 +87,9 @@ public final class SampleWriter {
 
     /// Moves the current hour into `hours`.
     private func settleCurrent() {
-        if let current { hours[current.hour, default: current.extremes].widen(to: current.extremes) }
+        if let current {
+            if hours[current.hour] == nil { hours[current.hour] = current.extremes } else { hours[current.hour]!.widen(to: current.extremes) }
+        }
         current = nil
     }
 

@@ -286,6 +286,15 @@ enum Schema {
                 UPDATE vm SET hours_complete = 0 WHERE EXISTS (SELECT 1 FROM sample WHERE sample.vm_id = vm.id);
                 """)
         }
+        migrator.registerMigration("v17: how many samples each summed-up hour has") { db in
+            // An hour with a few of its usual samples (the collector down for most of it) is missing, not measured: its
+            // low readings say nothing of the rest of the hour. The hours summed up before are summed up again from their
+            // samples by the nightly prune, as after v16; until then they are read from the samples.
+            try db.execute(sql: """
+                ALTER TABLE sample_hour ADD COLUMN samples INTEGER NOT NULL DEFAULT 0;
+                UPDATE vm SET hours_complete = 0 WHERE EXISTS (SELECT 1 FROM sample_hour WHERE sample_hour.vm_id = vm.id);
+                """)
+        }
         return migrator
     }
 }

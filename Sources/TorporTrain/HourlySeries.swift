@@ -15,15 +15,19 @@ public struct HourlySeries: Equatable, Sendable {
     /// VM has none of it), NaN where missing: memory in use as a share of the allocation (0–1), and network and disk
     /// traffic on a fixed log scale, log10(1 + bytes/s) / 9 (1 GB/s ≈ 1), so no per-VM scale is needed.
     public var context: [[Float]]
+    /// The steps missing in `values` for having too few samples (`sparseHours`): their readings are real, a few
+    /// minutes' worth, where a replay scores demand.
+    public var sparse: Set<Int> = []
 
     /// What `context` holds, in order.
     public static let contextNames = ["memory", "network", "disk"]
 
-    public init(start: EpochSeconds, step: Int64, values: [Float], context: [[Float]] = []) {
+    public init(start: EpochSeconds, step: Int64, values: [Float], context: [[Float]] = [], sparse: Set<Int> = []) {
         self.start = start
         self.step = step
         self.values = values
         self.context = context.isEmpty ? Self.contextNames.map { _ in [] } : context
+        self.sparse = sparse
     }
 
     public func time(of index: Int) -> EpochSeconds { start + Int64(index) * step }
@@ -35,15 +39,16 @@ public struct HourlySeries: Equatable, Sendable {
 
     /// Builds the hourly series of `vm` over [from, to) from the store (`SampleReader.hourly`). Each hour's demand is
     /// the **maximum** of its samples of `metric` (the mean would hide the spikes that matter). An hour is missing when it
-    /// has no sample, and also when any sample of the hour shows the VM absent (`vcpus` or `mem_capacity` of 0, as
-    /// Bitbrains records absence) or when one of `excluded` intervals (the VM's own hibernations) spends time in it:
-    /// missing, never idle. With `context`, memory, network and disk use are loaded too (the maximum per hour, missing
+    /// has no sample, when it has under half the samples the VM's hours usually have (`sparseHours`: the collector down
+    /// for most of it), when any sample of the hour shows the VM absent (`vcpus` or `mem_capacity` of 0, as Bitbrains
+    /// records absence) or when one of `excluded` intervals (the VM's own hibernations) spends time in it: missing, never
+    /// idle. With `context`, memory, network and disk use are loaded too (the maximum per hour, missing
     /// at the same hours).
     public static func load(vm: String, metric: String = "cpu_util", from: EpochSeconds, to: EpochSeconds,
                             excluded: [ClosedRange<EpochSeconds>] = [], context withContext: Bool = false, in db: Database) throws -> HourlySeries {
         let step: Int64 = 3600, first = UTC.floor(from, to: step)
         let count = max(0, Int((to - first + step - 1) / step))
-        func hourly(_ metric: String) throws -> [(index: Int, high: Double, low: Double)] {
+        func hourly(_ metric: String) throws -> [(index: Int, high: Double, low: Double, samples: Int)] {
             try SampleReader.hourly(vm: vm, metric: metric, from: first, to: to, in: db)
         }
         func maxPerStep(_ metric: String) throws -> [Float] {
@@ -53,20 +58,37 @@ public struct HourlySeries: Equatable, Sendable {
             return values
         }
         var values = try maxPerStep(metric)
+        var samples = [Int](repeating: 0, count: count)
+        for h in try hourly(metric) { samples[h.index] = h.samples }
         var missing = Set<Int>()
         for allocation in ["vcpus", "mem_capacity"] {
             for h in try hourly(allocation) where h.low == 0 { missing.insert(h.index) }
         }
         missing.formUnion(indices(touchedBy: excluded, first: first, count: count))
+        let sparse = sparseHours(samples).subtracting(missing)   // those missing only for their few samples
+        missing.formUnion(sparse)
         for i in missing { values[i] = .nan }
-        guard withContext else { return HourlySeries(start: first, step: step, values: values) }
+        guard withContext else { return HourlySeries(start: first, step: step, values: values, sparse: sparse) }
         var context = [try memoryShare(maxPerStep), try traffic(maxPerStep("net_rx"), maxPerStep("net_tx")),
                        try traffic(maxPerStep("disk_read"), maxPerStep("disk_write"))]
         for c in context.indices {
             for i in missing { context[c][i] = .nan }
             if context[c].allSatisfy(\.isNaN) { context[c] = [] }
         }
-        return HourlySeries(start: first, step: step, values: values, context: context)
+        return HourlySeries(start: first, step: step, values: values, context: context, sparse: sparse)
+    }
+
+    /// The hours (indices) that have a sample but under half the samples of the hours before them usually do: the median
+    /// count of the hours with samples among the day before it and itself. Their readings tell of a few minutes of
+    /// the hour, not of its rest. Only earlier hours count, so that a replay's hour is judged as production judged it
+    /// then; a source that samples less often from some hour on has its next hours missing until they are the usual.
+    static func sparseHours(_ samples: [Int]) -> Set<Int> {
+        var sparse = Set<Int>()
+        for i in samples.indices where samples[i] > 0 {
+            let usual = samples[max(0, i - 24)...i].filter { $0 > 0 }.sorted()
+            if samples[i] * 2 < usual[usual.count / 2] { sparse.insert(i) }
+        }
+        return sparse
     }
 
     /// The indices of the `count` hours from `first` (on the hour) that `spans` (a VM's sleeps) spend time in.
@@ -107,12 +129,14 @@ public struct HourlySeries: Equatable, Sendable {
 
     /// The first `count` steps (the history up to a replayed hour).
     public func prefix(_ count: Int) -> HourlySeries {
-        HourlySeries(start: start, step: step, values: Array(values.prefix(count)), context: context.map { Array($0.prefix(count)) })
+        HourlySeries(start: start, step: step, values: Array(values.prefix(count)), context: context.map { Array($0.prefix(count)) },
+                     sparse: sparse.filter { $0 < count })
     }
 
     /// The steps after the first `count` (a history read from a later start).
     public func dropFirst(_ count: Int) -> HourlySeries {
-        HourlySeries(start: time(of: count), step: step, values: Array(values.dropFirst(count)), context: context.map { Array($0.dropFirst(count)) })
+        HourlySeries(start: time(of: count), step: step, values: Array(values.dropFirst(count)), context: context.map { Array($0.dropFirst(count)) },
+                     sparse: Set(sparse.filter { $0 >= count }.map { $0 - count }))
     }
 
     /// Share of steps that hold a value.

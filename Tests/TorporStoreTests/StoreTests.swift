@@ -306,9 +306,9 @@ func temporaryStorePath() -> String {
             try writer.finish()
         }
         let (summary, grouped) = try store.read { db in
-            (try Row.fetchAll(db, sql: "SELECT vm_id, metric_id, hour, high, low FROM sample_hour ORDER BY 1, 2, 3"),
+            (try Row.fetchAll(db, sql: "SELECT vm_id, metric_id, hour, high, low, samples FROM sample_hour ORDER BY 1, 2, 3"),
              try Row.fetchAll(db, sql: """
-                SELECT vm_id, metric_id, time - ((time % 3600) + 3600) % 3600 AS hour, max(value) AS high, min(value) AS low
+                SELECT vm_id, metric_id, time - ((time % 3600) + 3600) % 3600 AS hour, max(value) AS high, min(value) AS low, count(*) AS samples
                 FROM sample GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
                 """))
         }
@@ -345,6 +345,35 @@ func temporaryStorePath() -> String {
         #expect(try read() == (true, [[9, 4], [30, 30]]))
         #expect(try store.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM sample_hour") } == 2)
         #expect(try SampleRetention.prune(before: day - 86_400, in: store, pause: 0) == (0, 0, 0))
+    }
+
+    /// A store summed up before the summary counted samples (v16) is summed up again by the nightly prune, and read
+    /// from its samples until then: each hour's count is right either way.
+    @Test func aSummaryFromBeforeSampleCountsIsSummedUpAgain() throws {
+        let path = temporaryStorePath()
+        let day: EpochSeconds = 20_000 * 86_400
+        do {
+            let queue = try DatabaseQueue(path: path)
+            try Schema.migrator.migrate(queue, upTo: "v16: each VM's samples summed up per hour")
+            try queue.write { db in
+                try db.execute(sql: "INSERT INTO vm (id, name, created_at) VALUES (1, 'old-01', 0); INSERT INTO metric (id, name, unit) VALUES (1, 'cpu_util', 'percent')")
+                for (minute, value) in [(0, 4.0), (10, 9), (70, 30)] {
+                    try db.execute(sql: "INSERT INTO sample VALUES (1, 1, ?, ?)", arguments: [day + Int64(minute) * 60, value])
+                }
+                try db.execute(sql: "INSERT INTO sample_hour VALUES (1, 1, ?, 9, 4), (1, 1, ?, 30, 30)", arguments: [day, day + 3600])
+            }
+        }
+        let store = try Store(path: path)
+        let read = {
+            try store.read { db in
+                (try Bool.fetchOne(db, sql: "SELECT hours_complete FROM vm WHERE id = 1"),
+                 try SampleReader.hourly(vm: "old-01", metric: "cpu_util", from: day, to: day + 7200, in: db).map(\.samples))
+            }
+        }
+        #expect(try read() == (false, [2, 1]))
+        #expect(try SampleRetention.prune(before: day - 86_400, in: store, pause: 0) == (0, 1, 0))
+        #expect(try read() == (true, [2, 1]))
+        #expect(try store.read { try Int.fetchAll($0, sql: "SELECT samples FROM sample_hour ORDER BY hour") } == [2, 1])
     }
 
     @Test func firstValueWinsAndRepeatsAreClassified() throws {

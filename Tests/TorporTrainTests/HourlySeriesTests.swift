@@ -40,6 +40,38 @@ func scratchStore() throws -> (Store, String) {
         #expect(series.coverage == 2.0 / 6)
     }
 
+    /// An hour with under half the samples its VM's hours usually have is missing, not measured (the collector down for
+    /// most of it: its readings say nothing of the rest of the hour), though its readings stay real (`sparse`); a source
+    /// that samples hourly is not sparse for it, and one that samples less often from some hour on is, until that is usual.
+    @Test func anHourWithFewOfItsUsualSamplesIsMissing() throws {
+        let (store, dir) = try scratchStore()
+        var csv = "vm,metric,time,value\n"
+        for hour in 0..<30 {
+            // 5-minute samples at 60 %, but hour 10 (one low sample: the collector stopped), hour 14 (5 of 12), hour 15
+            // (6 of 12: half is enough), hour 20 (2 samples, and the VM absent in it) and none in hours 11–12.
+            let minutes: [Int] = switch hour { case 10: [0]; case 11, 12: []; case 14: [0, 5, 10, 15, 20]; case 15: [0, 5, 10, 15, 20, 25]; case 20: [0, 5]
+                                               default: Array(stride(from: 0, to: 60, by: 5)) }
+            for m in minutes { csv += "web-01,cpu_util,\(t0 + Int64(hour * 3600 + m * 60)),\(hour == 10 ? 1 : 60)\n" }
+            csv += "hourly-01,cpu_util,\(t0 + Int64(hour * 3600)),\(hour % 2 == 0 ? 1 : 60)\n"
+        }
+        csv += "web-01,vcpus,\(t0 + 20 * 3600),0\n"
+        try csv.write(toFile: dir + "/s.csv", atomically: true, encoding: .utf8)
+        _ = try CSVIngester(store: store).ingest(path: dir + "/s.csv", mapping: .defaultLong, now: t0 + 86_400 * 2)
+        let (web, hourly) = try store.read {
+            (try HourlySeries.load(vm: "web-01", from: t0, to: t0 + 30 * 3600, in: $0), try HourlySeries.load(vm: "hourly-01", from: t0, to: t0 + 30 * 3600, in: $0))
+        }
+        #expect(web.values[10].isNaN && web.values[14].isNaN && web.values[20].isNaN, "one low sample is no idle hour")
+        #expect(web.values[9] == 60 && web.values[13] == 60 && web.values[15] == 60 && web.values[16] == 60)
+        #expect(web.sparse == [10, 14], "real readings, missing for their few samples; hour 20 is missing for the VM's absence")
+        #expect(hourly.values.allSatisfy { !$0.isNaN } && hourly.sparse.isEmpty, "one sample an hour is that source's usual")
+        #expect(web.prefix(12).sparse == [10] && web.dropFirst(12).sparse == [2])
+        // Judged on the hours before only (as a replay's hour was, then): a source that slows from 12 samples an hour to
+        // one is sparse until one is its usual, 12 hours on.
+        let slowed = HourlySeries.sparseHours([Int](repeating: 12, count: 30) + [Int](repeating: 1, count: 30))
+        #expect(slowed == Set(30...41))
+        #expect(HourlySeries.sparseHours([0, 0, 3, 0, 12, 12]) == [], "the first hours judge themselves")
+    }
+
     /// db-01 of the demo fleet (Bitbrains VM 41) is absent for long stretches: those hours are missing, not idle.
     @Test func absentRowsOfARealTraceAreMissing() throws {
         let (store, _) = try scratchStore()

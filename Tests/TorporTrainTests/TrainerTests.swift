@@ -96,7 +96,7 @@ import TorporStore
         try store.transaction { db in   // a late sample of a VM for an hour before --now, higher than its others: the hour's demand changes
             let writer = try SampleWriter(db: db)
             let cpu = try writer.metricID(try MetricBinding.make(metric: "cpu_util", unit: "percent").get())
-            _ = try writer.add(vm: try #require(try VMRepository.all(in: db).first).id, metric: cpu, time: Self.now - 7200 + 1, value: 99.9)
+            _ = try writer.add(vm: try #require(try VMRepository.all(in: db).first).id, metric: cpu, time: Self.now - 3 * 3600 + 1, value: 99.9)
             try writer.finish()
         }
         let late = try Trainer(store: store, config: config).run(now: Self.now)
