@@ -315,22 +315,32 @@ func temporaryStorePath() -> String {
         #expect(summary.count == 160 && summary == grouped)
     }
 
-    /// A store from before the summary (v15) keeps its samples readable: a VM not yet summed up is read from its
-    /// samples, and the nightly prune sums it up once, in a transaction of its own; reads give the same hours throughout.
-    @Test func aStoreFromBeforeTheSummaryIsSummedUpByThePrune() throws {
+    /// The day of `oldStore`'s samples.
+    static let oldDay: EpochSeconds = 20_000 * 86_400
+
+    /// A store migrated up to `version` only, with one VM's three samples in two hours of `oldDay` (`more` adds to it),
+    /// then opened as this version opens it.
+    static func oldStore(upTo version: String, more: (Database) throws -> Void = { _ in }) throws -> Store {
         let path = temporaryStorePath()
-        let day: EpochSeconds = 20_000 * 86_400
         do {
             let queue = try DatabaseQueue(path: path)
-            try Schema.migrator.migrate(queue, upTo: "v15: a sleep's pool copy tried again after a failure that may pass")
+            try Schema.migrator.migrate(queue, upTo: version)
             try queue.write { db in
                 try db.execute(sql: "INSERT INTO vm (id, name, created_at) VALUES (1, 'old-01', 0); INSERT INTO metric (id, name, unit) VALUES (1, 'cpu_util', 'percent')")
                 for (minute, value) in [(0, 4.0), (10, 9), (70, 30)] {
-                    try db.execute(sql: "INSERT INTO sample VALUES (1, 1, ?, ?)", arguments: [day + Int64(minute) * 60, value])
+                    try db.execute(sql: "INSERT INTO sample VALUES (1, 1, ?, ?)", arguments: [oldDay + Int64(minute) * 60, value])
                 }
+                try more(db)
             }
         }
-        let store = try Store(path: path)
+        return try Store(path: path)
+    }
+
+    /// A store from before the summary (v15) keeps its samples readable: a VM not yet summed up is read from its
+    /// samples, and the nightly prune sums it up once, in a transaction of its own; reads give the same hours throughout.
+    @Test func aStoreFromBeforeTheSummaryIsSummedUpByThePrune() throws {
+        let day = Self.oldDay
+        let store = try Self.oldStore(upTo: "v15: a sleep's pool copy tried again after a failure that may pass")
         let read = {
             try store.read { db in
                 (try Bool.fetchOne(db, sql: "SELECT hours_complete FROM vm WHERE id = 1"),
@@ -350,20 +360,10 @@ func temporaryStorePath() -> String {
     /// A store summed up before the summary counted samples (v16) is summed up again by the nightly prune, and read
     /// from its samples until then: each hour's count is right either way.
     @Test func aSummaryFromBeforeSampleCountsIsSummedUpAgain() throws {
-        let path = temporaryStorePath()
-        let day: EpochSeconds = 20_000 * 86_400
-        do {
-            let queue = try DatabaseQueue(path: path)
-            try Schema.migrator.migrate(queue, upTo: "v16: each VM's samples summed up per hour")
-            try queue.write { db in
-                try db.execute(sql: "INSERT INTO vm (id, name, created_at) VALUES (1, 'old-01', 0); INSERT INTO metric (id, name, unit) VALUES (1, 'cpu_util', 'percent')")
-                for (minute, value) in [(0, 4.0), (10, 9), (70, 30)] {
-                    try db.execute(sql: "INSERT INTO sample VALUES (1, 1, ?, ?)", arguments: [day + Int64(minute) * 60, value])
-                }
-                try db.execute(sql: "INSERT INTO sample_hour VALUES (1, 1, ?, 9, 4), (1, 1, ?, 30, 30)", arguments: [day, day + 3600])
-            }
+        let day = Self.oldDay
+        let store = try Self.oldStore(upTo: "v16: each VM's samples summed up per hour") { db in
+            try db.execute(sql: "INSERT INTO sample_hour VALUES (1, 1, ?, 9, 4), (1, 1, ?, 30, 30)", arguments: [day, day + 3600])
         }
-        let store = try Store(path: path)
         let read = {
             try store.read { db in
                 (try Bool.fetchOne(db, sql: "SELECT hours_complete FROM vm WHERE id = 1"),
