@@ -399,7 +399,14 @@ public final class Executor: @unchecked Sendable {
                     return
                 }
                 done.detail = "reconciled: the save had completed (the VM is off with its saved state)"
-                try finishHibernation(done, since: entry.at, domain: domain, seconds: nil, options: options, log: log, clock: clock, event: "reconciled")
+                do {
+                    try finishHibernation(done, since: entry.at, domain: domain, seconds: nil, options: options, log: log, clock: clock, event: "reconciled")
+                } catch {
+                    done.step = .failed
+                    done.detail = "reconciled: the interrupted save had completed; " + Self.wakeUnrecordedSleep(domain, because: error)
+                    if (try? domain.info().state) == .running { try? journal(done) }
+                    return log.record(.init(event: "failed", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
+                }
                 found.saved.insert(entry.vm)
             case (.restore, .running, _):
                 done.step = .done
@@ -1135,7 +1142,8 @@ public final class Executor: @unchecked Sendable {
                     keepsItsRoom = true
                     return
                 } catch {
-                    failed.detail += "; the VM is off with its saved state but the journal cannot record it (\(error)): left open for the next run to reconcile"
+                    failed.detail += "; " + Self.wakeUnrecordedSleep(d, because: error)
+                    if (try? d.info().state) == .running { try? journal(failed) }
                 }
             case (.shutOff?, false?):
                 // Stopped without a saved image: start it again.
@@ -1155,6 +1163,20 @@ public final class Executor: @unchecked Sendable {
                 failed.detail += "; libvirt cannot tell whether the VM was saved: left open for the next run to reconcile"
             }
             log.record(.init(event: "failed", time: failed.at, vm: a.vm, host: a.host, action: a.id, detail: "hibernate: \(failed.detail)"))
+        }
+    }
+
+    /// Wakes a VM whose save completed but whose sleep the journal cannot record (`error`: a full disk under the store):
+    /// asleep without a record, it would be owed no restore, and a hibernation torpor cannot record is a failed one,
+    /// which leaves the VM running. libvirt starts it from its saved image, memory and all. What became of it, for the
+    /// journal and the log: started, or (the start failing too) left off for the next run to reconcile.
+    static func wakeUnrecordedSleep(_ domain: VirtDomain, because error: Error) -> String {
+        let unrecorded = "the VM was off with its saved state but the journal cannot record its sleep (\(error))"
+        do {
+            try domain.start()
+            return unrecorded + ": started again from its saved state (a sleep without a record would be owed no restore)"
+        } catch {
+            return unrecorded + ", and it could not be started (\(error)): left open for the next run to reconcile"
         }
     }
 

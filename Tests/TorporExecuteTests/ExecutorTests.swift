@@ -1610,6 +1610,36 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.state("web-01") == .running)
     }
 
+    /// A save that completed but whose sleep the journal cannot record (the store's disk full; here a trigger refuses the
+    /// row) would leave the VM asleep and owed no restore: it is a failed hibernation, and the VM is started again from
+    /// its saved state, in the pass that saved it or in the one that reconciles a killed run's save.
+    @Test func aSleepTheJournalCannotRecordIsWokenAtOnce() throws {
+        let f = try Fixture()
+        try f.store.transaction { db in
+            try db.execute(sql: """
+                CREATE TRIGGER disk_full BEFORE INSERT ON journal WHEN NEW.kind = 'hibernate' AND NEW.step = 'done'
+                BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END
+                """)
+        }
+        _ = try f.plan(["web-01": 0..<6])
+        let events = try f.executor().run(f.options(Self.now))
+        #expect(events.map { "\($0.event) \($0.vm ?? "")" } == ["failed web-01"], "\(events.map(\.text))")
+        #expect(events.first?.detail.contains("the journal cannot record its sleep") == true
+                && events.first?.detail.hasSuffix("started again from its saved state (a sleep without a record would be owed no restore)") == true, "\(events.map(\.text))")
+        #expect(try f.state("web-01") == .running)
+        #expect(try f.steps("web-01") == ["hibernate:intent", "hibernate:started", "hibernate:failed"])
+        #expect(try f.store.read { try DueActions.owedRestores(now: Self.now + 60, in: $0) }.isEmpty)
+        // A killed run's save that completed, reconciled while the journal still cannot record it: woken too.
+        try f.executor().journal(JournalEntry(actionID: "lost/web-02", planID: nil, vm: "web-02", host: Self.host, kind: .hibernate, step: .started, at: Self.now))
+        try f.connection.domain(named: "web-02").managedSave()
+        let reconciled = try f.executor().run(f.options(Self.now + 120))
+        let woken = try #require(reconciled.first { $0.vm == "web-02" })
+        #expect(woken.event == "failed" && woken.detail.hasPrefix("reconciled: the interrupted save had completed; the VM was off with its saved state but the journal cannot record its sleep"),
+                "\(reconciled.map(\.text))")
+        #expect(try f.state("web-02") == .running)
+        #expect(try f.steps("web-02") == ["hibernate:started", "hibernate:failed"])
+    }
+
     /// The guardrails' reading of a host's domains serves a minute, not the whole run: a pass that copied images into
     /// the pool for minutes first counts partners as they are, not as another host's pass read them.
     @Test func partnersStatesAreReadAgainOnceTheyAreAMinuteOld() throws {
