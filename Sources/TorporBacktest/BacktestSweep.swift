@@ -34,19 +34,17 @@ public struct BacktestSweep {
         [2.0, 5.0, 10.0].filter { $0 < restoreAbove } + [restoreAbove]
     }
 
-    /// `policy` with the defaults' `hibernate_below` at `below`; a group or VM that restores above less, and sets no
-    /// `hibernate_below` of its own, hibernates below its own `restore_above` instead (the most aggressive setting it
-    /// allows): a variant is never one that production would refuse (`Policy.conflicts`).
-    static func policy(_ policy: Policy, hibernatingBelow below: Double) -> Policy {
+    /// `policy` with the defaults' `hibernate_below` at `below`; each of `vms` (name, labels) whose merged settings
+    /// then restore above less (a group's or its own lower `restore_above`) hibernates below that instead (the most
+    /// aggressive setting it allows): a variant is never one that production would refuse (`Policy.conflicts`).
+    static func policy(_ policy: Policy, hibernatingBelow below: Double, vms: [(name: String, labels: [String: String])]) -> Policy {
         var p = policy
         p.defaults.hibernateBelow = below
-        func capped(_ o: Policy.Override) -> Policy.Override {
-            var o = o
-            if o.hibernateBelow == nil, let above = o.restoreAbove, above < below { o.hibernateBelow = above }
-            return o
+        for vm in vms {
+            let s = p.settings(vm: vm.name, labels: vm.labels)
+            guard s.excluded == nil, s.hibernateBelow > s.restoreAbove else { continue }
+            p.setHibernateBelow(s.restoreAbove, vm: vm.name)
         }
-        p.groups = p.groups.map(capped)
-        p.vms = p.vms.mapValues(capped)
         return p
     }
 
@@ -59,13 +57,13 @@ public struct BacktestSweep {
         var strategies: [Strategy] { points.map(\.strategy).reduce(into: []) { if !$0.contains($1) { $0.append($1) } } }
     }
 
-    /// Every replay of the sweep, in the order of its points.
-    func replays() -> [Replay] {
+    /// Every replay of the sweep, in the order of its points; `vms` (name, labels): the fleet its policies must hold for.
+    func replays(vms: [(name: String, labels: [String: String])]) -> [Replay] {
         let policy = base.policy
         var replays: [Replay] = []
         for below in Self.hibernateBelows(restoreAbove: policy.defaultRestoreAbove) {
             for idle in [2, 4, 8, 24] {
-                var p = Self.policy(policy, hibernatingBelow: below)
+                var p = Self.policy(policy, hibernatingBelow: below, vms: vms)
                 p.defaults.minIdle = Int64(idle) * 3600
                 let setting = "hibernate_below \(below), min_idle \(idle)h"
                 func torpor(_ p: Policy, _ q: Float) -> String { setting + ", q\(q)" + (p.defaults.idleTimeout == true ? ", idle timeout" : "") }
@@ -91,7 +89,7 @@ public struct BacktestSweep {
     /// Runs every replay, `workers` at a time (each worker on its own copy of the forecasters); the points come in the
     /// same order whatever `workers` is.
     public func run(workers: Int = 1, log: @escaping @Sendable (String) -> Void = { _ in }) throws -> [Point] {
-        try run(replays(), workers: workers, log: log)
+        try run(replays(vms: try base.store.read { try VMRepository.all(in: $0) }.map { ($0.name, $0.labels) }), workers: workers, log: log)
     }
 
     func run(_ replays: [Replay], workers: Int, log: @escaping @Sendable (String) -> Void = { _ in }) throws -> [Point] {

@@ -373,7 +373,8 @@ struct Planning {
         guard vm.host != nil else { return .failure(.init(message: "no host known (run torpor-ingest inventory)")) }
         if let reason = unjudged(vm, settings: settings), !settings.idleTimeout { return .failure(.init(message: reason)) }
         if let stale = vm.staleSince {
-            return .failure(.init(message: "no demand data since \(UTC.format(stale)) (missing is not idle; max_data_age \(DurationText.format(policy.maxDataAge)))"))
+            return .failure(.init(message: "no measured demand since \(UTC.format(stale)) (no samples, or under half an hour's usual: missing is not idle; "
+                                  + "max_data_age \(DurationText.format(policy.maxDataAge)))"))
         }
         if let off = vm.notRunningSince {
             return .failure(.init(message: "not running since \(UTC.format(off)) (the collector sees its domain without CPU counters): nothing to hibernate"))

@@ -96,6 +96,11 @@ public struct Policy: Equatable, Sendable {
     /// The demand at which a sleeping VM must run again unless a group or the VM says otherwise.
     public var defaultRestoreAbove: Double { defaults.restoreAbove ?? 15 }
 
+    /// Sets one VM's own `hibernate_below` (in its `vms` entry, made when it has none).
+    public mutating func setHibernateBelow(_ value: Double, vm: String) {
+        vms[vm, default: Override(match: [:])].hibernateBelow = value
+    }
+
     /// The settings of one VM.
     public func settings(vm: String, labels: [String: String]) -> VMSettings {
         var s = VMSettings(tier: defaults.tier ?? "silver", hibernateBelow: defaults.hibernateBelow ?? 5,

@@ -8,7 +8,9 @@ import TorporCore
 /// so that the planner and the trainer read a VM's month of 5-minute samples as its 720 hours. Kept in the transaction
 /// that changes the samples: an insert widens its hour (`SampleWriter.finish`), a prune sums the hours it cut into up
 /// again from the samples left (`SampleRetention`). A VM whose samples were stored before the summary existed
-/// (`vm.hours_complete` = 0) is read from its samples until `complete` has summed it up.
+/// (`vm.hours_complete` = 0) is read from its samples until `complete` has summed it up; one summed up before the
+/// summary counted samples (`vm.hours_complete` = 2) is read from the summary, its hours without a count (never judged
+/// sparse), until `complete` has summed it up again.
 public enum SampleHours {
     /// One hour of one VM's metric.
     struct Hour: Hashable, Sendable {
@@ -52,11 +54,11 @@ public enum SampleHours {
             """), arguments: [vm, metric, first, end], vm: vm, in: db)
     }
 
-    /// Sums up every hour of one VM whose samples were stored before the summary, and marks it complete; a VM already
-    /// complete is left alone. Returns whether it summed anything up.
+    /// Sums up every hour of one VM whose samples were stored before the summary (or summed up before it counted
+    /// samples), and marks it complete; a VM already complete is left alone. Returns whether it summed anything up.
     @discardableResult
     public static func complete(vm: Int64, in db: Database) throws -> Bool {
-        guard try Bool.fetchOne(db, sql: "SELECT hours_complete = 0 FROM vm WHERE id = ?", arguments: [vm]) == true else { return false }
+        guard try Bool.fetchOne(db, sql: "SELECT hours_complete != 1 FROM vm WHERE id = ?", arguments: [vm]) == true else { return false }
         try db.execute(sql: "DELETE FROM sample_hour WHERE vm_id = ?", arguments: [vm])
         try sumUp(try db.cachedStatement(sql: "SELECT metric_id, time, value FROM sample WHERE vm_id = ? ORDER BY metric_id, time"),
                   arguments: [vm], vm: vm, in: db)
@@ -64,9 +66,9 @@ public enum SampleHours {
         return true
     }
 
-    /// How many VMs' samples from before the summary are not summed up yet.
+    /// How many VMs are not summed up yet, or not with their sample counts.
     public static func pendingVMs(in db: Database) throws -> Int {
-        try Int.fetchOne(db, sql: "SELECT count(*) FROM vm WHERE hours_complete = 0") ?? 0
+        try Int.fetchOne(db, sql: "SELECT count(*) FROM vm WHERE hours_complete != 1") ?? 0
     }
 
     /// Writes the summary of the samples `query` gives (metric, time, value; by metric, then time: the table's key order),

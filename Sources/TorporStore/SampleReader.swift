@@ -14,18 +14,19 @@ public enum SampleReader {
     }
 
     /// The highest and the lowest of one VM's samples of `metric` in each hour of [from, to) (`from` on the hour), and
-    /// how many there are, by the hour's index from `from`; hours without a sample are absent. Whole hours come from the hourly summary
+    /// how many there are (0: not known, an hour summed up before the summary counted them), by the hour's index from
+    /// `from`; hours without a sample are absent. Whole hours come from the hourly summary
     /// (`SampleHours`): a VM's month of 5-minute samples is read as its 720 hours. A last part of an hour (a `to` off the
     /// hour: nothing after it is read) and a VM not yet summed up are read from the samples.
     public static func hourly(vm: String, metric: String, from: EpochSeconds, to: EpochSeconds, in db: Database) throws -> [(index: Int, high: Double, low: Double, samples: Int)] {
-        let summed = try Bool.fetchOne(db, sql: "SELECT hours_complete FROM vm WHERE name = ?", arguments: [vm]) ?? false
+        let summed = try Bool.fetchOne(db, sql: "SELECT hours_complete != 0 FROM vm WHERE name = ?", arguments: [vm]) ?? false
         let summedUntil = summed ? max(from, UTC.floor(to)) : from
         // Read by column index from a cached statement: 10,000 VMs' months are millions of rows, and looking columns
         // up by name cost the planner a third of its time.
         func read(_ sql: String, _ arguments: StatementArguments) throws -> [(index: Int, high: Double, low: Double, samples: Int)] {
             var hours: [(index: Int, high: Double, low: Double, samples: Int)] = []
             let rows = try Row.fetchCursor(try db.cachedStatement(sql: sql), arguments: arguments)
-            while let row = try rows.next() { hours.append((row[0], row[1], row[2], row[3])) }
+            while let row = try rows.next() { hours.append((row[0], row[1], row[2], row[3] ?? 0)) }
             return hours
         }
         var hours = summedUntil > from ? try read("""

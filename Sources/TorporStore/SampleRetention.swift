@@ -16,7 +16,7 @@ public enum SampleRetention {
     /// Removes every sample older than `before`, VM by VM, a `slice` of its history (from its oldest sample left) to a
     /// transaction by the table's key, pausing between transactions as long as each took (at least `pause`), so that
     /// other processes' writes get in; the hourly summary follows (`SampleHours`). A VM whose samples were stored before
-    /// the summary existed is summed up first, in a transaction of its own, while the prune has spent less than
+    /// the summary existed (or were summed up before it counted samples) is summed up first, in a transaction of its own, while the prune has spent less than
     /// `summingUpFor` seconds (the first prune after an upgrade would otherwise read a large fleet's whole history in
     /// one night, holding up the training after it; the VMs left are read from their samples meanwhile). Returns how
     /// many samples went, how many VMs were summed up and how many are left to sum up. Run twice, the second removes
@@ -35,7 +35,7 @@ public enum SampleRetention {
             return try store.transaction(work)
         }
         for vm in vms {
-            if try store.read({ try Bool.fetchOne($0, sql: "SELECT hours_complete = 0 FROM vm WHERE id = ?", arguments: [vm]) }) == true {
+            if try store.read({ try Bool.fetchOne($0, sql: "SELECT hours_complete != 1 FROM vm WHERE id = ?", arguments: [vm]) }) == true {
                 if Date().timeIntervalSince(began) >= summingUpFor {
                     leftToSumUp += 1
                 } else if try briefly({ try SampleHours.complete(vm: vm, in: $0) }) {

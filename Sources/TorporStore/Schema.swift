@@ -288,11 +288,12 @@ enum Schema {
         }
         migrator.registerMigration("v17: how many samples each summed-up hour has") { db in
             // An hour with a few of its usual samples (the collector down for most of it) is missing, not measured: its
-            // low readings say nothing of the rest of the hour. The hours summed up before are summed up again from their
-            // samples by the nightly prune, as after v16; until then they are read from the samples.
+            // low readings say nothing of the rest of the hour. The hours summed up before have no count (NULL: never
+            // judged sparse) and stay read from the summary; the nightly prune sums them up again VM by VM, counts and
+            // all (`vm.hours_complete` 2).
             try db.execute(sql: """
-                ALTER TABLE sample_hour ADD COLUMN samples INTEGER NOT NULL DEFAULT 0;
-                UPDATE vm SET hours_complete = 0 WHERE EXISTS (SELECT 1 FROM sample_hour WHERE sample_hour.vm_id = vm.id);
+                ALTER TABLE sample_hour ADD COLUMN samples INTEGER;   -- NULL: summed up before v17, count unknown
+                UPDATE vm SET hours_complete = 2 WHERE hours_complete = 1 AND EXISTS (SELECT 1 FROM sample_hour WHERE sample_hour.vm_id = vm.id);
                 """)
         }
         return migrator

@@ -103,11 +103,15 @@ public struct DemandForecaster {
     /// The VMs whose forecast has no skill, and why: those the newest training run (`newest`, promoted or not) found
     /// without skill or without recent data, those the run whose model serves them found so, and those the newest run
     /// judged on its model where that model does not serve them now (unusable: the profile, never judged, serves them).
-    /// Either run's doubt keeps a VM running.
+    /// Either run's doubt keeps a VM running; but a newest run that lost to the serving model judged skill on the
+    /// profile, and its doubt of skill does not count for the VMs the serving model forecasts (its doubt of data does).
     public func unpredictable(newest: ModelRun?) -> [String: String] {
         var result: [String: String] = [:]
         for v in run?.vms ?? [] where !v.predictable && servesModel(v.vm) { result[v.vm] = v.reason }
+        // A newest run that lost to this model judged its VMs' skill on the profile: no doubt of the model that serves.
+        let lostToThis = run.map { newest?.hyperparameters["lost_to_serving"] == "\($0.id)" } ?? false
         for v in newest?.vms ?? [] {
+            if lostToThis && v.better != "none" && servesModel(v.vm) { continue }
             if !v.predictable {
                 result[v.vm] = v.reason
             } else if v.better == "model", !servesModel(v.vm), let newest {

@@ -57,15 +57,20 @@ public struct HourlySeries: Equatable, Sendable {
             for h in try hourly(metric) where Float(h.high).isFinite { values[h.index] = Float(h.high) }
             return values
         }
-        var values = try maxPerStep(metric)
-        var samples = [Int](repeating: 0, count: count)
-        for h in try hourly(metric) { samples[h.index] = h.samples }
+        // The demand's hours, and the counts of the day before `first` too: an hour is judged sparse on the hours before
+        // it, wherever the read starts.
+        let lead = 24
+        var values = [Float](repeating: .nan, count: count), samples = [Int](repeating: 0, count: lead + count)
+        for h in try SampleReader.hourly(vm: vm, metric: metric, from: first - Int64(lead) * step, to: to, in: db) {
+            samples[h.index] = h.samples
+            if h.index >= lead, Float(h.high).isFinite { values[h.index - lead] = Float(h.high) }
+        }
         var missing = Set<Int>()
         for allocation in ["vcpus", "mem_capacity"] {
             for h in try hourly(allocation) where h.low == 0 { missing.insert(h.index) }
         }
         missing.formUnion(indices(touchedBy: excluded, first: first, count: count))
-        let sparse = sparseHours(samples).subtracting(missing)   // those missing only for their few samples
+        let sparse = Set(sparseHours(samples).filter { $0 >= lead }.map { $0 - lead }).subtracting(missing)   // missing only for their few samples
         missing.formUnion(sparse)
         for i in missing { values[i] = .nan }
         guard withContext else { return HourlySeries(start: first, step: step, values: values, sparse: sparse) }
@@ -83,9 +88,12 @@ public struct HourlySeries: Equatable, Sendable {
     /// the hour, not of its rest. Only earlier hours count, so that a replay's hour is judged as production judged it
     /// then; a source that samples less often from some hour on has its next hours missing until they are the usual.
     static func sparseHours(_ samples: [Int]) -> Set<Int> {
-        var sparse = Set<Int>()
+        var sparse = Set<Int>(), usual: [Int] = []
+        usual.reserveCapacity(25)
         for i in samples.indices where samples[i] > 0 {
-            let usual = samples[max(0, i - 24)...i].filter { $0 > 0 }.sorted()
+            usual.removeAll(keepingCapacity: true)
+            for c in samples[max(0, i - 24)...i] where c > 0 { usual.append(c) }
+            usual.sort()
             if samples[i] * 2 < usual[usual.count / 2] { sparse.insert(i) }
         }
         return sparse

@@ -58,7 +58,7 @@ public struct TrainingConfig: Sendable {
 /// trained with the masked pinball loss. Promotion: the model must beat the best baseline's pinball loss on the
 /// validation days, **per quantile**: it serves the quantiles where it does, the hour-of-week profile the others; a
 /// model that wins none is not promoted and the planner keeps the previous promoted model (or the profile). Nor is one
-/// that would serve worse than the model serving now, on the validation hours after that model's data ended.
+/// that would serve worse than the model serving now, on the validation hours neither trained on.
 public struct Trainer {
     public let store: Store
     public let config: TrainingConfig
@@ -91,12 +91,13 @@ public struct Trainer {
     /// false when a run in the same hour as `now` (training reads whole hours) was already trained on the same data
     /// with the same settings (a second nightly job, a retry): that run is returned and nothing is trained or recorded.
     public func run(now: EpochSeconds, log: (String) -> Void = { _ in }) throws -> (run: ModelRun, recorded: Bool) {
-        let data = try load(now: now)
+        let serving = try servingForecaster(try store.read { try ModelRegistry.promoted(trainedBefore: now, in: $0) }, now: now)
+        let data = try load(now: now, context: serving?.needsContext == true)
         func same(in db: Database) throws -> ModelRun? {
             try ModelRegistry.runs(dataEndingFrom: UTC.floor(now), to: UTC.floor(now) + 3600, in: db).first { $0.hyperparameters[Self.inputsKey] == data.fingerprint }
         }
         if let same = try store.read(same) { return (same, false) }
-        let trained = try fit(data, now: now, incumbent: try store.read { try ModelRegistry.promoted(trainedBefore: now, in: $0) }, log: log)
+        let trained = try fit(data, now: now, serving: serving, log: log)
         // Asked again when recording: a run started at the same time (two nightly jobs at once) may have recorded it.
         return try store.transaction { db in
             if let same = try same(in: db) { return (same, false) }
@@ -110,7 +111,17 @@ public struct Trainer {
     /// (id 0) and its model file, nil when no VM had enough history. `incumbent`: the model serving at `now` (a promoted
     /// run and its file), which the new one must serve at least as well as to be promoted.
     public func train(now: EpochSeconds, incumbent: (run: ModelRun, model: Data)? = nil, log: (String) -> Void = { _ in }) throws -> (run: ModelRun, model: Data?) {
-        try fit(try load(now: now), now: now, incumbent: incumbent, log: log)
+        let serving = try servingForecaster(incumbent, now: now)
+        return try fit(try load(now: now, context: serving?.needsContext == true), now: now, serving: serving, log: log)
+    }
+
+    /// The model serving at `now` (`incumbent`: the newest promoted run and its file) as production serves it, on the
+    /// training's clock; nil when none would serve (none promoted, too old, another version's input set).
+    func servingForecaster(_ incumbent: (run: ModelRun, model: Data)?, now: EpochSeconds) throws -> DemandForecaster? {
+        guard let incumbent else { return nil }
+        var serving = try DemandForecaster(promoted: incumbent, quantiles: config.quantiles, horizon: config.horizon, now: now)
+        serving.clock = config.clock
+        return serving.run == nil ? nil : serving
     }
 
     /// What a run learns from: every VM's hourly history over the `historyDays` before the hour `now` falls in (whole
@@ -128,7 +139,9 @@ public struct Trainer {
     /// The hyperparameter under which a run records its `TrainingData.fingerprint`.
     static let inputsKey = "inputs_sha256"
 
-    func load(now: EpochSeconds) throws -> TrainingData {
+    /// `context`: memory, network and disk are loaded even when this run's inputs do not read them (the serving model's
+    /// do, and it is compared on what production would give it).
+    func load(now: EpochSeconds, context: Bool = false) throws -> TrainingData {
         let hour = UTC.floor(now)
         let from = hour - Int64(config.historyDays) * 86_400
         let records = try store.read { try VMRepository.all(in: $0) }
@@ -137,7 +150,7 @@ public struct Trainer {
         let series = try records.map(\.name).map { vm in
             try store.read { db in
                 let sleeps = try JournalRepository.hibernatedIntervals(vm: vm, from: from, now: now, in: db)
-                let s = try HourlySeries.load(vm: vm, from: from, to: hour, excluded: sleeps, context: config.input.usesContext, in: db)
+                let s = try HourlySeries.load(vm: vm, from: from, to: hour, excluded: sleeps, context: config.input.usesContext || context, in: db)
                 slept[vm] = HourlySeries.indices(touchedBy: sleeps, first: s.start, count: s.values.count)
                 return (vm, s)
             }
@@ -161,7 +174,7 @@ public struct Trainer {
         return TrainingData(from: from, series: series, slept: slept, calendar: calendar, fingerprint: hash.finalizeHex())
     }
 
-    func fit(_ data: TrainingData, now: EpochSeconds, incumbent: (run: ModelRun, model: Data)?, log: (String) -> Void) throws -> (run: ModelRun, model: Data?) {
+    func fit(_ data: TrainingData, now: EpochSeconds, serving: DemandForecaster?, log: (String) -> Void) throws -> (run: ModelRun, model: Data?) {
         let started = Date()
         let from = data.from, calendar = data.calendar
         var trained: [(vm: String, series: HourlySeries, split: Int, scale: Float)] = []
@@ -199,6 +212,7 @@ public struct Trainer {
         var hyper: [String: String] = ["lookback": "\(config.lookback)", "horizon": "\(config.horizon)", "hidden": "\(config.hiddenSize)",
                                        "epochs": "\(config.maxEpochs)", "seed": "\(config.seed)",
                                        "quantiles": config.quantiles.map { "\($0)" }.joined(separator: ","), "features": config.input.features,
+                                       "validation_days": "\(config.validationDays)",
                                        Self.inputsKey: data.fingerprint]
         guard !train.isEmpty, !validation.isEmpty else {
             let run = ModelRun(createdAt: now, dataFrom: from, dataTo: now, hyperparameters: hyper, metrics: [:], promoted: false,
@@ -355,28 +369,30 @@ public struct Trainer {
         }
         // Against the model serving now (as production serves it; none when it no longer would: too old, another input
         // set): the new one, as production would serve it (on the VMs it wins, for the quantiles it won), must do at
-        // least as well, or the serving one stays. The serving one trained on the validation days up to the end of its
-        // data: they are compared on the forecasts made after that.
+        // least as well, or the serving one stays. Compared on the validation hours neither trained on (after the end
+        // of the serving one's training data, its own validation days held out: nightly, all of them); each chose where
+        // and for what it serves on validation days of its own, which overlap.
         var losesToServing: String?
-        var serving = try incumbent.map { try DemandForecaster(promoted: $0, quantiles: q, horizon: config.horizon, now: now) }
-        serving?.clock = config.clock
         if !served.isEmpty, notTrained == nil, let serving, let servingRun = serving.run {
-            let since = UTC.floor(servingRun.dataTo)
+            let since = UTC.floor(servingRun.dataTo) - Int64(Int(servingRun.hyperparameters["validation_days"] ?? "") ?? 7) * 86_400
             let run = ModelRun(createdAt: now, dataFrom: from, dataTo: now, hyperparameters: hyper, metrics: [:], promoted: true, reason: "", seconds: 0, vms: judgedVMs)
             var candidate = try DemandForecaster(promoted: (run, try modelFile(serving: served)), quantiles: q, horizon: config.horizon)
             candidate.clock = config.clock
-            if let losses = Self.servedLosses(candidate, serving, windows: validation.filter { $0.series.time(of: $0.end) >= since }, calendar: calendar) {
-                let name = servingRun.id > 0 ? "model #\(servingRun.id)" : "the serving model"
+            let name = servingRun.id > 0 ? "model #\(servingRun.id)" : "the serving model"
+            hyper["compared_with"] = name
+            if let losses = Self.servedLosses(candidate, serving, windows: validation, from: since, calendar: calendar) {
                 metrics["vs serving: pinball of this model as served"] = losses.candidate
                 metrics["vs serving: pinball of the serving model"] = losses.serving
                 metrics["vs serving: hours compared"] = losses.hours
-                hyper["compared_with"] = name
                 if losses.candidate > losses.serving {
                     losesToServing = "not promoted: it would serve worse than \(name), which keeps serving (mean pinball \(String(format: "%.5f", losses.candidate)) > "
-                        + "\(String(format: "%.5f", losses.serving)) over the \(Int(losses.hours)) validation hours after \(name)'s data ended)"
+                        + "\(String(format: "%.5f", losses.serving)) over \(Int(losses.hours)) validation hours neither trained on)"
+                    hyper["lost_to_serving"] = "\(servingRun.id)"
                     served = []
                     judgedVMs = judged(served)
                 }
+            } else {
+                hyper["compared_with"] = name + ": no validation hour after its training data, not compared"
             }
         }
         // Promotion is per quantile: the model serves the quantiles it forecasts better than the best baseline, and
@@ -410,22 +426,26 @@ public struct Trainer {
     /// (`DemandForecaster`: each from the history it reads), over the known hours the `windows` forecast where both have a
     /// forecast; and the hours compared. Nil when there are none.
     static func servedLosses(_ candidate: DemandForecaster, _ serving: DemandForecaster, windows: [(vm: String, series: HourlySeries, end: Int, scale: Float)],
-                             calendar: CalendarHours) -> (candidate: Double, serving: Double, hours: Double)? {
+                             from since: EpochSeconds, calendar: CalendarHours) -> (candidate: Double, serving: Double, hours: Double)? {
         var sums = (candidate: 0.0, serving: 0.0), hours = 0.0
-        for v in windows {
-            func forecast(_ f: DemandForecaster) -> [[Float]]? {
-                let read = min(v.end, f.historyHours)
-                return f.forecast([(v.vm, v.series.prefix(v.end).dropFirst(v.end - read))], calendar: calendar)[v.vm]?.values
+        // The windows that end together are forecast together (one batch per forecaster).
+        for (end, group) in Dictionary(grouping: windows, by: \.end).sorted(by: { $0.key < $1.key }) {
+            func forecasts(_ f: DemandForecaster) -> [String: QuantileForecast] {
+                let read = min(end, f.historyHours)
+                return f.forecast(group.map { ($0.vm, $0.series.prefix(end).dropFirst(end - read)) }, calendar: calendar)
             }
-            guard let a = forecast(candidate), let b = forecast(serving) else { continue }
-            for k in 0..<min(a.count, b.count) where v.end + k < v.series.values.count {
-                let actual = v.series.values[v.end + k]
-                guard !actual.isNaN, !a[k].contains(where: \.isNaN), !b[k].contains(where: \.isNaN) else { continue }
-                for (j, tau) in candidate.quantiles.enumerated() {
-                    sums.candidate += Evaluation.pinball(actual: actual / v.scale, forecast: a[k][j] / v.scale, quantile: tau)
-                    sums.serving += Evaluation.pinball(actual: actual / v.scale, forecast: b[k][j] / v.scale, quantile: tau)
+            let candidates = forecasts(candidate), served = forecasts(serving)
+            for v in group {
+                guard let a = candidates[v.vm]?.values, let b = served[v.vm]?.values else { continue }
+                for k in 0..<min(a.count, b.count) where v.end + k < v.series.values.count && v.series.time(of: v.end + k) >= since {
+                    let actual = v.series.values[v.end + k]
+                    guard !actual.isNaN, !a[k].contains(where: \.isNaN), !b[k].contains(where: \.isNaN) else { continue }
+                    for (j, tau) in candidate.quantiles.enumerated() {
+                        sums.candidate += Evaluation.pinball(actual: actual / v.scale, forecast: a[k][j] / v.scale, quantile: tau)
+                        sums.serving += Evaluation.pinball(actual: actual / v.scale, forecast: b[k][j] / v.scale, quantile: tau)
+                    }
+                    hours += 1
                 }
-                hours += 1
             }
         }
         guard hours > 0 else { return nil }

@@ -32,8 +32,8 @@ struct PruneCommand: ParsableCommand {
         do {
             let (removed, summedUp, left) = try SampleRetention.prune(before: before, in: opened, summingUpFor: TimeInterval(DurationText.seconds(sumUpFor)!))
             print("removed \(removed) samples from before \(UTC.format(before)) (kept: \(keep))")
-            if summedUp > 0 { print("summed up the hours of \(summedUp) VMs whose samples predate the hourly summary") }
-            if left > 0 { print("\(left) VMs whose samples predate the hourly summary are left to sum up (after --sum-up-for \(sumUpFor)): the next prune goes on") }
+            if summedUp > 0 { print("summed up the hours of \(summedUp) VMs whose samples predate the hourly summary or its sample counts") }
+            if left > 0 { print("\(left) VMs whose samples predate the hourly summary or its sample counts are left to sum up (after --sum-up-for \(sumUpFor)): the next prune goes on") }
         } catch {
             printError("\(error)")
             throw ExitCode(1)

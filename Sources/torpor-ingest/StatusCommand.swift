@@ -50,7 +50,8 @@ struct StatusCommand: ParsableCommand {
             print("calendar occurrences: " + status.eventsPerCategory.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
         if status.vmsNotSummedUp > 0 {
-            print("\(status.vmsNotSummedUp) VM(s) with samples from before the hourly summary: read from their samples (slower) until the nightly `torpor-ingest prune` sums them up")
+            print("\(status.vmsNotSummedUp) VM(s) with samples from before the hourly summary (read from their samples, slower) or its sample counts "
+                  + "(their hours never judged sparse) until the nightly `torpor-ingest prune` sums them up")
         }
     }
 }

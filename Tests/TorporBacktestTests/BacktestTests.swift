@@ -171,31 +171,33 @@ import TorporTestSupport
         #expect(!BacktestPage.curves(swept.filter { !$0.setting.contains("idle") }).contains("idle timeout off"))
     }
 
-    /// Walk-forward: a model trained every 3 days on the data before each block only, nothing written to the
-    /// registry, and the runs' verdicts obeyed: the white-noise VM has no skill and is never put to sleep.
     /// The sweep's most aggressive `hibernate_below` is the defaults' `restore_above`; a group or VM that restores
     /// above less is swept up to its own instead, never to a setting production would refuse.
     @Test func theSweepNeverPutsAVMsHibernateBelowAboveItsRestoreAbove() throws {
         let policy = try Policy.parse("""
             defaults: {tier: silver, hibernate_below: 5, restore_above: 15, min_idle: 4h}
             tiers: {silver: {quantile: 0.9, priority: 2}}
-            groups: [{match: {team: db}, restore_above: 10}, {match: {team: ci}, hibernate_below: 3, restore_above: 12}]
-            vms: {edge-01: {restore_above: 8}}
+            groups: [{match: {team: db}, restore_above: 10}, {match: {team: ci}, hibernate_below: 3, restore_above: 12}, {match: {team: lo}, restore_above: 8}]
+            vms: {edge-01: {restore_above: 8}, ci-07: {restore_above: 6}, lo-02: {restore_above: 20}}
             """, source: "test")
         let vms: [(name: String, labels: [String: String])] = [("web-01", [:]), ("db-01", ["team": "db"]), ("ci-01", ["team": "ci"]), ("edge-01", [:]),
-                                                                ("edge-01b", ["team": "db"])]
+                                                                ("edge-01b", ["team": "db"]), ("ci-07", ["team": "ci"]), ("lo-01", ["team": "lo"]), ("lo-02", ["team": "lo"])]
         let sweep = BacktestSweep(Backtest(store: try Self.store(), policy: policy, from: Self.replayFrom, to: Self.replayFrom + 86_400))
         var seen: [String: Set<Double>] = [:]
-        for replay in sweep.replays() {
+        for replay in sweep.replays(vms: vms) {
             #expect(replay.policy.conflicts(vms: vms).isEmpty, "\(replay.points.map(\.setting))")
             for vm in vms { seen[vm.name, default: []].insert(replay.policy.settings(vm: vm.name, labels: vm.labels).hibernateBelow) }
         }
         #expect(seen["web-01"] == [2, 5, 10, 15])
         #expect(seen["db-01"] == [2, 5, 10] && seen["edge-01b"] == [2, 5, 10], "the group's own restore_above at the top")
         #expect(seen["ci-01"] == [3], "a group's own hibernate_below is not swept")
-        #expect(seen["edge-01"] == [2, 5, 8])
+        #expect(seen["edge-01"] == [2, 5, 8] && seen["lo-01"] == [2, 5, 8])
+        #expect(seen["ci-07"] == [3], "its group's own hibernate_below holds under its lower restore_above")
+        #expect(seen["lo-02"] == [2, 5, 10, 15], "its own restore_above lifts its group's")
     }
 
+    /// Walk-forward: a model trained every 3 days on the data before each block only, nothing written to the
+    /// registry, and the runs' verdicts obeyed: the white-noise VM has no skill and is never put to sleep.
     @Test func walkForwardRetrainsWithoutRecordingAndObeysVerdicts() throws {
         let store = try Self.store()
         var backtest = Backtest(store: store, policy: Self.policy, from: Self.replayFrom, to: Self.start + Int64(Self.days) * 86_400)
@@ -218,14 +220,15 @@ import TorporTestSupport
         // seasonal naive with it off and on, and the reactive timeout (the same hibernate_below and min_idle values for
         // each); office hours thrice.
         #expect(backtest.policy.defaultRestoreAbove == 15)
-        let sweep = BacktestSweep(backtest), points = sweep.replays().flatMap(\.points)
+        let vms = try store.read { try VMRepository.all(in: $0) }.map { (name: $0.name, labels: $0.labels) }
+        let sweep = BacktestSweep(backtest), points = sweep.replays(vms: vms).flatMap(\.points)
         #expect(points.count == 16 * (12 + 2 + 1) + 3 && points.filter { $0.strategy == .torpor }.count == 192)
         #expect(points.contains { $0.strategy == .reactive && $0.setting == "hibernate_below 15.0, min_idle 2h" })
         #expect(BacktestSweep.hibernateBelows(restoreAbove: 8) == [2, 5, 8] && BacktestSweep.hibernateBelows(restoreAbove: 10) == [2, 5, 10])
         #expect(points.contains { $0.strategy == .torpor && $0.setting == "hibernate_below 5.0, min_idle 8h, q0.75, idle timeout" })
         #expect(Set(points.filter { $0.strategy == .seasonalNaive }.map(\.setting)) == Set(points.filter { $0.strategy == .torpor && $0.setting.contains("q0.5") }
             .map { $0.setting.replacingOccurrences(of: ", q0.5", with: "") }), "seasonal naive at every setting torpor has, idle timeout off and on")
-        let firstSetting = Array(sweep.replays().prefix(13))   // hibernate_below 2 %, min_idle 2 h (the whole sweep takes a minute)
+        let firstSetting = Array(sweep.replays(vms: vms).prefix(13))   // hibernate_below 2 %, min_idle 2 h (the whole sweep takes a minute)
         let serial = try sweep.run(firstSetting, workers: 1), parallel = try sweep.run(firstSetting, workers: 2)
         #expect(serial.count == 15 && Set(serial.map(\.setting)).count == 14)
         #expect(parallel == serial)

@@ -357,8 +357,8 @@ func temporaryStorePath() -> String {
         #expect(try SampleRetention.prune(before: day - 86_400, in: store, pause: 0) == (0, 0, 0))
     }
 
-    /// A store summed up before the summary counted samples (v16) is summed up again by the nightly prune, and read
-    /// from its samples until then: each hour's count is right either way.
+    /// A store summed up before the summary counted samples (v16) is still read from the summary, its hours' counts
+    /// unknown (0: never judged sparse), until the nightly prune sums it up again, counts and all.
     @Test func aSummaryFromBeforeSampleCountsIsSummedUpAgain() throws {
         let day = Self.oldDay
         let store = try Self.oldStore(upTo: "v16: each VM's samples summed up per hour") { db in
@@ -366,13 +366,15 @@ func temporaryStorePath() -> String {
         }
         let read = {
             try store.read { db in
-                (try Bool.fetchOne(db, sql: "SELECT hours_complete FROM vm WHERE id = 1"),
+                (try Int.fetchOne(db, sql: "SELECT hours_complete FROM vm WHERE id = 1"),
                  try SampleReader.hourly(vm: "old-01", metric: "cpu_util", from: day, to: day + 7200, in: db).map(\.samples))
             }
         }
-        #expect(try read() == (false, [2, 1]))
+        #expect(try read() == (2, [0, 0]))
+        #expect(try store.read { try SampleHours.pendingVMs(in: $0) } == 1)
         #expect(try SampleRetention.prune(before: day - 86_400, in: store, pause: 0) == (0, 1, 0))
-        #expect(try read() == (true, [2, 1]))
+        #expect(try read() == (1, [2, 1]))
+        #expect(try store.read { try SampleHours.pendingVMs(in: $0) } == 0)
         #expect(try store.read { try Int.fetchAll($0, sql: "SELECT samples FROM sample_hour ORDER BY hour") } == [2, 1])
     }
 

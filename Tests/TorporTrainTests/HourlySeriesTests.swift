@@ -65,6 +65,8 @@ func scratchStore() throws -> (Store, String) {
         #expect(web.sparse == [10, 14], "real readings, missing for their few samples; hour 20 is missing for the VM's absence")
         #expect(hourly.values.allSatisfy { !$0.isNaN } && hourly.sparse.isEmpty, "one sample an hour is that source's usual")
         #expect(web.prefix(12).sparse == [10] && web.dropFirst(12).sparse == [2])
+        let later = try store.read { try HourlySeries.load(vm: "web-01", from: t0 + 10 * 3600, to: t0 + 30 * 3600, in: $0) }
+        #expect(later.sparse == [0, 4], "judged on the day before the read too, wherever it starts")
         // Judged on the hours before only (as a replay's hour was, then): a source that slows from 12 samples an hour to
         // one is sparse until one is its usual, 12 hours on.
         let slowed = HourlySeries.sparseHours([Int](repeating: 12, count: 30) + [Int](repeating: 1, count: 30))
