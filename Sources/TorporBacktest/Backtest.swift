@@ -257,7 +257,7 @@ public struct Backtest {
                     (vm: records[i].name, series: seen[i].prefix(offset + h))
                 }
                 let block = blocks.last { $0.start <= t } ?? blocks[0]
-                let forecasts = strategy == .torpor ? block.forecaster.forecast(histories, calendar: replay.calendar) : [:]
+                let forecasts = strategy == .torpor ? block.forecaster.forecast(histories, calendar: replay.calendar.known(by: t)) : [:]
                 var vms: [PlanningVM] = []
                 for (i, r) in records.enumerated() {
                     let history = histories[i].series.values
@@ -296,7 +296,7 @@ public struct Backtest {
                         replay.demand[i].slice(from: from, to: until, excluding: asleep[i].map { $0.start..<$0.end })
                     }
                 }
-                let input = PlanningInput(now: t, vms: vms, events: replay.events, policy: policy, policySHA256: "backtest",
+                let input = PlanningInput(now: t, vms: vms, events: replay.events.filter { $0.known(at: t) }, policy: policy, policySHA256: "backtest",
                                           model: strategy.rawValue, dataWatermark: t)
                 let plan = Planner.plan(input)
                 for (name, calls) in Planner.demandCalls(input) { demandCalls[index[name]!] += calls }

@@ -59,7 +59,8 @@ enum DueActions {
         let pins = try JournalRepository.pins(madeBy: replaying ? now : .max, in: db)
         let latest = try JournalRepository.latestSteps(of: power.map(\.actionID), in: db)
         let labels = Dictionary(uniqueKeysWithValues: try VMRepository.all(in: db).map { ($0.name, $0.labels) })
-        let happening = try EventRepository.overlapping(from: now, to: now + 1, in: db).filter { $0.category == .demand || $0.category == .keepAwake }
+        let happening = try EventRepository.overlapping(from: now, to: now + 1, knownBy: replaying ? now : .max, in: db)
+            .filter { $0.category == .demand || $0.category == .keepAwake }
         // Only plans made since the earliest sleeping VM fell asleep matter (less 8 days: the plan that put it to sleep
         // was made before, within its validity).
         let plans = try plans(upTo: now, since: (power.map(\.since).min() ?? now) - 86_400 - 7 * 86_400, in: db)

@@ -41,9 +41,9 @@ extension PlanningInputs {
                              restore: try JournalRepository.p95Seconds(kind: .restore, vms: records.map(\.name), upTo: asOf, in: db),
                              unmetDemands: try unmetDemands(records: records, power: power, now: now, policy: policy, in: db),
                              calls: try DemandCallRepository.calls(from: from, to: hour0, in: db), notRunning: notRunning)
-            return (records, histories, try EventRepository.overlapping(from: hour0, to: horizonEnd, in: db), stateBytes, execution)
+            return (records, histories, try EventRepository.overlapping(from: hour0, to: horizonEnd, knownBy: asOf, in: db), stateBytes, execution)
         }
-        let calendar = try store.read { try CalendarHours.load(vms: records, from: hour0, to: horizonEnd, in: $0) }
+        let calendar = try store.read { try CalendarHours.load(vms: records, from: hour0, to: horizonEnd, knownBy: replaying ? now : .max, in: $0) }
         let forecasts = forecaster.forecast(histories.map { (vm: $0.vm, series: $0.series) }, calendar: calendar)
         var watermark: EpochSeconds?
         var vms: [PlanningVM] = []

@@ -24,11 +24,18 @@ public struct EventRecord: Codable, Equatable, Sendable {
     /// A label selector such as `group=web`; several (`group=web|group=api`, one per `X-TORPOR-SELECTOR` property) target
     /// the VMs any of them matches.
     public var selector: String?
+    /// When torpor first knew of the occurrence (the ingest that first stored it); nil for one stored before torpor kept
+    /// it (known since ever). A replay of an earlier hour does not see an occurrence known only later.
+    public var knownFrom: EpochSeconds?
 
-    public init(uid: String, summary: String, category: Category, start: EpochSeconds, end: EpochSeconds, targets: [String], selector: String?) {
+    public init(uid: String, summary: String, category: Category, start: EpochSeconds, end: EpochSeconds, targets: [String], selector: String?,
+                knownFrom: EpochSeconds? = nil) {
         self.uid = uid; self.summary = summary; self.category = category; self.start = start; self.end = end
-        self.targets = targets; self.selector = selector
+        self.targets = targets; self.selector = selector; self.knownFrom = knownFrom
     }
+
+    /// Whether torpor knew of the occurrence at `time`.
+    public func known(at time: EpochSeconds) -> Bool { (knownFrom ?? .min) <= time }
 }
 
 extension EventRecord {
@@ -67,33 +74,42 @@ public enum EventRepository {
     /// Replaces the occurrences earlier ingests of `location` stored that reach `from` or later (`EventSpan`) with
     /// `events` (those of [from, to)), attributed to `source`, ingested at `now`; those over before `from` stay, the
     /// history of events training learns from. When an ingest at a later now has read the location (this one replays
-    /// history), those starting at `to` or later stay too: the later ingest knows them, this one did not look.
+    /// history), those starting at `to` or later stay too: the later ingest knows them, this one did not look. An
+    /// occurrence (its UID and start) an earlier ingest stored keeps when it was first known; a new one is known from
+    /// `now` (the earliest, when ingests are replayed out of order).
     public static func replace(location: String, from: EpochSeconds, to: EpochSeconds, with events: [EventRecord], source: Int64,
                                now: EpochSeconds, in db: Database) throws {
-        try db.execute(sql: """
-            DELETE FROM event WHERE source_id IN (SELECT id FROM source WHERE location = ? AND kind = 'icalendar')
-            AND \(coveredEnd) > ?
-            AND (starts_at < ? OR NOT EXISTS (SELECT 1 FROM source WHERE location = ? AND kind = 'icalendar' AND ingested_at > ?))
-            """, arguments: [location, from, to, location, now])
+        let replaced = "source_id IN (SELECT id FROM source WHERE location = ? AND kind = 'icalendar') AND \(coveredEnd) > ? "
+            + "AND (starts_at < ? OR NOT EXISTS (SELECT 1 FROM source WHERE location = ? AND kind = 'icalendar' AND ingested_at > ?))"
+        struct Occurrence: Hashable { let uid: String, start: EpochSeconds }
+        var knownFrom: [Occurrence: EpochSeconds] = [:]   // .min: stored before torpor kept it, known since ever
+        for row in try Row.fetchAll(db, sql: "SELECT uid, starts_at, known_from FROM event WHERE " + replaced, arguments: [location, from, to, location, now]) {
+            let key = Occurrence(uid: row["uid"], start: row["starts_at"])
+            knownFrom[key] = min(knownFrom[key] ?? .max, row["known_from"] ?? .min)
+        }
+        try db.execute(sql: "DELETE FROM event WHERE " + replaced, arguments: [location, from, to, location, now])
         let insert = try db.makeStatement(sql: """
-            INSERT INTO event (source_id, uid, summary, category, starts_at, ends_at, targets, selector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO event (source_id, uid, summary, category, starts_at, ends_at, targets, selector, known_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         for e in events {
             let targets = String(decoding: try JSONEncoder.sorted.encode(e.targets), as: UTF8.self)
-            try insert.execute(arguments: [source, e.uid, e.summary, e.category.rawValue, e.start, e.end, targets, e.selector])
+            let known = min(now, knownFrom[Occurrence(uid: e.uid, start: e.start)] ?? now)
+            try insert.execute(arguments: [source, e.uid, e.summary, e.category.rawValue, e.start, e.end, targets, e.selector, known == .min ? nil : known])
         }
     }
 
-    /// Occurrences overlapping [from, to) (`EventRecord.overlaps`), by start.
-    public static func overlapping(from: EpochSeconds, to: EpochSeconds, in db: Database) throws -> [EventRecord] {
+    /// Occurrences overlapping [from, to) (`EventRecord.overlaps`) that torpor knew of by `knownBy` (a replay's now), by
+    /// start.
+    public static func overlapping(from: EpochSeconds, to: EpochSeconds, knownBy: EpochSeconds = .max, in db: Database) throws -> [EventRecord] {
         try Row.fetchAll(db, sql: """
-            SELECT uid, summary, category, starts_at, ends_at, targets, selector FROM event
-            WHERE \(coveredEnd) > ? AND starts_at < ? ORDER BY starts_at, uid
-            """, arguments: [from, to]).map { row in
+            SELECT uid, summary, category, starts_at, ends_at, targets, selector, known_from FROM event
+            WHERE \(coveredEnd) > ? AND starts_at < ? AND (known_from IS NULL OR known_from <= ?) ORDER BY starts_at, uid
+            """, arguments: [from, to, knownBy]).map { row in
             let targets: String = row["targets"]
             return EventRecord(uid: row["uid"], summary: row["summary"], category: EventRecord.Category(rawValue: row["category"]) ?? .holiday,
                                start: row["starts_at"], end: row["ends_at"],
-                               targets: (try? JSONDecoder().decode([String].self, from: Data(targets.utf8))) ?? [], selector: row["selector"])
+                               targets: (try? JSONDecoder().decode([String].self, from: Data(targets.utf8))) ?? [], selector: row["selector"],
+                               knownFrom: row["known_from"])
         }
     }
 }

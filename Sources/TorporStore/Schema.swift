@@ -296,6 +296,11 @@ enum Schema {
                 UPDATE vm SET hours_complete = 2 WHERE hours_complete = 1 AND EXISTS (SELECT 1 FROM sample_hour WHERE sample_hour.vm_id = vm.id);
                 """)
         }
+        migrator.registerMigration("v18: when each calendar occurrence was first known") { db in
+            // A replay of an earlier hour must not see an event recorded after it (an incident entered the next day, a
+            // campaign added late): each ingest keeps the first-known time of the occurrences it stores again.
+            try db.execute(sql: "ALTER TABLE event ADD COLUMN known_from INTEGER")   // NULL: stored before v18, known since ever
+        }
         return migrator
     }
 }

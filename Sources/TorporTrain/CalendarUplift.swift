@@ -3,30 +3,47 @@ import GRDB
 import TorporCore
 import TorporStore
 
-/// Calendar events known ahead, per VM and hour: which categories (demand, keep-awake, freeze, holiday) are on.
+/// Calendar events known ahead, per VM and hour: which categories (demand, keep-awake, freeze, holiday) are on, and
+/// since when torpor knew (`known(by:)`: as a replay of an earlier hour saw them).
 public struct CalendarHours: Sendable {
-    var byVM: [String: [EpochSeconds: Set<EventRecord.Category>]]
+    /// Per VM and hour, each category on and when torpor first knew of it (.min: since ever).
+    var byVM: [String: [EpochSeconds: [EventRecord.Category: EpochSeconds]]]
+    /// Only what torpor knew by then counts (`categories`).
+    public private(set) var knownBy: EpochSeconds = .max
 
-    public init(_ byVM: [String: [EpochSeconds: Set<EventRecord.Category>]] = [:]) { self.byVM = byVM }
+    /// Categories on per VM and hour, known since ever.
+    public init(_ byVM: [String: [EpochSeconds: Set<EventRecord.Category>]] = [:]) {
+        self.byVM = byVM.mapValues { $0.mapValues { Dictionary(uniqueKeysWithValues: $0.map { ($0, EpochSeconds.min) }) } }
+    }
 
-    /// The events of the store overlapping [from, to), spread over the hours of the VMs they apply to.
-    public static func load(vms: [VMRecord], from: EpochSeconds, to: EpochSeconds, in db: Database) throws -> CalendarHours {
-        var byVM: [String: [EpochSeconds: Set<EventRecord.Category>]] = [:]
-        for e in try EventRepository.overlapping(from: from, to: to, in: db) {
+    /// The events of the store overlapping [from, to) that torpor knew of by `knownBy`, spread over the hours of the VMs
+    /// they apply to.
+    public static func load(vms: [VMRecord], from: EpochSeconds, to: EpochSeconds, knownBy: EpochSeconds = .max, in db: Database) throws -> CalendarHours {
+        var hours = CalendarHours()
+        for e in try EventRepository.overlapping(from: from, to: to, knownBy: knownBy, in: db) {
             let first = max(from, UTC.floor(e.start))
             for vm in vms where e.applies(to: vm.name, labels: vm.labels) {
                 var hour = first
                 while hour < min(EventSpan.end(start: e.start, end: e.end), to) {
-                    byVM[vm.name, default: [:]][hour, default: []].insert(e.category)
+                    hours.byVM[vm.name, default: [:]][hour, default: [:]][e.category] = min(hours.byVM[vm.name]?[hour]?[e.category] ?? .max, e.knownFrom ?? .min)
                     hour += 3600
                 }
             }
         }
-        return CalendarHours(byVM)
+        return hours
     }
 
-    /// The categories on during the hour that starts at `hour`.
-    public func categories(vm: String, hour: EpochSeconds) -> Set<EventRecord.Category> { byVM[vm]?[hour] ?? [] }
+    /// The same hours as torpor knew them at `time`: an event recorded later (an incident entered the next day) is not on.
+    public func known(by time: EpochSeconds) -> CalendarHours {
+        var view = self
+        view.knownBy = time
+        return view
+    }
+
+    /// The categories on during the hour that starts at `hour`, of the events known by `knownBy`.
+    public func categories(vm: String, hour: EpochSeconds) -> Set<EventRecord.Category> {
+        Set((byVM[vm]?[hour] ?? [:]).filter { $0.value <= knownBy }.keys)
+    }
 }
 
 /// What calendar events do to a VM's demand beyond what the model forecasts: per category and quantile, the correction

@@ -145,7 +145,8 @@ public struct Trainer {
         let hour = UTC.floor(now)
         let from = hour - Int64(config.historyDays) * 86_400
         let records = try store.read { try VMRepository.all(in: $0) }
-        let calendar = try store.read { try CalendarHours.load(vms: records, from: from, to: hour + Int64(config.horizon) * 3600, in: $0) }
+        // The events known by `now` (a walk-forward's model learns nothing recorded after its day).
+        let calendar = try store.read { try CalendarHours.load(vms: records, from: from, to: hour + Int64(config.horizon) * 3600, knownBy: now, in: $0) }
         var slept: [String: Set<Int>] = [:]
         let series = try records.map(\.name).map { vm in
             try store.read { db in
@@ -168,7 +169,7 @@ public struct Trainer {
             add(s.values)
             for c in s.context { add("\(c.count)"); add(c) }
             for (hour, categories) in (calendar.byVM[vm] ?? [:]).sorted(by: { $0.key < $1.key }) {
-                add("\(hour) " + categories.map(\.rawValue).sorted().joined(separator: ","))
+                add("\(hour) " + categories.map { "\($0.key.rawValue)@\($0.value)" }.sorted().joined(separator: ","))
             }
         }
         return TrainingData(from: from, series: series, slept: slept, calendar: calendar, fingerprint: hash.finalizeHex())
@@ -282,6 +283,7 @@ public struct Trainer {
         var perVMHours: [String: Double] = [:]
         for v in validation {
             let w = window(v.series, end: v.end, scale: v.scale)
+            let known = calendar.known(by: v.series.time(of: v.end))   // the events a forecast made then would have seen
             let out = model.predict(w.input, batch: 1, steps: config.lookback)
             let history = Array(v.series.values[..<v.end])
             let hoursOfWeek = config.clock.hoursOfWeek(from: v.series.start, count: v.end + config.horizon)
@@ -292,7 +294,7 @@ public struct Trainer {
             // Where the model has no forecast, the profile (checked before the uplift: as production, not an uplift on nothing).
             candidates["model"] = ModelInput.quantiles(out, series: v.series, end: v.end, scale: v.scale, quantiles: q.count).enumerated()
                 .map { k, f in f.contains(where: \.isNaN) ? profile[k]
-                    : uplift.apply(f, categories: calendar.categories(vm: v.vm, hour: v.series.time(of: v.end + k)), scale: v.scale).map { $0 / v.scale } }
+                    : uplift.apply(f, categories: known.categories(vm: v.vm, hour: v.series.time(of: v.end + k)), scale: v.scale).map { $0 / v.scale } }
             for b in Baseline.allCases where b != .hourOfWeekProfile {
                 let f = b.forecast(history: history, hoursOfWeek: hoursOfWeek, horizon: config.horizon)
                 candidates["\(b)"] = f.map { value in q.map { _ in value / v.scale } }
@@ -432,7 +434,7 @@ public struct Trainer {
         for (end, group) in Dictionary(grouping: windows, by: \.end).sorted(by: { $0.key < $1.key }) {
             func forecasts(_ f: DemandForecaster) -> [String: QuantileForecast] {
                 let read = min(end, f.historyHours)
-                return f.forecast(group.map { ($0.vm, $0.series.prefix(end).dropFirst(end - read)) }, calendar: calendar)
+                return f.forecast(group.map { ($0.vm, $0.series.prefix(end).dropFirst(end - read)) }, calendar: calendar.known(by: group[0].series.time(of: end)))
             }
             let candidates = forecasts(candidate), served = forecasts(serving)
             for v in group {

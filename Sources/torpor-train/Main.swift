@@ -160,7 +160,7 @@ struct Forecast: ParsableCommand {
             guard let record = try VMRepository.all(in: db).first(where: { $0.name == vm }) else { throw ValidationError("no VM named '\(vm)' in the store") }
             return (try HourlySeries.loadExcludingSleeps(vm: vm, from: hour0 - Int64(forecaster.historyHours) * 3600, to: hour0, now: now,
                                                          context: forecaster.needsContext, in: db),
-                    try CalendarHours.load(vms: [record], from: hour0, to: hour0 + Int64(horizon) * 3600, in: db))
+                    try CalendarHours.load(vms: [record], from: hour0, to: hour0 + Int64(horizon) * 3600, knownBy: now, in: db))
         }
         if let why = forecaster.unservedBecause { StandardError.line("torpor-train: warning: \(why)") }
         guard var f = forecaster.forecast([(vm, series)], calendar: calendar)[vm] else { throw ValidationError("no forecast for \(vm)") }

@@ -3,6 +3,7 @@ import GRDB
 import Testing
 @testable import TorporBacktest
 import TorporCore
+import TorporIngest
 import TorporPlan
 import TorporStore
 import TorporTestSupport
@@ -154,6 +155,34 @@ import TorporTestSupport
         #expect(asleep[at(day: 31, 3)] && !asleep[at(day: 31, 12)], "its forecast believed again")
         let retired = try #require(report.vms["retired"]?["torpor"])
         #expect(retired.missedEpisodes == 1 && retired.violatedIntervals == 1)
+    }
+
+    /// A replayed hour sees only the calendar events torpor knew of then: a keep-awake recorded after the fact does not
+    /// keep the replay's VM awake; the same event known ahead does.
+    @Test func aReplayedHourSeesOnlyTheEventsKnownThen() throws {
+        let store = try Self.store()
+        let dir = try ScratchDirectory.make("torpor-bt-cal")
+        // periodic's night from 01:00 to 05:00 on day 30 (idle at 1 %, a sleep the replay takes otherwise).
+        let night = Self.start + 30 * 86_400 + 3600
+        func compact(_ t: EpochSeconds) -> String { UTC.format(t).replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ":", with: "") }
+        func ics(_ stamp: String) -> String {
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//torpor//test//EN\r\nBEGIN:VEVENT\r\nUID:backup@test\r\nDTSTAMP:\(stamp)\r\n"
+                + "SUMMARY:Backup\r\nCATEGORIES:backup\r\nX-TORPOR-VMS:periodic\r\nDTSTART:\(compact(night))\r\nDTEND:\(compact(night + 4 * 3600))\r\n"
+                + "END:VEVENT\r\nEND:VCALENDAR\r\n"
+        }
+        try ics(compact(night)).write(toFile: dir + "/backup.ics", atomically: true, encoding: .utf8)
+        let to = Self.start + Int64(Self.days) * 86_400
+        func asleepAtNight() throws -> Bool {
+            let report = try Backtest(store: store, policy: Self.policy, from: Self.replayFrom, to: to).run([.torpor])
+            let asleep = try #require(report.timelines["periodic"]?.asleep)
+            return asleep[Int((night + 3600 - Self.replayFrom) / 3600)]
+        }
+        #expect(try asleepAtNight(), "without the event")
+        _ = try CalendarIngester(store: store).ingest(path: dir + "/backup.ics", from: night - 86_400, to: to, now: to)   // recorded afterwards
+        #expect(try asleepAtNight(), "recorded after the fact: unknown to the replayed hour")
+        try ics(compact(night - 60)).write(toFile: dir + "/backup.ics", atomically: true, encoding: .utf8)   // the file again, stamped otherwise
+        _ = try CalendarIngester(store: store).ingest(path: dir + "/backup.ics", from: night - 86_400, to: to, now: night - 86_400)   // known a day ahead
+        #expect(try !asleepAtNight(), "known ahead: kept awake")
     }
 
     /// The curves: one frontier per strategy, and torpor's without the idle timeout dashed when both were swept.

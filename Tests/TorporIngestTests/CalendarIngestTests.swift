@@ -46,16 +46,47 @@ import TorporStore
     /// The hourly re-ingest expands a window from a day or a month back: the occurrences over before it stay as they
     /// were known (the nightly training reads months of them); from its start on the file's occurrences replace them.
     @Test func reIngestingKeepsTheOccurrencesOverBeforeItsWindow() throws {
-        let s = try Scratch()
-        let path = try s.write("team.ics", Self.calendar(summary: "Launch", rule: "FREQ=DAILY;COUNT=5"))   // 28 Sep … 2 Oct, 12:00
-        let ingester = CalendarIngester(store: s.store)
-        _ = try ingester.ingest(path: path, from: now - 86_400 * 10, to: now + 86_400 * 10, now: now)
-        try Self.calendar(summary: "Launch (edited)", rule: "FREQ=DAILY;COUNT=5").write(toFile: path, atomically: true, encoding: .utf8)
+        let launch = try Launch()
+        try launch.ingest("Launch", count: 5, from: now - 86_400 * 10, to: now + 86_400 * 10, now: now)   // 28 Sep … 2 Oct, 12:00
         let later = now + 2 * 86_400
-        _ = try ingester.ingest(path: path, from: later - 86_400, to: later + 86_400 * 10, now: later)
-        let after = try events(s)
+        try launch.ingest("Launch (edited)", count: 5, from: later - 86_400, to: later + 86_400 * 10, now: later)
+        let after = try events(launch.scratch)
         #expect(after.map(\.summary) == ["Launch", "Launch", "Launch", "Launch (edited)", "Launch (edited)"])
         #expect(after.map(\.start) == (0..<5).map { UTC.epoch(year: 2013, month: 9, day: 28) + 12 * 3600 + Int64($0) * 86_400 })
+    }
+
+    /// Each occurrence keeps when torpor first knew of it across re-ingests; one added later is known from that ingest,
+    /// and a read as of an earlier time (a replay) does not see it.
+    @Test func eachOccurrenceKeepsWhenItWasFirstKnown() throws {
+        let launch = try Launch(), later = now + 2 * 86_400, window = (from: now - 86_400 * 10, to: later + 86_400 * 10)
+        try launch.ingest("Launch", count: 5, from: window.from, to: window.to, now: now)
+        try launch.ingest("Launch", count: 7, from: window.from, to: window.to, now: later)
+        let after = try events(launch.scratch)
+        #expect(after.count == 7 && after.map(\.knownFrom) == [EpochSeconds?](repeating: now, count: 5) + [later, later], "\(after.map(\.knownFrom))")
+        #expect(try launch.scratch.store.read { try EventRepository.overlapping(from: 0, to: .max, knownBy: later - 1, in: $0) }.count == 5)
+        #expect(after[6].known(at: later) && !after[6].known(at: later - 1))
+        // An edit (the same occurrences, another summary) keeps their first-known times; ingests replayed out of order
+        // (one at an earlier now after a later one) keep the earliest.
+        try launch.ingest("Launch (edited)", count: 7, from: window.from, to: window.to, now: later + 3600)
+        #expect(try events(launch.scratch).map(\.knownFrom) == [EpochSeconds?](repeating: now, count: 5) + [later, later])
+        try launch.ingest("Launch", count: 7, from: window.from, to: window.to, now: now - 3600)
+        #expect(try events(launch.scratch).map(\.knownFrom) == [EpochSeconds?](repeating: now - 3600, count: 7))
+    }
+
+    /// `team.ics` with one daily event from 28 Sep 12:00, written again before each ingest.
+    struct Launch {
+        let scratch: Scratch, path: String
+
+        init() throws {
+            scratch = try Scratch()
+            path = try scratch.write("team.ics", "")
+        }
+
+        /// Writes the event as `summary`, `count` days, and ingests the file over [from, to) at `now`.
+        func ingest(_ summary: String, count: Int, from: EpochSeconds, to: EpochSeconds, now: EpochSeconds) throws {
+            try CalendarIngestTests.calendar(summary: summary, rule: "FREQ=DAILY;COUNT=\(count)").write(toFile: path, atomically: true, encoding: .utf8)
+            _ = try CalendarIngester(store: scratch.store).ingest(path: path, from: from, to: to, now: now)
+        }
     }
 
     /// An event without duration covers the hour from its start: one that started in the hour before the window is
