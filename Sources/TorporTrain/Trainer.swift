@@ -374,7 +374,7 @@ public struct Trainer {
         // least as well, or the serving one stays. Compared on the validation hours neither trained on (after the end
         // of the serving one's training data, its own validation days held out: nightly, all of them); each chose where
         // and for what it serves on validation days of its own, which overlap.
-        var losesToServing: String?
+        var losesToServing: String?, versusServing = ""
         if !served.isEmpty, notTrained == nil, let serving, let servingRun = serving.run {
             let since = UTC.floor(servingRun.dataTo) - Int64(Int(servingRun.hyperparameters["validation_days"] ?? "") ?? 7) * 86_400
             let run = ModelRun(createdAt: now, dataFrom: from, dataTo: now, hyperparameters: hyper, metrics: [:], promoted: true, reason: "", seconds: 0, vms: judgedVMs)
@@ -386,9 +386,11 @@ public struct Trainer {
                 metrics["vs serving: pinball of this model as served"] = losses.candidate
                 metrics["vs serving: pinball of the serving model"] = losses.serving
                 metrics["vs serving: hours compared"] = losses.hours
+                let comparison = "mean pinball \(String(format: "%.5f", losses.candidate)) \(losses.candidate > losses.serving ? ">" : "≤") "
+                    + "\(String(format: "%.5f", losses.serving)) over \(Int(losses.hours)) validation hours neither trained on"
+                versusServing = "; serves at least as well as \(name) (\(comparison))"
                 if losses.candidate > losses.serving {
-                    losesToServing = "not promoted: it would serve worse than \(name), which keeps serving (mean pinball \(String(format: "%.5f", losses.candidate)) > "
-                        + "\(String(format: "%.5f", losses.serving)) over \(Int(losses.hours)) validation hours neither trained on)"
+                    losesToServing = "not promoted: it would serve worse than \(name), which keeps serving (\(comparison))"
                     hyper["lost_to_serving"] = "\(servingRun.id)"
                     served = []
                     judgedVMs = judged(served)
@@ -406,8 +408,8 @@ public struct Trainer {
                                   reason: "no known hours in the last \(config.validationDays) days: its forecasts cannot be judged"))
         }
         let servedText = served.map { "q\($0)" }.joined(separator: ", ")
-        let reason = notTrained ?? losesToServing ?? (failures.isEmpty ? "beats the best baseline on every quantile over the last \(config.validationDays) days"
-            : promoted ? "promoted for \(servedText) only (the profile keeps the others): " + failures.joined(separator: "; ")
+        let reason = notTrained ?? losesToServing ?? (failures.isEmpty ? "beats the best baseline on every quantile over the last \(config.validationDays) days" + versusServing
+            : promoted ? "promoted for \(servedText) only (the profile keeps the others): " + failures.joined(separator: "; ") + versusServing
             : "not promoted: " + failures.joined(separator: "; "))
         hyper["served_quantiles"] = served.map { "\($0)" }.joined(separator: ",")
         let blob = try modelFile(serving: served)
