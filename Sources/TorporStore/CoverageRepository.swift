@@ -83,11 +83,13 @@ public enum CoverageRepository {
         return result.values.sorted { $0.vm < $1.vm }
     }
 
-    /// Occurrences per calendar category in the store, for status (as the store holds them now: a calendar ingested
-    /// again replaces its occurrences from its window's start on, so what was known of those earlier is not kept).
-    public static func eventsPerCategory(in db: Database) throws -> [String: Int] {
+    /// Occurrences per calendar category in the store that torpor knew of by `knownBy`, for status (as the store holds
+    /// them now: a calendar ingested again replaces its occurrences from its window's start on, so what was known of
+    /// those earlier, other than when, is not kept).
+    public static func eventsPerCategory(knownBy: EpochSeconds = .max, in db: Database) throws -> [String: Int] {
         var counts: [String: Int] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT category, count(*) AS n FROM event GROUP BY category") {
+        for row in try Row.fetchAll(db, sql: "SELECT category, count(*) AS n FROM event WHERE known_from IS NULL OR known_from <= ? GROUP BY category",
+                                    arguments: [knownBy]) {
             counts[row["category"]] = row["n"]
         }
         return counts

@@ -31,11 +31,11 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         let db = try store.openStore(creating: false)
         let status = try db.read { db in
-            // The sources ingested by --now; the calendar occurrences the store holds now (a re-ingested calendar's
-            // replace its earlier ones).
+            // The sources ingested by --now; the calendar occurrences the store holds now that were known by --now (a
+            // re-ingested calendar's replace its earlier ones).
             Status(vms: try CoverageRepository.coverage(gapThreshold: DurationText.seconds(gap)!, upTo: store.nowSeconds, in: db),
                    sources: try SourceRepository.all(in: db).filter { $0.ingestedAt <= store.nowSeconds }.count,
-                   eventsPerCategory: try CoverageRepository.eventsPerCategory(in: db), vmsNotSummedUp: try SampleHours.pendingVMs(in: db))
+                   eventsPerCategory: try CoverageRepository.eventsPerCategory(knownBy: store.nowSeconds, in: db), vmsNotSummedUp: try SampleHours.pendingVMs(in: db))
         }
         if json {
             let encoder = JSONEncoder()

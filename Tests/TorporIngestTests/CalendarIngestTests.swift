@@ -65,6 +65,7 @@ import TorporStore
         #expect(after.count == 7 && after.map(\.knownFrom) == [EpochSeconds?](repeating: now, count: 5) + [later, later], "\(after.map(\.knownFrom))")
         #expect(try launch.scratch.store.read { try EventRepository.overlapping(from: 0, to: .max, knownBy: later - 1, in: $0) }.count == 5)
         #expect(after[6].known(at: later) && !after[6].known(at: later - 1))
+        #expect(try launch.scratch.store.read { try CoverageRepository.eventsPerCategory(knownBy: later - 1, in: $0) } == ["demand": 5], "status at a past --now")
         // An edit (the same occurrences, another summary) keeps their first-known times; ingests replayed out of order
         // (one at an earlier now after a later one) keep the earliest.
         try launch.ingest("Launch (edited)", count: 7, from: window.from, to: window.to, now: later + 3600)
