@@ -49,6 +49,9 @@ public final class Executor: @unchecked Sendable {
     private(set) var poolReservations: [String: Int64] = [:]
     /// VMs whose image a thread of this executor copies into the pool now.
     private var vmsPooling: Set<String> = []
+    /// VMs this executor woke because the journal could not record their sleep (`wakeUnrecordedSleep`): not saved again
+    /// by it, so that a store that takes small rows but not a sleep's does not have them saved and woken every pass.
+    private var wokenUnrecorded: Set<String> = []
     /// The VMs a dry run would have put to sleep: asleep, for the rest of its guardrails' counts.
     var dryRunClaims: Set<String> = []
     /// Held while the guardrails are counted and the intent journaled (`withGuardrailsCounted`).
@@ -401,10 +404,11 @@ public final class Executor: @unchecked Sendable {
                 done.detail = "reconciled: the save had completed (the VM is off with its saved state)"
                 do {
                     try finishHibernation(done, since: entry.at, domain: domain, seconds: nil, options: options, log: log, clock: clock, event: "reconciled")
-                } catch {
+                } catch where !Self.passes(error) {
                     done.step = .failed
-                    done.detail = "reconciled: the interrupted save had completed; " + Self.wakeUnrecordedSleep(domain, because: error)
+                    done.detail = "reconciled: the interrupted save had completed; " + wakeUnrecordedSleep(domain, vm: entry.vm, because: error)
                     if (try? domain.info().state) == .running { try? journal(done) }
+                    found.busy.insert(entry.vm)   // not saved again this pass
                     return log.record(.init(event: "failed", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
                 }
                 found.saved.insert(entry.vm)
@@ -1052,6 +1056,9 @@ public final class Executor: @unchecked Sendable {
         // Room reserved for an image that was not made is given back; a saved one's is held until its copy ends.
         defer { if !keepsItsRoom { releasePoolRoom(a.vm) } }
         do {
+            if connectionLock.withLock({ wokenUnrecorded.contains(a.vm) }) {
+                return hold(a, "skipped", "this executor woke the VM after the journal could not record its last sleep: not saved again by it (a new run may)", nil)
+            }
             let d = try connection(a.host).domain(named: a.vm)
             domain = d
             let state = try d.info().state
@@ -1141,8 +1148,10 @@ public final class Executor: @unchecked Sendable {
                     try finishHibernation(saved, since: nil, domain: d, seconds: Date().timeIntervalSince(began), options: options, log: log, clock: clock)
                     keepsItsRoom = true
                     return
+                } catch where Self.passes(error) {
+                    failed.detail += "; the VM is off with its saved state but the journal is held by another writer (\(error)): left open for the next run to reconcile"
                 } catch {
-                    failed.detail += "; " + Self.wakeUnrecordedSleep(d, because: error)
+                    failed.detail += "; " + wakeUnrecordedSleep(d, vm: a.vm, because: error)
                     if (try? d.info().state) == .running { try? journal(failed) }
                 }
             case (.shutOff?, false?):
@@ -1168,16 +1177,25 @@ public final class Executor: @unchecked Sendable {
 
     /// Wakes a VM whose save completed but whose sleep the journal cannot record (`error`: a full disk under the store):
     /// asleep without a record, it would be owed no restore, and a hibernation torpor cannot record is a failed one,
-    /// which leaves the VM running. libvirt starts it from its saved image, memory and all. What became of it, for the
-    /// journal and the log: started, or (the start failing too) left off for the next run to reconcile.
-    static func wakeUnrecordedSleep(_ domain: VirtDomain, because error: Error) -> String {
+    /// which leaves the VM running. libvirt starts it from its saved image, memory and all; this executor does not save
+    /// it again. What became of it, for the journal and the log: started, or (the start failing too) left off for the
+    /// next run to reconcile.
+    func wakeUnrecordedSleep(_ domain: VirtDomain, vm: String, because error: Error) -> String {
         let unrecorded = "the VM was off with its saved state but the journal cannot record its sleep (\(error))"
         do {
             try domain.start()
+            connectionLock.withLock { _ = wokenUnrecorded.insert(vm) }
             return unrecorded + ": started again from its saved state (a sleep without a record would be owed no restore)"
         } catch {
             return unrecorded + ", and it could not be started (\(error)): left open for the next run to reconcile"
         }
+    }
+
+    /// Whether a store error passes by itself (another writer held the store past the busy timeout): a sleep it kept
+    /// from the journal is recorded by the next run's reconcile, not woken.
+    static func passes(_ error: Error) -> Bool {
+        guard let error = error as? DatabaseError else { return false }
+        return [ResultCode.SQLITE_BUSY, .SQLITE_LOCKED].contains(error.resultCode.primaryResultCode)
     }
 
     /// Records a completed save (`entry` becomes its `done` step; `since`: when the sleep began, else now) with the

@@ -75,16 +75,19 @@ public enum EventRepository {
     /// `events` (those of [from, to)), attributed to `source`, ingested at `now`; those over before `from` stay, the
     /// history of events training learns from. When an ingest at a later now has read the location (this one replays
     /// history), those starting at `to` or later stay too: the later ingest knows them, this one did not look. An
-    /// occurrence (its UID and start) an earlier ingest stored keeps when it was first known; a new one is known from
-    /// `now` (the earliest, when ingests are replayed out of order).
+    /// occurrence an earlier ingest stored as it is now (its UID, start, end, category, targets and selectors; a new
+    /// summary is no new knowledge) keeps when it was first known; a new or changed one is known from `now` (the
+    /// earliest, when ingests are replayed out of order).
     public static func replace(location: String, from: EpochSeconds, to: EpochSeconds, with events: [EventRecord], source: Int64,
                                now: EpochSeconds, in db: Database) throws {
         let replaced = "source_id IN (SELECT id FROM source WHERE location = ? AND kind = 'icalendar') AND \(coveredEnd) > ? "
             + "AND (starts_at < ? OR NOT EXISTS (SELECT 1 FROM source WHERE location = ? AND kind = 'icalendar' AND ingested_at > ?))"
-        struct Occurrence: Hashable { let uid: String, start: EpochSeconds }
+        /// What an occurrence says to torpor, and so what is known from its first ingest.
+        struct Occurrence: Hashable { let uid: String, start: EpochSeconds, end: EpochSeconds, category: String, targets: String, selector: String? }
         var knownFrom: [Occurrence: EpochSeconds] = [:]   // .min: stored before torpor kept it, known since ever
-        for row in try Row.fetchAll(db, sql: "SELECT uid, starts_at, known_from FROM event WHERE " + replaced, arguments: [location, from, to, location, now]) {
-            let key = Occurrence(uid: row["uid"], start: row["starts_at"])
+        for row in try Row.fetchAll(db, sql: "SELECT uid, starts_at, ends_at, category, targets, selector, known_from FROM event WHERE " + replaced,
+                                    arguments: [location, from, to, location, now]) {
+            let key = Occurrence(uid: row["uid"], start: row["starts_at"], end: row["ends_at"], category: row["category"], targets: row["targets"], selector: row["selector"])
             knownFrom[key] = min(knownFrom[key] ?? .max, row["known_from"] ?? .min)
         }
         try db.execute(sql: "DELETE FROM event WHERE " + replaced, arguments: [location, from, to, location, now])
@@ -93,7 +96,8 @@ public enum EventRepository {
             """)
         for e in events {
             let targets = String(decoding: try JSONEncoder.sorted.encode(e.targets), as: UTF8.self)
-            let known = min(now, knownFrom[Occurrence(uid: e.uid, start: e.start)] ?? now)
+            let key = Occurrence(uid: e.uid, start: e.start, end: e.end, category: e.category.rawValue, targets: targets, selector: e.selector)
+            let known = min(now, knownFrom[key] ?? now)
             try insert.execute(arguments: [source, e.uid, e.summary, e.category.rawValue, e.start, e.end, targets, e.selector, known == .min ? nil : known])
         }
     }

@@ -6,26 +6,29 @@ import TorporStore
 /// Calendar events known ahead, per VM and hour: which categories (demand, keep-awake, freeze, holiday) are on, and
 /// since when torpor knew (`known(by:)`: as a replay of an earlier hour saw them).
 public struct CalendarHours: Sendable {
-    /// Per VM and hour, each category on and when torpor first knew of it (.min: since ever).
-    var byVM: [String: [EpochSeconds: [EventRecord.Category: EpochSeconds]]]
+    /// Per VM and hour, the categories on.
+    var byVM: [String: [EpochSeconds: Set<EventRecord.Category>]]
+    /// Per VM and hour, when torpor first knew of each category on, where that was not since ever.
+    var knownFrom: [String: [EpochSeconds: [EventRecord.Category: EpochSeconds]]] = [:]
     /// Only what torpor knew by then counts (`categories`).
     public private(set) var knownBy: EpochSeconds = .max
 
     /// Categories on per VM and hour, known since ever.
-    public init(_ byVM: [String: [EpochSeconds: Set<EventRecord.Category>]] = [:]) {
-        self.byVM = byVM.mapValues { $0.mapValues { Dictionary(uniqueKeysWithValues: $0.map { ($0, EpochSeconds.min) }) } }
-    }
+    public init(_ byVM: [String: [EpochSeconds: Set<EventRecord.Category>]] = [:]) { self.byVM = byVM }
 
     /// The events of the store overlapping [from, to) that torpor knew of by `knownBy`, spread over the hours of the VMs
     /// they apply to.
     public static func load(vms: [VMRecord], from: EpochSeconds, to: EpochSeconds, knownBy: EpochSeconds = .max, in db: Database) throws -> CalendarHours {
         var hours = CalendarHours()
         for e in try EventRepository.overlapping(from: from, to: to, knownBy: knownBy, in: db) {
-            let first = max(from, UTC.floor(e.start))
+            let first = max(from, UTC.floor(e.start)), known = e.knownFrom ?? .min
             for vm in vms where e.applies(to: vm.name, labels: vm.labels) {
                 var hour = first
                 while hour < min(EventSpan.end(start: e.start, end: e.end), to) {
-                    hours.byVM[vm.name, default: [:]][hour, default: [:]][e.category] = min(hours.byVM[vm.name]?[hour]?[e.category] ?? .max, e.knownFrom ?? .min)
+                    let already = hours.byVM[vm.name, default: [:]][hour, default: []].insert(e.category).inserted == false
+                    let earlier = already ? hours.knownFrom[vm.name]?[hour]?[e.category] ?? .min : .max
+                    if min(earlier, known) > .min { hours.knownFrom[vm.name, default: [:]][hour, default: [:]][e.category] = min(earlier, known) }
+                    else { hours.knownFrom[vm.name]?[hour]?[e.category] = nil }
                     hour += 3600
                 }
             }
@@ -42,7 +45,9 @@ public struct CalendarHours: Sendable {
 
     /// The categories on during the hour that starts at `hour`, of the events known by `knownBy`.
     public func categories(vm: String, hour: EpochSeconds) -> Set<EventRecord.Category> {
-        Set((byVM[vm]?[hour] ?? [:]).filter { $0.value <= knownBy }.keys)
+        guard let on = byVM[vm]?[hour] else { return [] }
+        guard knownBy < .max, let known = knownFrom[vm]?[hour] else { return on }
+        return on.filter { (known[$0] ?? .min) <= knownBy }
     }
 }
 

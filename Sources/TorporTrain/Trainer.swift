@@ -169,7 +169,8 @@ public struct Trainer {
             add(s.values)
             for c in s.context { add("\(c.count)"); add(c) }
             for (hour, categories) in (calendar.byVM[vm] ?? [:]).sorted(by: { $0.key < $1.key }) {
-                add("\(hour) " + categories.map { "\($0.key.rawValue)@\($0.value)" }.sorted().joined(separator: ","))
+                let known = calendar.knownFrom[vm]?[hour] ?? [:]
+                add("\(hour) " + categories.map { c in c.rawValue + (known[c].map { "@\($0)" } ?? "") }.sorted().joined(separator: ","))
             }
         }
         return TrainingData(from: from, series: series, slept: slept, calendar: calendar, fingerprint: hash.finalizeHex())

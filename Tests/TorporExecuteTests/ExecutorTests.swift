@@ -1638,6 +1638,25 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
                 "\(reconciled.map(\.text))")
         #expect(try f.state("web-02") == .running)
         #expect(try f.steps("web-02") == ["hibernate:started", "hibernate:failed"])
+        // A store that takes the small rows but neither the sleep's nor the failure's: woken, the action left `started`;
+        // the same executor's next pass does not save the VM again (it would be saved and woken every pass).
+        let g = try Fixture()
+        try g.store.transaction { db in
+            try db.execute(sql: """
+                CREATE TRIGGER disk_full BEFORE INSERT ON journal WHEN NEW.kind = 'hibernate' AND NEW.step IN ('done', 'failed')
+                BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END
+                """)
+        }
+        _ = try g.plan(["web-01": 0..<6])
+        let executor = g.executor()
+        let first = try executor.run(g.options(Self.now))
+        #expect(try first.map(\.event) == ["failed"] && g.state("web-01") == .running, "\(first.map(\.text))")
+        #expect(try g.steps("web-01") == ["hibernate:intent", "hibernate:started"])
+        let next = try executor.run(g.options(Self.now + 300))
+        #expect(next.contains { $0.event == "skipped" && $0.vm == "web-01" && $0.detail.contains("not saved again by it") }, "\(next.map(\.text))")
+        #expect(try !next.contains { $0.event == "hibernated" || $0.event == "failed" } && g.state("web-01") == .running, "\(next.map(\.text))")
+        // A store held by another writer past the busy timeout passes: the sleep is left for the next run to record.
+        #expect(Executor.passes(DatabaseError(resultCode: .SQLITE_BUSY)) && !Executor.passes(DatabaseError(resultCode: .SQLITE_FULL)))
     }
 
     /// The guardrails' reading of a host's domains serves a minute, not the whole run: a pass that copied images into

@@ -72,6 +72,13 @@ import TorporStore
         #expect(try events(launch.scratch).map(\.knownFrom) == [EpochSeconds?](repeating: now, count: 5) + [later, later])
         try launch.ingest("Launch", count: 7, from: window.from, to: window.to, now: now - 3600)
         #expect(try events(launch.scratch).map(\.knownFrom) == [EpochSeconds?](repeating: now - 3600, count: 7))
+        // What an occurrence says to torpor changed (its targets): known from that ingest.
+        try launch.ingest("Launch", count: 7, extra: "X-TORPOR-VMS:web-01\r\n", from: window.from, to: window.to, now: later + 7200)
+        #expect(try events(launch.scratch).map(\.knownFrom) == [EpochSeconds?](repeating: later + 7200, count: 7))
+        // Stored before torpor kept first-known times (a store from before v18): known since ever, and so it stays.
+        try launch.scratch.store.transaction { try $0.execute(sql: "UPDATE event SET known_from = NULL") }
+        try launch.ingest("Launch (renamed)", count: 7, extra: "X-TORPOR-VMS:web-01\r\n", from: window.from, to: window.to, now: later + 9000)
+        #expect(try events(launch.scratch).allSatisfy { $0.knownFrom == nil && $0.known(at: .min) })
     }
 
     /// `team.ics` with one daily event from 28 Sep 12:00, written again before each ingest.
@@ -83,9 +90,9 @@ import TorporStore
             path = try scratch.write("team.ics", "")
         }
 
-        /// Writes the event as `summary`, `count` days, and ingests the file over [from, to) at `now`.
-        func ingest(_ summary: String, count: Int, from: EpochSeconds, to: EpochSeconds, now: EpochSeconds) throws {
-            try CalendarIngestTests.calendar(summary: summary, rule: "FREQ=DAILY;COUNT=\(count)").write(toFile: path, atomically: true, encoding: .utf8)
+        /// Writes the event as `summary`, `count` days (with `extra` properties), and ingests the file over [from, to) at `now`.
+        func ingest(_ summary: String, count: Int, extra: String = "", from: EpochSeconds, to: EpochSeconds, now: EpochSeconds) throws {
+            try CalendarIngestTests.calendar(summary: summary, rule: "FREQ=DAILY;COUNT=\(count)", extra: extra).write(toFile: path, atomically: true, encoding: .utf8)
             _ = try CalendarIngester(store: scratch.store).ingest(path: path, from: from, to: to, now: now)
         }
     }
@@ -210,7 +217,7 @@ import TorporStore
         #expect(try events(s).isEmpty)
     }
 
-    static func calendar(summary: String, rule: String) -> String {
+    static func calendar(summary: String, rule: String, extra: String = "") -> String {
         """
         BEGIN:VCALENDAR\r
         VERSION:2.0\r
@@ -223,7 +230,7 @@ import TorporStore
         DTSTART:20130928T120000Z\r
         DTEND:20130928T130000Z\r
         RRULE:\(rule)\r
-        END:VEVENT\r
+        \(extra)END:VEVENT\r
         END:VCALENDAR\r
 
         """

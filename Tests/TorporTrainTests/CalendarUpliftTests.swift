@@ -6,7 +6,7 @@ import TorporForecast
 import TorporIngest
 import TorporStore
 import TorporTestSupport
-import TorporTrain
+@testable import TorporTrain
 
 /// Calendar events known ahead: a VM whose demand jumps during irregular campaigns (no weekly rhythm the model could
 /// learn by itself) teaches the trainer a demand uplift, which raises the forecast at an event's hours and nowhere else.
@@ -65,5 +65,15 @@ import TorporTrain
         #expect(hours.categories(vm: "a", hour: Self.start) == [.demand])
         #expect(hours.categories(vm: "a", hour: Self.start + 3600).isEmpty)
         #expect(hours.categories(vm: "b", hour: Self.start).isEmpty)
+    }
+
+    /// As of a time (a replayed hour), only the categories of events known by then are on; one known since ever always is.
+    @Test func calendarHoursAsKnownAtATime() {
+        var hours = CalendarHours(["a": [Self.start: [.demand, .keepAwake]]])
+        hours.knownFrom = ["a": [Self.start: [.keepAwake: Self.start - 600]]]
+        #expect(hours.categories(vm: "a", hour: Self.start) == [.demand, .keepAwake])
+        #expect(hours.known(by: Self.start - 601).categories(vm: "a", hour: Self.start) == [.demand])
+        #expect(hours.known(by: Self.start - 600).categories(vm: "a", hour: Self.start) == [.demand, .keepAwake])
+        #expect(hours.known(by: .min).categories(vm: "a", hour: Self.start) == [.demand])
     }
 }
