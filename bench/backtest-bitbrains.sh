@@ -15,11 +15,11 @@ FROM=${FROM:-2013-09-23T00:00:00Z}
 TO=${TO:-2013-09-30T00:00:00Z}
 mkdir -p "$OUT"
 export TORPOR_DB=$PWD/$OUT/torpor.db
-if [ ! -s "$TORPOR_DB" ]; then
-  for month in 2013-7 2013-8 2013-9; do
-    "$BIN/torpor-ingest" csv --now "$TO" --mapping sample-data/mappings/bitbrains.yaml "$DATA/$month"/*.csv.gz > /dev/null
-  done
-  /usr/bin/time -f "training: %e s, peak %M KiB" "$BIN/torpor-train" --now "$FROM" --threads 2 > "$OUT/train.txt"
-fi
+# From an empty store each time: a store left by an older build would replay its summaries and its model #1.
+rm -f "$TORPOR_DB" "$TORPOR_DB-wal" "$TORPOR_DB-shm"
+for month in 2013-7 2013-8 2013-9; do
+  "$BIN/torpor-ingest" csv --now "$TO" --mapping sample-data/mappings/bitbrains.yaml "$DATA/$month"/*.csv.gz > /dev/null
+done
+/usr/bin/time -f "training: %e s, peak %M KiB" "$BIN/torpor-train" --now "$FROM" --threads 2 > "$OUT/train.txt"
 grep -E "PROMOTED|not promoted|^run" "$OUT/train.txt" | head -3
 "$BIN/torpor-backtest" --now "$TO" --from "$FROM" --policy bench/backtest-policy.yaml --sweep --threads 2 --json "$OUT/backtest.json" --html "$OUT/backtest.html" --svg docs/backtest-bitbrains.svg | tee "$OUT/backtest.txt"
