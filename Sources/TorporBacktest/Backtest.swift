@@ -97,7 +97,7 @@ public struct Backtest {
                     try JournalRepository.p95Seconds(kind: .restore, vms: records.map(\.name), upTo: from, in: db))
         }
         let offset = Int((from - historyStart) / 3600), hours = Int((to - from) / 3600)
-        let calendar = try store.read { try CalendarHours.load(vms: records, from: from, to: end, in: $0) }
+        let calendar = CalendarHours(events: events, vms: records, from: from, to: end)
         let demand = records.indices.map { DemandSamples(samples[$0], knownIn: series[$0]) }
         let replay = Replay(records: records, series: series, demand: demand, scored: demand.map { $0.slice(from: from, to: to, excluding: []) },
                             restoreSeconds: records.map { r in restoreP95[r.name].map { Int64($0.rounded(.up)) } },

@@ -43,7 +43,7 @@ extension PlanningInputs {
                              calls: try DemandCallRepository.calls(from: from, to: hour0, in: db), notRunning: notRunning)
             return (records, histories, try EventRepository.overlapping(from: hour0, to: horizonEnd, knownBy: asOf, in: db), stateBytes, execution)
         }
-        let calendar = try store.read { try CalendarHours.load(vms: records, from: hour0, to: horizonEnd, knownBy: replaying ? now : .max, in: $0) }
+        let calendar = CalendarHours(events: events, vms: records, from: hour0, to: horizonEnd)
         let forecasts = forecaster.forecast(histories.map { (vm: $0.vm, series: $0.series) }, calendar: calendar)
         var watermark: EpochSeconds?
         var vms: [PlanningVM] = []

@@ -88,7 +88,7 @@ public enum CoverageRepository {
     /// those earlier, other than when, is not kept).
     public static func eventsPerCategory(knownBy: EpochSeconds = .max, in db: Database) throws -> [String: Int] {
         var counts: [String: Int] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT category, count(*) AS n FROM event WHERE known_from IS NULL OR known_from <= ? GROUP BY category",
+        for row in try Row.fetchAll(db, sql: "SELECT category, count(*) AS n FROM event WHERE \(EventRepository.knownBy) GROUP BY category",
                                     arguments: [knownBy]) {
             counts[row["category"]] = row["n"]
         }

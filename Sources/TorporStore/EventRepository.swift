@@ -71,6 +71,9 @@ public enum EventRepository {
     /// The end of what an occurrence covers (`EventSpan.end`) in SQL: one without duration covers the hour from its start.
     static let coveredEnd = "(CASE WHEN ends_at > starts_at THEN ends_at ELSE starts_at + \(EventSpan.pointCover) END)"
 
+    /// In SQL: the occurrence was known by the time bound to `?` (`EventRecord.known(at:)`).
+    static let knownBy = "(known_from IS NULL OR known_from <= ?)"
+
     /// Replaces the occurrences earlier ingests of `location` stored that reach `from` or later (`EventSpan`) with
     /// `events` (those of [from, to)), attributed to `source`, ingested at `now`; those over before `from` stay, the
     /// history of events training learns from. When an ingest at a later now has read the location (this one replays
@@ -107,7 +110,7 @@ public enum EventRepository {
     public static func overlapping(from: EpochSeconds, to: EpochSeconds, knownBy: EpochSeconds = .max, in db: Database) throws -> [EventRecord] {
         try Row.fetchAll(db, sql: """
             SELECT uid, summary, category, starts_at, ends_at, targets, selector, known_from FROM event
-            WHERE \(coveredEnd) > ? AND starts_at < ? AND (known_from IS NULL OR known_from <= ?) ORDER BY starts_at, uid
+            WHERE \(coveredEnd) > ? AND starts_at < ? AND \(Self.knownBy) ORDER BY starts_at, uid
             """, arguments: [from, to, knownBy]).map { row in
             let targets: String = row["targets"]
             return EventRecord(uid: row["uid"], summary: row["summary"], category: EventRecord.Category(rawValue: row["category"]) ?? .holiday,

@@ -19,21 +19,26 @@ public struct CalendarHours: Sendable {
     /// The events of the store overlapping [from, to) that torpor knew of by `knownBy`, spread over the hours of the VMs
     /// they apply to.
     public static func load(vms: [VMRecord], from: EpochSeconds, to: EpochSeconds, knownBy: EpochSeconds = .max, in db: Database) throws -> CalendarHours {
-        var hours = CalendarHours()
-        for e in try EventRepository.overlapping(from: from, to: to, knownBy: knownBy, in: db) {
-            let first = max(from, UTC.floor(e.start)), known = e.knownFrom ?? .min
+        CalendarHours(events: try EventRepository.overlapping(from: from, to: to, knownBy: knownBy, in: db), vms: vms, from: from, to: to)
+    }
+
+    /// `events` (read for [from, to)) spread over the hours of [from, to) of the VMs they apply to.
+    public init(events: [EventRecord], vms: [VMRecord], from: EpochSeconds, to: EpochSeconds) {
+        byVM = [:]
+        for e in events {
+            let known = e.knownFrom ?? .min
             for vm in vms where e.applies(to: vm.name, labels: vm.labels) {
-                var hour = first
+                var hour = max(from, UTC.floor(e.start))
                 while hour < min(EventSpan.end(start: e.start, end: e.end), to) {
-                    let already = hours.byVM[vm.name, default: [:]][hour, default: []].insert(e.category).inserted == false
-                    let earlier = already ? hours.knownFrom[vm.name]?[hour]?[e.category] ?? .min : .max
-                    if min(earlier, known) > .min { hours.knownFrom[vm.name, default: [:]][hour, default: [:]][e.category] = min(earlier, known) }
-                    else { hours.knownFrom[vm.name]?[hour]?[e.category] = nil }
+                    // Known as early as the earliest event that puts the category on; since ever (.min) is not kept.
+                    let first = byVM[vm.name, default: [:]][hour, default: []].insert(e.category).inserted
+                    let earliest = min(known, first ? .max : knownFrom[vm.name]?[hour]?[e.category] ?? .min)
+                    if earliest > .min { knownFrom[vm.name, default: [:]][hour, default: [:]][e.category] = earliest }
+                    else { knownFrom[vm.name]?[hour]?[e.category] = nil }
                     hour += 3600
                 }
             }
         }
-        return hours
     }
 
     /// The same hours as torpor knew them at `time`: an event recorded later (an incident entered the next day) is not on.
