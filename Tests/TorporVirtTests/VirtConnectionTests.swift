@@ -47,20 +47,25 @@ import Testing
         #expect(try connection.domain(named: "test").bootedAfresh() == nil)
     }
 
+    /// Its own driver from a file: `test:///default` is one driver shared by every test in the process, and a
+    /// suspended `test` there would read as paused in the tests beside it.
     @Test func pauseReasonComesFromLibvirtsState() throws {
-        let connection = try VirtConnection(uri: "test:///default")
-        let domain = try connection.domain(named: "test")
-        #expect(try domain.pauseReason() == nil)
-        try domain.suspend()
-        #expect(try domain.pauseReason() == .user)
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-paused-\(UUID().uuidString).xml")
         defer { try? FileManager.default.removeItem(at: file) }
         try """
-            <node><domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
-              <name>held</name><memory>1024</memory><vcpu>1</vcpu><os><type>hvm</type></os><test:runstate>3</test:runstate>
-            </domain></node>
+            <node>
+              <domain type='test'><name>busy</name><memory>1024</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>
+              <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
+                <name>held</name><memory>1024</memory><vcpu>1</vcpu><os><type>hvm</type></os><test:runstate>3</test:runstate>
+              </domain>
+            </node>
             """.write(to: file, atomically: true, encoding: .utf8)
-        let held = try VirtConnection(uri: "test://" + file.path).domain(named: "held")
+        let connection = try VirtConnection(uri: "test://" + file.path)
+        let domain = try connection.domain(named: "busy")
+        #expect(try domain.info().state == .running && domain.pauseReason() == nil)
+        try domain.suspend()
+        #expect(try domain.pauseReason() == .user)
+        let held = try connection.domain(named: "held")
         #expect(try held.info().state == .paused && held.pauseReason() == .unknown)
         #expect(PauseReason.ioError.description == "after a disk I/O error" && "\(PauseReason.other(99))" == "for reason 99")
     }
