@@ -122,6 +122,45 @@ extension Baseline {
         return (values.map { $0.map { $0.isNaN ? $0 : max(0, $0 + shift) } }, shift)
     }
 
+    /// The baselines production serves where the model does not (a quantile it was not promoted for, a VM it does not
+    /// forecast), each quantile the one that forecast it best on the validation days: the hour-of-week profile (as
+    /// `servedProfile` makes it) or seasonal naive, a point forecast standing for that quantile.
+    public static let servable: [Baseline] = [.hourOfWeekProfile, .seasonalNaiveDay, .seasonalNaiveWeek]
+
+    /// The baseline of that name (`"\(baseline)"`), if there is one.
+    public init?(name: String) {
+        guard let named = Baseline.allCases.first(where: { "\($0)" == name }) else { return nil }
+        self = named
+    }
+
+    /// How a served forecast names the baseline.
+    public var servedName: String {
+        switch self {
+        case .seasonalNaiveDay: "the same hour the day before"
+        case .seasonalNaiveWeek: "the same hour the week before"
+        case .hourOfWeekProfile: "the profile"
+        case .mean: "the mean"
+        }
+    }
+
+    /// The forecast served where the model has none: for each of `quantiles`, the one of its baseline (`fallbacks`,
+    /// `servable`): the profile's quantile as `servedProfile` makes it, or seasonal naive's point forecast (the
+    /// profile's value where that has none); each hour's values sorted so that quantiles never cross (sorting never
+    /// raises an hour's pinball loss summed over the quantiles); and the profile's level shift.
+    public static func servedFallback(history: [Float], hoursOfWeek: [Int], horizon: Int, quantiles: [Float], fallbacks: [Baseline]) -> (values: [[Float]], shift: Float?) {
+        var (values, shift) = servedProfile(history: history, hoursOfWeek: hoursOfWeek, horizon: horizon, quantiles: quantiles)
+        for baseline in Set(fallbacks) where baseline != .hourOfWeekProfile {
+            let point = baseline.forecast(history: history, hoursOfWeek: hoursOfWeek, horizon: horizon)
+            for k in 0..<horizon where !point[k].isNaN {
+                for j in quantiles.indices where fallbacks[j] == baseline { values[k][j] = point[k] }
+            }
+        }
+        if fallbacks.contains(where: { $0 != .hourOfWeekProfile }) {
+            for k in values.indices where !values[k].contains(where: \.isNaN) { values[k].sort() }
+        }
+        return (values, shift)
+    }
+
     /// The empirical quantiles of all the history's known values, whatever the hour: the forecast without skill that
     /// a forecast must beat to say anything about *when* demand comes.
     public static func overallQuantiles(history: [Float], quantiles: [Float]) -> [Float] {

@@ -5,8 +5,10 @@ import TorporForecast
 import TorporStore
 
 /// Forecasts the demand of VMs for the next hours with the registry's newest **promoted** model, for the VMs it
-/// forecasts better than the baselines and at the quantiles it was promoted for; every other VM (no promoted model, the model lost on this VM, a VM newer than
-/// the model, the hour unknown all week) gets the hour-of-week quantile profile of its own history.
+/// forecasts better than the baselines and at the quantiles it was promoted for. Every other quantile and VM (the model
+/// lost on this VM, a VM newer than the model, the hour unknown all week) gets the baseline that forecast that quantile
+/// best when the model was promoted (`fallbacks`: the hour-of-week quantile profile of the VM's own history, or the
+/// same hour the day or week before); with no promoted model, the profile.
 public struct DemandForecaster {
     public let quantiles: [Float]
     public let horizon: Int
@@ -22,8 +24,12 @@ public struct DemandForecaster {
     /// For each of `quantiles`, the model's output column (nil where the model has no such quantile).
     let modelColumns: [Int?]
     /// For each of `quantiles`, whether the model serves it (it forecast it better than the best baseline); the
-    /// hour-of-week profile serves the others.
+    /// quantile's fallback serves the others.
     let served: [Bool]
+    /// For each of `quantiles`, the baseline served where the model does not serve it (the model file's `fallbacks`:
+    /// the best at that quantile on its validation days); the profile for a quantile it was not judged on, or with no
+    /// model.
+    let fallbacks: [Baseline]
     /// What calendar events add to the model's forecasts.
     public let uplift: CalendarUplift
     /// The clock of the hour-of-week profile (`WeekClock`: the zone whose office hours the fleet keeps).
@@ -81,6 +87,8 @@ public struct DemandForecaster {
             unservedBecause = unserved.map { "model #\(promoted.run.id) unused: \($0)" }
             modelColumns = usable ? columns : quantiles.map { _ in nil }
             self.served = usable ? serves : quantiles.map { _ in false }
+            let chosen = Self.fallbacks(file.metadata["fallbacks"] ?? "")
+            fallbacks = quantiles.map { q in usable ? chosen.first { abs($0.quantile - q) < 1e-6 }?.baseline ?? .hourOfWeekProfile : .hourOfWeekProfile }
             run = usable ? promoted.run : nil
             modelInput = input ?? ModelInput(usesContext: false)
             model = usable ? file.model : nil
@@ -97,7 +105,23 @@ public struct DemandForecaster {
             run = nil; unservedBecause = undecodable; model = nil; scales = [:]; lookback = 168; uplift = CalendarUplift()
             modelInput = ModelInput(usesContext: false)
             modelColumns = quantiles.map { _ in nil }; served = quantiles.map { _ in false }
+            fallbacks = quantiles.map { _ in .hourOfWeekProfile }
         }
+    }
+
+    /// The quantiles' fallbacks a model file records (`fallbacks`: `quantile:baseline`, comma-separated); an entry this
+    /// version does not know is left out (the profile serves that quantile).
+    static func fallbacks(_ text: String) -> [(quantile: Float, baseline: Baseline)] {
+        text.split(separator: ",").compactMap { entry in
+            let parts = entry.split(separator: ":")
+            guard parts.count == 2, let q = Float(parts[0]), let b = Baseline(name: String(parts[1])), Baseline.servable.contains(b) else { return nil }
+            return (q, b)
+        }
+    }
+
+    /// The model file entry of `fallbacks` (one baseline per quantile of `quantiles`).
+    static func fallbacksEntry(quantiles: [Float], _ fallbacks: [Baseline]) -> String {
+        zip(quantiles, fallbacks).map { "\($0):\($1)" }.joined(separator: ",")
     }
 
     /// The VMs whose forecast has no skill, and why: those the newest training run (`newest`, promoted or not) found
@@ -147,11 +171,11 @@ public struct DemandForecaster {
         var result: [String: QuantileForecast] = [:]
         var modelled: [(vm: String, series: HourlySeries, scale: Float)] = []
         for (vm, series) in histories {
-            result[vm] = profile(series)
+            result[vm] = fallback(series)
             if let scale = scales[vm], series.values.count >= lookback + 144 { modelled.append((vm, series, scale)) }
         }
         guard let model, let run, !modelled.isEmpty else { return result }
-        // A horizon longer than the model's: the model's hours, the profile's after them.
+        // A horizon longer than the model's: the model's hours, the fallback's after them.
         let modelHours = min(horizon, model.shape.horizon)
         let input = modelled.flatMap { modelInput.window($0.series, end: $0.series.values.count, scale: $0.scale, lookback: lookback, horizon: modelHours).input }
         let output = model.predict(input, batch: modelled.count, steps: lookback)
@@ -170,16 +194,16 @@ public struct DemandForecaster {
             }
             if used > 0 {
                 let partial = served.contains(false)
-                    ? " for " + quantiles.indices.filter { served[$0] }.map { "q\(quantiles[$0])" }.joined(separator: ", ") + ", the profile for the others" : ""
-                merged.source = "model #\(run.id)" + partial + (used == horizon ? "" : " (\(horizon - used) h from the hour-of-week profile)")
+                    ? " for " + quantiles.indices.filter { served[$0] }.map { "q\(quantiles[$0])" }.joined(separator: ", ") + ", " + fallbackText(open: quantiles.indices.filter { !served[$0] }) : ""
+                merged.source = "model #\(run.id)" + partial + (used == horizon ? "" : " (\(horizon - used) h from the baselines)")
             }
             result[m.vm] = merged
         }
         return result
     }
 
-    /// One hour's quantiles from the model's outputs (`model`, in its own quantiles' order) and the profile's: the model's
-    /// where it serves them, and where the profile never saw this hour of the week; the profile's elsewhere, kept
+    /// One hour's quantiles from the model's outputs (`model`, in its own quantiles' order) and the fallback's
+    /// (`profile`): the model's where it serves them, and where the fallback has none; the fallback's elsewhere, kept
     /// between the model's served values on either side so that quantiles never cross (the promoted model's stand).
     func merge(model: [Float], profile: [Float]) -> [Float] {
         var values = quantiles.indices.map { j -> Float in
@@ -193,13 +217,31 @@ public struct DemandForecaster {
         return values
     }
 
-    /// The hour-of-week quantile profile of the series' history, moved by the VM's recent level where it has left the
-    /// profile by a point or more (`Baseline.recentLevelShift`, never below zero): a VM whose load changed is forecast
-    /// at its new level within a day, not weeks later.
-    func profile(_ series: HourlySeries) -> QuantileForecast {
+    /// The fallback forecast of the series' history (`Baseline.servedFallback`): each quantile's baseline, the
+    /// hour-of-week quantile profile moved by the VM's recent level where it has left the profile by a point or more
+    /// (`Baseline.recentLevelShift`, never below zero: a VM whose load changed is forecast at its new level within a
+    /// day, not weeks later), or the same hour the day or week before.
+    func fallback(_ series: HourlySeries) -> QuantileForecast {
         let hoursOfWeek = series.hoursOfWeek(clock, beyond: horizon)
-        let (values, shift) = Baseline.servedProfile(history: series.values, hoursOfWeek: hoursOfWeek, horizon: horizon, quantiles: quantiles)
+        let (values, shift) = Baseline.servedFallback(history: series.values, hoursOfWeek: hoursOfWeek, horizon: horizon, quantiles: quantiles, fallbacks: fallbacks)
+        let others = otherFallbacks(open: Array(quantiles.indices))
         let source = "hour-of-week profile" + (clock == .utc ? "" : " (\(clock.zone))") + (shift.map { String(format: ", level %+.1f", $0) } ?? "")
+            + (others.isEmpty ? "" : "; " + others.joined(separator: "; "))
         return QuantileForecast(start: series.start + Int64(series.values.count) * series.step, quantiles: quantiles, values: values, source: source)
+    }
+
+    /// What serves the quantiles `open` (indices of `quantiles`) the model does not: "the same hour the day before for
+    /// q0.5, the profile for the others".
+    func fallbackText(open: [Int]) -> String {
+        (otherFallbacks(open: open) + (open.contains { fallbacks[$0] == .hourOfWeekProfile } ? ["the profile for the others"] : [])).joined(separator: ", ")
+    }
+
+    /// Each baseline but the profile that serves some of the quantiles `open` (indices of `quantiles`), with them:
+    /// "the same hour the day before for q0.5".
+    func otherFallbacks(open: [Int]) -> [String] {
+        Baseline.servable.dropFirst().compactMap { b in
+            let qs = open.filter { fallbacks[$0] == b }
+            return qs.isEmpty ? nil : b.servedName + " for " + qs.map { "q\(quantiles[$0])" }.joined(separator: ", ")
+        }
     }
 }

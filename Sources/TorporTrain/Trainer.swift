@@ -56,9 +56,11 @@ public struct TrainingConfig: Sendable {
 /// days earlier, memory, network and disk use, time encodings). Outputs: for each of the next
 /// `horizon` hours and each quantile, the change from the same hour the day before (`ModelInput.base`: a seasonal skip connection),
 /// trained with the masked pinball loss. Promotion: the model must beat the best baseline's pinball loss on the
-/// validation days, **per quantile**: it serves the quantiles where it does, the hour-of-week profile the others; a
-/// model that wins none is not promoted and the planner keeps the previous promoted model (or the profile). Nor is one
-/// that would serve worse than the model serving now, on the validation hours neither trained on.
+/// validation days, **per quantile**: it serves the quantiles where it does, and each other quantile falls back to the
+/// baseline that forecast it best (the hour-of-week profile, or seasonal naive: `Baseline.servable`), as does every
+/// quantile of a VM the model does not forecast best; a model that wins none is not promoted and the planner keeps the
+/// previous promoted model (or the profile). Nor is one that would serve worse than the model serving now, on the
+/// validation hours neither trained on.
 public struct Trainer {
     public let store: Store
     public let config: TrainingConfig
@@ -276,8 +278,9 @@ public struct Trainer {
         hyper["blas"] = "\(BLAS.coreName), \(BLAS.threads) threads"
         // Validation: pinball per quantile in scaled units, model vs each baseline (a baseline's point forecast stands
         // for every quantile), over the known hours of the held-out days where every candidate has a forecast: all are
-        // judged on the same hours. The model is judged as production serves it (the profile where it has no forecast),
-        // and the profile as production makes it (from the history the planner reads, moved by the recent level).
+        // judged on the same hours. The model is judged as production serves it (the profile where it has no forecast: the
+        // quantiles' baselines are chosen from these sums), and the profile as production makes it (from the history the
+        // planner reads, moved by the recent level).
         let q = config.quantiles
         var sums: [String: [Double]] = [:], counts: [String: Double] = [:], perVM: [String: [String: [Double]]] = [:]
         var covered: [String: Double] = [:], coverageCount = 0.0, mase: [String: [Double]] = [:]
@@ -354,12 +357,17 @@ public struct Trainer {
             ?? (stepsAtBest >= Self.leastSteps ? nil
                 : "not promoted: \(train.count) training windows gave \(stepsAtBest) gradient steps, fewer than \(Self.leastSteps) (more VMs or more history needed)")
         if notTrained != nil { served = [] }
+        // Where the model does not serve, each quantile's best baseline does (the first of `Baseline.servable` on a tie).
+        let fallbacks = q.map { tau in
+            Baseline.servable.compactMap { b in metrics["pinball q\(tau) \(b)"].map { (baseline: b, loss: $0) } }.min { $0.loss < $1.loss }?.baseline ?? .hourOfWeekProfile
+        }
+        hyper["fallbacks"] = DemandForecaster.fallbacksEntry(quantiles: q, fallbacks)
         // Hours a VM slept through in the validation days stand with its known ones for the floor: one torpor keeps
         // asleep most of the day is judged on the hours it ran, not set aside for being asleep.
         let slept = Dictionary(uniqueKeysWithValues: trained.map { t in (t.vm, data.slept[t.vm]?.filter { $0 >= t.split }.count ?? 0) })
         func judged(_ served: [Float]) -> [ModelRun.VMVerdict] {
             perVM.sorted { $0.key < $1.key }.compactMap { vm, losses in
-                Self.verdict(vm: vm, losses: losses, hours: perVMHours[vm] ?? 0, quantiles: q, served: served, noSkillFloor: config.noSkillFloor,
+                Self.verdict(vm: vm, losses: losses, hours: perVMHours[vm] ?? 0, quantiles: q, served: served, fallbacks: served.isEmpty ? nil : fallbacks, noSkillFloor: config.noSkillFloor,
                              minimumHours: config.minimumValidationHours, slept: slept[vm] ?? 0)
             }
         }
@@ -368,6 +376,7 @@ public struct Trainer {
         func modelFile(serving served: [Float]) throws -> Data {
             try ModelFile.encode(model, metadata: scalesMetadata.merging(["features": config.input.features, "target": ModelInput.target,
                                                                           "served_quantiles": served.map { "\($0)" }.joined(separator: ","),
+                                                                          "fallbacks": hyper["fallbacks"]!,
                                                                           "lookback": "\(config.lookback)"].merging(uplift.metadata) { a, _ in a }) { a, _ in a })
         }
         // Against the model serving now (as production serves it; none when it no longer would: too old, another input
@@ -401,7 +410,7 @@ public struct Trainer {
             }
         }
         // Promotion is per quantile: the model serves the quantiles it forecasts better than the best baseline, and
-        // the hour-of-week profile keeps the others.
+        // each other quantile's best baseline keeps it.
         let promoted = !served.isEmpty
         verdicts += judgedVMs
         for t in trained where perVM[t.vm] == nil {
@@ -410,7 +419,7 @@ public struct Trainer {
         }
         let servedText = served.map { "q\($0)" }.joined(separator: ", ")
         let reason = notTrained ?? losesToServing ?? (failures.isEmpty ? "beats the best baseline on every quantile over the last \(config.validationDays) days" + versusServing
-            : promoted ? "promoted for \(servedText) only (the profile keeps the others): " + failures.joined(separator: "; ") + versusServing
+            : promoted ? "promoted for \(servedText) only (\(Self.keeping(q, served: served, fallbacks: fallbacks)) keeps the others): " + failures.joined(separator: "; ") + versusServing
             : "not promoted: " + failures.joined(separator: "; "))
         hyper["served_quantiles"] = served.map { "\($0)" }.joined(separator: ",")
         let blob = try modelFile(serving: served)
@@ -464,14 +473,27 @@ public struct Trainer {
     /// The forecast without skill: the VM's overall quantiles, whatever the hour.
     static let noSkill = "overallQuantiles"
 
+    /// What keeps the quantiles the model does not serve: "the profile", or "the same hour the day before (q0.5), the
+    /// profile".
+    static func keeping(_ quantiles: [Float], served: [Float], fallbacks: [Baseline]) -> String {
+        let open = quantiles.indices.filter { !served.contains(quantiles[$0]) }
+        return Baseline.servable.compactMap { b -> String? in
+            let qs = open.filter { fallbacks[$0] == b }
+            return qs.isEmpty ? nil : b.servedName + (b == .hourOfWeekProfile ? "" : " (" + qs.map { "q\(quantiles[$0])" }.joined(separator: ", ") + ")")
+        }.joined(separator: ", ")
+    }
+
     /// A VM's verdict from its validation losses (`losses`: per candidate, the pinball loss summed per quantile over
     /// `hours` in its demand units), judged on what production would serve it: the model (for the `served` quantiles,
-    /// the profile's others) where it beats the profile, else the profile. Another baseline that forecasts it better is
-    /// never served, so it neither vouches for the VM nor keeps the model from it.
-    static func verdict(vm: String, losses: [String: [Double]], hours: Double, quantiles: [Float], served: [Float], noSkillFloor: Double,
-                        minimumHours: Int, slept: Int = 0) -> ModelRun.VMVerdict? {
+    /// each other quantile's baseline, `fallbacks`) where it beats the baselines, else the baselines (named
+    /// `hourOfWeekProfile`, the profile and any seasonal naive that serves a quantile). A baseline that forecasts it
+    /// better at a quantile it does not serve is never served, so it neither vouches for the VM nor keeps the model from it.
+    static func verdict(vm: String, losses: [String: [Double]], hours: Double, quantiles: [Float], served: [Float],
+                        fallbacks: [Baseline]? = nil, noSkillFloor: Double, minimumHours: Int, slept: Int = 0) -> ModelRun.VMVerdict? {
         let profileName = "\(Baseline.hourOfWeekProfile)"
-        guard let profileSums = losses[profileName], let modelSums = losses["model"] else { return nil }
+        let fallbacks = fallbacks ?? quantiles.map { _ in .hourOfWeekProfile }
+        let profileSums = quantiles.indices.compactMap { losses["\(fallbacks[$0])"]?[$0] }
+        guard let modelSums = losses["model"], profileSums.count == quantiles.count else { return nil }
         guard hours + Double(slept) >= Double(minimumHours) else {
             return .init(vm: vm, predictable: false, better: "none",
                          reason: "its forecasts cannot be judged on \(Int(hours)) known hours of the validation days (\(minimumHours) needed, known or asleep)")
@@ -481,13 +503,15 @@ public struct Trainer {
         let model = quantiles.indices.map { served.contains(quantiles[$0]) ? modelSums[$0] : profileSums[$0] }.reduce(0, +) / perLoss
         let best = !served.isEmpty && model < profile ? (name: "model", loss: model) : (name: profileName, loss: profile)
         let reference = (losses[noSkill]?.reduce(0, +)).map { $0 / perLoss } ?? .infinity
+        let baselines = fallbacks.allSatisfy { $0 == .hourOfWeekProfile } ? (code: profileName, text: "the profile") : (code: "baselines", text: "the baselines")
         if best.loss >= reference && reference >= noSkillFloor {
             return .init(vm: vm, predictable: false, better: best.name,
-                         reason: "no skill: no forecast torpor serves beats its overall quantiles (pinball \(String(format: "%.3g", best.loss)) of \(best.name) ≥ \(String(format: "%.3g", reference)))")
+                         reason: "no skill: no forecast torpor serves beats its overall quantiles (pinball \(String(format: "%.3g", best.loss)) of "
+                            + "\(best.name == "model" ? "model" : baselines.code) ≥ \(String(format: "%.3g", reference)))")
         }
         return .init(vm: vm, predictable: true, better: best.name,
                      reason: best.name == "model" ? "the model forecasts it best"
-                        : served.isEmpty ? "the profile serves it (no model promoted)" : "the profile forecasts it better than the model")
+                        : served.isEmpty ? "the profile serves it (no model promoted)" : "\(baselines.text) forecast\(baselines.text == "the profile" ? "s" : "") it better than the model")
     }
 
     /// The calendar uplift, fitted on the model's residuals over the training days' hours when events were on.

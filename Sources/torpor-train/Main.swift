@@ -16,8 +16,8 @@ struct TorporTrainCommand: TorporTool {
             over the last 90 days, holds out the last 7, trains one global LSTM (per-VM scaling), and records the
             run in the store's registry with its validation pinball loss per quantile next to the baselines
             (seasonal naive day and week, hour-of-week profile). It is promoted per quantile: it serves
-            the quantiles where it beats the best baseline (the profile the others); if none, the planner keeps
-            the previous promoted model. VMs with less
+            the quantiles where it beats the best baseline, and each other quantile the baseline that forecast it
+            best; if none, the planner keeps the previous promoted model. VMs with less
             than 3 days of history are marked not predictable. Run again within the same hour on the same data
             with the same settings (a retry), it trains nothing and records nothing new ("unchanged").
 
@@ -183,7 +183,9 @@ struct Forecast: ParsableCommand {
 enum Report {
     static func render(_ r: ModelRun) -> String {
         var lines = ["run #\(r.id) at \(UTC.format(r.createdAt)), data \(UTC.format(r.dataFrom)) … \(UTC.format(r.dataTo)), \(String(format: "%.1f", r.seconds)) s",
-                     r.promoted ? "PROMOTED: \(r.reason)" : r.reason, "validation (pinball loss in scaled units; coverage: share of actuals at or under the quantile):"]
+                     r.promoted ? "PROMOTED: \(r.reason)" : r.reason]
+        if let fallbacks = r.hyperparameters["fallbacks"] { lines.append("fallbacks (each quantile's best baseline, served where the model does not): \(fallbacks)") }
+        lines.append("validation (pinball loss in scaled units; coverage: share of actuals at or under the quantile):")
         for (k, v) in r.metrics.sorted(by: { $0.key < $1.key }) { lines.append("  \(k): \(String(format: "%.5f", v))") }
         lines.append("VMs:")
         for v in r.vms { lines.append("  \(v.vm): \(v.predictable ? "predictable" : "NOT predictable"), \(v.reason)") }

@@ -58,7 +58,6 @@ import Testing
     }
 
     @Test func beatsTheBaselinesOnThreeRealVMs() throws {
-        BLAS.setThreads(1)
         var train: [Window] = [], validation: [(vm: Int, end: Int, window: Window)] = []
         var series: [Int: [Float]] = [:], scales: [Int: Float] = [:]
         for vm in [5, 4, 6] {

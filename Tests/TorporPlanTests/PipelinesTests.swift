@@ -178,7 +178,8 @@ import TorporStore
         #expect(nightly.output.contains("removed 0 samples from before 2013-04-03T00:00:00Z (kept: 180d)"), "\(nightly.output)")
         let monday = try run(root + "/usr/local/lib/torpor/nightly.sh", environment: [
             "TORPOR_DB": empty.path, "TORPOR_BIN": root + "/usr/local/bin", "TORPOR_STATE_POOL": pool, "TORPOR_NOTIFY": "cat >> '\(notices)'",
-            "TORPOR_CALENDARS": "", "TORPOR_NOW": "\(UTC.parseISO8601(EndToEndTests.now)!)", "TORPOR_STATE_POOL_VERIFY_DAY": "1", "PATH": "/usr/bin:/bin"])
+            "TORPOR_CALENDARS": "", "TORPOR_NOW": "\(UTC.parseISO8601(EndToEndTests.now)!)", "TORPOR_STATE_POOL_VERIFY_DAY": "1", "TORPOR_PLANS": plans,
+            "PATH": "/usr/bin:/bin"])
         #expect(monday.status == 0 && monday.output.contains("0 chunks checked, 0 damaged, 0 missing"), "\(monday.output)")
 
         // Plan files older than the plans kept whole go, by the time in their name; no other file does.

@@ -20,7 +20,7 @@ import TorporCore
         let quiet = Self.series { _ in 2 }
         let shift = Baseline.recentLevelShift(history: quiet.values, hoursOfWeek: Self.week)
         #expect(shift.map { abs($0 + 28) < 0.01 } == true, "\(String(describing: shift))")   // 2 less the night's 30, mostly
-        let forecast = (try DemandForecaster(promoted: nil)).profile(quiet)
+        let forecast = (try DemandForecaster(promoted: nil)).fallback(quiet)
         #expect(forecast.source == "hour-of-week profile, level -28.0")
         #expect(forecast.values[0].allSatisfy { $0 == 2 } && forecast.values[10].allSatisfy { $0 == 12 })
     }
@@ -36,7 +36,7 @@ import TorporCore
         let series = HourlySeries(start: start, step: 3600, values: local.map { h in (h % 24 >= 8 && h % 24 < 18 && h < 120) ? 60 : 2 })
         var byZone = try DemandForecaster(promoted: nil)
         byZone.clock = amsterdam
-        let onLocal = byZone.profile(series), onUTC = try DemandForecaster(promoted: nil).profile(series)
+        let onLocal = byZone.fallback(series), onUTC = try DemandForecaster(promoted: nil).fallback(series)
         let median = 2   // q0.5 among the standard quantiles 0.1, 0.25, 0.5, 0.9, 0.99
         #expect(onLocal.values[6][median] == 60 && onLocal.values[5][median] == 2 && onLocal.values[16][median] == 2, "busy 06-16 UTC")
         #expect(onUTC.values[6][median] == 2 && onUTC.values[7][median] == 60, "an hour late on UTC's clock")
@@ -49,7 +49,7 @@ import TorporCore
     @Test func anUnchangedVMKeepsItsProfileAndMissingHoursSayNothing() throws {
         let steady = Self.series { $0 >= 8 && $0 < 18 ? 40 : 30 }
         #expect(Baseline.recentLevelShift(history: steady.values, hoursOfWeek: Self.week) == 0)
-        #expect((try DemandForecaster(promoted: nil)).profile(steady).source == "hour-of-week profile")
+        #expect((try DemandForecaster(promoted: nil)).fallback(steady).source == "hour-of-week profile")
         // Asleep (or absent) almost all of the last week: no level is known, none is assumed (missing is not idle).
         var asleep = Self.series { _ in 2 }
         for h in asleep.values.count - 168..<asleep.values.count - 5 { asleep.values[h] = .nan }

@@ -11,21 +11,26 @@ import TorporStore
     static let monday = UTC.epoch(year: 2024, month: 1, day: 1)
 
     /// A forecaster of `quantiles` with a promoted (untrained, seeded) model for q0.5, q0.9 and q0.99 that serves
-    /// `served` and forecasts "vm-1" best (its input set recorded as `features`, this version's by default).
+    /// `served` and forecasts "vm-1" best (its input set recorded as `features`, this version's by default; the
+    /// quantiles' baselines as `fallbacks`, none recorded by default).
     static func forecaster(served: [Float], quantiles: [Float] = QuantileForecast.standardQuantiles, hyperparameters: [String: String] = [:],
-                           features: String = ModelInput(usesContext: false).features,
+                           features: String = ModelInput(usesContext: false).features, fallbacks: String? = nil,
                            verdicts: [ModelRun.VMVerdict] = [.init(vm: "vm-1", predictable: true, better: "model", reason: "test")]) throws -> DemandForecaster {
-        try DemandForecaster(promoted: promoted(served: served, hyperparameters: hyperparameters, features: features, verdicts: verdicts), quantiles: quantiles)
+        try DemandForecaster(promoted: promoted(served: served, hyperparameters: hyperparameters, features: features, fallbacks: fallbacks, verdicts: verdicts),
+                             quantiles: quantiles)
     }
 
     /// A promoted run `id` of Monday's data and its (untrained, seeded) model file, as `forecaster` describes them.
     static func promoted(id: Int64 = 1, served: [Float], hyperparameters: [String: String] = [:], features: String = ModelInput(usesContext: false).features,
+                         fallbacks: String? = nil,
                          verdicts: [ModelRun.VMVerdict] = [.init(vm: "vm-1", predictable: true, better: "model", reason: "test")]) throws -> (run: ModelRun, model: Data) {
         let input = ModelInput(usesContext: false)
         let model = Forecaster(shape: ForecasterShape(inputSize: input.featureCount, hiddenSize: 4, layers: 1, horizon: 24,
                                                       quantiles: [0.5, 0.9, 0.99]), seed: 7)
-        let blob = try ModelFile.encode(model, metadata: ["features": features, "target": ModelInput.target, "lookback": "168",
-                                                          "served_quantiles": served.map { "\($0)" }.joined(separator: ","), "scale.vm-1": "10"])
+        var metadata = ["features": features, "target": ModelInput.target, "lookback": "168",
+                        "served_quantiles": served.map { "\($0)" }.joined(separator: ","), "scale.vm-1": "10"]
+        metadata["fallbacks"] = fallbacks
+        let blob = try ModelFile.encode(model, metadata: metadata)
         return (ModelRun(id: id, createdAt: monday, dataFrom: monday, dataTo: monday, hyperparameters: hyperparameters, metrics: [:], promoted: true,
                          reason: "test", seconds: 0, vms: verdicts), blob)
     }
@@ -72,7 +77,7 @@ import TorporStore
         #expect(forecaster.quantiles == QuantileForecast.standardQuantiles)
         let forecast = try #require(forecaster.forecast([("vm-1", Self.history)])["vm-1"])
         #expect(forecast.source == "model #1 for q0.9, q0.99, the profile for the others")
-        let profile = forecaster.profile(Self.history)
+        let profile = forecaster.fallback(Self.history)
         // The same model asked for its own three quantiles only: its served values are the merged forecast's.
         let alone = try #require(try Self.forecaster(served: [0.9, 0.99], quantiles: [0.5, 0.9, 0.99]).forecast([("vm-1", Self.history)])["vm-1"])
         for k in 0..<24 {
@@ -85,11 +90,36 @@ import TorporStore
         }
     }
 
+    /// A quantile the model was not promoted for, and every quantile of a VM it does not forecast, get the baseline that
+    /// forecast that quantile best on its validation days (the model file's `fallbacks`): here q0.5 the same hour the
+    /// day before. Each hour's fallback values are sorted, and held under the model's served q0.9.
+    @Test func aQuantileTheModelDoesNotServeGetsItsBestBaseline() throws {
+        let forecaster = try Self.forecaster(served: [0.9, 0.99], fallbacks: "0.5:seasonalNaiveDay,0.9:hourOfWeekProfile,0.99:hourOfWeekProfile")
+        let forecasts = forecaster.forecast([("vm-1", Self.history), ("vm-2", Self.history)])
+        let modelled = try #require(forecasts["vm-1"]), other = try #require(forecasts["vm-2"])
+        #expect(modelled.source == "model #1 for q0.9, q0.99, the same hour the day before for q0.5, the profile for the others")
+        let profile = try DemandForecaster(promoted: nil).fallback(Self.history)
+        #expect(other.source == profile.source + "; the same hour the day before for q0.5" && profile.source.hasPrefix("hour-of-week profile"))
+        let n = Self.history.values.count
+        for k in 0..<24 {
+            var expected = profile.values[k]
+            expected[2] = Self.history.values[n - 24 + k]   // q0.5: the same hour the day before
+            expected.sort()
+            #expect(other.values[k] == expected, "hour \(k): \(other.values[k]) vs \(expected)")
+            for j in 0..<3 { #expect(modelled.values[k][j] == min(expected[j], modelled.values[k][3]), "hour \(k), q\(modelled.quantiles[j])") }
+        }
+        // An entry this version does not serve (the mean, an unknown name) leaves its quantile to the profile.
+        #expect(DemandForecaster.fallbacks("0.5:seasonalNaiveWeek,0.9:mean,0.99:bogus").map { "\($0.quantile):\($0.baseline)" } == ["0.5:seasonalNaiveWeek"])
+        // A model file that cannot serve: the profile serves every quantile, whatever the file recorded.
+        let unserved = try Self.forecaster(served: [0.25], fallbacks: "0.5:seasonalNaiveDay")
+        #expect(unserved.forecast([("vm-1", Self.history)])["vm-1"]?.values == profile.values)
+    }
+
     @Test func aModelWithoutAQuantileLeavesItToTheProfileAndOneServingNoneIsNotUsed() throws {
         let all = try Self.forecaster(served: [0.5, 0.9, 0.99])
         let forecast = try #require(all.forecast([("vm-1", Self.history)])["vm-1"])
         #expect(forecast.source == "model #1 for q0.5, q0.9, q0.99, the profile for the others")
-        let profile = all.profile(Self.history)
+        let profile = all.fallback(Self.history)
         for k in 0..<24 {
             #expect(forecast.values[k][0] == min(profile.values[k][0], forecast.values[k][2]))
             #expect(forecast.values[k][1] == min(profile.values[k][1], forecast.values[k][2]))
@@ -108,9 +138,9 @@ import TorporStore
         #expect(twoDays.unservedBecause == nil && twoDays.run != nil)
         let long = try #require(twoDays.forecast([("vm-1", Self.history)])["vm-1"])
         let short = try #require(day.forecast([("vm-1", Self.history)])["vm-1"])
-        #expect(long.values.count == 48 && long.source == "model #1 for q0.5, q0.9, q0.99, the profile for the others (24 h from the hour-of-week profile)")
+        #expect(long.values.count == 48 && long.source == "model #1 for q0.5, q0.9, q0.99, the profile for the others (24 h from the baselines)")
         #expect(Array(long.values[..<24]) == short.values, "the model's day as at a 24-hour horizon")
-        #expect(Array(long.values[24...]) == Array(twoDays.profile(Self.history).values[24...]))
+        #expect(Array(long.values[24...]) == Array(twoDays.fallback(Self.history).values[24...]))
     }
 
     /// A promoted model older than two weeks (every nightly run since failed or lost) is not served at planning.

@@ -159,17 +159,22 @@ import TorporStore
         #expect(run.promoted == !won.isEmpty, "\(run.reason)")
         #expect(run.promoted, "promoted for the quantiles it wins on the held-back days: \(run.reason)")
         #expect(run.hyperparameters["served_quantiles"] == won.map { "\($0)" }.joined(separator: ","))
+        // Each quantile falls back to the baseline that forecast it best, where the model does not serve it.
+        let fallbacks = try config.quantiles.map { q in
+            try Baseline.servable.map { b in (b, try #require(run.metrics["pinball q\(q) \(b)"])) }.min { $0.1 < $1.1 }!.0
+        }
+        #expect(run.hyperparameters["fallbacks"] == zip(config.quantiles, fallbacks).map { "\($0):\($1)" }.joined(separator: ","))
         let forecaster = try DemandForecaster(store: store)
         #expect((forecaster.run != nil) == run.promoted, "the planner forecasts with the model only when it is promoted")
         // A VM the model forecasts best: the served quantiles come from the model, the others from the profile.
         guard won.count < config.quantiles.count, let vm = run.vms.first(where: { $0.better == "model" })?.vm else { return }
         let history = try store.read { try HourlySeries.load(vm: vm, from: now - Int64(forecaster.historyHours) * 3600, to: now, in: $0) }
         let forecast = try #require(forecaster.forecast([(vm, history)])[vm])
-        let profile = forecaster.profile(history)
-        #expect(forecast.source.contains("for " + won.map { "q\($0)" }.joined(separator: ", ") + ", the profile for the others"), "\(forecast.source)")
+        let profile = forecaster.fallback(history)
+        #expect(forecast.source.contains("for " + won.map { "q\($0)" }.joined(separator: ", ") + ", "), "\(forecast.source)")
         for q in forecast.quantiles where !won.contains(q) {
             let j = try #require(forecast.quantiles.firstIndex(of: q))
-            #expect(zip(forecast.values, profile.values).contains { $0[j] == $1[j] }, "q\(q) comes from the profile")
+            #expect(zip(forecast.values, profile.values).contains { $0[j] == $1[j] }, "q\(q) comes from its baseline")
         }
     }
 }

