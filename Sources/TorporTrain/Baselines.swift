@@ -144,19 +144,23 @@ extension Baseline {
     }
 
     /// The forecast served where the model has none: for each of `quantiles`, the one of its baseline (`fallbacks`,
-    /// `servable`): the profile's quantile as `servedProfile` makes it, or seasonal naive's point forecast (the
-    /// profile's value where that has none); each hour's values sorted so that quantiles never cross (sorting never
-    /// raises an hour's pinball loss summed over the quantiles); and the profile's level shift.
+    /// `servable`): seasonal naive's point forecast at the quantiles it serves, kept as it is (two that would cross
+    /// swap), and the profile's quantiles as `servedProfile` makes them held between those (so that quantiles never
+    /// cross); and the profile's level shift. Seasonal naive serves only an hour the profile knows and it has a value for
+    /// (an hour of the week the profile never saw stays missing: another day's value is no reading of it).
     public static func servedFallback(history: [Float], hoursOfWeek: [Int], horizon: Int, quantiles: [Float], fallbacks: [Baseline]) -> (values: [[Float]], shift: Float?) {
         var (values, shift) = servedProfile(history: history, hoursOfWeek: hoursOfWeek, horizon: horizon, quantiles: quantiles)
-        for baseline in Set(fallbacks) where baseline != .hourOfWeekProfile {
-            let point = baseline.forecast(history: history, hoursOfWeek: hoursOfWeek, horizon: horizon)
-            for k in 0..<horizon where !point[k].isNaN {
-                for j in quantiles.indices where fallbacks[j] == baseline { values[k][j] = point[k] }
-            }
+        let kept = quantiles.indices.map { fallbacks[$0] != .hourOfWeekProfile }
+        guard kept.contains(true) else { return (values, shift) }
+        var points: [Baseline: [Float]] = [:]
+        for j in quantiles.indices where kept[j] && points[fallbacks[j]] == nil {
+            points[fallbacks[j]] = fallbacks[j].forecast(history: history, hoursOfWeek: hoursOfWeek, horizon: horizon)
         }
-        if fallbacks.contains(where: { $0 != .hourOfWeekProfile }) {
-            for k in values.indices where !values[k].contains(where: \.isNaN) { values[k].sort() }
+        for k in 0..<horizon where !values[k].contains(where: \.isNaN) {
+            let naive = quantiles.indices.filter { kept[$0] }.map { (j: $0, value: points[fallbacks[$0]]![k]) }
+            guard !naive.contains(where: { $0.value.isNaN }) else { continue }
+            for (j, value) in zip(naive.map(\.j), naive.map(\.value).sorted()) { values[k][j] = value }
+            values[k].holdBetween(kept)
         }
         return (values, shift)
     }
@@ -174,5 +178,16 @@ extension Baseline {
         let position = q * Float(values.count - 1)
         let lo = Int(position.rounded(.down)), hi = min(values.count - 1, lo + 1)
         return values[lo] + (values[hi] - values[lo]) * (position - Float(lo))
+    }
+}
+
+extension Array where Element == Float {
+    /// Holds each known value not `kept` between the nearest kept values below and above it, which stay as they are:
+    /// quantiles that never cross, whichever forecast each came from.
+    mutating func holdBetween(_ kept: [Bool]) {
+        for j in indices where !kept[j] && !self[j].isNaN {
+            if let below = indices[..<j].last(where: { kept[$0] }) { self[j] = Swift.max(self[j], self[below]) }
+            if let above = indices[(j + 1)...].first(where: { kept[$0] }) { self[j] = Swift.min(self[j], self[above]) }
+        }
     }
 }

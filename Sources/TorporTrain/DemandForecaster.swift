@@ -210,10 +210,7 @@ public struct DemandForecaster {
             if served[j] || profile[j].isNaN { return modelColumns[j].map { model[$0] } ?? profile[j] }
             return profile[j]
         }
-        for j in quantiles.indices where !served[j] && !values[j].isNaN {
-            if let below = quantiles.indices[..<j].last(where: { served[$0] }) { values[j] = max(values[j], values[below]) }
-            if let above = quantiles.indices[(j + 1)...].first(where: { served[$0] }) { values[j] = min(values[j], values[above]) }
-        }
+        values.holdBetween(served)
         return values
     }
 
@@ -239,7 +236,7 @@ public struct DemandForecaster {
     /// Each baseline but the profile that serves some of the quantiles `open` (indices of `quantiles`), with them:
     /// "the same hour the day before for q0.5".
     func otherFallbacks(open: [Int]) -> [String] {
-        Baseline.servable.dropFirst().compactMap { b in
+        Baseline.servable.filter { $0 != .hourOfWeekProfile }.compactMap { b in
             let qs = open.filter { fallbacks[$0] == b }
             return qs.isEmpty ? nil : b.servedName + " for " + qs.map { "q\(quantiles[$0])" }.joined(separator: ", ")
         }

@@ -16,6 +16,29 @@ import TorporCore
         })
     }
 
+    /// Seasonal naive's value kept at the quantile it serves, the profile's held around it; an hour of the week the
+    /// profile never saw stays missing, though the same hour the day before is known (another day's reading of it).
+    @Test func theFallbackKeepsSeasonalNaivesQuantileAndMissingHours() throws {
+        let q: [Float] = [0.1, 0.5, 0.9]
+        // Four weeks, Mondays 03:00 never read; each day's hours climb from 0 to 23, the last day's doubled.
+        let hours = 28 * 24
+        let history = (0..<hours).map { h -> Float in
+            h % 168 == 3 ? .nan : Float(h % 24) * (h >= hours - 24 ? 2 : 1)
+        }
+        let fallbacks: [Baseline] = [.hourOfWeekProfile, .seasonalNaiveDay, .hourOfWeekProfile]
+        let (values, _) = Baseline.servedFallback(history: history, hoursOfWeek: Self.week, horizon: 48, quantiles: q, fallbacks: fallbacks)
+        let profile = Baseline.servedProfile(history: history, hoursOfWeek: Self.week, horizon: 48, quantiles: q).values
+        #expect(values[3].allSatisfy(\.isNaN) && profile[3].allSatisfy(\.isNaN), "Monday 03:00: \(values[3])")
+        for k in 0..<48 where k != 3 {
+            let naive = Float(k % 24) * 2   // the last day's, also for the second day ahead
+            #expect(values[k] == [min(profile[k][0], naive), naive, max(profile[k][2], naive)], "hour \(k): \(values[k]) vs \(profile[k])")
+        }
+        // Two seasonal naives that would cross keep their quantiles' order: the lower quantile takes the lower value.
+        let crossed = Baseline.servedFallback(history: history, hoursOfWeek: Self.week, horizon: 24, quantiles: q,
+                                              fallbacks: [.seasonalNaiveDay, .seasonalNaiveWeek, .hourOfWeekProfile]).values
+        #expect(crossed[5][0] == 5 && crossed[5][1] == 10, "the week before 5, the day before 10: \(crossed[5])")
+    }
+
     @Test func aVMThatWentQuietIsForecastAtItsNewLevel() throws {
         let quiet = Self.series { _ in 2 }
         let shift = Baseline.recentLevelShift(history: quiet.values, hoursOfWeek: Self.week)
