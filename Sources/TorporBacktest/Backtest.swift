@@ -170,7 +170,7 @@ public struct Backtest {
                 served = (trained.run, model)
                 promoted += 1
             }
-            current = try DemandForecaster(promoted: served, horizon: policy.horizonHours, now: start)
+            current = try DemandForecaster(promoted: served, newest: trained.run, horizon: policy.horizonHours, now: start)
             current.clock = clock
             log("  \(trained.run.reason)")
             blocks.append(ForecastBlock(start: start, forecaster: current, notPredictable: current.unpredictable(newest: trained.run)))

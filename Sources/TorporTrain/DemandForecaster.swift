@@ -8,7 +8,7 @@ import TorporStore
 /// forecasts better than the baselines and at the quantiles it was promoted for. Every other quantile and VM (the model
 /// lost on this VM, a VM newer than the model, the hour unknown all week) gets the baseline that forecast that quantile
 /// best when the model was promoted (`fallbacks`: the hour-of-week quantile profile of the VM's own history, or the
-/// same hour the day or week before); with no promoted model, the profile.
+/// same hour the day or week before); with no model serving, the baselines the newest run chose, else the profile.
 public struct DemandForecaster {
     public let quantiles: [Float]
     public let horizon: Int
@@ -27,8 +27,8 @@ public struct DemandForecaster {
     /// quantile's fallback serves the others.
     let served: [Bool]
     /// For each of `quantiles`, the baseline served where the model does not serve it (the model file's `fallbacks`:
-    /// the best at that quantile on its validation days); the profile for a quantile it was not judged on, or with no
-    /// model.
+    /// the best at that quantile on its validation days; with no model serving, the newest run's); the profile for a
+    /// quantile none was chosen for.
     let fallbacks: [Baseline]
     /// What calendar events add to the model's forecasts.
     public let uplift: CalendarUplift
@@ -38,24 +38,27 @@ public struct DemandForecaster {
     /// model serves: the quantiles it serves were chosen against that profile, so `clock` should be the same.
     public var trainedClockZone: String? { run?.hyperparameters["week_clock"] }
 
-    /// Loads the promoted model (if any) from `store`; with `trainedBefore`, only a model whose training data ended by
-    /// then (a backtest must not forecast with a model that saw the future).
-    /// With `trainedBefore` (the planner's now), a model trained on data ending more than `maxModelAge` before it is not
-    /// served.
+    /// Loads the promoted model (if any) from `store`, and the newest run (whose fallbacks serve when no model does);
+    /// with `trainedBefore`, only runs whose training data ended by then (a backtest must not forecast with a model
+    /// that saw the future). With `trainedBefore` (the planner's now), a run trained on data ending more than
+    /// `maxModelAge` before it is not used.
     public init(store: Store, quantiles: [Float] = QuantileForecast.standardQuantiles, horizon: Int = 24, trainedBefore: EpochSeconds = .max) throws {
-        try self.init(promoted: try store.read { try ModelRegistry.promoted(trainedBefore: trainedBefore, in: $0) }, quantiles: quantiles, horizon: horizon,
-                      now: trainedBefore == .max ? nil : trainedBefore)
+        let (promoted, newest) = try store.read { db in
+            (try ModelRegistry.promoted(trainedBefore: trainedBefore, in: db), try ModelRegistry.newest(trainedBefore: trainedBefore, in: db))
+        }
+        try self.init(promoted: promoted, newest: newest, quantiles: quantiles, horizon: horizon, now: trainedBefore == .max ? nil : trainedBefore)
     }
 
     /// The oldest a promoted model's data may be to be served: trained nightly, a model this old means every run since
     /// failed or lost to the baselines, and the fleet may have changed since it was judged.
     public static let maxModelAge: Int64 = 14 * 86_400
 
-    /// Forecasts with `promoted` (a promoted run and its model file), or with the profile alone when nil.
+    /// Forecasts with `promoted` (a promoted run and its model file, with the fallbacks it was promoted with), or
+    /// when no model serves with the fallbacks `newest` (the newest run, promoted or not) chose, else the profile.
     /// A model trained for other quantiles serves the ones it shares with `quantiles` (after an upgrade adds a
     /// quantile, yesterday's model goes on serving until the nightly run replaces it).
-    /// `now`: a model older than `maxModelAge` then is not served (nil: not checked, as a backtest's own models).
-    public init(promoted: (run: ModelRun, model: Data)?, quantiles: [Float] = QuantileForecast.standardQuantiles, horizon: Int = 24,
+    /// `now`: a run older than `maxModelAge` then is not used (nil: not checked, as a backtest's own models).
+    public init(promoted: (run: ModelRun, model: Data)?, newest: ModelRun? = nil, quantiles: [Float] = QuantileForecast.standardQuantiles, horizon: Int = 24,
                 now: EpochSeconds? = nil) throws {
         self.quantiles = quantiles
         self.horizon = horizon
@@ -87,8 +90,7 @@ public struct DemandForecaster {
             unservedBecause = unserved.map { "model #\(promoted.run.id) unused: \($0)" }
             modelColumns = usable ? columns : quantiles.map { _ in nil }
             self.served = usable ? serves : quantiles.map { _ in false }
-            let chosen = Self.fallbacks(file.metadata["fallbacks"] ?? "")
-            fallbacks = quantiles.map { q in usable ? chosen.first { abs($0.quantile - q) < 1e-6 }?.baseline ?? .hourOfWeekProfile : .hourOfWeekProfile }
+            fallbacks = Self.fallbacks(usable ? file.metadata["fallbacks"] : Self.fallbacksEntry(of: newest, now: now), quantiles: quantiles)
             run = usable ? promoted.run : nil
             modelInput = input ?? ModelInput(usesContext: false)
             model = usable ? file.model : nil
@@ -105,18 +107,25 @@ public struct DemandForecaster {
             run = nil; unservedBecause = undecodable; model = nil; scales = [:]; lookback = 168; uplift = CalendarUplift()
             modelInput = ModelInput(usesContext: false)
             modelColumns = quantiles.map { _ in nil }; served = quantiles.map { _ in false }
-            fallbacks = quantiles.map { _ in .hourOfWeekProfile }
+            fallbacks = Self.fallbacks(Self.fallbacksEntry(of: newest, now: now), quantiles: quantiles)
         }
     }
 
-    /// The quantiles' fallbacks a model file records (`fallbacks`: `quantile:baseline`, comma-separated); an entry this
-    /// version does not know is left out (the profile serves that quantile).
-    static func fallbacks(_ text: String) -> [(quantile: Float, baseline: Baseline)] {
-        text.split(separator: ",").compactMap { entry in
+    /// The fallbacks a run chose (its `fallbacks`), unless it is older than `maxModelAge` at `now`.
+    static func fallbacksEntry(of run: ModelRun?, now: EpochSeconds?) -> String? {
+        guard let run, now.map({ $0 - run.dataTo <= Self.maxModelAge }) ?? true else { return nil }
+        return run.hyperparameters["fallbacks"]
+    }
+
+    /// For each of `quantiles`, its baseline in a recorded `fallbacks` entry (`quantile:baseline`, comma-separated); the
+    /// profile for a quantile it does not name, or names a baseline this version does not serve.
+    static func fallbacks(_ text: String?, quantiles: [Float]) -> [Baseline] {
+        let chosen = (text ?? "").split(separator: ",").compactMap { entry -> (quantile: Float, baseline: Baseline)? in
             let parts = entry.split(separator: ":")
             guard parts.count == 2, let q = Float(parts[0]), let b = Baseline(name: String(parts[1])), Baseline.servable.contains(b) else { return nil }
             return (q, b)
         }
+        return quantiles.map { q in chosen.first { abs($0.quantile - q) < 1e-6 }?.baseline ?? .hourOfWeekProfile }
     }
 
     /// The model file entry of `fallbacks` (one baseline per quantile of `quantiles`).

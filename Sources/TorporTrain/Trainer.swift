@@ -367,7 +367,8 @@ public struct Trainer {
         let slept = Dictionary(uniqueKeysWithValues: trained.map { t in (t.vm, data.slept[t.vm]?.filter { $0 >= t.split }.count ?? 0) })
         func judged(_ served: [Float]) -> [ModelRun.VMVerdict] {
             perVM.sorted { $0.key < $1.key }.compactMap { vm, losses in
-                Self.verdict(vm: vm, losses: losses, hours: perVMHours[vm] ?? 0, quantiles: q, served: served, fallbacks: served.isEmpty ? nil : fallbacks, noSkillFloor: config.noSkillFloor,
+                Self.verdict(vm: vm, losses: losses, hours: perVMHours[vm] ?? 0, quantiles: q, served: served,
+                             fallbacks: served.isEmpty ? serving?.fallbacks ?? fallbacks : fallbacks, noSkillFloor: config.noSkillFloor,
                              minimumHours: config.minimumValidationHours, slept: slept[vm] ?? 0)
             }
         }
@@ -503,7 +504,7 @@ public struct Trainer {
         let model = quantiles.indices.map { served.contains(quantiles[$0]) ? modelSums[$0] : profileSums[$0] }.reduce(0, +) / perLoss
         let best = !served.isEmpty && model < profile ? (name: "model", loss: model) : (name: profileName, loss: profile)
         let reference = (losses[noSkill]?.reduce(0, +)).map { $0 / perLoss } ?? .infinity
-        let baselines = fallbacks.allSatisfy { $0 == .hourOfWeekProfile } ? (code: profileName, text: "the profile") : (code: "baselines", text: "the baselines")
+        let baselines = fallbacks.allSatisfy { $0 == .hourOfWeekProfile } ? (code: profileName, text: "the profile", verb: "s") : (code: "baselines", text: "the baselines", verb: "")
         if best.loss >= reference && reference >= noSkillFloor {
             return .init(vm: vm, predictable: false, better: best.name,
                          reason: "no skill: no forecast torpor serves beats its overall quantiles (pinball \(String(format: "%.3g", best.loss)) of "
@@ -511,7 +512,7 @@ public struct Trainer {
         }
         return .init(vm: vm, predictable: true, better: best.name,
                      reason: best.name == "model" ? "the model forecasts it best"
-                        : served.isEmpty ? "the profile serves it (no model promoted)" : "\(baselines.text) forecast\(baselines.text == "the profile" ? "s" : "") it better than the model")
+                        : served.isEmpty ? "\(baselines.text) serve\(baselines.verb) it (no model promoted)" : "\(baselines.text) forecast\(baselines.verb) it better than the model")
     }
 
     /// The calendar uplift, fitted on the model's residuals over the training days' hours when events were on.

@@ -111,10 +111,21 @@ import TorporStore
             for j in 0..<3 { #expect(modelled.values[k][j] == min(expected[j], modelled.values[k][3]), "hour \(k), q\(modelled.quantiles[j])") }
         }
         // An entry this version does not serve (the mean, an unknown name) leaves its quantile to the profile.
-        #expect(DemandForecaster.fallbacks("0.5:seasonalNaiveWeek,0.9:mean,0.99:bogus").map { "\($0.quantile):\($0.baseline)" } == ["0.5:seasonalNaiveWeek"])
+        #expect(DemandForecaster.fallbacks("0.5:seasonalNaiveWeek,0.9:mean,0.99:bogus", quantiles: [0.1, 0.5, 0.9, 0.99])
+                == [.hourOfWeekProfile, .seasonalNaiveWeek, .hourOfWeekProfile, .hourOfWeekProfile])
         // A model file that cannot serve: the profile serves every quantile, whatever the file recorded.
         let unserved = try Self.forecaster(served: [0.25], fallbacks: "0.5:seasonalNaiveDay")
         #expect(unserved.forecast([("vm-1", Self.history)])["vm-1"]?.values == profile.values)
+        // No model serving (none promoted, or one that cannot serve): the newest run's choice serves, unless that run is
+        // older than a promoted model may be.
+        var newest = ModelRun(id: 2, createdAt: Self.monday, dataFrom: Self.monday, dataTo: Self.monday, hyperparameters: ["fallbacks": "0.5:seasonalNaiveDay"],
+                              metrics: [:], promoted: false, reason: "not promoted", seconds: 0, vms: [])
+        for promoted in [nil, try Self.promoted(served: [0.25])] {
+            let chosen = try DemandForecaster(promoted: promoted, newest: newest, now: Self.monday + 86_400)
+            #expect(chosen.forecast([("vm-1", Self.history)])["vm-1"]?.values == other.values)
+        }
+        newest.dataTo = Self.monday - DemandForecaster.maxModelAge
+        #expect(try DemandForecaster(promoted: nil, newest: newest, now: Self.monday + 1).forecast([("vm-1", Self.history)])["vm-1"]?.values == profile.values)
     }
 
     @Test func aModelWithoutAQuantileLeavesItToTheProfileAndOneServingNoneIsNotUsed() throws {
