@@ -420,7 +420,7 @@ public struct Trainer {
         }
         let servedText = served.map { "q\($0)" }.joined(separator: ", ")
         let reason = notTrained ?? losesToServing ?? (failures.isEmpty ? "beats the best baseline on every quantile over the last \(config.validationDays) days" + versusServing
-            : promoted ? "promoted for \(servedText) only (\(Self.keeping(q, served: served, fallbacks: fallbacks)) keeps the others): " + failures.joined(separator: "; ") + versusServing
+            : promoted ? "promoted for \(servedText) only (\(Self.keeping(q, served: served, fallbacks: fallbacks))): " + failures.joined(separator: "; ") + versusServing
             : "not promoted: " + failures.joined(separator: "; "))
         hyper["served_quantiles"] = served.map { "\($0)" }.joined(separator: ",")
         let blob = try modelFile(serving: served)
@@ -474,14 +474,16 @@ public struct Trainer {
     /// The forecast without skill: the VM's overall quantiles, whatever the hour.
     static let noSkill = "overallQuantiles"
 
-    /// What keeps the quantiles the model does not serve: "the profile", or "the same hour the day before (q0.5), the
-    /// profile".
+    /// What keeps the quantiles the model does not serve: "the profile keeps the others", or "the same hour the day
+    /// before keeps q0.5, the profile the others".
     static func keeping(_ quantiles: [Float], served: [Float], fallbacks: [Baseline]) -> String {
         let open = quantiles.indices.filter { !served.contains(quantiles[$0]) }
-        return Baseline.servable.compactMap { b -> String? in
+        let others = Baseline.servable.filter { $0 != .hourOfWeekProfile }.compactMap { b -> String? in
             let qs = open.filter { fallbacks[$0] == b }
-            return qs.isEmpty ? nil : b.servedName + (b == .hourOfWeekProfile ? "" : " (" + qs.map { "q\(quantiles[$0])" }.joined(separator: ", ") + ")")
-        }.joined(separator: ", ")
+            return qs.isEmpty ? nil : b.servedName + " keeps " + qs.map { "q\(quantiles[$0])" }.joined(separator: ", ")
+        }
+        guard open.contains(where: { fallbacks[$0] == .hourOfWeekProfile }) else { return others.joined(separator: ", ") }
+        return others.isEmpty ? "the profile keeps the others" : (others + ["the profile the others"]).joined(separator: ", ")
     }
 
     /// A VM's verdict from its validation losses (`losses`: per candidate, the pinball loss summed per quantile over

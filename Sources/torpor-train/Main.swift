@@ -17,7 +17,7 @@ struct TorporTrainCommand: TorporTool {
             run in the store's registry with its validation pinball loss per quantile next to the baselines
             (seasonal naive day and week, hour-of-week profile). It is promoted per quantile: it serves
             the quantiles where it beats the best baseline, and each other quantile the baseline that forecast it
-            best; if none, the planner keeps the previous promoted model. VMs with less
+            best; if none, the planner keeps the previous promoted model, else serves those baselines. VMs with less
             than 3 days of history are marked not predictable. Run again within the same hour on the same data
             with the same settings (a retry), it trains nothing and records nothing new ("unchanged").
 

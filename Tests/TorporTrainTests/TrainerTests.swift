@@ -257,6 +257,11 @@ import TorporStore
         let baselines = try #require(Trainer.verdict(vm: "a", losses: worse, hours: 10, quantiles: q, served: [0.99], fallbacks: fallbacks,
                                                      noSkillFloor: 0, minimumHours: 10))
         #expect(baselines.predictable && baselines.better == "hourOfWeekProfile" && baselines.reason == "the baselines forecast it better than the model", "\(baselines)")
+        // A run's reason says what keeps the quantiles the model lost.
+        #expect(Trainer.keeping(q, served: [0.9, 0.99], fallbacks: fallbacks) == "the same hour the day before keeps q0.5")
+        #expect(Trainer.keeping([0.1, 0.5, 0.9], served: [0.9], fallbacks: [.hourOfWeekProfile, .seasonalNaiveWeek, .hourOfWeekProfile])
+                == "the same hour the week before keeps q0.5, the profile the others")
+        #expect(Trainer.keeping(q, served: [0.99], fallbacks: q.map { _ in .hourOfWeekProfile }) == "the profile keeps the others")
         // Ten known hours where a day's are needed (the collector down, the VM asleep most of the week): not judged.
         let few = try #require(Trainer.verdict(vm: "a", losses: sums, hours: 10, quantiles: q, served: q, noSkillFloor: 0, minimumHours: 24))
         #expect(!few.predictable && few.reason == "its forecasts cannot be judged on 10 known hours of the validation days (24 needed, known or asleep)", "\(few)")
