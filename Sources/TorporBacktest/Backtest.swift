@@ -6,7 +6,7 @@ import TorporTrain
 
 /// What decides when a VM sleeps in a replay.
 public enum Strategy: String, CaseIterable, Codable, Sendable {
-    /// torpor: the planner on the promoted model's forecast (trained before the replay), else the hour-of-week profile.
+    /// torpor: the planner on the promoted model's forecast (trained before the replay), else the baselines (`DemandForecaster`).
     case torpor
     /// The planner on a seasonal-naive forecast (`Baseline.seasonalNaiveDay`, for every quantile): the same hour
     /// yesterday, or the latest known day at that hour when it is missing (as when the VM slept through it).
@@ -158,7 +158,7 @@ public struct Backtest {
         guard let days = retrainEveryDays else {
             let newest = try store.read { try ModelRegistry.newest(trainedBefore: from, in: $0) }
             return ([ForecastBlock(start: from, forecaster: current, notPredictable: current.unpredictable(newest: newest))],
-                    current.run.map { "model #\($0.id)" } ?? "hour-of-week profile (\(current.unservedBecause ?? "no model trained before \(UTC.format(from))"))")
+                    current.run.map { "model #\($0.id)" } ?? "\(current.baselinesName) (\(current.unservedBecause ?? "no model trained before \(UTC.format(from))"))")
         }
         var blocks: [ForecastBlock] = [], promoted = 0
         // The model serving each block, judged at its start as production judges it (one too old is not served).

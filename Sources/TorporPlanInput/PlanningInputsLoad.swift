@@ -77,7 +77,7 @@ extension PlanningInputs {
         }
         return PlanningInput(now: now, vms: vms, events: events, policy: policy, policySHA256: policySHA256,
                              model: forecaster.run.map { "model #\($0.id)" }
-                                 ?? "hour-of-week profile (\(forecaster.unservedBecause ?? "no promoted model"))",
+                                 ?? "\(forecaster.baselinesName) (\(forecaster.unservedBecause ?? "no promoted model"))",
                              dataWatermark: watermark.map { $0 + 3600 })
     }
 

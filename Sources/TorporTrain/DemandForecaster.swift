@@ -30,6 +30,8 @@ public struct DemandForecaster {
     /// the best at that quantile on its validation days; with no model serving, the newest run's); the profile for a
     /// quantile none was chosen for.
     let fallbacks: [Baseline]
+    /// The run that chose `fallbacks` (the model's, or with no model serving the newest run), nil for the profile alone.
+    let fallbacksChosenBy: Int64?
     /// What calendar events add to the model's forecasts.
     public let uplift: CalendarUplift
     /// The clock of the hour-of-week profile (`WeekClock`: the zone whose office hours the fleet keeps).
@@ -90,7 +92,9 @@ public struct DemandForecaster {
             unservedBecause = unserved.map { "model #\(promoted.run.id) unused: \($0)" }
             modelColumns = usable ? columns : quantiles.map { _ in nil }
             self.served = usable ? serves : quantiles.map { _ in false }
-            fallbacks = Self.fallbacks(usable ? file.metadata["fallbacks"] : Self.fallbacksEntry(of: newest, now: now), quantiles: quantiles)
+            let entry = usable ? file.metadata["fallbacks"] : Self.fallbacksEntry(of: newest, now: now)
+            fallbacks = Self.fallbacks(entry, quantiles: quantiles)
+            fallbacksChosenBy = usable ? promoted.run.id : newest?.id
             run = usable ? promoted.run : nil
             modelInput = input ?? ModelInput(usesContext: false)
             model = usable ? file.model : nil
@@ -108,6 +112,7 @@ public struct DemandForecaster {
             modelInput = ModelInput(usesContext: false)
             modelColumns = quantiles.map { _ in nil }; served = quantiles.map { _ in false }
             fallbacks = Self.fallbacks(Self.fallbacksEntry(of: newest, now: now), quantiles: quantiles)
+            fallbacksChosenBy = newest?.id
         }
     }
 
@@ -234,6 +239,13 @@ public struct DemandForecaster {
         let source = "hour-of-week profile" + (clock == .utc ? "" : " (\(clock.zone))") + (shift.map { String(format: ", level %+.1f", $0) } ?? "")
             + (others.isEmpty ? "" : "; " + others.joined(separator: "; "))
         return QuantileForecast(start: series.start + Int64(series.values.count) * series.step, quantiles: quantiles, values: values, source: source)
+    }
+
+    /// What forecasts where no model does: "hour-of-week profile", or the baselines a run chose ("baselines of run #3:
+    /// the same hour the day before for q0.5, the profile for the others").
+    public var baselinesName: String {
+        guard fallbacks.contains(where: { $0 != .hourOfWeekProfile }), let id = fallbacksChosenBy else { return "hour-of-week profile" }
+        return "baselines of run #\(id): " + fallbackText(open: Array(quantiles.indices))
     }
 
     /// What serves the quantiles `open` (indices of `quantiles`) the model does not: "the same hour the day before for

@@ -72,7 +72,7 @@ struct Make: ParsableCommand {
             var forecaster = try DemandForecaster(store: store, horizon: policy.horizonHours, trainedBefore: now)
             forecaster.clock = week.clock
             if let why = forecaster.unservedBecause {   // after an upgrade, until a new model is promoted
-                StandardError.line("torpor-plan: warning: \(why); the hour-of-week profile forecasts every VM")
+                StandardError.line("torpor-plan: warning: \(why); the \(forecaster.baselinesName) forecasts every VM")
             }
             if let trained = forecaster.trainedClockZone, trained != week.clock.zone {
                 StandardError.line("torpor-plan: warning: the model was trained and promoted against the hour-of-week profile "

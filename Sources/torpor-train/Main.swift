@@ -116,8 +116,8 @@ struct Demote: ParsableCommand {
             case .unknownRun: throw StageError(.badInput, "no run #\(id) in the registry (torpor-train list)")
             case .notPromoted: throw StageError(.nothingToDo, "run #\(id) is not promoted: nothing to demote")
             case .demoted:
-                let serving = try store.read { try ModelRegistry.promoted(trainedBefore: now, in: $0) }
-                print("run #\(id) demoted; the planner now serves " + (serving.map { "model #\($0.run.id) (when its data is at most two weeks old)" } ?? "the hour-of-week profile")
+                let serving = try DemandForecaster(store: store, trainedBefore: now)
+                print("run #\(id) demoted; the planner now serves " + (serving.run.map { "model #\($0.id)" } ?? "the " + serving.baselinesName)
                       + "; the VMs the newest run judged on run #\(id)'s model that no serving model forecasts stay running until a newer run judges them")
             }
         }

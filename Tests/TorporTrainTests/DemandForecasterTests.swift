@@ -123,7 +123,9 @@ import TorporStore
         for promoted in [nil, try Self.promoted(served: [0.25])] {
             let chosen = try DemandForecaster(promoted: promoted, newest: newest, now: Self.monday + 86_400)
             #expect(chosen.forecast([("vm-1", Self.history)])["vm-1"]?.values == other.values)
+            #expect(chosen.baselinesName == "baselines of run #2: the same hour the day before for q0.5, the profile for the others", "as plans name it")
         }
+        #expect(try DemandForecaster(promoted: nil).baselinesName == "hour-of-week profile")
         newest.dataTo = Self.monday - DemandForecaster.maxModelAge
         #expect(try DemandForecaster(promoted: nil, newest: newest, now: Self.monday + 1).forecast([("vm-1", Self.history)])["vm-1"]?.values == profile.values)
     }
