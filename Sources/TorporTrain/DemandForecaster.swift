@@ -30,7 +30,8 @@ public struct DemandForecaster {
     /// the best at that quantile on its validation days; with no model serving, the newest run's); the profile for a
     /// quantile none was chosen for.
     let fallbacks: [Baseline]
-    /// The run that chose `fallbacks` (the model's, or with no model serving the newest run), nil for the profile alone.
+    /// The run that chose `fallbacks` (the model's, or with no model serving the newest run); nil for the profile alone,
+    /// or a run not recorded (a candidate the trainer judges, a walk-forward's week).
     let fallbacksChosenBy: Int64?
     /// What calendar events add to the model's forecasts.
     public let uplift: CalendarUplift
@@ -94,7 +95,7 @@ public struct DemandForecaster {
             self.served = usable ? serves : quantiles.map { _ in false }
             let entry = usable ? file.metadata["fallbacks"] : Self.fallbacksEntry(of: newest, now: now)
             fallbacks = Self.fallbacks(entry, quantiles: quantiles)
-            fallbacksChosenBy = usable ? promoted.run.id : newest?.id
+            fallbacksChosenBy = (usable ? promoted.run.id : newest?.id).flatMap { $0 > 0 ? $0 : nil }   // 0: a run not recorded
             run = usable ? promoted.run : nil
             modelInput = input ?? ModelInput(usesContext: false)
             model = usable ? file.model : nil
@@ -112,7 +113,7 @@ public struct DemandForecaster {
             modelInput = ModelInput(usesContext: false)
             modelColumns = quantiles.map { _ in nil }; served = quantiles.map { _ in false }
             fallbacks = Self.fallbacks(Self.fallbacksEntry(of: newest, now: now), quantiles: quantiles)
-            fallbacksChosenBy = newest?.id
+            fallbacksChosenBy = newest.flatMap { $0.id > 0 ? $0.id : nil }
         }
     }
 
@@ -244,8 +245,8 @@ public struct DemandForecaster {
     /// What forecasts where no model does: "hour-of-week profile", or the baselines a run chose ("baselines of run #3:
     /// the same hour the day before for q0.5, the profile for the others").
     public var baselinesName: String {
-        guard fallbacks.contains(where: { $0 != .hourOfWeekProfile }), let id = fallbacksChosenBy else { return "hour-of-week profile" }
-        return "baselines of run #\(id): " + fallbackText(open: Array(quantiles.indices))
+        guard fallbacks.contains(where: { $0 != .hourOfWeekProfile }) else { return "hour-of-week profile" }
+        return "baselines" + (fallbacksChosenBy.map { " of run #\($0)" } ?? "") + ": " + fallbackText(open: Array(quantiles.indices))
     }
 
     /// What serves the quantiles `open` (indices of `quantiles`) the model does not: "the same hour the day before for

@@ -367,9 +367,15 @@ public struct Trainer {
         let slept = Dictionary(uniqueKeysWithValues: trained.map { t in (t.vm, data.slept[t.vm]?.filter { $0 >= t.split }.count ?? 0) })
         func judged(_ served: [Float]) -> [ModelRun.VMVerdict] {
             perVM.sorted { $0.key < $1.key }.compactMap { vm, losses in
-                Self.verdict(vm: vm, losses: losses, hours: perVMHours[vm] ?? 0, quantiles: q, served: served,
-                             fallbacks: served.isEmpty ? serving?.fallbacks ?? fallbacks : fallbacks, noSkillFloor: config.noSkillFloor,
-                             minimumHours: config.minimumValidationHours, slept: slept[vm] ?? 0)
+                func verdict(_ fallbacks: [Baseline]) -> ModelRun.VMVerdict? {
+                    Self.verdict(vm: vm, losses: losses, hours: perVMHours[vm] ?? 0, quantiles: q, served: served, fallbacks: fallbacks,
+                                 noSkillFloor: config.noSkillFloor, minimumHours: config.minimumValidationHours, slept: slept[vm] ?? 0)
+                }
+                // Promoting nothing while a model serves: that model's fallbacks serve the VM now, this run's own once it
+                // no longer serves (too old, demoted), before the next run judges again: predictable only on both.
+                guard served.isEmpty, let theirs = serving?.fallbacks, theirs != fallbacks else { return verdict(fallbacks) }
+                let now = verdict(theirs)
+                return now?.predictable == false ? now : verdict(fallbacks)
             }
         }
         var judgedVMs = judged(served)

@@ -184,7 +184,9 @@ enum Report {
     static func render(_ r: ModelRun) -> String {
         var lines = ["run #\(r.id) at \(UTC.format(r.createdAt)), data \(UTC.format(r.dataFrom)) … \(UTC.format(r.dataTo)), \(String(format: "%.1f", r.seconds)) s",
                      r.promoted ? "PROMOTED: \(r.reason)" : r.reason]
-        if r.promoted, let fallbacks = r.hyperparameters["fallbacks"] { lines.append("fallbacks (each quantile's best baseline, served where the model does not): \(fallbacks)") }
+        if let fallbacks = r.hyperparameters["fallbacks"] {
+            lines.append("fallbacks (each quantile's best baseline, served " + (r.promoted ? "where the model does not" : "while no model does") + "): \(fallbacks)")
+        }
         lines.append("validation (pinball loss in scaled units; coverage: share of actuals at or under the quantile):")
         for (k, v) in r.metrics.sorted(by: { $0.key < $1.key }) { lines.append("  \(k): \(String(format: "%.5f", v))") }
         lines.append("VMs:")

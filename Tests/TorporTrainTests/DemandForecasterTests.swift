@@ -126,6 +126,9 @@ import TorporStore
             #expect(chosen.baselinesName == "baselines of run #2: the same hour the day before for q0.5, the profile for the others", "as plans name it")
         }
         #expect(try DemandForecaster(promoted: nil).baselinesName == "hour-of-week profile")
+        var unrecorded = newest
+        unrecorded.id = 0   // a run the trainer or a walk-forward has not recorded
+        #expect(try DemandForecaster(promoted: nil, newest: unrecorded).baselinesName == "baselines: the same hour the day before for q0.5, the profile for the others")
         newest.dataTo = Self.monday - DemandForecaster.maxModelAge
         #expect(try DemandForecaster(promoted: nil, newest: newest, now: Self.monday + 1).forecast([("vm-1", Self.history)])["vm-1"]?.values == profile.values)
     }
