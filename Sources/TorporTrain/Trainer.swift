@@ -374,8 +374,7 @@ public struct Trainer {
                 // Promoting nothing while a model serves: that model's fallbacks serve the VM now, this run's own once it
                 // no longer serves (too old, demoted), before the next run judges again: predictable only on both.
                 guard served.isEmpty, let theirs = serving?.fallbacks, theirs != fallbacks else { return verdict(fallbacks) }
-                let now = verdict(theirs)
-                return now?.predictable == false ? now : verdict(fallbacks)
+                return Self.onBoth(now: verdict(theirs), later: verdict(fallbacks))
             }
         }
         var judgedVMs = judged(served)
@@ -479,6 +478,12 @@ public struct Trainer {
 
     /// The forecast without skill: the VM's overall quantiles, whatever the hour.
     static let noSkill = "overallQuantiles"
+
+    /// A VM's verdict on two mixes that may serve it in turn (`now`, then `later`): the first that finds it not
+    /// predictable, else `later`'s.
+    static func onBoth(now: ModelRun.VMVerdict?, later: ModelRun.VMVerdict?) -> ModelRun.VMVerdict? {
+        now?.predictable == false ? now : later
+    }
 
     /// What keeps the quantiles the model does not serve: "the profile keeps the others", or "the same hour the day
     /// before keeps q0.5, the profile the others".

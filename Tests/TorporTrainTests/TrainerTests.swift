@@ -257,6 +257,14 @@ import TorporStore
         let baselines = try #require(Trainer.verdict(vm: "a", losses: worse, hours: 10, quantiles: q, served: [0.99], fallbacks: fallbacks,
                                                      noSkillFloor: 0, minimumHours: 10))
         #expect(baselines.predictable && baselines.better == "hourOfWeekProfile" && baselines.reason == "the baselines forecast it better than the model", "\(baselines)")
+        // A run that promotes nothing while a model serves: judged on that model's fallbacks and on its own, which serve
+        // the VM in turn; predictable only on both.
+        let onTheProfile = try #require(Trainer.verdict(vm: "a", losses: worse, hours: 10, quantiles: q, served: [], noSkillFloor: 0, minimumHours: 10))
+        let onNaive = try #require(Trainer.verdict(vm: "a", losses: worse, hours: 10, quantiles: q, served: [], fallbacks: fallbacks, noSkillFloor: 0, minimumHours: 10))
+        #expect(!onTheProfile.predictable && onNaive.predictable, "(40 + 40 + 50) / 30 ≥ 4.0 > (5 + 40 + 50) / 30: \(onTheProfile), \(onNaive)")
+        #expect(Trainer.onBoth(now: onTheProfile, later: onNaive) == onTheProfile && Trainer.onBoth(now: onNaive, later: onTheProfile) == onTheProfile)
+        #expect(Trainer.onBoth(now: onNaive, later: onNaive) == onNaive)
+        #expect(onNaive.reason == "the baselines serve it (no model promoted)", "\(onNaive)")
         // A run's reason says what keeps the quantiles the model lost.
         #expect(Trainer.keeping(q, served: [0.9, 0.99], fallbacks: fallbacks) == "the same hour the day before keeps q0.5")
         #expect(Trainer.keeping([0.1, 0.5, 0.9], served: [0.9], fallbacks: [.hourOfWeekProfile, .seasonalNaiveWeek, .hourOfWeekProfile])
