@@ -143,6 +143,16 @@ extension Baseline {
         }
     }
 
+    /// Who serves the quantiles `open` (indices of `quantiles`) of `fallbacks`: each baseline but the profile that serves
+    /// some of them, with those quantiles ("q0.5, q0.9"), and whether the profile serves any; for the texts that say so.
+    static func serving(_ fallbacks: [Baseline], quantiles: [Float], open: [Int]) -> (others: [(baseline: Baseline, quantiles: String)], profile: Bool) {
+        let others = servable.filter { $0 != .hourOfWeekProfile }.compactMap { b -> (baseline: Baseline, quantiles: String)? in
+            let qs = open.filter { fallbacks[$0] == b }
+            return qs.isEmpty ? nil : (b, qs.map { "q\(quantiles[$0])" }.joined(separator: ", "))
+        }
+        return (others, open.contains { fallbacks[$0] == .hourOfWeekProfile })
+    }
+
     /// The forecast served where the model has none: for each of `quantiles`, the one of its baseline (`fallbacks`,
     /// `servable`): seasonal naive's point forecast at the quantiles it serves, kept as it is (two that would cross
     /// swap), and the profile's quantiles as `servedProfile` makes them held between those (so that quantiles never
@@ -151,15 +161,16 @@ extension Baseline {
     public static func servedFallback(history: [Float], hoursOfWeek: [Int], horizon: Int, quantiles: [Float], fallbacks: [Baseline]) -> (values: [[Float]], shift: Float?) {
         var (values, shift) = servedProfile(history: history, hoursOfWeek: hoursOfWeek, horizon: horizon, quantiles: quantiles)
         let kept = quantiles.indices.map { fallbacks[$0] != .hourOfWeekProfile }
-        guard kept.contains(true) else { return (values, shift) }
+        let naiveQuantiles = quantiles.indices.filter { kept[$0] }
+        guard !naiveQuantiles.isEmpty else { return (values, shift) }
         var points: [Baseline: [Float]] = [:]
-        for j in quantiles.indices where kept[j] && points[fallbacks[j]] == nil {
+        for j in naiveQuantiles where points[fallbacks[j]] == nil {
             points[fallbacks[j]] = fallbacks[j].forecast(history: history, hoursOfWeek: hoursOfWeek, horizon: horizon)
         }
         for k in 0..<horizon where !values[k].contains(where: \.isNaN) {
-            let naive = quantiles.indices.filter { kept[$0] }.map { (j: $0, value: points[fallbacks[$0]]![k]) }
-            guard !naive.contains(where: { $0.value.isNaN }) else { continue }
-            for (j, value) in zip(naive.map(\.j), naive.map(\.value).sorted()) { values[k][j] = value }
+            let naive = naiveQuantiles.map { points[fallbacks[$0]]![k] }
+            guard !naive.contains(where: \.isNaN) else { continue }
+            for (j, value) in zip(naiveQuantiles, naive.sorted()) { values[k][j] = value }
             values[k].holdBetween(kept)
         }
         return (values, shift)

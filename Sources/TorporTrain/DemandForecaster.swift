@@ -74,6 +74,8 @@ public struct DemandForecaster {
                 return nil
             }
         }
+        // The fallbacks the serving model was promoted with; with none serving, the newest run's.
+        var chosen = (entry: Self.fallbacksEntry(of: newest, now: now), run: newest?.id)
         if let promoted, let file = decoded {
             let input = ModelInput(features: file.metadata["features"] ?? "")
             let served = (file.metadata["served_quantiles"] ?? "").split(separator: ",").compactMap { Float($0) }
@@ -93,9 +95,7 @@ public struct DemandForecaster {
             unservedBecause = unserved.map { "model #\(promoted.run.id) unused: \($0)" }
             modelColumns = usable ? columns : quantiles.map { _ in nil }
             self.served = usable ? serves : quantiles.map { _ in false }
-            let entry = usable ? file.metadata["fallbacks"] : Self.fallbacksEntry(of: newest, now: now)
-            fallbacks = Self.fallbacks(entry, quantiles: quantiles)
-            fallbacksChosenBy = (usable ? promoted.run.id : newest?.id).flatMap { $0 > 0 ? $0 : nil }   // 0: a run not recorded
+            if usable { chosen = (file.metadata["fallbacks"], promoted.run.id) }
             run = usable ? promoted.run : nil
             modelInput = input ?? ModelInput(usesContext: false)
             model = usable ? file.model : nil
@@ -112,9 +112,9 @@ public struct DemandForecaster {
             run = nil; unservedBecause = undecodable; model = nil; scales = [:]; lookback = 168; uplift = CalendarUplift()
             modelInput = ModelInput(usesContext: false)
             modelColumns = quantiles.map { _ in nil }; served = quantiles.map { _ in false }
-            fallbacks = Self.fallbacks(Self.fallbacksEntry(of: newest, now: now), quantiles: quantiles)
-            fallbacksChosenBy = newest.flatMap { $0.id > 0 ? $0.id : nil }
         }
+        fallbacks = Self.fallbacks(chosen.entry, quantiles: quantiles)
+        fallbacksChosenBy = chosen.run.flatMap { $0 > 0 ? $0 : nil }   // 0: a run not recorded
     }
 
     /// The fallbacks a run chose (its `fallbacks`), unless it is older than `maxModelAge` at `now`.
@@ -236,7 +236,7 @@ public struct DemandForecaster {
     func fallback(_ series: HourlySeries) -> QuantileForecast {
         let hoursOfWeek = series.hoursOfWeek(clock, beyond: horizon)
         let (values, shift) = Baseline.servedFallback(history: series.values, hoursOfWeek: hoursOfWeek, horizon: horizon, quantiles: quantiles, fallbacks: fallbacks)
-        let others = otherFallbacks(open: Array(quantiles.indices))
+        let others = Baseline.serving(fallbacks, quantiles: quantiles, open: Array(quantiles.indices)).others.map { "\($0.baseline.servedName) for \($0.quantiles)" }
         let source = "hour-of-week profile" + (clock == .utc ? "" : " (\(clock.zone))") + (shift.map { String(format: ", level %+.1f", $0) } ?? "")
             + (others.isEmpty ? "" : "; " + others.joined(separator: "; "))
         return QuantileForecast(start: series.start + Int64(series.values.count) * series.step, quantiles: quantiles, values: values, source: source)
@@ -252,15 +252,7 @@ public struct DemandForecaster {
     /// What serves the quantiles `open` (indices of `quantiles`) the model does not: "the same hour the day before for
     /// q0.5, the profile for the others".
     func fallbackText(open: [Int]) -> String {
-        (otherFallbacks(open: open) + (open.contains { fallbacks[$0] == .hourOfWeekProfile } ? ["the profile for the others"] : [])).joined(separator: ", ")
-    }
-
-    /// Each baseline but the profile that serves some of the quantiles `open` (indices of `quantiles`), with them:
-    /// "the same hour the day before for q0.5".
-    func otherFallbacks(open: [Int]) -> [String] {
-        Baseline.servable.filter { $0 != .hourOfWeekProfile }.compactMap { b in
-            let qs = open.filter { fallbacks[$0] == b }
-            return qs.isEmpty ? nil : b.servedName + " for " + qs.map { "q\(quantiles[$0])" }.joined(separator: ", ")
-        }
+        let serving = Baseline.serving(fallbacks, quantiles: quantiles, open: open)
+        return (serving.others.map { "\($0.baseline.servedName) for \($0.quantiles)" } + (serving.profile ? ["the profile for the others"] : [])).joined(separator: ", ")
     }
 }

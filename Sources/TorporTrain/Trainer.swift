@@ -361,7 +361,8 @@ public struct Trainer {
         let fallbacks = q.map { tau in
             Baseline.servable.compactMap { b in metrics["pinball q\(tau) \(b)"].map { (baseline: b, loss: $0) } }.min { $0.loss < $1.loss }?.baseline ?? .hourOfWeekProfile
         }
-        hyper["fallbacks"] = DemandForecaster.fallbacksEntry(quantiles: q, fallbacks)
+        let fallbacksEntry = DemandForecaster.fallbacksEntry(quantiles: q, fallbacks)
+        hyper["fallbacks"] = fallbacksEntry
         // Hours a VM slept through in the validation days stand with its known ones for the floor: one torpor keeps
         // asleep most of the day is judged on the hours it ran, not set aside for being asleep.
         let slept = Dictionary(uniqueKeysWithValues: trained.map { t in (t.vm, data.slept[t.vm]?.filter { $0 >= t.split }.count ?? 0) })
@@ -382,7 +383,7 @@ public struct Trainer {
         func modelFile(serving served: [Float]) throws -> Data {
             try ModelFile.encode(model, metadata: scalesMetadata.merging(["features": config.input.features, "target": ModelInput.target,
                                                                           "served_quantiles": served.map { "\($0)" }.joined(separator: ","),
-                                                                          "fallbacks": hyper["fallbacks"]!,
+                                                                          "fallbacks": fallbacksEntry,
                                                                           "lookback": "\(config.lookback)"].merging(uplift.metadata) { a, _ in a }) { a, _ in a })
         }
         // Against the model serving now (as production serves it; none when it no longer would: too old, another input
@@ -488,12 +489,9 @@ public struct Trainer {
     /// What keeps the quantiles the model does not serve: "the profile keeps the others", or "the same hour the day
     /// before keeps q0.5, the profile the others".
     static func keeping(_ quantiles: [Float], served: [Float], fallbacks: [Baseline]) -> String {
-        let open = quantiles.indices.filter { !served.contains(quantiles[$0]) }
-        let others = Baseline.servable.filter { $0 != .hourOfWeekProfile }.compactMap { b -> String? in
-            let qs = open.filter { fallbacks[$0] == b }
-            return qs.isEmpty ? nil : b.servedName + " keeps " + qs.map { "q\(quantiles[$0])" }.joined(separator: ", ")
-        }
-        guard open.contains(where: { fallbacks[$0] == .hourOfWeekProfile }) else { return others.joined(separator: ", ") }
+        let serving = Baseline.serving(fallbacks, quantiles: quantiles, open: quantiles.indices.filter { !served.contains(quantiles[$0]) })
+        let others = serving.others.map { "\($0.baseline.servedName) keeps \($0.quantiles)" }
+        guard serving.profile else { return others.joined(separator: ", ") }
         return others.isEmpty ? "the profile keeps the others" : (others + ["the profile the others"]).joined(separator: ", ")
     }
 
@@ -506,26 +504,27 @@ public struct Trainer {
                         fallbacks: [Baseline]? = nil, noSkillFloor: Double, minimumHours: Int, slept: Int = 0) -> ModelRun.VMVerdict? {
         let profileName = "\(Baseline.hourOfWeekProfile)"
         let fallbacks = fallbacks ?? quantiles.map { _ in .hourOfWeekProfile }
-        let profileSums = quantiles.indices.compactMap { losses["\(fallbacks[$0])"]?[$0] }
-        guard let modelSums = losses["model"], profileSums.count == quantiles.count else { return nil }
+        let fallbackSums = quantiles.indices.compactMap { losses["\(fallbacks[$0])"]?[$0] }
+        guard let modelSums = losses["model"], fallbackSums.count == quantiles.count else { return nil }
         guard hours + Double(slept) >= Double(minimumHours) else {
             return .init(vm: vm, predictable: false, better: "none",
                          reason: "its forecasts cannot be judged on \(Int(hours)) known hours of the validation days (\(minimumHours) needed, known or asleep)")
         }
         let perLoss = max(1, hours) * Double(quantiles.count)   // mean pinball per hour and quantile
-        let profile = profileSums.reduce(0, +) / perLoss
-        let model = quantiles.indices.map { served.contains(quantiles[$0]) ? modelSums[$0] : profileSums[$0] }.reduce(0, +) / perLoss
-        let best = !served.isEmpty && model < profile ? (name: "model", loss: model) : (name: profileName, loss: profile)
+        let baselines = fallbackSums.reduce(0, +) / perLoss
+        let model = quantiles.indices.map { served.contains(quantiles[$0]) ? modelSums[$0] : fallbackSums[$0] }.reduce(0, +) / perLoss
+        let best = !served.isEmpty && model < baselines ? (name: "model", loss: model) : (name: profileName, loss: baselines)
         let reference = (losses[noSkill]?.reduce(0, +)).map { $0 / perLoss } ?? .infinity
-        let baselines = fallbacks.allSatisfy { $0 == .hourOfWeekProfile } ? (code: profileName, text: "the profile", verb: "s") : (code: "baselines", text: "the baselines", verb: "")
+        let profileAlone = fallbacks.allSatisfy { $0 == .hourOfWeekProfile }
         if best.loss >= reference && reference >= noSkillFloor {
             return .init(vm: vm, predictable: false, better: best.name,
                          reason: "no skill: no forecast torpor serves beats its overall quantiles (pinball \(String(format: "%.3g", best.loss)) of "
-                            + "\(best.name == "model" ? "model" : baselines.code) ≥ \(String(format: "%.3g", reference)))")
+                            + "\(best.name == "model" ? "model" : profileAlone ? profileName : "baselines") ≥ \(String(format: "%.3g", reference)))")
         }
         return .init(vm: vm, predictable: true, better: best.name,
                      reason: best.name == "model" ? "the model forecasts it best"
-                        : served.isEmpty ? "\(baselines.text) serve\(baselines.verb) it (no model promoted)" : "\(baselines.text) forecast\(baselines.verb) it better than the model")
+                        : served.isEmpty ? (profileAlone ? "the profile serves it" : "the baselines serve it") + " (no model promoted)"
+                        : (profileAlone ? "the profile forecasts it" : "the baselines forecast it") + " better than the model")
     }
 
     /// The calendar uplift, fitted on the model's residuals over the training days' hours when events were on.
