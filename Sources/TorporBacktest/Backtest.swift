@@ -251,6 +251,9 @@ public struct Backtest {
             var seen = replay.series
             let settings = records.map { policy.settings(vm: $0.name, labels: $0.labels) }
             let index = Dictionary(uniqueKeysWithValues: records.enumerated().map { ($1.name, $0) })
+            // Seasonal naive's days on the fleet's clock, as production's fallback reads them.
+            let weeks = strategy == .seasonalNaive
+                ? replay.series.map { clock.hoursOfWeek(from: $0.start, count: $0.values.count + policy.horizonHours) } : []
             for h in 0..<hours {
                 let t = from + Int64(h) * 3600
                 let histories = records.indices.map { i in
@@ -265,7 +268,7 @@ public struct Backtest {
                     switch strategy {
                     case .seasonalNaive:
                         forecast = QuantileForecast(start: t, quantiles: quantiles,
-                                                    values: Baseline.seasonalNaiveDay.forecast(history: history, hoursOfWeek: [],
+                                                    values: Baseline.seasonalNaiveDay.forecast(history: history, hoursOfWeek: weeks[i],
                                                                                                horizon: policy.horizonHours).map { v in quantiles.map { _ in v } },
                                                     source: "seasonal naive")
                     default:

@@ -46,3 +46,41 @@ public struct WeekClock: Equatable, Sendable {
 
     public static func == (a: WeekClock, b: WeekClock) -> Bool { a.zone == b.zone }
 }
+
+/// Steps of an hourly grid read on a `WeekClock`: where the same local hour falls days earlier. On UTC's clock a day is
+/// always 24 steps; across a daylight-saving change it is one more or one less, so that a look back at yesterday's (or
+/// last week's) office hours finds them at their local time, not an hour early or late for a day (a week).
+public struct LocalHourSteps: Sendable {
+    /// The step `hoursOfWeek[0]` is of.
+    private let first: Int
+    /// The hour of the week of steps `first ..< first + hoursOfWeek.count`.
+    private let hoursOfWeek: [Int]
+
+    /// Steps `steps` of a grid whose step 0 starts at `start`, on `clock`.
+    public init(clock: WeekClock, start: EpochSeconds, steps: Range<Int>) {
+        first = steps.lowerBound
+        hoursOfWeek = clock.hoursOfWeek(from: start + Int64(steps.lowerBound) * 3600, count: steps.count)
+    }
+
+    /// The steps from 0 whose hours of the week are `hoursOfWeek` (`WeekClock.hoursOfWeek`); none known: UTC's days.
+    public init(hoursOfWeek: [Int]) {
+        first = 0
+        self.hoursOfWeek = hoursOfWeek
+    }
+
+    /// The hour of the week of step `t`, nil outside the steps known.
+    public func hourOfWeek(_ t: Int) -> Int? {
+        hoursOfWeek.indices.contains(t - first) ? hoursOfWeek[t - first] : nil
+    }
+
+    /// The step at the same local hour `days` days before step `t`: `t − 24 × days`, an hour later or earlier where a
+    /// daylight-saving change lies between the two (in spring, an hour that did not exist is the one after it). Where
+    /// either step's hour is not known: `t − 24 × days`.
+    public func sameHour(_ t: Int, daysBefore days: Int) -> Int {
+        let utcDays = t - 24 * days
+        guard let now = hourOfWeek(t), let then = hourOfWeek(utcDays) else { return utcDays }
+        // How far the clock moved between the two, in hours, within half a week either way.
+        let moved = ((now - then - 24 * days) % 168 + 168 + 84) % 168 - 84
+        return utcDays + moved
+    }
+}

@@ -1,3 +1,5 @@
+import TorporCore
+
 /// Forecasts that a model must beat, each made from the history before a forecast's first step.
 /// All skip missing values: a baseline never reads a gap as zero.
 public enum Baseline: Equatable, Sendable, CaseIterable {
@@ -12,18 +14,20 @@ public enum Baseline: Equatable, Sendable, CaseIterable {
     case mean
 
     /// Forecasts `horizon` steps after `history` (hourly steps; `hoursOfWeek`: the hour of the week of each step of
-    /// the history and the horizon, `WeekClock`). NaN where the baseline has nothing to go on.
+    /// the history and the horizon, `WeekClock`; seasonal naive reads days on that clock, UTC's without it). NaN where
+    /// the baseline has nothing to go on.
     public func forecast(history: [Float], hoursOfWeek: [Int], horizon: Int) -> [Float] {
         let n = history.count
         switch self {
         case .seasonalNaiveDay, .seasonalNaiveWeek:
-            let period = self == .seasonalNaiveDay ? 24 : 168
+            // Days back on the fleet's clock: the same local hour across a daylight-saving change.
+            let period = self == .seasonalNaiveDay ? 1 : 7, steps = LocalHourSteps(hoursOfWeek: hoursOfWeek)
             return (0..<horizon).map { k in
-                var t = n + k - period
-                while t >= n { t -= period }
-                while t >= 0 {
+                var days = period
+                while steps.sameHour(n + k, daysBefore: days) >= n { days += period }
+                while case let t = steps.sameHour(n + k, daysBefore: days), t >= 0 {
                     if !history[t].isNaN { return history[t] }
-                    t -= period
+                    days += period
                 }
                 return .nan
             }

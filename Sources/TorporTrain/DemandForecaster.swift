@@ -198,7 +198,7 @@ public struct DemandForecaster {
         for (i, m) in modelled.enumerated() {
             let modelQuantiles = model.shape.quantiles
             let slice = output[i * perVM..<i * perVM + modelHours * modelQuantiles.count]
-            let fromModel = ModelInput.quantiles(slice, series: m.series, end: m.series.values.count, scale: m.scale, quantiles: modelQuantiles.count)
+            let fromModel = modelInput.quantiles(slice, series: m.series, end: m.series.values.count, scale: m.scale, quantiles: modelQuantiles.count)
             guard var merged = result[m.vm] else { continue }
             var used = 0
             for k in 0..<modelHours where !fromModel[k].contains(where: \.isNaN) {

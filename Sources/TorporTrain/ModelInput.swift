@@ -2,7 +2,8 @@ import Foundation
 import TorporCore
 
 /// What the forecaster reads and predicts, shared by training and forecasting so the two never drift apart.
-/// Inputs per hour: demand / scale, the same hour six days earlier / scale, optionally the VM's memory, network and disk
+/// Inputs per hour: demand / scale, the same hour six days earlier / scale (days on the fleet's clock, as every look back
+/// here: `LocalHourSteps`), optionally the VM's memory, network and disk
 /// use (`HourlySeries.context`), each followed by a present flag (a missing value reads 0 with its flag 0, so the model
 /// can tell a sleep or a gap from measured idleness), then hour-of-day and day-of-week encodings on the fleet's clock
 /// (`WeekClock`: local office hours keep their features across a daylight-saving change).
@@ -55,10 +56,11 @@ public struct ModelInput: Equatable, Sendable {
     public func window(_ s: HourlySeries, end: Int, scale: Float, lookback: Int, horizon: Int) -> Window {
         var input: [Float] = []
         input.reserveCapacity(lookback * featureCount)
-        let hoursOfWeek = clock.hoursOfWeek(from: s.time(of: end - lookback), count: lookback)
+        let steps = localSteps(s, from: end - lookback, to: end + horizon)
         for h in end - lookback..<end {
-            let v = h >= 0 ? s.values[h] : .nan, week = h >= 144 ? s.values[h - 144] : .nan
-            let hourOfWeek = hoursOfWeek[h - end + lookback]
+            let earlier = steps.sameHour(h, daysBefore: 6)
+            let v = h >= 0 ? s.values[h] : .nan, week = earlier >= 0 ? s.values[earlier] : .nan
+            let hourOfWeek = steps.hourOfWeek(h)!
             let hour = Float(hourOfWeek % 24), day = Float(hourOfWeek / 24)   // Monday 0
             Self.append(v / scale, to: &input)
             Self.append(week / scale, to: &input)
@@ -69,22 +71,28 @@ public struct ModelInput: Equatable, Sendable {
         }
         var target: [Float] = [], mask: [Float] = []
         for t in end..<end + horizon {
-            let ok = Self.targetKnown(s.values, t)
-            target.append(ok ? (s.values[t] - Self.base(s.values, t)) / scale : 0)
+            let ok = Self.targetKnown(s.values, t, steps)
+            target.append(ok ? (s.values[t] - Self.base(s.values, t, steps)) / scale : 0)
             mask.append(ok ? 1 : 0)
         }
         return Window(input: input, target: target, mask: mask)
     }
 
+    /// The steps of `s` from `from` to `to` on this input's clock, and the week before them that the look backs read.
+    func localSteps(_ s: HourlySeries, from: Int, to: Int) -> LocalHourSteps {
+        LocalHourSteps(clock: clock, start: s.start, steps: from - 169..<to)
+    }
+
     /// Whether the target at step `t` is known: the actual and what it is a change from (`base`) are measured.
-    static func targetKnown(_ values: [Float], _ t: Int) -> Bool {
-        t < values.count && !values[t].isNaN && !base(values, t).isNaN
+    static func targetKnown(_ values: [Float], _ t: Int, _ steps: LocalHourSteps) -> Bool {
+        t < values.count && !values[t].isNaN && !base(values, t, steps).isNaN
     }
 
     /// Whether a window ending at `end` has any known target among its `horizon` hours: one without teaches nothing
     /// (its loss and gradient are zero), yet a step on it would still move the weights by the optimiser's momentum.
-    public static func hasKnownTarget(_ s: HourlySeries, end: Int, horizon: Int) -> Bool {
-        (end..<end + horizon).contains { targetKnown(s.values, $0) }
+    public func hasKnownTarget(_ s: HourlySeries, end: Int, horizon: Int) -> Bool {
+        let steps = localSteps(s, from: end, to: end + horizon)
+        return (end..<end + horizon).contains { Self.targetKnown(s.values, $0, steps) }
     }
 
     /// Appends a value and its present flag: `x, 1`, or `0, 0` where it is missing (never read as idle).
@@ -93,29 +101,30 @@ public struct ModelInput: Equatable, Sendable {
         input.append(x.isNaN ? 0 : 1)
     }
 
-    /// What the outputs are a change from at step `t`: the value at the same hour on the most recent earlier day that
-    /// has one, up to a week back. Yesterday in the common case; after a night the VM slept through (missing, as its
-    /// hibernations are) the night before, so that a sleep does not blind the model the next day. NaN if none.
-    static func base(_ values: [Float], _ t: Int) -> Float {
-        var i = t - 24
-        while i >= 0 && i >= t - 168 {
+    /// What the outputs are a change from at step `t`: the value at the same hour (`steps`: on the fleet's clock) on the
+    /// most recent earlier day that has one, up to a week back. Yesterday in the common case; after a night the VM slept
+    /// through (missing, as its hibernations are) the night before, so that a sleep does not blind the model the next
+    /// day. NaN if none.
+    static func base(_ values: [Float], _ t: Int, _ steps: LocalHourSteps) -> Float {
+        for days in 1...7 {
+            let i = steps.sameHour(t, daysBefore: days)
+            guard i >= 0 else { break }
             if i < values.count && !values[i].isNaN { return values[i] }
-            i -= 24
         }
         return .nan
     }
 
     /// Turns the model's outputs for a window ending at `end` into demand per future hour and quantile (in the
     /// series' units), sorted so that quantiles never cross. NaN where the same hour is unknown all week.
-    public static func quantiles(_ output: ArraySlice<Float>, series s: HourlySeries, end: Int, scale: Float, quantiles count: Int) -> [[Float]] {
-        let horizon = output.count / count
+    public func quantiles(_ output: ArraySlice<Float>, series s: HourlySeries, end: Int, scale: Float, quantiles count: Int) -> [[Float]] {
+        let horizon = output.count / count, steps = localSteps(s, from: end, to: end + horizon)
         return (0..<horizon).map { k in
-            let base = Self.base(s.values, end + k)
+            let base = Self.base(s.values, end + k, steps)
             return (0..<count).map { j in base + output[output.startIndex + k * count + j] * scale }.sorted()
         }
     }
 
-    public static func quantiles(_ output: [Float], series s: HourlySeries, end: Int, scale: Float, quantiles count: Int) -> [[Float]] {
+    public func quantiles(_ output: [Float], series s: HourlySeries, end: Int, scale: Float, quantiles count: Int) -> [[Float]] {
         quantiles(output[...], series: s, end: end, scale: scale, quantiles: count)
     }
 }

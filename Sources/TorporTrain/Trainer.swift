@@ -207,7 +207,7 @@ public struct Trainer {
             // Only windows with a known target: a VM absent for weeks would otherwise fill batches with windows that
             // teach nothing, and count as gradient steps towards `leastSteps`.
             let ends = stride(from: config.lookback + 144, through: split - config.horizon, by: 3)
-                .filter { ModelInput.hasKnownTarget(s, end: $0, horizon: config.horizon) }
+                .filter { config.input.hasKnownTarget(s, end: $0, horizon: config.horizon) }
             let (fit, held) = Self.stoppingSplit(ends: ends, every: config.stoppingEvery, horizon: config.horizon)
             train += fit.map { (trained.count - 1, $0) }
             stopping += held.map { (trained.count - 1, $0) }
@@ -296,7 +296,7 @@ public struct Trainer {
             let profile = Baseline.servedProfile(history: Array(history.suffix(read)), hoursOfWeek: Array(hoursOfWeek.suffix(read + config.horizon)),
                                                  horizon: config.horizon, quantiles: q).values.map { $0.map { $0 / v.scale } }
             // Where the model has no forecast, the profile (checked before the uplift: as production, not an uplift on nothing).
-            candidates["model"] = ModelInput.quantiles(out, series: v.series, end: v.end, scale: v.scale, quantiles: q.count).enumerated()
+            candidates["model"] = config.input.quantiles(out, series: v.series, end: v.end, scale: v.scale, quantiles: q.count).enumerated()
                 .map { k, f in f.contains(where: \.isNaN) ? profile[k]
                     : uplift.apply(f, categories: known.categories(vm: v.vm, hour: v.series.time(of: v.end + k)), scale: v.scale).map { $0 / v.scale } }
             for b in Baseline.allCases where b != .hourOfWeekProfile {
@@ -543,7 +543,7 @@ public struct Trainer {
             let output = model.predict(chunk.flatMap { window($0.series, end: $0.end, scale: $0.scale).input }, batch: chunk.count, steps: config.lookback)
             for (i, r) in chunk.enumerated() {
                 let slice = output[i * model.shape.outputs..<i * model.shape.outputs + config.horizon * config.quantiles.count]
-                let forecast = ModelInput.quantiles(slice, series: r.series, end: r.end, scale: r.scale, quantiles: config.quantiles.count)
+                let forecast = config.input.quantiles(slice, series: r.series, end: r.end, scale: r.scale, quantiles: config.quantiles.count)
                 for k in 0..<config.horizon {
                     let categories = calendar.categories(vm: r.vm, hour: r.series.time(of: r.end + k))
                     let actual = r.series.values[r.end + k]

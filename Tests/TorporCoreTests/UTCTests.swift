@@ -45,6 +45,29 @@ import TorporCore
         #expect(kolkata.hoursOfWeek(from: -10 * 3600, count: 2) == [67, 68])
     }
 
+    /// The same local hour days earlier, across Amsterdam's changes of 2013 (clocks forward on Sunday 31 March at
+    /// 01:00 UTC, back on Sunday 27 October at 01:00 UTC), on a grid of hours from Monday 25 March 00:00 UTC.
+    @Test func theSameLocalHourDaysEarlierStepsOverADaylightSavingChange() throws {
+        let amsterdam = try #require(WeekClock(zone: "Europe/Amsterdam"))
+        let spring = UTC.epoch(year: 2013, month: 3, day: 25)
+        let steps = LocalHourSteps(clock: amsterdam, start: spring, steps: 0..<14 * 24)
+        let mondayAt9 = 7 * 24 + 7   // Monday 1 April 09:00 CEST is 07:00 UTC
+        #expect(steps.sameHour(mondayAt9, daysBefore: 7) == 8, "Monday 25 March 09:00 CET is 08:00 UTC: 167 hours back")
+        #expect(steps.sameHour(mondayAt9, daysBefore: 6) == 24 + 8, "Tuesday 09:00 CET")
+        #expect(steps.sameHour(mondayAt9, daysBefore: 1) == 6 * 24 + 7, "Sunday 09:00 CEST: 24 hours back, after the change")
+        #expect(steps.sameHour(6 * 24 + 7, daysBefore: 1) == 5 * 24 + 8, "Sunday 09:00 CEST from Saturday 09:00 CET: 23 hours back")
+        // Sunday 03:00 CEST (01:00 UTC) from Saturday: 02:00 did not exist that day, 03:00 CET is 02:00 UTC.
+        #expect(steps.sameHour(6 * 24 + 1, daysBefore: 1) == 5 * 24 + 2)
+        #expect(steps.hourOfWeek(mondayAt9) == 9 && steps.hourOfWeek(14 * 24) == nil)
+        let autumn = UTC.epoch(year: 2013, month: 10, day: 21)
+        let back = LocalHourSteps(clock: amsterdam, start: autumn, steps: 0..<14 * 24)
+        #expect(back.sameHour(7 * 24 + 8, daysBefore: 7) == 7, "Monday 28 October 09:00 CET (08:00 UTC) from 09:00 CEST (07:00 UTC): 169 hours back")
+        // On UTC's clock, and outside the steps known, a day is 24 steps.
+        let utc = LocalHourSteps(clock: .utc, start: spring, steps: 0..<14 * 24)
+        #expect(utc.sameHour(mondayAt9, daysBefore: 7) == mondayAt9 - 168 && utc.sameHour(mondayAt9, daysBefore: 1) == mondayAt9 - 24)
+        #expect(steps.sameHour(3, daysBefore: 1) == -21 && LocalHourSteps(hoursOfWeek: []).sameHour(200, daysBefore: 2) == 152)
+    }
+
     @Test func rejectsMalformedTimes() {
         for text in ["", "2014-02-30", "2014-13-01 00:00:00", "2014-02-14 25:00:00", "14/02/2014", "2014-02-14 14:30:00 junk", "1372629804",
                      "2014-02-14 24:30:00", "2014-02-14T24:00:00Z", "2014-12-31T23:59:60Z"] {

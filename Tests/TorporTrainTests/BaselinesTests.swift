@@ -69,6 +69,40 @@ import TorporCore
         #expect(WeekClock(zone: "Mars/Olympus") == nil && WeekClock.utc.hoursOfWeek(from: start, count: 2) == [0, 1])
     }
 
+    /// Seasonal naive and the model's look backs (its input six days earlier, the day its outputs are a change from)
+    /// read days on the fleet's clock: across Amsterdam's spring change (Sunday 2013-03-31, 01:00 UTC), busy hours
+    /// 08:00–18:00 local every day are looked up at their local time, where UTC's days would put them an hour late.
+    @Test func lookBacksKeepLocalHoursAcrossADaylightSavingChange() throws {
+        let amsterdam = try #require(WeekClock(zone: "Europe/Amsterdam"))
+        let start = UTC.epoch(year: 2013, month: 3, day: 11)   // a Monday, 00:00 UTC
+        let local = amsterdam.hoursOfWeek(from: start, count: 29 * 24)
+        let busy = local.map { h -> Float in h % 24 >= 8 && h % 24 < 18 ? 60 : 2 }
+        let sunday = 20 * 24, monday = 21 * 24   // 31 March and 1 April, 00:00 UTC
+        // Sunday 08:00 CEST is 06:00 UTC; the day before, 08:00 CET was 07:00 UTC.
+        let day = Baseline.seasonalNaiveDay.forecast(history: Array(busy[..<sunday]), hoursOfWeek: local, horizon: 24)
+        #expect(day[6] == 60 && day[5] == 2 && day[15] == 60 && day[16] == 2, "busy 06–16 UTC on Sunday")
+        let dayOnUTC = Baseline.seasonalNaiveDay.forecast(history: Array(busy[..<sunday]), hoursOfWeek: [], horizon: 24)
+        #expect(dayOnUTC[6] == 2 && dayOnUTC[16] == 60, "an hour late on UTC's days")
+        let week = Baseline.seasonalNaiveWeek.forecast(history: Array(busy[..<monday]), hoursOfWeek: local, horizon: 24)
+        #expect(week[6] == 60 && week[5] == 2 && week[16] == 2)
+
+        let series = HourlySeries(start: start, step: 3600, values: busy)
+        let onLocal = ModelInput(usesContext: false, clock: amsterdam), onUTC = ModelInput(usesContext: false)
+        // Targets on Sunday: the change from Saturday at the same local hour, nothing at 08:00 CEST.
+        let targets = onLocal.window(series, end: sunday, scale: 1, lookback: 168, horizon: 24).target
+        #expect(targets.allSatisfy { $0 == 0 }, "\(targets)")
+        #expect(onUTC.window(series, end: sunday, scale: 1, lookback: 168, horizon: 24).target[6] == 58)
+        // The input six days before Sunday 06:00 UTC (08:00 CEST): Monday 08:00 CET, busy (feature 2 of 8 per hour).
+        func sixDaysEarlier(_ input: ModelInput) -> Float {
+            input.window(series, end: monday, scale: 1, lookback: 168, horizon: 24).input[(168 - 18) * input.featureCount + 2]
+        }
+        #expect(sixDaysEarlier(onLocal) == 60 && sixDaysEarlier(onUTC) == 2)
+        // A forecast of Sunday made of zero changes is Saturday at the same local hour.
+        let forecast = onLocal.quantiles([Float](repeating: 0, count: 24), series: HourlySeries(start: start, step: 3600, values: Array(busy[..<sunday])),
+                                         end: sunday, scale: 1, quantiles: 1)
+        #expect(forecast[6] == [60] && forecast[5] == [2] && forecast[16] == [2])
+    }
+
     @Test func anUnchangedVMKeepsItsProfileAndMissingHoursSayNothing() throws {
         let steady = Self.series { $0 >= 8 && $0 < 18 ? 40 : 30 }
         #expect(Baseline.recentLevelShift(history: steady.values, hoursOfWeek: Self.week) == 0)

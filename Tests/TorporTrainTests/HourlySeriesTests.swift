@@ -135,11 +135,12 @@ func scratchStore() throws -> (Store, String) {
         var values = [Float](repeating: .nan, count: 24 * 10)
         values[2] = 4            // day 0, 02:00
         values[24 + 3] = 7       // day 1, 03:00
-        #expect(ModelInput.base(values, 2 * 24 + 2) == 4, "two days back when yesterday is missing")
-        #expect(ModelInput.base(values, 2 * 24 + 3) == 7, "yesterday when known")
-        #expect(ModelInput.base(values, 9 * 24 + 2).isNaN, "nothing within a week")
-        let out = ModelInput.quantiles([1, 2, 1, 2], series: HourlySeries(start: t0, step: 3600, values: Array(values[..<(2 * 24 + 2)])),
-                                       end: 2 * 24 + 2, scale: 10, quantiles: 2)
+        let utcDays = LocalHourSteps(hoursOfWeek: [])
+        #expect(ModelInput.base(values, 2 * 24 + 2, utcDays) == 4, "two days back when yesterday is missing")
+        #expect(ModelInput.base(values, 2 * 24 + 3, utcDays) == 7, "yesterday when known")
+        #expect(ModelInput.base(values, 9 * 24 + 2, utcDays).isNaN, "nothing within a week")
+        let out = ModelInput(usesContext: false).quantiles([1, 2, 1, 2], series: HourlySeries(start: t0, step: 3600, values: Array(values[..<(2 * 24 + 2)])),
+                                                           end: 2 * 24 + 2, scale: 10, quantiles: 2)
         #expect(out[0] == [14, 24] && out[1] == [17, 27])
         var known = values
         known[2 * 24 + 2] = 9
