@@ -35,7 +35,11 @@ enum DueActions {
     /// Whether an interrupted hibernation may still be started by a run's hibernation pass: an approved action of the
     /// newest approved plan, which has not expired. One that may not is closed by reconciling, not left open.
     static func stillDue(_ entry: JournalEntry, now: EpochSeconds, in db: Database) throws -> Bool {
-        guard let (plan, approved) = try approvedPlan(now: now, in: db) else { return false }
+        // A plan this version cannot read starts nothing (the executor says why): its intent is not still due, and the
+        // check goes on to name what else needs a person.
+        let found: (plan: Plan, approved: [String: ApprovalRecord])?
+        do { found = try approvedPlan(now: now, in: db) } catch is PlanError { return false }
+        guard let (plan, approved) = found else { return false }
         return plan.id == entry.planID && approved[entry.actionID] != nil && now <= plan.validUntil.seconds
     }
 

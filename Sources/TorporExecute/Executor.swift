@@ -990,7 +990,7 @@ public final class Executor: @unchecked Sendable {
                 // Read again now (the saves before this one may have taken minutes): done by another executor since
                 // this pass read the journal, nothing left to do; paused or pinned meanwhile, held.
                 let (step, held) = try store.read { db in
-                    (try JournalRepository.latestSteps(of: [a.id], in: db)[a.id]?.step, try pausedOrPinned(a.vm, at: clock(), in: db))
+                    (try JournalRepository.latestSteps(of: [a.id], in: db)[a.id]?.step, try heldNow(a, planID: plan.id, at: clock(), in: db))
                 }
                 guard step == latest[a.id]?.step else { return }
                 if let held { return skip(held) }
@@ -1005,11 +1005,14 @@ public final class Executor: @unchecked Sendable {
         return "pinned by \(pin.pinnedBy)" + (pin.until.map { " until \(UTC.format($0))" } ?? "")
     }
 
-    /// Why the executor's pause, or a pin of `vm` in force at `time`, holds a hibernation now (read from the store
-    /// again right before a save), if either does.
-    func pausedOrPinned(_ vm: String, at time: EpochSeconds, in db: Database) throws -> String? {
+    /// Why hibernation `a` of plan `planID` is held now, read from the store again right before its save (the pass read
+    /// them at its start, minutes ago for a late VM): the executor's pause, a pin of its VM in force at `time`, or its
+    /// approval no longer in force (carried by the standing approval, which was switched off since).
+    func heldNow(_ a: Plan.Action, planID: String, at time: EpochSeconds, in db: Database) throws -> String? {
         if try ExecutorSettings.paused(in: db) { return ExecutorSettings.pausedHold }
-        return pinned(try JournalRepository.pins(in: db)[vm], at: time)
+        if let pin = pinned(try JournalRepository.pins(in: db)[a.vm], at: time) { return pin }
+        guard try Approvals.approvedActions(of: planID, carriedSince: try Approvals.carriedInForce(in: db), in: db)[a.id] == nil else { return nil }
+        return "its approval no longer holds (carried by the standing approval, switched off since): not started"
     }
 
     /// Why a hibernation under the idle timeout may not happen yet, or nil when the VM's stored CPU utilization (the
@@ -1101,7 +1104,7 @@ public final class Executor: @unchecked Sendable {
             let notRunning = members.map { partnersNotRunning(a, members: $0, covered: options.runHosts) } ?? [:]   // libvirt asked before the count
             let refused = try withGuardrailsCounted { () -> String? in
                 // A pause or a pin made while the load was read (seconds) or the lock awaited holds it still.
-                if let held = try store.read({ try pausedOrPinned(a.vm, at: clock(), in: $0) }) { return held }
+                if let held = try store.read({ try heldNow(a, planID: plan.id, at: clock(), in: $0) }) { return held }
                 if let members, let why = try guardrailRefusal(a, members: members, notRunning: notRunning) { return why }
                 if options.dryRun { partnerLock.withLock { _ = dryRunClaims.insert(a.vm) } } else { try journal(base) }
                 return nil

@@ -283,9 +283,13 @@ public final class ICalendar {
                 if !warnings.contains(warning) { warnings.append(warning) }
             }
             for item in property.value.split(separator: ",") where property.name != "EXDATE" {   // a bad EXDATE stays a warning
-                let time = item.split(separator: "/").first.map(String.init) ?? ""   // an RDATE period: its start
+                let parts = item.split(separator: "/", maxSplits: 1).map(String.init)
+                let time = parts.first ?? ""   // an RDATE period: its start
                 if let problem = Self.outOfRange(time) {
                     throw ICalError(source: source, line: property.line, message: "\(property.name) \(time): \(problem)")
+                }
+                if parts.count == 2, let problem = Self.periodProblem(start: time, end: parts[1]) {
+                    throw ICalError(source: source, line: property.line, message: "\(property.name) period \(item): \(problem)")
                 }
             }
         }
@@ -317,6 +321,18 @@ public final class ICalendar {
         if properties(of: event, ICAL_RRULE_PROPERTY).count > 1 {
             warnings.append("line \(line("RRULE") ?? 0): more than one RRULE (deprecated by RFC 5545); all are expanded")
         }
+    }
+
+    /// Why an RDATE period (`start/end` or `start/duration`) cannot be used, if it cannot: an end out of range or
+    /// before its start (both written alike: the same zone), a duration that is not RFC 5545's or is negative.
+    static func periodProblem(start: String, end: String) -> String? {
+        if end.hasPrefix("P") || end.hasPrefix("+P") || end.hasPrefix("-P") {
+            guard isDuration(end) else { return "its duration '\(end)' is not an RFC 5545 duration" }
+            return end.hasPrefix("-") && end.contains(where: { $0.isNumber && $0 != "0" }) ? "negative duration" : nil
+        }
+        if let problem = outOfRange(end) { return "its end: \(problem)" }
+        let alike = start.count == end.count && start.hasSuffix("Z") == end.hasSuffix("Z")
+        return alike && end < start ? "it ends before it starts" : nil
     }
 
     /// Whether `value` is a DURATION value of RFC 5545 (§3.3.6): `[+|-]P` then `nW`, or `nD` with an optional time, or a
@@ -406,6 +422,10 @@ public final class ICalendar {
             if period {
                 end = icaltime_is_null_time(value.period.end) == 0 ? epoch(resolved(value.period.end, property: p, in: event), floating: floating)
                     : start + EpochSeconds(icaldurationtype_as_int(value.period.duration))
+                // Written alike, `validate` refused it with its line; an end in another zone than its start's is caught here.
+                guard end >= start else {
+                    throw ICalError(source: source, line: nil, message: "\(uid): an RDATE period from \(UTC.format(start)) ends before it starts, at \(UTC.format(end))")
+                }
             }
             instances.append((start, end))
         }

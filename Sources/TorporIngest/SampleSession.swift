@@ -128,10 +128,12 @@ final class SampleSession {
         return .badInput(source: source, line: line, message: shown)
     }
 
-    func vmID(_ name: String) throws -> Int64 {
+    func vmID(_ raw: String, prefix: String = "") throws -> Int64 {
+        let name = prefix + raw
         if let id = vmIDs[name] { return id }
-        guard !name.isEmpty, name.utf8.count <= 255, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw fail("VM name '\(name)' is empty, too long or has control characters")
+        // An empty name is refused before the prefix: `bb-` alone would pool unrelated rows under a made-up VM.
+        guard !raw.isEmpty, name.utf8.count <= 255, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw fail("VM name '\(raw)'" + (prefix.isEmpty ? "" : " (with the prefix '\(prefix)')") + " is empty, too long or has control characters")
         }
         let id = try VMRepository.id(of: name, in: db, now: now)
         vmIDs[name] = id
@@ -195,6 +197,7 @@ final class SampleSession {
             heldBack += 1
             return
         }
+        var stored = value   // what the store holds at that time now: the first value written wins
         switch try writer.add(vm: vm, metric: metric, time: time, value: value) {
         case .inserted:
             report.inserted += 1
@@ -208,6 +211,7 @@ final class SampleSession {
         case .duplicate:
             report.duplicates += 1
         case .conflict(let kept):
+            stored = kept
             report.conflicts += 1
             if conflictExamples < 5 {
                 conflictExamples += 1
@@ -216,11 +220,12 @@ final class SampleSession {
         }
         report.firstTime = min(report.firstTime ?? time, time)
         report.lastTime = max(report.lastTime ?? time, time)
-        if value > 0, metric == allocationMetrics.vcpus || metric == allocationMetrics.memory {
+        // The VM's allocation from what is stored (a conflicting value refused is not its allocation).
+        if stored > 0, metric == allocationMetrics.vcpus || metric == allocationMetrics.memory {
             var a = allocation[vm] ?? (time: time, vcpus: nil, memory: nil)
             if time >= a.time {
                 a.time = time
-                if metric == allocationMetrics.vcpus { a.vcpus = Int(value) } else { a.memory = Int64(value) }
+                if metric == allocationMetrics.vcpus { a.vcpus = Int(stored) } else { a.memory = Int64(stored) }
                 allocation[vm] = a
             }
         }

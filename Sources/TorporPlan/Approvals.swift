@@ -81,17 +81,19 @@ public enum Approvals {
     }
 
     /// Switches the standing approval on or off; switching it to what it is already changes nothing (not when it was
-    /// switched on, from which its carries count). A switch at a `now` before the last one is refused: switched on so,
-    /// it would count again the carries its switch off had set aside.
+    /// switched on, from which its carries count). Switching on at a `now` before the last switch is refused: it would
+    /// count again the carries its switch off had set aside. Switching off never is (a person stopping what the
+    /// approval carries): at a `now` before the last switch on (a --now typo ahead of the clock), it is recorded at that
+    /// switch's time.
     public static func setStanding(_ on: Bool, by who: String, now: EpochSeconds, in store: Store) throws {
         try store.transaction { db in
             let last = try PlanRepository.setting(standingKey, in: db)
             guard last?.value != (on ? "on" : "off") else { return }
-            if let last, now < last.setAt {
+            if on, let last, now < last.setAt {
                 throw PlanError(.badInput, "the standing approval was switched \(last.value) at \(UTC.format(last.setAt)) by \(last.setBy): a switch at "
                                 + "\(UTC.format(now)), before it, is refused (check --now)")
             }
-            try PlanRepository.set(standingKey, to: on ? "on" : "off", by: who, at: now, in: db)
+            try PlanRepository.set(standingKey, to: on ? "on" : "off", by: who, at: max(now, last?.setAt ?? now), in: db)
         }
     }
 

@@ -17,7 +17,7 @@ public enum PlanPage {
         }
         body += "</table>\n"
         let planned = Set(plan.actions.map(\.vm))
-        let skipped = Dictionary(uniqueKeysWithValues: plan.skipped.map { ($0.vm, $0.reason) })
+        let skipped = Dictionary(plan.skipped.map { ($0.vm, $0.reason) }, uniquingKeysWith: { a, b in a + "; " + b })   // once per VM as torpor writes it
         for f in plan.forecasts {
             let isPlanned = planned.contains(f.vm)
             body += "<section id=\"vm-\(f.vm.htmlEscaped)\"><h2>\(f.vm.htmlEscaped) <small>tier \(f.tier.htmlEscaped), q\(f.tierQuantile) decides; \(f.source.htmlEscaped)</small></h2>\n"

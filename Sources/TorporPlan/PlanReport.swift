@@ -62,7 +62,7 @@ public enum PlanReport {
             for a in after where !before.contains(where: { $0.signature == a.signature }) { out.append("  + \(describe(a))  [\(a.rationale.risk) risk] \(a.rationale.text)") }
             changes += 1
         }
-        let oldSkips = Dictionary(uniqueKeysWithValues: old.skipped.map { ($0.vm, $0.reason) })
+        let oldSkips = Dictionary(old.skipped.map { ($0.vm, $0.reason) }, uniquingKeysWith: { a, b in a + "; " + b })   // once per VM as torpor writes it
         for s in new.skipped where oldSkips[s.vm] != s.reason && !new.actions.contains(where: { $0.vm == s.vm }) {
             out.append("\(s.vm): left running: \(s.reason)")
             changes += 1

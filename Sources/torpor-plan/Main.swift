@@ -89,8 +89,16 @@ struct Make: ParsableCommand {
             if let out, FileManager.default.fileExists(atPath: out), (try? Plan.load(path: out).plan.id) != plan.id {
                 throw PlanError(.badInput, Self.outTaken(out))
             }
+            let existed = FileManager.default.fileExists(atPath: path)   // this plan's own file, made again
             try PlanFiles.write(bytes, to: path)
-            let carried = dryRun ? nil : try Approvals.record(plan, bytes: bytes, demandCalls: Planner.demandCalls(input), in: store)
+            let carried: ApprovalRecord?
+            do {
+                carried = dryRun ? nil : try Approvals.record(plan, bytes: bytes, demandCalls: Planner.demandCalls(input), in: store)
+            } catch {
+                // A plan the store has no record of cannot be approved: its file is not left to be mistaken for one.
+                if !existed { try? FileManager.default.removeItem(atPath: path) }
+                throw error
+            }
             let hibernations = plan.actions.filter { $0.action == .hibernate }.count
             print("plan \(plan.id.prefix(12)) written to \(path): \(hibernations) hibernations, \(plan.actions.count - hibernations) restores, \(plan.leftRunning.count) VMs left running")
             let setAside = Planner.forecastsSetAside(input)
@@ -187,6 +195,11 @@ struct Approve: ParsableCommand {
     var standing: Bool?
     @Flag(help: "Approve this plan even though a newer one was made since (which knows newer data, events and pins).")
     var superseded = false
+
+    func validate() throws {
+        // Recorded ahead of the clock, an approval's switch on would refuse every switch before that time.
+        if let ahead = aheadOfTheClock(common.nowSeconds, "nothing approved") { throw ahead }
+    }
 
     func run() throws {
         try exitingOnError("torpor-plan") {

@@ -34,3 +34,19 @@ struct UnavailableDemandSignal: DemandSignal {
     }
     func unmatched(vms: [(name: String, labels: [String: String])]) -> [String] { [] }
 }
+
+/// A pre-flight load that does something (a person's command) the first time it is read, as if while it was read.
+final class LoadWithAnAct: LoadSource, @unchecked Sendable {
+    private let load: FixedLoad
+    private var act: (() throws -> Void)?
+
+    init(_ load: FixedLoad, act: @escaping () throws -> Void) {
+        self.load = load
+        self.act = act
+    }
+
+    func demand(of domain: VirtDomain, at now: EpochSeconds) throws -> Double {
+        if let act { self.act = nil; try act() }
+        return try load.demand(of: domain, at: now)
+    }
+}

@@ -278,6 +278,25 @@ func t(_ text: String) -> EpochSeconds { UTC.parseISO8601(text)! }
         #expect(try known.occurrences(from: everything.from, to: everything.to).map(\.start) == [t("2013-10-01T07:00:00Z")] && known.warnings.isEmpty)
     }
 
+    /// An RDATE period that ends before it starts (libical takes it) is refused with its line, as DTEND before DTSTART
+    /// is: before, it reached the store's check and failed the ingest without a line. One that lasts is kept as it says.
+    @Test func anRDATEPeriodEndingBeforeItStartsIsRefusedWithItsLine() throws {
+        func calendar(_ rdate: String) -> String {
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTAMP:20131001T000000Z\r\n"
+                + "DTSTART:20131001T090000Z\r\nDURATION:PT1H\r\n\(rdate)\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        }
+        for (rdate, problem) in [("RDATE;VALUE=PERIOD:20131005T100000Z/20131005T080000Z", "it ends before it starts"),
+                                 ("RDATE;VALUE=PERIOD:20131005T100000Z/-PT2H", "negative duration"),
+                                 ("RDATE;VALUE=PERIOD:20131005T100000Z/PT2H30", "not an RFC 5545 duration"),
+                                 ("RDATE;VALUE=PERIOD:20131005T100000Z/20131005T250000Z", "its end: 25:00:00 is not a time of day")] {
+            let error = #expect(throws: ICalError.self) { try ICalendar(text: calendar(rdate), source: "c.ics").occurrences(from: everything.from, to: everything.to) }
+            #expect(error?.line == 9 && error?.message.contains(problem) == true, "\(rdate): \(String(describing: error))")
+        }
+        let kept = try ICalendar(text: calendar("RDATE;VALUE=PERIOD:20131005T100000Z/20131005T130000Z,20131006T100000Z/PT30M"), source: "c.ics")
+            .occurrences(from: everything.from, to: everything.to)
+        #expect(kept.map { $0.end - $0.start } == [3600, 3 * 3600, 1800], "\(kept)")
+    }
+
     /// An X- property given twice is two values, as CATEGORIES are (libical's last one alone had been kept: an event's
     /// second X-TORPOR-VMS line had taken the first one's VMs out of its targets).
     @Test func repeatedExtensionPropertiesAreEachKept() throws {

@@ -315,6 +315,26 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
         #expect(try s.value(vm: "dc1-web-01", metric: "cpu_util", time: t0) == 5)
     }
 
+    /// An empty VM cell is refused with its line, prefix or not: `dc1-` alone would pool rows of unknown VMs under a VM
+    /// of that name.
+    @Test func anEmptyVMNameIsRefusedBeforeItsPrefix() throws {
+        let text = "vm,metric,time,value\nweb-01,cpu_util,\(t0),5\n,cpu_util,\(t0),7\n"
+        let prefixed = try CSVCommand.parse(["--vm-prefix", "dc1-", "x.csv"]).effectiveMapping()
+        try expectRejected(text, mapping: prefixed, line: 3, "VM name '' (with the prefix 'dc1-') is empty")
+        try expectRejected(text, line: 3, "VM name '' is empty")
+    }
+
+    /// A VM's allocation follows what is stored: a second source's conflicting vCPU count at the same time is refused
+    /// (the first value stays) and does not become the VM's allocation either.
+    @Test func aRefusedConflictingValueIsNotTheVMsAllocation() throws {
+        let s = try Scratch()
+        let ingester = CSVIngester(store: s.store)
+        _ = try ingester.ingest(path: try s.write("a.csv", "vm,metric,time,value\nweb-01,vcpus,\(t0),4\n"), mapping: .defaultLong, now: replayNow)
+        let r = try ingester.ingest(path: try s.write("b.csv", "vm,metric,time,value\nweb-01,vcpus,\(t0),8\n"), mapping: .defaultLong, now: replayNow)
+        #expect(try r.conflicts == 1 && s.value(vm: "web-01", metric: "vcpus", time: t0) == 4)
+        #expect(try s.count("SELECT vcpus FROM vm WHERE name = 'web-01'") == 4)
+    }
+
     /// A gzip file cut short that has not changed for a while is bad input; one changed a moment ago is a file its writer
     /// is still compressing into: read up to its last whole line, the rest left for a later run, which reads it all.
     @Test func truncatedGzip() throws {

@@ -317,6 +317,39 @@ private let prometheusData = Paths.sharedData + "/prometheus"
         #expect(try s.count() == 3)
     }
 
+    /// A textfile whose writer stopped: its undated samples are taken when it last changed, so ingesting it again each
+    /// hour adds nothing (the VM reads silent, not idle at its last value), and the first ingest warns that it is old.
+    /// Written again (the writer back), it is a new scrape at that time.
+    @Test func undatedTextIsTakenWhenItsFileLastChanged() throws {
+        let s = try Scratch()
+        let ingester = PrometheusIngester(store: s.store)
+        let written = UTC.epoch(year: 2025, month: 12, day: 31)
+        let path = try s.write("textfile.prom", "cpu_util{domain=\"web-01\"} 42\n")
+        func touch(_ time: EpochSeconds) throws {
+            try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: TimeInterval(time))], ofItemAtPath: path)
+        }
+        try touch(written)
+        let first = try ingester.ingestFile(path: path, now: written + 3600)
+        #expect(first.inserted == 1 && first.warnings.contains { $0.contains("taken when the file last changed, 2025-12-31T00:00:00Z, 1h before now") },
+                "\(first.warnings)")
+        #expect(try s.value(vm: "web-01", metric: "cpu_util", time: written) == 42)
+        #expect(try ingester.ingestFile(path: path, now: written + 7200).outcome == .unchanged)
+        try touch(written + 7200)
+        let again = try ingester.ingestFile(path: path, now: written + 7260)
+        #expect(try again.inserted == 1 && again.warnings.isEmpty && s.value(vm: "web-01", metric: "cpu_util", time: written + 7200) == 42)
+        #expect(try s.count() == 2)
+    }
+
+    /// A VM label with an empty value is absent, as Prometheus has it: the next VM label names the VM, and a prefix is
+    /// not a VM's whole name.
+    @Test func anEmptyVMLabelIsAbsent() throws {
+        let s = try Scratch()
+        let ingester = PrometheusIngester(store: s.store, mapping: PrometheusMapping(vmPrefix: "dc1-"))
+        let path = try s.write("empty.prom", "cpu_util{domain=\"\",instance=\"web-01\"} 42 \(UTC.epoch(year: 2025, month: 12, day: 31) * 1000)\n")
+        let r = try ingester.ingestFile(path: path, now: UTC.epoch(year: 2025, month: 12, day: 31))
+        #expect(r.vms == ["dc1-web-01"], "\(r.vms)")
+    }
+
     @Test func openMetricsNeedsEOFAndNothingAfterIt() throws {
         let s = try Scratch()
         let after = try s.write("after.om", "# TYPE a gauge\na 1\n# EOF\nb 2\n# EOF\n")

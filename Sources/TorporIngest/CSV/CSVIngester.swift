@@ -102,9 +102,7 @@ final class CSVFileReader {
     /// Whole seconds since the file at `path` (through a symbolic link, to what it names) last changed, by the wall
     /// clock (a writer works now, whatever `--now` replays).
     static func secondsSinceChange(_ path: String) -> Int? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        return max(0, Int(time(nil)) - Int(info.st_mtim.tv_sec))
+        FileChange.time(of: path).map { max(0, Int(time(nil)) - Int($0)) }
     }
 
     private func parse(_ chunk: UnsafeRawBufferPointer, with parser: CSVParser) throws {

@@ -63,7 +63,7 @@ final class CSVRowReader {
             } else if let col = spec.column {
                 vm = .column(try column(col, "VM"), prefix: spec.prefix ?? "")
             } else {
-                vm = .fixed(try run.vmID((spec.prefix ?? "") + CSVRowReader.stem(of: run.source)))
+                vm = .fixed(try run.vmID(CSVRowReader.stem(of: run.source), prefix: spec.prefix ?? ""))
             }
             var columns: [(Int, Int64, Double, ClosedRange<Double>)] = []
             for m in mapping.metrics! {
@@ -80,7 +80,7 @@ final class CSVRowReader {
             guard !names.isEmpty else { throw run.fail("no VM columns besides the time column") }
             var columns: [(Int, Int64)] = []
             for name in names {
-                columns.append((try column(name, "VM"), try run.vmID((mapping.vmPrefix ?? "") + name)))
+                columns.append((try column(name, "VM"), try run.vmID(name, prefix: mapping.vmPrefix ?? "")))
             }
             plan = .wideVMs(columns: columns, metric: try run.metricID(b), factor: b.unit.factor)
         }
@@ -102,7 +102,7 @@ final class CSVRowReader {
         run.countRow()
         switch plan {
         case .long(let vmIndex, let metricIndex, let valueIndex, let prefix):
-            let vm = try vmCache.value(record.field(vmIndex)) { try run.vmID(prefix + $0) }
+            let vm = try vmCache.value(record.field(vmIndex)) { try run.vmID($0, prefix: prefix) }
             let metric = try metricCache.value(record.field(metricIndex)) { try metricID($0, run: run) }
             run.noteRow(series: vm << 24 | metric.id, time: t)
             if let v = try value(record, valueIndex, run: run) { try run.emit(vm: vm, metric: metric.id, time: t, value: v * metric.factor) }
@@ -110,7 +110,7 @@ final class CSVRowReader {
             let vm: Int64
             switch source {
             case .fixed(let id): vm = id
-            case .column(let i, let prefix): vm = try vmCache.value(record.field(i)) { try run.vmID(prefix + $0) }
+            case .column(let i, let prefix): vm = try vmCache.value(record.field(i)) { try run.vmID($0, prefix: prefix) }
             }
             run.noteRow(series: vm, time: t)
             for c in columns {

@@ -25,17 +25,18 @@ public struct PrometheusIngester {
     }
 
     /// A file: JSON query results (detected by a leading `{` or `[`) or exposition text (OpenMetrics when it ends
-    /// with `# EOF`). Exposition samples without a timestamp are taken at `now` (the scrape time): such text ingested
-    /// again at another now is another scrape, not "unchanged".
+    /// with `# EOF`). Exposition samples without a timestamp are taken when the file last changed (the scrape that
+    /// wrote it), or at `now` when a replay's now is earlier: the same text written again is another scrape, not
+    /// "unchanged", and a textfile whose writer stopped is not read as new scrapes of its old values.
     public func ingestFile(path: String, now: EpochSeconds) throws(IngestError) -> IngestReport {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw .badInput(source: path, line: nil, message: "cannot read: \(error.localizedDescription)")
         }
         let isJSON = PrometheusIngester.looksLikeJSON(data)
+        let takenAt = !isJSON && PrometheusIngester.hasUndatedSample(data) ? min(now, FileChange.time(of: path) ?? now) : nil
         let sha256 = SourceTransaction.identity(contentSHA256: SHA256.hexDigest(of: data), readWith: mapping,
-                                                fileName: flags,
-                                                takenAt: !isJSON && PrometheusIngester.hasUndatedSample(data) ? now : nil)
+                                                fileName: flags, takenAt: takenAt)
         return try SourceTransaction.run(store: store, kind: "prometheus", source: path,
                                          location: URL(fileURLWithPath: path).standardizedFileURL.path, sha256: sha256,
                                          now: now, futureTolerance: futureTolerance) { session in
@@ -48,7 +49,11 @@ public struct PrometheusIngester {
                     try writer.add(name: s.name, labels: s.labels, points: s.points, position: "result[\(i)]")
                 }
             } else {
-                try readExposition(data, session: session, writer: writer, now: now)
+                if let takenAt, now - takenAt > Self.staleScrape {
+                    session.warn("its samples without a timestamp are taken when the file last changed, \(UTC.format(takenAt)), "
+                                 + DurationText.format(now - takenAt) + " before now: has its writer stopped?")
+                }
+                try readExposition(data, session: session, writer: writer, takenAt: takenAt ?? now)
             }
             try writer.finish()
         }
@@ -71,8 +76,8 @@ public struct PrometheusIngester {
         throw session.fail(message + "; export the query again once the answer is whole", line: nil)
     }
 
-    /// Whether exposition text has a sample without a timestamp, which is taken at `now`: the same text read at
-    /// another now (the next scrape of an unchanged textfile) is new data. Stops at the first such sample; text that
+    /// Whether exposition text has a sample without a timestamp, which is taken when the file last changed: the same
+    /// text written again (the next scrape of an unchanged textfile) is new data. Stops at the first such sample; text that
     /// does not parse says no, its ingest fails anyway.
     static func hasUndatedSample(_ data: Data) -> Bool {
         struct Undated: Error {}
@@ -102,7 +107,11 @@ public struct PrometheusIngester {
         return first == UInt8(ascii: "{") && [UInt8(ascii: "\""), UInt8(ascii: "}")].contains(significant.dropFirst().first ?? 0)
     }
 
-    private func readExposition(_ data: Data, session: SampleSession, writer: PrometheusSeriesWriter, now: EpochSeconds) throws {
+    /// How long before now an undated scrape's file may have last changed without a warning.
+    static let staleScrape: Int64 = 15 * 60
+
+    /// Exposition text into `writer`; samples without a timestamp are taken at `takenAt`.
+    private func readExposition(_ data: Data, session: SampleSession, writer: PrometheusSeriesWriter, takenAt: EpochSeconds) throws {
         guard let text = String(data: data, encoding: .utf8) else { throw session.fail("not UTF-8 text", line: nil) }
         var parser = ExpositionParser(format: ExpositionParser.detect(Substring(text)))
         let format = parser.format
@@ -120,7 +129,7 @@ public struct PrometheusIngester {
                         + "milliseconds, the text format's unit; if it is seconds, this is OpenMetrics cut before its '# EOF'")
                 }
                 try writer.add(name: sample.name, labels: Dictionary(sample.labels, uniquingKeysWith: { a, _ in a }),
-                               points: [(sample.timestamp ?? Double(now), sample.value)])
+                               points: [(sample.timestamp ?? Double(takenAt), sample.value)])
             }
         } catch let error as ExpositionError {
             throw session.fail(error.message, line: error.line)

@@ -128,10 +128,14 @@ final class PrometheusSeriesWriter {
         return resolved
     }
 
-    /// The VM of a series, or nil when it has none of the VM labels and no fixed VM was given.
+    /// The VM of a series, or nil when it has none of the VM labels and no fixed VM was given. A label with an empty
+    /// value is absent, as Prometheus has it.
     private func vm(for labels: [String: String]) throws -> (id: Int64, name: String)? {
-        let name = mapping.vmLabels.first(where: { labels[$0] != nil }).map { (mapping.vmPrefix ?? "") + labels[$0]! } ?? fixedVM
-        return try name.map { (id: try session.vmID($0), name: $0) }
+        let prefix = mapping.vmPrefix ?? ""
+        if let label = mapping.vmLabels.first(where: { labels[$0]?.isEmpty == false }), let raw = labels[label] {
+            return (id: try session.vmID(raw, prefix: prefix), name: prefix + raw)
+        }
+        return try fixedVM.map { (id: try session.vmID($0), name: $0) }
     }
 
     /// Stores one series' points (time in seconds, value). NaN is missing; ±Inf is counted and not stored. `position`:
