@@ -48,6 +48,7 @@ import TorporTestSupport
                                          ("torpor-ingest", ["prune", "--sum-up-for", "soon"], "--sum-up-for 'soon' is not a duration such as 20m"),
                                          ("torpor-train", ["demote", "1"], "--reason"),
                                          ("torpor-ingest", ["prune", "--now", "2099-01-01T00:00:00Z"], "is ahead of the clock"),
+                                         ("torpor-plan", ["approve", "plan.json", "--now", "2099-01-01T00:00:00Z"], "nothing approved"),
                                          ("torpor-backtest", ["--days", "0"], "days"),
                                          ("torpor-ingest", ["calendar", "--ahead", "0", "a.ics"], "--ahead '0' is no time at all")] {
             let (status, stderr) = try run(tool, arguments)

@@ -158,6 +158,12 @@ import TorporTrain
         let after = try recorded()
         #expect(after.plans == before.plans && after.approvals == before.approvals && after.calls == before.calls && after.calls.isEmpty)
         #expect(try store.read { try PlanRepository.plan(id: trial.plan.id, in: $0) } == nil)
+        // A plan the store cannot record (a full disk, a lock held too long) fails and leaves no file behind: one could
+        // not be approved, and would read as a dry run's.
+        try store.transaction { try $0.execute(sql: "CREATE TRIGGER refuse_plans BEFORE INSERT ON plan BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END") }
+        #expect(throws: ExitCode.self) { try Make.parse(["--db", store.path, "--now", "2013-09-30T01:30:00Z", "--policy", policy]).run() }
+        #expect(try !FileManager.default.contentsOfDirectory(atPath: dir + "/plans").contains { $0.hasPrefix("plan-20130930T013000Z") })
+        try store.transaction { try $0.execute(sql: "DROP TRIGGER refuse_plans") }
         let unrecorded = #expect(throws: ExitCode.self) { try Approve.parse(["--db", store.path, "--now", "2013-09-30T01:00:00Z", dryRun]).run() }
         #expect(unrecorded == ExitCode(2))
         #expect(!FileManager.default.fileExists(atPath: dir + "/plans/plan-20130930T010000Z.json"))
