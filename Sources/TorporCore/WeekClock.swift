@@ -44,6 +44,14 @@ public struct WeekClock: Equatable, Sendable {
         return UTC.floor(t + offset, to: 86_400) / 86_400
     }
 
+    /// The UTC time of local time `local` (its wall-clock reading taken as UTC seconds) on this clock. An hour a
+    /// daylight-saving change repeats reads as its second time (after the change), an hour it skips as an hour later.
+    public func utc(ofLocal local: EpochSeconds) -> EpochSeconds {
+        guard let timeZone else { return local }
+        func offset(_ t: EpochSeconds) -> Int64 { Int64(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(t)))) }
+        return local - offset(local - offset(local))
+    }
+
     public static func == (a: WeekClock, b: WeekClock) -> Bool { a.zone == b.zone }
 }
 

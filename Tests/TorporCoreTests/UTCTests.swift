@@ -68,6 +68,18 @@ import TorporCore
         #expect(steps.sameHour(3, daysBefore: 1) == -21 && LocalHourSteps(hoursOfWeek: []).sameHour(200, daysBefore: 2) == 152)
     }
 
+    /// A local time's UTC time on a zone's clock, across Amsterdam's 2024 changes (forward on 31 March, back on 27 October,
+    /// both at 01:00 UTC).
+    @Test func localTimesOfAZoneReadAsUTC() throws {
+        let amsterdam = try #require(WeekClock(zone: "Europe/Amsterdam"))
+        func local(_ month: Int, _ day: Int, _ hour: Int, _ minute: Int = 0) -> EpochSeconds { UTC.epoch(year: 2024, month: month, day: day, hour: hour, minute: minute) }
+        #expect(amsterdam.utc(ofLocal: local(7, 1, 10)) == local(7, 1, 8), "CEST")
+        #expect(amsterdam.utc(ofLocal: local(1, 15, 10)) == local(1, 15, 9), "CET")
+        #expect(amsterdam.utc(ofLocal: local(10, 27, 2, 30)) == local(10, 27, 1, 30), "a repeated hour: its second time, CET")
+        #expect(amsterdam.utc(ofLocal: local(3, 31, 2, 30)) == local(3, 31, 1, 30), "a skipped hour: an hour later (03:30 CEST)")
+        #expect(WeekClock.utc.utc(ofLocal: local(7, 1, 10)) == local(7, 1, 10))
+    }
+
     @Test func rejectsMalformedTimes() {
         for text in ["", "2014-02-30", "2014-13-01 00:00:00", "2014-02-14 25:00:00", "14/02/2014", "2014-02-14 14:30:00 junk", "1372629804",
                      "2014-02-14 24:30:00", "2014-02-14T24:00:00Z", "2014-12-31T23:59:60Z"] {

@@ -335,6 +335,30 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
         #expect(try s.count("SELECT vcpus FROM vm WHERE name = 'web-01'") == 4)
     }
 
+    /// ISO-8601 times without a UTC offset are read as UTC and said once a file, unless the mapping names their zone:
+    /// `UTC` (nothing to say), or a zone whose local times they are (Grafana's CSV export in Europe/Amsterdam). A zone
+    /// for epoch times, or one this system does not know, is bad input.
+    @Test func timesWithoutAnOffsetAreUTCUnlessAZoneIsGiven() throws {
+        let s = try Scratch()
+        let text = "vm,metric,time,value\nweb-01,cpu_util,2024-07-01 10:00:00,5\nweb-01,cpu_util,2024-07-01 10:05:00,6\nweb-01,cpu_util,2024-07-01T10:10:00Z,7\n"
+        let path = try s.write("local.csv", text)
+        func mapping(_ flags: [String]) throws -> CSVMapping { try CSVCommand.parse(flags + [path]).effectiveMapping() }
+        let plain = try CSVIngester(store: s.store).ingest(path: path, mapping: .defaultLong, now: replayNow)
+        #expect(plain.warnings.filter { $0.contains("has no UTC offset") }.count == 1, "\(plain.warnings)")
+        #expect(plain.warnings.first { $0.contains("has no UTC offset") }?.hasPrefix("line 2: time '2024-07-01 10:00:00'") == true)
+        #expect(try s.value(vm: "web-01", metric: "cpu_util", time: UTC.epoch(year: 2024, month: 7, day: 1, hour: 10)) == 5)
+        let s2 = try Scratch()
+        let said = try CSVIngester(store: s2.store).ingest(path: try s2.write("local.csv", text), mapping: try mapping(["--time-zone", "UTC"]), now: replayNow)
+        #expect(!said.warnings.contains { $0.contains("UTC offset") })
+        let s3 = try Scratch()
+        let local = try CSVIngester(store: s3.store).ingest(path: try s3.write("local.csv", text), mapping: try mapping(["--time-zone", "Europe/Amsterdam"]), now: replayNow)
+        #expect(local.inserted == 3 && !local.warnings.contains { $0.contains("UTC offset") })
+        #expect(try s3.value(vm: "web-01", metric: "cpu_util", time: UTC.epoch(year: 2024, month: 7, day: 1, hour: 8)) == 5, "10:00 CEST")
+        #expect(try s3.value(vm: "web-01", metric: "cpu_util", time: UTC.epoch(year: 2024, month: 7, day: 1, hour: 10, minute: 10)) == 7, "an offset given stands")
+        try expectRejected(text, mapping: try mapping(["--time-zone", "Europe/Amsterdm"]), line: nil, "time.zone 'Europe/Amsterdm' is not UTC nor a time zone")
+        try expectRejected(text, mapping: try mapping(["--time-format", "epoch", "--time-zone", "UTC"]), line: nil, "'time.zone' (--time-zone) is for time format")
+    }
+
     /// A gzip file cut short that has not changed for a while is bad input; one changed a moment ago is a file its writer
     /// is still compressing into: read up to its last whole line, the rest left for a later run, which reads it all.
     @Test func truncatedGzip() throws {

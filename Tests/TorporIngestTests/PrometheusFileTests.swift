@@ -126,6 +126,12 @@ private let prometheusData = Paths.sharedData + "/prometheus"
         #expect(interleaved?.isBadInput == true && interleaved?.description.hasPrefix("\(dump):3: this series and the one at line 2 both map to VM web3, metric cpu_util") == true,
                 "\(String(describing: interleaved))")
         #expect(try s.count("SELECT count(*) FROM vm WHERE name = 'web3'") == 0)
+        // A federation dump of one scrape per host, seconds apart: a lone time stands for a scrape interval, so these
+        // overlap too (as points alone they had not, and both hosts' values were merged).
+        let single = try s.write("one-scrape.prom", "# TYPE cpu_util gauge\n"
+            + "cpu_util{domain=\"web6\",instance=\"hostA\"} 0 1700000003000\ncpu_util{domain=\"web6\",instance=\"hostB\"} 50 1700000007000\n")
+        let merged = #expect(throws: IngestError.self) { _ = try byDomain.ingestFile(path: single, now: replayNow) }
+        #expect(merged?.description.contains("both map to VM web6, metric cpu_util") == true, "\(String(describing: merged))")
     }
 
     /// `--metric` is for a source of one metric name: on a libvirt exporter's scrape, whose unmapped names are dozens

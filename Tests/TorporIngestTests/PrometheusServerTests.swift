@@ -121,7 +121,8 @@ final class Listener {
 }
 
 @Suite(.serialized) struct PrometheusServerTests {
-    static let end = UTC.epoch(year: 2014, month: 2, day: 28, hour: 14, minute: 25)
+    /// A minute after the trace's last point (14:25): a live query's newest point is a minute settled.
+    static let end = UTC.epoch(year: 2014, month: 2, day: 28, hour: 14, minute: 26)
 
     @Test func storedValuesEqualTheSourceAcrossChunks() throws {
         let server = try PrometheusServer()

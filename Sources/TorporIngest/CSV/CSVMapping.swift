@@ -47,9 +47,13 @@ public struct CSVMapping: Codable, Equatable, Sendable {
         public var start: String?
         /// implicit: the step between rows, e.g. `300`, `5m`.
         public var step: String?
+        /// ISO-8601 times without a UTC offset: the zone they are local times of (`UTC`, or an IANA name such as
+        /// `Europe/Amsterdam`). Without it they are read as UTC, and the first of them in a file is said.
+        public var zone: String?
 
-        public init(column: String? = nil, format: TimeFormat, unit: TimeUnit? = nil, base: String? = nil, start: String? = nil, step: String? = nil) {
-            self.column = column; self.format = format; self.unit = unit; self.base = base; self.start = start; self.step = step
+        public init(column: String? = nil, format: TimeFormat, unit: TimeUnit? = nil, base: String? = nil, start: String? = nil, step: String? = nil,
+                    zone: String? = nil) {
+            self.column = column; self.format = format; self.unit = unit; self.base = base; self.start = start; self.step = step; self.zone = zone
         }
     }
 
@@ -137,7 +141,7 @@ public struct CSVMapping: Codable, Equatable, Sendable {
 
     /// The keys a mapping file may hold (a misspelt `valid` would otherwise let marker values in unnoticed).
     static let shape = YAMLShape.keys([
-        "layout": .any, "delimiter": .any, "header": .any, "time": .flat("column", "format", "unit", "base", "start", "step"),
+        "layout": .any, "delimiter": .any, "header": .any, "time": .flat("column", "format", "unit", "base", "start", "step", "zone"),
         "vm": .flat("column", "name", "from", "prefix"), "metrics": .list(.flat("column", "metric", "unit", "valid")),
         "metric": .flat("name", "unit"), "vm_columns": .any, "vm_prefix": .any, "columns": .flat("vm", "metric", "value"), "units": .any,
     ])
@@ -190,6 +194,12 @@ public struct CSVMapping: Codable, Equatable, Sendable {
         for (key, value, format) in [("base", time.base, TimeFormat.offset), ("start", time.start, .implicit), ("step", time.step, .implicit)]
         where value != nil && format != time.format {
             throw unread("time.\(key)", "--\(key)", by: "time format", [format.rawValue], not: time.format.rawValue)
+        }
+        if let zone = time.zone {
+            guard [.iso8601, .auto].contains(time.format) else {
+                throw unread("time.zone", "--time-zone", by: "time format", [TimeFormat.iso8601.rawValue, TimeFormat.auto.rawValue], not: time.format.rawValue)
+            }
+            guard WeekClock(zone: zone) != nil else { throw bad("time.zone '\(zone)' is not UTC nor a time zone this system knows (an IANA name such as Europe/Amsterdam)") }
         }
         let layoutKeys: [(key: String, given: Bool, flags: String, readers: [Layout])] = [
             ("vm", vm != nil, "--vm, --vm-from-filename", [.wideMetrics]), ("metrics", metrics != nil, "", [.wideMetrics]),

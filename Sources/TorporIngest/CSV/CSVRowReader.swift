@@ -202,6 +202,12 @@ struct TimeReader {
     private let base: EpochSeconds
     private let step: Int64
     private var dataRow: Int64 = 0
+    /// Whether a time without a UTC offset was said (once a file).
+    private var saidNoOffset = false
+    /// The zone times without a UTC offset are local times of (`TimeSpec.zone`), nil for UTC.
+    private let zone: WeekClock?
+    /// Whether the mapping said such times are UTC (nothing to say of them).
+    private let utcSaid: Bool
 
     init(spec: CSVMapping.TimeSpec, index: Int?, columnName: String, source: String) throws {
         format = spec.format
@@ -211,6 +217,8 @@ struct TimeReader {
         autoUnit = secondsPerUnit == nil
         base = (spec.format == .offset ? spec.base : spec.start).flatMap(UTC.parseISO8601) ?? 0
         step = spec.step.flatMap(DurationText.seconds) ?? 0
+        zone = spec.zone.flatMap { $0 == "UTC" ? nil : WeekClock(zone: $0) }
+        utcSaid = spec.zone == "UTC"
     }
 
     mutating func read(_ record: CSVRecord, run: SampleSession) throws -> EpochSeconds {
@@ -239,9 +247,19 @@ struct TimeReader {
         return t
     }
 
-    private func iso(_ record: CSVRecord, _ run: SampleSession) throws -> EpochSeconds {
+    private mutating func iso(_ record: CSVRecord, _ run: SampleSession) throws -> EpochSeconds {
         guard let t = UTC.parseISO8601(record.field(index!)) else {
             throw run.fail("time '\(record.string(index!))' in column '\(columnName)' is not an ISO-8601 time (YYYY-MM-DD[ HH:MM[:SS]][Z|±HH:MM], hours 00–23, seconds 00–59)")
+        }
+        let text = record.string(index!)
+        guard !text.hasSuffix("Z"), !text.hasSuffix("z"), !text.dropFirst(10).contains(where: { $0 == "+" || $0 == "-" }) else { return t }
+        // No UTC offset: a local time of `zone`, else read as UTC and said once (a local-time export read as UTC is
+        // shifted by the zone's offset against the calendars, which keep theirs).
+        if let zone { return zone.utc(ofLocal: t) }
+        if !utcSaid && !saidNoOffset {
+            saidNoOffset = true
+            run.warn("line \(record.line): time '\(text)' in column '\(columnName)' has no UTC offset: it and every such time are read as UTC "
+                     + "(give time.zone, --time-zone, if they are local times; UTC to say they are UTC)")
         }
         return t
     }

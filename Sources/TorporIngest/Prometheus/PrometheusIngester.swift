@@ -107,6 +107,9 @@ public struct PrometheusIngester {
         return first == UInt8(ascii: "{") && [UInt8(ascii: "\""), UInt8(ascii: "}")].contains(significant.dropFirst().first ?? 0)
     }
 
+    /// How long a live query's newest point waits for its scrapes to arrive.
+    static let querySettle: Int64 = 60
+
     /// How long before now an undated scrape's file may have last changed without a warning.
     static let staleScrape: Int64 = 15 * 60
 
@@ -144,7 +147,9 @@ public struct PrometheusIngester {
     /// A live query over [now − range, now] at `step`, chunked within the server's point limit; all chunks are fetched
     /// before anything is written, so a server that fails mid-way leaves nothing behind.
     public func ingestQuery(client: PrometheusClient, query: String, range: Int64, step: Int64, now: EpochSeconds) throws(IngestError) -> IngestReport {
-        let end = now - now % step
+        // The newest step `querySettle` back: a point evaluated on scrapes still arriving (remote write, a federation's
+        // lag) could read low, and the first value stored is kept; the next run takes it once settled.
+        let settled = now - Self.querySettle, end = settled - settled % step
         let chunks = try client.queryRange(query, start: end - range, end: end, step: step)
         let source = "\(client.baseURL.absoluteString) query=\(query)"
         let hash = SHA256()

@@ -219,7 +219,8 @@ final class PrometheusSeriesWriter {
 
     /// A series' times as stretches: sorted, a time within twice the series' closest spacing of the one before
     /// continues a stretch, a later one starts another (a VM that left this host and came back has two stretches, not
-    /// one over its time elsewhere).
+    /// one over its time elsewhere). A time alone (a series of one scrape) stands for `scrapeReach` either side: two
+    /// hosts' single scrapes seconds apart overlap.
     static func stretches(of times: [EpochSeconds]) -> [ClosedRange<EpochSeconds>] {
         let sorted = Array(Set(times)).sorted()
         guard let first = sorted.first else { return [] }
@@ -232,8 +233,11 @@ final class PrometheusSeriesWriter {
                 result.append(t...t)
             }
         }
-        return result
+        return result.map { $0.lowerBound == $0.upperBound ? $0.lowerBound - scrapeReach...$0.upperBound + scrapeReach : $0 }
     }
+
+    /// How far a lone scrape's time reaches either side, when told apart from another series': a scrape interval.
+    static let scrapeReach: EpochSeconds = 60
 
     /// A metric name for messages, quoted; series without one say so.
     static func describe(name: String?) -> String { name.map { "'\($0)'" } ?? "series without a metric name" }
