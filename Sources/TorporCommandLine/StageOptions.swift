@@ -34,6 +34,12 @@ public func aheadOfTheClock(_ now: EpochSeconds, _ consequence: String) -> Valid
     return now > clock + 3600 ? ValidationError("--now \(UTC.format(now)) is ahead of the clock (\(UTC.format(clock))): " + consequence) : nil
 }
 
+/// A `--now` more than an hour from the clock either way, said as a usage error that begins with it and goes on with
+/// `consequence` (a command that acts on the hosts' VMs as they are now); nil when it is within the hour.
+public func awayFromTheClock(_ now: EpochSeconds, _ consequence: String) -> ValidationError? {
+    abs(now - EpochSeconds(Date().timeIntervalSince1970)) > 3600 ? ValidationError("--now \(UTC.format(now)) is more than an hour from the clock: " + consequence) : nil
+}
+
 /// Who a person's command is recorded as: `--by`, else the user behind sudo, else the user.
 public func operatorName(_ by: String?) -> String {
     let env = ProcessInfo.processInfo.environment

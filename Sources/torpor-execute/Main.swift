@@ -135,9 +135,10 @@ struct Run: ParsableCommand {
         guard interval >= 1 else { throw ValidationError("--interval \(interval): give at least 1 second between passes") }
         // A run acts on the hosts' VMs as they are now: at another time it would save and restore real VMs on plans
         // and samples of that time, and journal it then.
-        if let now = common.now.flatMap(UTC.parseInstant), !dryRun, !replay, abs(now - EpochSeconds(Date().timeIntervalSince1970)) > 3600 {
-            throw ValidationError("--now \(UTC.format(now)) is more than an hour from the clock: a run acts on the hosts' VMs as they are now; "
-                                  + "give --dry-run to see what it would have done, --replay on hosts set up for a replay, or replay history with torpor-backtest")
+        if let now = common.now.flatMap(UTC.parseInstant), !dryRun, !replay,
+           let away = awayFromTheClock(now, "a run acts on the hosts' VMs as they are now; give --dry-run to see what it would have done, "
+                                       + "--replay on hosts set up for a replay, or replay history with torpor-backtest") {
+            throw away
         }
         if let until {
             guard UTC.parseInstant(until) != nil else { throw ValidationError("--until '\(until)' is not an ISO-8601 time") }
@@ -318,10 +319,17 @@ struct Pin: ParsableCommand {
     @Argument(help: "The VM.") var vm: String
     @Option(help: "Until when, ISO-8601 or a duration from now such as 8h (default: until unpinned).") var until: String?
     @Option(help: "Who pins it (default: $SUDO_USER, else $USER).") var by: String?
+    @Flag(help: "Allow a --now more than an hour from the clock: a replay on hosts set up for it (a test driver, a test guest).") var replay = false
 
     func validate() throws {
         if let until, UTC.parseInstant(until) == nil, DurationText.seconds(until) == nil {
             throw ValidationError("--until '\(until)' is neither a time nor a duration such as 8h")
+        }
+        // A pin is a person's word now: made at another --now (a typo), it would have ended hours ago, or hold the
+        // alarm of a VM asleep past its restore back until then.
+        if let now = common.now.flatMap(UTC.parseInstant), !replay,
+           let away = awayFromTheClock(now, "a pin keeps the VM awake from now; give --replay on hosts set up for a replay") {
+            throw away
         }
     }
 

@@ -49,6 +49,7 @@ import TorporTestSupport
                                          ("torpor-train", ["demote", "1"], "--reason"),
                                          ("torpor-ingest", ["prune", "--now", "2099-01-01T00:00:00Z"], "is ahead of the clock"),
                                          ("torpor-plan", ["approve", "plan.json", "--now", "2099-01-01T00:00:00Z"], "nothing approved"),
+                                         ("torpor-execute", ["pin", "web-01", "--until", "8h", "--now", "2013-09-30T00:00:00Z"], "is more than an hour from the clock: a pin keeps the VM awake from now"),
                                          ("torpor-backtest", ["--days", "0"], "days"),
                                          ("torpor-ingest", ["calendar", "--ahead", "0", "a.ics"], "--ahead '0' is no time at all")] {
             let (status, stderr) = try run(tool, arguments)

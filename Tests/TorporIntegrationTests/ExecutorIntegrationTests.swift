@@ -269,7 +269,7 @@ import TorporVirt
         try f.store.transaction { db in   // known to the store, as the collector makes it (pin refuses a VM it does not know)
             try VMRepository.setPlacement(vm: try VMRepository.id(of: f.guest.name, in: db, now: later.now), hostURI: RealGuest.uri, labels: [:], in: db)
         }
-        let pinned = try runTool("torpor-execute", ["pin", f.guest.name, "--by", "it", "--db", f.store.path, "--now", UTC.format(later.now + 60)])
+        let pinned = try runTool("torpor-execute", ["pin", f.guest.name, "--by", "it", "--db", f.store.path, "--now", UTC.format(later.now + 60), "--replay"])
         #expect(pinned.status == 4 && pinned.stdout.contains("pinned awake") && pinned.stderr.contains("warning: restore: BOOTED AFRESH"), "\(pinned)")
         #expect(try f.guest.domain.info().state == .running)
         // Once more with a store that refuses the pin: not pinned, awake, and the lost memory still told (exit 4).
@@ -284,7 +284,7 @@ import TorporVirt
         #expect(slept)
         try FileManager.default.removeItem(atPath: later.managedSaveDirectory + "/\(f.guest.name).save")
         try f.store.transaction { try $0.execute(sql: "CREATE TRIGGER refuse_pins BEFORE INSERT ON pin BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END") }
-        let unpinned = try runTool("torpor-execute", ["pin", f.guest.name, "--by", "it", "--db", f.store.path, "--now", UTC.format(later.now + 60)])
+        let unpinned = try runTool("torpor-execute", ["pin", f.guest.name, "--by", "it", "--db", f.store.path, "--now", UTC.format(later.now + 60), "--replay"])
         #expect(unpinned.status == 4 && unpinned.stderr.contains("could not be pinned (") && unpinned.stderr.contains("it is awake, without its memory (restore: BOOTED AFRESH"),
                 "\(unpinned)")
         #expect(try f.guest.domain.info().state == .running)
