@@ -45,11 +45,17 @@ public struct WeekClock: Equatable, Sendable {
     }
 
     /// The UTC time of local time `local` (its wall-clock reading taken as UTC seconds) on this clock. An hour a
-    /// daylight-saving change repeats reads as its second time (after the change), an hour it skips as an hour later.
+    /// daylight-saving change repeats reads as its first time (before the change: a file lists that hour twice, in
+    /// order), a time it skips as read on the clock before the change (02:30 as 03:30 the day clocks go forward an
+    /// hour), whichever side of UTC the zone is.
     public func utc(ofLocal local: EpochSeconds) -> EpochSeconds {
         guard let timeZone else { return local }
         func offset(_ t: EpochSeconds) -> Int64 { Int64(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(t)))) }
-        return local - offset(local - offset(local))
+        // The offsets a day either side are those before and after any change near `local`; a candidate holds when the
+        // zone's offset at it is the one it was made with.
+        let before = local - offset(local - 86_400), after = local - offset(local + 86_400)
+        let holds = [before, after].filter { local - $0 == offset($0) }
+        return holds.min() ?? before
     }
 
     public static func == (a: WeekClock, b: WeekClock) -> Bool { a.zone == b.zone }
@@ -87,8 +93,9 @@ public struct LocalHourSteps: Sendable {
     public func sameHour(_ t: Int, daysBefore days: Int) -> Int {
         let utcDays = t - 24 * days
         guard let now = hourOfWeek(t), let then = hourOfWeek(utcDays) else { return utcDays }
-        // How far the clock moved between the two, in hours, within half a week either way.
+        // How far the clock moved between the two, in hours, within half a week either way (never to `t` itself: a
+        // zone that once skipped a whole day).
         let moved = ((now - then - 24 * days) % 168 + 168 + 84) % 168 - 84
-        return utcDays + moved
+        return min(utcDays + moved, t - 1)
     }
 }

@@ -990,11 +990,11 @@ public final class Executor: @unchecked Sendable {
                 // Read again now (the saves before this one may have taken minutes): done by another executor since
                 // this pass read the journal, nothing left to do; paused or pinned meanwhile, held.
                 let (step, held) = try store.read { db in
-                    (try JournalRepository.latestSteps(of: [a.id], in: db)[a.id]?.step, try heldNow(a, planID: plan.id, at: clock(), in: db))
+                    (try JournalRepository.latestSteps(of: [a.id], in: db)[a.id]?.step, try heldNow(a, approval: approvals[a.id], at: clock(), in: db))
                 }
                 guard step == latest[a.id]?.step else { return }
                 if let held { return skip(held) }
-                hibernate(a, plan: plan, members: members, reopened: reopened, options: options, log: log, clock: clock, hold: hold)
+                hibernate(a, plan: plan, approval: approvals[a.id], members: members, reopened: reopened, options: options, log: log, clock: clock, hold: hold)
             }
         }
     }
@@ -1005,13 +1005,14 @@ public final class Executor: @unchecked Sendable {
         return "pinned by \(pin.pinnedBy)" + (pin.until.map { " until \(UTC.format($0))" } ?? "")
     }
 
-    /// Why hibernation `a` of plan `planID` is held now, read from the store again right before its save (the pass read
-    /// them at its start, minutes ago for a late VM): the executor's pause, a pin of its VM in force at `time`, or its
-    /// approval no longer in force (carried by the standing approval, which was switched off since).
-    func heldNow(_ a: Plan.Action, planID: String, at time: EpochSeconds, in db: Database) throws -> String? {
+    /// Why hibernation `a` is held now, read from the store again right before its save (the pass read them at its
+    /// start, minutes ago for a late VM): the executor's pause, a pin of its VM in force at `time`, or its `approval` (as
+    /// the pass found it) no longer in force: carried by the standing approval, switched off since (a person's approval
+    /// is never taken back; approvals are only added).
+    func heldNow(_ a: Plan.Action, approval: ApprovalRecord?, at time: EpochSeconds, in db: Database) throws -> String? {
         if try ExecutorSettings.paused(in: db) { return ExecutorSettings.pausedHold }
         if let pin = pinned(try JournalRepository.pins(in: db)[a.vm], at: time) { return pin }
-        guard try Approvals.approvedActions(of: planID, carriedSince: try Approvals.carriedInForce(in: db), in: db)[a.id] == nil else { return nil }
+        guard let approval, approval.carriedFrom != nil, try Approvals.carriedInForce(in: db).map({ approval.approvedAt >= $0 }) != true else { return nil }
         return "its approval no longer holds (carried by the standing approval, switched off since): not started"
     }
 
@@ -1048,7 +1049,7 @@ public final class Executor: @unchecked Sendable {
     /// answering), the action stays open for the next run to reconcile, never closed as failed while its VM may sleep.
     /// A pre-flight that finds the VM busy or the state pool too full holds it back (`hold`): logged once per reason.
     /// `reopened`: an interrupted run left this action open (its VM, if not running, is left for reconciling).
-    func hibernate(_ a: Plan.Action, plan: Plan, members: GuardrailMembers?, reopened: Bool, options: ExecutionOptions, log: EventLog,
+    func hibernate(_ a: Plan.Action, plan: Plan, approval: ApprovalRecord?, members: GuardrailMembers?, reopened: Bool, options: ExecutionOptions, log: EventLog,
                    clock: @escaping @Sendable () -> EpochSeconds, hold: Hold) {
         let base = JournalEntry(actionID: a.id, planID: plan.id, vm: a.vm, host: a.host, kind: .hibernate, step: .intent, at: clock(), detail: a.rationale.text)
         var domain: VirtDomain?
@@ -1104,7 +1105,7 @@ public final class Executor: @unchecked Sendable {
             let notRunning = members.map { partnersNotRunning(a, members: $0, covered: options.runHosts) } ?? [:]   // libvirt asked before the count
             let refused = try withGuardrailsCounted { () -> String? in
                 // A pause or a pin made while the load was read (seconds) or the lock awaited holds it still.
-                if let held = try store.read({ try heldNow(a, planID: plan.id, at: clock(), in: $0) }) { return held }
+                if let held = try store.read({ try heldNow(a, approval: approval, at: clock(), in: $0) }) { return held }
                 if let members, let why = try guardrailRefusal(a, members: members, notRunning: notRunning) { return why }
                 if options.dryRun { partnerLock.withLock { _ = dryRunClaims.insert(a.vm) } } else { try journal(base) }
                 return nil

@@ -127,7 +127,8 @@ public enum Approvals {
         var result: [String: ApprovalRecord] = [:]
         for a in try PlanRepository.approvals(of: planID, in: db)
         where a.approvedAt >= since && (a.carriedFrom == nil || carriedSince.map({ a.approvedAt >= $0 }) == true) {
-            for id in a.actions where result[id] == nil { result[id] = a }
+            // A person's approval of an action stands before one carried (the standing approval may be switched off).
+            for id in a.actions where result[id] == nil || (result[id]!.carriedFrom != nil && a.carriedFrom == nil) { result[id] = a }
         }
         return result
     }

@@ -163,9 +163,9 @@ struct Show: ParsableCommand {
                 let hour0 = UTC.floor(plan.createdAt.seconds)
                 let historyStart = hour0 - 48 * 3600
                 let history = try store.read { db in
-                    try Dictionary(uniqueKeysWithValues: plan.forecasts.map { f in
+                    try Dictionary(plan.forecasts.map { f in
                         (f.vm, try HourlySeries.load(vm: f.vm, from: historyStart, to: hour0, in: db).values)
-                    })
+                    }, uniquingKeysWith: { a, _ in a })   // once per VM as torpor writes it
                 }
                 try PlanFiles.write(Data(PlanPage.html(plan, approved: approved, history: history, historyStart: historyStart).utf8), to: html)
                 StandardError.line("torpor-plan: wrote \(html)")
@@ -197,8 +197,9 @@ struct Approve: ParsableCommand {
     var superseded = false
 
     func validate() throws {
-        // Recorded ahead of the clock, an approval's switch on would refuse every switch before that time.
-        if let ahead = aheadOfTheClock(common.nowSeconds, "nothing approved") { throw ahead }
+        // Recorded ahead of the clock, an approval's switch on would refuse every switch before that time; with
+        // --no-standing the switch off still goes through (it comes first, and is never refused).
+        if standing != false, let ahead = aheadOfTheClock(common.nowSeconds, "nothing approved") { throw ahead }
     }
 
     func run() throws {
@@ -231,17 +232,19 @@ struct Standing: ParsableCommand {
 
     func validate() throws {
         guard ["on", "off"].contains(state) else { throw ValidationError("standing '\(state)': give on or off") }
-        // Recorded ahead of the clock, the switch would refuse every switch before that time (`Approvals.setStanding`).
-        if let ahead = aheadOfTheClock(common.nowSeconds, "not switched") { throw ahead }
+        // Recorded ahead of the clock, a switch on would refuse every switch before that time (`Approvals.setStanding`);
+        // a switch off is never refused (`set` records it by the clock at the latest).
+        if state == "on", let ahead = aheadOfTheClock(common.nowSeconds, "not switched") { throw ahead }
     }
 
     func run() throws {
         try exitingOnError("torpor-plan") { try Self.set(state == "on", by: operatorName(by), now: common.nowSeconds, in: try common.openStore()) }
     }
 
-    /// Records the switch and says so.
+    /// Records the switch and says so; a switch off at a `now` ahead of the clock (a typo) is recorded by the clock,
+    /// so that it does not refuse switching on again until then.
     static func set(_ on: Bool, by who: String, now: EpochSeconds, in store: Store) throws {
-        try Approvals.setStanding(on, by: who, now: now, in: store)
+        try Approvals.setStanding(on, by: who, now: on ? now : min(now, EpochSeconds(Date().timeIntervalSince1970)), in: store)
         print("standing approval \(on ? "on: later plans carry the approval of unchanged actions" : "off: every plan waits for a person; hibernations it carried and not started do not start") (by \(who))")
     }
 }

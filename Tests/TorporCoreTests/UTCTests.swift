@@ -66,6 +66,10 @@ import TorporCore
         let utc = LocalHourSteps(clock: .utc, start: spring, steps: 0..<14 * 24)
         #expect(utc.sameHour(mondayAt9, daysBefore: 7) == mondayAt9 - 168 && utc.sameHour(mondayAt9, daysBefore: 1) == mondayAt9 - 24)
         #expect(steps.sameHour(3, daysBefore: 1) == -21 && LocalHourSteps(hoursOfWeek: []).sameHour(200, daysBefore: 2) == 152)
+        // Samoa skipped 30 December 2011 (UTC−10 to UTC+14): the day before any step is still before it.
+        let apia = try #require(WeekClock(zone: "Pacific/Apia"))
+        let skipped = LocalHourSteps(clock: apia, start: UTC.epoch(year: 2011, month: 12, day: 28), steps: 0..<7 * 24)
+        #expect((48..<7 * 24).allSatisfy { skipped.sameHour($0, daysBefore: 1) < $0 })
     }
 
     /// A local time's UTC time on a zone's clock, across Amsterdam's 2024 changes (forward on 31 March, back on 27 October,
@@ -75,8 +79,16 @@ import TorporCore
         func local(_ month: Int, _ day: Int, _ hour: Int, _ minute: Int = 0) -> EpochSeconds { UTC.epoch(year: 2024, month: month, day: day, hour: hour, minute: minute) }
         #expect(amsterdam.utc(ofLocal: local(7, 1, 10)) == local(7, 1, 8), "CEST")
         #expect(amsterdam.utc(ofLocal: local(1, 15, 10)) == local(1, 15, 9), "CET")
-        #expect(amsterdam.utc(ofLocal: local(10, 27, 2, 30)) == local(10, 27, 1, 30), "a repeated hour: its second time, CET")
+        #expect(amsterdam.utc(ofLocal: local(10, 27, 2, 30)) == local(10, 27, 0, 30), "a repeated hour: its first time, CEST")
         #expect(amsterdam.utc(ofLocal: local(3, 31, 2, 30)) == local(3, 31, 1, 30), "a skipped hour: an hour later (03:30 CEST)")
+        // West of UTC the same rules: New York went forward on 10 March and back on 3 November 2024, at 02:00 local.
+        let newYork = try #require(WeekClock(zone: "America/New_York"))
+        #expect(newYork.utc(ofLocal: local(11, 3, 1, 30)) == local(11, 3, 5, 30), "a repeated hour: its first time, EDT")
+        #expect(newYork.utc(ofLocal: local(3, 10, 2, 30)) == local(3, 10, 7, 30), "a skipped hour: an hour later (03:30 EDT)")
+        #expect(newYork.utc(ofLocal: local(1, 15, 9)) == local(1, 15, 14) && newYork.utc(ofLocal: local(7, 1, 9)) == local(7, 1, 13))
+        // Lord Howe moves by half an hour: its skipped 02:15 reads as 02:45 (+11:00).
+        let lordHowe = try #require(WeekClock(zone: "Australia/Lord_Howe"))
+        #expect(lordHowe.utc(ofLocal: local(10, 6, 2, 15)) == local(10, 5, 15, 45))
         #expect(WeekClock.utc.utc(ofLocal: local(7, 1, 10)) == local(7, 1, 10))
     }
 

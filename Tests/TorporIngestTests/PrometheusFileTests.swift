@@ -132,6 +132,11 @@ private let prometheusData = Paths.sharedData + "/prometheus"
             + "cpu_util{domain=\"web6\",instance=\"hostA\"} 0 1700000003000\ncpu_util{domain=\"web6\",instance=\"hostB\"} 50 1700000007000\n")
         let merged = #expect(throws: IngestError.self) { _ = try byDomain.ingestFile(path: single, now: replayNow) }
         #expect(merged?.description.contains("both map to VM web6, metric cpu_util") == true, "\(String(describing: merged))")
+        // A VM that moved in a one-minute query's last step: hostB's lone point a step after hostA's last is its history.
+        let lastStep = try s.write("moved.json", #"{"status":"success","data":{"resultType":"matrix","result":["#
+            + #"{"metric":{"domain":"web7","instance":"hostA"},"values":[[1700000000,"3"],[1700000060,"4"],[1700000120,"5"]]},"#
+            + #"{"metric":{"domain":"web7","instance":"hostB"},"values":[[1700000180,"6"]]}]}}"#)
+        #expect(try byDomain.ingestFile(path: lastStep, now: replayNow).inserted == 4)
     }
 
     /// `--metric` is for a source of one metric name: on a libvirt exporter's scrape, whose unmapped names are dozens

@@ -161,7 +161,8 @@ import TorporTrain
         // A plan the store cannot record (a full disk, a lock held too long) fails and leaves no file behind: one could
         // not be approved, and would read as a dry run's.
         try store.transaction { try $0.execute(sql: "CREATE TRIGGER refuse_plans BEFORE INSERT ON plan BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END") }
-        #expect(throws: ExitCode.self) { try Make.parse(["--db", store.path, "--now", "2013-09-30T01:30:00Z", "--policy", policy]).run() }
+        let failed = #expect(throws: ExitCode.self) { try Make.parse(["--db", store.path, "--now", "2013-09-30T01:30:00Z", "--policy", policy]).run() }
+        #expect(failed == ExitCode(1), "a runtime failure, not a refusal of the input")
         #expect(try !FileManager.default.contentsOfDirectory(atPath: dir + "/plans").contains { $0.hasPrefix("plan-20130930T013000Z") })
         try store.transaction { try $0.execute(sql: "DROP TRIGGER refuse_plans") }
         let unrecorded = #expect(throws: ExitCode.self) { try Approve.parse(["--db", store.path, "--now", "2013-09-30T01:00:00Z", dryRun]).run() }

@@ -89,8 +89,8 @@ import TorporCore
         let series = HourlySeries(start: start, step: 3600, values: busy)
         let onLocal = ModelInput(usesContext: false, clock: amsterdam), onUTC = ModelInput(usesContext: false)
         // Targets on Sunday: the change from Saturday at the same local hour, nothing at 08:00 CEST.
-        let targets = onLocal.window(series, end: sunday, scale: 1, lookback: 168, horizon: 24).target
-        #expect(targets.allSatisfy { $0 == 0 }, "\(targets)")
+        let window = onLocal.window(series, end: sunday, scale: 1, lookback: 168, horizon: 24)
+        #expect(window.target.allSatisfy { $0 == 0 } && window.mask.allSatisfy { $0 == 1 }, "\(window.target) \(window.mask)")
         #expect(onUTC.window(series, end: sunday, scale: 1, lookback: 168, horizon: 24).target[6] == 58)
         // The input six days before Sunday 06:00 UTC (08:00 CEST): Monday 08:00 CET, busy (feature 2 of 8 per hour).
         func sixDaysEarlier(_ input: ModelInput) -> Float {

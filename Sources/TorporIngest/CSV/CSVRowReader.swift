@@ -251,17 +251,20 @@ struct TimeReader {
         guard let t = UTC.parseISO8601(record.field(index!)) else {
             throw run.fail("time '\(record.string(index!))' in column '\(columnName)' is not an ISO-8601 time (YYYY-MM-DD[ HH:MM[:SS]][Z|±HH:MM], hours 00–23, seconds 00–59)")
         }
-        let text = record.string(index!)
-        guard !text.hasSuffix("Z"), !text.hasSuffix("z"), !text.dropFirst(10).contains(where: { $0 == "+" || $0 == "-" }) else { return t }
         // No UTC offset: a local time of `zone`, else read as UTC and said once (a local-time export read as UTC is
         // shifted by the zone's offset against the calendars, which keep theirs).
+        guard zone != nil || !(utcSaid || saidNoOffset), !Self.hasOffset(record.field(index!)) else { return t }
         if let zone { return zone.utc(ofLocal: t) }
-        if !utcSaid && !saidNoOffset {
-            saidNoOffset = true
-            run.warn("line \(record.line): time '\(text)' in column '\(columnName)' has no UTC offset: it and every such time are read as UTC "
-                     + "(give time.zone, --time-zone, if they are local times; UTC to say they are UTC)")
-        }
+        saidNoOffset = true
+        run.warn("line \(record.line): time '\(record.string(index!))' in column '\(columnName)' has no UTC offset: it and every such time are read as UTC "
+                 + "(give time.zone, --time-zone, if they are local times; UTC to say they are UTC)")
         return t
+    }
+
+    /// Whether an ISO-8601 time (as `UTC.parseISO8601` read it) ends in `Z` or an offset (`+`/`-` after its date).
+    static func hasOffset(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let last = text.last else { return false }
+        return last == UInt8(ascii: "Z") || last == UInt8(ascii: "z") || text.dropFirst(10).contains { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") }
     }
 
     private mutating func number(_ record: CSVRecord, _ run: SampleSession) throws -> EpochSeconds {

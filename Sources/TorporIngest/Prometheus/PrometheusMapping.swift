@@ -201,7 +201,7 @@ final class PrometheusSeriesWriter {
         for series in seriesSeen.values where series.count > 1 {
             let stretches = series.map { Self.stretches(of: $0.times) }
             for i in 1..<series.count {
-                for j in 0..<i where stretches[i].contains(where: { a in stretches[j].contains { $0.overlaps(a) } }) {
+                for j in 0..<i where stretches[i].contains(where: { a in stretches[j].contains { Self.overlap($0, a) } }) {
                     (session.line, session.position) = (series[i].line, series[i].position)
                     throw seriesMergeError(series[i].labels, first: (series[j].labels, series[j].here), vm: series[i].vm, metric: series[i].metric)
                 }
@@ -219,8 +219,7 @@ final class PrometheusSeriesWriter {
 
     /// A series' times as stretches: sorted, a time within twice the series' closest spacing of the one before
     /// continues a stretch, a later one starts another (a VM that left this host and came back has two stretches, not
-    /// one over its time elsewhere). A time alone (a series of one scrape) stands for `scrapeReach` either side: two
-    /// hosts' single scrapes seconds apart overlap.
+    /// one over its time elsewhere).
     static func stretches(of times: [EpochSeconds]) -> [ClosedRange<EpochSeconds>] {
         let sorted = Array(Set(times)).sorted()
         guard let first = sorted.first else { return [] }
@@ -233,10 +232,17 @@ final class PrometheusSeriesWriter {
                 result.append(t...t)
             }
         }
-        return result.map { $0.lowerBound == $0.upperBound ? $0.lowerBound - scrapeReach...$0.upperBound + scrapeReach : $0 }
+        return result
     }
 
-    /// How far a lone scrape's time reaches either side, when told apart from another series': a scrape interval.
+    /// Whether two stretches of two series overlap: share a time, or are two lone scrapes (a series of one time each)
+    /// less than `scrapeReach` apart (two hosts' scrapes seconds apart). A lone scrape after another series' stretch (a
+    /// VM that moved in a query's last step) does not.
+    static func overlap(_ a: ClosedRange<EpochSeconds>, _ b: ClosedRange<EpochSeconds>) -> Bool {
+        a.overlaps(b) || a.lowerBound == a.upperBound && b.lowerBound == b.upperBound && abs(a.lowerBound - b.lowerBound) < scrapeReach
+    }
+
+    /// How close two lone scrapes of one VM and metric must be to be one scrape of two series: a scrape interval.
     static let scrapeReach: EpochSeconds = 60
 
     /// A metric name for messages, quoted; series without one say so.
