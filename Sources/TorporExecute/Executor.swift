@@ -617,14 +617,16 @@ public final class Executor: @unchecked Sendable {
                 let libvirtImage = try domain.hasManagedSaveImage()
                 /// The pool's copy of the same sleep instead of libvirt's image (`journaled` and `told`: why, for the
                 /// journal and for a person), libvirt's image removed once it runs (else a start would try it again).
-                /// Tried again after each failure only once `poolRetry` allows: a start that fails for another cause (a
-                /// missing bridge or disk, no memory) fails from the pool too, and rebuilding the image each pass would
-                /// only load the host; a cause that passes (a full disk freed) does not keep the VM asleep. Without a
+                /// Tried again after each failure only once `poolRetry` allows (a person's wake at once): a start that
+                /// fails for another cause (a missing bridge or disk, no memory) fails from the pool too, and rebuilding
+                /// the image each pass would only load the host; a cause that passes (a full disk freed) does not keep
+                /// the VM asleep. Without a
                 /// pool or while libvirt still works on the VM, `failure` is the restore's.
                 func fromPoolInstead(journaled: String, told: String, otherwise failure: Error) throws {
                     guard let pool = options.pool, (try? domain.info().state) == .shutOff, !Self.hasJob(domain) else { throw failure }
-                    // A store that cannot answer blocks no restore: the pool is tried.
-                    if let retry = (try? poolRetry(r.vm)) ?? nil, clock() < retry.at {
+                    // A store that cannot answer blocks no restore: the pool is tried. Nor does the wait hold a person's
+                    // wake: an operator can always try.
+                    if !r.byPerson, let retry = (try? poolRetry(r.vm)) ?? nil, clock() < retry.at {
                         throw ExecuteError(.runtime, "\(failure) (the state pool failed too for this sleep, \(retry.failures == 1 ? "once" : "\(retry.failures) times"); tried again from "
                                            + "\(UTC.format(retry.at)), or now by `torpor-execute restore --from-pool --pool \(pool.directory) \(r.vm)`)")
                     }
@@ -1179,17 +1181,38 @@ public final class Executor: @unchecked Sendable {
         }
     }
 
+    /// A saved image the disk did not take: flushing it failed.
+    struct ImageNotFlushed: Error, CustomStringConvertible {
+        let path: String, reason: String
+        var description: String { "libvirt's saved image \(path) could not be flushed to disk (\(reason)): a power cut would lose it" }
+    }
+
+    /// Flushes libvirt's saved image at `path`, and its directory, to disk. An image not on this machine (a remote
+    /// host's, or a directory this executor may not read) is libvirt's to keep: nothing to do.
+    static func flushImage(_ path: String) throws {
+        func flush(_ path: String, flags: Int32) throws {
+            let fd = open(path, flags)
+            guard fd >= 0 else { return }
+            defer { close(fd) }
+            guard fsync(fd) == 0 else { throw ImageNotFlushed(path: path, reason: String(cString: strerror(errno))) }
+        }
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        try flush(path, flags: O_RDONLY)
+        try flush((path as NSString).deletingLastPathComponent, flags: O_RDONLY | O_DIRECTORY)
+    }
+
     /// Wakes a VM whose save completed but whose sleep the journal cannot record (`error`: a full disk under the store):
     /// asleep without a record, it would be owed no restore, and a hibernation torpor cannot record is a failed one,
     /// which leaves the VM running. libvirt starts it from its saved image, memory and all; this executor does not save
     /// it again. What became of it, for the journal and the log: started, or (the start failing too) left off for the
     /// next run to reconcile.
     func wakeUnrecordedSleep(_ domain: VirtDomain, vm: String, because error: Error) -> String {
-        let unrecorded = "the VM was off with its saved state but the journal cannot record its sleep (\(error))"
+        let unrecorded = error is ImageNotFlushed ? "the VM was off with its saved state, but \(error)"
+            : "the VM was off with its saved state but the journal cannot record its sleep (\(error))"
         do {
             try domain.start()
             connectionLock.withLock { _ = wokenUnrecorded.insert(vm) }
-            return unrecorded + ": started again from its saved state (a sleep without a record would be owed no restore)"
+            return unrecorded + ": started again from its saved state" + (error is ImageNotFlushed ? "" : " (a sleep without a record would be owed no restore)")
         } catch {
             return unrecorded + ", and it could not be started (\(error)): left open for the next run to reconcile"
         }
@@ -1213,6 +1236,9 @@ public final class Executor: @unchecked Sendable {
         done.at = clock()
         done.seconds = seconds
         let image = options.managedSaveDirectory + "/\(entry.vm).save"
+        // libvirt writes the image without flushing it: a power cut before the kernel does would lose the memory of a
+        // sleep recorded as done. Flushed here first; one that cannot be is a failed hibernation (the VM started again).
+        try Self.flushImage(image)
         done.bytes = (try? FileManager.default.attributesOfItem(atPath: image)[.size] as? Int64) ?? nil
         // The disks as the save left them: the pool image is taken with this identity, however late the copy.
         let disks = options.pool == nil ? nil : try? Self.diskIdentity(domain)
@@ -1300,12 +1326,20 @@ public final class Executor: @unchecked Sendable {
             notPooled("state pool: \(error)", final: false)
             copyEnded = false
             return false
-        } catch let error as StatePoolError where [StatePoolError.Kind.io, .full].contains(error.kind) && sleep.poolFailures < Self.poolRetryDelays.count {
+        } catch where Self.mayPass(error) && sleep.poolFailures < Self.poolRetryDelays.count {
             notPooled("state pool: not taken (\(error))", final: false, retryAt: clock() + Self.poolRetryDelays[sleep.poolFailures])
         } catch {
             notPooled("state pool: not taken (\(error))" + (sleep.poolFailures > 0 ? ", tried \(sleep.poolFailures + 1) times" : ""), final: true)
         }
         return true
+    }
+
+    /// Whether a pool copy's failure may pass: the pool's disk (I/O, full), the store (busy past its timeout while a long
+    /// ingest writes, a full disk: the image may be in the pool and only its link missing), or libvirt (reading the
+    /// disks' identity). A refusal for good would leave a sleep whose image the pool holds restorable only from libvirt's.
+    static func mayPass(_ error: Error) -> Bool {
+        if let error = error as? StatePoolError { return [StatePoolError.Kind.io, .full].contains(error.kind) }
+        return error is DatabaseError || error is VirtError
     }
 
     /// How long a sleep's pool copy waits after each failure that may pass before it is tried again; after the last,

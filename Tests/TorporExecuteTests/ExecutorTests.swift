@@ -938,6 +938,48 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try pass(last + 3600).isEmpty, "refused for good")
     }
 
+    /// A copy whose image reached the pool but whose link the store could not record (busy past its timeout while a
+    /// long ingest writes) is tried again later, as a pool failure that may pass is, not refused for good: refused, the
+    /// sleep could only be restored from libvirt's image though the pool held it.
+    @Test func aPoolCopyTheStoreCouldNotLinkIsTriedAgain() throws {
+        let f = try Fixture()
+        _ = try f.plan(["web-01": 0..<20])
+        var options = f.options(Self.now)
+        options.pool = (f.dir + "/pool", 1 << 40)
+        options.managedSaveDirectory = f.dir + "/save"
+        try FileManager.default.createDirectory(atPath: f.dir + "/save", withIntermediateDirectories: true)
+        try Data(randomImage).write(to: URL(fileURLWithPath: f.dir + "/save/web-01.save"))
+        try f.store.transaction {
+            try $0.execute(sql: "CREATE TRIGGER refuse_links BEFORE UPDATE OF manifest_id ON power BEGIN SELECT RAISE(ABORT, 'database is locked'); END")
+        }
+        options.now = Self.now
+        let first = try f.executor().run(options)
+        #expect(first.map(\.event) == ["hibernated", "not-pooled"] && first[1].detail.contains("tried again from \(UTC.format(Self.now + 900))"),
+                "\(first.map(\.text))")
+        #expect(try f.store.read { try JournalRepository.power(of: "web-01", in: $0) }?.poolRefused == nil)
+        try f.store.transaction { try $0.execute(sql: "DROP TRIGGER refuse_links") }
+        options.now = Self.now + 900
+        #expect(try f.executor().run(options).map(\.event) == ["pooled"])
+        #expect(try f.store.read { try JournalRepository.power(of: "web-01", in: $0) }?.manifestID != nil)
+    }
+
+    /// libvirt's image is flushed to disk before its sleep is recorded: an image on this machine is, and one that is not
+    /// here (a remote host's) is libvirt's to keep; the hibernation's record holds the image's size as before.
+    @Test func theSavedImageIsFlushedBeforeItsSleepIsRecorded() throws {
+        let f = try Fixture()
+        let image = f.dir + "/save/web-01.save"
+        try FileManager.default.createDirectory(atPath: f.dir + "/save", withIntermediateDirectories: true)
+        try Data(randomImage).write(to: URL(fileURLWithPath: image))
+        try Executor.flushImage(image)
+        try Executor.flushImage(f.dir + "/elsewhere/web-01.save")
+        _ = try f.plan(["web-01": 0..<20])
+        var options = f.options(Self.now)
+        options.managedSaveDirectory = f.dir + "/save"
+        #expect(try f.executor().run(options).map(\.event) == ["hibernated"])
+        #expect(try f.store.read { try JournalRepository.recent(limit: 1, vm: "web-01", in: $0) }.first?.bytes == Int64(randomImage.count))
+        #expect("\(Executor.ImageNotFlushed(path: image, reason: "Input/output error"))".hasSuffix("could not be flushed to disk (Input/output error): a power cut would lose it"))
+    }
+
     /// A save a killed run left the VM paused after (no job running): the next run resumes it and closes the action as
     /// failed; `wake` resumes a paused VM too. A sleep whose image the pool's lock kept out is taken on a later pass.
     @Test func aPausedVMIsResumedAndAnUnpooledSleepIsTakenLater() throws {

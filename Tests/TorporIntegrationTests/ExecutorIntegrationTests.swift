@@ -293,7 +293,7 @@ import TorporVirt
     /// When the pool cannot restore the sleep either (here: its directory gone), the restore fails keeping the saved
     /// state, and the passes of the next 15 min do not rebuild the image again (a start failing for another cause would
     /// fail from the pool too), nor does a restore of another kind (a pin's); a pass after them tries the pool again,
-    /// and after a second failure the wait doubles; a person's `restore --from-pool` tries at once.
+    /// and after a second failure the wait doubles; a person's plain `wake` tries the pool at once.
     @Test func aPoolThatCannotRestoreEitherIsTriedAgainLessAndLessOften() throws {
         let f = try Fixture()
         let plan = try f.plan(now: Self.start, idleHours: 5)
@@ -331,8 +331,8 @@ import TorporVirt
         #expect(try f.guest.domain.info().state == .shutOff && f.guest.domain.hasManagedSaveImage(), "the saved state is kept")
         try? FileManager.default.removeItem(atPath: pool)
         try FileManager.default.moveItem(atPath: pool + ".away", toPath: pool)
-        let woken = try f.executor.wake(vm: f.guest.name, by: "it", fromPool: true, options: f.options(try latestPoolFailure() + 1750))
-        #expect(woken.map(\.event) == ["restored"], "\(woken.map(\.text))")
+        let woken = try f.executor.wake(vm: f.guest.name, by: "it", options: f.options(try latestPoolFailure() + 1750))
+        #expect(woken.map(\.event) == ["restored"] && woken[0].detail.contains("restored from the state pool"), "\(woken.map(\.text))")
         try f.assertContinues(from: before, "restored from the pool by a person")
     }
 
