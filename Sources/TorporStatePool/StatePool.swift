@@ -296,11 +296,16 @@ public final class StatePool {
         public var chunksChecked: Int
         public var corrupt: [String]
         public var missing: [String]
+        /// With `repair`: the damaged chunks' files removed, for the next take of an image holding them to write again.
+        public var removed: [String] = []
     }
 
     /// Re-hashes every chunk of the pool's index. Without the pool's lock (takes go on meanwhile): a chunk whose file is
     /// gone is missing only if the index still lists it afterwards (a garbage collection removes index rows first).
-    public func verify() throws -> VerifyReport {
+    /// `repair`: each damaged chunk still damaged under the pool's lock has its file removed. Left, a take that meets
+    /// its content reuses it by its size and its images cannot be restored; removed, the next take holding it writes it
+    /// again (as a lost chunk), and every image that uses it can be restored again.
+    public func verify(repair: Bool = false) throws -> VerifyReport {
         /// Every chunk the index lists in this pool.
         func indexed() throws -> [StateManifest.Chunk] {
             try store.read { db in try StateRepository.manifests(pool: key, in: db).flatMap(\.chunks) + StateRepository.unreferencedChunks(pool: key, in: db) }
@@ -317,6 +322,18 @@ public final class StatePool {
             let stillIndexed = Set(try indexed().map { SHA256.hex($0.hash) })
             report.missing.removeAll { hex in
                 !stillIndexed.contains(hex) || FileManager.default.fileExists(atPath: chunkPath(hex: hex))
+            }
+        }
+        if repair && !report.corrupt.isEmpty {
+            let held = try lock(wait: true)   // no take writes a chunk meanwhile (one may have written it whole since)
+            defer { withExtendedLifetime(held) {} }
+            for hex in report.corrupt {
+                let path = chunkPath(hex: hex)
+                guard let data = FileManager.default.contents(atPath: path), SHA256.hex(data.withUnsafeBytes { SHA256.digest($0) }) != hex else { continue }
+                do { try FileManager.default.removeItem(atPath: path) } catch {
+                    throw StatePoolError(kind: .io, message: "removing the damaged chunk \(path): \(error)")
+                }
+                report.removed.append(hex)
             }
         }
         return report

@@ -283,11 +283,14 @@ struct PoolStatus: ParsableCommand {
 struct PoolVerify: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "verify", abstract: "Re-hash every chunk; exit 1 if any is missing or damaged.")
     @OptionGroup var options: PoolOptions
+    @Flag(help: "Remove damaged chunks' files, so that the next image holding one writes it again (until then, and for images no VM takes again, they stay unrestorable from the pool).")
+    var repair = false
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let report = try options.open().verify()
-            print("\(report.chunksChecked) chunks checked, \(report.corrupt.count) damaged, \(report.missing.count) missing")
+            let report = try options.open().verify(repair: repair)
+            print("\(report.chunksChecked) chunks checked, \(report.corrupt.count) damaged, \(report.missing.count) missing"
+                  + (repair ? ", \(report.removed.count) damaged removed for the next take to write again" : ""))
             for hash in report.corrupt { print("  damaged: \(hash)") }
             for hash in report.missing { print("  missing: \(hash)") }
             if !report.corrupt.isEmpty || !report.missing.isEmpty { throw ExecuteError(.runtime, "\(options.pool): the pool has missing or damaged chunks; the images that use them cannot be restored from the pool") }

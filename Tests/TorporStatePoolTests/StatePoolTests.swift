@@ -147,7 +147,16 @@ struct PoolScratch {
         #expect(e?.kind == .corrupt && e?.message.contains("chunk 3") == true)
         #expect(!FileManager.default.fileExists(atPath: out) && !FileManager.default.fileExists(atPath: out + ".torpor-partial"))
         let verify = try pool.verify()
-        #expect(verify.corrupt == [SHA256.hex(manifest.chunks[3].hash)] && verify.missing.isEmpty)
+        #expect(verify.corrupt == [SHA256.hex(manifest.chunks[3].hash)] && verify.missing.isEmpty && verify.removed.isEmpty)
+        // A take of the same content reuses the damaged chunk by its size: still damaged.
+        _ = try pool.take(image: try s.image("b", randomBytes(1 << 20, seed: 9)), vm: "db-01", diskIdentity: "d", now: 2)
+        #expect(try pool.verify().corrupt.count == 1)
+        // Repaired: its file removed, the next take writes it again, and every image using it restores.
+        #expect(try pool.verify(repair: true).removed == [SHA256.hex(manifest.chunks[3].hash)])
+        let again = try pool.take(image: try s.image("c", randomBytes(1 << 20, seed: 9)), vm: "db-01", diskIdentity: "d", now: 3)
+        #expect(try again.rewrittenChunks == 1 && pool.verify().corrupt.isEmpty)
+        try pool.materialize(manifest, to: out, currentDiskIdentity: "d")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == Data(randomBytes(1 << 20, seed: 9)))
     }
 
     /// A chunk the index has but whose file is gone (removed, lost by the filesystem, a pool restored from an older
