@@ -84,6 +84,19 @@ enum PoolFiles {
 
     /// The pool's key as the file at `path` records it; a pool without one records `default` there first (a pool
     /// that cannot be written, such as a read-only mount, is known by `default`).
+    /// Records in `directory`'s file `NEWEST` the id the store gave the pool's newest image, best-effort (written
+    /// aside, then renamed into place): a garbage collection by a store that has not seen it is refused.
+    static func recordNewest(_ id: Int64, in directory: String) {
+        let path = directory + "/NEWEST", temp = path + ".\(getpid()).new"
+        guard FileManager.default.createFile(atPath: temp, contents: Data("\(id)\n".utf8)) else { return }
+        if Glibc.rename(temp, path) != 0 { remove(temp) }
+    }
+
+    /// The id `recordNewest` last recorded in `directory`, nil when none was (a pool from before it, or unreadable).
+    static func newest(in directory: String) -> Int64? {
+        (try? String(contentsOfFile: directory + "/NEWEST", encoding: .utf8)).flatMap { Int64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
     static func poolKey(_ path: String, default key: String) throws(Failure) -> String {
         if let recorded = try? String(contentsOfFile: path, encoding: .utf8) {
             let line = recorded.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -213,6 +213,7 @@ public final class StatePool {
             let manifest = StateManifest(pool: key, vm: vm, createdAt: now, imageSHA256: imageHash.finalizeHex(), imageBytes: imageBytes,
                                          writtenBytes: writtenBytes - rewrittenBytes, chunks: chunks, diskIdentity: diskIdentity)
             let id = try store.transaction { try StateRepository.insert(manifest, newChunks: newChunks, in: $0) }
+            PoolFiles.recordNewest(id, in: directory)
             return TakeReport(manifestID: id, imageBytes: imageBytes, chunks: chunks.count, newChunks: newChunks.count,
                               writtenBytes: writtenBytes, seconds: Date().timeIntervalSince(started), rewrittenChunks: rewritten)
         } catch let error as StatePoolError {
@@ -354,11 +355,21 @@ public final class StatePool {
     /// older manifests, then every chunk no remaining manifest references (index first, files after, so a crash in
     /// between leaves only unindexed files, removed next time), and stray files in `tmp/` and `chunks/` that the index
     /// does not list, unless the store indexes nothing of this pool (then the files are another store's, or the store
-    /// is the wrong one: they are left and counted). Holds the pool's lock.
+    /// is the wrong one: they are left and counted). Refused when the store has not seen the pool's newest image
+    /// (`PoolFiles.recordNewest`). Holds the pool's lock.
     public func collectGarbage(keepPerVM: Int) throws -> GarbageReport {
         precondition(keepPerVM >= 1, "keep at least one image per VM")
         let held = try lock(wait: true)
         defer { withExtendedLifetime(held) {} }
+        // A store that has not seen the pool's newest image (an older copy, restored or kept for a replay) would take
+        // the chunks only newer images use for strays or orphans, and remove them under sleeping VMs: refused.
+        // (A store that knows no image of the pool removes none of its files: left as strays, below.)
+        if let newest = PoolFiles.newest(in: directory), let known = try store.read({ try StateRepository.manifests(pool: key, in: $0) }).map(\.id).max() {
+            guard known >= newest else {
+                throw StatePoolError(kind: .refused, message: "state pool \(directory): it holds image #\(newest), newer than any this store knows (#\(known)): "
+                                     + "an older copy of the store? nothing collected (collect with the store the executor uses)")
+            }
+        }
         // The index's deletions durable before the files go: a power loss must not bring back rows of chunks gone.
         let (removedManifests, orphans, known) = try store.transaction { db -> (Int, [StateManifest.Chunk], Bool) in
             let known = try StateRepository.usage(pool: key, in: db).chunks > 0

@@ -264,6 +264,24 @@ struct PoolScratch {
         #expect(try FileManager.default.contentsOfDirectory(atPath: s.dir + "/pool/tmp").isEmpty)
     }
 
+    /// A collection by an older copy of the store (kept for a replay, restored from a backup) is refused: its index
+    /// lacks the newest image, whose chunks it would take for strays and remove under a sleeping VM.
+    @Test func aStoreThatHasNotSeenThePoolsNewestImageCollectsNothing() throws {
+        let s = try PoolScratch()
+        let pool = try s.pool()
+        _ = try pool.take(image: try s.image("a", randomBytes(500_000, seed: 51)), vm: "web-01", diskIdentity: "d", now: 1)
+        for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: s.dir + "/torpor.db" + suffix) {   // the store as it is now
+            try FileManager.default.copyItem(atPath: s.dir + "/torpor.db" + suffix, toPath: s.dir + "/older.db" + suffix)
+        }
+        let newest = try pool.take(image: try s.image("b", randomBytes(500_000, seed: 52)), vm: "api-01", diskIdentity: "d", now: 2)
+        let older = try StatePool(directory: s.dir + "/pool", capacityBytes: 1 << 30, store: try Store(path: s.dir + "/older.db"), creating: false)
+        let refused = #expect(throws: StatePoolError.self) { try older.collectGarbage(keepPerVM: 1) }
+        #expect(refused?.kind == .refused && refused?.message.contains("it holds image #\(newest.manifestID), newer than any this store knows (#1)") == true,
+                "\(String(describing: refused))")
+        #expect(try pool.verify().missing.isEmpty, "every chunk of the newest image is still there")
+        #expect(try pool.collectGarbage(keepPerVM: 1).chunksRemoved == 0, "the store the executor uses collects")
+    }
+
     /// What a sleeping VM will be restored from survives collection; the pool reached by another path (a symlink) is
     /// the same pool; a store that indexes nothing of a pool (the wrong `--db`) removes none of its files.
     @Test func collectionKeepsSleepingVMsImagesAndNeverTrustsAStrangersIndex() throws {
