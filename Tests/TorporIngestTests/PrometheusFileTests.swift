@@ -361,6 +361,21 @@ private let prometheusData = Paths.sharedData + "/prometheus"
         #expect(r.vms == ["dc1-web-01"], "\(r.vms)")
     }
 
+    /// A counter (a running total) mapped to a metric is bad input naming it and its line, nothing stored: its total
+    /// would read as a level (a million CPU-seconds as a load); unmapped, it is skipped as any other name.
+    @Test func aMappedCounterIsBadInput() throws {
+        let s = try Scratch()
+        let at = UTC.epoch(year: 2025, month: 12, day: 31) * 1000
+        let path = try s.write("counter.prom", "# TYPE cpu_util counter\ncpu_util{domain=\"web-01\"} 1234567 \(at)\n"
+                                + "# TYPE requests_total counter\nrequests_total{domain=\"web-01\"} 99 \(at)\n")
+        let e = #expect(throws: IngestError.self) { _ = try PrometheusIngester(store: s.store).ingestFile(path: path, now: replayNow) }
+        #expect(e?.isBadInput == true && e?.description.contains(":2: 'cpu_util' is a counter (a running total, not a level), mapped to cpu_util") == true,
+                "\(String(describing: e))")
+        #expect(try s.count() == 0)
+        let other = try s.write("other.prom", "# TYPE requests_total counter\nrequests_total{domain=\"web-01\"} 99 \(at)\n")
+        #expect(try PrometheusIngester(store: s.store).ingestFile(path: other, now: replayNow).warnings.contains { $0.contains("not mapped") })
+    }
+
     @Test func openMetricsNeedsEOFAndNothingAfterIt() throws {
         let s = try Scratch()
         let after = try s.write("after.om", "# TYPE a gauge\na 1\n# EOF\nb 2\n# EOF\n")

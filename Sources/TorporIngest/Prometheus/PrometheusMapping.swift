@@ -139,8 +139,10 @@ final class PrometheusSeriesWriter {
     }
 
     /// Stores one series' points (time in seconds, value). NaN is missing; ±Inf is counted and not stored. `position`:
-    /// where the series is in a source without lines (JSON: `result[3]`), for error messages.
-    func add(name: String?, labels: [String: String], points: [(time: Double, value: Double)], position: String? = nil) throws {
+    /// where the series is in a source without lines (JSON: `result[3]`), for error messages. `counter`: the exposition
+    /// text typed its family a counter, a running total: mapped, it is bad input (stored as a level, 10^6 CPU-seconds
+    /// would read as a load); a query's `rate()` of it is a level.
+    func add(name: String?, labels: [String: String], points: [(time: Double, value: Double)], position: String? = nil, counter: Bool = false) throws {
         var identity = labels
         if let name { identity["__name__"] = name }
         if seriesMet.insert(identity).inserted { session.countRow() }
@@ -149,6 +151,10 @@ final class PrometheusSeriesWriter {
         guard let metric = try metric(for: name) else {
             skippedNames.insert(name ?? "(no metric name)")
             return
+        }
+        if counter {
+            throw session.fail("\(Self.describe(name: name)) is a counter (a running total, not a level), mapped to \(metric.name): "
+                               + "ingest a query's rate() of it instead (torpor-ingest prometheus --query 'rate(\(name ?? "")[5m])'), or leave it unmapped")
         }
         guard let vm = try vm(for: labels) else {
             seriesWithoutVM += 1
