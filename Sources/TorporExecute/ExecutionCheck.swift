@@ -61,11 +61,20 @@ public enum ExecutionCheck {
             // A hibernation that failed and left its VM down (off, paused for a fault, or booted afresh from a save
             // cut short), while nothing has acted on the VM since: told for a day after.
             var toldDown = Set<String>()
-            for e in try JournalRepository.failures(of: .hibernate, from: now - 86_400, to: now, in: db) where Executor.leftDown(e.detail) {
+            for e in try JournalRepository.entries(of: .hibernate, from: now - 86_400, to: now, in: db) where Executor.leftDown(e.detail) {
                 guard toldDown.insert(e.vm).inserted, !problems.contains(where: { $0.vm == e.vm }),
                       try JournalRepository.recent(limit: 1, vm: e.vm, in: db).first?.id == e.id else { continue }
                 problems.append(Problem(vm: e.vm, text: "\(e.vm) on \(e.host): DOWN after its hibernation \(e.actionID) failed at \(UTC.format(e.at)): "
                                         + "\(e.detail) (named for a day, or until torpor acts on it again)"))
+            }
+            // A restore that left libvirt an image older than the VM's memory: a start after the guest's next shutdown
+            // would load it over newer disks. Told for a day, or until torpor acts on the VM again.
+            var toldStale = Set<String>()
+            for e in try JournalRepository.entries(of: .restore, step: .done, from: now - 86_400, to: now, in: db) where e.detail.contains(Executor.staleImageLeft) {
+                guard toldStale.insert(e.vm).inserted, !problems.contains(where: { $0.vm == e.vm }),
+                      try JournalRepository.recent(limit: 1, vm: e.vm, in: db).first?.id == e.id else { continue }
+                problems.append(Problem(vm: e.vm, text: "\(e.vm) on \(e.host): RUNS BESIDE AN OLDER SAVED IMAGE since its restore \(e.actionID) at "
+                                        + "\(UTC.format(e.at)): \(e.detail) (named for a day, or until torpor acts on it again)"))
             }
             for e in try JournalRepository.unfinished(in: db) where now > e.at + grace {
                 // A hibernation waiting at `intent` (a pass put a killed run's back there, its VM running), its plan still

@@ -782,14 +782,18 @@ public final class Executor: @unchecked Sendable {
             // A save someone else started (libvirt-guests at shutdown) may be writing the image now: not touched.
             guard !hasJob(domain) else {
                 return "; libvirt holds a saved image of it that may be older than its memory, not removed while a libvirt job runs on it "
-                    + "(or its jobs cannot be read): once none runs, remove it (virsh managedsave-remove) unless a save has just written it"
+                    + "(or its jobs cannot be read): once none runs, " + staleImageLeft + " unless a save has just written it"
             }
             try domain.removeManagedSaveImage()
             return "; libvirt's older saved image of it removed"
         } catch {
-            return "; libvirt may hold an older saved image of it (\(error)): remove it by hand (virsh managedsave-remove) before the VM next starts"
+            return "; libvirt may hold an older saved image of it (\(error)): " + staleImageLeft + " before the VM next starts"
         }
     }
+
+    /// What a record says when libvirt may still hold an image older than the running VM's memory (`dropStaleImage`):
+    /// `check` names the VM until torpor acts on it again, or for a day.
+    static let staleImageLeft = "remove it by hand (virsh managedsave-remove)"
 
     /// Rebuilds the image of the VM's current sleep from the pool and restores it. Refused when the sleep's image never
     /// reached the pool (an older image's memory would not match the disks) or the disks changed since it was taken.

@@ -134,15 +134,17 @@ public enum JournalRepository {
         try Row.fetchAll(db, sql: "SELECT journal.* FROM journal_open JOIN journal ON journal.id = journal_open.id ORDER BY journal.id").map(entry)
     }
 
-    /// The `failed` steps of `kind` journaled in [from, to], newest first. Read from the journal's end back to a day
-    /// before `from` (its times follow its order, but for executors' clocks apart), not through the whole journal.
-    public static func failures(of kind: JournalEntry.Kind, from: EpochSeconds, to: EpochSeconds, in db: Database) throws -> [JournalEntry] {
+    /// The `step` steps (by default `failed`) of `kind` journaled in [from, to], newest first. Read from the journal's
+    /// end back to a day before `from` (its times follow its order, but for executors' clocks apart), not through the
+    /// whole journal.
+    public static func entries(of kind: JournalEntry.Kind, step: JournalEntry.Step = .failed, from: EpochSeconds, to: EpochSeconds,
+                               in db: Database) throws -> [JournalEntry] {
         var result: [JournalEntry] = []
         let rows = try Row.fetchCursor(db, sql: "SELECT * FROM journal ORDER BY id DESC")
         while let row = try rows.next() {
             let e = entry(row)
             if e.at < from - 86_400 { break }
-            if e.kind == kind, e.step == .failed, (from...to).contains(e.at) { result.append(e) }
+            if e.kind == kind, e.step == step, (from...to).contains(e.at) { result.append(e) }
         }
         return result
     }

@@ -1841,6 +1841,20 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(free.warning == nil && free.pinned == "web-01 pinned awake until \(UTC.format(Self.at(5)))", "\(String(describing: free.warning))")
     }
 
+    /// A restore that could not remove libvirt's older image of the VM (a job running on it, an error) is named by
+    /// `check` for a day or until torpor acts on the VM again: a start after the guest's next shutdown would load that
+    /// image over newer disks.
+    @Test func aVMRunningBesideAnOlderSavedImageIsNamed() throws {
+        let f = try Fixture()
+        let detail = "from the state pool; libvirt may hold an older saved image of it (busy): " + Executor.staleImageLeft + " before the VM next starts"
+        try f.executor().journal(JournalEntry(actionID: "r1", planID: "p", vm: "web-01", host: Self.host, kind: .restore, step: .done, at: Self.now, detail: detail))
+        let told = try ExecutionCheck.problems(store: f.store, now: Self.now + 60, grace: 600)
+        #expect(told.map(\.vm) == ["web-01"] && told[0].text.contains("RUNS BESIDE AN OLDER SAVED IMAGE"), "\(told.map(\.text))")
+        #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 86_400 + 60, grace: 600).isEmpty, "a day later")
+        try f.executor().journal(JournalEntry(actionID: "h2", planID: "p", vm: "web-01", host: Self.host, kind: .hibernate, step: .skipped, at: Self.now + 120))
+        #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 180, grace: 600).isEmpty, "acted on again")
+    }
+
     /// A hibernation waiting at `intent` whose plan still starts it is not stuck (a pass may still do it), unless an
     /// executor holds its VM past the grace (a save that hangs) or its plan no longer starts it (no executor has run
     /// since). One left `started` past the grace is stuck at once: no pass has reconciled it, and its save may have
