@@ -93,7 +93,10 @@ public enum Approvals {
                 throw PlanError(.badInput, "the standing approval was switched \(last.value) at \(UTC.format(last.setAt)) by \(last.setBy): a switch at "
                                 + "\(UTC.format(now)), before it, is refused (check --now)")
             }
-            try PlanRepository.set(standingKey, to: on ? "on" : "off", by: who, at: max(now, last?.setAt ?? now), in: db)
+            // Switched on in the second of a switch off: a second later, so that the carries that switch set aside (made
+            // in that second) do not count again.
+            let at = on ? max(now, (last?.setAt).map { $0 + 1 } ?? now) : max(now, last?.setAt ?? now)
+            try PlanRepository.set(standingKey, to: on ? "on" : "off", by: who, at: at, in: db)
         }
     }
 

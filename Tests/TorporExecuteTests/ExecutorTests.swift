@@ -699,6 +699,20 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.store.read { try Approvals.carriedInForce(in: $0) } == nil)
     }
 
+    /// The standing approval switched off and on again within the second a plan carried an approval in: what that
+    /// switch off set aside does not count again.
+    @Test func offAndOnInOneSecondDoesNotReviveWhatTheSwitchOffSetAside() throws {
+        let f = try Fixture()
+        try Approvals.setStanding(true, by: "ops", now: Self.now - 60, in: f.store)
+        let approved = try f.plan(["web-01": 1..<8])
+        let carried = try f.plan(["web-01": 0..<7], at: Self.at(1), approve: false)
+        func followed() throws -> String? { try f.store.read { try DueActions.approvedPlan(now: Self.at(1) + 60, in: $0) }?.plan.id }
+        #expect(try followed() == carried.id, "carried")
+        try Approvals.setStanding(false, by: "ops", now: Self.at(1), in: f.store)
+        try Approvals.setStanding(true, by: "ops", now: Self.at(1), in: f.store)
+        #expect(try followed() == approved.id, "the carry of that second stays set aside")
+    }
+
     /// A standing approval does not carry a sleep unchanged but for a higher risk (its forecast's top quantile now
     /// crosses hibernate_below): that one waits for a person, and `torpor-plan diff` says what rose.
     @Test func aStandingApprovalDoesNotCarryARiskierSleep() throws {
