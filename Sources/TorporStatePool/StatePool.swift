@@ -258,10 +258,11 @@ public final class StatePool {
         guard manifest.diskIdentity == currentDiskIdentity else {
             throw StatePoolError(kind: .refused, message: "refusing to restore \(manifest.vm) from the pool: its disks changed since the image of \(UTC.format(manifest.createdAt)) was taken (then: \(manifest.diskIdentity); now: \(currentDiskIdentity))")
         }
-        let temp = path + ".torpor-partial"
-        guard FileManager.default.createFile(atPath: temp, contents: nil), let out = FileHandle(forWritingAtPath: temp) else {
-            throw StatePoolError(kind: .io, message: "cannot write \(temp)")
-        }
+        // A name of this rebuild's own, made afresh: two rebuilds of one VM (its lock unusable) never write one file.
+        let temp = path + ".\(getpid()).\(UInt32.random(in: 0...UInt32.max))" + Self.partialSuffix
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else { throw StatePoolError(kind: .io, message: "cannot write \(temp): " + String(cString: strerror(errno))) }
+        let out = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         let whole = SHA256()
         do {
             for (index, chunk) in manifest.chunks.enumerated() {
@@ -399,6 +400,8 @@ public final class StatePool {
 
     /// What ends the name of an image a restore rebuilds (`<vm>` + it): one libvirt never gives its own images.
     public static let restoreImageSuffix = ".torpor-restore"
+    /// What ends the name of an image being rebuilt (after its own name and a part of its own).
+    static let partialSuffix = ".torpor-partial"
 
     /// Removes the images restores rebuilt in `directory` and did not remove (killed mid-restore), once a day old (no
     /// restore is on them then); returns how many. `olderNames`: also `restore-*.save`, the name an earlier torpor gave
@@ -408,7 +411,8 @@ public final class StatePool {
         let fm = FileManager.default
         var removed = 0
         for name in (try? fm.contentsOfDirectory(atPath: directory)) ?? []
-        where name.hasSuffix(restoreImageSuffix) || name.hasSuffix(restoreImageSuffix + ".torpor-partial") || olderNames && name.hasPrefix("restore-") && name.hasSuffix(".save") {
+        where name.hasSuffix(restoreImageSuffix) || name.contains(restoreImageSuffix + ".") && name.hasSuffix(partialSuffix)
+            || olderNames && name.hasPrefix("restore-") && name.hasSuffix(".save") {
             let path = directory + "/" + name
             if let changed = (try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date, Date().timeIntervalSince(changed) > 86_400 {
                 PoolFiles.remove(path)

@@ -145,7 +145,7 @@ struct PoolScratch {
         let out = s.dir + "/restored"
         let e = #expect(throws: StatePoolError.self) { try pool.materialize(manifest, to: out, currentDiskIdentity: "d") }
         #expect(e?.kind == .corrupt && e?.message.contains("chunk 3") == true)
-        #expect(!FileManager.default.fileExists(atPath: out) && !FileManager.default.fileExists(atPath: out + ".torpor-partial"))
+        #expect(try !FileManager.default.fileExists(atPath: out) && !FileManager.default.contentsOfDirectory(atPath: s.dir).contains { $0.hasSuffix(".torpor-partial") })
         let verify = try pool.verify()
         #expect(verify.corrupt == [SHA256.hex(manifest.chunks[3].hash)] && verify.missing.isEmpty && verify.removed.isEmpty)
         // A take of the same content reuses the damaged chunk by its size: still damaged.
@@ -184,10 +184,11 @@ struct PoolScratch {
         let s = try PoolScratch()
         let pool = try s.pool()
         let old = s.dir + "/pool/db-01.torpor-restore.torpor-partial", fresh = s.dir + "/pool/web-01" + StatePool.restoreImageSuffix
-        for path in [old, fresh] { try Data("partial".utf8).write(to: URL(fileURLWithPath: path)) }
-        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-2 * 86_400)], ofItemAtPath: old)
-        #expect(try pool.collectGarbage(keepPerVM: 1).leftoverImagesRemoved == 1)
-        #expect(!FileManager.default.fileExists(atPath: old) && FileManager.default.fileExists(atPath: fresh))
+        let ownName = s.dir + "/pool/db-02.torpor-restore.4242.17.torpor-partial"   // a rebuild's name of its own
+        for path in [old, fresh, ownName] { try Data("partial".utf8).write(to: URL(fileURLWithPath: path)) }
+        for path in [old, ownName] { try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-2 * 86_400)], ofItemAtPath: path) }
+        #expect(try pool.collectGarbage(keepPerVM: 1).leftoverImagesRemoved == 2)
+        #expect(!FileManager.default.fileExists(atPath: old) && !FileManager.default.fileExists(atPath: ownName) && FileManager.default.fileExists(atPath: fresh))
     }
 
     /// A pool the store holds images in, whose directory has neither its POOL file nor a chunk (its filesystem not
