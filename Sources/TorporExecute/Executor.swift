@@ -63,6 +63,8 @@ public final class Executor: @unchecked Sendable {
     var partnerStatesServeFor: TimeInterval = 60
     /// How long a pre-flight waits for another executor's guardrails count (`withGuardrailsCounted`).
     var guardrailsPatience: Double = 10
+    /// Flushes a saved image to disk (`flushImage`; a test makes it fail, which no real disk here can be made to).
+    var flushSavedImage: @Sendable (String) throws -> Void = Executor.flushImage
     /// How long after a host's hibernations began a pass still starts them (seconds): what it read once for them (the
     /// plans made since the approved one, calendar events, pins) is that old by then; the rest wait for the next pass,
     /// which reads them again. Counted from the hibernations' start, not the pass's: restores and pool copies before
@@ -684,6 +686,8 @@ public final class Executor: @unchecked Sendable {
             done.detail += dropped + (note.map { $0.hasPrefix(Self.bootedAfresh) ? "; " + $0 : "" } ?? "")
             done.step = .done
             done.at = clock()
+            // What a resume, or a VM found running, left of libvirt's older image, for the record (`check` reads it).
+            if let unmeasured, unmeasured.contains(Self.staleImageLeft) { done.detail += "; " + unmeasured }
             done.seconds = unmeasured == nil ? seconds : nil
             // A plan's deadline (wakes and signals have none to miss); a VM found running was not kept from its demand by
             // torpor, one found paused was.
@@ -1150,6 +1154,11 @@ public final class Executor: @unchecked Sendable {
             switch (try? d.info().state, try? d.hasManagedSaveImage()) {
             case (.running?, _):
                 try? journal(failed)
+            case (.shutOff?, true?) where error is ImageNotFlushed:
+                // Saved, but the disk refused the image: never recorded as a sleep (flushed again on another descriptor,
+                // the kernel would not report the lost write twice). Started again from it while the kernel holds it.
+                failed.detail += "; " + wakeUnrecordedSleep(d, vm: a.vm, because: error)
+                if (try? d.info().state) == .running { try? journal(failed) }
             case (.shutOff?, true?):
                 // Saved after all (the error came after the save, or from the store): the VM sleeps and is owed its restore.
                 var saved = started
@@ -1195,10 +1204,11 @@ public final class Executor: @unchecked Sendable {
     /// host's, or a directory this executor may not read) is libvirt's to keep: nothing to do.
     static func flushImage(_ path: String) throws {
         func flush(_ path: String, flags: Int32) throws {
-            let fd = open(path, flags)
+            let fd = open(path, flags | O_CLOEXEC)
             guard fd >= 0 else { return }
             defer { close(fd) }
-            guard fsync(fd) == 0 else { throw ImageNotFlushed(path: path, reason: String(cString: strerror(errno))) }
+            // A filesystem that cannot flush (EINVAL: no fsync of a directory there; EROFS) has nothing to lose to it.
+            guard fsync(fd) == 0 || [EINVAL, EROFS].contains(errno) else { throw ImageNotFlushed(path: path, reason: String(cString: strerror(errno))) }
         }
         guard FileManager.default.fileExists(atPath: path) else { return }
         try flush(path, flags: O_RDONLY)
@@ -1242,7 +1252,7 @@ public final class Executor: @unchecked Sendable {
         let image = options.managedSaveDirectory + "/\(entry.vm).save"
         // libvirt writes the image without flushing it: a power cut before the kernel does would lose the memory of a
         // sleep recorded as done. Flushed here first; one that cannot be is a failed hibernation (the VM started again).
-        try Self.flushImage(image)
+        try flushSavedImage(image)
         done.bytes = (try? FileManager.default.attributesOfItem(atPath: image)[.size] as? Int64) ?? nil
         // The disks as the save left them: the pool image is taken with this identity, however late the copy.
         let disks = options.pool == nil ? nil : try? Self.diskIdentity(domain)

@@ -85,8 +85,11 @@ enum PoolFiles {
     /// The pool's key as the file at `path` records it; a pool without one records `default` there first (a pool
     /// that cannot be written, such as a read-only mount, is known by `default`).
     /// Records in `directory`'s file `NEWEST` the id the store gave the pool's newest image, best-effort (written
-    /// aside, then renamed into place): a garbage collection by a store that has not seen it is refused.
-    static func recordNewest(_ id: Int64, in directory: String) {
+    /// aside, then renamed into place): a garbage collection by a store that has not seen it is refused. Never lowered
+    /// (a take by an older copy of the store must not open the way to its collection), unless `adopting` (a person
+    /// said the store is the current one).
+    static func recordNewest(_ id: Int64, in directory: String, adopting: Bool = false) {
+        if !adopting, let recorded = newest(in: directory), recorded >= id { return }
         let path = directory + "/NEWEST", temp = path + ".\(getpid()).new"
         guard FileManager.default.createFile(atPath: temp, contents: Data("\(id)\n".utf8)) else { return }
         if Glibc.rename(temp, path) != 0 { remove(temp) }

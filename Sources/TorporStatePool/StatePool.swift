@@ -260,7 +260,7 @@ public final class StatePool {
         }
         // A name of this rebuild's own, made afresh: two rebuilds of one VM (its lock unusable) never write one file.
         let temp = path + ".\(getpid()).\(UInt32.random(in: 0...UInt32.max))" + Self.partialSuffix
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StatePoolError(kind: .io, message: "cannot write \(temp): " + String(cString: strerror(errno))) }
         let out = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         let whole = SHA256()
@@ -357,19 +357,24 @@ public final class StatePool {
     /// between leaves only unindexed files, removed next time), and stray files in `tmp/` and `chunks/` that the index
     /// does not list, unless the store indexes nothing of this pool (then the files are another store's, or the store
     /// is the wrong one: they are left and counted). Refused when the store has not seen the pool's newest image
-    /// (`PoolFiles.recordNewest`). Holds the pool's lock.
-    public func collectGarbage(keepPerVM: Int) throws -> GarbageReport {
+    /// (`PoolFiles.recordNewest`), unless `storeIsCurrent`. Holds the pool's lock.
+    public func collectGarbage(keepPerVM: Int, storeIsCurrent: Bool = false) throws -> GarbageReport {
         precondition(keepPerVM >= 1, "keep at least one image per VM")
         let held = try lock(wait: true)
         defer { withExtendedLifetime(held) {} }
         // A store that has not seen the pool's newest image (an older copy, restored or kept for a replay) would take
         // the chunks only newer images use for strays or orphans, and remove them under sleeping VMs: refused.
         // (A store that knows no image of the pool removes none of its files: left as strays, below.)
-        if let newest = PoolFiles.newest(in: directory), let known = try store.read({ try StateRepository.manifests(pool: key, in: $0) }).map(\.id).max() {
-            guard known >= newest else {
+        // `storeIsCurrent`: a person says it is the store the executor uses (restored from a backup): collected, and
+        // its newest image taken for the pool's.
+        if let newest = PoolFiles.newest(in: directory), let known = try store.read({ try StateRepository.manifests(pool: key, in: $0) }).map(\.id).max(),
+           known < newest {
+            guard storeIsCurrent else {
                 throw StatePoolError(kind: .refused, message: "state pool \(directory): it holds image #\(newest), newer than any this store knows (#\(known)): "
-                                     + "an older copy of the store? nothing collected (collect with the store the executor uses)")
+                                     + "an older copy of the store? nothing collected. Collect with the store the executor uses; if this is it "
+                                     + "(restored from a backup), give --store-is-current: the images it does not know are then removed")
             }
+            PoolFiles.recordNewest(known, in: directory, adopting: true)
         }
         // The index's deletions durable before the files go: a power loss must not bring back rows of chunks gone.
         let (removedManifests, orphans, known) = try store.transaction { db -> (Int, [StateManifest.Chunk], Bool) in

@@ -302,10 +302,12 @@ struct PoolGC: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "gc", abstract: "Keep the newest N images per VM and every sleeping VM's; remove unreferenced chunks.")
     @OptionGroup var options: PoolOptions
     @Option(help: "Images kept per VM.") var keep = 3
+    @Flag(help: "This store is the one the executor uses, though the pool holds images it does not know (it was restored from a backup): collect anyway, removing those images.")
+    var storeIsCurrent = false
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let report = try options.open().collectGarbage(keepPerVM: max(1, keep))
+            let report = try options.open().collectGarbage(keepPerVM: max(1, keep), storeIsCurrent: storeIsCurrent)
             print("removed \(report.manifestsRemoved) images and \(report.chunksRemoved) chunks, freed \(ByteSize.format(report.bytesFreed))"
                   + (report.leftoverImagesRemoved > 0 ? "; \(report.leftoverImagesRemoved) images left by interrupted restores removed" : ""))
             if report.straysLeft > 0 {

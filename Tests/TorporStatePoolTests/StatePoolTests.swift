@@ -281,6 +281,11 @@ struct PoolScratch {
                 "\(String(describing: refused))")
         #expect(try pool.verify().missing.isEmpty, "every chunk of the newest image is still there")
         #expect(try pool.collectGarbage(keepPerVM: 1).chunksRemoved == 0, "the store the executor uses collects")
+        // Restored from a backup, the older store is the current one when a person says so: collected, the images it
+        // does not know removed, and later collections go on.
+        let adopted = try older.collectGarbage(keepPerVM: 1, storeIsCurrent: true)
+        #expect(try adopted.chunksRemoved == 0 && older.verify().missing.isEmpty)
+        #expect(try older.collectGarbage(keepPerVM: 1).manifestsRemoved == 0)
     }
 
     /// What a sleeping VM will be restored from survives collection; the pool reached by another path (a symlink) is
