@@ -140,16 +140,17 @@ import TorporVirt
         #expect(events.map(\.event) == ["hibernated", "pooled"], "\(events.map(\.text))")
         let before = try f.assertAsleep("hibernated into the pool")
         #expect(try f.store.read { try JournalRepository.power(in: $0)[f.guest.name]?.manifestID } != nil, "the sleep knows its pool image")
-        // The pool's filesystem cannot take the rebuilt image (here a directory is in its way; a full or read-only
-        // filesystem alike): it is rebuilt beside libvirt's own images instead, and removed once restored.
+        // The pool's filesystem cannot take the rebuilt image (here a directory is in the way of its name; a full or
+        // read-only filesystem alike): it is rebuilt beside libvirt's own images instead, and removed once restored.
         let options = f.options(Self.start + 60)
-        let blocked = try #require(options.pool).directory + "/\(f.guest.name)" + StatePool.restoreImageSuffix + ".torpor-partial"
+        let blocked = try #require(options.pool).directory + "/\(f.guest.name)" + StatePool.restoreImageSuffix
         try FileManager.default.createDirectory(atPath: blocked, withIntermediateDirectories: false)
         let woken = try f.executor.wake(vm: f.guest.name, by: "it", fromPool: true, options: options)
         #expect(woken.map(\.event) == ["restored"], "\(woken.map(\.text))")
         #expect(!FileManager.default.fileExists(atPath: options.managedSaveDirectory + "/\(f.guest.name)" + StatePool.restoreImageSuffix))
         let journaled = try f.store.read { try JournalRepository.recent(limit: 1, vm: f.guest.name, in: $0) }
         #expect(journaled.first?.step == .done, "restored, the image rebuilt beside libvirt's")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: blocked).isEmpty, "nothing was rebuilt into the pool's directory")
         try FileManager.default.removeItem(atPath: blocked)
         try f.assertContinues(from: before, "restored from the pool")
         #expect(try !f.guest.domain.hasManagedSaveImage(), "libvirt's older image is gone once the pool's copy runs")
