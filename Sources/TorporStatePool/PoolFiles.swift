@@ -19,10 +19,16 @@ enum PoolFiles {
         var isNoSpace: Bool { code == ENOSPC || code == EDQUOT }
     }
 
+    /// Creates the file `path`, which must not exist yet, for writing: its descriptor.
+    static func createNew(_ path: String) throws(Failure) -> Int32 {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw Failure(path: path, code: errno) }
+        return fd
+    }
+
     /// Writes `bytes` to a new file at `temp` (not yet flushed: see `syncFilesystem`).
     static func writeNew(_ bytes: UnsafeRawBufferPointer, to temp: String) throws(Failure) {
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw Failure(path: temp, code: errno) }
+        let fd = try createNew(temp)
         var done = 0
         while done < bytes.count {
             let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
@@ -91,8 +97,13 @@ enum PoolFiles {
     static func recordNewest(_ id: Int64, in directory: String, adopting: Bool = false) {
         if !adopting, let recorded = newest(in: directory), recorded >= id { return }
         let path = directory + "/NEWEST", temp = path + ".\(getpid()).new"
-        guard FileManager.default.createFile(atPath: temp, contents: Data("\(id)\n".utf8)) else { return }
-        if Glibc.rename(temp, path) != 0 { remove(temp) }
+        remove(temp)   // one a killed process of the same id left
+        do {
+            try Array("\(id)\n".utf8).withUnsafeBytes { try writeNew($0, to: temp) }
+            try rename(temp, to: path)
+        } catch {
+            remove(temp)
+        }
     }
 
     /// The id `recordNewest` last recorded in `directory`, nil when none was (a pool from before it, or unreadable).

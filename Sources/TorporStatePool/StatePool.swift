@@ -260,9 +260,10 @@ public final class StatePool {
         }
         // A name of this rebuild's own, made afresh: two rebuilds of one VM (its lock unusable) never write one file.
         let temp = path + ".\(getpid()).\(UInt32.random(in: 0...UInt32.max))" + Self.partialSuffix
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw StatePoolError(kind: .io, message: "cannot write \(temp): " + String(cString: strerror(errno))) }
-        let out = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        let out: FileHandle
+        do { out = FileHandle(fileDescriptor: try PoolFiles.createNew(temp), closeOnDealloc: true) } catch {
+            throw StatePoolError(kind: error.isNoSpace ? .full : .io, message: "cannot write \(error.message)")
+        }
         let whole = SHA256()
         do {
             for (index, chunk) in manifest.chunks.enumerated() {
