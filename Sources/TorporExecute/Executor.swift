@@ -1363,9 +1363,6 @@ public final class Executor: @unchecked Sendable {
     /// Gives back the pool room reserved for `vm`'s image.
     func releasePoolRoom(_ vm: String) { _ = connectionLock.withLock { poolReservations.removeValue(forKey: vm) } }
 
-    /// Reserves `bytes` of the pool for `vm`'s image (a test's stand-in for a pre-flight).
-    func reservePoolRoom(_ bytes: Int64, for vm: String) { connectionLock.withLock { poolReservations[vm] = bytes } }
-
     /// Subscribes to the lifecycle events of every domain on `hosts` (all hosts of the store's VMs when nil), on the
     /// executor's own connections, for as long as the executor lives: `--follow` runs a pass at once when a VM starts or
     /// stops outside the schedule. Each host is connected to in the background, all at once: `watch` returns at once,

@@ -195,6 +195,8 @@ struct Approve: ParsableCommand {
     var standing: Bool?
     @Flag(help: "Approve this plan even though a newer one was made since (which knows newer data, events and pins).")
     var superseded = false
+    @Flag(help: "Allow a --now more than an hour from the clock: approving in a replay of history (back-dated, an expired plan is still in force).")
+    var replay = false
 
     func validate() throws {
         // Recorded ahead of the clock, an approval's switch on would refuse every switch before that time; with
@@ -208,6 +210,11 @@ struct Approve: ParsableCommand {
             let who = operatorName(by), now = common.nowSeconds   // one time for the approval and the switch
             // Switching the standing approval off is safe whatever becomes of this approval: it comes first.
             if standing == false { try Standing.set(false, by: who, now: now, in: store) }
+            // An approval is of a plan in force now: back-dated, it would approve one that has expired (its restores moved
+            // later). Refused after the switch off, which is never refused.
+            if !replay, let away = awayFromTheClock(now, "nothing approved; give --replay to approve in a replay of history") {
+                throw PlanError(.badInput, away.message)
+            }
             let (plan, bytes) = try Plan.load(path: plan)
             func names(_ s: String?) -> [String]? { s.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } }
             let record = try Approvals.approve(plan, bytes: bytes, source: self.plan, only: names(only), except: names(except) ?? [],

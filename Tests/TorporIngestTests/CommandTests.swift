@@ -59,6 +59,11 @@ import TorporTestSupport
         #expect(try run("torpor-plan", ["--help"]).status == 0)
         // Nothing to do where something specific was asked: exit 3, saying why.
         let s = try Scratch()
+        // A back-dated approval would find an expired plan in force: refused without --replay, before any plan is read.
+        let backDated = try run("torpor-plan", ["approve", s.dir + "/plan.json", "--now", "2013-09-30T00:00:00Z", "--db", s.store.path])
+        #expect(backDated.status == 2 && backDated.stderr.contains("is more than an hour from the clock: nothing approved; give --replay"), "\(backDated)")
+        let replayed = try run("torpor-plan", ["approve", s.dir + "/plan.json", "--now", "2013-09-30T00:00:00Z", "--replay", "--db", s.store.path])
+        #expect(replayed.status == 2 && replayed.stderr.contains("plan.json"), "with --replay the plan is read: \(replayed)")
         let unpin = try run("torpor-execute", ["unpin", "web-01", "--db", s.store.path])
         #expect(unpin.status == 3 && unpin.stderr.contains("web-01 has no pin"), "\(unpin)")
         // Stages that read what torpor-ingest recorded refuse a store that is not there (a wrong --db), creating nothing.
