@@ -40,6 +40,12 @@ public func awayFromTheClock(_ now: EpochSeconds, _ consequence: String) -> Vali
     abs(now - EpochSeconds(Date().timeIntervalSince1970)) > 3600 ? ValidationError("--now \(UTC.format(now)) is more than an hour from the clock: " + consequence) : nil
 }
 
+/// A setting of the jobs' shared environment (pipelines/torpor.env), nil when unset or empty: the default of a flag
+/// that a person's command by hand must agree with the jobs on.
+public func environmentSetting(_ name: String) -> String? {
+    ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
+}
+
 /// Who a person's command is recorded as: `--by`, else the user behind sudo, else the user.
 public func operatorName(_ by: String?) -> String {
     let env = ProcessInfo.processInfo.environment
@@ -88,7 +94,7 @@ public struct WeekOptions: ParsableArguments {
 
     public init() {}
 
-    var name: String { zone ?? ProcessInfo.processInfo.environment["TORPOR_ZONE"].flatMap { $0.isEmpty ? nil : $0 } ?? "UTC" }
+    var name: String { zone ?? environmentSetting("TORPOR_ZONE") ?? "UTC" }
 
     public func validate() throws {
         guard WeekClock(zone: name) == nil else { return }

@@ -61,10 +61,11 @@ func restoringStore(_ common: StageOptions) throws -> Store {
 
 struct ExecutionFlags: ParsableArguments {
     @Option(name: .customLong("host"), help: "Act on this libvirt host URI only (repeatable; default: every host).") var hosts: [String] = []
-    @Option(help: "A state pool directory: saved images go into it (delta snapshots), restores fall back to it.") var pool: String?
-    @Option(help: "The state pool's capacity, e.g. 500GiB.") var poolCapacity = "1TiB"
+    @Option(help: "A state pool directory: saved images go into it (delta snapshots), restores fall back to it (default: $TORPOR_STATE_POOL; '' or unset: none).")
+    var pool: String?
+    @Option(help: "The state pool's capacity, e.g. 500GiB (default: $TORPOR_STATE_POOL_CAPACITY, else 1TiB).") var poolCapacity: String?
     @Option(help: "Where libvirt keeps managed-save images.") var managedSaveDirectory = "/var/lib/libvirt/qemu/save"
-    @Option(help: "Append every event as a JSON line to this file.") var eventLog: String?
+    @Option(help: "Append every event as a JSON line to this file (default: $TORPOR_EVENT_LOG; '' or unset: none).") var eventLog: String?
     @Option(help: "Restores at once per host (default: the policy's concurrent_restores of the host, as the plan queued its restores; else 2).") var concurrentRestores: Int?
     @Option(help: "Seconds the pre-flight check samples a VM's CPU time over (above 0, at most 300).") var loadInterval = 3.0
     @Option(help: "Pre-flight load: 'sample' (fresh libvirt CPU time) or 'store' (the collector's newest sample).") var loadSource = "sample"
@@ -76,8 +77,13 @@ struct ExecutionFlags: ParsableArguments {
     @Option(help: "Seconds a libvirt host may take to answer a new connection; an open given up on goes on, and a later pass takes it.")
     var connectTimeout = 30.0
 
+    /// The pool a person's wake uses is the one the jobs use: a wake by hand without it would find no copy of an image
+    /// libvirt's own copy of which is damaged, and let libvirt boot the VM afresh.
+    var poolSetting: StatePoolSetting { StatePoolSetting(directoryFlag: pool, capacityFlag: poolCapacity) }
+    var eventLogPath: String? { eventLog.map { $0.isEmpty ? nil : $0 } ?? environmentSetting("TORPOR_EVENT_LOG") }
+
     func validate() throws {
-        if pool != nil, ByteSize.parse(poolCapacity) == nil { throw ValidationError("--pool-capacity '\(poolCapacity)' is not a size such as 500GiB") }
+        if poolSetting.directory != nil { _ = try poolSetting.capacity() }
         if let concurrentRestores, concurrentRestores < 1 { throw ValidationError("--concurrent-restores must be at least 1") }
         if !["sample", "store"].contains(loadSource) { throw ValidationError("--load-source must be 'sample' or 'store', not '\(loadSource)'") }
         for rule in wakeOn where PrometheusDemandSignal.Rule.parse(rule) == nil { throw ValidationError("--wake-on '\(rule)' is not VM=QUERY or label=value=QUERY") }
@@ -113,11 +119,29 @@ struct ExecutionFlags: ParsableArguments {
     func options(now: EpochSeconds) -> ExecutionOptions {
         var o = ExecutionOptions(now: now)
         o.hosts = hosts.isEmpty ? nil : Set(hosts)
-        o.pool = pool.map { ($0, ByteSize.parse(poolCapacity)!) }
+        o.pool = poolSetting.directory.map { ($0, try! poolSetting.capacity()) }   // checked by validate
         o.managedSaveDirectory = managedSaveDirectory
-        o.eventLog = eventLog
+        o.eventLog = eventLogPath
         o.concurrentRestores = concurrentRestores
         return o
+    }
+}
+
+/// A state pool as `--pool` and `--pool-capacity` give it, else as the jobs' environment does (`TORPOR_STATE_POOL`,
+/// `TORPOR_STATE_POOL_CAPACITY`); an empty `--pool` is none.
+struct StatePoolSetting {
+    var directoryFlag: String?
+    var capacityFlag: String?
+
+    var directory: String? { directoryFlag.map { $0.isEmpty ? nil : $0 } ?? environmentSetting("TORPOR_STATE_POOL") }
+
+    /// The capacity in bytes; a usage error naming where a value that is not a size came from.
+    func capacity() throws -> Int64 {
+        let text = capacityFlag ?? environmentSetting("TORPOR_STATE_POOL_CAPACITY") ?? "1TiB"
+        guard let bytes = ByteSize.parse(text) else {
+            throw ValidationError("\(capacityFlag == nil ? "TORPOR_STATE_POOL_CAPACITY" : "--pool-capacity") '\(text)' is not a size such as 500GiB")
+        }
+        return bytes
     }
 }
 
@@ -203,6 +227,9 @@ struct Wake: ParsableCommand {
     @OptionGroup var flags: ExecutionFlags
     @Argument(help: "The VM.") var vm: String
     @Option(help: "Who wakes it (default: $SUDO_USER, else $USER).") var by: String?
+    @Flag(help: "Allow a --now more than an hour from the clock: a replay on hosts set up for it (a test driver, a test guest).") var replay = false
+
+    func validate() throws { try refuseAwayFromTheClock(common, replay: replay) }
 
     func run() throws {
         try exitingOnError("torpor-execute") {
@@ -210,6 +237,13 @@ struct Wake: ParsableCommand {
             try requireRestored(events)
         }
     }
+}
+
+/// A person's command acts on the hosts' VMs as they are now: a `--now` more than an hour from the clock (a typo would
+/// record the wake at the wrong time) is refused without `--replay`.
+func refuseAwayFromTheClock(_ common: StageOptions, replay: Bool) throws {
+    if let now = common.now.flatMap(UTC.parseInstant), !replay,
+       let away = awayFromTheClock(now, "a wake acts on the VM as it is now; give --replay on hosts set up for a replay") { throw away }
 }
 
 /// A person's restore fails when the VM did not come back (exit 1), and needs a person when it came back without its
@@ -231,10 +265,12 @@ struct Restore: ParsableCommand {
     @Flag(help: "Rebuild the image from the state pool (required: the plain restore is `wake`).") var fromPool = false
     @Argument(help: "The VM.") var vm: String
     @Option(help: "Who restores it (default: $SUDO_USER, else $USER).") var by: String?
+    @Flag(help: "Allow a --now more than an hour from the clock: a replay on hosts set up for it (a test driver, a test guest).") var replay = false
 
     func validate() throws {
         guard fromPool else { throw ValidationError("restore needs --from-pool; to restore from libvirt's image use `torpor-execute wake`") }
-        guard flags.pool != nil else { throw ValidationError("--from-pool needs --pool DIR") }
+        guard flags.poolSetting.directory != nil else { throw ValidationError("--from-pool needs --pool DIR (or TORPOR_STATE_POOL)") }
+        try refuseAwayFromTheClock(common, replay: replay)
     }
 
     func run() throws {
@@ -253,16 +289,21 @@ struct PoolCommand: ParsableCommand {
 
 struct PoolOptions: ParsableArguments {
     @OptionGroup var common: StageOptions
-    @Option(help: "The state pool directory.") var pool: String
-    @Option(help: "Its capacity, e.g. 500GiB.") var poolCapacity = "1TiB"
+    @Option(name: .customLong("pool"), help: "The state pool directory (default: $TORPOR_STATE_POOL).") var poolFlag: String?
+    @Option(help: "Its capacity, e.g. 500GiB (default: $TORPOR_STATE_POOL_CAPACITY, else 1TiB).") var poolCapacity: String?
+
+    var setting: StatePoolSetting { StatePoolSetting(directoryFlag: poolFlag, capacityFlag: poolCapacity) }
+    /// The pool's directory (validated: given).
+    var pool: String { setting.directory ?? "" }
 
     func validate() throws {
-        if ByteSize.parse(poolCapacity) == nil { throw ValidationError("--pool-capacity '\(poolCapacity)' is not a size such as 500GiB") }
+        guard setting.directory != nil else { throw ValidationError("give the state pool: --pool DIR (or TORPOR_STATE_POOL)") }
+        _ = try setting.capacity()
     }
 
     /// The pool at `--pool`, which must be one already (a mistyped path is no empty pool).
     func open() throws -> StatePool {
-        try StatePool(directory: pool, capacityBytes: ByteSize.parse(poolCapacity)!, store: try common.openStore(), creating: false)
+        try StatePool(directory: pool, capacityBytes: try setting.capacity(), store: try common.openStore(), creating: false)
     }
 }
 

@@ -50,6 +50,9 @@ import TorporTestSupport
                                          ("torpor-ingest", ["prune", "--now", "2099-01-01T00:00:00Z"], "is ahead of the clock"),
                                          ("torpor-plan", ["approve", "plan.json", "--now", "2099-01-01T00:00:00Z"], "nothing approved"),
                                          ("torpor-execute", ["pin", "web-01", "--until", "8h", "--now", "2013-09-30T00:00:00Z"], "is more than an hour from the clock: a pin keeps the VM awake from now"),
+                                         ("torpor-execute", ["wake", "web-01", "--now", "2013-09-30T00:00:00Z"], "is more than an hour from the clock: a wake acts on the VM as it is now"),
+                                         ("torpor-execute", ["restore", "--from-pool", "--pool", "/p", "web-01", "--now", "2013-09-30T00:00:00Z"], "a wake acts on the VM as it is now"),
+                                         ("torpor-execute", ["pool", "status"], "give the state pool: --pool DIR (or TORPOR_STATE_POOL)"),
                                          ("torpor-backtest", ["--days", "0"], "days"),
                                          ("torpor-ingest", ["calendar", "--ahead", "0", "a.ics"], "--ahead '0' is no time at all")] {
             let (status, stderr) = try run(tool, arguments)
@@ -59,6 +62,12 @@ import TorporTestSupport
         #expect(try run("torpor-plan", ["--help"]).status == 0)
         // Nothing to do where something specific was asked: exit 3, saying why.
         let s = try Scratch()
+        // A person's command by hand uses the jobs' state pool and event log (pipelines/torpor.env) unless told otherwise.
+        let jobs = ["TORPOR_STATE_POOL": s.dir + "/pool", "TORPOR_STATE_POOL_CAPACITY": "500GiB", "TORPOR_EVENT_LOG": s.dir + "/events.jsonl"]
+        let status = try runTool("torpor-execute", ["pool", "status", "--db", s.store.path], environment: jobs)
+        #expect(status.status == 0 && status.stdout.contains(s.dir + "/pool: 0 images") && status.stdout.contains("of 500.0 GiB"), "the environment's pool: \(status)")
+        let badSize = try runTool("torpor-execute", ["wake", "web-01", "--db", s.store.path], environment: jobs.merging(["TORPOR_STATE_POOL_CAPACITY": "big"]) { $1 })
+        #expect(badSize.status == 2 && badSize.stderr.contains("TORPOR_STATE_POOL_CAPACITY 'big' is not a size"), "\(badSize)")
         // A back-dated approval would find an expired plan in force: refused without --replay, before any plan is read.
         let backDated = try run("torpor-plan", ["approve", s.dir + "/plan.json", "--now", "2013-09-30T00:00:00Z", "--db", s.store.path])
         #expect(backDated.status == 2 && backDated.stderr.contains("is more than an hour from the clock: nothing approved; give --replay"), "\(backDated)")

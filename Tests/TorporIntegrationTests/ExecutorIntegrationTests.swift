@@ -249,7 +249,7 @@ import TorporVirt
         try FileManager.default.removeItem(atPath: withoutPool.managedSaveDirectory + "/\(f.guest.name).save")
         #expect(try f.guest.domain.hasManagedSaveImage(), "libvirt still records the image it no longer has")
         // A person's wake, as an operator runs it: the VM is back, but without its memory, which needs a person (exit 4).
-        let woken = try runTool("torpor-execute", ["wake", f.guest.name, "--by", "it", "--db", f.store.path, "--now", UTC.format(Self.start + 60)])
+        let woken = try runTool("torpor-execute", ["wake", f.guest.name, "--by", "it", "--db", f.store.path, "--now", UTC.format(Self.start + 60), "--replay"])
         #expect(woken.status == 4 && woken.stderr.contains("warning: restore: BOOTED AFRESH: libvirt found no complete saved image"), "\(woken)")
         #expect(try f.guest.domain.info().state == .running)
         let told = try ExecutionCheck.problems(store: f.store, now: Self.start + 3600, grace: 600).map(\.text)

@@ -3,10 +3,11 @@ import Foundation
 /// Runs one of the tools built with these tests (they sit beside the test bundle, whatever the configuration) as an
 /// operator does: its exit status, what it printed on stdout and on stderr (or, with `stderrTo`, nothing of stderr:
 /// it goes to that file, such as /dev/full).
-public func runTool(_ tool: String, _ arguments: [String], stderrTo: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+public func runTool(_ tool: String, _ arguments: [String], stderrTo: String? = nil, environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
     let process = Process()
     process.executableURL = Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent(tool)
     process.arguments = arguments
+    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     let dir = try ScratchDirectory.make("torpor-tool")
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let out = URL(fileURLWithPath: dir + "/stdout")
