@@ -14,14 +14,14 @@ if [ -n "${TORPOR_LIBVIRT_URI:-}" ]; then
 fi
 if [ -n "${TORPOR_PROMETHEUS_URL:-}" ] && [ -z "${TORPOR_PROMETHEUS_QUERY:-}" ]; then
   echo "ingest-sources.sh: TORPOR_PROMETHEUS_URL is set but TORPOR_PROMETHEUS_QUERY is empty: Prometheus not ingested" >&2
-  status=2
+  [ "$status" -ne 0 ] || status=2
 elif [ -n "${TORPOR_PROMETHEUS_URL:-}" ]; then
   "$TORPOR_BIN/torpor-ingest" prometheus "${now[@]}" --prometheus-url "$TORPOR_PROMETHEUS_URL" --query "$TORPOR_PROMETHEUS_QUERY" \
-    --metric cpu_util:percent --vm-label domain --range 1d --step 5m || status=$?
+    --metric cpu_util:percent --vm-label domain --range 1d --step 5m || { s=$?; [ "$status" -ne 0 ] || status=$s; }
 fi
 if [ -n "${TORPOR_CALENDARS:-}" ]; then
   # shellcheck disable=SC2086
-  "$TORPOR_BIN/torpor-ingest" calendar "${now[@]}" --zone "${TORPOR_CALENDAR_ZONE:-UTC}" --past "${TORPOR_CALENDAR_PAST:-30d}" \
+  "$TORPOR_BIN/torpor-ingest" calendar "${now[@]}" ${TORPOR_CALENDAR_ZONE:+--zone "$TORPOR_CALENDAR_ZONE"} --past "${TORPOR_CALENDAR_PAST:-30d}" \
     $TORPOR_CALENDARS || { s=$?; [ "$status" -ne 0 ] || status=$s; }
 fi
 exit "$status"

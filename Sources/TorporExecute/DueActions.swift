@@ -55,15 +55,18 @@ enum DueActions {
     /// The restore each sleeping VM is owed. Restores are never blocked: the restore paired with the VM's hibernation
     /// holds unless a newer plan's **approved** restore of it moved it; any newer plan (approved or not) may only bring
     /// it earlier.
-    /// A pinned VM, one whose demand or keep-awake event is on (an early campaign), or one no plan has a restore for,
-    /// is owed one now. `replaying` (a `--now` in the past): the power records as they stood then.
+    /// A pinned VM, one whose demand or keep-awake event is on or starts within its lead (`eventLead`: an event ingested
+    /// after the newest plan, an early campaign), or one no plan has a restore for, is owed one now. `replaying` (a
+    /// `--now` in the past): the power records as they stood then.
     static func owedRestores(now: EpochSeconds, replaying: Bool = false, in db: Database) throws -> [OwedRestore] {
         let power = try JournalRepository.power(at: replaying ? now : .max, in: db).values.filter { $0.state == .hibernated }
         guard !power.isEmpty else { return [] }
         let pins = try JournalRepository.pins(madeBy: replaying ? now : .max, in: db)
         let latest = try JournalRepository.latestSteps(of: power.map(\.actionID), in: db)
         let labels = Dictionary(uniqueKeysWithValues: try VMRepository.all(in: db).map { ($0.name, $0.labels) })
-        let happening = try EventRepository.overlapping(from: now, to: now + 1, knownBy: replaying ? now : .max, in: db)
+        let restoreSeconds = try JournalRepository.p95Seconds(kind: .restore, vms: power.map(\.vm), upTo: replaying ? now : .max, in: db)
+        func lead(_ vm: String) -> EpochSeconds { eventLead(restoreSeconds: restoreSeconds[vm]) }
+        let happening = try EventRepository.overlapping(from: now, to: now + (power.map { lead($0.vm) }.max() ?? 0), knownBy: replaying ? now : .max, in: db)
             .filter { $0.category == .demand || $0.category == .keepAwake }
         // Only plans made since the earliest sleeping VM fell asleep matter (less 8 days: the plan that put it to sleep
         // was made before, within its validity).
@@ -76,10 +79,11 @@ enum DueActions {
             if let pin = pins[p.vm], pin.holds(at: now) {
                 owed.append(.init(vm: p.vm, host: p.host, actionID: "pin:\(p.vm):\(UTC.format(now))", planID: nil, at: now, deadline: now,
                                   priority: chosen?.action.priority ?? 1, reason: "pinned by \(pin.pinnedBy): keep awake", dueSince: max(p.since, pin.pinnedAt)))
-            } else if let event = happening.first(where: { $0.applies(to: p.vm, labels: labels[p.vm] ?? [:]) }) {
-                owed.append(.init(vm: p.vm, host: p.host, actionID: "event:\(p.vm):\(UTC.format(now))", planID: nil, at: now, deadline: now,
-                                  priority: chosen?.action.priority ?? 1, reason: "calendar: \(event.category.rawValue) event '\(event.summary)' is on",
-                                  dueSince: max(p.since, event.start)))
+            } else if let event = happening.first(where: { $0.start < now + lead(p.vm) && $0.applies(to: p.vm, labels: labels[p.vm] ?? [:]) }) {
+                let starts = event.start > now ? "starts at \(UTC.format(event.start))" : "is on"
+                owed.append(.init(vm: p.vm, host: p.host, actionID: "event:\(p.vm):\(UTC.format(now))", planID: nil, at: now, deadline: max(now, event.start),
+                                  priority: chosen?.action.priority ?? 1, reason: "calendar: \(event.category.rawValue) event '\(event.summary)' \(starts)",
+                                  dueSince: max(p.since, event.start - lead(p.vm))))
             } else if let (action, planID) = chosen {
                 owed.append(.init(vm: p.vm, host: p.host, actionID: action.id, planID: planID,
                                   at: action.at.seconds, deadline: action.deadline?.seconds ?? action.at.seconds, priority: action.priority,
@@ -94,6 +98,11 @@ enum DueActions {
 }
 
 extension DueActions {
+    /// How long before a demand or keep-awake event a VM asleep is owed its restore, whatever its plans say (the event
+    /// may have been ingested since the newest plan): its measured p95 restore time (else 5 minutes), and 5 more for the
+    /// executor's next pass (every 2 minutes from cron, every minute with `--follow`) and a restore slower than usual.
+    static func eventLead(restoreSeconds: Double?) -> EpochSeconds { EpochSeconds((restoreSeconds ?? 300).rounded(.up)) + 300 }
+
     /// The plans made in [since, now], newest first; each read and decoded only when a VM's restore is looked for in it
     /// (usually the newest plan and the newest approved ones answer for every VM).
     static func plans(upTo now: EpochSeconds, since: EpochSeconds, in db: Database) throws -> [PlanActions] {

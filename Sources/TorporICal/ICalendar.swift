@@ -12,7 +12,7 @@ public struct ICalError: Error, CustomStringConvertible, Sendable {
 }
 
 /// One occurrence of a calendar event, in UTC.
-public struct CalendarOccurrence: Equatable, Sendable {
+public struct CalendarOccurrence: Hashable, Sendable {
     public var uid: String
     public var summary: String
     public var start: EpochSeconds
@@ -36,6 +36,9 @@ public final class ICalendar {
     public private(set) var warnings: [String]
     private let root: OpaquePointer
     private let content: ContentLines
+
+    /// Whether `zone` is a time zone libical knows (an IANA name of the system's zoneinfo), or UTC.
+    public static func knows(zone: String) -> Bool { zone == "UTC" || icaltimezone_get_builtin_timezone(zone) != nil }
 
     /// The largest number of occurrences one event may expand to within a window.
     public static let maxOccurrencesPerEvent = 100_000
@@ -83,8 +86,16 @@ public final class ICalendar {
         }
     }
 
-    /// Whether the file declares an iTIP METHOD (a message of requests and cancellations, e.g. RFC 2446's examples).
-    private var hasMethod: Bool { content.lines.contains { $0.name == "METHOD" } }
+    /// Whether the file is an iTIP message (a METHOD of requests, replies and cancellations, e.g. RFC 2446's examples),
+    /// not a schedule: METHOD:PUBLISH is what calendar servers' exports (Google, Exchange) say, and is one.
+    private var isITIPMessage: Bool {
+        content.lines.contains { $0.name == "METHOD" && $0.value.trimmingCharacters(in: .whitespaces).uppercased() != "PUBLISH" }
+    }
+
+    /// The zone the file says its calendar keeps (`X-WR-TIMEZONE`, as Google and Apple write it), if it says one.
+    public var declaredZone: String? {
+        content.lines.first { $0.name == "X-WR-TIMEZONE" }.map { $0.value.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
+    }
 
     /// The sub-components of one kind (`icalcomponent_get_first_component` / `_next_component`).
     private func children(of component: OpaquePointer, _ kind: icalcomponent_kind) -> [OpaquePointer] {
@@ -122,7 +133,8 @@ public final class ICalendar {
                 let text = String(cString: icalproperty_get_xlicerror(property))
                 let line = lineOf(libicalError: text)
                 // A start, end, length or rule libical could not read would silently change the schedule: an error.
-                // An RDATE or EXDATE it dropped changes one instance: a warning, with the line, as for the rest.
+                // An RDATE or EXDATE it dropped changes one instance: a warning, with the line, as for the rest (Google's
+                // birthday calendar writes RDATE:20131210Z; refused, such a calendar could never be ingested again).
                 let fatal = ["DTSTART", "DTEND", "DURATION", "RRULE", "RECURRENCE-ID", "TZOFFSETFROM", "TZOFFSETTO"]
                     .contains { text.contains("in \($0) property") }
                 if fatal { throw ICalError(source: source, line: line, message: text) }
@@ -176,9 +188,9 @@ public final class ICalendar {
             do {
                 try validate(event, lines: lines)
             } catch {
-                // An iTIP message (METHOD set) carries requests and cancellations, not a schedule: skip what is invalid.
-                guard hasMethod else { throw error }
-                warnings.append("\(error.line.map { "line \($0): " } ?? "")\(error.message): event skipped (iTIP message, METHOD is set)")
+                // An iTIP message carries requests and cancellations, not a schedule: skip what is invalid.
+                guard isITIPMessage else { throw error }
+                warnings.append("\(error.line.map { "line \($0): " } ?? "")\(error.message): event skipped (iTIP message, METHOD is set and not PUBLISH)")
                 continue
             }
             if let uid = icalcomponent_get_uid(event), icaltime_is_null_time(icalcomponent_get_recurrenceid(event)) == 0 {
@@ -213,7 +225,8 @@ public final class ICalendar {
                             shift: wallClock(epoch(icalcomponent_get_dtstart($0.event), floating: zone), in: masterZone) - wallClock($0.instance, in: masterZone)) }
                 // A moved instance may move into the window from outside it: the master is expanded wider, then cut.
                 let reach = ranged.map { abs($0.shift) + 3600 + EventSpan.end(start: 0, end: length(of: $0.event).days * 86_400 + length(of: $0.event).seconds) }.max() ?? 0
-                let instances = try expand(master, uid: uid, from: from - reach, to: to + reach, floating: zone)
+                let instances = try expand(master, uid: uid, from: from - reach, to: to + reach, floating: zone,
+                                           line: content.component("VEVENT", index: index)?.first { $0.name == "RRULE" }?.line)
                 if instances.isEmpty, properties(of: master, ICAL_RRULE_PROPERTY).isEmpty == false {
                     warnings.append("\(uid): no occurrence between \(UTC.format(from)) and \(UTC.format(to))")
                 }
@@ -221,7 +234,8 @@ public final class ICalendar {
                     let o: CalendarOccurrence
                     if let r = ranged.first(where: { $0.instance < instance.start }) {
                         guard icalcomponent_get_status(r.event) != ICAL_STATUS_CANCELLED else { continue }
-                        o = occurrence(r.event, uid: uid, start: moved(instance.start, by: r.shift, in: masterZone), floating: zone, recurrenceID: instance.start)
+                        o = occurrence(r.event, uid: uid, start: moved(instance.start, by: r.shift, in: masterZone), floating: zone, recurrenceID: instance.start,
+                                       series: master)
                     } else {
                         o = occurrence(master, uid: uid, start: instance.start, end: instance.end, floating: zone, recurrenceID: nil)
                     }
@@ -230,7 +244,7 @@ public final class ICalendar {
             }
             for override in overrides[uid] ?? [] where icalcomponent_get_status(override) != ICAL_STATUS_CANCELLED {
                 let start = epoch(icalcomponent_get_dtstart(override), floating: zone)
-                let o = occurrence(override, uid: uid, start: start, floating: zone, recurrenceID: epoch(recurrenceID(of: override), floating: zone))
+                let o = occurrence(override, uid: uid, start: start, floating: zone, recurrenceID: epoch(recurrenceID(of: override), floating: zone), series: master)
                 if EventSpan.overlaps(start: o.start, end: o.end, from: from, to: to) { result.append(o) }
             }
             overrides[uid] = nil
@@ -259,10 +273,10 @@ public final class ICalendar {
                 }
             }
         }
-        // iTIP files repeat an event in several messages: identical occurrences count once.
-        var seen = Set<String>()
-        return result.sorted { ($0.start, $0.uid, $0.end) < ($1.start, $1.uid, $1.end) }
-            .filter { seen.insert("\($0.uid) \($0.start) \($0.end) \($0.summary)").inserted }
+        // iTIP files repeat an event in several messages: identical occurrences count once (two that differ in their VMs
+        // or categories are two events, each kept).
+        var seen = Set<CalendarOccurrence>()
+        return result.sorted { ($0.start, $0.uid, $0.end) < ($1.start, $1.uid, $1.end) }.filter { seen.insert($0).inserted }
     }
 
     /// What libical accepts but a schedule cannot use: no DTSTART, end before start, a negative or absurd DURATION.
@@ -315,8 +329,13 @@ public final class ICalendar {
             let d = icalcomponent_get_duration(event)
             if d.is_neg != 0 || icaldurationtype_as_int(d) < 0 { throw ICalError(source: source, line: duration?.line ?? begin, message: "negative DURATION") }
         }
-        if hasEnd, length(of: event).days < 0 || length(of: event).seconds < 0 {
-            throw ICalError(source: source, line: line("DTEND"), message: "DTEND is before DTSTART")
+        if hasEnd, let end = dtend(of: event) {
+            let start = icalcomponent_get_dtstart(event)
+            let seconds = Int64(icaltime_as_timet_with_zone(end, end.zone) - icaltime_as_timet_with_zone(start, start.zone))
+            if seconds < 0 { throw ICalError(source: source, line: line("DTEND"), message: "DTEND is before DTSTART") }
+            if seconds == 0, start.is_date != 0, end.is_date != 0 {
+                warnings.append("line \(line("DTEND") ?? 0): an all-day event whose DTEND is its DTSTART's date: read as that one day")
+            }
         }
         if properties(of: event, ICAL_RRULE_PROPERTY).count > 1 {
             warnings.append("line \(line("RRULE") ?? 0): more than one RRULE (deprecated by RFC 5545); all are expanded")
@@ -377,7 +396,10 @@ public final class ICalendar {
     /// The instances of `event` overlapping [from, to): UTC start and end. RRULE and EXDATE are expanded by libical;
     /// RDATEs here, since libical's expansion reads an RDATE's time as UTC whatever its TZID and drops an RDATE period.
     /// An RDATE period lasts as it says; every other instance as the event.
-    private func expand(_ event: OpaquePointer, uid: String, from: EpochSeconds, to: EpochSeconds, floating: OpaquePointer?) throws(ICalError) -> [(start: EpochSeconds, end: EpochSeconds)] {
+    /// libical compares UNTIL with a floating or all-day event's instances as if they were UTC: an UNTIL in UTC is read
+    /// in `floating` first (east of UTC the last instance was lost); a DATE UNTIL of date-times (which RFC 5545 forbids,
+    /// and libical ends at that date's midnight) ends with that whole day. `line`: the RRULE's, for what is said.
+    private func expand(_ event: OpaquePointer, uid: String, from: EpochSeconds, to: EpochSeconds, floating: OpaquePointer?, line: Int? = nil) throws(ICalError) -> [(start: EpochSeconds, end: EpochSeconds)] {
         final class Collector {
             var starts: [EpochSeconds] = []
             var overflow = false
@@ -393,9 +415,26 @@ public final class ICalendar {
         let covers = EventSpan.end(start: 0, end: length.days * 86_400 + length.seconds) + (length.days > 0 ? 86_400 : 0)
         let windowStart = icaltime_from_timet_with_zone(time_t(from - covers - slack), 0, icaltimezone_get_utc_timezone())
         let windowEnd = icaltime_from_timet_with_zone(time_t(to + slack), 0, icaltimezone_get_utc_timezone())
-        // libical expands the event without its RDATEs (taken out for the call, put back after).
+        // libical expands the event without its RDATEs (taken out for the call, put back after), its UNTILs as above
+        // (set back after).
         let rdates = properties(of: event, ICAL_RDATE_PROPERTY)
         for p in rdates { icalcomponent_remove_property(event, p) }
+        let rules = properties(of: event, ICAL_RRULE_PROPERTY).map { (property: $0, written: icalproperty_get_rrule($0)) }
+        for rule in rules where icaltime_is_null_time(rule.written.until) == 0 {
+            var r = rule.written
+            if isFloating, icaltime_is_utc(r.until) != 0 {
+                r.until = icaltime_from_timet_with_zone(time_t(epoch(r.until, floating: nil)), 0, floating ?? icaltimezone_get_utc_timezone())
+                r.until.zone = nil
+                if dtstart.is_date != 0 { (r.until.hour, r.until.minute, r.until.second, r.until.is_date) = (0, 0, 0, 1) }
+            } else if dtstart.is_date == 0, r.until.is_date != 0 {
+                (r.until.hour, r.until.minute, r.until.second, r.until.is_date, r.until.zone) = (23, 59, 59, 0, dtstart.zone)
+                let warning = "\(line.map { "line \($0): " } ?? "")\(uid): RRULE's UNTIL is a date, DTSTART a date-time: instances on that date are kept"
+                if !warnings.contains(warning) { warnings.append(warning) }
+            } else {
+                continue
+            }
+            icalproperty_set_rrule(rule.property, r)
+        }
         withExtendedLifetime(collector) {
             icalcomponent_foreach_recurrence(event, windowStart, windowEnd, { _, span, data in
                 let collector = Unmanaged<Collector>.fromOpaque(data!).takeUnretainedValue()
@@ -404,8 +443,9 @@ public final class ICalendar {
             }, Unmanaged.passUnretained(collector).toOpaque())
         }
         for p in rdates { icalcomponent_add_property(event, p) }
+        for rule in rules { icalproperty_set_rrule(rule.property, rule.written) }
         if collector.overflow {
-            throw ICalError(source: source, line: nil, message: "\(uid) has more than \(ICalendar.maxOccurrencesPerEvent) occurrences in the window: narrow the window or fix the RRULE")
+            throw ICalError(source: source, line: line, message: "\(uid) has more than \(ICalendar.maxOccurrencesPerEvent) occurrences in the window: narrow the window or fix the RRULE")
         }
         let shifted = isFloating ? collector.starts.map { $0 - offset(of: floating, atLocal: $0) } : collector.starts
         // EXDATEs in their TZID's zone remove RDATE instances (and any RRULE instance libical kept) alike.
@@ -455,7 +495,8 @@ public final class ICalendar {
         let start = icalcomponent_get_dtstart(event)
         if let end = dtend(of: event) {
             let seconds = Int64(icaltime_as_timet_with_zone(end, end.zone) - icaltime_as_timet_with_zone(start, start.zone))
-            return start.is_date != 0 && end.is_date != 0 ? (days: seconds / 86_400, seconds: 0) : (days: 0, seconds: seconds)
+            // An all-day event lasts a day at least (one whose DTEND is its DTSTART's date is that day: `validate`).
+            return start.is_date != 0 && end.is_date != 0 ? (days: max(1, seconds / 86_400), seconds: 0) : (days: 0, seconds: seconds)
         }
         if icalcomponent_get_first_property(event, ICAL_DURATION_PROPERTY) != nil {
             let d = icalcomponent_get_duration(event)
@@ -467,11 +508,18 @@ public final class ICalendar {
 
     /// The end of the instance of `event` that starts at `start`: its days added on the calendar of its zone (the same
     /// local time that many days later, 23 or 25 hours across a daylight-saving change), then its exact seconds.
+    /// A floating DTSTART and DTEND are wall-clock times: such an instance ends as much wall-clock time after its start
+    /// (an hour more or less than that in exact time across a daylight-saving change).
     private func end(of event: OpaquePointer, startingAt start: EpochSeconds, floating: OpaquePointer?) -> EpochSeconds {
         let length = length(of: event)
-        guard length.days != 0 else { return start + length.seconds }
-        return moved(start, by: length.days * 86_400, in: zone(of: event, floating: floating)) + length.seconds
+        let wallClock = Self.isFloatingDateTime(icalcomponent_get_dtstart(event)) && dtend(of: event).map(Self.isFloatingDateTime) == true
+        guard length.days != 0 || wallClock else { return start + length.seconds }
+        let moving = length.days * 86_400 + (wallClock ? length.seconds : 0)
+        return moved(start, by: moving, in: zone(of: event, floating: floating)) + (wallClock ? 0 : length.seconds)
     }
+
+    /// Whether a time is a date-time with neither a zone nor UTC: the local time of wherever it is read.
+    private static func isFloatingDateTime(_ time: icaltimetype) -> Bool { time.zone == nil && icaltime_is_utc(time) == 0 && time.is_date == 0 }
 
     /// The zone an event's times are counted in: its DTSTART's, or `floating` for a floating or all-day one (UTC when nil).
     private func zone(of event: OpaquePointer, floating: OpaquePointer?) -> OpaquePointer {
@@ -495,24 +543,39 @@ public final class ICalendar {
         return EpochSeconds(icaltime_as_timet_with_zone(local, zone))
     }
 
-    /// One occurrence of `event` from `start` (to `end`, or for the event's length).
-    private func occurrence(_ event: OpaquePointer, uid: String, start: EpochSeconds, end: EpochSeconds? = nil, floating: OpaquePointer?, recurrenceID: EpochSeconds?) -> CalendarOccurrence {
-        var categories: [String] = []
-        for p in properties(of: event, ICAL_CATEGORIES_PROPERTY) {
-            if let value = icalproperty_get_categories(p) {
-                categories += String(cString: value).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            }
+    /// One occurrence of `event` from `start` (to `end`, or for the event's length). An override of a `series` keeps the
+    /// series' CATEGORIES and each `X-` property it leaves out (exporters write only what changed): a moved backup is
+    /// still a backup, of the same VMs.
+    private func occurrence(_ event: OpaquePointer, uid: String, start: EpochSeconds, end: EpochSeconds? = nil, floating: OpaquePointer?, recurrenceID: EpochSeconds?,
+                            series: OpaquePointer? = nil) -> CalendarOccurrence {
+        var categories = self.categories(of: event), extensions = self.extensions(of: event)
+        if let series {
+            if categories.isEmpty { categories = self.categories(of: series) }
+            for (name, values) in self.extensions(of: series) where extensions[name] == nil { extensions[name] = values }
         }
+        let allDay = icalcomponent_get_dtstart(event).is_date != 0
+        return CalendarOccurrence(uid: uid, summary: icalcomponent_get_summary(event).map { String(cString: $0) } ?? "",
+                                  start: start, end: end ?? self.end(of: event, startingAt: start, floating: floating), allDay: allDay,
+                                  categories: categories, extensions: extensions, recurrenceID: recurrenceID)
+    }
+
+    /// Every CATEGORIES value of `event` (comma-split, several properties allowed).
+    private func categories(of event: OpaquePointer) -> [String] {
+        properties(of: event, ICAL_CATEGORIES_PROPERTY).flatMap { p -> [String] in
+            guard let value = icalproperty_get_categories(p) else { return [] }
+            return String(cString: value).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+    }
+
+    /// The `X-` properties of `event` by upper-case name, each name's values in the file's order.
+    private func extensions(of event: OpaquePointer) -> [String: [String]] {
         var extensions: [String: [String]] = [:]
         for p in properties(of: event, ICAL_X_PROPERTY) {
             if let name = icalproperty_get_x_name(p), let value = icalproperty_get_x(p) {
                 extensions[String(cString: name).uppercased(), default: []].append(String(cString: value))
             }
         }
-        let allDay = icalcomponent_get_dtstart(event).is_date != 0
-        return CalendarOccurrence(uid: uid, summary: icalcomponent_get_summary(event).map { String(cString: $0) } ?? "",
-                                  start: start, end: end ?? self.end(of: event, startingAt: start, floating: floating), allDay: allDay,
-                                  categories: categories, extensions: extensions, recurrenceID: recurrenceID)
+        return extensions
     }
 
     /// Whether an override's RECURRENCE-ID says RANGE=THISANDFUTURE: it stands for the instance it names and every later one.

@@ -106,14 +106,15 @@ public enum EventRepository {
     }
 
     /// Occurrences overlapping [from, to) (`EventRecord.overlaps`) that torpor knew of by `knownBy` (a replay's now), by
-    /// start.
+    /// start. A category this torpor does not know (written by a newer one) is read as keep-awake: never as one that
+    /// lets a VM sleep.
     public static func overlapping(from: EpochSeconds, to: EpochSeconds, knownBy: EpochSeconds = .max, in db: Database) throws -> [EventRecord] {
         try Row.fetchAll(db, sql: """
             SELECT uid, summary, category, starts_at, ends_at, targets, selector, known_from FROM event
             WHERE \(coveredEnd) > ? AND starts_at < ? AND \(Self.knownBy) ORDER BY starts_at, uid
             """, arguments: [from, to, knownBy]).map { row in
             let targets: String = row["targets"]
-            return EventRecord(uid: row["uid"], summary: row["summary"], category: EventRecord.Category(rawValue: row["category"]) ?? .holiday,
+            return EventRecord(uid: row["uid"], summary: row["summary"], category: EventRecord.Category(rawValue: row["category"]) ?? .keepAwake,
                                start: row["starts_at"], end: row["ends_at"],
                                targets: (try? JSONDecoder().decode([String].self, from: Data(targets.utf8))) ?? [], selector: row["selector"],
                                knownFrom: row["known_from"])

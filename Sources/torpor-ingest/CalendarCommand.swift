@@ -18,7 +18,7 @@ struct CalendarCommand: ParsableCommand {
             else the whole fleet; a target matching no known VM is warned of.
             Occurrences are expanded over [now - past, now + ahead): RRULE, RDATE,
             EXDATE, moved and cancelled instances (RECURRENCE-ID), time zones.
-            Floating times and all-day dates are read in --zone.
+            Floating times and all-day dates are read in --zone (else the calendar's X-WR-TIMEZONE, else UTC).
             Ingesting a calendar again replaces its occurrences from now - past on; earlier ones stay.
             """)
 
@@ -30,7 +30,7 @@ struct CalendarCommand: ParsableCommand {
     @Option(help: "The category of events with no known category (demand, keep-awake, freeze, holiday).")
     var defaultCategory: String?
 
-    @Option(help: "The zone of floating times and all-day dates, e.g. Europe/Amsterdam.")
+    @Option(help: "The zone of floating times and all-day dates, e.g. Europe/Amsterdam (default: the mapping's zone, else the calendar's X-WR-TIMEZONE, else UTC).")
     var zone: String?
 
     @Option(help: "How far back from --now to expand (0: from --now on).")

@@ -1152,6 +1152,26 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.state("web-01") == .running)
     }
 
+    /// A keep-awake event ingested after the plan that put a VM to sleep wakes it before the event starts, by its
+    /// restore time and a pass (`DueActions.eventLead`), not once the event is on: no newer plan may come in between.
+    @Test func anEventIngestedDuringASleepWakesTheVMBeforeItStarts() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<6])
+        #expect(try f.executor().run(f.options(Self.now)).map(\.event) == ["hibernated"])
+        let ics = f.dir + "/ops.ics"
+        try """
+            BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//torpor test//EN\r\nBEGIN:VEVENT\r\nUID:dump-1\r\nDTSTAMP:20240301T000000Z\r
+            DTSTART:20240304T020000Z\r\nSUMMARY:db dump\r\nCATEGORIES:backup\r\nX-TORPOR-VMS:web-01\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n
+            """.write(toFile: ics, atomically: true, encoding: .utf8)
+        _ = try CalendarIngester(store: f.store).ingest(path: ics, from: Self.now - 86_400, to: Self.now + 86_400, now: Self.now + 3600)
+        let lead = DueActions.eventLead(restoreSeconds: nil)
+        #expect(try f.executor().run(f.options(Self.at(2) - lead - 60)).isEmpty, "not yet")
+        let woken = try f.executor().run(f.options(Self.at(2) - lead + 60))
+        #expect(woken.map(\.event) == ["restored"] && woken.first?.detail.contains("calendar: keep-awake event 'db dump' starts at 2024-03-04T02:00:00Z") == true,
+                "\(woken.map(\.text))")
+        #expect(try f.state("web-01") == .running)
+    }
+
     /// torpor resumes a VM paused by hand or by a save or start that stopped half-way, never one libvirt paused for a
     /// fault (a disk I/O error, its watchdog, a guest crash) or for a migration, dump or snapshot. (The test driver
     /// pauses only "by request" or "unknown", which the test above resumes; the faults are libvirt's reasons.)

@@ -346,3 +346,98 @@ func t(_ text: String) -> EpochSeconds { UTC.parseISO8601(text)! }
         #expect(occ.contains { $0.summary == "Company offsite: office closed" && $0.start == t("2013-09-05T22:00:00Z") })
     }
 }
+
+/// Found by a review of the calendar path: each loses or shortens an event that keeps VMs awake, the unsafe direction.
+@Suite struct KeepAwakeNotLostTests {
+    func calendar(_ events: [String], header: String = "") -> String {
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n\(header)"
+            + events.map { "BEGIN:VEVENT\r\nDTSTAMP:20270101T000000Z\r\n\($0)\r\nEND:VEVENT\r\n" }.joined() + "END:VCALENDAR\r\n"
+    }
+
+    /// Google's and Exchange's exports say METHOD:PUBLISH: a schedule, checked as strictly as one without METHOD (an
+    /// invalid backup was skipped with exit 0, and its stored occurrences replaced by none). A real iTIP message still
+    /// skips what is invalid.
+    @Test func aPublishedCalendarIsASchedule() throws {
+        let typo = "UID:backup\r\nCATEGORIES:backup\r\nDTSTART:20270305T220000Z\r\nDTEND:20270305T020000Z"
+        for method in ["METHOD:PUBLISH\r\n", "METHOD: publish\r\n", ""] {
+            let error = #expect(throws: ICalError.self, "\(method)") { try ICalendar(text: calendar([typo], header: method), source: "c.ics").occurrences(from: everything.from, to: everything.to) }
+            #expect(error?.message.contains("DTEND is before DTSTART") == true && error?.line != nil, "\(String(describing: error))")
+        }
+        let request = try ICalendar(text: calendar([typo], header: "METHOD:REQUEST\r\n"), source: "c.ics")
+        #expect(try request.occurrences(from: everything.from, to: everything.to).isEmpty)
+        #expect(request.warnings.contains { $0.contains("event skipped (iTIP message, METHOD is set and not PUBLISH)") }, "\(request.warnings)")
+    }
+
+    /// A moved instance that leaves out CATEGORIES and the X-TORPOR properties keeps the series': a moved backup is
+    /// still a backup of the same VMs (it had been skipped as uncategorised, or applied to the whole fleet).
+    @Test func aMovedInstanceKeepsTheSeriesCategoriesAndVMs() throws {
+        let text = calendar([
+            "UID:backup\r\nSUMMARY:Backup\r\nCATEGORIES:backup\r\nX-TORPOR-VMS:db-01\r\nDTSTART:20270301T020000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=DAILY;COUNT=5",
+            "UID:backup\r\nSUMMARY:Backup (moved)\r\nRECURRENCE-ID:20270304T020000Z\r\nDTSTART:20270304T050000Z\r\nDURATION:PT1H",
+            "UID:backup\r\nSUMMARY:Backup (all)\r\nCATEGORIES:maintenance\r\nX-TORPOR-VMS:db-02\r\nRECURRENCE-ID:20270305T020000Z\r\nDTSTART:20270305T020000Z\r\nDURATION:PT2H",
+        ])
+        let occ = try ICalendar(text: text, source: "c.ics").occurrences(from: everything.from, to: everything.to)
+        let moved = try #require(occ.first { $0.summary == "Backup (moved)" })
+        #expect(moved.start == t("2027-03-04T05:00:00Z") && moved.categories == ["backup"] && moved.extensions["X-TORPOR-VMS"] == ["db-01"])
+        let own = try #require(occ.first { $0.summary == "Backup (all)" })
+        #expect(own.categories == ["maintenance"] && own.extensions["X-TORPOR-VMS"] == ["db-02"], "what an override says stands")
+    }
+
+    /// Two events of one UID at the same times that name other VMs are two events (one of them was dropped as a repeat).
+    @Test func repeatsCountOnceButOtherVMsAreOtherEvents() throws {
+        let a = "UID:backup\r\nSUMMARY:Backup\r\nCATEGORIES:backup\r\nDTSTART:20270301T020000Z\r\nDURATION:PT1H\r\nX-TORPOR-VMS:vm-a"
+        let occ = try ICalendar(text: calendar([a, a, a.replacingOccurrences(of: "vm-a", with: "vm-b")]), source: "c.ics").occurrences(from: everything.from, to: everything.to)
+        #expect(occ.map { $0.extensions["X-TORPOR-VMS"] ?? [] } == [["vm-a"], ["vm-b"]])
+    }
+
+    /// An all-day event whose DTEND is its DTSTART's date is that day, said (it covered one hour).
+    @Test func anAllDayEventEndingOnItsOwnDateIsOneDay() throws {
+        let calendar = try ICalendar(text: calendar(["UID:m\r\nCATEGORIES:maintenance\r\nDTSTART;VALUE=DATE:20270305\r\nDTEND;VALUE=DATE:20270305"]), source: "c.ics")
+        let occ = try calendar.occurrences(from: everything.from, to: everything.to, floatingZone: "Europe/Berlin")
+        #expect(occ.map { [$0.start, $0.end] } == [[t("2027-03-04T23:00:00Z"), t("2027-03-05T23:00:00Z")]])
+        #expect(calendar.warnings.contains { $0.contains("line 9: an all-day event whose DTEND is its DTSTART's date") }, "\(calendar.warnings)")
+    }
+
+    /// Floating DTSTART and DTEND are wall-clock times: 23:00 to 03:00 across the autumn change in New York ends at 03:00
+    /// EST (08:00Z), and across the spring change at 03:00 EDT (07:00Z): an hour off before, each way.
+    @Test func aFloatingEventEndsAtItsWallClockEndAcrossADaylightSavingChange() throws {
+        for (start, end, expected) in [("20271106T230000", "20271107T030000", "2027-11-07T08:00:00Z"), ("20270313T230000", "20270314T030000", "2027-03-14T07:00:00Z")] {
+            let text = calendar(["UID:batch\r\nCATEGORIES:batch\r\nDTSTART:\(start)\r\nDTEND:\(end)"])
+            let occ = try ICalendar(text: text, source: "c.ics").occurrences(from: everything.from, to: everything.to, floatingZone: "America/New_York")
+            #expect(occ.map(\.end) == [t(expected)], "\(start)")
+        }
+        // Daily, each instance at its own wall-clock end: 01:00 on 7 November is its first, still EDT.
+        let daily = calendar(["UID:batch\r\nCATEGORIES:batch\r\nDTSTART:20271105T230000\r\nDTEND:20271106T010000\r\nRRULE:FREQ=DAILY;COUNT=3"])
+        let occ = try ICalendar(text: daily, source: "c.ics").occurrences(from: everything.from, to: everything.to, floatingZone: "America/New_York")
+        #expect(occ.map { UTC.format($0.end) } == ["2027-11-06T05:00:00Z", "2027-11-07T05:00:00Z", "2027-11-08T06:00:00Z"])
+    }
+
+    /// An UNTIL in UTC bounds a floating or all-day series in the zone it is read in: east of UTC its last instance was
+    /// lost (libical compared UTC with local times). A DATE UNTIL of date-times keeps that date's instance, said.
+    @Test func untilInUTCKeepsTheLastInstanceEastOfUTC() throws {
+        func starts(_ event: String, _ zone: String) throws -> [String] {
+            try ICalendar(text: calendar(["UID:s\r\nCATEGORIES:backup\r\n" + event]), source: "c.ics")
+                .occurrences(from: everything.from, to: everything.to, floatingZone: zone).map { UTC.format($0.start) }
+        }
+        // 22:00 Berlin (21:00Z) daily until 21:00Z on the 4th: four instances.
+        #expect(try starts("DTSTART:20270301T220000\r\nDURATION:PT1H\r\nRRULE:FREQ=DAILY;UNTIL=20270304T210000Z", "Europe/Berlin")
+                == ["2027-03-01T21:00:00Z", "2027-03-02T21:00:00Z", "2027-03-03T21:00:00Z", "2027-03-04T21:00:00Z"])
+        // All-day, Exchange's UNTIL: local midnight of the last day, in UTC.
+        #expect(try starts("DTSTART;VALUE=DATE:20270301\r\nRRULE:FREQ=DAILY;UNTIL=20270303T230000Z", "Europe/Berlin")
+                == ["2027-02-28T23:00:00Z", "2027-03-01T23:00:00Z", "2027-03-02T23:00:00Z", "2027-03-03T23:00:00Z"])
+        // West of UTC and in UTC, as before.
+        #expect(try starts("DTSTART:20270301T220000\r\nDURATION:PT1H\r\nRRULE:FREQ=DAILY;UNTIL=20270305T030000Z", "America/New_York").count == 4)
+        #expect(try starts("DTSTART:20270301T220000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=DAILY;UNTIL=20270304T220000Z", "Europe/Berlin").count == 4)
+        let dated = try ICalendar(text: calendar(["UID:s\r\nCATEGORIES:backup\r\nDTSTART:20270301T100000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=DAILY;UNTIL=20270304"]), source: "c.ics")
+        #expect(try dated.occurrences(from: everything.from, to: everything.to).map { UTC.format($0.start) }.last == "2027-03-04T10:00:00Z")
+        #expect(dated.warnings.contains { $0.contains("line 10: s: RRULE's UNTIL is a date") }, "\(dated.warnings)")
+    }
+
+    /// The zone a calendar says it keeps (X-WR-TIMEZONE) is its own: read by the ingest when none is given.
+    @Test func theDeclaredZoneIsRead() throws {
+        let text = calendar(["UID:m\r\nDTSTART;VALUE=DATE:20270305"], header: "X-WR-TIMEZONE:America/Los_Angeles\r\n")
+        #expect(try ICalendar(text: text, source: "c.ics").declaredZone == "America/Los_Angeles")
+        #expect(try ICalendar(text: calendar(["UID:m\r\nDTSTART;VALUE=DATE:20270305"]), source: "c.ics").declaredZone == nil)
+        #expect(ICalendar.knows(zone: "America/Los_Angeles") && ICalendar.knows(zone: "UTC") && !ICalendar.knows(zone: "Mars/Olympus"))
+    }
+}

@@ -30,6 +30,32 @@ import TorporStore
         #expect(perCategory["keep-awake"] == 37 && perCategory["demand"] == 4)
     }
 
+    /// Without a zone given, a calendar's all-day dates are read in the zone it says it keeps (X-WR-TIMEZONE, as Google
+    /// writes it): a Los Angeles maintenance day ended at 16:00 local, read in UTC. A zone given wins, said.
+    @Test func aCalendarsDeclaredZoneIsReadWhenNoneIsGiven() throws {
+        let s = try Scratch()
+        let path = try s.write("la.ics", "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nX-WR-TIMEZONE:America/Los_Angeles\r\nBEGIN:VEVENT\r\n"
+                               + "UID:m\r\nDTSTAMP:20130901T000000Z\r\nCATEGORIES:maintenance\r\nDTSTART;VALUE=DATE:20131001\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+        _ = try CalendarIngester(store: s.store).ingest(path: path, from: now - 86_400, to: now + 7 * 86_400, now: now)
+        #expect(try events(s).map { [$0.start, $0.end] } == [[UTC.parseISO8601("2013-10-01T07:00:00Z")!, UTC.parseISO8601("2013-10-02T07:00:00Z")!]])
+        let given = try CalendarIngester(store: s.store, mapping: CalendarMapping(zone: "UTC")).ingest(path: path, from: now - 86_400, to: now + 7 * 86_400, now: now)
+        #expect(try events(s).map(\.start) == [UTC.parseISO8601("2013-10-01T00:00:00Z")!])
+        #expect(given.warnings.contains { $0.contains("X-WR-TIMEZONE says America/Los_Angeles: floating times and all-day dates read in UTC, as given") }, "\(given.warnings)")
+        let unknown = try s.write("mars.ics", try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(of: "America/Los_Angeles", with: "Mars/Olympus"))
+        let report = try CalendarIngester(store: s.store).ingest(path: unknown, from: now - 86_400, to: now + 7 * 86_400, now: now)
+        #expect(report.warnings.contains { $0.contains("X-WR-TIMEZONE Mars/Olympus is not a time zone this system knows") }, "\(report.warnings)")
+    }
+
+    /// A category this torpor does not know (a newer torpor's) is read back as keep-awake, never as one letting VMs sleep.
+    @Test func anUnknownStoredCategoryKeepsVMsAwake() throws {
+        let s = try Scratch()
+        let path = try s.write("team.ics", Self.calendar(summary: "Launch", rule: "FREQ=DAILY;COUNT=1"))
+        _ = try CalendarIngester(store: s.store).ingest(path: path, from: now - 86_400 * 10, to: now + 86_400 * 10, now: now)
+        // A newer schema's check allows it; this one's is set aside to write it.
+        try s.store.transaction { try $0.execute(sql: "PRAGMA ignore_check_constraints = ON; UPDATE event SET category = 'blackout'; PRAGMA ignore_check_constraints = OFF") }
+        #expect(try events(s).map(\.category) == [.keepAwake])
+    }
+
     @Test func reIngestingAnEditedCalendarReplacesItsOccurrences() throws {
         let s = try Scratch()
         let path = try s.write("team.ics", Self.calendar(summary: "Launch", rule: "FREQ=DAILY;COUNT=5"))

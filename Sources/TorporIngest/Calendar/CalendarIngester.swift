@@ -13,8 +13,9 @@ public struct CalendarMapping: Codable, Equatable, Sendable {
     public var categories: [String: EventRecord.Category]
     /// The category of events none of whose CATEGORIES is known; nil skips them with a warning.
     public var defaultCategory: EventRecord.Category?
-    /// The zone of floating times and all-day dates (IANA name).
-    public var zone: String
+    /// The zone of floating times and all-day dates (IANA name); nil: the zone the calendar says it keeps
+    /// (`X-WR-TIMEZONE`), else UTC.
+    public var zone: String?
 
     /// Built-in names: each category's own name, plus common words.
     public static let builtIn: [String: EventRecord.Category] = [
@@ -30,7 +31,7 @@ public struct CalendarMapping: Codable, Equatable, Sendable {
         case zone
     }
 
-    public init(categories: [String: EventRecord.Category] = [:], defaultCategory: EventRecord.Category? = nil, zone: String = "UTC") {
+    public init(categories: [String: EventRecord.Category] = [:], defaultCategory: EventRecord.Category? = nil, zone: String? = nil) {
         self.categories = categories
         self.defaultCategory = defaultCategory
         self.zone = zone
@@ -40,7 +41,7 @@ public struct CalendarMapping: Codable, Equatable, Sendable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         categories = try c.decodeIfPresent([String: EventRecord.Category].self, forKey: .categories) ?? [:]
         defaultCategory = try c.decodeIfPresent(EventRecord.Category.self, forKey: .defaultCategory)
-        zone = try c.decodeIfPresent(String.self, forKey: .zone) ?? "UTC"
+        zone = try c.decodeIfPresent(String.self, forKey: .zone)
     }
 
     /// The keys a mapping file may hold.
@@ -86,6 +87,18 @@ public struct CalendarIngester {
         self.mapping = mapping
     }
 
+    /// The zone floating times and all-day dates are read in: the one given, else the one the calendar declares (Google
+    /// and Apple write X-WR-TIMEZONE: without it, a Los Angeles maintenance day would end at 16:00 local), else UTC;
+    /// with what to say when the two differ or the declared one is not known.
+    static func floatingZone(_ given: String?, declared: String?) -> (zone: String, said: String?) {
+        guard let declared, declared != given else { return (given ?? "UTC", nil) }
+        if let given { return (given, "X-WR-TIMEZONE says \(declared): floating times and all-day dates read in \(given), as given") }
+        guard ICalendar.knows(zone: declared) else {
+            return ("UTC", "X-WR-TIMEZONE \(declared) is not a time zone this system knows: floating times and all-day dates read in UTC (give --zone)")
+        }
+        return (declared, nil)
+    }
+
     /// How a calendar was read, part of its source's identity.
     private struct Window: Encodable {
         let from: EpochSeconds, to: EpochSeconds
@@ -94,11 +107,12 @@ public struct CalendarIngester {
 
     public func ingest(path: String, from: EpochSeconds, to: EpochSeconds, now: EpochSeconds) throws(IngestError) -> IngestReport {
         let occurrences: [CalendarOccurrence]
-        let calendarWarnings: [String]
+        var calendarWarnings: [String]
         do {
             let calendar = try ICalendar(path: path)
-            occurrences = try calendar.occurrences(from: from, to: to, floatingZone: mapping.zone)
-            calendarWarnings = calendar.warnings
+            let (zone, said) = Self.floatingZone(mapping.zone, declared: calendar.declaredZone)
+            occurrences = try calendar.occurrences(from: from, to: to, floatingZone: zone)
+            calendarWarnings = calendar.warnings + (said.map { [$0] } ?? [])
         } catch {
             throw .badInput(source: path, line: error.line, message: error.message)
         }
