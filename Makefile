@@ -7,26 +7,37 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 TORPOR_SHARED_DATA ?= $(firstword $(wildcard $(abspath $(CURDIR)/../shared/data) /work/shared/data) $(abspath $(CURDIR)/../shared/data))
 export TORPOR_SHARED_DATA
 
-# Debian packages the build, the tests and the demo need.
-DEBIAN_PACKAGES := libvirt-dev libvirt0 libvirt-clients libcsv-dev libical-dev libopenblas-dev \
-                   zlib1g-dev libssl-dev libsqlite3-dev sqlite3 gzip bc time prometheus \
-                   libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils busybox-static cpio
+# Debian packages the build needs (the C libraries' headers; their runtime libraries come with them), and those only the
+# tests, the demo and the benchmarks need (a Prometheus server, libvirtd and QEMU for the integration guest): `make
+# install` on a hypervisor installs only the first.
+BUILD_PACKAGES := libvirt-dev libcsv-dev libical-dev libopenblas-dev zlib1g-dev libssl-dev libsqlite3-dev libcurl4-openssl-dev
+TEST_PACKAGES := libvirt0 libvirt-clients sqlite3 gzip bc time prometheus \
+                 libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils busybox-static cpio
 # One release build with testing enabled serves the binaries, the tests and the benchmarks
 # (numeric code is 10-50x slower in debug builds).
 SWIFT_FLAGS := -c release -Xswiftc -enable-testing
 BIN = $(CURDIR)/.build/release
 
-.PHONY: all deps build integration test test-fast demo install bench backtest clean
+.PHONY: all deps deps-build build integration test test-fast demo install bench backtest clean
 
 all: build
 
-## deps: install the Debian packages that are missing (apt-get update first).
-deps:
-	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
+# Installs the Debian packages of $(1) that are missing (apt-get update first).
+define install-missing
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing: $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	else echo "Debian packages: all present"; fi
+endef
+
+## deps: the Debian packages the build, the tests and the demo need.
+deps:
+	$(call install-missing,$(BUILD_PACKAGES) $(TEST_PACKAGES))
+
+## deps-build: the Debian packages the build needs, no more (make install).
+deps-build:
+	$(call install-missing,$(BUILD_PACKAGES))
 
 ## build: the release build with tests.
 build: deps
@@ -53,8 +64,11 @@ demo: build
 	BIN=$(BIN) ./sample-data/demo.sh
 
 ## install: the binaries, the jobs (pipelines/) and their directories on this machine (as root; DESTDIR=dir: under dir).
-install: build
-	./pipelines/install.sh $(BIN)
+## The binaries are built for it (.build-install/): release, without testing, Swift's runtime linked in, so that they
+## keep running (restores with them) when the toolchain is upgraded or removed.
+install: deps-build
+	swift build -c release --static-swift-stdlib --scratch-path .build-install
+	./pipelines/install.sh $(CURDIR)/.build-install/release
 
 ## bench: benchmarks; results go to bench/RESULTS.md by hand, with the command that produced them.
 bench: build integration

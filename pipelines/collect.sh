@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The 5-minute collector: one sample of every domain's statistics from the local libvirt host.
+# The 5-minute collector: one sample of every domain's statistics from each libvirt host of TORPOR_LIBVIRT_URI
+# (space-separated; each in turn, one failing stops none of the others).
 # The first run records counters only; rates start with the second. Safe to run twice (a run at the same second adds nothing).
 set -euo pipefail
 : "${TORPOR_BIN:=/usr/local/bin}" "${TORPOR_LIBVIRT_URI:=qemu:///system}"
-exec "$TORPOR_BIN/torpor-ingest" libvirt --uri "$TORPOR_LIBVIRT_URI"
+uris=(); for uri in $TORPOR_LIBVIRT_URI; do uris+=(--uri "$uri"); done
+exec "$TORPOR_BIN/torpor-ingest" libvirt "${uris[@]}"

@@ -6,6 +6,6 @@
 set -euo pipefail
 : "${TORPOR_BIN:=/usr/local/bin}"
 args=(run --event-log "${TORPOR_EVENT_LOG:-/var/log/torpor/events.jsonl}")
-[ -n "${TORPOR_LIBVIRT_URI:-}" ] && args+=(--host "$TORPOR_LIBVIRT_URI")
+for uri in ${TORPOR_LIBVIRT_URI:-}; do args+=(--host "$uri"); done
 [ -n "${TORPOR_STATE_POOL:-}" ] && args+=(--pool "$TORPOR_STATE_POOL" --pool-capacity "${TORPOR_STATE_POOL_CAPACITY:-1TiB}")
 exec "$TORPOR_BIN/torpor-execute" "${args[@]}" "$@"

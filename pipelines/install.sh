@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs torpor's binaries and jobs: pipelines/install.sh [BIN_DIR] (default .build/release), as root. Binaries to
+# Installs torpor's binaries and jobs: pipelines/install.sh [BIN_DIR] (default .build/release; `make install` builds
+# them for it into .build-install/release, with Swift's runtime linked in), as root. Binaries to
 # /usr/local/bin, the job scripts to /usr/local/lib/torpor, torpor.env to /etc/torpor and the logs' rotation to
 # /etc/logrotate.d (never over edited ones), the store's and the logs' directories. DESTDIR=dir installs under dir
 # instead (a staging tree, or a test). Then enable the cron file or the systemd units (pipelines/README.md). Safe to
@@ -9,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 bin=${1:-$here/../.build/release}
 root=${DESTDIR:-}
 for tool in torpor-ingest torpor-train torpor-plan torpor-execute torpor-backtest; do
-  [ -x "$bin/$tool" ] || { echo "install.sh: $bin/$tool is missing: build first (make build)" >&2; exit 2; }
+  [ -x "$bin/$tool" ] || { echo "install.sh: $bin/$tool is missing: build first (make install builds and installs)" >&2; exit 2; }
 done
 install -d "$root/usr/local/bin" "$root/usr/local/lib/torpor" "$root/etc/torpor" \
   "$root/var/lib/torpor/plans" "$root/var/log/torpor"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The demo pipeline on sample-data/, against the embedded defaults: a SQLite file (demo/torpor.db) and libvirt's
-# test driver (sample-data/fleet.xml). `make demo` runs it after building; it prints what each stage does.
+# The demo pipeline on sample-data/ (its policy: sample-data/policy.yaml), against the embedded default back ends: a
+# SQLite file (demo/torpor.db) and libvirt's test driver (sample-data/fleet.xml). `make demo` runs it after building; it prints what each stage does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.build/release}
@@ -77,7 +77,7 @@ echo "what needs a person (pipelines/watch.sh notifies on it every 5 minutes), a
 "$BIN/torpor-execute" check --now "$TOMORROW"
 echo "events (JSON lines) in demo/events.jsonl: $(wc -l < demo/events.jsonl)"
 
-step "14. backtest: the last 7 days replayed through the planner with the plans' policy (planned hourly, scored per sample), torpor against the alternatives"
-"$BIN/torpor-backtest" --now "$NOW" --days 7 --policy sample-data/policy.yaml --json demo/backtest.json
+step "14. backtest: the last 7 days replayed through the planner with the plans' policy (planned hourly, scored per sample), torpor against the alternatives; torpor's model trained on the data before that week only (nothing recorded), as the nightly job would have"
+"$BIN/torpor-backtest" --now "$NOW" --days 7 --retrain-every 7 --policy sample-data/policy.yaml --json demo/backtest.json
 
 printf '\nThe store is %s; the review page is demo/plan.html; executor events in demo/events.jsonl.\n' "$TORPOR_DB"

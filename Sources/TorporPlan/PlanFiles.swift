@@ -1,5 +1,7 @@
 import Foundation
 import TorporCore
+import TorporHash
+import TorporStore
 
 /// Plan and review files: written whole or not at all (a temporary file beside the target, then a rename), named for
 /// the time the plan was made, and removed by that name once older than the plans kept whole.
@@ -18,6 +20,17 @@ public enum PlanFiles {
     /// run (what `torpor-plan make` writes by default, and the hourly job).
     public static func name(at time: EpochSeconds, dryRun: Bool) -> String {
         "\(dryRun ? dryRunPrefix : planPrefix)\(UTC.format(time).filter { $0 != "-" && $0 != ":" }).json"
+    }
+
+    /// The name of a second plan made in the same second as the one at `path` (named by `name(at:dryRun:)`): its id's
+    /// first 12 hex digits after the time.
+    public static func secondName(_ path: String, id: String) -> String { String(path.dropLast(5)) + "-\(id.prefix(12)).json" }
+
+    /// The file in `directory` named for a recorded plan as `torpor-plan make` names it by default that holds it (the
+    /// file the store recorded, by its SHA-256), if there is one.
+    public static func file(of plan: StoredPlan, in directory: String) -> String? {
+        let path = (directory as NSString).appendingPathComponent(name(at: plan.createdAt, dryRun: false))
+        return [path, secondName(path, id: plan.id)].first { (try? SHA256.hexDigest(ofFile: $0)) == plan.fileSHA256 }
     }
 
     /// The time a file named by `name(at:dryRun:)` is named for (also with `-` and a plan id's first 12 hex digits

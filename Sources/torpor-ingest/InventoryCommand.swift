@@ -9,24 +9,37 @@ struct InventoryCommand: ParsableCommand {
 
     @OptionGroup var store: StoreOptions
 
-    @Option(help: "The libvirt URI, e.g. qemu:///system or test:///path/node.xml.")
-    var uri: String
+    @Option(name: .customLong("uri"), help: "The libvirt URI, e.g. qemu:///system or test:///path/node.xml (repeatable: each host in turn, one failing stops none of the others).")
+    var uris: [String]
+
+    func validate() throws {
+        if uris.isEmpty { throw ValidationError("give the libvirt host: --uri URI") }
+    }
 
     func run() throws {
-        do {
-            let registered = try InventoryIngester(store: try store.openStore()).ingest(uri: uri, now: store.nowSeconds)
-            for e in registered.entries {
-                let labels = e.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-                print("\(e.name)\t\(e.state)\t\(e.vcpus) vCPU\t\(e.memoryBytes / 1_048_576) MiB\t\(labels)")
+        let ingester = InventoryIngester(store: try store.openStore())
+        var failure: ExitCode?
+        for uri in uris {
+            do { try register(uri, with: ingester) } catch {
+                let code = reportFailure(error)
+                if failure == nil { failure = code }   // the first failure's code, as runEach gives
             }
-            print("\(registered.entries.count) VM(s) registered from \(uri)")
-            let logger = store.logger("torpor.ingest.inventory")
-            for clash in registered.clashes { logger.warning("\(uri): \(clash)") }
-            for name in registered.vanished {
-                logger.warning("\(uri): \(name) was gone by the time it was read (undefined, stopped or migrated away?): not registered")
-            }
-        } catch let error as IngestError {
-            throw reportFailure(error)
+        }
+        if let failure { throw failure }
+    }
+
+    /// Registers one host's domains and says what it registered.
+    private func register(_ uri: String, with ingester: InventoryIngester) throws(IngestError) {
+        let registered = try ingester.ingest(uri: uri, now: store.nowSeconds)
+        for e in registered.entries {
+            let labels = e.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+            print("\(e.name)\t\(e.state)\t\(e.vcpus) vCPU\t\(e.memoryBytes / 1_048_576) MiB\t\(labels)")
+        }
+        print("\(registered.entries.count) VM(s) registered from \(uri)")
+        let logger = store.logger("torpor.ingest.inventory")
+        for clash in registered.clashes { logger.warning("\(uri): \(clash)") }
+        for name in registered.vanished {
+            logger.warning("\(uri): \(name) was gone by the time it was read (undefined, stopped or migrated away?): not registered")
         }
     }
 }

@@ -15,8 +15,12 @@ struct LibvirtCommand: ParsableCommand {
 
     @OptionGroup var store: StoreOptions
 
-    @Option(help: "The libvirt URI, e.g. qemu:///system or qemu+ssh://host/system.")
-    var uri: String
+    @Option(name: .customLong("uri"), help: "The libvirt URI, e.g. qemu:///system or qemu+ssh://host/system (repeatable: each host in turn, one failing stops none of the others).")
+    var uris: [String]
+
+    func validate() throws {
+        if uris.isEmpty { throw ValidationError("give the libvirt host: --uri URI") }
+    }
 
     @Flag(help: "Print the report as JSON on stdout.")
     var json = false
@@ -24,6 +28,6 @@ struct LibvirtCommand: ParsableCommand {
     func run() throws {
         let ingester = DomainStatsIngester(store: try store.openStore())
         let now = store.nowSeconds
-        try runEach([{ try ingester.collect(uri: uri, now: now) }], json: json, logger: store.logger("torpor.ingest.libvirt"))
+        try runEach(uris.map { uri in { try ingester.collect(uri: uri, now: now) } }, json: json, logger: store.logger("torpor.ingest.libvirt"))
     }
 }

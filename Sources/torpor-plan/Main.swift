@@ -131,7 +131,7 @@ struct Make: ParsableCommand {
     func defaultPath(now: EpochSeconds, id: String) -> String {
         let path = (Self.plansDirectory(beside: common.storePath) as NSString).appendingPathComponent(PlanFiles.name(at: now, dryRun: dryRun))
         guard FileManager.default.fileExists(atPath: path), (try? Plan.load(path: path).plan.id) != id else { return path }
-        return String(path.dropLast(5)) + "-\(id.prefix(12)).json"
+        return PlanFiles.secondName(path, id: id)
     }
 
     /// Where plan files go by default: `plans/` beside the store.
@@ -284,12 +284,15 @@ struct Prune: ParsableCommand {
 }
 
 struct List: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "The plans in the store, newest first, with their approvals.")
+    static let configuration = CommandConfiguration(abstract: "The plans in the store, newest first, with their approvals and files.")
     @OptionGroup var common: StageOptions
+    @Option(help: "The directory of plan files, where each plan's file is looked for by the name make gives it (default: plans/ beside the store, where make writes).")
+    var plans: String?
 
     func run() throws {
         try exitingOnError("torpor-plan") {
             let store = try common.openStore()
+            let directory = plans ?? Make.plansDirectory(beside: common.storePath)
             try store.read { db in
                 let carriedSince = try Approvals.carriedInForce(in: db)
                 for p in try PlanRepository.plans(upTo: .max, in: db) {
@@ -299,7 +302,8 @@ struct List: ParsableCommand {
                         let lapsed = a.carriedFrom != nil && carriedSince.map { a.approvedAt < $0 } ?? true
                         return "\(a.approvedBy) (\(a.actions.count) actions\(lapsed ? ", not in force: the standing approval is off or was switched on since" : ""))"
                     }.joined(separator: ", ")
-                    print("\(p.id.prefix(12))  created \(UTC.format(p.createdAt))  valid until \(UTC.format(p.validUntil))  \(approvals.isEmpty ? "not approved" : "approved: " + who)")
+                    print("\(p.id.prefix(12))  created \(UTC.format(p.createdAt))  valid until \(UTC.format(p.validUntil))  \(approvals.isEmpty ? "not approved" : "approved: " + who)"
+                          + "  " + (PlanFiles.file(of: p, in: directory).map { "file: \($0)" } ?? "no file of it named for its time in \(directory)"))
                 }
             }
         }

@@ -223,6 +223,13 @@ import TorporTrain
                 "\(carriedLine)")
         let personLine = try #require(listed.stdout.split(separator: "\n").first { $0.hasPrefix(plan.id.prefix(12)) })
         #expect(personLine.contains("approved: alice (") && !personLine.contains("not in force"), "\(personLine)")
+        // ...and each plan's file, where make names it by default (these were written with --out: named otherwise).
+        #expect(carriedLine.hasSuffix("no file of it named for its time in \(dir)/plans"), "\(carriedLine)")
+        let named = dir + "/plans/" + PlanFiles.name(at: next.createdAt.seconds, dryRun: false)
+        try FileManager.default.copyItem(atPath: later, toPath: named)
+        let relisted = try runTool("torpor-plan", ["list", "--db", store.path]).stdout.split(separator: "\n").first { $0.hasPrefix(next.id.prefix(12)) }
+        #expect(relisted?.hasSuffix("file: \(named)") == true, "\(String(describing: relisted))")
+        try FileManager.default.removeItem(atPath: named)
         let expired = #expect(throws: ExitCode.self) { try Approve.parse(["--replay", "--db", store.path, "--now", "2013-09-30T05:00:00Z", "--no-standing", later]).run() }
         #expect(expired == ExitCode(3))
         #expect(try store.read { try Approvals.standing(in: $0) } == false)
