@@ -105,6 +105,16 @@ public enum EventRepository {
         }
     }
 
+    /// Removes the occurrences calendars ingested from `location` stored that are not over by `from` (a calendar no longer
+    /// used: its upcoming events would keep VMs awake, or frozen, until they pass); those over before stay, the history
+    /// training learns from. Returns how many went; nil when no calendar was ingested from `location`.
+    public static func forget(location: String, from: EpochSeconds, in db: Database) throws -> Int? {
+        guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM source WHERE location = ? AND kind = 'icalendar')", arguments: [location]) == true else { return nil }
+        try db.execute(sql: "DELETE FROM event WHERE source_id IN (SELECT id FROM source WHERE location = ? AND kind = 'icalendar') AND \(coveredEnd) > ?",
+                       arguments: [location, from])
+        return db.changesCount
+    }
+
     /// Occurrences overlapping [from, to) (`EventRecord.overlaps`) that torpor knew of by `knownBy` (a replay's now), by
     /// start. A category this torpor does not know (written by a newer one) is read as keep-awake: never as one that
     /// lets a VM sleep.

@@ -86,8 +86,6 @@ struct ExecutionFlags: ParsableArguments {
         if poolSetting.directory != nil { _ = try poolSetting.capacity() }
         if let concurrentRestores, concurrentRestores < 1 { throw ValidationError("--concurrent-restores must be at least 1") }
         if !["sample", "store"].contains(loadSource) { throw ValidationError("--load-source must be 'sample' or 'store', not '\(loadSource)'") }
-        for rule in wakeOn where PrometheusDemandSignal.Rule.parse(rule) == nil { throw ValidationError("--wake-on '\(rule)' is not VM=QUERY or label=value=QUERY") }
-        if !wakeOn.isEmpty, prometheus.flatMap(URL.init(string:)) == nil { throw ValidationError("--wake-on needs --prometheus URL") }
         if !(connectTimeout > 0) { throw ValidationError("--connect-timeout must be a number of seconds above 0") }
         // Over no time a busy VM's CPU time does not move: it would read idle.
         if !(loadInterval > 0 && loadInterval <= 300) { throw ValidationError("--load-interval must be above 0 and at most 300 seconds, not \(loadInterval)") }
@@ -105,7 +103,14 @@ struct ExecutionFlags: ParsableArguments {
         Executor(store: store, locks: VMLocks(store: store.path), connect: connect)
     }
 
-    /// The demand signal the flags describe, if any.
+    /// What is wrong with the demand signal's flags: a run says it and goes on without what is wrong (a typo in a
+    /// rule, in the jobs' environment too, must not stop the pass and its restores); it fails once its pass is done.
+    var signalProblems: [String] {
+        wakeOn.filter { PrometheusDemandSignal.Rule.parse($0) == nil }.map { "--wake-on '\($0)' is not VM=QUERY or label=value=QUERY: not asked" }
+            + (!wakeOn.isEmpty && prometheus.flatMap(URL.init(string:)) == nil ? ["--wake-on needs --prometheus URL: no demand signal asked"] : [])
+    }
+
+    /// The demand signal the flags describe, if any (the rules that parse).
     var demandSignal: DemandSignal? {
         guard !wakeOn.isEmpty, let url = prometheus.flatMap(URL.init(string:)) else { return nil }
         return PrometheusDemandSignal(client: PrometheusClient(baseURL: url), rules: wakeOn.compactMap(PrometheusDemandSignal.Rule.parse),
@@ -188,7 +193,8 @@ struct Run: ParsableCommand {
             while true {
                 var options = flags.options(now: now)
                 options.dryRun = dryRun
-                let found = (try? executor.misconfigurations(options)) ?? problems   // a store that cannot be read holds up no pass
+                // A store that cannot be read holds up no pass (what it said last stands).
+                let found = flags.signalProblems + ((try? executor.misconfigurations(options)) ?? problems.filter { !flags.signalProblems.contains($0) })
                 if found != problems {
                     executor.report(misconfigurations: found, options)
                     problems = found

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import TorporCore
 import TorporIngest
 import TorporStore
@@ -20,6 +21,7 @@ struct CalendarCommand: ParsableCommand {
             EXDATE, moved and cancelled instances (RECURRENCE-ID), time zones.
             Floating times and all-day dates are read in --zone (else the calendar's X-WR-TIMEZONE, else UTC).
             Ingesting a calendar again replaces its occurrences from now - past on; earlier ones stay.
+            A calendar no longer used: --forget removes what it was ingested as from now - past on.
             """)
 
     @OptionGroup var store: StoreOptions
@@ -42,6 +44,9 @@ struct CalendarCommand: ParsableCommand {
     @Flag(help: "Print one JSON report per file on stdout (a file that failed: its path, outcome bad-input or failed, line and error).")
     var json = false
 
+    @Flag(help: "Remove what these files were ingested as, from now - past on (calendars no longer used, the files perhaps gone: their upcoming events would keep VMs awake); earlier occurrences stay for training.")
+    var forget = false
+
     @Argument(help: "iCalendar (.ics) files.")
     var files: [String]
 
@@ -61,6 +66,7 @@ struct CalendarCommand: ParsableCommand {
     }
 
     func run() throws {
+        if forget { return try forgetFiles() }
         var m: CalendarMapping
         do { m = try mapping.map { path throws(IngestError) in try CalendarMapping.load(path: path) } ?? CalendarMapping() } catch { throw reportFailure(error) }
         if let defaultCategory { m.defaultCategory = EventRecord.Category(rawValue: defaultCategory) }
@@ -73,5 +79,23 @@ struct CalendarCommand: ParsableCommand {
             logger.warning("--ahead \(ahead) is shorter than the longest plan horizon (7d): a plan looking further does not know the events after it (keep-awake, freeze)")
         }
         try runEach(files.map { file in { try ingester.ingest(path: file, from: from, to: to, now: now) } }, json: json, logger: logger)
+    }
+
+    /// `--forget`: each file's stored occurrences from now - past on removed, by the location its ingests recorded (the
+    /// file need not exist); a file no calendar was ingested from is bad input (a typo forgets nothing), the others go on.
+    private func forgetFiles() throws {
+        let store = try self.store.openStore(creating: false)
+        let from = self.store.nowSeconds - DurationText.seconds(past)!
+        var unknown = false
+        for file in files {
+            let location = URL(fileURLWithPath: file).standardizedFileURL.path
+            if let removed = try store.transaction({ try EventRepository.forget(location: location, from: from, in: $0) }) {
+                print("\(file): \(removed) occurrences from \(UTC.format(from)) on removed; earlier ones stay")
+            } else {
+                printError("\(file): no calendar was ingested from \(location): nothing to forget")
+                unknown = true
+            }
+        }
+        if unknown { throw ExitCode(2) }
     }
 }

@@ -3,6 +3,7 @@ import Testing
 import TorporCore
 import TorporIngest
 import TorporStore
+import TorporTestSupport
 
 @Suite struct CalendarIngestTests {
     let now = UTC.epoch(year: 2013, month: 9, day: 30)
@@ -54,6 +55,32 @@ import TorporStore
         // A newer schema's check allows it; this one's is set aside to write it.
         try s.store.transaction { try $0.execute(sql: "PRAGMA ignore_check_constraints = ON; UPDATE event SET category = 'blackout'; PRAGMA ignore_check_constraints = OFF") }
         #expect(try events(s).map(\.category) == [.keepAwake])
+    }
+
+    /// A calendar no longer used (its file gone) is forgotten from now on: its upcoming events no longer keep VMs awake;
+    /// those over stay for training. A file no calendar was ingested from is refused (a typo forgets nothing).
+    @Test func aCalendarNoLongerUsedIsForgotten() throws {
+        let s = try Scratch()
+        let path = try s.write("team.ics", Self.calendar(summary: "Launch", rule: "FREQ=DAILY;COUNT=10"))   // 28 Sep … 7 Oct, 12:00
+        _ = try CalendarIngester(store: s.store).ingest(path: path, from: now - 86_400 * 10, to: now + 86_400 * 20, now: now)
+        #expect(try events(s).count == 10)
+        try FileManager.default.removeItem(atPath: path)
+        let later = now + 3 * 86_400   // 3 October, 00:00
+        let forgot = try runTool("torpor-ingest", ["calendar", "--forget", "--past", "0", "--db", s.store.path, "--now", UTC.format(later), path])
+        #expect(forgot.status == 0 && forgot.stdout.contains("team.ics: 5 occurrences from 2013-10-03T00:00:00Z on removed"), "\(forgot)")
+        #expect(try events(s).map(\.start) == (0..<5).map { UTC.epoch(year: 2013, month: 9, day: 28) + 12 * 3600 + Int64($0) * 86_400 })
+        let typo = try runTool("torpor-ingest", ["calendar", "--forget", "--db", s.store.path, "--now", UTC.format(later), path + "x"])
+        #expect(typo.status == 2 && typo.stderr.contains("no calendar was ingested from"), "\(typo)")
+        #expect(try events(s).count == 5)
+    }
+
+    /// Occurrences skipped for want of a known category are named by their UIDs (a moved instance without CATEGORIES
+    /// had been said only as "(none)").
+    @Test func uncategorisedOccurrencesAreNamed() throws {
+        let s = try Scratch()
+        let path = try s.write("team.ics", Self.calendar(summary: "Launch", rule: "FREQ=DAILY;COUNT=2").replacingOccurrences(of: "CATEGORIES:Launch", with: "CATEGORIES:Party"))
+        let report = try CalendarIngester(store: s.store).ingest(path: path, from: now - 86_400 * 10, to: now + 86_400 * 20, now: now)
+        #expect(report.warnings.contains { $0.contains("CATEGORIES Party (UID launch@test)") }, "\(report.warnings)")
     }
 
     @Test func reIngestingAnEditedCalendarReplacesItsOccurrences() throws {

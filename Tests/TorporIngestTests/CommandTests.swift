@@ -68,6 +68,10 @@ import TorporTestSupport
         #expect(status.status == 0 && status.stdout.contains(s.dir + "/pool: 0 images") && status.stdout.contains("of 500.0 GiB"), "the environment's pool: \(status)")
         let badSize = try runTool("torpor-execute", ["wake", "web-01", "--db", s.store.path], environment: jobs.merging(["TORPOR_STATE_POOL_CAPACITY": "big"]) { $1 })
         #expect(badSize.status == 2 && badSize.stderr.contains("TORPOR_STATE_POOL_CAPACITY 'big' is not a size"), "\(badSize)")
+        // A demand signal's flags that cannot be used stop no pass (restores are never blocked): said, and the run fails after it.
+        let signal = try runTool("torpor-execute", ["run", "--dry-run", "--db", s.store.path, "--wake-on", "bogus"])
+        #expect(signal.status == 2 && signal.stderr.contains("the pass ran, but: --wake-on 'bogus' is not VM=QUERY or label=value=QUERY: not asked; "
+                                                             + "--wake-on needs --prometheus URL: no demand signal asked"), "\(signal)")
         // A back-dated approval would find an expired plan in force: refused without --replay, before any plan is read.
         let backDated = try run("torpor-plan", ["approve", s.dir + "/plan.json", "--now", "2013-09-30T00:00:00Z", "--db", s.store.path])
         #expect(backDated.status == 2 && backDated.stderr.contains("is more than an hour from the clock: nothing approved; give --replay"), "\(backDated)")

@@ -129,12 +129,12 @@ public struct CalendarIngester {
                                          location: URL(fileURLWithPath: path).standardizedFileURL.path, sha256: identity,
                                          now: now, futureTolerance: to - now, replacesLocation: true) { session in
             var events: [EventRecord] = []
-            var uncategorized: Set<String> = []
+            var uncategorized: [String: Set<String>] = [:]   // CATEGORIES as written → the UIDs of the events
             for o in occurrences {
                 session.countRow()
                 let categories = mapping.categories(of: o.categories)
                 guard !categories.isEmpty else {
-                    uncategorized.insert(o.categories.isEmpty ? "(none)" : o.categories.joined(separator: ","))
+                    uncategorized[o.categories.isEmpty ? "(none)" : o.categories.joined(separator: ","), default: []].insert(o.uid)
                     continue
                 }
                 // Every X-TORPOR-VMS and X-TORPOR-SELECTOR property counts (a second one names more VMs, not other ones).
@@ -163,7 +163,10 @@ public struct CalendarIngester {
                 session.warn("event targets that match no VM in the store (a misspelt name or label?): \(aimless.sorted().prefix(10).joined(separator: "; "))")
             }
             if !uncategorized.isEmpty {
-                session.warn("occurrences with no known category skipped (map them with categories or default_category): CATEGORIES \(uncategorized.sorted().prefix(10).joined(separator: "; "))")
+                let named = uncategorized.sorted { $0.key < $1.key }.prefix(10).map { categories, uids in
+                    "\(categories) (UID \(uids.sorted().prefix(3).joined(separator: ", "))\(uids.count > 3 ? ", …" : ""))"
+                }
+                session.warn("occurrences with no known category skipped (map them with categories or default_category): CATEGORIES \(named.joined(separator: "; "))")
             }
             let counts = Dictionary(grouping: events, by: \.category).mapValues(\.count)
             session.report.format = EventRecord.Category.allCases.compactMap { c in counts[c].map { "\($0) \(c.rawValue)" } }.joined(separator: ", ")
