@@ -4,5 +4,6 @@
 # The first run records counters only; rates start with the second. Safe to run twice (a run at the same second adds nothing).
 set -euo pipefail
 : "${TORPOR_BIN:=/usr/local/bin}" "${TORPOR_LIBVIRT_URI:=qemu:///system}"
-uris=(); for uri in $TORPOR_LIBVIRT_URI; do uris+=(--uri "$uri"); done
+read -ra hosts <<<"$TORPOR_LIBVIRT_URI"
+uris=(); for uri in "${hosts[@]}"; do uris+=(--uri "$uri"); done
 exec "$TORPOR_BIN/torpor-ingest" libvirt "${uris[@]}"

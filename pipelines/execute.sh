@@ -6,12 +6,16 @@
 set -euo pipefail
 : "${TORPOR_BIN:=/usr/local/bin}"
 args=(run --event-log "${TORPOR_EVENT_LOG:-/var/log/torpor/events.jsonl}")
-for uri in ${TORPOR_LIBVIRT_URI:-}; do args+=(--host "$uri"); done
-[ -n "${TORPOR_STATE_POOL:-}" ] && args+=(--pool "$TORPOR_STATE_POOL" --pool-capacity "${TORPOR_STATE_POOL_CAPACITY:-1TiB}")
+read -ra uris <<<"${TORPOR_LIBVIRT_URI:-}"
+for uri in "${uris[@]}"; do args+=(--host "$uri"); done
+# The state pool: torpor-execute reads TORPOR_STATE_POOL and TORPOR_STATE_POOL_CAPACITY itself (a capacity that is no
+# size then holds hibernations, said, where as a flag it would refuse the run and its restores).
 # Demand signals: each TORPOR_WAKE_ON_<name> a --wake-on rule, asked of TORPOR_PROMETHEUS_URL (a rule the executor
-# cannot use is said, a misconfigured event, and the pass runs without it).
-for name in $(compgen -v TORPOR_WAKE_ON_); do args+=(--wake-on "${!name}"); done
-if [ -n "$(compgen -v TORPOR_WAKE_ON_)" ]; then
+# cannot use is said, a misconfigured event: no hibernation starts until it is fixed; restores go on).
+wake=()
+for name in $(compgen -v TORPOR_WAKE_ON_); do [ -z "${!name}" ] || wake+=(--wake-on "${!name}"); done   # empty: none
+if [ "${#wake[@]}" -gt 0 ]; then
+  args+=("${wake[@]}")
   [ -z "${TORPOR_PROMETHEUS_URL:-}" ] || args+=(--prometheus "$TORPOR_PROMETHEUS_URL")
   [ -z "${TORPOR_WAKE_THRESHOLD:-}" ] || args+=(--wake-threshold "$TORPOR_WAKE_THRESHOLD")
 fi

@@ -10,7 +10,8 @@ set -uo pipefail
 now=(); [ -z "${TORPOR_NOW:-}" ] || now=(--now "$TORPOR_NOW")   # a replay of the job at a past time
 status=0
 if [ -n "${TORPOR_LIBVIRT_URI:-}" ]; then
-  uris=(); for uri in $TORPOR_LIBVIRT_URI; do uris+=(--uri "$uri"); done
+  read -ra hosts <<<"$TORPOR_LIBVIRT_URI"
+  uris=(); for uri in "${hosts[@]}"; do uris+=(--uri "$uri"); done
   "$TORPOR_BIN/torpor-ingest" inventory "${now[@]}" "${uris[@]}" > /dev/null || status=$?
 fi
 if [ -n "${TORPOR_PROMETHEUS_URL:-}" ] && [ -z "${TORPOR_PROMETHEUS_QUERY:-}" ]; then

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.build/release}
+# None of the jobs' settings a shell may hold (torpor.env loaded: a production pool, event log or zone) reach the demo.
+unset $(compgen -v TORPOR_)
 export TORPOR_DB=$PWD/demo/torpor.db
 # The end of the sample data: every stage replays history as if it were then.
 NOW=2013-09-30T00:00:00Z

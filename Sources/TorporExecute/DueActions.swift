@@ -79,7 +79,12 @@ enum DueActions {
             if let pin = pins[p.vm], pin.holds(at: now) {
                 owed.append(.init(vm: p.vm, host: p.host, actionID: "pin:\(p.vm):\(UTC.format(now))", planID: nil, at: now, deadline: now,
                                   priority: chosen?.action.priority ?? 1, reason: "pinned by \(pin.pinnedBy): keep awake", dueSince: max(p.since, pin.pinnedAt)))
-            } else if let event = happening.first(where: { $0.start < now + lead(p.vm) && $0.applies(to: p.vm, labels: labels[p.vm] ?? [:]) }) {
+            } else if let event = happening.first(where: { e in
+                // On, or starting within the lead before a restore the plans have for it by then (a plan that knew the
+                // event restores for it itself, on time, as a planned restore).
+                let planned = chosen.map { ($0.action.deadline ?? $0.action.at).seconds <= e.start } ?? false
+                return (e.start <= now || e.start < now + lead(p.vm) && !planned) && e.applies(to: p.vm, labels: labels[p.vm] ?? [:])
+            }) {
                 let starts = event.start > now ? "starts at \(UTC.format(event.start))" : "is on"
                 owed.append(.init(vm: p.vm, host: p.host, actionID: "event:\(p.vm):\(UTC.format(now))", planID: nil, at: now, deadline: max(now, event.start),
                                   priority: chosen?.action.priority ?? 1, reason: "calendar: \(event.category.rawValue) event '\(event.summary)' \(starts)",

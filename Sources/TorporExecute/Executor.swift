@@ -28,6 +28,9 @@ public struct ExecutionOptions: Sendable {
     public var managedSaveDirectory = "/var/lib/libvirt/qemu/save"
     /// JSON lines of every event.
     public var eventLog: String?
+    /// Why no hibernation may start this run, if one may not (a demand signal misconfigured: the VMs it should watch
+    /// would sleep unwatched); restores go on.
+    public var holdHibernations: String?
 
     public init(now: EpochSeconds) { self.now = now }
 }
@@ -922,6 +925,10 @@ public final class Executor: @unchecked Sendable {
         }
         if restoresOnly {
             for a in due { hold(a, "skipped", ExecutorSettings.newerSchemaHold, nil) }
+            return
+        }
+        if let why = options.holdHibernations {
+            for a in due { hold(a, "skipped", why, nil) }
             return
         }
         if paused {

@@ -274,9 +274,13 @@ public final class ICalendar {
             }
         }
         // iTIP files repeat an event in several messages: identical occurrences count once (two that differ in their VMs
-        // or categories are two events, each kept).
+        // or categories are two events, each kept; other vendors' X- properties, a generation number, say nothing of it).
         var seen = Set<CalendarOccurrence>()
-        return result.sorted { ($0.start, $0.uid, $0.end) < ($1.start, $1.uid, $1.end) }.filter { seen.insert($0).inserted }
+        return result.sorted { ($0.start, $0.uid, $0.end) < ($1.start, $1.uid, $1.end) }.filter { o in
+            var key = o
+            key.extensions = o.extensions.filter { $0.key.hasPrefix("X-TORPOR-") }
+            return seen.insert(key).inserted
+        }
     }
 
     /// What libical accepts but a schedule cannot use: no DTSTART, end before start, a negative or absurd DURATION.
@@ -420,7 +424,8 @@ public final class ICalendar {
         let rdates = properties(of: event, ICAL_RDATE_PROPERTY)
         for p in rdates { icalcomponent_remove_property(event, p) }
         let rules = properties(of: event, ICAL_RRULE_PROPERTY).map { (property: $0, written: icalproperty_get_rrule($0)) }
-        for rule in rules where icaltime_is_null_time(rule.written.until) == 0 {
+        // (Not an RSCALE rule: setting one frees the calendar scale's name that the written copy still points at.)
+        for rule in rules where icaltime_is_null_time(rule.written.until) == 0 && rule.written.rscale == nil {
             var r = rule.written
             if isFloating, icaltime_is_utc(r.until) != 0 {
                 r.until = icaltime_from_timet_with_zone(time_t(epoch(r.until, floating: nil)), 0, floating ?? icaltimezone_get_utc_timezone())
@@ -443,7 +448,7 @@ public final class ICalendar {
             }, Unmanaged.passUnretained(collector).toOpaque())
         }
         for p in rdates { icalcomponent_add_property(event, p) }
-        for rule in rules { icalproperty_set_rrule(rule.property, rule.written) }
+        for rule in rules where rule.written.rscale == nil { icalproperty_set_rrule(rule.property, rule.written) }
         if collector.overflow {
             throw ICalError(source: source, line: line, message: "\(uid) has more than \(ICalendar.maxOccurrencesPerEvent) occurrences in the window: narrow the window or fix the RRULE")
         }
@@ -509,13 +514,15 @@ public final class ICalendar {
     /// The end of the instance of `event` that starts at `start`: its days added on the calendar of its zone (the same
     /// local time that many days later, 23 or 25 hours across a daylight-saving change), then its exact seconds.
     /// A floating DTSTART and DTEND are wall-clock times: such an instance ends as much wall-clock time after its start
-    /// (an hour more or less than that in exact time across a daylight-saving change).
+    /// or as much exact time, whichever is later (an event that keeps VMs awake is never cut short by a daylight-saving
+    /// change; an end in the hour the spring change skips is the exact one, as RFC 5545 reads such a time).
     private func end(of event: OpaquePointer, startingAt start: EpochSeconds, floating: OpaquePointer?) -> EpochSeconds {
         let length = length(of: event)
         let wallClock = Self.isFloatingDateTime(icalcomponent_get_dtstart(event)) && dtend(of: event).map(Self.isFloatingDateTime) == true
         guard length.days != 0 || wallClock else { return start + length.seconds }
-        let moving = length.days * 86_400 + (wallClock ? length.seconds : 0)
-        return moved(start, by: moving, in: zone(of: event, floating: floating)) + (wallClock ? 0 : length.seconds)
+        let zone = zone(of: event, floating: floating)
+        guard wallClock else { return moved(start, by: length.days * 86_400, in: zone) + length.seconds }
+        return max(moved(start, by: length.seconds, in: zone), start + length.seconds)
     }
 
     /// Whether a time is a date-time with neither a zone nor UTC: the local time of wherever it is read.
@@ -555,7 +562,7 @@ public final class ICalendar {
         }
         let allDay = icalcomponent_get_dtstart(event).is_date != 0
         return CalendarOccurrence(uid: uid, summary: icalcomponent_get_summary(event).map { String(cString: $0) } ?? "",
-                                  start: start, end: end ?? self.end(of: event, startingAt: start, floating: floating), allDay: allDay,
+                                  start: start, end: max(start, end ?? self.end(of: event, startingAt: start, floating: floating)), allDay: allDay,
                                   categories: categories, extensions: extensions, recurrenceID: recurrenceID)
     }
 

@@ -26,11 +26,13 @@ public enum PlanFiles {
     /// first 12 hex digits after the time.
     public static func secondName(_ path: String, id: String) -> String { String(path.dropLast(5)) + "-\(id.prefix(12)).json" }
 
-    /// The file in `directory` named for a recorded plan as `torpor-plan make` names it by default that holds it (the
-    /// file the store recorded, by its SHA-256), if there is one.
-    public static func file(of plan: StoredPlan, in directory: String) -> String? {
-        let path = (directory as NSString).appendingPathComponent(name(at: plan.createdAt, dryRun: false))
-        return [path, secondName(path, id: plan.id)].first { (try? SHA256.hexDigest(ofFile: $0)) == plan.fileSHA256 }
+    /// The file among `names` (of `directory`) that holds a recorded plan (the file the store recorded, by its SHA-256):
+    /// one named as a plan's (not a dry run's, which may hold the same bytes) for a time within `slack` seconds of when the plan was made (the hourly job names its file from the
+    /// clock just before make reads it), if there is one.
+    public static func file(of plan: StoredPlan, in directory: String, names: [String], slack: EpochSeconds = 300) -> String? {
+        names.filter { $0.hasPrefix(planPrefix) && time(named: $0).map { abs($0 - plan.createdAt) <= slack } ?? false }
+            .map { (directory as NSString).appendingPathComponent($0) }
+            .first { (try? SHA256.hexDigest(ofFile: $0)) == plan.fileSHA256 }
     }
 
     /// The time a file named by `name(at:dryRun:)` is named for (also with `-` and a plan id's first 12 hex digits

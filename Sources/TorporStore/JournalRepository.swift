@@ -149,9 +149,11 @@ public enum JournalRepository {
         return result
     }
 
-    /// Every step, newest first (at most `limit`).
+    /// Every step, newest first (at most `limit`); of one VM's, by its index (`check` asks for each VM: a scan of the
+    /// whole journal each time had taken `check` past the watch's interval on a long journal).
     public static func recent(limit: Int, vm: String? = nil, in db: Database) throws -> [JournalEntry] {
-        try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE (? IS NULL OR vm = ?) ORDER BY id DESC LIMIT ?", arguments: [vm, vm, limit]).map(entry)
+        guard let vm else { return try Row.fetchAll(db, sql: "SELECT * FROM journal ORDER BY id DESC LIMIT ?", arguments: [limit]).map(entry) }
+        return try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE vm = ? ORDER BY id DESC LIMIT ?", arguments: [vm, limit]).map(entry)
     }
 
     /// Per VM of `vms`, the 95th percentile of the seconds its last 50 completed saves or restores took (VMs without one
@@ -204,9 +206,9 @@ public enum JournalRepository {
         Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT * FROM power").map { row in (row["vm"], powerRecord(row)) })
     }
 
-    /// The VMs torpor holds asleep now (their power records say hibernated).
+    /// The VMs torpor holds asleep now (their power records say hibernated, or a state a newer torpor wrote: `powerRecord`).
     public static func hibernatedVMs(in db: Database) throws -> Set<String> {
-        Set(try String.fetchAll(db, sql: "SELECT vm FROM power WHERE state = ?", arguments: [PowerRecord.State.hibernated.rawValue]))
+        Set(try String.fetchAll(db, sql: "SELECT vm FROM power WHERE state != ?", arguments: [PowerRecord.State.running.rawValue]))
     }
 
     /// One VM's power record.
@@ -214,8 +216,10 @@ public enum JournalRepository {
         try Row.fetchOne(db, sql: "SELECT * FROM power WHERE vm = ?", arguments: [vm]).map(powerRecord)
     }
 
+    /// A state this torpor does not know (a newer one's, read by an executor rolled back) is asleep: owed a restore (one of
+    /// a VM found running records it so), never a VM taken for running and left asleep.
     private static func powerRecord(_ row: Row) -> PowerRecord {
-        PowerRecord(vm: row["vm"], host: row["host"], state: PowerRecord.State(rawValue: row["state"]) ?? .running,
+        PowerRecord(vm: row["vm"], host: row["host"], state: PowerRecord.State(rawValue: row["state"]) ?? .hibernated,
                     since: row["since"], actionID: row["action_id"], manifestID: row["manifest_id"],
                     diskIdentity: row["disk_identity"], poolRefused: row["pool_refused"], poolFailures: row["pool_failures"],
                     poolRetryAt: row["pool_retry_at"])

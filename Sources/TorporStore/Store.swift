@@ -55,6 +55,9 @@ public final class Store: Sendable {
         // undone; after a power loss a saved VM the store had forgotten would be owed no restore.
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // The write-ahead log goes back to 64 MiB after each checkpoint: a prune under an open read (the hourly plan's
+            // snapshot) had left it at hundreds of MiB for as long as the executor kept a connection.
+            try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
@@ -78,7 +81,7 @@ public final class Store: Sendable {
             // SQLite's lock is taken), and one failed ("table … already exists"): one migrates at a time, under a lock
             // file beside the store (without it, where none can be made, as before).
             if try !pool.read({ try migrator.hasCompletedMigrations($0) }) {
-                let migrating = try? FileLock(path: path + ".migrating", wait: true)
+                let migrating = try Self.migrationLock(path + ".migrating")
                 defer { withExtendedLifetime(migrating) {} }
                 try migrator.migrate(pool)
             }
@@ -86,6 +89,30 @@ public final class Store: Sendable {
             throw error
         } catch {
             throw StoreError(path: path, message: "cannot open the store: \(error)")
+        }
+    }
+
+    /// How long a stage waits for another to finish migrating the store before it gives up, saying who migrates.
+    static let migrationWait: TimeInterval = 600
+
+    /// The lock one migration at a time holds (nil where none can be made, as before there was one). Held by another
+    /// process, it is said on stderr (its pid, from the file) and waited for, `migrationWait` at most: a migration that
+    /// hangs must not hang every executor run and a person's wake with it, silently.
+    static func migrationLock(_ path: String) throws(StoreError) -> FileLock? {
+        var said: String?
+        let giveUp = Date().addingTimeInterval(migrationWait)
+        while true {
+            do { return try FileLock(path: path, wait: false) } catch {
+                guard case .held(_, let holder) = error else { return nil }
+                let who = holder.map { "pid \($0)" } ?? "another process"
+                if said == nil { StandardError.line("torpor: \(who) is upgrading the store's schema (\(path)): waiting for it") }
+                said = who
+                guard Date() < giveUp else {
+                    throw StoreError(path: path, message: "\(who) has been upgrading the store's schema for \(Int(migrationWait / 60)) minutes: "
+                                     + "is it stuck? (stop it, then run any torpor stage again)")
+                }
+            }
+            Thread.sleep(forTimeInterval: 0.5)
         }
     }
 

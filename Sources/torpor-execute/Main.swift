@@ -65,7 +65,7 @@ struct ExecutionFlags: ParsableArguments {
     var pool: String?
     @Option(help: "The state pool's capacity, e.g. 500GiB (default: $TORPOR_STATE_POOL_CAPACITY, else 1TiB).") var poolCapacity: String?
     @Option(help: "Where libvirt keeps managed-save images.") var managedSaveDirectory = "/var/lib/libvirt/qemu/save"
-    @Option(help: "Append every event as a JSON line to this file (default: $TORPOR_EVENT_LOG; '' or unset: none).") var eventLog: String?
+    @Option(help: "Append every event as a JSON line to this file (default: $TORPOR_EVENT_LOG, but for a dry run; '' or unset: none).") var eventLog: String?
     @Option(help: "Restores at once per host (default: the policy's concurrent_restores of the host, as the plan queued its restores; else 2).") var concurrentRestores: Int?
     @Option(help: "Seconds the pre-flight check samples a VM's CPU time over (above 0, at most 300).") var loadInterval = 3.0
     @Option(help: "Pre-flight load: 'sample' (fresh libvirt CPU time) or 'store' (the collector's newest sample).") var loadSource = "sample"
@@ -83,7 +83,7 @@ struct ExecutionFlags: ParsableArguments {
     var eventLogPath: String? { eventLog.map { $0.isEmpty ? nil : $0 } ?? environmentSetting("TORPOR_EVENT_LOG") }
 
     func validate() throws {
-        if poolSetting.directory != nil { _ = try poolSetting.capacity() }
+        if poolSetting.directory != nil { _ = try poolSetting.capacity() }   // a --pool-capacity typo; the environment's: `problems`
         if let concurrentRestores, concurrentRestores < 1 { throw ValidationError("--concurrent-restores must be at least 1") }
         if !["sample", "store"].contains(loadSource) { throw ValidationError("--load-source must be 'sample' or 'store', not '\(loadSource)'") }
         if !(connectTimeout > 0) { throw ValidationError("--connect-timeout must be a number of seconds above 0") }
@@ -103,11 +103,13 @@ struct ExecutionFlags: ParsableArguments {
         Executor(store: store, locks: VMLocks(store: store.path), connect: connect)
     }
 
-    /// What is wrong with the demand signal's flags: a run says it and goes on without what is wrong (a typo in a
-    /// rule, in the jobs' environment too, must not stop the pass and its restores); it fails once its pass is done.
-    var signalProblems: [String] {
+    /// What is wrong with the flags the jobs' environment may give (a demand signal's rules, the pool's capacity): a run
+    /// says it, starts no hibernation (the VMs a broken rule should watch would sleep unwatched) and goes on restoring
+    /// (a typo must not stop the pass); it fails once its pass is done. A person's wake goes on whatever they say.
+    var problems: [String] {
         wakeOn.filter { PrometheusDemandSignal.Rule.parse($0) == nil }.map { "--wake-on '\($0)' is not VM=QUERY or label=value=QUERY: not asked" }
             + (!wakeOn.isEmpty && prometheus.flatMap(URL.init(string:)) == nil ? ["--wake-on needs --prometheus URL: no demand signal asked"] : [])
+            + (poolSetting.directory == nil ? [] : poolSetting.environmentProblem.map { [$0] } ?? [])
     }
 
     /// The demand signal the flags describe, if any (the rules that parse).
@@ -124,7 +126,8 @@ struct ExecutionFlags: ParsableArguments {
     func options(now: EpochSeconds) -> ExecutionOptions {
         var o = ExecutionOptions(now: now)
         o.hosts = hosts.isEmpty ? nil : Set(hosts)
-        o.pool = poolSetting.directory.map { ($0, try! poolSetting.capacity()) }   // checked by validate
+        o.pool = poolSetting.directory.map { ($0, (try? poolSetting.capacity()) ?? 0) }   // a flag's checked by validate
+        if !problems.isEmpty { o.holdHibernations = "no new hibernations while the executor's settings are wrong: " + problems.joined(separator: "; ") }
         o.managedSaveDirectory = managedSaveDirectory
         o.eventLog = eventLogPath
         o.concurrentRestores = concurrentRestores
@@ -140,13 +143,20 @@ struct StatePoolSetting {
 
     var directory: String? { directoryFlag.map { $0.isEmpty ? nil : $0 } ?? environmentSetting("TORPOR_STATE_POOL") }
 
-    /// The capacity in bytes; a usage error naming where a value that is not a size came from.
+    /// The capacity in bytes: `--pool-capacity`'s (a usage error when it is no size), else the environment's (0 when it is
+    /// no size: `environmentProblem`; restores from the pool go on, no image goes in), else 1 TiB.
     func capacity() throws -> Int64 {
-        let text = capacityFlag ?? environmentSetting("TORPOR_STATE_POOL_CAPACITY") ?? "1TiB"
-        guard let bytes = ByteSize.parse(text) else {
-            throw ValidationError("\(capacityFlag == nil ? "TORPOR_STATE_POOL_CAPACITY" : "--pool-capacity") '\(text)' is not a size such as 500GiB")
+        if let capacityFlag {
+            guard let bytes = ByteSize.parse(capacityFlag) else { throw ValidationError("--pool-capacity '\(capacityFlag)' is not a size such as 500GiB") }
+            return bytes
         }
-        return bytes
+        return environmentSetting("TORPOR_STATE_POOL_CAPACITY").map { ByteSize.parse($0) ?? 0 } ?? 1 << 40
+    }
+
+    /// What is wrong with the environment's capacity, when the flag does not override it.
+    var environmentProblem: String? {
+        guard capacityFlag == nil, let text = environmentSetting("TORPOR_STATE_POOL_CAPACITY"), ByteSize.parse(text) == nil else { return nil }
+        return "TORPOR_STATE_POOL_CAPACITY '\(text)' is not a size such as 500GiB: no image goes into the state pool"
     }
 }
 
@@ -193,8 +203,10 @@ struct Run: ParsableCommand {
             while true {
                 var options = flags.options(now: now)
                 options.dryRun = dryRun
+                // A dry run (by hand, a replay) writes to the log an alerting tool follows only when told to.
+                if dryRun && flags.eventLog == nil { options.eventLog = nil }
                 // A store that cannot be read holds up no pass (what it said last stands).
-                let found = flags.signalProblems + ((try? executor.misconfigurations(options)) ?? problems.filter { !flags.signalProblems.contains($0) })
+                let found = flags.problems + ((try? executor.misconfigurations(options)) ?? problems.filter { !flags.problems.contains($0) })
                 if found != problems {
                     executor.report(misconfigurations: found, options)
                     problems = found
@@ -305,6 +317,7 @@ struct PoolOptions: ParsableArguments {
     func validate() throws {
         guard setting.directory != nil else { throw ValidationError("give the state pool: --pool DIR (or TORPOR_STATE_POOL)") }
         _ = try setting.capacity()
+        if let problem = setting.environmentProblem { throw ValidationError(problem) }
     }
 
     /// The pool at `--pool`, which must be one already (a mistyped path is no empty pool).

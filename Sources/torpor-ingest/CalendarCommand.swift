@@ -21,7 +21,7 @@ struct CalendarCommand: ParsableCommand {
             EXDATE, moved and cancelled instances (RECURRENCE-ID), time zones.
             Floating times and all-day dates are read in --zone (else the calendar's X-WR-TIMEZONE, else UTC).
             Ingesting a calendar again replaces its occurrences from now - past on; earlier ones stay.
-            A calendar no longer used: --forget removes what it was ingested as from now - past on.
+            A calendar no longer used: --forget removes what it was ingested as from now on.
             """)
 
     @OptionGroup var store: StoreOptions
@@ -35,8 +35,12 @@ struct CalendarCommand: ParsableCommand {
     @Option(help: "The zone of floating times and all-day dates, e.g. Europe/Amsterdam (default: the mapping's zone, else the calendar's X-WR-TIMEZONE, else UTC).")
     var zone: String?
 
-    @Option(help: "How far back from --now to expand (0: from --now on).")
-    var past = "30d"
+    @Option(help: "How far back from --now to expand (0: from --now on; default 30d). With --forget: how far back to remove (default 0: from --now on).")
+    var past: String?
+
+    /// The window's start before --now: --past, else 30 days (an ingest), or none (--forget: the history training
+    /// reads stays).
+    var pastSeconds: EpochSeconds { DurationText.seconds(past ?? (forget ? "0" : "30d"))! }
 
     @Option(help: "How far ahead of --now to expand (more than 0).")
     var ahead = "180d"
@@ -44,7 +48,7 @@ struct CalendarCommand: ParsableCommand {
     @Flag(help: "Print one JSON report per file on stdout (a file that failed: its path, outcome bad-input or failed, line and error).")
     var json = false
 
-    @Flag(help: "Remove what these files were ingested as, from now - past on (calendars no longer used, the files perhaps gone: their upcoming events would keep VMs awake); earlier occurrences stay for training.")
+    @Flag(help: "Remove what these files were ingested as, from --now on (or now - past: --past; calendars no longer used, the files perhaps gone: their upcoming events would keep VMs awake); earlier occurrences stay for training.")
     var forget = false
 
     @Argument(help: "iCalendar (.ics) files.")
@@ -55,7 +59,7 @@ struct CalendarCommand: ParsableCommand {
         if let defaultCategory, EventRecord.Category(rawValue: defaultCategory) == nil {
             throw ValidationError("--default-category must be demand, keep-awake, freeze or holiday")
         }
-        for (name, value) in [("--past", past), ("--ahead", ahead)] where DurationText.seconds(value) == nil {
+        for (name, value) in [("--past", past ?? "0"), ("--ahead", ahead)] where DurationText.seconds(value) == nil {
             throw ValidationError("\(name) '\(value)' is not a duration such as 30d")
         }
         // An empty window would replace the calendar's upcoming occurrences with none. (`--past 0` is a window from
@@ -73,7 +77,7 @@ struct CalendarCommand: ParsableCommand {
         if let zone { m.zone = zone }
         let ingester = CalendarIngester(store: try store.openStore(), mapping: m)
         let now = store.nowSeconds
-        let from = now - DurationText.seconds(past)!, to = now + DurationText.seconds(ahead)!
+        let from = now - pastSeconds, to = now + DurationText.seconds(ahead)!
         let logger = store.logger("torpor.ingest.calendar")
         if to - now < 7 * 86_400 {
             logger.warning("--ahead \(ahead) is shorter than the longest plan horizon (7d): a plan looking further does not know the events after it (keep-awake, freeze)")
@@ -85,7 +89,7 @@ struct CalendarCommand: ParsableCommand {
     /// file need not exist); a file no calendar was ingested from is bad input (a typo forgets nothing), the others go on.
     private func forgetFiles() throws {
         let store = try self.store.openStore(creating: false)
-        let from = self.store.nowSeconds - DurationText.seconds(past)!
+        let from = self.store.nowSeconds - pastSeconds
         var unknown = false
         for file in files {
             let location = URL(fileURLWithPath: file).standardizedFileURL.path

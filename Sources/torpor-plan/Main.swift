@@ -277,6 +277,7 @@ struct Prune: ParsableCommand {
             let (pruned, before) = try Approvals.prune(olderThan: DurationText.seconds(keep)!, now: common.nowSeconds, in: try common.openStore())
             print("pruned the bodies of \(pruned) plans older than \(keep)")
             let directory = plans ?? Make.plansDirectory(beside: common.storePath)
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
             let removed = try PlanFiles.prune(in: directory, before: before)
             print("removed \(removed.count) plan files made before \(UTC.format(before)) from \(directory)")
         }
@@ -286,13 +287,14 @@ struct Prune: ParsableCommand {
 struct List: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "The plans in the store, newest first, with their approvals and files.")
     @OptionGroup var common: StageOptions
-    @Option(help: "The directory of plan files, where each plan's file is looked for by the name make gives it (default: plans/ beside the store, where make writes).")
+    @Option(help: "The directory of plan files, where each plan's file is looked for by the name make and the hourly job give it (default: plans/ beside the store, where make writes).")
     var plans: String?
 
     func run() throws {
         try exitingOnError("torpor-plan") {
             let store = try common.openStore()
             let directory = plans ?? Make.plansDirectory(beside: common.storePath)
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
             try store.read { db in
                 let carriedSince = try Approvals.carriedInForce(in: db)
                 for p in try PlanRepository.plans(upTo: .max, in: db) {
@@ -303,7 +305,7 @@ struct List: ParsableCommand {
                         return "\(a.approvedBy) (\(a.actions.count) actions\(lapsed ? ", not in force: the standing approval is off or was switched on since" : ""))"
                     }.joined(separator: ", ")
                     print("\(p.id.prefix(12))  created \(UTC.format(p.createdAt))  valid until \(UTC.format(p.validUntil))  \(approvals.isEmpty ? "not approved" : "approved: " + who)"
-                          + "  " + (PlanFiles.file(of: p, in: directory).map { "file: \($0)" } ?? "no file of it named for its time in \(directory)"))
+                          + "  " + (PlanFiles.file(of: p, in: directory, names: names).map { "file: \($0)" } ?? "no file of it named for its time in \(directory)"))
                 }
             }
         }

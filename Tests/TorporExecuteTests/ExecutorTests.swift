@@ -1152,6 +1152,22 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.state("web-01") == .running)
     }
 
+    /// Settings the run cannot use (a demand signal's rule, in the jobs' environment too) hold every due hibernation,
+    /// said, while restores go on: the VMs a broken rule should watch would sleep unwatched.
+    @Test func wrongSettingsHoldHibernationsNotRestores() throws {
+        let f = try Fixture()
+        let plan = try f.plan(["web-01": 0..<2, "web-02": 1..<6])
+        #expect(try f.executor().run(f.options(Self.now)).map { "\($0.event) \($0.vm ?? "")" } == ["hibernated web-01"])
+        let restoreAt = try #require(plan.actions.first { $0.action == .restore && $0.vm == "web-01" }).at.seconds
+        #expect(restoreAt > Self.at(1) && restoreAt < plan.validUntil.seconds, "web-02's sleep due, the plan in force")
+        var options = f.options(restoreAt)
+        options.holdHibernations = "no new hibernations while the executor's settings are wrong: --wake-on 'x' is not VM=QUERY"
+        let events = try f.executor().run(options)
+        #expect(events.map { "\($0.event) \($0.vm ?? "")" }.sorted() == ["restored web-01", "skipped web-02"], "\(events.map(\.text))")
+        #expect(events.first { $0.vm == "web-02" }?.detail.contains("--wake-on 'x' is not VM=QUERY") == true)
+        #expect(try f.state("web-02") == .running)
+    }
+
     /// A keep-awake event ingested after the plan that put a VM to sleep wakes it before the event starts, by its
     /// restore time and a pass (`DueActions.eventLead`), not once the event is on: no newer plan may come in between.
     @Test func anEventIngestedDuringASleepWakesTheVMBeforeItStarts() throws {
@@ -1170,6 +1186,17 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(woken.map(\.event) == ["restored"] && woken.first?.detail.contains("calendar: keep-awake event 'db dump' starts at 2024-03-04T02:00:00Z") == true,
                 "\(woken.map(\.text))")
         #expect(try f.state("web-01") == .running)
+        // A plan whose restore comes by the event's start keeps it: the restore is its own, planned (and judged late by
+        // its deadline), not taken over by the event's lead.
+        let g = try Fixture()
+        let knew = try g.plan(["web-01": 0..<2])
+        #expect(try g.executor().run(g.options(Self.now)).map(\.event) == ["hibernated"])
+        _ = try CalendarIngester(store: g.store).ingest(path: ics, from: Self.now - 86_400, to: Self.now + 86_400, now: Self.now + 3600)
+        let restore = try #require(knew.actions.first { $0.action == .restore })
+        #expect(restore.at.seconds > Self.at(2) - lead + 60 && (restore.deadline ?? restore.at).seconds <= Self.at(2))
+        #expect(try g.executor().run(g.options(Self.at(2) - lead + 60)).isEmpty, "the plan's restore is not due yet")
+        let planned = try g.executor().run(g.options(restore.at.seconds))
+        #expect(planned.map(\.event) == ["restored"] && planned.first?.action == restore.id, "\(planned.map(\.text))")
     }
 
     /// torpor resumes a VM paused by hand or by a save or start that stopped half-way, never one libvirt paused for a

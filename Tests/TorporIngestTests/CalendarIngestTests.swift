@@ -66,7 +66,7 @@ import TorporTestSupport
         #expect(try events(s).count == 10)
         try FileManager.default.removeItem(atPath: path)
         let later = now + 3 * 86_400   // 3 October, 00:00
-        let forgot = try runTool("torpor-ingest", ["calendar", "--forget", "--past", "0", "--db", s.store.path, "--now", UTC.format(later), path])
+        let forgot = try runTool("torpor-ingest", ["calendar", "--forget", "--db", s.store.path, "--now", UTC.format(later), path])   // from --now on
         #expect(forgot.status == 0 && forgot.stdout.contains("team.ics: 5 occurrences from 2013-10-03T00:00:00Z on removed"), "\(forgot)")
         #expect(try events(s).map(\.start) == (0..<5).map { UTC.epoch(year: 2013, month: 9, day: 28) + 12 * 3600 + Int64($0) * 86_400 })
         let typo = try runTool("torpor-ingest", ["calendar", "--forget", "--db", s.store.path, "--now", UTC.format(later), path + "x"])

@@ -66,8 +66,13 @@ import TorporTestSupport
         let jobs = ["TORPOR_STATE_POOL": s.dir + "/pool", "TORPOR_STATE_POOL_CAPACITY": "500GiB", "TORPOR_EVENT_LOG": s.dir + "/events.jsonl"]
         let status = try runTool("torpor-execute", ["pool", "status", "--db", s.store.path], environment: jobs)
         #expect(status.status == 0 && status.stdout.contains(s.dir + "/pool: 0 images") && status.stdout.contains("of 500.0 GiB"), "the environment's pool: \(status)")
-        let badSize = try runTool("torpor-execute", ["wake", "web-01", "--db", s.store.path], environment: jobs.merging(["TORPOR_STATE_POOL_CAPACITY": "big"]) { $1 })
-        #expect(badSize.status == 2 && badSize.stderr.contains("TORPOR_STATE_POOL_CAPACITY 'big' is not a size"), "\(badSize)")
+        // A capacity there that is no size refuses no wake (a restore takes nothing into the pool); a run says it, starts
+        // no hibernation, restores all the same, and fails after its pass.
+        let big = jobs.merging(["TORPOR_STATE_POOL_CAPACITY": "big"]) { $1 }
+        let bigWake = try runTool("torpor-execute", ["wake", "web-01", "--db", s.store.path], environment: big)
+        #expect(bigWake.status == 2 && bigWake.stderr.contains("no VM named web-01") && !bigWake.stderr.contains("big"), "\(bigWake)")
+        let bigRun = try runTool("torpor-execute", ["run", "--dry-run", "--db", s.store.path], environment: big)
+        #expect(bigRun.status == 2 && bigRun.stderr.contains("the pass ran, but: TORPOR_STATE_POOL_CAPACITY 'big' is not a size such as 500GiB"), "\(bigRun)")
         // A demand signal's flags that cannot be used stop no pass (restores are never blocked): said, and the run fails after it.
         let signal = try runTool("torpor-execute", ["run", "--dry-run", "--db", s.store.path, "--wake-on", "bogus"])
         #expect(signal.status == 2 && signal.stderr.contains("the pass ran, but: --wake-on 'bogus' is not VM=QUERY or label=value=QUERY: not asked; "

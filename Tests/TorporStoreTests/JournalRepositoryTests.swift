@@ -37,6 +37,19 @@ import TorporCore
     }
 
     /// A replay's --now sees the power states, pins and restore times as they were then, not later ones.
+    /// A power state a newer torpor wrote (read by an executor rolled back) is asleep: owed a restore, counted asleep by
+    /// the guardrails; never a sleeping VM taken for running.
+    @Test func aPowerStateThisTorporDoesNotKnowIsAsleep() throws {
+        let store = try Store(path: temporaryStorePath())
+        try store.transaction { db in
+            try db.execute(sql: "PRAGMA ignore_check_constraints = ON")
+            try db.execute(sql: "INSERT INTO power (vm, host, state, since, action_id) VALUES ('a', 'test:///default', 'suspended-to-disk', 0, 'x')")
+            try db.execute(sql: "PRAGMA ignore_check_constraints = OFF")
+        }
+        #expect(try store.read { try JournalRepository.power(of: "a", in: $0) }?.state == .hibernated)
+        #expect(try store.read { try JournalRepository.hibernatedVMs(in: $0) } == ["a"])
+    }
+
     @Test func powerPinsAndRestoreTimesAsTheyStoodAtATime() throws {
         let store = try Store(path: temporaryStorePath())
         try store.transaction { db in

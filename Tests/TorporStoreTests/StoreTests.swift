@@ -82,6 +82,32 @@ func temporaryStorePath() -> String {
         #expect(try store.read { try DemandCallRepository.calls(from: hour, to: hour + 8 * 86_400, in: $0) }.isEmpty)
     }
 
+    /// A migration checks no foreign key across the database (GRDB's default read every sample under the write lock,
+    /// seconds per migration on a big store, while the executor migrating restored nothing): a row a person wrote
+    /// without foreign keys (the sqlite3 shell's default) no longer refuses every stage, wakes too.
+    @Test func aMigrationReadsNoRowItDidNotTouch() throws {
+        let path = temporaryStorePath()
+        let old = try DatabaseQueue(path: path)
+        try Schema.migrator.migrate(old, upTo: "v17: how many samples each summed-up hour has")
+        try old.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA foreign_keys = OFF")
+            try db.execute(sql: "INSERT INTO sample (vm_id, metric_id, time, value) VALUES (999, 999, 0, 1)")
+        }
+        try old.close()
+        let store = try Store(path: path)
+        #expect(try store.read { try Schema.migrator.hasCompletedMigrations($0) })
+    }
+
+    /// A stage that finds another migrating the store says who, and waits for it (at most `Store.migrationWait`).
+    @Test func aMigrationUnderWayIsSaidAndWaitedFor() throws {
+        let path = temporaryStorePath() + ".migrating"
+        final class Holder: @unchecked Sendable { var lock: FileLock?; init(_ lock: FileLock) { self.lock = lock } }
+        let holder = Holder(try FileLock(path: path, wait: false))   // another process's migration
+        DispatchQueue.global().asyncAfter(deadline: .now() + 1) { holder.lock = nil }
+        let taken = try Store.migrationLock(path)
+        #expect(taken != nil, "taken once the other let go")
+    }
+
     @Test func aV9StoreGivesUpItsDemandCallsWhichDidNotSayWhatTheyClaimed() throws {
         let path = temporaryStorePath()
         let old = try DatabaseQueue(path: path)

@@ -7,7 +7,9 @@ public func runTool(_ tool: String, _ arguments: [String], stderrTo: String? = n
     let process = Process()
     process.executableURL = Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent(tool)
     process.arguments = arguments
-    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+    // The tool sees none of the jobs' settings a developer's shell may hold (TORPOR_STATE_POOL, TORPOR_EVENT_LOG, ...):
+    // only those the test gives.
+    process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TORPOR_") }.merging(environment) { $1 }
     let dir = try ScratchDirectory.make("torpor-tool")
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let out = URL(fileURLWithPath: dir + "/stdout")
