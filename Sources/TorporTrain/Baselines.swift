@@ -86,19 +86,11 @@ extension Baseline {
     /// known values at the same hour of the week (linear interpolation); NaN for an hour the history never saw.
     /// `hoursOfWeek`: the hour of the week of each step of the history and the horizon (`WeekClock`).
     public static func hourOfWeekQuantiles(history: some Collection<Float>, hoursOfWeek: [Int], horizon: Int, quantiles: [Float]) -> [[Float]] {
-        var byHour = [[Float]](repeating: [], count: 168), byHourOfDay = [[Float]](repeating: [], count: 24)
-        for (i, v) in history.enumerated() where !v.isNaN {
-            byHour[hoursOfWeek[i]].append(v)
-            byHourOfDay[hoursOfWeek[i] % 24].append(v)
-        }
+        var byHour = [[Float]](repeating: [], count: 168)
+        for (i, v) in history.enumerated() where !v.isNaN { byHour[hoursOfWeek[i]].append(v) }
         for h in byHour.indices { byHour[h].sort() }
-        for h in byHourOfDay.indices { byHourOfDay[h].sort() }
-        // Known for under two weeks, a series has seen an hour of the week once at most: one value is no quantiles (its
-        // q0.99 would be its median). The same hour of every day stands in for the hours seen once.
-        let young = history.count - (history.firstIndex { !$0.isNaN }.map { history.distance(from: history.startIndex, to: $0) } ?? history.count) < 2 * 168
         return (0..<horizon).map { k in
-            let hour = hoursOfWeek[history.count + k]
-            let values = young && byHour[hour].count == 1 ? byHourOfDay[hour % 24] : byHour[hour]
+            let values = byHour[hoursOfWeek[history.count + k]]
             return quantiles.map { empiricalQuantile(sorted: values, $0) }
         }
     }

@@ -39,29 +39,6 @@ import TorporCore
         #expect(crossed[5][0] == 5 && crossed[5][1] == 10, "the week before 5, the day before 10: \(crossed[5])")
     }
 
-    /// Known for under two weeks, a series has seen an hour of the week once at most: one value is no quantiles (its
-    /// q0.1 was its q0.99). The hours seen once take the same hour of every day; an hour never seen stays missing; three
-    /// weeks on, the hour of the week stands.
-    @Test func aYoungSeriesTakesTheSameHourOfEveryDay() throws {
-        // From a Monday: 60 % at 09:00 on weekdays, 5 % at weekends, 2 % else; Tuesdays 03:00 never read.
-        func history(days: Int) -> [Float] {
-            (0..<days * 24).map { h in h % 168 == 27 ? .nan : h % 24 != 9 ? 2 : (h / 24) % 7 < 5 ? 60 : 5 }
-        }
-        let q: [Float] = [0.1, 0.5]
-        let young = Baseline.hourOfWeekQuantiles(history: history(days: 10), hoursOfWeek: Self.week, horizon: 24 * 6, quantiles: q)
-        // The next Thursday 09:00: the ten 09:00s (eight at 60, two at 5), not its one Thursday's 60.
-        #expect(young[9] == [5, 60], "\(young[9])")
-        #expect(young[24 * 3 + 9] == [5, 60], "the Sunday after too (its one Sunday said 5)")
-        #expect(young[24 * 5 + 3].allSatisfy { $0.isNaN }, "Tuesday 03:00, never read, stays missing")
-        // Leading missing hours (a VM new to the fleet) do not make it older.
-        let newcomer = [Float](repeating: .nan, count: 24 * 28) + history(days: 10)
-        let weeks = WeekClock.utc.hoursOfWeek(from: Self.monday - 28 * 86_400, count: newcomer.count + 24)
-        #expect(Baseline.hourOfWeekQuantiles(history: newcomer, hoursOfWeek: weeks, horizon: 24, quantiles: q)[9] == [5, 60])
-        // Three weeks known: each hour of the week has its own values again.
-        let grown = Baseline.hourOfWeekQuantiles(history: history(days: 24), hoursOfWeek: Self.week, horizon: 24, quantiles: q)
-        #expect(grown[9] == [60, 60], "\(grown[9])")
-    }
-
     @Test func aVMThatWentQuietIsForecastAtItsNewLevel() throws {
         let quiet = Self.series { _ in 2 }
         let shift = Baseline.recentLevelShift(history: quiet.values, hoursOfWeek: Self.week)
