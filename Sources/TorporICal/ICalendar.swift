@@ -424,6 +424,7 @@ public final class ICalendar {
         let rdates = properties(of: event, ICAL_RDATE_PROPERTY)
         for p in rdates { icalcomponent_remove_property(event, p) }
         let rules = properties(of: event, ICAL_RRULE_PROPERTY).map { (property: $0, written: icalproperty_get_rrule($0)) }
+        var rewritten: [(property: OpaquePointer, written: icalrecurrencetype)] = []
         // (Not an RSCALE rule: setting one frees the calendar scale's name that the written copy still points at.)
         for rule in rules where icaltime_is_null_time(rule.written.until) == 0 && rule.written.rscale == nil {
             var r = rule.written
@@ -439,6 +440,7 @@ public final class ICalendar {
                 continue
             }
             icalproperty_set_rrule(rule.property, r)
+            rewritten.append(rule)
         }
         withExtendedLifetime(collector) {
             icalcomponent_foreach_recurrence(event, windowStart, windowEnd, { _, span, data in
@@ -448,7 +450,7 @@ public final class ICalendar {
             }, Unmanaged.passUnretained(collector).toOpaque())
         }
         for p in rdates { icalcomponent_add_property(event, p) }
-        for rule in rules where rule.written.rscale == nil { icalproperty_set_rrule(rule.property, rule.written) }
+        for rule in rewritten { icalproperty_set_rrule(rule.property, rule.written) }
         if collector.overflow {
             throw ICalError(source: source, line: line, message: "\(uid) has more than \(ICalendar.maxOccurrencesPerEvent) occurrences in the window: narrow the window or fix the RRULE")
         }

@@ -22,13 +22,9 @@ public enum PlanFiles {
         "\(dryRun ? dryRunPrefix : planPrefix)\(UTC.format(time).filter { $0 != "-" && $0 != ":" }).json"
     }
 
-    /// The name of a second plan made in the same second as the one at `path` (named by `name(at:dryRun:)`): its id's
-    /// first 12 hex digits after the time.
-    public static func secondName(_ path: String, id: String) -> String { String(path.dropLast(5)) + "-\(id.prefix(12)).json" }
-
     /// The file among `names` (of `directory`) that holds a recorded plan (the file the store recorded, by its SHA-256):
-    /// one named as a plan's (not a dry run's, which may hold the same bytes) for a time within `slack` seconds of when the plan was made (the hourly job names its file from the
-    /// clock just before make reads it), if there is one.
+    /// one named as a plan's (not a dry run's, which may hold the same bytes) for a time within `slack` seconds of when
+    /// the plan was made (the hourly job names its file from the clock just before make reads it), if there is one.
     public static func file(of plan: StoredPlan, in directory: String, names: [String], slack: EpochSeconds = 300) -> String? {
         names.filter { $0.hasPrefix(planPrefix) && time(named: $0).map { abs($0 - plan.createdAt) <= slack } ?? false }
             .map { (directory as NSString).appendingPathComponent($0) }

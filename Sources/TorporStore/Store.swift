@@ -99,14 +99,14 @@ public final class Store: Sendable {
     /// process, it is said on stderr (its pid, from the file) and waited for, `migrationWait` at most: a migration that
     /// hangs must not hang every executor run and a person's wake with it, silently.
     static func migrationLock(_ path: String) throws(StoreError) -> FileLock? {
-        var said: String?
+        var told = false
         let giveUp = Date().addingTimeInterval(migrationWait)
         while true {
             do { return try FileLock(path: path, wait: false) } catch {
                 guard case .held(_, let holder) = error else { return nil }
                 let who = holder.map { "pid \($0)" } ?? "another process"
-                if said == nil { StandardError.line("torpor: \(who) is upgrading the store's schema (\(path)): waiting for it") }
-                said = who
+                if !told { StandardError.line("torpor: \(who) is upgrading the store's schema (\(path)): waiting for it") }
+                told = true
                 guard Date() < giveUp else {
                     throw StoreError(path: path, message: "\(who) has been upgrading the store's schema for \(Int(migrationWait / 60)) minutes: "
                                      + "is it stuck? (stop it, then run any torpor stage again)")

@@ -131,7 +131,7 @@ struct Make: ParsableCommand {
     func defaultPath(now: EpochSeconds, id: String) -> String {
         let path = (Self.plansDirectory(beside: common.storePath) as NSString).appendingPathComponent(PlanFiles.name(at: now, dryRun: dryRun))
         guard FileManager.default.fileExists(atPath: path), (try? Plan.load(path: path).plan.id) != id else { return path }
-        return PlanFiles.secondName(path, id: id)
+        return String(path.dropLast(5)) + "-\(id.prefix(12)).json"
     }
 
     /// Where plan files go by default: `plans/` beside the store.
