@@ -58,23 +58,25 @@ public enum ExecutionCheck {
                 problems.append(Problem(vm: p.vm, text: "\(p.vm) on \(p.host): \(Executor.bootedAfresh) by its restore at \(UTC.format(booted.at)): "
                                         + "libvirt found no complete saved image and booted it; the memory it slept with is lost (named for a day)"))
             }
-            // A hibernation that failed and left its VM down (off, paused for a fault, or booted afresh from a save
-            // cut short), while nothing has acted on the VM since: told for a day after.
-            var toldDown = Set<String>()
-            for e in try JournalRepository.entries(of: .hibernate, from: now - 86_400, to: now, in: db) where Executor.leftDown(e.detail) {
-                guard toldDown.insert(e.vm).inserted, !problems.contains(where: { $0.vm == e.vm }),
-                      try JournalRepository.recent(limit: 1, vm: e.vm, in: db).first?.id == e.id else { continue }
-                problems.append(Problem(vm: e.vm, text: "\(e.vm) on \(e.host): DOWN after its hibernation \(e.actionID) failed at \(UTC.format(e.at)): "
-                                        + "\(e.detail) (named for a day, or until torpor acts on it again)"))
+            /// Each VM's newest of `entries` (newest first) that `matters`, told for a day after, or until torpor acts on the
+            /// VM again (the entry is no longer its newest step); a VM already named is not named twice.
+            func tellForADay(_ entries: [JournalEntry], where matters: (JournalEntry) -> Bool, _ text: (JournalEntry) -> String) throws {
+                var told = Set<String>()
+                for e in entries where matters(e) {
+                    guard told.insert(e.vm).inserted, !problems.contains(where: { $0.vm == e.vm }),
+                          try JournalRepository.recent(limit: 1, vm: e.vm, in: db).first?.id == e.id else { continue }
+                    problems.append(Problem(vm: e.vm, text: "\(e.vm) on \(e.host): " + text(e) + ": \(e.detail) (named for a day, or until torpor acts on it again)"))
+                }
+            }
+            // A hibernation that failed and left its VM down (off, paused for a fault, or booted afresh from a save cut short).
+            try tellForADay(try JournalRepository.entries(of: .hibernate, from: now - 86_400, to: now, in: db), where: { Executor.leftDown($0.detail) }) {
+                "DOWN after its hibernation \($0.actionID) failed at \(UTC.format($0.at))"
             }
             // A restore that left libvirt an image older than the VM's memory: a start after the guest's next shutdown
-            // would load it over newer disks. Told for a day, or until torpor acts on the VM again.
-            var toldStale = Set<String>()
-            for e in try JournalRepository.entries(of: .restore, step: .done, from: now - 86_400, to: now, in: db) where e.detail.contains(Executor.staleImageLeft) {
-                guard toldStale.insert(e.vm).inserted, !problems.contains(where: { $0.vm == e.vm }),
-                      try JournalRepository.recent(limit: 1, vm: e.vm, in: db).first?.id == e.id else { continue }
-                problems.append(Problem(vm: e.vm, text: "\(e.vm) on \(e.host): RUNS BESIDE AN OLDER SAVED IMAGE since its restore \(e.actionID) at "
-                                        + "\(UTC.format(e.at)): \(e.detail) (named for a day, or until torpor acts on it again)"))
+            // would load it over newer disks.
+            try tellForADay(try JournalRepository.entries(of: .restore, step: .done, from: now - 86_400, to: now, in: db),
+                            where: { $0.detail.contains(Executor.staleImageLeft) }) {
+                "RUNS BESIDE AN OLDER SAVED IMAGE since its restore \($0.actionID) at \(UTC.format($0.at))"
             }
             for e in try JournalRepository.unfinished(in: db) where now > e.at + grace {
                 // A hibernation waiting at `intent` (a pass put a killed run's back there, its VM running), its plan still

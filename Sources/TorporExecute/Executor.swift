@@ -625,8 +625,7 @@ public final class Executor: @unchecked Sendable {
                 /// Tried again after each failure only once `poolRetry` allows (a person's wake at once): a start that
                 /// fails for another cause (a missing bridge or disk, no memory) fails from the pool too, and rebuilding
                 /// the image each pass would only load the host; a cause that passes (a full disk freed) does not keep
-                /// the VM asleep. Without a
-                /// pool or while libvirt still works on the VM, `failure` is the restore's.
+                /// the VM asleep. Without a pool or while libvirt still works on the VM, `failure` is the restore's.
                 func fromPoolInstead(journaled: String, told: String, otherwise failure: Error) throws {
                     guard let pool = options.pool, (try? domain.info().state) == .shutOff, !Self.hasJob(domain) else { throw failure }
                     // A store that cannot answer blocks no restore: the pool is tried. Nor does the wait hold a person's

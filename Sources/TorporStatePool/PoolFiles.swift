@@ -88,8 +88,6 @@ enum PoolFiles {
         return stat(path, &info) == 0 ? Int64(info.st_size) : nil
     }
 
-    /// The pool's key as the file at `path` records it; a pool without one records `default` there first (a pool
-    /// that cannot be written, such as a read-only mount, is known by `default`).
     /// Records in `directory`'s file `NEWEST` the id the store gave the pool's newest image, best-effort (written
     /// aside, then renamed into place): a garbage collection by a store that has not seen it is refused. Never lowered
     /// (a take by an older copy of the store must not open the way to its collection), unless `adopting` (a person
@@ -111,6 +109,8 @@ enum PoolFiles {
         (try? String(contentsOfFile: directory + "/NEWEST", encoding: .utf8)).flatMap { Int64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 
+    /// The pool's key as the file at `path` records it; a pool without one records `default` there first (a pool
+    /// that cannot be written, such as a read-only mount, is known by `default`).
     static func poolKey(_ path: String, default key: String) throws(Failure) -> String {
         if let recorded = try? String(contentsOfFile: path, encoding: .utf8) {
             let line = recorded.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -332,7 +332,7 @@ public final class StatePool {
             defer { withExtendedLifetime(held) {} }
             for hex in report.corrupt {
                 let path = chunkPath(hex: hex)
-                guard let data = FileManager.default.contents(atPath: path), SHA256.hex(data.withUnsafeBytes { SHA256.digest($0) }) != hex else { continue }
+                guard let data = FileManager.default.contents(atPath: path), SHA256.hexDigest(of: data) != hex else { continue }
                 do { try FileManager.default.removeItem(atPath: path) } catch {
                     throw StatePoolError(kind: .io, message: "removing the damaged chunk \(path): \(error)")
                 }

@@ -174,11 +174,8 @@ struct Run: ParsableCommand {
         guard interval >= 1 else { throw ValidationError("--interval \(interval): give at least 1 second between passes") }
         // A run acts on the hosts' VMs as they are now: at another time it would save and restore real VMs on plans
         // and samples of that time, and journal it then.
-        if let now = common.now.flatMap(UTC.parseInstant), !dryRun, !replay,
-           let away = awayFromTheClock(now, "a run acts on the hosts' VMs as they are now; give --dry-run to see what it would have done, "
-                                       + "--replay on hosts set up for a replay, or replay history with torpor-backtest") {
-            throw away
-        }
+        try refuseAwayFromTheClock(common, replay: replay || dryRun, "a run acts on the hosts' VMs as they are now; give --dry-run to see what it "
+                                   + "would have done, --replay on hosts set up for a replay, or replay history with torpor-backtest")
         if let until {
             guard UTC.parseInstant(until) != nil else { throw ValidationError("--until '\(until)' is not an ISO-8601 time") }
             guard follow, common.now != nil else { throw ValidationError("--until needs --follow and --now (a simulated clock)") }
@@ -257,11 +254,11 @@ struct Wake: ParsableCommand {
     }
 }
 
-/// A person's command acts on the hosts' VMs as they are now: a `--now` more than an hour from the clock (a typo would
-/// record the wake at the wrong time) is refused without `--replay`.
-func refuseAwayFromTheClock(_ common: StageOptions, replay: Bool) throws {
-    if let now = common.now.flatMap(UTC.parseInstant), !replay,
-       let away = awayFromTheClock(now, "a wake acts on the VM as it is now; give --replay on hosts set up for a replay") { throw away }
+/// A command that acts on the hosts' VMs as they are now: a `--now` more than an hour from the clock (a typo would act,
+/// and record it, at the wrong time) is refused without `--replay`, saying `consequence`.
+func refuseAwayFromTheClock(_ common: StageOptions, replay: Bool,
+                            _ consequence: String = "a wake acts on the VM as it is now; give --replay on hosts set up for a replay") throws {
+    if let now = common.now.flatMap(UTC.parseInstant), !replay, let away = awayFromTheClock(now, consequence) { throw away }
 }
 
 /// A person's restore fails when the VM did not come back (exit 1), and needs a person when it came back without its
@@ -392,10 +389,7 @@ struct Pin: ParsableCommand {
         }
         // A pin is a person's word now: made at another --now (a typo), it would have ended hours ago, or hold the
         // alarm of a VM asleep past its restore back until then.
-        if let now = common.now.flatMap(UTC.parseInstant), !replay,
-           let away = awayFromTheClock(now, "a pin keeps the VM awake from now; give --replay on hosts set up for a replay") {
-            throw away
-        }
+        try refuseAwayFromTheClock(common, replay: replay, "a pin keeps the VM awake from now; give --replay on hosts set up for a replay")
     }
 
     func run() throws {
