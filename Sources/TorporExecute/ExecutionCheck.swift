@@ -97,6 +97,12 @@ public enum ExecutionCheck {
                 }
             }
             return problems
-        }
+        } + storeRoom(store)
+    }
+
+    /// The store's filesystem when it has no room left for the reserve kept beside the store for restores (made again
+    /// here once it has): a person must free room before torpor can record, or hibernate, anything more.
+    static func storeRoom(_ store: Store) -> [Problem] {
+        StoreReserve(store: store.path).keep().problem.map { [Problem(vm: store.path, text: "\(store.path): FILESYSTEM FULL: " + $0)] } ?? []
     }
 }

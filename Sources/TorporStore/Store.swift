@@ -34,9 +34,31 @@ public final class Store: Sendable {
     /// Opens (creating if needed, unless `creating` is false) and migrates the store. Refuses a store written by a
     /// newer torpor, unless `tolerateNewerSchema` (the executor: a rollback to an older torpor must not leave sleeping
     /// VMs without their restores; `writtenByNewerTorpor` then tells); with `migrating` false (a stage that must record
-    /// nothing), also one this torpor would have to migrate, and a missing one.
-    public init(path: String, migrating: Bool = true, creating: Bool = true, tolerateNewerSchema: Bool = false) throws(StoreError) {
+    /// nothing), also one this torpor would have to migrate, and a missing one. `reserve`: what is done with the room
+    /// kept beside the store for restores (`StoreReserve`); a reserve given back is said on stderr.
+    public init(path: String, migrating: Bool = true, creating: Bool = true, tolerateNewerSchema: Bool = false,
+                reserve use: StoreReserve.Use = .untouched) throws(StoreError) {
         self.path = path
+        let reserve = StoreReserve(store: path)
+        do {
+            pool = try Self.openPool(path: path, migrating: migrating, creating: creating, tolerateNewerSchema: tolerateNewerSchema)
+        } catch {
+            guard use == .releasable, reserve.releaseIfFull() else {
+                guard use != .untouched, let room = reserve.available(), room < StoreReserve.size else { throw error }
+                throw StoreError(path: path, message: error.message + " (its filesystem has \(room >> 20) MiB free: free room there)")
+            }
+            StandardError.line("torpor: \(path): its filesystem is full; the \(StoreReserve.size >> 20) MiB kept beside it for restores (\(reserve.path)) "
+                               + "is given back so that restores and wakes go on: free room there")
+            pool = try Self.openPool(path: path, migrating: migrating, creating: creating, tolerateNewerSchema: tolerateNewerSchema)
+            return
+        }
+        guard use != .untouched && migrating, case .noRoom(let room) = reserve.keep(), room < StoreReserve.size, use == .kept else { return }
+        throw StoreError(path: path, message: "its filesystem has \(room >> 20) MiB free and no reserve for restores: this stage records nothing "
+                         + "until room is freed there (what is left is kept for the executor's restores and wakes)")
+    }
+
+    /// The store's connections, the store opened and migrated as `init` describes.
+    private static func openPool(path: String, migrating: Bool, creating: Bool, tolerateNewerSchema: Bool) throws(StoreError) -> DatabasePool {
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
         let contents = (size ?? 0) > 0 ? try Self.contents(path) : .unmade
         if case .other(let tables) = contents {
@@ -60,7 +82,7 @@ public final class Store: Sendable {
             try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
         }
         do {
-            pool = try DatabasePool(path: path, configuration: configuration)
+            let pool = try DatabasePool(path: path, configuration: configuration)
             // GRDB puts its writer back to NORMAL when it sets up WAL mode, after `prepareDatabase`: set again on the
             // one connection every write goes through.
             try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
@@ -69,13 +91,13 @@ public final class Store: Sendable {
                 guard tolerateNewerSchema else {
                     throw StoreError(path: path, message: "this store was written by a newer torpor (unknown schema migrations); upgrade torpor")
                 }
-                return
+                return pool
             }
             if !migrating {
                 guard try pool.read({ try migrator.hasCompletedMigrations($0) }) else {
                     throw StoreError(path: path, message: "this store's schema is older than this torpor's, and a dry run does not migrate it: run this torpor's stages (or an older torpor) against it first")
                 }
-                return
+                return pool
             }
             // Two stages opening the store at once after an upgrade both migrated (GRDB picks what to apply before
             // SQLite's lock is taken), and one failed ("table … already exists"): one migrates at a time, under a lock
@@ -85,6 +107,7 @@ public final class Store: Sendable {
                 defer { withExtendedLifetime(migrating) {} }
                 try migrator.migrate(pool)
             }
+            return pool
         } catch let error as StoreError {
             throw error
         } catch {

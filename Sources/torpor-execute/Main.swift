@@ -48,11 +48,12 @@ struct TorporExecuteCommand: TorporTool {
 }
 
 /// The store for the commands that restore, wake or hold hibernations back (run, wake, restore, pin, unpin, pause,
-/// resume, status):
+/// resume, status, check):
 /// opened even when a newer torpor has migrated it, so that a rollback never leaves sleeping VMs without their restores
-/// (the executor then starts no hibernation), with a warning.
-func restoringStore(_ common: StageOptions) throws -> Store {
-    let store = try common.openStore(tolerateNewerSchema: true)
+/// (the executor then starts no hibernation), with a warning; and on a full filesystem, by giving back the room kept
+/// beside the store for this (`StoreReserve`; not for a dry run, which restores nothing).
+func restoringStore(_ common: StageOptions, dryRun: Bool = false) throws -> Store {
+    let store = try common.openStore(tolerateNewerSchema: true, releasingReserve: !dryRun)
     if try store.writtenByNewerTorpor() {
         StandardError.line("torpor-execute: warning: \(store.path) was written by a newer torpor: restores and wakes only, no new hibernations; upgrade torpor")
     }
@@ -184,7 +185,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let store = try restoringStore(common)
+            let store = try restoringStore(common, dryRun: dryRun)
             // One executor, one connection per host for the whole run (libvirt's test driver keeps state per connection);
             // a VM's lock is held while the executor acts on it.
             let executor = Executor(store: store, load: flags.load(store: store), demand: flags.demandSignal,
@@ -200,6 +201,10 @@ struct Run: ParsableCommand {
             while true {
                 var options = flags.options(now: now)
                 options.dryRun = dryRun
+                // A hibernation whose journal cannot be written would leave a VM asleep that no record owes a restore.
+                if !dryRun, let full = StoreReserve(store: store.path).keep().problem {
+                    options.holdHibernations = [options.holdHibernations, full].compactMap { $0 }.joined(separator: "; ")
+                }
                 // A dry run (by hand, a replay) writes to the log an alerting tool follows only when told to.
                 if dryRun && flags.eventLog == nil { options.eventLog = nil }
                 // A store that cannot be read holds up no pass (what it said last stands).
@@ -447,7 +452,7 @@ struct Resume: ParsableCommand {
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "What needs a person now: a VM asleep past its restore, a restore failing, a lost saved state or memory, an action left started, a host no longer collected (exit 4).")
+        abstract: "What needs a person now: a VM asleep past its restore, a restore failing, a lost saved state or memory, an action left started, a host no longer collected, the store's filesystem full (exit 4).")
     @OptionGroup var common: StageOptions
     @Option(help: "How long past its deadline a restore may still be under way, and an action may stay started, e.g. 10m.")
     var grace = "10m"
@@ -467,7 +472,7 @@ struct Check: ParsableCommand {
                                                        collectorSilence: DurationText.seconds(collectorSilence)!,
                                                        replaying: common.now != nil, locks: VMLocks(store: common.storePath))
             guard !problems.isEmpty else {
-                return print("ok at \(UTC.format(common.nowSeconds)): no VM asleep past its restore, no restore failing, no saved state lost, no action left started, no host left uncollected")
+                return print("ok at \(UTC.format(common.nowSeconds)): no VM asleep past its restore, no restore failing, no saved state lost, no action left started, no host left uncollected, room for the store")
             }
             for p in problems { print(p.text) }
             throw ExitCode(4)

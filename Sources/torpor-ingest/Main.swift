@@ -69,7 +69,7 @@ struct StoreOptions: ParsableArguments {
     /// The store, created when missing unless `creating` is false (a command that only reads or changes what is there).
     func openStore(creating: Bool = true) throws -> Store {
         do {
-            return try Store(path: Store.resolvePath(flag: db), creating: creating)
+            return try Store(path: Store.resolvePath(flag: db), creating: creating, reserve: .kept)
         } catch {
             printError("\(error)")
             throw ExitCode(1)

@@ -40,8 +40,9 @@ import TorporVirt
         }
 
         /// Plans the guest idle for `idleHours` from `now` (policy: sleep under 50 %, restore at 60 %, valid 2 h) and
-        /// approves it; returns the plan.
-        func plan(now: EpochSeconds, idleHours: Int) throws -> Plan {
+        /// approves it (in the fixture's store, else `into`); returns the plan.
+        func plan(now: EpochSeconds, idleHours: Int, into other: Store? = nil) throws -> Plan {
+            let store = other ?? store
             let forecast = QuantileForecast(start: now, quantiles: [0.5, 0.9, 0.99],
                                             values: (0..<24).map { $0 < idleHours ? [1, 2, 3] : [70, 80, 90] }, source: "crafted")
             let policy = try Policy.parse("""
@@ -93,8 +94,10 @@ import TorporVirt
             return try #require(guest.counter)
         }
 
-        /// Asserts the guest runs and counts on from `before` (its RAM survived), not from 1.
-        func assertContinues(from before: Int, _ comment: Comment) throws {
+        /// Asserts the guest runs and counts on from `before` (its RAM survived), not from 1, as the fixture's store (else
+        /// `recordedIn`) says.
+        func assertContinues(from before: Int, _ comment: Comment, recordedIn other: Store? = nil) throws {
+            let store = other ?? store
             #expect(try guest.domain.info().state == .running, comment)
             try guest.waitForCounter(atLeast: before + 2)
             let printed = guest.counters
@@ -131,6 +134,38 @@ import TorporVirt
         let before = try f.assertAsleep("hibernated")
         #expect(try f.executor.wake(vm: f.guest.name, by: "it", options: f.options(Self.start + 60)).map(\.event) == ["restored"])
         try f.assertContinues(from: before, "woken")
+    }
+
+    /// A full disk under the store (hibernated VMs' images fill disks) keeps no VM asleep: a wake opens the store by
+    /// giving back the room kept beside it, and brings the guest back with its memory. Meanwhile the collector records
+    /// nothing, a run starts no hibernation, and check names the filesystem until room is freed.
+    @Test func aFullDiskUnderTheStoreStopsNoWake() throws {
+        let f = try Fixture()
+        _ = try f.hibernatedWithoutPool(now: Self.start)
+        let before = try f.assertAsleep("hibernated")
+        let disk = try SmallFilesystem(megabytes: 64)
+        let path = disk.path + "/torpor.db"
+        try f.store.pool.writeWithoutTransaction { try $0.execute(sql: "VACUUM INTO ?", arguments: [path]) }   // the store, moved there
+        func at(_ seconds: EpochSeconds) -> [String] { ["--db", path, "--now", UTC.format(Self.start + seconds)] }
+        #expect(try runTool("torpor-execute", ["status"] + at(60)).status == 0)
+        #expect(StoreReserve(store: path).isHeld, "made by a stage")
+        try disk.fill()
+        let collected = try runTool("torpor-ingest", ["libvirt", "--uri", RealGuest.uri] + at(60))
+        #expect(collected.status == 1 && collected.stderr.contains("free room there"), "\(collected)")
+        let woken = try runTool("torpor-execute", ["wake", f.guest.name, "--by", "it", "--replay"] + at(120))
+        #expect(woken.status == 0 && woken.stderr.contains("is given back so that restores and wakes go on"), "\(woken)")
+        let moved = try Store(path: path)
+        try f.assertContinues(from: before, "woken on a full disk", recordedIn: moved)
+        // The next plan's hibernation is held: its journal might not be written.
+        _ = try f.plan(now: Self.start + 7200, idleHours: 8, into: moved)
+        let run = try runTool("torpor-execute", ["run", "--replay", "--load-interval", "0.5"] + at(7200))
+        #expect(run.status == 0 && run.stderr.contains("skipped \(f.guest.name): the store's filesystem has") && run.stderr.contains("no new hibernation may start"), "\(run)")
+        #expect(try f.guest.domain.info().state == .running)
+        let full = try runTool("torpor-execute", ["check"] + at(7200))
+        #expect(full.status == 4 && full.stdout.contains("\(path): FILESYSTEM FULL"), "\(full)")
+        disk.empty()
+        let freed = try runTool("torpor-execute", ["check"] + at(7200))
+        #expect(!freed.stdout.contains("FILESYSTEM FULL") && StoreReserve(store: path).isHeld, "made again: \(freed)")
     }
 
     @Test func restoreFromThePoolWhenAsked() throws {

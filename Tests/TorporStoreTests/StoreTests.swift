@@ -108,6 +108,34 @@ func temporaryStorePath() -> String {
         #expect(taken != nil, "taken once the other let go")
     }
 
+    /// A full filesystem (hibernated VMs' images fill disks) keeps no restore from the store: the room kept beside it is
+    /// given back to the commands that restore, and to them alone; the other stages record nothing until room is freed,
+    /// and the reserve is made again once it is.
+    @Test func aFullFilesystemGivesTheReserveBackToRestoresOnly() throws {
+        let disk = try SmallFilesystem(megabytes: 48)
+        let path = disk.path + "/torpor.db", reserve = StoreReserve(store: path)
+        func opened(_ use: StoreReserve.Use) -> String? {
+            do { _ = try Store(path: path, reserve: use); return nil } catch { return "\(error)" }
+        }
+        #expect(opened(.kept) == nil)
+        #expect(reserve.isHeld, "made by a stage")
+        #expect(opened(.untouched) == nil && reserve.isHeld)
+        try disk.fill()
+        #expect(opened(.kept)?.contains("free room there") == true, "no room for SQLite's shared memory: \(opened(.kept) ?? "opened")")
+        #expect(reserve.isHeld, "the reserve is not the other stages'")
+        // A restore's command opens the store, and records.
+        let store = try Store(path: path, reserve: .releasable)
+        #expect(!FileManager.default.fileExists(atPath: reserve.path), "given back")
+        try store.transaction { try JournalRepository.setPower(PowerRecord(vm: "db-01", host: "h", state: .running, since: 1, actionID: "a"), in: $0) }
+        #expect(reserve.keep() == .noRoom(available: disk.available))
+        #expect(StoreReserve.State.noRoom(available: 0).problem?.contains("no new hibernation may start") == true)
+        #expect(opened(.kept)?.contains("this stage records nothing until room is freed there") == true, "what is left is the executor's")
+        disk.empty()
+        #expect(opened(.kept) == nil)
+        #expect(reserve.isHeld && reserve.keep() == .held, "made again")
+        #expect(try store.read { try JournalRepository.power(in: $0)["db-01"]?.state } == .running)
+    }
+
     @Test func aV9StoreGivesUpItsDemandCallsWhichDidNotSayWhatTheyClaimed() throws {
         let path = temporaryStorePath()
         let old = try DatabaseQueue(path: path)

@@ -1,0 +1,54 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A small tmpfs mounted on a fresh directory, to be filled: a full disk, for real. Mounting needs root, as `make test`
+/// runs; unmounted when let go.
+public final class SmallFilesystem {
+    public let path: String
+    private var filler: String { path + "/filler" }
+
+    public init(megabytes: Int) throws {
+        path = try ScratchDirectory.make("small-fs")
+        let mount = Process()
+        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
+        mount.arguments = ["-t", "tmpfs", "-o", "size=\(megabytes)m", "tmpfs", path]
+        try mount.run()
+        mount.waitUntilExit()
+        guard mount.terminationStatus == 0 else {
+            throw CocoaError(.fileWriteNoPermission, userInfo: [NSLocalizedDescriptionKey: "cannot mount a tmpfs on \(path) (root is needed, as make test runs)"])
+        }
+    }
+
+    /// The bytes still free (to root, as the tools run).
+    public var available: Int64 {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { return 0 }
+        return Int64(info.f_bfree) * Int64(info.f_frsize)
+    }
+
+    /// Takes all the room still free but `leaving` bytes, in one file.
+    public func fill(leaving: Int64 = 0) throws {
+        let fd = open(filler, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        guard fd >= 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: filler]) }
+        defer { close(fd) }
+        var end = stat()
+        fstat(fd, &end)
+        guard available > leaving else { return }
+        guard posix_fallocate(fd, off_t(end.st_size), off_t(available - leaving)) == 0 else {
+            throw CocoaError(.fileWriteOutOfSpace, userInfo: [NSFilePathErrorKey: filler])
+        }
+    }
+
+    /// Gives back the room `fill` took.
+    public func empty() { unlink(filler) }
+
+    deinit {
+        let umount = Process()
+        umount.executableURL = URL(fileURLWithPath: "/bin/umount")
+        umount.arguments = ["-l", path]
+        try? umount.run()
+        umount.waitUntilExit()
+    }
+}
