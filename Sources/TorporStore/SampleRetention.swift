@@ -28,12 +28,7 @@ public enum SampleRetention {
             (try Int64.fetchAll(db, sql: "SELECT id FROM vm ORDER BY id"), try Int64.fetchAll(db, sql: "SELECT id FROM metric ORDER BY id"))
         }
         var removed = 0, summedUp = 0, leftToSumUp = 0
-        /// Runs `work` in a transaction, then pauses as long as it took.
-        func briefly<T>(_ work: (Database) throws -> T) throws -> T {
-            let began = Date()
-            defer { Thread.sleep(forTimeInterval: max(pause, Date().timeIntervalSince(began))) }
-            return try store.transaction(work)
-        }
+        func briefly<T>(_ work: (Database) throws -> T) throws -> T { try Self.briefly(store, pause: pause, work) }
         for vm in vms {
             if try store.read({ try Bool.fetchOne($0, sql: "SELECT hours_complete != 1 FROM vm WHERE id = ?", arguments: [vm]) }) == true {
                 if Date().timeIntervalSince(began) >= summingUpFor {
@@ -69,5 +64,13 @@ public enum SampleRetention {
             }
         }
         return (removed, summedUp, leftToSumUp)
+    }
+
+    /// Runs `work` in a transaction, then pauses as long as it took (at least `pause`), so that other processes' writes
+    /// get in between a prune's transactions.
+    static func briefly<T>(_ store: Store, pause: TimeInterval, _ work: (Database) throws -> T) throws -> T {
+        let began = Date()
+        defer { Thread.sleep(forTimeInterval: max(pause, Date().timeIntervalSince(began))) }
+        return try store.transaction(work)
     }
 }

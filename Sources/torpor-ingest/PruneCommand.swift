@@ -7,7 +7,7 @@ import TorporStore
 struct PruneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prune",
-        abstract: "Drop samples older than --keep before --now (the nightly job runs it): the store otherwise grows by every collection for ever.",
+        abstract: "Drop samples older than --keep before --now, and the record of the ingests they came from (the nightly job runs it): the store otherwise grows by every collection for ever.",
         discussion: "At least 35d (what the planner reads); torpor-train reads --history-days (90 by default) of it: keep at least that.")
 
     @OptionGroup var store: StoreOptions
@@ -32,6 +32,8 @@ struct PruneCommand: ParsableCommand {
         do {
             let (removed, summedUp, left) = try SampleRetention.prune(before: before, in: opened, summingUpFor: TimeInterval(DurationText.seconds(sumUpFor)!))
             print("removed \(removed) samples from before \(UTC.format(before)) (kept: \(keep))")
+            let (sources, contributions) = try SourceRetention.prune(before: before, in: opened)
+            if sources + contributions > 0 { print("removed the record of \(sources) ingests and of \(contributions) VMs' parts in them, whose samples are all gone") }
             if summedUp > 0 { print("summed up the hours of \(summedUp) VMs whose samples predate the hourly summary or its sample counts") }
             if left > 0 { print("\(left) VMs whose samples predate the hourly summary or its sample counts are left to sum up (after --sum-up-for \(sumUpFor)): the next prune goes on") }
         } catch {

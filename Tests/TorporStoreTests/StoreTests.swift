@@ -280,6 +280,41 @@ func temporaryStorePath() -> String {
         #expect(try SampleRetention.prune(before: 500 * 86_400, in: store, pause: 0) == (0, 0, 0))
     }
 
+    /// The record of what was ingested goes with the samples it tells of (a 5-minute collector adds a row per VM to it
+    /// each time): a VM's part in an ingest once its samples are gone, the ingest once nothing refers to it. Kept: a
+    /// calendar ingest whose occurrences are stored, the latest ingest of each kind and location (a collector's silence
+    /// is told by it), and what was ingested after the cut. A second prune removes nothing.
+    @Test func pruningDropsTheRecordOfIngestsWhoseSamplesAreGone() throws {
+        let store = try Store(path: temporaryStorePath())
+        let day: EpochSeconds = 86_400
+        func ingest(_ kind: String, _ location: String, at time: EpochSeconds, data: ClosedRange<EpochSeconds>?, vms: [String]) throws -> Int64 {
+            try store.transaction { db in
+                let parts = try Dictionary(uniqueKeysWithValues: vms.map { (try VMRepository.id(of: $0, in: db, now: 0),
+                                                                             SourceVMContribution(samples: 1, firstTime: data!.lowerBound, lastTime: data!.upperBound)) })
+                return try SourceRepository.insert(SourceRecord(kind: kind, location: location, contentSHA256: "\(kind)\(location)\(time)", rows: 1, inserted: 1, duplicates: 0,
+                                                                firstTime: data?.lowerBound, lastTime: data?.upperBound, warnings: [], ingestedAt: time),
+                                                   report: [String: String](), contributions: parts, in: db)
+            }
+        }
+        var kept: [Int64] = []
+        for d: EpochSeconds in [1, 2, 3] { _ = try ingest("libvirt", "qemu+ssh://h1/system", at: d * day, data: d * day...d * day, vms: ["a", "b"]) }
+        kept.append(try ingest("libvirt", "qemu+ssh://h1/system", at: 10 * day, data: 10 * day...10 * day, vms: ["a", "b"]))
+        kept.append(try ingest("libvirt", "qemu+ssh://h2/system", at: 2 * day, data: 2 * day...2 * day, vms: ["c"]))   // its latest: kept, its part goes
+        kept.append(try ingest("csv", "/data/old.csv", at: 8 * day, data: 0...day, vms: ["a"]))                          // ingested after the cut
+        kept.append(try ingest("icalendar", "/cal.ics", at: day, data: nil, vms: []))                                   // its occurrence is stored
+        _ = try ingest("icalendar", "/cal.ics", at: 2 * day, data: nil, vms: [])
+        kept.append(try ingest("icalendar", "/cal.ics", at: 12 * day, data: nil, vms: []))
+        try store.transaction {
+            try $0.execute(sql: "INSERT INTO event (source_id, uid, summary, category, starts_at, ends_at) VALUES (?, 'u', 'backup', 'keep-awake', ?, ?)",
+                           arguments: [kept[3], day, day + 3600])
+        }
+        #expect(try SourceRetention.prune(before: 5 * day, in: store, pause: 0) == (sources: 4, contributions: 7))
+        #expect(try store.read { try SourceRepository.all(in: $0) }.map(\.id) == kept.sorted())
+        #expect(try store.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM source_vm") } == 3, "the latest h1 collection's two, the CSV's one")
+        #expect(try store.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM event") } == 1)
+        #expect(try SourceRetention.prune(before: 5 * day, in: store, pause: 0) == (sources: 0, contributions: 0))
+    }
+
     /// The hourly summary holds each hour's highest and lowest sample as written (the first value of a key wins there
     /// too); the planner's reader gives the same hours from it as from the samples, and a `to` inside an hour reads
     /// nothing after it; a prune that cuts an hour sums up what is left of it.
