@@ -21,11 +21,9 @@ public struct StageOptions: ParsableArguments {
     public var storePath: String { Store.resolvePath(flag: db) }
     /// The store, migrated to this torpor's schema (or, with `migrating` false, refused if it would need that); refused
     /// when missing (these stages act on what torpor-ingest recorded: a wrong `--db` must not look like an empty fleet).
-    /// The room kept beside it for restores is made when missing (`StoreReserve`); `releasingReserve`: also given back
-    /// when the store will not open on a full filesystem (the executor's commands, but for a dry run).
-    public func openStore(migrating: Bool = true, tolerateNewerSchema: Bool = false, releasingReserve: Bool = false) throws -> Store {
-        try Store(path: storePath, migrating: migrating, creating: false, tolerateNewerSchema: tolerateNewerSchema,
-                  reserve: releasingReserve ? .releasable : .kept)
+    /// `reserve`: what is done with the room kept beside it for restores (`StoreReserve`): needed by a stage that records.
+    public func openStore(migrating: Bool = true, tolerateNewerSchema: Bool = false, reserve: StoreReserve.Use = .kept) throws -> Store {
+        try Store(path: storePath, migrating: migrating, creating: false, tolerateNewerSchema: tolerateNewerSchema, reserve: reserve)
     }
 }
 

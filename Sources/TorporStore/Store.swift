@@ -40,21 +40,25 @@ public final class Store: Sendable {
                 reserve use: StoreReserve.Use = .untouched) throws(StoreError) {
         self.path = path
         let reserve = StoreReserve(store: path)
+        // A stage that records must leave the room it cannot keep to the executor: refused before it migrates anything.
+        if use == .kept && migrating && (creating || FileManager.default.fileExists(atPath: path)), case let state = reserve.keep(), case .short = state, let problem = state.problem {
+            throw StoreError(path: path, message: "this stage records nothing until room is freed there (what is left is kept for the executor's "
+                             + "restores and wakes): " + problem)
+        }
         do {
             pool = try Self.openPool(path: path, migrating: migrating, creating: creating, tolerateNewerSchema: tolerateNewerSchema)
         } catch {
-            guard use == .releasable, reserve.releaseIfFull() else {
-                guard use != .untouched, let room = reserve.available(), room < StoreReserve.size else { throw error }
-                throw StoreError(path: path, message: error.message + " (its filesystem has \(room >> 20) MiB free: free room there)")
+            // Given back here or by another executor's command at the same moment: either way, opened again in its room.
+            guard use == .releasable, reserve.releaseIfFull(), reserve.isTight else {
+                guard use != .untouched, reserve.isFull, let room = reserve.available() else { throw error }
+                throw StoreError(path: path, message: error.message + " (its filesystem has \(room.bytes >> 20) MiB and \(room.inodes) inodes free: free room there)")
             }
-            StandardError.line("torpor: \(path): its filesystem is full; the \(StoreReserve.size >> 20) MiB kept beside it for restores (\(reserve.path)) "
-                               + "is given back so that restores and wakes go on: free room there")
             pool = try Self.openPool(path: path, migrating: migrating, creating: creating, tolerateNewerSchema: tolerateNewerSchema)
             return
         }
-        guard use != .untouched && migrating, case .noRoom(let room) = reserve.keep(), room < StoreReserve.size, use == .kept else { return }
-        throw StoreError(path: path, message: "its filesystem has \(room >> 20) MiB free and no reserve for restores: this stage records nothing "
-                         + "until room is freed there (what is left is kept for the executor's restores and wakes)")
+        // Opened while full (another process keeps SQLite's files open, an executor following the clock): its writes
+        // would fail without the room.
+        if use == .releasable { reserve.releaseIfFull() }
     }
 
     /// The store's connections, the store opened and migrated as `init` describes.

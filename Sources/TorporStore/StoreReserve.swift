@@ -1,81 +1,134 @@
 import Foundation
+import TorporCore
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Room kept for the executor on the store's filesystem: a file of `size` bytes beside the store (`<store>.reserve`).
-/// SQLite cannot open a store on a full filesystem (its shared memory and log need room), and hibernated VMs' images
-/// fill disks: without the reserve, a full disk would stop every restore and a person's wake at the store's door. The
-/// stages make it whenever there is room for it twice over; only the commands that restore give it back, and only when
-/// the store will not open on a full filesystem.
+/// Room kept for the executor on the store's filesystem: a folder beside the store (`<store>.reserve`) of `files`
+/// files making `size` bytes. SQLite cannot open a store on a full filesystem (its shared memory and log need room, and
+/// two files: inodes run out too, the state pool's chunks being small files), nor write to one, and hibernated VMs'
+/// images fill disks: without the reserve, a full disk would stop every restore and a person's wake at the store's door.
+/// Every other stage needs it held (made whenever there is room for it twice over) to open the store; the executor's
+/// commands give it back when the filesystem is full.
 public struct StoreReserve: Sendable {
     /// Enough for the store's shared memory, a checkpoint's worth of log and the journal of a fleet's restores.
     public static let size: Int64 = 16 << 20
+    /// Files it is made of: the inodes of SQLite's log and shared memory, and more.
+    static let files = 4
 
     /// What opening the store does with the reserve.
     public enum Use: Sendable {
-        /// Neither made nor given back (tests, benchmarks, tools).
+        /// Neither made nor given back (what records nothing: a dry run, a command that only reads; tests).
         case untouched
-        /// Made when missing and the filesystem has room for it twice over (every other stage); missing on a
-        /// filesystem with less room than it would take, the store is refused: what is left is the executor's.
+        /// Made when missing and the filesystem has room for it twice over, and needed: without it the store is
+        /// refused, since the room left is the executor's (every other stage that records).
         case kept
-        /// Also given back when the store will not open on a full filesystem (the commands that restore or wake).
+        /// Given back when the filesystem is full, the store opened all the same (the executor's commands).
         case releasable
     }
 
     /// Whether the reserve is there (`keep`).
     public enum State: Sendable, Equatable {
         case held
-        /// Missing, and the filesystem has too little room to make it (`available` bytes).
-        case noRoom(available: Int64)
+        /// The filesystem has less room than the reserve, or no room to make it again (`available` bytes, `inodes`).
+        case short(available: Int64, inodes: Int64)
+        /// It cannot be made for another cause than room (a read-only folder): a full disk would stop restores.
+        case unmade(String)
 
         /// What a person must do, nil when the reserve is held.
         public var problem: String? {
-            guard case .noRoom(let available) = self else { return nil }
-            return "the store's filesystem has \(available >> 20) MiB free, too little for the \(StoreReserve.size >> 20) MiB kept beside the store "
-                + "for restores: free room there (hibernated VMs' images may have filled it); no new hibernation may start "
-                + "(its journal could not be written)"
+            switch self {
+            case .held: nil
+            case .short(let available, let inodes):
+                "the store's filesystem has \(available >> 20) MiB and \(inodes) inodes free, too little for the \(StoreReserve.size >> 20) MiB "
+                    + "kept beside the store for restores: free room there (hibernated VMs' images or the state pool may have filled it); "
+                    + "no new hibernation may start (its journal could not be written)"
+            case .unmade(let reason):
+                "the room kept beside the store for restores cannot be made (\(reason)): a full disk would stop restores"
+            }
         }
     }
 
+    /// The folder, beside the store as SQLite finds it (symbolic links resolved: its files are on the store's filesystem).
     public let path: String
 
-    public init(store: String) { path = store + ".reserve" }
-
-    /// Whether the reserve is there at its full size.
-    public var isHeld: Bool {
-        ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? nil).map { $0 >= Self.size } ?? false
+    public init(store: String) {
+        guard let resolved = realpath(store, nil) else { path = store + ".reserve"; return }
+        defer { free(resolved) }
+        path = String(cString: resolved) + ".reserve"
     }
 
-    /// The bytes this process may still write on the reserve's filesystem (root may also write the blocks a filesystem
-    /// keeps for root), nil when it cannot be told.
-    public func available() -> Int64? {
+    private func file(_ i: Int) -> String { path + "/room-\(i)" }
+    private static var fileSize: Int64 { size / Int64(files) }
+
+    /// Whether the reserve is there, each file's blocks allocated (a sparse copy of it frees nothing).
+    public var isHeld: Bool {
+        (0..<Self.files).allSatisfy { i in
+            var info = stat()
+            return stat(file(i), &info) == 0 && Int64(info.st_blocks) * 512 >= Self.fileSize
+        }
+    }
+
+    /// The bytes and inodes this process may still take on the reserve's filesystem (root may also take those a
+    /// filesystem keeps for root), nil when they cannot be told.
+    public func available() -> (bytes: Int64, inodes: Int64)? {
         var info = statvfs()
         let folder = (path as NSString).deletingLastPathComponent
         guard statvfs(folder.isEmpty ? "." : folder, &info) == 0 else { return nil }
-        return Int64(geteuid() == 0 ? info.f_bfree : info.f_bavail) * Int64(info.f_frsize)
+        let root = geteuid() == 0
+        return (Int64(root ? info.f_bfree : info.f_bavail) * Int64(info.f_frsize), Int64(root ? info.f_ffree : info.f_favail))
     }
 
-    /// Makes the reserve (or completes one cut short) when the filesystem has room for it twice over: the held state,
-    /// else how little room there is. Two stages making it at once both allocate the same blocks.
+    /// Whether the filesystem has less room than the reserve gives (bytes or inodes).
+    var isFull: Bool {
+        guard let room = available() else { return false }
+        return room.bytes < Self.size || room.inodes <= Int64(Self.files)
+    }
+
+    /// Whether the filesystem has less room than the reserve twice over, what making it again takes.
+    var isTight: Bool {
+        guard let room = available() else { return true }
+        return room.bytes < 2 * Self.size || room.inodes <= 2 * Int64(Self.files)
+    }
+
+    /// Makes the reserve (or completes one cut short) when the filesystem has room for it twice over, and tells whether
+    /// it is held: short while the filesystem has less room than it gives, even with the reserve there. Two stages
+    /// making it at once allocate the same blocks.
     public func keep() -> State {
-        if isHeld { return .held }
-        let room = available() ?? 0
-        guard room >= 2 * Self.size else { return .noRoom(available: room) }
-        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return .noRoom(available: room) }
-        defer { close(fd) }
-        // Allocated blocks, not a sparse file: removing it must give room back.
-        guard posix_fallocate(fd, 0, off_t(Self.size)) == 0 else {
-            unlink(path)
-            return .noRoom(available: available() ?? 0)
+        let room = available() ?? (0, 0)
+        let short = State.short(available: room.bytes, inodes: room.inodes)
+        if isHeld { return isFull ? short : .held }
+        guard !isTight else { return short }
+        if mkdir(path, 0o700) != 0 && errno != EEXIST { return .unmade("\(path): " + String(cString: strerror(errno))) }
+        for i in 0..<Self.files {
+            let fd = open(file(i), O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { return .unmade("\(file(i)): " + String(cString: strerror(errno))) }
+            // Allocated blocks, not a sparse file: giving it back must give room back.
+            let failure = posix_fallocate(fd, 0, off_t(Self.fileSize))
+            close(fd)
+            guard failure == 0 else {
+                release()
+                let left = available() ?? (0, 0)
+                return failure == ENOSPC ? .short(available: left.bytes, inodes: left.inodes) : .unmade("\(file(i)): " + String(cString: strerror(failure)))
+            }
         }
         return .held
     }
 
-    /// Gives the reserve back when its filesystem has less room than the reserve is: whether it did.
-    func releaseIfFull() -> Bool {
-        guard FileManager.default.fileExists(atPath: path), (available() ?? 0) < Self.size else { return false }
-        return unlink(path) == 0
+    /// Gives the reserve back when its filesystem is full, saying so on stderr: whether it is gone now (given back here,
+    /// or by another process).
+    @discardableResult
+    public func releaseIfFull() -> Bool {
+        if isFull && FileManager.default.fileExists(atPath: path) {
+            release()
+            StandardError.line("torpor: the store's filesystem is full; the \(Self.size >> 20) MiB kept beside it for restores (\(path)) "
+                               + "is given back so that restores and wakes go on: free room there")
+        }
+        return !FileManager.default.fileExists(atPath: path)
+    }
+
+    private func release() {
+        for i in 0..<Self.files { unlink(file(i)) }
+        rmdir(path)
     }
 }

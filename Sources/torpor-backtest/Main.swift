@@ -70,7 +70,7 @@ struct TorporBacktestCommand: TorporTool {
             let start = from.flatMap(UTC.parseInstant) ?? to - Int64(days) * 86_400
             guard start < to else { throw StageError(.badInput, "--from \(UTC.format(start)) is not before --now \(UTC.format(to))") }
             BLAS.setThreads(threads)
-            let store = try common.openStore()
+            let store = try common.openStore(reserve: .untouched)   // it records nothing
             // Refused as torpor-plan make refuses it: every VM is replayed.
             try policy.refuseConflicts(vms: try store.read { try VMRepository.all(in: $0) }.map { (name: $0.name, labels: $0.labels) },
                                        source: self.policy ?? "the embedded default policy")

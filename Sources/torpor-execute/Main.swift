@@ -51,9 +51,9 @@ struct TorporExecuteCommand: TorporTool {
 /// resume, status, check):
 /// opened even when a newer torpor has migrated it, so that a rollback never leaves sleeping VMs without their restores
 /// (the executor then starts no hibernation), with a warning; and on a full filesystem, by giving back the room kept
-/// beside the store for this (`StoreReserve`; not for a dry run, which restores nothing).
+/// beside the store for this (`StoreReserve`; not a dry run, which restores nothing and leaves the reserve alone).
 func restoringStore(_ common: StageOptions, dryRun: Bool = false) throws -> Store {
-    let store = try common.openStore(tolerateNewerSchema: true, releasingReserve: !dryRun)
+    let store = try common.openStore(tolerateNewerSchema: true, reserve: dryRun ? .untouched : .releasable)
     if try store.writtenByNewerTorpor() {
         StandardError.line("torpor-execute: warning: \(store.path) was written by a newer torpor: restores and wakes only, no new hibernations; upgrade torpor")
     }
@@ -201,9 +201,14 @@ struct Run: ParsableCommand {
             while true {
                 var options = flags.options(now: now)
                 options.dryRun = dryRun
-                // A hibernation whose journal cannot be written would leave a VM asleep that no record owes a restore.
-                if !dryRun, let full = StoreReserve(store: store.path).keep().problem {
-                    options.holdHibernations = [options.holdHibernations, full].compactMap { $0 }.joined(separator: "; ")
+                // The pass's journal goes in the reserve's room when the filesystem has filled since the store was opened;
+                // a hibernation whose journal cannot be written would leave a VM asleep that no record owes a restore.
+                if !dryRun {
+                    let reserve = StoreReserve(store: store.path)
+                    reserve.releaseIfFull()
+                    if case let state = reserve.keep(), case .short = state, let full = state.problem {
+                        options.holdHibernations = [options.holdHibernations, full].compactMap { $0 }.joined(separator: "; ")
+                    }
                 }
                 // A dry run (by hand, a replay) writes to the log an alerting tool follows only when told to.
                 if dryRun && flags.eventLog == nil { options.eventLog = nil }
@@ -324,7 +329,8 @@ struct PoolOptions: ParsableArguments {
 
     /// The pool at `--pool`, which must be one already (a mistyped path is no empty pool).
     func open() throws -> StatePool {
-        try StatePool(directory: pool, capacityBytes: try setting.capacity(), store: try common.openStore(), creating: false)
+        // Opened as the executor's commands are: a `pool gc` frees room on a full disk.
+        try StatePool(directory: pool, capacityBytes: try setting.capacity(), store: try common.openStore(reserve: .releasable), creating: false)
     }
 }
 

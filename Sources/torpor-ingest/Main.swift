@@ -66,10 +66,11 @@ struct StoreOptions: ParsableArguments {
         return logger
     }
 
-    /// The store, created when missing unless `creating` is false (a command that only reads or changes what is there).
-    func openStore(creating: Bool = true) throws -> Store {
+    /// The store, created when missing unless `creating` is false (a command that only reads or changes what is there);
+    /// `reserve`: what is done with the room kept beside it for restores (`StoreReserve`): needed by a command that records.
+    func openStore(creating: Bool = true, reserve: StoreReserve.Use = .kept) throws -> Store {
         do {
-            return try Store(path: Store.resolvePath(flag: db), creating: creating, reserve: .kept)
+            return try Store(path: Store.resolvePath(flag: db), creating: creating, reserve: reserve)
         } catch {
             printError("\(error)")
             throw ExitCode(1)

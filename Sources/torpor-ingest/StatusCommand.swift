@@ -29,7 +29,7 @@ struct StatusCommand: ParsableCommand {
     }
 
     func run() throws {
-        let db = try store.openStore(creating: false)
+        let db = try store.openStore(creating: false, reserve: .untouched)
         let status = try db.read { db in
             // The sources ingested by --now; the calendar occurrences the store holds now that were known by --now (a
             // re-ingested calendar's replace its earlier ones).

@@ -150,7 +150,7 @@ struct Show: ParsableCommand {
     func run() throws {
         try exitingOnError("torpor-plan") {
             let (plan, bytes) = try Plan.load(path: plan)
-            let store = try common.openStore()
+            let store = try common.openStore(reserve: .untouched)
             let (approved, notRecorded) = try store.read {
                 (try Approvals.approvedActions(of: plan.id, carriedSince: try Approvals.carriedInForce(in: $0), in: $0), try Approvals.notRecorded(plan, bytes: bytes, in: $0))
             }
@@ -292,7 +292,7 @@ struct List: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-plan") {
-            let store = try common.openStore()
+            let store = try common.openStore(reserve: .untouched)
             let directory = plans ?? Make.plansDirectory(beside: common.storePath)
             let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
             try store.read { db in

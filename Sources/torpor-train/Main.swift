@@ -92,7 +92,7 @@ struct List: ParsableCommand {
     @OptionGroup var common: StageOptions
 
     func run() throws {
-        for r in try common.openStore().read({ try ModelRegistry.runs(in: $0) }) {
+        for r in try common.openStore(reserve: .untouched).read({ try ModelRegistry.runs(in: $0) }) {
             print("#\(r.id)  \(UTC.format(r.createdAt))  \(r.promoted ? "promoted" : "not promoted")  \(String(format: "%.1f", r.seconds)) s  \(r.reason)")
         }
     }
@@ -130,7 +130,7 @@ struct Show: ParsableCommand {
     @Argument(help: "The run id.") var id: Int64
 
     func run() throws {
-        guard let r = try common.openStore().read({ try ModelRegistry.runs(in: $0) }).first(where: { $0.id == id }) else {
+        guard let r = try common.openStore(reserve: .untouched).read({ try ModelRegistry.runs(in: $0) }).first(where: { $0.id == id }) else {
             throw ValidationError("no run #\(id) in the registry")
         }
         print(Report.render(r))
@@ -151,7 +151,7 @@ struct Forecast: ParsableCommand {
     }
 
     func run() throws {
-        let store = try common.openStore()
+        let store = try common.openStore(reserve: .untouched)
         let now = common.nowSeconds
         let hour0 = UTC.floor(now)
         var forecaster = try DemandForecaster(store: store, horizon: horizon, trainedBefore: now)

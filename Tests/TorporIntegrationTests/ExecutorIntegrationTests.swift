@@ -147,11 +147,12 @@ import TorporVirt
         let path = disk.path + "/torpor.db"
         try f.store.pool.writeWithoutTransaction { try $0.execute(sql: "VACUUM INTO ?", arguments: [path]) }   // the store, moved there
         func at(_ seconds: EpochSeconds) -> [String] { ["--db", path, "--now", UTC.format(Self.start + seconds)] }
-        #expect(try runTool("torpor-execute", ["status"] + at(60)).status == 0)
+        let collector = ["libvirt", "--uri", RealGuest.uri] + at(60)
+        #expect(try runTool("torpor-ingest", collector).status == 0)
         #expect(StoreReserve(store: path).isHeld, "made by a stage")
         try disk.fill()
-        let collected = try runTool("torpor-ingest", ["libvirt", "--uri", RealGuest.uri] + at(60))
-        #expect(collected.status == 1 && collected.stderr.contains("free room there"), "\(collected)")
+        let collected = try runTool("torpor-ingest", collector)
+        #expect(collected.status == 1 && collected.stderr.contains("this stage records nothing until room is freed there"), "\(collected)")
         let woken = try runTool("torpor-execute", ["wake", f.guest.name, "--by", "it", "--replay"] + at(120))
         #expect(woken.status == 0 && woken.stderr.contains("is given back so that restores and wakes go on"), "\(woken)")
         let moved = try Store(path: path)

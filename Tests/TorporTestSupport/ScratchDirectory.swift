@@ -19,10 +19,15 @@ public enum ScratchDirectory {
         return base + "/\(rootPrefix)\(getpid())"
     }()
 
-    /// Removes the directories of test processes that are no longer running.
+    /// Removes the directories of test processes that are no longer running, unmounting first what they left mounted
+    /// there (`SmallFilesystem`).
     private static func removeLeftovers(in base: String) {
+        let mounts = ((try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? "").split(separator: "\n").compactMap { line in
+            line.split(separator: " ").dropFirst().first.map(String.init)
+        }
         for name in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] where name.hasPrefix(rootPrefix) {
             guard let pid = pid_t(name.dropFirst(rootPrefix.count)), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            for mount in mounts where mount.hasPrefix(base + "/" + name + "/") { SmallFilesystem.unmount(mount) }
             try? FileManager.default.removeItem(atPath: base + "/" + name)
         }
     }

@@ -4,16 +4,18 @@ import Glibc
 #endif
 
 /// A small tmpfs mounted on a fresh directory, to be filled: a full disk, for real. Mounting needs root, as `make test`
-/// runs; unmounted when let go.
+/// runs; unmounted when let go (one a killed test run left mounted, by the next run: `ScratchDirectory`).
 public final class SmallFilesystem {
     public let path: String
     private var filler: String { path + "/filler" }
+    private var inodeFillers: String { path + "/inodes" }
 
-    public init(megabytes: Int) throws {
+    /// `inodes`: how many files it can hold at most (tmpfs's default otherwise).
+    public init(megabytes: Int, inodes: Int? = nil) throws {
         path = try ScratchDirectory.make("small-fs")
         let mount = Process()
         mount.executableURL = URL(fileURLWithPath: "/bin/mount")
-        mount.arguments = ["-t", "tmpfs", "-o", "size=\(megabytes)m", "tmpfs", path]
+        mount.arguments = ["-t", "tmpfs", "-o", "size=\(megabytes)m" + (inodes.map { ",nr_inodes=\($0)" } ?? ""), "tmpfs", path]
         try mount.run()
         mount.waitUntilExit()
         guard mount.terminationStatus == 0 else {
@@ -26,6 +28,13 @@ public final class SmallFilesystem {
         var info = statvfs()
         guard statvfs(path, &info) == 0 else { return 0 }
         return Int64(info.f_bfree) * Int64(info.f_frsize)
+    }
+
+    /// The inodes still free.
+    public var inodes: Int64 {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { return 0 }
+        return Int64(info.f_ffree)
     }
 
     /// Takes all the room still free but `leaving` bytes, in one file.
@@ -41,10 +50,26 @@ public final class SmallFilesystem {
         }
     }
 
-    /// Gives back the room `fill` took.
-    public func empty() { unlink(filler) }
+    /// Takes every inode still free, with empty files.
+    public func fillInodes() throws {
+        try FileManager.default.createDirectory(atPath: inodeFillers, withIntermediateDirectories: true)
+        for i in 0... {
+            let fd = open(inodeFillers + "/\(i)", O_WRONLY | O_CREAT, 0o600)
+            guard fd >= 0 else { return }
+            close(fd)
+        }
+    }
 
-    deinit {
+    /// Gives back the room `fill` and `fillInodes` took.
+    public func empty() {
+        unlink(filler)
+        try? FileManager.default.removeItem(atPath: inodeFillers)
+    }
+
+    deinit { Self.unmount(path) }
+
+    /// Unmounts the filesystem mounted on `path` (lazily: a file still open on it does not keep it).
+    static func unmount(_ path: String) {
         let umount = Process()
         umount.executableURL = URL(fileURLWithPath: "/bin/umount")
         umount.arguments = ["-l", path]
