@@ -298,8 +298,10 @@ public final class Executor: @unchecked Sendable {
     /// meanwhile; a dry run changes nothing and only looks whether another holds it: held for its whole length, the
     /// lock would keep a real executor from a restore). When it cannot, `refused` hears why, and whether the lock file
     /// itself failed (`broken`) rather than someone else holding it; with `evenIfBroken` (restores: never blocked, and
-    /// safe to repeat) `body` then runs all the same.
-    func exclusively(_ vm: String, _ options: ExecutionOptions, evenIfBroken: Bool = false, refused: (_ why: String, _ broken: Bool) throws -> Void,
+    /// safe to repeat) `body` then runs all the same. Held by another executor, the VM is waited for `patience` seconds
+    /// at most, `waiting` hearing it first (a person's wake while a run saves the VM).
+    func exclusively(_ vm: String, _ options: ExecutionOptions, evenIfBroken: Bool = false, patience: TimeInterval = 0,
+                     waiting: (String) -> Void = { _ in }, refused: (_ why: String, _ broken: Bool) throws -> Void,
                      _ body: () throws -> Void) rethrows {
         guard connectionLock.withLock({ vmsInAction.insert(vm).inserted }) else {
             return try refused("an earlier pass of this executor still acts on \(vm); left to it", false)
@@ -307,7 +309,14 @@ public final class Executor: @unchecked Sendable {
         defer { _ = connectionLock.withLock { vmsInAction.remove(vm) } }
         guard let locks else { return try body() }
         var lock: FileLock?
-        do { lock = try locks.take(vm) } catch {
+        do throws(FileLock.Failure) {
+            do { lock = try locks.take(vm) } catch {
+                guard case .held(_, let pid) = error, patience > 0 else { throw error }
+                waiting("another torpor-execute\(pid.map { " (pid \($0))" } ?? "") acts on \(vm) (a save, a copy into the state pool or a restore): "
+                        + "waiting up to \(DurationText.format(Int64(patience))) for it")
+                lock = try locks.take(vm, patience: patience)
+            }
+        } catch {
             switch error {
             case .held(_, let pid):
                 return try refused("another torpor-execute\(pid.map { " (pid \($0))" } ?? "") still acts on \(vm) (a long save or restore, "
@@ -1401,7 +1410,10 @@ public final class Executor: @unchecked Sendable {
     /// Restores `vm` now, whatever the plans say (`torpor-execute wake`); `fromPool` rebuilds its image from the state
     /// pool even when libvirt still has its own (`torpor-execute restore --from-pool`). libvirt has the last word: a VM
     /// it holds off with a saved image is woken even where torpor's record says it runs (a save a run could not record).
-    public func wake(vm: String, by who: String, fromPool: Bool = false, options: ExecutionOptions) throws -> [ExecutionEvent] {
+    /// Held by another executor (a run saving the VM), the VM is waited for `patience` seconds at most, `waiting` hearing
+    /// it first: then woken.
+    public func wake(vm: String, by who: String, fromPool: Bool = false, options: ExecutionOptions, patience: TimeInterval = 0,
+                     waiting: (String) -> Void = { _ in }) throws -> [ExecutionEvent] {
         let log = EventLog(path: options.eventLog)
         let started = Date()
         let clock: @Sendable () -> EpochSeconds = { options.now + EpochSeconds(Date().timeIntervalSince(started)) }
@@ -1413,8 +1425,8 @@ public final class Executor: @unchecked Sendable {
         }
         // Never beside an executor acting on it (a restore from the pool writes a file another would write too).
         var events: [ExecutionEvent] = []
-        try exclusively(vm, options, evenIfBroken: true, refused: { why, broken in
-            if !broken { throw ExecuteError(.runtime, "\(vm): \(why); try again when it is done") }
+        try exclusively(vm, options, evenIfBroken: true, patience: patience, waiting: waiting, refused: { why, broken in
+            if !broken { throw ExecuteError(.runtime, "\(vm): \(why); try again when it is done (or wait longer: --wait)") }
         }) {
             events = try wake(vm, host: host, recorded: power, by: who, fromPool: fromPool, options: options, log: log, clock: clock)
         }

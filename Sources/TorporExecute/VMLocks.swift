@@ -28,12 +28,14 @@ public struct VMLocks: Sendable {
         let folder = store + ".execute-locks"
         if !FileManager.default.fileExists(atPath: folder) { try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
         let giveUp = Date().addingTimeInterval(patience)
+        var pause = 0.02
         while true {
             do {
                 return try FileLock(path: folder + "/" + Self.fileName(vm), wait: false)
             } catch {
                 guard case .held = error, Date() < giveUp else { throw error }
-                Thread.sleep(forTimeInterval: 0.02)
+                Thread.sleep(forTimeInterval: pause)
+                pause = min(pause * 1.5, 1)   // a save of minutes is not asked after 50 times a second
             }
         }
     }

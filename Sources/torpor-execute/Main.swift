@@ -253,15 +253,31 @@ struct Wake: ParsableCommand {
     @Argument(help: "The VM.") var vm: String
     @Option(help: "Who wakes it (default: $SUDO_USER, else $USER).") var by: String?
     @Flag(help: "Allow a --now more than an hour from the clock: a replay on hosts set up for it (a test driver, a test guest).") var replay = false
+    @OptionGroup var wait: WaitOption
 
     func validate() throws { try refuseAwayFromTheClock(common, replay: replay) }
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let events = try flags.operatorExecutor(store: try restoringStore(common)).wake(vm: vm, by: operatorName(by), options: flags.options(now: common.nowSeconds))
+            let events = try flags.operatorExecutor(store: try restoringStore(common))
+                .wake(vm: vm, by: operatorName(by), options: flags.options(now: common.nowSeconds), patience: wait.seconds, waiting: wait.say)
             try requireRestored(events)
         }
     }
+}
+
+/// How long a person's wake waits for another executor acting on the VM (a run saving it, copying its image into the
+/// state pool) before it gives up: the VM is asleep once that is done, and the wake then brings it back.
+struct WaitOption: ParsableArguments {
+    @Option(help: "How long to wait for another executor acting on the VM (a save under way), e.g. 30m (0: not at all).") var wait = "30m"
+
+    func validate() throws {
+        if DurationText.seconds(wait) == nil { throw ValidationError("--wait '\(wait)' is not a duration such as 30m, or 0") }
+    }
+
+    var seconds: TimeInterval { TimeInterval(DurationText.seconds(wait) ?? 0) }
+
+    func say(_ line: String) { StandardError.line("torpor-execute: " + line) }
 }
 
 /// A command that acts on the hosts' VMs as they are now: a `--now` more than an hour from the clock (a typo would act,
@@ -291,6 +307,7 @@ struct Restore: ParsableCommand {
     @Argument(help: "The VM.") var vm: String
     @Option(help: "Who restores it (default: $SUDO_USER, else $USER).") var by: String?
     @Flag(help: "Allow a --now more than an hour from the clock: a replay on hosts set up for it (a test driver, a test guest).") var replay = false
+    @OptionGroup var wait: WaitOption
 
     func validate() throws {
         guard fromPool else { throw ValidationError("restore needs --from-pool; to restore from libvirt's image use `torpor-execute wake`") }
@@ -301,7 +318,7 @@ struct Restore: ParsableCommand {
     func run() throws {
         try exitingOnError("torpor-execute") {
             let events = try flags.operatorExecutor(store: try restoringStore(common))
-                .wake(vm: vm, by: operatorName(by), fromPool: true, options: flags.options(now: common.nowSeconds))
+                .wake(vm: vm, by: operatorName(by), fromPool: true, options: flags.options(now: common.nowSeconds), patience: wait.seconds, waiting: wait.say)
             try requireRestored(events)
         }
     }

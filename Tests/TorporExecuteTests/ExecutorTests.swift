@@ -1928,6 +1928,27 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(free.warning == nil && free.pinned == "web-01 pinned awake until \(UTC.format(Self.at(5)))", "\(String(describing: free.warning))")
     }
 
+    /// A person's wake while another executor acts on the VM (a run saving it) waits for it, saying who, then wakes the
+    /// VM: the save done, it is asleep. Not waiting, it is refused as before.
+    @Test func aWakeWaitsForTheExecutorActingOnTheVM() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<10])
+        try f.executor().run(f.options(Self.now))
+        #expect(try f.state("web-01") == .shutOff)
+        let locks = VMLocks(store: f.store.path)
+        let waking = Executor(store: f.store, load: FixedLoad(), locks: locks, connect: { [connection = f.connection] _ in connection })
+        final class Holder: @unchecked Sendable { var lock: FileLock?; init(_ lock: FileLock) { self.lock = lock } }
+        let saving = Holder(try locks.take("web-01"))   // another executor's run, saving it
+        let refused = #expect(throws: ExecuteError.self) { try waking.wake(vm: "web-01", by: "bob", options: f.options(Self.at(1))) }
+        #expect(refused?.description.contains("try again when it is done (or wait longer: --wait)") == true, "\(String(describing: refused))")
+        DispatchQueue.global().asyncAfter(deadline: .now() + 1) { saving.lock = nil }
+        var told: [String] = []
+        let events = try waking.wake(vm: "web-01", by: "bob", options: f.options(Self.at(1)), patience: 60) { told.append($0) }
+        #expect(events.map(\.event) == ["restored"])
+        #expect(try f.state("web-01") == .running)
+        #expect(told.count == 1 && told[0].contains("pid \(getpid())) acts on web-01") && told[0].contains("waiting up to 1m"), "\(told)")
+    }
+
     /// A restore that could not remove libvirt's older image of the VM (a job running on it, an error) is named by
     /// `check` for a day or until torpor acts on the VM again: a start after the guest's next shutdown would load that
     /// image over newer disks.
