@@ -87,6 +87,18 @@ public enum ExecutionCheck {
                 problems.append(Problem(vm: e.vm, text: "\(e.vm) on \(e.host): \(e.kind.rawValue) \(e.actionID) \(e.step.rawValue) at \(UTC.format(e.at)) and not "
                                         + "finished (an executor stopped in it, or libvirt has not answered; the next run reconciles it)"))
             }
+            // A VM libvirt holds saved that torpor did not put to sleep (a `virsh managedsave` by hand, a store restored
+            // from an older backup): nothing restores it. Told for a day from the first inventory that found it so; not
+            // while torpor acts on it, nor once torpor acted on it after the inventory looked.
+            let acting = Set(try JournalRepository.unfinished(in: db).map(\.vm))
+            let power = try JournalRepository.power(at: replaying ? now : .max, in: db)
+            for s in try VMRepository.saved(in: db) where s.seen <= now && now - s.since <= 86_400 && !acting.contains(s.vm)
+                && !problems.contains(where: { $0.vm == s.vm }) {
+                if let p = power[s.vm], p.state == .hibernated || p.since >= s.seen { continue }
+                problems.append(Problem(vm: s.vm, text: "\(s.vm) on \(s.host): SAVED WITHOUT TORPOR'S RECORD since \(UTC.format(s.since)): libvirt holds its "
+                                        + "saved state, but torpor did not put it to sleep (a `virsh managedsave` by hand, or a store restored from "
+                                        + "an older backup), so nothing restores it: `torpor-execute wake \(s.vm)` brings it back (named for a day)"))
+            }
             if collectorSilence > 0 {
                 let vmsByHost = Dictionary(grouping: try VMRepository.all(in: db).compactMap(\.hostURI), by: { $0 }).mapValues(\.count)
                 for (host, vms) in vmsByHost.sorted(by: { $0.key < $1.key }) {

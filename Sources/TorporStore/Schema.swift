@@ -305,6 +305,14 @@ enum Schema {
             // campaign added late): each ingest keeps the first-known time of the occurrences it stores again.
             try db.execute(sql: "ALTER TABLE event ADD COLUMN known_from INTEGER")   // NULL: stored before v18, known since ever
         }
+        migrator.registerMigration("v19: a VM libvirt holds saved, as the inventory found it") { db in
+            // A VM saved without torpor's record of it (a `virsh managedsave` by hand, a store restored from an older
+            // backup) is owed no restore: `check` names it, from what the hourly inventory saw.
+            try db.execute(sql: """
+                ALTER TABLE vm ADD COLUMN libvirt_saved_since INTEGER;   -- the first inventory that found it shut off with a saved image, in a row
+                ALTER TABLE vm ADD COLUMN libvirt_saved_seen INTEGER;    -- the latest such; both NULL once found otherwise
+                """)
+        }
         return migrator
     }
 }

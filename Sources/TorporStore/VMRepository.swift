@@ -12,6 +12,19 @@ public struct VMRecord: Codable, Equatable, Sendable {
     public var memoryBytes: Int64?
 }
 
+/// A VM the inventory found shut off with libvirt's saved image of it: from `since` (the first inventory in a row that
+/// did) to `seen` (the latest).
+public struct SavedDomain: Equatable, Sendable {
+    public var vm: String
+    public var host: String
+    public var since: EpochSeconds
+    public var seen: EpochSeconds
+
+    public init(vm: String, host: String, since: EpochSeconds, seen: EpochSeconds) {
+        self.vm = vm; self.host = host; self.since = since; self.seen = seen
+    }
+}
+
 /// What ingest makes of a libvirt domain found under a VM's name (`VMRepository.claim`).
 public enum DomainClaim: Equatable, Sendable {
     /// The VM's domain: its readings are the VM's, and it is where the VM is.
@@ -61,6 +74,21 @@ public enum VMRepository {
     public static func setPlacement(vm: Int64, hostURI: String, labels: [String: String], in db: Database) throws {
         let json = String(decoding: try JSONEncoder.sorted.encode(labels), as: UTF8.self)
         try db.execute(sql: "UPDATE vm SET host_uri = ?, labels = ? WHERE id = ?", arguments: [hostURI, json, vm])
+    }
+
+    /// Records whether the inventory at `now` found the VM shut off with libvirt's saved image of it (`SavedDomain`).
+    public static func setSaved(vm: Int64, _ saved: Bool, now: EpochSeconds, in db: Database) throws {
+        try db.execute(sql: """
+            UPDATE vm SET libvirt_saved_since = CASE WHEN ?1 THEN coalesce(libvirt_saved_since, ?2) END, libvirt_saved_seen = CASE WHEN ?1 THEN ?2 END
+            WHERE id = ?3
+            """, arguments: [saved, now, vm])
+    }
+
+    /// The VMs the latest inventory of their host found shut off with libvirt's saved image of them.
+    public static func saved(in db: Database) throws -> [SavedDomain] {
+        try Row.fetchAll(db, sql: "SELECT name, host_uri, libvirt_saved_since, libvirt_saved_seen FROM vm WHERE libvirt_saved_seen IS NOT NULL ORDER BY name").map {
+            SavedDomain(vm: $0["name"], host: $0["host_uri"] ?? "", since: $0["libvirt_saved_since"], seen: $0["libvirt_saved_seen"])
+        }
     }
 
     /// Records the host a VM runs on, keeping its labels.

@@ -1928,6 +1928,25 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(free.warning == nil && free.pinned == "web-01 pinned awake until \(UTC.format(Self.at(5)))", "\(String(describing: free.warning))")
     }
 
+    /// A VM libvirt holds saved without torpor's record of it (a `virsh managedsave` by hand, a store restored from an
+    /// older backup) is owed no restore: check names it for a day from the inventory that found it so. Not one torpor put
+    /// to sleep, nor one torpor acted on after the inventory looked (restored since).
+    @Test func aVMSavedWithoutTorporsRecordIsNamed() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<10])
+        try f.executor().run(f.options(Self.now))   // web-01 asleep, torpor's doing
+        try f.store.transaction { db in
+            for vm in ["web-01", "web-02"] { try VMRepository.setSaved(vm: try VMRepository.id(of: vm, in: db, now: Self.now), true, now: Self.now + 60, in: db) }
+        }
+        let told = try ExecutionCheck.problems(store: f.store, now: Self.now + 120, grace: 600)
+        #expect(told.map(\.vm) == ["web-02"] && told[0].text.contains("SAVED WITHOUT TORPOR'S RECORD since") && told[0].text.contains("torpor-execute wake web-02"),
+                "\(told.map(\.text))")
+        #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 60 + 86_400 + 1, grace: 600).filter { $0.vm == "web-02" }.isEmpty, "a day later")
+        // Woken by torpor after the inventory looked: its record says so, whatever the inventory saw.
+        try f.store.transaction { try JournalRepository.setPower(PowerRecord(vm: "web-02", host: Self.host, state: .running, since: Self.now + 90, actionID: "w"), in: $0) }
+        #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 120, grace: 600).isEmpty)
+    }
+
     /// A person's wake while another executor acts on the VM (a run saving it) waits for it, saying who, then wakes the
     /// VM: the save done, it is asleep. Not waiting, it is refused as before.
     @Test func aWakeWaitsForTheExecutorActingOnTheVM() throws {

@@ -184,6 +184,26 @@ import TorporVirt
         #expect(vms.first { $0.name == "web-01" }?.hostURI == a && vms.first { $0.name == "db-01" }?.hostURI == b)
     }
 
+    /// The inventory tells a domain shut off with libvirt's saved image of it (asleep, whoever saved it) from one shut off
+    /// without, and from a running one; the store keeps when it first and last found it so, and forgets it once found
+    /// otherwise.
+    @Test func theInventoryTellsADomainLibvirtHoldsSaved() throws {
+        let s = try Scratch()
+        let connection = try VirtConnection(uri: "test://" + Paths.repository + "/sample-data/fleet.xml")
+        try connection.domain(named: "web-02").managedSave()
+        try connection.domain(named: "db-01").destroy()
+        let saved = try InventoryIngester.read(try connection.domains()).entries.filter(\.entry.saved).map(\.entry.name)
+        #expect(saved == ["web-02"], "not the one shut off without an image, nor a running one")
+        try s.store.transaction { db in
+            let id = try VMRepository.id(of: "web-02", in: db, now: t0)
+            try VMRepository.setSaved(vm: id, true, now: t0, in: db)
+            try VMRepository.setSaved(vm: id, true, now: t0 + 3600, in: db)
+        }
+        #expect(try s.store.read { try VMRepository.saved(in: $0) } == [SavedDomain(vm: "web-02", host: "", since: t0, seen: t0 + 3600)])
+        try s.store.transaction { try VMRepository.setSaved(vm: try VMRepository.id(of: "web-02", in: $0, now: t0), false, now: t0 + 7200, in: $0) }
+        #expect(try s.store.read { try VMRepository.saved(in: $0) }.isEmpty)
+    }
+
     /// vCPUs plugged or unplugged between two collections give no utilization for that interval (divided by the new
     /// count, 2 → 8 reads four times idler); a NIC whose traffic libvirt does not report makes the traffic missing, not
     /// the other NICs' alone; a guest's balloon reporting more unused than available memory is no reading.

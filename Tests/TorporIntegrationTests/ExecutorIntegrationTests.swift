@@ -169,6 +169,23 @@ import TorporVirt
         #expect(!freed.stdout.contains("FILESYSTEM FULL") && StoreReserve(store: path).isHeld, "made again: \(freed)")
     }
 
+    /// A VM saved by hand (`virsh managedsave`), without torpor's record of it, is owed no restore: check names it once
+    /// the inventory has found it, and a wake brings it back with its memory, after which check is quiet.
+    @Test func aVMSavedByHandIsNamedThenWoken() throws {
+        let f = try Fixture()
+        let at = ["--db", f.store.path, "--now", UTC.format(Self.start + 60)]
+        try f.guest.domain.managedSave()
+        let before = try #require(f.guest.counter)
+        #expect(try runTool("torpor-ingest", ["inventory", "--uri", RealGuest.uri] + at).status == 0)
+        let told = try runTool("torpor-execute", ["check"] + at)
+        #expect(told.status == 4 && told.stdout.contains("\(f.guest.name) on \(RealGuest.uri): SAVED WITHOUT TORPOR'S RECORD"), "\(told)")
+        let woken = try runTool("torpor-execute", ["wake", f.guest.name, "--by", "it", "--replay"] + at)
+        #expect(woken.status == 0, "\(woken)")
+        try f.assertContinues(from: before, "woken after a save by hand")
+        let quiet = try runTool("torpor-execute", ["check"] + at)
+        #expect(!quiet.stdout.contains("SAVED WITHOUT TORPOR'S RECORD"), "\(quiet)")
+    }
+
     @Test func restoreFromThePoolWhenAsked() throws {
         let f = try Fixture()
         _ = try f.plan(now: Self.start, idleHours: 8)

@@ -10,6 +10,8 @@ public struct InventoryEntry: Codable, Equatable, Sendable {
     public var vcpus: Int
     public var memoryBytes: Int64
     public var labels: [String: String]
+    /// Shut off with libvirt's saved image of it (asleep, torpor's doing or not).
+    public var saved: Bool
 }
 
 /// Registers a libvirt host's domains as VMs: name, host URI, allocated vCPUs and memory, and labels.
@@ -56,6 +58,7 @@ public struct InventoryIngester {
                     registered.entries.append(entry)
                     try VMRepository.setAllocation(vm: id, vcpus: entry.vcpus, memoryBytes: entry.memoryBytes, observedAt: now, in: db)
                     try VMRepository.setPlacement(vm: id, hostURI: uri, labels: entry.labels, in: db)
+                    try VMRepository.setSaved(vm: id, entry.saved, now: now, in: db)
                 }
             }
         } catch {
@@ -73,8 +76,9 @@ public struct InventoryIngester {
             do throws(VirtError) {
                 let info = try domain.info()
                 let labels = try domain.metadata(namespaceURI: Self.labelsNamespace).map(Self.parseLabels) ?? [:]
+                let saved = info.state == .shutOff ? try domain.hasManagedSaveImage() : false
                 entries.append((InventoryEntry(name: domain.name, uuid: domain.uuid, state: "\(info.state)", vcpus: info.vcpus,
-                                               memoryBytes: Int64(info.maxMemoryKiB) * 1024, labels: labels), info.state == .running))
+                                               memoryBytes: Int64(info.maxMemoryKiB) * 1024, labels: labels, saved: saved), info.state == .running))
             } catch {
                 guard error.isNoDomain else { throw error }
                 vanished.append(domain.name)
