@@ -115,6 +115,9 @@ public enum ExecutionCheck {
     /// The store's filesystem when it has no room left for the reserve kept beside the store for restores (made again
     /// here once it has): a person must free room before torpor can record, or hibernate, anything more.
     static func storeRoom(_ store: Store) -> [Problem] {
-        StoreReserve(store: store.path).keep().problem.map { [Problem(vm: store.path, text: "\(store.path): FILESYSTEM FULL: " + $0)] } ?? []
+        let state = StoreReserve(store: store.path).keep()
+        guard let problem = state.problem else { return [] }
+        if case .unmade = state { return [Problem(vm: store.path, text: "\(store.path): NO ROOM KEPT FOR RESTORES: " + problem)] }
+        return [Problem(vm: store.path, text: "\(store.path): FILESYSTEM FULL: " + problem)]
     }
 }

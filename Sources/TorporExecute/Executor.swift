@@ -312,7 +312,7 @@ public final class Executor: @unchecked Sendable {
         do throws(FileLock.Failure) {
             do { lock = try locks.take(vm) } catch {
                 guard case .held(_, let pid) = error, patience > 0 else { throw error }
-                waiting("another torpor-execute\(pid.map { " (pid \($0))" } ?? "") acts on \(vm) (a save, a copy into the state pool or a restore): "
+                waiting("another torpor-execute\(pid.map { " (pid \($0))" } ?? "") acts on \(vm) (a save or a restore under way): "
                         + "waiting up to \(DurationText.format(Int64(patience))) for it")
                 lock = try locks.take(vm, patience: patience)
             }
@@ -1419,15 +1419,21 @@ public final class Executor: @unchecked Sendable {
         let clock: @Sendable () -> EpochSeconds = { options.now + EpochSeconds(Date().timeIntervalSince(started)) }
         forgetUnreachableHosts()
         if fromPool && options.pool == nil { throw ExecuteError(.badInput, "a restore from the state pool needs --pool DIR") }
-        let (power, known) = try store.read { (try JournalRepository.power(in: $0)[vm], try VMRepository.all(in: $0).first { $0.name == vm }) }
-        guard let host = power?.host ?? known?.hostURI else {
-            throw ExecuteError(.badInput, "no VM named \(vm) in the store \(store.path) (torpor never acted on it and no inventory lists it with a host)")
+        /// Where the VM is, and what torpor recorded of it: read again once the VM is held (a save waited for changed it).
+        func recorded() throws -> (host: String, power: PowerRecord?) {
+            let (power, known) = try store.read { (try JournalRepository.power(in: $0)[vm], try VMRepository.all(in: $0).first { $0.name == vm }) }
+            guard let host = power?.host ?? known?.hostURI else {
+                throw ExecuteError(.badInput, "no VM named \(vm) in the store \(store.path) (torpor never acted on it and no inventory lists it with a host)")
+            }
+            return (host, power)
         }
+        _ = try recorded()
         // Never beside an executor acting on it (a restore from the pool writes a file another would write too).
         var events: [ExecutionEvent] = []
         try exclusively(vm, options, evenIfBroken: true, patience: patience, waiting: waiting, refused: { why, broken in
             if !broken { throw ExecuteError(.runtime, "\(vm): \(why); try again when it is done (or wait longer: --wait)") }
         }) {
+            let (host, power) = try recorded()
             events = try wake(vm, host: host, recorded: power, by: who, fromPool: fromPool, options: options, log: log, clock: clock)
         }
         return events

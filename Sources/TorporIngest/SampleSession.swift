@@ -258,6 +258,11 @@ final class SampleSession {
         try VMRepository.setHost(vm: vm, hostURI: host, in: db)
     }
 
+    /// Records that the VM runs at `now`: libvirt holds no saved image it runs beside that check should name.
+    func setRunning(vm: Int64, now: EpochSeconds) throws {
+        try VMRepository.setSaved(vm: vm, false, now: now, in: db)
+    }
+
     /// The largest percent value taken for measurement jitter around 100 rather than a sum over vCPUs.
     static let largestPlausiblePercent = 150.0
 

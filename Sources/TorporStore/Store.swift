@@ -40,8 +40,10 @@ public final class Store: Sendable {
                 reserve use: StoreReserve.Use = .untouched) throws(StoreError) {
         self.path = path
         let reserve = StoreReserve(store: path)
-        // A stage that records must leave the room it cannot keep to the executor: refused before it migrates anything.
-        if use == .kept && migrating && (creating || FileManager.default.fileExists(atPath: path)), case let state = reserve.keep(), case .short = state, let problem = state.problem {
+        // A stage that records must leave the room it cannot keep to the executor: refused before it migrates anything
+        // (and before anything is made beside a path that may be no store).
+        let keeping = use == .kept && migrating
+        if keeping && reserve.cannotBeKept && (creating || FileManager.default.fileExists(atPath: path)), let problem = reserve.shortfall.problem {
             throw StoreError(path: path, message: "this stage records nothing until room is freed there (what is left is kept for the executor's "
                              + "restores and wakes): " + problem)
         }
@@ -59,6 +61,7 @@ public final class Store: Sendable {
         // Opened while full (another process keeps SQLite's files open, an executor following the clock): its writes
         // would fail without the room.
         if use == .releasable { reserve.releaseIfFull() }
+        if keeping { _ = reserve.keep() }
     }
 
     /// The store's connections, the store opened and migrated as `init` describes.

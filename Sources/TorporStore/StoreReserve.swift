@@ -40,9 +40,10 @@ public struct StoreReserve: Sendable {
             switch self {
             case .held: nil
             case .short(let available, let inodes):
-                "the store's filesystem has \(available >> 20) MiB and \(inodes) inodes free, too little for the \(StoreReserve.size >> 20) MiB "
-                    + "kept beside the store for restores: free room there (hibernated VMs' images or the state pool may have filled it); "
-                    + "no new hibernation may start (its journal could not be written)"
+                "the store's filesystem has \(available >> 20) MiB" + (inodes == .max ? "" : " and \(inodes) inodes") + " free, too little to keep "
+                    + "the \(StoreReserve.size >> 20) MiB kept beside the store for restores (making it again takes twice that): free room there "
+                    + "(hibernated VMs' images, the state pool, old plans may have filled it); no new hibernation may start (its journal "
+                    + "could not be written)"
             case .unmade(let reason):
                 "the room kept beside the store for restores cannot be made (\(reason)): a full disk would stop restores"
             }
@@ -76,7 +77,9 @@ public struct StoreReserve: Sendable {
         let folder = (path as NSString).deletingLastPathComponent
         guard statvfs(folder.isEmpty ? "." : folder, &info) == 0 else { return nil }
         let root = geteuid() == 0
-        return (Int64(root ? info.f_bfree : info.f_bavail) * Int64(info.f_frsize), Int64(root ? info.f_ffree : info.f_favail))
+        // A filesystem that makes inodes as it needs them (btrfs, vfat, some NFS servers) counts none: not out of them.
+        let inodes = info.f_files == 0 ? Int64.max : Int64(root ? info.f_ffree : info.f_favail)
+        return (Int64(root ? info.f_bfree : info.f_bavail) * Int64(info.f_frsize), inodes)
     }
 
     /// Whether the filesystem has less room than the reserve gives (bytes or inodes).
@@ -95,10 +98,8 @@ public struct StoreReserve: Sendable {
     /// it is held: short while the filesystem has less room than it gives, even with the reserve there. Two stages
     /// making it at once allocate the same blocks.
     public func keep() -> State {
-        let room = available() ?? (0, 0)
-        let short = State.short(available: room.bytes, inodes: room.inodes)
-        if isHeld { return isFull ? short : .held }
-        guard !isTight else { return short }
+        if isHeld { return isFull ? shortfall : .held }
+        guard !isTight else { return shortfall }
         if mkdir(path, 0o700) != 0 && errno != EEXIST { return .unmade("\(path): " + String(cString: strerror(errno))) }
         for i in 0..<Self.files {
             let fd = open(file(i), O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
@@ -108,12 +109,22 @@ public struct StoreReserve: Sendable {
             close(fd)
             guard failure == 0 else {
                 release()
-                let left = available() ?? (0, 0)
-                return failure == ENOSPC ? .short(available: left.bytes, inodes: left.inodes) : .unmade("\(file(i)): " + String(cString: strerror(failure)))
+                return failure == ENOSPC ? shortfall : .unmade("\(file(i)): " + String(cString: strerror(failure)))
             }
         }
-        return .held
+        // A filesystem that allocates nothing ahead (copy-on-write such as ZFS, compressed) keeps no room this way.
+        return isHeld ? .held : .unmade("\(path): the filesystem does not allocate room ahead (copy-on-write or compressed)")
     }
+
+    /// The room the filesystem has, as a shortfall.
+    var shortfall: State {
+        let room = available() ?? (0, 0)
+        return .short(available: room.bytes, inodes: room.inodes)
+    }
+
+    /// Whether making the reserve now would find no room for it (it is missing and the filesystem tight): what refuses a
+    /// stage that records, told without making anything.
+    public var cannotBeKept: Bool { isHeld ? isFull : isTight }
 
     /// Gives the reserve back when its filesystem is full, saying so on stderr: whether it is gone now (given back here,
     /// or by another process).

@@ -76,18 +76,21 @@ public enum VMRepository {
         try db.execute(sql: "UPDATE vm SET host_uri = ?, labels = ? WHERE id = ?", arguments: [hostURI, json, vm])
     }
 
-    /// Records whether the inventory at `now` found the VM shut off with libvirt's saved image of it (`SavedDomain`).
+    /// Records whether the inventory (or the collector, which sees it running) at `now` found the VM shut off with
+    /// libvirt's saved image of it (`SavedDomain`). Only forward: a replay of an earlier time changes nothing later seen.
     public static func setSaved(vm: Int64, _ saved: Bool, now: EpochSeconds, in db: Database) throws {
         try db.execute(sql: """
             UPDATE vm SET libvirt_saved_since = CASE WHEN ?1 THEN coalesce(libvirt_saved_since, ?2) END, libvirt_saved_seen = CASE WHEN ?1 THEN ?2 END
-            WHERE id = ?3
+            WHERE id = ?3 AND (libvirt_saved_seen IS NULL OR libvirt_saved_seen <= ?2)
             """, arguments: [saved, now, vm])
     }
 
-    /// The VMs the latest inventory of their host found shut off with libvirt's saved image of them.
+    /// The VMs on a host that the latest inventory found shut off with libvirt's saved image of them.
     public static func saved(in db: Database) throws -> [SavedDomain] {
-        try Row.fetchAll(db, sql: "SELECT name, host_uri, libvirt_saved_since, libvirt_saved_seen FROM vm WHERE libvirt_saved_seen IS NOT NULL ORDER BY name").map {
-            SavedDomain(vm: $0["name"], host: $0["host_uri"] ?? "", since: $0["libvirt_saved_since"], seen: $0["libvirt_saved_seen"])
+        try Row.fetchAll(db, sql: """
+            SELECT name, host_uri, libvirt_saved_since, libvirt_saved_seen FROM vm WHERE libvirt_saved_seen IS NOT NULL AND host_uri IS NOT NULL ORDER BY name
+            """).map {
+            SavedDomain(vm: $0["name"], host: $0["host_uri"], since: $0["libvirt_saved_since"], seen: $0["libvirt_saved_seen"])
         }
     }
 
@@ -149,8 +152,10 @@ public enum VMRepository {
     /// Lets go of VM `name`'s domain and host (an operator's `torpor-ingest release`, for a host gone for good).
     @discardableResult
     public static func release(_ name: String, in db: Database) throws -> Release {
-        try db.execute(sql: "UPDATE vm SET libvirt_uuid = NULL, host_uri = NULL WHERE name = ? AND (libvirt_uuid IS NOT NULL OR host_uri IS NOT NULL)",
-                       arguments: [name])
+        try db.execute(sql: """
+            UPDATE vm SET libvirt_uuid = NULL, host_uri = NULL, libvirt_saved_since = NULL, libvirt_saved_seen = NULL
+            WHERE name = ? AND (libvirt_uuid IS NOT NULL OR host_uri IS NOT NULL)
+            """, arguments: [name])
         if db.changesCount > 0 { return .released }
         return try Bool.fetchOne(db, sql: "SELECT 1 FROM vm WHERE name = ?", arguments: [name]) == true ? .alreadyFree : .unknownVM
     }

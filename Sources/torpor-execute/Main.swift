@@ -266,8 +266,9 @@ struct Wake: ParsableCommand {
     }
 }
 
-/// How long a person's wake waits for another executor acting on the VM (a run saving it, copying its image into the
-/// state pool) before it gives up: the VM is asleep once that is done, and the wake then brings it back.
+/// How long a person's wake waits for another executor acting on the VM (a run saving it) before it gives up: the VM is
+/// asleep once that is done, and the wake then brings it back. (A copy into the state pool holds no wake: it is not
+/// made under the VM's lock.)
 struct WaitOption: ParsableArguments {
     @Option(help: "How long to wait for another executor acting on the VM (a save under way), e.g. 30m (0: not at all).") var wait = "30m"
 

@@ -206,7 +206,8 @@ struct Approve: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-plan") {
-            let store = try common.openStore()
+            // The switch off is never refused, a full disk neither (`StoreReserve`).
+            let store = try common.openStore(reserve: standing == false ? .releasable : .kept)
             let who = operatorName(by), now = common.nowSeconds   // one time for the approval and the switch
             // Switching the standing approval off is safe whatever becomes of this approval: it comes first.
             if standing == false { try Standing.set(false, by: who, now: now, in: store) }
@@ -245,7 +246,8 @@ struct Standing: ParsableCommand {
     }
 
     func run() throws {
-        try exitingOnError("torpor-plan") { try Self.set(state == "on", by: operatorName(by), now: common.nowSeconds, in: try common.openStore()) }
+        // Never refused for a full disk (`StoreReserve`): switching off stops new hibernations.
+        try exitingOnError("torpor-plan") { try Self.set(state == "on", by: operatorName(by), now: common.nowSeconds, in: try common.openStore(reserve: .releasable)) }
     }
 
     /// Records the switch and says so; a switch off at a `now` ahead of the clock (a typo) is recorded by the clock,
@@ -274,7 +276,8 @@ struct Prune: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-plan") {
-            let (pruned, before) = try Approvals.prune(olderThan: DurationText.seconds(keep)!, now: common.nowSeconds, in: try common.openStore())
+            // It frees room: opened on a full disk as the executor's commands are (`StoreReserve`).
+            let (pruned, before) = try Approvals.prune(olderThan: DurationText.seconds(keep)!, now: common.nowSeconds, in: try common.openStore(reserve: .releasable))
             print("pruned the bodies of \(pruned) plans older than \(keep)")
             let directory = plans ?? Make.plansDirectory(beside: common.storePath)
             let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []

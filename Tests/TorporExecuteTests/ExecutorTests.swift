@@ -1936,7 +1936,11 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         try f.plan(["web-01": 0..<10])
         try f.executor().run(f.options(Self.now))   // web-01 asleep, torpor's doing
         try f.store.transaction { db in
-            for vm in ["web-01", "web-02"] { try VMRepository.setSaved(vm: try VMRepository.id(of: vm, in: db, now: Self.now), true, now: Self.now + 60, in: db) }
+            for vm in ["web-01", "web-02"] {
+                let id = try VMRepository.id(of: vm, in: db, now: Self.now)
+                try VMRepository.setHost(vm: id, hostURI: Self.host, in: db)
+                try VMRepository.setSaved(vm: id, true, now: Self.now + 60, in: db)
+            }
         }
         let told = try ExecutionCheck.problems(store: f.store, now: Self.now + 120, grace: 600)
         #expect(told.map(\.vm) == ["web-02"] && told[0].text.contains("SAVED WITHOUT TORPOR'S RECORD since") && told[0].text.contains("torpor-execute wake web-02"),

@@ -90,6 +90,7 @@ import TorporTestSupport
             let (status, stderr) = try run(tool, arguments + ["--db", missing])
             #expect(status == 1 && stderr.contains("no store here"), "\(tool): \(status) \(stderr)")
             #expect(!FileManager.default.fileExists(atPath: missing), "\(tool) created no store")
+            #expect(!FileManager.default.fileExists(atPath: missing + ".reserve"), "\(tool) kept no room beside it")
         }
         // A message that cannot be written (stderr on a full disk) is dropped: the command goes on and exits as it
         // would have (it had crashed, which in the executor stopped every host's restores).
@@ -101,6 +102,8 @@ import TorporTestSupport
         try DatabaseQueue(path: other).write { try $0.execute(sql: "CREATE TABLE users (id INTEGER)") }
         let notAStore = try run("torpor-execute", ["check", "--db", other])
         #expect(notAStore.status == 1 && notAStore.stderr.contains("not a torpor store (it holds the tables users)"), "\(notAStore)")
+        #expect(try run("torpor-plan", ["standing", "off", "--db", other]).status == 1)
+        #expect(!FileManager.default.fileExists(atPath: other + ".reserve"), "no room kept beside what is no store")
         // A backtest finds a place it cannot write before its replay, not after (a missing directory is created).
         let file = try s.write("file", "")
         let unwritable = try run("torpor-backtest", ["--db", s.store.path, "--json", file + "/sub/out.json"])

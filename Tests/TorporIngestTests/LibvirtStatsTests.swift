@@ -199,8 +199,24 @@ import TorporVirt
             try VMRepository.setSaved(vm: id, true, now: t0, in: db)
             try VMRepository.setSaved(vm: id, true, now: t0 + 3600, in: db)
         }
-        #expect(try s.store.read { try VMRepository.saved(in: $0) } == [SavedDomain(vm: "web-02", host: "", since: t0, seen: t0 + 3600)])
-        try s.store.transaction { try VMRepository.setSaved(vm: try VMRepository.id(of: "web-02", in: $0, now: t0), false, now: t0 + 7200, in: $0) }
+        #expect(try s.store.read { try VMRepository.saved(in: $0) }.isEmpty, "a VM on no host is named by none")
+        try s.store.transaction { db in
+            let id = try VMRepository.id(of: "web-02", in: db, now: t0)
+            try VMRepository.setHost(vm: id, hostURI: "h", in: db)
+            try VMRepository.setSaved(vm: id, false, now: t0 + 60, in: db)   // a replay of an earlier time changes nothing later seen
+        }
+        #expect(try s.store.read { try VMRepository.saved(in: $0) } == [SavedDomain(vm: "web-02", host: "h", since: t0, seen: t0 + 3600)])
+        // The collector finds it running (started again by hand): no longer saved.
+        let running = try DomainStatsIngester(store: s.store)
+        _ = try running.ingest([sample("web-02", cpuSeconds: 1, rx: 0, wr: 0)], uri: "h", now: t0 + 7200)
+        #expect(try s.store.read { try VMRepository.saved(in: $0) }.isEmpty)
+        // Released (a host let go, a domain undefined): forgotten.
+        try s.store.transaction { db in
+            let id = try VMRepository.id(of: "web-02", in: db, now: t0)
+            try VMRepository.setSaved(vm: id, true, now: t0 + 9000, in: db)
+            _ = try VMRepository.release("web-02", in: db)
+            try VMRepository.setHost(vm: id, hostURI: "h", in: db)
+        }
         #expect(try s.store.read { try VMRepository.saved(in: $0) }.isEmpty)
     }
 

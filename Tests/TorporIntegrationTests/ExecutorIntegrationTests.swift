@@ -155,6 +155,8 @@ import TorporVirt
         #expect(collected.status == 1 && collected.stderr.contains("this stage records nothing until room is freed there"), "\(collected)")
         let woken = try runTool("torpor-execute", ["wake", f.guest.name, "--by", "it", "--replay"] + at(120))
         #expect(woken.status == 0 && woken.stderr.contains("is given back so that restores and wakes go on"), "\(woken)")
+        // Switching the standing approval off is never refused: no new plan is approved by it.
+        #expect(try runTool("torpor-plan", ["standing", "off", "--by", "it"] + at(150)).status == 0)
         let moved = try Store(path: path)
         try f.assertContinues(from: before, "woken on a full disk", recordedIn: moved)
         // The next plan's hibernation is held: its journal might not be written.

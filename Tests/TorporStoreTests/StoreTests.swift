@@ -170,6 +170,12 @@ func temporaryStorePath() -> String {
         let store = try Store(path: path, reserve: .releasable)
         #expect(!FileManager.default.fileExists(atPath: reserve.path), "given back")
         try store.transaction { try JournalRepository.setPower(PowerRecord(vm: "db-01", host: "h", state: .running, since: 1, actionID: "a"), in: $0) }
+        // A filesystem that makes inodes as it needs them (btrfs; tmpfs without a limit) counts none free: not out of them.
+        let unlimited = try SmallFilesystem(megabytes: 64, inodes: 0)
+        #expect(unlimited.inodes == 0)
+        let elsewhere = unlimited.path + "/torpor.db"
+        _ = try Store(path: elsewhere, reserve: .kept)
+        #expect(StoreReserve(store: elsewhere).keep() == .held)
     }
 
     @Test func aV9StoreGivesUpItsDemandCallsWhichDidNotSayWhatTheyClaimed() throws {

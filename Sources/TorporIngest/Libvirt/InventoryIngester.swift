@@ -76,7 +76,8 @@ public struct InventoryIngester {
             do throws(VirtError) {
                 let info = try domain.info()
                 let labels = try domain.metadata(namespaceURI: Self.labelsNamespace).map(Self.parseLabels) ?? [:]
-                let saved = info.state == .shutOff ? try domain.hasManagedSaveImage() : false
+                // A driver that cannot tell says nothing saved (the inventory itself is not refused for it).
+                let saved = info.state == .shutOff && ((try? domain.hasManagedSaveImage()) ?? false)
                 entries.append((InventoryEntry(name: domain.name, uuid: domain.uuid, state: "\(info.state)", vcpus: info.vcpus,
                                                memoryBytes: Int64(info.maxMemoryKiB) * 1024, labels: labels, saved: saved), info.state == .running))
             } catch {
