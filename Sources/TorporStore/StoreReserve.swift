@@ -96,7 +96,7 @@ public struct StoreReserve: Sendable {
 
     /// Makes the reserve (or completes one cut short) when the filesystem has room for it twice over, and tells whether
     /// it is held: short while the filesystem has less room than it gives, even with the reserve there. Two stages
-    /// making it at once allocate the same blocks.
+    /// making it at once write the same files.
     public func keep() -> State {
         if isHeld { return isFull ? shortfall : .held }
         guard !isTight else { return shortfall }
@@ -104,16 +104,32 @@ public struct StoreReserve: Sendable {
         for i in 0..<Self.files {
             let fd = open(file(i), O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
             guard fd >= 0 else { return .unmade("\(file(i)): " + String(cString: strerror(errno))) }
-            // Allocated blocks, not a sparse file: giving it back must give room back.
-            let failure = posix_fallocate(fd, 0, off_t(Self.fileSize))
+            let failure = Self.fill(fd)
             close(fd)
             guard failure == 0 else {
                 release()
-                return failure == ENOSPC ? shortfall : .unmade("\(file(i)): " + String(cString: strerror(failure)))
+                return failure == ENOSPC || failure == EDQUOT ? shortfall : .unmade("\(file(i)): " + String(cString: strerror(failure)))
             }
         }
-        // A filesystem that allocates nothing ahead (copy-on-write such as ZFS, compressed) keeps no room this way.
-        return isHeld ? .held : .unmade("\(path): the filesystem does not allocate room ahead (copy-on-write or compressed)")
+        return isHeld ? .held : .unmade("\(path): the filesystem keeps fewer blocks for it than it holds")
+    }
+
+    /// Writes a file's worth of bytes no filesystem can leave out or compress (a sparse file, zeros on ZFS or a compressed
+    /// btrfs, would hold no room that giving it back frees): the errno that stopped it, or 0.
+    private static func fill(_ fd: Int32) -> Int32 {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        var chunk = [UInt64](repeating: 0, count: 8192)   // 64 KiB
+        var written: Int64 = 0
+        while written < fileSize {
+            for k in chunk.indices {   // xorshift64
+                state ^= state << 13; state ^= state >> 7; state ^= state << 17
+                chunk[k] = state
+            }
+            let n = chunk.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { return n < 0 ? errno : EIO }
+            written += Int64(n)
+        }
+        return fsync(fd) == 0 ? 0 : errno
     }
 
     /// The room the filesystem has, as a shortfall.

@@ -155,6 +155,7 @@ func temporaryStorePath() -> String {
         FileManager.default.createFile(atPath: file, contents: nil)
         #expect(truncate(file, off_t(StoreReserve.size / 4)) == 0)
         #expect(!reserve.isHeld, "sparse: its size, but no blocks")
+        #expect(reserve.keep() == .held && reserve.isHeld, "written again, every block")
     }
 
     /// Inodes run out too (the state pool's chunks are small files): SQLite's log and shared memory are two files, and
