@@ -276,12 +276,22 @@ public final class ICalendar {
         // iTIP files repeat an event in several messages: identical occurrences count once (two that differ in their VMs
         // or categories are two events, each kept; other vendors' X- properties, a generation number, say nothing of it).
         var seen = Set<CalendarOccurrence>()
-        return result.sorted { ($0.start, $0.uid, $0.end) < ($1.start, $1.uid, $1.end) }.filter { o in
+        let kept = result.sorted { ($0.start, $0.uid, $0.end) < ($1.start, $1.uid, $1.end) }.filter { o in
             var key = o
             key.extensions = o.extensions.filter { $0.key.hasPrefix("X-TORPOR-") }
             return seen.insert(key).inserted
         }
+        // Kept as written (the safe side: it keeps its VMs awake, or frozen), but a year and more is likely a typo.
+        var told = Set<String>()
+        for o in kept where o.end - o.start > Self.longestLikely && told.insert(o.uid).inserted {
+            warnings.append("\(o.uid) lasts \((o.end - o.start) / 86_400) days (\(UTC.format(o.start)) to \(UTC.format(o.end))): kept, "
+                            + "it acts on its VMs that long; a DTEND typo?")
+        }
+        return kept
     }
+
+    /// How long an occurrence may last before it is said (`occurrences`): a year.
+    static let longestLikely: EpochSeconds = 366 * 86_400
 
     /// What libical accepts but a schedule cannot use: no DTSTART, end before start, a negative or absurd DURATION.
     /// DTEND with DURATION (forbidden by RFC 5545, written by some exporters) is survived: DTEND wins.
@@ -441,6 +451,19 @@ public final class ICalendar {
             }
             icalproperty_set_rrule(rule.property, r)
             rewritten.append(rule)
+        }
+        // libical steps through every repetition from DTSTART to the window's end: a rule repeating each second since
+        // months would burn minutes of CPU before the first instance in the window, let alone the cap on them.
+        for rule in rules where rule.written.freq == ICAL_SECONDLY_RECURRENCE {
+            let r = rule.written, first = epoch(dtstart, floating: floating), every = max(1, EpochSeconds(r.interval))
+            let last = icaltime_is_null_time(r.until) == 0 ? min(to + slack, epoch(r.until, floating: floating)) : to + slack
+            let steps = r.count > 0 ? min(EpochSeconds(r.count), (last - first) / every) : (last - first) / every
+            if steps > EpochSeconds(ICalendar.maxOccurrencesPerEvent) {
+                for p in rdates { icalcomponent_add_property(event, p) }
+                for rule in rewritten { icalproperty_set_rrule(rule.property, rule.written) }
+                throw ICalError(source: source, line: line, message: "\(uid) repeats every \(every) s from \(UTC.format(first)): more than "
+                                + "\(ICalendar.maxOccurrencesPerEvent) repetitions up to the window's end; fix the RRULE (FREQ=SECONDLY) or its DTSTART")
+            }
         }
         withExtendedLifetime(collector) {
             icalcomponent_foreach_recurrence(event, windowStart, windowEnd, { _, span, data in

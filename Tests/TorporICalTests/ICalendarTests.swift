@@ -278,6 +278,30 @@ func t(_ text: String) -> EpochSeconds { UTC.parseISO8601(text)! }
         #expect(try known.occurrences(from: everything.from, to: everything.to).map(\.start) == [t("2013-10-01T07:00:00Z")] && known.warnings.isEmpty)
     }
 
+    /// A rule repeating each second since months is refused with its line before libical steps through it (it had
+    /// burned 20 s of CPU before the window); a short one, bounded by COUNT or UNTIL, expands.
+    @Test func aRuleRepeatingEachSecondSinceLongAgoIsRefusedBeforeItIsStepped() throws {
+        func calendar(_ rule: String) -> String {
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:tick\r\nDTSTAMP:20260101T000000Z\r\n"
+                + "DTSTART:20260901T000000Z\r\nDURATION:PT1S\r\n\(rule)\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        }
+        let window = (from: t("2026-12-05T00:00:00Z"), to: t("2026-12-13T00:00:00Z"))
+        let error = #expect(throws: ICalError.self) { try ICalendar(text: calendar("RRULE:FREQ=SECONDLY"), source: "c.ics").occurrences(from: window.from, to: window.to) }
+        #expect(error?.line == 9 && error?.message.contains("tick repeats every 1 s from 2026-09-01T00:00:00Z: more than 100000 repetitions") == true,
+                "\(String(describing: error))")
+        #expect(try ICalendar(text: calendar("RRULE:FREQ=SECONDLY;INTERVAL=3600;COUNT=5"), source: "c.ics").occurrences(from: t("2026-09-01T00:00:00Z"), to: window.to).count == 5)
+        #expect(try ICalendar(text: calendar("RRULE:FREQ=SECONDLY;UNTIL=20260901T000009Z"), source: "c.ics").occurrences(from: t("2026-09-01T00:00:00Z"), to: window.to).count == 10)
+    }
+
+    /// An event lasting a year and more (a DTEND typo: 2126 for 2026) is kept, on the safe side, and said.
+    @Test func anEventLastingOverAYearIsSaid() throws {
+        let text = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:freeze\r\nDTSTAMP:20260101T000000Z\r\n"
+            + "DTSTART:20261201T000000Z\r\nDTEND:21261202T000000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        let calendar = try ICalendar(text: text, source: "c.ics")
+        #expect(try calendar.occurrences(from: t("2026-12-05T00:00:00Z"), to: t("2026-12-13T00:00:00Z")).map(\.uid) == ["freeze"])
+        #expect(calendar.warnings.contains { $0.contains("freeze lasts 36525 days (2026-12-01T00:00:00Z to 2126-12-02T00:00:00Z): kept") }, "\(calendar.warnings)")
+    }
+
     /// An RDATE period that ends before it starts (libical takes it) is refused with its line, as DTEND before DTSTART
     /// is: before, it reached the store's check and failed the ingest without a line. One that lasts is kept as it says.
     @Test func anRDATEPeriodEndingBeforeItStartsIsRefusedWithItsLine() throws {
