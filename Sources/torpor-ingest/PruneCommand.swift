@@ -7,7 +7,7 @@ import TorporStore
 struct PruneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prune",
-        abstract: "Drop samples older than --keep before --now, and the record of the ingests they came from (the nightly job runs it): the store otherwise grows by every collection for ever.",
+        abstract: "Drop samples older than --keep before --now, the record of the ingests they came from, and the executor's journal as old (the nightly job runs it): the store otherwise grows by every collection for ever.",
         discussion: "At least 35d (what the planner reads); torpor-train reads --history-days (90 by default) of it: keep at least that.")
 
     @OptionGroup var store: StoreOptions
@@ -34,6 +34,8 @@ struct PruneCommand: ParsableCommand {
             print("removed \(removed) samples from before \(UTC.format(before)) (kept: \(keep))")
             let (sources, contributions) = try SourceRetention.prune(before: before, in: opened)
             if sources + contributions > 0 { print("removed the record of \(sources) ingests and of \(contributions) VMs' parts in them, whose samples are all gone") }
+            let steps = try JournalRetention.prune(before: before, in: opened)
+            if steps > 0 { print("removed \(steps) steps the executor journaled before \(UTC.format(before)) (not those of an open action or a VM's current sleep or wake)") }
             if summedUp > 0 { print("summed up the hours of \(summedUp) VMs whose samples predate the hourly summary or its sample counts") }
             if left > 0 { print("\(left) VMs whose samples predate the hourly summary or its sample counts are left to sum up (after --sum-up-for \(sumUpFor)): the next prune goes on") }
         } catch {

@@ -358,6 +358,30 @@ func temporaryStorePath() -> String {
         #expect(try SourceRetention.prune(before: 5 * day, in: store, pause: 0) == (sources: 0, contributions: 0))
     }
 
+    /// The executor's journal goes with the samples: the steps journaled before the cut, but every step of an action
+    /// still open (a run stopped in it) and of each VM's current sleep (what its owed restore is found by). A second prune
+    /// removes nothing.
+    @Test func pruningDropsTheJournalBeforeTheCutButOpenActionsAndCurrentSleeps() throws {
+        let store = try Store(path: temporaryStorePath())
+        let day: EpochSeconds = 86_400
+        func step(_ action: String, _ vm: String, _ kind: JournalEntry.Kind, _ step: JournalEntry.Step, at time: EpochSeconds) throws {
+            try store.transaction { try JournalRepository.append(JournalEntry(actionID: action, planID: "p", vm: vm, host: "h", kind: kind, step: step, at: time), in: $0) }
+        }
+        for (s, t) in [(JournalEntry.Step.intent, day), (.started, day + 1), (.done, day + 60)] {
+            try step("h-old", "web-01", .hibernate, s, at: t)                                           // finished long ago
+            try step("h-asleep", "db-01", .hibernate, s, at: t)                                         // db-01's current sleep
+        }
+        try step("r-old", "web-01", .restore, .intent, at: 2 * day)
+        try step("r-old", "web-01", .restore, .done, at: 2 * day + 30)
+        try step("h-stuck", "api-01", .hibernate, .intent, at: 3 * day)                                // a run stopped in it
+        try step("h-new", "web-01", .hibernate, .done, at: 20 * day)
+        try store.transaction { try JournalRepository.setPower(PowerRecord(vm: "db-01", host: "h", state: .hibernated, since: day + 60, actionID: "h-asleep"), in: $0) }
+        #expect(try JournalRetention.prune(before: 10 * day, in: store, pause: 0) == 5)
+        #expect(try store.read { try JournalRepository.recent(limit: 100, in: $0) }.map(\.actionID).reversed() == ["h-asleep", "h-asleep", "h-asleep", "h-stuck", "h-new"])
+        #expect(try store.read { try JournalRepository.unfinished(in: $0) }.map(\.actionID) == ["h-stuck"])
+        #expect(try JournalRetention.prune(before: 10 * day, in: store, pause: 0) == 0)
+    }
+
     /// The hourly summary holds each hour's highest and lowest sample as written (the first value of a key wins there
     /// too); the planner's reader gives the same hours from it as from the samples, and a `to` inside an hour reads
     /// nothing after it; a prune that cuts an hour sums up what is left of it.
