@@ -34,8 +34,8 @@ struct PruneCommand: ParsableCommand {
             print("removed \(removed) samples from before \(UTC.format(before)) (kept: \(keep))")
             let (sources, contributions) = try SourceRetention.prune(before: before, in: opened)
             if sources + contributions > 0 { print("removed the record of \(sources) ingests and of \(contributions) VMs' parts in them, whose samples are all gone") }
-            let steps = try JournalRetention.prune(before: before, in: opened)
-            if steps > 0 { print("removed \(steps) steps the executor journaled before \(UTC.format(before)) (not those of an open action or a VM's current sleep or wake)") }
+            let steps = try JournalRetention.prune(before: before, now: store.nowSeconds, in: opened)
+            if steps > 0 { print("removed \(steps) steps the executor journaled before \(UTC.format(before)) (not those it or the planner still reads)") }
             if summedUp > 0 { print("summed up the hours of \(summedUp) VMs whose samples predate the hourly summary or its sample counts") }
             if left > 0 { print("\(left) VMs whose samples predate the hourly summary or its sample counts are left to sum up (after --sum-up-for \(sumUpFor)): the next prune goes on") }
         } catch {

@@ -358,28 +358,42 @@ func temporaryStorePath() -> String {
         #expect(try SourceRetention.prune(before: 5 * day, in: store, pause: 0) == (sources: 0, contributions: 0))
     }
 
-    /// The executor's journal goes with the samples: the steps journaled before the cut, but every step of an action
-    /// still open (a run stopped in it) and of each VM's current sleep (what its owed restore is found by). A second prune
-    /// removes nothing.
-    @Test func pruningDropsTheJournalBeforeTheCutButOpenActionsAndCurrentSleeps() throws {
+    /// The executor's journal goes with the samples, but what the executor and the planner still read: every step of an
+    /// action still open (a run stopped in it), of each VM's current sleep and since it began (the restores it owes,
+    /// failed), each VM's latest 50 measured saves and restores (its restore time), its last completed step before the
+    /// cut (where a sleep across it began), and all after the oldest plan still valid. A second prune removes nothing.
+    @Test func pruningDropsTheJournalBeforeTheCutButWhatIsStillRead() throws {
         let store = try Store(path: temporaryStorePath())
         let day: EpochSeconds = 86_400
-        func step(_ action: String, _ vm: String, _ kind: JournalEntry.Kind, _ step: JournalEntry.Step, at time: EpochSeconds) throws {
-            try store.transaction { try JournalRepository.append(JournalEntry(actionID: action, planID: "p", vm: vm, host: "h", kind: kind, step: step, at: time), in: $0) }
+        func step(_ action: String, _ vm: String, _ kind: JournalEntry.Kind, _ step: JournalEntry.Step, at time: EpochSeconds, seconds: Double? = nil) throws {
+            var e = JournalEntry(actionID: action, planID: "p", vm: vm, host: "h", kind: kind, step: step, at: time)
+            e.seconds = seconds
+            try store.transaction { try JournalRepository.append(e, in: $0) }
         }
-        for (s, t) in [(JournalEntry.Step.intent, day), (.started, day + 1), (.done, day + 60)] {
-            try step("h-old", "web-01", .hibernate, s, at: t)                                           // finished long ago
-            try step("h-asleep", "db-01", .hibernate, s, at: t)                                         // db-01's current sleep
-        }
-        try step("r-old", "web-01", .restore, .intent, at: 2 * day)
-        try step("r-old", "web-01", .restore, .done, at: 2 * day + 30)
-        try step("h-stuck", "api-01", .hibernate, .intent, at: 3 * day)                                // a run stopped in it
+        try step("h-old", "web-01", .hibernate, .intent, at: day)                       // gone
+        try step("h-old", "web-01", .hibernate, .done, at: day + 60, seconds: 20)       // its latest measured save
+        try step("r-old", "web-01", .restore, .intent, at: 2 * day)                     // gone
+        try step("r-old", "web-01", .restore, .done, at: 2 * day + 30)                  // its last step before the cut
         try step("h-new", "web-01", .hibernate, .done, at: 20 * day)
+        try step("h-asleep", "db-01", .hibernate, .intent, at: day)                     // db-01's current sleep
+        try step("h-asleep", "db-01", .hibernate, .done, at: day + 60)
+        try step("r-tried", "db-01", .restore, .failed, at: 3 * day)                    // since it began
+        try step("h-stuck", "api-01", .hibernate, .intent, at: 3 * day)                 // a run stopped in it
+        for i in 0..<55 { try step("r-\(i)", "ci-01", .restore, .done, at: day + EpochSeconds(i) * 600, seconds: 60) }   // the 5 oldest go
         try store.transaction { try JournalRepository.setPower(PowerRecord(vm: "db-01", host: "h", state: .hibernated, since: day + 60, actionID: "h-asleep"), in: $0) }
-        #expect(try JournalRetention.prune(before: 10 * day, in: store, pause: 0) == 5)
-        #expect(try store.read { try JournalRepository.recent(limit: 100, in: $0) }.map(\.actionID).reversed() == ["h-asleep", "h-asleep", "h-asleep", "h-stuck", "h-new"])
-        #expect(try store.read { try JournalRepository.unfinished(in: $0) }.map(\.actionID) == ["h-stuck"])
-        #expect(try JournalRetention.prune(before: 10 * day, in: store, pause: 0) == 0)
+        let cut = 10 * day
+        // A plan made on day 4 and valid still: nothing from then on goes.
+        try step("h-planned", "web-02", .hibernate, .skipped, at: 5 * day)
+        try store.transaction { try $0.execute(sql: "INSERT INTO plan (id, created_at, valid_until, file_sha256, body) VALUES ('p', ?, ?, '', x'')", arguments: [4 * day, 30 * day]) }
+        #expect(try JournalRetention.prune(before: cut, now: 21 * day, in: store, pause: 0) == 2 + 5)
+        let left = try store.read { try JournalRepository.recent(limit: 1000, in: $0) }
+        #expect(Set(left.map(\.actionID)).isSuperset(of: ["h-old", "r-old", "h-new", "h-asleep", "r-tried", "h-stuck", "h-planned"]))
+        #expect(left.filter { $0.actionID == "h-old" || $0.actionID == "r-old" }.map(\.step) == [.done, .done])
+        #expect(left.filter { $0.vm == "ci-01" }.count == 50)
+        #expect(try store.read { try JournalRepository.p95Seconds(kind: .restore, vms: ["ci-01"], in: $0) } == ["ci-01": 60])
+        #expect(try JournalRetention.prune(before: cut, now: 21 * day, in: store, pause: 0) == 0)
+        // Once that plan has expired, its hibernation's intent goes too.
+        #expect(try JournalRetention.prune(before: cut, now: 31 * day, in: store, pause: 0) == 1)
     }
 
     /// The hourly summary holds each hour's highest and lowest sample as written (the first value of a key wins there
