@@ -5,7 +5,8 @@ import TorporStore
 /// `torpor-execute check`: what needs a person now, whatever its cause (the executor stopped, crashing, or failing on a
 /// host): a VM asleep past its restore's deadline, a due restore whose last attempt failed, a sleep whose saved state is
 /// gone, a VM its restore booted without its memory, a VM a failed hibernation left down (off, paused for a fault,
-/// booted afresh), an action left started, a host the libvirt collector has stopped collecting.
+/// booted afresh), an action left started, a host the libvirt collector has stopped collecting, a VM libvirt holds saved
+/// that torpor did not put to sleep, the store's filesystem full (or no room kept beside the store for restores).
 /// A watch job (`pipelines/watch.sh`) notifies on it, so that a VM is not left asleep without anyone knowing.
 public enum ExecutionCheck {
     /// One thing that needs a person, about one VM. `text` stays the same from one check to the next while nothing
@@ -26,6 +27,7 @@ public enum ExecutionCheck {
                                 locks: VMLocks? = nil) throws -> [Problem] {
         try store.read { db in
             var problems: [Problem] = []
+            let power = try JournalRepository.power(at: replaying ? now : .max, in: db), unfinished = try JournalRepository.unfinished(in: db)
             let owed = try DueActions.owedRestores(now: now, replaying: replaying, in: db)
             for r in owed where r.at <= now {
                 let last = try JournalRepository.recent(limit: 1, vm: r.vm, in: db).first
@@ -42,7 +44,7 @@ public enum ExecutionCheck {
                 }
             }
             // A sleep whose saved state is gone (libvirt's image lost before the pool had it): its restore will fail.
-            for p in try JournalRepository.power(at: replaying ? now : .max, in: db).values.sorted(by: { $0.vm < $1.vm })
+            for p in power.values.sorted(by: { $0.vm < $1.vm })
             where p.state == .hibernated && p.poolRefused?.hasPrefix(Executor.imageLost) == true && !problems.contains(where: { $0.vm == p.vm }) {
                 problems.append(Problem(vm: p.vm, text: "\(p.vm) on \(p.host): ASLEEP WITHOUT A SAVED STATE since \(UTC.format(p.since)): libvirt lost its "
                                         + "image before the state pool had it; its restore will fail and torpor never cold-boots it: a person decides"))
@@ -50,7 +52,7 @@ public enum ExecutionCheck {
             // A restore that brought a VM back without its memory (libvirt found its image gone or cut, and booted it):
             // told for a day after.
             // (Only VMs acted on within the day can have been; their newest steps, through the journal's index by VM.)
-            for p in try JournalRepository.power(at: replaying ? now : .max, in: db).values.sorted(by: { $0.vm < $1.vm })
+            for p in power.values.sorted(by: { $0.vm < $1.vm })
             where p.since <= now && now - p.since <= 86_400 {
                 guard let booted = try JournalRepository.recent(limit: 100, vm: p.vm, in: db).first(where: { e in
                     e.at <= now && now - e.at <= 86_400 && e.kind == .restore && e.step == .done && e.detail.contains(Executor.bootedAfresh)
@@ -78,7 +80,7 @@ public enum ExecutionCheck {
                             where: { $0.detail.contains(Executor.staleImageLeft) }) {
                 "RUNS BESIDE AN OLDER SAVED IMAGE since its restore \($0.actionID) at \(UTC.format($0.at))"
             }
-            for e in try JournalRepository.unfinished(in: db) where now > e.at + grace {
+            for e in unfinished where now > e.at + grace {
                 // A hibernation waiting at `intent` (a pass put a killed run's back there, its VM running), its plan still
                 // starting it, waits for a pass (busy, waiting for quiet, paused): not stuck unless an executor holds its
                 // VM that long (a save that hangs). One still `started` past the grace is: no pass has reconciled it, and
@@ -90,8 +92,7 @@ public enum ExecutionCheck {
             // A VM libvirt holds saved that torpor did not put to sleep (a `virsh managedsave` by hand, a store restored
             // from an older backup): nothing restores it. Told for a day from the first inventory that found it so; not
             // while torpor acts on it, nor once torpor acted on it after the inventory looked.
-            let acting = Set(try JournalRepository.unfinished(in: db).map(\.vm))
-            let power = try JournalRepository.power(at: replaying ? now : .max, in: db)
+            let acting = Set(unfinished.map(\.vm))
             for s in try VMRepository.saved(in: db) where s.seen <= now && now - s.since <= 86_400 && !acting.contains(s.vm)
                 && !problems.contains(where: { $0.vm == s.vm }) {
                 if let p = power[s.vm], p.state == .hibernated || p.since >= s.seen { continue }
@@ -113,7 +114,8 @@ public enum ExecutionCheck {
     }
 
     /// The store's filesystem when it has no room left for the reserve kept beside the store for restores (made again
-    /// here once it has): a person must free room before torpor can record, or hibernate, anything more.
+    /// here once it has): a person must free room before torpor can record, or hibernate, anything more. Or the reserve
+    /// when it cannot be made for another cause (a read-only folder).
     static func storeRoom(_ store: Store) -> [Problem] {
         let state = StoreReserve(store: store.path).keep()
         guard let problem = state.problem else { return [] }

@@ -312,15 +312,14 @@ public final class Executor: @unchecked Sendable {
         do throws(FileLock.Failure) {
             do { lock = try locks.take(vm) } catch {
                 guard case .held(_, let pid) = error, patience > 0 else { throw error }
-                waiting("another torpor-execute\(pid.map { " (pid \($0))" } ?? "") acts on \(vm) (a save or a restore under way): "
-                        + "waiting up to \(DurationText.format(Int64(patience))) for it")
+                waiting(Self.anotherExecutor(pid) + " acts on \(vm) (a save or a restore under way): waiting up to \(DurationText.format(Int64(patience))) for it")
                 lock = try locks.take(vm, patience: patience)
             }
         } catch {
             switch error {
             case .held(_, let pid):
-                return try refused("another torpor-execute\(pid.map { " (pid \($0))" } ?? "") still acts on \(vm) (a long save or restore, "
-                                   + "or a libvirtd or QEMU that does not answer); left to it", false)
+                return try refused(Self.anotherExecutor(pid) + " still acts on \(vm) (a long save or restore, or a libvirtd or QEMU that does not "
+                                   + "answer); left to it", false)
             case .cannotOpen:
                 try refused("\(error)", true)
                 return evenIfBroken ? try body() : ()
@@ -329,6 +328,9 @@ public final class Executor: @unchecked Sendable {
         if options.dryRun { lock = nil }
         try withExtendedLifetime(lock) { try body() }
     }
+
+    /// Another executor holding a VM's lock, in words.
+    static func anotherExecutor(_ pid: String?) -> String { "another torpor-execute" + (pid.map { " (pid \($0))" } ?? "") }
 
     // MARK: reconcile
 

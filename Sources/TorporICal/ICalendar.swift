@@ -452,20 +452,24 @@ public final class ICalendar {
             icalproperty_set_rrule(rule.property, r)
             rewritten.append(rule)
         }
+        /// The event as it was written: its RDATEs back, its rewritten UNTILs set back.
+        func putBack() {
+            for p in rdates { icalcomponent_add_property(event, p) }
+            for rule in rewritten { icalproperty_set_rrule(rule.property, rule.written) }
+        }
+        let tooMany = "\(uid) has more than \(ICalendar.maxOccurrencesPerEvent) occurrences in the window: narrow the window or fix the RRULE"
         // libical calls back for every instance in the window, the cap on them reached or not: a rule repeating each
-        // second over weeks burned 20 s of CPU before it was refused. One without BY parts (which thin it out) is counted
-        // first, and refused as it would have been.
+        // second over weeks burned 20 s of CPU before it was refused. One without BY parts (which thin it out; the only
+        // parts of a rule whose name has "BY") is counted first, and refused as it would have been.
         for rule in rules where [ICAL_SECONDLY_RECURRENCE, ICAL_MINUTELY_RECURRENCE].contains(rule.written.freq)
             && !String(cString: icalproperty_get_value_as_string(rule.property)).uppercased().contains("BY") {
             let r = rule.written, every = max(1, EpochSeconds(r.interval)) * (r.freq == ICAL_SECONDLY_RECURRENCE ? 1 : 60)
-            let first = max(epoch(dtstart, floating: floating), from - covers - slack)
-            let last = icaltime_is_null_time(r.until) == 0 ? min(to + slack, epoch(r.until, floating: floating)) : to + slack
-            let inWindow = r.count > 0 ? min(EpochSeconds(r.count), (last - first) / every) : (last - first) / every
-            if inWindow > EpochSeconds(ICalendar.maxOccurrencesPerEvent) {
-                for p in rdates { icalcomponent_add_property(event, p) }
-                for rule in rewritten { icalproperty_set_rrule(rule.property, rule.written) }
-                throw ICalError(source: source, line: line, message: "\(uid) has more than \(ICalendar.maxOccurrencesPerEvent) occurrences in the window "
-                                + "(one every \(every) s): narrow the window or fix the RRULE")
+            let start = epoch(dtstart, floating: floating)
+            var last = icaltime_is_null_time(r.until) == 0 ? min(to + slack, epoch(r.until, floating: floating)) : to + slack
+            if r.count > 0 { last = min(last, start + EpochSeconds(r.count - 1) * every) }   // COUNT counts from DTSTART
+            if (last - max(start, from - covers - slack)) / every > EpochSeconds(ICalendar.maxOccurrencesPerEvent) {
+                putBack()
+                throw ICalError(source: source, line: line, message: tooMany)
             }
         }
         withExtendedLifetime(collector) {
@@ -475,11 +479,8 @@ public final class ICalendar {
                 collector.starts.append(EpochSeconds(span!.pointee.start))
             }, Unmanaged.passUnretained(collector).toOpaque())
         }
-        for p in rdates { icalcomponent_add_property(event, p) }
-        for rule in rewritten { icalproperty_set_rrule(rule.property, rule.written) }
-        if collector.overflow {
-            throw ICalError(source: source, line: line, message: "\(uid) has more than \(ICalendar.maxOccurrencesPerEvent) occurrences in the window: narrow the window or fix the RRULE")
-        }
+        putBack()
+        if collector.overflow { throw ICalError(source: source, line: line, message: tooMany) }
         let shifted = isFloating ? collector.starts.map { $0 - offset(of: floating, atLocal: $0) } : collector.starts
         // EXDATEs in their TZID's zone remove RDATE instances (and any RRULE instance libical kept) alike.
         let excluded = Set(properties(of: event, ICAL_EXDATE_PROPERTY).map { p in

@@ -258,8 +258,8 @@ final class SampleSession {
         try VMRepository.setHost(vm: vm, hostURI: host, in: db)
     }
 
-    /// Records that the VM runs at `now`: libvirt holds no saved image it runs beside that check should name.
-    func setRunning(vm: Int64, now: EpochSeconds) throws {
+    /// Clears the inventory's mark of the VM as saved (`VMRepository.setSaved`): found running at `now`.
+    func clearSaved(vm: Int64, now: EpochSeconds) throws {
         try VMRepository.setSaved(vm: vm, false, now: now, in: db)
     }
 

@@ -156,13 +156,16 @@ public enum JournalRepository {
         return try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE vm = ? ORDER BY id DESC LIMIT ?", arguments: [vm, limit]).map(entry)
     }
 
-    /// Per VM of `vms`, the 95th percentile of the seconds its last 50 completed saves or restores took (VMs without one
-    /// are absent). Reads the VM's latest done steps until 50 of that kind (typically about 100 rows), however long the
-    /// journal; the latest by time.
+    /// How many of a VM's latest measured saves, and restores, its p95 is of (`p95Seconds`).
+    public static let measuredSteps = 50
+
+    /// Per VM of `vms`, the 95th percentile of the seconds its last `measuredSteps` completed saves or restores took
+    /// (VMs without one are absent). Reads the VM's latest done steps until that many of that kind (typically about 100
+    /// rows), however long the journal; the latest by time.
     public static func p95Seconds(kind: JournalEntry.Kind, vms: some Sequence<String>, upTo time: EpochSeconds = .max,
                                   in db: Database) throws -> [String: Double] {
         let statement = try db.cachedStatement(sql: """
-            SELECT seconds FROM journal WHERE vm = ? AND step = 'done' AND kind = ? AND seconds IS NOT NULL AND at <= ? ORDER BY at DESC, id DESC LIMIT 50
+            SELECT seconds FROM journal WHERE vm = ? AND step = 'done' AND kind = ? AND seconds IS NOT NULL AND at <= ? ORDER BY at DESC, id DESC LIMIT \(measuredSteps)
             """)
         var result: [String: Double] = [:]
         for vm in Set(vms) {

@@ -5,15 +5,11 @@ import TorporCore
 /// How long the store keeps the executor's journal, which only grows (a step per row: a fleet of 10,000 VMs sleeping
 /// nightly adds about 30 million a year): as long as the samples, but what the executor and the planner still read.
 public enum JournalRetention {
-    /// Rows one transaction reads or deletes at most.
-    static let batch = 20_000
-    /// The completed saves and restores of each VM kept whatever their age: the planner's p95 of each reads the latest 50.
-    static let measuredKept = 50
 
     /// Removes the steps journaled before `before` (or before the oldest plan still valid at `now`: its hibernations'
     /// steps say they ran), oldest first, but: every step of an action still open (a run stopped in it) or of each VM's
     /// current sleep or wake, and every step since it began (the restores it owes, tried and failed); each VM's latest
-    /// `measuredKept` measured saves and restores (its restore time); and its last completed step before the cut (where a
+    /// measured saves and restores (`JournalRepository.measuredSteps`: its restore time); and its last completed step before the cut (where a
     /// sleep across the cut began: hours slept are missing, not idle). Read in the journal's order, up to a day past the
     /// cut (executors' clocks apart). Returns how many went; run twice, the second removes nothing.
     public static func prune(before: EpochSeconds, now: EpochSeconds, in store: Store, pause: TimeInterval = 0.002) throws -> Int {
@@ -29,7 +25,7 @@ public enum JournalRetention {
             let lastBefore = try db.cachedStatement(sql: "SELECT id FROM journal WHERE vm = ? AND step = 'done' AND at < ? ORDER BY at DESC, id DESC LIMIT 1")
             for vm in try String.fetchAll(db, sql: "SELECT DISTINCT vm FROM journal WHERE step = 'done'") {
                 for kind in [JournalEntry.Kind.hibernate, .restore] {
-                    steps.formUnion(try Int64.fetchAll(measured, arguments: [vm, kind.rawValue, measuredKept]))
+                    steps.formUnion(try Int64.fetchAll(measured, arguments: [vm, kind.rawValue, JournalRepository.measuredSteps]))
                 }
                 steps.formUnion(try Int64.fetchAll(lastBefore, arguments: [vm, cut]))
             }
@@ -38,13 +34,13 @@ public enum JournalRetention {
         var removed = 0, after: Int64 = 0
         while true {
             let rows = try store.read { db in
-                try Row.fetchAll(db, sql: "SELECT id, action_id, vm, at FROM journal WHERE id > ? ORDER BY id LIMIT ?", arguments: [after, batch])
+                try Row.fetchAll(db, sql: "SELECT id, action_id, vm, at FROM journal WHERE id > ? ORDER BY id LIMIT ?", arguments: [after, Retention.batch])
                     .map { (id: $0["id"] as Int64, action: $0["action_id"] as String, vm: $0["vm"] as String, at: $0["at"] as EpochSeconds) }
             }
             guard let last = rows.last else { break }
             let old = rows.filter { $0.at < cut && $0.at < since[$0.vm, default: .max] && !actions.contains($0.action) && !steps.contains($0.id) }.map(\.id)
             if !old.isEmpty {
-                removed += try SampleRetention.briefly(store, pause: pause) { db in
+                removed += try Retention.briefly(store, pause: pause) { db in
                     try db.execute(sql: "DELETE FROM journal WHERE id IN (\(old.map(String.init).joined(separator: ",")))")
                     return db.changesCount
                 }

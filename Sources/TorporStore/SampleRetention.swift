@@ -28,7 +28,7 @@ public enum SampleRetention {
             (try Int64.fetchAll(db, sql: "SELECT id FROM vm ORDER BY id"), try Int64.fetchAll(db, sql: "SELECT id FROM metric ORDER BY id"))
         }
         var removed = 0, summedUp = 0, leftToSumUp = 0
-        func briefly<T>(_ work: (Database) throws -> T) throws -> T { try Self.briefly(store, pause: pause, work) }
+        func briefly<T>(_ work: (Database) throws -> T) throws -> T { try Retention.briefly(store, pause: pause, work) }
         for vm in vms {
             if try store.read({ try Bool.fetchOne($0, sql: "SELECT hours_complete != 1 FROM vm WHERE id = ?", arguments: [vm]) }) == true {
                 if Date().timeIntervalSince(began) >= summingUpFor {
@@ -65,6 +65,13 @@ public enum SampleRetention {
         }
         return (removed, summedUp, leftToSumUp)
     }
+}
+
+/// How the nightly prunes (`SampleRetention`, `SourceRetention`, `JournalRetention`) share the store with the stages
+/// running beside them: small transactions, a pause after each.
+enum Retention {
+    /// Rows one transaction deletes at most: a collection or an executor's journal waits an instant, never for the prune.
+    static let batch = 20_000
 
     /// Runs `work` in a transaction, then pauses as long as it took (at least `pause`), so that other processes' writes
     /// get in between a prune's transactions.

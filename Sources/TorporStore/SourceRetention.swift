@@ -5,8 +5,6 @@ import TorporCore
 /// How long the store keeps its record of what was ingested: a `source` row per ingest and a `source_vm` row per VM it
 /// covered (a 5-minute collector of 500 VMs adds 50 million of those a year), kept as long as the samples they tell of.
 public enum SourceRetention {
-    /// Rows one transaction deletes at most: a collection or an executor's journal waits an instant, never for the prune.
-    static let batch = 20_000
 
     /// Removes each VM's part in an ingest made before `before` whose samples all lie before it (`SampleRetention` has
     /// removed them), then the record of such an ingest once nothing refers to it: kept while a calendar's occurrences
@@ -15,8 +13,8 @@ public enum SourceRetention {
     public static func prune(before: EpochSeconds, in store: Store, pause: TimeInterval = 0.002) throws -> (sources: Int, contributions: Int) {
         func repeatedly(_ sql: String) throws -> Int {
             var removed = 0
-            while case let n = try SampleRetention.briefly(store, pause: pause, { db in
-                try db.execute(sql: sql, arguments: [before, batch])
+            while case let n = try Retention.briefly(store, pause: pause, { db in
+                try db.execute(sql: sql, arguments: [before, Retention.batch])
                 return db.changesCount
             }), n > 0 {
                 removed += n

@@ -42,26 +42,20 @@ public final class Store: Sendable {
         let reserve = StoreReserve(store: path)
         // A stage that records must leave the room it cannot keep to the executor: refused before it migrates anything
         // (and before anything is made beside a path that may be no store).
-        let keeping = use == .kept && migrating
-        if keeping && reserve.cannotBeKept && (creating || FileManager.default.fileExists(atPath: path)), let problem = reserve.shortfall.problem {
+        if use == .kept && (creating || FileManager.default.fileExists(atPath: path)) && reserve.cannotBeKept, let problem = reserve.shortfall.problem {
             throw StoreError(path: path, message: "this stage records nothing until room is freed there (what is left is kept for the executor's "
                              + "restores and wakes): " + problem)
         }
+        // What must never be refused opens in the reserve's room on a full filesystem: SQLite needs some to open the
+        // store, and to write to it (another process may hold its files open: an executor following the clock).
+        if use == .releasable { reserve.releaseIfFull() }
         do {
             pool = try Self.openPool(path: path, migrating: migrating, creating: creating, tolerateNewerSchema: tolerateNewerSchema)
         } catch {
-            // Given back here or by another executor's command at the same moment: either way, opened again in its room.
-            guard use == .releasable, reserve.releaseIfFull(), reserve.isTight else {
-                guard use != .untouched, reserve.isFull, let room = reserve.available() else { throw error }
-                throw StoreError(path: path, message: error.message + " (its filesystem has \(room.bytes >> 20) MiB and \(room.inodes) inodes free: free room there)")
-            }
-            pool = try Self.openPool(path: path, migrating: migrating, creating: creating, tolerateNewerSchema: tolerateNewerSchema)
-            return
+            guard use != .untouched, let room = reserve.shortfall.room, reserve.cannotBeKept else { throw error }
+            throw StoreError(path: path, message: error.message + " (its filesystem has \(room): free room there)")
         }
-        // Opened while full (another process keeps SQLite's files open, an executor following the clock): its writes
-        // would fail without the room.
-        if use == .releasable { reserve.releaseIfFull() }
-        if keeping { _ = reserve.keep() }
+        if use == .kept { _ = reserve.keep() }
     }
 
     /// The store's connections, the store opened and migrated as `init` describes.

@@ -8,8 +8,9 @@ import Glibc
 /// files making `size` bytes. SQLite cannot open a store on a full filesystem (its shared memory and log need room, and
 /// two files: inodes run out too, the state pool's chunks being small files), nor write to one, and hibernated VMs'
 /// images fill disks: without the reserve, a full disk would stop every restore and a person's wake at the store's door.
-/// Every other stage needs it held (made whenever there is room for it twice over) to open the store; the executor's
-/// commands give it back when the filesystem is full.
+/// Made whenever the filesystem has room for it twice over (by the stages that record, an executor's pass, `check`);
+/// needed by a stage that records to open the store; given back when the filesystem is full by the commands that must
+/// never be refused (the executor's, and the switches that stop hibernations or free room).
 public struct StoreReserve: Sendable {
     /// Enough for the store's shared memory, a checkpoint's worth of log and the journal of a fleet's restores.
     public static let size: Int64 = 16 << 20
@@ -23,14 +24,16 @@ public struct StoreReserve: Sendable {
         /// Made when missing and the filesystem has room for it twice over, and needed: without it the store is
         /// refused, since the room left is the executor's (every other stage that records).
         case kept
-        /// Given back when the filesystem is full, the store opened all the same (the executor's commands).
+        /// Given back when the filesystem is full, the store opened all the same (the executor's commands, and the
+        /// switches that stop hibernations or free room).
         case releasable
     }
 
     /// Whether the reserve is there (`keep`).
     public enum State: Sendable, Equatable {
         case held
-        /// The filesystem has less room than the reserve, or no room to make it again (`available` bytes, `inodes`).
+        /// The filesystem has less room than the reserve, or no room to make it again (`available` bytes, `inodes`:
+        /// `Int64.max` on a filesystem that makes them as needed).
         case short(available: Int64, inodes: Int64)
         /// It cannot be made for another cause than room (a read-only folder): a full disk would stop restores.
         case unmade(String)
@@ -39,14 +42,19 @@ public struct StoreReserve: Sendable {
         public var problem: String? {
             switch self {
             case .held: nil
-            case .short(let available, let inodes):
-                "the store's filesystem has \(available >> 20) MiB" + (inodes == .max ? "" : " and \(inodes) inodes") + " free, too little to keep "
-                    + "the \(StoreReserve.size >> 20) MiB kept beside the store for restores (making it again takes twice that): free room there "
-                    + "(hibernated VMs' images, the state pool, old plans may have filled it); no new hibernation may start (its journal "
-                    + "could not be written)"
+            case .short:
+                "the store's filesystem has \(room ?? ""), too little to keep the \(StoreReserve.size >> 20) MiB kept beside the store for "
+                    + "restores (making it again takes twice that): free room there (hibernated VMs' images, the state pool, old plans may "
+                    + "have filled it); no new hibernation may start (its journal could not be written)"
             case .unmade(let reason):
                 "the room kept beside the store for restores cannot be made (\(reason)): a full disk would stop restores"
             }
+        }
+
+        /// What a short filesystem has free, in words.
+        var room: String? {
+            guard case .short(let available, let inodes) = self else { return nil }
+            return "\(available >> 20) MiB" + (inodes == .max ? "" : " and \(inodes) inodes") + " free"
         }
     }
 
@@ -62,56 +70,64 @@ public struct StoreReserve: Sendable {
     private func file(_ i: Int) -> String { path + "/room-\(i)" }
     private static var fileSize: Int64 { size / Int64(files) }
 
-    /// Whether the reserve is there, each file's blocks allocated (a sparse copy of it frees nothing).
+    /// Whether the reserve is there, each file whole and its blocks taken (a sparse copy of it would free nothing).
     public var isHeld: Bool {
         (0..<Self.files).allSatisfy { i in
             var info = stat()
-            return stat(file(i), &info) == 0 && Int64(info.st_blocks) * 512 >= Self.fileSize
+            return stat(file(i), &info) == 0 && Int64(info.st_size) >= Self.fileSize && Int64(info.st_blocks) * 512 >= Self.fileSize
         }
     }
 
     /// The bytes and inodes this process may still take on the reserve's filesystem (root may also take those a
-    /// filesystem keeps for root), nil when they cannot be told.
-    public func available() -> (bytes: Int64, inodes: Int64)? {
+    /// filesystem keeps for root; a filesystem that makes inodes as it needs them, such as btrfs, counts `Int64.max`),
+    /// nil when they cannot be told.
+    func available() -> (bytes: Int64, inodes: Int64)? {
         var info = statvfs()
         let folder = (path as NSString).deletingLastPathComponent
         guard statvfs(folder.isEmpty ? "." : folder, &info) == 0 else { return nil }
         let root = geteuid() == 0
-        // A filesystem that makes inodes as it needs them (btrfs, vfat, some NFS servers) counts none: not out of them.
         let inodes = info.f_files == 0 ? Int64.max : Int64(root ? info.f_ffree : info.f_favail)
         return (Int64(root ? info.f_bfree : info.f_bavail) * Int64(info.f_frsize), inodes)
     }
 
-    /// Whether the filesystem has less room than the reserve gives (bytes or inodes).
-    var isFull: Bool {
+    /// Whether the filesystem has less room than the reserve `times` over (1: what it gives back; 2: what making it
+    /// again takes). A filesystem that cannot be asked (its folder missing) is not: what opens the store says why.
+    private func short(times: Int64) -> Bool {
         guard let room = available() else { return false }
-        return room.bytes < Self.size || room.inodes <= Int64(Self.files)
+        return room.bytes < times * Self.size || room.inodes <= times * Int64(Self.files)
     }
 
-    /// Whether the filesystem has less room than the reserve twice over, what making it again takes.
-    var isTight: Bool {
-        guard let room = available() else { return true }
-        return room.bytes < 2 * Self.size || room.inodes <= 2 * Int64(Self.files)
+    /// The room the filesystem has, as a shortfall.
+    var shortfall: State {
+        let room = available() ?? (0, 0)
+        return .short(available: room.bytes, inodes: room.inodes)
     }
+
+    /// Whether the reserve cannot be had now: there but the filesystem full, or missing and no room to make it.
+    /// Told without making anything.
+    var cannotBeKept: Bool { isHeld ? short(times: 1) : short(times: 2) }
 
     /// Makes the reserve (or completes one cut short) when the filesystem has room for it twice over, and tells whether
     /// it is held: short while the filesystem has less room than it gives, even with the reserve there. Two stages
     /// making it at once write the same files.
     public func keep() -> State {
-        if isHeld { return isFull ? shortfall : .held }
-        guard !isTight else { return shortfall }
-        if mkdir(path, 0o700) != 0 && errno != EEXIST { return .unmade("\(path): " + String(cString: strerror(errno))) }
+        if cannotBeKept { return shortfall }
+        if isHeld { return .held }
+        /// What a failure to make it means: no room, or another cause (the files made so far given back).
+        func failed(_ failure: Int32, _ what: String) -> State {
+            release()
+            return failure == ENOSPC || failure == EDQUOT ? shortfall : .unmade("\(what): " + String(cString: strerror(failure)))
+        }
+        if mkdir(path, 0o700) != 0 && errno != EEXIST { return failed(errno, path) }
         for i in 0..<Self.files {
             let fd = open(file(i), O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { return .unmade("\(file(i)): " + String(cString: strerror(errno))) }
+            guard fd >= 0 else { return failed(errno, file(i)) }
             let failure = Self.fill(fd)
             close(fd)
-            guard failure == 0 else {
-                release()
-                return failure == ENOSPC || failure == EDQUOT ? shortfall : .unmade("\(file(i)): " + String(cString: strerror(failure)))
-            }
+            if failure != 0 { return failed(failure, file(i)) }
         }
-        return isHeld ? .held : .unmade("\(path): the filesystem keeps fewer blocks for it than it holds")
+        // Written and synced: held (a copy-on-write filesystem such as ZFS counts the blocks only once it commits them).
+        return .held
     }
 
     /// Writes a file's worth of bytes no filesystem can leave out or compress (a sparse file, zeros on ZFS or a compressed
@@ -132,26 +148,12 @@ public struct StoreReserve: Sendable {
         return fsync(fd) == 0 ? 0 : errno
     }
 
-    /// The room the filesystem has, as a shortfall.
-    var shortfall: State {
-        let room = available() ?? (0, 0)
-        return .short(available: room.bytes, inodes: room.inodes)
-    }
-
-    /// Whether making the reserve now would find no room for it (it is missing and the filesystem tight): what refuses a
-    /// stage that records, told without making anything.
-    public var cannotBeKept: Bool { isHeld ? isFull : isTight }
-
-    /// Gives the reserve back when its filesystem is full, saying so on stderr: whether it is gone now (given back here,
-    /// or by another process).
-    @discardableResult
-    public func releaseIfFull() -> Bool {
-        if isFull && FileManager.default.fileExists(atPath: path) {
-            release()
-            StandardError.line("torpor: the store's filesystem is full; the \(Self.size >> 20) MiB kept beside it for restores (\(path)) "
-                               + "is given back so that restores and wakes go on: free room there")
-        }
-        return !FileManager.default.fileExists(atPath: path)
+    /// Gives the reserve back when its filesystem is full, saying so on stderr.
+    public func releaseIfFull() {
+        guard short(times: 1), FileManager.default.fileExists(atPath: path) else { return }
+        release()
+        StandardError.line("torpor: the store's filesystem is full; the \(Self.size >> 20) MiB kept beside it for restores (\(path)) "
+                           + "is given back so that restores and wakes go on: free room there")
     }
 
     private func release() {

@@ -77,7 +77,7 @@ public enum VMRepository {
     }
 
     /// Records whether the inventory (or the collector, which sees it running) at `now` found the VM shut off with
-    /// libvirt's saved image of it (`SavedDomain`). Only forward: a replay of an earlier time changes nothing later seen.
+    /// libvirt's saved image of it (`SavedDomain`). A replay of a time before the latest sighting changes nothing.
     public static func setSaved(vm: Int64, _ saved: Bool, now: EpochSeconds, in db: Database) throws {
         try db.execute(sql: """
             UPDATE vm SET libvirt_saved_since = CASE WHEN ?1 THEN coalesce(libvirt_saved_since, ?2) END, libvirt_saved_seen = CASE WHEN ?1 THEN ?2 END

@@ -206,7 +206,8 @@ struct Run: ParsableCommand {
                 if !dryRun {
                     let reserve = StoreReserve(store: store.path)
                     reserve.releaseIfFull()
-                    if case let state = reserve.keep(), case .short = state, let full = state.problem {
+                    let state = reserve.keep()
+                    if case .short = state, let full = state.problem {
                         options.holdHibernations = [options.holdHibernations, full].compactMap { $0 }.joined(separator: "; ")
                     }
                 }
@@ -476,7 +477,7 @@ struct Resume: ParsableCommand {
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "What needs a person now: a VM asleep past its restore, a restore failing, a lost saved state or memory, an action left started, a host no longer collected, the store's filesystem full (exit 4).")
+        abstract: "What needs a person now: a VM asleep past its restore, a restore failing, a lost saved state or memory, an action left started, a host no longer collected, a VM saved without torpor's record, the store's filesystem full (exit 4).")
     @OptionGroup var common: StageOptions
     @Option(help: "How long past its deadline a restore may still be under way, and an action may stay started, e.g. 10m.")
     var grace = "10m"
@@ -496,7 +497,7 @@ struct Check: ParsableCommand {
                                                        collectorSilence: DurationText.seconds(collectorSilence)!,
                                                        replaying: common.now != nil, locks: VMLocks(store: common.storePath))
             guard !problems.isEmpty else {
-                return print("ok at \(UTC.format(common.nowSeconds)): no VM asleep past its restore, no restore failing, no saved state lost, no action left started, no host left uncollected, room for the store")
+                return print("ok at \(UTC.format(common.nowSeconds)): no VM asleep past its restore, no restore failing, no saved state lost, no action left started, no host left uncollected, no VM saved without torpor's record, room for the store")
             }
             for p in problems { print(p.text) }
             throw ExitCode(4)

@@ -58,7 +58,7 @@ struct Make: ParsableCommand {
     func run() throws {
         try exitingOnError("torpor-plan") {
             let (policy, policySHA) = try Policy.load(path: policy)
-            let store = try common.openStore(migrating: !dryRun)
+            let store = try common.openStore(migrating: !dryRun, reserve: dryRun ? .untouched : .kept)
             let now = common.nowSeconds
             // Refused before the planning it would waste when it cannot be this plan (checked again once made).
             if let out, FileManager.default.fileExists(atPath: out), (try? Plan.load(path: out).plan.createdAt.seconds) != now {

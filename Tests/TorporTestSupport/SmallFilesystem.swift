@@ -37,15 +37,15 @@ public final class SmallFilesystem {
         return Int64(info.f_ffree)
     }
 
-    /// Takes all the room still free but `leaving` bytes, in one file.
-    public func fill(leaving: Int64 = 0) throws {
+    /// Takes all the room still free, in one file.
+    public func fill() throws {
         let fd = open(filler, O_WRONLY | O_CREAT | O_APPEND, 0o600)
         guard fd >= 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: filler]) }
         defer { close(fd) }
         var end = stat()
         fstat(fd, &end)
-        guard available > leaving else { return }
-        guard posix_fallocate(fd, off_t(end.st_size), off_t(available - leaving)) == 0 else {
+        guard available > 0 else { return }
+        guard posix_fallocate(fd, off_t(end.st_size), off_t(available)) == 0 else {
             throw CocoaError(.fileWriteOutOfSpace, userInfo: [NSFilePathErrorKey: filler])
         }
     }

@@ -186,7 +186,7 @@ public struct DomainStatsIngester {
                 }
                 try session.setPlacement(vm: vm, host: uri)
                 // Started again (a `virsh start` by hand): no longer saved, within the collector's minutes, not the inventory's hour.
-                if sample.running { try session.setRunning(vm: vm, now: now) }
+                if sample.running { try session.clearSaved(vm: vm, now: now) }
             }
             if !firstSeen.isEmpty { session.warn("first collection for \(firstSeen.count) domain(s): counters recorded, rates from the next run") }
             if !afterGap.isEmpty {
