@@ -2,20 +2,36 @@
 # The watch (every 5 minutes): `torpor-execute check` finds what needs a person, whatever its cause (the executor
 # stopped or failing, a host down, the collector stopped): a VM asleep past its restore, a restore failing, a sleep whose
 # saved state is gone, a VM its restore booted without its memory, an action left started, a host no longer
-# collected. A person is told when that changes, again every $TORPOR_WATCH_REMIND seconds while it lasts (default: an
-# hour), and once when it clears; a check that cannot run (the store unreadable) is told too. The text last told is kept in $TORPOR_WATCH_STATE.
-# Exits as the check did (4: something needs a person), 1 when a notice could not be sent.
+# collected, a VM saved without torpor's record, the store's filesystem full. A person is told when that changes, again
+# every $TORPOR_WATCH_REMIND seconds while it lasts (default: an hour), and once when it clears; a check that cannot run
+# (the store unreadable) or does not answer within $TORPOR_WATCH_CHECK_TIMEOUT seconds (a disk stuck in I/O) is told too.
+# The text last told is kept in $TORPOR_WATCH_STATE, by default in /run: not on the store's disk, which may be full.
+# Exits as the check did (4: something needs a person; 124: it did not answer), 5 when a notice could not be sent (then
+# said to syslog as critical, and tried again by the next run). One watch at a time: a run that finds another still
+# running leaves it to that one.
 set -uo pipefail
-: "${TORPOR_BIN:=/usr/local/bin}" "${TORPOR_WATCH_STATE:=/var/lib/torpor/watch.last}" "${TORPOR_WATCH_REMIND:=3600}"
+: "${TORPOR_BIN:=/usr/local/bin}" "${TORPOR_WATCH_STATE:=/run/torpor/watch.last}" "${TORPOR_WATCH_REMIND:=3600}"
+: "${TORPOR_WATCH_CHECK_TIMEOUT:=120}"
+case "$TORPOR_WATCH_REMIND" in ''|*[!0-9]*)
+  echo "watch.sh: TORPOR_WATCH_REMIND '$TORPOR_WATCH_REMIND' is not a number of seconds: reminding hourly" >&2
+  TORPOR_WATCH_REMIND=3600 ;;
+esac
 here=$(dirname "$0")
+mkdir -p "$(dirname "$TORPOR_WATCH_STATE")"
+# Without a lock file (its folder unwritable) the watch runs all the same: told twice beats told never.
+if exec 8>>"$TORPOR_WATCH_STATE.lock"; then
+  flock -n 8 || { echo "watch.sh: another watch still runs: left to it" >&2; exit 0; }
+fi
 now=(); [ -z "${TORPOR_NOW:-}" ] || now=(--now "$TORPOR_NOW")   # a replay at a past time
-output=$("$TORPOR_BIN/torpor-execute" check "${now[@]}" 2>&1)
+output=$(timeout "$TORPOR_WATCH_CHECK_TIMEOUT" "$TORPOR_BIN/torpor-execute" check "${now[@]}" 2>&1 8>&-)
 status=$?
+[ "$status" -ne 124 ] || output+=$'\n'"watch.sh: torpor-execute check did not answer within $TORPOR_WATCH_CHECK_TIMEOUT s (the store's disk stuck? libvirt?)"
 printf '%s\n' "$output"
-tell() {   # tell SUBJECT: the check's output to a person; the job fails when it cannot be sent
-  "$here/notify.sh" "$1" <<<"$output" && return
+tell() {   # tell SUBJECT: the check's output to a person; the job fails (5) when it cannot be sent, said to syslog
+  timeout 60 "$here/notify.sh" "$1" <<<"$output" 8>&- && return
   echo "watch.sh: the notice '$1' could not be sent (TORPOR_NOTIFY)" >&2
-  exit 1
+  logger -p daemon.crit -t torpor "the watch's notice could not be sent (TORPOR_NOTIFY): $1" 2>/dev/null
+  exit 5
 }
 if [ "$status" -eq 0 ]; then
   [ ! -e "$TORPOR_WATCH_STATE" ] || { tell "all clear: nothing needs a person any more"; rm -f "$TORPOR_WATCH_STATE"; }
@@ -28,5 +44,7 @@ if [ -e "$TORPOR_WATCH_STATE" ] && [ "$(cat "$TORPOR_WATCH_STATE")" = "$output" 
   exit "$status"   # told already, within the reminder's interval
 fi
 tell "$subject"
-printf '%s\n' "$output" > "$TORPOR_WATCH_STATE"
+# Kept whole or not at all (a file cut short would be told again each run); one that cannot be written is said.
+{ printf '%s\n' "$output" > "$TORPOR_WATCH_STATE.new" && mv -f "$TORPOR_WATCH_STATE.new" "$TORPOR_WATCH_STATE"; } ||
+  echo "watch.sh: $TORPOR_WATCH_STATE cannot be written: the next run tells it again" >&2
 exit "$status"

@@ -159,6 +159,17 @@ import TorporStore
         environment["TORPOR_DB"] = dir + "/no-such.db"
         #expect(try run(watch, environment: environment).status == 1)
         #expect(told().contains("torpor-execute check failed (exit 1): whether a VM needs a person is unknown") && told().contains("no-such.db"), "\(told())")
+        // A check that does not answer (a disk stuck in I/O) is told; a notice that cannot be sent fails the job (5).
+        let stuck = dir + "/stuck"
+        try FileManager.default.createDirectory(atPath: stuck, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: stuck + "/torpor-execute", contents: Data("#!/bin/sh\nsleep 30\n".utf8), attributes: [.posixPermissions: 0o755])
+        environment["TORPOR_BIN"] = stuck
+        environment["TORPOR_WATCH_CHECK_TIMEOUT"] = "1"
+        #expect(try run(watch, environment: environment).status == 124)
+        #expect(told().contains("torpor-execute check did not answer within 1 s"), "\(told())")
+        environment["TORPOR_NOTIFY"] = "exit 3"
+        let unsent = try run(watch, environment: environment)
+        #expect(unsent.status == 5 && unsent.output.contains("could not be sent (TORPOR_NOTIFY)"), "\(unsent.output)")
     }
 
     /// The nightly job collects the state pool's garbage (a pool never collected fills until hibernations are held back),
