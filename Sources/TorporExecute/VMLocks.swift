@@ -12,11 +12,7 @@ public struct VMLocks: Sendable {
     /// has one folder of locks.
     public let store: String
 
-    public init(store: String) {
-        guard let resolved = realpath(store, nil) else { self.store = store; return }
-        defer { free(resolved) }
-        self.store = String(cString: resolved)
-    }
+    public init(store: String) { self.store = resolvedPath(store) }
 
     /// The lock held while an executor counts the fleet guardrails and journals a hibernation's intent (a name no VM
     /// has: libvirt names have no '/').

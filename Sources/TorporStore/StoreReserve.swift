@@ -61,21 +61,18 @@ public struct StoreReserve: Sendable {
     /// The folder, beside the store as SQLite finds it (symbolic links resolved: its files are on the store's filesystem).
     public let path: String
 
-    public init(store: String) {
-        guard let resolved = realpath(store, nil) else { path = store + ".reserve"; return }
-        defer { free(resolved) }
-        path = String(cString: resolved) + ".reserve"
-    }
+    public init(store: String) { path = resolvedPath(store) + ".reserve" }
 
     private func file(_ i: Int) -> String { path + "/room-\(i)" }
     private static var fileSize: Int64 { size / Int64(files) }
 
     /// Whether the reserve is there, each file whole and its blocks taken (a sparse copy of it would free nothing).
-    public var isHeld: Bool {
-        (0..<Self.files).allSatisfy { i in
-            var info = stat()
-            return stat(file(i), &info) == 0 && Int64(info.st_size) >= Self.fileSize && Int64(info.st_blocks) * 512 >= Self.fileSize
-        }
+    public var isHeld: Bool { (0..<Self.files).allSatisfy(isHeld) }
+
+    /// Whether file `i` of the reserve is whole, its blocks taken.
+    private func isHeld(_ i: Int) -> Bool {
+        var info = stat()
+        return stat(file(i), &info) == 0 && Int64(info.st_size) >= Self.fileSize && Int64(info.st_blocks) * 512 >= Self.fileSize
     }
 
     /// The bytes and inodes this process may still take on the reserve's filesystem (root may also take those a
@@ -119,7 +116,8 @@ public struct StoreReserve: Sendable {
             return failure == ENOSPC || failure == EDQUOT ? shortfall : .unmade("\(what): " + String(cString: strerror(failure)))
         }
         if mkdir(path, 0o700) != 0 && errno != EEXIST { return failed(errno, path) }
-        for i in 0..<Self.files {
+        // Only the files not held are written (one cut short, a sparse leftover).
+        for i in 0..<Self.files where !isHeld(i) {
             let fd = open(file(i), O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
             guard fd >= 0 else { return failed(errno, file(i)) }
             let failure = Self.fill(fd)
