@@ -72,7 +72,7 @@ public final class Store: Sendable {
         }
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
-        configuration.busyMode = .timeout(30)
+        configuration.busyMode = .timeout(busyWait)
         // Every commit is durable when it returns (the write-ahead log synced at each commit, not only at checkpoints):
         // the executor's journal and sleep records, and the state pool's index, are followed by steps that cannot be
         // undone; after a power loss a saved VM the store had forgotten would be owed no restore.
@@ -83,7 +83,7 @@ public final class Store: Sendable {
             try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
         }
         do {
-            let pool = try DatabasePool(path: path, configuration: configuration)
+            let pool = try Self.walPool(path: path, configuration: configuration)
             // GRDB puts its writer back to NORMAL when it sets up WAL mode, after `prepareDatabase`: set again on the
             // one connection every write goes through.
             try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
@@ -113,6 +113,22 @@ public final class Store: Sendable {
             throw error
         } catch {
             throw StoreError(path: path, message: "cannot open the store: \(error)")
+        }
+    }
+
+    /// How long a connection waits for another's lock before it fails.
+    static let busyWait: TimeInterval = 30
+
+    /// The store's connections. Their first open turns the file to write-ahead logging, which SQLite does without waiting
+    /// for a lock (the busy timeout does not cover it): stages opening a new store, or one left in rollback mode, at once
+    /// had failed with "database is locked". Tried again for as long as a lock is waited for elsewhere.
+    private static func walPool(path: String, configuration: Configuration) throws -> DatabasePool {
+        let giveUp = Date().addingTimeInterval(busyWait)
+        while true {
+            do { return try DatabasePool(path: path, configuration: configuration) } catch let error as DatabaseError
+                where error.resultCode.primaryResultCode == .SQLITE_BUSY && Date() < giveUp {
+                Thread.sleep(forTimeInterval: 0.05)
+            }
         }
     }
 
@@ -150,7 +166,7 @@ public final class Store: Sendable {
     static func contents(_ path: String) throws(StoreError) -> Contents {
         var configuration = Configuration()
         configuration.readonly = true
-        configuration.busyMode = .timeout(30)
+        configuration.busyMode = .timeout(busyWait)
         do {
             let tables = try DatabaseQueue(path: path, configuration: configuration).read { db in
                 try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")

@@ -442,6 +442,25 @@ func temporaryStorePath() -> String {
         #expect(try Store(path: path, migrating: false).read { try Schema.migrator.hasCompletedMigrations($0) })
     }
 
+    /// A store in rollback mode (as the older one above, or a new one another stage is making) is turned to write-ahead
+    /// logging by its first open. Two opens doing that at once each hold a read lock and want the file alone: SQLite
+    /// fails one at once with "database is locked" rather than wait (it would wait forever), and the stage failed (CI,
+    /// one open in some hundred). The open tries again as it waits for any lock. A race: run many times.
+    @Test func storesInRollbackModeOpenedAtOnceAllOpen() throws {
+        let rollback = temporaryStorePath()
+        try Schema.migrator.migrate(try DatabaseQueue(path: rollback))
+        let failures = Failures()
+        for _ in 0..<300 {
+            let path = temporaryStorePath()
+            try FileManager.default.copyItem(atPath: rollback, toPath: path)
+            DispatchQueue.concurrentPerform(iterations: 4) { _ in
+                do { _ = try Store(path: path) } catch { failures.add("\(error)") }
+            }
+            #expect(try Store(path: path).read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
+        }
+        #expect(failures.all.isEmpty, "\(failures.all)")
+    }
+
     final class Failures: @unchecked Sendable {
         private let lock = NSLock()
         private var errors: [String] = []
