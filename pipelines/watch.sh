@@ -8,7 +8,9 @@
 # The text last told is kept in $TORPOR_WATCH_STATE, by default in /run: not on the store's disk, which may be full.
 # Exits as the check did (4: something needs a person; 124: it did not answer), 5 when a notice could not be sent (then
 # said to syslog as critical, and tried again by the next run). One watch at a time: a run that finds another still
-# running leaves it to that one.
+# running leaves it to that one. A watch that did its work (the person told what needed telling) runs
+# $TORPOR_WATCH_HEARTBEAT, a dead man's switch: a monitor elsewhere that stops hearing it says the watch stopped (its
+# timer disabled, its cron file gone, the host down) or cannot tell anyone (no beat after a notice that failed).
 set -uo pipefail
 : "${TORPOR_BIN:=/usr/local/bin}" "${TORPOR_WATCH_STATE:=/run/torpor/watch.last}" "${TORPOR_WATCH_REMIND:=3600}"
 : "${TORPOR_WATCH_CHECK_TIMEOUT:=120}"
@@ -33,18 +35,25 @@ tell() {   # tell SUBJECT: the check's output to a person; the job fails (5) whe
   logger -p daemon.crit -t torpor "the watch's notice could not be sent (TORPOR_NOTIFY): $1" 2>/dev/null
   exit 5
 }
+beat() {   # beat: the watch did its work: the heartbeat (the check's exit status in $TORPOR_WATCH_STATUS), then exit as the check did
+  if [ -n "${TORPOR_WATCH_HEARTBEAT:-}" ] &&
+     ! TORPOR_WATCH_STATUS=$status timeout 30 bash -c "$TORPOR_WATCH_HEARTBEAT" </dev/null >/dev/null 8>&-; then
+    echo "watch.sh: the heartbeat could not be sent (TORPOR_WATCH_HEARTBEAT): its monitor will say the watch stopped" >&2
+  fi
+  exit "$status"
+}
 if [ "$status" -eq 0 ]; then
   [ ! -e "$TORPOR_WATCH_STATE" ] || { tell "all clear: nothing needs a person any more"; rm -f "$TORPOR_WATCH_STATE"; }
-  exit 0
+  beat
 fi
 subject="needs a person: $(grep -vc '^torpor-execute: ' <<<"$output") (torpor-execute check)"   # its own warnings are not problems
 [ "$status" -eq 4 ] || subject="torpor-execute check failed (exit $status): whether a VM needs a person is unknown"
 if [ -e "$TORPOR_WATCH_STATE" ] && [ "$(cat "$TORPOR_WATCH_STATE")" = "$output" ] &&
    [ $(( $(date +%s) - $(stat -c %Y "$TORPOR_WATCH_STATE") )) -lt "$TORPOR_WATCH_REMIND" ]; then
-  exit "$status"   # told already, within the reminder's interval
+  beat   # told already, within the reminder's interval
 fi
 tell "$subject"
 # Kept whole or not at all (a file cut short would be told again each run); one that cannot be written is said.
 { printf '%s\n' "$output" > "$TORPOR_WATCH_STATE.new" && mv -f "$TORPOR_WATCH_STATE.new" "$TORPOR_WATCH_STATE"; } ||
   echo "watch.sh: $TORPOR_WATCH_STATE cannot be written: the next run tells it again" >&2
-exit "$status"
+beat

@@ -135,10 +135,12 @@ import TorporStore
         let (dir, store, root) = try installed()
         let vm = try #require(try store.read { try VMRepository.all(in: $0) }.first), since = UTC.parseISO8601(EndToEndTests.now)!
         try store.transaction { try JournalRepository.setPower(PowerRecord(vm: vm.name, host: "test:///default", state: .hibernated, since: since, actionID: "a"), in: $0) }
-        let notices = dir + "/notices", state = dir + "/watch.last", watch = root + "/usr/local/lib/torpor/watch.sh"
+        let notices = dir + "/notices", state = dir + "/watch.last", watch = root + "/usr/local/lib/torpor/watch.sh", beats = dir + "/beats"
         var environment = ["TORPOR_DB": store.path, "TORPOR_BIN": root + "/usr/local/bin", "TORPOR_WATCH_STATE": state,
-                           "TORPOR_NOTIFY": "cat >> '\(notices)'", "TORPOR_NOW": UTC.format(since + 300), "PATH": "/usr/bin:/bin"]
+                           "TORPOR_NOTIFY": "cat >> '\(notices)'", "TORPOR_NOW": UTC.format(since + 300), "PATH": "/usr/bin:/bin",
+                           "TORPOR_WATCH_HEARTBEAT": "echo $TORPOR_WATCH_STATUS >> '\(beats)'"]
         func told() -> String { (try? String(contentsOfFile: notices, encoding: .utf8)) ?? "" }
+        func beaten() -> [String] { ((try? String(contentsOfFile: beats, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
         #expect(try run(watch, environment: environment).status == 0 && told().isEmpty, "within the grace: nothing to tell")
         environment["TORPOR_NOW"] = UTC.format(since + 1800)
         let asleep = try run(watch, environment: environment)
@@ -156,6 +158,7 @@ import TorporStore
         #expect(told().contains("all clear: nothing needs a person any more") && !FileManager.default.fileExists(atPath: state), "\(told())")
         _ = try run(watch, environment: environment)
         #expect(told().components(separatedBy: "all clear").count == 2, "the all clear once")
+        #expect(beaten() == ["0", "4", "4", "4", "0", "0"], "each watch beats, told or told already, with the check's status")
         environment["TORPOR_DB"] = dir + "/no-such.db"
         #expect(try run(watch, environment: environment).status == 1)
         #expect(told().contains("torpor-execute check failed (exit 1): whether a VM needs a person is unknown") && told().contains("no-such.db"), "\(told())")
@@ -170,6 +173,12 @@ import TorporStore
         environment["TORPOR_NOTIFY"] = "exit 3"
         let unsent = try run(watch, environment: environment)
         #expect(unsent.status == 5 && unsent.output.contains("could not be sent (TORPOR_NOTIFY)"), "\(unsent.output)")
+        #expect(beaten() == ["0", "4", "4", "4", "0", "0", "1", "124"], "no beat from a watch that could not tell: its monitor says so")
+        // A heartbeat that cannot be sent is said; the watch exits as its check did.
+        environment["TORPOR_NOTIFY"] = "cat >> '\(notices)'"
+        environment["TORPOR_WATCH_HEARTBEAT"] = "exit 7"
+        let unbeaten = try run(watch, environment: environment)
+        #expect(unbeaten.status == 124 && unbeaten.output.contains("the heartbeat could not be sent (TORPOR_WATCH_HEARTBEAT)"), "\(unbeaten.output)")
     }
 
     /// The nightly job collects the state pool's garbage (a pool never collected fills until hibernations are held back),
