@@ -128,13 +128,24 @@ public final class Executor: @unchecked Sendable {
         partnerLock.withLock { partnerStates = [:]; dryRunClaims = []; guardrailsLockBusy = false }
         let fleet = FleetReads(store: store, now: options.now)
         let hosts = try options.hosts ?? knownHosts(approved: try? fleet.approved.get())
+        try eachHost(hosts, waitAtMost: waitAtMost, log: log, clock: clock) { host in
+            try self.pass(on: host, options, fleet: fleet, log: log, clock: clock)
+        }
+        return log.events
+    }
+
+    /// `body` for each of `hosts`, each on a thread of its own; returns when every host is done, or after `waitAtMost`
+    /// seconds (a host still going goes on in its thread). A host's failure stops none of the others: it is logged
+    /// (`failed`) and the first (by host) is thrown once all are done.
+    private func eachHost(_ hosts: Set<String>, waitAtMost: TimeInterval? = nil, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds,
+                          _ body: @escaping @Sendable (String) throws -> Void) throws {
         let failures = HostFailures()
         let group = DispatchGroup()
         for host in hosts.sorted() {
             group.enter()
             Thread.detachNewThread {
                 defer { group.leave() }
-                do { try self.pass(on: host, options, fleet: fleet, log: log, clock: clock) } catch {
+                do { try body(host) } catch {
                     failures.add(host, error)
                     log.record(.init(event: "failed", time: clock(), host: host, detail: "\(host): the pass stopped: \(error)"))
                 }
@@ -142,7 +153,6 @@ public final class Executor: @unchecked Sendable {
         }
         if let waitAtMost { _ = group.wait(timeout: .now() + waitAtMost) } else { group.wait() }
         if let failure = failures.first { throw failure }
-        return log.events
     }
 
     /// What every host's part of a pass reads of the whole fleet, read once at the pass's start (the restores owed
@@ -495,8 +505,10 @@ public final class Executor: @unchecked Sendable {
     // MARK: restores
 
     /// Restores every sleeping VM whose restore is due, and at once those whose restore a killed run left unfinished
-    /// (`interrupted`, by VM: an operator's wake too); not those libvirtd is still working on (`busy`).
+    /// (`interrupted`, by VM: an operator's wake too); not those libvirtd is still working on (`busy`). A VM another
+    /// executor acts on is waited for `patience` seconds at most (`exclusively`), else said and left.
     func restoreOwed(_ options: ExecutionOptions, owed all: [OwedRestore], interrupted: [String: JournalEntry] = [:], busy: Set<String> = [],
+                     patience: TimeInterval = 0, waiting: @escaping @Sendable (String) -> Void = { _ in },
                      log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws {
         let labels = demand == nil ? [:]
             : try store.read { try VMRepository.all(in: $0) }.reduce(into: [String: [String: String]]()) { $0[$1.name] = $1.labels }
@@ -517,7 +529,7 @@ public final class Executor: @unchecked Sendable {
         /// `body` holding the VM while it still sleeps (the restores owed were read at the pass's start: this pass's
         /// reconciling, or another executor, may have brought it back since), else said why not.
         @Sendable func claimed(_ r: OwedRestore, _ body: () -> Void) {
-            exclusively(r.vm, options, evenIfBroken: true, refused: { why, broken in
+            exclusively(r.vm, options, evenIfBroken: true, patience: patience, waiting: waiting, refused: { why, broken in
                 log.record(.init(event: broken ? "failed" : "skipped", time: clock(), vm: r.vm, host: r.host, action: r.actionID,
                                  detail: "restore: \(why)" + (broken ? "; restoring without the lock" : "")))
             }) {
@@ -1439,6 +1451,63 @@ public final class Executor: @unchecked Sendable {
             events = try wake(vm, host: host, recorded: power, by: who, fromPool: fromPool, options: options, log: log, clock: clock)
         }
         return events
+    }
+
+    /// Restores every VM asleep on `options.hosts` (nil: every host) whose labels include `labels`, whatever the plans
+    /// say (`torpor-execute wake --all`: an incident, a host's maintenance, torpor stopped for good): those torpor has
+    /// asleep as a run restores them (each host on a thread of its own, in SLA order, at most its restores at once), then
+    /// those the inventory found saved without torpor's record (a `virsh managedsave` by hand, a store restored from an
+    /// older backup) as `wake` does. A VM another executor acts on is waited for `patience` seconds at most, else said
+    /// and left. Returns the VMs it was asked to wake with what happened; none asleep is `nothingToDo`.
+    public func wakeAll(labels: [String: String] = [:], by who: String, options: ExecutionOptions, patience: TimeInterval = 0,
+                        waiting: @escaping @Sendable (String) -> Void = { _ in }) throws -> (asleep: [String], events: [ExecutionEvent]) {
+        let log = EventLog(path: options.eventLog)
+        let started = Date()
+        let clock: @Sendable () -> EpochSeconds = { options.now + EpochSeconds(Date().timeIntervalSince(started)) }
+        forgetUnreachableHosts()
+        let (owed, known, power, saved) = try store.read { db in
+            (try DueActions.owedRestores(now: options.now, in: db), try VMRepository.all(in: db), try JournalRepository.power(in: db), try VMRepository.saved(in: db))
+        }
+        let labelled = Dictionary(known.map { ($0.name, $0.labels) }, uniquingKeysWith: { a, _ in a })
+        func chosen(_ vm: String, on host: String) -> Bool { covers(host, options) && labels.allSatisfy { labelled[vm]?[$0.key] == $0.value } }
+        let every = "every sleeping VM" + Self.selection(labels, options), reason = "woken by \(who): \(every)"
+        let woken = owed.filter { chosen($0.vm, on: $0.host) }.map { r in
+            OwedRestore(vm: r.vm, host: r.host, actionID: UnplannedWake.wake.actionID(vm: r.vm, at: options.now), planID: nil, at: options.now,
+                        deadline: options.now, priority: r.priority, reason: reason, byPerson: true, hostConcurrentRestores: r.hostConcurrentRestores)
+        }
+        // As `check` names them: saved since torpor last acted on the VM. libvirt has the last word when each is woken.
+        let unrecorded = saved.filter { s in
+            chosen(s.vm, on: s.host) && !woken.contains { $0.vm == s.vm } && power[s.vm].map { $0.state != .hibernated && $0.since < s.seen } ?? true
+        }
+        guard !woken.isEmpty || !unrecorded.isEmpty else { throw ExecuteError(.nothingToDo, "no VM\(Self.selection(labels, options)) is asleep") }
+        try eachHost(Set(woken.map(\.host) + unrecorded.map(\.host)), log: log, clock: clock) { host in
+            var options = options
+            options.hosts = [host]
+            try self.restoreOwed(options, owed: woken, patience: patience, waiting: waiting, log: log, clock: clock)
+            for s in unrecorded where s.host == host {
+                self.exclusively(s.vm, options, evenIfBroken: true, patience: patience, waiting: waiting, refused: { why, broken in
+                    log.record(.init(event: broken ? "failed" : "skipped", time: clock(), vm: s.vm, host: host,
+                                     detail: "wake: \(why)" + (broken ? "; waking without the lock" : "")))
+                }) {
+                    let unrecordedBy = "\(who): \(every) (saved without torpor's record)"
+                    if options.dryRun { return log.record(.init(event: "would-restore", time: options.now, vm: s.vm, host: host, detail: "woken by " + unrecordedBy)) }
+                    do {
+                        _ = try self.wake(s.vm, host: host, recorded: power[s.vm], by: unrecordedBy, fromPool: false, options: options, log: log, clock: clock)
+                    } catch let error as ExecuteError where error.kind == .nothingToDo {
+                        // Started by another hand since the inventory saw it saved: awake.
+                    } catch {
+                        log.record(.init(event: "failed", time: clock(), vm: s.vm, host: host, detail: "wake: \(error)"))
+                    }
+                }
+            }
+        }
+        return (woken.map(\.vm) + unrecorded.map(\.vm), log.events)
+    }
+
+    /// The VMs `wakeAll` chose, in words: " labelled k=v on host h", or "".
+    private static func selection(_ labels: [String: String], _ options: ExecutionOptions) -> String {
+        (labels.isEmpty ? "" : " labelled " + labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
+            + (options.hosts.map { " on " + $0.sorted().joined(separator: ", ") } ?? "")
     }
 
     /// `wake`, holding the VM.

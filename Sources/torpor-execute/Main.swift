@@ -19,7 +19,7 @@ struct TorporExecuteCommand: TorporTool {
                      whose restore is due (never blocked: not by pause, expiry, a newer plan or a missing
                      approval; a pin or a calendar demand/keep-awake event that is on wakes it too), then
                      hibernate the due actions of the newest approved, unexpired plan after a pre-flight check
-            wake     restore a VM now, whatever the plans say
+            wake     restore a VM now, whatever the plans say (--all: every VM asleep, of --host and --label)
             restore  --from-pool VM: restore a VM from the state pool (libvirt's image lost, or the VM moved);
                      refused when its disks changed since the hibernation
             pool     the state pool: status (with cross-VM sharing), verify, gc --keep N
@@ -248,21 +248,58 @@ struct Run: ParsableCommand {
 }
 
 struct Wake: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Restore a VM now, whatever the plans say.")
+    static let configuration = CommandConfiguration(
+        abstract: "Restore a VM now, whatever the plans say; --all: every VM asleep (of --host, --label).",
+        discussion: """
+            --all wakes every VM torpor has asleep as a run restores (each host at once, its restores in SLA order, \
+            --concurrent-restores at a time), then says which it could not wake (exit 1). Before an incident's or a \
+            host's maintenance, or before stopping torpor: `pause` first, or the next run hibernates them again as the \
+            approved plan says.
+            """)
     @OptionGroup var common: StageOptions
     @OptionGroup var flags: ExecutionFlags
-    @Argument(help: "The VM.") var vm: String
+    @Argument(help: "The VM.") var vm: String?
+    @Flag(help: "Every VM torpor has asleep (of the --host hosts, with the --label labels).") var all = false
+    @Option(help: ArgumentHelp("With --all: only the VMs with this label (repeatable: with each).", valueName: "key=value")) var label: [String] = []
+    @Flag(help: "With --all: say which VMs would be woken; wake none.") var dryRun = false
     @Option(help: "Who wakes it (default: $SUDO_USER, else $USER).") var by: String?
     @Flag(help: "Allow a --now more than an hour from the clock: a replay on hosts set up for it (a test driver, a test guest).") var replay = false
     @OptionGroup var wait: WaitOption
 
-    func validate() throws { try refuseAwayFromTheClock(common, replay: replay) }
+    func validate() throws {
+        try refuseAwayFromTheClock(common, replay: replay || dryRun)
+        guard all != (vm != nil) else { throw ValidationError(all ? "give a VM or --all, not both" : "give the VM to wake, or --all (every VM asleep)") }
+        if !all && (!label.isEmpty || dryRun) { throw ValidationError((dryRun ? "--dry-run" : "--label") + " goes with --all") }
+        for text in label where Self.labelled(text) == nil { throw ValidationError("--label '\(text)' is not key=value") }
+    }
+
+    /// A `--label`'s key and value.
+    static func labelled(_ text: String) -> (key: String, value: String)? {
+        guard let equals = text.firstIndex(of: "="), equals != text.startIndex else { return nil }
+        return (String(text[..<equals]), String(text[text.index(after: equals)...]))
+    }
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let events = try flags.operatorExecutor(store: try restoringStore(common))
-                .wake(vm: vm, by: operatorName(by), options: flags.options(now: common.nowSeconds), patience: wait.seconds, waiting: wait.say)
-            try requireRestored(events)
+            let executor = flags.operatorExecutor(store: try restoringStore(common, dryRun: dryRun))
+            var options = flags.options(now: common.nowSeconds)
+            guard all else {
+                try requireRestored(executor.wake(vm: vm!, by: operatorName(by), options: options, patience: wait.seconds, waiting: wait.say))
+                return
+            }
+            options.dryRun = dryRun
+            if dryRun && flags.eventLog == nil { options.eventLog = nil }
+            let labels = Dictionary(label.compactMap(Self.labelled), uniquingKeysWith: { _, last in last })
+            let woken = try executor.wakeAll(labels: labels, by: operatorName(by), options: options, patience: wait.seconds, waiting: wait.say)
+            guard !dryRun else { return }
+            // Awake: restored here, or found running by now (another executor's restore).
+            let running = (try? executor.store.read { try JournalRepository.power(in: $0) }.filter { $0.value.state == .running }.keys).map(Set.init) ?? []
+            let restored = Set(woken.events.filter { $0.event == "restored" }.compactMap(\.vm)).union(running)
+            let left = woken.asleep.filter { !restored.contains($0) }
+            StandardError.line("torpor-execute: woke \(woken.asleep.count - left.count) of \(woken.asleep.count) VMs asleep"
+                               + (left.isEmpty ? "" : "; not woken (why: above): " + left.joined(separator: ", ")))
+            if !left.isEmpty { throw ExitCode(1) }
+            if Executor.memoryLost(in: woken.events) != nil { throw ExitCode(4) }
         }
     }
 }

@@ -51,6 +51,10 @@ import TorporTestSupport
                                          ("torpor-plan", ["approve", "plan.json", "--now", "2099-01-01T00:00:00Z"], "nothing approved"),
                                          ("torpor-execute", ["pin", "web-01", "--until", "8h", "--now", "2013-09-30T00:00:00Z"], "is more than an hour from the clock: a pin keeps the VM awake from now"),
                                          ("torpor-execute", ["wake", "web-01", "--now", "2013-09-30T00:00:00Z"], "is more than an hour from the clock: a wake acts on the VM as it is now"),
+                                         ("torpor-execute", ["wake"], "give the VM to wake, or --all (every VM asleep)"),
+                                         ("torpor-execute", ["wake", "web-01", "--all"], "give a VM or --all, not both"),
+                                         ("torpor-execute", ["wake", "web-01", "--label", "group=web"], "--label goes with --all"),
+                                         ("torpor-execute", ["wake", "--all", "--label", "=web"], "--label '=web' is not key=value"),
                                          ("torpor-execute", ["restore", "--from-pool", "--pool", "/p", "web-01", "--now", "2013-09-30T00:00:00Z"], "a wake acts on the VM as it is now"),
                                          ("torpor-execute", ["pool", "status"], "give the state pool: --pool DIR (or TORPOR_STATE_POOL)"),
                                          ("torpor-backtest", ["--days", "0"], "days"),
@@ -84,6 +88,8 @@ import TorporTestSupport
         #expect(replayed.status == 2 && replayed.stderr.contains("plan.json"), "with --replay the plan is read: \(replayed)")
         let unpin = try run("torpor-execute", ["unpin", "web-01", "--db", s.store.path])
         #expect(unpin.status == 3 && unpin.stderr.contains("web-01 has no pin"), "\(unpin)")
+        let noneAsleep = try run("torpor-execute", ["wake", "--all", "--label", "group=web", "--db", s.store.path])
+        #expect(noneAsleep.status == 3 && noneAsleep.stderr.contains("no VM labelled group=web is asleep"), "\(noneAsleep)")
         // Stages that read what torpor-ingest recorded refuse a store that is not there (a wrong --db), creating nothing.
         for (tool, arguments) in [("torpor-train", ["list"]), ("torpor-plan", ["list"]), ("torpor-backtest", []), ("torpor-ingest", ["status"]), ("torpor-ingest", ["prune"])] {
             let missing = s.dir + "/missing.db"
