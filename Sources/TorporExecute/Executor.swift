@@ -134,11 +134,11 @@ public final class Executor: @unchecked Sendable {
         return log.events
     }
 
-    /// `body` for each of `hosts`, each on a thread of its own; returns when every host is done, or after `waitAtMost`
-    /// seconds (a host still going goes on in its thread). A host's failure stops none of the others: it is logged
-    /// (`failed`) and the first (by host) is thrown once all are done.
-    private func eachHost(_ hosts: Set<String>, waitAtMost: TimeInterval? = nil, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds,
-                          _ body: @escaping @Sendable (String) throws -> Void) throws {
+    /// `body` (`what`: "the pass", "the wake") for each of `hosts`, each on a thread of its own; returns when every host
+    /// is done, or after `waitAtMost` seconds (a host still going goes on in its thread). A host's failure stops none of
+    /// the others: it is logged (`failed`) and the first (by host) is thrown once all are done.
+    private func eachHost(_ hosts: Set<String>, _ what: String = "the pass", waitAtMost: TimeInterval? = nil, log: EventLog,
+                          clock: @escaping @Sendable () -> EpochSeconds, _ body: @escaping @Sendable (String) throws -> Void) throws {
         let failures = HostFailures()
         let group = DispatchGroup()
         for host in hosts.sorted() {
@@ -147,7 +147,7 @@ public final class Executor: @unchecked Sendable {
                 defer { group.leave() }
                 do { try body(host) } catch {
                     failures.add(host, error)
-                    log.record(.init(event: "failed", time: clock(), host: host, detail: "\(host): the pass stopped: \(error)"))
+                    log.record(.init(event: "failed", time: clock(), host: host, detail: "\(host): \(what) stopped: \(error)"))
                 }
             }
         }
@@ -175,20 +175,23 @@ public final class Executor: @unchecked Sendable {
     /// the URI it was read with), a demand signal's rule no VM matches, an event log that cannot be written. Passes
     /// run all the same (restores are never blocked); the command reports these and fails.
     public func misconfigurations(_ options: ExecutionOptions) throws -> [String] {
-        var problems: [String] = []
-        let known = try knownHosts(approved: nil)   // an approved plan acts only on hosts its VMs are on
-        if !known.isEmpty {
-            for host in (options.hosts ?? []).subtracting(known).sorted() {
-                problems.append("--host \(host): no VM of the store is on this host (it knows \(known.sorted().joined(separator: ", "))); "
-                                + "give the URI the inventory and collector read the host with")
-            }
-        }
+        var problems = try unknownHosts(options)
         if let demand {
             let vms = try store.read { try VMRepository.all(in: $0) }.map { (name: $0.name, labels: $0.labels) }
             problems += demand.unmatched(vms: vms)
         }
         if let path = options.eventLog, let problem = EventLog.unwritable(path) { problems.append("--event-log \(path): \(problem)") }
         return problems
+    }
+
+    /// Each `--host` no VM, sleep or action of the store is on, in words (none while the store knows no host).
+    func unknownHosts(_ options: ExecutionOptions) throws -> [String] {
+        let known = try knownHosts(approved: nil)   // an approved plan acts only on hosts its VMs are on
+        guard !known.isEmpty else { return [] }
+        return (options.hosts ?? []).subtracting(known).sorted().map { host in
+            "--host \(host): no VM of the store is on this host (it knows \(known.sorted().joined(separator: ", "))); "
+                + "give the URI the inventory and collector read the host with"
+        }
     }
 
     /// Records each of `problems` (`misconfigurations`) as a `misconfigured` event: on stderr, and in the event log an
@@ -505,10 +508,8 @@ public final class Executor: @unchecked Sendable {
     // MARK: restores
 
     /// Restores every sleeping VM whose restore is due, and at once those whose restore a killed run left unfinished
-    /// (`interrupted`, by VM: an operator's wake too); not those libvirtd is still working on (`busy`). A VM another
-    /// executor acts on is waited for `patience` seconds at most (`exclusively`), else said and left.
+    /// (`interrupted`, by VM: an operator's wake too); not those libvirtd is still working on (`busy`).
     func restoreOwed(_ options: ExecutionOptions, owed all: [OwedRestore], interrupted: [String: JournalEntry] = [:], busy: Set<String> = [],
-                     patience: TimeInterval = 0, waiting: @escaping @Sendable (String) -> Void = { _ in },
                      log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws {
         let labels = demand == nil ? [:]
             : try store.read { try VMRepository.all(in: $0) }.reduce(into: [String: [String: String]]()) { $0[$1.name] = $1.labels }
@@ -529,7 +530,7 @@ public final class Executor: @unchecked Sendable {
         /// `body` holding the VM while it still sleeps (the restores owed were read at the pass's start: this pass's
         /// reconciling, or another executor, may have brought it back since), else said why not.
         @Sendable func claimed(_ r: OwedRestore, _ body: () -> Void) {
-            exclusively(r.vm, options, evenIfBroken: true, patience: patience, waiting: waiting, refused: { why, broken in
+            exclusively(r.vm, options, evenIfBroken: true, refused: { why, broken in
                 log.record(.init(event: broken ? "failed" : "skipped", time: clock(), vm: r.vm, host: r.host, action: r.actionID,
                                  detail: "restore: \(why)" + (broken ? "; restoring without the lock" : "")))
             }) {
@@ -1453,55 +1454,111 @@ public final class Executor: @unchecked Sendable {
         return events
     }
 
+    /// What `wakeAll` was asked to wake and what became of it.
+    public struct WokenAll: Sendable {
+        /// The VMs asleep of the selection (torpor's sleepers, those another executor was acting on, those saved
+        /// without torpor's record), by name.
+        public var asleep: [String]
+        /// Those libvirt does not say run once the wake is done (none in a dry run), each with what it says instead.
+        public var notWoken: [(vm: String, state: String)]
+        public var events: [ExecutionEvent]
+    }
+
     /// Restores every VM asleep on `options.hosts` (nil: every host) whose labels include `labels`, whatever the plans
-    /// say (`torpor-execute wake --all`: an incident, a host's maintenance, torpor stopped for good): those torpor has
-    /// asleep as a run restores them (each host on a thread of its own, in SLA order, at most its restores at once), then
+    /// say (`torpor-execute wake --all`: an incident, a host's maintenance, torpor stopped for good). Each host on a
+    /// thread of its own: what a killed run left is reconciled first (a save it completed is a sleep); torpor's sleepers
+    /// are restored as a run restores them (in SLA order, its restores at a time); then, one by one as `wake` does, those
+    /// another executor was acting on (waited for `patience` seconds at most: a save under way ends in a sleep) and
     /// those the inventory found saved without torpor's record (a `virsh managedsave` by hand, a store restored from an
-    /// older backup) as `wake` does. A VM another executor acts on is waited for `patience` seconds at most, else said
-    /// and left. Returns the VMs it was asked to wake with what happened; none asleep is `nothingToDo`.
+    /// older backup). libvirt then says which of them run. None asleep is `nothingToDo`; a `--host` the store does not
+    /// know is `badInput` (a mistyped URI must not read as nothing asleep).
     public func wakeAll(labels: [String: String] = [:], by who: String, options: ExecutionOptions, patience: TimeInterval = 0,
-                        waiting: @escaping @Sendable (String) -> Void = { _ in }) throws -> (asleep: [String], events: [ExecutionEvent]) {
+                        waiting: @escaping @Sendable (String) -> Void = { _ in }) throws -> WokenAll {
         let log = EventLog(path: options.eventLog)
         let started = Date()
         let clock: @Sendable () -> EpochSeconds = { options.now + EpochSeconds(Date().timeIntervalSince(started)) }
         forgetUnreachableHosts()
-        let (owed, known, power, saved) = try store.read { db in
-            (try DueActions.owedRestores(now: options.now, in: db), try VMRepository.all(in: db), try JournalRepository.power(in: db), try VMRepository.saved(in: db))
-        }
+        if let problem = try unknownHosts(options).first { throw ExecuteError(.badInput, problem) }
+        let known = try store.read { try VMRepository.all(in: $0) }
         let labelled = Dictionary(known.map { ($0.name, $0.labels) }, uniquingKeysWith: { a, _ in a })
-        func chosen(_ vm: String, on host: String) -> Bool { covers(host, options) && labels.allSatisfy { labelled[vm]?[$0.key] == $0.value } }
+        @Sendable func chosen(_ vm: String) -> Bool { labels.allSatisfy { labelled[vm]?[$0.key] == $0.value } }
         let every = "every sleeping VM" + Self.selection(labels, options), reason = "woken by \(who): \(every)"
-        let woken = owed.filter { chosen($0.vm, on: $0.host) }.map { r in
-            OwedRestore(vm: r.vm, host: r.host, actionID: UnplannedWake.wake.actionID(vm: r.vm, at: options.now), planID: nil, at: options.now,
-                        deadline: options.now, priority: r.priority, reason: reason, byPerson: true, hostConcurrentRestores: r.hostConcurrentRestores)
+        /// The selection on `host`: torpor's sleepers (their restores owed), VMs with an action under way or left open, and
+        /// those saved without torpor's record (as `check` names them).
+        @Sendable func asleep(on host: String) throws -> (owed: [OwedRestore], acting: [String], unrecorded: [String]) {
+            try store.read { db in
+                let power = try JournalRepository.power(in: db)
+                let owed = try DueActions.owedRestores(now: options.now, in: db).filter { $0.host == host && chosen($0.vm) }
+                let acting = Set(try JournalRepository.unfinished(in: db).filter { $0.host == host && chosen($0.vm) }.map(\.vm))
+                let unrecorded = try VMRepository.saved(in: db).filter { s in
+                    s.host == host && chosen(s.vm) && power[s.vm].map { $0.state != .hibernated && $0.since < s.seen } ?? true
+                }.map(\.vm)
+                let sleeping = Set(owed.map(\.vm))
+                return (owed, acting.subtracting(sleeping).sorted(), unrecorded.filter { !sleeping.contains($0) && !acting.contains($0) })
+            }
         }
-        // As `check` names them: saved since torpor last acted on the VM. libvirt has the last word when each is woken.
-        let unrecorded = saved.filter { s in
-            chosen(s.vm, on: s.host) && !woken.contains { $0.vm == s.vm } && power[s.vm].map { $0.state != .hibernated && $0.since < s.seen } ?? true
+        let hosts = try options.hosts ?? knownHosts(approved: nil)
+        let first = try hosts.sorted().map { (host: $0, asleep: try asleep(on: $0)) }.filter { !$0.asleep.owed.isEmpty || !$0.asleep.acting.isEmpty || !$0.asleep.unrecorded.isEmpty }
+        guard !first.isEmpty else {
+            let anyLabelled = labels.isEmpty || known.contains { chosen($0.name) }
+            throw ExecuteError(.nothingToDo, "no VM\(Self.selection(labels, options)) is asleep" + (anyLabelled ? "" : " (no VM of the store has those labels)"))
         }
-        guard !woken.isEmpty || !unrecorded.isEmpty else { throw ExecuteError(.nothingToDo, "no VM\(Self.selection(labels, options)) is asleep") }
-        try eachHost(Set(woken.map(\.host) + unrecorded.map(\.host)), log: log, clock: clock) { host in
+        let results = WakeResults()
+        try eachHost(Set(first.map(\.host)), "the wake", log: log, clock: clock) { host in
             var options = options
             options.hosts = [host]
-            try self.restoreOwed(options, owed: woken, patience: patience, waiting: waiting, log: log, clock: clock)
-            for s in unrecorded where s.host == host {
-                self.exclusively(s.vm, options, evenIfBroken: true, patience: patience, waiting: waiting, refused: { why, broken in
-                    log.record(.init(event: broken ? "failed" : "skipped", time: clock(), vm: s.vm, host: host,
+            let reconciled = options.dryRun ? Reconciled() : try self.reconcile(options, log: log, clock: clock)
+            let now = try asleep(on: host)   // again: reconciling may have found a completed save
+            // What another executor (or libvirtd, for a killed run) is acting on: a save under way ends in a sleep.
+            let held = options.dryRun ? now.acting.filter { self.locks?.heldByAnother($0) ?? false } : reconciled.busy.filter(chosen)
+            let selection = Set(now.owed.map(\.vm) + held + now.unrecorded).sorted()
+            results.add(selection)
+            let owed = now.owed.map { r in
+                OwedRestore(vm: r.vm, host: r.host, actionID: UnplannedWake.wake.actionID(vm: r.vm, at: options.now), planID: nil, at: options.now,
+                            deadline: options.now, priority: r.priority, reason: reason, byPerson: true, hostConcurrentRestores: r.hostConcurrentRestores)
+            }
+            // Sleepers another executor holds are waited for below, outside the restores' slots (with a patience).
+            let waitedFor = patience > 0 && !options.dryRun ? Set(now.owed.map(\.vm).filter { self.locks?.heldByAnother($0) ?? false }) : []
+            try self.restoreOwed(options, owed: owed, interrupted: reconciled.interrupted.filter { chosen($0.key) }, busy: reconciled.busy.union(waitedFor),
+                                 log: log, clock: clock)
+            // One by one, as `wake` does: what the restores left to others (another executor held it, libvirtd was still
+            // at it) and what no restore is owed for.
+            let restored = Set(log.events.filter { $0.event == "restored" && $0.host == host }.compactMap(\.vm))
+            let leftByRestores = reconciled.busy.union(waitedFor), sleepers = Set(now.owed.map(\.vm))
+            for vm in selection where !restored.contains(vm) && (!sleepers.contains(vm) || leftByRestores.contains(vm)) {
+                let unrecorded = now.unrecorded.contains(vm) ? " (saved without torpor's record)" : ""
+                self.exclusively(vm, options, evenIfBroken: true, patience: options.dryRun ? 0 : patience, waiting: waiting, refused: { why, broken in
+                    log.record(.init(event: broken ? "failed" : "skipped", time: clock(), vm: vm, host: host,
                                      detail: "wake: \(why)" + (broken ? "; waking without the lock" : "")))
                 }) {
-                    let unrecordedBy = "\(who): \(every) (saved without torpor's record)"
-                    if options.dryRun { return log.record(.init(event: "would-restore", time: options.now, vm: s.vm, host: host, detail: "woken by " + unrecordedBy)) }
+                    if options.dryRun { return log.record(.init(event: "would-restore", time: options.now, vm: vm, host: host, detail: reason + unrecorded)) }
                     do {
-                        _ = try self.wake(s.vm, host: host, recorded: power[s.vm], by: unrecordedBy, fromPool: false, options: options, log: log, clock: clock)
-                    } catch let error as ExecuteError where error.kind == .nothingToDo {
-                        // Started by another hand since the inventory saw it saved: awake.
+                        let power = try self.store.read { try JournalRepository.power(of: vm, in: $0) }
+                        _ = try self.wake(vm, host: host, recorded: power, by: "\(who): \(every)\(unrecorded)", fromPool: false, options: options, log: log, clock: clock)
                     } catch {
-                        log.record(.init(event: "failed", time: clock(), vm: s.vm, host: host, detail: "wake: \(error)"))
+                        log.record(.init(event: "skipped", time: clock(), vm: vm, host: host, detail: "wake: \(error)"))
                     }
                 }
             }
+            guard !options.dryRun else { return }
+            for vm in selection {
+                let state = try? self.connection(host).domain(named: vm).info().state
+                if state != .running && state != .blocked { results.notWoken(vm, state.map { "\($0)" } ?? "unknown (libvirt did not answer)") }
+            }
         }
-        return (woken.map(\.vm) + unrecorded.map(\.vm), log.events)
+        // Reconciling found nothing asleep after all (the open actions were hibernations still waiting, their VMs running).
+        guard !results.asleep.isEmpty else { throw ExecuteError(.nothingToDo, "no VM\(Self.selection(labels, options)) is asleep") }
+        return WokenAll(asleep: results.asleep, notWoken: results.left, events: log.events)
+    }
+
+    /// What `wakeAll`'s hosts found, gathered from their threads.
+    private final class WakeResults: @unchecked Sendable {
+        private let lock = NSLock()
+        private var vms: [String] = [], notRunning: [(vm: String, state: String)] = []
+        func add(_ selection: [String]) { lock.withLock { vms += selection } }
+        func notWoken(_ vm: String, _ state: String) { lock.withLock { notRunning.append((vm, state)) } }
+        var asleep: [String] { lock.withLock { vms } }
+        var left: [(vm: String, state: String)] { lock.withLock { notRunning.sorted { $0.vm < $1.vm } } }
     }
 
     /// The VMs `wakeAll` chose, in words: " labelled k=v on host h", or "".

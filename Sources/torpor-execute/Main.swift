@@ -251,10 +251,11 @@ struct Wake: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Restore a VM now, whatever the plans say; --all: every VM asleep (of --host, --label).",
         discussion: """
-            --all wakes every VM torpor has asleep as a run restores (each host at once, its restores in SLA order, \
-            --concurrent-restores at a time), then says which it could not wake (exit 1). Before an incident's or a \
-            host's maintenance, or before stopping torpor: `pause` first, or the next run hibernates them again as the \
-            approved plan says.
+            --all reconciles what a killed run left, restores every VM torpor has asleep as a run does (each host at \
+            once, its restores in SLA order, --concurrent-restores at a time), then wakes those another executor was \
+            saving (--wait) and those saved without torpor's record, and names each VM libvirt does not then say runs \
+            (exit 1). Before an incident's or a host's maintenance, or before stopping torpor: `pause` first, or the \
+            next run hibernates them again as the approved plan says.
             """)
     @OptionGroup var common: StageOptions
     @OptionGroup var flags: ExecutionFlags
@@ -271,6 +272,10 @@ struct Wake: ParsableCommand {
         guard all != (vm != nil) else { throw ValidationError(all ? "give a VM or --all, not both" : "give the VM to wake, or --all (every VM asleep)") }
         if !all && (!label.isEmpty || dryRun) { throw ValidationError((dryRun ? "--dry-run" : "--label") + " goes with --all") }
         for text in label where Self.labelled(text) == nil { throw ValidationError("--label '\(text)' is not key=value") }
+        let keys = label.compactMap { Self.labelled($0)?.key }
+        if let twice = keys.first(where: { key in keys.filter { $0 == key }.count > 1 }) {
+            throw ValidationError("--label \(twice) is given twice: a VM has one value of a label")
+        }
     }
 
     /// A `--label`'s key and value.
@@ -292,14 +297,13 @@ struct Wake: ParsableCommand {
             let labels = Dictionary(label.compactMap(Self.labelled), uniquingKeysWith: { _, last in last })
             let woken = try executor.wakeAll(labels: labels, by: operatorName(by), options: options, patience: wait.seconds, waiting: wait.say)
             guard !dryRun else { return }
-            // Awake: restored here, or found running by now (another executor's restore).
-            let running = (try? executor.store.read { try JournalRepository.power(in: $0) }.filter { $0.value.state == .running }.keys).map(Set.init) ?? []
-            let restored = Set(woken.events.filter { $0.event == "restored" }.compactMap(\.vm)).union(running)
-            let left = woken.asleep.filter { !restored.contains($0) }
-            StandardError.line("torpor-execute: woke \(woken.asleep.count - left.count) of \(woken.asleep.count) VMs asleep"
-                               + (left.isEmpty ? "" : "; not woken (why: above): " + left.joined(separator: ", ")))
+            let left = woken.notWoken.map { "\($0.vm) (\($0.state))" }
+            StandardError.line("torpor-execute: woke \(woken.asleep.count - left.count) of \(woken.asleep.count) asleep"
+                               + (left.isEmpty ? "" : "; not running (why: above): " + left.joined(separator: ", ")))
+            let memoryLost = Executor.memoryLost(in: woken.events) != nil
+            if memoryLost { StandardError.line("torpor-execute: a VM came back without its memory (above): it needs a person") }
             if !left.isEmpty { throw ExitCode(1) }
-            if Executor.memoryLost(in: woken.events) != nil { throw ExitCode(4) }
+            if memoryLost { throw ExitCode(4) }
         }
     }
 }

@@ -1993,14 +1993,20 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         let dry = try f.executor().wakeAll(labels: ["group": "web"], by: "bob", options: { var o = f.options(Self.at(1)); o.dryRun = true; return o }())
         #expect(dry.asleep == ["web-01", "web-02"] && dry.events.map(\.event) == ["would-restore", "would-restore"], "\(dry.events.map(\.text))")
         #expect(try vms.map(f.state) == [.shutOff, .shutOff, .shutOff], "a dry run wakes none")
+        // A --host the store does not know (a mistyped URI) is refused, not taken for a host where nothing sleeps.
         let elsewhere = #expect(throws: ExecuteError.self) {
             try f.executor().wakeAll(by: "bob", options: { var o = f.options(Self.at(1)); o.hosts = ["qemu+ssh://other/system"]; return o }())
         }
-        #expect(elsewhere?.kind == .nothingToDo && elsewhere?.description.contains("no VM on qemu+ssh://other/system is asleep") == true)
+        #expect(elsewhere?.kind == .badInput && elsewhere?.description.contains("--host qemu+ssh://other/system: no VM of the store is on this host") == true,
+                "\(String(describing: elsewhere))")
+        let unlabelled = #expect(throws: ExecuteError.self) { try f.executor().wakeAll(labels: ["group": "wbe"], by: "bob", options: f.options(Self.at(1))) }
+        #expect(unlabelled?.kind == .nothingToDo && unlabelled?.description.contains("no VM labelled group=wbe is asleep (no VM of the store has those labels)") == true,
+                "\(String(describing: unlabelled))")
 
         let web = try f.executor().wakeAll(labels: ["group": "web"], by: "bob", options: f.options(Self.at(1)))
         #expect(web.asleep == ["web-01", "web-02"] && web.events.map { "\($0.event) \($0.vm ?? "")" }.sorted() == ["restored web-01", "restored web-02"],
                 "\(web.events.map(\.text))")
+        #expect(web.notWoken.isEmpty, "libvirt says both run")
         #expect(web.events.allSatisfy { $0.detail.contains("woken by bob: every sleeping VM labelled group=web") }, "\(web.events.map(\.text))")
         #expect(try vms.map(f.state) == [.running, .running, .shutOff])
         #expect(try f.store.read { try JournalRepository.power(in: $0)["web-01"]?.wokenEarlyAt } != nil, "an operator's wake, before its planned restore")
@@ -2018,15 +2024,22 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         final class Holder: @unchecked Sendable { var lock: FileLock?; init(_ lock: FileLock) { self.lock = lock } }
         let saving = Holder(try locks.take("db-01"))
         let held = try waking.wakeAll(by: "bob", options: f.options(Self.at(2)))
-        #expect(held.asleep == ["db-01", "api-01"] && held.events.map { "\($0.event) \($0.vm ?? "")" } == ["skipped db-01", "restored api-01"],
+        #expect(held.asleep == ["api-01", "db-01"] && held.events.map { "\($0.event) \($0.vm ?? "")" } == ["skipped db-01", "restored api-01"],
                 "\(held.events.map(\.text))")
+        #expect(held.notWoken.map(\.vm) == ["db-01"] && held.notWoken.first?.state == "shutOff", "named, as libvirt has it")
         #expect(held.events[0].detail.contains("acts on db-01") && held.events[1].detail.contains("woken by bob: every sleeping VM (saved without torpor's record)"),
                 "\(held.events.map(\.text))")
         #expect(try f.state("db-01") == .shutOff && f.state("api-01") == .running)
         let waited = try waking.wakeAll(by: "bob", options: f.options(Self.at(2)), patience: 60) { _ in saving.lock = nil }   // the save done
-        #expect(waited.asleep == ["db-01"] && waited.events.map(\.event) == ["restored"], "\(waited.events.map(\.text))")
+        #expect(waited.asleep == ["db-01"] && waited.events.map(\.event) == ["restored"] && waited.notWoken.isEmpty, "\(waited.events.map(\.text))")
         #expect(try f.state("db-01") == .running)
-        let none = #expect(throws: ExecuteError.self) { try f.executor().wakeAll(by: "bob", options: f.options(Self.at(3))) }
+        // A save a killed run completed, torpor's record still saying the VM runs: reconciled first, then woken.
+        try f.connection.domain(named: "web-02").managedSave()
+        try f.executor().journal(JournalEntry(actionID: "killed/web-02", planID: nil, vm: "web-02", host: Self.host, kind: .hibernate, step: .started, at: Self.at(3)))
+        let killed = try f.executor().wakeAll(by: "bob", options: f.options(Self.at(3) + 60))
+        #expect(killed.asleep == ["web-02"] && killed.events.map(\.event) == ["reconciled", "restored"] && killed.notWoken.isEmpty, "\(killed.events.map(\.text))")
+        #expect(try f.state("web-02") == .running)
+        let none = #expect(throws: ExecuteError.self) { try f.executor().wakeAll(by: "bob", options: f.options(Self.at(4))) }
         #expect(none?.kind == .nothingToDo && none?.description.contains("no VM is asleep") == true)
     }
 

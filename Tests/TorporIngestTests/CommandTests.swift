@@ -55,6 +55,7 @@ import TorporTestSupport
                                          ("torpor-execute", ["wake", "web-01", "--all"], "give a VM or --all, not both"),
                                          ("torpor-execute", ["wake", "web-01", "--label", "group=web"], "--label goes with --all"),
                                          ("torpor-execute", ["wake", "--all", "--label", "=web"], "--label '=web' is not key=value"),
+                                         ("torpor-execute", ["wake", "--all", "--label", "group=web", "--label", "group=db"], "--label group is given twice"),
                                          ("torpor-execute", ["restore", "--from-pool", "--pool", "/p", "web-01", "--now", "2013-09-30T00:00:00Z"], "a wake acts on the VM as it is now"),
                                          ("torpor-execute", ["pool", "status"], "give the state pool: --pool DIR (or TORPOR_STATE_POOL)"),
                                          ("torpor-backtest", ["--days", "0"], "days"),

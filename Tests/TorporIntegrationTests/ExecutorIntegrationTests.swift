@@ -199,7 +199,7 @@ import TorporVirt
         #expect(listed.status == 0 && listed.stderr.contains("would-restore \(f.guest.name): woken by"), "\(listed)")
         #expect(try f.guest.domain.info().state == .shutOff, "a dry run wakes none")
         let woken = try runTool("torpor-execute", ["wake", "--all", "--by", "it", "--replay"] + only + at)
-        #expect(woken.status == 0 && woken.stderr.contains("woke 1 of 1 VMs asleep")
+        #expect(woken.status == 0 && woken.stderr.contains("woke 1 of 1 asleep")
                 && woken.stderr.contains("woken by it: every sleeping VM labelled test=\(f.guest.name) (saved without torpor's record)"), "\(woken)")
         try f.assertContinues(from: before, "woken after a save by hand")
         let quiet = try runTool("torpor-execute", ["check"] + at)
