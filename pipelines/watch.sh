@@ -6,6 +6,7 @@
 # every $TORPOR_WATCH_REMIND seconds while it lasts (default: an hour), and once when it clears; a check that cannot run
 # (the store unreadable) or does not answer within $TORPOR_WATCH_CHECK_TIMEOUT seconds (a disk stuck in I/O) is told too.
 # The text last told is kept in $TORPOR_WATCH_STATE, by default in /run: not on the store's disk, which may be full.
+# With $TORPOR_METRICS_FILE, each run also writes `torpor-execute metrics` there (Prometheus's text format).
 # Exits as the check did (4: something needs a person; 124: it did not answer), 5 when a notice could not be sent (then
 # said to syslog as critical, and tried again by the next run). One watch at a time: a run that finds another still
 # running leaves it to that one. A watch that did its work (the person told what needed telling) runs
@@ -29,6 +30,11 @@ output=$(timeout "$TORPOR_WATCH_CHECK_TIMEOUT" "$TORPOR_BIN/torpor-execute" chec
 status=$?
 [ "$status" -ne 124 ] || output+=$'\n'"watch.sh: torpor-execute check did not answer within $TORPOR_WATCH_CHECK_TIMEOUT s (the store's disk stuck? libvirt?)"
 printf '%s\n' "$output"
+# The metrics, for node_exporter's textfile collector: each run, whatever the check found (written whole).
+if [ -n "${TORPOR_METRICS_FILE:-}" ]; then
+  timeout 60 "$TORPOR_BIN/torpor-execute" metrics "${now[@]}" --output "$TORPOR_METRICS_FILE" 8>&- ||
+    echo "watch.sh: the metrics could not be written to $TORPOR_METRICS_FILE" >&2
+fi
 tell() {   # tell SUBJECT: the check's output to a person; the job fails (5) when it cannot be sent, said to syslog
   timeout 60 "$here/notify.sh" "$1" <<<"$output" 8>&- && return
   echo "watch.sh: the notice '$1' could not be sent (TORPOR_NOTIFY)" >&2

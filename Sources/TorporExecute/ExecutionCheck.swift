@@ -13,7 +13,16 @@ public enum ExecutionCheck {
     /// changes (it names no `now`), so that a watch can tell a new problem from one it has already reported.
     public struct Problem: Equatable, Sendable {
         public var vm: String
+        public var kind: Kind
         public var text: String
+    }
+
+    /// What kind of thing needs a person (`torpor-execute metrics` counts each).
+    public enum Kind: String, CaseIterable, Sendable {
+        case asleepPastRestore = "asleep_past_restore", restoreFailing = "restore_failing", savedStateLost = "saved_state_lost",
+             memoryLost = "memory_lost", downAfterHibernation = "down_after_hibernation", besideOlderImage = "beside_older_image",
+             actionUnfinished = "action_unfinished", savedWithoutRecord = "saved_without_record", noCollection = "no_collection",
+             filesystemFull = "filesystem_full", noRoomKept = "no_room_kept"
     }
 
     /// The problems at `now`. `grace`: how long past its deadline a restore may still be under way (a pass every few
@@ -37,16 +46,16 @@ public enum ExecutionCheck {
                 let due = r.dueSince ?? r.deadline
                 if now > due + grace {
                     let what = r.dueSince == nil ? "deadline \(UTC.format(r.deadline)) (\(r.actionID))" : "restore due since \(UTC.format(due)) (\(r.reason))"
-                    problems.append(Problem(vm: r.vm, text: "\(r.vm) on \(r.host): ASLEEP past its restore: \(what)" + failed))
+                    problems.append(Problem(vm: r.vm, kind: .asleepPastRestore, text: "\(r.vm) on \(r.host): ASLEEP past its restore: \(what)" + failed))
                 } else if failure != nil {
                     let when = r.dueSince.map { "due since \(UTC.format($0))" } ?? "deadline \(UTC.format(r.deadline))"
-                    problems.append(Problem(vm: r.vm, text: "\(r.vm) on \(r.host): restore failing, \(when)" + failed + " (the executor tries again each pass)"))
+                    problems.append(Problem(vm: r.vm, kind: .restoreFailing, text: "\(r.vm) on \(r.host): restore failing, \(when)" + failed + " (the executor tries again each pass)"))
                 }
             }
             // A sleep whose saved state is gone (libvirt's image lost before the pool had it): its restore will fail.
             for p in power.values.sorted(by: { $0.vm < $1.vm })
             where p.state == .hibernated && p.poolRefused?.hasPrefix(Executor.imageLost) == true && !problems.contains(where: { $0.vm == p.vm }) {
-                problems.append(Problem(vm: p.vm, text: "\(p.vm) on \(p.host): ASLEEP WITHOUT A SAVED STATE since \(UTC.format(p.since)): libvirt lost its "
+                problems.append(Problem(vm: p.vm, kind: .savedStateLost, text: "\(p.vm) on \(p.host): ASLEEP WITHOUT A SAVED STATE since \(UTC.format(p.since)): libvirt lost its "
                                         + "image before the state pool had it; its restore will fail and torpor never cold-boots it: a person decides"))
             }
             // A restore that brought a VM back without its memory (libvirt found its image gone or cut, and booted it):
@@ -57,26 +66,26 @@ public enum ExecutionCheck {
                 guard let booted = try JournalRepository.recent(limit: 100, vm: p.vm, in: db).first(where: { e in
                     e.at <= now && now - e.at <= 86_400 && e.kind == .restore && e.step == .done && e.detail.contains(Executor.bootedAfresh)
                 }) else { continue }
-                problems.append(Problem(vm: p.vm, text: "\(p.vm) on \(p.host): \(Executor.bootedAfresh) by its restore at \(UTC.format(booted.at)): "
+                problems.append(Problem(vm: p.vm, kind: .memoryLost, text: "\(p.vm) on \(p.host): \(Executor.bootedAfresh) by its restore at \(UTC.format(booted.at)): "
                                         + "libvirt found no complete saved image and booted it; the memory it slept with is lost (named for a day)"))
             }
             /// Each VM's newest of `entries` (newest first) that `matters`, told for a day after, or until torpor acts on the
             /// VM again (the entry is no longer its newest step); a VM already named is not named twice.
-            func tellForADay(_ entries: [JournalEntry], where matters: (JournalEntry) -> Bool, _ text: (JournalEntry) -> String) throws {
+            func tellForADay(_ kind: Kind, _ entries: [JournalEntry], where matters: (JournalEntry) -> Bool, _ text: (JournalEntry) -> String) throws {
                 var told = Set<String>()
                 for e in entries where matters(e) {
                     guard told.insert(e.vm).inserted, !problems.contains(where: { $0.vm == e.vm }),
                           try JournalRepository.recent(limit: 1, vm: e.vm, in: db).first?.id == e.id else { continue }
-                    problems.append(Problem(vm: e.vm, text: "\(e.vm) on \(e.host): " + text(e) + ": \(e.detail) (named for a day, or until torpor acts on it again)"))
+                    problems.append(Problem(vm: e.vm, kind: kind, text: "\(e.vm) on \(e.host): " + text(e) + ": \(e.detail) (named for a day, or until torpor acts on it again)"))
                 }
             }
             // A hibernation that failed and left its VM down (off, paused for a fault, or booted afresh from a save cut short).
-            try tellForADay(try JournalRepository.entries(of: .hibernate, from: now - 86_400, to: now, in: db), where: { Executor.leftDown($0.detail) }) {
+            try tellForADay(.downAfterHibernation, try JournalRepository.entries(of: .hibernate, from: now - 86_400, to: now, in: db), where: { Executor.leftDown($0.detail) }) {
                 "DOWN after its hibernation \($0.actionID) failed at \(UTC.format($0.at))"
             }
             // A restore that left libvirt an image older than the VM's memory: a start after the guest's next shutdown
             // would load it over newer disks.
-            try tellForADay(try JournalRepository.entries(of: .restore, step: .done, from: now - 86_400, to: now, in: db),
+            try tellForADay(.besideOlderImage, try JournalRepository.entries(of: .restore, step: .done, from: now - 86_400, to: now, in: db),
                             where: { $0.detail.contains(Executor.staleImageLeft) }) {
                 "RUNS BESIDE AN OLDER SAVED IMAGE since its restore \($0.actionID) at \(UTC.format($0.at))"
             }
@@ -86,7 +95,7 @@ public enum ExecutionCheck {
                 // VM that long (a save that hangs). One still `started` past the grace is: no pass has reconciled it, and
                 // its save may have completed with no restore owed.
                 if e.kind == .hibernate, e.step == .intent, try DueActions.stillDue(e, now: now, in: db), !(locks?.heldByAnother(e.vm) ?? false) { continue }
-                problems.append(Problem(vm: e.vm, text: "\(e.vm) on \(e.host): \(e.kind.rawValue) \(e.actionID) \(e.step.rawValue) at \(UTC.format(e.at)) and not "
+                problems.append(Problem(vm: e.vm, kind: .actionUnfinished, text: "\(e.vm) on \(e.host): \(e.kind.rawValue) \(e.actionID) \(e.step.rawValue) at \(UTC.format(e.at)) and not "
                                         + "finished (an executor stopped in it, or libvirt has not answered; the next run reconciles it)"))
             }
             // A VM libvirt holds saved that torpor did not put to sleep (a `virsh managedsave` by hand, a store restored
@@ -96,7 +105,7 @@ public enum ExecutionCheck {
             for s in try VMRepository.saved(in: db) where s.seen <= now && now - s.since <= 86_400 && !acting.contains(s.vm)
                 && !problems.contains(where: { $0.vm == s.vm }) {
                 if let p = power[s.vm], p.state == .hibernated || p.since >= s.seen { continue }
-                problems.append(Problem(vm: s.vm, text: "\(s.vm) on \(s.host): SAVED WITHOUT TORPOR'S RECORD since \(UTC.format(s.since)): libvirt holds its "
+                problems.append(Problem(vm: s.vm, kind: .savedWithoutRecord, text: "\(s.vm) on \(s.host): SAVED WITHOUT TORPOR'S RECORD since \(UTC.format(s.since)): libvirt holds its "
                                         + "saved state, but torpor did not put it to sleep (a `virsh managedsave` by hand, or a store restored from "
                                         + "an older backup), so nothing restores it: `torpor-execute wake \(s.vm)` brings it back (named for a day)"))
             }
@@ -104,7 +113,7 @@ public enum ExecutionCheck {
                 let vmsByHost = Dictionary(grouping: try VMRepository.all(in: db).compactMap(\.hostURI), by: { $0 }).mapValues(\.count)
                 for (host, vms) in vmsByHost.sorted(by: { $0.key < $1.key }) {
                     guard let last = try SourceRepository.lastIngested(kind: "libvirt", location: host, by: now, in: db), now - last > collectorSilence else { continue }
-                    problems.append(Problem(vm: host, text: "\(host): NO COLLECTION since \(UTC.format(last)): the libvirt collector (torpor-ingest libvirt) "
+                    problems.append(Problem(vm: host, kind: .noCollection, text: "\(host): NO COLLECTION since \(UTC.format(last)): the libvirt collector (torpor-ingest libvirt) "
                                             + "has stored none for over \(collectorSilence / 60) min; its \(vms) VMs are planned from stale data and kept "
                                             + "running (see its log; `torpor-ingest release VM` for a host gone for good)"))
                 }
@@ -119,7 +128,7 @@ public enum ExecutionCheck {
     static func storeRoom(_ store: Store) -> [Problem] {
         let state = StoreReserve(store: store.path).keep()
         guard let problem = state.problem else { return [] }
-        if case .unmade = state { return [Problem(vm: store.path, text: "\(store.path): NO ROOM KEPT FOR RESTORES: " + problem)] }
-        return [Problem(vm: store.path, text: "\(store.path): FILESYSTEM FULL: " + problem)]
+        if case .unmade = state { return [Problem(vm: store.path, kind: .noRoomKept, text: "\(store.path): NO ROOM KEPT FOR RESTORES: " + problem)] }
+        return [Problem(vm: store.path, kind: .filesystemFull, text: "\(store.path): FILESYSTEM FULL: " + problem)]
     }
 }

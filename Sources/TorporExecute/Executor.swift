@@ -134,11 +134,11 @@ public final class Executor: @unchecked Sendable {
         return log.events
     }
 
-    /// `body` (`what`: "the pass", "the wake") for each of `hosts`, each on a thread of its own; returns when every host
-    /// is done, or after `waitAtMost` seconds (a host still going goes on in its thread). A host's failure stops none of
-    /// the others: it is logged (`failed`) and the first (by host) is thrown once all are done.
-    private func eachHost(_ hosts: Set<String>, _ what: String = "the pass", waitAtMost: TimeInterval? = nil, log: EventLog,
-                          clock: @escaping @Sendable () -> EpochSeconds, _ body: @escaping @Sendable (String) throws -> Void) throws {
+    /// `body` for each of `hosts`, each on a thread of its own; returns when every host is done, or after `waitAtMost`
+    /// seconds (a host still going goes on in its thread). A host's failure stops none of the others: it is logged
+    /// (`failed`) and the first (by host) is thrown once all are done.
+    private func eachHost(_ hosts: Set<String>, waitAtMost: TimeInterval? = nil, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds,
+                          _ body: @escaping @Sendable (String) throws -> Void) throws {
         let failures = HostFailures()
         let group = DispatchGroup()
         for host in hosts.sorted() {
@@ -147,7 +147,7 @@ public final class Executor: @unchecked Sendable {
                 defer { group.leave() }
                 do { try body(host) } catch {
                     failures.add(host, error)
-                    log.record(.init(event: "failed", time: clock(), host: host, detail: "\(host): \(what) stopped: \(error)"))
+                    log.record(.init(event: "failed", time: clock(), host: host, detail: "\(host): the pass stopped: \(error)"))
                 }
             }
         }
@@ -1473,7 +1473,7 @@ public final class Executor: @unchecked Sendable {
     /// older backup). libvirt then says which of them run. None asleep is `nothingToDo`; a `--host` the store does not
     /// know is `badInput` (a mistyped URI must not read as nothing asleep).
     public func wakeAll(labels: [String: String] = [:], by who: String, options: ExecutionOptions, patience: TimeInterval = 0,
-                        waiting: @escaping @Sendable (String) -> Void = { _ in }) throws -> WokenAll {
+                        waiting say: @escaping @Sendable (String) -> Void = { _ in }) throws -> WokenAll {
         let log = EventLog(path: options.eventLog)
         let started = Date()
         let clock: @Sendable () -> EpochSeconds = { options.now + EpochSeconds(Date().timeIntervalSince(started)) }
@@ -1504,62 +1504,91 @@ public final class Executor: @unchecked Sendable {
             throw ExecuteError(.nothingToDo, "no VM\(Self.selection(labels, options)) is asleep" + (anyLabelled ? "" : " (no VM of the store has those labels)"))
         }
         let results = WakeResults()
-        try eachHost(Set(first.map(\.host)), "the wake", log: log, clock: clock) { host in
+        let giveUp = Date().addingTimeInterval(patience)   // one --wait for the whole wake, not one per VM held
+        try eachHost(Set(first.map(\.host)), log: log, clock: clock) { host in
             var options = options
             options.hosts = [host]
-            let reconciled = options.dryRun ? Reconciled() : try self.reconcile(options, log: log, clock: clock)
-            let now = try asleep(on: host)   // again: reconciling may have found a completed save
-            // What another executor (or libvirtd, for a killed run) is acting on: a save under way ends in a sleep.
-            let held = options.dryRun ? now.acting.filter { self.locks?.heldByAnother($0) ?? false } : reconciled.busy.filter(chosen)
-            let selection = Set(now.owed.map(\.vm) + held + now.unrecorded).sorted()
-            results.add(selection)
-            let owed = now.owed.map { r in
-                OwedRestore(vm: r.vm, host: r.host, actionID: UnplannedWake.wake.actionID(vm: r.vm, at: options.now), planID: nil, at: options.now,
-                            deadline: options.now, priority: r.priority, reason: reason, byPerson: true, hostConcurrentRestores: r.hostConcurrentRestores)
-            }
-            // Sleepers another executor holds are waited for below, outside the restores' slots (with a patience).
-            let waitedFor = patience > 0 && !options.dryRun ? Set(now.owed.map(\.vm).filter { self.locks?.heldByAnother($0) ?? false }) : []
-            try self.restoreOwed(options, owed: owed, interrupted: reconciled.interrupted.filter { chosen($0.key) }, busy: reconciled.busy.union(waitedFor),
-                                 log: log, clock: clock)
-            // One by one, as `wake` does: what the restores left to others (another executor held it, libvirtd was still
-            // at it) and what no restore is owed for.
-            let restored = Set(log.events.filter { $0.event == "restored" && $0.host == host }.compactMap(\.vm))
-            let leftByRestores = reconciled.busy.union(waitedFor), sleepers = Set(now.owed.map(\.vm))
-            for vm in selection where !restored.contains(vm) && (!sleepers.contains(vm) || leftByRestores.contains(vm)) {
-                let unrecorded = now.unrecorded.contains(vm) ? " (saved without torpor's record)" : ""
-                self.exclusively(vm, options, evenIfBroken: true, patience: options.dryRun ? 0 : patience, waiting: waiting, refused: { why, broken in
-                    log.record(.init(event: broken ? "failed" : "skipped", time: clock(), vm: vm, host: host,
-                                     detail: "wake: \(why)" + (broken ? "; waking without the lock" : "")))
-                }) {
-                    if options.dryRun { return log.record(.init(event: "would-restore", time: options.now, vm: vm, host: host, detail: reason + unrecorded)) }
-                    do {
-                        let power = try self.store.read { try JournalRepository.power(of: vm, in: $0) }
-                        _ = try self.wake(vm, host: host, recorded: power, by: "\(who): \(every)\(unrecorded)", fromPool: false, options: options, log: log, clock: clock)
-                    } catch {
-                        log.record(.init(event: "skipped", time: clock(), vm: vm, host: host, detail: "wake: \(error)"))
+            let before = first.first { $0.host == host }!.asleep
+            do {
+                let reconciled = options.dryRun ? Reconciled() : try self.reconcile(options, log: log, clock: clock)
+                let now = (try? asleep(on: host)) ?? before   // again: reconciling may have found a completed save
+                func heldElsewhere(_ vm: String) -> Bool { self.locks?.heldByAnother(vm) ?? false }
+                // VMs an action is under way or was left open for: those another executor (or libvirtd) still acts on, whose
+                // restore reconciling found unfinished, or whose save began since; in a dry run, which reconciles nothing,
+                // those held or that libvirt does not show running.
+                let acting = now.acting.filter { vm in
+                    if heldElsewhere(vm) { return true }
+                    guard !options.dryRun else {
+                        return ![DomainState.running, .blocked].contains((try? self.connection(host).domain(named: vm).info().state) ?? .unknown)
+                    }
+                    return reconciled.busy.contains(vm) || reconciled.interrupted[vm] != nil
+                }
+                let selection = Set(now.owed.map(\.vm) + acting + now.unrecorded).sorted()
+                results.add(selection)
+                let owed = now.owed.map { r in
+                    OwedRestore(vm: r.vm, host: r.host, actionID: UnplannedWake.wake.actionID(vm: r.vm, at: options.now), planID: nil, at: options.now,
+                                deadline: options.now, priority: r.priority, reason: reason, byPerson: true, hostConcurrentRestores: r.hostConcurrentRestores)
+                }
+                // Sleepers another executor holds are waited for below, outside the restores' slots (given a --wait); every
+                // unfinished restore is finished, chosen or not (restores are never blocked).
+                let waiting = patience > 0 && !options.dryRun
+                let waitedFor = waiting ? Set(now.owed.map(\.vm).filter(heldElsewhere)) : []
+                try self.restoreOwed(options, owed: owed, interrupted: reconciled.interrupted, busy: reconciled.busy.union(waitedFor), log: log, clock: clock)
+                // One by one, as `wake` does: what the restores left to others (another executor held it, or took it since;
+                // libvirtd was still at it) and what no restore is owed for.
+                let restored = Set(log.events.filter { $0.event == "restored" && $0.host == host }.compactMap(\.vm))
+                let refused = waiting ? Set(log.events.filter { $0.event == "skipped" && $0.host == host }.compactMap(\.vm)) : []
+                let leftByRestores = reconciled.busy.union(waitedFor).union(refused), sleepers = Set(now.owed.map(\.vm))
+                for vm in selection where !restored.contains(vm) && (!sleepers.contains(vm) || leftByRestores.contains(vm)) {
+                    let unrecorded = now.unrecorded.contains(vm) ? " (saved without torpor's record)" : ""
+                    self.exclusively(vm, options, evenIfBroken: true, patience: waiting ? max(0, giveUp.timeIntervalSinceNow) : 0, waiting: say, refused: { why, broken in
+                        log.record(.init(event: broken ? "failed" : "skipped", time: clock(), vm: vm, host: host,
+                                         detail: "wake: \(why)" + (broken ? "; waking without the lock" : "")))
+                    }) {
+                        if options.dryRun {
+                            let open = acting.contains(vm) ? " (an action under way or left open: reconciled, or waited for, first)" : ""
+                            return log.record(.init(event: "would-restore", time: options.now, vm: vm, host: host, detail: reason + unrecorded + open))
+                        }
+                        do {
+                            // A store that cannot answer blocks no wake: libvirt has the last word.
+                            let power = (try? self.store.read { try JournalRepository.power(of: vm, in: $0) }) ?? nil
+                            _ = try self.wake(vm, host: host, recorded: power, by: "\(who): \(every)\(unrecorded)", fromPool: false, options: options, log: log, clock: clock)
+                        } catch {
+                            log.record(.init(event: "skipped", time: clock(), vm: vm, host: host, detail: "wake: \(error)"))
+                        }
                     }
                 }
-            }
-            guard !options.dryRun else { return }
-            for vm in selection {
-                let state = try? self.connection(host).domain(named: vm).info().state
-                if state != .running && state != .blocked { results.notWoken(vm, state.map { "\($0)" } ?? "unknown (libvirt did not answer)") }
+                guard !options.dryRun else { return }
+                for vm in selection {
+                    let state = try? self.connection(host).domain(named: vm).info().state
+                    if state != .running && state != .blocked { results.notWoken(vm, state.map { "\($0)" } ?? "unknown (libvirt did not answer)") }
+                }
+            } catch {
+                // The host's VMs are named as not woken; the other hosts' wakes go on, and all are summed up.
+                log.record(.init(event: "failed", time: clock(), host: host, detail: "\(host): the wake stopped: \(error)"))
+                for vm in Set(before.owed.map(\.vm) + before.acting + before.unrecorded) {
+                    results.add([vm])
+                    results.notWoken(vm, "unknown (the wake on its host stopped)")
+                }
             }
         }
         // Reconciling found nothing asleep after all (the open actions were hibernations still waiting, their VMs running).
-        guard !results.asleep.isEmpty else { throw ExecuteError(.nothingToDo, "no VM\(Self.selection(labels, options)) is asleep") }
+        if results.asleep.isEmpty && !log.events.contains(where: { ["failed", "restored"].contains($0.event) }) {
+            throw ExecuteError(.nothingToDo, "no VM\(Self.selection(labels, options)) is asleep")
+        }
         return WokenAll(asleep: results.asleep, notWoken: results.left, events: log.events)
     }
 
     /// What `wakeAll`'s hosts found, gathered from their threads.
     private final class WakeResults: @unchecked Sendable {
         private let lock = NSLock()
-        private var vms: [String] = [], notRunning: [(vm: String, state: String)] = []
-        func add(_ selection: [String]) { lock.withLock { vms += selection } }
-        func notWoken(_ vm: String, _ state: String) { lock.withLock { notRunning.append((vm, state)) } }
-        var asleep: [String] { lock.withLock { vms } }
-        var left: [(vm: String, state: String)] { lock.withLock { notRunning.sorted { $0.vm < $1.vm } } }
+        private var vms: Set<String> = [], notRunning: [String: String] = [:]
+        func add(_ selection: [String]) { lock.withLock { vms.formUnion(selection) } }
+        func notWoken(_ vm: String, _ state: String) { lock.withLock { notRunning[vm] = state } }
+        var asleep: [String] { lock.withLock { vms.sorted() } }
+        var left: [(vm: String, state: String)] { lock.withLock { notRunning.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } } }
     }
+
 
     /// The VMs `wakeAll` chose, in words: " labelled k=v on host h", or "".
     private static func selection(_ labels: [String: String], _ options: ExecutionOptions) -> String {

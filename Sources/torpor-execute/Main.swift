@@ -32,6 +32,7 @@ struct TorporExecuteCommand: TorporTool {
                      whose saved state is gone, a VM booted without its memory, an action left started,
                      a host no longer collected): one
                      line each and exit 4, else exit 0 (pipelines/watch.sh notifies on it)
+            metrics  Prometheus metrics (text format, for node_exporter's textfile collector)
 
             Every step is journaled in the store before it is taken; a run killed at any point and run again
             finishes or rolls forward each action once. Each host on a thread of its own, and never two
@@ -43,7 +44,7 @@ struct TorporExecuteCommand: TorporTool {
             2 usage; 3 nothing to do; 4 check found what needs a person, or wake or pin
             brought a VM back without its memory (libvirt booted it).
             """,
-        subcommands: [Run.self, Wake.self, Restore.self, Pin.self, Unpin.self, Pause.self, Resume.self, Status.self, Check.self, PoolCommand.self],
+        subcommands: [Run.self, Wake.self, Restore.self, Pin.self, Unpin.self, Pause.self, Resume.self, Status.self, Check.self, Metrics.self, PoolCommand.self],
         defaultSubcommand: Run.self)
 }
 
@@ -520,6 +521,22 @@ struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "What needs a person now: a VM asleep past its restore, a restore failing, a lost saved state or memory, an action left started, a host no longer collected, a VM saved without torpor's record, the store's filesystem full (exit 4).")
     @OptionGroup var common: StageOptions
+    @OptionGroup var check: CheckOptions
+
+    func run() throws {
+        try exitingOnError("torpor-execute") {
+            let problems = try check.problems(store: try restoringStore(common), common)
+            guard !problems.isEmpty else {
+                return print("ok at \(UTC.format(common.nowSeconds)): no VM asleep past its restore, no restore failing, no saved state lost, no action left started, no host left uncollected, no VM saved without torpor's record, room for the store")
+            }
+            for p in problems { print(p.text) }
+            throw ExitCode(4)
+        }
+    }
+}
+
+/// What `check` (and `metrics`, which counts what it names) allows before it names something.
+struct CheckOptions: ParsableArguments {
     @Option(help: "How long past its deadline a restore may still be under way, and an action may stay started, e.g. 10m.")
     var grace = "10m"
     @Option(help: "How long a host holding VMs may go without a libvirt collection before it is named, e.g. 30m (0: not checked).")
@@ -532,16 +549,36 @@ struct Check: ParsableCommand {
         }
     }
 
+    func problems(store: Store, _ common: StageOptions) throws -> [ExecutionCheck.Problem] {
+        try ExecutionCheck.problems(store: store, now: common.nowSeconds, grace: DurationText.seconds(grace)!,
+                                    collectorSilence: DurationText.seconds(collectorSilence)!, replaying: common.now != nil,
+                                    locks: VMLocks(store: common.storePath))
+    }
+}
+
+struct Metrics: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Prometheus metrics (text format): VMs asleep and restores due per host, what check names by kind, the last day's restores, hibernations and VM-seconds asleep.",
+        discussion: """
+            For node_exporter's textfile collector: --output /var/lib/prometheus/node-exporter/torpor.prom (written \
+            whole: a scrape never reads half of it). The watch job writes it each run when TORPOR_METRICS_FILE is set. \
+            Alert on torpor_problems > 0, on torpor_restores_last_day{outcome="late"} > 0, and on \
+            time() - torpor_metrics_time_seconds (the watch stopped).
+            """)
+    @OptionGroup var common: StageOptions
+    @OptionGroup var check: CheckOptions
+    @Option(help: "Write them to this file, whole (default: stdout).") var output: String?
+
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let problems = try ExecutionCheck.problems(store: try restoringStore(common), now: common.nowSeconds, grace: DurationText.seconds(grace)!,
-                                                       collectorSilence: DurationText.seconds(collectorSilence)!,
-                                                       replaying: common.now != nil, locks: VMLocks(store: common.storePath))
-            guard !problems.isEmpty else {
-                return print("ok at \(UTC.format(common.nowSeconds)): no VM asleep past its restore, no restore failing, no saved state lost, no action left started, no host left uncollected, no VM saved without torpor's record, room for the store")
+            let store = try restoringStore(common)
+            let text = try ExecutionMetrics.render(store: store, now: common.nowSeconds, replaying: common.now != nil,
+                                                   problems: try check.problems(store: store, common))
+            guard let output else { return print(text, terminator: "") }
+            // Written beside it, then renamed over it: a scrape never reads half of it.
+            do { try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
+                throw ExecuteError(.runtime, "\(output): cannot be written: \(error.localizedDescription)")
             }
-            for p in problems { print(p.text) }
-            throw ExitCode(4)
         }
     }
 }

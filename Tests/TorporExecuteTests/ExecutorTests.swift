@@ -2036,11 +2036,57 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         // A save a killed run completed, torpor's record still saying the VM runs: reconciled first, then woken.
         try f.connection.domain(named: "web-02").managedSave()
         try f.executor().journal(JournalEntry(actionID: "killed/web-02", planID: nil, vm: "web-02", host: Self.host, kind: .hibernate, step: .started, at: Self.at(3)))
+        let listed = try f.executor().wakeAll(by: "bob", options: { var o = f.options(Self.at(3) + 60); o.dryRun = true; return o }())
+        #expect(listed.asleep == ["web-02"] && listed.events.map(\.event) == ["would-restore"] && listed.events[0].detail.contains("an action under way or left open"),
+                "a dry run, which reconciles nothing, lists it: \(listed.events.map(\.text))")
         let killed = try f.executor().wakeAll(by: "bob", options: f.options(Self.at(3) + 60))
         #expect(killed.asleep == ["web-02"] && killed.events.map(\.event) == ["reconciled", "restored"] && killed.notWoken.isEmpty, "\(killed.events.map(\.text))")
         #expect(try f.state("web-02") == .running)
         let none = #expect(throws: ExecuteError.self) { try f.executor().wakeAll(by: "bob", options: f.options(Self.at(4))) }
         #expect(none?.kind == .nothingToDo && none?.description.contains("no VM is asleep") == true)
+    }
+
+    /// `metrics`: what is asleep and due per host, what check names by kind (every kind, 0 when none), the last day's
+    /// restores, hibernations and VM-seconds asleep, in a text Prometheus's own promtool accepts.
+    @Test func metricsSayWhatIsAsleepAndWhatTheDayDid() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<10, "web-02": 0..<10])
+        try f.executor().run(f.options(Self.now))
+        _ = try f.executor().wake(vm: "web-01", by: "bob", options: f.options(Self.now + 1800))
+        try ExecutorSettings.setPaused(true, by: "bob", now: Self.now + 1800, in: f.store)
+        let at = Self.now + 3600
+        let text = try ExecutionMetrics.render(store: f.store, now: at, problems: try ExecutionCheck.problems(store: f.store, now: at, grace: 600))
+        let samples = Dictionary(text.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { line -> (String, String) in
+            let space = line.lastIndex(of: " ")!
+            return (String(line[..<space]), String(line[line.index(after: space)...]))
+        }, uniquingKeysWith: { a, _ in a })
+        #expect(samples["torpor_vms_asleep{host=\"\(Self.host)\"}"] == "1", "web-02 sleeps on: \(text)")
+        #expect(samples["torpor_restores_due{host=\"\(Self.host)\"}"] == "0")
+        #expect(samples["torpor_hibernations_paused"] == "1" && samples["torpor_metrics_time_seconds"] == "\(at)")
+        #expect(samples["torpor_restores_last_day{outcome=\"on_time\"}"] == "1" && samples["torpor_restores_last_day{outcome=\"late\"}"] == "0")
+        #expect(samples["torpor_hibernations_last_day{outcome=\"done\"}"] == "2" && samples["torpor_hibernations_last_day{outcome=\"failed\"}"] == "0")
+        let slept = try #require(samples["torpor_vm_asleep_seconds_last_day"].flatMap(Int64.init))
+        #expect((3600 + 1800 - 120...3600 + 1800).contains(slept), "web-01 for half an hour (its restore's seconds), web-02 for the hour: \(slept)")
+        #expect(ExecutionCheck.Kind.allCases.allSatisfy { samples["torpor_problems{kind=\"\($0.rawValue)\"}"] == "0" }, "every kind, none now: \(text)")
+        let plan = try #require(try f.store.read { try DueActions.approvedPlan(now: at, in: $0) }?.plan)
+        #expect(samples["torpor_approved_plan_valid_until_seconds"] == "\(plan.validUntil.seconds)")
+        // Past web-02's deadline with no executor running: named by kind.
+        let late = try #require(try f.store.read { try DueActions.owedRestores(now: at, in: $0) }.first).deadline + 3600
+        let overdue = try ExecutionMetrics.render(store: f.store, now: late, problems: try ExecutionCheck.problems(store: f.store, now: late, grace: 600))
+        #expect(overdue.contains("torpor_problems{kind=\"asleep_past_restore\"} 1\n") && overdue.contains("torpor_restores_due{host=\"\(Self.host)\"} 1\n"), "\(overdue)")
+        // Prometheus's own checker of the format (and of its naming rules).
+        let promtool = Process(), input = Pipe(), output = Pipe()
+        promtool.executableURL = URL(fileURLWithPath: "/usr/bin/promtool")
+        promtool.arguments = ["check", "metrics"]
+        promtool.standardInput = input
+        promtool.standardOutput = output
+        promtool.standardError = output
+        try promtool.run()
+        input.fileHandleForWriting.write(Data(overdue.utf8))
+        try input.fileHandleForWriting.close()
+        let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        promtool.waitUntilExit()
+        #expect(promtool.terminationStatus == 0 && said.isEmpty, "promtool: \(said)")
     }
 
     /// A restore that could not remove libvirt's older image of the VM (a job running on it, an error) is named by

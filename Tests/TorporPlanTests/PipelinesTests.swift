@@ -136,7 +136,8 @@ import TorporStore
         let vm = try #require(try store.read { try VMRepository.all(in: $0) }.first), since = UTC.parseISO8601(EndToEndTests.now)!
         try store.transaction { try JournalRepository.setPower(PowerRecord(vm: vm.name, host: "test:///default", state: .hibernated, since: since, actionID: "a"), in: $0) }
         let notices = dir + "/notices", state = dir + "/watch.last", watch = root + "/usr/local/lib/torpor/watch.sh", beats = dir + "/beats"
-        var environment = ["TORPOR_DB": store.path, "TORPOR_BIN": root + "/usr/local/bin", "TORPOR_WATCH_STATE": state,
+        let metrics = dir + "/torpor.prom"
+        var environment = ["TORPOR_DB": store.path, "TORPOR_BIN": root + "/usr/local/bin", "TORPOR_WATCH_STATE": state, "TORPOR_METRICS_FILE": metrics,
                            "TORPOR_NOTIFY": "cat >> '\(notices)'", "TORPOR_NOW": UTC.format(since + 300), "PATH": "/usr/bin:/bin",
                            "TORPOR_WATCH_HEARTBEAT": "echo $TORPOR_WATCH_STATUS >> '\(beats)'"]
         func told() -> String { (try? String(contentsOfFile: notices, encoding: .utf8)) ?? "" }
@@ -147,6 +148,9 @@ import TorporStore
         #expect(asleep.status == 4 && asleep.output.contains("\(vm.name) on test:///default: ASLEEP past its restore: restore due since \(UTC.format(since))"),
                 "\(asleep.output)")
         #expect(told().contains("needs a person: 1 (torpor-execute check)") && told().contains("no plan holds a restore"), "\(told())")
+        let written = (try? String(contentsOfFile: metrics, encoding: .utf8)) ?? ""
+        #expect(written.contains("torpor_problems{kind=\"asleep_past_restore\"} 1\n") && written.contains("torpor_vms_asleep{host=\"test:///default\"} 1\n"),
+                "each watch writes the metrics: \(written)")
         environment["TORPOR_NOW"] = UTC.format(since + 2100)
         #expect(try run(watch, environment: environment).status == 4)
         #expect(told().components(separatedBy: "needs a person").count == 2, "told once while nothing changes")
