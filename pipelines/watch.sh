@@ -30,18 +30,20 @@ output=$(timeout "$TORPOR_WATCH_CHECK_TIMEOUT" "$TORPOR_BIN/torpor-execute" chec
 status=$?
 [ "$status" -ne 124 ] || output+=$'\n'"watch.sh: torpor-execute check did not answer within $TORPOR_WATCH_CHECK_TIMEOUT s (the store's disk stuck? libvirt?)"
 printf '%s\n' "$output"
-# The metrics, for node_exporter's textfile collector: each run, whatever the check found (written whole).
-if [ -n "${TORPOR_METRICS_FILE:-}" ]; then
-  timeout 60 "$TORPOR_BIN/torpor-execute" metrics "${now[@]}" --output "$TORPOR_METRICS_FILE" 8>&- ||
+metrics() {   # the metrics for node_exporter's textfile collector, written whole, each run (not after a check that hung)
+  [ -n "${TORPOR_METRICS_FILE:-}" ] && [ "$status" -ne 124 ] || return 0
+  timeout "$TORPOR_WATCH_CHECK_TIMEOUT" "$TORPOR_BIN/torpor-execute" metrics "${now[@]}" --output "$TORPOR_METRICS_FILE" 8>&- ||
     echo "watch.sh: the metrics could not be written to $TORPOR_METRICS_FILE" >&2
-fi
+}
 tell() {   # tell SUBJECT: the check's output to a person; the job fails (5) when it cannot be sent, said to syslog
   timeout 60 "$here/notify.sh" "$1" <<<"$output" 8>&- && return
   echo "watch.sh: the notice '$1' could not be sent (TORPOR_NOTIFY)" >&2
   logger -p daemon.crit -t torpor "the watch's notice could not be sent (TORPOR_NOTIFY): $1" 2>/dev/null
+  metrics   # another way to a person
   exit 5
 }
-beat() {   # beat: the watch did its work: the heartbeat (the check's exit status in $TORPOR_WATCH_STATUS), then exit as the check did
+beat() {   # beat: the watch did its work: the metrics, the heartbeat (the check's exit status in $TORPOR_WATCH_STATUS), then exit as the check did
+  metrics
   if [ -n "${TORPOR_WATCH_HEARTBEAT:-}" ] &&
      ! TORPOR_WATCH_STATUS=$status timeout 30 bash -c "$TORPOR_WATCH_HEARTBEAT" </dev/null >/dev/null 8>&-; then
     echo "watch.sh: the heartbeat could not be sent (TORPOR_WATCH_HEARTBEAT): its monitor will say the watch stopped" >&2

@@ -12,39 +12,46 @@ public enum ExecutionMetrics {
     public static func render(store: Store, now: EpochSeconds, replaying: Bool = false, problems: [ExecutionCheck.Problem]) throws -> String {
         try store.read { db in
             var out = Exposition()
-            out.gauge("torpor_metrics_time_seconds", "When torpor-execute metrics read the store (its --now).", [([:], Double(now))])
+            out.gauge("torpor_metrics_timestamp_seconds", "When torpor-execute metrics read the store (its --now).", [([:], Double(now))])
             out.gauge("torpor_hibernations_paused", "1 while torpor-execute pause holds every new hibernation back (restores go on).",
                       [([:], try ExecutorSettings.paused(in: db) ? 1 : 0)])
             let owed = try DueActions.owedRestores(now: now, replaying: replaying, in: db), held = try JournalRepository.held(in: db).values
-            let hosts = Set(try VMRepository.all(in: db).compactMap(\.hostURI)).union(owed.map(\.host)).union(held.map(\.host))
+            // Every host the store knows a VM on, or torpor acted on.
+            let hosts = Set(try VMRepository.all(in: db).compactMap(\.hostURI)).union(try JournalRepository.power(in: db).values.map(\.host))
+                .union(owed.map(\.host)).union(held.map(\.host)).sorted()
             /// How many of `items` are on each host (0 for a host with none: an alert on a series that vanishes misses it).
             func perHost(_ items: [String]) -> [([String: String], Double)] {
-                hosts.sorted().map { host in (["host": host], Double(items.filter { $0 == host }.count)) }
+                let counts = Dictionary(grouping: items, by: { $0 }).mapValues(\.count)
+                return hosts.map { host in (["host": host], Double(counts[host] ?? 0)) }
             }
             out.gauge("torpor_vms_asleep", "VMs torpor holds asleep, by host.", perHost(owed.map(\.host)))
             out.gauge("torpor_restores_due", "VMs asleep whose restore is due now and not yet done, by host.", perHost(owed.filter { $0.at <= now }.map(\.host)))
             out.gauge("torpor_hibernations_held", "Due hibernations the last run held back (busy, paused, a guardrail, ...), by host.", perHost(held.map(\.host)))
             out.gauge("torpor_problems", "What torpor-execute check names, by kind: each needs a person (the watch tells one).",
                       ExecutionCheck.Kind.allCases.map { kind in (["kind": kind.rawValue], Double(problems.filter { $0.kind == kind }.count)) })
-            if let (plan, _) = try DueActions.approvedPlan(now: now, in: db) {
-                out.gauge("torpor_approved_plan_valid_until_seconds", "When the newest approved plan stops starting hibernations.",
-                          [([:], Double(plan.validUntil.seconds))])
-            }
-            let collected = try hosts.sorted().compactMap { host in
-                try SourceRepository.lastIngested(kind: "libvirt", location: host, by: now, in: db).map { (["host": host], Double($0)) }
-            }
-            out.gauge("torpor_collection_last_seconds", "When the libvirt collector last stored a host's samples.", collected)
+            // 0 with no approved plan, or one this torpor cannot read (a newer planner's): an alert on its passing fires.
+            let plan = (try? DueActions.approvedPlan(now: now, in: db))??.plan
+            out.gauge("torpor_approved_plan_valid_until_timestamp_seconds", "When the newest approved plan stops starting hibernations (0: none readable).",
+                      [([:], Double(plan?.validUntil.seconds ?? 0))])
+            // 0 for a host never collected: missing data is never idle data, and `time() - this` says so.
+            out.gauge("torpor_collection_last_timestamp_seconds", "When the libvirt collector last stored a host's samples (0: never).",
+                      try hosts.map { host in (["host": host], Double(try SourceRepository.lastIngested(kind: "libvirt", location: host, by: now, in: db) ?? 0)) })
 
             let dayAgo = now - 86_400
-            let restored = try JournalRepository.entries(of: .restore, step: .done, from: dayAgo, to: now, in: db)
-            let restoresFailed = try JournalRepository.entries(of: .restore, from: dayAgo, to: now, in: db)
-            out.gauge("torpor_restores_last_day", "Restores in the last day: done by their deadline, done after it (an SLA violation), or failed (tried again).",
-                      [(["outcome": "on_time"], Double(restored.filter { $0.late != true }.count)), (["outcome": "late"], Double(restored.filter { $0.late == true }.count)),
-                       (["outcome": "failed"], Double(restoresFailed.count))])
-            let hibernated = try JournalRepository.entries(of: .hibernate, step: .done, from: dayAgo, to: now, in: db)
-            let hibernationsFailed = try JournalRepository.entries(of: .hibernate, from: dayAgo, to: now, in: db)
+            let day = try JournalRepository.entries(from: dayAgo, to: now, in: db)
+            let restored = day.filter { $0.kind == .restore && $0.step == .done }
+            /// A plan's restore done after its deadline (measured when it was done; else from the deadline it kept).
+            func late(_ e: JournalEntry) -> Bool { e.late ?? e.deadline.map { e.at > $0 } ?? false }
+            let planned = restored.filter { $0.planID != nil }
+            out.gauge("torpor_restores_last_day", "Restores in the last day: a plan's done by its deadline or after it (an SLA violation), one no plan "
+                      + "scheduled (a wake, a pin, an event, a demand signal), and those with a failed attempt (each tried again).",
+                      [(["outcome": "on_time"], Double(planned.filter { !late($0) }.count)), (["outcome": "late"], Double(planned.filter(late).count)),
+                       (["outcome": "unplanned"], Double(restored.count - planned.count)),
+                       (["outcome": "failed"], Double(Set(day.filter { $0.kind == .restore && $0.step == .failed }.map(\.actionID)).count))])
+            let hibernated = day.filter { $0.kind == .hibernate && $0.step == .done }
             out.gauge("torpor_hibernations_last_day", "Hibernations in the last day: done, or failed (the VM left running).",
-                      [(["outcome": "done"], Double(hibernated.count)), (["outcome": "failed"], Double(hibernationsFailed.count))])
+                      [(["outcome": "done"], Double(hibernated.count)),
+                       (["outcome": "failed"], Double(Set(day.filter { $0.kind == .hibernate && $0.step == .failed }.map(\.actionID)).count))])
             // The VMs asleep at some time in the day: asleep now, or a sleep that began or ended in it.
             let sleepers = Set(owed.map(\.vm) + restored.map(\.vm) + hibernated.map(\.vm))
             let asleep = try sleepers.reduce(into: Int64(0)) { total, vm in
@@ -52,7 +59,7 @@ public enum ExecutionMetrics {
                     total += max(0, min(sleep.upperBound, now) - max(sleep.lowerBound, dayAgo))
                 }
             }
-            out.gauge("torpor_vm_asleep_seconds_last_day", "VM-seconds spent asleep in the last day, every VM together (what torpor saves).",
+            out.gauge("torpor_vm_asleep_last_day_seconds", "VM-seconds spent asleep in the last day, every VM together (what torpor saves).",
                       [([:], Double(asleep))])
             return out.text
         }

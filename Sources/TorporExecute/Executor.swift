@@ -1504,24 +1504,27 @@ public final class Executor: @unchecked Sendable {
             throw ExecuteError(.nothingToDo, "no VM\(Self.selection(labels, options)) is asleep" + (anyLabelled ? "" : " (no VM of the store has those labels)"))
         }
         let results = WakeResults()
-        let giveUp = Date().addingTimeInterval(patience)   // one --wait for the whole wake, not one per VM held
         try eachHost(Set(first.map(\.host)), log: log, clock: clock) { host in
             var options = options
             options.hosts = [host]
             let before = first.first { $0.host == host }!.asleep
+            /// Whether libvirt says `vm` runs (a VM it cannot be asked about does not).
+            func running(_ vm: String) -> Bool { [DomainState.running, .blocked].contains((try? self.connection(host).domain(named: vm).info().state) ?? .unknown) }
             do {
-                let reconciled = options.dryRun ? Reconciled() : try self.reconcile(options, log: log, clock: clock)
+                var reconciled = Reconciled()
+                if !options.dryRun {
+                    // A store that cannot answer blocks no wake: what was read before goes on.
+                    do { reconciled = try self.reconcile(options, log: log, clock: clock) } catch {
+                        log.record(.init(event: "failed", time: clock(), host: host, detail: "\(host): what a killed run left is not reconciled: \(error)"))
+                    }
+                }
                 let now = (try? asleep(on: host)) ?? before   // again: reconciling may have found a completed save
                 func heldElsewhere(_ vm: String) -> Bool { self.locks?.heldByAnother(vm) ?? false }
                 // VMs an action is under way or was left open for: those another executor (or libvirtd) still acts on, whose
-                // restore reconciling found unfinished, or whose save began since; in a dry run, which reconciles nothing,
-                // those held or that libvirt does not show running.
+                // restore reconciling found unfinished, whose save began since, or that libvirt does not show running (a
+                // save a killed run completed that reconciling could not close).
                 let acting = now.acting.filter { vm in
-                    if heldElsewhere(vm) { return true }
-                    guard !options.dryRun else {
-                        return ![DomainState.running, .blocked].contains((try? self.connection(host).domain(named: vm).info().state) ?? .unknown)
-                    }
-                    return reconciled.busy.contains(vm) || reconciled.interrupted[vm] != nil
+                    heldElsewhere(vm) || reconciled.busy.contains(vm) || reconciled.interrupted[vm] != nil || !running(vm)
                 }
                 let selection = Set(now.owed.map(\.vm) + acting + now.unrecorded).sorted()
                 results.add(selection)
@@ -1536,6 +1539,7 @@ public final class Executor: @unchecked Sendable {
                 try self.restoreOwed(options, owed: owed, interrupted: reconciled.interrupted, busy: reconciled.busy.union(waitedFor), log: log, clock: clock)
                 // One by one, as `wake` does: what the restores left to others (another executor held it, or took it since;
                 // libvirtd was still at it) and what no restore is owed for.
+                let giveUp = Date().addingTimeInterval(patience)   // one --wait for the host's VMs held, not one per VM
                 let restored = Set(log.events.filter { $0.event == "restored" && $0.host == host }.compactMap(\.vm))
                 let refused = waiting ? Set(log.events.filter { $0.event == "skipped" && $0.host == host }.compactMap(\.vm)) : []
                 let leftByRestores = reconciled.busy.union(waitedFor).union(refused), sleepers = Set(now.owed.map(\.vm))
@@ -1559,17 +1563,15 @@ public final class Executor: @unchecked Sendable {
                     }
                 }
                 guard !options.dryRun else { return }
-                for vm in selection {
-                    let state = try? self.connection(host).domain(named: vm).info().state
-                    if state != .running && state != .blocked { results.notWoken(vm, state.map { "\($0)" } ?? "unknown (libvirt did not answer)") }
+                for vm in selection where !running(vm) {
+                    results.notWoken(vm, (try? self.connection(host).domain(named: vm).info().state).map { "\($0)" } ?? "unknown (libvirt did not answer)")
                 }
             } catch {
-                // The host's VMs are named as not woken; the other hosts' wakes go on, and all are summed up.
+                // The host's VMs libvirt does not say run are named; the other hosts' wakes go on, and all are summed up.
                 log.record(.init(event: "failed", time: clock(), host: host, detail: "\(host): the wake stopped: \(error)"))
-                for vm in Set(before.owed.map(\.vm) + before.acting + before.unrecorded) {
-                    results.add([vm])
-                    results.notWoken(vm, "unknown (the wake on its host stopped)")
-                }
+                let vms = Set(before.owed.map(\.vm) + before.acting + before.unrecorded)
+                results.add(Array(vms))
+                for vm in vms where !running(vm) { results.notWoken(vm, "not running (the wake on its host stopped)") }
             }
         }
         // Reconciling found nothing asleep after all (the open actions were hibernations still waiting, their VMs running).

@@ -139,12 +139,17 @@ public enum JournalRepository {
     /// whole journal.
     public static func entries(of kind: JournalEntry.Kind, step: JournalEntry.Step = .failed, from: EpochSeconds, to: EpochSeconds,
                                in db: Database) throws -> [JournalEntry] {
+        try entries(from: from, to: to, in: db).filter { $0.kind == kind && $0.step == step }
+    }
+
+    /// Every step journaled in [from, to], newest first, read as `entries(of:step:from:to:)` reads.
+    public static func entries(from: EpochSeconds, to: EpochSeconds, in db: Database) throws -> [JournalEntry] {
         var result: [JournalEntry] = []
         let rows = try Row.fetchCursor(db, sql: "SELECT * FROM journal ORDER BY id DESC")
         while let row = try rows.next() {
             let e = entry(row)
             if e.at < from - 86_400 { break }
-            if e.kind == kind, e.step == step, (from...to).contains(e.at) { result.append(e) }
+            if (from...to).contains(e.at) { result.append(e) }
         }
         return result
     }

@@ -303,7 +303,8 @@ struct Wake: ParsableCommand {
                                + (left.isEmpty ? "" : "; not running (why: above): " + left.joined(separator: ", ")))
             let memoryLost = Executor.memoryLost(in: woken.events) != nil
             if memoryLost { StandardError.line("torpor-execute: a VM came back without its memory (above): it needs a person") }
-            if !left.isEmpty { throw ExitCode(1) }
+            // A failure with nothing found asleep (a host that could not be read): nothing is known to be awake.
+            if !left.isEmpty || (woken.asleep.isEmpty && woken.events.contains { $0.event == "failed" }) { throw ExitCode(1) }
             if memoryLost { throw ExitCode(4) }
         }
     }
@@ -563,7 +564,7 @@ struct Metrics: ParsableCommand {
             For node_exporter's textfile collector: --output /var/lib/prometheus/node-exporter/torpor.prom (written \
             whole: a scrape never reads half of it). The watch job writes it each run when TORPOR_METRICS_FILE is set. \
             Alert on torpor_problems > 0, on torpor_restores_last_day{outcome="late"} > 0, and on \
-            time() - torpor_metrics_time_seconds (the watch stopped).
+            time() - torpor_metrics_timestamp_seconds (the watch stopped).
             """)
     @OptionGroup var common: StageOptions
     @OptionGroup var check: CheckOptions

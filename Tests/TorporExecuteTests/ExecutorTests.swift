@@ -2062,28 +2062,34 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         }, uniquingKeysWith: { a, _ in a })
         #expect(samples["torpor_vms_asleep{host=\"\(Self.host)\"}"] == "1", "web-02 sleeps on: \(text)")
         #expect(samples["torpor_restores_due{host=\"\(Self.host)\"}"] == "0")
-        #expect(samples["torpor_hibernations_paused"] == "1" && samples["torpor_metrics_time_seconds"] == "\(at)")
-        #expect(samples["torpor_restores_last_day{outcome=\"on_time\"}"] == "1" && samples["torpor_restores_last_day{outcome=\"late\"}"] == "0")
+        #expect(samples["torpor_hibernations_paused"] == "1" && samples["torpor_metrics_timestamp_seconds"] == "\(at)")
+        #expect(samples["torpor_restores_last_day{outcome=\"unplanned\"}"] == "1" && samples["torpor_restores_last_day{outcome=\"on_time\"}"] == "0"
+                && samples["torpor_restores_last_day{outcome=\"late\"}"] == "0", "bob's wake was no plan's")
         #expect(samples["torpor_hibernations_last_day{outcome=\"done\"}"] == "2" && samples["torpor_hibernations_last_day{outcome=\"failed\"}"] == "0")
-        let slept = try #require(samples["torpor_vm_asleep_seconds_last_day"].flatMap(Int64.init))
+        let slept = try #require(samples["torpor_vm_asleep_last_day_seconds"].flatMap(Int64.init))
         #expect((3600 + 1800 - 120...3600 + 1800).contains(slept), "web-01 for half an hour (its restore's seconds), web-02 for the hour: \(slept)")
         #expect(ExecutionCheck.Kind.allCases.allSatisfy { samples["torpor_problems{kind=\"\($0.rawValue)\"}"] == "0" }, "every kind, none now: \(text)")
         let plan = try #require(try f.store.read { try DueActions.approvedPlan(now: at, in: $0) }?.plan)
-        #expect(samples["torpor_approved_plan_valid_until_seconds"] == "\(plan.validUntil.seconds)")
+        #expect(samples["torpor_approved_plan_valid_until_timestamp_seconds"] == "\(plan.validUntil.seconds)")
         // Past web-02's deadline with no executor running: named by kind.
         let late = try #require(try f.store.read { try DueActions.owedRestores(now: at, in: $0) }.first).deadline + 3600
         let overdue = try ExecutionMetrics.render(store: f.store, now: late, problems: try ExecutionCheck.problems(store: f.store, now: late, grace: 600))
         #expect(overdue.contains("torpor_problems{kind=\"asleep_past_restore\"} 1\n") && overdue.contains("torpor_restores_due{host=\"\(Self.host)\"} 1\n"), "\(overdue)")
-        // Prometheus's own checker of the format (and of its naming rules).
-        let promtool = Process(), input = Pipe(), output = Pipe()
+        // Restored then, after its deadline: a plan's restore, late.
+        try f.executor().run(f.options(late))
+        let after = try ExecutionMetrics.render(store: f.store, now: late + 60, problems: [])
+        #expect(after.contains("torpor_restores_last_day{outcome=\"late\"} 1\n") && after.contains("torpor_vms_asleep{host=\"\(Self.host)\"} 0\n"), "\(after)")
+        // Prometheus's own checker of the format (and of its naming rules), reading it from a file (a checker that stops
+        // early cannot break a pipe under the test).
+        let file = f.dir + "/torpor.prom"
+        try Data(overdue.utf8).write(to: URL(fileURLWithPath: file))
+        let promtool = Process(), output = Pipe()
         promtool.executableURL = URL(fileURLWithPath: "/usr/bin/promtool")
         promtool.arguments = ["check", "metrics"]
-        promtool.standardInput = input
+        promtool.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: file))
         promtool.standardOutput = output
         promtool.standardError = output
         try promtool.run()
-        input.fileHandleForWriting.write(Data(overdue.utf8))
-        try input.fileHandleForWriting.close()
         let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         promtool.waitUntilExit()
         #expect(promtool.terminationStatus == 0 && said.isEmpty, "promtool: \(said)")
