@@ -6,7 +6,8 @@
 # every $TORPOR_WATCH_REMIND seconds while it lasts (default: an hour), and once when it clears; a check that cannot run
 # (the store unreadable) or does not answer within $TORPOR_WATCH_CHECK_TIMEOUT seconds (a disk stuck in I/O) is told too.
 # The text last told is kept in $TORPOR_WATCH_STATE, by default in /run: not on the store's disk, which may be full.
-# With $TORPOR_METRICS_FILE, each run also writes `torpor-execute metrics` there (Prometheus's text format).
+# With $TORPOR_METRICS_FILE, each run whose check answered also writes `torpor-execute metrics` there (Prometheus's
+# text format).
 # Exits as the check did (4: something needs a person; 124: it did not answer), 5 when a notice could not be sent (then
 # said to syslog as critical, and tried again by the next run). One watch at a time: a run that finds another still
 # running leaves it to that one. A watch that did its work (the person told what needed telling) runs

@@ -16,9 +16,7 @@ public enum ExecutionMetrics {
             out.gauge("torpor_hibernations_paused", "1 while torpor-execute pause holds every new hibernation back (restores go on).",
                       [([:], try ExecutorSettings.paused(in: db) ? 1 : 0)])
             let owed = try DueActions.owedRestores(now: now, replaying: replaying, in: db), held = try JournalRepository.held(in: db).values
-            // Every host the store knows a VM on, or torpor acted on.
-            let hosts = Set(try VMRepository.all(in: db).compactMap(\.hostURI)).union(try JournalRepository.power(in: db).values.map(\.host))
-                .union(owed.map(\.host)).union(held.map(\.host)).sorted()
+            let hosts = try Executor.knownHosts(in: db).sorted()
             /// How many of `items` are on each host (0 for a host with none: an alert on a series that vanishes misses it).
             func perHost(_ items: [String]) -> [([String: String], Double)] {
                 let counts = Dictionary(grouping: items, by: { $0 }).mapValues(\.count)

@@ -122,8 +122,7 @@ public final class Executor: @unchecked Sendable {
     @discardableResult
     public func run(_ options: ExecutionOptions, waitAtMost: TimeInterval? = nil) throws -> [ExecutionEvent] {
         let log = EventLog(path: options.eventLog)
-        let started = Date()
-        let clock: @Sendable () -> EpochSeconds = { options.now + EpochSeconds(Date().timeIntervalSince(started)) }
+        let clock = Self.clock(from: options.now)
         forgetUnreachableHosts()
         partnerLock.withLock { partnerStates = [:]; dryRunClaims = []; guardrailsLockBusy = false }
         let fleet = FleetReads(store: store, now: options.now)
@@ -132,6 +131,12 @@ public final class Executor: @unchecked Sendable {
             try self.pass(on: host, options, fleet: fleet, log: log, clock: clock)
         }
         return log.events
+    }
+
+    /// A clock that starts at `now` and runs with the wall clock: the times a pass, or an operator's command, records.
+    static func clock(from now: EpochSeconds) -> @Sendable () -> EpochSeconds {
+        let started = Date()
+        return { now + EpochSeconds(Date().timeIntervalSince(started)) }
     }
 
     /// `body` for each of `hosts`, each on a thread of its own; returns when every host is done, or after `waitAtMost`
@@ -204,14 +209,16 @@ public final class Executor: @unchecked Sendable {
     /// Every host the store has a VM, a sleep, an unfinished action or a held-back hibernation on (a host gone from the
     /// fleet gets a pass that clears those), or `approved` an action on.
     func knownHosts(approved: (plan: Plan, approved: [String: ApprovalRecord])??) throws -> Set<String> {
-        try store.read { db in
-            var hosts = Set(try VMRepository.all(in: db).compactMap(\.hostURI))
-            hosts.formUnion(try JournalRepository.power(in: db).values.map(\.host))
-            hosts.formUnion(try JournalRepository.unfinished(in: db).map(\.host))
-            hosts.formUnion(try JournalRepository.held(in: db).values.map(\.host))
-            hosts.formUnion(approved??.plan.actions.map(\.host) ?? [])
-            return hosts
-        }
+        try store.read { try Self.knownHosts(in: $0) }.union(approved??.plan.actions.map(\.host) ?? [])
+    }
+
+    /// Every host the store has a VM, a sleep, an unfinished action or a held-back hibernation on.
+    static func knownHosts(in db: Database) throws -> Set<String> {
+        var hosts = Set(try VMRepository.all(in: db).compactMap(\.hostURI))
+        hosts.formUnion(try JournalRepository.power(in: db).values.map(\.host))
+        hosts.formUnion(try JournalRepository.unfinished(in: db).map(\.host))
+        hosts.formUnion(try JournalRepository.held(in: db).values.map(\.host))
+        return hosts
     }
 
     /// One host's part of a pass.
@@ -1430,8 +1437,7 @@ public final class Executor: @unchecked Sendable {
     public func wake(vm: String, by who: String, fromPool: Bool = false, options: ExecutionOptions, patience: TimeInterval = 0,
                      waiting: (String) -> Void = { _ in }) throws -> [ExecutionEvent] {
         let log = EventLog(path: options.eventLog)
-        let started = Date()
-        let clock: @Sendable () -> EpochSeconds = { options.now + EpochSeconds(Date().timeIntervalSince(started)) }
+        let clock = Self.clock(from: options.now)
         forgetUnreachableHosts()
         if fromPool && options.pool == nil { throw ExecuteError(.badInput, "a restore from the state pool needs --pool DIR") }
         /// Where the VM is, and what torpor recorded of it: read again once the VM is held (a save waited for changed it).
@@ -1456,33 +1462,36 @@ public final class Executor: @unchecked Sendable {
 
     /// What `wakeAll` was asked to wake and what became of it.
     public struct WokenAll: Sendable {
-        /// The VMs asleep of the selection (torpor's sleepers, those another executor was acting on, those saved
-        /// without torpor's record), by name.
+        /// The VMs asleep of the selection (torpor's sleepers, those an action is under way or left open for, those
+        /// saved without torpor's record), by name.
         public var asleep: [String]
         /// Those libvirt does not say run once the wake is done (none in a dry run), each with what it says instead.
         public var notWoken: [(vm: String, state: String)]
+        /// Every event of the wake, in order.
         public var events: [ExecutionEvent]
     }
 
     /// Restores every VM asleep on `options.hosts` (nil: every host) whose labels include `labels`, whatever the plans
     /// say (`torpor-execute wake --all`: an incident, a host's maintenance, torpor stopped for good). Each host on a
     /// thread of its own: what a killed run left is reconciled first (a save it completed is a sleep); torpor's sleepers
-    /// are restored as a run restores them (in SLA order, its restores at a time); then, one by one as `wake` does, those
-    /// another executor was acting on (waited for `patience` seconds at most: a save under way ends in a sleep) and
-    /// those the inventory found saved without torpor's record (a `virsh managedsave` by hand, a store restored from an
-    /// older backup). libvirt then says which of them run. None asleep is `nothingToDo`; a `--host` the store does not
+    /// are restored as a run restores them (in SLA order, its restores at a time), and every unfinished restore on the
+    /// host, chosen or not; then, one by one as `wake` does, the VMs an action is under way or left open for (another
+    /// executor's: waited for, `patience` seconds at most for all of the host's together, after its restores; a save a
+    /// killed run left that reconciling could not close) and those the inventory found saved without torpor's record (a
+    /// `virsh managedsave` by hand, a store restored from an older backup). libvirt then says which of them run; a host
+    /// whose wake fails names those it does not say run. None asleep is `nothingToDo`; a `--host` the store does not
     /// know is `badInput` (a mistyped URI must not read as nothing asleep).
     public func wakeAll(labels: [String: String] = [:], by who: String, options: ExecutionOptions, patience: TimeInterval = 0,
                         waiting say: @escaping @Sendable (String) -> Void = { _ in }) throws -> WokenAll {
         let log = EventLog(path: options.eventLog)
-        let started = Date()
-        let clock: @Sendable () -> EpochSeconds = { options.now + EpochSeconds(Date().timeIntervalSince(started)) }
+        let clock = Self.clock(from: options.now)
         forgetUnreachableHosts()
         if let problem = try unknownHosts(options).first { throw ExecuteError(.badInput, problem) }
         let known = try store.read { try VMRepository.all(in: $0) }
         let labelled = Dictionary(known.map { ($0.name, $0.labels) }, uniquingKeysWith: { a, _ in a })
         @Sendable func chosen(_ vm: String) -> Bool { labels.allSatisfy { labelled[vm]?[$0.key] == $0.value } }
-        let every = "every sleeping VM" + Self.selection(labels, options), reason = "woken by \(who): \(every)"
+        let inWords = Self.chosenInWords(labels: labels, hosts: options.hosts)
+        let every = "every sleeping VM" + inWords, reason = "woken by \(who): \(every)"
         /// The selection on `host`: torpor's sleepers (their restores owed), VMs with an action under way or left open, and
         /// those saved without torpor's record (as `check` names them).
         @Sendable func asleep(on host: String) throws -> (owed: [OwedRestore], acting: [String], unrecorded: [String]) {
@@ -1498,104 +1507,109 @@ public final class Executor: @unchecked Sendable {
             }
         }
         let hosts = try options.hosts ?? knownHosts(approved: nil)
-        let first = try hosts.sorted().map { (host: $0, asleep: try asleep(on: $0)) }.filter { !$0.asleep.owed.isEmpty || !$0.asleep.acting.isEmpty || !$0.asleep.unrecorded.isEmpty }
-        guard !first.isEmpty else {
+        let hostsAsleep = try hosts.sorted().map { (host: $0, asleep: try asleep(on: $0)) }
+            .filter { !$0.asleep.owed.isEmpty || !$0.asleep.acting.isEmpty || !$0.asleep.unrecorded.isEmpty }
+        guard !hostsAsleep.isEmpty else {
             let anyLabelled = labels.isEmpty || known.contains { chosen($0.name) }
-            throw ExecuteError(.nothingToDo, "no VM\(Self.selection(labels, options)) is asleep" + (anyLabelled ? "" : " (no VM of the store has those labels)"))
+            throw ExecuteError(.nothingToDo, "no VM\(inWords) is asleep" + (anyLabelled ? "" : " (no VM of the store has those labels)"))
         }
         let results = WakeResults()
-        try eachHost(Set(first.map(\.host)), log: log, clock: clock) { host in
+        try eachHost(Set(hostsAsleep.map(\.host)), log: log, clock: clock) { host in
             var options = options
             options.hosts = [host]
-            let before = first.first { $0.host == host }!.asleep
-            /// Whether libvirt says `vm` runs (a VM it cannot be asked about does not).
-            func running(_ vm: String) -> Bool { [DomainState.running, .blocked].contains((try? self.connection(host).domain(named: vm).info().state) ?? .unknown) }
+            let before = hostsAsleep.first { $0.host == host }!.asleep
+            /// What libvirt says `vm` is when it does not run (nil when it runs).
+            func notRunning(_ vm: String) -> String? {
+                guard let state = try? self.connection(host).domain(named: vm).info().state else { return "unknown (libvirt did not answer)" }
+                return state.runs ? nil : "\(state)"
+            }
+            var reconciled = Reconciled()
+            /// Of the VMs an action is under way or was left open for, those asleep or about to be: another executor (or
+            /// libvirtd) still acts on it, reconciling found its restore unfinished, its save began since, or libvirt does
+            /// not show it running (a save a killed run completed that reconciling could not close).
+            func sleeping(_ acting: [String]) -> [String] {
+                acting.filter { vm in
+                    self.locks?.heldByAnother(vm) == true || reconciled.busy.contains(vm) || reconciled.interrupted[vm] != nil || notRunning(vm) != nil
+                }
+            }
             do {
-                var reconciled = Reconciled()
                 if !options.dryRun {
                     // A store that cannot answer blocks no wake: what was read before goes on.
                     do { reconciled = try self.reconcile(options, log: log, clock: clock) } catch {
                         log.record(.init(event: "failed", time: clock(), host: host, detail: "\(host): what a killed run left is not reconciled: \(error)"))
                     }
                 }
-                let now = (try? asleep(on: host)) ?? before   // again: reconciling may have found a completed save
-                func heldElsewhere(_ vm: String) -> Bool { self.locks?.heldByAnother(vm) ?? false }
-                // VMs an action is under way or was left open for: those another executor (or libvirtd) still acts on, whose
-                // restore reconciling found unfinished, whose save began since, or that libvirt does not show running (a
-                // save a killed run completed that reconciling could not close).
-                let acting = now.acting.filter { vm in
-                    heldElsewhere(vm) || reconciled.busy.contains(vm) || reconciled.interrupted[vm] != nil || !running(vm)
-                }
-                let selection = Set(now.owed.map(\.vm) + acting + now.unrecorded).sorted()
+                let found = (try? asleep(on: host)) ?? before   // again: reconciling may have found a completed save
+                let acting = sleeping(found.acting)
+                let selection = Set(found.owed.map(\.vm) + acting + found.unrecorded).sorted()
                 results.add(selection)
-                let owed = now.owed.map { r in
+                let owed = found.owed.map { r in
                     OwedRestore(vm: r.vm, host: r.host, actionID: UnplannedWake.wake.actionID(vm: r.vm, at: options.now), planID: nil, at: options.now,
                                 deadline: options.now, priority: r.priority, reason: reason, byPerson: true, hostConcurrentRestores: r.hostConcurrentRestores)
                 }
                 // Sleepers another executor holds are waited for below, outside the restores' slots (given a --wait); every
                 // unfinished restore is finished, chosen or not (restores are never blocked).
                 let waiting = patience > 0 && !options.dryRun
-                let waitedFor = waiting ? Set(now.owed.map(\.vm).filter(heldElsewhere)) : []
+                let waitedFor = waiting ? Set(found.owed.map(\.vm).filter { self.locks?.heldByAnother($0) == true }) : []
                 try self.restoreOwed(options, owed: owed, interrupted: reconciled.interrupted, busy: reconciled.busy.union(waitedFor), log: log, clock: clock)
                 // One by one, as `wake` does: what the restores left to others (another executor held it, or took it since;
                 // libvirtd was still at it) and what no restore is owed for.
                 let giveUp = Date().addingTimeInterval(patience)   // one --wait for the host's VMs held, not one per VM
                 let restored = Set(log.events.filter { $0.event == "restored" && $0.host == host }.compactMap(\.vm))
                 let refused = waiting ? Set(log.events.filter { $0.event == "skipped" && $0.host == host }.compactMap(\.vm)) : []
-                let leftByRestores = reconciled.busy.union(waitedFor).union(refused), sleepers = Set(now.owed.map(\.vm))
+                let leftByRestores = reconciled.busy.union(waitedFor).union(refused), sleepers = Set(found.owed.map(\.vm))
                 for vm in selection where !restored.contains(vm) && (!sleepers.contains(vm) || leftByRestores.contains(vm)) {
-                    let unrecorded = now.unrecorded.contains(vm) ? " (saved without torpor's record)" : ""
+                    let unrecordedNote = found.unrecorded.contains(vm) ? " (saved without torpor's record)" : ""
                     self.exclusively(vm, options, evenIfBroken: true, patience: waiting ? max(0, giveUp.timeIntervalSinceNow) : 0, waiting: say, refused: { why, broken in
                         log.record(.init(event: broken ? "failed" : "skipped", time: clock(), vm: vm, host: host,
                                          detail: "wake: \(why)" + (broken ? "; waking without the lock" : "")))
                     }) {
                         if options.dryRun {
                             let open = acting.contains(vm) ? " (an action under way or left open: reconciled, or waited for, first)" : ""
-                            return log.record(.init(event: "would-restore", time: options.now, vm: vm, host: host, detail: reason + unrecorded + open))
+                            return log.record(.init(event: "would-restore", time: options.now, vm: vm, host: host, detail: reason + unrecordedNote + open))
                         }
                         do {
                             // A store that cannot answer blocks no wake: libvirt has the last word.
                             let power = (try? self.store.read { try JournalRepository.power(of: vm, in: $0) }) ?? nil
-                            _ = try self.wake(vm, host: host, recorded: power, by: "\(who): \(every)\(unrecorded)", fromPool: false, options: options, log: log, clock: clock)
+                            _ = try self.wake(vm, host: host, recorded: power, by: "\(who): \(every)\(unrecordedNote)", fromPool: false, options: options,
+                                              log: log, clock: clock)
                         } catch {
                             log.record(.init(event: "skipped", time: clock(), vm: vm, host: host, detail: "wake: \(error)"))
                         }
                     }
                 }
                 guard !options.dryRun else { return }
-                for vm in selection where !running(vm) {
-                    results.notWoken(vm, (try? self.connection(host).domain(named: vm).info().state).map { "\($0)" } ?? "unknown (libvirt did not answer)")
-                }
+                for vm in selection { if let state = notRunning(vm) { results.notWoken(vm, state) } }
             } catch {
                 // The host's VMs libvirt does not say run are named; the other hosts' wakes go on, and all are summed up.
                 log.record(.init(event: "failed", time: clock(), host: host, detail: "\(host): the wake stopped: \(error)"))
-                let vms = Set(before.owed.map(\.vm) + before.acting + before.unrecorded)
-                results.add(Array(vms))
-                for vm in vms where !running(vm) { results.notWoken(vm, "not running (the wake on its host stopped)") }
+                let vms = Set(before.owed.map(\.vm) + sleeping(before.acting) + before.unrecorded).sorted()
+                results.add(vms)
+                for vm in vms { if let state = notRunning(vm) { results.notWoken(vm, state) } }
             }
         }
         // Reconciling found nothing asleep after all (the open actions were hibernations still waiting, their VMs running).
         if results.asleep.isEmpty && !log.events.contains(where: { ["failed", "restored"].contains($0.event) }) {
-            throw ExecuteError(.nothingToDo, "no VM\(Self.selection(labels, options)) is asleep")
+            throw ExecuteError(.nothingToDo, "no VM\(inWords) is asleep")
         }
-        return WokenAll(asleep: results.asleep, notWoken: results.left, events: log.events)
+        return WokenAll(asleep: results.asleep, notWoken: results.notWoken, events: log.events)
     }
 
     /// What `wakeAll`'s hosts found, gathered from their threads.
     private final class WakeResults: @unchecked Sendable {
         private let lock = NSLock()
-        private var vms: Set<String> = [], notRunning: [String: String] = [:]
-        func add(_ selection: [String]) { lock.withLock { vms.formUnion(selection) } }
-        func notWoken(_ vm: String, _ state: String) { lock.withLock { notRunning[vm] = state } }
+        private var vms: Set<String> = [], states: [String: String] = [:]
+        func add(_ asleep: [String]) { lock.withLock { vms.formUnion(asleep) } }
+        func notWoken(_ vm: String, _ state: String) { lock.withLock { states[vm] = state } }
         var asleep: [String] { lock.withLock { vms.sorted() } }
-        var left: [(vm: String, state: String)] { lock.withLock { notRunning.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } } }
+        var notWoken: [(vm: String, state: String)] { lock.withLock { states.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } } }
     }
 
 
-    /// The VMs `wakeAll` chose, in words: " labelled k=v on host h", or "".
-    private static func selection(_ labels: [String: String], _ options: ExecutionOptions) -> String {
+    /// The VMs `wakeAll` chose, in words: " labelled k=v, k2=v2 on h1, h2", or "".
+    private static func chosenInWords(labels: [String: String], hosts: Set<String>?) -> String {
         (labels.isEmpty ? "" : " labelled " + labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
-            + (options.hosts.map { " on " + $0.sorted().joined(separator: ", ") } ?? "")
+            + (hosts.map { " on " + $0.sorted().joined(separator: ", ") } ?? "")
     }
 
     /// `wake`, holding the VM.

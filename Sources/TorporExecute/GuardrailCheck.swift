@@ -60,7 +60,7 @@ extension Executor {
             case .failure(let error): result[p] = "libvirt on its host: \(error)"
             case .success(let states):
                 guard let state = states[p] else { result[p] = "not on \(host)"; continue }
-                if ![.running, .blocked].contains(state) { result[p] = "\(state)" }
+                if !state.runs { result[p] = "\(state)" }
             }
         }
         return result

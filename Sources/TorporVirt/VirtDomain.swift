@@ -166,6 +166,9 @@ public final class VirtDomain {
 /// `virDomainState`.
 public enum DomainState: Int32, Sendable {
     case unknown = 0, running = 1, blocked = 2, paused = 3, shuttingDown = 4, shutOff = 5, crashed = 6, suspended = 7
+
+    /// Whether the guest runs (blocked: running, waiting on a resource).
+    public var runs: Bool { self == .running || self == .blocked }
 }
 
 /// Why libvirt shows a domain paused (`virDomainPausedReason`).

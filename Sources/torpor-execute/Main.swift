@@ -40,7 +40,8 @@ struct TorporExecuteCommand: TorporTool {
             a run held up on one VM (a save whose QEMU stopped answering) holds up nothing else, and the next
             run serves every other VM, saying `skipped` for the held one.
 
-            Exit codes: 0 ok (failures of single VMs are reported, see status); 1 runtime failure (store);
+            Exit codes: 0 ok (failures of single VMs are reported, see status); 1 runtime failure (store), or wake --all
+            left a VM libvirt does not say runs;
             2 usage; 3 nothing to do; 4 check found what needs a person, or wake or pin
             brought a VM back without its memory (libvirt booted it).
             """,
@@ -125,13 +126,16 @@ struct ExecutionFlags: ParsableArguments {
         loadSource == "store" ? StoredLoad(store: store, maxAge: DurationText.seconds(loadMaxAge)!) : SampledLoad(interval: loadInterval)
     }
 
-    func options(now: EpochSeconds) -> ExecutionOptions {
+    /// The options of a pass or an operator's command at `now`. A dry run (by hand, a replay) writes to the event log
+    /// an alerting tool follows only when told to (`--event-log`).
+    func options(now: EpochSeconds, dryRun: Bool = false) -> ExecutionOptions {
         var o = ExecutionOptions(now: now)
+        o.dryRun = dryRun
         o.hosts = hosts.isEmpty ? nil : Set(hosts)
         o.pool = poolSetting.directory.map { ($0, (try? poolSetting.capacity()) ?? 0) }   // a flag's checked by validate
         if !problems.isEmpty { o.holdHibernations = "no new hibernations while the executor's settings are wrong: " + problems.joined(separator: "; ") }
         o.managedSaveDirectory = managedSaveDirectory
-        o.eventLog = eventLogPath
+        o.eventLog = dryRun && eventLog == nil ? nil : eventLogPath
         o.concurrentRestores = concurrentRestores
         return o
     }
@@ -200,8 +204,7 @@ struct Run: ParsableCommand {
             // fails for them once its pass is done (restores are never blocked).
             var problems: [String] = []
             while true {
-                var options = flags.options(now: now)
-                options.dryRun = dryRun
+                var options = flags.options(now: now, dryRun: dryRun)
                 // The pass's journal goes in the reserve's room when the filesystem has filled since the store was opened;
                 // a hibernation whose journal cannot be written would leave a VM asleep that no record owes a restore.
                 if !dryRun {
@@ -212,8 +215,6 @@ struct Run: ParsableCommand {
                         options.holdHibernations = [options.holdHibernations, full].compactMap { $0 }.joined(separator: "; ")
                     }
                 }
-                // A dry run (by hand, a replay) writes to the log an alerting tool follows only when told to.
-                if dryRun && flags.eventLog == nil { options.eventLog = nil }
                 // A store that cannot be read holds up no pass (what it said last stands).
                 let found = flags.problems + ((try? executor.misconfigurations(options)) ?? problems.filter { !flags.problems.contains($0) })
                 if found != problems {
@@ -261,7 +262,7 @@ struct Wake: ParsableCommand {
     @OptionGroup var common: StageOptions
     @OptionGroup var flags: ExecutionFlags
     @Argument(help: "The VM.") var vm: String?
-    @Flag(help: "Every VM torpor has asleep (of the --host hosts, with the --label labels).") var all = false
+    @Flag(help: "Every VM asleep (torpor's sleepers, those saved without its record), of the --host hosts, with the --label labels.") var all = false
     @Option(help: ArgumentHelp("With --all: only the VMs with this label (repeatable: with each).", valueName: "key=value")) var label: [String] = []
     @Flag(help: "With --all: say which VMs would be woken; wake none.") var dryRun = false
     @Option(help: "Who wakes it (default: $SUDO_USER, else $USER).") var by: String?
@@ -288,14 +289,12 @@ struct Wake: ParsableCommand {
     func run() throws {
         try exitingOnError("torpor-execute") {
             let executor = flags.operatorExecutor(store: try restoringStore(common, dryRun: dryRun))
-            var options = flags.options(now: common.nowSeconds)
+            let options = flags.options(now: common.nowSeconds, dryRun: dryRun)
             guard all else {
                 try requireRestored(executor.wake(vm: vm!, by: operatorName(by), options: options, patience: wait.seconds, waiting: wait.say))
                 return
             }
-            options.dryRun = dryRun
-            if dryRun && flags.eventLog == nil { options.eventLog = nil }
-            let labels = Dictionary(label.compactMap(Self.labelled), uniquingKeysWith: { _, last in last })
+            let labels = Dictionary(uniqueKeysWithValues: label.compactMap(Self.labelled))   // each key once (validate)
             let woken = try executor.wakeAll(labels: labels, by: operatorName(by), options: options, patience: wait.seconds, waiting: wait.say)
             guard !dryRun else { return }
             let left = woken.notWoken.map { "\($0.vm) (\($0.state))" }

@@ -1975,10 +1975,11 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(told.count == 1 && told[0].contains("pid \(getpid())) acts on web-01") && told[0].contains("waiting up to 1m"), "\(told)")
     }
 
-    /// `wake --all`: every VM torpor has asleep with the labels asked, on the hosts asked, whatever the plans say, as a
-    /// run restores them; a dry run wakes none; a VM another executor acts on is said and left, or waited for; none
-    /// asleep is nothing to do.
-    @Test func wakeAllWakesEveryVMAsleepOfTheLabelsAndHostsAsked() throws {
+    /// `wake --all`: every VM asleep with the labels asked, whatever the plans say, as a run restores them; a dry run
+    /// wakes none; an unknown --host is refused, a label no VM has is said; a VM saved by hand and one a killed run
+    /// saved are woken too; a sleeper another executor holds is said and left, or waited for; libvirt says which did
+    /// not come back; none asleep is nothing to do.
+    @Test func wakeAllWakesEveryVMAsleepOfTheLabelsAsked() throws {
         let f = try Fixture()
         let vms = ["web-01", "web-02", "db-01"]
         try f.plan(Dictionary(uniqueKeysWithValues: vms.map { ($0, 0..<10) }))

@@ -130,7 +130,8 @@ import TorporStore
 
     /// The watch tells a person of a VM left asleep past its restore (here: no executor ran since it slept, and no plan
     /// holds its restore) once, again after the reminder's interval, and once when it clears; a check that cannot run
-    /// is told too.
+    /// is told too. Each watch that told (or had told) writes the metrics and beats with the check's status; none beats
+    /// after a notice that failed; a heartbeat that fails is said.
     @Test func theWatchTellsAPersonOfAVMLeftAsleep() throws {
         let (dir, store, root) = try installed()
         let vm = try #require(try store.read { try VMRepository.all(in: $0) }.first), since = UTC.parseISO8601(EndToEndTests.now)!
