@@ -77,6 +77,8 @@ echo "    newest CPU sample as the pre-flight load; the test driver keeps state 
 echo "what needs a person (pipelines/watch.sh notifies on it every 5 minutes), after the collector's latest collection:"
 "$BIN/torpor-ingest" libvirt --now "$TOMORROW" --uri "$FLEET" > /dev/null
 "$BIN/torpor-execute" check --now "$TOMORROW"
+echo "the same for Prometheus (torpor-execute metrics: the watch writes them for node_exporter's textfile collector), samples only:"
+"$BIN/torpor-execute" metrics --now "$TOMORROW" | grep -v '^#'
 echo "events (JSON lines) in demo/events.jsonl: $(wc -l < demo/events.jsonl)"
 
 step "14. backtest: the last 7 days replayed through the planner with the plans' policy (planned hourly, scored per sample), torpor against the alternatives; torpor's model trained on the data before that week only (nothing recorded), as the nightly job would have"
