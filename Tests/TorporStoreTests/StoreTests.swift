@@ -430,6 +430,25 @@ func temporaryStorePath() -> String {
         #expect(try hours(day + 4 * 3600) == [[0, 2, 2], [1, 30, 30], [2, 7, 5], [3, 1, 1]])
     }
 
+    /// A host's latest collection (asked by `check` and `metrics` every 5 minutes, per host) is found through the index
+    /// on location, kind and time, not by reading every ingest of the location; it is the latest by `now`.
+    @Test func aHostsLatestCollectionIsOneIndexLookup() throws {
+        let store = try Store(path: temporaryStorePath())
+        try store.transaction { db in
+            for (at, location, kind) in [(100, "h1", "libvirt"), (200, "h1", "libvirt"), (300, "h1", "csv"), (150, "h2", "libvirt")] as [(EpochSeconds, String, String)] {
+                try db.execute(sql: "INSERT INTO source (kind, location, content_sha256, rows, inserted, duplicates, ingested_at) VALUES (?, ?, ?, 0, 0, 0, ?)",
+                               arguments: [kind, location, "\(at)\(location)", at])
+            }
+        }
+        #expect(try store.read { try SourceRepository.lastIngested(kind: "libvirt", location: "h1", by: 1000, in: $0) } == 200)
+        #expect(try store.read { try SourceRepository.lastIngested(kind: "libvirt", location: "h1", by: 199, in: $0) } == 100)
+        let plan = try store.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT max(ingested_at) FROM source WHERE location = ? AND kind = ? AND ingested_at <= ?",
+                             arguments: ["h1", "libvirt", 1000]).map { $0["detail"] as String }
+        }
+        #expect(plan.contains { $0.contains("source_by_location_kind") }, "\(plan)")
+    }
+
     /// Stages that open a store from an older torpor at once migrate it one after the other, all of them succeeding.
     @Test func stagesOpeningAnOlderStoreAtOnceAllMigrateIt() throws {
         let path = temporaryStorePath()
