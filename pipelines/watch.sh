@@ -6,8 +6,8 @@
 # every $TORPOR_WATCH_REMIND seconds while it lasts (default: an hour), and once when it clears; a check that cannot run
 # (the store unreadable) or does not answer within $TORPOR_WATCH_CHECK_TIMEOUT seconds (a disk stuck in I/O) is told too.
 # The text last told is kept in $TORPOR_WATCH_STATE, by default in /run: not on the store's disk, which may be full.
-# With $TORPOR_METRICS_FILE, each run whose check answered also writes `torpor-execute metrics` there (Prometheus's
-# text format).
+# With $TORPOR_METRICS_FILE, each check also writes `torpor-execute metrics` there (Prometheus's text format), from
+# what it found.
 # Exits as the check did (4: something needs a person; 124: it did not answer), 5 when a notice could not be sent (then
 # said to syslog as critical, and tried again by the next run). One watch at a time: a run that finds another still
 # running leaves it to that one. A watch that did its work (the person told what needed telling) runs
@@ -27,24 +27,18 @@ if exec 8>>"$TORPOR_WATCH_STATE.lock"; then
   flock -n 8 || { echo "watch.sh: another watch still runs: left to it" >&2; exit 0; }
 fi
 now=(); [ -z "${TORPOR_NOW:-}" ] || now=(--now "$TORPOR_NOW")   # a replay at a past time
-output=$(timeout "$TORPOR_WATCH_CHECK_TIMEOUT" "$TORPOR_BIN/torpor-execute" check "${now[@]}" 2>&1 8>&-)
+metrics=(); [ -z "${TORPOR_METRICS_FILE:-}" ] || metrics=(--metrics-file "$TORPOR_METRICS_FILE")   # from the same check
+output=$(timeout "$TORPOR_WATCH_CHECK_TIMEOUT" "$TORPOR_BIN/torpor-execute" check "${now[@]}" "${metrics[@]}" 2>&1 8>&-)
 status=$?
 [ "$status" -ne 124 ] || output+=$'\n'"watch.sh: torpor-execute check did not answer within $TORPOR_WATCH_CHECK_TIMEOUT s (the store's disk stuck? libvirt?)"
 printf '%s\n' "$output"
-metrics() {   # the metrics for node_exporter's textfile collector, written whole, each run (not after a check that hung)
-  [ -n "${TORPOR_METRICS_FILE:-}" ] && [ "$status" -ne 124 ] || return 0
-  timeout "$TORPOR_WATCH_CHECK_TIMEOUT" "$TORPOR_BIN/torpor-execute" metrics "${now[@]}" --output "$TORPOR_METRICS_FILE" 8>&- ||
-    echo "watch.sh: the metrics could not be written to $TORPOR_METRICS_FILE" >&2
-}
 tell() {   # tell SUBJECT: the check's output to a person; the job fails (5) when it cannot be sent, said to syslog
   timeout 60 "$here/notify.sh" "$1" <<<"$output" 8>&- && return
   echo "watch.sh: the notice '$1' could not be sent (TORPOR_NOTIFY)" >&2
   logger -p daemon.crit -t torpor "the watch's notice could not be sent (TORPOR_NOTIFY): $1" 2>/dev/null
-  metrics   # another way to a person
   exit 5
 }
-beat() {   # beat: the watch did its work: the metrics, the heartbeat (the check's exit status in $TORPOR_WATCH_STATUS), then exit as the check did
-  metrics
+beat() {   # beat: the watch did its work: the heartbeat (the check's exit status in $TORPOR_WATCH_STATUS), then exit as the check did
   if [ -n "${TORPOR_WATCH_HEARTBEAT:-}" ] &&
      ! TORPOR_WATCH_STATUS=$status timeout 30 bash -c "$TORPOR_WATCH_HEARTBEAT" </dev/null >/dev/null 8>&-; then
     echo "watch.sh: the heartbeat could not be sent (TORPOR_WATCH_HEARTBEAT): its monitor will say the watch stopped" >&2

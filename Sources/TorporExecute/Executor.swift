@@ -1492,32 +1492,35 @@ public final class Executor: @unchecked Sendable {
         @Sendable func chosen(_ vm: String) -> Bool { labels.allSatisfy { labelled[vm]?[$0.key] == $0.value } }
         let inWords = Self.chosenInWords(labels: labels, hosts: options.hosts)
         let every = "every sleeping VM" + inWords, reason = "woken by \(who): \(every)"
-        /// The selection on `host`: torpor's sleepers (their restores owed), VMs with an action under way or left open, and
-        /// those saved without torpor's record (as `check` names them).
-        @Sendable func asleep(on host: String) throws -> (owed: [OwedRestore], acting: [String], unrecorded: [String]) {
+        /// The selection by host: torpor's sleepers (their restores owed), VMs with an action under way or left open, and
+        /// those saved without torpor's record (as `check` names them). One read of the store for every host.
+        @Sendable func asleepByHost() throws -> [String: Asleep] {
             try store.read { db in
                 let power = try JournalRepository.power(in: db)
-                let owed = try DueActions.owedRestores(now: options.now, in: db).filter { $0.host == host && chosen($0.vm) }
-                let acting = Set(try JournalRepository.unfinished(in: db).filter { $0.host == host && chosen($0.vm) }.map(\.vm))
-                let unrecorded = try VMRepository.saved(in: db).filter { s in
-                    s.host == host && chosen(s.vm) && power[s.vm].map { $0.state != .hibernated && $0.since < s.seen } ?? true
-                }.map(\.vm)
+                let owed = try DueActions.owedRestores(now: options.now, in: db).filter { covers($0.host, options) && chosen($0.vm) }
                 let sleeping = Set(owed.map(\.vm))
-                return (owed, acting.subtracting(sleeping).sorted(), unrecorded.filter { !sleeping.contains($0) && !acting.contains($0) })
+                let acting = try JournalRepository.unfinished(in: db).filter { covers($0.host, options) && chosen($0.vm) && !sleeping.contains($0.vm) }
+                let unrecorded = try VMRepository.saved(in: db).filter { s in
+                    covers(s.host, options) && chosen(s.vm) && !sleeping.contains(s.vm) && !acting.contains { $0.vm == s.vm }
+                        && power[s.vm].map { $0.state != .hibernated && $0.since < s.seen } ?? true
+                }
+                var byHost: [String: Asleep] = [:]
+                for r in owed { byHost[r.host, default: Asleep()].owed.append(r) }
+                for e in acting where !(byHost[e.host]?.acting.contains(e.vm) ?? false) { byHost[e.host, default: Asleep()].acting.append(e.vm) }
+                for s in unrecorded { byHost[s.host, default: Asleep()].unrecorded.append(s.vm) }
+                return byHost
             }
         }
-        let hosts = try options.hosts ?? knownHosts(approved: nil)
-        let hostsAsleep = try hosts.sorted().map { (host: $0, asleep: try asleep(on: $0)) }
-            .filter { !$0.asleep.owed.isEmpty || !$0.asleep.acting.isEmpty || !$0.asleep.unrecorded.isEmpty }
+        let hostsAsleep = try asleepByHost()
         guard !hostsAsleep.isEmpty else {
             let anyLabelled = labels.isEmpty || known.contains { chosen($0.name) }
             throw ExecuteError(.nothingToDo, "no VM\(inWords) is asleep" + (anyLabelled ? "" : " (no VM of the store has those labels)"))
         }
         let results = WakeResults()
-        try eachHost(Set(hostsAsleep.map(\.host)), log: log, clock: clock) { host in
+        try eachHost(Set(hostsAsleep.keys), log: log, clock: clock) { host in
             var options = options
             options.hosts = [host]
-            let before = hostsAsleep.first { $0.host == host }!.asleep
+            let before = hostsAsleep[host]!
             /// What libvirt says `vm` is when it does not run (nil when it runs).
             func notRunning(_ vm: String) -> String? {
                 guard let state = try? self.connection(host).domain(named: vm).info().state else { return "unknown (libvirt did not answer)" }
@@ -1539,7 +1542,8 @@ public final class Executor: @unchecked Sendable {
                         log.record(.init(event: "failed", time: clock(), host: host, detail: "\(host): what a killed run left is not reconciled: \(error)"))
                     }
                 }
-                let found = (try? asleep(on: host)) ?? before   // again: reconciling may have found a completed save
+                // Read again when reconciling found a save completed: that VM sleeps now.
+                let found = reconciled.saved.isEmpty ? before : ((try? asleepByHost()).map { $0[host] ?? Asleep() } ?? before)
                 let acting = sleeping(found.acting)
                 let selection = Set(found.owed.map(\.vm) + acting + found.unrecorded).sorted()
                 results.add(selection)
@@ -1595,6 +1599,11 @@ public final class Executor: @unchecked Sendable {
         return WokenAll(asleep: results.asleep, notWoken: results.notWoken, events: log.events)
     }
 
+    /// What `wakeAll` finds asleep on a host.
+    private struct Asleep: Sendable {
+        var owed: [OwedRestore] = [], acting: [String] = [], unrecorded: [String] = []
+    }
+
     /// What `wakeAll`'s hosts found, gathered from their threads.
     private final class WakeResults: @unchecked Sendable {
         private let lock = NSLock()
@@ -1604,7 +1613,6 @@ public final class Executor: @unchecked Sendable {
         var asleep: [String] { lock.withLock { vms.sorted() } }
         var notWoken: [(vm: String, state: String)] { lock.withLock { states.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } } }
     }
-
 
     /// The VMs `wakeAll` chose, in words: " labelled k=v, k2=v2 on h1, h2", or "".
     private static func chosenInWords(labels: [String: String], hosts: Set<String>?) -> String {

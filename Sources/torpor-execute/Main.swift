@@ -522,10 +522,18 @@ struct Check: ParsableCommand {
         abstract: "What needs a person now: a VM asleep past its restore, a restore failing, a lost saved state or memory, an action left started, a host no longer collected, a VM saved without torpor's record, the store's filesystem full (exit 4).")
     @OptionGroup var common: StageOptions
     @OptionGroup var check: CheckOptions
+    @Option(help: "Also write `metrics` to this file, whole, from the same check (the watch: TORPOR_METRICS_FILE); one that cannot be written is said.")
+    var metricsFile: String?
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let problems = try check.problems(store: try restoringStore(common), common)
+            let store = try restoringStore(common)
+            let problems = try check.problems(store: store, common)
+            if let metricsFile {
+                do { try Metrics.write(store: store, common, problems: problems, to: metricsFile) } catch {
+                    StandardError.line("torpor-execute: warning: \(error)")
+                }
+            }
             guard !problems.isEmpty else {
                 return print("ok at \(UTC.format(common.nowSeconds)): no VM asleep past its restore, no restore failing, no saved state lost, no action left started, no host left uncollected, no VM saved without torpor's record, room for the store")
             }
@@ -561,7 +569,8 @@ struct Metrics: ParsableCommand {
         abstract: "Prometheus metrics (text format): VMs asleep and restores due per host, what check names by kind, the last day's restores, hibernations and VM-seconds asleep.",
         discussion: """
             For node_exporter's textfile collector: --output /var/lib/prometheus/node-exporter/torpor.prom (written \
-            whole: a scrape never reads half of it). The watch job writes it each run when TORPOR_METRICS_FILE is set. \
+            whole: a scrape never reads half of it). The watch job's check writes them too (check --metrics-file) \
+            when TORPOR_METRICS_FILE is set. \
             Alert on torpor_problems > 0, on torpor_restores_last_day{outcome="late"} > 0, and on \
             time() - torpor_metrics_timestamp_seconds (the watch stopped).
             """)
@@ -572,13 +581,19 @@ struct Metrics: ParsableCommand {
     func run() throws {
         try exitingOnError("torpor-execute") {
             let store = try restoringStore(common)
-            let text = try ExecutionMetrics.render(store: store, now: common.nowSeconds, replaying: common.now != nil,
-                                                   problems: try check.problems(store: store, common))
-            guard let output else { return print(text, terminator: "") }
-            // Written beside it, then renamed over it: a scrape never reads half of it.
-            do { try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
-                throw ExecuteError(.runtime, "\(output): cannot be written: \(error.localizedDescription)")
+            let problems = try check.problems(store: store, common)
+            guard let output else {
+                return print(try ExecutionMetrics.render(store: store, now: common.nowSeconds, replaying: common.now != nil, problems: problems), terminator: "")
             }
+            try Self.write(store: store, common, problems: problems, to: output)
+        }
+    }
+
+    /// Writes the metrics to `path` beside it, then renamed over it: a scrape never reads half of it.
+    static func write(store: Store, _ common: StageOptions, problems: [ExecutionCheck.Problem], to path: String) throws {
+        let text = try ExecutionMetrics.render(store: store, now: common.nowSeconds, replaying: common.now != nil, problems: problems)
+        do { try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+            throw ExecuteError(.runtime, "\(path): the metrics cannot be written: \(error.localizedDescription)")
         }
     }
 }

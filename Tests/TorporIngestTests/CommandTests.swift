@@ -89,6 +89,12 @@ import TorporTestSupport
         #expect(replayed.status == 2 && replayed.stderr.contains("plan.json"), "with --replay the plan is read: \(replayed)")
         let unpin = try run("torpor-execute", ["unpin", "web-01", "--db", s.store.path])
         #expect(unpin.status == 3 && unpin.stderr.contains("web-01 has no pin"), "\(unpin)")
+        // check's metrics (the watch's) from the same check: a file that cannot be written is said, the check stands.
+        let unwritten = try runTool("torpor-execute", ["check", "--db", s.store.path, "--metrics-file", s.dir + "/no-such-dir/torpor.prom"])
+        #expect(unwritten.status == 0 && unwritten.stderr.contains("warning: \(s.dir)/no-such-dir/torpor.prom: the metrics cannot be written"), "\(unwritten)")
+        let written = try runTool("torpor-execute", ["check", "--db", s.store.path, "--metrics-file", s.dir + "/torpor.prom"])
+        #expect(written.status == 0 && ((try? String(contentsOfFile: s.dir + "/torpor.prom", encoding: .utf8)) ?? "").contains("torpor_problems{kind=\"asleep_past_restore\"} 0"),
+                "\(written)")
         let noneAsleep = try run("torpor-execute", ["wake", "--all", "--label", "group=web", "--db", s.store.path])
         #expect(noneAsleep.status == 3 && noneAsleep.stderr.contains("no VM labelled group=web is asleep"), "\(noneAsleep)")
         // Stages that read what torpor-ingest recorded refuse a store that is not there (a wrong --db), creating nothing.
