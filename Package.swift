@@ -89,7 +89,7 @@ let package = Package(
         .executableTarget(name: "torpor-bench-statepool", dependencies: ["TorporStatePool", "TorporStore", "TorporHash"], path: "Sources/torpor-bench-statepool"),
 
         .target(name: "TorporTestSupport", path: "Tests/TorporTestSupport"),
-        .testTarget(name: "TorporCoreTests", dependencies: ["TorporCore"]),
+        .testTarget(name: "TorporCoreTests", dependencies: ["TorporCore", "TorporTestSupport"]),
         .testTarget(name: "TorporCSVTests", dependencies: ["TorporTestSupport", "TorporCSV", "TorporGzip"]),
         .testTarget(name: "TorporHashTests", dependencies: ["TorporHash"]),
         .testTarget(name: "TorporVirtTests", dependencies: ["TorporVirt"]),

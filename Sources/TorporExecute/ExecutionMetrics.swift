@@ -41,11 +41,14 @@ public enum ExecutionMetrics {
             /// A plan's restore done after its deadline (measured when it was done; else from the deadline it kept).
             func late(_ e: JournalEntry) -> Bool { e.late ?? e.deadline.map { e.at > $0 } ?? false }
             let planned = restored.filter { $0.planID != nil }
+            let failedAttempts = Set(day.filter { $0.kind == .restore && $0.step == .failed }.map(\.actionID)), done = Set(restored.map(\.actionID))
             out.gauge("torpor_restores_last_day", "Restores in the last day: a plan's done by its deadline or after it (an SLA violation), one no plan "
-                      + "scheduled (a wake, a pin, an event, a demand signal), and those with a failed attempt (each tried again).",
+                      + "scheduled (a wake, a pin, an event, a demand signal); those with a failed attempt not done since (failed: the executor "
+                      + "tries again), and those done after a failed attempt (retried).",
                       [(["outcome": "on_time"], Double(planned.filter { !late($0) }.count)), (["outcome": "late"], Double(planned.filter(late).count)),
                        (["outcome": "unplanned"], Double(restored.count - planned.count)),
-                       (["outcome": "failed"], Double(Set(day.filter { $0.kind == .restore && $0.step == .failed }.map(\.actionID)).count))])
+                       (["outcome": "failed"], Double(failedAttempts.subtracting(done).count)),
+                       (["outcome": "retried"], Double(failedAttempts.intersection(done).count))])
             let hibernated = day.filter { $0.kind == .hibernate && $0.step == .done }
             out.gauge("torpor_hibernations_last_day", "Hibernations in the last day: done, or failed (the VM left running).",
                       [(["outcome": "done"], Double(hibernated.count)),

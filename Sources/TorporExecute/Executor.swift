@@ -832,6 +832,19 @@ public final class Executor: @unchecked Sendable {
     /// `check` names the VM until torpor acts on it again, or for a day.
     static let staleImageLeft = "remove it by hand (virsh managedsave-remove)"
 
+    /// Why `sleep` has no image in the state pool, in words: not asleep, refused by the pool, its copy failed or not
+    /// made yet.
+    static func whyNotPooled(_ sleep: PowerRecord) -> String {
+        guard sleep.state == .hibernated else { return " (torpor has it running since \(UTC.format(sleep.since)))" }
+        let asleep = " (asleep since \(UTC.format(sleep.since)); "
+        if let refused = sleep.poolRefused { return asleep + "the pool refused its image: \(refused))" }
+        if sleep.poolFailures > 0 {
+            return asleep + "its copy into the pool failed \(sleep.poolFailures) time\(sleep.poolFailures == 1 ? "" : "s")"
+                + (sleep.poolRetryAt.map { ", tried again from \(UTC.format($0))" } ?? "") + ")"
+        }
+        return asleep + "its copy into the pool is not made yet: an executor's pass makes it after the save)"
+    }
+
     /// Rebuilds the image of the VM's current sleep from the pool and restores it. Refused when the sleep's image never
     /// reached the pool (an older image's memory would not match the disks) or the disks changed since it was taken.
     /// The image is rebuilt in the pool's directory, else (that filesystem full or turned read-only) in `fallback`,
@@ -842,8 +855,9 @@ public final class Executor: @unchecked Sendable {
         let sleep = try store.read { try JournalRepository.power(in: $0)[domain.name] }
         guard let sleep, sleep.state == .hibernated, let id = sleep.manifestID else {
             throw ExecuteError(.runtime, "the state pool \(pool.directory) has no image of \(domain.name)'s current sleep"
-                               + (sleep.map { " (asleep since \(UTC.format($0.since)))" } ?? "")
-                               + ": refused (an older image's memory would not match its disks); start it by hand if libvirt's image is lost")
+                               + (sleep.map(Self.whyNotPooled) ?? " (torpor did not put it to sleep)")
+                               + ": refused (an older image's memory would not match its disks); `torpor-execute wake \(domain.name)` restores "
+                               + "it from libvirt's own image; start it by hand if that image is lost")
         }
         let manifest = try statePool.manifest(id: id)
         let disks = try Self.diskIdentity(domain, withTimes: DiskIdentity.hasTimes(manifest.diskIdentity))
@@ -1467,6 +1481,8 @@ public final class Executor: @unchecked Sendable {
         public var asleep: [String]
         /// Those libvirt does not say run once the wake is done (none in a dry run), each with what it says instead.
         public var notWoken: [(vm: String, state: String)]
+        /// The hosts whose wake stopped (libvirt did not answer, say), sorted: what sleeps there may not be known.
+        public var hostsStopped: [String]
         /// Every event of the wake, in order.
         public var events: [ExecutionEvent]
     }
@@ -1477,10 +1493,11 @@ public final class Executor: @unchecked Sendable {
     /// are restored as a run restores them (in SLA order, its restores at a time), and every unfinished restore on the
     /// host, chosen or not; then, one by one as `wake` does, the VMs an action is under way or left open for (another
     /// executor's: waited for, `patience` seconds at most for all of the host's together, after its restores; a save a
-    /// killed run left that reconciling could not close) and those the inventory found saved without torpor's record (a
-    /// `virsh managedsave` by hand, a store restored from an older backup). libvirt then says which of them run; a host
-    /// whose wake fails names those it does not say run. None asleep is `nothingToDo`; a `--host` the store does not
-    /// know is `badInput` (a mistyped URI must not read as nothing asleep).
+    /// killed run left that reconciling could not close) and those saved without torpor's record (a `virsh managedsave`
+    /// by hand, a store restored from an older backup), as the inventory found them or libvirt holds them now (saved
+    /// since the inventory looked, or a VM the store does not know: every host the store knows is asked). libvirt then
+    /// says which of them run; a host whose wake fails is named with the VMs it does not say run. None asleep is
+    /// `nothingToDo`; a `--host` the store does not know is `badInput` (a mistyped URI must not read as nothing asleep).
     public func wakeAll(labels: [String: String] = [:], by who: String, options: ExecutionOptions, patience: TimeInterval = 0,
                         waiting say: @escaping @Sendable (String) -> Void = { _ in }) throws -> WokenAll {
         let log = EventLog(path: options.eventLog)
@@ -1511,16 +1528,16 @@ public final class Executor: @unchecked Sendable {
                 return byHost
             }
         }
-        let hostsAsleep = try asleepByHost()
-        guard !hostsAsleep.isEmpty else {
-            let anyLabelled = labels.isEmpty || known.contains { chosen($0.name) }
-            throw ExecuteError(.nothingToDo, "no VM\(inWords) is asleep" + (anyLabelled ? "" : " (no VM of the store has those labels)"))
+        // Labels are the store's: a VM it does not know has none.
+        guard labels.isEmpty || known.contains(where: { chosen($0.name) }) else {
+            throw ExecuteError(.nothingToDo, "no VM\(inWords) is asleep (no VM of the store has those labels)")
         }
+        let hostsAsleep = try asleepByHost()
         let results = WakeResults()
-        try eachHost(Set(hostsAsleep.keys), log: log, clock: clock) { host in
+        try eachHost(try options.hosts ?? knownHosts(approved: nil), log: log, clock: clock) { host in
             var options = options
             options.hosts = [host]
-            let before = hostsAsleep[host]!
+            let before = hostsAsleep[host] ?? Asleep()
             /// What libvirt says `vm` is when it does not run (nil when it runs).
             func notRunning(_ vm: String) -> String? {
                 guard let state = try? self.connection(host).domain(named: vm).info().state else { return "unknown (libvirt did not answer)" }
@@ -1543,7 +1560,10 @@ public final class Executor: @unchecked Sendable {
                     }
                 }
                 // Read again when reconciling found a save completed: that VM sleeps now.
-                let found = reconciled.saved.isEmpty ? before : ((try? asleepByHost()).map { $0[host] ?? Asleep() } ?? before)
+                var found = reconciled.saved.isEmpty ? before : ((try? asleepByHost()).map { $0[host] ?? Asleep() } ?? before)
+                // What libvirt holds saved now that the store names nowhere (saved by hand since the inventory looked).
+                let named = Set(found.owed.map(\.vm) + found.acting + found.unrecorded)
+                found.unrecorded += try self.connection(host).savedDomainNames().filter { !named.contains($0) && chosen($0) }
                 let acting = sleeping(found.acting)
                 let selection = Set(found.owed.map(\.vm) + acting + found.unrecorded).sorted()
                 results.add(selection)
@@ -1585,18 +1605,19 @@ public final class Executor: @unchecked Sendable {
                 guard !options.dryRun else { return }
                 for vm in selection { if let state = notRunning(vm) { results.notWoken(vm, state) } }
             } catch {
-                // The host's VMs libvirt does not say run are named; the other hosts' wakes go on, and all are summed up.
+                // The host is named, and its VMs libvirt does not say run; the other hosts' wakes go on, and all are summed up.
                 log.record(.init(event: "failed", time: clock(), host: host, detail: "\(host): the wake stopped: \(error)"))
+                results.stopped(host)
                 let vms = Set(before.owed.map(\.vm) + sleeping(before.acting) + before.unrecorded).sorted()
                 results.add(vms)
                 for vm in vms { if let state = notRunning(vm) { results.notWoken(vm, state) } }
             }
         }
-        // Reconciling found nothing asleep after all (the open actions were hibernations still waiting, their VMs running).
-        if results.asleep.isEmpty && !log.events.contains(where: { ["failed", "restored"].contains($0.event) }) {
+        // Nothing asleep (the open actions were hibernations still waiting, their VMs running), every host asked.
+        if results.asleep.isEmpty && results.hostsStopped.isEmpty && !log.events.contains(where: { ["failed", "restored"].contains($0.event) }) {
             throw ExecuteError(.nothingToDo, "no VM\(inWords) is asleep")
         }
-        return WokenAll(asleep: results.asleep, notWoken: results.notWoken, events: log.events)
+        return WokenAll(asleep: results.asleep, notWoken: results.notWoken, hostsStopped: results.hostsStopped, events: log.events)
     }
 
     /// What `wakeAll` finds asleep on a host.
@@ -1607,9 +1628,11 @@ public final class Executor: @unchecked Sendable {
     /// What `wakeAll`'s hosts found, gathered from their threads.
     private final class WakeResults: @unchecked Sendable {
         private let lock = NSLock()
-        private var vms: Set<String> = [], states: [String: String] = [:]
+        private var vms: Set<String> = [], states: [String: String] = [:], stoppedHosts: Set<String> = []
         func add(_ asleep: [String]) { lock.withLock { vms.formUnion(asleep) } }
         func notWoken(_ vm: String, _ state: String) { lock.withLock { states[vm] = state } }
+        func stopped(_ host: String) { lock.withLock { _ = stoppedHosts.insert(host) } }
+        var hostsStopped: [String] { lock.withLock { stoppedHosts.sorted() } }
         var asleep: [String] { lock.withLock { vms.sorted() } }
         var notWoken: [(vm: String, state: String)] { lock.withLock { states.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } } }
     }

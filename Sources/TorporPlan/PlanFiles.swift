@@ -3,14 +3,15 @@ import TorporCore
 import TorporHash
 import TorporStore
 
-/// Plan and review files: written whole or not at all (a temporary file beside the target, then a rename), named for
+/// Plan and review files: written whole or not at all (`AtomicFile`: a file already there keeps its mode), named for
 /// the time the plan was made, and removed by that name once older than the plans kept whole.
 public enum PlanFiles {
     public static func write(_ data: Data, to path: String) throws(PlanError) {
-        let url = URL(fileURLWithPath: path)
         do {
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try data.write(to: url, options: .atomic)
+            try FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
+            try AtomicFile.write(data, to: path)
+        } catch let error as AtomicFileError {
+            throw PlanError(.runtime, "\(path): cannot write: \(error.reason)")
         } catch {
             throw PlanError(.runtime, "\(path): cannot write: \(error.localizedDescription)")
         }

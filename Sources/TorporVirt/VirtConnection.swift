@@ -78,6 +78,16 @@ public final class VirtConnection {
             .sorted { $0.name < $1.name }
     }
 
+    /// The names of the host's domains shut off with a managed-save image, asleep with their memory
+    /// (`virConnectListAllDomains` filtered by libvirt: `VIR_CONNECT_LIST_DOMAINS_SHUTOFF | _MANAGEDSAVE`), sorted.
+    public func savedDomainNames() throws(VirtError) -> [String] {
+        var list: UnsafeMutablePointer<virDomainPtr?>?
+        let flags = VIR_CONNECT_LIST_DOMAINS_SHUTOFF.rawValue | VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE.rawValue
+        let count = try checked("virConnectListAllDomains(\(uri), saved)", virConnectListAllDomains(handle, &list, flags))
+        defer { free(list) }
+        return (0..<Int(count)).compactMap { list?[$0] }.map { VirtDomain(handle: $0, connection: self).name }.sorted()
+    }
+
     /// The domain called `name` (`virDomainLookupByName`).
     public func domain(named name: String) throws(VirtError) -> VirtDomain {
         let handle = try checked("virDomainLookupByName(\(uri), \(name))", virDomainLookupByName(self.handle, name))

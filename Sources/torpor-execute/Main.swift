@@ -41,7 +41,7 @@ struct TorporExecuteCommand: TorporTool {
             run serves every other VM, saying `skipped` for the held one.
 
             Exit codes: 0 ok (failures of single VMs are reported, see status); 1 runtime failure (store), or wake --all
-            left a VM libvirt does not say runs;
+            left a VM libvirt does not say runs or a host whose wake stopped;
             2 usage; 3 nothing to do; 4 check found what needs a person, or wake or pin
             brought a VM back without its memory (libvirt booted it).
             """,
@@ -296,14 +296,19 @@ struct Wake: ParsableCommand {
             }
             let labels = Dictionary(uniqueKeysWithValues: label.compactMap(Self.labelled))   // each key once (validate)
             let woken = try executor.wakeAll(labels: labels, by: operatorName(by), options: options, patience: wait.seconds, waiting: wait.say)
-            guard !dryRun else { return }
+            // A host whose wake stopped (libvirt did not answer): what sleeps there is not known to be awake.
+            let stopped = woken.hostsStopped.isEmpty ? "" : "; hosts whose wake stopped (why: above): " + woken.hostsStopped.joined(separator: ", ")
+            guard !dryRun else {
+                if !stopped.isEmpty { StandardError.line("torpor-execute: " + stopped.dropFirst(2)); throw ExitCode(1) }
+                return
+            }
             let left = woken.notWoken.map { "\($0.vm) (\($0.state))" }
             StandardError.line("torpor-execute: woke \(woken.asleep.count - left.count) of \(woken.asleep.count) asleep"
-                               + (left.isEmpty ? "" : "; not running (why: above): " + left.joined(separator: ", ")))
+                               + (left.isEmpty ? "" : "; not running (why: above): " + left.joined(separator: ", ")) + stopped)
             let memoryLost = Executor.memoryLost(in: woken.events) != nil
             if memoryLost { StandardError.line("torpor-execute: a VM came back without its memory (above): it needs a person") }
-            // A failure with nothing found asleep (a host that could not be read): nothing is known to be awake.
-            if !left.isEmpty || (woken.asleep.isEmpty && woken.events.contains { $0.event == "failed" }) { throw ExitCode(1) }
+            // A failure with nothing found asleep (the store could not reconcile, say): nothing is known to be awake.
+            if !left.isEmpty || !woken.hostsStopped.isEmpty || (woken.asleep.isEmpty && woken.events.contains { $0.event == "failed" }) { throw ExitCode(1) }
             if memoryLost { throw ExitCode(4) }
         }
     }
@@ -589,11 +594,11 @@ struct Metrics: ParsableCommand {
         }
     }
 
-    /// Writes the metrics to `path` beside it, then renamed over it: a scrape never reads half of it.
+    /// Writes the metrics to `path` whole (`AtomicFile`): a scrape never reads half of it.
     static func write(store: Store, _ common: StageOptions, problems: [ExecutionCheck.Problem], to path: String) throws {
         let text = try ExecutionMetrics.render(store: store, now: common.nowSeconds, replaying: common.now != nil, problems: problems)
-        do { try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw ExecuteError(.runtime, "\(path): the metrics cannot be written: \(error.localizedDescription)")
+        do throws(AtomicFileError) { try AtomicFile.write(Data(text.utf8), to: path) } catch {
+            throw ExecuteError(.runtime, "\(path): the metrics cannot be written: \(error.reason)")
         }
     }
 }

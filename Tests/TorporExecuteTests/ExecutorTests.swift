@@ -1976,9 +1976,10 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
     }
 
     /// `wake --all`: every VM asleep with the labels asked, whatever the plans say, as a run restores them; a dry run
-    /// wakes none; an unknown --host is refused, a label no VM has is said; a VM saved by hand and one a killed run
-    /// saved are woken too; a sleeper another executor holds is said and left, or waited for; libvirt says which did
-    /// not come back; none asleep is nothing to do.
+    /// wakes none; an unknown --host is refused, a label no VM has is said; a VM saved by hand (found so by the
+    /// inventory, or by libvirt since) and one a killed run saved are woken too; a sleeper another executor holds is
+    /// said and left, or waited for; libvirt says which did not come back; none asleep is nothing to do; a host that
+    /// does not answer is named.
     @Test func wakeAllWakesEveryVMAsleepOfTheLabelsAsked() throws {
         let f = try Fixture()
         let vms = ["web-01", "web-02", "db-01"]
@@ -2012,9 +2013,10 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try vms.map(f.state) == [.running, .running, .shutOff])
         #expect(try f.store.read { try JournalRepository.power(in: $0)["web-01"]?.wokenEarlyAt } != nil, "an operator's wake, before its planned restore")
 
-        // api-01 saved by hand (the inventory found it so): woken too, as `wake` would. db-01 held by another executor
-        // (a run saving it): said and left, or waited for.
+        // api-01 saved by hand (the inventory found it so), and legacy-01 since the inventory looked (libvirt alone knows):
+        // woken too, as `wake` would. db-01 held by another executor (a run saving it): said and left, or waited for.
         try f.connection.domain(named: "api-01").managedSave()
+        try f.connection.domain(named: "legacy-01").managedSave()
         try f.store.transaction { db in
             let id = try VMRepository.id(of: "api-01", in: db, now: Self.now)
             try VMRepository.setPlacement(vm: id, hostURI: Self.host, labels: [:], in: db)
@@ -2025,12 +2027,12 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         final class Holder: @unchecked Sendable { var lock: FileLock?; init(_ lock: FileLock) { self.lock = lock } }
         let saving = Holder(try locks.take("db-01"))
         let held = try waking.wakeAll(by: "bob", options: f.options(Self.at(2)))
-        #expect(held.asleep == ["api-01", "db-01"] && held.events.map { "\($0.event) \($0.vm ?? "")" } == ["skipped db-01", "restored api-01"],
+        #expect(held.asleep == ["api-01", "db-01", "legacy-01"]
+                && held.events.map { "\($0.event) \($0.vm ?? "")" } == ["skipped db-01", "restored api-01", "restored legacy-01"], "\(held.events.map(\.text))")
+        #expect(held.notWoken.map(\.vm) == ["db-01"] && held.notWoken.first?.state == "shutOff" && held.hostsStopped.isEmpty, "named, as libvirt has it")
+        #expect(held.events[0].detail.contains("acts on db-01") && held.events[1...].allSatisfy { $0.detail.contains("woken by bob: every sleeping VM (saved without torpor's record)") },
                 "\(held.events.map(\.text))")
-        #expect(held.notWoken.map(\.vm) == ["db-01"] && held.notWoken.first?.state == "shutOff", "named, as libvirt has it")
-        #expect(held.events[0].detail.contains("acts on db-01") && held.events[1].detail.contains("woken by bob: every sleeping VM (saved without torpor's record)"),
-                "\(held.events.map(\.text))")
-        #expect(try f.state("db-01") == .shutOff && f.state("api-01") == .running)
+        #expect(try f.state("db-01") == .shutOff && f.state("api-01") == .running && f.state("legacy-01") == .running)
         let waited = try waking.wakeAll(by: "bob", options: f.options(Self.at(2)), patience: 60) { _ in saving.lock = nil }   // the save done
         #expect(waited.asleep == ["db-01"] && waited.events.map(\.event) == ["restored"] && waited.notWoken.isEmpty, "\(waited.events.map(\.text))")
         #expect(try f.state("db-01") == .running)
@@ -2045,6 +2047,29 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.state("web-02") == .running)
         let none = #expect(throws: ExecuteError.self) { try f.executor().wakeAll(by: "bob", options: f.options(Self.at(4))) }
         #expect(none?.kind == .nothingToDo && none?.description.contains("no VM is asleep") == true)
+        // A host whose libvirt does not answer is named (what sleeps there is not known), not read as nothing asleep.
+        try f.store.transaction { try VMRepository.setHost(vm: try VMRepository.id(of: "batch-01", in: $0, now: Self.now), hostURI: "test:///nowhere", in: $0) }
+        let connection = f.connection
+        let refusing = Executor(store: f.store, load: FixedLoad(otherwise: 1), connect: { uri in
+            guard uri == Self.host else { throw ExecuteError(.runtime, "\(uri): no answer") }
+            return connection
+        })
+        let unanswered = try refusing.wakeAll(by: "bob", options: f.options(Self.at(4)))
+        #expect(unanswered.hostsStopped == ["test:///nowhere"] && unanswered.asleep.isEmpty
+                && unanswered.events.map(\.text).contains { $0.contains("test:///nowhere: the wake stopped") && $0.contains("no answer") }, "\(unanswered.events.map(\.text))")
+    }
+
+    /// Why a restore from the pool finds no image of a sleep, as a person can act on it.
+    @Test func whyASleepHasNoPoolImageIsSaid() {
+        var sleep = PowerRecord(vm: "web-01", host: Self.host, state: .hibernated, since: Self.now, actionID: "a")
+        #expect(Executor.whyNotPooled(sleep) == " (asleep since 2024-03-04T00:00:00Z; its copy into the pool is not made yet: an executor's pass makes it after the save)")
+        sleep.poolFailures = 2
+        sleep.poolRetryAt = Self.at(1)
+        #expect(Executor.whyNotPooled(sleep) == " (asleep since 2024-03-04T00:00:00Z; its copy into the pool failed 2 times, tried again from 2024-03-04T01:00:00Z)")
+        sleep.poolRefused = "the pool is smaller than the image"
+        #expect(Executor.whyNotPooled(sleep) == " (asleep since 2024-03-04T00:00:00Z; the pool refused its image: the pool is smaller than the image)")
+        sleep.state = .running
+        #expect(Executor.whyNotPooled(sleep) == " (torpor has it running since 2024-03-04T00:00:00Z)")
     }
 
     /// `metrics`: what is asleep and due per host, what check names by kind (every kind, 0 when none), the last day's
@@ -2080,6 +2105,14 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         try f.executor().run(f.options(late))
         let after = try ExecutionMetrics.render(store: f.store, now: late + 60, problems: [])
         #expect(after.contains("torpor_restores_last_day{outcome=\"late\"} 1\n") && after.contains("torpor_vms_asleep{host=\"\(Self.host)\"} 0\n"), "\(after)")
+        #expect(after.contains("torpor_restores_last_day{outcome=\"failed\"} 0\n") && after.contains("torpor_restores_last_day{outcome=\"retried\"} 0\n"), "\(after)")
+        // web-02's restore had failed once before it was done (retried); db-01's failed and is not done (failed).
+        let restore = try #require(try f.store.read { try JournalRepository.recent(limit: 1, vm: "web-02", in: $0) }.first)
+        try f.executor().journal(JournalEntry(actionID: restore.actionID, planID: restore.planID, vm: "web-02", host: Self.host, kind: .restore, step: .failed, at: late - 60))
+        try f.executor().journal(JournalEntry(actionID: "wake/db-01", planID: nil, vm: "db-01", host: Self.host, kind: .restore, step: .failed, at: late + 30))
+        let failures = try ExecutionMetrics.render(store: f.store, now: late + 60, problems: [])
+        #expect(failures.contains("torpor_restores_last_day{outcome=\"failed\"} 1\n") && failures.contains("torpor_restores_last_day{outcome=\"retried\"} 1\n"),
+                "\(failures)")
         // Prometheus's own checker of the format (and of its naming rules), reading it from a file (a checker that stops
         // early cannot break a pipe under the test).
         let file = f.dir + "/torpor.prom"

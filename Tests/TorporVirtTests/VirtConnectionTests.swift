@@ -95,6 +95,20 @@ import Testing
         #expect(try connection.domain(named: "test").metadata(namespaceURI: "http://torpor.dev/xmlns/1") == nil)
     }
 
+    /// The domains asleep with their memory: shut off with a managed-save image; not one shut off without one, nor one
+    /// running.
+    @Test func savedDomainsAreThoseShutOffWithAnImage() throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let connection = try VirtConnection(uri: "test://" + repository + "/sample-data/fleet.xml")
+        #expect(try connection.savedDomainNames() == [])
+        try connection.domain(named: "web-02").managedSave()
+        try connection.domain(named: "db-01").managedSave()
+        try connection.domain(named: "web-01").destroy()
+        #expect(try connection.savedDomainNames() == ["db-01", "web-02"])
+        try connection.domain(named: "db-01").start()
+        #expect(try connection.savedDomainNames() == ["web-02"])
+    }
+
     @Test func lifecycleEventsArriveUntilTheSubscriptionIsReleased() throws {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         let connection = try VirtConnection(uri: "test://" + repository + "/sample-data/fleet.xml")

@@ -1,0 +1,63 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why a file could not be written whole.
+public struct AtomicFileError: Error, LocalizedError, CustomStringConvertible {
+    public let path: String
+    /// The step that failed and the system's reason.
+    public let reason: String
+    public var description: String { "\(path): \(reason)" }
+    public var errorDescription: String? { reason }
+}
+
+/// Files written whole or not at all, for readers that may read at any moment (a scrape of the metrics, a reviewer's
+/// plan): the bytes go to a temporary file beside the target (`.<name>.torpor-<pid>.tmp`, which no reader's pattern
+/// such as `*.prom` takes), synced, then renamed over it. A file already there keeps its mode, owner and group (an
+/// administrator's `chmod`/`chown` for its reader); a temporary file a killed writer left is removed by the next write.
+public enum AtomicFile {
+    public static func write(_ data: Data, to path: String) throws(AtomicFileError) {
+        let directory = (path as NSString).deletingLastPathComponent
+        let prefix = "." + (path as NSString).lastPathComponent + ".torpor-"
+        let temp = (directory as NSString).appendingPathComponent(prefix + "\(getpid()).tmp")
+        removeLeftovers(in: directory.isEmpty ? "." : directory, prefix: prefix)
+        func failure(_ step: String) -> AtomicFileError { AtomicFileError(path: path, reason: "\(step): " + String(cString: strerror(errno))) }
+        unlink(temp)
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+        guard fd >= 0 else { throw failure("cannot create \(temp)") }
+        var renamed = false
+        defer { if !renamed { unlink(temp) } }
+        let wrote: AtomicFileError? = data.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { return failure("cannot write \(temp)") }
+                offset += n
+            }
+            var existing = stat()
+            if stat(path, &existing) == 0 {
+                _ = fchown(fd, existing.st_uid, existing.st_gid)   // kept when the writer may (root, or its own file)
+                guard fchmod(fd, existing.st_mode & 0o7777) == 0 else { return failure("cannot give \(temp) the file's mode") }
+            }
+            guard fsync(fd) == 0 else { return failure("cannot sync \(temp)") }
+            return nil
+        }
+        close(fd)
+        if let wrote { throw wrote }
+        guard rename(temp, path) == 0 else { throw failure("cannot rename \(temp) over it") }
+        renamed = true
+        // The rename itself on disk, so that a crash leaves the old file or the new one.
+        let folder = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if folder >= 0 { _ = fsync(folder); close(folder) }
+    }
+
+    /// Removes the temporary files `prefix` names in `directory` whose writer is gone (killed while it wrote).
+    private static func removeLeftovers(in directory: String, prefix: String) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.hasPrefix(prefix) && name.hasSuffix(".tmp") {
+            guard let pid = pid_t(name.dropFirst(prefix.count).dropLast(4)), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            unlink((directory as NSString).appendingPathComponent(name))
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+import TorporCore
+import TorporTestSupport
+
+@Suite struct AtomicFileTests {
+    /// The mode, in octal, of the file at `path`.
+    static func mode(_ path: String) -> mode_t {
+        var info = stat()
+        return stat(path, &info) == 0 ? info.st_mode & 0o7777 : 0
+    }
+
+    /// Written whole; a file already there keeps the mode an administrator gave it; nothing is left beside it.
+    @Test func aRewrittenFileKeepsItsMode() throws {
+        let dir = try ScratchDirectory.make("atomic")
+        let path = dir + "/torpor.prom"
+        try AtomicFile.write(Data("a\n".utf8), to: path)
+        let mask = umask(0); umask(mask)
+        #expect(Self.mode(path) == 0o666 & ~mask, "a new file: the process's umask")
+        chmod(path, 0o640)
+        try AtomicFile.write(Data("b\n".utf8), to: path)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "b\n")
+        #expect(Self.mode(path) == 0o640, "the administrator's mode kept")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["torpor.prom"])
+    }
+
+    /// A temporary file a killed writer left is removed by the next write; one a live writer is writing is not. A file
+    /// that cannot be written is said with its path, the old one left whole and no temporary file left.
+    @Test func aKilledWritersLeftoverGoesAndAFailureLeavesTheOldFile() throws {
+        let dir = try ScratchDirectory.make("atomic")
+        let path = dir + "/torpor.prom"
+        try AtomicFile.write(Data("old\n".utf8), to: path)
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/true")
+        try gone.run()
+        gone.waitUntilExit()
+        let dead = dir + "/.torpor.prom.torpor-\(gone.processIdentifier).tmp", live = dir + "/.torpor.prom.torpor-\(getppid()).tmp"
+        for leftover in [dead, live] { #expect(FileManager.default.createFile(atPath: leftover, contents: Data("half".utf8))) }
+        try AtomicFile.write(Data("new\n".utf8), to: path)
+        #expect(!FileManager.default.fileExists(atPath: dead) && FileManager.default.fileExists(atPath: live))
+        try FileManager.default.removeItem(atPath: live)
+        // A directory where the file is: the rename fails.
+        let blocked = dir + "/blocked"
+        try FileManager.default.createDirectory(atPath: blocked + "/inside", withIntermediateDirectories: true)
+        let failure = #expect(throws: AtomicFileError.self) { try AtomicFile.write(Data("x".utf8), to: blocked) }
+        #expect(failure?.description.hasPrefix("\(blocked): cannot rename") == true, "\(String(describing: failure))")
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "new\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["blocked", "torpor.prom"], "no temporary file left")
+        #expect(throws: AtomicFileError.self) { try AtomicFile.write(Data("x".utf8), to: dir + "/missing/torpor.prom") }
+    }
+}
