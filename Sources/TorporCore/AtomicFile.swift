@@ -13,18 +13,22 @@ public struct AtomicFileError: Error, LocalizedError, CustomStringConvertible {
 }
 
 /// Files written whole or not at all, for readers that may read at any moment (a scrape of the metrics, a reviewer's
-/// plan): the bytes go to a temporary file beside the target (`.<name>.torpor-<pid>.tmp`, which no reader's pattern
-/// such as `*.prom` takes), synced, then renamed over it. A file already there keeps its mode, owner and group (an
-/// administrator's `chmod`/`chown` for its reader); a temporary file a killed writer left is removed by the next write.
+/// plan): the bytes go to a temporary file of its own beside the target (`.<name>.torpor-<pid>-<random>.tmp`, which no
+/// reader's pattern such as `*.prom` takes), synced, then renamed over it. A file already there keeps its mode, owner
+/// and group (an administrator's `chmod`/`chown` for its reader); a temporary file a killed writer left is removed by a
+/// later write (once its process is gone and it is 10 minutes old: a writer in another PID namespace, or on another
+/// machine sharing the folder, may have the same pid).
 public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws(AtomicFileError) {
         let directory = (path as NSString).deletingLastPathComponent
         let prefix = "." + (path as NSString).lastPathComponent + ".torpor-"
-        let temp = (directory as NSString).appendingPathComponent(prefix + "\(getpid()).tmp")
         removeLeftovers(in: directory.isEmpty ? "." : directory, prefix: prefix)
         func failure(_ step: String) -> AtomicFileError { AtomicFileError(path: path, reason: "\(step): " + String(cString: strerror(errno))) }
-        unlink(temp)
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+        var temp = "", fd: Int32 = -1
+        repeat {   // a name no other writer has: made here, or the open fails
+            temp = (directory as NSString).appendingPathComponent(prefix + "\(getpid())-" + String(UInt64.random(in: 0...UInt64.max), radix: 16) + ".tmp")
+            fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+        } while fd < 0 && errno == EEXIST
         guard fd >= 0 else { throw failure("cannot create \(temp)") }
         var renamed = false
         defer { if !renamed { unlink(temp) } }
@@ -53,11 +57,18 @@ public enum AtomicFile {
         if folder >= 0 { _ = fsync(folder); close(folder) }
     }
 
-    /// Removes the temporary files `prefix` names in `directory` whose writer is gone (killed while it wrote).
+    /// Removes the temporary files `prefix` names in `directory` whose writer is gone (killed while it wrote): no
+    /// process here has its pid, and it was last written over `leftoverAge` seconds ago.
     private static func removeLeftovers(in directory: String, prefix: String) {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.hasPrefix(prefix) && name.hasSuffix(".tmp") {
-            guard let pid = pid_t(name.dropFirst(prefix.count).dropLast(4)), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
-            unlink((directory as NSString).appendingPathComponent(name))
+            let path = (directory as NSString).appendingPathComponent(name)
+            var info = stat()
+            guard let pid = pid_t(name.dropFirst(prefix.count).prefix { $0 != "-" }), kill(pid, 0) != 0, errno == ESRCH,
+                  stat(path, &info) == 0, time(nil) - info.st_mtim.tv_sec > leftoverAge else { continue }
+            unlink(path)
         }
     }
+
+    /// How old a temporary file whose writer's pid is gone must be to be removed.
+    static let leftoverAge = 600
 }

@@ -41,14 +41,18 @@ public enum ExecutionMetrics {
             /// A plan's restore done after its deadline (measured when it was done; else from the deadline it kept).
             func late(_ e: JournalEntry) -> Bool { e.late ?? e.deadline.map { e.at > $0 } ?? false }
             let planned = restored.filter { $0.planID != nil }
-            let failedAttempts = Set(day.filter { $0.kind == .restore && $0.step == .failed }.map(\.actionID)), done = Set(restored.map(\.actionID))
+            // Per VM in time order: a failed attempt is retried once a restore of the VM is done after it, whatever its
+            // action (a plan's keeps its own; a safety restore's, a wake's or a pin's is new each time).
+            var failing = Set<String>(), retried = 0
+            for e in day.filter({ $0.kind == .restore && ($0.step == .failed || $0.step == .done) }).sorted(by: { ($0.at, $0.id) < ($1.at, $1.id) }) {
+                if e.step == .failed { failing.insert(e.vm) } else if failing.remove(e.vm) != nil { retried += 1 }
+            }
             out.gauge("torpor_restores_last_day", "Restores in the last day: a plan's done by its deadline or after it (an SLA violation), one no plan "
-                      + "scheduled (a wake, a pin, an event, a demand signal); those with a failed attempt not done since (failed: the executor "
-                      + "tries again), and those done after a failed attempt (retried).",
+                      + "scheduled (a wake, a pin, an event, a demand signal); VMs whose restore failed and none is done since (failed: the executor "
+                      + "tries again), and restores done after a failed attempt (retried).",
                       [(["outcome": "on_time"], Double(planned.filter { !late($0) }.count)), (["outcome": "late"], Double(planned.filter(late).count)),
                        (["outcome": "unplanned"], Double(restored.count - planned.count)),
-                       (["outcome": "failed"], Double(failedAttempts.subtracting(done).count)),
-                       (["outcome": "retried"], Double(failedAttempts.intersection(done).count))])
+                       (["outcome": "failed"], Double(failing.count)), (["outcome": "retried"], Double(retried))])
             let hibernated = day.filter { $0.kind == .hibernate && $0.step == .done }
             out.gauge("torpor_hibernations_last_day", "Hibernations in the last day: done, or failed (the VM left running).",
                       [(["outcome": "done"], Double(hibernated.count)),

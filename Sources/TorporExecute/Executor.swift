@@ -668,7 +668,7 @@ public final class Executor: @unchecked Sendable {
                     started.detail = "from the state pool (\(journaled))"
                     step(started)
                     do {
-                        try restoreFromPool(domain, connection: connection, pool: pool, fallback: options.managedSaveDirectory)
+                        try restoreFromPool(domain, connection: connection, pool: pool, fallback: options.managedSaveDirectory, libvirtImageUsable: false)
                     } catch {
                         throw ExecuteError(.runtime, "\(told), " + Self.poolAlsoFailed + ": \(error)")
                     }
@@ -701,7 +701,7 @@ public final class Executor: @unchecked Sendable {
                 } else if let pool = options.pool {
                     started.detail = libvirtImage ? "from the state pool, as asked" : "from the state pool (libvirt's image is gone)"
                     step(started)
-                    try restoreFromPool(domain, connection: connection, pool: pool, fallback: options.managedSaveDirectory)
+                    try restoreFromPool(domain, connection: connection, pool: pool, fallback: options.managedSaveDirectory, libvirtImageUsable: libvirtImage)
                     // libvirt's own image is now older than the running VM: never restore it again.
                     dropped = Self.dropStaleImage(domain)
                     note = dropped.isEmpty ? nil : String(dropped.dropFirst(2))
@@ -832,8 +832,8 @@ public final class Executor: @unchecked Sendable {
     /// `check` names the VM until torpor acts on it again, or for a day.
     static let staleImageLeft = "remove it by hand (virsh managedsave-remove)"
 
-    /// Why `sleep` has no image in the state pool, in words: not asleep, refused by the pool, its copy failed or not
-    /// made yet.
+    /// Why `sleep` has no image in the state pool, in words: not asleep, refused by the pool, its copy failed, or none
+    /// made (no pool then, or not yet).
     static func whyNotPooled(_ sleep: PowerRecord) -> String {
         guard sleep.state == .hibernated else { return " (torpor has it running since \(UTC.format(sleep.since)))" }
         let asleep = " (asleep since \(UTC.format(sleep.since)); "
@@ -842,22 +842,24 @@ public final class Executor: @unchecked Sendable {
             return asleep + "its copy into the pool failed \(sleep.poolFailures) time\(sleep.poolFailures == 1 ? "" : "s")"
                 + (sleep.poolRetryAt.map { ", tried again from \(UTC.format($0))" } ?? "") + ")"
         }
-        return asleep + "its copy into the pool is not made yet: an executor's pass makes it after the save)"
+        return asleep + "not in the pool: saved by a run without it, or its copy not made yet (a pass with the pool makes it after the save))"
     }
 
     /// Rebuilds the image of the VM's current sleep from the pool and restores it. Refused when the sleep's image never
     /// reached the pool (an older image's memory would not match the disks) or the disks changed since it was taken.
     /// The image is rebuilt in the pool's directory, else (that filesystem full or turned read-only) in `fallback`,
     /// where libvirt keeps its own images.
-    func restoreFromPool(_ domain: VirtDomain, connection: VirtConnection, pool: (directory: String, capacityBytes: Int64), fallback: String) throws {
+    func restoreFromPool(_ domain: VirtDomain, connection: VirtConnection, pool: (directory: String, capacityBytes: Int64), fallback: String,
+                         libvirtImageUsable: Bool) throws {
         // Not made afresh: a mistyped --pool must say so, not read as the real pool's missing chunks.
         let statePool = try StatePool(directory: pool.directory, capacityBytes: pool.capacityBytes, store: store, creating: false)
         let sleep = try store.read { try JournalRepository.power(in: $0)[domain.name] }
         guard let sleep, sleep.state == .hibernated, let id = sleep.manifestID else {
             throw ExecuteError(.runtime, "the state pool \(pool.directory) has no image of \(domain.name)'s current sleep"
                                + (sleep.map(Self.whyNotPooled) ?? " (torpor did not put it to sleep)")
-                               + ": refused (an older image's memory would not match its disks); `torpor-execute wake \(domain.name)` restores "
-                               + "it from libvirt's own image; start it by hand if that image is lost")
+                               + ": refused (an older image's memory would not match its disks); "
+                               + (libvirtImageUsable ? "`torpor-execute wake \(domain.name)` restores it from libvirt's own image"
+                                                     : "start it by hand if its memory may be lost"))
         }
         let manifest = try statePool.manifest(id: id)
         let disks = try Self.diskIdentity(domain, withTimes: DiskIdentity.hasTimes(manifest.diskIdentity))
@@ -1506,6 +1508,7 @@ public final class Executor: @unchecked Sendable {
         if let problem = try unknownHosts(options).first { throw ExecuteError(.badInput, problem) }
         let known = try store.read { try VMRepository.all(in: $0) }
         let labelled = Dictionary(known.map { ($0.name, $0.labels) }, uniquingKeysWith: { a, _ in a })
+        let hostOf = Dictionary(known.compactMap { vm in vm.hostURI.map { (vm.name, $0) } }, uniquingKeysWith: { a, _ in a })
         @Sendable func chosen(_ vm: String) -> Bool { labels.allSatisfy { labelled[vm]?[$0.key] == $0.value } }
         let inWords = Self.chosenInWords(labels: labels, hosts: options.hosts)
         let every = "every sleeping VM" + inWords, reason = "woken by \(who): \(every)"
@@ -1552,6 +1555,7 @@ public final class Executor: @unchecked Sendable {
                     self.locks?.heldByAnother(vm) == true || reconciled.busy.contains(vm) || reconciled.interrupted[vm] != nil || notRunning(vm) != nil
                 }
             }
+            var found = before
             do {
                 if !options.dryRun {
                     // A store that cannot answer blocks no wake: what was read before goes on.
@@ -1560,12 +1564,9 @@ public final class Executor: @unchecked Sendable {
                     }
                 }
                 // Read again when reconciling found a save completed: that VM sleeps now.
-                var found = reconciled.saved.isEmpty ? before : ((try? asleepByHost()).map { $0[host] ?? Asleep() } ?? before)
-                // What libvirt holds saved now that the store names nowhere (saved by hand since the inventory looked).
-                let named = Set(found.owed.map(\.vm) + found.acting + found.unrecorded)
-                found.unrecorded += try self.connection(host).savedDomainNames().filter { !named.contains($0) && chosen($0) }
+                if !reconciled.saved.isEmpty { found = (try? asleepByHost()).map { $0[host] ?? Asleep() } ?? before }
                 let acting = sleeping(found.acting)
-                let selection = Set(found.owed.map(\.vm) + acting + found.unrecorded).sorted()
+                var selection = Set(found.owed.map(\.vm) + acting + found.unrecorded).sorted()
                 results.add(selection)
                 let owed = found.owed.map { r in
                     OwedRestore(vm: r.vm, host: r.host, actionID: UnplannedWake.wake.actionID(vm: r.vm, at: options.now), planID: nil, at: options.now,
@@ -1576,6 +1577,17 @@ public final class Executor: @unchecked Sendable {
                 let waiting = patience > 0 && !options.dryRun
                 let waitedFor = waiting ? Set(found.owed.map(\.vm).filter { self.locks?.heldByAnother($0) == true }) : []
                 try self.restoreOwed(options, owed: owed, interrupted: reconciled.interrupted, busy: reconciled.busy.union(waitedFor), log: log, clock: clock)
+                // Then what libvirt holds saved that the store names nowhere (saved by hand since the inventory looked):
+                // asked after the restores owed, which never wait on it; a host that cannot say is named.
+                do {
+                    let listed = try self.savedOutsideTheStore(on: host, beside: Set(selection), hostOf: hostOf, chosen: chosen, log: log, clock: clock)
+                    found.unrecorded += listed
+                    selection += listed
+                    results.add(listed)
+                } catch {
+                    log.record(.init(event: "failed", time: clock(), host: host, detail: "\(host): which VMs libvirt holds saved is not known: \(error)"))
+                    results.stopped(host)
+                }
                 // One by one, as `wake` does: what the restores left to others (another executor held it, or took it since;
                 // libvirtd was still at it) and what no restore is owed for.
                 let giveUp = Date().addingTimeInterval(patience)   // one --wait for the host's VMs held, not one per VM
@@ -1608,16 +1620,35 @@ public final class Executor: @unchecked Sendable {
                 // The host is named, and its VMs libvirt does not say run; the other hosts' wakes go on, and all are summed up.
                 log.record(.init(event: "failed", time: clock(), host: host, detail: "\(host): the wake stopped: \(error)"))
                 results.stopped(host)
-                let vms = Set(before.owed.map(\.vm) + sleeping(before.acting) + before.unrecorded).sorted()
+                let vms = Set(found.owed.map(\.vm) + sleeping(found.acting) + found.unrecorded).sorted()
                 results.add(vms)
                 for vm in vms { if let state = notRunning(vm) { results.notWoken(vm, state) } }
             }
         }
-        // Nothing asleep (the open actions were hibernations still waiting, their VMs running), every host asked.
-        if results.asleep.isEmpty && results.hostsStopped.isEmpty && !log.events.contains(where: { ["failed", "restored"].contains($0.event) }) {
+        // Nothing asleep (the open actions were hibernations still waiting, their VMs running), every host asked, and
+        // nothing said (a saved copy of a VM the store has elsewhere).
+        if results.asleep.isEmpty && results.hostsStopped.isEmpty && !log.events.contains(where: { ["failed", "restored", "skipped"].contains($0.event) }) {
             throw ExecuteError(.nothingToDo, "no VM\(inWords) is asleep")
         }
         return WokenAll(asleep: results.asleep, notWoken: results.notWoken, hostsStopped: results.hostsStopped, events: log.events)
+    }
+
+    /// The VMs `host`'s libvirt holds saved (shut off with a managed-save image) beside those `wakeAll` chose there
+    /// already, `chosen` by their labels: saved by hand since the inventory looked, or a VM the store does not know. One
+    /// the store has on another host (`hostOf`) is not woken but said: a copy a migration left, or another domain of the
+    /// same name; starting it would load an old memory over disks that moved on, and record the VM running where it is not.
+    private func savedOutsideTheStore(on host: String, beside chosenAlready: Set<String>, hostOf: [String: String], chosen: (String) -> Bool,
+                                      log: EventLog, clock: () -> EpochSeconds) throws -> [String] {
+        try connection(host).savedDomainNames().filter { vm in
+            guard !chosenAlready.contains(vm), chosen(vm) else { return false }
+            if let elsewhere = hostOf[vm], elsewhere != host {
+                log.record(.init(event: "skipped", time: clock(), vm: vm, host: host,
+                                 detail: "wake: libvirt holds a saved domain \(vm) here, but the store has \(vm) on \(elsewhere) (a copy a migration left, "
+                                    + "or another domain of the same name): not woken; start it by hand (virsh -c \(host) start \(vm)) if it is the one"))
+                return false
+            }
+            return true
+        }
     }
 
     /// What `wakeAll` finds asleep on a host.

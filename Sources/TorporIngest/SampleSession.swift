@@ -78,11 +78,12 @@ final class SampleSession {
     private var contributions: [Int64: SourceVMContribution] = [:]
     /// The contribution of the VM of the latest samples, kept out of the dictionary while that VM lasts.
     private var current: (vm: Int64, contribution: SourceVMContribution)?
-    private var allocation: [Int64: (time: EpochSeconds, vcpus: Int?, memory: Int64?)] = [:]
+    /// Per VM, the latest `vcpus` and `mem_capacity` stored, each with its own time.
+    private var allocation: [Int64: (vcpus: (time: EpochSeconds, value: Int)?, memory: (time: EpochSeconds, value: Int64)?)] = [:]
     private var vmIDs: [String: Int64] = [:]
     private var vmNames: [Int64: String] = [:]
     private var metricNames: [Int64: String] = [:]
-    /// Metrics of a physical dimension (percent, bytes, counts, rates, seconds): a negative value is bad input.
+    /// Metrics of a physical dimension (percent, bytes, counts, rates, seconds): a negative value is bad input (in a CSV), or no reading (from Prometheus).
     private var nonNegative: Set<Int64> = []
     /// Per percent metric: how many values the source gave and the largest, to tell a 0–1 fraction read as percent.
     private var percentSeen: [Int64: (count: Int, largest: Double)] = [:]
@@ -176,14 +177,17 @@ final class SampleSession {
 
     func countOutOfRange() { report.outOfRange += 1 }
 
+    /// Whether `value` of `metric` is below zero where no reading can be (a physical dimension).
+    func isNegativeReading(_ value: Double, metric: Int64) -> Bool { value < 0 && nonNegative.contains(metric) }
+
     func warn(_ warning: String) { report.warnings.append(warning) }
 
     /// Offers one sample (already in the metric's canonical unit) to the store.
     func emit(vm: Int64, metric: Int64, time: EpochSeconds, value: Double) throws {
         // A finite value can overflow its unit's conversion (1e306 GiB): bad input, as an infinite cell is.
         guard value.isFinite else { throw fail("\(metricNames[metric] ?? "a value") of \(vmNames[vm] ?? "?") at \(UTC.format(time)) overflows once converted to its canonical unit") }
-        guard value >= 0 || !nonNegative.contains(metric) else {
-            throw fail("\(metricNames[metric] ?? "a value") of \(vmNames[vm] ?? "?") at \(UTC.format(time)) is negative (\(value)); a source's marker for a bad reading belongs in the mapping's `valid` range")
+        guard !isNegativeReading(value, metric: metric) else {
+            throw fail("\(metricNames[metric] ?? "a value") of \(vmNames[vm] ?? "?") at \(UTC.format(time)) is negative (\(value)); a source's marker for a bad reading belongs in a wide-metrics mapping's `valid` range")
         }
         if metric == allocationMetrics.vcpus || metric == allocationMetrics.memory {
             let (largest, unit) = metric == allocationMetrics.vcpus ? (SampleSession.largestVCPUs, "vCPUs") : (SampleSession.largestMemoryBytes, "bytes")
@@ -222,12 +226,13 @@ final class SampleSession {
         report.lastTime = max(report.lastTime ?? time, time)
         // The VM's allocation from what is stored (a conflicting value refused is not its allocation).
         if stored > 0, metric == allocationMetrics.vcpus || metric == allocationMetrics.memory {
-            var a = allocation[vm] ?? (time: time, vcpus: nil, memory: nil)
-            if time >= a.time {
-                a.time = time
-                if metric == allocationMetrics.vcpus { a.vcpus = Int(stored) } else { a.memory = Int64(stored) }
-                allocation[vm] = a
+            var a = allocation[vm] ?? (nil, nil)
+            if metric == allocationMetrics.vcpus {
+                if time >= a.vcpus?.time ?? .min { a.vcpus = (time, Int(stored)) }
+            } else if time >= a.memory?.time ?? .min {
+                a.memory = (time, Int64(stored))
             }
+            allocation[vm] = a
         }
     }
 
@@ -311,7 +316,8 @@ final class SampleSession {
             report.sha256 = SourceTransaction.identity(report.sha256, heldBackAfter: now)
         }
         for (vm, a) in allocation {
-            try VMRepository.setAllocation(vm: vm, vcpus: a.vcpus, memoryBytes: a.memory, observedAt: a.time, in: db)
+            if let vcpus = a.vcpus { try VMRepository.setAllocation(vm: vm, vcpus: vcpus.value, memoryBytes: nil, observedAt: vcpus.time, in: db) }
+            if let memory = a.memory { try VMRepository.setAllocation(vm: vm, vcpus: nil, memoryBytes: memory.value, observedAt: memory.time, in: db) }
         }
         report.vms = Set(vmNames.values).sorted()
         report.metrics = Set(metricNames.values).sorted()

@@ -322,6 +322,17 @@ enum Schema {
                 DROP INDEX source_by_location;
                 """)
         }
+        migrator.registerMigration("v21: when each of a VM's vCPUs and memory was observed") { db in
+            // One time for both dropped a source's vCPUs older than its memory (sampled hourly beside memory every 5
+            // minutes, or rows sorted by metric), and any later source's vCPUs from before that memory.
+            try db.execute(sql: """
+                ALTER TABLE vm ADD COLUMN vcpus_observed_at INTEGER;
+                ALTER TABLE vm ADD COLUMN memory_observed_at INTEGER;
+                UPDATE vm SET vcpus_observed_at = CASE WHEN vcpus IS NOT NULL THEN allocation_observed_at END,
+                              memory_observed_at = CASE WHEN memory_bytes IS NOT NULL THEN allocation_observed_at END;
+                ALTER TABLE vm DROP COLUMN allocation_observed_at;
+                """)
+        }
         return migrator
     }
 }

@@ -146,9 +146,12 @@ public struct StoreReserve: Sendable {
         return fsync(fd) == 0 ? 0 : errno
     }
 
+    /// Whether the filesystem has less room than the reserve: full, for what the reserve is given back for.
+    public var filesystemFull: Bool { short(times: 1) }
+
     /// Gives the reserve back when its filesystem is full, saying so on stderr.
     public func releaseIfFull() {
-        guard short(times: 1), FileManager.default.fileExists(atPath: path) else { return }
+        guard filesystemFull, FileManager.default.fileExists(atPath: path) else { return }
         release()
         StandardError.line("torpor: the store's filesystem is full; the \(Self.size >> 20) MiB kept beside it for restores (\(path)) "
                            + "is given back so that restores and wakes go on: free room there")

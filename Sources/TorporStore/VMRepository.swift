@@ -62,12 +62,16 @@ public enum VMRepository {
         return db.lastInsertedRowID
     }
 
-    /// Records allocated vCPUs and memory observed at `observedAt`, unless a later observation is already stored.
+    /// Records allocated vCPUs and memory observed at `observedAt`, each unless a later observation of it is stored.
     public static func setAllocation(vm: Int64, vcpus: Int?, memoryBytes: Int64?, observedAt: EpochSeconds, in db: Database) throws {
-        try db.execute(sql: """
-            UPDATE vm SET vcpus = coalesce(?, vcpus), memory_bytes = coalesce(?, memory_bytes), allocation_observed_at = ?
-            WHERE id = ? AND (allocation_observed_at IS NULL OR allocation_observed_at <= ?)
-            """, arguments: [vcpus, memoryBytes, observedAt, vm, observedAt])
+        if let vcpus {
+            try db.execute(sql: "UPDATE vm SET vcpus = ?1, vcpus_observed_at = ?2 WHERE id = ?3 AND (vcpus_observed_at IS NULL OR vcpus_observed_at <= ?2)",
+                           arguments: [vcpus, observedAt, vm])
+        }
+        if let memoryBytes {
+            try db.execute(sql: "UPDATE vm SET memory_bytes = ?1, memory_observed_at = ?2 WHERE id = ?3 AND (memory_observed_at IS NULL OR memory_observed_at <= ?2)",
+                           arguments: [memoryBytes, observedAt, vm])
+        }
     }
 
     /// Records where a VM runs and its labels (from the hypervisor's inventory).

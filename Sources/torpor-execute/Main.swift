@@ -50,7 +50,7 @@ struct TorporExecuteCommand: TorporTool {
 }
 
 /// The store for the commands that restore, wake or hold hibernations back (run, wake, restore, pin, unpin, pause,
-/// resume, status, check):
+/// resume):
 /// opened even when a newer torpor has migrated it, so that a rollback never leaves sleeping VMs without their restores
 /// (the executor then starts no hibernation), with a warning; and on a full filesystem, by giving back the room kept
 /// beside the store for this (`StoreReserve`; not a dry run, which restores nothing and leaves the reserve alone).
@@ -60,6 +60,17 @@ func restoringStore(_ common: StageOptions, dryRun: Bool = false) throws -> Stor
         StandardError.line("torpor-execute: warning: \(store.path) was written by a newer torpor: restores and wakes only, no new hibernations; upgrade torpor")
     }
     return store
+}
+
+/// The store for the commands that only read what is asleep and due (status, check, metrics), opened as
+/// `restoringStore` opens it, the room kept beside it for restores left alone: a person's look, or the watch's every 5
+/// minutes, must not give the executor's room away on a full filesystem (whatever filled it would take it). Given back
+/// only when the store cannot be opened without it.
+func readingStore(_ common: StageOptions) throws -> Store {
+    do { return try restoringStore(common, dryRun: true) } catch {
+        guard StoreReserve(store: common.storePath).filesystemFull else { throw error }
+        return try restoringStore(common)
+    }
 }
 
 struct ExecutionFlags: ParsableArguments {
@@ -255,8 +266,9 @@ struct Wake: ParsableCommand {
         discussion: """
             --all reconciles what a killed run left, restores every VM torpor has asleep as a run does (each host at \
             once, its restores in SLA order, --concurrent-restores at a time), then wakes those another executor was \
-            saving (--wait) and those saved without torpor's record, and names each VM libvirt does not then say runs \
-            (exit 1). Before an incident's or a host's maintenance, or before stopping torpor: `pause` first, or the \
+            saving (--wait) and those saved without torpor's record (as the inventory found them, or as each host's \
+            libvirt holds them now; --label picks only VMs the store knows), and names each VM libvirt does not then say \
+            runs and each host that did not answer (exit 1). Before an incident's or a host's maintenance, or before stopping torpor: `pause` first, or the \
             next run hibernates them again as the approved plan says.
             """)
     @OptionGroup var common: StageOptions
@@ -532,7 +544,7 @@ struct Check: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let store = try restoringStore(common)
+            let store = try readingStore(common)
             let problems = try check.problems(store: store, common)
             if let metricsFile {
                 do { try Metrics.write(store: store, common, problems: problems, to: metricsFile) } catch {
@@ -585,7 +597,7 @@ struct Metrics: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let store = try restoringStore(common)
+            let store = try readingStore(common)
             let problems = try check.problems(store: store, common)
             guard let output else {
                 return print(try ExecutionMetrics.render(store: store, now: common.nowSeconds, replaying: common.now != nil, problems: problems), terminator: "")
@@ -612,7 +624,7 @@ struct Status: ParsableCommand {
     func run() throws {
         try exitingOnError("torpor-execute") {
             let policy = try self.policy.map { try Policy.load(path: $0).policy }
-            print(try ExecutionStatus.render(store: try restoringStore(common), now: common.nowSeconds, replaying: common.now != nil, policy: policy))
+            print(try ExecutionStatus.render(store: try readingStore(common), now: common.nowSeconds, replaying: common.now != nil, policy: policy))
         }
     }
 }

@@ -92,7 +92,8 @@ struct CSVCommand: ParsableCommand {
                 guard let columns = m.metrics, columns.count == 1 else {
                     throw .badInput(source: "--metric", line: nil, message: "applies to a wide-metrics mapping with exactly one metric column")
                 }
-                m.metrics = [.init(column: columns[0].column, metric: spec.name, unit: spec.unit)]
+                // Renamed only: the column's values are read as the mapping says (its unit unless one is given, its `valid`).
+                m.metrics = [.init(column: columns[0].column, metric: spec.name, unit: spec.unit ?? columns[0].unit, valid: columns[0].valid)]
             } else {
                 m.metric = spec
             }

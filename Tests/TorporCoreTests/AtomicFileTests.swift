@@ -24,8 +24,9 @@ import TorporTestSupport
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["torpor.prom"])
     }
 
-    /// A temporary file a killed writer left is removed by the next write; one a live writer is writing is not. A file
-    /// that cannot be written is said with its path, the old one left whole and no temporary file left.
+    /// A temporary file a killed writer left is removed by a later write once 10 minutes old; one a live writer is
+    /// writing is not, nor a fresh one (its pid may be another namespace's). A file that cannot be written is said with
+    /// its path, the old one left whole and no temporary file left.
     @Test func aKilledWritersLeftoverGoesAndAFailureLeavesTheOldFile() throws {
         let dir = try ScratchDirectory.make("atomic")
         let path = dir + "/torpor.prom"
@@ -34,11 +35,14 @@ import TorporTestSupport
         gone.executableURL = URL(fileURLWithPath: "/bin/true")
         try gone.run()
         gone.waitUntilExit()
-        let dead = dir + "/.torpor.prom.torpor-\(gone.processIdentifier).tmp", live = dir + "/.torpor.prom.torpor-\(getppid()).tmp"
-        for leftover in [dead, live] { #expect(FileManager.default.createFile(atPath: leftover, contents: Data("half".utf8))) }
+        let dead = dir + "/.torpor.prom.torpor-\(gone.processIdentifier)-1f.tmp", fresh = dir + "/.torpor.prom.torpor-\(gone.processIdentifier)-2e.tmp"
+        let live = dir + "/.torpor.prom.torpor-\(getppid())-3d.tmp"
+        for leftover in [dead, fresh, live] { #expect(FileManager.default.createFile(atPath: leftover, contents: Data("half".utf8))) }
+        let old = Date().addingTimeInterval(-1200)
+        for leftover in [dead, live] { try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: leftover) }
         try AtomicFile.write(Data("new\n".utf8), to: path)
-        #expect(!FileManager.default.fileExists(atPath: dead) && FileManager.default.fileExists(atPath: live))
-        try FileManager.default.removeItem(atPath: live)
+        #expect(!FileManager.default.fileExists(atPath: dead) && FileManager.default.fileExists(atPath: fresh) && FileManager.default.fileExists(atPath: live))
+        for leftover in [fresh, live] { try FileManager.default.removeItem(atPath: leftover) }
         // A directory where the file is: the rename fails.
         let blocked = dir + "/blocked"
         try FileManager.default.createDirectory(atPath: blocked + "/inside", withIntermediateDirectories: true)

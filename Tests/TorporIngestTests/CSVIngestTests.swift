@@ -169,6 +169,22 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
         #expect(try s.count("SELECT count(*) FROM vm") == 0)
     }
 
+    /// A VM's vCPUs and memory each from their own latest reading: rows sorted by metric (memory's later than vCPUs'),
+    /// and another file's vCPUs older than that memory but newer than the vCPUs stored.
+    @Test func vCPUsOlderThanMemoryAreStillTheVMsVCPUs() throws {
+        let s = try Scratch()
+        let first = try s.write("by-metric.csv", "vm,metric,time,value\na,mem_capacity,\(t0 + 3600),8589934592\na,vcpus,\(t0),4\n")
+        _ = try CSVIngester(store: s.store).ingest(path: first, mapping: .defaultLong, now: replayNow)
+        func allocation() throws -> (Int?, Int64?) {
+            let vm = try #require(try s.store.read { try VMRepository.all(in: $0) }.first { $0.name == "a" })
+            return (vm.vcpus, vm.memoryBytes)
+        }
+        #expect(try allocation() == (4, 8_589_934_592))
+        let later = try s.write("later.csv", "vm,metric,time,value\na,vcpus,\(t0 + 1800),8\n")
+        _ = try CSVIngester(store: s.store).ingest(path: later, mapping: .defaultLong, now: replayNow)
+        #expect(try allocation() == (8, 8_589_934_592))
+    }
+
     @Test func aNegativeValueOfAPhysicalMetricIsBadInput() throws {
         try expectRejected("vm,metric,time,value\nweb-01,cpu_util,\(t0),5\nweb-01,cpu_util,\(t0 + 300),-50\n", line: 3, "is negative (-50.0)")
     }

@@ -20,6 +20,24 @@ import TorporTestSupport
         #expect(mapping.time.unit == .ms)
     }
 
+    /// `--metric` names a one-column wide-metrics mapping's metric anew; its values are read as the mapping says: its
+    /// unit unless the flag gives one, its `valid` range kept.
+    @Test func aMetricFlagKeepsTheColumnsUnitAndValidRange() throws {
+        let dir = try ScratchDirectory.make("torpor-mapping")
+        let mapping = dir + "/fraction.yaml"
+        try """
+            layout: wide-metrics
+            time: {column: timestamp, format: epoch}
+            vm: {from: filename}
+            metrics:
+              - {column: value, metric: cpu_util, unit: fraction, valid: [0, 1]}
+            """.write(toFile: mapping, atomically: true, encoding: .utf8)
+        let renamed = try CSVCommand.parse(["--mapping", mapping, "--metric", "host_cpu", "x.csv"]).effectiveMapping()
+        #expect(renamed.metrics == [.init(column: "value", metric: "host_cpu", unit: "fraction", valid: [0, 1])])
+        let converted = try CSVCommand.parse(["--mapping", mapping, "--metric", "host_cpu:percent", "x.csv"]).effectiveMapping()
+        #expect(converted.metrics == [.init(column: "value", metric: "host_cpu", unit: "percent", valid: [0, 1])])
+    }
+
     @Test func withoutAMappingFilesAreLongFormat() throws {
         #expect(try CSVCommand.parse(["a.csv"]).effectiveMapping() == .defaultLong)
     }
@@ -97,6 +115,13 @@ import TorporTestSupport
                 "\(written)")
         let noneAsleep = try run("torpor-execute", ["wake", "--all", "--label", "group=web", "--db", s.store.path])
         #expect(noneAsleep.status == 3 && noneAsleep.stderr.contains("no VM labelled group=web is asleep"), "\(noneAsleep)")
+        // A host that cannot be asked which VMs it holds saved: named, exit 1 (what sleeps there is not known to be awake).
+        let lost = try Scratch(), nowhere = "test://" + lost.dir + "/no-such-fleet.xml"
+        try lost.store.transaction { try VMRepository.setPlacement(vm: try VMRepository.id(of: "web-01", in: $0, now: 0), hostURI: nowhere, labels: [:], in: $0) }
+        for dryRun in [[], ["--dry-run"]] {
+            let stopped = try run("torpor-execute", ["wake", "--all", "--db", lost.store.path] + dryRun)
+            #expect(stopped.status == 1 && stopped.stderr.contains("hosts whose wake stopped (why: above): \(nowhere)"), "\(dryRun) \(stopped)")
+        }
         // Stages that read what torpor-ingest recorded refuse a store that is not there (a wrong --db), creating nothing.
         for (tool, arguments) in [("torpor-train", ["list"]), ("torpor-plan", ["list"]), ("torpor-backtest", []), ("torpor-ingest", ["status"]), ("torpor-ingest", ["prune"])] {
             let missing = s.dir + "/missing.db"
@@ -135,6 +160,33 @@ import TorporTestSupport
             """)
         let refused = try run("torpor-backtest", ["--db", s.store.path, "--policy", conflicting])
         #expect(refused.status == 2 && refused.stderr.contains("\(conflicting): web-01: hibernate_below 10.0 is above restore_above 8.0"), "\(refused)")
+    }
+
+    /// A look at a full filesystem (status, check, the watch's every 5 minutes) keeps the room kept beside the store for
+    /// the executor's restores, while another process holds the store open (a following executor) so that it opens
+    /// without it; it gives it back only when the store cannot be opened otherwise. (Needs root, for the tmpfs.)
+    @Test func aLookAtAFullFilesystemKeepsTheExecutorsRoom() throws {
+        let disk = try SmallFilesystem(megabytes: 48)
+        let path = disk.path + "/torpor.db", reserve = StoreReserve(store: path)
+        var executor: Store? = try Store(path: path, reserve: .kept)
+        #expect(reserve.isHeld, "made by a stage")
+        try disk.fill()
+        let check = try runTool("torpor-execute", ["check", "--db", path])
+        #expect(check.status == 4 && check.stdout.contains("\(path): FILESYSTEM FULL") && !check.stderr.contains("is given back"), "\(check)")
+        #expect(try runTool("torpor-execute", ["status", "--db", path]).status == 0)
+        #expect(try runTool("torpor-execute", ["metrics", "--db", path]).status == 0)
+        #expect(reserve.isHeld, "a look gives none of the executor's room away")
+        withExtendedLifetime(executor) {}
+        // No process holds the store open, its log and shared memory gone (closed on a disk with room): on the full disk
+        // it cannot be opened without the room, which is then given back.
+        executor = nil
+        disk.empty()
+        _ = try Store(path: path)
+        #expect(!FileManager.default.fileExists(atPath: path + "-shm"))
+        try disk.fill()
+        let alone = try runTool("torpor-execute", ["check", "--db", path])
+        #expect(alone.status == 4 && alone.stdout.contains("\(path): FILESYSTEM FULL") && alone.stderr.contains("is given back"), "\(alone)")
+        #expect(!reserve.isHeld)
     }
 
     @Test func csvRunStoresGoodFilesAndExitsTwoForBadOnes() throws {

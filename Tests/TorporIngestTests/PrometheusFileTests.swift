@@ -431,8 +431,9 @@ private let prometheusData = Paths.sharedData + "/prometheus"
         #expect(e2?.description.contains("parse error at char 5") == true)
     }
 
-    /// JSON has no lines to name: a value that is bad once read (negative, in the future, more vCPUs than any VM has)
-    /// is named by where it is.
+    /// JSON has no lines to name: a value that is bad once read (in the future, more vCPUs than any VM has) is named by
+    /// where it is. A negative value of a metric that cannot be under zero (a query's arithmetic: rate()'s extrapolation)
+    /// is no reading: not stored, counted and said, the rest of the answer stored.
     @Test func aBadValueInJSONIsNamedByItsPlace() throws {
         let s = try Scratch()
         func result(_ value: String, at time: EpochSeconds) -> String {
@@ -441,9 +442,12 @@ private let prometheusData = Paths.sharedData + "/prometheus"
         }
         var percent = ingester(s)
         percent.fixedMetric = try MetricBinding.make(metric: "cpu_util", unit: "percent").get()
-        let negative = try s.write("neg.json", result("-3", at: 1_700_000_300))
-        let e = #expect(throws: IngestError.self) { _ = try percent.ingestFile(path: negative, now: replayNow) }
-        #expect(e?.description.hasPrefix(negative + ": result[1].values[1]: ") == true && e?.description.contains("is negative") == true, "\(String(describing: e))")
+        let negative = try s.write("neg.json", result("-0.03", at: 1_700_000_300))
+        let report = try percent.ingestFile(path: negative, now: replayNow)
+        #expect(report.inserted == 2 && report.outOfRange == 1, "\(report)")
+        #expect(report.warnings.contains { $0.contains("1 negative value of a metric that cannot be under zero not stored (missing, not idle), the first -0.03 of series {domain=\"web-02\"} at 2023-11-14T22:18:20Z") },
+                "\(report.warnings)")
+        #expect(try s.count() == 2, "the negative point is missing, not stored")
         let future = try s.write("future.json", result("3", at: replayNow + 86_400 * 365))
         let f = #expect(throws: IngestError.self) { _ = try percent.ingestFile(path: future, now: replayNow) }
         #expect(f?.description.hasPrefix(future + ": result[1].values[1]: time ") == true && f?.description.contains("of series {domain=\"web-02\"}") == true,
@@ -454,6 +458,6 @@ private let prometheusData = Paths.sharedData + "/prometheus"
         let h = #expect(throws: IngestError.self) { _ = try vcpus.ingestFile(path: huge, now: replayNow) }
         #expect(h?.description.hasPrefix(huge + ": result[1].values[1]: vcpus of web-02 ") == true && h?.description.contains("out of range (1e+20") == true,
                 "\(String(describing: h))")
-        #expect(try s.count() == 0, "nothing of these files is stored")
+        #expect(try s.count() == 2, "nothing of the bad files is stored (the 2 samples are the answer's with a negative value)")
     }
 }

@@ -238,7 +238,7 @@ import TorporVirt
         let again = try f.assertAsleep("asleep again, libvirt's image only")
         let refused = try f.executor.wake(vm: f.guest.name, by: "it", fromPool: true, options: f.options(Self.start + 3700))
         #expect(refused.map(\.event) == ["failed"] && refused.first?.detail.contains("no image of \(f.guest.name)'s current sleep") == true
-                && refused.first?.detail.contains("its copy into the pool is not made yet") == true
+                && refused.first?.detail.contains("not in the pool: saved by a run without it") == true
                 && refused.first?.detail.contains("`torpor-execute wake \(f.guest.name)` restores it from libvirt's own image") == true, "\(refused.map(\.text))")
         #expect(try f.guest.domain.info().state == .shutOff && f.guest.domain.hasManagedSaveImage())
         #expect(try f.executor.wake(vm: f.guest.name, by: "it", options: f.options(Self.start + 3800)).map(\.event) == ["restored"])

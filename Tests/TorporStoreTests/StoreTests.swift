@@ -656,10 +656,13 @@ func temporaryStorePath() -> String {
             let vm = try VMRepository.id(of: "db-01", in: db, now: 0)
             try VMRepository.setAllocation(vm: vm, vcpus: 4, memoryBytes: 8 << 30, observedAt: 200, in: db)
             try VMRepository.setAllocation(vm: vm, vcpus: 2, memoryBytes: 4 << 30, observedAt: 100, in: db)   // older: ignored
+            // Each has its own time: vCPUs seen at 250 are the latest vCPUs, though memory was seen at 300 since.
+            try VMRepository.setAllocation(vm: vm, vcpus: nil, memoryBytes: 16 << 30, observedAt: 300, in: db)
+            try VMRepository.setAllocation(vm: vm, vcpus: 6, memoryBytes: nil, observedAt: 250, in: db)
             try VMRepository.setPlacement(vm: vm, hostURI: "qemu+ssh://h1/system", labels: ["tier": "gold"], in: db)
             return try VMRepository.all(in: db)
         }
-        #expect(vms == [VMRecord(id: 1, name: "db-01", hostURI: "qemu+ssh://h1/system", labels: ["tier": "gold"], vcpus: 4, memoryBytes: 8 << 30)])
+        #expect(vms == [VMRecord(id: 1, name: "db-01", hostURI: "qemu+ssh://h1/system", labels: ["tier": "gold"], vcpus: 6, memoryBytes: 16 << 30)])
     }
 
     @Test func coverageCountsGapsAcrossMetrics() throws {

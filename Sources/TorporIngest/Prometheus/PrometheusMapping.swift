@@ -90,6 +90,8 @@ final class PrometheusSeriesWriter {
     private var skippedNames: Set<String> = []
     private var seriesWithoutVM = 0
     private var nonFinite = 0
+    /// Values under zero of a physical metric, and the first of them in words.
+    private var negative = 0, firstNegative: String?
     /// Every series met (name and labels): the report counts series, though an exposition file gives each sample alone.
     private var seriesMet: Set<[String: String]> = []
 
@@ -185,6 +187,12 @@ final class PrometheusSeriesWriter {
             } else if point.value.isInfinite {
                 nonFinite += 1
                 session.countOutOfRange()
+            } else if session.isNegativeReading(point.value * metric.factor, metric: metric.id) {
+                // A query's arithmetic goes a little under zero (rate()'s extrapolation: 100 * (1 - idle) at -0.03):
+                // no reading, not stored (missing, never idle), where a CSV's negative marker is bad input.
+                negative += 1
+                firstNegative = firstNegative ?? "\(String(format: "%g", point.value)) of \(series) at \(UTC.format(time))"
+                session.countOutOfRange()
             } else {
                 try session.emit(vm: vm.id, metric: metric.id, time: time, value: point.value * metric.factor)
             }
@@ -221,6 +229,10 @@ final class PrometheusSeriesWriter {
             session.warn("\(seriesWithoutVM) series carry none of the VM labels \(mapping.vmLabels.joined(separator: ", ")) and were skipped (give --vm or vm_labels)")
         }
         if nonFinite > 0 { session.warn("\(nonFinite) infinite values not stored") }
+        if let firstNegative {
+            session.warn("\(negative) negative value\(negative == 1 ? "" : "s") of a metric that cannot be under zero not stored (missing, not idle), "
+                         + "the first \(firstNegative): a query's arithmetic (rate()'s extrapolation), or a wrong query?")
+        }
     }
 
     /// A series' times as stretches: sorted, a time within twice the series' closest spacing of the one before
