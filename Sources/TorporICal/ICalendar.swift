@@ -86,6 +86,9 @@ public final class ICalendar {
         }
     }
 
+    /// How many VEVENTs the file holds (none: an empty calendar, or a feed's glitch).
+    public var eventCount: Int { events.count }
+
     /// Whether the file is an iTIP message (a METHOD of requests, replies and cancellations, e.g. RFC 2446's examples),
     /// not a schedule: METHOD:PUBLISH is what calendar servers' exports (Google, Exchange) say, and is one.
     private var isITIPMessage: Bool {

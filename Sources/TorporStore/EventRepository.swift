@@ -105,6 +105,13 @@ public enum EventRepository {
         }
     }
 
+    /// How many occurrences calendars ingested from `location` stored that are not over by `from` (what `forget` would
+    /// remove).
+    public static func notOver(location: String, by from: EpochSeconds, in db: Database) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT count(*) FROM event WHERE source_id IN (SELECT id FROM source WHERE location = ? AND kind = 'icalendar') AND \(coveredEnd) > ?",
+                         arguments: [location, from]) ?? 0
+    }
+
     /// Removes the occurrences calendars ingested from `location` stored that are not over by `from` (a calendar no longer
     /// used: its upcoming events would keep VMs awake, or frozen, until they pass); those over before stay, the history
     /// training learns from. Returns how many went; nil when no calendar was ingested from `location`.

@@ -20,7 +20,8 @@ struct CalendarCommand: ParsableCommand {
             Occurrences are expanded over [now - past, now + ahead): RRULE, RDATE,
             EXDATE, moved and cancelled instances (RECURRENCE-ID), time zones.
             Floating times and all-day dates are read in --zone (else the calendar's X-WR-TIMEZONE, else UTC).
-            Ingesting a calendar again replaces its occurrences from now - past on; earlier ones stay.
+            Ingesting a calendar again replaces its occurrences from now - past on; earlier ones stay. A calendar
+            that holds no event, where earlier ingests stored some, is refused (a feed's glitch) unless --allow-empty.
             A calendar no longer used: --forget removes what it was ingested as from now on.
             """)
 
@@ -47,6 +48,9 @@ struct CalendarCommand: ParsableCommand {
 
     @Flag(help: "Print one JSON report per file on stdout (a file that failed: its path, outcome bad-input or failed, line and error).")
     var json = false
+
+    @Flag(help: "Let a calendar that holds no event replace what its earlier ingests stored (emptied on purpose; refused otherwise: a feed's glitch would remove every keep-awake and freeze).")
+    var allowEmpty = false
 
     @Flag(help: "Remove what these files were ingested as, from --now on (or now - past: --past; calendars no longer used, the files perhaps gone: their upcoming events would keep VMs awake); earlier occurrences stay for training.")
     var forget = false
@@ -75,7 +79,7 @@ struct CalendarCommand: ParsableCommand {
         do { m = try mapping.map { path throws(IngestError) in try CalendarMapping.load(path: path) } ?? CalendarMapping() } catch { throw reportFailure(error) }
         if let defaultCategory { m.defaultCategory = EventRecord.Category(rawValue: defaultCategory) }
         if let zone { m.zone = zone }
-        let ingester = CalendarIngester(store: try store.openStore(), mapping: m)
+        let ingester = CalendarIngester(store: try store.openStore(), mapping: m, allowsEmpty: allowEmpty)
         let now = store.nowSeconds
         let from = now - pastSeconds, to = now + DurationText.seconds(ahead)!
         let logger = store.logger("torpor.ingest.calendar")

@@ -74,6 +74,26 @@ import TorporTestSupport
         #expect(try events(s).count == 5)
     }
 
+    /// A calendar that comes back empty (a feed's glitch, a download cut short) would remove every keep-awake and freeze
+    /// it had stored: refused, its occurrences kept, unless emptied on purpose (`--allow-empty`). Its first ingest, with
+    /// nothing stored, is not refused.
+    @Test func anEmptiedCalendarReplacesNothingUnlessAllowed() throws {
+        let s = try Scratch()
+        let empty = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nEND:VCALENDAR\r\n"
+        let other = try s.write("other.ics", empty)
+        #expect(try CalendarIngester(store: s.store).ingest(path: other, from: now - 86_400, to: now + 86_400 * 10, now: now).inserted == 0)
+        let path = try s.write("team.ics", Self.calendar(summary: "Launch", rule: "FREQ=DAILY;COUNT=5"))
+        _ = try CalendarIngester(store: s.store).ingest(path: path, from: now - 86_400 * 10, to: now + 86_400 * 10, now: now)
+        try empty.write(toFile: path, atomically: true, encoding: .utf8)
+        let refused = try runTool("torpor-ingest", ["calendar", "--db", s.store.path, "--now", UTC.format(now + 3600), path])
+        #expect(refused.status == 2 && refused.stderr.contains("the calendar holds no event, where its earlier ingests stored 5 occurrences") && refused.stderr.contains("--allow-empty"),
+                "\(refused)")
+        #expect(try events(s).count == 5, "kept")
+        let allowed = try runTool("torpor-ingest", ["calendar", "--allow-empty", "--db", s.store.path, "--now", UTC.format(now + 3600), path])
+        #expect(allowed.status == 0, "\(allowed)")
+        #expect(try events(s).isEmpty)
+    }
+
     /// Occurrences skipped for want of a known category are named by their UIDs (a moved instance without CATEGORIES
     /// had been said only as "(none)").
     @Test func uncategorisedOccurrencesAreNamed() throws {

@@ -81,10 +81,13 @@ public struct CalendarMapping: Codable, Equatable, Sendable {
 public struct CalendarIngester {
     public let store: Store
     public let mapping: CalendarMapping
+    /// Whether a calendar holding no event may replace the occurrences its earlier ingests stored (emptied on purpose).
+    public let allowsEmpty: Bool
 
-    public init(store: Store, mapping: CalendarMapping = CalendarMapping()) {
+    public init(store: Store, mapping: CalendarMapping = CalendarMapping(), allowsEmpty: Bool = false) {
         self.store = store
         self.mapping = mapping
+        self.allowsEmpty = allowsEmpty
     }
 
     /// The zone floating times and all-day dates are read in: the one given, else the one the calendar declares (Google
@@ -108,13 +111,29 @@ public struct CalendarIngester {
     public func ingest(path: String, from: EpochSeconds, to: EpochSeconds, now: EpochSeconds) throws(IngestError) -> IngestReport {
         let occurrences: [CalendarOccurrence]
         var calendarWarnings: [String]
+        let location = URL(fileURLWithPath: path).standardizedFileURL.path
+        var events = 0
         do {
             let calendar = try ICalendar(path: path)
+            events = calendar.eventCount
             let (zone, said) = Self.floatingZone(mapping.zone, declared: calendar.declaredZone)
             occurrences = try calendar.occurrences(from: from, to: to, floatingZone: zone)
             calendarWarnings = calendar.warnings + (said.map { [$0] } ?? [])
         } catch {
             throw .badInput(source: path, line: error.line, message: error.message)
+        }
+        // A feed that answers with an empty calendar (a download cut short, a server's glitch) would remove every
+        // keep-awake and freeze its earlier ingests stored: VMs that must run would be hibernated.
+        if events == 0, !allowsEmpty {
+            let stored: Int
+            do { stored = try store.read { try EventRepository.notOver(location: location, by: from, in: $0) } } catch {
+                throw .failure(source: path, message: "\(error)")
+            }
+            if stored > 0 {
+                throw .badInput(source: path, line: nil, message: "the calendar holds no event, where its earlier ingests stored \(stored) occurrence\(stored == 1 ? "" : "s") "
+                                + "not over by \(UTC.format(from)): a download cut short or a feed's glitch would remove them all (keep-awake and freeze too); "
+                                + "nothing is replaced. Emptied on purpose: give --allow-empty (or --forget)")
+            }
         }
         let content: String
         do { content = try SHA256.hexDigest(ofFile: path) } catch {
@@ -125,8 +144,7 @@ public struct CalendarIngester {
         let identity = SourceTransaction.identity(contentSHA256: content, readWith: Window(from: from, to: to, mapping: mapping))
         // Each ingest replaces the occurrences earlier ones stored from its window's start on: an ingest of another
         // window may have replaced those of an earlier one of this identity, so only the latest ingest of the file counts.
-        return try SourceTransaction.run(store: store, kind: "icalendar", source: path,
-                                         location: URL(fileURLWithPath: path).standardizedFileURL.path, sha256: identity,
+        return try SourceTransaction.run(store: store, kind: "icalendar", source: path, location: location, sha256: identity,
                                          now: now, futureTolerance: to - now, replacesLocation: true) { session in
             var events: [EventRecord] = []
             var uncategorized: [String: Set<String>] = [:]   // CATEGORIES as written → the UIDs of the events
