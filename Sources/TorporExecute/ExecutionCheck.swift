@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import TorporCore
 import TorporStore
 
@@ -98,13 +99,10 @@ public enum ExecutionCheck {
                 problems.append(Problem(vm: e.vm, kind: .actionUnfinished, text: "\(e.vm) on \(e.host): \(e.kind.rawValue) \(e.actionID) \(e.step.rawValue) at \(UTC.format(e.at)) and not "
                                         + "finished (an executor stopped in it, or libvirt has not answered; the next run reconciles it)"))
             }
-            // A VM libvirt holds saved that torpor did not put to sleep (a `virsh managedsave` by hand, a store restored
-            // from an older backup): nothing restores it. Told for a day from the first inventory that found it so; not
-            // while torpor acts on it, nor once torpor acted on it after the inventory looked.
-            let acting = Set(unfinished.map(\.vm))
-            for s in try VMRepository.saved(in: db) where s.seen <= now && now - s.since <= 86_400 && !acting.contains(s.vm)
-                && !problems.contains(where: { $0.vm == s.vm }) {
-                if let p = power[s.vm], p.state == .hibernated || p.since >= s.seen { continue }
+            // A VM libvirt holds saved that torpor did not put to sleep: nothing restores it. Told for a day from the
+            // first inventory that found it so (the metrics count it for as long as it lasts).
+            for s in try savedWithoutRecord(now: now, power: power, acting: Set(unfinished.map(\.vm)), in: db)
+            where now - s.since <= 86_400 && !problems.contains(where: { $0.vm == s.vm }) {
                 problems.append(Problem(vm: s.vm, kind: .savedWithoutRecord, text: "\(s.vm) on \(s.host): SAVED WITHOUT TORPOR'S RECORD since \(UTC.format(s.since)): libvirt holds its "
                                         + "saved state, but torpor did not put it to sleep (a `virsh managedsave` by hand, or a store restored from "
                                         + "an older backup), so nothing restores it: `torpor-execute wake \(s.vm)` brings it back (named for a day)"))
@@ -120,6 +118,15 @@ public enum ExecutionCheck {
             }
             return problems
         } + storeRoom(store)
+    }
+
+    /// The VMs libvirt holds saved that torpor did not put to sleep (a `virsh managedsave` by hand, a store restored from
+    /// an older backup), as the latest inventory by `now` found them: not while torpor acts on them (`acting`: an action
+    /// under way or left open), nor once torpor acted on them after the inventory looked (`power`: its records).
+    static func savedWithoutRecord(now: EpochSeconds, power: [String: PowerRecord], acting: Set<String>, in db: Database) throws -> [SavedDomain] {
+        try VMRepository.saved(in: db).filter { s in
+            s.seen <= now && !acting.contains(s.vm) && power[s.vm].map { $0.state != .hibernated && $0.since < s.seen } ?? true
+        }
     }
 
     /// The store's filesystem when it has no room left for the reserve kept beside the store for restores (made again

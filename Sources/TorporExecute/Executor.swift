@@ -1516,14 +1516,13 @@ public final class Executor: @unchecked Sendable {
         /// those saved without torpor's record (as `check` names them). One read of the store for every host.
         @Sendable func asleepByHost() throws -> [String: Asleep] {
             try store.read { db in
-                let power = try JournalRepository.power(in: db)
                 let owed = try DueActions.owedRestores(now: options.now, in: db).filter { covers($0.host, options) && chosen($0.vm) }
                 let sleeping = Set(owed.map(\.vm))
-                let acting = try JournalRepository.unfinished(in: db).filter { covers($0.host, options) && chosen($0.vm) && !sleeping.contains($0.vm) }
-                let unrecorded = try VMRepository.saved(in: db).filter { s in
-                    covers(s.host, options) && chosen(s.vm) && !sleeping.contains(s.vm) && !acting.contains { $0.vm == s.vm }
-                        && power[s.vm].map { $0.state != .hibernated && $0.since < s.seen } ?? true
-                }
+                let unfinished = try JournalRepository.unfinished(in: db)
+                let acting = unfinished.filter { covers($0.host, options) && chosen($0.vm) && !sleeping.contains($0.vm) }
+                let unrecorded = try ExecutionCheck.savedWithoutRecord(now: options.now, power: try JournalRepository.power(in: db),
+                                                                       acting: Set(unfinished.map(\.vm)), in: db)
+                    .filter { covers($0.host, options) && chosen($0.vm) && !sleeping.contains($0.vm) }
                 var byHost: [String: Asleep] = [:]
                 for r in owed { byHost[r.host, default: Asleep()].owed.append(r) }
                 for e in acting where !(byHost[e.host]?.acting.contains(e.vm) ?? false) { byHost[e.host, default: Asleep()].acting.append(e.vm) }
@@ -1580,7 +1579,8 @@ public final class Executor: @unchecked Sendable {
                 // Then what libvirt holds saved that the store names nowhere (saved by hand since the inventory looked):
                 // asked after the restores owed, which never wait on it; a host that cannot say is named.
                 do {
-                    let listed = try self.savedOutsideTheStore(on: host, beside: Set(selection), hostOf: hostOf, chosen: chosen, log: log, clock: clock)
+                    let listed = try self.savedOutsideTheStore(on: host, beside: Set(selection), hostOf: hostOf, chosen: chosen, results: results,
+                                                               log: log, clock: clock)
                     found.unrecorded += listed
                     selection += listed
                     results.add(listed)
@@ -1635,13 +1635,18 @@ public final class Executor: @unchecked Sendable {
 
     /// The VMs `host`'s libvirt holds saved (shut off with a managed-save image) beside those `wakeAll` chose there
     /// already, `chosen` by their labels: saved by hand since the inventory looked, or a VM the store does not know. One
-    /// the store has on another host (`hostOf`) is not woken but said: a copy a migration left, or another domain of the
-    /// same name; starting it would load an old memory over disks that moved on, and record the VM running where it is not.
+    /// the store has on another host (`hostOf`) is not woken but said, and named as not woken ("vm on host"): a copy a
+    /// migration left, or another domain of the same name; starting it would load an old memory over disks that moved on,
+    /// and record the VM running where it is not.
     private func savedOutsideTheStore(on host: String, beside chosenAlready: Set<String>, hostOf: [String: String], chosen: (String) -> Bool,
-                                      log: EventLog, clock: () -> EpochSeconds) throws -> [String] {
+                                      results: WakeResults, log: EventLog, clock: () -> EpochSeconds) throws -> [String] {
         try connection(host).savedDomainNames().filter { vm in
             guard !chosenAlready.contains(vm), chosen(vm) else { return false }
             if let elsewhere = hostOf[vm], elsewhere != host {
+                // Named in the summary (exit 1): a domain is left saved, and the store's host may only be out of date.
+                let copy = "\(vm) on \(host)"
+                results.add([copy])
+                results.notWoken(copy, "saved; the store has \(vm) on \(elsewhere): not woken")
                 log.record(.init(event: "skipped", time: clock(), vm: vm, host: host,
                                  detail: "wake: libvirt holds a saved domain \(vm) here, but the store has \(vm) on \(elsewhere) (a copy a migration left, "
                                     + "or another domain of the same name): not woken; start it by hand (virsh -c \(host) start \(vm)) if it is the one"))

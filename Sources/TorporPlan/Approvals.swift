@@ -34,7 +34,7 @@ public enum Approvals {
             if let problem = try notRecorded(plan, bytes: bytes, in: db) { throw PlanError(.badInput, "\(source): \(problem); approval refused") }
             // Any plan recorded as made later, whatever `--now` says (an approval back-dated past a newer plan is still one).
             // Another made in the same second counts too: which of the two is newer cannot be told.
-            if !evenIfSuperseded, let newer = try PlanRepository.plans(upTo: .max, since: plan.createdAt.seconds, in: db).first(where: { $0.id != plan.id }) {
+            if !evenIfSuperseded, let newer = try PlanRepository.headers(upTo: .max, since: plan.createdAt.seconds, in: db).first(where: { $0.id != plan.id }) {
                 throw PlanError(.badInput, "\(source): plan \(newer.id.prefix(12)) was made since (\(UTC.format(newer.createdAt))) from newer data, events "
                                 + "and pins: review and approve that one (torpor-plan list), or pass --superseded to approve this one anyway; approval refused")
             }

@@ -26,7 +26,7 @@ public enum PlanFiles {
     /// The file among `names` (of `directory`) that holds a recorded plan (the file the store recorded, by its SHA-256):
     /// one named as a plan's (not a dry run's, which may hold the same bytes) for a time within `slack` seconds of when
     /// the plan was made (the hourly job names its file from the clock just before make reads it), if there is one.
-    public static func file(of plan: StoredPlan, in directory: String, names: [String], slack: EpochSeconds = 300) -> String? {
+    public static func file(of plan: PlanHeader, in directory: String, names: [String], slack: EpochSeconds = 300) -> String? {
         names.filter { $0.hasPrefix(planPrefix) && time(named: $0).map { abs($0 - plan.createdAt) <= slack } ?? false }
             .map { (directory as NSString).appendingPathComponent($0) }
             .first { (try? SHA256.hexDigest(ofFile: $0)) == plan.fileSHA256 }

@@ -105,11 +105,13 @@ public enum EventRepository {
         }
     }
 
-    /// How many occurrences calendars ingested from `location` stored that are not over by `from` (what `forget` would
-    /// remove).
-    public static func notOver(location: String, by from: EpochSeconds, in db: Database) throws -> Int {
-        try Int.fetchOne(db, sql: "SELECT count(*) FROM event WHERE source_id IN (SELECT id FROM source WHERE location = ? AND kind = 'icalendar') AND \(coveredEnd) > ?",
-                         arguments: [location, from]) ?? 0
+    /// How many occurrences ingests of the calendar at `location` by `now` stored that are not over at `now` (what
+    /// `forget` removes by default).
+    public static func upcoming(location: String, now: EpochSeconds, in db: Database) throws -> Int {
+        try Int.fetchOne(db, sql: """
+            SELECT count(*) FROM event WHERE source_id IN (SELECT id FROM source WHERE location = ? AND kind = 'icalendar' AND ingested_at <= ?)
+            AND \(coveredEnd) > ?
+            """, arguments: [location, now, now]) ?? 0
     }
 
     /// Removes the occurrences calendars ingested from `location` stored that are not over by `from` (a calendar no longer

@@ -29,6 +29,16 @@ public struct ApprovalRecord: Equatable, Sendable {
     }
 }
 
+/// A stored plan without its body: what a list of plans, or a look for a newer one, needs.
+public struct PlanHeader: Equatable, Sendable {
+    public var id: String
+    public var createdAt: EpochSeconds
+    public var validUntil: EpochSeconds
+    public var fileSHA256: String
+    /// Whether its body was pruned (its id, hashes and approvals stay).
+    public var pruned: Bool
+}
+
 /// Reads and writes the `plan`, `approval` and `setting` tables.
 public enum PlanRepository {
     /// Records a plan; recording the same plan again (same id) changes nothing.
@@ -52,10 +62,13 @@ public enum PlanRepository {
                          arguments: [time, since]).map { (id: $0["id"], createdAt: $0["created_at"]) }
     }
 
-    /// Plans created in [since, upTo], newest first.
-    public static func plans(upTo time: EpochSeconds, since: EpochSeconds = .min, in db: Database) throws -> [StoredPlan] {
-        try Row.fetchAll(db, sql: "SELECT * FROM plan WHERE created_at <= ? AND created_at >= ? " + newestFirst,
-                         arguments: [time, since]).map(stored)
+    /// The plans created in [since, upTo], newest first, without their bodies (large for a large fleet: a week of
+    /// hourly plans of 10,000 VMs holds gigabytes).
+    public static func headers(upTo time: EpochSeconds, since: EpochSeconds = .min, in db: Database) throws -> [PlanHeader] {
+        try Row.fetchAll(db, sql: "SELECT id, created_at, valid_until, file_sha256, length(body) = 0 AS pruned FROM plan WHERE created_at <= ? AND created_at >= ? "
+                         + newestFirst, arguments: [time, since]).map {
+            PlanHeader(id: $0["id"], createdAt: $0["created_at"], validUntil: $0["valid_until"], fileSHA256: $0["file_sha256"], pruned: $0["pruned"])
+        }
     }
 
     /// When the oldest plan still valid at `time` was made; nil when none is.

@@ -6,7 +6,8 @@ enum Schema {
         // No foreign-key check of the whole database after each migration (GRDB's default): it read every sample under
         // the write lock, seconds per migration on a big store and minutes on a fleet's, while the executor that
         // migrates restores nothing; and one orphan row a person wrote with sqlite3 refused every stage, wakes too.
-        // Every migration here adds tables, columns, indexes or rows it derives itself: none can orphan a row.
+        // Every migration here adds tables, columns, indexes or rows it derives itself, or drops an index or a column no
+        // key refers to: none can orphan a row.
         var migrator = DatabaseMigrator().disablingDeferredForeignKeyChecks()
         migrator.registerMigration("v1: vms, metrics, samples, sources, events") { db in
             try db.execute(sql: """

@@ -93,6 +93,11 @@ struct CSVCommand: ParsableCommand {
                     throw .badInput(source: "--metric", line: nil, message: "applies to a wide-metrics mapping with exactly one metric column")
                 }
                 // Renamed only: the column's values are read as the mapping says (its unit unless one is given, its `valid`).
+                // A `valid` range is in the column's unit: another unit would read it wrongly.
+                if let unit = spec.unit, unit != columns[0].unit, let valid = columns[0].valid {
+                    throw .badInput(source: "--metric", line: nil, message: "'\(metric)' reads column \(columns[0].column) in \(unit), but the mapping's valid range "
+                                    + "\(valid) is in \(columns[0].unit ?? "percent"): give the mapping's unit, or change the mapping")
+                }
                 m.metrics = [.init(column: columns[0].column, metric: spec.name, unit: spec.unit ?? columns[0].unit, valid: columns[0].valid)]
             } else {
                 m.metric = spec

@@ -38,7 +38,7 @@ struct Make: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Forecast and write a plan (the hourly job).")
     @OptionGroup var common: StageOptions
     @OptionGroup var week: WeekOptions
-    @Option(help: "The policy file (YAML; default: the embedded default, see sample-data/policy.yaml).") var policy: String?
+    @OptionGroup var policyFile: PolicyOption
     @Option(help: "Where to write the plan (default: plans/plan-<time>.json beside the store; plans/dry-run-<time>.json with --dry-run).")
     var out: String?
     @Flag(help: """
@@ -57,7 +57,7 @@ struct Make: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-plan") {
-            let (policy, policySHA) = try Policy.load(path: policy)
+            let (policy, policySHA) = try Policy.load(path: policyFile.path)
             let store = try common.openStore(migrating: !dryRun, reserve: dryRun ? .untouched : .kept)
             let now = common.nowSeconds
             // Refused before the planning it would waste when it cannot be this plan (checked again once made).
@@ -68,7 +68,7 @@ struct Make: ParsableCommand {
             let records = all.map { (name: $0.name, labels: $0.labels) }
             let hosted = Set(all.filter { $0.hostURI != nil }.map(\.name))
             try policy.refuseConflicts(vms: records.filter { vm in hosted.contains(vm.name) },   // VMs a plan may act on
-                                       source: self.policy ?? "the embedded default policy")
+                                       source: policyFile.path ?? "the embedded default policy")
             var forecaster = try DemandForecaster(store: store, horizon: policy.horizonHours, trainedBefore: now)
             forecaster.clock = week.clock
             if let why = forecaster.unservedBecause {   // after an upgrade, until a new model is promoted
@@ -108,7 +108,7 @@ struct Make: ParsableCommand {
             let dormant = Planner.dormantVMs(input)
             if !dormant.isEmpty { print(Planner.dormantHeading + ": " + dormant.joined(separator: ", ")) }
             for part in policy.unmatched(vms: records, hosts: Set(all.compactMap(\.hostURI))) {
-                print("policy \(self.policy ?? "(embedded default)"): \(part) (a misspelt name, label or host leaves its VMs under the defaults)")
+                print("policy \(policyFile.path ?? "(embedded default)"): \(part) (a misspelt name, label or host leaves its VMs under the defaults)")
             }
             if let carried {
                 let ids = Set(carried.actions)
@@ -141,9 +141,36 @@ struct Make: ParsableCommand {
     }
 }
 
+/// The policy file: `--policy`, else `$TORPOR_POLICY` (the jobs' environment file; empty: the embedded default, as the
+/// hourly job reads it), else the embedded default. A plan made by hand must be made under the jobs' policy, and one
+/// reviewed against the policy in force: a plan of another policy may hibernate a VM the policy in force excludes.
+struct PolicyOption: ParsableArguments {
+    @Option(help: "The policy file (YAML; default: $TORPOR_POLICY, else the embedded default, see sample-data/policy.yaml).") var policy: String?
+
+    /// The file to read, nil for the embedded default.
+    var path: String? {
+        policy ?? ProcessInfo.processInfo.environment["TORPOR_POLICY"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Whether the policy in force is known: given, or `$TORPOR_POLICY` set (even empty).
+    var inForceKnown: Bool { policy != nil || ProcessInfo.processInfo.environment["TORPOR_POLICY"] != nil }
+
+    /// Why `plan` was not made under the policy in force, when it is known and differs: what `show` prints and
+    /// `approve` refuses the plan for.
+    func changed(since plan: Plan) throws -> String? {
+        guard inForceKnown else { return nil }
+        let inForce = try Policy.load(path: path).sha256
+        guard inForce != plan.inputs.policySHA256 else { return nil }
+        return "POLICY CHANGED: this plan was made under policy \(plan.inputs.policySHA256.prefix(12)), the policy in force "
+            + "(\(path ?? "the embedded default")) is \(inForce.prefix(12)): it may hibernate a VM that policy excludes or keeps up; "
+            + "make a new plan (torpor-plan make), or approve it with --policy-changed"
+    }
+}
+
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show a plan: actions, per-VM timelines, VMs left running.")
     @OptionGroup var common: StageOptions
+    @OptionGroup var policyFile: PolicyOption
     @Argument(help: "The plan file.") var plan: String
     @Option(help: "Also write a self-contained HTML page with a chart per VM.") var html: String?
 
@@ -155,6 +182,20 @@ struct Show: ParsableCommand {
                 (try Approvals.approvedActions(of: plan.id, carriedSince: try Approvals.carriedInForce(in: $0), in: $0), try Approvals.notRecorded(plan, bytes: bytes, in: $0))
             }
             if let notRecorded { print("NOT THE RECORDED PLAN: \(notRecorded); it cannot be approved") }
+            if let changed = try policyFile.changed(since: plan) { print(changed) }
+            // Whether the review can still lead anywhere: a newer plan was made, or the executor follows another one.
+            let (newer, followed) = try store.read { db in
+                (try PlanRepository.headers(upTo: .max, since: plan.createdAt.seconds, in: db).first { $0.id != plan.id },
+                 try Approvals.latestHibernating(upTo: .max, carriedSince: try Approvals.carriedInForce(in: db), in: db))
+            }
+            if let newer {
+                print("SUPERSEDED by plan \(newer.id.prefix(12)) (made \(UTC.format(newer.createdAt)), from newer data, events and pins): approve refuses this one "
+                      + "without --superseded (torpor-plan list)")
+            }
+            if !approved.isEmpty, let followed, followed.id != plan.id, followed.createdAt > plan.createdAt.seconds {
+                print("NOT FOLLOWED: the executor takes hibernations from plan \(followed.id.prefix(12)) (made \(UTC.format(followed.createdAt))), "
+                      + "not from this one: its approvals here start nothing")
+            }
             if common.nowSeconds > plan.validUntil.seconds {
                 print("EXPIRED at \(plan.validUntil.text): its hibernations can no longer be approved or started (its restores run anyway)")
             }
@@ -191,6 +232,9 @@ struct Approve: ParsableCommand {
     @Option(help: "Approve only these VMs (comma-separated).") var only: String?
     @Option(help: "Approve all but these VMs (comma-separated).") var except: String?
     @Option(help: "Who approves (default: $SUDO_USER, else $USER).") var by: String?
+    @OptionGroup var policyFile: PolicyOption
+    @Flag(help: "Approve this plan even though it was made under another policy than the one in force (--policy, $TORPOR_POLICY).")
+    var policyChanged = false
     @Flag(inversion: .prefixedNo, help: "Switch the standing approval on (or off): later plans carry the approval of unchanged actions.")
     var standing: Bool?
     @Flag(help: "Approve this plan even though a newer one was made since (which knows newer data, events and pins).")
@@ -217,10 +261,26 @@ struct Approve: ParsableCommand {
                 throw PlanError(.badInput, away.message)
             }
             let (plan, bytes) = try Plan.load(path: plan)
+            if !policyChanged, let changed = try policyFile.changed(since: plan) { throw PlanError(.badInput, "nothing approved: " + changed) }
             func names(_ s: String?) -> [String]? { s.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } }
             let record = try Approvals.approve(plan, bytes: bytes, source: self.plan, only: names(only), except: names(except) ?? [],
                                                by: who, now: now, evenIfSuperseded: superseded, in: store)
             print(record.actions.isEmpty ? "already approved: nothing new recorded" : "approved by \(who): " + record.actions.joined(separator: ", "))
+            // A VM left out here whose hibernation an earlier approval (a person's, or carried by the standing approval)
+            // still approves: leaving it out does not hold it back.
+            let leftOut = Set(plan.actions.filter { a in
+                a.action == .hibernate && (names(except)?.contains(a.vm) == true || names(only).map { !$0.contains(a.vm) } == true)
+            }.map(\.vm))
+            if !leftOut.isEmpty {
+                let approved = try store.read { try Approvals.approvedActions(of: plan.id, carriedSince: try Approvals.carriedInForce(in: $0), in: $0) }
+                for a in plan.actions.filter({ $0.action == .hibernate && leftOut.contains($0.vm) }).sorted(by: { $0.vm < $1.vm }) {
+                    guard let earlier = approved[a.id] else { continue }
+                    let how = earlier.carriedFrom.map { "carried by the standing approval from plan \($0.prefix(12))" } ?? "by \(earlier.approvedBy)"
+                    StandardError.line("torpor-plan: warning: \(a.vm) is left out here, but its hibernation \(a.id) is still approved (\(how)): "
+                        + "it starts as planned; keep it awake with torpor-execute pin \(a.vm)"
+                        + (earlier.carriedFrom != nil ? ", or switch the standing approval off (torpor-plan standing off)" : ""))
+                }
+            }
             // Approved although superseded: the executor follows the newest plan with an approved hibernation.
             if let newest = try store.read({ try Approvals.latestHibernating(upTo: .max, carriedSince: try Approvals.carriedInForce(in: $0), in: $0) }), newest.id != plan.id,
                newest.createdAt > plan.createdAt.seconds {
@@ -254,7 +314,7 @@ struct Standing: ParsableCommand {
     /// so that it does not refuse switching on again until then.
     static func set(_ on: Bool, by who: String, now: EpochSeconds, in store: Store) throws {
         try Approvals.setStanding(on, by: who, now: on ? now : min(now, EpochSeconds(Date().timeIntervalSince1970)), in: store)
-        print("standing approval \(on ? "on: later plans carry the approval of unchanged actions" : "off: every plan waits for a person; hibernations it carried and not started do not start") (by \(who))")
+        print("standing approval \(on ? "on: later plans carry the approval of unchanged actions" : "off: every plan waits for a person; hibernations it carried and not started do not start (one a person approved in a plan still in force does: torpor-execute pin VM keeps a VM awake)") (by \(who))")
     }
 }
 
@@ -300,7 +360,7 @@ struct List: ParsableCommand {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
             try store.read { db in
                 let carriedSince = try Approvals.carriedInForce(in: db)
-                for p in try PlanRepository.plans(upTo: .max, in: db) {
+                for p in try PlanRepository.headers(upTo: .max, in: db) {
                     let approvals = try PlanRepository.approvals(of: p.id, in: db)
                     // A carried approval counts only while the standing approval is on, and only if carried since it was.
                     let who = approvals.map { a -> String in

@@ -1288,7 +1288,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         let plan = try f.plan(["web-01": 0..<10])
         try f.executor().run(f.options(Self.now))
         #expect(try Approvals.prune(olderThan: 0, now: Self.now + 3600, in: f.store).pruned == 1)
-        let bodies = try f.store.read { try PlanRepository.plans(upTo: .max, in: $0) }.map { ($0.id, $0.body.isEmpty) }
+        let bodies = try f.store.read { try PlanRepository.headers(upTo: .max, in: $0) }.map { ($0.id, $0.pruned) }
         #expect(bodies.first { $0.0 == plan.id }?.1 == false, "the sleeping VM's plan keeps its body")
         let restoreAt = plan.actions.first { $0.action == .restore }!.at.seconds
         #expect(try f.executor().run(f.options(restoreAt)).map(\.event) == ["restored"])
@@ -2060,7 +2060,8 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         let connection = f.connection
         let twoHosts = Executor(store: f.store, load: FixedLoad(otherwise: 1), connect: { uri in uri == "test:///other" ? other : connection })
         let copy = try twoHosts.wakeAll(by: "bob", options: f.options(Self.at(4)))
-        #expect(copy.asleep.isEmpty && copy.events.map { "\($0.event) \($0.vm ?? "") \($0.host ?? "")" } == ["skipped db-01 test:///other"]
+        #expect(copy.asleep == ["db-01 on test:///other"] && copy.notWoken.first?.state == "saved; the store has db-01 on \(Self.host): not woken"
+                && copy.events.map { "\($0.event) \($0.vm ?? "") \($0.host ?? "")" } == ["skipped db-01 test:///other"]
                 && copy.events[0].detail.contains("the store has db-01 on \(Self.host)"), "\(copy.events.map(\.text))")
         #expect(try other.domain(named: "db-01").info().state == .shutOff && f.state("db-01") == .running)
         #expect(try f.store.read { try JournalRepository.power(in: $0)["db-01"] }?.host == Self.host)
@@ -2130,7 +2131,16 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         try f.executor().journal(JournalEntry(actionID: "safety:web-01:1", planID: nil, vm: "web-01", host: Self.host, kind: .restore, step: .failed, at: Self.now + 1700))
         try f.executor().journal(JournalEntry(actionID: "safety:db-01:1", planID: nil, vm: "db-01", host: Self.host, kind: .restore, step: .failed, at: late + 20))
         try f.executor().journal(JournalEntry(actionID: "safety:db-01:2", planID: nil, vm: "db-01", host: Self.host, kind: .restore, step: .failed, at: late + 30))
+        #expect(after.contains("torpor_vms_saved_without_record{host=\"\(Self.host)\"} 0\n"), "\(after)")
+        // api-01 found saved by the inventory, torpor not having put it to sleep: counted for as long as it lasts.
+        try f.store.transaction { db in
+            let id = try VMRepository.id(of: "api-01", in: db, now: Self.now)
+            try VMRepository.setPlacement(vm: id, hostURI: Self.host, labels: [:], in: db)
+            try VMRepository.setSaved(vm: id, true, now: late - 3 * 86_400, in: db)
+            try VMRepository.setSaved(vm: id, true, now: late, in: db)
+        }
         let failures = try ExecutionMetrics.render(store: f.store, now: late + 60, problems: [])
+        #expect(failures.contains("torpor_vms_saved_without_record{host=\"\(Self.host)\"} 1\n"), "three days on: \(failures)")
         #expect(failures.contains("torpor_restores_last_day{outcome=\"failed\"} 1\n") && failures.contains("torpor_restores_last_day{outcome=\"retried\"} 2\n"),
                 "\(failures)")
         // Prometheus's own checker of the format (and of its naming rules), reading it from a file (a checker that stops

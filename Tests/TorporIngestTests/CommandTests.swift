@@ -21,7 +21,7 @@ import TorporTestSupport
     }
 
     /// `--metric` names a one-column wide-metrics mapping's metric anew; its values are read as the mapping says: its
-    /// unit unless the flag gives one, its `valid` range kept.
+    /// unit unless the flag gives one, its `valid` range kept (another unit than the range's is refused).
     @Test func aMetricFlagKeepsTheColumnsUnitAndValidRange() throws {
         let dir = try ScratchDirectory.make("torpor-mapping")
         let mapping = dir + "/fraction.yaml"
@@ -34,8 +34,11 @@ import TorporTestSupport
             """.write(toFile: mapping, atomically: true, encoding: .utf8)
         let renamed = try CSVCommand.parse(["--mapping", mapping, "--metric", "host_cpu", "x.csv"]).effectiveMapping()
         #expect(renamed.metrics == [.init(column: "value", metric: "host_cpu", unit: "fraction", valid: [0, 1])])
-        let converted = try CSVCommand.parse(["--mapping", mapping, "--metric", "host_cpu:percent", "x.csv"]).effectiveMapping()
-        #expect(converted.metrics == [.init(column: "value", metric: "host_cpu", unit: "percent", valid: [0, 1])])
+        let same = try CSVCommand.parse(["--mapping", mapping, "--metric", "host_cpu:fraction", "x.csv"]).effectiveMapping()
+        #expect(same.metrics == [.init(column: "value", metric: "host_cpu", unit: "fraction", valid: [0, 1])])
+        // Another unit would read the range, in the column's unit, wrongly (every reading out of it, say).
+        let converted = #expect(throws: IngestError.self) { try CSVCommand.parse(["--mapping", mapping, "--metric", "host_cpu:percent", "x.csv"]).effectiveMapping() }
+        #expect(converted?.description.contains("valid range [0.0, 1.0] is in fraction") == true, "\(String(describing: converted))")
     }
 
     @Test func withoutAMappingFilesAreLongFormat() throws {

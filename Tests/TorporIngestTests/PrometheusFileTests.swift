@@ -432,8 +432,9 @@ private let prometheusData = Paths.sharedData + "/prometheus"
     }
 
     /// JSON has no lines to name: a value that is bad once read (in the future, more vCPUs than any VM has) is named by
-    /// where it is. A negative value of a metric that cannot be under zero (a query's arithmetic: rate()'s extrapolation)
-    /// is no reading: not stored, counted and said, the rest of the answer stored.
+    /// where it is. A negative value of a metric that cannot be under zero is no reading: not stored, counted and said,
+    /// the rest of the answer stored; a percentage under 0 % by at most a point (a query's arithmetic on an idle VM:
+    /// rate()'s extrapolation) reads as 0 %.
     @Test func aBadValueInJSONIsNamedByItsPlace() throws {
         let s = try Scratch()
         func result(_ value: String, at time: EpochSeconds) -> String {
@@ -442,12 +443,18 @@ private let prometheusData = Paths.sharedData + "/prometheus"
         }
         var percent = ingester(s)
         percent.fixedMetric = try MetricBinding.make(metric: "cpu_util", unit: "percent").get()
-        let negative = try s.write("neg.json", result("-0.03", at: 1_700_000_300))
+        let negative = try s.write("neg.json", result("-3", at: 1_700_000_300))
         let report = try percent.ingestFile(path: negative, now: replayNow)
         #expect(report.inserted == 2 && report.outOfRange == 1, "\(report)")
-        #expect(report.warnings.contains { $0.contains("1 negative value of a metric that cannot be under zero not stored (missing, not idle), the first -0.03 of series {domain=\"web-02\"} at 2023-11-14T22:18:20Z") },
+        #expect(report.warnings.contains { $0.contains("1 negative value of a metric that cannot be under zero not stored (missing, not idle), the first -3 of series {domain=\"web-02\"} at 2023-11-14T22:18:20Z") },
                 "\(report.warnings)")
         #expect(try s.count() == 2, "the negative point is missing, not stored")
+        // A little under 0 % (an idle VM's 100 * (1 - idle rate)): a reading of 0 %.
+        let idle = try s.write("idle.json", result("-0.03", at: 1_700_000_600))
+        let idleReport = try percent.ingestFile(path: idle, now: replayNow)
+        #expect(idleReport.inserted == 1 && idleReport.outOfRange == 0 && idleReport.warnings.contains { $0.contains("1 percentage under 0 % by at most 1.0 point read as 0 %") },
+                "\(idleReport)")
+        #expect(try s.value(vm: "web-02", metric: "cpu_util", time: 1_700_000_600) == 0)
         let future = try s.write("future.json", result("3", at: replayNow + 86_400 * 365))
         let f = #expect(throws: IngestError.self) { _ = try percent.ingestFile(path: future, now: replayNow) }
         #expect(f?.description.hasPrefix(future + ": result[1].values[1]: time ") == true && f?.description.contains("of series {domain=\"web-02\"}") == true,
@@ -458,6 +465,6 @@ private let prometheusData = Paths.sharedData + "/prometheus"
         let h = #expect(throws: IngestError.self) { _ = try vcpus.ingestFile(path: huge, now: replayNow) }
         #expect(h?.description.hasPrefix(huge + ": result[1].values[1]: vcpus of web-02 ") == true && h?.description.contains("out of range (1e+20") == true,
                 "\(String(describing: h))")
-        #expect(try s.count() == 2, "nothing of the bad files is stored (the 2 samples are the answer's with a negative value)")
+        #expect(try s.count() == 3, "nothing of the bad files is stored (the samples are the answers' with negative values)")
     }
 }

@@ -68,6 +68,44 @@ import TorporTrain
         #expect(values["TORPOR_STATE_POOL"] == "/var/lib/torpor/pool")
     }
 
+    /// A plan made by hand is made under the jobs' policy ($TORPOR_POLICY, as the hourly job reads it: the embedded
+    /// default had hibernated VMs the jobs' policy excludes); one made under another policy than the one in force is
+    /// said by show and refused by approve, unless --policy-changed.
+    @Test func aPlanIsMadeAndApprovedUnderThePolicyInForce() throws {
+        let (dir, store) = try Self.demoStore(trained: false)
+        let policy = Self.repository + "/sample-data/policy.yaml", path = dir + "/plans/by-hand.json"
+        let jobs = ["TORPOR_POLICY": policy]
+        let made = try runTool("torpor-plan", ["make", "--db", store.path, "--now", Self.now, "--out", path], environment: jobs)
+        #expect(made.status == 0, "\(made)")
+        let plan = try Plan.load(path: path).plan
+        #expect(plan.inputs.policySHA256 == (try Policy.load(path: policy).sha256) && plan.skipped.contains { $0.vm == "db-01" && $0.reason.contains("excluded") })
+        let edited = dir + "/policy.yaml"
+        try (String(contentsOfFile: policy, encoding: .utf8) + "# edited since\n").write(toFile: edited, atomically: true, encoding: .utf8)
+        let shown = try runTool("torpor-plan", ["show", "--db", store.path, "--now", Self.now, path], environment: ["TORPOR_POLICY": edited])
+        #expect(shown.status == 0 && shown.stdout.hasPrefix("POLICY CHANGED: this plan was made under policy \(plan.inputs.policySHA256.prefix(12))"), "\(shown)")
+        let approve = ["approve", "--db", store.path, "--now", Self.now, "--replay", "--by", "alice", path]
+        let refused = try runTool("torpor-plan", approve, environment: ["TORPOR_POLICY": edited])
+        #expect(refused.status == 2 && refused.stderr.contains("nothing approved: POLICY CHANGED") && refused.stderr.contains("(\(edited))"), "\(refused)")
+        #expect(try store.read { try PlanRepository.approvals(of: plan.id, in: $0) }.isEmpty)
+        let onTheDefault = try runTool("torpor-plan", approve, environment: ["TORPOR_POLICY": ""])   // the jobs' embedded default
+        #expect(onTheDefault.status == 2 && onTheDefault.stderr.contains("(the embedded default)"), "\(onTheDefault)")
+        #expect(try runTool("torpor-plan", approve + ["--policy-changed"], environment: ["TORPOR_POLICY": edited]).status == 0)
+        #expect(try runTool("torpor-plan", ["show", "--db", store.path, "--now", Self.now, path], environment: jobs).stdout.contains("POLICY CHANGED") == false)
+        // Leaving a VM out of an approval does not hold back its hibernation an earlier approval approved: said.
+        let hibernation = try #require(plan.actions.first { $0.action == .hibernate })
+        let leftOut = try runTool("torpor-plan", approve + ["--except", hibernation.vm], environment: jobs)
+        #expect(leftOut.status == 0 && leftOut.stderr.contains("warning: \(hibernation.vm) is left out here, but its hibernation \(hibernation.id) is still approved (by alice)")
+                && leftOut.stderr.contains("torpor-execute pin \(hibernation.vm)"), "\(leftOut)")
+        // A newer plan made: show says the reviewed one is superseded; once the newer one is approved, not followed.
+        let later = UTC.format(UTC.parseISO8601(Self.now)! + 3600), newer = dir + "/plans/newer.json"
+        #expect(try runTool("torpor-plan", ["make", "--db", store.path, "--now", later, "--out", newer], environment: jobs).status == 0)
+        let superseded = try runTool("torpor-plan", ["show", "--db", store.path, "--now", later, path], environment: jobs)
+        #expect(superseded.stdout.contains("SUPERSEDED by plan ") && !superseded.stdout.contains("NOT FOLLOWED"), "\(superseded)")
+        #expect(try runTool("torpor-plan", ["approve", "--db", store.path, "--now", later, "--replay", "--by", "bob", newer], environment: jobs).status == 0)
+        let notFollowed = try runTool("torpor-plan", ["show", "--db", store.path, "--now", later, path], environment: jobs)
+        #expect(notFollowed.stdout.contains("NOT FOLLOWED: the executor takes hibernations from plan \(try Plan.load(path: newer).plan.id.prefix(12))"), "\(notFollowed)")
+    }
+
     @Test func planShowApproveTamperAndCarry() throws {
         let (dir, store) = try Self.demoStore()
         let policy = Self.repository + "/sample-data/policy.yaml"

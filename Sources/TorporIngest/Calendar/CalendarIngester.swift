@@ -126,12 +126,12 @@ public struct CalendarIngester {
         // keep-awake and freeze its earlier ingests stored: VMs that must run would be hibernated.
         if events == 0, !allowsEmpty {
             let stored: Int
-            do { stored = try store.read { try EventRepository.notOver(location: location, by: from, in: $0) } } catch {
+            do { stored = try store.read { try EventRepository.upcoming(location: location, now: now, in: $0) } } catch {
                 throw .failure(source: path, message: "\(error)")
             }
             if stored > 0 {
                 throw .badInput(source: path, line: nil, message: "the calendar holds no event, where its earlier ingests stored \(stored) occurrence\(stored == 1 ? "" : "s") "
-                                + "not over by \(UTC.format(from)): a download cut short or a feed's glitch would remove them all (keep-awake and freeze too); "
+                                + "not over at \(UTC.format(now)): a download cut short or a feed's glitch would remove them all (keep-awake and freeze too); "
                                 + "nothing is replaced. Emptied on purpose: give --allow-empty (or --forget)")
             }
         }

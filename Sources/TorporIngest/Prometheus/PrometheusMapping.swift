@@ -71,7 +71,9 @@ final class PrometheusSeriesWriter {
     /// carry one metric name (or none): a second such name is bad input.
     let fixedMetric: MetricBinding?
 
-    private var bindings: [String: (id: Int64, factor: Double, name: String)?] = [:]
+    private var bindings: [String: Binding?] = [:]
+    /// A torpor metric as stored: its id, the factor to its canonical unit, its name, and whether it is a percentage.
+    private typealias Binding = (id: Int64, factor: Double, name: String, percent: Bool)
     /// The metric name `fixedMetric` was given to, and where it was first seen.
     private var nameWithFixedMetric: (name: String?, position: String)?
     /// The series stored on each VM and metric (`vm << 24 | metric`), in the order first met: their labels with
@@ -90,8 +92,10 @@ final class PrometheusSeriesWriter {
     private var skippedNames: Set<String> = []
     private var seriesWithoutVM = 0
     private var nonFinite = 0
-    /// Values under zero of a physical metric, and the first of them in words.
-    private var negative = 0, firstNegative: String?
+    /// Values under zero of a physical metric, and the first of them in words; percentages read as 0 %.
+    private var negative = 0, firstNegative: String?, nearZero = 0
+    /// How far under 0 % a percentage is read as 0 %: the arithmetic of a query on an idle VM, not a reading.
+    static let percentSlack = 1.0
     /// Every series met (name and labels): the report counts series, though an exposition file gives each sample alone.
     private var seriesMet: Set<[String: String]> = []
 
@@ -108,7 +112,7 @@ final class PrometheusSeriesWriter {
     /// The torpor metric of a Prometheus metric name: mapped, else the fixed metric, else a known torpor name. The fixed
     /// metric goes to one name only: given to a second, it would merge two metrics into one (an exporter's info gauge
     /// of 1 read as 1 % CPU).
-    private func metric(for name: String?) throws -> (id: Int64, factor: Double, name: String)? {
+    private func metric(for name: String?) throws -> Binding? {
         let key = name ?? ""
         if let cached = bindings[key] { return cached }
         var binding: MetricBinding?
@@ -125,7 +129,7 @@ final class PrometheusSeriesWriter {
         } else if let name, MetricKind.named(name) != nil {
             binding = try MetricBinding.make(metric: name, unit: nil).get()
         }
-        let resolved = try binding.map { (id: try session.metricID($0), factor: $0.unit.factor, name: $0.metric) }
+        let resolved = try binding.map { (id: try session.metricID($0), factor: $0.unit.factor, name: $0.metric, percent: $0.dimension == .percent) }
         bindings[key] = resolved
         return resolved
     }
@@ -187,9 +191,12 @@ final class PrometheusSeriesWriter {
             } else if point.value.isInfinite {
                 nonFinite += 1
                 session.countOutOfRange()
+            } else if metric.percent && (-Self.percentSlack..<0).contains(point.value * metric.factor) {
+                // A query's arithmetic on an idle VM (rate()'s extrapolation: 100 * (1 - idle) at -0.03): a reading of 0 %.
+                nearZero += 1
+                try session.emit(vm: vm.id, metric: metric.id, time: time, value: 0)
             } else if session.isNegativeReading(point.value * metric.factor, metric: metric.id) {
-                // A query's arithmetic goes a little under zero (rate()'s extrapolation: 100 * (1 - idle) at -0.03):
-                // no reading, not stored (missing, never idle), where a CSV's negative marker is bad input.
+                // Further under zero: no reading, not stored (missing, never idle), where a CSV's negative marker is bad input.
                 negative += 1
                 firstNegative = firstNegative ?? "\(String(format: "%g", point.value)) of \(series) at \(UTC.format(time))"
                 session.countOutOfRange()
@@ -229,6 +236,9 @@ final class PrometheusSeriesWriter {
             session.warn("\(seriesWithoutVM) series carry none of the VM labels \(mapping.vmLabels.joined(separator: ", ")) and were skipped (give --vm or vm_labels)")
         }
         if nonFinite > 0 { session.warn("\(nonFinite) infinite values not stored") }
+        if nearZero > 0 {
+            session.warn("\(nearZero) percentage\(nearZero == 1 ? "" : "s") under 0 % by at most \(Self.percentSlack) point read as 0 % (a query's arithmetic on an idle VM: rate()'s extrapolation)")
+        }
         if let firstNegative {
             session.warn("\(negative) negative value\(negative == 1 ? "" : "s") of a metric that cannot be under zero not stored (missing, not idle), "
                          + "the first \(firstNegative): a query's arithmetic (rate()'s extrapolation), or a wrong query?")
