@@ -27,9 +27,8 @@ if [ -e "$plan" ]; then   # the job run twice in one second, or a replay of an h
   tell "no plan this hour: $plan exists already (the job run twice, or a replay of a planned hour)" <<<"$plan"
   exit 2
 fi
-policy=()
-[ -n "${TORPOR_POLICY:-}" ] && policy=(--policy "$TORPOR_POLICY")
-output=$("$TORPOR_BIN/torpor-plan" make "${now[@]}" "${policy[@]}" --out "$plan" 2>&1)
+# The policy: torpor-plan reads $TORPOR_POLICY itself, as a person's make, show and approve do (empty: the embedded default).
+output=$("$TORPOR_BIN/torpor-plan" make "${now[@]}" --out "$plan" 2>&1)
 status=$?
 printf '%s\n' "$output"
 if [ "$status" -ne 0 ]; then

@@ -47,6 +47,32 @@ public func environmentSetting(_ name: String) -> String? {
     ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
 }
 
+/// The policy file of a stage that plans, replays plans or reads a plan's settings: `--policy`, else `$TORPOR_POLICY`
+/// (the jobs' shared environment; empty: the embedded default, as the hourly job reads it), else the embedded default.
+/// A plan made by hand must be made, and reviewed, under the jobs' policy: one of another policy may hibernate a VM
+/// the policy in force excludes or keeps up.
+public struct PolicyOption: ParsableArguments {
+    @Option(help: "The policy file (YAML; default: $TORPOR_POLICY, else the embedded default, see sample-data/policy.yaml).")
+    public var policy: String?
+
+    public init() {}
+
+    /// The file to read, nil for the embedded default. A relative `$TORPOR_POLICY` is refused: the jobs run from / (systemd)
+    /// or root's home (cron), a person from anywhere, and each would read another file.
+    public func path() throws -> String? {
+        if let policy { return policy }
+        guard let value = environmentSetting("TORPOR_POLICY") else { return nil }
+        guard value.hasPrefix("/") else {
+            throw StageError(.badInput, "TORPOR_POLICY '\(value)' is a relative path: the jobs and a person's commands run from different "
+                             + "directories and would read different files; give an absolute path")
+        }
+        return value
+    }
+
+    /// Whether the policy in force is known here: given, or `$TORPOR_POLICY` set (even empty: the embedded default).
+    public var inForceKnown: Bool { policy != nil || ProcessInfo.processInfo.environment["TORPOR_POLICY"] != nil }
+}
+
 /// Who a person's command is recorded as: `--by`, else the user behind sudo, else the user.
 public func operatorName(_ by: String?) -> String {
     let env = ProcessInfo.processInfo.environment

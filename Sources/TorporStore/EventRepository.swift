@@ -105,13 +105,13 @@ public enum EventRepository {
         }
     }
 
-    /// How many occurrences ingests of the calendar at `location` by `now` stored that are not over at `now` (what
-    /// `forget` removes by default).
-    public static func upcoming(location: String, now: EpochSeconds, in db: Database) throws -> Int {
+    /// How many occurrences ingests of the calendar at `location` by `now` stored that are not over at `time` (at `now`:
+    /// what `forget` removes by default).
+    public static func notOver(location: String, at time: EpochSeconds, ingestedBy now: EpochSeconds, in db: Database) throws -> Int {
         try Int.fetchOne(db, sql: """
             SELECT count(*) FROM event WHERE source_id IN (SELECT id FROM source WHERE location = ? AND kind = 'icalendar' AND ingested_at <= ?)
             AND \(coveredEnd) > ?
-            """, arguments: [location, now, now]) ?? 0
+            """, arguments: [location, now, time]) ?? 0
     }
 
     /// Removes the occurrences calendars ingested from `location` stored that are not over by `from` (a calendar no longer

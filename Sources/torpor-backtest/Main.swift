@@ -30,7 +30,7 @@ struct TorporBacktestCommand: TorporTool {
 
     @OptionGroup var common: StageOptions
     @OptionGroup var week: WeekOptions
-    @Option(help: "The policy file (default: the embedded default).") var policy: String?
+    @OptionGroup var policyFile: PolicyOption
     @Option(help: "Start of the replay, ISO-8601 (default: --now minus --days).") var from: String?
     @Option(help: "Days replayed when --from is not given.") var days = 7
     @Option(help: "Also write the report as JSON to this file.") var json: String?
@@ -65,7 +65,8 @@ struct TorporBacktestCommand: TorporTool {
 
     func run() throws {
         try exitingOnError("torpor-backtest") {
-            let (policy, _) = try Policy.load(path: policy)
+            let policyPath = try policyFile.path()
+            let (policy, _) = try Policy.load(path: policyPath)
             let to = common.nowSeconds
             let start = from.flatMap(UTC.parseInstant) ?? to - Int64(days) * 86_400
             guard start < to else { throw StageError(.badInput, "--from \(UTC.format(start)) is not before --now \(UTC.format(to))") }
@@ -73,7 +74,7 @@ struct TorporBacktestCommand: TorporTool {
             let store = try common.openStore(reserve: .untouched)   // it records nothing
             // Refused as torpor-plan make refuses it: every VM is replayed.
             try policy.refuseConflicts(vms: try store.read { try VMRepository.all(in: $0) }.map { (name: $0.name, labels: $0.labels) },
-                                       source: self.policy ?? "the embedded default policy")
+                                       source: policyPath ?? "the embedded default policy")
             var backtest = Backtest(store: store, policy: policy, from: start, to: to)
             backtest.retrainEveryDays = retrainEvery
             backtest.clock = week.clock

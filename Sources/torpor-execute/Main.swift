@@ -311,6 +311,8 @@ struct Wake: ParsableCommand {
             // A host whose wake stopped (libvirt did not answer): what sleeps there is not known to be awake.
             let stopped = woken.hostsStopped.isEmpty ? "" : "; hosts whose wake stopped (why: above): " + woken.hostsStopped.joined(separator: ", ")
             guard !dryRun else {
+                // What a wake would leave (a saved copy of a VM the store has on another host): named as the wake names it.
+                for left in woken.notWoken { StandardError.line("torpor-execute: would not wake \(left.vm) (\(left.state))") }
                 if !stopped.isEmpty { StandardError.line("torpor-execute: " + stopped.dropFirst(2)); throw ExitCode(1) }
                 return
             }
@@ -618,12 +620,12 @@ struct Metrics: ParsableCommand {
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Sleeping VMs, due actions, held-back hibernations, VMs woken early or whose forecast is set aside, pins, recent failures and violations.")
     @OptionGroup var common: StageOptions
-    @Option(help: "The policy file torpor-plan uses: also list the VMs whose forecast it sets aside (forecast demand did not come, idle timeout).")
+    @Option(help: "The policy file torpor-plan uses (default: $TORPOR_POLICY): also list the VMs whose forecast it sets aside (forecast demand did not come, idle timeout).")
     var policy: String?
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let policy = try self.policy.map { try Policy.load(path: $0).policy }
+            let policy = try (self.policy ?? environmentSetting("TORPOR_POLICY")).map { try Policy.load(path: $0).policy }
             print(try ExecutionStatus.render(store: try readingStore(common), now: common.nowSeconds, replaying: common.now != nil, policy: policy))
         }
     }

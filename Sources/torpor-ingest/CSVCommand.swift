@@ -94,9 +94,14 @@ struct CSVCommand: ParsableCommand {
                 }
                 // Renamed only: the column's values are read as the mapping says (its unit unless one is given, its `valid`).
                 // A `valid` range is in the column's unit: another unit would read it wrongly.
-                if let unit = spec.unit, unit != columns[0].unit, let valid = columns[0].valid {
-                    throw .badInput(source: "--metric", line: nil, message: "'\(metric)' reads column \(columns[0].column) in \(unit), but the mapping's valid range "
-                                    + "\(valid) is in \(columns[0].unit ?? "percent"): give the mapping's unit, or change the mapping")
+                if let unit = spec.unit, let valid = columns[0].valid {
+                    // The column's unit: the mapping's, else its metric's canonical one.
+                    let mapped = (columns[0].unit ?? MetricKind.named(columns[0].metric)?.dimension.canonicalUnit).flatMap(SourceUnit.named)
+                    let given = SourceUnit.named(unit)
+                    guard let mapped, let given, mapped.factor == given.factor, mapped.dimension == given.dimension else {
+                        throw .badInput(source: "--metric", line: nil, message: "'\(metric)' reads column \(columns[0].column) in \(unit), but the mapping's valid range "
+                                        + "\(valid) is in \(mapped?.name ?? columns[0].unit ?? "the column's unit"): give the mapping's unit, or change the mapping")
+                    }
                 }
                 m.metrics = [.init(column: columns[0].column, metric: spec.name, unit: spec.unit ?? columns[0].unit, valid: columns[0].valid)]
             } else {

@@ -57,7 +57,12 @@ struct Make: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-plan") {
-            let (policy, policySHA) = try Policy.load(path: policyFile.path)
+            let policyPath = try policyFile.path()
+            if policyPath == nil && !policyFile.inForceKnown {
+                StandardError.line("torpor-plan: warning: no --policy and TORPOR_POLICY unset: planned under the embedded default policy, "
+                                   + "not the jobs' (load their environment file: set -a; . /etc/torpor/torpor.env; set +a)")
+            }
+            let (policy, policySHA) = try Policy.load(path: policyPath)
             let store = try common.openStore(migrating: !dryRun, reserve: dryRun ? .untouched : .kept)
             let now = common.nowSeconds
             // Refused before the planning it would waste when it cannot be this plan (checked again once made).
@@ -68,7 +73,7 @@ struct Make: ParsableCommand {
             let records = all.map { (name: $0.name, labels: $0.labels) }
             let hosted = Set(all.filter { $0.hostURI != nil }.map(\.name))
             try policy.refuseConflicts(vms: records.filter { vm in hosted.contains(vm.name) },   // VMs a plan may act on
-                                       source: policyFile.path ?? "the embedded default policy")
+                                       source: policyPath ?? "the embedded default policy")
             var forecaster = try DemandForecaster(store: store, horizon: policy.horizonHours, trainedBefore: now)
             forecaster.clock = week.clock
             if let why = forecaster.unservedBecause {   // after an upgrade, until a new model is promoted
@@ -108,7 +113,7 @@ struct Make: ParsableCommand {
             let dormant = Planner.dormantVMs(input)
             if !dormant.isEmpty { print(Planner.dormantHeading + ": " + dormant.joined(separator: ", ")) }
             for part in policy.unmatched(vms: records, hosts: Set(all.compactMap(\.hostURI))) {
-                print("policy \(policyFile.path ?? "(embedded default)"): \(part) (a misspelt name, label or host leaves its VMs under the defaults)")
+                print("policy \(policyPath ?? "(embedded default)"): \(part) (a misspelt name, label or host leaves its VMs under the defaults)")
             }
             if let carried {
                 let ids = Set(carried.actions)
@@ -141,29 +146,21 @@ struct Make: ParsableCommand {
     }
 }
 
-/// The policy file: `--policy`, else `$TORPOR_POLICY` (the jobs' environment file; empty: the embedded default, as the
-/// hourly job reads it), else the embedded default. A plan made by hand must be made under the jobs' policy, and one
-/// reviewed against the policy in force: a plan of another policy may hibernate a VM the policy in force excludes.
-struct PolicyOption: ParsableArguments {
-    @Option(help: "The policy file (YAML; default: $TORPOR_POLICY, else the embedded default, see sample-data/policy.yaml).") var policy: String?
-
-    /// The file to read, nil for the embedded default.
-    var path: String? {
-        policy ?? ProcessInfo.processInfo.environment["TORPOR_POLICY"].flatMap { $0.isEmpty ? nil : $0 }
-    }
-
-    /// Whether the policy in force is known: given, or `$TORPOR_POLICY` set (even empty).
-    var inForceKnown: Bool { policy != nil || ProcessInfo.processInfo.environment["TORPOR_POLICY"] != nil }
-
-    /// Why `plan` was not made under the policy in force, when it is known and differs: what `show` prints and
-    /// `approve` refuses the plan for.
-    func changed(since plan: Plan) throws -> String? {
-        guard inForceKnown else { return nil }
+extension PolicyOption {
+    /// Why `plan` was not made under the policy in force, when that differs: what `show` heads the plan with and
+    /// `approve` refuses it for. When the policy in force is not known here (no --policy, `$TORPOR_POLICY` unset: the
+    /// jobs' environment file not loaded), that is said instead (`known` false).
+    func changed(since plan: Plan) throws -> (text: String, known: Bool)? {
+        guard inForceKnown else {
+            return ("POLICY IN FORCE UNKNOWN HERE: no --policy, and TORPOR_POLICY is unset (load the jobs' environment file: "
+                    + "set -a; . /etc/torpor/torpor.env; set +a): this plan's policy \(plan.inputs.policySHA256.prefix(12)) is not compared with it", false)
+        }
+        let path = try path()
         let inForce = try Policy.load(path: path).sha256
         guard inForce != plan.inputs.policySHA256 else { return nil }
-        return "POLICY CHANGED: this plan was made under policy \(plan.inputs.policySHA256.prefix(12)), the policy in force "
-            + "(\(path ?? "the embedded default")) is \(inForce.prefix(12)): it may hibernate a VM that policy excludes or keeps up; "
-            + "make a new plan (torpor-plan make), or approve it with --policy-changed"
+        return ("POLICY CHANGED: this plan was made under policy \(plan.inputs.policySHA256.prefix(12)), the policy in force "
+                + "(\(path ?? "the embedded default")) is \(inForce.prefix(12)): it may hibernate a VM that policy excludes or keeps up; "
+                + "make a new plan (torpor-plan make), or approve it with --policy-changed", true)
     }
 }
 
@@ -182,7 +179,10 @@ struct Show: ParsableCommand {
                 (try Approvals.approvedActions(of: plan.id, carriedSince: try Approvals.carriedInForce(in: $0), in: $0), try Approvals.notRecorded(plan, bytes: bytes, in: $0))
             }
             if let notRecorded { print("NOT THE RECORDED PLAN: \(notRecorded); it cannot be approved") }
-            if let changed = try policyFile.changed(since: plan) { print(changed) }
+            // The plan is shown whatever the policy in force is: a review must not be blocked by a broken setting.
+            do { if let changed = try policyFile.changed(since: plan) { print(changed.text) } } catch {
+                print("POLICY IN FORCE UNREADABLE: \(error): this plan's policy \(plan.inputs.policySHA256.prefix(12)) is not compared with it")
+            }
             // Whether the review can still lead anywhere: a newer plan was made, or the executor follows another one.
             let (newer, followed) = try store.read { db in
                 (try PlanRepository.headers(upTo: .max, since: plan.createdAt.seconds, in: db).first { $0.id != plan.id },
@@ -192,7 +192,8 @@ struct Show: ParsableCommand {
                 print("SUPERSEDED by plan \(newer.id.prefix(12)) (made \(UTC.format(newer.createdAt)), from newer data, events and pins): approve refuses this one "
                       + "without --superseded (torpor-plan list)")
             }
-            if !approved.isEmpty, let followed, followed.id != plan.id, followed.createdAt > plan.createdAt.seconds {
+            let hibernationsApproved = plan.actions.contains { $0.action == .hibernate && approved[$0.id] != nil }
+            if hibernationsApproved, let followed, followed.id != plan.id {
                 print("NOT FOLLOWED: the executor takes hibernations from plan \(followed.id.prefix(12)) (made \(UTC.format(followed.createdAt))), "
                       + "not from this one: its approvals here start nothing")
             }
@@ -261,13 +262,13 @@ struct Approve: ParsableCommand {
                 throw PlanError(.badInput, away.message)
             }
             let (plan, bytes) = try Plan.load(path: plan)
-            if !policyChanged, let changed = try policyFile.changed(since: plan) { throw PlanError(.badInput, "nothing approved: " + changed) }
+            if let changed = try policyFile.changed(since: plan) {
+                if changed.known && !policyChanged { throw PlanError(.badInput, "nothing approved: " + changed.text) }
+                if !changed.known { StandardError.line("torpor-plan: warning: " + changed.text) }
+            }
             func names(_ s: String?) -> [String]? { s.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } }
-            let record = try Approvals.approve(plan, bytes: bytes, source: self.plan, only: names(only), except: names(except) ?? [],
-                                               by: who, now: now, evenIfSuperseded: superseded, in: store)
-            print(record.actions.isEmpty ? "already approved: nothing new recorded" : "approved by \(who): " + record.actions.joined(separator: ", "))
             // A VM left out here whose hibernation an earlier approval (a person's, or carried by the standing approval)
-            // still approves: leaving it out does not hold it back.
+            // approves: leaving it out does not hold it back. Said before the approval, which may have nothing to record.
             let leftOut = Set(plan.actions.filter { a in
                 a.action == .hibernate && (names(except)?.contains(a.vm) == true || names(only).map { !$0.contains(a.vm) } == true)
             }.map(\.vm))
@@ -281,6 +282,9 @@ struct Approve: ParsableCommand {
                         + (earlier.carriedFrom != nil ? ", or switch the standing approval off (torpor-plan standing off)" : ""))
                 }
             }
+            let record = try Approvals.approve(plan, bytes: bytes, source: self.plan, only: names(only), except: names(except) ?? [],
+                                               by: who, now: now, evenIfSuperseded: superseded, in: store)
+            print(record.actions.isEmpty ? "already approved: nothing new recorded" : "approved by \(who): " + record.actions.joined(separator: ", "))
             // Approved although superseded: the executor follows the newest plan with an approved hibernation.
             if let newest = try store.read({ try Approvals.latestHibernating(upTo: .max, carriedSince: try Approvals.carriedInForce(in: $0), in: $0) }), newest.id != plan.id,
                newest.createdAt > plan.createdAt.seconds {

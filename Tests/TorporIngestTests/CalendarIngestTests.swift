@@ -90,8 +90,15 @@ import TorporTestSupport
                 "\(refused)")
         #expect(try events(s).count == 5, "kept")
         let allowed = try runTool("torpor-ingest", ["calendar", "--allow-empty", "--db", s.store.path, "--now", UTC.format(now + 3600), path])
-        #expect(allowed.status == 0, "\(allowed)")
+        #expect(allowed.status == 0 && allowed.stderr.contains("the calendar holds no event: the 5 occurrences its earlier ingests stored from"), "\(allowed)")
         #expect(try events(s).isEmpty)
+        // Emptied once its last event is over: nothing upcoming is lost, so it is not refused; the past ones it
+        // replaces are said.
+        let over = try s.write("over.ics", Self.calendar(summary: "Launch", rule: "FREQ=DAILY;COUNT=1"))   // 28 Sep, 12:00
+        _ = try CalendarIngester(store: s.store).ingest(path: over, from: now - 86_400 * 10, to: now + 86_400 * 10, now: now)
+        try empty.write(toFile: over, atomically: true, encoding: .utf8)
+        let report = try CalendarIngester(store: s.store).ingest(path: over, from: now - 86_400 * 10, to: now + 86_400 * 10, now: now + 3600)
+        #expect(report.warnings.contains { $0.contains("the calendar holds no event: the 1 occurrence its earlier ingests stored from") }, "\(report.warnings)")
     }
 
     /// Occurrences skipped for want of a known category are named by their UIDs (a moved instance without CATEGORIES

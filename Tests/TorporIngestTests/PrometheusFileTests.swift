@@ -452,7 +452,7 @@ private let prometheusData = Paths.sharedData + "/prometheus"
         // A little under 0 % (an idle VM's 100 * (1 - idle rate)): a reading of 0 %.
         let idle = try s.write("idle.json", result("-0.03", at: 1_700_000_600))
         let idleReport = try percent.ingestFile(path: idle, now: replayNow)
-        #expect(idleReport.inserted == 1 && idleReport.outOfRange == 0 && idleReport.warnings.contains { $0.contains("1 percentage under 0 % by at most 1.0 point read as 0 %") },
+        #expect(idleReport.inserted == 1 && idleReport.outOfRange == 0 && idleReport.warnings.contains { $0.contains("1 percentage under 0 % by less than 1.0 point read as 0 %") },
                 "\(idleReport)")
         #expect(try s.value(vm: "web-02", metric: "cpu_util", time: 1_700_000_600) == 0)
         let future = try s.write("future.json", result("3", at: replayNow + 86_400 * 365))

@@ -79,6 +79,7 @@ import TorporTrain
         #expect(made.status == 0, "\(made)")
         let plan = try Plan.load(path: path).plan
         #expect(plan.inputs.policySHA256 == (try Policy.load(path: policy).sha256) && plan.skipped.contains { $0.vm == "db-01" && $0.reason.contains("excluded") })
+        let hibernationsLine = "\(plan.actions.filter { $0.action == .hibernate }.count) hibernations"
         let edited = dir + "/policy.yaml"
         try (String(contentsOfFile: policy, encoding: .utf8) + "# edited since\n").write(toFile: edited, atomically: true, encoding: .utf8)
         let shown = try runTool("torpor-plan", ["show", "--db", store.path, "--now", Self.now, path], environment: ["TORPOR_POLICY": edited])
@@ -87,6 +88,14 @@ import TorporTrain
         let refused = try runTool("torpor-plan", approve, environment: ["TORPOR_POLICY": edited])
         #expect(refused.status == 2 && refused.stderr.contains("nothing approved: POLICY CHANGED") && refused.stderr.contains("(\(edited))"), "\(refused)")
         #expect(try store.read { try PlanRepository.approvals(of: plan.id, in: $0) }.isEmpty)
+        // A policy in force that cannot be read blocks no review; one not known here (the environment file not loaded)
+        // is said; a relative one is refused (the jobs and a person would read different files).
+        let unreadable = try runTool("torpor-plan", ["show", "--db", store.path, "--now", Self.now, path], environment: ["TORPOR_POLICY": dir + "/gone.yaml"])
+        #expect(unreadable.status == 0 && unreadable.stdout.hasPrefix("POLICY IN FORCE UNREADABLE: ") && unreadable.stdout.contains(hibernationsLine), "\(unreadable)")
+        let unknown = try runTool("torpor-plan", ["show", "--db", store.path, "--now", Self.now, path])
+        #expect(unknown.stdout.hasPrefix("POLICY IN FORCE UNKNOWN HERE: no --policy, and TORPOR_POLICY is unset"), "\(unknown)")
+        let relative = try runTool("torpor-plan", ["make", "--db", store.path, "--now", Self.now, "--dry-run"], environment: ["TORPOR_POLICY": "policy.yaml"])
+        #expect(relative.status == 2 && relative.stderr.contains("TORPOR_POLICY 'policy.yaml' is a relative path"), "\(relative)")
         let onTheDefault = try runTool("torpor-plan", approve, environment: ["TORPOR_POLICY": ""])   // the jobs' embedded default
         #expect(onTheDefault.status == 2 && onTheDefault.stderr.contains("(the embedded default)"), "\(onTheDefault)")
         #expect(try runTool("torpor-plan", approve + ["--policy-changed"], environment: ["TORPOR_POLICY": edited]).status == 0)

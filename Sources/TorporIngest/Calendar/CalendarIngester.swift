@@ -123,16 +123,26 @@ public struct CalendarIngester {
             throw .badInput(source: path, line: error.line, message: error.message)
         }
         // A feed that answers with an empty calendar (a download cut short, a server's glitch) would remove every
-        // keep-awake and freeze its earlier ingests stored: VMs that must run would be hibernated.
-        if events == 0, !allowsEmpty {
-            let stored: Int
-            do { stored = try store.read { try EventRepository.upcoming(location: location, now: now, in: $0) } } catch {
+        // keep-awake and freeze its earlier ingests stored: VMs that must run would be hibernated. Refused while any is
+        // not over; the past ones it replaces by none are said (the training reads them until a good ingest).
+        if events == 0 {
+            let (upcoming, inWindow): (Int, Int)
+            do {
+                (upcoming, inWindow) = try store.read { db in
+                    (try EventRepository.notOver(location: location, at: now, ingestedBy: now, in: db),
+                     try EventRepository.notOver(location: location, at: from, ingestedBy: now, in: db))
+                }
+            } catch {
                 throw .failure(source: path, message: "\(error)")
             }
-            if stored > 0 {
-                throw .badInput(source: path, line: nil, message: "the calendar holds no event, where its earlier ingests stored \(stored) occurrence\(stored == 1 ? "" : "s") "
+            if upcoming > 0 && !allowsEmpty {
+                throw .badInput(source: path, line: nil, message: "the calendar holds no event, where its earlier ingests stored \(upcoming) occurrence\(upcoming == 1 ? "" : "s") "
                                 + "not over at \(UTC.format(now)): a download cut short or a feed's glitch would remove them all (keep-awake and freeze too); "
                                 + "nothing is replaced. Emptied on purpose: give --allow-empty (or --forget)")
+            }
+            if inWindow > 0 {
+                calendarWarnings.append("the calendar holds no event: the \(inWindow) occurrence\(inWindow == 1 ? "" : "s") its earlier ingests stored from "
+                                        + "\(UTC.format(from)) on are replaced by none (a feed's glitch? the next ingest of the full calendar stores them again)")
             }
         }
         let content: String

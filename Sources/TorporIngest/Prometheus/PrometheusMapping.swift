@@ -94,7 +94,8 @@ final class PrometheusSeriesWriter {
     private var nonFinite = 0
     /// Values under zero of a physical metric, and the first of them in words; percentages read as 0 %.
     private var negative = 0, firstNegative: String?, nearZero = 0
-    /// How far under 0 % a percentage is read as 0 %: the arithmetic of a query on an idle VM, not a reading.
+    /// How far under 0 % (exclusive: -1, an exporter's marker, is no reading) a percentage is read as 0 %: the arithmetic
+    /// of a query on an idle VM.
     static let percentSlack = 1.0
     /// Every series met (name and labels): the report counts series, though an exposition file gives each sample alone.
     private var seriesMet: Set<[String: String]> = []
@@ -191,7 +192,7 @@ final class PrometheusSeriesWriter {
             } else if point.value.isInfinite {
                 nonFinite += 1
                 session.countOutOfRange()
-            } else if metric.percent && (-Self.percentSlack..<0).contains(point.value * metric.factor) {
+            } else if metric.percent, case let value = point.value * metric.factor, value > -Self.percentSlack && value < 0 {
                 // A query's arithmetic on an idle VM (rate()'s extrapolation: 100 * (1 - idle) at -0.03): a reading of 0 %.
                 nearZero += 1
                 try session.emit(vm: vm.id, metric: metric.id, time: time, value: 0)
@@ -237,7 +238,7 @@ final class PrometheusSeriesWriter {
         }
         if nonFinite > 0 { session.warn("\(nonFinite) infinite values not stored") }
         if nearZero > 0 {
-            session.warn("\(nearZero) percentage\(nearZero == 1 ? "" : "s") under 0 % by at most \(Self.percentSlack) point read as 0 % (a query's arithmetic on an idle VM: rate()'s extrapolation)")
+            session.warn("\(nearZero) percentage\(nearZero == 1 ? "" : "s") under 0 % by less than \(Self.percentSlack) point read as 0 % (a query's arithmetic on an idle VM: rate()'s extrapolation)")
         }
         if let firstNegative {
             session.warn("\(negative) negative value\(negative == 1 ? "" : "s") of a metric that cannot be under zero not stored (missing, not idle), "
