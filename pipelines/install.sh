@@ -26,6 +26,18 @@ if ! why=$(bash -ec 'set -a; . "$1"' - "$root/etc/torpor/torpor.env" 2>&1 >/dev/
   echo "install.sh: $root/etc/torpor/torpor.env cannot be read by bash: ${why:-?} (quote a value with spaces in single quotes)" >&2
   exit 2
 fi
+# systemd's EnvironmentFile= reads what bash would not say a word about otherwise: an unquoted value's trailing
+# "# comment" is kept in the value, `export` lines are dropped, $VAR is not expanded. Each line must read the same to both.
+lineno=0
+while IFS= read -r line || [ -n "$line" ]; do
+  lineno=$((lineno + 1))
+  case $line in ''|'#'*|';'*) continue ;; esac
+  if ! [[ $line =~ ^[A-Za-z_][A-Za-z0-9_]*=(\'[^\']*\'|\"[^\"\$\`\\]*\"|[^[:space:]\'\"\$\`\\#]*)$ ]]; then
+    echo "install.sh: $root/etc/torpor/torpor.env line $lineno: '$line' is read otherwise by systemd's EnvironmentFile= than by bash" \
+      "(cron): give NAME=value without spaces, \$, # or export, or quote the whole value in single quotes (a comment on a line of its own)" >&2
+    exit 2
+  fi
+done < "$root/etc/torpor/torpor.env"
 install -m 0644 "$here/cron/torpor" "$root/usr/local/lib/torpor/cron"
 install -d "$root/etc/logrotate.d"
 if [ -e "$root/etc/logrotate.d/torpor" ]; then
@@ -35,6 +47,13 @@ else
 fi
 install -d "$root/usr/local/lib/torpor/systemd"
 install -m 0644 "$here"/systemd/*.{service,timer} "$root/usr/local/lib/torpor/systemd/"
+# An executor following the clock runs the binary it started with: once a new stage migrates the store, it only restores
+# and wakes (no new hibernation) until restarted. Said loudly rather than restarted here: a restart mid-save is the
+# operator's call.
+if [ -z "$root" ] && command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet torpor-execute.service 2>/dev/null; then
+  echo "install.sh: WARNING: torpor-execute.service still runs the old binary: restart it (systemctl restart torpor-execute.service)," \
+    "else once the store is migrated it only restores and wakes, no new hibernation" >&2
+fi
 cat <<EOT
 installed under ${root:-/}: binaries in /usr/local/bin, jobs in /usr/local/lib/torpor, settings in /etc/torpor/torpor.env
 next: edit /etc/torpor/torpor.env (policy, calendars, Prometheus, notify command), load it in your shell for the

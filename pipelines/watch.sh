@@ -33,7 +33,7 @@ status=$?
 [ "$status" -ne 124 ] || output+=$'\n'"watch.sh: torpor-execute check did not answer within $TORPOR_WATCH_CHECK_TIMEOUT s (the store's disk stuck? libvirt?)"
 printf '%s\n' "$output"
 tell() {   # tell SUBJECT: the check's output to a person; the job fails (5) when it cannot be sent, said to syslog
-  timeout 60 "$here/notify.sh" "$1" <<<"$output" 8>&- && return
+  "$here/notify.sh" "$1" <<<"$output" 8>&- && return   # stopped after $TORPOR_NOTIFY_TIMEOUT (notify.sh)
   echo "watch.sh: the notice '$1' could not be sent (TORPOR_NOTIFY)" >&2
   logger -p daemon.crit -t torpor "the watch's notice could not be sent (TORPOR_NOTIFY): $1" 2>/dev/null
   exit 5

@@ -71,8 +71,8 @@ public struct ModelInput: Equatable, Sendable {
         }
         var target: [Float] = [], mask: [Float] = []
         for t in end..<end + horizon {
-            let ok = Self.targetKnown(s.values, t, steps)
-            target.append(ok ? (s.values[t] - Self.base(s.values, t, steps)) / scale : 0)
+            let ok = Self.targetKnown(s.values, t, before: end, steps)
+            target.append(ok ? (s.values[t] - Self.base(s.values, t, before: end, steps)) / scale : 0)
             mask.append(ok ? 1 : 0)
         }
         return Window(input: input, target: target, mask: mask)
@@ -83,16 +83,17 @@ public struct ModelInput: Equatable, Sendable {
         LocalHourSteps(clock: clock, start: s.start, steps: from - 169..<to)
     }
 
-    /// Whether the target at step `t` is known: the actual and what it is a change from (`base`) are measured.
-    static func targetKnown(_ values: [Float], _ t: Int, _ steps: LocalHourSteps) -> Bool {
-        t < values.count && !values[t].isNaN && !base(values, t, steps).isNaN
+    /// Whether the target at step `t` of a forecast from `end` is known: the actual and what it is a change from
+    /// (`base`) are measured.
+    static func targetKnown(_ values: [Float], _ t: Int, before end: Int, _ steps: LocalHourSteps) -> Bool {
+        t < values.count && !values[t].isNaN && !base(values, t, before: end, steps).isNaN
     }
 
     /// Whether a window ending at `end` has any known target among its `horizon` hours: one without teaches nothing
     /// (its loss and gradient are zero), yet a step on it would still move the weights by the optimiser's momentum.
     public func hasKnownTarget(_ s: HourlySeries, end: Int, horizon: Int) -> Bool {
         let steps = localSteps(s, from: end, to: end + horizon)
-        return (end..<end + horizon).contains { Self.targetKnown(s.values, $0, steps) }
+        return (end..<end + horizon).contains { Self.targetKnown(s.values, $0, before: end, steps) }
     }
 
     /// Appends a value and its present flag: `x, 1`, or `0, 0` where it is missing (never read as idle).
@@ -104,12 +105,13 @@ public struct ModelInput: Equatable, Sendable {
     /// What the outputs are a change from at step `t`: the value at the same hour (`steps`: on the fleet's clock) on the
     /// most recent earlier day that has one, up to a week back. Yesterday in the common case; after a night the VM slept
     /// through (missing, as its hibernations are) the night before, so that a sleep does not blind the model the next
-    /// day. NaN if none.
-    static func base(_ values: [Float], _ t: Int, _ steps: LocalHourSteps) -> Float {
+    /// day. NaN if none. Only hours before the forecast's first (`end`) are read: on the day the clocks go forward, the
+    /// same hour a day before an hour late in the forecast is one of the forecast's own, unknown when it is made.
+    static func base(_ values: [Float], _ t: Int, before end: Int, _ steps: LocalHourSteps) -> Float {
         for days in 1...7 {
             let i = steps.sameHour(t, daysBefore: days)
             guard i >= 0 else { break }
-            if i < values.count && !values[i].isNaN { return values[i] }
+            if i < end && i < values.count && !values[i].isNaN { return values[i] }
         }
         return .nan
     }
@@ -119,7 +121,7 @@ public struct ModelInput: Equatable, Sendable {
     public func quantiles(_ output: ArraySlice<Float>, series s: HourlySeries, end: Int, scale: Float, quantiles count: Int) -> [[Float]] {
         let horizon = output.count / count, steps = localSteps(s, from: end, to: end + horizon)
         return (0..<horizon).map { k in
-            let base = Self.base(s.values, end + k, steps)
+            let base = Self.base(s.values, end + k, before: end, steps)
             return (0..<count).map { j in base + output[output.startIndex + k * count + j] * scale }.sorted()
         }
     }

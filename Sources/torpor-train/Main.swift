@@ -54,6 +54,11 @@ struct Train: ParsableCommand {
             throw ValidationError("--history-days \(historyDays) leaves \(before) hours before the \(validationDays) validation days; "
                                   + "one training window needs more than \(window) (--lookback \(lookback), six days of lags, the \(TrainingConfig().horizon)-hour horizon)")
         }
+        // A run recorded as trained on data up to a time to come (a --now typo) would be served as the newest from then
+        // on, over the nightly runs made before it, and look younger than it is.
+        if let ahead = aheadOfTheClock(common.nowSeconds, "a run recorded then would be served as the newest until that time; nothing trained") {
+            throw ahead
+        }
     }
 
     func run() throws {

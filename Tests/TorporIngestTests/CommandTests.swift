@@ -61,7 +61,7 @@ import TorporTestSupport
             return (result.status, result.stderr)
         }
         for (tool, arguments, named) in [("torpor-ingest", ["csv", "--now", "garbage", "a.csv"], "garbage"), ("torpor-train", ["train", "--bogus"], "--bogus"),
-                                         ("torpor-plan", ["make", "--now", "garbage"], "garbage"), ("torpor-execute", ["pin", "web-01", "--until", "soon"], "soon"),
+                                         ("torpor-plan", ["make", "--now", "garbage"], "garbage"), ("torpor-train", ["train", "--now", "2099-01-01T00:00:00Z"], "a run recorded then would be served as the newest"), ("torpor-execute", ["pin", "web-01", "--until", "soon"], "soon"),
                                          ("torpor-execute", ["run", "--load-interval", "0"], "--load-interval"),
                                          ("torpor-execute", ["run", "--now", "2013-09-30T00:00:00Z"], "is more than an hour from the clock: a run acts on the hosts' VMs as they are now"),
                                          ("torpor-train", ["train", "--history-days", "14"], "--history-days 14 leaves 168 hours"),

@@ -52,6 +52,19 @@ import TorporStore
         let tools = try #require(Bundle.main.executableURL).deletingLastPathComponent().path
         let refused = try run(EndToEndTests.repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"])
         #expect(refused.status == 2 && refused.output.contains("torpor.env cannot be read by bash") && refused.output.contains("b.ics"), "\(refused.output)")
+        // Lines bash reads without a word but systemd's EnvironmentFile= reads otherwise (a comment kept in the value,
+        // an export dropped, $VAR not expanded) are refused, each by its line.
+        let shipped = try String(contentsOfFile: EndToEndTests.repository + "/pipelines/torpor.env", encoding: .utf8)
+        let lines = shipped.split(separator: "\n", omittingEmptySubsequences: false).count
+        for (line, name) in [("TORPOR_STATE_POOL_CAPACITY=500GiB  # its own filesystem", "# its own"), ("export TORPOR_TRAIN_THREADS=2", "export"),
+                             ("TORPOR_PLANS=$HOME/plans", "$HOME")] {
+            try (shipped + line + "\n").write(toFile: env, atomically: true, encoding: .utf8)
+            let systemd = try run(EndToEndTests.repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"])
+            #expect(systemd.status == 2 && systemd.output.contains("torpor.env line \(lines): '\(line)' is read otherwise by systemd's EnvironmentFile=")
+                    && systemd.output.contains(name), "\(systemd.output)")
+        }
+        try shipped.write(toFile: env, atomically: true, encoding: .utf8)
+        #expect(try run(EndToEndTests.repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"]).status == 0)
     }
 
     /// The hourly and nightly ingest reads the host's inventory again: labels put in a domain's metadata since (here:
@@ -126,6 +139,14 @@ import TorporStore
             #expect(next.status == 0 && !next.output.contains("its previous run still runs"), "\(hour): \(next.output)")
         }
         #expect(FileManager.default.fileExists(atPath: root + "/var/lib/torpor/plans/plan-20130930T040000Z.json"))
+        // A notifier that does not answer (a webhook that takes the connection and never replies) is stopped: the plan
+        // is made all the same, and the notice said as not sent.
+        environment["TORPOR_NOTIFY"] = "sleep 30"
+        environment["TORPOR_NOTIFY_TIMEOUT"] = "1"
+        environment["TORPOR_NOW"] = "2013-09-30T05:00:00Z"
+        let hung = try run(root + "/usr/local/lib/torpor/hourly.sh", environment: environment)
+        #expect(hung.status == 1 && hung.output.contains("the notice 'the hourly ingest failed; the plan is made from what is stored' could not be sent"), "\(hung.output)")
+        #expect(FileManager.default.fileExists(atPath: root + "/var/lib/torpor/plans/plan-20130930T050000Z.json"))
     }
 
     /// The watch tells a person of a VM left asleep past its restore (here: no executor ran since it slept, and no plan

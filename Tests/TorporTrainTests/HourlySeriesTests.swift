@@ -136,9 +136,9 @@ func scratchStore() throws -> (Store, String) {
         values[2] = 4            // day 0, 02:00
         values[24 + 3] = 7       // day 1, 03:00
         let utcDays = LocalHourSteps(hoursOfWeek: [])
-        #expect(ModelInput.base(values, 2 * 24 + 2, utcDays) == 4, "two days back when yesterday is missing")
-        #expect(ModelInput.base(values, 2 * 24 + 3, utcDays) == 7, "yesterday when known")
-        #expect(ModelInput.base(values, 9 * 24 + 2, utcDays).isNaN, "nothing within a week")
+        #expect(ModelInput.base(values, 2 * 24 + 2, before: 2 * 24 + 2, utcDays) == 4, "two days back when yesterday is missing")
+        #expect(ModelInput.base(values, 2 * 24 + 3, before: 2 * 24 + 3, utcDays) == 7, "yesterday when known")
+        #expect(ModelInput.base(values, 9 * 24 + 2, before: 9 * 24 + 2, utcDays).isNaN, "nothing within a week")
         let out = ModelInput(usesContext: false).quantiles([1, 2, 1, 2], series: HourlySeries(start: t0, step: 3600, values: Array(values[..<(2 * 24 + 2)])),
                                                            end: 2 * 24 + 2, scale: 10, quantiles: 2)
         #expect(out[0] == [14, 24] && out[1] == [17, 27])
@@ -146,6 +146,19 @@ func scratchStore() throws -> (Store, String) {
         known[2 * 24 + 2] = 9
         let w = ModelInput(usesContext: false).window(HourlySeries(start: t0, step: 3600, values: known), end: 2 * 24 + 2, scale: 1, lookback: 24, horizon: 2)
         #expect(w.target == [5, 0] && w.mask == [1, 0])
+    }
+
+    /// On the day the clocks go forward (Amsterdam, 2013-03-31), the same hour a day before the last hour of a forecast
+    /// is the forecast's own first hour: unknown when the forecast is made, so never what it is anchored on (validation
+    /// had read the actual there); the day before it is.
+    @Test func aForecastIsNeverAnchoredOnItsOwnHours() throws {
+        let amsterdam = try #require(WeekClock(zone: "Europe/Amsterdam"))
+        let start = UTC.epoch(year: 2013, month: 3, day: 28), values = (0..<24 * 8).map(Float.init)
+        let steps = LocalHourSteps(clock: amsterdam, start: start, steps: 0..<values.count)
+        let last = try #require((48..<values.count).first { steps.sameHour($0, daysBefore: 1) == $0 - 23 }, "a day of 23 hours")
+        let end = last - 23   // a forecast of 24 hours from `end` reaches `last`
+        #expect(ModelInput.base(values, last, before: end, steps) == Float(steps.sameHour(last, daysBefore: 2)), "not \(end), the forecast's first hour")
+        #expect(ModelInput.base(values, last, before: last, steps) == Float(end), "from a later forecast, that hour is known")
     }
 
     let replay = UTC.epoch(year: 2026, month: 1, day: 1)
