@@ -5,6 +5,7 @@
 # reports it; no libvirt call). Prints the pass's wall time and peak memory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+unset $(compgen -v TORPOR_)   # the embedded default policy and this bench's store, whatever a shell has loaded
 BIN=${BIN:-.build/release}
 OUT=bench/out/execute-scale
 mkdir -p "$OUT"

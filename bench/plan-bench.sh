@@ -4,6 +4,7 @@
 # EVERY=300 stores each hour as the libvirt collector does: twelve samples, each with vcpus and mem_capacity.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+unset $(compgen -v TORPOR_)   # the embedded default policy and this bench's store, whatever a shell has loaded
 BIN=${BIN:-.build/release}
 OUT=bench/out
 VMS=${VMS:-10000}

@@ -14,30 +14,38 @@ for tool in torpor-ingest torpor-train torpor-plan torpor-execute torpor-backtes
 done
 install -d "$root/usr/local/bin" "$root/usr/local/lib/torpor" "$root/etc/torpor" \
   "$root/var/lib/torpor/plans" "$root/var/log/torpor"
-install -m 0755 "$bin"/torpor-{ingest,train,plan,execute,backtest} "$root/usr/local/bin/"
-install -m 0755 "$here"/{collect,ingest-sources,hourly,nightly,execute,notify,watch,one-at-a-time}.sh "$root/usr/local/lib/torpor/"
 if [ -e "$root/etc/torpor/torpor.env" ]; then
   echo "kept $root/etc/torpor/torpor.env (the shipped one: $here/torpor.env)"
 else
   install -m 0644 "$here/torpor.env" "$root/etc/torpor/torpor.env"
 fi
-# The jobs read it with bash (cron) and systemd: one bash cannot read runs none of them.
-if ! why=$(bash -ec 'set -a; . "$1"' - "$root/etc/torpor/torpor.env" 2>&1 >/dev/null) || [ -n "$why" ]; then
-  echo "install.sh: $root/etc/torpor/torpor.env cannot be read by bash: ${why:-?} (quote a value with spaces in single quotes)" >&2
+# The settings are checked before anything else is installed: an upgrade refused for them changes nothing.
+if crlf=$(grep -n $'\r' "$root/etc/torpor/torpor.env" | head -1 | cut -d: -f1) && [ -n "$crlf" ]; then
+  echo "install.sh: $root/etc/torpor/torpor.env line $crlf ends in a carriage return (CRLF line endings: convert the file with dos2unix); nothing installed" >&2
   exit 2
 fi
-# systemd's EnvironmentFile= reads what bash would not say a word about otherwise: an unquoted value's trailing
-# "# comment" is kept in the value, `export` lines are dropped, $VAR is not expanded. Each line must read the same to both.
+# The jobs read them with bash (cron) and systemd: one bash cannot read runs none of them.
+if ! why=$(bash -ec 'set -a; . "$1"' - "$root/etc/torpor/torpor.env" 2>&1 >/dev/null) || [ -n "$why" ]; then
+  echo "install.sh: $root/etc/torpor/torpor.env cannot be read by bash: ${why:-?} (quote a value with spaces in single quotes); nothing installed" >&2
+  exit 2
+fi
+# systemd's EnvironmentFile= reads what bash says not a word about otherwise: an unquoted value's trailing "# comment"
+# is kept in the value, `export` lines are dropped, $VAR and ~ are not expanded, & and > mean nothing. Each line must
+# read the same to both: NAME=value of plain characters, or the whole value in quotes.
 lineno=0
 while IFS= read -r line || [ -n "$line" ]; do
   lineno=$((lineno + 1))
-  case $line in ''|'#'*|';'*) continue ;; esac
-  if ! [[ $line =~ ^[A-Za-z_][A-Za-z0-9_]*=(\'[^\']*\'|\"[^\"\$\`\\]*\"|[^[:space:]\'\"\$\`\\#]*)$ ]]; then
-    echo "install.sh: $root/etc/torpor/torpor.env line $lineno: '$line' is read otherwise by systemd's EnvironmentFile= than by bash" \
-      "(cron): give NAME=value without spaces, \$, # or export, or quote the whole value in single quotes (a comment on a line of its own)" >&2
+  trimmed=${line#"${line%%[![:space:]]*}"}; trimmed=${trimmed%"${trimmed##*[![:space:]]}"}
+  case $trimmed in ''|'#'*|';'*) continue ;; esac
+  if ! [[ $trimmed =~ ^[A-Za-z_][A-Za-z0-9_]*=(\'[^\']*\'|\"[^\"\$\`\\]*\"|[-A-Za-z0-9_./:@%+,=]*)$ ]]; then
+    echo "install.sh: $root/etc/torpor/torpor.env line $lineno: '$trimmed' is read otherwise by systemd's EnvironmentFile= than by bash" \
+      "(cron): give NAME=value of letters, digits and -_./:@%+,= or quote the whole value in single quotes (no export; a comment" \
+      "on a line of its own); nothing installed" >&2
     exit 2
   fi
 done < "$root/etc/torpor/torpor.env"
+install -m 0755 "$bin"/torpor-{ingest,train,plan,execute,backtest} "$root/usr/local/bin/"
+install -m 0755 "$here"/{collect,ingest-sources,hourly,nightly,execute,notify,watch,one-at-a-time}.sh "$root/usr/local/lib/torpor/"
 install -m 0644 "$here/cron/torpor" "$root/usr/local/lib/torpor/cron"
 install -d "$root/etc/logrotate.d"
 if [ -e "$root/etc/logrotate.d/torpor" ]; then

@@ -57,7 +57,7 @@ step "9. review: the plan as text, and as a page with a chart per VM (demo/plan.
 
 step "10. a hand-edited plan is refused; the plan as written is approved (standing approval on)"
 sed 's/"hibernate"/"restore"/' demo/plans/plan-1.json > demo/plans/edited.json
-if "$BIN/torpor-plan" approve --replay --now "$NOW" demo/plans/edited.json; then echo "expected a refusal"; exit 1; else echo "(exit code $?)"; fi
+if "$BIN/torpor-plan" approve --replay --now "$NOW" --policy sample-data/policy.yaml demo/plans/edited.json; then echo "expected a refusal"; exit 1; else echo "(exit code $?)"; fi
 "$BIN/torpor-plan" approve --replay --now "$NOW" --policy sample-data/policy.yaml --by demo --standing demo/plans/plan-1.json
 
 step "11. an hour later: the next plan, what changed, and which actions carried their approval"

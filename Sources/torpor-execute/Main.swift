@@ -620,12 +620,19 @@ struct Metrics: ParsableCommand {
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Sleeping VMs, due actions, held-back hibernations, VMs woken early or whose forecast is set aside, pins, recent failures and violations.")
     @OptionGroup var common: StageOptions
-    @Option(help: "The policy file torpor-plan uses (default: $TORPOR_POLICY): also list the VMs whose forecast it sets aside (forecast demand did not come, idle timeout).")
-    var policy: String?
+    /// The policy torpor-plan uses: the VMs whose forecast it sets aside (forecast demand did not come, idle timeout) are
+    /// listed too, when it is known here (--policy, or $TORPOR_POLICY set).
+    @OptionGroup var policyFile: PolicyOption
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let policy = try (self.policy ?? environmentSetting("TORPOR_POLICY")).map { try Policy.load(path: $0).policy }
+            // What is asleep is shown whatever becomes of the policy of the jobs' environment (it is the incident's view).
+            let policy: Policy?
+            do { policy = policyFile.inForceKnown ? try Policy.load(path: try policyFile.path()).policy : nil } catch {
+                guard policyFile.policy == nil else { throw error }
+                StandardError.line("torpor-execute: warning: \(error): the VMs whose forecast torpor-plan sets aside are not listed")
+                policy = nil
+            }
             print(try ExecutionStatus.render(store: try readingStore(common), now: common.nowSeconds, replaying: common.now != nil, policy: policy))
         }
     }

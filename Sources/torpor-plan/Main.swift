@@ -287,7 +287,7 @@ struct Approve: ParsableCommand {
             print(record.actions.isEmpty ? "already approved: nothing new recorded" : "approved by \(who): " + record.actions.joined(separator: ", "))
             // Approved although superseded: the executor follows the newest plan with an approved hibernation.
             if let newest = try store.read({ try Approvals.latestHibernating(upTo: .max, carriedSince: try Approvals.carriedInForce(in: $0), in: $0) }), newest.id != plan.id,
-               newest.createdAt > plan.createdAt.seconds {
+               newest.createdAt >= plan.createdAt.seconds {
                 StandardError.line("torpor-plan: warning: plan \(newest.id.prefix(12)) (made \(UTC.format(newest.createdAt))) has approved "
                     + "hibernations too and is newer: the executor takes hibernations from it, not from this one")
             }

@@ -108,6 +108,10 @@ import TorporTestSupport
         #expect(backDated.status == 2 && backDated.stderr.contains("is more than an hour from the clock: nothing approved; give --replay"), "\(backDated)")
         let replayed = try run("torpor-plan", ["approve", s.dir + "/plan.json", "--now", "2013-09-30T00:00:00Z", "--replay", "--db", s.store.path])
         #expect(replayed.status == 2 && replayed.stderr.contains("plan.json"), "with --replay the plan is read: \(replayed)")
+        // status is shown whatever becomes of the jobs' policy (the incident's view): one that cannot be read is said.
+        let statusWithoutPolicy = try runTool("torpor-execute", ["status", "--db", s.store.path], environment: ["TORPOR_POLICY": s.dir + "/gone.yaml"])
+        #expect(statusWithoutPolicy.status == 0 && statusWithoutPolicy.stderr.contains("gone.yaml") && statusWithoutPolicy.stderr.contains("are not listed"),
+                "\(statusWithoutPolicy)")
         let unpin = try run("torpor-execute", ["unpin", "web-01", "--db", s.store.path])
         #expect(unpin.status == 3 && unpin.stderr.contains("web-01 has no pin"), "\(unpin)")
         // check's metrics (the watch's) from the same check: a file that cannot be written is said, the check stands.

@@ -57,13 +57,17 @@ import TorporStore
         let shipped = try String(contentsOfFile: EndToEndTests.repository + "/pipelines/torpor.env", encoding: .utf8)
         let lines = shipped.split(separator: "\n", omittingEmptySubsequences: false).count
         for (line, name) in [("TORPOR_STATE_POOL_CAPACITY=500GiB  # its own filesystem", "# its own"), ("export TORPOR_TRAIN_THREADS=2", "export"),
-                             ("TORPOR_PLANS=$HOME/plans", "$HOME")] {
+                             ("TORPOR_PLANS=$HOME/plans", "$HOME"), ("TORPOR_PROMETHEUS_URL=http://prom:9090/?a=1&b=2", "&b=2")] {
             try (shipped + line + "\n").write(toFile: env, atomically: true, encoding: .utf8)
             let systemd = try run(EndToEndTests.repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"])
             #expect(systemd.status == 2 && systemd.output.contains("torpor.env line \(lines): '\(line)' is read otherwise by systemd's EnvironmentFile=")
                     && systemd.output.contains(name), "\(systemd.output)")
         }
-        try shipped.write(toFile: env, atomically: true, encoding: .utf8)
+        try shipped.replacingOccurrences(of: "\n", with: "\r\n").write(toFile: env, atomically: true, encoding: .utf8)
+        let crlf = try run(EndToEndTests.repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"])
+        #expect(crlf.status == 2 && crlf.output.contains("CRLF line endings"), "\(crlf.output)")
+        // Spaces around a line and an indented comment read the same to both.
+        try (shipped + "  TORPOR_NOTIFY_TIMEOUT=30  \n    # an indented comment\n").write(toFile: env, atomically: true, encoding: .utf8)
         #expect(try run(EndToEndTests.repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"]).status == 0)
     }
 
