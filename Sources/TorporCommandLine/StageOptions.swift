@@ -69,6 +69,9 @@ public struct PolicyOption: ParsableArguments {
         return value
     }
 
+    /// How a person's shell gets the jobs' settings, `$TORPOR_POLICY` among them.
+    public static let loadTheJobsEnvironment = "load the jobs' environment file: set -a; . /etc/torpor/torpor.env; set +a"
+
     /// Whether the policy in force is known here: given, or `$TORPOR_POLICY` set (even empty: the embedded default).
     public var inForceKnown: Bool { policy != nil || ProcessInfo.processInfo.environment["TORPOR_POLICY"] != nil }
 }

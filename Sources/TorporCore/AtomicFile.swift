@@ -20,9 +20,9 @@ public struct AtomicFileError: Error, LocalizedError, CustomStringConvertible {
 /// machine sharing the folder, may have the same pid).
 public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws(AtomicFileError) {
-        let directory = (path as NSString).deletingLastPathComponent
+        let parent = (path as NSString).deletingLastPathComponent, directory = parent.isEmpty ? "." : parent
         let prefix = "." + (path as NSString).lastPathComponent + ".torpor-"
-        removeLeftovers(in: directory.isEmpty ? "." : directory, prefix: prefix)
+        removeLeftovers(in: directory, prefix: prefix)
         func failure(_ step: String) -> AtomicFileError { AtomicFileError(path: path, reason: "\(step): " + String(cString: strerror(errno))) }
         var temp = "", fd: Int32 = -1
         repeat {   // a name no other writer has: made here, or the open fails
@@ -53,7 +53,7 @@ public enum AtomicFile {
         guard rename(temp, path) == 0 else { throw failure("cannot rename \(temp) over it") }
         renamed = true
         // The rename itself on disk, so that a crash leaves the old file or the new one.
-        let folder = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let folder = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if folder >= 0 { _ = fsync(folder); close(folder) }
     }
 

@@ -46,10 +46,9 @@ enum DueActions {
     static func approvedPlan(now: EpochSeconds, in db: Database) throws -> (plan: Plan, approved: [String: ApprovalRecord])? {
         // Carried approvals count while the standing approval is on, those carried since it was last switched on: switched
         // off, a hibernation only carried does not start.
-        let carried = try Approvals.carriedInForce(in: db)
-        guard let stored = try Approvals.latestHibernating(upTo: now, carriedSince: carried, in: db), !stored.body.isEmpty else { return nil }
+        guard let stored = try Approvals.followed(upTo: now, in: db), !stored.body.isEmpty else { return nil }
         let plan = try Plan.decode(stored.body, source: "plan \(stored.id) in the store")
-        return (plan, try Approvals.approvedActions(of: plan.id, carriedSince: carried, in: db))
+        return (plan, try Approvals.approvedInForce(of: plan.id, in: db))
     }
 
     /// The restore each sleeping VM is owed. Restores are never blocked: the restore paired with the VM's hibernation
@@ -112,7 +111,7 @@ extension DueActions {
     /// (usually the newest plan and the newest approved ones answer for every VM).
     static func plans(upTo now: EpochSeconds, since: EpochSeconds, in db: Database) throws -> [PlanActions] {
         // Every approval of a restore counts, carried too: a sleep a standing approval extended keeps its restore.
-        try PlanRepository.planTimes(upTo: now, since: since, in: db).map { header in
+        try PlanRepository.headers(upTo: now, since: since, in: db).filter { !$0.pruned }.map { header in
             PlanActions(id: header.id, createdAt: header.createdAt,
                         approved: (try? Approvals.approvedActions(of: header.id, in: db)).map { Set($0.keys) } ?? []) {
                 try? PlanRepository.plan(id: header.id, in: db)?.body

@@ -101,7 +101,7 @@ public enum ExecutionCheck {
             }
             // A VM libvirt holds saved that torpor did not put to sleep: nothing restores it. Told for a day from the
             // first inventory that found it so (the metrics count it for as long as it lasts).
-            for s in try savedWithoutRecord(now: now, power: power, acting: Set(unfinished.map(\.vm)), in: db)
+            for s in try savedWithoutRecord(now: now, power: power, in: db)
             where now - s.since <= 86_400 && !problems.contains(where: { $0.vm == s.vm }) {
                 problems.append(Problem(vm: s.vm, kind: .savedWithoutRecord, text: "\(s.vm) on \(s.host): SAVED WITHOUT TORPOR'S RECORD since \(UTC.format(s.since)): libvirt holds its "
                                         + "saved state, but torpor did not put it to sleep (a `virsh managedsave` by hand, or a store restored from "
@@ -121,10 +121,11 @@ public enum ExecutionCheck {
     }
 
     /// The VMs libvirt holds saved that torpor did not put to sleep (a `virsh managedsave` by hand, a store restored from
-    /// an older backup), as the latest inventory by `now` found them: not while torpor acts on them (`acting`: an action
-    /// under way or left open), nor once torpor acted on them after the inventory looked (`power`: its records).
-    static func savedWithoutRecord(now: EpochSeconds, power: [String: PowerRecord], acting: Set<String>, in db: Database) throws -> [SavedDomain] {
-        try VMRepository.saved(in: db).filter { s in
+    /// an older backup), as the latest inventory by `now` found them: not while torpor acts on them (an action under way
+    /// or left open), nor once torpor acted on them after the inventory looked (`power`: its records).
+    static func savedWithoutRecord(now: EpochSeconds, power: [String: PowerRecord], in db: Database) throws -> [SavedDomain] {
+        let acting = Set(try JournalRepository.unfinished(in: db).map(\.vm))
+        return try VMRepository.saved(in: db).filter { s in
             s.seen <= now && !acting.contains(s.vm) && power[s.vm].map { $0.state != .hibernated && $0.since < s.seen } ?? true
         }
     }

@@ -1513,15 +1513,14 @@ public final class Executor: @unchecked Sendable {
         let inWords = Self.chosenInWords(labels: labels, hosts: options.hosts)
         let every = "every sleeping VM" + inWords, reason = "woken by \(who): \(every)"
         /// The selection by host: torpor's sleepers (their restores owed), VMs with an action under way or left open, and
-        /// those saved without torpor's record (as `check` names them). One read of the store for every host.
+        /// those saved without torpor's record (`ExecutionCheck.savedWithoutRecord`, however long ago). One read of the
+        /// store for every host.
         @Sendable func asleepByHost() throws -> [String: Asleep] {
             try store.read { db in
                 let owed = try DueActions.owedRestores(now: options.now, in: db).filter { covers($0.host, options) && chosen($0.vm) }
                 let sleeping = Set(owed.map(\.vm))
-                let unfinished = try JournalRepository.unfinished(in: db)
-                let acting = unfinished.filter { covers($0.host, options) && chosen($0.vm) && !sleeping.contains($0.vm) }
-                let unrecorded = try ExecutionCheck.savedWithoutRecord(now: options.now, power: try JournalRepository.power(in: db),
-                                                                       acting: Set(unfinished.map(\.vm)), in: db)
+                let acting = try JournalRepository.unfinished(in: db).filter { covers($0.host, options) && chosen($0.vm) && !sleeping.contains($0.vm) }
+                let unrecorded = try ExecutionCheck.savedWithoutRecord(now: options.now, power: try JournalRepository.power(in: db), in: db)
                     .filter { covers($0.host, options) && chosen($0.vm) && !sleeping.contains($0.vm) }
                 var byHost: [String: Asleep] = [:]
                 for r in owed { byHost[r.host, default: Asleep()].owed.append(r) }
@@ -1539,7 +1538,6 @@ public final class Executor: @unchecked Sendable {
         try eachHost(try options.hosts ?? knownHosts(approved: nil), log: log, clock: clock) { host in
             var options = options
             options.hosts = [host]
-            let before = hostsAsleep[host] ?? Asleep()
             /// What libvirt says `vm` is when it does not run (nil when it runs).
             func notRunning(_ vm: String) -> String? {
                 guard let state = try? self.connection(host).domain(named: vm).info().state else { return "unknown (libvirt did not answer)" }
@@ -1554,7 +1552,7 @@ public final class Executor: @unchecked Sendable {
                     self.locks?.heldByAnother(vm) == true || reconciled.busy.contains(vm) || reconciled.interrupted[vm] != nil || notRunning(vm) != nil
                 }
             }
-            var found = before
+            var found = hostsAsleep[host] ?? Asleep()
             do {
                 if !options.dryRun {
                     // A store that cannot answer blocks no wake: what was read before goes on.
@@ -1563,7 +1561,7 @@ public final class Executor: @unchecked Sendable {
                     }
                 }
                 // Read again when reconciling found a save completed: that VM sleeps now.
-                if !reconciled.saved.isEmpty { found = (try? asleepByHost()).map { $0[host] ?? Asleep() } ?? before }
+                if !reconciled.saved.isEmpty { found = (try? asleepByHost()).map { $0[host] ?? Asleep() } ?? found }
                 let acting = sleeping(found.acting)
                 var selection = Set(found.owed.map(\.vm) + acting + found.unrecorded).sorted()
                 results.add(selection)

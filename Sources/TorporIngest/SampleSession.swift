@@ -178,7 +178,7 @@ final class SampleSession {
     func countOutOfRange() { report.outOfRange += 1 }
 
     /// Whether `value` of `metric` is below zero where no reading can be (a physical dimension).
-    func isNegativeReading(_ value: Double, metric: Int64) -> Bool { value < 0 && nonNegative.contains(metric) }
+    func isImpossiblyNegative(_ value: Double, metric: Int64) -> Bool { value < 0 && nonNegative.contains(metric) }
 
     func warn(_ warning: String) { report.warnings.append(warning) }
 
@@ -186,7 +186,7 @@ final class SampleSession {
     func emit(vm: Int64, metric: Int64, time: EpochSeconds, value: Double) throws {
         // A finite value can overflow its unit's conversion (1e306 GiB): bad input, as an infinite cell is.
         guard value.isFinite else { throw fail("\(metricNames[metric] ?? "a value") of \(vmNames[vm] ?? "?") at \(UTC.format(time)) overflows once converted to its canonical unit") }
-        guard !isNegativeReading(value, metric: metric) else {
+        guard !isImpossiblyNegative(value, metric: metric) else {
             throw fail("\(metricNames[metric] ?? "a value") of \(vmNames[vm] ?? "?") at \(UTC.format(time)) is negative (\(value)); a source's marker for a bad reading belongs in a wide-metrics mapping's `valid` range")
         }
         if metric == allocationMetrics.vcpus || metric == allocationMetrics.memory {

@@ -33,8 +33,7 @@ public enum Approvals {
         try store.transaction { db in
             if let problem = try notRecorded(plan, bytes: bytes, in: db) { throw PlanError(.badInput, "\(source): \(problem); approval refused") }
             // Any plan recorded as made later, whatever `--now` says (an approval back-dated past a newer plan is still one).
-            // Another made in the same second counts too: which of the two is newer cannot be told.
-            if !evenIfSuperseded, let newer = try PlanRepository.headers(upTo: .max, since: plan.createdAt.seconds, in: db).first(where: { $0.id != plan.id }) {
+            if !evenIfSuperseded, let newer = try newer(than: plan, in: db) {
                 throw PlanError(.badInput, "\(source): plan \(newer.id.prefix(12)) was made since (\(UTC.format(newer.createdAt))) from newer data, events "
                                 + "and pins: review and approve that one (torpor-plan list), or pass --superseded to approve this one anyway; approval refused")
             }
@@ -49,7 +48,7 @@ public enum Approvals {
             let named = Set((only ?? []) + except)
             let unknown = named.subtracting(Set(plan.actions.map(\.vm)).union(plan.skipped.map(\.vm)).union(plan.forecasts.map(\.vm)))
             guard unknown.isEmpty else { throw PlanError(.badInput, "\(source): no VM named \(unknown.sorted().joined(separator: ", ")) in this plan") }
-            func selected(_ a: Plan.Action) -> Bool { (only?.contains(a.vm) ?? true) && !except.contains(a.vm) }
+            func selected(_ a: Plan.Action) -> Bool { Self.selected(a, only: only, except: except) }
             let chosen = hibernations.filter(selected)
             // The restores of VMs asleep now: approving one lets it move the VM's restore later (extend a sleep past the
             // horizon of the plan that began it); unapproved, a newer plan may only bring a restore earlier.
@@ -109,8 +108,29 @@ public enum Approvals {
     /// The plan's hibernations no approval covers yet (neither a person's nor a carried one): what the hourly job's
     /// notice asks a person to review.
     public static func awaitingReview(_ plan: Plan, in db: Database) throws -> [Plan.Action] {
-        let approved = try approvedActions(of: plan.id, carriedSince: try carriedInForce(in: db), in: db)
+        let approved = try approvedInForce(of: plan.id, in: db)
         return plan.actions.filter { $0.action == .hibernate && approved[$0.id] == nil }
+    }
+
+    /// The approved action ids of a plan that count now: a person's, and those carried while the standing approval is on.
+    public static func approvedInForce(of planID: String, in db: Database) throws -> [String: ApprovalRecord] {
+        try approvedActions(of: planID, carriedSince: try carriedInForce(in: db), in: db)
+    }
+
+    /// The plan the executor takes hibernations from at `time`: the newest with an approved hibernation that counts now.
+    public static func followed(upTo time: EpochSeconds, in db: Database) throws -> StoredPlan? {
+        try latestHibernating(upTo: time, carriedSince: try carriedInForce(in: db), in: db)
+    }
+
+    /// A plan made since `plan` (in the same second too: which of the two is newer cannot be told), if any: it knows
+    /// newer data, events and pins.
+    public static func newer(than plan: Plan, in db: Database) throws -> PlanHeader? {
+        try PlanRepository.headers(upTo: .max, since: plan.createdAt.seconds, in: db).first { $0.id != plan.id }
+    }
+
+    /// Whether `action`'s VM is in an approval's selection (`--only`, nil: every VM; `--except`).
+    public static func selected(_ action: Plan.Action, only: [String]?, except: [String]) -> Bool {
+        (only?.contains(action.vm) ?? true) && !except.contains(action.vm)
     }
 
     public static func standing(in db: Database) throws -> Bool { try carriedInForce(in: db) != nil }

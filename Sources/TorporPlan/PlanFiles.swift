@@ -10,8 +10,6 @@ public enum PlanFiles {
         do {
             try FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
             try AtomicFile.write(data, to: path)
-        } catch let error as AtomicFileError {
-            throw PlanError(.runtime, "\(path): cannot write: \(error.reason)")
         } catch {
             throw PlanError(.runtime, "\(path): cannot write: \(error.localizedDescription)")
         }

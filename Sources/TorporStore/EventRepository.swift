@@ -71,6 +71,9 @@ public enum EventRepository {
     /// The end of what an occurrence covers (`EventSpan.end`) in SQL: one without duration covers the hour from its start.
     static let coveredEnd = "(CASE WHEN ends_at > starts_at THEN ends_at ELSE starts_at + \(EventSpan.pointCover) END)"
 
+    /// In SQL: the occurrence was stored by an ingest of the calendar at the location bound to `?`.
+    static let ofCalendar = "source_id IN (SELECT id FROM source WHERE location = ? AND kind = 'icalendar')"
+
     /// In SQL: the occurrence was known by the time bound to `?` (`EventRecord.known(at:)`).
     static let knownBy = "(known_from IS NULL OR known_from <= ?)"
 
@@ -83,7 +86,7 @@ public enum EventRepository {
     /// earliest, when ingests are replayed out of order).
     public static func replace(location: String, from: EpochSeconds, to: EpochSeconds, with events: [EventRecord], source: Int64,
                                now: EpochSeconds, in db: Database) throws {
-        let replaced = "source_id IN (SELECT id FROM source WHERE location = ? AND kind = 'icalendar') AND \(coveredEnd) > ? "
+        let replaced = "\(ofCalendar) AND \(coveredEnd) > ? "
             + "AND (starts_at < ? OR NOT EXISTS (SELECT 1 FROM source WHERE location = ? AND kind = 'icalendar' AND ingested_at > ?))"
         /// What an occurrence says to torpor, and so what is known from its first ingest.
         struct Occurrence: Hashable { let uid: String, start: EpochSeconds, end: EpochSeconds, category: String, targets: String, selector: String? }
@@ -119,7 +122,7 @@ public enum EventRepository {
     /// training learns from. Returns how many went; nil when no calendar was ingested from `location`.
     public static func forget(location: String, from: EpochSeconds, in db: Database) throws -> Int? {
         guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM source WHERE location = ? AND kind = 'icalendar')", arguments: [location]) == true else { return nil }
-        try db.execute(sql: "DELETE FROM event WHERE source_id IN (SELECT id FROM source WHERE location = ? AND kind = 'icalendar') AND \(coveredEnd) > ?",
+        try db.execute(sql: "DELETE FROM event WHERE \(ofCalendar) AND \(coveredEnd) > ?",
                        arguments: [location, from])
         return db.changesCount
     }

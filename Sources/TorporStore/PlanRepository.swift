@@ -55,15 +55,8 @@ public enum PlanRepository {
     /// the one approved last among those approving a hibernation), then those never approved.
     private static let newestFirst = "ORDER BY created_at DESC, (SELECT max(a.id) FROM approval a WHERE a.plan_id = plan.id) DESC, id"
 
-    /// The ids and times of the plans created in [since, upTo] whose body the store still holds, newest first (their
-    /// bodies, large for a large fleet, are read one by one with `plan(id:)` when needed).
-    public static func planTimes(upTo time: EpochSeconds, since: EpochSeconds, in db: Database) throws -> [(id: String, createdAt: EpochSeconds)] {
-        try Row.fetchAll(db, sql: "SELECT id, created_at FROM plan WHERE created_at <= ? AND created_at >= ? AND length(body) > 0 " + newestFirst,
-                         arguments: [time, since]).map { (id: $0["id"], createdAt: $0["created_at"]) }
-    }
-
     /// The plans created in [since, upTo], newest first, without their bodies (large for a large fleet: a week of
-    /// hourly plans of 10,000 VMs holds gigabytes).
+    /// hourly plans of 10,000 VMs holds gigabytes; each is read with `plan(id:)` when needed).
     public static func headers(upTo time: EpochSeconds, since: EpochSeconds = .min, in db: Database) throws -> [PlanHeader] {
         try Row.fetchAll(db, sql: "SELECT id, created_at, valid_until, file_sha256, length(body) = 0 AS pruned FROM plan WHERE created_at <= ? AND created_at >= ? "
                          + newestFirst, arguments: [time, since]).map {

@@ -69,10 +69,11 @@ public final class VirtConnection {
         return String(cString: name)
     }
 
-    /// Every domain of the host, running or not (`virConnectListAllDomains`), sorted by name.
-    public func domains() throws(VirtError) -> [VirtDomain] {
+    /// Every domain of the host, running or not (`virConnectListAllDomains`), sorted by name; `flags`: libvirt's
+    /// filters (`VIR_CONNECT_LIST_DOMAINS_*`), none by default.
+    public func domains(flags: UInt32 = 0) throws(VirtError) -> [VirtDomain] {
         var list: UnsafeMutablePointer<virDomainPtr?>?
-        let count = try checked("virConnectListAllDomains(\(uri))", virConnectListAllDomains(handle, &list, 0))
+        let count = try checked("virConnectListAllDomains(\(uri))", virConnectListAllDomains(handle, &list, flags))
         defer { free(list) }
         return (0..<Int(count)).compactMap { list?[$0] }.map { VirtDomain(handle: $0, connection: self) }
             .sorted { $0.name < $1.name }
@@ -81,11 +82,7 @@ public final class VirtConnection {
     /// The names of the host's domains shut off with a managed-save image, asleep with their memory
     /// (`virConnectListAllDomains` filtered by libvirt: `VIR_CONNECT_LIST_DOMAINS_SHUTOFF | _MANAGEDSAVE`), sorted.
     public func savedDomainNames() throws(VirtError) -> [String] {
-        var list: UnsafeMutablePointer<virDomainPtr?>?
-        let flags = VIR_CONNECT_LIST_DOMAINS_SHUTOFF.rawValue | VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE.rawValue
-        let count = try checked("virConnectListAllDomains(\(uri), saved)", virConnectListAllDomains(handle, &list, flags))
-        defer { free(list) }
-        return (0..<Int(count)).compactMap { list?[$0] }.map { VirtDomain(handle: $0, connection: self).name }.sorted()
+        try domains(flags: VIR_CONNECT_LIST_DOMAINS_SHUTOFF.rawValue | VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE.rawValue).map(\.name)
     }
 
     /// The domain called `name` (`virDomainLookupByName`).

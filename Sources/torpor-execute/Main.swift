@@ -53,9 +53,10 @@ struct TorporExecuteCommand: TorporTool {
 /// resume):
 /// opened even when a newer torpor has migrated it, so that a rollback never leaves sleeping VMs without their restores
 /// (the executor then starts no hibernation), with a warning; and on a full filesystem, by giving back the room kept
-/// beside the store for this (`StoreReserve`; not a dry run, which restores nothing and leaves the reserve alone).
-func restoringStore(_ common: StageOptions, dryRun: Bool = false) throws -> Store {
-    let store = try common.openStore(tolerateNewerSchema: true, reserve: dryRun ? .untouched : .releasable)
+/// beside the store for this (`StoreReserve`; `reserve` .untouched: a dry run, which restores nothing, and what only
+/// reads leave the reserve alone).
+func restoringStore(_ common: StageOptions, reserve: StoreReserve.Use = .releasable) throws -> Store {
+    let store = try common.openStore(tolerateNewerSchema: true, reserve: reserve)
     if try store.writtenByNewerTorpor() {
         StandardError.line("torpor-execute: warning: \(store.path) was written by a newer torpor: restores and wakes only, no new hibernations; upgrade torpor")
     }
@@ -67,7 +68,7 @@ func restoringStore(_ common: StageOptions, dryRun: Bool = false) throws -> Stor
 /// minutes, must not give the executor's room away on a full filesystem (whatever filled it would take it). Given back
 /// only when the store cannot be opened without it.
 func readingStore(_ common: StageOptions) throws -> Store {
-    do { return try restoringStore(common, dryRun: true) } catch {
+    do { return try restoringStore(common, reserve: .untouched) } catch {
         guard StoreReserve(store: common.storePath).filesystemFull else { throw error }
         return try restoringStore(common)
     }
@@ -201,7 +202,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let store = try restoringStore(common, dryRun: dryRun)
+            let store = try restoringStore(common, reserve: dryRun ? .untouched : .releasable)
             // One executor, one connection per host for the whole run (libvirt's test driver keeps state per connection);
             // a VM's lock is held while the executor acts on it.
             let executor = Executor(store: store, load: flags.load(store: store), demand: flags.demandSignal,
@@ -300,7 +301,7 @@ struct Wake: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let executor = flags.operatorExecutor(store: try restoringStore(common, dryRun: dryRun))
+            let executor = flags.operatorExecutor(store: try restoringStore(common, reserve: dryRun ? .untouched : .releasable))
             let options = flags.options(now: common.nowSeconds, dryRun: dryRun)
             guard all else {
                 try requireRestored(executor.wake(vm: vm!, by: operatorName(by), options: options, patience: wait.seconds, waiting: wait.say))

@@ -96,7 +96,7 @@ struct CSVCommand: ParsableCommand {
                 // A `valid` range is in the column's unit: another unit would read it wrongly.
                 if let unit = spec.unit, let valid = columns[0].valid {
                     // The column's unit: the mapping's, else its metric's canonical one.
-                    let mapped = (columns[0].unit ?? MetricKind.named(columns[0].metric)?.dimension.canonicalUnit).flatMap(SourceUnit.named)
+                    let mapped = try? MetricBinding.make(metric: columns[0].metric, unit: columns[0].unit).get().unit
                     let given = SourceUnit.named(unit)
                     guard let mapped, let given, mapped.factor == given.factor, mapped.dimension == given.dimension else {
                         throw .badInput(source: "--metric", line: nil, message: "'\(metric)' reads column \(columns[0].column) in \(unit), but the mapping's valid range "

@@ -21,7 +21,8 @@ struct CalendarCommand: ParsableCommand {
             EXDATE, moved and cancelled instances (RECURRENCE-ID), time zones.
             Floating times and all-day dates are read in --zone (else the calendar's X-WR-TIMEZONE, else UTC).
             Ingesting a calendar again replaces its occurrences from now - past on; earlier ones stay. A calendar
-            that holds no event, where earlier ingests stored some, is refused (a feed's glitch) unless --allow-empty.
+            that holds no event, where earlier ingests stored occurrences not yet over, is refused (a feed's glitch)
+            unless --allow-empty.
             A calendar no longer used: --forget removes what it was ingested as from now on.
             """)
 

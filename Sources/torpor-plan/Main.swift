@@ -58,9 +58,9 @@ struct Make: ParsableCommand {
     func run() throws {
         try exitingOnError("torpor-plan") {
             let policyPath = try policyFile.path()
-            if policyPath == nil && !policyFile.inForceKnown {
+            if !policyFile.inForceKnown {
                 StandardError.line("torpor-plan: warning: no --policy and TORPOR_POLICY unset: planned under the embedded default policy, "
-                                   + "not the jobs' (load their environment file: set -a; . /etc/torpor/torpor.env; set +a)")
+                                   + "not the jobs' (\(PolicyOption.loadTheJobsEnvironment))")
             }
             let (policy, policySHA) = try Policy.load(path: policyPath)
             let store = try common.openStore(migrating: !dryRun, reserve: dryRun ? .untouched : .kept)
@@ -152,8 +152,8 @@ extension PolicyOption {
     /// jobs' environment file not loaded), that is said instead (`known` false).
     func changed(since plan: Plan) throws -> (text: String, known: Bool)? {
         guard inForceKnown else {
-            return ("POLICY IN FORCE UNKNOWN HERE: no --policy, and TORPOR_POLICY is unset (load the jobs' environment file: "
-                    + "set -a; . /etc/torpor/torpor.env; set +a): this plan's policy \(plan.inputs.policySHA256.prefix(12)) is not compared with it", false)
+            return ("POLICY IN FORCE UNKNOWN HERE: no --policy, and TORPOR_POLICY is unset (\(PolicyOption.loadTheJobsEnvironment)): "
+                    + "this plan's policy \(plan.inputs.policySHA256.prefix(12)) is not compared with it", false)
         }
         let path = try path()
         let inForce = try Policy.load(path: path).sha256
@@ -175,18 +175,15 @@ struct Show: ParsableCommand {
         try exitingOnError("torpor-plan") {
             let (plan, bytes) = try Plan.load(path: plan)
             let store = try common.openStore(reserve: .untouched)
-            let (approved, notRecorded) = try store.read {
-                (try Approvals.approvedActions(of: plan.id, carriedSince: try Approvals.carriedInForce(in: $0), in: $0), try Approvals.notRecorded(plan, bytes: bytes, in: $0))
+            // What the review can still lead to: a newer plan made since, or another plan the executor follows.
+            let (approved, notRecorded, newer, followed) = try store.read { db in
+                (try Approvals.approvedInForce(of: plan.id, in: db), try Approvals.notRecorded(plan, bytes: bytes, in: db),
+                 try Approvals.newer(than: plan, in: db), try Approvals.followed(upTo: .max, in: db))
             }
             if let notRecorded { print("NOT THE RECORDED PLAN: \(notRecorded); it cannot be approved") }
             // The plan is shown whatever the policy in force is: a review must not be blocked by a broken setting.
             do { if let changed = try policyFile.changed(since: plan) { print(changed.text) } } catch {
                 print("POLICY IN FORCE UNREADABLE: \(error): this plan's policy \(plan.inputs.policySHA256.prefix(12)) is not compared with it")
-            }
-            // Whether the review can still lead anywhere: a newer plan was made, or the executor follows another one.
-            let (newer, followed) = try store.read { db in
-                (try PlanRepository.headers(upTo: .max, since: plan.createdAt.seconds, in: db).first { $0.id != plan.id },
-                 try Approvals.latestHibernating(upTo: .max, carriedSince: try Approvals.carriedInForce(in: db), in: db))
             }
             if let newer {
                 print("SUPERSEDED by plan \(newer.id.prefix(12)) (made \(UTC.format(newer.createdAt)), from newer data, events and pins): approve refuses this one "
@@ -267,14 +264,13 @@ struct Approve: ParsableCommand {
                 if !changed.known { StandardError.line("torpor-plan: warning: " + changed.text) }
             }
             func names(_ s: String?) -> [String]? { s.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } }
+            let (only, except) = (names(self.only), names(self.except) ?? [])
             // A VM left out here whose hibernation an earlier approval (a person's, or carried by the standing approval)
             // approves: leaving it out does not hold it back. Said before the approval, which may have nothing to record.
-            let leftOut = Set(plan.actions.filter { a in
-                a.action == .hibernate && (names(except)?.contains(a.vm) == true || names(only).map { !$0.contains(a.vm) } == true)
-            }.map(\.vm))
+            let leftOut = plan.actions.filter { $0.action == .hibernate && !Approvals.selected($0, only: only, except: except) }.sorted { $0.vm < $1.vm }
             if !leftOut.isEmpty {
-                let approved = try store.read { try Approvals.approvedActions(of: plan.id, carriedSince: try Approvals.carriedInForce(in: $0), in: $0) }
-                for a in plan.actions.filter({ $0.action == .hibernate && leftOut.contains($0.vm) }).sorted(by: { $0.vm < $1.vm }) {
+                let approved = try store.read { try Approvals.approvedInForce(of: plan.id, in: $0) }
+                for a in leftOut {
                     guard let earlier = approved[a.id] else { continue }
                     let how = earlier.carriedFrom.map { "carried by the standing approval from plan \($0.prefix(12))" } ?? "by \(earlier.approvedBy)"
                     StandardError.line("torpor-plan: warning: \(a.vm) is left out here, but its hibernation \(a.id) is still approved (\(how)): "
@@ -282,14 +278,14 @@ struct Approve: ParsableCommand {
                         + (earlier.carriedFrom != nil ? ", or switch the standing approval off (torpor-plan standing off)" : ""))
                 }
             }
-            let record = try Approvals.approve(plan, bytes: bytes, source: self.plan, only: names(only), except: names(except) ?? [],
+            let record = try Approvals.approve(plan, bytes: bytes, source: self.plan, only: only, except: except,
                                                by: who, now: now, evenIfSuperseded: superseded, in: store)
             print(record.actions.isEmpty ? "already approved: nothing new recorded" : "approved by \(who): " + record.actions.joined(separator: ", "))
             // Approved although superseded: the executor follows the newest plan with an approved hibernation.
-            if let newest = try store.read({ try Approvals.latestHibernating(upTo: .max, carriedSince: try Approvals.carriedInForce(in: $0), in: $0) }), newest.id != plan.id,
+            if let newest = try store.read({ try Approvals.followed(upTo: .max, in: $0) }), newest.id != plan.id,
                newest.createdAt >= plan.createdAt.seconds {
                 StandardError.line("torpor-plan: warning: plan \(newest.id.prefix(12)) (made \(UTC.format(newest.createdAt))) has approved "
-                    + "hibernations too and is newer: the executor takes hibernations from it, not from this one")
+                    + "hibernations too and is newer (or made in the same second and approved since): the executor takes hibernations from it, not from this one")
             }
             if standing == true { try Standing.set(true, by: who, now: now, in: store) }
         }

@@ -2124,6 +2124,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         let after = try ExecutionMetrics.render(store: f.store, now: late + 60, problems: [])
         #expect(after.contains("torpor_restores_last_day{outcome=\"late\"} 1\n") && after.contains("torpor_vms_asleep{host=\"\(Self.host)\"} 0\n"), "\(after)")
         #expect(after.contains("torpor_restores_last_day{outcome=\"failed\"} 0\n") && after.contains("torpor_restores_last_day{outcome=\"retried\"} 0\n"), "\(after)")
+        #expect(after.contains("torpor_vms_saved_without_record{host=\"\(Self.host)\"} 0\n"), "\(after)")
         // web-02's plan restore had failed once before it was done, and web-01's safety restore before bob's wake brought
         // it back (another action): both retried. db-01's failed and none is done since: failed.
         let restore = try #require(try f.store.read { try JournalRepository.recent(limit: 1, vm: "web-02", in: $0) }.first)
@@ -2131,7 +2132,6 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         try f.executor().journal(JournalEntry(actionID: "safety:web-01:1", planID: nil, vm: "web-01", host: Self.host, kind: .restore, step: .failed, at: Self.now + 1700))
         try f.executor().journal(JournalEntry(actionID: "safety:db-01:1", planID: nil, vm: "db-01", host: Self.host, kind: .restore, step: .failed, at: late + 20))
         try f.executor().journal(JournalEntry(actionID: "safety:db-01:2", planID: nil, vm: "db-01", host: Self.host, kind: .restore, step: .failed, at: late + 30))
-        #expect(after.contains("torpor_vms_saved_without_record{host=\"\(Self.host)\"} 0\n"), "\(after)")
         // api-01 found saved by the inventory, torpor not having put it to sleep: counted for as long as it lasts.
         try f.store.transaction { db in
             let id = try VMRepository.id(of: "api-01", in: db, now: Self.now)

@@ -433,7 +433,7 @@ private let prometheusData = Paths.sharedData + "/prometheus"
 
     /// JSON has no lines to name: a value that is bad once read (in the future, more vCPUs than any VM has) is named by
     /// where it is. A negative value of a metric that cannot be under zero is no reading: not stored, counted and said,
-    /// the rest of the answer stored; a percentage under 0 % by at most a point (a query's arithmetic on an idle VM:
+    /// the rest of the answer stored; a percentage under 0 % by less than a point (a query's arithmetic on an idle VM:
     /// rate()'s extrapolation) reads as 0 %.
     @Test func aBadValueInJSONIsNamedByItsPlace() throws {
         let s = try Scratch()

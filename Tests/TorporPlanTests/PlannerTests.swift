@@ -431,7 +431,7 @@ import TorporTrain
             }
             #expect(try store.read { try Approvals.latestHibernating(upTo: Self.now + 180, in: $0) }?.id == last.id)
             // The search for a sleeping VM's owed restore reads them in the same order.
-            #expect(try store.read { try PlanRepository.planTimes(upTo: Self.now + 180, since: .min, in: $0) }.first?.id == last.id)
+            #expect(try store.read { try PlanRepository.headers(upTo: Self.now + 180, in: $0) }.first?.id == last.id)
             try store.transaction { try $0.execute(sql: "DELETE FROM approval") }
         }
     }

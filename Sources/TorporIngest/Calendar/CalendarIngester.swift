@@ -112,10 +112,10 @@ public struct CalendarIngester {
         let occurrences: [CalendarOccurrence]
         var calendarWarnings: [String]
         let location = URL(fileURLWithPath: path).standardizedFileURL.path
-        var events = 0
+        var eventCount = 0
         do {
             let calendar = try ICalendar(path: path)
-            events = calendar.eventCount
+            eventCount = calendar.eventCount
             let (zone, said) = Self.floatingZone(mapping.zone, declared: calendar.declaredZone)
             occurrences = try calendar.occurrences(from: from, to: to, floatingZone: zone)
             calendarWarnings = calendar.warnings + (said.map { [$0] } ?? [])
@@ -125,7 +125,7 @@ public struct CalendarIngester {
         // A feed that answers with an empty calendar (a download cut short, a server's glitch) would remove every
         // keep-awake and freeze its earlier ingests stored: VMs that must run would be hibernated. Refused while any is
         // not over; the past ones it replaces by none are said (the training reads them until a good ingest).
-        if events == 0 {
+        if eventCount == 0 {
             let (upcoming, inWindow): (Int, Int)
             do {
                 (upcoming, inWindow) = try store.read { db in

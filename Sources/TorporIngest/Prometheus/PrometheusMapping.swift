@@ -187,22 +187,23 @@ final class PrometheusSeriesWriter {
             seriesSeen[key]![seen].times.append(time)
             try session.checkTime(time, what: "of \(series)")
             session.noteRow(series: vm.id << 24 | metric.id, time: time)
+            let value = point.value * metric.factor   // in the metric's canonical unit
             if point.value.isNaN {
                 session.countMissing()
             } else if point.value.isInfinite {
                 nonFinite += 1
                 session.countOutOfRange()
-            } else if metric.percent, case let value = point.value * metric.factor, value > -Self.percentSlack && value < 0 {
+            } else if metric.percent && value > -Self.percentSlack && value < 0 {
                 // A query's arithmetic on an idle VM (rate()'s extrapolation: 100 * (1 - idle) at -0.03): a reading of 0 %.
                 nearZero += 1
                 try session.emit(vm: vm.id, metric: metric.id, time: time, value: 0)
-            } else if session.isNegativeReading(point.value * metric.factor, metric: metric.id) {
+            } else if session.isImpossiblyNegative(value, metric: metric.id) {
                 // Further under zero: no reading, not stored (missing, never idle), where a CSV's negative marker is bad input.
                 negative += 1
                 firstNegative = firstNegative ?? "\(String(format: "%g", point.value)) of \(series) at \(UTC.format(time))"
                 session.countOutOfRange()
             } else {
-                try session.emit(vm: vm.id, metric: metric.id, time: time, value: point.value * metric.factor)
+                try session.emit(vm: vm.id, metric: metric.id, time: time, value: value)
             }
         }
     }
