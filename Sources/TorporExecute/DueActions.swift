@@ -46,7 +46,8 @@ enum DueActions {
     static func approvedPlan(now: EpochSeconds, in db: Database) throws -> (plan: Plan, approved: [String: ApprovalRecord])? {
         // Carried approvals count while the standing approval is on, those carried since it was last switched on: switched
         // off, a hibernation only carried does not start.
-        guard let stored = try Approvals.followed(upTo: now, in: db), !stored.body.isEmpty else { return nil }
+        guard let followed = try Approvals.followed(upTo: now, in: db), !followed.pruned,
+              let stored = try PlanRepository.plan(id: followed.id, in: db) else { return nil }
         let plan = try Plan.decode(stored.body, source: "plan \(stored.id) in the store")
         return (plan, try Approvals.approvedInForce(of: plan.id, in: db))
     }

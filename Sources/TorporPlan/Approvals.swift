@@ -118,7 +118,7 @@ public enum Approvals {
     }
 
     /// The plan the executor takes hibernations from at `time`: the newest with an approved hibernation that counts now.
-    public static func followed(upTo time: EpochSeconds, in db: Database) throws -> StoredPlan? {
+    public static func followed(upTo time: EpochSeconds, in db: Database) throws -> PlanHeader? {
         try latestHibernating(upTo: time, carriedSince: try carriedInForce(in: db), in: db)
     }
 
@@ -139,7 +139,7 @@ public enum Approvals {
     /// hibernations from and what a standing approval carries from. A plan approved only for its restores (a sleep
     /// extended) replaces neither.
     public static func latestHibernating(upTo time: EpochSeconds, excluding: String? = nil, carriedSince: EpochSeconds? = .min,
-                                         in db: Database) throws -> StoredPlan? {
+                                         in db: Database) throws -> PlanHeader? {
         try PlanRepository.latestApproved(upTo: time, excluding: excluding, carriedSince: carriedSince, approving: { Plan.Action.id($0, isOf: .hibernate) }, in: db)
     }
 
@@ -176,7 +176,7 @@ public enum Approvals {
               try PlanRepository.approvals(of: plan.id, in: db).isEmpty,
               let previous = try latestHibernating(upTo: plan.createdAt.seconds, excluding: plan.id, carriedSince: switched.setAt, in: db),
               previous.validUntil >= plan.createdAt.seconds,
-              let earlier = try? Plan.decode(previous.body, source: "plan \(previous.id)"),
+              let stored = try PlanRepository.plan(id: previous.id, in: db), let earlier = try? Plan.decode(stored.body, source: "plan \(previous.id)"),
               earlier.inputs.policySHA256 == plan.inputs.policySHA256, earlier.inputs.horizonHours == plan.inputs.horizonHours else { return nil }
         let approvedEarlier = try approvedActions(of: previous.id, carriedSince: switched.setAt, since: switched.setAt, in: db)
         // The earliest approved start per sleep, a hibernation's signature with its own restore's (two approved sleeps

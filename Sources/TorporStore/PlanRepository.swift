@@ -58,10 +58,19 @@ public enum PlanRepository {
     /// The plans created in [since, upTo], newest first, without their bodies (large for a large fleet: a week of
     /// hourly plans of 10,000 VMs holds gigabytes; each is read with `plan(id:)` when needed).
     public static func headers(upTo time: EpochSeconds, since: EpochSeconds = .min, in db: Database) throws -> [PlanHeader] {
-        try Row.fetchAll(db, sql: "SELECT id, created_at, valid_until, file_sha256, length(body) = 0 AS pruned FROM plan WHERE created_at <= ? AND created_at >= ? "
-                         + newestFirst, arguments: [time, since]).map {
-            PlanHeader(id: $0["id"], createdAt: $0["created_at"], validUntil: $0["valid_until"], fileSHA256: $0["file_sha256"], pruned: $0["pruned"])
-        }
+        try Row.fetchAll(db, sql: "SELECT \(headerColumns) FROM plan WHERE created_at <= ? AND created_at >= ? " + newestFirst,
+                         arguments: [time, since]).map(header)
+    }
+
+    /// A plan's header, its body left in the store.
+    public static func header(id: String, in db: Database) throws -> PlanHeader? {
+        try Row.fetchOne(db, sql: "SELECT \(headerColumns) FROM plan WHERE id = ?", arguments: [id]).map(header)
+    }
+
+    private static let headerColumns = "id, created_at, valid_until, file_sha256, length(body) = 0 AS pruned"
+
+    private static func header(_ row: Row) -> PlanHeader {
+        PlanHeader(id: row["id"], createdAt: row["created_at"], validUntil: row["valid_until"], fileSHA256: row["file_sha256"], pruned: row["pruned"])
     }
 
     /// When the oldest plan still valid at `time` was made; nil when none is.
@@ -98,7 +107,7 @@ public enum PlanRepository {
     /// person's, or a carried one recorded at or after `carriedSince`; nil: none carried); of two made at the same time
     /// (two policies tried in one hour), the one approved last.
     public static func latestApproved(upTo time: EpochSeconds, excluding: String? = nil, carriedSince: EpochSeconds? = .min,
-                                      approving: (String) -> Bool = { _ in true }, in db: Database) throws -> StoredPlan? {
+                                      approving: (String) -> Bool = { _ in true }, in db: Database) throws -> PlanHeader? {
         let approvals = try Row.fetchCursor(db, sql: """
             SELECT p.id AS id, a.actions AS actions FROM plan p JOIN approval a ON a.plan_id = p.id
             WHERE p.created_at <= ? AND p.id IS NOT ? AND (a.carried_from IS NULL OR (? IS NOT NULL AND a.approved_at >= ?))
@@ -107,7 +116,7 @@ public enum PlanRepository {
         while let row = try approvals.next() {
             let actions: String = row["actions"]
             guard ((try? JSONDecoder().decode([String].self, from: Data(actions.utf8))) ?? []).contains(where: approving) else { continue }
-            return try plan(id: row["id"], in: db)
+            return try header(id: row["id"], in: db)
         }
         return nil
     }
