@@ -21,5 +21,5 @@ for month in 2013-7 2013-8 2013-9; do
   "$BIN/torpor-ingest" csv --now "$TO" --mapping sample-data/mappings/bitbrains.yaml "$DATA/$month"/*.csv.gz > /dev/null
 done
 /usr/bin/time -f "training: %e s, peak %M KiB" "$BIN/torpor-train" --now "$FROM" --threads 2 > "$OUT/train.txt"
-grep -E "PROMOTED|not promoted|^run" "$OUT/train.txt" | head -3
+grep -m3 -E "PROMOTED|not promoted|^run" "$OUT/train.txt"
 "$BIN/torpor-backtest" --now "$TO" --from "$FROM" --policy bench/backtest-policy.yaml --sweep --threads 2 --json "$OUT/backtest.json" --html "$OUT/backtest.html" --svg docs/backtest-bitbrains.svg | tee "$OUT/backtest.txt"

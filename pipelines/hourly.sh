@@ -7,16 +7,16 @@ set -uo pipefail
 : "${TORPOR_BIN:=/usr/local/bin}" "${TORPOR_PLANS:=/var/lib/torpor/plans}"
 here=$(dirname "$0")
 . "$here/one-at-a-time.sh" hourly
+. "$here/job-step.sh"
 unsent=0
 # tell SUBJECT <BODY: a notice to a person (not in a pipeline: it notes a notice not sent). Without the job's lock
 # (fd 9): a mailer it leaves in the background must not hold the next run off.
 tell() {
   "$here/notify.sh" "$1" 9>&- || { echo "hourly.sh: the notice '$1' could not be sent (TORPOR_NOTIFY)" >&2; unsent=1; }; }
 now=(); [ -z "${TORPOR_NOW:-}" ] || now=(--now "$TORPOR_NOW")   # a replay of the job at a past time
-if ! ingest=$("$here/ingest-sources.sh" 2>&1); then
-  tell "the hourly ingest failed; the plan is made from what is stored" <<<"$ingest"
+if ! step "$here/ingest-sources.sh"; then
+  tell "the hourly ingest failed; the plan is made from what is stored" <<<"$step_output"
 fi
-printf '%s\n' "$ingest"
 at=now; [ -z "${TORPOR_NOW:-}" ] || { [[ $TORPOR_NOW =~ ^[0-9]+$ ]] && at="@$TORPOR_NOW" || at=$TORPOR_NOW; }
 if ! stamp=$(date -u -d "$at" +%Y%m%dT%H%M%SZ 2>&1); then
   tell "no plan this hour: the time $at cannot be read ($stamp)" <<<"TORPOR_NOW=${TORPOR_NOW:-}"
@@ -28,9 +28,9 @@ if [ -e "$plan" ]; then   # the job run twice in one second, or a replay of an h
   exit 2
 fi
 # The policy: torpor-plan reads $TORPOR_POLICY itself, as a person's make, show and approve do (empty: the embedded default).
-output=$("$TORPOR_BIN/torpor-plan" make "${now[@]}" --out "$plan" 2>&1)
+step "$TORPOR_BIN/torpor-plan" make "${now[@]}" --out "$plan"
 status=$?
-printf '%s\n' "$output"
+output=$step_output
 if [ "$status" -ne 0 ]; then
   tell "no plan this hour: torpor-plan failed (exit $status)" <<<"$output"
   exit "$status"

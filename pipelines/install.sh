@@ -20,8 +20,9 @@ else
   install -m 0644 "$here/torpor.env" "$root/etc/torpor/torpor.env"
 fi
 # The settings are checked before anything else is installed: an upgrade refused for them changes nothing.
-if crlf=$(grep -n $'\r' "$root/etc/torpor/torpor.env" | head -1 | cut -d: -f1) && [ -n "$crlf" ]; then
-  echo "install.sh: $root/etc/torpor/torpor.env line $crlf ends in a carriage return (CRLF line endings: convert the file with dos2unix); nothing installed" >&2
+# (grep stops at the first itself: a `| head -1` would kill it by SIGPIPE, which pipefail takes for no match.)
+if crlf=$(grep -n -m1 $'\r' "$root/etc/torpor/torpor.env"); then
+  echo "install.sh: $root/etc/torpor/torpor.env line ${crlf%%:*} ends in a carriage return (CRLF line endings: convert the file with dos2unix); nothing installed" >&2
   exit 2
 fi
 # The jobs read them with bash (cron) and systemd: one bash cannot read runs none of them.
@@ -45,7 +46,7 @@ while IFS= read -r line || [ -n "$line" ]; do
   fi
 done < "$root/etc/torpor/torpor.env"
 install -m 0755 "$bin"/torpor-{ingest,train,plan,execute,backtest} "$root/usr/local/bin/"
-install -m 0755 "$here"/{collect,ingest-sources,hourly,nightly,execute,notify,watch,one-at-a-time}.sh "$root/usr/local/lib/torpor/"
+install -m 0755 "$here"/{collect,ingest-sources,hourly,nightly,execute,notify,watch,one-at-a-time,job-step}.sh "$root/usr/local/lib/torpor/"
 install -m 0644 "$here/cron/torpor" "$root/usr/local/lib/torpor/cron"
 install -d "$root/etc/logrotate.d"
 if [ -e "$root/etc/logrotate.d/torpor" ]; then

@@ -7,14 +7,14 @@ set -uo pipefail
 : "${TORPOR_BIN:=/usr/local/bin}"
 here=$(dirname "$0")
 . "$here/one-at-a-time.sh" nightly
+. "$here/job-step.sh"
 now=(); [ -z "${TORPOR_NOW:-}" ] || now=(--now "$TORPOR_NOW")   # a replay of the job at a past time
 status=0
-run() {   # run SUBJECT COMMAND...: runs it, its output to the log, and reports a failure
-  local output s
-  output=$("${@:2}" 2>&1); s=$?
-  printf '%s\n' "$output"
+run() {   # run SUBJECT COMMAND...: runs it, its output to the log as it comes, and reports a failure
+  local s
+  step "${@:2}"; s=$?
   if [ "$s" -ne 0 ]; then
-    printf '%s\n' "$output" | "$here/notify.sh" "$1 failed (exit $s)" 9>&- || echo "nightly.sh: the notice of it could not be sent (TORPOR_NOTIFY)" >&2
+    printf '%s\n' "$step_output" | "$here/notify.sh" "$1 failed (exit $s)" 9>&- || echo "nightly.sh: the notice of it could not be sent (TORPOR_NOTIFY)" >&2
     [ "$status" -ne 0 ] || status=$s
   fi
 }

@@ -252,4 +252,38 @@ import TorporStore
                 "\(skipped.output)")
         #expect(try String(contentsOfFile: notices, encoding: .utf8).contains("the nightly job is skipped: its previous run still runs"))
     }
+
+    /// A step's output reaches the job's log as it comes: a training the unit's time limit kills (here: the job's
+    /// process group killed, as systemd kills a unit's) leaves the lines it had printed, its epochs, in the journal.
+    @Test func aKilledNightlyJobLeavesWhatItsStepsPrinted() throws {
+        let (dir, store, root) = try installed()
+        let tools = dir + "/tools", log = dir + "/nightly.log"
+        try FileManager.default.createDirectory(atPath: tools, withIntermediateDirectories: true)
+        for tool in ["torpor-plan", "torpor-ingest"] {
+            try FileManager.default.createSymbolicLink(atPath: tools + "/" + tool, withDestinationPath: root + "/usr/local/bin/" + tool)
+        }
+        // A training that prints its first epoch and then takes longer than any limit.
+        try "#!/bin/sh\necho 'torpor-train: epoch 1/40: training pinball loss 0.1' >&2\nexec sleep 600\n"
+            .write(toFile: tools + "/torpor-train", atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: tools + "/torpor-train")
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let job = Process()
+        job.executableURL = URL(fileURLWithPath: root + "/usr/local/lib/torpor/nightly.sh")
+        job.environment = ["TORPOR_DB": store.path, "TORPOR_BIN": tools, "TORPOR_CALENDARS": "", "TORPOR_NOW": EndToEndTests.now,
+                           "TORPOR_PLANS": dir + "/plans", "TORPOR_NOTIFY": "cat >> '\(dir)/notices'", "TMPDIR": dir, "PATH": "/usr/bin:/bin"]
+        job.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        job.standardError = job.standardOutput
+        try job.run()
+        defer { kill(-job.processIdentifier, SIGKILL); job.waitUntilExit() }
+        // Process starts the job in a process group of its own: killing the group kills every step, as systemd kills a unit's.
+        try #require(getpgid(job.processIdentifier) == job.processIdentifier)
+        func logged() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+        var waited = 0
+        while !logged().contains("epoch 1/40"), waited < 600 { usleep(100_000); waited += 1 }
+        #expect(job.isRunning, "the training still runs")
+        kill(-job.processIdentifier, SIGKILL)
+        job.waitUntilExit()
+        #expect(logged().contains("torpor-train: epoch 1/40: training pinball loss 0.1"), "\(logged())")
+        #expect(logged().contains("removed 0 samples from before 2013-04-03T00:00:00Z (kept: 180d)"), "the steps before it too: \(logged())")
+    }
 }
