@@ -62,7 +62,7 @@ let package = Package(
         ], swiftSettings: hotLoop),
         .target(name: "TorporCommandLine", dependencies: ["TorporCore", "TorporStore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "torpor-ingest", dependencies: [
-            "TorporIngest", "TorporStore", "TorporCore", "TorporCommandLine",
+            "TorporIngest", "TorporICal", "TorporStore", "TorporCore", "TorporCommandLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

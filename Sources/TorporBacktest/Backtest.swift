@@ -102,6 +102,11 @@ public struct Backtest {
         let replay = Replay(records: records, series: series, demand: demand, scored: demand.map { $0.slice(from: from, to: to, excluding: []) },
                             restoreSeconds: records.map { r in restoreP95[r.name].map { Int64($0.rounded(.up)) } },
                             events: events, calendar: calendar, offset: offset, hours: hours)
+        // A window without a sample would score every strategy 0 of 0, and office hours' sleeps of VMs nothing measured.
+        guard replay.scored.contains(where: { !$0.times.isEmpty }) else {
+            throw StageError(.nothingToDo, "no VM has a CPU sample from \(UTC.format(from)) to \(UTC.format(to)): nothing to replay "
+                             + "(give a --now and --from or --days within the ingested history; torpor-ingest status shows it)")
+        }
         var fleet: [String: Score] = [:], perVM: [String: [String: Score]] = [:], timelines: [String: BacktestReport.Timeline] = [:]
         for strategy in strategies {
             let asleep = try simulate(strategy, replay, blocks: blocks)

@@ -15,6 +15,7 @@ public struct StageOptions: ParsableArguments {
 
     public func validate() throws {
         if let now, UTC.parseInstant(now) == nil { throw ValidationError("--now '\(now)' is neither an ISO-8601 time nor Unix seconds") }
+        try refuseAmbiguousStorePath(flag: db)
     }
 
     public var nowSeconds: EpochSeconds { now.flatMap(UTC.parseInstant) ?? EpochSeconds(Date().timeIntervalSince1970) }
@@ -41,6 +42,24 @@ public func awayFromTheClock(_ now: EpochSeconds, _ consequence: String) -> Vali
     abs(now - EpochSeconds(Date().timeIntervalSince1970)) > 3600 ? ValidationError("--now \(UTC.format(now)) is more than an hour from the clock: " + consequence) : nil
 }
 
+/// A path among the jobs' settings (`environmentSetting`); a relative one is refused: the jobs run from / (systemd) or
+/// root's home (cron), a person from anywhere, and each would use another file.
+public func environmentPath(_ name: String) throws -> String? {
+    guard let value = environmentSetting(name) else { return nil }
+    guard value.hasPrefix("/") else {
+        throw StageError(.badInput, "\(name) '\(value)' is a relative path: the jobs and a person's commands run from different "
+                         + "directories and would use different files; give an absolute path")
+    }
+    return value
+}
+
+/// Refuses a store path that can only be a mistake: an empty `--db` (a script's unset variable: it had become
+/// ./torpor.db, a new store where the job runs), and a relative `$TORPOR_DB` (`environmentPath`).
+public func refuseAmbiguousStorePath(flag: String?) throws {
+    if flag == "" { throw ValidationError("--db is empty (an unset variable?): give the store's file, or leave --db out for $TORPOR_DB, else ./torpor.db") }
+    do { if flag == nil { _ = try environmentPath("TORPOR_DB") } } catch let error as StageError { throw ValidationError(error.message) }
+}
+
 /// A setting of the jobs' shared environment (pipelines/torpor.env), nil when unset or empty: the default of a flag
 /// that a person's command by hand must agree with the jobs on.
 public func environmentSetting(_ name: String) -> String? {
@@ -61,12 +80,7 @@ public struct PolicyOption: ParsableArguments {
     /// or root's home (cron), a person from anywhere, and each would read another file.
     public func path() throws -> String? {
         if let policy { return policy }
-        guard let value = environmentSetting("TORPOR_POLICY") else { return nil }
-        guard value.hasPrefix("/") else {
-            throw StageError(.badInput, "TORPOR_POLICY '\(value)' is a relative path: the jobs and a person's commands run from different "
-                             + "directories and would read different files; give an absolute path")
-        }
-        return value
+        return try environmentPath("TORPOR_POLICY")
     }
 
     /// How a person's shell gets the jobs' settings, `$TORPOR_POLICY` among them.

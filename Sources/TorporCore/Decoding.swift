@@ -16,7 +16,8 @@ extension DecodingError {
         case .valueNotFound(_, let context), .dataCorrupted(let context):
             // The YAML parser's own account (line, column, what it found) when it has one, not only "not valid YAML".
             let cause = context.underlyingError.map { "\($0)".split(separator: "\n").first.map { ": " + $0 } ?? "" } ?? ""
-            return "'\(path(context))': \(context.debugDescription)\(cause)"
+            let at = path(context)
+            return (at.isEmpty ? "" : "'\(at)': ") + context.debugDescription + cause
         @unknown default:
             return "\(self)"
         }

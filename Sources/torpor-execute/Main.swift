@@ -104,7 +104,8 @@ struct ExecutionFlags: ParsableArguments {
         if !(connectTimeout > 0) { throw ValidationError("--connect-timeout must be a number of seconds above 0") }
         // Over no time a busy VM's CPU time does not move: it would read idle.
         if !(loadInterval > 0 && loadInterval <= 300) { throw ValidationError("--load-interval must be above 0 and at most 300 seconds, not \(loadInterval)") }
-        if DurationText.seconds(loadMaxAge) == nil { throw ValidationError("--load-max-age '\(loadMaxAge)' is not a duration such as 10m") }
+        // 0 would accept no sample: every hibernation would fail its pre-flight.
+        guard let maxAge = DurationText.seconds(loadMaxAge), maxAge > 0 else { throw ValidationError("--load-max-age '\(loadMaxAge)' is not a duration such as 10m") }
     }
 
     /// How the executor opens a host's connection.
@@ -171,8 +172,12 @@ struct StatePoolSetting {
         return environmentSetting("TORPOR_STATE_POOL_CAPACITY").map { ByteSize.parse($0) ?? 0 } ?? 1 << 40
     }
 
-    /// What is wrong with the environment's capacity, when the flag does not override it.
+    /// What is wrong with the environment's pool (a relative path: `environmentPath`) or capacity, when the flags do not
+    /// override them.
     var environmentProblem: String? {
+        if directoryFlag == nil {
+            do { _ = try environmentPath("TORPOR_STATE_POOL") } catch { return (error as? StageError)?.message ?? "\(error)" }
+        }
         guard capacityFlag == nil, let text = environmentSetting("TORPOR_STATE_POOL_CAPACITY"), ByteSize.parse(text) == nil else { return nil }
         return "TORPOR_STATE_POOL_CAPACITY '\(text)' is not a size such as 500GiB: no image goes into the state pool"
     }
@@ -197,6 +202,7 @@ struct Run: ParsableCommand {
         if let until {
             guard UTC.parseInstant(until) != nil else { throw ValidationError("--until '\(until)' is not an ISO-8601 time") }
             guard follow, common.now != nil else { throw ValidationError("--until needs --follow and --now (a simulated clock)") }
+            guard UTC.parseInstant(until)! > common.nowSeconds else { throw ValidationError("--until \(until) is not after --now \(common.now!): no pass to replay") }
         }
     }
 

@@ -119,6 +119,7 @@ struct CSVCommand: ParsableCommand {
     }
 
     func run() throws {
+        try store.refuseAheadOfTheClock()
         let mapping: CSVMapping
         do { mapping = try effectiveMapping() } catch { throw reportFailure(error) }
         let ingester = CSVIngester(store: try store.openStore())

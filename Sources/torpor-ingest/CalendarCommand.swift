@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TorporCore
+import TorporICal
 import TorporIngest
 import TorporStore
 
@@ -64,6 +65,9 @@ struct CalendarCommand: ParsableCommand {
         if let defaultCategory, EventRecord.Category(rawValue: defaultCategory) == nil {
             throw ValidationError("--default-category must be demand, keep-awake, freeze or holiday")
         }
+        if let zone, !ICalendar.knows(zone: zone) {
+            throw ValidationError("--zone '\(zone)' is not UTC nor a time zone this system knows (an IANA name such as Europe/Amsterdam)")
+        }
         for (name, value) in [("--past", past ?? "0"), ("--ahead", ahead)] where DurationText.seconds(value) == nil {
             throw ValidationError("\(name) '\(value)' is not a duration such as 30d")
         }
@@ -75,6 +79,7 @@ struct CalendarCommand: ParsableCommand {
     }
 
     func run() throws {
+        try store.refuseAheadOfTheClock()
         if forget { return try forgetFiles() }
         var m: CalendarMapping
         do { m = try mapping.map { path throws(IngestError) in try CalendarMapping.load(path: path) } ?? CalendarMapping() } catch { throw reportFailure(error) }

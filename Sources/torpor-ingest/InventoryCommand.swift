@@ -17,6 +17,7 @@ struct InventoryCommand: ParsableCommand {
     }
 
     func run() throws {
+        try store.refuseAheadOfTheClock()
         let ingester = InventoryIngester(store: try store.openStore())
         var failure: ExitCode?
         for uri in uris {

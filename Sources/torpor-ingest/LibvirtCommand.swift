@@ -26,6 +26,7 @@ struct LibvirtCommand: ParsableCommand {
     var json = false
 
     func run() throws {
+        try store.refuseAheadOfTheClock()
         let ingester = DomainStatsIngester(store: try store.openStore())
         let now = store.nowSeconds
         try runEach(uris.map { uri in { try ingester.collect(uri: uri, now: now) } }, json: json, logger: store.logger("torpor.ingest.libvirt"))

@@ -52,10 +52,17 @@ struct StoreOptions: ParsableArguments {
         if let now, UTC.parseInstant(now) == nil {
             throw ValidationError("--now '\(now)' is neither an ISO-8601 time nor Unix seconds")
         }
+        try refuseAmbiguousStorePath(flag: db)
     }
 
     var nowSeconds: EpochSeconds {
         now.flatMap(UTC.parseInstant) ?? EpochSeconds(Date().timeIntervalSince1970)
+    }
+
+    /// Refuses a `--now` ahead of the clock (a typo) in a command that records what it reads: recorded as of then, it
+    /// stays unseen by every stage until that time, and a collection's counters leave every later one without rates.
+    func refuseAheadOfTheClock() throws {
+        if let ahead = aheadOfTheClock(nowSeconds, "what it reads would be recorded as of then; nothing ingested") { throw ahead }
     }
 
     /// A logger to stderr at the level the flags ask for.

@@ -86,6 +86,7 @@ struct PrometheusCommand: ParsableCommand {
     }
 
     func run() throws {
+        try store.refuseAheadOfTheClock()
         let mapping: PrometheusMapping
         do { mapping = try effectiveMapping() } catch { throw reportFailure(error) }
         var ingester = PrometheusIngester(store: try store.openStore(), mapping: mapping)

@@ -47,6 +47,10 @@ struct Train: ParsableCommand {
         if lookback < 24 || hidden < 1 || maxEpochs < 1 || historyDays < 1 || validationDays < 1 || validationDays >= historyDays {
             throw ValidationError("--lookback must be at least 24, --hidden, --max-epochs and --history-days at least 1, and --validation-days between 1 and --history-days")
         }
+        // Holding out every window (1/1) leaves none to train on: the run would be recorded as "not enough history".
+        if stoppingEvery < 0 || stoppingEvery == 1 {
+            throw ValidationError("--stopping-every \(stoppingEvery) holds out \(stoppingEvery == 1 ? "every training window" : "nothing it can"): give 0 (no early stopping) or 2 and more")
+        }
         // The days before the validation days must hold one training window: the lookback, the six days of lags before
         // it and the horizon after (else every VM is refused as having too little history).
         let before = (historyDays - validationDays) * 24, window = lookback + 144 + TrainingConfig().horizon

@@ -120,6 +120,15 @@ import TorporTestSupport
         #expect(report.vms["burst"]?["office-hours"]?.capturedHours ?? 0 > 0)
     }
 
+    /// A window no sample falls in (a --now or --from outside the history) is nothing to replay, not a table of zeros.
+    @Test func aWindowWithoutSamplesIsNothingToReplay() throws {
+        let after = Self.start + Int64(Self.days + 10) * 86_400
+        let error = #expect(throws: StageError.self) {
+            _ = try Backtest(store: try Self.store(), policy: Self.policy, from: after, to: after + 86_400).run([.officeHours, .reactive, .oracle])
+        }
+        #expect(error?.kind == .nothingToDo && error?.message.contains("no VM has a CPU sample from") == true, "\(String(describing: error))")
+    }
+
     /// The idle timeout: the grey VM's forecast never says idle, so torpor leaves it running; with `idle_timeout` it
     /// sleeps on its quiet nights once 4 h of measured demand stayed under 5 % (from 22:00, or at once when the replay
     /// starts at midnight: quiet since 18:00 the day before), never on the others, and the forecast restores it by 08:00:

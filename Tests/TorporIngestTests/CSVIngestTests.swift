@@ -219,6 +219,10 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
         try expectRejected("vm,metric,time,value\nv,cpu_util,\(t0),1\nv,cpu_util,\(t0 + 300),12%\n", line: 3, "column 'value': '12%' is not a number")
     }
 
+    @Test func aHexadecimalValueIsNotANumber() throws {
+        try expectRejected("vm,metric,time,value\nv,cpu_util,\(t0),1\nv,cpu_util,\(t0 + 300),0x10\n", line: 3, "column 'value': '0x10' is not a number")
+    }
+
     @Test func infiniteValue() throws {
         try expectRejected("vm,metric,time,value\nv,cpu_util,\(t0),inf\n", line: 2, "is not a number")
     }
@@ -520,6 +524,13 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
             ("layout: long\ntme: {format: auto}\n", ":2: 'tme': unknown key"),
             // Duplicate keys: the YAML parser's own account, not only "not valid YAML".
             ("layout: long\nlayout: long\ntime: {format: auto}\n", "duplicate"),
+            // Two columns into one metric: the second's values would be dropped as conflicts (a busy VM stored as idle).
+            ("layout: wide-metrics\ntime: {column: t, format: epoch}\nvm: {name: a}\nmetrics:\n  - {column: cpu_a, metric: cpu_util, unit: percent}\n"
+             + "  - {column: cpu_b, metric: cpu_util, unit: percent}\n", "metric columns 'cpu_a' and 'cpu_b' both map to the metric 'cpu_util'"),
+            // A unit no metric takes is said of the mapping (it had been said of the CSV file being read).
+            ("layout: wide-metrics\ntime: {column: t, format: epoch}\nvm: {name: a}\nmetrics:\n  - {column: cpu, metric: cpu_util, unit: furlongs}\n",
+             "metric column 'cpu': "),
+            ("layout: long\ntime: {format: auto}\nunits: {cpu_util: furlongs}\n", "units: "),
         ]
         for (i, (text, fragment)) in cases.enumerated() {
             let path = try s.write("m\(i).yaml", text)

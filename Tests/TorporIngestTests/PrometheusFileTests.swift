@@ -155,6 +155,13 @@ private let prometheusData = Paths.sharedData + "/prometheus"
         let error = #expect(throws: IngestError.self) { _ = try CalendarMapping.load(path: calendar) }
         #expect(error?.isBadInput == true && error?.description == calendar + ":3: 'default_categroy': unknown key; expected one of categories, default_category, zone",
                 "\(String(describing: error))")
+        // A value it cannot take is one line naming the key (not a decoder's dump); an unknown zone is said of the mapping.
+        for (text, named) in [("categories:\n  bananas: sleepy\n", "'categories.bananas': "), ("zone: Mars/Olympus\n", "zone 'Mars/Olympus' is not UTC nor a time zone")] {
+            let path = try s.write("calendar.yaml", text)
+            let error = #expect(throws: IngestError.self) { _ = try CalendarMapping.load(path: path) }
+            #expect(error?.isBadInput == true && error?.description.hasPrefix(path + ": " + named) == true && error?.description.contains("DecodingError") == false,
+                    "\(String(describing: error))")
+        }
         #expect(try CalendarMapping.load(path: try s.write("good.yaml", "categories:\n  release: demand\ndefault_category: keep-awake\nzone: Europe/Amsterdam\n"))
                 == CalendarMapping(categories: ["release": .demand], defaultCategory: .keepAwake, zone: "Europe/Amsterdam"))
     }

@@ -195,7 +195,7 @@ import TorporStore
         // A check that does not answer (a disk stuck in I/O) is told; a notice that cannot be sent fails the job (5).
         let stuck = dir + "/stuck"
         try FileManager.default.createDirectory(atPath: stuck, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: stuck + "/torpor-execute", contents: Data("#!/bin/sh\nsleep 30\n".utf8), attributes: [.posixPermissions: 0o755])
+        _ = FileManager.default.createFile(atPath: stuck + "/torpor-execute", contents: Data("#!/bin/sh\nsleep 30\n".utf8), attributes: [.posixPermissions: 0o755])
         environment["TORPOR_BIN"] = stuck
         environment["TORPOR_WATCH_CHECK_TIMEOUT"] = "1"
         #expect(try run(watch, environment: environment).status == 124)
@@ -266,7 +266,7 @@ import TorporStore
         try "#!/bin/sh\necho 'torpor-train: epoch 1/40: training pinball loss 0.1' >&2\nexec sleep 600\n"
             .write(toFile: tools + "/torpor-train", atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: tools + "/torpor-train")
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let job = Process()
         job.executableURL = URL(fileURLWithPath: root + "/usr/local/lib/torpor/nightly.sh")
         job.environment = ["TORPOR_DB": store.path, "TORPOR_BIN": tools, "TORPOR_CALENDARS": "", "TORPOR_NOW": EndToEndTests.now,

@@ -1,7 +1,6 @@
 import Foundation
 import TorporYAML
 import TorporCore
-import Yams
 
 /// How the columns of a CSV file become samples: a small YAML file (see `sample-data/mappings/`) or flags.
 public struct CSVMapping: Codable, Equatable, Sendable {
@@ -148,27 +147,9 @@ public struct CSVMapping: Codable, Equatable, Sendable {
 
     /// Reads a mapping file; errors name the file and, where YAML knows it, the line.
     public static func load(path: String) throws(IngestError) -> CSVMapping {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw .badInput(source: path, line: nil, message: "cannot read the mapping file: \(error.localizedDescription)")
-        }
-        do {
-            // A misspelt key first: it is why a key the decoder needs is missing.
-            try shape.refuseUnknownKeys(in: text, source: path)
-            let mapping = try YAMLDecoder().decode(CSVMapping.self, from: text)
-            try mapping.validate(source: path)
-            return mapping
-        } catch let error as IngestError {
-            throw error
-        } catch let error as YamlError {
-            throw .badInput(source: path, line: nil, message: "not valid YAML: \(error)")
-        } catch let error as DecodingError {
-            throw .badInput(source: path, line: nil, message: error.summary)
-        } catch {
-            throw .badInput(source: path, line: nil, message: "\(error)")
-        }
+        let mapping = try decodeMappingFile(CSVMapping.self, path: path, shape: shape)
+        try mapping.validate(source: path)
+        return mapping
     }
 
     /// Checks the parts each layout and time format needs.
@@ -225,8 +206,22 @@ public struct CSVMapping: Codable, Equatable, Sendable {
             for m in metrics where m.valid != nil {
                 guard let v = m.valid, v.count == 2, v[0] <= v[1] else { throw bad("metric column '\(m.column)': valid must be [min, max]") }
             }
+            // A VM's metric takes one value per time: a second column of it would be stored as conflicts, its values dropped.
+            for (i, m) in metrics.enumerated() {
+                if let first = metrics[..<i].first(where: { $0.metric == m.metric }) {
+                    throw bad("metric columns '\(first.column)' and '\(m.column)' both map to the metric '\(m.metric)': a VM's metric takes one value per time "
+                              + "(the second column's values would be dropped as conflicts); map each column to its own metric")
+                }
+            }
         case .wideVMs:
             guard metric != nil else { throw bad("layout 'wide-vms' needs 'metric': {name, unit}") }
+        }
+        // Each unit given is checked here, so that a wrong one is said of the mapping, not of the file being read (a
+        // metric named by the file's name is checked when it is known).
+        let bound = (metrics ?? []).map { ("metric column '\($0.column)'", $0.metric, $0.unit) } + (metric.map { [("metric", $0.name, $0.unit)] } ?? [])
+            + (units ?? [:]).sorted { $0.key < $1.key }.map { ("units", $0.key, Optional($0.value)) }
+        for (place, name, unit) in bound where name != Self.metricFromFilename && unit != nil {
+            if case .failure(let e) = MetricBinding.make(metric: name, unit: unit) { throw bad("\(place): \(e)") }
         }
         if let delimiter, Self.delimiterByte(delimiter) == nil, delimiter != "auto" {
             throw bad("delimiter must be auto, ',', ';' or tab, not '\(delimiter)'")

@@ -163,7 +163,8 @@ enum NumberCell {
         let start = record.cString(index)
         var end: UnsafeMutablePointer<CChar>?
         let v = strtod(start, &end)
-        if let end, UnsafePointer(end) == start + field.count {
+        // strtod also reads hexadecimal (0x10 as 16): no monitoring export writes it, so it is a corrupt cell.
+        if let end, UnsafePointer(end) == start + field.count, !field.contains(where: { $0 | 0x20 == UInt8(ascii: "x") }) {
             self = v.isNaN ? .missing : v.isInfinite ? .invalid : .number(v)
         } else {
             self = NumberCell.missingTokens.contains(String(decoding: field, as: UTF8.self).lowercased()) ? .missing : .invalid

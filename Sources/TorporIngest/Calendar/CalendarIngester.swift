@@ -4,7 +4,6 @@ import TorporHash
 import TorporICal
 import TorporStore
 import TorporYAML
-import Yams
 
 /// How calendar events become torpor events: which CATEGORIES mean which category, and the category of events that
 /// have none of them (e.g. a public-holiday calendar). A small YAML file or flags.
@@ -49,15 +48,12 @@ public struct CalendarMapping: Codable, Equatable, Sendable {
 
     /// Reads a mapping file; a key it does not know is refused with its line.
     public static func load(path: String) throws(IngestError) -> CalendarMapping {
-        do {
-            let text = try String(contentsOfFile: path, encoding: .utf8)
-            try shape.refuseUnknownKeys(in: text, source: path)
-            return try YAMLDecoder().decode(CalendarMapping.self, from: text)
-        } catch let error as IngestError {
-            throw error
-        } catch {
-            throw .badInput(source: path, line: nil, message: "not a valid calendar mapping (categories, default_category, zone): \(error)")
+        let mapping = try decodeMappingFile(CalendarMapping.self, path: path, shape: shape)
+        // Said of the mapping: at ingest, a floating time's unknown zone is said of the calendar being read.
+        if let zone = mapping.zone, !ICalendar.knows(zone: zone) {
+            throw .badInput(source: path, line: nil, message: "zone '\(zone)' is not UTC nor a time zone this system knows (an IANA name such as Europe/Amsterdam)")
         }
+        return mapping
     }
 
     /// The categories of an occurrence: every CATEGORIES value the mapping or the built-in names know, each once (an

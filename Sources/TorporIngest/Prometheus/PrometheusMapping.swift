@@ -1,7 +1,6 @@
 import Foundation
 import TorporCore
 import TorporYAML
-import Yams
 
 /// Which Prometheus series become which torpor samples: a small YAML file (see `sample-data/mappings/prometheus.yaml`)
 /// or flags. A series' VM is the value of the first of `vm_labels` it carries (e.g. libvirt exporters' `domain`,
@@ -39,22 +38,14 @@ public struct PrometheusMapping: Codable, Equatable, Sendable {
 
     /// Reads a mapping file; a key it does not know is refused with its line.
     public static func load(path: String) throws(IngestError) -> PrometheusMapping {
-        do {
-            let text = try String(contentsOfFile: path, encoding: .utf8)
-            try shape.refuseUnknownKeys(in: text, source: path)
-            let mapping = try YAMLDecoder().decode(PrometheusMapping.self, from: text)
-            for (name, target) in mapping.metrics {
-                if case .failure(let e) = MetricBinding.make(metric: target.metric, unit: target.unit) {
-                    throw IngestError.badInput(source: path, line: nil, message: "metrics.\(name): \(e)")
-                }
+        let mapping = try decodeMappingFile(PrometheusMapping.self, path: path, shape: shape)
+        for (name, target) in mapping.metrics {
+            if case .failure(let e) = MetricBinding.make(metric: target.metric, unit: target.unit) {
+                throw IngestError.badInput(source: path, line: nil, message: "metrics.\(name): \(e)")
             }
-            guard !mapping.vmLabels.isEmpty else { throw IngestError.badInput(source: path, line: nil, message: "vm_labels must name at least one label") }
-            return mapping
-        } catch let error as IngestError {
-            throw error
-        } catch {
-            throw .badInput(source: path, line: nil, message: "not a valid Prometheus mapping: \(error)")
         }
+        guard !mapping.vmLabels.isEmpty else { throw IngestError.badInput(source: path, line: nil, message: "vm_labels must name at least one label") }
+        return mapping
     }
 }
 
