@@ -45,8 +45,20 @@ while IFS= read -r line || [ -n "$line" ]; do
     exit 2
   fi
 done < "$root/etc/torpor/torpor.env"
-install -m 0755 "$bin"/torpor-{ingest,train,plan,execute,backtest} "$root/usr/local/bin/"
-install -m 0755 "$here"/{collect,ingest-sources,hourly,nightly,execute,notify,watch,one-at-a-time,job-step}.sh "$root/usr/local/lib/torpor/"
+# place DIR FILE...: every file copied into DIR beside its target first, then each renamed over it: a job or a person's
+# command started meanwhile never finds a tool missing or half-written (GNU install unlinks the old file, then writes),
+# and a copy that fails (a full /usr/local) leaves the old ones in place.
+place() {
+  local dir=$1 f; shift
+  for f in "$@"; do
+    install -m 0755 "$f" "$dir/.$(basename "$f").new" || {
+      for f in "$@"; do rm -f "$dir/.$(basename "$f").new"; done
+      echo "install.sh: cannot copy $f into $dir: the installed files are unchanged" >&2; exit 1; }
+  done
+  for f in "$@"; do mv -f "$dir/.$(basename "$f").new" "$dir/$(basename "$f")"; done
+}
+place "$root/usr/local/bin" "$bin"/torpor-{ingest,train,plan,execute,backtest}
+place "$root/usr/local/lib/torpor" "$here"/{collect,ingest-sources,hourly,nightly,execute,notify,watch,one-at-a-time,job-step}.sh
 install -m 0644 "$here/cron/torpor" "$root/usr/local/lib/torpor/cron"
 install -d "$root/etc/logrotate.d"
 if [ -e "$root/etc/logrotate.d/torpor" ]; then

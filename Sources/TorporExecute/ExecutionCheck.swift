@@ -7,7 +7,8 @@ import TorporStore
 /// host): a VM asleep past its restore's deadline, a due restore whose last attempt failed, a sleep whose saved state is
 /// gone, a VM its restore booted without its memory, a VM a failed hibernation left down (off, paused for a fault,
 /// booted afresh), an action left started, a host the libvirt collector has stopped collecting, a VM libvirt holds saved
-/// that torpor did not put to sleep, the store's filesystem full (or no room kept beside the store for restores).
+/// that torpor did not put to sleep, the store's filesystem full (or no room kept beside the store for restores), an
+/// executor on an older torpor than the store's holding hibernations back.
 /// A watch job (`pipelines/watch.sh`) notifies on it, so that a VM is not left asleep without anyone knowing.
 public enum ExecutionCheck {
     /// One thing that needs a person, about one VM. `text` stays the same from one check to the next while nothing
@@ -23,7 +24,7 @@ public enum ExecutionCheck {
         case asleepPastRestore = "asleep_past_restore", restoreFailing = "restore_failing", savedStateLost = "saved_state_lost",
              memoryLost = "memory_lost", downAfterHibernation = "down_after_hibernation", besideOlderImage = "beside_older_image",
              actionUnfinished = "action_unfinished", savedWithoutRecord = "saved_without_record", noCollection = "no_collection",
-             filesystemFull = "filesystem_full", noRoomKept = "no_room_kept"
+             filesystemFull = "filesystem_full", noRoomKept = "no_room_kept", olderExecutor = "older_executor"
     }
 
     /// The problems at `now`. `grace`: how long past its deadline a restore may still be under way (a pass every few
@@ -106,6 +107,14 @@ public enum ExecutionCheck {
                 problems.append(Problem(vm: s.vm, kind: .savedWithoutRecord, text: "\(s.vm) on \(s.host): SAVED WITHOUT TORPOR'S RECORD since \(UTC.format(s.since)): libvirt holds its "
                                         + "saved state, but torpor did not put it to sleep (a `virsh managedsave` by hand, or a store restored from "
                                         + "an older backup), so nothing restores it: `torpor-execute wake \(s.vm)` brings it back (named for a day)"))
+            }
+            // An executor on an older torpor than the store's (left running by an upgrade: `--follow` keeps the binary it
+            // started with) holds every due hibernation back: savings stop, nobody told but its own log.
+            let olderHeld = try JournalRepository.held(in: db).values.filter { $0.reason.hasPrefix(ExecutorSettings.newerSchemaHoldStart) }
+            if !replaying, let since = olderHeld.map(\.since).min() {
+                problems.append(Problem(vm: store.path, kind: .olderExecutor, text: "\(store.path): HIBERNATIONS HELD since \(UTC.format(since)): an executor runs an older "
+                                        + "torpor than the store's and holds due hibernations back (restores go on): "
+                                        + "restart it on the new binary (systemctl restart torpor-execute.service)"))
             }
             if collectorSilence > 0 {
                 let vmsByHost = Dictionary(grouping: try VMRepository.all(in: db).compactMap(\.hostURI), by: { $0 }).mapValues(\.count)

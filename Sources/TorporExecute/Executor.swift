@@ -1708,8 +1708,11 @@ public enum ExecutorSettings {
 
     public static func paused(in db: Database) throws -> Bool { try PlanRepository.setting(pausedKey, in: db)?.value == "on" }
 
-    /// Why a run held a due hibernation back on a store a newer torpor has migrated (a rollback): restores go on.
-    static let newerSchemaHold = "the store was written by a newer torpor: this one only restores (no new hibernations until torpor is upgraded again)"
+    /// Why a run held a due hibernation back on a store a newer torpor has migrated (a rollback, or an executor left
+    /// running on the old binary by an upgrade): restores go on. Every torpor since schema v14 begins it with
+    /// `newerSchemaHoldStart`, which `check` looks for.
+    static let newerSchemaHold = newerSchemaHoldStart + ": this one only restores (no new hibernations until torpor is upgraded again)"
+    static let newerSchemaHoldStart = "the store was written by a newer torpor"
 
     /// Why a run held a due hibernation back while paused.
     static let pausedHold = "paused: no new hibernations until torpor-execute resume"

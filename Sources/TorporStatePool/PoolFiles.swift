@@ -7,7 +7,8 @@ import Glibc
 @_silgen_name("syncfs")
 private func linuxSyncfs(_ fd: Int32) -> Int32
 
-/// The file operations of the state pool, each through one function so errors carry the path and `errno`.
+/// The file operations of the state pool, each through one function so errors carry the path and `errno`. What they
+/// make is its owner's alone (files 0600, directories 0700): the images are guests' memory (keys, passwords).
 /// Chunks are written to temporary files, flushed to disk together (`syncfs`, one call for the whole image instead of
 /// one `fsync` per chunk), then renamed into place, so a crash or a full disk never leaves a partial chunk under its
 /// final name.
@@ -15,19 +16,21 @@ enum PoolFiles {
     struct Failure: Error {
         let path: String
         let code: Int32
-        var message: String { "\(path): \(String(cString: strerror(code)))" }
+        /// What is wrong, when `errno`'s words do not say it.
+        var detail: String?
+        var message: String { "\(path): \(detail ?? String(cString: strerror(code)))" }
         var isNoSpace: Bool { code == ENOSPC || code == EDQUOT }
     }
 
     /// Creates the file `path`, which must not exist yet, for writing: its descriptor.
     static func createNew(_ path: String) throws(Failure) -> Int32 {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw Failure(path: path, code: errno) }
         return fd
     }
 
-    /// Writes `bytes` to a new file at `temp` (not yet flushed: see `syncFilesystem`).
-    static func writeNew(_ bytes: UnsafeRawBufferPointer, to temp: String) throws(Failure) {
+    /// Writes `bytes` to a new file at `temp`, flushed to disk when `synced` (else see `syncFilesystem`).
+    static func writeNew(_ bytes: UnsafeRawBufferPointer, to temp: String, synced: Bool = false) throws(Failure) {
         let fd = try createNew(temp)
         var done = 0
         while done < bytes.count {
@@ -40,6 +43,7 @@ enum PoolFiles {
             }
             done += n
         }
+        if synced, fsync(fd) != 0 { let code = errno; close(fd); unlink(temp); throw Failure(path: temp, code: code) }
         if close(fd) != 0 { let code = errno; unlink(temp); throw Failure(path: temp, code: code) }
     }
 
@@ -75,12 +79,20 @@ enum PoolFiles {
             next = (next as NSString).deletingLastPathComponent
         }
         for directory in missing.reversed() {
-            if mkdir(directory, 0o755) != 0, errno != EEXIST { throw Failure(path: directory, code: errno) }
+            if mkdir(directory, 0o700) != 0, errno != EEXIST { throw Failure(path: directory, code: errno) }
             try syncDirectory((directory as NSString).deletingLastPathComponent)
         }
     }
 
     static func remove(_ path: String) { unlink(path) }
+
+    /// Takes group's and others' access off the directory `path` (a pool made before what it holds was kept to its
+    /// owner), when this user owns it; its files are then out of their reach whatever their own modes.
+    static func keepToOwner(_ path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0, info.st_uid == geteuid(), info.st_mode & 0o077 != 0 else { return }
+        _ = chmod(path, info.st_mode & 0o700)
+    }
 
     /// The size of the file at `path`; nil when there is none (or it cannot be asked).
     static func size(of path: String) -> Int64? {
@@ -114,14 +126,20 @@ enum PoolFiles {
     static func poolKey(_ path: String, default key: String) throws(Failure) -> String {
         if let recorded = try? String(contentsOfFile: path, encoding: .utf8) {
             let line = recorded.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !line.isEmpty else { throw Failure(path: path, code: EINVAL) }
+            guard !line.isEmpty else {
+                throw Failure(path: path, code: EINVAL, detail: "empty: it names the pool in the store; write the pool's directory into it as the "
+                              + "store's images name it (the pool's first path)")
+            }
             return line
         }
-        // Written aside, then linked into place: of two processes creating it at once, one wins and both read its key.
+        // Written aside and flushed, then linked into place (the link flushed too: a power cut leaves no empty POOL):
+        // of two processes creating it at once, one wins and both read its key.
         let temp = path + ".\(getpid()).new"
-        guard FileManager.default.createFile(atPath: temp, contents: Data((key + "\n").utf8)) else { return key }
+        remove(temp)   // one a killed process of the same id left
+        do { try Array((key + "\n").utf8).withUnsafeBytes { try writeNew($0, to: temp, synced: true) } } catch { return key }
         _ = link(temp, path)
         remove(temp)
+        try? syncDirectory((path as NSString).deletingLastPathComponent)
         guard let recorded = try? String(contentsOfFile: path, encoding: .utf8) else { return key }
         return recorded.trimmingCharacters(in: .whitespacesAndNewlines)
     }

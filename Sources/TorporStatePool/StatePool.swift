@@ -80,6 +80,7 @@ public final class StatePool {
             }
             try PoolFiles.makeDirectory(self.directory + "/chunks")
             try PoolFiles.makeDirectory(self.directory + "/tmp")
+            PoolFiles.keepToOwner(self.directory)
             key = try PoolFiles.poolKey(marker, default: adopted ?? self.directory)
         } catch let error as PoolFiles.Failure {
             throw StatePoolError(kind: .io, message: "state pool \(directory): \(error.message)")
@@ -258,6 +259,7 @@ public final class StatePool {
         guard manifest.diskIdentity == currentDiskIdentity else {
             throw StatePoolError(kind: .refused, message: "refusing to restore \(manifest.vm) from the pool: its disks changed since the image of \(UTC.format(manifest.createdAt)) was taken (then: \(manifest.diskIdentity); now: \(currentDiskIdentity))")
         }
+        Self.removePartials(of: path)
         // A name of this rebuild's own, made afresh: two rebuilds of one VM (its lock unusable) never write one file.
         let temp = path + ".\(getpid()).\(UInt32.random(in: 0...UInt32.max))" + Self.partialSuffix
         let out: FileHandle
@@ -267,8 +269,13 @@ public final class StatePool {
         let whole = SHA256()
         do {
             for (index, chunk) in manifest.chunks.enumerated() {
-                guard let data = FileManager.default.contents(atPath: chunkPath(chunk.hash)) else {
+                let data: Data
+                switch chunkFile(hex: SHA256.hex(chunk.hash)) {
+                case .read(let bytes): data = bytes
+                case .missing:
                     throw StatePoolError(kind: .corrupt, message: "chunk \(index) (\(SHA256.hex(chunk.hash))) of \(manifest.vm)'s image #\(manifest.id) is missing from \(directory)")
+                case .unreadable:
+                    throw StatePoolError(kind: .corrupt, message: "chunk \(index) (\(SHA256.hex(chunk.hash))) of \(manifest.vm)'s image #\(manifest.id) cannot be read in \(directory) (a failing disk?)")
                 }
                 let ok = data.count == chunk.size && data.withUnsafeBytes { SHA256.digest($0) } == chunk.hash
                 guard ok else {
@@ -297,10 +304,15 @@ public final class StatePool {
     /// What `verify` found.
     public struct VerifyReport: Equatable, Sendable {
         public var chunksChecked: Int
+        /// Chunks whose file does not hold what was written, or cannot be read (a failing disk).
         public var corrupt: [String]
         public var missing: [String]
         /// With `repair`: the damaged chunks' files removed, for the next take of an image holding them to write again.
         public var removed: [String] = []
+        /// The sleeping VMs whose image in the pool uses a damaged or missing chunk (libvirt's own image restores them).
+        public var sleepingAffected: [String] = []
+        /// With `repair`: the sleeping VMs whose copy used a removed chunk, unlinked for the executor to take again.
+        public var retaken: [String] = []
     }
 
     /// Re-hashes every chunk of the pool's index. Without the pool's lock (takes go on meanwhile): a chunk whose file is
@@ -317,8 +329,11 @@ public final class StatePool {
         var report = VerifyReport(chunksChecked: 0, corrupt: [], missing: [])
         for chunk in Set(hashes) {
             report.chunksChecked += 1
-            guard let data = FileManager.default.contents(atPath: chunkPath(chunk.hash)) else { report.missing.append(SHA256.hex(chunk.hash)); continue }
-            if data.withUnsafeBytes({ SHA256.digest($0) }) != chunk.hash { report.corrupt.append(SHA256.hex(chunk.hash)) }
+            switch chunkFile(hex: SHA256.hex(chunk.hash)) {
+            case .missing: report.missing.append(SHA256.hex(chunk.hash))
+            case .unreadable: report.corrupt.append(SHA256.hex(chunk.hash))
+            case .read(let data): if data.withUnsafeBytes({ SHA256.digest($0) }) != chunk.hash { report.corrupt.append(SHA256.hex(chunk.hash)) }
+            }
         }
         if !report.missing.isEmpty {
             // Still listed and still without its file (a take may have written it again since).
@@ -332,14 +347,37 @@ public final class StatePool {
             defer { withExtendedLifetime(held) {} }
             for hex in report.corrupt {
                 let path = chunkPath(hex: hex)
-                guard let data = FileManager.default.contents(atPath: path), SHA256.hexDigest(of: data) != hex else { continue }
-                do { try FileManager.default.removeItem(atPath: path) } catch {
-                    throw StatePoolError(kind: .io, message: "removing the damaged chunk \(path): \(error)")
+                if case .read(let data) = chunkFile(hex: hex), SHA256.hexDigest(of: data) == hex { continue }   // written whole since
+                guard unlink(path) == 0 || errno == ENOENT else {
+                    throw StatePoolError(kind: .io, message: "removing the damaged chunk \(path): \(String(cString: strerror(errno)))")
                 }
                 report.removed.append(hex)
             }
         }
+        // The sleeps whose copy in the pool cannot be restored; with `repair`, unlinked from the copy that used a removed
+        // chunk, for the executor's next pass to take libvirt's image again (the take writes the chunk anew).
+        let damaged = Set(report.corrupt + report.missing), removed = Set(report.removed)
+        if !damaged.isEmpty {
+            try store.transaction { db in
+                let manifests = try StateRepository.manifests(pool: key, in: db)
+                let inUse = try StateRepository.manifestIDsInUse(in: db)
+                func using(_ hexes: Set<String>) -> Set<Int64> {
+                    Set(manifests.filter { m in inUse.contains(m.id) && m.chunks.contains { hexes.contains(SHA256.hex($0.hash)) } }.map(\.id))
+                }
+                report.sleepingAffected = Array(Set(manifests.filter { using(damaged).contains($0.id) }.map(\.vm))).sorted()
+                report.retaken = try JournalRepository.unlinkManifests(using(removed), in: db)
+            }
+        }
         return report
+    }
+
+    /// A chunk's file as read: gone, there but unreadable (a failing disk: EIO), or its bytes.
+    enum ChunkFile { case missing, unreadable, read(Data) }
+
+    func chunkFile(hex: String) -> ChunkFile {
+        let path = chunkPath(hex: hex)
+        if let data = FileManager.default.contents(atPath: path) { return .read(data) }
+        return FileManager.default.fileExists(atPath: path) ? .unreadable : .missing
     }
 
     /// What `collectGarbage` removed.
@@ -407,7 +445,18 @@ public final class StatePool {
     /// What ends the name of an image a restore rebuilds (`<vm>` + it): one libvirt never gives its own images.
     public static let restoreImageSuffix = ".torpor-restore"
     /// What ends the name of an image being rebuilt (after its own name and a part of its own).
-    static let partialSuffix = ".torpor-partial"
+    public static let partialSuffix = ".torpor-partial"
+
+    /// Removes the partial rebuilds of the image at `path` whose process is gone (a restore killed mid-rebuild: an
+    /// executor restarted, a person's Ctrl-C), before another is written beside them: each is as large as the image,
+    /// and on a filesystem they filled the next rebuild would fail for want of their room.
+    static func removePartials(of path: String) {
+        let directory = (path as NSString).deletingLastPathComponent, prefix = (path as NSString).lastPathComponent + "."
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.hasPrefix(prefix) && name.hasSuffix(partialSuffix) {
+            guard let pid = Int32(name.dropFirst(prefix.count).prefix { $0 != "." }), pid > 0, kill(pid, 0) != 0, errno == ESRCH else { continue }
+            PoolFiles.remove(directory + "/" + name)
+        }
+    }
 
     /// Removes the images restores rebuilt in `directory` and did not remove (killed mid-restore), once a day old (no
     /// restore is on them then); returns how many. `olderNames`: also `restore-*.save`, the name an earlier torpor gave

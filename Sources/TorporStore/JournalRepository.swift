@@ -279,6 +279,20 @@ public enum JournalRepository {
         return db.changesCount > 0
     }
 
+    /// Unlinks the state pool images `manifestIDs` from the sleeps they copy (a chunk of theirs was found damaged and
+    /// removed), so that the executor's next pass takes each sleeping VM's libvirt image into the pool again; the VMs
+    /// whose copy was unlinked.
+    public static func unlinkManifests(_ manifestIDs: Set<Int64>, in db: Database) throws -> [String] {
+        guard !manifestIDs.isEmpty else { return [] }
+        let ids = manifestIDs.sorted().map(String.init).joined(separator: ",")
+        let vms = try String.fetchAll(db, sql: "SELECT vm FROM power WHERE state = 'hibernated' AND manifest_id IN (\(ids)) ORDER BY vm")
+        try db.execute(sql: """
+            UPDATE power SET manifest_id = NULL, pool_failures = 0, pool_retry_at = NULL, pool_refused = NULL
+            WHERE state = 'hibernated' AND manifest_id IN (\(ids))
+            """)
+        return vms
+    }
+
     /// The VMs whose due hibernation the executor's last run held back, by VM.
     public static func held(in db: Database) throws -> [String: HeldHibernation] {
         Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT * FROM held").map { row in

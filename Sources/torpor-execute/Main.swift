@@ -438,7 +438,7 @@ struct PoolStatus: ParsableCommand {
 struct PoolVerify: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "verify", abstract: "Re-hash every chunk; exit 1 if any is missing or damaged.")
     @OptionGroup var options: PoolOptions
-    @Flag(help: "Remove damaged chunks' files, so that the next image holding one writes it again (until then, and for images no VM takes again, they stay unrestorable from the pool).")
+    @Flag(help: "Remove damaged chunks' files, so that the next image holding one writes it again, and have the executor take each sleeping VM whose copy used one into the pool again (other images stay unrestorable from the pool).")
     var repair = false
 
     func run() throws {
@@ -448,6 +448,13 @@ struct PoolVerify: ParsableCommand {
                   + (repair ? ", \(report.removed.count) damaged removed for the next take to write again" : ""))
             for hash in report.corrupt { print("  damaged: \(hash)") }
             for hash in report.missing { print("  missing: \(hash)") }
+            if !report.sleepingAffected.isEmpty {
+                print("asleep on an image that uses them: " + report.sleepingAffected.joined(separator: ", ")
+                      + " (libvirt's own image restores them; the pool's copy cannot stand in for it)")
+            }
+            if !report.retaken.isEmpty {
+                print("their copies unlinked, for the executor's next pass to take libvirt's image into the pool again: " + report.retaken.joined(separator: ", "))
+            }
             if !report.corrupt.isEmpty || !report.missing.isEmpty { throw ExecuteError(.runtime, "\(options.pool): the pool has missing or damaged chunks; the images that use them cannot be restored from the pool") }
         }
     }

@@ -48,6 +48,9 @@ struct StoreOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Log more.")
     var verbose = false
 
+    @Flag(help: "Allow a --now ahead of the clock: a replay on hosts set up for it (a test driver, a test guest).")
+    var replay = false
+
     func validate() throws {
         if let now, UTC.parseInstant(now) == nil {
             throw ValidationError("--now '\(now)' is neither an ISO-8601 time nor Unix seconds")
@@ -59,10 +62,12 @@ struct StoreOptions: ParsableArguments {
         now.flatMap(UTC.parseInstant) ?? EpochSeconds(Date().timeIntervalSince1970)
     }
 
-    /// Refuses a `--now` ahead of the clock (a typo) in a command that records what it reads: recorded as of then, it
+    /// Refuses a `--now` ahead of the clock (a typo) in a command that records what it reads, unless `replay`: recorded as of then, it
     /// stays unseen by every stage until that time, and a collection's counters leave every later one without rates.
     func refuseAheadOfTheClock() throws {
-        if let ahead = aheadOfTheClock(nowSeconds, "what it reads would be recorded as of then; nothing ingested") { throw ahead }
+        if !replay, let ahead = aheadOfTheClock(nowSeconds, "what it reads would be recorded as of then; nothing ingested (--replay on hosts set up for a replay)") {
+            throw ahead
+        }
     }
 
     /// A logger to stderr at the level the flags ask for.

@@ -340,7 +340,6 @@ struct Prune: ParsableCommand {
             let (pruned, before) = try Approvals.prune(olderThan: DurationText.seconds(keep)!, now: common.nowSeconds, in: try common.openStore(reserve: .releasable))
             print("pruned the bodies of \(pruned) plans older than \(keep)")
             let directory = plans ?? Make.plansDirectory(beside: common.storePath)
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
             let removed = try PlanFiles.prune(in: directory, before: before)
             print("removed \(removed.count) plan files made before \(UTC.format(before)) from \(directory)")
         }

@@ -156,7 +156,7 @@ import TorporVirt
         let path = disk.path + "/torpor.db"
         try f.store.pool.writeWithoutTransaction { try $0.execute(sql: "VACUUM INTO ?", arguments: [path]) }   // the store, moved there
         func at(_ seconds: EpochSeconds) -> [String] { ["--db", path, "--now", UTC.format(Self.start + seconds)] }
-        let collector = ["libvirt", "--uri", RealGuest.uri] + at(60)
+        let collector = ["libvirt", "--uri", RealGuest.uri, "--replay"] + at(60)
         #expect(try runTool("torpor-ingest", collector).status == 0)
         #expect(StoreReserve(store: path).isHeld, "made by a stage")
         try disk.fill()
@@ -187,7 +187,7 @@ import TorporVirt
         let at = ["--db", f.store.path, "--now", UTC.format(Self.start + 60)]
         try f.guest.domain.managedSave()
         let before = try #require(f.guest.counter)
-        #expect(try runTool("torpor-ingest", ["inventory", "--uri", RealGuest.uri] + at).status == 0)
+        #expect(try runTool("torpor-ingest", ["inventory", "--uri", RealGuest.uri, "--replay"] + at).status == 0)
         let told = try runTool("torpor-execute", ["check"] + at)
         #expect(told.status == 4 && told.stdout.contains("\(f.guest.name) on \(RealGuest.uri): SAVED WITHOUT TORPOR'S RECORD"), "\(told)")
         // Every VM asleep of a label only this guest has: the libvirtd is shared with the other suites' guests, which the
@@ -223,7 +223,10 @@ import TorporVirt
         #expect(!FileManager.default.fileExists(atPath: options.managedSaveDirectory + "/\(f.guest.name)" + StatePool.restoreImageSuffix))
         let journaled = try f.store.read { try JournalRepository.recent(limit: 1, vm: f.guest.name, in: $0) }
         #expect(journaled.first?.step == .done, "restored, the image rebuilt beside libvirt's")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: blocked).isEmpty, "nothing was rebuilt into the pool's directory")
+        // The rebuild that could not be moved into place left no partial image beside it, nor beside libvirt's.
+        for directory in [try #require(options.pool).directory, options.managedSaveDirectory] {
+            #expect(try !FileManager.default.contentsOfDirectory(atPath: directory).contains { $0.hasSuffix(StatePool.partialSuffix) }, "\(directory)")
+        }
         try FileManager.default.removeItem(atPath: blocked)
         try f.assertContinues(from: before, "restored from the pool")
         #expect(try !f.guest.domain.hasManagedSaveImage(), "libvirt's older image is gone once the pool's copy runs")

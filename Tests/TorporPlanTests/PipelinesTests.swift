@@ -71,6 +71,23 @@ import TorporStore
         #expect(try run(EndToEndTests.repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"]).status == 0)
     }
 
+    /// An upgrade copies every tool beside its target before moving any over it: a copy that fails leaves the installed
+    /// tools as they were (GNU install had replaced those before the failure), and no staged copy behind.
+    @Test func aFailedUpgradeLeavesTheInstalledToolsAsTheyWere() throws {
+        let (dir, _, root) = try installed()
+        let tools = try #require(Bundle.main.executableURL).deletingLastPathComponent().path, broken = dir + "/broken-bin"
+        try FileManager.default.createDirectory(atPath: broken + "/torpor-backtest", withIntermediateDirectories: true)   // cannot be copied
+        for tool in ["torpor-ingest", "torpor-train", "torpor-plan", "torpor-execute"] {
+            try FileManager.default.createSymbolicLink(atPath: broken + "/" + tool, withDestinationPath: tools + "/" + tool)
+        }
+        let old = "#!/bin/sh\necho the installed one\n"
+        try old.write(toFile: root + "/usr/local/bin/torpor-ingest", atomically: false, encoding: .utf8)
+        let failed = try run(EndToEndTests.repository + "/pipelines/install.sh", [broken], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"])
+        #expect(failed.status == 1 && failed.output.contains("the installed files are unchanged"), "\(failed.output)")
+        #expect(try String(contentsOfFile: root + "/usr/local/bin/torpor-ingest", encoding: .utf8) == old)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/usr/local/bin").allSatisfy { !$0.hasSuffix(".new") })
+    }
+
     /// The hourly and nightly ingest reads the host's inventory again: labels put in a domain's metadata since (here:
     /// db-01's, gone from the store) and VMs defined since reach the store, which the policy's groups go by.
     @Test func theScheduledIngestReadsTheInventoryAgain() throws {

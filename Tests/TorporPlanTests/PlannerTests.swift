@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TorporCore
+import TorporHash
 import TorporPlan
 import TorporStore
 import TorporTestSupport
@@ -945,6 +946,15 @@ import TorporTrain
         #expect(throws: PlanError.self) { try Plan.decode(Data(tampered.utf8), source: "p.json") }
         let other = try Self.plan(vms, now: Self.now + 60)
         #expect(other.id != one.id)
+        // A plan an earlier torpor wrote with a field this one no longer has (`quietBelow`, removed): its id holds over
+        // its bytes, so an upgraded store's approved plans are not called modified; one edited since still is.
+        let unsealed = String(decoding: one.encoded(), as: UTF8.self).replacingOccurrences(of: "\n  \"id\" : \"\(one.id)\"", with: "\n  \"id\" : \"\"")
+            .replacingOccurrences(of: "{\n  \"actions\"", with: "{\n  \"quietBelow\" : 5,\n  \"actions\"")
+        #expect(unsealed.contains("quietBelow") && !unsealed.contains(one.id))
+        let older = unsealed.replacingOccurrences(of: "\n  \"id\" : \"\"", with: "\n  \"id\" : \"\(SHA256.hexDigest(of: Data(unsealed.utf8)))\"")
+        let read = try Plan.decode(Data(older.utf8), source: "older.json")
+        #expect(read.actions == one.actions && read.id != one.id)
+        #expect(throws: PlanError.self) { try Plan.decode(Data(older.replacingOccurrences(of: "2024-03-04T02:00:00Z", with: "2024-03-04T01:00:00Z").utf8), source: "p.json") }
     }
 
     @Test func restoreSchedulerPlacesBackwardsFromDeadlines() {

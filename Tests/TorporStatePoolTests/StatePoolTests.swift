@@ -133,6 +133,51 @@ struct PoolScratch {
         #expect(status.sharedAcrossVMs == status.chunks)
     }
 
+    /// A chunk whose file is there but cannot be read (a failing disk's EIO; here a directory in its place) is damaged,
+    /// not passed as there nor refused as missing: verify names it, a restore says it cannot be read.
+    @Test func anUnreadableChunkIsDamaged() throws {
+        let s = try PoolScratch()
+        let pool = try s.pool()
+        _ = try pool.take(image: try s.image("a", randomBytes(300_000, seed: 11)), vm: "db-01", diskIdentity: "d", now: 1)
+        let manifest = try pool.latest(vm: "db-01"), hex = SHA256.hex(manifest.chunks[1].hash)
+        let victim = s.dir + "/pool/chunks/" + String(hex.prefix(2)) + "/" + hex
+        try FileManager.default.removeItem(atPath: victim)
+        try FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: false)
+        let verify = try pool.verify()
+        #expect(verify.corrupt == [hex] && verify.missing.isEmpty, "\(verify)")
+        let e = #expect(throws: StatePoolError.self) { try pool.materialize(manifest, to: s.dir + "/restored", currentDiskIdentity: "d") }
+        #expect(e?.kind == .corrupt && e?.message.contains("chunk 1 (\(hex)) of db-01's image #\(manifest.id) cannot be read") == true, "\(String(describing: e))")
+    }
+
+    /// What the pool writes is its owner's alone (guests' memory); a pool made before is closed to others when opened.
+    @Test func thePoolIsItsOwnersAlone() throws {
+        let s = try PoolScratch()
+        try FileManager.default.createDirectory(atPath: s.dir + "/pool", withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
+        let pool = try s.pool()
+        _ = try pool.take(image: try s.image("a", randomBytes(100_000, seed: 12)), vm: "db-01", diskIdentity: "d", now: 1)
+        func mode(_ path: String) throws -> Int { try #require(FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) }
+        let hex = SHA256.hex(try pool.latest(vm: "db-01").chunks[0].hash)
+        #expect(try mode(s.dir + "/pool") == 0o700 && mode(s.dir + "/pool/chunks") == 0o700)
+        #expect(try mode(s.dir + "/pool/chunks/" + String(hex.prefix(2)) + "/" + hex) == 0o600 && mode(s.dir + "/pool/POOL") == 0o600)
+        try pool.materialize(try pool.latest(vm: "db-01"), to: s.dir + "/restored", currentDiskIdentity: "d")
+        #expect(try mode(s.dir + "/restored") == 0o600)
+    }
+
+    /// A rebuild killed midway (an executor restarted, a person's Ctrl-C) leaves a partial image as large as the image:
+    /// the next rebuild of that VM removes those whose process is gone, not another's still writing.
+    @Test func aKilledRebuildsPartialImageIsRemovedByTheNext() throws {
+        let s = try PoolScratch()
+        let pool = try s.pool()
+        _ = try pool.take(image: try s.image("a", randomBytes(100_000, seed: 13)), vm: "db-01", diskIdentity: "d", now: 1)
+        let target = s.dir + "/db-01" + StatePool.restoreImageSuffix
+        let gone = target + ".999999999.1" + StatePool.partialSuffix, running = target + ".\(getpid()).2" + StatePool.partialSuffix
+        let other = s.dir + "/db-02" + StatePool.restoreImageSuffix + ".999999999.3" + StatePool.partialSuffix
+        for path in [gone, running, other] { try Data(count: 1000).write(to: URL(fileURLWithPath: path)) }
+        try pool.materialize(try pool.latest(vm: "db-01"), to: target, currentDiskIdentity: "d")
+        let left = try FileManager.default.contentsOfDirectory(atPath: s.dir).filter { $0.hasSuffix(StatePool.partialSuffix) }.sorted()
+        #expect(left == [(other as NSString).lastPathComponent, (running as NSString).lastPathComponent].sorted(), "\(left)")
+    }
+
     @Test func aCorruptChunkIsDetectedAndRefused() throws {
         let s = try PoolScratch()
         let pool = try s.pool()
@@ -149,10 +194,18 @@ struct PoolScratch {
         let verify = try pool.verify()
         #expect(verify.corrupt == [SHA256.hex(manifest.chunks[3].hash)] && verify.missing.isEmpty && verify.removed.isEmpty)
         // A take of the same content reuses the damaged chunk by its size: still damaged.
-        _ = try pool.take(image: try s.image("b", randomBytes(1 << 20, seed: 9)), vm: "db-01", diskIdentity: "d", now: 2)
+        let second = try pool.take(image: try s.image("b", randomBytes(1 << 20, seed: 9)), vm: "db-01", diskIdentity: "d", now: 2)
         #expect(try pool.verify().corrupt.count == 1)
-        // Repaired: its file removed, the next take writes it again, and every image using it restores.
-        #expect(try pool.verify(repair: true).removed == [SHA256.hex(manifest.chunks[3].hash)])
+        // db-01 sleeps on that second image: named as affected; repaired, its copy is unlinked from the sleep for the
+        // executor to take libvirt's image again (it had stayed unrestorable until some take met the chunk's content).
+        try s.store.transaction { db in
+            try JournalRepository.setPower(PowerRecord(vm: "db-01", host: "h", state: .hibernated, since: 2, actionID: "a2"), in: db)
+            #expect(try JournalRepository.linkManifest(second.manifestID, vm: "db-01", actionID: "a2", in: db))
+        }
+        #expect(try pool.verify().sleepingAffected == ["db-01"])
+        let repaired = try pool.verify(repair: true)
+        #expect(repaired.removed == [SHA256.hex(manifest.chunks[3].hash)] && repaired.retaken == ["db-01"], "\(repaired)")
+        #expect(try s.store.read { try JournalRepository.power(of: "db-01", in: $0) }?.manifestID == nil)
         let again = try pool.take(image: try s.image("c", randomBytes(1 << 20, seed: 9)), vm: "db-01", diskIdentity: "d", now: 3)
         #expect(try again.rewrittenChunks == 1 && pool.verify().corrupt.isEmpty)
         try pool.materialize(manifest, to: out, currentDiskIdentity: "d")
