@@ -45,6 +45,21 @@ while IFS= read -r line || [ -n "$line" ]; do
     exit 2
   fi
 done < "$root/etc/torpor/torpor.env"
+# A new torpor may migrate the store (the first stage to open it does, often the executor): a migration that runs out of
+# room fails, and with the old binaries gone nothing restores the VMs asleep until room is freed (the room kept for
+# restores is no migration's size). So the store's filesystem must have room for the store again (an index rebuilt and
+# its log) before anything is installed; TORPOR_UPGRADE_WITHOUT_ROOM=1 installs all the same (no migration expected).
+db=$(set -a; . "$root/etc/torpor/torpor.env"; printf '%s' "${TORPOR_DB:-}")
+if [ -n "$db" ] && [ -f "$root$db" ] && [ "${TORPOR_UPGRADE_WITHOUT_ROOM:-}" != 1 ]; then
+  size=$(( $(stat -c %s "$root$db") + $( [ -f "$root$db-wal" ] && stat -c %s "$root$db-wal" || echo 0) ))
+  free=$(df --output=avail -B1 "$(dirname "$root$db")" | tail -n 1 | tr -d ' ')
+  if [ "$free" -lt "$size" ]; then
+    echo "install.sh: $root$db's filesystem has $free bytes free, less than the store's $size: a migration of the store by" \
+      "the new torpor could run out of room and leave the VMs asleep without their restores; free room first (or" \
+      "TORPOR_UPGRADE_WITHOUT_ROOM=1 if this upgrade migrates nothing); nothing installed" >&2
+    exit 2
+  fi
+fi
 # place DIR FILE...: every file copied into DIR beside its target first, then each renamed over it: a job or a person's
 # command started meanwhile never finds a tool missing or half-written (GNU install unlinks the old file, then writes),
 # and a copy that fails (a full /usr/local) leaves the old ones in place.

@@ -88,6 +88,23 @@ import TorporStore
         #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/usr/local/bin").allSatisfy { !$0.hasSuffix(".new") })
     }
 
+    /// An upgrade is refused while the store's filesystem has less room than the store (a migration by the new torpor
+    /// could run out of it, the old binaries gone: the VMs asleep without their restores), unless told none is expected.
+    @Test func anUpgradeNeedsRoomForTheStoresMigration() throws {
+        let (_, _, root) = try installed()
+        let tools = try #require(Bundle.main.executableURL).deletingLastPathComponent().path
+        let store = root + "/var/lib/torpor/torpor.db"   // torpor.env's TORPOR_DB, under the DESTDIR
+        #expect(FileManager.default.createFile(atPath: store, contents: nil))
+        let sparse = try FileHandle(forWritingTo: URL(fileURLWithPath: store))
+        try sparse.truncate(atOffset: 1 << 43)   // 8 TiB that take no room: more than any filesystem here has free
+        try sparse.close()
+        let refused = try run(EndToEndTests.repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"])
+        #expect(refused.status == 2 && refused.output.contains("less than the store's \(1 << 43): a migration of the store") && refused.output.contains("nothing installed"),
+                "\(refused.output)")
+        let told = try run(EndToEndTests.repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin", "TORPOR_UPGRADE_WITHOUT_ROOM": "1"])
+        #expect(told.status == 0, "\(told.output)")
+    }
+
     /// The hourly and nightly ingest reads the host's inventory again: labels put in a domain's metadata since (here:
     /// db-01's, gone from the store) and VMs defined since reach the store, which the policy's groups go by.
     @Test func theScheduledIngestReadsTheInventoryAgain() throws {

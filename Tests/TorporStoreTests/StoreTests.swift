@@ -229,6 +229,42 @@ func temporaryStorePath() -> String {
         #expect(power["a"]?.manifestID == 2 && power["b"]?.manifestID == nil && power["c"]?.manifestID == nil)
     }
 
+    /// A store at v17 with a VM asleep, its allocation, a calendar's event and a host's collections, migrated across
+    /// v18–v21: the sleep and its image stand, the event is known since ever (it was stored before first-known times),
+    /// each allocation keeps the one observation time it had (and a later one still replaces it, an earlier one not),
+    /// and a host's latest collection is still found by location and kind through v20's index.
+    @Test func aV17StoreKeepsItsSleepsAllocationsEventsAndSourcesAcrossV18ToV21() throws {
+        let path = temporaryStorePath()
+        let old = try DatabaseQueue(path: path)
+        try Schema.migrator.migrate(old, upTo: "v17: how many samples each summed-up hour has")
+        try old.write { db in
+            try db.execute(sql: """
+                INSERT INTO vm (id, name, host_uri, vcpus, memory_bytes, allocation_observed_at, created_at) VALUES
+                    (1, 'a', 'qemu:///h', 4, 8589934592, 1000, 10), (2, 'b', 'qemu:///h', NULL, 1073741824, 900, 10);
+                INSERT INTO source (id, kind, location, content_sha256, rows, inserted, duplicates, ingested_at) VALUES
+                    (1, 'icalendar', '/etc/torpor/b.ics', 'x', 1, 1, 0, 500), (2, 'libvirt', 'qemu:///h', 'y', 2, 2, 0, 1200),
+                    (3, 'libvirt', 'qemu:///h', 'z', 2, 2, 0, 1500);
+                INSERT INTO event (source_id, uid, summary, category, starts_at, ends_at) VALUES (1, 'u1', 'release', 'keep-awake', 2000, 5600);
+                INSERT INTO power (vm, host, state, since, action_id, manifest_id) VALUES ('a', 'qemu:///h', 'hibernated', 1300, 'act-1', 7);
+                """)
+        }
+        try old.close()
+        let store = try Store(path: path, creating: false)
+        try store.read { db in
+            #expect(try JournalRepository.power(in: db)["a"].map { [$0.state == .hibernated, $0.manifestID == 7, $0.actionID == "act-1"] } == [true, true, true])
+            #expect(try EventRepository.overlapping(from: 0, to: 10_000, knownBy: 0, in: db).map(\.uid) == ["u1"], "known since ever")
+            #expect(try SourceRepository.lastIngested(kind: "libvirt", location: "qemu:///h", by: 2000, in: db) == 1500)
+            let times = try Row.fetchAll(db, sql: "SELECT name, vcpus_observed_at, memory_observed_at FROM vm ORDER BY name").map { [$0[1] as Int64?, $0[2] as Int64?] }
+            #expect(times == [[1000, 1000], [nil, 900]], "b had no vCPUs: none observed")
+            #expect(try Row.fetchAll(db, sql: "PRAGMA table_info(vm)").allSatisfy { ($0["name"] as String) != "allocation_observed_at" })
+        }
+        try store.transaction { db in
+            try VMRepository.setAllocation(vm: 1, vcpus: 8, memoryBytes: nil, observedAt: 999, in: db)   // older than what it has: kept
+            try VMRepository.setAllocation(vm: 2, vcpus: 2, memoryBytes: nil, observedAt: 800, in: db)   // its first vCPUs, whatever the memory's time
+        }
+        #expect(try store.read { try VMRepository.all(in: $0) }.map { "\($0.name) \($0.vcpus.map(String.init) ?? "-")" } == ["a 4", "b 2"])
+    }
+
     /// A replay at an earlier `--now` never uses a model trained on later data; the run whose data ends latest serves,
     /// even when an earlier period was trained after it.
     @Test func theNewestModelIsTheOneWhoseDataEndsLatestByThen() throws {
