@@ -45,6 +45,17 @@ while IFS= read -r line || [ -n "$line" ]; do
     exit 2
   fi
 done < "$root/etc/torpor/torpor.env"
+# The jobs run from / (systemd) or root's home (cron), a person's commands from anywhere: a relative path among the
+# settings names another file for each (a person's wake would open another store, or none).
+for name in TORPOR_DB TORPOR_BIN TORPOR_EVENT_LOG TORPOR_STATE_POOL TORPOR_WATCH_STATE TORPOR_METRICS_FILE TORPOR_POLICY TORPOR_PLANS TORPOR_CALENDARS; do
+  read -ra values <<<"$(set -a; . "$root/etc/torpor/torpor.env"; printf '%s' "${!name:-}")"   # TORPOR_CALENDARS: a list
+  for value in ${values[@]+"${values[@]}"}; do
+    [ "${value#/}" != "$value" ] || {
+      echo "install.sh: $root/etc/torpor/torpor.env: $name '$value' is a relative path: the jobs and a person's commands run from" \
+        "different directories and would use different files; give an absolute path; nothing installed" >&2
+      exit 2; }
+  done
+done
 # A new torpor may migrate the store (the first stage to open it does, often the executor): a migration that runs out of
 # room fails, and with the old binaries gone nothing restores the VMs asleep until room is freed (the room kept for
 # restores is no migration's size). So the store's filesystem must have room for the store again (an index rebuilt and
@@ -60,20 +71,26 @@ if [ -n "$db" ] && [ -f "$root$db" ] && [ "${TORPOR_UPGRADE_WITHOUT_ROOM:-}" != 
     exit 2
   fi
 fi
-# place DIR FILE...: every file copied into DIR beside its target first, then each renamed over it: a job or a person's
-# command started meanwhile never finds a tool missing or half-written (GNU install unlinks the old file, then writes),
-# and a copy that fails (a full /usr/local) leaves the old ones in place.
-place() {
-  local dir=$1 f; shift
-  for f in "$@"; do
-    install -m 0755 "$f" "$dir/.$(basename "$f").new" || {
-      for f in "$@"; do rm -f "$dir/.$(basename "$f").new"; done
-      echo "install.sh: cannot copy $f into $dir: the installed files are unchanged" >&2; exit 1; }
+# Every tool and job script is copied beside its target first (.NAME.new); only once all are copied is each moved over
+# its target: a job or a person's command started meanwhile never finds one missing or half-written (GNU install
+# unlinks the old file, then writes), and a copy that fails (a full /usr/local) leaves the installed set as it was.
+staged=()   # the targets whose new copy waits beside them
+stage() {   # stage DIR FILE...
+  local dir=$1 file target; shift
+  for file in "$@"; do
+    target="$dir/$(basename "$file")"
+    if ! install -m 0755 "$file" "$dir/.$(basename "$file").new"; then
+      for target in ${staged[@]+"${staged[@]}"} "$target"; do rm -f "$(dirname "$target")/.$(basename "$target").new"; done
+      echo "install.sh: cannot copy $file into $dir: the installed files are unchanged" >&2
+      exit 1
+    fi
+    staged+=("$target")
   done
-  for f in "$@"; do mv -f "$dir/.$(basename "$f").new" "$dir/$(basename "$f")"; done
 }
-place "$root/usr/local/bin" "$bin"/torpor-{ingest,train,plan,execute,backtest}
-place "$root/usr/local/lib/torpor" "$here"/{collect,ingest-sources,hourly,nightly,execute,notify,watch,one-at-a-time,job-step}.sh
+# The scripts the jobs source or call before the jobs themselves, the jobs before the tools they run.
+stage "$root/usr/local/lib/torpor" "$here"/{job-step,one-at-a-time,notify,ingest-sources,collect,hourly,nightly,execute,watch}.sh
+stage "$root/usr/local/bin" "$bin"/torpor-{ingest,train,plan,execute,backtest}
+for target in "${staged[@]}"; do mv -f "$(dirname "$target")/.$(basename "$target").new" "$target"; done
 install -m 0644 "$here/cron/torpor" "$root/usr/local/lib/torpor/cron"
 install -d "$root/etc/logrotate.d"
 if [ -e "$root/etc/logrotate.d/torpor" ]; then

@@ -15,7 +15,7 @@ public struct StageOptions: ParsableArguments {
 
     public func validate() throws {
         if let now, UTC.parseInstant(now) == nil { throw ValidationError("--now '\(now)' is neither an ISO-8601 time nor Unix seconds") }
-        try refuseAmbiguousStorePath(flag: db)
+        try refuseEmptyStorePath(flag: db)
     }
 
     public var nowSeconds: EpochSeconds { now.flatMap(UTC.parseInstant) ?? EpochSeconds(Date().timeIntervalSince1970) }
@@ -53,11 +53,10 @@ public func environmentPath(_ name: String) throws -> String? {
     return value
 }
 
-/// Refuses a store path that can only be a mistake: an empty `--db` (a script's unset variable: it had become
-/// ./torpor.db, a new store where the job runs), and a relative `$TORPOR_DB` (`environmentPath`).
-public func refuseAmbiguousStorePath(flag: String?) throws {
+/// Refuses an empty `--db` (a script's unset variable: it had become ./torpor.db, a new store where the job runs). A
+/// relative `$TORPOR_DB` is install.sh's to refuse: refused here, it would stop the executor's restores.
+public func refuseEmptyStorePath(flag: String?) throws {
     if flag == "" { throw ValidationError("--db is empty (an unset variable?): give the store's file, or leave --db out for $TORPOR_DB, else ./torpor.db") }
-    do { if flag == nil { _ = try environmentPath("TORPOR_DB") } } catch let error as StageError { throw ValidationError(error.message) }
 }
 
 /// A setting of the jobs' shared environment (pipelines/torpor.env), nil when unset or empty: the default of a flag
@@ -142,7 +141,7 @@ public struct WeekOptions: ParsableArguments {
 
     public func validate() throws {
         guard WeekClock(zone: name) == nil else { return }
-        throw ValidationError("\(zone == nil ? "TORPOR_ZONE" : "--zone") '\(name)' is not a time zone this system knows (an IANA name such as Europe/Amsterdam)")
+        throw ValidationError(WeekClock.unknownZone(zone == nil ? "TORPOR_ZONE" : "--zone", name))
     }
 
     public var clock: WeekClock { WeekClock(zone: name) ?? .utc }

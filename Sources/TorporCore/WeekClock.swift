@@ -15,6 +15,11 @@ public struct WeekClock: Equatable, Sendable {
         timeZone = nil
     }
 
+    /// What is said of a zone that `what` (a flag, a key, a setting) names and the system does not know.
+    public static func unknownZone(_ what: String, _ zone: String) -> String {
+        "\(what) '\(zone)' is not UTC nor a time zone this system knows (an IANA name such as Europe/Amsterdam)"
+    }
+
     /// nil for a zone the system's zoneinfo does not know.
     public init?(zone: String) {
         guard zone != "UTC" else { self = .utc; return }

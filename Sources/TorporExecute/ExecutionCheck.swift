@@ -8,7 +8,7 @@ import TorporStore
 /// gone, a VM its restore booted without its memory, a VM a failed hibernation left down (off, paused for a fault,
 /// booted afresh), an action left started, a host the libvirt collector has stopped collecting, a VM libvirt holds saved
 /// that torpor did not put to sleep, the store's filesystem full (or no room kept beside the store for restores), an
-/// executor on an older torpor than the store's holding hibernations back.
+/// executor on an older torpor than the store's holding hibernations back, no plan made for hours.
 /// A watch job (`pipelines/watch.sh`) notifies on it, so that a VM is not left asleep without anyone knowing.
 public enum ExecutionCheck {
     /// One thing that needs a person, about one VM. `text` stays the same from one check to the next while nothing
@@ -24,7 +24,7 @@ public enum ExecutionCheck {
         case asleepPastRestore = "asleep_past_restore", restoreFailing = "restore_failing", savedStateLost = "saved_state_lost",
              memoryLost = "memory_lost", downAfterHibernation = "down_after_hibernation", besideOlderImage = "beside_older_image",
              actionUnfinished = "action_unfinished", savedWithoutRecord = "saved_without_record", noCollection = "no_collection",
-             filesystemFull = "filesystem_full", noRoomKept = "no_room_kept", olderExecutor = "older_executor"
+             filesystemFull = "filesystem_full", noRoomKept = "no_room_kept", olderExecutor = "older_executor", noRecentPlan = "no_recent_plan"
     }
 
     /// The problems at `now`. `grace`: how long past its deadline a restore may still be under way (a pass every few
@@ -34,8 +34,9 @@ public enum ExecutionCheck {
     /// `collectorSilence`: how long a host that holds VMs may go without a libvirt collection (`torpor-ingest libvirt`,
     /// every 5 minutes) before it is named: its VMs are then planned from stale data and kept running, so torpor
     /// quietly stops saving there (0: not checked).
-    public static func problems(store: Store, now: EpochSeconds, grace: Int64, collectorSilence: Int64 = 30 * 60, replaying: Bool = false,
-                                locks: VMLocks? = nil) throws -> [Problem] {
+    /// `planSilence`: how long the store may go without a new plan (the hourly job's) once it has had one (0: not checked).
+    public static func problems(store: Store, now: EpochSeconds, grace: Int64, collectorSilence: Int64 = 30 * 60, planSilence: Int64 = 0,
+                                replaying: Bool = false, locks: VMLocks? = nil) throws -> [Problem] {
         try store.read { db in
             var problems: [Problem] = []
             let power = try JournalRepository.power(at: replaying ? now : .max, in: db), unfinished = try JournalRepository.unfinished(in: db)
@@ -115,6 +116,13 @@ public enum ExecutionCheck {
                 problems.append(Problem(vm: store.path, kind: .olderExecutor, text: "\(store.path): HIBERNATIONS HELD since \(UTC.format(since)): an executor runs an older "
                                         + "torpor than the store's and holds due hibernations back (restores go on): "
                                         + "restart it on the new binary (systemctl restart torpor-execute.service)"))
+            }
+            // The hourly job stopped or failing: the VMs asleep keep their approved restores, but nothing new is planned, and
+            // once the approved plans' horizon passes torpor quietly saves nothing (its notices may be what failed).
+            if planSilence > 0, let last = try PlanRepository.lastCreated(upTo: now, in: db), now - last > planSilence {
+                problems.append(Problem(vm: store.path, kind: .noRecentPlan, text: "\(store.path): NO PLAN since \(UTC.format(last)): none made for over "
+                                        + "\(DurationText.format(planSilence)) (the hourly job, torpor-plan make, stopped or failing: see its log); the VMs "
+                                        + "asleep keep their approved restores, but no new hibernation is planned"))
             }
             if collectorSilence > 0 {
                 let vmsByHost = Dictionary(grouping: try VMRepository.all(in: db).compactMap(\.hostURI), by: { $0 }).mapValues(\.count)

@@ -327,13 +327,16 @@ public final class StatePool {
         }
         let hashes = try indexed()
         var report = VerifyReport(chunksChecked: 0, corrupt: [], missing: [])
+        var found: [String: [UInt8]] = [:]   // the hashes of the chunks found damaged or missing, by hex
         for chunk in Set(hashes) {
             report.chunksChecked += 1
-            switch chunkFile(hex: SHA256.hex(chunk.hash)) {
-            case .missing: report.missing.append(SHA256.hex(chunk.hash))
-            case .unreadable: report.corrupt.append(SHA256.hex(chunk.hash))
-            case .read(let data): if data.withUnsafeBytes({ SHA256.digest($0) }) != chunk.hash { report.corrupt.append(SHA256.hex(chunk.hash)) }
+            let hex = SHA256.hex(chunk.hash)
+            switch chunkFile(hex: hex) {
+            case .missing: report.missing.append(hex)
+            case .unreadable: report.corrupt.append(hex)
+            case .read(let data): if data.withUnsafeBytes({ SHA256.digest($0) }) != chunk.hash { report.corrupt.append(hex) }
             }
+            if report.missing.last == hex || report.corrupt.last == hex { found[hex] = chunk.hash }
         }
         if !report.missing.isEmpty {
             // Still listed and still without its file (a take may have written it again since).
@@ -354,19 +357,20 @@ public final class StatePool {
                 report.removed.append(hex)
             }
         }
-        // The sleeps whose copy in the pool cannot be restored; with `repair`, unlinked from the copy that used a removed
-        // chunk, for the executor's next pass to take libvirt's image again (the take writes the chunk anew).
-        let damaged = Set(report.corrupt + report.missing), removed = Set(report.removed)
+        // The sleeps whose copy in the pool cannot be restored, found over raw hashes in a read (never under the store's
+        // write lock, which the executor's journal waits for); with `repair`, those whose copy uses a chunk now gone
+        // (removed here, or missing) are unlinked from it, for the executor's next pass to take libvirt's image again (the
+        // take writes the chunk anew).
+        func bytes(_ hexes: [String]) -> Set<[UInt8]> { Set(hexes.compactMap { found[$0] }) }
+        let damaged = bytes(report.corrupt + report.missing), gone = bytes(report.removed + report.missing)
         if !damaged.isEmpty {
-            try store.transaction { db in
-                let manifests = try StateRepository.manifests(pool: key, in: db)
+            let sleeping = try store.read { db in
                 let inUse = try StateRepository.manifestIDsInUse(in: db)
-                func using(_ hexes: Set<String>) -> Set<Int64> {
-                    Set(manifests.filter { m in inUse.contains(m.id) && m.chunks.contains { hexes.contains(SHA256.hex($0.hash)) } }.map(\.id))
-                }
-                report.sleepingAffected = Array(Set(manifests.filter { using(damaged).contains($0.id) }.map(\.vm))).sorted()
-                report.retaken = try JournalRepository.unlinkManifests(using(removed), in: db)
+                return try StateRepository.manifests(pool: key, in: db).filter { inUse.contains($0.id) }
             }
+            report.sleepingAffected = Set(sleeping.filter { $0.chunks.contains { damaged.contains($0.hash) } }.map(\.vm)).sorted()
+            let unlink = Set(sleeping.filter { $0.chunks.contains { gone.contains($0.hash) } }.map(\.id))
+            if repair && !unlink.isEmpty { report.retaken = try store.transaction { try JournalRepository.unlinkManifests(unlink, in: $0) } }
         }
         return report
     }

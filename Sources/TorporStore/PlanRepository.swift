@@ -62,6 +62,11 @@ public enum PlanRepository {
                          arguments: [time, since]).map(header)
     }
 
+    /// When the newest plan recorded by `time` was made; nil when none was.
+    public static func lastCreated(upTo time: EpochSeconds, in db: Database) throws -> EpochSeconds? {
+        try EpochSeconds.fetchOne(db, sql: "SELECT max(created_at) FROM plan WHERE created_at <= ?", arguments: [time])
+    }
+
     /// A plan's header, its body left in the store.
     public static func header(id: String, in db: Database) throws -> PlanHeader? {
         try Row.fetchOne(db, sql: "SELECT \(headerColumns) FROM plan WHERE id = ?", arguments: [id]).map(header)

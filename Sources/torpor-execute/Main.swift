@@ -104,8 +104,8 @@ struct ExecutionFlags: ParsableArguments {
         if !(connectTimeout > 0) { throw ValidationError("--connect-timeout must be a number of seconds above 0") }
         // Over no time a busy VM's CPU time does not move: it would read idle.
         if !(loadInterval > 0 && loadInterval <= 300) { throw ValidationError("--load-interval must be above 0 and at most 300 seconds, not \(loadInterval)") }
-        // 0 would accept no sample: every hibernation would fail its pre-flight.
-        guard let maxAge = DurationText.seconds(loadMaxAge), maxAge > 0 else { throw ValidationError("--load-max-age '\(loadMaxAge)' is not a duration such as 10m") }
+        guard let maxAge = DurationText.seconds(loadMaxAge) else { throw ValidationError("--load-max-age '\(loadMaxAge)' is not a duration such as 10m") }
+        guard maxAge > 0 else { throw ValidationError("--load-max-age must be above 0 (0 accepts no sample: every hibernation would fail its pre-flight)") }
     }
 
     /// How the executor opens a host's connection.
@@ -552,7 +552,7 @@ struct Resume: ParsableCommand {
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "What needs a person now: a VM asleep past its restore, a restore failing, a lost saved state or memory, an action left started, a host no longer collected, a VM saved without torpor's record, the store's filesystem full (exit 4).")
+        abstract: "What needs a person now: a VM asleep past its restore, a restore failing, a lost saved state or memory, an action left started, a host no longer collected, a VM saved without torpor's record, the store's filesystem full, an executor on an older torpor, no plan for hours (exit 4).")
     @OptionGroup var common: StageOptions
     @OptionGroup var check: CheckOptions
     @Option(help: "Also write `metrics` to this file, whole, from the same check (the watch: TORPOR_METRICS_FILE); one that cannot be written is said.")
@@ -568,7 +568,7 @@ struct Check: ParsableCommand {
                 }
             }
             guard !problems.isEmpty else {
-                return print("ok at \(UTC.format(common.nowSeconds)): no VM asleep past its restore, no restore failing, no saved state lost, no action left started, no host left uncollected, no VM saved without torpor's record, room for the store")
+                return print("ok at \(UTC.format(common.nowSeconds)): no VM asleep past its restore, no restore failing, no saved state lost, no action left started, no host left uncollected, no VM saved without torpor's record, room for the store, plans made")
             }
             for p in problems { print(p.text) }
             throw ExitCode(4)
@@ -582,18 +582,20 @@ struct CheckOptions: ParsableArguments {
     var grace = "10m"
     @Option(help: "How long a host holding VMs may go without a libvirt collection before it is named, e.g. 30m (0: not checked).")
     var collectorSilence = "30m"
+    @Option(help: "How long the store may go without a new plan (the hourly job's) before it is named, once it has had one, e.g. 3h (0: not checked).")
+    var planSilence = "3h"
 
     func validate() throws {
         if DurationText.seconds(grace) == nil { throw ValidationError("--grace '\(grace)' is not a duration such as 10m") }
-        if DurationText.seconds(collectorSilence) == nil {
-            throw ValidationError("--collector-silence '\(collectorSilence)' is not a duration such as 30m, or 0")
+        for (flag, value) in [("--collector-silence", collectorSilence), ("--plan-silence", planSilence)] where DurationText.seconds(value) == nil {
+            throw ValidationError("\(flag) '\(value)' is not a duration such as 30m, or 0")
         }
     }
 
     func problems(store: Store, _ common: StageOptions) throws -> [ExecutionCheck.Problem] {
         try ExecutionCheck.problems(store: store, now: common.nowSeconds, grace: DurationText.seconds(grace)!,
-                                    collectorSilence: DurationText.seconds(collectorSilence)!, replaying: common.now != nil,
-                                    locks: VMLocks(store: common.storePath))
+                                    collectorSilence: DurationText.seconds(collectorSilence)!, planSilence: DurationText.seconds(planSilence)!,
+                                    replaying: common.now != nil, locks: VMLocks(store: common.storePath))
     }
 }
 

@@ -66,7 +66,7 @@ struct CalendarCommand: ParsableCommand {
             throw ValidationError("--default-category must be demand, keep-awake, freeze or holiday")
         }
         if let zone, !ICalendar.knows(zone: zone) {
-            throw ValidationError("--zone '\(zone)' is not UTC nor a time zone this system knows (an IANA name such as Europe/Amsterdam)")
+            throw ValidationError(WeekClock.unknownZone("--zone", zone))
         }
         for (name, value) in [("--past", past ?? "0"), ("--ahead", ahead)] where DurationText.seconds(value) == nil {
             throw ValidationError("\(name) '\(value)' is not a duration such as 30d")
@@ -79,8 +79,8 @@ struct CalendarCommand: ParsableCommand {
     }
 
     func run() throws {
-        try store.refuseAheadOfTheClock()
         if forget { return try forgetFiles() }
+        try store.refuseAheadOfTheClock()
         var m: CalendarMapping
         do { m = try mapping.map { path throws(IngestError) in try CalendarMapping.load(path: path) } ?? CalendarMapping() } catch { throw reportFailure(error) }
         if let defaultCategory { m.defaultCategory = EventRecord.Category(rawValue: defaultCategory) }

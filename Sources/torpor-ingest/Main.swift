@@ -48,14 +48,14 @@ struct StoreOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Log more.")
     var verbose = false
 
-    @Flag(help: "Allow a --now ahead of the clock: a replay on hosts set up for it (a test driver, a test guest).")
+    @Flag(help: "Allow a --now ahead of the clock in an ingest or prune: a replay on hosts or a store set up for it (a test driver, a test guest, a copy).")
     var replay = false
 
     func validate() throws {
         if let now, UTC.parseInstant(now) == nil {
             throw ValidationError("--now '\(now)' is neither an ISO-8601 time nor Unix seconds")
         }
-        try refuseAmbiguousStorePath(flag: db)
+        try refuseEmptyStorePath(flag: db)
     }
 
     var nowSeconds: EpochSeconds {

@@ -23,7 +23,7 @@ struct PruneCommand: ParsableCommand {
         }
         guard DurationText.seconds(sumUpFor) != nil else { throw ValidationError("--sum-up-for '\(sumUpFor)' is not a duration such as 20m") }
         // A --now ahead of the clock (a typo) would drop the newest history: refused.
-        if let ahead = aheadOfTheClock(store.nowSeconds, "nothing pruned") { throw ahead }
+        if !store.replay, let ahead = aheadOfTheClock(store.nowSeconds, "nothing pruned (--replay on a copy of the store kept for a replay)") { throw ahead }
     }
 
     func run() throws {

@@ -63,7 +63,7 @@ import TorporTestSupport
         for (tool, arguments, named) in [("torpor-ingest", ["csv", "--now", "garbage", "a.csv"], "garbage"), ("torpor-train", ["train", "--bogus"], "--bogus"),
                                          ("torpor-plan", ["make", "--now", "garbage"], "garbage"), ("torpor-train", ["train", "--now", "2099-01-01T00:00:00Z"], "a run recorded then would be served as the newest"), ("torpor-execute", ["pin", "web-01", "--until", "soon"], "soon"),
                                          ("torpor-execute", ["run", "--load-interval", "0"], "--load-interval"),
-                                         ("torpor-execute", ["run", "--load-source", "store", "--load-max-age", "0"], "--load-max-age '0' is not a duration"),
+                                         ("torpor-execute", ["run", "--load-source", "store", "--load-max-age", "0"], "--load-max-age must be above 0"),
                                          ("torpor-execute", ["run", "--replay", "--now", "2013-09-30T00:00:00Z", "--follow", "--until", "2013-09-29T01:00:00Z"],
                                           "--until 2013-09-29T01:00:00Z is not after --now 2013-09-30T00:00:00Z"),
                                          ("torpor-execute", ["run", "--now", "2013-09-30T00:00:00Z"], "is more than an hour from the clock: a run acts on the hosts' VMs as they are now"),
@@ -108,19 +108,16 @@ import TorporTestSupport
         #expect(bigWake.status == 2 && bigWake.stderr.contains("no VM named web-01") && !bigWake.stderr.contains("big"), "\(bigWake)")
         let bigRun = try runTool("torpor-execute", ["run", "--dry-run", "--db", s.store.path], environment: big)
         #expect(bigRun.status == 2 && bigRun.stderr.contains("the pass ran, but: TORPOR_STATE_POOL_CAPACITY 'big' is not a size such as 500GiB"), "\(bigRun)")
-        // A relative pool or store among the jobs' settings (the jobs run from /, a person from anywhere: each would use
-        // another): the pool's holds hibernations in a run (restores go on) and refuses the pool's commands; an empty --db
-        // (an unset variable) and a relative $TORPOR_DB are refused before any store is made.
+        // A relative pool among the jobs' settings (the jobs run from /, a person from anywhere: each would use another)
+        // holds hibernations in a run (restores go on) and refuses the pool's commands; an empty --db (an unset variable)
+        // is refused before any store is made (a relative $TORPOR_DB is install.sh's to refuse: PipelinesTests).
         let relativePool = jobs.merging(["TORPOR_STATE_POOL": "pool"]) { $1 }
         let relativeRun = try runTool("torpor-execute", ["run", "--dry-run", "--db", s.store.path], environment: relativePool)
         #expect(relativeRun.status == 2 && relativeRun.stderr.contains("the pass ran, but: TORPOR_STATE_POOL 'pool' is a relative path"), "\(relativeRun)")
         let relativeStatus = try runTool("torpor-execute", ["pool", "status", "--db", s.store.path], environment: relativePool)
         #expect(relativeStatus.status == 2 && relativeStatus.stderr.contains("TORPOR_STATE_POOL 'pool' is a relative path"), "\(relativeStatus)")
-        for (arguments, environment, named) in [(["csv", "--db", "", "a.csv"], [:], "--db is empty"),
-                                                (["csv", "a.csv"], ["TORPOR_DB": "torpor.db"], "TORPOR_DB 'torpor.db' is a relative path")] {
-            let refused = try runTool("torpor-ingest", arguments, environment: environment)
-            #expect(refused.status == 2 && refused.stderr.contains(named), "\(refused)")
-        }
+        let emptyIngest = try runTool("torpor-ingest", ["csv", "--db", "", "a.csv"])
+        #expect(emptyIngest.status == 2 && emptyIngest.stderr.contains("--db is empty"), "\(emptyIngest)")
         let emptyDB = try runTool("torpor-execute", ["status", "--db", ""])
         #expect(emptyDB.status == 2 && emptyDB.stderr.contains("--db is empty"), "\(emptyDB)")
         // A demand signal's flags that cannot be used stop no pass (restores are never blocked): said, and the run fails after it.

@@ -63,6 +63,14 @@ import TorporStore
             #expect(systemd.status == 2 && systemd.output.contains("torpor.env line \(lines): '\(line)' is read otherwise by systemd's EnvironmentFile=")
                     && systemd.output.contains(name), "\(systemd.output)")
         }
+        // A relative path (the jobs run from /, a person from anywhere: a wake would open another store, or none), also
+        // among a list of calendars.
+        for (line, named) in [("TORPOR_DB=var/lib/torpor/torpor.db", "TORPOR_DB 'var/lib/torpor/torpor.db' is a relative path"),
+                              ("TORPOR_CALENDARS='/etc/torpor/a.ics b.ics'", "TORPOR_CALENDARS 'b.ics' is a relative path")] {
+            try (shipped + line + "\n").write(toFile: env, atomically: true, encoding: .utf8)
+            let relative = try run(EndToEndTests.repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"])
+            #expect(relative.status == 2 && relative.output.contains(named) && relative.output.contains("nothing installed"), "\(relative.output)")
+        }
         try shipped.replacingOccurrences(of: "\n", with: "\r\n").write(toFile: env, atomically: true, encoding: .utf8)
         let crlf = try run(EndToEndTests.repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"])
         #expect(crlf.status == 2 && crlf.output.contains("CRLF line endings"), "\(crlf.output)")
@@ -76,16 +84,19 @@ import TorporStore
     @Test func aFailedUpgradeLeavesTheInstalledToolsAsTheyWere() throws {
         let (dir, _, root) = try installed()
         let tools = try #require(Bundle.main.executableURL).deletingLastPathComponent().path, broken = dir + "/broken-bin"
-        try FileManager.default.createDirectory(atPath: broken + "/torpor-backtest", withIntermediateDirectories: true)   // cannot be copied
-        for tool in ["torpor-ingest", "torpor-train", "torpor-plan", "torpor-execute"] {
+        try FileManager.default.createDirectory(atPath: broken + "/torpor-plan", withIntermediateDirectories: true)   // cannot be copied
+        for tool in ["torpor-ingest", "torpor-train", "torpor-execute", "torpor-backtest"] {
             try FileManager.default.createSymbolicLink(atPath: broken + "/" + tool, withDestinationPath: tools + "/" + tool)
         }
         let old = "#!/bin/sh\necho the installed one\n"
         try old.write(toFile: root + "/usr/local/bin/torpor-ingest", atomically: false, encoding: .utf8)
         let failed = try run(EndToEndTests.repository + "/pipelines/install.sh", [broken], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"])
-        #expect(failed.status == 1 && failed.output.contains("the installed files are unchanged"), "\(failed.output)")
+        #expect(failed.status == 1 && failed.output.contains("cannot copy \(broken)/torpor-plan into \(root)/usr/local/bin: the installed files are unchanged"),
+                "\(failed.output)")
         #expect(try String(contentsOfFile: root + "/usr/local/bin/torpor-ingest", encoding: .utf8) == old)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/usr/local/bin").allSatisfy { !$0.hasSuffix(".new") })
+        for directory in ["/usr/local/bin", "/usr/local/lib/torpor"] {
+            #expect(try FileManager.default.contentsOfDirectory(atPath: root + directory).allSatisfy { !$0.hasSuffix(".new") }, "\(directory)")
+        }
     }
 
     /// An upgrade is refused while the store's filesystem has less room than the store (a migration by the new torpor
@@ -287,8 +298,9 @@ import TorporStore
         #expect(try String(contentsOfFile: notices, encoding: .utf8).contains("the nightly job is skipped: its previous run still runs"))
     }
 
-    /// A step's output reaches the job's log as it comes: a training the unit's time limit kills (here: the job's
-    /// process group killed, as systemd kills a unit's) leaves the lines it had printed, its epochs, in the journal.
+    /// A step's output reaches the job's log as it comes: a training the unit's time limit stops (here: the job's
+    /// process group sent SIGTERM, as systemd stops a unit's) leaves the lines it had printed, its epochs, in the journal,
+    /// and no copy of them behind.
     @Test func aKilledNightlyJobLeavesWhatItsStepsPrinted() throws {
         let (dir, store, root) = try installed()
         let tools = dir + "/tools", log = dir + "/nightly.log"
@@ -302,7 +314,9 @@ import TorporStore
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: tools + "/torpor-train")
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let job = Process()
-        job.executableURL = URL(fileURLWithPath: root + "/usr/local/lib/torpor/nightly.sh")
+        // Through env, which lets SIGTERM in: a child of this test process starts with it blocked, as systemd's never does.
+        job.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        job.arguments = ["--default-signal=TERM", root + "/usr/local/lib/torpor/nightly.sh"]
         job.environment = ["TORPOR_DB": store.path, "TORPOR_BIN": tools, "TORPOR_CALENDARS": "", "TORPOR_NOW": EndToEndTests.now,
                            "TORPOR_PLANS": dir + "/plans", "TORPOR_NOTIFY": "cat >> '\(dir)/notices'", "TMPDIR": dir, "PATH": "/usr/bin:/bin"]
         job.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -315,9 +329,10 @@ import TorporStore
         var waited = 0
         while !logged().contains("epoch 1/40"), waited < 600 { usleep(100_000); waited += 1 }
         #expect(job.isRunning, "the training still runs")
-        kill(-job.processIdentifier, SIGKILL)
+        kill(-job.processIdentifier, SIGTERM)   // as systemd stops a unit at its time limit
         job.waitUntilExit()
         #expect(logged().contains("torpor-train: epoch 1/40: training pinball loss 0.1"), "\(logged())")
+        #expect(try !FileManager.default.contentsOfDirectory(atPath: dir).contains { $0.hasPrefix("torpor-step.") }, "the step's kept copy removed")
         #expect(logged().contains("removed 0 samples from before 2013-04-03T00:00:00Z (kept: 180d)"), "the steps before it too: \(logged())")
     }
 }

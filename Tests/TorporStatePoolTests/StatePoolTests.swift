@@ -149,6 +149,25 @@ struct PoolScratch {
         #expect(e?.kind == .corrupt && e?.message.contains("chunk 1 (\(hex)) of db-01's image #\(manifest.id) cannot be read") == true, "\(String(describing: e))")
     }
 
+    /// A sleeping VM whose copy lost a chunk's file (removed by hand, lost by the filesystem) is named, and --repair has
+    /// the executor take its libvirt image again, as for a damaged chunk.
+    @Test func aSleepOnAMissingChunkIsTakenAgainAfterARepair() throws {
+        let s = try PoolScratch()
+        let pool = try s.pool()
+        let taken = try pool.take(image: try s.image("a", randomBytes(300_000, seed: 14)), vm: "db-01", diskIdentity: "d", now: 1)
+        try s.store.transaction { db in
+            try JournalRepository.setPower(PowerRecord(vm: "db-01", host: "h", state: .hibernated, since: 1, actionID: "a1"), in: db)
+            #expect(try JournalRepository.linkManifest(taken.manifestID, vm: "db-01", actionID: "a1", in: db))
+        }
+        let hex = SHA256.hex(try pool.latest(vm: "db-01").chunks[2].hash)
+        try FileManager.default.removeItem(atPath: s.dir + "/pool/chunks/" + String(hex.prefix(2)) + "/" + hex)
+        let looked = try pool.verify()
+        #expect(looked.missing == [hex] && looked.sleepingAffected == ["db-01"] && looked.retaken.isEmpty, "\(looked)")
+        #expect(try s.store.read { try JournalRepository.power(of: "db-01", in: $0) }?.manifestID == taken.manifestID, "only --repair unlinks")
+        #expect(try pool.verify(repair: true).retaken == ["db-01"])
+        #expect(try s.store.read { try JournalRepository.power(of: "db-01", in: $0) }?.manifestID == nil)
+    }
+
     /// What the pool writes is its owner's alone (guests' memory); a pool made before is closed to others when opened.
     @Test func thePoolIsItsOwnersAlone() throws {
         let s = try PoolScratch()

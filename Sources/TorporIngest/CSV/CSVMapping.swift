@@ -180,7 +180,7 @@ public struct CSVMapping: Codable, Equatable, Sendable {
             guard [.iso8601, .auto].contains(time.format) else {
                 throw unread("time.zone", "--time-zone", by: "time format", [TimeFormat.iso8601.rawValue, TimeFormat.auto.rawValue], not: time.format.rawValue)
             }
-            guard WeekClock(zone: zone) != nil else { throw bad("time.zone '\(zone)' is not UTC nor a time zone this system knows (an IANA name such as Europe/Amsterdam)") }
+            guard WeekClock(zone: zone) != nil else { throw bad(WeekClock.unknownZone("time.zone", zone)) }
         }
         let layoutKeys: [(key: String, given: Bool, flags: String, readers: [Layout])] = [
             ("vm", vm != nil, "--vm, --vm-from-filename", [.wideMetrics]), ("metrics", metrics != nil, "", [.wideMetrics]),

@@ -51,7 +51,7 @@ public struct CalendarMapping: Codable, Equatable, Sendable {
         let mapping = try decodeMappingFile(CalendarMapping.self, path: path, shape: shape)
         // Said of the mapping: at ingest, a floating time's unknown zone is said of the calendar being read.
         if let zone = mapping.zone, !ICalendar.knows(zone: zone) {
-            throw .badInput(source: path, line: nil, message: "zone '\(zone)' is not UTC nor a time zone this system knows (an IANA name such as Europe/Amsterdam)")
+            throw .badInput(source: path, line: nil, message: WeekClock.unknownZone("zone", zone))
         }
         return mapping
     }
