@@ -1669,6 +1669,27 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         ])
     }
 
+    /// A store that has had plans but none for longer than the silence allowed (the hourly job stopped or failing) is
+    /// named: the VMs asleep keep their approved restores, but torpor quietly plans nothing new. A store that never had
+    /// a plan (a fresh install) is not; a replay sees the plans made by then.
+    @Test func checkNamesAStoreWithoutARecentPlan() throws {
+        let f = try Fixture()
+        func problems(_ now: EpochSeconds, replaying: Bool = false) throws -> [String] {
+            try ExecutionCheck.problems(store: f.store, now: now, grace: 600, planSilence: 3 * 3600, replaying: replaying).filter { $0.kind == .noRecentPlan }.map(\.text)
+        }
+        #expect(try problems(Self.now + 86_400).isEmpty, "no plan ever: a fresh install")
+        _ = try f.plan(["web-01": 0..<6], approve: false)
+        #expect(try problems(Self.now + 3 * 3600).isEmpty, "within 3 h")
+        let silent = try problems(Self.now + 3 * 3600 + 1)
+        #expect(silent == ["\(f.store.path): NO PLAN since \(UTC.format(Self.now)): none made for over 3h (the hourly job, torpor-plan make, stopped or "
+                           + "failing: see its log); the VMs asleep keep their approved restores, but no new hibernation is planned"], "\(silent)")
+        #expect(try problems(Self.now + 10 * 3600) == silent, "the same words while it lasts")
+        #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 10 * 3600, grace: 600).allSatisfy { $0.kind != .noRecentPlan }, "0: not checked")
+        _ = try f.plan(["web-01": 0..<6], at: Self.now + 4 * 3600, approve: false)
+        #expect(try problems(Self.now + 5 * 3600).isEmpty, "planned again")
+        #expect(try problems(Self.now + 3 * 3600 + 1, replaying: true) == silent, "a replay sees the plans made by then")
+    }
+
     /// A host whose libvirt collections stop (the 5-minute collector failing, its host unreachable) is named once it has
     /// had none for longer than the silence allowed: its VMs would be planned from stale data and kept running, torpor
     /// saving nothing there without anyone knowing. A replay sees the collections made by then; a host let go of
