@@ -10,9 +10,11 @@ public enum ExecutionStatus {
     /// The status at `now`; with the policy torpor-plan uses, also the VMs whose forecast it sets aside. `replaying` (a
     /// `--now` given): what was asleep then, from the journal, not what is asleep now.
     public static func render(store: Store, now: EpochSeconds, replaying: Bool = false, policy: Policy? = nil) throws -> String {
-        try store.read { db in
+        let newer = try store.writtenByNewerTorpor()
+        return try store.read { db in
             var out: [String] = []
-            out.append("at \(UTC.format(now)): hibernations \(try ExecutorSettings.paused(in: db) ? "PAUSED (restores continue)" : "enabled")")
+            let switched = try ExecutorSettings.paused(in: db) ? "PAUSED (restores continue)" : "enabled"
+            out.append("at \(UTC.format(now)): hibernations " + (newer ? "HELD: \(ExecutorSettings.newerSchemaHold)" : switched))
             let owed = try DueActions.owedRestores(now: now, replaying: replaying, in: db)
             out.append("asleep: \(owed.count)")
             for r in owed {

@@ -60,6 +60,15 @@ public final class Store: Sendable {
 
     /// The store's connections, the store opened and migrated as `init` describes.
     private static func openPool(path: String, migrating: Bool, creating: Bool, tolerateNewerSchema: Bool) throws(StoreError) -> DatabasePool {
+        // Said in a person's words, not SQLite's ("unable to open database file", "disk I/O error").
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw StoreError(path: path, message: "is a directory, not a store: give the store's file (such as \((path as NSString).appendingPathComponent(defaultFileName)))")
+        }
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) {
+            throw StoreError(path: path, message: "its folder \(folder) does not exist: is --db or TORPOR_DB the store's path?")
+        }
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
         let contents = (size ?? 0) > 0 ? try Self.contents(path) : .unmade
         if case .other(let tables) = contents {

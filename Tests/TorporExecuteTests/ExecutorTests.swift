@@ -1100,6 +1100,8 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(refused?.message.contains("written by a newer torpor") == true)
         let newer = try Store(path: f.store.path, tolerateNewerSchema: true)
         #expect(try newer.writtenByNewerTorpor() && f.store.writtenByNewerTorpor(), "also seen by a store opened before the migration")
+        #expect(try ExecutionStatus.render(store: newer, now: Self.now).hasPrefix("at \(UTC.format(Self.now)): hibernations HELD: the store was written by a newer torpor"),
+                "status says what the executor does, not 'enabled'")
         let connection = f.connection
         // An executor that opened the store before (a long-running one) sees it too.
         let executor = Executor(store: f.store, load: FixedLoad([:], otherwise: 1), connect: { _ in connection })

@@ -191,6 +191,19 @@ func temporaryStorePath() -> String {
         #expect(try store.read { try DemandCallRepository.calls(from: .min, to: .max, in: $0) }["a"]?.count == 1)
     }
 
+    /// A store path in a folder that does not exist, or that is a directory, is said so, not in SQLite's words ("unable
+    /// to open database file", "disk I/O error"), whatever the stage does with the room kept beside it.
+    @Test func aStorePathThatCannotBeAStoreIsSaidSo() throws {
+        let dir = (temporaryStorePath() as NSString).deletingLastPathComponent
+        for use in [StoreReserve.Use.untouched, .kept, .releasable] {
+            let missing = #expect(throws: StoreError.self) { _ = try Store(path: dir + "/no-such-folder/torpor.db", reserve: use) }
+            #expect(missing?.description.contains("its folder \(dir)/no-such-folder does not exist") == true, "\(String(describing: missing))")
+            let directory = #expect(throws: StoreError.self) { _ = try Store(path: dir, reserve: use) }
+            #expect(directory?.description.contains("is a directory, not a store") == true, "\(String(describing: directory))")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/no-such-folder"))
+    }
+
     @Test func aStoreThatWouldNeedMigratingIsRefusedWithoutMigrating() throws {
         let path = temporaryStorePath()
         let old = try DatabaseQueue(path: path)
