@@ -47,10 +47,14 @@ while IFS= read -r line || [ -n "$line" ]; do
 done < "$root/etc/torpor/torpor.env"
 # The jobs run from / (systemd) or root's home (cron), a person's commands from anywhere: a relative path among the
 # settings names another file for each (a person's wake would open another store, or none).
+setting() {   # setting NAME: its value in torpor.env alone (not in this shell's environment)
+  env -i bash -c 'set -a; . "$1"; printf "%s" "${!2:-}"' - "$root/etc/torpor/torpor.env" "$1"
+}
 for name in TORPOR_DB TORPOR_BIN TORPOR_EVENT_LOG TORPOR_STATE_POOL TORPOR_WATCH_STATE TORPOR_METRICS_FILE TORPOR_POLICY TORPOR_PLANS TORPOR_CALENDARS; do
-  read -ra values <<<"$(set -a; . "$root/etc/torpor/torpor.env"; printf '%s' "${!name:-}")"   # TORPOR_CALENDARS: a list
+  values=("$(setting "$name")")
+  [ "$name" != TORPOR_CALENDARS ] || read -ra values <<<"${values[0]}"   # a list of files
   for value in ${values[@]+"${values[@]}"}; do
-    [ "${value#/}" != "$value" ] || {
+    [ -z "$value" ] || [ "${value#/}" != "$value" ] || {
       echo "install.sh: $root/etc/torpor/torpor.env: $name '$value' is a relative path: the jobs and a person's commands run from" \
         "different directories and would use different files; give an absolute path; nothing installed" >&2
       exit 2; }
@@ -60,7 +64,7 @@ done
 # room fails, and with the old binaries gone nothing restores the VMs asleep until room is freed (the room kept for
 # restores is no migration's size). So the store's filesystem must have room for the store again (an index rebuilt and
 # its log) before anything is installed; TORPOR_UPGRADE_WITHOUT_ROOM=1 installs all the same (no migration expected).
-db=$(set -a; . "$root/etc/torpor/torpor.env"; printf '%s' "${TORPOR_DB:-}")
+db=$(setting TORPOR_DB)
 if [ -n "$db" ] && [ -f "$root$db" ] && [ "${TORPOR_UPGRADE_WITHOUT_ROOM:-}" != 1 ]; then
   size=$(( $(stat -c %s "$root$db") + $( [ -f "$root$db-wal" ] && stat -c %s "$root$db-wal" || echo 0) ))
   free=$(df --output=avail -B1 "$(dirname "$root$db")" | tail -n 1 | tr -d ' ')

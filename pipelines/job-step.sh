@@ -8,9 +8,12 @@ trap 'rm -f "$step_kept"' EXIT
 step() {
   local status
   if ! step_kept=$(mktemp "${TMPDIR:-/tmp}/torpor-step.XXXXXX"); then
+    # No room for the copy: the output is held until the step ends, as before this file (what a notice needs, such as
+    # the hourly plan's review line, is kept all the same).
     step_kept=
-    "$@" 2>&1; status=$?   # run all the same: only the notice's copy of its output is lost
-    step_output="(its output is in the job's log: no temporary file in ${TMPDIR:-/tmp} to keep it for this notice)"
+    echo "job-step.sh: no temporary file in ${TMPDIR:-/tmp}: $1's output comes when it ends" >&2
+    step_output=$("$@" 2>&1); status=$?
+    printf '%s\n' "$step_output"
     return "$status"
   fi
   "$@" 2>&1 | tee -p "$step_kept"

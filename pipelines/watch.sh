@@ -2,7 +2,8 @@
 # The watch (every 5 minutes): `torpor-execute check` finds what needs a person, whatever its cause (the executor
 # stopped or failing, a host down, the collector stopped): a VM asleep past its restore, a restore failing, a sleep whose
 # saved state is gone, a VM its restore booted without its memory, an action left started, a host no longer
-# collected, a VM saved without torpor's record, the store's filesystem full. A person is told when that changes, again
+# collected, a VM saved without torpor's record, the store's filesystem full, an executor on an older torpor, no plan
+# made for $TORPOR_WATCH_PLAN_SILENCE (default 3h; 0: not checked: a site that plans less often). A person is told when that changes, again
 # every $TORPOR_WATCH_REMIND seconds while it lasts (default: an hour), and once when it clears; a check that cannot run
 # (the store unreadable) or does not answer within $TORPOR_WATCH_CHECK_TIMEOUT seconds (a disk stuck in I/O) is told too.
 # The text last told is kept in $TORPOR_WATCH_STATE, by default in /run: not on the store's disk, which may be full.
@@ -28,7 +29,8 @@ if exec 8>>"$TORPOR_WATCH_STATE.lock"; then
 fi
 now=(); [ -z "${TORPOR_NOW:-}" ] || now=(--now "$TORPOR_NOW")   # a replay at a past time
 metrics=(); [ -z "${TORPOR_METRICS_FILE:-}" ] || metrics=(--metrics-file "$TORPOR_METRICS_FILE")   # from the same check
-output=$(timeout "$TORPOR_WATCH_CHECK_TIMEOUT" "$TORPOR_BIN/torpor-execute" check "${now[@]}" "${metrics[@]}" 2>&1 8>&-)
+silence=(); [ -z "${TORPOR_WATCH_PLAN_SILENCE:-}" ] || silence=(--plan-silence "$TORPOR_WATCH_PLAN_SILENCE")
+output=$(timeout "$TORPOR_WATCH_CHECK_TIMEOUT" "$TORPOR_BIN/torpor-execute" check "${now[@]}" "${metrics[@]}" "${silence[@]}" 2>&1 8>&-)
 status=$?
 [ "$status" -ne 124 ] || output+=$'\n'"watch.sh: torpor-execute check did not answer within $TORPOR_WATCH_CHECK_TIMEOUT s (the store's disk stuck? libvirt?)"
 printf '%s\n' "$output"

@@ -76,7 +76,9 @@ echo "    newest CPU sample as the pre-flight load; the test driver keeps state 
 "$BIN/torpor-execute" status --now "$TOMORROW"
 echo "what needs a person (pipelines/watch.sh notifies on it every 5 minutes), after the collector's latest collection:"
 "$BIN/torpor-ingest" libvirt --now "$TOMORROW" --uri "$FLEET" > /dev/null
-"$BIN/torpor-execute" check --now "$TOMORROW"
+# --plan-silence 0: this replay made no plan after its second hour (the hourly job would have; the watch names a store
+# without a new plan for 3 h).
+"$BIN/torpor-execute" check --now "$TOMORROW" --plan-silence 0
 echo "the same for Prometheus (torpor-execute metrics: the watch writes them for node_exporter's textfile collector), samples only:"
 "$BIN/torpor-execute" metrics --now "$TOMORROW" | grep -v '^#'
 echo "events (JSON lines) in demo/events.jsonl: $(wc -l < demo/events.jsonl)"

@@ -54,7 +54,8 @@ public func environmentPath(_ name: String) throws -> String? {
 }
 
 /// Refuses an empty `--db` (a script's unset variable: it had become ./torpor.db, a new store where the job runs). A
-/// relative `$TORPOR_DB` is install.sh's to refuse: refused here, it would stop the executor's restores.
+/// relative `$TORPOR_DB` is refused by install.sh and by torpor-ingest, which makes stores; refused by every stage, it
+/// would stop the executor's restores.
 public func refuseEmptyStorePath(flag: String?) throws {
     if flag == "" { throw ValidationError("--db is empty (an unset variable?): give the store's file, or leave --db out for $TORPOR_DB, else ./torpor.db") }
 }

@@ -115,7 +115,7 @@ public enum ExecutionCheck {
             if !replaying, let since = olderHeld.map(\.since).min() {
                 problems.append(Problem(vm: store.path, kind: .olderExecutor, text: "\(store.path): HIBERNATIONS HELD since \(UTC.format(since)): an executor runs an older "
                                         + "torpor than the store's and holds due hibernations back (restores go on): "
-                                        + "restart it on the new binary (systemctl restart torpor-execute.service)"))
+                                        + "restart it on the new binary (systemctl restart torpor-execute.service), or upgrade torpor again after a rollback"))
             }
             // The hourly job stopped or failing: the VMs asleep keep their approved restores, but nothing new is planned, and
             // once the approved plans' horizon passes torpor quietly saves nothing (its notices may be what failed).

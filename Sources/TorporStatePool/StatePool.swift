@@ -311,7 +311,7 @@ public final class StatePool {
         public var removed: [String] = []
         /// The sleeping VMs whose image in the pool uses a damaged or missing chunk (libvirt's own image restores them).
         public var sleepingAffected: [String] = []
-        /// With `repair`: the sleeping VMs whose copy used a removed chunk, unlinked for the executor to take again.
+        /// With `repair`: the sleeping VMs whose copy used a chunk removed or missing, unlinked for the executor to take again.
         public var retaken: [String] = []
     }
 
@@ -345,8 +345,23 @@ public final class StatePool {
                 !stillIndexed.contains(hex) || FileManager.default.fileExists(atPath: chunkPath(hex: hex))
             }
         }
-        if repair && !report.corrupt.isEmpty {
-            let held = try lock(wait: true)   // no take writes a chunk meanwhile (one may have written it whole since)
+        // The sleeps whose copy in the pool cannot be restored, found over raw hashes (never under the store's write
+        // lock, which the executor's journal waits for).
+        func bytes(_ hexes: [String]) -> Set<[UInt8]> { Set(hexes.compactMap { found[$0] }) }
+        func sleepingUsing(_ hashes: Set<[UInt8]>) throws -> [StateManifest] {
+            guard !hashes.isEmpty else { return [] }
+            return try store.read { db in
+                let inUse = try StateRepository.manifestIDsInUse(in: db)
+                return try StateRepository.manifests(pool: key, in: db).filter { inUse.contains($0.id) && $0.chunks.contains { hashes.contains($0.hash) } }
+            }
+        }
+        report.sleepingAffected = Set(try sleepingUsing(bytes(report.corrupt + report.missing)).map(\.vm)).sorted()
+        if repair && !(report.corrupt.isEmpty && report.missing.isEmpty) {
+            // Under the pool's lock, no take writes a chunk meanwhile: each damaged chunk still damaged has its file
+            // removed (one may have been written whole since), and the sleeps whose copy uses a chunk gone now (removed
+            // here, or still missing) are unlinked from it, for the executor's next pass to take libvirt's image again
+            // (the take writes the chunk anew).
+            let held = try lock(wait: true)
             defer { withExtendedLifetime(held) {} }
             for hex in report.corrupt {
                 let path = chunkPath(hex: hex)
@@ -356,21 +371,9 @@ public final class StatePool {
                 }
                 report.removed.append(hex)
             }
-        }
-        // The sleeps whose copy in the pool cannot be restored, found over raw hashes in a read (never under the store's
-        // write lock, which the executor's journal waits for); with `repair`, those whose copy uses a chunk now gone
-        // (removed here, or missing) are unlinked from it, for the executor's next pass to take libvirt's image again (the
-        // take writes the chunk anew).
-        func bytes(_ hexes: [String]) -> Set<[UInt8]> { Set(hexes.compactMap { found[$0] }) }
-        let damaged = bytes(report.corrupt + report.missing), gone = bytes(report.removed + report.missing)
-        if !damaged.isEmpty {
-            let sleeping = try store.read { db in
-                let inUse = try StateRepository.manifestIDsInUse(in: db)
-                return try StateRepository.manifests(pool: key, in: db).filter { inUse.contains($0.id) }
-            }
-            report.sleepingAffected = Set(sleeping.filter { $0.chunks.contains { damaged.contains($0.hash) } }.map(\.vm)).sorted()
-            let unlink = Set(sleeping.filter { $0.chunks.contains { gone.contains($0.hash) } }.map(\.id))
-            if repair && !unlink.isEmpty { report.retaken = try store.transaction { try JournalRepository.unlinkManifests(unlink, in: $0) } }
+            let stillMissing = report.missing.filter { if case .missing = chunkFile(hex: $0) { return true } else { return false } }
+            let unlink = Set(try sleepingUsing(bytes(report.removed + stillMissing)).map(\.id))
+            if !unlink.isEmpty { report.retaken = try store.transaction { try JournalRepository.unlinkManifests(unlink, in: $0) } }
         }
         return report
     }

@@ -568,7 +568,8 @@ struct Check: ParsableCommand {
                 }
             }
             guard !problems.isEmpty else {
-                return print("ok at \(UTC.format(common.nowSeconds)): no VM asleep past its restore, no restore failing, no saved state lost, no action left started, no host left uncollected, no VM saved without torpor's record, room for the store, plans made")
+                return print("ok at \(UTC.format(common.nowSeconds)): no VM asleep past its restore, no restore failing, no saved state lost, no action left started, no host left uncollected, no VM saved without torpor's record, room for the store"
+                             + (DurationText.seconds(check.planSilence) == 0 ? "" : ", a plan made within \(check.planSilence)"))
             }
             for p in problems { print(p.text) }
             throw ExitCode(4)

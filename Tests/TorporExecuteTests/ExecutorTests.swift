@@ -1117,7 +1117,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         // The check names it once for the fleet (the executor left on an older binary by an upgrade): savings stopped.
         let older = try ExecutionCheck.problems(store: newer, now: Self.at(1), grace: 900).filter { $0.kind == .olderExecutor }
         #expect(older.map(\.text) == ["\(f.store.path): HIBERNATIONS HELD since \(UTC.format(Self.at(1))): an executor runs an older torpor than the store's "
-                                       + "and holds due hibernations back (restores go on): restart it on the new binary (systemctl restart torpor-execute.service)"], "\(older)")
+                                       + "and holds due hibernations back (restores go on): restart it on the new binary (systemctl restart torpor-execute.service), or upgrade torpor again after a rollback"], "\(older)")
         let restoreAt = try #require(plan.actions.first { $0.vm == "web-01" && $0.action == .restore }).at.seconds
         let restored = try executor.run(f.options(restoreAt))
         #expect(restored.filter { $0.vm == "web-01" }.map(\.event) == ["restored"], "\(restored.map(\.text))")

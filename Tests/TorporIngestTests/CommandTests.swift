@@ -118,6 +118,12 @@ import TorporTestSupport
         #expect(relativeStatus.status == 2 && relativeStatus.stderr.contains("TORPOR_STATE_POOL 'pool' is a relative path"), "\(relativeStatus)")
         let emptyIngest = try runTool("torpor-ingest", ["csv", "--db", "", "a.csv"])
         #expect(emptyIngest.status == 2 && emptyIngest.stderr.contains("--db is empty"), "\(emptyIngest)")
+        // A relative $TORPOR_DB: the stage that makes a store refuses it (each directory would get its own), the executor
+        // does not (its restores would stop).
+        let relativeIngest = try runTool("torpor-ingest", ["csv", "a.csv"], environment: ["TORPOR_DB": "torpor.db"])
+        #expect(relativeIngest.status == 2 && relativeIngest.stderr.contains("TORPOR_DB 'torpor.db' is a relative path"), "\(relativeIngest)")
+        let relativeStore = try runTool("torpor-execute", ["status"], environment: ["TORPOR_DB": "no-such-torpor.db"])
+        #expect(relativeStore.stderr.contains("no store here") && !relativeStore.stderr.contains("is a relative path"), "looked for: \(relativeStore)")
         let emptyDB = try runTool("torpor-execute", ["status", "--db", ""])
         #expect(emptyDB.status == 2 && emptyDB.stderr.contains("--db is empty"), "\(emptyDB)")
         // A demand signal's flags that cannot be used stop no pass (restores are never blocked): said, and the run fails after it.

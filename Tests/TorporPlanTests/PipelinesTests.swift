@@ -71,6 +71,12 @@ import TorporStore
             let relative = try run(EndToEndTests.repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"])
             #expect(relative.status == 2 && relative.output.contains(named) && relative.output.contains("nothing installed"), "\(relative.output)")
         }
+        // The file's settings are read alone (a relative TORPOR_METRICS_FILE exported in the installer's shell is not the
+        // file's), and a quoted path may hold a space.
+        try (shipped + "TORPOR_STATE_POOL='/var/lib/my pool'\n").write(toFile: env, atomically: true, encoding: .utf8)
+        let spaced = try run(EndToEndTests.repository + "/pipelines/install.sh", [tools],
+                             environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin", "TORPOR_METRICS_FILE": "torpor.prom"])
+        #expect(spaced.status == 0, "\(spaced.output)")
         try shipped.replacingOccurrences(of: "\n", with: "\r\n").write(toFile: env, atomically: true, encoding: .utf8)
         let crlf = try run(EndToEndTests.repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"])
         #expect(crlf.status == 2 && crlf.output.contains("CRLF line endings"), "\(crlf.output)")
