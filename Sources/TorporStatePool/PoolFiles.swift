@@ -101,7 +101,7 @@ enum PoolFiles {
     }
 
     /// Records in `directory`'s file `NEWEST` the id the store gave the pool's newest image, best-effort (written
-    /// aside, then renamed into place): a garbage collection by a store that has not seen it is refused. Never lowered
+    /// aside and flushed, then renamed into place): a garbage collection by a store that has not seen it is refused. Never lowered
     /// (a take by an older copy of the store must not open the way to its collection), unless `adopting` (a person
     /// said the store is the current one).
     static func recordNewest(_ id: Int64, in directory: String, adopting: Bool = false) {
@@ -109,8 +109,11 @@ enum PoolFiles {
         let path = directory + "/NEWEST", temp = path + ".\(getpid()).new"
         remove(temp)   // one a killed process of the same id left
         do {
-            try Array("\(id)\n".utf8).withUnsafeBytes { try writeNew($0, to: temp) }
+            // Flushed, then renamed and the rename flushed: after a power cut the guard is the id written, not an empty
+            // file that would let an older store's collection through.
+            try Array("\(id)\n".utf8).withUnsafeBytes { try writeNew($0, to: temp, synced: true) }
             try rename(temp, to: path)
+            try syncDirectory(directory)
         } catch {
             remove(temp)
         }
