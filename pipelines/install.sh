@@ -50,6 +50,11 @@ done < "$root/etc/torpor/torpor.env"
 setting() {   # setting NAME: its value in torpor.env alone (not in this shell's environment)
   env -i bash -c 'set -a; . "$1"; printf "%s" "${!2:-}"' - "$root/etc/torpor/torpor.env" "$1"
 }
+if [ -z "$(setting TORPOR_DB)" ]; then
+  echo "install.sh: $root/etc/torpor/torpor.env: TORPOR_DB is empty: the jobs would each make a store where they run (./torpor.db);" \
+    "give the store's absolute path; nothing installed" >&2
+  exit 2
+fi
 for name in TORPOR_DB TORPOR_BIN TORPOR_EVENT_LOG TORPOR_STATE_POOL TORPOR_WATCH_STATE TORPOR_METRICS_FILE TORPOR_POLICY TORPOR_PLANS TORPOR_CALENDARS; do
   values=("$(setting "$name")")
   [ "$name" != TORPOR_CALENDARS ] || read -ra values <<<"${values[0]}"   # a list of files

@@ -29,10 +29,16 @@ if exec 8>>"$TORPOR_WATCH_STATE.lock"; then
 fi
 now=(); [ -z "${TORPOR_NOW:-}" ] || now=(--now "$TORPOR_NOW")   # a replay at a past time
 metrics=(); [ -z "${TORPOR_METRICS_FILE:-}" ] || metrics=(--metrics-file "$TORPOR_METRICS_FILE")   # from the same check
-silence=(); [ -z "${TORPOR_WATCH_PLAN_SILENCE:-}" ] || silence=(--plan-silence "$TORPOR_WATCH_PLAN_SILENCE")
+# A plan silence that is no duration must not stop the check (nothing else would be looked at): 3h, and said with it.
+silence=(); unreadable=
+if [[ ${TORPOR_WATCH_PLAN_SILENCE:-} =~ ^[0-9]+(s|sec|m|min|h|d|w)?$ ]]; then silence=(--plan-silence "$TORPOR_WATCH_PLAN_SILENCE")
+elif [ -n "${TORPOR_WATCH_PLAN_SILENCE:-}" ]; then
+  unreadable="watch.sh: TORPOR_WATCH_PLAN_SILENCE '$TORPOR_WATCH_PLAN_SILENCE' (/etc/torpor/torpor.env) is not a duration such as 3h or 0: 3h used"
+fi
 output=$(timeout "$TORPOR_WATCH_CHECK_TIMEOUT" "$TORPOR_BIN/torpor-execute" check "${now[@]}" "${metrics[@]}" "${silence[@]}" 2>&1 8>&-)
 status=$?
 [ "$status" -ne 124 ] || output+=$'\n'"watch.sh: torpor-execute check did not answer within $TORPOR_WATCH_CHECK_TIMEOUT s (the store's disk stuck? libvirt?)"
+if [ -n "$unreadable" ]; then output+=$'\n'"$unreadable"; [ "$status" -ne 0 ] || status=4; fi   # a setting to mend: a person's
 printf '%s\n' "$output"
 tell() {   # tell SUBJECT: the check's output to a person; the job fails (5) when it cannot be sent, said to syslog
   "$here/notify.sh" "$1" <<<"$output" 8>&- && return   # stopped after $TORPOR_NOTIFY_TIMEOUT (notify.sh)

@@ -568,8 +568,11 @@ struct Check: ParsableCommand {
                 }
             }
             guard !problems.isEmpty else {
+                // The plan only when it was looked at: never planned (a fresh install) is not looked at.
+                let silence = DurationText.seconds(check.planSilence)!
+                let planned = try silence > 0 && store.read { try PlanRepository.lastCreated(upTo: common.nowSeconds, in: $0) } != nil
                 return print("ok at \(UTC.format(common.nowSeconds)): no VM asleep past its restore, no restore failing, no saved state lost, no action left started, no host left uncollected, no VM saved without torpor's record, room for the store"
-                             + (DurationText.seconds(check.planSilence) == 0 ? "" : ", a plan made within \(check.planSilence)"))
+                             + (planned ? ", a plan made within \(DurationText.format(silence))" : ""))
             }
             for p in problems { print(p.text) }
             throw ExitCode(4)

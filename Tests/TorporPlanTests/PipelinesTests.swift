@@ -65,7 +65,7 @@ import TorporStore
         }
         // A relative path (the jobs run from /, a person from anywhere: a wake would open another store, or none), also
         // among a list of calendars.
-        for (line, named) in [("TORPOR_DB=var/lib/torpor/torpor.db", "TORPOR_DB 'var/lib/torpor/torpor.db' is a relative path"),
+        for (line, named) in [("TORPOR_DB=var/lib/torpor/torpor.db", "TORPOR_DB 'var/lib/torpor/torpor.db' is a relative path"), ("TORPOR_DB=", "TORPOR_DB is empty"),
                               ("TORPOR_CALENDARS='/etc/torpor/a.ics b.ics'", "TORPOR_CALENDARS 'b.ics' is a relative path")] {
             try (shipped + line + "\n").write(toFile: env, atomically: true, encoding: .utf8)
             let relative = try run(EndToEndTests.repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"])
@@ -240,6 +240,12 @@ import TorporStore
         _ = try run(watch, environment: environment)
         #expect(told().components(separatedBy: "all clear").count == 2, "the all clear once")
         #expect(beaten() == ["0", "4", "4", "4", "0", "0"], "each watch beats, told or told already, with the check's status")
+        // A plan silence that is no duration stops no check: 3h is used, and the setting is told as needing a person.
+        environment["TORPOR_WATCH_PLAN_SILENCE"] = "3 hours"
+        let misread = try run(watch, environment: environment)
+        #expect(misread.status == 4 && misread.output.contains("ok at ") && told().contains("TORPOR_WATCH_PLAN_SILENCE '3 hours' (/etc/torpor/torpor.env) is not a duration"),
+                "\(misread.output)")
+        environment["TORPOR_WATCH_PLAN_SILENCE"] = nil
         environment["TORPOR_DB"] = dir + "/no-such.db"
         #expect(try run(watch, environment: environment).status == 1)
         #expect(told().contains("torpor-execute check failed (exit 1): whether a VM needs a person is unknown") && told().contains("no-such.db"), "\(told())")
@@ -254,7 +260,7 @@ import TorporStore
         environment["TORPOR_NOTIFY"] = "exit 3"
         let unsent = try run(watch, environment: environment)
         #expect(unsent.status == 5 && unsent.output.contains("could not be sent (TORPOR_NOTIFY)"), "\(unsent.output)")
-        #expect(beaten() == ["0", "4", "4", "4", "0", "0", "1", "124"], "no beat from a watch that could not tell: its monitor says so")
+        #expect(beaten() == ["0", "4", "4", "4", "0", "0", "4", "1", "124"], "no beat from a watch that could not tell: its monitor says so")
         // A heartbeat that cannot be sent is said; the watch exits as its check did.
         environment["TORPOR_NOTIFY"] = "cat >> '\(notices)'"
         environment["TORPOR_WATCH_HEARTBEAT"] = "exit 7"
