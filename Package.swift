@@ -103,7 +103,7 @@ let package = Package(
         .testTarget(name: "TorporBacktestTests", dependencies: ["TorporTestSupport", "TorporBacktest", "TorporPlan", "TorporTrain", "TorporStore", "TorporCore", "TorporIngest",
                                                            .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TorporStatePoolTests", dependencies: ["TorporTestSupport", "TorporStatePool", "TorporStore", "TorporHash", "TorporCore"]),
-        .testTarget(name: "TorporStoreTests", dependencies: ["TorporTestSupport", "TorporStore", "TorporCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "TorporStoreTests", dependencies: ["TorporTestSupport", "TorporStore", "TorporCore", "TorporHash", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TorporIntegrationTests", dependencies: ["TorporTestSupport", "TorporIngest", "TorporStore", "TorporVirt", "TorporStatePool", "TorporCore",
                                                               "TorporExecute", "TorporPlan", "TorporTrain", "TorporForecast", "torpor-execute", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TorporIngestTests", dependencies: ["TorporTestSupport", "TorporIngest", "TorporStore", "TorporCore", "TorporExecute", "torpor-ingest",

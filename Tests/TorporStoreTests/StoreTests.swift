@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 import TorporCore
+import TorporHash
 @testable import TorporStore
 import TorporTestSupport
 
@@ -240,6 +241,54 @@ func temporaryStorePath() -> String {
         try old.close()
         let power = try Store(path: path, creating: false).read { try JournalRepository.power(in: $0) }
         #expect(power["a"]?.manifestID == 2 && power["b"]?.manifestID == nil && power["c"]?.manifestID == nil)
+    }
+
+    /// What each released migration leaves (the schema after it, hashed), pinned: a migration edited after a store ran
+    /// it leaves that store another schema than one made since (v7 once lost `held.host`, and `status` crashed on it).
+    /// A change to the schema is a new migration; a failure here prints the table to pin one that is added.
+    @Test func releasedMigrationsAreNeverEdited() throws {
+        let pinned: [String] = [
+            "v1: vms, metrics, samples, sources, events 3149581cc6387b97",
+            "v2: libvirt counters between collections fa97b1218655c537",
+            "v3: state pool manifests and chunks f364bac753c2cba8",
+            "v4: model registry 1c10007f543b325b",
+            "v5: plans, approvals, settings 42c22aafda4ffbf7",
+            "v6: execution journal, power state, pins c952d9c05fb70d03",
+            "v7: due hibernations held back 6f876d4667864af5",
+            "v8: the cause of a plan's restore c421f780c393103e",
+            "v9: hours the forecast called for demand in 0e64e579a76b2892",
+            "v10: what each demand call claimed aa6cf90d4fb46824",
+            "v11: the journal read in bounded steps 533ad6043a4be231",
+            "v12: the state pool image of each sleep c6d7b6e18c1a3755",
+            "v13: how a sleep's pool image is taken 3a491867f4af1687",
+            "v14: the libvirt domain behind each VM name 2cdaa142c4f3392b",
+            "v15: a sleep's pool copy tried again after a failure that may pass 97cf281e82cea42d",
+            "v16: each VM's samples summed up per hour e5118c6937228fa2",
+            "v17: how many samples each summed-up hour has f2ee4f49ae0ae57f",
+            "v18: when each calendar occurrence was first known 2a5d29bffe8332de",
+            "v19: a VM libvirt holds saved, as the inventory found it f19b604051d98cab",
+            "v20: a source's ingests by location and kind, in time e9b5cf671ab3c17f",
+            "v21: when each of a VM's vCPUs and memory was observed 85307c177cf1883a",
+        ]
+        let migrations = Schema.migrator.migrations
+        var found: [String] = []
+        for id in migrations {
+            let queue = try DatabaseQueue()
+            try Schema.migrator.migrate(queue, upTo: id)
+            let schema = try queue.read { db in
+                try String.fetchAll(db, sql: """
+                    SELECT type || ' ' || name || ' ' || ifnull(sql, '') FROM sqlite_master
+                    WHERE name NOT LIKE 'sqlite_%' AND name != 'grdb_migrations' ORDER BY type, name
+                    """).joined(separator: "\n")
+            }
+            found.append("\(id) \(SHA256.hexDigest(of: Data(schema.utf8)).prefix(16))")
+        }
+        for (i, line) in found.enumerated() where i < pinned.count {
+            #expect(line == pinned[i], "a released migration now leaves another schema: \(line), pinned \(pinned[i])")
+        }
+        #expect(found.count >= pinned.count, "a released migration is gone")
+        let added = found[min(pinned.count, found.count)...].map { "            \"\($0)\"," }.joined(separator: "\n")
+        #expect(found.count == pinned.count, "pin the migrations added:\n\(added)")
     }
 
     /// A store at v17 with a VM asleep, its allocation, a calendar's event and a host's collections, migrated across
