@@ -53,8 +53,11 @@ public struct IngestReport: Codable, Equatable, Sendable {
         case .unchanged:
             return "\(path): unchanged (same content as source #\(sourceID ?? 0)), nothing added"
         case .ingested where kind == "icalendar":
-            let range = firstTime.map { "\(UTC.format($0)) … \(UTC.format(lastTime ?? $0))" } ?? "none in the window"
-            return "\(path): \(rows) occurrences, \(inserted) stored (\(format.isEmpty ? "no categories" : format)), \(range)"
+            // Occurrences in the window none of whose categories torpor knows are skipped (named in a warning): not
+            // said as "none in the window".
+            let range = firstTime.map { "\(UTC.format($0)) … \(UTC.format(lastTime ?? $0))" } ?? (rows == 0 ? "none in the window" : "none stored")
+            let kinds = !format.isEmpty ? format : rows > inserted ? "none with a known category: see the warning" : "no categories"
+            return "\(path): \(rows) occurrences, \(inserted) stored (\(kinds)), \(range)"
         case .ingested:
             let range = firstTime.map { "\(UTC.format($0)) … \(UTC.format(lastTime ?? $0))" } ?? "no samples"
             let noun = ["prometheus": "series", "icalendar": "events", "libvirt": "domains"][kind] ?? "rows"

@@ -108,6 +108,7 @@ import TorporTestSupport
         let path = try s.write("team.ics", Self.calendar(summary: "Launch", rule: "FREQ=DAILY;COUNT=2").replacingOccurrences(of: "CATEGORIES:Launch", with: "CATEGORIES:Party"))
         let report = try CalendarIngester(store: s.store).ingest(path: path, from: now - 86_400 * 10, to: now + 86_400 * 20, now: now)
         #expect(report.warnings.contains { $0.contains("CATEGORIES Party (UID launch@test)") }, "\(report.warnings)")
+        #expect(report.summary == "\(path): 2 occurrences, 0 stored (none with a known category: see the warning), none stored", "\(report.summary)")
     }
 
     @Test func reIngestingAnEditedCalendarReplacesItsOccurrences() throws {
