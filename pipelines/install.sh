@@ -50,7 +50,8 @@ done < "$root/etc/torpor/torpor.env"
 setting() {   # setting NAME: its value in torpor.env alone (not in this shell's environment)
   env -i bash -c 'set -a; . "$1"; printf "%s" "${!2:-}"' - "$root/etc/torpor/torpor.env" "$1"
 }
-if [ -z "$(setting TORPOR_DB)" ]; then
+db=$(setting TORPOR_DB)
+if [ -z "$db" ]; then
   echo "install.sh: $root/etc/torpor/torpor.env: TORPOR_DB is empty: the jobs would each make a store where they run (./torpor.db);" \
     "give the store's absolute path; nothing installed" >&2
   exit 2
@@ -69,8 +70,7 @@ done
 # room fails, and with the old binaries gone nothing restores the VMs asleep until room is freed (the room kept for
 # restores is no migration's size). So the store's filesystem must have room for the store again (an index rebuilt and
 # its log) before anything is installed; TORPOR_UPGRADE_WITHOUT_ROOM=1 installs all the same (no migration expected).
-db=$(setting TORPOR_DB)
-if [ -n "$db" ] && [ -f "$root$db" ] && [ "${TORPOR_UPGRADE_WITHOUT_ROOM:-}" != 1 ]; then
+if [ -f "$root$db" ] && [ "${TORPOR_UPGRADE_WITHOUT_ROOM:-}" != 1 ]; then
   size=$(( $(stat -c %s "$root$db") + $( [ -f "$root$db-wal" ] && stat -c %s "$root$db-wal" || echo 0) ))
   free=$(df --output=avail -B1 "$(dirname "$root$db")" | tail -n 1 | tr -d ' ')
   if [ "$free" -lt "$size" ]; then

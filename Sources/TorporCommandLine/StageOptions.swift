@@ -44,7 +44,7 @@ public func awayFromTheClock(_ now: EpochSeconds, _ consequence: String) -> Vali
 
 /// A path among the jobs' settings (`environmentSetting`); a relative one is refused: the jobs run from / (systemd) or
 /// root's home (cron), a person from anywhere, and each would use another file.
-public func environmentPath(_ name: String) throws -> String? {
+public func environmentPath(_ name: String) throws(StageError) -> String? {
     guard let value = environmentSetting(name) else { return nil }
     guard value.hasPrefix("/") else {
         throw StageError(.badInput, "\(name) '\(value)' is a relative path: the jobs and a person's commands run from different "

@@ -111,8 +111,9 @@ public enum ExecutionCheck {
             }
             // An executor on an older torpor than the store's (left running by an upgrade: `--follow` keeps the binary it
             // started with) holds every due hibernation back: savings stop, nobody told but its own log.
-            let olderHeld = try JournalRepository.held(in: db).values.filter { $0.reason.hasPrefix(ExecutorSettings.newerSchemaHoldStart) }
-            if !replaying, let since = olderHeld.map(\.since).min() {
+            // (What the last run held is now's: not asked in a replay.)
+            if !replaying, let since = try JournalRepository.held(in: db).values.filter({ $0.reason.hasPrefix(ExecutorSettings.newerSchemaHoldStart) })
+                .map(\.since).min() {
                 problems.append(Problem(vm: store.path, kind: .olderExecutor, text: "\(store.path): HIBERNATIONS HELD since \(UTC.format(since)): an executor runs an older "
                                         + "torpor than the store's and holds due hibernations back (restores go on): "
                                         + "restart it on the new binary (systemctl restart torpor-execute.service), or upgrade torpor again after a rollback"))

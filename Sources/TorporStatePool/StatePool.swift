@@ -334,9 +334,11 @@ public final class StatePool {
             switch chunkFile(hex: hex) {
             case .missing: report.missing.append(hex)
             case .unreadable: report.corrupt.append(hex)
-            case .read(let data): if data.withUnsafeBytes({ SHA256.digest($0) }) != chunk.hash { report.corrupt.append(hex) }
+            case .read(let data):
+                guard data.withUnsafeBytes({ SHA256.digest($0) }) != chunk.hash else { continue }
+                report.corrupt.append(hex)
             }
-            if report.missing.last == hex || report.corrupt.last == hex { found[hex] = chunk.hash }
+            found[hex] = chunk.hash
         }
         if !report.missing.isEmpty {
             // Still listed and still without its file (a take may have written it again since).

@@ -176,7 +176,7 @@ struct StatePoolSetting {
     /// override them.
     var environmentProblem: String? {
         if directoryFlag == nil {
-            do { _ = try environmentPath("TORPOR_STATE_POOL") } catch { return (error as? StageError)?.message ?? "\(error)" }
+            do { _ = try environmentPath("TORPOR_STATE_POOL") } catch { return error.message }
         }
         guard capacityFlag == nil, let text = environmentSetting("TORPOR_STATE_POOL_CAPACITY"), ByteSize.parse(text) == nil else { return nil }
         return "TORPOR_STATE_POOL_CAPACITY '\(text)' is not a size such as 500GiB: no image goes into the state pool"

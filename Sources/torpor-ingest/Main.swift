@@ -59,7 +59,7 @@ struct StoreOptions: ParsableArguments {
         // The stage that makes a store refuses a relative $TORPOR_DB (the jobs run from /, a person from anywhere: each
         // would make and fill its own); the others only open what is there, and the executor must never be stopped by it.
         if db == nil {
-            do { _ = try environmentPath("TORPOR_DB") } catch let error as StageError { throw ValidationError(error.message) }
+            do { _ = try environmentPath("TORPOR_DB") } catch { throw ValidationError(error.message) }
         }
     }
 

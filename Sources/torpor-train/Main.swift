@@ -49,7 +49,8 @@ struct Train: ParsableCommand {
         }
         // Holding out every window (1/1) leaves none to train on: the run would be recorded as "not enough history".
         if stoppingEvery < 0 || stoppingEvery == 1 {
-            throw ValidationError("--stopping-every \(stoppingEvery) holds out \(stoppingEvery == 1 ? "every training window" : "nothing it can"): give 0 (no early stopping) or 2 and more")
+            throw ValidationError("--stopping-every \(stoppingEvery)" + (stoppingEvery == 1 ? " holds out every training window" : " is no share")
+                                  + ": give 0 (no early stopping) or 2 and more")
         }
         // The days before the validation days must hold one training window: the lookback, the six days of lags before
         // it and the horizon after (else every VM is refused as having too little history).
