@@ -17,9 +17,11 @@ public struct AtomicFileError: Error, LocalizedError, CustomStringConvertible {
 /// reader's pattern such as `*.prom` takes), synced, then renamed over it. A file already there keeps its mode, owner
 /// and group (an administrator's `chmod`/`chown` for its reader); a temporary file a killed writer left is removed by a
 /// later write (once its process is gone and it is 10 minutes old: a writer in another PID namespace, or on another
-/// machine sharing the folder, may have the same pid).
+/// machine sharing the folder, may have the same pid). A symbolic link is followed: its target is written, the link
+/// kept (an administrator's link from the textfile collector's folder to the metrics).
 public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws(AtomicFileError) {
+        let path = try target(of: path)
         let parent = (path as NSString).deletingLastPathComponent, directory = parent.isEmpty ? "." : parent
         let prefix = "." + (path as NSString).lastPathComponent + ".torpor-"
         removeLeftovers(in: directory, prefix: prefix)
@@ -55,6 +57,18 @@ public enum AtomicFile {
         // The rename itself on disk, so that a crash leaves the old file or the new one.
         let folder = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if folder >= 0 { _ = fsync(folder); close(folder) }
+    }
+
+    /// The file a path names once its symbolic links are followed (the path itself when it is none, or names nothing
+    /// yet); a link to a link is followed too, a relative one from its own folder. A loop of links is refused.
+    static func target(of path: String) throws(AtomicFileError) -> String {
+        var current = path
+        for _ in 0..<40 {
+            guard let destination = try? FileManager.default.destinationOfSymbolicLink(atPath: current) else { return current }
+            current = destination.hasPrefix("/") ? destination
+                : ((current as NSString).deletingLastPathComponent as NSString).appendingPathComponent(destination)
+        }
+        throw AtomicFileError(path: path, reason: "a loop of symbolic links")
     }
 
     /// Removes the temporary files `prefix` names in `directory` whose writer is gone (killed while it wrote): no

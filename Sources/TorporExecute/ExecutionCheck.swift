@@ -34,7 +34,8 @@ public enum ExecutionCheck {
     /// `collectorSilence`: how long a host that holds VMs may go without a libvirt collection (`torpor-ingest libvirt`,
     /// every 5 minutes) before it is named: its VMs are then planned from stale data and kept running, so torpor
     /// quietly stops saving there (0: not checked).
-    /// `planSilence`: how long the store may go without a new plan (the hourly job's) once it has had one (0: not checked).
+    /// `planSilence`: how long the store may go without a new plan (the hourly job's), or without a first one once
+    /// something was ingested (0: not checked).
     public static func problems(store: Store, now: EpochSeconds, grace: Int64, collectorSilence: Int64 = 30 * 60, planSilence: Int64 = 0,
                                 replaying: Bool = false, locks: VMLocks? = nil) throws -> [Problem] {
         try store.read { db in
@@ -120,10 +121,15 @@ public enum ExecutionCheck {
             }
             // The hourly job stopped or failing: the VMs asleep keep their approved restores, but nothing new is planned, and
             // once the approved plans' horizon passes torpor quietly saves nothing (its notices may be what failed).
-            if planSilence > 0, let last = try PlanRepository.lastCreated(upTo: now, in: db), now - last > planSilence {
-                problems.append(Problem(vm: store.path, kind: .noRecentPlan, text: "\(store.path): NO PLAN since \(UTC.format(last)): none made for over "
-                                        + "\(DurationText.format(planSilence)) (the hourly job, torpor-plan make, stopped or failing: see its log); the VMs "
-                                        + "asleep keep their approved restores, but no new hibernation is planned"))
+            // A store never planned is counted from its first ingest: an hourly job failing from its first run.
+            if planSilence > 0 {
+                let last = try PlanRepository.lastCreated(upTo: now, in: db)
+                if let since = try last ?? SourceRepository.firstIngested(by: now, in: db), now - since > planSilence {
+                    let none = last == nil ? "NO PLAN YET: none made since the first ingest at \(UTC.format(since)), " : "NO PLAN since \(UTC.format(since)): none made "
+                    problems.append(Problem(vm: store.path, kind: .noRecentPlan, text: "\(store.path): \(none)for over \(DurationText.format(planSilence)) "
+                                            + "(the hourly job, torpor-plan make, stopped or failing: see its log); the VMs asleep keep their approved "
+                                            + "restores, but no new hibernation is planned"))
+                }
             }
             if collectorSilence > 0 {
                 let vmsByHost = Dictionary(grouping: try VMRepository.all(in: db).compactMap(\.hostURI), by: { $0 }).mapValues(\.count)

@@ -76,6 +76,12 @@ public enum SourceRepository {
                                   arguments: [location, kind, now])
     }
 
+    /// When anything was first ingested into the store by `now`, nil if nothing was (a store's start, for what is
+    /// counted from it).
+    public static func firstIngested(by now: EpochSeconds, in db: Database) throws -> EpochSeconds? {
+        try EpochSeconds.fetchOne(db, sql: "SELECT min(ingested_at) FROM source WHERE ingested_at <= ?", arguments: [now])
+    }
+
     public static func all(in db: Database) throws -> [SourceRecord] {
         try Row.fetchAll(db, sql: "SELECT * FROM source ORDER BY id").map(record)
     }

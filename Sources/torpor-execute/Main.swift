@@ -568,7 +568,7 @@ struct Check: ParsableCommand {
                 }
             }
             guard !problems.isEmpty else {
-                // The plan only when it was looked at: never planned (a fresh install) is not looked at.
+                // The plan only when one was looked at (a store never planned within the silence has none to speak of).
                 let silence = DurationText.seconds(check.planSilence)!
                 let planned = try silence > 0 && store.read { try PlanRepository.lastCreated(upTo: common.nowSeconds, in: $0) } != nil
                 return print("ok at \(UTC.format(common.nowSeconds)): no VM asleep past its restore, no restore failing, no saved state lost, no action left started, no host left uncollected, no VM saved without torpor's record, room for the store"
@@ -586,7 +586,7 @@ struct CheckOptions: ParsableArguments {
     var grace = "10m"
     @Option(help: "How long a host holding VMs may go without a libvirt collection before it is named, e.g. 30m (0: not checked).")
     var collectorSilence = "30m"
-    @Option(help: "How long the store may go without a new plan (the hourly job's) before it is named, once it has had one, e.g. 3h (0: not checked).")
+    @Option(help: "How long the store may go without a new plan (the hourly job's) before it is named, counted from its first ingest when it has had none, e.g. 3h (0: not checked).")
     var planSilence = "3h"
 
     func validate() throws {

@@ -24,6 +24,32 @@ import TorporTestSupport
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["torpor.prom"])
     }
 
+    /// A symbolic link is followed, not replaced: its target (through a relative link, and a link to a link) is
+    /// written, with its mode kept, and the links stay links; a link to nothing yet makes its target; a loop is refused.
+    @Test func aLinkIsFollowedNotReplaced() throws {
+        let dir = try ScratchDirectory.make("atomic")
+        try FileManager.default.createDirectory(atPath: dir + "/metrics", withIntermediateDirectories: true)
+        let target = dir + "/metrics/torpor.prom", link = dir + "/torpor.prom", linkToLink = dir + "/latest.prom"
+        try AtomicFile.write(Data("a\n".utf8), to: target)
+        chmod(target, 0o640)
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "metrics/torpor.prom")
+        try FileManager.default.createSymbolicLink(atPath: linkToLink, withDestinationPath: link)
+        try AtomicFile.write(Data("b\n".utf8), to: linkToLink)
+        #expect(try String(contentsOfFile: target, encoding: .utf8) == "b\n")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == "metrics/torpor.prom", "the link kept")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: linkToLink) == link, "the link to the link kept")
+        #expect(Self.mode(target) == 0o640)
+        let dangling = dir + "/next.prom"
+        try FileManager.default.createSymbolicLink(atPath: dangling, withDestinationPath: dir + "/metrics/next.prom")
+        try AtomicFile.write(Data("c\n".utf8), to: dangling)
+        #expect(try String(contentsOfFile: dir + "/metrics/next.prom", encoding: .utf8) == "c\n")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: dangling) == dir + "/metrics/next.prom")
+        let loop = dir + "/loop.prom"
+        try FileManager.default.createSymbolicLink(atPath: loop, withDestinationPath: loop)
+        let failure = #expect(throws: AtomicFileError.self) { try AtomicFile.write(Data("x".utf8), to: loop) }
+        #expect(failure?.description == "\(loop): a loop of symbolic links")
+    }
+
     /// A temporary file a killed writer left is removed by a later write once 10 minutes old; one a live writer is
     /// writing is not, nor a fresh one (its pid may be another namespace's). A file that cannot be written is said with
     /// its path, the old one left whole and no temporary file left.

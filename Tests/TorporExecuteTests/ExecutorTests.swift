@@ -1673,13 +1673,24 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
 
     /// A store that has had plans but none for longer than the silence allowed (the hourly job stopped or failing) is
     /// named: the VMs asleep keep their approved restores, but torpor quietly plans nothing new. A store that never had
-    /// a plan (a fresh install) is not; a replay sees the plans made by then.
+    /// a plan is named once the silence has passed since its first ingest (an hourly job failing from its first run);
+    /// an empty one is not; a replay sees the plans made by then.
     @Test func checkNamesAStoreWithoutARecentPlan() throws {
         let f = try Fixture()
         func problems(_ now: EpochSeconds, replaying: Bool = false) throws -> [String] {
             try ExecutionCheck.problems(store: f.store, now: now, grace: 600, planSilence: 3 * 3600, replaying: replaying).filter { $0.kind == .noRecentPlan }.map(\.text)
         }
-        #expect(try problems(Self.now + 86_400).isEmpty, "no plan ever: a fresh install")
+        #expect(try problems(Self.now + 86_400).isEmpty, "nothing ingested, no plan: an empty store")
+        let firstIngest = Self.now - 4 * 3600
+        _ = try f.store.transaction { db in
+            try SourceRepository.insert(SourceRecord(kind: "libvirt", location: Self.host, contentSHA256: "first", rows: 1, inserted: 1, duplicates: 0,
+                                                     firstTime: firstIngest, lastTime: firstIngest, warnings: [], ingestedAt: firstIngest),
+                                        report: [String: String](), contributions: [:], in: db)
+        }
+        #expect(try problems(firstIngest + 3 * 3600).isEmpty, "never planned, within 3 h of the first ingest")
+        #expect(try problems(firstIngest + 3 * 3600 + 1) == ["\(f.store.path): NO PLAN YET: none made since the first ingest at \(UTC.format(firstIngest)), for over 3h "
+                                                             + "(the hourly job, torpor-plan make, stopped or failing: see its log); the VMs asleep keep their "
+                                                             + "approved restores, but no new hibernation is planned"])
         _ = try f.plan(["web-01": 0..<6], approve: false)
         #expect(try problems(Self.now + 3 * 3600).isEmpty, "within 3 h")
         let silent = try problems(Self.now + 3 * 3600 + 1)
