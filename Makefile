@@ -66,7 +66,9 @@ demo: build
 ## install: the binaries, the jobs (pipelines/) and their directories on this machine (as root; DESTDIR=dir: under dir).
 ## The binaries are built for it (.build-install/): release, without testing, Swift's runtime linked in, so that they
 ## keep running (restores with them) when the toolchain is upgraded or removed.
+# sqlite3: the store's backups (pipelines/README.md).
 install: deps-build
+	$(call install-missing,sqlite3)
 	swift build -c release --static-swift-stdlib --scratch-path .build-install
 	./pipelines/install.sh $(CURDIR)/.build-install/release
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs torpor's binaries and jobs: pipelines/install.sh [BIN_DIR] (default .build/release; `make install` builds
 # them for it into .build-install/release, with Swift's runtime linked in), as root. Binaries to
-# /usr/local/bin, the job scripts to /usr/local/lib/torpor, torpor.env to /etc/torpor and the logs' rotation to
+# /usr/local/bin, the job scripts and the cron file to /usr/local/lib/torpor, the systemd units to
+# /usr/local/lib/systemd/system, torpor.env to /etc/torpor and the logs' rotation to
 # /etc/logrotate.d (never over edited ones), the store's and the logs' directories. DESTDIR=dir installs under dir
 # instead (a staging tree, or a test). Then enable the cron file or the systemd units (pipelines/README.md). Safe to
 # run twice: the upgrade path too.
@@ -20,52 +21,12 @@ else
   install -m 0644 "$here/torpor.env" "$root/etc/torpor/torpor.env"
 fi
 # The settings are checked before anything else is installed: an upgrade refused for them changes nothing.
-# (grep stops at the first itself: a `| head -1` would kill it by SIGPIPE, which pipefail takes for no match.)
-if crlf=$(grep -n -m1 $'\r' "$root/etc/torpor/torpor.env"); then
-  echo "install.sh: $root/etc/torpor/torpor.env line ${crlf%%:*} ends in a carriage return (CRLF line endings: convert the file with dos2unix); nothing installed" >&2
+if ! problems=$("$here/check-env.sh" "$root/etc/torpor/torpor.env"); then
+  sed 's/^/install.sh: /' <<<"$problems" >&2
+  echo "install.sh: nothing installed (the settings above: $root/etc/torpor/torpor.env)" >&2
   exit 2
 fi
-# The jobs read them with bash (cron) and systemd: one bash cannot read runs none of them.
-if ! why=$(bash -ec 'set -a; . "$1"' - "$root/etc/torpor/torpor.env" 2>&1 >/dev/null) || [ -n "$why" ]; then
-  echo "install.sh: $root/etc/torpor/torpor.env cannot be read by bash: ${why:-?} (quote a value with spaces in single quotes); nothing installed" >&2
-  exit 2
-fi
-# systemd's EnvironmentFile= reads what bash says not a word about otherwise: an unquoted value's trailing "# comment"
-# is kept in the value, `export` lines are dropped, $VAR and ~ are not expanded, & and > mean nothing. Each line must
-# read the same to both: NAME=value of plain characters, or the whole value in quotes.
-lineno=0
-while IFS= read -r line || [ -n "$line" ]; do
-  lineno=$((lineno + 1))
-  trimmed=${line#"${line%%[![:space:]]*}"}; trimmed=${trimmed%"${trimmed##*[![:space:]]}"}
-  case $trimmed in ''|'#'*|';'*) continue ;; esac
-  if ! [[ $trimmed =~ ^[A-Za-z_][A-Za-z0-9_]*=(\'[^\']*\'|\"[^\"\$\`\\]*\"|[-A-Za-z0-9_./:@%+,=]*)$ ]]; then
-    echo "install.sh: $root/etc/torpor/torpor.env line $lineno: '$trimmed' is read otherwise by systemd's EnvironmentFile= than by bash" \
-      "(cron): give NAME=value of letters, digits and -_./:@%+,= or quote the whole value in single quotes (no export; a comment" \
-      "on a line of its own); nothing installed" >&2
-    exit 2
-  fi
-done < "$root/etc/torpor/torpor.env"
-# The jobs run from / (systemd) or root's home (cron), a person's commands from anywhere: a relative path among the
-# settings names another file for each (a person's wake would open another store, or none).
-setting() {   # setting NAME: its value in torpor.env alone (not in this shell's environment)
-  env -i bash -c 'set -a; . "$1"; printf "%s" "${!2:-}"' - "$root/etc/torpor/torpor.env" "$1"
-}
-db=$(setting TORPOR_DB)
-if [ -z "$db" ]; then
-  echo "install.sh: $root/etc/torpor/torpor.env: TORPOR_DB is empty: the jobs would each make a store where they run (./torpor.db);" \
-    "give the store's absolute path; nothing installed" >&2
-  exit 2
-fi
-for name in TORPOR_DB TORPOR_BIN TORPOR_EVENT_LOG TORPOR_STATE_POOL TORPOR_WATCH_STATE TORPOR_METRICS_FILE TORPOR_POLICY TORPOR_PLANS TORPOR_CALENDARS; do
-  values=("$(setting "$name")")
-  [ "$name" != TORPOR_CALENDARS ] || read -ra values <<<"${values[0]}"   # a list of files
-  for value in ${values[@]+"${values[@]}"}; do
-    [ -z "$value" ] || [ "${value#/}" != "$value" ] || {
-      echo "install.sh: $root/etc/torpor/torpor.env: $name '$value' is a relative path: the jobs and a person's commands run from" \
-        "different directories and would use different files; give an absolute path; nothing installed" >&2
-      exit 2; }
-  done
-done
+db=$(env -i bash -c 'set -a; . "$1"; printf "%s" "${TORPOR_DB:-}"' - "$root/etc/torpor/torpor.env")
 # A new torpor may migrate the store (the first stage to open it does, often the executor): a migration that runs out of
 # room fails, and with the old binaries gone nothing restores the VMs asleep until room is freed (the room kept for
 # restores is no migration's size). So the store's filesystem must have room for the store again (an index rebuilt and
@@ -97,7 +58,7 @@ stage() {   # stage DIR FILE...
   done
 }
 # The scripts the jobs source or call before the jobs themselves, the jobs before the tools they run.
-stage "$root/usr/local/lib/torpor" "$here"/{job-step,one-at-a-time,notify,ingest-sources,collect,hourly,nightly,execute,watch}.sh
+stage "$root/usr/local/lib/torpor" "$here"/{job-step,one-at-a-time,notify,check-env,ingest-sources,collect,hourly,nightly,execute,watch}.sh
 stage "$root/usr/local/bin" "$bin"/torpor-{ingest,train,plan,execute,backtest}
 for target in "${staged[@]}"; do mv -f "$(dirname "$target")/.$(basename "$target").new" "$target"; done
 install -m 0644 "$here/cron/torpor" "$root/usr/local/lib/torpor/cron"
@@ -107,8 +68,21 @@ if [ -e "$root/etc/logrotate.d/torpor" ]; then
 else
   install -m 0644 "$here/logrotate/torpor" "$root/etc/logrotate.d/torpor"
 fi
-install -d "$root/usr/local/lib/torpor/systemd"
-install -m 0644 "$here"/systemd/*.{service,timer} "$root/usr/local/lib/torpor/systemd/"
+# The units where systemd looks for those an administrator installs (enabled by a person: cron or systemd, not both);
+# a change to one goes in a drop-in (systemctl edit UNIT), which an upgrade keeps. Copies an older torpor had a person
+# put in /etc/systemd/system would stand before these: said.
+units=$root/usr/local/lib/systemd/system
+install -d "$units"
+install -m 0644 "$here"/systemd/*.{service,timer} "$units/"
+rm -rf "$root/usr/local/lib/torpor/systemd"   # where an older torpor left them, for a person to copy
+shadowing=()
+for unit in "$here"/systemd/*.{service,timer}; do
+  [ ! -e "$root/etc/systemd/system/$(basename "$unit")" ] || shadowing+=("$root/etc/systemd/system/$(basename "$unit")")
+done
+if [ ${#shadowing[@]} -gt 0 ]; then
+  echo "install.sh: WARNING: ${shadowing[*]} stand before the units installed in $units (copies of an older torpor's):" \
+    "remove them, then systemctl daemon-reload (a change of your own goes in systemctl edit UNIT)" >&2
+fi
 # An executor following the clock runs the binary it started with: once a new stage migrates the store, it only restores
 # and wakes (no new hibernation) until restarted. Said loudly rather than restarted here: a restart mid-save is the
 # operator's call.
@@ -116,13 +90,21 @@ if [ -z "$root" ] && command -v systemctl >/dev/null 2>&1 && systemctl is-active
   echo "install.sh: WARNING: torpor-execute.service still runs the old binary: restart it (systemctl restart torpor-execute.service)," \
     "else once the store is migrated it only restores and wakes, no new hibernation" >&2
 fi
+# Every notice (a VM asleep past its restore, a failed job, a plan awaiting review) goes to TORPOR_NOTIFY: the shipped
+# command only writes to syslog, where nobody is told.
+if [ "$(env -i bash -c 'set -a; . "$1"; printf "%s" "${TORPOR_NOTIFY:-}"' - "$root/etc/torpor/torpor.env")" = "logger -t torpor" ]; then
+  echo "install.sh: WARNING: TORPOR_NOTIFY in $root/etc/torpor/torpor.env is still the shipped 'logger -t torpor': notices" \
+    "(a VM asleep past its restore, a failed job, a plan awaiting review) reach syslog only, no person; set it to a command" \
+    "a person reads, e.g. 'mail -s torpor ops@example.com'" >&2
+fi
 cat <<EOT
-installed under ${root:-/}: binaries in /usr/local/bin, jobs in /usr/local/lib/torpor, settings in /etc/torpor/torpor.env
-next: edit /etc/torpor/torpor.env (policy, calendars, Prometheus, notify command), load it in your shell for the
-  commands you run by hand (set -a; . /etc/torpor/torpor.env; set +a: else they read ./torpor.db), run the inventory
-  once (torpor-ingest inventory --uri qemu:///system), then either
+installed under ${root:-/}: binaries in /usr/local/bin, jobs in /usr/local/lib/torpor, units in /usr/local/lib/systemd/system,
+  settings in /etc/torpor/torpor.env
+next: edit /etc/torpor/torpor.env (TORPOR_NOTIFY first: who is told; then the policy, calendars, Prometheus), check it
+  (/usr/local/lib/torpor/check-env.sh; every watch checks it again), load it in your shell for the commands you run by
+  hand (set -a; . /etc/torpor/torpor.env; set +a: else they read ./torpor.db), run the inventory once (torpor-ingest
+  inventory --uri qemu:///system), then either
   cp /usr/local/lib/torpor/cron /etc/cron.d/torpor, or
-  cp /usr/local/lib/torpor/systemd/* /etc/systemd/system/ && systemctl daemon-reload &&
-  systemctl enable --now torpor-collect.timer torpor-hourly.timer torpor-nightly.timer torpor-watch.timer torpor-execute.service
-  (an upgrade: copy the cron file or the units again, then systemctl daemon-reload && systemctl restart torpor-execute.service)
+  systemctl daemon-reload && systemctl enable --now torpor-collect.timer torpor-hourly.timer torpor-nightly.timer torpor-watch.timer torpor-execute.service
+  (an upgrade: copy the cron file again, or systemctl daemon-reload; then restart the executor: systemctl restart torpor-execute.service)
 EOT

@@ -6,6 +6,8 @@
 # made for $TORPOR_WATCH_PLAN_SILENCE (default 3h; 0: not checked: a site that plans less often). A person is told when that changes, again
 # every $TORPOR_WATCH_REMIND seconds while it lasts (default: an hour), and once when it clears; a check that cannot run
 # (the store unreadable) or does not answer within $TORPOR_WATCH_CHECK_TIMEOUT seconds (a disk stuck in I/O) is told too.
+# The settings file ($TORPOR_ENV_FILE, default /etc/torpor/torpor.env) is checked too (check-env.sh): an edit since the
+# install that systemd would read otherwise than bash, or a relative path, is told as the check's findings are.
 # The text last told is kept in $TORPOR_WATCH_STATE, by default in /run: not on the store's disk, which may be full.
 # With $TORPOR_METRICS_FILE, each check also writes `torpor-execute metrics` there (Prometheus's text format), from
 # what it found.
@@ -39,6 +41,12 @@ output=$(timeout "$TORPOR_WATCH_CHECK_TIMEOUT" "$TORPOR_BIN/torpor-execute" chec
 status=$?
 [ "$status" -ne 124 ] || output+=$'\n'"watch.sh: torpor-execute check did not answer within $TORPOR_WATCH_CHECK_TIMEOUT s (the store's disk stuck? libvirt?)"
 if [ -n "$unreadable" ]; then output+=$'\n'"$unreadable"; [ "$status" -ne 0 ] || status=4; fi   # a setting to mend: a person's
+# The settings file as edited since the install (which checked it): a line systemd reads otherwise than bash, a
+# relative path (check-env.sh), told as the check's findings are.
+env_file=${TORPOR_ENV_FILE:-/etc/torpor/torpor.env}
+if [ -e "$env_file" ] && ! settings=$("$here/check-env.sh" "$env_file" 8>&-); then
+  output+=$'\n'"$settings"; [ "$status" -ne 0 ] || status=4
+fi
 printf '%s\n' "$output"
 tell() {   # tell SUBJECT: the check's output to a person; the job fails (5) when it cannot be sent, said to syslog
   "$here/notify.sh" "$1" <<<"$output" 8>&- && return   # stopped after $TORPOR_NOTIFY_TIMEOUT (notify.sh)

@@ -80,7 +80,7 @@ echo "what needs a person (pipelines/watch.sh notifies on it every 5 minutes), a
 # without a new plan for 3 h).
 "$BIN/torpor-execute" check --now "$TOMORROW" --plan-silence 0
 echo "the same for Prometheus (torpor-execute metrics: the watch writes them for node_exporter's textfile collector), samples only:"
-"$BIN/torpor-execute" metrics --now "$TOMORROW" | grep -v '^#'
+"$BIN/torpor-execute" metrics --now "$TOMORROW" --plan-silence 0 | grep -v '^#'
 echo "events (JSON lines) in demo/events.jsonl: $(wc -l < demo/events.jsonl)"
 
 step "14. backtest: the last 7 days replayed through the planner with the plans' policy (planned hourly, scored per sample), torpor against the alternatives; torpor's model trained on the data before that week only (nothing recorded), as the nightly job would have"

@@ -4,6 +4,24 @@ import TorporCore
 import TorporHash
 import TorporStore
 
+/// How a plan's actions stand for a review (`show`'s text and page).
+public struct ApprovalStanding: Sendable {
+    /// This plan's approvals that count now (`Approvals.approvedInForce`), by action id.
+    public var approved: [String: ApprovalRecord]
+    /// This plan's hibernations the plan the executor follows approved (`Approvals.approvedByFollowed`), by action id.
+    public var approvedByFollowed: [String: ApprovalRecord]
+
+    public init(approved: [String: ApprovalRecord] = [:], approvedByFollowed: [String: ApprovalRecord] = [:]) {
+        self.approved = approved
+        self.approvedByFollowed = approvedByFollowed
+    }
+
+    /// How `plan`'s actions stand in the store now.
+    public static func of(_ plan: Plan, in db: Database) throws -> ApprovalStanding {
+        ApprovalStanding(approved: try Approvals.approvedInForce(of: plan.id, in: db), approvedByFollowed: try Approvals.approvedByFollowed(plan, in: db))
+    }
+}
+
 /// Approval of plans. Approving a hibernation approves its restore; restores are never blocked (not by a plan's
 /// expiry, a newer plan, or a missing approval). With a standing approval switched on, a new plan's hibernations that
 /// are unchanged from the last approved plan (same VM, host, start, and a restore with the same deadline, a risk no
@@ -157,15 +175,39 @@ public enum Approvals {
     }
 
     /// How an action of `plan` stands: approved (by whom), awaiting review, or needing no approval (a restore of a VM
-    /// asleep now); a hibernation due after the plan expires is said to be started only by a later plan.
-    public static func status(of action: Plan.Action, in plan: Plan, approved: [String: ApprovalRecord]) -> String {
+    /// asleep now); a hibernation due after the plan expires is said to be started only by a later plan, and one the
+    /// followed plan approved (`ApprovalStanding.approvedByFollowed`) to start as that approval planned.
+    public static func status(of action: Plan.Action, in plan: Plan, standing: ApprovalStanding) -> String {
         let late = action.action == .hibernate && action.at > plan.validUntil
             ? "; due after the plan expires: a later plan (approved, or carried by the standing approval) starts it" : ""
-        if let a = approved[action.id] {
-            return (a.carriedFrom == nil ? "approved by \(a.approvedBy)" : "approved (standing, from plan \(a.carriedFrom!.prefix(12)))") + late
+        if let a = standing.approved[action.id] { return approvedBy(a) + late }
+        if let a = standing.approvedByFollowed[action.id] {
+            return "awaits review, but starts as planned: \(approvedBy(a)) in plan \(a.planID.prefix(12)), which the executor follows while "
+                + "the newest plan holds this sleep (torpor-execute pin \(action.vm) keeps it awake)"
         }
         if action.action == .restore && action.pairedWith == nil { return "brings the sleeping VM's restore earlier without approval; later once approved" }
         return action.action == .restore ? "awaits its hibernation's approval" : "awaits review" + late
+    }
+
+    /// Who approved, in a review's words.
+    static func approvedBy(_ a: ApprovalRecord) -> String {
+        a.carriedFrom == nil ? "approved by \(a.approvedBy)" : "approved (standing, from plan \(a.carriedFrom!.prefix(12)))"
+    }
+
+    /// The hibernations of `plan` that the plan the executor follows (another, made no later) approves under the same
+    /// signature: the executor starts them as that approval planned while the newest plan holds them, whether or not a
+    /// person approves them here (leaving them out of this plan's approval does not hold them back).
+    public static func approvedByFollowed(_ plan: Plan, in db: Database) throws -> [String: ApprovalRecord] {
+        guard let followed = try followed(upTo: .max, in: db), followed.id != plan.id, followed.createdAt <= plan.createdAt.seconds, !followed.pruned,
+              let stored = try PlanRepository.plan(id: followed.id, in: db),
+              let earlier = try? Plan.decode(stored.body, source: "plan \(followed.id)") else { return [:] }
+        let approved = try approvedInForce(of: followed.id, in: db)
+        let bySignature = Dictionary(earlier.actions.compactMap { h in
+            h.action == .hibernate ? approved[h.id].map { (h.signature, $0) } : nil
+        }, uniquingKeysWith: { a, _ in a })
+        return Dictionary(plan.actions.compactMap { h in
+            h.action == .hibernate ? bySignature[h.signature].map { (h.id, $0) } : nil
+        }, uniquingKeysWith: { a, _ in a })
     }
 
     static func carryStanding(to plan: Plan, in db: Database) throws -> ApprovalRecord? {

@@ -5,15 +5,17 @@ import TorporStore
 /// The plan as one self-contained HTML page: the action table, then per VM an SVG chart of its recent demand, the
 /// forecast band, the thresholds and the planned sleep, with what happens when and why. No scripts, no external files.
 public enum PlanPage {
+    /// `warnings`: what `show` heads the plan with (superseded, not followed, expired, …), each at the page's top.
     /// `history`: per VM, the hourly demand before the plan (NaN = missing), starting at `historyStart`.
-    public static func html(_ plan: Plan, approved: [String: ApprovalRecord], history: [String: [Float]], historyStart: EpochSeconds) -> String {
+    public static func html(_ plan: Plan, standing: ApprovalStanding, warnings: [String] = [], history: [String: [Float]], historyStart: EpochSeconds) -> String {
         var body = """
             <h1>torpor plan <code>\(plan.id.prefix(12))</code></h1>
+            \(warnings.map { "<p class=\"warning\">\($0.htmlEscaped)</p>" }.joined(separator: "\n"))
             <p>Created \(plan.createdAt.text), hibernations valid until \(plan.validUntil.text). Data up to \((plan.inputs.dataWatermark?.text ?? "none").htmlEscaped); forecast: \(plan.inputs.model.htmlEscaped); policy <code>\(plan.inputs.policySHA256.prefix(12))</code>; horizon \(plan.inputs.horizonHours) h.</p>
             <table><tr><th>action</th><th>VM</th><th>tier</th><th>at</th><th>deadline</th><th>VM-hours saved</th><th>risk</th><th>approval</th></tr>
             """
         for a in plan.actions {
-            body += "<tr class=\"\(a.action.rawValue)\"><td>\(a.what)</td><td><a href=\"#vm-\(a.vm.htmlEscaped)\">\(a.vm.htmlEscaped)</a></td><td>\(a.tier.htmlEscaped)</td><td>\(a.at.text)</td><td>\(a.deadline?.text ?? "")</td><td>\(String(format: "%.1f", a.rationale.expectedVMHoursSaved))</td><td class=\"risk-\(a.rationale.risk)\">\(a.rationale.risk)</td><td>\((Approvals.status(of: a, in: plan, approved: approved)).htmlEscaped)</td></tr>\n"
+            body += "<tr class=\"\(a.action.rawValue)\"><td>\(a.what)</td><td><a href=\"#vm-\(a.vm.htmlEscaped)\">\(a.vm.htmlEscaped)</a></td><td>\(a.tier.htmlEscaped)</td><td>\(a.at.text)</td><td>\(a.deadline?.text ?? "")</td><td>\(String(format: "%.1f", a.rationale.expectedVMHoursSaved))</td><td class=\"risk-\(a.rationale.risk)\">\(a.rationale.risk)</td><td>\(Approvals.status(of: a, in: plan, standing: standing).htmlEscaped)</td></tr>\n"
         }
         body += "</table>\n"
         let planned = Set(plan.actions.map(\.vm))
@@ -43,9 +45,10 @@ public enum PlanPage {
             tr.hibernate td:first-child{color:#1f5fa8}tr.restore td:first-child{color:#a85f1f}
             .risk-high{color:#b00;font-weight:bold}.risk-medium{color:#b70}
             section{margin-top:2em}small{color:#666;font-weight:normal}
+            .warning{color:#b00;font-weight:bold;border:2px solid #b00;padding:6px 10px}
             </style></head><body>
             \(body)
-            <p><small>Chart: grey = measured hourly demand (max of the hour); orange band = forecast from the lowest to the highest quantile; orange line = the tier's quantile; green dashed = hibernate_below; red dashed = restore_above; blue = planned sleep; vertical line = plan time.</small></p>
+            <p><small>Chart: grey = measured hourly demand (max of the hour); orange band = forecast from the lowest to the highest quantile; orange line = the tier's quantile; green dashed = hibernate_below; red dashed = restore_above; blue = planned sleep; vertical line = plan time. Every time on this page is UTC.</small></p>
             </body></html>
 
             """

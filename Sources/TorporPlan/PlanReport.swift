@@ -4,13 +4,13 @@ import TorporStore
 
 /// The plan as text for review: a table of actions, then per VM what happens when and why, then what stays running.
 public enum PlanReport {
-    public static func text(_ plan: Plan, approved: [String: ApprovalRecord]) -> String {
+    public static func text(_ plan: Plan, standing: ApprovalStanding) -> String {
         var out = ["plan \(plan.id.prefix(12))  created \(plan.createdAt.text)  valid until \(plan.validUntil.text)",
                    "inputs: data up to \(plan.inputs.dataWatermark?.text ?? "none"), \(plan.inputs.model), policy \(plan.inputs.policySHA256.prefix(12)), horizon \(plan.inputs.horizonHours) h",
                    ""]
         let rows = plan.actions.map { a in
             [a.what, a.vm, a.tier, a.at.text, a.deadline?.text ?? "-", String(format: "%.1f", a.rationale.expectedVMHoursSaved),
-             a.rationale.risk, Approvals.status(of: a, in: plan, approved: approved)]
+             a.rationale.risk, Approvals.status(of: a, in: plan, standing: standing)]
         }
         out += table(header: ["ACTION", "VM", "TIER", "AT", "DEADLINE", "VM-H SAVED", "RISK", "APPROVAL"], rows: rows)
         let saved = plan.actions.filter { $0.action == .restore }.reduce(0) { $0 + $1.rationale.expectedVMHoursSaved }

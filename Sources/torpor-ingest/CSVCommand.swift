@@ -25,7 +25,7 @@ struct CSVCommand: ParsableCommand {
     @Option(help: "long, wide-metrics or wide-vms (overrides the mapping).")
     var layout: String?
 
-    @Option(help: "auto, ',', ';', tab.")
+    @Option(help: "auto, ',', ';', '|', tab.")
     var delimiter: String?
 
     @Option(help: "The VM all rows belong to (wide-metrics; another layout refuses it).")

@@ -59,6 +59,9 @@ struct StoreOptions: ParsableArguments {
         // The stage that makes a store refuses a relative $TORPOR_DB (the jobs run from /, a person from anywhere: each
         // would make and fill its own); the others only open what is there, and the executor must never be stopped by it.
         if db == nil {
+            if ProcessInfo.processInfo.environment["TORPOR_DB"] == "" {
+                throw ValidationError("TORPOR_DB is set but empty (an unset variable?): give the store's absolute path, or unset it for ./torpor.db")
+            }
             do { _ = try environmentPath("TORPOR_DB") } catch { throw ValidationError(error.message) }
         }
     }

@@ -11,9 +11,9 @@ struct PrometheusCommand: ParsableCommand {
             Files: JSON query results (full response or the bare result array) or text exposition / OpenMetrics
             (detected from the content). NaN is missing data (not stored); ±Inf is counted and not stored;
             histograms and summaries are skipped with a warning. Exposition samples without a timestamp are taken
-            at --now.
-            Live: --prometheus-url URL --query Q [--query Q …] --range 7d --step 5m reads [now − range, now],
-            split into chunks within the server's 11,000-point limit; a server that is down, slow or answers an
+            when the file last changed (the scrape that wrote it; at --now when a replay's is earlier).
+            Live: --prometheus-url URL --query Q [--query Q …] --range 7d --step 5m reads [end − range, end], end the
+            last step a minute before now (a point on scrapes still arriving reads low), split into chunks within the server's 11,000-point limit; a server that is down, slow or answers an
             error gives an error and nothing is stored.
             A series' VM is the value of its first --vm-label (default: domain, then instance); its metric comes from
             the mapping (Prometheus metric name or query → torpor metric), else --metric, else a torpor metric of

@@ -16,7 +16,9 @@ struct ReleaseCommand: ParsableCommand {
     func run() throws {
         switch try store.openStore(creating: false).transaction({ try VMRepository.release(vm, in: $0) }) {
         case .released: print("\(vm) released: the next domain found under its name takes it over")
-        case .alreadyFree: print("\(vm) holds no domain or host already: nothing to release")
+        case .alreadyFree:   // safe to run twice, and said as what was asked and not needed (exit 3)
+            printError("\(vm) holds no domain or host already: nothing to release")
+            throw ExitCode(3)
         case .unknownVM:
             printError("no VM named \(vm) in the store: nothing to release")
             throw ExitCode(2)

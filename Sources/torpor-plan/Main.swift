@@ -176,28 +176,31 @@ struct Show: ParsableCommand {
             let (plan, bytes) = try Plan.load(path: plan)
             let store = try common.openStore(reserve: .untouched)
             // What the review can still lead to: a newer plan made since, or another plan the executor follows.
-            let (approved, notRecorded, newer, followed) = try store.read { db in
-                (try Approvals.approvedInForce(of: plan.id, in: db), try Approvals.notRecorded(plan, bytes: bytes, in: db),
+            let (standing, notRecorded, newer, followed) = try store.read { db in
+                (try ApprovalStanding.of(plan, in: db), try Approvals.notRecorded(plan, bytes: bytes, in: db),
                  try Approvals.newer(than: plan, in: db), try Approvals.followed(upTo: .max, in: db))
             }
-            if let notRecorded { print("NOT THE RECORDED PLAN: \(notRecorded); it cannot be approved") }
+            // The plan's warnings, at the head of the text and of the page alike.
+            var warnings: [String] = []
+            if let notRecorded { warnings.append("NOT THE RECORDED PLAN: \(notRecorded); it cannot be approved") }
             // The plan is shown whatever the policy in force is: a review must not be blocked by a broken setting.
-            do { if let changed = try policyFile.changed(since: plan) { print(changed.text) } } catch {
-                print("POLICY IN FORCE UNREADABLE: \(error): this plan's policy \(plan.inputs.policySHA256.prefix(12)) is not compared with it")
+            do { if let changed = try policyFile.changed(since: plan) { warnings.append(changed.text) } } catch {
+                warnings.append("POLICY IN FORCE UNREADABLE: \(error): this plan's policy \(plan.inputs.policySHA256.prefix(12)) is not compared with it")
             }
             if let newer {
-                print("SUPERSEDED by plan \(newer.id.prefix(12)) (made \(UTC.format(newer.createdAt)), from newer data, events and pins): approve refuses this one "
-                      + "without --superseded (torpor-plan list)")
+                warnings.append("SUPERSEDED by plan \(newer.id.prefix(12)) (made \(UTC.format(newer.createdAt)), from newer data, events and pins): approve refuses this one "
+                                + "without --superseded (torpor-plan list)")
             }
-            let hibernationsApproved = plan.actions.contains { $0.action == .hibernate && approved[$0.id] != nil }
+            let hibernationsApproved = plan.actions.contains { $0.action == .hibernate && standing.approved[$0.id] != nil }
             if hibernationsApproved, let followed, followed.id != plan.id {
-                print("NOT FOLLOWED: the executor takes hibernations from plan \(followed.id.prefix(12)) (made \(UTC.format(followed.createdAt))), "
-                      + "not from this one: its approvals here start nothing")
+                warnings.append("NOT FOLLOWED: the executor takes hibernations from plan \(followed.id.prefix(12)) (made \(UTC.format(followed.createdAt))), "
+                                + "not from this one: its approvals here start nothing")
             }
             if common.nowSeconds > plan.validUntil.seconds {
-                print("EXPIRED at \(plan.validUntil.text): its hibernations can no longer be approved or started (its restores run anyway)")
+                warnings.append("EXPIRED at \(plan.validUntil.text): its hibernations can no longer be approved or started (its restores run anyway)")
             }
-            print(PlanReport.text(plan, approved: approved))
+            for warning in warnings { print(warning) }
+            print(PlanReport.text(plan, standing: standing))
             if let html {
                 let hour0 = UTC.floor(plan.createdAt.seconds)
                 let historyStart = hour0 - 48 * 3600
@@ -206,7 +209,7 @@ struct Show: ParsableCommand {
                         (f.vm, try HourlySeries.load(vm: f.vm, from: historyStart, to: hour0, in: db).values)
                     }, uniquingKeysWith: { a, _ in a })   // once per VM as torpor writes it
                 }
-                try PlanFiles.write(Data(PlanPage.html(plan, approved: approved, history: history, historyStart: historyStart).utf8), to: html)
+                try PlanFiles.write(Data(PlanPage.html(plan, standing: standing, warnings: warnings, history: history, historyStart: historyStart).utf8), to: html)
                 StandardError.line("torpor-plan: wrote \(html)")
             }
         }
@@ -263,16 +266,22 @@ struct Approve: ParsableCommand {
                 if changed.known && !policyChanged { throw PlanError(.badInput, "nothing approved: " + changed.text) }
                 if !changed.known { StandardError.line("torpor-plan: warning: " + changed.text) }
             }
-            func names(_ s: String?) -> [String]? { s.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } }
+            // A stray comma names no VM (it had been "no VM named  in this plan").
+            func names(_ s: String?) -> [String]? { s.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } } }
             let (only, except) = (names(self.only), names(self.except) ?? [])
             // A VM left out here whose hibernation an earlier approval (a person's, or carried by the standing approval)
             // approves: leaving it out does not hold it back. Said before the approval, which may have nothing to record.
+            // While this plan has no approved hibernation (none here, none selected), the executor goes on following the
+            // plan it follows, whose approval of the same sleep starts it just as well.
             let leftOut = plan.actions.filter { $0.action == .hibernate && !Approvals.selected($0, only: only, except: except) }.sorted { $0.vm < $1.vm }
             if !leftOut.isEmpty {
-                let approved = try store.read { try Approvals.approvedInForce(of: plan.id, in: $0) }
+                let standing = try store.read { try ApprovalStanding.of(plan, in: $0) }
+                let followedStays = !plan.actions.contains { $0.action == .hibernate && (standing.approved[$0.id] != nil || Approvals.selected($0, only: only, except: except)) }
                 for a in leftOut {
-                    guard let earlier = approved[a.id] else { continue }
-                    let how = earlier.carriedFrom.map { "carried by the standing approval from plan \($0.prefix(12))" } ?? "by \(earlier.approvedBy)"
+                    let here = standing.approved[a.id]
+                    guard let earlier = here ?? (followedStays ? standing.approvedByFollowed[a.id] : nil) else { continue }
+                    let how = (earlier.carriedFrom.map { "carried by the standing approval from plan \($0.prefix(12))" } ?? "by \(earlier.approvedBy)")
+                        + (here == nil ? " in plan \(earlier.planID.prefix(12)), which the executor follows while this plan holds the same sleep" : "")
                     StandardError.line("torpor-plan: warning: \(a.vm) is left out here, but its hibernation \(a.id) is still approved (\(how)): "
                         + "it starts as planned; keep it awake with torpor-execute pin \(a.vm)"
                         + (earlier.carriedFrom != nil ? ", or switch the standing approval off (torpor-plan standing off)" : ""))

@@ -122,6 +122,8 @@ import TorporTestSupport
         // does not (its restores would stop).
         let relativeIngest = try runTool("torpor-ingest", ["csv", "a.csv"], environment: ["TORPOR_DB": "torpor.db"])
         #expect(relativeIngest.status == 2 && relativeIngest.stderr.contains("TORPOR_DB 'torpor.db' is a relative path"), "\(relativeIngest)")
+        let emptyEnvironment = try runTool("torpor-ingest", ["csv", "a.csv"], environment: ["TORPOR_DB": ""])
+        #expect(emptyEnvironment.status == 2 && emptyEnvironment.stderr.contains("TORPOR_DB is set but empty"), "\(emptyEnvironment)")
         let relativeStore = try runTool("torpor-execute", ["status"], environment: ["TORPOR_DB": "no-such-torpor.db"])
         #expect(relativeStore.stderr.contains("no store here") && !relativeStore.stderr.contains("is a relative path"), "looked for: \(relativeStore)")
         let emptyDB = try runTool("torpor-execute", ["status", "--db", ""])
@@ -247,7 +249,8 @@ import TorporTestSupport
         #expect(failure.path == bad && failure.outcome == "bad-input" && failure.line == 2 && failure.error.contains("twelve"), "\(failure)")
     }
 
-    /// `release`: a known VM loses its domain and host; an unknown name is bad input (exit 2), and nothing changes.
+    /// `release`: a known VM loses its domain and host; an unknown name is bad input (exit 2), and nothing changes; a
+    /// second release has nothing to do (exit 3).
     @Test func releaseFreesAKnownVMsNameAndRefusesAnUnknownOne() throws {
         let s = try Scratch()
         try s.store.transaction { db in
@@ -259,6 +262,8 @@ import TorporTestSupport
         let command = try ReleaseCommand.parse(["--db", s.store.path, "web-01"])
         try command.run()
         #expect(try s.store.read { try VMRepository.all(in: $0) }.first?.hostURI == nil)
+        let again = #expect(throws: ExitCode.self) { try command.run() }
+        #expect(again == ExitCode(3))
     }
 
     /// `--ahead 0` is refused: an empty window had replaced the calendar's upcoming events with none (exit 0, a

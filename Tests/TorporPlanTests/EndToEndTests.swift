@@ -108,8 +108,29 @@ import TorporTrain
         // A newer plan made: show says the reviewed one is superseded; once the newer one is approved, not followed.
         let later = UTC.format(UTC.parseISO8601(Self.now)! + 3600), newer = dir + "/plans/newer.json"
         #expect(try runTool("torpor-plan", ["make", "--db", store.path, "--now", later, "--out", newer], environment: jobs).status == 0)
-        let superseded = try runTool("torpor-plan", ["show", "--db", store.path, "--now", later, path], environment: jobs)
+        let superseded = try runTool("torpor-plan", ["show", "--db", store.path, "--now", later, path, "--html", dir + "/superseded.html"], environment: jobs)
         #expect(superseded.stdout.contains("SUPERSEDED by plan ") && !superseded.stdout.contains("NOT FOLLOWED"), "\(superseded)")
+        // The page a reviewer may read instead of the text carries the same warnings.
+        let page = try String(contentsOfFile: dir + "/superseded.html", encoding: .utf8)
+        #expect(page.contains("<p class=\"warning\">SUPERSEDED by plan "), "\(page.prefix(600))")
+        // Every hibernation of the newer plan left out: the plan followed still starts the sleeps it approved that the
+        // newer plan holds too (alice's here), so each is said by approve, and by show as starting, not as awaiting review.
+        let newerPlan = try Plan.load(path: newer).plan
+        let aliceApproved = try store.read { try Approvals.approvedInForce(of: plan.id, in: $0) }
+        let approvedSleeps = Set(plan.actions.filter { $0.action == .hibernate && aliceApproved[$0.id] != nil }.map(\.signature))
+        let kept = try #require(newerPlan.actions.first { $0.action == .hibernate && approvedSleeps.contains($0.signature) }, "a sleep both plans hold")
+        let everyVM = Set(newerPlan.actions.filter { $0.action == .hibernate }.map(\.vm)).sorted().joined(separator: ",")
+        let noneSelected = try runTool("torpor-plan", ["approve", "--db", store.path, "--now", later, "--replay", "--by", "bob", "--except", everyVM + ", ", newer],
+                                       environment: jobs)
+        #expect(noneSelected.status == 3 && noneSelected.stderr.contains("warning: \(kept.vm) is left out here, but its hibernation \(kept.id) is still approved "
+                                                                         + "(by alice in plan \(plan.id.prefix(12)), which the executor follows while this plan holds the same sleep): it starts as planned"),
+                "\(noneSelected)")
+        let startsAnyway = try runTool("torpor-plan", ["show", "--db", store.path, "--now", later, newer], environment: jobs)
+        #expect(startsAnyway.stdout.contains("awaits review, but starts as planned: approved by alice in plan \(plan.id.prefix(12))"), "\(startsAnyway)")
+        // An empty --by (a script's unset variable) is passed over for the user's name, not recorded as nobody.
+        let byNobody = try runTool("torpor-plan", ["approve", "--db", store.path, "--now", later, "--replay", "--by", "", newer],
+                                   environment: jobs.merging(["SUDO_USER": "", "USER": "carol"]) { $1 })
+        #expect(byNobody.status == 0 && byNobody.stdout.hasPrefix("approved by carol: "), "\(byNobody)")
         #expect(try runTool("torpor-plan", ["approve", "--db", store.path, "--now", later, "--replay", "--by", "bob", newer], environment: jobs).status == 0)
         let notFollowed = try runTool("torpor-plan", ["show", "--db", store.path, "--now", later, path], environment: jobs)
         #expect(notFollowed.stdout.contains("NOT FOLLOWED: the executor takes hibernations from plan \(try Plan.load(path: newer).plan.id.prefix(12))"), "\(notFollowed)")
@@ -152,7 +173,7 @@ import TorporTrain
         let html = try String(contentsOfFile: dir + "/plan.html", encoding: .utf8)
         #expect(html.components(separatedBy: "class=\"vm-chart planned\"").count - 1 == Set(plan.actions.map(\.vm)).count)
         #expect(html.contains("<polygon") && !html.contains("<script"))
-        let text = PlanReport.text(plan, approved: [:])
+        let text = PlanReport.text(plan, standing: ApprovalStanding())
         #expect(text.contains("awaits review") && text.contains("left running:"))
 
         // A tampered file is refused; the real one is approved.

@@ -33,8 +33,8 @@ import TorporStore
         let install = try run(repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"])
         #expect(install.status == 0, "\(install.output)")
         for path in ["/usr/local/bin/torpor-plan", "/usr/local/lib/torpor/hourly.sh", "/usr/local/lib/torpor/notify.sh", "/usr/local/lib/torpor/watch.sh",
-                     "/etc/torpor/torpor.env", "/var/log/torpor", "/var/lib/torpor/plans", "/usr/local/lib/torpor/systemd/torpor-execute.service",
-                     "/usr/local/lib/torpor/systemd/torpor-watch.timer"] {
+                     "/etc/torpor/torpor.env", "/var/log/torpor", "/var/lib/torpor/plans", "/usr/local/lib/systemd/system/torpor-execute.service",
+                     "/usr/local/lib/systemd/system/torpor-watch.timer", "/usr/local/lib/torpor/check-env.sh", "/usr/local/lib/torpor/cron"] {
             #expect(FileManager.default.fileExists(atPath: root + path), "\(path) installed")
         }
         #expect(try run(repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"]).output
@@ -82,7 +82,24 @@ import TorporStore
         #expect(crlf.status == 2 && crlf.output.contains("CRLF line endings"), "\(crlf.output)")
         // Spaces around a line and an indented comment read the same to both.
         try (shipped + "  TORPOR_NOTIFY_TIMEOUT=30  \n    # an indented comment\n").write(toFile: env, atomically: true, encoding: .utf8)
-        #expect(try run(EndToEndTests.repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"]).status == 0)
+        let clean = try run(EndToEndTests.repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"])
+        #expect(clean.status == 0 && clean.output.contains("WARNING: TORPOR_NOTIFY in \(env) is still the shipped 'logger -t torpor'"), "no person is told: \(clean.output)")
+        // Every problem of the file is said at once, each with its line; the installed check-env.sh says the same.
+        try (shipped + "TORPOR_PLANS=plans\nexport TORPOR_TRAIN_THREADS=2\n").write(toFile: env, atomically: true, encoding: .utf8)
+        let both = try run(EndToEndTests.repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"])
+        #expect(both.status == 2 && both.output.contains("TORPOR_PLANS 'plans' is a relative path") && both.output.contains("'export TORPOR_TRAIN_THREADS=2' is read otherwise"),
+                "\(both.output)")
+        let checked = try run(root + "/usr/local/lib/torpor/check-env.sh", [env], environment: ["PATH": "/usr/bin:/bin"])
+        #expect(checked.status == 2 && checked.output.split(separator: "\n").count == 2 && checked.output.contains("TORPOR_PLANS 'plans' is a relative path"), "\(checked.output)")
+        try (shipped + "TORPOR_NOTIFY='mail -s torpor ops@example.com'\n").write(toFile: env, atomically: true, encoding: .utf8)
+        let fine = try run(root + "/usr/local/lib/torpor/check-env.sh", [env], environment: ["PATH": "/usr/bin:/bin"])
+        #expect(fine.status == 0 && fine.output.isEmpty, "\(fine.output)")
+        // Units a person copied into /etc/systemd/system from an older torpor stand before the installed ones: said.
+        try FileManager.default.createDirectory(atPath: root + "/etc/systemd/system", withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: root + "/etc/systemd/system/torpor-execute.service", contents: Data("[Service]\n".utf8))
+        let shadowed = try run(EndToEndTests.repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"])
+        #expect(shadowed.status == 0 && shadowed.output.contains("WARNING: \(root)/etc/systemd/system/torpor-execute.service stand before the units installed")
+                && !shadowed.output.contains("WARNING: TORPOR_NOTIFY"), "\(shadowed.output)")
     }
 
     /// An upgrade copies every tool beside its target before moving any over it: a copy that fails leaves the installed
@@ -216,7 +233,7 @@ import TorporStore
         let metrics = dir + "/torpor.prom"
         var environment = ["TORPOR_DB": store.path, "TORPOR_BIN": root + "/usr/local/bin", "TORPOR_WATCH_STATE": state, "TORPOR_METRICS_FILE": metrics,
                            "TORPOR_NOTIFY": "cat >> '\(notices)'", "TORPOR_NOW": UTC.format(since + 300), "PATH": "/usr/bin:/bin",
-                           "TORPOR_WATCH_HEARTBEAT": "echo $TORPOR_WATCH_STATUS >> '\(beats)'"]
+                           "TORPOR_WATCH_HEARTBEAT": "echo $TORPOR_WATCH_STATUS >> '\(beats)'", "TORPOR_ENV_FILE": root + "/etc/torpor/torpor.env"]
         func told() -> String { (try? String(contentsOfFile: notices, encoding: .utf8)) ?? "" }
         func beaten() -> [String] { ((try? String(contentsOfFile: beats, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init) }
         #expect(try run(watch, environment: environment).status == 0 && told().isEmpty, "within the grace: nothing to tell")
@@ -246,6 +263,14 @@ import TorporStore
         #expect(misread.status == 4 && misread.output.contains("ok at ") && told().contains("TORPOR_WATCH_PLAN_SILENCE '3 hours' (/etc/torpor/torpor.env) is not a duration"),
                 "\(misread.output)")
         environment["TORPOR_WATCH_PLAN_SILENCE"] = nil
+        // The settings file edited since the install (which checked it): a line systemd would read otherwise is told.
+        let settings = root + "/etc/torpor/torpor.env", shipped = try String(contentsOfFile: settings, encoding: .utf8)
+        try (shipped + "TORPOR_STATE_POOL_CAPACITY=500GiB # the pool's disk\n").write(toFile: settings, atomically: true, encoding: .utf8)
+        let edited = try run(watch, environment: environment)
+        #expect(edited.status == 4 && told().contains("\(settings) line \(shipped.split(separator: "\n", omittingEmptySubsequences: false).count): "
+                                                      + "'TORPOR_STATE_POOL_CAPACITY=500GiB # the pool's disk' is read otherwise by systemd's EnvironmentFile="),
+                "\(edited.output)")
+        try shipped.write(toFile: settings, atomically: true, encoding: .utf8)
         environment["TORPOR_DB"] = dir + "/no-such.db"
         #expect(try run(watch, environment: environment).status == 1)
         #expect(told().contains("torpor-execute check failed (exit 1): whether a VM needs a person is unknown") && told().contains("no-such.db"), "\(told())")
@@ -260,7 +285,7 @@ import TorporStore
         environment["TORPOR_NOTIFY"] = "exit 3"
         let unsent = try run(watch, environment: environment)
         #expect(unsent.status == 5 && unsent.output.contains("could not be sent (TORPOR_NOTIFY)"), "\(unsent.output)")
-        #expect(beaten() == ["0", "4", "4", "4", "0", "0", "4", "1", "124"], "no beat from a watch that could not tell: its monitor says so")
+        #expect(beaten() == ["0", "4", "4", "4", "0", "0", "4", "4", "1", "124"], "no beat from a watch that could not tell: its monitor says so")
         // A heartbeat that cannot be sent is said; the watch exits as its check did.
         environment["TORPOR_NOTIFY"] = "cat >> '\(notices)'"
         environment["TORPOR_WATCH_HEARTBEAT"] = "exit 7"

@@ -930,9 +930,9 @@ import TorporTrain
         plan.skipped = [.init(vm: "a", reason: "window from 2013-09-30T14:00:00Z refused: guardrail"), .init(vm: "b", reason: "busy")]
         #expect(plan.leftRunning == [.init(vm: "b", reason: "busy")])
         #expect(plan.windowsNotTaken == [.init(vm: "a", reason: "window from 2013-09-30T14:00:00Z refused: guardrail")])
-        let text = PlanReport.text(plan, approved: [:])
+        let text = PlanReport.text(plan, standing: ApprovalStanding())
         #expect(text.hasSuffix("left running:\n  b: busy\n\nwindows not taken:\n  a: window from 2013-09-30T14:00:00Z refused: guardrail"), "\(text)")
-        let page = PlanPage.html(plan, approved: [:], history: [:], historyStart: Self.now)
+        let page = PlanPage.html(plan, standing: ApprovalStanding(), history: [:], historyStart: Self.now)
         #expect(page.contains("<li>window not taken: window from 2013-09-30T14:00:00Z refused: guardrail</li>") && page.contains("<li>b: busy</li>")
                 && !page.contains("<li>a: window"), "a's refused window under a, b among those left running")
     }
