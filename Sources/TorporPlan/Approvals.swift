@@ -25,7 +25,7 @@ public struct ApprovalStanding: Sendable {
 /// Approval of plans. Approving a hibernation approves its restore; restores are never blocked (not by a plan's
 /// expiry, a newer plan, or a missing approval). With a standing approval switched on, a new plan's hibernations that
 /// are unchanged from the last approved plan (same VM, host, start, and a restore with the same deadline, a risk no
-/// higher; the same policy and horizon; that plan still valid, its approvals given since the standing approval was switched on) carry
+/// higher and a forecast not come halfway to its thresholds; the same policy and horizon; that plan still valid, its approvals given since the standing approval was switched on) carry
 /// that approval; new or changed ones wait for a person. Carried approvals count for hibernations only while it is on,
 /// and only those carried since it was last switched on (`carriedInForce`); the restores they moved stand.
 public enum Approvals {
@@ -227,14 +227,15 @@ public enum Approvals {
         func sleep(_ hibernation: Plan.Action, in plan: Plan) -> String? {
             hibernation.pairedWith.flatMap(plan.action).map { hibernation.signature + " until " + $0.signature }
         }
-        // A sleep whose risk rose since (its forecast now crosses a threshold it did not) waits for a person too.
-        typealias Approved = (start: Instant, risk: Int)
+        // A sleep whose risk rose since (its forecast now crosses a threshold it did not), or whose forecast came halfway
+        // to its thresholds within its risk level, waits for a person too: the approval was given on the forecast then.
+        typealias Approved = (start: Instant, risk: Int, rationale: Plan.Rationale)
         let approvedSleep: [String: Approved] = Dictionary(earlier.actions.filter { $0.action == .hibernate && approvedEarlier[$0.id] != nil }
-            .compactMap { h -> (String, Approved)? in sleep(h, in: earlier).map { ($0, (start: h.at, risk: h.rationale.riskRank)) } },
-                                                           uniquingKeysWith: { a, b in (min(a.start, b.start), min(a.risk, b.risk)) })
+            .compactMap { h -> (String, Approved)? in sleep(h, in: earlier).map { ($0, (start: h.at, risk: h.rationale.riskRank, rationale: h.rationale)) } },
+                                                           uniquingKeysWith: { a, b in (min(a.start, b.start), min(a.risk, b.risk), a.rationale) })
         let carried = plan.actions.filter { a in
             guard a.action == .hibernate, let approved = sleep(a, in: plan).flatMap({ approvedSleep[$0] }),
-                  a.rationale.riskRank <= approved.risk else { return false }
+                  a.rationale.riskRank <= approved.risk, !a.rationale.closerToThresholds(than: approved.rationale) else { return false }
             return a.afterIdleSeconds == nil || approved.start <= a.at
         }
         // A sleeping VM's restore unchanged from an approved one (the same deadline, or still at the horizon's end, or

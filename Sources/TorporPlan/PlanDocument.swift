@@ -88,6 +88,15 @@ public struct Plan: Codable, Equatable, Sendable {
 
         /// `risk` in order: low 0, medium 1, high 2 (anything else counts as high).
         public var riskRank: Int { ["low": 0, "medium": 1][risk] ?? 2 }
+
+        /// Whether the forecast came at least halfway to its thresholds since `earlier` (the same sleep in an older
+        /// plan), within one risk level: the deciding quantile's peak used over half its margin under hibernate_below,
+        /// or the top quantile's over half its margin under restore_above (any rise, once over it). A standing
+        /// approval does not carry such a sleep, and `diff` says it.
+        public func closerToThresholds(than earlier: Rationale) -> Bool {
+            func halfUsed(_ was: Double, _ now: Double, _ limit: Double) -> Bool { now - was > max(0, limit - was) / 2 }
+            return halfUsed(earlier.forecastPeak, forecastPeak, hibernateBelow) || halfUsed(earlier.worstCase, worstCase, restoreAbove)
+        }
     }
 
     /// What an action holds while it lasts: state-pool bytes while asleep, host memory and vCPUs from the restore on.

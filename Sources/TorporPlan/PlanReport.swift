@@ -42,7 +42,11 @@ public enum PlanReport {
         return [line(header)] + rows.map(line)
     }
 
-    /// What changed from `old` to `new`, per VM: actions added, removed, or moved in time.
+    /// A percentage as the review shows one: `4.5 %`.
+    static func percent(_ value: Double) -> String { String(format: "%.1f %%", value) }
+
+    /// What changed from `old` to `new`, per VM: actions added, removed, or moved in time; a sleep both hold whose risk
+    /// rose or whose forecast came halfway to its thresholds.
     public static func diff(old: Plan, new: Plan) -> String {
         var out = ["plan \(old.id.prefix(12)) (\(old.createdAt.text)) → \(new.id.prefix(12)) (\(new.createdAt.text))"]
         func describe(_ a: Plan.Action) -> String {
@@ -51,14 +55,27 @@ public enum PlanReport {
         var changes = 0
         for vm in Set(old.actions.map(\.vm) + new.actions.map(\.vm)).sorted() {
             let before = old.actions.filter { $0.vm == vm }, after = new.actions.filter { $0.vm == vm }
-            // The same actions at a higher risk (a standing approval does not carry them): said too, with the risk before.
+            // The same sleep at a higher risk, or with its forecast come halfway to its thresholds (a standing approval
+            // carries neither): said too, with the forecast before.
             let riskier = after.filter { $0.action == .hibernate }.compactMap { a in
-                before.first { $0.signature == a.signature && $0.rationale.riskRank < a.rationale.riskRank }.map { (now: a, was: $0) }
+                before.first { $0.signature == a.signature && ($0.rationale.riskRank < a.rationale.riskRank || a.rationale.closerToThresholds(than: $0.rationale)) }
+                    .map { (now: a, was: $0) }
+            }
+            // A hibernation whose time came before the new plan: begun (the VM asleep: the new plan restores it) or not.
+            let asleep = after.contains { $0.action == .restore && $0.pairedWith == nil }
+            func gone(_ a: Plan.Action) -> String {
+                guard a.action == .hibernate, a.at.seconds <= new.createdAt.seconds else { return "" }
+                return asleep ? "  (its time came: asleep when the newer plan was made, which restores it)" : "  (its time came: not asleep when the newer plan was made)"
             }
             if before.map(\.signature) == after.map(\.signature) && riskier.isEmpty { continue }
             out.append("\(vm):")
-            for (a, was) in riskier { out.append("  ! \(describe(a)): risk \(was.rationale.risk) → \(a.rationale.risk): \(a.rationale.text)") }
-            for a in before where !after.contains(where: { $0.signature == a.signature }) { out.append("  - \(describe(a))") }
+            for (a, was) in riskier {
+                let r = a.rationale, w = was.rationale
+                out.append("  ! \(describe(a)): risk \(w.risk) → \(r.risk); q\(r.quantile) peak \(Self.percent(w.forecastPeak)) → \(Self.percent(r.forecastPeak)) "
+                           + "(sleeps under \(Self.percent(r.hibernateBelow))), top quantile \(Self.percent(w.worstCase)) → \(Self.percent(r.worstCase)) "
+                           + "(restores at \(Self.percent(r.restoreAbove))): \(r.text)")
+            }
+            for a in before where !after.contains(where: { $0.signature == a.signature }) { out.append("  - \(describe(a))" + gone(a)) }
             for a in after where !before.contains(where: { $0.signature == a.signature }) { out.append("  + \(describe(a))  [\(a.rationale.risk) risk] \(a.rationale.text)") }
             changes += 1
         }

@@ -595,7 +595,10 @@ struct Planning {
         if end == hours && dormant(vm, settings: settings) != nil {
             return ("restore at the horizon's end unless a newer approved plan carries it forward (dormant: its forecast's demand ends no sleep)", "dormant")
         }
-        if end == hours { return ("no demand forecast within the horizon: restore at its end unless a newer approved plan carries it forward", "horizon-end") }
+        if end == hours {
+            return ("q\(Self.quantileText(tier.quantile)) never over \(Self.percent(settings.restoreAbove)) within the horizon: restore at its end unless a newer "
+                    + "approved plan carries it forward", "horizon-end")
+        }
         if let b = blocked[end] { return ("the VM must run from \(UTC.format(deadline)): \(b)", "event") }
         if q[end].isNaN { return ("the forecast is unknown from \(UTC.format(deadline)) (missing is not idle)", "missing") }
         return ("demand returns at \(UTC.format(deadline)): q\(Self.quantileText(tier.quantile)) \(Self.percent(q[end])) ≥ \(Self.percent(settings.restoreAbove))", "demand")
@@ -769,7 +772,8 @@ struct Planning {
             ? "seen for \(seen) h, under two weeks (no hour of its week seen twice): high risk; " : nil
     }
 
-    /// "q0.9 under 5.0 % for 6h from 01:00 (peak 1.2 %), then under 15.0 % for 2h (peak 9.0 %); top quantile peaks at …; <onset>"
+    /// "q0.9 under 5.0 % for 6h from 01:00 (peak 1.2 %), then under 15.0 % for 2h (peak 9.0 %); top quantile peaks at … (against the
+    /// thresholds); <onset>"
     func sleepText(_ w: Window, series: [Float], worst: Double) -> String {
         func known(_ h: Int) -> Bool { series.indices.contains(h) && !series[h].isNaN }
         func peak(_ r: Range<Int>) -> String { Self.percent(r.compactMap { known($0) ? Double(series[$0]) : nil }.max() ?? .nan) }
@@ -790,7 +794,7 @@ struct Planning {
             }
             let calm = dormant(w.vm, settings: w.settings) == nil ? "under \(Self.percent(w.settings.restoreAbove)) " : ""
             return timeout + "q\(Self.quantileText(w.tier.quantile)) \(calm)from \(UTC.format(w.start)) for \(DurationText.format(w.deadline - w.start)) (peak \(peak(w.firstHour..<w.endHour)))"
-                + "; top quantile peaks at \(Self.percent(worst)); \(onset)"
+                + "; \(worstText(worst, settings: w.settings)); \(onset)"
         }
         let distrust = distrusted(w.vm) ? "woken before its planned restore, running since \(UTC.format(w.vm.wokenEarlyAt!)) (its forecast was wrong then): " : ""
         var text = distrust + (wait.map { "only " + $0 + " since; " } ?? "")
@@ -799,7 +803,15 @@ struct Planning {
             let calm = dormant(w.vm, settings: w.settings) == nil ? "under \(Self.percent(w.settings.restoreAbove)) " : "asleep through its forecast's demand (dormant) "
             text += ", then \(calm)for \(DurationText.format(Int64(w.endHour - w.idleEndHour) * 3600)) (peak \(peak(w.idleEndHour..<w.endHour)))"
         }
-        return text + "; top quantile peaks at \(Self.percent(worst)); \(onset)"
+        return text + "; \(worstText(worst, settings: w.settings)); \(onset)"
+    }
+
+    /// The top quantile's peak over a sleep against the thresholds: what its risk (low, medium, high) is read from.
+    func worstText(_ worst: Double, settings: Policy.VMSettings) -> String {
+        let against = !worst.isFinite ? "" : worst >= settings.restoreAbove ? " (over restore_above \(Self.percent(settings.restoreAbove)): demand may come while it sleeps)"
+            : worst >= settings.hibernateBelow ? " (over hibernate_below \(Self.percent(settings.hibernateBelow)), under restore_above)"
+            : " (under hibernate_below \(Self.percent(settings.hibernateBelow)))"
+        return "top quantile peaks at \(Self.percent(worst))" + against
     }
 
     static func quantileValue(_ q: Float) -> Double { (Double(q) * 10_000).rounded() / 10_000 }

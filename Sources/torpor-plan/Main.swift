@@ -290,6 +290,11 @@ struct Approve: ParsableCommand {
             let record = try Approvals.approve(plan, bytes: bytes, source: self.plan, only: only, except: except,
                                                by: who, now: now, evenIfSuperseded: superseded, in: store)
             print(record.actions.isEmpty ? "already approved: nothing new recorded" : "approved by \(who): " + record.actions.joined(separator: ", "))
+            // An approval that starts nothing by itself: the plan is no longer in force when the sleep's time comes.
+            for a in plan.actions where a.action == .hibernate && a.at > plan.validUntil && record.actions.contains(a.id) {
+                StandardError.line("torpor-plan: warning: \(a.vm)'s hibernation at \(a.at.text) is due after this plan expires (\(plan.validUntil.text)): "
+                                   + "this approval does not start it; a later plan holding it does, once approved (or carried by the standing approval)")
+            }
             // Approved although superseded: the executor follows the newest plan with an approved hibernation.
             if let newest = try store.read({ try Approvals.followed(upTo: .max, in: $0) }), newest.id != plan.id,
                newest.createdAt >= plan.createdAt.seconds {

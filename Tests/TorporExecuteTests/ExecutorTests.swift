@@ -714,7 +714,8 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
     }
 
     /// A standing approval does not carry a sleep unchanged but for a higher risk (its forecast's top quantile now
-    /// crosses hibernate_below): that one waits for a person, and `torpor-plan diff` says what rose.
+    /// crosses hibernate_below), nor one at the same risk whose forecast came over halfway to its threshold: those wait
+    /// for a person, and `torpor-plan diff` says what rose.
     @Test func aStandingApprovalDoesNotCarryARiskierSleep() throws {
         let f = try Fixture()
         try Approvals.setStanding(true, by: "ops", now: Self.now - 60, in: f.store)
@@ -726,7 +727,33 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(sleep.rationale.risk == "medium" && sleep.signature == same.actions.first { $0.action == .hibernate }?.signature)
         #expect(try f.store.read { try Approvals.approvedActions(of: riskier.id, in: $0) }.isEmpty, "riskier: for a person")
         let diff = PlanReport.diff(old: same, new: riskier)
-        #expect(diff.contains("web-01:\n  ! hibernate at ") && diff.contains(": risk low → medium: "), "\(diff)")
+        #expect(diff.contains("web-01:\n  ! hibernate at ") && diff.contains(": risk low → medium; q0.9 peak 0.5 % → 0.5 % "), "\(diff)")
+        // Still low (the top quantile under hibernate_below), but the deciding quantile's peak went from 0.5 % to 3.5 %
+        // under 5 %: over half its margin.
+        let closer = try f.plan(["web-01": 0..<5], at: Self.at(3), approve: false, idleLoad: [0.2, 3.5, 4.5])
+        let closerSleep = try #require(closer.actions.first { $0.action == .hibernate })
+        #expect(closerSleep.rationale.risk == "low" && closerSleep.signature == sleep.signature)
+        #expect(try f.store.read { try Approvals.approvedActions(of: closer.id, in: $0) }.isEmpty, "closer to its threshold: for a person")
+        let closerDiff = PlanReport.diff(old: same, new: closer)
+        #expect(closerDiff.contains("web-01:\n  ! hibernate at ") && closerDiff.contains("risk low → low; q0.9 peak 0.5 % → 3.5 % (sleeps under 5.0 %), top quantile 1.0 % → 4.5 %"),
+                "\(closerDiff)")
+        let nearly = try f.plan(["web-01": 0..<5], at: Self.at(3), approve: false, idleLoad: [0.2, 2.5, 2.5])
+        #expect(try !f.store.read { try Approvals.approvedActions(of: nearly.id, in: $0) }.isEmpty, "under half its margin (0.5 % → 2.5 % under 5 %): carried")
+    }
+
+    /// `diff` tells a hibernation whose time came before the newer plan from one the newer plan dropped: begun (the VM
+    /// asleep, restored by the newer plan) or not.
+    @Test func diffSaysAHibernationWhoseTimeCame() throws {
+        let f = try Fixture()
+        let first = try f.plan(["web-01": 0..<4, "web-02": 3..<6])
+        let hibernation = try #require(first.actions.first { $0.vm == "web-01" && $0.action == .hibernate })
+        let asleep = try f.plan(["web-01": 0..<3, "web-02": 2..<5], at: Self.at(1), approve: false, asleep: ["web-01"])
+        let begun = PlanReport.diff(old: first, new: asleep)
+        #expect(begun.contains("web-01:\n  - hibernate at \(hibernation.at.text)  (its time came: asleep when the newer plan was made, which restores it)"), "\(begun)")
+        #expect(!begun.contains("web-02:"), "unchanged")
+        let awake = try f.plan(["web-01": 2..<5, "web-02": 2..<5], at: Self.at(1) + 1, approve: false)
+        let notBegun = PlanReport.diff(old: first, new: awake)
+        #expect(notBegun.contains("  - hibernate at \(hibernation.at.text)  (its time came: not asleep when the newer plan was made)"), "\(notBegun)")
     }
 
     /// Switching the standing approval off withdraws carried approvals from hibernations only: a sleep a carried

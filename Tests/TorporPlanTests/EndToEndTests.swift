@@ -98,7 +98,15 @@ import TorporTrain
         #expect(relative.status == 2 && relative.stderr.contains("TORPOR_POLICY 'policy.yaml' is a relative path"), "\(relative)")
         let onTheDefault = try runTool("torpor-plan", approve, environment: ["TORPOR_POLICY": ""])   // the jobs' embedded default
         #expect(onTheDefault.status == 2 && onTheDefault.stderr.contains("(the embedded default)"), "\(onTheDefault)")
-        #expect(try runTool("torpor-plan", approve + ["--policy-changed"], environment: ["TORPOR_POLICY": edited]).status == 0)
+        let approved = try runTool("torpor-plan", approve + ["--policy-changed"], environment: ["TORPOR_POLICY": edited])
+        #expect(approved.status == 0, "\(approved)")
+        // A sleep due after the plan expires is approved, and said to start only with a later plan.
+        let late = plan.actions.filter { $0.action == .hibernate && $0.at > plan.validUntil }
+        #expect(!late.isEmpty, "the sample's night has sleeps due after its plan expires")
+        for a in late {
+            #expect(approved.stderr.contains("warning: \(a.vm)'s hibernation at \(a.at.text) is due after this plan expires (\(plan.validUntil.text)): "
+                                             + "this approval does not start it"), "\(approved)")
+        }
         #expect(try runTool("torpor-plan", ["show", "--db", store.path, "--now", Self.now, path], environment: jobs).stdout.contains("POLICY CHANGED") == false)
         // Leaving a VM out of an approval does not hold back its hibernation an earlier approval approved: said.
         let hibernation = try #require(plan.actions.first { $0.action == .hibernate })
@@ -267,10 +275,15 @@ import TorporTrain
         #expect(Set(awaiting.map(\.id)) == Set(next.actions.filter { $0.action == .hibernate && carried[$0.id] == nil }.map(\.id)))
         #expect(awaiting.contains { $0.vm == excepted } && awaiting.count < next.actions.filter { $0.action == .hibernate }.count)
         try Diff.parse([first, later]).run()
-        // The diff names what moved: every VM whose actions differ, and no other.
+        // The diff names what moved: every VM whose actions differ, or hold a sleep whose forecast rose (risk, or halfway
+        // to its thresholds), and no other.
         let diff = PlanReport.diff(old: plan, new: next)
         for vm in Set(plan.actions.map(\.vm) + next.actions.map(\.vm)) {
-            let changed = plan.actions.filter { $0.vm == vm }.map(\.signature) != next.actions.filter { $0.vm == vm }.map(\.signature)
+            let before = plan.actions.filter { $0.vm == vm }, after = next.actions.filter { $0.vm == vm }
+            let rose = after.contains { a in
+                a.action == .hibernate && before.contains { $0.signature == a.signature && ($0.rationale.riskRank < a.rationale.riskRank || a.rationale.closerToThresholds(than: $0.rationale)) }
+            }
+            let changed = before.map(\.signature) != after.map(\.signature) || rose
             #expect(diff.contains("\n\(vm):") == changed, "\(vm) in the diff: \(diff)")
         }
         // A file edited and sealed again may name a VM twice among those left running: diffed, not a crash.
