@@ -39,7 +39,8 @@ for name in TORPOR_DB TORPOR_BIN TORPOR_EVENT_LOG TORPOR_STATE_POOL TORPOR_WATCH
   [ "$name" != TORPOR_CALENDARS ] || read -ra values <<<"${values[0]}"   # a list of files
   for value in ${values[@]+"${values[@]}"}; do
     [ -z "$value" ] || [ "${value#/}" != "$value" ] ||
-      problem ": $name '$value' is a relative path: the jobs and a person's commands run from different directories and would use different files; give an absolute path"
+      problem ": $name '$value' is a relative path: the jobs and a person's commands run from different directories and would use different files; give an absolute path$(
+        [ "$name" != TORPOR_CALENDARS ] || echo " (the list is split on spaces: a path with a space cannot be one of it; link the file from a path without one)")"
   done
 done
 [ "$found" -eq 0 ] || exit 2

@@ -110,9 +110,10 @@ public struct Backtest {
         var fleet: [String: Score] = [:], perVM: [String: [String: Score]] = [:], timelines: [String: BacktestReport.Timeline] = [:]
         for strategy in strategies {
             let asleep = try simulate(strategy, replay, blocks: blocks)
-            for (i, r) in records.enumerated() {
+            // A VM without a sample in the window is in no score (a schedule's sleeps of it would count as churn).
+            for (i, r) in records.enumerated() where !replay.scored[i].times.isEmpty {
                 let settings = policy.settings(vm: r.name, labels: r.labels)
-                var score = Score.of(replay.scored[i], asleep: asleep[i], restoreAbove: settings.restoreAbove, replayedHours: hours)
+                var score = Score.of(replay.demand[i], scoredFrom: from, asleep: asleep[i], restoreAbove: settings.restoreAbove, replayedHours: hours)
                 score.stateBytes = Int64(score.hibernations) * memory[i]
                 perVM[r.name, default: [:]][strategy.rawValue] = score
                 if strategy == .torpor {
@@ -156,6 +157,9 @@ public struct Backtest {
 
     /// torpor's forecasters over the replay, and how the report names them.
     func forecastBlocks() throws -> ([ForecastBlock], String) {
+        guard from < to else {
+            throw StageError(.nothingToDo, "no whole hour from \(UTC.format(from)) to \(UTC.format(to)) (the replay runs on the hour): give a longer window")
+        }
         var current = try DemandForecaster(store: store, horizon: policy.horizonHours, trainedBefore: from)
         current.clock = clock
         var training = self.training
@@ -208,16 +212,18 @@ public struct Backtest {
                 guard settings.excluded == nil else { continue }
                 let breakEven = Int64((policy.breakEvenFactor * Double(policy.defaultSaveSeconds + restoreSeconds[i])).rounded(.up))
                 let demand = replay.scored[i]
-                var run: Downtime?   // the current run of known samples without demand
+                // The current run without demand: known samples under restore_above, and the gaps between them (a strategy
+                // asleep across a gap captures the known samples on both sides; the score counts no gap): the oracle
+                // stays an upper bound.
+                var run: Downtime?
                 func close() {
                     if let r = run, r.end - r.start > breakEven { asleep[i].append(r) }
                     run = nil
                 }
                 for k in demand.times.indices {
-                    if !demand.continues(k) || demand.values[k] >= restoreAbove { close() }   // a gap is not idle
-                    guard demand.values[k] < restoreAbove else { continue }
+                    guard demand.values[k] < restoreAbove else { close(); continue }
                     if run == nil { run = Downtime(start: demand.times[k], end: demand.times[k]) }
-                    run!.end = demand.end(of: k)
+                    run!.end = min(demand.end(of: k), to)
                 }
                 close()
             }
@@ -281,7 +287,8 @@ public struct Backtest {
                     }
                     let lastKnown = history.lastIndex { !$0.isNaN }.map { replay.series[i].start + Int64($0) * 3600 }
                     let fresh = lastKnown.map { t - ($0 + 3600) <= policy.maxDataAge } ?? false
-                    vms.append(PlanningVM(name: r.name, host: r.hostURI ?? "replay", labels: r.labels, vcpus: r.vcpus, memoryBytes: nil,
+                    // A VM without a host queues its restores behind no other (the other strategies' wakes queue nowhere).
+                    vms.append(PlanningVM(name: r.name, host: r.hostURI ?? "replay:" + r.name, labels: r.labels, vcpus: r.vcpus, memoryBytes: nil,
                                           knownHours: history.filter { !$0.isNaN }.count, forecast: forecast, hibernatedSince: sleeping[i]?.start,
                                           restoreSeconds: replay.restoreSeconds[i],
                                           staleSince: fresh || sleeping[i] != nil ? nil : (lastKnown ?? t)))
@@ -310,15 +317,18 @@ public struct Backtest {
                 for (name, calls) in Planner.demandCalls(input) { demandCalls[index[name]!] += calls }
                 for (i, r) in records.enumerated() {
                     let hourEnd = t + 3600
-                    // When a restore has the VM back: by its deadline, or its restore time after it starts when the queue or
-                    // a deadline already here (demand forecast in this hour) makes it late.
-                    func back(_ restore: Plan.Action?) -> EpochSeconds? {
-                        restore.map { max($0.deadline?.seconds ?? $0.at.seconds, $0.at.seconds + restoreSeconds[i]) }
-                    }
-                    if sleeping[i] != nil {
-                        let restore = plan.actions.first { $0.vm == r.name && $0.action == .restore }
-                        sleeping[i]!.restore = restore?.at.seconds ?? t
-                        sleeping[i]!.wake = back(restore) ?? t + restoreSeconds[i]
+                    // When a restore starts: at the executor's first pass from its time, execute_every later at worst (the
+                    // planner plans it that much early); the VM is back its restore time after: by its deadline, sooner
+                    // when the host's restore queue starts it early, later when a deadline already here makes it late.
+                    func started(_ restore: Plan.Action) -> EpochSeconds { restore.at.seconds + policy.executeEvery }
+                    func back(_ restore: Plan.Action?) -> EpochSeconds? { restore.map { started($0) + restoreSeconds[i] } }
+                    if let current = sleeping[i] {
+                        // A restore under way goes on: a newer plan replaces only actions not started.
+                        if current.restore.map({ $0 > t }) ?? true {
+                            let restore = plan.actions.first { $0.vm == r.name && $0.action == .restore }
+                            sleeping[i]!.restore = restore.map(started) ?? t
+                            sleeping[i]!.wake = back(restore) ?? t + restoreSeconds[i]
+                        }
                     } else if let hibernate = plan.actions.first(where: { $0.vm == r.name && $0.action == .hibernate }), hibernate.at.seconds < hourEnd {
                         let restore = plan.action(hibernate.pairedWith ?? ""), wake = back(restore)
                         // The executor's pre-flight: it hibernates only while the VM's demand is under hibernate_below
@@ -339,7 +349,7 @@ public struct Backtest {
                         } ?? demand.firstCalm(from: from, to: until, threshold: threshold)
                         // As the executor: no sleep once its restore is due, or too close to its deadline ("not worth sleeping").
                         if let start, restore.map({ hibernate.notWorthStarting(at: start, restore: $0) == nil }) ?? true {
-                            sleeping[i] = (start, restore?.at.seconds, wake)
+                            sleeping[i] = (start, restore.map(started), wake)
                         }
                     }
                     guard let current = sleeping[i] else { continue }

@@ -45,13 +45,20 @@ public struct Score: Codable, Equatable, Sendable {
     /// How long demand has to stay away before its return counts as an episode.
     static let idleStretch: Int64 = 3600
 
-    /// Scores one VM's time asleep against its actual demand.
-    static func of(_ demand: DemandSamples, asleep: [Downtime], restoreAbove: Double, replayedHours: Int) -> Score {
+    /// Scores one VM's time asleep against its actual demand from `scoredFrom` on; the samples before it count only
+    /// towards the quiet before an episode and the demand a restore answered (demand in the first hour after a long quiet
+    /// is an episode too).
+    static func of(_ demand: DemandSamples, scoredFrom: EpochSeconds = .min, asleep: [Downtime], restoreAbove: Double, replayedHours: Int) -> Score {
         var s = Score(hibernations: asleep.count, replayedHours: replayedHours)
         var d = 0   // the first stretch asleep that may overlap the current interval
         var quiet: Int64 = 0, lastDemandEnd = EpochSeconds.min
         for k in demand.times.indices {
             let a = demand.times[k], b = demand.end(of: k)
+            if a < scoredFrom {
+                if !demand.continues(k) || demand.values[k] >= restoreAbove { quiet = 0 }
+                if demand.values[k] >= restoreAbove { lastDemandEnd = b } else { quiet += b - a }
+                continue
+            }
             while d < asleep.count && asleep[d].end <= a { d += 1 }
             var down: Int64 = 0
             for e in asleep[d...] {
@@ -72,7 +79,11 @@ public struct Score: Codable, Equatable, Sendable {
             }
             if quiet >= idleStretch {
                 s.episodes += 1
-                if down > 0 { s.missedEpisodes += 1 } else if d > 0 && asleep[d - 1].end > lastDemandEnd { s.proactiveEpisodes += 1 }
+                // Proactive: a restore completed since the last demand, of a sleep begun after it (a wake that answered
+                // that demand, finishing after it, is not one).
+                if down > 0 { s.missedEpisodes += 1 } else if d > 0 && asleep[d - 1].end > lastDemandEnd && asleep[d - 1].start >= lastDemandEnd {
+                    s.proactiveEpisodes += 1
+                }
             }
             quiet = 0
             lastDemandEnd = b

@@ -76,6 +76,22 @@ import TorporTrain
         #expect(Score.of(whole, asleep: [], restoreAbove: 15, replayedHours: 4).episodes == 1)
     }
 
+    /// Demand in the replay's first hour after a quiet that began before it is an episode (the samples before the
+    /// window count for the quiet, not in the score); a wake that answered demand, finishing after it, makes the next
+    /// episode no proactive one.
+    @Test func theQuietBeforeTheWindowCountsAndAWakeIsNoProactiveRestore() {
+        let demand = Self.samples(busy: [600..<610])
+        let s = Score.of(demand, scoredFrom: Self.at(10), asleep: [], restoreAbove: 15, replayedHours: 14)
+        #expect(s.episodes == 1 && s.demandIntervals == 2 && abs(s.knownHours - 14) < 1e-9, "\(s)")
+        // Spikes at 02:00 and 04:00; the first wakes the VM, its restore (10 minutes) finishing after the spike's sample.
+        let spikes = Self.samples(busy: [120..<125, 240..<245])
+        let woken = Score.of(spikes, asleep: [Downtime(start: Self.at(0), end: Self.at(2, 10))], restoreAbove: 15, replayedHours: 24)
+        #expect(woken.episodes == 2 && woken.missedEpisodes == 1 && woken.proactiveEpisodes == 0, "\(woken)")
+        let planned = Score.of(spikes, asleep: [Downtime(start: Self.at(0), end: Self.at(2, 10)), Downtime(start: Self.at(3), end: Self.at(4))],
+                               restoreAbove: 15, replayedHours: 24)
+        #expect(planned.proactiveEpisodes == 1, "a sleep begun after the first spike, restored before the second")
+    }
+
     @Test func absentHoursAreNotScored() {
         var raw: [(time: EpochSeconds, value: Double)] = []
         for minute in stride(from: 0, to: 120, by: 5) { raw.append((Self.day + Int64(minute) * 60, 1)) }

@@ -106,6 +106,75 @@ import TorporTestSupport
         #expect(abs(reactive.capturedHours - (8 + 6 * 10 + 2)) < 0.01, "\(reactive.capturedHours)")
     }
 
+    /// A store of VMs each given its hourly CPU over `days` days from `start` by `value(hour of the day, day)`, nil
+    /// for no sample; all on one host.
+    static func store(_ vms: [String: (Int, Int) -> Double?], days: Int = 35) throws -> Store {
+        let store = try Store(path: try ScratchDirectory.make("torpor-bt") + "/torpor.db")
+        try store.transaction { db in
+            let writer = try SampleWriter(db: db)
+            let cpu = try writer.metricID(try MetricBinding.make(metric: "cpu_util", unit: "percent").get())
+            for (name, value) in vms.sorted(by: { $0.key < $1.key }) {
+                let vm = try VMRepository.id(of: name, in: db, now: start)
+                try VMRepository.setPlacement(vm: vm, hostURI: "test:///default", labels: [:], in: db)
+                for h in 0..<days * 24 {
+                    if let v = value(h % 24, h / 24) { _ = try writer.add(vm: vm, metric: cpu, time: start + Int64(h) * 3600, value: v) }
+                }
+            }
+            try writer.finish()
+        }
+        return store
+    }
+
+    /// Restores that queue on a host (one at a time, half an hour each) start early: their VMs are back early, asleep
+    /// less than when each restore has the host alone, not kept asleep to their deadlines; none is violated for it.
+    @Test func queuedRestoresBringTheirVMsBackEarly() throws {
+        func policy(_ concurrent: Int) throws -> Policy {
+            try Policy.parse("""
+                defaults: {tier: silver, hibernate_below: 5, restore_above: 15, min_idle: 4h}
+                tiers: {silver: {quantile: 0.9, priority: 2}}
+                guardrails: {max_hibernated_share: 1, min_running: 0}
+                default_restore_seconds: 1800
+                host_defaults: {concurrent_restores: \(concurrent)}
+                """, source: "test")
+        }
+        let periodic: (Int, Int) -> Double? = { hour, _ in (8..<18).contains(hour) ? 50 : 1 }
+        let store = try Self.store(["a": periodic, "b": periodic, "c": periodic, "d": periodic])
+        let to = Self.start + Int64(Self.days) * 86_400
+        let alone = try #require(try Backtest(store: store, policy: try policy(1000), from: Self.replayFrom, to: to).run([.torpor]).fleet["torpor"])
+        let queued = try #require(try Backtest(store: store, policy: try policy(1), from: Self.replayFrom, to: to).run([.torpor]).fleet["torpor"])
+        #expect(queued.capturedHours < alone.capturedHours - 4, "queued \(queued.capturedHours), alone \(alone.capturedHours)")
+        #expect(queued.violatedIntervals == 0 && alone.violatedIntervals == 0)
+    }
+
+    /// The oracle sleeps across a gap in the data (the score counts no gap): a VM whose nights are known only every
+    /// other hour, each known hour shorter than the break-even alone, is captured by it as by the office hours that
+    /// sleep across the gaps; it stays an upper bound. A VM without a sample in the window is in no score.
+    @Test func theOracleSleepsAcrossGapsAndAVMWithoutDataIsNotScored() throws {
+        let policy = try Policy.parse("""
+            defaults: {tier: silver, hibernate_below: 5, restore_above: 15, min_idle: 4h}
+            tiers: {silver: {quantile: 0.9, priority: 2}}
+            guardrails: {max_hibernated_share: 1, min_running: 0}
+            default_restore_seconds: 3000
+            """, source: "test")
+        let store = try Self.store(["gappy": { hour, _ in (8..<18).contains(hour) ? 50 : hour % 2 == 0 ? 1 : nil },
+                                    "empty": { _, day in day < 20 ? 1 : nil }])
+        let report = try Backtest(store: store, policy: policy, from: Self.replayFrom, to: Self.start + Int64(Self.days) * 86_400)
+            .run([.officeHours, .reactive, .oracle])
+        let gappy = try #require(report.vms["gappy"])
+        #expect(gappy["office-hours"]!.capturedHours > 0)
+        for (strategy, score) in gappy { #expect(score.capturedHours <= gappy["oracle"]!.capturedHours + 1e-9, "\(strategy)") }
+        #expect(report.vms["empty"] == nil, "no sample in the window: not scored, its office-hours sleeps not counted")
+        #expect(report.fleet["office-hours"]!.hibernations == gappy["office-hours"]!.hibernations)
+    }
+
+    /// A window without a whole hour in it is nothing to replay, also in a walk-forward (it had crashed).
+    @Test func aWindowWithoutAWholeHourIsNothingToReplay() throws {
+        var backtest = Backtest(store: try Self.store(), policy: Self.policy, from: Self.replayFrom + 600, to: Self.replayFrom + 1800)
+        backtest.retrainEveryDays = 1
+        let error = #expect(throws: StageError.self) { _ = try backtest.run() }
+        #expect(error?.kind == .nothingToDo && error?.message.contains("no whole hour") == true, "\(String(describing: error))")
+    }
+
     /// A VM the policy excludes sleeps under no strategy, office hours included: the oracle stays an upper bound.
     @Test func anExcludedVMSleepsUnderNoStrategy() throws {
         let policy = try Policy.parse("""
