@@ -46,7 +46,10 @@ public enum ExecutionCheck {
                 let last = try JournalRepository.recent(limit: 1, vm: r.vm, in: db).first
                 let failure = last.flatMap { $0.kind == .restore && $0.step == .failed ? $0 : nil }
                 // No time in the words: a restore failing each pass reads the same (a watch tells it once, then reminds).
-                let failed = failure.map { "; its last restore failed: \($0.detail)" } ?? ""
+                // A domain gone from its host (undefined, or moved while it slept) fails every pass: the way out is said.
+                let gone = failure?.detail.contains("Domain not found") == true
+                    ? " (if it was undefined or moved on purpose: torpor-execute forget \(r.vm) ends the sleep's record)" : ""
+                let failed = failure.map { "; its last restore failed: \($0.detail)" + gone } ?? ""
                 let due = r.dueSince ?? r.deadline
                 if now > due + grace {
                     let what = r.dueSince == nil ? "deadline \(UTC.format(r.deadline)) (\(r.actionID))" : "restore due since \(UTC.format(due)) (\(r.reason))"

@@ -485,10 +485,11 @@ public final class Executor: @unchecked Sendable {
             case (.hibernate, .shutOff, false) where entry.step == .started:
                 // Stopped without a saved image once the save was called (QEMU died in it, say): a failed hibernation
                 // leaves the VM running. (At `intent` the save was never called: a VM off then was shut down by another
-                // hand, and is not touched.)
+                // hand, and is not touched; so is one whose guest shut itself down.)
                 done.step = .failed
-                done.detail = "reconciled: the interrupted save left the VM off without a saved state; "
-                    + ((try? domain.start()) != nil ? "started again" : Self.vmLeftOff)
+                done.detail = (try? domain.shutDownByItsGuest()) == true
+                    ? "reconciled: the save found the VM off without a saved state; " + Self.shutDownByItsGuest
+                    : "reconciled: the interrupted save left the VM off without a saved state; " + ((try? domain.start()) != nil ? "started again" : Self.vmLeftOff)
                 try journal(done)
                 log.record(.init(event: "failed", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
             case (.hibernate, _, _) where entry.step == .started:
@@ -611,9 +612,11 @@ public final class Executor: @unchecked Sendable {
         let base = JournalEntry(actionID: r.actionID, planID: r.planID, vm: r.vm, host: r.host, kind: .restore, step: .intent, at: clock(),
                                 detail: r.reason, deadline: r.deadline, cause: r.cause)
         var journalFailure: String?
+        // Once the journal has refused a step (another writer holding the store past the busy wait), the restore does
+        // not wait on it again before libvirt acts: each step had waited its 30 s, the VM coming back a minute late.
         func step(_ entry: JournalEntry) {
+            guard journalFailure == nil else { return }
             do { try journal(entry) } catch {
-                guard journalFailure == nil else { return }
                 journalFailure = "\(error)"
                 log.record(.init(event: "failed", time: clock(), vm: r.vm, host: r.host, action: r.actionID,
                                  detail: "the journal cannot record the restore (\(error)); restoring anyway"))
@@ -758,6 +761,8 @@ public final class Executor: @unchecked Sendable {
 
     /// How a failed hibernation that left its VM off tells it (`check` names the VM for a day).
     static let vmLeftOff = "THE VM IS OFF and could not be started: start it by hand"
+    /// What a failed hibernation of a VM whose guest shut itself down meanwhile says: not started again.
+    static let shutDownByItsGuest = "its guest shut itself down (libvirt's reason): left off, as it chose; torpor's save did not stop it"
 
     /// How a failed hibernation that left its VM as it found it, paused or off, for a person tells it (`check` names it).
     static let forAPerson = "for a person to look at"
@@ -1226,6 +1231,11 @@ public final class Executor: @unchecked Sendable {
                     failed.detail += "; " + wakeUnrecordedSleep(d, vm: a.vm, because: error)
                     if (try? d.info().state) == .running { try? journal(failed) }
                 }
+            case (.shutOff?, false?) where (try? d.shutDownByItsGuest()) == true:
+                // Its guest shut itself down after the pre-flight (the save then found it not running): left off, as
+                // its guest chose; torpor's save did not stop it.
+                failed.detail += "; " + Self.shutDownByItsGuest
+                try? journal(failed)
             case (.shutOff?, false?):
                 // Stopped without a saved image: start it again.
                 failed.detail += (try? d.start()) != nil ? "; the VM was started again" : "; " + Self.vmLeftOff

@@ -16,13 +16,18 @@ public struct SampledLoad: LoadSource {
     public init(interval: Double = 3) { self.interval = interval }
 
     public func demand(of domain: VirtDomain, at now: EpochSeconds) throws -> Double {
+        // Timed on the monotonic clock: a step of the wall clock (NTP) in the sample had read a busy VM as idle (a
+        // negative or a stretched interval).
+        let clock = ContinuousClock()
         let first = try domain.info()
-        let started = Date()
+        let started = clock.now
         Thread.sleep(forTimeInterval: interval)
         let second = try domain.info()
-        let wall = Date().timeIntervalSince(started)
+        let elapsed = clock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        guard seconds > 0 else { throw StageError(.runtime, "\(domain.name)'s CPU load could not be sampled (no time passed): missing is not idle") }
         let used = Double(second.cpuTimeNanoseconds &- first.cpuTimeNanoseconds) / 1e9
-        return 100 * used / (wall * Double(max(1, second.vcpus)))
+        return 100 * used / (seconds * Double(max(1, second.vcpus)))
     }
 }
 

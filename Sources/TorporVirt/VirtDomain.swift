@@ -120,6 +120,20 @@ public final class VirtDomain {
         try checked("virDomainUndefineFlags(\(name))", virDomainUndefineFlags(handle, UInt32(VIR_DOMAIN_UNDEFINE_MANAGED_SAVE.rawValue)))
     }
 
+    /// Asks the guest to shut down (`virDomainShutdown`, ACPI power button or guest agent).
+    public func shutdown() throws(VirtError) {
+        try checked("virDomainShutdown(\(name))", virDomainShutdown(handle))
+    }
+
+    /// Whether the domain is off because its guest shut itself down (`virDomainGetState`'s reason is
+    /// `VIR_DOMAIN_SHUTOFF_SHUTDOWN`), not for a save, a crash or another hand's destroy.
+    public func shutDownByItsGuest() throws(VirtError) -> Bool {
+        var state: Int32 = 0
+        var reason: Int32 = 0
+        try checked("virDomainGetState(\(name))", virDomainGetState(handle, &state, &reason, 0))
+        return state == Int32(VIR_DOMAIN_SHUTOFF.rawValue) && reason == Int32(VIR_DOMAIN_SHUTOFF_SHUTDOWN.rawValue)
+    }
+
     /// Stops the domain at once, like pulling the plug (`virDomainDestroy`).
     public func destroy() throws(VirtError) {
         try checked("virDomainDestroy(\(name))", virDomainDestroy(handle))

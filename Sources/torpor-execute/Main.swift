@@ -45,7 +45,7 @@ struct TorporExecuteCommand: TorporTool {
             2 usage; 3 nothing to do; 4 check found what needs a person, or wake or pin
             brought a VM back without its memory (libvirt booted it).
             """,
-        subcommands: [Run.self, Wake.self, Restore.self, Pin.self, Unpin.self, Pause.self, Resume.self, Status.self, Check.self, Metrics.self, PoolCommand.self],
+        subcommands: [Run.self, Wake.self, Restore.self, Pin.self, Unpin.self, Forget.self, Pause.self, Resume.self, Status.self, Check.self, Metrics.self, PoolCommand.self],
         defaultSubcommand: Run.self)
 }
 
@@ -520,6 +520,24 @@ struct Unpin: ParsableCommand {
                 throw ExecuteError(.nothingToDo, "\(vm) has no pin: nothing to unpin (torpor-execute status lists the pins)")
             }
             print("\(vm) unpinned")
+        }
+    }
+}
+
+struct Forget: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "End torpor's record of a sleep whose domain is gone from its host (undefined, or moved while it slept): its restore is owed no more.",
+        discussion: "Refused while libvirt on the VM's host still has the domain (wake it instead) or cannot say, unless --host-gone.")
+    @OptionGroup var common: StageOptions
+    @OptionGroup var flags: ExecutionFlags
+    @Argument(help: "The VM.") var vm: String
+    @Flag(help: "The VM's host is gone for good: forget the sleep without libvirt's word that the domain is gone.") var hostGone = false
+    @Option(help: "Who forgets it (default: $SUDO_USER, else $USER).") var by: String?
+
+    func run() throws {
+        try exitingOnError("torpor-execute") {
+            print(try flags.operatorExecutor(store: try restoringStore(common))
+                .forget(vm: vm, by: operatorName(by), hostGone: hostGone, options: flags.options(now: common.nowSeconds)))
         }
     }
 }

@@ -1785,6 +1785,42 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
 
     /// A hibernation a killed run left `started` whose VM still runs goes back to `intent` while it waits (busy here):
     /// a VM a person then shuts down is not taken for one a save left off, and is not started.
+    /// A guest that shuts itself down between the pre-flight and the save (the save finds it not running) is left off,
+    /// as its guest chose: torpor's save did not stop it, so it is not started again, and check names no outage.
+    @Test func aGuestThatShutsItselfDownBeforeTheSaveIsNotStarted() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<6])
+        let shuttingDown = LoadWithAnAct(FixedLoad(otherwise: 1)) { [connection = f.connection] in try connection.domain(named: "web-01").shutdown() }
+        let events = try Executor(store: f.store, load: shuttingDown, connect: { [connection = f.connection] _ in connection }).run(f.options(Self.now))
+        let failed = try #require(events.first { $0.vm == "web-01" })
+        #expect(failed.event == "failed" && failed.detail.contains("its guest shut itself down (libvirt's reason): left off"), "\(events.map(\.text))")
+        #expect(try f.state("web-01") == .shutOff, "not started again")
+        #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 60, grace: 600).allSatisfy { $0.vm != "web-01" }, "no outage of torpor's")
+    }
+
+    /// A sleep whose domain is gone from its host (undefined while it slept) fails its restore each pass, and check
+    /// says how to end it; `forget` ends its record: owed no restore, check quiet about it. Refused while libvirt still
+    /// has the domain (a wake is what it needs), and for a VM not asleep.
+    @Test func aSleepWhoseDomainIsGoneIsForgotten() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<6])
+        try f.executor().run(f.options(Self.now))
+        #expect(try f.state("web-01") == .shutOff)
+        let there = #expect(throws: ExecuteError.self) { try f.executor().forget(vm: "web-01", by: "carol", hostGone: false, options: f.options(Self.now + 60)) }
+        #expect(there?.kind == .badInput && there?.message.contains("libvirt on \(Self.host) still has web-01") == true, "\(String(describing: there))")
+        try f.connection.domain(named: "web-01").undefine()
+        _ = try f.executor().run(f.options(Self.at(6)))
+        let failing = try ExecutionCheck.problems(store: f.store, now: Self.at(6) + 60, grace: 600).filter { $0.vm == "web-01" }.map(\.text)
+        #expect(failing.count == 1 && failing[0].contains("restore failing") && failing[0].contains("torpor-execute forget web-01 ends the sleep's record"), "\(failing)")
+        let said = try f.executor().forget(vm: "web-01", by: "carol", hostGone: false, options: f.options(Self.at(6) + 120))
+        #expect(said.hasPrefix("forgotten by carol: libvirt on \(Self.host) has no domain web-01 (undefined, or moved while it slept)"), "\(said)")
+        #expect(try f.store.read { try JournalRepository.power(in: $0)["web-01"]?.state } == .running)
+        #expect(try ExecutionCheck.problems(store: f.store, now: Self.at(8), grace: 600).allSatisfy { $0.vm != "web-01" }, "owed no restore")
+        #expect(try f.executor().run(f.options(Self.at(8))).allSatisfy { $0.vm != "web-01" }, "no restore tried")
+        let awake = #expect(throws: ExecuteError.self) { try f.executor().forget(vm: "web-01", by: "carol", hostGone: false, options: f.options(Self.at(8))) }
+        #expect(awake?.kind == .nothingToDo && awake?.message.contains("web-01 is not asleep in torpor's record") == true)
+    }
+
     @Test func aWaitingHibernationsVMShutDownByAPersonIsNotStarted() throws {
         let f = try Fixture()
         let plan = try f.plan(["web-01": 0..<6])

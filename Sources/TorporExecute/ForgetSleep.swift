@@ -1,0 +1,46 @@
+import Foundation
+import TorporCore
+import TorporStore
+import TorporVirt
+
+extension Executor {
+    /// Ends torpor's record of a sleep whose domain libvirt no longer has on the host the VM slept on (undefined, or
+    /// moved away by a person while it slept): its restore failed every pass ("Domain not found"), `check` named it asleep
+    /// past its restore, and nothing closed it. Refused while libvirt there still has the domain (`wake` it) or cannot
+    /// say, unless `hostGone` (a person's word that the host is gone for good). The state pool's copy of the sleep stays
+    /// until `pool gc`. Returns what was recorded.
+    public func forget(vm: String, by who: String, hostGone: Bool, options: ExecutionOptions) throws -> String {
+        let log = EventLog(path: options.eventLog)
+        var recorded = ""
+        // Never beside an executor acting on it: a restore under way finds the domain, or fails by itself.
+        try exclusively(vm, options, evenIfBroken: true, refused: { why, broken in
+            if !broken { throw ExecuteError(.runtime, "\(vm): \(why); try again when it is done") }
+        }) {
+            guard let power = try store.read({ try JournalRepository.power(in: $0)[vm] }), power.state == .hibernated else {
+                throw ExecuteError(.nothingToDo, "\(vm) is not asleep in torpor's record: nothing to forget (torpor-execute status lists the VMs asleep)")
+            }
+            let gone: String
+            do {
+                let state = try connection(power.host).domain(named: vm).info().state
+                throw ExecuteError(.badInput, "libvirt on \(power.host) still has \(vm) (\(state)): torpor-execute wake \(vm) brings it back; nothing forgotten")
+            } catch let error as VirtError where error.isNoDomain {
+                gone = "libvirt on \(power.host) has no domain \(vm) (undefined, or moved while it slept)"
+            } catch let error as ExecuteError where error.kind == .badInput {
+                throw error
+            } catch where hostGone {
+                gone = "\(power.host) is gone for good, said \(who) (libvirt: \(error))"
+            } catch {
+                throw ExecuteError(.runtime, "libvirt on \(power.host) cannot say whether \(vm) is there (\(error)): nothing forgotten "
+                                   + "(--host-gone if the host is gone for good)")
+            }
+            let at = options.now
+            recorded = "forgotten by \(who): \(gone); its sleep since \(UTC.format(power.since)) is owed no restore"
+                + (power.manifestID != nil ? " (the state pool keeps its copy until pool gc)" : "")
+            try journal(JournalEntry(actionID: "forget:\(vm):\(UTC.format(at))", planID: nil, vm: vm, host: power.host, kind: .restore, step: .skipped,
+                                     at: at, detail: recorded),
+                        power: PowerRecord(vm: vm, host: power.host, state: .running, since: at, actionID: "forget:\(vm):\(UTC.format(at))"))
+            log.record(.init(event: "forgotten", time: at, vm: vm, host: power.host, detail: recorded))
+        }
+        return recorded
+    }
+}
