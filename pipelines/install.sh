@@ -26,7 +26,7 @@ if ! problems=$("$here/check-env.sh" "$root/etc/torpor/torpor.env"); then
   echo "install.sh: nothing installed (the settings above: $root/etc/torpor/torpor.env)" >&2
   exit 2
 fi
-db=$(env -i bash -c 'set -a; . "$1"; printf "%s" "${TORPOR_DB:-}"' - "$root/etc/torpor/torpor.env")
+db=$("$here/check-env.sh" --get TORPOR_DB "$root/etc/torpor/torpor.env")
 # A new torpor may migrate the store (the first stage to open it does, often the executor): a migration that runs out of
 # room fails, and with the old binaries gone nothing restores the VMs asleep until room is freed (the room kept for
 # restores is no migration's size). So the store's filesystem must have room for the store again (an index rebuilt and
@@ -72,16 +72,18 @@ fi
 # a change to one goes in a drop-in (systemctl edit UNIT), which an upgrade keeps. Copies an older torpor had a person
 # put in /etc/systemd/system would stand before these: said.
 units=$root/usr/local/lib/systemd/system
+shadowing=()   # a copy, or a link (dangling too), in /etc/systemd/system
+for unit in "$here"/systemd/*.{service,timer}; do
+  copy=$root/etc/systemd/system/$(basename "$unit")
+  if [ -e "$copy" ] || [ -L "$copy" ]; then shadowing+=("$copy"); fi
+done
 install -d "$units"
 install -m 0644 "$here"/systemd/*.{service,timer} "$units/"
 rm -rf "$root/usr/local/lib/torpor/systemd"   # where an older torpor left them, for a person to copy
-shadowing=()
-for unit in "$here"/systemd/*.{service,timer}; do
-  [ ! -e "$root/etc/systemd/system/$(basename "$unit")" ] || shadowing+=("$root/etc/systemd/system/$(basename "$unit")")
-done
 if [ ${#shadowing[@]} -gt 0 ]; then
   echo "install.sh: WARNING: ${shadowing[*]} stand before the units installed in $units (copies of an older torpor's):" \
-    "remove them, then systemctl daemon-reload (a change of your own goes in systemctl edit UNIT)" >&2
+    "systemctl disable each, remove them, systemctl daemon-reload, then systemctl enable them again (a change of your own" \
+    "goes in systemctl edit UNIT)" >&2
 fi
 # An executor following the clock runs the binary it started with: once a new stage migrates the store, it only restores
 # and wakes (no new hibernation) until restarted. Said loudly rather than restarted here: a restart mid-save is the
@@ -92,7 +94,7 @@ if [ -z "$root" ] && command -v systemctl >/dev/null 2>&1 && systemctl is-active
 fi
 # Every notice (a VM asleep past its restore, a failed job, a plan awaiting review) goes to TORPOR_NOTIFY: the shipped
 # command only writes to syslog, where nobody is told.
-if [ "$(env -i bash -c 'set -a; . "$1"; printf "%s" "${TORPOR_NOTIFY:-}"' - "$root/etc/torpor/torpor.env")" = "logger -t torpor" ]; then
+if [ "$("$here/check-env.sh" --get TORPOR_NOTIFY "$root/etc/torpor/torpor.env")" = "logger -t torpor" ]; then
   echo "install.sh: WARNING: TORPOR_NOTIFY in $root/etc/torpor/torpor.env is still the shipped 'logger -t torpor': notices" \
     "(a VM asleep past its restore, a failed job, a plan awaiting review) reach syslog only, no person; set it to a command" \
     "a person reads, e.g. 'mail -s torpor ops@example.com'" >&2

@@ -17,8 +17,8 @@ public struct AtomicFileError: Error, LocalizedError, CustomStringConvertible {
 /// reader's pattern such as `*.prom` takes), synced, then renamed over it. A file already there keeps its mode, owner
 /// and group (an administrator's `chmod`/`chown` for its reader); a temporary file a killed writer left is removed by a
 /// later write (once its process is gone and it is 10 minutes old: a writer in another PID namespace, or on another
-/// machine sharing the folder, may have the same pid). A symbolic link is followed: its target is written, the link
-/// kept (an administrator's link from the textfile collector's folder to the metrics).
+/// machine sharing the folder, may have the same pid). A symbolic link the writer or root owns is followed: its target
+/// is written, the link kept (an administrator's link from the textfile collector's folder to the metrics).
 public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws(AtomicFileError) {
         let path = try target(of: path)
@@ -60,11 +60,15 @@ public enum AtomicFile {
     }
 
     /// The file a path names once its symbolic links are followed (the path itself when it is none, or names nothing
-    /// yet); a link to a link is followed too, a relative one from its own folder. A loop of links is refused.
+    /// yet); a link to a link is followed too, a relative one from its own folder. Only a link the writer or root owns
+    /// is followed: one another user made (in a folder it may write, such as the textfile collector's) is replaced, as a
+    /// file would be, never written through (a root watch would write wherever it points). A loop of links is refused.
     static func target(of path: String) throws(AtomicFileError) -> String {
         var current = path
         for _ in 0..<40 {
-            guard let destination = try? FileManager.default.destinationOfSymbolicLink(atPath: current) else { return current }
+            var link = stat()
+            guard lstat(current, &link) == 0, link.st_mode & S_IFMT == S_IFLNK, link.st_uid == geteuid() || link.st_uid == 0,
+                  let destination = try? FileManager.default.destinationOfSymbolicLink(atPath: current) else { return current }
             current = destination.hasPrefix("/") ? destination
                 : ((current as NSString).deletingLastPathComponent as NSString).appendingPathComponent(destination)
         }

@@ -34,8 +34,8 @@ public enum ExecutionCheck {
     /// `collectorSilence`: how long a host that holds VMs may go without a libvirt collection (`torpor-ingest libvirt`,
     /// every 5 minutes) before it is named: its VMs are then planned from stale data and kept running, so torpor
     /// quietly stops saving there (0: not checked).
-    /// `planSilence`: how long the store may go without a new plan (the hourly job's), or without a first one once
-    /// something was ingested (0: not checked).
+    /// `planSilence`: how long the store may go without a new plan (the hourly job's), or without a first one once the
+    /// jobs' libvirt collections began (0: not checked).
     public static func problems(store: Store, now: EpochSeconds, grace: Int64, collectorSilence: Int64 = 30 * 60, planSilence: Int64 = 0,
                                 replaying: Bool = false, locks: VMLocks? = nil) throws -> [Problem] {
         try store.read { db in
@@ -47,7 +47,7 @@ public enum ExecutionCheck {
                 let failure = last.flatMap { $0.kind == .restore && $0.step == .failed ? $0 : nil }
                 // No time in the words: a restore failing each pass reads the same (a watch tells it once, then reminds).
                 // A domain gone from its host (undefined, or moved while it slept) fails every pass: the way out is said.
-                let gone = failure?.detail.contains("Domain not found") == true
+                let gone = failure?.detail.contains(Executor.domainGone) == true
                     ? " (if it was undefined or moved on purpose: torpor-execute forget \(r.vm) ends the sleep's record)" : ""
                 let failed = failure.map { "; its last restore failed: \($0.detail)" + gone } ?? ""
                 let due = r.dueSince ?? r.deadline
@@ -124,11 +124,12 @@ public enum ExecutionCheck {
             }
             // The hourly job stopped or failing: the VMs asleep keep their approved restores, but nothing new is planned, and
             // once the approved plans' horizon passes torpor quietly saves nothing (its notices may be what failed).
-            // A store never planned is counted from its first ingest: an hourly job failing from its first run.
+            // A store never planned is counted from its first libvirt collection, which starts with the jobs (a
+            // calendar's or a CSV's history is ingested by hand before): an hourly job failing from its first run.
             if planSilence > 0 {
                 let last = try PlanRepository.lastCreated(upTo: now, in: db)
-                if let since = try last ?? SourceRepository.firstIngested(by: now, in: db), now - since > planSilence {
-                    let none = last == nil ? "NO PLAN YET: none made since the first ingest at \(UTC.format(since)), " : "NO PLAN since \(UTC.format(since)): none made "
+                if let since = try last ?? SourceRepository.firstIngested(kind: "libvirt", by: now, in: db), now - since > planSilence {
+                    let none = last == nil ? "NO PLAN YET: none made since the first libvirt collection at \(UTC.format(since)), " : "NO PLAN since \(UTC.format(since)): none made "
                     problems.append(Problem(vm: store.path, kind: .noRecentPlan, text: "\(store.path): \(none)for over \(DurationText.format(planSilence)) "
                                             + "(the hourly job, torpor-plan make, stopped or failing: see its log); the VMs asleep keep their approved "
                                             + "restores, but no new hibernation is planned"))

@@ -41,7 +41,8 @@ public enum ExecutionMetrics {
 
             let dayAgo = now - 86_400
             let day = try JournalRepository.entries(from: dayAgo, to: now, in: db)
-            let restored = day.filter { $0.kind == .restore && $0.step == .done }
+            // (A forgotten sleep's closing step is no restore; it ends a failing one all the same.)
+            let restored = day.filter { $0.kind == .restore && $0.step == .done && !$0.actionID.hasPrefix(Executor.forgottenPrefix) }
             /// A plan's restore done after its deadline (measured when it was done; else from the deadline it kept).
             func late(_ e: JournalEntry) -> Bool { e.late ?? e.deadline.map { e.at > $0 } ?? false }
             let planned = restored.filter { $0.planID != nil }
@@ -49,7 +50,7 @@ public enum ExecutionMetrics {
             // action (a plan's keeps its own; a safety restore's, a wake's or a pin's is new each time).
             var failing = Set<String>(), retried = 0
             for e in day.filter({ $0.kind == .restore && ($0.step == .failed || $0.step == .done) }).sorted(by: { ($0.at, $0.id) < ($1.at, $1.id) }) {
-                if e.step == .failed { failing.insert(e.vm) } else if failing.remove(e.vm) != nil { retried += 1 }
+                if e.step == .failed { failing.insert(e.vm) } else if failing.remove(e.vm) != nil, !e.actionID.hasPrefix(Executor.forgottenPrefix) { retried += 1 }
             }
             out.gauge("torpor_restores_last_day", "Restores in the last day: a plan's done by its deadline or after it (an SLA violation), one no plan "
                       + "scheduled (a wake, a pin, an event, a demand signal); VMs whose restore failed and none is done since (failed: the executor "

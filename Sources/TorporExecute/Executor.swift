@@ -750,9 +750,9 @@ public final class Executor: @unchecked Sendable {
             var failed = base
             failed.step = .failed
             failed.at = clock()
-            failed.detail = "\(error)"
+            failed.detail = "\(error)" + ((error as? VirtError)?.isNoDomain == true ? "; " + Self.domainGone : "")
             try? journal(failed)
-            log.record(.init(event: "failed", time: failed.at, vm: r.vm, host: r.host, action: r.actionID, detail: "restore: \(error)"))
+            log.record(.init(event: "failed", time: failed.at, vm: r.vm, host: r.host, action: r.actionID, detail: "restore: \(failed.detail)"))
         }
     }
 
@@ -761,15 +761,19 @@ public final class Executor: @unchecked Sendable {
 
     /// How a failed hibernation that left its VM off tells it (`check` names the VM for a day).
     static let vmLeftOff = "THE VM IS OFF and could not be started: start it by hand"
-    /// What a failed hibernation of a VM whose guest shut itself down meanwhile says: not started again.
-    static let shutDownByItsGuest = "its guest shut itself down (libvirt's reason): left off, as it chose; torpor's save did not stop it"
+    /// What a failed hibernation of a VM shut down meanwhile says (libvirt's reason: its guest, or a person's `virsh
+    /// shutdown`): not started again; `check` names it for a day.
+    static let shutDownByItsGuest = "it was shut down meanwhile (libvirt's reason: shutdown, by its guest or a person's virsh shutdown): "
+        + "left off; torpor's save did not stop it"
+    /// What a restore that found its domain gone from its host adds to its failure (`check` then names `forget`).
+    static let domainGone = "its domain is gone from its host (undefined, or moved while it slept)"
 
     /// How a failed hibernation that left its VM as it found it, paused or off, for a person tells it (`check` names it).
     static let forAPerson = "for a person to look at"
 
     /// Whether a failed hibernation's record says it left its VM down for a person: off, paused, or booted afresh.
     static func leftDown(_ detail: String) -> Bool {
-        [vmLeftOff, forAPerson, bootedAfresh].contains { detail.contains($0) }
+        [vmLeftOff, forAPerson, bootedAfresh, shutDownByItsGuest].contains { detail.contains($0) }
     }
 
     /// The failure among `events` that says a restore brought its VM back without its memory (libvirt booted it).

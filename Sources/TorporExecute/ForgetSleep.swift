@@ -4,12 +4,17 @@ import TorporStore
 import TorporVirt
 
 extension Executor {
+    /// The action id of a forgotten sleep's closing step begins with this.
+    static let forgottenPrefix = "forget:"
+
     /// Ends torpor's record of a sleep whose domain libvirt no longer has on the host the VM slept on (undefined, or
     /// moved away by a person while it slept): its restore failed every pass ("Domain not found"), `check` named it asleep
     /// past its restore, and nothing closed it. Refused while libvirt there still has the domain (`wake` it) or cannot
-    /// say, unless `hostGone` (a person's word that the host is gone for good). The state pool's copy of the sleep stays
-    /// until `pool gc`. Returns what was recorded.
-    public func forget(vm: String, by who: String, hostGone: Bool, options: ExecutionOptions) throws -> String {
+    /// say, unless `hostGone` (a person's word that the host is gone for good); refused too while the state pool holds
+    /// the sleep's memory (often its only copy: libvirt's image goes with the domain), unless `discardSavedState`. The
+    /// sleep is closed as a restore `done` would close it (its hours end there), with no restore time measured.
+    /// Returns what was recorded.
+    public func forget(vm: String, by who: String, hostGone: Bool, discardSavedState: Bool, options: ExecutionOptions) throws -> String {
         let log = EventLog(path: options.eventLog)
         var recorded = ""
         // Never beside an executor acting on it: a restore under way finds the domain, or fails by itself.
@@ -33,12 +38,16 @@ extension Executor {
                 throw ExecuteError(.runtime, "libvirt on \(power.host) cannot say whether \(vm) is there (\(error)): nothing forgotten "
                                    + "(--host-gone if the host is gone for good)")
             }
-            let at = options.now
+            if let manifest = power.manifestID, !discardSavedState {
+                throw ExecuteError(.badInput, "the state pool holds \(vm)'s memory of this sleep (image \(manifest)), perhaps its only copy: define the "
+                                   + "VM again and torpor-execute restore --from-pool \(vm) brings it back; --discard-saved-state to forget the sleep anyway "
+                                   + "(the pool keeps the image until pool gc); nothing forgotten")
+            }
+            let at = options.now, actionID = Self.forgottenPrefix + "\(vm):\(UTC.format(at))"
             recorded = "forgotten by \(who): \(gone); its sleep since \(UTC.format(power.since)) is owed no restore"
-                + (power.manifestID != nil ? " (the state pool keeps its copy until pool gc)" : "")
-            try journal(JournalEntry(actionID: "forget:\(vm):\(UTC.format(at))", planID: nil, vm: vm, host: power.host, kind: .restore, step: .skipped,
-                                     at: at, detail: recorded),
-                        power: PowerRecord(vm: vm, host: power.host, state: .running, since: at, actionID: "forget:\(vm):\(UTC.format(at))"))
+            var closing = JournalEntry(actionID: actionID, planID: nil, vm: vm, host: power.host, kind: .restore, step: .done, at: at, detail: recorded)
+            closing.late = false
+            try journal(closing, power: PowerRecord(vm: vm, host: power.host, state: .running, since: at, actionID: actionID))
             log.record(.init(event: "forgotten", time: at, vm: vm, host: power.host, detail: recorded))
         }
         return recorded

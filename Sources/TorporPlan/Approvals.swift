@@ -16,9 +16,10 @@ public struct ApprovalStanding: Sendable {
         self.approvedByFollowed = approvedByFollowed
     }
 
-    /// How `plan`'s actions stand in the store now.
-    public static func of(_ plan: Plan, in db: Database) throws -> ApprovalStanding {
-        ApprovalStanding(approved: try Approvals.approvedInForce(of: plan.id, in: db), approvedByFollowed: try Approvals.approvedByFollowed(plan, in: db))
+    /// How `plan`'s actions stand in the store at `now`.
+    public static func of(_ plan: Plan, now: EpochSeconds, in db: Database) throws -> ApprovalStanding {
+        ApprovalStanding(approved: try Approvals.approvedInForce(of: plan.id, in: db),
+                         approvedByFollowed: try Approvals.approvedByFollowed(plan, now: now, in: db))
     }
 }
 
@@ -194,16 +195,17 @@ public enum Approvals {
         a.carriedFrom == nil ? "approved by \(a.approvedBy)" : "approved (standing, from plan \(a.carriedFrom!.prefix(12)))"
     }
 
-    /// The hibernations of `plan` that the plan the executor follows (another, made no later) approves under the same
-    /// signature: the executor starts them as that approval planned while the newest plan holds them, whether or not a
-    /// person approves them here (leaving them out of this plan's approval does not hold them back).
-    public static func approvedByFollowed(_ plan: Plan, in db: Database) throws -> [String: ApprovalRecord] {
+    /// The hibernations of `plan` that the plan the executor follows (another, made no later, in force at `now`) approves
+    /// under the same signature, due before that plan expires: the executor starts them as that approval planned while the
+    /// newest plan holds them, whether or not a person approves them here (leaving them out of this plan's approval does
+    /// not hold them back).
+    public static func approvedByFollowed(_ plan: Plan, now: EpochSeconds, in db: Database) throws -> [String: ApprovalRecord] {
         guard let followed = try followed(upTo: .max, in: db), followed.id != plan.id, followed.createdAt <= plan.createdAt.seconds, !followed.pruned,
-              let stored = try PlanRepository.plan(id: followed.id, in: db),
+              now <= followed.validUntil, let stored = try PlanRepository.plan(id: followed.id, in: db),
               let earlier = try? Plan.decode(stored.body, source: "plan \(followed.id)") else { return [:] }
         let approved = try approvedInForce(of: followed.id, in: db)
         let bySignature = Dictionary(earlier.actions.compactMap { h in
-            h.action == .hibernate ? approved[h.id].map { (h.signature, $0) } : nil
+            h.action == .hibernate && h.at <= earlier.validUntil ? approved[h.id].map { (h.signature, $0) } : nil
         }, uniquingKeysWith: { a, _ in a })
         return Dictionary(plan.actions.compactMap { h in
             h.action == .hibernate ? bySignature[h.signature].map { (h.id, $0) } : nil
@@ -235,7 +237,7 @@ public enum Approvals {
                                                            uniquingKeysWith: { a, b in (min(a.start, b.start), min(a.risk, b.risk), a.rationale) })
         let carried = plan.actions.filter { a in
             guard a.action == .hibernate, let approved = sleep(a, in: plan).flatMap({ approvedSleep[$0] }),
-                  a.rationale.riskRank <= approved.risk, !a.rationale.closerToThresholds(than: approved.rationale) else { return false }
+                  a.rationale.riskRank <= approved.risk, !a.rationale.rose(since: approved.rationale) else { return false }
             return a.afterIdleSeconds == nil || approved.start <= a.at
         }
         // A sleeping VM's restore unchanged from an approved one (the same deadline, or still at the horizon's end, or

@@ -97,6 +97,10 @@ public struct Plan: Codable, Equatable, Sendable {
             func halfUsed(_ was: Double, _ now: Double, _ limit: Double) -> Bool { now - was > max(0, limit - was) / 2 }
             return halfUsed(earlier.forecastPeak, forecastPeak, hibernateBelow) || halfUsed(earlier.worstCase, worstCase, restoreAbove)
         }
+
+        /// Whether the same sleep's forecast rose since `earlier` enough for a person to look again: a higher risk, or
+        /// halfway to its thresholds (`closerToThresholds`). What `diff` marks `!`, and no standing approval carries.
+        public func rose(since earlier: Rationale) -> Bool { riskRank > earlier.riskRank || closerToThresholds(than: earlier) }
     }
 
     /// What an action holds while it lasts: state-pool bytes while asleep, host memory and vCPUs from the restore on.

@@ -58,7 +58,7 @@ public enum PlanReport {
             // The same sleep at a higher risk, or with its forecast come halfway to its thresholds (a standing approval
             // carries neither): said too, with the forecast before.
             let riskier = after.filter { $0.action == .hibernate }.compactMap { a in
-                before.first { $0.signature == a.signature && ($0.rationale.riskRank < a.rationale.riskRank || a.rationale.closerToThresholds(than: $0.rationale)) }
+                before.first { $0.signature == a.signature && a.rationale.rose(since: $0.rationale) }
                     .map { (now: a, was: $0) }
             }
             // A hibernation whose time came before the new plan: begun (the VM asleep: the new plan restores it) or not.

@@ -76,10 +76,9 @@ public enum SourceRepository {
                                   arguments: [location, kind, now])
     }
 
-    /// When anything was first ingested into the store by `now`, nil if nothing was (a store's start, for what is
-    /// counted from it).
-    public static func firstIngested(by now: EpochSeconds, in db: Database) throws -> EpochSeconds? {
-        try EpochSeconds.fetchOne(db, sql: "SELECT min(ingested_at) FROM source WHERE ingested_at <= ?", arguments: [now])
+    /// When a source of `kind` was first ingested by `now`, from any location; nil if none was.
+    public static func firstIngested(kind: String, by now: EpochSeconds, in db: Database) throws -> EpochSeconds? {
+        try EpochSeconds.fetchOne(db, sql: "SELECT min(ingested_at) FROM source WHERE kind = ? AND ingested_at <= ?", arguments: [kind, now])
     }
 
     public static func all(in db: Database) throws -> [SourceRecord] {

@@ -25,6 +25,9 @@ struct TorporExecuteCommand: TorporTool {
             pool     the state pool: status (with cross-VM sharing), verify, gc --keep N
             pin      keep a VM awake (no hibernation) until a time or until unpinned; wakes it if asleep
             unpin    remove a pin
+            forget   end the record of a sleep whose domain is gone from its host (undefined or moved while
+                     it slept): refused while libvirt there has it or cannot say (--host-gone), or while the
+                     state pool holds its memory (--discard-saved-state)
             pause    no new hibernations fleet-wide (restores continue); resume undoes it
             status   sleeping VMs, due actions, held-back hibernations, VMs woken early, pins,
                      recent failures and SLA violations
@@ -532,12 +535,18 @@ struct Forget: ParsableCommand {
     @OptionGroup var flags: ExecutionFlags
     @Argument(help: "The VM.") var vm: String
     @Flag(help: "The VM's host is gone for good: forget the sleep without libvirt's word that the domain is gone.") var hostGone = false
+    @Flag(help: "Forget the sleep although the state pool holds its memory (the pool keeps the image until pool gc).") var discardSavedState = false
     @Option(help: "Who forgets it (default: $SUDO_USER, else $USER).") var by: String?
+    @Flag(help: "Allow a --now more than an hour from the clock: a replay on hosts set up for it (a test driver, a test guest).") var replay = false
+
+    func validate() throws {
+        try refuseAwayFromTheClock(common, replay: replay, "a sleep is forgotten now; give --replay on hosts set up for a replay")
+    }
 
     func run() throws {
         try exitingOnError("torpor-execute") {
             print(try flags.operatorExecutor(store: try restoringStore(common))
-                .forget(vm: vm, by: operatorName(by), hostGone: hostGone, options: flags.options(now: common.nowSeconds)))
+                .forget(vm: vm, by: operatorName(by), hostGone: hostGone, discardSavedState: discardSavedState, options: flags.options(now: common.nowSeconds)))
         }
     }
 }
@@ -604,7 +613,7 @@ struct CheckOptions: ParsableArguments {
     var grace = "10m"
     @Option(help: "How long a host holding VMs may go without a libvirt collection before it is named, e.g. 30m (0: not checked).")
     var collectorSilence = "30m"
-    @Option(help: "How long the store may go without a new plan (the hourly job's) before it is named, counted from its first ingest when it has had none, e.g. 3h (0: not checked).")
+    @Option(help: "How long the store may go without a new plan (the hourly job's) before it is named, counted from its first libvirt collection when it has had none, e.g. 3h (0: not checked).")
     var planSilence = "3h"
 
     func validate() throws {

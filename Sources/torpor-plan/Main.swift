@@ -177,7 +177,7 @@ struct Show: ParsableCommand {
             let store = try common.openStore(reserve: .untouched)
             // What the review can still lead to: a newer plan made since, or another plan the executor follows.
             let (standing, notRecorded, newer, followed) = try store.read { db in
-                (try ApprovalStanding.of(plan, in: db), try Approvals.notRecorded(plan, bytes: bytes, in: db),
+                (try ApprovalStanding.of(plan, now: common.nowSeconds, in: db), try Approvals.notRecorded(plan, bytes: bytes, in: db),
                  try Approvals.newer(than: plan, in: db), try Approvals.followed(upTo: .max, in: db))
             }
             // The plan's warnings, at the head of the text and of the page alike.
@@ -275,7 +275,7 @@ struct Approve: ParsableCommand {
             // plan it follows, whose approval of the same sleep starts it just as well.
             let leftOut = plan.actions.filter { $0.action == .hibernate && !Approvals.selected($0, only: only, except: except) }.sorted { $0.vm < $1.vm }
             if !leftOut.isEmpty {
-                let standing = try store.read { try ApprovalStanding.of(plan, in: $0) }
+                let standing = try store.read { try ApprovalStanding.of(plan, now: now, in: $0) }
                 let followedStays = !plan.actions.contains { $0.action == .hibernate && (standing.approved[$0.id] != nil || Approvals.selected($0, only: only, except: except)) }
                 for a in leftOut {
                     let here = standing.approved[a.id]

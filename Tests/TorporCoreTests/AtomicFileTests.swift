@@ -25,7 +25,8 @@ import TorporTestSupport
     }
 
     /// A symbolic link is followed, not replaced: its target (through a relative link, and a link to a link) is
-    /// written, with its mode kept, and the links stay links; a link to nothing yet makes its target; a loop is refused.
+    /// written, with its mode kept, and the links stay links; a link to nothing yet makes its target; a loop is refused;
+    /// a link another user owns is replaced.
     @Test func aLinkIsFollowedNotReplaced() throws {
         let dir = try ScratchDirectory.make("atomic")
         try FileManager.default.createDirectory(atPath: dir + "/metrics", withIntermediateDirectories: true)
@@ -44,6 +45,17 @@ import TorporTestSupport
         try AtomicFile.write(Data("c\n".utf8), to: dangling)
         #expect(try String(contentsOfFile: dir + "/metrics/next.prom", encoding: .utf8) == "c\n")
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: dangling) == dir + "/metrics/next.prom")
+        // A link another user made (in a folder it may write) is replaced, never written through. (As root, the tests' user.)
+        if geteuid() == 0 {
+            let foreign = dir + "/foreign.prom", victim = dir + "/victim"
+            try AtomicFile.write(Data("secret\n".utf8), to: victim)
+            try FileManager.default.createSymbolicLink(atPath: foreign, withDestinationPath: victim)
+            #expect(lchown(foreign, 65534, 65534) == 0)
+            try AtomicFile.write(Data("d\n".utf8), to: foreign)
+            #expect(try String(contentsOfFile: victim, encoding: .utf8) == "secret\n", "not written through")
+            #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: foreign)) == nil, "the link replaced")
+            #expect(try String(contentsOfFile: foreign, encoding: .utf8) == "d\n")
+        }
         let loop = dir + "/loop.prom"
         try FileManager.default.createSymbolicLink(atPath: loop, withDestinationPath: loop)
         let failure = #expect(throws: AtomicFileError.self) { try AtomicFile.write(Data("x".utf8), to: loop) }

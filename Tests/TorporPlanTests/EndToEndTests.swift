@@ -281,7 +281,7 @@ import TorporTrain
         for vm in Set(plan.actions.map(\.vm) + next.actions.map(\.vm)) {
             let before = plan.actions.filter { $0.vm == vm }, after = next.actions.filter { $0.vm == vm }
             let rose = after.contains { a in
-                a.action == .hibernate && before.contains { $0.signature == a.signature && ($0.rationale.riskRank < a.rationale.riskRank || a.rationale.closerToThresholds(than: $0.rationale)) }
+                a.action == .hibernate && before.contains { $0.signature == a.signature && a.rationale.rose(since: $0.rationale) }
             }
             let changed = before.map(\.signature) != after.map(\.signature) || rose
             #expect(diff.contains("\n\(vm):") == changed, "\(vm) in the diff: \(diff)")

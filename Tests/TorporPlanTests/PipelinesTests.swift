@@ -96,7 +96,8 @@ import TorporStore
         #expect(fine.status == 0 && fine.output.isEmpty, "\(fine.output)")
         // Units a person copied into /etc/systemd/system from an older torpor stand before the installed ones: said.
         try FileManager.default.createDirectory(atPath: root + "/etc/systemd/system", withIntermediateDirectories: true)
-        _ = FileManager.default.createFile(atPath: root + "/etc/systemd/system/torpor-execute.service", contents: Data("[Service]\n".utf8))
+        try FileManager.default.createSymbolicLink(atPath: root + "/etc/systemd/system/torpor-execute.service",
+                                                   withDestinationPath: "/usr/local/lib/torpor/systemd/torpor-execute.service")   // dangling: an older copy's link
         let shadowed = try run(EndToEndTests.repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"])
         #expect(shadowed.status == 0 && shadowed.output.contains("WARNING: \(root)/etc/systemd/system/torpor-execute.service stand before the units installed")
                 && !shadowed.output.contains("WARNING: TORPOR_NOTIFY"), "\(shadowed.output)")
