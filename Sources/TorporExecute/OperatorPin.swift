@@ -56,7 +56,7 @@ extension Executor {
                 // libvirt runs it: nothing to wake.
             } catch where known && recorded == nil && unpinned == nil {
                 // torpor never slept it: most likely running. The pin holds; say what could not be checked.
-                outcome.warning = "pinned, but libvirt could not say whether \(vm) is asleep: \(error)"
+                outcome.warning = "pinned, but whether \(vm) is asleep could not be checked now: \(error)"   // libvirt, or another executor holding it
             } catch {
                 throw notWoken("\(error)")
             }

@@ -42,9 +42,6 @@ public enum PlanReport {
         return [line(header)] + rows.map(line)
     }
 
-    /// A percentage as the review shows one: `4.5 %`.
-    static func percent(_ value: Double) -> String { String(format: "%.1f %%", value) }
-
     /// What changed from `old` to `new`, per VM: actions added, removed, or moved in time; a sleep both hold whose risk
     /// rose or whose forecast came halfway to its thresholds.
     public static func diff(old: Plan, new: Plan) -> String {
@@ -71,9 +68,10 @@ public enum PlanReport {
             out.append("\(vm):")
             for (a, was) in riskier {
                 let r = a.rationale, w = was.rationale
-                out.append("  ! \(describe(a)): risk \(w.risk) → \(r.risk); q\(r.quantile) peak \(Self.percent(w.forecastPeak)) → \(Self.percent(r.forecastPeak)) "
-                           + "(sleeps under \(Self.percent(r.hibernateBelow))), top quantile \(Self.percent(w.worstCase)) → \(Self.percent(r.worstCase)) "
-                           + "(restores at \(Self.percent(r.restoreAbove))): \(r.text)")
+                func percent(_ v: Double) -> String { Planning.percent(v) }
+                let peaks = "q\(r.quantile) peak \(percent(w.forecastPeak)) → \(percent(r.forecastPeak)) (sleeps under \(percent(r.hibernateBelow)))"
+                let tops = "top quantile \(percent(w.worstCase)) → \(percent(r.worstCase)) (restores at \(percent(r.restoreAbove)))"
+                out.append("  ! \(describe(a)): risk \(w.risk) → \(r.risk); \(peaks), \(tops): \(r.text)")
             }
             for a in before where !after.contains(where: { $0.signature == a.signature }) { out.append("  - \(describe(a))" + gone(a)) }
             for a in after where !before.contains(where: { $0.signature == a.signature }) { out.append("  + \(describe(a))  [\(a.rationale.risk) risk] \(a.rationale.text)") }

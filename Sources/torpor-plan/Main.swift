@@ -301,6 +301,16 @@ struct Approve: ParsableCommand {
                 StandardError.line("torpor-plan: warning: plan \(newest.id.prefix(12)) (made \(UTC.format(newest.createdAt))) has approved "
                     + "hibernations too and is newer (or made in the same second and approved since): the executor takes hibernations from it, not from this one")
             }
+            // Approved although a newer plan was made: the executor starts a sleep only while the newest plan holds it.
+            if let newer = try store.read({ try Approvals.newer(than: plan, in: $0) }), !newer.pruned,
+               let stored = try store.read({ try PlanRepository.plan(id: newer.id, in: $0) }),
+               let newest = try? Plan.decode(stored.body, source: "plan \(newer.id)") {
+                let held = Set(newest.actions.filter { $0.action == .hibernate }.map(\.signature))
+                for a in plan.actions where a.action == .hibernate && record.actions.contains(a.id) && !held.contains(a.signature) {
+                    StandardError.line("torpor-plan: warning: \(a.vm)'s hibernation at \(a.at.text) is not in plan \(newer.id.prefix(12)), made since "
+                                       + "(\(UTC.format(newer.createdAt))): the executor does not start it while that plan is the newest (review that one)")
+                }
+            }
             if standing == true { try Standing.set(true, by: who, now: now, in: store) }
         }
     }

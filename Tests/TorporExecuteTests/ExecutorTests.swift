@@ -491,7 +491,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         }
         let unchecked = try cut.pin(vm: "api-01", until: nil, by: "carol", options: f.options(Self.at(2)))
         #expect(unchecked.pinned == "api-01 pinned awake until unpinned" && unchecked.warning != nil)
-        #expect(unchecked.warning?.hasPrefix("pinned, but libvirt could not say whether api-01 is asleep: ") == true)
+        #expect(unchecked.warning?.hasPrefix("pinned, but whether api-01 is asleep could not be checked now: ") == true)
     }
 
     /// A pin the store refuses to record does not stop the wake it asks for: the sleeper is back, then the failure is

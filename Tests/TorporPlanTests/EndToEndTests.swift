@@ -144,6 +144,26 @@ import TorporTrain
         #expect(notFollowed.stdout.contains("NOT FOLLOWED: the executor takes hibernations from plan \(try Plan.load(path: newer).plan.id.prefix(12))"), "\(notFollowed)")
     }
 
+    /// A superseded plan approved anyway (`--superseded`): each approved sleep the newer plan no longer holds is said to
+    /// start nothing while that plan is the newest (the executor skips it); those it holds are not.
+    @Test func approvingASupersededPlanSaysWhatTheNewerPlanDropped() throws {
+        let (dir, store) = try Self.demoStore(trained: false)
+        let jobs = ["TORPOR_POLICY": Self.repository + "/sample-data/policy.yaml"]
+        let first = dir + "/plans/first.json", second = dir + "/plans/second.json", later = UTC.format(UTC.parseISO8601(Self.now)! + 3600)
+        #expect(try runTool("torpor-plan", ["make", "--db", store.path, "--now", Self.now, "--out", first], environment: jobs).status == 0)
+        #expect(try runTool("torpor-plan", ["make", "--db", store.path, "--now", later, "--out", second], environment: jobs).status == 0)
+        let older = try Plan.load(path: first).plan, newer = try Plan.load(path: second).plan
+        let held = Set(newer.actions.filter { $0.action == .hibernate }.map(\.signature))
+        let dropped = older.actions.filter { $0.action == .hibernate && !held.contains($0.signature) }
+        #expect(!dropped.isEmpty, "a sleep due at the older plan's hour is in no later plan")
+        let approved = try runTool("torpor-plan", ["approve", "--db", store.path, "--now", later, "--replay", "--by", "alice", "--superseded", first], environment: jobs)
+        #expect(approved.status == 0, "\(approved)")
+        for a in older.actions where a.action == .hibernate {
+            let said = approved.stderr.contains("warning: \(a.vm)'s hibernation at \(a.at.text) is not in plan \(newer.id.prefix(12)), made since")
+            #expect(said == !held.contains(a.signature), "\(a.id): \(approved.stderr)")
+        }
+    }
+
     @Test func planShowApproveTamperAndCarry() throws {
         let (dir, store) = try Self.demoStore()
         let policy = Self.repository + "/sample-data/policy.yaml"
