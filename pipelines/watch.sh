@@ -40,13 +40,14 @@ fi
 output=$(timeout "$TORPOR_WATCH_CHECK_TIMEOUT" "$TORPOR_BIN/torpor-execute" check "${now[@]}" "${metrics[@]}" "${silence[@]}" 2>&1 8>&-)
 status=$?
 [ "$status" -ne 124 ] || output+=$'\n'"watch.sh: torpor-execute check did not answer within $TORPOR_WATCH_CHECK_TIMEOUT s (the store's disk stuck? libvirt?)"
-if [ -n "$unreadable" ]; then output+=$'\n'"$unreadable"; [ "$status" -ne 0 ] || status=4; fi   # a setting to mend: a person's
+mend() {   # mend TEXT: a setting a person must mend, told as the check's findings are (exit 4 unless the check failed)
+  output+=$'\n'"$1"; [ "$status" -ne 0 ] || status=4
+}
+[ -z "$unreadable" ] || mend "$unreadable"
 # The settings file as edited since the install (which checked it): a line systemd reads otherwise than bash, a
-# relative path (check-env.sh), told as the check's findings are.
+# relative path (check-env.sh).
 env_file=${TORPOR_ENV_FILE:-/etc/torpor/torpor.env}
-if [ -e "$env_file" ] && ! settings=$("$here/check-env.sh" "$env_file" 8>&-); then
-  output+=$'\n'"$settings"; [ "$status" -ne 0 ] || status=4
-fi
+if [ -e "$env_file" ] && ! settings=$("$here/check-env.sh" "$env_file" 8>&-); then mend "$settings"; fi
 printf '%s\n' "$output"
 tell() {   # tell SUBJECT: the check's output to a person; the job fails (5) when it cannot be sent, said to syslog
   "$here/notify.sh" "$1" <<<"$output" 8>&- && return   # stopped after $TORPOR_NOTIFY_TIMEOUT (notify.sh)

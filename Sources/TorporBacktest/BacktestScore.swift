@@ -53,40 +53,35 @@ public struct Score: Codable, Equatable, Sendable {
         var d = 0   // the first stretch asleep that may overlap the current interval
         var quiet: Int64 = 0, lastDemandEnd = EpochSeconds.min
         for k in demand.times.indices {
-            let a = demand.times[k], b = demand.end(of: k)
-            if a < scoredFrom {
-                if !demand.continues(k) || demand.values[k] >= restoreAbove { quiet = 0 }
-                if demand.values[k] >= restoreAbove { lastDemandEnd = b } else { quiet += b - a }
-                continue
-            }
-            while d < asleep.count && asleep[d].end <= a { d += 1 }
-            var down: Int64 = 0
-            for e in asleep[d...] {
-                guard e.start < b else { break }
-                down += min(b, e.end) - max(a, e.start)
-            }
-            s.knownHours += Double(b - a) / 3600
+            let a = demand.times[k], b = demand.end(of: k), isDemand = demand.values[k] >= restoreAbove
             if !demand.continues(k) { quiet = 0 }   // quiet is counted in known samples only: a gap is not idle
-            guard demand.values[k] >= restoreAbove else {
-                quiet += b - a
-                s.capturedHours += Double(down) / 3600
-                continue
-            }
-            s.demandIntervals += 1
-            if down > 0 {
-                s.violatedIntervals += 1
-                s.missedDemandMinutes += Double(down) / 60
-            }
-            if quiet >= idleStretch {
-                s.episodes += 1
-                // Proactive: a restore completed since the last demand, of a sleep begun after it (a wake that answered
-                // that demand, finishing after it, is not one).
-                if down > 0 { s.missedEpisodes += 1 } else if d > 0 && asleep[d - 1].end > lastDemandEnd && asleep[d - 1].start >= lastDemandEnd {
-                    s.proactiveEpisodes += 1
+            if a >= scoredFrom {   // before it, only the quiet and the last demand are followed
+                while d < asleep.count && asleep[d].end <= a { d += 1 }
+                var down: Int64 = 0
+                for e in asleep[d...] {
+                    guard e.start < b else { break }
+                    down += min(b, e.end) - max(a, e.start)
+                }
+                s.knownHours += Double(b - a) / 3600
+                if !isDemand {
+                    s.capturedHours += Double(down) / 3600
+                } else {
+                    s.demandIntervals += 1
+                    if down > 0 {
+                        s.violatedIntervals += 1
+                        s.missedDemandMinutes += Double(down) / 60
+                    }
+                    if quiet >= idleStretch {
+                        s.episodes += 1
+                        // Proactive: a restore completed since the last demand, of a sleep begun after it (a wake that
+                        // answered that demand, finishing after it, is not one).
+                        if down > 0 { s.missedEpisodes += 1 } else if d > 0 && asleep[d - 1].end > lastDemandEnd && asleep[d - 1].start >= lastDemandEnd {
+                            s.proactiveEpisodes += 1
+                        }
+                    }
                 }
             }
-            quiet = 0
-            lastDemandEnd = b
+            if isDemand { quiet = 0; lastDemandEnd = b } else { quiet += b - a }
         }
         return s
     }

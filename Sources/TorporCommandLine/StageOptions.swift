@@ -92,8 +92,9 @@ public struct PolicyOption: ParsableArguments {
 
 /// Who a person's command is recorded as: `--by`, else the user behind sudo, else the user; an empty one is passed
 /// over (`--by "$WHO"` with the variable unset had recorded an approval by nobody), never refused (a wake must go on).
-public func operatorName(_ by: String?, environment env: [String: String] = ProcessInfo.processInfo.environment) -> String {
-    [by, env["SUDO_USER"], env["USER"]].lazy.compactMap { $0?.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty } ?? "unknown"
+public func operatorName(_ by: String?) -> String {
+    let env = ProcessInfo.processInfo.environment
+    return [by, env["SUDO_USER"], env["USER"]].lazy.compactMap { $0?.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty } ?? "unknown"
 }
 
 /// Runs a command's body, mapping errors to the documented exit codes with the message on stderr, prefixed by the

@@ -485,10 +485,10 @@ public final class Executor: @unchecked Sendable {
             case (.hibernate, .shutOff, false) where entry.step == .started:
                 // Stopped without a saved image once the save was called (QEMU died in it, say): a failed hibernation
                 // leaves the VM running. (At `intent` the save was never called: a VM off then was shut down by another
-                // hand, and is not touched; so is one whose guest shut itself down.)
+                // hand, and is not touched; so is one shut down meanwhile.)
                 done.step = .failed
-                done.detail = (try? domain.shutDownByItsGuest()) == true
-                    ? "reconciled: the save found the VM off without a saved state; " + Self.shutDownByItsGuest
+                done.detail = (try? domain.wasShutDown()) == true
+                    ? "reconciled: the save found the VM off without a saved state; " + Self.shutDownMeanwhile
                     : "reconciled: the interrupted save left the VM off without a saved state; " + ((try? domain.start()) != nil ? "started again" : Self.vmLeftOff)
                 try journal(done)
                 log.record(.init(event: "failed", time: done.at, vm: entry.vm, host: entry.host, action: entry.actionID, detail: done.detail))
@@ -763,7 +763,7 @@ public final class Executor: @unchecked Sendable {
     static let vmLeftOff = "THE VM IS OFF and could not be started: start it by hand"
     /// What a failed hibernation of a VM shut down meanwhile says (libvirt's reason: its guest, or a person's `virsh
     /// shutdown`): not started again; `check` names it for a day.
-    static let shutDownByItsGuest = "it was shut down meanwhile (libvirt's reason: shutdown, by its guest or a person's virsh shutdown): "
+    static let shutDownMeanwhile = "it was shut down meanwhile (libvirt's reason: shutdown, by its guest or a person's virsh shutdown): "
         + "left off; torpor's save did not stop it"
     /// What a restore that found its domain gone from its host adds to its failure (`check` then names `forget`).
     static let domainGone = "its domain is gone from its host (undefined, or moved while it slept)"
@@ -773,7 +773,7 @@ public final class Executor: @unchecked Sendable {
 
     /// Whether a failed hibernation's record says it left its VM down for a person: off, paused, or booted afresh.
     static func leftDown(_ detail: String) -> Bool {
-        [vmLeftOff, forAPerson, bootedAfresh, shutDownByItsGuest].contains { detail.contains($0) }
+        [vmLeftOff, forAPerson, bootedAfresh, shutDownMeanwhile].contains { detail.contains($0) }
     }
 
     /// The failure among `events` that says a restore brought its VM back without its memory (libvirt booted it).
@@ -1235,10 +1235,10 @@ public final class Executor: @unchecked Sendable {
                     failed.detail += "; " + wakeUnrecordedSleep(d, vm: a.vm, because: error)
                     if (try? d.info().state) == .running { try? journal(failed) }
                 }
-            case (.shutOff?, false?) where (try? d.shutDownByItsGuest()) == true:
-                // Its guest shut itself down after the pre-flight (the save then found it not running): left off, as
-                // its guest chose; torpor's save did not stop it.
-                failed.detail += "; " + Self.shutDownByItsGuest
+            case (.shutOff?, false?) where (try? d.wasShutDown()) == true:
+                // Shut down after the pre-flight, by its guest or a person (the save then found it not running): left
+                // off; torpor's save did not stop it.
+                failed.detail += "; " + Self.shutDownMeanwhile
                 try? journal(failed)
             case (.shutOff?, false?):
                 // Stopped without a saved image: start it again.

@@ -231,13 +231,13 @@ public enum Approvals {
         }
         // A sleep whose risk rose since (its forecast now crosses a threshold it did not), or whose forecast came halfway
         // to its thresholds within its risk level, waits for a person too: the approval was given on the forecast then.
-        typealias Approved = (start: Instant, risk: Int, rationale: Plan.Rationale)
+        typealias Approved = (start: Instant, rationale: Plan.Rationale)
         let approvedSleep: [String: Approved] = Dictionary(earlier.actions.filter { $0.action == .hibernate && approvedEarlier[$0.id] != nil }
-            .compactMap { h -> (String, Approved)? in sleep(h, in: earlier).map { ($0, (start: h.at, risk: h.rationale.riskRank, rationale: h.rationale)) } },
-                                                           uniquingKeysWith: { a, b in (min(a.start, b.start), min(a.risk, b.risk), a.rationale) })
+            .compactMap { h -> (String, Approved)? in sleep(h, in: earlier).map { ($0, (start: h.at, rationale: h.rationale)) } },
+                                                           uniquingKeysWith: { a, b in (min(a.start, b.start), a.rationale.riskRank <= b.rationale.riskRank ? a.rationale : b.rationale) })
         let carried = plan.actions.filter { a in
             guard a.action == .hibernate, let approved = sleep(a, in: plan).flatMap({ approvedSleep[$0] }),
-                  a.rationale.riskRank <= approved.risk, !a.rationale.rose(since: approved.rationale) else { return false }
+                  !a.rationale.rose(since: approved.rationale) else { return false }
             return a.afterIdleSeconds == nil || approved.start <= a.at
         }
         // A sleeping VM's restore unchanged from an approved one (the same deadline, or still at the horizon's end, or

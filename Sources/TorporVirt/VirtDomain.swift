@@ -41,10 +41,16 @@ public final class VirtDomain {
 
     /// Why a paused domain is paused (`virDomainGetState`'s reason); nil when it is not paused.
     public func pauseReason() throws(VirtError) -> PauseReason? {
+        let (state, reason) = try stateAndReason()
+        return state == Int32(VIR_DOMAIN_PAUSED.rawValue) ? PauseReason(code: reason) : nil
+    }
+
+    /// The domain's state and why it is in it (`virDomainGetState`), as libvirt's numbers.
+    private func stateAndReason() throws(VirtError) -> (state: Int32, reason: Int32) {
         var state: Int32 = 0
         var reason: Int32 = 0
         try checked("virDomainGetState(\(name))", virDomainGetState(handle, &state, &reason, 0))
-        return state == Int32(VIR_DOMAIN_PAUSED.rawValue) ? PauseReason(code: reason) : nil
+        return (state, reason)
     }
 
     /// Whether a running domain came to run by booting, not from saved memory (`virDomainGetState`'s reason is
@@ -54,9 +60,7 @@ public final class VirtDomain {
         // QEMU's driver calls a start from a saved image RUNNING_RESTORED; the test driver calls every start a boot, and
         // others (libxl) a restore from a save too.
         guard connection.uri.hasPrefix("qemu") else { return nil }
-        var state: Int32 = 0
-        var reason: Int32 = 0
-        try checked("virDomainGetState(\(name))", virDomainGetState(handle, &state, &reason, 0))
+        let (state, reason) = try stateAndReason()
         guard state == Int32(VIR_DOMAIN_RUNNING.rawValue) else { return nil }
         return reason == Int32(VIR_DOMAIN_RUNNING_BOOTED.rawValue)
     }
@@ -125,12 +129,10 @@ public final class VirtDomain {
         try checked("virDomainShutdown(\(name))", virDomainShutdown(handle))
     }
 
-    /// Whether the domain is off because its guest shut itself down (`virDomainGetState`'s reason is
-    /// `VIR_DOMAIN_SHUTOFF_SHUTDOWN`), not for a save, a crash or another hand's destroy.
-    public func shutDownByItsGuest() throws(VirtError) -> Bool {
-        var state: Int32 = 0
-        var reason: Int32 = 0
-        try checked("virDomainGetState(\(name))", virDomainGetState(handle, &state, &reason, 0))
+    /// Whether the domain is off after a shutdown (`virDomainGetState`'s reason is `VIR_DOMAIN_SHUTOFF_SHUTDOWN`: its
+    /// guest's, or a person's `virsh shutdown`), not for a save, a crash or a destroy.
+    public func wasShutDown() throws(VirtError) -> Bool {
+        let (state, reason) = try stateAndReason()
         return state == Int32(VIR_DOMAIN_SHUTOFF.rawValue) && reason == Int32(VIR_DOMAIN_SHUTOFF_SHUTDOWN.rawValue)
     }
 

@@ -530,7 +530,8 @@ struct Unpin: ParsableCommand {
 struct Forget: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "End torpor's record of a sleep whose domain is gone from its host (undefined, or moved while it slept): its restore is owed no more.",
-        discussion: "Refused while libvirt on the VM's host still has the domain (wake it instead) or cannot say, unless --host-gone.")
+        discussion: "Refused while libvirt on the VM's host still has the domain (wake it instead) or cannot say, unless --host-gone; "
+            + "and while the state pool holds the sleep's memory, unless --discard-saved-state.")
     @OptionGroup var common: StageOptions
     @OptionGroup var flags: ExecutionFlags
     @Argument(help: "The VM.") var vm: String
