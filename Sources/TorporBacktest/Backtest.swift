@@ -99,7 +99,8 @@ public struct Backtest {
         let offset = Int((from - historyStart) / 3600), hours = Int((to - from) / 3600)
         let calendar = CalendarHours(events: events, vms: records, from: from, to: end)
         let demand = records.indices.map { DemandSamples(samples[$0], knownIn: series[$0]) }
-        let replay = Replay(records: records, series: series, demand: demand, scored: demand.map { $0.slice(from: from, to: to, excluding: []) },
+        let replay = Replay(records: records, series: series, samples: samples.map(DemandSamples.init), demand: demand,
+                            scored: demand.map { $0.slice(from: from, to: to, excluding: []) },
                             restoreSeconds: records.map { r in restoreP95[r.name].map { Int64($0.rounded(.up)) } },
                             events: events, calendar: calendar, offset: offset, hours: hours)
         // A window without a sample would score every strategy 0 of 0, and office hours' sleeps of VMs nothing measured.
@@ -136,6 +137,8 @@ public struct Backtest {
     struct Replay {
         let records: [VMRecord]
         let series: [HourlySeries]
+        /// Every CPU sample over the replay (and `warmup` before it), as the store has them.
+        let samples: [DemandSamples]
         let demand: [DemandSamples]
         /// `demand` over [from, to) only: what is scored.
         let scored: [DemandSamples]
@@ -144,6 +147,32 @@ public struct Backtest {
         let calendar: CalendarHours
         let offset: Int
         let hours: Int
+
+        /// How many samples VM `i` has in each hour of its series (those before `warmup` are not read: 0).
+        func sampleCounts(vm i: Int) -> [Int] {
+            var counts = [Int](repeating: 0, count: series[i].values.count)
+            for t in samples[i].times where t >= series[i].start {
+                let k = Int((t - series[i].start) / 3600)
+                if k < counts.count { counts[k] += 1 }
+            }
+            return counts
+        }
+
+        /// Hour `k` of VM `i` as production's history holds it once the VM has slept in it (`HourlySeries.load` with its
+        /// sleeps excluded): the highest of the samples measured outside `sleeps`, missing when there are none, when the
+        /// hour is missing anyway (the VM absent) or when they are too few (`HourlySeries.isSparse`, on `counts`: the
+        /// samples per hour production has, which this keeps up to date); memory, network and disk are missing.
+        func holdOutside(_ sleeps: [Range<EpochSeconds>], vm i: Int, hour k: Int, in seen: inout HourlySeries, counts: inout [Int]) {
+            let start = series[i].time(of: k), outside = samples[i].slice(from: start, to: start + 3600, excluding: sleeps)
+            counts[k] = outside.times.count
+            var scratch: [Int] = []
+            let present = !outside.times.isEmpty && (!series[i].values[k].isNaN || series[i].sparse.contains(k))
+            let sparse = present && HourlySeries.isSparse(hour: k, of: counts, scratch: &scratch)
+            let high = outside.values.max().map(Float.init) ?? .nan
+            seen.values[k] = present && !sparse && high.isFinite ? high : .nan
+            if sparse { seen.sparse.insert(k) } else { seen.sparse.remove(k) }
+            for c in seen.context.indices where !seen.context[c].isEmpty { seen.context[c][k] = .nan }
+        }
     }
 
     /// This backtest with its own copies of the prepared forecasters, to replay on another thread.
@@ -258,8 +287,9 @@ public struct Backtest {
             // journal).
             var lastUnplannedWake = [EpochSeconds?](repeating: nil, count: records.count)
             // What production would know: a sleeping VM reports nothing, so its hours asleep are missing in the history
-            // the planner reads later (the journal's hibernated intervals).
-            var seen = replay.series
+            // the planner reads later (the journal's hibernated intervals), and an hour it slept in part holds the samples
+            // outside the sleep (`Replay.holdOutside`; `seenCounts`: the samples per hour production has).
+            var seen = replay.series, seenCounts = records.indices.map(replay.sampleCounts)
             let settings = records.map { policy.settings(vm: $0.name, labels: $0.labels) }
             let index = Dictionary(uniqueKeysWithValues: records.enumerated().map { ($1.name, $0) })
             // Seasonal naive's days on the fleet's clock, as production's fallback reads them.
@@ -369,10 +399,15 @@ public struct Backtest {
                         if end > current.start { asleep[i].append(Downtime(start: current.start, end: end)) }
                         sleeping[i] = nil
                     }
-                    // Every hour the sleep spent time in is missing (a late restore may finish in the next), as production's
-                    // history leaves them out.
+                    // Every hour the sleep spent time in (a late restore may finish in the next) holds what production's
+                    // history does: the samples outside the VM's sleeps.
+                    let sleeps = asleep[i].map { $0.start..<$0.end } + (sleeping[i].map { [$0.start..<hourEnd] } ?? [])
                     var hour = t, k = offset + h
-                    while hour < (end ?? hourEnd) && k < seen[i].values.count { seen[i].values[k] = .nan; hour += 3600; k += 1 }
+                    while hour < (end ?? hourEnd) && k < seen[i].values.count {
+                        replay.holdOutside(sleeps, vm: i, hour: k, in: &seen[i], counts: &seenCounts[i])
+                        hour += 3600
+                        k += 1
+                    }
                 }
             }
             for i in records.indices { if let current = sleeping[i] { asleep[i].append(Downtime(start: current.start, end: to)) } }

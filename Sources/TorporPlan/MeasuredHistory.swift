@@ -5,7 +5,7 @@ import TorporStore
 /// counters read it (`PlanningVM.quietHours`, `idleHours`, `falseAlarms`): only the known hours count, a missing hour
 /// it slept in is passed over, and any other missing hour ends the quiet (a gap in the data may have held demand:
 /// missing is not idle), as does the hour something woke it in before its plan's restore (a demand signal or an
-/// operator: its demand came while it slept or restored, so the history leaves that hour out). The loader and the
+/// operator: its demand came while it slept or restored, where the history has no sample of it). The loader and the
 /// backtest both read it so.
 public struct MeasuredHistory: Sendable {
     public let values: [Float]
@@ -16,8 +16,8 @@ public struct MeasuredHistory: Sendable {
     /// The fleet's clock (`DemandForecaster.clock`), whose local days `falseAlarms` counts.
     let clock: WeekClock
 
-    /// `sleeps`: the journal's hibernated intervals; each marks every hour it spends time in (`UTC.steps(touchedBy:)`), as the
-    /// history leaves them out. `lastUnplannedWake`: when something last brought the VM back before its plan's restore
+    /// `sleeps`: the journal's hibernated intervals; each marks every hour it spends time in (`UTC.steps(touchedBy:)`):
+    /// missing there for the sleep, if missing (the history keeps an hour's samples outside a sleep when they are enough). `lastUnplannedWake`: when something last brought the VM back before its plan's restore
     /// (the journal's `UnplannedWake` restores, `PlanningVM.wokenEarlyAt` while it still runs).
     public init(values: [Float], start: EpochSeconds, sleeps: [ClosedRange<EpochSeconds>], lastUnplannedWake: EpochSeconds?, clock: WeekClock) {
         self.values = values

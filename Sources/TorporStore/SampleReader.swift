@@ -18,7 +18,34 @@ public enum SampleReader {
     /// `from`; hours without a sample are absent. Whole hours come from the hourly summary
     /// (`SampleHours`): a VM's month of 5-minute samples is read as its 720 hours. A last part of an hour (a `to` off the
     /// hour: nothing after it is read) and a VM not yet summed up are read from the samples.
-    public static func hourly(vm: String, metric: String, from: EpochSeconds, to: EpochSeconds, in db: Database) throws -> [(index: Int, high: Double, low: Double, samples: Int)] {
+    ///
+    /// `outside`: intervals [start, end) (a VM's sleeps) whose samples are not read. An hour one of them covers whole is
+    /// absent; an hour they cover in part is read from the samples measured outside them: before a sleep began, after it
+    /// ended (the demand that woke a VM is in the hour it woke in).
+    public static func hourly(vm: String, metric: String, from: EpochSeconds, to: EpochSeconds, outside spans: [ClosedRange<EpochSeconds>] = [],
+                              in db: Database) throws -> [(index: Int, high: Double, low: Double, samples: Int)] {
+        var inPart: [Int: [ClosedRange<EpochSeconds>]] = [:], covered = Set<Int>()
+        for span in spans {
+            for hour in stride(from: max(from, UTC.steps(touchedBy: span).lowerBound), through: min(to - 1, UTC.steps(touchedBy: span).upperBound), by: 3600) {
+                let i = Int((hour - from) / 3600)
+                if span.lowerBound <= hour && span.upperBound >= min(hour + 3600, to) { covered.insert(i) } else { inPart[i, default: []].append(span) }
+            }
+        }
+        let whole = try unmasked(vm: vm, metric: metric, from: from, to: to, in: db)
+        guard !inPart.isEmpty || !covered.isEmpty else { return whole }
+        var hours = whole.filter { !covered.contains($0.index) && inPart[$0.index] == nil }
+        for (i, spans) in inPart where !covered.contains(i) {
+            let hour = from + Int64(i) * 3600
+            let row = try Row.fetchOne(db, sql: """
+                SELECT max(s.value), min(s.value), count(*) \(inRange)\(String(repeating: " AND NOT (s.time >= ? AND s.time < ?)", count: spans.count))
+                """, arguments: StatementArguments([vm, metric, hour, min(hour + 3600, to)] + spans.flatMap { [$0.lowerBound, $0.upperBound] as [any DatabaseValueConvertible] }))
+            if let row, let high = row[0] as Double?, let low = row[1] as Double? { hours.append((i, high, low, row[2])) }
+        }
+        return hours.sorted { $0.index < $1.index }
+    }
+
+    /// `hourly` with no interval left out.
+    private static func unmasked(vm: String, metric: String, from: EpochSeconds, to: EpochSeconds, in db: Database) throws -> [(index: Int, high: Double, low: Double, samples: Int)] {
         let summed = try Bool.fetchOne(db, sql: "SELECT hours_complete != 0 FROM vm WHERE name = ?", arguments: [vm]) ?? false
         let summedUntil = summed ? max(from, UTC.floor(to)) : from
         // Read by column index from a cached statement: 10,000 VMs' months are millions of rows, and looking columns

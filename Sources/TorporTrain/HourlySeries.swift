@@ -41,15 +41,17 @@ public struct HourlySeries: Equatable, Sendable {
     /// the **maximum** of its samples of `metric` (the mean would hide the spikes that matter). An hour is missing when it
     /// has no sample, when it has under half the samples the VM's hours usually have (`sparseHours`: the collector down
     /// for most of it), when any sample of the hour shows the VM absent (`vcpus` or `mem_capacity` of 0, as Bitbrains
-    /// records absence) or when one of `excluded` intervals (the VM's own hibernations) spends time in it: missing, never
-    /// idle. With `context`, memory, network and disk use are loaded too (the maximum per hour, missing
-    /// at the same hours).
+    /// records absence): missing, never idle. The samples within `excluded` intervals (the VM's own hibernations) are not
+    /// read: an hour one covers is missing, and one it covers in part is judged by the samples outside it alone (the
+    /// demand that woke the VM in the hour it woke in is kept; a few minutes before a sleep are sparse). With `context`,
+    /// memory, network and disk use are loaded too (the maximum per hour, missing at the same hours and at every hour a
+    /// sleep spends time in).
     public static func load(vm: String, metric: String = "cpu_util", from: EpochSeconds, to: EpochSeconds,
                             excluded: [ClosedRange<EpochSeconds>] = [], context withContext: Bool = false, in db: Database) throws -> HourlySeries {
         let step: Int64 = 3600, first = UTC.floor(from, to: step)
         let count = max(0, Int((to - first + step - 1) / step))
         func hourly(_ metric: String) throws -> [(index: Int, high: Double, low: Double, samples: Int)] {
-            try SampleReader.hourly(vm: vm, metric: metric, from: first, to: to, in: db)
+            try SampleReader.hourly(vm: vm, metric: metric, from: first, to: to, outside: excluded, in: db)
         }
         func maxPerStep(_ metric: String) throws -> [Float] {
             var values = [Float](repeating: .nan, count: count)
@@ -61,7 +63,7 @@ public struct HourlySeries: Equatable, Sendable {
         // it, wherever the read starts.
         let lead = 24
         var values = [Float](repeating: .nan, count: count), samples = [Int](repeating: 0, count: lead + count)
-        for h in try SampleReader.hourly(vm: vm, metric: metric, from: first - Int64(lead) * step, to: to, in: db) {
+        for h in try SampleReader.hourly(vm: vm, metric: metric, from: first - Int64(lead) * step, to: to, outside: excluded, in: db) {
             samples[h.index] = h.samples
             if h.index >= lead, Float(h.high).isFinite { values[h.index - lead] = Float(h.high) }
         }
@@ -69,7 +71,6 @@ public struct HourlySeries: Equatable, Sendable {
         for allocation in ["vcpus", "mem_capacity"] {
             for h in try hourly(allocation) where h.low == 0 { missing.insert(h.index) }
         }
-        missing.formUnion(indices(touchedBy: excluded, first: first, count: count))
         let sparse = Set(sparseHours(samples).filter { $0 >= lead }.map { $0 - lead }).subtracting(missing)   // missing only for their few samples
         missing.formUnion(sparse)
         for i in missing { values[i] = .nan }
@@ -77,7 +78,7 @@ public struct HourlySeries: Equatable, Sendable {
         var context = [try memoryShare(maxPerStep), try traffic(maxPerStep("net_rx"), maxPerStep("net_tx")),
                        try traffic(maxPerStep("disk_read"), maxPerStep("disk_write"))]
         for c in context.indices {
-            for i in missing { context[c][i] = .nan }
+            for i in missing.union(indices(touchedBy: excluded, first: first, count: count)) { context[c][i] = .nan }
             if context[c].allSatisfy(\.isNaN) { context[c] = [] }
         }
         return HourlySeries(start: first, step: step, values: values, context: context, sparse: sparse)
@@ -91,12 +92,18 @@ public struct HourlySeries: Equatable, Sendable {
         var sparse = Set<Int>(), usual: [Int] = []
         usual.reserveCapacity(25)
         for i in samples.indices where samples[i] > 0 {
-            usual.removeAll(keepingCapacity: true)
-            for c in samples[max(0, i - 24)...i] where c > 0 { usual.append(c) }
-            usual.sort()
-            if samples[i] * 2 < usual[usual.count / 2] { sparse.insert(i) }
+            if isSparse(hour: i, of: samples, scratch: &usual) { sparse.insert(i) }
         }
         return sparse
+    }
+
+    /// Whether hour `i` of `counts` (samples per hour) is sparse (`sparseHours`). `scratch` is working space, reused
+    /// from hour to hour.
+    public static func isSparse(hour i: Int, of counts: [Int], scratch usual: inout [Int]) -> Bool {
+        usual.removeAll(keepingCapacity: true)
+        for c in counts[max(0, i - 24)...i] where c > 0 { usual.append(c) }
+        usual.sort()
+        return !usual.isEmpty && counts[i] * 2 < usual[usual.count / 2]
     }
 
     /// The indices of the `count` hours from `first` (on the hour) that `spans` (a VM's sleeps) spend time in.

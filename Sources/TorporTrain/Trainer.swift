@@ -132,7 +132,7 @@ public struct Trainer {
     struct TrainingData {
         var from: EpochSeconds
         var series: [(vm: String, series: HourlySeries)]
-        /// Per VM, the hours of `series` it slept through (torpor's hibernations: missing, and why).
+        /// Per VM, the hours of `series` missing for its sleeps (torpor's hibernations), and so not for want of data.
         var slept: [String: Set<Int>] = [:]
         var calendar: CalendarHours
         var fingerprint: String
@@ -154,7 +154,7 @@ public struct Trainer {
             try store.read { db in
                 let sleeps = try JournalRepository.hibernatedIntervals(vm: vm, from: from, now: now, in: db)
                 let s = try HourlySeries.load(vm: vm, from: from, to: hour, excluded: sleeps, context: config.input.usesContext || context, in: db)
-                slept[vm] = HourlySeries.indices(touchedBy: sleeps, first: s.start, count: s.values.count)
+                slept[vm] = HourlySeries.indices(touchedBy: sleeps, first: s.start, count: s.values.count).filter { s.values[$0].isNaN }
                 return (vm, s)
             }
         }

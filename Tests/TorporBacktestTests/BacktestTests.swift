@@ -107,8 +107,8 @@ import TorporTestSupport
     }
 
     /// A store of VMs each given its hourly CPU over `days` days from `start` by `value(hour of the day, day)`, nil
-    /// for no sample; all on one host.
-    static func store(_ vms: [String: (Int, Int) -> Double?], days: Int = 35) throws -> Store {
+    /// for no sample, `perHour` samples in each hour; all on one host.
+    static func store(_ vms: [String: (Int, Int) -> Double?], days: Int = 35, perHour: Int = 1) throws -> Store {
         let store = try Store(path: try ScratchDirectory.make("torpor-bt") + "/torpor.db")
         try store.transaction { db in
             let writer = try SampleWriter(db: db)
@@ -117,7 +117,8 @@ import TorporTestSupport
                 let vm = try VMRepository.id(of: name, in: db, now: start)
                 try VMRepository.setPlacement(vm: vm, hostURI: "test:///default", labels: [:], in: db)
                 for h in 0..<days * 24 {
-                    if let v = value(h % 24, h / 24) { _ = try writer.add(vm: vm, metric: cpu, time: start + Int64(h) * 3600, value: v) }
+                    guard let v = value(h % 24, h / 24) else { continue }
+                    for k in 0..<perHour { _ = try writer.add(vm: vm, metric: cpu, time: start + Int64(h) * 3600 + Int64(k * 3600 / perHour), value: v) }
                 }
             }
             try writer.finish()
@@ -233,6 +234,18 @@ import TorporTestSupport
         #expect(asleep[at(day: 31, 3)] && !asleep[at(day: 31, 12)], "its forecast believed again")
         let retired = try #require(report.vms["retired"]?["torpor"])
         #expect(retired.missedEpisodes == 1 && retired.violatedIntervals == 1)
+    }
+
+    /// The hour a demand woke a VM in keeps that demand in what the planner reads next (its samples after the wake, as
+    /// production's history has them): seasonal naive, which reads the latest known day at each hour, misses the first
+    /// workday's 08:00 after a weekend idle at that hour, then restores before it every day after; were the hour of the
+    /// wake missing, it would reach back to the weekend and miss every morning of the week.
+    @Test func theHourOfADemandWakeTeachesTheNextDay() throws {
+        let office: (Int, Int) -> Double? = { hour, day in day % 7 < 5 && (8..<18).contains(hour) ? 50 : 1 }
+        let report = try Backtest(store: try Self.store(["office": office], perHour: 12), policy: Self.policy,
+                                  from: Self.replayFrom, to: Self.start + Int64(Self.days) * 86_400).run([.seasonalNaive])
+        let naive = try #require(report.vms["office"]?["seasonal-naive"])
+        #expect(naive.episodes == 5 && naive.missedEpisodes == 1 && naive.proactiveEpisodes == 4, "\(naive)")
     }
 
     /// A replayed hour sees only the calendar events torpor knew of then: a keep-awake recorded after the fact does not

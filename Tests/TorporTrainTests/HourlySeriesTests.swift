@@ -40,6 +40,38 @@ func scratchStore() throws -> (Store, String) {
         #expect(series.coverage == 2.0 / 6)
     }
 
+    /// A sleep leaves out only the samples measured within it: the hour it began in keeps those before it, the hour a
+    /// demand woke the VM in keeps that demand, an hour it covers is missing, and so is one whose samples outside it are
+    /// too few (sparse: real readings of a few minutes); memory, network and disk are missing at every hour it touches.
+    @Test func anHourASleepCoversInPartKeepsTheSamplesOutsideIt() throws {
+        let (store, dir) = try scratchStore()
+        var csv = "vm,metric,time,value\n"
+        for hour in 0..<30 {
+            for m in stride(from: 0, to: 60, by: 5) {
+                let t = t0 + Int64(hour * 3600 + m * 60)
+                csv += "web-01,cpu_util,\(t),\(hour == 26 && m >= 10 ? 80 : hour == 24 && m >= 50 ? 3 : 10)\n"
+                csv += "web-01,mem_util,\(t),40\n"
+            }
+        }
+        try csv.write(toFile: dir + "/s.csv", atomically: true, encoding: .utf8)
+        _ = try CSVIngester(store: store).ingest(path: dir + "/s.csv", mapping: .defaultLong, now: t0 + 86_400 * 2)
+        // Asleep from 24:50 until its demand (sampled at 26:10) woke it at 26:12; asleep again from 28:10 to 29:00.
+        let sleeps = [(t0 + 24 * 3600 + 3000)...(t0 + 26 * 3600 + 720), (t0 + 28 * 3600 + 600)...(t0 + 29 * 3600)]
+        let series = try store.read { try HourlySeries.load(vm: "web-01", from: t0, to: t0 + 30 * 3600, excluded: sleeps, context: true, in: $0) }
+        #expect(series.values[23] == 10 && series.context[0][23] == 0.4)
+        #expect(series.values[24] == 10, "the samples before the sleep: 10 of 12 (those inside, at 3, are not read)")
+        #expect(series.values[25].isNaN && !series.sparse.contains(25), "slept through")
+        #expect(series.values[26] == 80, "the demand after the wake: 9 samples of 12")
+        #expect(series.values[27] == 10)
+        #expect(series.values[28].isNaN && series.sparse.contains(28), "2 samples of 12 before the sleep")
+        #expect(series.values[29] == 10, "a sleep that ends as an hour begins leaves that hour whole")
+        #expect([24, 25, 26, 28].allSatisfy { series.context[0][$0].isNaN } && !series.context[0][29].isNaN)
+        // The same read from the samples (a VM not summed up yet) as from the hourly summary.
+        try store.transaction { try $0.execute(sql: "UPDATE vm SET hours_complete = 0") }
+        #expect(try store.read { try HourlySeries.load(vm: "web-01", from: t0, to: t0 + 30 * 3600, excluded: sleeps, in: $0) }.values
+                    .elementsEqual(series.values) { $0 == $1 || $0.isNaN && $1.isNaN })
+    }
+
     /// An hour with under half the samples its VM's hours usually have is missing, not measured (the collector down for
     /// most of it: its readings say nothing of the rest of the hour), though its readings stay real (`sparse`); a source
     /// that samples hourly is not sparse for it, and one that samples less often from some hour on is, until that is usual.
