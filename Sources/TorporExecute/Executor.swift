@@ -1192,6 +1192,17 @@ public final class Executor: @unchecked Sendable {
                 return
             }
             journaled = true
+            // Paused since the pre-flight (a person's suspend, or libvirt's for a fault, while the load was read or the
+            // guardrails' lock awaited): left as it is, not saved paused (its restore would bring it back paused).
+            if try d.info().state == .paused {
+                var skipped = base
+                skipped.step = .skipped
+                skipped.at = clock()
+                skipped.detail = "the VM was paused after the pre-flight: not saved, left paused"
+                try journal(skipped)
+                log.record(.init(event: "skipped", time: skipped.at, vm: a.vm, host: a.host, action: a.id, detail: skipped.detail))
+                return
+            }
             started.step = .started
             started.at = clock()
             started.detail = String(format: "managed save; demand now %.1f %%", demand)

@@ -1804,6 +1804,20 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(named.map(\.kind) == [.downAfterHibernation], "\(named.map(\.text))")
     }
 
+    /// A VM paused between the pre-flight and the save (a person's suspend while the load was read) is not saved: its
+    /// hibernation is closed as skipped, the VM left paused with no saved image, and no restore is owed.
+    @Test func aVMPausedBeforeTheSaveIsNotSaved() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<6])
+        let pausing = LoadWithAnAct(FixedLoad(otherwise: 1)) { [connection = f.connection] in try connection.domain(named: "web-01").suspend() }
+        let events = try Executor(store: f.store, load: pausing, connect: { [connection = f.connection] _ in connection }).run(f.options(Self.now))
+        let skipped = try #require(events.first { $0.vm == "web-01" })
+        #expect(skipped.event == "skipped" && skipped.detail == "the VM was paused after the pre-flight: not saved, left paused", "\(events.map(\.text))")
+        #expect(try f.state("web-01") == .paused && !f.connection.domain(named: "web-01").hasManagedSaveImage())
+        #expect(try f.store.read { try JournalRepository.power(of: "web-01", in: $0) }?.state != .hibernated)
+        #expect(try f.executor().run(f.options(Self.now + 300)).allSatisfy { $0.vm != "web-01" }, "closed: not tried again")
+    }
+
     /// A sleep whose domain is gone from its host (undefined while it slept) fails its restore each pass, and check
     /// says how to end it; `forget` ends its record: owed no restore, check quiet about it. Refused while libvirt still
     /// has the domain (a wake is what it needs), and for a VM not asleep.
