@@ -159,16 +159,18 @@ public struct Backtest {
         }
 
         /// Hour `k` of VM `i` as production's history holds it once the VM has slept in it (`HourlySeries.load` with its
-        /// sleeps excluded): the highest of the samples measured outside `sleeps`, missing when there are none, when the
-        /// hour is missing anyway (the VM absent) or when they are too few (`HourlySeries.isSparse`, on `counts`: the
-        /// samples per hour production has, which this keeps up to date); memory, network and disk are missing.
-        func holdOutside(_ sleeps: [Range<EpochSeconds>], vm i: Int, hour k: Int, in seen: inout HourlySeries, counts: inout [Int]) {
-            let start = series[i].time(of: k), outside = samples[i].slice(from: start, to: start + 3600, excluding: sleeps)
-            counts[k] = outside.times.count
+        /// sleeps excluded): the highest of the samples after the sleeps in it (`UTC.hourAfterSleeps`), missing when a sleep
+        /// began in it or lasted through it, when it has no such sample, when the hour is missing anyway (the VM absent) or
+        /// when they are too few (`HourlySeries.isSparse`, on `counts`: the samples per hour production has, which this
+        /// keeps up to date); memory, network and disk are missing.
+        func holdAfterSleeps(_ sleeps: [ClosedRange<EpochSeconds>], vm i: Int, hour k: Int, in seen: inout HourlySeries, counts: inout [Int]) {
+            let start = series[i].time(of: k)
+            let read = UTC.hourAfterSleeps(start, end: start + 3600, sleeps: sleeps).map { samples[i].slice(from: $0.lowerBound, to: $0.upperBound, excluding: []) }
+            counts[k] = read?.times.count ?? 0
             var scratch: [Int] = []
-            let present = !outside.times.isEmpty && (!series[i].values[k].isNaN || series[i].sparse.contains(k))
+            let present = counts[k] > 0 && (!series[i].values[k].isNaN || series[i].sparse.contains(k))
             let sparse = present && HourlySeries.isSparse(hour: k, of: counts, scratch: &scratch)
-            let high = outside.values.max().map(Float.init) ?? .nan
+            let high = read?.values.max().map(Float.init) ?? .nan
             seen.values[k] = present && !sparse && high.isFinite ? high : .nan
             if sparse { seen.sparse.insert(k) } else { seen.sparse.remove(k) }
             for c in seen.context.indices where !seen.context[c].isEmpty { seen.context[c][k] = .nan }
@@ -287,8 +289,8 @@ public struct Backtest {
             // journal).
             var lastUnplannedWake = [EpochSeconds?](repeating: nil, count: records.count)
             // What production would know: a sleeping VM reports nothing, so its hours asleep are missing in the history
-            // the planner reads later (the journal's hibernated intervals), and an hour it slept in part holds the samples
-            // outside the sleep (`Replay.holdOutside`; `seenCounts`: the samples per hour production has).
+            // the planner reads later (the journal's hibernated intervals), and an hour a sleep ended in holds the samples
+            // after it (`Replay.holdAfterSleeps`; `seenCounts`: the samples per hour production has).
             var seen = replay.series, seenCounts = records.indices.map(replay.sampleCounts)
             let settings = records.map { policy.settings(vm: $0.name, labels: $0.labels) }
             let index = Dictionary(uniqueKeysWithValues: records.enumerated().map { ($1.name, $0) })
@@ -400,11 +402,11 @@ public struct Backtest {
                         sleeping[i] = nil
                     }
                     // Every hour the sleep spent time in (a late restore may finish in the next) holds what production's
-                    // history does: the samples outside the VM's sleeps.
-                    let sleeps = asleep[i].map { $0.start..<$0.end } + (sleeping[i].map { [$0.start..<hourEnd] } ?? [])
+                    // history does.
+                    let sleeps = asleep[i].map { $0.start...$0.end } + (sleeping[i].map { [$0.start...hourEnd] } ?? [])
                     var hour = t, k = offset + h
                     while hour < (end ?? hourEnd) && k < seen[i].values.count {
-                        replay.holdOutside(sleeps, vm: i, hour: k, in: &seen[i], counts: &seenCounts[i])
+                        replay.holdAfterSleeps(sleeps, vm: i, hour: k, in: &seen[i], counts: &seenCounts[i])
                         hour += 3600
                         k += 1
                     }

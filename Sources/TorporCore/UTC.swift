@@ -40,6 +40,20 @@ public enum UTC {
         floor(span.lowerBound, to: step)...floor(max(span.lowerBound, span.upperBound - 1), to: step)
     }
 
+    /// The part of the hour at `hour` (to `end`: its end, or earlier) that a VM's history reads, given its `sleeps` (each
+    /// [start, end], as the journal has them): nil when a sleep begins in it (the minutes before it were measured
+    /// because they were calm, the executor hibernating only a calm VM: they would read as an idle hour) or lasts to its
+    /// end; else what follows the end of the sleeps in it (a VM its demand woke early in the hour has that demand
+    /// there), the whole hour when none is.
+    public static func hourAfterSleeps(_ hour: EpochSeconds, end: EpochSeconds, sleeps: [ClosedRange<EpochSeconds>]) -> Range<EpochSeconds>? {
+        var from = hour
+        for sleep in sleeps where sleep.lowerBound < end && sleep.upperBound > hour {
+            if sleep.lowerBound > hour || sleep.upperBound >= end { return nil }
+            from = max(from, sleep.upperBound)
+        }
+        return from..<end
+    }
+
     /// `2013-07-01T00:00:00Z`
     public static func format(_ t: EpochSeconds) -> String {
         let dayNumber = t >= 0 ? t / 86_400 : (t - 86_399) / 86_400

@@ -19,27 +19,26 @@ public enum SampleReader {
     /// (`SampleHours`): a VM's month of 5-minute samples is read as its 720 hours. A last part of an hour (a `to` off the
     /// hour: nothing after it is read) and a VM not yet summed up are read from the samples.
     ///
-    /// `outside`: intervals [start, end) (a VM's sleeps) whose samples are not read. An hour one of them covers whole is
-    /// absent; an hour they cover in part is read from the samples measured outside them: before a sleep began, after it
-    /// ended (the demand that woke a VM is in the hour it woke in).
-    public static func hourly(vm: String, metric: String, from: EpochSeconds, to: EpochSeconds, outside spans: [ClosedRange<EpochSeconds>] = [],
+    /// `sleeps`: the VM's sleeps, whose hours are read as its history holds them (`UTC.hourAfterSleeps`): an hour a
+    /// sleep begins in or lasts through is absent, one a sleep ends in is read from the samples after it.
+    public static func hourly(vm: String, metric: String, from: EpochSeconds, to: EpochSeconds, sleeps: [ClosedRange<EpochSeconds>] = [],
                               in db: Database) throws -> [(index: Int, high: Double, low: Double, samples: Int)] {
-        var inPart: [Int: [ClosedRange<EpochSeconds>]] = [:], covered = Set<Int>()
-        for span in spans {
-            for hour in stride(from: max(from, UTC.steps(touchedBy: span).lowerBound), through: min(to - 1, UTC.steps(touchedBy: span).upperBound), by: 3600) {
-                let i = Int((hour - from) / 3600)
-                if span.lowerBound <= hour && span.upperBound >= min(hour + 3600, to) { covered.insert(i) } else { inPart[i, default: []].append(span) }
+        var touching: [Int: [ClosedRange<EpochSeconds>]] = [:]
+        for sleep in sleeps {
+            let touched = UTC.steps(touchedBy: sleep)
+            for hour in stride(from: max(from, touched.lowerBound), through: min(to - 1, touched.upperBound), by: 3600) {
+                touching[Int((hour - from) / 3600), default: []].append(sleep)
             }
         }
-        let whole = try unmasked(vm: vm, metric: metric, from: from, to: to, in: db)
-        guard !inPart.isEmpty || !covered.isEmpty else { return whole }
-        var hours = whole.filter { !covered.contains($0.index) && inPart[$0.index] == nil }
-        for (i, spans) in inPart where !covered.contains(i) {
+        guard !touching.isEmpty else { return try unmasked(vm: vm, metric: metric, from: from, to: to, in: db) }
+        var hours = try unmasked(vm: vm, metric: metric, from: from, to: to, in: db).filter { touching[$0.index] == nil }
+        let part = try db.cachedStatement(sql: "SELECT max(s.value), min(s.value), count(*) \(inRange)")
+        for (i, overlapping) in touching {
             let hour = from + Int64(i) * 3600
-            let row = try Row.fetchOne(db, sql: """
-                SELECT max(s.value), min(s.value), count(*) \(inRange)\(String(repeating: " AND NOT (s.time >= ? AND s.time < ?)", count: spans.count))
-                """, arguments: StatementArguments([vm, metric, hour, min(hour + 3600, to)] + spans.flatMap { [$0.lowerBound, $0.upperBound] as [any DatabaseValueConvertible] }))
-            if let row, let high = row[0] as Double?, let low = row[1] as Double? { hours.append((i, high, low, row[2])) }
+            guard let read = UTC.hourAfterSleeps(hour, end: min(hour + 3600, to), sleeps: overlapping),
+                  let row = try Row.fetchOne(part, arguments: [vm, metric, read.lowerBound, read.upperBound]),
+                  let high = row[0] as Double?, let low = row[1] as Double? else { continue }
+            hours.append((i, high, low, row[2]))
         }
         return hours.sorted { $0.index < $1.index }
     }

@@ -41,17 +41,19 @@ public struct HourlySeries: Equatable, Sendable {
     /// the **maximum** of its samples of `metric` (the mean would hide the spikes that matter). An hour is missing when it
     /// has no sample, when it has under half the samples the VM's hours usually have (`sparseHours`: the collector down
     /// for most of it), when any sample of the hour shows the VM absent (`vcpus` or `mem_capacity` of 0, as Bitbrains
-    /// records absence): missing, never idle. The samples within `excluded` intervals (the VM's own hibernations) are not
-    /// read: an hour one covers is missing, and one it covers in part is judged by the samples outside it alone (the
-    /// demand that woke the VM in the hour it woke in is kept; a few minutes before a sleep are sparse). With `context`,
-    /// memory, network and disk use are loaded too (the maximum per hour, missing at the same hours and at every hour a
-    /// sleep spends time in).
+    /// records absence): missing, never idle. `excluded` (the VM's own hibernations) leaves out what a sleep hides: an
+    /// hour one begins in or lasts through is missing (the calm minutes before a sleep are no idle hour), and an hour one
+    /// ends in is judged by its samples after the wake alone (the demand measured after a VM's demand woke it early in an
+    /// hour is kept; a few minutes are sparse) (`UTC.hourAfterSleeps`). With `context`, memory, network and disk use are
+    /// loaded too (the maximum per hour, missing at the same hours and at every hour a sleep spends time in).
     public static func load(vm: String, metric: String = "cpu_util", from: EpochSeconds, to: EpochSeconds,
                             excluded: [ClosedRange<EpochSeconds>] = [], context withContext: Bool = false, in db: Database) throws -> HourlySeries {
         let step: Int64 = 3600, first = UTC.floor(from, to: step)
         let count = max(0, Int((to - first + step - 1) / step))
+        // Memory, network and disk are missing at the hours a sleep touches, and the VM is absent in an hour whose rows
+        // say so anywhere in it: whole hours.
         func hourly(_ metric: String) throws -> [(index: Int, high: Double, low: Double, samples: Int)] {
-            try SampleReader.hourly(vm: vm, metric: metric, from: first, to: to, outside: excluded, in: db)
+            try SampleReader.hourly(vm: vm, metric: metric, from: first, to: to, in: db)
         }
         func maxPerStep(_ metric: String) throws -> [Float] {
             var values = [Float](repeating: .nan, count: count)
@@ -63,7 +65,7 @@ public struct HourlySeries: Equatable, Sendable {
         // it, wherever the read starts.
         let lead = 24
         var values = [Float](repeating: .nan, count: count), samples = [Int](repeating: 0, count: lead + count)
-        for h in try SampleReader.hourly(vm: vm, metric: metric, from: first - Int64(lead) * step, to: to, outside: excluded, in: db) {
+        for h in try SampleReader.hourly(vm: vm, metric: metric, from: first - Int64(lead) * step, to: to, sleeps: excluded, in: db) {
             samples[h.index] = h.samples
             if h.index >= lead, Float(h.high).isFinite { values[h.index - lead] = Float(h.high) }
         }

@@ -23,6 +23,17 @@ import TorporCore
         #expect(UTC.steps(touchedBy: (-3600 - 1)...(-10)) == -7200...(-3600), "before 1970 too")
     }
 
+    @Test func anHourIsReadAfterTheSleepsThatEndInIt() {
+        let h = UTC.epoch(year: 2026, month: 12, day: 4, hour: 7), end = h + 3600
+        #expect(UTC.hourAfterSleeps(h, end: end, sleeps: []) == h..<end)
+        #expect(UTC.hourAfterSleeps(h, end: end, sleeps: [(h - 600)...(h + 720)]) == (h + 720)..<end, "after the wake")
+        #expect(UTC.hourAfterSleeps(h, end: end, sleeps: [(h - 7200)...h, (end + 1)...(end + 60)]) == h..<end, "sleeps that end as it begins, or begin after it")
+        #expect(UTC.hourAfterSleeps(h, end: end, sleeps: [(h + 3000)...(end + 600)]) == nil, "a sleep begins in it: its calm minutes before are no idle hour")
+        #expect(UTC.hourAfterSleeps(h, end: end, sleeps: [(h - 600)...(h + 300), (h + 900)...(h + 1200)]) == nil, "woken, then asleep again")
+        #expect(UTC.hourAfterSleeps(h, end: end, sleeps: [(h - 600)...end]) == nil, "asleep to its end")
+        #expect(UTC.hourAfterSleeps(h, end: h + 1800, sleeps: [(h - 600)...(h + 1800)]) == nil, "asleep to the end of a part hour")
+    }
+
     @Test func parsesTheFormsSourcesUse() {
         #expect(UTC.parseISO8601("2014-02-14 14:30:00") == UTC.epoch(year: 2014, month: 2, day: 14, hour: 14, minute: 30))
         #expect(UTC.parseISO8601("2014-02-14T14:30:00.250Z") == UTC.epoch(year: 2014, month: 2, day: 14, hour: 14, minute: 30))

@@ -40,32 +40,32 @@ func scratchStore() throws -> (Store, String) {
         #expect(series.coverage == 2.0 / 6)
     }
 
-    /// A sleep leaves out only the samples measured within it: the hour it began in keeps those before it, the hour a
-    /// demand woke the VM in keeps that demand, an hour it covers is missing, and so is one whose samples outside it are
-    /// too few (sparse: real readings of a few minutes); memory, network and disk are missing at every hour it touches.
-    @Test func anHourASleepCoversInPartKeepsTheSamplesOutsideIt() throws {
+    /// A sleep hides what it spans: an hour it begins in is missing (its calm minutes before the sleep are no idle hour),
+    /// so is one it lasts through, and an hour it ends in is judged by its samples after the wake alone: the demand
+    /// measured there is kept, and a few minutes are too few (sparse: real readings). Memory, network and disk are
+    /// missing at every hour a sleep touches. The samples inside the sleeps (90 here) are never read.
+    @Test func anHourASleepEndsInKeepsTheSamplesAfterIt() throws {
         let (store, dir) = try scratchStore()
+        // Asleep from 24:50 until its demand (from 26:10) woke it at 26:12; asleep again from 27:00 to 28:40.
+        let sleeps = [(t0 + 24 * 3600 + 3000)...(t0 + 26 * 3600 + 720), (t0 + 27 * 3600)...(t0 + 28 * 3600 + 2400)]
         var csv = "vm,metric,time,value\n"
         for hour in 0..<30 {
             for m in stride(from: 0, to: 60, by: 5) {
                 let t = t0 + Int64(hour * 3600 + m * 60)
-                csv += "web-01,cpu_util,\(t),\(hour == 26 && m >= 10 ? 80 : hour == 24 && m >= 50 ? 3 : 10)\n"
-                csv += "web-01,mem_util,\(t),40\n"
+                let value = sleeps.contains { $0.lowerBound <= t && t < $0.upperBound } ? 90 : hour == 26 ? 80 : 10
+                csv += "web-01,cpu_util,\(t),\(value)\nweb-01,mem_util,\(t),40\n"
             }
         }
         try csv.write(toFile: dir + "/s.csv", atomically: true, encoding: .utf8)
         _ = try CSVIngester(store: store).ingest(path: dir + "/s.csv", mapping: .defaultLong, now: t0 + 86_400 * 2)
-        // Asleep from 24:50 until its demand (sampled at 26:10) woke it at 26:12; asleep again from 28:10 to 29:00.
-        let sleeps = [(t0 + 24 * 3600 + 3000)...(t0 + 26 * 3600 + 720), (t0 + 28 * 3600 + 600)...(t0 + 29 * 3600)]
         let series = try store.read { try HourlySeries.load(vm: "web-01", from: t0, to: t0 + 30 * 3600, excluded: sleeps, context: true, in: $0) }
         #expect(series.values[23] == 10 && series.context[0][23] == 0.4)
-        #expect(series.values[24] == 10, "the samples before the sleep: 10 of 12 (those inside, at 3, are not read)")
-        #expect(series.values[25].isNaN && !series.sparse.contains(25), "slept through")
+        #expect(series.values[24].isNaN && !series.sparse.contains(24), "a sleep began in it")
+        #expect(series.values[25].isNaN && series.values[27].isNaN, "slept through")
         #expect(series.values[26] == 80, "the demand after the wake: 9 samples of 12")
-        #expect(series.values[27] == 10)
-        #expect(series.values[28].isNaN && series.sparse.contains(28), "2 samples of 12 before the sleep")
+        #expect(series.values[28].isNaN && series.sparse.contains(28), "4 samples of 12 after the wake")
         #expect(series.values[29] == 10, "a sleep that ends as an hour begins leaves that hour whole")
-        #expect([24, 25, 26, 28].allSatisfy { series.context[0][$0].isNaN } && !series.context[0][29].isNaN)
+        #expect((24...28).allSatisfy { series.context[0][$0].isNaN } && series.context[0][29] == 0.4)
         // The same read from the samples (a VM not summed up yet) as from the hourly summary.
         try store.transaction { try $0.execute(sql: "UPDATE vm SET hours_complete = 0") }
         #expect(try store.read { try HourlySeries.load(vm: "web-01", from: t0, to: t0 + 30 * 3600, excluded: sleeps, in: $0) }.values
