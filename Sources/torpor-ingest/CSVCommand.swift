@@ -18,6 +18,7 @@ struct CSVCommand: ParsableCommand {
             """)
 
     @OptionGroup var store: StoreOptions
+    @OptionGroup var replay: ReplayFlag
 
     @Option(help: "A mapping file (YAML).")
     var mapping: String?
@@ -119,7 +120,7 @@ struct CSVCommand: ParsableCommand {
     }
 
     func run() throws {
-        try store.refuseAheadOfTheClock()
+        try store.refuseAheadOfTheClock(replay)
         let mapping: CSVMapping
         do { mapping = try effectiveMapping() } catch { throw reportFailure(error) }
         let ingester = CSVIngester(store: try store.openStore())

@@ -28,6 +28,7 @@ struct CalendarCommand: ParsableCommand {
             """)
 
     @OptionGroup var store: StoreOptions
+    @OptionGroup var replay: ReplayFlag
 
     @Option(help: "A mapping file (YAML): categories, default_category, zone.")
     var mapping: String?
@@ -80,7 +81,7 @@ struct CalendarCommand: ParsableCommand {
 
     func run() throws {
         if forget { return try forgetFiles() }
-        try store.refuseAheadOfTheClock()
+        try store.refuseAheadOfTheClock(replay)
         var m: CalendarMapping
         do { m = try mapping.map { path throws(IngestError) in try CalendarMapping.load(path: path) } ?? CalendarMapping() } catch { throw reportFailure(error) }
         if let defaultCategory { m.defaultCategory = EventRecord.Category(rawValue: defaultCategory) }

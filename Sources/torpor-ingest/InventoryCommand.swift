@@ -8,6 +8,7 @@ struct InventoryCommand: ParsableCommand {
         discussion: "Labels are read from each domain's <metadata> in namespace \(InventoryIngester.labelsNamespace).")
 
     @OptionGroup var store: StoreOptions
+    @OptionGroup var replay: ReplayFlag
 
     @Option(name: .customLong("uri"), help: "The libvirt URI, e.g. qemu:///system or test:///path/node.xml (repeatable: each host in turn, one failing stops none of the others).")
     var uris: [String]
@@ -17,7 +18,7 @@ struct InventoryCommand: ParsableCommand {
     }
 
     func run() throws {
-        try store.refuseAheadOfTheClock()
+        try store.refuseAheadOfTheClock(replay)
         let ingester = InventoryIngester(store: try store.openStore())
         var failure: ExitCode?
         for uri in uris {

@@ -14,6 +14,7 @@ struct LibvirtCommand: ParsableCommand {
             """)
 
     @OptionGroup var store: StoreOptions
+    @OptionGroup var replay: ReplayFlag
 
     @Option(name: .customLong("uri"), help: "The libvirt URI, e.g. qemu:///system or qemu+ssh://host/system (repeatable: each host in turn, one failing stops none of the others).")
     var uris: [String]
@@ -26,7 +27,7 @@ struct LibvirtCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        try store.refuseAheadOfTheClock()
+        try store.refuseAheadOfTheClock(replay)
         let ingester = DomainStatsIngester(store: try store.openStore())
         let now = store.nowSeconds
         try runEach(uris.map { uri in { try ingester.collect(uri: uri, now: now) } }, json: json, logger: store.logger("torpor.ingest.libvirt"))

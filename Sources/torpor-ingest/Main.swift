@@ -37,6 +37,12 @@ struct TorporIngestCommand: TorporTool {
         subcommands: [CSVCommand.self, PrometheusCommand.self, CalendarCommand.self, LibvirtCommand.self, InventoryCommand.self, ReleaseCommand.self, PruneCommand.self, StatusCommand.self])
 }
 
+/// `--replay`, for the commands that record what they read as of `--now` (the ingests, prune).
+struct ReplayFlag: ParsableArguments {
+    @Flag(help: "Allow a --now ahead of the clock: a replay on hosts or a store set up for it (a test driver, a test guest, a copy).")
+    var replay = false
+}
+
 /// Options every subcommand shares.
 struct StoreOptions: ParsableArguments {
     @Option(help: "The store file (default: $TORPOR_DB, else ./torpor.db).")
@@ -47,9 +53,6 @@ struct StoreOptions: ParsableArguments {
 
     @Flag(name: .shortAndLong, help: "Log more.")
     var verbose = false
-
-    @Flag(help: "Allow a --now ahead of the clock in an ingest or prune: a replay on hosts or a store set up for it (a test driver, a test guest, a copy).")
-    var replay = false
 
     func validate() throws {
         if let now, UTC.parseInstant(now) == nil {
@@ -72,8 +75,8 @@ struct StoreOptions: ParsableArguments {
 
     /// Refuses a `--now` ahead of the clock (a typo) in a command that records what it reads, unless `replay`: recorded as of then, it
     /// stays unseen by every stage until that time, and a collection's counters leave every later one without rates.
-    func refuseAheadOfTheClock() throws {
-        if !replay, let ahead = aheadOfTheClock(nowSeconds, "what it reads would be recorded as of then; nothing ingested (--replay on hosts set up for a replay)") {
+    func refuseAheadOfTheClock(_ replay: ReplayFlag) throws {
+        if !replay.replay, let ahead = aheadOfTheClock(nowSeconds, "what it reads would be recorded as of then; nothing ingested (--replay on hosts set up for a replay)") {
             throw ahead
         }
     }

@@ -23,6 +23,7 @@ struct PrometheusCommand: ParsableCommand {
             """)
 
     @OptionGroup var store: StoreOptions
+    @OptionGroup var replay: ReplayFlag
 
     @Option(help: "A mapping file (YAML): vm_labels, vm_prefix, metrics.")
     var mapping: String?
@@ -86,7 +87,7 @@ struct PrometheusCommand: ParsableCommand {
     }
 
     func run() throws {
-        try store.refuseAheadOfTheClock()
+        try store.refuseAheadOfTheClock(replay)
         let mapping: PrometheusMapping
         do { mapping = try effectiveMapping() } catch { throw reportFailure(error) }
         var ingester = PrometheusIngester(store: try store.openStore(), mapping: mapping)

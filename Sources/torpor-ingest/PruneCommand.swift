@@ -11,6 +11,7 @@ struct PruneCommand: ParsableCommand {
         discussion: "At least 35d (what the planner reads); torpor-train reads --history-days (90 by default) of it: keep at least that.")
 
     @OptionGroup var store: StoreOptions
+    @OptionGroup var replay: ReplayFlag
     @Option(help: "How long samples are kept, e.g. 180d.") var keep = "180d"
     @Option(help: ArgumentHelp("How long this prune may spend summing up VMs whose samples predate the hourly summary (once, after an upgrade), e.g. 20m.",
                                discussion: "The VMs left wait for the next prune, read from their samples meanwhile, so that the first night after an upgrade does not hold up the training after it."))
@@ -23,7 +24,7 @@ struct PruneCommand: ParsableCommand {
         }
         guard DurationText.seconds(sumUpFor) != nil else { throw ValidationError("--sum-up-for '\(sumUpFor)' is not a duration such as 20m") }
         // A --now ahead of the clock (a typo) would drop the newest history: refused.
-        if !store.replay, let ahead = aheadOfTheClock(store.nowSeconds, "nothing pruned (--replay on a copy of the store kept for a replay)") { throw ahead }
+        if !replay.replay, let ahead = aheadOfTheClock(store.nowSeconds, "nothing pruned (--replay on a copy of the store kept for a replay)") { throw ahead }
     }
 
     func run() throws {

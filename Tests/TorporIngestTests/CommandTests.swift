@@ -45,12 +45,17 @@ import TorporTestSupport
         #expect(try CSVCommand.parse(["a.csv"]).effectiveMapping() == .defaultLong)
     }
 
-    @Test func invalidFlagsAreUsageErrors() {
+    @Test func invalidFlagsAreUsageErrors() throws {
         #expect(throws: (any Error).self) { _ = try CSVCommand.parse(["--layout", "sideways", "a.csv"]) }
         #expect(throws: (any Error).self) { _ = try CSVCommand.parse(["--vm", "a", "--vm-from-filename", "a.csv"]) }
         #expect(throws: (any Error).self) { _ = try CSVCommand.parse([]) }
         #expect(throws: (any Error).self) { _ = try StatusCommand.parse(["--gap", "soon"]) }
         #expect(throws: (any Error).self) { _ = try StatusCommand.parse(["--now", "tomorrow"]) }
+        // --replay allows a --now ahead of the clock where one is recorded (the ingests, prune), and is no flag elsewhere.
+        #expect(try CSVCommand.parse(["--replay", "a.csv"]).replay.replay)
+        #expect(try PruneCommand.parse(["--replay"]).replay.replay)
+        #expect(throws: (any Error).self) { _ = try StatusCommand.parse(["--replay"]) }
+        #expect(throws: (any Error).self) { _ = try ReleaseCommand.parse(["--replay", "web-01"]) }
     }
 
     /// Every tool, run as an operator runs it: a usage error exits 2 (the documented code for bad input), naming what
