@@ -1126,6 +1126,7 @@ public final class Executor: @unchecked Sendable {
         let base = JournalEntry(actionID: a.id, planID: plan.id, vm: a.vm, host: a.host, kind: .hibernate, step: .intent, at: clock(), detail: a.rationale.text)
         var domain: VirtDomain?
         var journaled = false   // before the intent, a failure (lookup, pre-flight) leaves the action due for a later run
+        var saveCalled = false   // before it, a paused VM was paused by another hand: never resumed here
         var started = base
         let began = Date()
         var reserved: Int64 = 0, keepsItsRoom = false
@@ -1199,7 +1200,9 @@ public final class Executor: @unchecked Sendable {
                 skipped.step = .skipped
                 skipped.at = clock()
                 skipped.detail = "the VM was paused after the pre-flight: not saved, left paused"
-                try journal(skipped)
+                // Not through the failure path, which resumes a VM its failed save left paused: an intent the journal
+                // does not close is closed by the next run's reconcile, the VM left as it is.
+                do { try journal(skipped) } catch { skipped.detail += "; the journal did not record it (\(error)): left open for the next run" }
                 log.record(.init(event: "skipped", time: skipped.at, vm: a.vm, host: a.host, action: a.id, detail: skipped.detail))
                 return
             }
@@ -1207,6 +1210,7 @@ public final class Executor: @unchecked Sendable {
             started.at = clock()
             started.detail = String(format: "managed save; demand now %.1f %%", demand)
             try journal(started)
+            saveCalled = true
             try crashDuringLibvirtCall { try d.managedSave() }
             guard try d.info().state == .shutOff, try d.hasManagedSaveImage() else {
                 throw ExecuteError(.runtime, "the save returned but the VM is not off with a saved image")
@@ -1254,6 +1258,9 @@ public final class Executor: @unchecked Sendable {
             case (.shutOff?, false?):
                 // Stopped without a saved image: start it again.
                 failed.detail += (try? d.start()) != nil ? "; the VM was started again" : "; " + Self.vmLeftOff
+                try? journal(failed)
+            case (.paused?, _) where !saveCalled:
+                failed.detail += "; the VM is paused, and torpor's save was never called: left paused"
                 try? journal(failed)
             case (.paused?, _) where !Self.hasJob(d) && pauseFault != nil:
                 failed.detail += "; the VM is paused (\(pauseFault ?? "")): not resumed, " + Self.forAPerson

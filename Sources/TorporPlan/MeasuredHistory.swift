@@ -17,8 +17,9 @@ public struct MeasuredHistory: Sendable {
     let clock: WeekClock
 
     /// `sleeps`: the journal's hibernated intervals; each marks every hour it spends time in (`UTC.steps(touchedBy:)`):
-    /// missing there for the sleep, if missing (the history keeps an hour's samples outside a sleep when they are enough). `lastUnplannedWake`: when something last brought the VM back before its plan's restore
-    /// (the journal's `UnplannedWake` restores, `PlanningVM.wokenEarlyAt` while it still runs).
+    /// missing there for the sleep, if missing (the history keeps an hour a sleep ends in from its samples after the
+    /// wake). `lastUnplannedWake`: when something last brought the VM back before its plan's restore (the journal's
+    /// `UnplannedWake` restores, `PlanningVM.wokenEarlyAt` while it still runs).
     public init(values: [Float], start: EpochSeconds, sleeps: [ClosedRange<EpochSeconds>], lastUnplannedWake: EpochSeconds?, clock: WeekClock) {
         self.values = values
         self.start = start

@@ -21,7 +21,7 @@ extension PlanningInputs {
             let records = try VMRepository.all(in: db)
             let histories = try records.map { r in
                 // Its hours asleep are left out of its history (a sleeping VM reports nothing), and told apart from gaps.
-                let sleeps = try JournalRepository.hibernatedIntervals(vm: r.name, from: from, now: now, in: db)
+                let sleeps = try JournalRepository.hibernatedIntervals(vm: r.name, from: HourlySeries.sleepsFrom(from), now: now, in: db)
                 return (vm: r.name, series: try HourlySeries.load(vm: r.name, from: from, to: hour0, excluded: sleeps, context: forecaster.needsContext, in: db),
                         sleeps: sleeps, lastUnplannedWake: try JournalRepository.lastUnplannedWake(vm: r.name, from: from, now: now, in: db))
             }

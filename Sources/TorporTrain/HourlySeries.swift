@@ -63,7 +63,7 @@ public struct HourlySeries: Equatable, Sendable {
         }
         // The demand's hours, and the counts of the day before `first` too: an hour is judged sparse on the hours before
         // it, wherever the read starts.
-        let lead = 24
+        let lead = Int(sleepsFrom(0) / -step)
         var values = [Float](repeating: .nan, count: count), samples = [Int](repeating: 0, count: lead + count)
         for h in try SampleReader.hourly(vm: vm, metric: metric, from: first - Int64(lead) * step, to: to, sleeps: excluded, in: db) {
             samples[h.index] = h.samples
@@ -85,6 +85,10 @@ public struct HourlySeries: Equatable, Sendable {
         }
         return HourlySeries(start: first, step: step, values: values, context: context, sparse: sparse)
     }
+
+    /// How far back the sleeps given to `load` must reach for a read from `from`: the day before it, whose counts the
+    /// sparse rule reads too.
+    public static func sleepsFrom(_ from: EpochSeconds) -> EpochSeconds { from - 86_400 }
 
     /// The hours (indices) that have a sample but under half the samples of the hours before them usually do: the median
     /// count of the hours with samples among the day before it and itself. Their readings tell of a few minutes of
@@ -123,7 +127,7 @@ public struct HourlySeries: Equatable, Sendable {
     /// to `now`) are missing, never idle.
     public static func loadExcludingSleeps(vm: String, from: EpochSeconds, to: EpochSeconds, now: EpochSeconds, context: Bool,
                                            in db: Database) throws -> HourlySeries {
-        try load(vm: vm, from: from, to: to, excluded: try JournalRepository.hibernatedIntervals(vm: vm, from: from, now: now, in: db),
+        try load(vm: vm, from: from, to: to, excluded: try JournalRepository.hibernatedIntervals(vm: vm, from: sleepsFrom(from), now: now, in: db),
                  context: context, in: db)
     }
 

@@ -152,7 +152,7 @@ public struct Trainer {
         var slept: [String: Set<Int>] = [:]
         let series = try records.map(\.name).map { vm in
             try store.read { db in
-                let sleeps = try JournalRepository.hibernatedIntervals(vm: vm, from: from, now: now, in: db)
+                let sleeps = try JournalRepository.hibernatedIntervals(vm: vm, from: HourlySeries.sleepsFrom(from), now: now, in: db)
                 let s = try HourlySeries.load(vm: vm, from: from, to: hour, excluded: sleeps, context: config.input.usesContext || context, in: db)
                 slept[vm] = HourlySeries.indices(touchedBy: sleeps, first: s.start, count: s.values.count).filter { s.values[$0].isNaN }
                 return (vm, s)

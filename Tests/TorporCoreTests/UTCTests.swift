@@ -27,6 +27,7 @@ import TorporCore
         let h = UTC.epoch(year: 2026, month: 12, day: 4, hour: 7), end = h + 3600
         #expect(UTC.hourAfterSleeps(h, end: end, sleeps: []) == h..<end)
         #expect(UTC.hourAfterSleeps(h, end: end, sleeps: [(h - 600)...(h + 720)]) == (h + 720)..<end, "after the wake")
+        #expect(UTC.hourAfterSleeps(h, end: end, sleeps: [h...(h + 720)]) == (h + 720)..<end, "a sleep from the hour's start: nothing before it")
         #expect(UTC.hourAfterSleeps(h, end: end, sleeps: [(h - 7200)...h, (end + 1)...(end + 60)]) == h..<end, "sleeps that end as it begins, or begin after it")
         #expect(UTC.hourAfterSleeps(h, end: end, sleeps: [(h + 3000)...(end + 600)]) == nil, "a sleep begins in it: its calm minutes before are no idle hour")
         #expect(UTC.hourAfterSleeps(h, end: end, sleeps: [(h - 600)...(h + 300), (h + 900)...(h + 1200)]) == nil, "woken, then asleep again")

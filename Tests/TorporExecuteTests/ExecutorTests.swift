@@ -1816,6 +1816,23 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.state("web-01") == .paused && !f.connection.domain(named: "web-01").hasManagedSaveImage())
         #expect(try f.store.read { try JournalRepository.power(of: "web-01", in: $0) }?.state != .hibernated)
         #expect(try f.executor().run(f.options(Self.now + 300)).allSatisfy { $0.vm != "web-01" }, "closed: not tried again")
+        // A journal that refuses the skip: the pause stays (a failed save's resume is not for it); the intent left open
+        // is closed by the next run, the VM untouched.
+        try f.plan(["api-01": 0..<6], at: Self.now + 600)
+        try f.store.transaction {
+            try $0.execute(sql: """
+                CREATE TRIGGER refuse_skip BEFORE INSERT ON journal WHEN NEW.vm = 'api-01' AND NEW.step = 'skipped'
+                BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END
+                """)
+        }
+        let pausingAPI = LoadWithAnAct(FixedLoad(otherwise: 1)) { [connection = f.connection] in try connection.domain(named: "api-01").suspend() }
+        let refused = try Executor(store: f.store, load: pausingAPI, connect: { [connection = f.connection] _ in connection }).run(f.options(Self.now + 600))
+        #expect(refused.contains { $0.vm == "api-01" && $0.event == "skipped" && $0.detail.contains("the journal did not record it") }, "\(refused.map(\.text))")
+        #expect(try f.state("api-01") == .paused)
+        try f.store.transaction { try $0.execute(sql: "DROP TRIGGER refuse_skip") }
+        let reconciled = try f.executor().run(f.options(Self.now + 900)).filter { $0.vm == "api-01" }
+        #expect(reconciled.map(\.event) == ["reconciled"] && reconciled[0].detail.contains("torpor's save was never called"), "\(reconciled.map(\.text))")
+        #expect(try f.state("api-01") == .paused && !f.connection.domain(named: "api-01").hasManagedSaveImage())
     }
 
     /// A sleep whose domain is gone from its host (undefined while it slept) fails its restore each pass, and check
