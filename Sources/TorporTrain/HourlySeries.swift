@@ -63,7 +63,7 @@ public struct HourlySeries: Equatable, Sendable {
         }
         // The demand's hours, and the counts of the day before `first` too: an hour is judged sparse on the hours before
         // it, wherever the read starts.
-        let lead = Int(sleepsFrom(0) / -step)
+        let lead = Int(leadSeconds / step)
         var values = [Float](repeating: .nan, count: count), samples = [Int](repeating: 0, count: lead + count)
         for h in try SampleReader.hourly(vm: vm, metric: metric, from: first - Int64(lead) * step, to: to, sleeps: excluded, in: db) {
             samples[h.index] = h.samples
@@ -86,9 +86,11 @@ public struct HourlySeries: Equatable, Sendable {
         return HourlySeries(start: first, step: step, values: values, context: context, sparse: sparse)
     }
 
-    /// How far back the sleeps given to `load` must reach for a read from `from`: the day before it, whose counts the
-    /// sparse rule reads too.
-    public static func sleepsFrom(_ from: EpochSeconds) -> EpochSeconds { from - 86_400 }
+    /// The day before a read's first hour, whose sample counts the sparse rule reads too.
+    static let leadSeconds: Int64 = 86_400
+
+    /// How far back the sleeps given to `load` must reach for a read from `from` (`leadSeconds` before it).
+    public static func sleepsFrom(_ from: EpochSeconds) -> EpochSeconds { from - leadSeconds }
 
     /// The hours (indices) that have a sample but under half the samples of the hours before them usually do: the median
     /// count of the hours with samples among the day before it and itself. Their readings tell of a few minutes of
