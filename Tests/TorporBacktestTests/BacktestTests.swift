@@ -7,6 +7,7 @@ import TorporIngest
 import TorporPlan
 import TorporStore
 import TorporTestSupport
+import TorporTrain
 
 /// Replays of crafted series with known answers (hourly samples here; the real traces in the bench are 5-minute).
 @Suite struct BacktestTests {
@@ -246,6 +247,31 @@ import TorporTestSupport
                                   from: Self.replayFrom, to: Self.start + Int64(Self.days) * 86_400).run([.seasonalNaive])
         let naive = try #require(report.vms["office"]?["seasonal-naive"])
         #expect(naive.episodes == 5 && naive.missedEpisodes == 1 && naive.proactiveEpisodes == 4, "\(naive)")
+    }
+
+    /// The replay's history after a VM's sleeps is production's: `Replay.holdAfterSleeps` on the hours the sleeps touch
+    /// gives, hour for hour, what `HourlySeries.load` with those sleeps excluded reads from the store (a sleep beginning
+    /// in an hour, from its start, ending in one, on one, one hour cut by two sleeps; the store holds the samples inside
+    /// them too, as a trace does).
+    @Test func theReplaysHistoryAfterSleepsIsProductions() throws {
+        let store = try Self.store(["web": { hour, _ in (8..<18).contains(hour) ? 50 : 1 }], days: 3, perHour: 12)
+        let from = Self.start, to = Self.start + 3 * 86_400
+        func at(_ hour: Int, _ minute: Int) -> EpochSeconds { Self.start + Int64(hour * 3600 + minute * 60) }
+        let sleeps = [at(20, 35)...at(32, 10), at(33, 0)...at(33, 40), at(40, 50)...at(41, 55), at(41, 58)...at(42, 20), at(50, 0)...at(56, 0)]
+        let (production, whole, samples, records) = try store.read { db in
+            (try HourlySeries.load(vm: "web", from: from, to: to, excluded: sleeps, in: db), try HourlySeries.load(vm: "web", from: from, to: to, in: db),
+             DemandSamples(try SampleReader.samples(vm: "web", metric: "cpu_util", from: from, to: to, in: db)), try VMRepository.all(in: db))
+        }
+        let replay = Backtest.Replay(records: records, series: [whole], samples: [samples], demand: [samples], scored: [samples], restoreSeconds: [nil],
+                                     events: [], calendar: CalendarHours(), offset: 0, hours: 72)
+        var seen = whole, counts = replay.sampleCounts(vm: 0)
+        for k in HourlySeries.indices(touchedBy: sleeps, first: from, count: whole.values.count).sorted() {
+            replay.holdAfterSleeps(sleeps, vm: 0, hour: k, in: &seen, counts: &counts)
+        }
+        #expect(seen.values.elementsEqual(production.values) { $0 == $1 || $0.isNaN && $1.isNaN }, "\(seen.values) \(production.values)")
+        #expect(seen.sparse == production.sparse)
+        #expect(production.values[20].isNaN && production.values[32] == 50 && production.values[56] == 50)
+        #expect(production.sparse.isSuperset(of: [33]) && production.values[41].isNaN && production.values[42] == 1, "\(production.sparse)")
     }
 
     /// A replayed hour sees only the calendar events torpor knew of then: a keep-awake recorded after the fact does not
