@@ -195,14 +195,19 @@ public enum Approvals {
         a.carriedFrom == nil ? "approved by \(a.approvedBy)" : "approved (standing, from plan \(a.carriedFrom!.prefix(12)))"
     }
 
+    /// The plan the store holds under `id`, decoded; nil when it holds none, or its body was pruned or cannot be read.
+    public static func storedPlan(_ id: String, in db: Database) throws -> Plan? {
+        guard let stored = try PlanRepository.plan(id: id, in: db) else { return nil }
+        return try? Plan.decode(stored.body, source: "plan \(id)")
+    }
+
     /// The hibernations of `plan` that the plan the executor follows (another, made no later, in force at `now`) approves
     /// under the same signature, due before that plan expires: the executor starts them as that approval planned while the
     /// newest plan holds them, whether or not a person approves them here (leaving them out of this plan's approval does
     /// not hold them back).
     public static func approvedByFollowed(_ plan: Plan, now: EpochSeconds, in db: Database) throws -> [String: ApprovalRecord] {
         guard let followed = try followed(upTo: .max, in: db), followed.id != plan.id, followed.createdAt <= plan.createdAt.seconds, !followed.pruned,
-              now <= followed.validUntil, let stored = try PlanRepository.plan(id: followed.id, in: db),
-              let earlier = try? Plan.decode(stored.body, source: "plan \(followed.id)") else { return [:] }
+              now <= followed.validUntil, let earlier = try storedPlan(followed.id, in: db) else { return [:] }
         let approved = try approvedInForce(of: followed.id, in: db)
         let bySignature = Dictionary(earlier.actions.compactMap { h in
             h.action == .hibernate && h.at <= earlier.validUntil ? approved[h.id].map { (h.signature, $0) } : nil
@@ -220,7 +225,7 @@ public enum Approvals {
               try PlanRepository.approvals(of: plan.id, in: db).isEmpty,
               let previous = try latestHibernating(upTo: plan.createdAt.seconds, excluding: plan.id, carriedSince: switched.setAt, in: db),
               previous.validUntil >= plan.createdAt.seconds,
-              let stored = try PlanRepository.plan(id: previous.id, in: db), let earlier = try? Plan.decode(stored.body, source: "plan \(previous.id)"),
+              let earlier = try storedPlan(previous.id, in: db),
               earlier.inputs.policySHA256 == plan.inputs.policySHA256, earlier.inputs.horizonHours == plan.inputs.horizonHours else { return nil }
         let approvedEarlier = try approvedActions(of: previous.id, carriedSince: switched.setAt, since: switched.setAt, in: db)
         // The earliest approved start per sleep, a hibernation's signature with its own restore's (two approved sleeps

@@ -67,8 +67,7 @@ public enum PlanReport {
             if before.map(\.signature) == after.map(\.signature) && riskier.isEmpty { continue }
             out.append("\(vm):")
             for (a, was) in riskier {
-                let r = a.rationale, w = was.rationale
-                func percent(_ v: Double) -> String { Planning.percent(v) }
+                let r = a.rationale, w = was.rationale, percent: (Double) -> String = Planning.percent
                 let peaks = "q\(r.quantile) peak \(percent(w.forecastPeak)) → \(percent(r.forecastPeak)) (sleeps under \(percent(r.hibernateBelow)))"
                 let tops = "top quantile \(percent(w.worstCase)) → \(percent(r.worstCase)) (restores at \(percent(r.restoreAbove)))"
                 out.append("  ! \(describe(a)): risk \(w.risk) → \(r.risk); \(peaks), \(tops): \(r.text)")

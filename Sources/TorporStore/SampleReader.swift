@@ -30,8 +30,9 @@ public enum SampleReader {
                 touching[Int((hour - from) / 3600), default: []].append(sleep)
             }
         }
-        guard !touching.isEmpty else { return try unmasked(vm: vm, metric: metric, from: from, to: to, in: db) }
-        var hours = try unmasked(vm: vm, metric: metric, from: from, to: to, in: db).filter { touching[$0.index] == nil }
+        let whole = try unmasked(vm: vm, metric: metric, from: from, to: to, in: db)
+        guard !touching.isEmpty else { return whole }
+        var hours = whole.filter { touching[$0.index] == nil }
         let part = try db.cachedStatement(sql: "SELECT max(s.value), min(s.value), count(*) \(inRange)")
         for (i, overlapping) in touching {
             let hour = from + Int64(i) * 3600

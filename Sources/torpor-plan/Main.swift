@@ -303,8 +303,7 @@ struct Approve: ParsableCommand {
             }
             // Approved although a newer plan was made: the executor starts a sleep only while the newest plan holds it.
             if let newer = try store.read({ try Approvals.newer(than: plan, in: $0) }), !newer.pruned,
-               let stored = try store.read({ try PlanRepository.plan(id: newer.id, in: $0) }),
-               let newest = try? Plan.decode(stored.body, source: "plan \(newer.id)") {
+               let newest = try store.read({ try Approvals.storedPlan(newer.id, in: $0) }) {
                 let held = Set(newest.actions.filter { $0.action == .hibernate }.map(\.signature))
                 for a in plan.actions where a.action == .hibernate && record.actions.contains(a.id) && !held.contains(a.signature) {
                     StandardError.line("torpor-plan: warning: \(a.vm)'s hibernation at \(a.at.text) is not in plan \(newer.id.prefix(12)), made since "

@@ -48,6 +48,13 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
             return Executor(store: store, load: FixedLoad(load, otherwise: 1), connect: { _ in connection })
         }
 
+        /// A run at `time` whose pre-flight, the first time it reads a VM's load, does `act` (a person's command while the
+        /// load is read).
+        func run(_ time: EpochSeconds, whileTheLoadIsRead act: @escaping () throws -> Void) throws -> [ExecutionEvent] {
+            let connection = self.connection
+            return try Executor(store: store, load: LoadWithAnAct(FixedLoad(otherwise: 1), act: act), connect: { _ in connection }).run(options(time))
+        }
+
         func options(_ time: EpochSeconds, concurrent: Int? = nil) -> ExecutionOptions {
             var o = ExecutionOptions(now: time)
             o.eventLog = dir + "/events.jsonl"
@@ -421,8 +428,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         try f.plan(["web-01": 1..<8])
         let carried = try f.plan(["web-01": 0..<7], at: Self.at(1), approve: false)
         #expect(try f.store.read { try DueActions.approvedPlan(now: Self.at(1) + 60, in: $0) }?.plan.id == carried.id, "carried")
-        let switchingOff = LoadWithAnAct(FixedLoad(otherwise: 1)) { try Approvals.setStanding(false, by: "ops", now: Self.at(1) + 90, in: f.store) }
-        let events = try Executor(store: f.store, load: switchingOff, connect: { [connection = f.connection] _ in connection }).run(f.options(Self.at(1) + 60))
+        let events = try f.run(Self.at(1) + 60) { try Approvals.setStanding(false, by: "ops", now: Self.at(1) + 90, in: f.store) }
         #expect(events.map(\.event) == ["skipped"] && events[0].detail.contains("its approval no longer holds"), "\(events.map(\.text))")
         #expect(try f.state("web-01") == .running && f.steps("web-01").isEmpty)
     }
@@ -1795,8 +1801,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
     @Test func aGuestShutDownBeforeTheSaveIsNotStarted() throws {
         let f = try Fixture()
         try f.plan(["web-01": 0..<6])
-        let shuttingDown = LoadWithAnAct(FixedLoad(otherwise: 1)) { [connection = f.connection] in try connection.domain(named: "web-01").shutdown() }
-        let events = try Executor(store: f.store, load: shuttingDown, connect: { [connection = f.connection] _ in connection }).run(f.options(Self.now))
+        let events = try f.run(Self.now) { [connection = f.connection] in try connection.domain(named: "web-01").shutdown() }
         let failed = try #require(events.first { $0.vm == "web-01" })
         #expect(failed.event == "failed" && failed.detail.contains("it was shut down meanwhile (libvirt's reason: shutdown"), "\(events.map(\.text))")
         #expect(try f.state("web-01") == .shutOff, "not started again")
@@ -1809,8 +1814,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
     @Test func aVMPausedBeforeTheSaveIsNotSaved() throws {
         let f = try Fixture()
         try f.plan(["web-01": 0..<6])
-        let pausing = LoadWithAnAct(FixedLoad(otherwise: 1)) { [connection = f.connection] in try connection.domain(named: "web-01").suspend() }
-        let events = try Executor(store: f.store, load: pausing, connect: { [connection = f.connection] _ in connection }).run(f.options(Self.now))
+        let events = try f.run(Self.now) { [connection = f.connection] in try connection.domain(named: "web-01").suspend() }
         let skipped = try #require(events.first { $0.vm == "web-01" })
         #expect(skipped.event == "skipped" && skipped.detail == "the VM was paused after the pre-flight: not saved, left paused", "\(events.map(\.text))")
         #expect(try f.state("web-01") == .paused && !f.connection.domain(named: "web-01").hasManagedSaveImage())
@@ -1825,8 +1829,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
                 BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END
                 """)
         }
-        let pausingAPI = LoadWithAnAct(FixedLoad(otherwise: 1)) { [connection = f.connection] in try connection.domain(named: "api-01").suspend() }
-        let refused = try Executor(store: f.store, load: pausingAPI, connect: { [connection = f.connection] _ in connection }).run(f.options(Self.now + 600))
+        let refused = try f.run(Self.now + 600) { [connection = f.connection] in try connection.domain(named: "api-01").suspend() }
         #expect(refused.contains { $0.vm == "api-01" && $0.event == "skipped" && $0.detail.contains("the journal did not record it") }, "\(refused.map(\.text))")
         #expect(try f.state("api-01") == .paused)
         try f.store.transaction { try $0.execute(sql: "DROP TRIGGER refuse_skip") }
