@@ -234,7 +234,7 @@ struct Approve: ParsableCommand {
     @Option(help: "Approve all but these VMs (comma-separated).") var except: String?
     @Option(help: "Who approves (default: $SUDO_USER, else $USER).") var by: String?
     @OptionGroup var policyFile: PolicyOption
-    @Flag(help: "Approve this plan even though it was made under another policy than the one in force (--policy, $TORPOR_POLICY).")
+    @Flag(help: "Approve this plan even though it was made under another policy than the one in force (--policy, else $TORPOR_POLICY; approve refuses when neither is set).")
     var policyChanged = false
     @Flag(inversion: .prefixedNo, help: "Switch the standing approval on (or off): later plans carry the approval of unchanged actions.")
     var standing: Bool?
@@ -262,9 +262,11 @@ struct Approve: ParsableCommand {
                 throw PlanError(.badInput, away.message)
             }
             let (plan, bytes) = try Plan.load(path: plan)
-            if let changed = try policyFile.changed(since: plan) {
-                if changed.known && !policyChanged { throw PlanError(.badInput, "nothing approved: " + changed.text) }
-                if !changed.known { StandardError.line("torpor-plan: warning: " + changed.text) }
+            // Not compared is not the same: a plan made by hand without the jobs' environment is made under the embedded
+            // default, which may hibernate a VM the jobs' policy excludes or keeps up.
+            if let changed = try policyFile.changed(since: plan), !(changed.known && policyChanged) {
+                throw PlanError(.badInput, "nothing approved: " + changed.text
+                                + (changed.known ? "" : "; give --policy FILE, or TORPOR_POLICY= for the embedded default"))
             }
             // A stray comma names no VM (it had been "no VM named  in this plan").
             func names(_ s: String?) -> [String]? { s.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } } }

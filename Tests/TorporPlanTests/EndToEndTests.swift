@@ -70,7 +70,8 @@ import TorporTrain
 
     /// A plan made by hand is made under the jobs' policy ($TORPOR_POLICY, as the hourly job reads it: the embedded
     /// default had hibernated VMs the jobs' policy excludes); one made under another policy than the one in force is
-    /// said by show and refused by approve, unless --policy-changed.
+    /// said by show and refused by approve, unless --policy-changed; approve refuses every plan while the policy in force
+    /// is not known (the jobs' environment not loaded).
     @Test func aPlanIsMadeAndApprovedUnderThePolicyInForce() throws {
         let (dir, store) = try Self.demoStore(trained: false)
         let policy = Self.repository + "/sample-data/policy.yaml", path = dir + "/plans/by-hand.json"
@@ -94,6 +95,13 @@ import TorporTrain
         #expect(unreadable.status == 0 && unreadable.stdout.hasPrefix("POLICY IN FORCE UNREADABLE: ") && unreadable.stdout.contains(hibernationsLine), "\(unreadable)")
         let unknown = try runTool("torpor-plan", ["show", "--db", store.path, "--now", Self.now, path])
         #expect(unknown.stdout.hasPrefix("POLICY IN FORCE UNKNOWN HERE: no --policy, and TORPOR_POLICY is unset"), "\(unknown)")
+        // approve refuses it, --policy-changed too: a plan made without the jobs' environment is the embedded default's.
+        for flags in [[], ["--policy-changed"]] {
+            let notCompared = try runTool("torpor-plan", approve + flags)
+            #expect(notCompared.status == 2 && notCompared.stderr.contains("nothing approved: POLICY IN FORCE UNKNOWN HERE")
+                    && notCompared.stderr.contains("give --policy FILE, or TORPOR_POLICY= for the embedded default"), "\(notCompared)")
+        }
+        #expect(try store.read { try PlanRepository.approvals(of: plan.id, in: $0) }.isEmpty)
         let relative = try runTool("torpor-plan", ["make", "--db", store.path, "--now", Self.now, "--dry-run"], environment: ["TORPOR_POLICY": "policy.yaml"])
         #expect(relative.status == 2 && relative.stderr.contains("TORPOR_POLICY 'policy.yaml' is a relative path"), "\(relative)")
         let onTheDefault = try runTool("torpor-plan", approve, environment: ["TORPOR_POLICY": ""])   // the jobs' embedded default
@@ -209,12 +217,12 @@ import TorporTrain
         var edited = plan
         edited.actions[0].at = Instant(edited.actions[0].at.seconds - 3600)
         try edited.sealed().encoded().write(to: URL(fileURLWithPath: tampered))   // even re-sealed: not the recorded plan
-        let refused = #expect(throws: ExitCode.self) { try Approve.parse(["--replay", "--db", store.path, "--now", Self.now, tampered]).run() }
+        let refused = #expect(throws: ExitCode.self) { try Approve.parse(["--replay", "--policy", policy, "--db", store.path, "--now", Self.now, tampered]).run() }
         #expect(refused == ExitCode(2))
         let moved = Instant(plan.actions[0].at.seconds - 3600).text
         try String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: plan.actions[0].at.text, with: moved)
             .write(toFile: tampered, atomically: true, encoding: .utf8)
-        #expect(throws: ExitCode.self) { try Approve.parse(["--replay", "--db", store.path, "--now", Self.now, tampered]).run() }
+        #expect(throws: ExitCode.self) { try Approve.parse(["--replay", "--policy", policy, "--db", store.path, "--now", Self.now, tampered]).run() }
         #expect(try store.read { try PlanRepository.approvals(of: plan.id, in: $0) }.isEmpty)
         // What `show` says of each: the re-sealed edit was never recorded, the edited text differs, the real one is it.
         let resealed = edited.sealed()
@@ -226,16 +234,16 @@ import TorporTrain
 
         let vms = Set(plan.actions.filter { $0.action == .hibernate }.map(\.vm)).sorted()
         let excepted = vms.first!
-        try Approve.parse(["--replay", "--db", store.path, "--now", Self.now, first, "--except", excepted, "--by", "alice", "--standing"]).run()
+        try Approve.parse(["--replay", "--policy", policy, "--db", store.path, "--now", Self.now, first, "--except", excepted, "--by", "alice", "--standing"]).run()
         let approved = try store.read { try Approvals.approvedActions(of: plan.id, in: $0) }
         for a in plan.actions where a.pairedWith != nil {
             #expect((approved[a.id] != nil) == (a.vm != excepted), "\(a.id)")
         }
         // Approved again: nothing new is recorded (safe to run twice).
-        try Approve.parse(["--replay", "--db", store.path, "--now", Self.now, first, "--except", excepted, "--by", "alice"]).run()
+        try Approve.parse(["--replay", "--policy", policy, "--db", store.path, "--now", Self.now, first, "--except", excepted, "--by", "alice"]).run()
         #expect(try store.read { try PlanRepository.approvals(of: plan.id, in: $0) }.count == 1)
         // Expired: refused with exit code 3.
-        let late = #expect(throws: ExitCode.self) { try Approve.parse(["--replay", "--db", store.path, "--now", "2013-09-30T05:00:00Z", first]).run() }
+        let late = #expect(throws: ExitCode.self) { try Approve.parse(["--replay", "--policy", policy, "--db", store.path, "--now", "2013-09-30T05:00:00Z", first]).run() }
         #expect(late == ExitCode(3))
 
         // An hour later, a dry run first: the plan file is written (by default beside the production plans, under its own
@@ -261,7 +269,7 @@ import TorporTrain
         #expect(failed == ExitCode(1), "a runtime failure, not a refusal of the input")
         #expect(try !FileManager.default.contentsOfDirectory(atPath: dir + "/plans").contains { $0.hasPrefix("plan-20130930T013000Z") })
         try store.transaction { try $0.execute(sql: "DROP TRIGGER refuse_plans") }
-        let unrecorded = #expect(throws: ExitCode.self) { try Approve.parse(["--replay", "--db", store.path, "--now", "2013-09-30T01:00:00Z", dryRun]).run() }
+        let unrecorded = #expect(throws: ExitCode.self) { try Approve.parse(["--replay", "--policy", policy, "--db", store.path, "--now", "2013-09-30T01:00:00Z", dryRun]).run() }
         #expect(unrecorded == ExitCode(2))
         #expect(!FileManager.default.fileExists(atPath: dir + "/plans/plan-20130930T010000Z.json"))
         // An --out that holds another plan (the hour's, an approved one) is not overwritten, not even by a dry run; a
@@ -331,11 +339,11 @@ import TorporTrain
         let relisted = try runTool("torpor-plan", ["list", "--db", store.path]).stdout.split(separator: "\n").first { $0.hasPrefix(next.id.prefix(12)) }
         #expect(relisted?.hasSuffix("file: \(named)") == true, "\(String(describing: relisted))")
         try FileManager.default.removeItem(atPath: named)
-        let expired = #expect(throws: ExitCode.self) { try Approve.parse(["--replay", "--db", store.path, "--now", "2013-09-30T05:00:00Z", "--no-standing", later]).run() }
+        let expired = #expect(throws: ExitCode.self) { try Approve.parse(["--replay", "--policy", policy, "--db", store.path, "--now", "2013-09-30T05:00:00Z", "--no-standing", later]).run() }
         #expect(expired == ExitCode(3))
         #expect(try store.read { try Approvals.standing(in: $0) } == false)
         try Standing.parse(["--db", store.path, "--now", "2013-09-30T05:00:00Z", "on"]).run()
-        #expect(throws: ExitCode.self) { try Approve.parse(["--replay", "--db", store.path, "--now", "2013-09-30T05:00:00Z", "--no-standing", dir + "/plans/gone.json"]).run() }
+        #expect(throws: ExitCode.self) { try Approve.parse(["--replay", "--policy", policy, "--db", store.path, "--now", "2013-09-30T05:00:00Z", "--no-standing", dir + "/plans/gone.json"]).run() }
         #expect(try store.read { try Approvals.standing(in: $0) } == false)
         #expect(throws: (any Error).self) { _ = try Standing.parse(["maybe"]) }
         // Two plans made in one second by default never share a file: the second's name has its id, and prune reads
