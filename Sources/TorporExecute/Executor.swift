@@ -1481,9 +1481,11 @@ public final class Executor: @unchecked Sendable {
     /// pool even when libvirt still has its own (`torpor-execute restore --from-pool`). libvirt has the last word: a VM
     /// it holds off with a saved image is woken even where torpor's record says it runs (a save a run could not record).
     /// Held by another executor (a run saving the VM), the VM is waited for `patience` seconds at most, `waiting` hearing
-    /// it first: then woken.
-    public func wake(vm: String, by who: String, fromPool: Bool = false, options: ExecutionOptions, patience: TimeInterval = 0,
-                     waiting: (String) -> Void = { _ in }) throws -> [ExecutionEvent] {
+    /// it first: then woken. `onto` (from the pool only): restored on that host instead of the one it slept on, which
+    /// must no longer have the domain (`ensureGone`: gone with its host, `hostGone`, or undefined there): the VM defined
+    /// again on a new host comes back with its memory, the pool checking that its disks are the ones it slept with.
+    public func wake(vm: String, by who: String, fromPool: Bool = false, onto: String? = nil, hostGone: Bool = false, options: ExecutionOptions,
+                     patience: TimeInterval = 0, waiting: (String) -> Void = { _ in }) throws -> [ExecutionEvent] {
         let log = EventLog(path: options.eventLog)
         let clock = Self.clock(from: options.now)
         forgetUnreachableHosts()
@@ -1502,8 +1504,18 @@ public final class Executor: @unchecked Sendable {
         try exclusively(vm, options, evenIfBroken: true, patience: patience, waiting: waiting, refused: { why, broken in
             if !broken { throw ExecuteError(.runtime, "\(vm): \(why); try again when it is done (or wait longer: --wait)") }
         }) {
-            let (host, power) = try recorded()
-            events = try wake(vm, host: host, recorded: power, by: who, fromPool: fromPool, options: options, log: log, clock: clock)
+            let (slept, power) = try recorded()
+            guard let onto, onto != slept else {
+                events = try wake(vm, host: slept, recorded: power, by: who, fromPool: fromPool, options: options, log: log, clock: clock)
+                return
+            }
+            // Never two copies running: the host it slept on must not have it any more.
+            guard fromPool, power?.state == .hibernated else {
+                throw ExecuteError(.badInput, "\(vm) is not asleep in torpor's record: only a sleep is restored onto another host, from the state pool; nothing restored")
+            }
+            let gone = try ensureGone(vm, from: slept, hostGone: hostGone, by: who, instead: "restored onto \(onto) too, it would run twice; "
+                                      + "torpor-execute wake \(vm) restores it there, or undefine it there first", nothingDone: "nothing restored")
+            events = try wake(vm, host: onto, recorded: power, by: who, fromPool: true, moved: "onto \(onto): \(gone)", options: options, log: log, clock: clock)
         }
         return events
     }
@@ -1710,8 +1722,8 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// `wake`, holding the VM.
-    private func wake(_ vm: String, host: String, recorded power: PowerRecord?, by who: String, fromPool: Bool, options: ExecutionOptions, log: EventLog,
-                      clock: @escaping @Sendable () -> EpochSeconds) throws -> [ExecutionEvent] {
+    private func wake(_ vm: String, host: String, recorded power: PowerRecord?, by who: String, fromPool: Bool, moved: String? = nil, options: ExecutionOptions,
+                      log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws -> [ExecutionEvent] {
         if power?.state != .hibernated {
             let domain = try connection(host).domain(named: vm)
             let state = try domain.info().state
@@ -1728,7 +1740,7 @@ public final class Executor: @unchecked Sendable {
             }
         }
         restore(OwedRestore(vm: vm, host: host, actionID: UnplannedWake.wake.actionID(vm: vm, at: options.now), planID: nil, at: options.now,
-                            deadline: options.now, priority: 0, reason: "woken by \(who)" + (fromPool ? " from the state pool" : ""),
+                            deadline: options.now, priority: 0, reason: "woken by \(who)" + (fromPool ? " from the state pool" : "") + (moved.map { " " + $0 } ?? ""),
                             fromPool: fromPool, byPerson: true), options: options, log: log, clock: clock)
         return log.events
     }

@@ -24,20 +24,8 @@ extension Executor {
             guard let power = try store.read({ try JournalRepository.power(in: $0)[vm] }), power.state == .hibernated else {
                 throw ExecuteError(.nothingToDo, "\(vm) is not asleep in torpor's record: nothing to forget (torpor-execute status lists the VMs asleep)")
             }
-            let gone: String
-            do {
-                let state = try connection(power.host).domain(named: vm).info().state
-                throw ExecuteError(.badInput, "libvirt on \(power.host) still has \(vm) (\(state)): torpor-execute wake \(vm) brings it back; nothing forgotten")
-            } catch let error as VirtError where error.isNoDomain {
-                gone = "libvirt on \(power.host) has no domain \(vm) (undefined, or moved while it slept)"
-            } catch let error as ExecuteError where error.kind == .badInput {
-                throw error
-            } catch where hostGone {
-                gone = "\(power.host) is gone for good, said \(who) (libvirt: \(error))"
-            } catch {
-                throw ExecuteError(.runtime, "libvirt on \(power.host) cannot say whether \(vm) is there (\(error)): nothing forgotten "
-                                   + "(--host-gone if the host is gone for good)")
-            }
+            let gone = try ensureGone(vm, from: power.host, hostGone: hostGone, by: who,
+                                      instead: "torpor-execute wake \(vm) brings it back", nothingDone: "nothing forgotten")
             if let manifest = power.manifestID, !discardSavedState {
                 throw ExecuteError(.badInput, "the state pool holds \(vm)'s memory of this sleep (image \(manifest)), perhaps its only copy: define the "
                                    + "VM again and torpor-execute restore --from-pool \(vm) brings it back; --discard-saved-state to forget the sleep anyway "
@@ -51,5 +39,24 @@ extension Executor {
             log.record(.init(event: "forgotten", time: at, vm: vm, host: power.host, detail: recorded))
         }
         return recorded
+    }
+
+    /// Why `vm` counts as gone from `host`: libvirt there has no such domain, or (`hostGone`) cannot answer and `who` says
+    /// the host is gone for good. Refused (`instead`: what to do then; `nothingDone`: what was not done) while libvirt
+    /// there still has the domain, in any state, or cannot say without `hostGone`.
+    func ensureGone(_ vm: String, from host: String, hostGone: Bool, by who: String, instead: String, nothingDone: String) throws -> String {
+        do {
+            let state = try connection(host).domain(named: vm).info().state
+            throw ExecuteError(.badInput, "libvirt on \(host) still has \(vm) (\(state)): \(instead); \(nothingDone)")
+        } catch let error as VirtError where error.isNoDomain {
+            return "libvirt on \(host) has no domain \(vm) (undefined, or moved while it slept)"
+        } catch let error as ExecuteError where error.kind == .badInput {
+            throw error
+        } catch where hostGone {
+            return "\(host) is gone for good, said \(who) (libvirt: \(error))"
+        } catch {
+            throw ExecuteError(.runtime, "libvirt on \(host) cannot say whether \(vm) is there (\(error)): \(nothingDone) "
+                               + "(--host-gone if the host is gone for good)")
+        }
     }
 }

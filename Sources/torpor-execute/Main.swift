@@ -21,7 +21,8 @@ struct TorporExecuteCommand: TorporTool {
                      hibernate the due actions of the newest approved, unexpired plan after a pre-flight check
             wake     restore a VM now, whatever the plans say (--all: every VM asleep, of --host and --label)
             restore  --from-pool VM: restore a VM from the state pool (libvirt's image lost, or the VM moved);
-                     refused when its disks changed since the hibernation
+                     refused when its disks changed since the hibernation; --onto URI: on a new host, the
+                     VM defined there again (its old host gone: --host-gone, or no longer having it)
             pool     the state pool: status (with cross-VM sharing), verify, gc --keep N
             pin      keep a VM awake (no hibernation) until a time or until unpinned; wakes it if asleep
             unpin    remove a pin
@@ -378,6 +379,9 @@ struct Restore: ParsableCommand {
     @OptionGroup var flags: ExecutionFlags
     @Flag(help: "Rebuild the image from the state pool (required: the plain restore is `wake`).") var fromPool = false
     @Argument(help: "The VM.") var vm: String
+    @Option(help: ArgumentHelp("Restore it on this libvirt host, the VM defined there again: the host it slept on must no longer have it (gone with its host: --host-gone).", valueName: "uri"))
+    var onto: String?
+    @Flag(help: "With --onto: the host the VM slept on is gone for good (it cannot answer whether it still has the VM).") var hostGone = false
     @Option(help: "Who restores it (default: $SUDO_USER, else $USER).") var by: String?
     @Flag(help: "Allow a --now more than an hour from the clock: a replay on hosts set up for it (a test driver, a test guest).") var replay = false
     @OptionGroup var wait: WaitOption
@@ -385,13 +389,16 @@ struct Restore: ParsableCommand {
     func validate() throws {
         guard fromPool else { throw ValidationError("restore needs --from-pool; to restore from libvirt's image use `torpor-execute wake`") }
         guard flags.poolSetting.directory != nil else { throw ValidationError("--from-pool needs --pool DIR (or TORPOR_STATE_POOL)") }
+        if onto?.isEmpty == true { throw ValidationError("--onto is empty (an unset variable?): give the new host's libvirt URI") }
+        if hostGone && onto == nil { throw ValidationError("--host-gone goes with --onto: the host the VM slept on is gone, and it is restored onto another") }
         try refuseAwayFromTheClock(common, replay: replay)
     }
 
     func run() throws {
         try exitingOnError("torpor-execute") {
             let events = try flags.operatorExecutor(store: try restoringStore(common))
-                .wake(vm: vm, by: operatorName(by), fromPool: true, options: flags.options(now: common.nowSeconds), patience: wait.seconds, waiting: wait.say)
+                .wake(vm: vm, by: operatorName(by), fromPool: true, onto: onto, hostGone: hostGone, options: flags.options(now: common.nowSeconds),
+                      patience: wait.seconds, waiting: wait.say)
             try requireRestored(events)
         }
     }

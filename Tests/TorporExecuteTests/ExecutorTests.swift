@@ -1884,6 +1884,34 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.store.read { try JournalRepository.hibernatedIntervals(vm: "web-02", from: Self.at(9), now: Self.at(12), in: $0) }.map(\.upperBound) == [Self.at(10)])
     }
 
+    /// A restore onto another host is of a sleep only, from the pool, and never while the host it slept on still has the
+    /// domain (two copies would run): refused, nothing restored; onto the host it slept on, it is the plain restore.
+    @Test func aRestoreOntoAnotherHostIsRefusedWhileItsHostHasTheVM() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<6])
+        var pooled = f.options(Self.now)
+        pooled.pool = (f.dir + "/pool", 1 << 40)
+        pooled.managedSaveDirectory = f.dir + "/save"
+        try FileManager.default.createDirectory(atPath: f.dir + "/save", withIntermediateDirectories: true)
+        try Data(randomImage).write(to: URL(fileURLWithPath: f.dir + "/save/web-01.save"))
+        try f.executor().run(pooled)
+        var later = pooled
+        later.now = Self.now + 60
+        let twice = #expect(throws: ExecuteError.self) {
+            try f.executor().wake(vm: "web-01", by: "carol", fromPool: true, onto: "test:///elsewhere", hostGone: true, options: later)
+        }
+        #expect(twice?.kind == .badInput && twice?.message.contains("libvirt on \(Self.host) still has web-01 (shutOff): restored onto test:///elsewhere too, "
+                                                                     + "it would run twice") == true, "\(String(describing: twice))")
+        #expect(try f.power("web-01") == .hibernated && f.state("web-01") == .shutOff)
+        let here = try f.executor().wake(vm: "web-01", by: "carol", fromPool: true, onto: Self.host, options: later)
+        #expect(!here.isEmpty && here.allSatisfy { $0.host == Self.host && !$0.detail.contains("onto") }, "\(here.map(\.text))")
+        #expect(try f.executor().wake(vm: "web-01", by: "carol", options: f.options(Self.now + 120)).map(\.event) == ["restored"])
+        let awake = #expect(throws: ExecuteError.self) {
+            try f.executor().wake(vm: "web-01", by: "carol", fromPool: true, onto: "test:///elsewhere", hostGone: true, options: later)
+        }
+        #expect(awake?.kind == .badInput && awake?.message.contains("web-01 is not asleep in torpor's record") == true, "\(String(describing: awake))")
+    }
+
     /// A hibernation a killed run left `started` whose VM still runs goes back to `intent` while it waits (busy here):
     /// a VM a person then shuts down is not taken for one a save left off, and is not started.
     @Test func aWaitingHibernationsVMShutDownByAPersonIsNotStarted() throws {

@@ -92,6 +92,8 @@ import TorporTestSupport
                                          ("torpor-execute", ["wake", "--all", "--label", "=web"], "--label '=web' is not key=value"),
                                          ("torpor-execute", ["wake", "--all", "--label", "group=web", "--label", "group=db"], "--label group is given twice"),
                                          ("torpor-execute", ["restore", "--from-pool", "--pool", "/p", "web-01", "--now", "2013-09-30T00:00:00Z"], "a wake acts on the VM as it is now"),
+                                         ("torpor-execute", ["restore", "--from-pool", "--pool", "/p", "--host-gone", "web-01"], "--host-gone goes with --onto"),
+                                         ("torpor-execute", ["restore", "--from-pool", "--pool", "/p", "--onto", "", "web-01"], "--onto is empty"),
                                          ("torpor-execute", ["pool", "status"], "give the state pool: --pool DIR (or TORPOR_STATE_POOL)"),
                                          ("torpor-backtest", ["--days", "0"], "days"),
                                          ("torpor-ingest", ["calendar", "--ahead", "0", "a.ics"], "--ahead '0' is no time at all")] {

@@ -250,6 +250,43 @@ import TorporVirt
         try f.assertContinues(from: again, "woken from libvirt's image")
     }
 
+    /// A VM asleep on a host gone for good, defined again on another (here the same libvirtd under another name, the
+    /// host it slept on made to answer nothing): `restore --from-pool --onto` brings it back there with its memory,
+    /// once the old host is known not to have it; refused while the old host still has the domain (two copies would
+    /// run), or cannot say without `hostGone`.
+    @Test func aSleepIsRestoredFromThePoolOntoAnotherHost() throws {
+        let f = try Fixture()
+        _ = try f.plan(now: Self.start, idleHours: 8)
+        #expect(try f.executor.run(f.options(Self.start)).map(\.event) == ["hibernated", "pooled"])
+        let before = try f.assertAsleep("hibernated into the pool")
+        let newHost = "qemu+ssh://torpor-new-host.invalid/system"
+        let twice = #expect(throws: ExecuteError.self) {
+            try f.executor.wake(vm: f.guest.name, by: "it", fromPool: true, onto: newHost, hostGone: true, options: f.options(Self.start + 60))
+        }
+        #expect(twice?.kind == .badInput && twice?.message.contains("libvirt on \(RealGuest.uri) still has \(f.guest.name) (shutOff)") == true
+                && twice?.message.contains("nothing restored") == true, "\(String(describing: twice))")
+        // The host it slept on is gone: it answers nothing; its saved image went with it.
+        try f.guest.domain.removeManagedSaveImage()
+        struct Gone: Error {}
+        let afterTheLoss = Executor(store: f.store, load: QuietGuestLoad(), connect: { uri in
+            guard uri == newHost else { throw Gone() }
+            return try VirtConnection.open(uri: RealGuest.uri)
+        })
+        let unsure = #expect(throws: ExecuteError.self) {
+            try afterTheLoss.wake(vm: f.guest.name, by: "it", fromPool: true, onto: newHost, options: f.options(Self.start + 120))
+        }
+        #expect(unsure?.kind == .runtime && unsure?.message.contains("cannot say whether \(f.guest.name) is there") == true, "\(String(describing: unsure))")
+        #expect(try f.store.read { try JournalRepository.power(in: $0)[f.guest.name] }?.state == .hibernated, "nothing restored")
+        let woken = try afterTheLoss.wake(vm: f.guest.name, by: "it", fromPool: true, onto: newHost, hostGone: true, options: f.options(Self.start + 180))
+        #expect(woken.map(\.event) == ["restored"] && woken[0].host == newHost
+                && woken[0].detail.contains("woken by it from the state pool onto \(newHost): \(RealGuest.uri) is gone for good, said it"), "\(woken.map(\.text))")
+        try f.assertContinues(from: before, "restored onto the new host from the pool")
+        let power = try #require(try f.store.read { try JournalRepository.power(in: $0)[f.guest.name] })
+        #expect(power.state == .running && power.host == newHost)
+        let done = try f.store.read { try JournalRepository.recent(limit: 1, vm: f.guest.name, in: $0) }.first
+        #expect(done?.step == .done && done?.host == newHost && done?.detail == "from the state pool (libvirt's image is gone)", "\(String(describing: done))")
+    }
+
     /// libvirt's own saved image damaged after the sleep reached the pool (a storage fault, a cut copy): libvirt's start
     /// fails, and the pool's copy of the same sleep brings the VM back with its memory; the damaged image is removed
     /// (a later start would try it again), and the restore says what happened.
