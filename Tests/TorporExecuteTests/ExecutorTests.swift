@@ -62,6 +62,17 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
             return o
         }
 
+        /// `options` with a state pool, libvirt's images in the fixture's save directory, and there a saved image of each
+        /// of `images` (the test driver writes none): what a hibernation copies into the pool.
+        func pooledOptions(_ time: EpochSeconds, images: [String]) throws -> ExecutionOptions {
+            var o = options(time)
+            o.pool = (dir + "/pool", 1 << 40)
+            o.managedSaveDirectory = dir + "/save"
+            try FileManager.default.createDirectory(atPath: dir + "/save", withIntermediateDirectories: true)
+            for vm in images { try Data(randomImage).write(to: URL(fileURLWithPath: dir + "/save/\(vm).save")) }
+            return o
+        }
+
         /// A plan made by the planner from crafted forecasts (each VM idle over `idle` hours, q0.9 0.5 %, busy after) and
         /// recorded with its calls for demand.
         /// `idleLoad`: the forecast quantiles over those hours; `idleTimeout`: the policy's `idle_timeout`.
@@ -991,11 +1002,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
     @Test func aPoolCopyTheStoreCouldNotLinkIsTriedAgain() throws {
         let f = try Fixture()
         _ = try f.plan(["web-01": 0..<20])
-        var options = f.options(Self.now)
-        options.pool = (f.dir + "/pool", 1 << 40)
-        options.managedSaveDirectory = f.dir + "/save"
-        try FileManager.default.createDirectory(atPath: f.dir + "/save", withIntermediateDirectories: true)
-        try Data(randomImage).write(to: URL(fileURLWithPath: f.dir + "/save/web-01.save"))
+        var options = try f.pooledOptions(Self.now, images: ["web-01"])
         try f.store.transaction {
             try $0.execute(sql: "CREATE TRIGGER refuse_links BEFORE UPDATE OF manifest_id ON power BEGIN SELECT RAISE(ABORT, 'database is locked'); END")
         }
@@ -1056,11 +1063,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         try f.connection.domain(named: "web-01").suspend()
         try f.connection.domain(named: "api-01").suspend()
         // web-02 hibernates into a pool whose lock another process holds: recorded asleep, its image not taken.
-        var options = f.options(Self.now)
-        try FileManager.default.createDirectory(atPath: f.dir + "/save", withIntermediateDirectories: true)
-        try Data(randomImage).write(to: URL(fileURLWithPath: f.dir + "/save/web-02.save"))
-        options.pool = (f.dir + "/pool", 1 << 40)
-        options.managedSaveDirectory = f.dir + "/save"
+        var options = try f.pooledOptions(Self.now, images: ["web-02"])
         _ = try StatePool(directory: f.dir + "/pool", capacityBytes: 1 << 40, store: f.store)
         let events: [ExecutionEvent]
         do {
@@ -1139,11 +1142,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         // An executor that opened the store before (a long-running one) sees it too.
         let executor = Executor(store: f.store, load: FixedLoad([:], otherwise: 1), connect: { _ in connection })
         // web-01's sleep has an image waiting for the state pool: nothing is copied into a newer torpor's pool.
-        var pooled = f.options(Self.at(1))
-        try FileManager.default.createDirectory(atPath: f.dir + "/save", withIntermediateDirectories: true)
-        try Data(randomImage).write(to: URL(fileURLWithPath: f.dir + "/save/web-01.save"))
-        pooled.pool = (f.dir + "/pool", 1 << 40)
-        pooled.managedSaveDirectory = f.dir + "/save"
+        let pooled = try f.pooledOptions(Self.at(1), images: ["web-01"])
         let held = try executor.run(pooled)
         #expect(held.map { "\($0.event) \($0.vm ?? "")" } == ["skipped web-02"] && held.first?.detail == ExecutorSettings.newerSchemaHold, "\(held.map(\.text))")
         #expect(try f.state("web-02") == .running && !FileManager.default.fileExists(atPath: f.dir + "/pool"))
@@ -1844,11 +1843,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
     @Test func aSleepWhoseDomainIsGoneIsForgotten() throws {
         let f = try Fixture()
         try f.plan(["web-01": 0..<6])
-        var pooled = f.options(Self.now)   // its memory in the state pool too
-        pooled.pool = (f.dir + "/pool", 1 << 40)
-        pooled.managedSaveDirectory = f.dir + "/save"
-        try FileManager.default.createDirectory(atPath: f.dir + "/save", withIntermediateDirectories: true)
-        try Data(randomImage).write(to: URL(fileURLWithPath: f.dir + "/save/web-01.save"))
+        let pooled = try f.pooledOptions(Self.now, images: ["web-01"])   // its memory in the state pool too
         try f.executor().run(pooled)
         #expect(try f.state("web-01") == .shutOff && f.store.read { try JournalRepository.power(of: "web-01", in: $0) }?.manifestID != nil)
         let there = #expect(throws: ExecuteError.self) { try f.executor().forget(vm: "web-01", by: "carol", hostGone: false, discardSavedState: false, options: f.options(Self.now + 60)) }
@@ -1889,14 +1884,8 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
     @Test func aRestoreOntoAnotherHostIsRefusedWhileItsHostHasTheVM() throws {
         let f = try Fixture()
         try f.plan(["web-01": 0..<6])
-        var pooled = f.options(Self.now)
-        pooled.pool = (f.dir + "/pool", 1 << 40)
-        pooled.managedSaveDirectory = f.dir + "/save"
-        try FileManager.default.createDirectory(atPath: f.dir + "/save", withIntermediateDirectories: true)
-        try Data(randomImage).write(to: URL(fileURLWithPath: f.dir + "/save/web-01.save"))
-        try f.executor().run(pooled)
-        var later = pooled
-        later.now = Self.now + 60
+        try f.executor().run(try f.pooledOptions(Self.now, images: ["web-01"]))
+        let later = try f.pooledOptions(Self.now + 60, images: [])
         let twice = #expect(throws: ExecuteError.self) {
             try f.executor().wake(vm: "web-01", by: "carol", fromPool: true, onto: "test:///elsewhere", hostGone: true, options: later)
         }
