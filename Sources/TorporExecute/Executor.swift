@@ -1509,13 +1509,12 @@ public final class Executor: @unchecked Sendable {
                 events = try wake(vm, host: slept, recorded: power, by: who, fromPool: fromPool, options: options, log: log, clock: clock)
                 return
             }
-            // Never two copies running: the host it slept on must not have it any more.
-            guard fromPool, power?.state == .hibernated else {
+            guard fromPool, let power, power.state == .hibernated else {
                 throw ExecuteError(.badInput, "\(vm) is not asleep in torpor's record: only a sleep is restored onto another host, from the state pool; nothing restored")
             }
-            let gone = try ensureGone(vm, from: slept, hostGone: hostGone, by: who, instead: "restored onto \(onto) too, it would run twice; "
-                                      + "torpor-execute wake \(vm) restores it there, or undefine it there first", nothingDone: "nothing restored")
-            events = try wake(vm, host: onto, recorded: power, by: who, fromPool: true, moved: "onto \(onto): \(gone)", options: options, log: log, clock: clock)
+            let moved = try movable(vm, asleep: power, onto: onto, hostGone: hostGone, by: who, at: clock())
+            events = try wake(vm, host: onto, recorded: power, by: who, fromPool: true, moved: "onto \(onto): \(moved)", options: options, log: log, clock: clock)
+            placeAfterTheMove(vm, onto: onto, events: events, log: log, clock: clock)
         }
         return events
     }

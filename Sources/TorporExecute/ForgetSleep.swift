@@ -40,23 +40,4 @@ extension Executor {
         }
         return recorded
     }
-
-    /// Why `vm` counts as gone from `host`: libvirt there has no such domain, or (`hostGone`) cannot answer and `who` says
-    /// the host is gone for good. Refused (`instead`: what to do then; `nothingDone`: what was not done) while libvirt
-    /// there still has the domain, in any state, or cannot say without `hostGone`.
-    func ensureGone(_ vm: String, from host: String, hostGone: Bool, by who: String, instead: String, nothingDone: String) throws -> String {
-        do {
-            let state = try connection(host).domain(named: vm).info().state
-            throw ExecuteError(.badInput, "libvirt on \(host) still has \(vm) (\(state)): \(instead); \(nothingDone)")
-        } catch let error as VirtError where error.isNoDomain {
-            return "libvirt on \(host) has no domain \(vm) (undefined, or moved while it slept)"
-        } catch let error as ExecuteError where error.kind == .badInput {
-            throw error
-        } catch where hostGone {
-            return "\(host) is gone for good, said \(who) (libvirt: \(error))"
-        } catch {
-            throw ExecuteError(.runtime, "libvirt on \(host) cannot say whether \(vm) is there (\(error)): \(nothingDone) "
-                               + "(--host-gone if the host is gone for good)")
-        }
-    }
 }

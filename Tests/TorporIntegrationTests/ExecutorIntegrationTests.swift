@@ -256,6 +256,7 @@ import TorporVirt
     /// run), or cannot say without `hostGone`.
     @Test func aSleepIsRestoredFromThePoolOntoAnotherHost() throws {
         let f = try Fixture()
+        try f.store.transaction { try VMRepository.setPlacement(vm: try VMRepository.id(of: f.guest.name, in: $0, now: Self.start), hostURI: RealGuest.uri, labels: [:], in: $0) }
         _ = try f.plan(now: Self.start, idleHours: 8)
         #expect(try f.executor.run(f.options(Self.start)).map(\.event) == ["hibernated", "pooled"])
         let before = try f.assertAsleep("hibernated into the pool")
@@ -285,6 +286,11 @@ import TorporVirt
         #expect(power.state == .running && power.host == newHost)
         let done = try f.store.read { try JournalRepository.recent(limit: 1, vm: f.guest.name, in: $0) }.first
         #expect(done?.step == .done && done?.host == newHost && done?.detail == "from the state pool (libvirt's image is gone)", "\(String(describing: done))")
+        // The store places it on the new host (the old one, back with a stale copy, would hold a name placed elsewhere);
+        // a later pass owes it nothing, and nothing about it needs a person.
+        #expect(try f.store.read { try VMRepository.all(in: $0) }.first { $0.name == f.guest.name }?.hostURI == newHost)
+        #expect(try afterTheLoss.run(f.options(Self.start + 240)).allSatisfy { $0.vm != f.guest.name })
+        #expect(try ExecutionCheck.problems(store: f.store, now: Self.start + 300, grace: 600).allSatisfy { $0.vm != f.guest.name })
     }
 
     /// libvirt's own saved image damaged after the sleep reached the pool (a storage fault, a cut copy): libvirt's start
