@@ -1512,9 +1512,9 @@ public final class Executor: @unchecked Sendable {
             guard fromPool, let power, power.state == .hibernated else {
                 throw ExecuteError(.badInput, "\(vm) is not asleep in torpor's record: only a sleep is restored onto another host, from the state pool; nothing restored")
             }
-            let moved = try movable(vm, asleep: power, onto: onto, hostGone: hostGone, by: who, at: clock())
-            events = try wake(vm, host: onto, recorded: power, by: who, fromPool: true, moved: "onto \(onto): \(moved)", options: options, log: log, clock: clock)
-            placeAfterTheMove(vm, onto: onto, events: events, log: log, clock: clock)
+            let gone = try move(vm, asleep: power, onto: onto, hostGone: hostGone, by: who, at: clock())
+            events = try wake(vm, host: onto, recorded: try recorded().power, by: who, fromPool: true, moved: "onto \(onto): \(gone)", options: options,
+                              log: log, clock: clock)
         }
         return events
     }

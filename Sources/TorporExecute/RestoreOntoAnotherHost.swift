@@ -6,20 +6,30 @@ import TorporVirt
 /// A sleep brought back on another host than the one it slept on (`torpor-execute restore --from-pool --onto`): its
 /// host gone for good, the VM defined again elsewhere, its memory in the state pool. Never two copies running.
 extension Executor {
-    /// Why `vm`, asleep by `power`, may be restored onto `onto`, or throws why not (nothing done): the pool holds this
-    /// sleep's image, the host it slept on no longer has the domain (`ensureGone`), and `onto` has it defined and shut
-    /// off (one running or paused there was started without its memory). The actions a run left open for it on the
-    /// host it slept on are closed as failed first, so that host coming back finishes none of them (a restore there
-    /// would run a second copy).
-    func movable(_ vm: String, asleep power: PowerRecord, onto: String, hostGone: Bool, by who: String, at time: EpochSeconds) throws -> String {
+    /// Moves `vm`'s sleep (`power`) onto `onto` in the store, or throws why not (nothing done), and says why the host
+    /// it slept on counts as gone. Refused while the pool has no image of this sleep, an action is left open for the VM
+    /// on a third host (an earlier move's: `run` finishes it), the host it slept on still has the domain (`ensureGone`),
+    /// or `onto` does not have it defined and shut off (one running or paused there was started without its memory).
+    /// Then, in one transaction before libvirt acts: what a run left open for it on the old host is closed as failed
+    /// (that host coming back must finish none of it), and the sleep and the VM are placed on `onto`, so that every
+    /// later restore (a pass's, a wake's) is made there and the old host, should it return with its stale copy, holds a
+    /// name placed elsewhere.
+    func move(_ vm: String, asleep power: PowerRecord, onto: String, hostGone: Bool, by who: String, at time: EpochSeconds) throws -> String {
         guard power.manifestID != nil else {
             throw ExecuteError(.badInput, "the state pool has no image of \(vm)'s current sleep\(Self.whyNotPooled(power)): its memory is only in libvirt's "
                                + "image on \(power.host); nothing restored")
         }
-        let gone = try ensureGone(vm, from: power.host, hostGone: hostGone, by: who, instead: "restored onto \(onto) too, it would run twice; "
-                                  + "torpor-execute wake \(vm) restores it there, or undefine it there first", nothingDone: "nothing restored")
+        if let open = try store.read({ try JournalRepository.unfinished(in: $0) }).first(where: { $0.vm == vm && $0.host != power.host }) {
+            throw ExecuteError(.badInput, "a \(open.kind.rawValue) of \(vm) is left open on \(open.host) (\(open.step.rawValue) since \(UTC.format(open.at))): "
+                               + "torpor-execute run finishes it first; nothing restored")
+        }
+        let gone = try ensureGone(vm, from: power.host, hostGone: hostGone, by: who, instead: "restored onto \(onto) too, it would run twice; torpor-execute "
+                                  + "wake \(vm) restores it there, or remove it there first (virsh undefine --managed-save)", nothingDone: "nothing restored")
         let state: DomainState
-        do { state = try connection(onto).domain(named: vm).info().state } catch let error as VirtError where error.isNoDomain {
+        do { state = try connection(onto).domain(named: vm).info().state } catch {
+            guard let error = error as? VirtError, error.isNoDomain else {
+                throw ExecuteError(.runtime, "libvirt on \(onto) cannot say whether \(vm) is defined there (\(error)); nothing restored")
+            }
             throw ExecuteError(.badInput, "libvirt on \(onto) has no domain \(vm): define it there first (virsh define with its XML, its disks on the "
                                + "paths it slept with); nothing restored")
         }
@@ -28,31 +38,21 @@ extension Executor {
                                + "in the pool; nothing restored")
         }
         try store.transaction { db in
-            for open in try JournalRepository.unfinished(in: db) where open.vm == vm && open.host != onto {
+            for open in try JournalRepository.unfinished(in: db) where open.vm == vm {
                 var closed = open
                 closed.step = .failed
                 closed.at = time
                 closed.detail = "given up: \(vm) is restored onto \(onto) (\(gone))"
                 try JournalRepository.append(closed, in: db)
             }
-        }
-        return gone
-    }
-
-    /// Once `vm` runs on `onto` (a restored event), the store places it there: the host it slept on, should it come
-    /// back with the old saved domain, then holds a name the store has on another host, which `check` names and
-    /// `wake --all` does not start. Not recorded: said (the VM runs; the next collection of `onto` moves it too).
-    func placeAfterTheMove(_ vm: String, onto: String, events: [ExecutionEvent], log: EventLog, clock: () -> EpochSeconds) {
-        guard events.contains(where: { $0.event == "restored" && $0.vm == vm }) else { return }
-        do {
-            try store.transaction { db in
-                guard let record = try VMRepository.all(in: db).first(where: { $0.name == vm }) else { return }
+            var moved = power
+            moved.host = onto
+            try JournalRepository.setPower(moved, in: db)
+            if let record = try VMRepository.all(in: db).first(where: { $0.name == vm }) {
                 try VMRepository.setPlacement(vm: record.id, hostURI: onto, labels: record.labels, in: db)
             }
-        } catch {
-            log.record(.init(event: "failed", time: clock(), vm: vm, host: onto,
-                             detail: "\(vm) runs on \(onto), but the store cannot place it there (\(error)); the next collection of \(onto) does"))
         }
+        return gone
     }
 
     /// Why `vm` counts as gone from `host`: libvirt there has no such domain, or (`hostGone`) cannot answer and `who` says

@@ -1880,13 +1880,19 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
     }
 
     /// A restore onto another host is of a sleep only, from the pool, and never while the host it slept on still has the
-    /// domain (two copies would run), nor onto a host where the VM is not defined or not shut off (started there without
-    /// its memory): refused, nothing restored. Allowed, it first closes what a run left open on the old host (that host
-    /// coming back must finish none of it), then restores on the new host. Onto the host it slept on: the plain restore.
+    /// domain (two copies would run), an action is left open on a third host, or the new host does not have the VM
+    /// defined and shut off (started there without its memory): refused, nothing changed. Allowed, it closes what a run
+    /// left open on the old host (that host coming back must finish none of it) and places the sleep and the VM on the
+    /// new host before libvirt acts: a restore that fails there is tried there again by the next pass. Onto the host it
+    /// slept on: the plain restore.
     @Test func aRestoreOntoAnotherHostIsRefusedUnlessItCanBeTheOnlyCopy() throws {
         let f = try Fixture()
+        try f.store.transaction { try VMRepository.setPlacement(vm: try VMRepository.id(of: "web-01", in: $0, now: Self.now), hostURI: Self.host, labels: [:], in: $0) }
         try f.plan(["web-01": 0..<6, "api-01": 0..<6])
         try f.executor().run(try f.pooledOptions(Self.now, images: ["web-01"]))   // api-01's image never reached the pool
+        // A restore a run left open on the host web-01 slept on.
+        let left = JournalEntry(actionID: "wake:web-01:left", planID: nil, vm: "web-01", host: Self.host, kind: .restore, step: .intent, at: Self.now + 30, detail: "woken")
+        try f.executor().journal(left)
         let later = try f.pooledOptions(Self.now + 60, images: [])
         func refused(_ vm: String, onto: String, by executor: Executor? = nil) -> ExecuteError? {
             #expect(throws: ExecuteError.self) { try (executor ?? f.executor()).wake(vm: vm, by: "carol", fromPool: true, onto: onto, hostGone: true, options: later) }
@@ -1911,26 +1917,35 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(undefined?.message.contains("libvirt on test:///without has no domain web-01: define it there first") == true, "\(String(describing: undefined))")
         let started = refused("web-01", onto: "test:///running", by: lost)
         #expect(started?.message.contains("web-01 on test:///running is running, not shut off") == true, "\(String(describing: started))")
+        // An earlier move's restore left open on a third host: `run` finishes it (it may have brought the VM back there).
+        let third = JournalEntry(actionID: "wake:web-01:third", planID: nil, vm: "web-01", host: "test:///third", kind: .restore, step: .started, at: Self.now + 40, detail: "moved")
+        try f.executor().journal(third)
+        let unfinished = refused("web-01", onto: "test:///new", by: lost)
+        #expect(unfinished?.message.contains("a restore of web-01 is left open on test:///third (started since") == true, "\(String(describing: unfinished))")
+        var finished = third
+        finished.step = .failed
+        try f.executor().journal(finished)
         #expect(try f.power("web-01") == .hibernated && f.state("web-01") == .shutOff)
-        // A restore a run left open on the host it slept on is given up before the move.
-        let left = JournalEntry(actionID: "wake:web-01:left", planID: nil, vm: "web-01", host: Self.host, kind: .restore, step: .intent, at: Self.now + 30, detail: "woken")
-        try f.executor().journal(left)
+        #expect(try f.store.read { try JournalRepository.unfinished(in: $0) }.map(\.actionID) == [left.actionID], "the refusals closed nothing")
+        let here = try f.executor().wake(vm: "web-01", by: "carol", fromPool: true, onto: Self.host, options: later)
+        #expect(here.map(\.event) == ["failed"] && here[0].host == Self.host && !here[0].detail.contains("onto"), "\(here.map(\.text))")
+        // Moved: the old host's open restore given up, the sleep and the VM placed on the new host, the restore tried
+        // there (the test driver cannot restore the pool's random image).
         let moved = try lost.wake(vm: "web-01", by: "carol", fromPool: true, onto: "test:///new", hostGone: true, options: later)
-        #expect(try f.store.read { try JournalRepository.unfinished(in: $0) }.allSatisfy { $0.vm != "web-01" })
-        let closed = try f.store.read { try JournalRepository.recent(limit: 10, vm: "web-01", in: $0) }.first { $0.actionID == left.actionID }
-        #expect(closed?.step == .failed && closed?.detail.contains("given up: web-01 is restored onto test:///new") == true, "\(String(describing: closed))")
-        // The test driver cannot restore the pool's (random) image: tried on the new host, and the sleep stays recorded
-        // where it was, for another try.
         #expect(moved.map(\.event) == ["failed"] && moved[0].host == "test:///new" && moved[0].detail.contains("mismatched header magic"), "\(moved.map(\.text))")
-        let tried = try f.store.read { try JournalRepository.recent(limit: 10, vm: "web-01", in: $0) }.filter { $0.host == "test:///new" }
+        #expect(try f.store.read { try JournalRepository.unfinished(in: $0) }.isEmpty)
+        let closed = try f.store.read { try JournalRepository.recent(limit: 20, vm: "web-01", in: $0) }.first { $0.actionID == left.actionID }
+        #expect(closed?.step == .failed && closed?.detail.contains("given up: web-01 is restored onto test:///new") == true, "\(String(describing: closed))")
+        let tried = try f.store.read { try JournalRepository.recent(limit: 20, vm: "web-01", in: $0) }.filter { $0.host == "test:///new" }
         #expect(tried.map(\.step) == [.failed, .started, .intent] && tried[2].detail.contains("woken by carol from the state pool onto test:///new: \(Self.host) is gone for good"),
                 "\(tried)")
         let power = try #require(try f.store.read { try JournalRepository.power(in: $0)["web-01"] })
-        #expect(power.state == .hibernated && power.host == Self.host)
-        let here = try f.executor().wake(vm: "web-01", by: "carol", fromPool: true, onto: Self.host, options: later)
-        #expect(here.map(\.event) == ["failed"] && here[0].host == Self.host && !here[0].detail.contains("onto"), "\(here.map(\.text))")
-        #expect(try f.executor().wake(vm: "web-01", by: "carol", options: f.options(Self.now + 120)).map(\.event) == ["restored"])
-        let awake = refused("web-01", onto: "test:///elsewhere")
+        #expect(power.state == .hibernated && power.host == "test:///new" && power.manifestID != nil)
+        #expect(try f.store.read { try VMRepository.all(in: $0) }.first { $0.name == "web-01" }?.hostURI == "test:///new")
+        // Its planned restore is made on the new host (here from the test driver's own image there).
+        let pass = try lost.run(f.options(Self.at(6))).filter { $0.vm == "web-01" }
+        #expect(pass.map(\.event) == ["restored"] && pass[0].host == "test:///new", "\(pass.map(\.text))")
+        let awake = refused("web-01", onto: "test:///elsewhere", by: lost)
         #expect(awake?.kind == .badInput && awake?.message.contains("web-01 is not asleep in torpor's record") == true, "\(String(describing: awake))")
     }
 
