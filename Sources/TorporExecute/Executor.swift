@@ -1481,9 +1481,10 @@ public final class Executor: @unchecked Sendable {
     /// pool even when libvirt still has its own (`torpor-execute restore --from-pool`). libvirt has the last word: a VM
     /// it holds off with a saved image is woken even where torpor's record says it runs (a save a run could not record).
     /// Held by another executor (a run saving the VM), the VM is waited for `patience` seconds at most, `waiting` hearing
-    /// it first: then woken. `onto` (from the pool only): restored on that host instead of the one it slept on, which
-    /// must no longer have the domain (`ensureGone`: gone with its host, `hostGone`, or undefined there): the VM defined
-    /// again on a new host comes back with its memory, the pool checking that its disks are the ones it slept with.
+    /// it first: then woken. `onto` (from the pool only): the sleep moved to that host (`move`: the host it slept on no
+    /// longer has the domain, or is gone for good, `hostGone`) and restored there: the VM defined again on a new host
+    /// comes back with its memory, the pool checking that its disks are the ones it slept with. A retry after a failed
+    /// move finds the sleep on the new host already, and restores it there.
     public func wake(vm: String, by who: String, fromPool: Bool = false, onto: String? = nil, hostGone: Bool = false, options: ExecutionOptions,
                      patience: TimeInterval = 0, waiting: (String) -> Void = { _ in }) throws -> [ExecutionEvent] {
         let log = EventLog(path: options.eventLog)
