@@ -7,7 +7,7 @@ import TorporStore
 /// host): a VM asleep past its restore's deadline, a due restore whose last attempt failed, a sleep whose saved state is
 /// gone, a VM its restore booted without its memory, a VM a failed hibernation left down (off, paused for a fault,
 /// booted afresh), an action left started, a host the libvirt collector has stopped collecting, a VM libvirt holds saved
-/// that torpor did not put to sleep, the store's filesystem full (or no room kept beside the store for restores), an
+/// that torpor did not put to sleep, a VM running on two hosts at once, the store's filesystem full (or no room kept beside the store for restores), an
 /// executor on an older torpor than the store's holding hibernations back, no plan made for hours.
 /// A watch job (`pipelines/watch.sh`) notifies on it, so that a VM is not left asleep without anyone knowing.
 public enum ExecutionCheck {
@@ -24,8 +24,13 @@ public enum ExecutionCheck {
         case asleepPastRestore = "asleep_past_restore", restoreFailing = "restore_failing", savedStateLost = "saved_state_lost",
              memoryLost = "memory_lost", downAfterHibernation = "down_after_hibernation", besideOlderImage = "beside_older_image",
              actionUnfinished = "action_unfinished", savedWithoutRecord = "saved_without_record", noCollection = "no_collection",
-             filesystemFull = "filesystem_full", noRoomKept = "no_room_kept", olderExecutor = "older_executor", noRecentPlan = "no_recent_plan"
+             filesystemFull = "filesystem_full", noRoomKept = "no_room_kept", olderExecutor = "older_executor", noRecentPlan = "no_recent_plan",
+             runningOnTwoHosts = "running_on_two_hosts"
     }
+
+    /// How long after a collection last found a VM running on two hosts at once it is still named: three collections
+    /// (every 5 minutes), so that one missed collection does not clear it.
+    static let runningCopiesNamedFor: EpochSeconds = 15 * 60
 
     /// The problems at `now`. `grace`: how long past its deadline a restore may still be under way (a pass every few
     /// minutes, a restore's time) before it is overdue, and how long an action may stay started. `replaying` (a `--now`
@@ -112,6 +117,13 @@ public enum ExecutionCheck {
                 problems.append(Problem(vm: s.vm, kind: .savedWithoutRecord, text: "\(s.vm) on \(s.host): SAVED WITHOUT TORPOR'S RECORD since \(UTC.format(s.since)): libvirt holds its "
                                         + "saved state, but torpor did not put it to sleep (a `virsh managedsave` by hand, or a store restored from "
                                         + "an older backup), so nothing restores it: `torpor-execute wake \(s.vm)` brings it back (named for a day)"))
+            }
+            // One VM's libvirt domain running on two hosts (a stale copy started beside it: a host back with an old saved
+            // image, an autostart): both write its disks.
+            for c in try VMRepository.runningCopies(from: now - runningCopiesNamedFor, to: now, in: db) {
+                problems.append(Problem(vm: c.vm, kind: .runningOnTwoHosts, text: "\(c.vm): RUNNING ON TWO HOSTS, \(c.hosts.joined(separator: " and ")) (the same "
+                                        + "libvirt domain, in one collection): a stale copy was started (a host back with an old saved image?); stop "
+                                        + "one now, before both write its disks (virsh destroy, then virsh undefine --managed-save there)"))
             }
             // An executor on an older torpor than the store's (left running by an upgrade: `--follow` keeps the binary it
             // started with) holds every due hibernation back: savings stop, nobody told but its own log.

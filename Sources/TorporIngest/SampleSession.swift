@@ -258,6 +258,16 @@ final class SampleSession {
         try VMRepository.claimListing(host: host, domains, in: db)
     }
 
+    /// The host on record of each VM, by id (nil: none).
+    func recordedHosts() throws -> [Int64: String] {
+        Dictionary(try VMRepository.all(in: db).compactMap { r in r.hostURI.map { (r.id, $0) } }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// Records that VM `vm`'s domain runs on each of `hosts` at `now` (`VMRepository.setRunningCopies`).
+    func setRunningCopies(vm: Int64, hosts: [String], now: EpochSeconds) throws {
+        try VMRepository.setRunningCopies(vm: vm, hosts: hosts, now: now, in: db)
+    }
+
     /// Records the host a VM runs on, keeping its labels.
     func setPlacement(vm: Int64, host: String) throws {
         try VMRepository.setHost(vm: vm, hostURI: host, in: db)

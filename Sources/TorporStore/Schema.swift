@@ -334,6 +334,14 @@ enum Schema {
                 ALTER TABLE vm DROP COLUMN allocation_observed_at;
                 """)
         }
+        migrator.registerMigration("v22: a VM found running on two hosts at once") { db in
+            // Its libvirt domain (one UUID) running on two hosts in one collection: a stale copy started beside it (a host
+            // back with an old saved image), both writing its disks. The hosts, and when.
+            try db.execute(sql: """
+                ALTER TABLE vm ADD COLUMN copies_hosts TEXT;
+                ALTER TABLE vm ADD COLUMN copies_seen INTEGER;
+                """)
+        }
         return migrator
     }
 }

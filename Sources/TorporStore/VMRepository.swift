@@ -98,6 +98,27 @@ public enum VMRepository {
         }
     }
 
+    /// A VM whose libvirt domain one collection found running on two hosts (`hosts`), last at `seen`.
+    public struct RunningCopies: Equatable, Sendable {
+        public var vm: String
+        public var hosts: [String]
+        public var seen: EpochSeconds
+    }
+
+    /// Records that VM `vm`'s domain runs on each of `hosts` at `now` (a replay of an earlier time changes nothing).
+    public static func setRunningCopies(vm: Int64, hosts: [String], now: EpochSeconds, in db: Database) throws {
+        try db.execute(sql: "UPDATE vm SET copies_hosts = ?, copies_seen = ? WHERE id = ? AND (copies_seen IS NULL OR copies_seen <= ?)",
+                       arguments: [hosts.sorted().joined(separator: "\n"), now, vm, now])
+    }
+
+    /// The VMs found running on two hosts at a time in [from, to], by name.
+    public static func runningCopies(from: EpochSeconds, to: EpochSeconds, in db: Database) throws -> [RunningCopies] {
+        try Row.fetchAll(db, sql: "SELECT name, copies_hosts, copies_seen FROM vm WHERE copies_seen BETWEEN ? AND ? ORDER BY name",
+                         arguments: [from, to]).map {
+            RunningCopies(vm: $0["name"], hosts: ($0["copies_hosts"] as String? ?? "").split(separator: "\n").map(String.init), seen: $0["copies_seen"])
+        }
+    }
+
     /// Records the host a VM runs on, keeping its labels.
     public static func setHost(vm: Int64, hostURI: String, in db: Database) throws {
         try db.execute(sql: "UPDATE vm SET host_uri = ? WHERE id = ?", arguments: [hostURI, vm])

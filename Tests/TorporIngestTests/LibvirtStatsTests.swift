@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TorporCore
+import TorporExecute
 @testable import TorporIngest
 import TorporStore
 import TorporVirt
@@ -145,6 +146,42 @@ import TorporVirt
         #expect(try s.store.transaction { try VMRepository.release("web-01", in: $0) } == .released && host() == nil)
         #expect(try s.store.transaction { try VMRepository.release("web-01", in: $0) } == .alreadyFree, "released twice: said so")
         #expect(try s.store.transaction { try VMRepository.release("no-such-vm", in: $0) } == .unknownVM)
+    }
+
+    /// A VM's own domain (its UUID) that one collection finds running on two hosts is two copies, not a migration (whose
+    /// destination is paused until the switch): whichever host comes first in the collection, it is said, its readings
+    /// there left out, its placement not moved by it, and `check` names it until three collections have passed without
+    /// finding it so. A migration between collections still moves the VM.
+    @Test func aVMRunningOnTwoHostsInOneCollectionIsTwoCopies() throws {
+        let s = try Scratch()
+        let ingester = DomainStatsIngester(store: s.store)
+        let a = "qemu+ssh://a/system", b = "qemu+ssh://b/system"
+        func web(_ cpuSeconds: Double) -> DomainSample {
+            var d = sample("web-01", cpuSeconds: cpuSeconds, rx: 0, wr: 0)
+            d.uuid = "uuid-a"
+            return d
+        }
+        func host() throws -> String? { try s.store.read { try VMRepository.all(in: $0) }.first { $0.name == "web-01" }?.hostURI }
+        func twice(_ r: IngestReport) -> Bool { r.warnings.contains { $0.hasPrefix("web-01: RUNNING ON TWO HOSTS, \(a) and \(b), in this collection") } }
+        func named(at now: EpochSeconds) throws -> [String] {
+            try ExecutionCheck.problems(store: s.store, now: now, grace: 600, collectorSilence: 0).filter { $0.kind == .runningOnTwoHosts }.map(\.text)
+        }
+        _ = try ingester.ingest([web(1000)], uri: a, now: t0)
+        // A migration between collections: the VM moves to b.
+        #expect(try !twice(ingester.ingest([web(1030)], uri: b, now: t0 + 300)) && host() == b)
+        #expect(try named(at: t0 + 300).isEmpty)
+        // One collection finds it on both, b (on record) first: said on a, and not moved there.
+        _ = try ingester.ingest([web(1060)], uri: b, now: t0 + 600)
+        let onA = try ingester.ingest([web(2300)], uri: a, now: t0 + 600)
+        #expect(try twice(onA) && host() == b, "\(onA.warnings)")
+        let text = try named(at: t0 + 700)
+        #expect(text == ["web-01: RUNNING ON TWO HOSTS, \(a) and \(b) (the same libvirt domain, in one collection): a stale copy was started (a host back "
+                         + "with an old saved image?); stop one now, before both write its disks (virsh destroy, then virsh undefine --managed-save there)"])
+        // The next collection takes a first (it reads as a migration: b is not read yet), then finds it on b too.
+        _ = try ingester.ingest([web(2600)], uri: a, now: t0 + 900)
+        let onB = try ingester.ingest([web(1090)], uri: b, now: t0 + 900)
+        #expect(try twice(onB) && host() == a, "\(onB.warnings)")
+        #expect(try named(at: t0 + 900 + 15 * 60) == text && named(at: t0 + 901 + 15 * 60).isEmpty, "named for three collections after the last")
     }
 
     /// A VM recorded on its host before torpor kept UUIDs stays that host's: another host's domain of its name is a

@@ -149,13 +149,29 @@ public struct DomainStatsIngester {
             let previous = try session.previousCounters(host: uri)
             var firstSeen: [String] = [], afterGap: [String] = [], collectedLater: [String] = []
             let vms = try samples.map { try session.vmID($0.domain) }
+            let recorded = try session.recordedHosts()
             let claims = try session.claimListing(host: uri, zip(vms, samples).map { (vm: $0, name: $1.domain, uuid: $1.uuid, running: $1.running) })
+            var countersOf: [String: [String: CounterSnapshot]] = [:]
             for (vm, sample) in zip(vms, samples) {
                 session.countRow()
                 switch claims[vm] ?? .holds {
                 case .holds: break
                 case .idleCopy: continue
                 case .clash(let clash): session.warn("\(clash)"); continue
+                }
+                // Its own domain running here while this collection found it running on the host on record too: not a
+                // migration (whose destination is paused until the switch) but two copies, both writing its disks. Left
+                // where it is, this host's readings out of its series, for a person (`check` names it). The host read
+                // first takes it for a migration (it cannot know before the other is read): from the next collection on
+                // the VM stays there, and the other host's copy is found each time.
+                if sample.running, let other = recorded[vm], other != uri {
+                    if countersOf[other] == nil { countersOf[other] = try session.previousCounters(host: other) }
+                    if let there = countersOf[other]?[sample.domain], there.collectedAt == now, !there.counters.isEmpty {
+                        try session.setRunningCopies(vm: vm, hosts: [other, uri], now: now)
+                        session.warn("\(sample.domain): RUNNING ON TWO HOSTS, \([other, uri].sorted().joined(separator: " and ")), in this collection (the same libvirt domain"
+                                     + (sample.uuid.map { " \($0)" } ?? "") + "): a stale copy was started; stop one before both write its disks")
+                        continue
+                    }
                 }
                 if let vcpus = sample.vcpus { try emit(session, vm, "vcpus", Double(vcpus), now) }
                 if let capacity = sample.memoryCapacity { try emit(session, vm, "mem_capacity", capacity, now) }
