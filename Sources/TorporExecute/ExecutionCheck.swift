@@ -119,11 +119,14 @@ public enum ExecutionCheck {
                                         + "an older backup), so nothing restores it: `torpor-execute wake \(s.vm)` brings it back (named for a day)"))
             }
             // One VM's libvirt domain running on two hosts (a stale copy started beside it: a host back with an old saved
-            // image, an autostart): both write its disks.
-            for c in try VMRepository.runningCopies(from: now - runningCopiesNamedFor, to: now, in: db) {
+            // image, an autostart): both write its disks. Named once two collections in a row found it so (one alone may
+            // have read a migration's source before the switch and its destination after).
+            for c in try VMRepository.runningCopies(from: now - runningCopiesNamedFor, to: now, in: db) where c.seen > c.since {
+                let held = c.onRecord.map { "; torpor's record has it on \($0)" } ?? ""
                 problems.append(Problem(vm: c.vm, kind: .runningOnTwoHosts, text: "\(c.vm): RUNNING ON TWO HOSTS, \(c.hosts.joined(separator: " and ")) (the same "
-                                        + "libvirt domain, in one collection): a stale copy was started (a host back with an old saved image?); stop "
-                                        + "one now, before both write its disks (virsh destroy, then virsh undefine --managed-save there)"))
+                                        + "libvirt domain, in collections in a row\(held)): a stale copy was started (a host back with an old saved image?), "
+                                        + "or one host is named twice in TORPOR_LIBVIRT_URI; confirm with virsh list on both, then stop the stale copy before both "
+                                        + "write its disks (virsh destroy, then virsh undefine --managed-save there)"))
             }
             // An executor on an older torpor than the store's (left running by an upgrade: `--follow` keeps the binary it
             // started with) holds every due hibernation back: savings stop, nobody told but its own log.

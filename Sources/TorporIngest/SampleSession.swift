@@ -258,9 +258,13 @@ final class SampleSession {
         try VMRepository.claimListing(host: host, domains, in: db)
     }
 
-    /// The host on record of each VM, by id (nil: none).
-    func recordedHosts() throws -> [Int64: String] {
-        Dictionary(try VMRepository.all(in: db).compactMap { r in r.hostURI.map { (r.id, $0) } }, uniquingKeysWith: { a, _ in a })
+    /// The host on record of each VM placed on one, by VM id.
+    func recordedHosts() throws -> [Int64: String] { try VMRepository.hostsOnRecord(in: db) }
+
+    /// The hosts each VM was last found running on at once, by name, when that was lately (`VMRepository.runningCopiesGap`).
+    func recentCopies(now: EpochSeconds) throws -> [String: [String]] {
+        Dictionary(try VMRepository.runningCopies(from: now - VMRepository.runningCopiesGap, to: now, in: db).map { ($0.vm, $0.hosts) },
+                   uniquingKeysWith: { a, _ in a })
     }
 
     /// Records that VM `vm`'s domain runs on each of `hosts` at `now` (`VMRepository.setRunningCopies`).

@@ -336,9 +336,10 @@ enum Schema {
         }
         migrator.registerMigration("v22: a VM found running on two hosts at once") { db in
             // Its libvirt domain (one UUID) running on two hosts in one collection: a stale copy started beside it (a host
-            // back with an old saved image), both writing its disks. The hosts, and when.
+            // back with an old saved image), both writing its disks. The hosts, when first and last in a row of collections.
             try db.execute(sql: """
                 ALTER TABLE vm ADD COLUMN copies_hosts TEXT;
+                ALTER TABLE vm ADD COLUMN copies_since INTEGER;
                 ALTER TABLE vm ADD COLUMN copies_seen INTEGER;
                 """)
         }

@@ -98,25 +98,42 @@ public enum VMRepository {
         }
     }
 
-    /// A VM whose libvirt domain one collection found running on two hosts (`hosts`), last at `seen`.
+    /// A VM whose libvirt domain collections found running on two hosts (`hosts`): from `since` to `seen`, each
+    /// collection between finding it so (a gap of more than `runningCopiesGap` starts a new row).
     public struct RunningCopies: Equatable, Sendable {
         public var vm: String
+        /// The host the store places it on.
+        public var onRecord: String?
         public var hosts: [String]
+        public var since: EpochSeconds
         public var seen: EpochSeconds
     }
 
+    /// The longest time between two collections that found a VM on two hosts for them to be one row (two collections
+    /// every 5 minutes, one of them missed).
+    public static let runningCopiesGap: EpochSeconds = 10 * 60
+
     /// Records that VM `vm`'s domain runs on each of `hosts` at `now` (a replay of an earlier time changes nothing).
     public static func setRunningCopies(vm: Int64, hosts: [String], now: EpochSeconds, in db: Database) throws {
-        try db.execute(sql: "UPDATE vm SET copies_hosts = ?, copies_seen = ? WHERE id = ? AND (copies_seen IS NULL OR copies_seen <= ?)",
-                       arguments: [hosts.sorted().joined(separator: "\n"), now, vm, now])
+        try db.execute(sql: """
+            UPDATE vm SET copies_hosts = ?1, copies_since = CASE WHEN copies_seen >= ?2 - ?4 THEN copies_since ELSE ?2 END, copies_seen = ?2
+            WHERE id = ?3 AND (copies_seen IS NULL OR copies_seen <= ?2)
+            """, arguments: [hosts.sorted().joined(separator: "\n"), now, vm, runningCopiesGap])
     }
 
-    /// The VMs found running on two hosts at a time in [from, to], by name.
+    /// The VMs last found running on two hosts at a time in [from, to], by name.
     public static func runningCopies(from: EpochSeconds, to: EpochSeconds, in db: Database) throws -> [RunningCopies] {
-        try Row.fetchAll(db, sql: "SELECT name, copies_hosts, copies_seen FROM vm WHERE copies_seen BETWEEN ? AND ? ORDER BY name",
+        try Row.fetchAll(db, sql: "SELECT name, host_uri, copies_hosts, copies_since, copies_seen FROM vm WHERE copies_seen BETWEEN ? AND ? ORDER BY name",
                          arguments: [from, to]).map {
-            RunningCopies(vm: $0["name"], hosts: ($0["copies_hosts"] as String? ?? "").split(separator: "\n").map(String.init), seen: $0["copies_seen"])
+            RunningCopies(vm: $0["name"], onRecord: $0["host_uri"], hosts: ($0["copies_hosts"] as String? ?? "").split(separator: "\n").map(String.init),
+                          since: $0["copies_since"], seen: $0["copies_seen"])
         }
+    }
+
+    /// The host on record of each VM placed on one, by VM id.
+    public static func hostsOnRecord(in db: Database) throws -> [Int64: String] {
+        Dictionary(try Row.fetchAll(db, sql: "SELECT id, host_uri FROM vm WHERE host_uri IS NOT NULL").map { ($0["id"], $0["host_uri"]) },
+                   uniquingKeysWith: { a, _ in a })
     }
 
     /// Records the host a VM runs on, keeping its labels.

@@ -269,7 +269,7 @@ func temporaryStorePath() -> String {
             "v19: a VM libvirt holds saved, as the inventory found it f19b604051d98cab",
             "v20: a source's ingests by location and kind, in time e9b5cf671ab3c17f",
             "v21: when each of a VM's vCPUs and memory was observed 85307c177cf1883a",
-            "v22: a VM found running on two hosts at once 28c689d6b12c57cb",
+            "v22: a VM found running on two hosts at once 88595a23ccf2f617",
         ]
         let migrations = Schema.migrator.migrations
         var found: [String] = []

@@ -149,7 +149,7 @@ public struct DomainStatsIngester {
             let previous = try session.previousCounters(host: uri)
             var firstSeen: [String] = [], afterGap: [String] = [], collectedLater: [String] = []
             let vms = try samples.map { try session.vmID($0.domain) }
-            let recorded = try session.recordedHosts()
+            let recorded = try session.recordedHosts(), lately = try session.recentCopies(now: now)
             let claims = try session.claimListing(host: uri, zip(vms, samples).map { (vm: $0, name: $1.domain, uuid: $1.uuid, running: $1.running) })
             var countersOf: [String: [String: CounterSnapshot]] = [:]
             for (vm, sample) in zip(vms, samples) {
@@ -159,17 +159,25 @@ public struct DomainStatsIngester {
                 case .idleCopy: continue
                 case .clash(let clash): session.warn("\(clash)"); continue
                 }
-                // Its own domain running here while this collection found it running on the host on record too: not a
-                // migration (whose destination is paused until the switch) but two copies, both writing its disks. Left
-                // where it is, this host's readings out of its series, for a person (`check` names it). The host read
-                // first takes it for a migration (it cannot know before the other is read): from the next collection on
-                // the VM stays there, and the other host's copy is found each time.
-                if sample.running, let other = recorded[vm], other != uri {
-                    if countersOf[other] == nil { countersOf[other] = try session.previousCounters(host: other) }
-                    if let there = countersOf[other]?[sample.domain], there.collectedAt == now, !there.counters.isEmpty {
-                        try session.setRunningCopies(vm: vm, hosts: [other, uri], now: now)
-                        session.warn("\(sample.domain): RUNNING ON TWO HOSTS, \([other, uri].sorted().joined(separator: " and ")), in this collection (the same libvirt domain"
-                                     + (sample.uuid.map { " \($0)" } ?? "") + "): a stale copy was started; stop one before both write its disks")
+                // Its own domain running here while this collection found it running on another host too (the host on
+                // record, or one it ran on beside lately): not a migration (whose destination is paused until the switch)
+                // but two copies, both writing its disks: recorded and said (`check` names it once two collections in a
+                // row found it so). Off the host on record, this one's readings stay out of its series and it is not
+                // moved here, while it is two copies or was lately (the host on record may be read after this one); its
+                // counters are kept, for that host's reading to find it here.
+                if sample.running {
+                    let others = Set([recorded[vm]].compactMap { $0 } + (lately[sample.domain] ?? [])).subtracting([uri])
+                    let beside = try others.sorted().first { other in
+                        if countersOf[other] == nil { countersOf[other] = try session.previousCounters(host: other) }
+                        return countersOf[other]?[sample.domain].map { $0.collectedAt == now && !$0.counters.isEmpty } ?? false
+                    }
+                    if let beside {
+                        try session.setRunningCopies(vm: vm, hosts: [beside, uri], now: now)
+                        session.warn("\(sample.domain): RUNNING ON TWO HOSTS, \([beside, uri].sorted().joined(separator: " and ")), in this collection (the same "
+                                     + "libvirt domain" + (sample.uuid.map { " \($0)" } ?? "") + "): a stale copy was started? Stop one before both write its disks")
+                    }
+                    if let onRecord = recorded[vm], onRecord != uri, beside != nil || lately[sample.domain] != nil {
+                        try session.recordCounters(host: uri, domain: sample.domain, snapshot: CounterSnapshot(collectedAt: now, counters: sample.counters))
                         continue
                     }
                 }

@@ -46,6 +46,9 @@ public struct InventoryIngester {
             try store.transaction { db in
                 registered = Registered(entries: [], clashes: [], vanished: vanished)
                 let ids = try entries.map { try VMRepository.id(of: $0.entry.name, in: db, now: now) }
+                // A VM lately found running on two hosts stays on the host on record (the collector's rule).
+                let recorded = try VMRepository.hostsOnRecord(in: db)
+                let lately = Set(try VMRepository.runningCopies(from: now - VMRepository.runningCopiesGap, to: now, in: db).map(\.vm))
                 let claims = try VMRepository.claimListing(host: uri, zip(ids, entries).map {
                     (vm: $0, name: $1.entry.name, uuid: $1.entry.uuid.isEmpty ? nil : $1.entry.uuid, running: $1.running)
                 }, in: db)
@@ -55,6 +58,7 @@ public struct InventoryIngester {
                     case .idleCopy: continue
                     case .clash(let clash): registered.clashes.append(clash); continue
                     }
+                    if lately.contains(entry.name), let onRecord = recorded[id], onRecord != uri { continue }
                     registered.entries.append(entry)
                     try VMRepository.setAllocation(vm: id, vcpus: entry.vcpus, memoryBytes: entry.memoryBytes, observedAt: now, in: db)
                     try VMRepository.setPlacement(vm: id, hostURI: uri, labels: entry.labels, in: db)
