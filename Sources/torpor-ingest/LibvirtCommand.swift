@@ -16,7 +16,7 @@ struct LibvirtCommand: ParsableCommand {
     @OptionGroup var store: StoreOptions
     @OptionGroup var replay: ReplayFlag
 
-    @Option(name: .customLong("uri"), help: "The libvirt URI, e.g. qemu:///system or qemu+ssh://host/system (repeatable: each host in turn, one failing stops none of the others).")
+    @Option(name: .customLong("uri"), help: "The libvirt URI, e.g. qemu:///system or qemu+ssh://host/system (repeatable: every host read, then each stored in turn, one failing stopping none of the others).")
     var uris: [String]
 
     func validate() throws {
@@ -30,6 +30,6 @@ struct LibvirtCommand: ParsableCommand {
         try store.refuseAheadOfTheClock(replay)
         let ingester = DomainStatsIngester(store: try store.openStore())
         let now = store.nowSeconds
-        try runEach(uris.map { uri in { try ingester.collect(uri: uri, now: now) } }, json: json, logger: store.logger("torpor.ingest.libvirt"))
+        try runEach(ingester.collect(uris: uris, now: now), json: json, logger: store.logger("torpor.ingest.libvirt"))
     }
 }

@@ -130,17 +130,35 @@ public struct DomainStatsIngester {
     public init(store: Store) { self.store = store }
 
     public func collect(uri: String, now: EpochSeconds) throws(IngestError) -> IngestReport {
-        let samples: [DomainSample]
-        do {
-            samples = try VirtConnection.open(uri: uri).allDomainStats().map(DomainSample.init)
-        } catch {
-            throw .failure(source: uri, message: error.description)
-        }
-        return try ingest(samples, uri: uri, now: now)
+        try ingest(try Self.read(uri), uri: uri, now: now)
     }
 
-    /// Stores one collection of `samples` taken at `now` from host `uri`.
-    func ingest(_ samples: [DomainSample], uri: String, now: EpochSeconds) throws(IngestError) -> IngestReport {
+    /// One collection of every host of `uris`: each host's statistics read first, then each host's stored in turn (one
+    /// failing stops none of the others), knowing which hosts run each domain now: a VM's own domain running on two of
+    /// them is two copies, whichever is stored first (`ingest`).
+    public func collect(uris: [String], now: EpochSeconds) -> [() throws -> IngestReport] {
+        let read = uris.map { uri in Result { () throws(IngestError) -> [DomainSample] in try Self.read(uri) } }
+        let running = Self.running(zip(uris, read).map { ($0, (try? $1.get()) ?? []) })
+        return zip(uris, read).map { uri, samples in { try ingest(try samples.get(), uri: uri, now: now, running: running) } }
+    }
+
+    /// Every domain's statistics on host `uri`.
+    static func read(_ uri: String) throws(IngestError) -> [DomainSample] {
+        do { return try VirtConnection.open(uri: uri).allDomainStats().map(DomainSample.init) } catch {
+            throw .failure(source: uri, message: error.description)
+        }
+    }
+
+    /// The hosts each domain runs on (by name), with its UUID there, in one collection of `hosts`.
+    static func running(_ hosts: [(uri: String, samples: [DomainSample])]) -> [String: [(host: String, uuid: String?)]] {
+        var result: [String: [(host: String, uuid: String?)]] = [:]
+        for (uri, samples) in hosts { for s in samples where s.running { result[s.domain, default: []].append((uri, s.uuid)) } }
+        return result
+    }
+
+    /// Stores one collection of `samples` taken at `now` from host `uri`; `running`: the hosts each domain runs on in the
+    /// same collection (`running(_:)`; empty: this host's alone).
+    func ingest(_ samples: [DomainSample], uri: String, now: EpochSeconds, running: [String: [(host: String, uuid: String?)]] = [:]) throws(IngestError) -> IngestReport {
         let hash = SHA256()
         hash.update(Array("\(uri) \(now) \(samples.map(\.fingerprint).joined())".utf8))
         return try SourceTransaction.run(store: store, kind: "libvirt", source: uri, location: uri, sha256: hash.finalizeHex(),
@@ -151,7 +169,6 @@ public struct DomainStatsIngester {
             let vms = try samples.map { try session.vmID($0.domain) }
             let recorded = try session.recordedHosts(), lately = try session.recentCopies(now: now)
             let claims = try session.claimListing(host: uri, zip(vms, samples).map { (vm: $0, name: $1.domain, uuid: $1.uuid, running: $1.running) })
-            var countersOf: [String: [String: CounterSnapshot]] = [:]
             for (vm, sample) in zip(vms, samples) {
                 session.countRow()
                 switch claims[vm] ?? .holds {
@@ -159,27 +176,19 @@ public struct DomainStatsIngester {
                 case .idleCopy: continue
                 case .clash(let clash): session.warn("\(clash)"); continue
                 }
-                // Its own domain running here while this collection found it running on another host too (the host on
-                // record, or one it ran on beside lately): not a migration (whose destination is paused until the switch)
-                // but two copies, both writing its disks: recorded and said (`check` names it once two collections in a
-                // row found it so). Off the host on record, this one's readings stay out of its series and it is not
-                // moved here, while it is two copies or was lately (the host on record may be read after this one); its
-                // counters are kept, for that host's reading to find it here.
-                if sample.running {
-                    let others = Set([recorded[vm]].compactMap { $0 } + (lately[sample.domain] ?? [])).subtracting([uri])
-                    let beside = try others.sorted().first { other in
-                        if countersOf[other] == nil { countersOf[other] = try session.previousCounters(host: other) }
-                        return countersOf[other]?[sample.domain].map { $0.collectedAt == now && !$0.counters.isEmpty } ?? false
-                    }
+                // Its own domain (its UUID) running here and on another host in this collection: not a migration (whose
+                // destination is paused until the switch) but two copies, both writing its disks: recorded and said
+                // (`check` names it once two collections in a row found it so). Off the host on record, this one's
+                // readings stay out of its series and it is not moved here, while it is two copies or was lately (the
+                // host on record may not have answered this time).
+                if sample.running, let uuid = sample.uuid {
+                    let beside = (running[sample.domain] ?? []).filter { $0.host != uri && $0.uuid == uuid }.map(\.host).sorted().first
                     if let beside {
                         try session.setRunningCopies(vm: vm, hosts: [beside, uri], now: now)
                         session.warn("\(sample.domain): RUNNING ON TWO HOSTS, \([beside, uri].sorted().joined(separator: " and ")), in this collection (the same "
-                                     + "libvirt domain" + (sample.uuid.map { " \($0)" } ?? "") + "): a stale copy was started? Stop one before both write its disks")
+                                     + "libvirt domain \(uuid)): a stale copy was started? Stop one before both write its disks")
                     }
-                    if let onRecord = recorded[vm], onRecord != uri, beside != nil || lately[sample.domain] != nil {
-                        try session.recordCounters(host: uri, domain: sample.domain, snapshot: CounterSnapshot(collectedAt: now, counters: sample.counters))
-                        continue
-                    }
+                    if let onRecord = recorded[vm], onRecord != uri, beside != nil || lately[sample.domain] != nil { continue }
                 }
                 if let vcpus = sample.vcpus { try emit(session, vm, "vcpus", Double(vcpus), now) }
                 if let capacity = sample.memoryCapacity { try emit(session, vm, "mem_capacity", capacity, now) }
