@@ -1,7 +1,6 @@
 import Foundation
 import TorporCore
 import TorporStore
-import TorporVirt
 
 extension Executor {
     /// The action id of a forgotten sleep's closing step begins with this.

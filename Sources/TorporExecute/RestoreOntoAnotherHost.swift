@@ -48,9 +48,7 @@ extension Executor {
             var moved = power
             moved.host = onto
             try JournalRepository.setPower(moved, in: db)
-            if let record = try VMRepository.all(in: db).first(where: { $0.name == vm }) {
-                try VMRepository.setPlacement(vm: record.id, hostURI: onto, labels: record.labels, in: db)
-            }
+            if let record = try VMRepository.all(in: db).first(where: { $0.name == vm }) { try VMRepository.setHost(vm: record.id, hostURI: onto, in: db) }
         }
         return gone
     }

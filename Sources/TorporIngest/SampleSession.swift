@@ -261,11 +261,8 @@ final class SampleSession {
     /// The host on record of each VM placed on one, by VM id.
     func recordedHosts() throws -> [Int64: String] { try VMRepository.hostsOnRecord(in: db) }
 
-    /// The hosts each VM was last found running on at once, by name, when that was lately (`VMRepository.runningCopiesGap`).
-    func recentCopies(now: EpochSeconds) throws -> [String: [String]] {
-        Dictionary(try VMRepository.runningCopies(from: now - VMRepository.runningCopiesGap, to: now, in: db).map { ($0.vm, $0.hosts) },
-                   uniquingKeysWith: { a, _ in a })
-    }
+    /// The VMs found running on two hosts at a time lately, by name (`VMRepository.lately(twoCopiesBy:in:)`).
+    func latelyTwoCopies(by now: EpochSeconds) throws -> Set<String> { try VMRepository.lately(twoCopiesBy: now, in: db) }
 
     /// Records that VM `vm`'s domain runs on each of `hosts` at `now` (`VMRepository.setRunningCopies`).
     func setRunningCopies(vm: Int64, hosts: [String], now: EpochSeconds) throws {

@@ -130,6 +130,12 @@ public enum VMRepository {
         }
     }
 
+    /// The VMs found running on two hosts at a time lately (within `runningCopiesGap` of `now`), by name: each stays on
+    /// the host on record whichever host finds it running (the collector's and the inventory's rule).
+    public static func lately(twoCopiesBy now: EpochSeconds, in db: Database) throws -> Set<String> {
+        Set(try runningCopies(from: now - runningCopiesGap, to: now, in: db).map(\.vm))
+    }
+
     /// The host on record of each VM placed on one, by VM id.
     public static func hostsOnRecord(in db: Database) throws -> [Int64: String] {
         Dictionary(try Row.fetchAll(db, sql: "SELECT id, host_uri FROM vm WHERE host_uri IS NOT NULL").map { ($0["id"], $0["host_uri"]) },

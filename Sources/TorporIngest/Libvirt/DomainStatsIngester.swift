@@ -149,16 +149,19 @@ public struct DomainStatsIngester {
         }
     }
 
+    /// The hosts a domain runs on in one collection, each with the domain's UUID there, by domain name.
+    typealias RunningHosts = [String: [(host: String, uuid: String?)]]
+
     /// The hosts each domain runs on (by name), with its UUID there, in one collection of `hosts`.
-    static func running(_ hosts: [(uri: String, samples: [DomainSample])]) -> [String: [(host: String, uuid: String?)]] {
-        var result: [String: [(host: String, uuid: String?)]] = [:]
+    static func running(_ hosts: [(uri: String, samples: [DomainSample])]) -> RunningHosts {
+        var result: RunningHosts = [:]
         for (uri, samples) in hosts { for s in samples where s.running { result[s.domain, default: []].append((uri, s.uuid)) } }
         return result
     }
 
     /// Stores one collection of `samples` taken at `now` from host `uri`; `running`: the hosts each domain runs on in the
     /// same collection (`running(_:)`; empty: this host's alone).
-    func ingest(_ samples: [DomainSample], uri: String, now: EpochSeconds, running: [String: [(host: String, uuid: String?)]] = [:]) throws(IngestError) -> IngestReport {
+    func ingest(_ samples: [DomainSample], uri: String, now: EpochSeconds, running: RunningHosts = [:]) throws(IngestError) -> IngestReport {
         let hash = SHA256()
         hash.update(Array("\(uri) \(now) \(samples.map(\.fingerprint).joined())".utf8))
         return try SourceTransaction.run(store: store, kind: "libvirt", source: uri, location: uri, sha256: hash.finalizeHex(),
@@ -167,7 +170,7 @@ public struct DomainStatsIngester {
             let previous = try session.previousCounters(host: uri)
             var firstSeen: [String] = [], afterGap: [String] = [], collectedLater: [String] = []
             let vms = try samples.map { try session.vmID($0.domain) }
-            let recorded = try session.recordedHosts(), lately = try session.recentCopies(now: now)
+            let recorded = try session.recordedHosts(), lately = try session.latelyTwoCopies(by: now)
             let claims = try session.claimListing(host: uri, zip(vms, samples).map { (vm: $0, name: $1.domain, uuid: $1.uuid, running: $1.running) })
             for (vm, sample) in zip(vms, samples) {
                 session.countRow()
@@ -188,7 +191,7 @@ public struct DomainStatsIngester {
                         session.warn("\(sample.domain): RUNNING ON TWO HOSTS, \([beside, uri].sorted().joined(separator: " and ")), in this collection (the same "
                                      + "libvirt domain \(uuid)): a stale copy was started? Stop one before both write its disks")
                     }
-                    if let onRecord = recorded[vm], onRecord != uri, beside != nil || lately[sample.domain] != nil { continue }
+                    if let onRecord = recorded[vm], onRecord != uri, beside != nil || lately.contains(sample.domain) { continue }
                 }
                 if let vcpus = sample.vcpus { try emit(session, vm, "vcpus", Double(vcpus), now) }
                 if let capacity = sample.memoryCapacity { try emit(session, vm, "mem_capacity", capacity, now) }

@@ -48,7 +48,7 @@ public struct InventoryIngester {
                 let ids = try entries.map { try VMRepository.id(of: $0.entry.name, in: db, now: now) }
                 // A VM lately found running on two hosts stays on the host on record (the collector's rule).
                 let recorded = try VMRepository.hostsOnRecord(in: db)
-                let lately = Set(try VMRepository.runningCopies(from: now - VMRepository.runningCopiesGap, to: now, in: db).map(\.vm))
+                let lately = try VMRepository.lately(twoCopiesBy: now, in: db)
                 let claims = try VMRepository.claimListing(host: uri, zip(ids, entries).map {
                     (vm: $0, name: $1.entry.name, uuid: $1.entry.uuid.isEmpty ? nil : $1.entry.uuid, running: $1.running)
                 }, in: db)
