@@ -1080,12 +1080,24 @@ public final class Executor: @unchecked Sendable {
     /// Why hibernation `a` is held now, read from the store again right before its save (the pass read them at its
     /// start, minutes ago for a late VM): the executor's pause, a pin of its VM in force at `time`, or its `approval` (as
     /// the pass found it) no longer in force: carried by the standing approval, switched off since (a person's approval
-    /// is never taken back; approvals are only added).
+    /// is never taken back; approvals are only added); or its VM found running on two hosts lately (`twoCopiesHold`).
     func heldNow(_ a: Plan.Action, approval: ApprovalRecord?, at time: EpochSeconds, in db: Database) throws -> String? {
         if try ExecutorSettings.paused(in: db) { return ExecutorSettings.pausedHold }
         if let pin = pinned(try JournalRepository.pins(in: db)[a.vm], at: time) { return pin }
+        if let why = try Self.twoCopiesHold(a.vm, at: time, in: db) { return why }
         guard let approval, approval.carriedFrom != nil, try Approvals.carriedInForce(in: db).map({ approval.approvedAt >= $0 }) != true else { return nil }
         return "its approval no longer holds (carried by the standing approval, switched off since): not started"
+    }
+
+    /// Why `vm` may not be saved at `time`: a collection found its domain running on two hosts lately (within
+    /// `VMRepository.runningCopiesGap`; one collection is enough here, a migration read across its switch included).
+    /// Saving the copy on record while the other runs would keep memory that no longer matches disks the other writes;
+    /// held until collections find it on one host again. Nil otherwise.
+    static func twoCopiesHold(_ vm: String, at time: EpochSeconds, in db: Database) throws -> String? {
+        guard let copies = try VMRepository.runningCopies(from: time - VMRepository.runningCopiesGap, to: time, in: db).first(where: { $0.vm == vm })
+        else { return nil }
+        return "found running on two hosts (\(copies.hosts.joined(separator: " and "))) lately: not saved while another copy may write its disks "
+            + "(torpor-execute check names it; held until collections find it on one host)"
     }
 
     /// Why a hibernation under the idle timeout may not happen yet, or nil when the VM's stored CPU utilization (the

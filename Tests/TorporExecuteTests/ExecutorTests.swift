@@ -1190,6 +1190,24 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.state("web-01") == .running)
     }
 
+    /// A VM a collection found running on two hosts lately is not saved (its memory would not match the disks the other
+    /// copy writes), said; once collections find it on one host for `runningCopiesGap`, its hibernation starts.
+    @Test func aVMFoundRunningOnTwoHostsIsNotSaved() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<6, "web-02": 0..<6])
+        try f.store.transaction { db in
+            try VMRepository.setRunningCopies(vm: try VMRepository.id(of: "web-01", in: db, now: Self.now), hosts: [Self.host, "qemu+ssh://b/system"],
+                                              now: Self.now - 300, in: db)
+        }
+        let events = try f.executor().run(f.options(Self.now))
+        #expect(events.map { "\($0.event) \($0.vm ?? "")" }.sorted() == ["hibernated web-02", "skipped web-01"], "\(events.map(\.text))")
+        #expect(events.first { $0.vm == "web-01" }?.detail == "found running on two hosts (qemu+ssh://b/system and \(Self.host)) lately: not saved while "
+                + "another copy may write its disks (torpor-execute check names it; held until collections find it on one host)")
+        #expect(try f.state("web-01") == .running && f.steps("web-01").isEmpty)
+        let later = Self.now - 300 + VMRepository.runningCopiesGap + 1
+        #expect(try f.executor().run(f.options(later)).map { "\($0.event) \($0.vm ?? "")" } == ["hibernated web-01"])
+    }
+
     /// Settings the run cannot use (a demand signal's rule, in the jobs' environment too) hold every due hibernation,
     /// said, while restores go on: the VMs a broken rule should watch would sleep unwatched.
     @Test func wrongSettingsHoldHibernationsNotRestores() throws {
