@@ -85,6 +85,23 @@ if [ ${#shadowing[@]} -gt 0 ]; then
     "systemctl disable each, remove them, systemctl daemon-reload, then systemctl enable them again (a change of your own" \
     "goes in systemctl edit UNIT)" >&2
 fi
+# The reviewers' group: its members show, diff and approve plans, and read status and check, without root: the store,
+# its folder and the plans are the group's to read and write (the state pool's images, the VMs' memory, stay root's
+# alone). The jobs' umask 007 keeps what they make so; a store and plans an older torpor made are given to it here.
+# Folders outside /var/lib/torpor are a person's: said, not changed. (Under DESTDIR too: the group is this machine's.)
+group=torpor
+getent group "$group" >/dev/null || groupadd --system "$group"
+plans=$("$here/check-env.sh" --get TORPOR_PLANS "$root/etc/torpor/torpor.env")
+for folder in /var/lib/torpor "$(dirname "$db")" "${plans:-/var/lib/torpor/plans}"; do
+  case $folder in
+    /var/lib/torpor|/var/lib/torpor/*) install -d "$root$folder"; chgrp "$group" "$root$folder"; chmod 2770 "$root$folder" ;;
+    *) echo "install.sh: $folder is not torpor's own folder: for reviewers without root, chgrp $group $folder; chmod 2770 $folder" >&2 ;;
+  esac
+done
+for file in "$root$db" "$root$db-wal" "$root$db-shm" "$root$db.migrating" "$root$db.reserve" "$root${plans:-/var/lib/torpor/plans}"/*.json; do
+  [ -e "$file" ] || continue
+  chgrp -R "$group" "$file"; chmod -R g+rwX "$file"
+done
 # An executor following the clock runs the binary it started with: once a new stage migrates the store, it only restores
 # and wakes (no new hibernation) until restarted. Said loudly rather than restarted here: a restart mid-save is the
 # operator's call.

@@ -69,6 +69,19 @@ public final class Store: Sendable {
         if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) {
             throw StoreError(path: path, message: "its folder \(folder) does not exist: is --db or TORPOR_DB the store's path?")
         }
+        // A person who may not reach the store, or read and write it (SQLite writes beside it even to read), is told so:
+        // not "no store here", nor SQLite's "attempt to write a readonly database".
+        if access(folder.isEmpty ? "." : folder, X_OK) != 0 && errno == EACCES
+            || FileManager.default.fileExists(atPath: path) && access(path, R_OK | W_OK) != 0 && errno == EACCES {
+            throw StoreError(path: path, message: "permission denied: this user may not read and write the store (SQLite writes beside it even to read); run "
+                             + "as root, or as a member of the group pipelines/install.sh gives the store's folder (torpor)")
+        }
+        // A new store's file is made here with the mode the umask leaves of 0666 (SQLite's own drops the group's write):
+        // the jobs' umask gives the reviewers' group the store (pipelines/install.sh); its -wal and -shm take its mode.
+        if migrating && creating && !FileManager.default.fileExists(atPath: path) {
+            let made = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+            if made >= 0 { close(made) }   // else SQLite says why (another stage made it first: it opens that one)
+        }
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
         let contents = (size ?? 0) > 0 ? try Self.contents(path) : .unmade
         if case .other(let tables) = contents {

@@ -42,6 +42,53 @@ import TorporStore
         return (dir, store, root)
     }
 
+    /// A reviewer who is not root but in group torpor shows and approves the hourly job's plan and reads status and check
+    /// as root does: install.sh makes the group and gives it the store's folder, and the store and plans an older torpor
+    /// made; the jobs keep what they make the group's (their umask: SQLite alone would drop the group's write).
+    @Test func aReviewerInTheTorporGroupNeedsNoRoot() throws {
+        let (dir, store) = try EndToEndTests.demoStore(trained: false)
+        let tools = try #require(Bundle.main.executableURL).deletingLastPathComponent().path
+        let root = dir + "/root", repository = EndToEndTests.repository, db = root + "/var/lib/torpor/torpor.db"
+        try FileManager.default.createDirectory(atPath: root + "/var/lib/torpor", withIntermediateDirectories: true)
+        try store.pool.writeWithoutTransaction { try $0.execute(sql: "VACUUM INTO ?", arguments: [db]) }   // an older torpor's: 0644, root's group
+        let install = try run(repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"])
+        #expect(install.status == 0, "\(install.output)")
+        let gid = try #require(getgrnam("torpor")).pointee.gr_gid
+        func mode(_ path: String) -> (mode: mode_t, gid: gid_t) {
+            var info = stat()
+            return stat(path, &info) == 0 ? (info.st_mode & 0o7777, info.st_gid) : (0, 0)
+        }
+        #expect(mode(root + "/var/lib/torpor") == (0o2770, gid) && mode(root + "/var/lib/torpor/plans") == (0o2770, gid) && mode(db) == (0o664, gid))
+        let environment = ["TORPOR_DB": db, "TORPOR_BIN": root + "/usr/local/bin", "TORPOR_PLANS": root + "/var/lib/torpor/plans",
+                           "TORPOR_POLICY": repository + "/sample-data/policy.yaml", "TORPOR_NOTIFY": "cat > /dev/null", "TORPOR_NOW": EndToEndTests.now,
+                           "TORPOR_LIBVIRT_URI": "test://" + repository + "/sample-data/fleet.xml", "PATH": "/usr/bin:/bin"]
+        let hourly = try run(root + "/usr/local/lib/torpor/hourly.sh", environment: environment)
+        #expect(hourly.status == 0, "\(hourly.output)")
+        let plan = root + "/var/lib/torpor/plans/plan-20130930T000000Z.json"
+        #expect(mode(plan) == (0o660, gid))
+        /// `tool` run as nobody, in group torpor or in none.
+        func reviewer(_ tool: String, _ arguments: [String], inGroup: Bool = true) throws -> (status: Int32, output: String) {
+            try run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", inGroup ? "--groups=\(gid)" : "--clear-groups", root + "/usr/local/bin/" + tool] + arguments,
+                    environment: environment)
+        }
+        let outsider = try reviewer("torpor-plan", ["list"], inGroup: false)
+        #expect(outsider.status == 1 && outsider.output.contains("\(db): permission denied"), "\(outsider.output)")
+        let shown = try reviewer("torpor-plan", ["show", plan])
+        #expect(shown.status == 0 && shown.output.contains("hibernate"), "\(shown.output)")
+        let approved = try reviewer("torpor-plan", ["approve", plan, "--now", EndToEndTests.now, "--replay"])
+        #expect(approved.status == 0, "\(approved.output)")
+        #expect(try Store(path: db).read { try Approvals.awaitingReview(Plan.load(path: plan).plan, in: $0) }.isEmpty)
+        for command in [["status", "--now", EndToEndTests.now], ["check", "--now", EndToEndTests.now]] {
+            let asRoot = try run(root + "/usr/local/bin/torpor-execute", command, environment: environment), asReviewer = try reviewer("torpor-execute", command)
+            #expect(asReviewer.status == asRoot.status && asReviewer.output == asRoot.output, "\(command[0]): \(asReviewer.output) vs \(asRoot.output)")
+        }
+        // A store the jobs make anew (the collector's first run) is the group's to write.
+        var fresh = environment
+        fresh["TORPOR_DB"] = root + "/var/lib/torpor/new.db"
+        let collected = try run(root + "/usr/local/lib/torpor/collect.sh", environment: fresh)
+        #expect(collected.status == 0 && mode(root + "/var/lib/torpor/new.db") == (0o660, gid), "\(collected.output)")
+    }
+
     /// install.sh refuses settings bash cannot read (cron's jobs would not run: each loads them with errors fatal), and
     /// installs the logs' rotation.
     @Test func installRefusesSettingsBashCannotRead() throws {
