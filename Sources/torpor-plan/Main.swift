@@ -124,7 +124,10 @@ struct Make: ParsableCommand {
             } else {
                 // What the hourly job sends a notice for (a line that starts with "review:").
                 let awaiting = try store.read { try Approvals.awaitingReview(plan, in: $0) }.count
-                if awaiting > 0 { print("review: \(awaiting) hibernations await approval: torpor-plan show \(path)   approve: torpor-plan approve \(path)") }
+                // The approval names the policy this plan was made under: approve refuses without one (it cannot tell the
+                // plan was made under the jobs' policy), and a person reading the notice may not have the jobs' environment.
+                let approve = policyPath.map { "torpor-plan approve \(path) --policy \($0)" } ?? "TORPOR_POLICY= torpor-plan approve \(path)"
+                if awaiting > 0 { print("review: \(awaiting) hibernations await approval: torpor-plan show \(path)   approve: " + approve) }
             }
         }
     }

@@ -60,14 +60,14 @@ import TorporStore
         }
         #expect(mode(root + "/var/lib/torpor") == (0o2770, gid) && mode(root + "/var/lib/torpor/plans") == (0o2770, gid) && mode(db) == (0o664, gid))
         let environment = ["TORPOR_DB": db, "TORPOR_BIN": root + "/usr/local/bin", "TORPOR_PLANS": root + "/var/lib/torpor/plans",
-                           "TORPOR_POLICY": repository + "/sample-data/policy.yaml", "TORPOR_NOTIFY": "cat > /dev/null", "TORPOR_NOW": EndToEndTests.now,
+                           "TORPOR_POLICY": repository + "/sample-data/policy.yaml", "TORPOR_NOTIFY": "cat >> '\(dir)/notices'", "TORPOR_NOW": EndToEndTests.now,
                            "TORPOR_LIBVIRT_URI": "test://" + repository + "/sample-data/fleet.xml", "PATH": "/usr/bin:/bin"]
         let hourly = try run(root + "/usr/local/lib/torpor/hourly.sh", environment: environment)
         #expect(hourly.status == 0, "\(hourly.output)")
         let plan = root + "/var/lib/torpor/plans/plan-20130930T000000Z.json"
         #expect(mode(plan) == (0o660, gid))
         /// `tool` run as nobody, in group torpor or in none.
-        func reviewer(_ tool: String, _ arguments: [String], inGroup: Bool = true) throws -> (status: Int32, output: String) {
+        func reviewer(_ tool: String, _ arguments: [String], inGroup: Bool = true, environment: [String: String] = environment) throws -> (status: Int32, output: String) {
             try run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", inGroup ? "--groups=\(gid)" : "--clear-groups", root + "/usr/local/bin/" + tool] + arguments,
                     environment: environment)
         }
@@ -75,7 +75,11 @@ import TorporStore
         #expect(outsider.status == 1 && outsider.output.contains("\(db): permission denied"), "\(outsider.output)")
         let shown = try reviewer("torpor-plan", ["show", plan])
         #expect(shown.status == 0 && shown.output.contains("hibernate"), "\(shown.output)")
-        let approved = try reviewer("torpor-plan", ["approve", plan, "--now", EndToEndTests.now, "--replay"])
+        // The notice's approval line names the policy: it serves without the jobs' environment.
+        let notice = try String(contentsOfFile: dir + "/notices", encoding: .utf8)
+        let line = try #require(notice.components(separatedBy: "approve: ").last?.split(separator: "\n").first).split(separator: " ").map(String.init)
+        #expect(line == ["torpor-plan", "approve", plan, "--policy", repository + "/sample-data/policy.yaml"], "\(notice)")
+        let approved = try reviewer("torpor-plan", Array(line.dropFirst()) + ["--now", EndToEndTests.now, "--replay"], environment: ["TORPOR_DB": db])
         #expect(approved.status == 0, "\(approved.output)")
         #expect(try Store(path: db).read { try Approvals.awaitingReview(Plan.load(path: plan).plan, in: $0) }.isEmpty)
         for command in [["status", "--now", EndToEndTests.now], ["check", "--now", EndToEndTests.now]] {
