@@ -136,6 +136,11 @@ public enum VMRepository {
         Set(try runningCopies(from: now - runningCopiesGap, to: now, in: db).map(\.vm))
     }
 
+    /// The host the store places VM `name` on, nil when none (released, never placed, unknown).
+    public static func host(of name: String, in db: Database) throws -> String? {
+        try String.fetchOne(db, sql: "SELECT host_uri FROM vm WHERE name = ?", arguments: [name])
+    }
+
     /// The host on record of each VM placed on one, by VM id.
     public static func hostsOnRecord(in db: Database) throws -> [Int64: String] {
         Dictionary(try Row.fetchAll(db, sql: "SELECT id, host_uri FROM vm WHERE host_uri IS NOT NULL").map { ($0["id"], $0["host_uri"]) },
