@@ -3,7 +3,6 @@
 # (space-separated; each in turn, one failing stops none of the others).
 # The first run records counters only; rates start with the second. Safe to run twice (a run at the same second adds nothing).
 set -euo pipefail
-umask 007   # what it makes (the store, its locks, plans) is the reviewers' group's too, none of the others' (install.sh)
 : "${TORPOR_BIN:=/usr/local/bin}" "${TORPOR_LIBVIRT_URI:=qemu:///system}"
 read -ra hosts <<<"$TORPOR_LIBVIRT_URI"
 uris=(); for uri in "${hosts[@]}"; do uris+=(--uri "$uri"); done

@@ -4,7 +4,6 @@
 # held up on one VM (a save whose QEMU stopped answering) lingers, and the next runs serve every other VM.
 # Extra arguments go to `torpor-execute run` (e.g. --follow --interval 120).
 set -euo pipefail
-umask 007   # what it makes (the store, its locks, plans) is the reviewers' group's too, none of the others' (install.sh)
 : "${TORPOR_BIN:=/usr/local/bin}"
 args=(run --event-log "${TORPOR_EVENT_LOG:-/var/log/torpor/events.jsonl}")
 read -ra uris <<<"${TORPOR_LIBVIRT_URI:-}"

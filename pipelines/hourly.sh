@@ -4,7 +4,6 @@
 # A failed ingest is reported and planning goes on with what is stored (data too old leaves its VMs running); a
 # failed plan is reported and the job fails; so does a notice that could not be sent (the log says which).
 set -uo pipefail
-umask 007   # what it makes (the store, its locks, plans) is the reviewers' group's too, none of the others' (install.sh)
 : "${TORPOR_BIN:=/usr/local/bin}" "${TORPOR_PLANS:=/var/lib/torpor/plans}"
 here=$(dirname "$0")
 . "$here/one-at-a-time.sh" hourly

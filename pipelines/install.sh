@@ -85,23 +85,43 @@ if [ ${#shadowing[@]} -gt 0 ]; then
     "systemctl disable each, remove them, systemctl daemon-reload, then systemctl enable them again (a change of your own" \
     "goes in systemctl edit UNIT)" >&2
 fi
-# The reviewers' group: its members show, diff and approve plans, and read status and check, without root: the store,
-# its folder and the plans are the group's to read and write (the state pool's images, the VMs' memory, stay root's
-# alone). The jobs' umask 007 keeps what they make so; a store and plans an older torpor made are given to it here.
-# Folders outside /var/lib/torpor are a person's: said, not changed. (Under DESTDIR too: the group is this machine's.)
+# The reviewers' group: its members show, diff and approve plans, and read status and check, without root. They may
+# read and write the store (SQLite writes beside it even to read: its -wal and -shm, which torpor keeps), read the
+# plans, never make or replace a file in these folders (root:torpor 2750: a link planted there would be written
+# through by root), nor read the state pool (its images are the VMs' memory: 0700 and 0600, root's). Trust them as
+# operators: the store is theirs to write. Folders outside /var/lib/torpor are a person's: said, not changed. Under
+# DESTDIR, a package makes the group and these modes in its own install step; a group already here is used.
 group=torpor
-getent group "$group" >/dev/null || groupadd --system "$group"
-plans=$("$here/check-env.sh" --get TORPOR_PLANS "$root/etc/torpor/torpor.env")
-for folder in /var/lib/torpor "$(dirname "$db")" "${plans:-/var/lib/torpor/plans}"; do
-  case $folder in
-    /var/lib/torpor|/var/lib/torpor/*) install -d "$root$folder"; chgrp "$group" "$root$folder"; chmod 2770 "$root$folder" ;;
-    *) echo "install.sh: $folder is not torpor's own folder: for reviewers without root, chgrp $group $folder; chmod 2770 $folder" >&2 ;;
-  esac
-done
-for file in "$root$db" "$root$db-wal" "$root$db-shm" "$root$db.migrating" "$root$db.reserve" "$root${plans:-/var/lib/torpor/plans}"/*.json; do
-  [ -e "$file" ] || continue
-  chgrp -R "$group" "$file"; chmod -R g+rwX "$file"
-done
+if ! getent group "$group" >/dev/null; then
+  if [ -z "$root" ]; then
+    PATH=$PATH:/usr/sbin:/sbin groupadd --system "$group"
+  else
+    echo "install.sh: no group $group on this machine: the package must make it (groupadd --system $group) and give it" \
+      "/var/lib/torpor, the plans' folder (root:$group 2750) and the store (0660)" >&2
+    group=
+  fi
+fi
+if [ -n "$group" ]; then
+  plans=$("$here/check-env.sh" --get TORPOR_PLANS "$root/etc/torpor/torpor.env")
+  plans=${plans:-/var/lib/torpor/plans}
+  shared=()   # the folders given to the group
+  for folder in /var/lib/torpor "$(dirname "$db")" "$plans"; do
+    case $folder in
+      /var/lib/torpor|/var/lib/torpor/*) install -d "$root$folder"; chgrp "$group" "$root$folder"; chmod 2750 "$root$folder"; shared+=("$folder") ;;
+      *) echo "install.sh: $folder is not torpor's own folder: for reviewers without root, chgrp $group $folder; chmod 2750 $folder" >&2 ;;
+    esac
+  done
+  # What an older torpor made there, never through a link: the store and its log (0660), the reserve's folder (the
+  # group looks, for check), the plans (read).
+  given() { [ ! -L "$1" ] && [ -e "$1" ] && [[ " ${shared[*]} " == *" $(dirname "${1#"$root"}") "* ]]; }
+  for file in "$root$db" "$root$db-wal" "$root$db-shm"; do
+    if given "$file"; then chgrp "$group" "$file"; chmod 0660 "$file"; fi
+  done
+  if given "$root$db.reserve"; then chgrp "$group" "$root$db.reserve"; chmod 0750 "$root$db.reserve"; fi
+  for file in "$root$plans"/*.json; do
+    if given "$file"; then chgrp "$group" "$file"; chmod g+r "$file"; fi
+  done
+fi
 # An executor following the clock runs the binary it started with: once a new stage migrates the store, it only restores
 # and wakes (no new hibernation) until restarted. Said loudly rather than restarted here: a restart mid-save is the
 # operator's call.

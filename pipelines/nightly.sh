@@ -4,7 +4,6 @@
 # registry whether or not it is promoted; a model that does not beat the baselines never reaches the planner. A failed
 # step is reported to a person; training goes on after any failed step before it (yesterday's model serves meanwhile).
 set -uo pipefail
-umask 007   # what it makes (the store, its locks, plans) is the reviewers' group's too, none of the others' (install.sh)
 : "${TORPOR_BIN:=/usr/local/bin}"
 here=$(dirname "$0")
 . "$here/one-at-a-time.sh" nightly

@@ -1111,15 +1111,19 @@ public final class Executor: @unchecked Sendable {
         return "its approval no longer holds (carried by the standing approval, switched off since): not started"
     }
 
-    /// Why `vm` may not be saved at `time`: a collection found its domain running on two hosts lately (within
-    /// `VMRepository.runningCopiesGap`; one collection is enough here, a migration read across its switch included).
-    /// Saving the copy on record while the other runs would keep memory that no longer matches disks the other writes;
-    /// held until collections find it on one host again. Nil otherwise.
+    /// Why `vm` may not be saved at `time`: a collection found its domain running on two hosts within
+    /// `VMRepository.runningCopiesGap` (one collection is enough here, a migration read across its switch included), or
+    /// within a day and one of those hosts has not been collected since (missing is not one copy). Saving the copy on
+    /// record while the other runs would keep memory that no longer matches the disks the other writes. Nil otherwise.
     static func twoCopiesHold(_ vm: String, at time: EpochSeconds, in db: Database) throws -> String? {
-        guard let copies = try VMRepository.runningCopies(from: time - VMRepository.runningCopiesGap, to: time, in: db).first(where: { $0.vm == vm })
+        guard let copies = try VMRepository.runningCopies(from: time - 86_400, to: .max, in: db).first(where: { $0.vm == vm && $0.since <= time })
         else { return nil }
-        return "found running on two hosts (\(copies.hosts.joined(separator: " and "))) lately: not saved while another copy may write its disks "
-            + "(torpor-execute check names it; held until collections find it on one host)"
+        let said = "found running on two hosts (\(copies.hosts.joined(separator: " and ")))"
+        let held = "not saved while another copy may write its disks (torpor-execute check names it once collections in a row find it so)"
+        if copies.seen >= time - VMRepository.runningCopiesGap { return said + " lately: " + held }
+        let silent = try copies.hosts.filter { (try SourceRepository.lastIngested(kind: "libvirt", location: $0, by: time, in: db) ?? 0) <= copies.seen }
+        guard !silent.isEmpty else { return nil }
+        return said + " at \(UTC.format(copies.seen)), and \(silent.joined(separator: " and ")) not collected since: " + held
     }
 
     /// Why a hibernation under the idle timeout may not happen yet, or nil when the VM's stored CPU utilization (the

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import TorporCore
 
 /// The one error type of the store, naming the database file.
@@ -76,11 +77,12 @@ public final class Store: Sendable {
             throw StoreError(path: path, message: "permission denied: this user may not read and write the store (SQLite writes beside it even to read); run "
                              + "as root, or as a member of the group pipelines/install.sh gives the store's folder (torpor)")
         }
-        // A new store's file is made here with the mode the umask leaves of 0666 (SQLite's own drops the group's write):
-        // the jobs' umask gives the reviewers' group the store (pipelines/install.sh); its -wal and -shm take its mode.
-        if migrating && creating && !FileManager.default.fileExists(atPath: path) {
-            let made = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
-            if made >= 0 { close(made) }   // else SQLite says why (another stage made it first: it opens that one)
+        // A new store in a folder that gives its group what is made in it (setgid: pipelines/install.sh's /var/lib/torpor,
+        // root:torpor 2750, the reviewers' group) is that group's to read and write (SQLite's own mode would leave it
+        // read-only to them); its -wal and -shm take its mode.
+        if migrating && creating && !FileManager.default.fileExists(atPath: path) && Self.sharesGroup(folder.isEmpty ? "." : folder) {
+            let made = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            if made >= 0 { _ = fchmod(made, 0o660); close(made) }   // else SQLite says why (another stage made it first: it opens that one)
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
         let contents = (size ?? 0) > 0 ? try Self.contents(path) : .unmade
@@ -103,6 +105,10 @@ public final class Store: Sendable {
             // The write-ahead log goes back to 64 MiB after each checkpoint: a prune under an open read (the hourly plan's
             // snapshot) had left it at hundreds of MiB for as long as the executor kept a connection.
             try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
+            // The write-ahead log and its index stay when the last connection closes: a reviewer, who may read and write
+            // the store but not make files beside it (pipelines/install.sh), opens them as they are.
+            var persist: Int32 = 1
+            _ = sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)
         }
         do {
             let pool = try Self.walPool(path: path, configuration: configuration)
@@ -136,6 +142,12 @@ public final class Store: Sendable {
         } catch {
             throw StoreError(path: path, message: "cannot open the store: \(error)")
         }
+    }
+
+    /// Whether `folder` gives its group what is made in it (its setgid bit).
+    static func sharesGroup(_ folder: String) -> Bool {
+        var info = stat()
+        return stat(folder, &info) == 0 && info.st_mode & S_ISGID != 0
     }
 
     /// How long a connection waits for another's lock before it fails.

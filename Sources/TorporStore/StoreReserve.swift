@@ -115,11 +115,12 @@ public struct StoreReserve: Sendable {
             release()
             return failure == ENOSPC || failure == EDQUOT ? shortfall : .unmade("\(what): " + String(cString: strerror(failure)))
         }
-        // The store's group may see it (a reviewer's `check` tells it held), as the umask allows: its bytes are noise.
-        if mkdir(path, 0o770) != 0 && errno != EEXIST { return failed(errno, path) }
+        // The store's group may look (a reviewer's `check` tells it held), never write: a file it planted there (a link)
+        // would be written through by root.
+        if mkdir(path, 0o750) != 0 && errno != EEXIST { return failed(errno, path) }
         // Only the files not held are written (one cut short, a sparse leftover).
         for i in 0..<Self.files where !isHeld(i) {
-            let fd = open(file(i), O_WRONLY | O_CREAT | O_CLOEXEC, 0o660)
+            let fd = open(file(i), O_WRONLY | O_CREAT | O_CLOEXEC, 0o640)
             guard fd >= 0 else { return failed(errno, file(i)) }
             let failure = Self.fill(fd)
             close(fd)

@@ -43,29 +43,31 @@ import TorporStore
     }
 
     /// A reviewer who is not root but in group torpor shows and approves the hourly job's plan and reads status and check
-    /// as root does: install.sh makes the group and gives it the store's folder, and the store and plans an older torpor
-    /// made; the jobs keep what they make the group's (their umask: SQLite alone would drop the group's write).
+    /// as root does, but makes no file beside the store: install.sh gives the group the store's folder (root:torpor 2750)
+    /// and the store an older torpor made, and a store made there anew is the group's (SQLite alone would leave it
+    /// read-only to them). Under DESTDIR install.sh makes no group: made here first, as a package would.
     @Test func aReviewerInTheTorporGroupNeedsNoRoot() throws {
         let (dir, store) = try EndToEndTests.demoStore(trained: false)
         let tools = try #require(Bundle.main.executableURL).deletingLastPathComponent().path
         let root = dir + "/root", repository = EndToEndTests.repository, db = root + "/var/lib/torpor/torpor.db"
         try FileManager.default.createDirectory(atPath: root + "/var/lib/torpor", withIntermediateDirectories: true)
         try store.pool.writeWithoutTransaction { try $0.execute(sql: "VACUUM INTO ?", arguments: [db]) }   // an older torpor's: 0644, root's group
-        let install = try run(repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"])
+        if getgrnam("torpor") == nil { _ = try run("/usr/sbin/groupadd", ["--system", "torpor"], environment: [:]) }
+        let install = try run(repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"])
         #expect(install.status == 0, "\(install.output)")
         let gid = try #require(getgrnam("torpor")).pointee.gr_gid
         func mode(_ path: String) -> (mode: mode_t, gid: gid_t) {
             var info = stat()
             return stat(path, &info) == 0 ? (info.st_mode & 0o7777, info.st_gid) : (0, 0)
         }
-        #expect(mode(root + "/var/lib/torpor") == (0o2770, gid) && mode(root + "/var/lib/torpor/plans") == (0o2770, gid) && mode(db) == (0o664, gid))
+        #expect(mode(root + "/var/lib/torpor") == (0o2750, gid) && mode(root + "/var/lib/torpor/plans") == (0o2750, gid) && mode(db) == (0o660, gid))
         let environment = ["TORPOR_DB": db, "TORPOR_BIN": root + "/usr/local/bin", "TORPOR_PLANS": root + "/var/lib/torpor/plans",
                            "TORPOR_POLICY": repository + "/sample-data/policy.yaml", "TORPOR_NOTIFY": "cat >> '\(dir)/notices'", "TORPOR_NOW": EndToEndTests.now,
                            "TORPOR_LIBVIRT_URI": "test://" + repository + "/sample-data/fleet.xml", "PATH": "/usr/bin:/bin"]
         let hourly = try run(root + "/usr/local/lib/torpor/hourly.sh", environment: environment)
         #expect(hourly.status == 0, "\(hourly.output)")
         let plan = root + "/var/lib/torpor/plans/plan-20130930T000000Z.json"
-        #expect(mode(plan) == (0o660, gid))
+        #expect(mode(plan).gid == gid && mode(plan).mode & 0o040 != 0, "the group reads it")
         /// `tool` run as nobody, in group torpor or in none.
         func reviewer(_ tool: String, _ arguments: [String], inGroup: Bool = true, environment: [String: String] = environment) throws -> (status: Int32, output: String) {
             try run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", inGroup ? "--groups=\(gid)" : "--clear-groups", root + "/usr/local/bin/" + tool] + arguments,
@@ -86,11 +88,16 @@ import TorporStore
             let asRoot = try run(root + "/usr/local/bin/torpor-execute", command, environment: environment), asReviewer = try reviewer("torpor-execute", command)
             #expect(asReviewer.status == asRoot.status && asReviewer.output == asRoot.output, "\(command[0]): \(asReviewer.output) vs \(asRoot.output)")
         }
+        // Nothing of the reviewer's beside the store (a link planted there would be written through by root).
+        let planted = try run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--groups=\(gid)", "/usr/bin/ln", "-s", "/etc/shadow", root + "/var/lib/torpor/planted"],
+                              environment: environment)
+        #expect(planted.status != 0 && planted.output.contains("Permission denied"), "\(planted.output)")
         // A store the jobs make anew (the collector's first run) is the group's to write.
         var fresh = environment
         fresh["TORPOR_DB"] = root + "/var/lib/torpor/new.db"
         let collected = try run(root + "/usr/local/lib/torpor/collect.sh", environment: fresh)
         #expect(collected.status == 0 && mode(root + "/var/lib/torpor/new.db") == (0o660, gid), "\(collected.output)")
+        #expect(try reviewer("torpor-execute", ["status", "--now", EndToEndTests.now], environment: fresh).status == 0, "its -wal and -shm kept for the group")
     }
 
     /// install.sh refuses settings bash cannot read (cron's jobs would not run: each loads them with errors fatal), and

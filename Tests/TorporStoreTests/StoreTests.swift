@@ -120,6 +120,8 @@ func temporaryStorePath() -> String {
         }
         #expect(opened(.kept) == nil)
         #expect(reserve.isHeld && reserve.keep() == .held, "made by a stage")
+        // Its log and shared memory gone (torpor keeps them when it closes: an older torpor's store, or one copied alone).
+        for file in [path + "-wal", path + "-shm"] { try FileManager.default.removeItem(atPath: file) }
         try disk.fill()
         #expect(reserve.keep() == .short(available: 0, inodes: disk.inodes), "short, the reserve there or not")
         #expect(opened(.kept)?.contains("this stage records nothing until room is freed there") == true, "refused before opening")
