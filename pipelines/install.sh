@@ -107,16 +107,28 @@ if [ -n "$group" ]; then
   shared=()   # the folders given to the group
   for folder in /var/lib/torpor "$(dirname "$db")" "$plans"; do
     case $folder in
-      /var/lib/torpor|/var/lib/torpor/*) install -d "$root$folder"; chgrp "$group" "$root$folder"; chmod 2750 "$root$folder"; shared+=("$folder") ;;
+      /var/lib/torpor|/var/lib/torpor/*)
+        if [ -L "$root$folder" ]; then echo "install.sh: $root$folder is a link: not given to $group" >&2; continue; fi
+        install -d "$root$folder"; chgrp "$group" "$root$folder"; chmod 2750 "$root$folder"; shared+=("$folder") ;;
       *) echo "install.sh: $folder is not torpor's own folder: for reviewers without root, chgrp $group $folder; chmod 2750 $folder" >&2 ;;
     esac
   done
   # What an older torpor made there, never through a link: the store and its log (0660), the reserve's folder (the
   # group looks, for check), the plans (read).
-  given() { [ ! -L "$1" ] && [ -e "$1" ] && [[ " ${shared[*]} " == *" $(dirname "${1#"$root"}") "* ]]; }
+  given() {   # given FILE: there, not a link, in a folder given to the group
+    local folder
+    { [ ! -L "$1" ] && [ -e "$1" ]; } || return 1
+    for folder in ${shared[@]+"${shared[@]}"}; do [ "$(dirname "${1#"$root"}")" != "$folder" ] || return 0; done
+    return 1
+  }
   for file in "$root$db" "$root$db-wal" "$root$db-shm"; do
     if given "$file"; then chgrp "$group" "$file"; chmod 0660 "$file"; fi
   done
+  # A member cannot make the store's -wal and -shm (torpor keeps them once a stage has opened the store; an older
+  # torpor, or sqlite3, removed them when it closed): made empty here, as SQLite takes them.
+  if given "$root$db"; then
+    for file in "$root$db-wal" "$root$db-shm"; do [ -e "$file" ] || [ -L "$file" ] || install -m 0660 -g "$group" /dev/null "$file"; done
+  fi
   if given "$root$db.reserve"; then chgrp "$group" "$root$db.reserve"; chmod 0750 "$root$db.reserve"; fi
   for file in "$root$plans"/*.json; do
     if given "$file"; then chgrp "$group" "$file"; chmod g+r "$file"; fi

@@ -29,7 +29,7 @@ public final class FileLock {
     /// until it is free, else a held lock throws `Failure.held` at once.
     public init(path: String, shared: Bool = false, wait: Bool) throws(Failure) {
         self.path = path
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)   // its owner's alone, as what it guards
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)   // its owner's alone, as what it guards; never through a link
         guard fd >= 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
         var result: Int32
         repeat {

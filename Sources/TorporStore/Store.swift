@@ -140,7 +140,7 @@ public final class Store: Sendable {
         } catch let error as StoreError {
             throw error
         } catch {
-            throw StoreError(path: path, message: "cannot open the store: \(error)")
+            throw openFailure(error, path: path)
         }
     }
 
@@ -209,8 +209,19 @@ public final class Store: Sendable {
             if tables.allSatisfy({ $0 == "grdb_migrations" }) { return .unmade }
             return .other("the tables " + tables.prefix(5).joined(separator: ", ") + (tables.count > 5 ? ", …" : ""))
         } catch {
-            throw StoreError(path: path, message: "cannot open the store: \(error)")
+            throw openFailure(error, path: path)
         }
+    }
+
+    /// SQLite's failure to open the store at `path`, said; a reviewer (pipelines/install.sh), who may write the store but
+    /// make no file beside it, finds its -wal and -shm missing (an older torpor, or sqlite3, removed them when it closed).
+    static func openFailure(_ error: Error, path: String) -> StoreError {
+        let folder = (path as NSString).deletingLastPathComponent
+        if let error = error as? DatabaseError, error.resultCode.primaryResultCode == .SQLITE_READONLY, access(folder.isEmpty ? "." : folder, W_OK) != 0 {
+            return StoreError(path: path, message: "cannot open the store: its -wal and -shm files are missing and this user may not make them beside it "
+                              + "(\(error)); a torpor stage run as root makes them, and torpor keeps them (or pipelines/install.sh makes them)")
+        }
+        return StoreError(path: path, message: "cannot open the store: \(error)")
     }
 
     /// Whether a newer torpor has migrated the store (it may have since it was opened: a long-running executor after an

@@ -118,9 +118,11 @@ public struct StoreReserve: Sendable {
         // The store's group may look (a reviewer's `check` tells it held), never write: a file it planted there (a link)
         // would be written through by root.
         if mkdir(path, 0o750) != 0 && errno != EEXIST { return failed(errno, path) }
+        var folder = stat()
+        guard lstat(path, &folder) == 0, folder.st_mode & S_IFMT == S_IFDIR else { return failed(ENOTDIR, path + " (not a folder of its own: a link?)") }
         // Only the files not held are written (one cut short, a sparse leftover).
         for i in 0..<Self.files where !isHeld(i) {
-            let fd = open(file(i), O_WRONLY | O_CREAT | O_CLOEXEC, 0o640)
+            let fd = open(file(i), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o640)
             guard fd >= 0 else { return failed(errno, file(i)) }
             let failure = Self.fill(fd)
             close(fd)

@@ -29,6 +29,7 @@ public final class VirtConnection {
         _ = silenceLibvirtErrors
         _ = VirtEventLoop.started
         self.uri = uri
+        if let why = Self.refusal(of: uri) { throw VirtError(code: -1, message: why, operation: "virConnectOpen(\(uri))") }
         handle = try checked("virConnectOpen(\(uri))", virConnectOpen(uri))
         // -1 where the driver has no keepalive (in-process drivers), 1 where the daemon does not speak it: the
         // connection still works, as before keepalive existed.
@@ -50,6 +51,20 @@ public final class VirtConnection {
         }
         PendingOpen.taken(attempt, uri: uri)
         return try attempt.result!.get()
+    }
+
+    /// Why `uri` is never opened, nil when it may be: a URI that makes libvirt run a program (the `ext` transport's
+    /// `command`, ssh's remote `netcat` command) or hands ssh an option for a host. Hosts come from the store too, which
+    /// the reviewers' group may write: root (the jobs, a person's wake) must not run what it names.
+    public static func refusal(of uri: String) -> String? {
+        guard let parts = URLComponents(string: uri) else { return nil }   // not a URI libvirt reads as one: it says why
+        let transport = parts.scheme?.split(separator: "+").dropFirst().first.map(String.init)
+        if transport == "ext" { return "refused: the ext transport runs the program its URI names" }
+        if let named = parts.queryItems?.first(where: { ["command", "netcat"].contains($0.name.lowercased()) }) {
+            return "refused: the URI parameter \(named.name) names a command libvirt would run"
+        }
+        if parts.host?.hasPrefix("-") == true { return "refused: a host name that starts with '-' would be an option to ssh" }
+        return nil
     }
 
     private static func opened(uri: String, keepAlive: KeepAlive) -> Result<VirtConnection, VirtError> {

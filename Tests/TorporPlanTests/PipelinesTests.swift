@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 import TorporCore
 import TorporPlan
@@ -51,7 +52,8 @@ import TorporStore
         let tools = try #require(Bundle.main.executableURL).deletingLastPathComponent().path
         let root = dir + "/root", repository = EndToEndTests.repository, db = root + "/var/lib/torpor/torpor.db"
         try FileManager.default.createDirectory(atPath: root + "/var/lib/torpor", withIntermediateDirectories: true)
-        try store.pool.writeWithoutTransaction { try $0.execute(sql: "VACUUM INTO ?", arguments: [db]) }   // an older torpor's: 0644, root's group
+        try store.pool.writeWithoutTransaction { try $0.execute(sql: "VACUUM INTO ?", arguments: [db]) }   // an older torpor's: 0644, root's group,
+        try DatabaseQueue(path: db).writeWithoutTransaction { try $0.execute(sql: "PRAGMA journal_mode = WAL") }   // its -wal and -shm gone
         if getgrnam("torpor") == nil { _ = try run("/usr/sbin/groupadd", ["--system", "torpor"], environment: [:]) }
         let install = try run(repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"])
         #expect(install.status == 0, "\(install.output)")
@@ -64,15 +66,18 @@ import TorporStore
         let environment = ["TORPOR_DB": db, "TORPOR_BIN": root + "/usr/local/bin", "TORPOR_PLANS": root + "/var/lib/torpor/plans",
                            "TORPOR_POLICY": repository + "/sample-data/policy.yaml", "TORPOR_NOTIFY": "cat >> '\(dir)/notices'", "TORPOR_NOW": EndToEndTests.now,
                            "TORPOR_LIBVIRT_URI": "test://" + repository + "/sample-data/fleet.xml", "PATH": "/usr/bin:/bin"]
-        let hourly = try run(root + "/usr/local/lib/torpor/hourly.sh", environment: environment)
-        #expect(hourly.status == 0, "\(hourly.output)")
-        let plan = root + "/var/lib/torpor/plans/plan-20130930T000000Z.json"
-        #expect(mode(plan).gid == gid && mode(plan).mode & 0o040 != 0, "the group reads it")
         /// `tool` run as nobody, in group torpor or in none.
         func reviewer(_ tool: String, _ arguments: [String], inGroup: Bool = true, environment: [String: String] = environment) throws -> (status: Int32, output: String) {
             try run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", inGroup ? "--groups=\(gid)" : "--clear-groups", root + "/usr/local/bin/" + tool] + arguments,
                     environment: environment)
         }
+        // The older store's -wal and -shm made by install.sh: a member opens it before any stage has.
+        let first = try reviewer("torpor-execute", ["status", "--now", EndToEndTests.now])
+        #expect(first.status == 0 && mode(db + "-wal") == (0o660, gid) && mode(db + "-shm") == (0o660, gid), "\(first.output)")
+        let hourly = try run(root + "/usr/local/lib/torpor/hourly.sh", environment: environment)
+        #expect(hourly.status == 0, "\(hourly.output)")
+        let plan = root + "/var/lib/torpor/plans/plan-20130930T000000Z.json"
+        #expect(mode(plan).gid == gid && mode(plan).mode & 0o040 != 0, "the group reads it")
         let outsider = try reviewer("torpor-plan", ["list"], inGroup: false)
         #expect(outsider.status == 1 && outsider.output.contains("\(db): permission denied"), "\(outsider.output)")
         let shown = try reviewer("torpor-plan", ["show", plan])
@@ -98,6 +103,10 @@ import TorporStore
         let collected = try run(root + "/usr/local/lib/torpor/collect.sh", environment: fresh)
         #expect(collected.status == 0 && mode(root + "/var/lib/torpor/new.db") == (0o660, gid), "\(collected.output)")
         #expect(try reviewer("torpor-execute", ["status", "--now", EndToEndTests.now], environment: fresh).status == 0, "its -wal and -shm kept for the group")
+        // Removed (an older torpor's last close, a plain sqlite3 backup): a member is told what makes them.
+        for file in ["-wal", "-shm"] { try FileManager.default.removeItem(atPath: fresh["TORPOR_DB"]! + file) }
+        let missing = try reviewer("torpor-execute", ["status", "--now", EndToEndTests.now], environment: fresh)
+        #expect(missing.status != 0 && missing.output.contains("its -wal and -shm files are missing and this user may not make them beside it"), "\(missing.output)")
     }
 
     /// install.sh refuses settings bash cannot read (cron's jobs would not run: each loads them with errors fatal), and

@@ -14,6 +14,23 @@ import Testing
         #expect(info.maxMemoryKiB == 8_388_608)
     }
 
+    /// A URI that would make libvirt run a program (hosts come from the store, which the reviewers' group may write) is
+    /// refused before libvirt sees it: the program never runs. Other URIs open as before.
+    @Test func aURIThatRunsAProgramIsNeverOpened() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("torpor-ext-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let program = dir + "/ran", marker = dir + "/marker"
+        try "#!/bin/sh\ntouch \(marker)\n".write(toFile: program, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: program)
+        for uri in ["qemu+ext:///system?command=\(program)", "qemu+ssh://host/system?netcat=\(program)", "qemu+ssh://-oProxyCommand=x/system"] {
+            let error = #expect(throws: VirtError.self) { _ = try VirtConnection.open(uri: uri, within: 5) }
+            #expect(error?.message.hasPrefix("refused: ") == true, "\(uri): \(String(describing: error))")
+        }
+        #expect(!FileManager.default.fileExists(atPath: marker), "the program did not run")
+        #expect(try VirtConnection.open(uri: "test:///default").domains().map(\.name) == ["test"])
+    }
+
     /// The test driver implements only the `state` group of domain stats (CPU, block and network stats come
     /// from the real libvirtd in the integration suite).
     @Test func domainStatsCarryTypedParameters() throws {
