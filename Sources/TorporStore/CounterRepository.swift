@@ -26,6 +26,14 @@ public enum CounterRepository {
         return result
     }
 
+    /// Whether the latest collection of `host` that listed `domain`, after `after` and by `until`, found it running
+    /// (a domain not running leaves no counters).
+    public static func foundRunning(domain: String, host: String, after: EpochSeconds, until: EpochSeconds, in db: Database) throws -> Bool {
+        try Bool.fetchOne(db, sql: """
+            SELECT 1 FROM libvirt_counter WHERE host_uri = ? AND domain = ? AND collected_at > ? AND collected_at <= ? AND counters != '{}'
+            """, arguments: [host, domain, after, until]) == true
+    }
+
     public static func save(host: String, domain: String, snapshot: CounterSnapshot, in db: Database) throws {
         let json = String(decoding: try JSONEncoder.sorted.encode(snapshot.counters), as: UTF8.self)
         try db.execute(sql: """

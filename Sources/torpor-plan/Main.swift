@@ -124,10 +124,13 @@ struct Make: ParsableCommand {
             } else {
                 // What the hourly job sends a notice for (a line that starts with "review:").
                 let awaiting = try store.read { try Approvals.awaitingReview(plan, in: $0) }.count
-                // The approval names the policy this plan was made under: approve refuses without one (it cannot tell the
-                // plan was made under the jobs' policy), and a person reading the notice may not have the jobs' environment.
-                let approve = policyPath.map { "torpor-plan approve \(path) --policy \($0)" } ?? "TORPOR_POLICY= torpor-plan approve \(path)"
-                if awaiting > 0 { print("review: \(awaiting) hibernations await approval: torpor-plan show \(path)   approve: " + approve) }
+                // The commands name the store, and the approval the jobs' policy this plan was made under ($TORPOR_POLICY,
+                // empty: the embedded default): a person reading the notice may not have the jobs' environment, and approve
+                // refuses without a policy. A policy given by hand (a trial) is not named: approve compares with the jobs'.
+                let store = " --db " + resolvedPath(common.storePath), file = resolvedPath(path)
+                let policy = policyFile.policy != nil ? "" : policyPath.map { " --policy " + resolvedPath($0) } ?? ""
+                let approve = (policyFile.policy == nil && policyPath == nil ? "TORPOR_POLICY= " : "") + "torpor-plan approve \(file)" + store + policy
+                if awaiting > 0 { print("review: \(awaiting) hibernations await approval: torpor-plan show \(file)\(store)   approve: " + approve) }
             }
         }
     }

@@ -1860,26 +1860,31 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.state("api-01") == .paused && !f.connection.domain(named: "api-01").hasManagedSaveImage())
     }
 
-    /// A sleeping VM whose own domain collections found running on another host (started there without its memory) is
-    /// not restored where it slept (a second copy, memory older than its disks): its restore fails, saying what a person
-    /// may do, and check names it; a person's wake restores it. Moved to another host without running there (a host gone
-    /// for good, the VM defined again elsewhere): no hold.
+    /// A sleeping VM whose own domain a collection found running on another host (started there without its memory) is
+    /// not restored where it slept (a second copy, memory older than its disks), from that first collection on (no rate,
+    /// no sample yet): its restore fails, saying what a person may do, and check names it; a person's wake restores it.
+    /// Placed on another host without running there: restored as usual.
     @Test func aSleepingVMStartedOnAnotherHostIsNotRestoredBesideIt() throws {
         let f = try Fixture()
+        _ = try InventoryIngester(store: f.store).ingest(uri: Self.host, now: Self.now - 600)   // the domains' UUIDs
         try f.plan(["web-01": 0..<6, "web-02": 0..<6])
         _ = try f.executor().run(f.options(Self.now))
         #expect(try f.state("web-01") == .shutOff && f.state("web-02") == .shutOff)
-        let b = "qemu+ssh://b/system"
-        try f.store.transaction { db in
-            for vm in ["web-01", "web-02"] { try VMRepository.setHost(vm: try VMRepository.id(of: vm, in: db, now: Self.now), hostURI: b, in: db) }
-        }
-        try f.cpu("web-01", [(Self.at(2), 30)])   // web-01 ran on b; web-02 is only placed there
+        // Host b has web-01's own domain (its UUID) and runs it; web-02 is only placed on host c.
+        let fleet = try String(contentsOfFile: Self.repository + "/sample-data/fleet.xml", encoding: .utf8).components(separatedBy: "</node>")[0]
+        let blocks = fleet.components(separatedBy: "  <domain type='test'>")
+        let b = "test://" + f.dir + "/b.xml", c = "qemu+ssh://c/system"
+        try (blocks[0] + "  <domain type='test'>" + (try #require(blocks.first { $0.contains("<name>web-01</name>") })) + "</node>\n")
+            .write(toFile: f.dir + "/b.xml", atomically: true, encoding: .utf8)
+        _ = try DomainStatsIngester(store: f.store).collect(uri: b, now: Self.at(2))
+        try f.store.transaction { db in try VMRepository.setHost(vm: try VMRepository.id(of: "web-02", in: db, now: Self.now), hostURI: c, in: db) }
+        #expect(try f.store.read { try VMRepository.host(of: "web-01", in: $0) } == b, "the collector took it for a migration")
         let events = try f.executor().run(f.options(Self.at(6)))
         #expect(events.map { "\($0.event) \($0.vm ?? "")" }.sorted() == ["failed web-01", "restored web-02"], "\(events.map(\.text))")
         #expect(events.first { $0.vm == "web-01" }?.detail == "restore: web-01 was found running on \(b) while asleep here (started there without its memory): not "
                 + "restored here, where it would run as a second copy with memory older than its disks. A person decides: keep \(b)'s copy (on \(Self.host): "
-                + "virsh managedsave-remove web-01, virsh undefine web-01; then torpor-execute forget web-01), or this sleep's memory (stop \(b)'s copy, then "
-                + "torpor-execute wake web-01)")
+                + "virsh undefine --managed-save web-01; then torpor-execute forget web-01, with --discard-saved-state if the state pool holds this sleep); or, "
+                + "only if that copy ran on disks of its own, never on this sleep's, stop it, then torpor-execute wake web-01")
         #expect(try f.state("web-01") == .shutOff && f.connection.domain(named: "web-01").hasManagedSaveImage())
         let named = try ExecutionCheck.problems(store: f.store, now: Self.at(6) + 60, grace: 600).filter { $0.vm == "web-01" }.map(\.text)
         #expect(named.count == 1 && named[0].contains("restore failing") && named[0].contains("started there without its memory"), "\(named)")

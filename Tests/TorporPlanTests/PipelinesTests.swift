@@ -82,11 +82,11 @@ import TorporStore
         #expect(outsider.status == 1 && outsider.output.contains("\(db): permission denied"), "\(outsider.output)")
         let shown = try reviewer("torpor-plan", ["show", plan])
         #expect(shown.status == 0 && shown.output.contains("hibernate"), "\(shown.output)")
-        // The notice's approval line names the policy: it serves without the jobs' environment.
+        // The notice's approval line names the store and the jobs' policy: it serves without the jobs' environment.
         let notice = try String(contentsOfFile: dir + "/notices", encoding: .utf8)
         let line = try #require(notice.components(separatedBy: "approve: ").last?.split(separator: "\n").first).split(separator: " ").map(String.init)
-        #expect(line == ["torpor-plan", "approve", plan, "--policy", repository + "/sample-data/policy.yaml"], "\(notice)")
-        let approved = try reviewer("torpor-plan", Array(line.dropFirst()) + ["--now", EndToEndTests.now, "--replay"], environment: ["TORPOR_DB": db])
+        #expect(line == ["torpor-plan", "approve", plan, "--db", db, "--policy", repository + "/sample-data/policy.yaml"], "\(notice)")
+        let approved = try reviewer("torpor-plan", Array(line.dropFirst()) + ["--now", EndToEndTests.now, "--replay"], environment: [:])
         #expect(approved.status == 0, "\(approved.output)")
         #expect(try Store(path: db).read { try Approvals.awaitingReview(Plan.load(path: plan).plan, in: $0) }.isEmpty)
         for command in [["status", "--now", EndToEndTests.now], ["check", "--now", EndToEndTests.now]] {
