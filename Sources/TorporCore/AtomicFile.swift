@@ -20,7 +20,8 @@ public struct AtomicFileError: Error, LocalizedError, CustomStringConvertible {
 /// machine sharing the folder, may have the same pid). A symbolic link the writer or root owns is followed: its target
 /// is written, the link kept (an administrator's link from the textfile collector's folder to the metrics).
 public enum AtomicFile {
-    public static func write(_ data: Data, to path: String) throws(AtomicFileError) {
+    /// `newMode`: the mode of a file not there yet, whatever the umask (nil: what the umask leaves of 0666).
+    public static func write(_ data: Data, to path: String, newMode: mode_t? = nil) throws(AtomicFileError) {
         let path = try target(of: path)
         let parent = (path as NSString).deletingLastPathComponent, directory = parent.isEmpty ? "." : parent
         let prefix = "." + (path as NSString).lastPathComponent + ".torpor-"
@@ -46,6 +47,8 @@ public enum AtomicFile {
             if stat(path, &existing) == 0 {
                 _ = fchown(fd, existing.st_uid, existing.st_gid)   // kept when the writer may (root, or its own file)
                 guard fchmod(fd, existing.st_mode & 0o7777) == 0 else { return failure("cannot give \(temp) the file's mode") }
+            } else if let newMode, fchmod(fd, newMode) != 0 {
+                return failure("cannot give \(temp) its mode")
             }
             guard fsync(fd) == 0 else { return failure("cannot sync \(temp)") }
             return nil

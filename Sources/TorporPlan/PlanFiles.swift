@@ -9,7 +9,8 @@ public enum PlanFiles {
     public static func write(_ data: Data, to path: String) throws(PlanError) {
         do {
             try FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
-            try AtomicFile.write(data, to: path)
+            // Readable by the reviewers whatever the umask of whoever made it (a sudo's 077): the plans' folder decides who.
+            try AtomicFile.write(data, to: path, newMode: 0o644)
         } catch {
             throw PlanError(.runtime, "\(path): cannot write: \(error.localizedDescription)")
         }
