@@ -127,7 +127,10 @@ if [ -n "$group" ]; then
   # A member cannot make the store's -wal and -shm (torpor keeps them once a stage has opened the store; an older
   # torpor, or sqlite3, removed them when it closed): made empty here, as SQLite takes them.
   if given "$root$db"; then
-    for file in "$root$db-wal" "$root$db-shm"; do [ -e "$file" ] || [ -L "$file" ] || install -m 0660 -g "$group" /dev/null "$file"; done
+    # Made only when absent at that instant (noclobber: O_EXCL), never truncating one a running executor just made.
+    for file in "$root$db-wal" "$root$db-shm"; do
+      if (umask 117; set -C; : >"$file") 2>/dev/null; then chgrp "$group" "$file"; fi
+    done
   fi
   if given "$root$db.reserve"; then chgrp "$group" "$root$db.reserve"; chmod 0750 "$root$db.reserve"; fi
   for file in "$root$plans"/*.json; do

@@ -757,21 +757,21 @@ public final class Executor: @unchecked Sendable {
         }
     }
 
-    /// Why `r`'s VM is not restored on its host by the executor: since its sleep began, a libvirt
-    /// collection found its own domain running on another host, where the store now places it (started there without
-    /// its memory: by a person, an HA tool), or samples of it running came in meanwhile. Its saved memory is older than
-    /// the disks that copy wrote, and a restore would run a second copy: a person decides, and a person's wake is
-    /// theirs to make. Nil otherwise, and when the store cannot tell (a store that cannot answer blocks no
-    /// restore).
+    /// Why `r`'s VM is not restored on its host by the executor: since its sleep began, a libvirt collection of another
+    /// host found its own domain running there (its latest there: kept when the domain goes from that host's list), or
+    /// the store places it on another host and samples of it running came in meanwhile (started there without its
+    /// memory: by a person, an HA tool). Its saved memory is older than the disks that copy wrote, and a restore would
+    /// run a second copy: a person decides, and a person's wake is theirs to make. Nil otherwise, and when the store
+    /// cannot tell (a store that cannot answer blocks no restore).
     func ranElsewhere(_ r: OwedRestore, now: EpochSeconds) -> String? {
-        let placed = try? store.read { db -> String? in
-            guard let placed = try VMRepository.host(of: r.vm, in: db), placed != r.host,
-                  let sleep = try JournalRepository.power(of: r.vm, in: db), sleep.state == .hibernated, sleep.host == r.host else { return nil }
-            let ran = try CounterRepository.foundRunning(domain: r.vm, host: placed, after: sleep.since, until: now, in: db)
-                || ["cpu_util", "mem_used"].contains { try !SampleReader.presentSamples(vm: r.vm, metric: $0, from: sleep.since + 1, to: now + 1, in: db).isEmpty }
+        let elsewhere = try? store.read { db -> String? in
+            guard let sleep = try JournalRepository.power(of: r.vm, in: db), sleep.state == .hibernated, sleep.host == r.host else { return nil }
+            if let host = try CounterRepository.foundRunning(domain: r.vm, besides: r.host, after: sleep.since, until: now, in: db) { return host }
+            guard let placed = try VMRepository.host(of: r.vm, in: db), placed != r.host else { return nil }
+            let ran = try ["cpu_util", "mem_used"].contains { try !SampleReader.presentSamples(vm: r.vm, metric: $0, from: sleep.since + 1, to: now + 1, in: db).isEmpty }
             return ran ? placed : nil
         }
-        guard let placed = placed ?? nil else { return nil }
+        guard let placed = elsewhere ?? nil else { return nil }
         return "\(r.vm) was found running on \(placed) while asleep here (\(Self.ranElsewhereText)): not restored here, where it would run as a second "
             + "copy with memory older than its disks. A person decides: keep \(placed)'s copy (on \(r.host): virsh undefine --managed-save \(r.vm); then "
             + "torpor-execute forget \(r.vm), with --discard-saved-state if the state pool holds this sleep); or, only if that copy ran on disks of its own, "

@@ -26,12 +26,13 @@ public enum CounterRepository {
         return result
     }
 
-    /// Whether the latest collection of `host` that listed `domain`, after `after` and by `until`, found it running
-    /// (a domain not running leaves no counters).
-    public static func foundRunning(domain: String, host: String, after: EpochSeconds, until: EpochSeconds, in db: Database) throws -> Bool {
-        try Bool.fetchOne(db, sql: """
-            SELECT 1 FROM libvirt_counter WHERE host_uri = ? AND domain = ? AND collected_at > ? AND collected_at <= ? AND counters != '{}'
-            """, arguments: [host, domain, after, until]) == true
+    /// A host other than `besides` whose latest collection that listed `domain` (as the VM's own: a clash or an idle
+    /// copy leaves no counters), after `after` and by `until`, found it running; nil when none did.
+    public static func foundRunning(domain: String, besides: String, after: EpochSeconds, until: EpochSeconds, in db: Database) throws -> String? {
+        try String.fetchOne(db, sql: """
+            SELECT host_uri FROM libvirt_counter WHERE domain = ? AND host_uri != ? AND collected_at > ? AND collected_at <= ? AND counters != '{}'
+            ORDER BY collected_at DESC LIMIT 1
+            """, arguments: [domain, besides, after, until])
     }
 
     public static func save(host: String, domain: String, snapshot: CounterSnapshot, in db: Database) throws {

@@ -53,17 +53,24 @@ public final class VirtConnection {
         return try attempt.result!.get()
     }
 
-    /// Why `uri` is never opened, nil when it may be: a URI that makes libvirt run a program (the `ext` transport's
-    /// `command`, ssh's remote `netcat` command) or hands ssh an option for a host. Hosts come from the store too, which
-    /// the reviewers' group may write: root (the jobs, a person's wake) must not run what it names.
+    /// Why `uri` is never opened, nil when it may be: a URI that makes libvirt run a program here or on the host (the
+    /// `ext` transport's `command`, an ssh transport's `netcat` or `socket`, which go into a remote shell command (a local
+    /// transport's `socket` is a path only); an
+    /// embedded driver's `/embed`, which runs what its folder's domains name) or hands ssh an option for a host. Read as
+    /// libvirt reads it: transports in any case, parameters split on `&` and `;`, names decoded; one that cannot be read
+    /// is refused. A guard in depth, not a boundary: whoever may write the store may name its hosts (pipelines/README).
     public static func refusal(of uri: String) -> String? {
-        guard let parts = URLComponents(string: uri) else { return nil }   // not a URI libvirt reads as one: it says why
-        let transport = parts.scheme?.split(separator: "+").dropFirst().first.map(String.init)
+        guard let parts = URLComponents(string: uri) else { return "refused: not a URI torpor can read" }
+        let transport = parts.scheme?.split(separator: "+").dropFirst().first?.lowercased()
         if transport == "ext" { return "refused: the ext transport runs the program its URI names" }
-        if let named = parts.queryItems?.first(where: { ["command", "netcat"].contains($0.name.lowercased()) }) {
-            return "refused: the URI parameter \(named.name) names a command libvirt would run"
+        if parts.path.lowercased().hasPrefix("/embed") { return "refused: an embedded driver (/embed) runs the programs its folder's domains name" }
+        let names = (parts.percentEncodedQuery ?? "").split(whereSeparator: { $0 == "&" || $0 == ";" })
+            .map { ($0.split(separator: "=", maxSplits: 1).first.map(String.init) ?? "").removingPercentEncoding?.lowercased() ?? "?" }
+        let overSSH = ["ssh", "libssh", "libssh2"].contains(transport ?? "")   // a socket's path goes into the remote shell command
+        if let named = names.first(where: { ["command", "netcat", "?"].contains($0) || overSSH && $0 == "socket" }) {
+            return "refused: the URI parameter \(named) names a command or a path libvirt would put in one"
         }
-        if parts.host?.hasPrefix("-") == true { return "refused: a host name that starts with '-' would be an option to ssh" }
+        if parts.host?.hasPrefix("-") == true || parts.user?.hasPrefix("-") == true { return "refused: a host or user that starts with '-' would be an option to ssh" }
         return nil
     }
 

@@ -23,12 +23,15 @@ import Testing
         let program = dir + "/ran", marker = dir + "/marker"
         try "#!/bin/sh\ntouch \(marker)\n".write(toFile: program, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: program)
-        for uri in ["qemu+ext:///system?command=\(program)", "qemu+ssh://host/system?netcat=\(program)", "qemu+ssh://-oProxyCommand=x/system"] {
+        for uri in ["qemu+ext:///system?command=\(program)", "qemu+EXT:///system?command=\(program)", "qemu+ssh://host/system?x=1;command=\(program)",
+                    "qemu+ssh://host/system?netcat=\(program)", "qemu+ssh://host/system?%73ocket=/x%27%3Btouch%20F%3B%27", "qemu:///embed?root=\(dir)",
+                    "qemu+ssh://-oProxyCommand=x/system"] {
             let error = #expect(throws: VirtError.self) { _ = try VirtConnection.open(uri: uri, within: 5) }
             #expect(error?.message.hasPrefix("refused: ") == true, "\(uri): \(String(describing: error))")
         }
         #expect(!FileManager.default.fileExists(atPath: marker), "the program did not run")
         #expect(try VirtConnection.open(uri: "test:///default").domains().map(\.name) == ["test"])
+        #expect(VirtConnection.refusal(of: "qemu+unix:///system?socket=/run/libvirt/other-sock") == nil, "a local socket's path runs nothing")
     }
 
     /// The test driver implements only the `state` group of domain stats (CPU, block and network stats come
