@@ -54,11 +54,11 @@ public final class VirtConnection {
     }
 
     /// Why `uri` is never opened, nil when it may be: a URI that makes libvirt run a program here or on the host (the
-    /// `ext` transport's `command`, an ssh transport's `netcat` or `socket`, which go into a remote shell command (a local
-    /// transport's `socket` is a path only); an
-    /// embedded driver's `/embed`, which runs what its folder's domains name) or hands ssh an option for a host. Read as
-    /// libvirt reads it: transports in any case, parameters split on `&` and `;`, names decoded; one that cannot be read
-    /// is refused. A guard in depth, not a boundary: whoever may write the store may name its hosts (pipelines/README).
+    /// `ext` transport's `command`; over ssh, `netcat` or `socket`, which go into a remote shell command, where a local
+    /// transport's `socket` is a path only; an embedded driver's `/embed`, which runs what its folder's domains name) or
+    /// hands ssh an option for a host. Read as libvirt reads it: transports in any case, parameters split on `&` and `;`,
+    /// names decoded; one that cannot be read is refused. A guard in depth, not a boundary: whoever may write the store
+    /// may name its hosts (pipelines/README).
     public static func refusal(of uri: String) -> String? {
         guard let parts = URLComponents(string: uri) else { return "refused: not a URI torpor can read" }
         let transport = parts.scheme?.split(separator: "+").dropFirst().first?.lowercased()

@@ -127,10 +127,10 @@ struct Make: ParsableCommand {
                 // The commands name the store, and the approval the jobs' policy this plan was made under ($TORPOR_POLICY,
                 // empty: the embedded default): a person reading the notice may not have the jobs' environment, and approve
                 // refuses without a policy. A policy given by hand (a trial) is not named: approve compares with the jobs'.
-                let store = " --db " + resolvedPath(common.storePath), file = resolvedPath(path)
+                let onStore = " --db " + resolvedPath(common.storePath), file = resolvedPath(path)
                 let policy = policyFile.policy != nil ? "" : policyPath.map { " --policy " + resolvedPath($0) } ?? ""
-                let approve = (policyFile.policy == nil && policyPath == nil ? "TORPOR_POLICY= " : "") + "torpor-plan approve \(file)" + store + policy
-                if awaiting > 0 { print("review: \(awaiting) hibernations await approval: torpor-plan show \(file)\(store)   approve: " + approve) }
+                let approve = (policyFile.policy == nil && policyPath == nil ? "TORPOR_POLICY= " : "") + "torpor-plan approve \(file)" + onStore + policy
+                if awaiting > 0 { print("review: \(awaiting) hibernations await approval: torpor-plan show \(file)\(onStore)   approve: " + approve) }
             }
         }
     }
