@@ -624,7 +624,7 @@ public final class Executor: @unchecked Sendable {
         }
         do {
             step(base)
-            if !r.byPerson, let why = ranElsewhere(r, now: clock()) { throw ExecuteError(.runtime, why) }
+            if !r.byPerson || r.ofMany, let why = ranElsewhere(r, now: clock()) { throw ExecuteError(.runtime, why) }
             let connection = try connection(r.host)
             let domain = try connection.domain(named: r.vm)
             let began = Date()
@@ -757,11 +757,11 @@ public final class Executor: @unchecked Sendable {
         }
     }
 
-    /// Why `r`'s VM is not restored on its host by the executor: since its sleep began, a libvirt collection of another
+    /// Why `r`'s VM is not restored on its host by the executor, nor by a wake of many: since its sleep began, a libvirt collection of another
     /// host found its own domain running there (its latest there: kept when the domain goes from that host's list), or
     /// the store places it on another host and samples of it running came in meanwhile (started there without its
     /// memory: by a person, an HA tool). Its saved memory is older than the disks that copy wrote, and a restore would
-    /// run a second copy: a person decides, and a person's wake is theirs to make. Nil otherwise, and when the store
+    /// run a second copy: a person decides, and a person's wake of it alone is theirs to make. Nil otherwise, and when the store
     /// cannot tell (a store that cannot answer blocks no restore).
     func ranElsewhere(_ r: OwedRestore, now: EpochSeconds) -> String? {
         let elsewhere = try? store.read { db -> String? in
@@ -1652,7 +1652,8 @@ public final class Executor: @unchecked Sendable {
                 results.add(selection)
                 let owed = found.owed.map { r in
                     OwedRestore(vm: r.vm, host: r.host, actionID: UnplannedWake.wake.actionID(vm: r.vm, at: options.now), planID: nil, at: options.now,
-                                deadline: options.now, priority: r.priority, reason: reason, byPerson: true, hostConcurrentRestores: r.hostConcurrentRestores)
+                                deadline: options.now, priority: r.priority, reason: reason, byPerson: true, ofMany: true,
+                                hostConcurrentRestores: r.hostConcurrentRestores)
                 }
                 // Sleepers another executor holds are waited for below, outside the restores' slots (given a --wait); every
                 // unfinished restore is finished, chosen or not (restores are never blocked).
@@ -1690,8 +1691,8 @@ public final class Executor: @unchecked Sendable {
                         do {
                             // A store that cannot answer blocks no wake: libvirt has the last word.
                             let power = (try? self.store.read { try JournalRepository.power(of: vm, in: $0) }) ?? nil
-                            _ = try self.wake(vm, host: host, recorded: power, by: "\(who): \(every)\(unrecordedNote)", fromPool: false, options: options,
-                                              log: log, clock: clock)
+                            _ = try self.wake(vm, host: host, recorded: power, by: "\(who): \(every)\(unrecordedNote)", fromPool: false, ofMany: true,
+                                              options: options, log: log, clock: clock)
                         } catch {
                             log.record(.init(event: "skipped", time: clock(), vm: vm, host: host, detail: "wake: \(error)"))
                         }
@@ -1763,8 +1764,8 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// `wake`, holding the VM.
-    private func wake(_ vm: String, host: String, recorded power: PowerRecord?, by who: String, fromPool: Bool, moved: String? = nil, options: ExecutionOptions,
-                      log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws -> [ExecutionEvent] {
+    private func wake(_ vm: String, host: String, recorded power: PowerRecord?, by who: String, fromPool: Bool, moved: String? = nil, ofMany: Bool = false,
+                      options: ExecutionOptions, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws -> [ExecutionEvent] {
         if power?.state != .hibernated {
             let domain = try connection(host).domain(named: vm)
             let state = try domain.info().state
@@ -1782,7 +1783,7 @@ public final class Executor: @unchecked Sendable {
         }
         restore(OwedRestore(vm: vm, host: host, actionID: UnplannedWake.wake.actionID(vm: vm, at: options.now), planID: nil, at: options.now,
                             deadline: options.now, priority: 0, reason: "woken by \(who)" + (fromPool ? " from the state pool" : "") + (moved.map { " " + $0 } ?? ""),
-                            fromPool: fromPool, byPerson: true), options: options, log: log, clock: clock)
+                            fromPool: fromPool, byPerson: true, ofMany: ofMany), options: options, log: log, clock: clock)
         return log.events
     }
 }

@@ -1862,8 +1862,8 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
 
     /// A sleeping VM whose own domain a collection found running on another host (started there without its memory) is
     /// not restored where it slept (a second copy, memory older than its disks), from that first collection on (no rate,
-    /// no sample yet): its restore fails, saying what a person may do, and check names it; a person's wake restores it.
-    /// Placed on another host without running there: restored as usual.
+    /// no sample yet): its restore fails, saying what a person may do, check names it, and a wake of every VM leaves it;
+    /// a person's wake of it alone restores it. Placed on another host without running there: restored as usual.
     @Test func aSleepingVMStartedOnAnotherHostIsNotRestoredBesideIt() throws {
         let f = try Fixture()
         _ = try InventoryIngester(store: f.store).ingest(uri: Self.host, now: Self.now - 600)   // the domains' UUIDs
@@ -1888,6 +1888,9 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.state("web-01") == .shutOff && f.connection.domain(named: "web-01").hasManagedSaveImage())
         let named = try ExecutionCheck.problems(store: f.store, now: Self.at(6) + 60, grace: 600).filter { $0.vm == "web-01" }.map(\.text)
         #expect(named.count == 1 && named[0].contains("restore failing") && named[0].contains("started there without its memory"), "\(named)")
+        let all = try f.executor().wakeAll(by: "bob", options: f.options(Self.at(6) + 90))
+        #expect(try all.notWoken.contains { $0.vm == "web-01" } && !all.events.contains { $0.event == "restored" && $0.vm == "web-01" } && f.state("web-01") == .shutOff,
+                "a wake of every VM leaves it: \(all.events.map(\.text))")
         #expect(try f.executor().wake(vm: "web-01", by: "bob", options: f.options(Self.at(6) + 120)).map(\.event) == ["restored"])
         #expect(try f.state("web-01") == .running)
     }
