@@ -88,8 +88,8 @@ fi
 # The reviewers' group: its members show, diff and approve plans, and read status and check, without root. They may
 # read and write the store (SQLite writes beside it even to read: its -wal and -shm, which torpor keeps), read the
 # plans, never make or replace a file in these folders (root:torpor 2750: a link planted there would be written
-# through by root), nor read the state pool (its images are the VMs' memory: 0700 and 0600, root's). Trust them as
-# operators: the store is theirs to write. Folders outside /var/lib/torpor are a person's: said, not changed. Under
+# through by root), nor read the state pool (its images are the VMs' memory: 0700 and 0600, root's). Membership is
+# root-equivalent, as libvirt's own group is: the store is theirs to write, and root acts on it. Folders outside /var/lib/torpor are a person's: said, not changed. Under
 # DESTDIR, a package makes the group and these modes in its own install step; a group already here is used.
 group=torpor
 if ! getent group "$group" >/dev/null; then
@@ -121,15 +121,12 @@ if [ -n "$group" ]; then
     for folder in ${shared[@]+"${shared[@]}"}; do [ "$(dirname "${1#"$root"}")" != "$folder" ] || return 0; done
     return 1
   }
-  for file in "$root$db" "$root$db-wal" "$root$db-shm"; do
-    if given "$file"; then chgrp "$group" "$file"; chmod 0660 "$file"; fi
-  done
   # A member cannot make the store's -wal and -shm (torpor keeps them once a stage has opened the store; an older
-  # torpor, or sqlite3, removed them when it closed): made empty here, as SQLite takes them.
+  # torpor, or sqlite3, removed them when it closed): made empty when absent, as SQLite takes them (noclobber: O_EXCL,
+  # never truncating one a running executor has just made).
   if given "$root$db"; then
-    # Made only when absent at that instant (noclobber: O_EXCL), never truncating one a running executor just made.
-    for file in "$root$db-wal" "$root$db-shm"; do
-      if (umask 117; set -C; : >"$file") 2>/dev/null; then chgrp "$group" "$file"; fi
+    for file in "$root$db" "$root$db-wal" "$root$db-shm"; do
+      if given "$file" || (set -C; : >"$file") 2>/dev/null; then chgrp "$group" "$file"; chmod 0660 "$file"; fi
     done
   fi
   if given "$root$db.reserve"; then chgrp "$group" "$root$db.reserve"; chmod 0750 "$root$db.reserve"; fi

@@ -70,9 +70,10 @@ public final class Store: Sendable {
         if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) {
             throw StoreError(path: path, message: "its folder \(folder) does not exist: is --db or TORPOR_DB the store's path?")
         }
+        let directory = folder.isEmpty ? "." : folder
         // A person who may not reach the store, or read and write it (SQLite writes beside it even to read), is told so:
         // not "no store here", nor SQLite's "attempt to write a readonly database".
-        if access(folder.isEmpty ? "." : folder, X_OK) != 0 && errno == EACCES
+        if access(directory, X_OK) != 0 && errno == EACCES
             || FileManager.default.fileExists(atPath: path) && access(path, R_OK | W_OK) != 0 && errno == EACCES {
             throw StoreError(path: path, message: "permission denied: this user may not read and write the store (SQLite writes beside it even to read); run "
                              + "as root, or as a member of the group pipelines/install.sh gives the store's folder (torpor)")
@@ -80,7 +81,7 @@ public final class Store: Sendable {
         // A new store in a folder that gives its group what is made in it (setgid: pipelines/install.sh's /var/lib/torpor,
         // root:torpor 2750, the reviewers' group) is that group's to read and write (SQLite's own mode would leave it
         // read-only to them); its -wal and -shm take its mode.
-        if migrating && creating && !FileManager.default.fileExists(atPath: path) && Self.sharesGroup(folder.isEmpty ? "." : folder) {
+        if migrating && creating && !FileManager.default.fileExists(atPath: path) && Self.sharesGroup(directory) {
             let made = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             if made >= 0 { _ = fchmod(made, 0o660); close(made) }   // else SQLite says why (another stage made it first: it opens that one)
         }

@@ -37,11 +37,14 @@ public struct StoreReserve: Sendable {
         case short(available: Int64, inodes: Int64)
         /// It cannot be made for another cause than room (a read-only folder): a full disk would stop restores.
         case unmade(String)
+        /// Missing, and this user may not make it beside the store (a reviewer, not root): root's stages make it, and
+        /// root's `check` (the watch's) tells when they cannot.
+        case notPermitted
 
         /// What a person must do, nil when the reserve is held.
         public var problem: String? {
             switch self {
-            case .held: nil
+            case .held, .notPermitted: nil
             case .short:
                 "the store's filesystem has \(room ?? ""), too little to keep the \(StoreReserve.size >> 20) MiB kept beside the store for "
                     + "restores (making it again takes twice that): free room there (hibernated VMs' images, the state pool, old plans may "
@@ -113,7 +116,8 @@ public struct StoreReserve: Sendable {
         /// What a failure to make it means: no room, or another cause (the files made so far given back).
         func failed(_ failure: Int32, _ what: String) -> State {
             release()
-            return failure == ENOSPC || failure == EDQUOT ? shortfall : .unmade("\(what): " + String(cString: strerror(failure)))
+            if failure == ENOSPC || failure == EDQUOT { return shortfall }
+            return (failure == EACCES || failure == EPERM) && geteuid() != 0 ? .notPermitted : .unmade("\(what): " + String(cString: strerror(failure)))
         }
         // The store's group may look (a reviewer's `check` tells it held), never write: a file it planted there (a link)
         // would be written through by root.
