@@ -557,7 +557,11 @@ public final class Executor: @unchecked Sendable {
         func start(_ restores: [OwedRestore]) {
             for r in restores {
                 if options.dryRun {
-                    claimed(r) { log.record(.init(event: "would-restore", time: options.now, vm: r.vm, host: r.host, action: r.actionID, detail: r.reason)) }
+                    claimed(r) {
+                        // What the restore would say instead (`held`): a dry run before a review shows it.
+                        let (event, detail) = self.held(r, now: options.now).map { ("skipped", "restore: " + $0) } ?? ("would-restore", r.reason)
+                        log.record(.init(event: event, time: options.now, vm: r.vm, host: r.host, action: r.actionID, detail: detail))
+                    }
                     continue
                 }
                 limit.wait()
@@ -624,7 +628,7 @@ public final class Executor: @unchecked Sendable {
         }
         do {
             step(base)
-            if !r.byPerson || r.ofMany, let why = ranElsewhere(r, now: clock()) { throw ExecuteError(.runtime, why) }
+            if let why = held(r, now: clock()) { throw ExecuteError(.runtime, why) }
             let connection = try connection(r.host)
             let domain = try connection.domain(named: r.vm)
             let began = Date()
@@ -757,8 +761,13 @@ public final class Executor: @unchecked Sendable {
         }
     }
 
+    /// Why restore `r` fails before it starts: its VM ran elsewhere (`ranElsewhere`), unless a person's wake of it alone asks.
+    func held(_ r: OwedRestore, now: EpochSeconds) -> String? {
+        !r.byPerson || r.ofMany ? ranElsewhere(r, now: now) : nil
+    }
+
     /// Why `r`'s VM is not restored on its host by the executor, nor by a wake of many: since its sleep began, a libvirt collection of another
-    /// host found its own domain running there (its latest there: kept when the domain goes from that host's list), or
+    /// host found its own domain running there (`DomainRuns`: kept when it stops there or leaves that host's list), or
     /// the store places it on another host and samples of it running came in meanwhile (started there without its
     /// memory: by a person, an HA tool). Its saved memory is older than the disks that copy wrote, and a restore would
     /// run a second copy: a person decides, and a person's wake of it alone is theirs to make. Nil otherwise, and when the store
@@ -766,7 +775,7 @@ public final class Executor: @unchecked Sendable {
     func ranElsewhere(_ r: OwedRestore, now: EpochSeconds) -> String? {
         let elsewhere = try? store.read { db -> String? in
             guard let sleep = try JournalRepository.power(of: r.vm, in: db), sleep.state == .hibernated, sleep.host == r.host else { return nil }
-            if let host = try CounterRepository.foundRunning(domain: r.vm, besides: r.host, after: sleep.since, until: now, in: db) { return host }
+            if let host = try DomainRuns.ranBesides(domain: r.vm, besides: r.host, after: sleep.since, until: now, in: db) { return host }
             guard let placed = try VMRepository.host(of: r.vm, in: db), placed != r.host else { return nil }
             let ran = try ["cpu_util", "mem_used"].contains { try !SampleReader.presentSamples(vm: r.vm, metric: $0, from: sleep.since + 1, to: now + 1, in: db).isEmpty }
             return ran ? placed : nil

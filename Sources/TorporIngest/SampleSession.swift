@@ -253,6 +253,11 @@ final class SampleSession {
         try CounterRepository.save(host: host, domain: domain, snapshot: snapshot, in: db)
     }
 
+    /// Records that this collection found `domain` running on `host` (`DomainRuns.record`).
+    func recordRun(host: String, domain: String) throws {
+        try DomainRuns.record(host: host, domain: domain, now: now, in: db)
+    }
+
     /// `VMRepository.claimListing`.
     func claimListing(host: String, _ domains: [(vm: Int64, name: String, uuid: String?, running: Bool)]) throws -> [Int64: DomainClaim] {
         try VMRepository.claimListing(host: host, domains, in: db)

@@ -26,15 +26,6 @@ public enum CounterRepository {
         return result
     }
 
-    /// A host other than `besides` whose latest collection that listed `domain` (as the VM's own: a clash or an idle
-    /// copy leaves no counters), after `after` and by `until`, found it running; nil when none did.
-    public static func foundRunning(domain: String, besides: String, after: EpochSeconds, until: EpochSeconds, in db: Database) throws -> String? {
-        try String.fetchOne(db, sql: """
-            SELECT host_uri FROM libvirt_counter WHERE domain = ? AND host_uri != ? AND collected_at > ? AND collected_at <= ? AND counters != '{}'
-            ORDER BY collected_at DESC LIMIT 1
-            """, arguments: [domain, besides, after, until])
-    }
-
     public static func save(host: String, domain: String, snapshot: CounterSnapshot, in db: Database) throws {
         let json = String(decoding: try JSONEncoder.sorted.encode(snapshot.counters), as: UTF8.self)
         try db.execute(sql: """

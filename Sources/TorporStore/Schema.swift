@@ -343,6 +343,23 @@ enum Schema {
                 ALTER TABLE vm ADD COLUMN copies_seen INTEGER;
                 """)
         }
+        migrator.registerMigration("v23: each stretch of collections that found a domain running on a host") { db in
+            // The latest counters of a domain (`libvirt_counter`) forget that it ran once it stops on that host, and a
+            // replay of an earlier time cannot see them: a VM asleep on one host, started on another and stopped again,
+            // was restored over disks that copy wrote. Each host's latest collection that found one running is the first.
+            try db.execute(sql: """
+                CREATE TABLE domain_run (
+                    host_uri TEXT NOT NULL,
+                    domain TEXT NOT NULL,
+                    since INTEGER NOT NULL,                 -- the first collection of the stretch that found it running
+                    seen INTEGER NOT NULL,                  -- the latest
+                    PRIMARY KEY (host_uri, domain, since)
+                );
+                CREATE INDEX domain_run_by_domain ON domain_run(domain, seen);
+                INSERT INTO domain_run (host_uri, domain, since, seen)
+                    SELECT host_uri, domain, collected_at, collected_at FROM libvirt_counter WHERE counters != '{}';
+                """)
+        }
         return migrator
     }
 }

@@ -7,7 +7,7 @@ import TorporStore
 struct PruneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prune",
-        abstract: "Drop samples older than --keep before --now, the record of the ingests they came from, and the executor's journal as old (the nightly job runs it): the store otherwise grows by every collection for ever.",
+        abstract: "Drop samples older than --keep before --now, the record of the ingests they came from, the executor's journal and the domains' runs as old (the nightly job runs it): the store otherwise grows by every collection for ever.",
         discussion: "At least 35d (what the planner reads); torpor-train reads --history-days (90 by default) of it: keep at least that.")
 
     @OptionGroup var store: StoreOptions
@@ -37,6 +37,8 @@ struct PruneCommand: ParsableCommand {
             if sources + contributions > 0 { print("removed the record of \(sources) ingests and of \(contributions) VMs' parts in them, whose samples are all gone") }
             let steps = try JournalRetention.prune(before: before, now: store.nowSeconds, in: opened)
             if steps > 0 { print("removed \(steps) steps the executor journaled before \(UTC.format(before)) (not those it or the planner still reads)") }
+            let runs = try DomainRuns.prune(before: before, in: opened)
+            if runs > 0 { print("removed \(runs) stretches of collections that found a domain running, ended before \(UTC.format(before)) (each host's latest of each domain kept)") }
             if summedUp > 0 { print("summed up the hours of \(summedUp) VMs whose samples predate the hourly summary or its sample counts") }
             if left > 0 { print("\(left) VMs whose samples predate the hourly summary or its sample counts are left to sum up (after --sum-up-for \(sumUpFor)): the next prune goes on") }
         } catch {

@@ -1861,8 +1861,9 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
     }
 
     /// A sleeping VM whose own domain a collection found running on another host (started there without its memory) is
-    /// not restored where it slept (a second copy, memory older than its disks), from that first collection on (no rate,
-    /// no sample yet): its restore fails, saying what a person may do, check names it, and a wake of every VM leaves it;
+    /// not restored where it slept (memory older than the disks that copy wrote), from that first collection on (no rate,
+    /// no sample yet), and still once that copy stopped and its host's inventory placed it back: its restore fails, saying
+    /// what a person may do, check names it, and a wake of every VM leaves it;
     /// a person's wake of it alone restores it. Placed on another host without running there: restored as usual.
     @Test func aSleepingVMStartedOnAnotherHostIsNotRestoredBesideIt() throws {
         let f = try Fixture()
@@ -1874,13 +1875,27 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         let fleet = try String(contentsOfFile: Self.repository + "/sample-data/fleet.xml", encoding: .utf8).components(separatedBy: "</node>")[0]
         let blocks = fleet.components(separatedBy: "  <domain type='test'>")
         let b = "test://" + f.dir + "/b.xml", c = "qemu+ssh://c/system"
-        try (blocks[0] + "  <domain type='test'>" + (try #require(blocks.first { $0.contains("<name>web-01</name>") })) + "</node>\n")
-            .write(toFile: f.dir + "/b.xml", atomically: true, encoding: .utf8)
+        let web01 = try #require(blocks.first { $0.contains("<name>web-01</name>") })
+        func hostB(_ domain: String) throws {
+            try (blocks[0] + "  <domain type='test'>" + domain + "</node>\n").write(toFile: f.dir + "/b.xml", atomically: true, encoding: .utf8)
+        }
+        try hostB(web01)
         _ = try DomainStatsIngester(store: f.store).collect(uri: b, now: Self.at(2))
-        try f.store.transaction { db in try VMRepository.setHost(vm: try VMRepository.id(of: "web-02", in: db, now: Self.now), hostURI: c, in: db) }
         #expect(try f.store.read { try VMRepository.host(of: "web-01", in: $0) } == b, "the collector took it for a migration")
+        // Then that copy stopped (listed shut off there), and web-01's host's inventory placed it back: it ran all the same.
+        try hostB(web01.replacingOccurrences(of: "</os>", with: "</os><test:runstate xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>5</test:runstate>"))
+        _ = try DomainStatsIngester(store: f.store).collect(uri: b, now: Self.at(3))
+        try f.store.transaction { db in
+            try VMRepository.setHost(vm: try VMRepository.id(of: "web-01", in: db, now: Self.now), hostURI: Self.host, in: db)
+            try VMRepository.setHost(vm: try VMRepository.id(of: "web-02", in: db, now: Self.now), hostURI: c, in: db)
+        }
+        var dryRun = f.options(Self.at(6))
+        dryRun.dryRun = true
+        let shown = try f.executor().run(dryRun)
+        #expect(shown.map { "\($0.event) \($0.vm ?? "")" }.sorted() == ["skipped web-01", "would-restore web-02"], "a dry run shows the hold: \(shown.map(\.text))")
         let events = try f.executor().run(f.options(Self.at(6)))
         #expect(events.map { "\($0.event) \($0.vm ?? "")" }.sorted() == ["failed web-01", "restored web-02"], "\(events.map(\.text))")
+        #expect(shown.first { $0.vm == "web-01" }?.detail == events.first { $0.vm == "web-01" }?.detail)
         #expect(events.first { $0.vm == "web-01" }?.detail == "restore: web-01 was found running on \(b) while asleep here (started there without its memory): not "
                 + "restored here, where it would run as a second copy with memory older than its disks. A person decides: keep \(b)'s copy (on \(Self.host): "
                 + "virsh undefine --managed-save web-01; then torpor-execute forget web-01, with --discard-saved-state if the state pool holds this sleep); or, "

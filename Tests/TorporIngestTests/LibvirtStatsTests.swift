@@ -208,6 +208,9 @@ import TorporVirt
         _ = try DomainStatsIngester(store: s.store).ingest([own], uri: "h1", now: t0 + 300)
         let still = try DomainStatsIngester(store: s.store).ingest([other], uri: "h2", now: t0 + 600)
         #expect(still.warnings.contains { $0.contains("is not web-01 on h1 (uuid uuid-1)") })
+        // Only web-01's own domain's run is recorded (`DomainRuns`): the other domain of its name on h2 never ran web-01.
+        #expect(try s.store.read { try DomainRuns.ranBesides(domain: "web-01", besides: "h1", after: 0, until: t0 + 600, in: $0) } == nil)
+        #expect(try s.store.read { try DomainRuns.ranBesides(domain: "web-01", besides: "h2", after: 0, until: t0 + 600, in: $0) } == "h1")
     }
 
     /// The same through `torpor-ingest inventory`, on two test-driver hosts whose web-01 are different domains.
@@ -228,6 +231,11 @@ import TorporVirt
         #expect(second.clashes.map(\.description).first?.contains("web-01 on \(b) (uuid 7a2d2b63-4d1f-4e9b-8e5f-2b3c4d5e6f70) is not web-01 on \(a)") == true)
         let vms = try s.store.read { try VMRepository.all(in: $0) }
         #expect(vms.first { $0.name == "web-01" }?.hostURI == a && vms.first { $0.name == "db-01" }?.hostURI == b)
+        // A VM's own domain found running leaves a stretch (`DomainRuns`); the other VM of the same name on b, none.
+        let ran = try s.store.read { db in
+            try ["web-01", "db-01"].map { try DomainRuns.ranBesides(domain: $0, besides: a, after: 0, until: t0 + 60, in: db) }
+        }
+        #expect(ran == [nil, b])
     }
 
     /// The inventory tells a domain shut off with libvirt's saved image of it (asleep, whoever saved it) from one shut off
@@ -253,7 +261,7 @@ import TorporVirt
         }
         #expect(try s.store.read { try VMRepository.saved(in: $0) } == [SavedDomain(vm: "web-02", host: "h", since: t0, seen: t0 + 3600)])
         // The collector finds it running (started again by hand): no longer saved.
-        let running = try DomainStatsIngester(store: s.store)
+        let running = DomainStatsIngester(store: s.store)
         _ = try running.ingest([sample("web-02", cpuSeconds: 1, rx: 0, wr: 0)], uri: "h", now: t0 + 7200)
         #expect(try s.store.read { try VMRepository.saved(in: $0) }.isEmpty)
         // Released (a host let go, a domain undefined): forgotten.

@@ -71,17 +71,13 @@ import TorporCore
     }
 
     @Test func aV10StoreKnowsWhichActionsARunStoppedIn() throws {
-        let path = temporaryStorePath()
-        let old = try DatabaseQueue(path: path)
-        try Schema.migrator.migrate(old, upTo: "v10: what each demand call claimed")
-        try old.write { db in
+        let path = try olderStore(upTo: "v10: what each demand call claimed") { db in
             for (action, step) in [("h1", "intent"), ("h1", "started"), ("h1", "done"), ("h2", "intent"), ("r1", "intent"), ("r1", "started"),
                                    ("h3", "intent"), ("h3", "skipped")] {
                 try db.execute(sql: "INSERT INTO journal (action_id, vm, host, kind, step, at) VALUES (?, 'a', 'h', 'hibernate', ?, 0)",
                                arguments: [action, step])
             }
         }
-        try old.close()
         let store = try Store(path: path)
         #expect(try store.read { try JournalRepository.unfinished(in: $0) }.map { "\($0.actionID) \($0.step)" } == ["h2 intent", "r1 started"])
     }

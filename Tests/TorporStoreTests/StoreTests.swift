@@ -10,6 +10,15 @@ func temporaryStorePath() -> String {
     try! ScratchDirectory.make("torpor-store") + "/torpor.db"
 }
 
+/// The path of a store as an older torpor left it, its schema up to `migration`, with the rows `fill` writes.
+func olderStore(upTo migration: String, at path: String = temporaryStorePath(), fill: (Database) throws -> Void = { _ in }) throws -> String {
+    let old = try DatabaseQueue(path: path)
+    try Schema.migrator.migrate(old, upTo: migration)
+    try old.write(fill)
+    try old.close()
+    return path
+}
+
 @Suite struct StoreTests {
     @Test func pathComesFromFlagThenEnvironmentThenDefault() {
         #expect(Store.resolvePath(flag: "/a.db", environment: ["TORPOR_DB": "/b.db"]) == "/a.db")
@@ -27,7 +36,7 @@ func temporaryStorePath() -> String {
         // Every commit durable when it returns (2: FULL), on the writer's connection as on the readers'.
         #expect(try store.transaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
         #expect(try store.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
-        #expect(tables == ["approval", "demand_call", "event", "held", "journal", "journal_open", "libvirt_counter", "metric", "model_run", "model_vm", "pin", "plan", "power", "sample", "sample_hour", "setting", "source", "source_vm", "state_chunk", "state_manifest", "vm"])
+        #expect(tables == ["approval", "demand_call", "domain_run", "event", "held", "journal", "journal_open", "libvirt_counter", "metric", "model_run", "model_vm", "pin", "plan", "power", "sample", "sample_hour", "setting", "source", "source_vm", "state_chunk", "state_manifest", "vm"])
     }
 
     @Test func heldHibernationsAreReplacedPerHostSet() throws {
@@ -49,13 +58,9 @@ func temporaryStorePath() -> String {
 
     @Test func aStoreAtV8IsMigratedWithOrWithoutTheRestoreIndexAnUnreleasedV8Had() throws {
         for withIndex in [true, false] {
-            let path = temporaryStorePath()
-            let old = try DatabaseQueue(path: path)
-            try Schema.migrator.migrate(old, upTo: "v8: the cause of a plan's restore")
-            if withIndex {
-                try old.write { try $0.execute(sql: "CREATE INDEX journal_done_restores ON journal(vm, id) WHERE kind = 'restore' AND step = 'done'") }
+            let path = try olderStore(upTo: "v8: the cause of a plan's restore") { db in
+                if withIndex { try db.execute(sql: "CREATE INDEX journal_done_restores ON journal(vm, id) WHERE kind = 'restore' AND step = 'done'") }
             }
-            try old.close()
             let store = try Store(path: path)
             let (indexes, calls) = try store.read { db in
                 (try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'journal_done_restores'"),
@@ -155,7 +160,7 @@ func temporaryStorePath() -> String {
         #expect(reserve.keep() == .held)
         let file = reserve.path + "/room-0"
         try FileManager.default.removeItem(atPath: file)
-        FileManager.default.createFile(atPath: file, contents: nil)
+        #expect(FileManager.default.createFile(atPath: file, contents: nil))
         #expect(truncate(file, off_t(StoreReserve.size / 4)) == 0)
         #expect(!reserve.isHeld, "sparse: its size, but no blocks")
         #expect(reserve.keep() == .held && reserve.isHeld, "written again, every block")
@@ -183,11 +188,7 @@ func temporaryStorePath() -> String {
     }
 
     @Test func aV9StoreGivesUpItsDemandCallsWhichDidNotSayWhatTheyClaimed() throws {
-        let path = temporaryStorePath()
-        let old = try DatabaseQueue(path: path)
-        try Schema.migrator.migrate(old, upTo: "v9: hours the forecast called for demand in")
-        try old.write { try $0.execute(sql: "INSERT INTO demand_call (vm, hour) VALUES ('a', 3600)") }
-        try old.close()
+        let path = try olderStore(upTo: "v9: hours the forecast called for demand in") { try $0.execute(sql: "INSERT INTO demand_call (vm, hour) VALUES ('a', 3600)") }
         let store = try Store(path: path)
         #expect(try store.read { try DemandCallRepository.calls(from: .min, to: .max, in: $0) }.isEmpty)
         try store.transaction { try DemandCallRepository.record(["a": [DemandCall(hour: 3600, quantile: 0.5, forecast: 20)]], hour: 3600, keep: 86_400, in: $0) }
@@ -208,10 +209,7 @@ func temporaryStorePath() -> String {
     }
 
     @Test func aStoreThatWouldNeedMigratingIsRefusedWithoutMigrating() throws {
-        let path = temporaryStorePath()
-        let old = try DatabaseQueue(path: path)
-        try Schema.migrator.migrate(old, upTo: "v10: what each demand call claimed")
-        try old.close()
+        let path = try olderStore(upTo: "v10: what each demand call claimed")
         let missing = #expect(throws: StoreError.self) { _ = try Store(path: path + ".absent", migrating: false) }
         #expect(missing?.description.contains("no store here") == true && !FileManager.default.fileExists(atPath: path + ".absent"))
         let error = #expect(throws: StoreError.self) { _ = try Store(path: path, migrating: false) }
@@ -226,9 +224,7 @@ func temporaryStorePath() -> String {
         let path = temporaryStorePath()
         let missing = #expect(throws: StoreError.self) { _ = try Store(path: path, creating: false) }
         #expect(missing?.description.contains("TORPOR_DB") == true && !FileManager.default.fileExists(atPath: path))
-        let old = try DatabaseQueue(path: path)
-        try Schema.migrator.migrate(old, upTo: "v11: the journal read in bounded steps")
-        try old.write { db in
+        _ = try olderStore(upTo: "v11: the journal read in bounded steps", at: path) { db in
             for (vm, created) in [("a", 100), ("a", 200), ("b", 50), ("c", 70)] {
                 try db.execute(sql: """
                     INSERT INTO state_manifest (pool, vm, created_at, image_sha256, image_bytes, written_bytes, chunks, disk_identity)
@@ -240,7 +236,6 @@ func temporaryStorePath() -> String {
                 try db.execute(sql: "INSERT INTO power (vm, host, state, since, action_id) VALUES (?, 'h', ?, ?, 'x')", arguments: [vm, state, since])
             }
         }
-        try old.close()
         let power = try Store(path: path, creating: false).read { try JournalRepository.power(in: $0) }
         #expect(power["a"]?.manifestID == 2 && power["b"]?.manifestID == nil && power["c"]?.manifestID == nil)
     }
@@ -272,6 +267,7 @@ func temporaryStorePath() -> String {
             "v20: a source's ingests by location and kind, in time e9b5cf671ab3c17f",
             "v21: when each of a VM's vCPUs and memory was observed 85307c177cf1883a",
             "v22: a VM found running on two hosts at once 88595a23ccf2f617",
+            "v23: each stretch of collections that found a domain running on a host 0195effa27f034bd",
         ]
         let migrations = Schema.migrator.migrations
         var found: [String] = []
@@ -299,10 +295,7 @@ func temporaryStorePath() -> String {
     /// each allocation keeps the one observation time it had (and a later one still replaces it, an earlier one not),
     /// and a host's latest collection is still found by location and kind through v20's index.
     @Test func aV17StoreKeepsItsSleepsAllocationsEventsAndSourcesAcrossV18ToV21() throws {
-        let path = temporaryStorePath()
-        let old = try DatabaseQueue(path: path)
-        try Schema.migrator.migrate(old, upTo: "v17: how many samples each summed-up hour has")
-        try old.write { db in
+        let path = try olderStore(upTo: "v17: how many samples each summed-up hour has") { db in
             try db.execute(sql: """
                 INSERT INTO vm (id, name, host_uri, vcpus, memory_bytes, allocation_observed_at, created_at) VALUES
                     (1, 'a', 'qemu:///h', 4, 8589934592, 1000, 10), (2, 'b', 'qemu:///h', NULL, 1073741824, 900, 10);
@@ -313,7 +306,6 @@ func temporaryStorePath() -> String {
                 INSERT INTO power (vm, host, state, since, action_id, manifest_id) VALUES ('a', 'qemu:///h', 'hibernated', 1300, 'act-1', 7);
                 """)
         }
-        try old.close()
         let store = try Store(path: path, creating: false)
         try store.read { db in
             #expect(try JournalRepository.power(in: db)["a"].map { [$0.state == .hibernated, $0.manifestID == 7, $0.actionID == "act-1"] } == [true, true, true])

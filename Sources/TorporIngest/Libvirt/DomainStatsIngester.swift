@@ -179,6 +179,7 @@ public struct DomainStatsIngester {
                 case .idleCopy: continue
                 case .clash(let clash): session.warn("\(clash)"); continue
                 }
+                if sample.running { try session.recordRun(host: uri, domain: sample.domain) }
                 // Its own domain (its UUID) running here and on another host in this collection: not a migration (whose
                 // destination is paused until the switch) but two copies, both writing its disks: recorded and said
                 // (`check` names it once two collections in a row found it so). Off the host on record, this one's

@@ -52,12 +52,13 @@ public struct InventoryIngester {
                 let claims = try VMRepository.claimListing(host: uri, zip(ids, entries).map {
                     (vm: $0, name: $1.entry.name, uuid: $1.entry.uuid.isEmpty ? nil : $1.entry.uuid, running: $1.running)
                 }, in: db)
-                for (id, (entry, _)) in zip(ids, entries) {
+                for (id, (entry, running)) in zip(ids, entries) {
                     switch claims[id] ?? .holds {
                     case .holds: break
                     case .idleCopy: continue
                     case .clash(let clash): registered.clashes.append(clash); continue
                     }
+                    if running { try DomainRuns.record(host: uri, domain: entry.name, now: now, in: db) }
                     if lately.contains(entry.name), let onRecord = recorded[id], onRecord != uri { continue }
                     registered.entries.append(entry)
                     try VMRepository.setAllocation(vm: id, vcpus: entry.vcpus, memoryBytes: entry.memoryBytes, observedAt: now, in: db)

@@ -1,0 +1,57 @@
+import Foundation
+import GRDB
+import TorporCore
+
+/// Reads and writes the `domain_run` table: each stretch of libvirt collections of one host that found a domain running
+/// there. Unlike the latest counters (`CounterRepository`), a stretch stays once the domain stops or leaves the host's
+/// list, and a replay of an earlier time sees only the stretches that began by then: the record that a VM ran on
+/// another host while asleep on its own, whose saved memory no longer matches the disks that copy wrote.
+public enum DomainRuns {
+    /// The longest time between two collections that found a domain running for them to be one stretch (two collections
+    /// every 5 minutes, one of them missed).
+    public static let gap: EpochSeconds = 10 * 60
+
+    /// Records that host `host`'s collection at `now` found domain `domain` running: the stretch it continues (within
+    /// `gap`) reaches `now`, or a new one begins. Run twice, or replayed at an earlier time, it changes nothing twice.
+    public static func record(host: String, domain: String, now: EpochSeconds, in db: Database) throws {
+        // OR IGNORE: a replay between two stretches, taking the later one's start back onto the earlier one's, leaves them.
+        try db.execute(sql: """
+            UPDATE OR IGNORE domain_run SET since = min(since, ?3), seen = max(seen, ?3)
+            WHERE host_uri = ?1 AND domain = ?2 AND since = (
+                SELECT since FROM domain_run WHERE host_uri = ?1 AND domain = ?2 AND since <= ?3 + ?4 AND seen >= ?3 - ?4
+                ORDER BY seen DESC LIMIT 1)
+            """, arguments: [host, domain, now, gap])
+        guard db.changesCount == 0 else { return }
+        try db.execute(sql: """
+            INSERT INTO domain_run (host_uri, domain, since, seen) SELECT ?1, ?2, ?3, ?3
+            WHERE NOT EXISTS (SELECT 1 FROM domain_run WHERE host_uri = ?1 AND domain = ?2 AND since <= ?3 AND seen >= ?3)
+            """, arguments: [host, domain, now])
+    }
+
+    /// A host other than `besides` where a collection after `after` and by `until` found `domain` running (the latest
+    /// such stretch's host); nil when none did.
+    public static func ranBesides(domain: String, besides: String, after: EpochSeconds, until: EpochSeconds, in db: Database) throws -> String? {
+        try String.fetchOne(db, sql: """
+            SELECT host_uri FROM domain_run WHERE domain = ? AND host_uri != ? AND seen > ? AND since <= ? ORDER BY seen DESC LIMIT 1
+            """, arguments: [domain, besides, after, until])
+    }
+
+    /// Removes the stretches that ended before `before`, but each host's latest of each domain: what a sleep that began
+    /// before `before` still asks after (`ranBesides` wants one stretch since the sleep began, the latest serves).
+    /// Returns how many went; run twice, the second removes nothing.
+    public static func prune(before: EpochSeconds, in store: Store, pause: TimeInterval = 0.002) throws -> Int {
+        var removed = 0
+        while case let n = try Retention.briefly(store, pause: pause, { db in
+            try db.execute(sql: """
+                DELETE FROM domain_run WHERE rowid IN (
+                    SELECT r.rowid FROM domain_run r WHERE r.seen < ?1
+                      AND EXISTS (SELECT 1 FROM domain_run l WHERE l.host_uri = r.host_uri AND l.domain = r.domain AND l.seen > r.seen)
+                    LIMIT ?2)
+                """, arguments: [before, Retention.batch])
+            return db.changesCount
+        }), n > 0 {
+            removed += n
+        }
+        return removed
+    }
+}
