@@ -525,7 +525,8 @@ public final class Executor: @unchecked Sendable {
         for (vm, entry) in interrupted.sorted(by: { $0.key < $1.key }) {
             let resumed = OwedRestore(vm: vm, host: entry.host, actionID: entry.actionID, planID: entry.planID, at: options.now,
                                       deadline: entry.deadline ?? options.now, priority: 0, reason: "finishing an interrupted restore (\(entry.detail))",
-                                      cause: entry.cause, byPerson: entry.actionID.hasPrefix(UnplannedWake.wake.rawValue + ":"))
+                                      cause: entry.cause, byPerson: entry.actionID.hasPrefix(UnplannedWake.wake.rawValue + ":"),
+                                      ofMany: entry.actionID.hasSuffix(UnplannedWake.ofManyMark))
             // The interrupted entry is finished under its own action (whatever restore is owed now), so it is closed.
             if let i = planned.firstIndex(where: { $0.vm == vm }) {
                 planned[i] = resumed
@@ -775,16 +776,25 @@ public final class Executor: @unchecked Sendable {
     func ranElsewhere(_ r: OwedRestore, now: EpochSeconds) -> String? {
         let elsewhere = try? store.read { db -> String? in
             guard let sleep = try JournalRepository.power(of: r.vm, in: db), sleep.state == .hibernated, sleep.host == r.host else { return nil }
-            if let host = try DomainRuns.ranBesides(domain: r.vm, besides: r.host, after: sleep.since, until: now, in: db) { return host }
-            guard let placed = try VMRepository.host(of: r.vm, in: db), placed != r.host else { return nil }
-            let ran = try ["cpu_util", "mem_used"].contains { try !SampleReader.presentSamples(vm: r.vm, metric: $0, from: sleep.since + 1, to: now + 1, in: db).isEmpty }
-            return ran ? placed : nil
+            return try Self.ranElsewhere(during: sleep, until: now, in: db)
         }
         guard let placed = elsewhere ?? nil else { return nil }
         return "\(r.vm) was found running on \(placed) while asleep here (\(Self.ranElsewhereText)): not restored here, where it would run as a second "
             + "copy with memory older than its disks. A person decides: keep \(placed)'s copy (on \(r.host): virsh undefine --managed-save \(r.vm); then "
             + "torpor-execute forget \(r.vm), with --discard-saved-state if the state pool holds this sleep); or, only if that copy ran on disks of its own, "
             + "never on this sleep's, stop it, then torpor-execute wake \(r.vm)"
+    }
+
+    /// A host other than its own where `sleep`'s VM ran by `now`: one whose collection found its domain running since the
+    /// save's intent (the memory kept is the guest's when the save paused it, before the sleep's record; a copy started
+    /// meanwhile, by an HA tool seeing it paused, wrote the disks after that memory), or the host the store now places it
+    /// on when samples of it running came in since the sleep. Nil when none.
+    static func ranElsewhere(during sleep: PowerRecord, until now: EpochSeconds, in db: Database) throws -> String? {
+        let saveBegan = min(sleep.since, try JournalRepository.firstStep(of: sleep.actionID, in: db) ?? sleep.since)
+        if let host = try DomainRuns.ranBesides(domain: sleep.vm, besides: sleep.host, after: saveBegan, until: now, in: db) { return host }
+        guard let placed = try VMRepository.host(of: sleep.vm, in: db), placed != sleep.host else { return nil }
+        let ran = try ["cpu_util", "mem_used"].contains { try !SampleReader.presentSamples(vm: sleep.vm, metric: $0, from: sleep.since + 1, to: now + 1, in: db).isEmpty }
+        return ran ? placed : nil
     }
 
     /// What a restore held because its VM ran on another host says (`ranElsewhere`).
@@ -1660,7 +1670,7 @@ public final class Executor: @unchecked Sendable {
                 var selection = Set(found.owed.map(\.vm) + acting + found.unrecorded).sorted()
                 results.add(selection)
                 let owed = found.owed.map { r in
-                    OwedRestore(vm: r.vm, host: r.host, actionID: UnplannedWake.wake.actionID(vm: r.vm, at: options.now), planID: nil, at: options.now,
+                    OwedRestore(vm: r.vm, host: r.host, actionID: UnplannedWake.wakeOfMany(vm: r.vm, at: options.now), planID: nil, at: options.now,
                                 deadline: options.now, priority: r.priority, reason: reason, byPerson: true, ofMany: true,
                                 hostConcurrentRestores: r.hostConcurrentRestores)
                 }
@@ -1790,7 +1800,8 @@ public final class Executor: @unchecked Sendable {
                 throw ExecuteError(.nothingToDo, "\(vm) is not asleep: libvirt says it is \(state)" + (power.map { "; torpor has it running since \(UTC.format($0.since))" } ?? ""))
             }
         }
-        restore(OwedRestore(vm: vm, host: host, actionID: UnplannedWake.wake.actionID(vm: vm, at: options.now), planID: nil, at: options.now,
+        let action = ofMany ? UnplannedWake.wakeOfMany(vm: vm, at: options.now) : UnplannedWake.wake.actionID(vm: vm, at: options.now)
+        restore(OwedRestore(vm: vm, host: host, actionID: action, planID: nil, at: options.now,
                             deadline: options.now, priority: 0, reason: "woken by \(who)" + (fromPool ? " from the state pool" : "") + (moved.map { " " + $0 } ?? ""),
                             fromPool: fromPool, byPerson: true, ofMany: ofMany), options: options, log: log, clock: clock)
         return log.events

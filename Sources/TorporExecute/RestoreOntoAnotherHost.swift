@@ -7,7 +7,8 @@ import TorporVirt
 /// host gone for good, the VM defined again elsewhere, its memory in the state pool. Never two copies running.
 extension Executor {
     /// Moves `vm`'s sleep (`power`) onto `onto` in the store, or throws why not (nothing done), and says why the host
-    /// it slept on counts as gone. Refused while the pool has no image of this sleep, an action is left open for the VM
+    /// it slept on counts as gone. Refused while the pool has no image of this sleep, the VM ran on another host since the
+    /// sleep began (`Executor.ranElsewhere(during:)`: the pool's memory is older than the disks that copy wrote), an action is left open for the VM
     /// on a third host (an earlier move's: `run` finishes it), the host it slept on still has the domain (`ensureGone`),
     /// or `onto` does not have it defined and shut off (one running or paused there was started without its memory).
     /// Then, in one transaction before libvirt acts: what a run left open for it on the old host is closed as failed
@@ -18,6 +19,11 @@ extension Executor {
         guard power.manifestID != nil else {
             throw ExecuteError(.badInput, "the state pool has no image of \(vm)'s current sleep\(Self.whyNotPooled(power)): its memory is only in libvirt's "
                                + "image on \(power.host); nothing restored")
+        }
+        if let ran = try store.read({ try Self.ranElsewhere(during: power, until: time, in: $0) }) {
+            throw ExecuteError(.badInput, "\(vm) was found running on \(ran) while asleep (\(Self.ranElsewhereText)): the state pool's memory of it is "
+                               + "older than the disks that copy wrote; nothing restored. To keep that copy: torpor-execute forget \(vm) --host-gone "
+                               + "--discard-saved-state")
         }
         if let open = try store.read({ try JournalRepository.unfinished(in: $0) }).first(where: { $0.vm == vm && $0.host != power.host }) {
             throw ExecuteError(.badInput, "a \(open.kind.rawValue) of \(vm) is left open on \(open.host) (\(open.step.rawValue) since \(UTC.format(open.at))): "

@@ -14,22 +14,21 @@ public enum DomainRuns {
     /// Records that host `host`'s collection at `now` found domain `domain` running: the stretch it continues (within
     /// `gap`) reaches `now`, or a new one begins. Run twice, or replayed at an earlier time, it changes nothing twice.
     public static func record(host: String, domain: String, now: EpochSeconds, in db: Database) throws {
-        // OR IGNORE: a replay between two stretches, taking the later one's start back onto the earlier one's, leaves them.
-        try db.execute(sql: """
-            UPDATE OR IGNORE domain_run SET since = min(since, ?3), seen = max(seen, ?3)
+        // The stretch holding `now` first (a replay inside one changes nothing), else the latest within `gap`: a start
+        // taken back to `now` meets no other stretch's (one starting at `now` would hold it).
+        try db.cachedStatement(sql: """
+            UPDATE domain_run SET since = min(since, ?3), seen = max(seen, ?3)
             WHERE host_uri = ?1 AND domain = ?2 AND since = (
                 SELECT since FROM domain_run WHERE host_uri = ?1 AND domain = ?2 AND since <= ?3 + ?4 AND seen >= ?3 - ?4
-                ORDER BY seen DESC LIMIT 1)
-            """, arguments: [host, domain, now, gap])
+                ORDER BY (since <= ?3 AND seen >= ?3) DESC, seen DESC LIMIT 1)
+            """).execute(arguments: [host, domain, now, gap])
         guard db.changesCount == 0 else { return }
-        try db.execute(sql: """
-            INSERT INTO domain_run (host_uri, domain, since, seen) SELECT ?1, ?2, ?3, ?3
-            WHERE NOT EXISTS (SELECT 1 FROM domain_run WHERE host_uri = ?1 AND domain = ?2 AND since <= ?3 AND seen >= ?3)
-            """, arguments: [host, domain, now])
+        try db.cachedStatement(sql: "INSERT INTO domain_run (host_uri, domain, since, seen) VALUES (?, ?, ?, ?)").execute(arguments: [host, domain, now, now])
     }
 
     /// A host other than `besides` where a collection after `after` and by `until` found `domain` running (the latest
-    /// such stretch's host); nil when none did.
+    /// such stretch's host); nil when none did. A replay may count a stretch by its collections after `until`: it holds
+    /// where the live run at that time might not have yet, the safe side.
     public static func ranBesides(domain: String, besides: String, after: EpochSeconds, until: EpochSeconds, in db: Database) throws -> String? {
         try String.fetchOne(db, sql: """
             SELECT host_uri FROM domain_run WHERE domain = ? AND host_uri != ? AND seen > ? AND since <= ? ORDER BY seen DESC LIMIT 1

@@ -71,6 +71,13 @@ public enum UnplannedWake: String, CaseIterable, Sendable {
     case signal, wake
 
     public func actionID(vm: String, at: EpochSeconds) -> String { "\(rawValue):\(vm):\(UTC.format(at))" }
+
+    /// The action of one VM's restore in an operator's wake of many (`wake --all`, by label): a `wake`'s, marked, so that
+    /// a run finishing it after a kill still knows it was one of many.
+    public static func wakeOfMany(vm: String, at: EpochSeconds) -> String { wake.actionID(vm: vm, at: at) + ofManyMark }
+
+    /// What ends the action of a restore in a wake of many (`wakeOfMany`).
+    public static let ofManyMark = ":of-many"
 }
 
 /// An operator's pin: no hibernation of the VM until `until` (nil: until unpinned).
@@ -115,6 +122,11 @@ public enum JournalRepository {
         } else {
             try db.execute(sql: "DELETE FROM journal_open WHERE action_id = ?", arguments: [e.actionID])
         }
+    }
+
+    /// When action `actionID`'s first step was journaled (its intent), through the index by action; nil when it has none.
+    public static func firstStep(of actionID: String, in db: Database) throws -> EpochSeconds? {
+        try EpochSeconds.fetchOne(db, sql: "SELECT at FROM journal WHERE action_id = ? ORDER BY id LIMIT 1", arguments: [actionID])
     }
 
     /// The latest step of each of these actions that has one, by action id (one indexed look-up each, however long the

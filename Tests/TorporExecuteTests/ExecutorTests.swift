@@ -1911,6 +1911,34 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.state("web-01") == .running)
     }
 
+    /// The hold reaches back to the save's intent: a copy started on another host while the save ran (an HA tool seeing
+    /// the VM paused) wrote the disks after the memory kept, though before the sleep's record. A run there that ended
+    /// before the intent (the VM migrated here, then slept) holds nothing. A wake of every VM that a kill interrupted is
+    /// finished as one of many: held too.
+    @Test func aCopyStartedElsewhereWhileTheSaveRanHoldsTheRestore() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<6, "web-02": 0..<6])
+        _ = try f.executor().run(f.options(Self.now))
+        let b = "qemu+ssh://b/system"
+        try f.store.transaction { db in
+            // A save of a minute (the test driver's takes none): the sleep's record ends then.
+            try db.execute(sql: "UPDATE power SET since = since + 60 WHERE vm = 'web-01'")
+            try DomainRuns.record(host: b, domain: "web-01", now: Self.now + 30, in: db)
+            try DomainRuns.record(host: b, domain: "web-02", now: Self.now - 300, in: db)
+        }
+        let events = try f.executor().run(f.options(Self.at(6)))
+        #expect(events.map { "\($0.event) \($0.vm ?? "")" }.sorted() == ["failed web-01", "restored web-02"], "\(events.map(\.text))")
+        #expect(events.first { $0.vm == "web-01" }?.detail.hasPrefix("restore: web-01 was found running on \(b) while asleep here") == true)
+        // A wake --all killed after its intent: the next pass finishes it as one of many, held.
+        let wake = UnplannedWake.wakeOfMany(vm: "web-01", at: Self.at(6) + 60)
+        try f.store.transaction { db in
+            try JournalRepository.append(JournalEntry(actionID: wake, planID: nil, vm: "web-01", host: Self.host, kind: .restore, step: .intent,
+                                                      at: Self.at(6) + 60, detail: "woken by bob: every VM", deadline: Self.at(6) + 60), in: db)
+        }
+        let resumed = try f.executor().run(f.options(Self.at(6) + 120))
+        #expect(try resumed.filter { $0.vm == "web-01" }.map(\.event) == ["reconciled", "failed"] && f.state("web-01") == .shutOff, "\(resumed.map(\.text))")
+    }
+
     /// A sleep whose domain is gone from its host (undefined while it slept) fails its restore each pass, and check
     /// says how to end it; `forget` ends its record: owed no restore, check quiet about it. Refused while libvirt still
     /// has the domain (a wake is what it needs), and for a VM not asleep.
@@ -1954,7 +1982,8 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
     }
 
     /// A restore onto another host is of a sleep only, from the pool, and never while the host it slept on still has the
-    /// domain (two copies would run), an action is left open on a third host, or the new host does not have the VM
+    /// domain (two copies would run), the VM ran on some host since the sleep (the pool's memory is older than its disks),
+    /// an action is left open on a third host, or the new host does not have the VM
     /// defined and shut off (started there without its memory): refused, nothing changed. Allowed, it closes what a run
     /// left open on the old host (that host coming back must finish none of it) and places the sleep and the VM on the
     /// new host before libvirt acts: a restore that fails there is tried there again by the next pass. Onto the host it
@@ -2003,6 +2032,13 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.store.read { try JournalRepository.unfinished(in: $0) }.map(\.actionID) == [left.actionID], "the refusals closed nothing")
         let here = try f.executor().wake(vm: "web-01", by: "carol", fromPool: true, onto: Self.host, options: later)
         #expect(here.map(\.event) == ["failed"] && here[0].host == Self.host && !here[0].detail.contains("onto"), "\(here.map(\.text))")
+        // A copy ran on a host since the sleep (an HA tool's, stopped since): refused onto any host; once that record is
+        // gone (as if it never ran), moved.
+        try f.store.transaction { try DomainRuns.record(host: "test:///new", domain: "web-01", now: Self.now + 45, in: $0) }
+        let ran = refused("web-01", onto: "test:///new", by: lost)
+        #expect(ran?.message.hasPrefix("web-01 was found running on test:///new while asleep (started there without its memory): the state pool's memory") == true
+                && ran?.message.contains("torpor-execute forget web-01 --host-gone --discard-saved-state") == true, "\(String(describing: ran))")
+        try f.store.transaction { try $0.execute(sql: "DELETE FROM domain_run WHERE host_uri = 'test:///new'") }
         // Moved: the old host's open restore given up, the sleep and the VM placed on the new host, the restore tried
         // there (the test driver cannot restore the pool's random image).
         let moved = try lost.wake(vm: "web-01", by: "carol", fromPool: true, onto: "test:///new", hostGone: true, options: later)

@@ -29,6 +29,13 @@ import TorporCore
             try DomainRuns.record(host: Self.b, domain: "web-01", now: 1600, in: db)
         }
         #expect(try Self.stretches(store) == ["\(Self.a) web-01 700-1900", "\(Self.a) web-01 2501-2501", "\(Self.b) web-01 1600-1600"])
+        // A replay within the gap of both takes the later one's start back; one inside the first still changes nothing,
+        // though the later one is within its gap too.
+        try store.transaction { db in
+            try DomainRuns.record(host: Self.a, domain: "web-01", now: 2200, in: db)
+            try DomainRuns.record(host: Self.a, domain: "web-01", now: 1800, in: db)
+        }
+        #expect(try Self.stretches(store) == ["\(Self.a) web-01 700-1900", "\(Self.a) web-01 2200-2501", "\(Self.b) web-01 1600-1600"])
     }
 
     /// Another host's stretch counts when it reaches past `after` and began by `until` (a replay of an earlier time does
