@@ -253,9 +253,20 @@ final class SampleSession {
         try CounterRepository.save(host: host, domain: domain, snapshot: snapshot, in: db)
     }
 
-    /// Records that this collection found `domain` running on `host` (`DomainRuns.record`).
-    func recordRun(host: String, domain: String) throws {
-        try DomainRuns.record(host: host, domain: domain, now: now, in: db)
+    /// When the collector last collected `host` before this collection, if it ever did.
+    func previousCollection(of host: String) throws -> EpochSeconds? {
+        try SourceRepository.lastIngested(kind: "libvirt", location: host, by: now - 1, in: db)
+    }
+
+    /// Records that this collection found `domain` running on `host`, whose collection before was at `previous`
+    /// (`DomainRuns.record`).
+    func recordRun(host: String, domain: String, previous: EpochSeconds?) throws {
+        try DomainRuns.record(host: host, domain: domain, now: now, previous: previous, in: db)
+    }
+
+    /// Another host whose collections, in separate runs, found `domain` running while this host's did (`DomainRuns.runningBeside`).
+    func runningBeside(host: String, domain: String) throws -> (host: String, seen: EpochSeconds)? {
+        try DomainRuns.runningBeside(host: host, domain: domain, now: now, in: db)
     }
 
     /// `VMRepository.claimListing`.

@@ -11,19 +11,39 @@ public enum DomainRuns {
     /// every 5 minutes, one of them missed).
     public static let gap: EpochSeconds = 10 * 60
 
-    /// Records that host `host`'s collection at `now` found domain `domain` running: the stretch it continues (within
-    /// `gap`) reaches `now`, or a new one begins. Run twice, or replayed at an earlier time, it changes nothing twice.
-    public static func record(host: String, domain: String, now: EpochSeconds, in db: Database) throws {
-        // The stretch holding `now` first (a replay inside one changes nothing), else the latest within `gap`: a start
+    /// How long two hosts' stretches of one domain must overlap to be two copies (`runningBeside`): longer than the
+    /// stamps of two hosts' collections in separate runs can straddle a migration's switch (a collection is stamped
+    /// when it starts, its host read moments later), shorter than one 5-minute interval.
+    public static let copiesOverlap: EpochSeconds = 2 * 60
+
+    /// Records that host `host`'s collection at `now` found domain `domain` running. It continues a stretch seen at the
+    /// host's collection before (`previous`: none between found it otherwise), within `gap`; otherwise a new one begins
+    /// (nil: none is known, only a stretch holding `now` is continued). Run twice, or replayed at an earlier time, it
+    /// changes nothing twice.
+    public static func record(host: String, domain: String, now: EpochSeconds, previous: EpochSeconds?, in db: Database) throws {
+        // The stretch holding `now` first (a replay inside one changes nothing), else the latest continued: a start
         // taken back to `now` meets no other stretch's (one starting at `now` would hold it).
         try db.cachedStatement(sql: """
             UPDATE domain_run SET since = min(since, ?3), seen = max(seen, ?3)
             WHERE host_uri = ?1 AND domain = ?2 AND since = (
-                SELECT since FROM domain_run WHERE host_uri = ?1 AND domain = ?2 AND since <= ?3 + ?4 AND seen >= ?3 - ?4
+                SELECT since FROM domain_run WHERE host_uri = ?1 AND domain = ?2 AND since <= ?3 + ?4 AND seen >= ?5
                 ORDER BY (since <= ?3 AND seen >= ?3) DESC, seen DESC LIMIT 1)
-            """).execute(arguments: [host, domain, now, gap])
+            """).execute(arguments: [host, domain, now, gap, max(previous ?? now, now - gap)])
         guard db.changesCount == 0 else { return }
         try db.cachedStatement(sql: "INSERT INTO domain_run (host_uri, domain, since, seen) VALUES (?, ?, ?, ?)").execute(arguments: [host, domain, now, now])
+    }
+
+    /// Another host whose stretch of `domain` overlaps this host's holding `now` by `copiesOverlap` or more, by `now`, and
+    /// was seen within `gap` of it: the domain runs on both (each found it running after the other first did), though
+    /// collected by separate runs. `seen`: the latest time both were found running (that host's last collection by
+    /// `now` that did). Nil when none; the first of them by name.
+    public static func runningBeside(host: String, domain: String, now: EpochSeconds, in db: Database) throws -> (host: String, seen: EpochSeconds)? {
+        try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT o.host_uri, min(o.seen, ?3) AS both FROM domain_run m JOIN domain_run o ON o.domain = m.domain AND o.host_uri != m.host_uri
+            WHERE m.host_uri = ?1 AND m.domain = ?2 AND m.since <= ?3 AND m.seen >= ?3 AND o.seen >= ?3 - ?4 AND o.since <= ?3
+              AND min(o.seen, ?3) - max(o.since, m.since) >= ?5
+            ORDER BY o.host_uri LIMIT 1
+            """), arguments: [host, domain, now, gap, copiesOverlap]).map { ($0["host_uri"], $0["both"]) }
     }
 
     /// A host other than `besides` where a collection after `after` and by `until` found `domain` running (the latest

@@ -1923,8 +1923,8 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         try f.store.transaction { db in
             // A save of a minute (the test driver's takes none): the sleep's record ends then.
             try db.execute(sql: "UPDATE power SET since = since + 60 WHERE vm = 'web-01'")
-            try DomainRuns.record(host: b, domain: "web-01", now: Self.now + 30, in: db)
-            try DomainRuns.record(host: b, domain: "web-02", now: Self.now - 300, in: db)
+            try DomainRuns.record(host: b, domain: "web-01", now: Self.now + 30, previous: nil, in: db)
+            try DomainRuns.record(host: b, domain: "web-02", now: Self.now - 300, previous: nil, in: db)
         }
         let events = try f.executor().run(f.options(Self.at(6)))
         #expect(events.map { "\($0.event) \($0.vm ?? "")" }.sorted() == ["failed web-01", "restored web-02"], "\(events.map(\.text))")
@@ -2034,7 +2034,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(here.map(\.event) == ["failed"] && here[0].host == Self.host && !here[0].detail.contains("onto"), "\(here.map(\.text))")
         // A copy ran on a host since the sleep (an HA tool's, stopped since): refused onto any host; once that record is
         // gone (as if it never ran), moved.
-        try f.store.transaction { try DomainRuns.record(host: "test:///new", domain: "web-01", now: Self.now + 45, in: $0) }
+        try f.store.transaction { try DomainRuns.record(host: "test:///new", domain: "web-01", now: Self.now + 45, previous: nil, in: $0) }
         let ran = refused("web-01", onto: "test:///new", by: lost)
         #expect(ran?.message.hasPrefix("web-01 was found running on test:///new while asleep (started there without its memory): the state pool's memory") == true
                 && ran?.message.contains("torpor-execute forget web-01 --host-gone --discard-saved-state") == true, "\(String(describing: ran))")

@@ -193,6 +193,39 @@ import TorporVirt
         #expect(try named(at: t0 + 900 + 15 * 60) == text && named(at: t0 + 901 + 15 * 60).isEmpty, "named for three collections after the last")
     }
 
+    /// Hosts collected by separate runs (a collector per host): a VM's own domain found running on both, each host's
+    /// collections finding it after the other's first did, is two copies all the same: said from b's second collection
+    /// on, the VM then kept where it is, `check` naming it once collections in a row found it so. A migration between
+    /// them, whose collections' stamps straddle its switch by seconds, is not.
+    @Test func aVMRunningOnTwoHostsCollectedBySeparateRunsIsTwoCopies() throws {
+        let s = try Scratch()
+        let ingester = DomainStatsIngester(store: s.store)
+        let a = "qemu+ssh://a/system", b = "qemu+ssh://b/system"
+        func domain(_ name: String, _ cpuSeconds: Double) -> DomainSample {
+            var d = sample(name, cpuSeconds: cpuSeconds, rx: 0, wr: 0)
+            d.uuid = "uuid-" + name
+            return d
+        }
+        func said(_ r: IngestReport) -> Bool {
+            r.warnings.contains { $0.hasPrefix("web-01: RUNNING ON TWO HOSTS, \(a) and \(b), in each one's collections of the last minutes") }
+        }
+        // a's collections at :00, :05, …; b's two minutes later find a copy started there.
+        var found: [String] = []
+        for (host, time) in [(a, t0), (a, t0 + 300), (b, t0 + 420), (a, t0 + 600), (b, t0 + 720), (a, t0 + 900), (b, t0 + 1020)] {
+            if try said(ingester.ingest([domain("web-01", Double(time - t0))], uri: host, now: time)) { found.append("\(host == a ? "a" : "b") \(time - t0)") }
+        }
+        #expect(found == ["b 720", "a 900", "b 1020"])
+        let named = try ExecutionCheck.problems(store: s.store, now: t0 + 1100, grace: 600, collectorSilence: 0).filter { $0.kind == .runningOnTwoHosts }
+        #expect(named.map(\.vm) == ["web-01"], "\(named.map(\.text))")
+        // web-02 migrates from a to b: a's collection stamped 3 s after b's first, read before the switch.
+        var migration: [IngestReport] = []
+        for (host, time) in [(a, t0 + 1200), (a, t0 + 1500), (b, t0 + 1800), (a, t0 + 1803), (b, t0 + 2100), (b, t0 + 2400)] {
+            migration.append(try ingester.ingest([domain("web-02", Double(time - t0))], uri: host, now: time))
+        }
+        #expect(migration.allSatisfy { !$0.warnings.contains { $0.contains("RUNNING ON TWO HOSTS") } }, "\(migration.map(\.warnings))")
+        #expect(try s.store.read { try VMRepository.host(of: "web-02", in: $0) } == b)
+    }
+
     /// A VM recorded on its host before torpor kept UUIDs stays that host's: another host's domain of its name is a
     /// clash until the recorded host lists the VM (taking its UUID) or lets it go.
     @Test func aVMRecordedBeforeUUIDsStaysItsHosts() throws {

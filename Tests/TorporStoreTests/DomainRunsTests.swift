@@ -17,25 +17,33 @@ import TorporCore
         }
     }
 
-    /// Collections every 5 minutes make one stretch; a gap longer than `DomainRuns.gap` starts another; a collection
-    /// recorded twice, or replayed inside or just before a stretch, adds nothing.
+    /// Records that `host`'s collections at `times`, one after the other, found `domain` running.
+    static func collections(_ host: String, _ domain: String, _ times: [EpochSeconds], after previous: EpochSeconds? = nil, in db: Database) throws {
+        for (i, t) in times.enumerated() { try DomainRuns.record(host: host, domain: domain, now: t, previous: i == 0 ? previous : times[i - 1], in: db) }
+    }
+
+    /// Collections every 5 minutes make one stretch; a gap longer than `DomainRuns.gap`, or a collection between that
+    /// did not find it running, starts another; a collection recorded twice, or replayed inside or just before a
+    /// stretch, adds nothing.
     @Test func collectionsInARowAreOneStretch() throws {
         let store = try Store(path: temporaryStorePath())
         try store.transaction { db in
-            for t: EpochSeconds in [1000, 1300, 1600, 1600, 1900] { try DomainRuns.record(host: Self.a, domain: "web-01", now: t, in: db) }
-            try DomainRuns.record(host: Self.a, domain: "web-01", now: 1900 + DomainRuns.gap + 1, in: db)
-            try DomainRuns.record(host: Self.a, domain: "web-01", now: 1300, in: db)   // a replay inside the first
-            try DomainRuns.record(host: Self.a, domain: "web-01", now: 700, in: db)    // and one just before it
-            try DomainRuns.record(host: Self.b, domain: "web-01", now: 1600, in: db)
+            try Self.collections(Self.a, "web-01", [1000, 1300, 1600, 1600, 1900, 1900 + DomainRuns.gap + 1], in: db)
+            try DomainRuns.record(host: Self.a, domain: "web-01", now: 1300, previous: 1000, in: db)   // a replay inside the first
+            try DomainRuns.record(host: Self.a, domain: "web-01", now: 700, previous: nil, in: db)     // and one just before it
+            try DomainRuns.record(host: Self.b, domain: "web-01", now: 1600, previous: nil, in: db)
         }
         #expect(try Self.stretches(store) == ["\(Self.a) web-01 700-1900", "\(Self.a) web-01 2501-2501", "\(Self.b) web-01 1600-1600"])
         // A replay within the gap of both takes the later one's start back; one inside the first still changes nothing,
         // though the later one is within its gap too.
         try store.transaction { db in
-            try DomainRuns.record(host: Self.a, domain: "web-01", now: 2200, in: db)
-            try DomainRuns.record(host: Self.a, domain: "web-01", now: 1800, in: db)
+            try DomainRuns.record(host: Self.a, domain: "web-01", now: 2200, previous: nil, in: db)
+            try DomainRuns.record(host: Self.a, domain: "web-01", now: 1800, previous: 1500, in: db)
         }
         #expect(try Self.stretches(store) == ["\(Self.a) web-01 700-1900", "\(Self.a) web-01 2200-2501", "\(Self.b) web-01 1600-1600"])
+        // The collection at 2801 did not find it running (migrated away and back): the next is a stretch of its own.
+        try store.transaction { try DomainRuns.record(host: Self.a, domain: "web-01", now: 3100, previous: 2801, in: $0) }
+        #expect(try Self.stretches(store).filter { $0.hasPrefix(Self.a) }.last == "\(Self.a) web-01 3100-3100")
     }
 
     /// Another host's stretch counts when it reaches past `after` and began by `until` (a replay of an earlier time does
@@ -43,8 +51,8 @@ import TorporCore
     @Test func aRunOnAnotherHostIsFoundInItsWindowOnly() throws {
         let store = try Store(path: temporaryStorePath())
         try store.transaction { db in
-            for t: EpochSeconds in [1000, 1300] { try DomainRuns.record(host: Self.a, domain: "web-01", now: t, in: db) }
-            for t: EpochSeconds in [5000, 5300] { try DomainRuns.record(host: Self.b, domain: "web-01", now: t, in: db) }
+            try Self.collections(Self.a, "web-01", [1000, 1300], in: db)
+            try Self.collections(Self.b, "web-01", [5000, 5300], in: db)
         }
         func found(after: EpochSeconds, until: EpochSeconds, besides: String = Self.a) throws -> String? {
             try store.read { try DomainRuns.ranBesides(domain: "web-01", besides: besides, after: after, until: until, in: $0) }
@@ -57,16 +65,43 @@ import TorporCore
         #expect(try store.read { try DomainRuns.ranBesides(domain: "web-02", besides: Self.a, after: 0, until: 9000, in: $0) } == nil)
     }
 
+    /// Two hosts collected by separate runs: a copy started on b beside a's is two copies once each host's collections
+    /// found it running after the other's first did, by `copiesOverlap` (b's second collection); a migration from a to b,
+    /// its collections' stamps straddling the switch by seconds, never is.
+    @Test func stretchesOverlappingOnTwoHostsAreTwoCopies() throws {
+        let store = try Store(path: temporaryStorePath())
+        func beside(_ host: String, at now: EpochSeconds, _ domain: String = "web-01") throws -> String? {
+            try store.read { try DomainRuns.runningBeside(host: host, domain: domain, now: now, in: $0) }?.host
+        }
+        try store.transaction { db in
+            try Self.collections(Self.a, "web-01", [0, 300, 600, 900], in: db)   // a at :00, :05, …; b at :02, :07
+            try DomainRuns.record(host: Self.b, domain: "web-01", now: 720, previous: 420, in: db)
+        }
+        #expect(try beside(Self.b, at: 720) == nil, "b's first collection: a's before it")
+        #expect(try beside(Self.a, at: 900) == nil, "a's next: b's stretch is that one collection yet")
+        try store.transaction { try DomainRuns.record(host: Self.b, domain: "web-01", now: 1020, previous: 720, in: $0) }
+        #expect(try beside(Self.b, at: 1020) == Self.a)
+        #expect(try store.read { try DomainRuns.runningBeside(host: Self.b, domain: "web-01", now: 1020, in: $0) }?.seen == 900, "a's last collection")
+        try store.transaction { try DomainRuns.record(host: Self.a, domain: "web-01", now: 1200, previous: 900, in: $0) }
+        #expect(try beside(Self.a, at: 1200) == Self.b)
+        // A migration of web-02 from a to b: a's last collection stamped 3 s after b's first (read before the switch).
+        try store.transaction { db in
+            try Self.collections(Self.a, "web-02", [0, 300, 603], in: db)
+            try Self.collections(Self.b, "web-02", [600, 900, 1200], in: db)
+        }
+        #expect(try [600, 900, 1200].allSatisfy { try beside(Self.b, at: $0, "web-02") == nil } && beside(Self.a, at: 603, "web-02") == nil)
+    }
+
     /// The prune removes stretches that ended before its time, but each host's latest of each domain (a sleep older
     /// than the retention still asks after it); run twice, the second removes nothing.
     @Test func thePruneKeepsEachHostsLatestStretch() throws {
         let store = try Store(path: temporaryStorePath())
         try store.transaction { db in
             for t: EpochSeconds in [1000, 5000, 9000] {
-                try DomainRuns.record(host: Self.a, domain: "web-01", now: t, in: db)
-                try DomainRuns.record(host: Self.b, domain: "web-02", now: t, in: db)
+                try DomainRuns.record(host: Self.a, domain: "web-01", now: t, previous: nil, in: db)
+                try DomainRuns.record(host: Self.b, domain: "web-02", now: t, previous: nil, in: db)
             }
-            try DomainRuns.record(host: Self.b, domain: "web-01", now: 1000, in: db)
+            try DomainRuns.record(host: Self.b, domain: "web-01", now: 1000, previous: nil, in: db)
         }
         #expect(try DomainRuns.prune(before: 6000, in: store) == 4)
         #expect(try DomainRuns.prune(before: 6000, in: store) == 0)

@@ -170,7 +170,7 @@ public struct DomainStatsIngester {
             let previous = try session.previousCounters(host: uri)
             var firstSeen: [String] = [], afterGap: [String] = [], collectedLater: [String] = []
             let vms = try samples.map { try session.vmID($0.domain) }
-            let recorded = try session.recordedHosts(), lately = try session.latelyTwoCopies(by: now)
+            let recorded = try session.recordedHosts(), lately = try session.latelyTwoCopies(by: now), previousCollection = try session.previousCollection(of: uri)
             let claims = try session.claimListing(host: uri, zip(vms, samples).map { (vm: $0, name: $1.domain, uuid: $1.uuid, running: $1.running) })
             for (vm, sample) in zip(vms, samples) {
                 session.countRow()
@@ -179,20 +179,24 @@ public struct DomainStatsIngester {
                 case .idleCopy: continue
                 case .clash(let clash): session.warn("\(clash)"); continue
                 }
-                if sample.running { try session.recordRun(host: uri, domain: sample.domain) }
-                // Its own domain (its UUID) running here and on another host in this collection: not a migration (whose
-                // destination is paused until the switch) but two copies, both writing its disks: recorded and said
-                // (`check` names it once two collections in a row found it so). Off the host on record, this one's
-                // readings stay out of its series and it is not moved here, while it is two copies or was lately (the
-                // host on record may not have answered this time).
+                if sample.running { try session.recordRun(host: uri, domain: sample.domain, previous: previousCollection) }
+                // Its own domain (its UUID) running here and on another host in this collection, or in another host's
+                // collections by separate runs while this host's found it running: not a migration (whose destination is
+                // paused until the switch) but two copies, both writing its disks: recorded and said (`check` names it
+                // once two collections in a row found it so). Off the host on record, this one's readings stay out of
+                // its series and it is not moved here, while it is two copies or was lately (the host on record may not
+                // have answered this time).
                 if sample.running, let uuid = sample.uuid {
-                    let beside = (running[sample.domain] ?? []).filter { $0.host != uri && $0.uuid == uuid }.map(\.host).sorted().first
-                    if let beside {
-                        try session.setRunningCopies(vm: vm, hosts: [beside, uri], now: now)
-                        session.warn("\(sample.domain): RUNNING ON TWO HOSTS, \([beside, uri].sorted().joined(separator: " and ")), in this collection (the same "
-                                     + "libvirt domain \(uuid)): a stale copy was started? Stop one before both write its disks")
+                    let inThisRun = (running[sample.domain] ?? []).filter { $0.host != uri && $0.uuid == uuid }.map(\.host).sorted().first
+                    // Found so by separate runs: as of the other host's last collection that found it running.
+                    let copies = try inThisRun.map { (host: $0, seen: now) } ?? session.runningBeside(host: uri, domain: sample.domain)
+                    if let copies {
+                        try session.setRunningCopies(vm: vm, hosts: [copies.host, uri], now: copies.seen)
+                        session.warn("\(sample.domain): RUNNING ON TWO HOSTS, \([copies.host, uri].sorted().joined(separator: " and ")), "
+                                     + (inThisRun != nil ? "in this collection" : "in each one's collections of the last minutes")
+                                     + " (the same libvirt domain \(uuid)): a stale copy was started? Stop one before both write its disks")
                     }
-                    if let onRecord = recorded[vm], onRecord != uri, beside != nil || lately.contains(sample.domain) { continue }
+                    if let onRecord = recorded[vm], onRecord != uri, copies != nil || lately.contains(sample.domain) { continue }
                 }
                 if let vcpus = sample.vcpus { try emit(session, vm, "vcpus", Double(vcpus), now) }
                 if let capacity = sample.memoryCapacity { try emit(session, vm, "mem_capacity", capacity, now) }

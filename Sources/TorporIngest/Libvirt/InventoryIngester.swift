@@ -49,6 +49,8 @@ public struct InventoryIngester {
                 // A VM lately found running on two hosts stays on the host on record (the collector's rule).
                 let recorded = try VMRepository.hostsOnRecord(in: db)
                 let lately = try VMRepository.lately(twoCopiesBy: now, in: db)
+                // The collector's collection of this host before now: what a stretch of running it found continues from.
+                let previousCollection = try SourceRepository.lastIngested(kind: "libvirt", location: uri, by: now - 1, in: db)
                 let claims = try VMRepository.claimListing(host: uri, zip(ids, entries).map {
                     (vm: $0, name: $1.entry.name, uuid: $1.entry.uuid.isEmpty ? nil : $1.entry.uuid, running: $1.running)
                 }, in: db)
@@ -58,7 +60,7 @@ public struct InventoryIngester {
                     case .idleCopy: continue
                     case .clash(let clash): registered.clashes.append(clash); continue
                     }
-                    if running { try DomainRuns.record(host: uri, domain: entry.name, now: now, in: db) }
+                    if running { try DomainRuns.record(host: uri, domain: entry.name, now: now, previous: previousCollection, in: db) }
                     if lately.contains(entry.name), let onRecord = recorded[id], onRecord != uri { continue }
                     registered.entries.append(entry)
                     try VMRepository.setAllocation(vm: id, vcpus: entry.vcpus, memoryBytes: entry.memoryBytes, observedAt: now, in: db)
