@@ -21,12 +21,11 @@ public enum DomainRuns {
     /// (nil: none is known, only a stretch holding `now` is continued). Run twice, or replayed at an earlier time, it
     /// changes nothing twice.
     public static func record(host: String, domain: String, now: EpochSeconds, previous: EpochSeconds?, in db: Database) throws {
-        // The stretch holding `now` first (a replay inside one changes nothing), else the latest continued: a start
-        // taken back to `now` meets no other stretch's (one starting at `now` would hold it).
+        // The stretch holding `now` first (a replay inside one changes nothing), else the latest continued.
         try db.cachedStatement(sql: """
             UPDATE domain_run SET since = min(since, ?3), seen = max(seen, ?3)
-            WHERE host_uri = ?1 AND domain = ?2 AND since = (
-                SELECT since FROM domain_run WHERE host_uri = ?1 AND domain = ?2 AND since <= ?3 + ?4 AND seen >= ?5
+            WHERE rowid = (
+                SELECT rowid FROM domain_run WHERE host_uri = ?1 AND domain = ?2 AND since <= ?3 + ?4 AND seen >= ?5
                 ORDER BY (since <= ?3 AND seen >= ?3) DESC, seen DESC LIMIT 1)
             """).execute(arguments: [host, domain, now, gap, max(previous ?? now, now - gap)])
         guard db.changesCount == 0 else { return }

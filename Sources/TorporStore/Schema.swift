@@ -352,9 +352,10 @@ enum Schema {
                     host_uri TEXT NOT NULL,
                     domain TEXT NOT NULL,
                     since INTEGER NOT NULL,                 -- the first collection of the stretch that found it running
-                    seen INTEGER NOT NULL,                  -- the latest
-                    PRIMARY KEY (host_uri, domain, since)
+                    seen INTEGER NOT NULL                   -- the latest
                 );
+                -- Both by the latest: each collection asks after the stretches seen lately, not a VM's year of sleeps.
+                CREATE INDEX domain_run_by_host ON domain_run(host_uri, domain, seen);
                 CREATE INDEX domain_run_by_domain ON domain_run(domain, seen);
                 INSERT INTO domain_run (host_uri, domain, since, seen)
                     SELECT host_uri, domain, collected_at, collected_at FROM libvirt_counter WHERE counters != '{}';

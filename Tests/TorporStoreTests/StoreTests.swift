@@ -267,7 +267,7 @@ func olderStore(upTo migration: String, at path: String = temporaryStorePath(), 
             "v20: a source's ingests by location and kind, in time e9b5cf671ab3c17f",
             "v21: when each of a VM's vCPUs and memory was observed 85307c177cf1883a",
             "v22: a VM found running on two hosts at once 88595a23ccf2f617",
-            "v23: each stretch of collections that found a domain running on a host 0195effa27f034bd",
+            "v23: each stretch of collections that found a domain running on a host 2ba776f6eae65a11",
         ]
         let migrations = Schema.migrator.migrations
         var found: [String] = []
