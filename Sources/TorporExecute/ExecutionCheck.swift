@@ -125,7 +125,7 @@ public enum ExecutionCheck {
                 let held = c.onRecord.map { "; torpor's record has it on \($0)" } ?? ""
                 problems.append(Problem(vm: c.vm, kind: .runningOnTwoHosts, text: "\(c.vm): RUNNING ON TWO HOSTS, \(c.hosts.joined(separator: " and ")) (the same "
                                         + "libvirt domain, in collections in a row\(held)): a stale copy was started (a host back with an old saved image?), "
-                                        + "or one host is named twice in TORPOR_LIBVIRT_URI; confirm with virsh list on both, then stop the stale copy before both "
+                                        + "or one host is collected under two URIs (TORPOR_LIBVIRT_URI, or two collectors' --uri); confirm with virsh list on both, then stop the stale copy before both "
                                         + "write its disks (virsh destroy, then virsh undefine --managed-save there)"))
             }
             // An executor on an older torpor than the store's (left running by an upgrade: `--follow` keeps the binary it

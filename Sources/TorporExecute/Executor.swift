@@ -1138,14 +1138,18 @@ public final class Executor: @unchecked Sendable {
     /// within a day and one of those hosts has not been collected since (missing is not one copy). Saving the copy on
     /// record while the other runs would keep memory that no longer matches the disks the other writes. Nil otherwise.
     static func twoCopiesHold(_ vm: String, at time: EpochSeconds, in db: Database) throws -> String? {
-        guard let copies = try VMRepository.runningCopies(from: time - 86_400, to: .max, in: db).first(where: { $0.vm == vm && $0.since <= time })
-        else { return nil }
-        let said = "found running on two hosts (\(copies.hosts.joined(separator: " and ")))"
         let held = "not saved while another copy may write its disks (torpor-execute check names it once collections in a row find it so)"
-        if copies.seen >= time - VMRepository.runningCopiesGap { return said + " lately: " + held }
-        let silent = try copies.hosts.filter { (try SourceRepository.lastIngested(kind: "libvirt", location: $0, by: time, in: db) ?? 0) <= copies.seen }
-        guard !silent.isEmpty else { return nil }
-        return said + " at \(UTC.format(copies.seen)), and \(silent.joined(separator: " and ")) not collected since: " + held
+        if let copies = try VMRepository.runningCopies(from: time - 86_400, to: .max, in: db).first(where: { $0.vm == vm && $0.since <= time }) {
+            let said = "found running on two hosts (\(copies.hosts.joined(separator: " and ")))"
+            if copies.seen >= time - VMRepository.runningCopiesGap { return said + " lately: " + held }
+            let silent = try copies.hosts.filter { (try SourceRepository.lastIngested(kind: "libvirt", location: $0, by: time, in: db) ?? 0) <= copies.seen }
+            if !silent.isEmpty { return said + " at \(UTC.format(copies.seen)), and \(silent.joined(separator: " and ")) not collected since: " + held }
+        }
+        // A collection of another host than its own found it running lately: a copy's first sighting there (two copies
+        // from the next collection of either host), or a migration just made (held `DomainRuns.gap` at most).
+        guard let onRecord = try VMRepository.host(of: vm, in: db),
+              let other = try DomainRuns.ranBesides(domain: vm, besides: onRecord, after: time - DomainRuns.gap, until: time, in: db) else { return nil }
+        return "found running on \(other) lately, besides its host \(onRecord) (another copy, or a migration just made): " + held
     }
 
     /// Why a hibernation under the idle timeout may not happen yet, or nil when the VM's stored CPU utilization (the

@@ -11,9 +11,10 @@ public enum DomainRuns {
     /// every 5 minutes, one of them missed).
     public static let gap: EpochSeconds = 10 * 60
 
-    /// How long two hosts' stretches of one domain must overlap to be two copies (`runningBeside`): longer than the
-    /// stamps of two hosts' collections in separate runs can straddle a migration's switch (a collection is stamped
-    /// when it starts, its host read moments later), shorter than one 5-minute interval.
+    /// How long after one host's first finding a domain running another's must find it so (and the other way round) for
+    /// the two to be two copies (`runningBeside`): longer than the stamps of two hosts' collections in separate runs
+    /// can straddle a migration's switch (a collection is stamped when it starts, its host read moments later), shorter
+    /// than one 5-minute interval.
     public static let copiesOverlap: EpochSeconds = 2 * 60
 
     /// Records that host `host`'s collection at `now` found domain `domain` running. It continues a stretch seen at the
@@ -32,16 +33,17 @@ public enum DomainRuns {
         try db.cachedStatement(sql: "INSERT INTO domain_run (host_uri, domain, since, seen) VALUES (?, ?, ?, ?)").execute(arguments: [host, domain, now, now])
     }
 
-    /// Another host whose stretch of `domain` overlaps this host's holding `now` by `copiesOverlap` or more, by `now`, and
-    /// was seen within `gap` of it: the domain runs on both (each found it running after the other first did), though
-    /// collected by separate runs. `seen`: the latest time both were found running (that host's last collection by
-    /// `now` that did). Nil when none; the first of them by name.
+    /// Another host whose collections found `domain` running `copiesOverlap` or more after this host's stretch holding
+    /// `now` began, within `gap` of `now`, while this host's finds it so `copiesOverlap` or more after that host's stretch
+    /// began: the domain runs on both, though collected by separate runs (a copy seen once there is enough). `seen`: the
+    /// latest time both were found running (that host's last collection by `now` that did). Nil when none; the first of
+    /// them by name.
     public static func runningBeside(host: String, domain: String, now: EpochSeconds, in db: Database) throws -> (host: String, seen: EpochSeconds)? {
         try Row.fetchOne(db.cachedStatement(sql: """
             SELECT o.host_uri, min(o.seen, ?3) AS both FROM domain_run m JOIN domain_run o ON o.domain = m.domain AND o.host_uri != m.host_uri
-            WHERE m.host_uri = ?1 AND m.domain = ?2 AND m.since <= ?3 AND m.seen >= ?3 AND o.seen >= ?3 - ?4 AND o.since <= ?3
-              AND min(o.seen, ?3) - max(o.since, m.since) >= ?5
-            ORDER BY o.host_uri LIMIT 1
+            WHERE m.host_uri = ?1 AND m.domain = ?2 AND m.since <= ?3 AND m.seen >= ?3 AND o.seen >= ?3 - ?4 AND o.since <= ?3 - ?5
+              AND min(o.seen, ?3) - m.since >= ?5
+            ORDER BY o.host_uri, both DESC LIMIT 1
             """), arguments: [host, domain, now, gap, copiesOverlap]).map { ($0["host_uri"], $0["both"]) }
     }
 

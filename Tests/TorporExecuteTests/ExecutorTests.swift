@@ -1213,6 +1213,22 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.executor().run(f.options(later + 20)).map { "\($0.event) \($0.vm ?? "")" } == ["hibernated web-01"])
     }
 
+    /// A VM another host's collection found running lately (a copy seen once there, or a migration just made) is not
+    /// saved on its host on record, said, until `DomainRuns.gap` has passed without that host finding it so.
+    @Test func aVMFoundRunningOnAnotherHostLatelyIsNotSaved() throws {
+        let f = try Fixture()
+        try f.store.transaction { try VMRepository.setPlacement(vm: try VMRepository.id(of: "web-01", in: $0, now: Self.now), hostURI: Self.host, labels: [:], in: $0) }
+        try f.plan(["web-01": 0..<6])
+        let b = "qemu+ssh://b/system"
+        try f.store.transaction { try DomainRuns.record(host: b, domain: "web-01", now: Self.now - 60, previous: nil, in: $0) }
+        let held = try f.executor().run(f.options(Self.now))
+        #expect(held.map(\.event) == ["skipped"] && held.first?.detail == "found running on \(b) lately, besides its host \(Self.host) (another copy, or a "
+                + "migration just made): not saved while another copy may write its disks (torpor-execute check names it once collections in a row find it so)",
+                "\(held.map(\.text))")
+        #expect(try f.state("web-01") == .running)
+        #expect(try f.executor().run(f.options(Self.now - 60 + DomainRuns.gap)).map(\.event) == ["hibernated"])
+    }
+
     /// Settings the run cannot use (a demand signal's rule, in the jobs' environment too) hold every due hibernation,
     /// said, while restores go on: the VMs a broken rule should watch would sleep unwatched.
     @Test func wrongSettingsHoldHibernationsNotRestores() throws {

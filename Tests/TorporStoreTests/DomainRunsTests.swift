@@ -66,8 +66,9 @@ import TorporCore
     }
 
     /// Two hosts collected by separate runs: a copy started on b beside a's is two copies once each host's collections
-    /// found it running after the other's first did, by `copiesOverlap` (b's second collection); a migration from a to b,
-    /// its collections' stamps straddling the switch by seconds, never is.
+    /// found it running `copiesOverlap` or more after the other's first did (a's collection after b's first), as of the
+    /// later of their last sightings; one seen once there is too. A migration from a to b, its collections' stamps
+    /// straddling the switch by seconds, or by up to a second short of `copiesOverlap`, never is.
     @Test func stretchesOverlappingOnTwoHostsAreTwoCopies() throws {
         let store = try Store(path: temporaryStorePath())
         func beside(_ host: String, at now: EpochSeconds, _ domain: String = "web-01") throws -> String? {
@@ -78,7 +79,7 @@ import TorporCore
             try DomainRuns.record(host: Self.b, domain: "web-01", now: 720, previous: 420, in: db)
         }
         #expect(try beside(Self.b, at: 720) == nil, "b's first collection: a's before it")
-        #expect(try beside(Self.a, at: 900) == nil, "a's next: b's stretch is that one collection yet")
+        #expect(try beside(Self.a, at: 900) == Self.b, "a's next: 3 minutes after b's first")
         try store.transaction { try DomainRuns.record(host: Self.b, domain: "web-01", now: 1020, previous: 720, in: $0) }
         #expect(try beside(Self.b, at: 1020) == Self.a)
         #expect(try store.read { try DomainRuns.runningBeside(host: Self.b, domain: "web-01", now: 1020, in: $0) }?.seen == 900, "a's last collection")
@@ -90,6 +91,21 @@ import TorporCore
             try Self.collections(Self.b, "web-02", [600, 900, 1200], in: db)
         }
         #expect(try [600, 900, 1200].allSatisfy { try beside(Self.b, at: $0, "web-02") == nil } && beside(Self.a, at: 603, "web-02") == nil)
+        // web-03 the same, its stamps straddling the switch by 119 s; web-04 by 120 s: taken for two copies.
+        for (domain, straddle) in [("web-03", 119), ("web-04", 120)] as [(String, EpochSeconds)] {
+            try store.transaction { db in
+                try Self.collections(Self.a, domain, [0, 300, 600 + straddle], in: db)
+                try Self.collections(Self.b, domain, [600, 900], in: db)
+            }
+        }
+        #expect(try [beside(Self.a, at: 719, "web-03"), beside(Self.b, at: 900, "web-03")] == [nil, nil])
+        #expect(try [beside(Self.a, at: 720, "web-04"), beside(Self.b, at: 900, "web-04")] == [Self.b, Self.a])
+        // web-05 runs on a; a copy on b is seen once, then b's collector stalls: a's next collection finds it so.
+        try store.transaction { db in
+            try Self.collections(Self.a, "web-05", [0, 300, 600], in: db)
+            try DomainRuns.record(host: Self.b, domain: "web-05", now: 420, previous: nil, in: db)
+        }
+        #expect(try store.read { try DomainRuns.runningBeside(host: Self.a, domain: "web-05", now: 600, in: $0) }.map { "\($0.host) \($0.seen)" } == "\(Self.b) 420")
     }
 
     /// The prune removes stretches that ended before its time, but each host's latest of each domain (a sleep older

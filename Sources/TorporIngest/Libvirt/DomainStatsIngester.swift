@@ -194,7 +194,8 @@ public struct DomainStatsIngester {
                         try session.setRunningCopies(vm: vm, hosts: [copies.host, uri], now: copies.seen)
                         session.warn("\(sample.domain): RUNNING ON TWO HOSTS, \([copies.host, uri].sorted().joined(separator: " and ")), "
                                      + (inThisRun != nil ? "in this collection" : "in each one's collections of the last minutes")
-                                     + " (the same libvirt domain \(uuid)): a stale copy was started? Stop one before both write its disks")
+                                     + " (the same libvirt domain \(uuid)): a stale copy was started? Stop one before both write its disks; but first "
+                                     + "confirm with virsh list on both that they are two hosts, not one collected under two URIs")
                     }
                     if let onRecord = recorded[vm], onRecord != uri, copies != nil || lately.contains(sample.domain) { continue }
                 }
