@@ -1128,16 +1128,17 @@ public final class Executor: @unchecked Sendable {
     func heldNow(_ a: Plan.Action, approval: ApprovalRecord?, at time: EpochSeconds, in db: Database) throws -> String? {
         if try ExecutorSettings.paused(in: db) { return ExecutorSettings.pausedHold }
         if let pin = pinned(try JournalRepository.pins(in: db)[a.vm], at: time) { return pin }
-        if let why = try Self.twoCopiesHold(a.vm, at: time, in: db) { return why }
+        if let why = try Self.twoCopiesHold(a.vm, savedOn: a.host, at: time, in: db) { return why }
         guard let approval, approval.carriedFrom != nil, try Approvals.carriedInForce(in: db).map({ approval.approvedAt >= $0 }) != true else { return nil }
         return "its approval no longer holds (carried by the standing approval, switched off since): not started"
     }
 
-    /// Why `vm` may not be saved at `time`: a collection found its domain running on two hosts within
+    /// Why `vm` may not be saved on `host` at `time`: a collection found its domain running on two hosts within
     /// `VMRepository.runningCopiesGap` (one collection is enough here, a migration read across its switch included), or
-    /// within a day and one of those hosts has not been collected since (missing is not one copy). Saving the copy on
-    /// record while the other runs would keep memory that no longer matches the disks the other writes. Nil otherwise.
-    static func twoCopiesHold(_ vm: String, at time: EpochSeconds, in db: Database) throws -> String? {
+    /// within a day and one of those hosts has not been collected since (missing is not one copy); or a collection of
+    /// another host found it running within `DomainRuns.gap` (a copy seen there once, or a migration just made). Saving
+    /// one copy while another runs would keep memory that no longer matches the disks the other writes. Nil otherwise.
+    static func twoCopiesHold(_ vm: String, savedOn host: String, at time: EpochSeconds, in db: Database) throws -> String? {
         let held = "not saved while another copy may write its disks (torpor-execute check names it once collections in a row find it so)"
         if let copies = try VMRepository.runningCopies(from: time - 86_400, to: .max, in: db).first(where: { $0.vm == vm && $0.since <= time }) {
             let said = "found running on two hosts (\(copies.hosts.joined(separator: " and ")))"
@@ -1145,11 +1146,11 @@ public final class Executor: @unchecked Sendable {
             let silent = try copies.hosts.filter { (try SourceRepository.lastIngested(kind: "libvirt", location: $0, by: time, in: db) ?? 0) <= copies.seen }
             if !silent.isEmpty { return said + " at \(UTC.format(copies.seen)), and \(silent.joined(separator: " and ")) not collected since: " + held }
         }
-        // A collection of another host than its own found it running lately: a copy's first sighting there (two copies
-        // from the next collection of either host), or a migration just made (held `DomainRuns.gap` at most).
-        guard let onRecord = try VMRepository.host(of: vm, in: db),
-              let other = try DomainRuns.ranBesides(domain: vm, besides: onRecord, after: time - DomainRuns.gap, until: time, in: db) else { return nil }
-        return "found running on \(other) lately, besides its host \(onRecord) (another copy, or a migration just made): " + held
+        // A collection of another host than the one it is saved on found it running lately: a copy's first sighting there
+        // (two copies from the next collection of either host; it may have moved the VM's placement there already), or
+        // a migration just made. Whatever the placement says, and whether this host's collector is late.
+        guard let other = try DomainRuns.ranBesides(domain: vm, besides: host, after: time - DomainRuns.gap, until: time, in: db) else { return nil }
+        return "found running on \(other) lately, besides \(host) where it is to be saved (another copy, or a migration just made): " + held
     }
 
     /// Why a hibernation under the idle timeout may not happen yet, or nil when the VM's stored CPU utilization (the
