@@ -25,7 +25,7 @@ public enum ExecutionCheck {
              memoryLost = "memory_lost", downAfterHibernation = "down_after_hibernation", besideOlderImage = "beside_older_image",
              actionUnfinished = "action_unfinished", savedWithoutRecord = "saved_without_record", noCollection = "no_collection",
              filesystemFull = "filesystem_full", noRoomKept = "no_room_kept", olderExecutor = "older_executor", noRecentPlan = "no_recent_plan",
-             runningOnTwoHosts = "running_on_two_hosts"
+             runningOnTwoHosts = "running_on_two_hosts", restoreHeld = "restore_held"
     }
 
     /// How long after a collection last found a VM running on two hosts at once it is still named: three collections
@@ -59,9 +59,14 @@ public enum ExecutionCheck {
                 if now > due + grace {
                     let what = r.dueSince == nil ? "deadline \(UTC.format(r.deadline)) (\(r.actionID))" : "restore due since \(UTC.format(due)) (\(r.reason))"
                     problems.append(Problem(vm: r.vm, kind: .asleepPastRestore, text: "\(r.vm) on \(r.host): ASLEEP past its restore: \(what)" + failed))
-                } else if failure != nil {
+                } else if let failure {
                     let when = r.dueSince.map { "due since \(UTC.format($0))" } ?? "deadline \(UTC.format(r.deadline))"
-                    problems.append(Problem(vm: r.vm, kind: .restoreFailing, text: "\(r.vm) on \(r.host): restore failing, \(when)" + failed + " (the executor tries again each pass)"))
+                    // Held because the VM ran on another host while asleep: trying again changes nothing, a person decides.
+                    if failure.detail.contains(Executor.ranElsewhereText) {
+                        problems.append(Problem(vm: r.vm, kind: .restoreHeld, text: "\(r.vm) on \(r.host): RESTORE HELD FOR A PERSON, \(when)" + failed))
+                    } else {
+                        problems.append(Problem(vm: r.vm, kind: .restoreFailing, text: "\(r.vm) on \(r.host): restore failing, \(when)" + failed + " (the executor tries again each pass)"))
+                    }
                 }
             }
             // A sleep whose saved state is gone (libvirt's image lost before the pool had it): its restore will fail.

@@ -587,7 +587,7 @@ struct Resume: ParsableCommand {
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "What needs a person now: a VM asleep past its restore, a restore failing, a lost saved state or memory, an action left started, a host no longer collected, a VM saved without torpor's record, the store's filesystem full, an executor on an older torpor, no plan for hours (exit 4).")
+        abstract: "What needs a person now: a VM asleep past its restore, a restore failing or held for a person (the VM ran on another host while asleep), a lost saved state or memory, an action left started, a host no longer collected, a VM saved without torpor's record, the store's filesystem full, an executor on an older torpor, no plan for hours (exit 4).")
     @OptionGroup var common: StageOptions
     @OptionGroup var check: CheckOptions
     @Option(help: "Also write `metrics` to this file, whole, from the same check (the watch: TORPOR_METRICS_FILE); one that cannot be written is said.")
@@ -606,7 +606,7 @@ struct Check: ParsableCommand {
                 // The plan only when one was looked at (a store never planned within the silence has none to speak of).
                 let silence = DurationText.seconds(check.planSilence)!
                 let planned = try silence > 0 && store.read { try PlanRepository.lastCreated(upTo: common.nowSeconds, in: $0) } != nil
-                return print("ok at \(UTC.format(common.nowSeconds)): no VM asleep past its restore, no restore failing, no saved state lost, no action left started, no host left uncollected, no VM saved without torpor's record, room for the store"
+                return print("ok at \(UTC.format(common.nowSeconds)): no VM asleep past its restore, no restore failing or held, no saved state lost, no action left started, no host left uncollected, no VM saved without torpor's record, room for the store"
                              + (planned ? ", a plan made within \(DurationText.format(silence))" : ""))
             }
             for p in problems { print(p.text) }
