@@ -21,7 +21,7 @@ struct OwedRestore: Sendable {
     /// Asked by a person (`wake`): a VM libvirt paused for a fault is resumed, not left for a person.
     var byPerson = false
     /// One of many a person's wake asks for (`wake --all`, by label): held where a wake of this VM alone is not
-    /// (`Executor.ranElsewhere`).
+    /// (`Executor.held`).
     var ofMany = false
     /// A restore owed at once (a pin, an event, no plan's restore): since when, for `ExecutionCheck` (its `deadline`
     /// is each pass's now, so that doing it promptly is no violation).

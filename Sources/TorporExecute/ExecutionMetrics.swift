@@ -54,7 +54,7 @@ public enum ExecutionMetrics {
             }
             out.gauge("torpor_restores_last_day", "Restores in the last day: a plan's done by its deadline or after it (an SLA violation), one no plan "
                       + "scheduled (a wake, a pin, an event, a demand signal); VMs whose restore failed and none is done since (failed: the executor "
-                      + "tries again), and restores done after a failed attempt (retried).",
+                      + "tries again, unless the restore is held for a person), and restores done after a failed attempt (retried).",
                       [(["outcome": "on_time"], Double(planned.filter { !late($0) }.count)), (["outcome": "late"], Double(planned.filter(late).count)),
                        (["outcome": "unplanned"], Double(restored.count - planned.count)),
                        (["outcome": "failed"], Double(failing.count)), (["outcome": "retried"], Double(retried))])

@@ -767,7 +767,7 @@ public final class Executor: @unchecked Sendable {
         !r.byPerson || r.ofMany ? ranElsewhere(r, now: now) : nil
     }
 
-    /// Why `r`'s VM is not restored on its host by the executor, nor by a wake of many: since its sleep began, a libvirt collection of another
+    /// Why `r`'s VM is not restored on its host by the executor, nor by a wake of many: since its save's intent, a libvirt collection of another
     /// host found its own domain running there (`DomainRuns`: kept when it stops there or leaves that host's list), or
     /// the store places it on another host and samples of it running came in meanwhile (started there without its
     /// memory: by a person, an HA tool). Its saved memory is older than the disks that copy wrote, and a restore would
@@ -1124,7 +1124,8 @@ public final class Executor: @unchecked Sendable {
     /// Why hibernation `a` is held now, read from the store again right before its save (the pass read them at its
     /// start, minutes ago for a late VM): the executor's pause, a pin of its VM in force at `time`, or its `approval` (as
     /// the pass found it) no longer in force: carried by the standing approval, switched off since (a person's approval
-    /// is never taken back; approvals are only added); or its VM found running on two hosts lately (`twoCopiesHold`).
+    /// is never taken back; approvals are only added); or its VM found running on two hosts lately, or on another host
+    /// than the plan's within `DomainRuns.gap` (`twoCopiesHold`).
     func heldNow(_ a: Plan.Action, approval: ApprovalRecord?, at time: EpochSeconds, in db: Database) throws -> String? {
         if try ExecutorSettings.paused(in: db) { return ExecutorSettings.pausedHold }
         if let pin = pinned(try JournalRepository.pins(in: db)[a.vm], at: time) { return pin }

@@ -7,8 +7,8 @@ import TorporVirt
 /// host gone for good, the VM defined again elsewhere, its memory in the state pool. Never two copies running.
 extension Executor {
     /// Moves `vm`'s sleep (`power`) onto `onto` in the store, or throws why not (nothing done), and says why the host
-    /// it slept on counts as gone. Refused while the pool has no image of this sleep, the VM ran on another host since the
-    /// sleep began (`Executor.ranElsewhere(during:)`: the pool's memory is older than the disks that copy wrote), an action is left open for the VM
+    /// it slept on counts as gone. Refused while the pool has no image of this sleep, the VM ran on another host since its
+    /// save began (`Executor.ranElsewhere(during:until:in:)`: the pool's memory is older than the disks that copy wrote), an action is left open for the VM
     /// on a third host (an earlier move's: `run` finishes it), the host it slept on still has the domain (`ensureGone`),
     /// or `onto` does not have it defined and shut off (one running or paused there was started without its memory).
     /// Then, in one transaction before libvirt acts: what a run left open for it on the old host is closed as failed

@@ -66,7 +66,7 @@ public struct PowerRecord: Equatable, Sendable {
 }
 
 /// A restore no plan scheduled, as the journal names it: `signal:VM:TIME` (a demand signal woke the VM) or
-/// `wake:VM:TIME` (an operator did).
+/// `wake:VM:TIME` (an operator did; `wake:VM:TIME:of-many` for one VM of a `wake --all` or a wake by label).
 public enum UnplannedWake: String, CaseIterable, Sendable {
     case signal, wake
 
