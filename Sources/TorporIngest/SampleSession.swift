@@ -253,9 +253,9 @@ final class SampleSession {
         try CounterRepository.save(host: host, domain: domain, snapshot: snapshot, in: db)
     }
 
-    /// When the collector last collected `host` before this collection, if it ever did.
+    /// When the collector last collected `host` before this collection, if it ever did (`DomainRuns.previousCollection`).
     func previousCollection(of host: String) throws -> EpochSeconds? {
-        try SourceRepository.lastIngested(kind: "libvirt", location: host, by: now - 1, in: db)
+        try DomainRuns.previousCollection(of: host, before: now, in: db)
     }
 
     /// Records that this collection found `domain` running on `host`, whose collection before was at `previous`

@@ -17,6 +17,12 @@ public enum DomainRuns {
     /// than one 5-minute interval.
     public static let copiesOverlap: EpochSeconds = 2 * 60
 
+    /// When the collector last collected `host` before `now` (what `record`'s `previous` is), if it ever did: the
+    /// collector's and the inventory's sightings continue from it alike.
+    public static func previousCollection(of host: String, before now: EpochSeconds, in db: Database) throws -> EpochSeconds? {
+        try SourceRepository.lastIngested(kind: "libvirt", location: host, by: now - 1, in: db)
+    }
+
     /// Records that host `host`'s collection at `now` found domain `domain` running. It continues a stretch seen at the
     /// host's collection before (`previous`: none between found it otherwise), within `gap`; otherwise a new one begins
     /// (nil: none is known, only a stretch holding `now` is continued). Run twice, or replayed at an earlier time, it

@@ -49,8 +49,7 @@ public struct InventoryIngester {
                 // A VM lately found running on two hosts stays on the host on record (the collector's rule).
                 let recorded = try VMRepository.hostsOnRecord(in: db)
                 let lately = try VMRepository.lately(twoCopiesBy: now, in: db)
-                // The collector's collection of this host before now: what a stretch of running it found continues from.
-                let previousCollection = try SourceRepository.lastIngested(kind: "libvirt", location: uri, by: now - 1, in: db)
+                let previousCollection = try DomainRuns.previousCollection(of: uri, before: now, in: db)
                 let claims = try VMRepository.claimListing(host: uri, zip(ids, entries).map {
                     (vm: $0, name: $1.entry.name, uuid: $1.entry.uuid.isEmpty ? nil : $1.entry.uuid, running: $1.running)
                 }, in: db)
