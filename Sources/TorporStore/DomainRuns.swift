@@ -13,7 +13,7 @@ public enum DomainRuns {
 
     /// How long after one host's first finding a domain running another's must find it so (and the other way round) for
     /// the two to be two copies (`runningBeside`): longer than the stamps of two hosts' collections in separate runs
-    /// can straddle a migration's switch (a collection is stamped when it starts, its host read moments later), shorter
+    /// can straddle a migration's switch (each host's collection is stamped as the host is read: within the seconds its statistics take), shorter
     /// than one 5-minute interval.
     public static let copiesOverlap: EpochSeconds = 2 * 60
 

@@ -29,7 +29,7 @@ struct LibvirtCommand: ParsableCommand {
     func run() throws {
         try store.refuseAheadOfTheClock(replay)
         let ingester = DomainStatsIngester(store: try store.openStore())
-        let now = store.nowSeconds
-        try runEach(ingester.collect(uris: uris, now: now), json: json, logger: store.logger("torpor.ingest.libvirt"))
+        // Each host stamped as it is read: by the clock, or a replay's --now for all.
+        try runEach(ingester.collect(uris: uris, stamp: { store.nowSeconds }), json: json, logger: store.logger("torpor.ingest.libvirt"))
     }
 }

@@ -1209,7 +1209,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         let later = seen + VMRepository.runningCopiesGap + 1
         let silent = try f.executor().run(f.options(later))
         #expect(silent.map(\.detail) == ["found running on two hosts (\(pair)) at \(UTC.format(seen)), and \(pair) not collected since: " + held], "\(silent.map(\.text))")
-        for collect in DomainStatsIngester(store: f.store).collect(uris: [Self.host, other], now: later + 10) { _ = try collect() }
+        for collect in DomainStatsIngester(store: f.store).collect(uris: [Self.host, other], stamp: { later + 10 }) { _ = try collect() }
         #expect(try f.executor().run(f.options(later + 20)).map { "\($0.event) \($0.vm ?? "")" } == ["hibernated web-01"])
     }
 

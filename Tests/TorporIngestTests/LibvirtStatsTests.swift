@@ -400,4 +400,19 @@ import TorporVirt
         let e = #expect(throws: IngestError.self) { _ = try DomainStatsIngester(store: s.store).collect(uri: "test:///nonexistent.xml", now: t0) }
         #expect(e?.isBadInput == false)
     }
+
+    /// Each host of a collection is stamped as it is read (live, by the clock), not at the run's start: a host read after
+    /// others that took long (a dead host's timeout) has its counters, and so its next rates, as of its own read. A host
+    /// that does not answer takes no stamp.
+    @Test func eachHostOfACollectionIsStampedAsItIsRead() throws {
+        let s = try Scratch()
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let fleet = "test://" + repository + "/sample-data/fleet.xml"
+        var stamps = [t0, t0 + 95]
+        let collections = DomainStatsIngester(store: s.store).collect(uris: ["test:///default", "test:///nonexistent.xml", fleet], stamp: { stamps.isEmpty ? t0 + 999 : stamps.removeFirst() })
+        #expect(stamps.isEmpty, "one stamp per host that answered")
+        #expect(try collections.compactMap { try? $0() }.count == 2)
+        let counters = try s.store.read { db in try ["test:///default", fleet].map { try CounterRepository.latest(host: $0, in: db).values.map(\.collectedAt) } }
+        #expect(counters[0] == [t0] && !counters[1].isEmpty && counters[1].allSatisfy { $0 == t0 + 95 }, "\(counters)")
+    }
 }

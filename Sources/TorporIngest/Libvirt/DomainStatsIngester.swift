@@ -130,21 +130,30 @@ public struct DomainStatsIngester {
     public init(store: Store) { self.store = store }
 
     public func collect(uri: String, now: EpochSeconds) throws(IngestError) -> IngestReport {
-        try ingest(try Self.read(uri), uri: uri, now: now)
+        try ingest(try Self.read(uri, stamp: { now }).samples, uri: uri, now: now)
     }
 
     /// One collection of every host of `uris`: each host's statistics read first, then each host's stored in turn (one
     /// failing stops none of the others), knowing which hosts run each domain now: a VM's own domain running on two of
-    /// them is two copies, whichever is stored first (`ingest`).
-    public func collect(uris: [String], now: EpochSeconds) -> [() throws -> IngestReport] {
-        let read = uris.map { uri in Result { () throws(IngestError) -> [DomainSample] in try Self.read(uri) } }
-        let running = Self.running(zip(uris, read).map { ($0, (try? $1.get()) ?? []) })
-        return zip(uris, read).map { uri, samples in { try ingest(try samples.get(), uri: uri, now: now, running: running) } }
+    /// them is two copies, whichever is stored first (`ingest`). Each host's collection is stamped by `stamp` as its
+    /// statistics are read: live, the clock, so that a host read after others that took long (a dead host's timeout)
+    /// has its rates over the interval that really passed, not one as long as the wait is shorter (a busy VM's
+    /// utilization read low), and its sightings as of when they were made; in a replay, the one `--now` for all.
+    public func collect(uris: [String], stamp: () -> EpochSeconds) -> [() throws -> IngestReport] {
+        let read = uris.map { uri in Result { () throws(IngestError) in try Self.read(uri, stamp: stamp) } }
+        let running = Self.running(zip(uris, read).map { ($0, (try? $1.get().samples) ?? []) })
+        return zip(uris, read).map { uri, collection in
+            { let (samples, at) = try collection.get(); return try ingest(samples, uri: uri, now: at, running: running) }
+        }
     }
 
-    /// Every domain's statistics on host `uri`.
-    static func read(_ uri: String) throws(IngestError) -> [DomainSample] {
-        do { return try VirtConnection.open(uri: uri).allDomainStats().map(DomainSample.init) } catch {
+    /// Every domain's statistics on host `uri`, stamped by `stamp` once the host answered and just before they are read.
+    static func read(_ uri: String, stamp: () -> EpochSeconds) throws(IngestError) -> (samples: [DomainSample], at: EpochSeconds) {
+        do {
+            let connection = try VirtConnection.open(uri: uri)
+            let at = stamp()
+            return (try connection.allDomainStats().map(DomainSample.init), at)
+        } catch {
             throw .failure(source: uri, message: error.description)
         }
     }
