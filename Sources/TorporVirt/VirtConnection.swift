@@ -91,6 +91,17 @@ public final class VirtConnection {
         return String(cString: name)
     }
 
+    /// Who the host is, as libvirt tells it (`HostIdentity`); nil when libvirt gives no host UUID (the test driver) or
+    /// cannot say.
+    public func identity() -> HostIdentity? {
+        guard let name = try? hostname(), let xml = virConnectGetCapabilities(handle) else {
+            virResetLastError()
+            return nil
+        }
+        defer { free(xml) }
+        return HostIdentity.fromCapabilities(String(cString: xml)).map { HostIdentity(hostname: name, uuid: $0) }
+    }
+
     /// Every domain of the host, running or not (`virConnectListAllDomains`), sorted by name; `flags`: libvirt's
     /// filters (`VIR_CONNECT_LIST_DOMAINS_*`), none by default.
     public func domains(flags: UInt32 = 0) throws(VirtError) -> [VirtDomain] {
@@ -144,6 +155,28 @@ public final class VirtConnection {
                                 virConnectGetAllDomainStats(handle, groups.rawValue, &records, 0))
         defer { virDomainStatsRecordListFree(records) }
         return (0..<Int(count)).compactMap { records?[$0]?.pointee }.map(DomainStatsRecord.init)
+    }
+}
+
+/// Who a host is, as libvirt tells it: its name (`virConnectGetHostname`) and its host UUID (the `<host><uuid>` of
+/// `virConnectGetCapabilities`: the machine's SMBIOS UUID, or libvirtd.conf's `host_uuid`). Two URIs through which
+/// both are the same reach one host: the name alone is not enough (hosts called `localhost`), nor the UUID alone (boards
+/// that share a placeholder SMBIOS UUID).
+public struct HostIdentity: Hashable, Sendable, CustomStringConvertible {
+    public var hostname: String
+    public var uuid: String
+
+    public init(hostname: String, uuid: String) { self.hostname = hostname; self.uuid = uuid }
+
+    public var description: String { "host \(hostname), host UUID \(uuid)" }
+
+    /// The host UUID in a capabilities document: the `<uuid>` in `<host>` (its first child), nil when it has none.
+    static func fromCapabilities(_ xml: String) -> String? {
+        guard let host = xml.range(of: "<host>"), let end = xml.range(of: "</host>", range: host.upperBound..<xml.endIndex),
+              let open = xml.range(of: "<uuid>", range: host.upperBound..<end.lowerBound),
+              let close = xml.range(of: "</uuid>", range: open.upperBound..<end.lowerBound) else { return nil }
+        let uuid = xml[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespacesAndNewlines)
+        return uuid.isEmpty ? nil : uuid
     }
 }
 

@@ -21,8 +21,9 @@ struct InventoryCommand: ParsableCommand {
         try store.refuseAheadOfTheClock(replay)
         let ingester = InventoryIngester(store: try store.openStore())
         var failure: ExitCode?
+        var aliases = HostAliases()
         for uri in uris {
-            do { try register(uri, with: ingester) } catch {
+            do { try register(uri, with: ingester, aliases: &aliases) } catch {
                 let code = reportFailure(error)
                 if failure == nil { failure = code }   // the first failure's code, as runEach gives
             }
@@ -31,8 +32,8 @@ struct InventoryCommand: ParsableCommand {
     }
 
     /// Registers one host's domains and says what it registered.
-    private func register(_ uri: String, with ingester: InventoryIngester) throws(IngestError) {
-        let registered = try ingester.ingest(uri: uri, now: store.nowSeconds)
+    private func register(_ uri: String, with ingester: InventoryIngester, aliases: inout HostAliases) throws(IngestError) {
+        let registered = try ingester.ingest(uri: uri, now: store.nowSeconds, aliases: &aliases)
         for e in registered.entries {
             let labels = e.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
             print("\(e.name)\t\(e.state)\t\(e.vcpus) vCPU\t\(e.memoryBytes / 1_048_576) MiB\t\(labels)")

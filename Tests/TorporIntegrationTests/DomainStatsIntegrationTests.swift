@@ -36,4 +36,30 @@ import TorporTestSupport
         let vm = try store.read { try VMRepository.all(in: $0) }.first { $0.name == guest.name }
         #expect(vm?.hostURI == RealGuest.uri)
     }
+
+    /// One host listed under two URIs (here the daemon's own socket named outright) is read once: the second URI is
+    /// refused as bad input naming the first, by the collector and by the inventory, and the guest is not taken for two
+    /// copies running on two hosts.
+    @Test func oneHostUnderTwoURIsIsReadOnce() throws {
+        let guest = try RealGuest()
+        let alias = "qemu+unix:///system?socket=/var/run/libvirt/libvirt-sock"
+        let dir = try ScratchDirectory.make("torpor-it")
+        let store = try Store(path: dir + "/torpor.db")
+        let t0 = EpochSeconds(Date().timeIntervalSince1970)
+        let results = DomainStatsIngester(store: store).collect(uris: [RealGuest.uri, alias], stamp: { t0 }).map { collect in Result { try collect() } }
+        let first = try results[0].get()
+        #expect(first.vms.contains(guest.name) && !first.warnings.contains { $0.contains("TWO HOSTS") }, "\(first.warnings)")
+        let refusal = "the same host as \(RealGuest.uri) (host "
+        guard case .failure(let error as IngestError) = results[1], case .badInput(let source, nil, let message) = error else {
+            Issue.record("the alias was collected: \(results[1])"); return
+        }
+        #expect(source == alias && message.hasPrefix(refusal), "\(message)")
+        var aliases = HostAliases()
+        let inventory = InventoryIngester(store: store)
+        #expect(try inventory.ingest(uri: RealGuest.uri, now: t0 + 60, aliases: &aliases).entries.contains { $0.name == guest.name })
+        let again = #expect(throws: IngestError.self) { _ = try inventory.ingest(uri: alias, now: t0 + 60, aliases: &aliases) }
+        #expect(again?.isBadInput == true && again?.description.hasPrefix(alias + ": " + refusal) == true, "\(String(describing: again))")
+        let vm = try store.read { try VMRepository.all(in: $0) }.first { $0.name == guest.name }
+        #expect(vm?.hostURI == RealGuest.uri)
+    }
 }

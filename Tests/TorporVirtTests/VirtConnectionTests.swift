@@ -14,6 +14,24 @@ import Testing
         #expect(info.maxMemoryKiB == 8_388_608)
     }
 
+    /// A host's identity is its name and the host UUID of its capabilities: the test driver gives no host UUID, so it
+    /// has none (never taken for another URI's host); a capabilities document's UUID is the one in `<host>`.
+    @Test func aHostsIdentityIsItsNameAndHostUUID() throws {
+        #expect(try VirtConnection(uri: "test:///default").identity() == nil)
+        let capabilities = """
+            <capabilities>
+              <host>
+                <uuid> 5554db08-0d55-44cc-b258-40e35a7b156a </uuid>
+                <cpu><arch>x86_64</arch></cpu>
+              </host>
+              <guest><os_type>hvm</os_type></guest>
+            </capabilities>
+            """
+        #expect(HostIdentity.fromCapabilities(capabilities) == "5554db08-0d55-44cc-b258-40e35a7b156a")
+        #expect(HostIdentity.fromCapabilities("<capabilities><host><cpu/></host><guest><uuid>x</uuid></guest></capabilities>") == nil)
+        #expect(HostIdentity.fromCapabilities("<capabilities><host><uuid></uuid></host></capabilities>") == nil)
+    }
+
     /// A URI that would make libvirt run a program (hosts come from the store, which the reviewers' group may write) is
     /// refused before libvirt sees it: the program never runs. Other URIs open as before.
     @Test func aURIThatRunsAProgramIsNeverOpened() throws {

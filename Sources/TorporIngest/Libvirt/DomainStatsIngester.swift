@@ -133,26 +133,41 @@ public struct DomainStatsIngester {
         try ingest(try Self.read(uri, stamp: { now }).samples, uri: uri, now: now)
     }
 
+    /// One host's statistics, when they were read, and who the host is.
+    struct HostCollection {
+        var samples: [DomainSample]
+        var at: EpochSeconds
+        var identity: HostIdentity?
+    }
+
     /// One collection of every host of `uris`: each host's statistics read first, then each host's stored in turn (one
     /// failing stops none of the others), knowing which hosts run each domain now: a VM's own domain running on two of
     /// them is two copies, whichever is stored first (`ingest`). Each host's collection is stamped by `stamp` as its
     /// statistics are read: live, the clock, so that a host read after others that took long (a dead host's timeout)
     /// has its rates over the interval that really passed, not one as long as the wait is shorter (a busy VM's
-    /// utilization read low), and its sightings as of when they were made; in a replay, the one `--now` for all.
+    /// utilization read low), and its sightings as of when they were made; in a replay, the one `--now` for all. A URI
+    /// that reaches a host an earlier one did is refused (`HostAliases`), its domains in no comparison.
     public func collect(uris: [String], stamp: () -> EpochSeconds) -> [() throws -> IngestReport] {
-        let read = uris.map { uri in Result { () throws(IngestError) in try Self.read(uri, stamp: stamp) } }
+        var aliases = HostAliases()
+        let read = uris.map { uri in
+            Result { () throws(IngestError) in
+                let collection = try Self.read(uri, stamp: stamp)
+                try aliases.admit(uri, collection.identity)
+                return collection
+            }
+        }
         let running = Self.running(zip(uris, read).map { ($0, (try? $1.get().samples) ?? []) })
         return zip(uris, read).map { uri, collection in
-            { let (samples, at) = try collection.get(); return try ingest(samples, uri: uri, now: at, running: running) }
+            { let c = try collection.get(); return try ingest(c.samples, uri: uri, now: c.at, running: running) }
         }
     }
 
     /// Every domain's statistics on host `uri`, stamped by `stamp` once the host answered and just before they are read.
-    static func read(_ uri: String, stamp: () -> EpochSeconds) throws(IngestError) -> (samples: [DomainSample], at: EpochSeconds) {
+    static func read(_ uri: String, stamp: () -> EpochSeconds) throws(IngestError) -> HostCollection {
         do {
             let connection = try VirtConnection.open(uri: uri)
             let at = stamp()
-            return (try connection.allDomainStats().map(DomainSample.init), at)
+            return HostCollection(samples: try connection.allDomainStats().map(DomainSample.init), at: at, identity: connection.identity())
         } catch {
             throw .failure(source: uri, message: error.description)
         }

@@ -33,11 +33,22 @@ public struct InventoryIngester {
         public var vanished: [String]
     }
 
+    /// Registers host `uri`'s domains as of `now`, the run's only host.
     public func ingest(uri: String, now: EpochSeconds) throws(IngestError) -> Registered {
+        var alone = HostAliases()
+        return try ingest(uri: uri, now: now, aliases: &alone)
+    }
+
+    /// Registers host `uri`'s domains as of `now`; `aliases`: the hosts of the run's URIs before this one (one of them
+    /// reached again is refused).
+    public func ingest(uri: String, now: EpochSeconds, aliases: inout HostAliases) throws(IngestError) -> Registered {
         let entries: [(entry: InventoryEntry, running: Bool)]
         let vanished: [String]
+        let connection: VirtConnection
+        do { connection = try VirtConnection.open(uri: uri) } catch { throw .failure(source: uri, message: error.description) }
+        try aliases.admit(uri, connection.identity())
         do {
-            (entries, vanished) = try Self.read(try VirtConnection.open(uri: uri).domains())
+            (entries, vanished) = try Self.read(try connection.domains())
         } catch {
             throw .failure(source: uri, message: error.description)
         }
