@@ -100,6 +100,12 @@ public final class ICalendar {
         content.lines.first { $0.name == "X-WR-TIMEZONE" }.map { $0.value.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
     }
 
+    /// Whether any event starts at a local time of wherever it is read: an all-day date or a floating date-time (the
+    /// zone the caller gives for them decides when it happens).
+    public var hasLocalTimes: Bool {
+        events.contains { let start = icalcomponent_get_dtstart($0); return start.is_date != 0 || Self.isFloatingDateTime(start) }
+    }
+
     /// The sub-components of one kind (`icalcomponent_get_first_component` / `_next_component`).
     private func children(of component: OpaquePointer, _ kind: icalcomponent_kind) -> [OpaquePointer] {
         collect(first: icalcomponent_get_first_component(component, kind)) { icalcomponent_get_next_component(component, kind) }
@@ -545,12 +551,14 @@ public final class ICalendar {
 
     /// The end of the instance of `event` that starts at `start`: its days added on the calendar of its zone (the same
     /// local time that many days later, 23 or 25 hours across a daylight-saving change), then its exact seconds.
-    /// A floating DTSTART and DTEND are wall-clock times: such an instance ends as much wall-clock time after its start
-    /// or as much exact time, whichever is later (an event that keeps VMs awake is never cut short by a daylight-saving
-    /// change; an end in the hour the spring change skips is the exact one, as RFC 5545 reads such a time).
+    /// A DTSTART and DTEND on one local clock (both floating, or both in one TZID) are wall-clock times, as calendar
+    /// programs show each instance: such an instance ends as much wall-clock time after its start or as much exact time
+    /// (RFC 5545's reading of a recurring DTEND), whichever is later (an event that keeps VMs awake is never cut short
+    /// by a daylight-saving change; an end in the hour the spring change skips is the exact one, as RFC 5545 reads such
+    /// a time).
     private func end(of event: OpaquePointer, startingAt start: EpochSeconds, floating: OpaquePointer?) -> EpochSeconds {
         let length = length(of: event)
-        let wallClock = Self.isFloatingDateTime(icalcomponent_get_dtstart(event)) && dtend(of: event).map(Self.isFloatingDateTime) == true
+        let wallClock = dtend(of: event).map { Self.onOneLocalClock(icalcomponent_get_dtstart(event), $0) } == true
         guard length.days != 0 || wallClock else { return start + length.seconds }
         let zone = zone(of: event, floating: floating)
         guard wallClock else { return moved(start, by: length.days * 86_400, in: zone) + length.seconds }
@@ -559,6 +567,15 @@ public final class ICalendar {
 
     /// Whether a time is a date-time with neither a zone nor UTC: the local time of wherever it is read.
     private static func isFloatingDateTime(_ time: icaltimetype) -> Bool { time.zone == nil && icaltime_is_utc(time) == 0 && time.is_date == 0 }
+
+    /// Whether two date-times are read on one local clock that may change its offset: both floating, or both in the
+    /// same TZID (UTC never changes).
+    private static func onOneLocalClock(_ a: icaltimetype, _ b: icaltimetype) -> Bool {
+        if isFloatingDateTime(a) && isFloatingDateTime(b) { return true }
+        guard a.is_date == 0, b.is_date == 0, icaltime_is_utc(a) == 0, let za = a.zone, let zb = b.zone,
+              let ta = icaltimezone_get_tzid(za), let tb = icaltimezone_get_tzid(zb) else { return false }
+        return strcmp(ta, tb) == 0
+    }
 
     /// The zone an event's times are counted in: its DTSTART's, or `floating` for a floating or all-day one (UTC when nil).
     private func zone(of event: OpaquePointer, floating: OpaquePointer?) -> OpaquePointer {

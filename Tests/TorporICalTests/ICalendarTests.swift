@@ -445,6 +445,21 @@ func t(_ text: String) -> EpochSeconds { UTC.parseISO8601(text)! }
         #expect(occ.map { UTC.format($0.end) } == ["2027-11-06T05:00:00Z", "2027-11-07T05:00:00Z", "2027-11-08T06:00:00Z"])
     }
 
+    /// DTSTART and DTEND in one TZID are wall-clock times too: a nightly backup 23:00 to 04:00 Amsterdam ends at 04:00
+    /// CET (03:00Z) the night the clocks go back (exact time would end it at 03:00 CET, an hour before the backup does),
+    /// 04:00 CEST (02:00Z) the nights around it. Times in two zones, or in UTC, keep their exact length.
+    @Test func anEventInOneZoneEndsAtItsWallClockEndAcrossADaylightSavingChange() throws {
+        let nightly = calendar(["UID:backup\r\nCATEGORIES:backup\r\nDTSTART;TZID=Europe/Amsterdam:20271029T230000\r\n"
+                                + "DTEND;TZID=Europe/Amsterdam:20271030T040000\r\nRRULE:FREQ=DAILY;COUNT=3"])
+        let occ = try ICalendar(text: nightly, source: "c.ics").occurrences(from: everything.from, to: everything.to)
+        #expect(occ.map { "\(UTC.format($0.start)) \(UTC.format($0.end))" } == ["2027-10-29T21:00:00Z 2027-10-30T02:00:00Z",
+                                                                             "2027-10-30T21:00:00Z 2027-10-31T03:00:00Z",
+                                                                             "2027-10-31T22:00:00Z 2027-11-01T03:00:00Z"])
+        let twoZones = calendar(["UID:backup\r\nCATEGORIES:backup\r\nDTSTART;TZID=Europe/Amsterdam:20271029T230000\r\n"
+                                 + "DTEND;TZID=Europe/London:20271030T030000\r\nRRULE:FREQ=DAILY;COUNT=2"])
+        #expect(try ICalendar(text: twoZones, source: "c.ics").occurrences(from: everything.from, to: everything.to).map { $0.end - $0.start } == [18_000, 18_000])
+    }
+
     /// An UNTIL in UTC bounds a floating or all-day series in the zone it is read in: east of UTC its last instance was
     /// lost (libical compared UTC with local times). A DATE UNTIL of date-times keeps that date's instance, said.
     @Test func untilInUTCKeepsTheLastInstanceEastOfUTC() throws {

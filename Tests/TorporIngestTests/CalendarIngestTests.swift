@@ -47,6 +47,23 @@ import TorporTestSupport
         #expect(report.warnings.contains { $0.contains("X-WR-TIMEZONE Mars/Olympus is not a time zone this system knows") }, "\(report.warnings)")
     }
 
+    /// A calendar of all-day dates or floating times that declares no zone (Outlook's and Exchange's exports), ingested
+    /// without one given, is read in UTC and said so; one given (UTC too), or times in a zone of their own, say nothing.
+    @Test func localTimesReadInUTCWithoutAZoneAreSaid() throws {
+        let s = try Scratch()
+        func ingest(_ start: String, zone: String? = nil) throws -> [String] {
+            let path = try s.write("x.ics", "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:m\r\nDTSTAMP:20130901T000000Z\r\n"
+                                   + "CATEGORIES:maintenance\r\n\(start)\r\nDURATION:PT4H\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+            return try CalendarIngester(store: s.store, mapping: CalendarMapping(zone: zone)).ingest(path: path, from: now - 86_400, to: now + 7 * 86_400, now: now).warnings
+        }
+        let said = "all-day dates or floating times read in UTC: neither given (--zone, the mapping's zone, TORPOR_CALENDAR_ZONE) nor declared (X-WR-TIMEZONE); give UTC if meant"
+        #expect(try ingest("DTSTART;VALUE=DATE:20131001").contains(said))
+        #expect(try ingest("DTSTART:20131001T220000").contains(said))
+        #expect(try !ingest("DTSTART:20131001T220000", zone: "UTC").contains(said))
+        #expect(try !ingest("DTSTART;TZID=Europe/Amsterdam:20131001T220000").contains(said))
+        #expect(try !ingest("DTSTART:20131001T220000Z").contains(said))
+    }
+
     /// A category this torpor does not know (a newer torpor's) is read back as keep-awake, never as one letting VMs sleep.
     @Test func anUnknownStoredCategoryKeepsVMsAwake() throws {
         let s = try Scratch()

@@ -88,9 +88,14 @@ public struct CalendarIngester {
 
     /// The zone floating times and all-day dates are read in: the one given, else the one the calendar declares (Google
     /// and Apple write X-WR-TIMEZONE: without it, a Los Angeles maintenance day would end at 16:00 local), else UTC;
-    /// with what to say when the two differ or the declared one is not known.
-    static func floatingZone(_ given: String?, declared: String?) -> (zone: String, said: String?) {
-        guard let declared, declared != given else { return (given ?? "UTC", nil) }
+    /// with what to say when the two differ, the declared one is not known, or neither is there for a calendar of local
+    /// times (`localTimes`: Outlook's and Exchange's exports declare none).
+    static func floatingZone(_ given: String?, declared: String?, localTimes: Bool) -> (zone: String, said: String?) {
+        guard let declared, declared != given else {
+            return (given ?? "UTC", given == nil && localTimes
+                ? "all-day dates or floating times read in UTC: neither given (--zone, the mapping's zone, TORPOR_CALENDAR_ZONE) nor declared (X-WR-TIMEZONE); give UTC if meant"
+                : nil)
+        }
         if let given { return (given, "X-WR-TIMEZONE says \(declared): floating times and all-day dates read in \(given), as given") }
         guard ICalendar.knows(zone: declared) else {
             return ("UTC", "X-WR-TIMEZONE \(declared) is not a time zone this system knows: floating times and all-day dates read in UTC (give --zone)")
@@ -112,7 +117,7 @@ public struct CalendarIngester {
         do {
             let calendar = try ICalendar(path: path)
             eventCount = calendar.eventCount
-            let (zone, said) = Self.floatingZone(mapping.zone, declared: calendar.declaredZone)
+            let (zone, said) = Self.floatingZone(mapping.zone, declared: calendar.declaredZone, localTimes: calendar.hasLocalTimes)
             occurrences = try calendar.occurrences(from: from, to: to, floatingZone: zone)
             calendarWarnings = calendar.warnings + (said.map { [$0] } ?? [])
         } catch {
