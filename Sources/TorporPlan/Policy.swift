@@ -157,10 +157,14 @@ public struct Policy: Equatable, Sendable {
         }
     }
 
-    /// A host's limits: listed under its URI, or under a pattern where `*` stands for any text (`qemu+ssh://kvm*/system`).
+    /// A host's limits: listed under its URI, or under a pattern where `*` stands for any text (`qemu+ssh://kvm*/system`);
+    /// of patterns that match, the most specific (the most text besides its `*`s: `qemu+ssh://edge-*/system` over
+    /// `qemu+ssh://*/system`, whichever is listed first), then the first in text order.
     public func host(_ uri: String) -> Host {
         if let exact = hosts[uri] { return exact }
-        return hosts.keys.sorted().first { Self.glob($0, matches: uri) }.flatMap { hosts[$0] } ?? defaultHost
+        func literal(_ pattern: String) -> Int { pattern.count - pattern.filter { $0 == "*" }.count }
+        return hosts.keys.filter { Self.glob($0, matches: uri) }.sorted { (literal($1), $0) < (literal($0), $1) }.first
+            .flatMap { hosts[$0] } ?? defaultHost
     }
 
     static func glob(_ pattern: String, matches text: String) -> Bool {
@@ -330,9 +334,10 @@ struct PolicyFile: Decodable {
             groups.append(try override(g, "groups[\(i)]"))
         }
         var vms: [String: Policy.Override] = [:]
-        for (name, v) in self.vms ?? [:] { vms[name] = try override(v, "vms.\(name)") }
+        // In name order: of two bad entries, every run names the same one.
+        for (name, v) in (self.vms ?? [:]).sorted(by: { $0.key < $1.key }) { vms[name] = try override(v, "vms.\(name)") }
         var hosts: [String: Policy.Host] = [:]
-        for (uri, h) in self.hosts ?? [:] { hosts[uri] = try host(h, "hosts.\(uri)") }
+        for (uri, h) in (self.hosts ?? [:]).sorted(by: { $0.key < $1.key }) { hosts[uri] = try host(h, "hosts.\(uri)") }
         // Settings merge (defaults, then groups, then the VM): each part must also hold over the defaults it overrides.
         let base = Policy.Override(match: [:], hibernateBelow: defaults.hibernateBelow ?? 5, restoreAbove: defaults.restoreAbove ?? 15)
         let parts: [(String, Policy.Override)] = [("defaults", defaults)] + groups.enumerated().map { ("groups[\($0.offset)]", $0.element) }
@@ -351,7 +356,8 @@ struct PolicyFile: Decodable {
         guard (0...1).contains(share) else { throw bad("guardrails.max_hibernated_share", "must be between 0 and 1") }
         if let n = guardrails?.min_running, n < 0 { throw bad("guardrails.min_running", "must be 0 or more") }
         let factor = break_even_factor ?? 2
-        guard factor >= 1, factor.isFinite else { throw bad("break_even_factor", "must be a number of at least 1") }
+        // Bounded: a window must last this many times save + restore, and a product past Int64 had crashed the planner.
+        guard (1...1000).contains(factor) else { throw bad("break_even_factor", "must be a number from 1 to 1000") }
         for (key, value) in [("default_save_seconds", default_save_seconds), ("default_restore_seconds", default_restore_seconds)] {
             if let value, !(1...86_400).contains(value) { throw bad(key, "must be between 1 and 86400 seconds, not \(value)") }
         }

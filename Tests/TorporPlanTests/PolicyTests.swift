@@ -33,6 +33,20 @@ import Testing
         #expect(p.tiers["bold"]?.quantile == 0.75, "a quantile between two the forecast has")
     }
 
+    /// Of host patterns that match a URI, the most specific gives its limits, whichever sorts first (`*` sorts before
+    /// letters: the catch-all had won, a host limited to one restore at a time given two).
+    @Test func theMostSpecificHostPatternWins() throws {
+        let p = try Policy.parse("""
+            tiers: {silver: {quantile: 0.9, priority: 2}}
+            hosts: {"qemu+ssh://*/system": {concurrent_restores: 8}, "qemu+ssh://edge-*/system": {concurrent_restores: 1},
+                    "qemu+ssh://edge-03/system": {concurrent_restores: 3}, "*": {concurrent_restores: 5}}
+            """, source: "p.yaml")
+        #expect(p.host("qemu+ssh://edge-07/system").concurrentRestores == 1)
+        #expect(p.host("qemu+ssh://edge-03/system").concurrentRestores == 3)
+        #expect(p.host("qemu+ssh://core-1/system").concurrentRestores == 8)
+        #expect(p.host("qemu:///system").concurrentRestores == 5)
+    }
+
     @Test(arguments: [
         ("defaults: {min_idle: soon}\ntiers: {silver: {quantile: 0.9, priority: 2}}", "'defaults.min_idle': 'soon' is not a duration"),
         ("tiers: {silver: {quantile: 1.5, priority: 2}}", "'tiers.silver.quantile': 1.5 is outside the quantiles torpor forecasts (0.1, 0.25, 0.5, 0.9, 0.99; one between two of them is interpolated)"),
@@ -60,7 +74,8 @@ import Testing
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\ndefault_save_seconds: 0", "'default_save_seconds': must be between 1"),
         ("tiers: {silver: {quantile: 0.9, priority: -1}}", "'tiers.silver.priority': must be at least 1"),
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\nguardrails: {min_running: -3}", "'guardrails.min_running': must be 0 or more"),
-        ("tiers: {silver: {quantile: 0.9, priority: 2}}\nbreak_even_factor: .inf", "'break_even_factor': must be a number of at least 1"),
+        ("tiers: {silver: {quantile: 0.9, priority: 2}}\nbreak_even_factor: .inf", "'break_even_factor': must be a number from 1 to 1000"),
+        ("tiers: {silver: {quantile: 0.9, priority: 2}}\nbreak_even_factor: 1e20", "'break_even_factor': must be a number from 1 to 1000"),
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\nhost_defaults: {state_pool: 99999999999999999999TiB}", "'host_defaults.state_pool': '99999999999999999999TiB' is not a size"),
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\nvalid_for: 99999999999999w", "'valid_for': '99999999999999w' is not a duration"),
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\nhosts: {h: {vcpus: -2}}", "'hosts.h.vcpus': must be at least 1"),
