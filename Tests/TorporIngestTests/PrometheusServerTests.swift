@@ -24,6 +24,7 @@ final class PrometheusServer {
             let parts = line.split(separator: ",")
             openMetrics += "cpu_util{domain=\"nab-24ae8d\",job=\"libvirt\"} \(parts[1]) \(UTC.parseISO8601(String(parts[0]))!)\n"
         }
+        openMetrics += Self.libvirtExporter
         openMetrics += "# EOF\n"
         try openMetrics.write(toFile: dir + "/series.om", atomically: true, encoding: .utf8)
         try Self.run("/usr/bin/promtool", ["tsdb", "create-blocks-from", "openmetrics", dir + "/series.om", dir + "/data"])
@@ -38,6 +39,22 @@ final class PrometheusServer {
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
         try waitUntilReady()
+    }
+
+    /// The libvirt exporter's series (github.com/inovex/prometheus-libvirt-exporter: every domain listed, running or
+    /// not) over the trace's last two hours, a minute apart: `web-on` running, 2 vCPUs using one second of CPU a second
+    /// (50 %); `web-off` shut off (state 5), its CPU time 0 and still.
+    static var libvirtExporter: String {
+        let end = PrometheusServerTests.end - 60, times = stride(from: end - 7200, through: end, by: 60)
+        var text = "# TYPE libvirt_domain_info_cpu_time_seconds counter\n"
+        for (domain, perSecond) in [("web-on", 1.0), ("web-off", 0.0)] {
+            for t in times { text += "libvirt_domain_info_cpu_time_seconds_total{domain=\"\(domain)\",instance=\"kvm1:9177\"} \(Double(t - end + 7200) * perSecond + 1000 * perSecond) \(t)\n" }
+        }
+        for (family, values) in [("libvirt_domain_info_virtual_cpus", [("web-on", 2), ("web-off", 2)]), ("libvirt_domain_info_state", [("web-on", 1), ("web-off", 5)])] {
+            text += "# TYPE \(family) gauge\n"
+            for (domain, value) in values { for t in times { text += "\(family){domain=\"\(domain)\",instance=\"kvm1:9177\"} \(value) \(t)\n" } }
+        }
+        return text
     }
 
     deinit {
@@ -149,6 +166,22 @@ final class Listener {
         #expect(again.outcome != .unchanged && again.inserted == source.count, "\(again)")
         let first = try #require(source.keys.min())
         #expect(try s.value(vm: "edge-nab-24ae8d", metric: "cpu_util", time: first) == source[first])
+    }
+
+    /// The shipped query (pipelines/torpor.env's, as the hourly job reads it, and sample-data's mapping) gives a running
+    /// domain's utilization and nothing for a shut-off one, which the exporter lists with a CPU time of 0 that a rate
+    /// reads as 0 %: a VM powered off (or its stale copy on another host) stored as idle.
+    @Test func theShippedQueryGivesNothingForADomainThatIsNotRunning() throws {
+        let env = try String(contentsOfFile: Paths.repository + "/pipelines/torpor.env", encoding: .utf8)   // one line, in single quotes
+        let shipped = try #require(env.split(separator: "\n").first { $0.hasPrefix("TORPOR_PROMETHEUS_QUERY='") }?.dropFirst(25).dropLast()).description
+        #expect(try String(contentsOfFile: Paths.repository + "/sample-data/mappings/prometheus-libvirt.yaml", encoding: .utf8).contains("\"\(shipped)\": {metric: cpu_util"))
+        let server = try PrometheusServer()
+        let s = try Scratch()
+        var ingester = PrometheusIngester(store: s.store, mapping: PrometheusMapping(vmLabels: ["domain"]))
+        ingester.fixedMetric = try MetricBinding.make(metric: "cpu_util", unit: "percent").get()   // as ingest-sources.sh's --metric
+        let report = try ingester.ingestQuery(client: PrometheusClient(baseURL: server.url), query: shipped, range: 3600, step: 300, now: Self.end)
+        #expect(report.vms == ["web-on"] && report.inserted > 0, "\(report)")
+        #expect(try s.count("SELECT count(*) FROM sample WHERE abs(value - 50) > 0.001") == 0, "web-on at 50 %, web-off nothing")
     }
 
     /// The instant query the executor's wake-on-demand signal uses.

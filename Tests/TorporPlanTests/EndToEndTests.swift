@@ -63,7 +63,7 @@ import TorporTrain
             return (String(parts[0]), String(parts[1]))
         })
         for name in names { #expect(values[name] != "UNSET", "\(name) is not set") }
-        #expect(values["TORPOR_PROMETHEUS_QUERY"] == "100 * rate(libvirt_domain_info_cpu_time_seconds_total[5m]) / libvirt_domain_info_virtual_cpus")
+        #expect(values["TORPOR_PROMETHEUS_QUERY"] == "100 * rate(libvirt_domain_info_cpu_time_seconds_total[5m]) / libvirt_domain_info_virtual_cpus and on(domain, instance) libvirt_domain_info_state == 1")
         #expect(values["TORPOR_NOTIFY"] == "logger -t torpor")
         #expect(values["TORPOR_STATE_POOL"] == "/var/lib/torpor/pool")
     }
