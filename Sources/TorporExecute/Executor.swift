@@ -535,7 +535,13 @@ public final class Executor: @unchecked Sendable {
             }
         }
         func slaOrder(_ a: OwedRestore, _ b: OwedRestore) -> Bool { (a.priority, a.deadline, a.vm) < (b.priority, b.deadline, b.vm) }
-        let due = planned.filter { $0.at <= options.now }.sorted(by: slaOrder)
+        // Due ones in the order the plans queued them (`RestoreScheduler`: by deadline, tier priority breaking ties, so
+        // that each makes its deadline): by tier first, a gold restore due later went before a bronze one due sooner,
+        // which then came late though both could be on time. A person's wake and an interrupted restore (priority 0) first.
+        func queuedOrder(_ a: OwedRestore, _ b: OwedRestore) -> Bool {
+            (a.priority == 0 ? 0 : 1, a.at, a.priority, a.deadline, a.vm) < (b.priority == 0 ? 0 : 1, b.at, b.priority, b.deadline, b.vm)
+        }
+        let due = planned.filter { $0.at <= options.now }.sorted(by: queuedOrder)
         /// `body` holding the VM while it still sleeps (the restores owed were read at the pass's start: this pass's
         /// reconciling, or another executor, may have brought it back since), else said why not.
         @Sendable func claimed(_ r: OwedRestore, _ body: () -> Void) {

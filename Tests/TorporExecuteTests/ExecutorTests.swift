@@ -1394,6 +1394,17 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(events.map { $0.vm ?? "" } == ["api-01", "legacy-01", "ci-runner-01"])
     }
 
+    /// Restores due in one pass run in the order the plan queued them, by deadline: a bronze VM due back an hour before a
+    /// gold one goes first (by tier first, the gold restore went first and the bronze one came late, though one at a
+    /// time both could be on time).
+    @Test func restoresDueTogetherRunByTheirQueuedTimes() throws {
+        let f = try Fixture()
+        try f.plan(["api-01": 0..<9, "ci-runner-01": 0..<8], tiers: "vms: {api-01: {tier: gold}, ci-runner-01: {tier: bronze}}")
+        try f.executor().run(f.options(Self.now))
+        let events = try f.executor().run(f.options(Self.at(9), concurrent: 1))
+        #expect(events.filter { $0.event == "restored" }.map { $0.vm ?? "" } == ["ci-runner-01", "api-01"], "\(events.map(\.text))")
+    }
+
     @Test func storedLoadReadsTheCollectorsNewestSampleAndRefusesStaleData() throws {
         let f = try Fixture()
         try f.cpu("web-01", [(Self.now - 900, 40), (Self.now - 300, 3)])
