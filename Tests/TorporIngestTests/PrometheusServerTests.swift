@@ -236,6 +236,20 @@ final class Listener {
         #expect(try s.count("SELECT count(*) FROM source") == 0)
     }
 
+    /// A live answer that cannot be read (HTTP 200 with a body cut short, a proxy's page) is the server's fault: a
+    /// runtime failure the next run asks again (it was bad input, exit 2, as if the query were wrong), nothing stored.
+    @Test func anAnswerThatCannotBeReadIsARuntimeFailure() throws {
+        let s = try Scratch()
+        let server = try Listener()
+        server.answer(1, with: #"{"status":"succ"#)
+        let e = #expect(throws: IngestError.self) {
+            _ = try PrometheusIngester(store: s.store).ingestQuery(client: PrometheusClient(baseURL: URL(string: "http://127.0.0.1:\(server.port)")!),
+                                                                    query: "cpu_util", range: 3600, step: 300, now: Self.end)
+        }
+        #expect(e?.isBadInput == false && e?.description.contains("the server's answer cannot be read") == true, "\(String(describing: e))")
+        #expect(try s.count("SELECT count(*) FROM source") == 0)
+    }
+
     /// A live answer that may be partial (Thanos: a store did not answer) is a failure, retried by the next run:
     /// nothing stored, since an aggregate of the series that answered reads lower than it is and would be kept.
     @Test func aPartialLiveAnswerIsAFailureAndStoresNothing() throws {

@@ -165,7 +165,11 @@ public struct PrometheusIngester {
             let byQuery = try mapping.metrics[query].map { try MetricBinding.make(metric: $0.metric, unit: $0.unit).get() }
             let writer = PrometheusSeriesWriter(session: session, mapping: mapping, fixedVM: fixedVM, fixedMetric: byQuery ?? fixedMetric)
             for chunk in chunks {
-                let answer = try QueryResultReader.read(from: chunk.body, fail: { session.fail("chunk \(UTC.format(chunk.start)): \($0)", line: nil) })
+                // An answer that cannot be read (cut short, a proxy's page) is the server's fault, not the query's: a
+                // failure (exit 1) the next run asks again, not bad input.
+                let answer = try QueryResultReader.read(from: chunk.body, fail: {
+                    IngestError.failure(source: source, message: "chunk \(UTC.format(chunk.start)): the server's answer cannot be read: \($0)")
+                })
                 try Self.checkComplete(answer.warnings, session: session, live: true, at: "chunk \(UTC.format(chunk.start))")
                 for (i, s) in answer.series.enumerated() {
                     try writer.add(name: byQuery == nil ? s.name : nil, labels: s.labels, points: s.points,
