@@ -236,13 +236,28 @@ public enum Approvals {
         }
         // A sleep whose risk rose since (its forecast now crosses a threshold it did not), or whose forecast came halfway
         // to its thresholds within its risk level, waits for a person too: the approval was given on the forecast then.
+        // Since the last plan, and since the plan a person approved it in: a forecast creeping toward a threshold by
+        // under half the margin each hour would otherwise be carried all the way.
         typealias Approved = (start: Instant, rationale: Plan.Rationale)
-        let approvedSleep: [String: Approved] = Dictionary(earlier.actions.filter { $0.action == .hibernate && approvedEarlier[$0.id] != nil }
-            .compactMap { h -> (String, Approved)? in sleep(h, in: earlier).map { ($0, (start: h.at, rationale: h.rationale)) } },
-                                                           uniquingKeysWith: { a, b in (min(a.start, b.start), a.rationale.riskRank <= b.rationale.riskRank ? a.rationale : b.rationale) })
+        func approvedSleeps(of plan: Plan, approved: (String) -> Bool) -> [String: Approved] {
+            Dictionary(plan.actions.filter { $0.action == .hibernate && approved($0.id) }
+                .compactMap { h -> (String, Approved)? in sleep(h, in: plan).map { ($0, (start: h.at, rationale: h.rationale)) } },
+                       uniquingKeysWith: { a, b in (min(a.start, b.start), a.rationale.riskRank <= b.rationale.riskRank ? a.rationale : b.rationale) })
+        }
+        let approvedSleep = approvedSleeps(of: earlier) { approvedEarlier[$0] != nil }
+        var seenByPerson: [String: Plan.Rationale] = [:]
+        var wanted = Set(plan.actions.compactMap { a in a.action == .hibernate ? sleep(a, in: plan).flatMap { approvedSleep[$0] == nil ? nil : $0 } : nil })
+        for approval in try PlanRepository.personsApprovals(since: switched.setAt, upTo: plan.createdAt.seconds, in: db) where !wanted.isEmpty {
+            guard let approvedPlan = approval.planID == earlier.id ? earlier : try storedPlan(approval.planID, in: db) else { continue }
+            let ids = Set(approval.actions)
+            for (key, approved) in approvedSleeps(of: approvedPlan, approved: ids.contains) where wanted.contains(key) {
+                seenByPerson[key] = approved.rationale
+                wanted.remove(key)
+            }
+        }
         let carried = plan.actions.filter { a in
-            guard a.action == .hibernate, let approved = sleep(a, in: plan).flatMap({ approvedSleep[$0] }),
-                  !a.rationale.rose(since: approved.rationale) else { return false }
+            guard a.action == .hibernate, let key = sleep(a, in: plan), let approved = approvedSleep[key], let seen = seenByPerson[key],
+                  !a.rationale.rose(since: approved.rationale), !a.rationale.rose(since: seen) else { return false }
             return a.afterIdleSeconds == nil || approved.start <= a.at
         }
         // A sleeping VM's restore unchanged from an approved one (the same deadline, or still at the horizon's end, or

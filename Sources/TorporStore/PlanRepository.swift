@@ -100,12 +100,24 @@ public enum PlanRepository {
 
     /// The approvals of a plan, oldest first.
     public static func approvals(of planID: String, in db: Database) throws -> [ApprovalRecord] {
-        try Row.fetchAll(db, sql: "SELECT * FROM approval WHERE plan_id = ? ORDER BY id", arguments: [planID]).map { row in
-            let actions: String = row["actions"]
-            return ApprovalRecord(planID: row["plan_id"], approvedBy: row["approved_by"], approvedAt: row["approved_at"],
-                                  actions: (try? JSONDecoder().decode([String].self, from: Data(actions.utf8))) ?? [],
-                                  carriedFrom: row["carried_from"])
-        }
+        try Row.fetchAll(db, sql: "SELECT * FROM approval WHERE plan_id = ? ORDER BY id", arguments: [planID]).map(approval)
+    }
+
+    /// The approvals people gave (none carried) from `since` on, of plans created at or before `time`: the newest plan's
+    /// first, of one plan the last given first.
+    public static func personsApprovals(since: EpochSeconds, upTo time: EpochSeconds, in db: Database) throws -> [ApprovalRecord] {
+        try Row.fetchAll(db, sql: """
+            SELECT a.* FROM approval a JOIN plan p ON p.id = a.plan_id
+            WHERE a.carried_from IS NULL AND a.approved_at >= ? AND p.created_at <= ?
+            ORDER BY p.created_at DESC, a.id DESC
+            """, arguments: [since, time]).map(approval)
+    }
+
+    private static func approval(_ row: Row) -> ApprovalRecord {
+        let actions: String = row["actions"]
+        return ApprovalRecord(planID: row["plan_id"], approvedBy: row["approved_by"], approvedAt: row["approved_at"],
+                              actions: (try? JSONDecoder().decode([String].self, from: Data(actions.utf8))) ?? [],
+                              carriedFrom: row["carried_from"])
     }
 
     /// The newest plan created at or before `time` with an approval of an action id `approving` accepts, if any (a

@@ -758,6 +758,23 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try !f.store.read { try Approvals.approvedActions(of: nearly.id, in: $0) }.isEmpty, "under half its margin (0.5 % → 2.5 % under 5 %): carried")
     }
 
+    /// A standing approval holds each carried sleep to the forecast a person approved it on, not only to the last plan's
+    /// (which may itself be carried): a forecast creeping toward its threshold by under half the margin each hour waits
+    /// for a person once it came halfway from what that person saw; a person's approval of it again is the new measure.
+    @Test func aStandingApprovalDoesNotLetASleepsForecastCreep() throws {
+        let f = try Fixture()
+        try Approvals.setStanding(true, by: "ops", now: Self.now - 60, in: f.store)
+        _ = try f.plan(["web-01": 3..<8])   // a person's: q0.9 peak 0.5 % under 5 %
+        func carried(_ plan: Plan) throws -> Bool { try !f.store.read { try Approvals.approvedActions(of: plan.id, in: $0) }.isEmpty }
+        let first = try f.plan(["web-01": 2..<7], at: Self.at(1), approve: false, idleLoad: [0.2, 2.5, 2.5])
+        #expect(try carried(first), "0.5 % → 2.5 % under 5 %: under half its margin")
+        let second = try f.plan(["web-01": 1..<6], at: Self.at(2), approve: false, idleLoad: [0.2, 3.6, 4.0])
+        #expect(try !carried(second), "2.5 % → 3.6 % is under half of what was left, but 0.5 % → 3.6 % is over half the margin a person saw")
+        _ = try Approvals.approve(second, bytes: second.encoded(), source: "plan", only: nil, except: [], by: "ops", now: Self.at(2) + 60, in: f.store)
+        let third = try f.plan(["web-01": 0..<5], at: Self.at(3), approve: false, idleLoad: [0.2, 3.6, 4.0])
+        #expect(try carried(third), "the same as the person approved last")
+    }
+
     /// `diff` tells a hibernation whose time came before the newer plan from one the newer plan dropped: begun (the VM
     /// asleep, restored by the newer plan) or not.
     @Test func diffSaysAHibernationWhoseTimeCame() throws {
