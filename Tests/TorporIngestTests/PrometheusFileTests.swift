@@ -137,6 +137,26 @@ private let prometheusData = Paths.sharedData + "/prometheus"
             + #"{"metric":{"domain":"web7","instance":"hostA"},"values":[[1700000000,"3"],[1700000060,"4"],[1700000120,"5"]]},"#
             + #"{"metric":{"domain":"web7","instance":"hostB"},"values":[[1700000180,"6"]]}]}}"#)
         #expect(try byDomain.ingestFile(path: lastStep, now: replayNow).inserted == 4)
+        // A migration in a rate() query: the source's rate goes on for its window after the switch, so the two series
+        // share a step where one ends and the other begins. One VM's, the first value stored kept there, said (it had
+        // refused the whole answer, every VM's, each hour for the day the range held the migration).
+        func points(_ host: String, _ steps: [Int], _ value: String) -> String {
+            #"{"metric":{"domain":"web8","instance":"\#(host)"},"values":["# + steps.map { #"[\#(1_700_000_000 + $0 * 300),"\#(value)"]"# }.joined(separator: ",") + "]}"
+        }
+        let handoff = try s.write("handoff.json", #"{"status":"success","data":{"resultType":"matrix","result":["#
+            + points("hostA", [0, 1, 2, 3], "3") + "," + points("hostB", [3, 4, 5], "7") + "]}}")
+        let handedOver = try byDomain.ingestFile(path: handoff, now: replayNow)
+        #expect(handedOver.inserted == 6 && handedOver.conflicts == 1 && handedOver.vms == ["web8"], "\(handedOver)")
+        #expect(handedOver.warnings.contains { $0.hasPrefix("1 VM metric(s) of two series that share up to 6 minutes where one ends and the other begins") },
+                "\(handedOver.warnings)")
+        #expect(try s.value(vm: "web8", metric: "cpu_util", time: 1_700_000_900) == 3)
+        // Sharing longer than a rate window and a scrape (two copies for 15 minutes), or a few scrapes each: two copies.
+        for (name, a, b) in [("copies.json", [0, 1, 2, 3, 4, 5], [3, 4, 5, 6, 7]), ("short.json", [0, 1], [1, 2])] {
+            let path = try s.write(name, #"{"status":"success","data":{"resultType":"matrix","result":["#
+                + points("hostA", a, "3") + "," + points("hostB", b, "7") + "]}}")
+            let e = #expect(throws: IngestError.self) { _ = try byDomain.ingestFile(path: path, now: replayNow) }
+            #expect(e?.description.contains("both map to VM web8, metric cpu_util") == true, "\(name): \(String(describing: e))")
+        }
     }
 
     /// `--metric` is for a source of one metric name: on a libvirt exporter's scrape, whose unmapped names are dozens

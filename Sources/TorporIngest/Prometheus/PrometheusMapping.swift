@@ -212,14 +212,24 @@ final class PrometheusSeriesWriter {
     /// Checks that no two series of one VM and metric overlap in time, then adds the summary warnings; call once after
     /// the last series.
     func finish() throws {
+        var handoffs: [String] = []
         for series in seriesSeen.values where series.count > 1 {
             let stretches = series.map { Self.stretches(of: $0.times) }
             for i in 1..<series.count {
-                for j in 0..<i where stretches[i].contains(where: { a in stretches[j].contains { Self.overlap($0, a) } }) {
+                for j in 0..<i where stretches[i].contains(where: { a in stretches[j].contains { Self.overlap($0, series[j].times, a, series[i].times) } }) {
                     (session.line, session.position) = (series[i].line, series[i].position)
                     throw seriesMergeError(series[i].labels, first: (series[j].labels, series[j].here), vm: series[i].vm, metric: series[i].metric)
                 }
+                for j in 0..<i where stretches[i].contains(where: { a in stretches[j].contains { $0.overlaps(a) } }) {
+                    handoffs.append("\(series[i].vm) \(series[i].metric) (\(series[j].here) and \(series[i].here))")
+                }
             }
+        }
+        if !handoffs.isEmpty {
+            handoffs.sort()
+            session.warn("\(handoffs.count) VM metric(s) of two series that share up to \(Self.handoffReach / 60) minutes where one ends and the other "
+                         + "begins (a migration: a rate() goes on for its window after the switch), the first value stored kept there: "
+                         + handoffs.prefix(5).joined(separator: "; ") + (handoffs.count > 5 ? "; …" : ""))
         }
         if !skippedNames.isEmpty {
             let names = skippedNames.sorted()
@@ -258,13 +268,29 @@ final class PrometheusSeriesWriter {
 
     /// Whether two stretches of two series overlap: share a time, or are two lone scrapes (a series of one time each)
     /// less than `scrapeReach` apart (two hosts' scrapes seconds apart). A lone scrape after another series' stretch (a
-    /// VM that moved in a query's last step) does not.
-    static func overlap(_ a: ClosedRange<EpochSeconds>, _ b: ClosedRange<EpochSeconds>) -> Bool {
-        a.overlaps(b) || a.lowerBound == a.upperBound && b.lowerBound == b.upperBound && abs(a.lowerBound - b.lowerBound) < scrapeReach
+    /// VM that moved in a query's last step) does not, nor a handoff (`isHandoff`). `aTimes`, `bTimes`: each series'
+    /// times.
+    static func overlap(_ a: ClosedRange<EpochSeconds>, _ aTimes: [EpochSeconds], _ b: ClosedRange<EpochSeconds>, _ bTimes: [EpochSeconds]) -> Bool {
+        a.overlaps(b) && !isHandoff(a, aTimes, b, bTimes)
+            || a.lowerBound == a.upperBound && b.lowerBound == b.upperBound && abs(a.lowerBound - b.lowerBound) < scrapeReach
+    }
+
+    /// Whether two stretches that share times are a migration's handoff: one began before the other and ended at most
+    /// `handoffReach` after the other began, which goes on after it (a rate() of the source host's series goes on for
+    /// its window after the switch, while the destination's has begun), each with two times or more alone (a few
+    /// scrapes of two hosts interleaved are two copies read together). Its shared times keep the first value stored,
+    /// said: the whole fleet's ingest is not refused each hour for a day (the range) after every migration.
+    static func isHandoff(_ a: ClosedRange<EpochSeconds>, _ aTimes: [EpochSeconds], _ b: ClosedRange<EpochSeconds>, _ bTimes: [EpochSeconds]) -> Bool {
+        let ((first, firstTimes), (second, secondTimes)) = a.lowerBound <= b.lowerBound ? ((a, aTimes), (b, bTimes)) : ((b, bTimes), (a, aTimes))
+        guard first.lowerBound < second.lowerBound, first.upperBound < second.upperBound, first.upperBound - second.lowerBound <= handoffReach else { return false }
+        return Set(firstTimes.filter { first.contains($0) && $0 < second.lowerBound }).count >= 2
+            && Set(secondTimes.filter { second.contains($0) && $0 > first.upperBound }).count >= 2
     }
 
     /// How close two lone scrapes of one VM and metric must be to be one scrape of two series: a scrape interval.
     static let scrapeReach: EpochSeconds = 60
+    /// How long a migration's two series may share: a 5-minute rate() window and a scrape interval more.
+    static let handoffReach: EpochSeconds = 6 * 60
 
     /// A metric name for messages, quoted; series without one say so.
     static func describe(name: String?) -> String { name.map { "'\($0)'" } ?? "series without a metric name" }
