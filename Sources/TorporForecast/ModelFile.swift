@@ -58,18 +58,28 @@ public enum ModelFile {
         do { header = try JSONDecoder().decode(Header.self, from: Data(bytes[(firstNewline + 1)..<secondNewline])) } catch {
             throw ForecastError(message: "\(source): bad model header: \(error)")
         }
-        let model = Forecaster(shape: header.shape, seed: 0)
+        // A shape checked before a model of it is built: a damaged header's negative or huge size would trap there.
+        let shape = header.shape
+        guard (1...4096).contains(shape.inputSize), (1...4096).contains(shape.hiddenSize), (1...16).contains(shape.layers),
+              (1...8760).contains(shape.horizon), shape.quantiles.count <= 64, shape.quantiles.allSatisfy({ $0 > 0 && $0 < 1 }) else {
+            throw ForecastError(message: "\(source): model header's shape is not one torpor makes (\(shape)): corrupt")
+        }
+        let model = Forecaster(shape: shape, seed: 0)
         let expected = model.parameters.reduce(0) { $0 + $1.count }
         let blob = bytes[(secondNewline + 1)...]
         guard header.parameterCount == expected, blob.count == expected * 4 else {
             throw ForecastError(message: "\(source): \(blob.count / 4) weights for a shape that has \(expected): truncated or corrupt")
         }
-        var offset = secondNewline + 1
+        var offset = secondNewline + 1, index = 0
         for p in model.parameters {
             for i in 0..<p.count {
                 let bits = UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24
                 p.data[i] = Float(bitPattern: bits)
+                // Training never leaves one infinite or NaN (it stops on a non-finite loss): a damaged file, whose
+                // forecasts could read as 0 % (idle) once clamped.
+                guard p.data[i].isFinite else { throw ForecastError(message: "\(source): weight \(index) is \(p.data[i]): corrupt") }
                 offset += 4
+                index += 1
             }
         }
         return (model, header.metadata)

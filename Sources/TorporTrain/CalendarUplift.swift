@@ -89,6 +89,10 @@ public struct CalendarUplift: Equatable, Sendable {
         return result.map { max(0, $0) }.sorted()
     }
 
+    /// Whether each category's uplift has a finite value for each of a model's `quantiles` (a model file's may be
+    /// damaged).
+    public func fits(quantiles: Int) -> Bool { values.values.allSatisfy { $0.count == quantiles && $0.allSatisfy(\.isFinite) } }
+
     /// As model-file metadata: `calendar.demand` = `0.12,0.31,0.52`.
     public var metadata: [String: String] {
         Dictionary(uniqueKeysWithValues: values.map { ("calendar.\($0.key.rawValue)", $0.value.map { "\($0)" }.joined(separator: ",")) })

@@ -87,6 +87,8 @@ public struct DemandForecaster {
                     "its clock's zone \($0) is not one this system's zoneinfo knows; install it, or train on a zone it knows (--zone)"
                 } ?? "its input set is not one this version reads (another torpor's); the next promoted model replaces it"
                 : file.metadata["target"] != ModelInput.target ? "its target is not one this version reads (another torpor's); the next promoted model replaces it"
+                : input.map({ $0.featureCount }) != file.model.shape.inputSize || !CalendarUplift(metadata: file.metadata).fits(quantiles: file.model.shape.quantiles.count)
+                    ? "its file does not hold together (input size, calendar uplift): damaged; the next promoted model replaces it"
                 : !serves.contains(true) ? "it serves none of the quantiles asked for"
                 : now.map({ $0 - promoted.run.dataTo > Self.maxModelAge }) == true
                     ? "trained on data up to \(UTC.format(promoted.run.dataTo)), more than \(DurationText.format(Self.maxModelAge)) old, and no model promoted since (torpor-train list says why)"
@@ -103,7 +105,7 @@ public struct DemandForecaster {
             let modelWins = Set(promoted.run.vms.filter { $0.better == "model" }.map(\.vm))
             for (key, value) in file.metadata where key.hasPrefix("scale.") {
                 let vm = String(key.dropFirst("scale.".count))
-                if modelWins.contains(vm), let scale = Float(value) { scales[vm] = scale }
+                if modelWins.contains(vm), let scale = Float(value), scale.isFinite, scale > 0 { scales[vm] = scale }   // else the baselines serve it
             }
             self.scales = scales
             lookback = Int(file.metadata["lookback"] ?? promoted.run.hyperparameters["lookback"] ?? "") ?? 168
@@ -201,7 +203,7 @@ public struct DemandForecaster {
             let fromModel = modelInput.quantiles(slice, series: m.series, end: m.series.values.count, scale: m.scale, quantiles: modelQuantiles.count)
             guard var merged = result[m.vm] else { continue }
             var used = 0
-            for k in 0..<modelHours where !fromModel[k].contains(where: \.isNaN) {
+            for k in 0..<modelHours where fromModel[k].allSatisfy(\.isFinite) {
                 let hour = merged.start + Int64(k) * 3600
                 let model = uplift.apply(fromModel[k].map { max(0, $0) }, categories: calendar.categories(vm: m.vm, hour: hour), scale: m.scale).sorted()
                 merged.values[k] = merge(model: model, profile: merged.values[k])

@@ -60,7 +60,11 @@ import Testing
             (Data("TORPOR-LSTM 9\n{}\n".utf8), "model format 9"),
             (data.prefix(data.count - 10), "truncated or corrupt"),
         ]
-        for (bytes, fragment) in cases {
+        // An infinite weight (a flipped exponent bit) and a header whose sizes no model has.
+        var infinite = data
+        infinite.replaceSubrange(data.count - 4..<data.count, with: [0, 0, 0x80, 0x7F])
+        let negative = Data(("TORPOR-LSTM 1\n" + #"{"metadata":{},"parameterCount":0,"shape":{"hiddenSize":-5,"horizon":24,"inputSize":12,"layers":1,"quantiles":[0.5]}}"# + "\n").utf8)
+        for (bytes, fragment) in cases + [(infinite, "is inf: corrupt"), (negative, "model header's shape is not one torpor makes")] {
             let e = #expect(throws: ForecastError.self) { _ = try ModelFile.decode(bytes, source: "m.model") }
             #expect(e?.message.hasPrefix("m.model: ") == true && e?.message.contains(fragment) == true, "\(String(describing: e))")
         }

@@ -22,7 +22,7 @@ import TorporStore
 
     /// A promoted run `id` of Monday's data and its (untrained, seeded) model file, as `forecaster` describes them.
     static func promoted(id: Int64 = 1, served: [Float], hyperparameters: [String: String] = [:], features: String = ModelInput(usesContext: false).features,
-                         fallbacks: String? = nil,
+                         fallbacks: String? = nil, metadata extra: [String: String] = [:],
                          verdicts: [ModelRun.VMVerdict] = [.init(vm: "vm-1", predictable: true, better: "model", reason: "test")]) throws -> (run: ModelRun, model: Data) {
         let input = ModelInput(usesContext: false)
         let model = Forecaster(shape: ForecasterShape(inputSize: input.featureCount, hiddenSize: 4, layers: 1, horizon: 24,
@@ -30,6 +30,7 @@ import TorporStore
         var metadata = ["features": features, "target": ModelInput.target, "lookback": "168",
                         "served_quantiles": served.map { "\($0)" }.joined(separator: ","), "scale.vm-1": "10"]
         metadata["fallbacks"] = fallbacks
+        metadata.merge(extra) { _, given in given }
         let blob = try ModelFile.encode(model, metadata: metadata)
         return (ModelRun(id: id, createdAt: monday, dataFrom: monday, dataTo: monday, hyperparameters: hyperparameters, metrics: [:], promoted: true,
                          reason: "test", seconds: 0, vms: verdicts), blob)
@@ -178,6 +179,20 @@ import TorporStore
         #expect(damaged.run == nil && damaged.unservedBecause?.hasPrefix("model #3 unused: its file cannot be read (") == true, "\(String(describing: damaged.unservedBecause))")
         #expect(damaged.forecast([("vm-1", Self.history)])["vm-1"]?.source.hasPrefix("hour-of-week profile") == true)
         #expect(damaged.unpredictable(newest: run)["vm-1"]?.hasPrefix("judged on model #3, which does not serve it now (model #3 unused: its file cannot be read") == true)
+    }
+
+    /// A model file that does not hold together (a damaged store: a calendar uplift shorter than its quantiles, or one
+    /// not a number, whose NaN a clamp at 0 % would read as idle) is not served and says why; a VM's scale that is not a
+    /// positive number leaves that VM to the baselines.
+    @Test func aModelFileThatDoesNotHoldTogetherIsNotServed() throws {
+        for uplift in ["0.1,0.2", "0.1,nan,0.3"] {
+            let damaged = try DemandForecaster(promoted: Self.promoted(served: [0.9], metadata: ["calendar.demand": uplift]))
+            #expect(damaged.run == nil && damaged.unservedBecause == "model #1 unused: its file does not hold together (input size, calendar uplift): damaged; "
+                    + "the next promoted model replaces it", "\(uplift): \(String(describing: damaged.unservedBecause))")
+        }
+        #expect(try DemandForecaster(promoted: Self.promoted(served: [0.9], metadata: ["calendar.demand": "0.1,0.2,0.3"])).run != nil)
+        let zeroScale = try DemandForecaster(promoted: Self.promoted(served: [0.9], metadata: ["scale.vm-1": "0"]))
+        #expect(zeroScale.run != nil && zeroScale.forecast([("vm-1", Self.history)])["vm-1"]?.source.hasPrefix("hour-of-week profile") == true)
     }
 
     /// A model trained before the input set gained present flags for its lag and context features (they read a missing
