@@ -95,8 +95,14 @@ public struct Trainer {
     public func run(now: EpochSeconds, log: (String) -> Void = { _ in }) throws -> (run: ModelRun, recorded: Bool) {
         let serving = try servingForecaster(try store.read { try ModelRegistry.promoted(trainedBefore: now, in: $0) }, now: now)
         let data = try load(now: now, context: serving?.needsContext == true)
+        // And compared with the same model: the one promoted from earlier hours' runs (a retry after it was demoted is
+        // judged against what serves then, not answered with the run judged against it). Runs recorded before this was
+        // kept match whatever it is.
+        let comparedWith = try store.read { try ModelRegistry.promoted(trainedBefore: UTC.floor(now) - 1, in: $0) }.map { "#\($0.run.id)" } ?? "none"
         func same(in db: Database) throws -> ModelRun? {
-            try ModelRegistry.runs(dataEndingFrom: UTC.floor(now), to: UTC.floor(now) + 3600, in: db).first { $0.hyperparameters[Self.inputsKey] == data.fingerprint }
+            try ModelRegistry.runs(dataEndingFrom: UTC.floor(now), to: UTC.floor(now) + 3600, in: db).first {
+                $0.hyperparameters[Self.inputsKey] == data.fingerprint && ($0.hyperparameters[Self.comparedKey] ?? comparedWith) == comparedWith
+            }
         }
         if let same = try store.read(same) { return (same, false) }
         let trained = try fit(data, now: now, serving: serving, log: log)
@@ -104,6 +110,7 @@ public struct Trainer {
         return try store.transaction { db in
             if let same = try same(in: db) { return (same, false) }
             var run = trained.run
+            run.hyperparameters[Self.comparedKey] = comparedWith
             run.id = try ModelRegistry.insert(run, model: trained.model, in: db)
             return (run, true)
         }
@@ -140,6 +147,9 @@ public struct Trainer {
 
     /// The hyperparameter under which a run records its `TrainingData.fingerprint`.
     static let inputsKey = "inputs_sha256"
+    /// The hyperparameter under which a run records the model promoted from earlier hours' runs when it ran (`#id`, or
+    /// none): what it was compared with, when that model served.
+    static let comparedKey = "serving_before"
 
     /// `context`: memory, network and disk are loaded even when this run's inputs do not read them (the serving model's
     /// do, and it is compared on what production would give it).
@@ -425,7 +435,9 @@ public struct Trainer {
                                   reason: "no known hours in the last \(config.validationDays) days: its forecasts cannot be judged"))
         }
         let servedText = served.map { "q\($0)" }.joined(separator: ", ")
-        let reason = notTrained ?? losesToServing ?? (failures.isEmpty ? "beats the best baseline on every quantile over the last \(config.validationDays) days" + versusServing
+        let reason = notTrained ?? losesToServing ?? (!promoted && failures.isEmpty
+            ? "not promoted: no hour of the last \(config.validationDays) days has known demand to compare it with the baselines on (the collector down?)"
+            : failures.isEmpty ? "beats the best baseline on every quantile over the last \(config.validationDays) days" + versusServing
             : promoted ? "promoted for \(servedText) only (\(Self.keeping(q, served: served, fallbacks: fallbacks))): " + failures.joined(separator: "; ") + versusServing
             : "not promoted: " + failures.joined(separator: "; "))
         hyper["served_quantiles"] = served.map { "\($0)" }.joined(separator: ",")

@@ -102,6 +102,16 @@ import TorporStore
         let late = try Trainer(store: store, config: config).run(now: Self.now)
         #expect(late.recorded && late.run.id != reseeded.run.id)
         #expect(try store.read { try ModelRegistry.runs(in: $0) }.count == 3)
+        // A night later, compared with a model promoted from those: once a person demoted it, a retry is judged against
+        // what serves then (it had been answered with the run judged against the demoted one).
+        let nextNight = Self.now + 86_400
+        let promoted = try #require(try store.read { try ModelRegistry.promoted(trainedBefore: Self.now, in: $0) }, "one of this night's runs promoted")
+        let judged = try Trainer(store: store, config: config).run(now: nextNight)
+        #expect(judged.recorded && judged.run.hyperparameters["serving_before"] == "#\(promoted.run.id)")
+        #expect(try !Trainer(store: store, config: config).run(now: nextNight).recorded, "the same comparison: nothing trained")
+        _ = try store.transaction { try ModelRegistry.demote(id: promoted.run.id, by: "ops", why: "test", at: nextNight, in: $0) }
+        let retried = try Trainer(store: store, config: config).run(now: nextNight)
+        #expect(retried.recorded && retried.run.hyperparameters["serving_before"] != "#\(promoted.run.id)", "\(retried.run.hyperparameters)")
     }
 
     /// Three crafted VMs over 40 days: a daily cycle, white noise between 0 and 80 %, and noise under 1.5 %. Only the
@@ -278,21 +288,25 @@ import TorporStore
         #expect(asleep.predictable && asleep.better == "model", "\(asleep)")
     }
 
+    /// A store of one VM's hourly demand for `days` days from `start`: 60 % from 09:00 to 17:00, 3 % otherwise.
+    static func officeHoursStore(_ vm: String, from start: EpochSeconds, days: Int) throws -> Store {
+        let (store, _) = try scratchStore()
+        try store.transaction { db in
+            let writer = try SampleWriter(db: db)
+            let cpu = try writer.metricID(try MetricBinding.make(metric: "cpu_util", unit: "percent").get())
+            let id = try VMRepository.id(of: vm, in: db, now: start)
+            for h in 0..<days * 24 { _ = try writer.add(vm: id, metric: cpu, time: start + Int64(h) * 3600, value: (9..<17).contains(h % 24) ? 60 : 3) }
+            try writer.finish()
+        }
+        return store
+    }
+
     /// A new install: one VM with ten days of hourly data in the 90 the trainer reads. Only the windows with a known
     /// target are trained on (a few, none of them a whole batch): the model took no step, and is not promoted, rather
     /// than counting hundreds of empty batches as steps and being promoted on a few days.
     @Test func windowsWithoutAKnownTargetAreNotTrainedOn() throws {
-        let (store, _) = try scratchStore()
         let start = Self.now - 10 * 86_400
-        try store.transaction { db in
-            let writer = try SampleWriter(db: db)
-            let cpu = try writer.metricID(try MetricBinding.make(metric: "cpu_util", unit: "percent").get())
-            let id = try VMRepository.id(of: "new-01", in: db, now: start)
-            for h in 0..<10 * 24 {
-                _ = try writer.add(vm: id, metric: cpu, time: start + Int64(h) * 3600, value: (9..<17).contains(h % 24) ? 60 : 3)
-            }
-            try writer.finish()
-        }
+        let store = try Self.officeHoursStore("new-01", from: start, days: 10)
         var config = TrainingConfig()
         config.maxEpochs = 2
         config.hiddenSize = 4
@@ -305,5 +319,17 @@ import TorporStore
         let series = try store.read { try HourlySeries.load(vm: "new-01", from: start, to: start + 3 * 86_400, in: $0) }
         let input = ModelInput(usesContext: false)
         #expect(!input.hasKnownTarget(series, end: 0, horizon: 24) && input.hasKnownTarget(series, end: 1, horizon: 24))
+    }
+
+    /// Forty days of a daily cycle that ended eight days before the run (the collector down since): nothing to compare
+    /// the model with the baselines on. Not promoted, and said so (its reason had read "beats the best baseline on every
+    /// quantile").
+    @Test func aRunWithNoValidationHourSaysSo() throws {
+        let store = try Self.officeHoursStore("quiet-01", from: Self.now - 48 * 86_400, days: 40)
+        var config = TrainingConfig()
+        config.maxEpochs = 3   // 9 gradient steps an epoch: 20 at least
+        config.hiddenSize = 4
+        let run = try Trainer(store: store, config: config).run(now: Self.now).run
+        #expect(!run.promoted && run.reason.hasPrefix("not promoted: no hour of the last 7 days has known demand"), "\(run.reason)")
     }
 }
