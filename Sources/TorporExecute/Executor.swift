@@ -535,11 +535,12 @@ public final class Executor: @unchecked Sendable {
             }
         }
         func slaOrder(_ a: OwedRestore, _ b: OwedRestore) -> Bool { (a.priority, a.deadline, a.vm) < (b.priority, b.deadline, b.vm) }
-        // Due ones in the order the plans queued them (`RestoreScheduler`: by deadline, tier priority breaking ties, so
-        // that each makes its deadline): by tier first, a gold restore due later went before a bronze one due sooner,
-        // which then came late though both could be on time. A person's wake and an interrupted restore (priority 0) first.
+        // Due ones by deadline, tier priority breaking ties, as the plans queued them (`RestoreScheduler`), so that each
+        // makes its deadline: by tier first, a gold restore due later went before a bronze one due sooner, which then
+        // came late though both could be on time. A pin's, a calendar event's and a sleep no plan holds are due now, so
+        // they go before planned ones due later. A person's wake and an interrupted restore (priority 0) first.
         func queuedOrder(_ a: OwedRestore, _ b: OwedRestore) -> Bool {
-            (a.priority == 0 ? 0 : 1, a.at, a.priority, a.deadline, a.vm) < (b.priority == 0 ? 0 : 1, b.at, b.priority, b.deadline, b.vm)
+            (a.priority == 0 ? 0 : 1, a.deadline, a.priority, a.vm) < (b.priority == 0 ? 0 : 1, b.deadline, b.priority, b.vm)
         }
         let due = planned.filter { $0.at <= options.now }.sorted(by: queuedOrder)
         /// `body` holding the VM while it still sleeps (the restores owed were read at the pass's start: this pass's
@@ -556,7 +557,7 @@ public final class Executor: @unchecked Sendable {
                 body()
             }
         }
-        // In SLA order, at most `concurrentRestores` at once (a pass covers one host; by default as many as the plans
+        // In that order, at most `concurrentRestores` at once (a pass covers one host; by default as many as the plans
         // queued its restores for), each on a thread of its own: not on GCD's shared pool, whose width follows the cores
         // and which workers stuck on a silent host would use up.
         let limit = DispatchSemaphore(value: max(1, options.concurrentRestores ?? planned.compactMap(\.hostConcurrentRestores).max() ?? 2))

@@ -561,8 +561,16 @@ public final class ICalendar {
         let wallClock = dtend(of: event).map { Self.onOneLocalClock(icalcomponent_get_dtstart(event), $0) } == true
         guard length.days != 0 || wallClock else { return start + length.seconds }
         let zone = zone(of: event, floating: floating)
-        guard wallClock else { return moved(start, by: length.days * 86_400, in: zone) + length.seconds }
-        return max(moved(start, by: length.seconds, in: zone), start + length.seconds)
+        guard wallClock, let dtend = dtend(of: event) else { return moved(start, by: length.days * 86_400, in: zone) + length.seconds }
+        return max(moved(start, by: Self.wallClockSeconds(from: icalcomponent_get_dtstart(event), to: dtend), in: zone), start + length.seconds)
+    }
+
+    /// The wall-clock time from one local time to another as written (04:00 is five hours after 23:00 the day before,
+    /// whatever the clocks did in between): for two floating times, their exact length too.
+    private static func wallClockSeconds(from start: icaltimetype, to end: icaltimetype) -> EpochSeconds {
+        var (s, e) = (start, end)
+        (s.zone, e.zone) = (nil, nil)
+        return EpochSeconds(icaltime_as_timet_with_zone(e, icaltimezone_get_utc_timezone()) - icaltime_as_timet_with_zone(s, icaltimezone_get_utc_timezone()))
     }
 
     /// Whether a time is a date-time with neither a zone nor UTC: the local time of wherever it is read.

@@ -246,9 +246,16 @@ public enum Approvals {
         }
         let approvedSleep = approvedSleeps(of: earlier) { approvedEarlier[$0] != nil }
         var seenByPerson: [String: Plan.Rationale] = [:]
-        var wanted = Set(plan.actions.compactMap { a in a.action == .hibernate ? sleep(a, in: plan).flatMap { approvedSleep[$0] == nil ? nil : $0 } : nil })
-        for approval in try PlanRepository.personsApprovals(since: switched.setAt, upTo: plan.createdAt.seconds, in: db) where !wanted.isEmpty {
-            guard let approvedPlan = approval.planID == earlier.id ? earlier : try storedPlan(approval.planID, in: db) else { continue }
+        let candidates = plan.actions.filter { a in a.action == .hibernate && sleep(a, in: plan).map { approvedSleep[$0] != nil } == true }
+        var wanted = Set(candidates.compactMap { sleep($0, in: plan) })
+        // Only plans whose horizon reached the earliest of these sleeps can hold a person's approval of it (an hour
+        // more for the hour a plan is made in), each read once.
+        let reach = (candidates.map(\.at.seconds).min() ?? plan.createdAt.seconds) - Int64(plan.inputs.horizonHours + 1) * 3600
+        var read: [String: Plan] = [earlier.id: earlier]
+        let given = wanted.isEmpty ? [] : try PlanRepository.personsApprovals(since: switched.setAt, created: min(reach, plan.createdAt.seconds)...plan.createdAt.seconds, in: db)
+        for approval in given where !wanted.isEmpty {
+            guard let approvedPlan = try read[approval.planID] ?? storedPlan(approval.planID, in: db) else { continue }
+            read[approval.planID] = approvedPlan
             let ids = Set(approval.actions)
             for (key, approved) in approvedSleeps(of: approvedPlan, approved: ids.contains) where wanted.contains(key) {
                 seenByPerson[key] = approved.rationale

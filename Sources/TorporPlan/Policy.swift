@@ -161,10 +161,23 @@ public struct Policy: Equatable, Sendable {
     /// of patterns that match, the most specific (the most text besides its `*`s: `qemu+ssh://edge-*/system` over
     /// `qemu+ssh://*/system`, whichever is listed first), then the first in text order.
     public func host(_ uri: String) -> Host {
-        if let exact = hosts[uri] { return exact }
+        hosts[uri] ?? matchingPatterns(uri).first.flatMap { hosts[$0] } ?? defaultHost
+    }
+
+    /// The patterns under `hosts` that match `uri`, the one whose limits apply first (`host(_:)`).
+    func matchingPatterns(_ uri: String) -> [String] {
         func literal(_ pattern: String) -> Int { pattern.count - pattern.filter { $0 == "*" }.count }
-        return hosts.keys.filter { Self.glob($0, matches: uri) }.sorted { (literal($1), $0) < (literal($0), $1) }.first
-            .flatMap { hosts[$0] } ?? defaultHost
+        return hosts.keys.filter { $0.contains("*") && Self.glob($0, matches: uri) }.sorted { (literal($1), $0) < (literal($0), $1) }
+    }
+
+    /// For the hosts of `uris` that two patterns or more match and none names: which pattern's limits apply, once per set
+    /// of patterns (a broad pattern may say more than a narrower one meant for them, and be the more specific).
+    public func patternChoices(hosts uris: Set<String>) -> [String] {
+        let chosen = Dictionary(grouping: uris.filter { hosts[$0] == nil }, by: matchingPatterns).filter { $0.key.count > 1 }
+        return chosen.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { patterns, uris in
+            "\(uris.count) host(s) (\(uris.sorted().prefix(3).joined(separator: ", "))\(uris.count > 3 ? ", …" : "")) match hosts "
+                + patterns.sorted().joined(separator: " and ") + ": the limits of \(patterns[0]) apply (the most text besides its *s)"
+        }
     }
 
     static func glob(_ pattern: String, matches text: String) -> Bool {

@@ -103,14 +103,14 @@ public enum PlanRepository {
         try Row.fetchAll(db, sql: "SELECT * FROM approval WHERE plan_id = ? ORDER BY id", arguments: [planID]).map(approval)
     }
 
-    /// The approvals people gave (none carried) from `since` on, of plans created at or before `time`: the newest plan's
-    /// first, of one plan the last given first.
-    public static func personsApprovals(since: EpochSeconds, upTo time: EpochSeconds, in db: Database) throws -> [ApprovalRecord] {
+    /// The approvals people gave (none carried) from `since` on, of plans created in `created`: the newest plan's first,
+    /// of one plan the last given first.
+    public static func personsApprovals(since: EpochSeconds, created: ClosedRange<EpochSeconds>, in db: Database) throws -> [ApprovalRecord] {
         try Row.fetchAll(db, sql: """
             SELECT a.* FROM approval a JOIN plan p ON p.id = a.plan_id
-            WHERE a.carried_from IS NULL AND a.approved_at >= ? AND p.created_at <= ?
+            WHERE a.carried_from IS NULL AND a.approved_at >= ? AND p.created_at BETWEEN ? AND ?
             ORDER BY p.created_at DESC, a.id DESC
-            """, arguments: [since, time]).map(approval)
+            """, arguments: [since, created.lowerBound, created.upperBound]).map(approval)
     }
 
     private static func approval(_ row: Row) -> ApprovalRecord {

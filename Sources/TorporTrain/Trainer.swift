@@ -96,12 +96,13 @@ public struct Trainer {
         let serving = try servingForecaster(try store.read { try ModelRegistry.promoted(trainedBefore: now, in: $0) }, now: now)
         let data = try load(now: now, context: serving?.needsContext == true)
         // And compared with the same model: the one promoted from earlier hours' runs (a retry after it was demoted is
-        // judged against what serves then, not answered with the run judged against it). Runs recorded before this was
-        // kept match whatever it is.
+        // judged against what serves then, not answered with the run judged against it), unless that run serves now
+        // itself (trained again, it would be compared with its twin). Runs recorded before this was kept match whatever it is.
         let comparedWith = try store.read { try ModelRegistry.promoted(trainedBefore: UTC.floor(now) - 1, in: $0) }.map { "#\($0.run.id)" } ?? "none"
         func same(in db: Database) throws -> ModelRun? {
             try ModelRegistry.runs(dataEndingFrom: UTC.floor(now), to: UTC.floor(now) + 3600, in: db).first {
-                $0.hyperparameters[Self.inputsKey] == data.fingerprint && ($0.hyperparameters[Self.comparedKey] ?? comparedWith) == comparedWith
+                $0.hyperparameters[Self.inputsKey] == data.fingerprint
+                    && (($0.hyperparameters[Self.comparedKey] ?? comparedWith) == comparedWith || $0.id == serving?.run?.id)
             }
         }
         if let same = try store.read(same) { return (same, false) }

@@ -94,12 +94,13 @@ public final class VirtConnection {
     /// Who the host is, as libvirt tells it (`HostIdentity`); nil when libvirt gives no host UUID (the test driver) or
     /// cannot say.
     public func identity() -> HostIdentity? {
-        guard let name = try? hostname(), let xml = virConnectGetCapabilities(handle) else {
+        guard let name = try? hostname(), let driver = virConnectGetType(handle), let xml = virConnectGetCapabilities(handle) else {
             virResetLastError()
             return nil
         }
         defer { free(xml) }
-        return HostIdentity.fromCapabilities(String(cString: xml)).map { HostIdentity(hostname: name, uuid: $0) }
+        let scope = String(cString: driver) + " " + (URLComponents(string: uri)?.path ?? "")
+        return HostIdentity.fromCapabilities(String(cString: xml)).map { HostIdentity(hostname: name, uuid: $0, scope: scope) }
     }
 
     /// Every domain of the host, running or not (`virConnectListAllDomains`), sorted by name; `flags`: libvirt's
@@ -159,16 +160,18 @@ public final class VirtConnection {
 }
 
 /// Who a host is, as libvirt tells it: its name (`virConnectGetHostname`) and its host UUID (the `<host><uuid>` of
-/// `virConnectGetCapabilities`: the machine's SMBIOS UUID, or libvirtd.conf's `host_uuid`). Two URIs through which
-/// both are the same reach one host: the name alone is not enough (hosts called `localhost`), nor the UUID alone (boards
-/// that share a placeholder SMBIOS UUID).
+/// `virConnectGetCapabilities`: the machine's SMBIOS UUID, or libvirtd.conf's `host_uuid`), with the domains a URI
+/// reaches there (`scope`: the driver, `virConnectGetType`, and the URI's path: `qemu:///session` is not
+/// `qemu:///system`, nor `lxc:///system`). Two URIs through which all are the same reach one host's same domains: the
+/// name alone is not enough (hosts called `localhost`), nor the UUID alone (boards that share a placeholder SMBIOS UUID).
 public struct HostIdentity: Hashable, Sendable, CustomStringConvertible {
     public var hostname: String
     public var uuid: String
+    public var scope: String
 
-    public init(hostname: String, uuid: String) { self.hostname = hostname; self.uuid = uuid }
+    public init(hostname: String, uuid: String, scope: String) { self.hostname = hostname; self.uuid = uuid; self.scope = scope }
 
-    public var description: String { "host \(hostname), host UUID \(uuid)" }
+    public var description: String { "host \(hostname), host UUID \(uuid), \(scope)" }
 
     /// The host UUID in a capabilities document: the `<uuid>` in `<host>` (its first child), nil when it has none.
     static func fromCapabilities(_ xml: String) -> String? {

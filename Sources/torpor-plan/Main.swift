@@ -115,6 +115,7 @@ struct Make: ParsableCommand {
             for part in policy.unmatched(vms: records, hosts: Set(all.compactMap(\.hostURI))) {
                 print("policy \(policyPath ?? "(embedded default)"): \(part) (a misspelt name, label or host leaves its VMs under the defaults)")
             }
+            for choice in policy.patternChoices(hosts: Set(all.compactMap(\.hostURI))) { print("policy \(policyPath ?? "(embedded default)"): \(choice)") }
             if let carried {
                 let ids = Set(carried.actions)
                 print("standing approval carried \(plan.actions.filter { $0.action == .hibernate && ids.contains($0.id) }.count) unchanged hibernations from plan \(carried.carriedFrom!.prefix(12))")

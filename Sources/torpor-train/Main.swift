@@ -44,8 +44,9 @@ struct Train: ParsableCommand {
     @Option(help: "The most recent days, held out for validation and promotion.") var validationDays = 7
 
     func validate() throws {
-        if lookback < 24 || hidden < 1 || maxEpochs < 1 || historyDays < 1 || validationDays < 1 || validationDays >= historyDays {
-            throw ValidationError("--lookback must be at least 24, --hidden, --max-epochs and --history-days at least 1, and --validation-days between 1 and --history-days")
+        if lookback < 24 || !(1...4096).contains(hidden) || maxEpochs < 1 || historyDays < 1 || validationDays < 1 || validationDays >= historyDays {
+            throw ValidationError("--lookback must be at least 24, --hidden 1 to 4096 (a model file holds no larger), --max-epochs and --history-days at least 1, "
+                                  + "and --validation-days between 1 and --history-days")
         }
         // OpenBLAS ignores a count under 1 and keeps its own (every core): said, not run otherwise than asked.
         if !(1...256).contains(threads) { throw ValidationError("--threads \(threads): give 1 to 256") }

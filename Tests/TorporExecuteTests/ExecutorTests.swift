@@ -1413,13 +1413,15 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
 
     /// Restores due in one pass run in the order the plan queued them, by deadline: a bronze VM due back an hour before a
     /// gold one goes first (by tier first, the gold restore went first and the bronze one came late, though one at a
-    /// time both could be on time).
+    /// time both could be on time); a VM a person pinned (due now) goes before a planned restore due a minute later.
     @Test func restoresDueTogetherRunByTheirQueuedTimes() throws {
         let f = try Fixture()
-        try f.plan(["api-01": 0..<9, "ci-runner-01": 0..<8], tiers: "vms: {api-01: {tier: gold}, ci-runner-01: {tier: bronze}}")
+        try f.plan(["api-01": 0..<9, "ci-runner-01": 0..<8, "web-01": 0..<12], tiers: "vms: {api-01: {tier: gold}, ci-runner-01: {tier: bronze}}")
         try f.executor().run(f.options(Self.now))
-        let events = try f.executor().run(f.options(Self.at(9), concurrent: 1))
-        #expect(events.filter { $0.event == "restored" }.map { $0.vm ?? "" } == ["ci-runner-01", "api-01"], "\(events.map(\.text))")
+        let pass = Self.at(9) - 60   // api-01's restore is due (its deadline a minute away), web-01's is not
+        try f.store.transaction { try JournalRepository.pin(PinRecord(vm: "web-01", until: nil, pinnedBy: "bob", pinnedAt: pass - 60), in: $0) }
+        let events = try f.executor().run(f.options(pass, concurrent: 1))
+        #expect(events.filter { $0.event == "restored" }.map { $0.vm ?? "" } == ["ci-runner-01", "web-01", "api-01"], "\(events.map(\.text))")
     }
 
     @Test func storedLoadReadsTheCollectorsNewestSampleAndRefusesStaleData() throws {

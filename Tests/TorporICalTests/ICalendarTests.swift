@@ -455,6 +455,17 @@ func t(_ text: String) -> EpochSeconds { UTC.parseISO8601(text)! }
         #expect(occ.map { "\(UTC.format($0.start)) \(UTC.format($0.end))" } == ["2027-10-29T21:00:00Z 2027-10-30T02:00:00Z",
                                                                              "2027-10-30T21:00:00Z 2027-10-31T03:00:00Z",
                                                                              "2027-10-31T22:00:00Z 2027-11-01T03:00:00Z"])
+        // Spring: 23:00 CET to 04:00 CEST the night the clocks go forward (four exact hours), 04:00 CEST every night after.
+        let spring = calendar(["UID:backup\r\nCATEGORIES:backup\r\nDTSTART;TZID=Europe/Amsterdam:20280325T230000\r\n"
+                               + "DTEND;TZID=Europe/Amsterdam:20280326T040000\r\nRRULE:FREQ=DAILY;COUNT=2"])
+        #expect(try ICalendar(text: spring, source: "c.ics").occurrences(from: everything.from, to: everything.to).map { UTC.format($0.end) }
+                == ["2028-03-26T02:00:00Z", "2028-03-27T02:00:00Z"])
+        // A series whose first night is the autumn change (six exact hours): 04:00 CET that night; after, its exact six
+        // hours end later than 04:00 (05:00 CET): never cut short.
+        let autumn = calendar(["UID:backup\r\nCATEGORIES:backup\r\nDTSTART;TZID=Europe/Amsterdam:20271030T230000\r\n"
+                               + "DTEND;TZID=Europe/Amsterdam:20271031T040000\r\nRRULE:FREQ=DAILY;COUNT=2"])
+        #expect(try ICalendar(text: autumn, source: "c.ics").occurrences(from: everything.from, to: everything.to).map { UTC.format($0.end) }
+                == ["2027-10-31T03:00:00Z", "2027-11-01T04:00:00Z"])
         let twoZones = calendar(["UID:backup\r\nCATEGORIES:backup\r\nDTSTART;TZID=Europe/Amsterdam:20271029T230000\r\n"
                                  + "DTEND;TZID=Europe/London:20271030T030000\r\nRRULE:FREQ=DAILY;COUNT=2"])
         #expect(try ICalendar(text: twoZones, source: "c.ics").occurrences(from: everything.from, to: everything.to).map { $0.end - $0.start } == [18_000, 18_000])

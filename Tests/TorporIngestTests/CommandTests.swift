@@ -78,6 +78,8 @@ import TorporTestSupport
                                          ("torpor-train", ["demote", "1"], "--reason"),
                                          ("torpor-train", ["train", "--stopping-every", "1"], "--stopping-every 1 holds out every training window"),
                                          ("torpor-train", ["train", "--threads", "0"], "--threads 0: give 1 to 256"),
+                                         ("torpor-train", ["train", "--hidden", "5000"], "--hidden 1 to 4096"),
+                                         ("torpor-backtest", ["--threads", "0"], "--threads 0: give 1 to 256"),
                                          ("torpor-ingest", ["prune", "--now", "2099-01-01T00:00:00Z"], "is ahead of the clock"),
                                          ("torpor-ingest", ["csv", "--now", "2099-01-01T00:00:00Z", "a.csv"], "nothing ingested"),
                                          ("torpor-ingest", ["libvirt", "--now", "2099-01-01T00:00:00Z", "--uri", "test:///default"], "nothing ingested"),

@@ -401,18 +401,21 @@ import TorporVirt
         #expect(e?.isBadInput == false)
     }
 
-    /// A URI that reaches a host an earlier URI of the run reached (the same name and host UUID) is refused as bad input
-    /// naming the first; a host libvirt cannot identify, or another host of the same name, is not.
+    /// A URI that reaches a host's domains an earlier URI of the run reached (the same name, host UUID, driver and path)
+    /// is refused as bad input naming the first; a host libvirt cannot identify, another host of the same name, or the
+    /// same host's session domains are not.
     @Test func aHostReachedTwiceIsRefusedTheSecondTime() throws {
         var aliases = HostAliases()
-        let kvm1 = HostIdentity(hostname: "kvm1", uuid: "5554db08-0d55-44cc-b258-40e35a7b156a")
+        let kvm1 = HostIdentity(hostname: "kvm1", uuid: "5554db08-0d55-44cc-b258-40e35a7b156a", scope: "QEMU /system")
         try aliases.admit("qemu:///system", kvm1)
-        try aliases.admit("qemu+ssh://kvm2/system", HostIdentity(hostname: "kvm1", uuid: "11111111-0d55-44cc-b258-40e35a7b156a"))
+        try aliases.admit("qemu+ssh://kvm2/system", HostIdentity(hostname: "kvm1", uuid: "11111111-0d55-44cc-b258-40e35a7b156a", scope: "QEMU /system"))
+        try aliases.admit("qemu:///session", HostIdentity(hostname: "kvm1", uuid: "5554db08-0d55-44cc-b258-40e35a7b156a", scope: "QEMU /session"))
         try aliases.admit("test:///default", nil)
         try aliases.admit("test:///other.xml", nil)
         let e = #expect(throws: IngestError.self) { try aliases.admit("qemu+ssh://kvm1/system", kvm1) }
-        #expect(e?.description == "qemu+ssh://kvm1/system: the same host as qemu:///system (host kvm1, host UUID 5554db08-0d55-44cc-b258-40e35a7b156a): "
-                + "read once, under qemu:///system; list each host once (--uri, TORPOR_LIBVIRT_URI)" && e?.isBadInput == true)
+        #expect(e?.description == "qemu+ssh://kvm1/system: the same host as qemu:///system (host kvm1, host UUID 5554db08-0d55-44cc-b258-40e35a7b156a, "
+                + "QEMU /system): read once, under qemu:///system; list each host once (--uri, TORPOR_LIBVIRT_URI), or give two hosts cloned with one "
+                + "name and SMBIOS UUID a host_uuid each in libvirtd.conf" && e?.isBadInput == true)
     }
 
     /// Each host of a collection is stamped as it is read (live, by the clock), not at the run's start: a host read after

@@ -45,6 +45,10 @@ import Testing
         #expect(p.host("qemu+ssh://edge-03/system").concurrentRestores == 3)
         #expect(p.host("qemu+ssh://core-1/system").concurrentRestores == 8)
         #expect(p.host("qemu:///system").concurrentRestores == 5)
+        // Which applies is said where two patterns or more match a host no entry names.
+        #expect(p.patternChoices(hosts: ["qemu+ssh://edge-07/system", "qemu+ssh://edge-08/system", "qemu+ssh://edge-03/system", "qemu:///system"])
+                == ["2 host(s) (qemu+ssh://edge-07/system, qemu+ssh://edge-08/system) match hosts * and qemu+ssh://*/system and qemu+ssh://edge-*/system: "
+                    + "the limits of qemu+ssh://edge-*/system apply (the most text besides its *s)"])
     }
 
     @Test(arguments: [

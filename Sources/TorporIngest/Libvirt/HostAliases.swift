@@ -15,7 +15,8 @@ public struct HostAliases {
         guard let identity else { return }
         if let earlier = firstURI[identity] {
             throw .badInput(source: uri, line: nil, message: "the same host as \(earlier) (\(identity)): read once, under \(earlier); "
-                            + "list each host once (--uri, TORPOR_LIBVIRT_URI)")
+                            + "list each host once (--uri, TORPOR_LIBVIRT_URI), or give two hosts cloned with one name and SMBIOS UUID "
+                            + "a host_uuid each in libvirtd.conf")
         }
         firstURI[identity] = uri
     }
