@@ -537,8 +537,8 @@ public final class Executor: @unchecked Sendable {
         func slaOrder(_ a: OwedRestore, _ b: OwedRestore) -> Bool { (a.priority, a.deadline, a.vm) < (b.priority, b.deadline, b.vm) }
         // Due ones by deadline, tier priority breaking ties, as the plans queued them (`RestoreScheduler`), so that each
         // makes its deadline: by tier first, a gold restore due later went before a bronze one due sooner, which then
-        // came late though both could be on time. A pin's, a calendar event's and a sleep no plan holds are due now, so
-        // they go before planned ones due later. A person's wake and an interrupted restore (priority 0) first.
+        // came late though both could be on time. A pin's and a sleep no plan holds are due now (a calendar event's by
+        // its start), so they go before planned ones due later. A person's wake and an interrupted restore (priority 0) first.
         func queuedOrder(_ a: OwedRestore, _ b: OwedRestore) -> Bool {
             (a.priority == 0 ? 0 : 1, a.deadline, a.priority, a.vm) < (b.priority == 0 ? 0 : 1, b.deadline, b.priority, b.vm)
         }

@@ -248,9 +248,11 @@ public enum Approvals {
         var seenByPerson: [String: Plan.Rationale] = [:]
         let candidates = plan.actions.filter { a in a.action == .hibernate && sleep(a, in: plan).map { approvedSleep[$0] != nil } == true }
         var wanted = Set(candidates.compactMap { sleep($0, in: plan) })
-        // Only plans whose horizon reached the earliest of these sleeps can hold a person's approval of it (an hour
-        // more for the hour a plan is made in), each read once.
-        let reach = (candidates.map(\.at.seconds).min() ?? plan.createdAt.seconds) - Int64(plan.inputs.horizonHours + 1) * 3600
+        // A sleep that begins at a time of its own can be in a plan only if the plan's horizon reached that time (the
+        // longest a policy allows, 7 days, and an hour more for the hour a plan is made in); an idle-timeout one, whose
+        // signature has no time, in any plan since the switch. Each plan read once.
+        let timed = candidates.filter { $0.afterIdleSeconds == nil }.map(\.at.seconds)
+        let reach = timed.count < candidates.count ? switched.setAt : (timed.min() ?? plan.createdAt.seconds) - (7 * 24 + 1) * 3600
         var read: [String: Plan] = [earlier.id: earlier]
         let given = wanted.isEmpty ? [] : try PlanRepository.personsApprovals(since: switched.setAt, created: min(reach, plan.createdAt.seconds)...plan.createdAt.seconds, in: db)
         for approval in given where !wanted.isEmpty {

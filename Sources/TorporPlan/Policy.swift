@@ -176,7 +176,7 @@ public struct Policy: Equatable, Sendable {
         let chosen = Dictionary(grouping: uris.filter { hosts[$0] == nil }, by: matchingPatterns).filter { $0.key.count > 1 }
         return chosen.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { patterns, uris in
             "\(uris.count) host(s) (\(uris.sorted().prefix(3).joined(separator: ", "))\(uris.count > 3 ? ", …" : "")) match hosts "
-                + patterns.sorted().joined(separator: " and ") + ": the limits of \(patterns[0]) apply (the most text besides its *s)"
+                + patterns.sorted().joined(separator: " and ") + ": the limits of \(patterns[0]) apply (the most text besides its *s, then text order)"
         }
     }
 

@@ -94,12 +94,18 @@ public final class VirtConnection {
     /// Who the host is, as libvirt tells it (`HostIdentity`); nil when libvirt gives no host UUID (the test driver) or
     /// cannot say.
     public func identity() -> HostIdentity? {
-        guard let name = try? hostname(), let driver = virConnectGetType(handle), let xml = virConnectGetCapabilities(handle) else {
+        guard let name = try? hostname(), let driver = virConnectGetType(handle), let resolved = virConnectGetURI(handle) else {
+            virResetLastError()
+            return nil
+        }
+        defer { free(resolved) }
+        guard let xml = virConnectGetCapabilities(handle) else {
             virResetLastError()
             return nil
         }
         defer { free(xml) }
-        let scope = String(cString: driver) + " " + (URLComponents(string: uri)?.path ?? "")
+        // The path of the URI libvirt resolved (an alias from uri_aliases, or the default URI, reads as what it stands for).
+        let scope = String(cString: driver) + " " + (URLComponents(string: String(cString: resolved))?.path ?? "")
         return HostIdentity.fromCapabilities(String(cString: xml)).map { HostIdentity(hostname: name, uuid: $0, scope: scope) }
     }
 
@@ -160,9 +166,9 @@ public final class VirtConnection {
 }
 
 /// Who a host is, as libvirt tells it: its name (`virConnectGetHostname`) and its host UUID (the `<host><uuid>` of
-/// `virConnectGetCapabilities`: the machine's SMBIOS UUID, or libvirtd.conf's `host_uuid`), with the domains a URI
-/// reaches there (`scope`: the driver, `virConnectGetType`, and the URI's path: `qemu:///session` is not
-/// `qemu:///system`, nor `lxc:///system`). Two URIs through which all are the same reach one host's same domains: the
+/// `virConnectGetCapabilities`: the machine's SMBIOS UUID, or the daemon's `host_uuid` setting), with which of its
+/// drivers and instances a URI reaches (`scope`: the driver, `virConnectGetType`, and the path of the URI libvirt
+/// resolved: `qemu:///session` is not `qemu:///system`, nor `lxc:///system`; two users' sessions read the same). Two URIs through which all are the same reach one host's same domains: the
 /// name alone is not enough (hosts called `localhost`), nor the UUID alone (boards that share a placeholder SMBIOS UUID).
 public struct HostIdentity: Hashable, Sendable, CustomStringConvertible {
     public var hostname: String

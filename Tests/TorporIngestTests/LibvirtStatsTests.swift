@@ -415,7 +415,7 @@ import TorporVirt
         let e = #expect(throws: IngestError.self) { try aliases.admit("qemu+ssh://kvm1/system", kvm1) }
         #expect(e?.description == "qemu+ssh://kvm1/system: the same host as qemu:///system (host kvm1, host UUID 5554db08-0d55-44cc-b258-40e35a7b156a, "
                 + "QEMU /system): read once, under qemu:///system; list each host once (--uri, TORPOR_LIBVIRT_URI), or give two hosts cloned with one "
-                + "name and SMBIOS UUID a host_uuid each in libvirtd.conf" && e?.isBadInput == true)
+                + "name and SMBIOS UUID a host_uuid each (libvirtd.conf, or virtqemud.conf)" && e?.isBadInput == true)
     }
 
     /// Each host of a collection is stamped as it is read (live, by the clock), not at the run's start: a host read after

@@ -48,7 +48,7 @@ import Testing
         // Which applies is said where two patterns or more match a host no entry names.
         #expect(p.patternChoices(hosts: ["qemu+ssh://edge-07/system", "qemu+ssh://edge-08/system", "qemu+ssh://edge-03/system", "qemu:///system"])
                 == ["2 host(s) (qemu+ssh://edge-07/system, qemu+ssh://edge-08/system) match hosts * and qemu+ssh://*/system and qemu+ssh://edge-*/system: "
-                    + "the limits of qemu+ssh://edge-*/system apply (the most text besides its *s)"])
+                    + "the limits of qemu+ssh://edge-*/system apply (the most text besides its *s, then text order)"])
     }
 
     @Test(arguments: [

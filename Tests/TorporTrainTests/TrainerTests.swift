@@ -114,6 +114,10 @@ import TorporStore
         let retried = try Trainer(store: store, config: config).run(now: nextNight)
         if judged.run.promoted {
             #expect(!retried.recorded && retried.run.id == judged.run.id)
+            // Demoted too: trained again, judged against what serves after both.
+            _ = try store.transaction { try ModelRegistry.demote(id: judged.run.id, by: "ops", why: "test", at: nextNight, in: $0) }
+            let again = try Trainer(store: store, config: config).run(now: nextNight)
+            #expect(again.recorded && again.run.hyperparameters["serving_before"] != "#\(promoted.run.id)", "\(again.run.hyperparameters)")
         } else {
             #expect(retried.recorded && retried.run.hyperparameters["serving_before"] != "#\(promoted.run.id)", "\(retried.run.hyperparameters)")
         }

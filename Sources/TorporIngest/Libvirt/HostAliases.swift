@@ -16,7 +16,7 @@ public struct HostAliases {
         if let earlier = firstURI[identity] {
             throw .badInput(source: uri, line: nil, message: "the same host as \(earlier) (\(identity)): read once, under \(earlier); "
                             + "list each host once (--uri, TORPOR_LIBVIRT_URI), or give two hosts cloned with one name and SMBIOS UUID "
-                            + "a host_uuid each in libvirtd.conf")
+                            + "a host_uuid each (libvirtd.conf, or virtqemud.conf)")
         }
         firstURI[identity] = uri
     }
