@@ -1152,7 +1152,10 @@ public final class Executor: @unchecked Sendable {
             let said = "found running on two hosts (\(copies.hosts.joined(separator: " and ")))"
             if copies.seen >= time - VMRepository.runningCopiesGap { return said + " lately: " + held }
             let silent = try copies.hosts.filter { (try SourceRepository.lastIngested(kind: "libvirt", location: $0, by: time, in: db) ?? 0) <= copies.seen }
-            if !silent.isEmpty { return said + " at \(UTC.format(copies.seen)), and \(silent.joined(separator: " and ")) not collected since: " + held }
+            if !silent.isEmpty {
+                return said + " at \(UTC.format(copies.seen)), and \(silent.joined(separator: " and ")) not collected since (one gone for good: "
+                    + "torpor-ingest release \(vm) lets go of this record): " + held
+            }
         }
         // A collection of another host than the one it is saved on found it running lately: a copy's first sighting there
         // (two copies from the next collection of either host; it may have moved the VM's placement there already), or

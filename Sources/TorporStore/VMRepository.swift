@@ -202,12 +202,15 @@ public enum VMRepository {
         case unknownVM
     }
 
-    /// Lets go of VM `name`'s domain and host (an operator's `torpor-ingest release`, for a host gone for good).
+    /// Lets go of VM `name`'s domain and host (an operator's `torpor-ingest release`, for a host gone for good), and of
+    /// its record of running on two hosts: one of them gone, a hold on its saves until both are collected again would
+    /// last a day.
     @discardableResult
     public static func release(_ name: String, in db: Database) throws -> Release {
         try db.execute(sql: """
-            UPDATE vm SET libvirt_uuid = NULL, host_uri = NULL, libvirt_saved_since = NULL, libvirt_saved_seen = NULL
-            WHERE name = ? AND (libvirt_uuid IS NOT NULL OR host_uri IS NOT NULL)
+            UPDATE vm SET libvirt_uuid = NULL, host_uri = NULL, libvirt_saved_since = NULL, libvirt_saved_seen = NULL,
+                          copies_hosts = NULL, copies_since = NULL, copies_seen = NULL
+            WHERE name = ? AND (libvirt_uuid IS NOT NULL OR host_uri IS NOT NULL OR copies_seen IS NOT NULL)
             """, arguments: [name])
         if db.changesCount > 0 { return .released }
         return try Bool.fetchOne(db, sql: "SELECT 1 FROM vm WHERE name = ?", arguments: [name]) == true ? .alreadyFree : .unknownVM

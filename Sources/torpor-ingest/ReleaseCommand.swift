@@ -6,7 +6,7 @@ struct ReleaseCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "release",
         abstract: "Let go of a VM's libvirt domain and host, for a host gone for good: the next domain found under its name, on any host, takes it over (with its history).",
-        discussion: "A host's own collections and inventories let go of the VMs it no longer has; this is for the names a dead host holds.")
+        discussion: "A host's own collections and inventories let go of the VMs it no longer has; this is for the names a dead host holds. It also lets go of the VM's record of running on two hosts: one of them gone, the hold on its saves would last a day.")
 
     @OptionGroup var store: StoreOptions
 

@@ -1225,8 +1225,27 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.state("web-01") == .running && f.steps("web-01").isEmpty)
         let later = seen + VMRepository.runningCopiesGap + 1
         let silent = try f.executor().run(f.options(later))
-        #expect(silent.map(\.detail) == ["found running on two hosts (\(pair)) at \(UTC.format(seen)), and \(pair) not collected since: " + held], "\(silent.map(\.text))")
+        #expect(silent.map(\.detail) == ["found running on two hosts (\(pair)) at \(UTC.format(seen)), and \(pair) not collected since (one gone for good: "
+                                          + "torpor-ingest release web-01 lets go of this record): " + held], "\(silent.map(\.text))")
         for collect in DomainStatsIngester(store: f.store).collect(uris: [Self.host, other], stamp: { later + 10 }) { _ = try collect() }
+        #expect(try f.executor().run(f.options(later + 20)).map { "\($0.event) \($0.vm ?? "")" } == ["hibernated web-01"])
+    }
+
+    /// A VM found running on two hosts, one of them gone for good and never collected again: its saves are held (up to a
+    /// day), until a person releases it (`torpor-ingest release`), which lets go of that record too; the next collection
+    /// of the host left places it there, and its save goes on.
+    @Test func releasingAVMLetsGoOfItsTwoCopiesHold() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<6])
+        let gone = "qemu+ssh://gone/system", seen = Self.now - 300
+        try f.store.transaction { db in
+            try VMRepository.setRunningCopies(vm: try VMRepository.id(of: "web-01", in: db, now: Self.now), hosts: [Self.host, gone], now: seen, in: db)
+        }
+        let later = seen + VMRepository.runningCopiesGap + 1
+        _ = try DomainStatsIngester(store: f.store).collect(uri: Self.host, now: later - 5)
+        #expect(try f.executor().run(f.options(later)).map(\.event) == ["skipped"], "\(gone) not collected since")
+        #expect(try f.store.transaction { try VMRepository.release("web-01", in: $0) } == .released)
+        _ = try DomainStatsIngester(store: f.store).collect(uri: Self.host, now: later + 10)
         #expect(try f.executor().run(f.options(later + 20)).map { "\($0.event) \($0.vm ?? "")" } == ["hibernated web-01"])
     }
 
