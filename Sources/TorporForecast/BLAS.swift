@@ -15,6 +15,9 @@ public enum BLAS {
     /// How many threads OpenBLAS uses (`openblas_set_num_threads`).
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
 
+    /// The thread counts a tool may ask for: OpenBLAS ignores one under 1 and keeps its own (every core).
+    public static let threadCounts = 1...256
+
     /// How many threads OpenBLAS uses now: with its kernels, what the float sums of a product (a trained model's last
     /// bits) depend on.
     public static var threads: Int { Int(openblas_get_num_threads()) }

@@ -11,6 +11,8 @@ public struct ForecastError: Error, CustomStringConvertible, Sendable {
 /// outputs bit for bit.
 public enum ModelFile {
     static let magic = "TORPOR-LSTM"
+    /// The largest input and hidden sizes a model file holds (a larger one is read as a damaged header).
+    public static let largestSize = 4096
     public static let version = 1
 
     struct Header: Codable {
@@ -60,7 +62,7 @@ public enum ModelFile {
         }
         // A shape checked before a model of it is built: a damaged header's negative or huge size would trap there.
         let shape = header.shape
-        guard (1...4096).contains(shape.inputSize), (1...4096).contains(shape.hiddenSize), (1...16).contains(shape.layers),
+        guard (1...largestSize).contains(shape.inputSize), (1...largestSize).contains(shape.hiddenSize), (1...16).contains(shape.layers),
               (1...8760).contains(shape.horizon), shape.quantiles.count <= 64, shape.quantiles.allSatisfy({ $0 > 0 && $0 < 1 }) else {
             throw ForecastError(message: "\(source): model header's shape is not one torpor makes (\(shape)): corrupt")
         }

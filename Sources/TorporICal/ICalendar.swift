@@ -558,11 +558,12 @@ public final class ICalendar {
     /// a time).
     private func end(of event: OpaquePointer, startingAt start: EpochSeconds, floating: OpaquePointer?) -> EpochSeconds {
         let length = length(of: event)
-        let wallClock = dtend(of: event).map { Self.onOneLocalClock(icalcomponent_get_dtstart(event), $0) } == true
-        guard length.days != 0 || wallClock else { return start + length.seconds }
+        let dtstart = icalcomponent_get_dtstart(event)
+        let wallClockEnd = dtend(of: event).flatMap { Self.onOneLocalClock(dtstart, $0) ? $0 : nil }
+        guard length.days != 0 || wallClockEnd != nil else { return start + length.seconds }
         let zone = zone(of: event, floating: floating)
-        guard wallClock, let dtend = dtend(of: event) else { return moved(start, by: length.days * 86_400, in: zone) + length.seconds }
-        return max(moved(start, by: Self.wallClockSeconds(from: icalcomponent_get_dtstart(event), to: dtend), in: zone), start + length.seconds)
+        guard let wallClockEnd else { return moved(start, by: length.days * 86_400, in: zone) + length.seconds }
+        return max(moved(start, by: Self.wallClockSeconds(from: dtstart, to: wallClockEnd), in: zone), start + length.seconds)
     }
 
     /// The wall-clock time from one local time to another as written (04:00 is five hours after 23:00 the day before,

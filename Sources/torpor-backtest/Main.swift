@@ -44,7 +44,7 @@ struct TorporBacktestCommand: TorporTool {
     func validate() throws {
         if let from, UTC.parseInstant(from) == nil { throw ValidationError("--from '\(from)' is not an ISO-8601 time") }
         if days < 1 { throw ValidationError("--days must be at least 1") }
-        if !(1...256).contains(threads) { throw ValidationError("--threads \(threads): give 1 to 256") }
+        if !BLAS.threadCounts.contains(threads) { throw ValidationError("--threads \(threads): give \(BLAS.threadCounts.lowerBound) to \(BLAS.threadCounts.upperBound)") }
         if let retrainEvery, retrainEvery < 1 { throw ValidationError("--retrain-every must be at least 1 (days)") }
         // Found before a replay of many minutes, not after it: the nearest directory there must be writable (the
         // missing ones are created).

@@ -44,12 +44,11 @@ struct Train: ParsableCommand {
     @Option(help: "The most recent days, held out for validation and promotion.") var validationDays = 7
 
     func validate() throws {
-        if lookback < 24 || !(1...4096).contains(hidden) || maxEpochs < 1 || historyDays < 1 || validationDays < 1 || validationDays >= historyDays {
-            throw ValidationError("--lookback must be at least 24, --hidden 1 to 4096 (a model file holds no larger), --max-epochs and --history-days at least 1, "
+        if lookback < 24 || !(1...ModelFile.largestSize).contains(hidden) || maxEpochs < 1 || historyDays < 1 || validationDays < 1 || validationDays >= historyDays {
+            throw ValidationError("--lookback must be at least 24, --hidden 1 to \(ModelFile.largestSize) (a model file holds no larger), --max-epochs and --history-days at least 1, "
                                   + "and --validation-days between 1 and --history-days")
         }
-        // OpenBLAS ignores a count under 1 and keeps its own (every core): said, not run otherwise than asked.
-        if !(1...256).contains(threads) { throw ValidationError("--threads \(threads): give 1 to 256") }
+        if !BLAS.threadCounts.contains(threads) { throw ValidationError("--threads \(threads): give \(BLAS.threadCounts.lowerBound) to \(BLAS.threadCounts.upperBound)") }
         // Holding out every window (1/1) leaves none to train on: the run would be recorded as "not enough history".
         if stoppingEvery < 0 || stoppingEvery == 1 {
             throw ValidationError("--stopping-every \(stoppingEvery)" + (stoppingEvery == 1 ? " holds out every training window" : " is no share")
