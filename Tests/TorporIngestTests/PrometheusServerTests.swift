@@ -16,7 +16,8 @@ final class PrometheusServer {
     /// The series each test compares with: ec2_cpu_utilization_24ae8d (14 days at 5 minutes).
     static let series = Paths.traces + "/nab/realAWSCloudwatch/ec2_cpu_utilization_24ae8d.csv"
 
-    init() throws {
+    /// `limits`: more of the server's flags, e.g. its `--query.max-samples`.
+    init(limits: [String] = []) throws {
         dir = try ScratchDirectory.make("torpor-prom")
         try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
         var openMetrics = "# TYPE cpu_util gauge\n"
@@ -34,7 +35,7 @@ final class PrometheusServer {
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
         process.arguments = ["--config.file=\(dir)/prometheus.yml", "--storage.tsdb.path=\(dir)/data",
-                             "--storage.tsdb.retention.time=100y", "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn"]
+                             "--storage.tsdb.retention.time=100y", "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn"] + limits
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
@@ -166,6 +167,31 @@ final class Listener {
         #expect(again.outcome != .unchanged && again.inserted == source.count, "\(again)")
         let first = try #require(source.keys.min())
         #expect(try s.value(vm: "edge-nab-24ae8d", metric: "cpu_util", time: first) == source[first])
+    }
+
+    /// A server whose `--query.max-samples` is below a whole chunk (a large fleet's default-sized one) answers 422 "too
+    /// many samples": the chunk is asked again in halves, and the rest of the range at that size, every point stored
+    /// once and the narrowing said. A server that refuses even one step refuses the query: nothing stored.
+    @Test func aChunkTooBigForTheServerIsAskedInHalves() throws {
+        let server = try PrometheusServer(limits: ["--query.max-samples=1500"])
+        let s = try Scratch()
+        let client = PrometheusClient(baseURL: server.url)
+        let report = try PrometheusIngester(store: s.store).ingestQuery(client: client, query: "cpu_util", range: 14 * 86_400, step: 300, now: Self.end)
+        // 4,033 points refused, then 2,017, then asked 1,009 at a time.
+        #expect(report.format == "query_range (4 chunk(s))", "\(report)")
+        #expect(report.warnings.contains { $0.contains("refused 2017 points at once (query processing would load too many samples") && $0.contains("asked in chunks of 1009") }, "\(report.warnings)")
+        let source = try sourceLines(PrometheusServer.series).dropFirst().map { $0.split(separator: ",") }
+        #expect(report.inserted == source.count && report.duplicates == 0)
+        for parts in source { #expect(try s.value(vm: "nab-24ae8d", metric: "cpu_util", time: UTC.parseISO8601(String(parts[0]))!) == Double(parts[1])!) }
+
+        // The exporter's six series at one step are six samples: more than two.
+        let tiny = try PrometheusServer(limits: ["--query.max-samples=2"])
+        let e = #expect(throws: IngestError.self) {
+            _ = try PrometheusIngester(store: s.store).ingestQuery(client: PrometheusClient(baseURL: tiny.url), query: #"{__name__=~"libvirt_.*"}"#,
+                                                                    range: 3600, step: 300, now: Self.end)
+        }
+        #expect(e?.isBadInput == true && e?.description.contains("HTTP 422: query processing would load too many samples") == true, "\(String(describing: e))")
+        #expect(try s.count("SELECT count(*) FROM source") == 1)
     }
 
     /// The shipped query (pipelines/torpor.env's, as the hourly job reads it, and sample-data's mapping) gives a running

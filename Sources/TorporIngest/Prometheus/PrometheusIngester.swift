@@ -150,7 +150,8 @@ public struct PrometheusIngester {
         // The newest step `querySettle` back: a point evaluated on scrapes still arriving (remote write, a federation's
         // lag) could read low, and the first value stored is kept; the next run takes it once settled.
         let settled = now - Self.querySettle, end = settled - settled % step
-        let chunks = try client.queryRange(query, start: end - range, end: end, step: step)
+        let answer = try client.queryRange(query, start: end - range, end: end, step: step)
+        let chunks = answer.chunks
         let source = "\(client.baseURL.absoluteString) query=\(query)"
         let hash = SHA256()
         hash.update(Array(source.utf8))
@@ -161,6 +162,7 @@ public struct PrometheusIngester {
         return try SourceTransaction.run(store: store, kind: "prometheus", source: source, location: source,
                                          sha256: sha256, now: now, futureTolerance: futureTolerance) { session in
             session.report.format = "query_range (\(chunks.count) chunk(s))"
+            if let narrowed = answer.narrowed { session.warn(narrowed + ": raise its limit if every run needs this") }
             // A query the mapping names decides the metric of all its series, whatever their names.
             let byQuery = try mapping.metrics[query].map { try MetricBinding.make(metric: $0.metric, unit: $0.unit).get() }
             let writer = PrometheusSeriesWriter(session: session, mapping: mapping, fixedVM: fixedVM, fixedMetric: byQuery ?? fixedMetric)
