@@ -354,7 +354,7 @@ public final class ICalendar {
         }
         if hasEnd, let end = dtend(of: event) {
             let start = icalcomponent_get_dtstart(event)
-            let seconds = Int64(icaltime_as_timet_with_zone(end, end.zone) - icaltime_as_timet_with_zone(start, start.zone))
+            let seconds = epoch(end, floating: nil) - epoch(start, floating: nil)
             if seconds < 0 { throw ICalError(source: source, line: line("DTEND"), message: "DTEND is before DTSTART") }
             if seconds == 0, start.is_date != 0, end.is_date != 0 {
                 warnings.append("line \(line("DTEND") ?? 0): an all-day event whose DTEND is its DTSTART's date: read as that one day")
@@ -430,8 +430,15 @@ public final class ICalendar {
         let collector = Collector()
         let dtstart = icalcomponent_get_dtstart(event)
         let isFloating = dtstart.zone == nil && icaltime_is_utc(dtstart) == 0 || dtstart.is_date != 0
-        // Instances of a floating or all-day event are computed as UTC by libical: widen the window by a day and shift.
-        let slack: EpochSeconds = isFloating ? 86_400 * 2 : 0
+        // An event in a TZID is expanded on its wall clock, as a floating one, and each instance's local time read by
+        // `utc(ofLocal:in:)`: libical takes a time in the hour the autumn change repeats as its second occurrence.
+        let dtstartProperty = icalcomponent_get_first_property(event, ICAL_DTSTART_PROPERTY)
+        let tzid = isFloating ? nil : dtstartProperty.flatMap { icalproperty_get_first_parameter($0, ICAL_TZID_PARAMETER) }
+            .flatMap { icalparameter_get_tzid($0) }.map { String(cString: $0) }
+        let onWallClock = isFloating || tzid != nil
+        let wallClockZone = isFloating ? floating : dtstart.zone
+        // Instances on a wall clock are computed as UTC by libical: widen the window by a day and shift.
+        let slack: EpochSeconds = onWallClock ? 86_400 * 2 : 0
         let length = length(of: event)
         // An instance overlaps [from, to) when what it covers does (`EventSpan`: an hour for one without duration); its
         // days may be a daylight-saving change longer than 24 hours each, a day in all at most.
@@ -442,17 +449,18 @@ public final class ICalendar {
         // (set back after).
         let rdates = properties(of: event, ICAL_RDATE_PROPERTY)
         for p in rdates { icalcomponent_remove_property(event, p) }
+        if tzid != nil, let dtstartProperty { icalproperty_remove_parameter_by_kind(dtstartProperty, ICAL_TZID_PARAMETER) }
         let rules = properties(of: event, ICAL_RRULE_PROPERTY).map { (property: $0, written: icalproperty_get_rrule($0)) }
         var rewritten: [(property: OpaquePointer, written: icalrecurrencetype)] = []
         // (Not an RSCALE rule: setting one frees the calendar scale's name that the written copy still points at.)
         for rule in rules where icaltime_is_null_time(rule.written.until) == 0 && rule.written.rscale == nil {
             var r = rule.written
-            if isFloating, icaltime_is_utc(r.until) != 0 {
-                r.until = icaltime_from_timet_with_zone(time_t(epoch(r.until, floating: nil)), 0, floating ?? icaltimezone_get_utc_timezone())
+            if onWallClock, icaltime_is_utc(r.until) != 0 {
+                r.until = icaltime_from_timet_with_zone(time_t(epoch(r.until, floating: nil)), 0, wallClockZone ?? icaltimezone_get_utc_timezone())
                 r.until.zone = nil
                 if dtstart.is_date != 0 { (r.until.hour, r.until.minute, r.until.second, r.until.is_date) = (0, 0, 0, 1) }
             } else if dtstart.is_date == 0, r.until.is_date != 0 {
-                (r.until.hour, r.until.minute, r.until.second, r.until.is_date, r.until.zone) = (23, 59, 59, 0, dtstart.zone)
+                (r.until.hour, r.until.minute, r.until.second, r.until.is_date, r.until.zone) = (23, 59, 59, 0, onWallClock ? nil : dtstart.zone)
                 let warning = "\(line.map { "line \($0): " } ?? "")\(uid): RRULE's UNTIL is a date, DTSTART a date-time: instances on that date are kept"
                 if !warnings.contains(warning) { warnings.append(warning) }
             } else {
@@ -461,9 +469,10 @@ public final class ICalendar {
             icalproperty_set_rrule(rule.property, r)
             rewritten.append(rule)
         }
-        /// The event as it was written: its RDATEs back, its rewritten UNTILs set back.
+        /// The event as it was written: its RDATEs and DTSTART's TZID back, its rewritten UNTILs set back.
         func putBack() {
             for p in rdates { icalcomponent_add_property(event, p) }
+            if let tzid, let dtstartProperty { icalproperty_set_parameter(dtstartProperty, icalparameter_new_tzid(tzid)) }
             for rule in rewritten { icalproperty_set_rrule(rule.property, rule.written) }
         }
         let tooMany = "\(uid) has more than \(ICalendar.maxOccurrencesPerEvent) occurrences in the window: narrow the window or fix the RRULE"
@@ -490,7 +499,7 @@ public final class ICalendar {
         }
         putBack()
         if collector.overflow { throw ICalError(source: source, line: line, message: tooMany) }
-        let shifted = isFloating ? collector.starts.map { $0 - offset(of: floating, atLocal: $0) } : collector.starts
+        let shifted = onWallClock ? collector.starts.map { Self.utc(ofLocal: $0, in: wallClockZone) } : collector.starts
         // EXDATEs in their TZID's zone remove RDATE instances (and any RRULE instance libical kept) alike.
         let excluded = Set(properties(of: event, ICAL_EXDATE_PROPERTY).map { p in
             epoch(instant(resolved(icalproperty_get_exdate(p), property: p, in: event), like: dtstart), floating: floating)
@@ -537,7 +546,7 @@ public final class ICalendar {
     private func length(of event: OpaquePointer) -> (days: Int64, seconds: Int64) {
         let start = icalcomponent_get_dtstart(event)
         if let end = dtend(of: event) {
-            let seconds = Int64(icaltime_as_timet_with_zone(end, end.zone) - icaltime_as_timet_with_zone(start, start.zone))
+            let seconds = epoch(end, floating: nil) - epoch(start, floating: nil)
             // An all-day event lasts a day at least (one whose DTEND is its DTSTART's date is that day: `validate`).
             return start.is_date != 0 && end.is_date != 0 ? (days: max(1, seconds / 86_400), seconds: 0) : (days: 0, seconds: seconds)
         }
@@ -569,9 +578,7 @@ public final class ICalendar {
     /// The wall-clock time from one local time to another as written (04:00 is five hours after 23:00 the day before,
     /// whatever the clocks did in between): for two floating times, their exact length too.
     private static func wallClockSeconds(from start: icaltimetype, to end: icaltimetype) -> EpochSeconds {
-        var (s, e) = (start, end)
-        (s.zone, e.zone) = (nil, nil)
-        return EpochSeconds(icaltime_as_timet_with_zone(e, icaltimezone_get_utc_timezone()) - icaltime_as_timet_with_zone(s, icaltimezone_get_utc_timezone()))
+        naive(end) - naive(start)
     }
 
     /// Whether a time is a date-time with neither a zone nor UTC: the local time of wherever it is read.
@@ -595,17 +602,13 @@ public final class ICalendar {
 
     /// An instant's wall-clock time in `zone`, as seconds counted as if it were UTC.
     private func wallClock(_ instant: EpochSeconds, in zone: OpaquePointer) -> EpochSeconds {
-        var local = icaltime_from_timet_with_zone(time_t(instant), 0, zone)
-        local.zone = nil
-        return EpochSeconds(icaltime_as_timet_with_zone(local, icaltimezone_get_utc_timezone()))
+        Self.naive(icaltime_from_timet_with_zone(time_t(instant), 0, zone))
     }
 
     /// The instant `seconds` of wall-clock time after `instant` in `zone`: the same local time a day later is 23 or 25
     /// hours later across a daylight-saving change.
     private func moved(_ instant: EpochSeconds, by seconds: EpochSeconds, in zone: OpaquePointer) -> EpochSeconds {
-        var local = icaltime_from_timet_with_zone(time_t(instant), 0, zone)
-        icaltime_adjust(&local, Int32(seconds / 86_400), 0, 0, Int32(seconds % 86_400))
-        return EpochSeconds(icaltime_as_timet_with_zone(local, zone))
+        Self.utc(ofLocal: wallClock(instant, in: zone) + seconds, in: zone)
     }
 
     /// One occurrence of `event` from `start` (to `end`, or for the event's length). An override of a `series` keeps the
@@ -681,16 +684,31 @@ public final class ICalendar {
     /// A time as UTC seconds: with its zone, or as local time in `floating` when it has none.
     private func epoch(_ time: icaltimetype, floating: OpaquePointer?) -> EpochSeconds {
         let isFloating = time.zone == nil && icaltime_is_utc(time) == 0 || time.is_date != 0
-        let naive = EpochSeconds(icaltime_as_timet_with_zone(time, isFloating ? icaltimezone_get_utc_timezone() : time.zone))
-        return isFloating ? naive - offset(of: floating, atLocal: naive) : naive
+        return Self.utc(ofLocal: Self.naive(time), in: isFloating ? floating : time.zone)
     }
 
-    /// The UTC offset of `zone` at a local wall-clock time given as if it were UTC seconds (0 for UTC).
-    private func offset(of zone: OpaquePointer?, atLocal local: EpochSeconds) -> EpochSeconds {
-        guard let zone else { return 0 }
-        var time = icaltime_from_timet_with_zone(time_t(local), 0, icaltimezone_get_utc_timezone())
-        time.zone = nil
-        var daylight: Int32 = 0
-        return EpochSeconds(icaltimezone_get_utc_offset(zone, &time, &daylight))
+    /// A time's wall-clock fields counted as if they were UTC seconds, whatever its zone.
+    private static func naive(_ time: icaltimetype) -> EpochSeconds {
+        var local = time
+        local.zone = nil
+        return EpochSeconds(icaltime_as_timet_with_zone(local, icaltimezone_get_utc_timezone()))
     }
+
+    /// The instant of a wall-clock time in `zone` (given as if it were UTC seconds; UTC when nil), as RFC 5545 §3.3.5
+    /// reads it: in the hour the autumn change repeats, its first occurrence (summer time: an event at 02:30 that night
+    /// starts before the clocks go back, where libical takes the second); in the hour the spring change skips, with
+    /// the offset before the gap. As `WeekClock.utc(ofLocal:)` reads a CSV's local times.
+    static func utc(ofLocal local: EpochSeconds, in zone: OpaquePointer?) -> EpochSeconds {
+        guard let zone else { return local }
+        func offset(_ instant: EpochSeconds) -> EpochSeconds {
+            var time = icaltime_from_timet_with_zone(time_t(instant), 0, icaltimezone_get_utc_timezone())
+            var daylight: Int32 = 0
+            return EpochSeconds(icaltimezone_get_utc_offset_of_utc_time(zone, &time, &daylight))
+        }
+        // The offsets a day either side are those before and after any change near `local`; a candidate holds when the
+        // zone's offset at it is the one it was made with.
+        let before = local - offset(local - 86_400), after = local - offset(local + 86_400)
+        return [before, after].filter { local - $0 == offset($0) }.min() ?? before
+    }
+
 }

@@ -471,6 +471,32 @@ func t(_ text: String) -> EpochSeconds { UTC.parseISO8601(text)! }
         #expect(try ICalendar(text: twoZones, source: "c.ics").occurrences(from: everything.from, to: everything.to).map { $0.end - $0.start } == [18_000, 18_000])
     }
 
+    /// A local time in the hour the autumn change repeats is its first occurrence (RFC 5545 §3.3.5; summer time), as the
+    /// CSV reads local times: a nightly backup at 02:00 Amsterdam started 01:00Z the night the clocks go back (libical's
+    /// second occurrence), and a VM kept awake for it from then could sleep through its first hour. A time in the hour
+    /// the spring change skips takes the offset before the gap (libical took the one after: an hour early).
+    @Test func aTimeInTheHourTheAutumnChangeRepeatsIsItsFirstOccurrence() throws {
+        let nights = ["2027-10-30T00:00:00Z 2027-10-30T01:30:00Z", "2027-10-31T00:00:00Z 2027-10-31T01:30:00Z", "2027-11-01T01:00:00Z 2027-11-01T02:30:00Z"]
+        for (dtstart, zone) in [("DTSTART;TZID=Europe/Amsterdam:20271030T020000", "UTC"), ("DTSTART:20271030T020000", "Europe/Amsterdam")] {
+            let nightly = calendar(["UID:backup\r\nCATEGORIES:backup\r\n\(dtstart)\r\nDURATION:PT1H30M\r\nRRULE:FREQ=DAILY;COUNT=3"])
+            let occ = try ICalendar(text: nightly, source: "c.ics").occurrences(from: everything.from, to: everything.to, floatingZone: zone)
+            #expect(occ.map { "\(UTC.format($0.start)) \(UTC.format($0.end))" } == nights, "\(dtstart)")
+        }
+        // One event from 02:30 summer time to 03:00 winter time, and its EXDATE in the same hour.
+        let once = calendar(["UID:batch\r\nCATEGORIES:batch\r\nDTSTART;TZID=Europe/Amsterdam:20271031T023000\r\nDTEND;TZID=Europe/Amsterdam:20271031T030000"])
+        #expect(try ICalendar(text: once, source: "c.ics").occurrences(from: everything.from, to: everything.to).map { "\(UTC.format($0.start)) \(UTC.format($0.end))" }
+                == ["2027-10-31T00:30:00Z 2027-10-31T02:00:00Z"])
+        let skipped = calendar(["UID:backup\r\nCATEGORIES:backup\r\nDTSTART;TZID=Europe/Amsterdam:20271030T020000\r\nDURATION:PT1H\r\n"
+                                + "RRULE:FREQ=DAILY;COUNT=3\r\nEXDATE;TZID=Europe/Amsterdam:20271031T020000"])
+        #expect(try ICalendar(text: skipped, source: "c.ics").occurrences(from: everything.from, to: everything.to).map { UTC.format($0.start) }
+                == ["2027-10-30T00:00:00Z", "2027-11-01T01:00:00Z"])
+        for (dtstart, zone) in [("DTSTART;TZID=Europe/Amsterdam:20280326T023000", "UTC"), ("DTSTART:20280326T023000", "Europe/Amsterdam")] {
+            let gap = calendar(["UID:batch\r\nCATEGORIES:batch\r\n\(dtstart)\r\nDURATION:PT1H"])
+            #expect(try ICalendar(text: gap, source: "c.ics").occurrences(from: everything.from, to: everything.to, floatingZone: zone).map(\.start)
+                    == [t("2028-03-26T01:30:00Z")], "\(dtstart)")
+        }
+    }
+
     /// An UNTIL in UTC bounds a floating or all-day series in the zone it is read in: east of UTC its last instance was
     /// lost (libical compared UTC with local times). A DATE UNTIL of date-times keeps that date's instance, said.
     @Test func untilInUTCKeepsTheLastInstanceEastOfUTC() throws {
