@@ -24,6 +24,8 @@ public final class Store: Sendable {
 
     public let path: String
     public let pool: DatabasePool
+    /// Why the store was opened read-only, when it was (`walPool`): what a write is refused with.
+    private let readOnlyBecause: String?
 
     /// Where the store lives: the `--db` flag, else `TORPOR_DB`, else `torpor.db` in the working directory.
     public static func resolvePath(flag: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
@@ -51,7 +53,7 @@ public final class Store: Sendable {
         // store, and to write to it (another process may hold its files open: an executor following the clock).
         if use == .releasable { reserve.releaseIfFull() }
         do {
-            pool = try Self.openPool(path: path, migrating: migrating, creating: creating, tolerateNewerSchema: tolerateNewerSchema)
+            (pool, readOnlyBecause) = try Self.openPool(path: path, migrating: migrating, creating: creating, tolerateNewerSchema: tolerateNewerSchema)
         } catch {
             guard use != .untouched, let room = reserve.shortfall.room, reserve.cannotBeKept else { throw error }
             throw StoreError(path: path, message: error.message + " (its filesystem has \(room): free room there)")
@@ -59,8 +61,8 @@ public final class Store: Sendable {
         if use == .kept { _ = reserve.keep() }
     }
 
-    /// The store's connections, the store opened and migrated as `init` describes.
-    private static func openPool(path: String, migrating: Bool, creating: Bool, tolerateNewerSchema: Bool) throws(StoreError) -> DatabasePool {
+    /// The store's connections, the store opened and migrated as `init` describes, and why they only read, if they do.
+    private static func openPool(path: String, migrating: Bool, creating: Bool, tolerateNewerSchema: Bool) throws(StoreError) -> (DatabasePool, String?) {
         // Said in a person's words, not SQLite's ("unable to open database file", "disk I/O error").
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
@@ -112,32 +114,39 @@ public final class Store: Sendable {
             _ = sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)
         }
         do {
-            let pool = try Self.walPool(path: path, configuration: configuration)
+            let (pool, readOnlyBecause) = try Self.walPool(path: path, configuration: configuration)
             // GRDB puts its writer back to NORMAL when it sets up WAL mode, after `prepareDatabase`: set again on the
             // one connection every write goes through.
-            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
+            if readOnlyBecause == nil { try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") } }
             let migrator = Schema.migrator
-            if try pool.read({ try migrator.hasBeenSuperseded($0) }) {
+            /// Whether a newer torpor migrated the store: refused, unless tolerated.
+            func newer() throws -> Bool {
+                guard try pool.read({ try migrator.hasBeenSuperseded($0) }) else { return false }
                 guard tolerateNewerSchema else {
                     throw StoreError(path: path, message: "this store was written by a newer torpor (unknown schema migrations); upgrade torpor")
                 }
-                return pool
+                return true
             }
+            if try newer() { return (pool, readOnlyBecause) }
             if !migrating {
                 guard try pool.read({ try migrator.hasCompletedMigrations($0) }) else {
                     throw StoreError(path: path, message: "this store's schema is older than this torpor's, and a dry run does not migrate it: run this torpor's stages (or an older torpor) against it first")
                 }
-                return pool
+                return (pool, readOnlyBecause)
+            }
+            if let readOnlyBecause, try !pool.read({ try migrator.hasCompletedMigrations($0) }) {
+                throw StoreError(path: path, message: readOnlyBecause + ", and its schema must be upgraded")
             }
             // Two stages opening the store at once after an upgrade both migrated (GRDB picks what to apply before
             // SQLite's lock is taken), and one failed ("table … already exists"): one migrates at a time, under a lock
-            // file beside the store (without it, where none can be made, as before).
+            // file beside the store (reached through any link). A newer torpor may have migrated it meanwhile.
             if try !pool.read({ try migrator.hasCompletedMigrations($0) }) {
-                let migrating = try Self.migrationLock(path + ".migrating")
+                let migrating = try Self.migrationLock(resolvedPath(path) + ".migrating")
                 defer { withExtendedLifetime(migrating) {} }
+                if try newer() { return (pool, readOnlyBecause) }
                 try migrator.migrate(pool)
             }
-            return pool
+            return (pool, readOnlyBecause)
         } catch let error as StoreError {
             throw error
         } catch {
@@ -157,12 +166,19 @@ public final class Store: Sendable {
     /// The store's connections. Their first open turns the file to write-ahead logging, which SQLite does without waiting
     /// for a lock (the busy timeout does not cover it): stages opening a new store, or one left in rollback mode, at once
     /// had failed with "database is locked". Tried again for as long as a lock is waited for elsewhere.
-    private static func walPool(path: String, configuration: Configuration) throws -> DatabasePool {
+    /// GRDB also writes at open when the log is empty, as the last connection to close leaves it: on a full filesystem
+    /// the store is opened read-only instead (with why), so that a look (a plan's review, the executor's status or the
+    /// watch) neither fails nor gives away the room kept for restores; a write is then refused with that reason.
+    private static func walPool(path: String, configuration: Configuration) throws -> (DatabasePool, String?) {
         let giveUp = Date().addingTimeInterval(busyWait)
         while true {
-            do { return try DatabasePool(path: path, configuration: configuration) } catch let error as DatabaseError
+            do { return (try DatabasePool(path: path, configuration: configuration), nil) } catch let error as DatabaseError
                 where error.resultCode.primaryResultCode == .SQLITE_BUSY && Date() < giveUp {
                 Thread.sleep(forTimeInterval: 0.05)
+            } catch let error as DatabaseError where error.resultCode.primaryResultCode == .SQLITE_FULL {
+                var reading = configuration
+                reading.readonly = true
+                return (try DatabasePool(path: path, configuration: reading), "opened read-only, its filesystem being full (\(error.message ?? "\(error)"))")
             }
         }
     }
@@ -170,15 +186,19 @@ public final class Store: Sendable {
     /// How long a stage waits for another to finish migrating the store before it gives up, saying who migrates.
     static let migrationWait: TimeInterval = 600
 
-    /// The lock one migration at a time holds (nil where none can be made, as before there was one). Held by another
-    /// process, it is said on stderr (its pid, from the file) and waited for, `migrationWait` at most: a migration that
-    /// hangs must not hang every executor run and a person's wake with it, silently.
-    static func migrationLock(_ path: String) throws(StoreError) -> FileLock? {
+    /// The lock one migration at a time holds. Held by another process, it is said on stderr (its pid, from the file)
+    /// and waited for, `migrationWait` at most: a migration that hangs must not hang every executor run and a person's
+    /// wake with it, silently. One this user cannot open or make (a reviewer, beside root's lock in the store's folder)
+    /// is refused: migrating without it raced root's stages, whose next run then failed ("table … already exists").
+    static func migrationLock(_ path: String) throws(StoreError) -> FileLock {
         var told = false
         let giveUp = Date().addingTimeInterval(migrationWait)
         while true {
             do { return try FileLock(path: path, wait: false) } catch {
-                guard case .held(_, let holder) = error else { return nil }
+                guard case .held(_, let holder) = error else {
+                    throw StoreError(path: path, message: "this store's schema must be upgraded, one stage at a time under this lock, which this user "
+                                     + "cannot take (\(error)): run any torpor stage as root first (its jobs do within minutes)")
+                }
                 let who = holder.map { "pid \($0)" } ?? "another process"
                 if !told { StandardError.line("torpor: \(who) is upgrading the store's schema (\(path)): waiting for it") }
                 told = true
@@ -234,7 +254,8 @@ public final class Store: Sendable {
 
     /// Runs `body` in one write transaction: everything it wrote is committed together, durably, or nothing if it throws.
     public func transaction<T>(_ body: (Database) throws -> T) throws -> T {
-        try pool.write(body)
+        if let readOnlyBecause { throw StoreError(path: path, message: "cannot write: " + readOnlyBecause) }
+        return try pool.write(body)
     }
 
     /// Runs read-only `body` on a consistent snapshot.

@@ -210,7 +210,7 @@ import TorporTestSupport
 
     /// A look at a full filesystem (status, check, the watch's every 5 minutes) keeps the room kept beside the store for
     /// the executor's restores, while another process holds the store open (a following executor) so that it opens
-    /// without it; it gives it back only when the store cannot be opened otherwise. (Needs root, for the tmpfs.)
+    /// without it, or between runs; it gives it back only when the store cannot be opened otherwise. (Needs root, for the tmpfs.)
     @Test func aLookAtAFullFilesystemKeepsTheExecutorsRoom() throws {
         let disk = try SmallFilesystem(megabytes: 48)
         let path = disk.path + "/torpor.db", reserve = StoreReserve(store: path)
@@ -230,6 +230,20 @@ import TorporTestSupport
         disk.empty()
         _ = try Store(path: path)
         #expect(FileManager.default.fileExists(atPath: path + "-shm") && FileManager.default.fileExists(atPath: path + "-wal"), "kept")
+        // No process holds it open, its log left empty by the last to close, as between cron runs: GRDB writes to an
+        // empty log at open, which had failed on the full disk, every look then giving the room away. It opens
+        // read-only: the looks work and keep the room, and a write is refused, saying why.
+        try disk.fill()
+        let between = try runTool("torpor-execute", ["check", "--db", path])
+        #expect(between.status == 4 && between.stdout.contains("\(path): FILESYSTEM FULL") && !between.stderr.contains("is given back"), "\(between)")
+        #expect(try runTool("torpor-execute", ["status", "--db", path]).status == 0)
+        let list = try runTool("torpor-plan", ["list", "--db", path])
+        #expect(list.status == 0, "\(list)")
+        #expect(reserve.isHeld, "a look between runs gives none of the executor's room away")
+        let reader = try Store(path: path)
+        let write = #expect(throws: StoreError.self) { try reader.transaction { try $0.execute(sql: "DELETE FROM vm") } }
+        #expect(write?.message.contains("cannot write: opened read-only, its filesystem being full") == true, "\(String(describing: write))")
+        disk.empty()
         for file in [path + "-wal", path + "-shm"] { try FileManager.default.removeItem(atPath: file) }
         try disk.fill()
         let alone = try runTool("torpor-execute", ["check", "--db", path])

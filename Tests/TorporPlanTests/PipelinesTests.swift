@@ -3,7 +3,7 @@ import GRDB
 import Testing
 import TorporCore
 import TorporPlan
-import TorporStore
+@testable import TorporStore
 
 /// The jobs of pipelines/ as cron runs them: installed by install.sh (under a DESTDIR) with the tools built beside these
 /// tests, on the demo fleet, replayed at the end of the sample data (`TORPOR_NOW`).
@@ -111,6 +111,24 @@ import TorporStore
         for file in ["-wal", "-shm"] { try FileManager.default.removeItem(atPath: fresh["TORPOR_DB"]! + file) }
         let missing = try reviewer("torpor-execute", ["status", "--now", EndToEndTests.now], environment: fresh)
         #expect(missing.status != 0 && missing.output.contains("its -wal and -shm files are missing and this user may not make them beside it"), "\(missing.output)")
+        // A store a migration behind (torpor upgraded, no root stage run since): a member may not take the lock one
+        // migration at a time holds (root's, or none made yet), and migrated without it, racing root's stages; refused,
+        // saying what to do, until a root stage has migrated it.
+        var older = environment
+        older["TORPOR_DB"] = root + "/var/lib/torpor/older.db"
+        let queue = try DatabaseQueue(path: older["TORPOR_DB"]!)
+        try Schema.migrator.migrate(queue, upTo: "v8: the cause of a plan's restore")
+        try queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA journal_mode = WAL") }
+        try queue.close()
+        for file in ["", "-wal", "-shm"] {   // as install.sh leaves an older torpor's store
+            if !FileManager.default.fileExists(atPath: older["TORPOR_DB"]! + file) { _ = FileManager.default.createFile(atPath: older["TORPOR_DB"]! + file, contents: Data()) }
+            #expect(chown(older["TORPOR_DB"]! + file, 0, gid) == 0 && chmod(older["TORPOR_DB"]! + file, 0o660) == 0)
+        }
+        let behind = try reviewer("torpor-plan", ["list"], environment: older)
+        #expect(behind.status == 1 && behind.output.contains("this store's schema must be upgraded, one stage at a time under this lock, which this user cannot take"),
+                "\(behind.output)")
+        #expect(try run(root + "/usr/local/bin/torpor-plan", ["list"], environment: older).status == 0)
+        #expect(try reviewer("torpor-plan", ["list"], environment: older).status == 0, "migrated by root")
     }
 
     /// install.sh refuses settings bash cannot read (cron's jobs would not run: each loads them with errors fatal), and

@@ -111,7 +111,29 @@ func olderStore(upTo migration: String, at path: String = temporaryStorePath(), 
         let holder = Holder(try FileLock(path: path, wait: false))   // another process's migration
         DispatchQueue.global().asyncAfter(deadline: .now() + 1) { holder.lock = nil }
         let taken = try Store.migrationLock(path)
-        #expect(taken != nil, "taken once the other let go")
+        #expect(taken.path == path, "taken once the other let go")
+        // One this user cannot open or make (a reviewer beside root's lock) is no licence to migrate without it.
+        let refused = #expect(throws: StoreError.self) { _ = try Store.migrationLock("/nonexistent-folder/torpor.db.migrating") }
+        #expect(refused?.message.contains("this store's schema must be upgraded, one stage at a time under this lock, which this user cannot take") == true,
+                "\(String(describing: refused))")
+    }
+
+    /// A stage that waited for another's migration finds the store as that one left it: migrated by a newer torpor, it is
+    /// refused (an older stage had gone on writing to a schema it does not know, e.g. without the hours' summary).
+    @Test func aStoreANewerTorporMigratedWhileThisOneWaitedIsRefused() throws {
+        let path = try olderStore(upTo: "v8: the cause of a plan's restore")
+        final class Holder: @unchecked Sendable { var lock: FileLock?; init(_ lock: FileLock) { self.lock = lock } }
+        let holder = Holder(try FileLock(path: path + ".migrating", wait: false))   // the newer torpor's migration
+        DispatchQueue.global().asyncAfter(deadline: .now() + 1) {
+            let newer = try! DatabaseQueue(path: path)
+            try! Schema.migrator.migrate(newer)
+            try! newer.write { try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: from the future')") }
+            try! newer.close()
+            holder.lock = nil
+        }
+        let error = #expect(throws: StoreError.self) { _ = try Store(path: path) }
+        #expect(error?.description.contains("newer torpor") == true, "\(String(describing: error))")
+        #expect(holder.lock == nil, "refused after the wait, not before")
     }
 
     /// A full filesystem (hibernated VMs' images fill disks) keeps no restore from the store: the room kept beside it is
