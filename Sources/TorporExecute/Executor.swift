@@ -287,11 +287,19 @@ public final class Executor: @unchecked Sendable {
         }
     }
 
-    func journal(_ entry: JournalEntry, power: PowerRecord? = nil) throws {
-        try store.transaction { db in
+    /// Records `entry` (and `power`). `waitingAtMost`: how long another process's write may hold it up, else the
+    /// store's busy wait.
+    /// How long a restore's journal step waits for another process's write (a big ingest holds the store for as long
+    /// as it reads its file) before the restore goes on without it: with the store's 30 s, each restore of a pass waited
+    /// twice, and the restores queued behind it on the host started minutes late.
+    static let restoreJournalWait: TimeInterval = 5
+
+    func journal(_ entry: JournalEntry, power: PowerRecord? = nil, waitingAtMost wait: TimeInterval? = nil) throws {
+        let record = { (db: Database) in
             try JournalRepository.append(entry, in: db)
             if let power { try JournalRepository.setPower(power, in: db) }
         }
+        if let wait { try store.transaction(waitingAtMost: wait, record) } else { try store.transaction(record) }
         stepLock.lock()
         steps += 1
         let reached = stepLimit == steps
@@ -624,11 +632,11 @@ public final class Executor: @unchecked Sendable {
         let base = JournalEntry(actionID: r.actionID, planID: r.planID, vm: r.vm, host: r.host, kind: .restore, step: .intent, at: clock(),
                                 detail: r.reason, deadline: r.deadline, cause: r.cause)
         var journalFailure: String?
-        // Once the journal has refused a step (another writer holding the store past the busy wait), the restore does
-        // not wait on it again before libvirt acts: each step had waited its 30 s, the VM coming back a minute late.
+        // Once the journal has refused a step (another writer holding the store past `restoreJournalWait`), the restore
+        // does not wait on it again before libvirt acts: each step had waited its 30 s, the VM coming back a minute late.
         func step(_ entry: JournalEntry) {
             guard journalFailure == nil else { return }
-            do { try journal(entry) } catch {
+            do { try journal(entry, waitingAtMost: Self.restoreJournalWait) } catch {
                 journalFailure = "\(error)"
                 log.record(.init(event: "failed", time: clock(), vm: r.vm, host: r.host, action: r.actionID,
                                  detail: "the journal cannot record the restore (\(error)); restoring anyway"))
@@ -745,7 +753,8 @@ public final class Executor: @unchecked Sendable {
             // otherwise keep it reserved for a copy that never comes).
             releasePoolRoom(r.vm)
             do {
-                try journal(done, power: PowerRecord(vm: r.vm, host: r.host, state: .running, since: done.at, actionID: r.actionID))
+                try journal(done, power: PowerRecord(vm: r.vm, host: r.host, state: .running, since: done.at, actionID: r.actionID),
+                            waitingAtMost: Self.restoreJournalWait)
             } catch {
                 log.record(.init(event: "failed", time: done.at, vm: r.vm, host: r.host, action: r.actionID,
                                  detail: "the VM runs, but the journal cannot record it (\(error)); the next run records it"))

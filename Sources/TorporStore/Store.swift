@@ -258,6 +258,22 @@ public final class Store: Sendable {
         return try pool.write(body)
     }
 
+    /// As `transaction`, but waiting at most `seconds` for another process's write lock, not `busyWait`: for a step
+    /// that goes on without its record rather than wait out a long write elsewhere (a big ingest's).
+    public func transaction<T>(waitingAtMost seconds: TimeInterval, _ body: (Database) throws -> T) throws -> T {
+        if let readOnlyBecause { throw StoreError(path: path, message: "cannot write: " + readOnlyBecause) }
+        return try pool.writeWithoutTransaction { db in
+            sqlite3_busy_timeout(db.sqliteConnection, Int32(seconds * 1000))
+            defer { sqlite3_busy_timeout(db.sqliteConnection, Int32(Self.busyWait * 1000)) }
+            var result: T?
+            try db.inTransaction(.immediate) {
+                result = try body(db)
+                return .commit
+            }
+            return result!
+        }
+    }
+
     /// Runs read-only `body` on a consistent snapshot.
     public func read<T>(_ body: (Database) throws -> T) throws -> T {
         try pool.read(body)

@@ -391,6 +391,37 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.state("web-01") == .running)
     }
 
+    /// A restore does not wait out another process's long write (a big ingest holds the store's write lock while it
+    /// reads its file): its journal steps wait `restoreJournalWait`, not the store's 30 s each, and it goes on without
+    /// them, done while the other still writes; the next run records it.
+    @Test func aRestoreDoesNotWaitOutAnotherProcesssLongWrite() throws {
+        let f = try Fixture()
+        let restoreAt = try f.plan(["web-01": 0..<2]).actions.first { $0.action == .restore }!.at.seconds
+        try f.executor().run(f.options(Self.now))
+        #expect(try f.power("web-01") == .hibernated)
+        let holding = DispatchSemaphore(value: 0), released = DispatchSemaphore(value: 0)
+        let other = try DatabaseQueue(path: f.store.path)   // another stage's connection
+        Thread.detachNewThread {
+            try? other.writeWithoutTransaction { db in
+                try db.execute(sql: "BEGIN IMMEDIATE")
+                holding.signal()
+                Thread.sleep(forTimeInterval: 16)
+                try db.execute(sql: "COMMIT")
+            }
+            released.signal()
+        }
+        holding.wait()
+        let events = try f.executor().run(f.options(restoreAt))
+        let stillWriting = released.wait(timeout: .now()) == .timedOut
+        #expect(events.map(\.event) == ["failed", "failed", "restored"], "\(events)")
+        #expect(events.first?.detail.contains("the journal cannot record the restore") == true && events.dropFirst().first?.detail.contains("the VM runs") == true)
+        #expect(try f.state("web-01") == .running)
+        #expect(stillWriting, "restored before the other process's write was over")
+        if stillWriting { released.wait() }
+        try f.executor().run(f.options(restoreAt + 60))
+        #expect(try f.power("web-01") == .running, "recorded by the next run")
+    }
+
     /// A newer plan moves a sleeping VM's restore later only once a person approved that restore (a plan without a
     /// hibernation can be approved for it); unapproved, it may only bring it earlier. Approved for restores only, it
     /// does not replace the plan the executor takes hibernations from.
