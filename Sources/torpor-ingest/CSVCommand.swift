@@ -59,7 +59,7 @@ struct CSVCommand: ParsableCommand {
     @Option(help: "implicit format: the step between rows (300, 5m).")
     var step: String?
 
-    @Option(help: "ISO-8601 times without a UTC offset are local times of this zone (UTC, or an IANA name such as Europe/Amsterdam); without it they are read as UTC, and said.")
+    @Option(help: "ISO-8601 times without a UTC offset (in the time column, --start or --base) are local times of this zone (UTC, or an IANA name such as Europe/Amsterdam); without it they are read as UTC, and said.")
     var timeZone: String?
 
     @Flag(help: "Print one JSON report per file on stdout (a file that failed: its path, outcome bad-input or failed, line and error).")

@@ -379,6 +379,35 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
         try expectRejected(text, mapping: try mapping(["--time-format", "epoch", "--time-zone", "UTC"]), line: nil, "'time.zone' (--time-zone) is for time format")
     }
 
+    /// `start` (implicit times) and `base` (offsets) without a UTC offset are local times of `time.zone` as the column's
+    /// are, else read as UTC and said: they were read as UTC silently, and `--time-zone` was refused for those formats,
+    /// so a local-time export without a time column landed an hour or two off the calendars.
+    @Test func aStartOrBaseWithoutAnOffsetIsALocalTimeOfTheZone() throws {
+        func mapping(_ time: CSVMapping.TimeSpec) -> CSVMapping {
+            CSVMapping(layout: .wideMetrics, time: time, vm: .init(name: "web-01"), metrics: [.init(column: "cpu_util", metric: "cpu_util")])
+        }
+        let july = UTC.epoch(year: 2024, month: 7, day: 1, hour: 10)
+        for (start, zone, first, warned) in [("2024-07-01 10:00:00", nil, july, true), ("2024-07-01 10:00:00", "Europe/Amsterdam", july - 7200, false),
+                                             ("2024-07-01T10:00:00+02:00", nil, july - 7200, false), ("2024-07-01 10:00:00", "UTC", july, false)] {
+            let s = try Scratch()
+            let path = try s.write("local.csv", "cpu_util\n5\n6\n")
+            let report = try CSVIngester(store: s.store).ingest(path: path, mapping: mapping(.init(format: .implicit, start: start, step: "5m", zone: zone)), now: replayNow)
+            #expect(try s.value(vm: "web-01", metric: "cpu_util", time: first) == 5 && s.value(vm: "web-01", metric: "cpu_util", time: first + 300) == 6, "\(start) \(zone ?? "")")
+            #expect(report.warnings.contains { $0.contains("time.start '2024-07-01 10:00:00' has no UTC offset: it is read as UTC") } == warned, "\(report.warnings)")
+        }
+        let s = try Scratch()
+        let path = try s.write("offsets.csv", "seconds,cpu_util\n0,5\n300,6\n")
+        var offsets = mapping(.init(column: "seconds", format: .offset, base: "2024-01-15 09:00", zone: "America/New_York"))
+        _ = try CSVIngester(store: s.store).ingest(path: path, mapping: offsets, now: replayNow)
+        #expect(try s.value(vm: "web-01", metric: "cpu_util", time: UTC.epoch(year: 2024, month: 1, day: 15, hour: 14)) == 5, "09:00 EST")
+        // The flag is taken for these formats (it was refused), and still refused for epoch times.
+        #expect(try CSVCommand.parse(["--time-format", "implicit", "--start", "2024-07-01 10:00", "--step", "5m", "--time-zone", "Europe/Amsterdam", path])
+            .effectiveMapping().time.zone == "Europe/Amsterdam")
+        offsets.time.format = .epoch
+        offsets.time.base = nil
+        try expectRejected("seconds,cpu_util\n0,5\n", mapping: offsets, line: nil, "'time.zone' (--time-zone) is for time format")
+    }
+
     /// A gzip file cut short that has not changed for a while is bad input; one changed a moment ago is a file its writer
     /// is still compressing into: read up to its last whole line, the rest left for a later run, which reads it all.
     @Test func truncatedGzip() throws {

@@ -177,8 +177,9 @@ public struct CSVMapping: Codable, Equatable, Sendable {
             throw unread("time.\(key)", "--\(key)", by: "time format", [format.rawValue], not: time.format.rawValue)
         }
         if let zone = time.zone {
-            guard [.iso8601, .auto].contains(time.format) else {
-                throw unread("time.zone", "--time-zone", by: "time format", [TimeFormat.iso8601.rawValue, TimeFormat.auto.rawValue], not: time.format.rawValue)
+            guard time.format != .epoch else {
+                throw unread("time.zone", "--time-zone", by: "time format", [TimeFormat.iso8601.rawValue, TimeFormat.auto.rawValue, TimeFormat.implicit.rawValue,
+                                                                             TimeFormat.offset.rawValue], not: time.format.rawValue)
             }
             guard WeekClock(zone: zone) != nil else { throw bad(WeekClock.unknownZone("time.zone", zone)) }
         }

@@ -209,6 +209,8 @@ struct TimeReader {
     private let zone: WeekClock?
     /// Whether the mapping said such times are UTC (nothing to say of them).
     private let utcSaid: Bool
+    /// The warning that `start` or `base` has no UTC offset and is read as UTC, said at the first row.
+    private var originWithoutOffset: String?
 
     init(spec: CSVMapping.TimeSpec, index: Int?, columnName: String, source: String) throws {
         format = spec.format
@@ -216,14 +218,24 @@ struct TimeReader {
         self.columnName = columnName
         secondsPerUnit = (spec.unit ?? (spec.format == .offset ? .s : .auto)).secondsPerUnit
         autoUnit = secondsPerUnit == nil
-        base = (spec.format == .offset ? spec.base : spec.start).flatMap(UTC.parseISO8601) ?? 0
         step = spec.step.flatMap(DurationText.seconds) ?? 0
         zone = spec.zone.flatMap { $0 == "UTC" ? nil : WeekClock(zone: $0) }
         utcSaid = spec.zone == "UTC"
+        // `start` or `base` without a UTC offset is a local time of `zone` too, else UTC, said as the column's are.
+        let (key, origin) = spec.format == .offset ? ("base", spec.base) : ("start", spec.start)
+        let written = origin.flatMap(UTC.parseISO8601) ?? 0
+        let local = [.implicit, .offset].contains(format) && origin.map { !Array($0.utf8).withUnsafeBufferPointer(Self.hasOffset) } == true
+        base = local ? zone?.utc(ofLocal: written) ?? written : written
+        originWithoutOffset = local && zone == nil && !utcSaid
+            ? "time.\(key) '\(origin ?? "")' has no UTC offset: it is read as UTC (give time.zone, --time-zone, if it is a local time; UTC to say it is UTC)" : nil
     }
 
     mutating func read(_ record: CSVRecord, run: SampleSession) throws -> EpochSeconds {
         defer { dataRow += 1 }
+        if let warning = originWithoutOffset {
+            run.warn(warning)
+            originWithoutOffset = nil
+        }
         let t: EpochSeconds
         switch format {
         case .implicit:
