@@ -133,10 +133,16 @@ public enum UTC {
         return copy.withUTF8 { parseISO8601($0) }
     }
 
-    /// A time given on a command line (`--now`): Unix seconds or ISO-8601.
+    /// A time given on a command line (`--now`): Unix seconds from 2000 on, or ISO-8601. A smaller bare number is none:
+    /// `--now 20250330` (a compact date) read as 1970-08-23, and a pin's `--until 7200` as 02:00 on 1 January 1970, not
+    /// as two hours.
     public static func parseInstant(_ text: String) -> EpochSeconds? {
-        (Int64(text) ?? parseISO8601(text)).flatMap { instants.contains($0) ? $0 : nil }
+        if let seconds = Int64(text) { return seconds >= y2000 && instants.contains(seconds) ? seconds : nil }
+        return parseISO8601(text).flatMap { instants.contains($0) ? $0 : nil }
     }
+
+    /// 2000-01-01T00:00:00Z: the earliest Unix time taken as a bare number on a command line.
+    static let y2000: EpochSeconds = 946_684_800
 
     /// The instants torpor accepts, in any input: years 1 to 9999 (far beyond, arithmetic on them would overflow).
     public static let instants: ClosedRange<EpochSeconds> = -62_135_596_800...253_402_300_799

@@ -43,6 +43,16 @@ import TorporCore
         #expect(UTC.parseISO8601("2014-02-14") == UTC.epoch(year: 2014, month: 2, day: 14))
     }
 
+    /// A command line's time: Unix seconds from 2000 on, or ISO-8601; a smaller bare number is no time (a compact date
+    /// read as 1970, a duration read as an instant in 1970).
+    @Test func aCommandLinesBareNumberIsAUnixTimeFrom2000On() {
+        #expect(UTC.parseInstant("1380499200") == UTC.epoch(year: 2013, month: 9, day: 30))
+        #expect(UTC.parseInstant("946684800") == UTC.epoch(year: 2000, month: 1, day: 1))
+        #expect(UTC.parseInstant("2013-09-30T00:00:00Z") == UTC.epoch(year: 2013, month: 9, day: 30))
+        #expect(UTC.parseInstant("1969-07-20") == UTC.epoch(year: 1969, month: 7, day: 20), "a date is a date")
+        for bare in ["20250330", "7200", "0", "-5"] { #expect(UTC.parseInstant(bare) == nil, "\(bare)") }
+    }
+
     @Test func aWeekClockTellsTheLocalDay() throws {
         // 2026-11-27 06:00 UTC is still the 26th in Los Angeles (22:00 PST); 08:00 UTC is the 27th there.
         let la = try #require(WeekClock(zone: "America/Los_Angeles"))

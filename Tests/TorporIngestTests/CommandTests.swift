@@ -66,7 +66,7 @@ import TorporTestSupport
             return (result.status, result.stderr)
         }
         for (tool, arguments, named) in [("torpor-ingest", ["csv", "--now", "garbage", "a.csv"], "garbage"), ("torpor-train", ["train", "--bogus"], "--bogus"),
-                                         ("torpor-plan", ["make", "--now", "garbage"], "garbage"), ("torpor-train", ["train", "--now", "2099-01-01T00:00:00Z"], "a run recorded then would be served as the newest"), ("torpor-execute", ["pin", "web-01", "--until", "soon"], "soon"),
+                                         ("torpor-plan", ["make", "--now", "garbage"], "garbage"), ("torpor-plan", ["make", "--now", "20250330"], "20250330"), ("torpor-train", ["train", "--now", "2099-01-01T00:00:00Z"], "a run recorded then would be served as the newest"), ("torpor-execute", ["pin", "web-01", "--until", "soon"], "soon"),
                                          ("torpor-execute", ["run", "--load-interval", "0"], "--load-interval"),
                                          ("torpor-execute", ["run", "--load-source", "store", "--load-max-age", "0"], "--load-max-age must be above 0"),
                                          ("torpor-execute", ["run", "--replay", "--now", "2013-09-30T00:00:00Z", "--follow", "--until", "2013-09-29T01:00:00Z"],
