@@ -75,7 +75,11 @@ public final class Executor: @unchecked Sendable {
     var hibernationsStartWithin: Int64 = 300
     /// Set in a run once that wait gave up: the run's other hibernations are held back at once.
     var guardrailsLockBusy = false
-    /// Guards `partnerStates`, `dryRunClaims` and `guardrailsLockBusy` (held for an instant: never across a wait).
+    /// Set in a run once a restore's journal step gave up waiting for another process's write: the run's other restores
+    /// go on without their steps at once (each waited in turn on the store's one writer).
+    var restoreJournalBusy = false
+    /// Guards `partnerStates`, `dryRunClaims`, `guardrailsLockBusy` and `restoreJournalBusy` (held for an instant: never
+    /// across a wait).
     let partnerLock = NSLock()
     let load: LoadSource
     let demand: DemandSignal?
@@ -124,7 +128,7 @@ public final class Executor: @unchecked Sendable {
         let log = EventLog(path: options.eventLog)
         let clock = Self.clock(from: options.now)
         forgetUnreachableHosts()
-        partnerLock.withLock { partnerStates = [:]; dryRunClaims = []; guardrailsLockBusy = false }
+        partnerLock.withLock { partnerStates = [:]; dryRunClaims = []; guardrailsLockBusy = false; restoreJournalBusy = false }
         let fleet = FleetReads(store: store, now: options.now)
         let hosts = try options.hosts ?? knownHosts(approved: try? fleet.approved.get())
         try eachHost(hosts, waitAtMost: waitAtMost, log: log, clock: clock) { host in
@@ -287,13 +291,13 @@ public final class Executor: @unchecked Sendable {
         }
     }
 
-    /// Records `entry` (and `power`). `waitingAtMost`: how long another process's write may hold it up, else the
-    /// store's busy wait.
     /// How long a restore's journal step waits for another process's write (a big ingest holds the store for as long
     /// as it reads its file) before the restore goes on without it: with the store's 30 s, each restore of a pass waited
     /// twice, and the restores queued behind it on the host started minutes late.
     static let restoreJournalWait: TimeInterval = 5
 
+    /// Records `entry` (and `power`). `waitingAtMost`: how long another process's write may hold it up, else the
+    /// store's busy wait.
     func journal(_ entry: JournalEntry, power: PowerRecord? = nil, waitingAtMost wait: TimeInterval? = nil) throws {
         let record = { (db: Database) in
             try JournalRepository.append(entry, in: db)
@@ -636,7 +640,11 @@ public final class Executor: @unchecked Sendable {
         // does not wait on it again before libvirt acts: each step had waited its 30 s, the VM coming back a minute late.
         func step(_ entry: JournalEntry) {
             guard journalFailure == nil else { return }
-            do { try journal(entry, waitingAtMost: Self.restoreJournalWait) } catch {
+            do {
+                if partnerLock.withLock({ restoreJournalBusy }) { throw ExecuteError(.runtime, "another restore of this run found the store held by another writer") }
+                try journal(entry, waitingAtMost: Self.restoreJournalWait)
+            } catch {
+                if Self.passes(error) { partnerLock.withLock { restoreJournalBusy = true } }
                 journalFailure = "\(error)"
                 log.record(.init(event: "failed", time: clock(), vm: r.vm, host: r.host, action: r.actionID,
                                  detail: "the journal cannot record the restore (\(error)); restoring anyway"))
@@ -753,9 +761,11 @@ public final class Executor: @unchecked Sendable {
             // otherwise keep it reserved for a copy that never comes).
             releasePoolRoom(r.vm)
             do {
+                if partnerLock.withLock({ restoreJournalBusy }) { throw ExecuteError(.runtime, "the store is held by another writer") }
                 try journal(done, power: PowerRecord(vm: r.vm, host: r.host, state: .running, since: done.at, actionID: r.actionID),
                             waitingAtMost: Self.restoreJournalWait)
             } catch {
+                if Self.passes(error) { partnerLock.withLock { restoreJournalBusy = true } }
                 log.record(.init(event: "failed", time: done.at, vm: r.vm, host: r.host, action: r.actionID,
                                  detail: "the VM runs, but the journal cannot record it (\(error)); the next run records it"))
             }

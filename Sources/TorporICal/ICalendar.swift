@@ -416,12 +416,14 @@ public final class ICalendar {
         return nil
     }
 
-    /// The instances of `event` overlapping [from, to): UTC start and end. RRULE and EXDATE are expanded by libical;
-    /// RDATEs here, since libical's expansion reads an RDATE's time as UTC whatever its TZID and drops an RDATE period.
-    /// An RDATE period lasts as it says; every other instance as the event.
-    /// libical compares UNTIL with a floating or all-day event's instances as if they were UTC: an UNTIL in UTC is read
-    /// in `floating` first (east of UTC the last instance was lost); a DATE UNTIL of date-times (which RFC 5545 forbids,
-    /// and libical ends at that date's midnight) ends with that whole day. `line`: the RRULE's, for what is said.
+    /// The instances of `event` overlapping [from, to): UTC start and end. RRULEs are expanded by libical on the event's
+    /// wall clock (a TZID's, or `floating`'s for a floating or all-day event), each instance's local time then read by
+    /// `utc(ofLocal:in:)`; RDATEs and EXDATEs here, since libical reads an RDATE's time as UTC whatever its TZID and
+    /// drops an RDATE period, and compares an EXDATE with wall-clock instances as if both were UTC. An RDATE period
+    /// lasts as it says; every other instance as the event.
+    /// libical compares UNTIL with wall-clock instances as if they were UTC: an UNTIL in UTC is read in the event's zone
+    /// first (east of UTC the last instance was lost); a DATE UNTIL of date-times (which RFC 5545 forbids, and libical
+    /// ends at that date's midnight) ends with that whole day. `line`: the RRULE's, for what is said.
     private func expand(_ event: OpaquePointer, uid: String, from: EpochSeconds, to: EpochSeconds, floating: OpaquePointer?, line: Int? = nil) throws(ICalError) -> [(start: EpochSeconds, end: EpochSeconds)] {
         final class Collector {
             var starts: [EpochSeconds] = []
@@ -445,10 +447,10 @@ public final class ICalendar {
         let covers = EventSpan.end(start: 0, end: length.days * 86_400 + length.seconds) + (length.days > 0 ? 86_400 : 0)
         let windowStart = icaltime_from_timet_with_zone(time_t(from - covers - slack), 0, icaltimezone_get_utc_timezone())
         let windowEnd = icaltime_from_timet_with_zone(time_t(to + slack), 0, icaltimezone_get_utc_timezone())
-        // libical expands the event without its RDATEs (taken out for the call, put back after), its UNTILs as above
-        // (set back after).
-        let rdates = properties(of: event, ICAL_RDATE_PROPERTY)
-        for p in rdates { icalcomponent_remove_property(event, p) }
+        // libical expands the event without its RDATEs and EXDATEs (taken out for the call, put back after), DTSTART
+        // without its TZID, its UNTILs as above (all set back after).
+        let rdates = properties(of: event, ICAL_RDATE_PROPERTY), exdates = properties(of: event, ICAL_EXDATE_PROPERTY)
+        for p in rdates + exdates { icalcomponent_remove_property(event, p) }
         if tzid != nil, let dtstartProperty { icalproperty_remove_parameter_by_kind(dtstartProperty, ICAL_TZID_PARAMETER) }
         let rules = properties(of: event, ICAL_RRULE_PROPERTY).map { (property: $0, written: icalproperty_get_rrule($0)) }
         var rewritten: [(property: OpaquePointer, written: icalrecurrencetype)] = []
@@ -469,9 +471,9 @@ public final class ICalendar {
             icalproperty_set_rrule(rule.property, r)
             rewritten.append(rule)
         }
-        /// The event as it was written: its RDATEs and DTSTART's TZID back, its rewritten UNTILs set back.
+        /// The event as it was written: its RDATEs, EXDATEs and DTSTART's TZID back, its rewritten UNTILs set back.
         func putBack() {
-            for p in rdates { icalcomponent_add_property(event, p) }
+            for p in rdates + exdates { icalcomponent_add_property(event, p) }
             if let tzid, let dtstartProperty { icalproperty_set_parameter(dtstartProperty, icalparameter_new_tzid(tzid)) }
             for rule in rewritten { icalproperty_set_rrule(rule.property, rule.written) }
         }
@@ -500,7 +502,7 @@ public final class ICalendar {
         putBack()
         if collector.overflow { throw ICalError(source: source, line: line, message: tooMany) }
         let shifted = onWallClock ? collector.starts.map { Self.utc(ofLocal: $0, in: wallClockZone) } : collector.starts
-        // EXDATEs in their TZID's zone remove RDATE instances (and any RRULE instance libical kept) alike.
+        // EXDATEs in their TZID's zone (or UTC, or a date: DTSTART's time that day) remove RRULE and RDATE instances alike.
         let excluded = Set(properties(of: event, ICAL_EXDATE_PROPERTY).map { p in
             epoch(instant(resolved(icalproperty_get_exdate(p), property: p, in: event), like: dtstart), floating: floating)
         })

@@ -53,7 +53,8 @@ public final class Store: Sendable {
         // store, and to write to it (another process may hold its files open: an executor following the clock).
         if use == .releasable { reserve.releaseIfFull() }
         do {
-            (pool, readOnlyBecause) = try Self.openPool(path: path, migrating: migrating, creating: creating, tolerateNewerSchema: tolerateNewerSchema)
+            (pool, readOnlyBecause) = try Self.openPool(path: path, migrating: migrating, creating: creating, tolerateNewerSchema: tolerateNewerSchema,
+                                                        readingOnFull: use == .untouched)
         } catch {
             guard use != .untouched, let room = reserve.shortfall.room, reserve.cannotBeKept else { throw error }
             throw StoreError(path: path, message: error.message + " (its filesystem has \(room): free room there)")
@@ -61,8 +62,10 @@ public final class Store: Sendable {
         if use == .kept { _ = reserve.keep() }
     }
 
-    /// The store's connections, the store opened and migrated as `init` describes, and why they only read, if they do.
-    private static func openPool(path: String, migrating: Bool, creating: Bool, tolerateNewerSchema: Bool) throws(StoreError) -> (DatabasePool, String?) {
+    /// The store's connections, the store opened and migrated as `init` describes, and why they only read, if they do
+    /// (`readingOnFull`: what only reads, on a full filesystem).
+    private static func openPool(path: String, migrating: Bool, creating: Bool, tolerateNewerSchema: Bool,
+                                 readingOnFull: Bool) throws(StoreError) -> (DatabasePool, String?) {
         // Said in a person's words, not SQLite's ("unable to open database file", "disk I/O error").
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
@@ -114,7 +117,7 @@ public final class Store: Sendable {
             _ = sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)
         }
         do {
-            let (pool, readOnlyBecause) = try Self.walPool(path: path, configuration: configuration)
+            let (pool, readOnlyBecause) = try Self.walPool(path: path, configuration: configuration, readingOnFull: readingOnFull)
             // GRDB puts its writer back to NORMAL when it sets up WAL mode, after `prepareDatabase`: set again on the
             // one connection every write goes through.
             if readOnlyBecause == nil { try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") } }
@@ -135,7 +138,7 @@ public final class Store: Sendable {
                 return (pool, readOnlyBecause)
             }
             if let readOnlyBecause, try !pool.read({ try migrator.hasCompletedMigrations($0) }) {
-                throw StoreError(path: path, message: readOnlyBecause + ", and its schema must be upgraded")
+                throw StoreError(path: path, message: readOnlyBecause + ": its schema cannot be made or upgraded")
             }
             // Two stages opening the store at once after an upgrade both migrated (GRDB picks what to apply before
             // SQLite's lock is taken), and one failed ("table … already exists"): one migrates at a time, under a lock
@@ -167,15 +170,16 @@ public final class Store: Sendable {
     /// for a lock (the busy timeout does not cover it): stages opening a new store, or one left in rollback mode, at once
     /// had failed with "database is locked". Tried again for as long as a lock is waited for elsewhere.
     /// GRDB also writes at open when the log is empty, as the last connection to close leaves it: on a full filesystem
-    /// the store is opened read-only instead (with why), so that a look (a plan's review, the executor's status or the
-    /// watch) neither fails nor gives away the room kept for restores; a write is then refused with that reason.
-    private static func walPool(path: String, configuration: Configuration) throws -> (DatabasePool, String?) {
+    /// what only reads (`readingOnFull`: a plan's review, the executor's status or the watch) opens it read-only instead
+    /// (with why), so that a look neither fails nor gives away the room kept for restores; a write is then refused with
+    /// that reason. What writes fails to open, as before (the executor gives the room back first).
+    private static func walPool(path: String, configuration: Configuration, readingOnFull: Bool) throws -> (DatabasePool, String?) {
         let giveUp = Date().addingTimeInterval(busyWait)
         while true {
             do { return (try DatabasePool(path: path, configuration: configuration), nil) } catch let error as DatabaseError
                 where error.resultCode.primaryResultCode == .SQLITE_BUSY && Date() < giveUp {
                 Thread.sleep(forTimeInterval: 0.05)
-            } catch let error as DatabaseError where error.resultCode.primaryResultCode == .SQLITE_FULL {
+            } catch let error as DatabaseError where error.resultCode.primaryResultCode == .SQLITE_FULL && readingOnFull {
                 var reading = configuration
                 reading.readonly = true
                 return (try DatabasePool(path: path, configuration: reading), "opened read-only, its filesystem being full (\(error.message ?? "\(error)"))")
@@ -188,14 +192,18 @@ public final class Store: Sendable {
 
     /// The lock one migration at a time holds. Held by another process, it is said on stderr (its pid, from the file)
     /// and waited for, `migrationWait` at most: a migration that hangs must not hang every executor run and a person's
-    /// wake with it, silently. One this user cannot open or make (a reviewer, beside root's lock in the store's folder)
-    /// is refused: migrating without it raced root's stages, whose next run then failed ("table … already exists").
-    static func migrationLock(_ path: String) throws(StoreError) -> FileLock {
+    /// wake with it, silently. One this user may not open or make (a reviewer, beside root's lock in the store's folder)
+    /// is refused: migrating without it raced root's stages, whose next run then failed ("table … already exists"). One
+    /// that cannot be made for another reason (a lockless or read-only filesystem) is none (nil): migrated without it.
+    static func migrationLock(_ path: String) throws(StoreError) -> FileLock? {
         var told = false
         let giveUp = Date().addingTimeInterval(migrationWait)
         while true {
             do { return try FileLock(path: path, wait: false) } catch {
                 guard case .held(_, let holder) = error else {
+                    let folder = (path as NSString).deletingLastPathComponent
+                    let denied = FileManager.default.fileExists(atPath: path) ? access(path, R_OK | W_OK) != 0 : access(folder.isEmpty ? "." : folder, W_OK) != 0
+                    guard denied && errno == EACCES else { return nil }
                     throw StoreError(path: path, message: "this store's schema must be upgraded, one stage at a time under this lock, which this user "
                                      + "cannot take (\(error)): run any torpor stage as root first (its jobs do within minutes)")
                 }

@@ -490,6 +490,13 @@ func t(_ text: String) -> EpochSeconds { UTC.parseISO8601(text)! }
                                 + "RRULE:FREQ=DAILY;COUNT=3\r\nEXDATE;TZID=Europe/Amsterdam:20271031T020000"])
         #expect(try ICalendar(text: skipped, source: "c.ics").occurrences(from: everything.from, to: everything.to).map { UTC.format($0.start) }
                 == ["2027-10-30T00:00:00Z", "2027-11-01T01:00:00Z"])
+        // An EXDATE in UTC, or a date (DTSTART's time that day), removes the one instance it names from a TZID series
+        // expanded on its wall clock (libical compared it with the wall-clock instances as if both were UTC: 08:00Z also
+        // removed 07:00Z, 08:00 local; the date removed the whole day).
+        let hourly = calendar(["UID:batch\r\nCATEGORIES:batch\r\nDTSTART;TZID=Europe/Amsterdam:20260106T060000\r\nDURATION:PT30M\r\n"
+                               + "RRULE:FREQ=HOURLY;COUNT=4\r\nEXDATE:20260106T080000Z\r\nEXDATE;VALUE=DATE:20260106"])
+        #expect(try ICalendar(text: hourly, source: "c.ics").occurrences(from: everything.from, to: everything.to).map { UTC.format($0.start) }
+                == ["2026-01-06T06:00:00Z", "2026-01-06T07:00:00Z"])
         for (dtstart, zone) in [("DTSTART;TZID=Europe/Amsterdam:20280326T023000", "UTC"), ("DTSTART:20280326T023000", "Europe/Amsterdam")] {
             let gap = calendar(["UID:batch\r\nCATEGORIES:batch\r\n\(dtstart)\r\nDURATION:PT1H"])
             #expect(try ICalendar(text: gap, source: "c.ics").occurrences(from: everything.from, to: everything.to, floatingZone: zone).map(\.start)

@@ -111,11 +111,10 @@ func olderStore(upTo migration: String, at path: String = temporaryStorePath(), 
         let holder = Holder(try FileLock(path: path, wait: false))   // another process's migration
         DispatchQueue.global().asyncAfter(deadline: .now() + 1) { holder.lock = nil }
         let taken = try Store.migrationLock(path)
-        #expect(taken.path == path, "taken once the other let go")
-        // One this user cannot open or make (a reviewer beside root's lock) is no licence to migrate without it.
-        let refused = #expect(throws: StoreError.self) { _ = try Store.migrationLock("/nonexistent-folder/torpor.db.migrating") }
-        #expect(refused?.message.contains("this store's schema must be upgraded, one stage at a time under this lock, which this user cannot take") == true,
-                "\(String(describing: refused))")
+        #expect(taken?.path == path, "taken once the other let go")
+        // One that cannot be made but for want of permission (here: no such folder) is none; a reviewer's, whom the
+        // store's folder does not let make it or open root's, is refused (PipelinesTests, as another user).
+        #expect(try Store.migrationLock("/nonexistent-folder/torpor.db.migrating") == nil)
     }
 
     /// A stage that waited for another's migration finds the store as that one left it: migrated by a newer torpor, it is
