@@ -227,13 +227,14 @@ public struct Backtest {
         var asleep = [[Downtime]](repeating: [], count: records.count)
         switch strategy {
         case .officeHours:
-            // On the fleet's clock (`clock`), as torpor's profile; never for a VM the policy excludes.
-            let week = clock.hoursOfWeek(from: from, count: hours)
+            // On the fleet's clock (`clock`), as torpor's profile; never for a VM the policy excludes. An hour sleeps when
+            // it begins and ends closed: in a zone half an hour off UTC, the hour from 06:30 local is awake for 07:00.
+            let week = clock.hoursOfWeek(from: from, count: hours), weekAtEnd = clock.hoursOfWeek(from: from + 3599, count: hours)
+            func closed(_ hourOfWeek: Int) -> Bool { hourOfWeek / 24 >= 5 || hourOfWeek % 24 >= officeCloses || hourOfWeek % 24 < officeOpens }   // 0 = Monday
             for (i, r) in records.enumerated() where policy.settings(vm: r.name, labels: r.labels).excluded == nil {
                 for h in 0..<hours {
                     let t = from + Int64(h) * 3600
-                    let hour = week[h] % 24, weekday = week[h] / 24   // 0 = Monday
-                    guard weekday >= 5 || hour >= officeCloses || hour < officeOpens else { continue }
+                    guard closed(week[h]) && closed(weekAtEnd[h]) else { continue }
                     if asleep[i].last?.end == t { asleep[i][asleep[i].count - 1].end = t + 3600 } else { asleep[i].append(Downtime(start: t, end: t + 3600)) }
                 }
             }

@@ -249,6 +249,24 @@ import TorporTrain
         #expect(naive.episodes == 5 && naive.missedEpisodes == 1 && naive.proactiveEpisodes == 4, "\(naive)")
     }
 
+    /// The office-hours schedule sleeps only in hours closed from start to end on the fleet's clock: in Kolkata (UTC+5:30)
+    /// the hour from 06:30 local stays awake for the office's 07:00, and the one from 18:30 for its last half hour (it
+    /// slept through both half hours, its violations there flattering torpor's comparison).
+    @Test func officeHoursInAZoneHalfAnHourOffUTCSleepOnlyClosedHours() throws {
+        let store = try Self.store(["web": { _, _ in 1 }], days: 3)
+        let from = Self.start, to = Self.start + 3 * 86_400   // Monday 00:00Z, 05:30 in Kolkata
+        let (whole, samples, records) = try store.read { db in
+            (try HourlySeries.load(vm: "web", from: from, to: to, in: db),
+             DemandSamples(try SampleReader.samples(vm: "web", metric: "cpu_util", from: from, to: to, in: db)), try VMRepository.all(in: db))
+        }
+        let replay = Backtest.Replay(records: records, series: [whole], samples: [samples], demand: [samples], scored: [samples], restoreSeconds: [nil],
+                                     events: [], calendar: CalendarHours(), offset: 0, hours: 72)
+        var backtest = Backtest(store: store, policy: Self.policy, from: from, to: to)
+        backtest.clock = try #require(WeekClock(zone: "Asia/Kolkata"))
+        let asleep = try backtest.simulate(.officeHours, replay, blocks: [])[0]
+        #expect(asleep.prefix(2) == [Downtime(start: from, end: from + 3600), Downtime(start: from + 14 * 3600, end: from + 25 * 3600)], "\(asleep)")
+    }
+
     /// The replay's history after a VM's sleeps is production's: `Replay.holdAfterSleeps` on the hours the sleeps touch
     /// gives, hour for hour, what `HourlySeries.load` with those sleeps excluded reads from the store (a sleep beginning
     /// in an hour, from its start, ending in one, on one, one hour cut by two sleeps; the store holds the samples inside
