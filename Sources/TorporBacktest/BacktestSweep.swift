@@ -81,7 +81,7 @@ public struct BacktestSweep {
             }
         }
         for closes in [17, 19, 21] {
-            replays.append(Replay(policy: policy, officeCloses: closes, points: [(.officeHours, "asleep from \(closes):00")]))
+            replays.append(Replay(policy: policy, officeCloses: closes, points: [(.officeHours, "closing at \(closes):00")]))
         }
         return replays
     }

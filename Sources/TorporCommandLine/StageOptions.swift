@@ -8,13 +8,13 @@ public struct StageOptions: ParsableArguments {
     @Option(help: "The store file (default: $TORPOR_DB, else ./torpor.db).")
     public var db: String?
 
-    @Option(help: "The current time, ISO-8601 or Unix seconds, to replay history (default: the clock).")
+    @Option(help: "The current time, ISO-8601 or Unix seconds from 2000 on, to replay history (default: the clock).")
     public var now: String?
 
     public init() {}
 
     public func validate() throws {
-        if let now, UTC.parseInstant(now) == nil { throw ValidationError("--now '\(now)' is neither an ISO-8601 time nor Unix seconds") }
+        if let now, UTC.parseInstant(now) == nil { throw ValidationError("--now '\(now)' is neither an ISO-8601 time nor Unix seconds from 2000 on") }
         try refuseEmptyStorePath(flag: db)
     }
 

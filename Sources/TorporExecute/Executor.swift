@@ -75,11 +75,10 @@ public final class Executor: @unchecked Sendable {
     var hibernationsStartWithin: Int64 = 300
     /// Set in a run once that wait gave up: the run's other hibernations are held back at once.
     var guardrailsLockBusy = false
-    /// Set in a run once a restore's journal step gave up waiting for another process's write: the run's other restores
-    /// go on without their steps at once (each waited in turn on the store's one writer).
-    var restoreJournalBusy = false
-    /// Guards `partnerStates`, `dryRunClaims`, `guardrailsLockBusy` and `restoreJournalBusy` (held for an instant: never
-    /// across a wait).
+    /// A run's restore steps: once one gave up waiting for another process's write, the run's other restores go on
+    /// without theirs at once (each waited in turn on the store's one writer).
+    let restoreSteps = WritesGivingUpTogether()
+    /// Guards `partnerStates`, `dryRunClaims` and `guardrailsLockBusy` (held for an instant: never across a wait).
     let partnerLock = NSLock()
     let load: LoadSource
     let demand: DemandSignal?
@@ -128,7 +127,8 @@ public final class Executor: @unchecked Sendable {
         let log = EventLog(path: options.eventLog)
         let clock = Self.clock(from: options.now)
         forgetUnreachableHosts()
-        partnerLock.withLock { partnerStates = [:]; dryRunClaims = []; guardrailsLockBusy = false; restoreJournalBusy = false }
+        partnerLock.withLock { partnerStates = [:]; dryRunClaims = []; guardrailsLockBusy = false }
+        restoreSteps.reset()
         let fleet = FleetReads(store: store, now: options.now)
         let hosts = try options.hosts ?? knownHosts(approved: try? fleet.approved.get())
         try eachHost(hosts, waitAtMost: waitAtMost, log: log, clock: clock) { host in
@@ -296,14 +296,15 @@ public final class Executor: @unchecked Sendable {
     /// twice, and the restores queued behind it on the host started minutes late.
     static let restoreJournalWait: TimeInterval = 5
 
-    /// Records `entry` (and `power`). `waitingAtMost`: how long another process's write may hold it up, else the
-    /// store's busy wait.
-    func journal(_ entry: JournalEntry, power: PowerRecord? = nil, waitingAtMost wait: TimeInterval? = nil) throws {
+    /// Records `entry` (and `power`): a restore's step (`restoring`) waits `restoreJournalWait` at most for another
+    /// process's write, and not at all once another restore of the run gave up on one (`restoreSteps`); any other step
+    /// the store's busy wait.
+    func journal(_ entry: JournalEntry, power: PowerRecord? = nil, restoring: Bool = false) throws {
         let record = { (db: Database) in
             try JournalRepository.append(entry, in: db)
             if let power { try JournalRepository.setPower(power, in: db) }
         }
-        if let wait { try store.transaction(waitingAtMost: wait, record) } else { try store.transaction(record) }
+        if restoring { try store.transaction(waitingAtMost: Self.restoreJournalWait, together: restoreSteps, record) } else { try store.transaction(record) }
         stepLock.lock()
         steps += 1
         let reached = stepLimit == steps
@@ -640,11 +641,7 @@ public final class Executor: @unchecked Sendable {
         // does not wait on it again before libvirt acts: each step had waited its 30 s, the VM coming back a minute late.
         func step(_ entry: JournalEntry) {
             guard journalFailure == nil else { return }
-            do {
-                if partnerLock.withLock({ restoreJournalBusy }) { throw ExecuteError(.runtime, "another restore of this run found the store held by another writer") }
-                try journal(entry, waitingAtMost: Self.restoreJournalWait)
-            } catch {
-                if Self.passes(error) { partnerLock.withLock { restoreJournalBusy = true } }
+            do { try journal(entry, restoring: true) } catch {
                 journalFailure = "\(error)"
                 log.record(.init(event: "failed", time: clock(), vm: r.vm, host: r.host, action: r.actionID,
                                  detail: "the journal cannot record the restore (\(error)); restoring anyway"))
@@ -761,11 +758,8 @@ public final class Executor: @unchecked Sendable {
             // otherwise keep it reserved for a copy that never comes).
             releasePoolRoom(r.vm)
             do {
-                if partnerLock.withLock({ restoreJournalBusy }) { throw ExecuteError(.runtime, "the store is held by another writer") }
-                try journal(done, power: PowerRecord(vm: r.vm, host: r.host, state: .running, since: done.at, actionID: r.actionID),
-                            waitingAtMost: Self.restoreJournalWait)
+                try journal(done, power: PowerRecord(vm: r.vm, host: r.host, state: .running, since: done.at, actionID: r.actionID), restoring: true)
             } catch {
-                if Self.passes(error) { partnerLock.withLock { restoreJournalBusy = true } }
                 log.record(.init(event: "failed", time: done.at, vm: r.vm, host: r.host, action: r.actionID,
                                  detail: "the VM runs, but the journal cannot record it (\(error)); the next run records it"))
             }
@@ -783,7 +777,7 @@ public final class Executor: @unchecked Sendable {
             failed.step = .failed
             failed.at = clock()
             failed.detail = "\(error)" + ((error as? VirtError)?.isNoDomain == true ? "; " + Self.domainGone : "")
-            try? journal(failed)
+            try? journal(failed, restoring: true)
             log.record(.init(event: "failed", time: failed.at, vm: r.vm, host: r.host, action: r.actionID, detail: "restore: \(failed.detail)"))
         }
     }

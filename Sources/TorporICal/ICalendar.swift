@@ -502,19 +502,20 @@ public final class ICalendar {
         putBack()
         if collector.overflow { throw ICalError(source: source, line: line, message: tooMany) }
         let shifted = onWallClock ? collector.starts.map { Self.utc(ofLocal: $0, in: wallClockZone) } : collector.starts
-        // EXDATEs in their TZID's zone (or UTC, or a date: DTSTART's time that day) remove RRULE and RDATE instances alike.
+        // EXDATEs in their TZID's zone (or UTC, or a date: DTSTART's time that day) remove RRULE and RDATE instances alike;
+        // one with neither, and an RDATE, is a time of the series' own clock (a TZID series', not `floating`).
         let excluded = Set(properties(of: event, ICAL_EXDATE_PROPERTY).map { p in
-            epoch(instant(resolved(icalproperty_get_exdate(p), property: p, in: event), like: dtstart), floating: floating)
+            epoch(instant(resolved(icalproperty_get_exdate(p), property: p, in: event), like: dtstart), floating: wallClockZone)
         })
         var instances = shifted.filter { !excluded.contains($0) }.map { (start: $0, end: end(of: event, startingAt: $0, floating: floating)) }
         for p in rdates {
             let value = icalproperty_get_rdate(p)
             let period = icaltime_is_null_time(value.time) != 0
-            let start = epoch(instant(resolved(period ? value.period.start : value.time, property: p, in: event), like: dtstart), floating: floating)
+            let start = epoch(instant(resolved(period ? value.period.start : value.time, property: p, in: event), like: dtstart), floating: wallClockZone)
             guard !excluded.contains(start) else { continue }
             var end = end(of: event, startingAt: start, floating: floating)
             if period {
-                end = icaltime_is_null_time(value.period.end) == 0 ? epoch(resolved(value.period.end, property: p, in: event), floating: floating)
+                end = icaltime_is_null_time(value.period.end) == 0 ? epoch(resolved(value.period.end, property: p, in: event), floating: wallClockZone)
                     : start + EpochSeconds(icaldurationtype_as_int(value.period.duration))
                 // Written alike, `validate` refused it with its line; an end in another zone than its start's is caught here.
                 guard end >= start else {

@@ -267,16 +267,24 @@ public final class Store: Sendable {
     }
 
     /// As `transaction`, but waiting at most `seconds` for another process's write lock, not `busyWait`: for a step
-    /// that goes on without its record rather than wait out a long write elsewhere (a big ingest's).
-    public func transaction<T>(waitingAtMost seconds: TimeInterval, _ body: (Database) throws -> T) throws -> T {
+    /// that goes on without its record rather than wait out a long write elsewhere (a big ingest's). With `together`,
+    /// once one such write waited in vain the others give up at once (this process's writes go one at a time: each
+    /// would have waited in turn).
+    public func transaction<T>(waitingAtMost seconds: TimeInterval, together: WritesGivingUpTogether? = nil, _ body: (Database) throws -> T) throws -> T {
         if let readOnlyBecause { throw StoreError(path: path, message: "cannot write: " + readOnlyBecause) }
         return try pool.writeWithoutTransaction { db in
+            if let why = together?.reason { throw StoreError(path: path, message: "not written: " + why) }
             sqlite3_busy_timeout(db.sqliteConnection, Int32(seconds * 1000))
             defer { sqlite3_busy_timeout(db.sqliteConnection, Int32(Self.busyWait * 1000)) }
             var result: T?
-            try db.inTransaction(.immediate) {
-                result = try body(db)
-                return .commit
+            do {
+                try db.inTransaction(.immediate) {
+                    result = try body(db)
+                    return .commit
+                }
+            } catch let error as DatabaseError where [.SQLITE_BUSY, .SQLITE_LOCKED].contains(error.resultCode.primaryResultCode) {
+                together?.giveUp("another write waited \(Int(seconds)) s in vain for the store, held by another process")
+                throw error
             }
             return result!
         }
@@ -286,4 +294,20 @@ public final class Store: Sendable {
     public func read<T>(_ body: (Database) throws -> T) throws -> T {
         try pool.read(body)
     }
+}
+
+/// Writes that give up together (`Store.transaction(waitingAtMost:together:)`): a run's restore steps.
+public final class WritesGivingUpTogether: @unchecked Sendable {
+    private let lock = NSLock()
+    private var given: String?
+
+    public init() {}
+
+    /// Why they give up, once one waited in vain.
+    public var reason: String? { lock.withLock { given } }
+
+    func giveUp(_ why: String) { lock.withLock { if given == nil { given = why } } }
+
+    /// Waits again, for a new run.
+    public func reset() { lock.withLock { given = nil } }
 }

@@ -48,7 +48,7 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "The store file (default: $TORPOR_DB, else ./torpor.db).")
     var db: String?
 
-    @Option(help: "The current time, ISO-8601 or Unix seconds, to replay history (default: the clock).")
+    @Option(help: "The current time, ISO-8601 or Unix seconds from 2000 on, to replay history (default: the clock).")
     var now: String?
 
     @Flag(name: .shortAndLong, help: "Log more.")
@@ -56,7 +56,7 @@ struct StoreOptions: ParsableArguments {
 
     func validate() throws {
         if let now, UTC.parseInstant(now) == nil {
-            throw ValidationError("--now '\(now)' is neither an ISO-8601 time nor Unix seconds")
+            throw ValidationError("--now '\(now)' is neither an ISO-8601 time nor Unix seconds from 2000 on")
         }
         try refuseEmptyStorePath(flag: db)
         // The stage that makes a store refuses a relative $TORPOR_DB (the jobs run from /, a person from anywhere: each

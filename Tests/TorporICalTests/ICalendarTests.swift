@@ -493,10 +493,13 @@ func t(_ text: String) -> EpochSeconds { UTC.parseISO8601(text)! }
         // An EXDATE in UTC, or a date (DTSTART's time that day), removes the one instance it names from a TZID series
         // expanded on its wall clock (libical compared it with the wall-clock instances as if both were UTC: 08:00Z also
         // removed 07:00Z, 08:00 local; the date removed the whole day).
+        // A floating EXDATE is a time of the series' own clock, whatever zone floating times are read in.
         let hourly = calendar(["UID:batch\r\nCATEGORIES:batch\r\nDTSTART;TZID=Europe/Amsterdam:20260106T060000\r\nDURATION:PT30M\r\n"
-                               + "RRULE:FREQ=HOURLY;COUNT=4\r\nEXDATE:20260106T080000Z\r\nEXDATE;VALUE=DATE:20260106"])
-        #expect(try ICalendar(text: hourly, source: "c.ics").occurrences(from: everything.from, to: everything.to).map { UTC.format($0.start) }
-                == ["2026-01-06T06:00:00Z", "2026-01-06T07:00:00Z"])
+                               + "RRULE:FREQ=HOURLY;COUNT=5\r\nEXDATE:20260106T080000Z\r\nEXDATE;VALUE=DATE:20260106\r\nEXDATE:20260106T100000"])
+        for zone in ["UTC", "America/New_York"] {
+            #expect(try ICalendar(text: hourly, source: "c.ics").occurrences(from: everything.from, to: everything.to, floatingZone: zone).map { UTC.format($0.start) }
+                    == ["2026-01-06T06:00:00Z", "2026-01-06T07:00:00Z"], "\(zone)")
+        }
         for (dtstart, zone) in [("DTSTART;TZID=Europe/Amsterdam:20280326T023000", "UTC"), ("DTSTART:20280326T023000", "Europe/Amsterdam")] {
             let gap = calendar(["UID:batch\r\nCATEGORIES:batch\r\n\(dtstart)\r\nDURATION:PT1H"])
             #expect(try ICalendar(text: gap, source: "c.ics").occurrences(from: everything.from, to: everything.to, floatingZone: zone).map(\.start)
