@@ -78,6 +78,10 @@ public final class Executor: @unchecked Sendable {
     /// A run's restore steps: once one gave up waiting for another process's write, the run's other restores go on
     /// without theirs at once (each waited in turn on the store's one writer).
     let restoreSteps = WritesGivingUpTogether()
+    /// Restores done whose record the busy store kept back this run, with their records: written at the run's end
+    /// (`recordHeldBackRestores`) with their own times, lateness and restore seconds (the next run's reconcile would
+    /// stamp them with its own time: an on-time restore read late, its restore time lost to the planner's p95).
+    private var heldBackRestores: [(entry: JournalEntry, power: PowerRecord)] = []
     /// Guards `partnerStates`, `dryRunClaims` and `guardrailsLockBusy` (held for an instant: never across a wait).
     let partnerLock = NSLock()
     let load: LoadSource
@@ -134,6 +138,7 @@ public final class Executor: @unchecked Sendable {
         try eachHost(hosts, waitAtMost: waitAtMost, log: log, clock: clock) { host in
             try self.pass(on: host, options, fleet: fleet, log: log, clock: clock)
         }
+        recordHeldBackRestores(log: log, clock: clock)
         return log.events
     }
 
@@ -295,6 +300,22 @@ public final class Executor: @unchecked Sendable {
     /// as it reads its file) before the restore goes on without it: with the store's 30 s, each restore of a pass waited
     /// twice, and the restores queued behind it on the host started minutes late.
     static let restoreJournalWait: TimeInterval = 5
+
+    /// Writes the restores' records the busy store kept back (`heldBackRestores`), once every host's restores are done,
+    /// waiting as any write does; the first that still cannot be written leaves it and the rest to the next run.
+    func recordHeldBackRestores(log: EventLog, clock: () -> EpochSeconds) {
+        let held = partnerLock.withLock { () -> [(entry: JournalEntry, power: PowerRecord)] in
+            defer { heldBackRestores = [] }
+            return heldBackRestores
+        }
+        for (i, r) in held.enumerated() {
+            do { try journal(r.entry, power: r.power) } catch {
+                log.record(.init(event: "failed", time: clock(), detail: "\(held.count - i) restore(s) done this run still cannot be recorded (\(error)): "
+                                 + held[i...].map(\.entry.vm).joined(separator: ", ") + "; the next run records them"))
+                return
+            }
+        }
+    }
 
     /// Records `entry` (and `power`): a restore's step (`restoring`) waits `restoreJournalWait` at most for another
     /// process's write, and not at all once another restore of the run gave up on one (`restoreSteps`); any other step
@@ -757,11 +778,11 @@ public final class Executor: @unchecked Sendable {
             // Awake: the room its image was expected to take in the pool is not needed (a `--follow` executor would
             // otherwise keep it reserved for a copy that never comes).
             releasePoolRoom(r.vm)
-            do {
-                try journal(done, power: PowerRecord(vm: r.vm, host: r.host, state: .running, since: done.at, actionID: r.actionID), restoring: true)
-            } catch {
+            let power = PowerRecord(vm: r.vm, host: r.host, state: .running, since: done.at, actionID: r.actionID)
+            do { try journal(done, power: power, restoring: true) } catch {
+                partnerLock.withLock { heldBackRestores.append((done, power)) }
                 log.record(.init(event: "failed", time: done.at, vm: r.vm, host: r.host, action: r.actionID,
-                                 detail: "the VM runs, but the journal cannot record it (\(error)); the next run records it"))
+                                 detail: "the VM runs, but the journal cannot record it yet (\(error)); recorded at the run's end, else by the next run"))
             }
             log.record(.init(event: "restored", time: done.at, vm: r.vm, host: r.host, action: r.actionID,
                              detail: ([unmeasured, note].compactMap { $0 }.map { "\($0); " }.joined()) + r.reason, seconds: done.seconds))

@@ -211,6 +211,8 @@ public final class ICalendar {
         var cancelled: [String] = []
         for (master, index) in masters {
             let uid = icalcomponent_get_uid(master).map { String(cString: $0) } ?? "event at line \(content.component("VEVENT", index: index)?.first?.line ?? 0)"
+            // The master's clock: a RECURRENCE-ID written without a zone names an instance on it, as the instances are.
+            let masterZone = self.zone(of: master, floating: zone)
             if icalcomponent_get_status(master) == ICAL_STATUS_CANCELLED {
                 cancelled.append(uid)
             } else {
@@ -222,13 +224,12 @@ public final class ICalendar {
                     if masterIsDate {
                         (id.hour, id.minute, id.second, id.is_date, id.zone) = (0, 0, 0, 1, nil)
                     }
-                    return (override, epoch(id, floating: zone))
+                    return (override, epoch(id, floating: masterZone))
                 }
                 let replaced = Set(named.map(\.instance))
                 // THISANDFUTURE overrides, latest instance first: each later instance follows the latest before it.
                 // Moved by as much wall-clock time as it moves its own instance, in the master's zone (a week later
                 // across a daylight-saving change, still at the same local hour).
-                let masterZone = self.zone(of: master, floating: zone)
                 let ranged = named.filter { appliesToLaterInstances($0.event) }.sorted { $0.instance > $1.instance }
                     .map { (event: $0.event, instance: $0.instance,
                             shift: wallClock(epoch(icalcomponent_get_dtstart($0.event), floating: zone), in: masterZone) - wallClock($0.instance, in: masterZone)) }
@@ -253,7 +254,7 @@ public final class ICalendar {
             }
             for override in overrides[uid] ?? [] where icalcomponent_get_status(override) != ICAL_STATUS_CANCELLED {
                 let start = epoch(icalcomponent_get_dtstart(override), floating: zone)
-                let o = occurrence(override, uid: uid, start: start, floating: zone, recurrenceID: epoch(recurrenceID(of: override), floating: zone), series: master)
+                let o = occurrence(override, uid: uid, start: start, floating: zone, recurrenceID: epoch(recurrenceID(of: override), floating: masterZone), series: master)
                 if EventSpan.overlaps(start: o.start, end: o.end, from: from, to: to) { result.append(o) }
             }
             overrides[uid] = nil
@@ -265,7 +266,7 @@ public final class ICalendar {
         // the rest of the series (Lotus Notes writes its RDATEs there): its RRULE and RDATEs are expanded, up to the next
         // such override of the UID (cancelled or not), less the instances a single override names.
         for (uid, orphans) in overrides {
-            let named = orphans.map { (event: $0, instance: epoch(recurrenceID(of: $0), floating: zone), ranged: appliesToLaterInstances($0)) }
+            let named = orphans.map { (event: $0, instance: epoch(recurrenceID(of: $0), floating: self.zone(of: $0, floating: zone)), ranged: appliesToLaterInstances($0)) }
             let single = Set(named.filter { !$0.ranged }.map(\.instance))
             for o in named where icalcomponent_get_status(o.event) != ICAL_STATUS_CANCELLED {
                 let start = epoch(icalcomponent_get_dtstart(o.event), floating: zone)

@@ -500,6 +500,13 @@ func t(_ text: String) -> EpochSeconds { UTC.parseISO8601(text)! }
             #expect(try ICalendar(text: hourly, source: "c.ics").occurrences(from: everything.from, to: everything.to, floatingZone: zone).map { UTC.format($0.start) }
                     == ["2026-01-06T06:00:00Z", "2026-01-06T07:00:00Z"], "\(zone)")
         }
+        // So is a floating RECURRENCE-ID: the override moves 08:00 local to 08:30 (it matched nothing, or the wrong hour).
+        let moved = calendar(["UID:batch\r\nCATEGORIES:batch\r\nDTSTART;TZID=Europe/Amsterdam:20270106T060000\r\nDURATION:PT30M\r\nRRULE:FREQ=HOURLY;COUNT=3",
+                              "UID:batch\r\nCATEGORIES:batch\r\nRECURRENCE-ID:20270106T080000\r\nDTSTART;TZID=Europe/Amsterdam:20270106T083000\r\nDURATION:PT30M"])
+        for zone in ["UTC", "America/New_York"] {
+            #expect(try ICalendar(text: moved, source: "c.ics").occurrences(from: everything.from, to: everything.to, floatingZone: zone).map { UTC.format($0.start) }
+                    == ["2027-01-06T05:00:00Z", "2027-01-06T06:00:00Z", "2027-01-06T07:30:00Z"], "\(zone)")
+        }
         for (dtstart, zone) in [("DTSTART;TZID=Europe/Amsterdam:20280326T023000", "UTC"), ("DTSTART:20280326T023000", "Europe/Amsterdam")] {
             let gap = calendar(["UID:batch\r\nCATEGORIES:batch\r\n\(dtstart)\r\nDURATION:PT1H"])
             #expect(try ICalendar(text: gap, source: "c.ics").occurrences(from: everything.from, to: everything.to, floatingZone: zone).map(\.start)
