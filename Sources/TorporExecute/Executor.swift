@@ -82,7 +82,8 @@ public final class Executor: @unchecked Sendable {
     /// (`recordHeldBackRestores`) with their own times, lateness and restore seconds (the next run's reconcile would
     /// stamp them with its own time: an on-time restore read late, its restore time lost to the planner's p95).
     private var heldBackRestores: [(entry: JournalEntry, power: PowerRecord)] = []
-    /// Guards `partnerStates`, `dryRunClaims` and `guardrailsLockBusy` (held for an instant: never across a wait).
+    /// Guards `partnerStates`, `dryRunClaims`, `guardrailsLockBusy` and `heldBackRestores` (held for an instant: never
+    /// across a wait).
     let partnerLock = NSLock()
     let load: LoadSource
     let demand: DemandSignal?

@@ -439,7 +439,7 @@ public final class ICalendar {
         let tzid = isFloating ? nil : dtstartProperty.flatMap { icalproperty_get_first_parameter($0, ICAL_TZID_PARAMETER) }
             .flatMap { icalparameter_get_tzid($0) }.map { String(cString: $0) }
         let onWallClock = isFloating || tzid != nil
-        let wallClockZone = isFloating ? floating : dtstart.zone
+        let wallClockZone = zone(of: event, floating: floating)
         // Instances on a wall clock are computed as UTC by libical: widen the window by a day and shift.
         let slack: EpochSeconds = onWallClock ? 86_400 * 2 : 0
         let length = length(of: event)
@@ -459,7 +459,7 @@ public final class ICalendar {
         for rule in rules where icaltime_is_null_time(rule.written.until) == 0 && rule.written.rscale == nil {
             var r = rule.written
             if onWallClock, icaltime_is_utc(r.until) != 0 {
-                r.until = icaltime_from_timet_with_zone(time_t(epoch(r.until, floating: nil)), 0, wallClockZone ?? icaltimezone_get_utc_timezone())
+                r.until = icaltime_from_timet_with_zone(time_t(epoch(r.until, floating: nil)), 0, wallClockZone)
                 r.until.zone = nil
                 if dtstart.is_date != 0 { (r.until.hour, r.until.minute, r.until.second, r.until.is_date) = (0, 0, 0, 1) }
             } else if dtstart.is_date == 0, r.until.is_date != 0 {

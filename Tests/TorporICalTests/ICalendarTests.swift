@@ -476,41 +476,39 @@ func t(_ text: String) -> EpochSeconds { UTC.parseISO8601(text)! }
     /// second occurrence), and a VM kept awake for it from then could sleep through its first hour. A time in the hour
     /// the spring change skips takes the offset before the gap (libical took the one after: an hour early).
     @Test func aTimeInTheHourTheAutumnChangeRepeatsIsItsFirstOccurrence() throws {
+        /// The occurrences of `events`, floating times read in `zone`: each its start, or its start and end.
+        func occurrences(_ events: [String], zone: String = "UTC", ends: Bool = false) throws -> [String] {
+            try ICalendar(text: calendar(events), source: "c.ics").occurrences(from: everything.from, to: everything.to, floatingZone: zone)
+                .map { UTC.format($0.start) + (ends ? " " + UTC.format($0.end) : "") }
+        }
         let nights = ["2027-10-30T00:00:00Z 2027-10-30T01:30:00Z", "2027-10-31T00:00:00Z 2027-10-31T01:30:00Z", "2027-11-01T01:00:00Z 2027-11-01T02:30:00Z"]
         for (dtstart, zone) in [("DTSTART;TZID=Europe/Amsterdam:20271030T020000", "UTC"), ("DTSTART:20271030T020000", "Europe/Amsterdam")] {
-            let nightly = calendar(["UID:backup\r\nCATEGORIES:backup\r\n\(dtstart)\r\nDURATION:PT1H30M\r\nRRULE:FREQ=DAILY;COUNT=3"])
-            let occ = try ICalendar(text: nightly, source: "c.ics").occurrences(from: everything.from, to: everything.to, floatingZone: zone)
-            #expect(occ.map { "\(UTC.format($0.start)) \(UTC.format($0.end))" } == nights, "\(dtstart)")
+            #expect(try occurrences(["UID:backup\r\nCATEGORIES:backup\r\n\(dtstart)\r\nDURATION:PT1H30M\r\nRRULE:FREQ=DAILY;COUNT=3"], zone: zone, ends: true)
+                    == nights, "\(dtstart)")
         }
         // One event from 02:30 summer time to 03:00 winter time, and its EXDATE in the same hour.
-        let once = calendar(["UID:batch\r\nCATEGORIES:batch\r\nDTSTART;TZID=Europe/Amsterdam:20271031T023000\r\nDTEND;TZID=Europe/Amsterdam:20271031T030000"])
-        #expect(try ICalendar(text: once, source: "c.ics").occurrences(from: everything.from, to: everything.to).map { "\(UTC.format($0.start)) \(UTC.format($0.end))" }
+        #expect(try occurrences(["UID:batch\r\nCATEGORIES:batch\r\nDTSTART;TZID=Europe/Amsterdam:20271031T023000\r\nDTEND;TZID=Europe/Amsterdam:20271031T030000"], ends: true)
                 == ["2027-10-31T00:30:00Z 2027-10-31T02:00:00Z"])
-        let skipped = calendar(["UID:backup\r\nCATEGORIES:backup\r\nDTSTART;TZID=Europe/Amsterdam:20271030T020000\r\nDURATION:PT1H\r\n"
-                                + "RRULE:FREQ=DAILY;COUNT=3\r\nEXDATE;TZID=Europe/Amsterdam:20271031T020000"])
-        #expect(try ICalendar(text: skipped, source: "c.ics").occurrences(from: everything.from, to: everything.to).map { UTC.format($0.start) }
+        #expect(try occurrences(["UID:backup\r\nCATEGORIES:backup\r\nDTSTART;TZID=Europe/Amsterdam:20271030T020000\r\nDURATION:PT1H\r\n"
+                                 + "RRULE:FREQ=DAILY;COUNT=3\r\nEXDATE;TZID=Europe/Amsterdam:20271031T020000"])
                 == ["2027-10-30T00:00:00Z", "2027-11-01T01:00:00Z"])
         // An EXDATE in UTC, or a date (DTSTART's time that day), removes the one instance it names from a TZID series
         // expanded on its wall clock (libical compared it with the wall-clock instances as if both were UTC: 08:00Z also
         // removed 07:00Z, 08:00 local; the date removed the whole day).
         // A floating EXDATE is a time of the series' own clock, whatever zone floating times are read in.
-        let hourly = calendar(["UID:batch\r\nCATEGORIES:batch\r\nDTSTART;TZID=Europe/Amsterdam:20260106T060000\r\nDURATION:PT30M\r\n"
-                               + "RRULE:FREQ=HOURLY;COUNT=5\r\nEXDATE:20260106T080000Z\r\nEXDATE;VALUE=DATE:20260106\r\nEXDATE:20260106T100000"])
+        let hourly = ["UID:batch\r\nCATEGORIES:batch\r\nDTSTART;TZID=Europe/Amsterdam:20260106T060000\r\nDURATION:PT30M\r\n"
+                      + "RRULE:FREQ=HOURLY;COUNT=5\r\nEXDATE:20260106T080000Z\r\nEXDATE;VALUE=DATE:20260106\r\nEXDATE:20260106T100000"]
         for zone in ["UTC", "America/New_York"] {
-            #expect(try ICalendar(text: hourly, source: "c.ics").occurrences(from: everything.from, to: everything.to, floatingZone: zone).map { UTC.format($0.start) }
-                    == ["2026-01-06T06:00:00Z", "2026-01-06T07:00:00Z"], "\(zone)")
+            #expect(try occurrences(hourly, zone: zone) == ["2026-01-06T06:00:00Z", "2026-01-06T07:00:00Z"], "\(zone)")
         }
         // So is a floating RECURRENCE-ID: the override moves 08:00 local to 08:30 (it matched nothing, or the wrong hour).
-        let moved = calendar(["UID:batch\r\nCATEGORIES:batch\r\nDTSTART;TZID=Europe/Amsterdam:20270106T060000\r\nDURATION:PT30M\r\nRRULE:FREQ=HOURLY;COUNT=3",
-                              "UID:batch\r\nCATEGORIES:batch\r\nRECURRENCE-ID:20270106T080000\r\nDTSTART;TZID=Europe/Amsterdam:20270106T083000\r\nDURATION:PT30M"])
+        let moved = ["UID:batch\r\nCATEGORIES:batch\r\nDTSTART;TZID=Europe/Amsterdam:20270106T060000\r\nDURATION:PT30M\r\nRRULE:FREQ=HOURLY;COUNT=3",
+                     "UID:batch\r\nCATEGORIES:batch\r\nRECURRENCE-ID:20270106T080000\r\nDTSTART;TZID=Europe/Amsterdam:20270106T083000\r\nDURATION:PT30M"]
         for zone in ["UTC", "America/New_York"] {
-            #expect(try ICalendar(text: moved, source: "c.ics").occurrences(from: everything.from, to: everything.to, floatingZone: zone).map { UTC.format($0.start) }
-                    == ["2027-01-06T05:00:00Z", "2027-01-06T06:00:00Z", "2027-01-06T07:30:00Z"], "\(zone)")
+            #expect(try occurrences(moved, zone: zone) == ["2027-01-06T05:00:00Z", "2027-01-06T06:00:00Z", "2027-01-06T07:30:00Z"], "\(zone)")
         }
         for (dtstart, zone) in [("DTSTART;TZID=Europe/Amsterdam:20280326T023000", "UTC"), ("DTSTART:20280326T023000", "Europe/Amsterdam")] {
-            let gap = calendar(["UID:batch\r\nCATEGORIES:batch\r\n\(dtstart)\r\nDURATION:PT1H"])
-            #expect(try ICalendar(text: gap, source: "c.ics").occurrences(from: everything.from, to: everything.to, floatingZone: zone).map(\.start)
-                    == [t("2028-03-26T01:30:00Z")], "\(dtstart)")
+            #expect(try occurrences(["UID:batch\r\nCATEGORIES:batch\r\n\(dtstart)\r\nDURATION:PT1H"], zone: zone) == ["2028-03-26T01:30:00Z"], "\(dtstart)")
         }
     }
 
