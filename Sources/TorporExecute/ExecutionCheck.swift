@@ -168,6 +168,12 @@ public enum ExecutionCheck {
         } + storeRoom(store)
     }
 
+    /// `savedWithoutRecord` at `now` (`replaying`: by torpor's records as they were then), for `check`'s all-clear,
+    /// which names them only for a day.
+    public static func savedWithoutRecord(store: Store, now: EpochSeconds, replaying: Bool) throws -> [SavedDomain] {
+        try store.read { try savedWithoutRecord(now: now, power: try JournalRepository.power(at: replaying ? now : .max, in: $0), in: $0) }
+    }
+
     /// The VMs libvirt holds saved that torpor did not put to sleep (a `virsh managedsave` by hand, a store restored from
     /// an older backup), as the latest inventory by `now` found them: not while torpor acts on them (an action under way
     /// or left open), nor once torpor acted on them after the inventory looked (`power`: its records).

@@ -21,6 +21,12 @@ public enum ExecutionStatus {
                 out.append("  \(r.vm) on \(r.host): restore \(r.at <= now ? "DUE NOW" : "at " + UTC.format(r.at)), deadline \(UTC.format(r.deadline)) (\(r.actionID))"
                            + (r.cause == "dormant" ? "; dormant: " + Planner.dormantWakes + " (this restore, at the horizon's end, moves with each plan)" : ""))
             }
+            // Nothing restores these (`check` names them for their first day only): a person wakes them or leaves them saved.
+            let unrecorded = try ExecutionCheck.savedWithoutRecord(now: now, power: try JournalRepository.power(at: replaying ? now : .max, in: db), in: db)
+            if !unrecorded.isEmpty {
+                out.append("saved without torpor's record (nothing restores them: torpor-execute wake VM, or wake --all): \(unrecorded.count)")
+                for s in unrecorded.sorted(by: { ($0.vm, $0.host) < ($1.vm, $1.host) }) { out.append("  \(s.vm) on \(s.host): since \(UTC.format(s.since))") }
+            }
             if let (plan, approved) = try DueActions.approvedPlan(now: now, in: db) {
                 let latest = try JournalRepository.latestSteps(of: plan.actions.map(\.id), in: db)
                 // Only hibernations due while the plan is valid start under it: an expired plan starts none.

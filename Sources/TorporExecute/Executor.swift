@@ -75,13 +75,14 @@ public final class Executor: @unchecked Sendable {
     var hibernationsStartWithin: Int64 = 300
     /// Set in a run once that wait gave up: the run's other hibernations are held back at once.
     var guardrailsLockBusy = false
-    /// A run's restore steps: once one gave up waiting for another process's write, the run's other restores go on
-    /// without theirs at once (each waited in turn on the store's one writer).
+    /// A run's (a `wakeAll`'s, a pin's and its wake's) restore steps: once one gave up waiting for another process's
+    /// write, the others go on without theirs at once (each waited in turn on the store's one writer). Reset by each.
     let restoreSteps = WritesGivingUpTogether()
-    /// Restores done whose record the busy store kept back this run, with their records: written at the run's end
+    /// Restores ended this run whose record the busy store kept back: written at the run's (or wake's) end
     /// (`recordHeldBackRestores`) with their own times, lateness and restore seconds (the next run's reconcile would
-    /// stamp them with its own time: an on-time restore read late, its restore time lost to the planner's p95).
-    private var heldBackRestores: [(entry: JournalEntry, power: PowerRecord)] = []
+    /// stamp a done one with its own time: an on-time restore read late, its restore time lost to the planner's p95). A
+    /// failed one has no power record: its failure is what the state pool's retry wait and `check` read.
+    private var heldBackRestores: [(entry: JournalEntry, power: PowerRecord?)] = []
     /// Guards `partnerStates`, `dryRunClaims`, `guardrailsLockBusy` and `heldBackRestores` (held for an instant: never
     /// across a wait).
     let partnerLock = NSLock()
@@ -136,10 +137,11 @@ public final class Executor: @unchecked Sendable {
         restoreSteps.reset()
         let fleet = FleetReads(store: store, now: options.now)
         let hosts = try options.hosts ?? knownHosts(approved: try? fleet.approved.get())
-        try eachHost(hosts, waitAtMost: waitAtMost, log: log, clock: clock) { host in
+        let passed = Result { try eachHost(hosts, waitAtMost: waitAtMost, log: log, clock: clock) { host in
             try self.pass(on: host, options, fleet: fleet, log: log, clock: clock)
-        }
-        recordHeldBackRestores(log: log, clock: clock)
+        } }
+        recordHeldBackRestores(log: log, clock: clock)   // a host's failure too: kept for a later pass, they would be older still
+        try passed.get()
         return log.events
     }
 
@@ -303,28 +305,32 @@ public final class Executor: @unchecked Sendable {
     static let restoreJournalWait: TimeInterval = 5
 
     /// Writes the restores' records the busy store kept back (`heldBackRestores`), once every host's restores are done,
-    /// waiting as any write does; the first that still cannot be written leaves it and the rest to the next run.
+    /// waiting as any write does; the first that still cannot be written leaves it and the rest to the next run. Written
+    /// outside the VM's lock, a record no longer says what the VM is when the store has a newer one of it (another
+    /// executor found it running since, and it may sleep again): the step joins the journal, its power record is dropped.
     func recordHeldBackRestores(log: EventLog, clock: () -> EpochSeconds) {
-        let held = partnerLock.withLock { () -> [(entry: JournalEntry, power: PowerRecord)] in
+        let held = partnerLock.withLock { () -> [(entry: JournalEntry, power: PowerRecord?)] in
             defer { heldBackRestores = [] }
             return heldBackRestores
         }
         for (i, r) in held.enumerated() {
-            do { try journal(r.entry, power: r.power) } catch {
-                log.record(.init(event: "failed", time: clock(), detail: "\(held.count - i) restore(s) done this run still cannot be recorded (\(error)): "
+            do { try journal(r.entry, power: r.power, unlessNewer: true) } catch {
+                log.record(.init(event: "failed", time: clock(), detail: "\(held.count - i) restore(s) ended this run still cannot be recorded (\(error)): "
                                  + held[i...].map(\.entry.vm).joined(separator: ", ") + "; the next run records them"))
                 return
             }
         }
     }
 
-    /// Records `entry` (and `power`): a restore's step (`restoring`) waits `restoreJournalWait` at most for another
-    /// process's write, and not at all once another restore of the run gave up on one (`restoreSteps`); any other step
-    /// the store's busy wait.
-    func journal(_ entry: JournalEntry, power: PowerRecord? = nil, restoring: Bool = false) throws {
+    /// Records `entry` (and `power`, `unlessNewer` the store has a record of the VM since `entry`): a restore's step
+    /// (`restoring`) waits `restoreJournalWait` at most for another process's write, and not at all once another restore
+    /// of the run gave up on one (`restoreSteps`); any other step the store's busy wait.
+    func journal(_ entry: JournalEntry, power: PowerRecord? = nil, restoring: Bool = false, unlessNewer: Bool = false) throws {
         let record = { (db: Database) in
             try JournalRepository.append(entry, in: db)
-            if let power { try JournalRepository.setPower(power, in: db) }
+            guard let power else { return }
+            if unlessNewer, let current = try JournalRepository.power(of: power.vm, in: db), current.since > entry.at { return }
+            try JournalRepository.setPower(power, in: db)
         }
         if restoring { try store.transaction(waitingAtMost: Self.restoreJournalWait, together: restoreSteps, record) } else { try store.transaction(record) }
         stepLock.lock()
@@ -799,7 +805,7 @@ public final class Executor: @unchecked Sendable {
             failed.step = .failed
             failed.at = clock()
             failed.detail = "\(error)" + ((error as? VirtError)?.isNoDomain == true ? "; " + Self.domainGone : "")
-            try? journal(failed, restoring: true)
+            do { try journal(failed, restoring: true) } catch { partnerLock.withLock { heldBackRestores.append((failed, nil)) } }
             log.record(.init(event: "failed", time: failed.at, vm: r.vm, host: r.host, action: r.actionID, detail: "restore: \(failed.detail)"))
         }
     }
@@ -1612,23 +1618,22 @@ public final class Executor: @unchecked Sendable {
         }
         _ = try recorded()
         // Never beside an executor acting on it (a restore from the pool writes a file another would write too).
-        var events: [ExecutionEvent] = []
         try exclusively(vm, options, evenIfBroken: true, patience: patience, waiting: waiting, refused: { why, broken in
             if !broken { throw ExecuteError(.runtime, "\(vm): \(why); try again when it is done (or wait longer: --wait)") }
         }) {
             let (slept, power) = try recorded()
             guard let onto, onto != slept else {
-                events = try wake(vm, host: slept, recorded: power, by: who, fromPool: fromPool, options: options, log: log, clock: clock)
-                return
+                return try wake(vm, host: slept, recorded: power, by: who, fromPool: fromPool, options: options, log: log, clock: clock)
             }
             guard fromPool, let power, power.state == .hibernated else {
                 throw ExecuteError(.badInput, "\(vm) is not asleep in torpor's record: only a sleep is restored onto another host, from the state pool; nothing restored")
             }
             let gone = try move(vm, asleep: power, onto: onto, hostGone: hostGone, by: who, at: clock())
-            events = try wake(vm, host: onto, recorded: try recorded().power, by: who, fromPool: true, moved: "onto \(onto): \(gone)", options: options,
-                              log: log, clock: clock)
+            try wake(vm, host: onto, recorded: try recorded().power, by: who, fromPool: true, moved: "onto \(onto): \(gone)", options: options,
+                     log: log, clock: clock)
         }
-        return events
+        recordHeldBackRestores(log: log, clock: clock)
+        return log.events
     }
 
     /// What `wakeAll` was asked to wake and what became of it.
@@ -1660,6 +1665,7 @@ public final class Executor: @unchecked Sendable {
         let log = EventLog(path: options.eventLog)
         let clock = Self.clock(from: options.now)
         forgetUnreachableHosts()
+        restoreSteps.reset()
         if let problem = try unknownHosts(options).first { throw ExecuteError(.badInput, problem) }
         let known = try store.read { try VMRepository.all(in: $0) }
         let labelled = Dictionary(known.map { ($0.name, $0.labels) }, uniquingKeysWith: { a, _ in a })
@@ -1761,7 +1767,7 @@ public final class Executor: @unchecked Sendable {
                         do {
                             // A store that cannot answer blocks no wake: libvirt has the last word.
                             let power = (try? self.store.read { try JournalRepository.power(of: vm, in: $0) }) ?? nil
-                            _ = try self.wake(vm, host: host, recorded: power, by: "\(who): \(every)\(unrecordedNote)", fromPool: false, ofMany: true,
+                            try self.wake(vm, host: host, recorded: power, by: "\(who): \(every)\(unrecordedNote)", fromPool: false, ofMany: true,
                                               options: options, log: log, clock: clock)
                         } catch {
                             log.record(.init(event: "skipped", time: clock(), vm: vm, host: host, detail: "wake: \(error)"))
@@ -1779,6 +1785,7 @@ public final class Executor: @unchecked Sendable {
                 for vm in vms { if let state = notRunning(vm) { results.notWoken(vm, state) } }
             }
         }
+        recordHeldBackRestores(log: log, clock: clock)
         // Nothing asleep (the open actions were hibernations still waiting, their VMs running), every host asked, and
         // nothing said (a saved copy of a VM the store has elsewhere).
         if results.asleep.isEmpty && results.hostsStopped.isEmpty && !log.events.contains(where: { ["failed", "restored", "skipped"].contains($0.event) }) {
@@ -1835,7 +1842,7 @@ public final class Executor: @unchecked Sendable {
 
     /// `wake`, holding the VM.
     private func wake(_ vm: String, host: String, recorded power: PowerRecord?, by who: String, fromPool: Bool, moved: String? = nil, ofMany: Bool = false,
-                      options: ExecutionOptions, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws -> [ExecutionEvent] {
+                      options: ExecutionOptions, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws {
         if power?.state != .hibernated {
             let domain = try connection(host).domain(named: vm)
             let state = try domain.info().state
@@ -1845,7 +1852,7 @@ public final class Executor: @unchecked Sendable {
                 try domain.resume()
                 log.record(.init(event: "restored", time: clock(), vm: vm, host: host,
                                  detail: "woken by \(who): it was paused\(why); resumed" + Self.dropStaleImage(domain)))
-                return log.events
+                return
             }
             guard state == .shutOff, try domain.hasManagedSaveImage(), !fromPool else {
                 throw ExecuteError(.nothingToDo, "\(vm) is not asleep: libvirt says it is \(state)" + (power.map { "; torpor has it running since \(UTC.format($0.since))" } ?? ""))
@@ -1855,7 +1862,6 @@ public final class Executor: @unchecked Sendable {
         restore(OwedRestore(vm: vm, host: host, actionID: action, planID: nil, at: options.now,
                             deadline: options.now, priority: 0, reason: "woken by \(who)" + (fromPool ? " from the state pool" : "") + (moved.map { " " + $0 } ?? ""),
                             fromPool: fromPool, byPerson: true, ofMany: ofMany), options: options, log: log, clock: clock)
-        return log.events
     }
 }
 

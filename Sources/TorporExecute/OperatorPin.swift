@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import TorporCore
 import TorporStore
 
@@ -26,12 +27,13 @@ extension Executor {
             throw ExecuteError(.badInput, "no VM named \(vm) in the store \(store.path): nothing to pin")
         }
         var outcome = PinOutcome(pinned: "\(vm) pinned awake" + (until.map { " until \(UTC.format($0))" } ?? " until unpinned"))
+        let record = { (db: Database) in try JournalRepository.pin(PinRecord(vm: vm, until: until, pinnedBy: who, pinnedAt: now), in: db) }
+        // The pin waits for another process's write as the wake's restore steps do, with them (`restoreJournalWait`, once):
+        // an ingest holding the store must not hold the wake for the store's 30 s. Refused, it is written after the wake,
+        // waiting as any write.
         var unpinned: Error?
-        do {
-            try store.transaction { try JournalRepository.pin(PinRecord(vm: vm, until: until, pinnedBy: who, pinnedAt: now), in: $0) }
-        } catch {
-            unpinned = error
-        }
+        restoreSteps.reset()
+        do { try store.transaction(waitingAtMost: Self.restoreJournalWait, together: restoreSteps, record) } catch { unpinned = error }
         // What torpor has of it: when that cannot be read, the wake is tried all the same and its failure is one. A save
         // a killed run started may have completed without a record: libvirt is asked then too.
         let recorded: PowerRecord.State?, known: Bool
@@ -44,29 +46,34 @@ extension Executor {
         } catch {
             (recorded, known) = (nil, false)
         }
+        func notWoken(_ why: String) -> ExecuteError {
+            ExecuteError(.runtime, unpinned.map { "\(vm) is neither pinned (\($0)) nor woken (\(why))" }
+                         ?? "\(vm) is pinned but not woken now (\(why)); a pinned sleeper is owed its restore: the executor's next pass tries again")
+        }
+        var events: [ExecutionEvent] = [], wakeFailure: Error?
         if recorded != .running {
-            func notWoken(_ why: String) -> ExecuteError {
-                ExecuteError(.runtime, unpinned.map { "\(vm) is neither pinned (\($0)) nor woken (\(why))" }
-                             ?? "\(vm) is pinned but not woken now (\(why)); a pinned sleeper is owed its restore: the executor's next pass tries again")
-            }
-            var events: [ExecutionEvent] = []
             do {
                 events = try wake(vm: vm, by: who + " (pin)", options: options)
             } catch let error as ExecuteError where error.kind == .nothingToDo {
                 // libvirt runs it: nothing to wake.
-            } catch where known && recorded == nil && unpinned == nil {
-                // torpor never slept it: most likely running. The pin holds; say what could not be checked.
-                outcome.warning = "pinned, but whether \(vm) is asleep could not be checked now: \(error)"   // libvirt, or another executor holding it
             } catch {
-                throw notWoken("\(error)")
+                wakeFailure = error
             }
-            if !events.contains(where: { $0.event == "restored" }), let failure = events.first(where: { $0.event == "failed" }) {
-                throw notWoken(failure.detail)
-            }
-            if let booted = Self.memoryLost(in: events) {
-                outcome.warning = booted.detail
-                outcome.memoryLost = true
-            }
+        }
+        if unpinned != nil {
+            do { try store.transaction(record); unpinned = nil } catch { unpinned = error }
+        }
+        if let wakeFailure {
+            // torpor never slept it: most likely running. The pin holds; say what could not be checked.
+            guard known && recorded == nil && unpinned == nil else { throw notWoken("\(wakeFailure)") }
+            outcome.warning = "pinned, but whether \(vm) is asleep could not be checked now: \(wakeFailure)"   // libvirt, or another executor holding it
+        }
+        if !events.contains(where: { $0.event == "restored" }), let failure = events.first(where: { $0.event == "failed" }) {
+            throw notWoken(failure.detail)
+        }
+        if let booted = Self.memoryLost(in: events) {
+            outcome.warning = booted.detail
+            outcome.memoryLost = true
         }
         // Recorded running while another executor holds the VM: its save may be under way, past its own look at the pins.
         if recorded == .running, locks?.heldByAnother(vm) == true {

@@ -606,7 +606,11 @@ struct Check: ParsableCommand {
                 // The plan only when one was looked at (a store never planned within the silence has none to speak of).
                 let silence = DurationText.seconds(check.planSilence)!
                 let planned = try silence > 0 && store.read { try PlanRepository.lastCreated(upTo: common.nowSeconds, in: $0) } != nil
-                return print("ok at \(UTC.format(common.nowSeconds)): no VM asleep past its restore, no restore failing or held, no saved state lost, no action left started, no host left uncollected, no VM saved without torpor's record, room for the store"
+                // Named for their first day only: said, never "none", while they last.
+                let unrecorded = try ExecutionCheck.savedWithoutRecord(store: store, now: common.nowSeconds, replaying: common.now != nil).count
+                let saved = unrecorded == 0 ? "no VM saved without torpor's record"
+                    : "\(unrecorded) VM(s) saved without torpor's record for over a day (named on their first; `status` lists them)"
+                return print("ok at \(UTC.format(common.nowSeconds)): no VM asleep past its restore, no restore failing or held, no saved state lost, no action left started, no host left uncollected, \(saved), room for the store"
                              + (planned ? ", a plan made within \(DurationText.format(silence))" : ""))
             }
             for p in problems { print(p.text) }

@@ -130,11 +130,43 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
             }
         }
 
+        /// web-01 and web-02 placed on the host in the store (the inventory's doing) and put to sleep by a run.
+        static func twoPlacedVMsAsleep() throws -> Fixture {
+            let f = try Fixture()
+            try f.store.transaction { db in
+                for vm in ["web-01", "web-02"] {
+                    try VMRepository.setPlacement(vm: try VMRepository.id(of: vm, in: db, now: ExecutorTests.now), hostURI: ExecutorTests.host, labels: [:], in: db)
+                }
+            }
+            try f.plan(["web-01": 0..<10, "web-02": 0..<10])
+            try f.executor().run(f.options(ExecutorTests.now))
+            return f
+        }
+
         func state(_ vm: String) throws -> DomainState { try connection.domain(named: vm).info().state }
         func steps(_ vm: String) throws -> [String] {
             try store.read { try JournalRepository.recent(limit: 100, vm: vm, in: $0) }.reversed().map { "\($0.kind.rawValue):\($0.step.rawValue)" }
         }
         func power(_ vm: String) throws -> PowerRecord.State? { try store.read { try JournalRepository.power(in: $0)[vm]?.state } }
+
+        /// Another stage's connection holds the store's write lock for `seconds` from when this returns (a big ingest's
+        /// parse), writing `last` before it commits; what it returns is signalled once the lock is released.
+        func anotherProcessWrites(for seconds: TimeInterval, last: @escaping @Sendable (Database) throws -> Void = { _ in }) throws -> DispatchSemaphore {
+            let holding = DispatchSemaphore(value: 0), released = DispatchSemaphore(value: 0)
+            let other = try DatabaseQueue(path: store.path)
+            Thread.detachNewThread {
+                try? other.writeWithoutTransaction { db in
+                    try db.execute(sql: "BEGIN IMMEDIATE")
+                    holding.signal()
+                    Thread.sleep(forTimeInterval: seconds)
+                    try last(db)
+                    try db.execute(sql: "COMMIT")
+                }
+                released.signal()
+            }
+            holding.wait()
+            return released
+        }
     }
 
     static func at(_ hour: Int) -> EpochSeconds { now + Int64(hour) * 3600 }
@@ -401,18 +433,10 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         let restoreAt = try f.plan(Dictionary(uniqueKeysWithValues: vms.map { ($0, 0..<2) })).actions.filter { $0.action == .restore }.map(\.at.seconds).max()!
         try f.executor().run(f.options(Self.now))
         #expect(try vms.allSatisfy { try f.power($0) == .hibernated })
-        let holding = DispatchSemaphore(value: 0), released = DispatchSemaphore(value: 0)
-        let other = try DatabaseQueue(path: f.store.path)   // another stage's connection
-        Thread.detachNewThread {
-            try? other.writeWithoutTransaction { db in
-                try db.execute(sql: "BEGIN IMMEDIATE")
-                holding.signal()
-                Thread.sleep(forTimeInterval: 16)
-                try db.execute(sql: "COMMIT")
-            }
-            released.signal()
-        }
-        holding.wait()
+        // Meanwhile another executor found web-01 running and put it to sleep again: its record is newer than the
+        // restore's kept back, which must not write over it (web-01 would be taken for running, owed no restore).
+        let sleptAgain = PowerRecord(vm: "web-01", host: Self.host, state: .hibernated, since: restoreAt + 15, actionID: "another-executors-sleep")
+        let released = try f.anotherProcessWrites(for: 16) { try JournalRepository.setPower(sleptAgain, in: $0) }
         let events = try f.executor().run(f.options(restoreAt))
         #expect(events.filter { $0.event == "restored" }.count == 3, "\(events)")
         #expect(events.filter { $0.event == "failed" && $0.detail.contains("the journal cannot record the restore") }.count == 3, "\(events)")
@@ -425,9 +449,38 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         // lasts 16 s); their records, kept back, are written at the run's end, which waits for the other writer, with
         // their own times: none read late, each with its restore seconds.
         #expect(events.filter { $0.event == "restored" }.allSatisfy { UTC.parseISO8601($0.time)! < restoreAt + 16 }, "\(events)")
-        #expect(try vms.allSatisfy { try f.power($0) == .running })
+        #expect(try f.store.read { try JournalRepository.power(of: "web-01", in: $0) } == sleptAgain && f.power("web-02") == .running && f.power("api-01") == .running)
         let done = try f.store.read { db in try vms.flatMap { try JournalRepository.recent(limit: 100, vm: $0, in: db) } }.filter { $0.kind == .restore && $0.step == .done }
         #expect(done.count == 3 && done.allSatisfy { $0.late == false && $0.seconds != nil && $0.at < restoreAt + 16 }, "\(done)")
+        released.wait()
+    }
+
+    /// An operator's pin and wake do not wait out another process's long write either: the pin's record waits 5 s at
+    /// most before its wake (it had waited the store's 30 s), and is written after it; what the wake's restore could
+    /// not record, done or failed, is written at the command's end (a failed restore's record was dropped: the state
+    /// pool's retry wait and `check`'s "restore failing" read it).
+    @Test func aPinAndAWakeDoNotWaitOutAnotherProcesssLongWrite() throws {
+        let f = try Fixture.twoPlacedVMsAsleep()
+        #expect(try f.power("web-01") == .hibernated && f.power("web-02") == .hibernated)
+        func restores(_ vm: String) throws -> [JournalEntry] {
+            try f.store.read { try JournalRepository.recent(limit: 100, vm: vm, in: $0) }.filter { $0.kind == .restore }
+        }
+
+        var released = try f.anotherProcessWrites(for: 12)
+        let pinned = try f.executor().pin(vm: "web-01", until: Self.at(5), by: "carol", options: f.options(Self.at(1)))
+        #expect(try pinned.warning == nil && f.state("web-01") == .running)
+        #expect(try f.store.read { try JournalRepository.pins(in: $0) }["web-01"]?.holds(at: Self.at(4)) == true, "the pin written after the wake")
+        let woken = try #require(try restores("web-01").first { $0.step == .done })
+        #expect(try woken.at < Self.at(1) + 10 && woken.seconds != nil && f.power("web-01") == .running, "woken while the other still wrote: \(woken)")
+        released.wait()
+
+        try f.connection.domain(named: "web-02").undefine()
+        released = try f.anotherProcessWrites(for: 12)
+        let events = try f.executor().wake(vm: "web-02", by: "carol", options: f.options(Self.at(2)))
+        #expect(events.contains { $0.event == "failed" && $0.vm == "web-02" && $0.detail.hasPrefix("restore:") }, "\(events.map(\.text))")
+        let failed = try restores("web-02").filter { $0.step == .failed }
+        #expect(failed.count == 1 && failed[0].detail.contains(Executor.domainGone) && failed[0].at < Self.at(2) + 10, "\(failed)")
+        #expect(try ExecutionCheck.problems(store: f.store, now: Self.at(10) + 60, grace: 600).contains { $0.vm == "web-02" && $0.text.contains("restore failing") })
         released.wait()
     }
 
@@ -507,14 +560,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
     /// pin holds; what libvirt could not be asked about a VM torpor never slept is a warning, not a failure.
     @Test func pinWakesASleeperAndSaysWhatItCouldNotDo() throws {
         struct Unreachable: Error, CustomStringConvertible { var description: String { "host unreachable" } }
-        let f = try Fixture()
-        try f.store.transaction { db in
-            for vm in ["web-01", "web-02"] {
-                try VMRepository.setPlacement(vm: try VMRepository.id(of: vm, in: db, now: Self.now), hostURI: Self.host, labels: [:], in: db)
-            }
-        }
-        try f.plan(["web-01": 0..<10, "web-02": 0..<10])
-        try f.executor().run(f.options(Self.now))
+        let f = try Fixture.twoPlacedVMsAsleep()
         let pinned = try f.executor().pin(vm: "web-01", until: Self.at(5), by: "carol", options: f.options(Self.at(1)))
         #expect(pinned.pinned == "web-01 pinned awake until \(UTC.format(Self.at(5)))" && pinned.warning == nil)
         #expect(try f.state("web-01") == .running && f.power("web-01") == .running)
@@ -2397,9 +2443,15 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(told.map(\.vm) == ["web-02"] && told[0].text.contains("SAVED WITHOUT TORPOR'S RECORD since") && told[0].text.contains("torpor-execute wake web-02"),
                 "\(told.map(\.text))")
         #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 60 + 86_400 + 1, grace: 600).filter { $0.vm == "web-02" }.isEmpty, "a day later")
+        // Still listed, and counted, for as long as it lasts: no all-clear reads as if none were saved.
+        #expect(try ExecutionCheck.savedWithoutRecord(store: f.store, now: Self.now + 60 + 86_400 + 1, replaying: false).map(\.vm) == ["web-02"])
+        let status = try ExecutionStatus.render(store: f.store, now: Self.now + 60 + 86_400 + 1)
+        #expect(status.contains("saved without torpor's record (nothing restores them: torpor-execute wake VM, or wake --all): 1\n  web-02 on \(Self.host): since "),
+                "\(status)")
         // Woken by torpor after the inventory looked: its record says so, whatever the inventory saw.
         try f.store.transaction { try JournalRepository.setPower(PowerRecord(vm: "web-02", host: Self.host, state: .running, since: Self.now + 90, actionID: "w"), in: $0) }
         #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 120, grace: 600).isEmpty)
+        #expect(try !ExecutionStatus.render(store: f.store, now: Self.now + 120).contains("saved without torpor's record"))
     }
 
     /// A person's wake while another executor acts on the VM (a run saving it) waits for it, saying who, then wakes the
