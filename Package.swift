@@ -106,7 +106,7 @@ let package = Package(
         .testTarget(name: "TorporStoreTests", dependencies: ["TorporTestSupport", "TorporStore", "TorporCore", "TorporHash", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TorporIntegrationTests", dependencies: ["TorporTestSupport", "TorporIngest", "TorporStore", "TorporVirt", "TorporStatePool", "TorporCore",
                                                               "TorporExecute", "TorporPlan", "TorporTrain", "TorporForecast", "torpor-execute", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "TorporIngestTests", dependencies: ["TorporTestSupport", "TorporIngest", "TorporStore", "TorporCore", "TorporExecute", "torpor-ingest",
+        .testTarget(name: "TorporIngestTests", dependencies: ["TorporTestSupport", "TorporIngest", "TorporStore", "TorporCore", "TorporExecute", "TorporHash", "TorporStatePool", "torpor-ingest",
                                                          .product(name: "GRDB", package: "GRDB.swift")]),
     ]
 )

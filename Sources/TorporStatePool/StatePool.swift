@@ -311,16 +311,24 @@ public final class StatePool {
         public var removed: [String] = []
         /// The sleeping VMs whose image in the pool uses a damaged or missing chunk (libvirt's own image restores them).
         public var sleepingAffected: [String] = []
-        /// With `repair`: the sleeping VMs whose copy used a chunk removed or missing, unlinked for the executor to take again.
+        /// With `repair`: the sleeping VMs whose copy used a chunk removed or missing, unlinked for the executor to take
+        /// libvirt's image of their sleep again (it holds one).
         public var retaken: [String] = []
+        /// With `repair`: the sleeping VMs whose copy used a chunk removed or missing while libvirt holds no image of
+        /// their sleep (or could not say): left linked, the pool's copy their only one, whole again once the chunk is
+        /// back or a take of another image holding it writes it again.
+        public var keptLinked: [String] = []
     }
 
     /// Re-hashes every chunk of the pool's index. Without the pool's lock (takes go on meanwhile): a chunk whose file is
     /// gone is missing only if the index still lists it afterwards (a garbage collection removes index rows first).
     /// `repair`: each damaged chunk still damaged under the pool's lock has its file removed. Left, a take that meets
     /// its content reuses it by its size and its images cannot be restored; removed, the next take holding it writes it
-    /// again (as a lost chunk), and every image that uses it can be restored again.
-    public func verify(repair: Bool = false) throws -> VerifyReport {
+    /// again (as a lost chunk), and every image that uses it can be restored again. A sleep whose copy uses a chunk
+    /// removed or missing is unlinked from it for the executor to take again only when `libvirtHoldsImage` (VM, host)
+    /// says libvirt has its own image: unlinked, the copy could never serve the sleep again, though the chunk may come
+    /// back (a disk remounted) or be written again (another image holding it), and may be all there is of its memory.
+    public func verify(repair: Bool = false, libvirtHoldsImage: (String, String) -> Bool = { _, _ in false }) throws -> VerifyReport {
         /// Every chunk the index lists in this pool.
         func indexed() throws -> [StateManifest.Chunk] {
             try store.read { db in try StateRepository.manifests(pool: key, in: db).flatMap(\.chunks) + StateRepository.unreferencedChunks(pool: key, in: db) }
@@ -361,8 +369,8 @@ public final class StatePool {
         if repair && !(report.corrupt.isEmpty && report.missing.isEmpty) {
             // Under the pool's lock, no take writes a chunk meanwhile: each damaged chunk still damaged has its file
             // removed (one may have been written whole since), and the sleeps whose copy uses a chunk gone now (removed
-            // here, or still missing) are unlinked from it, for the executor's next pass to take libvirt's image again
-            // (the take writes the chunk anew).
+            // here, or still missing) are unlinked from it when libvirt holds their image, for the executor's next pass
+            // to take it again (the take writes the chunk anew).
             let held = try lock(wait: true)
             defer { withExtendedLifetime(held) {} }
             for hex in report.corrupt {
@@ -374,7 +382,10 @@ public final class StatePool {
                 report.removed.append(hex)
             }
             let stillMissing = report.missing.filter { if case .missing = chunkFile(hex: $0) { return true } else { return false } }
-            let unlink = Set(try sleepingUsing(bytes(report.removed + stillMissing)).map(\.id))
+            let affected = try sleepingUsing(bytes(report.removed + stillMissing))
+            let hosts = try store.read { try JournalRepository.power(in: $0) }.mapValues(\.host)
+            let unlink = Set(affected.filter { m in hosts[m.vm].map { libvirtHoldsImage(m.vm, $0) } ?? false }.map(\.id))
+            report.keptLinked = Set(affected.filter { !unlink.contains($0.id) }.map(\.vm)).sorted()
             if !unlink.isEmpty { report.retaken = try store.transaction { try JournalRepository.unlinkManifests(unlink, in: $0) } }
         }
         return report

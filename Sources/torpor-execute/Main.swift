@@ -448,12 +448,17 @@ struct PoolStatus: ParsableCommand {
 struct PoolVerify: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "verify", abstract: "Re-hash every chunk; exit 1 if any is missing or damaged.")
     @OptionGroup var options: PoolOptions
-    @Flag(help: "Remove damaged chunks' files, so that the next image holding one writes it again, and have the executor take each sleeping VM whose copy used one into the pool again (other images stay unrestorable from the pool).")
+    @Flag(help: "Remove damaged chunks' files, so that the next image holding one writes it again, and have the executor take each sleeping VM whose copy used one into the pool again when libvirt holds its image (other images stay unrestorable from the pool until the chunk is written again).")
     var repair = false
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let report = try options.open().verify(repair: repair)
+            // Asked of each sleep the repair would unlink; a host that cannot answer holds none (the link is kept).
+            var hosts: [String: VirtConnection?] = [:]
+            let report = try options.open().verify(repair: repair) { vm, host in
+                if hosts[host] == nil { hosts[host] = .some(try? VirtConnection.open(uri: host)) }
+                return (try? hosts[host]??.domain(named: vm).hasManagedSaveImage()) == true
+            }
             print("\(report.chunksChecked) chunks checked, \(report.corrupt.count) damaged, \(report.missing.count) missing"
                   + (repair ? ", \(report.removed.count) damaged removed for the next take to write again" : ""))
             for hash in report.corrupt { print("  damaged: \(hash)") }
@@ -464,6 +469,10 @@ struct PoolVerify: ParsableCommand {
             }
             if !report.retaken.isEmpty {
                 print("their copies unlinked, for the executor's next pass to take libvirt's image into the pool again: " + report.retaken.joined(separator: ", "))
+            }
+            if !report.keptLinked.isEmpty {
+                print("their copies LEFT LINKED, libvirt holding no image of the sleep (or not answering): the pool's copy may be all there is of their memory; "
+                      + "restorable once the chunk is back, or written again by a take of another image holding it: " + report.keptLinked.joined(separator: ", "))
             }
             if !report.corrupt.isEmpty || !report.missing.isEmpty { throw ExecuteError(.runtime, "\(options.pool): the pool has missing or damaged chunks; the images that use them cannot be restored from the pool") }
         }

@@ -3,7 +3,9 @@ import Foundation
 import GRDB
 import Testing
 import TorporCore
+import TorporHash
 import TorporIngest
+import TorporStatePool
 import TorporStore
 import TorporTestSupport
 @testable import torpor_ingest
@@ -334,5 +336,41 @@ import TorporTestSupport
         #expect(lines.count == 2)
         #expect(lines[0].hasPrefix("VM"))
         #expect(lines[1].contains("web-01") && lines[1].contains("4096 MiB") && lines[1].contains("2.0h") && lines[1].contains("1970-01-01T00:55:00Z"))
+    }
+
+    /// `torpor-execute pool verify --repair` asks each sleep's host whether libvirt holds its image before it unlinks
+    /// the sleep's copy from a chunk lost: held, the copy is unlinked for the executor to take the image again; not held
+    /// (a host that crashed with it), the copy stays linked and is named: it may be all there is of the VM's memory.
+    @Test func poolRepairUnlinksOnlySleepsLibvirtHoldsAnImageOf() throws {
+        let s = try Scratch()
+        let host = "test://" + (try s.write("host.xml", """
+            <node>
+              <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
+                <name>kept</name><memory>1024</memory><vcpu>1</vcpu><os><type>hvm</type></os>
+                <test:runstate>5</test:runstate><test:hasmanagedsave>yes</test:hasmanagedsave>
+              </domain>
+              <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
+                <name>lost</name><memory>1024</memory><vcpu>1</vcpu><os><type>hvm</type></os><test:runstate>5</test:runstate>
+              </domain>
+            </node>
+            """))
+        let pool = try StatePool(directory: s.dir + "/pool", capacityBytes: 1 << 30, store: s.store)
+        for (i, vm) in ["kept", "lost"].enumerated() {
+            var generator = SystemRandomNumberGenerator()
+            let image = try s.write(vm + ".save", String((0..<200_000).map { _ in Character(UnicodeScalar(UInt8.random(in: 97...122, using: &generator))) }))
+            let taken = try pool.take(image: image, vm: vm, diskIdentity: "d", now: Int64(i + 1))
+            try s.store.transaction { db in
+                try JournalRepository.setPower(PowerRecord(vm: vm, host: host, state: .hibernated, since: 1, actionID: "a-\(vm)"), in: db)
+                #expect(try JournalRepository.linkManifest(taken.manifestID, vm: vm, actionID: "a-\(vm)", in: db))
+            }
+            let hex = SHA256.hex(try pool.latest(vm: vm).chunks[0].hash)
+            try FileManager.default.removeItem(atPath: s.dir + "/pool/chunks/" + String(hex.prefix(2)) + "/" + hex)
+        }
+        let repaired = try runTool("torpor-execute", ["pool", "verify", "--repair", "--pool", s.dir + "/pool", "--db", s.store.path])
+        #expect(repaired.status == 1 && repaired.stdout.contains("2 missing"), "\(repaired)")
+        #expect(repaired.stdout.contains("for the executor's next pass to take libvirt's image into the pool again: kept\n"), "\(repaired.stdout)")
+        #expect(repaired.stdout.contains("LEFT LINKED") && repaired.stdout.hasSuffix("written again by a take of another image holding it: lost\n"), "\(repaired.stdout)")
+        let linked = try s.store.read { try JournalRepository.power(in: $0) }.mapValues { $0.manifestID != nil }
+        #expect(linked == ["kept": false, "lost": true])
     }
 }

@@ -150,11 +150,13 @@ struct PoolScratch {
     }
 
     /// A sleeping VM whose copy lost a chunk's file (removed by hand, lost by the filesystem) is named, and --repair has
-    /// the executor take its libvirt image again, as for a damaged chunk.
+    /// the executor take its libvirt image again, as for a damaged chunk, when libvirt holds one. When it holds none
+    /// (or cannot say), the copy stays linked: whole again once a take of another image writes the chunk again.
     @Test func aSleepOnAMissingChunkIsTakenAgainAfterARepair() throws {
         let s = try PoolScratch()
         let pool = try s.pool()
-        let taken = try pool.take(image: try s.image("a", randomBytes(300_000, seed: 14)), vm: "db-01", diskIdentity: "d", now: 1)
+        let bytes = randomBytes(300_000, seed: 14)
+        let taken = try pool.take(image: try s.image("a", bytes), vm: "db-01", diskIdentity: "d", now: 1)
         try s.store.transaction { db in
             try JournalRepository.setPower(PowerRecord(vm: "db-01", host: "h", state: .hibernated, since: 1, actionID: "a1"), in: db)
             #expect(try JournalRepository.linkManifest(taken.manifestID, vm: "db-01", actionID: "a1", in: db))
@@ -164,7 +166,15 @@ struct PoolScratch {
         let looked = try pool.verify()
         #expect(looked.missing == [hex] && looked.sleepingAffected == ["db-01"] && looked.retaken.isEmpty, "\(looked)")
         #expect(try s.store.read { try JournalRepository.power(of: "db-01", in: $0) }?.manifestID == taken.manifestID, "only --repair unlinks")
-        #expect(try pool.verify(repair: true).retaken == ["db-01"])
+        var asked: [String] = []
+        let kept = try pool.verify(repair: true) { vm, host in asked.append("\(vm) on \(host)"); return false }
+        #expect(asked == ["db-01 on h"] && kept.retaken.isEmpty && kept.keptLinked == ["db-01"], "\(kept)")
+        #expect(try s.store.read { try JournalRepository.power(of: "db-01", in: $0) }?.manifestID == taken.manifestID, "libvirt holds no image: left linked")
+        _ = try pool.take(image: try s.image("b", bytes), vm: "db-02", diskIdentity: "d", now: 2)   // writes the chunk again
+        try pool.materialize(try pool.latest(vm: "db-01"), to: s.dir + "/restored", currentDiskIdentity: "d")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: s.dir + "/restored")) == Data(bytes), "db-01's sleep restorable from the pool again")
+        try FileManager.default.removeItem(atPath: s.dir + "/pool/chunks/" + String(hex.prefix(2)) + "/" + hex)
+        #expect(try pool.verify(repair: true) { _, _ in true }.retaken == ["db-01"])
         #expect(try s.store.read { try JournalRepository.power(of: "db-01", in: $0) }?.manifestID == nil)
     }
 
@@ -222,7 +232,7 @@ struct PoolScratch {
             #expect(try JournalRepository.linkManifest(second.manifestID, vm: "db-01", actionID: "a2", in: db))
         }
         #expect(try pool.verify().sleepingAffected == ["db-01"])
-        let repaired = try pool.verify(repair: true)
+        let repaired = try pool.verify(repair: true) { _, _ in true }   // libvirt holds its image
         #expect(repaired.removed == [SHA256.hex(manifest.chunks[3].hash)] && repaired.retaken == ["db-01"], "\(repaired)")
         #expect(try s.store.read { try JournalRepository.power(of: "db-01", in: $0) }?.manifestID == nil)
         let again = try pool.take(image: try s.image("c", randomBytes(1 << 20, seed: 9)), vm: "db-01", diskIdentity: "d", now: 3)
