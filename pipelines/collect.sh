@@ -2,6 +2,8 @@
 # The 5-minute collector: one sample of every domain's statistics from each libvirt host of TORPOR_LIBVIRT_URI
 # (space-separated; each in turn, one failing stops none of the others).
 # The first run records counters only; rates start with the second. Safe to run twice (a run at the same second adds nothing).
+# One at a time per store: a run that hangs (a host that answers nothing) is told, not stacked on every 5 minutes.
+. "$(dirname "$0")/one-at-a-time.sh" collect
 set -euo pipefail
 : "${TORPOR_BIN:=/usr/local/bin}" "${TORPOR_LIBVIRT_URI:=qemu:///system}"
 read -ra hosts <<<"$TORPOR_LIBVIRT_URI"

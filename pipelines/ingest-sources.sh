@@ -12,7 +12,8 @@ status=0
 if [ -n "${TORPOR_LIBVIRT_URI:-}" ]; then
   read -ra hosts <<<"$TORPOR_LIBVIRT_URI"
   uris=(); for uri in "${hosts[@]}"; do uris+=(--uri "$uri"); done
-  "$TORPOR_BIN/torpor-ingest" inventory "${now[@]}" "${uris[@]}" > /dev/null || status=$?
+  # A replay reads the hosts as they are now, recorded as of TORPOR_NOW (--replay): against a copy of the store.
+  "$TORPOR_BIN/torpor-ingest" inventory "${now[@]}" ${TORPOR_NOW:+--replay} "${uris[@]}" > /dev/null || status=$?
 fi
 if [ -n "${TORPOR_PROMETHEUS_URL:-}" ] && [ -z "${TORPOR_PROMETHEUS_QUERY:-}" ]; then
   echo "ingest-sources.sh: TORPOR_PROMETHEUS_URL is set but TORPOR_PROMETHEUS_QUERY is empty: Prometheus not ingested" >&2

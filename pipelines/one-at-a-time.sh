@@ -1,4 +1,4 @@
-# Sourced by the hourly and nightly jobs (`. one-at-a-time.sh JOB`): one run of JOB at a time per store. A run started
+# Sourced by the collector, the hourly and the nightly jobs (`. one-at-a-time.sh JOB`): one run of JOB at a time per store. A run started
 # while the previous one still runs (a long training, a run by hand, a run that hangs) does nothing, exits 0 and tells
 # a person, so that a job that hangs is noticed.
 lock="${TORPOR_DB:-torpor.db}.$1.lock"

@@ -18,7 +18,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 rm -rf demo && mkdir -p demo
 
 step "1. inventory: the VMs of the (test-driver) libvirt host, with their labels"
-"$BIN/torpor-ingest" inventory --now "$NOW" --uri "$FLEET"
+"$BIN/torpor-ingest" inventory --now "$NOW" --replay --uri "$FLEET"
 
 step "2. ingest: 5-minute utilization history of the fleet (Bitbrains trace, gzip, ';'+tab separated)"
 "$BIN/torpor-ingest" csv --now "$NOW" --mapping sample-data/mappings/bitbrains.yaml --vm-prefix '' sample-data/traces/bitbrains/*.csv.gz
@@ -30,7 +30,7 @@ step "3b. calendar: campaigns, nightly backups, a quarter-close freeze and holid
 "$BIN/torpor-ingest" calendar --now "$NOW" --zone Europe/Amsterdam --past 35d --ahead 30d sample-data/calendars/business.ics
 
 step "3c. libvirt collector (every 5 min in production): the test driver gives domain state only"
-"$BIN/torpor-ingest" libvirt --now "$NOW" --uri "$FLEET"
+"$BIN/torpor-ingest" libvirt --now "$NOW" --replay --uri "$FLEET"
 
 step "4. ingest again: same content, nothing added (every stage is safe to run twice)"
 "$BIN/torpor-ingest" csv --now "$NOW" --mapping sample-data/mappings/bitbrains.yaml --vm-prefix '' sample-data/traces/bitbrains/*.csv.gz

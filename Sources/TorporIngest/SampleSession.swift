@@ -129,13 +129,19 @@ final class SampleSession {
         return .badInput(source: source, line: line, message: shown)
     }
 
+    /// Why `name` cannot name a VM (empty, over 255 bytes, with control characters), nil when it can.
+    static func unusable(vmName name: String) -> String? {
+        if name.isEmpty { return "is empty" }
+        if name.utf8.count > 255 { return "is over 255 bytes" }
+        return name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) ? "has control characters" : nil
+    }
+
     func vmID(_ raw: String, prefix: String = "") throws -> Int64 {
         let name = prefix + raw
         if let id = vmIDs[name] { return id }
         // An empty name is refused before the prefix: `bb-` alone would pool unrelated rows under a made-up VM.
-        guard !raw.isEmpty, name.utf8.count <= 255, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw fail("VM name '\(raw)'" + (prefix.isEmpty ? "" : " (with the prefix '\(prefix)')") + " is empty, too long or has control characters")
-        }
+        if raw.isEmpty { throw fail("VM name '' is empty") }
+        if let why = Self.unusable(vmName: name) { throw fail("VM name '\(raw)'" + (prefix.isEmpty ? "" : " (with the prefix '\(prefix)')") + " \(why)") }
         let id = try VMRepository.id(of: name, in: db, now: now)
         vmIDs[name] = id
         vmNames[id] = name

@@ -155,11 +155,13 @@ public final class VirtConnection {
         return bytes
     }
 
-    /// Statistics of every domain in one call (`virConnectGetAllDomainStats`).
+    /// Statistics of every domain in one call (`virConnectGetAllDomainStats`), those it can read without waiting
+    /// (`NOWAIT`): a domain whose QEMU does not answer its monitor (stuck on storage) gives what it can without it,
+    /// instead of holding the whole call, and every host read after it, for as long as it hangs.
     public func allDomainStats(_ groups: DomainStatsGroups = .standard) throws(VirtError) -> [DomainStatsRecord] {
         var records: UnsafeMutablePointer<virDomainStatsRecordPtr?>?
         let count = try checked("virConnectGetAllDomainStats(\(uri))",
-                                virConnectGetAllDomainStats(handle, groups.rawValue, &records, 0))
+                                virConnectGetAllDomainStats(handle, groups.rawValue, &records, UInt32(VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT.rawValue)))
         defer { virDomainStatsRecordListFree(records) }
         return (0..<Int(count)).compactMap { records?[$0]?.pointee }.map(DomainStatsRecord.init)
     }

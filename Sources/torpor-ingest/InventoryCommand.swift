@@ -18,17 +18,18 @@ struct InventoryCommand: ParsableCommand {
     }
 
     func run() throws {
-        try store.refuseAheadOfTheClock(replay)
+        try store.refuseAwayFromTheClock(replay)
         let ingester = InventoryIngester(store: try store.openStore())
-        var failure: ExitCode?
+        var failed = false, badInput = false
         var aliases = HostAliases()
         for uri in uris {
             do { try register(uri, with: ingester, aliases: &aliases) } catch {
-                let code = reportFailure(error)
-                if failure == nil { failure = code }   // the first failure's code, as runEach gives
+                if reportFailure(error) == ExitCode(2) { badInput = true } else { failed = true }
             }
         }
-        if let failure { throw failure }
+        // As runEach gives: a runtime failure (1) before bad input (2).
+        if failed { throw ExitCode(1) }
+        if badInput { throw ExitCode(2) }
     }
 
     /// Registers one host's domains and says what it registered.
@@ -41,6 +42,7 @@ struct InventoryCommand: ParsableCommand {
         print("\(registered.entries.count) VM(s) registered from \(uri)")
         let logger = store.logger("torpor.ingest.inventory")
         for clash in registered.clashes { logger.warning("\(uri): \(clash)") }
+        for problem in registered.problems { logger.warning("\(uri): \(problem)") }
         for name in registered.vanished {
             logger.warning("\(uri): \(name) was gone by the time it was read (undefined, stopped or migrated away?): not registered")
         }

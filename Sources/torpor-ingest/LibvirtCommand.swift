@@ -27,7 +27,7 @@ struct LibvirtCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        try store.refuseAheadOfTheClock(replay)
+        try store.refuseAwayFromTheClock(replay)
         let ingester = DomainStatsIngester(store: try store.openStore())
         // Each host stamped as it is read: by the clock, or a replay's --now for all.
         try runEach(ingester.collect(uris: uris, stamp: { store.nowSeconds }), json: json, logger: store.logger("torpor.ingest.libvirt"))

@@ -39,7 +39,7 @@ struct TorporIngestCommand: TorporTool {
 
 /// `--replay`, for the commands that record what they read as of `--now` (the ingests, prune).
 struct ReplayFlag: ParsableArguments {
-    @Flag(help: "Allow a --now ahead of the clock: a replay on hosts or a store set up for it (a test driver, a test guest, a copy).")
+    @Flag(help: "Allow a --now ahead of the clock (for libvirt and inventory, which read the hosts as they are now: any --now): a replay on hosts or a store set up for it (a test driver, a test guest, a copy).")
     var replay = false
 }
 
@@ -78,6 +78,17 @@ struct StoreOptions: ParsableArguments {
     func refuseAheadOfTheClock(_ replay: ReplayFlag) throws {
         if !replay.replay, let ahead = aheadOfTheClock(nowSeconds, "what it reads would be recorded as of then; nothing ingested (--replay on hosts set up for a replay)") {
             throw ahead
+        }
+    }
+
+    /// Refuses any `--now` in a command that reads the hosts as they are now (the collector, the inventory), unless
+    /// `replay`: stamped at another time, a collection's rates divide the counters' real change by a made-up interval (a
+    /// busy VM read idle, then the next one read high, and the first value written stays), and the inventory records
+    /// today's hosts as of then.
+    func refuseAwayFromTheClock(_ replay: ReplayFlag) throws {
+        if !replay.replay, now != nil {
+            throw ValidationError("--now \(UTC.format(nowSeconds)): this command reads the hosts as they are now and would record it as of then "
+                                  + "(a collection's rates over a made-up interval); nothing ingested (--replay on hosts set up for a replay: a test driver, a test guest)")
         }
     }
 

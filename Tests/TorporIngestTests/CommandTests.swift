@@ -86,6 +86,9 @@ import TorporTestSupport
                                          ("torpor-ingest", ["csv", "--now", "2099-01-01T00:00:00Z", "a.csv"], "nothing ingested"),
                                          ("torpor-ingest", ["libvirt", "--now", "2099-01-01T00:00:00Z", "--uri", "test:///default"], "nothing ingested"),
                                          ("torpor-ingest", ["inventory", "--now", "2099-01-01T00:00:00Z", "--uri", "test:///default"], "nothing ingested"),
+                                         // Live readings stamped at another time: in the past too.
+                                         ("torpor-ingest", ["libvirt", "--now", "2013-09-30T00:00:00Z", "--uri", "test:///default"], "reads the hosts as they are now"),
+                                         ("torpor-ingest", ["inventory", "--now", "2013-09-30T00:00:00Z", "--uri", "test:///default"], "reads the hosts as they are now"),
                                          ("torpor-ingest", ["calendar", "--now", "2099-01-01T00:00:00Z", "a.ics"], "nothing ingested"),
                                          ("torpor-ingest", ["prometheus", "--now", "2099-01-01T00:00:00Z", "--prometheus-url", "http://127.0.0.1:1", "--query", "up"], "nothing ingested"),
                                          ("torpor-plan", ["approve", "plan.json", "--now", "2099-01-01T00:00:00Z"], "nothing approved"),

@@ -43,6 +43,21 @@ import TorporVirt
         #expect(vm?.vcpus == 2 && vm?.memoryBytes == 2 * 1_073_741_824)
     }
 
+    /// A collection by hand a second after cron's (the stamps are whole seconds) gives no rate: 0.07 s of a busy VM's
+    /// CPU over a 1 s stamp read 3.5 % on its 2 vCPUs, stored as real demand. The earlier counters stay the base.
+    @Test func aCollectionSecondsAfterAnotherGivesNoRate() throws {
+        let s = try Scratch()
+        let ingester = DomainStatsIngester(store: s.store)
+        _ = try ingester.ingest([sample("web-01", cpuSeconds: 1000, rx: 0, wr: 0)], uri: "h", now: t0)
+        _ = try ingester.ingest([sample("web-01", cpuSeconds: 1120, rx: 0, wr: 0)], uri: "h", now: t0 + 300)
+        let byHand = try ingester.ingest([sample("web-01", cpuSeconds: 1120.07, rx: 0, wr: 0)], uri: "h", now: t0 + 301)
+        #expect(try s.value(vm: "web-01", metric: "cpu_util", time: t0 + 301) == nil)
+        #expect(byHand.warnings.contains { $0.contains("1 domain(s) collected under 60 s after the last collection") }, "\(byHand.warnings)")
+        // Cron's next: over the 300 s from the base kept (t0 + 300), 150 CPU-seconds on 2 vCPUs: 25 %.
+        _ = try ingester.ingest([sample("web-01", cpuSeconds: 1270, rx: 0, wr: 0)], uri: "h", now: t0 + 600)
+        #expect(try s.value(vm: "web-01", metric: "cpu_util", time: t0 + 600) == 25)
+    }
+
     @Test func aRestartedDomainGivesNoRateAndAStoppedOneNoUtilization() throws {
         let s = try Scratch()
         let ingester = DomainStatsIngester(store: s.store)
@@ -365,6 +380,39 @@ import TorporVirt
         try gone.undefine()
         let read = try InventoryIngester.read(listed)
         #expect(read.entries.map(\.entry.name) == ["web-02"] && read.vanished == ["web-01"])
+    }
+
+    /// A domain whose name no VM can have (libvirt allows a tab, or 300 bytes) is left out and said, by the collector
+    /// and the inventory alike: it had refused its whole host's collection every 5 minutes, every VM there silent.
+    @Test func aDomainWithANameNoVMCanHaveIsLeftOut() throws {
+        let s = try Scratch()
+        let long = String(repeating: "x", count: 300)
+        let report = try DomainStatsIngester(store: s.store).ingest([sample("bad\tname", cpuSeconds: 1, rx: 0, wr: 0), sample(long, cpuSeconds: 1, rx: 0, wr: 0),
+                                                                     sample("web-01", cpuSeconds: 1, rx: 0, wr: 0)], uri: "h", now: t0)
+        #expect(report.vms == ["web-01"], "\(report)")
+        #expect(report.warnings.contains("domain \"bad\\tname\": its name has control characters: not collected (rename it to be planned)"), "\(report.warnings)")
+        #expect(report.warnings.contains { $0.contains("its name is over 255 bytes") })
+        let node = "<node>" + ["bad&#9;name", "web-01"].map {
+            "<domain type='test'><name>\($0)</name><memory unit='KiB'>1048576</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>"
+        }.joined() + "</node>"
+        let read = try InventoryIngester.read(try VirtConnection.open(uri: "test://" + (try s.write("node.xml", node))).domains())
+        #expect(read.entries.map(\.entry.name) == ["web-01"] && read.problems == ["domain \"bad\\tname\": its name has control characters: not registered (rename it to be planned)"],
+                "\(read.problems)")
+    }
+
+    /// Labels not written as `key=value` are said, not dropped unsaid (a mistyped `exclude` group's label would let the
+    /// VM be planned as any other); spaces around `=`, semicolons and XML's entities are read.
+    @Test func labelsThatAreNotKeyValueAreSaid() {
+        func parsed(_ text: String) -> (labels: [String: String], problems: [String]) {
+            InventoryIngester.parseLabels("<torpor:labels xmlns:torpor='\(InventoryIngester.labelsNamespace)'>\(text)</torpor:labels>")
+        }
+        #expect(parsed("tier=gold,group=web") == (["tier": "gold", "group": "web"], []))
+        #expect(parsed("tier = gold; group=web").labels == ["tier": "gold", "group": "web"])
+        #expect(parsed("team=r&amp;d").labels == ["team": "r&d"])
+        let colon = parsed("tier: gold, group=web")
+        #expect(colon.labels == ["group": "web"] && colon.problems.count == 2 && colon.problems[0].hasPrefix("label 'tier:' is not key=value: left out"), "\(colon)")
+        #expect(parsed("tier=gold tier=bronze") == (["tier": "gold"], ["label tier given twice: the first, tier=gold, kept"]))
+        #expect(parsed("exclude=").problems.count == 1)
     }
 
     /// A domain stopped and started again within an interval has a new ID: its new CPU time, already above the old

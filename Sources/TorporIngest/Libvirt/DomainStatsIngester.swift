@@ -73,12 +73,16 @@ public struct DomainSample: Equatable, Sendable {
 /// Rates between two collections of one domain: CPU utilization of its allocated vCPUs (percent), network and
 /// block I/O (bytes/s). A counter that went down, or a new domain ID (the domain restarted), gives no rate of any counter
 /// for that interval (those that did not go down may have restarted too): missing, not zero. vCPUs plugged or unplugged
-/// in the interval give no utilization, interfaces or disks no network or disk rate. Nothing comes out of a first collection, an interval of zero or longer than `longestInterval`, or a domain
+/// in the interval give no utilization, interfaces or disks no network or disk rate. Nothing comes out of a first collection, an interval shorter than `shortestInterval` or longer than `longestInterval`, or a domain
 /// that is not running now or was not at the previous collection (its counters are not kept).
 public enum DomainRates {
     /// The longest interval a rate may average over: three 5-minute collections. After a longer gap (the collector was
     /// down) one sample stamped now would hold the average of hours, a bursty VM looking calm: the gap stays a gap.
     public static let longestInterval: Int64 = 15 * 60
+    /// The shortest: a collection by hand seconds after cron's would divide a fraction of a second's counters by the
+    /// whole seconds between their stamps (0.07 s of a busy VM's CPU over a 1 s stamp: 7 %). Sooner, no rate, and the
+    /// earlier counters stay the next rate's base.
+    public static let shortestInterval: Int64 = 60
 
     /// Kept with the counters (not a counter): the vCPUs the domain had at the collection.
     public static let vcpuCount = "vcpu.current"
@@ -96,7 +100,7 @@ public enum DomainRates {
 
     public static func between(_ previous: CounterSnapshot, _ current: DomainSample, at now: EpochSeconds) -> (rates: [String: Double], resets: [String]) {
         let interval = now - previous.collectedAt
-        guard current.running, interval > 0, interval <= longestInterval else { return ([:], []) }
+        guard current.running, interval >= shortestInterval, interval <= longestInterval else { return ([:], []) }
         let seconds = Double(interval)
         var rates: [String: Double] = [:]
         var resets: [String] = []
@@ -192,7 +196,13 @@ public struct DomainStatsIngester {
                                          now: now, futureTolerance: 0) { session in
             session.report.format = "domain stats"
             let previous = try session.previousCounters(host: uri)
-            var firstSeen: [String] = [], afterGap: [String] = [], collectedLater: [String] = []
+            var firstSeen: [String] = [], afterGap: [String] = [], collectedLater: [String] = [], tooSoon: [String] = []
+            // A domain whose name no VM can have is left out, said: it must not stop its host's other domains' collection.
+            let samples = samples.filter { sample in
+                guard let why = SampleSession.unusable(vmName: sample.domain) else { return true }
+                session.warn("domain \(sample.domain.debugDescription): its name \(why): not collected (rename it to be planned)")
+                return false
+            }
             let vms = try samples.map { try session.vmID($0.domain) }
             let recorded = try session.recordedHosts(), lately = try session.latelyTwoCopies(by: now), previousCollection = try session.previousCollection(of: uri)
             let claims = try session.claimListing(host: uri, zip(vms, samples).map { (vm: $0, name: $1.domain, uuid: $1.uuid, running: $1.running) })
@@ -231,6 +241,8 @@ public struct DomainStatsIngester {
                     // The counters of this or a later collection stay: these, stamped with an earlier --now, would be
                     // the next rate's base at the wrong time.
                     if before.collectedAt > now { collectedLater.append(sample.domain) }
+                } else if let before, now - before.collectedAt < DomainRates.shortestInterval, sample.running, !before.counters.isEmpty {
+                    tooSoon.append(sample.domain)   // the earlier counters stay the base (a domain not running then has none)
                 } else {
                     if let before {
                         if now - before.collectedAt > DomainRates.longestInterval { afterGap.append(sample.domain) }
@@ -258,6 +270,10 @@ public struct DomainStatsIngester {
             if !afterGap.isEmpty {
                 session.warn("\(afterGap.count) domain(s) last collected more than \(DurationText.format(DomainRates.longestInterval)) ago (collector down?): "
                              + "no rate over the gap, counters recorded, rates from the next run")
+            }
+            if !tooSoon.isEmpty {
+                session.warn("\(tooSoon.count) domain(s) collected under \(DomainRates.shortestInterval) s after the last collection (a run by hand beside "
+                             + "cron's?): no rate, the last collection's counters stay the next rate's base")
             }
             if !collectedLater.isEmpty {
                 session.warn("\(collectedLater.count) domain(s) have counters of a collection after --now \(UTC.format(now)): kept, no rate")

@@ -16,7 +16,7 @@ public struct InventoryEntry: Codable, Equatable, Sendable {
 
 /// Registers a libvirt host's domains as VMs: name, host URI, allocated vCPUs and memory, and labels.
 /// Labels come from the domain's `<metadata>` element in torpor's namespace, written as `key=value` pairs
-/// separated by commas or spaces: `<torpor:labels xmlns:torpor="http://torpor.dev/xmlns/1">tier=gold,group=web</torpor:labels>`.
+/// separated by commas, semicolons or spaces: `<torpor:labels xmlns:torpor="http://torpor.dev/xmlns/1">tier=gold,group=web</torpor:labels>`.
 public struct InventoryIngester {
     public static let labelsNamespace = "http://torpor.dev/xmlns/1"
     public let store: Store
@@ -31,6 +31,9 @@ public struct InventoryIngester {
         /// Domains the host listed that were gone when read (undefined, a transient one stopped, migrated away): left out,
         /// as a domain the host no longer lists is.
         public var vanished: [String]
+        /// What a person must mend, said per domain: a name no VM can have (left out, its host's others registered),
+        /// labels that are not `key=value` (left out: a mistyped exclusion must not pass unsaid).
+        public var problems: [String] = []
     }
 
     /// Registers host `uri`'s domains as of `now`, the run's only host.
@@ -42,20 +45,20 @@ public struct InventoryIngester {
     /// Registers host `uri`'s domains as of `now`; `aliases`: the hosts of the run's URIs before this one (one of them
     /// reached again is refused).
     public func ingest(uri: String, now: EpochSeconds, aliases: inout HostAliases) throws(IngestError) -> Registered {
-        let entries: [(entry: InventoryEntry, running: Bool)]
-        let vanished: [String]
+        let read: Read
         let connection: VirtConnection
         do { connection = try VirtConnection.open(uri: uri) } catch { throw .failure(source: uri, message: error.description) }
         try aliases.admit(uri, connection.identity())
         do {
-            (entries, vanished) = try Self.read(try connection.domains())
+            read = try Self.read(try connection.domains())
         } catch {
             throw .failure(source: uri, message: error.description)
         }
-        var registered = Registered(entries: [], clashes: [], vanished: vanished)
+        let entries = read.entries
+        var registered = Registered(entries: [], clashes: [], vanished: read.vanished, problems: read.problems)
         do {
             try store.transaction { db in
-                registered = Registered(entries: [], clashes: [], vanished: vanished)
+                registered = Registered(entries: [], clashes: [], vanished: read.vanished, problems: read.problems)
                 let ids = try entries.map { try VMRepository.id(of: $0.entry.name, in: db, now: now) }
                 // A VM lately found running on two hosts stays on the host on record (the collector's rule).
                 let recorded = try VMRepository.hostsOnRecord(in: db)
@@ -64,7 +67,7 @@ public struct InventoryIngester {
                 let claims = try VMRepository.claimListing(host: uri, zip(ids, entries).map {
                     (vm: $0, name: $1.entry.name, uuid: $1.entry.uuid.isEmpty ? nil : $1.entry.uuid, running: $1.running)
                 }, in: db)
-                for (id, (entry, running)) in zip(ids, entries) {
+                for (id, (entry, running, savedKnown)) in zip(ids, entries) {
                     switch claims[id] ?? .holds {
                     case .holds: break
                     case .idleCopy: continue
@@ -75,7 +78,7 @@ public struct InventoryIngester {
                     registered.entries.append(entry)
                     try VMRepository.setAllocation(vm: id, vcpus: entry.vcpus, memoryBytes: entry.memoryBytes, observedAt: now, in: db)
                     try VMRepository.setPlacement(vm: id, hostURI: uri, labels: entry.labels, in: db)
-                    try VMRepository.setSaved(vm: id, entry.saved, now: now, in: db)
+                    if savedKnown { try VMRepository.setSaved(vm: id, entry.saved, now: now, in: db) }
                 }
             }
         } catch {
@@ -84,36 +87,66 @@ public struct InventoryIngester {
         return registered
     }
 
-    /// Each listed domain's entry, and whether it runs. One gone by the time it is read (libvirt: "Domain not found")
-    /// is named in `vanished`, not a failure of the whole host.
-    static func read(_ domains: [VirtDomain]) throws(VirtError) -> (entries: [(entry: InventoryEntry, running: Bool)], vanished: [String]) {
-        var entries: [(entry: InventoryEntry, running: Bool)] = []
+    /// What `read` found of a host's domains.
+    struct Read {
+        /// Each domain's entry, whether it runs, and whether libvirt could say if it holds a saved image of it (when
+        /// it could not, what the store has stays).
+        var entries: [(entry: InventoryEntry, running: Bool, savedKnown: Bool)] = []
         var vanished: [String] = []
-        for domain in domains {
-            do throws(VirtError) {
-                let info = try domain.info()
-                let labels = try domain.metadata(namespaceURI: Self.labelsNamespace).map(Self.parseLabels) ?? [:]
-                // A driver that cannot tell says nothing saved (the inventory itself is not refused for it).
-                let saved = info.state == .shutOff && ((try? domain.hasManagedSaveImage()) ?? false)
-                entries.append((InventoryEntry(name: domain.name, uuid: domain.uuid, state: "\(info.state)", vcpus: info.vcpus,
-                                               memoryBytes: Int64(info.maxMemoryKiB) * 1024, labels: labels, saved: saved), info.state == .running))
-            } catch {
-                guard error.isNoDomain else { throw error }
-                vanished.append(domain.name)
-            }
-        }
-        return (entries, vanished)
+        var problems: [String] = []
     }
 
-    /// `key=value` pairs from the text content of a metadata element.
-    static func parseLabels(_ xml: String) -> [String: String] {
-        guard let open = xml.firstIndex(of: ">"), let close = xml.lastIndex(of: "<"), open < close else { return [:] }
-        let text = xml[xml.index(after: open)..<close]
-        var labels: [String: String] = [:]
-        for pair in text.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" || $0 == "\t" }) {
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            if parts.count == 2 { labels[String(parts[0])] = String(parts[1]) }
+    /// Each listed domain's entry, and whether it runs. One gone by the time it is read (libvirt: "Domain not found")
+    /// is named in `vanished`, not a failure of the whole host; one whose name no VM can have, and labels that are not
+    /// `key=value`, in `problems`.
+    static func read(_ domains: [VirtDomain]) throws(VirtError) -> Read {
+        var read = Read()
+        for domain in domains {
+            if let why = SampleSession.unusable(vmName: domain.name) {
+                read.problems.append("domain \(domain.name.debugDescription): its name \(why): not registered (rename it to be planned)")
+                continue
+            }
+            do throws(VirtError) {
+                let info = try domain.info()
+                let parsed = try domain.metadata(namespaceURI: Self.labelsNamespace).map(Self.parseLabels) ?? (labels: [:], problems: [])
+                read.problems += parsed.problems.map { "\(domain.name): \($0)" }
+                // A driver that cannot tell says nothing saved (the inventory itself is not refused for it); the store's
+                // record stays as it was.
+                let saved: Bool?
+                do { saved = info.state == .shutOff ? try domain.hasManagedSaveImage() : false } catch { saved = nil }
+                read.entries.append((InventoryEntry(name: domain.name, uuid: domain.uuid, state: "\(info.state)", vcpus: info.vcpus,
+                                                    memoryBytes: Int64(info.maxMemoryKiB) * 1024, labels: parsed.labels, saved: saved ?? false),
+                                     info.state == .running, saved != nil))
+            } catch {
+                guard error.isNoDomain else { throw error }
+                read.vanished.append(domain.name)
+            }
         }
-        return labels
+        return read
+    }
+
+    /// `key=value` pairs from the text content of a metadata element (spaces around `=` allowed, XML's five entities
+    /// read), and what could not be read as one: a word without `=`, an empty key or value, a key given twice (the
+    /// first kept).
+    static func parseLabels(_ xml: String) -> (labels: [String: String], problems: [String]) {
+        guard let open = xml.firstIndex(of: ">"), let close = xml.lastIndex(of: "<"), open < close else { return ([:], []) }
+        let entities = [("&lt;", "<"), ("&gt;", ">"), ("&quot;", "\""), ("&apos;", "'"), ("&amp;", "&")]   // before the split: `;` separates
+        let text = entities.reduce(String(xml[xml.index(after: open)..<close])) { $0.replacingOccurrences(of: $1.0, with: $1.1) }
+            .replacingOccurrences(of: #"\s*=\s*"#, with: "=", options: .regularExpression)
+        var labels: [String: String] = [:], problems: [String] = []
+        for pair in text.split(whereSeparator: { $0 == "," || $0 == ";" || $0.isWhitespace }) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                problems.append("label '\(pair)' is not key=value: left out (the policy's groups, tiers and exclusions go by labels)")
+                continue
+            }
+            let key = String(parts[0])
+            guard labels[key] == nil else {
+                problems.append("label \(key) given twice: the first, \(key)=\(labels[key]!), kept")
+                continue
+            }
+            labels[key] = String(parts[1])
+        }
+        return (labels, problems)
     }
 }
