@@ -1,7 +1,7 @@
-# Sourced by the collector, the hourly and the nightly jobs (`. one-at-a-time.sh JOB`): one run of JOB at a time per store. A run started
+# Sourced by the collector, the hourly and the nightly jobs (`. one-at-a-time.sh JOB [LOCK]`): one run of JOB at a time per store. A run started
 # while the previous one still runs (a long training, a run by hand, a run that hangs) does nothing, exits 0 and tells
 # a person, so that a job that hangs is noticed.
-lock="${TORPOR_DB:-torpor.db}.$1.lock"
+lock="${TORPOR_DB:-torpor.db}.${2:-$1}.lock"   # LOCK, a second argument: one run at a time per LOCK (default JOB)
 if ! exec 9>>"$lock"; then echo "$1.sh: cannot open its lock $lock" >&2; exit 1; fi
 flock -n -E 75 9
 case $? in

@@ -75,7 +75,7 @@ echo "    newest CPU sample as the pre-flight load; the test driver keeps state 
   --event-log demo/events.jsonl
 "$BIN/torpor-execute" status --now "$TOMORROW"
 echo "what needs a person (pipelines/watch.sh notifies on it every 5 minutes), after the collector's latest collection:"
-"$BIN/torpor-ingest" libvirt --now "$TOMORROW" --uri "$FLEET" > /dev/null
+"$BIN/torpor-ingest" libvirt --now "$TOMORROW" --replay --uri "$FLEET" > /dev/null
 # --plan-silence 0: this replay made no plan after its second hour (the hourly job would have; the watch names a store
 # without a new plan for 3 h).
 "$BIN/torpor-execute" check --now "$TOMORROW" --plan-silence 0

@@ -82,7 +82,7 @@ public final class Executor: @unchecked Sendable {
     /// (`recordHeldBackRestores`) with their own times, lateness and restore seconds (the next run's reconcile would
     /// stamp a done one with its own time: an on-time restore read late, its restore time lost to the planner's p95). A
     /// failed one has no power record: its failure is what the state pool's retry wait and `check` read.
-    private var heldBackRestores: [(entry: JournalEntry, power: PowerRecord?)] = []
+    private var heldBackRestores: [HeldBackRecord] = []
     /// Guards `partnerStates`, `dryRunClaims`, `guardrailsLockBusy` and `heldBackRestores` (held for an instant: never
     /// across a wait).
     let partnerLock = NSLock()
@@ -304,17 +304,33 @@ public final class Executor: @unchecked Sendable {
     /// twice, and the restores queued behind it on the host started minutes late.
     static let restoreJournalWait: TimeInterval = 5
 
+    /// A restore's record the busy store kept back: its step, the VM's power record it sets (a done one's), and the
+    /// power record the restore ended, as read when it began (`.some(nil)`: none; nil: the store could not say).
+    struct HeldBackRecord {
+        var entry: JournalEntry
+        var power: PowerRecord?
+        var ended: PowerRecord??
+
+        /// Whether `current`, the store's power record of the VM now, is still the one the restore ended.
+        func stillEnded(_ current: PowerRecord?) -> Bool {
+            guard let ended else { return false }
+            return current?.state == ended?.state && current?.actionID == ended?.actionID && current?.since == ended?.since
+        }
+    }
+
     /// Writes the restores' records the busy store kept back (`heldBackRestores`), once every host's restores are done,
     /// waiting as any write does; the first that still cannot be written leaves it and the rest to the next run. Written
-    /// outside the VM's lock, a record no longer says what the VM is when the store has a newer one of it (another
-    /// executor found it running since, and it may sleep again): the step joins the journal, its power record is dropped.
+    /// outside the VM's lock, a power record says what the VM is only while the store's is still the sleep the restore
+    /// ended (another executor may have found it running since, and put it to sleep again; a clock's seconds cannot
+    /// tell which came first): else the step joins the journal alone, and a VM left recorded asleep is found running
+    /// by the next pass.
     func recordHeldBackRestores(log: EventLog, clock: () -> EpochSeconds) {
-        let held = partnerLock.withLock { () -> [(entry: JournalEntry, power: PowerRecord?)] in
+        let held = partnerLock.withLock { () -> [HeldBackRecord] in
             defer { heldBackRestores = [] }
             return heldBackRestores
         }
         for (i, r) in held.enumerated() {
-            do { try journal(r.entry, power: r.power, unlessNewer: true) } catch {
+            do { try journal(r.entry, power: r.power, onlyIf: r.stillEnded) } catch {
                 log.record(.init(event: "failed", time: clock(), detail: "\(held.count - i) restore(s) ended this run still cannot be recorded (\(error)): "
                                  + held[i...].map(\.entry.vm).joined(separator: ", ") + "; the next run records them"))
                 return
@@ -322,14 +338,14 @@ public final class Executor: @unchecked Sendable {
         }
     }
 
-    /// Records `entry` (and `power`, `unlessNewer` the store has a record of the VM since `entry`): a restore's step
-    /// (`restoring`) waits `restoreJournalWait` at most for another process's write, and not at all once another restore
-    /// of the run gave up on one (`restoreSteps`); any other step the store's busy wait.
-    func journal(_ entry: JournalEntry, power: PowerRecord? = nil, restoring: Bool = false, unlessNewer: Bool = false) throws {
+    /// Records `entry` (and `power`, given `onlyIf`, only if it holds of the store's power record of the VM then): a
+    /// restore's step (`restoring`) waits `restoreJournalWait` at most for another process's write, and not at all once
+    /// another restore of the run gave up on one (`restoreSteps`); any other step the store's busy wait.
+    func journal(_ entry: JournalEntry, power: PowerRecord? = nil, restoring: Bool = false, onlyIf: ((PowerRecord?) -> Bool)? = nil) throws {
         let record = { (db: Database) in
             try JournalRepository.append(entry, in: db)
             guard let power else { return }
-            if unlessNewer, let current = try JournalRepository.power(of: power.vm, in: db), current.since > entry.at { return }
+            if let onlyIf, !onlyIf(try JournalRepository.power(of: power.vm, in: db)) { return }
             try JournalRepository.setPower(power, in: db)
         }
         if restoring { try store.transaction(waitingAtMost: Self.restoreJournalWait, together: restoreSteps, record) } else { try store.transaction(record) }
@@ -664,6 +680,8 @@ public final class Executor: @unchecked Sendable {
     func restore(_ r: OwedRestore, options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds) {
         let base = JournalEntry(actionID: r.actionID, planID: r.planID, vm: r.vm, host: r.host, kind: .restore, step: .intent, at: clock(),
                                 detail: r.reason, deadline: r.deadline, cause: r.cause)
+        // The record this restore ends, for one the busy store keeps back (`recordHeldBackRestores`).
+        let ended = try? store.read { try JournalRepository.power(of: r.vm, in: $0) }
         var journalFailure: String?
         // Once the journal has refused a step (another writer holding the store past `restoreJournalWait`), the restore
         // does not wait on it again before libvirt acts: each step had waited its 30 s, the VM coming back a minute late.
@@ -787,7 +805,7 @@ public final class Executor: @unchecked Sendable {
             releasePoolRoom(r.vm)
             let power = PowerRecord(vm: r.vm, host: r.host, state: .running, since: done.at, actionID: r.actionID)
             do { try journal(done, power: power, restoring: true) } catch {
-                partnerLock.withLock { heldBackRestores.append((done, power)) }
+                partnerLock.withLock { heldBackRestores.append(HeldBackRecord(entry: done, power: power, ended: ended)) }
                 log.record(.init(event: "failed", time: done.at, vm: r.vm, host: r.host, action: r.actionID,
                                  detail: "the VM runs, but the journal cannot record it yet (\(error)); recorded at the run's end, else by the next run"))
             }
@@ -805,7 +823,7 @@ public final class Executor: @unchecked Sendable {
             failed.step = .failed
             failed.at = clock()
             failed.detail = "\(error)" + ((error as? VirtError)?.isNoDomain == true ? "; " + Self.domainGone : "")
-            do { try journal(failed, restoring: true) } catch { partnerLock.withLock { heldBackRestores.append((failed, nil)) } }
+            do { try journal(failed, restoring: true) } catch { partnerLock.withLock { heldBackRestores.append(HeldBackRecord(entry: failed, power: nil, ended: ended)) } }
             log.record(.init(event: "failed", time: failed.at, vm: r.vm, host: r.host, action: r.actionID, detail: "restore: \(failed.detail)"))
         }
     }
@@ -866,6 +884,12 @@ public final class Executor: @unchecked Sendable {
     /// Whether a failed hibernation's record says it left its VM down for a person: off, paused, or booted afresh.
     static func leftDown(_ detail: String) -> Bool {
         [vmLeftOff, forAPerson, bootedAfresh, shutDownMeanwhile].contains { detail.contains($0) }
+    }
+
+    /// Why a wake among `events` failed: the restore's own failure ("restore: …"), not a step the busy store could not
+    /// journal on the way; else the first failure.
+    public static func wakeFailure(in events: [ExecutionEvent]) -> ExecutionEvent? {
+        events.first { $0.event == "failed" && $0.detail.hasPrefix("restore:") } ?? events.first { $0.event == "failed" }
     }
 
     /// The failure among `events` that says a restore brought its VM back without its memory (libvirt booted it).
@@ -1602,8 +1626,10 @@ public final class Executor: @unchecked Sendable {
     /// longer has the domain, or is gone for good, `hostGone`) and restored there: the VM defined again on a new host
     /// comes back with its memory, the pool checking that its disks are the ones it slept with. A retry after a failed
     /// move finds the sleep on the new host already, and restores it there.
+    /// `recordsAtItsEnd`: the records its restore kept back from a busy store are written before it returns (else the
+    /// caller writes them, `recordHeldBackRestores`: a pin, its own record first).
     public func wake(vm: String, by who: String, fromPool: Bool = false, onto: String? = nil, hostGone: Bool = false, options: ExecutionOptions,
-                     patience: TimeInterval = 0, waiting: (String) -> Void = { _ in }) throws -> [ExecutionEvent] {
+                     patience: TimeInterval = 0, waiting: (String) -> Void = { _ in }, recordsAtItsEnd: Bool = true) throws -> [ExecutionEvent] {
         let log = EventLog(path: options.eventLog)
         let clock = Self.clock(from: options.now)
         forgetUnreachableHosts()
@@ -1632,7 +1658,7 @@ public final class Executor: @unchecked Sendable {
             try wake(vm, host: onto, recorded: try recorded().power, by: who, fromPool: true, moved: "onto \(onto): \(gone)", options: options,
                      log: log, clock: clock)
         }
-        recordHeldBackRestores(log: log, clock: clock)
+        if recordsAtItsEnd { recordHeldBackRestores(log: log, clock: clock) }
         return log.events
     }
 

@@ -53,22 +53,24 @@ extension Executor {
         var events: [ExecutionEvent] = [], wakeFailure: Error?
         if recorded != .running {
             do {
-                events = try wake(vm: vm, by: who + " (pin)", options: options)
+                events = try wake(vm: vm, by: who + " (pin)", options: options, recordsAtItsEnd: false)
             } catch let error as ExecuteError where error.kind == .nothingToDo {
                 // libvirt runs it: nothing to wake.
             } catch {
                 wakeFailure = error
             }
         }
+        // The pin before the wake's records kept back: recorded running without it, the VM could be saved again meanwhile.
         if unpinned != nil {
             do { try store.transaction(record); unpinned = nil } catch { unpinned = error }
         }
+        recordHeldBackRestores(log: EventLog(path: options.eventLog), clock: Self.clock(from: options.now))
         if let wakeFailure {
             // torpor never slept it: most likely running. The pin holds; say what could not be checked.
             guard known && recorded == nil && unpinned == nil else { throw notWoken("\(wakeFailure)") }
             outcome.warning = "pinned, but whether \(vm) is asleep could not be checked now: \(wakeFailure)"   // libvirt, or another executor holding it
         }
-        if !events.contains(where: { $0.event == "restored" }), let failure = events.first(where: { $0.event == "failed" }) {
+        if !events.contains(where: { $0.event == "restored" }), let failure = Self.wakeFailure(in: events) {
             throw notWoken(failure.detail)
         }
         if let booted = Self.memoryLost(in: events) {

@@ -140,8 +140,9 @@ final class SampleSession {
         let name = prefix + raw
         if let id = vmIDs[name] { return id }
         // An empty name is refused before the prefix: `bb-` alone would pool unrelated rows under a made-up VM.
-        if raw.isEmpty { throw fail("VM name '' is empty") }
-        if let why = Self.unusable(vmName: name) { throw fail("VM name '\(raw)'" + (prefix.isEmpty ? "" : " (with the prefix '\(prefix)')") + " \(why)") }
+        let named = "VM name '\(raw)'" + (prefix.isEmpty ? "" : " (with the prefix '\(prefix)')")
+        if raw.isEmpty { throw fail(named + " is empty") }
+        if let why = Self.unusable(vmName: name) { throw fail(named + " \(why)") }
         let id = try VMRepository.id(of: name, in: db, now: now)
         vmIDs[name] = id
         vmNames[id] = name

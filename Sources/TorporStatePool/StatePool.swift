@@ -326,7 +326,7 @@ public final class StatePool {
     /// its content reuses it by its size and its images cannot be restored; removed, the next take holding it writes it
     /// again (as a lost chunk), and every image that uses it can be restored again. A sleep whose copy uses a chunk
     /// removed or missing is unlinked from it for the executor to take again only when `libvirtHoldsImage` (VM, host)
-    /// says libvirt has its own image: unlinked, the copy could never serve the sleep again, though the chunk may come
+    /// says libvirt has its own image, whole (asked before the pool's lock is taken): unlinked, the copy could never serve the sleep again, though the chunk may come
     /// back (a disk remounted) or be written again (another image holding it), and may be all there is of its memory.
     public func verify(repair: Bool = false, libvirtHoldsImage: (String, String) -> Bool = { _, _ in false }) throws -> VerifyReport {
         /// Every chunk the index lists in this pool.
@@ -367,6 +367,10 @@ public final class StatePool {
         }
         report.sleepingAffected = Set(try sleepingUsing(bytes(report.corrupt + report.missing)).map(\.vm)).sorted()
         if repair && !(report.corrupt.isEmpty && report.missing.isEmpty) {
+            // libvirt asked before the pool's lock (a host that does not answer must not hold the takes off), of every
+            // sleep the repair may unlink.
+            let hosts = try store.read { try JournalRepository.power(in: $0) }.mapValues(\.host)
+            let heldByLibvirt = Set(report.sleepingAffected.filter { vm in hosts[vm].map { libvirtHoldsImage(vm, $0) } ?? false })
             // Under the pool's lock, no take writes a chunk meanwhile: each damaged chunk still damaged has its file
             // removed (one may have been written whole since), and the sleeps whose copy uses a chunk gone now (removed
             // here, or still missing) are unlinked from it when libvirt holds their image, for the executor's next pass
@@ -383,8 +387,7 @@ public final class StatePool {
             }
             let stillMissing = report.missing.filter { if case .missing = chunkFile(hex: $0) { return true } else { return false } }
             let affected = try sleepingUsing(bytes(report.removed + stillMissing))
-            let hosts = try store.read { try JournalRepository.power(in: $0) }.mapValues(\.host)
-            let unlink = Set(affected.filter { m in hosts[m.vm].map { libvirtHoldsImage(m.vm, $0) } ?? false }.map(\.id))
+            let unlink = Set(affected.filter { heldByLibvirt.contains($0.vm) }.map(\.id))
             report.keptLinked = Set(affected.filter { !unlink.contains($0.id) }.map(\.vm)).sorted()
             if !unlink.isEmpty { report.retaken = try store.transaction { try JournalRepository.unlinkManifests(unlink, in: $0) } }
         }

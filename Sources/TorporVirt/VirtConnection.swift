@@ -156,8 +156,8 @@ public final class VirtConnection {
     }
 
     /// Statistics of every domain in one call (`virConnectGetAllDomainStats`), those it can read without waiting
-    /// (`NOWAIT`): a domain whose QEMU does not answer its monitor (stuck on storage) gives what it can without it,
-    /// instead of holding the whole call, and every host read after it, for as long as it hangs.
+    /// (`NOWAIT`): a domain another libvirt call holds (a save, a query stuck on its QEMU) gives what it can without its
+    /// monitor, instead of holding the whole call, and every host read after it, for that call's wait.
     public func allDomainStats(_ groups: DomainStatsGroups = .standard) throws(VirtError) -> [DomainStatsRecord] {
         var records: UnsafeMutablePointer<virDomainStatsRecordPtr?>?
         let count = try checked("virConnectGetAllDomainStats(\(uri))",

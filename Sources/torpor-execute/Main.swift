@@ -366,7 +366,7 @@ func refuseAwayFromTheClock(_ common: StageOptions, replay: Bool,
 func requireRestored(_ events: [ExecutionEvent]) throws {
     let failures = events.filter { $0.event == "failed" }
     guard events.contains(where: { $0.event == "restored" }) else {
-        if let failure = failures.first { throw ExecuteError(.runtime, failure.detail) }
+        if let failure = Executor.wakeFailure(in: events) { throw ExecuteError(.runtime, failure.detail) }
         return
     }
     for failure in failures { StandardError.line("torpor-execute: warning: \(failure.detail)") }
@@ -450,14 +450,19 @@ struct PoolVerify: ParsableCommand {
     @OptionGroup var options: PoolOptions
     @Flag(help: "Remove damaged chunks' files, so that the next image holding one writes it again, and have the executor take each sleeping VM whose copy used one into the pool again when libvirt holds its image (other images stay unrestorable from the pool until the chunk is written again).")
     var repair = false
+    @Option(help: "Where libvirt keeps managed-save images (a sleep's image is looked at there before its copy is unlinked).")
+    var managedSaveDirectory = "/var/lib/libvirt/qemu/save"
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            // Asked of each sleep the repair would unlink; a host that cannot answer holds none (the link is kept).
+            // Asked of each sleep the repair would unlink: libvirt says it holds the image (a flag it keeps, which a file
+            // removed or cut behind its back does not change) and the file is there, whole, as a restore would find it.
+            // A host that cannot answer holds none (the link is kept).
             var hosts: [String: VirtConnection?] = [:]
             let report = try options.open().verify(repair: repair) { vm, host in
                 if hosts[host] == nil { hosts[host] = .some(try? VirtConnection.open(uri: host)) }
                 return (try? hosts[host]??.domain(named: vm).hasManagedSaveImage()) == true
+                    && VirtDomain.unusableManagedSaveImage(at: managedSaveDirectory + "/\(vm).save") == nil
             }
             print("\(report.chunksChecked) chunks checked, \(report.corrupt.count) damaged, \(report.missing.count) missing"
                   + (repair ? ", \(report.removed.count) damaged removed for the next take to write again" : ""))

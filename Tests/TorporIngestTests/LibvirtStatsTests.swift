@@ -411,8 +411,10 @@ import TorporVirt
         #expect(parsed("team=r&amp;d").labels == ["team": "r&d"])
         let colon = parsed("tier: gold, group=web")
         #expect(colon.labels == ["group": "web"] && colon.problems.count == 2 && colon.problems[0].hasPrefix("label 'tier:' is not key=value: left out"), "\(colon)")
-        #expect(parsed("tier=gold tier=bronze") == (["tier": "gold"], ["label tier given twice: the first, tier=gold, kept"]))
+        #expect(parsed("tier=gold tier=bronze") == (["tier": "bronze"], ["label tier given twice: the last, tier=bronze, kept over tier=gold"]))
         #expect(parsed("exclude=").problems.count == 1)
+        let spaced = parsed("exclude= tier=gold")
+        #expect(spaced.labels.isEmpty && spaced.problems == ["label 'exclude=tier=gold' is not key=value: left out (the policy's groups, tiers and exclusions go by labels)"])
     }
 
     /// A domain stopped and started again within an interval has a new ID: its new CPU time, already above the old

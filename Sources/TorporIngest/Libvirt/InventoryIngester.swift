@@ -126,8 +126,8 @@ public struct InventoryIngester {
     }
 
     /// `key=value` pairs from the text content of a metadata element (spaces around `=` allowed, XML's five entities
-    /// read), and what could not be read as one: a word without `=`, an empty key or value, a key given twice (the
-    /// first kept).
+    /// read), and what could not be read as one: a word without `=`, an empty key or value, a value with `=`, a key
+    /// given twice (the last kept, as before this was said).
     static func parseLabels(_ xml: String) -> (labels: [String: String], problems: [String]) {
         guard let open = xml.firstIndex(of: ">"), let close = xml.lastIndex(of: "<"), open < close else { return ([:], []) }
         let entities = [("&lt;", "<"), ("&gt;", ">"), ("&quot;", "\""), ("&apos;", "'"), ("&amp;", "&")]   // before the split: `;` separates
@@ -136,15 +136,13 @@ public struct InventoryIngester {
         var labels: [String: String] = [:], problems: [String] = []
         for pair in text.split(whereSeparator: { $0 == "," || $0 == ";" || $0.isWhitespace }) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+            // `exclude= tier=gold` reads as one pair once the spaces around `=` are gone: a value with `=` is said too.
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty, !parts[1].contains("=") else {
                 problems.append("label '\(pair)' is not key=value: left out (the policy's groups, tiers and exclusions go by labels)")
                 continue
             }
             let key = String(parts[0])
-            guard labels[key] == nil else {
-                problems.append("label \(key) given twice: the first, \(key)=\(labels[key]!), kept")
-                continue
-            }
+            if let earlier = labels[key] { problems.append("label \(key) given twice: the last, \(key)=\(parts[1]), kept over \(key)=\(earlier)") }
             labels[key] = String(parts[1])
         }
         return (labels, problems)
