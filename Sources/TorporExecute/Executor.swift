@@ -129,7 +129,8 @@ public final class Executor: @unchecked Sendable {
     /// the VM it acts on alone. A host's failure does not stop the others; it is logged (`failed`) and the first (by
     /// host) is thrown once all are done.
     @discardableResult
-    public func run(_ options: ExecutionOptions, waitAtMost: TimeInterval? = nil) throws -> [ExecutionEvent] {
+    public func run(_ asked: ExecutionOptions, waitAtMost: TimeInterval? = nil) throws -> [ExecutionEvent] {
+        let options = holdingForDemandRulesMatchingNothing(asked)
         let log = EventLog(path: options.eventLog)
         let clock = Self.clock(from: options.now)
         forgetUnreachableHosts()
@@ -190,15 +191,31 @@ public final class Executor: @unchecked Sendable {
     /// What in `options` and the demand signal names nothing the store knows, each said as an operator fixes it: a
     /// `--host` no VM, sleep or action is on (its VMs would never be restored: the inventory records each VM's host by
     /// the URI it was read with), a demand signal's rule no VM matches, an event log that cannot be written. Passes
-    /// run all the same (restores are never blocked); the command reports these and fails.
+    /// run all the same (restores are never blocked; a rule no VM matches holds new hibernations, `demandRulesMatchingNothing`);
+    /// the command reports these and fails.
     public func misconfigurations(_ options: ExecutionOptions) throws -> [String] {
         var problems = try unknownHosts(options)
-        if let demand {
-            let vms = try store.read { try VMRepository.all(in: $0) }.map { (name: $0.name, labels: $0.labels) }
-            problems += demand.unmatched(vms: vms)
-        }
+        problems += try demandRulesMatchingNothing()
         if let path = options.eventLog, let problem = EventLog.unwritable(path) { problems.append("--event-log \(path): \(problem)") }
         return problems
+    }
+
+    /// Each demand-signal rule that no VM of the store matches, in words (none while the store knows no VM): the VM it
+    /// was meant for (a mistyped name or label) sleeps without the signal, so a run holds new hibernations while there is one.
+    public func demandRulesMatchingNothing() throws -> [String] {
+        guard let demand else { return [] }
+        let vms = try store.read { try VMRepository.all(in: $0) }.map { (name: $0.name, labels: $0.labels) }
+        return vms.isEmpty ? [] : demand.unmatched(vms: vms)
+    }
+
+    /// `options`, holding new hibernations while a demand-signal rule names no VM of the store (the VM it was meant for
+    /// would sleep without the signal), as for a rule that cannot be read: restores go on; a store that cannot say holds none.
+    func holdingForDemandRulesMatchingNothing(_ options: ExecutionOptions) -> ExecutionOptions {
+        guard let unmatched = try? demandRulesMatchingNothing(), !unmatched.isEmpty else { return options }
+        var held = options
+        held.holdHibernations = [options.holdHibernations, "no new hibernations while a --wake-on rule names no VM of the store: "
+                                 + unmatched.joined(separator: "; ")].compactMap { $0 }.joined(separator: "; ")
+        return held
     }
 
     /// Each `--host` no VM, sleep or action of the store is on, in words (none while the store knows no host).

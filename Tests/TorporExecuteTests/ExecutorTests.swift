@@ -999,6 +999,22 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try executor(FixedDemandSignal([])).run(f.options(Self.now + 120)).map { "\($0.event) \($0.vm ?? "")" } == ["hibernated web-02"])
     }
 
+    /// A demand-signal rule that names no VM of the store (`web-O1` for `web-01`) leaves the VM it was meant for without
+    /// its signal: new hibernations are held, saying which rule, until it is mended; restores go on.
+    @Test func aDemandRuleThatNamesNoVMHoldsHibernations() throws {
+        let f = try Fixture()
+        _ = try InventoryIngester(store: f.store).ingest(uri: Self.host, now: Self.now)
+        try f.plan(["web-01": 0..<10, "web-02": 0..<10])
+        let connection = f.connection
+        let misspelt = Executor(store: f.store, load: FixedLoad(), demand: FixedDemandSignal(["web-O1"]), connect: { _ in connection })
+        let held = try misspelt.run(f.options(Self.now))
+        #expect(held.count == 2 && held.allSatisfy { $0.event == "skipped" && $0.detail.contains("a --wake-on rule names no VM of the store: no VM is named web-O1") },
+                "\(held.map(\.text))")
+        #expect(try f.state("web-01") == .running && f.state("web-02") == .running)
+        let mended = Executor(store: f.store, load: FixedLoad(), demand: FixedDemandSignal(["web-01"]), connect: { _ in connection })
+        #expect(try mended.run(f.options(Self.now + 60)).map { "\($0.event) \($0.vm ?? "")" }.sorted() == ["hibernated web-02", "skipped web-01"])
+    }
+
     @Test func aDemandSignalWakesASleepingVMBeforeItsRestoreIsDue() throws {
         let f = try Fixture()
         try f.plan(["web-01": 0..<10, "web-02": 0..<10])
@@ -1487,10 +1503,12 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         o.eventLog = f.dir + "/events.jsonl"
         executor.report(misconfigurations: Array(problems.prefix(1)), o)
         #expect(try String(contentsOfFile: f.dir + "/events.jsonl", encoding: .utf8).contains("\"event\":\"misconfigured\""))
-        // The pass runs all the same on the host it knows: a due hibernation happens (of a VM no wake-on rule covers:
-        // the signal that would wake web-01 does not answer, so it stays up), and so would a restore.
+        // The pass runs all the same on the host it knows, and a restore would; but while a wake-on rule names no VM (the
+        // VM it was meant for would sleep without its signal) no hibernation starts, said.
         try f.plan(["web-01": 0..<6, "batch-01": 0..<6])
-        #expect(try executor.run(o).map { "\($0.event) \($0.vm ?? "")" }.sorted() == ["hibernated batch-01", "skipped web-01"])
+        let held = try executor.run(o)
+        #expect(held.map { "\($0.event) \($0.vm ?? "")" }.sorted() == ["skipped batch-01", "skipped web-01"]
+                && held.allSatisfy { $0.detail.contains("a --wake-on rule names no VM of the store: --wake-on web-O1=up: no VM is named web-O1") }, "\(held.map(\.text))")
     }
 
     @Test func pruningKeepsThePlansSleepingVMsDependOn() throws {
