@@ -110,17 +110,24 @@ public struct Policy: Equatable, Sendable {
             o.exclude == true ? (o.reason.flatMap { $0.isEmpty ? nil : $0 } ?? "excluded by the policy") : nil
         }
         s.excluded = exclusion(defaults)
-        func apply(_ o: Override) {
+        // A group's exclusion holds whatever a later group says: a group's `exclude: false` lifts the defaults' (a
+        // pilot that excludes all but some groups), never another group's (`env=prod` excluded, then `team=analytics`
+        // with `exclude: false`, must not wake prod analytics); only the VM's own entry lifts a group's.
+        var byGroup: String?
+        func apply(_ o: Override, isGroup: Bool) {
             if let v = o.tier { s.tier = v }
             if let v = o.hibernateBelow { s.hibernateBelow = v }
             if let v = o.restoreAbove { s.restoreAbove = v }
             if let v = o.minIdle { s.minIdle = v }
             if let v = o.idleTimeout { s.idleTimeout = v }
-            if o.exclude != nil { s.excluded = exclusion(o) }
+            if o.exclude != nil {
+                s.excluded = isGroup ? byGroup ?? exclusion(o) : exclusion(o)
+                if isGroup, byGroup == nil { byGroup = exclusion(o) }
+            }
             if let v = o.maxSleep { s.maxSleep = v }
         }
-        for g in groups where g.matches(labels) { apply(g) }
-        if let o = vms[vm] { apply(o) }
+        for g in groups where g.matches(labels) { apply(g, isGroup: true) }
+        if let o = vms[vm] { apply(o, isGroup: false) }
         return s
     }
 

@@ -123,6 +123,17 @@ import Testing
         #expect(everything.settings(vm: "api-01", labels: [:]).excluded == "pilot: nothing sleeps unless named")
         #expect(everything.settings(vm: "web-01", labels: [:]).excluded == nil)
         #expect(everything.settings(vm: "db-01", labels: [:]).excluded == "excluded by the policy")
+        // A group's exclude: false lifts the defaults', never an earlier group's: only the VM's own entry does.
+        let groups = try Policy.parse("""
+            tiers: {silver: {quantile: 0.9, priority: 2}}
+            defaults: {exclude: true, reason: "pilot"}
+            groups: [{match: {env: prod}, exclude: true, reason: "prod stays up"}, {match: {team: analytics}, exclude: false}]
+            vms: {report-01: {exclude: false}}
+            """, source: "p.yaml")
+        #expect(groups.settings(vm: "etl-01", labels: ["team": "analytics"]).excluded == nil)
+        #expect(groups.settings(vm: "etl-02", labels: ["team": "analytics", "env": "prod"]).excluded == "prod stays up")
+        #expect(groups.settings(vm: "report-01", labels: ["team": "analytics", "env": "prod"]).excluded == nil)
+        #expect(groups.settings(vm: "web-01", labels: [:]).excluded == "pilot")
     }
 
     /// A VM named under `vms` that the store does not have, or a group matching no VM, is reported: a misspelt name
