@@ -311,7 +311,16 @@ struct Wake: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let executor = flags.operatorExecutor(store: try restoringStore(common, reserve: dryRun ? .untouched : .releasable))
+            let store: Store
+            do { store = try restoringStore(common, reserve: dryRun ? .untouched : .releasable) } catch {
+                // An operator can always wake a VM: without torpor's store, libvirt restores a managed save by itself.
+                let host = flags.hosts.first ?? "HOST"
+                StandardError.line("torpor-execute: without the store torpor cannot wake \(vm ?? "them"); libvirt can, from each VM's saved memory: "
+                                   + "virsh -c \(host) start \(vm ?? "VM") (the VMs it holds saved: virsh -c \(host) list --all --with-managed-save; "
+                                   + "a paused one: virsh -c \(host) resume \(vm ?? "VM")); a sleep only the state pool holds needs the store")
+                throw error
+            }
+            let executor = flags.operatorExecutor(store: store)
             let options = flags.options(now: common.nowSeconds, dryRun: dryRun)
             guard all else {
                 try requireRestored(executor.wake(vm: vm!, by: operatorName(by), options: options, patience: wait.seconds, waiting: wait.say))

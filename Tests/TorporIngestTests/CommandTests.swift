@@ -141,6 +141,9 @@ import TorporTestSupport
         #expect(emptyEnvironment.status == 2 && emptyEnvironment.stderr.contains("TORPOR_DB is set but empty"), "\(emptyEnvironment)")
         let relativeStore = try runTool("torpor-execute", ["status"], environment: ["TORPOR_DB": "no-such-torpor.db"])
         #expect(relativeStore.stderr.contains("no store here") && !relativeStore.stderr.contains("is a relative path"), "looked for: \(relativeStore)")
+        // A wake without a store to read says how libvirt wakes the VM without torpor.
+        let noStore = try runTool("torpor-execute", ["wake", "web-01", "--host", "qemu:///system", "--db", s.dir + "/no-such.db"])
+        #expect(noStore.status != 0 && noStore.stderr.contains("libvirt can, from each VM's saved memory: virsh -c qemu:///system start web-01"), "\(noStore)")
         let emptyDB = try runTool("torpor-execute", ["status", "--db", ""])
         #expect(emptyDB.status == 2 && emptyDB.stderr.contains("--db is empty"), "\(emptyDB)")
         // A demand signal's flags that cannot be used stop no pass (restores are never blocked): said, and the run fails after it.
