@@ -517,13 +517,23 @@ struct Pin: ParsableCommand {
     @OptionGroup var common: StageOptions
     @OptionGroup var flags: ExecutionFlags
     @Argument(help: "The VM.") var vm: String
-    @Option(help: "Until when, ISO-8601 or a duration from now such as 8h (default: until unpinned).") var until: String?
+    @Option(help: "Until when, ISO-8601 with its zone (Z or an offset) or a duration from now such as 8h (default: until unpinned).") var until: String?
     @Option(help: "Who pins it (default: $SUDO_USER, else $USER).") var by: String?
     @Flag(help: "Allow a --now more than an hour from the clock: a replay on hosts set up for it (a test driver, a test guest).") var replay = false
+
+    /// Whether an ISO-8601 time says its zone: `Z`, or an offset after its time of day.
+    static func namesItsZone(_ time: String) -> Bool {
+        guard let t = time.firstIndex(where: { $0 == "T" || $0 == "t" || $0 == " " }) else { return false }
+        return time[t...].contains { "Zz+-".contains($0) }
+    }
 
     func validate() throws {
         if let until, UTC.parseInstant(until) == nil, DurationText.seconds(until) == nil {
             throw ValidationError("--until '\(until)' is neither a time nor a duration such as 8h")
+        }
+        // A local time read as UTC would end the pin hours early (09:00 in New York is 14:00Z): the VM could sleep then.
+        if let until, DurationText.seconds(until) == nil, until.contains(where: { !$0.isNumber }), !Self.namesItsZone(until) {
+            throw ValidationError("--until '\(until)' has no zone: give Z or an offset (e.g. 2026-12-09T09:00-05:00), or a duration such as 8h")
         }
         // A pin is a person's word now: made at another --now (a typo), it would have ended hours ago, or hold the
         // alarm of a VM asleep past its restore back until then.

@@ -93,6 +93,8 @@ import TorporTestSupport
                                          ("torpor-ingest", ["prometheus", "--now", "2099-01-01T00:00:00Z", "--prometheus-url", "http://127.0.0.1:1", "--query", "up"], "nothing ingested"),
                                          ("torpor-plan", ["approve", "plan.json", "--now", "2099-01-01T00:00:00Z"], "nothing approved"),
                                          ("torpor-execute", ["pin", "web-01", "--until", "8h", "--now", "2013-09-30T00:00:00Z"], "is more than an hour from the clock: a pin keeps the VM awake from now"),
+                                         ("torpor-execute", ["pin", "web-01", "--until", "2026-12-09T09:00"], "--until '2026-12-09T09:00' has no zone: give Z or an offset"),
+                                         ("torpor-execute", ["pin", "web-01", "--until", "2026-12-09"], "--until '2026-12-09' has no zone"),
                                          ("torpor-execute", ["wake", "web-01", "--now", "2013-09-30T00:00:00Z"], "is more than an hour from the clock: a wake acts on the VM as it is now"),
                                          ("torpor-execute", ["wake"], "give the VM to wake, or --all (every VM asleep)"),
                                          ("torpor-execute", ["wake", "web-01", "--all"], "give a VM or --all, not both"),
