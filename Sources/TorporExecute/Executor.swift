@@ -61,9 +61,10 @@ public final class Executor: @unchecked Sendable {
     let guardrailLock = NSLock()
     /// What libvirt showed this run of each host's domains, and when, for the guardrails (`domainStates`).
     var partnerStates: [String: (at: Date, states: Result<[String: DomainState], Error>)] = [:]
-    /// How long a host's domains' states read for the guardrails serve (seconds): a host's pass may copy images into
-    /// the pool for minutes before its hibernations count partners another host's pass read.
-    var partnerStatesServeFor: TimeInterval = 60
+    /// How long a host's domains' states read for the guardrails serve (seconds): the hibernations a pass starts one
+    /// after another share a reading, but a partner a person shut down a minute ago must not count as running (a group
+    /// of `min_running` 1 left with none), nor one another host's pass read before copying images for minutes.
+    var partnerStatesServeFor: TimeInterval = 5
     /// How long a pre-flight waits for another executor's guardrails count (`withGuardrailsCounted`).
     var guardrailsPatience: Double = 10
     /// Flushes a saved image to disk (`flushImage`; a test makes it fail, which no real disk here can be made to).

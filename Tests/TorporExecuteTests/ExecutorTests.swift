@@ -2336,15 +2336,18 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(Executor.passes(DatabaseError(resultCode: .SQLITE_BUSY)) && !Executor.passes(DatabaseError(resultCode: .SQLITE_FULL)))
     }
 
-    /// The guardrails' reading of a host's domains serves a minute, not the whole run: a pass that copied images into
-    /// the pool for minutes first counts partners as they are, not as another host's pass read them.
-    @Test func partnersStatesAreReadAgainOnceTheyAreAMinuteOld() throws {
+    /// The guardrails' reading of a host's domains serves seconds, not the whole run: a pass that copied images into
+    /// the pool for minutes first counts partners as they are, not as another host's pass read them, and a partner a
+    /// person shut down a minute ago is not counted running.
+    @Test func partnersStatesAreReadAgainOnceTheyAreSecondsOld() throws {
         let f = try Fixture()
         let executor = f.executor()
+        #expect(executor.partnerStatesServeFor <= 5)
         func web01() -> DomainState? { try? executor.domainStates(on: Self.host).get()["web-01"] }
         #expect(web01() == .running)
         try f.connection.domain(named: "web-01").destroy()
-        #expect(web01() == .running, "read this minute: served")
+        executor.partnerStatesServeFor = 60
+        #expect(web01() == .running, "read within what it serves for: served")
         executor.partnerStatesServeFor = 0
         #expect(web01() == .shutOff, "older than it serves for: read again")
     }
