@@ -209,13 +209,19 @@ public final class Executor: @unchecked Sendable {
         return vms.isEmpty ? [] : demand.unmatched(vms: vms)
     }
 
-    /// `options`, holding new hibernations while a demand-signal rule names no VM of the store (the VM it was meant for
-    /// would sleep without the signal), as for a rule that cannot be read: restores go on; a store that cannot say holds none.
+    /// `options`, holding new hibernations fleet-wide while a demand-signal rule names no VM of the store (the VM it was
+    /// meant for would sleep without the signal), or the store cannot say, as for a rule that cannot be read: restores go on.
     func holdingForDemandRulesMatchingNothing(_ options: ExecutionOptions) -> ExecutionOptions {
-        guard let unmatched = try? demandRulesMatchingNothing(), !unmatched.isEmpty else { return options }
+        let why: String
+        do {
+            let unmatched = try demandRulesMatchingNothing()
+            guard !unmatched.isEmpty else { return options }
+            why = "no new hibernations while a --wake-on rule names no VM of the store: " + unmatched.joined(separator: "; ")
+        } catch {
+            why = "no new hibernations while the store cannot say whether every --wake-on rule names a VM (\(error))"
+        }
         var held = options
-        held.holdHibernations = [options.holdHibernations, "no new hibernations while a --wake-on rule names no VM of the store: "
-                                 + unmatched.joined(separator: "; ")].compactMap { $0 }.joined(separator: "; ")
+        held.holdHibernations = [options.holdHibernations, why].compactMap { $0 }.joined(separator: "; ")
         return held
     }
 

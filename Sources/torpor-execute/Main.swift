@@ -314,11 +314,12 @@ struct Wake: ParsableCommand {
             let store: Store
             do { store = try restoringStore(common, reserve: dryRun ? .untouched : .releasable) } catch {
                 // An operator can always wake a VM: without torpor's store, libvirt restores a managed save by itself.
-                let host = flags.hosts.first ?? "HOST"
-                StandardError.line("torpor-execute: without the store torpor cannot wake \(vm ?? "them"); libvirt can, from each VM's saved memory: "
-                                   + "virsh -c \(host) start \(vm ?? "VM") (the VMs it holds saved: virsh -c \(host) list --all --with-managed-save; "
-                                   + "a paused one: virsh -c \(host) resume \(vm ?? "VM")); a sleep only the state pool holds needs the store")
-                throw error
+                let host = flags.hosts.count == 1 ? flags.hosts[0] : "HOST", name = vm ?? "VM"
+                StandardError.line("torpor-execute: the store cannot be opened (\(error)): torpor cannot wake \(vm ?? "them"); libvirt can, from each "
+                                   + "VM's saved memory: virsh -c \(host) start \(name) (the VMs it holds saved: virsh -c \(host) list --all --with-managed-save; "
+                                   + "a paused one only if virsh -c \(host) domstate --reason \(name) says paused (user) or (save): virsh resume, else a person "
+                                   + "looks first); a sleep only the state pool holds needs the store")
+                throw ExitCode(1)
             }
             let executor = flags.operatorExecutor(store: store)
             let options = flags.options(now: common.nowSeconds, dryRun: dryRun)
@@ -521,10 +522,9 @@ struct Pin: ParsableCommand {
     @Option(help: "Who pins it (default: $SUDO_USER, else $USER).") var by: String?
     @Flag(help: "Allow a --now more than an hour from the clock: a replay on hosts set up for it (a test driver, a test guest).") var replay = false
 
-    /// Whether an ISO-8601 time says its zone: `Z`, or an offset after its time of day.
+    /// Whether an ISO-8601 time says its zone: `Z` or an offset, after its date (whose own `-` are not one).
     static func namesItsZone(_ time: String) -> Bool {
-        guard let t = time.firstIndex(where: { $0 == "T" || $0 == "t" || $0 == " " }) else { return false }
-        return time[t...].contains { "Zz+-".contains($0) }
+        time.dropFirst(10).contains { "Zz+-".contains($0) }
     }
 
     func validate() throws {
