@@ -68,21 +68,24 @@ extension Executor {
 
     /// Why the fleet guardrails the plan's windows were admitted under no longer let `a`'s VM sleep now, or nil when
     /// they do. The planner counted the group's and the host's VMs from the data it had; this counts them from what is
-    /// so now: asleep are those the journal holds asleep or being saved (an intent journaled by any executor) and those a
-    /// dry run would have put to sleep; the others run unless `notRunning` says why not (`partnersNotRunning`). A group
+    /// so now: asleep are those the journal holds asleep or being saved (an intent journaled by any executor), those a
+    /// dry run would have put to sleep and those libvirt holds saved without torpor's record (not running now); the others run unless `notRunning` says why not (`partnersNotRunning`). A group
     /// or a host of one VM is exempt, as in the plan. Called within `withGuardrailsCounted`, which the intent is
     /// journaled in too, so that two pre-flights never count without each other.
     func guardrailRefusal(_ a: Plan.Action, members: GuardrailMembers, notRunning: [String: String]) throws -> String? {
         let rails = members.rails
-        let (hibernated, saving) = try store.read { db in
-            (try JournalRepository.hibernatedVMs(in: db), Set(try JournalRepository.unfinished(in: db).filter { $0.kind == .hibernate }.map(\.vm)))
+        // Asleep too: a VM libvirt holds saved without torpor's record (a `virsh managedsave` by hand), as the inventory
+        // found it; counted as neither, it let torpor put more of a group to sleep than its share.
+        let (hibernated, saving, savedByHand) = try store.read { db in
+            (try JournalRepository.hibernatedVMs(in: db), Set(try JournalRepository.unfinished(in: db).filter { $0.kind == .hibernate }.map(\.vm)),
+             Set(try ExecutionCheck.savedWithoutRecord(now: .max, power: try JournalRepository.power(in: db), in: db).map(\.vm)))
         }
         let claimed = partnerLock.withLock { dryRunClaims }
         func refusal(_ partners: [String], allows: (Int) -> Int, what: String) -> String? {
             guard !partners.isEmpty else { return nil }
             var sleeping = 0, running = 1, down: [String] = []
             for p in partners {
-                if hibernated.contains(p) || saving.contains(p) || claimed.contains(p) { sleeping += 1 }
+                if hibernated.contains(p) || saving.contains(p) || claimed.contains(p) || savedByHand.contains(p) && notRunning[p] != nil { sleeping += 1 }
                 else if let why = notRunning[p] { down.append("\(p) (\(why))") }
                 else { running += 1 }
             }

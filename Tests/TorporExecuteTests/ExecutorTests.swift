@@ -279,6 +279,23 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
             "  api-01: skipped since \(UTC.format(Self.now)): busy at the pre-flight (≥ hibernate_below 5.0 %)"))
     }
 
+    /// A partner libvirt holds saved without torpor's record (a `virsh managedsave` by hand) counts as asleep: of four,
+    /// two saved by hand, the share of 0.5 lets no third sleep (counted as neither, it had let web-01 sleep: three of
+    /// four asleep).
+    @Test func aPartnerSavedByHandCountsAsAsleepInTheGuardrails() throws {
+        let f = try Fixture()
+        let vms = ["web-01", "web-02", "api-01", "batch-01"]
+        try f.groupPlan(vms, idle: ["web-01"], host: { _ in Self.host }, guardrails: "{max_hibernated_share: 0.5, min_running: 0}")
+        try f.store.transaction { db in
+            for vm in ["web-02", "api-01"] { try VMRepository.setSaved(vm: try VMRepository.id(of: vm, in: db, now: Self.now), true, now: Self.now, in: db) }
+        }
+        for vm in ["web-02", "api-01"] { try f.connection.domain(named: vm).destroy() }   // shut off, as a managed save leaves them
+        let held = try f.executor().run(f.options(Self.now + 60))
+        #expect(held.map(\.event) == ["skipped"] && held[0].detail.hasPrefix("guardrail at the pre-flight: group group=g (share 0.5, min_running 0): of its 4 VMs running or asleep, 2 may sleep at once and 2 do"),
+                "\(held.map(\.text))")
+        #expect(try f.state("web-01") == .running)
+    }
+
     @Test func aPartnerDownSinceThePlanHoldsAHibernationItsGroupNoLongerAllows() throws {
         let f = try Fixture()
         _ = try InventoryIngester(store: f.store).ingest(uri: Self.host, now: Self.now)   // web-01 and web-02 are group=web
