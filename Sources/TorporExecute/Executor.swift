@@ -1344,7 +1344,7 @@ public final class Executor: @unchecked Sendable {
             let refused = try withGuardrailsCounted { () -> String? in
                 // A pause or a pin made while the load was read (seconds) or the lock awaited holds it still.
                 if let held = try store.read({ try heldNow(a, approval: approval, at: clock(), in: $0) }) { return held }
-                if let members, let why = try guardrailRefusal(a, members: members, notRunning: notRunning) { return why }
+                if let members, let why = try guardrailRefusal(a, members: members, notRunning: notRunning, covered: options.runHosts) { return why }
                 if options.dryRun { partnerLock.withLock { _ = dryRunClaims.insert(a.vm) } } else { try journal(base) }
                 return nil
             }

@@ -46,7 +46,7 @@ extension Executor {
     /// Why each VM `a`'s guardrails count is not running now, as far as libvirt or the plan tells (absent: running): on a
     /// host this run covers (`covered`; nil: every host), what libvirt shows (running or blocked runs; shut down, crashed
     /// or paused since the plan, gone, or its host not answering does not: missing is not running), each host's domains
-    /// read once a run in one call; on a host only another executor covers, as the plan counted it (one it did not
+    /// read in one call (`domainStates`, a reading serving `partnerStatesServeFor`); on a host only another executor covers, as the plan counted it (one it did not
     /// know of, such as a VM defined since, does not run). Read before the count, outside its lock.
     func partnersNotRunning(_ a: Plan.Action, members: GuardrailMembers, covered: Set<String>?) -> [String: String] {
         var result: [String: String] = [:]
@@ -72,7 +72,7 @@ extension Executor {
     /// dry run would have put to sleep and those libvirt holds saved without torpor's record (not running now); the others run unless `notRunning` says why not (`partnersNotRunning`). A group
     /// or a host of one VM is exempt, as in the plan. Called within `withGuardrailsCounted`, which the intent is
     /// journaled in too, so that two pre-flights never count without each other.
-    func guardrailRefusal(_ a: Plan.Action, members: GuardrailMembers, notRunning: [String: String]) throws -> String? {
+    func guardrailRefusal(_ a: Plan.Action, members: GuardrailMembers, notRunning: [String: String], covered: Set<String>?) throws -> String? {
         let rails = members.rails
         // Asleep too: a VM libvirt holds saved without torpor's record (a `virsh managedsave` by hand), as the inventory
         // found it; counted as neither, it let torpor put more of a group to sleep than its share.
@@ -83,9 +83,13 @@ extension Executor {
         let claimed = partnerLock.withLock { dryRunClaims }
         func refusal(_ partners: [String], allows: (Int) -> Int, what: String) -> String? {
             guard !partners.isEmpty else { return nil }
-            var sleeping = 0, running = 1, down: [String] = []
+            var sleeping = 0, running = 1, down: [String] = [], byHand: [String] = []
             for p in partners {
-                if hibernated.contains(p) || saving.contains(p) || claimed.contains(p) || savedByHand.contains(p) && notRunning[p] != nil { sleeping += 1 }
+                // Saved by hand: not running now, or on a host another executor covers (libvirt not asked here).
+                let uncovered = members.host(of: p).map { host in !(covered?.contains(host) ?? true) } ?? false
+                let savedHere = savedByHand.contains(p) && (notRunning[p] != nil || uncovered)
+                if savedHere { byHand.append(p) }
+                if hibernated.contains(p) || saving.contains(p) || claimed.contains(p) || savedHere { sleeping += 1 }
                 else if let why = notRunning[p] { down.append("\(p) (\(why))") }
                 else { running += 1 }
             }
@@ -93,6 +97,7 @@ extension Executor {
             guard sleeping + 1 > allowed else { return nil }
             let named = down.count > 5 ? down.prefix(5).joined(separator: ", ") + " and \(down.count - 5) more" : down.joined(separator: ", ")
             return "guardrail at the pre-flight: \(what): of its \(size) VMs running or asleep, \(max(0, allowed)) may sleep at once and \(sleeping) do"
+                + (byHand.isEmpty ? "" : " (saved without torpor's record: \(byHand.joined(separator: ", ")))")
                 + (down.isEmpty ? "" : "; not running now: " + named)
         }
         return members.group(of: a.vm).flatMap { g in

@@ -317,7 +317,7 @@ struct Wake: ParsableCommand {
                 let host = flags.hosts.count == 1 ? flags.hosts[0] : "HOST", name = vm ?? "VM"
                 StandardError.line("torpor-execute: the store cannot be opened (\(error)): torpor cannot wake \(vm ?? "them"); libvirt can, from each "
                                    + "VM's saved memory: virsh -c \(host) start \(name) (the VMs it holds saved: virsh -c \(host) list --all --with-managed-save; "
-                                   + "a paused one only if virsh -c \(host) domstate --reason \(name) says paused (user) or (save): virsh resume, else a person "
+                                   + "a paused one only if virsh -c \(host) domstate --reason \(name) says paused (user) or (saving): virsh resume, else a person "
                                    + "looks first); a sleep only the state pool holds needs the store")
                 throw ExitCode(1)
             }

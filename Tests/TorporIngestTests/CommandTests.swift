@@ -146,7 +146,7 @@ import TorporTestSupport
         // A wake without a store to read says how libvirt wakes the VM without torpor.
         let noStore = try runTool("torpor-execute", ["wake", "web-01", "--host", "qemu:///system", "--db", s.dir + "/no-such.db"])
         #expect(noStore.status == 1 && noStore.stderr.contains("the store cannot be opened (") && noStore.stderr.contains("virsh -c qemu:///system start web-01")
-                && noStore.stderr.contains("domstate --reason web-01 says paused (user) or (save)"), "\(noStore)")
+                && noStore.stderr.contains("domstate --reason web-01 says paused (user) or (saving)"), "\(noStore)")
         // A time with its zone passes the pin's check (refused here for the store it names, not for the time).
         for zoned in ["2026-12-09T09:00-05:00", "2026-12-09T14:00:00Z", "2026-12-09 09:00+01:00", "2026-12-09Z"] {
             let pinned = try runTool("torpor-execute", ["pin", "web-01", "--until", zoned, "--db", s.dir + "/no-such.db"])
