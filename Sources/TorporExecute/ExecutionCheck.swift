@@ -171,7 +171,12 @@ public enum ExecutionCheck {
     /// `savedWithoutRecord` at `now` (`replaying`: by torpor's records as they were then), for `check`'s all-clear,
     /// which names them only for a day.
     public static func savedWithoutRecord(store: Store, now: EpochSeconds, replaying: Bool) throws -> [SavedDomain] {
-        try store.read { try savedWithoutRecord(now: now, power: try JournalRepository.power(at: replaying ? now : .max, in: $0), in: $0) }
+        try store.read { try savedWithoutRecord(now: now, replaying: replaying, in: $0) }
+    }
+
+    /// `savedWithoutRecord` at `now`, by torpor's records as they are (or, `replaying`, as they were then).
+    static func savedWithoutRecord(now: EpochSeconds, replaying: Bool = false, in db: Database) throws -> [SavedDomain] {
+        try savedWithoutRecord(now: now, power: try JournalRepository.power(at: replaying ? now : .max, in: db), in: db)
     }
 
     /// The VMs libvirt holds saved that torpor did not put to sleep (a `virsh managedsave` by hand, a store restored from

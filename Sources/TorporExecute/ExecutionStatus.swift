@@ -22,7 +22,7 @@ public enum ExecutionStatus {
                            + (r.cause == "dormant" ? "; dormant: " + Planner.dormantWakes + " (this restore, at the horizon's end, moves with each plan)" : ""))
             }
             // Nothing restores these (`check` names them for their first day only): a person wakes them or leaves them saved.
-            let unrecorded = try ExecutionCheck.savedWithoutRecord(now: now, power: try JournalRepository.power(at: replaying ? now : .max, in: db), in: db)
+            let unrecorded = try ExecutionCheck.savedWithoutRecord(now: now, replaying: replaying, in: db)
             if !unrecorded.isEmpty {
                 out.append("saved without torpor's record (nothing restores them: torpor-execute wake VM, or wake --all): \(unrecorded.count)")
                 for s in unrecorded.sorted(by: { ($0.vm, $0.host) < ($1.vm, $1.host) }) { out.append("  \(s.vm) on \(s.host): since \(UTC.format(s.since))") }

@@ -342,6 +342,9 @@ public final class Executor: @unchecked Sendable {
         }
     }
 
+    /// Keeps `record` back for `recordHeldBackRestores` (the store refused it as busy).
+    private func keepBack(_ record: HeldBackRecord) { partnerLock.withLock { heldBackRestores.append(record) } }
+
     /// Writes the restores' records the busy store kept back (`heldBackRestores`), once every host's restores are done,
     /// waiting as any write does; the first that still cannot be written leaves it and the rest to the next run. Written
     /// outside the VM's lock, a power record says what the VM is only while the store's is still the sleep the restore
@@ -829,7 +832,7 @@ public final class Executor: @unchecked Sendable {
             releasePoolRoom(r.vm)
             let power = PowerRecord(vm: r.vm, host: r.host, state: .running, since: done.at, actionID: r.actionID)
             do { try journal(done, power: power, restoring: true) } catch {
-                partnerLock.withLock { heldBackRestores.append(HeldBackRecord(entry: done, power: power, ended: ended)) }
+                keepBack(HeldBackRecord(entry: done, power: power, ended: ended))
                 log.record(.init(event: "failed", time: done.at, vm: r.vm, host: r.host, action: r.actionID,
                                  detail: "the VM runs, but the journal cannot record it yet (\(error)); recorded at the run's end, else by the next run"))
             }
@@ -847,7 +850,7 @@ public final class Executor: @unchecked Sendable {
             failed.step = .failed
             failed.at = clock()
             failed.detail = "\(error)" + ((error as? VirtError)?.isNoDomain == true ? "; " + Self.domainGone : "")
-            do { try journal(failed, restoring: true) } catch { partnerLock.withLock { heldBackRestores.append(HeldBackRecord(entry: failed, power: nil, ended: ended)) } }
+            do { try journal(failed, restoring: true) } catch { keepBack(HeldBackRecord(entry: failed, power: nil, ended: ended)) }
             log.record(.init(event: "failed", time: failed.at, vm: r.vm, host: r.host, action: r.actionID, detail: "restore: \(failed.detail)"))
         }
     }

@@ -78,7 +78,7 @@ extension Executor {
         // found it; counted as neither, it let torpor put more of a group to sleep than its share.
         let (hibernated, saving, savedByHand) = try store.read { db in
             (try JournalRepository.hibernatedVMs(in: db), Set(try JournalRepository.unfinished(in: db).filter { $0.kind == .hibernate }.map(\.vm)),
-             Set(try ExecutionCheck.savedWithoutRecord(now: .max, power: try JournalRepository.power(in: db), in: db).map(\.vm)))
+             Set(try ExecutionCheck.savedWithoutRecord(now: .max, in: db).map(\.vm)))
         }
         let claimed = partnerLock.withLock { dryRunClaims }
         func refusal(_ partners: [String], allows: (Int) -> Int, what: String) -> String? {

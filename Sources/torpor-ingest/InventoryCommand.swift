@@ -20,16 +20,12 @@ struct InventoryCommand: ParsableCommand {
     func run() throws {
         try store.refuseAwayFromTheClock(replay)
         let ingester = InventoryIngester(store: try store.openStore())
-        var failed = false, badInput = false
+        var failures = SourceFailures()
         var aliases = HostAliases()
         for uri in uris {
-            do { try register(uri, with: ingester, aliases: &aliases) } catch {
-                if reportFailure(error) == ExitCode(2) { badInput = true } else { failed = true }
-            }
+            do { try register(uri, with: ingester, aliases: &aliases) } catch { failures.add(error) }
         }
-        // As runEach gives: a runtime failure (1) before bad input (2).
-        if failed { throw ExitCode(1) }
-        if badInput { throw ExitCode(2) }
+        try failures.throwIfAny()
     }
 
     /// Registers one host's domains and says what it registered.

@@ -122,21 +122,35 @@ func printError(_ message: String) {
 /// Ingests each source in turn, printing its report (JSON or one line) and warnings. Every source is tried; the
 /// exit code is the worst: 1 if any runtime failure, else 2 if any bad input.
 func runEach(_ sources: [() throws -> IngestReport], json: Bool, logger: Logger) throws {
-    var failed = false, badInput = false
+    var failures = SourceFailures()
     for ingest in sources {
         let report: IngestReport
         do {
             report = try ingest()
         } catch let error as IngestError {
-            if reportFailure(error) == ExitCode(2) { badInput = true } else { failed = true }
+            failures.add(error)
             if json { print(String(decoding: try JSONEncoder().encode(error.report), as: UTF8.self)) }   // one line per source, failed ones too
             continue
         }
         print(json ? String(decoding: try JSONEncoder().encode(report), as: UTF8.self) : report.summary)
         for warning in report.warnings { logger.warning("\(report.path): \(warning)") }
     }
-    if failed { throw ExitCode(1) }
-    if badInput { throw ExitCode(2) }
+    try failures.throwIfAny()
+}
+
+/// The failures of a command's sources, each printed as it comes: the command's exit code once all were tried, a
+/// runtime failure (1) before bad input (2).
+struct SourceFailures {
+    private var failed = false, badInput = false
+
+    mutating func add(_ error: IngestError) {
+        if reportFailure(error) == ExitCode(2) { badInput = true } else { failed = true }
+    }
+
+    func throwIfAny() throws {
+        if failed { throw ExitCode(1) }
+        if badInput { throw ExitCode(2) }
+    }
 }
 
 /// Prints an ingest error and gives its exit code: 2 for bad input, 1 for a runtime failure.
