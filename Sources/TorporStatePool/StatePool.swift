@@ -304,11 +304,16 @@ public final class StatePool {
     /// What `verify` found.
     public struct VerifyReport: Equatable, Sendable {
         public var chunksChecked: Int
-        /// Chunks whose file does not hold what was written, or cannot be read (a failing disk).
+        /// Chunks whose file does not hold what was written.
         public var corrupt: [String]
         public var missing: [String]
+        /// Chunks whose file is there but cannot be read (a failing disk's EIO): their bytes may come back.
+        public var unreadable: [String] = []
         /// With `repair`: the damaged chunks' files removed, for the next take of an image holding them to write again.
         public var removed: [String] = []
+        /// With `repair`: unreadable chunks left in place, a sleep whose copy is all there is of its memory using them
+        /// (removed, the bytes would be gone for good; left, they may read again once the disk recovers).
+        public var unreadableKept: [String] = []
         /// The sleeping VMs whose image in the pool uses a damaged or missing chunk (libvirt's own image restores them).
         public var sleepingAffected: [String] = []
         /// With `repair`: the sleeping VMs whose copy used a chunk removed or missing, unlinked for the executor to take
@@ -322,7 +327,8 @@ public final class StatePool {
 
     /// Re-hashes every chunk of the pool's index. Without the pool's lock (takes go on meanwhile): a chunk whose file is
     /// gone is missing only if the index still lists it afterwards (a garbage collection removes index rows first).
-    /// `repair`: each damaged chunk still damaged under the pool's lock has its file removed. Left, a take that meets
+    /// `repair`: each damaged chunk still damaged under the pool's lock has its file removed, an unreadable one only when
+    /// no sleep that stays linked to its copy uses it (see `unreadableKept`). Left, a take that meets
     /// its content reuses it by its size and its images cannot be restored; removed, the next take holding it writes it
     /// again (as a lost chunk), and every image that uses it can be restored again. A sleep whose copy uses a chunk
     /// removed or missing is unlinked from it for the executor to take again only when `libvirtHoldsImage` (VM, host)
@@ -341,7 +347,7 @@ public final class StatePool {
             let hex = SHA256.hex(chunk.hash)
             switch chunkFile(hex: hex) {
             case .missing: report.missing.append(hex)
-            case .unreadable: report.corrupt.append(hex)
+            case .unreadable: report.unreadable.append(hex)
             case .read(let data):
                 guard data.withUnsafeBytes({ SHA256.digest($0) }) != chunk.hash else { continue }
                 report.corrupt.append(hex)
@@ -365,8 +371,8 @@ public final class StatePool {
                 return try StateRepository.manifests(pool: key, in: db).filter { inUse.contains($0.id) && $0.chunks.contains { hashes.contains($0.hash) } }
             }
         }
-        report.sleepingAffected = Set(try sleepingUsing(bytes(report.corrupt + report.missing)).map(\.vm)).sorted()
-        if repair && !(report.corrupt.isEmpty && report.missing.isEmpty) {
+        report.sleepingAffected = Set(try sleepingUsing(bytes(report.corrupt + report.unreadable + report.missing)).map(\.vm)).sorted()
+        if repair && !(report.corrupt.isEmpty && report.unreadable.isEmpty && report.missing.isEmpty) {
             // libvirt asked before the pool's lock (a host that does not answer must not hold the takes off), of every
             // sleep the repair may unlink.
             let hosts = try store.read { try JournalRepository.power(in: $0) }.mapValues(\.host)
@@ -377,16 +383,22 @@ public final class StatePool {
             // to take it again (the take writes the chunk anew).
             let held = try lock(wait: true)
             defer { withExtendedLifetime(held) {} }
-            for hex in report.corrupt {
+            for hex in report.corrupt + report.unreadable {
                 let path = chunkPath(hex: hex)
-                if case .read(let data) = chunkFile(hex: hex), SHA256.hexDigest(of: data) == hex { continue }   // written whole since
-                guard unlink(path) == 0 || errno == ENOENT else {
+                switch chunkFile(hex: hex) {
+                case .read(let data) where SHA256.hexDigest(of: data) == hex: continue   // written whole since, or read again
+                case .unreadable where try sleepingUsing(bytes([hex])).contains(where: { !heldByLibvirt.contains($0.vm) }):
+                    report.unreadableKept.append(hex)
+                    continue
+                default: break
+                }
+                guard remove(path) == 0 || errno == ENOENT else {   // a file, or an empty directory in its place
                     throw StatePoolError(kind: .io, message: "removing the damaged chunk \(path): \(String(cString: strerror(errno)))")
                 }
                 report.removed.append(hex)
             }
             let stillMissing = report.missing.filter { if case .missing = chunkFile(hex: $0) { return true } else { return false } }
-            let affected = try sleepingUsing(bytes(report.removed + stillMissing))
+            let affected = try sleepingUsing(bytes(report.removed + stillMissing + report.unreadableKept))
             let unlink = Set(affected.filter { heldByLibvirt.contains($0.vm) }.map(\.id))
             report.keptLinked = Set(affected.filter { !unlink.contains($0.id) }.map(\.vm)).sorted()
             if !unlink.isEmpty { report.retaken = try store.transaction { try JournalRepository.unlinkManifests(unlink, in: $0) } }

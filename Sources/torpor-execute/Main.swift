@@ -474,10 +474,15 @@ struct PoolVerify: ParsableCommand {
                 return (try? hosts[host]??.domain(named: vm).hasManagedSaveImage()) == true
                     && VirtDomain.unusableManagedSaveImage(at: managedSaveDirectory + "/\(vm).save") == nil
             }
-            print("\(report.chunksChecked) chunks checked, \(report.corrupt.count) damaged, \(report.missing.count) missing"
-                  + (repair ? ", \(report.removed.count) damaged removed for the next take to write again" : ""))
+            print("\(report.chunksChecked) chunks checked, \(report.corrupt.count) damaged, \(report.unreadable.count) unreadable, \(report.missing.count) missing"
+                  + (repair ? ", \(report.removed.count) removed for the next take to write again" : ""))
             for hash in report.corrupt { print("  damaged: \(hash)") }
+            for hash in report.unreadable { print("  unreadable: \(hash)") }
             for hash in report.missing { print("  missing: \(hash)") }
+            if !report.unreadableKept.isEmpty {
+                print("unreadable chunks LEFT IN PLACE, a sleep whose copy may be all there is of its memory using them (they may read again once the disk recovers): "
+                      + report.unreadableKept.joined(separator: ", "))
+            }
             if !report.sleepingAffected.isEmpty {
                 print("asleep on an image that uses them: " + report.sleepingAffected.joined(separator: ", ")
                       + " (libvirt's own image restores them; the pool's copy cannot stand in for it)")
@@ -489,7 +494,7 @@ struct PoolVerify: ParsableCommand {
                 print("their copies LEFT LINKED, libvirt holding no image of the sleep (or not answering): the pool's copy may be all there is of their memory; "
                       + "restorable once the chunk is back, or written again by a take of another image holding it: " + report.keptLinked.joined(separator: ", "))
             }
-            if !report.corrupt.isEmpty || !report.missing.isEmpty { throw ExecuteError(.runtime, "\(options.pool): the pool has missing or damaged chunks; the images that use them cannot be restored from the pool") }
+            if !(report.corrupt.isEmpty && report.unreadable.isEmpty && report.missing.isEmpty) { throw ExecuteError(.runtime, "\(options.pool): the pool has missing, damaged or unreadable chunks; the images that use them cannot be restored from the pool") }
         }
     }
 }

@@ -144,9 +144,33 @@ struct PoolScratch {
         try FileManager.default.removeItem(atPath: victim)
         try FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: false)
         let verify = try pool.verify()
-        #expect(verify.corrupt == [hex] && verify.missing.isEmpty, "\(verify)")
+        #expect(verify.unreadable == [hex] && verify.corrupt.isEmpty && verify.missing.isEmpty, "\(verify)")
         let e = #expect(throws: StatePoolError.self) { try pool.materialize(manifest, to: s.dir + "/restored", currentDiskIdentity: "d") }
         #expect(e?.kind == .corrupt && e?.message.contains("chunk 1 (\(hex)) of db-01's image #\(manifest.id) cannot be read") == true, "\(String(describing: e))")
+    }
+
+    /// An unreadable chunk may read again (a disk that recovers): --repair leaves it in place while a sleep whose copy
+    /// may be all there is of its memory uses it, and removes it (for the next take to write again) once every sleep
+    /// using it has libvirt's own image.
+    @Test func aRepairKeepsAnUnreadableChunkASoleCopyUses() throws {
+        let s = try PoolScratch()
+        let pool = try s.pool()
+        let taken = try pool.take(image: try s.image("a", randomBytes(300_000, seed: 15)), vm: "db-01", diskIdentity: "d", now: 1)
+        try s.store.transaction { db in
+            try JournalRepository.setPower(PowerRecord(vm: "db-01", host: "h", state: .hibernated, since: 1, actionID: "a1"), in: db)
+            #expect(try JournalRepository.linkManifest(taken.manifestID, vm: "db-01", actionID: "a1", in: db))
+        }
+        let hex = SHA256.hex(try pool.latest(vm: "db-01").chunks[1].hash)
+        let victim = s.dir + "/pool/chunks/" + String(hex.prefix(2)) + "/" + hex
+        try FileManager.default.removeItem(atPath: victim)
+        try FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: false)   // read fails, as on EIO
+        let kept = try pool.verify(repair: true) { _, _ in false }
+        #expect(kept.unreadable == [hex] && kept.unreadableKept == [hex] && kept.removed.isEmpty && kept.keptLinked == ["db-01"], "\(kept)")
+        #expect(FileManager.default.fileExists(atPath: victim), "the only copy's chunk left in place")
+        #expect(try s.store.read { try JournalRepository.power(of: "db-01", in: $0) }?.manifestID == taken.manifestID)
+        let removed = try pool.verify(repair: true) { _, _ in true }
+        #expect(removed.removed == [hex] && removed.unreadableKept.isEmpty && removed.retaken == ["db-01"], "\(removed)")
+        #expect(!FileManager.default.fileExists(atPath: victim))
     }
 
     /// A sleeping VM whose copy lost a chunk's file (removed by hand, lost by the filesystem) is named, and --repair has
