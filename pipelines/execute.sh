@@ -10,6 +10,8 @@ read -ra uris <<<"${TORPOR_LIBVIRT_URI:-}"
 for uri in "${uris[@]}"; do args+=(--host "$uri"); done
 # The state pool: torpor-execute reads TORPOR_STATE_POOL and TORPOR_STATE_POOL_CAPACITY itself (a capacity that is no
 # size then holds hibernations, said, where as a flag it would refuse the run and its restores).
+# The policy: torpor-execute reads $TORPOR_POLICY itself, at each pass (a VM it excludes is not hibernated, whatever
+# the approved plan says; one that cannot be read holds hibernations, said).
 # Demand signals: each TORPOR_WAKE_ON_<name> a --wake-on rule, asked of TORPOR_PROMETHEUS_URL (a rule the executor
 # cannot use is said, a misconfigured event: no hibernation starts until it is fixed; restores go on).
 wake=()

@@ -31,8 +31,22 @@ public struct ExecutionOptions: Sendable {
     /// Why no hibernation may start this run, if one may not (a demand signal misconfigured: the VMs it should watch
     /// would sleep unwatched); restores go on.
     public var holdHibernations: String?
+    /// The policy in force now (`--policy`, `$TORPOR_POLICY`), nil when not known here: a VM it excludes is not
+    /// hibernated though an approved plan, made before the exclusion, holds its window.
+    public var policy: Policy?
 
     public init(now: EpochSeconds) { self.now = now }
+
+    /// Holds every new hibernation of the run for `why`, beside any hold already set.
+    public mutating func hold(_ why: String) {
+        holdHibernations = [holdHibernations, why].compactMap { $0 }.joined(separator: "; ")
+    }
+
+    /// Takes the policy in force from `read`; one that cannot be read holds every new hibernation (torpor-plan makes no
+    /// plan from it either), restores going on.
+    public mutating func readPolicy(_ read: () throws -> Policy) {
+        do { policy = try read() } catch { hold("no new hibernations while the policy in force cannot be read: \(error)") }
+    }
 }
 
 /// Applies the due actions of the approved plan through libvirt, journaling every step before acting, after first
@@ -221,7 +235,7 @@ public final class Executor: @unchecked Sendable {
             why = "no new hibernations while the store cannot say whether every --wake-on rule names a VM (\(error))"
         }
         var held = options
-        held.holdHibernations = [options.holdHibernations, why].compactMap { $0 }.joined(separator: "; ")
+        held.hold(why)
         return held
     }
 
@@ -1155,6 +1169,9 @@ public final class Executor: @unchecked Sendable {
             }
             guard now <= plan.validUntil.seconds else { skip(expired); continue }
             if let why = pinned(pins[a.vm], at: now) { skip(why); continue }
+            if let why = options.policy?.settings(vm: a.vm, labels: labels[a.vm] ?? [:]).excluded {
+                skip("the policy in force excludes it (\(why)), though its approved plan holds the window: not hibernated"); continue
+            }
             if power[a.vm]?.state == .hibernated { skip("already hibernated"); continue }
             guard let restore = a.pairedWith.flatMap({ restores[$0] }) else { skip("its restore is already due: not worth sleeping"); continue }
             if let why = a.notWorthStarting(at: now, restore: restore) { skip(why); continue }

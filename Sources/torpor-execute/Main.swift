@@ -196,6 +196,8 @@ struct Run: ParsableCommand {
     @Option(help: "Seconds between passes with --follow (at least 1).") var interval = 60
     @Option(help: "With --follow and --now: replay on a simulated clock until this time (no waiting between passes).") var until: String?
     @Flag(help: "Allow a --now more than an hour from the clock without --dry-run: a replay on hosts set up for it (a test driver, a test guest).") var replay = false
+    /// The policy in force: a VM it excludes since its plan was approved is not hibernated.
+    @OptionGroup var policyFile: PolicyOption
 
     func validate() throws {
         guard interval >= 1 else { throw ValidationError("--interval \(interval): give at least 1 second between passes") }
@@ -233,10 +235,11 @@ struct Run: ParsableCommand {
                     let reserve = StoreReserve(store: store.path)
                     reserve.releaseIfFull()
                     let state = reserve.keep()
-                    if case .short = state, let full = state.problem {
-                        options.holdHibernations = [options.holdHibernations, full].compactMap { $0 }.joined(separator: "; ")
-                    }
+                    if case .short = state, let full = state.problem { options.hold(full) }
                 }
+                // The policy in force, read each pass (an exclusion made after a plan's approval holds from the next
+                // pass); one that cannot be read holds every new hibernation, as torpor-plan makes no plan from it.
+                if policyFile.inForceKnown { options.readPolicy { try Policy.load(path: try policyFile.path()).policy } }
                 // A store that cannot be read holds up no pass (what it said last stands).
                 let found = flags.problems + ((try? executor.misconfigurations(options)) ?? problems.filter { !flags.problems.contains($0) })
                 if found != problems {

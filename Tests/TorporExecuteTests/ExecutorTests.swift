@@ -279,6 +279,29 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
             "  api-01: skipped since \(UTC.format(Self.now)): busy at the pre-flight (≥ hibernate_below 5.0 %)"))
     }
 
+    /// The policy in force is read at each pass: a VM it excludes since its plan was approved is not hibernated (the
+    /// others are), and one that cannot be read holds every new hibernation. Without a policy known here, the plan stands.
+    @Test func aVMThePolicyInForceExcludesIsNotHibernated() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<6, "api-01": 0..<6])
+        var options = f.options(Self.now)
+        options.readPolicy { try Policy.parse("""
+            tiers: {silver: {quantile: 0.9, priority: 2}}
+            vms: {web-01: {exclude: true, reason: "month-end batch"}}
+            """, source: "policy.yaml") }
+        let events = try f.executor().run(options)
+        #expect(events.first { $0.vm == "web-01" }?.detail == "the policy in force excludes it (month-end batch), though its approved plan holds the window: not hibernated", "\(events)")
+        #expect(events.first { $0.vm == "api-01" }?.event == "hibernated")
+        #expect(try f.state("web-01") == .running && f.power("web-01") != .hibernated)
+        var unreadable = f.options(Self.now + 60)
+        unreadable.readPolicy { try Policy.parse("tiers: [", source: "policy.yaml") }
+        #expect(unreadable.policy == nil && unreadable.holdHibernations?.hasPrefix("no new hibernations while the policy in force cannot be read: policy.yaml") == true,
+                "\(String(describing: unreadable.holdHibernations))")
+        #expect(try f.executor().run(unreadable).map { "\($0.vm ?? "") \($0.event)" } == ["web-01 skipped"])
+        #expect(try f.state("web-01") == .running)
+        #expect(try f.executor().run(f.options(Self.now + 120)).first { $0.vm == "web-01" }?.event == "hibernated")
+    }
+
     /// A partner libvirt holds saved without torpor's record (a `virsh managedsave` by hand) counts as asleep: of four,
     /// two saved by hand, the share of 0.5 lets no third sleep (counted as neither, it had let web-01 sleep: three of
     /// four asleep).
