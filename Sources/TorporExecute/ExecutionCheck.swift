@@ -117,7 +117,7 @@ public enum ExecutionCheck {
             }
             // A VM libvirt holds saved that torpor did not put to sleep: nothing restores it. Told for a day from the
             // first inventory that found it so (the metrics count it for as long as it lasts).
-            for s in try savedWithoutRecord(now: now, power: power, in: db)
+            for s in try JournalRepository.savedWithoutRecord(now: now, power: power, in: db)
             where now - s.since <= 86_400 && !problems.contains(where: { $0.vm == s.vm }) {
                 problems.append(Problem(vm: s.vm, kind: .savedWithoutRecord, text: "\(s.vm) on \(s.host): SAVED WITHOUT TORPOR'S RECORD since \(UTC.format(s.since)): libvirt holds its "
                                         + "saved state, but torpor did not put it to sleep (a `virsh managedsave` by hand, or a store restored from "
@@ -168,25 +168,15 @@ public enum ExecutionCheck {
         } + storeRoom(store)
     }
 
-    /// `savedWithoutRecord` at `now` (`replaying`: by torpor's records as they were then), for `check`'s all-clear,
+    /// `JournalRepository.savedWithoutRecord` at `now` (`replaying`: by torpor's records as they were then), for `check`'s all-clear,
     /// which names them only for a day.
     public static func savedWithoutRecord(store: Store, now: EpochSeconds, replaying: Bool) throws -> [SavedDomain] {
         try store.read { try savedWithoutRecord(now: now, replaying: replaying, in: $0) }
     }
 
-    /// `savedWithoutRecord` at `now`, by torpor's records as they are (or, `replaying`, as they were then).
+    /// `JournalRepository.savedWithoutRecord` at `now`, by torpor's records as they are (or, `replaying`, as they were then).
     static func savedWithoutRecord(now: EpochSeconds, replaying: Bool = false, in db: Database) throws -> [SavedDomain] {
-        try savedWithoutRecord(now: now, power: try JournalRepository.power(at: replaying ? now : .max, in: db), in: db)
-    }
-
-    /// The VMs libvirt holds saved that torpor did not put to sleep (a `virsh managedsave` by hand, a store restored from
-    /// an older backup), as the latest inventory by `now` found them: not while torpor acts on them (an action under way
-    /// or left open), nor once torpor acted on them after the inventory looked (`power`: its records).
-    static func savedWithoutRecord(now: EpochSeconds, power: [String: PowerRecord], in db: Database) throws -> [SavedDomain] {
-        let acting = Set(try JournalRepository.unfinished(in: db).map(\.vm))
-        return try VMRepository.saved(in: db).filter { s in
-            s.seen <= now && !acting.contains(s.vm) && power[s.vm].map { $0.state != .hibernated && $0.since < s.seen } ?? true
-        }
+        try JournalRepository.savedWithoutRecord(now: now, power: try JournalRepository.power(at: replaying ? now : .max, in: db), in: db)
     }
 
     /// The store's filesystem when it has no room left for the reserve kept beside the store for restores (made again

@@ -28,7 +28,7 @@ public enum ExecutionMetrics {
             let power = try JournalRepository.power(at: replaying ? now : .max, in: db)
             out.gauge("torpor_vms_saved_without_record", "VMs libvirt holds saved that torpor did not put to sleep (nothing restores them; check names "
                       + "each for a day from the inventory that found it), by host.",
-                      perHost(try ExecutionCheck.savedWithoutRecord(now: now, power: power, in: db).map(\.host)))
+                      perHost(try JournalRepository.savedWithoutRecord(now: now, power: power, in: db).map(\.host)))
             out.gauge("torpor_problems", "What torpor-execute check names, by kind: each needs a person (the watch tells one).",
                       ExecutionCheck.Kind.allCases.map { kind in (["kind": kind.rawValue], Double(problems.filter { $0.kind == kind }.count)) })
             // 0 with no approved plan, or one this torpor cannot read (a newer planner's): an alert on its passing fires.

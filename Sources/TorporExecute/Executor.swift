@@ -1744,14 +1744,14 @@ public final class Executor: @unchecked Sendable {
         let inWords = Self.chosenInWords(labels: labels, hosts: options.hosts)
         let every = "every sleeping VM" + inWords, reason = "woken by \(who): \(every)"
         /// The selection by host: torpor's sleepers (their restores owed), VMs with an action under way or left open, and
-        /// those saved without torpor's record (`ExecutionCheck.savedWithoutRecord`, however long ago). One read of the
+        /// those saved without torpor's record (`JournalRepository.savedWithoutRecord`, however long ago). One read of the
         /// store for every host.
         @Sendable func asleepByHost() throws -> [String: Asleep] {
             try store.read { db in
                 let owed = try DueActions.owedRestores(now: options.now, in: db).filter { covers($0.host, options) && chosen($0.vm) }
                 let sleeping = Set(owed.map(\.vm))
                 let acting = try JournalRepository.unfinished(in: db).filter { covers($0.host, options) && chosen($0.vm) && !sleeping.contains($0.vm) }
-                let unrecorded = try ExecutionCheck.savedWithoutRecord(now: options.now, power: try JournalRepository.power(in: db), in: db)
+                let unrecorded = try JournalRepository.savedWithoutRecord(now: options.now, power: try JournalRepository.power(in: db), in: db)
                     .filter { covers($0.host, options) && chosen($0.vm) && !sleeping.contains($0.vm) }
                 var byHost: [String: Asleep] = [:]
                 for r in owed { byHost[r.host, default: Asleep()].owed.append(r) }

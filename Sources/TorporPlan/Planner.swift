@@ -36,9 +36,16 @@ public struct PlanningVM: Sendable {
     /// neither hibernated nor counted as running by the guardrails, however fresh its data otherwise is.
     public var notRunningSince: EpochSeconds? = nil
 
-    /// Known to run (data fresh, not seen shut off) or asleep: what the guardrails count, and whom the hourly job
-    /// may name as dormant. A VM without fresh data (shut off, gone, its collector stopped) is neither.
+    /// Set when libvirt holds the VM saved without torpor's record (a `virsh managedsave` by hand), as the inventory
+    /// found it (`JournalRepository.savedWithoutRecord`): asleep for the guardrails through the whole horizon, as the
+    /// executor's pre-flight counts it (counted as neither, each plan proposed windows the pre-flight refused).
+    public var savedWithoutRecord = false
+
+    /// Known to run (data fresh, not seen shut off) or asleep: whom the hourly job may name as dormant. A VM without
+    /// fresh data (shut off, gone, its collector stopped) is neither.
     var knownRunningOrAsleep: Bool { hibernatedSince != nil || staleSince == nil && notRunningSince == nil }
+    /// What the guardrails count: known to run or asleep, or saved without torpor's record.
+    var countedByGuardrails: Bool { knownRunningOrAsleep || savedWithoutRecord }
     /// Set when a training run marked the VM not predictable (`DemandForecaster.unpredictable`: the newest run, or the
     /// one whose model serves it): the reason.
     public var notPredictable: String?
@@ -336,7 +343,7 @@ struct Planning {
         let plan = Plan(schema: Plan.schema, id: "", createdAt: Instant(input.now), validUntil: Instant(input.now + policy.validFor),
                         inputs: .init(dataWatermark: input.dataWatermark.map(Instant.init), model: input.model,
                                       policySHA256: input.policySHA256, horizonHours: hours,
-                                      guardrails: policy.guardrails(counted: input.vms.filter(\.knownRunningOrAsleep).map(\.name).sorted())),
+                                      guardrails: policy.guardrails(counted: input.vms.filter(\.countedByGuardrails).map(\.name).sorted())),
                         actions: actions, skipped: Self.merged(skipped), forecasts: forecasts)
         return plan.sealed()
     }
@@ -616,7 +623,7 @@ struct Planning {
         var groupSize: [String: Int] = [:], hostSize: [String: Int] = [:], groupAll: [String: Int] = [:], hostAll: [String: Int] = [:]
         var hostMemory: [String: Int64] = [:], hostVCPUs: [String: Int64] = [:]
         for vm in input.vms {
-            let counted = vm.knownRunningOrAsleep
+            let counted = vm.countedByGuardrails
             if let g = groupOf(vm) {
                 groupAll[g, default: 0] += 1
                 if counted { groupSize[g, default: 0] += 1 }
@@ -642,6 +649,15 @@ struct Planning {
             }
         }
         sleeping.forEach(add)
+        // Saved without torpor's record: asleep in its group and on its host for as long as torpor can see (no window:
+        // no restore of torpor's is owed it).
+        func asleepThroughout(_ counts: inout [String: [Int]], _ key: String) {
+            counts[key] = (counts[key] ?? [Int](repeating: 0, count: hours)).map { $0 + 1 }
+        }
+        for vm in input.vms where vm.savedWithoutRecord && vm.hibernatedSince == nil {
+            if let g = groupOf(vm) { asleepThroughout(&groupAsleep, g) }
+            if let h = vm.host { asleepThroughout(&hostAsleep, h) }
+        }
         let rails = policy.guardrails()
         var accepted: [Window] = []
         let order = candidates.sorted { a, b in

@@ -40,7 +40,8 @@ extension PlanningInputs {
                              save: try JournalRepository.p95Seconds(kind: .hibernate, vms: records.map(\.name), upTo: asOf, in: db),
                              restore: try JournalRepository.p95Seconds(kind: .restore, vms: records.map(\.name), upTo: asOf, in: db),
                              unmetDemands: try unmetDemands(records: records, power: power, now: now, policy: policy, in: db),
-                             calls: try DemandCallRepository.calls(from: from, to: hour0, in: db), notRunning: notRunning)
+                             calls: try DemandCallRepository.calls(from: from, to: hour0, in: db), notRunning: notRunning,
+                             savedByHand: Set(try JournalRepository.savedWithoutRecord(now: now, power: power, in: db).map(\.vm)))
             return (records, histories, try EventRepository.overlapping(from: hour0, to: horizonEnd, knownBy: asOf, in: db), stateBytes, execution)
         }
         let calendar = CalendarHours(events: events, vms: records, from: hour0, to: horizonEnd)
@@ -64,6 +65,7 @@ extension PlanningInputs {
                                   staleSince: fresh ? nil : (lastKnown.map { $0 + 3600 } ?? from)))
             vms[vms.count - 1].historyHours = PlanningVM.historyHours(of: history.series.values)
             vms[vms.count - 1].notRunningSince = execution.notRunning[record.name]
+            vms[vms.count - 1].savedWithoutRecord = execution.savedByHand.contains(record.name)
             vms[vms.count - 1].notPredictable = execution.unpredictable[record.name]
             vms[vms.count - 1].wokenEarlyAt = execution.power[record.name]?.wokenEarlyAt
             vms[vms.count - 1].unmetDemandAt = execution.unmetDemands[record.name]

@@ -262,6 +262,16 @@ public enum JournalRepository {
         return result
     }
 
+    /// The VMs libvirt holds saved that torpor did not put to sleep (a `virsh managedsave` by hand, a store restored from
+    /// an older backup), as the latest inventory by `now` found them: not while torpor acts on them (an action under way
+    /// or left open), nor once torpor acted on them after the inventory looked (`power`: its records).
+    public static func savedWithoutRecord(now: EpochSeconds, power: [String: PowerRecord], in db: Database) throws -> [SavedDomain] {
+        let acting = Set(try unfinished(in: db).map(\.vm))
+        return try VMRepository.saved(in: db).filter { s in
+            s.seen <= now && !acting.contains(s.vm) && power[s.vm].map { $0.state != .hibernated && $0.since < s.seen } ?? true
+        }
+    }
+
     public static func setPower(_ p: PowerRecord, in db: Database) throws {
         try db.execute(sql: """
             INSERT OR REPLACE INTO power (vm, host, state, since, action_id, manifest_id, disk_identity, pool_refused, pool_failures, pool_retry_at)

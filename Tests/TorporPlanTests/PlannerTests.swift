@@ -172,6 +172,24 @@ import TorporTrain
         #expect(plan.skipped.contains { $0.reason.contains("may have 1 of 2 asleep") })
     }
 
+    /// A VM libvirt holds saved without torpor's record (a `virsh managedsave` by hand) is asleep for the guardrails, as
+    /// the executor's pre-flight counts it: of four, two saved by hand, the share of 0.5 lets none of the others sleep
+    /// (counted as neither, the group had been two running VMs, one allowed to sleep, and the pre-flight refused it).
+    @Test func aVMSavedByHandIsAsleepForTheGuardrails() throws {
+        let policy = try Self.policy(guardrails: "{max_hibernated_share: 0.5, min_running: 0}")
+        let live = ["a", "b"].map { Self.vm($0, Self.hours(idle: 0..<12), labels: ["group": "x"]) }
+        let byHand = ["c", "d"].map { name -> PlanningVM in
+            var vm = Self.vm(name, Self.hours(idle: 0..<12), labels: ["group": "x"])
+            vm.notRunningSince = Self.now - 3600
+            vm.savedWithoutRecord = true
+            return vm
+        }
+        let plan = try Self.plan(live + byHand, policy: policy)
+        #expect(plan.actions.isEmpty, "\(plan.actions.map(\.id))")
+        #expect(plan.skipped.filter { $0.reason.contains("may have 2 of 4 asleep at once") }.map(\.vm) == ["a", "b"], "\(plan.skipped)")
+        #expect(plan.inputs.guardrails?.counted == ["a", "b", "c", "d"], "the pre-flight counts its partners as the plan did")
+    }
+
     /// A restore needs the host's memory and vCPUs back, at the horizon's end too.
     @Test func hostMemoryAndVCPUsHoldAtEveryRestore() throws {
         let vms = ["a", "b"].map { Self.vm($0, Self.hours(idle: 0..<24)) }   // asleep to the horizon's end; 1 GiB, 2 vCPUs each
