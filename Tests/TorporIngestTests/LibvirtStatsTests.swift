@@ -431,6 +431,23 @@ import TorporVirt
         #expect(DomainRates.between(previous, record(nil, 50_000_000_000), at: 300).rates["cpu_util"] == 10, "an ID libvirt cannot give: as before")
     }
 
+    /// A domain paused and resumed within an interval (a person's suspend, a save canceled) runs for another reason
+    /// (libvirt's state reason): its paused time counted no CPU, so no rate (it would read as idle time: missing is not idle).
+    @Test func aDomainPausedAndResumedWithinAnIntervalGivesNoRate() {
+        let record = { (reason: Int64?, cpu: UInt64) in
+            DomainSample(DomainStatsRecord(domainName: "x", domainUUID: "", domainID: 7, values: ["state.state": .int(1), "vcpu.current": .uint(1), "cpu.time": .uint(cpu)]
+                .merging(reason.map { ["state.reason": .int($0)] } ?? [:]) { a, _ in a }))
+        }
+        let booted = record(1, 20_000_000_000)
+        #expect(booted.counters[DomainRates.stateReason] == 1)
+        let previous = CounterSnapshot(collectedAt: 0, counters: booted.counters)
+        #expect(DomainRates.between(previous, record(5, 50_000_000_000), at: 300) == ([:], [DomainRates.stateReason]))
+        #expect(DomainRates.between(previous, record(1, 50_000_000_000), at: 300).rates["cpu_util"] == 10)
+        #expect(DomainRates.between(CounterSnapshot(collectedAt: 0, counters: ["cpu.time": 20e9]), record(5, 50_000_000_000), at: 300).rates["cpu_util"] == 10,
+                "counters stored before the reason was kept: as before")
+        #expect(DomainRates.runningReason(5) == "unpaused" && DomainRates.runningReason(42) == "reason 42")
+    }
+
     @Test func ratesClampCPUAtOneHundredPercent() {
         let previous = CounterSnapshot(collectedAt: 0, counters: ["cpu.time": 0])
         let current = DomainSample(domain: "x", running: true, vcpus: 1, counters: ["cpu.time": 400e9], memoryCapacity: nil, memoryUsed: nil)

@@ -40,6 +40,16 @@ import TorporTestSupport
         #expect(try value("mem_capacity", t0 + 60) == 128 * 1_048_576)
         let vm = try store.read { try VMRepository.all(in: $0) }.first { $0.name == guest.name }
         #expect(vm?.hostURI == RealGuest.uri)
+        // Paused and resumed between two collections (a person's suspend): its paused time counted no CPU, and is no
+        // idle time: no rate, said. The next interval, running all through (still "unpaused"), gives one.
+        try guest.domain.suspend()
+        Thread.sleep(forTimeInterval: 1)
+        try guest.domain.resume()
+        let paused = try ingester.collect(uri: RealGuest.uri, now: t0 + 120)
+        #expect(paused.warnings.contains { $0.contains("\(guest.name): paused and resumed") && $0.contains("running now: unpaused") }, "\(paused.warnings)")
+        #expect(try value("cpu_util", t0 + 120) == nil)
+        _ = try ingester.collect(uri: RealGuest.uri, now: t0 + 180)
+        #expect(try value("cpu_util", t0 + 180) != nil)
     }
 
     /// One host listed under two URIs (here the daemon's own socket named outright) is read once: the second URI is

@@ -42,6 +42,7 @@ public struct DomainSample: Equatable, Sendable {
         if let cpu = record.number("cpu.time") { counters["cpu.time"] = cpu }
         if let vcpus { counters[DomainRates.vcpuCount] = Double(vcpus) }
         if let id = record.domainID, running { counters[DomainRates.domainID] = Double(id) }
+        if running, let reason = record.number("state.reason") { counters[DomainRates.stateReason] = reason }
         // Over every device, or missing when one does not report it (libvirt gives no traffic of a user-mode or
         // vhost-user NIC): a sum of the others would read that device's traffic as none.
         func sum(_ group: String, _ field: String) -> Double? {
@@ -71,7 +72,7 @@ public struct DomainSample: Equatable, Sendable {
 }
 
 /// Rates between two collections of one domain: CPU utilization of its allocated vCPUs (percent), network and
-/// block I/O (bytes/s). A counter that went down, or a new domain ID (the domain restarted), gives no rate of any counter
+/// block I/O (bytes/s). A counter that went down, a new domain ID (the domain restarted) or state reason (paused and resumed), gives no rate of any counter
 /// for that interval (those that did not go down may have restarted too): missing, not zero. vCPUs plugged or unplugged
 /// in the interval give no utilization, interfaces or disks no network or disk rate. Nothing comes out of a first collection, an interval shorter than `shortestInterval` or longer than `longestInterval`, or a domain
 /// that is not running now or was not at the previous collection (its counters are not kept).
@@ -95,8 +96,19 @@ public enum DomainRates {
     /// were kept have none: no rate for that one interval, rather than one that may be too low.
     public static let netCount = "net.count"
     public static let blockCount = "block.count"
+    /// Kept with the counters (not a counter): why the running domain runs, libvirt's state reason (booted, unpaused,
+    /// a save canceled...). Another reason is a state change in the interval: paused and resumed, its paused time
+    /// counted no CPU and would read as idle. A pause and resume after another leaves it as it was (unpaused): not seen.
+    public static let stateReason = "state.reason"
     /// What is kept with the counters that is not a counter.
-    static let notCounters: Set<String> = [vcpuCount, domainID, netCount, blockCount]
+    static let notCounters: Set<String> = [vcpuCount, domainID, netCount, blockCount, stateReason]
+
+    /// libvirt's reason for a running domain (`virDomainRunningReason`), in words.
+    static func runningReason(_ code: Double) -> String {
+        let names = [1: "booted", 2: "migrated", 3: "restored", 4: "from a snapshot", 5: "unpaused", 6: "migration canceled",
+                     7: "save canceled", 8: "woken up", 9: "crashed", 10: "post-copy migration", 11: "post-copy migration failed"]
+        return names[Int(code)] ?? "reason \(Int(code))"
+    }
 
     public static func between(_ previous: CounterSnapshot, _ current: DomainSample, at now: EpochSeconds) -> (rates: [String: Double], resets: [String]) {
         let interval = now - previous.collectedAt
@@ -106,6 +118,7 @@ public enum DomainRates {
         var resets: [String] = []
         let metricOf = ["net.rx.bytes": "net_rx", "net.tx.bytes": "net_tx", "block.rd.bytes": "disk_read", "block.wr.bytes": "disk_write"]
         if let before = previous.counters[domainID], let now = current.counters[domainID], before != now { return ([:], [domainID]) }
+        if let before = previous.counters[stateReason], let now = current.counters[stateReason], before != now { return ([:], [stateReason]) }
         for (counter, value) in current.counters where !notCounters.contains(counter) {
             guard let before = previous.counters[counter] else { continue }
             // Devices plugged or unplugged in the interval: the sum is over other devices, whichever way it moved.
@@ -250,6 +263,10 @@ public struct DomainStatsIngester {
                         for (metric, value) in rates.sorted(by: { $0.key < $1.key }) { try emit(session, vm, metric, value, now) }
                         if resets == [DomainRates.domainID] {
                             session.warn("\(sample.domain): restarted since the last collection (a new domain ID); no rate this interval")
+                        } else if resets == [DomainRates.stateReason] {
+                            let reason = sample.counters[DomainRates.stateReason].map(DomainRates.runningReason) ?? "?"
+                            session.warn("\(sample.domain): paused and resumed, or another change of state, since the last collection (running now: \(reason)); "
+                                         + "no rate this interval (its paused time would read as idle)")
                         } else if !resets.isEmpty {
                             session.warn("\(sample.domain): counters went down (restarted?): \(resets.sorted().joined(separator: ", ")); no rate this interval")
                         }
