@@ -33,4 +33,13 @@ public enum CounterRepository {
             ON CONFLICT (host_uri, domain) DO UPDATE SET collected_at = excluded.collected_at, counters = excluded.counters
             """, arguments: [host, domain, snapshot.collectedAt, json])
     }
+
+    /// Removes the counters last collected before `before`: of domains undefined, renamed or moved off a host since (a
+    /// collection more than `DomainRates.longestInterval` later takes no rate from them anyway). Returns how many went.
+    public static func prune(before: EpochSeconds, in store: Store) throws -> Int {
+        try store.transaction { db in
+            try db.execute(sql: "DELETE FROM libvirt_counter WHERE collected_at < ?", arguments: [before])
+            return db.changesCount
+        }
+    }
 }

@@ -7,7 +7,7 @@ import TorporStore
 struct PruneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prune",
-        abstract: "Drop samples older than --keep before --now, the record of the ingests they came from, the executor's journal and the domains' runs as old (the nightly job runs it): the store otherwise grows by every collection for ever.",
+        abstract: "Drop samples older than --keep before --now, the record of the ingests they came from, the executor's journal, the domains' runs and the counters of domains not collected since as old (the nightly job runs it): the store otherwise grows by every collection for ever.",
         discussion: "At least 35d (what the planner reads); torpor-train reads --history-days (90 by default) of it: keep at least that.")
 
     @OptionGroup var store: StoreOptions
@@ -39,6 +39,8 @@ struct PruneCommand: ParsableCommand {
             if steps > 0 { print("removed \(steps) steps the executor journaled before \(UTC.format(before)) (not those it or the planner still reads)") }
             let runs = try DomainRuns.prune(before: before, in: opened)
             if runs > 0 { print("removed \(runs) stretches of collections that found a domain running, ended before \(UTC.format(before)) (each host's latest of each domain kept)") }
+            let counters = try CounterRepository.prune(before: before, in: opened)
+            if counters > 0 { print("removed the last counters of \(counters) domains no collection has read since \(UTC.format(before)) (undefined or gone from their host)") }
             if summedUp > 0 { print("summed up the hours of \(summedUp) VMs whose samples predate the hourly summary or its sample counts") }
             if left > 0 { print("\(left) VMs whose samples predate the hourly summary or its sample counts are left to sum up (after --sum-up-for \(sumUpFor)): the next prune goes on") }
         } catch {

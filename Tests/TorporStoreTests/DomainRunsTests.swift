@@ -124,6 +124,19 @@ import TorporCore
         #expect(try Self.stretches(store) == ["\(Self.a) web-01 9000-9000", "\(Self.b) web-01 1000-1000", "\(Self.b) web-02 9000-9000"])
     }
 
+    /// The last counters of a domain no collection has read since the prune's time (undefined, gone from its host) go;
+    /// the others stay the next rate's base. Run twice, the second removes nothing.
+    @Test func thePruneRemovesTheCountersOfDomainsNotCollectedSince() throws {
+        let store = try Store(path: temporaryStorePath())
+        try store.transaction { db in
+            try CounterRepository.save(host: Self.a, domain: "gone", snapshot: CounterSnapshot(collectedAt: 1000, counters: ["cpu.time": 1]), in: db)
+            try CounterRepository.save(host: Self.a, domain: "web-01", snapshot: CounterSnapshot(collectedAt: 9000, counters: ["cpu.time": 2]), in: db)
+        }
+        #expect(try CounterRepository.prune(before: 6000, in: store) == 1)
+        #expect(try CounterRepository.prune(before: 6000, in: store) == 0)
+        #expect(try store.read { try CounterRepository.latest(host: Self.a, in: $0) }.keys.sorted() == ["web-01"])
+    }
+
     /// A store before v23: each host's latest counters of a domain found running are its first stretch (a sleep under way
     /// keeps what the collections before the upgrade found); a domain's counters from a collection that found it not
     /// running make none.
