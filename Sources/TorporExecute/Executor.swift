@@ -1337,12 +1337,6 @@ public final class Executor: @unchecked Sendable {
                 log.record(.init(event: "skipped", time: clock(), vm: a.vm, host: a.host, action: a.id, detail: skipped.detail))
                 return
             }
-            let demand = try load.demand(of: d, at: clock())
-            guard demand < a.rationale.hibernateBelow else {
-                hold(a, "skipped", String(format: "busy at the pre-flight (≥ hibernate_below %.1f %%)", a.rationale.hibernateBelow),
-                     String(format: "busy now: %.1f %% ≥ hibernate_below %.1f %% (pre-flight)", demand, a.rationale.hibernateBelow))
-                return
-            }
             // No room is reserved for an image the pool would refuse (a disk torpor cannot check): libvirt's image holds it.
             if let pool = options.pool, DiskIdentity.unconfirmable(try Self.diskIdentity(d)) == nil {
                 let used = try StatePool(directory: pool.directory, capacityBytes: pool.capacityBytes, store: store).usedBytes()
@@ -1358,9 +1352,17 @@ public final class Executor: @unchecked Sendable {
                     return
                 }
             }
+            let notRunning = members.map { partnersNotRunning(a, members: $0, covered: options.runHosts) } ?? [:]   // libvirt asked before the count
+            // The load read after the slower steps (the pool's room, partner hosts that may take their timeout to answer),
+            // so that it is seconds old at the save, not as old as they took.
+            let demand = try load.demand(of: d, at: clock())
+            guard demand < a.rationale.hibernateBelow else {
+                hold(a, "skipped", String(format: "busy at the pre-flight (≥ hibernate_below %.1f %%)", a.rationale.hibernateBelow),
+                     String(format: "busy now: %.1f %% ≥ hibernate_below %.1f %% (pre-flight)", demand, a.rationale.hibernateBelow))
+                return
+            }
             // The guardrails counted last, and the intent journaled before any other pre-flight counts: the VM is then
             // asleep for them (being saved), whichever executor counts.
-            let notRunning = members.map { partnersNotRunning(a, members: $0, covered: options.runHosts) } ?? [:]   // libvirt asked before the count
             let refused = try withGuardrailsCounted { () -> String? in
                 // A pause or a pin made while the load was read (seconds) or the lock awaited holds it still.
                 if let held = try store.read({ try heldNow(a, approval: approval, at: clock(), in: $0) }) { return held }
