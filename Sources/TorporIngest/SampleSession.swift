@@ -3,6 +3,7 @@ import GRDB
 import TorporCore
 import TorporHash
 import TorporStore
+import TorporVirt
 
 /// Ingests one source as one transaction: skipped when the same content was ingested before, otherwise `read`
 /// offers its samples to a `SampleSession` and everything is committed together, or nothing if it throws.
@@ -248,6 +249,11 @@ final class SampleSession {
     func replaceEvents(from: EpochSeconds, to: EpochSeconds, with occurrences: [EventRecord]) {
         events = (occurrences, from, to)
         report.inserted = occurrences.count
+    }
+
+    /// Refuses `uri` when another run read the host `identity` names under another URI lately (`HostAliases.admitAcrossRuns`).
+    func admitHost(_ uri: String, _ identity: HostIdentity?) throws {
+        try HostAliases.admitAcrossRuns(uri, identity, now: now, in: db)
     }
 
     /// The raw counters of the previous libvirt collection on `host`, per domain.

@@ -361,6 +361,18 @@ enum Schema {
                     SELECT host_uri, domain, collected_at, collected_at FROM libvirt_counter WHERE counters != '{}';
                 """)
         }
+        migrator.registerMigration("v24: the host each libvirt URI reached") { db in
+            // One host collected under two URIs by separate runs (an inventory by hand under another spelling) had its
+            // running VMs taken for copies on two hosts, their hibernations held and their samples dropped.
+            try db.execute(sql: """
+                CREATE TABLE libvirt_host (
+                    host_uri TEXT PRIMARY KEY,
+                    identity TEXT NOT NULL,                 -- host name, host UUID and driver scope, as libvirt gives them
+                    seen INTEGER NOT NULL                   -- the latest collection or inventory that reached it so
+                );
+                CREATE INDEX libvirt_host_by_identity ON libvirt_host(identity, seen);
+                """)
+        }
         return migrator
     }
 }

@@ -448,6 +448,30 @@ import TorporVirt
         #expect(DomainRates.runningReason(5) == "unpaused" && DomainRates.runningReason(42) == "reason 42")
     }
 
+    /// One host reached under two URIs by separate runs (a person's inventory under another spelling than the
+    /// collector's): the second is refused while the first was read within `heldAcrossRunsFor`, naming it; later the
+    /// host is read under the new one. Another host, or a URI libvirt gives no identity for, is never refused.
+    @Test func aHostReadUnderAnotherURIByAnotherRunIsRefused() throws {
+        let store = try Scratch().store
+        let host = HostIdentity(hostname: "hv1", uuid: "u-1", scope: "QEMU /system")
+        try store.transaction { try HostAliases.admitAcrossRuns("qemu:///system", host, now: 1000, in: $0) }
+        let refused = #expect(throws: IngestError.self) {
+            try store.transaction { try HostAliases.admitAcrossRuns("qemu+ssh://hv1/system", host, now: 1300, in: $0) }
+        }
+        #expect(refused?.isBadInput == true && refused?.description.contains("the same host as qemu:///system (host hv1, host UUID u-1, QEMU /system), "
+                                                                              + "which the store read under that URI at \(UTC.format(1000))") == true, "\(String(describing: refused))")
+        try store.transaction { db in
+            try HostAliases.admitAcrossRuns("qemu:///system", host, now: 1300, in: db)   // the same URI again
+            try HostAliases.admitAcrossRuns("qemu+ssh://hv2/system", HostIdentity(hostname: "hv2", uuid: "u-2", scope: "QEMU /system"), now: 1300, in: db)
+            try HostAliases.admitAcrossRuns("qemu+ssh://hv1/system", nil, now: 1300, in: db)
+            try HostAliases.admitAcrossRuns("qemu+ssh://hv1/system", host, now: 1300 + HostAliases.heldAcrossRunsFor + 1, in: db)
+        }
+        let refusedBack = #expect(throws: IngestError.self) {
+            try store.transaction { try HostAliases.admitAcrossRuns("qemu:///system", host, now: 1300 + HostAliases.heldAcrossRunsFor + 2, in: $0) }
+        }
+        #expect(refusedBack?.description.contains("the same host as qemu+ssh://hv1/system") == true)
+    }
+
     @Test func ratesClampCPUAtOneHundredPercent() {
         let previous = CounterSnapshot(collectedAt: 0, counters: ["cpu.time": 0])
         let current = DomainSample(domain: "x", running: true, vcpus: 1, counters: ["cpu.time": 400e9], memoryCapacity: nil, memoryUsed: nil)

@@ -74,7 +74,16 @@ import TorporTestSupport
         #expect(try inventory.ingest(uri: RealGuest.uri, now: t0 + 60, aliases: &aliases).entries.contains { $0.name == guest.name })
         let again = #expect(throws: IngestError.self) { _ = try inventory.ingest(uri: alias, now: t0 + 60, aliases: &aliases) }
         #expect(again?.isBadInput == true && again?.description.hasPrefix(alias + ": " + refusal) == true, "\(String(describing: again))")
+        // In a run of its own (a person's inventory by hand under another spelling), within minutes of the collector's:
+        // refused too, naming the URI the store read the host under; the guest stays placed there.
+        let alone = #expect(throws: IngestError.self) { _ = try inventory.ingest(uri: alias, now: t0 + 120) }
+        #expect(alone?.isBadInput == true && alone?.description.contains("which the store read under that URI at \(UTC.format(t0 + 60))") == true,
+                "\(String(describing: alone))")
+        let collected = #expect(throws: IngestError.self) { _ = try DomainStatsIngester(store: store).collect(uri: alias, now: t0 + 120) }
+        #expect(collected?.isBadInput == true, "\(String(describing: collected))")
         let vm = try store.read { try VMRepository.all(in: $0) }.first { $0.name == guest.name }
         #expect(vm?.hostURI == RealGuest.uri)
+        // Once the other URI has not been read for longer than that, the host is read under this one (moved for good).
+        #expect(try inventory.ingest(uri: alias, now: t0 + 60 + HostAliases.heldAcrossRunsFor + 1).entries.contains { $0.name == guest.name })
     }
 }

@@ -36,7 +36,7 @@ func olderStore(upTo migration: String, at path: String = temporaryStorePath(), 
         // Every commit durable when it returns (2: FULL), on the writer's connection as on the readers'.
         #expect(try store.transaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
         #expect(try store.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
-        #expect(tables == ["approval", "demand_call", "domain_run", "event", "held", "journal", "journal_open", "libvirt_counter", "metric", "model_run", "model_vm", "pin", "plan", "power", "sample", "sample_hour", "setting", "source", "source_vm", "state_chunk", "state_manifest", "vm"])
+        #expect(tables == ["approval", "demand_call", "domain_run", "event", "held", "journal", "journal_open", "libvirt_counter", "libvirt_host", "metric", "model_run", "model_vm", "pin", "plan", "power", "sample", "sample_hour", "setting", "source", "source_vm", "state_chunk", "state_manifest", "vm"])
     }
 
     @Test func heldHibernationsAreReplacedPerHostSet() throws {
@@ -289,6 +289,7 @@ func olderStore(upTo migration: String, at path: String = temporaryStorePath(), 
             "v21: when each of a VM's vCPUs and memory was observed 85307c177cf1883a",
             "v22: a VM found running on two hosts at once 88595a23ccf2f617",
             "v23: each stretch of collections that found a domain running on a host 2ba776f6eae65a11",
+            "v24: the host each libvirt URI reached 29465a30feb320cd",
         ]
         let migrations = Schema.migrator.migrations
         var found: [String] = []

@@ -147,7 +147,8 @@ public struct DomainStatsIngester {
     public init(store: Store) { self.store = store }
 
     public func collect(uri: String, now: EpochSeconds) throws(IngestError) -> IngestReport {
-        try ingest(try Self.read(uri, stamp: { now }).samples, uri: uri, now: now)
+        let collection = try Self.read(uri, stamp: { now })
+        return try ingest(collection.samples, uri: uri, now: now, identity: collection.identity)
     }
 
     /// One host's statistics, when they were read, and who the host is.
@@ -175,7 +176,7 @@ public struct DomainStatsIngester {
         }
         let running = Self.running(zip(uris, read).map { ($0, (try? $1.get().samples) ?? []) })
         return zip(uris, read).map { uri, collection in
-            { let c = try collection.get(); return try ingest(c.samples, uri: uri, now: c.at, running: running) }
+            { let c = try collection.get(); return try ingest(c.samples, uri: uri, now: c.at, running: running, identity: c.identity) }
         }
     }
 
@@ -201,13 +202,15 @@ public struct DomainStatsIngester {
     }
 
     /// Stores one collection of `samples` taken at `now` from host `uri`; `running`: the hosts each domain runs on in the
-    /// same collection (`running(_:)`; empty: this host's alone).
-    func ingest(_ samples: [DomainSample], uri: String, now: EpochSeconds, running: RunningHosts = [:]) throws(IngestError) -> IngestReport {
+    /// same collection (`running(_:)`; empty: this host's alone); `identity`: the host libvirt says `uri` reached (one
+    /// another run read under another URI lately is refused, `HostAliases.admitAcrossRuns`).
+    func ingest(_ samples: [DomainSample], uri: String, now: EpochSeconds, running: RunningHosts = [:], identity: HostIdentity? = nil) throws(IngestError) -> IngestReport {
         let hash = SHA256()
         hash.update(Array("\(uri) \(now) \(samples.map(\.fingerprint).joined())".utf8))
         return try SourceTransaction.run(store: store, kind: "libvirt", source: uri, location: uri, sha256: hash.finalizeHex(),
                                          now: now, futureTolerance: 0) { session in
             session.report.format = "domain stats"
+            try session.admitHost(uri, identity)
             let previous = try session.previousCounters(host: uri)
             var firstSeen: [String] = [], afterGap: [String] = [], collectedLater: [String] = [], tooSoon: [String] = []
             // A domain whose name no VM can have is left out, said: it must not stop its host's other domains' collection.

@@ -48,7 +48,8 @@ public struct InventoryIngester {
         let read: Read
         let connection: VirtConnection
         do { connection = try VirtConnection.open(uri: uri) } catch { throw .failure(source: uri, message: error.description) }
-        try aliases.admit(uri, connection.identity())
+        let identity = connection.identity()
+        try aliases.admit(uri, identity)
         do {
             read = try Self.read(try connection.domains())
         } catch {
@@ -59,6 +60,7 @@ public struct InventoryIngester {
         do {
             try store.transaction { db in
                 registered = Registered(entries: [], clashes: [], vanished: read.vanished, problems: read.problems)
+                try HostAliases.admitAcrossRuns(uri, identity, now: now, in: db)
                 let ids = try entries.map { try VMRepository.id(of: $0.entry.name, in: db, now: now) }
                 // A VM lately found running on two hosts stays on the host on record (the collector's rule).
                 let recorded = try VMRepository.hostsOnRecord(in: db)
@@ -81,6 +83,8 @@ public struct InventoryIngester {
                     if savedKnown { try VMRepository.setSaved(vm: id, entry.saved, now: now, in: db) }
                 }
             }
+        } catch let error as IngestError {
+            throw error
         } catch {
             throw .failure(source: uri, message: "store: \(error)")
         }
