@@ -36,7 +36,8 @@ if [ -n "${TORPOR_STATE_POOL:-}" ]; then
   if ! day=$(date -u -d "$at" +%u 2>&1); then
     run "the weekly state pool verification" sh -c 'echo "nightly.sh: the weekday of $1 is unknown ($2)" >&2; exit 2' - "$at" "$day"
   elif [ "$day" = "${TORPOR_STATE_POOL_VERIFY_DAY-7}" ]; then
-    # --repair: a damaged chunk's file is removed, so that the next image holding it writes it again (still told).
+    # --repair: a damaged chunk's file is removed (an unreadable one a sleep's only copy uses, set aside), so that the
+    # next image holding it writes it again (still told).
     run "the weekly state pool verification" "$TORPOR_BIN/torpor-execute" pool verify --repair --pool "$TORPOR_STATE_POOL" \
       --pool-capacity "${TORPOR_STATE_POOL_CAPACITY:-1TiB}"
   fi

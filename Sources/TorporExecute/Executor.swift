@@ -1169,10 +1169,10 @@ public final class Executor: @unchecked Sendable {
             }
             guard now <= plan.validUntil.seconds else { skip(expired); continue }
             if let why = pinned(pins[a.vm], at: now) { skip(why); continue }
+            if power[a.vm]?.state == .hibernated { skip("already hibernated"); continue }
             if let why = options.policy?.settings(vm: a.vm, labels: labels[a.vm] ?? [:]).excluded {
                 skip("the policy in force excludes it (\(why)), though its approved plan holds the window: not hibernated"); continue
             }
-            if power[a.vm]?.state == .hibernated { skip("already hibernated"); continue }
             guard let restore = a.pairedWith.flatMap({ restores[$0] }) else { skip("its restore is already due: not worth sleeping"); continue }
             if let why = a.notWorthStarting(at: now, restore: restore) { skip(why); continue }
             // The plans made since know newer data, events and pins: the newest must still hold the hibernation (said
@@ -1337,6 +1337,16 @@ public final class Executor: @unchecked Sendable {
                 log.record(.init(event: "skipped", time: clock(), vm: a.vm, host: a.host, action: a.id, detail: skipped.detail))
                 return
             }
+            // The partners' hosts connected first (one may take its timeout to answer: then given up on for the pass), then
+            // the load, the pool's room and the partners' states: each seconds old at the count and the save, not as old
+            // as the slowest step.
+            if let members { connectPartnerHosts(a, members: members, covered: options.runHosts) }
+            let demand = try load.demand(of: d, at: clock())
+            guard demand < a.rationale.hibernateBelow else {
+                hold(a, "skipped", String(format: "busy at the pre-flight (≥ hibernate_below %.1f %%)", a.rationale.hibernateBelow),
+                     String(format: "busy now: %.1f %% ≥ hibernate_below %.1f %% (pre-flight)", demand, a.rationale.hibernateBelow))
+                return
+            }
             // No room is reserved for an image the pool would refuse (a disk torpor cannot check): libvirt's image holds it.
             if let pool = options.pool, DiskIdentity.unconfirmable(try Self.diskIdentity(d)) == nil {
                 let used = try StatePool(directory: pool.directory, capacityBytes: pool.capacityBytes, store: store).usedBytes()
@@ -1353,14 +1363,6 @@ public final class Executor: @unchecked Sendable {
                 }
             }
             let notRunning = members.map { partnersNotRunning(a, members: $0, covered: options.runHosts) } ?? [:]   // libvirt asked before the count
-            // The load read after the slower steps (the pool's room, partner hosts that may take their timeout to answer),
-            // so that it is seconds old at the save, not as old as they took.
-            let demand = try load.demand(of: d, at: clock())
-            guard demand < a.rationale.hibernateBelow else {
-                hold(a, "skipped", String(format: "busy at the pre-flight (≥ hibernate_below %.1f %%)", a.rationale.hibernateBelow),
-                     String(format: "busy now: %.1f %% ≥ hibernate_below %.1f %% (pre-flight)", demand, a.rationale.hibernateBelow))
-                return
-            }
             // The guardrails counted last, and the intent journaled before any other pre-flight counts: the VM is then
             // asleep for them (being saved), whichever executor counts.
             let refused = try withGuardrailsCounted { () -> String? in

@@ -124,6 +124,13 @@ extension Executor {
         return try guardrailLock.withLock(body)
     }
 
+    /// Opens the connections `partnersNotRunning` will read through (a host that does not answer takes its timeout once a
+    /// pass), so that the reading itself, made later, is quick.
+    func connectPartnerHosts(_ a: Plan.Action, members: GuardrailMembers, covered: Set<String>?) {
+        let hosts = Set(members.partners(of: a).compactMap { members.host(of: $0) }).filter { covered?.contains($0) ?? true }
+        for host in hosts.sorted() { _ = try? connection(host) }
+    }
+
     /// The domains' states of `host`, read from libvirt (all of them in one call) at most once every
     /// `partnerStatesServeFor` seconds of a run.
     func domainStates(on host: String) -> Result<[String: DomainState], Error> {

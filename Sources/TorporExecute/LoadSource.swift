@@ -19,11 +19,17 @@ public struct SampledLoad: LoadSource {
         // Timed on the monotonic clock: a step of the wall clock (NTP) in the sample had read a busy VM as idle (a
         // negative or a stretched interval).
         let clock = ContinuousClock()
+        let reason = try domain.runningReason()
         let first = try domain.info()
         let started = clock.now
         Thread.sleep(forTimeInterval: interval)
         let second = try domain.info()
         let elapsed = clock.now - started
+        // Paused (and perhaps resumed) meanwhile, its paused time counted no CPU: no reading (a pause and a resume leave it
+        // running for another reason, unpaused; a second pause after a first is not seen).
+        guard reason != nil, try domain.runningReason() == reason else {
+            throw StageError(.runtime, "\(domain.name) did not run all through its CPU load sample (paused, resumed or stopped meanwhile): missing is not idle")
+        }
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         guard seconds > 0 else { throw StageError(.runtime, "\(domain.name)'s CPU load could not be sampled (no time passed): missing is not idle") }
         let used = Double(second.cpuTimeNanoseconds &- first.cpuTimeNanoseconds) / 1e9

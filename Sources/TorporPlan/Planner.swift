@@ -386,6 +386,9 @@ struct Planning {
         if let off = vm.notRunningSince {
             return .failure(.init(message: "not running since \(UTC.format(off)) (the collector sees its domain without CPU counters): nothing to hibernate"))
         }
+        if vm.savedWithoutRecord && vm.hibernatedSince == nil {
+            return .failure(.init(message: "libvirt holds it saved without torpor's record (as the inventory found it): nothing to hibernate"))
+        }
         guard let (q, _) = tierSeries(vm, quantile: tier.quantile) else {
             return .failure(.init(message: vm.forecast == nil ? "no forecast" : "the forecast has no q\(Self.quantileText(tier.quantile)) for tier \(settings.tier)"))
         }

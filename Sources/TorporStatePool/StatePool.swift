@@ -311,9 +311,13 @@ public final class StatePool {
         public var unreadable: [String] = []
         /// With `repair`: the damaged chunks' files removed, for the next take of an image holding them to write again.
         public var removed: [String] = []
-        /// With `repair`: unreadable chunks left in place, a sleep whose copy is all there is of its memory using them
-        /// (removed, the bytes would be gone for good; left, they may read again once the disk recovers).
-        public var unreadableKept: [String] = []
+        /// With `repair`: unreadable chunks set aside (`unreadable/` in the pool), a sleep whose copy may be all there is
+        /// of its memory using them: removed, the bytes would be gone for good; left under their name, a take would
+        /// reuse them by their size and never write them again. Set aside, they may read again (an I/O error that
+        /// passes): a later repair puts back each that reads whole while its name is still free.
+        public var setAside: [String] = []
+        /// With `repair`: chunks set aside earlier that read whole again, put back.
+        public var recovered: [String] = []
         /// The sleeping VMs whose image in the pool uses a damaged or missing chunk (libvirt's own image restores them).
         public var sleepingAffected: [String] = []
         /// With `repair`: the sleeping VMs whose copy used a chunk removed or missing, unlinked for the executor to take
@@ -327,8 +331,8 @@ public final class StatePool {
 
     /// Re-hashes every chunk of the pool's index. Without the pool's lock (takes go on meanwhile): a chunk whose file is
     /// gone is missing only if the index still lists it afterwards (a garbage collection removes index rows first).
-    /// `repair`: each damaged chunk still damaged under the pool's lock has its file removed, an unreadable one only when
-    /// no sleep that stays linked to its copy uses it (see `unreadableKept`). Left, a take that meets
+    /// `repair`: each damaged chunk still damaged under the pool's lock has its file removed, an unreadable one set aside
+    /// instead while a sleep that stays linked to its copy uses it (`setAside`). Left, a take that meets
     /// its content reuses it by its size and its images cannot be restored; removed, the next take holding it writes it
     /// again (as a lost chunk), and every image that uses it can be restored again. A sleep whose copy uses a chunk
     /// removed or missing is unlinked from it for the executor to take again only when `libvirtHoldsImage` (VM, host)
@@ -372,7 +376,7 @@ public final class StatePool {
             }
         }
         report.sleepingAffected = Set(try sleepingUsing(bytes(report.corrupt + report.unreadable + report.missing)).map(\.vm)).sorted()
-        if repair && !(report.corrupt.isEmpty && report.unreadable.isEmpty && report.missing.isEmpty) {
+        if repair && !(report.corrupt.isEmpty && report.unreadable.isEmpty && report.missing.isEmpty && setAsideChunks().isEmpty) {
             // libvirt asked before the pool's lock (a host that does not answer must not hold the takes off), of every
             // sleep the repair may unlink.
             let hosts = try store.read { try JournalRepository.power(in: $0) }.mapValues(\.host)
@@ -383,12 +387,20 @@ public final class StatePool {
             // to take it again (the take writes the chunk anew).
             let held = try lock(wait: true)
             defer { withExtendedLifetime(held) {} }
+            report.recovered = try putBackSetAside(indexed: Set(hashes.map { SHA256.hex($0.hash) }))
+            report.missing.removeAll { report.recovered.contains($0) }
             for hex in report.corrupt + report.unreadable {
                 let path = chunkPath(hex: hex)
                 switch chunkFile(hex: hex) {
                 case .read(let data) where SHA256.hexDigest(of: data) == hex: continue   // written whole since, or read again
                 case .unreadable where try sleepingUsing(bytes([hex])).contains(where: { !heldByLibvirt.contains($0.vm) }):
-                    report.unreadableKept.append(hex)
+                    do {
+                        try PoolFiles.makeDirectory(directory + "/unreadable")
+                        try PoolFiles.rename(path, to: setAsidePath(hex: hex))
+                    } catch {
+                        throw StatePoolError(kind: .io, message: "setting the unreadable chunk \(path) aside: \(error.message)")
+                    }
+                    report.setAside.append(hex)
                     continue
                 default: break
                 }
@@ -398,12 +410,43 @@ public final class StatePool {
                 report.removed.append(hex)
             }
             let stillMissing = report.missing.filter { if case .missing = chunkFile(hex: $0) { return true } else { return false } }
-            let affected = try sleepingUsing(bytes(report.removed + stillMissing + report.unreadableKept))
+            let affected = try sleepingUsing(bytes(report.removed + stillMissing + report.setAside))
             let unlink = Set(affected.filter { heldByLibvirt.contains($0.vm) }.map(\.id))
             report.keptLinked = Set(affected.filter { !unlink.contains($0.id) }.map(\.vm)).sorted()
             if !unlink.isEmpty { report.retaken = try store.transaction { try JournalRepository.unlinkManifests(unlink, in: $0) } }
         }
         return report
+    }
+
+    /// Where `verify --repair` sets an unreadable chunk aside: out of a take's way, its bytes kept.
+    private func setAsidePath(hex: String) -> String { "\(directory)/unreadable/\(hex)" }
+
+    /// The chunks set aside, by hex.
+    private func setAsideChunks() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory + "/unreadable")) ?? []).sorted()
+    }
+
+    /// Under the pool's lock: puts back each chunk set aside that reads whole now while its name is free (no take wrote
+    /// it again), and removes those written again since or no longer `indexed`. Returns those put back.
+    private func putBackSetAside(indexed: Set<String>) throws -> [String] {
+        var putBack: [String] = []
+        for hex in setAsideChunks() {
+            let aside = setAsidePath(hex: hex)
+            if case .read(let data) = chunkFile(hex: hex), SHA256.hexDigest(of: data) == hex {
+                _ = try? FileManager.default.removeItem(atPath: aside)
+                continue
+            }
+            guard indexed.contains(hex) else { _ = try? FileManager.default.removeItem(atPath: aside); continue }
+            guard case .missing = chunkFile(hex: hex), let data = FileManager.default.contents(atPath: aside), SHA256.hexDigest(of: data) == hex else { continue }
+            do {
+                try PoolFiles.makeDirectory((chunkPath(hex: hex) as NSString).deletingLastPathComponent)
+                try PoolFiles.rename(aside, to: chunkPath(hex: hex))
+            } catch {
+                throw StatePoolError(kind: .io, message: "putting the chunk set aside \(aside) back: \(error.message)")
+            }
+            putBack.append(hex)
+        }
+        return putBack
     }
 
     /// A chunk's file as read: gone, there but unreadable (a failing disk: EIO), or its bytes.

@@ -45,6 +45,13 @@ public final class VirtDomain {
         return state == Int32(VIR_DOMAIN_PAUSED.rawValue) ? PauseReason(code: reason) : nil
     }
 
+    /// Why a running domain runs (`virDomainGetState`'s reason: booted, unpaused, restored...), as libvirt's number; nil
+    /// when it is not running. Another reason later is a change of state between (a pause and a resume).
+    public func runningReason() throws(VirtError) -> Int32? {
+        let (state, reason) = try stateAndReason()
+        return state == Int32(VIR_DOMAIN_RUNNING.rawValue) ? reason : nil
+    }
+
     /// The domain's state and why it is in it (`virDomainGetState`), as libvirt's numbers.
     private func stateAndReason() throws(VirtError) -> (state: Int32, reason: Int32) {
         var state: Int32 = 0

@@ -459,9 +459,9 @@ struct PoolStatus: ParsableCommand {
 }
 
 struct PoolVerify: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "verify", abstract: "Re-hash every chunk; exit 1 if any is missing or damaged.")
+    static let configuration = CommandConfiguration(commandName: "verify", abstract: "Re-hash every chunk; exit 1 if any is missing, damaged or unreadable.")
     @OptionGroup var options: PoolOptions
-    @Flag(help: "Remove damaged chunks' files, so that the next image holding one writes it again, and have the executor take each sleeping VM whose copy used one into the pool again when libvirt holds its image (other images stay unrestorable from the pool until the chunk is written again).")
+    @Flag(help: "Remove damaged chunks' files (set an unreadable one aside while a sleep whose copy may be all there is of its memory uses it; put back once it reads whole), so that the next image holding one writes it again, and have the executor take each sleeping VM whose copy used one into the pool again when libvirt holds its image (other images stay unrestorable from the pool until the chunk is written again).")
     var repair = false
     @Option(help: "Where libvirt keeps managed-save images (a sleep's image is looked at there before its copy is unlinked).")
     var managedSaveDirectory = "/var/lib/libvirt/qemu/save"
@@ -482,10 +482,11 @@ struct PoolVerify: ParsableCommand {
             for hash in report.corrupt { print("  damaged: \(hash)") }
             for hash in report.unreadable { print("  unreadable: \(hash)") }
             for hash in report.missing { print("  missing: \(hash)") }
-            if !report.unreadableKept.isEmpty {
-                print("unreadable chunks LEFT IN PLACE, a sleep whose copy may be all there is of its memory using them (they may read again once the disk recovers): "
-                      + report.unreadableKept.joined(separator: ", "))
+            if !report.setAside.isEmpty {
+                print("unreadable chunks SET ASIDE in \(options.pool)/unreadable, a sleep whose copy may be all there is of its memory using them "
+                      + "(put back by a later --repair once they read whole, unless a take has written them again): " + report.setAside.joined(separator: ", "))
             }
+            if !report.recovered.isEmpty { print("chunks set aside earlier, whole again, put back: " + report.recovered.joined(separator: ", ")) }
             if !report.sleepingAffected.isEmpty {
                 print("asleep on an image that uses them: " + report.sleepingAffected.joined(separator: ", ")
                       + " (libvirt's own image restores them; the pool's copy cannot stand in for it)")

@@ -279,6 +279,23 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
             "  api-01: skipped since \(UTC.format(Self.now)): busy at the pre-flight (≥ hibernate_below 5.0 %)"))
     }
 
+    /// A VM paused and resumed while its CPU load is sampled counted no CPU while paused: no reading (missing is not
+    /// idle), where it had read as idle. Running all through, it reads.
+    @Test func aVMPausedAndResumedWhileItsLoadIsSampledIsNotReadIdle() throws {
+        let f = try Fixture()
+        let domain = try f.connection.domain(named: "web-01")
+        #expect(try SampledLoad(interval: 0.2).demand(of: domain, at: Self.now) >= 0)
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread { [connection = f.connection] in
+            Thread.sleep(forTimeInterval: 0.1)
+            if let d = try? connection.domain(named: "web-01") { try? d.suspend(); try? d.resume() }
+            done.signal()
+        }
+        let e = #expect(throws: StageError.self) { _ = try SampledLoad(interval: 0.5).demand(of: domain, at: Self.now) }
+        done.wait()
+        #expect(e?.message == "web-01 did not run all through its CPU load sample (paused, resumed or stopped meanwhile): missing is not idle", "\(String(describing: e))")
+    }
+
     /// The policy in force is read at each pass: a VM it excludes since its plan was approved is not hibernated (the
     /// others are), and one that cannot be read holds every new hibernation. Without a policy known here, the plan stands.
     @Test func aVMThePolicyInForceExcludesIsNotHibernated() throws {

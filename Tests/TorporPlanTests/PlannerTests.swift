@@ -188,6 +188,13 @@ import TorporTrain
         #expect(plan.actions.isEmpty, "\(plan.actions.map(\.id))")
         #expect(plan.skipped.filter { $0.reason.contains("may have 2 of 4 asleep at once") }.map(\.vm) == ["a", "b"], "\(plan.skipped)")
         #expect(plan.inputs.guardrails?.counted == ["a", "b", "c", "d"], "the pre-flight counts its partners as the plan did")
+        // Saved by hand before the collector has seen it not running (two collections): not planned either (counted
+        // asleep, its own sleep would count twice).
+        var fresh = byHand[0]
+        fresh.notRunningSince = nil
+        let early = try Self.plan([fresh], policy: policy)
+        #expect(early.actions.isEmpty && early.skipped.first?.reason == "libvirt holds it saved without torpor's record (as the inventory found it): nothing to hibernate",
+                "\(early.skipped)")
     }
 
     /// A restore needs the host's memory and vCPUs back, at the horizon's end too.

@@ -149,28 +149,54 @@ struct PoolScratch {
         #expect(e?.kind == .corrupt && e?.message.contains("chunk 1 (\(hex)) of db-01's image #\(manifest.id) cannot be read") == true, "\(String(describing: e))")
     }
 
-    /// An unreadable chunk may read again (a disk that recovers): --repair leaves it in place while a sleep whose copy
-    /// may be all there is of its memory uses it, and removes it (for the next take to write again) once every sleep
-    /// using it has libvirt's own image.
-    @Test func aRepairKeepsAnUnreadableChunkASoleCopyUses() throws {
+    /// An unreadable chunk may read again (a disk that recovers): --repair sets it aside while a sleep whose copy may be
+    /// all there is of its memory uses it (removed, its bytes were gone for good; left under its name, no take would
+    /// write it again), puts it back once it reads whole, and drops the copy set aside once a take has written the chunk
+    /// anew. Every sleep using it has libvirt's own image: removed, as a damaged one.
+    @Test func aRepairSetsAsideAnUnreadableChunkASoleCopyUses() throws {
         let s = try PoolScratch()
         let pool = try s.pool()
-        let taken = try pool.take(image: try s.image("a", randomBytes(300_000, seed: 15)), vm: "db-01", diskIdentity: "d", now: 1)
+        let bytes = randomBytes(300_000, seed: 15)
+        let taken = try pool.take(image: try s.image("a", bytes), vm: "db-01", diskIdentity: "d", now: 1)
         try s.store.transaction { db in
             try JournalRepository.setPower(PowerRecord(vm: "db-01", host: "h", state: .hibernated, since: 1, actionID: "a1"), in: db)
             #expect(try JournalRepository.linkManifest(taken.manifestID, vm: "db-01", actionID: "a1", in: db))
         }
-        let hex = SHA256.hex(try pool.latest(vm: "db-01").chunks[1].hash)
-        let victim = s.dir + "/pool/chunks/" + String(hex.prefix(2)) + "/" + hex
-        try FileManager.default.removeItem(atPath: victim)
-        try FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: false)   // read fails, as on EIO
+        let manifest = try pool.latest(vm: "db-01"), hex = SHA256.hex(manifest.chunks[1].hash)
+        let chunk = Data(bytes[manifest.chunks[0].size..<(manifest.chunks[0].size + manifest.chunks[1].size)])
+        let victim = s.dir + "/pool/chunks/" + String(hex.prefix(2)) + "/" + hex, aside = s.dir + "/pool/unreadable/" + hex
+        func unreadable() throws {   // read fails, as on EIO
+            try? FileManager.default.removeItem(atPath: victim)
+            try FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: false)
+        }
+        func restorable() throws -> Bool {
+            try pool.materialize(try pool.latest(vm: "db-01"), to: s.dir + "/restored", currentDiskIdentity: "d")
+            defer { try? FileManager.default.removeItem(atPath: s.dir + "/restored") }
+            return try Data(contentsOf: URL(fileURLWithPath: s.dir + "/restored")) == Data(bytes)
+        }
+        try unreadable()
         let kept = try pool.verify(repair: true) { _, _ in false }
-        #expect(kept.unreadable == [hex] && kept.unreadableKept == [hex] && kept.removed.isEmpty && kept.keptLinked == ["db-01"], "\(kept)")
-        #expect(FileManager.default.fileExists(atPath: victim), "the only copy's chunk left in place")
+        #expect(kept.unreadable == [hex] && kept.setAside == [hex] && kept.removed.isEmpty && kept.keptLinked == ["db-01"], "\(kept)")
+        #expect(!FileManager.default.fileExists(atPath: victim) && FileManager.default.fileExists(atPath: aside), "set aside, its bytes kept")
         #expect(try s.store.read { try JournalRepository.power(of: "db-01", in: $0) }?.manifestID == taken.manifestID)
+        // The disk recovers: the next repair puts it back, the sleep restorable from the pool again.
+        try FileManager.default.removeItem(atPath: aside)
+        try chunk.write(to: URL(fileURLWithPath: aside))
+        let back = try pool.verify(repair: true) { _, _ in false }
+        #expect(back.recovered == [hex] && back.missing.isEmpty && back.keptLinked.isEmpty, "\(back)")
+        #expect(try restorable())
+        // Set aside again, then written anew by a take of an image holding it (its name free): the copy set aside goes.
+        try unreadable()
+        #expect(try pool.verify(repair: true) { _, _ in false }.setAside == [hex])
+        #expect(try pool.take(image: try s.image("b", bytes), vm: "db-02", diskIdentity: "d", now: 2).rewrittenChunks == 1)
+        let cleaned = try pool.verify(repair: true) { _, _ in false }
+        #expect(cleaned.recovered.isEmpty && cleaned.unreadable.isEmpty && !FileManager.default.fileExists(atPath: aside), "\(cleaned)")
+        #expect(try restorable())
+        // Every sleep using it has libvirt's own image: removed, the sleeps taken again.
+        try unreadable()
         let removed = try pool.verify(repair: true) { _, _ in true }
-        #expect(removed.removed == [hex] && removed.unreadableKept.isEmpty && removed.retaken == ["db-01"], "\(removed)")
-        #expect(!FileManager.default.fileExists(atPath: victim))
+        #expect(removed.removed == [hex] && removed.setAside.isEmpty && removed.retaken == ["db-01"], "\(removed)")
+        #expect(!FileManager.default.fileExists(atPath: victim) && !FileManager.default.fileExists(atPath: aside))
     }
 
     /// A sleeping VM whose copy lost a chunk's file (removed by hand, lost by the filesystem) is named, and --repair has
