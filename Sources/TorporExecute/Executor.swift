@@ -371,7 +371,7 @@ public final class Executor: @unchecked Sendable {
             return heldBackRestores
         }
         for (i, r) in held.enumerated() {
-            do { try journal(r.entry, power: r.power, onlyIf: r.stillEnded) } catch {
+            do { try journal(r.entry, power: r.power, onlyIf: r.stillEnded, late: true) } catch {
                 log.record(.init(event: "failed", time: clock(), detail: "\(held.count - i) restore(s) ended this run still cannot be recorded (\(error)): "
                                  + held[i...].map(\.entry.vm).joined(separator: ", ") + "; the next run records them"))
                 return
@@ -381,10 +381,11 @@ public final class Executor: @unchecked Sendable {
 
     /// Records `entry` (and `power`, given `onlyIf`, only if it holds of the store's power record of the VM then): a
     /// restore's step (`restoring`) waits `restoreJournalWait` at most for another process's write, and not at all once
-    /// another restore of the run gave up on one (`restoreSteps`); any other step the store's busy wait.
-    func journal(_ entry: JournalEntry, power: PowerRecord? = nil, restoring: Bool = false, onlyIf: ((PowerRecord?) -> Bool)? = nil) throws {
+    /// another restore of the run gave up on one (`restoreSteps`); any other step the store's busy wait. `late`: a record
+    /// kept back, written at its run's end (`JournalRepository.append`).
+    func journal(_ entry: JournalEntry, power: PowerRecord? = nil, restoring: Bool = false, onlyIf: ((PowerRecord?) -> Bool)? = nil, late: Bool = false) throws {
         let record = { (db: Database) in
-            try JournalRepository.append(entry, in: db)
+            try JournalRepository.append(entry, late: late, in: db)
             guard let power else { return }
             if let onlyIf, !onlyIf(try JournalRepository.power(of: power.vm, in: db)) { return }
             try JournalRepository.setPower(power, in: db)

@@ -111,7 +111,10 @@ public struct HeldHibernation: Equatable, Sendable {
 
 /// Reads and writes the `journal`, `power`, `pin` and `held` tables.
 public enum JournalRepository {
-    public static func append(_ e: JournalEntry, in db: Database) throws {
+    /// Appends step `e`. One that ends its action (done, failed, skipped) closes the action's open attempt
+    /// (`journal_open`); `late` (a record kept back from a busy store and written at its run's end): only an attempt
+    /// begun by its time, not one another executor began at the same action since.
+    public static func append(_ e: JournalEntry, late: Bool = false, in db: Database) throws {
         try db.execute(sql: """
             INSERT INTO journal (action_id, plan_id, vm, host, kind, step, at, detail, seconds, bytes, deadline, late, cause)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -119,6 +122,10 @@ public enum JournalRepository {
                              e.deadline, e.late, e.cause])
         if e.step == .intent || e.step == .started {
             try db.execute(sql: "INSERT OR REPLACE INTO journal_open (action_id, id) VALUES (?, ?)", arguments: [e.actionID, db.lastInsertedRowID])
+        } else if late {
+            try db.execute(sql: """
+                DELETE FROM journal_open WHERE action_id = ?1 AND (SELECT at FROM journal WHERE journal.id = journal_open.id) <= ?2
+                """, arguments: [e.actionID, e.at])
         } else {
             try db.execute(sql: "DELETE FROM journal_open WHERE action_id = ?", arguments: [e.actionID])
         }

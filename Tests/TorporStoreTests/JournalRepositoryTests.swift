@@ -34,6 +34,16 @@ import TorporCore
         let latest = try store.read { try JournalRepository.latestSteps(of: ["h1", "r1", "h2", "nothing"], in: $0) }
         #expect(latest.mapValues(\.step) == ["h1": .done, "r1": .done, "h2": .failed])
         #expect(latest["r1"]?.seconds == 30)
+        // A record kept back and written late (at its run's end) closes the attempt it ends, not one another executor
+        // began at the same action since.
+        try store.transaction { db in
+            try JournalRepository.append(Self.step("r2", "c", .restore, .started, at: 400), in: db)
+            try JournalRepository.append(Self.step("r2", "c", .restore, .intent, at: 460), in: db)   // another executor's attempt
+            try JournalRepository.append(Self.step("r2", "c", .restore, .done, at: 430, seconds: 30), late: true, in: db)
+        }
+        #expect(try store.read { try JournalRepository.unfinished(in: $0) }.map { "\($0.actionID) \($0.step) \($0.at)" } == ["r2 intent 460"])
+        try store.transaction { try JournalRepository.append(Self.step("r2", "c", .restore, .done, at: 470, seconds: 10), late: true, in: $0) }
+        #expect(try store.read { try JournalRepository.unfinished(in: $0) }.isEmpty)
     }
 
     /// A replay's --now sees the power states, pins and restore times as they were then, not later ones.
