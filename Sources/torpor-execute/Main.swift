@@ -283,7 +283,10 @@ struct Wake: ParsableCommand {
             saving (--wait) and those saved without torpor's record (as the inventory found them, or as each host's \
             libvirt holds them now; --label picks only VMs the store knows), and names each VM libvirt does not then say \
             runs and each host that did not answer (exit 1). Before an incident's or a host's maintenance, or before stopping torpor: `pause` first, or the \
-            next run hibernates them again as the approved plan says.
+            next run hibernates them again as the approved plan says. A store that cannot be opened (damaged, its disk \
+            full): --all wakes what libvirt holds saved on the --host hosts (else TORPOR_LIBVIRT_URI's), by the domains' \
+            own labels, leaving one whose domain runs on another of them (two copies); a sleep only the state pool holds \
+            needs the store.
             """)
     @OptionGroup var common: StageOptions
     @OptionGroup var flags: ExecutionFlags
@@ -306,6 +309,28 @@ struct Wake: ParsableCommand {
         }
     }
 
+    /// `--all` when the store cannot be opened: libvirt alone wakes what it holds saved on the `--host` hosts (else
+    /// `TORPOR_LIBVIRT_URI`'s), without torpor's records (`StorelessWake`). Exit 1 when a saved VM is left or a host
+    /// did not answer, 4 when one came back without its memory.
+    func wakeWithoutTheStore(_ error: Error) throws {
+        let hosts = flags.hosts.isEmpty ? (environmentSetting("TORPOR_LIBVIRT_URI") ?? "").split(separator: " ").map(String.init) : flags.hosts
+        StandardError.line("torpor-execute: the store cannot be opened (\(error)): " + (dryRun ? "would wake" : "waking")
+                           + " what libvirt holds saved on " + (hosts.isEmpty ? "no host" : hosts.joined(separator: ", "))
+                           + ", without torpor's records (a sleep only the state pool holds needs the store)")
+        guard !hosts.isEmpty else { throw ExecuteError(.badInput, "give the hosts to wake on: --host URI (repeatable), or TORPOR_LIBVIRT_URI") }
+        let report = StorelessWake.wakeAll(hosts: hosts, labels: Dictionary(uniqueKeysWithValues: label.compactMap(Self.labelled)), dryRun: dryRun)
+        for vm in report.woken { StandardError.line("torpor-execute: \(dryRun ? "would wake" : "woke") \(vm)") }
+        for vm in report.bootedAfresh {
+            StandardError.line("torpor-execute: \(vm): BOOTED AFRESH: libvirt found no complete saved image and booted it; the memory it slept with is lost")
+        }
+        for left in report.left { StandardError.line("torpor-execute: not woken: \(left)") }
+        for host in report.hostsStopped { StandardError.line("torpor-execute: a host did not answer: \(host)") }
+        StandardError.line("torpor-execute: \(dryRun ? "would wake" : "woke") \(report.woken.count) of \(report.woken.count + report.left.count) saved"
+                           + (report.hostsStopped.isEmpty ? "" : "; \(report.hostsStopped.count) host(s) did not answer"))
+        if !report.left.isEmpty || !report.hostsStopped.isEmpty { throw ExitCode(1) }
+        if !report.bootedAfresh.isEmpty { throw ExitCode(4) }
+    }
+
     /// A `--label`'s key and value.
     static func labelled(_ text: String) -> (key: String, value: String)? {
         guard let equals = text.firstIndex(of: "="), equals != text.startIndex else { return nil }
@@ -317,6 +342,7 @@ struct Wake: ParsableCommand {
             let store: Store
             do { store = try restoringStore(common, reserve: dryRun ? .untouched : .releasable) } catch {
                 // An operator can always wake a VM: without torpor's store, libvirt restores a managed save by itself.
+                if all { return try wakeWithoutTheStore(error) }
                 let host = flags.hosts.count == 1 ? flags.hosts[0] : "HOST", name = vm ?? "VM"
                 StandardError.line("torpor-execute: the store cannot be opened (\(error)): torpor cannot wake \(vm ?? "them"); libvirt can, from each "
                                    + "VM's saved memory: virsh -c \(host) start \(name) (the VMs it holds saved: virsh -c \(host) list --all --with-managed-save; "

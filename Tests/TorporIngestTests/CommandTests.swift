@@ -352,6 +352,37 @@ import TorporTestSupport
         #expect(lines[1].contains("web-01") && lines[1].contains("4096 MiB") && lines[1].contains("2.0h") && lines[1].contains("1970-01-01T00:55:00Z"))
     }
 
+    /// `wake --all` whose store cannot be opened (a damaged file, a full disk) wakes what libvirt holds saved on the
+    /// hosts given (`--host`, else TORPOR_LIBVIRT_URI) without torpor's records, by the domains' own labels: a saved
+    /// domain whose UUID runs on another of the hosts is left (two copies would write its disks), exit 1 naming it.
+    @Test func wakeAllWithoutTheStoreWakesWhatLibvirtHoldsSaved() throws {
+        let s = try Scratch()
+        func domain(_ name: String, uuid: String, saved: Bool, running: Bool = false, team: String) -> String {
+            """
+              <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
+                <name>\(name)</name><uuid>\(uuid)</uuid><memory>1024</memory><vcpu>1</vcpu><os><type>hvm</type></os>
+                <metadata><torpor:labels xmlns:torpor='\(InventoryIngester.labelsNamespace)'>team=\(team)</torpor:labels></metadata>
+                <test:runstate>\(running ? 1 : 5)</test:runstate>\(saved ? "<test:hasmanagedsave>yes</test:hasmanagedsave>" : "")
+              </domain>
+            """
+        }
+        let one = "test://" + (try s.write("one.xml", "<node>" + domain("web-01", uuid: "11111111-0000-0000-0000-000000000001", saved: true, team: "web")
+            + domain("db-01", uuid: "11111111-0000-0000-0000-000000000002", saved: true, team: "db")
+            + domain("copy-01", uuid: "11111111-0000-0000-0000-000000000003", saved: true, team: "web")
+            + domain("off-01", uuid: "11111111-0000-0000-0000-000000000004", saved: false, team: "web") + "</node>"))
+        let two = "test://" + (try s.write("two.xml", "<node>" + domain("copy-01", uuid: "11111111-0000-0000-0000-000000000003", saved: false, running: true, team: "web") + "</node>"))
+        let missing = s.dir + "/gone/torpor.db"
+        let web = try runTool("torpor-execute", ["wake", "--all", "--db", missing, "--host", one, "--host", two, "--label", "team=web"])
+        #expect(web.status == 1 && web.stderr.contains("the store cannot be opened") && web.stderr.contains("woke web-01 on \(one)\n"), "\(web)")
+        #expect(web.stderr.contains("not woken: copy-01 on \(one): its domain (11111111-0000-0000-0000-000000000003) runs on \(two)"), "\(web.stderr)")
+        #expect(!web.stderr.contains("db-01") && !web.stderr.contains("woke off-01") && web.stderr.contains("woke 1 of 2 saved"), "\(web.stderr)")
+        let all = try runTool("torpor-execute", ["wake", "--all", "--dry-run", "--db", missing], environment: ["TORPOR_LIBVIRT_URI": one])
+        #expect(all.status == 0 && all.stderr.contains("would wake db-01 on \(one)") && all.stderr.contains("would wake copy-01 on \(one)")
+                && all.stderr.contains("would wake 3 of 3 saved"), "\(all)")
+        let nowhere = try runTool("torpor-execute", ["wake", "--all", "--db", missing])
+        #expect(nowhere.status == 2 && nowhere.stderr.contains("give the hosts to wake on"), "\(nowhere)")
+    }
+
     /// `torpor-execute pool verify --repair` asks each sleep's host whether libvirt holds its image before it unlinks
     /// the sleep's copy from a chunk lost: held, the copy is unlinked for the executor to take the image again; not held
     /// (a host that crashed with it), the copy stays linked and is named: it may be all there is of the VM's memory.

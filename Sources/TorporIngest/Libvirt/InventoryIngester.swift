@@ -132,7 +132,7 @@ public struct InventoryIngester {
     /// `key=value` pairs from the text content of a metadata element (spaces around `=` allowed, XML's five entities
     /// read), and what could not be read as one: a word without `=`, an empty key or value, a value with `=`, a key
     /// given twice (the last kept, as before this was said).
-    static func parseLabels(_ xml: String) -> (labels: [String: String], problems: [String]) {
+    public static func parseLabels(_ xml: String) -> (labels: [String: String], problems: [String]) {
         guard let open = xml.firstIndex(of: ">"), let close = xml.lastIndex(of: "<"), open < close else { return ([:], []) }
         let entities = [("&lt;", "<"), ("&gt;", ">"), ("&quot;", "\""), ("&apos;", "'"), ("&amp;", "&")]   // before the split: `;` separates
         let text = entities.reduce(String(xml[xml.index(after: open)..<close])) { $0.replacingOccurrences(of: $1.0, with: $1.1) }
