@@ -12,7 +12,7 @@ public enum StorelessWake {
     public struct Report: Sendable {
         /// Started from libvirt's saved image (with `dryRun`: would be), as "vm on host".
         public var woken: [String] = []
-        /// Saved and left, as "vm on host: why".
+        /// Left asleep (a copy running elsewhere, paused: named, not resumed), as "vm on host: why".
         public var left: [String] = []
         /// Started, but libvirt booted it afresh (its image gone or cut): the memory is lost.
         public var bootedAfresh: [String] = []
@@ -24,15 +24,27 @@ public enum StorelessWake {
     public static func wakeAll(hosts: [String], labels: [String: String], dryRun: Bool,
                                connect: (String) throws -> VirtConnection = { try VirtConnection.open(uri: $0) }) -> Report {
         var report = Report()
+        /// Whether `domain`'s own torpor labels include `labels`.
+        func chosen(_ domain: VirtDomain) throws -> Bool {
+            let own = try domain.metadata(namespaceURI: InventoryIngester.labelsNamespace).map { InventoryIngester.parseLabels($0).labels } ?? [:]
+            return labels.allSatisfy { own[$0.key] == $0.value }
+        }
         var connections: [(host: String, connection: VirtConnection)] = []
         for host in hosts {
             do { connections.append((host, try connect(host))) } catch { report.hostsStopped.append("\(host): \(error)") }
         }
-        // The UUIDs running on each host answering: a saved domain running elsewhere is a copy, not woken.
+        // The UUIDs running on each host answering: a saved domain running elsewhere is a copy, not woken. A paused one
+        // is named, not resumed: paused by a person or a save torpor began, it has its memory; for a fault, a person looks.
         var runningOn: [String: String] = [:]
         for (host, connection) in connections {
             do {
-                for domain in try connection.domains() where try domain.info().state.runs { runningOn[domain.uuid] = host }
+                for domain in try connection.domains() {
+                    let state = try domain.info().state
+                    if state.runs { runningOn[domain.uuid] = host }
+                    guard state == .paused, let reason = try domain.pauseReason(), try chosen(domain) else { continue }
+                    report.left.append("\(domain.name) on \(host): paused \(reason) (by request or for a save: virsh -c \(host) resume \(domain.name); "
+                                       + "for a fault, a person looks first)")
+                }
             } catch {
                 report.hostsStopped.append("\(host): \(error)")
             }
@@ -44,8 +56,7 @@ public enum StorelessWake {
                 let vm = "\(name) on \(host)"
                 do {
                     let domain = try connection.domain(named: name)
-                    let own = try domain.metadata(namespaceURI: InventoryIngester.labelsNamespace).map { InventoryIngester.parseLabels($0).labels } ?? [:]
-                    guard labels.allSatisfy({ own[$0.key] == $0.value }) else { continue }
+                    guard try chosen(domain) else { continue }
                     if let elsewhere = runningOn[domain.uuid], elsewhere != host {
                         report.left.append("\(vm): its domain (\(domain.uuid)) runs on \(elsewhere); started here, two copies would write its disks")
                         continue

@@ -310,7 +310,7 @@ struct Wake: ParsableCommand {
     }
 
     /// `--all` when the store cannot be opened: libvirt alone wakes what it holds saved on the `--host` hosts (else
-    /// `TORPOR_LIBVIRT_URI`'s), without torpor's records (`StorelessWake`). Exit 1 when a saved VM is left or a host
+    /// `TORPOR_LIBVIRT_URI`'s), without torpor's records (`StorelessWake`). Exit 1 when a VM is left (a copy, paused) or a host
     /// did not answer, 4 when one came back without its memory.
     func wakeWithoutTheStore(_ error: Error) throws {
         let hosts = flags.hosts.isEmpty ? (environmentSetting("TORPOR_LIBVIRT_URI") ?? "").split(separator: " ").map(String.init) : flags.hosts
@@ -325,7 +325,7 @@ struct Wake: ParsableCommand {
         }
         for left in report.left { StandardError.line("torpor-execute: not woken: \(left)") }
         for host in report.hostsStopped { StandardError.line("torpor-execute: a host did not answer: \(host)") }
-        StandardError.line("torpor-execute: \(dryRun ? "would wake" : "woke") \(report.woken.count) of \(report.woken.count + report.left.count) saved"
+        StandardError.line("torpor-execute: \(dryRun ? "would wake" : "woke") \(report.woken.count); not woken \(report.left.count)" + (report.left.isEmpty ? "" : " (above)")
                            + (report.hostsStopped.isEmpty ? "" : "; \(report.hostsStopped.count) host(s) did not answer"))
         if !report.left.isEmpty || !report.hostsStopped.isEmpty { throw ExitCode(1) }
         if !report.bootedAfresh.isEmpty { throw ExitCode(4) }
