@@ -30,6 +30,6 @@ struct LibvirtCommand: ParsableCommand {
         try store.refuseAwayFromTheClock(replay)
         let ingester = DomainStatsIngester(store: try store.openStore())
         // Each host stamped as it is read: by the clock, or a replay's --now for all.
-        try runEach(ingester.collect(uris: uris, stamp: { store.nowSeconds }), json: json, logger: store.logger("torpor.ingest.libvirt"))
+        try runEach(ingester.collect(uris: uris, stamp: { store.nowSeconds }, live: store.now == nil), json: json, logger: store.logger("torpor.ingest.libvirt"))
     }
 }

@@ -448,6 +448,26 @@ import TorporVirt
         #expect(DomainRates.runningReason(5) == "unpaused" && DomainRates.runningReason(42) == "reason 42")
     }
 
+    /// A step of the wall clock between two live collections (NTP, a person) makes the stamps' interval another time
+    /// than passed: the collecting machine's boot-time clock, kept with the counters, tells it, and that interval gives
+    /// no rate (a 5-minute step read a busy VM at half its use), said once for the host. The next interval, stamps and
+    /// boot-time clock agreeing, gives one; a boot-time clock gone back (the collecting machine rebooted) is not compared.
+    @Test func aStepOfTheWallClockBetweenCollectionsGivesNoRate() throws {
+        let s = try Scratch()
+        let ingester = DomainStatsIngester(store: s.store)
+        let t0: EpochSeconds = 1_700_000_000
+        _ = try ingester.ingest([sample("web-01", cpuSeconds: 100, rx: 0, wr: 0)], uri: "h", now: t0, bootTime: 1000)
+        // Stamped 600 s later, while 300 s passed: the clock stepped 5 minutes forward.
+        let stepped = try ingester.ingest([sample("web-01", cpuSeconds: 400, rx: 0, wr: 0)], uri: "h", now: t0 + 600, bootTime: 1300)
+        #expect(stepped.warnings.contains { $0.hasPrefix("1 domain(s): the wall clock stepped since the last collection") }, "\(stepped.warnings)")
+        #expect(try s.value(vm: "web-01", metric: "cpu_util", time: t0 + 600) == nil)
+        _ = try ingester.ingest([sample("web-01", cpuSeconds: 700, rx: 0, wr: 0)], uri: "h", now: t0 + 900, bootTime: 1601)
+        #expect(try s.value(vm: "web-01", metric: "cpu_util", time: t0 + 900) == 50)
+        _ = try ingester.ingest([sample("web-01", cpuSeconds: 1000, rx: 0, wr: 0)], uri: "h", now: t0 + 1200, bootTime: 40)
+        #expect(try s.value(vm: "web-01", metric: "cpu_util", time: t0 + 1200) == 50, "another boot of the collecting machine: not compared")
+        #expect(DomainRates.bootTime() ?? 0 > 0)
+    }
+
     /// One host reached under two URIs by separate runs (a person's inventory under another spelling than the
     /// collector's): the second is refused while the first was read within `heldAcrossRunsFor`, naming it; later the
     /// host is read under the new one. Another host, or a URI libvirt gives no identity for, is never refused.

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import TorporCore
 import TorporHash
 import TorporStore
@@ -100,8 +103,22 @@ public enum DomainRates {
     /// a save canceled...). Another reason is a state change in the interval: paused and resumed, its paused time
     /// counted no CPU and would read as idle. A pause and resume after another leaves it as it was (unpaused): not seen.
     public static let stateReason = "state.reason"
+    /// Kept with the counters (not a counter): the collecting machine's boot-time clock at a live collection (seconds
+    /// since its boot, suspend included). Between two collections it moves by their interval unless the wall clock
+    /// stepped (NTP, a person): then the stamps' interval is not the time that passed, and no rate is taken.
+    public static let collectorClock = "collector.boottime"
+    /// How far the stamps' interval may stray from the boot-time clock's: the stamps are whole seconds, taken within a
+    /// second of the reading.
+    static func clockTolerance(_ interval: Double) -> Double { max(5, 0.05 * interval) }
     /// What is kept with the counters that is not a counter.
-    static let notCounters: Set<String> = [vcpuCount, domainID, netCount, blockCount, stateReason]
+    static let notCounters: Set<String> = [vcpuCount, domainID, netCount, blockCount, stateReason, collectorClock]
+
+    /// The collecting machine's boot-time clock (`CLOCK_BOOTTIME`), in seconds.
+    static func bootTime() -> Double? {
+        var spec = timespec()
+        guard clock_gettime(CLOCK_BOOTTIME, &spec) == 0 else { return nil }
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+    }
 
     /// libvirt's reason for a running domain (`virDomainRunningReason`), in words.
     static func runningReason(_ code: Double) -> String {
@@ -110,9 +127,16 @@ public enum DomainRates {
         return names[Int(code)] ?? "reason \(Int(code))"
     }
 
-    public static func between(_ previous: CounterSnapshot, _ current: DomainSample, at now: EpochSeconds) -> (rates: [String: Double], resets: [String]) {
+    /// `bootTime`: the collecting machine's boot-time clock at this collection, when live (`collectorClock`).
+    public static func between(_ previous: CounterSnapshot, _ current: DomainSample, at now: EpochSeconds, bootTime: Double? = nil) -> (rates: [String: Double], resets: [String]) {
         let interval = now - previous.collectedAt
         guard current.running, interval >= shortestInterval, interval <= longestInterval else { return ([:], []) }
+        // A step of the wall clock between the collections (the boot-time clock went on by another interval; one that
+        // went back is another boot of the collecting machine, not compared).
+        if let before = previous.counters[collectorClock], let bootTime, bootTime >= before,
+           abs((bootTime - before) - Double(interval)) > clockTolerance(Double(interval)) {
+            return ([:], [collectorClock])
+        }
         let seconds = Double(interval)
         var rates: [String: Double] = [:]
         var resets: [String] = []
@@ -156,6 +180,8 @@ public struct DomainStatsIngester {
         var samples: [DomainSample]
         var at: EpochSeconds
         var identity: HostIdentity?
+        /// The collecting machine's boot-time clock as the statistics were read, when collected live.
+        var bootTime: Double? = nil
     }
 
     /// One collection of every host of `uris`: each host's statistics read first, then each host's stored in turn (one
@@ -165,27 +191,28 @@ public struct DomainStatsIngester {
     /// has its rates over the interval that really passed, not one as long as the wait is shorter (a busy VM's
     /// utilization read low), and its sightings as of when they were made; in a replay, the one `--now` for all. A URI
     /// that reaches a host an earlier one did is refused (`HostAliases`), its domains in no comparison.
-    public func collect(uris: [String], stamp: () -> EpochSeconds) -> [() throws -> IngestReport] {
+    /// `live`: stamped by the clock (not a replay's `--now`), so that a step of the wall clock can be told (`collectorClock`).
+    public func collect(uris: [String], stamp: () -> EpochSeconds, live: Bool = false) -> [() throws -> IngestReport] {
         var aliases = HostAliases()
         let read = uris.map { uri in
             Result { () throws(IngestError) in
-                let collection = try Self.read(uri, stamp: stamp)
+                let collection = try Self.read(uri, stamp: stamp, live: live)
                 try aliases.admit(uri, collection.identity)
                 return collection
             }
         }
         let running = Self.running(zip(uris, read).map { ($0, (try? $1.get().samples) ?? []) })
         return zip(uris, read).map { uri, collection in
-            { let c = try collection.get(); return try ingest(c.samples, uri: uri, now: c.at, running: running, identity: c.identity) }
+            { let c = try collection.get(); return try ingest(c.samples, uri: uri, now: c.at, running: running, identity: c.identity, bootTime: c.bootTime) }
         }
     }
 
     /// Every domain's statistics on host `uri`, stamped by `stamp` once the host answered and just before they are read.
-    static func read(_ uri: String, stamp: () -> EpochSeconds) throws(IngestError) -> HostCollection {
+    static func read(_ uri: String, stamp: () -> EpochSeconds, live: Bool = false) throws(IngestError) -> HostCollection {
         do {
             let connection = try VirtConnection.open(uri: uri)
-            let at = stamp()
-            return HostCollection(samples: try connection.allDomainStats().map(DomainSample.init), at: at, identity: connection.identity())
+            let at = stamp(), bootTime = live ? DomainRates.bootTime() : nil
+            return HostCollection(samples: try connection.allDomainStats().map(DomainSample.init), at: at, identity: connection.identity(), bootTime: bootTime)
         } catch {
             throw .failure(source: uri, message: error.description)
         }
@@ -204,7 +231,9 @@ public struct DomainStatsIngester {
     /// Stores one collection of `samples` taken at `now` from host `uri`; `running`: the hosts each domain runs on in the
     /// same collection (`running(_:)`; empty: this host's alone); `identity`: the host libvirt says `uri` reached (one
     /// another run read under another URI lately is refused, `HostAliases.admitAcrossRuns`).
-    func ingest(_ samples: [DomainSample], uri: String, now: EpochSeconds, running: RunningHosts = [:], identity: HostIdentity? = nil) throws(IngestError) -> IngestReport {
+    /// `bootTime`: the collecting machine's boot-time clock at a live collection (`DomainRates.collectorClock`).
+    func ingest(_ samples: [DomainSample], uri: String, now: EpochSeconds, running: RunningHosts = [:], identity: HostIdentity? = nil,
+                bootTime: Double? = nil) throws(IngestError) -> IngestReport {
         let hash = SHA256()
         hash.update(Array("\(uri) \(now) \(samples.map(\.fingerprint).joined())".utf8))
         return try SourceTransaction.run(store: store, kind: "libvirt", source: uri, location: uri, sha256: hash.finalizeHex(),
@@ -212,7 +241,7 @@ public struct DomainStatsIngester {
             session.report.format = "domain stats"
             try session.admitHost(uri, identity)
             let previous = try session.previousCounters(host: uri)
-            var firstSeen: [String] = [], afterGap: [String] = [], collectedLater: [String] = [], tooSoon: [String] = []
+            var firstSeen: [String] = [], afterGap: [String] = [], collectedLater: [String] = [], tooSoon: [String] = [], clockStepped: [String] = []
             // A domain whose name no VM can have is left out, said: it must not stop its host's other domains' collection.
             let samples = samples.filter { sample in
                 guard let why = SampleSession.unusable(vmName: sample.domain) else { return true }
@@ -262,9 +291,11 @@ public struct DomainStatsIngester {
                 } else {
                     if let before {
                         if now - before.collectedAt > DomainRates.longestInterval { afterGap.append(sample.domain) }
-                        let (rates, resets) = DomainRates.between(before, sample, at: now)
+                        let (rates, resets) = DomainRates.between(before, sample, at: now, bootTime: bootTime)
                         for (metric, value) in rates.sorted(by: { $0.key < $1.key }) { try emit(session, vm, metric, value, now) }
-                        if resets == [DomainRates.domainID] {
+                        if resets == [DomainRates.collectorClock] {
+                            clockStepped.append(sample.domain)
+                        } else if resets == [DomainRates.domainID] {
                             session.warn("\(sample.domain): restarted since the last collection (a new domain ID); no rate this interval")
                         } else if resets == [DomainRates.stateReason] {
                             let reason = sample.counters[DomainRates.stateReason].map(DomainRates.runningReason) ?? "?"
@@ -279,8 +310,9 @@ public struct DomainStatsIngester {
                     // A domain not running (paused: a save under way or failed, a person's suspend; off) leaves no base:
                     // a rate from its counters would spread a running stretch over the whole interval, paused time read as
                     // idle. The next collection gives no rate, the one after does.
-                    try session.recordCounters(host: uri, domain: sample.domain,
-                                               snapshot: CounterSnapshot(collectedAt: now, counters: sample.running ? sample.counters : [:]))
+                    var counters = sample.running ? sample.counters : [:]
+                    if sample.running, let bootTime { counters[DomainRates.collectorClock] = bootTime }
+                    try session.recordCounters(host: uri, domain: sample.domain, snapshot: CounterSnapshot(collectedAt: now, counters: counters))
                 }
                 try session.setPlacement(vm: vm, host: uri)
                 // Started again (a `virsh start` by hand): no longer saved, within the collector's minutes, not the inventory's hour.
@@ -294,6 +326,10 @@ public struct DomainStatsIngester {
             if !tooSoon.isEmpty {
                 session.warn("\(tooSoon.count) domain(s) collected under \(DomainRates.shortestInterval) s after the last collection (a run by hand beside "
                              + "cron's?): no rate, the last collection's counters stay the next rate's base")
+            }
+            if !clockStepped.isEmpty {
+                session.warn("\(clockStepped.count) domain(s): the wall clock stepped since the last collection (the collecting machine's boot-time clock "
+                             + "moved by another interval than the stamps': NTP, a person?): no rate this interval, the counters recorded")
             }
             if !collectedLater.isEmpty {
                 session.warn("\(collectedLater.count) domain(s) have counters of a collection after --now \(UTC.format(now)): kept, no rate")
