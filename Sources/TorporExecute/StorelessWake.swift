@@ -4,20 +4,31 @@ import TorporVirt
 
 /// `wake --all` when torpor's store cannot be opened (a disk full, a file damaged): libvirt alone wakes what it holds
 /// saved on the given hosts (a managed save: `start` restores its memory), so that an operator can always wake the
-/// fleet. Without torpor's records, a sleep only the state pool holds is not woken (libvirt holds no image of it, and
-/// the store knows the copy), and a saved domain whose own UUID runs on another of the hosts is left: started, two
-/// copies would write its disks. Labels are read from each domain's torpor metadata (the inventory's source).
+/// fleet. Without torpor's records it wakes only what cannot be a second copy: nothing while one of the hosts does not
+/// answer (a copy there could not be ruled out), and no domain whose own UUID is on another of the hosts (running,
+/// paused, saved there too, or started by this wake). A sleep only the state pool holds is not woken (libvirt holds no
+/// image of it; the store knows the copy). Labels are read from each domain's torpor metadata (the inventory's source).
 public enum StorelessWake {
     /// What the wake did.
     public struct Report: Sendable {
         /// Started from libvirt's saved image (with `dryRun`: would be), as "vm on host".
         public var woken: [String] = []
-        /// Left asleep (a copy running elsewhere, paused: named, not resumed), as "vm on host: why".
+        /// Saved and left asleep, as "vm on host: why".
         public var left: [String] = []
+        /// Paused, not resumed (by request or for a save it has its memory; for a fault a person looks), as "vm on host: why".
+        public var paused: [String] = []
         /// Started, but libvirt booted it afresh (its image gone or cut): the memory is lost.
         public var bootedAfresh: [String] = []
-        /// Hosts that did not answer, with why.
+        /// Hosts that did not answer, with why: nothing is started then.
         public var hostsStopped: [String] = []
+    }
+
+    /// One domain as a host lists it.
+    struct Listed {
+        let host: String
+        let domain: VirtDomain
+        let state: DomainState
+        let saved: Bool
     }
 
     /// Wakes every domain `hosts`' libvirt holds saved whose torpor labels include `labels`; `dryRun`: says which.
@@ -29,45 +40,51 @@ public enum StorelessWake {
             let own = try domain.metadata(namespaceURI: InventoryIngester.labelsNamespace).map { InventoryIngester.parseLabels($0).labels } ?? [:]
             return labels.allSatisfy { own[$0.key] == $0.value }
         }
-        var connections: [(host: String, connection: VirtConnection)] = []
+        var listed: [Listed] = []
         for host in hosts {
-            do { connections.append((host, try connect(host))) } catch { report.hostsStopped.append("\(host): \(error)") }
-        }
-        // The UUIDs running on each host answering: a saved domain running elsewhere is a copy, not woken. A paused one
-        // is named, not resumed: paused by a person or a save torpor began, it has its memory; for a fault, a person looks.
-        var runningOn: [String: String] = [:]
-        for (host, connection) in connections {
             do {
+                let connection = try connect(host)
                 for domain in try connection.domains() {
-                    let state = try domain.info().state
-                    if state.runs { runningOn[domain.uuid] = host }
-                    guard state == .paused, let reason = try domain.pauseReason(), try chosen(domain) else { continue }
-                    report.left.append("\(domain.name) on \(host): paused \(reason) (by request or for a save: virsh -c \(host) resume \(domain.name); "
-                                       + "for a fault, a person looks first)")
+                    do throws(VirtError) {
+                        let state = try domain.info().state
+                        var saved = false
+                        if state == .shutOff { saved = try domain.hasManagedSaveImage() }
+                        listed.append(Listed(host: host, domain: domain, state: state, saved: saved))
+                    } catch {
+                        guard error.isNoDomain else { throw error }   // else gone since it was listed (a transient one stopped)
+                    }
                 }
             } catch {
                 report.hostsStopped.append("\(host): \(error)")
             }
         }
-        for (host, connection) in connections where !report.hostsStopped.contains(where: { $0.hasPrefix(host + ": ") }) {
-            let saved: [String]
-            do { saved = try connection.savedDomainNames() } catch { report.hostsStopped.append("\(host): \(error)"); continue }
-            for name in saved.sorted() {
-                let vm = "\(name) on \(host)"
-                do {
-                    let domain = try connection.domain(named: name)
-                    guard try chosen(domain) else { continue }
-                    if let elsewhere = runningOn[domain.uuid], elsewhere != host {
-                        report.left.append("\(vm): its domain (\(domain.uuid)) runs on \(elsewhere); started here, two copies would write its disks")
-                        continue
-                    }
-                    guard !dryRun else { report.woken.append(vm); continue }
-                    try domain.start()
-                    report.woken.append(vm)
-                    if try domain.bootedAfresh() == true { report.bootedAfresh.append(vm) }
-                } catch {
-                    report.left.append("\(vm): \(error)")
+        // Which hosts have each UUID on them, other than shut off without a saved state.
+        var onHosts: [String: Set<String>] = [:]
+        for d in listed where d.state != .shutOff || d.saved { onHosts[d.domain.uuid, default: []].insert(d.host) }
+        for d in listed.sorted(by: { ($0.host, $0.domain.name) < ($1.host, $1.domain.name) }) {
+            let vm = "\(d.domain.name) on \(d.host)"
+            do {
+                guard d.saved || d.state == .paused, try chosen(d.domain) else { continue }
+                if d.state == .paused {
+                    let reason = (try? d.domain.pauseReason()).flatMap { $0.map { "\($0)" } } ?? ""
+                    report.paused.append("\(vm): paused \(reason) (by request or for a save: virsh -c \(d.host) resume \(d.domain.name); for a fault, a person looks first)")
+                    continue
                 }
+                let elsewhere = (onHosts[d.domain.uuid] ?? []).subtracting([d.host]).sorted()
+                guard elsewhere.isEmpty else {
+                    report.left.append("\(vm): its domain (\(d.domain.uuid)) is on \(elsewhere.joined(separator: ", ")) too; started, two copies would write its disks")
+                    continue
+                }
+                guard report.hostsStopped.isEmpty else {
+                    report.left.append("\(vm): not started while a host does not answer (a copy there cannot be ruled out): virsh -c \(d.host) start \(d.domain.name)")
+                    continue
+                }
+                guard !dryRun else { report.woken.append(vm); continue }
+                try d.domain.start()
+                report.woken.append(vm)
+                if try d.domain.bootedAfresh() == true { report.bootedAfresh.append(vm) }
+            } catch {
+                report.left.append("\(vm): \(error)")
             }
         }
         return report

@@ -310,10 +310,10 @@ struct Wake: ParsableCommand {
     }
 
     /// `--all` when the store cannot be opened: libvirt alone wakes what it holds saved on the `--host` hosts (else
-    /// `TORPOR_LIBVIRT_URI`'s), without torpor's records (`StorelessWake`). Exit 1 when a VM is left (a copy, paused) or a host
+    /// `TORPOR_LIBVIRT_URI`'s), without torpor's records (`StorelessWake`). Exit 1 when a saved VM is left or a host
     /// did not answer, 4 when one came back without its memory.
     func wakeWithoutTheStore(_ error: Error) throws {
-        let hosts = flags.hosts.isEmpty ? (environmentSetting("TORPOR_LIBVIRT_URI") ?? "").split(separator: " ").map(String.init) : flags.hosts
+        let hosts = flags.hosts.isEmpty ? (environmentSetting("TORPOR_LIBVIRT_URI") ?? "").split(whereSeparator: \.isWhitespace).map(String.init) : flags.hosts
         StandardError.line("torpor-execute: the store cannot be opened (\(error)): " + (dryRun ? "would wake" : "waking")
                            + " what libvirt holds saved on " + (hosts.isEmpty ? "no host" : hosts.joined(separator: ", "))
                            + ", without torpor's records (a sleep only the state pool holds needs the store)")
@@ -324,7 +324,10 @@ struct Wake: ParsableCommand {
             StandardError.line("torpor-execute: \(vm): BOOTED AFRESH: libvirt found no complete saved image and booted it; the memory it slept with is lost")
         }
         for left in report.left { StandardError.line("torpor-execute: not woken: \(left)") }
-        for host in report.hostsStopped { StandardError.line("torpor-execute: a host did not answer: \(host)") }
+        for paused in report.paused { StandardError.line("torpor-execute: not resumed: \(paused)") }
+        for host in report.hostsStopped {
+            StandardError.line("torpor-execute: a host did not answer: \(host); nothing started (give --host with the hosts to wake on, leaving it out, to wake theirs)")
+        }
         StandardError.line("torpor-execute: \(dryRun ? "would wake" : "woke") \(report.woken.count); not woken \(report.left.count)" + (report.left.isEmpty ? "" : " (above)")
                            + (report.hostsStopped.isEmpty ? "" : "; \(report.hostsStopped.count) host(s) did not answer"))
         if !report.left.isEmpty || !report.hostsStopped.isEmpty { throw ExitCode(1) }
