@@ -1342,7 +1342,11 @@ public final class Executor: @unchecked Sendable {
             // the load, the pool's room and the partners' states: each seconds old at the count and the save, not as old
             // as the slowest step.
             if let members { connectPartnerHosts(a, members: members, covered: options.runHosts) }
-            let demand = try load.demand(of: d, at: clock())
+            let demand: Double
+            do { demand = try load.demand(of: d, at: clock()) } catch {
+                // Held as a busy VM is (missing is not idle), logged when the hold begins; a later pass reads it again.
+                return hold(a, "skipped", "its CPU load could not be read at the pre-flight (missing is not idle)", "\(error)")
+            }
             guard demand < a.rationale.hibernateBelow else {
                 hold(a, "skipped", String(format: "busy at the pre-flight (≥ hibernate_below %.1f %%)", a.rationale.hibernateBelow),
                      String(format: "busy now: %.1f %% ≥ hibernate_below %.1f %% (pre-flight)", demand, a.rationale.hibernateBelow))

@@ -273,7 +273,11 @@ public final class StatePool {
                 switch chunkFile(hex: SHA256.hex(chunk.hash)) {
                 case .read(let bytes): data = bytes
                 case .missing:
-                    throw StatePoolError(kind: .corrupt, message: "chunk \(index) (\(SHA256.hex(chunk.hash))) of \(manifest.vm)'s image #\(manifest.id) is missing from \(directory)")
+                    // Set aside by a repair (unreadable then): read there once it reads again (its hash is checked below).
+                    if let aside = FileManager.default.contents(atPath: setAsidePath(hex: SHA256.hex(chunk.hash))) { data = aside; break }
+                    let setAside = FileManager.default.fileExists(atPath: setAsidePath(hex: SHA256.hex(chunk.hash)))
+                        ? ", set aside unreadable by a repair (\(setAsidePath(hex: SHA256.hex(chunk.hash)))): restorable once it reads again" : ""
+                    throw StatePoolError(kind: .corrupt, message: "chunk \(index) (\(SHA256.hex(chunk.hash))) of \(manifest.vm)'s image #\(manifest.id) is missing from \(directory)" + setAside)
                 case .unreadable:
                     throw StatePoolError(kind: .corrupt, message: "chunk \(index) (\(SHA256.hex(chunk.hash))) of \(manifest.vm)'s image #\(manifest.id) cannot be read in \(directory) (a failing disk?)")
                 }
@@ -387,7 +391,7 @@ public final class StatePool {
             // to take it again (the take writes the chunk anew).
             let held = try lock(wait: true)
             defer { withExtendedLifetime(held) {} }
-            report.recovered = try putBackSetAside(indexed: Set(hashes.map { SHA256.hex($0.hash) }))
+            report.recovered = try putBackSetAside()
             report.missing.removeAll { report.recovered.contains($0) }
             for hex in report.corrupt + report.unreadable {
                 let path = chunkPath(hex: hex)
@@ -421,26 +425,29 @@ public final class StatePool {
     /// Where `verify --repair` sets an unreadable chunk aside: out of a take's way, its bytes kept.
     private func setAsidePath(hex: String) -> String { "\(directory)/unreadable/\(hex)" }
 
-    /// The chunks set aside, by hex.
+    /// The chunks set aside, by hex (other names in the directory are not the pool's: left alone).
     private func setAsideChunks() -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: directory + "/unreadable")) ?? []).sorted()
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory + "/unreadable")) ?? [])
+            .filter { $0.count == 64 && $0.allSatisfy { "0123456789abcdef".contains($0) } }.sorted()
     }
 
-    /// Under the pool's lock: puts back each chunk set aside that reads whole now while its name is free (no take wrote
-    /// it again), and removes those written again since or no longer `indexed`. Returns those put back.
-    private func putBackSetAside(indexed: Set<String>) throws -> [String] {
+    /// Under the pool's lock: puts back each chunk set aside that reads whole now, over whatever its name holds that does
+    /// not (a take wrote it again since, and that copy went bad too), and drops those whose name reads whole. One no
+    /// longer indexed stays (a store older than the pool's images would take every newer chunk for unindexed; `gc`
+    /// refuses it for that). Returns those put back.
+    private func putBackSetAside() throws -> [String] {
         var putBack: [String] = []
         for hex in setAsideChunks() {
-            let aside = setAsidePath(hex: hex)
+            let aside = setAsidePath(hex: hex), path = chunkPath(hex: hex)
             if case .read(let data) = chunkFile(hex: hex), SHA256.hexDigest(of: data) == hex {
-                _ = try? FileManager.default.removeItem(atPath: aside)
+                _ = remove(aside)   // written whole again since: the copy set aside is not needed (a file, or an empty directory)
                 continue
             }
-            guard indexed.contains(hex) else { _ = try? FileManager.default.removeItem(atPath: aside); continue }
-            guard case .missing = chunkFile(hex: hex), let data = FileManager.default.contents(atPath: aside), SHA256.hexDigest(of: data) == hex else { continue }
+            guard let data = FileManager.default.contents(atPath: aside), SHA256.hexDigest(of: data) == hex else { continue }
             do {
-                try PoolFiles.makeDirectory((chunkPath(hex: hex) as NSString).deletingLastPathComponent)
-                try PoolFiles.rename(aside, to: chunkPath(hex: hex))
+                try PoolFiles.makeDirectory((path as NSString).deletingLastPathComponent)
+                if case .missing = chunkFile(hex: hex) {} else { _ = remove(path) }   // a bad file, or an empty directory, in its place
+                try PoolFiles.rename(aside, to: path)
             } catch {
                 throw StatePoolError(kind: .io, message: "putting the chunk set aside \(aside) back: \(error.message)")
             }

@@ -179,9 +179,12 @@ struct PoolScratch {
         #expect(kept.unreadable == [hex] && kept.setAside == [hex] && kept.removed.isEmpty && kept.keptLinked == ["db-01"], "\(kept)")
         #expect(!FileManager.default.fileExists(atPath: victim) && FileManager.default.fileExists(atPath: aside), "set aside, its bytes kept")
         #expect(try s.store.read { try JournalRepository.power(of: "db-01", in: $0) }?.manifestID == taken.manifestID)
-        // The disk recovers: the next repair puts it back, the sleep restorable from the pool again.
+        let unread = #expect(throws: StatePoolError.self) { _ = try restorable() }
+        #expect(unread?.message.contains("set aside unreadable by a repair (\(aside)): restorable once it reads again") == true, "\(String(describing: unread))")
+        // The disk recovers: the sleep is restorable from the copy set aside at once, and the next repair puts it back.
         try FileManager.default.removeItem(atPath: aside)
         try chunk.write(to: URL(fileURLWithPath: aside))
+        #expect(try restorable())
         let back = try pool.verify(repair: true) { _, _ in false }
         #expect(back.recovered == [hex] && back.missing.isEmpty && back.keptLinked.isEmpty, "\(back)")
         #expect(try restorable())
@@ -192,6 +195,12 @@ struct PoolScratch {
         let cleaned = try pool.verify(repair: true) { _, _ in false }
         #expect(cleaned.recovered.isEmpty && cleaned.unreadable.isEmpty && !FileManager.default.fileExists(atPath: aside), "\(cleaned)")
         #expect(try restorable())
+        // Set aside whole (read again since), while a take's copy under its name went bad: put back over it.
+        try FileManager.default.createDirectory(atPath: s.dir + "/pool/unreadable", withIntermediateDirectories: true)
+        try chunk.write(to: URL(fileURLWithPath: aside))
+        try unreadable()
+        #expect(try pool.verify(repair: true) { _, _ in false }.recovered == [hex])
+        #expect(try restorable() && !FileManager.default.fileExists(atPath: aside))
         // Every sleep using it has libvirt's own image: removed, the sleeps taken again.
         try unreadable()
         let removed = try pool.verify(repair: true) { _, _ in true }

@@ -28,13 +28,13 @@ public struct HostAliases {
     /// Longer, a host moved to another URI for good (its collector's URI changed) is collected under the new one.
     public static let heldAcrossRunsFor: Int64 = 15 * 60
 
-    /// Refuses `uri` when another URI reached the host `identity` names within `heldAcrossRunsFor` before `now`, in
+    /// Refuses `uri` when another URI reached the host `identity` names within `heldAcrossRunsFor` of `now`, in
     /// another run (a person's inventory under another spelling than the collector's): its running VMs would be taken
     /// for copies on two hosts, their hibernations held and their samples dropped. Else records that `uri` reached it.
     /// nil (libvirt could not say, as with the test driver) is never refused.
     public static func admitAcrossRuns(_ uri: String, _ identity: HostIdentity?, now: EpochSeconds, in db: Database) throws {
         guard let identity else { return }
-        if let other = try HostIdentityRepository.otherURI(reaching: identity.description, besides: uri, after: now - heldAcrossRunsFor, in: db) {
+        if let other = try HostIdentityRepository.otherURI(reaching: identity.description, besides: uri, now: now, within: heldAcrossRunsFor, in: db) {
             throw IngestError.badInput(source: uri, line: nil, message: "the same host as \(other.uri) (\(identity)), which the store read under that URI at "
                                        + "\(UTC.format(other.seen)): read each host under one URI (--uri, TORPOR_LIBVIRT_URI, an inventory by hand); "
                                        + "a host moved to this URI for good is read under it once \(DurationText.format(heldAcrossRunsFor)) have passed "
