@@ -270,20 +270,21 @@ public final class StatePool {
         do {
             for (index, chunk) in manifest.chunks.enumerated() {
                 let data: Data
-                switch chunkFile(hex: SHA256.hex(chunk.hash)) {
+                let hex = SHA256.hex(chunk.hash)
+                switch chunkFile(hex: hex) {
                 case .read(let bytes): data = bytes
                 case .missing:
                     // Set aside by a repair (unreadable then): read there once it reads again (its hash is checked below).
-                    if let aside = FileManager.default.contents(atPath: setAsidePath(hex: SHA256.hex(chunk.hash))) { data = aside; break }
-                    let setAside = FileManager.default.fileExists(atPath: setAsidePath(hex: SHA256.hex(chunk.hash)))
-                        ? ", set aside unreadable by a repair (\(setAsidePath(hex: SHA256.hex(chunk.hash)))): restorable once it reads again" : ""
-                    throw StatePoolError(kind: .corrupt, message: "chunk \(index) (\(SHA256.hex(chunk.hash))) of \(manifest.vm)'s image #\(manifest.id) is missing from \(directory)" + setAside)
+                    let aside = setAsidePath(hex: hex)
+                    if let bytes = FileManager.default.contents(atPath: aside) { data = bytes; break }
+                    let setAside = FileManager.default.fileExists(atPath: aside) ? ", set aside unreadable by a repair (\(aside)): restorable once it reads again" : ""
+                    throw StatePoolError(kind: .corrupt, message: "chunk \(index) (\(hex)) of \(manifest.vm)'s image #\(manifest.id) is missing from \(directory)" + setAside)
                 case .unreadable:
-                    throw StatePoolError(kind: .corrupt, message: "chunk \(index) (\(SHA256.hex(chunk.hash))) of \(manifest.vm)'s image #\(manifest.id) cannot be read in \(directory) (a failing disk?)")
+                    throw StatePoolError(kind: .corrupt, message: "chunk \(index) (\(hex)) of \(manifest.vm)'s image #\(manifest.id) cannot be read in \(directory) (a failing disk?)")
                 }
                 let ok = data.count == chunk.size && data.withUnsafeBytes { SHA256.digest($0) } == chunk.hash
                 guard ok else {
-                    throw StatePoolError(kind: .corrupt, message: "chunk \(index) (\(SHA256.hex(chunk.hash))) of \(manifest.vm)'s image #\(manifest.id) is corrupt in \(directory): refused")
+                    throw StatePoolError(kind: .corrupt, message: "chunk \(index) (\(hex)) of \(manifest.vm)'s image #\(manifest.id) is corrupt in \(directory): refused")
                 }
                 data.withUnsafeBytes { whole.update($0) }
                 try out.write(contentsOf: data)
@@ -318,7 +319,8 @@ public final class StatePool {
         /// With `repair`: unreadable chunks set aside (`unreadable/` in the pool), a sleep whose copy may be all there is
         /// of its memory using them: removed, the bytes would be gone for good; left under their name, a take would
         /// reuse them by their size and never write them again. Set aside, they may read again (an I/O error that
-        /// passes): a later repair puts back each that reads whole while its name is still free.
+        /// passes): a restore reads them there, and a later repair puts back each that reads whole (over a bad copy a
+        /// take wrote since) and drops each whose name reads whole.
         public var setAside: [String] = []
         /// With `repair`: chunks set aside earlier that read whole again, put back.
         public var recovered: [String] = []
