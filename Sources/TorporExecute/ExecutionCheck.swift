@@ -25,7 +25,7 @@ public enum ExecutionCheck {
              memoryLost = "memory_lost", downAfterHibernation = "down_after_hibernation", besideOlderImage = "beside_older_image",
              actionUnfinished = "action_unfinished", savedWithoutRecord = "saved_without_record", noCollection = "no_collection",
              filesystemFull = "filesystem_full", noRoomKept = "no_room_kept", olderExecutor = "older_executor", noRecentPlan = "no_recent_plan",
-             runningOnTwoHosts = "running_on_two_hosts", restoreHeld = "restore_held"
+             runningOnTwoHosts = "running_on_two_hosts", restoreHeld = "restore_held", asleepOnUncollectedHost = "asleep_on_uncollected_host"
     }
 
     /// How long after a collection last found a VM running on two hosts at once it is still named: three collections
@@ -153,6 +153,17 @@ public enum ExecutionCheck {
                     problems.append(Problem(vm: store.path, kind: .noRecentPlan, text: "\(store.path): \(none)for over \(DurationText.format(planSilence)) "
                                             + "(the hourly job, torpor-plan make, stopped or failing: see its log); the VMs asleep keep their approved "
                                             + "restores, but no new hibernation is planned"))
+                }
+            }
+            // A sleep on a host no collection has read, in a store the collector feeds (a restore `--onto` a host the jobs do
+            // not list): an executor given the same hosts as the collector never restores it. Named at once, not at its
+            // deadline.
+            if collectorSilence > 0, try SourceRepository.firstIngested(kind: "libvirt", by: now, in: db) != nil {
+                for p in power.values.sorted(by: { $0.vm < $1.vm }) where p.state == .hibernated && !problems.contains(where: { $0.vm == p.vm }) {
+                    guard try SourceRepository.lastIngested(kind: "libvirt", location: p.host, by: now, in: db) == nil else { continue }
+                    problems.append(Problem(vm: p.vm, kind: .asleepOnUncollectedHost, text: "\(p.vm) on \(p.host): ASLEEP ON A HOST NO COLLECTION READS since "
+                                            + "\(UTC.format(p.since)): the jobs do not list that host (TORPOR_LIBVIRT_URI), so an executor given their "
+                                            + "hosts never restores it: add the host there, or wake it (torpor-execute wake \(p.vm) --host \(p.host))"))
                 }
             }
             if collectorSilence > 0 {

@@ -2052,6 +2052,23 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 9999, grace: 600).isEmpty, "a host holding no VM any more")
     }
 
+    /// A sleep on a host no collection has read, in a store the collector feeds (a restore --onto a host the jobs do not
+    /// list), is named at once: an executor given the collector's hosts never restores it. Not in a store no collector
+    /// feeds (a replay's, a CSV's), nor on a host collected.
+    @Test func checkNamesASleepOnAHostNoCollectionReads() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<6])
+        #expect(try f.executor().run(f.options(Self.now)).map(\.event) == ["hibernated"])
+        try f.store.transaction { try $0.execute(sql: "UPDATE power SET host = 'test:///elsewhere' WHERE vm = 'web-01'") }
+        #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 60, grace: 600).isEmpty, "no collector feeds the store")
+        _ = try DomainStatsIngester(store: f.store).collect(uri: Self.host, now: Self.now + 30)
+        let named = try ExecutionCheck.problems(store: f.store, now: Self.now + 60, grace: 600)
+        #expect(named.map(\.kind) == [.asleepOnUncollectedHost] && named.first?.text.hasPrefix("web-01 on test:///elsewhere: ASLEEP ON A HOST NO COLLECTION READS since ") == true,
+                "\(named.map(\.text))")
+        try f.store.transaction { try $0.execute(sql: "UPDATE power SET host = ? WHERE vm = 'web-01'", arguments: [Self.host]) }
+        #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 60, grace: 600).isEmpty, "on a host collected")
+    }
+
     /// Reconciling closes a hibernation a killed run left open once it can no longer be the VM's sleep: its plan no
     /// longer starts it, or a later action has put the VM to sleep (taken as done, it would hand the VM's restore back
     /// to its older plan's); one whose save left the VM off without a saved state starts the VM again.
