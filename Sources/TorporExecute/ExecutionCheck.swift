@@ -157,13 +157,14 @@ public enum ExecutionCheck {
             }
             // A sleep on a host no collection has read, in a store the collector feeds (a restore `--onto` a host the jobs do
             // not list): an executor given the same hosts as the collector never restores it. Named at once, not at its
-            // deadline.
-            if collectorSilence > 0, try SourceRepository.firstIngested(kind: "libvirt", by: now, in: db) != nil {
+            // deadline. Not in a replay (the collections' record is pruned to each host's latest).
+            if collectorSilence > 0, !replaying, try SourceRepository.firstIngested(kind: "libvirt", by: now, in: db) != nil {
                 for p in power.values.sorted(by: { $0.vm < $1.vm }) where p.state == .hibernated && !problems.contains(where: { $0.vm == p.vm }) {
                     guard try SourceRepository.lastIngested(kind: "libvirt", location: p.host, by: now, in: db) == nil else { continue }
                     problems.append(Problem(vm: p.vm, kind: .asleepOnUncollectedHost, text: "\(p.vm) on \(p.host): ASLEEP ON A HOST NO COLLECTION READS since "
-                                            + "\(UTC.format(p.since)): the jobs do not list that host (TORPOR_LIBVIRT_URI), so an executor given their "
-                                            + "hosts never restores it: add the host there, or wake it (torpor-execute wake \(p.vm) --host \(p.host))"))
+                                            + "\(UTC.format(p.since)): not in TORPOR_LIBVIRT_URI, or its collection always fails (see the collector's log); "
+                                            + "an executor whose --host list leaves it out never restores it: add the host, or wake it "
+                                            + "(torpor-execute wake \(p.vm) --host \(p.host))"))
                 }
             }
             if collectorSilence > 0 {

@@ -31,8 +31,9 @@ public enum StorelessWake {
         let saved: Bool
     }
 
-    /// Wakes every domain `hosts`' libvirt holds saved whose torpor labels include `labels`; `dryRun`: says which.
-    public static func wakeAll(hosts: [String], labels: [String: String], dryRun: Bool,
+    /// Wakes every domain `hosts`' libvirt holds saved whose torpor labels include `labels`; `dryRun`: says which. A VM
+    /// `locks` says another torpor-execute acts on (its store may be unreadable only to this user) is left to it.
+    public static func wakeAll(hosts: [String], labels: [String: String], dryRun: Bool, locks: VMLocks? = nil,
                                connect: (String) throws -> VirtConnection = { try VirtConnection.open(uri: $0) }) -> Report {
         var report = Report()
         /// Whether `domain`'s own torpor labels include `labels`.
@@ -40,7 +41,7 @@ public enum StorelessWake {
             let own = try domain.metadata(namespaceURI: InventoryIngester.labelsNamespace).map { InventoryIngester.parseLabels($0).labels } ?? [:]
             return labels.allSatisfy { own[$0.key] == $0.value }
         }
-        var listed: [Listed] = []
+        var listed: [Listed] = [], unknown: [(host: String, domain: VirtDomain, error: VirtError)] = []
         for host in hosts {
             do {
                 let connection = try connect(host)
@@ -51,7 +52,8 @@ public enum StorelessWake {
                         if state == .shutOff { saved = try domain.hasManagedSaveImage() }
                         listed.append(Listed(host: host, domain: domain, state: state, saved: saved))
                     } catch {
-                        guard error.isNoDomain else { throw error }   // else gone since it was listed (a transient one stopped)
+                        // Gone since it was listed (a transient one stopped): nothing; another failure: it may be a copy.
+                        if !error.isNoDomain { unknown.append((host, domain, error)) }
                     }
                 }
             } catch {
@@ -61,13 +63,19 @@ public enum StorelessWake {
         // Which hosts have each UUID on them, other than shut off without a saved state.
         var onHosts: [String: Set<String>] = [:]
         for d in listed where d.state != .shutOff || d.saved { onHosts[d.domain.uuid, default: []].insert(d.host) }
+        for u in unknown {
+            onHosts[u.domain.uuid, default: []].insert(u.host)
+            report.left.append("\(u.domain.name) on \(u.host): libvirt could not say its state (\(u.error)): not woken, nor any copy of it")
+        }
         for d in listed.sorted(by: { ($0.host, $0.domain.name) < ($1.host, $1.domain.name) }) {
             let vm = "\(d.domain.name) on \(d.host)"
             do {
                 guard d.saved || d.state == .paused, try chosen(d.domain) else { continue }
                 if d.state == .paused {
-                    let reason = (try? d.domain.pauseReason()).flatMap { $0.map { "\($0)" } } ?? ""
-                    report.paused.append("\(vm): paused \(reason) (by request or for a save: virsh -c \(d.host) resume \(d.domain.name); for a fault, a person looks first)")
+                    let reason = (try? d.domain.pauseReason()) ?? nil
+                    let text = "\(vm): paused \(reason.map { "\($0)" } ?? "") (by request or for a save: virsh -c \(d.host) resume \(d.domain.name); for a fault, a person looks first)"
+                    // Paused for a save (torpor's, cut short with the store): asleep-to-be, so the wake is not whole.
+                    if reason == .save { report.left.append(text) } else { report.paused.append(text) }
                     continue
                 }
                 let elsewhere = (onHosts[d.domain.uuid] ?? []).subtracting([d.host]).sorted()
@@ -79,10 +87,14 @@ public enum StorelessWake {
                     report.left.append("\(vm): not started while a host does not answer (a copy there cannot be ruled out): virsh -c \(d.host) start \(d.domain.name)")
                     continue
                 }
+                if locks?.heldByAnother(d.domain.name) == true {
+                    report.left.append("\(vm): another torpor-execute acts on it (its lock is held): left to it")
+                    continue
+                }
                 guard !dryRun else { report.woken.append(vm); continue }
                 try d.domain.start()
                 report.woken.append(vm)
-                if try d.domain.bootedAfresh() == true { report.bootedAfresh.append(vm) }
+                if (try? d.domain.bootedAfresh()) == true { report.bootedAfresh.append(vm) }
             } catch {
                 report.left.append("\(vm): \(error)")
             }

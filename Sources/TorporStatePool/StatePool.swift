@@ -269,22 +269,21 @@ public final class StatePool {
         let whole = SHA256()
         do {
             for (index, chunk) in manifest.chunks.enumerated() {
-                let data: Data
-                let hex = SHA256.hex(chunk.hash)
-                switch chunkFile(hex: hex) {
-                case .read(let bytes): data = bytes
-                case .missing:
-                    // Set aside by a repair (unreadable then): read there once it reads again (its hash is checked below).
-                    let aside = setAsidePath(hex: hex)
-                    if let bytes = FileManager.default.contents(atPath: aside) { data = bytes; break }
-                    let setAside = FileManager.default.fileExists(atPath: aside) ? ", set aside unreadable by a repair (\(aside)): restorable once it reads again" : ""
-                    throw StatePoolError(kind: .corrupt, message: "chunk \(index) (\(hex)) of \(manifest.vm)'s image #\(manifest.id) is missing from \(directory)" + setAside)
-                case .unreadable:
-                    throw StatePoolError(kind: .corrupt, message: "chunk \(index) (\(hex)) of \(manifest.vm)'s image #\(manifest.id) cannot be read in \(directory) (a failing disk?)")
-                }
-                let ok = data.count == chunk.size && data.withUnsafeBytes { SHA256.digest($0) } == chunk.hash
-                guard ok else {
-                    throw StatePoolError(kind: .corrupt, message: "chunk \(index) (\(hex)) of \(manifest.vm)'s image #\(manifest.id) is corrupt in \(directory): refused")
+                let hex = SHA256.hex(chunk.hash), aside = setAsidePath(hex: hex)
+                func intact(_ bytes: Data) -> Bool { bytes.count == chunk.size && bytes.withUnsafeBytes { SHA256.digest($0) } == chunk.hash }
+                let found = chunkFile(hex: hex)
+                // A chunk a repair set aside (unreadable then) is read there once it reads again, whatever its name holds.
+                var read: Data?
+                if case .read(let bytes) = found, intact(bytes) { read = bytes }
+                if read == nil, let bytes = FileManager.default.contents(atPath: aside), intact(bytes) { read = bytes }
+                guard let data = read else {
+                    let setAside = FileManager.default.fileExists(atPath: aside) ? "; set aside unreadable by a repair (\(aside)): restorable once it reads again" : ""
+                    let what = switch found {
+                    case .missing: "is missing from \(directory)"
+                    case .unreadable: "cannot be read in \(directory) (a failing disk?)"
+                    case .read: "is corrupt in \(directory): refused"
+                    }
+                    throw StatePoolError(kind: .corrupt, message: "chunk \(index) (\(hex)) of \(manifest.vm)'s image #\(manifest.id) " + what + setAside)
                 }
                 data.withUnsafeBytes { whole.update($0) }
                 try out.write(contentsOf: data)

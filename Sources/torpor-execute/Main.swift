@@ -318,7 +318,8 @@ struct Wake: ParsableCommand {
                            + " what libvirt holds saved on " + (hosts.isEmpty ? "no host" : hosts.joined(separator: ", "))
                            + ", without torpor's records (a sleep only the state pool holds needs the store)")
         guard !hosts.isEmpty else { throw ExecuteError(.badInput, "give the hosts to wake on: --host URI (repeatable), or TORPOR_LIBVIRT_URI") }
-        let report = StorelessWake.wakeAll(hosts: hosts, labels: Dictionary(uniqueKeysWithValues: label.compactMap(Self.labelled)), dryRun: dryRun)
+        let report = StorelessWake.wakeAll(hosts: hosts, labels: Dictionary(uniqueKeysWithValues: label.compactMap(Self.labelled)), dryRun: dryRun,
+                                           locks: VMLocks(store: common.storePath))
         for vm in report.woken { StandardError.line("torpor-execute: \(dryRun ? "would wake" : "woke") \(vm)") }
         for vm in report.bootedAfresh {
             StandardError.line("torpor-execute: \(vm): BOOTED AFRESH: libvirt found no complete saved image and booted it; the memory it slept with is lost")

@@ -199,6 +199,7 @@ struct PoolScratch {
         try FileManager.default.createDirectory(atPath: s.dir + "/pool/unreadable", withIntermediateDirectories: true)
         try chunk.write(to: URL(fileURLWithPath: aside))
         try unreadable()
+        #expect(try restorable(), "read from the copy set aside")
         #expect(try pool.verify(repair: true) { _, _ in false }.recovered == [hex])
         #expect(try restorable() && !FileManager.default.fileExists(atPath: aside))
         // Every sleep using it has libvirt's own image: removed, the sleeps taken again.

@@ -107,11 +107,21 @@ public enum DomainRates {
     /// since its boot, suspend included). Between two collections it moves by their interval unless the wall clock
     /// stepped (NTP, a person): then the stamps' interval is not the time that passed, and no rate is taken.
     public static let collectorClock = "collector.boottime"
+    /// Kept with `collectorClock`: which boot of which machine it was read on (the first 12 hex digits of the kernel's
+    /// boot id): two readings are compared only within one boot (a collector that moves between machines sharing the
+    /// store, or rebooted, is not taken for a clock step).
+    public static let collectorBoot = "collector.boot"
     /// How far the stamps' interval may stray from the boot-time clock's: the stamps are whole seconds, taken within a
     /// second of the reading.
     static func clockTolerance(_ interval: Double) -> Double { max(5, 0.05 * interval) }
     /// What is kept with the counters that is not a counter.
-    static let notCounters: Set<String> = [vcpuCount, domainID, netCount, blockCount, stateReason, collectorClock]
+    static let notCounters: Set<String> = [vcpuCount, domainID, netCount, blockCount, stateReason, collectorClock, collectorBoot]
+
+    /// This boot of the collecting machine (`collectorBoot`), from `/proc/sys/kernel/random/boot_id`; nil when unknown.
+    static func bootID() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8) else { return nil }
+        return UInt64(text.filter(\.isHexDigit).prefix(12), radix: 16).map(Double.init)
+    }
 
     /// The collecting machine's boot-time clock (`CLOCK_BOOTTIME`), in seconds.
     static func bootTime() -> Double? {
@@ -127,14 +137,15 @@ public enum DomainRates {
         return names[Int(code)] ?? "reason \(Int(code))"
     }
 
-    /// `bootTime`: the collecting machine's boot-time clock at this collection, when live (`collectorClock`).
-    public static func between(_ previous: CounterSnapshot, _ current: DomainSample, at now: EpochSeconds, bootTime: Double? = nil) -> (rates: [String: Double], resets: [String]) {
+    /// `bootTime`: the collecting machine's boot-time clock at this collection and its boot, when live (`collectorClock`).
+    public static func between(_ previous: CounterSnapshot, _ current: DomainSample, at now: EpochSeconds,
+                               bootTime: (clock: Double, boot: Double?)? = nil) -> (rates: [String: Double], resets: [String]) {
         let interval = now - previous.collectedAt
         guard current.running, interval >= shortestInterval, interval <= longestInterval else { return ([:], []) }
-        // A step of the wall clock between the collections (the boot-time clock went on by another interval; one that
-        // went back is another boot of the collecting machine, not compared).
-        if let before = previous.counters[collectorClock], let bootTime, bootTime >= before,
-           abs((bootTime - before) - Double(interval)) > clockTolerance(Double(interval)) {
+        // A step of the wall clock between the collections (the boot-time clock of the same boot went on by another
+        // interval; another boot, or another machine, is not compared).
+        if let before = previous.counters[collectorClock], let bootTime, let boot = bootTime.boot, previous.counters[collectorBoot] == boot,
+           bootTime.clock >= before, abs((bootTime.clock - before) - Double(interval)) > clockTolerance(Double(interval)) {
             return ([:], [collectorClock])
         }
         let seconds = Double(interval)
@@ -180,8 +191,8 @@ public struct DomainStatsIngester {
         var samples: [DomainSample]
         var at: EpochSeconds
         var identity: HostIdentity?
-        /// The collecting machine's boot-time clock as the statistics were read, when collected live.
-        var bootTime: Double? = nil
+        /// The collecting machine's boot-time clock and boot as the statistics were read, when collected live.
+        var bootTime: (clock: Double, boot: Double?)? = nil
     }
 
     /// One collection of every host of `uris`: each host's statistics read first, then each host's stored in turn (one
@@ -211,7 +222,7 @@ public struct DomainStatsIngester {
     static func read(_ uri: String, stamp: () -> EpochSeconds, live: Bool = false) throws(IngestError) -> HostCollection {
         do {
             let connection = try VirtConnection.open(uri: uri)
-            let at = stamp(), bootTime = live ? DomainRates.bootTime() : nil
+            let at = stamp(), bootTime = live ? DomainRates.bootTime().map { ($0, DomainRates.bootID()) } : nil
             return HostCollection(samples: try connection.allDomainStats().map(DomainSample.init), at: at, identity: connection.identity(), bootTime: bootTime)
         } catch {
             throw .failure(source: uri, message: error.description)
@@ -233,7 +244,7 @@ public struct DomainStatsIngester {
     /// another run read under another URI lately is refused, `HostAliases.admitAcrossRuns`).
     /// `bootTime`: the collecting machine's boot-time clock at a live collection (`DomainRates.collectorClock`).
     func ingest(_ samples: [DomainSample], uri: String, now: EpochSeconds, running: RunningHosts = [:], identity: HostIdentity? = nil,
-                bootTime: Double? = nil) throws(IngestError) -> IngestReport {
+                bootTime: (clock: Double, boot: Double?)? = nil) throws(IngestError) -> IngestReport {
         let hash = SHA256()
         hash.update(Array("\(uri) \(now) \(samples.map(\.fingerprint).joined())".utf8))
         return try SourceTransaction.run(store: store, kind: "libvirt", source: uri, location: uri, sha256: hash.finalizeHex(),
@@ -311,7 +322,10 @@ public struct DomainStatsIngester {
                     // a rate from its counters would spread a running stretch over the whole interval, paused time read as
                     // idle. The next collection gives no rate, the one after does.
                     var counters = sample.running ? sample.counters : [:]
-                    if sample.running, let bootTime { counters[DomainRates.collectorClock] = bootTime }
+                    if sample.running, let bootTime {
+                        counters[DomainRates.collectorClock] = bootTime.clock
+                        counters[DomainRates.collectorBoot] = bootTime.boot
+                    }
                     try session.recordCounters(host: uri, domain: sample.domain, snapshot: CounterSnapshot(collectedAt: now, counters: counters))
                 }
                 try session.setPlacement(vm: vm, host: uri)
