@@ -121,8 +121,9 @@ public struct Policy: Equatable, Sendable {
             if let v = o.minIdle { s.minIdle = v }
             if let v = o.idleTimeout { s.idleTimeout = v }
             if o.exclude != nil {
+                // Every group that excludes the VM says why (the first alone had hidden a freeze's reason behind prod's).
+                if isGroup, let reason = exclusion(o) { byGroup = [byGroup, reason].compactMap { $0 }.joined(separator: "; ") }
                 s.excluded = isGroup ? byGroup ?? exclusion(o) : exclusion(o)
-                if isGroup, byGroup == nil { byGroup = exclusion(o) }
             }
             if let v = o.maxSleep { s.maxSleep = v }
         }
@@ -132,19 +133,34 @@ public struct Policy: Equatable, Sendable {
     }
 
     /// The parts of the policy that apply to none of `vms` (name, labels) or of their `hosts` (URIs): a VM named under
-    /// `vms` that does not exist, a group whose labels match no VM, a host URI or pattern no VM's host matches. Each is
-    /// likely a typo that leaves a VM under the defaults (an exclusion that excludes nothing, a host's limits that limit
-    /// nothing), so the planner reports them.
+    /// `vms` that does not exist, a group whose labels match no VM, a group's `exclude: false` that an earlier group's
+    /// exclusion overrides for every VM it matches (only a VM's own entry lifts a group's), a host URI or pattern no
+    /// VM's host matches. Each is likely a typo or a misreading that leaves a VM otherwise than meant (an exclusion that
+    /// excludes nothing, a lift that lifts nothing, a host's limits that limit nothing), so the planner reports them.
     public func unmatched(vms: [(name: String, labels: [String: String])], hosts uris: Set<String> = []) -> [String] {
         let names = Set(vms.map(\.name))
         return self.vms.keys.sorted().filter { !names.contains($0) }.map { "vms.\($0): no VM of that name in the store" }
             + groups.enumerated().filter { _, g in !vms.contains { g.matches($0.labels) } }.map { i, g in
-                "groups[\(i)] (match " + g.match.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + "): matches no VM in the store"
+                "groups[\(i)] (match \(Self.matchText(g))): matches no VM in the store"
+            }
+            + groups.enumerated().compactMap { i, g -> String? in
+                guard g.exclude == false else { return nil }
+                let matched = vms.filter { g.matches($0.labels) && self.vms[$0.name]?.exclude == nil }
+                let shadowing = groups.prefix(i).enumerated().filter { _, earlier in earlier.exclude == true && matched.contains { earlier.matches($0.labels) } }
+                guard !matched.isEmpty, matched.allSatisfy({ vm in shadowing.contains { $0.element.matches(vm.labels) } }) else { return nil }
+                let names = matched.map(\.name).sorted()
+                return "groups[\(i)] (match \(Self.matchText(g))): its exclude: false lifts nothing: an earlier group excludes each VM it matches ("
+                    + (names.count > 5 ? names.prefix(5).joined(separator: ", ") + " and \(names.count - 5) more" : names.joined(separator: ", ")) + ": "
+                    + shadowing.map { "groups[\($0.offset)] (match \(Self.matchText($0.element)))" }.joined(separator: ", ")
+                    + "); only a VM's own entry under vms lifts a group's exclusion"
             }
             + hosts.keys.sorted().filter { pattern in !uris.contains { $0 == pattern || Self.glob(pattern, matches: $0) } }.map {
                 "hosts.\($0): no VM in the store is on a host it matches"
             }
     }
+
+    /// A group's `match`, in words.
+    static func matchText(_ g: Override) -> String { g.match.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") }
 
     /// Refuses the policy (`source`: how the user named it) when `conflicts(vms:)` finds any, naming them: a stage
     /// that plans or replays does not go on with it.

@@ -134,6 +134,20 @@ import Testing
         #expect(groups.settings(vm: "etl-02", labels: ["team": "analytics", "env": "prod"]).excluded == "prod stays up")
         #expect(groups.settings(vm: "report-01", labels: ["team": "analytics", "env": "prod"]).excluded == nil)
         #expect(groups.settings(vm: "web-01", labels: [:]).excluded == "pilot")
+        // Every excluding group says why; a group's exclude: false that an earlier group overrides for every VM it
+        // matches is reported (a lift that lifts nothing), not one that lifts the defaults' for some.
+        let freeze = try Policy.parse("""
+            tiers: {silver: {quantile: 0.9, priority: 2}}
+            groups: [{match: {env: prod}, exclude: true, reason: "prod stays up"}, {match: {team: finance}, exclude: true, reason: "quarter close"},
+                     {match: {team: finance}, exclude: false}]
+            """, source: "p.yaml")
+        #expect(freeze.settings(vm: "ledger-01", labels: ["env": "prod", "team": "finance"]).excluded == "prod stays up; quarter close")
+        let fleet = [(name: "ledger-01", labels: ["env": "prod", "team": "finance"]), (name: "ledger-02", labels: ["team": "finance"])]
+        #expect(freeze.unmatched(vms: fleet) == ["groups[2] (match team: finance): its exclude: false lifts nothing: an earlier group excludes each VM it "
+                                                 + "matches (ledger-01, ledger-02: groups[0] (match env: prod), groups[1] (match team: finance)); only a VM's own "
+                                                 + "entry under vms lifts a group's exclusion"])
+        #expect(groups.unmatched(vms: [(name: "etl-01", labels: ["team": "analytics"]), (name: "etl-02", labels: ["team": "analytics", "env": "prod"])])
+                    .allSatisfy { !$0.contains("lifts nothing") }, "it lifts the defaults' for etl-01")
     }
 
     /// A VM named under `vms` that the store does not have, or a group matching no VM, is reported: a misspelt name
