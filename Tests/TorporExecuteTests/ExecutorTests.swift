@@ -2450,6 +2450,17 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(web01() == .shutOff, "older than it serves for: read again")
     }
 
+    /// The partners' states are read after the load sample, just before the guardrails' count: a partner a person
+    /// stops while the VM's load is sampled is not counted running (read before the sample, it was, and the VM slept
+    /// leaving its group without the one running VM `min_running` asks for).
+    @Test func aPartnerStoppedWhileTheLoadIsSampledIsNotCountedRunning() throws {
+        let f = try Fixture()
+        try f.groupPlan(["web-01", "web-02"], idle: ["web-01"], host: { _ in Self.host }, guardrails: "{max_hibernated_share: 1, min_running: 1}")
+        let events = try f.run(Self.now + 60, whileTheLoadIsRead: { try f.connection.domain(named: "web-02").destroy() })
+        #expect(events.map(\.event) == ["skipped"] && events.first?.detail.hasPrefix("guardrail at the pre-flight") == true, "\(events.map(\.text))")
+        #expect(try f.state("web-01") == .running)
+    }
+
     /// A hibernation that failed and left its VM down (off and not started again, paused for a fault, booted afresh)
     /// is named by `check` for a day, or until torpor acts on the VM again: an outage torpor caused is not only a line
     /// in the event log.
