@@ -348,6 +348,9 @@ public final class Executor: @unchecked Sendable {
         var entry: JournalEntry
         var power: PowerRecord?
         var ended: PowerRecord??
+        /// The journal row of the restore's last step the store took (its intent or start; nil: none), the attempt the
+        /// record closes (`JournalRepository.KeptBack`).
+        var attempt: Int64?
 
         /// Whether `current`, the store's power record of the VM now, is still the one the restore ended.
         func stillEnded(_ current: PowerRecord?) -> Bool {
@@ -371,7 +374,7 @@ public final class Executor: @unchecked Sendable {
             return heldBackRestores
         }
         for (i, r) in held.enumerated() {
-            do { try journal(r.entry, power: r.power, onlyIf: r.stillEnded, late: true) } catch {
+            do { try journal(r.entry, power: r.power, onlyIf: r.stillEnded, keptBack: .init(attempt: r.attempt)) } catch {
                 log.record(.init(event: "failed", time: clock(), detail: "\(held.count - i) restore(s) ended this run still cannot be recorded (\(error)): "
                                  + held[i...].map(\.entry.vm).joined(separator: ", ") + "; the next run records them"))
                 return
@@ -381,11 +384,19 @@ public final class Executor: @unchecked Sendable {
 
     /// Records `entry` (and `power`, given `onlyIf`, only if it holds of the store's power record of the VM then): a
     /// restore's step (`restoring`) waits `restoreJournalWait` at most for another process's write, and not at all once
-    /// another restore of the run gave up on one (`restoreSteps`); any other step the store's busy wait. `late`: a record
-    /// kept back, written at its run's end (`JournalRepository.append`).
-    func journal(_ entry: JournalEntry, power: PowerRecord? = nil, restoring: Bool = false, onlyIf: ((PowerRecord?) -> Bool)? = nil, late: Bool = false) throws {
+    /// another restore of the run gave up on one (`restoreSteps`); any other step the store's busy wait. `keptBack`: a
+    /// record kept back, written at its run's end (`JournalRepository.append`).
+    func journal(_ entry: JournalEntry, power: PowerRecord? = nil, restoring: Bool = false, onlyIf: ((PowerRecord?) -> Bool)? = nil,
+                 keptBack: JournalRepository.KeptBack? = nil) throws {
+        _ = try journaledRow(entry, power: power, restoring: restoring, onlyIf: onlyIf, keptBack: keptBack)
+    }
+
+    /// `journal`, returning the step's journal row.
+    func journaledRow(_ entry: JournalEntry, power: PowerRecord? = nil, restoring: Bool = false, onlyIf: ((PowerRecord?) -> Bool)? = nil,
+                      keptBack: JournalRepository.KeptBack? = nil) throws -> Int64 {
+        var row: Int64 = 0
         let record = { (db: Database) in
-            try JournalRepository.append(entry, late: late, in: db)
+            row = try JournalRepository.append(entry, keptBack: keptBack, in: db)
             guard let power else { return }
             if let onlyIf, !onlyIf(try JournalRepository.power(of: power.vm, in: db)) { return }
             try JournalRepository.setPower(power, in: db)
@@ -396,6 +407,7 @@ public final class Executor: @unchecked Sendable {
         let reached = stepLimit == steps
         stepLock.unlock()
         if reached { kill(getpid(), SIGKILL) }
+        return row
     }
 
     /// The crash test's second hook: runs libvirt's save or restore `call` and kills the process with SIGKILL
@@ -722,14 +734,19 @@ public final class Executor: @unchecked Sendable {
     func restore(_ r: OwedRestore, options: ExecutionOptions, log: EventLog, clock: () -> EpochSeconds) {
         let base = JournalEntry(actionID: r.actionID, planID: r.planID, vm: r.vm, host: r.host, kind: .restore, step: .intent, at: clock(),
                                 detail: r.reason, deadline: r.deadline, cause: r.cause)
-        // The record this restore ends, for one the busy store keeps back (`recordHeldBackRestores`).
+        // The record this restore ends, and its attempt's last step the store took, for one the busy store keeps back
+        // (`recordHeldBackRestores`).
         let ended = try? store.read { try JournalRepository.power(of: r.vm, in: $0) }
+        var attempt: Int64?
         var journalFailure: String?
         // Once the journal has refused a step (another writer holding the store past `restoreJournalWait`), the restore
         // does not wait on it again before libvirt acts: each step had waited its 30 s, the VM coming back a minute late.
         func step(_ entry: JournalEntry) {
             guard journalFailure == nil else { return }
-            do { try journal(entry, restoring: true) } catch {
+            do {
+                let row = try journaledRow(entry, restoring: true)
+                if [.intent, .started].contains(entry.step) { attempt = row }
+            } catch {
                 journalFailure = "\(error)"
                 log.record(.init(event: "failed", time: clock(), vm: r.vm, host: r.host, action: r.actionID,
                                  detail: "the journal cannot record the restore (\(error)); restoring anyway"))
@@ -847,7 +864,7 @@ public final class Executor: @unchecked Sendable {
             releasePoolRoom(r.vm)
             let power = PowerRecord(vm: r.vm, host: r.host, state: .running, since: done.at, actionID: r.actionID)
             do { try journal(done, power: power, restoring: true) } catch {
-                keepBack(HeldBackRecord(entry: done, power: power, ended: ended))
+                keepBack(HeldBackRecord(entry: done, power: power, ended: ended, attempt: attempt))
                 log.record(.init(event: "failed", time: done.at, vm: r.vm, host: r.host, action: r.actionID,
                                  detail: "the VM runs, but the journal cannot record it yet (\(error)); recorded at the run's end, else by the next run"))
             }
@@ -865,7 +882,7 @@ public final class Executor: @unchecked Sendable {
             failed.step = .failed
             failed.at = clock()
             failed.detail = "\(error)" + ((error as? VirtError)?.isNoDomain == true ? "; " + Self.domainGone : "")
-            do { try journal(failed, restoring: true) } catch { keepBack(HeldBackRecord(entry: failed, power: nil, ended: ended)) }
+            do { try journal(failed, restoring: true) } catch { keepBack(HeldBackRecord(entry: failed, power: nil, ended: ended, attempt: attempt)) }
             log.record(.init(event: "failed", time: failed.at, vm: r.vm, host: r.host, action: r.actionID, detail: "restore: \(failed.detail)"))
         }
     }

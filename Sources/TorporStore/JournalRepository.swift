@@ -111,24 +111,34 @@ public struct HeldHibernation: Equatable, Sendable {
 
 /// Reads and writes the `journal`, `power`, `pin` and `held` tables.
 public enum JournalRepository {
-    /// Appends step `e`. One that ends its action (done, failed, skipped) closes the action's open attempt
-    /// (`journal_open`); `late` (a record kept back from a busy store and written at its run's end): only an attempt
-    /// begun by its time, not one another executor began at the same action since.
-    public static func append(_ e: JournalEntry, late: Bool = false, in db: Database) throws {
+    /// A step a busy store kept back, written at its run's end: `attempt` is the journal row of the last step of its
+    /// attempt the store took (an intent or a start; nil: none).
+    public struct KeptBack: Sendable {
+        public var attempt: Int64?
+        public init(attempt: Int64?) { self.attempt = attempt }
+    }
+
+    /// Appends step `e`; returns its row. One that ends its action (done, failed, skipped) closes the action's open
+    /// attempt (`journal_open`); one `keptBack`, only the attempt it ends (none when none of its steps was taken), not
+    /// one another executor began at the same action since.
+    @discardableResult
+    public static func append(_ e: JournalEntry, keptBack: KeptBack? = nil, in db: Database) throws -> Int64 {
         try db.execute(sql: """
             INSERT INTO journal (action_id, plan_id, vm, host, kind, step, at, detail, seconds, bytes, deadline, late, cause)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [e.actionID, e.planID, e.vm, e.host, e.kind.rawValue, e.step.rawValue, e.at, e.detail, e.seconds, e.bytes,
                              e.deadline, e.late, e.cause])
+        let row = db.lastInsertedRowID
         if e.step == .intent || e.step == .started {
-            try db.execute(sql: "INSERT OR REPLACE INTO journal_open (action_id, id) VALUES (?, ?)", arguments: [e.actionID, db.lastInsertedRowID])
-        } else if late {
-            try db.execute(sql: """
-                DELETE FROM journal_open WHERE action_id = ?1 AND (SELECT at FROM journal WHERE journal.id = journal_open.id) <= ?2
-                """, arguments: [e.actionID, e.at])
+            try db.execute(sql: "INSERT OR REPLACE INTO journal_open (action_id, id) VALUES (?, ?)", arguments: [e.actionID, row])
+        } else if let keptBack {
+            if let attempt = keptBack.attempt {
+                try db.execute(sql: "DELETE FROM journal_open WHERE action_id = ? AND id = ?", arguments: [e.actionID, attempt])
+            }
         } else {
             try db.execute(sql: "DELETE FROM journal_open WHERE action_id = ?", arguments: [e.actionID])
         }
+        return row
     }
 
     /// When action `actionID`'s first step was journaled (its intent), through the index by action; nil when it has none.

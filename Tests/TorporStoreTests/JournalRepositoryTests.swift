@@ -35,14 +35,18 @@ import TorporCore
         #expect(latest.mapValues(\.step) == ["h1": .done, "r1": .done, "h2": .failed])
         #expect(latest["r1"]?.seconds == 30)
         // A record kept back and written late (at its run's end) closes the attempt it ends, not one another executor
-        // began at the same action since.
-        try store.transaction { db in
-            try JournalRepository.append(Self.step("r2", "c", .restore, .started, at: 400), in: db)
-            try JournalRepository.append(Self.step("r2", "c", .restore, .intent, at: 460), in: db)   // another executor's attempt
-            try JournalRepository.append(Self.step("r2", "c", .restore, .done, at: 430, seconds: 30), late: true, in: db)
+        // began at the same action since (told by its journal row, not its time: both may share a second).
+        let mine = try store.transaction { db in
+            let mine = try JournalRepository.append(Self.step("r2", "c", .restore, .started, at: 400), in: db)
+            try JournalRepository.append(Self.step("r2", "c", .restore, .intent, at: 400), in: db)   // another executor's, the same second
+            try JournalRepository.append(Self.step("r2", "c", .restore, .done, at: 400, seconds: 30), keptBack: .init(attempt: mine), in: db)
+            return mine
         }
-        #expect(try store.read { try JournalRepository.unfinished(in: $0) }.map { "\($0.actionID) \($0.step) \($0.at)" } == ["r2 intent 460"])
-        try store.transaction { try JournalRepository.append(Self.step("r2", "c", .restore, .done, at: 470, seconds: 10), late: true, in: $0) }
+        #expect(try store.read { try JournalRepository.unfinished(in: $0) }.map { "\($0.actionID) \($0.step) \($0.id > mine)" } == ["r2 intent true"])
+        // A record kept back none of whose steps the store took closes no attempt; the other executor's own end does.
+        try store.transaction { try JournalRepository.append(Self.step("r2", "c", .restore, .done, at: 401, seconds: 1), keptBack: .init(attempt: nil), in: $0) }
+        #expect(try store.read { try JournalRepository.unfinished(in: $0) }.count == 1)
+        try store.transaction { try JournalRepository.append(Self.step("r2", "c", .restore, .done, at: 470, seconds: 10), in: $0) }
         #expect(try store.read { try JournalRepository.unfinished(in: $0) }.isEmpty)
     }
 
