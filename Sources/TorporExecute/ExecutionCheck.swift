@@ -159,8 +159,10 @@ public enum ExecutionCheck {
             // not list): an executor given the same hosts as the collector never restores it. Named at once, not at its
             // deadline. Not in a replay (the collections' record is pruned to each host's latest).
             if collectorSilence > 0, !replaying, try SourceRepository.firstIngested(kind: "libvirt", by: now, in: db) != nil {
-                for p in power.values.sorted(by: { $0.vm < $1.vm }) where p.state == .hibernated && !problems.contains(where: { $0.vm == p.vm }) {
-                    guard try SourceRepository.lastIngested(kind: "libvirt", location: p.host, by: now, in: db) == nil else { continue }
+                let asleep = power.values.filter { $0.state == .hibernated }
+                // Each host asked once, however many sleep there.
+                let uncollected = try Set(asleep.map(\.host)).filter { try SourceRepository.lastIngested(kind: "libvirt", location: $0, by: now, in: db) == nil }
+                for p in asleep.sorted(by: { $0.vm < $1.vm }) where uncollected.contains(p.host) && !problems.contains(where: { $0.vm == p.vm }) {
                     problems.append(Problem(vm: p.vm, kind: .asleepOnUncollectedHost, text: "\(p.vm) on \(p.host): ASLEEP ON A HOST NO COLLECTION READS since "
                                             + "\(UTC.format(p.since)): not in TORPOR_LIBVIRT_URI, or its collection always fails (see the collector's log); "
                                             + "an executor whose --host list leaves it out never restores it: add the host, or wake it "

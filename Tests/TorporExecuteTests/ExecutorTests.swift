@@ -2212,7 +2212,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         // A wake --all killed after its intent: the next pass finishes it as one of many, held.
         let wake = UnplannedWake.wakeOfMany(vm: "web-01", at: Self.at(6) + 60)
         try f.store.transaction { db in
-            try JournalRepository.append(JournalEntry(actionID: wake, planID: nil, vm: "web-01", host: Self.host, kind: .restore, step: .intent,
+            _ = try JournalRepository.append(JournalEntry(actionID: wake, planID: nil, vm: "web-01", host: Self.host, kind: .restore, step: .intent,
                                                       at: Self.at(6) + 60, detail: "woken by bob: every VM", deadline: Self.at(6) + 60), in: db)
         }
         let resumed = try f.executor().run(f.options(Self.at(6) + 120))

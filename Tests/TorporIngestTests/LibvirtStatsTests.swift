@@ -467,7 +467,7 @@ import TorporVirt
         #expect(try s.value(vm: "web-01", metric: "cpu_util", time: t0 + 1200) == 50, "another boot of the collecting machine: not compared")
         _ = try ingester.ingest([sample("web-01", cpuSeconds: 1300, rx: 0, wr: 0)], uri: "h", now: t0 + 1500, bootTime: (900, 9))
         #expect(try s.value(vm: "web-01", metric: "cpu_util", time: t0 + 1500) == 50, "another machine sharing the store: not compared")
-        #expect(DomainRates.bootTime() ?? 0 > 0 && DomainRates.bootID() != nil)
+        #expect(DomainRates.bootTime() ?? 0 > 0 && DomainRates.bootID != nil)
     }
 
     /// One host reached under two URIs by separate runs (a person's inventory under another spelling than the

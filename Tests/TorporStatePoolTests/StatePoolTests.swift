@@ -39,6 +39,19 @@ struct PoolScratch {
     func pool(_ capacity: Int64 = 1 << 30, at path: String? = nil) throws -> StatePool {
         try StatePool(directory: path ?? dir + "/pool", capacityBytes: capacity, store: store, chunker: ContentDefinedChunker(averageSize: 16 * 1024))
     }
+
+    /// `vm` put to sleep on host "h" with `bytes` as its image, taken into `pool` and linked to the sleep.
+    func asleep(_ vm: String, on pool: StatePool, _ bytes: [UInt8]) throws -> TakeReport {
+        let taken = try pool.take(image: try image("a", bytes), vm: vm, diskIdentity: "d", now: 1)
+        try store.transaction { db in
+            try JournalRepository.setPower(PowerRecord(vm: vm, host: "h", state: .hibernated, since: 1, actionID: "a1"), in: db)
+            #expect(try JournalRepository.linkManifest(taken.manifestID, vm: vm, actionID: "a1", in: db))
+        }
+        return taken
+    }
+
+    /// Where `pool` keeps the chunk `hex`.
+    func chunkPath(_ hex: String) -> String { dir + "/pool/chunks/" + String(hex.prefix(2)) + "/" + hex }
 }
 
 @Suite struct ChunkerTests {
@@ -140,7 +153,7 @@ struct PoolScratch {
         let pool = try s.pool()
         _ = try pool.take(image: try s.image("a", randomBytes(300_000, seed: 11)), vm: "db-01", diskIdentity: "d", now: 1)
         let manifest = try pool.latest(vm: "db-01"), hex = SHA256.hex(manifest.chunks[1].hash)
-        let victim = s.dir + "/pool/chunks/" + String(hex.prefix(2)) + "/" + hex
+        let victim = s.chunkPath(hex)
         try FileManager.default.removeItem(atPath: victim)
         try FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: false)
         let verify = try pool.verify()
@@ -157,14 +170,10 @@ struct PoolScratch {
         let s = try PoolScratch()
         let pool = try s.pool()
         let bytes = randomBytes(300_000, seed: 15)
-        let taken = try pool.take(image: try s.image("a", bytes), vm: "db-01", diskIdentity: "d", now: 1)
-        try s.store.transaction { db in
-            try JournalRepository.setPower(PowerRecord(vm: "db-01", host: "h", state: .hibernated, since: 1, actionID: "a1"), in: db)
-            #expect(try JournalRepository.linkManifest(taken.manifestID, vm: "db-01", actionID: "a1", in: db))
-        }
+        let taken = try s.asleep("db-01", on: pool, bytes)
         let manifest = try pool.latest(vm: "db-01"), hex = SHA256.hex(manifest.chunks[1].hash)
         let chunk = Data(bytes[manifest.chunks[0].size..<(manifest.chunks[0].size + manifest.chunks[1].size)])
-        let victim = s.dir + "/pool/chunks/" + String(hex.prefix(2)) + "/" + hex, aside = s.dir + "/pool/unreadable/" + hex
+        let victim = s.chunkPath(hex), aside = s.dir + "/pool/unreadable/" + hex
         func unreadable() throws {   // read fails, as on EIO
             try? FileManager.default.removeItem(atPath: victim)
             try FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: false)
@@ -216,13 +225,9 @@ struct PoolScratch {
         let s = try PoolScratch()
         let pool = try s.pool()
         let bytes = randomBytes(300_000, seed: 14)
-        let taken = try pool.take(image: try s.image("a", bytes), vm: "db-01", diskIdentity: "d", now: 1)
-        try s.store.transaction { db in
-            try JournalRepository.setPower(PowerRecord(vm: "db-01", host: "h", state: .hibernated, since: 1, actionID: "a1"), in: db)
-            #expect(try JournalRepository.linkManifest(taken.manifestID, vm: "db-01", actionID: "a1", in: db))
-        }
+        let taken = try s.asleep("db-01", on: pool, bytes)
         let hex = SHA256.hex(try pool.latest(vm: "db-01").chunks[2].hash)
-        try FileManager.default.removeItem(atPath: s.dir + "/pool/chunks/" + String(hex.prefix(2)) + "/" + hex)
+        try FileManager.default.removeItem(atPath: s.chunkPath(hex))
         let looked = try pool.verify()
         #expect(looked.missing == [hex] && looked.sleepingAffected == ["db-01"] && looked.retaken.isEmpty, "\(looked)")
         #expect(try s.store.read { try JournalRepository.power(of: "db-01", in: $0) }?.manifestID == taken.manifestID, "only --repair unlinks")
@@ -233,7 +238,7 @@ struct PoolScratch {
         _ = try pool.take(image: try s.image("b", bytes), vm: "db-02", diskIdentity: "d", now: 2)   // writes the chunk again
         try pool.materialize(try pool.latest(vm: "db-01"), to: s.dir + "/restored", currentDiskIdentity: "d")
         #expect(try Data(contentsOf: URL(fileURLWithPath: s.dir + "/restored")) == Data(bytes), "db-01's sleep restorable from the pool again")
-        try FileManager.default.removeItem(atPath: s.dir + "/pool/chunks/" + String(hex.prefix(2)) + "/" + hex)
+        try FileManager.default.removeItem(atPath: s.chunkPath(hex))
         #expect(try pool.verify(repair: true) { _, _ in true }.retaken == ["db-01"])
         #expect(try s.store.read { try JournalRepository.power(of: "db-01", in: $0) }?.manifestID == nil)
     }
@@ -247,7 +252,7 @@ struct PoolScratch {
         func mode(_ path: String) throws -> Int { try #require(FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) }
         let hex = SHA256.hex(try pool.latest(vm: "db-01").chunks[0].hash)
         #expect(try mode(s.dir + "/pool") == 0o700 && mode(s.dir + "/pool/chunks") == 0o700)
-        #expect(try mode(s.dir + "/pool/chunks/" + String(hex.prefix(2)) + "/" + hex) == 0o600 && mode(s.dir + "/pool/POOL") == 0o600)
+        #expect(try mode(s.chunkPath(hex)) == 0o600 && mode(s.dir + "/pool/POOL") == 0o600)
         try pool.materialize(try pool.latest(vm: "db-01"), to: s.dir + "/restored", currentDiskIdentity: "d")
         #expect(try mode(s.dir + "/restored") == 0o600)
     }

@@ -28,8 +28,8 @@ import TorporCore
             }
         }
         #expect(try store.read { try JournalRepository.unfinished(in: $0) }.map { "\($0.actionID) \($0.step)" } == ["h2 intent", "r1 started"])
-        try store.transaction { try JournalRepository.append(Self.step("r1", "a", .restore, .done, at: 330, seconds: 30), in: $0) }
-        try store.transaction { try JournalRepository.append(Self.step("h2", "b", .hibernate, .failed, at: 210), in: $0) }
+        try store.transaction { _ = try JournalRepository.append(Self.step("r1", "a", .restore, .done, at: 330, seconds: 30), in: $0) }
+        try store.transaction { _ = try JournalRepository.append(Self.step("h2", "b", .hibernate, .failed, at: 210), in: $0) }
         #expect(try store.read { try JournalRepository.unfinished(in: $0) }.isEmpty)
         let latest = try store.read { try JournalRepository.latestSteps(of: ["h1", "r1", "h2", "nothing"], in: $0) }
         #expect(latest.mapValues(\.step) == ["h1": .done, "r1": .done, "h2": .failed])
@@ -44,9 +44,9 @@ import TorporCore
         }
         #expect(try store.read { try JournalRepository.unfinished(in: $0) }.map { "\($0.actionID) \($0.step) \($0.id > mine)" } == ["r2 intent true"])
         // A record kept back none of whose steps the store took closes no attempt; the other executor's own end does.
-        try store.transaction { try JournalRepository.append(Self.step("r2", "c", .restore, .done, at: 401, seconds: 1), keptBack: .init(attempt: nil), in: $0) }
+        try store.transaction { _ = try JournalRepository.append(Self.step("r2", "c", .restore, .done, at: 401, seconds: 1), keptBack: .init(attempt: nil), in: $0) }
         #expect(try store.read { try JournalRepository.unfinished(in: $0) }.count == 1)
-        try store.transaction { try JournalRepository.append(Self.step("r2", "c", .restore, .done, at: 470, seconds: 10), in: $0) }
+        try store.transaction { _ = try JournalRepository.append(Self.step("r2", "c", .restore, .done, at: 470, seconds: 10), in: $0) }
         #expect(try store.read { try JournalRepository.unfinished(in: $0) }.isEmpty)
     }
 

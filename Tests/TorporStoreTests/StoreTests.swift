@@ -483,7 +483,7 @@ func olderStore(upTo migration: String, at path: String = temporaryStorePath(), 
         func step(_ action: String, _ vm: String, _ kind: JournalEntry.Kind, _ step: JournalEntry.Step, at time: EpochSeconds, seconds: Double? = nil) throws {
             var e = JournalEntry(actionID: action, planID: "p", vm: vm, host: "h", kind: kind, step: step, at: time)
             e.seconds = seconds
-            try store.transaction { try JournalRepository.append(e, in: $0) }
+            try store.transaction { _ = try JournalRepository.append(e, in: $0) }
         }
         try step("h-old", "web-01", .hibernate, .intent, at: day)                       // gone
         try step("h-old", "web-01", .hibernate, .done, at: day + 60, seconds: 20)       // its latest measured save

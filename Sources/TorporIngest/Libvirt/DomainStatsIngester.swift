@@ -117,11 +117,12 @@ public enum DomainRates {
     /// What is kept with the counters that is not a counter.
     static let notCounters: Set<String> = [vcpuCount, domainID, netCount, blockCount, stateReason, collectorClock, collectorBoot]
 
-    /// This boot of the collecting machine (`collectorBoot`), from `/proc/sys/kernel/random/boot_id`; nil when unknown.
-    static func bootID() -> Double? {
+    /// This boot of the collecting machine (`collectorBoot`), from `/proc/sys/kernel/random/boot_id` (read once: a
+    /// process lives within one boot); nil when unknown.
+    static let bootID: Double? = {
         guard let text = try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8) else { return nil }
         return UInt64(text.filter(\.isHexDigit).prefix(12), radix: 16).map(Double.init)
-    }
+    }()
 
     /// The collecting machine's boot-time clock (`CLOCK_BOOTTIME`), in seconds.
     static func bootTime() -> Double? {
@@ -222,7 +223,7 @@ public struct DomainStatsIngester {
     static func read(_ uri: String, stamp: () -> EpochSeconds, live: Bool = false) throws(IngestError) -> HostCollection {
         do {
             let connection = try VirtConnection.open(uri: uri)
-            let at = stamp(), bootTime = live ? DomainRates.bootTime().map { ($0, DomainRates.bootID()) } : nil
+            let at = stamp(), bootTime = live ? DomainRates.bootTime().map { ($0, DomainRates.bootID) } : nil
             return HostCollection(samples: try connection.allDomainStats().map(DomainSample.init), at: at, identity: connection.identity(), bootTime: bootTime)
         } catch {
             throw .failure(source: uri, message: error.description)
