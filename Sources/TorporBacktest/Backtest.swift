@@ -365,8 +365,9 @@ public struct Backtest {
                     } else if let hibernate = plan.actions.first(where: { $0.vm == r.name && $0.action == .hibernate }), hibernate.at.seconds < hourEnd {
                         let restore = plan.action(hibernate.pairedWith ?? ""), wake = back(restore)
                         // The executor's pre-flight: it hibernates only while the VM's demand is under hibernate_below
-                        // (under the idle timeout: has stayed under it for min_idle since the VM last woke), and tries
-                        // again on its next passes while the hour lasts.
+                        // (the sample a moment falls in: the collector's newest then, stamped at its interval's end; under
+                        // the idle timeout: has stayed under it for min_idle since the VM last woke), and tries again on
+                        // its next passes while the hour lasts.
                         let demand = replay.demand[i], from = max(hibernate.at.seconds, asleep[i].last?.end ?? t), until = min(hourEnd, wake ?? .max)
                         let threshold = settings[i].hibernateBelow
                         func idle(busy: Bool, from: EpochSeconds, to: EpochSeconds) -> EpochSeconds? {

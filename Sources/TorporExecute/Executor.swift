@@ -1297,7 +1297,7 @@ public final class Executor: @unchecked Sendable {
     /// The wait is `Plan.Action.idleWait`: `min_idle` instead of a carried wait once a sample since
     /// `Plan.Action.busyCheckStart` (from the hour before the plan's, `planHour`) reached `hibernate_below`.
     func idleTimeoutUnmet(_ a: Plan.Action, planHour: EpochSeconds, wokeAt: EpochSeconds?, now: EpochSeconds) throws -> String? {
-        let maxAge = (load as? StoredLoad)?.maxAge ?? StoredLoad(store: store).maxAge   // --load-max-age, when the store is the load source
+        let maxAge = storedLoadMaxAge
         let longest = max(a.afterIdleSeconds ?? 0, a.afterIdleOnceBusySeconds ?? 0), busyFrom = a.busyCheckStart(planHour: planHour, wokeAt: wokeAt)
         // A week read, though the wait is hours: the samples' usual spacing, what a gap is measured against, is the
         // week's (a collector failing now and then must not widen it: missing is not idle).
@@ -1313,6 +1313,17 @@ public final class Executor: @unchecked Sendable {
         // Held reasons are logged once per reason: no time in it that changes with each plan.
         return a.what + String(format: ": demand has not stayed under %.1f %% for ", a.rationale.hibernateBelow) + DurationText.format(seconds) + " yet"
             + (busy ? " (it reached it again since the plan counted its quiet, which ends the shorter wait)" : "")
+    }
+
+    /// The oldest stored sample the pre-flight and the idle timeout accept: `--load-max-age` when the store is the load
+    /// source, else 10 minutes.
+    var storedLoadMaxAge: Int64 { (load as? StoredLoad)?.maxAge ?? StoredLoad(store: store).maxAge }
+
+    /// The collector's newest CPU utilization of `vm`, at most `storedLoadMaxAge` old, read besides a fresh sample; nil
+    /// when there is none (a store the collector does not feed) or when the stored sample is the load itself.
+    func lastCollected(_ vm: String, at now: EpochSeconds) throws -> (time: EpochSeconds, value: Double)? {
+        guard !(load is StoredLoad) else { return nil }
+        return try store.read { try SampleReader.presentSamples(vm: vm, metric: "cpu_util", from: now - storedLoadMaxAge, to: now + 1, in: $0) }.last
     }
 
     /// How far back the idle timeout reads a VM's samples to know their usual spacing (`DemandSamples.interval`).
@@ -1359,14 +1370,26 @@ public final class Executor: @unchecked Sendable {
             // the load, the pool's room and the partners' states: each seconds old at the count and the save, not as old
             // as the slowest step.
             if let members { connectPartnerHosts(a, members: members, covered: options.runHosts) }
-            let demand: Double
-            do { demand = try load.demand(of: d, at: clock()) } catch {
+            let demand: Double, collected: (time: EpochSeconds, value: Double)?
+            do {
+                demand = try load.demand(of: d, at: clock())
+                collected = try lastCollected(a.vm, at: clock())
+            } catch {
                 // Held as a busy VM is (missing is not idle), logged when the hold begins; a later pass reads it again.
-                return hold(a, "skipped", "its CPU load could not be read at the pre-flight (missing is not idle)", "\(error)")
+                let why = "its CPU load could not be read at the pre-flight (missing is not idle)"
+                return hold(a, "skipped", why, why + ": \(error)")
             }
             guard demand < a.rationale.hibernateBelow else {
                 hold(a, "skipped", String(format: "busy at the pre-flight (≥ hibernate_below %.1f %%)", a.rationale.hibernateBelow),
                      String(format: "busy now: %.1f %% ≥ hibernate_below %.1f %% (pre-flight)", demand, a.rationale.hibernateBelow))
+                return
+            }
+            // A few seconds' sample can fall in a lull of a busy VM: the collector's newest sample (its last minutes) is to
+            // be under the threshold too.
+            if let collected, collected.value >= a.rationale.hibernateBelow {
+                hold(a, "skipped", String(format: "busy at the last collection (≥ hibernate_below %.1f %%)", a.rationale.hibernateBelow),
+                     "busy at the collection of \(UTC.format(collected.time)): " + String(format: "%.1f %% ≥ hibernate_below %.1f %% (pre-flight; %.1f %% now)",
+                                                                                              collected.value, a.rationale.hibernateBelow, demand))
                 return
             }
             // No room is reserved for an image the pool would refuse (a disk torpor cannot check): libvirt's image holds it.

@@ -279,6 +279,40 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
             "  api-01: skipped since \(UTC.format(Self.now)): busy at the pre-flight (≥ hibernate_below 5.0 %)"))
     }
 
+    /// A few seconds' sample can fall in a lull of a busy VM: the collector's newest sample, at most 10 minutes old, is to
+    /// be calm too. An older one, or none, leaves the fresh sample alone to decide.
+    @Test func aVMBusyAtTheLastCollectionIsNotHibernatedInALullOfItsSample() throws {
+        let f = try Fixture()
+        try f.plan(["api-01": 0..<6, "web-01": 0..<6, "db-01": 0..<6])
+        try f.cpu("api-01", [(Self.now - 600, 2), (Self.now - 300, 40)])
+        try f.cpu("web-01", [(Self.now - 660, 40)])   // busy 11 minutes ago, nothing since
+        let events = try f.executor().run(f.options(Self.now))
+        let held = try #require(events.first { $0.vm == "api-01" })
+        #expect(held.event == "skipped")
+        #expect(held.detail == "busy at the collection of \(UTC.format(Self.now - 300)): 40.0 % ≥ hibernate_below 5.0 % (pre-flight; 1.0 % now)", "\(held.detail)")
+        #expect(try f.state("api-01") == .running && f.steps("api-01").isEmpty)
+        #expect(try ExecutionStatus.render(store: f.store, now: Self.now).contains(
+            "  api-01: skipped since \(UTC.format(Self.now)): busy at the last collection (≥ hibernate_below 5.0 %)"))
+        #expect(try f.power("web-01") == .hibernated && f.power("db-01") == .hibernated)
+        // Calm at the next collection: the next pass hibernates it.
+        try f.cpu("api-01", [(Self.now + 300, 1.5)])
+        #expect(try f.executor().run(f.options(Self.now + 360)).contains { $0.vm == "api-01" && $0.event == "hibernated" })
+    }
+
+    /// A load that cannot be read holds the hibernation as a busy VM's does (missing is not idle), not a failure: nothing
+    /// journaled, the VM running, the hold shown by status; a later pass that reads it hibernates.
+    @Test func aLoadThatCannotBeReadHoldsTheHibernation() throws {
+        let f = try Fixture()
+        try f.plan(["api-01": 0..<6])
+        let events = try f.run(Self.now) { throw StageError(.runtime, "api-01's CPU time could not be read (test)") }
+        let held = try #require(events.first { $0.vm == "api-01" })
+        #expect(held.event == "skipped" && held.detail == "its CPU load could not be read at the pre-flight (missing is not idle): api-01's CPU time could not be read (test)", "\(held.detail)")
+        #expect(try f.state("api-01") == .running && f.steps("api-01").isEmpty && f.power("api-01") == nil)
+        #expect(try ExecutionStatus.render(store: f.store, now: Self.now).contains(
+            "  api-01: skipped since \(UTC.format(Self.now)): its CPU load could not be read at the pre-flight (missing is not idle)"))
+        #expect(try f.executor().run(f.options(Self.now + 120)).contains { $0.vm == "api-01" && $0.event == "hibernated" })
+    }
+
     /// A VM paused and resumed while its CPU load is sampled counted no CPU while paused: no reading (missing is not
     /// idle), where it had read as idle. Running all through, it reads.
     @Test func aVMPausedAndResumedWhileItsLoadIsSampledIsNotReadIdle() throws {
