@@ -28,6 +28,13 @@ public enum ExecutionCheck {
              runningOnTwoHosts = "running_on_two_hosts", restoreHeld = "restore_held", asleepOnUncollectedHost = "asleep_on_uncollected_host"
     }
 
+    /// Whether `host` is one no libvirt collection has read by `now`, in a store a libvirt collector feeds (in one it does
+    /// not, every host is read by another source, or by none).
+    public static func uncollectedHost(_ host: String, by now: EpochSeconds, in db: Database) throws -> Bool {
+        try SourceRepository.firstIngested(kind: "libvirt", by: now, in: db) != nil
+            && SourceRepository.lastIngested(kind: "libvirt", location: host, by: now, in: db) == nil
+    }
+
     /// How long after a collection last found a VM running on two hosts at once it is still named: three collections
     /// (every 5 minutes), so that one missed collection does not clear it.
     static let runningCopiesNamedFor: EpochSeconds = 15 * 60
@@ -158,10 +165,10 @@ public enum ExecutionCheck {
             // A sleep on a host no collection has read, in a store the collector feeds (a restore `--onto` a host the jobs do
             // not list): an executor given the same hosts as the collector never restores it. Named at once, not at its
             // deadline. Not in a replay (the collections' record is pruned to each host's latest).
-            if collectorSilence > 0, !replaying, try SourceRepository.firstIngested(kind: "libvirt", by: now, in: db) != nil {
+            if collectorSilence > 0, !replaying {
                 let asleep = power.values.filter { $0.state == .hibernated }
                 // Each host asked once, however many sleep there.
-                let uncollected = try Set(asleep.map(\.host)).filter { try SourceRepository.lastIngested(kind: "libvirt", location: $0, by: now, in: db) == nil }
+                let uncollected = try Set(asleep.map(\.host)).filter { try uncollectedHost($0, by: now, in: db) }
                 for p in asleep.sorted(by: { $0.vm < $1.vm }) where uncollected.contains(p.host) && !problems.contains(where: { $0.vm == p.vm }) {
                     problems.append(Problem(vm: p.vm, kind: .asleepOnUncollectedHost, text: "\(p.vm) on \(p.host): ASLEEP ON A HOST NO COLLECTION READS since "
                                             + "\(UTC.format(p.since)): not in TORPOR_LIBVIRT_URI, or its collection always fails (see the collector's log); "

@@ -439,10 +439,17 @@ struct Restore: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-execute") {
-            let events = try flags.operatorExecutor(store: try restoringStore(common))
+            let store = try restoringStore(common)
+            let events = try flags.operatorExecutor(store: store)
                 .wake(vm: vm, by: operatorName(by), fromPool: true, onto: onto, hostGone: hostGone, options: flags.options(now: common.nowSeconds),
                       patience: wait.seconds, waiting: wait.say)
             try requireRestored(events)
+            // Its demand there unmeasured, it is not planned again (it runs); a later sleep there no executor of the
+            // collector's hosts would restore.
+            if let onto, (try? store.read { try ExecutionCheck.uncollectedHost(onto, by: common.nowSeconds, in: $0) }) == true {
+                StandardError.line("torpor-execute: warning: no libvirt collection reads \(onto): \(vm)'s demand there is not measured, so it is not "
+                                   + "planned; add the host to the collector's and the executor's hosts (TORPOR_LIBVIRT_URI)")
+            }
         }
     }
 }
