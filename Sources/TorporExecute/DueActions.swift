@@ -158,6 +158,9 @@ extension DueActions {
         /// By action id: the newest plan made since, when it no longer holds the hibernation (none with its signature:
         /// its forecast, data or events changed): that plan is for a person to review, not this one to act on.
         var droppedBy: [String: String] = [:]
+        /// By action id: the newest plan made since and its own rationale, when it holds the hibernation with a forecast
+        /// risen since the approval (`Plan.Rationale.rose`: what no standing approval carries): held for a person's review.
+        var roseIn: [String: (plan: String, rationale: Plan.Rationale)] = [:]
         /// By action id: the restore the VM would be owed once asleep (a newer plan may bring it earlier).
         var restores: [String: Plan.Action] = [:]
     }
@@ -170,14 +173,18 @@ extension DueActions {
         // The same hibernation by its signature (an idle-timeout one's id has its plan's hour, its signature not), and
         // an idle-timeout one in a window of the newest plan that holds now: one later the same day, after demand the
         // newest plan foresees, does not let it sleep through that demand.
-        let held = Set(newest.actions.values.filter { h in
+        let held = Dictionary(newest.actions.values.filter { h in
             guard h.action == .hibernate else { return false }
             guard h.afterIdleSeconds != nil else { return true }
             return h.at.seconds <= now && now < (h.pairedWith.flatMap { newest.actions[$0] }?.at.seconds ?? .max)
-        }.map(\.signature))
+        }.map { ($0.signature, $0) }, uniquingKeysWith: { a, _ in a })
         var said = SinceApproved()
         for h in hibernations {
-            if !held.contains(h.signature) { said.droppedBy[h.id] = newest.id }
+            if let same = held[h.signature] {
+                if same.rationale.rose(since: h.rationale) { said.roseIn[h.id] = (newest.id, same.rationale) }
+            } else {
+                said.droppedBy[h.id] = newest.id
+            }
             said.restores[h.id] = restore(of: h.vm, asleepBy: h.id, since: now, sleepPlan: sleepPlan, newer: plans)?.action
         }
         return said

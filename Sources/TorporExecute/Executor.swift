@@ -1199,6 +1199,10 @@ public final class Executor: @unchecked Sendable {
             if let newest = sinceApproved.droppedBy[a.id] {
                 skip("plan \(newest.prefix(12)), made since, no longer holds this hibernation: review that plan"); continue
             }
+            if let risen = sinceApproved.roseIn[a.id] {
+                skip("plan \(risen.plan.prefix(12)), made since, holds this hibernation with its forecast risen (risk \(risen.rationale.risk), approved at "
+                     + "\(a.rationale.risk)): review that plan"); continue
+            }
             if let sooner = sinceApproved.restores[a.id], sooner.at < restore.at, let why = a.notWorthStarting(at: now, restore: sooner) {
                 skip(sooner.at.seconds <= now ? "a newer plan brings its restore to \(sooner.at.text): not worth sleeping" : "a newer plan brings its restore earlier: " + why)
                 continue

@@ -202,18 +202,20 @@ public enum Approvals {
     }
 
     /// The hibernations of `plan` that the plan the executor follows (another, made no later, in force at `now`) approves
-    /// under the same signature, due before that plan expires: the executor starts them as that approval planned while the
-    /// newest plan holds them, whether or not a person approves them here (leaving them out of this plan's approval does
-    /// not hold them back).
+    /// under the same signature, due before that plan expires, their forecast not risen since (`Plan.Rationale.rose`): the
+    /// executor starts them as that approval planned while the newest plan holds them so, whether or not a person
+    /// approves them here (leaving them out of this plan's approval does not hold them back). One risen waits for this
+    /// plan's approval.
     public static func approvedByFollowed(_ plan: Plan, now: EpochSeconds, in db: Database) throws -> [String: ApprovalRecord] {
         guard let followed = try followed(upTo: .max, in: db), followed.id != plan.id, followed.createdAt <= plan.createdAt.seconds, !followed.pruned,
               now <= followed.validUntil, let earlier = try storedPlan(followed.id, in: db) else { return [:] }
         let approved = try approvedInForce(of: followed.id, in: db)
         let bySignature = Dictionary(earlier.actions.compactMap { h in
-            h.action == .hibernate && h.at <= earlier.validUntil ? approved[h.id].map { (h.signature, $0) } : nil
+            h.action == .hibernate && h.at <= earlier.validUntil ? approved[h.id].map { (h.signature, (record: $0, rationale: h.rationale)) } : nil
         }, uniquingKeysWith: { a, _ in a })
         return Dictionary(plan.actions.compactMap { h in
-            h.action == .hibernate ? bySignature[h.signature].map { (h.id, $0) } : nil
+            guard h.action == .hibernate, let same = bySignature[h.signature], !h.rationale.rose(since: same.rationale) else { return nil }
+            return (h.id, same.record)
         }, uniquingKeysWith: { a, _ in a })
     }
 

@@ -888,6 +888,29 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(held.map(\.event) == ["skipped"] && held[0].detail.contains("made since, no longer holds this hibernation"), "\(held.map(\.text))")
     }
 
+    /// A newer plan that holds an approved hibernation with its forecast risen since (halfway to a threshold, or a higher
+    /// risk: what no standing approval carries) holds it back for a person's review of that plan, and that plan counts it
+    /// awaiting approval, not starting as planned; approved there, it starts. One unchanged starts as approved.
+    @Test func aNewerPlanWhoseForecastRoseHoldsTheApprovedHibernation() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 1..<8, "web-02": 1..<8])
+        let newer = try f.plan(["web-01": 1..<8, "web-02": 1..<8], at: Self.now + 60, approve: false, idleLoad: [0.2, 3, 4]) { vm in
+            guard vm.name == "web-02" else { return }
+            vm.forecast = QuantileForecast(start: Self.now + 60, quantiles: [0.5, 0.9, 0.99],
+                                           values: (0..<24).map { (1..<8).contains($0) ? [0.2, 0.5, 1] : [20, 40, 60] }, source: "crafted")
+        }
+        let unchanged = try #require(newer.actions.first { $0.vm == "web-02" && $0.action == .hibernate })
+        let risen = try #require(newer.actions.first { $0.vm == "web-01" && $0.action == .hibernate })
+        #expect(try f.store.read { try Approvals.approvedByFollowed(newer, now: Self.now + 60, in: $0) }.keys.sorted() == [unchanged.id],
+                "the risen one awaits this plan's approval")
+        let events = try f.executor().run(f.options(Self.at(1)))
+        let held = try #require(events.first { $0.vm == "web-01" })
+        #expect(held.event == "skipped" && held.detail.hasPrefix("plan \(newer.id.prefix(12)), made since, holds this hibernation with its forecast risen"), "\(held.detail)")
+        #expect(try f.state("web-01") == .running && f.power("web-02") == .hibernated)
+        _ = try Approvals.approve(newer, bytes: newer.encoded(), source: "plan", only: ["web-01"], except: [], by: "alice", now: Self.at(1) + 60, in: f.store)
+        #expect(try f.executor().run(f.options(Self.at(1) + 120)).contains { $0.vm == "web-01" && $0.event == "hibernated" })
+    }
+
     /// What a standing approval carried counts for hibernations only while it is on, and only what it carried since it
     /// was last switched on (switching it on again while on changes nothing); a person's approval of a carried
     /// hibernation is recorded all the same, and counts whatever the switch.
