@@ -3,7 +3,8 @@ import TorporCore
 /// Forecasts that a model must beat, each made from the history before a forecast's first step.
 /// All skip missing values: a baseline never reads a gap as zero.
 public enum Baseline: Equatable, Sendable, CaseIterable {
-    /// The same hour yesterday (for steps ahead beyond a day: the latest known day at that hour).
+    /// The same hour yesterday (for steps ahead beyond a day: the latest day before the forecast); where that hour is
+    /// missing (a gap, a sleep), the same hour of the same weekday in an earlier week, never another weekday's.
     case seasonalNaiveDay
     /// The same hour last week.
     case seasonalNaiveWeek
@@ -25,9 +26,12 @@ public enum Baseline: Equatable, Sendable, CaseIterable {
             return (0..<horizon).map { k in
                 var days = period
                 while steps.sameHour(n + k, daysBefore: days) >= n { days += period }
+                // That day's hour missing, whole weeks back from the step: a Monday morning the VM slept (or the collector
+                // missed) through is not read from the weekend before it, which would keep the VM asleep through every
+                // Monday morning after.
                 while case let t = steps.sameHour(n + k, daysBefore: days), t >= 0 {
                     if !history[t].isNaN { return history[t] }
-                    days += period
+                    days = (days / 7 + 1) * 7
                 }
                 return .nan
             }

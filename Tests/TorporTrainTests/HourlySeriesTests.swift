@@ -215,10 +215,26 @@ func scratchStore() throws -> (Store, String) {
         var history = Array(periodic[..<(24 * 21)])
         for i in (24 * 20)..<(24 * 21) { history[i] = .nan }   // the last day is missing
         let forecast = Baseline.seasonalNaiveDay.forecast(history: history, hoursOfWeek: week, horizon: 24)
-        #expect(forecast == Array(periodic[(24 * 21)..<(24 * 22)]), "yesterday missing: the day before is used")
+        #expect(forecast == Array(periodic[(24 * 21)..<(24 * 22)]), "yesterday missing: the same day a week before is used")
         #expect(Baseline.mean.forecast(history: [.nan, 4, .nan, 6], hoursOfWeek: week, horizon: 1) == [5])
         let nothing = Baseline.seasonalNaiveDay.forecast(history: [Float](repeating: .nan, count: 48), hoursOfWeek: week, horizon: 2)
         #expect(nothing.allSatisfy { $0.isNaN })
+    }
+
+    /// Seasonal naive reads a missing day's hour from the same weekday of an earlier week, never from another weekday: an
+    /// office VM asleep (or not collected) from Saturday evening through Sunday is forecast busy on Monday morning, as the
+    /// Mondays before it were, not idle as Saturday was (which would have kept it asleep through every Monday after).
+    @Test func seasonalNaiveReadsAMissingDayFromTheSameWeekdayBefore() {
+        // Weekdays 60 % from 09:00 to 17:00, 2 % otherwise and all weekend; three weeks from a Monday.
+        let office: [Float] = (0..<24 * 28).map { h in h % 168 < 120 && (9..<17).contains(h % 24) ? 60 : 2 }
+        var history = Array(office[..<(24 * 21)])
+        for i in (24 * 19 + 19)..<(24 * 21) { history[i] = .nan }   // asleep from Saturday 19:00
+        let monday = Baseline.seasonalNaiveDay.forecast(history: history, hoursOfWeek: week, horizon: 24)
+        #expect(monday == Array(office[(24 * 21)..<(24 * 22)]), "\(monday)")
+        #expect(monday[9] == 60)
+        // Nothing on that weekday in any week: nothing, not another weekday's reading.
+        for i in stride(from: 24 * 0, to: 24 * 21, by: 168) { for h in i..<(i + 24) { history[h] = .nan } }
+        #expect(Baseline.seasonalNaiveDay.forecast(history: history, hoursOfWeek: week, horizon: 24).allSatisfy { $0.isNaN })
     }
 
     @Test func evaluationMetrics() {
