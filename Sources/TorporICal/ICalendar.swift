@@ -160,7 +160,11 @@ public final class ICalendar {
         if let marker, let propertyRange = text.range(of: " property", range: marker.upperBound..<text.endIndex) {
             let name = String(text[marker.upperBound..<propertyRange.lowerBound])
             let value = text.range(of: ": ", options: .backwards).map { String(text[$0.upperBound...]) }
-            return content.lines.first { $0.name == name && (value == nil || $0.value.contains(value!)) }?.line
+            // The value as it stands first (a cut-short value is the start of a whole one on another line), then one
+            // holding it (libical may quote part of it), then the property's first line.
+            let trimmed = value?.trimmingCharacters(in: .whitespaces)
+            return content.lines.first { $0.name == name && trimmed != nil && $0.value.trimmingCharacters(in: .whitespaces) == trimmed }?.line
+                ?? content.lines.first { $0.name == name && (value == nil || $0.value.contains(value!)) }?.line
                 ?? content.lines.first { $0.name == name }?.line
         }
         if let colon = text.range(of: ": ", options: .backwards) {

@@ -268,6 +268,12 @@ func t(_ text: String) -> EpochSeconds { UTC.parseISO8601(text)! }
             let error = #expect(throws: ICalError.self) { try ICalendar(text: calendar(start), source: "c.ics").occurrences(from: everything.from, to: everything.to) }
             #expect(error?.line == 7 && error?.message.contains(problem) == true, "\(start): \(String(describing: error))")
         }
+        // A value cut short is named at its own line, not at another event's whole value that starts the same.
+        let two = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTAMP:20131001T000000Z\r\n"
+            + "DTSTART:20240301T100000Z\r\nDURATION:PT1H\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:b\r\nDTSTAMP:20131001T000000Z\r\n"
+            + "DTSTART:20240301T10000\r\nDURATION:PT1H\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        let cut = #expect(throws: ICalError.self) { try ICalendar(text: two, source: "c.ics").occurrences(from: everything.from, to: everything.to) }
+        #expect(cut?.line == 13, "\(String(describing: cut))")
         // Digits that are not ASCII are not read as a date (nor crash the check): libical's own error stands.
         #expect(throws: ICalError.self) { try ICalendar(text: calendar("DTSTART:2013100\u{0661}T090000Z"), source: "c.ics").occurrences(from: everything.from, to: everything.to) }
         let unknown = try ICalendar(text: calendar("DTSTART;TZID=Europe/Amsterdm:20131001T090000"), source: "c.ics")

@@ -202,6 +202,18 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
                            "reads as seconds, the file's first time as milliseconds")
     }
 
+    /// A number `auto` takes for epoch time that falls before 2000 is bad input naming its line: a date written as digits,
+    /// or an offset from a trace's start, was stored in 1970 without a word. `format: epoch` takes it as it is.
+    @Test func anEpochTimeBefore2000IsBadInputUnlessForced() throws {
+        try expectRejected("vm,metric,time,value\nvm3,cpu_util,20240101,50\n", line: 2,
+                           "time '20240101' in column 'time' read as epoch time is 1970-08-23T06:15:01Z, before 2000: an offset from a trace's start "
+                           + "needs time.format: offset (with time.base)")
+        let s = try Scratch()
+        let path = try s.write("old.csv", "vm,metric,time,value\nvm3,cpu_util,20240101,50\n")
+        let m = CSVMapping(layout: .long, time: .init(column: "time", format: .epoch))
+        #expect(try CSVIngester(store: s.store).ingest(path: path, mapping: m, now: replayNow).firstTime == 20_240_101)
+    }
+
     @Test func aTimeFarOutOfRangeIsBadInputNotACrash() throws {
         try expectRejected("vm,metric,time,value\nweb-01,cpu_util,1e30,5\n", line: 2, "out of range")
         try expectRejected("vm,metric,time,value\nweb-01,cpu_util,-1e30,5\n", line: 2, "out of range")

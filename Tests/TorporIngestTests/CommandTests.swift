@@ -336,7 +336,7 @@ import TorporTestSupport
 
     @Test func statusRunsOnAStore() throws {
         let s = try Scratch()
-        _ = try CSVIngester(store: s.store).ingest(path: try s.write("a.csv", "vm,metric,time,value\nv,cpu_util,0,1\n"), mapping: .defaultLong, now: replayNow)
+        _ = try CSVIngester(store: s.store).ingest(path: try s.write("a.csv", "vm,metric,time,value\nv,cpu_util,1380000000,1\n"), mapping: .defaultLong, now: replayNow)
         let command = try StatusCommand.parse(["--db", s.store.path, "--json"])
         try command.run()
     }

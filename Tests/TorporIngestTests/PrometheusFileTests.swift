@@ -401,6 +401,15 @@ private let prometheusData = Paths.sharedData + "/prometheus"
         #expect(try s.count() == 0)
         let other = try s.write("other.prom", "# TYPE requests_total counter\nrequests_total{domain=\"web-01\"} 99 \(at)\n")
         #expect(try PrometheusIngester(store: s.store).ingestFile(path: other, now: replayNow).warnings.contains { $0.contains("not mapped") })
+        // A query's answer has no TYPE: a series named as a running total (a raw counter selected, not its rate()) is one.
+        let raw = try s.write("raw.json", #"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"__name__":"#
+                              + #""libvirt_domain_interface_stats_receive_bytes_total","domain":"vmc"},"values":[[1700000000,"81234567890"],[1700000300,"81234999999"]]}]}}"#)
+        var bytes = ingester(s)
+        bytes.fixedMetric = try MetricBinding.make(metric: "net_rx", unit: "bytes/s").get()
+        let named = #expect(throws: IngestError.self) { _ = try bytes.ingestFile(path: raw, now: 1_700_000_400) }
+        #expect(named?.isBadInput == true && named?.description.contains("result[0]") == true
+                && named?.description.contains("is a counter (a running total, not a level, by its name), mapped to net_rx") == true, "\(String(describing: named))")
+        #expect(try s.count() == 0)
     }
 
     @Test func openMetricsNeedsEOFAndNothingAfterIt() throws {

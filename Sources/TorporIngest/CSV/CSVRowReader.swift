@@ -254,11 +254,25 @@ struct TimeReader {
         case .offset:
             t = base + (try number(record, run))
         case .auto:
-            if case .number = NumberCell(record, index!) { t = try number(record, run) } else { t = try iso(record, run) }
+            if case .number = NumberCell(record, index!) {
+                t = try number(record, run)
+                // A number taken for epoch time that falls before 2000 is most likely something else: an offset from a
+                // trace's start, a date written as digits (20240101). Stored in 1970, its VM would read as missing.
+                guard t >= Self.earliestGuessedEpoch else {
+                    throw run.fail("time '\(record.string(index!))' in column '\(columnName)' read as epoch time is \(UTC.format(t)), before 2000: "
+                                   + "an offset from a trace's start needs time.format: offset (with time.base), a date needs an ISO-8601 form "
+                                   + "(2024-01-01); time.format: epoch takes it as it is")
+                }
+            } else {
+                t = try iso(record, run)
+            }
         }
         try run.checkTime(t, what: "in column '\(columnName)'")
         return t
     }
+
+    /// 2000-01-01: numbers `auto` takes for epoch time must not fall before it.
+    static let earliestGuessedEpoch: EpochSeconds = 946_684_800
 
     private mutating func iso(_ record: CSVRecord, _ run: SampleSession) throws -> EpochSeconds {
         guard let t = UTC.parseISO8601(record.field(index!)) else {

@@ -121,7 +121,7 @@ public enum DomainRates {
     /// process lives within one boot); nil when unknown.
     static let bootID: Double? = {
         guard let text = try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8) else { return nil }
-        return UInt64(text.filter(\.isHexDigit).prefix(12), radix: 16).map(Double.init)
+        return UInt64(text.filter(\.isHexDigit).prefix(12), radix: 16).map { Double($0) }   // its value (Double.init would take the bits)
     }()
 
     /// The collecting machine's boot-time clock (`CLOCK_BOOTTIME`), in seconds.

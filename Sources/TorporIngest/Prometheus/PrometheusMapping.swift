@@ -140,6 +140,13 @@ final class PrometheusSeriesWriter {
     /// where the series is in a source without lines (JSON: `result[3]`), for error messages. `counter`: the exposition
     /// text typed its family a counter, a running total: mapped, it is bad input (stored as a level, 10^6 CPU-seconds
     /// would read as a load); a query's `rate()` of it is a level.
+    /// Whether a metric name is one Prometheus' conventions give a running total: `_total` (counters), `_count`, `_sum`
+    /// and `_bucket` (histograms' and summaries' parts), `_created`.
+    static func namedAsRunningTotal(_ name: String?) -> Bool {
+        guard let name else { return false }
+        return ["_total", "_count", "_sum", "_bucket", "_created"].contains { name.hasSuffix($0) }
+    }
+
     func add(name: String?, labels: [String: String], points: [(time: Double, value: Double)], position: String? = nil, counter: Bool = false) throws {
         var identity = labels
         if let name { identity["__name__"] = name }
@@ -150,8 +157,10 @@ final class PrometheusSeriesWriter {
             skippedNames.insert(name ?? "(no metric name)")
             return
         }
-        if counter {
-            throw session.fail("\(Self.describe(name: name)) is a counter (a running total, not a level), mapped to \(metric.name): "
+        // A query's answer carries no TYPE: a series still named as a running total is one (rate() and other functions
+        // drop the name).
+        if counter || Self.namedAsRunningTotal(name) {
+            throw session.fail("\(Self.describe(name: name)) is a counter (a running total, not a level\(counter ? "" : ", by its name")), mapped to \(metric.name): "
                                + "ingest a query's rate() of it instead (torpor-ingest prometheus --query 'rate(\(name ?? "")[5m])'), or leave it unmapped")
         }
         guard let vm = try vm(for: labels) else {
