@@ -5,7 +5,7 @@
 # Extra arguments go to `torpor-execute run` (e.g. --follow --interval 120).
 set -euo pipefail
 : "${TORPOR_BIN:=/usr/local/bin}"
-args=(run --event-log "${TORPOR_EVENT_LOG:-/var/log/torpor/events.jsonl}")
+args=(run --event-log "${TORPOR_EVENT_LOG-/var/log/torpor/events.jsonl}")   # set empty: none
 read -ra uris <<<"${TORPOR_LIBVIRT_URI:-}"
 for uri in "${uris[@]}"; do args+=(--host "$uri"); done
 # The state pool: torpor-execute reads TORPOR_STATE_POOL and TORPOR_STATE_POOL_CAPACITY itself (a capacity that is no

@@ -73,12 +73,12 @@ fi
 # put in /etc/systemd/system would stand before these: said.
 units=$root/usr/local/lib/systemd/system
 shadowing=()   # a copy, or a link (dangling too), in /etc/systemd/system
-for unit in "$here"/systemd/*.{service,timer}; do
+for unit in "$here"/systemd/*.{service,timer,path}; do
   copy=$root/etc/systemd/system/$(basename "$unit")
   if [ -e "$copy" ] || [ -L "$copy" ]; then shadowing+=("$copy"); fi
 done
 install -d "$units"
-install -m 0644 "$here"/systemd/*.{service,timer} "$units/"
+install -m 0644 "$here"/systemd/*.{service,timer,path} "$units/"
 rm -rf "$root/usr/local/lib/torpor/systemd"   # where an older torpor left them, for a person to copy
 if [ ${#shadowing[@]} -gt 0 ]; then
   echo "install.sh: WARNING: ${shadowing[*]} stand before the units installed in $units (copies of an older torpor's):" \

@@ -115,6 +115,9 @@ public final class Executor: @unchecked Sendable {
     var slowRefusalSeconds: TimeInterval = 5
     private var hostLocks: [String: NSLock] = [:]
     private let connectionLock = NSLock()
+    /// Every pass's host threads until each is done (one a pass stopped waiting for goes on): what a follower asked to stop
+    /// waits for, so that no save or restore is cut off.
+    private let hostsUnderWay = DispatchGroup()
     /// What `watch` asked to hear of, and its subscriptions by host (renewed with the connection).
     private var lifecycleHandler: (@Sendable (String, DomainLifecycleEvent) -> Void)?
     private var subscriptions: [String: VirtEventSubscription] = [:]
@@ -176,8 +179,9 @@ public final class Executor: @unchecked Sendable {
         let group = DispatchGroup()
         for host in hosts.sorted() {
             group.enter()
-            Thread.detachNewThread {
-                defer { group.leave() }
+            hostsUnderWay.enter()
+            Thread.detachNewThread { [hostsUnderWay] in
+                defer { group.leave(); hostsUnderWay.leave() }
                 do { try body(host) } catch {
                     failures.add(host, error)
                     log.record(.init(event: "failed", time: clock(), host: host, detail: "\(host): the pass stopped: \(error)"))
@@ -187,6 +191,9 @@ public final class Executor: @unchecked Sendable {
         if let waitAtMost { _ = group.wait(timeout: .now() + waitAtMost) } else { group.wait() }
         if let failure = failures.first { throw failure }
     }
+
+    /// Returns once no pass's host is still going (a save or a restore a pass left to its thread): before a follower ends.
+    public func waitForHostsUnderWay() { hostsUnderWay.wait() }
 
     /// What every host's part of a pass reads of the whole fleet, read once at the pass's start (the restores owed
     /// come from every plan since the earliest sleep, large for a large fleet). Each is its own result: a plan that

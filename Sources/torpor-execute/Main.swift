@@ -130,6 +130,10 @@ struct ExecutionFlags: ParsableArguments {
         wakeOn.filter { PrometheusDemandSignal.Rule.parse($0) == nil }.map { "--wake-on '\($0)' is not VM=QUERY or label=value=QUERY: not asked" }
             + (!wakeOn.isEmpty && prometheus.flatMap(URL.init(string:)) == nil ? ["--wake-on needs --prometheus URL: no demand signal asked"] : [])
             + (poolSetting.directory == nil ? [] : poolSetting.environmentProblem.map { [$0] } ?? [])
+            // Set by cron's line when bash could not read the jobs' settings file whole: the settings after its bad line
+            // (a demand signal's rule, the policy) are missing, and a VM they should keep awake would sleep.
+            + (environmentSetting("TORPOR_ENV_UNREAD").map { ["\($0) could not be read whole by bash: the settings after its bad line are missing "
+                                                              + "(pipelines/check-env.sh \($0) names it)"] } ?? [])
     }
 
     /// The demand signal the flags describe, if any (the rules that parse).
@@ -223,6 +227,9 @@ struct Run: ParsableCommand {
             // Following the clock, a domain starting or stopping outside the schedule triggers a pass at once.
             let nudge = DispatchSemaphore(value: 0)
             if follow && end == nil { try executor.watch(hosts: flags.hosts.isEmpty ? nil : Set(flags.hosts)) { _, _ in nudge.signal() } }
+            // systemd's stop (an upgrade, new settings): no new pass; the one under way, and every save or restore a pass
+            // left to its host's thread, finish first.
+            let stop = follow && end == nil ? StopRequest(waking: nudge) : nil
             var now = common.nowSeconds
             // Flags that name nothing the store knows: said when found (again when they change), and a run that ends
             // fails for them once its pass is done (restores are never blocked).
@@ -258,7 +265,7 @@ struct Run: ParsableCommand {
                 }
                 // Written at once (not buffered): a log that `tail -f` or journald can follow.
                 if events.isEmpty && !failed && end == nil { try? FileHandle.standardOutput.write(contentsOf: Data("\(UTC.format(now)): nothing done\n".utf8)) }
-                guard follow else { break }
+                guard follow, stop?.requested != true else { break }
                 if let end {
                     now += EpochSeconds(interval)
                     if now > end { break }
@@ -266,12 +273,43 @@ struct Run: ParsableCommand {
                     // The rest of the interval (a pass that took it all starts the next at once).
                     _ = nudge.wait(timeout: .now() + max(0, TimeInterval(interval) - Date().timeIntervalSince(passStarted)))
                     while nudge.wait(timeout: .now()) == .success {}   // one pass for a burst of events
+                    if stop?.requested == true { break }
                     now = common.now == nil ? EpochSeconds(Date().timeIntervalSince1970) : now + EpochSeconds(interval)
                 }
+            }
+            if stop?.requested == true {
+                executor.waitForHostsUnderWay()
+                try? FileHandle.standardOutput.write(contentsOf: Data("stopped (asked to): no save or restore under way\n".utf8))
             }
             if !problems.isEmpty { throw ExecuteError(.badInput, "the pass ran, but: " + problems.joined(separator: "; ")) }
         }
     }
+}
+
+/// SIGTERM or SIGINT to a follower (systemd's stop): said, and `requested` from then on; `waking` is signalled so that a
+/// follower between passes stops at once.
+final class StopRequest: @unchecked Sendable {
+    private let lock = NSLock()
+    private var asked = false
+    private var sources: [DispatchSourceSignal] = []
+
+    init(waking: DispatchSemaphore) {
+        for number in [SIGTERM, SIGINT] {
+            signal(number, SIG_IGN)   // handled by the source, not by the default action (ending the process mid-save)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [self] in
+                let first = lock.withLock { () -> Bool in defer { asked = true }; return !asked }
+                if first {   // written at once, as the passes' lines are (a pipe to journald would hold a print)
+                    try? FileHandle.standardOutput.write(contentsOf: Data("stopping (signal \(number)): the pass under way and every save or restore it started finish first (SIGKILL ends it at once)\n".utf8))
+                }
+                waking.signal()
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    var requested: Bool { lock.withLock { asked } }
 }
 
 struct Wake: ParsableCommand {

@@ -39,7 +39,7 @@ struct Make: ParsableCommand {
     @OptionGroup var common: StageOptions
     @OptionGroup var week: WeekOptions
     @OptionGroup var policyFile: PolicyOption
-    @Option(help: "Where to write the plan (default: plans/plan-<time>.json beside the store; plans/dry-run-<time>.json with --dry-run).")
+    @Option(help: "Where to write the plan (default: plan-<time>.json in $TORPOR_PLANS, else in plans/ beside the store; dry-run-<time>.json with --dry-run).")
     var out: String?
     @Flag(help: """
         Write the plan file but record nothing in the store (nor migrate it): the plan cannot be approved, carries no \
@@ -124,14 +124,24 @@ struct Make: ParsableCommand {
                 print("dry run: nothing recorded in the store; this plan cannot be approved (review: torpor-plan show \(path))")
             } else {
                 // What the hourly job sends a notice for (a line that starts with "review:").
-                let awaiting = try store.read { try Approvals.awaitingReview(plan, in: $0) }.count
-                // The commands name the store, and the approval the jobs' policy this plan was made under ($TORPOR_POLICY,
-                // empty: the embedded default): a person reading the notice may not have the jobs' environment, and approve
-                // refuses without a policy. A policy given by hand (a trial) is not named: approve compares with the jobs'.
+                // Of those, the ones the plan the executor follows approved unchanged start all the same, unless pinned.
+                let (awaiting, startAnyway) = try store.read { db in
+                    (try Approvals.awaitingReview(plan, in: db), try Approvals.approvedByFollowed(plan, now: now, in: db))
+                }
+                let starting = awaiting.filter { startAnyway[$0.id] != nil }
+                // The commands name the store and the jobs' policy this plan was made under ($TORPOR_POLICY, empty: the
+                // embedded default): a person reading the notice may not have the jobs' environment, show then reviews
+                // without the policy in force, and approve refuses. A policy given by hand (a trial) is not named:
+                // approve compares with the jobs'.
                 let onStore = " --db " + resolvedPath(common.storePath), file = resolvedPath(path)
-                let policy = policyFile.policy != nil ? "" : policyPath.map { " --policy " + resolvedPath($0) } ?? ""
-                let approve = (policyFile.policy == nil && policyPath == nil ? "TORPOR_POLICY= " : "") + "torpor-plan approve \(file)" + onStore + policy
-                if awaiting > 0 { print("review: \(awaiting) hibernations await approval: torpor-plan show \(file)\(onStore)   approve: " + approve) }
+                let inForce = (policyFile.policy == nil && policyPath == nil ? "TORPOR_POLICY= " : ""),
+                    policy = policyFile.policy != nil ? "" : policyPath.map { " --policy " + resolvedPath($0) } ?? ""
+                if !awaiting.isEmpty {
+                    let anyway = starting.isEmpty ? "" : " (\(starting.count) of them start all the same, as plan "
+                        + "\(startAnyway[starting[0].id]!.planID.prefix(12)) approved them, unless pinned: torpor-execute pin VM)"
+                    print("review: \(awaiting.count) hibernations await approval\(anyway): \(inForce)torpor-plan show \(file)\(onStore)\(policy)   approve: "
+                          + "\(inForce)torpor-plan approve \(file)\(onStore)\(policy)")
+                }
             }
         }
     }
@@ -146,8 +156,9 @@ struct Make: ParsableCommand {
         return String(path.dropLast(5)) + "-\(id.prefix(12)).json"
     }
 
-    /// Where plan files go by default: `plans/` beside the store.
+    /// Where plan files go by default: `$TORPOR_PLANS` (the jobs' environment), else `plans/` beside the store.
     static func plansDirectory(beside storePath: String) -> String {
+        if let jobs = environmentSetting("TORPOR_PLANS") { return jobs }
         let dir = (storePath as NSString).deletingLastPathComponent
         return ((dir.isEmpty ? "." : dir) as NSString).appendingPathComponent("plans")
     }
@@ -357,7 +368,7 @@ struct Prune: ParsableCommand {
     @Option(help: "How long plans are kept whole, e.g. 7d.") var keep = "7d"
     @Option(help: """
         The directory of plan files: those named plan-<time>.json or dry-run-<time>.json for a time the plans kept whole \
-        start after are removed, no other file (default: plans/ beside the store, where make writes).
+        start after are removed, no other file (default: $TORPOR_PLANS, else plans/ beside the store, where make writes).
         """)
     var plans: String?
 
@@ -381,7 +392,7 @@ struct Prune: ParsableCommand {
 struct List: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "The plans in the store, newest first, with their approvals and files.")
     @OptionGroup var common: StageOptions
-    @Option(help: "The directory of plan files, where each plan's file is looked for by the name make and the hourly job give it (default: plans/ beside the store, where make writes).")
+    @Option(help: "The directory of plan files, where each plan's file is looked for by the name make and the hourly job give it (default: $TORPOR_PLANS, else plans/ beside the store, where make writes).")
     var plans: String?
 
     func run() throws {

@@ -123,7 +123,10 @@ import TorporTrain
                 && leftOut.stderr.contains("torpor-execute pin \(hibernation.vm)"), "\(leftOut)")
         // A newer plan made: show says the reviewed one is superseded; once the newer one is approved, not followed.
         let later = UTC.format(UTC.parseISO8601(Self.now)! + 3600), newer = dir + "/plans/newer.json"
-        #expect(try runTool("torpor-plan", ["make", "--db", store.path, "--now", later, "--out", newer], environment: jobs).status == 0)
+        let newerMade = try runTool("torpor-plan", ["make", "--db", store.path, "--now", later, "--out", newer], environment: jobs)
+        #expect(newerMade.status == 0)
+        // Its notice line says how many of the sleeps awaiting approval start all the same, as alice's approval planned.
+        #expect(newerMade.stdout.contains(" of them start all the same, as plan \(plan.id.prefix(12)) approved them, unless pinned"), "\(newerMade)")
         let superseded = try runTool("torpor-plan", ["show", "--db", store.path, "--now", later, path, "--html", dir + "/superseded.html"], environment: jobs)
         #expect(superseded.stdout.contains("SUPERSEDED by plan ") && !superseded.stdout.contains("NOT FOLLOWED"), "\(superseded)")
         // The page a reviewer may read instead of the text carries the same warnings.

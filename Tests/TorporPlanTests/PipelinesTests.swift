@@ -3,6 +3,7 @@ import GRDB
 import Testing
 import TorporCore
 import TorporPlan
+import TorporTestSupport
 @testable import TorporStore
 
 /// The jobs of pipelines/ as cron runs them: installed by install.sh (under a DESTDIR) with the tools built beside these
@@ -35,7 +36,8 @@ import TorporPlan
         #expect(install.status == 0, "\(install.output)")
         for path in ["/usr/local/bin/torpor-plan", "/usr/local/lib/torpor/hourly.sh", "/usr/local/lib/torpor/notify.sh", "/usr/local/lib/torpor/watch.sh",
                      "/etc/torpor/torpor.env", "/var/log/torpor", "/var/lib/torpor/plans", "/usr/local/lib/systemd/system/torpor-execute.service",
-                     "/usr/local/lib/systemd/system/torpor-watch.timer", "/usr/local/lib/torpor/check-env.sh", "/usr/local/lib/torpor/cron"] {
+                     "/usr/local/lib/systemd/system/torpor-watch.timer", "/usr/local/lib/systemd/system/torpor-settings.path",
+                     "/usr/local/lib/torpor/check-env.sh", "/usr/local/lib/torpor/cron"] {
             #expect(FileManager.default.fileExists(atPath: root + path), "\(path) installed")
         }
         #expect(try run(repository + "/pipelines/install.sh", [tools], environment: ["DESTDIR": root, "PATH": "/usr/bin:/bin"]).output
@@ -192,6 +194,66 @@ import TorporPlan
                 && !shadowed.output.contains("WARNING: TORPOR_NOTIFY"), "\(shadowed.output)")
     }
 
+    /// A settings file bash cannot read whole (an unterminated quote takes every later line with it): cron's executor
+    /// line runs the executor all the same (restores are never blocked) with the settings before that line, which come
+    /// first in the shipped file, and tells it so; the executor then starts no new hibernation (a demand signal's rule
+    /// or the policy may be among the settings missing).
+    @Test func aSettingsFileBashCannotReadWholeHoldsTheExecutorsHibernations() throws {
+        let (dir, store, _) = try installed()
+        let repository = EndToEndTests.repository
+        let env = dir + "/torpor.env", probe = dir + "/execute.sh"
+        let shipped = try String(contentsOfFile: repository + "/pipelines/torpor.env", encoding: .utf8)
+        try (shipped + "TORPOR_NOTIFY='mail -s torpor\n").write(toFile: env, atomically: true, encoding: .utf8)
+        try "#!/bin/bash\necho \"unread=${TORPOR_ENV_UNREAD-} log=${TORPOR_EVENT_LOG-} policy=${TORPOR_POLICY-unset} url=${TORPOR_PROMETHEUS_URL-unset}\"\n"
+            .write(toFile: probe, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: probe)
+        let cron = try String(contentsOfFile: repository + "/pipelines/cron/torpor", encoding: .utf8)
+        let line = try #require(cron.split(separator: "\n").first { $0.contains("/execute.sh") && !$0.hasPrefix("#") })
+        let command = String(line[try #require(line.range(of: " root ")).upperBound...])
+            .replacingOccurrences(of: "/etc/torpor/torpor.env", with: env).replacingOccurrences(of: "/usr/local/lib/torpor/execute.sh", with: probe)
+            .replacingOccurrences(of: " >>/var/log/torpor/execute.log 2>&1", with: "")
+        let ran = try run("/bin/bash", ["-c", command], environment: ["PATH": "/usr/bin:/bin"])
+        #expect(ran.output.contains("unread=\(env) log=/var/log/torpor/events.jsonl policy= url="), "the executor's settings read, the file said unread: \(ran.output)")
+        let whole = try run("/bin/bash", ["-c", command.replacingOccurrences(of: env, with: repository + "/pipelines/torpor.env")], environment: ["PATH": "/usr/bin:/bin"])
+        #expect(whole.output.contains("unread= log="), "\(whole.output)")
+        // The executor holds every new hibernation for it, says why, and fails once its pass is done.
+        let tools = try #require(Bundle.main.executableURL).deletingLastPathComponent().path
+        let held = try run(tools + "/torpor-execute", ["run", "--dry-run", "--db", store.path, "--now", EndToEndTests.now],
+                           environment: ["PATH": "/usr/bin:/bin", "TORPOR_ENV_UNREAD": env])
+        #expect(held.status != 0 && held.output.contains("\(env) could not be read whole by bash: the settings after its bad line are missing"), "\(held.output)")
+    }
+
+    /// systemd's stop of the follower (an upgrade, new settings) is a SIGTERM: it is said, the pass under way ends, and
+    /// the follower exits at once between passes, not killed mid-save by the signal's default action.
+    @Test func aFollowerAskedToStopEndsBetweenPasses() throws {
+        let dir = try ScratchDirectory.make("torpor-stop")
+        _ = try Store(path: dir + "/torpor.db")
+        let tools = try #require(Bundle.main.executableURL).deletingLastPathComponent().path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tools + "/torpor-execute")
+        process.arguments = ["run", "--follow", "--interval", "3600", "--db", dir + "/torpor.db"]
+        process.environment = ["PATH": "/usr/bin:/bin"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        // Its first pass done (nothing to do), it waits an hour for the next: stopped there at once.
+        var text = ""
+        for _ in 0..<200 where !text.contains("nothing done") {
+            Thread.sleep(forTimeInterval: 0.1)
+            text += String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+        }
+        #expect(text.contains("nothing done"), "\(text)")
+        let asked = Date()
+        process.terminate()
+        process.waitUntilExit()
+        text += String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0, "\(process.terminationReason) \(process.terminationStatus): \(text)")
+        #expect(text.contains("stopping (signal 15): the pass under way and every save or restore it started finish first (SIGKILL ends it at once)")
+                && text.contains("stopped (asked to): no save or restore under way"), "\(text)")
+        #expect(Date().timeIntervalSince(asked) < 60, "not the next pass's hour later")
+    }
+
     /// An upgrade copies every tool beside its target before moving any over it: a copy that fails leaves the installed
     /// tools as they were (GNU install had replaced those before the failure), and no staged copy behind.
     @Test func aFailedUpgradeLeavesTheInstalledToolsAsTheyWere() throws {
@@ -259,6 +321,8 @@ import TorporPlan
         var told = try String(contentsOfFile: notices, encoding: .utf8)
         #expect(told.contains("the hourly ingest failed; the plan is made from what is stored") && told.contains("missing.ics"), "\(told)")
         #expect(told.contains("a plan awaits review") && told.contains("review: \(awaiting) hibernations await approval"), "\(told)")
+        // show, too, with the jobs' policy: reviewed by a person without the jobs' environment, under the policy in force.
+        #expect(told.contains("--policy \(repository)/sample-data/policy.yaml   approve: torpor-plan approve "), "\(told)")
 
         environment["TORPOR_POLICY"] = dir + "/no-such-policy.yaml"
         environment["TORPOR_CALENDARS"] = ""
