@@ -893,7 +893,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
     /// awaiting approval, not starting as planned; approved there, it starts. One unchanged starts as approved.
     @Test func aNewerPlanWhoseForecastRoseHoldsTheApprovedHibernation() throws {
         let f = try Fixture()
-        try f.plan(["web-01": 1..<8, "web-02": 1..<8])
+        let approved = try f.plan(["web-01": 1..<8, "web-02": 1..<8])
         let newer = try f.plan(["web-01": 1..<8, "web-02": 1..<8], at: Self.now + 60, approve: false, idleLoad: [0.2, 3, 4]) { vm in
             guard vm.name == "web-02" else { return }
             vm.forecast = QuantileForecast(start: Self.now + 60, quantiles: [0.5, 0.9, 0.99],
@@ -906,6 +906,8 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         let events = try f.executor().run(f.options(Self.at(1)))
         let held = try #require(events.first { $0.vm == "web-01" })
         #expect(held.event == "skipped" && held.detail.hasPrefix("plan \(newer.id.prefix(12)), made since, holds this hibernation with its forecast risen"), "\(held.detail)")
+        let approvedSleep = try #require(approved.actions.first { $0.vm == "web-01" && $0.action == .hibernate })
+        #expect(held.action == approvedSleep.id && risen.signature == approvedSleep.signature && risen.rationale.rose(since: approvedSleep.rationale))
         #expect(try f.state("web-01") == .running && f.power("web-02") == .hibernated)
         _ = try Approvals.approve(newer, bytes: newer.encoded(), source: "plan", only: ["web-01"], except: [], by: "alice", now: Self.at(1) + 60, in: f.store)
         #expect(try f.executor().run(f.options(Self.at(1) + 120)).contains { $0.vm == "web-01" && $0.event == "hibernated" })
