@@ -37,8 +37,25 @@ if [[ ${TORPOR_WATCH_PLAN_SILENCE:-} =~ ^[0-9]+(s|sec|m|min|h|d|w)?$ ]]; then si
 elif [ -n "${TORPOR_WATCH_PLAN_SILENCE:-}" ]; then
   unreadable="watch.sh: TORPOR_WATCH_PLAN_SILENCE '$TORPOR_WATCH_PLAN_SILENCE' (/etc/torpor/torpor.env) is not a duration such as 3h or 0: 3h used"
 fi
-output=$(timeout "$TORPOR_WATCH_CHECK_TIMEOUT" "$TORPOR_BIN/torpor-execute" check "${now[@]}" "${metrics[@]}" "${silence[@]}" 2>&1 8>&-)
-status=$?
+# The check runs beside the watch, its output in a file beside the watch's state (not on the store's disk), and is
+# waited for until the timeout only: one stuck in the kernel (a disk stuck in I/O) ignores every signal, and waiting for
+# it to end (as GNU timeout does after its signal) would leave the watch silent, and every later watch with it.
+case "$TORPOR_WATCH_CHECK_TIMEOUT" in ''|*[!0-9]*|0)
+  echo "watch.sh: TORPOR_WATCH_CHECK_TIMEOUT '$TORPOR_WATCH_CHECK_TIMEOUT' is not a number of seconds above 0: 120 used" >&2
+  TORPOR_WATCH_CHECK_TIMEOUT=120 ;;
+esac
+answer=$(mktemp "$(dirname "$TORPOR_WATCH_STATE")/check.XXXXXX") || answer=$(mktemp)
+"$TORPOR_BIN/torpor-execute" check "${now[@]}" "${metrics[@]}" "${silence[@]}" >"$answer" 2>&1 8>&- &
+check=$!
+deadline=$((SECONDS + TORPOR_WATCH_CHECK_TIMEOUT))
+while kill -0 "$check" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
+if kill -0 "$check" 2>/dev/null; then
+  kill -KILL "$check" 2>/dev/null   # it ends when the kernel lets it; not waited for
+  status=124
+else
+  wait "$check"; status=$?
+fi
+output=$(cat "$answer"); rm -f "$answer"
 [ "$status" -ne 124 ] || output+=$'\n'"watch.sh: torpor-execute check did not answer within $TORPOR_WATCH_CHECK_TIMEOUT s (the store's disk stuck? libvirt?)"
 mend() {   # mend TEXT: a setting a person must mend, told as the check's findings are (exit 4 unless the check failed)
   output+=$'\n'"$1"; [ "$status" -ne 0 ] || status=4
