@@ -14,6 +14,12 @@ for uri in "${uris[@]}"; do args+=(--host "$uri"); done
 # the approved plan says; one that cannot be read holds hibernations, said).
 # Demand signals: each TORPOR_WAKE_ON_<name> a --wake-on rule, asked of TORPOR_PROMETHEUS_URL (a rule the executor
 # cannot use is said, a misconfigured event: no hibernation starts until it is fixed; restores go on).
+# The settings file as check-env.sh reads it: one bash cannot read whole (cron's line went on without the settings after
+# the bad one), or systemd reads otherwise (its unit), or with a relative path: a setting this run should have may be
+# missing (a demand signal's rule, the policy), so no new hibernation starts until it is mended (the watch tells a
+# person what is wrong); restores go on.
+settings=${TORPOR_ENV_FILE:-/etc/torpor/torpor.env}
+if [ -e "$settings" ] && ! "$(dirname "$0")/check-env.sh" "$settings" >/dev/null 2>&1; then export TORPOR_ENV_REFUSED=$settings; fi
 wake=()
 for name in $(compgen -v TORPOR_WAKE_ON_); do [ -z "${!name}" ] || wake+=(--wake-on "${!name}"); done   # empty: none
 if [ "${#wake[@]}" -gt 0 ]; then

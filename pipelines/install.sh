@@ -156,6 +156,7 @@ next: edit /etc/torpor/torpor.env (TORPOR_NOTIFY first: who is told; then the po
   hand (set -a; . /etc/torpor/torpor.env; set +a: else they read ./torpor.db), run the inventory once (torpor-ingest
   inventory --uri qemu:///system), then either
   cp /usr/local/lib/torpor/cron /etc/cron.d/torpor, or
-  systemctl daemon-reload && systemctl enable --now torpor-collect.timer torpor-hourly.timer torpor-nightly.timer torpor-watch.timer torpor-execute.service
-  (an upgrade: copy the cron file again, or systemctl daemon-reload; then restart the executor: systemctl restart torpor-execute.service)
+  systemctl daemon-reload && systemctl enable --now torpor-collect.timer torpor-hourly.timer torpor-nightly.timer torpor-watch.timer torpor-execute.service torpor-settings.path
+  (an upgrade: copy the cron file again, or systemctl daemon-reload && systemctl enable --now torpor-settings.path; then
+  restart the executor: systemctl restart torpor-execute.service)
 EOT

@@ -118,6 +118,8 @@ public final class Executor: @unchecked Sendable {
     /// Every pass's host threads until each is done (one a pass stopped waiting for goes on): what a follower asked to stop
     /// waits for, so that no save or restore is cut off.
     private let hostsUnderWay = DispatchGroup()
+    /// Set by `stopHibernating`.
+    private var stopping = false
     /// What `watch` asked to hear of, and its subscriptions by host (renewed with the connection).
     private var lifecycleHandler: (@Sendable (String, DomainLifecycleEvent) -> Void)?
     private var subscriptions: [String: VirtEventSubscription] = [:]
@@ -192,8 +194,12 @@ public final class Executor: @unchecked Sendable {
         if let failure = failures.first { throw failure }
     }
 
-    /// Returns once no pass's host is still going (a save or a restore a pass left to its thread): before a follower ends.
-    public func waitForHostsUnderWay() { hostsUnderWay.wait() }
+    /// Whether no pass's host is still going (a save or a restore a pass left to its thread): what a follower asked to
+    /// stop waits for.
+    public var hostsIdle: Bool { hostsUnderWay.wait(timeout: .now()) == .success }
+
+    /// From now on no new hibernation starts, in a pass under way too (a follower asked to stop); restores go on.
+    public func stopHibernating() { connectionLock.withLock { stopping = true } }
 
     /// What every host's part of a pass reads of the whole fleet, read once at the pass's start (the restores owed
     /// come from every plan since the earliest sleep, large for a large fleet). Each is its own result: a plan that
@@ -1188,6 +1194,7 @@ public final class Executor: @unchecked Sendable {
             // The pass's time as it goes on (the saves before this one may have taken minutes): each check below reads
             // the time it is made at; what was read once for them is too old after `hibernationsStartWithin`.
             let now = clock()
+            if connectionLock.withLock({ stopping }) { skip("the executor is stopping: no new hibernation (the next start takes it up)"); continue }
             if now - began > hibernationsStartWithin {
                 skip("this pass's hibernations began over \(DurationText.format(hibernationsStartWithin)) ago: the next pass reads the plans again and starts it")
                 continue
@@ -1207,8 +1214,11 @@ public final class Executor: @unchecked Sendable {
                 skip("plan \(newest.prefix(12)), made since, no longer holds this hibernation: review that plan"); continue
             }
             if let risen = sinceApproved.roseIn[a.id] {
-                skip("plan \(risen.plan.prefix(12)), made since, holds this hibernation with its forecast risen (risk \(risen.rationale.risk), approved at "
-                     + "\(a.rationale.risk)): review that plan"); continue
+                let (was, newer) = (a.rationale, risen.rationale)
+                skip("plan \(risen.plan.prefix(12)), made since, holds this hibernation with its forecast risen (risk \(newer.risk), approved at \(was.risk); "
+                     + String(format: "peak %.1f %% → %.1f %%, worst case %.1f %% → %.1f %%): review that plan", was.forecastPeak, newer.forecastPeak,
+                              was.worstCase, newer.worstCase))
+                continue
             }
             if let sooner = sinceApproved.restores[a.id], sooner.at < restore.at, let why = a.notWorthStarting(at: now, restore: sooner) {
                 skip(sooner.at.seconds <= now ? "a newer plan brings its restore to \(sooner.at.text): not worth sleeping" : "a newer plan brings its restore earlier: " + why)
@@ -1331,10 +1341,16 @@ public final class Executor: @unchecked Sendable {
     var storedLoadMaxAge: Int64 { (load as? StoredLoad)?.maxAge ?? StoredLoad(store: store).maxAge }
 
     /// The collector's newest CPU utilization of `vm`, at most `storedLoadMaxAge` old, read besides a fresh sample; nil
-    /// when there is none (a store the collector does not feed) or when the stored sample is the load itself.
-    func lastCollected(_ vm: String, at now: EpochSeconds) throws -> (time: EpochSeconds, value: Double)? {
+    /// when the stored sample is the load itself, or when none is stored and no libvirt collection reads `host` (a store
+    /// the collector does not feed: the fresh sample decides alone). None stored of a VM on a collected host throws:
+    /// the collector missed it, and missing is not idle.
+    func lastCollected(_ vm: String, host: String, at now: EpochSeconds) throws -> (time: EpochSeconds, value: Double)? {
         guard !(load is StoredLoad) else { return nil }
-        return try store.read { try SampleReader.presentSamples(vm: vm, metric: "cpu_util", from: now - storedLoadMaxAge, to: now + 1, in: $0) }.last
+        return try store.read { db in
+            if let newest = try SampleReader.presentSamples(vm: vm, metric: "cpu_util", from: now - storedLoadMaxAge, to: now + 1, in: db).last { return newest }
+            guard try SourceRepository.lastIngested(kind: "libvirt", location: host, by: now, in: db) != nil else { return nil }
+            throw StageError(.runtime, "no collection of its CPU utilization within \(DurationText.format(storedLoadMaxAge)), though \(host) is collected")
+        }
     }
 
     /// How far back the idle timeout reads a VM's samples to know their usual spacing (`DemandSamples.interval`).
@@ -1384,7 +1400,7 @@ public final class Executor: @unchecked Sendable {
             let demand: Double, collected: (time: EpochSeconds, value: Double)?
             do {
                 demand = try load.demand(of: d, at: clock())
-                collected = try lastCollected(a.vm, at: clock())
+                collected = try lastCollected(a.vm, host: a.host, at: clock())
             } catch {
                 // Held as a busy VM is (missing is not idle), logged when the hold begins; a later pass reads it again.
                 let why = "its CPU load could not be read at the pre-flight (missing is not idle)"

@@ -210,11 +210,18 @@ public enum Approvals {
         guard let followed = try followed(upTo: .max, in: db), followed.id != plan.id, followed.createdAt <= plan.createdAt.seconds, !followed.pruned,
               now <= followed.validUntil, let earlier = try storedPlan(followed.id, in: db) else { return [:] }
         let approved = try approvedInForce(of: followed.id, in: db)
-        let bySignature = Dictionary(earlier.actions.compactMap { h in
-            h.action == .hibernate && h.at <= earlier.validUntil ? approved[h.id].map { (h.signature, (record: $0, rationale: h.rationale)) } : nil
-        }, uniquingKeysWith: { a, _ in a })
+        // From its start to its restore's: two idle-timeout windows of a plan share a signature (it has no time), and each
+        // is compared with the approved one it overlaps, as the executor compares the window in force.
+        func window(_ h: Plan.Action, in p: Plan) -> Range<EpochSeconds> {
+            h.at.seconds..<max(h.at.seconds + 1, h.pairedWith.flatMap(p.action)?.at.seconds ?? .max)
+        }
+        let bySignature = Dictionary(grouping: earlier.actions.compactMap { h in
+            h.action == .hibernate && h.at <= earlier.validUntil
+                ? approved[h.id].map { (signature: h.signature, record: $0, rationale: h.rationale, window: window(h, in: earlier)) } : nil
+        }, by: \.signature)
         return Dictionary(plan.actions.compactMap { h in
-            guard h.action == .hibernate, let same = bySignature[h.signature], !h.rationale.rose(since: same.rationale) else { return nil }
+            guard h.action == .hibernate, let same = bySignature[h.signature]?.sorted(by: { $0.window.lowerBound < $1.window.lowerBound })
+                    .first(where: { $0.window.overlaps(window(h, in: plan)) }), !h.rationale.rose(since: same.rationale) else { return nil }
             return (h.id, same.record)
         }, uniquingKeysWith: { a, _ in a })
     }

@@ -130,10 +130,10 @@ struct ExecutionFlags: ParsableArguments {
         wakeOn.filter { PrometheusDemandSignal.Rule.parse($0) == nil }.map { "--wake-on '\($0)' is not VM=QUERY or label=value=QUERY: not asked" }
             + (!wakeOn.isEmpty && prometheus.flatMap(URL.init(string:)) == nil ? ["--wake-on needs --prometheus URL: no demand signal asked"] : [])
             + (poolSetting.directory == nil ? [] : poolSetting.environmentProblem.map { [$0] } ?? [])
-            // Set by cron's line when bash could not read the jobs' settings file whole: the settings after its bad line
-            // (a demand signal's rule, the policy) are missing, and a VM they should keep awake would sleep.
-            + (environmentSetting("TORPOR_ENV_UNREAD").map { ["\($0) could not be read whole by bash: the settings after its bad line are missing "
-                                                              + "(pipelines/check-env.sh \($0) names it)"] } ?? [])
+            // Set by execute.sh when check-env.sh refuses the jobs' settings file: a setting of this run (a demand signal's
+            // rule, the policy) may be missing or read otherwise, and a VM it should keep awake would sleep.
+            + (environmentSetting("TORPOR_ENV_REFUSED").map { ["\($0) has a problem (check-env.sh \($0) names it; the watch tells it): a setting of "
+                                                               + "this run may be missing or read otherwise"] } ?? [])
     }
 
     /// The demand signal the flags describe, if any (the rules that parse).
@@ -227,9 +227,9 @@ struct Run: ParsableCommand {
             // Following the clock, a domain starting or stopping outside the schedule triggers a pass at once.
             let nudge = DispatchSemaphore(value: 0)
             if follow && end == nil { try executor.watch(hosts: flags.hosts.isEmpty ? nil : Set(flags.hosts)) { _, _ in nudge.signal() } }
-            // systemd's stop (an upgrade, new settings): no new pass; the one under way, and every save or restore a pass
-            // left to its host's thread, finish first.
-            let stop = follow && end == nil ? StopRequest(waking: nudge) : nil
+            // systemd's stop (an upgrade, new settings): no new hibernation, in the pass under way too; restores go on, and
+            // the follower ends once no save or restore a pass started is under way.
+            let stop = follow && end == nil ? StopRequest(waking: nudge, then: executor.stopHibernating) : nil
             var now = common.nowSeconds
             // Flags that name nothing the store knows: said when found (again when they change), and a run that ends
             // fails for them once its pass is done (restores are never blocked).
@@ -265,43 +265,53 @@ struct Run: ParsableCommand {
                 }
                 // Written at once (not buffered): a log that `tail -f` or journald can follow.
                 if events.isEmpty && !failed && end == nil { try? FileHandle.standardOutput.write(contentsOf: Data("\(UTC.format(now)): nothing done\n".utf8)) }
-                guard follow, stop?.requested != true else { break }
+                guard follow else { break }
                 if let end {
                     now += EpochSeconds(interval)
                     if now > end { break }
                 } else {
                     // The rest of the interval (a pass that took it all starts the next at once).
-                    _ = nudge.wait(timeout: .now() + max(0, TimeInterval(interval) - Date().timeIntervalSince(passStarted)))
-                    while nudge.wait(timeout: .now()) == .success {}   // one pass for a burst of events
-                    if stop?.requested == true { break }
+                    if stop?.requested == true {
+                        // Stopping: passes of restores every few seconds while a save or restore a pass started goes on
+                        // (one held up past systemd's TimeoutStopSec is killed, and the next start reconciles it).
+                        if executor.hostsIdle { break }
+                        _ = nudge.wait(timeout: .now() + 5)
+                    } else {
+                        _ = nudge.wait(timeout: .now() + max(0, TimeInterval(interval) - Date().timeIntervalSince(passStarted)))
+                        while nudge.wait(timeout: .now()) == .success {}   // one pass for a burst of events
+                    }
                     now = common.now == nil ? EpochSeconds(Date().timeIntervalSince1970) : now + EpochSeconds(interval)
                 }
             }
             if stop?.requested == true {
-                executor.waitForHostsUnderWay()
+                // Stopped as asked: exit 0 (the problems were said when found; a stop is no failure of the unit).
                 try? FileHandle.standardOutput.write(contentsOf: Data("stopped (asked to): no save or restore under way\n".utf8))
+                return
             }
             if !problems.isEmpty { throw ExecuteError(.badInput, "the pass ran, but: " + problems.joined(separator: "; ")) }
         }
     }
 }
 
-/// SIGTERM or SIGINT to a follower (systemd's stop): said, and `requested` from then on; `waking` is signalled so that a
-/// follower between passes stops at once.
+/// SIGTERM or SIGINT to a follower (systemd's stop): said, `then` called, and `requested` from then on; `waking` is
+/// signalled so that a follower between passes goes on at once. A second signal ends the process at once (a person's
+/// second Ctrl-C).
 final class StopRequest: @unchecked Sendable {
     private let lock = NSLock()
     private var asked = false
     private var sources: [DispatchSourceSignal] = []
 
-    init(waking: DispatchSemaphore) {
+    init(waking: DispatchSemaphore, then: @escaping @Sendable () -> Void) {
         for number in [SIGTERM, SIGINT] {
             signal(number, SIG_IGN)   // handled by the source, not by the default action (ending the process mid-save)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler { [self] in
                 let first = lock.withLock { () -> Bool in defer { asked = true }; return !asked }
-                if first {   // written at once, as the passes' lines are (a pipe to journald would hold a print)
-                    try? FileHandle.standardOutput.write(contentsOf: Data("stopping (signal \(number)): the pass under way and every save or restore it started finish first (SIGKILL ends it at once)\n".utf8))
-                }
+                guard first else { exit(128 + number) }
+                // Written at once, as the passes' lines are (a pipe to journald would hold a print).
+                try? FileHandle.standardOutput.write(contentsOf: Data(("stopping (signal \(number)): no new hibernation; restores go on until no save or "
+                                                                       + "restore under way is left (a second signal ends it at once)\n").utf8))
+                then()
                 waking.signal()
             }
             source.resume()

@@ -39,7 +39,7 @@ struct Make: ParsableCommand {
     @OptionGroup var common: StageOptions
     @OptionGroup var week: WeekOptions
     @OptionGroup var policyFile: PolicyOption
-    @Option(help: "Where to write the plan (default: plan-<time>.json in $TORPOR_PLANS, else in plans/ beside the store; dry-run-<time>.json with --dry-run).")
+    @Option(help: "Where to write the plan (default: plan-<time>.json in $TORPOR_PLANS for the store $TORPOR_DB, else in plans/ beside the store; dry-run-<time>.json with --dry-run).")
     var out: String?
     @Flag(help: """
         Write the plan file but record nothing in the store (nor migrate it): the plan cannot be approved, carries no \
@@ -156,9 +156,13 @@ struct Make: ParsableCommand {
         return String(path.dropLast(5)) + "-\(id.prefix(12)).json"
     }
 
-    /// Where plan files go by default: `$TORPOR_PLANS` (the jobs' environment), else `plans/` beside the store.
+    /// Where plan files go by default: `$TORPOR_PLANS` (the jobs' environment) for the jobs' store (`$TORPOR_DB`), else
+    /// `plans/` beside the store (a copy's plans are not the jobs', nor pruned by what the copy holds).
     static func plansDirectory(beside storePath: String) -> String {
-        if let jobs = environmentSetting("TORPOR_PLANS") { return jobs }
+        func same(_ a: String, _ b: String) -> Bool {
+            URL(fileURLWithPath: a).standardizedFileURL.resolvingSymlinksInPath().path == URL(fileURLWithPath: b).standardizedFileURL.resolvingSymlinksInPath().path
+        }
+        if let jobs = environmentSetting("TORPOR_PLANS"), let jobsStore = environmentSetting("TORPOR_DB"), same(jobsStore, storePath) { return jobs }
         let dir = (storePath as NSString).deletingLastPathComponent
         return ((dir.isEmpty ? "." : dir) as NSString).appendingPathComponent("plans")
     }
@@ -368,7 +372,7 @@ struct Prune: ParsableCommand {
     @Option(help: "How long plans are kept whole, e.g. 7d.") var keep = "7d"
     @Option(help: """
         The directory of plan files: those named plan-<time>.json or dry-run-<time>.json for a time the plans kept whole \
-        start after are removed, no other file (default: $TORPOR_PLANS, else plans/ beside the store, where make writes).
+        start after are removed, no other file (default: $TORPOR_PLANS for the store $TORPOR_DB, else plans/ beside the store, where make writes).
         """)
     var plans: String?
 
@@ -392,7 +396,7 @@ struct Prune: ParsableCommand {
 struct List: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "The plans in the store, newest first, with their approvals and files.")
     @OptionGroup var common: StageOptions
-    @Option(help: "The directory of plan files, where each plan's file is looked for by the name make and the hourly job give it (default: $TORPOR_PLANS, else plans/ beside the store, where make writes).")
+    @Option(help: "The directory of plan files, where each plan's file is looked for by the name make and the hourly job give it (default: $TORPOR_PLANS for the store $TORPOR_DB, else plans/ beside the store, where make writes).")
     var plans: String?
 
     func run() throws {

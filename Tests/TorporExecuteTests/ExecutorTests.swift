@@ -279,8 +279,24 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
             "  api-01: skipped since \(UTC.format(Self.now)): busy at the pre-flight (≥ hibernate_below 5.0 %)"))
     }
 
+    /// An executor asked to stop (a follower's SIGTERM) starts no new hibernation, in a pass under way too, and holds
+    /// none of its other work: its hosts are idle once the pass is done. Its restores are the same pass's (restores
+    /// are never blocked; the pass's hibernations are the only part it skips).
+    @Test func aStoppingExecutorStartsNoNewHibernation() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<6])
+        let executor = f.executor()
+        executor.stopHibernating()
+        let events = try executor.run(f.options(Self.now))
+        #expect(events.map(\.event) == ["skipped"] && events.first?.detail == "the executor is stopping: no new hibernation (the next start takes it up)",
+                "\(events.map(\.text))")
+        #expect(try f.state("web-01") == .running && f.steps("web-01").isEmpty && executor.hostsIdle)
+        #expect(try f.executor().run(f.options(Self.now + 60)).contains { $0.vm == "web-01" && $0.event == "hibernated" }, "the next start takes it up")
+    }
+
     /// A few seconds' sample can fall in a lull of a busy VM: the collector's newest sample, at most 10 minutes old, is to
-    /// be calm too. An older one, or none, leaves the fresh sample alone to decide.
+    /// be calm too. In a store no collector feeds, an older one, or none, leaves the fresh sample alone to decide; on a
+    /// host a libvirt collection reads, none within 10 minutes holds the hibernation (the collector missed it).
     @Test func aVMBusyAtTheLastCollectionIsNotHibernatedInALullOfItsSample() throws {
         let f = try Fixture()
         try f.plan(["api-01": 0..<6, "web-01": 0..<6, "db-01": 0..<6])
@@ -297,6 +313,14 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         // Calm at the next collection: the next pass hibernates it.
         try f.cpu("api-01", [(Self.now + 300, 1.5)])
         #expect(try f.executor().run(f.options(Self.now + 360)).contains { $0.vm == "api-01" && $0.event == "hibernated" })
+        // A host a collection reads (its first: counters only, no utilization yet): nothing of the VM is missing, not idle.
+        let g = try Fixture()
+        _ = try DomainStatsIngester(store: g.store).collect(uri: Self.host, now: Self.now - 60)
+        try g.plan(["web-01": 0..<6])
+        let missed = try #require(try g.executor().run(g.options(Self.now)).first { $0.vm == "web-01" })
+        #expect(missed.event == "skipped" && missed.detail == "its CPU load could not be read at the pre-flight (missing is not idle): "
+                + "no collection of its CPU utilization within 10m, though \(Self.host) is collected", "\(missed.detail)")
+        #expect(try g.state("web-01") == .running)
     }
 
     /// A load that cannot be read holds the hibernation as a busy VM's does (missing is not idle), not a failure: nothing
@@ -1478,6 +1502,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(silent.map(\.detail) == ["found running on two hosts (\(pair)) at \(UTC.format(seen)), and \(pair) not collected since (one gone for good: "
                                           + "torpor-ingest release web-01 lets go of this record): " + held], "\(silent.map(\.text))")
         for collect in DomainStatsIngester(store: f.store).collect(uris: [Self.host, other], stamp: { later + 10 }) { _ = try collect() }
+        try f.cpu("web-01", [(later + 10, 1)])   // calm, as a collection after the first tells (the first records counters only)
         #expect(try f.executor().run(f.options(later + 20)).map { "\($0.event) \($0.vm ?? "")" } == ["hibernated web-01"])
     }
 
@@ -1496,6 +1521,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.executor().run(f.options(later)).map(\.event) == ["skipped"], "\(gone) not collected since")
         #expect(try f.store.transaction { try VMRepository.release("web-01", in: $0) } == .released)
         _ = try DomainStatsIngester(store: f.store).collect(uri: Self.host, now: later + 10)
+        try f.cpu("web-01", [(later + 10, 1)])   // calm, as a collection after the first tells (the first records counters only)
         #expect(try f.executor().run(f.options(later + 20)).map { "\($0.event) \($0.vm ?? "")" } == ["hibernated web-01"])
     }
 

@@ -410,6 +410,11 @@ private let prometheusData = Paths.sharedData + "/prometheus"
         #expect(named?.isBadInput == true && named?.description.contains("result[0]") == true
                 && named?.description.contains("is a counter (a running total, not a level, by its name), mapped to net_rx") == true, "\(String(describing: named))")
         #expect(try s.count() == 0)
+        // A family the text types a gauge is one, whatever its name says.
+        let gauge = try s.write("gauge.prom", "# TYPE sessions_count gauge\nsessions_count{domain=\"web-01\"} 3 \(at)\n")
+        var sessions = ingester(s)
+        sessions.fixedMetric = try MetricBinding.make(metric: "cpu_util", unit: "percent").get()
+        #expect(try sessions.ingestFile(path: gauge, now: replayNow).inserted == 1)
     }
 
     @Test func openMetricsNeedsEOFAndNothingAfterIt() throws {

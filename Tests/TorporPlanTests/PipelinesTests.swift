@@ -196,35 +196,44 @@ import TorporTestSupport
 
     /// A settings file bash cannot read whole (an unterminated quote takes every later line with it): cron's executor
     /// line runs the executor all the same (restores are never blocked) with the settings before that line, which come
-    /// first in the shipped file, and tells it so; the executor then starts no new hibernation (a demand signal's rule
-    /// or the policy may be among the settings missing).
-    @Test func aSettingsFileBashCannotReadWholeHoldsTheExecutorsHibernations() throws {
+    /// first in the shipped file. execute.sh checks the file (check-env.sh: a bad line anywhere, not only the last) and
+    /// tells the executor, which then starts no new hibernation (a demand signal's rule or the policy may be missing).
+    @Test func aSettingsFileCheckEnvRefusesHoldsTheExecutorsHibernations() throws {
         let (dir, store, _) = try installed()
         let repository = EndToEndTests.repository
-        let env = dir + "/torpor.env", probe = dir + "/execute.sh"
+        let env = dir + "/torpor.env", fake = dir + "/bin", probe = fake + "/torpor-execute"
         let shipped = try String(contentsOfFile: repository + "/pipelines/torpor.env", encoding: .utf8)
-        try (shipped + "TORPOR_NOTIFY='mail -s torpor\n").write(toFile: env, atomically: true, encoding: .utf8)
-        try "#!/bin/bash\necho \"unread=${TORPOR_ENV_UNREAD-} log=${TORPOR_EVENT_LOG-} policy=${TORPOR_POLICY-unset} url=${TORPOR_PROMETHEUS_URL-unset}\"\n"
+            .replacingOccurrences(of: "\nTORPOR_BIN=/usr/local/bin\n", with: "\nTORPOR_BIN=\(fake)\n")   // the executor's tools here
+        try FileManager.default.createDirectory(atPath: fake, withIntermediateDirectories: true)
+        try "#!/bin/bash\necho \"refused=${TORPOR_ENV_REFUSED-} log=${TORPOR_EVENT_LOG-} policy=${TORPOR_POLICY-unset} url=${TORPOR_PROMETHEUS_URL-unset}\"\n"
             .write(toFile: probe, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: probe)
+        // Cron's line, with its file here.
         let cron = try String(contentsOfFile: repository + "/pipelines/cron/torpor", encoding: .utf8)
         let line = try #require(cron.split(separator: "\n").first { $0.contains("/execute.sh") && !$0.hasPrefix("#") })
         let command = String(line[try #require(line.range(of: " root ")).upperBound...])
-            .replacingOccurrences(of: "/etc/torpor/torpor.env", with: env).replacingOccurrences(of: "/usr/local/lib/torpor/execute.sh", with: probe)
+            .replacingOccurrences(of: "/etc/torpor/torpor.env", with: env).replacingOccurrences(of: "/usr/local/lib/torpor/execute.sh", with: repository + "/pipelines/execute.sh")
             .replacingOccurrences(of: " >>/var/log/torpor/execute.log 2>&1", with: "")
-        let ran = try run("/bin/bash", ["-c", command], environment: ["PATH": "/usr/bin:/bin"])
-        #expect(ran.output.contains("unread=\(env) log=/var/log/torpor/events.jsonl policy= url="), "the executor's settings read, the file said unread: \(ran.output)")
-        let whole = try run("/bin/bash", ["-c", command.replacingOccurrences(of: env, with: repository + "/pipelines/torpor.env")], environment: ["PATH": "/usr/bin:/bin"])
-        #expect(whole.output.contains("unread= log="), "\(whole.output)")
+        let jobs = ["PATH": "/usr/bin:/bin", "TORPOR_ENV_FILE": env]
+        for (bad, named) in [("TORPOR_NOTIFY='mail -s torpor", "an unterminated quote at the end"),
+                             ("TORPOR_WATCH_STATE=/run/my state", "an unquoted space in the middle")] {
+            let lines = shipped.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            let at = named.hasSuffix("end") ? lines.count : try #require(lines.firstIndex { $0.hasPrefix("TORPOR_WATCH_STATE=") })
+            try (lines[..<at] + [bad] + lines[at...].dropFirst(named.hasSuffix("end") ? 0 : 1)).joined(separator: "\n").write(toFile: env, atomically: true, encoding: .utf8)
+            let ran = try run("/bin/bash", ["-c", command], environment: jobs)
+            #expect(ran.output.contains("refused=\(env) log=/var/log/torpor/events.jsonl policy= url="), "\(named): \(ran.output)")
+        }
+        try shipped.write(toFile: env, atomically: true, encoding: .utf8)
+        #expect(try run("/bin/bash", ["-c", command], environment: jobs).output.contains("refused= log="), "a file it accepts: nothing held")
         // The executor holds every new hibernation for it, says why, and fails once its pass is done.
         let tools = try #require(Bundle.main.executableURL).deletingLastPathComponent().path
         let held = try run(tools + "/torpor-execute", ["run", "--dry-run", "--db", store.path, "--now", EndToEndTests.now],
-                           environment: ["PATH": "/usr/bin:/bin", "TORPOR_ENV_UNREAD": env])
-        #expect(held.status != 0 && held.output.contains("\(env) could not be read whole by bash: the settings after its bad line are missing"), "\(held.output)")
+                           environment: ["PATH": "/usr/bin:/bin", "TORPOR_ENV_REFUSED": env])
+        #expect(held.status != 0 && held.output.contains("\(env) has a problem (check-env.sh \(env) names it; the watch tells it)"), "\(held.output)")
     }
 
-    /// systemd's stop of the follower (an upgrade, new settings) is a SIGTERM: it is said, the pass under way ends, and
-    /// the follower exits at once between passes, not killed mid-save by the signal's default action.
+    /// systemd's stop of the follower (an upgrade, new settings) is a SIGTERM: it is said, and the follower exits once
+    /// nothing is under way (here at once, between passes), not killed mid-save by the signal's default action.
     @Test func aFollowerAskedToStopEndsBetweenPasses() throws {
         let dir = try ScratchDirectory.make("torpor-stop")
         _ = try Store(path: dir + "/torpor.db")
@@ -249,7 +258,7 @@ import TorporTestSupport
         process.waitUntilExit()
         text += String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(process.terminationReason == .exit && process.terminationStatus == 0, "\(process.terminationReason) \(process.terminationStatus): \(text)")
-        #expect(text.contains("stopping (signal 15): the pass under way and every save or restore it started finish first (SIGKILL ends it at once)")
+        #expect(text.contains("stopping (signal 15): no new hibernation; restores go on until no save or restore under way is left (a second signal ends it at once)")
                 && text.contains("stopped (asked to): no save or restore under way"), "\(text)")
         #expect(Date().timeIntervalSince(asked) < 60, "not the next pass's hour later")
     }

@@ -136,10 +136,6 @@ final class PrometheusSeriesWriter {
         return try fixedVM.map { (id: try session.vmID($0), name: $0) }
     }
 
-    /// Stores one series' points (time in seconds, value). NaN is missing; ±Inf is counted and not stored. `position`:
-    /// where the series is in a source without lines (JSON: `result[3]`), for error messages. `counter`: the exposition
-    /// text typed its family a counter, a running total: mapped, it is bad input (stored as a level, 10^6 CPU-seconds
-    /// would read as a load); a query's `rate()` of it is a level.
     /// Whether a metric name is one Prometheus' conventions give a running total: `_total` (counters), `_count`, `_sum`
     /// and `_bucket` (histograms' and summaries' parts), `_created`.
     static func namedAsRunningTotal(_ name: String?) -> Bool {
@@ -147,7 +143,14 @@ final class PrometheusSeriesWriter {
         return ["_total", "_count", "_sum", "_bucket", "_created"].contains { name.hasSuffix($0) }
     }
 
-    func add(name: String?, labels: [String: String], points: [(time: Double, value: Double)], position: String? = nil, counter: Bool = false) throws {
+    /// Stores one series' points (time in seconds, value). NaN is missing; ±Inf is counted and not stored. `position`:
+    /// where the series is in a source without lines (JSON: `result[3]`), for error messages. `counter`: the exposition
+    /// text typed its family a counter, a running total: mapped, it is bad input (stored as a level, 10^6 CPU-seconds
+    /// would read as a load); a query's `rate()` of it is a level. `typed`: the text gave its family a type (gauge,
+    /// counter, ...): without one (a query's answer, an untyped family) a name of a running total (`namedAsRunningTotal`)
+    /// says it is one.
+    func add(name: String?, labels: [String: String], points: [(time: Double, value: Double)], position: String? = nil, counter: Bool = false,
+             typed: Bool = false) throws {
         var identity = labels
         if let name { identity["__name__"] = name }
         if seriesMet.insert(identity).inserted { session.countRow() }
@@ -159,7 +162,7 @@ final class PrometheusSeriesWriter {
         }
         // A query's answer carries no TYPE: a series still named as a running total is one (rate() and other functions
         // drop the name).
-        if counter || Self.namedAsRunningTotal(name) {
+        if counter || (!typed && Self.namedAsRunningTotal(name)) {
             throw session.fail("\(Self.describe(name: name)) is a counter (a running total, not a level\(counter ? "" : ", by its name")), mapped to \(metric.name): "
                                + "ingest a query's rate() of it instead (torpor-ingest prometheus --query 'rate(\(name ?? "")[5m])'), or leave it unmapped")
         }
