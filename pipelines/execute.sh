@@ -18,8 +18,13 @@ for uri in "${uris[@]}"; do args+=(--host "$uri"); done
 # the bad one), or systemd reads otherwise (its unit), or with a relative path: a setting this run should have may be
 # missing (a demand signal's rule, the policy), so no new hibernation starts until it is mended (the watch tells a
 # person what is wrong); restores go on.
+# Only a refusal (exit 2) holds; a check that cannot run (check-env.sh missing: a broken install) is said, not held on.
 settings=${TORPOR_ENV_FILE:-/etc/torpor/torpor.env}
-if [ -e "$settings" ] && ! "$(dirname "$0")/check-env.sh" "$settings" >/dev/null 2>&1; then export TORPOR_ENV_REFUSED=$settings; fi
+if [ -e "$settings" ]; then
+  checked=0; refusal=$("$(dirname "$0")/check-env.sh" "$settings" 2>&1) || checked=$?   # (set -e: a failure is read, not fatal)
+  if [ "$checked" -eq 2 ]; then export TORPOR_ENV_REFUSED="${refusal%%$'\n'*}"
+  elif [ "$checked" -ne 0 ]; then echo "execute.sh: $settings could not be checked (check-env.sh exit $checked): ${refusal%%$'\n'*}" >&2; fi
+fi
 wake=()
 for name in $(compgen -v TORPOR_WAKE_ON_); do [ -z "${!name}" ] || wake+=(--wake-on "${!name}"); done   # empty: none
 if [ "${#wake[@]}" -gt 0 ]; then

@@ -64,7 +64,9 @@ mend() {   # mend TEXT: a setting a person must mend, told as the check's findin
 # The settings file as edited since the install (which checked it): a line systemd reads otherwise than bash, a
 # relative path (check-env.sh).
 env_file=${TORPOR_ENV_FILE:-/etc/torpor/torpor.env}
-if [ -e "$env_file" ] && ! settings=$("$here/check-env.sh" "$env_file" 8>&-); then mend "$settings"; fi
+if [ -e "$env_file" ] && ! settings=$("$here/check-env.sh" "$env_file" 8>&-); then
+  mend "$settings"$'\n'"watch.sh: until it is mended the executor starts no new hibernation (restores go on)"
+fi
 printf '%s\n' "$output"
 tell() {   # tell SUBJECT: the check's output to a person; the job fails (5) when it cannot be sent, said to syslog
   "$here/notify.sh" "$1" <<<"$output" 8>&- && return   # stopped after $TORPOR_NOTIFY_TIMEOUT (notify.sh)

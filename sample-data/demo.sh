@@ -66,7 +66,8 @@ step "11. an hour later: the next plan, what changed, and which actions carried 
 "$BIN/torpor-plan" list
 
 step "12. execute (dry run): the pre-flight check samples each VM's CPU load from libvirt right before hibernating"
-echo "(libvirt's test driver reports CPU time as wall-clock time: every domain looks busy, and the check refuses it)"
+echo "(libvirt's test driver reports CPU time as wall-clock time: every domain looks busy, or has no collected sample of its own in the last"
+echo " 10 minutes of a host a collection reads, and the check holds it: missing is not idle)"
 "$BIN/torpor-execute" run --dry-run --now "$NOW" --load-interval 0.2 || true
 
 step "13. execute: one executor follows a simulated clock over the next 25 hours (hourly passes), with the collector's"

@@ -1341,14 +1341,16 @@ public final class Executor: @unchecked Sendable {
     var storedLoadMaxAge: Int64 { (load as? StoredLoad)?.maxAge ?? StoredLoad(store: store).maxAge }
 
     /// The collector's newest CPU utilization of `vm`, at most `storedLoadMaxAge` old, read besides a fresh sample; nil
-    /// when the stored sample is the load itself, or when none is stored and no libvirt collection reads `host` (a store
-    /// the collector does not feed: the fresh sample decides alone). None stored of a VM on a collected host throws:
-    /// the collector missed it, and missing is not idle.
+    /// when the stored sample is the load itself, or when none is stored and no libvirt collection has read `host` within
+    /// that age (a store the collector does not feed, a collector stopped: the fresh sample decides alone). None stored of
+    /// a VM on a host collected within it throws: the collector missed it, and missing is not idle.
     func lastCollected(_ vm: String, host: String, at now: EpochSeconds) throws -> (time: EpochSeconds, value: Double)? {
         guard !(load is StoredLoad) else { return nil }
         return try store.read { db in
             if let newest = try SampleReader.presentSamples(vm: vm, metric: "cpu_util", from: now - storedLoadMaxAge, to: now + 1, in: db).last { return newest }
-            guard try SourceRepository.lastIngested(kind: "libvirt", location: host, by: now, in: db) != nil else { return nil }
+            // Collected lately: the collector runs and missed the VM (or has only its first counters). One that stopped
+            // (check names it) leaves the fresh sample alone, as a store no collector feeds does.
+            guard let collected = try SourceRepository.lastIngested(kind: "libvirt", location: host, by: now, in: db), collected >= now - storedLoadMaxAge else { return nil }
             throw StageError(.runtime, "no collection of its CPU utilization within \(DurationText.format(storedLoadMaxAge)), though \(host) is collected")
         }
     }
@@ -1438,7 +1440,9 @@ public final class Executor: @unchecked Sendable {
             // The guardrails counted last, and the intent journaled before any other pre-flight counts: the VM is then
             // asleep for them (being saved), whichever executor counts.
             let refused = try withGuardrailsCounted { () -> String? in
-                // A pause or a pin made while the load was read (seconds) or the lock awaited holds it still.
+                // A pause or a pin made while the load was read (seconds) or the lock awaited holds it still, and so does a
+                // stop asked meanwhile.
+                if connectionLock.withLock({ stopping }) { return "the executor is stopping: no new hibernation (the next start takes it up)" }
                 if let held = try store.read({ try heldNow(a, approval: approval, at: clock(), in: $0) }) { return held }
                 if let members, let why = try guardrailRefusal(a, members: members, notRunning: notRunning, covered: options.runHosts) { return why }
                 if options.dryRun { partnerLock.withLock { _ = dryRunClaims.insert(a.vm) } } else { try journal(base) }
@@ -1610,9 +1614,10 @@ public final class Executor: @unchecked Sendable {
     /// Takes into the pool the image of every sleep that is not there yet and was not refused: this pass's new sleeps,
     /// a save a killed run left (reconciled), a copy a killed run did not finish, one the pool's lock held back (a
     /// garbage collection), one whose copy failed in a way that may pass, once its wait is over. A sleep whose VM libvirt holds saved but whose image is not in `managedSaveDirectory` is
-    /// refused once, saying so; run after the restores.
+    /// refused once, saying so; run after the restores. None while the executor stops (`stopHibernating`): a copy of
+    /// gigabytes would hold its stop, and libvirt's image holds the sleep; the next start copies it.
     func poolUnpooledSleeps(_ options: ExecutionOptions, busy: Set<String>, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws {
-        guard options.pool != nil else { return }
+        guard options.pool != nil, !connectionLock.withLock({ stopping }) else { return }
         let sleeps = try store.read { try JournalRepository.power(in: $0) }.values
             .filter { $0.state == .hibernated && $0.manifestID == nil && $0.poolRefused == nil && ($0.poolRetryAt ?? .min) <= clock()
                 && covers($0.host, options) && !busy.contains($0.vm) }

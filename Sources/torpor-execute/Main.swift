@@ -130,10 +130,10 @@ struct ExecutionFlags: ParsableArguments {
         wakeOn.filter { PrometheusDemandSignal.Rule.parse($0) == nil }.map { "--wake-on '\($0)' is not VM=QUERY or label=value=QUERY: not asked" }
             + (!wakeOn.isEmpty && prometheus.flatMap(URL.init(string:)) == nil ? ["--wake-on needs --prometheus URL: no demand signal asked"] : [])
             + (poolSetting.directory == nil ? [] : poolSetting.environmentProblem.map { [$0] } ?? [])
-            // Set by execute.sh when check-env.sh refuses the jobs' settings file: a setting of this run (a demand signal's
-            // rule, the policy) may be missing or read otherwise, and a VM it should keep awake would sleep.
-            + (environmentSetting("TORPOR_ENV_REFUSED").map { ["\($0) has a problem (check-env.sh \($0) names it; the watch tells it): a setting of "
-                                                               + "this run may be missing or read otherwise"] } ?? [])
+            // Set by execute.sh when check-env.sh refuses the jobs' settings file (its first problem): a setting of this run
+            // (a demand signal's rule, the policy) may be missing or read otherwise, and a VM it should keep awake would sleep.
+            + (environmentSetting("TORPOR_ENV_REFUSED").map { ["the jobs' settings file has a problem (\($0)): a setting of this run may be missing "
+                                                               + "or read otherwise (check-env.sh names every problem; the watch tells them)"] } ?? [])
     }
 
     /// The demand signal the flags describe, if any (the rules that parse).
@@ -275,7 +275,8 @@ struct Run: ParsableCommand {
                         // Stopping: passes of restores every few seconds while a save or restore a pass started goes on
                         // (one held up past systemd's TimeoutStopSec is killed, and the next start reconciles it).
                         if executor.hostsIdle { break }
-                        _ = nudge.wait(timeout: .now() + 5)
+                        _ = nudge.wait(timeout: .now() + 15)
+                        while nudge.wait(timeout: .now()) == .success {}
                     } else {
                         _ = nudge.wait(timeout: .now() + max(0, TimeInterval(interval) - Date().timeIntervalSince(passStarted)))
                         while nudge.wait(timeout: .now()) == .success {}   // one pass for a burst of events
@@ -307,12 +308,12 @@ final class StopRequest: @unchecked Sendable {
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler { [self] in
                 let first = lock.withLock { () -> Bool in defer { asked = true }; return !asked }
-                guard first else { exit(128 + number) }
+                guard first else { _exit(128 + number) }   // no atexit handlers or stdio flushes behind threads still writing
+                then()   // before anything that may block (a stalled pipe to journald)
+                waking.signal()
                 // Written at once, as the passes' lines are (a pipe to journald would hold a print).
                 try? FileHandle.standardOutput.write(contentsOf: Data(("stopping (signal \(number)): no new hibernation; restores go on until no save or "
                                                                        + "restore under way is left (a second signal ends it at once)\n").utf8))
-                then()
-                waking.signal()
             }
             source.resume()
             sources.append(source)

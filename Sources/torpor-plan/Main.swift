@@ -156,13 +156,18 @@ struct Make: ParsableCommand {
         return String(path.dropLast(5)) + "-\(id.prefix(12)).json"
     }
 
+    /// Whether two paths name the same file (symbolic links followed).
+    static func samePath(_ a: String, _ b: String) -> Bool {
+        URL(fileURLWithPath: a).standardizedFileURL.resolvingSymlinksInPath().path == URL(fileURLWithPath: b).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+
+    /// Whether `storePath` is the jobs' store (`$TORPOR_DB`).
+    static func isJobsStore(_ storePath: String) -> Bool { environmentSetting("TORPOR_DB").map { samePath($0, storePath) } ?? false }
+
     /// Where plan files go by default: `$TORPOR_PLANS` (the jobs' environment) for the jobs' store (`$TORPOR_DB`), else
     /// `plans/` beside the store (a copy's plans are not the jobs', nor pruned by what the copy holds).
     static func plansDirectory(beside storePath: String) -> String {
-        func same(_ a: String, _ b: String) -> Bool {
-            URL(fileURLWithPath: a).standardizedFileURL.resolvingSymlinksInPath().path == URL(fileURLWithPath: b).standardizedFileURL.resolvingSymlinksInPath().path
-        }
-        if let jobs = environmentSetting("TORPOR_PLANS"), let jobsStore = environmentSetting("TORPOR_DB"), same(jobsStore, storePath) { return jobs }
+        if let jobs = environmentSetting("TORPOR_PLANS"), isJobsStore(storePath) { return jobs }
         let dir = (storePath as NSString).deletingLastPathComponent
         return ((dir.isEmpty ? "." : dir) as NSString).appendingPathComponent("plans")
     }
@@ -383,10 +388,15 @@ struct Prune: ParsableCommand {
 
     func run() throws {
         try exitingOnError("torpor-plan") {
+            let directory = plans ?? Make.plansDirectory(beside: common.storePath)
+            // A copy of the store beside the jobs' one would prune the jobs' plan files by what the copy holds.
+            if plans == nil, !Make.isJobsStore(common.storePath), let jobs = environmentSetting("TORPOR_PLANS"), Make.samePath(directory, jobs) {
+                throw PlanError(.badInput, "\(directory) holds the jobs' plan files ($TORPOR_PLANS), but \(common.storePath) is not the jobs' store "
+                                + "($TORPOR_DB): give --plans with this store's plan files; nothing pruned")
+            }
             // It frees room: opened on a full disk as the executor's commands are (`StoreReserve`).
             let (pruned, before) = try Approvals.prune(olderThan: DurationText.seconds(keep)!, now: common.nowSeconds, in: try common.openStore(reserve: .releasable))
             print("pruned the bodies of \(pruned) plans older than \(keep)")
-            let directory = plans ?? Make.plansDirectory(beside: common.storePath)
             let removed = try PlanFiles.prune(in: directory, before: before)
             print("removed \(removed.count) plan files made before \(UTC.format(before)) from \(directory)")
         }

@@ -321,6 +321,8 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(missed.event == "skipped" && missed.detail == "its CPU load could not be read at the pre-flight (missing is not idle): "
                 + "no collection of its CPU utilization within 10m, though \(Self.host) is collected", "\(missed.detail)")
         #expect(try g.state("web-01") == .running)
+        // A host last collected over 10 minutes ago (the collector stopped: check names it): the fresh sample decides.
+        #expect(try g.executor().run(g.options(Self.now + 600)).contains { $0.vm == "web-01" && $0.event == "hibernated" })
     }
 
     /// A load that cannot be read holds the hibernation as a busy VM's does (missing is not idle), not a failure: nothing

@@ -221,15 +221,32 @@ import TorporTestSupport
             let at = named.hasSuffix("end") ? lines.count : try #require(lines.firstIndex { $0.hasPrefix("TORPOR_WATCH_STATE=") })
             try (lines[..<at] + [bad] + lines[at...].dropFirst(named.hasSuffix("end") ? 0 : 1)).joined(separator: "\n").write(toFile: env, atomically: true, encoding: .utf8)
             let ran = try run("/bin/bash", ["-c", command], environment: jobs)
-            #expect(ran.output.contains("refused=\(env) log=/var/log/torpor/events.jsonl policy= url="), "\(named): \(ran.output)")
+            #expect(ran.output.contains("refused=\(env) cannot be read by bash: ") && ran.output.contains(" log=/var/log/torpor/events.jsonl policy= url="),
+                    "\(named): \(ran.output)")
         }
         try shipped.write(toFile: env, atomically: true, encoding: .utf8)
         #expect(try run("/bin/bash", ["-c", command], environment: jobs).output.contains("refused= log="), "a file it accepts: nothing held")
+        // The refusal's first line is what the executor says; a check that cannot run (check-env.sh missing) is said, not held on.
+        try (shipped + "TORPOR_METRICS_FILE=torpor.prom\n").write(toFile: env, atomically: true, encoding: .utf8)
+        #expect(try run("/bin/bash", ["-c", command], environment: jobs).output.contains("refused=\(env): TORPOR_METRICS_FILE 'torpor.prom' is a relative path"))
+        let alone = dir + "/alone"
+        try FileManager.default.createDirectory(atPath: alone, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: repository + "/pipelines/execute.sh", toPath: alone + "/execute.sh")
+        let unchecked = try run("/bin/bash", ["-c", command.replacingOccurrences(of: repository + "/pipelines/execute.sh", with: alone + "/execute.sh")], environment: jobs)
+        #expect(unchecked.output.contains("refused= log=") && unchecked.output.contains("could not be checked (check-env.sh exit 127)"), "\(unchecked.output)")
         // The executor holds every new hibernation for it, says why, and fails once its pass is done.
         let tools = try #require(Bundle.main.executableURL).deletingLastPathComponent().path
         let held = try run(tools + "/torpor-execute", ["run", "--dry-run", "--db", store.path, "--now", EndToEndTests.now],
                            environment: ["PATH": "/usr/bin:/bin", "TORPOR_ENV_REFUSED": env])
-        #expect(held.status != 0 && held.output.contains("\(env) has a problem (check-env.sh \(env) names it; the watch tells it)"), "\(held.output)")
+        #expect(held.status != 0 && held.output.contains("the jobs' settings file has a problem (\(env)): a setting of this run may be missing"), "\(held.output)")
+        // A copy of the store beside the jobs' one: its prune does not take the jobs' plan files for its own.
+        let copy = (store.path as NSString).deletingLastPathComponent + "/copy.db"
+        try FileManager.default.copyItem(atPath: store.path, toPath: copy)
+        let plans = (store.path as NSString).deletingLastPathComponent + "/plans"
+        let pruned = try run(tools + "/torpor-plan", ["prune", "--db", copy, "--now", EndToEndTests.now],
+                             environment: ["PATH": "/usr/bin:/bin", "TORPOR_DB": store.path, "TORPOR_PLANS": plans])
+        #expect(pruned.status == 2 && pruned.output.contains("\(plans) holds the jobs' plan files ($TORPOR_PLANS), but \(copy) is not the jobs' store"),
+                "\(pruned.output)")
     }
 
     /// systemd's stop of the follower (an upgrade, new settings) is a SIGTERM: it is said, and the follower exits once
@@ -431,8 +448,8 @@ import TorporTestSupport
         try (shipped + "TORPOR_STATE_POOL_CAPACITY=500GiB # the pool's disk\n").write(toFile: settings, atomically: true, encoding: .utf8)
         let edited = try run(watch, environment: environment)
         #expect(edited.status == 4 && told().contains("\(settings) line \(shipped.split(separator: "\n", omittingEmptySubsequences: false).count): "
-                                                      + "'TORPOR_STATE_POOL_CAPACITY=500GiB # the pool's disk' is read otherwise by systemd's EnvironmentFile="),
-                "\(edited.output)")
+                                                      + "'TORPOR_STATE_POOL_CAPACITY=500GiB # the pool's disk' is read otherwise by systemd's EnvironmentFile=")
+                && told().contains("until it is mended the executor starts no new hibernation (restores go on)"), "\(edited.output)")
         try shipped.write(toFile: settings, atomically: true, encoding: .utf8)
         environment["TORPOR_DB"] = dir + "/no-such.db"
         #expect(try run(watch, environment: environment).status == 1)
