@@ -538,6 +538,43 @@ import TorporVirt
     /// The executor binary killed with SIGKILL at each journal step of a hibernation and of a restore in turn (and in
     /// the middle of libvirt's save and restore), then run again: the VM is hibernated once, restored once, never
     /// left off without its saved state, and its memory survives every time.
+    /// systemd's stop of a follower while it saves the real guest: the save is not cut off. The follower says it stops,
+    /// finishes the save (the guest off with its saved state, the hibernation journaled done), and exits 0.
+    @Test func aFollowerAskedToStopWhileItSavesFinishesTheSave() throws {
+        let f = try Fixture()
+        let binary = try #require(Bundle.main.executableURL).deletingLastPathComponent().path + "/torpor-execute"
+        let plan = try f.plan(now: Self.start, idleHours: 3)
+        let hibernate = try #require(plan.actions.first { $0.action == .hibernate })
+        try f.waitUntilQuiet()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        // A pass every 5 simulated (and real) seconds: a guest that reads busy is tried again soon.
+        process.arguments = ["run", "--replay", "--follow", "--interval", "5", "--db", f.store.path, "--now", UTC.format(Self.start), "--load-interval", "0.5"]
+        let log = f.dir + "/follow.log"
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        // The save under way: libvirt's job on the guest (it pauses the guest and writes its memory).
+        let deadline = Date().addingTimeInterval(120)
+        var saving = false
+        while Date() < deadline && !saving {
+            saving = (try? f.guest.domain.job().active) == true || (try? f.guest.domain.info().state) == .paused
+            if !saving { Thread.sleep(forTimeInterval: 0.02) }
+        }
+        #expect(saving, "the follower began the guest's save within two minutes: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        process.terminate()
+        let asked = Date()
+        while process.isRunning && Date().timeIntervalSince(asked) < 120 { Thread.sleep(forTimeInterval: 0.1) }
+        let said = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(!process.isRunning && process.terminationReason == .exit && process.terminationStatus == 0, "\(said)")
+        #expect(said.contains("stopping (signal 15)") && said.contains("stopped (asked to): no save or restore under way"), "\(said)")
+        _ = try f.assertAsleep("stopped during its save: the save finished")
+        #expect(try f.steps(hibernate.id) == [.intent, .started, .done], "\(said)")
+    }
+
     @Test func killedAtEveryStepAndRunAgainEveryInvariantHolds() throws {
         let f = try Fixture()
         // Built with these tests, beside the test bundle (whatever the configuration).
