@@ -201,6 +201,12 @@ public final class Executor: @unchecked Sendable {
     /// From now on no new hibernation starts, in a pass under way too (a follower asked to stop); restores go on.
     public func stopHibernating() { connectionLock.withLock { stopping = true } }
 
+    /// Writes what threads a pass left behind kept back from a busy store (their restores' records; each pass writes
+    /// them at its end): before a follower ends, once its hosts are idle.
+    public func recordKeptBack(_ options: ExecutionOptions) {
+        recordHeldBackRestores(log: EventLog(path: options.eventLog), clock: Self.clock(from: options.now))
+    }
+
     /// What every host's part of a pass reads of the whole fleet, read once at the pass's start (the restores owed
     /// come from every plan since the earliest sleep, large for a large fleet). Each is its own result: a plan that
     /// cannot be decoded stops hibernations, never restores.

@@ -281,11 +281,14 @@ struct Run: ParsableCommand {
                         _ = nudge.wait(timeout: .now() + max(0, TimeInterval(interval) - Date().timeIntervalSince(passStarted)))
                         while nudge.wait(timeout: .now()) == .success {}   // one pass for a burst of events
                     }
-                    now = common.now == nil ? EpochSeconds(Date().timeIntervalSince1970) : now + EpochSeconds(interval)
+                    // (A simulated clock stands still while stopping.)
+                    now = common.now == nil ? EpochSeconds(Date().timeIntervalSince1970) : stop?.requested == true ? now : now + EpochSeconds(interval)
                 }
             }
             if stop?.requested == true {
-                // Stopped as asked: exit 0 (the problems were said when found; a stop is no failure of the unit).
+                // Stopped as asked: exit 0 (the problems were said when found; a stop is no failure of the unit), the
+                // records a left-behind thread kept back written first.
+                executor.recordKeptBack(flags.options(now: now, dryRun: dryRun))
                 try? FileHandle.standardOutput.write(contentsOf: Data("stopped (asked to): no save or restore under way\n".utf8))
                 return
             }
