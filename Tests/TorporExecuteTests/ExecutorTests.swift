@@ -939,6 +939,25 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.executor().run(f.options(Self.at(1) + 120)).contains { $0.vm == "web-01" && $0.event == "hibernated" })
     }
 
+    /// Two idle-timeout windows of a plan share a signature (it has no time): each window of a newer plan is compared
+    /// with the approved window it overlaps, not with the first of them. Both plans the same, the later window (its
+    /// forecast higher than the first's) starts as approved too, as the executor would start it.
+    @Test func eachIdleTimeoutWindowIsComparedWithTheApprovedOneItOverlaps() throws {
+        let f = try Fixture()
+        func forecast(at t: EpochSeconds) -> QuantileForecast {
+            QuantileForecast(start: t, quantiles: [0.5, 0.9, 0.99], values: (0..<24).map { h in
+                (0..<6).contains(h) ? [2, 8, 10] : (10..<16).contains(h) ? [2, 9, 12] : [20, 40, 60]   // calm, not idle: idle-timeout windows
+            }, source: "crafted")
+        }
+        try f.plan(["web-01": 0..<6], tiers: "valid_for: 20h", idleTimeout: true) { $0.forecast = forecast(at: Self.now) }
+        let newer = try f.plan(["web-01": 0..<6], at: Self.now + 60, approve: false, tiers: "valid_for: 20h", idleTimeout: true) { $0.forecast = forecast(at: Self.now + 60) }
+        let windows = newer.actions.filter { $0.vm == "web-01" && $0.action == .hibernate }.sorted { $0.at < $1.at }
+        #expect(windows.count == 2 && windows.first?.signature == windows.last?.signature, "\(windows.map(\.id))")
+        #expect(windows.count == 2 && windows[1].rationale.rose(since: windows[0].rationale), "the later window's forecast is higher than the first's")
+        let starting = try f.store.read { try Approvals.approvedByFollowed(newer, now: Self.now + 60, in: $0) }
+        #expect(starting.keys.sorted() == windows.map(\.id).sorted(), "\(starting.keys.sorted())")
+    }
+
     /// What a standing approval carried counts for hibernations only while it is on, and only what it carried since it
     /// was last switched on (switching it on again while on changes nothing); a person's approval of a carried
     /// hibernation is recorded all the same, and counts whatever the switch.
