@@ -118,7 +118,7 @@ public final class Executor: @unchecked Sendable {
     /// Every pass's host threads until each is done (one a pass stopped waiting for goes on): what a follower asked to stop
     /// waits for, so that no save or restore is cut off.
     private let hostsUnderWay = DispatchGroup()
-    /// Set by `stopHibernating`.
+    /// Set by `stopHibernating`; read through `isStopping`.
     private var stopping = false
     /// What `watch` asked to hear of, and its subscriptions by host (renewed with the connection).
     private var lifecycleHandler: (@Sendable (String, DomainLifecycleEvent) -> Void)?
@@ -200,6 +200,11 @@ public final class Executor: @unchecked Sendable {
 
     /// From now on no new hibernation starts, in a pass under way too (a follower asked to stop); restores go on.
     public func stopHibernating() { connectionLock.withLock { stopping = true } }
+
+    private var isStopping: Bool { connectionLock.withLock { stopping } }
+
+    /// Why a hibernation is held while the executor stops.
+    static let stoppingHold = "the executor is stopping: no new hibernation (the next start takes it up)"
 
     /// Writes what threads a pass left behind kept back from a busy store (their restores' records; each pass writes
     /// them at its end): before a follower ends, once its hosts are idle.
@@ -1200,7 +1205,7 @@ public final class Executor: @unchecked Sendable {
             // The pass's time as it goes on (the saves before this one may have taken minutes): each check below reads
             // the time it is made at; what was read once for them is too old after `hibernationsStartWithin`.
             let now = clock()
-            if connectionLock.withLock({ stopping }) { skip("the executor is stopping: no new hibernation (the next start takes it up)"); continue }
+            if isStopping { skip(Self.stoppingHold); continue }
             if now - began > hibernationsStartWithin {
                 skip("this pass's hibernations began over \(DurationText.format(hibernationsStartWithin)) ago: the next pass reads the plans again and starts it")
                 continue
@@ -1448,7 +1453,7 @@ public final class Executor: @unchecked Sendable {
             let refused = try withGuardrailsCounted { () -> String? in
                 // A pause or a pin made while the load was read (seconds) or the lock awaited holds it still, and so does a
                 // stop asked meanwhile.
-                if connectionLock.withLock({ stopping }) { return "the executor is stopping: no new hibernation (the next start takes it up)" }
+                if isStopping { return Self.stoppingHold }
                 if let held = try store.read({ try heldNow(a, approval: approval, at: clock(), in: $0) }) { return held }
                 if let members, let why = try guardrailRefusal(a, members: members, notRunning: notRunning, covered: options.runHosts) { return why }
                 if options.dryRun { partnerLock.withLock { _ = dryRunClaims.insert(a.vm) } } else { try journal(base) }
@@ -1623,7 +1628,7 @@ public final class Executor: @unchecked Sendable {
     /// refused once, saying so; run after the restores. None while the executor stops (`stopHibernating`): a copy of
     /// gigabytes would hold its stop, and libvirt's image holds the sleep; the next start copies it.
     func poolUnpooledSleeps(_ options: ExecutionOptions, busy: Set<String>, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws {
-        guard options.pool != nil, !connectionLock.withLock({ stopping }) else { return }
+        guard options.pool != nil, !isStopping else { return }
         let sleeps = try store.read { try JournalRepository.power(in: $0) }.values
             .filter { $0.state == .hibernated && $0.manifestID == nil && $0.poolRefused == nil && ($0.poolRetryAt ?? .min) <= clock()
                 && covers($0.host, options) && !busy.contains($0.vm) }

@@ -156,13 +156,8 @@ struct Make: ParsableCommand {
         return String(path.dropLast(5)) + "-\(id.prefix(12)).json"
     }
 
-    /// Whether two paths name the same file (symbolic links followed).
-    static func samePath(_ a: String, _ b: String) -> Bool {
-        URL(fileURLWithPath: a).standardizedFileURL.resolvingSymlinksInPath().path == URL(fileURLWithPath: b).standardizedFileURL.resolvingSymlinksInPath().path
-    }
-
     /// Whether `storePath` is the jobs' store (`$TORPOR_DB`).
-    static func isJobsStore(_ storePath: String) -> Bool { environmentSetting("TORPOR_DB").map { samePath($0, storePath) } ?? false }
+    static func isJobsStore(_ storePath: String) -> Bool { environmentSetting("TORPOR_DB").map { resolvedPath($0) == resolvedPath(storePath) } ?? false }
 
     /// Where plan files go by default: `$TORPOR_PLANS` (the jobs' environment) for the jobs' store (`$TORPOR_DB`), else
     /// `plans/` beside the store (a copy's plans are not the jobs', nor pruned by what the copy holds).
@@ -390,7 +385,7 @@ struct Prune: ParsableCommand {
         try exitingOnError("torpor-plan") {
             let directory = plans ?? Make.plansDirectory(beside: common.storePath)
             // A copy of the store beside the jobs' one would prune the jobs' plan files by what the copy holds.
-            if plans == nil, !Make.isJobsStore(common.storePath), let jobs = environmentSetting("TORPOR_PLANS"), Make.samePath(directory, jobs) {
+            if plans == nil, !Make.isJobsStore(common.storePath), let jobs = environmentSetting("TORPOR_PLANS"), resolvedPath(directory) == resolvedPath(jobs) {
                 throw PlanError(.badInput, "\(directory) holds the jobs' plan files ($TORPOR_PLANS), but \(common.storePath) is not the jobs' store "
                                 + "($TORPOR_DB): give --plans with this store's plan files; nothing pruned")
             }

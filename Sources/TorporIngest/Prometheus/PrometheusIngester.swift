@@ -132,8 +132,7 @@ public struct PrometheusIngester {
                         + "milliseconds, the text format's unit; if it is seconds, this is OpenMetrics cut before its '# EOF'")
                 }
                 try writer.add(name: sample.name, labels: Dictionary(sample.labels, uniquingKeysWith: { a, _ in a }),
-                               points: [(sample.timestamp ?? Double(takenAt), sample.value)], counter: sample.type == "counter",
-                               typed: !["untyped", "unknown"].contains(sample.type))
+                               points: [(sample.timestamp ?? Double(takenAt), sample.value)], type: sample.type)
             }
         } catch let error as ExpositionError {
             throw session.fail(error.message, line: error.line)

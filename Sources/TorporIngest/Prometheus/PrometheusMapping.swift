@@ -144,13 +144,11 @@ final class PrometheusSeriesWriter {
     }
 
     /// Stores one series' points (time in seconds, value). NaN is missing; ±Inf is counted and not stored. `position`:
-    /// where the series is in a source without lines (JSON: `result[3]`), for error messages. `counter`: the exposition
-    /// text typed its family a counter, a running total: mapped, it is bad input (stored as a level, 10^6 CPU-seconds
-    /// would read as a load); a query's `rate()` of it is a level. `typed`: the text gave its family a type (gauge,
-    /// counter, ...): without one (a query's answer, an untyped family) a name of a running total (`namedAsRunningTotal`)
-    /// says it is one.
-    func add(name: String?, labels: [String: String], points: [(time: Double, value: Double)], position: String? = nil, counter: Bool = false,
-             typed: Bool = false) throws {
+    /// where the series is in a source without lines (JSON: `result[3]`), for error messages. `type`: the family's type
+    /// the exposition text gave (nil: a query's answer). A counter, a running total, is bad input once mapped (stored as a
+    /// level, 10^6 CPU-seconds would read as a load; a query's `rate()` of it is a level); without a type (a query's
+    /// answer, an untyped family) a name of a running total (`namedAsRunningTotal`) says it is one.
+    func add(name: String?, labels: [String: String], points: [(time: Double, value: Double)], position: String? = nil, type: String? = nil) throws {
         var identity = labels
         if let name { identity["__name__"] = name }
         if seriesMet.insert(identity).inserted { session.countRow() }
@@ -162,8 +160,9 @@ final class PrometheusSeriesWriter {
         }
         // A query's answer carries no TYPE: a series still named as a running total is one (rate() and other functions
         // drop the name).
-        if counter || (!typed && Self.namedAsRunningTotal(name)) {
-            throw session.fail("\(Self.describe(name: name)) is a counter (a running total, not a level\(counter ? "" : ", by its name")), mapped to \(metric.name): "
+        let typed = type.map { !["untyped", "unknown"].contains($0) } ?? false
+        if type == "counter" || (!typed && Self.namedAsRunningTotal(name)) {
+            throw session.fail("\(Self.describe(name: name)) is a counter (a running total, not a level\(typed ? "" : ", by its name")), mapped to \(metric.name): "
                                + "ingest a query's rate() of it instead (torpor-ingest prometheus --query 'rate(\(name ?? "")[5m])'), or leave it unmapped")
         }
         guard let vm = try vm(for: labels) else {
