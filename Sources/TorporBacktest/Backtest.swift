@@ -89,7 +89,7 @@ public struct Backtest {
             let context = blocks.contains { $0.forecaster.needsContext }
             // The samples before `from` too, as production's store has them: a VM quiet at `from` has been since before
             // it, for the strategies that count measured quiet (scores count [from, to) only).
-            return (records, try records.map { try HourlySeries.load(vm: $0.name, from: historyStart, to: end, context: context, in: db) },
+            return (records, try records.map { try HourlySeries.load(vm: $0.name, from: historyStart, to: end, context: context, asMeasured: true, in: db) },
                     try records.map { try SampleReader.samples(vm: $0.name, metric: "cpu_util", from: from - Self.warmup, to: to, in: db) },
                     try EventRepository.overlapping(from: from, to: end, in: db),
                     try records.map { r in try r.memoryBytes ?? SampleReader.samples(vm: r.name, metric: "mem_capacity", from: historyStart, to: end, in: db)
@@ -300,8 +300,9 @@ public struct Backtest {
                 ? replay.series.map { clock.hoursOfWeek(from: $0.start, count: $0.values.count + policy.horizonHours) } : []
             for h in 0..<hours {
                 let t = from + Int64(h) * 3600
+                // Each history as production reads it then: on the VM's vCPUs of then (`HourlySeries.load`).
                 let histories = records.indices.map { i in
-                    (vm: records[i].name, series: seen[i].prefix(offset + h))
+                    (vm: records[i].name, series: seen[i].prefix(offset + h).onNewestVCPUs())
                 }
                 let block = blocks.last { $0.start <= t } ?? blocks[0]
                 let forecasts = strategy == .torpor ? block.forecaster.forecast(histories, calendar: replay.calendar.known(by: t)) : [:]

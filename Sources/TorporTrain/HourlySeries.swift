@@ -18,16 +18,20 @@ public struct HourlySeries: Equatable, Sendable {
     /// The steps missing in `values` for having too few samples (`sparseHours`): their readings are real, a few
     /// minutes' worth, where a replay scores demand.
     public var sparse: Set<Int> = []
+    /// The allocated vCPUs each step's demand was measured on (the most its samples record; NaN where unknown), as long
+    /// as `values`, or empty when the source records none.
+    public var vcpus: [Float] = []
 
     /// What `context` holds, in order.
     public static let contextNames = ["memory", "network", "disk"]
 
-    public init(start: EpochSeconds, step: Int64, values: [Float], context: [[Float]] = [], sparse: Set<Int> = []) {
+    public init(start: EpochSeconds, step: Int64, values: [Float], context: [[Float]] = [], sparse: Set<Int> = [], vcpus: [Float] = []) {
         self.start = start
         self.step = step
         self.values = values
         self.context = context.isEmpty ? Self.contextNames.map { _ in [] } : context
         self.sparse = sparse
+        self.vcpus = vcpus
     }
 
     public func time(of index: Int) -> EpochSeconds { start + Int64(index) * step }
@@ -46,8 +50,11 @@ public struct HourlySeries: Equatable, Sendable {
     /// ends in is judged by its samples after the wake alone (the demand measured after a VM's demand woke it early in an
     /// hour is kept; a few minutes are sparse) (`UTC.hourAfterSleeps`). With `context`, memory, network and disk use are
     /// loaded too (the maximum per hour, missing at the same hours and at every hour a sleep spends time in).
+    /// CPU utilization is read on the VM's newest vCPU count (`onNewestVCPUs`), unless `asMeasured` (a replay rescales
+    /// each replayed hour's history itself, with the count known then).
     public static func load(vm: String, metric: String = "cpu_util", from: EpochSeconds, to: EpochSeconds,
-                            excluded: [ClosedRange<EpochSeconds>] = [], context withContext: Bool = false, in db: Database) throws -> HourlySeries {
+                            excluded: [ClosedRange<EpochSeconds>] = [], context withContext: Bool = false, asMeasured: Bool = false,
+                            in db: Database) throws -> HourlySeries {
         let step: Int64 = 3600, first = UTC.floor(from, to: step)
         let count = max(0, Int((to - first + step - 1) / step))
         // Memory, network and disk are missing at the hours a sleep touches, and the VM is absent in an hour whose rows
@@ -69,21 +76,41 @@ public struct HourlySeries: Equatable, Sendable {
             samples[h.index] = h.samples
             if h.index >= lead, Float(h.high).isFinite { values[h.index - lead] = Float(h.high) }
         }
-        var missing = Set<Int>()
-        for allocation in ["vcpus", "mem_capacity"] {
-            for h in try hourly(allocation) where h.low == 0 { missing.insert(h.index) }
+        var missing = Set<Int>(), vcpus = [Float](repeating: .nan, count: count)
+        for h in try hourly("vcpus") {
+            if h.low == 0 { missing.insert(h.index) }
+            if h.high > 0 { vcpus[h.index] = Float(h.high) }
         }
+        for h in try hourly("mem_capacity") where h.low == 0 { missing.insert(h.index) }
         let sparse = Set(sparseHours(samples).filter { $0 >= lead }.map { $0 - lead }).subtracting(missing)   // missing only for their few samples
         missing.formUnion(sparse)
         for i in missing { values[i] = .nan }
-        guard withContext else { return HourlySeries(start: first, step: step, values: values, sparse: sparse) }
+        let known = vcpus.contains { !$0.isNaN } ? vcpus : []
+        func measured(_ series: HourlySeries) -> HourlySeries { metric == "cpu_util" && !asMeasured ? series.onNewestVCPUs() : series }
+        guard withContext else { return measured(HourlySeries(start: first, step: step, values: values, sparse: sparse, vcpus: known)) }
         var context = [try memoryShare(maxPerStep), try traffic(maxPerStep("net_rx"), maxPerStep("net_tx")),
                        try traffic(maxPerStep("disk_read"), maxPerStep("disk_write"))]
         for c in context.indices {
             for i in missing.union(indices(touchedBy: excluded, first: first, count: count)) { context[c][i] = .nan }
             if context[c].allSatisfy(\.isNaN) { context[c] = [] }
         }
-        return HourlySeries(start: first, step: step, values: values, context: context, sparse: sparse)
+        return measured(HourlySeries(start: first, step: step, values: values, context: context, sparse: sparse, vcpus: known))
+    }
+
+    /// This series' CPU utilization as a share of the VM's newest vCPU count (that of its last step with a known count):
+    /// a step measured on more vCPUs is scaled up by their ratio, capped at 100 % (50 % of 4 vCPUs is 100 % of the 2 the
+    /// VM has since), so that a VM whose vCPUs were cut is not forecast as quiet as it was. A step measured on fewer is
+    /// kept as measured: its 100 % may have been capped by the vCPUs it had, and scaling it down could hide demand. A
+    /// step whose count changed within it counts the most it had (the change is read an hour late when it falls in the
+    /// newest step, never the other way: the newest count is then the higher one, and nothing is scaled down).
+    public func onNewestVCPUs() -> HourlySeries {
+        guard let newest = vcpus.last(where: { !$0.isNaN }) else { return self }
+        var scaled = self
+        for i in vcpus.indices where vcpus[i] > newest {   // NaN > newest is false
+            if !values[i].isNaN { scaled.values[i] = min(100, values[i] * vcpus[i] / newest) }
+            scaled.vcpus[i] = newest
+        }
+        return scaled
     }
 
     /// The day before a read's first hour, whose sample counts the sparse rule reads too.
@@ -153,13 +180,13 @@ public struct HourlySeries: Equatable, Sendable {
     /// The first `count` steps (the history up to a replayed hour).
     public func prefix(_ count: Int) -> HourlySeries {
         HourlySeries(start: start, step: step, values: Array(values.prefix(count)), context: context.map { Array($0.prefix(count)) },
-                     sparse: sparse.filter { $0 < count })
+                     sparse: sparse.filter { $0 < count }, vcpus: Array(vcpus.prefix(count)))
     }
 
     /// The steps after the first `count` (a history read from a later start).
     public func dropFirst(_ count: Int) -> HourlySeries {
         HourlySeries(start: time(of: count), step: step, values: Array(values.dropFirst(count)), context: context.map { Array($0.dropFirst(count)) },
-                     sparse: Set(sparse.filter { $0 >= count }.map { $0 - count }))
+                     sparse: Set(sparse.filter { $0 >= count }.map { $0 - count }), vcpus: Array(vcpus.dropFirst(count)))
     }
 
     /// Share of steps that hold a value.

@@ -106,6 +106,38 @@ func scratchStore() throws -> (Store, String) {
         #expect(HourlySeries.sparseHours([0, 0, 3, 0, 12, 12]) == [], "the first hours judge themselves")
     }
 
+    /// CPU utilization is a share of the vCPUs the VM had then: it is read on the VM's newest count. Hours measured on
+    /// more vCPUs than the VM has since are scaled up (30 % of 4 is 60 % of 2; capped at 100 %), hours measured on fewer
+    /// are kept as measured (their 100 % may have been capped), and a replay's history up to an hour before the cut,
+    /// from a read as measured, is the history production read then.
+    @Test func hoursMeasuredOnMoreVCPUsAreReadOnTheNewestCount() throws {
+        let (store, dir) = try scratchStore()
+        var csv = "vm,metric,time,value\n"
+        for hour in 0..<20 {
+            for m in stride(from: 0, to: 60, by: 5) {
+                let t = t0 + Int64(hour * 3600 + m * 60)
+                // cut-01 has 4 vCPUs, then 2 from hour 10; grown-01 2, then 4.
+                csv += "cut-01,cpu_util,\(t),\(hour < 10 ? (hour == 5 ? 60 : 30) : 20)\ncut-01,vcpus,\(t),\(hour < 10 ? 4 : 2)\n"
+                csv += "grown-01,cpu_util,\(t),\(hour < 10 ? 50 : 20)\ngrown-01,vcpus,\(t),\(hour < 10 ? 2 : 4)\n"
+            }
+        }
+        try csv.write(toFile: dir + "/s.csv", atomically: true, encoding: .utf8)
+        _ = try CSVIngester(store: store).ingest(path: dir + "/s.csv", mapping: .defaultLong, now: t0 + 86_400)
+        let (cut, grown, measured) = try store.read { db in
+            (try HourlySeries.load(vm: "cut-01", from: t0, to: t0 + 20 * 3600, in: db), try HourlySeries.load(vm: "grown-01", from: t0, to: t0 + 20 * 3600, in: db),
+             try HourlySeries.load(vm: "cut-01", from: t0, to: t0 + 20 * 3600, asMeasured: true, in: db))
+        }
+        #expect(cut.values[0] == 60 && cut.values[9] == 60 && cut.values[5] == 100, "on 2 vCPUs: twice the share, capped at 100 %")
+        #expect(cut.values[10...].allSatisfy { $0 == 20 } && cut.vcpus.allSatisfy { $0 == 2 })
+        #expect(grown.values[0] == 50 && grown.values[10] == 20, "a cap on fewer vCPUs may hide demand: never scaled down")
+        #expect(measured.values[0] == 30 && measured.vcpus[0] == 4 && measured.vcpus[10] == 2)
+        #expect(measured.prefix(10).onNewestVCPUs().values[0] == 30, "before the cut, the VM had 4 vCPUs")
+        #expect(measured.prefix(11).onNewestVCPUs().values == cut.prefix(11).values)
+        #expect(cut.onNewestVCPUs() == cut, "read on the newest count once")
+        let noCounts = HourlySeries(start: t0, step: 3600, values: [10, 20])
+        #expect(noCounts.onNewestVCPUs() == noCounts, "a source without vCPU counts is read as it is")
+    }
+
     /// db-01 of the demo fleet (Bitbrains VM 41) is absent for long stretches: those hours are missing, not idle.
     @Test func absentRowsOfARealTraceAreMissing() throws {
         let (store, _) = try scratchStore()
