@@ -252,13 +252,18 @@ public final class StatePool {
         return found
     }
 
-    /// Rebuilds an image from its chunks into `path`, verifying every chunk's hash and the whole image's, and refusing
-    /// when the VM's disks are not those the image was taken with (memory and disk would disagree). The file appears
-    /// at `path` only when complete and verified.
-    public func materialize(_ manifest: StateManifest, to path: String, currentDiskIdentity: String) throws(StatePoolError) {
-        guard manifest.diskIdentity == currentDiskIdentity else {
-            throw StatePoolError(kind: .refused, message: "refusing to restore \(manifest.vm) from the pool: its disks changed since the image of \(UTC.format(manifest.createdAt)) was taken (then: \(manifest.diskIdentity); now: \(currentDiskIdentity))")
+    /// Refuses a restore of `manifest`'s image unless the disks it restores with are as they were when it was taken
+    /// (`current`: their identity now): memory and disk would disagree.
+    public static func checkDisks(of manifest: StateManifest, current: String) throws(StatePoolError) {
+        guard manifest.diskIdentity == current else {
+            throw StatePoolError(kind: .refused, message: "refusing to restore \(manifest.vm) from the pool: its disks changed since the image of \(UTC.format(manifest.createdAt)) was taken (then: \(manifest.diskIdentity); now: \(current))")
         }
+    }
+
+    /// Rebuilds an image from its chunks into `path`, verifying every chunk's hash and the whole image's. The file
+    /// appears at `path` only when complete and verified; whether its disks are still those it was taken with is the
+    /// restore's to check (`checkDisks`), on the definition the image holds.
+    public func materialize(_ manifest: StateManifest, to path: String) throws(StatePoolError) {
         Self.removePartials(of: path)
         // A name of this rebuild's own, made afresh: two rebuilds of one VM (its lock unusable) never write one file.
         let temp = path + ".\(getpid()).\(UInt32.random(in: 0...UInt32.max))" + Self.partialSuffix

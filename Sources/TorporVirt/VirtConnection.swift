@@ -143,6 +143,14 @@ public final class VirtConnection {
         return VirtDomain(handle: handle, connection: self)
     }
 
+    /// The domain definition a saved state file holds (`virDomainSaveImageGetXMLDesc`): what a restore from it runs with,
+    /// a device plugged into the running domain before the save included.
+    public func savedImageXMLDescription(path: String) throws(VirtError) -> String {
+        let xml = try checked("virDomainSaveImageGetXMLDesc(\(uri), \(path))", virDomainSaveImageGetXMLDesc(handle, path, 0))
+        defer { free(xml) }
+        return String(cString: xml)
+    }
+
     /// Starts a domain from a saved state file (`virDomainRestore`), e.g. an image rebuilt from the state pool.
     public func restore(from path: String) throws(VirtError) {
         try checked("virDomainRestore(\(uri), \(path))", virDomainRestore(handle, path))

@@ -121,6 +121,15 @@ public final class VirtDomain {
         try checked("virDomainHasManagedSaveImage(\(name))", virDomainHasManagedSaveImage(handle, 0)) == 1
     }
 
+    /// The definition the domain's managed-save image holds (`virDomainManagedSaveGetXMLDesc`): what its start restores
+    /// with, a device plugged into the running domain before the save included (the domain's own definition no longer
+    /// lists it once the domain is off). Fails when it has no such image, or the driver cannot say (the test driver).
+    public func managedSaveXMLDescription() throws(VirtError) -> String {
+        let xml = try checked("virDomainManagedSaveGetXMLDesc(\(name))", virDomainManagedSaveGetXMLDesc(handle, 0))
+        defer { free(xml) }
+        return String(cString: xml)
+    }
+
     /// Deletes libvirt's managed-save image (`virDomainManagedSaveRemove`).
     public func removeManagedSaveImage() throws(VirtError) {
         try checked("virDomainManagedSaveRemove(\(name))", virDomainManagedSaveRemove(handle, 0))

@@ -12,7 +12,7 @@ if arguments.count == 4 && arguments[1] == "materialize" {
     let store = try Store(path: arguments[2] + "/torpor.db")
     let pool = try StatePool(directory: arguments[2] + "/pool", capacityBytes: 1 << 40, store: store)
     let start = DispatchTime.now().uptimeNanoseconds
-    try pool.materialize(try pool.latest(vm: "bench"), to: arguments[3], currentDiskIdentity: "-")
+    try pool.materialize(try pool.latest(vm: "bench"), to: arguments[3])
     print(String(format: "%.3f", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
     exit(0)
 }

@@ -250,6 +250,38 @@ import TorporVirt
         try f.assertContinues(from: again, "woken from libvirt's image")
     }
 
+    /// A disk plugged into the running guest alone (`virsh attach-disk --live`: its definition does not list it, nor
+    /// does libvirt's answer for it once it is off) is in the saved image, which a restore opens: the pool's image is
+    /// taken with it in the disks' identity (from the managed-save image's definition), and a restore from the pool after
+    /// a write to it is refused; libvirt's own image, of the same sleep, still wakes the VM with its memory.
+    @Test func aDiskPluggedIntoTheRunningVMIsCheckedBeforeAPoolRestore() throws {
+        let f = try Fixture()
+        let disk = f.dir + "/plugged.img"
+        #expect(FileManager.default.createFile(atPath: disk, contents: Data(count: 1 << 20)))
+        let attach = Process()
+        attach.executableURL = URL(fileURLWithPath: "/usr/bin/virsh")
+        attach.arguments = ["-c", RealGuest.uri, "attach-disk", f.guest.name, disk, "sdb", "--live", "--targetbus", "usb"]
+        try attach.run()
+        attach.waitUntilExit()
+        #expect(attach.terminationStatus == 0, "virsh attach-disk")
+        #expect(try f.guest.domain.xmlDescription().contains(disk))
+        _ = try f.plan(now: Self.start, idleHours: 8)
+        #expect(try f.executor.run(f.options(Self.start)).map(\.event) == ["hibernated", "pooled"])
+        let before = try f.assertAsleep("hibernated into the pool with the plugged disk")
+        #expect(try !f.guest.domain.xmlDescription().contains(disk), "the definition of the VM off does not list it")
+        let recorded = try #require(try f.store.read { try JournalRepository.power(in: $0)[f.guest.name]?.diskIdentity })
+        #expect(recorded.hasPrefix(disk + ":\(1 << 20) mtime="), "\(recorded)")
+        // Written while the VM sleeps (by hand, or another VM sharing it): its memory would not match it.
+        let handle = try #require(FileHandle(forWritingAtPath: disk))
+        try handle.write(contentsOf: Data("written".utf8))
+        try handle.close()
+        let refused = try f.executor.wake(vm: f.guest.name, by: "it", fromPool: true, options: f.options(Self.start + 60))
+        #expect(refused.map(\.event) == ["failed"] && refused.first?.detail.contains("its disks changed since the image") == true, "\(refused.map(\.text))")
+        #expect(try f.guest.domain.info().state == .shutOff && f.guest.domain.hasManagedSaveImage(), "nothing lost")
+        #expect(try f.executor.wake(vm: f.guest.name, by: "it", options: f.options(Self.start + 120)).map(\.event) == ["restored"])
+        try f.assertContinues(from: before, "woken from libvirt's image")
+    }
+
     /// A VM asleep on a host gone for good, defined again on another (here the same libvirtd under another name, the
     /// host it slept on made to answer nothing): `restore --from-pool --onto` brings it back there with its memory,
     /// once the old host is known not to have it; refused while the old host still has the domain (two copies would

@@ -47,14 +47,14 @@ import TorporVirt
         try guest.domain.removeManagedSaveImage()
         #expect(try !guest.domain.hasManagedSaveImage())
         let rebuilt = dir + "/restore.save"
-        try pool.materialize(try pool.latest(vm: guest.name), to: rebuilt, currentDiskIdentity: "no disks")
-        try VirtConnection(uri: RealGuest.uri).restore(from: rebuilt)
+        try pool.materialize(try pool.latest(vm: guest.name), to: rebuilt)
+        let connection = try VirtConnection(uri: RealGuest.uri)
+        #expect(try connection.savedImageXMLDescription(path: rebuilt).contains("<name>\(guest.name)</name>"), "the definition the image restores with")
+        try connection.restore(from: rebuilt)
         try guest.waitForCounter(atLeast: before + 2)
         let printed = guest.counters
         #expect(printed[printed.lastIndex(of: before)! + 1] == before + 1, "restored from the pool, the counter continues")
         // A pool restore after a disk change is refused.
-        #expect(throws: StatePoolError.self) {
-            try pool.materialize(try pool.latest(vm: guest.name), to: dir + "/refused.save", currentDiskIdentity: "a new disk")
-        }
+        #expect(throws: StatePoolError.self) { try StatePool.checkDisks(of: try pool.latest(vm: guest.name), current: "a new disk") }
     }
 }

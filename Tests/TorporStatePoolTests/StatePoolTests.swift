@@ -100,7 +100,7 @@ struct PoolScratch {
         let report = try pool.take(image: try s.image("web-01.save", bytes), vm: "web-01", diskIdentity: "vda:1", now: 100)
         #expect(report.imageBytes == Int64(bytes.count) && report.writtenBytes == Int64(bytes.count))
         let out = s.dir + "/restored.save"
-        try pool.materialize(try pool.latest(vm: "web-01"), to: out, currentDiskIdentity: "vda:1")
+        try pool.materialize(try pool.latest(vm: "web-01"), to: out)
         #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == Data(bytes))
     }
 
@@ -115,7 +115,7 @@ struct PoolScratch {
         _ = try pool.take(image: try s.image("web-01.save", bytes), vm: "web-01", diskIdentity: "d", now: 100)
         #expect(try FileManager.default.contentsOfDirectory(atPath: s.dir + "/pool/tmp").isEmpty)
         let out = s.dir + "/restored.save"
-        try pool.materialize(try pool.latest(vm: "web-01"), to: out, currentDiskIdentity: "d")
+        try pool.materialize(try pool.latest(vm: "web-01"), to: out)
         #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == Data(bytes))
     }
 
@@ -130,7 +130,7 @@ struct PoolScratch {
         #expect(second.writtenBytes <= Int64(fresh.count) + Int64(bytes.count) / 10, "wrote \(second.writtenBytes)")
         #expect(second.writtenBytes >= Int64(fresh.count))
         let out = s.dir + "/r"
-        try pool.materialize(try pool.latest(vm: "web-01"), to: out, currentDiskIdentity: "d")
+        try pool.materialize(try pool.latest(vm: "web-01"), to: out)
         #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == Data(bytes))
     }
 
@@ -158,7 +158,7 @@ struct PoolScratch {
         try FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: false)
         let verify = try pool.verify()
         #expect(verify.unreadable == [hex] && verify.corrupt.isEmpty && verify.missing.isEmpty, "\(verify)")
-        let e = #expect(throws: StatePoolError.self) { try pool.materialize(manifest, to: s.dir + "/restored", currentDiskIdentity: "d") }
+        let e = #expect(throws: StatePoolError.self) { try pool.materialize(manifest, to: s.dir + "/restored") }
         #expect(e?.kind == .corrupt && e?.message.contains("chunk 1 (\(hex)) of db-01's image #\(manifest.id) cannot be read") == true, "\(String(describing: e))")
     }
 
@@ -179,7 +179,7 @@ struct PoolScratch {
             try FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: false)
         }
         func restorable() throws -> Bool {
-            try pool.materialize(try pool.latest(vm: "db-01"), to: s.dir + "/restored", currentDiskIdentity: "d")
+            try pool.materialize(try pool.latest(vm: "db-01"), to: s.dir + "/restored")
             defer { try? FileManager.default.removeItem(atPath: s.dir + "/restored") }
             return try Data(contentsOf: URL(fileURLWithPath: s.dir + "/restored")) == Data(bytes)
         }
@@ -236,7 +236,7 @@ struct PoolScratch {
         #expect(asked == ["db-01 on h"] && kept.retaken.isEmpty && kept.keptLinked == ["db-01"], "\(kept)")
         #expect(try s.store.read { try JournalRepository.power(of: "db-01", in: $0) }?.manifestID == taken.manifestID, "libvirt holds no image: left linked")
         _ = try pool.take(image: try s.image("b", bytes), vm: "db-02", diskIdentity: "d", now: 2)   // writes the chunk again
-        try pool.materialize(try pool.latest(vm: "db-01"), to: s.dir + "/restored", currentDiskIdentity: "d")
+        try pool.materialize(try pool.latest(vm: "db-01"), to: s.dir + "/restored")
         #expect(try Data(contentsOf: URL(fileURLWithPath: s.dir + "/restored")) == Data(bytes), "db-01's sleep restorable from the pool again")
         try FileManager.default.removeItem(atPath: s.chunkPath(hex))
         #expect(try pool.verify(repair: true) { _, _ in true }.retaken == ["db-01"])
@@ -253,7 +253,7 @@ struct PoolScratch {
         let hex = SHA256.hex(try pool.latest(vm: "db-01").chunks[0].hash)
         #expect(try mode(s.dir + "/pool") == 0o700 && mode(s.dir + "/pool/chunks") == 0o700)
         #expect(try mode(s.chunkPath(hex)) == 0o600 && mode(s.dir + "/pool/POOL") == 0o600)
-        try pool.materialize(try pool.latest(vm: "db-01"), to: s.dir + "/restored", currentDiskIdentity: "d")
+        try pool.materialize(try pool.latest(vm: "db-01"), to: s.dir + "/restored")
         #expect(try mode(s.dir + "/restored") == 0o600)
     }
 
@@ -267,7 +267,7 @@ struct PoolScratch {
         let gone = target + ".999999999.1" + StatePool.partialSuffix, running = target + ".\(getpid()).2" + StatePool.partialSuffix
         let other = s.dir + "/db-02" + StatePool.restoreImageSuffix + ".999999999.3" + StatePool.partialSuffix
         for path in [gone, running, other] { try Data(count: 1000).write(to: URL(fileURLWithPath: path)) }
-        try pool.materialize(try pool.latest(vm: "db-01"), to: target, currentDiskIdentity: "d")
+        try pool.materialize(try pool.latest(vm: "db-01"), to: target)
         let left = try FileManager.default.contentsOfDirectory(atPath: s.dir).filter { $0.hasSuffix(StatePool.partialSuffix) }.sorted()
         #expect(left == [(other as NSString).lastPathComponent, (running as NSString).lastPathComponent].sorted(), "\(left)")
     }
@@ -282,7 +282,7 @@ struct PoolScratch {
         data[10] ^= 0xFF
         try data.write(to: URL(fileURLWithPath: victim))
         let out = s.dir + "/restored"
-        let e = #expect(throws: StatePoolError.self) { try pool.materialize(manifest, to: out, currentDiskIdentity: "d") }
+        let e = #expect(throws: StatePoolError.self) { try pool.materialize(manifest, to: out) }
         #expect(e?.kind == .corrupt && e?.message.contains("chunk 3") == true)
         #expect(try !FileManager.default.fileExists(atPath: out) && !FileManager.default.contentsOfDirectory(atPath: s.dir).contains { $0.hasSuffix(".torpor-partial") })
         let verify = try pool.verify()
@@ -302,7 +302,7 @@ struct PoolScratch {
         #expect(try s.store.read { try JournalRepository.power(of: "db-01", in: $0) }?.manifestID == nil)
         let again = try pool.take(image: try s.image("c", randomBytes(1 << 20, seed: 9)), vm: "db-01", diskIdentity: "d", now: 3)
         #expect(try again.rewrittenChunks == 1 && pool.verify().corrupt.isEmpty)
-        try pool.materialize(manifest, to: out, currentDiskIdentity: "d")
+        try pool.materialize(manifest, to: out)
         #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == Data(randomBytes(1 << 20, seed: 9)))
     }
 
@@ -321,7 +321,7 @@ struct PoolScratch {
         let again = try pool.take(image: try s.image("b", bytes), vm: "db-01", diskIdentity: "d", now: 2)
         #expect(again.rewrittenChunks == 2 && again.newChunks == 0 && again.writtenBytes == Int64(manifest.chunks[2].size + manifest.chunks[5].size))
         #expect(try pool.verify().missing.isEmpty && pool.verify().corrupt.isEmpty)
-        try pool.materialize(try pool.latest(vm: "db-01"), to: s.dir + "/out", currentDiskIdentity: "d")
+        try pool.materialize(try pool.latest(vm: "db-01"), to: s.dir + "/out")
         #expect(try Data(contentsOf: URL(fileURLWithPath: s.dir + "/out")) == Data(bytes))
     }
 
@@ -385,10 +385,10 @@ struct PoolScratch {
         let s = try PoolScratch()
         let pool = try s.pool()
         _ = try pool.take(image: try s.image("a", randomBytes(100_000, seed: 10)), vm: "db-01", diskIdentity: "vda=/var/lib/db.qcow2@sha:1", now: 1)
-        let e = #expect(throws: StatePoolError.self) {
-            try pool.materialize(try pool.latest(vm: "db-01"), to: s.dir + "/out", currentDiskIdentity: "vda=/var/lib/db.qcow2@sha:2")
-        }
+        let manifest = try pool.latest(vm: "db-01")
+        let e = #expect(throws: StatePoolError.self) { try StatePool.checkDisks(of: manifest, current: "vda=/var/lib/db.qcow2@sha:2") }
         #expect(e?.kind == .refused && e?.message.contains("disks changed") == true)
+        try StatePool.checkDisks(of: manifest, current: "vda=/var/lib/db.qcow2@sha:1")
     }
 
     @Test func garbageCollectionNeverDeletesAReferencedChunk() throws {
@@ -407,7 +407,7 @@ struct PoolScratch {
         let after = try pool.status()
         #expect(after.images == 2 && after.storedBytes == before.storedBytes - gc.bytesFreed)
         #expect(try pool.verify() == StatePool.VerifyReport(chunksChecked: after.chunks, corrupt: [], missing: []))
-        try pool.materialize(try pool.latest(vm: "web-01"), to: s.dir + "/r", currentDiskIdentity: "d")
+        try pool.materialize(try pool.latest(vm: "web-01"), to: s.dir + "/r")
         #expect(try Data(contentsOf: URL(fileURLWithPath: s.dir + "/r")) == Data(bytes))
         #expect(try FileManager.default.contentsOfDirectory(atPath: s.dir + "/pool/tmp").isEmpty)
     }
@@ -459,7 +459,7 @@ struct PoolScratch {
         #expect(gc.manifestsRemoved == 1 && gc.straysLeft == 0)
         #expect(try Set(s.store.read { try StateRepository.manifests(pool: pool.key, in: $0) }.map(\.id)) == [ids[0], ids[2]])
         #expect(try pool.verify().missing.isEmpty)
-        try pool.materialize(try pool.manifest(id: ids[0]), to: s.dir + "/r", currentDiskIdentity: "d")
+        try pool.materialize(try pool.manifest(id: ids[0]), to: s.dir + "/r")
         #expect(try Data(contentsOf: URL(fileURLWithPath: s.dir + "/r")) == Data(randomBytes(300_000, seed: 40)))
         // The wrong store: it knows nothing of this pool, so every chunk file looks stray; none is removed.
         let chunkFiles = { try FileManager.default.subpathsOfDirectory(atPath: s.dir + "/pool/chunks").filter { $0.count > 3 }.count }
@@ -479,7 +479,7 @@ struct PoolScratch {
         _ = try renamed.take(image: try s.image("r1", randomBytes(300_000, seed: 40)), vm: "web-09", diskIdentity: "d", now: 2000)
         _ = try renamed.take(image: try s.image("r2", randomBytes(300_000, seed: 77)), vm: "web-09", diskIdentity: "d", now: 2001)
         #expect(try renamed.collectGarbage(keepPerVM: 1).manifestsRemoved == 1)
-        try pool.materialize(try pool.manifest(id: ids[0]), to: s.dir + "/r0", currentDiskIdentity: "d")
+        try pool.materialize(try pool.manifest(id: ids[0]), to: s.dir + "/r0")
         #expect(try Data(contentsOf: URL(fileURLWithPath: s.dir + "/r0")) == Data(randomBytes(300_000, seed: 40)))
         try FileManager.default.removeItem(atPath: s.dir + "/pool/POOL")
         try "\(pool.key)\n".write(toFile: s.dir + "/pool/POOL", atomically: true, encoding: .utf8)
@@ -523,7 +523,7 @@ struct PoolScratch {
         try olderName.write(toFile: marker, atomically: true, encoding: .utf8)
         let back = try s.pool()
         #expect(try back.verify().missing.isEmpty, "every chunk of the first image is still there")
-        try back.materialize(try back.latest(vm: "a"), to: s.dir + "/restored.save", currentDiskIdentity: "d")
+        try back.materialize(try back.latest(vm: "a"), to: s.dir + "/restored.save")
         #expect(try Data(contentsOf: URL(fileURLWithPath: s.dir + "/restored.save")) == Data(first))
     }
 
