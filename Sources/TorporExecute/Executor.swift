@@ -24,8 +24,10 @@ public struct ExecutionOptions: Sendable {
     public var concurrentRestores: Int?
     /// A state pool to take each saved image into (delta snapshots) and to restore from when libvirt's image is gone.
     public var pool: (directory: String, capacityBytes: Int64)?
-    /// Where libvirt keeps managed-save images (qemu:///system: /var/lib/libvirt/qemu/save).
-    public var managedSaveDirectory = "/var/lib/libvirt/qemu/save"
+    /// Where libvirt keeps managed-save images.
+    public var managedSaveDirectory = Self.defaultManagedSaveDirectory
+    /// Where qemu:///system keeps them.
+    public static let defaultManagedSaveDirectory = "/var/lib/libvirt/qemu/save"
     /// JSON lines of every event.
     public var eventLog: String?
     /// Why no hibernation may start this run, if one may not (a demand signal misconfigured: the VMs it should watch
@@ -836,7 +838,7 @@ public final class Executor: @unchecked Sendable {
                 if libvirtImage && !r.fromPool {
                     // libvirt starts a VM whose image is gone or incomplete afresh, without its memory: a pooled sleep's
                     // image is looked at first, and the pool's copy brings the VM back instead.
-                    if let unusable = unusableLibvirtImage(of: r.vm, options: options) {
+                    if let unusable = unusableLibvirtImage(of: domain, options: options) {
                         try fromPoolInstead(journaled: unusable, told: unusable + " (libvirt would boot the VM afresh)",
                                             otherwise: ExecuteError(.runtime, unusable))
                     } else {
@@ -987,12 +989,13 @@ public final class Executor: @unchecked Sendable {
         return bootedAfresh + ": libvirt found no complete saved image (gone, or cut by a save that stopped) and booted it; the memory it slept with is lost"
     }
 
-    /// Why libvirt's image of `vm`'s sleep would not bring its memory back, when the state pool holds the sleep: gone or
-    /// incomplete (`VirtDomain.unusableManagedSaveImage`). Only a pooled sleep's image is looked at: its copy proved
+    /// Why libvirt's image of `domain`'s sleep would not bring its memory back, when the state pool holds the sleep:
+    /// gone or incomplete, as libvirt reads it (`VirtDomain.unusableManagedSaveImage(localPath:)`; a driver that cannot
+    /// say: the file in `managedSaveDirectory`). Only a pooled sleep's image is looked at: its copy proved
     /// `managedSaveDirectory` right (a wrong one must not send every restore to the pool).
-    func unusableLibvirtImage(of vm: String, options: ExecutionOptions) -> String? {
-        guard options.pool != nil, (try? store.read { try JournalRepository.power(of: vm, in: $0) })??.manifestID != nil else { return nil }
-        return VirtDomain.unusableManagedSaveImage(at: options.managedSaveDirectory + "/\(vm).save")
+    func unusableLibvirtImage(of domain: VirtDomain, options: ExecutionOptions) -> String? {
+        guard options.pool != nil, (try? store.read { try JournalRepository.power(of: domain.name, in: $0) })??.manifestID != nil else { return nil }
+        return domain.unusableManagedSaveImage(localPath: options.managedSaveDirectory + "/\(domain.name).save")
     }
 
     /// What a failed restore says when the pool's copy failed too, after libvirt's image did not start or would not do.

@@ -7,7 +7,9 @@ import TorporVirt
 /// fleet. Without torpor's records it wakes only what cannot be a second copy: nothing while one of the hosts does not
 /// answer (a copy there could not be ruled out), and no domain whose own UUID is on another of the hosts (running,
 /// paused, saved there too, or started by this wake). A sleep only the state pool holds is not woken (libvirt holds no
-/// image of it; the store knows the copy). Labels are read from each domain's torpor metadata (the inventory's source).
+/// image of it; the store knows the copy), nor one whose image libvirt can no longer read (removed or cut behind its
+/// back, though its flag still says saved): started, it would boot afresh and write its disks, and the pool's copy of
+/// its memory, if any, could never be restored. Labels are read from each domain's torpor metadata (the inventory's source).
 public enum StorelessWake {
     /// What the wake did.
     public struct Report: Sendable {
@@ -89,6 +91,11 @@ public enum StorelessWake {
                 }
                 if locks?.heldByAnother(d.domain.name) == true {
                     report.left.append("\(vm): another torpor-execute acts on it (its lock is held): left to it")
+                    continue
+                }
+                if let unusable = d.domain.unusableManagedSaveImage(localPath: nil) {
+                    report.left.append("\(vm): \(unusable): started, libvirt would boot it afresh without its memory; the state pool may hold it "
+                                       + "(wake it once the store opens), else virsh -c \(d.host) start \(d.domain.name) boots it afresh")
                     continue
                 }
                 guard !dryRun else { report.woken.append(vm); continue }

@@ -80,6 +80,18 @@ public final class VirtDomain {
         access(path, F_OK) != 0 && errno == ENOENT ? "libvirt's saved image is not at \(path)" : incompleteManagedSaveImage(at: path)
     }
 
+    /// Why the domain's managed-save image would not bring its memory back, if it would not, as libvirt reads it where
+    /// its driver can (`managedSaveXMLDescription`, on the host's own file: gone, or its header not a finished save's;
+    /// not the flag `hasManagedSaveImage` gives, which a file removed or cut behind libvirt's back does not change),
+    /// else as the file at `localPath` reads (`unusableManagedSaveImage(at:)`; nil: unknown), which also words what
+    /// libvirt refuses.
+    public func unusableManagedSaveImage(localPath: String?) -> String? {
+        let local = localPath.flatMap(Self.unusableManagedSaveImage(at:))
+        do { _ = try managedSaveXMLDescription(); return nil } catch where error.isUnsupported { return local } catch {
+            return local ?? "libvirt cannot read its saved image (\(error))"
+        }
+    }
+
     /// Why the managed-save image at `path` is incomplete (a save that stopped: libvirt's header still says so; or cut
     /// inside its header), or nil when its header is a finished save's, or it cannot be read (gone, no permission).
     public static func incompleteManagedSaveImage(at path: String) -> String? {

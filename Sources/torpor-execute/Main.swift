@@ -83,7 +83,7 @@ struct ExecutionFlags: ParsableArguments {
     @Option(help: "A state pool directory: saved images go into it (delta snapshots), restores fall back to it (default: $TORPOR_STATE_POOL; '' or unset: none).")
     var pool: String?
     @Option(help: "The state pool's capacity, e.g. 500GiB (default: $TORPOR_STATE_POOL_CAPACITY, else 1TiB).") var poolCapacity: String?
-    @Option(help: "Where libvirt keeps managed-save images.") var managedSaveDirectory = "/var/lib/libvirt/qemu/save"
+    @Option(help: "Where libvirt keeps managed-save images.") var managedSaveDirectory = ExecutionOptions.defaultManagedSaveDirectory
     @Option(help: "Append every event as a JSON line to this file (default: $TORPOR_EVENT_LOG, but for a dry run; '' or unset: none).") var eventLog: String?
     @Option(help: "Restores at once per host (default: the policy's concurrent_restores of the host, as the plan queued its restores; else 2).") var concurrentRestores: Int?
     @Option(help: "Seconds the pre-flight check samples a VM's CPU time over (above 0, at most 300).") var loadInterval = 3.0
@@ -553,18 +553,19 @@ struct PoolVerify: ParsableCommand {
     @Flag(help: "Remove damaged chunks' files (set an unreadable one aside while a sleep whose copy may be all there is of its memory uses it; put back once it reads whole), so that the next image holding one writes it again, and have the executor take each sleeping VM whose copy used one into the pool again when libvirt holds its image (other images stay unrestorable from the pool until the chunk is written again).")
     var repair = false
     @Option(help: "Where libvirt keeps managed-save images (a sleep's image is looked at there before its copy is unlinked).")
-    var managedSaveDirectory = "/var/lib/libvirt/qemu/save"
+    var managedSaveDirectory = ExecutionOptions.defaultManagedSaveDirectory
 
     func run() throws {
         try exitingOnError("torpor-execute") {
             // Asked of each sleep the repair would unlink: libvirt says it holds the image (a flag it keeps, which a file
-            // removed or cut behind its back does not change) and the file is there, whole, as a restore would find it.
+            // removed or cut behind its back does not change) and reads it whole, as a restore would find it (where it
+            // cannot say, the file is there, whole).
             // A host that cannot answer holds none (the link is kept).
             var hosts: [String: VirtConnection?] = [:]
             let report = try options.open().verify(repair: repair) { vm, host in
                 if hosts[host] == nil { hosts[host] = .some(try? VirtConnection.open(uri: host)) }
-                return (try? hosts[host]??.domain(named: vm).hasManagedSaveImage()) == true
-                    && VirtDomain.unusableManagedSaveImage(at: managedSaveDirectory + "/\(vm).save") == nil
+                guard let domain = try? hosts[host]??.domain(named: vm), (try? domain.hasManagedSaveImage()) == true else { return false }
+                return domain.unusableManagedSaveImage(localPath: managedSaveDirectory + "/\(vm).save") == nil
             }
             print("\(report.chunksChecked) chunks checked, \(report.corrupt.count) damaged, \(report.unreadable.count) unreadable, \(report.missing.count) missing"
                   + (repair ? ", \(report.removed.count) removed for the next take to write again" : ""))

@@ -3,6 +3,7 @@ import GRDB
 import Testing
 import TorporCore
 @testable import TorporExecute
+import TorporIngest
 import TorporPlan
 import TorporStatePool
 import TorporStore
@@ -366,6 +367,37 @@ import TorporVirt
         #expect(journal.first?.detail.hasPrefix("from the state pool (libvirt's saved image at \(image) is incomplete (a save that stopped))") == true,
                 "\(journal)")
         #expect(try !f.guest.domain.hasManagedSaveImage())
+    }
+
+    /// `wake --all` without the store leaves a sleep whose image was cut behind libvirt's back (libvirt's flag still
+    /// says saved): started, libvirt would boot it afresh, writing its disks, and the pool's copy of its memory, if any,
+    /// could never be restored. The image whole again, the same wake brings it back with its memory.
+    @Test func aWakeWithoutTheStoreLeavesASleepWhoseImageLibvirtCannotRead() throws {
+        let f = try Fixture()
+        let labelled = Process()
+        labelled.executableURL = URL(fileURLWithPath: "/usr/bin/virsh")
+        labelled.arguments = ["-c", RealGuest.uri, "metadata", f.guest.name, InventoryIngester.labelsNamespace, "--key", "torpor",
+                              "--set", "<labels>test=\(f.guest.name)</labels>", "--config"]
+        try labelled.run()
+        labelled.waitUntilExit()
+        #expect(labelled.terminationStatus == 0, "virsh metadata")
+        let withoutPool = try f.hibernatedWithoutPool(now: Self.start)
+        let before = try f.assertAsleep("hibernated, libvirt's image only")
+        let image = withoutPool.managedSaveDirectory + "/\(f.guest.name).save"
+        let whole = try Data(contentsOf: URL(fileURLWithPath: image))
+        _ = try f.markSaveStopped(withoutPool)
+        #expect(try f.guest.domain.hasManagedSaveImage(), "libvirt's flag still says saved")
+        let wake = ["wake", "--all", "--db", f.dir + "/gone/torpor.db", "--host", RealGuest.uri, "--label", "test=\(f.guest.name)"]
+        let left = try runTool("torpor-execute", wake)
+        #expect(left.status == 1 && left.stderr.contains("\(f.guest.name) on \(RealGuest.uri): libvirt cannot read its saved image (")
+                && left.stderr.contains("libvirt would boot it afresh without its memory"), "\(left)")
+        #expect(try f.guest.domain.info().state == .shutOff)
+        try whole.write(to: URL(fileURLWithPath: image))
+        let woken = try runTool("torpor-execute", wake)
+        #expect(woken.status == 0 && woken.stderr.contains("woke \(f.guest.name) on \(RealGuest.uri)"), "\(woken)")
+        try f.guest.waitForCounter(atLeast: before + 2)
+        let printed = f.guest.counters
+        #expect(printed[printed.lastIndex(of: before)! + 1] == before + 1, "the counter continues from RAM")
     }
 
     /// A save the host's crash cut short (libvirt's header still says the save stopped), the run that started it gone:
