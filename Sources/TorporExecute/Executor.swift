@@ -1575,11 +1575,15 @@ public final class Executor: @unchecked Sendable {
     }
 
     /// Flushes libvirt's saved image at `path`, and its directory, to disk. An image not on this machine (a remote
-    /// host's, or a directory this executor may not read) is libvirt's to keep: nothing to do.
+    /// host's, or a directory or file this executor may not read) is libvirt's to keep: nothing to do. One that is here
+    /// but cannot be opened otherwise (a failing disk, no file descriptor left) is not flushed: a failed hibernation.
     static func flushImage(_ path: String) throws {
         func flush(_ path: String, flags: Int32) throws {
             let fd = open(path, flags | O_CLOEXEC)
-            guard fd >= 0 else { return }
+            guard fd >= 0 else {
+                if [ENOENT, EACCES, EPERM].contains(errno) { return }
+                throw ImageNotFlushed(path: path, reason: "cannot be opened: " + String(cString: strerror(errno)))
+            }
             defer { close(fd) }
             // A filesystem that cannot flush (EINVAL: no fsync of a directory there; EROFS) has nothing to lose to it.
             guard fsync(fd) == 0 || [EINVAL, EROFS].contains(errno) else { throw ImageNotFlushed(path: path, reason: String(cString: strerror(errno))) }

@@ -1329,8 +1329,9 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.store.read { try JournalRepository.power(of: "web-01", in: $0) }?.manifestID != nil)
     }
 
-    /// libvirt's image is flushed to disk before its sleep is recorded: an image on this machine is, and one that is not
-    /// here (a remote host's) is libvirt's to keep; the hibernation's record holds the image's size as before.
+    /// libvirt's image is flushed to disk before its sleep is recorded: an image on this machine is, one that is not
+    /// here (a remote host's) is libvirt's to keep, and one here that cannot be opened is not flushed (an error); the
+    /// hibernation's record holds the image's size as before.
     @Test func theSavedImageIsFlushedBeforeItsSleepIsRecorded() throws {
         let f = try Fixture()
         let image = f.dir + "/save/web-01.save"
@@ -1338,6 +1339,16 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         try Data(randomImage).write(to: URL(fileURLWithPath: image))
         try Executor.flushImage(image)
         try Executor.flushImage(f.dir + "/elsewhere/web-01.save")
+        // Here but not to be opened (a socket in its place: ENXIO; a failing disk's EIO alike): not flushed.
+        let socketPath = "/tmp/torpor-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).save"   // short: a socket's path has 108 bytes
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd); unlink(socketPath) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { path in socketPath.utf8CString.withUnsafeBytes { path.copyMemory(from: $0) } }
+        #expect(withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } } == 0)
+        let unopened = #expect(throws: Executor.ImageNotFlushed.self) { try Executor.flushImage(socketPath) }
+        #expect(unopened?.description.contains("could not be flushed to disk (cannot be opened: ") == true, "\(String(describing: unopened))")
         _ = try f.plan(["web-01": 0..<20])
         var options = f.options(Self.now)
         options.managedSaveDirectory = f.dir + "/save"
