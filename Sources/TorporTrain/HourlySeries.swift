@@ -21,17 +21,22 @@ public struct HourlySeries: Equatable, Sendable {
     /// The allocated vCPUs each step's demand was measured on (the most its samples record; NaN where unknown), as long
     /// as `values`, or empty when the source records none.
     public var vcpus: [Float] = []
+    /// The fewest vCPUs each step's samples record (the count it ended on, when the VM's vCPUs were cut in it), as
+    /// `vcpus`.
+    public var fewestVCPUs: [Float] = []
 
     /// What `context` holds, in order.
     public static let contextNames = ["memory", "network", "disk"]
 
-    public init(start: EpochSeconds, step: Int64, values: [Float], context: [[Float]] = [], sparse: Set<Int> = [], vcpus: [Float] = []) {
+    public init(start: EpochSeconds, step: Int64, values: [Float], context: [[Float]] = [], sparse: Set<Int> = [], vcpus: [Float] = [],
+                fewestVCPUs: [Float] = []) {
         self.start = start
         self.step = step
         self.values = values
         self.context = context.isEmpty ? Self.contextNames.map { _ in [] } : context
         self.sparse = sparse
         self.vcpus = vcpus
+        self.fewestVCPUs = fewestVCPUs.isEmpty ? vcpus : fewestVCPUs
     }
 
     public func time(of index: Int) -> EpochSeconds { start + Int64(index) * step }
@@ -76,39 +81,44 @@ public struct HourlySeries: Equatable, Sendable {
             samples[h.index] = h.samples
             if h.index >= lead, Float(h.high).isFinite { values[h.index - lead] = Float(h.high) }
         }
-        var missing = Set<Int>(), vcpus = [Float](repeating: .nan, count: count)
+        var missing = Set<Int>(), vcpus = [Float](repeating: .nan, count: count), fewest = vcpus
         for h in try hourly("vcpus") {
-            if h.low == 0 { missing.insert(h.index) }
-            if h.high > 0 { vcpus[h.index] = Float(h.high) }
+            if h.low == 0 { missing.insert(h.index) } else { (vcpus[h.index], fewest[h.index]) = (Float(h.high), Float(h.low)) }
         }
         for h in try hourly("mem_capacity") where h.low == 0 { missing.insert(h.index) }
         let sparse = Set(sparseHours(samples).filter { $0 >= lead }.map { $0 - lead }).subtracting(missing)   // missing only for their few samples
         missing.formUnion(sparse)
         for i in missing { values[i] = .nan }
-        let known = vcpus.contains { !$0.isNaN } ? vcpus : []
-        func measured(_ series: HourlySeries) -> HourlySeries { metric == "cpu_util" && !asMeasured ? series.onNewestVCPUs() : series }
-        guard withContext else { return measured(HourlySeries(start: first, step: step, values: values, sparse: sparse, vcpus: known)) }
+        let known = vcpus.contains { !$0.isNaN }
+        func measured(_ series: HourlySeries) -> HourlySeries {
+            var series = series
+            if known { (series.vcpus, series.fewestVCPUs) = (vcpus, fewest) }
+            return metric == "cpu_util" && !asMeasured ? series.onNewestVCPUs() : series
+        }
+        guard withContext else { return measured(HourlySeries(start: first, step: step, values: values, sparse: sparse)) }
         var context = [try memoryShare(maxPerStep), try traffic(maxPerStep("net_rx"), maxPerStep("net_tx")),
                        try traffic(maxPerStep("disk_read"), maxPerStep("disk_write"))]
         for c in context.indices {
             for i in missing.union(indices(touchedBy: excluded, first: first, count: count)) { context[c][i] = .nan }
             if context[c].allSatisfy(\.isNaN) { context[c] = [] }
         }
-        return measured(HourlySeries(start: first, step: step, values: values, context: context, sparse: sparse, vcpus: known))
+        return measured(HourlySeries(start: first, step: step, values: values, context: context, sparse: sparse))
     }
 
-    /// This series' CPU utilization as a share of the VM's newest vCPU count (that of its last step with a known count):
-    /// a step measured on more vCPUs is scaled up by their ratio, capped at 100 % (50 % of 4 vCPUs is 100 % of the 2 the
-    /// VM has since), so that a VM whose vCPUs were cut is not forecast as quiet as it was. A step measured on fewer is
-    /// kept as measured: its 100 % may have been capped by the vCPUs it had, and scaling it down could hide demand. A
-    /// step whose count changed within it counts the most it had (the change is read an hour late when it falls in the
-    /// newest step, never the other way: the newest count is then the higher one, and nothing is scaled down).
+    /// This series' CPU utilization as a share of the VM's newest vCPU count: the fewest of the newest step with both a
+    /// demand reading and a count (a VM asleep or off reports its definition's count, not the one it runs with). A step
+    /// measured on more vCPUs is scaled up by their ratio, capped at 100 % (50 % of 4 vCPUs is 100 % of the 2 the VM
+    /// has since), so that a VM whose vCPUs were cut is not forecast as quiet as it was. A step measured on fewer is kept
+    /// as measured: its 100 % may have been capped by the vCPUs it had, and scaling it down could hide demand. A step
+    /// whose count changed within it was measured on the most it had (scaled up, never down, for its part on fewer).
     public func onNewestVCPUs() -> HourlySeries {
-        guard let newest = vcpus.last(where: { !$0.isNaN }) else { return self }
+        guard let last = values.indices.last(where: { !values[$0].isNaN && $0 < fewestVCPUs.count && !fewestVCPUs[$0].isNaN }) else { return self }
+        let newest = fewestVCPUs[last]
         var scaled = self
         for i in vcpus.indices where vcpus[i] > newest {   // NaN > newest is false
-            if !values[i].isNaN { scaled.values[i] = min(100, values[i] * vcpus[i] / newest) }
+            if !values[i].isNaN { scaled.values[i] = min(max(100, values[i]), values[i] * vcpus[i] / newest) }
             scaled.vcpus[i] = newest
+            scaled.fewestVCPUs[i] = min(fewestVCPUs[i], newest)
         }
         return scaled
     }
@@ -180,13 +190,14 @@ public struct HourlySeries: Equatable, Sendable {
     /// The first `count` steps (the history up to a replayed hour).
     public func prefix(_ count: Int) -> HourlySeries {
         HourlySeries(start: start, step: step, values: Array(values.prefix(count)), context: context.map { Array($0.prefix(count)) },
-                     sparse: sparse.filter { $0 < count }, vcpus: Array(vcpus.prefix(count)))
+                     sparse: sparse.filter { $0 < count }, vcpus: Array(vcpus.prefix(count)), fewestVCPUs: Array(fewestVCPUs.prefix(count)))
     }
 
     /// The steps after the first `count` (a history read from a later start).
     public func dropFirst(_ count: Int) -> HourlySeries {
         HourlySeries(start: time(of: count), step: step, values: Array(values.dropFirst(count)), context: context.map { Array($0.dropFirst(count)) },
-                     sparse: Set(sparse.filter { $0 >= count }.map { $0 - count }), vcpus: Array(vcpus.dropFirst(count)))
+                     sparse: Set(sparse.filter { $0 >= count }.map { $0 - count }), vcpus: Array(vcpus.dropFirst(count)),
+                     fewestVCPUs: Array(fewestVCPUs.dropFirst(count)))
     }
 
     /// Share of steps that hold a value.

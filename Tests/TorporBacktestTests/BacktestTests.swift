@@ -109,22 +109,38 @@ import TorporTrain
 
     /// A store of VMs each given its hourly CPU over `days` days from `start` by `value(hour of the day, day)`, nil
     /// for no sample, `perHour` samples in each hour; all on one host.
-    static func store(_ vms: [String: (Int, Int) -> Double?], days: Int = 35, perHour: Int = 1) throws -> Store {
+    static func store(_ vms: [String: (Int, Int) -> Double?], days: Int = 35, perHour: Int = 1, vcpus: ((Int, Int) -> Double)? = nil) throws -> Store {
         let store = try Store(path: try ScratchDirectory.make("torpor-bt") + "/torpor.db")
         try store.transaction { db in
             let writer = try SampleWriter(db: db)
             let cpu = try writer.metricID(try MetricBinding.make(metric: "cpu_util", unit: "percent").get())
+            let count = try writer.metricID(try MetricBinding.make(metric: "vcpus", unit: "count").get())
             for (name, value) in vms.sorted(by: { $0.key < $1.key }) {
                 let vm = try VMRepository.id(of: name, in: db, now: start)
                 try VMRepository.setPlacement(vm: vm, hostURI: "test:///default", labels: [:], in: db)
                 for h in 0..<days * 24 {
                     guard let v = value(h % 24, h / 24) else { continue }
-                    for k in 0..<perHour { _ = try writer.add(vm: vm, metric: cpu, time: start + Int64(h) * 3600 + Int64(k * 3600 / perHour), value: v) }
+                    for k in 0..<perHour {
+                        let t = start + Int64(h) * 3600 + Int64(k * 3600 / perHour)
+                        _ = try writer.add(vm: vm, metric: cpu, time: t, value: v)
+                        if let vcpus { _ = try writer.add(vm: vm, metric: count, time: t, value: vcpus(h % 24, h / 24)) }
+                    }
                 }
             }
             try writer.finish()
         }
         return store
+    }
+
+    /// A VM whose vCPUs were cut from 4 to 2 on the evening before a replayed day: its workdays, measured at 10 % of 4
+    /// vCPUs, are 20 % of the 2 it has since, over restore_above. Each replayed hour reads the history on the vCPUs known
+    /// then, as production does: the VM is back before the workday (read as measured, 10 % would keep it asleep into it).
+    @Test func aReplayReadsHistoryOnTheVCPUsKnownThen() throws {
+        let store = try Self.store(["cut": { hour, day in (8..<18).contains(hour) ? (day < 30 ? 10 : 20) : 1 }],
+                                   vcpus: { hour, day in day < 29 || day == 29 && hour < 20 ? 4 : 2 })
+        let report = try Backtest(store: store, policy: Self.policy, from: Self.start + 30 * 86_400, to: Self.start + 31 * 86_400).run([.seasonalNaive])
+        let naive = try #require(report.vms["cut"]?["seasonal-naive"])
+        #expect(naive.episodes == 1 && naive.proactiveEpisodes == 1 && naive.violatedIntervals == 0, "\(naive)")
     }
 
     /// Restores that queue on a host (one at a time, half an hour each) start early: their VMs are back early, asleep

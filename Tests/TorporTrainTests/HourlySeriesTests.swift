@@ -119,6 +119,11 @@ func scratchStore() throws -> (Store, String) {
                 // cut-01 has 4 vCPUs, then 2 from hour 10; grown-01 2, then 4.
                 csv += "cut-01,cpu_util,\(t),\(hour < 10 ? (hour == 5 ? 60 : 30) : 20)\ncut-01,vcpus,\(t),\(hour < 10 ? 4 : 2)\n"
                 csv += "grown-01,cpu_util,\(t),\(hour < 10 ? 50 : 20)\ngrown-01,vcpus,\(t),\(hour < 10 ? 2 : 4)\n"
+                // late-01: cut to 2 at 10:30. slept-01: cut to 2 at 10:00 while it ran, then asleep from 15:00, when only
+                // its definition's count (4) is reported.
+                if hour <= 10 { csv += "late-01,cpu_util,\(t),30\nlate-01,vcpus,\(t),\(hour == 10 && m >= 30 ? 2 : 4)\n" }
+                if hour < 15 { csv += "slept-01,cpu_util,\(t),30\n" }
+                csv += "slept-01,vcpus,\(t),\((10..<15).contains(hour) ? 2 : 4)\n"
             }
         }
         try csv.write(toFile: dir + "/s.csv", atomically: true, encoding: .utf8)
@@ -134,6 +139,14 @@ func scratchStore() throws -> (Store, String) {
         #expect(measured.prefix(10).onNewestVCPUs().values[0] == 30, "before the cut, the VM had 4 vCPUs")
         #expect(measured.prefix(11).onNewestVCPUs().values == cut.prefix(11).values)
         #expect(cut.onNewestVCPUs() == cut, "read on the newest count once")
+        // A cut within the newest hour counts at once (its fewest), and a count reported while the VM slept is not the one
+        // it runs with.
+        let (late, slept) = try store.read { db in
+            (try HourlySeries.load(vm: "late-01", from: t0, to: t0 + 11 * 3600, in: db),
+             try HourlySeries.load(vm: "slept-01", from: t0, to: t0 + 20 * 3600, excluded: [(t0 + 15 * 3600)...(t0 + 20 * 3600)], in: db))
+        }
+        #expect(late.values[0] == 60 && late.values[10] == 60, "the hour of the cut was measured on 4 vCPUs at most")
+        #expect(slept.values[0] == 60 && slept.values[14] == 30)
         let noCounts = HourlySeries(start: t0, step: 3600, values: [10, 20])
         #expect(noCounts.onNewestVCPUs() == noCounts, "a source without vCPU counts is read as it is")
     }
