@@ -20,14 +20,11 @@ enum DiskIdentity {
             let source = ownSource(element)
             if let file = source?.range(of: "file='") ?? source?.range(of: "file=\""), let source {
                 let path = String(source[file.upperBound...].prefix { $0 != "'" && $0 != "\"" })
-                var info = stat()
-                let known = stat(path, &info) == 0
-                if !known && !readOnly(element) {
+                let (entry, unreadable) = fileEntry(path, withTimes: withTimes)
+                if let unreadable, !readOnly(element) {
                     // A writable disk torpor cannot read the size and time of would compare equal to itself unchanged.
-                    disks.append("unconfirmable:file='\(path)' cannot be read (\(String(cString: strerror(errno))))".replacingOccurrences(of: ",", with: ";"))
+                    disks.append("unconfirmable:file='\(path)' cannot be read (\(unreadable))".replacingOccurrences(of: ",", with: ";"))
                 } else {
-                    var entry = "\(path):\(known ? String(info.st_size) : "?")"
-                    if withTimes { entry += " mtime=" + (known ? "\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)" : "?") }
                     disks.append(entry)
                 }
             } else if let source, !readOnly(element) {
@@ -36,6 +33,41 @@ enum DiskIdentity {
             rest = rest[end...]
         }
         return disks.isEmpty ? "no disks" : disks.sorted().joined(separator: ",")
+    }
+
+    /// A file disk's entry, `path:size mtime=seconds.nanoseconds` (`?` for what cannot be read), and why it cannot be
+    /// read, if it cannot.
+    private static func fileEntry(_ path: String, withTimes: Bool) -> (entry: String, unreadable: String?) {
+        var info = stat()
+        let known = stat(path, &info) == 0
+        let unreadable = known ? nil : String(cString: strerror(errno))
+        var entry = "\(path):\(known ? String(info.st_size) : "?")"
+        if withTimes { entry += " mtime=" + (known ? "\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)" : "?") }
+        return (entry, unreadable)
+    }
+
+    /// An identity `of` gave with each file's size (and time, if it has them) read again now, in the same form: the
+    /// identity of the same disks as they are now, without the definition they were read from. nil when an entry is not
+    /// a file's (an unconfirmable disk: such images are never taken) or a file cannot be read now (gone, or a path
+    /// read wrong: one with a comma after a colon and digits could be taken for two entries): unknown, not changed.
+    static func reread(_ recorded: String) -> String? {
+        guard recorded != "no disks" else { return recorded }
+        let end = try! Regex(#":([0-9]+|\?)( mtime=([0-9]+\.[0-9]+|\?))?$"#)
+        var entries: [String] = [], pending = ""
+        // A path may hold a comma: a piece that does not end as an entry does is the start of the next one's.
+        for piece in recorded.split(separator: ",", omittingEmptySubsequences: false) {
+            pending += (pending.isEmpty ? "" : ",") + piece
+            if pending.contains(end) { entries.append(pending); pending = "" }
+        }
+        guard pending.isEmpty, !entries.contains(where: { $0.hasPrefix("unconfirmable:") }) else { return nil }
+        var now: [String] = []
+        for entry in entries {
+            guard let suffix = entry.firstMatch(of: end) else { return nil }
+            let (read, unreadable) = fileEntry(String(entry[..<suffix.range.lowerBound]), withTimes: hasTimes(entry))
+            guard unreadable == nil else { return nil }
+            now.append(read)
+        }
+        return now.sorted().joined(separator: ",")
     }
 
     /// The attributes of a disk's own `<source>`: not one of its backing chain (`<backingStore>`, read-only files under

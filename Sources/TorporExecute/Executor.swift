@@ -1073,6 +1073,9 @@ public final class Executor: @unchecked Sendable {
                                                      : "start it by hand if its memory may be lost"))
         }
         let manifest = try statePool.manifest(id: id)
+        // The disks it was taken with, as they are now: refused before gigabytes are rebuilt (the rebuilt image's own
+        // definition is checked again below).
+        if let now = DiskIdentity.reread(manifest.diskIdentity) { try StatePool.checkDisks(of: manifest, current: now) }
         var unwritable: [String] = []
         for directory in [pool.directory, fallback] {
             // A name libvirt never gives (its managed saves are `<domain>.save`: a VM named restore-db has one).

@@ -94,8 +94,8 @@ public enum StorelessWake {
                     continue
                 }
                 if let unusable = d.domain.unusableManagedSaveImage(localPath: nil) {
-                    report.left.append("\(vm): \(unusable): started, libvirt would boot it afresh without its memory; the state pool may hold it "
-                                       + "(wake it once the store opens), else virsh -c \(d.host) start \(d.domain.name) boots it afresh")
+                    report.left.append("\(vm): \(unusable): not started (libvirt boots a VM whose image is gone or cut afresh, without its memory); the "
+                                       + "state pool may hold it (wake it once the store opens); else try again, or virsh -c \(d.host) start \(d.domain.name)")
                     continue
                 }
                 guard !dryRun else { report.woken.append(vm); continue }

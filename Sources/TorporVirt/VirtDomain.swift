@@ -84,11 +84,15 @@ public final class VirtDomain {
     /// its driver can (`managedSaveXMLDescription`, on the host's own file: gone, or its header not a finished save's;
     /// not the flag `hasManagedSaveImage` gives, which a file removed or cut behind libvirt's back does not change),
     /// else as the file at `localPath` reads (`unusableManagedSaveImage(at:)`; nil: unknown), which also words what
-    /// libvirt refuses.
+    /// libvirt refuses. When libvirt fails otherwise (its connection, its daemon), whether the image is whole is not
+    /// known: said so, as a reason not to rely on it.
     public func unusableManagedSaveImage(localPath: String?) -> String? {
         let local = localPath.flatMap(Self.unusableManagedSaveImage(at:))
         do { _ = try managedSaveXMLDescription(); return nil } catch where error.isUnsupported { return local } catch {
-            return local ?? "libvirt cannot read its saved image (\(error))"
+            // libvirt's QEMU driver: no image (`VIR_ERR_OPERATION_INVALID`), or one it cannot use, incomplete or not a
+            // save's (`VIR_ERR_OPERATION_FAILED`).
+            let refused = [VIR_ERR_OPERATION_INVALID, VIR_ERR_OPERATION_FAILED].contains { error.code == Int32($0.rawValue) }
+            return local ?? (refused ? "libvirt cannot use its saved image (\(error))" : "libvirt cannot say whether its saved image is whole (\(error))")
         }
     }
 

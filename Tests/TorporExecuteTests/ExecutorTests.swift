@@ -2628,6 +2628,28 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(DiskIdentity.of(xml: domain(mirrored), withTimes: true).hasPrefix(file + ":4 mtime="))
     }
 
+    /// An identity read again from itself (`DiskIdentity.reread`: a pool restore's check before it rebuilds the image)
+    /// is the same while the disks are (a path with commas and colons included; an older identity without times read
+    /// without them), differs once one is written, and is unknown when a file cannot be read (the check after the
+    /// rebuild decides then).
+    @Test func anIdentityIsReadAgainFromItsOwnPaths() throws {
+        let dir = try ScratchDirectory.make("torpor-disks")
+        let odd = dir + "/a,b:c,d.img", plain = dir + "/vda.img"
+        for path in [odd, plain] { try Data("disk".utf8).write(to: URL(fileURLWithPath: path)) }
+        let xml = "<domain><devices>" + [odd, plain].map { "<disk type='file' device='disk'><source file='\($0)'/></disk>" }.joined() + "</devices></domain>"
+        let taken = DiskIdentity.of(xml: xml, withTimes: true), older = DiskIdentity.of(xml: xml, withTimes: false)
+        #expect(DiskIdentity.reread(taken) == taken && DiskIdentity.reread(older) == older, "\(taken)")
+        #expect(DiskIdentity.reread("no disks") == "no disks")
+        #expect(DiskIdentity.reread("unconfirmable:dev='/dev/vg0/web'") == nil)
+        let handle = try #require(FileHandle(forWritingAtPath: odd))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("written".utf8))
+        try handle.close()
+        #expect(DiskIdentity.reread(taken) != taken && DiskIdentity.reread(taken) == DiskIdentity.of(xml: xml, withTimes: true))
+        try FileManager.default.removeItem(atPath: plain)
+        #expect(DiskIdentity.reread(taken) == nil)
+    }
+
     /// A Prometheus that takes connections but never answers (`--wake-on`) holds up no due restore: those start first;
     /// the first question it fails ends the asking for the pass, said once, instead of each sleeper waiting out the
     /// timeout in turn.
