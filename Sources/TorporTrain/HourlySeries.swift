@@ -112,7 +112,8 @@ public struct HourlySeries: Equatable, Sendable {
     /// as measured: its 100 % may have been capped by the vCPUs it had, and scaling it down could hide demand. A step
     /// whose count changed within it was measured on the most it had (scaled up, never down, for its part on fewer).
     public func onNewestVCPUs() -> HourlySeries {
-        guard let last = values.indices.last(where: { !values[$0].isNaN && $0 < fewestVCPUs.count && !fewestVCPUs[$0].isNaN }) else { return self }
+        guard !fewestVCPUs.isEmpty,   // a source without counts (a replay asks every hour)
+              let last = values.indices.last(where: { !values[$0].isNaN && $0 < fewestVCPUs.count && !fewestVCPUs[$0].isNaN }) else { return self }
         let newest = fewestVCPUs[last]
         var scaled = self
         for i in vcpus.indices where vcpus[i] > newest {   // NaN > newest is false
