@@ -839,7 +839,7 @@ public final class Executor: @unchecked Sendable {
                     // libvirt starts a VM whose image is gone or incomplete afresh, without its memory: a pooled sleep's
                     // image is looked at first, and the pool's copy brings the VM back instead.
                     if let unusable = unusableLibvirtImage(of: domain, options: options) {
-                        try fromPoolInstead(journaled: unusable, told: unusable + " (libvirt would boot the VM afresh)",
+                        try fromPoolInstead(journaled: unusable, told: unusable + " (libvirt boots a VM whose image is gone or cut afresh)",
                                             otherwise: ExecuteError(.runtime, unusable))
                     } else {
                         started.detail = "from libvirt's saved image"
