@@ -319,13 +319,16 @@ struct Planning {
                 slots[w.key].map { $0.late || $0.start - (w.start + w.saveSeconds) < 0 || $0.start + w.restoreSeconds - w.start < w.breakEven } ?? true
             }
             for w in dropped {
-                skipped.append(.init(vm: w.vm.name, reason: "the restore queue on \(w.vm.host ?? "?") leaves too little time asleep in the \(DurationText.format(Int64(w.hours * 3600))) window from \(UTC.format(w.start))"))
+                let window = "the \(DurationText.format(Int64(w.hours * 3600))) window from \(UTC.format(w.start))"
+                skipped.append(.init(vm: w.vm.name, reason: slots[w.key]?.late == true
+                    ? "\(window) refused: its restore would end after its deadline, queued on \(w.vm.host ?? "?")"
+                    : "the restore queue on \(w.vm.host ?? "?") leaves too little time asleep in \(window)"))
             }
-            // A sleeper is harmed when it is late and queues longer than it would without the new windows (one late
+            // A sleeper is harmed when it is late and ends later than it would without the new windows (one late
             // already alone, its restore longer than the time left, must not be made later still).
             func harmed(_ w: Window) -> Bool {
                 guard let slot = slots[w.key], slot.late, let alone = sleepersAlone[w.key] else { return false }
-                return !alone.late || slot.queueingDelay > alone.queueingDelay
+                return !alone.late || slot.end > alone.end
             }
             if dropped.isEmpty, let sleeper = sleeping.first(where: harmed), let yielding = culprit(sleeper, accepted + sleeping, slots: slots) {
                 dropped = [yielding]
@@ -713,13 +716,13 @@ struct Planning {
     }
 
     /// The new window to refuse for a sleeper its host's new restores make late: the least-priority (then shortest) of
-    /// those whose restore alone queues it (without it, it queues less), else of every new window on the host (it is
+    /// those whose restore alone delays it (without it, it ends sooner), else of every new window on the host (it is
     /// late through several together).
     func culprit(_ sleeper: Window, _ windows: [Window], slots: [String: RestoreScheduler.Slot]) -> Window? {
         let host = windows.filter { $0.vm.host == sleeper.vm.host }
         let new = host.filter { !$0.asleepAlready }
-        let queued = slots[sleeper.key]?.queueingDelay ?? 0
-        let alone = new.filter { w in (schedule(host.filter { $0.key != w.key })[sleeper.key]?.queueingDelay ?? 0) < queued }
+        let ends = slots[sleeper.key]?.end ?? .max
+        let alone = new.filter { w in (schedule(host.filter { $0.key != w.key })[sleeper.key]?.end ?? .max) < ends }
         return (alone.isEmpty ? new : alone).max { ($0.tier.priority, -$0.hours) < ($1.tier.priority, -$1.hours) }
     }
 

@@ -3,7 +3,10 @@ import TorporCore
 /// Schedules one host's restores so that each finishes by its deadline with at most `concurrent` at once.
 /// Restores are placed backwards from their deadlines (latest deadline first; at equal deadlines the lower priority
 /// first), each in the slot that lets it finish latest: so at equal deadlines a gold VM is placed earlier than a bronze
-/// one and finishes first, and a restore that queues behind others starts earlier by that queueing delay.
+/// one and finishes first, and a restore that queues behind others starts earlier by that queueing delay. Each slot is
+/// then run forwards: a restore that cannot start early enough (its save ends, or now, too late) starts when it can
+/// and holds its slot until it ends, so the restores after it in that slot start later, and are late if they then end
+/// after their deadlines.
 public enum RestoreScheduler {
     public struct Request: Equatable, Sendable {
         /// Names the restore in the result.
@@ -25,8 +28,10 @@ public enum RestoreScheduler {
         public var start: EpochSeconds
         /// Deadline minus the expected end: the time waited in the queue.
         public var queueingDelay: Int64
-        /// The restore has to start before `earliest` to meet its deadline.
+        /// The restore is expected to end after its deadline.
         public var late: Bool
+        /// When the restore is expected to end, its slot's restores run in order.
+        public var end: EpochSeconds
     }
 
     /// Start times by request id.
@@ -35,13 +40,26 @@ public enum RestoreScheduler {
             a.deadline != b.deadline ? a.deadline > b.deadline : a.priority != b.priority ? a.priority > b.priority : a.id > b.id
         }
         var freeUntil = [EpochSeconds](repeating: .max, count: max(1, min(concurrent, requests.count)))   // each slot is free before this time
-        var result: [String: Slot] = [:]
+        var placed = [[(request: Request, start: EpochSeconds, queueingDelay: Int64)]](repeating: [], count: freeUntil.count)
         for r in order {
-            let best = freeUntil.indices.max { min(freeUntil[$0], r.deadline) < min(freeUntil[$1], r.deadline) }!
+            // Of slots that let it end as late, the one free longest after it: a restore that overruns delays fewer.
+            let best = freeUntil.indices.max { (min(freeUntil[$0], r.deadline), freeUntil[$0]) < (min(freeUntil[$1], r.deadline), freeUntil[$1]) }!
             let end = min(freeUntil[best], r.deadline)
-            let start = end - r.seconds
-            freeUntil[best] = start
-            result[r.id] = Slot(start: max(start, r.earliest), queueingDelay: r.deadline - end, late: start < r.earliest)
+            freeUntil[best] = end - r.seconds
+            placed[best].append((r, end - r.seconds, r.deadline - end))
+        }
+        var result: [String: Slot] = [:]
+        for slot in placed {
+            // In the order they can start (a restore that cannot start as placed moves behind those placed after it).
+            let runs = slot.sorted { a, b in
+                (max(a.start, a.request.earliest), a.start) < (max(b.start, b.request.earliest), b.start)
+            }
+            var free = EpochSeconds.min
+            for run in runs {
+                let start = max(run.start, run.request.earliest, free)
+                free = start + run.request.seconds
+                result[run.request.id] = Slot(start: start, queueingDelay: run.queueingDelay, late: free > run.request.deadline, end: free)
+            }
         }
         return result
     }

@@ -218,7 +218,8 @@ import TorporTrain
         let plan = try Self.plan([sleeper, Self.vm("new", Self.hours(idle: 0..<3), restore: 3600)], policy: policy)
         #expect(plan.actions.map(\.vm) == ["asleep"], "\(plan.actions.map { "\($0.vm) \($0.action)" })")
         #expect(plan.actions.allSatisfy { $0.hostConcurrentRestores == 1 }, "the lanes the queue assumed, for the executor")
-        #expect(plan.skipped.first { $0.vm == "new" }?.reason.contains("would make the restore of asleep, asleep now, late") == true)
+        // Queued behind the sleeper's restore, which starts now, the new VM's would end after its own deadline.
+        #expect(plan.skipped.first { $0.vm == "new" }?.reason.contains("its restore would end after its deadline, queued on test:///default") == true)
         // The window refused is the one whose restore queues the sleeper, not one due back hours later (less priority,
         // shorter: refused before, in vain).
         let twoNew = try Self.plan([sleeper, Self.vm("new", Self.hours(idle: 0..<3), restore: 3600), Self.vm("later", Self.hours(idle: 8..<14), restore: 600)],
@@ -227,13 +228,47 @@ import TorporTrain
                                        vms: {asleep: {tier: gold}, new: {tier: silver, min_idle: 2h}, later: {tier: bronze, min_idle: 2h}}
                                        """))
         #expect(Set(twoNew.actions.map(\.vm)) == ["asleep", "later"], "\(twoNew.actions.map { "\($0.vm) \($0.action)" }) \(twoNew.skipped)")
-        #expect(twoNew.skipped.first { $0.vm == "new" }?.reason.contains("would make the restore of asleep, asleep now, late") == true)
+        #expect(twoNew.skipped.first { $0.vm == "new" }?.reason.contains("its restore would end after its deadline") == true)
         // A sleeper late already alone (its 4 h restore due by 03:00) is not made later still.
         let late = Self.vm("asleep", Self.hours(idle: 0..<3), hibernatedSince: Self.now - 3600, restore: 4 * 3600)
         let lateAlone = try Self.plan([late], policy: policy)
         #expect(lateAlone.actions.first?.rationale.text.contains("the restore queue may finish it after its deadline") == true)
         let withNew = try Self.plan([late, Self.vm("new", Self.hours(idle: 0..<3), restore: 3600)], policy: policy)
         #expect(withNew.actions.map(\.vm) == ["asleep"], "\(withNew.actions.map { "\($0.vm) \($0.action)" })")
+        // Nor is a new window placed after it on the lane taken for free: the late sleeper holds the lane from now until
+        // 04:00, so the new VM's 1 h restore, placed to end by its 04:00 deadline, would start at 04:00 and end late.
+        let behindLate = try Self.plan([late, Self.vm("new", Self.hours(idle: 0..<4), restore: 3600)], policy: policy)
+        #expect(behindLate.actions.map(\.vm) == ["asleep"], "\(behindLate.actions.map { "\($0.vm) \($0.action) \(UTC.format($0.at.seconds))" })")
+        #expect(behindLate.skipped.first { $0.vm == "new" }?.reason.contains("its restore would end after its deadline, queued on test:///default") == true,
+                "\(behindLate.skipped)")
+        // A new restore on time itself can still push a sleeper's later: the first sleeper's 3 h restore, late, holds the
+        // lane until 03:00; the new VM's 30 min restore, placed at 02:28, then runs 03:00–03:30 (its deadline is 09:58)
+        // and the second sleeper's 9 h restore, due by 11:58 and late by 2 min behind the first alone, would end at 12:30.
+        let first = Self.vm("first", Self.hours(idle: 0..<2), hibernatedSince: Self.now - 3600, restore: 3 * 3600)
+        let second = Self.vm("second", Self.hours(idle: 0..<12), hibernatedSince: Self.now - 3600, restore: 9 * 3600)
+        let pushes = try Self.plan([first, second, Self.vm("new", Self.hours(idle: 0..<10), restore: 1800)],
+                                   policy: try Self.policy(#"hosts: {"test:///default": {concurrent_restores: 1}}"#))
+        #expect(pushes.actions.map(\.vm).sorted() == ["first", "second"], "\(pushes.actions.map { "\($0.vm) \($0.action) \(UTC.format($0.at.seconds))" })")
+        #expect(pushes.skipped.first { $0.vm == "new" }?.reason.contains("would make the restore of second, asleep now, late") == true, "\(pushes.skipped)")
+    }
+
+    /// A restore that cannot start as placed (a sleeper due back sooner than its restore takes) holds its lane until it
+    /// ends: the restores after it on that lane start later, and are late if they then end after their deadlines.
+    @Test func aLateRestoreDelaysTheRestoresQueuedAfterIt() {
+        let slots = RestoreScheduler.schedule([
+            .init(id: "late", deadline: 1000, seconds: 2400, priority: 1, earliest: 1000),
+            .init(id: "next", deadline: 4000, seconds: 1200, priority: 1, earliest: 1000),
+            .init(id: "after", deadline: 9000, seconds: 600, priority: 1, earliest: 1000),
+        ], concurrent: 1)
+        let run = { (id: String) in slots[id].map { [$0.start, $0.end, $0.late ? 1 : 0] } }
+        #expect(run("late") == [1000, 3400, 1])
+        #expect(run("next") == [3400, 4600, 1], "placed at 2800, behind the late one")
+        #expect(run("after") == [8400, 9000, 0], "its place is free again")
+        let two = RestoreScheduler.schedule([
+            .init(id: "late", deadline: 1000, seconds: 2400, priority: 1, earliest: 1000),
+            .init(id: "next", deadline: 4000, seconds: 1200, priority: 1, earliest: 1000),
+        ], concurrent: 2)
+        #expect(two["next"]?.late == false && two["next"]?.start == 2800, "a lane of its own")
     }
 
     @Test func aGoldRestoreGoesFirstAndMeetsItsDeadlineUnderAHostLimit() throws {
