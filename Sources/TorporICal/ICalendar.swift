@@ -59,6 +59,11 @@ public final class ICalendar {
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw ICalError(source: path, line: nil, message: "cannot read: \(error.localizedDescription)")
         }
+        try self.init(data: data, source: path)
+    }
+
+    /// A calendar from the bytes of a file (`source` names it in errors): refused unless UTF-8 text without NUL.
+    public convenience init(data: Data, source path: String) throws(ICalError) {
         guard let text = String(data: data, encoding: .utf8) else {
             let lines = data.split(separator: 10, omittingEmptySubsequences: false)
             let bad = lines.firstIndex { String(data: Data($0), encoding: .utf8) == nil }.map { $0 + 1 }

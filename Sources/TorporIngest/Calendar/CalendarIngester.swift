@@ -114,8 +114,14 @@ public struct CalendarIngester {
         var calendarWarnings: [String]
         let location = URL(fileURLWithPath: path).standardizedFileURL.path
         var eventCount = 0
+        // Read once: what is parsed is what the source's identity hashes (a feed replaced between two reads would be
+        // recorded under the new content's identity with the old one's events, and its next ingest called unchanged).
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw .badInput(source: path, line: nil, message: "cannot read: \(error.localizedDescription)")
+        }
         do {
-            let calendar = try ICalendar(path: path)
+            let calendar = try ICalendar(data: data, source: path)
             eventCount = calendar.eventCount
             let (zone, said) = Self.floatingZone(mapping.zone, declared: calendar.declaredZone, localTimes: calendar.hasLocalTimes)
             occurrences = try calendar.occurrences(from: from, to: to, floatingZone: zone)
@@ -146,10 +152,7 @@ public struct CalendarIngester {
                                         + "\(UTC.format(from)) on are replaced by none (a feed's glitch? the next ingest of the full calendar stores them again)")
             }
         }
-        let content: String
-        do { content = try SHA256.hexDigest(ofFile: path) } catch {
-            throw .badInput(source: path, line: nil, message: "cannot read: \(error.message)")
-        }
+        let content = SHA256.hexDigest(of: data)
         // The window and the mapping are part of what was ingested: another window re-expands the calendar. As JSON
         // with sorted keys: a dictionary's description (the mapping's categories) is in another order in each process.
         let identity = SourceTransaction.identity(contentSHA256: content, readWith: Window(from: from, to: to, mapping: mapping))
