@@ -623,11 +623,16 @@ struct Planning {
     /// of a host asleep, VMs running per group) and each host's state pool, memory and vCPUs hold. VMs asleep now count
     /// first. The guardrails' shares count the VMs known to run (data fresh, not seen shut off) or asleep: a VM without
     /// fresh data (shut off, gone, or its collector stopped) or seen not running is no VM running (a group or host of one VM in all is exempt, as before).
-    /// Memory and vCPUs count every VM placed on the host: one without data may run all the same.
+    /// Memory and vCPUs count every VM placed on the host: one without data may run all the same. Where a host has a
+    /// limit and a size it counts is unknown (a VM's memory or vCPUs, a sleep's saved state), no new sleep on it is
+    /// admitted: an unknown size is no size of zero.
     func admit(_ candidates: [Window], sleeping: [Window], skipped: inout [Plan.Skip]) -> [Window] {
         let groupOf: (PlanningVM) -> String? = { [policy] vm in vm.labels[policy.groupLabel] }
         var groupSize: [String: Int] = [:], hostSize: [String: Int] = [:], groupAll: [String: Int] = [:], hostAll: [String: Int] = [:]
         var hostMemory: [String: Int64] = [:], hostVCPUs: [String: Int64] = [:]
+        // The VMs of each host whose memory, vCPUs or (asleep) saved state's size is not known.
+        var memoryUnknown: [String: [String]] = [:], vcpusUnknown: [String: [String]] = [:], stateUnknown: [String: [String]] = [:]
+        let stateKnown = { (vm: PlanningVM) in vm.stateBytes != nil || vm.memoryBytes != nil }
         for vm in input.vms {
             let counted = vm.countedByGuardrails
             if let g = groupOf(vm) {
@@ -639,6 +644,8 @@ struct Planning {
                 if counted { hostSize[h, default: 0] += 1 }
                 hostMemory[h, default: 0] += vm.memoryBytes ?? 0
                 hostVCPUs[h, default: 0] += Int64(vm.vcpus ?? 0)
+                if vm.memoryBytes == nil { memoryUnknown[h, default: []].append(vm.name) }
+                if vm.vcpus == nil { vcpusUnknown[h, default: []].append(vm.name) }
             }
         }
         var groupAsleep: [String: [Int]] = [:], hostAsleep: [String: [Int]] = [:]
@@ -646,6 +653,7 @@ struct Planning {
         var poolUsed: [String: [Int64]] = [:], memoryAsleep: [String: [Int64]] = [:], vcpusAsleep: [String: [Int64]] = [:]
         func add(_ w: Window) {
             let hostKey = w.vm.host ?? "?"
+            if !stateKnown(w.vm) { stateUnknown[hostKey, default: []].append(w.vm.name) }
             for h in w.firstHour..<max(w.firstHour, w.endHour) {
                 if let g = groupOf(w.vm) { groupAsleep[g, default: [Int](repeating: 0, count: hours)][h] += 1 }
                 hostAsleep[hostKey, default: [Int](repeating: 0, count: hours)][h] += 1
@@ -688,18 +696,29 @@ struct Planning {
                     refusal = "guardrail: host \(hostKey) may have \(allowed) of \(size) VMs asleep at once; full at \(UTC.format(hour0 + Int64(h) * 3600))"
                 }
             }
+            func unknown(_ names: [String], _ what: String) -> String {
+                "\(what) of \(names.count == 1 ? "" : "\(names.count) VMs: ")\(names.prefix(3).joined(separator: ", "))\(names.count > 3 ? ", …" : "") unknown"
+            }
+            let unsized = (stateUnknown[hostKey] ?? []) + (stateKnown(w.vm) ? [] : [w.vm.name])
+            if refusal == nil, let capacity = hostPolicy.statePoolBytes, !unsized.isEmpty {
+                refusal = "state pool of \(hostKey) (\(ByteSize.format(capacity))): \(unknown(unsized, "the saved state's size")): its use cannot be checked"
+            }
             if refusal == nil, let capacity = hostPolicy.statePoolBytes,
                let h = span.first(where: { (poolUsed[hostKey]?[$0] ?? 0) + w.stateBytes > capacity }) {
                 refusal = "state pool of \(hostKey) full at \(UTC.format(hour0 + Int64(h) * 3600)): \(ByteSize.format(w.stateBytes)) needed, \(ByteSize.format(capacity - (poolUsed[hostKey]?[h] ?? 0))) of \(ByteSize.format(capacity)) free"
             }
             // From the restore on (at the horizon's end too), the VM needs its memory and vCPUs back: the host must hold
             // every VM not asleep then.
-            let resources: [(name: String, capacity: Int64?, total: [String: Int64], asleep: [String: [Int64]], text: (Int64) -> String)] = [
-                ("memory", hostPolicy.memoryBytes, hostMemory, memoryAsleep, ByteSize.format),
-                ("vCPUs", hostPolicy.vcpus.map(Int64.init), hostVCPUs, vcpusAsleep, { "\($0)" }),
+            let resources: [(name: String, capacity: Int64?, total: [String: Int64], asleep: [String: [Int64]], unknown: [String: [String]], text: (Int64) -> String)] = [
+                ("memory", hostPolicy.memoryBytes, hostMemory, memoryAsleep, memoryUnknown, ByteSize.format),
+                ("vCPUs", hostPolicy.vcpus.map(Int64.init), hostVCPUs, vcpusAsleep, vcpusUnknown, { "\($0)" }),
             ]
             for r in resources where refusal == nil {
                 guard let capacity = r.capacity else { continue }
+                if let names = r.unknown[hostKey] {
+                    refusal = "host \(hostKey) \(r.name) (\(r.text(capacity))): \(unknown(names, r.name)): the restore could not be guaranteed"
+                    continue
+                }
                 let runningThen = (r.total[hostKey] ?? 0) - (r.asleep[hostKey]?[w.endHour] ?? 0)
                 if runningThen > capacity {
                     refusal = "host \(hostKey) \(r.name): at the restore (\(UTC.format(w.deadline))) its VMs need \(r.text(runningThen)), more than its \(r.text(capacity)): the restore could not be guaranteed"

@@ -5,8 +5,10 @@ import TorporCore
 /// first), each in the slot that lets it finish latest: so at equal deadlines a gold VM is placed earlier than a bronze
 /// one and finishes first, and a restore that queues behind others starts earlier by that queueing delay. Each slot is
 /// then run forwards: a restore that cannot start early enough (its save ends, or now, too late) starts when it can
-/// and holds its slot until it ends, so the restores after it in that slot start later, and are late if they then end
-/// after their deadlines.
+/// and holds its slot until it ends, so the restores after it in that slot wait for it, and are late if they then end
+/// after their deadlines. Their planned starts stay (the executor starts each when it is due and a slot is free): a
+/// VM asleep now whose restore is already under way is scheduled again from now, for its whole restore time, and must
+/// not move the others later for it.
 public enum RestoreScheduler {
     public struct Request: Equatable, Sendable {
         /// Names the restore in the result.
@@ -30,7 +32,8 @@ public enum RestoreScheduler {
         public var queueingDelay: Int64
         /// The restore is expected to end after its deadline.
         public var late: Bool
-        /// When the restore is expected to end, its slot's restores run in order.
+        /// When the restore is expected to end, its slot's restores run in order (after `start` + its time when it
+        /// waits for one before it).
         public var end: EpochSeconds
     }
 
@@ -56,8 +59,8 @@ public enum RestoreScheduler {
             }
             var free = EpochSeconds.min
             for run in runs {
-                let start = max(run.start, run.request.earliest, free)
-                free = start + run.request.seconds
+                let start = max(run.start, run.request.earliest)
+                free = max(start, free) + run.request.seconds
                 result[run.request.id] = Slot(start: start, queueingDelay: run.queueingDelay, late: free > run.request.deadline, end: free)
             }
         }

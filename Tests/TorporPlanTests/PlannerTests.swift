@@ -205,6 +205,20 @@ import TorporTrain
         let vcpus = try Self.plan(vms, policy: try Self.policy(#"hosts: {"test:///default": {vcpus: 3}}"#))
         #expect(vcpus.actions.isEmpty && vcpus.skipped.allSatisfy { $0.reason.contains("vCPUs: at the restore") })
         #expect(try Self.plan(vms, policy: try Self.policy(#"hosts: {"test:///default": {memory: 2GiB, vcpus: 4}}"#)).actions.count == 4)
+        // A VM whose size is not known counts as none of it: no sleep on a host whose limit it could break.
+        var unsized = Self.vm("c", Self.hours(idle: 12..<24))
+        unsized.memoryBytes = nil
+        unsized.vcpus = nil
+        let limits = try Self.policy(#"hosts: {"test:///default": {memory: 64GiB, vcpus: 64, state_pool: 1TiB}}"#)
+        let unknown = try Self.plan(vms + [unsized], policy: limits)
+        #expect(unknown.actions.isEmpty, "\(unknown.actions.map(\.id))")
+        #expect(unknown.skipped.first { $0.vm == "a" }?.reason.contains("host test:///default memory (64.0 GiB): memory of c unknown: the restore could not be guaranteed") == true,
+                "\(unknown.skipped)")
+        #expect(unknown.skipped.first { $0.vm == "c" }?.reason.contains("state pool of test:///default (1.0 TiB): the saved state's size of c unknown") == true,
+                "\(unknown.skipped)")
+        let vcpusOnly = try Self.plan(vms + [unsized], policy: try Self.policy(#"hosts: {"test:///default": {vcpus: 64}}"#))
+        #expect(vcpusOnly.skipped.first { $0.vm == "a" }?.reason.contains("vCPUs (64): vCPUs of c unknown") == true, "\(vcpusOnly.skipped)")
+        #expect(try Self.plan(vms + [unsized]).actions.count == 6, "no limit: nothing to check")
     }
 
     /// A new hibernation whose restore would queue a sleeping VM's restore past its deadline is refused.
@@ -236,7 +250,7 @@ import TorporTrain
         let withNew = try Self.plan([late, Self.vm("new", Self.hours(idle: 0..<3), restore: 3600)], policy: policy)
         #expect(withNew.actions.map(\.vm) == ["asleep"], "\(withNew.actions.map { "\($0.vm) \($0.action)" })")
         // Nor is a new window placed after it on the lane taken for free: the late sleeper holds the lane from now until
-        // 04:00, so the new VM's 1 h restore, placed to end by its 04:00 deadline, would start at 04:00 and end late.
+        // 04:00, so the new VM's 1 h restore, placed to end by its 04:00 deadline, would wait until 04:00 and end late.
         let behindLate = try Self.plan([late, Self.vm("new", Self.hours(idle: 0..<4), restore: 3600)], policy: policy)
         #expect(behindLate.actions.map(\.vm) == ["asleep"], "\(behindLate.actions.map { "\($0.vm) \($0.action) \(UTC.format($0.at.seconds))" })")
         #expect(behindLate.skipped.first { $0.vm == "new" }?.reason.contains("its restore would end after its deadline, queued on test:///default") == true,
@@ -244,6 +258,7 @@ import TorporTrain
         // A new restore on time itself can still push a sleeper's later: the first sleeper's 3 h restore, late, holds the
         // lane until 03:00; the new VM's 30 min restore, placed at 02:28, then runs 03:00–03:30 (its deadline is 09:58)
         // and the second sleeper's 9 h restore, due by 11:58 and late by 2 min behind the first alone, would end at 12:30.
+        // (The new restore, placed at 02:28, waits for the lane until 03:00.)
         let first = Self.vm("first", Self.hours(idle: 0..<2), hibernatedSince: Self.now - 3600, restore: 3 * 3600)
         let second = Self.vm("second", Self.hours(idle: 0..<12), hibernatedSince: Self.now - 3600, restore: 9 * 3600)
         let pushes = try Self.plan([first, second, Self.vm("new", Self.hours(idle: 0..<10), restore: 1800)],
@@ -253,7 +268,8 @@ import TorporTrain
     }
 
     /// A restore that cannot start as placed (a sleeper due back sooner than its restore takes) holds its lane until it
-    /// ends: the restores after it on that lane start later, and are late if they then end after their deadlines.
+    /// ends: the restores after it on that lane wait for it, and are late if they then end after their deadlines (their
+    /// planned starts stay: the executor starts each when due and a lane is free).
     @Test func aLateRestoreDelaysTheRestoresQueuedAfterIt() {
         let slots = RestoreScheduler.schedule([
             .init(id: "late", deadline: 1000, seconds: 2400, priority: 1, earliest: 1000),
@@ -262,7 +278,7 @@ import TorporTrain
         ], concurrent: 1)
         let run = { (id: String) in slots[id].map { [$0.start, $0.end, $0.late ? 1 : 0] } }
         #expect(run("late") == [1000, 3400, 1])
-        #expect(run("next") == [3400, 4600, 1], "placed at 2800, behind the late one")
+        #expect(run("next") == [2800, 4600, 1], "placed at 2800, it waits for the late one")
         #expect(run("after") == [8400, 9000, 0], "its place is free again")
         let two = RestoreScheduler.schedule([
             .init(id: "late", deadline: 1000, seconds: 2400, priority: 1, earliest: 1000),
