@@ -9,7 +9,7 @@ public enum Strategy: String, CaseIterable, Codable, Sendable {
     /// torpor: the planner on the promoted model's forecast (trained before the replay), else the baselines (`DemandForecaster`).
     case torpor
     /// The planner on a seasonal-naive forecast (`Baseline.seasonalNaiveDay`, for every quantile): the same hour
-    /// yesterday, or the latest known day at that hour when it is missing (as when the VM slept through it).
+    /// yesterday, or where it is missing (as when the VM slept through it) the same weekday's in an earlier week.
     case seasonalNaive = "seasonal-naive"
     /// Perfect foresight: every run of known samples without demand (under `restore_above`) longer than the break-even
     /// asleep, back exactly as demand returns: the most any strategy can capture without a violation.
@@ -345,7 +345,8 @@ public struct Backtest {
                         replay.demand[i].slice(from: from, to: until, excluding: asleep[i].map { $0.start..<$0.end })
                     }
                 }
-                let input = PlanningInput(now: t, vms: vms, events: replay.events.filter { $0.known(at: t) }, policy: policy, policySHA256: "backtest",
+                // Host capacities are not replayed: the alternatives have none, and the replay knows no VM's memory.
+                let input = PlanningInput(now: t, vms: vms, events: replay.events.filter { $0.known(at: t) }, policy: policy.withoutHostCapacities, policySHA256: "backtest",
                                           model: strategy.rawValue, dataWatermark: t)
                 let plan = Planner.plan(input)
                 for (name, calls) in Planner.demandCalls(input) { demandCalls[index[name]!] += calls }

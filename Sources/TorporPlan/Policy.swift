@@ -187,6 +187,16 @@ public struct Policy: Equatable, Sendable {
         hosts[uri] ?? matchingPatterns(uri).first.flatMap { hosts[$0] } ?? defaultHost
     }
 
+    /// This policy with no host's state pool, memory or vCPUs limited (restores still queue under each host's
+    /// `concurrent_restores`).
+    public var withoutHostCapacities: Policy {
+        var p = self
+        func lifted(_ h: Host) -> Host { Host(statePoolBytes: nil, concurrentRestores: h.concurrentRestores, memoryBytes: nil, vcpus: nil) }
+        p.hosts = hosts.mapValues(lifted)
+        p.defaultHost = lifted(defaultHost)
+        return p
+    }
+
     /// The patterns under `hosts` that match `uri`, the one whose limits apply first (`host(_:)`).
     func matchingPatterns(_ uri: String) -> [String] {
         func literal(_ pattern: String) -> Int { pattern.count - pattern.filter { $0 == "*" }.count }
@@ -257,7 +267,7 @@ public struct Policy: Equatable, Sendable {
         } catch {
             throw PlanError(.badInput, "\(source): not valid YAML: \(error)")
         }
-        return try file.policy(source: source)
+        return try file.policy(source: source, text: text)
     }
 }
 
@@ -318,8 +328,11 @@ struct PolicyFile: Decodable {
                         + unknown.expected.joined(separator: ", "))
     }
 
-    func policy(source: String) throws(PlanError) -> Policy {
-        func bad(_ key: String, _ message: String) -> PlanError { PlanError(.badInput, "\(source): '\(key)': \(message)") }
+    /// The policy `text` (read from `source`) holds; a value refused names its file, line and key.
+    func policy(source: String, text: String) throws(PlanError) -> Policy {
+        func bad(_ key: String, _ message: String) -> PlanError {
+            PlanError(.badInput, "\(source)\(YAMLShape.line(of: key, in: text).map { ":\($0)" } ?? ""): '\(key)': \(message)")
+        }
         func duration(_ t: Text?, _ key: String, default value: Int64) throws(PlanError) -> Int64 {
             guard let t else { return value }
             guard let s = DurationText.seconds(t.value) else { throw bad(key, "'\(t.value)' is not a duration such as 30m, 4h or 2d") }
@@ -399,12 +412,15 @@ struct PolicyFile: Decodable {
         }
         let horizon = try duration(self.horizon, "horizon", default: 86_400)
         guard horizon % 3600 == 0, horizon <= 7 * 86_400 else { throw bad("horizon", "must be whole hours, at most 7d") }
+        // Counted in hours of history: 30m would count none (every VM judged on no history at all), 90m one.
+        let minHistory = try duration(min_history, "min_history", default: 3 * 86_400)
+        guard minHistory % 3600 == 0 else { throw bad("min_history", "must be whole hours, not \(min_history!.value)") }
         return Policy(horizonHours: Int(horizon / 3600), validFor: try duration(valid_for, "valid_for", default: 7200),
                       executeEvery: try duration(execute_every, "execute_every", default: 120),
                       breakEvenFactor: factor, defaultSaveSeconds: default_save_seconds ?? 60,
                       defaultRestoreSeconds: default_restore_seconds ?? 30, groupLabel: group_label ?? "group",
                       maxHibernatedShare: share, minRunning: max(0, guardrails?.min_running ?? 1),
-                      minHistoryHours: Int(try duration(min_history, "min_history", default: 3 * 86_400) / 3600),
+                      minHistoryHours: Int(minHistory / 3600),
                       maxDataAge: try duration(max_data_age, "max_data_age", default: 6 * 3600),
                       defaults: defaults, tiers: tiers, groups: groups, vms: vms, hosts: hosts,
                       defaultHost: try host(host_defaults, "host_defaults"))

@@ -31,6 +31,32 @@ public indirect enum YAMLShape: Sendable {
         return firstUnknownKey(in: root, path: "")
     }
 
+    /// The line of the key at `path` in `text` (`hosts.h.vcpus`, `groups[0].min_idle`; a name may hold dots), so that
+    /// an error about its value can name where it is; where the text lacks it, the line of its deepest part there is
+    /// (a key missing from a mapping: the mapping's key); nil when it has none.
+    public static func line(of path: String, in text: String) -> Int? {
+        guard var node = try? Yams.compose(yaml: text) else { return nil }
+        var rest = Substring(path), line: Int?
+        while !rest.isEmpty {
+            if rest.hasPrefix("[") {
+                guard let close = rest.firstIndex(of: "]"), let i = Int(rest[rest.index(after: rest.startIndex)..<close]),
+                      let items = node.sequence, items.indices.contains(i) else { return line }
+                node = items[i]
+                line = node.mark?.line ?? line
+                rest = rest[rest.index(after: close)...].drop { $0 == "." }
+                continue
+            }
+            // The key the path goes on with, the longest where names hold dots.
+            let keys = (node.mapping ?? [:]).compactMap { key, value in key.string.map { (key, value, $0) } }
+            guard let (key, value, name) = keys.filter({ rest == $0.2 || rest.hasPrefix($0.2 + ".") || rest.hasPrefix($0.2 + "[") })
+                .max(by: { $0.2.count < $1.2.count }) else { return line }
+            node = value
+            line = key.mark?.line
+            rest = rest.dropFirst(name.count).drop { $0 == "." }
+        }
+        return line
+    }
+
     func firstUnknownKey(in node: Node, path: String) -> UnknownKey? {
         func child(_ name: String) -> String { path.isEmpty ? name : path + "." + name }
         switch self {

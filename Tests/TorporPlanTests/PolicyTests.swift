@@ -82,6 +82,8 @@ import Testing
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\nbreak_even_factor: 1e20", "'break_even_factor': must be a number from 1 to 1000"),
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\nhost_defaults: {state_pool: 99999999999999999999TiB}", "'host_defaults.state_pool': '99999999999999999999TiB' is not a size"),
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\nvalid_for: 99999999999999w", "'valid_for': '99999999999999w' is not a duration"),
+        // Counted in whole hours: 30m would have judged every VM on no history at all.
+        ("tiers: {silver: {quantile: 0.9, priority: 2}}\nmin_history: 30m", "'min_history': must be whole hours, not 30m"),
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\nhosts: {h: {vcpus: -2}}", "'hosts.h.vcpus': must be at least 1"),
         // "Unlimited" written as a huge number would have the planner allocate a lane per restore it could run.
         ("tiers: {silver: {quantile: 0.9, priority: 2}}\nhost_defaults: {concurrent_restores: 1000000000000}",
@@ -91,6 +93,26 @@ import Testing
         let error = #expect(throws: PlanError.self) { try Policy.parse(yaml, source: "p.yaml") }
         #expect(error?.kind == .badInput)
         #expect(error?.message.contains(message) == true, "\(error?.message ?? "")")
+    }
+
+    /// A value refused names its line as well as its key: where names hold dots (a host URI, a VM's FQDN), in a list, and
+    /// where the key is missing (the line of the mapping that lacks it).
+    @Test func aRefusedValueNamesItsLine() {
+        let yaml = """
+            tiers: {silver: {quantile: 0.9, priority: 2}}
+            hosts:
+              qemu+ssh://kvm-1.example.com/system: {concurrent_restores: 2}
+              kvm-1.example: {vcpus: 0}
+            groups:
+              - {match: {group: web}, min_idle: 2h}
+              - {tier: silver}
+            """
+        let said = { (text: String) in (#expect(throws: PlanError.self) { try Policy.parse(text, source: "p.yaml") })?.message ?? "" }
+        #expect(said(yaml).hasPrefix("p.yaml:7: 'groups[1].match': a group needs labels"), "\(said(yaml))")
+        let grouped = yaml.replacingOccurrences(of: "{tier: silver}", with: "{match: {group: db}}")
+        #expect(said(grouped).hasPrefix("p.yaml:4: 'hosts.kvm-1.example.vcpus': must be at least 1"), "\(said(grouped))")
+        let tiered = grouped.replacingOccurrences(of: "vcpus: 0", with: "vcpus: 8").replacingOccurrences(of: "priority: 2", with: "priority: 0")
+        #expect(said(tiered).hasPrefix("p.yaml:1: 'tiers.silver.priority'"), "\(said(tiered))")
     }
 
     /// A value of the wrong kind is named by its key path and what was expected, in words, not the decoder's type names.
