@@ -103,4 +103,18 @@ public struct LocalHourSteps: Sendable {
         let moved = ((now - then - 24 * days) % 168 + 168 + 84) % 168 - 84
         return min(utcDays + moved, t - 1)
     }
+
+    /// The step a seasonal-naive reading of step `t` takes, among the steps before `end` that `isKnown`: the same local
+    /// hour `period` days back (1 or 7), or further back by that period while that is not before `end`; where that
+    /// hour is missing (a gap, a sleep), the same hour of the same weekday in an earlier week, never another weekday's
+    /// (a Monday morning a VM slept through is not read from the weekend before it); at most `maxDays` back. nil if none.
+    public func seasonalNaiveStep(_ t: Int, before end: Int, period: Int, maxDays: Int = .max, isKnown: (Int) -> Bool) -> Int? {
+        var days = period
+        while sameHour(t, daysBefore: days) >= end { days += period }
+        while days <= maxDays, case let i = sameHour(t, daysBefore: days), i >= 0 {
+            if isKnown(i) { return i }
+            days = (days / 7 + 1) * 7
+        }
+        return nil
+    }
 }

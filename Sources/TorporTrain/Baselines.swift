@@ -23,17 +23,10 @@ public enum Baseline: Equatable, Sendable, CaseIterable {
         case .seasonalNaiveDay, .seasonalNaiveWeek:
             // Days back on the fleet's clock: the same local hour across a daylight-saving change.
             let period = self == .seasonalNaiveDay ? 1 : 7, steps = LocalHourSteps(hoursOfWeek: hoursOfWeek)
+            // A missing hour read from the same weekday only: a Monday morning the VM slept (or the collector missed)
+            // through, read from the weekend before it, would keep the VM asleep through every Monday morning after.
             return (0..<horizon).map { k in
-                var days = period
-                while steps.sameHour(n + k, daysBefore: days) >= n { days += period }
-                // That day's hour missing, whole weeks back from the step: a Monday morning the VM slept (or the collector
-                // missed) through is not read from the weekend before it, which would keep the VM asleep through every
-                // Monday morning after.
-                while case let t = steps.sameHour(n + k, daysBefore: days), t >= 0 {
-                    if !history[t].isNaN { return history[t] }
-                    days = (days / 7 + 1) * 7
-                }
-                return .nan
+                steps.seasonalNaiveStep(n + k, before: n, period: period) { !history[$0].isNaN }.map { history[$0] } ?? .nan
             }
         case .hourOfWeekProfile:
             var byHour = [[Float]](repeating: [], count: 168)

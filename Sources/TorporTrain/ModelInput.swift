@@ -7,8 +7,8 @@ import TorporCore
 /// use (`HourlySeries.context`), each followed by a present flag (a missing value reads 0 with its flag 0, so the model
 /// can tell a sleep or a gap from measured idleness), then hour-of-day and day-of-week encodings on the fleet's clock
 /// (`WeekClock`: local office hours keep their features across a daylight-saving change).
-/// Outputs per future hour and quantile: the change from the same hour the day before (or the latest earlier day with a
-/// value, up to a week back), divided by the VM's scale (a seasonal skip connection).
+/// Outputs per future hour and quantile: the change from the same hour the day before (or, where that is missing, the
+/// same hour a week before), divided by the VM's scale (a seasonal skip connection).
 public struct ModelInput: Equatable, Sendable {
     /// Whether memory, network and disk use are inputs.
     public let usesContext: Bool
@@ -47,7 +47,7 @@ public struct ModelInput: Equatable, Sendable {
             + "hour_sin,hour_cos,dow_sin,dow_cos" + (clock == .utc ? "" : Self.clockMark + clock.zone)
     }
     public var featureCount: Int { 2 * (usesContext ? 2 + HourlySeries.contextNames.count : 2) + 4 }
-    public static let target = "change from the same hour on the latest known day within a week / scale"
+    public static let target = "change from the same hour yesterday, else a week before / scale"
 
     public struct Window { public var input: [Float]; public var target: [Float]; public var mask: [Float] }
 
@@ -102,18 +102,14 @@ public struct ModelInput: Equatable, Sendable {
         input.append(x.isNaN ? 0 : 1)
     }
 
-    /// What the outputs are a change from at step `t`: the value at the same hour (`steps`: on the fleet's clock) on the
-    /// most recent earlier day that has one, up to a week back. Yesterday in the common case; after a night the VM slept
-    /// through (missing, as its hibernations are) the night before, so that a sleep does not blind the model the next
-    /// day. NaN if none. Only hours before the forecast's first (`end`) are read: on the day the clocks go forward, the
-    /// same hour a day before an hour late in the forecast is one of the forecast's own, unknown when it is made.
+    /// What the outputs are a change from at step `t`: seasonal naive's value (`LocalHourSteps.seasonalNaiveStep`, on
+    /// the fleet's clock), up to a week back. Yesterday's at that hour; where that is missing (a sleep, a gap), the same
+    /// weekday's a week before, never another weekday's: a Monday morning after a weekend asleep is not anchored on the
+    /// idle Saturday. NaN if neither is known. Only hours before the forecast's first (`end`) are read: on the day the
+    /// clocks go forward, the same hour a day before an hour late in the forecast is one of the forecast's own, unknown
+    /// when it is made (the day before it is read instead).
     static func base(_ values: [Float], _ t: Int, before end: Int, _ steps: LocalHourSteps) -> Float {
-        for days in 1...7 {
-            let i = steps.sameHour(t, daysBefore: days)
-            guard i >= 0 else { break }
-            if i < end && i < values.count && !values[i].isNaN { return values[i] }
-        }
-        return .nan
+        steps.seasonalNaiveStep(t, before: end, period: 1, maxDays: 7) { $0 < values.count && !values[$0].isNaN }.map { values[$0] } ?? .nan
     }
 
     /// Turns the model's outputs for a window ending at `end` into demand per future hour and quantile (in the

@@ -206,22 +206,25 @@ func scratchStore() throws -> (Store, String) {
         #expect(ModelInput(features: "demand,something_else") == nil)
     }
 
-    /// The model's outputs are changes from the same hour on the latest earlier day with a value: a night the VM slept
-    /// through (missing) leaves the next day's forecast anchored on the night before, not unknown.
-    @Test func forecastsAreAnchoredOnTheLatestKnownDayAtThatHour() {
+    /// The model's outputs are changes from the same hour yesterday, or where that is missing (a night or a weekend the
+    /// VM slept through) the same hour a week before: never another weekday's, so a Monday morning after a weekend asleep
+    /// is not anchored on the idle Saturday before it.
+    @Test func forecastsAreAnchoredOnYesterdayElseTheSameWeekday() {
         var values = [Float](repeating: .nan, count: 24 * 10)
         values[2] = 4            // day 0, 02:00
-        values[24 + 3] = 7       // day 1, 03:00
+        values[5 * 24 + 2] = 6   // day 5, 02:00: two days before day 7
+        values[8 * 24 + 3] = 7   // day 8, 03:00
         let utcDays = LocalHourSteps(hoursOfWeek: [])
-        #expect(ModelInput.base(values, 2 * 24 + 2, before: 2 * 24 + 2, utcDays) == 4, "two days back when yesterday is missing")
-        #expect(ModelInput.base(values, 2 * 24 + 3, before: 2 * 24 + 3, utcDays) == 7, "yesterday when known")
-        #expect(ModelInput.base(values, 9 * 24 + 2, before: 9 * 24 + 2, utcDays).isNaN, "nothing within a week")
-        let out = ModelInput(usesContext: false).quantiles([1, 2, 1, 2], series: HourlySeries(start: t0, step: 3600, values: Array(values[..<(2 * 24 + 2)])),
-                                                           end: 2 * 24 + 2, scale: 10, quantiles: 2)
-        #expect(out[0] == [14, 24] && out[1] == [17, 27])
+        #expect(ModelInput.base(values, 7 * 24 + 2, before: 7 * 24 + 2, utcDays) == 4, "a week back when yesterday is missing, not day 5")
+        #expect(ModelInput.base(values, 9 * 24 + 3, before: 9 * 24 + 3, utcDays) == 7, "yesterday when known")
+        #expect(ModelInput.base(values, 4 * 24 + 2, before: 4 * 24 + 2, utcDays).isNaN, "day 0 is neither yesterday nor a week back")
+        #expect(ModelInput.base(values, 7 * 24 + 2, before: 2, utcDays).isNaN, "only hours before the forecast are read")
+        let out = ModelInput(usesContext: false).quantiles([1, 2, 1, 2], series: HourlySeries(start: t0, step: 3600, values: Array(values[..<(7 * 24 + 2)])),
+                                                           end: 7 * 24 + 2, scale: 10, quantiles: 2)
+        #expect(out[0] == [14, 24] && out[1].allSatisfy(\.isNaN))
         var known = values
-        known[2 * 24 + 2] = 9
-        let w = ModelInput(usesContext: false).window(HourlySeries(start: t0, step: 3600, values: known), end: 2 * 24 + 2, scale: 1, lookback: 24, horizon: 2)
+        known[7 * 24 + 2] = 9
+        let w = ModelInput(usesContext: false).window(HourlySeries(start: t0, step: 3600, values: known), end: 7 * 24 + 2, scale: 1, lookback: 24, horizon: 2)
         #expect(w.target == [5, 0] && w.mask == [1, 0])
     }
 
