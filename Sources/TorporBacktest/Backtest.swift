@@ -102,7 +102,7 @@ public struct Backtest {
         let replay = Replay(records: records, series: series, samples: samples.map(DemandSamples.init), demand: demand,
                             scored: demand.map { $0.slice(from: from, to: to, excluding: []) },
                             restoreSeconds: records.map { r in restoreP95[r.name].map { Int64($0.rounded(.up)) } },
-                            events: events, calendar: calendar, offset: offset, hours: hours)
+                            memoryBytes: memory.map { $0 > 0 ? $0 : nil }, events: events, calendar: calendar, offset: offset, hours: hours)
         // A window without a sample would score every strategy 0 of 0, and office hours' sleeps of VMs nothing measured.
         guard replay.scored.contains(where: { !$0.times.isEmpty }) else {
             throw StageError(.nothingToDo, "no VM has a CPU sample from \(UTC.format(from)) to \(UTC.format(to)): nothing to replay "
@@ -143,6 +143,8 @@ public struct Backtest {
         /// `demand` over [from, to) only: what is scored.
         let scored: [DemandSamples]
         let restoreSeconds: [Int64?]
+        /// Each VM's memory: the inventory's, else the most `mem_capacity` reported; nil when neither is known.
+        let memoryBytes: [Int64?]
         let events: [EventRecord]
         let calendar: CalendarHours
         let offset: Int
@@ -322,7 +324,7 @@ public struct Backtest {
                     let lastKnown = history.lastIndex { !$0.isNaN }.map { replay.series[i].start + Int64($0) * 3600 }
                     let fresh = lastKnown.map { t - ($0 + 3600) <= policy.maxDataAge } ?? false
                     // A VM without a host queues its restores behind no other (the other strategies' wakes queue nowhere).
-                    vms.append(PlanningVM(name: r.name, host: r.hostURI ?? "replay:" + r.name, labels: r.labels, vcpus: r.vcpus, memoryBytes: nil,
+                    vms.append(PlanningVM(name: r.name, host: r.hostURI ?? "replay:" + r.name, labels: r.labels, vcpus: r.vcpus, memoryBytes: replay.memoryBytes[i],
                                           knownHours: history.filter { !$0.isNaN }.count, forecast: forecast, hibernatedSince: sleeping[i]?.start,
                                           restoreSeconds: replay.restoreSeconds[i],
                                           staleSince: fresh || sleeping[i] != nil ? nil : (lastKnown ?? t)))
@@ -345,8 +347,7 @@ public struct Backtest {
                         replay.demand[i].slice(from: from, to: until, excluding: asleep[i].map { $0.start..<$0.end })
                     }
                 }
-                // Host capacities are not replayed: the alternatives have none, and the replay knows no VM's memory.
-                let input = PlanningInput(now: t, vms: vms, events: replay.events.filter { $0.known(at: t) }, policy: policy.withoutHostCapacities, policySHA256: "backtest",
+                let input = PlanningInput(now: t, vms: vms, events: replay.events.filter { $0.known(at: t) }, policy: policy, policySHA256: "backtest",
                                           model: strategy.rawValue, dataWatermark: t)
                 let plan = Planner.plan(input)
                 for (name, calls) in Planner.demandCalls(input) { demandCalls[index[name]!] += calls }

@@ -315,12 +315,16 @@ struct Planning {
         let sleepersAlone = schedule(sleeping)
         while true {
             slots = schedule(accepted + sleeping)
-            var dropped = accepted.filter { w in
-                slots[w.key].map { $0.late || $0.start - (w.start + w.saveSeconds) < 0 || $0.start + w.restoreSeconds - w.start < w.breakEven } ?? true
+            // Those that fail on their own first (their restore so early the sleep does not pay), then, with those gone,
+            // those the queue makes late: a window that cannot start its restore as placed makes the ones behind it wait,
+            // and must not take them down with it.
+            let tooShort = accepted.filter { w in
+                slots[w.key].map { $0.start - (w.start + w.saveSeconds) < 0 || $0.start + w.restoreSeconds - w.start < w.breakEven } ?? true
             }
+            var dropped = tooShort.isEmpty ? accepted.filter { slots[$0.key]?.late == true } : tooShort
             for w in dropped {
                 let window = "the \(DurationText.format(Int64(w.hours * 3600))) window from \(UTC.format(w.start))"
-                skipped.append(.init(vm: w.vm.name, reason: slots[w.key]?.late == true
+                skipped.append(.init(vm: w.vm.name, reason: tooShort.isEmpty
                     ? "\(window) refused: its restore would end after its deadline, queued on \(w.vm.host ?? "?")"
                     : "the restore queue on \(w.vm.host ?? "?") leaves too little time asleep in \(window)"))
             }
@@ -625,7 +629,7 @@ struct Planning {
     /// fresh data (shut off, gone, or its collector stopped) or seen not running is no VM running (a group or host of one VM in all is exempt, as before).
     /// Memory and vCPUs count every VM placed on the host: one without data may run all the same. Where a host has a
     /// limit and a size it counts is unknown (a VM's memory or vCPUs, a sleep's saved state), no new sleep on it is
-    /// admitted: an unknown size is no size of zero.
+    /// admitted: an unknown size is no size of zero (a VM without a host, of a trace, is on no host to count).
     func admit(_ candidates: [Window], sleeping: [Window], skipped: inout [Plan.Skip]) -> [Window] {
         let groupOf: (PlanningVM) -> String? = { [policy] vm in vm.labels[policy.groupLabel] }
         var groupSize: [String: Int] = [:], hostSize: [String: Int] = [:], groupAll: [String: Int] = [:], hostAll: [String: Int] = [:]
@@ -653,7 +657,7 @@ struct Planning {
         var poolUsed: [String: [Int64]] = [:], memoryAsleep: [String: [Int64]] = [:], vcpusAsleep: [String: [Int64]] = [:]
         func add(_ w: Window) {
             let hostKey = w.vm.host ?? "?"
-            if !stateKnown(w.vm) { stateUnknown[hostKey, default: []].append(w.vm.name) }
+            if w.vm.host != nil && !stateKnown(w.vm) { stateUnknown[hostKey, default: []].append(w.vm.name) }
             for h in w.firstHour..<max(w.firstHour, w.endHour) {
                 if let g = groupOf(w.vm) { groupAsleep[g, default: [Int](repeating: 0, count: hours)][h] += 1 }
                 hostAsleep[hostKey, default: [Int](repeating: 0, count: hours)][h] += 1
@@ -699,7 +703,7 @@ struct Planning {
             func unknown(_ names: [String], _ what: String) -> String {
                 "\(what) of \(names.count == 1 ? "" : "\(names.count) VMs: ")\(names.prefix(3).joined(separator: ", "))\(names.count > 3 ? ", …" : "") unknown"
             }
-            let unsized = (stateUnknown[hostKey] ?? []) + (stateKnown(w.vm) ? [] : [w.vm.name])
+            let unsized = (stateUnknown[hostKey] ?? []) + (w.vm.host == nil || stateKnown(w.vm) ? [] : [w.vm.name])
             if refusal == nil, let capacity = hostPolicy.statePoolBytes, !unsized.isEmpty {
                 refusal = "state pool of \(hostKey) (\(ByteSize.format(capacity))): \(unknown(unsized, "the saved state's size")): its use cannot be checked"
             }

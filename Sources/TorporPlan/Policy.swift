@@ -187,16 +187,6 @@ public struct Policy: Equatable, Sendable {
         hosts[uri] ?? matchingPatterns(uri).first.flatMap { hosts[$0] } ?? defaultHost
     }
 
-    /// This policy with no host's state pool, memory or vCPUs limited (restores still queue under each host's
-    /// `concurrent_restores`).
-    public var withoutHostCapacities: Policy {
-        var p = self
-        func lifted(_ h: Host) -> Host { Host(statePoolBytes: nil, concurrentRestores: h.concurrentRestores, memoryBytes: nil, vcpus: nil) }
-        p.hosts = hosts.mapValues(lifted)
-        p.defaultHost = lifted(defaultHost)
-        return p
-    }
-
     /// The patterns under `hosts` that match `uri`, the one whose limits apply first (`host(_:)`).
     func matchingPatterns(_ uri: String) -> [String] {
         func literal(_ pattern: String) -> Int { pattern.count - pattern.filter { $0 == "*" }.count }

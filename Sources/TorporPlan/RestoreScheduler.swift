@@ -28,7 +28,7 @@ public enum RestoreScheduler {
 
     public struct Slot: Equatable, Sendable {
         public var start: EpochSeconds
-        /// Deadline minus the expected end: the time waited in the queue.
+        /// Deadline minus the end it is placed to: how much earlier the queue starts it.
         public var queueingDelay: Int64
         /// The restore is expected to end after its deadline.
         public var late: Bool

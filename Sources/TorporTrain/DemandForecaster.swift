@@ -6,7 +6,7 @@ import TorporStore
 
 /// Forecasts the demand of VMs for the next hours with the registry's newest **promoted** model, for the VMs it
 /// forecasts better than the baselines and at the quantiles it was promoted for. Every other quantile and VM (the model
-/// lost on this VM, a VM newer than the model, the hour unknown all week) gets the baseline that forecast that quantile
+/// lost on this VM, a VM newer than the model, the hour unknown yesterday and a week before) gets the baseline that forecast that quantile
 /// best when the model was promoted (`fallbacks`: the hour-of-week quantile profile of the VM's own history, or the
 /// same hour the day or week before); with no model serving, the baselines the newest run chose, else the profile.
 public struct DemandForecaster {

@@ -52,7 +52,7 @@ public struct ModelInput: Equatable, Sendable {
     public struct Window { public var input: [Float]; public var target: [Float]; public var mask: [Float] }
 
     /// The window of `lookback` hours before index `end` of `s`, with the targets of the `horizon` hours from `end`
-    /// (masked where the actual or the same hour yesterday is missing, or beyond the series).
+    /// (masked where the actual or what it is a change from, `base`, is missing, or beyond the series).
     public func window(_ s: HourlySeries, end: Int, scale: Float, lookback: Int, horizon: Int) -> Window {
         var input: [Float] = []
         input.reserveCapacity(lookback * featureCount)
@@ -113,7 +113,8 @@ public struct ModelInput: Equatable, Sendable {
     }
 
     /// Turns the model's outputs for a window ending at `end` into demand per future hour and quantile (in the
-    /// series' units), sorted so that quantiles never cross. NaN where the same hour is unknown all week.
+    /// series' units), sorted so that quantiles never cross. NaN where the same hour is unknown both yesterday and a
+    /// week before.
     public func quantiles(_ output: ArraySlice<Float>, series s: HourlySeries, end: Int, scale: Float, quantiles count: Int) -> [[Float]] {
         let horizon = output.count / count, steps = localSteps(s, from: end, to: end + horizon)
         return (0..<horizon).map { k in

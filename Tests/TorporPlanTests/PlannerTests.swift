@@ -287,6 +287,23 @@ import TorporTrain
         #expect(two["next"]?.late == false && two["next"]?.start == 2800, "a lane of its own")
     }
 
+    /// A window whose restore cannot start as placed (its save ends too late) fails its break-even on its own: it is
+    /// dropped first, and the window queued behind it, late only while it waits for it, is planned.
+    @Test func aWindowDroppedOnItsOwnDoesNotTakeTheOnesBehindItWithIt() throws {
+        let policy = try Self.policy("""
+            hosts: {"test:///default": {concurrent_restores: 1}}
+            vms: {short: {min_idle: 2h}}
+            """)
+        // long: asleep from now, its 3 h restore placed 08:58–11:58. short: asleep from 08:00, its save ends at 08:40,
+        // its 30 min restore placed at 08:28, so it would restore 08:40–09:10 (70 min asleep, under its 140 min
+        // break-even) and hold long's restore to 12:10, past its deadline.
+        let plan = try Self.plan([Self.vm("long", Self.hours(idle: 0..<12), restore: 3 * 3600),
+                                  Self.vm("short", Self.hours(idle: 8..<11), save: 40 * 60, restore: 1800)], policy: policy)
+        #expect(plan.actions.map(\.vm) == ["long", "long"], "\(plan.actions.map { "\($0.vm) \($0.action) \(UTC.format($0.at.seconds))" }) \(plan.skipped)")
+        #expect(plan.skipped.first { $0.vm == "short" }?.reason.contains("leaves too little time asleep") == true, "\(plan.skipped)")
+        #expect(!plan.skipped.contains { $0.vm == "long" })
+    }
+
     @Test func aGoldRestoreGoesFirstAndMeetsItsDeadlineUnderAHostLimit() throws {
         let policy = try Self.policy("""
             hosts: {"test:///default": {concurrent_restores: 1}}
