@@ -14,7 +14,7 @@ public struct StageOptions: ParsableArguments {
     public init() {}
 
     public func validate() throws {
-        if let now, UTC.parseInstant(now) == nil { throw ValidationError("--now '\(now)' is neither an ISO-8601 time nor Unix seconds from 2000 on") }
+        try refuseUnreadableInstant(now, flag: "--now")
         try refuseEmptyStorePath(flag: db)
     }
 
@@ -25,6 +25,16 @@ public struct StageOptions: ParsableArguments {
     /// `reserve`: what is done with the room kept beside it for restores (`StoreReserve`): needed by a stage that records.
     public func openStore(migrating: Bool = true, tolerateNewerSchema: Bool = false, reserve: StoreReserve.Use = .kept) throws -> Store {
         try Store(path: storePath, migrating: migrating, creating: false, tolerateNewerSchema: tolerateNewerSchema, reserve: reserve)
+    }
+}
+
+/// Refuses a time given on the command line (`flag`: --now, --from, --until) that is neither ISO-8601 nor Unix seconds
+/// from 2000 on, or an ISO-8601 one without its zone: read as UTC, an operator's local time would replay other hours.
+public func refuseUnreadableInstant(_ text: String?, flag: String) throws {
+    guard let text else { return }
+    guard UTC.parseInstant(text) != nil else { throw ValidationError("\(flag) '\(text)' is neither an ISO-8601 time nor Unix seconds from 2000 on") }
+    if text.contains(where: { !$0.isNumber }), !UTC.namesItsZone(text) {
+        throw ValidationError("\(flag) '\(text)' has no zone: give Z or an offset (2013-09-30T00:00:00Z, 2013-09-30T02:00:00+02:00), or Unix seconds")
     }
 }
 

@@ -141,6 +141,10 @@ public enum UTC {
         return parseISO8601(text).flatMap { instants.contains($0) ? $0 : nil }
     }
 
+    /// Whether an ISO-8601 time names its zone (`Z` or an offset after its date): one without is a local time to
+    /// whoever wrote it.
+    public static func namesItsZone(_ time: String) -> Bool { time.dropFirst(10).contains { "Zz+-".contains($0) } }
+
     /// 2000-01-01T00:00:00Z: the earliest Unix time taken as a bare number on a command line.
     static let y2000: EpochSeconds = 946_684_800
 

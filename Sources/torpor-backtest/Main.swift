@@ -42,7 +42,7 @@ struct TorporBacktestCommand: TorporTool {
     @Flag(help: "Also print each VM's scores: torpor, the reactive timeout and the oracle, furthest short of the oracle first.") var perVm = false
 
     func validate() throws {
-        if let from, UTC.parseInstant(from) == nil { throw ValidationError("--from '\(from)' is not an ISO-8601 time") }
+        try refuseUnreadableInstant(from, flag: "--from")
         if days < 1 { throw ValidationError("--days must be at least 1") }
         if !BLAS.threadCounts.contains(threads) { throw ValidationError("--threads \(threads): give \(BLAS.threadCounts.lowerBound) to \(BLAS.threadCounts.upperBound)") }
         if let retrainEvery, retrainEvery < 1 { throw ValidationError("--retrain-every must be at least 1 (days)") }

@@ -210,7 +210,7 @@ struct Run: ParsableCommand {
         try refuseAwayFromTheClock(common, replay: replay || dryRun, "a run acts on the hosts' VMs as they are now; give --dry-run to see what it "
                                    + "would have done, --replay on hosts set up for a replay, or replay history with torpor-backtest")
         if let until {
-            guard UTC.parseInstant(until) != nil else { throw ValidationError("--until '\(until)' is not an ISO-8601 time") }
+            try refuseUnreadableInstant(until, flag: "--until")
             guard follow, common.now != nil else { throw ValidationError("--until needs --follow and --now (a simulated clock)") }
             guard UTC.parseInstant(until)! > common.nowSeconds else { throw ValidationError("--until \(until) is not after --now \(common.now!): no pass to replay") }
         }
@@ -622,16 +622,12 @@ struct Pin: ParsableCommand {
     @Flag(help: "Allow a --now more than an hour from the clock: a replay on hosts set up for it (a test driver, a test guest).") var replay = false
 
     /// Whether an ISO-8601 time says its zone: `Z` or an offset, after its date (whose own `-` are not one).
-    static func namesItsZone(_ time: String) -> Bool {
-        time.dropFirst(10).contains { "Zz+-".contains($0) }
-    }
-
     func validate() throws {
         if let until, UTC.parseInstant(until) == nil, DurationText.seconds(until) == nil {
             throw ValidationError("--until '\(until)' is neither a time nor a duration such as 8h")
         }
         // A local time read as UTC would end the pin hours early (09:00 in New York is 14:00Z): the VM could sleep then.
-        if let until, DurationText.seconds(until) == nil, until.contains(where: { !$0.isNumber }), !Self.namesItsZone(until) {
+        if let until, DurationText.seconds(until) == nil, until.contains(where: { !$0.isNumber }), !UTC.namesItsZone(until) {
             throw ValidationError("--until '\(until)' has no zone: give Z or an offset (e.g. 2026-12-09T09:00-05:00), or a duration such as 8h")
         }
         // A pin is a person's word now: made at another --now (a typo), it would have ended hours ago, or hold the

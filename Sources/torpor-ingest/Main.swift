@@ -55,9 +55,7 @@ struct StoreOptions: ParsableArguments {
     var verbose = false
 
     func validate() throws {
-        if let now, UTC.parseInstant(now) == nil {
-            throw ValidationError("--now '\(now)' is neither an ISO-8601 time nor Unix seconds from 2000 on")
-        }
+        try refuseUnreadableInstant(now, flag: "--now")
         try refuseEmptyStorePath(flag: db)
         // The stage that makes a store refuses a relative $TORPOR_DB (the jobs run from /, a person from anywhere: each
         // would make and fill its own); the others only open what is there, and the executor must never be stopped by it.

@@ -95,6 +95,11 @@ import TorporTestSupport
                                          ("torpor-execute", ["pin", "web-01", "--until", "8h", "--now", "2013-09-30T00:00:00Z"], "is more than an hour from the clock: a pin keeps the VM awake from now"),
                                          ("torpor-execute", ["pin", "web-01", "--until", "2026-12-09T09:00"], "--until '2026-12-09T09:00' has no zone: give Z or an offset"),
                                          ("torpor-execute", ["pin", "web-01", "--until", "2026-12-09"], "--until '2026-12-09' has no zone"),
+                                         // A replay's time read as UTC where the operator meant local hours would replay others.
+                                         ("torpor-plan", ["make", "--dry-run", "--now", "2013-09-30T02:30"], "--now '2013-09-30T02:30' has no zone: give Z or an offset"),
+                                         ("torpor-ingest", ["inventory", "--now", "2013-09-30", "--uri", "test:///default"], "--now '2013-09-30' has no zone"),
+                                         ("torpor-backtest", ["--now", "2013-09-30T00:00:00Z", "--from", "2013-09-23"], "--from '2013-09-23' has no zone"),
+                                         ("torpor-execute", ["run", "--follow", "--now", "2013-09-30T00:00:00Z", "--until", "2013-09-30T06:00", "--replay"], "--until '2013-09-30T06:00' has no zone"),
                                          ("torpor-execute", ["wake", "web-01", "--now", "2013-09-30T00:00:00Z"], "is more than an hour from the clock: a wake acts on the VM as it is now"),
                                          ("torpor-execute", ["wake"], "give the VM to wake, or --all (every VM asleep)"),
                                          ("torpor-execute", ["wake", "web-01", "--all"], "give a VM or --all, not both"),
