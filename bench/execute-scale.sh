@@ -13,7 +13,7 @@ DB=$OUT/fleet.db
 rm -f "$DB" "$DB-wal" "$DB-shm" "$OUT"/plan-*.json   # torpor-plan writes over no other plan's file
 "$BIN/torpor-bench-plan" "$DB" 10000 2013-09-30T00:00:00Z >/dev/null
 for h in 00 01 02 03 04 05 06 07 08 09 10 11; do
-  "$BIN/torpor-plan" make --db "$DB" --now "2013-09-30T$h:00:00Z" --out "$OUT/plan-$h.json" >/dev/null 2>&1
+  "$BIN/torpor-plan" make --replay --db "$DB" --now "2013-09-30T$h:00:00Z" --out "$OUT/plan-$h.json" >/dev/null 2>&1
 done
 python3 - "$OUT/plan-00.json" "$DB" <<'PY'
 import json, sqlite3, sys, calendar, time
@@ -25,7 +25,7 @@ db.executemany("INSERT OR REPLACE INTO power (vm, host, state, since, action_id)
 db.commit()
 print(f"{len(asleep)} VMs asleep")
 PY
-"$BIN/torpor-plan" make --db "$DB" --now 2013-09-30T12:30:00Z --out "$OUT/plan-1230.json" >/dev/null 2>&1
+"$BIN/torpor-plan" make --replay --db "$DB" --now 2013-09-30T12:30:00Z --out "$OUT/plan-1230.json" >/dev/null 2>&1
 for round in 1 2 3; do
   /usr/bin/time -f "%e %M" -o "$OUT/pass.time" "$BIN/torpor-execute" run --db "$DB" --now 2013-09-30T12:31:00Z --dry-run >/dev/null 2>"$OUT/pass.log"
   read -r seconds kib < "$OUT/pass.time"

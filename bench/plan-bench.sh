@@ -18,7 +18,7 @@ if [ ! -s "$DB" ]; then
 fi
 for round in 1 2 3; do
   rm -f "$OUT/plan-$VMS.json"   # torpor-plan writes over no other plan's file
-  /usr/bin/time -f "%e %M" -o "$OUT/plan.time" "$BIN/torpor-plan" make --db "$DB" --now "$NOW" --out "$OUT/plan-$VMS.json" >/dev/null
+  /usr/bin/time -f "%e %M" -o "$OUT/plan.time" "$BIN/torpor-plan" make --replay --db "$DB" --now "$NOW" --out "$OUT/plan-$VMS.json" >/dev/null
   read -r seconds kib < "$OUT/plan.time"
   echo "round $round: $VMS VMs planned in ${seconds} s, peak memory $((kib / 1024)) MiB"
   echo "$seconds $kib" >> "$OUT/plan.rounds"

@@ -28,7 +28,7 @@ if [ -e "$plan" ]; then   # the job run twice in one second, or a replay of an h
   exit 2
 fi
 # The policy: torpor-plan reads $TORPOR_POLICY itself, as a person's make, show and approve do (empty: the embedded default).
-step "$TORPOR_BIN/torpor-plan" make "${now[@]}" --out "$plan"
+step "$TORPOR_BIN/torpor-plan" make "${now[@]}" ${TORPOR_NOW:+--replay} --out "$plan"
 status=$?
 output=$step_output
 if [ "$status" -ne 0 ]; then

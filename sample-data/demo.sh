@@ -50,7 +50,7 @@ step "7b. one VM's forecast for the next hours, with q0.75 as a tier deciding by
 
 step "8. plan: forecast the next 24 h and write a plan for review (sample-data/policy.yaml)"
 rm -rf demo/plans
-"$BIN/torpor-plan" make --now "$NOW" --policy sample-data/policy.yaml --out demo/plans/plan-1.json
+"$BIN/torpor-plan" make --replay --now "$NOW" --policy sample-data/policy.yaml --out demo/plans/plan-1.json
 
 step "9. review: the plan as text, and as a page with a chart per VM (demo/plan.html)"
 "$BIN/torpor-plan" show --now "$NOW" --policy sample-data/policy.yaml demo/plans/plan-1.json --html demo/plan.html
@@ -61,7 +61,7 @@ if "$BIN/torpor-plan" approve --replay --now "$NOW" --policy sample-data/policy.
 "$BIN/torpor-plan" approve --replay --now "$NOW" --policy sample-data/policy.yaml --by demo --standing demo/plans/plan-1.json
 
 step "11. an hour later: the next plan, what changed, and which actions carried their approval"
-"$BIN/torpor-plan" make --now "$NEXT_HOUR" --policy sample-data/policy.yaml --out demo/plans/plan-2.json
+"$BIN/torpor-plan" make --replay --now "$NEXT_HOUR" --policy sample-data/policy.yaml --out demo/plans/plan-2.json
 "$BIN/torpor-plan" diff demo/plans/plan-1.json demo/plans/plan-2.json
 "$BIN/torpor-plan" list
 

@@ -46,12 +46,20 @@ struct Make: ParsableCommand {
         standing approval and leaves no demand calls. For trial policies and replays of past hours against a production store.
         """)
     var dryRun = false
+    @Flag(help: "Record a plan of a --now more than an hour before the clock: a replay of history, on a copy of the store.")
+    var replay = false
 
     func validate() throws {
         // A recorded plan from the future (a --now typo) would stand as the newest plan until then: every real plan's
         // approval would be refused as superseded by it.
         if !dryRun, let ahead = aheadOfTheClock(common.nowSeconds, "a plan made then would be recorded as the newest until that time; plan ahead with --dry-run") {
             throw ahead
+        }
+        // A past hour's plan records its calls for demand as that hour's, by today's model: the plans after it would
+        // judge the VMs' forecasts by calls no plan of that hour made (forecast demand that did not come).
+        if !dryRun, !replay, let away = awayFromTheClock(common.nowSeconds, "the plan and its calls for demand would be recorded in the store "
+                                                         + "as that hour's; give --dry-run, or --replay to record a replay of history (on a copy of the store)") {
+            throw away
         }
     }
 

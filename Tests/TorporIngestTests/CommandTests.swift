@@ -92,6 +92,7 @@ import TorporTestSupport
                                          ("torpor-ingest", ["calendar", "--now", "2099-01-01T00:00:00Z", "a.ics"], "nothing ingested"),
                                          ("torpor-ingest", ["prometheus", "--now", "2099-01-01T00:00:00Z", "--prometheus-url", "http://127.0.0.1:1", "--query", "up"], "nothing ingested"),
                                          ("torpor-plan", ["approve", "plan.json", "--now", "2099-01-01T00:00:00Z"], "nothing approved"),
+                                         ("torpor-plan", ["make", "--now", "2013-09-30T00:00:00Z"], "is more than an hour from the clock: the plan and its calls for demand would be recorded"),
                                          ("torpor-execute", ["pin", "web-01", "--until", "8h", "--now", "2013-09-30T00:00:00Z"], "is more than an hour from the clock: a pin keeps the VM awake from now"),
                                          ("torpor-execute", ["pin", "web-01", "--until", "2026-12-09T09:00"], "--until '2026-12-09T09:00' has no zone: give Z or an offset"),
                                          ("torpor-execute", ["pin", "web-01", "--until", "2026-12-09"], "--until '2026-12-09' has no zone"),

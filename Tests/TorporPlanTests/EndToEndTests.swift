@@ -76,7 +76,7 @@ import TorporTrain
         let (dir, store) = try Self.demoStore(trained: false)
         let policy = Self.repository + "/sample-data/policy.yaml", path = dir + "/plans/by-hand.json"
         let jobs = ["TORPOR_POLICY": policy]
-        let made = try runTool("torpor-plan", ["make", "--db", store.path, "--now", Self.now, "--out", path], environment: jobs)
+        let made = try runTool("torpor-plan", ["make", "--replay", "--db", store.path, "--now", Self.now, "--out", path], environment: jobs)
         #expect(made.status == 0, "\(made)")
         let plan = try Plan.load(path: path).plan
         #expect(plan.inputs.policySHA256 == (try Policy.load(path: policy).sha256) && plan.skipped.contains { $0.vm == "db-01" && $0.reason.contains("excluded") })
@@ -123,7 +123,7 @@ import TorporTrain
                 && leftOut.stderr.contains("torpor-execute pin \(hibernation.vm)"), "\(leftOut)")
         // A newer plan made: show says the reviewed one is superseded; once the newer one is approved, not followed.
         let later = UTC.format(UTC.parseISO8601(Self.now)! + 3600), newer = dir + "/plans/newer.json"
-        let newerMade = try runTool("torpor-plan", ["make", "--db", store.path, "--now", later, "--out", newer], environment: jobs)
+        let newerMade = try runTool("torpor-plan", ["make", "--replay", "--db", store.path, "--now", later, "--out", newer], environment: jobs)
         #expect(newerMade.status == 0)
         // Its notice line says how many of the sleeps awaiting approval start all the same, as alice's approval planned.
         #expect(newerMade.stdout.contains(" of them start all the same, as plan \(plan.id.prefix(12)) approved them, unless pinned"), "\(newerMade)")
@@ -161,8 +161,8 @@ import TorporTrain
         let (dir, store) = try Self.demoStore(trained: false)
         let jobs = ["TORPOR_POLICY": Self.repository + "/sample-data/policy.yaml"]
         let first = dir + "/plans/first.json", second = dir + "/plans/second.json", later = UTC.format(UTC.parseISO8601(Self.now)! + 3600)
-        #expect(try runTool("torpor-plan", ["make", "--db", store.path, "--now", Self.now, "--out", first], environment: jobs).status == 0)
-        #expect(try runTool("torpor-plan", ["make", "--db", store.path, "--now", later, "--out", second], environment: jobs).status == 0)
+        #expect(try runTool("torpor-plan", ["make", "--replay", "--db", store.path, "--now", Self.now, "--out", first], environment: jobs).status == 0)
+        #expect(try runTool("torpor-plan", ["make", "--replay", "--db", store.path, "--now", later, "--out", second], environment: jobs).status == 0)
         let older = try Plan.load(path: first).plan, newer = try Plan.load(path: second).plan
         let held = Set(newer.actions.filter { $0.action == .hibernate }.map(\.signature))
         let dropped = older.actions.filter { $0.action == .hibernate && !held.contains($0.signature) }
@@ -179,7 +179,7 @@ import TorporTrain
         let (dir, store) = try Self.demoStore()
         let policy = Self.repository + "/sample-data/policy.yaml"
         let first = dir + "/plans/first.json"
-        try Make.parse(["--db", store.path, "--now", Self.now, "--policy", policy, "--out", first]).run()
+        try Make.parse(["--replay", "--db", store.path, "--now", Self.now, "--policy", policy, "--out", first]).run()
         let (plan, bytes) = try Plan.load(path: first)
         // Schema: the documented top-level keys and per-action fields, and consistent pairs.
         let json = try #require(try JSONSerialization.jsonObject(with: bytes) as? [String: Any])
@@ -204,7 +204,7 @@ import TorporTrain
         #expect(plan.skipped.contains { $0.vm == "db-01" && $0.reason.contains("excluded") })
         // Same inputs, same --now: the same plan, byte for byte.
         let again = dir + "/plans/again.json"
-        try Make.parse(["--db", store.path, "--now", Self.now, "--policy", policy, "--out", again]).run()
+        try Make.parse(["--replay", "--db", store.path, "--now", Self.now, "--policy", policy, "--out", again]).run()
         #expect(FileManager.default.contents(atPath: again) == bytes)
 
         // Review: text and a page with one chart per planned VM.
@@ -268,7 +268,7 @@ import TorporTrain
         // A plan the store cannot record (a full disk, a lock held too long) fails and leaves no file behind: one could
         // not be approved, and would read as a dry run's.
         try store.transaction { try $0.execute(sql: "CREATE TRIGGER refuse_plans BEFORE INSERT ON plan BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END") }
-        let failed = #expect(throws: ExitCode.self) { try Make.parse(["--db", store.path, "--now", "2013-09-30T01:30:00Z", "--policy", policy]).run() }
+        let failed = #expect(throws: ExitCode.self) { try Make.parse(["--replay", "--db", store.path, "--now", "2013-09-30T01:30:00Z", "--policy", policy]).run() }
         #expect(failed == ExitCode(1), "a runtime failure, not a refusal of the input")
         #expect(try !FileManager.default.contentsOfDirectory(atPath: dir + "/plans").contains { $0.hasPrefix("plan-20130930T013000Z") })
         try store.transaction { try $0.execute(sql: "DROP TRIGGER refuse_plans") }
@@ -287,7 +287,7 @@ import TorporTrain
         // The same hour planned for real: the same plan, byte for byte, now recorded with its demand calls; with the
         // standing approval on, unchanged pairs carry their approval, others wait.
         let later = dir + "/plans/later.json"
-        try Make.parse(["--db", store.path, "--now", "2013-09-30T01:00:00Z", "--policy", policy, "--out", later]).run()
+        try Make.parse(["--replay", "--db", store.path, "--now", "2013-09-30T01:00:00Z", "--policy", policy, "--out", later]).run()
         #expect(FileManager.default.contents(atPath: later) == trial.bytes)
         #expect(try recorded().plans == before.plans + 1 && !(try recorded().calls.isEmpty))
         let next = try Plan.load(path: later).plan
@@ -353,12 +353,12 @@ import TorporTrain
         // its time all the same.
         let trialPolicy = dir + "/trial.yaml"
         try (String(contentsOfFile: policy, encoding: .utf8) + "\n# a trial\n").write(toFile: trialPolicy, atomically: true, encoding: .utf8)
-        for p in [policy, trialPolicy, policy] { try Make.parse(["--db", store.path, "--now", "2013-09-30T06:00:00Z", "--policy", p]).run() }
+        for p in [policy, trialPolicy, policy] { try Make.parse(["--replay", "--db", store.path, "--now", "2013-09-30T06:00:00Z", "--policy", p]).run() }
         let six = try FileManager.default.contentsOfDirectory(atPath: dir + "/plans").filter { $0.hasPrefix("plan-20130930T060000Z") }.sorted()
         #expect(six.count == 2 && six.contains("plan-20130930T060000Z.json") && six.allSatisfy { PlanFiles.time(named: $0) == UTC.parseISO8601("2013-09-30T06:00:00Z") },
                 "the same plan again rewrites its own file: \(six)")
         // A stage pointed at a store that is not there refuses rather than planning an empty fleet.
-        #expect(throws: ExitCode.self) { try Make.parse(["--db", dir + "/missing.db", "--now", Self.now]).run() }
+        #expect(throws: ExitCode.self) { try Make.parse(["--replay", "--db", dir + "/missing.db", "--now", Self.now]).run() }
         #expect(!FileManager.default.fileExists(atPath: dir + "/missing.db"))
     }
 }
