@@ -116,6 +116,8 @@ struct CSVCommand: ParsableCommand {
         if let start { m.time.start = start }
         if let step { m.time.step = step }
         if let timeZone { m.time.zone = timeZone }
+        // Checked once, naming what is at fault, before any file is read (each file's ingest would blame itself).
+        try m.validate(source: mapping.map { "\($0) with the flags given" } ?? "the flags given")
         return m
     }
 

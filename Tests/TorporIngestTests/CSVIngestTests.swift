@@ -169,6 +169,15 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
         #expect(try s.count("SELECT count(*) FROM vm") == 0)
     }
 
+    /// Expects the command line `flags` (and `path`) refused as bad input before any file is read, naming `source`
+    /// (the flags, with the mapping they change) and saying `fragment`.
+    func expectFlagsRefused(_ flags: [String], path: String, source: String = "the flags given", _ fragment: String) throws {
+        let command = try CSVCommand.parse(flags + [path])
+        let error = #expect(throws: IngestError.self) { _ = try command.effectiveMapping() }
+        #expect(error?.isBadInput == true && error?.description.hasPrefix(source + ": ") == true && error?.description.contains(fragment) == true,
+                "\(String(describing: error))")
+    }
+
     /// A VM's vCPUs and memory each from their own latest reading: rows sorted by metric (memory's later than vCPUs'),
     /// and another file's vCPUs older than that memory but newer than the vCPUs stored.
     @Test func vCPUsOlderThanMemoryAreStillTheVMsVCPUs() throws {
@@ -291,9 +300,8 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
     @Test func aTimeKeyOfAnotherFormatIsBadInput() throws {
         let s = try Scratch()
         let path = try s.write("epoch.csv", "vm,metric,time,value\nweb-01,cpu_util,\(t0),5\n")
-        let command = try CSVCommand.parse(["--time-format", "epoch", "--start", "1970-01-01T02:00:00Z", path])
-        try expectRejected(path: path, in: s, mapping: try command.effectiveMapping(), line: nil,
-                           "'time.start' (--start) is for time format 'implicit' only, not 'epoch'")
+        try expectFlagsRefused(["--time-format", "epoch", "--start", "1970-01-01T02:00:00Z"], path: path,
+                               "'time.start' (--start) is for time format 'implicit' only, not 'epoch'")
         let offset = CSVMapping(layout: .long, time: .init(column: "time", format: .offset, base: UTC.format(t0), step: "5m"))
         try expectRejected(path: path, in: s, mapping: offset, line: nil, "'time.step' (--step) is for time format 'implicit' only, not 'offset'")
     }
@@ -326,9 +334,10 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
                                (["--vm-from-filename"], "'vm' (--vm, --vm-from-filename) is for layout 'wide-metrics' only, not 'long'"),
                                (["--metric", "mem_used:KiB"], "'metric' (--metric) is for layout 'wide-vms' only, not 'long'"),
                                (["--layout", "wide-vms", "--metric", "cpu_util", "--vm", "db-01"], "'vm' (--vm, --vm-from-filename) is for layout 'wide-metrics' only, not 'wide-vms'"),
-                               (["--mapping", Paths.mappings + "/nab-cpu.yaml", "--vm", "db-01", "--vm-prefix", "dc1-"], "'vm.prefix' (--vm-prefix) is for a VM name taken from a column or the file name")] {
-            let command = try CSVCommand.parse(flags + [path])
-            try expectRejected(path: path, in: s, mapping: try command.effectiveMapping(), line: nil, named)
+                               (["--mapping", Paths.mappings + "/nab-cpu.yaml", "--vm", "db-01", "--vm-prefix", "dc1-"], "'vm.prefix' (--vm-prefix) is for a VM name taken from a column or the file name"),
+                               (["--layout", "wide-metrics", "--vm", "db-01", "--time-format", "implicit"], "time format 'implicit' needs 'start'")] {
+            // Refused once, before any file is read, naming the flags (and the mapping they change), not the data file.
+            try expectFlagsRefused(flags, path: path, source: flags.first == "--mapping" ? Paths.mappings + "/nab-cpu.yaml with the flags given" : "the flags given", named)
         }
         let mapping = try s.write("prefix.yaml", "layout: wide-metrics\ntime: {column: time, format: epoch}\nvm: {column: vm}\nvm_prefix: dc1-\nmetrics:\n  - {column: value, metric: cpu_util}\n")
         let error = #expect(throws: IngestError.self) { _ = try CSVMapping.load(path: mapping) }
@@ -387,8 +396,8 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
         #expect(local.inserted == 3 && !local.warnings.contains { $0.contains("UTC offset") })
         #expect(try s3.value(vm: "web-01", metric: "cpu_util", time: UTC.epoch(year: 2024, month: 7, day: 1, hour: 8)) == 5, "10:00 CEST")
         #expect(try s3.value(vm: "web-01", metric: "cpu_util", time: UTC.epoch(year: 2024, month: 7, day: 1, hour: 10, minute: 10)) == 7, "an offset given stands")
-        try expectRejected(text, mapping: try mapping(["--time-zone", "Europe/Amsterdm"]), line: nil, "time.zone 'Europe/Amsterdm' is not UTC nor a time zone")
-        try expectRejected(text, mapping: try mapping(["--time-format", "epoch", "--time-zone", "UTC"]), line: nil, "'time.zone' (--time-zone) is for time format")
+        try expectFlagsRefused(["--time-zone", "Europe/Amsterdm"], path: path, "time.zone 'Europe/Amsterdm' is not UTC nor a time zone")
+        try expectFlagsRefused(["--time-format", "epoch", "--time-zone", "UTC"], path: path, "'time.zone' (--time-zone) is for time format")
     }
 
     /// `start` (implicit times) and `base` (offsets) without a UTC offset are local times of `time.zone` as the column's
@@ -593,5 +602,15 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
         let r = try CSVIngester(store: s.store).ingest(path: path, mapping: try command.effectiveMapping(), now: replayNow)
         #expect(r.metrics == ["net_rx"] && r.vms == ["web-07"])
         #expect(try s.value(vm: "web-07", metric: "net_rx", time: UTC.epoch(year: 2024, month: 3, day: 1)) == 1536)
+    }
+
+    /// A wide-vms file (a column per VM) of a metric its name gives: `--metric '{filename}:UNIT'` as documented.
+    @Test func wideVMsMetricFromTheFileName() throws {
+        let s = try Scratch()
+        let path = try s.write("mem_used.csv", "time,db-01,db-02\n1709251200,1024,2048\n")
+        let command = try CSVCommand.parse(["--layout", "wide-vms", "--time-format", "epoch", "--metric", "{filename}:KiB", path])
+        let r = try CSVIngester(store: s.store).ingest(path: path, mapping: try command.effectiveMapping(), now: replayNow)
+        #expect(r.metrics == ["mem_used"] && r.vms == ["db-01", "db-02"])
+        #expect(try s.value(vm: "db-02", metric: "mem_used", time: 1_709_251_200) == 2048 * 1024)
     }
 }

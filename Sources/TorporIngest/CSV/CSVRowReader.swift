@@ -50,6 +50,10 @@ final class CSVRowReader {
             case .failure(let e): throw run.fail("\(e)", line: nil)
             }
         }
+        // `{filename}`: the metric is named by the file (e.g. a folder per VM with cpu_util.csv, mem_used.csv).
+        func metricName(_ metric: String) -> String {
+            metric == CSVMapping.metricFromFilename ? CSVRowReader.stem(of: run.source).lowercased() : metric
+        }
         switch mapping.layout {
         case .long:
             let names = mapping.columns
@@ -67,15 +71,13 @@ final class CSVRowReader {
             }
             var columns: [(Int, Int64, Double, ClosedRange<Double>)] = []
             for m in mapping.metrics! {
-                // `{filename}`: the metric is named by the file (e.g. a folder per VM with cpu_util.csv, mem_used.csv).
-                let name = m.metric == CSVMapping.metricFromFilename ? CSVRowReader.stem(of: run.source).lowercased() : m.metric
-                let b = try binding(name, m.unit)
+                let b = try binding(metricName(m.metric), m.unit)
                 let valid = m.valid.map { $0[0]...$0[1] } ?? -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude
                 columns.append((try column(m.column, "metric"), try run.metricID(b), b.unit.factor, valid))
             }
             plan = .wideMetrics(vm: vm, columns: columns)
         case .wideVMs:
-            let b = try binding(mapping.metric!.name, mapping.metric!.unit)
+            let b = try binding(metricName(mapping.metric!.name), mapping.metric!.unit)
             let names = mapping.vmColumns ?? header.enumerated().filter { $0.offset != timeIndex }.map(\.element)
             guard !names.isEmpty else { throw run.fail("no VM columns besides the time column") }
             var columns: [(Int, Int64)] = []
