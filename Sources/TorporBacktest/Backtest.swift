@@ -302,11 +302,13 @@ public struct Backtest {
                 ? replay.series.map { clock.hoursOfWeek(from: $0.start, count: $0.values.count + policy.horizonHours) } : []
             for h in 0..<hours {
                 let t = from + Int64(h) * 3600
-                // Each history as production reads it then: on the VM's vCPUs of then (`HourlySeries.load`).
-                let histories = records.indices.map { i in
-                    (vm: records[i].name, series: seen[i].prefix(offset + h).onNewestVCPUs())
-                }
                 let block = blocks.last { $0.start <= t } ?? blocks[0]
+                // Each history as production reads it then: its last `historyHours` before the hour (no more: a profile of
+                // every week the replay has seen is not production's), on the VM's vCPUs of then (`HourlySeries.load`).
+                let dropped = offset + h - block.forecaster.historyHours
+                let histories = records.indices.map { i in
+                    (vm: records[i].name, series: seen[i].prefix(offset + h).dropFirst(dropped).onNewestVCPUs())
+                }
                 let forecasts = strategy == .torpor ? block.forecaster.forecast(histories, calendar: replay.calendar.known(by: t)) : [:]
                 var vms: [PlanningVM] = []
                 for (i, r) in records.enumerated() {
@@ -315,13 +317,13 @@ public struct Backtest {
                     switch strategy {
                     case .seasonalNaive:
                         forecast = QuantileForecast(start: t, quantiles: quantiles,
-                                                    values: Baseline.seasonalNaiveDay.forecast(history: history, hoursOfWeek: weeks[i],
+                                                    values: Baseline.seasonalNaiveDay.forecast(history: history, hoursOfWeek: Array(weeks[i].dropFirst(dropped)),
                                                                                                horizon: policy.horizonHours).map { v in quantiles.map { _ in v } },
                                                     source: "seasonal naive")
                     default:
                         forecast = forecasts[r.name]!
                     }
-                    let lastKnown = history.lastIndex { !$0.isNaN }.map { replay.series[i].start + Int64($0) * 3600 }
+                    let lastKnown = history.lastIndex { !$0.isNaN }.map { histories[i].series.time(of: $0) }
                     let fresh = lastKnown.map { t - ($0 + 3600) <= policy.maxDataAge } ?? false
                     // A VM without a host queues its restores behind no other (the other strategies' wakes queue nowhere).
                     vms.append(PlanningVM(name: r.name, host: r.hostURI ?? "replay:" + r.name, labels: r.labels, vcpus: r.vcpus, memoryBytes: replay.memoryBytes[i],
@@ -332,9 +334,7 @@ public struct Backtest {
                     if strategy == .torpor { vms[vms.count - 1].notPredictable = block.notPredictable[r.name] }
                     // Woken early: it runs since that wake (its last sleep ended there), as its power record says.
                     vms[vms.count - 1].wokenEarlyAt = sleeping[i] == nil && asleep[i].last?.end == lastUnplannedWake[i] ? lastUnplannedWake[i] : nil
-                    // Over the history production's planner reads (`historyHours` before the hour), not all the replay has.
-                    let read = Array(history.suffix(block.forecaster.historyHours))
-                    let measured = MeasuredHistory(values: read, start: t - Int64(read.count) * 3600,
+                    let measured = MeasuredHistory(values: history, start: histories[i].series.start,
                                                    sleeps: asleep[i].map { $0.start...$0.end } + (sleeping[i].map { [$0.start...t] } ?? []),
                                                    lastUnplannedWake: lastUnplannedWake[i], clock: clock)
                     vms[vms.count - 1].quietHours = measured.quietHours(threshold: settings[i].restoreAbove)

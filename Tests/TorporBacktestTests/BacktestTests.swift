@@ -143,6 +143,21 @@ import TorporTrain
         #expect(naive.episodes == 1 && naive.proactiveEpisodes == 1 && naive.violatedIntervals == 0, "\(naive)")
     }
 
+    /// Each replayed hour forecasts from the history production reads then (`historyHours`, 28 days), not from all
+    /// the replay has seen since its start: a VM busy one Tuesday (day 1) and idle since is kept up that Tuesday's
+    /// hours on day 29 (its profile holds it), but sleeps through the Tuesday five weeks on (day 36) as production
+    /// does, its history from day 8 on; it had been kept up then too, on a profile of every week since day 1.
+    @Test func aReplayedHourReadsNoMoreHistoryThanProductionDoes() throws {
+        let store = try Self.store(["reformed": { hour, day in day == 1 && (8..<18).contains(hour) ? 50 : 1 }], days: 38)
+        func captured(to day: Int64) throws -> Double {
+            try #require(try Backtest(store: store, policy: Self.policy, from: Self.start + 29 * 86_400, to: Self.start + day * 86_400)
+                .run([.torpor]).vms["reformed"]?["torpor"]).capturedHours
+        }
+        let dayBefore = try captured(to: 36), day36 = try captured(to: 37) - dayBefore
+        #expect(day36 > 23, "asleep all of day 36: \(day36) h")
+        #expect(try captured(to: 30) < 24 - 9, "kept up day 29's working hours")
+    }
+
     /// Restores that queue on a host (one at a time, half an hour each) start early: their VMs are back early, asleep
     /// less than when each restore has the host alone, not kept asleep to their deadlines; none is violated for it.
     @Test func queuedRestoresBringTheirVMsBackEarly() throws {
