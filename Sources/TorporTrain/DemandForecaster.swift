@@ -205,7 +205,7 @@ public struct DemandForecaster {
             var used = 0
             for k in 0..<modelHours where fromModel[k].allSatisfy(\.isFinite) {
                 let hour = merged.start + Int64(k) * 3600
-                let model = uplift.apply(fromModel[k].map { max(0, $0) }, categories: calendar.categories(vm: m.vm, hour: hour), scale: m.scale).sorted()
+                let model = uplift.apply(fromModel[k], categories: calendar.categories(vm: m.vm, hour: hour), scale: m.scale).sorted()
                 merged.values[k] = merge(model: model, profile: merged.values[k])
                 used += 1
             }

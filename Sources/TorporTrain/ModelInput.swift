@@ -119,7 +119,13 @@ public struct ModelInput: Equatable, Sendable {
         let horizon = output.count / count, steps = localSteps(s, from: end, to: end + horizon)
         return (0..<horizon).map { k in
             let base = Self.base(s.values, end + k, before: end, steps)
-            return (0..<count).map { j in base + output[output.startIndex + k * count + j] * scale }.sorted()
+            // Demand is never below zero: a change below the anchor's value is served as none (as the planner reads it,
+            // and as validation and the calendar uplift's residuals must judge it). Unknown stays unknown (NaN: Swift's
+            // max would make it 0, idle).
+            return (0..<count).map { j in
+                let v = base + output[output.startIndex + k * count + j] * scale
+                return v.isNaN ? v : max(0, v)
+            }.sorted()
         }
     }
 

@@ -303,15 +303,18 @@ public struct Trainer {
             let history = Array(v.series.values[..<v.end])
             let hoursOfWeek = config.clock.hoursOfWeek(from: v.series.start, count: v.end + config.horizon)
             var candidates: [String: [[Float]]] = [:]
+            // The baselines from the history the planner reads (its fallback's), not all training has: a seasonal naive
+            // reaching back further than production's would be chosen on forecasts production cannot make.
             let read = min(history.count, DemandForecaster.historyHours(lookback: config.lookback))
-            let profile = Baseline.servedProfile(history: Array(history.suffix(read)), hoursOfWeek: Array(hoursOfWeek.suffix(read + config.horizon)),
+            let servedHistory = Array(history.suffix(read)), servedWeeks = Array(hoursOfWeek.suffix(read + config.horizon))
+            let profile = Baseline.servedProfile(history: servedHistory, hoursOfWeek: servedWeeks,
                                                  horizon: config.horizon, quantiles: q).values.map { $0.map { $0 / v.scale } }
             // Where the model has no forecast, the profile (checked before the uplift: as production, not an uplift on nothing).
             candidates["model"] = config.input.quantiles(out, series: v.series, end: v.end, scale: v.scale, quantiles: q.count).enumerated()
                 .map { k, f in f.contains(where: \.isNaN) ? profile[k]
                     : uplift.apply(f, categories: known.categories(vm: v.vm, hour: v.series.time(of: v.end + k)), scale: v.scale).map { $0 / v.scale } }
             for b in Baseline.allCases where b != .hourOfWeekProfile {
-                let f = b.forecast(history: history, hoursOfWeek: hoursOfWeek, horizon: config.horizon)
+                let f = b.forecast(history: servedHistory, hoursOfWeek: servedWeeks, horizon: config.horizon)
                 candidates["\(b)"] = f.map { value in q.map { _ in value / v.scale } }
             }
             candidates["\(Baseline.hourOfWeekProfile)"] = profile

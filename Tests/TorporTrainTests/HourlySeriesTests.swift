@@ -222,6 +222,11 @@ func scratchStore() throws -> (Store, String) {
         let out = ModelInput(usesContext: false).quantiles([1, 2, 1, 2], series: HourlySeries(start: t0, step: 3600, values: Array(values[..<(7 * 24 + 2)])),
                                                            end: 7 * 24 + 2, scale: 10, quantiles: 2)
         #expect(out[0] == [14, 24] && out[1].allSatisfy(\.isNaN))
+        // A change below the anchor's value is served as no demand, never below it (as the planner reads it, validation
+        // judges it); unknown stays unknown, never 0 (idle).
+        let below = ModelInput(usesContext: false).quantiles([-1, -0.2, 1, 2], series: HourlySeries(start: t0, step: 3600, values: Array(values[..<(7 * 24 + 2)])),
+                                                             end: 7 * 24 + 2, scale: 10, quantiles: 2)
+        #expect(below[0] == [0, 2] && below[1].allSatisfy(\.isNaN))
         var known = values
         known[7 * 24 + 2] = 9
         let w = ModelInput(usesContext: false).window(HourlySeries(start: t0, step: 3600, values: known), end: 7 * 24 + 2, scale: 1, lookback: 24, horizon: 2)
