@@ -50,4 +50,9 @@ for name in TORPOR_DB TORPOR_BIN TORPOR_EVENT_LOG TORPOR_STATE_POOL TORPOR_WATCH
         [ "$name" != TORPOR_CALENDARS ] || echo " (the list is split on spaces: a path with a space cannot be one of it; link the file from a path without one)")"
   done
 done
+# The executor's crash tests kill it mid-journal at a step or mid-call: set for the jobs, every run would.
+for name in TORPOR_EXECUTE_KILL_AFTER_STEP TORPOR_EXECUTE_KILL_DURING_LIBVIRT_MS; do
+  [ -z "$(setting "$name")" ] ||
+    problem ": $name is set: a crash test's setting (every executor run would kill itself mid-action); remove the line"
+done
 [ "$found" -eq 0 ] || exit 2

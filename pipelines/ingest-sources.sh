@@ -24,7 +24,7 @@ elif [ -n "${TORPOR_PROMETHEUS_URL:-}" ]; then
 fi
 if [ -n "${TORPOR_CALENDARS:-}" ]; then
   # shellcheck disable=SC2086
-  "$TORPOR_BIN/torpor-ingest" calendar "${now[@]}" ${TORPOR_CALENDAR_ZONE:+--zone "$TORPOR_CALENDAR_ZONE"} --past "${TORPOR_CALENDAR_PAST:-30d}" \
+  "$TORPOR_BIN/torpor-ingest" calendar "${now[@]}" --past "${TORPOR_CALENDAR_PAST:-30d}" \
     $TORPOR_CALENDARS || { s=$?; [ "$status" -ne 0 ] || status=$s; }
 fi
 exit "$status"

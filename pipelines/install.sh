@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs torpor's binaries and jobs: pipelines/install.sh [BIN_DIR] (default .build/release; `make install` builds
-# them for it into .build-install/release, with Swift's runtime linked in), as root. Binaries to
+# Installs torpor's binaries and jobs: pipelines/install.sh [BIN_DIR] (default .build-install/release, where `make
+# install` builds them with Swift's runtime linked in, else .build/release), as root. Binaries to
 # /usr/local/bin, the job scripts and the cron file to /usr/local/lib/torpor, the systemd units to
 # /usr/local/lib/systemd/system, torpor.env to /etc/torpor and the logs' rotation to
 # /etc/logrotate.d (never over edited ones), the store's and the logs' directories. DESTDIR=dir installs under dir
@@ -8,7 +8,8 @@
 # run twice: the upgrade path too.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-bin=${1:-$here/../.build/release}
+bin=${1:-$here/../.build-install/release}
+[ -n "${1:-}" ] || [ -d "$bin" ] || bin=$here/../.build/release
 root=${DESTDIR:-}
 for tool in torpor-ingest torpor-train torpor-plan torpor-execute torpor-backtest; do
   [ -x "$bin/$tool" ] || { echo "install.sh: $bin/$tool is missing: build first (make install builds and installs)" >&2; exit 2; }

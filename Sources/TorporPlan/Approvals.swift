@@ -51,16 +51,17 @@ public enum Approvals {
                                now: EpochSeconds, evenIfSuperseded: Bool = false, in store: Store) throws -> ApprovalRecord {
         try store.transaction { db in
             if let problem = try notRecorded(plan, bytes: bytes, in: db) { throw PlanError(.badInput, "\(source): \(problem); approval refused") }
-            // Any plan recorded as made later, whatever `--now` says (an approval back-dated past a newer plan is still one).
-            if !evenIfSuperseded, let newer = try newer(than: plan, in: db) {
-                throw PlanError(.badInput, "\(source): plan \(newer.id.prefix(12)) was made since (\(UTC.format(newer.createdAt))) from newer data, events "
-                                + "and pins: review and approve that one (torpor-plan list), or pass --superseded to approve this one anyway; approval refused")
-            }
+            // Times first: an expired plan cannot be approved at all, superseded or not (--superseded would not help).
             guard now >= plan.createdAt.seconds else {
                 throw PlanError(.badInput, "\(source): an approval at \(UTC.format(now)) would come before the plan was made (\(plan.createdAt.text)): check --now")
             }
             guard now <= plan.validUntil.seconds else {
-                throw PlanError(.nothingToDo, "\(source): the plan expired at \(plan.validUntil.text); run torpor-plan for a new one (its restores run anyway)")
+                throw PlanError(.nothingToDo, "\(source): the plan expired at \(plan.validUntil.text) (its restores run anyway): make a new one with torpor-plan make")
+            }
+            // Any plan recorded as made later, whatever `--now` says (an approval back-dated past a newer plan is still one).
+            if !evenIfSuperseded, let newer = try newer(than: plan, in: db) {
+                throw PlanError(.badInput, "\(source): plan \(newer.id.prefix(12)) was made since (\(UTC.format(newer.createdAt))) from newer data, events "
+                                + "and pins: review and approve that one (torpor-plan list), or pass --superseded to approve this one anyway; approval refused")
             }
             let hibernations = plan.actions.filter { $0.action == .hibernate }
             let planned = Set(hibernations.map(\.vm))

@@ -47,6 +47,24 @@ import TorporTestSupport
         #expect(report.warnings.contains { $0.contains("X-WR-TIMEZONE Mars/Olympus is not a time zone this system knows") }, "\(report.warnings)")
     }
 
+    /// The jobs' `$TORPOR_CALENDAR_ZONE` is the zone of a calendar's ingest by hand too (its first, `--past 90d`, as the
+    /// README says, with the jobs' environment loaded): it was read by the hourly job's script alone, and the history
+    /// ingested by hand stored an hour or two off. `--zone` wins; a zone the system does not know is refused, named.
+    @Test func theJobsCalendarZoneIsTheDefaultOfAnIngestByHand() throws {
+        let s = try Scratch()
+        let path = try s.write("floating.ics", "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:f\r\n"
+                               + "DTSTAMP:20130901T000000Z\r\nCATEGORIES:maintenance\r\nDTSTART:20131001T100000\r\nDTEND:20131001T110000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+        let jobs = ["TORPOR_CALENDAR_ZONE": "Europe/Amsterdam"]
+        let byHand = try runTool("torpor-ingest", ["calendar", "--db", s.store.path, "--now", UTC.format(now), path], environment: jobs)
+        #expect(byHand.status == 0, "\(byHand)")
+        #expect(try events(s).map(\.start) == [UTC.parseISO8601("2013-10-01T08:00:00Z")!], "10:00 CEST")
+        let given = try runTool("torpor-ingest", ["calendar", "--zone", "UTC", "--db", s.store.path, "--now", UTC.format(now), path], environment: jobs)
+        #expect(given.status == 0, "\(given)")
+        #expect(try events(s).map(\.start) == [UTC.parseISO8601("2013-10-01T10:00:00Z")!], "--zone UTC wins")
+        let unknown = try runTool("torpor-ingest", ["calendar", "--db", s.store.path, "--now", UTC.format(now), path], environment: ["TORPOR_CALENDAR_ZONE": "Europe/Amsterdm"])
+        #expect(unknown.status == 2 && unknown.stderr.contains("TORPOR_CALENDAR_ZONE") && unknown.stderr.contains("Europe/Amsterdm"), "\(unknown)")
+    }
+
     /// A calendar of all-day dates or floating times that declares no zone (Outlook's and Exchange's exports), ingested
     /// without one given, is read in UTC and said so; one given (UTC too), or times in a zone of their own, say nothing.
     @Test func localTimesReadInUTCWithoutAZoneAreSaid() throws {

@@ -182,6 +182,10 @@ import TorporTestSupport
                 "\(both.output)")
         let checked = try run(root + "/usr/local/lib/torpor/check-env.sh", [env], environment: ["PATH": "/usr/bin:/bin"])
         #expect(checked.status == 2 && checked.output.split(separator: "\n").count == 2 && checked.output.contains("TORPOR_PLANS 'plans' is a relative path"), "\(checked.output)")
+        // A crash test's setting left in the file would make every executor run kill itself mid-action.
+        try (shipped + "TORPOR_EXECUTE_KILL_AFTER_STEP=2\n").write(toFile: env, atomically: true, encoding: .utf8)
+        let crashing = try run(root + "/usr/local/lib/torpor/check-env.sh", [env], environment: ["PATH": "/usr/bin:/bin"])
+        #expect(crashing.status == 2 && crashing.output.contains("TORPOR_EXECUTE_KILL_AFTER_STEP is set: a crash test's setting"), "\(crashing.output)")
         try (shipped + "TORPOR_NOTIFY='mail -s torpor ops@example.com'\n").write(toFile: env, atomically: true, encoding: .utf8)
         let fine = try run(root + "/usr/local/lib/torpor/check-env.sh", [env], environment: ["PATH": "/usr/bin:/bin"])
         #expect(fine.status == 0 && fine.output.isEmpty, "\(fine.output)")

@@ -502,6 +502,12 @@ import TorporTrain
         }
         #expect(refused?.message.contains("plan \(newer.id.prefix(12)) was made since (2024-03-04T01:00:00Z)") == true)
         #expect(try store.read { try PlanRepository.approvals(of: old.id, in: $0) }.isEmpty)
+        // Superseded and expired: said expired (3), not told to pass --superseded, which would only be refused next.
+        let expired = #expect(throws: PlanError.self) {
+            try Approvals.approve(old, bytes: old.encoded(), source: "old.json", only: nil, except: [], by: "alice", now: old.validUntil.seconds + 1, in: store)
+        }
+        #expect(expired?.kind == .nothingToDo && expired?.message.contains("the plan expired at") == true
+                && expired?.message.contains("torpor-plan make") == true, "\(String(describing: expired))")
         // The newest is approved; the older one too when asked for.
         #expect(try !Approvals.approve(newer, bytes: newer.encoded(), source: "n", only: nil, except: [], by: "alice", now: Self.now + 5400, in: store).actions.isEmpty)
         #expect(try !Approvals.approve(old, bytes: old.encoded(), source: "old.json", only: nil, except: [], by: "alice", now: Self.now + 5400,
