@@ -23,6 +23,8 @@ struct OwedRestore: Sendable {
     /// One of many a person's wake asks for (`wake --all`, by label): held where a wake of this VM alone is not
     /// (`Executor.held`).
     var ofMany = false
+    /// A pin's wake: held as a wake of many is (a pin keeps a VM up; it is no person's decision about a second copy).
+    var byPin = false
     /// A restore owed at once (a pin, an event, no plan's restore): since when, for `ExecutionCheck` (its `deadline`
     /// is each pass's now, so that doing it promptly is no violation).
     var dueSince: EpochSeconds? = nil

@@ -662,7 +662,11 @@ public final class Executor: @unchecked Sendable {
         for (vm, entry) in interrupted.sorted(by: { $0.key < $1.key }) {
             let resumed = OwedRestore(vm: vm, host: entry.host, actionID: entry.actionID, planID: entry.planID, at: options.now,
                                       deadline: entry.deadline ?? options.now, priority: 0, reason: "finishing an interrupted restore (\(entry.detail))",
-                                      cause: entry.cause, byPerson: entry.actionID.hasPrefix(UnplannedWake.wake.rawValue + ":"),
+                                      cause: entry.cause,
+                                      // A restore from the pool stays one: libvirt's image, older than the memory the pool
+                                      // brought back, would be started over disks the VM may have written since.
+                                      fromPool: entry.detail.hasPrefix(Self.fromThePool),
+                                      byPerson: entry.actionID.hasPrefix(UnplannedWake.wake.rawValue + ":"),
                                       ofMany: entry.actionID.hasSuffix(UnplannedWake.ofManyMark))
             // The interrupted entry is finished under its own action (whatever restore is owed now), so it is closed.
             if let i = planned.firstIndex(where: { $0.vm == vm }) {
@@ -825,7 +829,7 @@ public final class Executor: @unchecked Sendable {
                         throw ExecuteError(.runtime, "\(failure) (the state pool failed too for this sleep, \(retry.failures == 1 ? "once" : "\(retry.failures) times"); tried again from "
                                            + "\(UTC.format(retry.at)), or now by `torpor-execute restore --from-pool --pool \(pool.directory) \(r.vm)`)")
                     }
-                    started.detail = "from the state pool (\(journaled))"
+                    started.detail = Self.fromThePool + " (\(journaled))"
                     step(started)
                     do {
                         try restoreFromPool(domain, connection: connection, pool: pool, fallback: options.managedSaveDirectory, libvirtImageUsable: false)
@@ -859,12 +863,16 @@ public final class Executor: @unchecked Sendable {
                         }
                     }
                 } else if let pool = options.pool {
-                    started.detail = libvirtImage ? "from the state pool, as asked" : "from the state pool (libvirt's image is gone)"
+                    started.detail = Self.fromThePool + (libvirtImage ? ", as asked" : " (libvirt's image is gone)")
                     step(started)
                     try restoreFromPool(domain, connection: connection, pool: pool, fallback: options.managedSaveDirectory, libvirtImageUsable: libvirtImage)
                     // libvirt's own image is now older than the running VM: never restore it again.
                     dropped = Self.dropStaleImage(domain)
                     note = dropped.isEmpty ? nil : String(dropped.dropFirst(2))
+                } else if libvirtImage {
+                    // A restore from the pool, resumed without the pool: libvirt's image is older than what the pool held.
+                    throw ExecuteError(.runtime, "\(r.vm) on \(r.host): its restore from the state pool (\(r.reason)) needs the pool, and this run has no --pool: "
+                                       + "libvirt's image is not started in its place (it may be older than the VM's memory); run with --pool")
                 } else {
                     throw ExecuteError(.runtime, "\(r.vm) on \(r.host) has no saved state (no managed-save image, no state pool): not cold-booted; start it by hand if its memory may be lost")
                 }
@@ -915,7 +923,7 @@ public final class Executor: @unchecked Sendable {
 
     /// Why restore `r` fails before it starts: its VM ran elsewhere (`ranElsewhere`), unless a person's wake of it alone asks.
     func held(_ r: OwedRestore, now: EpochSeconds) -> String? {
-        !r.byPerson || r.ofMany ? ranElsewhere(r, now: now) : nil
+        !r.byPerson || r.ofMany || r.byPin ? ranElsewhere(r, now: now) : nil
     }
 
     /// Why `r`'s VM is not restored on its host by the executor, nor by a wake of many: since its save's intent, a libvirt collection of another
@@ -998,6 +1006,9 @@ public final class Executor: @unchecked Sendable {
         return domain.unusableManagedSaveImage(localPath: options.managedSaveDirectory + "/\(domain.name).save")
     }
 
+    /// How a restore's `started` step begins when it brings the VM back from the state pool.
+    static let fromThePool = "from the state pool"
+
     /// What a failed restore says when the pool's copy failed too, after libvirt's image did not start or would not do.
     static let poolAlsoFailed = "nor could the state pool restore it"
 
@@ -1019,6 +1030,24 @@ public final class Executor: @unchecked Sendable {
             let wait = min(Self.poolRetryFirst << Int64(min(failed.count - 1, 16)), Self.poolRetryLongest)
             return (failed.count, latest.at + wait)
         }
+    }
+
+    /// Why libvirt's saved image of `vm`, which torpor has running since `power.since`, is older than that run, if it
+    /// is: the restore that began the run could not remove it (`dropStaleImage`), or its file (on this host) was written
+    /// before the run began. nil for an image written since (libvirt-guests' save at a host's shutdown, a person's).
+    func staleLibvirtImage(_ vm: String, running power: PowerRecord, options: ExecutionOptions) -> String? {
+        let began = (try? store.read { try JournalRepository.recent(limit: 100, vm: vm, in: $0) })?
+            .first { $0.actionID == power.actionID && $0.kind == .restore && $0.step == .done }
+        if let began, began.detail.contains(Self.staleImageLeft) {
+            return "the restore that brought it back at \(UTC.format(began.at)) left that image, older than its memory"
+        }
+        let image = options.managedSaveDirectory + "/\(vm).save"
+        if let written = (try? FileManager.default.attributesOfItem(atPath: image))?[.modificationDate] as? Date,
+           EpochSeconds(written.timeIntervalSince1970) < power.since {
+            return "that image (\(image)) was written at \(UTC.format(EpochSeconds(written.timeIntervalSince1970))), before the run torpor "
+                + "recorded from \(UTC.format(power.since))"
+        }
+        return nil
     }
 
     /// A VM that runs must not keep a libvirt managed-save image: it is older than the VM's memory (a pool restore
@@ -1783,9 +1812,10 @@ public final class Executor: @unchecked Sendable {
     /// comes back with its memory, the pool checking that its disks are the ones it slept with. A retry after a failed
     /// move finds the sleep on the new host already, and restores it there.
     /// `recordsAtItsEnd`: the records its restore kept back from a busy store are written before it returns (else the
-    /// caller writes them, `recordHeldBackRestores`: a pin, its own record first).
+    /// caller writes them, `recordHeldBackRestores`: a pin, its own record first). `byPin`: a pin's wake, held where the
+    /// VM ran elsewhere while asleep as a wake of many is (`held`), and which waits for no executor.
     public func wake(vm: String, by who: String, fromPool: Bool = false, onto: String? = nil, hostGone: Bool = false, options: ExecutionOptions,
-                     patience: TimeInterval = 0, waiting: (String) -> Void = { _ in }, recordsAtItsEnd: Bool = true) throws -> [ExecutionEvent] {
+                     patience: TimeInterval = 0, waiting: (String) -> Void = { _ in }, recordsAtItsEnd: Bool = true, byPin: Bool = false) throws -> [ExecutionEvent] {
         let log = EventLog(path: options.eventLog)
         let clock = Self.clock(from: options.now)
         forgetUnreachableHosts()
@@ -1801,11 +1831,11 @@ public final class Executor: @unchecked Sendable {
         _ = try recorded()
         // Never beside an executor acting on it (a restore from the pool writes a file another would write too).
         try exclusively(vm, options, evenIfBroken: true, patience: patience, waiting: waiting, refused: { why, broken in
-            if !broken { throw ExecuteError(.runtime, "\(vm): \(why); try again when it is done (or wait longer: --wait)") }
+            if !broken { throw ExecuteError(.runtime, "\(vm): \(why); try again when it is done" + (byPin ? "" : " (or wait longer: --wait)")) }
         }) {
             let (slept, power) = try recorded()
             guard let onto, onto != slept else {
-                return try wake(vm, host: slept, recorded: power, by: who, fromPool: fromPool, options: options, log: log, clock: clock)
+                return try wake(vm, host: slept, recorded: power, by: who, fromPool: fromPool, byPin: byPin, options: options, log: log, clock: clock)
             }
             guard fromPool, let power, power.state == .hibernated else {
                 throw ExecuteError(.badInput, "\(vm) is not asleep in torpor's record: only a sleep is restored onto another host, from the state pool; nothing restored")
@@ -2024,7 +2054,7 @@ public final class Executor: @unchecked Sendable {
 
     /// `wake`, holding the VM.
     private func wake(_ vm: String, host: String, recorded power: PowerRecord?, by who: String, fromPool: Bool, moved: String? = nil, ofMany: Bool = false,
-                      options: ExecutionOptions, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws {
+                      byPin: Bool = false, options: ExecutionOptions, log: EventLog, clock: @escaping @Sendable () -> EpochSeconds) throws {
         if power?.state != .hibernated {
             let domain = try connection(host).domain(named: vm)
             let state = try domain.info().state
@@ -2039,11 +2069,15 @@ public final class Executor: @unchecked Sendable {
             guard state == .shutOff, try domain.hasManagedSaveImage(), !fromPool else {
                 throw ExecuteError(.nothingToDo, "\(vm) is not asleep: libvirt says it is \(state)" + (power.map { "; torpor has it running since \(UTC.format($0.since))" } ?? ""))
             }
+            if let power, let stale = staleLibvirtImage(vm, running: power, options: options) {
+                throw ExecuteError(.needsPerson, "\(vm) is off with a saved image libvirt would start, but \(stale): starting it would load that old "
+                                   + "memory over disks written since; not woken. Remove the image (virsh managedsave-remove \(vm)) and start the VM afresh")
+            }
         }
         let action = ofMany ? UnplannedWake.wakeOfMany(vm: vm, at: options.now) : UnplannedWake.wake.actionID(vm: vm, at: options.now)
         restore(OwedRestore(vm: vm, host: host, actionID: action, planID: nil, at: options.now,
                             deadline: options.now, priority: 0, reason: "woken by \(who)" + (fromPool ? " from the state pool" : "") + (moved.map { " " + $0 } ?? ""),
-                            fromPool: fromPool, byPerson: true, ofMany: ofMany), options: options, log: log, clock: clock)
+                            fromPool: fromPool, byPerson: true, ofMany: ofMany, byPin: byPin), options: options, log: log, clock: clock)
     }
 }
 

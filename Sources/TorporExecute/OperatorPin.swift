@@ -53,7 +53,7 @@ extension Executor {
         var events: [ExecutionEvent] = [], wakeFailure: Error?
         if recorded != .running {
             do {
-                events = try wake(vm: vm, by: who + " (pin)", options: options, recordsAtItsEnd: false)
+                events = try wake(vm: vm, by: who + " (pin)", options: options, recordsAtItsEnd: false, byPin: true)
             } catch let error as ExecuteError where error.kind == .nothingToDo {
                 // libvirt runs it: nothing to wake.
             } catch {

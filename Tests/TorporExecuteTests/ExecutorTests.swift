@@ -2304,6 +2304,11 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         let all = try f.executor().wakeAll(by: "bob", options: { var o = f.options(Self.at(6) + 90); o.hosts = [Self.host]; return o }())
         #expect(try all.notWoken.contains { $0.vm == "web-01" } && !all.events.contains { $0.event == "restored" && $0.vm == "web-01" } && f.state("web-01") == .shutOff,
                 "a wake of every VM leaves it: \(all.events.map(\.text))")
+        // A pin keeps a VM up; it is no person's decision about a second copy: pinned, not woken, the hold said.
+        let pinned = #expect(throws: ExecuteError.self) { try f.executor().pin(vm: "web-01", until: nil, by: "carol", options: f.options(Self.at(6) + 100)) }
+        #expect(pinned?.description.contains("web-01 is pinned but not woken now") == true && pinned?.description.contains("was found running on \(b)") == true,
+                "\(String(describing: pinned))")
+        #expect(try f.state("web-01") == .shutOff)
         #expect(try f.executor().wake(vm: "web-01", by: "bob", options: f.options(Self.at(6) + 120)).map(\.event) == ["restored"])
         #expect(try f.state("web-01") == .running)
     }
@@ -2950,6 +2955,46 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 86_400 + 60, grace: 600).isEmpty, "a day later")
         try f.executor().journal(JournalEntry(actionID: "h2", planID: "p", vm: "web-01", host: Self.host, kind: .hibernate, step: .skipped, at: Self.now + 120))
         #expect(try ExecutionCheck.problems(store: f.store, now: Self.now + 180, grace: 600).isEmpty, "acted on again")
+    }
+
+    /// A VM torpor has running, off with a libvirt image the restore that brought it back could not remove (older than
+    /// its memory), is not woken from it: the start would load that memory over disks written since. A person is told
+    /// what to do; an image written after the run began (libvirt-guests' save at a host's shutdown) is woken as before.
+    @Test func aWakeNeverStartsAnImageOlderThanTheRun() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<6, "web-02": 0..<6])
+        _ = try f.executor().run(f.options(Self.now))
+        _ = try f.executor().run(f.options(Self.at(6)))
+        #expect(try f.state("web-01") == .running && f.state("web-02") == .running)
+        try f.store.transaction { db in   // as a restore from the pool that could not remove libvirt's image records it
+            try db.execute(sql: "UPDATE journal SET detail = detail || ?2 WHERE vm = ?1 AND kind = 'restore' AND step = 'done'",
+                           arguments: ["web-01", "; libvirt may hold an older saved image of it (busy): " + Executor.staleImageLeft + " before the VM next starts"])
+        }
+        for vm in ["web-01", "web-02"] { try f.connection.domain(named: vm).managedSave() }   // the guest shut down beside it; web-02: saved since
+        let refused = #expect(throws: ExecuteError.self) { try f.executor().wake(vm: "web-01", by: "bob", options: f.options(Self.at(7))) }
+        #expect(refused?.kind == .needsPerson && refused?.description.contains("left that image, older than its memory") == true
+                && refused?.description.contains("virsh managedsave-remove web-01") == true, "\(String(describing: refused))")
+        #expect(try f.state("web-01") == .shutOff)
+        #expect(try f.executor().wake(vm: "web-02", by: "bob", options: f.options(Self.at(7))).map(\.event) == ["restored"])
+    }
+
+    /// A restore from the state pool that a killed run left open is finished from the pool, never from libvirt's image
+    /// (which the pool's restore had not removed yet, older than the memory it brought back); a run without the pool
+    /// says so and starts nothing.
+    @Test func anInterruptedPoolRestoreIsNotFinishedFromLibvirtsImage() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<6])
+        _ = try f.executor().run(f.options(Self.now))
+        let wake = UnplannedWake.wake.actionID(vm: "web-01", at: Self.at(1))
+        for step in [JournalEntry.Step.intent, .started] {
+            try f.executor().journal(JournalEntry(actionID: wake, planID: nil, vm: "web-01", host: Self.host, kind: .restore, step: step,
+                                                  at: Self.at(1), detail: step == .intent ? "woken by carol from the state pool" : Executor.fromThePool + ", as asked",
+                                                  deadline: Self.at(1)))
+        }
+        let events = try f.executor().run(f.options(Self.at(1) + 300))
+        let failed = events.first { $0.vm == "web-01" && $0.event != "reconciled" }
+        #expect(failed?.event == "failed" && failed?.detail.contains("this run has no --pool: libvirt's image is not started in its place") == true, "\(events.map(\.text))")
+        #expect(try f.state("web-01") == .shutOff && f.connection.domain(named: "web-01").hasManagedSaveImage())
     }
 
     /// A hibernation waiting at `intent` whose plan still starts it is not stuck (a pass may still do it), unless an
