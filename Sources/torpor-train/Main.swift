@@ -21,7 +21,8 @@ struct TorporTrainCommand: TorporTool {
             than 3 days of history are marked not predictable. Run again within the same hour on the same data
             with the same settings (a retry), it trains nothing and records nothing new ("unchanged").
 
-            Exit codes: 0 ok (promoted or not: see the report); 1 runtime failure; 2 usage.
+            Exit codes: 0 ok (promoted or not: see the report); 1 runtime failure; 2 bad input or usage (an unknown run);
+            3 nothing to do (demote of a run that was not promoted).
             """,
         subcommands: [Train.self, List.self, Show.self, Forecast.self, Demote.self],
         defaultSubcommand: Train.self)
@@ -142,10 +143,12 @@ struct Show: ParsableCommand {
     @Argument(help: "The run id.") var id: Int64
 
     func run() throws {
-        guard let r = try common.openStore(reserve: .untouched).read({ try ModelRegistry.runs(in: $0) }).first(where: { $0.id == id }) else {
-            throw ValidationError("no run #\(id) in the registry")
+        try exitingOnError("torpor-train") {
+            guard let r = try common.openStore(reserve: .untouched).read({ try ModelRegistry.runs(in: $0) }).first(where: { $0.id == id }) else {
+                throw StageError(.badInput, "no run #\(id) in the registry \(common.storePath) (torpor-train list shows them)")
+            }
+            print(Report.render(r))
         }
-        print(Report.render(r))
     }
 }
 
