@@ -272,6 +272,8 @@ public final class Store: Sendable {
     /// would have waited in turn).
     public func transaction<T>(waitingAtMost seconds: TimeInterval, together: WritesGivingUpTogether? = nil, _ body: (Database) throws -> T) throws -> T {
         if let readOnlyBecause { throw StoreError(path: path, message: "cannot write: " + readOnlyBecause) }
+        // Before this process's queue of writes too: one that gave up there need not wait its turn behind the others.
+        if let why = together?.reason { throw StoreError(path: path, message: "not written: " + why) }
         return try pool.writeWithoutTransaction { db in
             if let why = together?.reason { throw StoreError(path: path, message: "not written: " + why) }
             sqlite3_busy_timeout(db.sqliteConnection, Int32(seconds * 1000))
