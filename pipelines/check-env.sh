@@ -50,9 +50,13 @@ for name in TORPOR_DB TORPOR_BIN TORPOR_EVENT_LOG TORPOR_STATE_POOL TORPOR_WATCH
         [ "$name" != TORPOR_CALENDARS ] || echo " (the list is split on spaces: a path with a space cannot be one of it; link the file from a path without one)")"
   done
 done
-# The executor's crash tests kill it mid-journal at a step or mid-call: set for the jobs, every run would.
-for name in TORPOR_EXECUTE_KILL_AFTER_STEP TORPOR_EXECUTE_KILL_DURING_LIBVIRT_MS; do
-  [ -z "$(setting "$name")" ] ||
+# Settings for a test or a replay, never for the jobs: the executor's crash tests kill it mid-journal at a step or
+# mid-call (every run would); TORPOR_NOW replays the jobs at a past time, recording plans of that hour (--replay).
+for name in TORPOR_EXECUTE_KILL_AFTER_STEP TORPOR_EXECUTE_KILL_DURING_LIBVIRT_MS TORPOR_NOW; do
+  [ -z "$(setting "$name")" ] || if [ "$name" = TORPOR_NOW ]; then
+    problem ": TORPOR_NOW is set: the jobs would replay that time (plans of a past hour recorded as its); set it for a replay's run only, on a copy of the store"
+  else
     problem ": $name is set: a crash test's setting (every executor run would kill itself mid-action); remove the line"
+  fi
 done
 [ "$found" -eq 0 ] || exit 2

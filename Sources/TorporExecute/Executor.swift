@@ -662,11 +662,7 @@ public final class Executor: @unchecked Sendable {
         for (vm, entry) in interrupted.sorted(by: { $0.key < $1.key }) {
             let resumed = OwedRestore(vm: vm, host: entry.host, actionID: entry.actionID, planID: entry.planID, at: options.now,
                                       deadline: entry.deadline ?? options.now, priority: 0, reason: "finishing an interrupted restore (\(entry.detail))",
-                                      cause: entry.cause,
-                                      // A restore from the pool stays one: libvirt's image, older than the memory the pool
-                                      // brought back, would be started over disks the VM may have written since.
-                                      fromPool: entry.detail.hasPrefix(Self.fromThePool),
-                                      byPerson: entry.actionID.hasPrefix(UnplannedWake.wake.rawValue + ":"),
+                                      cause: entry.cause, byPerson: entry.actionID.hasPrefix(UnplannedWake.wake.rawValue + ":"),
                                       ofMany: entry.actionID.hasSuffix(UnplannedWake.ofManyMark))
             // The interrupted entry is finished under its own action (whatever restore is owed now), so it is closed.
             if let i = planned.firstIndex(where: { $0.vm == vm }) {
@@ -869,10 +865,6 @@ public final class Executor: @unchecked Sendable {
                     // libvirt's own image is now older than the running VM: never restore it again.
                     dropped = Self.dropStaleImage(domain)
                     note = dropped.isEmpty ? nil : String(dropped.dropFirst(2))
-                } else if libvirtImage {
-                    // A restore from the pool, resumed without the pool: libvirt's image is older than what the pool held.
-                    throw ExecuteError(.runtime, "\(r.vm) on \(r.host): its restore from the state pool (\(r.reason)) needs the pool, and this run has no --pool: "
-                                       + "libvirt's image is not started in its place (it may be older than the VM's memory); run with --pool")
                 } else {
                     throw ExecuteError(.runtime, "\(r.vm) on \(r.host) has no saved state (no managed-save image, no state pool): not cold-booted; start it by hand if its memory may be lost")
                 }
@@ -1035,19 +1027,20 @@ public final class Executor: @unchecked Sendable {
     /// Why libvirt's saved image of `vm`, which torpor has running since `power.since`, is older than that run, if it
     /// is: the restore that began the run could not remove it (`dropStaleImage`), or its file (on this host) was written
     /// before the run began. nil for an image written since (libvirt-guests' save at a host's shutdown, a person's).
+    /// The image's file decides where it can be read (a save since, libvirt-guests' at a host's shutdown, is no stale
+    /// image, whatever the journal says); else (another host's) the journal's note that the restore left one.
     func staleLibvirtImage(_ vm: String, running power: PowerRecord, options: ExecutionOptions) -> String? {
+        let image = options.managedSaveDirectory + "/\(vm).save"
+        if let written = (try? FileManager.default.attributesOfItem(atPath: image))?[.modificationDate] as? Date {
+            let at = EpochSeconds(written.timeIntervalSince1970)
+            return at < power.since
+                ? "that image (\(image)) was written at \(UTC.format(at)), before the run torpor recorded from \(UTC.format(power.since))" : nil
+        }
         let began = (try? store.read { try JournalRepository.recent(limit: 100, vm: vm, in: $0) })?
             .first { $0.actionID == power.actionID && $0.kind == .restore && $0.step == .done }
-        if let began, began.detail.contains(Self.staleImageLeft) {
-            return "the restore that brought it back at \(UTC.format(began.at)) left that image, older than its memory"
-        }
-        let image = options.managedSaveDirectory + "/\(vm).save"
-        if let written = (try? FileManager.default.attributesOfItem(atPath: image))?[.modificationDate] as? Date,
-           EpochSeconds(written.timeIntervalSince1970) < power.since {
-            return "that image (\(image)) was written at \(UTC.format(EpochSeconds(written.timeIntervalSince1970))), before the run torpor "
-                + "recorded from \(UTC.format(power.since))"
-        }
-        return nil
+        guard let began, began.detail.contains(Self.staleImageLeft) else { return nil }
+        return "the restore that brought it back at \(UTC.format(began.at)) left an image older than its memory, and this one's date cannot be "
+            + "read here (if it was saved since, by libvirt-guests at a host's shutdown or by hand, start it with virsh start \(vm))"
     }
 
     /// A VM that runs must not keep a libvirt managed-save image: it is older than the VM's memory (a pool restore

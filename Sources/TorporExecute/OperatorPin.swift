@@ -47,8 +47,11 @@ extension Executor {
             (recorded, known) = (nil, false)
         }
         func notWoken(_ why: String) -> ExecuteError {
-            ExecuteError(.runtime, unpinned.map { "\(vm) is neither pinned (\($0)) nor woken (\(why))" }
-                         ?? "\(vm) is pinned but not woken now (\(why)); a pinned sleeper is owed its restore: the executor's next pass tries again")
+            // Held where it ran on another host while asleep: the executor's passes hold it too; a person decides.
+            let held = why.contains(Executor.ranElsewhereText)
+            return ExecuteError(held ? .needsPerson : .runtime, unpinned.map { "\(vm) is neither pinned (\($0)) nor woken (\(why))" }
+                                ?? "\(vm) is pinned but not woken now (\(why)); " + (held ? "the executor's passes hold its restore too, until a person decides"
+                                                                                  : "a pinned sleeper is owed its restore: the executor's next pass tries again"))
         }
         var events: [ExecutionEvent] = [], wakeFailure: Error?
         if recorded != .running {

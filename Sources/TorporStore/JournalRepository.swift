@@ -130,7 +130,8 @@ public enum JournalRepository {
                              e.deadline, e.late, e.cause])
         let row = db.lastInsertedRowID
         if e.step == .intent || e.step == .started {
-            try db.execute(sql: "INSERT OR REPLACE INTO journal_open (action_id, id) VALUES (?, ?)", arguments: [e.actionID, row])
+            try db.execute(sql: "INSERT INTO journal_open (action_id, id) VALUES (?, ?) ON CONFLICT (action_id) DO UPDATE SET id = excluded.id",
+                           arguments: [e.actionID, row])
         } else if let keptBack {
             if let attempt = keptBack.attempt {
                 try db.execute(sql: "DELETE FROM journal_open WHERE action_id = ? AND id = ?", arguments: [e.actionID, attempt])
@@ -289,10 +290,16 @@ public enum JournalRepository {
         }
     }
 
+    /// (An upsert, not `INSERT OR REPLACE`, here and for pins, holds and settings: a replace deletes the row first, and
+    /// on a store a newer torpor migrated, which the executor writes on, that would clear the columns this version does
+    /// not know and fire a newer table's `ON DELETE` on this one.)
     public static func setPower(_ p: PowerRecord, in db: Database) throws {
         try db.execute(sql: """
-            INSERT OR REPLACE INTO power (vm, host, state, since, action_id, manifest_id, disk_identity, pool_refused, pool_failures, pool_retry_at)
+            INSERT INTO power (vm, host, state, since, action_id, manifest_id, disk_identity, pool_refused, pool_failures, pool_retry_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (vm) DO UPDATE SET host = excluded.host, state = excluded.state, since = excluded.since, action_id = excluded.action_id,
+                manifest_id = excluded.manifest_id, disk_identity = excluded.disk_identity, pool_refused = excluded.pool_refused,
+                pool_failures = excluded.pool_failures, pool_retry_at = excluded.pool_retry_at
             """, arguments: [p.vm, p.host, p.state.rawValue, p.since, p.actionID, p.manifestID, p.diskIdentity, p.poolRefused, p.poolFailures, p.poolRetryAt])
     }
 
@@ -348,7 +355,10 @@ public enum JournalRepository {
             try db.execute(sql: "DELETE FROM held")
         }
         for h in held.values {
-            try db.execute(sql: "INSERT OR REPLACE INTO held (vm, host, event, reason, since) VALUES (?, ?, ?, ?, ?)",
+            try db.execute(sql: """
+                INSERT INTO held (vm, host, event, reason, since) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (vm) DO UPDATE SET host = excluded.host, event = excluded.event, reason = excluded.reason, since = excluded.since
+                """,
                            arguments: [h.vm, h.host, h.event, h.reason, h.since])
         }
     }
@@ -361,7 +371,10 @@ public enum JournalRepository {
     }
 
     public static func pin(_ p: PinRecord, in db: Database) throws {
-        try db.execute(sql: "INSERT OR REPLACE INTO pin (vm, until, pinned_by, pinned_at) VALUES (?, ?, ?, ?)",
+        try db.execute(sql: """
+            INSERT INTO pin (vm, until, pinned_by, pinned_at) VALUES (?, ?, ?, ?)
+            ON CONFLICT (vm) DO UPDATE SET until = excluded.until, pinned_by = excluded.pinned_by, pinned_at = excluded.pinned_at
+            """,
                        arguments: [p.vm, p.until, p.pinnedBy, p.pinnedAt])
     }
 

@@ -144,7 +144,10 @@ public enum PlanRepository {
     }
 
     public static func set(_ key: String, to value: String, by who: String, at time: EpochSeconds, in db: Database) throws {
-        try db.execute(sql: "INSERT OR REPLACE INTO setting (key, value, set_by, set_at) VALUES (?, ?, ?, ?)", arguments: [key, value, who, time])
+        try db.execute(sql: """
+            INSERT INTO setting (key, value, set_by, set_at) VALUES (?, ?, ?, ?)
+            ON CONFLICT (key) DO UPDATE SET value = excluded.value, set_by = excluded.set_by, set_at = excluded.set_at
+            """, arguments: [key, value, who, time])   // an upsert, as `JournalRepository.setPower` says why
     }
 
     private static func stored(_ row: Row) -> StoredPlan {

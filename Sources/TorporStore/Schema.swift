@@ -2,6 +2,9 @@ import GRDB
 
 /// The store's schema, as an ordered list of migrations. Never edit a released migration; add a new one.
 enum Schema {
+    /// The first migration's name: its record tells a torpor store (`Store.contents`), whatever later ones changed.
+    static let firstMigration = "v1: vms, metrics, samples, sources, events"
+
     static var migrator: DatabaseMigrator {
         // No foreign-key check of the whole database after each migration (GRDB's default): it read every sample under
         // the write lock, seconds per migration on a big store and minutes on a fleet's, while the executor that
@@ -9,7 +12,7 @@ enum Schema {
         // Every migration here adds tables, columns, indexes or rows it derives itself, or drops an index or a column no
         // key refers to: none can orphan a row.
         var migrator = DatabaseMigrator().disablingDeferredForeignKeyChecks()
-        migrator.registerMigration("v1: vms, metrics, samples, sources, events") { db in
+        migrator.registerMigration(firstMigration) { db in
             try db.execute(sql: """
                 CREATE TABLE vm (
                     id INTEGER PRIMARY KEY,

@@ -231,10 +231,14 @@ public final class Store: Sendable {
         configuration.readonly = true
         configuration.busyMode = .timeout(busyWait)
         do {
-            let tables = try DatabaseQueue(path: path, configuration: configuration).read { db in
-                try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            let (tables, first) = try DatabaseQueue(path: path, configuration: configuration).read { db in
+                let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+                // Known by the record of its first migration, which no later one changes (a newer torpor may replace
+                // any table: a rolled-back executor must still open its store to restore).
+                return (tables, tables.contains("grdb_migrations")
+                        ? try Bool.fetchOne(db, sql: "SELECT 1 FROM grdb_migrations WHERE identifier = ?", arguments: [Schema.firstMigration]) ?? false : false)
             }
-            if tables.contains("grdb_migrations") && tables.contains("sample") { return .store }   // v1 makes its tables at once
+            if first { return .store }
             if tables.allSatisfy({ $0 == "grdb_migrations" }) { return .unmade }
             return .other("the tables " + tables.prefix(5).joined(separator: ", ") + (tables.count > 5 ? ", …" : ""))
         } catch {

@@ -120,11 +120,11 @@ public struct ModelInput: Equatable, Sendable {
         return (0..<horizon).map { k in
             let base = Self.base(s.values, end + k, before: end, steps)
             // Demand is never below zero: a change below the anchor's value is served as none (as the planner reads it,
-            // and as validation and the calendar uplift's residuals must judge it). Unknown stays unknown (NaN: Swift's
-            // max would make it 0, idle).
+            // and as validation and the calendar uplift's residuals must judge it). Unknown or diverged stays so (NaN, an
+            // infinity: Swift's max would make them 0, idle; the forecaster serves the profile for such an hour).
             return (0..<count).map { j in
                 let v = base + output[output.startIndex + k * count + j] * scale
-                return v.isNaN ? v : max(0, v)
+                return v.isFinite ? max(0, v) : v
             }.sorted()
         }
     }

@@ -47,7 +47,8 @@ struct TorporExecuteCommand: TorporTool {
             Exit codes: 0 ok (failures of single VMs are reported, see status); 1 runtime failure (store), or wake --all
             left a VM libvirt does not say runs or a host whose wake stopped;
             2 usage; 3 nothing to do; 4 check found what needs a person, or wake or pin
-            brought a VM back without its memory (libvirt booted it).
+            brought a VM back without its memory (libvirt booted it), or left it for a person (an image older than
+            its run; a pin of a VM found running on another host while asleep).
             """,
         subcommands: [Run.self, Wake.self, Restore.self, Pin.self, Unpin.self, Forget.self, Pause.self, Resume.self, Status.self, Check.self, Metrics.self, PoolCommand.self],
         defaultSubcommand: Run.self)

@@ -78,7 +78,7 @@ struct CSVCommand: ParsableCommand {
 
     /// The mapping file (or the default) with the flags applied.
     func effectiveMapping() throws(IngestError) -> CSVMapping {
-        var m = try mapping.map { path throws(IngestError) in try CSVMapping.load(path: path) } ?? .defaultLong
+        var m = try mapping.map { path throws(IngestError) in try CSVMapping.load(path: path, checked: false) } ?? .defaultLong
         if let layout { m.layout = CSVMapping.Layout(rawValue: layout)! }
         if let delimiter { m.delimiter = delimiter }
         if let vm { m.vm = .init(name: vm) }

@@ -21,7 +21,7 @@ struct CalendarCommand: ParsableCommand {
             else the whole fleet; a target matching no known VM is warned of.
             Occurrences are expanded over [now - past, now + ahead): RRULE, RDATE,
             EXDATE, moved and cancelled instances (RECURRENCE-ID), time zones.
-            Floating times and all-day dates are read in --zone (else $TORPOR_CALENDAR_ZONE, the mapping's zone, the calendar's X-WR-TIMEZONE, else UTC).
+            Floating times and all-day dates are read in --zone (else the mapping's zone, $TORPOR_CALENDAR_ZONE, the calendar's X-WR-TIMEZONE, else UTC).
             Ingesting a calendar again replaces its occurrences from now - past on; earlier ones stay. A calendar
             that holds no event, where earlier ingests stored occurrences not yet over, is refused (a feed's glitch)
             unless --allow-empty.
@@ -37,14 +37,13 @@ struct CalendarCommand: ParsableCommand {
     @Option(help: "The category of events with no known category (demand, keep-awake, freeze, holiday).")
     var defaultCategory: String?
 
-    @Option(help: "The zone of floating times and all-day dates, e.g. Europe/Amsterdam (default: $TORPOR_CALENDAR_ZONE, else the mapping's zone, else the calendar's X-WR-TIMEZONE, else UTC).")
+    @Option(help: "The zone of floating times and all-day dates, e.g. Europe/Amsterdam (default: the mapping's zone, else $TORPOR_CALENDAR_ZONE, else the calendar's X-WR-TIMEZONE, else UTC).")
     var zone: String?
 
-    /// `--zone`, else the jobs' `$TORPOR_CALENDAR_ZONE`: a calendar's first ingest by hand (`--past 90d`) must read its
-    /// floating times as the hourly job does, or the history training reads is stored hours off.
-    var zoneGiven: (name: String, by: String)? {
-        zone.map { ($0, "--zone") } ?? environmentSetting("TORPOR_CALENDAR_ZONE").map { ($0, "TORPOR_CALENDAR_ZONE") }
-    }
+    /// The jobs' `$TORPOR_CALENDAR_ZONE`, when neither `--zone` nor the mapping gives one: a calendar's first ingest by
+    /// hand (`--past 90d`) must read its floating times as the hourly job does, or the history training reads is
+    /// stored hours off.
+    static var jobsZone: String? { environmentSetting("TORPOR_CALENDAR_ZONE") }
 
     @Option(help: "How far back from --now to expand (0: from --now on; default 30d). With --forget: how far back to remove (default 0: from --now on).")
     var past: String?
@@ -73,8 +72,11 @@ struct CalendarCommand: ParsableCommand {
         if let defaultCategory, EventRecord.Category(rawValue: defaultCategory) == nil {
             throw ValidationError("--default-category must be demand, keep-awake, freeze or holiday")
         }
-        if let (zone, by) = zoneGiven, !ICalendar.knows(zone: zone) {
-            throw ValidationError(WeekClock.unknownZone(by, zone))
+        if let zone, !ICalendar.knows(zone: zone) {
+            throw ValidationError(WeekClock.unknownZone("--zone", zone))
+        }
+        if !forget, let zone = Self.jobsZone, !ICalendar.knows(zone: zone) {   // forgetting reads no zone
+            throw ValidationError(WeekClock.unknownZone("TORPOR_CALENDAR_ZONE", zone))
         }
         for (name, value) in [("--past", past ?? "0"), ("--ahead", ahead)] where DurationText.seconds(value) == nil {
             throw ValidationError("\(name) '\(value)' is not a duration such as 30d")
@@ -92,7 +94,7 @@ struct CalendarCommand: ParsableCommand {
         var m: CalendarMapping
         do { m = try mapping.map { path throws(IngestError) in try CalendarMapping.load(path: path) } ?? CalendarMapping() } catch { throw reportFailure(error) }
         if let defaultCategory { m.defaultCategory = EventRecord.Category(rawValue: defaultCategory) }
-        if let (zone, _) = zoneGiven { m.zone = zone }
+        if let zone = zone ?? m.zone ?? Self.jobsZone { m.zone = zone }
         let ingester = CalendarIngester(store: try store.openStore(), mapping: m, allowsEmpty: allowEmpty)
         let now = store.nowSeconds
         let from = now - pastSeconds, to = now + DurationText.seconds(ahead)!

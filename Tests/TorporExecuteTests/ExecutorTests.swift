@@ -1454,7 +1454,8 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         let f = try Fixture()
         let plan = try f.plan(["web-01": 0..<6, "web-02": 1..<9])
         #expect(try f.executor().run(f.options(Self.now)).map { "\($0.event) \($0.vm ?? "")" } == ["hibernated web-01"])
-        try f.store.transaction { try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: from a newer torpor')") }
+        // A newer migration may replace any table, the samples' too: the store is still known by its first migration.
+        try f.store.transaction { try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: from a newer torpor'); ALTER TABLE sample RENAME TO sample_v99") }
         let refused = #expect(throws: StoreError.self) { _ = try Store(path: f.store.path) }
         #expect(refused?.message.contains("written by a newer torpor") == true)
         let newer = try Store(path: f.store.path, tolerateNewerSchema: true)
@@ -2306,7 +2307,8 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
                 "a wake of every VM leaves it: \(all.events.map(\.text))")
         // A pin keeps a VM up; it is no person's decision about a second copy: pinned, not woken, the hold said.
         let pinned = #expect(throws: ExecuteError.self) { try f.executor().pin(vm: "web-01", until: nil, by: "carol", options: f.options(Self.at(6) + 100)) }
-        #expect(pinned?.description.contains("web-01 is pinned but not woken now") == true && pinned?.description.contains("was found running on \(b)") == true,
+        #expect(pinned?.kind == .needsPerson && pinned?.description.contains("web-01 is pinned but not woken now") == true
+                && pinned?.description.contains("was found running on \(b)") == true && pinned?.description.contains("until a person decides") == true,
                 "\(String(describing: pinned))")
         #expect(try f.state("web-01") == .shutOff)
         #expect(try f.executor().wake(vm: "web-01", by: "bob", options: f.options(Self.at(6) + 120)).map(\.event) == ["restored"])
@@ -2959,7 +2961,8 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
 
     /// A VM torpor has running, off with a libvirt image the restore that brought it back could not remove (older than
     /// its memory), is not woken from it: the start would load that memory over disks written since. A person is told
-    /// what to do; an image written after the run began (libvirt-guests' save at a host's shutdown) is woken as before.
+    /// what to do; without that note (an image saved since: libvirt-guests' at a host's shutdown) it is woken as before.
+    /// (The test driver's images have no file: the journal's note decides; a file's date would.)
     @Test func aWakeNeverStartsAnImageOlderThanTheRun() throws {
         let f = try Fixture()
         try f.plan(["web-01": 0..<6, "web-02": 0..<6])
@@ -2972,29 +2975,10 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         }
         for vm in ["web-01", "web-02"] { try f.connection.domain(named: vm).managedSave() }   // the guest shut down beside it; web-02: saved since
         let refused = #expect(throws: ExecuteError.self) { try f.executor().wake(vm: "web-01", by: "bob", options: f.options(Self.at(7))) }
-        #expect(refused?.kind == .needsPerson && refused?.description.contains("left that image, older than its memory") == true
+        #expect(refused?.kind == .needsPerson && refused?.description.contains("left an image older than its memory") == true
                 && refused?.description.contains("virsh managedsave-remove web-01") == true, "\(String(describing: refused))")
         #expect(try f.state("web-01") == .shutOff)
         #expect(try f.executor().wake(vm: "web-02", by: "bob", options: f.options(Self.at(7))).map(\.event) == ["restored"])
-    }
-
-    /// A restore from the state pool that a killed run left open is finished from the pool, never from libvirt's image
-    /// (which the pool's restore had not removed yet, older than the memory it brought back); a run without the pool
-    /// says so and starts nothing.
-    @Test func anInterruptedPoolRestoreIsNotFinishedFromLibvirtsImage() throws {
-        let f = try Fixture()
-        try f.plan(["web-01": 0..<6])
-        _ = try f.executor().run(f.options(Self.now))
-        let wake = UnplannedWake.wake.actionID(vm: "web-01", at: Self.at(1))
-        for step in [JournalEntry.Step.intent, .started] {
-            try f.executor().journal(JournalEntry(actionID: wake, planID: nil, vm: "web-01", host: Self.host, kind: .restore, step: step,
-                                                  at: Self.at(1), detail: step == .intent ? "woken by carol from the state pool" : Executor.fromThePool + ", as asked",
-                                                  deadline: Self.at(1)))
-        }
-        let events = try f.executor().run(f.options(Self.at(1) + 300))
-        let failed = events.first { $0.vm == "web-01" && $0.event != "reconciled" }
-        #expect(failed?.event == "failed" && failed?.detail.contains("this run has no --pool: libvirt's image is not started in its place") == true, "\(events.map(\.text))")
-        #expect(try f.state("web-01") == .shutOff && f.connection.domain(named: "web-01").hasManagedSaveImage())
     }
 
     /// A hibernation waiting at `intent` whose plan still starts it is not stuck (a pass may still do it), unless an

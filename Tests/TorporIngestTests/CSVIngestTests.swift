@@ -339,6 +339,10 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
             // Refused once, before any file is read, naming the flags (and the mapping they change), not the data file.
             try expectFlagsRefused(flags, path: path, source: flags.first == "--mapping" ? Paths.mappings + "/nab-cpu.yaml with the flags given" : "the flags given", named)
         }
+        // Flags override the mapping, and complete it: a mapping of implicit times without their start, given by --start.
+        let steps = try s.write("steps.yaml", "layout: wide-metrics\ntime: {format: implicit, step: 5m}\nvm: {name: db-01}\nmetrics:\n  - {column: value, metric: cpu_util}\n")
+        #expect(try CSVCommand.parse(["--mapping", steps, "--start", "2024-03-01T00:00:00Z", path]).effectiveMapping().time.start == "2024-03-01T00:00:00Z")
+        try expectFlagsRefused(["--mapping", steps], path: path, source: steps + " with the flags given", "time format 'implicit' needs 'start'")
         let mapping = try s.write("prefix.yaml", "layout: wide-metrics\ntime: {column: time, format: epoch}\nvm: {column: vm}\nvm_prefix: dc1-\nmetrics:\n  - {column: value, metric: cpu_util}\n")
         let error = #expect(throws: IngestError.self) { _ = try CSVMapping.load(path: mapping) }
         #expect(error?.isBadInput == true && error?.description.contains("'vm_prefix' (--vm-prefix) is for layout 'long' or 'wide-vms' only, not 'wide-metrics' (a wide-metrics file's VM takes vm.prefix)") == true,

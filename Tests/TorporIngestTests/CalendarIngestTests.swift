@@ -49,7 +49,8 @@ import TorporTestSupport
 
     /// The jobs' `$TORPOR_CALENDAR_ZONE` is the zone of a calendar's ingest by hand too (its first, `--past 90d`, as the
     /// README says, with the jobs' environment loaded): it was read by the hourly job's script alone, and the history
-    /// ingested by hand stored an hour or two off. `--zone` wins; a zone the system does not know is refused, named.
+    /// ingested by hand stored an hour or two off. `--zone` wins, then a mapping's zone; a zone the system does not know
+    /// is refused, named.
     @Test func theJobsCalendarZoneIsTheDefaultOfAnIngestByHand() throws {
         let s = try Scratch()
         let path = try s.write("floating.ics", "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:f\r\n"
@@ -61,6 +62,11 @@ import TorporTestSupport
         let given = try runTool("torpor-ingest", ["calendar", "--zone", "UTC", "--db", s.store.path, "--now", UTC.format(now), path], environment: jobs)
         #expect(given.status == 0, "\(given)")
         #expect(try events(s).map(\.start) == [UTC.parseISO8601("2013-10-01T10:00:00Z")!], "--zone UTC wins")
+        // A mapping's own zone is the calendar's: before the jobs' default.
+        let mapping = try s.write("ny.yaml", "zone: America/New_York\n")
+        let mapped = try runTool("torpor-ingest", ["calendar", "--mapping", mapping, "--db", s.store.path, "--now", UTC.format(now), path], environment: jobs)
+        #expect(mapped.status == 0, "\(mapped)")
+        #expect(try events(s).map(\.start) == [UTC.parseISO8601("2013-10-01T14:00:00Z")!], "10:00 EDT")
         let unknown = try runTool("torpor-ingest", ["calendar", "--db", s.store.path, "--now", UTC.format(now), path], environment: ["TORPOR_CALENDAR_ZONE": "Europe/Amsterdm"])
         #expect(unknown.status == 2 && unknown.stderr.contains("TORPOR_CALENDAR_ZONE") && unknown.stderr.contains("Europe/Amsterdm"), "\(unknown)")
     }

@@ -64,6 +64,34 @@ import TorporCore
         #expect(try store.read { try JournalRepository.hibernatedVMs(in: $0) } == ["a"])
     }
 
+    /// The executor writes on a store a newer torpor migrated (restores are never blocked): its records update rows in
+    /// place, keeping the columns it does not know and never deleting a row a newer table refers to (a replace
+    /// deleted it first: a newer table's ON DELETE CASCADE fired, its rows lost).
+    @Test func recordsUpdateInPlaceOnANewerSchema() throws {
+        let store = try Store(path: temporaryStorePath())
+        try store.transaction { db in
+            try db.execute(sql: """
+                ALTER TABLE power ADD COLUMN newer TEXT;
+                ALTER TABLE pin ADD COLUMN newer TEXT;
+                CREATE TABLE sleep_detail (vm TEXT NOT NULL REFERENCES power(vm) ON DELETE CASCADE, note TEXT);
+                """)
+            try JournalRepository.setPower(PowerRecord(vm: "a", host: "h", state: .hibernated, since: 100, actionID: "h1"), in: db)
+            try JournalRepository.pin(PinRecord(vm: "a", until: nil, pinnedBy: "ops", pinnedAt: 50), in: db)
+            try db.execute(sql: "UPDATE power SET newer = 'kept'; UPDATE pin SET newer = 'kept'; INSERT INTO sleep_detail VALUES ('a', 'kept')")
+        }
+        try store.transaction { db in
+            try JournalRepository.setPower(PowerRecord(vm: "a", host: "h", state: .running, since: 200, actionID: "r1"), in: db)
+            try JournalRepository.pin(PinRecord(vm: "a", until: 900, pinnedBy: "ops", pinnedAt: 210), in: db)
+            try PlanRepository.set("executor_paused", to: "on", by: "ops", at: 220, in: db)
+            try PlanRepository.set("executor_paused", to: "off", by: "ops", at: 230, in: db)
+        }
+        let (kept, pinKept, details, power) = try store.read { db in
+            (try String.fetchOne(db, sql: "SELECT newer FROM power"), try String.fetchOne(db, sql: "SELECT newer FROM pin"),
+             try Int.fetchOne(db, sql: "SELECT count(*) FROM sleep_detail"), try JournalRepository.power(of: "a", in: db))
+        }
+        #expect(kept == "kept" && pinKept == "kept" && details == 1 && power?.state == .running && power?.since == 200)
+    }
+
     @Test func powerPinsAndRestoreTimesAsTheyStoodAtATime() throws {
         let store = try Store(path: temporaryStorePath())
         try store.transaction { db in
