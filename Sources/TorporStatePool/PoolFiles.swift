@@ -105,7 +105,14 @@ enum PoolFiles {
     /// (a take by an older copy of the store must not open the way to its collection), unless `adopting` (a person
     /// said the store is the current one).
     static func recordNewest(_ id: Int64, in directory: String, adopting: Bool = false) {
-        if !adopting, let recorded = newest(in: directory), recorded >= id { return }
+        if !adopting {
+            // One that cannot be read now (an I/O error, a permission) is left: taken for none, it would be lowered.
+            do {
+                if let recorded = try newest(in: directory), recorded >= id { return }
+            } catch {
+                return
+            }
+        }
         let path = directory + "/NEWEST", temp = path + ".\(getpid()).new"
         remove(temp)   // one a killed process of the same id left
         do {
@@ -119,15 +126,31 @@ enum PoolFiles {
         }
     }
 
-    /// The id `recordNewest` last recorded in `directory`, nil when none was (a pool from before it, or unreadable).
-    static func newest(in directory: String) -> Int64? {
-        (try? String(contentsOfFile: directory + "/NEWEST", encoding: .utf8)).flatMap { Int64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    /// The id `recordNewest` last recorded in `directory`, nil when none was (a pool from before it); throws when the
+    /// file is there but cannot be read or holds no id.
+    static func newest(in directory: String) throws(Failure) -> Int64? {
+        let path = directory + "/NEWEST"
+        guard let text = try readIfPresent(path) else { return nil }
+        guard let id = Int64(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw Failure(path: path, code: EINVAL, detail: "holds no image id ('\(text.prefix(40))'): the newest image the pool holds is unknown")
+        }
+        return id
+    }
+
+    /// A small file's text, nil when there is none at `path`; throws when one is there but cannot be read (a damaged
+    /// disk, a permission): a reader must not take that for a file that is not there.
+    static func readIfPresent(_ path: String) throws(Failure) -> String? {
+        do { return try String(contentsOfFile: path, encoding: .utf8) } catch {
+            var info = stat()
+            if stat(path, &info) != 0 && errno == ENOENT { return nil }
+            throw Failure(path: path, code: EIO, detail: "cannot be read (\(error.localizedDescription))")
+        }
     }
 
     /// The pool's key as the file at `path` records it; a pool without one records `default` there first (a pool
     /// that cannot be written, such as a read-only mount, is known by `default`).
     static func poolKey(_ path: String, default key: String) throws(Failure) -> String {
-        if let recorded = try? String(contentsOfFile: path, encoding: .utf8) {
+        if let recorded = try readIfPresent(path) {   // one that cannot be read is said: never taken for none (another key)
             let line = recorded.trimmingCharacters(in: .whitespacesAndNewlines)
             guard !line.isEmpty else {
                 throw Failure(path: path, code: EINVAL, detail: "empty: it names the pool in the store; write the pool's directory into it as the "

@@ -497,7 +497,14 @@ public final class StatePool {
         // (A store that knows no image of the pool removes none of its files: left as strays, below.)
         // `storeIsCurrent`: a person says it is the store the executor uses (restored from a backup): collected, and
         // its newest image taken for the pool's.
-        if let newest = PoolFiles.newest(in: directory), let known = try store.read({ try StateRepository.manifests(pool: key, in: $0) }).map(\.id).max(),
+        let newest: Int64?
+        do { newest = try PoolFiles.newest(in: directory) } catch where storeIsCurrent {
+            newest = .max   // written again from the store's newest, below
+        } catch {
+            throw StatePoolError(kind: .refused, message: "state pool \(directory): \(error.message): nothing collected (which images a newer store "
+                                 + "knows cannot be told); restore the file or give --store-is-current from the store the executor uses")
+        }
+        if let newest, let known = try store.read({ try StateRepository.manifests(pool: key, in: $0) }).map(\.id).max(),
            known < newest {
             guard storeIsCurrent else {
                 throw StatePoolError(kind: .refused, message: "state pool \(directory): it holds image #\(newest), newer than any this store knows (#\(known)): "

@@ -435,6 +435,26 @@ struct PoolScratch {
         #expect(try older.collectGarbage(keepPerVM: 1).manifestsRemoved == 0)
     }
 
+    /// A `NEWEST` that cannot be read (a damaged disk, a permission; here a folder in its place, or no id in it) is not
+    /// taken for none: a collection is refused, and a take does not lower it, until a person says the store is current.
+    @Test func anUnreadableNewestIsNeverTakenForNone() throws {
+        let s = try PoolScratch()
+        let pool = try s.pool()
+        _ = try pool.take(image: try s.image("a", randomBytes(200_000, seed: 61)), vm: "web-01", diskIdentity: "d", now: 1)
+        let newest = s.dir + "/pool/NEWEST"
+        try "garbage\n".write(toFile: newest, atomically: false, encoding: .utf8)
+        let refused = #expect(throws: StatePoolError.self) { try pool.collectGarbage(keepPerVM: 1) }
+        #expect(refused?.kind == .refused && refused?.message.contains("holds no image id") == true, "\(String(describing: refused))")
+        _ = try pool.take(image: try s.image("b", randomBytes(200_000, seed: 62)), vm: "api-01", diskIdentity: "d", now: 2)
+        #expect(try String(contentsOfFile: newest, encoding: .utf8) == "garbage\n", "not written over by a take")
+        _ = try pool.collectGarbage(keepPerVM: 1, storeIsCurrent: true)
+        #expect(try Int64(String(contentsOfFile: newest, encoding: .utf8).trimmingCharacters(in: .newlines)) != nil)
+        try FileManager.default.removeItem(atPath: newest)
+        try FileManager.default.createDirectory(atPath: newest, withIntermediateDirectories: false)
+        let unreadable = #expect(throws: StatePoolError.self) { try pool.collectGarbage(keepPerVM: 1) }
+        #expect(unreadable?.message.contains("NEWEST: cannot be read") == true, "\(String(describing: unreadable))")
+    }
+
     /// What a sleeping VM will be restored from survives collection; the pool reached by another path (a symlink) is
     /// the same pool; a store that indexes nothing of a pool (the wrong `--db`) removes none of its files.
     @Test func collectionKeepsSleepingVMsImagesAndNeverTrustsAStrangersIndex() throws {
