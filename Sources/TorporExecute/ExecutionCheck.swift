@@ -128,7 +128,8 @@ public enum ExecutionCheck {
             where now - s.since <= 86_400 && !problems.contains(where: { $0.vm == s.vm }) {
                 problems.append(Problem(vm: s.vm, kind: .savedWithoutRecord, text: "\(s.vm) on \(s.host): SAVED WITHOUT TORPOR'S RECORD since \(UTC.format(s.since)): libvirt holds its "
                                         + "saved state, but torpor did not put it to sleep (a `virsh managedsave` by hand, or a store restored from "
-                                        + "an older backup), so nothing restores it: `torpor-execute wake \(s.vm)` brings it back (named for a day)"))
+                                        + "an older backup), so nothing restores it: `torpor-execute wake \(s.vm)` brings it back, or says why not (an image older "
+                                        + "than the run torpor recorded, which a restore could not remove, is not started over newer disks) (named for a day)"))
             }
             // One VM's libvirt domain running on two hosts (a stale copy started beside it: a host back with an old saved
             // image, an autostart): both write its disks. Named once two collections in a row found it so (one alone may

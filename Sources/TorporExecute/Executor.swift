@@ -1024,23 +1024,24 @@ public final class Executor: @unchecked Sendable {
         }
     }
 
-    /// Why libvirt's saved image of `vm`, which torpor has running since `power.since`, is older than that run, if it
-    /// is: the restore that began the run could not remove it (`dropStaleImage`), or its file (on this host) was written
-    /// before the run began. nil for an image written since (libvirt-guests' save at a host's shutdown, a person's).
-    /// The image's file decides where it can be read (a save since, libvirt-guests' at a host's shutdown, is no stale
-    /// image, whatever the journal says); else (another host's) the journal's note that the restore left one.
+    /// Why libvirt's saved image of `vm`, which torpor has running since `power.since`, may be older than that run: the
+    /// restore that began the run could not remove it (`dropStaleImage` noted it), and no save by torpor was journaled
+    /// since. Cleared by the image's own file, when this executor can judge it: a local host's image written after that
+    /// restore, on the real clock (not in a replay, whose times are made up: libvirt-guests' save at a host's shutdown).
+    /// nil when no such note stands (a save since is woken as before).
     func staleLibvirtImage(_ vm: String, running power: PowerRecord, options: ExecutionOptions) -> String? {
-        let image = options.managedSaveDirectory + "/\(vm).save"
-        if let written = (try? FileManager.default.attributesOfItem(atPath: image))?[.modificationDate] as? Date {
-            let at = EpochSeconds(written.timeIntervalSince1970)
-            return at < power.since
-                ? "that image (\(image)) was written at \(UTC.format(at)), before the run torpor recorded from \(UTC.format(power.since))" : nil
+        guard let recent = try? store.read({ try JournalRepository.recent(limit: 100, vm: vm, in: $0) }),
+              let began = recent.first(where: { $0.actionID == power.actionID && $0.kind == .restore && $0.step == .done }),
+              began.detail.contains(Self.staleImageLeft),
+              !recent.contains(where: { $0.kind == .hibernate && $0.at >= began.at }) else { return nil }
+        let onTheClock = abs(options.now - EpochSeconds(Date().timeIntervalSince1970)) <= 3600
+        let local = URLComponents(string: power.host)?.host.map(\.isEmpty) ?? true
+        if onTheClock, local, let written = (try? FileManager.default.attributesOfItem(atPath: options.managedSaveDirectory + "/\(vm).save"))?[.modificationDate] as? Date,
+           EpochSeconds(written.timeIntervalSince1970) > began.at {
+            return nil
         }
-        let began = (try? store.read { try JournalRepository.recent(limit: 100, vm: vm, in: $0) })?
-            .first { $0.actionID == power.actionID && $0.kind == .restore && $0.step == .done }
-        guard let began, began.detail.contains(Self.staleImageLeft) else { return nil }
-        return "the restore that brought it back at \(UTC.format(began.at)) left an image older than its memory, and this one's date cannot be "
-            + "read here (if it was saved since, by libvirt-guests at a host's shutdown or by hand, start it with virsh start \(vm))"
+        return "the restore that brought it back at \(UTC.format(began.at)) left an image older than its memory, and none is known saved since "
+            + "(if it was, by libvirt-guests at a host's shutdown or by hand, start it with virsh start \(vm))"
     }
 
     /// A VM that runs must not keep a libvirt managed-save image: it is older than the VM's memory (a pool restore

@@ -46,14 +46,15 @@ extension Executor {
         } catch {
             (recorded, known) = (nil, false)
         }
+        var events: [ExecutionEvent] = [], wakeFailure: Error?
         func notWoken(_ why: String) -> ExecuteError {
-            // Held where it ran on another host while asleep: the executor's passes hold it too; a person decides.
-            let held = why.contains(Executor.ranElsewhereText)
+            // Held where it ran on another host while asleep (the executor's passes hold it too), or refused for a
+            // person (an image older than the VM's run): a person decides.
+            let held = why.contains(Executor.ranElsewhereText) || (wakeFailure as? ExecuteError)?.kind == .needsPerson
             return ExecuteError(held ? .needsPerson : .runtime, unpinned.map { "\(vm) is neither pinned (\($0)) nor woken (\(why))" }
-                                ?? "\(vm) is pinned but not woken now (\(why)); " + (held ? "the executor's passes hold its restore too, until a person decides"
+                                ?? "\(vm) is pinned but not woken now (\(why)); " + (held ? "a person decides: the executor's passes do not restore it either"
                                                                                   : "a pinned sleeper is owed its restore: the executor's next pass tries again"))
         }
-        var events: [ExecutionEvent] = [], wakeFailure: Error?
         if recorded != .running {
             do {
                 events = try wake(vm: vm, by: who + " (pin)", options: options, recordsAtItsEnd: false, byPin: true)
@@ -70,7 +71,7 @@ extension Executor {
         recordHeldBackRestores(log: EventLog(path: options.eventLog), clock: Self.clock(from: options.now))
         if let wakeFailure {
             // torpor never slept it: most likely running. The pin holds; say what could not be checked.
-            guard known && recorded == nil && unpinned == nil else { throw notWoken("\(wakeFailure)") }
+            guard known && recorded == nil && unpinned == nil, (wakeFailure as? ExecuteError)?.kind != .needsPerson else { throw notWoken("\(wakeFailure)") }
             outcome.warning = "pinned, but whether \(vm) is asleep could not be checked now: \(wakeFailure)"   // libvirt, or another executor holding it
         }
         if !events.contains(where: { $0.event == "restored" }), let failure = Self.wakeFailure(in: events) {

@@ -497,15 +497,21 @@ public final class StatePool {
         // (A store that knows no image of the pool removes none of its files: left as strays, below.)
         // `storeIsCurrent`: a person says it is the store the executor uses (restored from a backup): collected, and
         // its newest image taken for the pool's.
-        let newest: Int64?
-        do { newest = try PoolFiles.newest(in: directory) } catch where storeIsCurrent {
-            newest = .max   // written again from the store's newest, below
-        } catch {
-            throw StatePoolError(kind: .refused, message: "state pool \(directory): \(error.message): nothing collected (which images a newer store "
-                                 + "knows cannot be told); restore the file or give --store-is-current from the store the executor uses")
+        let newest: Int64?, storesNewest = try store.read({ try StateRepository.manifests(pool: key, in: $0) }).map(\.id).max()
+        do { newest = try PoolFiles.newest(in: directory) } catch {
+            guard storeIsCurrent else {
+                throw StatePoolError(kind: .refused, message: "state pool \(directory): \(error.message): nothing collected (which images a newer store "
+                                     + "knows cannot be told); restore the file or give --store-is-current from the store the executor uses")
+            }
+            // Written again from the store's newest (none: 0), and read back: a file that cannot be replaced is said.
+            try? FileManager.default.removeItem(atPath: directory + "/NEWEST")
+            PoolFiles.recordNewest(storesNewest ?? 0, in: directory, adopting: true)
+            guard (try? PoolFiles.newest(in: directory)) == storesNewest ?? 0 else {
+                throw StatePoolError(kind: .io, message: "state pool \(directory): \(error.message), and it could not be written again; nothing collected")
+            }
+            newest = storesNewest
         }
-        if let newest, let known = try store.read({ try StateRepository.manifests(pool: key, in: $0) }).map(\.id).max(),
-           known < newest {
+        if let newest, let known = storesNewest, known < newest {
             guard storeIsCurrent else {
                 throw StatePoolError(kind: .refused, message: "state pool \(directory): it holds image #\(newest), newer than any this store knows (#\(known)): "
                                      + "an older copy of the store? nothing collected. Collect with the store the executor uses; if this is it "

@@ -2308,7 +2308,7 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         // A pin keeps a VM up; it is no person's decision about a second copy: pinned, not woken, the hold said.
         let pinned = #expect(throws: ExecuteError.self) { try f.executor().pin(vm: "web-01", until: nil, by: "carol", options: f.options(Self.at(6) + 100)) }
         #expect(pinned?.kind == .needsPerson && pinned?.description.contains("web-01 is pinned but not woken now") == true
-                && pinned?.description.contains("was found running on \(b)") == true && pinned?.description.contains("until a person decides") == true,
+                && pinned?.description.contains("was found running on \(b)") == true && pinned?.description.contains("a person decides: the executor's passes do not restore it either") == true,
                 "\(String(describing: pinned))")
         #expect(try f.state("web-01") == .shutOff)
         #expect(try f.executor().wake(vm: "web-01", by: "bob", options: f.options(Self.at(6) + 120)).map(\.event) == ["restored"])
@@ -2974,11 +2974,22 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
                            arguments: ["web-01", "; libvirt may hold an older saved image of it (busy): " + Executor.staleImageLeft + " before the VM next starts"])
         }
         for vm in ["web-01", "web-02"] { try f.connection.domain(named: vm).managedSave() }   // the guest shut down beside it; web-02: saved since
-        let refused = #expect(throws: ExecuteError.self) { try f.executor().wake(vm: "web-01", by: "bob", options: f.options(Self.at(7))) }
+        // An image file written now says nothing of a replay's made-up times: the note stands.
+        var options = f.options(Self.at(7))
+        options.managedSaveDirectory = f.dir + "/save"
+        try FileManager.default.createDirectory(atPath: options.managedSaveDirectory, withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: options.managedSaveDirectory + "/web-01.save", contents: Data("image".utf8)))
+        let refused = #expect(throws: ExecuteError.self) { try f.executor().wake(vm: "web-01", by: "bob", options: options) }
         #expect(refused?.kind == .needsPerson && refused?.description.contains("left an image older than its memory") == true
                 && refused?.description.contains("virsh managedsave-remove web-01") == true, "\(String(describing: refused))")
         #expect(try f.state("web-01") == .shutOff)
+        // A save torpor journaled since the restore's note (its record not written: a run killed after the save): the
+        // image is that save's, woken.
+        _ = try f.store.transaction { try JournalRepository.append(JournalEntry(actionID: "h-since", planID: nil, vm: "web-01", host: Self.host, kind: .hibernate,
+                                                                                 step: .done, at: Self.at(6) + 600), in: $0) }
+        #expect(try f.store.read { try JournalRepository.power(of: "web-01", in: $0) }?.state == .running)
         #expect(try f.executor().wake(vm: "web-02", by: "bob", options: f.options(Self.at(7))).map(\.event) == ["restored"])
+        #expect(try f.executor().wake(vm: "web-01", by: "bob", options: options).map(\.event) == ["restored"])
     }
 
     /// A hibernation waiting at `intent` whose plan still starts it is not stuck (a pass may still do it), unless an

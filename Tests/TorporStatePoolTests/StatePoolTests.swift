@@ -453,6 +453,9 @@ struct PoolScratch {
         try FileManager.default.createDirectory(atPath: newest, withIntermediateDirectories: false)
         let unreadable = #expect(throws: StatePoolError.self) { try pool.collectGarbage(keepPerVM: 1) }
         #expect(unreadable?.message.contains("NEWEST: cannot be read") == true, "\(String(describing: unreadable))")
+        // Said current again: the folder in its place is replaced by the store's newest id, and collections go on.
+        _ = try pool.collectGarbage(keepPerVM: 1, storeIsCurrent: true)
+        _ = try pool.collectGarbage(keepPerVM: 1)
     }
 
     /// What a sleeping VM will be restored from survives collection; the pool reached by another path (a symlink) is
