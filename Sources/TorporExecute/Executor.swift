@@ -1026,9 +1026,9 @@ public final class Executor: @unchecked Sendable {
 
     /// Why libvirt's saved image of `vm`, which torpor has running since `power.since`, may be older than that run: the
     /// restore that began the run could not remove it (`dropStaleImage` noted it), and no save by torpor was journaled
-    /// since. Cleared by the image's own file, when this executor can judge it: a local host's image written after that
-    /// restore, on the real clock (not in a replay, whose times are made up: libvirt-guests' save at a host's shutdown).
-    /// nil when no such note stands (a save since is woken as before).
+    /// since. Cleared by the image's own file where this executor can judge it: a local host's image written after that
+    /// restore (libvirt-guests' save at a host's shutdown), on the real clock (a replay's times are made up). nil when
+    /// no such note stands: an image saved since is woken as before.
     func staleLibvirtImage(_ vm: String, running power: PowerRecord, options: ExecutionOptions) -> String? {
         guard let recent = try? store.read({ try JournalRepository.recent(limit: 100, vm: vm, in: $0) }),
               let began = recent.first(where: { $0.actionID == power.actionID && $0.kind == .restore && $0.step == .done }),
