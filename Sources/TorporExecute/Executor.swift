@@ -841,6 +841,8 @@ public final class Executor: @unchecked Sendable {
                     if let unusable = unusableLibvirtImage(of: domain, options: options) {
                         try fromPoolInstead(journaled: unusable, told: unusable + " (libvirt boots a VM whose image is gone or cut afresh)",
                                             otherwise: ExecuteError(.runtime, unusable))
+                    } else if let written = disksWrittenSinceThePoolRestore(r.vm) {
+                        throw ExecuteError(.runtime, written)
                     } else {
                         started.detail = "from libvirt's saved image"
                         step(started)
@@ -1023,6 +1025,29 @@ public final class Executor: @unchecked Sendable {
             return (failed.count, latest.at + wait)
         }
     }
+
+    /// Why libvirt's own image of `vm`'s sleep must not be started: a restore of this sleep from the state pool began
+    /// (a run killed during it: after libvirt restored the VM from the pool's copy and before it removed its own older
+    /// image, the guest may have run, then shut down), and the disks changed since the save. nil otherwise: no pool
+    /// restore began, the disks are as the save left them (a rebuild killed before the VM ran), or torpor cannot tell
+    /// (a disk it cannot read the size and time of).
+    func disksWrittenSinceThePoolRestore(_ vm: String) -> String? {
+        guard let (power, recent) = try? store.read({ db in (try JournalRepository.power(of: vm, in: db), try JournalRepository.recent(limit: 100, vm: vm, in: db)) }),
+              let power, power.state == .hibernated, let saved = power.diskIdentity else { return nil }
+        // A restore from the pool of this sleep that never ended: no done, skipped or failed step (but this refusal,
+        // which holds until a person acts). One that failed (the pool's own refusal, a rebuild that failed) never ran the VM.
+        let interrupted = Dictionary(grouping: recent.filter { $0.kind == .restore && $0.at >= power.since }, by: \.actionID).values.contains { steps in
+            steps.contains { $0.step == .started && $0.detail.hasPrefix(Self.fromThePool) }
+                && !steps.contains { [.done, .skipped].contains($0.step) || $0.step == .failed && !$0.detail.contains(Self.disksWrittenSinceThePool) }
+        }
+        guard interrupted, let now = DiskIdentity.reread(saved), now != saved else { return nil }
+        return "\(vm): a restore of this sleep from the state pool was cut short, and " + Self.disksWrittenSinceThePool + " (then: \(saved); now: \(now)): "
+            + "the VM may have run from the pool's copy, so libvirt's older image is not started over them. A person decides: if the guest "
+            + "ran and shut down, remove that image (virsh managedsave-remove \(vm)) and start the VM (virsh start \(vm))"
+    }
+
+    /// What `disksWrittenSinceThePoolRestore`'s refusal says, and finds again in the journal to hold on.
+    static let disksWrittenSinceThePool = "its disks changed since the save"
 
     /// Why libvirt's saved image of `vm`, which torpor has running since `power.since`, may be older than that run: the
     /// restore that began the run could not remove it (`dropStaleImage` noted it), and no save by torpor was journaled

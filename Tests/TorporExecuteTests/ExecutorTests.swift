@@ -2992,6 +2992,46 @@ let randomImage: [UInt8] = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2
         #expect(try f.executor().wake(vm: "web-01", by: "bob", options: options).map(\.event) == ["restored"])
     }
 
+    /// A restore from the state pool that a killed run left open, whose VM may have run from the pool's copy (its disks
+    /// changed since the save) and shut down, is not finished from libvirt's own, older image; one killed before the VM
+    /// ran (the disks as the save left them: a rebuild cut short) is, with no pool needed.
+    @Test func anInterruptedPoolRestoreStartsLibvirtsImageOnlyOnUnchangedDisks() throws {
+        let f = try Fixture()
+        try f.plan(["web-01": 0..<6, "web-02": 0..<6])
+        _ = try f.executor().run(f.options(Self.now))
+        var disks: [String: String] = [:]
+        for vm in ["web-01", "web-02"] {
+            let disk = f.dir + "/\(vm).img"
+            #expect(FileManager.default.createFile(atPath: disk, contents: Data(repeating: 1, count: 4096)))
+            disks[vm] = disk
+            let identity = DiskIdentity.of(xml: "<disk type='file' device='disk'><source file='\(disk)'/></disk>", withTimes: true)
+            try f.store.transaction { try $0.execute(sql: "UPDATE power SET disk_identity = ? WHERE vm = ?", arguments: [identity, vm]) }
+            let wake = UnplannedWake.wake.actionID(vm: vm, at: Self.at(1))
+            for step in [JournalEntry.Step.intent, .started] {
+                try f.executor().journal(JournalEntry(actionID: wake, planID: nil, vm: vm, host: Self.host, kind: .restore, step: step, at: Self.at(1),
+                                                      detail: step == .intent ? "woken by carol from the state pool" : Executor.fromThePool + ", as asked",
+                                                      deadline: Self.at(1)))
+            }
+        }
+        let written = try FileHandle(forWritingTo: URL(fileURLWithPath: disks["web-01"]!))   // the guest ran from the pool's copy
+        try written.seekToEnd()
+        try written.write(contentsOf: Data("new".utf8))
+        try written.close()
+        let events = try f.executor().run(f.options(Self.at(1) + 300))
+        let refused = events.first { $0.vm == "web-01" && $0.event == "failed" }
+        #expect(refused?.detail.contains("its disks changed since the save") == true && refused?.detail.contains("virsh managedsave-remove web-01") == true,
+                "\(events.map(\.text))")
+        #expect(try f.state("web-01") == .shutOff && f.connection.domain(named: "web-01").hasManagedSaveImage())
+        #expect(events.contains { $0.vm == "web-02" && $0.event == "restored" }, "\(events.map(\.text))")
+        #expect(try f.state("web-02") == .running)
+        // The refusal holds on the passes after it (its restore is owed again), and against a person's wake.
+        let later = try f.executor().run(f.options(Self.at(7)))
+        #expect(later.contains { $0.vm == "web-01" && $0.event == "failed" && $0.detail.contains("its disks changed since the save") }, "\(later.map(\.text))")
+        let woken = try f.executor().wake(vm: "web-01", by: "bob", options: f.options(Self.at(7) + 60))
+        #expect(woken.map(\.event) == ["failed"], "\(woken.map(\.text))")
+        #expect(try f.state("web-01") == .shutOff)
+    }
+
     /// A hibernation waiting at `intent` whose plan still starts it is not stuck (a pass may still do it), unless an
     /// executor holds its VM past the grace (a save that hangs) or its plan no longer starts it (no executor has run
     /// since). One left `started` past the grace is stuck at once: no pass has reconciled it, and its save may have
