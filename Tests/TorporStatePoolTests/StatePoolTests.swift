@@ -448,14 +448,16 @@ struct PoolScratch {
         _ = try pool.take(image: try s.image("b", randomBytes(200_000, seed: 62)), vm: "api-01", diskIdentity: "d", now: 2)
         #expect(try String(contentsOfFile: newest, encoding: .utf8) == "garbage\n", "not written over by a take")
         _ = try pool.collectGarbage(keepPerVM: 1, storeIsCurrent: true)
-        #expect(try Int64(String(contentsOfFile: newest, encoding: .utf8).trimmingCharacters(in: .newlines)) != nil)
+        let storesNewest = try Int64(String(contentsOfFile: newest, encoding: .utf8).trimmingCharacters(in: .newlines))
+        #expect(storesNewest != nil)
         try FileManager.default.removeItem(atPath: newest)
         try FileManager.default.createDirectory(atPath: newest, withIntermediateDirectories: false)
         let unreadable = #expect(throws: StatePoolError.self) { try pool.collectGarbage(keepPerVM: 1) }
         #expect(unreadable?.message.contains("NEWEST: cannot be read") == true, "\(String(describing: unreadable))")
         // Said current again: the folder in its place is replaced by the store's newest id, and collections go on.
         _ = try pool.collectGarbage(keepPerVM: 1, storeIsCurrent: true)
-        _ = try pool.collectGarbage(keepPerVM: 1)
+        #expect(try PoolFiles.newest(in: s.dir + "/pool") == storesNewest, "written again from the store's newest")
+        #expect(try pool.collectGarbage(keepPerVM: 1).manifestsRemoved == 0)
     }
 
     /// What a sleeping VM will be restored from survives collection; the pool reached by another path (a symlink) is
