@@ -185,7 +185,8 @@ public final class Executor: @unchecked Sendable {
             group.enter()
             hostsUnderWay.enter()
             Thread.detachNewThread { [hostsUnderWay] in
-                defer { group.leave(); hostsUnderWay.leave() }
+                // The pass's own group last: whoever it wakes finds this host's part already left the executor's.
+                defer { hostsUnderWay.leave(); group.leave() }
                 do { try body(host) } catch {
                     failures.add(host, error)
                     log.record(.init(event: "failed", time: clock(), host: host, detail: "\(host): the pass stopped: \(error)"))
