@@ -57,9 +57,17 @@ public enum AtomicFile {
         if let wrote { throw wrote }
         guard rename(temp, path) == 0 else { throw failure("cannot rename \(temp) over it") }
         renamed = true
-        // The rename itself on disk, so that a crash leaves the old file or the new one.
+        // The rename itself on disk, so that a crash leaves the old file or the new one. A filesystem that cannot flush
+        // a folder (EINVAL; EROFS) has nothing to lose to it, and a folder this writer may write but not read (EACCES)
+        // cannot be flushed by it; any other failure is the caller's to hear: the file is whole in place, but a power
+        // cut may bring the old one back.
         let folder = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if folder >= 0 { _ = fsync(folder); close(folder) }
+        if folder < 0 && errno == EACCES { return }
+        guard folder >= 0 else { throw failure("written, but its folder \(directory) cannot be opened to flush the rename") }
+        defer { close(folder) }
+        guard fsync(folder) == 0 || [EINVAL, EROFS].contains(errno) else {
+            throw failure("written, but its folder \(directory) could not be flushed (a power cut may bring the old file back)")
+        }
     }
 
     /// The file a path names once its symbolic links are followed (the path itself when it is none, or names nothing

@@ -28,6 +28,10 @@ public struct ExecutionOptions: Sendable {
     public var managedSaveDirectory = Self.defaultManagedSaveDirectory
     /// Where qemu:///system keeps them.
     public static let defaultManagedSaveDirectory = "/var/lib/libvirt/qemu/save"
+    /// The file libvirt keeps `vm`'s managed-save image in, on this machine.
+    public func managedSaveImage(of vm: String) -> String { Self.managedSaveImage(of: vm, in: managedSaveDirectory) }
+    /// The file libvirt keeps `vm`'s managed-save image in, in `directory`.
+    public static func managedSaveImage(of vm: String, in directory: String) -> String { directory + "/\(vm).save" }
     /// JSON lines of every event.
     public var eventLog: String?
     /// Why no hibernation may start this run, if one may not (a demand signal misconfigured: the VMs it should watch
@@ -565,7 +569,7 @@ public final class Executor: @unchecked Sendable {
             }
             switch (entry.kind, state, saved) {
             case (.hibernate, .shutOff, true) where entry.step == .started:
-                if let cut = VirtDomain.incompleteManagedSaveImage(at: options.managedSaveDirectory + "/\(entry.vm).save") {
+                if let cut = VirtDomain.incompleteManagedSaveImage(at: options.managedSaveImage(of: entry.vm)) {
                     // Cut short (the host crashed in the save): its memory is lost, and no restore would bring it back.
                     // A failed hibernation leaves the VM running: libvirt's start boots it afresh, and a person is told.
                     done.step = .failed
@@ -998,7 +1002,7 @@ public final class Executor: @unchecked Sendable {
     /// `managedSaveDirectory` right (a wrong one must not send every restore to the pool).
     func unusableLibvirtImage(of domain: VirtDomain, options: ExecutionOptions) -> String? {
         guard options.pool != nil, (try? store.read { try JournalRepository.power(of: domain.name, in: $0) })??.manifestID != nil else { return nil }
-        return domain.unusableManagedSaveImage(localPath: options.managedSaveDirectory + "/\(domain.name).save")
+        return domain.unusableManagedSaveImage(localPath: options.managedSaveImage(of: domain.name))
     }
 
     /// How a restore's `started` step begins when it brings the VM back from the state pool.
@@ -1062,7 +1066,7 @@ public final class Executor: @unchecked Sendable {
               !recent.contains(where: { $0.kind == .hibernate && $0.at >= began.at }) else { return nil }
         let onTheClock = abs(options.now - EpochSeconds(Date().timeIntervalSince1970)) <= 3600
         let local = URLComponents(string: power.host)?.host.map(\.isEmpty) ?? true
-        if onTheClock, local, let written = (try? FileManager.default.attributesOfItem(atPath: options.managedSaveDirectory + "/\(vm).save"))?[.modificationDate] as? Date,
+        if onTheClock, local, let written = (try? FileManager.default.attributesOfItem(atPath: options.managedSaveImage(of: vm)))?[.modificationDate] as? Date,
            EpochSeconds(written.timeIntervalSince1970) > began.at {
             return nil
         }
@@ -1679,7 +1683,7 @@ public final class Executor: @unchecked Sendable {
         done.step = .done
         done.at = clock()
         done.seconds = seconds
-        let image = options.managedSaveDirectory + "/\(entry.vm).save"
+        let image = options.managedSaveImage(of: entry.vm)
         // libvirt writes the image without flushing it: a power cut before the kernel does would lose the memory of a
         // sleep recorded as done. Flushed here first; one that cannot be is a failed hibernation (the VM started again).
         try flushSavedImage(image)
@@ -1703,7 +1707,7 @@ public final class Executor: @unchecked Sendable {
                 && covers($0.host, options) && !busy.contains($0.vm) }
             .sorted { $0.vm < $1.vm }
         for sleep in sleeps {
-            let image = options.managedSaveDirectory + "/\(sleep.vm).save"
+            let image = options.managedSaveImage(of: sleep.vm)
             // Not under the VM's lock: a copy of many GiB must not hold back its restore. The pool's own lock keeps two
             // copies apart, and a VM restored during the copy keeps its record (`linkManifest`).
             // Copied by another thread of this executor now (a pass before this one): left to it.

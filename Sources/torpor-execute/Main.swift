@@ -566,7 +566,7 @@ struct PoolVerify: ParsableCommand {
             let report = try options.open().verify(repair: repair) { vm, host in
                 if hosts[host] == nil { hosts[host] = .some(try? VirtConnection.open(uri: host)) }
                 guard let domain = try? hosts[host]??.domain(named: vm), (try? domain.hasManagedSaveImage()) == true else { return false }
-                return domain.unusableManagedSaveImage(localPath: managedSaveDirectory + "/\(vm).save") == nil
+                return domain.unusableManagedSaveImage(localPath: ExecutionOptions.managedSaveImage(of: vm, in: managedSaveDirectory)) == nil
             }
             print("\(report.chunksChecked) chunks checked, \(report.corrupt.count) damaged, \(report.unreadable.count) unreadable, \(report.missing.count) missing"
                   + (repair ? ", \(report.removed.count) removed for the next take to write again" : ""))
