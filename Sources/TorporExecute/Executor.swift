@@ -357,8 +357,9 @@ public final class Executor: @unchecked Sendable {
         let began = Date()
         do {
             let c = try connect(host)
-            let handler = connectionLock.withLock { connections[host] = c; return lifecycleHandler }
-            if let handler { subscribe(host, on: c, handler) }
+            // Subscribed before it is published: whoever takes the host's connection from then on is heard by `watch`.
+            let subscription = connectionLock.withLock { lifecycleHandler }.flatMap { handler in try? c.onLifecycleEvent { handler(host, $0) } }
+            connectionLock.withLock { connections[host] = c; subscriptions[host] = subscription }
             return c
         } catch {
             if Date().timeIntervalSince(began) >= slowRefusalSeconds || (error as? VirtError)?.isNoAnswer == true {

@@ -314,10 +314,12 @@ final class StopRequest: @unchecked Sendable {
                 let first = lock.withLock { () -> Bool in defer { asked = true }; return !asked }
                 guard first else { _exit(128 + number) }   // no atexit handlers or stdio flushes behind threads still writing
                 then()   // before anything that may block (a stalled pipe to journald)
-                waking.signal()
-                // Written at once, as the passes' lines are (a pipe to journald would hold a print).
+                // Said before the follower is woken, which may end the process at once (nothing under way); written at
+                // once, as the passes' lines are (a pipe to journald would hold a print). A pipe that stalls it holds
+                // up no stop: the follower, already asked, stops at its interval's end.
                 try? FileHandle.standardOutput.write(contentsOf: Data(("stopping (signal \(number)): no new hibernation; restores go on until no save or "
                                                                        + "restore under way is left (a second signal ends it at once)\n").utf8))
+                waking.signal()
             }
             source.resume()
             sources.append(source)

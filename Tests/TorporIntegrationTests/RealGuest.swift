@@ -54,7 +54,7 @@ final class RealGuest {
     var counter: Int? { counters.last }
 
     /// Waits until the guest has counted to at least `value`.
-    func waitForCounter(atLeast value: Int, timeout: TimeInterval = 60) throws {
+    func waitForCounter(atLeast value: Int, timeout: TimeInterval = 180) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if let c = counter, c >= value { return }

@@ -124,7 +124,9 @@ func olderStore(upTo migration: String, at path: String = temporaryStorePath(), 
         final class Holder: @unchecked Sendable { var lock: FileLock?; init(_ lock: FileLock) { self.lock = lock } }
         let holder = Holder(try FileLock(path: path + ".migrating", wait: false))   // the newer torpor's migration
         DispatchQueue.global().asyncAfter(deadline: .now() + 1) {
-            let newer = try! DatabaseQueue(path: path)
+            var waiting = Configuration()
+            waiting.busyMode = .timeout(30)   // the refused stage may be reading the file meanwhile
+            let newer = try! DatabaseQueue(path: path, configuration: waiting)
             try! Schema.migrator.migrate(newer)
             try! newer.write { try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: from the future')") }
             try! newer.close()
