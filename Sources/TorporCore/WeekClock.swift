@@ -50,17 +50,21 @@ public struct WeekClock: Equatable, Sendable {
     }
 
     /// The UTC time of local time `local` (its wall-clock reading taken as UTC seconds) on this clock. An hour a
-    /// daylight-saving change repeats reads as its first time (before the change: a file lists that hour twice, in
-    /// order), a time it skips as read on the clock before the change (02:30 as 03:30 the day clocks go forward an
-    /// hour), whichever side of UTC the zone is.
-    public func utc(ofLocal local: EpochSeconds) -> EpochSeconds {
-        guard let timeZone else { return local }
+    /// daylight-saving change repeats reads as its first pass (before the change; `utcTimes` gives both), a time it
+    /// skips as read on the clock before the change (02:30 as 03:30 the day clocks go forward an hour), whichever side
+    /// of UTC the zone is.
+    public func utc(ofLocal local: EpochSeconds) -> EpochSeconds { utcTimes(ofLocal: local)[0] }
+
+    /// Every UTC time of local time `local` on this clock, earliest first: both passes of an hour a daylight-saving
+    /// change repeats, else the one (a skipped time as `utc(ofLocal:)` reads it).
+    public func utcTimes(ofLocal local: EpochSeconds) -> [EpochSeconds] {
+        guard let timeZone else { return [local] }
         func offset(_ t: EpochSeconds) -> Int64 { Int64(timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(t)))) }
         // The offsets a day either side are those before and after any change near `local`; a candidate holds when the
         // zone's offset at it is the one it was made with.
         let before = local - offset(local - 86_400), after = local - offset(local + 86_400)
-        let holds = [before, after].filter { local - $0 == offset($0) }
-        return holds.min() ?? before
+        let holds = Set([before, after].filter { local - $0 == offset($0) }).sorted()
+        return holds.isEmpty ? [before] : holds
     }
 
     public static func == (a: WeekClock, b: WeekClock) -> Bool { a.zone == b.zone }

@@ -112,6 +112,11 @@ import TorporCore
         let lordHowe = try #require(WeekClock(zone: "Australia/Lord_Howe"))
         #expect(lordHowe.utc(ofLocal: local(10, 6, 2, 15)) == local(10, 5, 15, 45))
         #expect(WeekClock.utc.utc(ofLocal: local(7, 1, 10)) == local(7, 1, 10))
+        // Both passes of a repeated hour, earliest first; one time elsewhere (a skipped one as read above).
+        #expect(amsterdam.utcTimes(ofLocal: local(10, 27, 2, 30)) == [local(10, 27, 0, 30), local(10, 27, 1, 30)])
+        #expect(newYork.utcTimes(ofLocal: local(11, 3, 1, 30)) == [local(11, 3, 5, 30), local(11, 3, 6, 30)])
+        #expect(amsterdam.utcTimes(ofLocal: local(10, 27, 3)) == [local(10, 27, 2)] && amsterdam.utcTimes(ofLocal: local(3, 31, 2, 30)) == [local(3, 31, 1, 30)])
+        #expect(amsterdam.utcTimes(ofLocal: local(7, 1, 10)) == [local(7, 1, 8)] && WeekClock.utc.utcTimes(ofLocal: local(10, 27, 2)) == [local(10, 27, 2)])
     }
 
     @Test func rejectsMalformedTimes() {

@@ -404,6 +404,30 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
         try expectFlagsRefused(["--time-format", "epoch", "--time-zone", "UTC"], path: path, "'time.zone' (--time-zone) is for time format")
     }
 
+    /// A local-time export across the autumn change lists the repeated hour twice: its second pass is read as such once
+    /// the rows go back in time within it (it had been read onto the first pass: conflicts, and the hour after the change
+    /// missing). Rows of two VMs at each time stay together; a file of one VM's rows, then another's, starts again; a
+    /// file newest first reads the passes the other way round.
+    @Test func theHourTheAutumnChangeRepeatsIsReadTwice() throws {
+        let locals = ["01:30", "02:00", "02:30", "02:59", "02:00", "02:30", "03:00"]
+        let utc = [(10, 26, 23, 30), (10, 27, 0, 0), (10, 27, 0, 30), (10, 27, 0, 59), (10, 27, 1, 0), (10, 27, 1, 30), (10, 27, 2, 0)]
+            .map { UTC.epoch(year: 2024, month: $0.0, day: $0.1, hour: $0.2, minute: $0.3) }
+        func day(_ hhmm: String) -> String { "2024-10-27 \(hhmm):00" }
+        let interleaved = locals.enumerated().flatMap { i, t in ["web-01,cpu_util,\(day(t)),\(i)", "web-02,cpu_util,\(day(t)),\(10 + i)"] }
+        let grouped = locals.enumerated().map { i, t in "web-01,cpu_util,\(day(t)),\(i)" } + locals.enumerated().map { i, t in "web-02,cpu_util,\(day(t)),\(10 + i)" }
+        for rows in [interleaved, grouped, interleaved.reversed()] {
+            let s = try Scratch()
+            let path = try s.write("local.csv", "vm,metric,time,value\n" + rows.joined(separator: "\n") + "\n")
+            let mapping = try CSVCommand.parse(["--time-zone", "Europe/Amsterdam", path]).effectiveMapping()
+            let report = try CSVIngester(store: s.store).ingest(path: path, mapping: mapping, now: replayNow)
+            #expect(report.inserted == 14 && report.conflicts == 0 && report.duplicates == 0, "\(report)")
+            for (i, t) in utc.enumerated() {
+                #expect(try s.value(vm: "web-01", metric: "cpu_util", time: t) == Double(i) && s.value(vm: "web-02", metric: "cpu_util", time: t) == Double(10 + i),
+                        "\(locals[i]) local is \(UTC.format(t))")
+            }
+        }
+    }
+
     /// `start` (implicit times) and `base` (offsets) without a UTC offset are local times of `time.zone` as the column's
     /// are, else read as UTC and said: they were read as UTC silently, and `--time-zone` was refused for those formats,
     /// so a local-time export without a time column landed an hour or two off the calendars.

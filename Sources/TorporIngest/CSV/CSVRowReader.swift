@@ -213,6 +213,11 @@ struct TimeReader {
     private let utcSaid: Bool
     /// The warning that `start` or `base` has no UTC offset and is read as UTC, said at the first row.
     private var originWithoutOffset: String?
+    /// The previous row's time read on `zone`'s clock.
+    private var previousLocal: EpochSeconds?
+    /// The previous row's time when it fell in an hour `zone`'s clock repeats, which pass of the hour it was read on
+    /// (0: the one the rows came to first), and whether they came into that hour forward in time.
+    private var repeatedHour: (at: EpochSeconds, pass: Int, forward: Bool)?
 
     init(spec: CSVMapping.TimeSpec, index: Int?, columnName: String, source: String) throws {
         format = spec.format
@@ -283,11 +288,28 @@ struct TimeReader {
         // No UTC offset: a local time of `zone`, else read as UTC and said once (a local-time export read as UTC is
         // shifted by the zone's offset against the calendars, which keep theirs).
         guard zone != nil || !(utcSaid || saidNoOffset), !Self.hasOffset(record.field(index!)) else { return t }
-        if let zone { return zone.utc(ofLocal: t) }
+        if let zone { return utc(ofLocal: t, on: zone) }
         saidNoOffset = true
         run.warn("line \(record.line): time '\(record.string(index!))' in column '\(columnName)' has no UTC offset: it and every such time are read as UTC "
                  + "(give time.zone, --time-zone, if they are local times; UTC to say they are UTC)")
         return t
+    }
+
+    /// The UTC time of a row's local time. In an hour the clock repeats (the autumn change), rows that come into it
+    /// forward in time are on its first pass, and on its second once they go back within it (a row before the previous
+    /// one); rows newest first, the other way round. A file that lists that hour twice keeps both passes (the second had
+    /// been read onto the first: conflicts, and the hour after the change missing). Rows of several VMs at each time
+    /// stay on their pass together.
+    private mutating func utc(ofLocal local: EpochSeconds, on zone: WeekClock) -> EpochSeconds {
+        let times = zone.utcTimes(ofLocal: local)
+        defer { previousLocal = local }
+        guard times.count == 2 else { repeatedHour = nil; return times[0] }
+        let forward = repeatedHour?.forward ?? previousLocal.map { local >= $0 } ?? true
+        let passes = forward ? times : times.reversed()
+        var pass = repeatedHour?.pass ?? 0
+        if let hour = repeatedHour, pass == 0, forward ? passes[0] < hour.at : passes[0] > hour.at { pass = 1 }
+        repeatedHour = (passes[pass], pass, forward)
+        return passes[pass]
     }
 
     /// Whether an ISO-8601 time (as `UTC.parseISO8601` read it) ends in `Z` or an offset (`+`/`-` after its date).
