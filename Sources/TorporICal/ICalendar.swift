@@ -108,7 +108,7 @@ public final class ICalendar {
     /// Whether any event starts at a local time of wherever it is read: an all-day date or a floating date-time (the
     /// zone the caller gives for them decides when it happens).
     public var hasLocalTimes: Bool {
-        events.contains { let start = icalcomponent_get_dtstart($0); return start.is_date != 0 || Self.isFloatingDateTime(start) }
+        events.contains { Self.readsInFloatingZone(icalcomponent_get_dtstart($0)) }
     }
 
     /// The sub-components of one kind (`icalcomponent_get_first_component` / `_next_component`).
@@ -441,7 +441,7 @@ public final class ICalendar {
         }
         let collector = Collector()
         let dtstart = icalcomponent_get_dtstart(event)
-        let isFloating = dtstart.zone == nil && icaltime_is_utc(dtstart) == 0 || dtstart.is_date != 0
+        let isFloating = Self.readsInFloatingZone(dtstart)
         // An event in a TZID is expanded on its wall clock, as a floating one, and each instance's local time read by
         // `utc(ofLocal:in:)`: libical takes a time in the hour the autumn change repeats as its second occurrence.
         let dtstartProperty = icalcomponent_get_first_property(event, ICAL_DTSTART_PROPERTY)
@@ -597,6 +597,9 @@ public final class ICalendar {
     /// Whether a time is a date-time with neither a zone nor UTC: the local time of wherever it is read.
     private static func isFloatingDateTime(_ time: icaltimetype) -> Bool { time.zone == nil && icaltime_is_utc(time) == 0 && time.is_date == 0 }
 
+    /// Whether a time is read in the floating zone: an all-day date, or a floating date-time.
+    private static func readsInFloatingZone(_ time: icaltimetype) -> Bool { time.is_date != 0 || isFloatingDateTime(time) }
+
     /// Whether two date-times are read on one local clock that may change its offset: both floating, or both in the
     /// same TZID (UTC never changes).
     private static func onOneLocalClock(_ a: icaltimetype, _ b: icaltimetype) -> Bool {
@@ -609,7 +612,7 @@ public final class ICalendar {
     /// The zone an event's times are counted in: its DTSTART's, or `floating` for a floating or all-day one (UTC when nil).
     private func zone(of event: OpaquePointer, floating: OpaquePointer?) -> OpaquePointer {
         let dtstart = icalcomponent_get_dtstart(event)
-        let isFloating = dtstart.zone == nil && icaltime_is_utc(dtstart) == 0 || dtstart.is_date != 0
+        let isFloating = Self.readsInFloatingZone(dtstart)
         return (isFloating ? floating : dtstart.zone) ?? icaltimezone_get_utc_timezone()
     }
 
@@ -681,7 +684,7 @@ public final class ICalendar {
     /// A property's time in the zone its TZID names: the file's VTIMEZONE, else the system's zoneinfo.
     private func resolved(_ value: icaltimetype, property: OpaquePointer, in event: OpaquePointer) -> icaltimetype {
         var time = value
-        guard time.zone == nil, icaltime_is_utc(time) == 0, time.is_date == 0,
+        guard Self.isFloatingDateTime(time),
               let parameter = icalproperty_get_first_parameter(property, ICAL_TZID_PARAMETER),
               let tzid = icalparameter_get_tzid(parameter) else { return time }
         var zone: OpaquePointer?
@@ -696,7 +699,7 @@ public final class ICalendar {
 
     /// A time as UTC seconds: with its zone, or as local time in `floating` when it has none.
     private func epoch(_ time: icaltimetype, floating: OpaquePointer?) -> EpochSeconds {
-        let isFloating = time.zone == nil && icaltime_is_utc(time) == 0 || time.is_date != 0
+        let isFloating = Self.readsInFloatingZone(time)
         return Self.utc(ofLocal: Self.naive(time), in: isFloating ? floating : time.zone)
     }
 

@@ -640,5 +640,10 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
         let r = try CSVIngester(store: s.store).ingest(path: path, mapping: try command.effectiveMapping(), now: replayNow)
         #expect(r.metrics == ["mem_used"] && r.vms == ["db-01", "db-02"])
         #expect(try s.value(vm: "db-02", metric: "mem_used", time: 1_709_251_200) == 2048 * 1024)
+        // Another metric's file with the same content is another source (it had been skipped as unchanged: never stored).
+        let twin = try s.write("mem_capacity.csv", "time,db-01,db-02\n1709251200,1024,2048\n")
+        let second = try CSVIngester(store: s.store).ingest(path: twin, mapping: try command.effectiveMapping(), now: replayNow)
+        #expect(second.metrics == ["mem_capacity"] && second.vms == ["db-01", "db-02"], "\(second)")
+        #expect(try s.value(vm: "db-01", metric: "mem_capacity", time: 1_709_251_200) == 1024 * 1024)
     }
 }

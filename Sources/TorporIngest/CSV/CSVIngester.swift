@@ -22,7 +22,9 @@ public struct CSVIngester {
         do { content = try SHA256.hexDigest(ofFile: path) } catch {
             throw .badInput(source: path, line: nil, message: "cannot read: \(error.message)")
         }
-        let namedByFile = mapping.vm?.from == "filename" || (mapping.metrics ?? []).contains { $0.metric == CSVMapping.metricFromFilename }
+        // A file whose VM or metric its name gives is another source under another name, whatever its content.
+        let namedByFile = mapping.vm?.from == "filename" || mapping.metric?.name == CSVMapping.metricFromFilename
+            || (mapping.metrics ?? []).contains { $0.metric == CSVMapping.metricFromFilename }
         let sha256 = SourceTransaction.identity(contentSHA256: content, readWith: mapping,
                                                 fileName: namedByFile ? URL(fileURLWithPath: path).lastPathComponent : nil)
         return try SourceTransaction.run(store: store, kind: "csv", source: path, location: URL(fileURLWithPath: path).standardizedFileURL.path,

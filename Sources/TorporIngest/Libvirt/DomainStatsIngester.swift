@@ -182,10 +182,8 @@ public struct DomainStatsIngester {
 
     public init(store: Store) { self.store = store }
 
-    public func collect(uri: String, now: EpochSeconds) throws(IngestError) -> IngestReport {
-        let collection = try Self.read(uri, stamp: { now })
-        return try ingest(collection.samples, uri: uri, now: now, identity: collection.identity)
-    }
+    /// One collection of the one host `uri`, stamped `now`: `collect(uris:stamp:)`'s, for a single host.
+    public func collect(uri: String, now: EpochSeconds) throws -> IngestReport { try collect(uris: [uri], stamp: { now })[0]() }
 
     /// One host's statistics, when they were read, and who the host is.
     struct HostCollection {
