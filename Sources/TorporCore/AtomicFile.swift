@@ -58,15 +58,16 @@ public enum AtomicFile {
         guard rename(temp, path) == 0 else { throw failure("cannot rename \(temp) over it") }
         renamed = true
         // The rename itself on disk, so that a crash leaves the old file or the new one. A filesystem that cannot flush
-        // a folder (EINVAL; EROFS) has nothing to lose to it, and a folder this writer may write but not read (EACCES)
-        // cannot be flushed by it; any other failure is the caller's to hear: the file is whole in place, but a power
-        // cut may bring the old one back.
+        // a folder (EINVAL, ENOTSUP, ENOSYS: some FUSE and network ones; EROFS) has nothing to lose to it, and a folder
+        // this writer may write but not read (EACCES) cannot be flushed by it; any other failure is the caller's to
+        // hear: the file is whole in place (a caller that must not leave it removes it), but a power cut may bring the
+        // old one back.
         let folder = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if folder < 0 && errno == EACCES { return }
-        guard folder >= 0 else { throw failure("written, but its folder \(directory) cannot be opened to flush the rename") }
+        guard folder >= 0 else { throw failure("its folder \(directory) cannot be opened to flush the rename") }
         defer { close(folder) }
-        guard fsync(folder) == 0 || [EINVAL, EROFS].contains(errno) else {
-            throw failure("written, but its folder \(directory) could not be flushed (a power cut may bring the old file back)")
+        guard fsync(folder) == 0 || [EINVAL, ENOTSUP, ENOSYS, EROFS].contains(errno) else {
+            throw failure("its folder \(directory) could not be flushed after the rename (a power cut may bring the old file back)")
         }
     }
 

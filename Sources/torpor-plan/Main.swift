@@ -103,12 +103,13 @@ struct Make: ParsableCommand {
                 throw PlanError(.badInput, Self.outTaken(out))
             }
             let existed = FileManager.default.fileExists(atPath: path)   // this plan's own file, made again
-            try PlanFiles.write(bytes, to: path)
             let carried: ApprovalRecord?
             do {
+                try PlanFiles.write(bytes, to: path)
                 carried = dryRun ? nil : try Approvals.record(plan, bytes: bytes, demandCalls: Planner.demandCalls(input), in: store)
             } catch {
-                // A plan the store has no record of cannot be approved: its file is not left to be mistaken for one.
+                // A plan the store has no record of cannot be approved: its file is not left to be mistaken for one (nor
+                // one in place whose folder could not be flushed: no record is made of it).
                 if !existed { try? FileManager.default.removeItem(atPath: path) }
                 throw error
             }

@@ -179,7 +179,7 @@ import TorporTrain
         #expect(queued.violatedIntervals == 0 && alone.violatedIntervals == 0)
         // Host capacities are replayed as production plans them: these VMs report no memory, which on a host with a
         // memory limit is no size of zero, so none sleeps.
-        let limited = try Backtest(store: store, policy: try policy(1000, limits: ", memory: 64GiB"), from: Self.replayFrom, to: to)
+        let limited = Backtest(store: store, policy: try policy(1000, limits: ", memory: 64GiB"), from: Self.replayFrom, to: to)
         #expect(try #require(try limited.run([.torpor]).fleet["torpor"]).capturedHours == 0)
     }
 

@@ -406,25 +406,37 @@ let t0 = UTC.epoch(year: 2024, month: 3, day: 1)
 
     /// A local-time export across the autumn change lists the repeated hour twice: its second pass is read as such once
     /// the rows go back in time within it (it had been read onto the first pass: conflicts, and the hour after the change
-    /// missing). Rows of two VMs at each time stay together; a file of one VM's rows, then another's, starts again; a
-    /// file newest first reads the passes the other way round.
+    /// missing). Each series on its own: rows of two VMs at each time, a file of one VM's rows then another's (each
+    /// starting inside the repeated hour too), newest first (the passes the other way round), hourly rows (the same
+    /// local time twice), and a row of another VM going back in time between them.
     @Test func theHourTheAutumnChangeRepeatsIsReadTwice() throws {
-        let locals = ["01:30", "02:00", "02:30", "02:59", "02:00", "02:30", "03:00"]
-        let utc = [(10, 26, 23, 30), (10, 27, 0, 0), (10, 27, 0, 30), (10, 27, 0, 59), (10, 27, 1, 0), (10, 27, 1, 30), (10, 27, 2, 0)]
-            .map { UTC.epoch(year: 2024, month: $0.0, day: $0.1, hour: $0.2, minute: $0.3) }
-        func day(_ hhmm: String) -> String { "2024-10-27 \(hhmm):00" }
-        let interleaved = locals.enumerated().flatMap { i, t in ["web-01,cpu_util,\(day(t)),\(i)", "web-02,cpu_util,\(day(t)),\(10 + i)"] }
-        let grouped = locals.enumerated().map { i, t in "web-01,cpu_util,\(day(t)),\(i)" } + locals.enumerated().map { i, t in "web-02,cpu_util,\(day(t)),\(10 + i)" }
-        for rows in [interleaved, grouped, interleaved.reversed()] {
+        func utc(_ day: Int, _ hour: Int, _ minute: Int) -> EpochSeconds { UTC.epoch(year: 2024, month: 10, day: day, hour: hour, minute: minute) }
+        let halfHourly = (locals: ["01:30", "02:00", "02:30", "02:59", "02:00", "02:30", "03:00"],
+                          utc: [utc(26, 23, 30), utc(27, 0, 0), utc(27, 0, 30), utc(27, 0, 59), utc(27, 1, 0), utc(27, 1, 30), utc(27, 2, 0)])
+        let insideTheHour = (locals: Array(halfHourly.locals.dropFirst()), utc: Array(halfHourly.utc.dropFirst()))
+        let hourly = (locals: ["01:00", "02:00", "02:00", "03:00"], utc: [utc(26, 23, 0), utc(27, 0, 0), utc(27, 1, 0), utc(27, 2, 0)])
+        // web-01's rows `lead` seconds after the time (web-02's on it): with a lead, each web-02 row goes back in time
+        // from the web-01 row before it, never within its own series.
+        func row(_ vm: Int, _ local: String, _ value: Int, lead: Int) -> String {
+            "web-0\(vm),cpu_util,2024-10-27 \(local):\(vm == 1 ? String(format: "%02d", lead) : "00"),\(vm * 10 + value)"
+        }
+        func interleaved(_ l: [String], lead: Int = 0) -> [String] { l.enumerated().flatMap { i, t in [row(1, t, i, lead: lead), row(2, t, i, lead: lead)] } }
+        func grouped(_ l: [String]) -> [String] { l.enumerated().map { row(1, $1, $0, lead: 0) } + l.enumerated().map { row(2, $1, $0, lead: 0) } }
+        let cases = [(halfHourly, interleaved(halfHourly.locals), 0), (halfHourly, grouped(halfHourly.locals), 0),
+                     (halfHourly, Array(interleaved(halfHourly.locals).reversed()), 0), (insideTheHour, grouped(insideTheHour.locals), 0),
+                     (hourly, interleaved(hourly.locals), 0), (hourly, Array(grouped(hourly.locals).reversed()), 0), (halfHourly, interleaved(halfHourly.locals, lead: 5), 5)]
+        for (n, (series, rows, lead)) in cases.enumerated() {
             let s = try Scratch()
             let path = try s.write("local.csv", "vm,metric,time,value\n" + rows.joined(separator: "\n") + "\n")
             let mapping = try CSVCommand.parse(["--time-zone", "Europe/Amsterdam", path]).effectiveMapping()
             let report = try CSVIngester(store: s.store).ingest(path: path, mapping: mapping, now: replayNow)
-            #expect(report.inserted == 14 && report.conflicts == 0 && report.duplicates == 0, "\(report)")
-            for (i, t) in utc.enumerated() {
-                #expect(try s.value(vm: "web-01", metric: "cpu_util", time: t) == Double(i) && s.value(vm: "web-02", metric: "cpu_util", time: t) == Double(10 + i),
-                        "\(locals[i]) local is \(UTC.format(t))")
+            #expect(report.inserted == 2 * series.utc.count && report.conflicts == 0 && report.duplicates == 0, "case \(n): \(report)")
+            for (i, t) in series.utc.enumerated() {
+                #expect(try s.value(vm: "web-01", metric: "cpu_util", time: t + Int64(lead)) == Double(10 + i) && s.value(vm: "web-02", metric: "cpu_util", time: t) == Double(20 + i),
+                        "case \(n): \(series.locals[i]) local is \(UTC.format(t))")
             }
+            // Read again: unchanged (a file read before both passes were kept is another reading, read again).
+            #expect(try CSVIngester(store: s.store).ingest(path: path, mapping: mapping, now: replayNow).inserted == 0)
         }
     }
 

@@ -25,14 +25,23 @@ public struct CSVIngester {
         // A file whose VM or metric its name gives is another source under another name, whatever its content.
         let namedByFile = mapping.vm?.from == "filename" || mapping.metric?.name == CSVMapping.metricFromFilename
             || (mapping.metrics ?? []).contains { $0.metric == CSVMapping.metricFromFilename }
-        let sha256 = SourceTransaction.identity(contentSHA256: content, readWith: mapping,
-                                                fileName: namedByFile ? URL(fileURLWithPath: path).lastPathComponent : nil)
+        let fileName = namedByFile ? URL(fileURLWithPath: path).lastPathComponent : nil
+        let sha256 = mapping.time.zone.map { $0 != "UTC" } == true
+            ? SourceTransaction.identity(contentSHA256: content, readWith: LocalTimeReading(mapping: mapping), fileName: fileName)
+            : SourceTransaction.identity(contentSHA256: content, readWith: mapping, fileName: fileName)
         return try SourceTransaction.run(store: store, kind: "csv", source: path, location: URL(fileURLWithPath: path).standardizedFileURL.path,
                                          sha256: sha256, now: now, futureTolerance: futureTolerance) { session in
             session.report.format = mapping.layout.rawValue
             try CSVFileReader(mapping: mapping, session: session).readAll()
         }
     }
+}
+
+/// How a file of local times is read: its mapping, and both passes of an hour its zone's clock repeats (a file read
+/// before they were, its second pass lost, is another reading: read again, not taken as unchanged).
+private struct LocalTimeReading: Encodable {
+    let mapping: CSVMapping
+    let repeatedHour = "both passes"
 }
 
 /// Streams one CSV file through libcsv into a sample session.

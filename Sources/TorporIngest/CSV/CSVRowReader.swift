@@ -100,13 +100,18 @@ final class CSVRowReader {
         guard record.count == header.count else {
             throw run.fail("\(record.count) field(s), but the header has \(header.count)")
         }
-        let t = try time.read(record, run: run)
-        run.countRow()
+        // The row's time, read for its series (a local time in an hour the clock repeats: the pass its series is on).
+        func rowTime(series: Int64) throws -> EpochSeconds {
+            let t = try self.time.read(record, series: series, run: run)
+            run.countRow()
+            run.noteRow(series: series, time: t)
+            return t
+        }
         switch plan {
         case .long(let vmIndex, let metricIndex, let valueIndex, let prefix):
             let vm = try vmCache.value(record.field(vmIndex)) { try run.vmID($0, prefix: prefix) }
             let metric = try metricCache.value(record.field(metricIndex)) { try metricID($0, run: run) }
-            run.noteRow(series: vm << 24 | metric.id, time: t)
+            let t = try rowTime(series: vm << 24 | metric.id)
             if let v = try value(record, valueIndex, run: run) { try run.emit(vm: vm, metric: metric.id, time: t, value: v * metric.factor) }
         case .wideMetrics(let source, let columns):
             let vm: Int64
@@ -114,7 +119,7 @@ final class CSVRowReader {
             case .fixed(let id): vm = id
             case .column(let i, let prefix): vm = try vmCache.value(record.field(i)) { try run.vmID($0, prefix: prefix) }
             }
-            run.noteRow(series: vm, time: t)
+            let t = try rowTime(series: vm)
             for c in columns {
                 guard let v = try value(record, c.index, run: run) else { continue }
                 if c.valid.contains(v) {
@@ -124,7 +129,7 @@ final class CSVRowReader {
                 }
             }
         case .wideVMs(let columns, let metric, let factor):
-            run.noteRow(series: 0, time: t)
+            let t = try rowTime(series: 0)
             for c in columns {
                 if let v = try value(record, c.index, run: run) { try run.emit(vm: c.vm, metric: metric, time: t, value: v * factor) }
             }
@@ -213,11 +218,10 @@ struct TimeReader {
     private let utcSaid: Bool
     /// The warning that `start` or `base` has no UTC offset and is read as UTC, said at the first row.
     private var originWithoutOffset: String?
-    /// The previous row's time read on `zone`'s clock.
-    private var previousLocal: EpochSeconds?
-    /// The previous row's time when it fell in an hour `zone`'s clock repeats, which pass of the hour it was read on
-    /// (0: the one the rows came to first), and whether they came into that hour forward in time.
-    private var repeatedHour: (at: EpochSeconds, pass: Int, forward: Bool)?
+    /// Each series' previous row as read on `zone`'s clock: its local time, and when it fell in an hour the clock
+    /// repeats, its UTC time, which pass of the hour it was read on (0: the one the series came to first), and whether
+    /// the series came into that hour forward in time.
+    private var previousLocal: [Int64: (local: EpochSeconds, repeated: (at: EpochSeconds, pass: Int, forward: Bool)?)] = [:]
 
     init(spec: CSVMapping.TimeSpec, index: Int?, columnName: String, source: String) throws {
         format = spec.format
@@ -237,7 +241,8 @@ struct TimeReader {
             ? "time.\(key) '\(origin ?? "")' has no UTC offset: it is read as UTC (give time.zone, --time-zone, if it is a local time; UTC to say it is UTC)" : nil
     }
 
-    mutating func read(_ record: CSVRecord, run: SampleSession) throws -> EpochSeconds {
+    /// The time of a row of `series` (the rows whose times follow one another: a VM's metric, a VM, or every row).
+    mutating func read(_ record: CSVRecord, series: Int64, run: SampleSession) throws -> EpochSeconds {
         defer { dataRow += 1 }
         if let warning = originWithoutOffset {
             run.warn(warning)
@@ -255,7 +260,7 @@ struct TimeReader {
             }
             t = base + dataRow * step
         case .iso8601:
-            t = try iso(record, run)
+            t = try iso(record, series: series, run)
         case .epoch:
             t = try number(record, run)
         case .offset:
@@ -271,7 +276,7 @@ struct TimeReader {
                                    + "(2024-01-01); time.format: epoch takes it as it is")
                 }
             } else {
-                t = try iso(record, run)
+                t = try iso(record, series: series, run)
             }
         }
         try run.checkTime(t, what: "in column '\(columnName)'")
@@ -281,34 +286,33 @@ struct TimeReader {
     /// 2000-01-01: numbers `auto` takes for epoch time must not fall before it.
     static let earliestGuessedEpoch: EpochSeconds = 946_684_800
 
-    private mutating func iso(_ record: CSVRecord, _ run: SampleSession) throws -> EpochSeconds {
+    private mutating func iso(_ record: CSVRecord, series: Int64, _ run: SampleSession) throws -> EpochSeconds {
         guard let t = UTC.parseISO8601(record.field(index!)) else {
             throw run.fail("time '\(record.string(index!))' in column '\(columnName)' is not an ISO-8601 time (YYYY-MM-DD[ HH:MM[:SS]][Z|±HH:MM], hours 00–23, seconds 00–59)")
         }
         // No UTC offset: a local time of `zone`, else read as UTC and said once (a local-time export read as UTC is
         // shifted by the zone's offset against the calendars, which keep theirs).
         guard zone != nil || !(utcSaid || saidNoOffset), !Self.hasOffset(record.field(index!)) else { return t }
-        if let zone { return utc(ofLocal: t, on: zone) }
+        if let zone { return utc(ofLocal: t, on: zone, series: series) }
         saidNoOffset = true
         run.warn("line \(record.line): time '\(record.string(index!))' in column '\(columnName)' has no UTC offset: it and every such time are read as UTC "
                  + "(give time.zone, --time-zone, if they are local times; UTC to say they are UTC)")
         return t
     }
 
-    /// The UTC time of a row's local time. In an hour the clock repeats (the autumn change), rows that come into it
-    /// forward in time are on its first pass, and on its second once they go back within it (a row before the previous
-    /// one); rows newest first, the other way round. A file that lists that hour twice keeps both passes (the second had
-    /// been read onto the first: conflicts, and the hour after the change missing). Rows of several VMs at each time
-    /// stay on their pass together.
-    private mutating func utc(ofLocal local: EpochSeconds, on zone: WeekClock) -> EpochSeconds {
-        let times = zone.utcTimes(ofLocal: local)
-        defer { previousLocal = local }
-        guard times.count == 2 else { repeatedHour = nil; return times[0] }
-        let forward = repeatedHour?.forward ?? previousLocal.map { local >= $0 } ?? true
+    /// The UTC time of a row's local time. In an hour the clock repeats (the autumn change), a series that comes into it
+    /// forward in time is on its first pass, and on its second once it goes back within it (a row at or before its
+    /// previous one: hourly rows list the same local time twice); a series newest first, the other way round. A file
+    /// that lists that hour twice keeps both passes (the second had been read onto the first: conflicts, and the hour
+    /// after the change missing), each series on its own (several VMs' rows at each time, or a VM's rows after another's).
+    private mutating func utc(ofLocal local: EpochSeconds, on zone: WeekClock, series: Int64) -> EpochSeconds {
+        let times = zone.utcTimes(ofLocal: local), previous = previousLocal[series]
+        guard times.count == 2 else { previousLocal[series] = (local, nil); return times[0] }
+        let forward = previous?.repeated?.forward ?? previous.map { local >= $0.local } ?? true
         let passes = forward ? times : times.reversed()
-        var pass = repeatedHour?.pass ?? 0
-        if let hour = repeatedHour, pass == 0, forward ? passes[0] < hour.at : passes[0] > hour.at { pass = 1 }
-        repeatedHour = (passes[pass], pass, forward)
+        var pass = previous?.repeated?.pass ?? 0
+        if let hour = previous?.repeated, pass == 0, forward ? passes[0] <= hour.at : passes[0] >= hour.at { pass = 1 }
+        previousLocal[series] = (local, (passes[pass], pass, forward))
         return passes[pass]
     }
 
