@@ -109,8 +109,8 @@ struct Make: ParsableCommand {
                 carried = dryRun ? nil : try Approvals.record(plan, bytes: bytes, demandCalls: Planner.demandCalls(input), in: store)
             } catch {
                 // A plan the store has no record of cannot be approved: its file is not left to be mistaken for one (nor
-                // one in place whose folder could not be flushed: no record is made of it).
-                if !existed { try? FileManager.default.removeItem(atPath: path) }
+                // one in place whose folder could not be flushed: no record is made of it). Only this write's file.
+                if !existed, (try? Data(contentsOf: URL(fileURLWithPath: path))) == bytes { try? FileManager.default.removeItem(atPath: path) }
                 throw error
             }
             let hibernations = plan.actions.filter { $0.action == .hibernate }.count

@@ -26,7 +26,8 @@ public struct CSVIngester {
         let namedByFile = mapping.vm?.from == "filename" || mapping.metric?.name == CSVMapping.metricFromFilename
             || (mapping.metrics ?? []).contains { $0.metric == CSVMapping.metricFromFilename }
         let fileName = namedByFile ? URL(fileURLWithPath: path).lastPathComponent : nil
-        let sha256 = mapping.time.zone.map { $0 != "UTC" } == true
+        let readsLocalTimes = mapping.time.zone.map { $0 != "UTC" } == true && [.iso8601, .auto].contains(mapping.time.format)
+        let sha256 = readsLocalTimes
             ? SourceTransaction.identity(contentSHA256: content, readWith: LocalTimeReading(mapping: mapping), fileName: fileName)
             : SourceTransaction.identity(contentSHA256: content, readWith: mapping, fileName: fileName)
         return try SourceTransaction.run(store: store, kind: "csv", source: path, location: URL(fileURLWithPath: path).standardizedFileURL.path,

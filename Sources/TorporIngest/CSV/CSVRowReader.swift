@@ -221,7 +221,20 @@ struct TimeReader {
     /// Each series' previous row as read on `zone`'s clock: its local time, and when it fell in an hour the clock
     /// repeats, its UTC time, which pass of the hour it was read on (0: the one the series came to first), and whether
     /// the series came into that hour forward in time.
-    private var previousLocal: [Int64: (local: EpochSeconds, repeated: (at: EpochSeconds, pass: Int, forward: Bool)?)] = [:]
+    private var previousLocal: [Int64: LocalRow] = [:]
+    /// Whether the file's series go forward in time (the last step a series took outside an hour the clock repeats):
+    /// the way a series met first inside such an hour is read.
+    private var forwardInTime: Bool?
+
+    /// A series' previous row on `zone`'s clock: its local time; the step its rows last took (outside an hour the
+    /// clock repeats); and, when it fell in such an hour, its UTC time, whether on the hour's second pass, and whether
+    /// the series goes forward in time (nil: not known yet, a series met first inside the hour in a file whose order
+    /// is not known yet).
+    private struct LocalRow {
+        var local: EpochSeconds
+        var step: EpochSeconds?
+        var repeated: (at: EpochSeconds, second: Bool, forward: Bool?)?
+    }
 
     init(spec: CSVMapping.TimeSpec, index: Int?, columnName: String, source: String) throws {
         format = spec.format
@@ -301,19 +314,38 @@ struct TimeReader {
     }
 
     /// The UTC time of a row's local time. In an hour the clock repeats (the autumn change), a series that comes into it
-    /// forward in time is on its first pass, and on its second once it goes back within it (a row at or before its
-    /// previous one: hourly rows list the same local time twice); a series newest first, the other way round. A file
-    /// that lists that hour twice keeps both passes (the second had been read onto the first: conflicts, and the hour
-    /// after the change missing), each series on its own (several VMs' rows at each time, or a VM's rows after another's).
+    /// forward in time is on its first pass, and on its second once it goes back within it (a row before its previous
+    /// one, or, for rows an hour or more apart, at the same time again); a series newest first, the other way round.
+    /// One met first inside the hour goes as the file's other series went, else starts on the first pass and goes the
+    /// way its next row does. A file that lists that hour twice keeps both passes (the second had been read onto the
+    /// first: conflicts, and the hour after the change missing), each series on its own (several VMs' rows at each
+    /// time, or a VM's rows after another's).
     private mutating func utc(ofLocal local: EpochSeconds, on zone: WeekClock, series: Int64) -> EpochSeconds {
-        let times = zone.utcTimes(ofLocal: local), previous = previousLocal[series]
-        guard times.count == 2 else { previousLocal[series] = (local, nil); return times[0] }
-        let forward = previous?.repeated?.forward ?? previous.map { local >= $0.local } ?? true
-        let passes = forward ? times : times.reversed()
-        var pass = previous?.repeated?.pass ?? 0
-        if let hour = previous?.repeated, pass == 0, forward ? passes[0] <= hour.at : passes[0] >= hour.at { pass = 1 }
-        previousLocal[series] = (local, (passes[pass], pass, forward))
-        return passes[pass]
+        let times = zone.utcTimes(ofLocal: local)
+        var row = LocalRow(local: local, step: previousLocal[series]?.step)
+        if let previous = previousLocal[series], previous.repeated == nil, local != previous.local {
+            row.step = abs(local - previous.local)
+            forwardInTime = local > previous.local
+        }
+        defer { previousLocal[series] = row }
+        guard times.count == 2 else { return times[0] }
+        let previous = previousLocal[series]
+        var forward: Bool?, second: Bool
+        if let previous, let hour = previous.repeated {
+            (forward, second) = (hour.forward, hour.second)
+            let again = (row.step ?? 0) >= 3600   // the same local time again: hourly rows' second pass, else a repeat
+            switch (hour.forward, hour.second) {
+            case (true, false): second = times[0] < hour.at || times[0] == hour.at && again
+            case (false, true): second = !(times[1] > hour.at || times[1] == hour.at && again)
+            case (nil, _): forward = local == previous.local ? nil : local > previous.local
+            default: break
+            }
+        } else {
+            forward = previous.map { local > $0.local } ?? forwardInTime
+            second = forward == false
+        }
+        row.repeated = (second ? times[1] : times[0], second, forward)
+        return second ? times[1] : times[0]
     }
 
     /// Whether an ISO-8601 time (as `UTC.parseISO8601` read it) ends in `Z` or an offset (`+`/`-` after its date).
