@@ -218,9 +218,7 @@ struct TimeReader {
     private let utcSaid: Bool
     /// The warning that `start` or `base` has no UTC offset and is read as UTC, said at the first row.
     private var originWithoutOffset: String?
-    /// Each series' previous row as read on `zone`'s clock: its local time, and when it fell in an hour the clock
-    /// repeats, its UTC time, which pass of the hour it was read on (0: the one the series came to first), and whether
-    /// the series came into that hour forward in time.
+    /// Each series' previous row as read on `zone`'s clock.
     private var previousLocal: [Int64: LocalRow] = [:]
     /// Whether the file's series go forward in time (the last step a series took outside an hour the clock repeats):
     /// the way a series met first inside such an hour is read.
